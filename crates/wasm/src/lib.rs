@@ -1,0 +1,1 @@
+//! postern-wasm: JavaScript bindings over postern-core.
