@@ -5,3 +5,14 @@
 //! and for `wasm32-unknown-unknown`.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod api;
+pub mod auth;
+pub mod b64;
+pub mod caps;
+pub mod dm;
+pub mod identity;
+pub mod labels;
+pub mod pad;
+
+pub use identity::{Identity, PublicIdentity};
