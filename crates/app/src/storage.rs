@@ -1,0 +1,241 @@
+//! Browser persistence (IndexedDB) for the identity secret, contacts and opened messages.
+//!
+//! Everything stays in this tab's origin storage; nothing here is ever sent to the relay.
+//! Records are stored as JSON strings under explicit keys so the schema is easy to migrate and
+//! the secret can later be wrapped with a non-extractable WebCrypto key by changing only
+//! [`Storage::load_identity_secret`] and [`Storage::save_identity_secret_if_absent`].
+//!
+//! Rule: stored keys are never overwritten or deleted by this module (`add`, not `put`).
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionMode;
+use serde::{Deserialize, Serialize};
+
+/// Default database name.
+pub const DB_NAME: &str = "postern";
+/// Schema version.
+pub const DB_VERSION: u32 = 1;
+
+const STORE_META: &str = "meta";
+const STORE_CONTACTS: &str = "contacts";
+const STORE_MESSAGES: &str = "messages";
+const KEY_IDENTITY: &str = "identity_secret";
+
+/// A stored contact: a user-chosen label plus the contact's public identity string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub name: String,
+    pub node_id: String,
+    /// `postern1.…` public identity string, as parsed and re-printed by core.
+    pub identity: String,
+    pub added_at: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+/// A message kept locally: an opened and verified incoming DM, or the plaintext of one we sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    pub direction: Direction,
+    pub msg_id: String,
+    /// The other party: the authenticated sender (in) or the recipient (out).
+    pub peer_node_id: String,
+    /// Public identity string of the other party (lets the UI offer "add contact").
+    pub peer_identity: String,
+    /// Sender's timestamp (seconds) for incoming, send time for outgoing.
+    pub timestamp: u64,
+    /// Local time the message was stored (seconds).
+    pub stored_at: u64,
+    pub body: String,
+}
+
+impl StoredMessage {
+    /// Storage key: unique per direction, peer and msg_id.
+    pub fn key(&self) -> String {
+        message_key(self.direction, &self.peer_node_id, &self.msg_id)
+    }
+}
+
+pub fn message_key(direction: Direction, peer_node_id: &str, msg_id: &str) -> String {
+    format!("{}:{}:{}", direction.as_str(), peer_node_id, msg_id)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageError {
+    /// IndexedDB is missing or refused to open (private mode, storage disabled…).
+    Unavailable(String),
+    /// A read or write failed.
+    Io(String),
+    /// A stored record could not be decoded.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageError::Unavailable(e) => write!(f, "browser storage (IndexedDB) is unavailable: {e}"),
+            StorageError::Io(e) => write!(f, "browser storage error: {e}"),
+            StorageError::Corrupt(e) => write!(f, "stored data is corrupt: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+fn io(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Io(e.to_string())
+}
+
+/// Handle to the open database.
+pub struct Storage {
+    db: Database,
+}
+
+impl Storage {
+    /// Open (and create or upgrade) the database `name`.
+    pub async fn open(name: &str) -> Result<Storage, StorageError> {
+        let db = Database::open(name)
+            .with_version(DB_VERSION)
+            .with_on_upgrade_needed(|_event, db| {
+                let existing: Vec<String> = db.object_store_names().collect();
+                for store in [STORE_META, STORE_CONTACTS, STORE_MESSAGES] {
+                    if !existing.iter().any(|s| s == store) {
+                        db.create_object_store(store).build()?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        Ok(Storage { db })
+    }
+
+    async fn get_string(&self, store: &str, key: &str) -> Result<Option<String>, StorageError> {
+        let tx = self.db.transaction(store).build().map_err(io)?;
+        let st = tx.object_store(store).map_err(io)?;
+        let v: Option<String> = st.get(key.to_string()).primitive().map_err(io)?.await.map_err(io)?;
+        Ok(v)
+    }
+
+    async fn get_all_strings(&self, store: &str) -> Result<Vec<String>, StorageError> {
+        let tx = self.db.transaction(store).build().map_err(io)?;
+        let st = tx.object_store(store).map_err(io)?;
+        let it = st.get_all::<String>().primitive().map_err(io)?.await.map_err(io)?;
+        it.map(|r| r.map_err(io)).collect()
+    }
+
+    /// Write `value` at `key`; with `overwrite == false` an existing record makes this fail.
+    async fn write_string(
+        &self,
+        store: &str,
+        key: &str,
+        value: String,
+        overwrite: bool,
+    ) -> Result<(), StorageError> {
+        let tx = self
+            .db
+            .transaction(store)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        let st = tx.object_store(store).map_err(io)?;
+        if overwrite {
+            st.put(value).with_key(key.to_string()).primitive().map_err(io)?;
+        } else {
+            st.add(value).with_key(key.to_string()).primitive().map_err(io)?;
+        }
+        tx.commit().await.map_err(io)
+    }
+
+    /// The stored `postern-secret1.…` string, if an identity was created before.
+    pub async fn load_identity_secret(&self) -> Result<Option<String>, StorageError> {
+        self.get_string(STORE_META, KEY_IDENTITY).await
+    }
+
+    /// Store the identity secret unless one is already stored (never overwrites a key).
+    /// Returns the secret that is stored afterwards (the existing one if there was one, e.g.
+    /// created concurrently by another tab).
+    pub async fn save_identity_secret_if_absent(&self, secret: &str) -> Result<String, StorageError> {
+        if let Some(existing) = self.load_identity_secret().await? {
+            return Ok(existing);
+        }
+        match self.write_string(STORE_META, KEY_IDENTITY, secret.to_string(), false).await {
+            Ok(()) => Ok(secret.to_string()),
+            Err(e) => match self.load_identity_secret().await? {
+                // Lost a race with another tab: use the identity that won.
+                Some(existing) => Ok(existing),
+                None => Err(e),
+            },
+        }
+    }
+
+    pub async fn contacts(&self) -> Result<Vec<Contact>, StorageError> {
+        let mut out: Vec<Contact> = self
+            .get_all_strings(STORE_CONTACTS)
+            .await?
+            .iter()
+            .map(|s| serde_json::from_str(s).map_err(|e| StorageError::Corrupt(e.to_string())))
+            .collect::<Result<_, _>>()?;
+        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        Ok(out)
+    }
+
+    /// Insert or update a contact (keyed by node id).
+    pub async fn put_contact(&self, c: &Contact) -> Result<(), StorageError> {
+        let json = serde_json::to_string(c).map_err(io)?;
+        self.write_string(STORE_CONTACTS, &c.node_id, json, true).await
+    }
+
+    /// All stored messages, oldest first.
+    pub async fn messages(&self) -> Result<Vec<StoredMessage>, StorageError> {
+        let mut out: Vec<StoredMessage> = self
+            .get_all_strings(STORE_MESSAGES)
+            .await?
+            .iter()
+            .map(|s| serde_json::from_str(s).map_err(|e| StorageError::Corrupt(e.to_string())))
+            .collect::<Result<_, _>>()?;
+        sort_messages(&mut out);
+        Ok(out)
+    }
+
+    pub async fn has_message(&self, key: &str) -> Result<bool, StorageError> {
+        Ok(self.get_string(STORE_MESSAGES, key).await?.is_some())
+    }
+
+    /// Store a message; storing the same key again is a no-op (idempotent).
+    pub async fn put_message(&self, m: &StoredMessage) -> Result<(), StorageError> {
+        let json = serde_json::to_string(m).map_err(io)?;
+        self.write_string(STORE_MESSAGES, &m.key(), json, true).await
+    }
+
+    /// Close the connection (tests use this before deleting a scratch database).
+    pub fn close(self) {
+        self.db.close();
+    }
+}
+
+/// Display order: by timestamp, then local storage time, then msg_id.
+pub fn sort_messages(ms: &mut [StoredMessage]) {
+    ms.sort_by(|a, b| {
+        (a.timestamp, a.stored_at, &a.msg_id).cmp(&(b.timestamp, b.stored_at, &b.msg_id))
+    });
+}
+
+/// Delete a database by name (tests only; the app never deletes its database).
+pub async fn delete_database(name: &str) -> Result<(), StorageError> {
+    Database::delete_by_name(name).map_err(io)?.await.map_err(io)
+}
