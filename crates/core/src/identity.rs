@@ -314,6 +314,7 @@ mod tests {
         assert!(Identity::import_secret("garbage").is_err());
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     proptest::proptest! {
         #[test]
         fn parse_never_panics(s in "\\PC{0,200}") {
