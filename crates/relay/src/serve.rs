@@ -1,0 +1,170 @@
+//! `postern serve`: flags, startup, graceful shutdown.
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use postern_core::caps::SpoolLimits;
+
+use crate::server::{router, system_now, AppState};
+use crate::store::Store;
+
+/// Command line of the `postern` binary as far as this crate knows it (`serve`). Other
+/// subcommands are dispatched before this parser runs (see `main.rs`).
+#[derive(Debug, Parser)]
+#[command(name = "postern", version, about = "Postern reference relay")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the relay: DM spool API under /api and the web UI at /.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, env = "POSTERN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Data directory (SQLite database lives here).
+    #[arg(long, env = "POSTERN_DATA", default_value = "./data")]
+    pub data: PathBuf,
+    /// Directory of the built web UI, served at /.
+    #[arg(long, env = "POSTERN_WEB", default_value = "dist")]
+    pub web: PathBuf,
+    /// Unacknowledged messages allowed per (sender, recipient) pair.
+    #[arg(long, env = "POSTERN_PER_SENDER_CAP", default_value_t = SpoolLimits::default().per_sender_cap,
+          value_parser = positive_usize)]
+    pub per_sender_cap: usize,
+    /// Messages allowed per recipient mailbox.
+    #[arg(long, env = "POSTERN_MAILBOX_CAP", default_value_t = SpoolLimits::default().mailbox_cap,
+          value_parser = positive_usize)]
+    pub mailbox_cap: usize,
+    /// Time to live of a spooled message, in seconds.
+    #[arg(long, env = "POSTERN_TTL_SECS", default_value_t = SpoolLimits::default().ttl_secs,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ttl_secs: u64,
+}
+
+fn positive_usize(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(v) => Ok(v),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+impl ServeArgs {
+    pub fn limits(&self) -> SpoolLimits {
+        SpoolLimits {
+            per_sender_cap: self.per_sender_cap,
+            mailbox_cap: self.mailbox_cap,
+            ttl_secs: self.ttl_secs,
+        }
+    }
+}
+
+/// Parse `args` (including the program name) with clap and run; returns the exit code.
+pub fn main_with_args(args: &[String]) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match cli.command {
+        Command::Serve(a) => serve(a),
+    }
+}
+
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("POSTERN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// Run the relay until SIGTERM / Ctrl-C. Returns the process exit code.
+pub fn serve(args: ServeArgs) -> i32 {
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return 1;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => 0,
+        Err(msg) => {
+            tracing::error!("{msg}");
+            1
+        }
+    }
+}
+
+async fn run(args: ServeArgs) -> Result<(), String> {
+    let data = args.data.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&data))
+        .await
+        .map_err(|e| format!("opening the database failed: {e}"))?
+        .map_err(|e| format!("cannot open the database in {}: {e}", args.data.display()))?;
+    let limits = args.limits();
+    tracing::info!(
+        data = %store.path().display(),
+        web = %args.web.display(),
+        per_sender_cap = limits.per_sender_cap,
+        mailbox_cap = limits.mailbox_cap,
+        ttl_secs = limits.ttl_secs,
+        "starting relay"
+    );
+    let state = AppState::new(store, limits, args.web.clone(), system_now);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    {
+        // The one line on stdout; scripts and tests wait for it.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "postern listening on http://{addr}");
+        let _ = out.flush();
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("relay stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+        _ = term => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

@@ -1,0 +1,437 @@
+//! HTTP surface of the relay: the DM spool endpoints, health, and the static UI.
+//!
+//! Every failure is a JSON [`ErrorBody`] with a 4xx status (500 `internal` only for genuine
+//! storage failures). Logs carry method, path, status and timing, never bodies.
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use postern_core::api::dm::{
+    poll_params, AckRequest, AckResponse, PollRequest, PollResponse, PubkeyQuery, PubkeyResponse,
+    RegisterRequest, RegisterResponse, SendRequest, SendResponse, MAX_ACK_IDS, MAX_POLL_LIMIT,
+    PATH_ACK, PATH_POLL, PATH_PUBKEY, PATH_REGISTER, PATH_SEND,
+};
+use postern_core::api::{codes, ErrorBody, MAX_BODY_BYTES};
+use postern_core::auth::{self, Action, RequestAuth, TIMESTAMP_WINDOW_SECS};
+use postern_core::caps::SpoolLimits;
+use postern_core::identity::{is_valid_node_id, parse_dh_key};
+use postern_core::b64;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::store::{Deposit, NonceUse, Replayed, Store, StoreError};
+
+/// Path of the health endpoint.
+pub const PATH_HEALTH: &str = "/api/health";
+
+/// Seconds since the Unix epoch; the only place the relay reads the clock.
+pub fn system_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    store: Arc<Mutex<Store>>,
+    limits: SpoolLimits,
+    web: PathBuf,
+    clock: fn() -> u64,
+}
+
+impl AppState {
+    pub fn new(store: Store, limits: SpoolLimits, web: PathBuf, clock: fn() -> u64) -> Self {
+        AppState { store: Arc::new(Mutex::new(store)), limits, web, clock }
+    }
+
+    fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    /// Run a storage operation on the blocking pool.
+    async fn with_store<T, F>(&self, op: &'static str, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        let joined = tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock would poison it; the connection itself stays
+            // consistent (an unfinished transaction rolls back on drop), so keep going.
+            let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await;
+        match joined {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                tracing::error!(op, error = %e, "storage error");
+                Err(ApiError::internal())
+            }
+            Err(e) => {
+                tracing::error!(op, error = %e, "storage task failed");
+                Err(ApiError::internal())
+            }
+        }
+    }
+}
+
+/// An error answered as `{ok:false, code, detail}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        ApiError { status, body: ErrorBody::new(code, detail) }
+    }
+
+    fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, detail)
+    }
+
+    fn unauthorized(e: auth::AuthError) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, e.to_string())
+    }
+
+    fn replayed() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            codes::REPLAYED_NONCE,
+            "this request nonce was already used; sign a fresh request",
+        )
+    }
+
+    fn recipient_unknown() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            codes::RECIPIENT_UNKNOWN,
+            "no DH key is registered for this node id on this relay",
+        )
+    }
+
+    fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "no such endpoint")
+    }
+
+    fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, "internal storage error")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body)).into_response()
+    }
+}
+
+/// Map a status from an extractor rejection to a stable code.
+fn rejection(status: StatusCode, detail: String) -> ApiError {
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => codes::PAYLOAD_TOO_LARGE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => codes::UNSUPPORTED_MEDIA_TYPE,
+        _ => codes::BAD_REQUEST,
+    };
+    // Anything else an extractor can produce is the client's fault: keep it a 4xx.
+    let status = if status.is_client_error() { status } else { StatusCode::BAD_REQUEST };
+    let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("request body exceeds {MAX_BODY_BYTES} bytes")
+    } else {
+        detail
+    };
+    ApiError::new(status, code, detail)
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        rejection(r.status(), r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        rejection(r.status(), r.body_text())
+    }
+}
+
+/// `Json` whose rejections are JSON error bodies.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `Query` whose rejections are JSON error bodies.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// JSON body of a signed request. A JSON object without an `auth` member is answered
+/// 401 `unauthorized` (the request is not signed), any other shape problem 422 `bad_request`.
+pub struct SignedJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for SignedJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiJson(value) = ApiJson::<serde_json::Value>::from_request(req, state).await?;
+        if let serde_json::Value::Object(map) = &value {
+            if !map.contains_key("auth") {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    codes::UNAUTHORIZED,
+                    "missing auth: this request must be signed",
+                ));
+            }
+        }
+        serde_json::from_value(value).map(SignedJson).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                codes::BAD_REQUEST,
+                format!("request body does not match the expected shape: {e}"),
+            )
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct HealthResponse {
+    ok: bool,
+    version: &'static str,
+}
+
+/// Verify a signed request (everything but nonce freshness) and describe its nonce.
+fn authenticate(
+    auth: &RequestAuth,
+    action: Action,
+    params: &[u8],
+    now: u64,
+) -> Result<(), ApiError> {
+    auth::verify_request(auth, action, params, now).map_err(ApiError::unauthorized)
+}
+
+fn nonce_of(auth: &RequestAuth) -> (String, String, u64) {
+    (auth.node_id.clone(), auth.nonce.clone(), auth.timestamp.saturating_add(TIMESTAMP_WINDOW_SECS))
+}
+
+fn nonce_use<'a>(n: &'a (String, String, u64)) -> NonceUse<'a> {
+    NonceUse { node_id: &n.0, nonce: &n.1, expires_at: n.2 }
+}
+
+async fn health() -> ApiJson<HealthResponse> {
+    ApiJson(HealthResponse { ok: true, version: env!("CARGO_PKG_VERSION") })
+}
+
+async fn register(
+    State(st): State<AppState>,
+    SignedJson(req): SignedJson<RegisterRequest>,
+) -> Result<ApiJson<RegisterResponse>, ApiError> {
+    let now = st.now();
+    let dh = b64::decode_std_array::<32>(&req.dh_pub_key)
+        .map_err(|_| ApiError::bad_request("dh_pub_key must be 32 bytes of standard base64"))?;
+    authenticate(&req.auth, Action::DmRegister, &dh, now)?;
+    parse_dh_key(dh).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // verify_request decoded the same key; re-decode only to store the canonical encoding.
+    let pk = b64::decode_std(&req.auth.public_key)
+        .map_err(|_| ApiError::bad_request("public_key is not base64"))?;
+    let public_key = b64::encode_std(&pk);
+    let dh_pub_key = b64::encode_std(&dh);
+    let n = nonce_of(&req.auth);
+    let node_id = n.0.clone();
+    let outcome = st
+        .with_store("register", move |s| s.register(nonce_use(&n), &public_key, &dh_pub_key, now))
+        .await?;
+    outcome.map_err(|Replayed| ApiError::replayed())?;
+    tracing::info!(node = %short(&node_id), "node registered");
+    Ok(ApiJson(RegisterResponse { ok: true, node_id }))
+}
+
+async fn pubkey(
+    State(st): State<AppState>,
+    ApiQuery(q): ApiQuery<PubkeyQuery>,
+) -> Result<ApiJson<PubkeyResponse>, ApiError> {
+    if !is_valid_node_id(&q.node_id) {
+        return Err(ApiError::bad_request("node_id must be !sb_ followed by 32 lower-case hex characters"));
+    }
+    let node_id = q.node_id;
+    let rec = st.with_store("pubkey", move |s| s.node(&node_id)).await?;
+    let rec = rec.ok_or_else(ApiError::recipient_unknown)?;
+    Ok(ApiJson(PubkeyResponse {
+        ok: true,
+        node_id: rec.node_id,
+        public_key: rec.public_key,
+        dh_pub_key: rec.dh_pub_key,
+        registered_at: rec.registered_at,
+    }))
+}
+
+async fn send(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<SendRequest>,
+) -> Result<ApiJson<SendResponse>, ApiError> {
+    let now = st.now();
+    req.envelope.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let limits = st.limits;
+    let env = req.envelope;
+    let msg_id = env.msg_id.clone();
+    let outcome = st.with_store("send", move |s| s.deposit(&env, &limits, now)).await?;
+    match outcome {
+        Deposit::Stored { expires_at } => {
+            tracing::info!("message spooled");
+            Ok(ApiJson(SendResponse { ok: true, msg_id, duplicate: false, expires_at }))
+        }
+        Deposit::Duplicate { expires_at } => {
+            Ok(ApiJson(SendResponse { ok: true, msg_id, duplicate: true, expires_at }))
+        }
+        Deposit::RecipientUnknown => Err(ApiError::recipient_unknown()),
+        Deposit::Refused(cap) => {
+            tracing::info!(code = cap.code(), "deposit refused by cap");
+            Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, cap.code(), cap.to_string()))
+        }
+    }
+}
+
+async fn poll(
+    State(st): State<AppState>,
+    SignedJson(req): SignedJson<PollRequest>,
+) -> Result<ApiJson<PollResponse>, ApiError> {
+    let now = st.now();
+    if !(1..=MAX_POLL_LIMIT).contains(&req.limit) {
+        return Err(ApiError::bad_request(format!("limit must be 1..={MAX_POLL_LIMIT}")));
+    }
+    authenticate(&req.auth, Action::DmPoll, &poll_params(req.limit), now)?;
+    let n = nonce_of(&req.auth);
+    let limit = req.limit;
+    let outcome = st.with_store("poll", move |s| s.poll(nonce_use(&n), limit, now)).await?;
+    let (messages, total) = outcome.map_err(|Replayed| ApiError::replayed())?;
+    Ok(ApiJson(PollResponse { ok: true, messages, total }))
+}
+
+async fn ack(
+    State(st): State<AppState>,
+    SignedJson(req): SignedJson<AckRequest>,
+) -> Result<ApiJson<AckResponse>, ApiError> {
+    let now = st.now();
+    if req.msg_ids.len() > MAX_ACK_IDS {
+        return Err(ApiError::bad_request(format!("at most {MAX_ACK_IDS} msg_ids per ack")));
+    }
+    authenticate(&req.auth, Action::DmAck, &auth::ack_params(&req.msg_ids), now)?;
+    let n = nonce_of(&req.auth);
+    let ids = req.msg_ids;
+    let outcome = st.with_store("ack", move |s| s.ack(nonce_use(&n), &ids, now)).await?;
+    let removed = outcome.map_err(|Replayed| ApiError::replayed())?;
+    Ok(ApiJson(AckResponse { ok: true, removed }))
+}
+
+const UI_NOT_BUILT: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Postern relay</title></head><body><h1>Postern relay</h1>\
+<p>The relay is running, but the web UI is not built. Run <code>make build</code> \
+(or point <code>--web</code> / <code>POSTERN_WEB</code> at the built UI directory).</p>\
+</body></html>\n";
+
+fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// Unknown routes: JSON 404 under `/api`, otherwise the static UI with `index.html` fallback.
+async fn fallback(State(st): State<AppState>, req: Request) -> Response {
+    if is_api_path(req.uri().path()) {
+        return ApiError::not_found().into_response();
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, codes::BAD_REQUEST, "method not allowed")
+            .into_response();
+    }
+    let index = st.web.join("index.html");
+    let built = tokio::fs::metadata(&index).await.map(|m| m.is_file()).unwrap_or(false);
+    if !built {
+        return Html(UI_NOT_BUILT).into_response();
+    }
+    let svc = ServeDir::new(&st.web).fallback(ServeFile::new(index));
+    match svc.oneshot(req).await {
+        Ok(resp) => resp.map(Body::new),
+        Err(never) => match never {},
+    }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, codes::BAD_REQUEST, "method not allowed on this path")
+}
+
+/// Request log: method, path (no query), status, duration. Never bodies or headers.
+async fn log_requests(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let ms = started.elapsed().as_millis() as u64;
+    if resp.status().is_server_error() {
+        tracing::warn!(%method, path = %truncate(&path), status, ms, "request");
+    } else {
+        tracing::info!(%method, path = %truncate(&path), status, ms, "request");
+    }
+    resp
+}
+
+fn truncate(s: &str) -> &str {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn short(node_id: &str) -> &str {
+    node_id.get(..12).unwrap_or(node_id)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, "internal error").into_response()
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(PATH_HEALTH, get(health))
+        .route(PATH_REGISTER, post(register))
+        .route(PATH_PUBKEY, get(pubkey))
+        .route(PATH_SEND, post(send))
+        .route(PATH_POLL, post(poll))
+        .route(PATH_ACK, post(ack))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(log_requests))
+        .layer(axum::middleware::map_response(no_sniff))
+        .with_state(state)
+}
+
+async fn no_sniff(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    resp
+}

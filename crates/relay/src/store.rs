@@ -1,0 +1,416 @@
+//! SQLite storage of the relay: registered DH keys, single-use request nonces and the DM spool.
+//!
+//! One connection, used behind a mutex by the server, so every check-then-write below runs inside
+//! a single `BEGIN IMMEDIATE` transaction and is atomic. WAL mode with `synchronous=FULL`: a
+//! write is on disk before the HTTP response that acknowledges it is sent.
+//!
+//! Every function takes `now` (seconds since the Unix epoch) from the caller; the store never
+//! reads the clock itself.
+use std::path::{Path, PathBuf};
+
+use postern_core::api::dm::StoredDm;
+use postern_core::caps::{check_deposit, CapError, DepositDecision, SpoolLimits, SpoolState};
+use postern_core::dm::DmEnvelope;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "postern.sqlite3";
+
+/// Schema migrations; `PRAGMA user_version` is the number applied so far.
+const MIGRATIONS: &[&str] = &[
+    // 1: walking skeleton.
+    "CREATE TABLE nodes (
+        node_id       TEXT PRIMARY KEY NOT NULL,
+        public_key    TEXT NOT NULL,
+        dh_pub_key    TEXT NOT NULL,
+        registered_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE nonces (
+        node_id    TEXT NOT NULL,
+        nonce      TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (node_id, nonce)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX nonces_expiry ON nonces (expires_at);
+    CREATE TABLE messages (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        recipient_id TEXT NOT NULL,
+        msg_id       TEXT NOT NULL,
+        sender_ref   TEXT NOT NULL,
+        envelope     TEXT NOT NULL,
+        received_at  INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        UNIQUE (recipient_id, msg_id)
+    ) STRICT;
+    CREATE INDEX messages_pair ON messages (recipient_id, sender_ref);
+    CREATE INDEX messages_expiry ON messages (expires_at);",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The database was written by a newer relay.
+    #[error("database schema version {found} is newer than this relay understands ({known})")]
+    TooNew { found: i64, known: i64 },
+    /// A stored envelope no longer parses (corruption).
+    #[error("corrupt database: {0}")]
+    Corrupt(String),
+}
+
+/// The nonce was already used by this node within its validity window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed;
+
+/// A single-use request nonce to consume as part of a signed operation.
+#[derive(Debug, Clone, Copy)]
+pub struct NonceUse<'a> {
+    pub node_id: &'a str,
+    pub nonce: &'a str,
+    /// Until when the nonce must be remembered (request timestamp + allowed window).
+    pub expires_at: u64,
+}
+
+/// A registered node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRecord {
+    pub node_id: String,
+    pub public_key: String,
+    pub dh_pub_key: String,
+    pub registered_at: u64,
+}
+
+/// Result of a deposit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deposit {
+    Stored { expires_at: u64 },
+    Duplicate { expires_at: u64 },
+    RecipientUnknown,
+    Refused(CapError),
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl Store {
+    /// Open (creating if needed) the database in `data_dir` and apply migrations.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join(DB_FILE);
+        let conn = Connection::open(&path)?;
+        Self::init(conn, path)
+    }
+
+    /// An in-memory store (unit tests).
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Self::init(Connection::open_in_memory()?, PathBuf::from(":memory:"))
+    }
+
+    fn init(mut conn: Connection, path: PathBuf) -> Result<Store, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // journal_mode returns a row; pragma_update ignores it.
+        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let known = MIGRATIONS.len() as i64;
+        let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current > known {
+            return Err(StoreError::TooNew { found: current, known });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(Store { conn, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Consume a nonce inside `tx`; prunes expired nonces first.
+    fn consume_nonce(
+        tx: &rusqlite::Transaction<'_>,
+        n: NonceUse<'_>,
+        now: u64,
+    ) -> Result<Result<(), Replayed>, StoreError> {
+        tx.execute("DELETE FROM nonces WHERE expires_at < ?1", params![to_i64(now)])?;
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO nonces (node_id, nonce, expires_at) VALUES (?1, ?2, ?3)",
+            params![n.node_id, n.nonce, to_i64(n.expires_at)],
+        )?;
+        Ok(if inserted == 1 { Ok(()) } else { Err(Replayed) })
+    }
+
+    fn prune_messages(tx: &rusqlite::Transaction<'_>, now: u64) -> Result<(), StoreError> {
+        tx.execute("DELETE FROM messages WHERE expires_at <= ?1", params![to_i64(now)])?;
+        Ok(())
+    }
+
+    /// Register (or refresh) a node's keys, consuming the request nonce.
+    pub fn register(
+        &mut self,
+        nonce: NonceUse<'_>,
+        public_key: &str,
+        dh_pub_key: &str,
+        now: u64,
+    ) -> Result<Result<(), Replayed>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Err(r) = Self::consume_nonce(&tx, nonce, now)? {
+            return Ok(Err(r));
+        }
+        tx.execute(
+            "INSERT INTO nodes (node_id, public_key, dh_pub_key, registered_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (node_id) DO UPDATE SET
+               public_key = excluded.public_key,
+               dh_pub_key = excluded.dh_pub_key,
+               registered_at = excluded.registered_at",
+            params![nonce.node_id, public_key, dh_pub_key, to_i64(now)],
+        )?;
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    pub fn node(&self, node_id: &str) -> Result<Option<NodeRecord>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT node_id, public_key, dh_pub_key, registered_at FROM nodes WHERE node_id = ?1",
+                params![node_id],
+                |r| {
+                    Ok(NodeRecord {
+                        node_id: r.get(0)?,
+                        public_key: r.get(1)?,
+                        dh_pub_key: r.get(2)?,
+                        registered_at: to_u64(r.get(3)?),
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Deposit an envelope that already passed `DmEnvelope::validate`. The cap check and the
+    /// insert happen in one transaction.
+    pub fn deposit(
+        &mut self,
+        env: &DmEnvelope,
+        limits: &SpoolLimits,
+        now: u64,
+    ) -> Result<Deposit, StoreError> {
+        let json = serde_json::to_string(env).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let known: bool = tx
+            .query_row("SELECT 1 FROM nodes WHERE node_id = ?1", params![env.recipient_id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !known {
+            return Ok(Deposit::RecipientUnknown);
+        }
+        Self::prune_messages(&tx, now)?;
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT expires_at FROM messages WHERE recipient_id = ?1 AND msg_id = ?2",
+                params![env.recipient_id, env.msg_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let mailbox_len: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1",
+            params![env.recipient_id],
+            |r| r.get(0),
+        )?;
+        let pair_len: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1 AND sender_ref = ?2",
+            params![env.recipient_id, env.sender_ref],
+            |r| r.get(0),
+        )?;
+        let state = SpoolState {
+            already_stored: existing.is_some(),
+            mailbox_len: usize::try_from(mailbox_len).unwrap_or(usize::MAX),
+            pair_len: usize::try_from(pair_len).unwrap_or(usize::MAX),
+        };
+        match check_deposit(limits, state) {
+            Err(cap) => Ok(Deposit::Refused(cap)),
+            Ok(DepositDecision::Duplicate) => {
+                // Nothing was written except possibly pruning; keep that.
+                tx.commit()?;
+                Ok(Deposit::Duplicate { expires_at: to_u64(existing.unwrap_or(0)) })
+            }
+            Ok(DepositDecision::Store) => {
+                let expires_at = now.saturating_add(limits.ttl_secs);
+                tx.execute(
+                    "INSERT INTO messages (recipient_id, msg_id, sender_ref, envelope, received_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        env.recipient_id,
+                        env.msg_id,
+                        env.sender_ref,
+                        json,
+                        to_i64(now),
+                        to_i64(expires_at)
+                    ],
+                )?;
+                tx.commit()?;
+                Ok(Deposit::Stored { expires_at })
+            }
+        }
+    }
+
+    /// The caller's non-expired messages, oldest first (at most `limit`), and the mailbox total.
+    /// Consumes the request nonce; does not remove messages.
+    pub fn poll(
+        &mut self,
+        nonce: NonceUse<'_>,
+        limit: u32,
+        now: u64,
+    ) -> Result<Result<(Vec<StoredDm>, u64), Replayed>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Err(r) = Self::consume_nonce(&tx, nonce, now)? {
+            return Ok(Err(r));
+        }
+        Self::prune_messages(&tx, now)?;
+        let total: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1",
+            params![nonce.node_id],
+            |r| r.get(0),
+        )?;
+        let mut out = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT envelope, received_at, expires_at FROM messages
+                 WHERE recipient_id = ?1 AND expires_at > ?2
+                 ORDER BY received_at ASC, seq ASC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![nonce.node_id, to_i64(now), i64::from(limit)], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })?;
+            for row in rows {
+                let (json, received_at, expires_at) = row?;
+                let envelope: DmEnvelope = serde_json::from_str(&json)
+                    .map_err(|_| StoreError::Corrupt("stored envelope does not parse".into()))?;
+                out.push(StoredDm {
+                    envelope,
+                    received_at: to_u64(received_at),
+                    expires_at: to_u64(expires_at),
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(Ok((out, to_u64(total))))
+    }
+
+    /// Remove the listed messages from the caller's own mailbox; returns how many were removed.
+    pub fn ack(
+        &mut self,
+        nonce: NonceUse<'_>,
+        msg_ids: &[String],
+        now: u64,
+    ) -> Result<Result<u64, Replayed>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Err(r) = Self::consume_nonce(&tx, nonce, now)? {
+            return Ok(Err(r));
+        }
+        let mut removed = 0u64;
+        {
+            let mut stmt =
+                tx.prepare("DELETE FROM messages WHERE recipient_id = ?1 AND msg_id = ?2")?;
+            for id in msg_ids {
+                removed += stmt.execute(params![nonce.node_id, id])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(Ok(removed))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use postern_core::caps::CapError;
+
+    fn env(recipient: &str, msg_id: &str, sender_ref: &str) -> DmEnvelope {
+        DmEnvelope {
+            format: postern_core::dm::FORMAT.into(),
+            recipient_id: recipient.into(),
+            msg_id: msg_id.into(),
+            sender_ref: sender_ref.into(),
+            ephemeral_pub: "AAAA".into(),
+            ciphertext: "AAAA".into(),
+        }
+    }
+
+    fn nonce<'a>(node: &'a str, n: &'a str, exp: u64) -> NonceUse<'a> {
+        NonceUse { node_id: node, nonce: n, expires_at: exp }
+    }
+
+    const R: &str = "!sb_00000000000000000000000000000001";
+
+    #[test]
+    fn migrations_and_replay() {
+        let mut s = Store::open_in_memory().unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        assert_eq!(s.register(nonce(R, "n1", 400), "pk", "dh", 100).unwrap(), Ok(()));
+        assert_eq!(s.register(nonce(R, "n1", 400), "pk", "dh", 100).unwrap(), Err(Replayed));
+        // Once the nonce's window is over it is pruned (a request carrying it would be stale).
+        assert_eq!(s.poll(nonce(R, "n2", 900), 10, 401).unwrap().map(|p| p.1), Ok(0));
+        assert_eq!(s.register(nonce(R, "n1", 1000), "pk", "dh2", 401).unwrap(), Ok(()));
+        assert_eq!(s.node(R).unwrap().unwrap().dh_pub_key, "dh2");
+    }
+
+    #[test]
+    fn caps_expiry_and_ack() {
+        let mut s = Store::open_in_memory().unwrap();
+        let limits = SpoolLimits { per_sender_cap: 2, mailbox_cap: 3, ttl_secs: 10 };
+        let unknown = env("!sb_00000000000000000000000000000002", "msg-0001", "aa");
+        assert_eq!(s.deposit(&unknown, &limits, 0).unwrap(), Deposit::RecipientUnknown);
+        s.register(nonce(R, "n0", 1000), "pk", "dh", 0).unwrap().unwrap();
+        let a = |id: &str| env(R, id, "aa");
+        assert_eq!(s.deposit(&a("msg-0001"), &limits, 0).unwrap(), Deposit::Stored { expires_at: 10 });
+        assert_eq!(s.deposit(&a("msg-0002"), &limits, 1).unwrap(), Deposit::Stored { expires_at: 11 });
+        assert_eq!(s.deposit(&a("msg-0001"), &limits, 2).unwrap(), Deposit::Duplicate { expires_at: 10 });
+        assert_eq!(
+            s.deposit(&a("msg-0003"), &limits, 2).unwrap(),
+            Deposit::Refused(CapError::SenderCapReached { cap: 2 })
+        );
+        s.deposit(&env(R, "msg-0004", "bb"), &limits, 2).unwrap();
+        assert_eq!(
+            s.deposit(&env(R, "msg-0005", "cc"), &limits, 2).unwrap(),
+            Deposit::Refused(CapError::MailboxFull { cap: 3 })
+        );
+        // msg-0001 expires at 10: it no longer counts and no longer shows.
+        assert_eq!(s.deposit(&a("msg-0003"), &limits, 10).unwrap(), Deposit::Stored { expires_at: 20 });
+        let (msgs, total) = s.poll(nonce(R, "n1", 1000), 10, 10).unwrap().unwrap();
+        let ids: Vec<_> = msgs.iter().map(|m| m.envelope.msg_id.as_str()).collect();
+        assert_eq!(ids, ["msg-0002", "msg-0004", "msg-0003"]);
+        assert_eq!(total, 3);
+        let (msgs, total) = s.poll(nonce(R, "n2", 1000), 1, 10).unwrap().unwrap();
+        assert_eq!((msgs.len(), total), (1, 3));
+        let other = "!sb_00000000000000000000000000000003";
+        assert_eq!(s.ack(nonce(other, "n3", 1000), &["msg-0002".into()], 10).unwrap(), Ok(0));
+        assert_eq!(
+            s.ack(nonce(R, "n3", 1000), &["msg-0002".into(), "msg-0002".into(), "nope".into()], 10)
+                .unwrap(),
+            Ok(1)
+        );
+    }
+}

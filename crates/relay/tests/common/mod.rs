@@ -1,0 +1,279 @@
+//! Test harness: start the real `postern` binary and talk HTTP to it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use postern_core::api::dm::*;
+use postern_core::auth::{sign_request, Action, RequestAuth};
+use postern_core::{b64, dm, Identity, PublicIdentity};
+use rand_core::OsRng;
+use serde_json::Value;
+
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A running relay process; killed on drop.
+pub struct Relay {
+    child: Option<Child>,
+    pub base: String,
+    pub log: PathBuf,
+    _logdir: tempfile::TempDir,
+    _web: Option<tempfile::TempDir>,
+    agent: ureq::Agent,
+}
+
+impl Relay {
+    /// Start on a fresh random port with `data` as data dir and an empty web dir.
+    pub fn start(data: &Path, extra: &[&str]) -> Relay {
+        let web = tempfile::tempdir().unwrap();
+        let mut r = Self::start_with_web(data, web.path(), extra);
+        r._web = Some(web);
+        r
+    }
+
+    pub fn start_with_web(data: &Path, web: &Path, extra: &[&str]) -> Relay {
+        let logdir = tempfile::tempdir().unwrap();
+        let log = logdir.path().join("relay.log");
+        let stderr = std::fs::File::create(&log).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_postern"))
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data")
+            .arg(data)
+            .arg("--web")
+            .arg(web)
+            .args(extra)
+            .env_remove("POSTERN_LISTEN")
+            .env_remove("POSTERN_DATA")
+            .env_remove("POSTERN_WEB")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .expect("spawn postern");
+        let stdout = child.stdout.take().unwrap();
+        // Wait for the address line (on a thread, so a hung relay fails the test instead of
+        // hanging it).
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("relay did not print its address; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+        };
+        let Some(addr) = line.trim().strip_prefix("postern listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "unexpected first stdout line {line:?}; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        };
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
+        Relay { child: Some(child), base: addr.to_string(), log, _logdir: logdir, _web: None, agent }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn finish(resp: Result<ureq::Response, ureq::Error>) -> Resp {
+        let resp = match resp {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("transport error: {e}"),
+        };
+        let status = resp.status();
+        let content_type = resp.header("content-type").unwrap_or("").to_string();
+        let body = resp.into_string().unwrap();
+        Resp { status, content_type, body }
+    }
+
+    pub fn post_raw(&self, path: &str, content_type: Option<&str>, body: &[u8]) -> Resp {
+        let mut req = self.agent.post(&self.url(path));
+        if let Some(ct) = content_type {
+            req = req.set("Content-Type", ct);
+        }
+        Self::finish(req.send_bytes(body))
+    }
+
+    pub fn post(&self, path: &str, body: &impl serde::Serialize) -> Resp {
+        self.post_raw(path, Some("application/json"), &serde_json::to_vec(body).unwrap())
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        Self::finish(self.agent.get(&self.url(path)).call())
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> Resp {
+        Self::finish(self.agent.request(method, &self.url(path)).call())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// SIGTERM and wait (bounded) for a clean exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let ok = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        assert!(ok.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("relay did not exit after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL (no chance to clean up).
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    // ---- protocol helpers, doing exactly what the browser does ----
+
+    pub fn register(&self, id: &Identity) -> Resp {
+        let dh = id.dh_public();
+        let auth = sign_request(id, Action::DmRegister, dh.as_bytes(), now(), &mut OsRng);
+        self.post(PATH_REGISTER, &RegisterRequest { auth, dh_pub_key: b64::encode_std(dh.as_bytes()) })
+    }
+
+    /// Look a node up and build its public identity from the relay's answer.
+    pub fn lookup(&self, node_id: &str) -> PublicIdentity {
+        let r = self.get(&format!("{PATH_PUBKEY}?node_id={}", urlencode(node_id)));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let p: PubkeyResponse = r.json_as();
+        let ed = b64::decode_std_array::<32>(&p.public_key).unwrap();
+        let x = b64::decode_std_array::<32>(&p.dh_pub_key).unwrap();
+        let public = PublicIdentity::from_keys(&ed, x).unwrap();
+        assert_eq!(public.node_id(), node_id);
+        public
+    }
+
+    pub fn seal(from: &Identity, to: &PublicIdentity, body: &[u8]) -> dm::DmEnvelope {
+        let msg_id = dm::new_msg_id(&mut OsRng);
+        dm::seal(from, to, body, &msg_id, now(), &mut OsRng).unwrap()
+    }
+
+    pub fn send(&self, env: &dm::DmEnvelope) -> Resp {
+        self.post(PATH_SEND, &SendRequest { envelope: env.clone() })
+    }
+
+    pub fn poll_auth(id: &Identity, limit: u32, ts: u64) -> RequestAuth {
+        sign_request(id, Action::DmPoll, &poll_params(limit), ts, &mut OsRng)
+    }
+
+    pub fn poll(&self, id: &Identity) -> PollResponse {
+        let r = self.post(PATH_POLL, &PollRequest { auth: Self::poll_auth(id, MAX_POLL_LIMIT, now()), limit: MAX_POLL_LIMIT });
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json_as()
+    }
+
+    pub fn ack(&self, id: &Identity, msg_ids: &[String]) -> AckResponse {
+        let auth = sign_request(id, Action::DmAck, &postern_core::auth::ack_params(msg_ids), now(), &mut OsRng);
+        let r = self.post(PATH_ACK, &AckRequest { auth, msg_ids: msg_ids.to_vec() });
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json_as()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    pub fn json_as<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("unexpected body ({e}): {:?}", self.body))
+    }
+
+    /// Assert a structured error with this status and code.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        self.assert_error_body();
+        assert_eq!(self.json()["code"], code, "body: {}", self.body);
+    }
+
+    /// Assert the body is an `ErrorBody` in JSON.
+    pub fn assert_error_body(&self) {
+        assert!(self.content_type.starts_with("application/json"), "content type {:?} of {:?}", self.content_type, self.body);
+        let e: postern_core::api::ErrorBody = self.json_as();
+        assert!(!e.ok);
+        assert!(!e.code.is_empty() && !e.detail.is_empty());
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Tiny deterministic PRNG for fuzz-ish inputs (xorshift64*).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
