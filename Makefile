@@ -1,0 +1,49 @@
+# Postern. The two set-up commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export TRUNK_SKIP_VERSION_CHECK := true
+export CHROMEDRIVER ?= /usr/bin/chromedriver
+
+LISTEN ?= 127.0.0.1:8080
+DATA ?= ./data
+RELAY := target/release/postern
+
+.PHONY: run test build ui relay e2e test-native test-wasm tools test-tools clean
+
+## make run: install what is missing, build UI (release) + relay, serve on http://$(LISTEN)
+run: tools build
+	$(RELAY) serve --listen $(LISTEN) --data $(DATA) --web dist
+
+## make test: install what is missing, then every test (native, wasm in Chromium, e2e)
+test: test-tools
+	$(MAKE) test-native
+	$(MAKE) test-wasm
+	$(MAKE) build
+	$(MAKE) e2e
+
+tools:
+	@scripts/install-tools.sh run
+
+test-tools:
+	@scripts/install-tools.sh test
+
+build: ui relay
+
+ui:
+	trunk build --release
+
+relay:
+	cargo build --release --locked -p postern-relay
+
+test-native:
+	cargo test --locked -p postern-core -p postern-relay
+
+test-wasm:
+	cargo test --locked --target wasm32-unknown-unknown -p postern-core -p postern-app
+
+## make e2e: browser end-to-end tests only (expects `make build` output)
+e2e:
+	cd tests/e2e && POSTERN_BIN=$(CURDIR)/$(RELAY) POSTERN_WEB=$(CURDIR)/dist node --test --test-concurrency=1 *.test.mjs
+
+clean:
+	rm -rf dist target tests/e2e/output

@@ -1,0 +1,153 @@
+// Shared end-to-end harness: a real `postern serve` process, Debian's Chromium driven by
+// playwright-core, a recorder of every request the pages make, and leak detectors.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, statSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const OUTPUT_DIR = join(here, '..', 'output');
+
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic',
+];
+
+/** Start `postern serve` on a random loopback port; resolves once it prints its address. */
+export async function startRelay({ dataDir, extraArgs = [] } = {}) {
+  const bin = process.env.POSTERN_BIN;
+  const web = process.env.POSTERN_WEB;
+  if (!bin || !web) throw new Error('POSTERN_BIN and POSTERN_WEB must be set (run via `make e2e`)');
+  const data = dataDir || mkdtempSync(join(tmpdir(), 'postern-e2e-'));
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data', data, '--web', web, ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr = [];
+  child.stderr.on('data', (d) => stderr.push(d.toString()));
+  const url = await new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout });
+    rl.on('line', (line) => {
+      const m = line.match(/postern listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`relay exited early (${code}): ${stderr.join('')}`)));
+  });
+  return {
+    url, data, child,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Launch headless Chromium (Debian's binary; nothing is downloaded). */
+export function launchBrowser() {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/** Record every request a context's pages make: URL, method, headers and body. */
+export function recordRequests(context, sink) {
+  context.on('request', (req) => {
+    let body = null;
+    try { body = req.postDataBuffer(); } catch { body = null; }
+    sink.push({ url: req.url(), method: req.method(), headers: req.headers(), body: body ? body.toString('latin1') : '' });
+  });
+  return sink;
+}
+
+function b64(buf) { return Buffer.from(buf).toString('base64'); }
+function b64url(buf) { return Buffer.from(buf).toString('base64url'); }
+
+/** All the textual forms in which a secret might travel. */
+export function secretForms(secretBytes) {
+  const forms = new Set();
+  const add = (bytes) => {
+    forms.add(Buffer.from(bytes).toString('hex'));
+    forms.add(b64(bytes).replace(/=+$/, ''));
+    forms.add(b64url(bytes));
+  };
+  add(secretBytes);
+  return [...forms].filter((f) => f.length >= 16);
+}
+
+/** Secrets of a `postern-secret1.<b64url(seed‖scalar)>` export: the whole string and each key. */
+export function identitySecretForms(exportString) {
+  const raw = Buffer.from(exportString.split('.')[1], 'base64url');
+  if (raw.length !== 64) throw new Error('unexpected secret export length');
+  return [exportString, ...secretForms(raw), ...secretForms(raw.subarray(0, 32)), ...secretForms(raw.subarray(32))];
+}
+
+/** Return every recorded request in which any needle appears (URL, header names/values, body). */
+export function findLeaks(records, needles) {
+  const hits = [];
+  for (const r of records) {
+    const hay = [r.url, ...Object.entries(r.headers).flat(), r.body];
+    let decoded = '';
+    try { decoded = decodeURIComponent(r.url); } catch { decoded = ''; }
+    hay.push(decoded);
+    for (const n of needles) {
+      if (hay.some((h) => h && h.includes(n))) hits.push({ url: r.url, needle: n });
+    }
+  }
+  return hits;
+}
+
+/** Return the files under `dir` whose bytes contain any needle (as UTF-8). */
+export function findInFiles(dir, needles) {
+  const hits = [];
+  const walk = (d) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else {
+        const bytes = readFileSync(p);
+        for (const n of needles) if (bytes.includes(Buffer.from(n, 'utf8'))) hits.push({ file: p, needle: n });
+      }
+    }
+  };
+  walk(dir);
+  return hits;
+}
+
+/** Find the identity secret export string anywhere in the page origin's IndexedDB. */
+export async function readStoredSecret(page) {
+  return page.evaluate(async () => {
+    const found = [];
+    const dbs = await indexedDB.databases();
+    for (const { name } of dbs) {
+      const db = await new Promise((res, rej) => { const r = indexedDB.open(name); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+      for (const store of db.objectStoreNames) {
+        const values = await new Promise((res, rej) => {
+          const r = db.transaction(store, 'readonly').objectStore(store).getAll();
+          r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error);
+        });
+        for (const v of values) {
+          const s = typeof v === 'string' ? v : JSON.stringify(v);
+          const m = s && s.match(/postern-secret1\.[A-Za-z0-9_-]+/);
+          if (m) found.push(m[0]);
+        }
+      }
+      db.close();
+    }
+    return found;
+  });
+}
+
+export function outputDir(testName) {
+  const d = join(OUTPUT_DIR, testName);
+  rmSync(d, { recursive: true, force: true });
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+export function randomCanary(prefix = 'CANARY') {
+  return `${prefix}-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
