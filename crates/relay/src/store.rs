@@ -378,6 +378,19 @@ mod tests {
     }
 
     #[test]
+    fn file_store_is_durable_wal_and_versioned() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let mode: String = s.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = s.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(sync, 2, "synchronous must be FULL");
+        s.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        assert!(matches!(Store::open(dir.path()), Err(StoreError::TooNew { found: 99, .. })));
+    }
+
+    #[test]
     fn caps_expiry_and_ack() {
         let mut s = Store::open_in_memory().unwrap();
         let limits = SpoolLimits { per_sender_cap: 2, mailbox_cap: 3, ttl_secs: 10 };

@@ -454,3 +454,40 @@ fn cli_help_and_unknown_subcommand() {
     let bad = std::process::Command::new(bin).args(["serve", "--per-sender-cap", "0"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn configured_by_environment() {
+    let data = tempfile::tempdir().unwrap();
+    let web = tempfile::tempdir().unwrap();
+    std::fs::write(web.path().join("index.html"), "env ui").unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_postern"));
+    cmd.arg("serve")
+        .env("POSTERN_LISTEN", "127.0.0.1:0")
+        .env("POSTERN_DATA", data.path())
+        .env("POSTERN_WEB", web.path())
+        .env("POSTERN_TTL_SECS", "120");
+    let relay = Relay::launch(cmd);
+    assert_eq!(relay.get("/").body, "env ui");
+    let bob = Identity::generate(&mut OsRng);
+    assert_eq!(relay.register(&bob).status, 200);
+    let alice = Identity::generate(&mut OsRng);
+    let sent: SendResponse = relay.send(&Relay::seal(&alice, &bob.public(), b"x")).json_as();
+    assert!(sent.expires_at <= now() + 120);
+    assert!(data.path().join("postern.sqlite3").is_file());
+}
+
+#[test]
+fn startup_failure_exits_nonzero() {
+    let dir = tempfile::tempdir().unwrap();
+    // The data "directory" is a file.
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_postern"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open the database"));
+}

@@ -39,21 +39,24 @@ impl Relay {
     }
 
     pub fn start_with_web(data: &Path, web: &Path, extra: &[&str]) -> Relay {
-        let logdir = tempfile::tempdir().unwrap();
-        let log = logdir.path().join("relay.log");
-        let stderr = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_postern"))
-            .arg("serve")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_postern"));
+        cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data")
             .arg(data)
             .arg("--web")
             .arg(web)
-            .args(extra)
-            .env_remove("POSTERN_LISTEN")
-            .env_remove("POSTERN_DATA")
-            .env_remove("POSTERN_WEB")
+            .args(extra);
+        Self::launch(cmd)
+    }
+
+    /// Spawn `cmd` (a `postern serve …`) and wait for its address line.
+    pub fn launch(mut cmd: Command) -> Relay {
+        let logdir = tempfile::tempdir().unwrap();
+        let log = logdir.path().join("relay.log");
+        let stderr = std::fs::File::create(&log).unwrap();
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
