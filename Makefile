@@ -39,7 +39,7 @@ test-native:
 	cargo test --locked -p postern-core -p postern-relay
 
 test-wasm:
-	cargo test --locked --target wasm32-unknown-unknown -p postern-core -p postern-app
+	cargo test --locked --target wasm32-unknown-unknown -p postern-core -p postern-wasm -p postern-app
 
 ## make e2e: browser end-to-end tests only (expects `make build` output)
 e2e:
