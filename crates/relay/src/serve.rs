@@ -96,7 +96,10 @@ fn init_tracing() {
 /// Run the relay until SIGTERM / Ctrl-C. Returns the process exit code.
 pub fn serve(args: ServeArgs) -> i32 {
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
@@ -131,7 +134,9 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let addr = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
     {
         // The one line on stdout; scripts and tests wait for it.
         let mut out = std::io::stdout().lock();

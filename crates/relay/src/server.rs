@@ -21,9 +21,9 @@ use postern_core::api::dm::{
 };
 use postern_core::api::{codes, ErrorBody, MAX_BODY_BYTES};
 use postern_core::auth::{self, Action, RequestAuth, TIMESTAMP_WINDOW_SECS};
+use postern_core::b64;
 use postern_core::caps::SpoolLimits;
 use postern_core::identity::{is_valid_node_id, parse_dh_key};
-use postern_core::b64;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tower::ServiceExt;
@@ -53,7 +53,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, limits: SpoolLimits, web: PathBuf, clock: fn() -> u64) -> Self {
-        AppState { store: Arc::new(Mutex::new(store)), limits, web, clock }
+        AppState {
+            store: Arc::new(Mutex::new(store)),
+            limits,
+            web,
+            clock,
+        }
     }
 
     fn now(&self) -> u64 {
@@ -97,7 +102,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
-        ApiError { status, body: ErrorBody::new(code, detail) }
+        ApiError {
+            status,
+            body: ErrorBody::new(code, detail),
+        }
     }
 
     fn bad_request(detail: impl Into<String>) -> Self {
@@ -129,7 +137,11 @@ impl ApiError {
     }
 
     fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, "internal storage error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL,
+            "internal storage error",
+        )
     }
 }
 
@@ -147,7 +159,11 @@ fn rejection(status: StatusCode, detail: String) -> ApiError {
         _ => codes::BAD_REQUEST,
     };
     // Anything else an extractor can produce is the client's fault: keep it a 4xx.
-    let status = if status.is_client_error() { status } else { StatusCode::BAD_REQUEST };
+    let status = if status.is_client_error() {
+        status
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
         format!("request body exceeds {MAX_BODY_BYTES} bytes")
     } else {
@@ -233,15 +249,26 @@ fn authenticate(
 }
 
 fn nonce_of(auth: &RequestAuth) -> (String, String, u64) {
-    (auth.node_id.clone(), auth.nonce.clone(), auth.timestamp.saturating_add(TIMESTAMP_WINDOW_SECS))
+    (
+        auth.node_id.clone(),
+        auth.nonce.clone(),
+        auth.timestamp.saturating_add(TIMESTAMP_WINDOW_SECS),
+    )
 }
 
 fn nonce_use<'a>(n: &'a (String, String, u64)) -> NonceUse<'a> {
-    NonceUse { node_id: &n.0, nonce: &n.1, expires_at: n.2 }
+    NonceUse {
+        node_id: &n.0,
+        nonce: &n.1,
+        expires_at: n.2,
+    }
 }
 
 async fn health() -> ApiJson<HealthResponse> {
-    ApiJson(HealthResponse { ok: true, version: env!("CARGO_PKG_VERSION") })
+    ApiJson(HealthResponse {
+        ok: true,
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 async fn register(
@@ -261,7 +288,9 @@ async fn register(
     let n = nonce_of(&req.auth);
     let node_id = n.0.clone();
     let outcome = st
-        .with_store("register", move |s| s.register(nonce_use(&n), &public_key, &dh_pub_key, now))
+        .with_store("register", move |s| {
+            s.register(nonce_use(&n), &public_key, &dh_pub_key, now)
+        })
         .await?;
     outcome.map_err(|Replayed| ApiError::replayed())?;
     tracing::info!(node = %short(&node_id), "node registered");
@@ -273,7 +302,9 @@ async fn pubkey(
     ApiQuery(q): ApiQuery<PubkeyQuery>,
 ) -> Result<ApiJson<PubkeyResponse>, ApiError> {
     if !is_valid_node_id(&q.node_id) {
-        return Err(ApiError::bad_request("node_id must be !sb_ followed by 32 lower-case hex characters"));
+        return Err(ApiError::bad_request(
+            "node_id must be !sb_ followed by 32 lower-case hex characters",
+        ));
     }
     let node_id = q.node_id;
     let rec = st.with_store("pubkey", move |s| s.node(&node_id)).await?;
@@ -292,23 +323,39 @@ async fn send(
     ApiJson(req): ApiJson<SendRequest>,
 ) -> Result<ApiJson<SendResponse>, ApiError> {
     let now = st.now();
-    req.envelope.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    req.envelope
+        .validate()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let limits = st.limits;
     let env = req.envelope;
     let msg_id = env.msg_id.clone();
-    let outcome = st.with_store("send", move |s| s.deposit(&env, &limits, now)).await?;
+    let outcome = st
+        .with_store("send", move |s| s.deposit(&env, &limits, now))
+        .await?;
     match outcome {
         Deposit::Stored { expires_at } => {
             tracing::info!("message spooled");
-            Ok(ApiJson(SendResponse { ok: true, msg_id, duplicate: false, expires_at }))
+            Ok(ApiJson(SendResponse {
+                ok: true,
+                msg_id,
+                duplicate: false,
+                expires_at,
+            }))
         }
-        Deposit::Duplicate { expires_at } => {
-            Ok(ApiJson(SendResponse { ok: true, msg_id, duplicate: true, expires_at }))
-        }
+        Deposit::Duplicate { expires_at } => Ok(ApiJson(SendResponse {
+            ok: true,
+            msg_id,
+            duplicate: true,
+            expires_at,
+        })),
         Deposit::RecipientUnknown => Err(ApiError::recipient_unknown()),
         Deposit::Refused(cap) => {
             tracing::info!(code = cap.code(), "deposit refused by cap");
-            Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, cap.code(), cap.to_string()))
+            Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                cap.code(),
+                cap.to_string(),
+            ))
         }
     }
 }
@@ -319,14 +366,22 @@ async fn poll(
 ) -> Result<ApiJson<PollResponse>, ApiError> {
     let now = st.now();
     if !(1..=MAX_POLL_LIMIT).contains(&req.limit) {
-        return Err(ApiError::bad_request(format!("limit must be 1..={MAX_POLL_LIMIT}")));
+        return Err(ApiError::bad_request(format!(
+            "limit must be 1..={MAX_POLL_LIMIT}"
+        )));
     }
     authenticate(&req.auth, Action::DmPoll, &poll_params(req.limit), now)?;
     let n = nonce_of(&req.auth);
     let limit = req.limit;
-    let outcome = st.with_store("poll", move |s| s.poll(nonce_use(&n), limit, now)).await?;
+    let outcome = st
+        .with_store("poll", move |s| s.poll(nonce_use(&n), limit, now))
+        .await?;
     let (messages, total) = outcome.map_err(|Replayed| ApiError::replayed())?;
-    Ok(ApiJson(PollResponse { ok: true, messages, total }))
+    Ok(ApiJson(PollResponse {
+        ok: true,
+        messages,
+        total,
+    }))
 }
 
 async fn ack(
@@ -335,12 +390,21 @@ async fn ack(
 ) -> Result<ApiJson<AckResponse>, ApiError> {
     let now = st.now();
     if req.msg_ids.len() > MAX_ACK_IDS {
-        return Err(ApiError::bad_request(format!("at most {MAX_ACK_IDS} msg_ids per ack")));
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_ACK_IDS} msg_ids per ack"
+        )));
     }
-    authenticate(&req.auth, Action::DmAck, &auth::ack_params(&req.msg_ids), now)?;
+    authenticate(
+        &req.auth,
+        Action::DmAck,
+        &auth::ack_params(&req.msg_ids),
+        now,
+    )?;
     let n = nonce_of(&req.auth);
     let ids = req.msg_ids;
-    let outcome = st.with_store("ack", move |s| s.ack(nonce_use(&n), &ids, now)).await?;
+    let outcome = st
+        .with_store("ack", move |s| s.ack(nonce_use(&n), &ids, now))
+        .await?;
     let removed = outcome.map_err(|Replayed| ApiError::replayed())?;
     Ok(ApiJson(AckResponse { ok: true, removed }))
 }
@@ -361,11 +425,18 @@ async fn fallback(State(st): State<AppState>, req: Request) -> Response {
         return ApiError::not_found().into_response();
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, codes::BAD_REQUEST, "method not allowed")
-            .into_response();
+        return ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            codes::BAD_REQUEST,
+            "method not allowed",
+        )
+        .into_response();
     }
     let index = st.web.join("index.html");
-    let built = tokio::fs::metadata(&index).await.map(|m| m.is_file()).unwrap_or(false);
+    let built = tokio::fs::metadata(&index)
+        .await
+        .map(|m| m.is_file())
+        .unwrap_or(false);
     if !built {
         return Html(UI_NOT_BUILT).into_response();
     }
@@ -377,7 +448,11 @@ async fn fallback(State(st): State<AppState>, req: Request) -> Response {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, codes::BAD_REQUEST, "method not allowed on this path")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::BAD_REQUEST,
+        "method not allowed on this path",
+    )
 }
 
 /// Request log: method, path (no query), status, duration. Never bodies or headers.
@@ -409,7 +484,12 @@ fn short(node_id: &str) -> &str {
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, "internal error").into_response()
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        codes::INTERNAL,
+        "internal error",
+    )
+    .into_response()
 }
 
 /// The whole application.
@@ -431,7 +511,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn no_sniff(mut resp: Response) -> Response {
-    resp.headers_mut()
-        .insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    resp.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
     resp
 }

@@ -127,9 +127,16 @@ impl Store {
         let known = MIGRATIONS.len() as i64;
         let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if current > known {
-            return Err(StoreError::TooNew { found: current, known });
+            return Err(StoreError::TooNew {
+                found: current,
+                known,
+            });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(current).unwrap_or(0))
+        {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
@@ -143,7 +150,9 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     /// Consume a nonce inside `tx`; prunes expired nonces first.
@@ -152,7 +161,10 @@ impl Store {
         n: NonceUse<'_>,
         now: u64,
     ) -> Result<Result<(), Replayed>, StoreError> {
-        tx.execute("DELETE FROM nonces WHERE expires_at < ?1", params![to_i64(now)])?;
+        tx.execute(
+            "DELETE FROM nonces WHERE expires_at < ?1",
+            params![to_i64(now)],
+        )?;
         let inserted = tx.execute(
             "INSERT OR IGNORE INTO nonces (node_id, nonce, expires_at) VALUES (?1, ?2, ?3)",
             params![n.node_id, n.nonce, to_i64(n.expires_at)],
@@ -161,7 +173,10 @@ impl Store {
     }
 
     fn prune_messages(tx: &rusqlite::Transaction<'_>, now: u64) -> Result<(), StoreError> {
-        tx.execute("DELETE FROM messages WHERE expires_at <= ?1", params![to_i64(now)])?;
+        tx.execute(
+            "DELETE FROM messages WHERE expires_at <= ?1",
+            params![to_i64(now)],
+        )?;
         Ok(())
     }
 
@@ -173,7 +188,9 @@ impl Store {
         dh_pub_key: &str,
         now: u64,
     ) -> Result<Result<(), Replayed>, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Err(r) = Self::consume_nonce(&tx, nonce, now)? {
             return Ok(Err(r));
         }
@@ -217,9 +234,15 @@ impl Store {
         now: u64,
     ) -> Result<Deposit, StoreError> {
         let json = serde_json::to_string(env).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let known: bool = tx
-            .query_row("SELECT 1 FROM nodes WHERE node_id = ?1", params![env.recipient_id], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM nodes WHERE node_id = ?1",
+                params![env.recipient_id],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some();
         if !known {
@@ -253,7 +276,9 @@ impl Store {
             Ok(DepositDecision::Duplicate) => {
                 // Nothing was written except possibly pruning; keep that.
                 tx.commit()?;
-                Ok(Deposit::Duplicate { expires_at: to_u64(existing.unwrap_or(0)) })
+                Ok(Deposit::Duplicate {
+                    expires_at: to_u64(existing.unwrap_or(0)),
+                })
             }
             Ok(DepositDecision::Store) => {
                 let expires_at = now.saturating_add(limits.ttl_secs);
@@ -283,7 +308,9 @@ impl Store {
         limit: u32,
         now: u64,
     ) -> Result<Result<(Vec<StoredDm>, u64), Replayed>, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Err(r) = Self::consume_nonce(&tx, nonce, now)? {
             return Ok(Err(r));
         }
@@ -300,9 +327,14 @@ impl Store {
                  WHERE recipient_id = ?1 AND expires_at > ?2
                  ORDER BY received_at ASC, seq ASC LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![nonce.node_id, to_i64(now), i64::from(limit)], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-            })?;
+            let rows =
+                stmt.query_map(params![nonce.node_id, to_i64(now), i64::from(limit)], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })?;
             for row in rows {
                 let (json, received_at, expires_at) = row?;
                 let envelope: DmEnvelope = serde_json::from_str(&json)
@@ -325,7 +357,9 @@ impl Store {
         msg_ids: &[String],
         now: u64,
     ) -> Result<Result<u64, Replayed>, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Err(r) = Self::consume_nonce(&tx, nonce, now)? {
             return Ok(Err(r));
         }
@@ -360,7 +394,11 @@ mod tests {
     }
 
     fn nonce<'a>(node: &'a str, n: &'a str, exp: u64) -> NonceUse<'a> {
-        NonceUse { node_id: node, nonce: n, expires_at: exp }
+        NonceUse {
+            node_id: node,
+            nonce: n,
+            expires_at: exp,
+        }
     }
 
     const R: &str = "!sb_00000000000000000000000000000001";
@@ -369,11 +407,23 @@ mod tests {
     fn migrations_and_replay() {
         let mut s = Store::open_in_memory().unwrap();
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        assert_eq!(s.register(nonce(R, "n1", 400), "pk", "dh", 100).unwrap(), Ok(()));
-        assert_eq!(s.register(nonce(R, "n1", 400), "pk", "dh", 100).unwrap(), Err(Replayed));
+        assert_eq!(
+            s.register(nonce(R, "n1", 400), "pk", "dh", 100).unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            s.register(nonce(R, "n1", 400), "pk", "dh", 100).unwrap(),
+            Err(Replayed)
+        );
         // Once the nonce's window is over it is pruned (a request carrying it would be stale).
-        assert_eq!(s.poll(nonce(R, "n2", 900), 10, 401).unwrap().map(|p| p.1), Ok(0));
-        assert_eq!(s.register(nonce(R, "n1", 1000), "pk", "dh2", 401).unwrap(), Ok(()));
+        assert_eq!(
+            s.poll(nonce(R, "n2", 900), 10, 401).unwrap().map(|p| p.1),
+            Ok(0)
+        );
+        assert_eq!(
+            s.register(nonce(R, "n1", 1000), "pk", "dh2", 401).unwrap(),
+            Ok(())
+        );
         assert_eq!(s.node(R).unwrap().unwrap().dh_pub_key, "dh2");
     }
 
@@ -381,26 +431,53 @@ mod tests {
     fn file_store_is_durable_wal_and_versioned() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
-        let mode: String = s.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let mode: String = s
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
-        let sync: i64 = s.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        let sync: i64 = s
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(sync, 2, "synchronous must be FULL");
         s.conn.pragma_update(None, "user_version", 99).unwrap();
         drop(s);
-        assert!(matches!(Store::open(dir.path()), Err(StoreError::TooNew { found: 99, .. })));
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
     }
 
     #[test]
     fn caps_expiry_and_ack() {
         let mut s = Store::open_in_memory().unwrap();
-        let limits = SpoolLimits { per_sender_cap: 2, mailbox_cap: 3, ttl_secs: 10 };
+        let limits = SpoolLimits {
+            per_sender_cap: 2,
+            mailbox_cap: 3,
+            ttl_secs: 10,
+        };
         let unknown = env("!sb_00000000000000000000000000000002", "msg-0001", "aa");
-        assert_eq!(s.deposit(&unknown, &limits, 0).unwrap(), Deposit::RecipientUnknown);
-        s.register(nonce(R, "n0", 1000), "pk", "dh", 0).unwrap().unwrap();
+        assert_eq!(
+            s.deposit(&unknown, &limits, 0).unwrap(),
+            Deposit::RecipientUnknown
+        );
+        s.register(nonce(R, "n0", 1000), "pk", "dh", 0)
+            .unwrap()
+            .unwrap();
         let a = |id: &str| env(R, id, "aa");
-        assert_eq!(s.deposit(&a("msg-0001"), &limits, 0).unwrap(), Deposit::Stored { expires_at: 10 });
-        assert_eq!(s.deposit(&a("msg-0002"), &limits, 1).unwrap(), Deposit::Stored { expires_at: 11 });
-        assert_eq!(s.deposit(&a("msg-0001"), &limits, 2).unwrap(), Deposit::Duplicate { expires_at: 10 });
+        assert_eq!(
+            s.deposit(&a("msg-0001"), &limits, 0).unwrap(),
+            Deposit::Stored { expires_at: 10 }
+        );
+        assert_eq!(
+            s.deposit(&a("msg-0002"), &limits, 1).unwrap(),
+            Deposit::Stored { expires_at: 11 }
+        );
+        assert_eq!(
+            s.deposit(&a("msg-0001"), &limits, 2).unwrap(),
+            Deposit::Duplicate { expires_at: 10 }
+        );
         assert_eq!(
             s.deposit(&a("msg-0003"), &limits, 2).unwrap(),
             Deposit::Refused(CapError::SenderCapReached { cap: 2 })
@@ -411,7 +488,10 @@ mod tests {
             Deposit::Refused(CapError::MailboxFull { cap: 3 })
         );
         // msg-0001 expires at 10: it no longer counts and no longer shows.
-        assert_eq!(s.deposit(&a("msg-0003"), &limits, 10).unwrap(), Deposit::Stored { expires_at: 20 });
+        assert_eq!(
+            s.deposit(&a("msg-0003"), &limits, 10).unwrap(),
+            Deposit::Stored { expires_at: 20 }
+        );
         let (msgs, total) = s.poll(nonce(R, "n1", 1000), 10, 10).unwrap().unwrap();
         let ids: Vec<_> = msgs.iter().map(|m| m.envelope.msg_id.as_str()).collect();
         assert_eq!(ids, ["msg-0002", "msg-0004", "msg-0003"]);
@@ -419,10 +499,18 @@ mod tests {
         let (msgs, total) = s.poll(nonce(R, "n2", 1000), 1, 10).unwrap().unwrap();
         assert_eq!((msgs.len(), total), (1, 3));
         let other = "!sb_00000000000000000000000000000003";
-        assert_eq!(s.ack(nonce(other, "n3", 1000), &["msg-0002".into()], 10).unwrap(), Ok(0));
         assert_eq!(
-            s.ack(nonce(R, "n3", 1000), &["msg-0002".into(), "msg-0002".into(), "nope".into()], 10)
+            s.ack(nonce(other, "n3", 1000), &["msg-0002".into()], 10)
                 .unwrap(),
+            Ok(0)
+        );
+        assert_eq!(
+            s.ack(
+                nonce(R, "n3", 1000),
+                &["msg-0002".into(), "msg-0002".into(), "nope".into()],
+                10
+            )
+            .unwrap(),
             Ok(1)
         );
     }

@@ -12,7 +12,10 @@ use rand_core::{OsRng, RngCore};
 use serde_json::json;
 
 fn ids(p: &PollResponse) -> Vec<String> {
-    p.messages.iter().map(|m| m.envelope.msg_id.clone()).collect()
+    p.messages
+        .iter()
+        .map(|m| m.envelope.msg_id.clone())
+        .collect()
 }
 
 #[test]
@@ -59,13 +62,16 @@ fn register_lookup_send_poll_open_ack() {
     assert_eq!(opened.sender, alice.public());
     assert_eq!(opened.text().unwrap(), "hello bob");
 
-    let acked = relay.ack(&bob, &[env.msg_id.clone()]);
+    let acked = relay.ack(&bob, std::slice::from_ref(&env.msg_id));
     assert_eq!(acked.removed, 1);
     let after = relay.poll(&bob);
     assert_eq!(after.total, 0);
     assert!(after.messages.is_empty());
     // Acking again removes nothing.
-    assert_eq!(relay.ack(&bob, &[env.msg_id.clone()]).removed, 0);
+    assert_eq!(
+        relay.ack(&bob, std::slice::from_ref(&env.msg_id)).removed,
+        0
+    );
 
     // Re-registering (e.g. from a second tab) is accepted.
     assert_eq!(relay.register(&bob).status, 200);
@@ -85,38 +91,58 @@ fn refused_requests() {
     assert_eq!(relay.send(&env).status, 200);
 
     // Unauthenticated.
-    relay.post(PATH_POLL, &json!({"limit": 10})).assert_error(401, "unauthorized");
-    relay.post(PATH_ACK, &json!({"msg_ids": [env.msg_id]})).assert_error(401, "unauthorized");
-    relay.post(PATH_REGISTER, &json!({"dh_pub_key": b64::encode_std(bob.dh_public().as_bytes())}))
+    relay
+        .post(PATH_POLL, &json!({"limit": 10}))
+        .assert_error(401, "unauthorized");
+    relay
+        .post(PATH_ACK, &json!({"msg_ids": [env.msg_id]}))
+        .assert_error(401, "unauthorized");
+    relay
+        .post(
+            PATH_REGISTER,
+            &json!({"dh_pub_key": b64::encode_std(bob.dh_public().as_bytes())}),
+        )
         .assert_error(401, "unauthorized");
 
     // Wrong key: Mallory claims Bob's node id with her own key...
     let mut auth = Relay::poll_auth(&mallory, 10, now());
     auth.node_id = bob.node_id();
-    relay.post(PATH_POLL, &PollRequest { auth, limit: 10 }).assert_error(401, "unauthorized");
+    relay
+        .post(PATH_POLL, &PollRequest { auth, limit: 10 })
+        .assert_error(401, "unauthorized");
     // ...or presents Bob's public key with her own signature.
     let mut auth = Relay::poll_auth(&mallory, 10, now());
     auth.node_id = bob.node_id();
     auth.public_key = b64::encode_std(bob.verifying_key().as_bytes());
-    relay.post(PATH_POLL, &PollRequest { auth, limit: 10 }).assert_error(401, "unauthorized");
+    relay
+        .post(PATH_POLL, &PollRequest { auth, limit: 10 })
+        .assert_error(401, "unauthorized");
     // Signed over a different limit than sent.
     let auth = Relay::poll_auth(&bob, 10, now());
-    relay.post(PATH_POLL, &PollRequest { auth, limit: 11 }).assert_error(401, "unauthorized");
+    relay
+        .post(PATH_POLL, &PollRequest { auth, limit: 11 })
+        .assert_error(401, "unauthorized");
     // Signed for another action.
     let auth = sign_request(&bob, Action::DmAck, &poll_params(10), now(), &mut OsRng);
-    relay.post(PATH_POLL, &PollRequest { auth, limit: 10 }).assert_error(401, "unauthorized");
+    relay
+        .post(PATH_POLL, &PollRequest { auth, limit: 10 })
+        .assert_error(401, "unauthorized");
 
     // Stale, both directions.
     for ts in [now() - 3600, now() + 3600] {
         let auth = Relay::poll_auth(&bob, 10, ts);
-        relay.post(PATH_POLL, &PollRequest { auth, limit: 10 }).assert_error(401, "unauthorized");
+        relay
+            .post(PATH_POLL, &PollRequest { auth, limit: 10 })
+            .assert_error(401, "unauthorized");
     }
 
     // Replayed nonce: the first use works, the second is refused.
     let auth = Relay::poll_auth(&bob, 10, now());
     let req = PollRequest { auth, limit: 10 };
     assert_eq!(relay.post(PATH_POLL, &req).status, 200);
-    relay.post(PATH_POLL, &req).assert_error(401, "replayed_nonce");
+    relay
+        .post(PATH_POLL, &req)
+        .assert_error(401, "replayed_nonce");
     // Same for register and ack.
     let dh = bob.dh_public();
     let reg = RegisterRequest {
@@ -124,28 +150,54 @@ fn refused_requests() {
         dh_pub_key: b64::encode_std(dh.as_bytes()),
     };
     assert_eq!(relay.post(PATH_REGISTER, &reg).status, 200);
-    relay.post(PATH_REGISTER, &reg).assert_error(401, "replayed_nonce");
+    relay
+        .post(PATH_REGISTER, &reg)
+        .assert_error(401, "replayed_nonce");
 
     // Bad limits.
     for limit in [0, MAX_POLL_LIMIT + 1] {
         let auth = Relay::poll_auth(&bob, limit, now());
-        relay.post(PATH_POLL, &PollRequest { auth, limit }).assert_error(400, "bad_request");
+        relay
+            .post(PATH_POLL, &PollRequest { auth, limit })
+            .assert_error(400, "bad_request");
     }
 
     // Mallory acks Bob's message from her own (valid) account: nothing is removed.
-    let ack = relay.ack(&mallory, &[env.msg_id.clone()]);
+    let ack = relay.ack(&mallory, std::slice::from_ref(&env.msg_id));
     assert_eq!(ack.removed, 0);
     assert_eq!(ids(&relay.poll(&bob)), vec![env.msg_id.clone()]);
     // Replayed ack.
     let msg_ids = vec![env.msg_id.clone()];
-    let auth = sign_request(&mallory, Action::DmAck, &postern_core::auth::ack_params(&msg_ids), now(), &mut OsRng);
+    let auth = sign_request(
+        &mallory,
+        Action::DmAck,
+        &postern_core::auth::ack_params(&msg_ids),
+        now(),
+        &mut OsRng,
+    );
     let req = AckRequest { auth, msg_ids };
     assert_eq!(relay.post(PATH_ACK, &req).status, 200);
-    relay.post(PATH_ACK, &req).assert_error(401, "replayed_nonce");
+    relay
+        .post(PATH_ACK, &req)
+        .assert_error(401, "replayed_nonce");
     // Too many ids.
     let many: Vec<String> = (0..=MAX_ACK_IDS).map(|i| format!("msg-{i:08}")).collect();
-    let auth = sign_request(&bob, Action::DmAck, &postern_core::auth::ack_params(&many), now(), &mut OsRng);
-    relay.post(PATH_ACK, &AckRequest { auth, msg_ids: many }).assert_error(400, "bad_request");
+    let auth = sign_request(
+        &bob,
+        Action::DmAck,
+        &postern_core::auth::ack_params(&many),
+        now(),
+        &mut OsRng,
+    );
+    relay
+        .post(
+            PATH_ACK,
+            &AckRequest {
+                auth,
+                msg_ids: many,
+            },
+        )
+        .assert_error(400, "bad_request");
 
     // Register with a low-order DH key is refused even when correctly signed.
     let zero = [0u8; 32];
@@ -153,7 +205,9 @@ fn refused_requests() {
         auth: sign_request(&bob, Action::DmRegister, &zero, now(), &mut OsRng),
         dh_pub_key: b64::encode_std(&zero),
     };
-    relay.post(PATH_REGISTER, &reg).assert_error(400, "bad_request");
+    relay
+        .post(PATH_REGISTER, &reg)
+        .assert_error(400, "bad_request");
     // Bob's key is unchanged.
     assert_eq!(relay.lookup(&bob.node_id()), bob.public());
 
@@ -161,9 +215,15 @@ fn refused_requests() {
     let stranger = Identity::generate(&mut OsRng);
     let env = Relay::seal(&alice, &stranger.public(), b"anyone there?");
     relay.send(&env).assert_error(404, "recipient_unknown");
-    relay.get(&format!("{PATH_PUBKEY}?node_id={}", urlencode(&stranger.node_id())))
+    relay
+        .get(&format!(
+            "{PATH_PUBKEY}?node_id={}",
+            urlencode(&stranger.node_id())
+        ))
         .assert_error(404, "recipient_unknown");
-    relay.get(&format!("{PATH_PUBKEY}?node_id=nope")).assert_error(400, "bad_request");
+    relay
+        .get(&format!("{PATH_PUBKEY}?node_id=nope"))
+        .assert_error(400, "bad_request");
     relay.get(PATH_PUBKEY).assert_error(400, "bad_request");
 
     // A tampered envelope fails the shape checks.
@@ -197,12 +257,20 @@ fn caps_and_idempotent_retries() {
     assert_eq!(retry.expires_at, first.expires_at);
     // A third distinct message is refused...
     relay.send(&m3).assert_error(429, "sender_cap_reached");
-    assert!(relay.send(&m3).json()["detail"].as_str().unwrap().contains("unread"));
+    assert!(relay.send(&m3).json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("unread"));
     // ...but another sender is not affected.
-    assert_eq!(relay.send(&Relay::seal(&carol, &bob_pub, b"hi from carol")).status, 200);
+    assert_eq!(
+        relay
+            .send(&Relay::seal(&carol, &bob_pub, b"hi from carol"))
+            .status,
+        200
+    );
     assert_eq!(relay.poll(&bob).total, 3);
     // After Bob acks one, Alice can send again.
-    assert_eq!(relay.ack(&bob, &[m1.msg_id.clone()]).removed, 1);
+    assert_eq!(relay.ack(&bob, std::slice::from_ref(&m1.msg_id)).removed, 1);
     let r = relay.send(&m3);
     assert_eq!(r.status, 200, "{}", r.body);
     let p = relay.poll(&bob);
@@ -212,14 +280,26 @@ fn caps_and_idempotent_retries() {
 
     // Mailbox cap, on a relay configured with a small one.
     let data = tempfile::tempdir().unwrap();
-    let relay = Relay::start(data.path(), &["--mailbox-cap", "2", "--per-sender-cap", "5", "--ttl-secs", "600"]);
+    let relay = Relay::start(
+        data.path(),
+        &[
+            "--mailbox-cap",
+            "2",
+            "--per-sender-cap",
+            "5",
+            "--ttl-secs",
+            "600",
+        ],
+    );
     assert_eq!(relay.register(&bob).status, 200);
     let bob_pub = relay.lookup(&bob.node_id());
     let a: SendResponse = relay.send(&Relay::seal(&alice, &bob_pub, b"1")).json_as();
     let ttl = a.expires_at - now();
     assert!((590..=600).contains(&ttl), "ttl {ttl}");
     assert_eq!(relay.send(&Relay::seal(&carol, &bob_pub, b"2")).status, 200);
-    relay.send(&Relay::seal(&alice, &bob_pub, b"3")).assert_error(429, "mailbox_full");
+    relay
+        .send(&Relay::seal(&alice, &bob_pub, b"3"))
+        .assert_error(429, "mailbox_full");
 }
 
 #[test]
@@ -233,27 +313,42 @@ fn hostile_input_gets_json_4xx() {
         envelope: Relay::seal(&alice, &bob.public(), b"valid"),
     })
     .unwrap();
-    let valid_poll =
-        serde_json::to_vec(&PollRequest { auth: Relay::poll_auth(&bob, 5, now()), limit: 5 }).unwrap();
+    let valid_poll = serde_json::to_vec(&PollRequest {
+        auth: Relay::poll_auth(&bob, 5, now()),
+        limit: 5,
+    })
+    .unwrap();
 
     // Oversize body.
     let mut big = b"{\"envelope\":\"".to_vec();
     big.resize(MAX_BODY_BYTES + 1, b'A');
-    relay.post_raw(PATH_SEND, Some("application/json"), &big).assert_error(413, "payload_too_large");
+    relay
+        .post_raw(PATH_SEND, Some("application/json"), &big)
+        .assert_error(413, "payload_too_large");
     // Malformed JSON.
-    relay.post_raw(PATH_SEND, Some("application/json"), b"{\"envelope\": ").assert_error(400, "bad_request");
+    relay
+        .post_raw(PATH_SEND, Some("application/json"), b"{\"envelope\": ")
+        .assert_error(400, "bad_request");
     // Wrong / missing content type.
-    relay.post_raw(PATH_SEND, Some("text/plain"), &valid_send).assert_error(415, "unsupported_media_type");
-    relay.post_raw(PATH_POLL, None, &valid_poll).assert_error(415, "unsupported_media_type");
+    relay
+        .post_raw(PATH_SEND, Some("text/plain"), &valid_send)
+        .assert_error(415, "unsupported_media_type");
+    relay
+        .post_raw(PATH_POLL, None, &valid_poll)
+        .assert_error(415, "unsupported_media_type");
     // Unknown field.
     let r = relay.post(PATH_SEND, &json!({"envelope": {}, "extra": 1}));
     assert!((400..500).contains(&r.status));
     r.assert_error_body();
     // Wrong method, unknown API paths.
     relay.get(PATH_SEND).assert_error(405, "bad_request");
-    relay.request("DELETE", PATH_POLL).assert_error(405, "bad_request");
+    relay
+        .request("DELETE", PATH_POLL)
+        .assert_error(405, "bad_request");
     relay.get("/api/nope").assert_error(404, "not_found");
-    relay.post_raw("/api/mesh/dm/nope", Some("application/json"), b"{}").assert_error(404, "not_found");
+    relay
+        .post_raw("/api/mesh/dm/nope", Some("application/json"), b"{}")
+        .assert_error(404, "not_found");
     // The UI is not built: a small HTML page says so, for any non-API path.
     for path in ["/", "/some/deep/route"] {
         let r = relay.get(path);
@@ -289,13 +384,18 @@ fn hostile_input_gets_json_4xx() {
                 // Structurally valid JSON with random values.
                 let v = match rng.below(6) {
                     0 => json!({"auth": rng.next(), "limit": rng.next()}),
-                    1 => json!({"auth": {"node_id": bob.node_id(), "public_key": "", "timestamp": rng.next(),
-                                  "nonce": "00", "signature": ""}, "limit": 5}),
-                    2 => json!({"envelope": {"format": "postern-dm/1", "recipient_id": bob.node_id(),
+                    1 => {
+                        json!({"auth": {"node_id": bob.node_id(), "public_key": "", "timestamp": rng.next(),
+                                  "nonce": "00", "signature": ""}, "limit": 5})
+                    }
+                    2 => {
+                        json!({"envelope": {"format": "postern-dm/1", "recipient_id": bob.node_id(),
                                   "msg_id": "x".repeat(rng.below(200)), "sender_ref": "0", "ephemeral_pub": "",
-                                  "ciphertext": ""}}),
+                                  "ciphertext": ""}})
+                    }
                     3 => json!({"msg_ids": [rng.next()], "auth": null}),
-                    4 => serde_json::from_str(&format!("{}{}", "[".repeat(40), "]".repeat(40))).unwrap(),
+                    4 => serde_json::from_str(&format!("{}{}", "[".repeat(40), "]".repeat(40)))
+                        .unwrap(),
                     _ => json!("just a string"),
                 };
                 serde_json::to_vec(&v).unwrap()
@@ -309,7 +409,12 @@ fn hostile_input_gets_json_4xx() {
             accepted_mutants += 1;
             continue;
         }
-        assert!((400..500).contains(&r.status), "#{i} {path} -> {} {}", r.status, r.body);
+        assert!(
+            (400..500).contains(&r.status),
+            "#{i} {path} -> {} {}",
+            r.status,
+            r.body
+        );
         r.assert_error_body();
     }
     // Deep nesting.
@@ -330,7 +435,12 @@ fn hostile_input_gets_json_4xx() {
     assert_eq!(relay.get("/api/health").status, 200);
     assert!(accepted_mutants < 40, "{accepted_mutants}");
     let carol = Identity::generate(&mut OsRng);
-    assert_eq!(relay.send(&Relay::seal(&carol, &bob.public(), b"still works")).status, 200);
+    assert_eq!(
+        relay
+            .send(&Relay::seal(&carol, &bob.public(), b"still works"))
+            .status,
+        200
+    );
     assert!(!relay.log_text().contains("panicked"));
 }
 
@@ -359,7 +469,13 @@ fn data_survives_restart() {
     let relay = Relay::start(data.path(), &[]);
     let p = relay.poll(&bob);
     assert_eq!(ids(&p), vec![m1.msg_id.clone(), m2.msg_id.clone()]);
-    assert_eq!(dm::open(&bob, &p.messages[1].envelope).unwrap().text().unwrap(), "before crash");
+    assert_eq!(
+        dm::open(&bob, &p.messages[1].envelope)
+            .unwrap()
+            .text()
+            .unwrap(),
+        "before crash"
+    );
     // Dedup state survives too.
     assert!(relay.send(&m2).json_as::<SendResponse>().duplicate);
 }
@@ -396,7 +512,10 @@ fn relay_stores_ciphertext_only() {
 
     let mut files = Vec::new();
     files_under(data.path(), &mut files);
-    assert!(files.iter().any(|f| f.to_string_lossy().ends_with("-wal")), "no WAL file: {files:?}");
+    assert!(
+        files.iter().any(|f| f.to_string_lossy().ends_with("-wal")),
+        "no WAL file: {files:?}"
+    );
     let forms: Vec<Vec<u8>> = vec![
         canary.as_bytes().to_vec(),
         raw.to_vec(),
@@ -412,12 +531,19 @@ fn relay_stores_ciphertext_only() {
     for f in &all {
         let bytes = std::fs::read(f).unwrap();
         for form in &forms {
-            assert!(!contains(&bytes, form), "{} leaks a plaintext form", f.display());
+            assert!(
+                !contains(&bytes, form),
+                "{} leaks a plaintext form",
+                f.display()
+            );
         }
         saw_msg_id |= contains(&bytes, env.msg_id.as_bytes());
     }
     // Positive control: the envelope itself is in there, so the scan does see stored data.
-    assert!(saw_msg_id, "msg_id not found in {all:?}: the scan is not looking at the data");
+    assert!(
+        saw_msg_id,
+        "msg_id not found in {all:?}: the scan is not looking at the data"
+    );
 }
 
 fn hex_of(b: &[u8]) -> String {
@@ -432,9 +558,15 @@ fn serves_the_web_ui() {
     std::fs::write(web.path().join("app.js"), "console.log(1)").unwrap();
     let relay = Relay::start_with_web(data.path(), web.path(), &[]);
     let r = relay.get("/");
-    assert_eq!((r.status, r.body.as_str()), (200, "<html>postern app</html>"));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "<html>postern app</html>")
+    );
     let r = relay.get("/contacts/bob");
-    assert_eq!((r.status, r.body.as_str()), (200, "<html>postern app</html>"));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "<html>postern app</html>")
+    );
     let r = relay.get("/app.js");
     assert_eq!((r.status, r.body.as_str()), (200, "console.log(1)"));
     assert!(r.content_type.contains("javascript"), "{}", r.content_type);
@@ -446,12 +578,21 @@ fn serves_the_web_ui() {
 #[test]
 fn cli_help_and_unknown_subcommand() {
     let bin = env!("CARGO_BIN_EXE_postern");
-    let help = std::process::Command::new(bin).arg("--help").output().unwrap();
+    let help = std::process::Command::new(bin)
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("serve"));
-    let bad = std::process::Command::new(bin).arg("frobnicate").output().unwrap();
+    let bad = std::process::Command::new(bin)
+        .arg("frobnicate")
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
-    let bad = std::process::Command::new(bin).args(["serve", "--per-sender-cap", "0"]).output().unwrap();
+    let bad = std::process::Command::new(bin)
+        .args(["serve", "--per-sender-cap", "0"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
 
@@ -471,7 +612,9 @@ fn configured_by_environment() {
     let bob = Identity::generate(&mut OsRng);
     assert_eq!(relay.register(&bob).status, 200);
     let alice = Identity::generate(&mut OsRng);
-    let sent: SendResponse = relay.send(&Relay::seal(&alice, &bob.public(), b"x")).json_as();
+    let sent: SendResponse = relay
+        .send(&Relay::seal(&alice, &bob.public(), b"x"))
+        .json_as();
     assert!(sent.expires_at <= now() + 120);
     assert!(data.path().join("postern.sqlite3").is_file());
 }

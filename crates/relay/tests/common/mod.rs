@@ -16,7 +16,10 @@ use serde_json::Value;
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// A running relay process; killed on drop.
@@ -75,7 +78,10 @@ impl Relay {
             Ok(l) => l,
             Err(_) => {
                 let _ = child.kill();
-                panic!("relay did not print its address; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+                panic!(
+                    "relay did not print its address; log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
             }
         };
         let Some(addr) = line.trim().strip_prefix("postern listening on ") else {
@@ -86,8 +92,17 @@ impl Relay {
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
         };
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
-        Relay { child: Some(child), base: addr.to_string(), log, _logdir: logdir, _web: None, agent }
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(20))
+            .build();
+        Relay {
+            child: Some(child),
+            base: addr.to_string(),
+            log,
+            _logdir: logdir,
+            _web: None,
+            agent,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -107,7 +122,11 @@ impl Relay {
         let status = resp.status();
         let content_type = resp.header("content-type").unwrap_or("").to_string();
         let body = resp.into_string().unwrap();
-        Resp { status, content_type, body }
+        Resp {
+            status,
+            content_type,
+            body,
+        }
     }
 
     pub fn post_raw(&self, path: &str, content_type: Option<&str>, body: &[u8]) -> Resp {
@@ -119,7 +138,11 @@ impl Relay {
     }
 
     pub fn post(&self, path: &str, body: &impl serde::Serialize) -> Resp {
-        self.post_raw(path, Some("application/json"), &serde_json::to_vec(body).unwrap())
+        self.post_raw(
+            path,
+            Some("application/json"),
+            &serde_json::to_vec(body).unwrap(),
+        )
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -137,7 +160,11 @@ impl Relay {
     /// SIGTERM and wait (bounded) for a clean exit.
     pub fn terminate(mut self) -> ExitStatus {
         let mut child = self.child.take().unwrap();
-        let ok = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        let ok = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
         assert!(ok.success());
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -164,7 +191,13 @@ impl Relay {
     pub fn register(&self, id: &Identity) -> Resp {
         let dh = id.dh_public();
         let auth = sign_request(id, Action::DmRegister, dh.as_bytes(), now(), &mut OsRng);
-        self.post(PATH_REGISTER, &RegisterRequest { auth, dh_pub_key: b64::encode_std(dh.as_bytes()) })
+        self.post(
+            PATH_REGISTER,
+            &RegisterRequest {
+                auth,
+                dh_pub_key: b64::encode_std(dh.as_bytes()),
+            },
+        )
     }
 
     /// Look a node up and build its public identity from the relay's answer.
@@ -185,7 +218,12 @@ impl Relay {
     }
 
     pub fn send(&self, env: &dm::DmEnvelope) -> Resp {
-        self.post(PATH_SEND, &SendRequest { envelope: env.clone() })
+        self.post(
+            PATH_SEND,
+            &SendRequest {
+                envelope: env.clone(),
+            },
+        )
     }
 
     pub fn poll_auth(id: &Identity, limit: u32, ts: u64) -> RequestAuth {
@@ -193,14 +231,32 @@ impl Relay {
     }
 
     pub fn poll(&self, id: &Identity) -> PollResponse {
-        let r = self.post(PATH_POLL, &PollRequest { auth: Self::poll_auth(id, MAX_POLL_LIMIT, now()), limit: MAX_POLL_LIMIT });
+        let r = self.post(
+            PATH_POLL,
+            &PollRequest {
+                auth: Self::poll_auth(id, MAX_POLL_LIMIT, now()),
+                limit: MAX_POLL_LIMIT,
+            },
+        );
         assert_eq!(r.status, 200, "{}", r.body);
         r.json_as()
     }
 
     pub fn ack(&self, id: &Identity, msg_ids: &[String]) -> AckResponse {
-        let auth = sign_request(id, Action::DmAck, &postern_core::auth::ack_params(msg_ids), now(), &mut OsRng);
-        let r = self.post(PATH_ACK, &AckRequest { auth, msg_ids: msg_ids.to_vec() });
+        let auth = sign_request(
+            id,
+            Action::DmAck,
+            &postern_core::auth::ack_params(msg_ids),
+            now(),
+            &mut OsRng,
+        );
+        let r = self.post(
+            PATH_ACK,
+            &AckRequest {
+                auth,
+                msg_ids: msg_ids.to_vec(),
+            },
+        );
         assert_eq!(r.status, 200, "{}", r.body);
         r.json_as()
     }
@@ -224,11 +280,13 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
     }
 
     pub fn json_as<T: serde::de::DeserializeOwned>(&self) -> T {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("unexpected body ({e}): {:?}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("unexpected body ({e}): {:?}", self.body))
     }
 
     /// Assert a structured error with this status and code.
@@ -240,7 +298,12 @@ impl Resp {
 
     /// Assert the body is an `ErrorBody` in JSON.
     pub fn assert_error_body(&self) {
-        assert!(self.content_type.starts_with("application/json"), "content type {:?} of {:?}", self.content_type, self.body);
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "content type {:?} of {:?}",
+            self.content_type,
+            self.body
+        );
         let e: postern_core::api::ErrorBody = self.json_as();
         assert!(!e.ok);
         assert!(!e.code.is_empty() && !e.detail.is_empty());
