@@ -18,8 +18,8 @@ run: tools build
 test: test-tools
 	$(MAKE) test-native
 	$(MAKE) test-wasm
-	$(MAKE) build
-	$(MAKE) e2e
+	$(MAKE) ui
+	$(MAKE) e2e RELAY=target/debug/postern
 
 tools:
 	@scripts/install-tools.sh run
@@ -37,6 +37,7 @@ relay:
 
 test-native:
 	cargo test --locked -p postern-core -p postern-relay
+	cargo build --locked -p postern-relay
 
 test-wasm:
 	cargo test --locked --target wasm32-unknown-unknown -p postern-core -p postern-wasm -p postern-app
