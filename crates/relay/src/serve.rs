@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use postern_core::caps::SpoolLimits;
 
-use crate::server::{router, system_now, AppState};
+use crate::server::{router, system_now, AppState, DEFAULT_REQUEST_TIMEOUT_SECS};
 use crate::store::Store;
+
+/// How long a graceful shutdown waits for open connections.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Command line of the `postern` binary as far as this crate knows it (`serve`). Other
 /// subcommands are dispatched before this parser runs (see `main.rs`).
@@ -47,6 +50,10 @@ pub struct ServeArgs {
     #[arg(long, env = "POSTERN_TTL_SECS", default_value_t = SpoolLimits::default().ttl_secs,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub ttl_secs: u64,
+    /// Longest time one request (including reading its body) may take, in seconds.
+    #[arg(long, env = "POSTERN_REQUEST_TIMEOUT_SECS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {
@@ -130,7 +137,8 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         ttl_secs = limits.ttl_secs,
         "starting relay"
     );
-    let state = AppState::new(store, limits, args.web.clone(), system_now);
+    let state = AppState::new(store, limits, args.web.clone(), system_now)
+        .with_request_timeout(std::time::Duration::from_secs(args.request_timeout_secs));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -143,10 +151,24 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         let _ = writeln!(out, "postern listening on http://{addr}");
         let _ = out.flush();
     }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    // Graceful shutdown: stop accepting, let in-flight requests finish, but never wait more
+    // than SHUTDOWN_GRACE for connections that do not close (every acknowledged write is
+    // already committed, so cutting them off loses nothing).
+    let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
+    let notify = std::sync::Arc::clone(&stopping);
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        notify.notify_one();
+    });
+    let server = std::future::IntoFuture::into_future(server);
+    tokio::pin!(server);
+    tokio::select! {
+        res = &mut server => res.map_err(|e| format!("server error: {e}"))?,
+        _ = async {
+            stopping.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!("connections still open after {} s; exiting anyway", SHUTDOWN_GRACE.as_secs()),
+    }
     tracing::info!("relay stopped");
     Ok(())
 }

@@ -49,6 +49,7 @@ pub struct AppState {
     limits: SpoolLimits,
     web: PathBuf,
     clock: fn() -> u64,
+    request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -58,7 +59,14 @@ impl AppState {
             limits,
             web,
             clock,
+            request_timeout: std::time::Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
         }
+    }
+
+    /// Change the per-request timeout.
+    pub fn with_request_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     fn now(&self) -> u64 {
@@ -455,6 +463,23 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// Default longest time a request (including reading its body) may take.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+
+/// Answer 408 (JSON) when a request takes longer than the configured timeout, e.g. a client
+/// that trickles its body.
+async fn deadline(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(st.request_timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::BAD_REQUEST,
+            "request timed out",
+        )
+        .into_response(),
+    }
+}
+
 /// Request log: method, path (no query), status, duration. Never bodies or headers.
 async fn log_requests(req: Request, next: Next) -> Response {
     let method = req.method().clone();
@@ -505,6 +530,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn(log_requests))
         .layer(axum::middleware::map_response(no_sniff))
         .with_state(state)

@@ -634,3 +634,33 @@ fn startup_failure_exits_nonzero() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open the database"));
 }
+
+#[test]
+fn trickled_body_times_out_with_json_408() {
+    use std::io::{Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    let relay = Relay::start(data.path(), &["--request-timeout-secs", "1"]);
+    let addr = relay.base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
+    write!(
+        s,
+        "POST {PATH_SEND} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"env"
+    )
+    .unwrap();
+    // Never send the rest; the relay must answer on its own.
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !String::from_utf8_lossy(&buf).contains("}") {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!("no answer: {e}"),
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"ok\":false"), "{text}");
+    assert_eq!(relay.get("/api/health").status, 200);
+}
