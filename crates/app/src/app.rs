@@ -1,0 +1,885 @@
+//! The Yew UI. All crypto runs here in wasm via `postern_core`; the relay only ever sees sealed
+//! envelopes and signed requests.
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::str::FromStr;
+
+use gloo_timers::callback::Interval;
+use postern_core::dm::MAX_BODY_LEN;
+use postern_core::{Identity, PublicIdentity};
+use rand_core::OsRng;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use yew::prelude::*;
+use zeroize::Zeroizing;
+
+use crate::logic;
+use crate::relay::{self, now_secs, RelayError};
+use crate::storage::{Contact, Direction, Storage, StoredMessage, DB_NAME};
+
+/// How often the mailbox is polled.
+pub const POLL_INTERVAL_MS: u32 = 4_000;
+/// Envelopes fetched per poll request.
+const POLL_LIMIT: u32 = 50;
+/// Follow-up polls within one check when the mailbox holds more than one page.
+const MAX_POLL_PAGES: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayState {
+    Checking,
+    Online,
+    Offline,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    All,
+    Contact(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusKind {
+    Pending,
+    Ok,
+    Error,
+}
+
+impl StatusKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            StatusKind::Pending => "pending",
+            StatusKind::Ok => "ok",
+            StatusKind::Error => "error",
+        }
+    }
+}
+
+pub struct Loaded {
+    storage: Rc<Storage>,
+    identity: Rc<Identity>,
+    contacts: Vec<Contact>,
+    messages: Vec<StoredMessage>,
+    created: bool,
+}
+
+pub struct PollOutcome {
+    new_messages: Vec<StoredMessage>,
+    rejected: usize,
+    warning: Option<String>,
+}
+
+pub enum Msg {
+    Loaded(Result<Loaded, String>),
+    Registered(Result<(), RelayError>),
+    Tick,
+    CheckNow,
+    Polled(Result<PollOutcome, RelayError>),
+    SetContactName(String),
+    SetContactIdentity(String),
+    AddContact,
+    ContactSaved(Result<Contact, String>),
+    Select(View),
+    SetBody(String),
+    Send,
+    Sent { name: String, result: Result<(StoredMessage, Option<String>), RelayError> },
+    Copy,
+    Copied(bool),
+    Prefill(String),
+    Reply(String),
+}
+
+pub struct App {
+    storage: Option<Rc<Storage>>,
+    identity: Option<Rc<Identity>>,
+    public: Option<PublicIdentity>,
+    created: bool,
+    fatal: Option<String>,
+    registered: bool,
+    registering: bool,
+    relay: RelayState,
+    relay_error: Option<String>,
+    polling: bool,
+    last_check: Option<u64>,
+    inbox_note: Option<String>,
+    contacts: Vec<Contact>,
+    messages: Vec<StoredMessage>,
+    unread: HashMap<String, usize>,
+    view: View,
+    contact_name: String,
+    contact_identity: String,
+    contact_error: Option<String>,
+    contact_hint: Option<String>,
+    saving_contact: bool,
+    body: String,
+    sending: bool,
+    send_status: Option<(StatusKind, String)>,
+    copy_status: Option<String>,
+    focus: Option<&'static str>,
+    scroll_messages: bool,
+    messages_ref: NodeRef,
+    _timer: Option<Interval>,
+}
+
+async fn load() -> Result<Loaded, String> {
+    let storage = Storage::open(DB_NAME).await.map_err(|e| e.to_string())?;
+    let stored = storage.load_identity_secret().await.map_err(|e| e.to_string())?;
+    let (identity, created) = match stored {
+        Some(secret) => {
+            let secret = Zeroizing::new(secret);
+            let id = Identity::import_secret(&secret).map_err(|e| {
+                format!(
+                    "The identity stored in this browser could not be read ({e}). It was left \
+                     untouched; Postern will not replace it."
+                )
+            })?;
+            (id, false)
+        }
+        None => {
+            let fresh = Identity::generate(&mut OsRng);
+            let exported = fresh.export_secret();
+            // Another tab may have created an identity meanwhile: use whichever is stored.
+            let kept = Zeroizing::new(
+                storage.save_identity_secret_if_absent(&exported).await.map_err(|e| e.to_string())?,
+            );
+            let id = Identity::import_secret(&kept).map_err(|e| e.to_string())?;
+            let created = id.node_id() == fresh.node_id();
+            (id, created)
+        }
+    };
+    let contacts = storage.contacts().await.map_err(|e| e.to_string())?;
+    let messages = storage.messages().await.map_err(|e| e.to_string())?;
+    Ok(Loaded {
+        storage: Rc::new(storage),
+        identity: Rc::new(identity),
+        contacts,
+        messages,
+        created,
+    })
+}
+
+/// Fetch, open (verify), persist, then acknowledge. A message is acknowledged only after it is
+/// stored locally; envelopes that fail to open are acknowledged (dropped) and counted.
+async fn poll_once(storage: Rc<Storage>, id: Rc<Identity>) -> Result<PollOutcome, RelayError> {
+    let mut outcome = PollOutcome { new_messages: Vec::new(), rejected: 0, warning: None };
+    for _ in 0..MAX_POLL_PAGES {
+        let resp = relay::poll(&id, POLL_LIMIT).await?;
+        if resp.messages.is_empty() {
+            break;
+        }
+        let now = now_secs();
+        let mut to_ack = Vec::new();
+        let mut kept_back = 0usize;
+        for stored in &resp.messages {
+            let env = &stored.envelope;
+            match logic::open_envelope(&id, env, now) {
+                Ok(m) => match storage.has_message(&m.key()).await {
+                    Ok(true) => to_ack.push(env.msg_id.clone()),
+                    Ok(false) => match storage.put_message(&m).await {
+                        Ok(()) => {
+                            to_ack.push(env.msg_id.clone());
+                            outcome.new_messages.push(m);
+                        }
+                        Err(e) => {
+                            kept_back += 1;
+                            outcome.warning =
+                                Some(format!("Could not save a message ({e}); it stays on the relay."));
+                        }
+                    },
+                    Err(e) => {
+                        kept_back += 1;
+                        outcome.warning = Some(format!("Could not check saved messages ({e})."));
+                    }
+                },
+                Err(_) => {
+                    outcome.rejected += 1;
+                    to_ack.push(env.msg_id.clone());
+                }
+            }
+        }
+        if !to_ack.is_empty() {
+            if let Err(e) = relay::ack(&id, &to_ack).await {
+                outcome.warning = Some(format!("Messages were saved but the relay did not confirm removal: {e}"));
+                break;
+            }
+        }
+        let more = resp.total as usize > resp.messages.len();
+        if !more || kept_back > 0 || to_ack.is_empty() {
+            break;
+        }
+    }
+    Ok(outcome)
+}
+
+fn by_id<T: JsCast>(id: &str) -> Option<T> {
+    web_sys::window()?.document()?.get_element_by_id(id)?.dyn_into::<T>().ok()
+}
+
+/// Select the identity text so the user can copy it by hand, and try the legacy copy command.
+fn select_identity_fallback() -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    let Some(doc) = window.document() else { return false };
+    let Some(el) = doc.get_element_by_id("identity-string") else { return false };
+    if let (Ok(Some(sel)), Ok(range)) = (window.get_selection(), doc.create_range()) {
+        let _ = sel.remove_all_ranges();
+        if range.select_node_contents(&el).is_ok() {
+            let _ = sel.add_range(&range);
+        }
+    }
+    let exec = js_sys::Reflect::get(&doc, &JsValue::from_str("execCommand"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    match exec {
+        Some(f) => f.call1(&doc, &JsValue::from_str("copy")).map(|v| v.is_truthy()).unwrap_or(false),
+        None => false,
+    }
+}
+
+async fn copy_to_clipboard(text: String) -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    let nav = window.navigator();
+    let has_clipboard = js_sys::Reflect::get(&nav, &JsValue::from_str("clipboard"))
+        .map(|v| !v.is_undefined() && !v.is_null())
+        .unwrap_or(false);
+    if !has_clipboard {
+        return false;
+    }
+    wasm_bindgen_futures::JsFuture::from(nav.clipboard().write_text(&text)).await.is_ok()
+}
+
+impl App {
+    fn contact(&self, node_id: &str) -> Option<&Contact> {
+        self.contacts.iter().find(|c| c.node_id == node_id)
+    }
+
+    fn ready(&self) -> bool {
+        self.identity.is_some() && self.registered
+    }
+
+    fn start_register(&mut self, ctx: &Context<Self>) {
+        let Some(id) = self.identity.clone() else { return };
+        if self.registering {
+            return;
+        }
+        self.registering = true;
+        ctx.link().send_future(async move { Msg::Registered(relay::register(&id).await.map(|_| ())) });
+    }
+
+    fn start_poll(&mut self, ctx: &Context<Self>) {
+        let (Some(storage), Some(id)) = (self.storage.clone(), self.identity.clone()) else { return };
+        if self.polling {
+            return;
+        }
+        self.polling = true;
+        ctx.link().send_future(async move { Msg::Polled(poll_once(storage, id).await) });
+    }
+
+    fn relay_failed(&mut self, e: &RelayError) {
+        if e.is_unreachable() {
+            self.relay = RelayState::Offline;
+            self.relay_error = None;
+        } else {
+            self.relay = RelayState::Online;
+            self.relay_error = Some(e.to_string());
+        }
+    }
+
+    fn select(&mut self, view: View) {
+        if let View::Contact(node) = &view {
+            self.unread.remove(node);
+        } else {
+            self.unread.remove("");
+        }
+        if self.view != view {
+            self.send_status = None;
+        }
+        self.view = view;
+        self.scroll_messages = true;
+    }
+}
+
+impl Component for App {
+    type Message = Msg;
+    type Properties = ();
+
+    fn create(ctx: &Context<Self>) -> Self {
+        ctx.link().send_future(async { Msg::Loaded(load().await) });
+        App {
+            storage: None,
+            identity: None,
+            public: None,
+            created: false,
+            fatal: None,
+            registered: false,
+            registering: false,
+            relay: RelayState::Checking,
+            relay_error: None,
+            polling: false,
+            last_check: None,
+            inbox_note: None,
+            contacts: Vec::new(),
+            messages: Vec::new(),
+            unread: HashMap::new(),
+            view: View::All,
+            contact_name: String::new(),
+            contact_identity: String::new(),
+            contact_error: None,
+            contact_hint: None,
+            saving_contact: false,
+            body: String::new(),
+            sending: false,
+            send_status: None,
+            copy_status: None,
+            focus: None,
+            scroll_messages: false,
+            messages_ref: NodeRef::default(),
+            _timer: None,
+        }
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Self::Message) -> bool {
+        match msg {
+            Msg::Loaded(Err(e)) => {
+                self.fatal = Some(e);
+                true
+            }
+            Msg::Loaded(Ok(l)) => {
+                self.public = Some(l.identity.public());
+                self.identity = Some(l.identity);
+                self.storage = Some(l.storage);
+                self.created = l.created;
+                self.contacts = l.contacts;
+                self.messages = l.messages;
+                self.scroll_messages = true;
+                let link = ctx.link().clone();
+                self._timer = Some(Interval::new(POLL_INTERVAL_MS, move || link.send_message(Msg::Tick)));
+                self.start_register(ctx);
+                true
+            }
+            Msg::Registered(r) => {
+                self.registering = false;
+                match r {
+                    Ok(()) => {
+                        self.registered = true;
+                        self.relay = RelayState::Online;
+                        self.relay_error = None;
+                        self.start_poll(ctx);
+                    }
+                    Err(e) => self.relay_failed(&e),
+                }
+                true
+            }
+            Msg::Tick => {
+                if !self.registered {
+                    self.start_register(ctx);
+                } else {
+                    self.start_poll(ctx);
+                }
+                false
+            }
+            Msg::CheckNow => {
+                if !self.registered {
+                    self.start_register(ctx);
+                } else {
+                    self.start_poll(ctx);
+                }
+                true
+            }
+            Msg::Polled(r) => {
+                self.polling = false;
+                match r {
+                    Ok(out) => {
+                        self.relay = RelayState::Online;
+                        self.relay_error = None;
+                        self.last_check = Some(now_secs());
+                        self.inbox_note = match (out.rejected, out.warning) {
+                            (0, None) => None,
+                            (0, Some(w)) => Some(w),
+                            (n, w) => Some(format!(
+                                "{n} message(s) failed verification and were discarded.{}",
+                                w.map(|w| format!(" {w}")).unwrap_or_default()
+                            )),
+                        };
+                        if !out.new_messages.is_empty() {
+                            for m in out.new_messages {
+                                let viewing = match &self.view {
+                                    View::Contact(n) => *n == m.peer_node_id,
+                                    View::All => true,
+                                };
+                                if !viewing {
+                                    *self.unread.entry(m.peer_node_id.clone()).or_default() += 1;
+                                }
+                                if self.contact(&m.peer_node_id).is_none() && self.view != View::All {
+                                    *self.unread.entry(String::new()).or_default() += 1;
+                                }
+                                if !self.messages.iter().any(|x| x.key() == m.key()) {
+                                    self.messages.push(m);
+                                }
+                            }
+                            crate::storage::sort_messages(&mut self.messages);
+                            self.scroll_messages = true;
+                        }
+                    }
+                    Err(e) => self.relay_failed(&e),
+                }
+                true
+            }
+            Msg::SetContactName(s) => {
+                self.contact_name = s;
+                false
+            }
+            Msg::SetContactIdentity(s) => {
+                self.contact_identity = s;
+                false
+            }
+            Msg::AddContact => {
+                let (Some(me), Some(storage)) = (self.public.as_ref(), self.storage.clone()) else {
+                    self.contact_error = Some("Postern is still starting; try again in a moment.".into());
+                    return true;
+                };
+                if self.saving_contact {
+                    return false;
+                }
+                match logic::parse_contact(&self.contact_name, &self.contact_identity, me, &self.contacts, now_secs()) {
+                    Err(e) => self.contact_error = Some(e.to_string()),
+                    Ok(c) => {
+                        self.contact_error = None;
+                        self.saving_contact = true;
+                        ctx.link().send_future(async move {
+                            Msg::ContactSaved(storage.put_contact(&c).await.map(|_| c).map_err(|e| e.to_string()))
+                        });
+                    }
+                }
+                true
+            }
+            Msg::ContactSaved(r) => {
+                self.saving_contact = false;
+                match r {
+                    Ok(c) => {
+                        self.contact_name.clear();
+                        self.contact_identity.clear();
+                        self.contact_hint = None;
+                        let node = c.node_id.clone();
+                        self.contacts.push(c);
+                        self.contacts.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+                        self.select(View::Contact(node));
+                        self.focus = Some("compose-body");
+                    }
+                    Err(e) => self.contact_error = Some(format!("Could not save the contact: {e}")),
+                }
+                true
+            }
+            Msg::Select(v) => {
+                self.select(v);
+                true
+            }
+            Msg::SetBody(s) => {
+                self.body = s;
+                true
+            }
+            Msg::Send => {
+                if self.sending {
+                    return false;
+                }
+                let Some(me) = self.identity.clone() else { return false };
+                let View::Contact(node) = &self.view else {
+                    self.send_status = Some((StatusKind::Error, "Choose a contact to write to first.".into()));
+                    return true;
+                };
+                let Some(contact) = self.contact(node).cloned() else {
+                    self.send_status = Some((StatusKind::Error, "Choose a contact to write to first.".into()));
+                    return true;
+                };
+                if self.body.trim().is_empty() {
+                    self.send_status = Some((StatusKind::Error, "Type a message first.".into()));
+                    return true;
+                }
+                let recipient = match PublicIdentity::from_str(&contact.identity) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.send_status =
+                            Some((StatusKind::Error, format!("This contact's stored identity is invalid: {e}.")));
+                        return true;
+                    }
+                };
+                let (env, local) = match logic::seal_text(&me, &recipient, &self.body, now_secs()) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        self.send_status = Some((StatusKind::Error, logic::explain_seal_error(&e)));
+                        return true;
+                    }
+                };
+                self.sending = true;
+                self.send_status = Some((StatusKind::Pending, "Sending…".into()));
+                let storage = self.storage.clone();
+                let name = contact.name.clone();
+                ctx.link().send_future(async move {
+                    let result = match relay::send(env).await {
+                        Ok(_) => {
+                            let warn = match storage {
+                                Some(s) => s.put_message(&local).await.err().map(|e| e.to_string()),
+                                None => None,
+                            };
+                            Ok((local, warn))
+                        }
+                        Err(e) => Err(e),
+                    };
+                    Msg::Sent { name, result }
+                });
+                true
+            }
+            Msg::Sent { name, result } => {
+                self.sending = false;
+                match result {
+                    Ok((local, warn)) => {
+                        self.relay = RelayState::Online;
+                        self.body.clear();
+                        let mut text = format!("Message sent to {name}.");
+                        if let Some(w) = warn {
+                            text.push_str(&format!(" (Could not keep a local copy: {w})"));
+                        }
+                        self.send_status = Some((StatusKind::Ok, text));
+                        self.messages.push(local);
+                        crate::storage::sort_messages(&mut self.messages);
+                        self.scroll_messages = true;
+                        self.focus = Some("compose-body");
+                    }
+                    Err(e) => {
+                        if e.is_unreachable() {
+                            self.relay = RelayState::Offline;
+                        }
+                        self.send_status = Some((StatusKind::Error, logic::explain_send_error(&e, &name)));
+                    }
+                }
+                true
+            }
+            Msg::Copy => {
+                let Some(p) = &self.public else { return false };
+                let text = p.to_string();
+                ctx.link().send_future(async move { Msg::Copied(copy_to_clipboard(text).await) });
+                false
+            }
+            Msg::Copied(ok) => {
+                self.copy_status = Some(if ok || select_identity_fallback() {
+                    "Copied to the clipboard.".into()
+                } else {
+                    "Selected: press Ctrl+C (⌘C on a Mac) to copy.".into()
+                });
+                if !ok {
+                    // The re-render below must not clear the selection made by the fallback.
+                    select_identity_fallback();
+                }
+                true
+            }
+            Msg::Prefill(identity) => {
+                self.contact_identity = identity;
+                self.contact_name.clear();
+                self.contact_error = None;
+                self.contact_hint = Some("Unknown sender: give them a name to add them as a contact.".into());
+                self.focus = Some("contact-name");
+                true
+            }
+            Msg::Reply(node) => {
+                if self.contact(&node).is_some() {
+                    self.select(View::Contact(node));
+                    self.focus = Some("compose-body");
+                } else if let Some(m) = self.messages.iter().find(|m| m.peer_node_id == node) {
+                    let id = m.peer_identity.clone();
+                    return <Self as Component>::update(self, ctx, Msg::Prefill(id));
+                }
+                true
+            }
+        }
+    }
+
+    fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
+        if let Some(id) = self.focus.take() {
+            if let Some(el) = by_id::<HtmlElement>(id) {
+                let _ = el.focus();
+            }
+        }
+        if std::mem::take(&mut self.scroll_messages) {
+            if let Some(el) = self.messages_ref.cast::<web_sys::Element>() {
+                el.set_scroll_top(el.scroll_height());
+            }
+        }
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let ready = if self.ready() { "true" } else { "false" };
+        html! {
+            <div id="app-ready" class="app" data-ready={ready}>
+                <header class="topbar">
+                    <div class="brand">
+                        <img src="/icon.svg" alt="" width="28" height="28" />
+                        <h1>{ "Postern" }</h1>
+                    </div>
+                    { self.view_relay_status() }
+                </header>
+                if let Some(f) = &self.fatal {
+                    <div class="banner banner-error" role="alert">
+                        <strong>{ "Postern cannot start. " }</strong>{ f }
+                    </div>
+                }
+                if let Some(e) = &self.relay_error {
+                    <div class="banner banner-warn" role="status">{ e }</div>
+                }
+                <div class="layout">
+                    <aside class="sidebar">
+                        { self.view_identity(ctx) }
+                        { self.view_contacts(ctx) }
+                        { self.view_add_contact(ctx) }
+                    </aside>
+                    { self.view_conversation(ctx) }
+                </div>
+            </div>
+        }
+    }
+}
+
+impl App {
+    fn view_relay_status(&self) -> Html {
+        let (state, text) = match self.relay {
+            RelayState::Checking => ("checking", "connecting"),
+            RelayState::Online => ("online", "online"),
+            RelayState::Offline => ("offline", "offline"),
+        };
+        html! {
+            <p class="relay" title="Connection to this Postern relay">
+                { "Relay: " }
+                <span id="relay-status" class={classes!("relay-status", state)} data-state={state} role="status">{ text }</span>
+            </p>
+        }
+    }
+
+    fn view_identity(&self, ctx: &Context<Self>) -> Html {
+        let Some(p) = &self.public else {
+            return html! {
+                <section class="card" aria-labelledby="me-h">
+                    <h2 id="me-h">{ "Your identity" }</h2>
+                    if self.fatal.is_none() {
+                        <p class="muted">{ "Loading your identity…" }</p>
+                    }
+                </section>
+            };
+        };
+        html! {
+            <section class="card identity" aria-labelledby="me-h">
+                <h2 id="me-h">{ "Your identity" }</h2>
+                if self.created {
+                    <p class="hint">{ "A new identity was created and saved in this browser." }</p>
+                }
+                <p class="hint">{ "Share this with people who should be able to write to you:" }</p>
+                <code id="identity-string" class="identity-string" tabindex="0">{ p.to_string() }</code>
+                <div class="row">
+                    <button id="copy-identity" type="button" class="btn" onclick={ctx.link().callback(|_| Msg::Copy)}>
+                        { "Copy" }
+                    </button>
+                    <span class="fingerprint">
+                        { "Fingerprint " }
+                        <strong id="fingerprint" title={p.node_id().to_string()}>{ logic::fingerprint(p) }</strong>
+                    </span>
+                </div>
+                <p id="copy-status" class="muted small" aria-live="polite">{ self.copy_status.clone().unwrap_or_default() }</p>
+            </section>
+        }
+    }
+
+    fn view_contacts(&self, ctx: &Context<Self>) -> Html {
+        let all_unread = self.unread.get("").copied().unwrap_or(0);
+        html! {
+            <nav class="card contacts" aria-labelledby="contacts-h">
+                <h2 id="contacts-h">{ "Conversations" }</h2>
+                <ul class="contact-list">
+                    <li class={classes!("contact-item", (self.view == View::All).then_some("active"))}>
+                        <button type="button" id="view-all"
+                            aria-current={(self.view == View::All).then_some("true")}
+                            onclick={ctx.link().callback(|_| Msg::Select(View::All))}>
+                            <span class="contact-name">{ "All messages" }</span>
+                            if all_unread > 0 { <span class="badge" aria-label="unread">{ all_unread }</span> }
+                        </button>
+                    </li>
+                    { for self.contacts.iter().map(|c| {
+                        let active = self.view == View::Contact(c.node_id.clone());
+                        let node = c.node_id.clone();
+                        let unread = self.unread.get(&c.node_id).copied().unwrap_or(0);
+                        html! {
+                            <li key={c.node_id.clone()} class={classes!("contact-item", active.then_some("active"))}
+                                data-contact={c.name.clone()} data-node-id={c.node_id.clone()}
+                                onclick={ctx.link().callback(move |_| Msg::Select(View::Contact(node.clone())))}>
+                                <button type="button" aria-current={active.then_some("true")}>
+                                    <span class="contact-name">{ &c.name }</span>
+                                    <span class="contact-id">{ logic::short_node_id(&c.node_id) }</span>
+                                    if unread > 0 { <span class="badge" aria-label="unread">{ unread }</span> }
+                                </button>
+                            </li>
+                        }
+                    }) }
+                </ul>
+                if self.contacts.is_empty() {
+                    <p class="muted small">{ "No contacts yet. Add one below with their public identity." }</p>
+                }
+            </nav>
+        }
+    }
+
+    fn view_add_contact(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        html! {
+            <section class="card add-contact" aria-labelledby="add-h">
+                <h2 id="add-h">{ "Add contact" }</h2>
+                <form onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::AddContact })} novalidate=true>
+                    if let Some(h) = &self.contact_hint {
+                        <p class="hint">{ h }</p>
+                    }
+                    <label for="contact-name">{ "Name" }</label>
+                    <input id="contact-name" type="text" autocomplete="off" maxlength="64"
+                        value={self.contact_name.clone()}
+                        oninput={link.callback(|e: InputEvent| Msg::SetContactName(e.target_unchecked_into::<HtmlInputElement>().value()))} />
+                    <label for="contact-identity">{ "Their public identity" }</label>
+                    <textarea id="contact-identity" rows="4" spellcheck="false" autocomplete="off"
+                        placeholder="postern1.!sb_…"
+                        aria-describedby="contact-error"
+                        value={self.contact_identity.clone()}
+                        oninput={link.callback(|e: InputEvent| Msg::SetContactIdentity(e.target_unchecked_into::<HtmlTextAreaElement>().value()))} />
+                    <p id="contact-error" class="error" role="alert">{ self.contact_error.clone().unwrap_or_default() }</p>
+                    <button id="add-contact" type="submit" class="btn btn-primary" disabled={self.saving_contact}>{ "Add contact" }</button>
+                </form>
+            </section>
+        }
+    }
+
+    fn view_message(&self, ctx: &Context<Self>, m: &StoredMessage) -> Html {
+        let contact = self.contact(&m.peer_node_id);
+        let my_node = self.public.as_ref().map(|p| p.node_id().to_string()).unwrap_or_default();
+        let (sender_node, sender_label) = match m.direction {
+            Direction::Out => (my_node, "You".to_string()),
+            Direction::In => (
+                m.peer_node_id.clone(),
+                contact.map(|c| c.name.clone()).unwrap_or_else(|| logic::short_node_id(&m.peer_node_id)),
+            ),
+        };
+        let to_label = match (m.direction, self.view == View::All) {
+            (Direction::Out, true) => Some(format!(
+                "to {}",
+                contact.map(|c| c.name.clone()).unwrap_or_else(|| logic::short_node_id(&m.peer_node_id))
+            )),
+            _ => None,
+        };
+        let verified = (m.direction == Direction::In).then_some("true");
+        let node = m.peer_node_id.clone();
+        let ident = m.peer_identity.clone();
+        html! {
+            <li key={m.key()} class={classes!("message", m.direction.as_str())}
+                data-direction={m.direction.as_str()} data-sender={sender_node}
+                data-verified={verified} data-msg-id={m.msg_id.clone()}>
+                <div class="message-meta">
+                    <span class="message-sender" title={m.peer_node_id.clone()}>{ sender_label }</span>
+                    if let Some(t) = to_label { <span class="muted">{ t }</span> }
+                    if m.direction == Direction::In {
+                        <span class="verified" title="Signature verified: sent by the holder of this identity">{ "✓ verified" }</span>
+                    }
+                    <time datetime={logic::iso_time(m.timestamp)}>{ logic::format_time(m.timestamp) }</time>
+                </div>
+                <p class="message-body">{ &m.body }</p>
+                if m.direction == Direction::In {
+                    <div class="message-actions">
+                        if contact.is_some() {
+                            <button type="button" class="btn btn-small reply"
+                                onclick={ctx.link().callback(move |_| Msg::Reply(node.clone()))}>{ "Reply" }</button>
+                        } else {
+                            <span class="unknown">{ "Unknown sender" }</span>
+                            <button type="button" class="btn btn-small add-sender"
+                                onclick={ctx.link().callback(move |_| Msg::Prefill(ident.clone()))}>{ "Add contact" }</button>
+                        }
+                    </div>
+                }
+            </li>
+        }
+    }
+
+    fn view_conversation(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let (title, list): (String, Vec<&StoredMessage>) = match &self.view {
+            View::All => ("All messages".into(), self.messages.iter().collect()),
+            View::Contact(n) => (
+                self.contact(n).map(|c| c.name.clone()).unwrap_or_else(|| logic::short_node_id(n)),
+                self.messages.iter().filter(|m| &m.peer_node_id == n).collect(),
+            ),
+        };
+        let selected = match &self.view {
+            View::Contact(n) => Some(n.clone()),
+            View::All => None,
+        };
+        let bytes = self.body.len();
+        let over = bytes > MAX_BODY_LEN;
+        let (status_kind, status_text) = match &self.send_status {
+            Some((k, t)) => (k.as_str(), t.clone()),
+            None => ("", String::new()),
+        };
+        html! {
+            <main class="conversation card" aria-labelledby="conv-h">
+                <header class="conv-header">
+                    <h2 id="conv-h">{ title }</h2>
+                    <div class="inbox-controls">
+                        <span class="muted small" aria-live="polite">
+                            { if self.polling { "Checking…".to_string() } else {
+                                self.last_check.map(|t| format!("Checked {}", logic::format_time(t))).unwrap_or_default()
+                            } }
+                        </span>
+                        <button id="check-now" type="button" class="btn" disabled={self.identity.is_none()}
+                            onclick={link.callback(|_| Msg::CheckNow)}>{ "Check now" }</button>
+                    </div>
+                </header>
+                if let Some(n) = &self.inbox_note {
+                    <p class="banner banner-warn small" role="status">{ n }</p>
+                }
+                <ol class="messages" ref={self.messages_ref.clone()} aria-label="Messages" aria-live="polite">
+                    { for list.iter().map(|m| self.view_message(ctx, m)) }
+                </ol>
+                if list.is_empty() {
+                    <p class="empty muted">{
+                        if selected.is_some() { "No messages yet. Say hello!" } else { "No messages yet. Messages are end-to-end encrypted in this tab; the relay only sees sealed envelopes." }
+                    }</p>
+                }
+                <form class="compose" onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Send })}>
+                    <div class="compose-to">
+                        <label for="compose-to">{ "To" }</label>
+                        <select id="compose-to" onchange={link.callback(|e: Event| {
+                            let v = e.target_unchecked_into::<HtmlSelectElement>().value();
+                            if v.is_empty() { Msg::Select(View::All) } else { Msg::Select(View::Contact(v)) }
+                        })}>
+                            <option value="" selected={selected.is_none()}>{ "Choose a contact…" }</option>
+                            { for self.contacts.iter().map(|c| html! {
+                                <option key={c.node_id.clone()} value={c.node_id.clone()}
+                                    selected={selected.as_deref() == Some(c.node_id.as_str())}>{ &c.name }</option>
+                            }) }
+                        </select>
+                        <span class={classes!("counter", "small", over.then_some("over"))} aria-live="polite">
+                            { format!("{bytes} / {MAX_BODY_LEN} bytes") }
+                        </span>
+                    </div>
+                    <label for="compose-body" class="visually-hidden">{ "Message" }</label>
+                    <textarea id="compose-body" rows="3" placeholder="Write a message… (Ctrl+Enter to send)"
+                        value={self.body.clone()}
+                        oninput={link.callback(|e: InputEvent| Msg::SetBody(e.target_unchecked_into::<HtmlTextAreaElement>().value()))}
+                        onkeydown={link.batch_callback(|e: KeyboardEvent| {
+                            if e.key() == "Enter" && (e.ctrl_key() || e.meta_key()) {
+                                e.prevent_default();
+                                // Make sure the latest text is in state before sending.
+                                let v = e.target_unchecked_into::<HtmlTextAreaElement>().value();
+                                vec![Msg::SetBody(v), Msg::Send]
+                            } else { vec![] }
+                        })} />
+                    <div class="compose-actions">
+                        <p id="send-status" class={classes!("send-status", status_kind)} data-state={status_kind} role="status" aria-live="polite">
+                            { status_text }
+                        </p>
+                        <button id="send" type="submit" class="btn btn-primary" disabled={self.sending || self.identity.is_none()}>
+                            { if self.sending { "Sending…" } else { "Send" } }
+                        </button>
+                    </div>
+                </form>
+            </main>
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Non-UI logic of the app: glue between core's rules and what the UI shows. Every protocol rule
+//! (parsing, sealing, opening, caps) is core's; this module only calls it and words the results.
+use std::str::FromStr;
+
+use postern_core::api::codes;
+use postern_core::caps::{CapError, DEFAULT_MAILBOX_CAP, DEFAULT_PER_SENDER_CAP};
+use postern_core::dm::{self, DmEnvelope, DmError, MAX_BODY_LEN};
+use postern_core::identity::{IdentityError, NODE_ID_PREFIX};
+use postern_core::{Identity, PublicIdentity};
+use rand_core::OsRng;
+
+use crate::relay::RelayError;
+use crate::storage::{Contact, Direction, StoredMessage};
+
+/// Longest contact name accepted.
+pub const MAX_CONTACT_NAME_CHARS: usize = 64;
+
+/// Short, human-checkable form of a node id: the first 8 hex chars, grouped `abcd-ef01`.
+pub fn short_node_id(node_id: &str) -> String {
+    let hex = node_id.strip_prefix(NODE_ID_PREFIX).unwrap_or(node_id);
+    let head: String = hex.chars().take(8).collect();
+    if head.len() == 8 {
+        format!("{}-{}", &head[..4], &head[4..])
+    } else {
+        head
+    }
+}
+
+/// Fingerprint of a public identity (core's `short_id`, grouped for reading aloud).
+pub fn fingerprint(public: &PublicIdentity) -> String {
+    short_node_id(public.node_id())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactError {
+    EmptyName,
+    NameTooLong,
+    EmptyIdentity,
+    Invalid(IdentityError),
+    IsSelf,
+    DuplicateName(String),
+    DuplicateIdentity(String),
+}
+
+impl std::fmt::Display for ContactError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContactError::EmptyName => write!(f, "Give the contact a name."),
+            ContactError::NameTooLong => {
+                write!(f, "The name is too long (at most {MAX_CONTACT_NAME_CHARS} characters).")
+            }
+            ContactError::EmptyIdentity => write!(f, "Paste the contact's public identity (postern1.…)."),
+            ContactError::Invalid(e) => write!(f, "That is not a valid Postern identity: {e}."),
+            ContactError::IsSelf => write!(f, "That is your own identity."),
+            ContactError::DuplicateName(n) => write!(f, "You already have a contact named “{n}”."),
+            ContactError::DuplicateIdentity(n) => write!(f, "This identity is already saved as “{n}”."),
+        }
+    }
+}
+
+/// Validate the add-contact form with core's parser.
+pub fn parse_contact(
+    name: &str,
+    identity: &str,
+    me: &PublicIdentity,
+    existing: &[Contact],
+    now: u64,
+) -> Result<Contact, ContactError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ContactError::EmptyName);
+    }
+    if name.chars().count() > MAX_CONTACT_NAME_CHARS {
+        return Err(ContactError::NameTooLong);
+    }
+    if identity.trim().is_empty() {
+        return Err(ContactError::EmptyIdentity);
+    }
+    let public = PublicIdentity::from_str(identity).map_err(ContactError::Invalid)?;
+    if public.node_id() == me.node_id() {
+        return Err(ContactError::IsSelf);
+    }
+    if let Some(c) = existing.iter().find(|c| c.node_id == public.node_id()) {
+        return Err(ContactError::DuplicateIdentity(c.name.clone()));
+    }
+    if let Some(c) = existing.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
+        return Err(ContactError::DuplicateName(c.name.clone()));
+    }
+    Ok(Contact {
+        name: name.to_string(),
+        node_id: public.node_id().to_string(),
+        identity: public.to_string(),
+        added_at: now,
+    })
+}
+
+/// Seal `text` for `recipient` (fresh msg_id) and build the local copy of the sent message.
+pub fn seal_text(
+    me: &Identity,
+    recipient: &PublicIdentity,
+    text: &str,
+    now: u64,
+) -> Result<(DmEnvelope, StoredMessage), DmError> {
+    let msg_id = dm::new_msg_id(&mut OsRng);
+    let env = dm::seal(me, recipient, text.as_bytes(), &msg_id, now, &mut OsRng)?;
+    let local = StoredMessage {
+        direction: Direction::Out,
+        msg_id,
+        peer_node_id: recipient.node_id().to_string(),
+        peer_identity: recipient.to_string(),
+        timestamp: now,
+        stored_at: now,
+        body: text.to_string(),
+    };
+    Ok((env, local))
+}
+
+/// Open and verify an incoming envelope with core, producing the record to store.
+pub fn open_envelope(me: &Identity, env: &DmEnvelope, now: u64) -> Result<StoredMessage, DmError> {
+    let opened = dm::open(me, env)?;
+    let body = opened.text()?.to_string();
+    Ok(StoredMessage {
+        direction: Direction::In,
+        msg_id: opened.msg_id.clone(),
+        peer_node_id: opened.sender.node_id().to_string(),
+        peer_identity: opened.sender.to_string(),
+        timestamp: opened.timestamp,
+        stored_at: now,
+        body,
+    })
+}
+
+/// Wording for a body that fails before sealing.
+pub fn explain_seal_error(e: &DmError) -> String {
+    match e {
+        DmError::BodyTooLarge(n) => format!(
+            "Message too long: {n} bytes, the limit is {MAX_BODY_LEN} bytes. Shorten it and send again."
+        ),
+        other => format!("Could not seal the message: {other}."),
+    }
+}
+
+/// Wording for a refused or failed deposit. `recipient` is the contact's name.
+pub fn explain_send_error(e: &RelayError, recipient: &str) -> String {
+    match e {
+        RelayError::Unreachable(_) => {
+            "Relay unreachable: the message was not sent. Check your connection and try again.".to_string()
+        }
+        RelayError::Api { code, detail, .. } => match code.as_str() {
+            codes::RECIPIENT_UNKNOWN => format!(
+                "{recipient} has not opened Postern on this relay yet, so the relay cannot accept \
+                 messages for them. Ask them to open Postern, then send again."
+            ),
+            codes::SENDER_CAP_REACHED => {
+                cap_text(detail, CapError::SenderCapReached { cap: DEFAULT_PER_SENDER_CAP })
+            }
+            codes::MAILBOX_FULL => cap_text(detail, CapError::MailboxFull { cap: DEFAULT_MAILBOX_CAP }),
+            codes::PAYLOAD_TOO_LARGE => {
+                format!("Message too large for the relay (limit {MAX_BODY_LEN} bytes of text).")
+            }
+            codes::RATE_LIMITED => "The relay is rate limiting; wait a moment and send again.".to_string(),
+            _ => format!("The relay refused the message ({code}): {detail}"),
+        },
+        RelayError::BadResponse(d) => format!("Unexpected answer from the relay: {d}"),
+    }
+}
+
+/// Prefer the relay's own explanation (it knows its configured caps); fall back to core's
+/// wording with the default caps.
+fn cap_text(detail: &str, fallback: CapError) -> String {
+    let base = if detail.trim().is_empty() { fallback.to_string() } else { detail.trim().to_string() };
+    let mut s = base;
+    if let Some(first) = s.get(..1) {
+        let upper = first.to_uppercase();
+        s.replace_range(..1, &upper);
+    }
+    if !s.ends_with('.') {
+        s.push('.');
+    }
+    format!("Not sent: {s}")
+}
+
+/// The label for a node id: the contact name if known.
+pub fn contact_name<'a>(contacts: &'a [Contact], node_id: &str) -> Option<&'a str> {
+    contacts.iter().find(|c| c.node_id == node_id).map(|c| c.name.as_str())
+}
+
+/// Local time for a timestamp in seconds.
+pub fn format_time(secs: u64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(secs as f64 * 1000.0));
+    String::from(d.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+}
+
+/// ISO-8601 time for `<time datetime>`.
+pub fn iso_time(secs: u64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(secs as f64 * 1000.0));
+    String::from(d.to_iso_string())
+}
