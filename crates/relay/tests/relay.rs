@@ -539,6 +539,9 @@ fn relay_stores_ciphertext_only() {
         }
         saw_msg_id |= contains(&bytes, env.msg_id.as_bytes());
     }
+    let log = relay.log_text();
+    assert!(log.contains("request"), "log is empty?");
+    assert!(!log.contains(&env.ciphertext[..40]) && !log.contains(&env.msg_id));
     // Positive control: the envelope itself is in there, so the scan does see stored data.
     assert!(
         saw_msg_id,
@@ -663,4 +666,34 @@ fn trickled_body_times_out_with_json_408() {
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("\"ok\":false"), "{text}");
     assert_eq!(relay.get("/api/health").status, 200);
+}
+
+#[test]
+fn concurrent_deposits_never_exceed_the_cap() {
+    let data = tempfile::tempdir().unwrap();
+    let relay = Relay::start(data.path(), &[]);
+    let bob = Identity::generate(&mut OsRng);
+    assert_eq!(relay.register(&bob).status, 200);
+    let alice = Identity::generate(&mut OsRng);
+    let envs: Vec<_> = (0..12)
+        .map(|i| Relay::seal(&alice, &bob.public(), format!("m{i}").as_bytes()))
+        .collect();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = envs
+            .iter()
+            .map(|e| s.spawn(|| relay.send(e).status))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 200).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 429).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(relay.poll(&bob).total, 2);
 }
