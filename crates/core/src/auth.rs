@@ -63,6 +63,12 @@ pub enum AuthError {
     BadSignature,
 }
 
+/// Until when a relay must remember a request's nonce: past this instant the timestamp check
+/// alone refuses a replay, so the nonce can be forgotten.
+pub fn nonce_retention_until(auth: &RequestAuth) -> u64 {
+    auth.timestamp.saturating_add(TIMESTAMP_WINDOW_SECS)
+}
+
 /// The bytes that are signed for a request.
 pub fn signing_bytes(action: Action, node_id: &str, timestamp: u64, nonce: &str, params: &[u8]) -> Vec<u8> {
     let mut m = Vec::with_capacity(128);

@@ -11,5 +11,3 @@ pub const DM_SIG: &[u8] = b"postern/dm/v1/sig";
 pub const DM_SENDER_REF: &[u8] = b"postern/dm/v1/sender-ref";
 /// Prefix of the message signed to authenticate a request to a relay.
 pub const RELAY_AUTH: &[u8] = b"postern/relay-auth/v1";
-/// Prefix of the self-signature binding an X25519 key to an Ed25519 identity.
-pub const DH_KEY_BINDING: &[u8] = b"postern/dh-binding/v1";

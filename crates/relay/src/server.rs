@@ -20,7 +20,7 @@ use postern_core::api::dm::{
     PATH_ACK, PATH_POLL, PATH_PUBKEY, PATH_REGISTER, PATH_SEND,
 };
 use postern_core::api::{codes, ErrorBody, MAX_BODY_BYTES};
-use postern_core::auth::{self, Action, RequestAuth, TIMESTAMP_WINDOW_SECS};
+use postern_core::auth::{self, Action, RequestAuth};
 use postern_core::b64;
 use postern_core::caps::SpoolLimits;
 use postern_core::identity::{is_valid_node_id, parse_dh_key};
@@ -32,8 +32,8 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use crate::store::{Deposit, NonceUse, Replayed, Store, StoreError};
 
-/// Path of the health endpoint.
-pub const PATH_HEALTH: &str = "/api/health";
+pub use postern_core::api::PATH_HEALTH;
+use postern_core::api::HealthResponse;
 
 /// Seconds since the Unix epoch; the only place the relay reads the clock.
 pub fn system_now() -> u64 {
@@ -240,11 +240,6 @@ where
     }
 }
 
-#[derive(Serialize)]
-struct HealthResponse {
-    ok: bool,
-    version: &'static str,
-}
 
 /// Verify a signed request (everything but nonce freshness) and describe its nonce.
 fn authenticate(
@@ -260,7 +255,7 @@ fn nonce_of(auth: &RequestAuth) -> (String, String, u64) {
     (
         auth.node_id.clone(),
         auth.nonce.clone(),
-        auth.timestamp.saturating_add(TIMESTAMP_WINDOW_SECS),
+        auth::nonce_retention_until(auth),
     )
 }
 
@@ -275,7 +270,7 @@ fn nonce_use<'a>(n: &'a (String, String, u64)) -> NonceUse<'a> {
 async fn health() -> ApiJson<HealthResponse> {
     ApiJson(HealthResponse {
         ok: true,
-        version: env!("CARGO_PKG_VERSION"),
+        version: env!("CARGO_PKG_VERSION").to_string(),
     })
 }
 
@@ -435,7 +430,7 @@ async fn fallback(State(st): State<AppState>, req: Request) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            codes::BAD_REQUEST,
+            codes::METHOD_NOT_ALLOWED,
             "method not allowed",
         )
         .into_response();
@@ -458,7 +453,7 @@ async fn fallback(State(st): State<AppState>, req: Request) -> Response {
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        codes::BAD_REQUEST,
+        codes::METHOD_NOT_ALLOWED,
         "method not allowed on this path",
     )
 }
@@ -473,7 +468,7 @@ async fn deadline(State(st): State<AppState>, req: Request, next: Next) -> Respo
         Ok(resp) => resp,
         Err(_) => ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
-            codes::BAD_REQUEST,
+            codes::REQUEST_TIMEOUT,
             "request timed out",
         )
         .into_response(),

@@ -31,7 +31,18 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const MAILBOX_FULL: &str = "mailbox_full";
     pub const SENDER_CAP_REACHED: &str = "sender_cap_reached";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
     pub const INTERNAL: &str = "internal";
+}
+
+pub const PATH_HEALTH: &str = "/api/health";
+
+/// `GET /api/health`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthResponse {
+    pub ok: bool,
+    pub version: String,
 }
 
 /// Largest request body a relay accepts on the DM endpoints.
