@@ -81,7 +81,10 @@ pub enum Msg {
     Select(View),
     SetBody(String),
     Send,
-    Sent { name: String, result: Result<(StoredMessage, Option<String>), RelayError> },
+    Sent {
+        name: String,
+        result: Result<(StoredMessage, Option<String>), RelayError>,
+    },
     Copy,
     Copied(bool),
     Prefill(String),
@@ -122,7 +125,10 @@ pub struct App {
 
 async fn load() -> Result<Loaded, String> {
     let storage = Storage::open(DB_NAME).await.map_err(|e| e.to_string())?;
-    let stored = storage.load_identity_secret().await.map_err(|e| e.to_string())?;
+    let stored = storage
+        .load_identity_secret()
+        .await
+        .map_err(|e| e.to_string())?;
     let (identity, created) = match stored {
         Some(secret) => {
             let secret = Zeroizing::new(secret);
@@ -139,7 +145,10 @@ async fn load() -> Result<Loaded, String> {
             let exported = fresh.export_secret();
             // Another tab may have created an identity meanwhile: use whichever is stored.
             let kept = Zeroizing::new(
-                storage.save_identity_secret_if_absent(&exported).await.map_err(|e| e.to_string())?,
+                storage
+                    .save_identity_secret_if_absent(&exported)
+                    .await
+                    .map_err(|e| e.to_string())?,
             );
             let id = Identity::import_secret(&kept).map_err(|e| e.to_string())?;
             let created = id.node_id() == fresh.node_id();
@@ -160,7 +169,11 @@ async fn load() -> Result<Loaded, String> {
 /// Fetch, open (verify), persist, then acknowledge. A message is acknowledged only after it is
 /// stored locally; envelopes that fail to open are acknowledged (dropped) and counted.
 async fn poll_once(storage: Rc<Storage>, id: Rc<Identity>) -> Result<PollOutcome, RelayError> {
-    let mut outcome = PollOutcome { new_messages: Vec::new(), rejected: 0, warning: None };
+    let mut outcome = PollOutcome {
+        new_messages: Vec::new(),
+        rejected: 0,
+        warning: None,
+    };
     for _ in 0..MAX_POLL_PAGES {
         let resp = relay::poll(&id, POLL_LIMIT).await?;
         if resp.messages.is_empty() {
@@ -181,8 +194,9 @@ async fn poll_once(storage: Rc<Storage>, id: Rc<Identity>) -> Result<PollOutcome
                         }
                         Err(e) => {
                             kept_back += 1;
-                            outcome.warning =
-                                Some(format!("Could not save a message ({e}); it stays on the relay."));
+                            outcome.warning = Some(format!(
+                                "Could not save a message ({e}); it stays on the relay."
+                            ));
                         }
                     },
                     Err(e) => {
@@ -198,7 +212,9 @@ async fn poll_once(storage: Rc<Storage>, id: Rc<Identity>) -> Result<PollOutcome
         }
         if !to_ack.is_empty() {
             if let Err(e) = relay::ack(&id, &to_ack).await {
-                outcome.warning = Some(format!("Messages were saved but the relay did not confirm removal: {e}"));
+                outcome.warning = Some(format!(
+                    "Messages were saved but the relay did not confirm removal: {e}"
+                ));
                 break;
             }
         }
@@ -211,14 +227,24 @@ async fn poll_once(storage: Rc<Storage>, id: Rc<Identity>) -> Result<PollOutcome
 }
 
 fn by_id<T: JsCast>(id: &str) -> Option<T> {
-    web_sys::window()?.document()?.get_element_by_id(id)?.dyn_into::<T>().ok()
+    web_sys::window()?
+        .document()?
+        .get_element_by_id(id)?
+        .dyn_into::<T>()
+        .ok()
 }
 
 /// Select the identity text so the user can copy it by hand, and try the legacy copy command.
 fn select_identity_fallback() -> bool {
-    let Some(window) = web_sys::window() else { return false };
-    let Some(doc) = window.document() else { return false };
-    let Some(el) = doc.get_element_by_id("identity-string") else { return false };
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let Some(doc) = window.document() else {
+        return false;
+    };
+    let Some(el) = doc.get_element_by_id("identity-string") else {
+        return false;
+    };
     if let (Ok(Some(sel)), Ok(range)) = (window.get_selection(), doc.create_range()) {
         let _ = sel.remove_all_ranges();
         if range.select_node_contents(&el).is_ok() {
@@ -229,13 +255,18 @@ fn select_identity_fallback() -> bool {
         .ok()
         .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
     match exec {
-        Some(f) => f.call1(&doc, &JsValue::from_str("copy")).map(|v| v.is_truthy()).unwrap_or(false),
+        Some(f) => f
+            .call1(&doc, &JsValue::from_str("copy"))
+            .map(|v| v.is_truthy())
+            .unwrap_or(false),
         None => false,
     }
 }
 
 async fn copy_to_clipboard(text: String) -> bool {
-    let Some(window) = web_sys::window() else { return false };
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
     let nav = window.navigator();
     let has_clipboard = js_sys::Reflect::get(&nav, &JsValue::from_str("clipboard"))
         .map(|v| !v.is_undefined() && !v.is_null())
@@ -243,7 +274,9 @@ async fn copy_to_clipboard(text: String) -> bool {
     if !has_clipboard {
         return false;
     }
-    wasm_bindgen_futures::JsFuture::from(nav.clipboard().write_text(&text)).await.is_ok()
+    wasm_bindgen_futures::JsFuture::from(nav.clipboard().write_text(&text))
+        .await
+        .is_ok()
 }
 
 impl App {
@@ -256,21 +289,27 @@ impl App {
     }
 
     fn start_register(&mut self, ctx: &Context<Self>) {
-        let Some(id) = self.identity.clone() else { return };
+        let Some(id) = self.identity.clone() else {
+            return;
+        };
         if self.registering {
             return;
         }
         self.registering = true;
-        ctx.link().send_future(async move { Msg::Registered(relay::register(&id).await.map(|_| ())) });
+        ctx.link()
+            .send_future(async move { Msg::Registered(relay::register(&id).await.map(|_| ())) });
     }
 
     fn start_poll(&mut self, ctx: &Context<Self>) {
-        let (Some(storage), Some(id)) = (self.storage.clone(), self.identity.clone()) else { return };
+        let (Some(storage), Some(id)) = (self.storage.clone(), self.identity.clone()) else {
+            return;
+        };
         if self.polling {
             return;
         }
         self.polling = true;
-        ctx.link().send_future(async move { Msg::Polled(poll_once(storage, id).await) });
+        ctx.link()
+            .send_future(async move { Msg::Polled(poll_once(storage, id).await) });
     }
 
     fn relay_failed(&mut self, e: &RelayError) {
@@ -351,7 +390,9 @@ impl Component for App {
                 self.messages = l.messages;
                 self.scroll_messages = true;
                 let link = ctx.link().clone();
-                self._timer = Some(Interval::new(POLL_INTERVAL_MS, move || link.send_message(Msg::Tick)));
+                self._timer = Some(Interval::new(POLL_INTERVAL_MS, move || {
+                    link.send_message(Msg::Tick)
+                }));
                 self.start_register(ctx);
                 true
             }
@@ -408,7 +449,8 @@ impl Component for App {
                                 if !viewing {
                                     *self.unread.entry(m.peer_node_id.clone()).or_default() += 1;
                                 }
-                                if self.contact(&m.peer_node_id).is_none() && self.view != View::All {
+                                if self.contact(&m.peer_node_id).is_none() && self.view != View::All
+                                {
                                     *self.unread.entry(String::new()).or_default() += 1;
                                 }
                                 if !self.messages.iter().any(|x| x.key() == m.key()) {
@@ -433,19 +475,32 @@ impl Component for App {
             }
             Msg::AddContact => {
                 let (Some(me), Some(storage)) = (self.public.as_ref(), self.storage.clone()) else {
-                    self.contact_error = Some("Postern is still starting; try again in a moment.".into());
+                    self.contact_error =
+                        Some("Postern is still starting; try again in a moment.".into());
                     return true;
                 };
                 if self.saving_contact {
                     return false;
                 }
-                match logic::parse_contact(&self.contact_name, &self.contact_identity, me, &self.contacts, now_secs()) {
+                match logic::parse_contact(
+                    &self.contact_name,
+                    &self.contact_identity,
+                    me,
+                    &self.contacts,
+                    now_secs(),
+                ) {
                     Err(e) => self.contact_error = Some(e.to_string()),
                     Ok(c) => {
                         self.contact_error = None;
                         self.saving_contact = true;
                         ctx.link().send_future(async move {
-                            Msg::ContactSaved(storage.put_contact(&c).await.map(|_| c).map_err(|e| e.to_string()))
+                            Msg::ContactSaved(
+                                storage
+                                    .put_contact(&c)
+                                    .await
+                                    .map(|_| c)
+                                    .map_err(|e| e.to_string()),
+                            )
                         });
                     }
                 }
@@ -460,7 +515,7 @@ impl Component for App {
                         self.contact_hint = None;
                         let node = c.node_id.clone();
                         self.contacts.push(c);
-                        self.contacts.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+                        self.contacts.sort_by_key(|c| c.name.to_lowercase());
                         self.select(View::Contact(node));
                         self.focus = Some("compose-body");
                     }
@@ -480,13 +535,21 @@ impl Component for App {
                 if self.sending {
                     return false;
                 }
-                let Some(me) = self.identity.clone() else { return false };
+                let Some(me) = self.identity.clone() else {
+                    return false;
+                };
                 let View::Contact(node) = &self.view else {
-                    self.send_status = Some((StatusKind::Error, "Choose a contact to write to first.".into()));
+                    self.send_status = Some((
+                        StatusKind::Error,
+                        "Choose a contact to write to first.".into(),
+                    ));
                     return true;
                 };
                 let Some(contact) = self.contact(node).cloned() else {
-                    self.send_status = Some((StatusKind::Error, "Choose a contact to write to first.".into()));
+                    self.send_status = Some((
+                        StatusKind::Error,
+                        "Choose a contact to write to first.".into(),
+                    ));
                     return true;
                 };
                 if self.body.trim().is_empty() {
@@ -496,8 +559,10 @@ impl Component for App {
                 let recipient = match PublicIdentity::from_str(&contact.identity) {
                     Ok(p) => p,
                     Err(e) => {
-                        self.send_status =
-                            Some((StatusKind::Error, format!("This contact's stored identity is invalid: {e}.")));
+                        self.send_status = Some((
+                            StatusKind::Error,
+                            format!("This contact's stored identity is invalid: {e}."),
+                        ));
                         return true;
                     }
                 };
@@ -547,7 +612,8 @@ impl Component for App {
                         if e.is_unreachable() {
                             self.relay = RelayState::Offline;
                         }
-                        self.send_status = Some((StatusKind::Error, logic::explain_send_error(&e, &name)));
+                        self.send_status =
+                            Some((StatusKind::Error, logic::explain_send_error(&e, &name)));
                     }
                 }
                 true
@@ -555,7 +621,8 @@ impl Component for App {
             Msg::Copy => {
                 let Some(p) = &self.public else { return false };
                 let text = p.to_string();
-                ctx.link().send_future(async move { Msg::Copied(copy_to_clipboard(text).await) });
+                ctx.link()
+                    .send_future(async move { Msg::Copied(copy_to_clipboard(text).await) });
                 false
             }
             Msg::Copied(ok) => {
@@ -574,7 +641,8 @@ impl Component for App {
                 self.contact_identity = identity;
                 self.contact_name.clear();
                 self.contact_error = None;
-                self.contact_hint = Some("Unknown sender: give them a name to add them as a contact.".into());
+                self.contact_hint =
+                    Some("Unknown sender: give them a name to add them as a contact.".into());
                 self.focus = Some("contact-name");
                 true
             }
@@ -750,18 +818,26 @@ impl App {
 
     fn view_message(&self, ctx: &Context<Self>, m: &StoredMessage) -> Html {
         let contact = self.contact(&m.peer_node_id);
-        let my_node = self.public.as_ref().map(|p| p.node_id().to_string()).unwrap_or_default();
+        let my_node = self
+            .public
+            .as_ref()
+            .map(|p| p.node_id().to_string())
+            .unwrap_or_default();
         let (sender_node, sender_label) = match m.direction {
             Direction::Out => (my_node, "You".to_string()),
             Direction::In => (
                 m.peer_node_id.clone(),
-                contact.map(|c| c.name.clone()).unwrap_or_else(|| logic::short_node_id(&m.peer_node_id)),
+                contact
+                    .map(|c| c.name.clone())
+                    .unwrap_or_else(|| logic::short_node_id(&m.peer_node_id)),
             ),
         };
         let to_label = match (m.direction, self.view == View::All) {
             (Direction::Out, true) => Some(format!(
                 "to {}",
-                contact.map(|c| c.name.clone()).unwrap_or_else(|| logic::short_node_id(&m.peer_node_id))
+                contact
+                    .map(|c| c.name.clone())
+                    .unwrap_or_else(|| logic::short_node_id(&m.peer_node_id))
             )),
             _ => None,
         };
@@ -802,8 +878,13 @@ impl App {
         let (title, list): (String, Vec<&StoredMessage>) = match &self.view {
             View::All => ("All messages".into(), self.messages.iter().collect()),
             View::Contact(n) => (
-                self.contact(n).map(|c| c.name.clone()).unwrap_or_else(|| logic::short_node_id(n)),
-                self.messages.iter().filter(|m| &m.peer_node_id == n).collect(),
+                self.contact(n)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_else(|| logic::short_node_id(n)),
+                self.messages
+                    .iter()
+                    .filter(|m| &m.peer_node_id == n)
+                    .collect(),
             ),
         };
         let selected = match &self.view {

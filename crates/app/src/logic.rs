@@ -47,13 +47,20 @@ impl std::fmt::Display for ContactError {
         match self {
             ContactError::EmptyName => write!(f, "Give the contact a name."),
             ContactError::NameTooLong => {
-                write!(f, "The name is too long (at most {MAX_CONTACT_NAME_CHARS} characters).")
+                write!(
+                    f,
+                    "The name is too long (at most {MAX_CONTACT_NAME_CHARS} characters)."
+                )
             }
-            ContactError::EmptyIdentity => write!(f, "Paste the contact's public identity (postern1.…)."),
+            ContactError::EmptyIdentity => {
+                write!(f, "Paste the contact's public identity (postern1.…).")
+            }
             ContactError::Invalid(e) => write!(f, "That is not a valid Postern identity: {e}."),
             ContactError::IsSelf => write!(f, "That is your own identity."),
             ContactError::DuplicateName(n) => write!(f, "You already have a contact named “{n}”."),
-            ContactError::DuplicateIdentity(n) => write!(f, "This identity is already saved as “{n}”."),
+            ContactError::DuplicateIdentity(n) => {
+                write!(f, "This identity is already saved as “{n}”.")
+            }
         }
     }
 }
@@ -141,10 +148,11 @@ pub fn explain_seal_error(e: &DmError) -> String {
 }
 
 /// Wording for a refused or failed deposit. `recipient` is the contact's name.
+/// Never contains the word "sent": `#send-status` containing it means success.
 pub fn explain_send_error(e: &RelayError, recipient: &str) -> String {
     match e {
         RelayError::Unreachable(_) => {
-            "Relay unreachable: the message was not sent. Check your connection and try again.".to_string()
+            "Relay unreachable: your message was not delivered. Check your connection and try again.".to_string()
         }
         RelayError::Api { code, detail, .. } => match code.as_str() {
             codes::RECIPIENT_UNKNOWN => format!(
@@ -168,7 +176,11 @@ pub fn explain_send_error(e: &RelayError, recipient: &str) -> String {
 /// Prefer the relay's own explanation (it knows its configured caps); fall back to core's
 /// wording with the default caps.
 fn cap_text(detail: &str, fallback: CapError) -> String {
-    let base = if detail.trim().is_empty() { fallback.to_string() } else { detail.trim().to_string() };
+    let base = if detail.trim().is_empty() {
+        fallback.to_string()
+    } else {
+        detail.trim().to_string()
+    };
     let mut s = base;
     if let Some(first) = s.get(..1) {
         let upper = first.to_uppercase();
@@ -177,12 +189,15 @@ fn cap_text(detail: &str, fallback: CapError) -> String {
     if !s.ends_with('.') {
         s.push('.');
     }
-    format!("Not sent: {s}")
+    format!("Not delivered: {s}")
 }
 
 /// The label for a node id: the contact name if known.
 pub fn contact_name<'a>(contacts: &'a [Contact], node_id: &str) -> Option<&'a str> {
-    contacts.iter().find(|c| c.node_id == node_id).map(|c| c.name.as_str())
+    contacts
+        .iter()
+        .find(|c| c.node_id == node_id)
+        .map(|c| c.name.as_str())
 }
 
 /// Local time for a timestamp in seconds.

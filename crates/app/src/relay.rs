@@ -22,7 +22,11 @@ pub enum RelayError {
     /// error in front of it).
     Unreachable(String),
     /// The relay answered with an error body.
-    Api { status: u16, code: String, detail: String },
+    Api {
+        status: u16,
+        code: String,
+        detail: String,
+    },
     /// The relay answered with something we could not understand.
     BadResponse(String),
 }
@@ -44,7 +48,11 @@ impl std::fmt::Display for RelayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RelayError::Unreachable(e) => write!(f, "relay unreachable ({e})"),
-            RelayError::Api { status, code, detail } => write!(f, "relay refused ({status} {code}): {detail}"),
+            RelayError::Api {
+                status,
+                code,
+                detail,
+            } => write!(f, "relay refused ({status} {code}): {detail}"),
             RelayError::BadResponse(e) => write!(f, "unexpected relay response: {e}"),
         }
     }
@@ -58,13 +66,22 @@ pub fn now_secs() -> u64 {
 async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, RelayError> {
     let status = resp.status();
     if resp.ok() {
-        return resp.json::<T>().await.map_err(|e| RelayError::BadResponse(e.to_string()));
+        return resp
+            .json::<T>()
+            .await
+            .map_err(|e| RelayError::BadResponse(e.to_string()));
     }
     // Gateways in front of a stopped relay answer 502/503/504 without our error body.
     let text = resp.text().await.unwrap_or_default();
     match serde_json::from_str::<ErrorBody>(&text) {
-        Ok(body) => Err(RelayError::Api { status, code: body.code, detail: body.detail }),
-        Err(_) if matches!(status, 502..=504) => Err(RelayError::Unreachable(format!("HTTP {status}"))),
+        Ok(body) => Err(RelayError::Api {
+            status,
+            code: body.code,
+            detail: body.detail,
+        }),
+        Err(_) if matches!(status, 502..=504) => {
+            Err(RelayError::Unreachable(format!("HTTP {status}")))
+        }
         Err(_) => Err(RelayError::Api {
             status,
             code: format!("http_{status}"),
@@ -74,8 +91,13 @@ async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, RelayError> {
 }
 
 async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, RelayError> {
-    let req = Request::post(path).json(body).map_err(|e| RelayError::BadResponse(e.to_string()))?;
-    let resp = req.send().await.map_err(|e| RelayError::Unreachable(e.to_string()))?;
+    let req = Request::post(path)
+        .json(body)
+        .map_err(|e| RelayError::BadResponse(e.to_string()))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| RelayError::Unreachable(e.to_string()))?;
     decode(resp).await
 }
 
@@ -95,8 +117,17 @@ pub async fn health() -> Result<(), RelayError> {
 /// Publish our X25519 key (idempotent on the relay).
 pub async fn register(id: &Identity) -> Result<RegisterResponse, RelayError> {
     let dh = id.dh_public();
-    let auth = auth::sign_request(id, Action::DmRegister, dh.as_bytes(), now_secs(), &mut OsRng);
-    let body = RegisterRequest { auth, dh_pub_key: b64::encode_std(dh.as_bytes()) };
+    let auth = auth::sign_request(
+        id,
+        Action::DmRegister,
+        dh.as_bytes(),
+        now_secs(),
+        &mut OsRng,
+    );
+    let body = RegisterRequest {
+        auth,
+        dh_pub_key: b64::encode_std(dh.as_bytes()),
+    };
     post(PATH_REGISTER, &body).await
 }
 
@@ -108,7 +139,13 @@ pub async fn send(envelope: DmEnvelope) -> Result<SendResponse, RelayError> {
 /// Non-destructive listing of our mailbox.
 pub async fn poll(id: &Identity, limit: u32) -> Result<PollResponse, RelayError> {
     let limit = limit.min(api::dm::MAX_POLL_LIMIT);
-    let auth = auth::sign_request(id, Action::DmPoll, &api::dm::poll_params(limit), now_secs(), &mut OsRng);
+    let auth = auth::sign_request(
+        id,
+        Action::DmPoll,
+        &api::dm::poll_params(limit),
+        now_secs(),
+        &mut OsRng,
+    );
     post(PATH_POLL, &PollRequest { auth, limit }).await
 }
 
@@ -117,7 +154,13 @@ pub async fn ack(id: &Identity, msg_ids: &[String]) -> Result<u64, RelayError> {
     let mut removed = 0;
     for chunk in msg_ids.chunks(api::dm::MAX_ACK_IDS) {
         let ids = chunk.to_vec();
-        let auth = auth::sign_request(id, Action::DmAck, &auth::ack_params(&ids), now_secs(), &mut OsRng);
+        let auth = auth::sign_request(
+            id,
+            Action::DmAck,
+            &auth::ack_params(&ids),
+            now_secs(),
+            &mut OsRng,
+        );
         let resp: AckResponse = post(PATH_ACK, &AckRequest { auth, msg_ids: ids }).await?;
         removed += resp.removed;
     }

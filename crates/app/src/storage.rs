@@ -87,7 +87,9 @@ pub enum StorageError {
 impl std::fmt::Display for StorageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StorageError::Unavailable(e) => write!(f, "browser storage (IndexedDB) is unavailable: {e}"),
+            StorageError::Unavailable(e) => {
+                write!(f, "browser storage (IndexedDB) is unavailable: {e}")
+            }
             StorageError::Io(e) => write!(f, "browser storage error: {e}"),
             StorageError::Corrupt(e) => write!(f, "stored data is corrupt: {e}"),
         }
@@ -127,14 +129,24 @@ impl Storage {
     async fn get_string(&self, store: &str, key: &str) -> Result<Option<String>, StorageError> {
         let tx = self.db.transaction(store).build().map_err(io)?;
         let st = tx.object_store(store).map_err(io)?;
-        let v: Option<String> = st.get(key.to_string()).primitive().map_err(io)?.await.map_err(io)?;
+        let v: Option<String> = st
+            .get(key.to_string())
+            .primitive()
+            .map_err(io)?
+            .await
+            .map_err(io)?;
         Ok(v)
     }
 
     async fn get_all_strings(&self, store: &str) -> Result<Vec<String>, StorageError> {
         let tx = self.db.transaction(store).build().map_err(io)?;
         let st = tx.object_store(store).map_err(io)?;
-        let it = st.get_all::<String>().primitive().map_err(io)?.await.map_err(io)?;
+        let it = st
+            .get_all::<String>()
+            .primitive()
+            .map_err(io)?
+            .await
+            .map_err(io)?;
         it.map(|r| r.map_err(io)).collect()
     }
 
@@ -154,9 +166,15 @@ impl Storage {
             .map_err(io)?;
         let st = tx.object_store(store).map_err(io)?;
         if overwrite {
-            st.put(value).with_key(key.to_string()).primitive().map_err(io)?;
+            st.put(value)
+                .with_key(key.to_string())
+                .primitive()
+                .map_err(io)?;
         } else {
-            st.add(value).with_key(key.to_string()).primitive().map_err(io)?;
+            st.add(value)
+                .with_key(key.to_string())
+                .primitive()
+                .map_err(io)?;
         }
         tx.commit().await.map_err(io)
     }
@@ -169,11 +187,17 @@ impl Storage {
     /// Store the identity secret unless one is already stored (never overwrites a key).
     /// Returns the secret that is stored afterwards (the existing one if there was one, e.g.
     /// created concurrently by another tab).
-    pub async fn save_identity_secret_if_absent(&self, secret: &str) -> Result<String, StorageError> {
+    pub async fn save_identity_secret_if_absent(
+        &self,
+        secret: &str,
+    ) -> Result<String, StorageError> {
         if let Some(existing) = self.load_identity_secret().await? {
             return Ok(existing);
         }
-        match self.write_string(STORE_META, KEY_IDENTITY, secret.to_string(), false).await {
+        match self
+            .write_string(STORE_META, KEY_IDENTITY, secret.to_string(), false)
+            .await
+        {
             Ok(()) => Ok(secret.to_string()),
             Err(e) => match self.load_identity_secret().await? {
                 // Lost a race with another tab: use the identity that won.
@@ -190,14 +214,15 @@ impl Storage {
             .iter()
             .map(|s| serde_json::from_str(s).map_err(|e| StorageError::Corrupt(e.to_string())))
             .collect::<Result<_, _>>()?;
-        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        out.sort_by_key(|c| c.name.to_lowercase());
         Ok(out)
     }
 
     /// Insert or update a contact (keyed by node id).
     pub async fn put_contact(&self, c: &Contact) -> Result<(), StorageError> {
         let json = serde_json::to_string(c).map_err(io)?;
-        self.write_string(STORE_CONTACTS, &c.node_id, json, true).await
+        self.write_string(STORE_CONTACTS, &c.node_id, json, true)
+            .await
     }
 
     /// All stored messages, oldest first.
@@ -219,7 +244,8 @@ impl Storage {
     /// Store a message; storing the same key again is a no-op (idempotent).
     pub async fn put_message(&self, m: &StoredMessage) -> Result<(), StorageError> {
         let json = serde_json::to_string(m).map_err(io)?;
-        self.write_string(STORE_MESSAGES, &m.key(), json, true).await
+        self.write_string(STORE_MESSAGES, &m.key(), json, true)
+            .await
     }
 
     /// Close the connection (tests use this before deleting a scratch database).
@@ -237,5 +263,8 @@ pub fn sort_messages(ms: &mut [StoredMessage]) {
 
 /// Delete a database by name (tests only; the app never deletes its database).
 pub async fn delete_database(name: &str) -> Result<(), StorageError> {
-    Database::delete_by_name(name).map_err(io)?.await.map_err(io)
+    Database::delete_by_name(name)
+        .map_err(io)?
+        .await
+        .map_err(io)
 }

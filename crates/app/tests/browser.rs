@@ -1,0 +1,192 @@
+//! Browser tests of the app's non-UI logic (real IndexedDB in headless Chromium).
+//! Run: `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p postern-app --target wasm32-unknown-unknown`
+#![cfg(target_arch = "wasm32")]
+
+use postern_app::logic::{self, ContactError};
+use postern_app::relay::RelayError;
+use postern_app::storage::{self, Contact, Direction, Storage, StoredMessage};
+use postern_core::api::codes;
+use postern_core::dm::{DmError, MAX_BODY_LEN};
+use postern_core::identity::IdentityError;
+use postern_core::Identity;
+use rand_core::OsRng;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn scratch_db() -> String {
+    format!("postern-test-{}", postern_core::dm::new_msg_id(&mut OsRng))
+}
+
+fn msg(direction: Direction, peer: &str, id: &str, ts: u64, body: &str) -> StoredMessage {
+    StoredMessage {
+        direction,
+        msg_id: id.into(),
+        peer_node_id: peer.into(),
+        peer_identity: format!("postern1.{peer}.x.y"),
+        timestamp: ts,
+        stored_at: ts,
+        body: body.into(),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn storage_round_trip_and_never_overwrites_identity() {
+    let name = scratch_db();
+    let db = Storage::open(&name).await.unwrap();
+    assert_eq!(db.load_identity_secret().await.unwrap(), None);
+
+    let id = Identity::generate(&mut OsRng);
+    let secret = id.export_secret();
+    assert_eq!(
+        db.save_identity_secret_if_absent(&secret).await.unwrap(),
+        *secret
+    );
+    // A second identity must not replace the stored one.
+    let other = Identity::generate(&mut OsRng).export_secret();
+    assert_eq!(
+        db.save_identity_secret_if_absent(&other).await.unwrap(),
+        *secret
+    );
+
+    let bob = Identity::generate(&mut OsRng).public();
+    let c = Contact {
+        name: "Bob".into(),
+        node_id: bob.node_id().into(),
+        identity: bob.to_string(),
+        added_at: 7,
+    };
+    db.put_contact(&c).await.unwrap();
+    let m_in = msg(
+        Direction::In,
+        bob.node_id(),
+        "aaaaaaaa01",
+        20,
+        "hi ✉ there\nline 2",
+    );
+    let m_out = msg(Direction::Out, bob.node_id(), "aaaaaaaa01", 10, "hello");
+    db.put_message(&m_in).await.unwrap();
+    db.put_message(&m_out).await.unwrap();
+    db.put_message(&m_in).await.unwrap(); // idempotent
+    assert!(db.has_message(&m_in.key()).await.unwrap());
+    assert!(!db.has_message("in:nobody:zzzzzzzz").await.unwrap());
+    db.close();
+
+    // Everything survives a reload (fresh connection).
+    let db = Storage::open(&name).await.unwrap();
+    let back = Identity::import_secret(&db.load_identity_secret().await.unwrap().unwrap()).unwrap();
+    assert_eq!(back.public(), id.public());
+    assert_eq!(db.contacts().await.unwrap(), vec![c]);
+    assert_eq!(db.messages().await.unwrap(), vec![m_out, m_in]);
+    db.close();
+    storage::delete_database(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+fn contact_form_uses_core_parser() {
+    let me = Identity::generate(&mut OsRng).public();
+    let bob = Identity::generate(&mut OsRng).public();
+    let bob_s = bob.to_string();
+    let ok = logic::parse_contact("  Bob ", &format!("\n{bob_s}\n"), &me, &[], 1).unwrap();
+    assert_eq!(ok.name, "Bob");
+    assert_eq!(ok.node_id, bob.node_id());
+    assert_eq!(ok.identity, bob_s);
+
+    assert_eq!(
+        logic::parse_contact("", &bob_s, &me, &[], 1),
+        Err(ContactError::EmptyName)
+    );
+    assert_eq!(
+        logic::parse_contact("Bob", " ", &me, &[], 1),
+        Err(ContactError::EmptyIdentity)
+    );
+    assert_eq!(
+        logic::parse_contact("Me", &me.to_string(), &me, &[], 1),
+        Err(ContactError::IsSelf)
+    );
+    assert!(matches!(
+        logic::parse_contact("Bob", "postern1.nope", &me, &[], 1),
+        Err(ContactError::Invalid(IdentityError::Malformed(_)))
+    ));
+    let existing = vec![ok.clone()];
+    assert_eq!(
+        logic::parse_contact("Robert", &bob_s, &me, &existing, 1),
+        Err(ContactError::DuplicateIdentity("Bob".into()))
+    );
+    let carol = Identity::generate(&mut OsRng).public().to_string();
+    assert_eq!(
+        logic::parse_contact("bob", &carol, &me, &existing, 1),
+        Err(ContactError::DuplicateName("Bob".into()))
+    );
+    // Errors are worded for people.
+    let text = ContactError::Invalid(IdentityError::NodeIdMismatch).to_string();
+    assert!(text.contains("not a valid Postern identity"), "{text}");
+}
+
+#[wasm_bindgen_test]
+fn seal_and_open_in_the_browser() {
+    let alice = Identity::generate(&mut OsRng);
+    let bob = Identity::generate(&mut OsRng);
+    let (env, local) = logic::seal_text(&alice, &bob.public(), "hello bob", 100).unwrap();
+    assert_eq!(local.direction, Direction::Out);
+    assert_eq!(local.peer_node_id, bob.node_id());
+    assert_eq!(local.msg_id, env.msg_id);
+    // The envelope does not carry the plaintext.
+    assert!(!serde_json::to_string(&env).unwrap().contains("hello bob"));
+
+    let opened = logic::open_envelope(&bob, &env, 200).unwrap();
+    assert_eq!(opened.direction, Direction::In);
+    assert_eq!(opened.peer_node_id, alice.node_id());
+    assert_eq!(opened.peer_identity, alice.public().to_string());
+    assert_eq!(opened.body, "hello bob");
+    assert_eq!((opened.timestamp, opened.stored_at), (100, 200));
+    assert_eq!(
+        logic::open_envelope(&alice, &env, 200).unwrap_err(),
+        DmError::WrongRecipient
+    );
+
+    let big = "x".repeat(MAX_BODY_LEN + 1);
+    let err = logic::seal_text(&alice, &bob.public(), &big, 1).unwrap_err();
+    assert_eq!(err, DmError::BodyTooLarge(MAX_BODY_LEN + 1));
+    assert!(logic::explain_seal_error(&err).contains(&MAX_BODY_LEN.to_string()));
+    assert!(logic::seal_text(&alice, &bob.public(), &"x".repeat(MAX_BODY_LEN), 1).is_ok());
+}
+
+#[wasm_bindgen_test]
+fn send_errors_are_explained_and_never_say_sent() {
+    let api = |code: &str, detail: &str| RelayError::Api {
+        status: 404,
+        code: code.into(),
+        detail: detail.into(),
+    };
+    let cases = [
+        (RelayError::Unreachable("TypeError".into()), "unreachable"),
+        (api(codes::RECIPIENT_UNKNOWN, ""), "has not opened Postern"),
+        (api(codes::SENDER_CAP_REACHED, ""), "2 unread messages"),
+        (
+            api(
+                codes::SENDER_CAP_REACHED,
+                "you already have 5 unread messages waiting",
+            ),
+            "5 unread",
+        ),
+        (api(codes::MAILBOX_FULL, ""), "mailbox is full"),
+        (api("weird", "boom"), "boom"),
+    ];
+    for (e, want) in cases {
+        let text = logic::explain_send_error(&e, "Bob");
+        assert!(text.contains(want), "{text:?} should contain {want:?}");
+        // The UI (and the e2e test) read "sent" in #send-status as success.
+        assert!(!text.to_lowercase().contains("sent"), "{text:?}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn short_ids() {
+    assert_eq!(
+        logic::short_node_id("!sb_0123456789abcdef0123456789abcdef"),
+        "0123-4567"
+    );
+    let p = Identity::generate(&mut OsRng).public();
+    assert_eq!(logic::fingerprint(&p).replace('-', ""), p.short_id());
+}
