@@ -14,7 +14,7 @@ use yew::prelude::*;
 use zeroize::Zeroizing;
 
 use crate::logic;
-use crate::relay::{self, now_secs, RelayError};
+use crate::relay::{self, now_millis, now_secs, RelayError};
 use crate::storage::{Contact, Direction, Storage, StoredMessage, DB_NAME};
 
 /// How often the mailbox is polled.
@@ -179,12 +179,12 @@ async fn poll_once(storage: Rc<Storage>, id: Rc<Identity>) -> Result<PollOutcome
         if resp.messages.is_empty() {
             break;
         }
-        let now = now_secs();
+        let base_ms = now_millis();
         let mut to_ack = Vec::new();
         let mut kept_back = 0usize;
-        for stored in &resp.messages {
+        for (i, stored) in resp.messages.iter().enumerate() {
             let env = &stored.envelope;
-            match logic::open_envelope(&id, env, now) {
+            match logic::open_envelope(&id, env, base_ms + i as u64) {
                 Ok(m) => match storage.has_message(&m.key()).await {
                     Ok(true) => to_ack.push(env.msg_id.clone()),
                     Ok(false) => match storage.put_message(&m).await {
@@ -566,13 +566,15 @@ impl Component for App {
                         return true;
                     }
                 };
-                let (env, local) = match logic::seal_text(&me, &recipient, &self.body, now_secs()) {
-                    Ok(x) => x,
-                    Err(e) => {
-                        self.send_status = Some((StatusKind::Error, logic::explain_seal_error(&e)));
-                        return true;
-                    }
-                };
+                let (env, local) =
+                    match logic::seal_text(&me, &recipient, &self.body, now_secs(), now_millis()) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            self.send_status =
+                                Some((StatusKind::Error, logic::explain_seal_error(&e)));
+                            return true;
+                        }
+                    };
                 self.sending = true;
                 self.send_status = Some((StatusKind::Pending, "Sending…".into()));
                 let storage = self.storage.clone();

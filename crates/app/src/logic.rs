@@ -101,12 +101,14 @@ pub fn parse_contact(
     })
 }
 
-/// Seal `text` for `recipient` (fresh msg_id) and build the local copy of the sent message.
+/// Seal `text` for `recipient` (fresh msg_id, timestamp `now` in seconds) and build the local
+/// copy of the sent message (`stored_at_ms`: local order key, see [`StoredMessage::stored_at`]).
 pub fn seal_text(
     me: &Identity,
     recipient: &PublicIdentity,
     text: &str,
     now: u64,
+    stored_at_ms: u64,
 ) -> Result<(DmEnvelope, StoredMessage), DmError> {
     let msg_id = dm::new_msg_id(&mut OsRng);
     let env = dm::seal(me, recipient, text.as_bytes(), &msg_id, now, &mut OsRng)?;
@@ -116,14 +118,18 @@ pub fn seal_text(
         peer_node_id: recipient.node_id().to_string(),
         peer_identity: recipient.to_string(),
         timestamp: now,
-        stored_at: now,
+        stored_at: stored_at_ms,
         body: text.to_string(),
     };
     Ok((env, local))
 }
 
 /// Open and verify an incoming envelope with core, producing the record to store.
-pub fn open_envelope(me: &Identity, env: &DmEnvelope, now: u64) -> Result<StoredMessage, DmError> {
+pub fn open_envelope(
+    me: &Identity,
+    env: &DmEnvelope,
+    stored_at_ms: u64,
+) -> Result<StoredMessage, DmError> {
     let opened = dm::open(me, env)?;
     let body = opened.text()?.to_string();
     Ok(StoredMessage {
@@ -132,7 +138,7 @@ pub fn open_envelope(me: &Identity, env: &DmEnvelope, now: u64) -> Result<Stored
         peer_node_id: opened.sender.node_id().to_string(),
         peer_identity: opened.sender.to_string(),
         timestamp: opened.timestamp,
-        stored_at: now,
+        stored_at: stored_at_ms,
         body,
     })
 }

@@ -58,6 +58,11 @@ impl std::fmt::Display for RelayError {
     }
 }
 
+/// Current time in milliseconds (browser clock).
+pub fn now_millis() -> u64 {
+    js_sys::Date::now() as u64
+}
+
 /// Current time in whole seconds (browser clock).
 pub fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64

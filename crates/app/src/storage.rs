@@ -58,7 +58,8 @@ pub struct StoredMessage {
     pub peer_identity: String,
     /// Sender's timestamp (seconds) for incoming, send time for outgoing.
     pub timestamp: u64,
-    /// Local time the message was stored (seconds).
+    /// Local order key: milliseconds when stored, incremented within one poll so that messages
+    /// with equal (second-resolution) timestamps keep the relay's order.
     pub stored_at: u64,
     pub body: String,
 }
@@ -254,7 +255,7 @@ impl Storage {
     }
 }
 
-/// Display order: by timestamp, then local storage time, then msg_id.
+/// Display order: by timestamp (seconds), then local order key, then msg_id.
 pub fn sort_messages(ms: &mut [StoredMessage]) {
     ms.sort_by(|a, b| {
         (a.timestamp, a.stored_at, &a.msg_id).cmp(&(b.timestamp, b.stored_at, &b.msg_id))

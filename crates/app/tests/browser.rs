@@ -127,7 +127,7 @@ fn contact_form_uses_core_parser() {
 fn seal_and_open_in_the_browser() {
     let alice = Identity::generate(&mut OsRng);
     let bob = Identity::generate(&mut OsRng);
-    let (env, local) = logic::seal_text(&alice, &bob.public(), "hello bob", 100).unwrap();
+    let (env, local) = logic::seal_text(&alice, &bob.public(), "hello bob", 100, 100_000).unwrap();
     assert_eq!(local.direction, Direction::Out);
     assert_eq!(local.peer_node_id, bob.node_id());
     assert_eq!(local.msg_id, env.msg_id);
@@ -146,10 +146,10 @@ fn seal_and_open_in_the_browser() {
     );
 
     let big = "x".repeat(MAX_BODY_LEN + 1);
-    let err = logic::seal_text(&alice, &bob.public(), &big, 1).unwrap_err();
+    let err = logic::seal_text(&alice, &bob.public(), &big, 1, 1).unwrap_err();
     assert_eq!(err, DmError::BodyTooLarge(MAX_BODY_LEN + 1));
     assert!(logic::explain_seal_error(&err).contains(&MAX_BODY_LEN.to_string()));
-    assert!(logic::seal_text(&alice, &bob.public(), &"x".repeat(MAX_BODY_LEN), 1).is_ok());
+    assert!(logic::seal_text(&alice, &bob.public(), &"x".repeat(MAX_BODY_LEN), 1, 1).is_ok());
 }
 
 #[wasm_bindgen_test]
