@@ -21,6 +21,9 @@ use crate::storage::{Contact, Direction, Storage, StoredMessage, DB_NAME};
 pub const POLL_INTERVAL_MS: u32 = 4_000;
 /// Envelopes fetched per poll request.
 const POLL_LIMIT: u32 = 50;
+/// Re-publish the DH key every this many ticks (the relay's registration is an idempotent
+/// upsert; this heals a relay that lost its data).
+const REREGISTER_EVERY_TICKS: u32 = 75;
 /// Follow-up polls within one check when the mailbox holds more than one page.
 const MAX_POLL_PAGES: usize = 5;
 
@@ -99,6 +102,7 @@ pub struct App {
     fatal: Option<String>,
     registered: bool,
     registering: bool,
+    ticks: u32,
     relay: RelayState,
     relay_error: Option<String>,
     polling: bool,
@@ -350,6 +354,7 @@ impl Component for App {
             fatal: None,
             registered: false,
             registering: false,
+            ticks: 0,
             relay: RelayState::Checking,
             relay_error: None,
             polling: false,
@@ -410,9 +415,11 @@ impl Component for App {
                 true
             }
             Msg::Tick => {
-                if !self.registered {
+                self.ticks = self.ticks.wrapping_add(1);
+                if !self.registered || self.ticks % REREGISTER_EVERY_TICKS == 0 {
                     self.start_register(ctx);
-                } else {
+                }
+                if self.registered {
                     self.start_poll(ctx);
                 }
                 false
