@@ -5,3 +5,8 @@
 //! and for `wasm32-unknown-unknown`.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod canonical;
+pub mod event;
+pub mod json;
+pub mod signature;
