@@ -9,4 +9,5 @@
 pub mod canonical;
 pub mod event;
 pub mod json;
+pub mod schema;
 pub mod signature;
