@@ -9,5 +9,7 @@
 pub mod canonical;
 pub mod event;
 pub mod json;
+pub mod merkle;
+pub mod rfc9162;
 pub mod schema;
 pub mod signature;
