@@ -7,9 +7,11 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod canonical;
+pub mod chaingen;
 pub mod event;
 pub mod json;
 pub mod merkle;
 pub mod rfc9162;
 pub mod schema;
 pub mod signature;
+pub mod verify;
