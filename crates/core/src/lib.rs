@@ -14,4 +14,5 @@ pub mod merkle;
 pub mod rfc9162;
 pub mod schema;
 pub mod signature;
+pub mod sync;
 pub mod verify;
