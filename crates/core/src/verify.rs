@@ -610,8 +610,11 @@ pub struct LocatorMatch {
     pub matched_hash: Option<String>,
     /// Index of our first event after the match (0 for genesis).
     pub start_index: usize,
-    /// Both sides have events after the common ancestor (or no ancestor at all).
+    /// The reference relay's `forked` flag: nothing matched, or only genesis matched although
+    /// the peer sent a longer locator.
     pub forked: bool,
+    /// Both sides have events after the common ancestor (or there is no common ancestor).
+    pub diverged: bool,
 }
 
 /// Match a peer's locator against our event ids (first locator entry we know wins; an empty
@@ -625,9 +628,10 @@ pub fn match_locator<S: AsRef<str>>(local_ids: &[S], locator: &[String]) -> Loca
     for h in locator {
         let start = if h == GENESIS_HASH { Some(0) } else { index.get(h.as_str()).map(|i| i + 1) };
         if let Some(start) = start {
-            let forked = h != peer_head && h != local_head;
-            return LocatorMatch { matched_hash: Some(h.clone()), start_index: start, forked };
+            let diverged = h != peer_head && h != local_head;
+            let forked = h == GENESIS_HASH && locator.len() > 1;
+            return LocatorMatch { matched_hash: Some(h.clone()), start_index: start, forked, diverged };
         }
     }
-    LocatorMatch { matched_hash: None, start_index: 0, forked: true }
+    LocatorMatch { matched_hash: None, start_index: 0, forked: true, diverged: true }
 }

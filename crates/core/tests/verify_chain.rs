@@ -349,19 +349,26 @@ fn locator_shape_and_fork_matching() {
     // Peer is behind us: not a fork.
     let peer = build_locator(&ids[..50], 32);
     let m = match_locator(&ids, &peer);
-    assert_eq!((m.matched_hash.as_deref(), m.start_index, m.forked), (Some(ids[49].as_str()), 50, false));
+    assert_eq!((m.matched_hash.as_deref(), m.start_index, m.forked, m.diverged), (Some(ids[49].as_str()), 50, false, false));
     // Peer is ahead: we match our head, not a fork.
     let mut longer = ids.clone();
     longer.push(format!("{:064x}", 1000));
     let m = match_locator(&ids, &build_locator(&longer, 32));
-    assert_eq!((m.start_index, m.forked), (100, false));
+    assert_eq!((m.start_index, m.forked, m.diverged), (100, false, false));
     // Diverged after index 59.
     let mut fork = ids[..60].to_vec();
     fork.extend((0..5).map(|i| format!("{:064x}", 5000 + i)));
     let m = match_locator(&ids, &build_locator(&fork, 32));
-    assert!(m.forked);
+    assert!(m.diverged && !m.forked);
     assert!(m.start_index <= 60);
+    // Only genesis in common although the peer has history: the reference calls that forked.
+    let other: Vec<String> = (0..20).map(|i| format!("{:064x}", 9000 + i)).collect();
+    let m = match_locator(&ids, &build_locator(&other, 32));
+    assert_eq!((m.matched_hash.as_deref(), m.start_index, m.forked, m.diverged), (Some(GENESIS_HASH), 0, true, true));
+    // Empty local chain, empty peer: genesis, no fork.
+    let m = match_locator::<String>(&[], &[GENESIS_HASH.to_string()]);
+    assert!(!m.forked && !m.diverged);
     // Nothing in common (no genesis either).
     let m = match_locator(&ids, &["ff".repeat(32)]);
-    assert_eq!((m.matched_hash, m.forked), (None, true));
+    assert_eq!((m.matched_hash, m.forked, m.diverged), (None, true, true));
 }
