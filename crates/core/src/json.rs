@@ -321,6 +321,41 @@ impl Value {
         out
     }
 
+    /// Compact JSON keeping object members in insertion order (for human-facing output).
+    pub fn to_json_ordered(&self) -> String {
+        let mut out = String::new();
+        self.write_ordered(&mut out);
+        out
+    }
+
+    fn write_ordered(&self, out: &mut String) {
+        match self {
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_ordered(out);
+                }
+                out.push(']');
+            }
+            Value::Object(members) => {
+                out.push('{');
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_json_string(k, out);
+                    out.push(':');
+                    v.write_ordered(out);
+                }
+                out.push('}');
+            }
+            other => other.write_canonical(out),
+        }
+    }
+
     fn write_canonical(&self, out: &mut String) {
         match self {
             Value::Null => out.push_str("null"),

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod canonical;
 pub mod chaingen;
+pub mod cli;
 pub mod event;
 pub mod json;
 pub mod merkle;

@@ -572,6 +572,22 @@ pub fn clamp_tier(claimed: PrivacyTier, actual: PrivacyTier) -> PrivacyTier {
     claimed.min(actual)
 }
 
+/// Check one case object `{event_type, payload, check?, protocol_version?, network_id?}`:
+/// `check: "protocol"` validates the protocol fields, `check: "public_ledger"` the per-type and
+/// public-ledger rules; anything else runs [`check_payload`].
+pub fn check_case(case: &Value) -> Result<(), SchemaError> {
+    let text = |k: &str| case.get(k).map(Value::py_str).unwrap_or_default();
+    match case.get("check").and_then(Value::as_str) {
+        Some("protocol") => validate_protocol_fields(&text("protocol_version"), &text("network_id")),
+        Some("public_ledger") => {
+            let p = case.get("payload").cloned().unwrap_or_else(Value::object);
+            validate_type_rules(&text("event_type"), &p)?;
+            validate_public_ledger_payload(&text("event_type"), &p)
+        }
+        _ => check_payload(&text("event_type"), &case.get("payload").cloned().unwrap_or_else(Value::object)),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -584,24 +600,8 @@ mod tests {
         parse(&std::fs::read(path).unwrap()).unwrap()
     }
 
-    /// Run one vector the way the CLI does.
-    pub(crate) fn run_vector(case: &Value) -> Result<(), SchemaError> {
-        match case.get("check").and_then(Value::as_str) {
-            Some("protocol") => validate_protocol_fields(
-                case.get("protocol_version").map(Value::py_str).unwrap_or_default().as_str(),
-                case.get("network_id").map(Value::py_str).unwrap_or_default().as_str(),
-            ),
-            Some("public_ledger") => {
-                let et = case.get("event_type").map(Value::py_str).unwrap_or_default();
-                let p = case.get("payload").cloned().unwrap_or_else(Value::object);
-                validate_type_rules(&et, &p)?;
-                validate_public_ledger_payload(&et, &p)
-            }
-            _ => {
-                let et = case.get("event_type").map(Value::py_str).unwrap_or_default();
-                check_payload(&et, &case.get("payload").cloned().unwrap_or_else(Value::object))
-            }
-        }
+    fn run_vector(case: &Value) -> Result<(), SchemaError> {
+        check_case(case)
     }
 
     #[test]
