@@ -549,7 +549,7 @@ pub fn verify_node_binding(node_id: &str, public_key_b64: &str) -> bool {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

@@ -186,7 +186,7 @@ pub fn merkle_root_json(input: &[u8]) -> CliResult {
     CliResult::ok(&obj(vec![("root", Value::Str(merkle_root(&ids)))]), EXIT_OK)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

@@ -117,7 +117,7 @@ pub fn verify_proof(event_id: &str, proof: &[ProofStep], root: &str) -> bool {
     cur == root
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

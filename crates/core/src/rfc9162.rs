@@ -251,7 +251,7 @@ pub fn verify_consistency(size1: u64, size2: u64, proof: &[Vec<u8>], root1: &[u8
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

@@ -588,7 +588,7 @@ pub fn check_case(case: &Value) -> Result<(), SchemaError> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

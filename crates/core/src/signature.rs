@@ -171,7 +171,7 @@ pub fn ed25519_verify_batch(messages: &[&[u8]], signatures: &[&[u8]], keys: &[Ed
     ed25519_dalek::verify_batch(messages, &sigs, keys).is_ok()
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

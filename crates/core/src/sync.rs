@@ -295,7 +295,7 @@ pub fn eligible_sync_peers(records: &[PeerRecord], now: u64) -> Vec<PeerRecord> 
     out
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

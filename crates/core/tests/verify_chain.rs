@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Chain verification: generated chains, single-field corruption, replay, revocation, legacy gate
 //! signatures, ECDSA P-256 authors, locators and forks.
@@ -141,7 +142,12 @@ fn corrupt(c: &mut [ChainEvent], i: usize, f: Field) -> FailReason {
             FailReason::UnsupportedProtocolVersion
         }
         Field::EventType => {
-            e.event_type = if e.event_type == "vote" { "stake".into() } else { "vote".into() };
+            // Stay in the same sequence domain so the payload rule is what trips.
+            e.event_type = match e.event_type.as_str() {
+                "vote" => "stake".into(),
+                "gate_message" => "dm_message".into(),
+                _ => "vote".into(),
+            };
             FailReason::InvalidPayload
         }
     }

@@ -259,7 +259,7 @@ pub struct IngestResponse {
     pub rejected: Vec<RejectedEvent>,
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
