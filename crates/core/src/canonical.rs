@@ -550,7 +550,7 @@ pub fn verify_node_binding(node_id: &str, public_key_b64: &str) -> bool {
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::json::parse;

@@ -187,7 +187,7 @@ pub fn merkle_root_json(input: &[u8]) -> CliResult {
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::chaingen::{generate_chain, GenOptions};

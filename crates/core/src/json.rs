@@ -1081,7 +1081,7 @@ impl From<&serde_json::Value> for Value {
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -1135,7 +1135,7 @@ mod tests {
     fn rejects_hostile_input() {
         assert!(matches!(parse(b"NaN"), Err(JsonError::UnexpectedChar(0))));
         assert!(matches!(parse(b"1e400"), Err(JsonError::NumberOutOfRange(_))));
-        assert!(matches!(parse(b"[1,]"), Err(_)));
+        assert!(parse(b"[1,]").is_err());
         assert!(matches!(parse(b"01"), Err(JsonError::TrailingData(1))));
         assert!(matches!(parse(b"\"\\ud800\""), Err(JsonError::LoneSurrogate(_))));
         assert!(matches!(parse(b"\"a\x01\""), Err(JsonError::ControlCharacter(_))));

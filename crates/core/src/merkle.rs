@@ -118,7 +118,7 @@ pub fn verify_proof(event_id: &str, proof: &[ProofStep], root: &str) -> bool {
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::json::{parse, Value};

@@ -252,7 +252,7 @@ pub fn verify_consistency(size1: u64, size2: u64, proof: &[Vec<u8>], root1: &[u8
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::json::{parse, Value};

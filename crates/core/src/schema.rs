@@ -589,7 +589,7 @@ pub fn check_case(case: &Value) -> Result<(), SchemaError> {
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::json::parse;

@@ -172,7 +172,7 @@ pub fn ed25519_verify_batch(messages: &[&[u8]], signatures: &[&[u8]], keys: &[Ed
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use ed25519_dalek::{Signer, SigningKey};

@@ -296,7 +296,7 @@ pub fn eligible_sync_peers(records: &[PeerRecord], now: u64) -> Vec<PeerRecord> 
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

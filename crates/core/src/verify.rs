@@ -226,8 +226,12 @@ fn dm_target(p: &Value) -> (String, String) {
 
 enum SigOutcome {
     Done,
-    Deferred(SigJob),
+    Deferred(Box<SigJob>),
 }
+
+/// A failed check, carrying the event's postponed signature check (the signature is checked
+/// before the event id, so a bad signature must win over a later failure of the same event).
+type CheckFail = Box<(EventRejection, Option<Box<SigJob>>)>;
 
 impl ChainState {
     /// Empty chain at genesis.
@@ -262,7 +266,7 @@ impl ChainState {
                 self.apply(evt);
                 Ok(())
             }
-            Err((r, _)) => Err(r),
+            Err(f) => Err(f.0),
         }
     }
 
@@ -272,9 +276,9 @@ impl ChainState {
         opts: &VerifyOptions,
         defer: bool,
         check_link: bool,
-    ) -> Result<SigOutcome, (EventRejection, Option<SigJob>)> {
+    ) -> Result<SigOutcome, CheckFail> {
         use FailReason::*;
-        let fail = |r: FailReason, d: &str| Err((EventRejection::new(r, d), None));
+        let fail = |r: FailReason, d: &str| Err(Box::new((EventRejection::new(r, d), None)));
         let et = evt.event_type.as_str();
         if !ACTIVE_PUBLIC_LEDGER_EVENT_TYPES.contains(&et) && !LEGACY_PUBLIC_LEDGER_EVENT_TYPES.contains(&et) {
             return fail(UnsupportedEventType, "Unsupported event_type");
@@ -379,7 +383,7 @@ impl ChainState {
                 SigOutcome::Deferred(j) => Some(j),
                 SigOutcome::Done => None,
             };
-            return Err((EventRejection::new(EventIdMismatch, "event_id mismatch"), job));
+            return Err(Box::new((EventRejection::new(EventIdMismatch, "event_id mismatch"), job)));
         }
         Ok(sig_outcome)
     }
@@ -469,7 +473,7 @@ fn check_signature(
     let msgs = signed_messages(evt, seq);
     if let (true, PublicKey::Ed25519(vk), [only]) = (defer, &key, msgs.as_slice()) {
         if ed25519_batch_safe(vk, &sig) {
-            return Ok(SigOutcome::Deferred(SigJob { key: *vk, sig, msg: only.clone().into_bytes() }));
+            return Ok(SigOutcome::Deferred(Box::new(SigJob { key: *vk, sig, msg: only.clone().into_bytes() })));
         }
     }
     if msgs.iter().any(|m| verify_signature(&key, &sig, m.as_bytes()).is_ok()) {
@@ -482,11 +486,11 @@ fn check_signature(
 /// Verify a single event on its own (no chain context: link, duplicates, sequences and
 /// revocations are not considered).
 pub fn verify_event(evt: &ChainEvent, opts: &VerifyOptions) -> Result<(), EventRejection> {
-    ChainState::new().check(evt, opts, false, false).map(|_| ()).map_err(|(r, _)| r)
+    ChainState::new().check(evt, opts, false, false).map(|_| ()).map_err(|f| f.0)
 }
 
 /// First index in `jobs` whose signature fails, verifying in batches.
-fn first_bad_signature(jobs: &[(usize, SigJob)]) -> Option<usize> {
+fn first_bad_signature(jobs: &[(usize, Box<SigJob>)]) -> Option<usize> {
     for chunk in jobs.chunks(BATCH_SIZE) {
         let msgs: Vec<&[u8]> = chunk.iter().map(|(_, j)| j.msg.as_slice()).collect();
         let sigs: Vec<&[u8]> = chunk.iter().map(|(_, j)| j.sig.as_slice()).collect();
@@ -506,7 +510,7 @@ fn first_bad_signature(jobs: &[(usize, SigJob)]) -> Option<usize> {
 /// Verify a whole chain from genesis and report the first failure.
 pub fn verify_chain(events: &[ChainEvent], opts: &VerifyOptions) -> ChainReport {
     let mut state = ChainState::new();
-    let mut jobs: Vec<(usize, SigJob)> = Vec::new();
+    let mut jobs: Vec<(usize, Box<SigJob>)> = Vec::new();
     let mut failure: Option<(usize, EventRejection)> = None;
     for (i, evt) in events.iter().enumerate() {
         match state.check(evt, opts, opts.batch, true) {
@@ -515,7 +519,8 @@ pub fn verify_chain(events: &[ChainEvent], opts: &VerifyOptions) -> ChainReport 
                 state.apply(evt);
             }
             Ok(SigOutcome::Done) => state.apply(evt),
-            Err((rej, job)) => {
+            Err(f) => {
+                let (rej, job) = *f;
                 if let Some(job) = job {
                     jobs.push((i, job));
                 }
