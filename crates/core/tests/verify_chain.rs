@@ -378,3 +378,29 @@ fn locator_shape_and_fork_matching() {
     let m = match_locator(&ids, &["ff".repeat(32)]);
     assert_eq!((m.matched_hash, m.forked, m.diverged), (None, true, true));
 }
+
+#[test]
+fn key_rotation_claim_signed_by_old_key() {
+    use postern_core::verify::verify_key_rotation_claim;
+    let old = author_key(7);
+    let new = author_key(8);
+    let b64 = |k: &ed25519_dalek::SigningKey| base64::engine::general_purpose::STANDARD.encode(k.verifying_key().as_bytes());
+    let old_node = node_id_from_public_key(old.verifying_key().as_bytes());
+    let mut claim = Value::object();
+    claim.insert("old_node_id", Value::from(old_node.as_str()));
+    claim.insert("old_public_key", Value::Str(b64(&old)));
+    claim.insert("old_public_key_algo", Value::from("Ed25519"));
+    claim.insert("new_public_key", Value::Str(b64(&new)));
+    claim.insert("new_public_key_algo", Value::from("Ed25519"));
+    claim.insert("timestamp", Value::from(START));
+    let msg = postern_core::canonical::signature_string_with_network(NETWORK_ID, "key_rotate", &old_node, "0", &claim);
+    let mut payload = claim.clone();
+    payload.insert("old_signature", Value::Str(hex::encode(old.sign(msg.as_bytes()).to_bytes())));
+    verify_key_rotation_claim(&payload).unwrap();
+    // The rotation event itself is signed by the new key and verifies on the chain.
+    let evt = sign_event(&new, GENESIS_HASH, "key_rotate", &payload, Value::from(START), 1);
+    assert!(verify_chain(&[evt], &opts()).valid);
+    let mut forged = payload.clone();
+    forged.insert("new_public_key", Value::Str(b64(&author_key(9))));
+    assert_eq!(verify_key_rotation_claim(&forged).unwrap_err().reason, FailReason::InvalidSignature);
+}
