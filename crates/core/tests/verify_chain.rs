@@ -404,3 +404,22 @@ fn key_rotation_claim_signed_by_old_key() {
     forged.insert("new_public_key", Value::Str(b64(&author_key(9))));
     assert_eq!(verify_key_rotation_claim(&forged).unwrap_err().reason, FailReason::InvalidSignature);
 }
+
+/// Fault-injection checklist: `wrong_epoch_ciphertext` — a gate message replayed under another
+/// epoch no longer verifies (the epoch is signed; only its *absence* is a legacy variant).
+#[test]
+fn gate_epoch_mismatch_is_rejected() {
+    let key = author_key(2);
+    let g = sign_event(&key, GENESIS_HASH, "gate_message", &sample_payload("gate_message", 4), Value::from(START), 1);
+    assert!(verify_chain(std::slice::from_ref(&g), &opts()).valid);
+    let mut bumped = g.clone();
+    let epoch = bumped.payload.get("epoch").unwrap().py_int().unwrap().to_i64().unwrap();
+    bumped.payload.insert("epoch", Value::from(epoch + 1));
+    bumped.event_id = bumped.computed_event_id();
+    assert_eq!(reason(&[bumped], &opts()), Some((0, FailReason::InvalidSignature)));
+    // Plaintext smuggled next to the ciphertext is refused by the private-lane schema.
+    let mut leak = g;
+    leak.payload.insert("_local_plaintext", Value::from("secret"));
+    leak.event_id = leak.computed_event_id();
+    assert_eq!(reason(&[leak], &opts()), Some((0, FailReason::InvalidPayload)));
+}
