@@ -16,7 +16,7 @@ pub const ALGO_ED25519: &str = "Ed25519";
 pub const ALGO_ECDSA_P256: &str = "ECDSA_P256";
 
 /// Supported public-key algorithms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PublicKeyAlgo {
     Ed25519,
     EcdsaP256,
@@ -139,6 +139,16 @@ fn canonical_prime_order_point(bytes: &[u8; 32]) -> bool {
 /// (so the cofactored batch equation and the strict cofactorless one agree) and `s` is reduced.
 /// Pairs failing this are verified individually with `verify_strict`.
 pub fn ed25519_batch_safe(key: &EdKey, signature: &[u8]) -> bool {
+    ed25519_key_batch_safe(key) && ed25519_sig_batch_safe(signature)
+}
+
+/// Key half of [`ed25519_batch_safe`] (cacheable per key).
+pub fn ed25519_key_batch_safe(key: &EdKey) -> bool {
+    canonical_prime_order_point(key.as_bytes())
+}
+
+/// Signature half of [`ed25519_batch_safe`]: `s` reduced, `R` a canonical prime-order point.
+pub fn ed25519_sig_batch_safe(signature: &[u8]) -> bool {
     let Ok(sig) = <[u8; 64]>::try_from(signature) else {
         return false;
     };
@@ -149,7 +159,7 @@ pub fn ed25519_batch_safe(key: &EdKey, signature: &[u8]) -> bool {
     if bool::from(Scalar::from_canonical_bytes(s).is_none()) {
         return false;
     }
-    canonical_prime_order_point(key.as_bytes()) && canonical_prime_order_point(&r)
+    canonical_prime_order_point(&r)
 }
 
 /// Batch-verify Ed25519 signatures (all must be [`ed25519_batch_safe`]). Returns `true` when all

@@ -27,9 +27,32 @@ use crate::schema::{
     self, ACTIVE_PUBLIC_LEDGER_EVENT_TYPES, LEGACY_PUBLIC_LEDGER_EVENT_TYPES, MAX_PAYLOAD_BYTES,
 };
 use crate::signature::{
-    decode_public_key, ed25519_batch_safe, ed25519_verify_batch, parse_public_key_algo, py_fromhex,
-    verify_signature, PublicKey,
+    decode_public_key, ed25519_key_batch_safe, ed25519_sig_batch_safe, ed25519_verify_batch,
+    parse_public_key_algo, py_fromhex, verify_signature, PublicKey, PublicKeyAlgo,
 };
+
+/// Decoded keys (and whether an Ed25519 key may be batch-verified), by (algo, base64 text).
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<(PublicKeyAlgo, String), Option<(PublicKey, bool)>>,
+}
+
+impl KeyCache {
+    fn get(&mut self, algo: PublicKeyAlgo, b64: &str) -> Option<(PublicKey, bool)> {
+        if let Some(hit) = self.keys.get(&(algo, b64.to_string())) {
+            return hit.clone();
+        }
+        let entry = decode_public_key(algo, b64).ok().map(|k| {
+            let safe = match &k {
+                PublicKey::Ed25519(vk) => ed25519_key_batch_safe(vk),
+                PublicKey::EcdsaP256(_) => false,
+            };
+            (k, safe)
+        });
+        self.keys.insert((algo, b64.to_string()), entry.clone());
+        entry
+    }
+}
 
 /// Default freshness window for ingested events (seconds either side of `now`; 0 disables).
 pub const DEFAULT_MAX_EVENT_AGE_S: u64 = 86_400;
@@ -261,7 +284,7 @@ impl ChainState {
 
     /// Check `evt` as the next event and, if it passes, append it.
     pub fn ingest(&mut self, evt: &ChainEvent, opts: &VerifyOptions) -> Result<(), EventRejection> {
-        match self.check(evt, opts, false, true) {
+        match self.check(evt, opts, false, true, &mut KeyCache::default()) {
             Ok(_) => {
                 self.apply(evt);
                 Ok(())
@@ -276,6 +299,7 @@ impl ChainState {
         opts: &VerifyOptions,
         defer: bool,
         check_link: bool,
+        cache: &mut KeyCache,
     ) -> Result<SigOutcome, CheckFail> {
         use FailReason::*;
         let fail = |r: FailReason, d: &str| Err(Box::new((EventRejection::new(r, d), None)));
@@ -373,7 +397,7 @@ impl ChainState {
                 return fail(PublicKeyBindingConflict, &format!("public key already bound to {bound}"));
             }
         }
-        let sig_outcome = check_signature(evt, algo, seq, defer);
+        let sig_outcome = check_signature(evt, algo, seq, defer, cache);
         let sig_outcome = match sig_outcome {
             Ok(o) => o,
             Err(()) => return fail(InvalidSignature, "Invalid signature"),
@@ -464,15 +488,16 @@ pub fn signed_messages(evt: &ChainEvent, sequence: i128) -> Vec<String> {
 
 fn check_signature(
     evt: &ChainEvent,
-    algo: crate::signature::PublicKeyAlgo,
+    algo: PublicKeyAlgo,
     seq: i128,
     defer: bool,
+    cache: &mut KeyCache,
 ) -> Result<SigOutcome, ()> {
     let sig = py_fromhex(&evt.signature).ok_or(())?;
-    let key = decode_public_key(algo, &evt.public_key).map_err(|_| ())?;
+    let (key, key_safe) = cache.get(algo, &evt.public_key).ok_or(())?;
     let msgs = signed_messages(evt, seq);
-    if let (true, PublicKey::Ed25519(vk), [only]) = (defer, &key, msgs.as_slice()) {
-        if ed25519_batch_safe(vk, &sig) {
+    if let (true, true, PublicKey::Ed25519(vk), [only]) = (defer, key_safe, &key, msgs.as_slice()) {
+        if ed25519_sig_batch_safe(&sig) {
             return Ok(SigOutcome::Deferred(Box::new(SigJob { key: *vk, sig, msg: only.clone().into_bytes() })));
         }
     }
@@ -486,7 +511,7 @@ fn check_signature(
 /// Verify a single event on its own (no chain context: link, duplicates, sequences and
 /// revocations are not considered).
 pub fn verify_event(evt: &ChainEvent, opts: &VerifyOptions) -> Result<(), EventRejection> {
-    ChainState::new().check(evt, opts, false, false).map(|_| ()).map_err(|f| f.0)
+    ChainState::new().check(evt, opts, false, false, &mut KeyCache::default()).map(|_| ()).map_err(|f| f.0)
 }
 
 /// First index in `jobs` whose signature fails, verifying in batches.
@@ -512,8 +537,9 @@ pub fn verify_chain(events: &[ChainEvent], opts: &VerifyOptions) -> ChainReport 
     let mut state = ChainState::new();
     let mut jobs: Vec<(usize, Box<SigJob>)> = Vec::new();
     let mut failure: Option<(usize, EventRejection)> = None;
+    let mut cache = KeyCache::default();
     for (i, evt) in events.iter().enumerate() {
-        match state.check(evt, opts, opts.batch, true) {
+        match state.check(evt, opts, opts.batch, true, &mut cache) {
             Ok(SigOutcome::Deferred(job)) => {
                 jobs.push((i, job));
                 state.apply(evt);

@@ -423,3 +423,35 @@ fn gate_epoch_mismatch_is_rejected() {
     leak.event_id = leak.computed_event_id();
     assert_eq!(reason(&[leak], &opts()), Some((0, FailReason::InvalidPayload)));
 }
+
+/// A signature whose R carries a small-order component fails `verify_strict`; the batch path
+/// must agree (such signatures are routed to single verification).
+#[test]
+fn torsion_component_in_r_is_rejected_batched_and_single() {
+    use curve25519_dalek::constants::EIGHT_TORSION;
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    let mut c = chain(12);
+    let sig = hex::decode(&c[5].signature).unwrap();
+    let r = CompressedEdwardsY(sig[..32].try_into().unwrap()).decompress().unwrap();
+    let mut forged = (r + EIGHT_TORSION[1]).compress().to_bytes().to_vec();
+    forged.extend_from_slice(&sig[32..]);
+    c[5].signature = hex::encode(forged);
+    for batch in [true, false] {
+        assert_eq!(reason(&c, &VerifyOptions { batch, ..opts() }), Some((5, FailReason::InvalidSignature)));
+    }
+    // A non-canonical s (s + L) is rejected too.
+    let mut c = chain(3);
+    let mut sig = hex::decode(&c[1].signature).unwrap();
+    // The group order L, little-endian.
+    let l = hex::decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010").unwrap();
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let v = u16::from(sig[32 + i]) + u16::from(l[i]) + carry;
+        sig[32 + i] = v as u8;
+        carry = v >> 8;
+    }
+    c[1].signature = hex::encode(sig);
+    for batch in [true, false] {
+        assert_eq!(reason(&c, &VerifyOptions { batch, ..opts() }), Some((1, FailReason::InvalidSignature)));
+    }
+}
