@@ -118,12 +118,17 @@ impl ChainEvent {
         )
     }
 
-    /// The sequence as Python `_safe_int(sequence or 0, 0)` clamped into `i128` (None: no int).
-    pub fn sequence_int(&self) -> i128 {
+    /// The sequence as Python `_safe_int(sequence or 0, 0)`.
+    pub fn sequence_value(&self) -> crate::json::BigInt {
         if !self.sequence.py_truthy() {
-            return 0;
+            return crate::json::BigInt::zero();
         }
-        self.sequence.py_int().and_then(|b| b.to_i128()).unwrap_or(0)
+        self.sequence.py_int().unwrap_or_else(crate::json::BigInt::zero)
+    }
+
+    /// [`Self::sequence_value`] as `i128` (0 when it does not fit).
+    pub fn sequence_int(&self) -> i128 {
+        self.sequence_value().to_i128().unwrap_or(0)
     }
 }
 

@@ -216,7 +216,7 @@ pub struct ChainState {
     head: Option<String>,
     ids: Vec<String>,
     index: HashMap<String, usize>,
-    sequences: HashMap<String, i128>,
+    sequences: HashMap<String, BigInt>,
     bindings: HashMap<String, String>,
     revocations: HashMap<String, Revocation>,
     dm_spool: Vec<DmSpoolEntry>,
@@ -319,12 +319,12 @@ impl ChainState {
         if evt.network_id != NETWORK_ID {
             return fail(NetworkMismatch, "network_id mismatch");
         }
-        let seq = evt.sequence_int();
-        if seq <= 0 {
+        let seq = evt.sequence_value();
+        if seq <= BigInt::zero() {
             return fail(InvalidSequence, "Invalid sequence");
         }
         let skey = sequence_key(et, &evt.node_id);
-        let last = self.sequences.get(&skey).copied().unwrap_or(0);
+        let last = self.sequences.get(&skey).cloned().unwrap_or_else(BigInt::zero);
         if seq <= last {
             return fail(SequenceReplay, &format!("Replay detected: sequence {seq} <= last {last}"));
         }
@@ -397,7 +397,7 @@ impl ChainState {
                 return fail(PublicKeyBindingConflict, &format!("public key already bound to {bound}"));
             }
         }
-        let sig_outcome = check_signature(evt, algo, seq, defer, cache);
+        let sig_outcome = check_signature(evt, algo, &seq, defer, cache);
         let sig_outcome = match sig_outcome {
             Ok(o) => o,
             Err(()) => return fail(InvalidSignature, "Invalid signature"),
@@ -438,7 +438,7 @@ impl ChainState {
     }
 
     fn apply(&mut self, evt: &ChainEvent) {
-        let seq = evt.sequence_int();
+        let seq = evt.sequence_value();
         self.sequences.insert(sequence_key(&evt.event_type, &evt.node_id), seq);
         self.bindings.entry(evt.public_key.clone()).or_insert_with(|| evt.node_id.clone());
         self.index.insert(evt.event_id.clone(), self.ids.len());
@@ -473,7 +473,7 @@ impl ChainState {
 }
 
 /// Candidate signed strings for an event (gate messages accept legacy variants).
-pub fn signed_messages(evt: &ChainEvent, sequence: i128) -> Vec<String> {
+pub fn signed_messages(evt: &ChainEvent, sequence: &BigInt) -> Vec<String> {
     let seq = sequence.to_string();
     let payloads = if evt.event_type == "gate_message" {
         gate_signature_payload_variants(&evt.payload)
@@ -489,7 +489,7 @@ pub fn signed_messages(evt: &ChainEvent, sequence: i128) -> Vec<String> {
 fn check_signature(
     evt: &ChainEvent,
     algo: PublicKeyAlgo,
-    seq: i128,
+    seq: &BigInt,
     defer: bool,
     cache: &mut KeyCache,
 ) -> Result<SigOutcome, ()> {
