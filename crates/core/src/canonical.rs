@@ -500,6 +500,10 @@ pub fn node_id_from_public_key(raw_public_key: &[u8]) -> String {
 /// alphabet are discarded, data ends at the first complete padding, padding must be correct.
 pub fn py_b64decode_lenient(s: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
+    if !s.is_ascii() {
+        // Python refuses non-ASCII text before decoding.
+        return None;
+    }
     let mut data = String::new();
     let mut pads = 0usize;
     for c in s.chars() {
@@ -606,5 +610,6 @@ mod tests {
         assert!(py_b64decode_lenient("QQ").is_none());
         assert!(py_b64decode_lenient("QQQQQ").is_none());
         assert_eq!(py_b64decode_lenient("").unwrap(), b"");
+        assert!(py_b64decode_lenient("QQ==é").is_none());
     }
 }
