@@ -126,10 +126,18 @@ pub fn verify_encoded(
     verify_signature(&key, &sig, message)
 }
 
+/// Variable-time subgroup check: `[L]P = 0` ⇔ `[L−1]P = −P`, and `L−1 ≡ −1` is a reduced scalar,
+/// so a vartime single-point multiscalar multiplication does it (public data only).
+fn is_torsion_free_vartime(p: &curve25519_dalek::edwards::EdwardsPoint) -> bool {
+    use curve25519_dalek::traits::VartimeMultiscalarMul as _;
+    let l_minus_one = -Scalar::ONE;
+    curve25519_dalek::edwards::EdwardsPoint::vartime_multiscalar_mul([l_minus_one], [*p]) == -p
+}
+
 fn canonical_prime_order_point(bytes: &[u8; 32]) -> bool {
     let c = CompressedEdwardsY(*bytes);
     match c.decompress() {
-        Some(p) => p.compress() == c && !p.is_small_order() && p.is_torsion_free(),
+        Some(p) => p.compress() == c && !p.is_small_order() && is_torsion_free_vartime(&p),
         None => false,
     }
 }
@@ -231,6 +239,20 @@ mod tests {
         assert!(verify_signature(&key, der.as_bytes(), b"msg").is_ok());
         assert_eq!(verify_signature(&key, der.as_bytes(), b"msh"), Err(SignatureError::Invalid));
         assert_eq!(verify_signature(&key, b"\x30\x00", b"msg"), Err(SignatureError::BadSignature));
+    }
+
+    #[test]
+    fn vartime_subgroup_check_matches_dalek() {
+        use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT as B, EIGHT_TORSION};
+        for k in 1u64..20 {
+            let p = B * Scalar::from(k);
+            assert!(is_torsion_free_vartime(&p) && p.is_torsion_free());
+            for t in &EIGHT_TORSION[1..] {
+                let q = p + t;
+                assert_eq!(is_torsion_free_vartime(&q), q.is_torsion_free());
+                assert!(!is_torsion_free_vartime(&q));
+            }
+        }
     }
 
     #[test]
