@@ -21,6 +21,19 @@ fn bench(c: &mut Criterion) {
     g.warm_up_time(Duration::from_secs(1));
     g.bench_function("batched", |b| b.iter(|| verify_chain(&chain, &VerifyOptions { batch: true, ..VerifyOptions::at(now) })));
     g.bench_function("single", |b| b.iter(|| verify_chain(&chain, &VerifyOptions { batch: false, ..VerifyOptions::at(now) })));
+    // Everything except signature arithmetic: schema, normalisation, hashing, signed strings.
+    g.bench_function("non_signature_work", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for e in &chain {
+                let ok = postern_core::schema::validate_event_payload(&e.event_type, &e.payload).is_ok();
+                let id = e.computed_event_id();
+                let msgs = postern_core::verify::signed_messages(e, &e.sequence_value());
+                n += usize::from(ok) + id.len() + msgs.len();
+            }
+            n
+        })
+    });
     g.finish();
 }
 
