@@ -3,6 +3,17 @@
 //! Sans-IO: every function takes bytes/values (plus an injected clock or RNG where needed) and
 //! returns values or typed errors. No async, no networking, no web-sys. Builds for native targets
 //! and for `wasm32-unknown-unknown`.
+//!
+//! Infonet/2 (Shadowbroker's signed event chain):
+//! * [`json`] — exact JSON values (big ints, Python float repr), canonical rendering;
+//! * [`canonical`] — payload normalisation, signed string, event id, node-id binding;
+//! * [`event`] — [`event::ChainEvent`] and [`event::sign_event`];
+//! * [`signature`] — Ed25519 (strict, batch-safe) and ECDSA P-256 verification;
+//! * [`schema`] — payload rules shared by relay and browser;
+//! * [`verify`] — event/chain verification, locators, fork matching;
+//! * [`merkle`] — the Infonet Merkle tree; [`rfc9162`] — RFC 9162 log proofs;
+//! * [`sync`] — sync scheduling; [`api`] — relay endpoint types; [`cli`] — `postern` subcommands;
+//! * [`chaingen`] — deterministic valid-chain generator for tests and benches.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,9 +21,22 @@ pub mod api;
 pub mod auth;
 pub mod b64;
 pub mod caps;
+pub mod canonical;
+pub mod chaingen;
+pub mod cli;
 pub mod dm;
+pub mod event;
 pub mod identity;
+pub mod json;
 pub mod labels;
+pub mod merkle;
 pub mod pad;
+pub mod rfc9162;
+pub mod schema;
+pub mod signature;
+pub mod sync;
+pub mod verify;
 
+pub use event::{sign_event, ChainEvent};
 pub use identity::{Identity, PublicIdentity};
+pub use verify::{verify_chain, verify_event, ChainReport, FailReason, VerifyOptions};

@@ -1,0 +1,301 @@
+//! Request/response types of the relay's Infonet endpoints (JSON field names as in the
+//! reference relay). Events travel as [`ChainEvent`]s.
+
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::{NETWORK_ID, PROTOCOL_VERSION};
+use crate::event::ChainEvent;
+use crate::json::Value;
+
+/// Smallest locator size a client may ask for.
+pub const LOCATOR_LIMIT_MIN: usize = 4;
+/// Largest locator size a client may ask for.
+pub const LOCATOR_LIMIT_MAX: usize = 128;
+/// Default locator size.
+pub const LOCATOR_LIMIT_DEFAULT: usize = 32;
+/// Smallest sync page.
+pub const SYNC_LIMIT_MIN: usize = 1;
+/// Largest sync page.
+pub const SYNC_LIMIT_MAX: usize = 500;
+/// Default sync page.
+pub const SYNC_LIMIT_DEFAULT: usize = 100;
+/// Most events one peer push may carry.
+pub const PEER_PUSH_MAX_EVENTS: usize = 50;
+/// Label in the status `protocol` field.
+pub const STATUS_PROTOCOL_LABEL: &str = "infonet";
+/// Relay paths.
+pub const PATH_STATUS: &str = "/api/mesh/infonet/status";
+pub const PATH_MERKLE: &str = "/api/mesh/infonet/merkle";
+pub const PATH_LOCATOR: &str = "/api/mesh/infonet/locator";
+pub const PATH_SYNC: &str = "/api/mesh/infonet/sync";
+pub const PATH_APPEND: &str = "/api/infonet/append";
+pub const PATH_PEER_PUSH: &str = "/api/mesh/infonet/peer-push";
+
+/// Clamp a requested locator size into `4..=128` (absent → 32).
+pub fn clamp_locator_limit(requested: Option<i64>) -> usize {
+    match requested {
+        None => LOCATOR_LIMIT_DEFAULT,
+        Some(v) => usize::try_from(v.max(0)).unwrap_or(0).clamp(LOCATOR_LIMIT_MIN, LOCATOR_LIMIT_MAX),
+    }
+}
+
+/// Clamp a requested sync page into `1..=500` (absent → 100).
+pub fn clamp_sync_limit(requested: Option<i64>) -> usize {
+    match requested {
+        None => SYNC_LIMIT_DEFAULT,
+        Some(v) => usize::try_from(v.max(0)).unwrap_or(0).clamp(SYNC_LIMIT_MIN, SYNC_LIMIT_MAX),
+    }
+}
+
+/// Critical-event confirmation lock (`chain_lock` in the status).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainLock {
+    pub depth: u64,
+    pub event_id: String,
+    pub active: bool,
+}
+
+/// `GET /api/mesh/infonet/status`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusResponse {
+    pub protocol: String,
+    pub network_id: String,
+    pub total_events: u64,
+    #[serde(default)]
+    pub active_events: u64,
+    /// First 16 hex chars + `...`.
+    #[serde(default)]
+    pub head_hash: String,
+    pub head_hash_full: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_lock: Option<ChainLock>,
+    #[serde(default)]
+    pub known_nodes: u64,
+    #[serde(default)]
+    pub event_types: std::collections::BTreeMap<String, u64>,
+    #[serde(default)]
+    pub valid: bool,
+    #[serde(default)]
+    pub validation: String,
+}
+
+impl StatusResponse {
+    /// Minimal status for a head and count.
+    pub fn new(head_hash_full: &str, total_events: u64, valid: bool) -> Self {
+        let short: String = head_hash_full.chars().take(16).collect();
+        StatusResponse {
+            protocol: STATUS_PROTOCOL_LABEL.into(),
+            network_id: NETWORK_ID.into(),
+            total_events,
+            active_events: total_events,
+            head_hash: format!("{short}..."),
+            head_hash_full: head_hash_full.into(),
+            chain_lock: None,
+            known_nodes: 0,
+            event_types: Default::default(),
+            valid,
+            validation: String::new(),
+        }
+    }
+}
+
+/// `GET /api/mesh/infonet/merkle`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MerkleResponse {
+    pub merkle_root: String,
+    pub head_hash: String,
+    pub count: u64,
+    pub network_id: String,
+}
+
+/// Query of `GET /api/mesh/infonet/locator?limit=4..128`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LocatorQuery {
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/mesh/infonet/locator`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocatorResponse {
+    pub locator: Vec<String>,
+    pub head_hash: String,
+    pub count: u64,
+    pub network_id: String,
+}
+
+/// Query of `GET /api/mesh/infonet/sync?after_hash&limit=1..500`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SyncQuery {
+    #[serde(default)]
+    pub after_hash: Option<String>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub expected_head: Option<String>,
+    #[serde(default)]
+    pub protocol_version: Option<String>,
+}
+
+/// `GET /api/mesh/infonet/sync`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncGetResponse {
+    pub events: Vec<ChainEvent>,
+    pub after_hash: String,
+    pub count: u64,
+    pub protocol_version: String,
+}
+
+/// `POST /api/mesh/infonet/sync` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncPostRequest {
+    #[serde(default = "default_protocol")]
+    pub protocol_version: String,
+    #[serde(default)]
+    pub locator: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_head: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub include_proofs: bool,
+}
+
+fn default_protocol() -> String {
+    PROTOCOL_VERSION.into()
+}
+
+/// `POST /api/mesh/infonet/sync` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncPostResponse {
+    pub events: Vec<ChainEvent>,
+    /// Common ancestor; empty string when nothing matched.
+    pub matched_hash: String,
+    pub forked: bool,
+    pub head_hash: String,
+    pub count: u64,
+    pub protocol_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merkle_root: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merkle_total: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merkle_start: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merkle_proofs: Option<Vec<MerkleProofEntry>>,
+}
+
+/// One proof in a sync response with `include_proofs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MerkleProofEntry {
+    pub index: u64,
+    pub leaf: String,
+    pub proof: Vec<crate::merkle::ProofStep>,
+}
+
+/// Error body (`426` unsupported protocol, `409` head mismatch, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    pub ok: bool,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_head: Option<String>,
+}
+
+/// `POST /api/infonet/append` body: an author-signed event to append at the relay's head.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppendRequest {
+    pub event_type: String,
+    pub node_id: String,
+    pub payload: Value,
+    pub signature: String,
+    pub sequence: u64,
+    pub public_key: String,
+    pub public_key_algo: String,
+    #[serde(default = "default_protocol")]
+    pub protocol_version: String,
+}
+
+/// `POST /api/infonet/append` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppendResponse {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<ChainEvent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// `POST /api/mesh/infonet/peer-push` body (at most [`PEER_PUSH_MAX_EVENTS`] events).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerPushRequest {
+    pub events: Vec<ChainEvent>,
+}
+
+impl PeerPushRequest {
+    /// Does the push respect the size limit?
+    pub fn within_limit(&self) -> bool {
+        self.events.len() <= PEER_PUSH_MAX_EVENTS
+    }
+}
+
+/// A rejected event in an ingest/push result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedEvent {
+    pub index: u64,
+    pub reason: String,
+}
+
+/// Ingest / peer-push result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestResponse {
+    pub ok: bool,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: Vec<RejectedEvent>,
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits() {
+        assert_eq!(clamp_locator_limit(None), 32);
+        assert_eq!(clamp_locator_limit(Some(1)), 4);
+        assert_eq!(clamp_locator_limit(Some(1000)), 128);
+        assert_eq!(clamp_sync_limit(Some(-5)), 1);
+        assert_eq!(clamp_sync_limit(Some(501)), 500);
+    }
+
+    #[test]
+    fn field_names() {
+        let r = SyncPostResponse {
+            events: vec![],
+            matched_hash: String::new(),
+            forked: true,
+            head_hash: "h".into(),
+            count: 0,
+            protocol_version: PROTOCOL_VERSION.into(),
+            merkle_root: None,
+            merkle_total: None,
+            merkle_start: None,
+            merkle_proofs: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"events":[],"matched_hash":"","forked":true,"head_hash":"h","count":0,"protocol_version":"infonet/2"}"#
+        );
+        let req: SyncPostRequest = serde_json::from_str(r#"{"locator":["a"],"limit":5}"#).unwrap();
+        assert_eq!(req.protocol_version, "infonet/2");
+        let s = StatusResponse::new(&"ab".repeat(32), 3, true);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["head_hash"], "abababababababab...");
+        assert_eq!(v["head_hash_full"], "ab".repeat(32));
+    }
+}
