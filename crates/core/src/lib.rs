@@ -11,6 +11,7 @@ pub mod auth;
 pub mod b64;
 pub mod caps;
 pub mod dm;
+pub mod gate;
 pub mod identity;
 pub mod labels;
 pub mod pad;
