@@ -278,7 +278,8 @@ fn tamper_signed_fields() {
     let r = &s.records[1];
     let other_gate = GateId::generate(&mut OsRng).to_string();
     let bob_id = s.bob.node_id();
-    let edits: Vec<(&str, Box<dyn Fn(&mut EpochRecord)>)> = vec![
+    type Edit = Box<dyn Fn(&mut EpochRecord)>;
+    let edits: Vec<(&str, Edit)> = vec![
         ("gate", Box::new(move |t| t.gate = other_gate.clone())),
         ("epoch", Box::new(|t| t.epoch = 3)),
         ("reason", Box::new(|t| t.reason = Reason::Rotate)),
@@ -435,7 +436,7 @@ fn skipped_replayed_and_forked_epochs_rejected() {
         &mut OsRng,
     )
     .unwrap();
-    assert_eq!(st2.apply(&fork).unwrap_err(), GateError::ReplayedEpoch { epoch: 2 });
+    assert_eq!(st2.apply(&fork).unwrap_err(), GateError::ForkedEpoch { epoch: 2 });
     // A correctly numbered record that links to the wrong predecessor.
     let mut st = s.state_at(2);
     let mut bad = s.records[2].clone();

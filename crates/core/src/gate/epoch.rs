@@ -524,7 +524,13 @@ impl GateState {
         }
         let head = self.head.number();
         if epoch.number() <= head {
-            return Err(GateError::ReplayedEpoch { epoch: epoch.number() });
+            // Same record again: a replay. A different valid record for a known number: the
+            // admins equivocated (two rotations of one epoch); the first one accepted stands.
+            return Err(if self.epoch_hash(epoch.number()) == Some(epoch.hash()) {
+                GateError::ReplayedEpoch { epoch: epoch.number() }
+            } else {
+                GateError::ForkedEpoch { epoch: epoch.number() }
+            });
         }
         let expected = head.saturating_add(1);
         if epoch.number() != expected {

@@ -162,8 +162,10 @@ pub enum GateError {
     NotAdmin { rotator: String },
     #[error("expected epoch {expected}, got {got}")]
     SkippedEpoch { expected: u64, got: u64 },
-    #[error("epoch {epoch} is already known (replayed or forked record)")]
+    #[error("epoch {epoch} is already known (replayed record)")]
     ReplayedEpoch { epoch: u64 },
+    #[error("a different record for epoch {epoch} was already accepted (fork)")]
+    ForkedEpoch { epoch: u64 },
     #[error("prev_hash does not match the previous epoch")]
     PrevHashMismatch,
     #[error("invalid genesis epoch: {0}")]
