@@ -11,3 +11,24 @@ pub const DM_SIG: &[u8] = b"postern/dm/v1/sig";
 pub const DM_SENDER_REF: &[u8] = b"postern/dm/v1/sender-ref";
 /// Prefix of the message signed to authenticate a request to a relay.
 pub const RELAY_AUTH: &[u8] = b"postern/relay-auth/v1";
+
+// ---- Private gates (`postern-gate/1`, see docs/protocol.md § Private gates) ----
+
+/// Prefix of the roster hash: `sha256(GATE_ROSTER ‖ 0x01 ‖ u16(n) ‖ entries)`.
+pub const GATE_ROSTER: &[u8] = b"postern/gate/v1/roster";
+/// Prefix of the canonical bytes an epoch rotator signs with Ed25519.
+pub const GATE_EPOCH_SIG: &[u8] = b"postern/gate/v1/epoch-sig";
+/// Prefix of the epoch hash: `sha256(GATE_EPOCH_HASH ‖ signed bytes ‖ signature)`.
+pub const GATE_EPOCH_HASH: &[u8] = b"postern/gate/v1/epoch-hash";
+/// HKDF `info` prefix of the key that wraps an epoch secret to one member.
+pub const GATE_WRAP_KEY: &[u8] = b"postern/gate/v1/wrap-key";
+/// Prefix of the AEAD associated data of a wrapped epoch-secret slot.
+pub const GATE_WRAP_AAD: &[u8] = b"postern/gate/v1/wrap-aad";
+/// HKDF `info` prefix of the per-message key and AEAD nonce of a gate message.
+pub const GATE_MSG_KEY: &[u8] = b"postern/gate/v1/msg-key";
+/// Prefix of the AEAD associated data of a gate message.
+pub const GATE_MSG_AAD: &[u8] = b"postern/gate/v1/msg-aad";
+/// Prefix of the message a gate author signs with Ed25519 (inside the ciphertext).
+pub const GATE_MSG_SIG: &[u8] = b"postern/gate/v1/msg-sig";
+/// HKDF `info` prefix of the per-message author pseudonym shown to the relay.
+pub const GATE_SENDER_REF: &[u8] = b"postern/gate/v1/sender-ref";

@@ -26,6 +26,7 @@ pub mod chaingen;
 pub mod cli;
 pub mod dm;
 pub mod event;
+pub mod gate;
 pub mod identity;
 pub mod json;
 pub mod labels;

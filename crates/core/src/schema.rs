@@ -63,8 +63,9 @@ pub const DM_PLAINTEXT_TRIPWIRES: &[&str] = &["message", "plaintext", "_local_pl
 pub const GATE_TRANSPORT_LOCKS: &[&str] = &["private", "private_strong", "rns", "onion"];
 /// The only `transport_lock` accepted on DM ledger payloads.
 pub const DM_TRANSPORT_LOCK: &str = "private_strong";
-/// Accepted gate message format.
-pub const GATE_FORMATS: &[&str] = &["mls1"];
+/// Accepted gate message formats: the reference's `mls1`, and Postern's own sealed-gate format
+/// (`crate::gate::message::FORMAT`; Shadowbroker nodes refuse it until they accept that label).
+pub const GATE_FORMATS: &[&str] = &["mls1", crate::gate::message::FORMAT];
 /// Accepted DM formats.
 pub const DM_FORMATS: &[&str] = &["mls1", "dm1"];
 /// Accepted DM delivery classes.

@@ -30,6 +30,28 @@ pub const PATH_LOCATOR: &str = "/api/mesh/infonet/locator";
 pub const PATH_SYNC: &str = "/api/mesh/infonet/sync";
 pub const PATH_APPEND: &str = "/api/infonet/append";
 pub const PATH_PEER_PUSH: &str = "/api/mesh/infonet/peer-push";
+/// Head and count of the relay's private lane (gate/DM ciphertext events).
+pub const PATH_PRIVATE_STATUS: &str = "/api/mesh/infonet/private/status";
+/// Largest `POST /api/infonet/append` body a relay accepts.
+pub const MAX_APPEND_BODY_BYTES: usize = 64 * 1024;
+
+/// Error codes of the Infonet endpoints (in an [`crate::api::ErrorBody`]), in addition to the
+/// shared [`crate::api::codes`]. A refused append uses the verifier's
+/// [`crate::verify::FailReason`] name (`invalid_signature`, `sequence_replay`, …) as its code.
+pub mod codes {
+    /// `after_hash` of a sync request is not on this relay's chain.
+    pub const UNKNOWN_AFTER_HASH: &str = "unknown_after_hash";
+    /// `expected_head` of a sync request is not this relay's head.
+    pub const HEAD_MISMATCH: &str = "head_mismatch";
+    /// `protocol_version` of a request is not Infonet/2.
+    pub const UNSUPPORTED_PROTOCOL: &str = "unsupported_protocol_version";
+    /// The append payload breaks the append schema (`schema::validate_for_append`).
+    pub const INVALID_PAYLOAD: &str = "invalid_payload";
+    /// The canonical payload is over `schema::MAX_PAYLOAD_BYTES`.
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// The signed event's `network_id` is not this network.
+    pub const NETWORK_MISMATCH: &str = "network_mismatch";
+}
 
 /// Clamp a requested locator size into `4..=128` (absent → 32).
 pub fn clamp_locator_limit(requested: Option<i64>) -> usize {
@@ -207,6 +229,17 @@ pub struct ErrorResponse {
 }
 
 /// `POST /api/infonet/append` body: an author-signed event to append at the relay's head.
+///
+/// In Infonet/2 the signature covers `network_id|event_type|node_id|sequence|payload` only, so
+/// the client signs those (e.g. with [`crate::event::sign_event`], whose `prev_hash` and
+/// `timestamp` it may leave empty) and sends the fields below; `payload` must already be
+/// normalised (as `sign_event` leaves it). The relay fills `prev_hash` (its current head of the
+/// lane the type belongs to), `timestamp` (its clock, a float like the reference's
+/// `time.time()`) and `network_id` (an optional `"network_id"` member of the body, default
+/// [`NETWORK_ID`]), recomputes `event_id`, and then verifies the whole event with
+/// [`crate::verify::ChainState::ingest`] against its chain (plus
+/// [`crate::schema::validate_for_append`]). `gate_message`/`dm_message` go to the private lane.
+/// Answer: [`AppendResponse`] with the stored event, or an `ErrorBody`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppendRequest {
     pub event_type: String,
@@ -228,6 +261,13 @@ pub struct AppendResponse {
     pub event: Option<ChainEvent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+/// `GET /api/mesh/infonet/private/status`: head and size of the private lane only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateStatusResponse {
+    pub head_hash: String,
+    pub count: u64,
 }
 
 /// `POST /api/mesh/infonet/peer-push` body (at most [`PEER_PUSH_MAX_EVENTS`] events).
