@@ -1,7 +1,11 @@
-//! Postern reference relay: the DM spool over HTTP (axum) backed by SQLite.
+//! Postern reference relay: the DM spool and the Infonet chain over HTTP (axum), backed by SQLite.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod chain;
+pub mod infonet;
+pub mod metrics;
+pub mod ratelimit;
 pub mod serve;
 pub mod server;
 pub mod store;

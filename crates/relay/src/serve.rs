@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use postern_core::caps::SpoolLimits;
 
-use crate::server::{router, system_now, AppState, DEFAULT_REQUEST_TIMEOUT_SECS};
+use crate::chain::Chain;
+use crate::server::{
+    router, system_now, AppState, DEFAULT_READ_RATE_PER_MIN, DEFAULT_REQUEST_TIMEOUT_SECS,
+    DEFAULT_WRITE_RATE_PER_MIN,
+};
 use crate::store::Store;
 
 /// How long a graceful shutdown waits for open connections.
@@ -54,6 +58,13 @@ pub struct ServeArgs {
     #[arg(long, env = "POSTERN_REQUEST_TIMEOUT_SECS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_secs: u64,
+    /// Write requests (Infonet append, DM send/register) per minute per client IP (IPv6: per
+    /// /64); the bucket also allows a burst of this many. 0 disables.
+    #[arg(long, env = "POSTERN_RATE_LIMIT_PER_MIN", default_value_t = DEFAULT_WRITE_RATE_PER_MIN)]
+    pub rate_limit_per_min: u32,
+    /// Read requests (every other /api route) per minute per client IP. 0 disables.
+    #[arg(long, env = "POSTERN_READ_RATE_LIMIT_PER_MIN", default_value_t = DEFAULT_READ_RATE_PER_MIN)]
+    pub read_rate_limit_per_min: u32,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {
@@ -124,10 +135,15 @@ pub fn serve(args: ServeArgs) -> i32 {
 
 async fn run(args: ServeArgs) -> Result<(), String> {
     let data = args.data.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&data))
-        .await
-        .map_err(|e| format!("opening the database failed: {e}"))?
-        .map_err(|e| format!("cannot open the database in {}: {e}", args.data.display()))?;
+    let (store, chain) = tokio::task::spawn_blocking(move || {
+        let store = Store::open(&data)?;
+        // The chain gets a connection of its own and re-verifies both lanes on load.
+        let chain = Chain::open(Store::open(&data)?)?;
+        Ok::<_, crate::store::StoreError>((store, chain))
+    })
+    .await
+    .map_err(|e| format!("opening the database failed: {e}"))?
+    .map_err(|e| format!("cannot open the database in {}: {e}", args.data.display()))?;
     let limits = args.limits();
     tracing::info!(
         data = %store.path().display(),
@@ -135,10 +151,15 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         per_sender_cap = limits.per_sender_cap,
         mailbox_cap = limits.mailbox_cap,
         ttl_secs = limits.ttl_secs,
+        public_events = chain.head(crate::store::Lane::Public).1,
+        private_events = chain.head(crate::store::Lane::Private).1,
+        rate_limit_per_min = args.rate_limit_per_min,
+        read_rate_limit_per_min = args.read_rate_limit_per_min,
         "starting relay"
     );
-    let state = AppState::new(store, limits, args.web.clone(), system_now)
-        .with_request_timeout(std::time::Duration::from_secs(args.request_timeout_secs));
+    let state = AppState::new(store, chain, limits, args.web.clone(), system_now)
+        .with_request_timeout(std::time::Duration::from_secs(args.request_timeout_secs))
+        .with_rate_limits(args.rate_limit_per_min, args.read_rate_limit_per_min);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -156,7 +177,10 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     // already committed, so cutting them off loses nothing).
     let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
     let notify = std::sync::Arc::clone(&stopping);
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    let server = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    ).with_graceful_shutdown(async move {
         shutdown_signal().await;
         notify.notify_one();
     });

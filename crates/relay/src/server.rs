@@ -1,4 +1,5 @@
-//! HTTP surface of the relay: the DM spool endpoints, health, and the static UI.
+//! HTTP surface of the relay: the DM spool endpoints, the Infonet chain (see [`crate::infonet`]),
+//! health, `/metrics`, and the static UI. Per-client rate limits guard every `/api` route.
 //!
 //! Every failure is a JSON [`ErrorBody`] with a 4xx status (500 `internal` only for genuine
 //! storage failures). Logs carry method, path, status and timing, never bodies.
@@ -7,8 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State,
+};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -30,7 +33,21 @@ use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
+use postern_core::api::infonet::{
+    PATH_APPEND, PATH_LOCATOR, PATH_MERKLE, PATH_PRIVATE_STATUS, PATH_STATUS, PATH_SYNC,
+};
+
+use crate::chain::Chain;
+use crate::metrics::Metrics;
+use crate::ratelimit::{retry_after_secs, RateLimiter};
 use crate::store::{Deposit, NonceUse, Replayed, Store, StoreError};
+
+/// Path of the Prometheus metrics.
+pub const PATH_METRICS: &str = "/metrics";
+/// Default write requests per minute per client (append, DM send/register).
+pub const DEFAULT_WRITE_RATE_PER_MIN: u32 = 60;
+/// Default read requests per minute per client (every other `/api` route).
+pub const DEFAULT_READ_RATE_PER_MIN: u32 = 1200;
 
 pub use postern_core::api::PATH_HEALTH;
 use postern_core::api::HealthResponse;
@@ -46,20 +63,67 @@ pub fn system_now() -> u64 {
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<Mutex<Store>>,
+    /// The Infonet chain, on a database connection of its own.
+    chain: Arc<Mutex<Chain>>,
     limits: SpoolLimits,
     web: PathBuf,
     clock: fn() -> u64,
     request_timeout: std::time::Duration,
+    write_limit: Arc<RateLimiter>,
+    read_limit: Arc<RateLimiter>,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    pub fn new(store: Store, limits: SpoolLimits, web: PathBuf, clock: fn() -> u64) -> Self {
+    pub fn new(store: Store, chain: Chain, limits: SpoolLimits, web: PathBuf, clock: fn() -> u64) -> Self {
         AppState {
             store: Arc::new(Mutex::new(store)),
+            chain: Arc::new(Mutex::new(chain)),
             limits,
             web,
             clock,
             request_timeout: std::time::Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            write_limit: Arc::new(RateLimiter::new(DEFAULT_WRITE_RATE_PER_MIN)),
+            read_limit: Arc::new(RateLimiter::new(DEFAULT_READ_RATE_PER_MIN)),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    /// Per-client requests per minute on write and read routes (0 disables).
+    pub fn with_rate_limits(mut self, write_per_min: u32, read_per_min: u32) -> Self {
+        self.write_limit = Arc::new(RateLimiter::new(write_per_min));
+        self.read_limit = Arc::new(RateLimiter::new(read_per_min));
+        self
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub(crate) fn storage_error(&self, op: &'static str, e: StoreError) -> ApiError {
+        tracing::error!(op, error = %e, "storage error");
+        ApiError::internal()
+    }
+
+    /// Run an operation on the chain on the blocking pool.
+    pub(crate) async fn with_chain<T, F>(&self, op: &'static str, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Chain) -> Result<T, StoreError> + Send + 'static,
+    {
+        let chain = Arc::clone(&self.chain);
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut guard = chain.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await;
+        match joined {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.storage_error(op, e)),
+            Err(e) => {
+                tracing::error!(op, error = %e, "chain task failed");
+                Err(ApiError::internal())
+            }
         }
     }
 
@@ -69,7 +133,7 @@ impl AppState {
         self
     }
 
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         (self.clock)()
     }
 
@@ -114,6 +178,10 @@ impl ApiError {
             status,
             body: ErrorBody::new(code, detail),
         }
+    }
+
+    pub(crate) fn code(&self) -> &str {
+        &self.body.code
     }
 
     fn bad_request(detail: impl Into<String>) -> Self {
@@ -182,6 +250,12 @@ fn rejection(status: StatusCode, detail: String) -> ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        rejection(r.status(), r.body_text())
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
         rejection(r.status(), r.body_text())
     }
 }
@@ -475,6 +549,57 @@ async fn deadline(State(st): State<AppState>, req: Request, next: Next) -> Respo
     }
 }
 
+/// Which rate limit a request falls under: `None` for health, metrics and the static UI.
+fn bucket_of(method: &Method, path: &str) -> Option<&'static str> {
+    if !is_api_path(path) || path == PATH_HEALTH {
+        return None;
+    }
+    let write = method == Method::POST && matches!(path, PATH_APPEND | PATH_SEND | PATH_REGISTER);
+    Some(if write { "write" } else { "read" })
+}
+
+/// Per-client (peer IP) token buckets: 429 `rate_limited` with `Retry-After` when empty.
+/// Requests without a peer address (in-process tests) are not limited.
+async fn rate_limit(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(bucket) = bucket_of(req.method(), req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>() else {
+        return next.run(req).await;
+    };
+    let limiter = if bucket == "write" { &st.write_limit } else { &st.read_limit };
+    match limiter.check(peer.ip(), Instant::now()) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => {
+            st.metrics.rate_limited(bucket);
+            let secs = retry_after_secs(wait);
+            let mut resp = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                codes::RATE_LIMITED,
+                format!(
+                    "too many {bucket} requests from this client (limit {} per minute); retry after {secs} s",
+                    limiter.per_min()
+                ),
+            )
+            .into_response();
+            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            resp
+        }
+    }
+}
+
+/// Count every answered request by matched route and status class.
+async fn count_requests(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| if is_api_path(req.uri().path()) { "unmatched_api" } else { "static" }.to_owned());
+    let resp = next.run(req).await;
+    st.metrics.request(&route, resp.status().as_u16());
+    resp
+}
+
 /// Request log: method, path (no query), status, duration. Never bodies or headers.
 async fn log_requests(req: Request, next: Next) -> Response {
     let method = req.method().clone();
@@ -521,12 +646,21 @@ pub fn router(state: AppState) -> Router {
         .route(PATH_SEND, post(send))
         .route(PATH_POLL, post(poll))
         .route(PATH_ACK, post(ack))
+        .route(PATH_STATUS, get(crate::infonet::status))
+        .route(PATH_MERKLE, get(crate::infonet::merkle))
+        .route(PATH_LOCATOR, get(crate::infonet::locator))
+        .route(PATH_SYNC, get(crate::infonet::sync_get).post(crate::infonet::sync_post))
+        .route(PATH_APPEND, post(crate::infonet::append))
+        .route(PATH_PRIVATE_STATUS, get(crate::infonet::private_status))
+        .route(PATH_METRICS, get(crate::infonet::metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn(log_requests))
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(axum::middleware::map_response(no_sniff))
         .with_state(state)
 }

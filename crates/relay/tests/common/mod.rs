@@ -51,6 +51,14 @@ impl Relay {
             .arg("--web")
             .arg(web)
             .args(extra);
+        // Most tests fire many requests from one address: rate limits are off unless a test
+        // passes the flags (flags win over the environment).
+        if std::env::var_os("POSTERN_RATE_LIMIT_PER_MIN").is_none() {
+            cmd.env("POSTERN_RATE_LIMIT_PER_MIN", "0");
+        }
+        if std::env::var_os("POSTERN_READ_RATE_LIMIT_PER_MIN").is_none() {
+            cmd.env("POSTERN_READ_RATE_LIMIT_PER_MIN", "0");
+        }
         Self::launch(cmd)
     }
 

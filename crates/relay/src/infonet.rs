@@ -1,0 +1,348 @@
+//! HTTP handlers of the Infonet chain (`/api/mesh/infonet/*`, `/api/infonet/append`) and
+//! `/metrics`. Rules live in `postern-core`; storage and lanes in [`crate::chain`].
+//!
+//! Event lists are rendered from the exact stored JSON (core's ordered writer), never through a
+//! lossy number conversion, so what is served is byte-for-byte what was verified.
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use postern_core::api::codes;
+use postern_core::api::infonet::{
+    clamp_locator_limit, clamp_sync_limit, codes as icodes, AppendRequest, LocatorQuery,
+    LocatorResponse, MerkleProofEntry, MerkleResponse, PrivateStatusResponse, StatusResponse,
+    SyncPostRequest, SyncQuery, LOCATOR_LIMIT_MAX,
+};
+use postern_core::canonical::{GENESIS_HASH, NETWORK_ID, PROTOCOL_VERSION};
+use postern_core::json::{self, Value};
+
+use crate::chain::{lane_of, parse_stored, After, AppendInput};
+use crate::metrics::Gauges;
+use crate::server::{ApiError, ApiJson, ApiQuery, AppState};
+use crate::store::Lane;
+
+/// Nesting allowed in an append body.
+const APPEND_MAX_DEPTH: usize = 32;
+/// Longest hash string worth looking up.
+const MAX_HASH_CHARS: usize = 128;
+
+/// A JSON body rendered by core's exact writer.
+pub(crate) struct ExactJson(Value);
+
+impl IntoResponse for ExactJson {
+    fn into_response(self) -> Response {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            self.0.to_json_ordered(),
+        )
+            .into_response()
+    }
+}
+
+fn obj(pairs: Vec<(&str, Value)>) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+fn unsupported_protocol(got: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UPGRADE_REQUIRED,
+        icodes::UNSUPPORTED_PROTOCOL,
+        format!("protocol_version {:?} is not supported; this relay speaks {PROTOCOL_VERSION}", trunc(got)),
+    )
+}
+
+fn head_mismatch(head: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        icodes::HEAD_MISMATCH,
+        format!("expected_head does not match this relay's head {head}"),
+    )
+}
+
+fn trunc(s: &str) -> &str {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+pub(crate) async fn status(State(st): State<AppState>) -> Result<ApiJson<StatusResponse>, ApiError> {
+    let (head, count) = st.with_chain("status", |c| Ok(c.head(Lane::Public))).await?;
+    Ok(ApiJson(StatusResponse::new(&head, count, true)))
+}
+
+pub(crate) async fn private_status(
+    State(st): State<AppState>,
+) -> Result<ApiJson<PrivateStatusResponse>, ApiError> {
+    let (head_hash, count) = st.with_chain("private_status", |c| Ok(c.head(Lane::Private))).await?;
+    Ok(ApiJson(PrivateStatusResponse { head_hash, count }))
+}
+
+pub(crate) async fn merkle(State(st): State<AppState>) -> Result<ApiJson<MerkleResponse>, ApiError> {
+    let (root, head, count) = st
+        .with_chain("merkle", |c| {
+            let (h, n) = c.head(Lane::Public);
+            Ok((c.merkle_root(), h, n))
+        })
+        .await?;
+    Ok(ApiJson(MerkleResponse {
+        merkle_root: root,
+        head_hash: head,
+        count,
+        network_id: NETWORK_ID.into(),
+    }))
+}
+
+pub(crate) async fn locator(
+    State(st): State<AppState>,
+    ApiQuery(q): ApiQuery<LocatorQuery>,
+) -> Result<ApiJson<LocatorResponse>, ApiError> {
+    let limit = clamp_locator_limit(q.limit);
+    let (locator, head_hash, count) = st
+        .with_chain("locator", move |c| {
+            let (h, n) = c.head(Lane::Public);
+            Ok((c.locator(limit), h, n))
+        })
+        .await?;
+    Ok(ApiJson(LocatorResponse {
+        locator,
+        head_hash,
+        count,
+        network_id: NETWORK_ID.into(),
+    }))
+}
+
+/// `GET /api/mesh/infonet/sync?after_hash=&limit=`: the public events after `after_hash`
+/// (genesis when absent). An `after_hash` this relay does not have is 404 `unknown_after_hash`.
+pub(crate) async fn sync_get(
+    State(st): State<AppState>,
+    ApiQuery(q): ApiQuery<SyncQuery>,
+) -> Result<ExactJson, ApiError> {
+    if let Some(p) = q.protocol_version.as_deref() {
+        if p != PROTOCOL_VERSION {
+            return Err(unsupported_protocol(p));
+        }
+    }
+    let after = match q.after_hash.as_deref() {
+        None | Some("") => GENESIS_HASH.to_string(),
+        Some(h) => h.to_string(),
+    };
+    let limit = clamp_sync_limit(q.limit);
+    let expected = q.expected_head;
+    let unknown = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            icodes::UNKNOWN_AFTER_HASH,
+            "after_hash is not on this relay's public chain; sync with a locator (POST) instead",
+        )
+    };
+    if after.chars().count() > MAX_HASH_CHARS {
+        return Err(unknown());
+    }
+    let after2 = after.clone();
+    let found = st
+        .with_chain("sync", move |c| {
+            let (head, _) = c.head(Lane::Public);
+            if let Some(e) = expected.filter(|e| !e.is_empty()) {
+                if e != head {
+                    return Ok(Err(head));
+                }
+            }
+            Ok(Ok(c.events_after(&after2, limit)?))
+        })
+        .await?;
+    let texts = match found.map_err(|head| head_mismatch(&head))? {
+        After::Found(t) => t,
+        After::Unknown => return Err(unknown()),
+    };
+    let events = parse_stored(&texts).map_err(|e| st.storage_error("sync", e))?;
+    let count = events.len() as u64;
+    Ok(ExactJson(obj(vec![
+        ("events", Value::Array(events)),
+        ("after_hash", Value::Str(after)),
+        ("count", Value::from(count)),
+        ("protocol_version", Value::from(PROTOCOL_VERSION)),
+    ])))
+}
+
+/// `POST /api/mesh/infonet/sync {protocol_version, locator, limit, expected_head?,
+/// include_proofs?}`: the public events after the common ancestor of the peer's locator.
+pub(crate) async fn sync_post(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<SyncPostRequest>,
+) -> Result<ExactJson, ApiError> {
+    if req.protocol_version != PROTOCOL_VERSION {
+        return Err(unsupported_protocol(&req.protocol_version));
+    }
+    if req.locator.len() > LOCATOR_LIMIT_MAX {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::BAD_REQUEST,
+            format!("locator has more than {LOCATOR_LIMIT_MAX} entries"),
+        ));
+    }
+    let limit = clamp_sync_limit(req.limit);
+    let expected = req.expected_head;
+    let locator = req.locator;
+    let proofs = req.include_proofs;
+    let found = st
+        .with_chain("sync_locator", move |c| {
+            let (head, _) = c.head(Lane::Public);
+            if let Some(e) = expected.filter(|e| !e.is_empty()) {
+                if e != head {
+                    return Ok(Err(head));
+                }
+            }
+            let (m, texts) = c.events_for_locator(&locator, limit)?;
+            let proofs = proofs.then(|| (c.proofs(m.start_index, texts.len()), c.head(Lane::Public).1));
+            Ok(Ok((head, m, texts, proofs)))
+        })
+        .await?;
+    let (head, m, texts, proofs) = found.map_err(|head| head_mismatch(&head))?;
+    let events = parse_stored(&texts).map_err(|e| st.storage_error("sync_locator", e))?;
+    let count = events.len() as u64;
+    let mut out = obj(vec![
+        ("events", Value::Array(events)),
+        ("matched_hash", Value::Str(m.matched_hash.unwrap_or_default())),
+        ("forked", Value::Bool(m.forked)),
+        ("head_hash", Value::Str(head)),
+        ("count", Value::from(count)),
+        ("protocol_version", Value::from(PROTOCOL_VERSION)),
+    ]);
+    if let Some(((root, entries), total)) = proofs {
+        let entries: Vec<MerkleProofEntry> = entries
+            .into_iter()
+            .map(|(i, id, proof)| MerkleProofEntry {
+                index: i as u64,
+                leaf: postern_core::merkle::hash_leaf(&id),
+                proof,
+            })
+            .collect();
+        let proofs_json = serde_json::to_value(&entries).unwrap_or(serde_json::Value::Null);
+        out.insert("merkle_root", Value::Str(root));
+        out.insert("merkle_total", Value::from(total));
+        out.insert("merkle_start", Value::from(m.start_index as u64));
+        out.insert("merkle_proofs", Value::from(&proofs_json));
+    }
+    Ok(ExactJson(out))
+}
+
+fn bad(detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, detail)
+}
+
+/// Read the append body: exact JSON (core's reader), `payload` kept as sent.
+fn parse_append(body: &[u8]) -> Result<AppendInput, ApiError> {
+    let limits = json::Limits { max_depth: APPEND_MAX_DEPTH, max_input_bytes: body.len() };
+    let v = json::parse_with_limits(body, limits)
+        .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
+    if !matches!(v, Value::Object(_)) {
+        return Err(bad("request body must be a JSON object"));
+    }
+    let payload = match v.get("payload") {
+        Some(p @ Value::Object(_)) => p.clone(),
+        Some(_) => return Err(bad("payload must be a JSON object")),
+        None => return Err(bad("missing field `payload`")),
+    };
+    let network_id = match v.get("network_id") {
+        None => NETWORK_ID.to_string(),
+        Some(Value::Str(s)) => s.clone(),
+        Some(_) => return Err(bad("network_id must be a string")),
+    };
+    let req: AppendRequest = serde_json::from_value(serde_json::Value::from(&v)).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::BAD_REQUEST,
+            format!("request body does not match the append shape: {e}"),
+        )
+    })?;
+    Ok(AppendInput {
+        event_type: req.event_type,
+        node_id: req.node_id,
+        payload,
+        signature: req.signature,
+        sequence: req.sequence,
+        public_key: req.public_key,
+        public_key_algo: req.public_key_algo,
+        protocol_version: req.protocol_version,
+        network_id,
+    })
+}
+
+/// `POST /api/infonet/append`: see `postern_core::api::infonet::AppendRequest`.
+pub(crate) async fn append(
+    State(st): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<ExactJson, ApiError> {
+    let body = body.map_err(ApiError::from)?;
+    let input = match parse_append(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            st.metrics().append_rejected(e.code());
+            return Err(e);
+        }
+    };
+    let now = st.now();
+    let event_type = input.event_type.clone();
+    let lane = lane_of(&event_type);
+    let outcome = st.with_chain("append", move |c| c.append(input, now)).await;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            st.metrics().append_rejected(e.code());
+            return Err(e);
+        }
+    };
+    match outcome {
+        Ok(a) => {
+            if a.duplicate {
+                st.metrics().append_duplicate();
+            } else {
+                st.metrics().append_accepted(a.lane.as_str());
+            }
+            tracing::info!(
+                lane = a.lane.as_str(),
+                event_type = %trunc(&a.event.event_type),
+                node = %a.event.node_id.get(..12).unwrap_or(""),
+                index = a.index,
+                event_id = %a.event.event_id.get(..16).unwrap_or(""),
+                duplicate = a.duplicate,
+                "infonet append"
+            );
+            let mut out = obj(vec![("ok", Value::Bool(true)), ("event", a.event.to_value())]);
+            if a.duplicate {
+                out.insert("detail", Value::from("duplicate: this signed event is already on the chain"));
+            }
+            out.insert("lane", Value::from(a.lane.as_str()));
+            out.insert("index", Value::from(a.index));
+            out.insert("duplicate", Value::Bool(a.duplicate));
+            Ok(ExactJson(out))
+        }
+        Err(r) => {
+            st.metrics().append_rejected(r.code);
+            tracing::info!(lane = lane.as_str(), code = r.code, "infonet append refused");
+            Err(ApiError::new(r.status, r.code, r.detail))
+        }
+    }
+}
+
+/// `GET /metrics` (Prometheus text format).
+pub(crate) async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let gauges = st
+        .with_chain("metrics", |c| {
+            let (dm_nodes, dm_messages) = c.store().spool_sizes()?;
+            Ok(Gauges {
+                public_events: c.head(Lane::Public).1,
+                private_events: c.head(Lane::Private).1,
+                dm_nodes,
+                dm_messages,
+            })
+        })
+        .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        st.metrics().render(gauges),
+    )
+        .into_response())
+}

@@ -1,0 +1,125 @@
+//! Prometheus counters of the relay (text exposition format 0.0.4).
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Counters updated by the request path.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// (route, status class) → requests.
+    requests: Mutex<BTreeMap<(String, &'static str), u64>>,
+    rate_limited: Mutex<BTreeMap<&'static str, u64>>,
+    appends_accepted: Mutex<BTreeMap<&'static str, u64>>,
+    appends_rejected: Mutex<BTreeMap<String, u64>>,
+    appends_duplicate: AtomicU64,
+}
+
+/// Gauges read at scrape time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    pub public_events: u64,
+    pub private_events: u64,
+    pub dm_nodes: u64,
+    pub dm_messages: u64,
+}
+
+fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, k: K) {
+    let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+    *g.entry(k).or_insert(0) += 1;
+}
+
+fn class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+impl Metrics {
+    pub fn request(&self, route: &str, status: u16) {
+        bump(&self.requests, (route.to_string(), class(status)));
+    }
+
+    /// `bucket` is `write` or `read`.
+    pub fn rate_limited(&self, bucket: &'static str) {
+        bump(&self.rate_limited, bucket);
+    }
+
+    pub fn append_accepted(&self, lane: &'static str) {
+        bump(&self.appends_accepted, lane);
+    }
+
+    pub fn append_duplicate(&self) {
+        self.appends_duplicate.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn append_rejected(&self, code: &str) {
+        bump(&self.appends_rejected, code.to_string());
+    }
+
+    /// The whole exposition.
+    pub fn render(&self, g: Gauges) -> String {
+        let mut o = String::new();
+        let lock = |m: &Mutex<BTreeMap<(String, &'static str), u64>>| {
+            m.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        };
+        o.push_str("# HELP postern_http_requests_total HTTP requests by route and status class.\n");
+        o.push_str("# TYPE postern_http_requests_total counter\n");
+        for ((route, cls), n) in lock(&self.requests) {
+            let _ = writeln!(o, "postern_http_requests_total{{route=\"{}\",status=\"{cls}\"}} {n}", escape(&route));
+        }
+        o.push_str("# HELP postern_rate_limited_total Requests answered 429 by the per-client rate limit.\n");
+        o.push_str("# TYPE postern_rate_limited_total counter\n");
+        let rl = self.rate_limited.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for bucket in ["read", "write"] {
+            let _ = writeln!(o, "postern_rate_limited_total{{bucket=\"{bucket}\"}} {}", rl.get(bucket).copied().unwrap_or(0));
+        }
+        o.push_str("# HELP postern_infonet_appends_total Infonet appends by result.\n");
+        o.push_str("# TYPE postern_infonet_appends_total counter\n");
+        let acc = self.appends_accepted.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let rej = self.appends_rejected.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for lane in ["public", "private"] {
+            let _ = writeln!(
+                o,
+                "postern_infonet_appends_total{{result=\"accepted\",lane=\"{lane}\"}} {}",
+                acc.get(lane).copied().unwrap_or(0)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "postern_infonet_appends_total{{result=\"duplicate\",lane=\"any\"}} {}",
+            self.appends_duplicate.load(Ordering::Relaxed)
+        );
+        let rejected: u64 = rej.values().sum();
+        let _ = writeln!(o, "postern_infonet_appends_total{{result=\"rejected\",lane=\"any\"}} {rejected}");
+        o.push_str("# HELP postern_infonet_append_rejections_total Refused appends by error code.\n");
+        o.push_str("# TYPE postern_infonet_append_rejections_total counter\n");
+        for (code, n) in rej {
+            let _ = writeln!(o, "postern_infonet_append_rejections_total{{code=\"{}\"}} {n}", escape(&code));
+        }
+        o.push_str("# HELP postern_infonet_events Events on each chain lane (head count).\n");
+        o.push_str("# TYPE postern_infonet_events gauge\n");
+        let _ = writeln!(o, "postern_infonet_events{{lane=\"public\"}} {}", g.public_events);
+        let _ = writeln!(o, "postern_infonet_events{{lane=\"private\"}} {}", g.private_events);
+        o.push_str("# HELP postern_dm_spool_messages Messages held in the DM spool.\n");
+        o.push_str("# TYPE postern_dm_spool_messages gauge\n");
+        let _ = writeln!(o, "postern_dm_spool_messages {}", g.dm_messages);
+        o.push_str("# HELP postern_dm_registered_nodes Nodes with a registered DH key.\n");
+        o.push_str("# TYPE postern_dm_registered_nodes gauge\n");
+        let _ = writeln!(o, "postern_dm_registered_nodes {}", g.dm_nodes);
+        o.push_str("# HELP postern_replication_total Events received from peers by result (replication not implemented yet).\n");
+        o.push_str("# TYPE postern_replication_total counter\n");
+        for r in ["ok", "rejected", "error"] {
+            let _ = writeln!(o, "postern_replication_total{{result=\"{r}\"}} 0");
+        }
+        o
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
