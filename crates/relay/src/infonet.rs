@@ -17,7 +17,7 @@ use postern_core::api::infonet::{
 use postern_core::canonical::{GENESIS_HASH, NETWORK_ID, PROTOCOL_VERSION};
 use postern_core::json::{self, Value};
 
-use crate::chain::{lane_of, parse_stored, After, AppendInput};
+use crate::chain::{lane_of, After, AppendInput};
 use crate::metrics::Gauges;
 use crate::server::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::store::Lane;
@@ -27,16 +27,22 @@ const APPEND_MAX_DEPTH: usize = 32;
 /// Longest hash string worth looking up.
 const MAX_HASH_CHARS: usize = 128;
 
-/// A JSON body rendered by core's exact writer.
-pub(crate) struct ExactJson(Value);
+/// A JSON body rendered by core's exact writer, optionally led by an `events` array spliced
+/// from stored event texts (each already core's exact JSON of a verified event).
+pub(crate) struct ExactJson(Value, Option<Vec<String>>);
 
 impl IntoResponse for ExactJson {
     fn into_response(self) -> Response {
-        (
-            [(header::CONTENT_TYPE, "application/json")],
-            self.0.to_json_ordered(),
-        )
-            .into_response()
+        let rest = self.0.to_json_ordered();
+        let body = match self.1 {
+            None => rest,
+            Some(events) => {
+                let tail = rest.strip_prefix('{').unwrap_or("}");
+                let sep = if tail == "}" { "" } else { "," };
+                format!("{{\"events\":[{}]{sep}{tail}", events.join(","))
+            }
+        };
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
     }
 }
 
@@ -156,14 +162,15 @@ pub(crate) async fn sync_get(
         After::Found(t) => t,
         After::Unknown => return Err(unknown()),
     };
-    let events = parse_stored(&texts).map_err(|e| st.storage_error("sync", e))?;
-    let count = events.len() as u64;
-    Ok(ExactJson(obj(vec![
-        ("events", Value::Array(events)),
-        ("after_hash", Value::Str(after)),
-        ("count", Value::from(count)),
-        ("protocol_version", Value::from(PROTOCOL_VERSION)),
-    ])))
+    let count = texts.len() as u64;
+    Ok(ExactJson(
+        obj(vec![
+            ("after_hash", Value::Str(after)),
+            ("count", Value::from(count)),
+            ("protocol_version", Value::from(PROTOCOL_VERSION)),
+        ]),
+        Some(texts),
+    ))
 }
 
 /// `POST /api/mesh/infonet/sync {protocol_version, locator, limit, expected_head?,
@@ -200,10 +207,8 @@ pub(crate) async fn sync_post(
         })
         .await?;
     let (head, m, texts, proofs) = found.map_err(|head| head_mismatch(&head))?;
-    let events = parse_stored(&texts).map_err(|e| st.storage_error("sync_locator", e))?;
-    let count = events.len() as u64;
+    let count = texts.len() as u64;
     let mut out = obj(vec![
-        ("events", Value::Array(events)),
         ("matched_hash", Value::Str(m.matched_hash.unwrap_or_default())),
         ("forked", Value::Bool(m.forked)),
         ("head_hash", Value::Str(head)),
@@ -225,7 +230,7 @@ pub(crate) async fn sync_post(
         out.insert("merkle_start", Value::from(m.start_index as u64));
         out.insert("merkle_proofs", Value::from(&proofs_json));
     }
-    Ok(ExactJson(out))
+    Ok(ExactJson(out, Some(texts)))
 }
 
 fn bad(detail: impl Into<String>) -> ApiError {
@@ -317,7 +322,7 @@ pub(crate) async fn append(
             out.insert("lane", Value::from(a.lane.as_str()));
             out.insert("index", Value::from(a.index));
             out.insert("duplicate", Value::Bool(a.duplicate));
-            Ok(ExactJson(out))
+            Ok(ExactJson(out, None))
         }
         Err(r) => {
             st.metrics().append_rejected(r.code);
