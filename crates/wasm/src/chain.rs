@@ -1,0 +1,139 @@
+//! Infonet/2 events: signing with a key handle, chain verification.
+use ed25519_dalek::SigningKey;
+use postern_core::canonical::node_id_from_public_key;
+use postern_core::json::{self, Value};
+use postern_core::{b64, event, verify};
+use rand_core::OsRng;
+use wasm_bindgen::prelude::*;
+use zeroize::Zeroizing;
+
+use crate::error::{js_error, json_error, to_u64};
+use crate::js::{opt_str, ChainReportJs, Obj};
+
+/// An Ed25519 key for signing Infonet/2 events, held inside wasm memory (zeroized when freed).
+/// Keep one handle per author: re-creating the key from its seed on every signature halves
+/// signing throughput.
+#[wasm_bindgen]
+pub struct EventSigner {
+    key: SigningKey,
+}
+
+#[wasm_bindgen]
+impl EventSigner {
+    /// A fresh random key (`crypto.getRandomValues`).
+    #[wasm_bindgen]
+    pub fn generate() -> EventSigner {
+        EventSigner { key: SigningKey::generate(&mut OsRng) }
+    }
+
+    /// Restore from a 32-byte Ed25519 seed. Throws `invalid_argument`.
+    #[wasm_bindgen(js_name = fromSeed)]
+    pub fn from_seed(seed: &[u8]) -> Result<EventSigner, JsValue> {
+        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
+            seed.try_into().map_err(|_| js_error("invalid_argument", "seed must be 32 bytes"))?,
+        );
+        Ok(EventSigner { key: SigningKey::from_bytes(&seed) })
+    }
+
+    /// The 32-byte seed. Handle with care.
+    #[wasm_bindgen(js_name = exportSeed)]
+    pub fn export_seed(&self) -> Vec<u8> {
+        self.key.to_bytes().to_vec()
+    }
+
+    /// The Infonet node id bound to this key.
+    #[wasm_bindgen(getter, js_name = nodeId)]
+    pub fn node_id(&self) -> String {
+        node_id_from_public_key(self.key.verifying_key().as_bytes())
+    }
+
+    /// The public key as it appears in events (standard base64).
+    #[wasm_bindgen(getter, js_name = publicKey)]
+    pub fn public_key(&self) -> String {
+        b64::encode_std(self.key.verifying_key().as_bytes())
+    }
+
+    /// Same as the free function [`sign_event`] (`signEvent(this, …)`).
+    #[wasm_bindgen(js_name = signEvent)]
+    pub fn sign(
+        &self,
+        prev_hash: &str,
+        event_type: &str,
+        payload_json: &str,
+        timestamp: f64,
+        sequence: f64,
+    ) -> Result<String, JsValue> {
+        sign_event(self, prev_hash, event_type, payload_json, timestamp, sequence)
+    }
+}
+
+/// Sign an Infonet/2 event: core normalises `payload` for `eventType`, derives `node_id`, signs
+/// the signature string and computes `event_id`. `prevHash` may be `""` when the relay fills it
+/// in. `timestamp` (UNIX seconds) is written as a JSON float, as the reference node does;
+/// `sequence` is the author's per-domain counter (≥ 1). Returns the event as JSON text.
+/// Throws `json_invalid`, `invalid_argument`. The payload is not schema-checked: see
+/// `checkPayload`.
+#[wasm_bindgen(js_name = signEvent)]
+pub fn sign_event(
+    signer: &EventSigner,
+    prev_hash: &str,
+    event_type: &str,
+    payload_json: &str,
+    timestamp: f64,
+    sequence: f64,
+) -> Result<String, JsValue> {
+    let payload = json::parse(payload_json.as_bytes()).map_err(json_error)?;
+    if !timestamp.is_finite() {
+        return Err(js_error("invalid_argument", "timestamp must be a finite number"));
+    }
+    let sequence = to_u64(sequence, "sequence")?;
+    let evt = event::sign_event(
+        &signer.key,
+        prev_hash,
+        event_type,
+        &payload,
+        Value::Float(timestamp),
+        sequence,
+    );
+    Ok(evt.to_value().to_json_ordered())
+}
+
+/// Verify a whole Infonet/2 chain given as a JSON array of events (genesis first) with core's
+/// `verify_chain` at clock `nowSeconds` (UNIX seconds). `maxEventAgeSeconds` overrides the
+/// freshness window (default 86400; 0 disables it). Never throws for invalid chains: the
+/// result's `valid`/`error` say why. Throws `json_invalid` if `eventsJson` is not JSON and
+/// `invalid_argument` if it is not an array.
+#[wasm_bindgen(js_name = verifyChain)]
+pub fn verify_chain(
+    events_json: &str,
+    now_seconds: f64,
+    max_event_age_seconds: Option<f64>,
+) -> Result<ChainReportJs, JsValue> {
+    let now = to_u64(now_seconds.floor(), "nowSeconds")?;
+    let mut opts = verify::VerifyOptions::at(now);
+    if let Some(age) = max_event_age_seconds {
+        opts.max_event_age_s = to_u64(age, "maxEventAgeSeconds")?;
+    }
+    let parsed = json::parse(events_json.as_bytes()).map_err(json_error)?;
+    let events = parsed
+        .as_array()
+        .ok_or_else(|| js_error("invalid_argument", "eventsJson must be a JSON array"))?;
+    let report = verify::verify_chain_values(events, &opts);
+    let error = match &report.error {
+        Some(f) => Obj::new()
+            .set("index", f.index as f64)
+            .set("eventId", f.event_id.as_str())
+            .set("reason", f.reason.as_str())
+            .set("detail", f.detail.as_str())
+            .0
+            .into(),
+        None => JsValue::NULL,
+    };
+    Ok(Obj::new()
+        .set("valid", report.valid)
+        .set("count", report.count as f64)
+        .set("head", opt_str(report.head.as_deref()))
+        .set("merkleRoot", opt_str(report.merkle_root.as_deref()))
+        .set("error", error)
+        .into_js())
+}
