@@ -73,6 +73,10 @@ impl EventSigner {
 /// `sequence` is the author's per-domain counter (≥ 1). Returns the event as JSON text.
 /// Throws `json_invalid`, `invalid_argument`. The payload is not schema-checked: see
 /// `checkPayload`.
+///
+/// Keep the returned JSON *text* as is: event ids hash Python-style values, and a JS
+/// `JSON.parse` → `JSON.stringify` round trip turns `1780000000.0` into `1780000000`, which
+/// changes the id (`verifyChain` then reports `event_id_mismatch`).
 #[wasm_bindgen(js_name = signEvent)]
 pub fn sign_event(
     signer: &EventSigner,

