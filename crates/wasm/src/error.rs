@@ -132,7 +132,7 @@ pub fn proof_error(e: ProofError) -> JsValue {
 /// A JS number that must be a non-negative safe integer (indices, sizes, sequences, seconds).
 pub fn to_u64(x: f64, what: &str) -> Result<u64, JsValue> {
     const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
-    if x.is_finite() && x >= 0.0 && x <= MAX_SAFE && x.fract() == 0.0 {
+    if (0.0..=MAX_SAFE).contains(&x) && x.fract() == 0.0 {
         Ok(x as u64)
     } else {
         Err(js_error("invalid_argument", format!("{what} must be a non-negative safe integer")))
