@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 RELAY := target/release/postern
 
-.PHONY: run test build ui relay e2e test-native test-wasm tools test-tools clean
+.PHONY: run test build ui relay e2e test-native test-wasm test-wasm-pkg wasm-pkg tools test-tools clean
 
 ## make run: install what is missing, build UI (release) + relay, serve on http://$(LISTEN)
 run: tools build
@@ -18,6 +18,7 @@ run: tools build
 test: test-tools
 	$(MAKE) test-native
 	$(MAKE) test-wasm
+	$(MAKE) test-wasm-pkg
 	$(MAKE) ui
 	$(MAKE) e2e RELAY=target/debug/postern
 
@@ -41,6 +42,13 @@ test-native:
 
 test-wasm:
 	cargo test --locked --target wasm32-unknown-unknown -p postern-core -p postern-wasm -p postern-app
+
+## make wasm-pkg: the postern-wasm JS packages (crates/wasm/pkg, pkg-node) + gzip size budget check
+wasm-pkg:
+	scripts/build-wasm-pkg.sh
+
+test-wasm-pkg:
+	scripts/build-wasm-pkg.sh --test
 
 ## make e2e: browser end-to-end tests only (expects `make build` output)
 e2e:
