@@ -32,6 +32,7 @@ pub mod json;
 pub mod labels;
 pub mod merkle;
 pub mod pad;
+pub mod peer;
 pub mod rfc9162;
 pub mod schema;
 pub mod signature;

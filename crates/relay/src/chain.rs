@@ -88,6 +88,22 @@ impl Refusal {
     }
 }
 
+/// Result of a peer push.
+#[derive(Debug, Clone)]
+pub enum PushOutcome {
+    Done { accepted: u64, duplicates: u64, head_hash: String },
+    Refused(PushRefusal),
+}
+
+/// The first refused event of a peer push and what was stored before it.
+#[derive(Debug, Clone)]
+pub struct PushRefusal {
+    pub index: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub refusal: Refusal,
+}
+
 /// A stored (or already stored) event.
 #[derive(Debug, Clone)]
 pub struct Appended {
@@ -302,6 +318,96 @@ impl Chain {
             return Err(e);
         }
         Ok(Ok(Appended { lane, index, event: evt, duplicate: false }))
+    }
+
+    /// Ingest events pushed by an authenticated peer, in order, each into its lane with core
+    /// verification and NO freshness window (history of any age is accepted). Events already
+    /// stored are skipped; the first invalid event stops the push (the events before it stay
+    /// stored). An event that extends neither the lane head nor an event we hold is a fork:
+    /// refused with 409 `forked`, never merged.
+    pub fn peer_push(&mut self, events: &[Value], now: u64) -> Result<PushOutcome, StoreError> {
+        let (mut accepted, mut duplicates) = (0u64, 0u64);
+        for (i, v) in events.iter().enumerate() {
+            let refuse = |status: StatusCode, code: &'static str, detail: String| PushRefusal {
+                index: i as u64,
+                accepted,
+                duplicates,
+                refusal: Refusal { status, code, detail },
+            };
+            let evt = match ChainEvent::from_value(v) {
+                Ok(e) => e,
+                Err(e) => {
+                    return Ok(PushOutcome::Refused(refuse(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        icodes::INVALID_PAYLOAD,
+                        format!("event {i} is not a chain event: {e}"),
+                    )))
+                }
+            };
+            let lane = lane_of(&evt.event_type);
+            if evt.event_id == evt.computed_event_id()
+                && self.store.chain_index_of(lane, &evt.event_id)?.is_some()
+            {
+                duplicates += 1;
+                continue;
+            }
+            let head = self.lane(lane).state.head().to_string();
+            if evt.prev_hash != head {
+                let known = self.store.chain_index_of(lane, &evt.prev_hash)?.is_some();
+                let why = if known {
+                    "extends an event behind this relay's head"
+                } else {
+                    "extends an event this relay does not hold"
+                };
+                return Ok(PushOutcome::Refused(refuse(
+                    StatusCode::CONFLICT,
+                    postern_core::api::peer::codes::FORKED,
+                    format!("event {i} ({} lane) {why}; forks are never merged", lane.as_str()),
+                )));
+            }
+            if evt.event_type == "key_rotate" {
+                if let Err(r) = verify_key_rotation_claim(&evt.payload) {
+                    let r = Refusal::from_rejection(r);
+                    return Ok(PushOutcome::Refused(refuse(r.status, r.code, format!("event {i}: {}", r.detail))));
+                }
+            }
+            if lane == Lane::Private && self.public.state.is_revoked(&evt.public_key, now) {
+                return Ok(PushOutcome::Refused(refuse(
+                    StatusCode::FORBIDDEN,
+                    FailReason::KeyRevoked.as_str(),
+                    format!("event {i}: public key is revoked"),
+                )));
+            }
+            let opts = VerifyOptions { now, max_event_age_s: 0, batch: false };
+            if let Err(r) = self.lane_mut(lane).state.ingest(&evt, &opts) {
+                let r = Refusal::from_rejection(r);
+                return Ok(PushOutcome::Refused(refuse(r.status, r.code, format!("event {i}: {}", r.detail))));
+            }
+            let index = self.lane(lane).state.len() as u64 - 1;
+            let text = evt.to_value().to_json_ordered();
+            let stored = self.store.chain_append(
+                lane,
+                NewChainEvent {
+                    idx: index,
+                    event_id: &evt.event_id,
+                    prev_hash: &evt.prev_hash,
+                    event_type: &evt.event_type,
+                    node_id: &evt.node_id,
+                    json: &text,
+                },
+                GENESIS_HASH,
+                now,
+            );
+            if let Err(e) = stored {
+                match LaneState::load(&self.store, lane) {
+                    Ok(fresh) => *self.lane_mut(lane) = fresh,
+                    Err(reload) => tracing::error!(lane = lane.as_str(), error = %reload, "reloading lane failed"),
+                }
+                return Err(e);
+            }
+            accepted += 1;
+        }
+        Ok(PushOutcome::Done { accepted, duplicates, head_hash: self.head(Lane::Public).0 })
     }
 
     /// A retried append: the same signed event (type, node, sequence, signature, payload) is

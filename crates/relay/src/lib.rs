@@ -5,6 +5,7 @@
 pub mod chain;
 pub mod infonet;
 pub mod metrics;
+pub mod peer;
 pub mod ratelimit;
 pub mod serve;
 pub mod server;

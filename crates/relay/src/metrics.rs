@@ -13,6 +13,8 @@ pub struct Metrics {
     appends_accepted: Mutex<BTreeMap<&'static str, u64>>,
     appends_rejected: Mutex<BTreeMap<String, u64>>,
     appends_duplicate: AtomicU64,
+    /// Outbound replication results (ok, rejected, error).
+    replication: [AtomicU64; 3],
 }
 
 /// Gauges read at scrape time.
@@ -59,6 +61,18 @@ impl Metrics {
 
     pub fn append_rejected(&self, code: &str) {
         bump(&self.appends_rejected, code.to_string());
+    }
+
+    /// One outbound replication job to one peer finished: `ok`, `rejected` or `error`.
+    pub fn replication(&self, result: &str) {
+        let i = match result {
+            "ok" => 0,
+            "rejected" => 1,
+            _ => 2,
+        };
+        if let Some(c) = self.replication.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// The whole exposition.
@@ -111,10 +125,11 @@ impl Metrics {
         o.push_str("# HELP postern_dm_registered_nodes Nodes with a registered DH key.\n");
         o.push_str("# TYPE postern_dm_registered_nodes gauge\n");
         let _ = writeln!(o, "postern_dm_registered_nodes {}", g.dm_nodes);
-        o.push_str("# HELP postern_replication_total Events received from peers by result (replication not implemented yet).\n");
+        o.push_str("# HELP postern_replication_total Outbound replication jobs (DM envelope, DM ack, chain events) per peer by result.\n");
         o.push_str("# TYPE postern_replication_total counter\n");
-        for r in ["ok", "rejected", "error"] {
-            let _ = writeln!(o, "postern_replication_total{{result=\"{r}\"}} 0");
+        for (i, r) in ["ok", "rejected", "error"].iter().enumerate() {
+            let n = self.replication.get(i).map_or(0, |c| c.load(Ordering::Relaxed));
+            let _ = writeln!(o, "postern_replication_total{{result=\"{r}\"}} {n}");
         }
         o
     }

@@ -65,6 +65,12 @@ pub struct ServeArgs {
     /// Read requests (every other /api route) per minute per client IP. 0 disables.
     #[arg(long, env = "POSTERN_READ_RATE_LIMIT_PER_MIN", default_value_t = DEFAULT_READ_RATE_PER_MIN)]
     pub read_rate_limit_per_min: u32,
+    /// This relay's own public URL, sent as X-Peer-Url when pushing to peers.
+    #[arg(long, env = "POSTERN_PUBLIC_URL", value_parser = crate::peer::parse_public_url)]
+    pub public_url: Option<String>,
+    /// A peer relay as URL=SECRET (repeatable; POSTERN_PEERS takes a comma-separated list).
+    #[arg(long = "peer", env = "POSTERN_PEERS", value_delimiter = ',', value_parser = crate::peer::parse_peer_spec)]
+    pub peers: Vec<crate::peer::PeerSpec>,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {
@@ -159,7 +165,11 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     );
     let state = AppState::new(store, chain, limits, args.web.clone(), system_now)
         .with_request_timeout(std::time::Duration::from_secs(args.request_timeout_secs))
-        .with_rate_limits(args.rate_limit_per_min, args.read_rate_limit_per_min);
+        .with_rate_limits(args.rate_limit_per_min, args.read_rate_limit_per_min)
+        .with_peers(args.public_url.as_deref(), &args.peers);
+    if !args.peers.is_empty() {
+        tracing::info!(peers = args.peers.len(), public_url = args.public_url.as_deref().unwrap_or(""), "peer replication configured");
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

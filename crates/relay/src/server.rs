@@ -72,6 +72,7 @@ pub struct AppState {
     write_limit: Arc<RateLimiter>,
     read_limit: Arc<RateLimiter>,
     metrics: Arc<Metrics>,
+    peers: Arc<crate::peer::Peers>,
 }
 
 impl AppState {
@@ -86,7 +87,23 @@ impl AppState {
             write_limit: Arc::new(RateLimiter::new(DEFAULT_WRITE_RATE_PER_MIN)),
             read_limit: Arc::new(RateLimiter::new(DEFAULT_READ_RATE_PER_MIN)),
             metrics: Arc::new(Metrics::default()),
+            peers: Arc::new(crate::peer::Peers::default()),
         }
+    }
+
+    /// Configure peer relays (inbound keys; outbound workers when `public_url` is set). Must
+    /// be called inside the tokio runtime.
+    pub fn with_peers(mut self, public_url: Option<&str>, specs: &[crate::peer::PeerSpec]) -> Self {
+        self.peers = Arc::new(crate::peer::Peers::start(public_url, specs, Arc::clone(&self.metrics)));
+        self
+    }
+
+    pub(crate) fn peers(&self) -> &crate::peer::Peers {
+        &self.peers
+    }
+
+    pub(crate) fn limits(&self) -> SpoolLimits {
+        self.limits
     }
 
     /// Per-client requests per minute on write and read routes (0 disables).
@@ -138,7 +155,7 @@ impl AppState {
     }
 
     /// Run a storage operation on the blocking pool.
-    async fn with_store<T, F>(&self, op: &'static str, f: F) -> Result<T, ApiError>
+    pub(crate) async fn with_store<T, F>(&self, op: &'static str, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
@@ -406,12 +423,17 @@ async fn send(
     let limits = st.limits;
     let env = req.envelope;
     let msg_id = env.msg_id.clone();
+    let replica = env.clone();
     let outcome = st
         .with_store("send", move |s| s.deposit(&env, &limits, now))
         .await?;
     match outcome {
         Deposit::Stored { expires_at } => {
             tracing::info!("message spooled");
+            st.peers().replicate(
+                crate::peer::Job::Envelope { envelope: replica, expires_at },
+                st.metrics(),
+            );
             Ok(ApiJson(SendResponse {
                 ok: true,
                 msg_id,
@@ -478,11 +500,17 @@ async fn ack(
         now,
     )?;
     let n = nonce_of(&req.auth);
+    let recipient_id = n.0.clone();
     let ids = req.msg_ids;
+    let acked = ids.clone();
     let outcome = st
         .with_store("ack", move |s| s.ack(nonce_use(&n), &ids, now))
         .await?;
     let removed = outcome.map_err(|Replayed| ApiError::replayed())?;
+    // Propagate even when nothing was removed here: the message may live only on a peer.
+    if !acked.is_empty() {
+        st.peers().replicate(crate::peer::Job::Ack { recipient_id, msg_ids: acked }, st.metrics());
+    }
     Ok(ApiJson(AckResponse { ok: true, removed }))
 }
 
@@ -652,6 +680,13 @@ pub fn router(state: AppState) -> Router {
         .route(PATH_SYNC, get(crate::infonet::sync_get).post(crate::infonet::sync_post))
         .route(PATH_APPEND, post(crate::infonet::append))
         .route(PATH_PRIVATE_STATUS, get(crate::infonet::private_status))
+        .route(
+            postern_core::api::peer::PATH_PEER_PUSH,
+            post(crate::peer::peer_push)
+                .layer(DefaultBodyLimit::max(postern_core::api::peer::MAX_PEER_PUSH_BODY_BYTES)),
+        )
+        .route(postern_core::api::peer::PATH_REPLICATE_ENVELOPE, post(crate::peer::replicate_envelope))
+        .route(postern_core::api::peer::PATH_REPLICATE_ACK, post(crate::peer::replicate_ack))
         .route(PATH_METRICS, get(crate::infonet::metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)

@@ -293,6 +293,46 @@ impl Store {
         limits: &SpoolLimits,
         now: u64,
     ) -> Result<Deposit, StoreError> {
+        self.deposit_with(env, limits, now, None)
+    }
+
+    /// Store an envelope replicated by a peer relay: the same caps as a local deposit
+    /// (`caps::check_deposit`), idempotent on msg_id, but the recipient need not be registered
+    /// here and it expires at the origin's `expires_at` (never later than this relay's TTL).
+    pub fn deposit_replica(
+        &mut self,
+        env: &DmEnvelope,
+        limits: &SpoolLimits,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<Deposit, StoreError> {
+        self.deposit_with(env, limits, now, Some(expires_at))
+    }
+
+    /// Remove `msg_ids` from `recipient_id`'s mailbox (ack propagated by a peer).
+    pub fn remove_messages(&mut self, recipient_id: &str, msg_ids: &[String]) -> Result<u64, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut removed = 0u64;
+        {
+            let mut stmt =
+                tx.prepare("DELETE FROM messages WHERE recipient_id = ?1 AND msg_id = ?2")?;
+            for id in msg_ids {
+                removed += stmt.execute(params![recipient_id, id])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    fn deposit_with(
+        &mut self,
+        env: &DmEnvelope,
+        limits: &SpoolLimits,
+        now: u64,
+        replica_expires_at: Option<u64>,
+    ) -> Result<Deposit, StoreError> {
         let json = serde_json::to_string(env).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let tx = self
             .conn
@@ -305,7 +345,7 @@ impl Store {
             )
             .optional()?
             .is_some();
-        if !known {
+        if !known && replica_expires_at.is_none() {
             return Ok(Deposit::RecipientUnknown);
         }
         Self::prune_messages(&tx, now)?;
@@ -341,7 +381,8 @@ impl Store {
                 })
             }
             Ok(DepositDecision::Store) => {
-                let expires_at = now.saturating_add(limits.ttl_secs);
+                let own = now.saturating_add(limits.ttl_secs);
+                let expires_at = replica_expires_at.map_or(own, |e| e.min(own));
                 tx.execute(
                     "INSERT INTO messages (recipient_id, msg_id, sender_ref, envelope, received_at, expires_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -1,6 +1,7 @@
 //! HTTP request/response types shared by the relay (server) and the app (client).
 pub mod dm;
 pub mod infonet;
+pub mod peer;
 
 use serde::{Deserialize, Serialize};
 
