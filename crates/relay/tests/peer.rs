@@ -1,0 +1,309 @@
+//! End-to-end tests of relay-to-relay replication (peer auth, peer-push, DM replicas, ack
+//! propagation, outbound workers) against the real `postern` binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{now, Relay, Resp};
+use postern_core::api::infonet::{PATH_PRIVATE_STATUS, PATH_STATUS, PATH_SYNC};
+use postern_core::api::peer::{
+    PeerPushResponse, ReplicateAckRequest, ReplicateEnvelopeRequest, ReplicateEnvelopeResponse,
+    HEADER_PEER_HMAC, HEADER_PEER_URL, PATH_PEER_PUSH, PATH_REPLICATE_ACK, PATH_REPLICATE_ENVELOPE,
+};
+use postern_core::chaingen::{generate_chain, GenOptions};
+use postern_core::dm::DmEnvelope;
+use postern_core::json::{self, Value as CV};
+use postern_core::peer::{normalize_peer_url, peer_key, sign_body};
+use postern_core::verify::{verify_chain_values, VerifyOptions};
+use postern_core::Identity;
+use rand_core::OsRng;
+
+const PEER_URL: &str = "http://peer-a.test:7001";
+const PEER_SECRET: &str = "s3cret-a";
+
+fn peer_flag() -> String {
+    format!("--peer={PEER_URL}={PEER_SECRET}")
+}
+
+fn start(extra: &[&str]) -> (Relay, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let flag = peer_flag();
+    let mut args = vec![flag.as_str(), "--per-sender-cap", "2"];
+    args.extend_from_slice(extra);
+    (Relay::start(data.path(), &args), data)
+}
+
+/// POST `body` with the given peer headers (`None` leaves a header out).
+fn post_peer(relay: &Relay, path: &str, url: Option<&str>, mac: Option<&str>, body: &[u8]) -> Resp {
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
+    let mut req = agent.post(&relay.url(path)).set("Content-Type", "application/json");
+    if let Some(u) = url {
+        req = req.set(HEADER_PEER_URL, u);
+    }
+    if let Some(m) = mac {
+        req = req.set(HEADER_PEER_HMAC, m);
+    }
+    let resp = match req.send_bytes(body) {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    Resp {
+        status: resp.status(),
+        content_type: resp.header("content-type").unwrap_or("").to_string(),
+        body: resp.into_string().unwrap(),
+    }
+}
+
+/// POST signed as the configured peer.
+fn post_signed(relay: &Relay, path: &str, body: &[u8]) -> Resp {
+    let key = peer_key(PEER_SECRET.as_bytes(), &normalize_peer_url(PEER_URL).unwrap());
+    post_peer(relay, path, Some(PEER_URL), Some(&sign_body(&key, body)), body)
+}
+
+fn push_body(events: &[postern_core::event::ChainEvent]) -> Vec<u8> {
+    let texts: Vec<String> = events.iter().map(|e| e.to_value().to_json_ordered()).collect();
+    format!("{{\"events\":[{}]}}", texts.join(",")).into_bytes()
+}
+
+fn public_chain(n: usize) -> Vec<postern_core::event::ChainEvent> {
+    generate_chain(n, GenOptions { include_gate_messages: false, ..GenOptions::default() })
+}
+
+fn fetch_public(relay: &Relay) -> Vec<CV> {
+    let r = relay.get(&format!("{PATH_SYNC}?limit=500"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = json::parse(r.body.as_bytes()).unwrap();
+    v.get("events").unwrap().as_array().unwrap().to_vec()
+}
+
+fn status(relay: &Relay, path: &str, head_field: &str) -> (String, u64) {
+    let v = relay.get(path).json();
+    let count = v.get("total_events").or(v.get("count")).unwrap().as_u64().unwrap();
+    (v[head_field].as_str().unwrap().to_string(), count)
+}
+
+/// Poll `cond` until it holds or `deadline` passes.
+fn wait_for(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + deadline;
+    while Instant::now() < end {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn peer_push_ingests_old_history_idempotently_and_refuses_forks() {
+    let (relay, _d) = start(&[]);
+    let chain = public_chain(12);
+    // Old history (timestamps months back): freshness is off during peer-push.
+    let r = post_signed(&relay, PATH_PEER_PUSH, &push_body(&chain[..8]));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let p: PeerPushResponse = r.json_as();
+    assert_eq!((p.accepted, p.duplicates), (8, 0));
+    assert_eq!(p.head_hash, chain[7].event_id);
+    // Overlapping push: the first 8 are skipped, the rest stored.
+    let r = post_signed(&relay, PATH_PEER_PUSH, &push_body(&chain[4..12]));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let p: PeerPushResponse = r.json_as();
+    assert_eq!((p.accepted, p.duplicates), (4, 4));
+    let events = fetch_public(&relay);
+    assert_eq!(events.len(), 12);
+    let report = verify_chain_values(&events, &VerifyOptions { now: now(), max_event_age_s: 0, batch: false });
+    assert!(report.valid, "{:?}", report.error);
+    assert_eq!(report.head.as_deref(), Some(chain[11].event_id.as_str()));
+    assert_eq!(status(&relay, PATH_STATUS, "head_hash_full"), (chain[11].event_id.clone(), 12));
+
+    // A fork (another chain's event extending genesis) is refused 409, never merged.
+    let other = generate_chain(3, GenOptions { authors: 2, start_timestamp: 1_700_000_000, include_gate_messages: false });
+    let r = post_signed(&relay, PATH_PEER_PUSH, &push_body(&other));
+    r.assert_error(409, "forked");
+    assert_eq!(r.json()["index"], 0);
+    assert_eq!(fetch_public(&relay).len(), 12);
+
+    // First invalid event stops ingest: index and reason named, earlier events stay.
+    let more = public_chain(14);
+    let mut tampered = more[13].clone();
+    tampered.signature = more[12].signature.clone();
+    let r = post_signed(&relay, PATH_PEER_PUSH, &push_body(&[more[12].clone(), tampered]));
+    assert!(r.status == 422 || r.status == 409, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["index"], 1);
+    assert_eq!(v["accepted"], 1);
+    assert!(!v["code"].as_str().unwrap().is_empty());
+    assert_eq!(fetch_public(&relay).len(), 13);
+
+    // More than 50 events: 400.
+    let big = public_chain(51);
+    post_signed(&relay, PATH_PEER_PUSH, &push_body(&big)).assert_error(400, "too_many_events");
+    // Private lane untouched.
+    assert_eq!(status(&relay, PATH_PRIVATE_STATUS, "head_hash").1, 0);
+}
+
+#[test]
+fn peer_auth_is_required_and_size_is_checked_first() {
+    let (relay, _d) = start(&[]);
+    let body = push_body(&public_chain(2));
+    let key = peer_key(PEER_SECRET.as_bytes(), PEER_URL);
+    let good = sign_body(&key, &body);
+    for path in [PATH_PEER_PUSH, PATH_REPLICATE_ENVELOPE, PATH_REPLICATE_ACK] {
+        // Missing headers, unknown peer, wrong HMAC, HMAC of another body, other secret.
+        post_peer(&relay, path, None, Some(&good), &body).assert_error(403, "peer_unauthorized");
+        post_peer(&relay, path, Some(PEER_URL), None, &body).assert_error(403, "peer_unauthorized");
+        post_peer(&relay, path, Some("http://stranger.test:7001"), Some(&good), &body)
+            .assert_error(403, "peer_unauthorized");
+        post_peer(&relay, path, Some(PEER_URL), Some(&"0".repeat(64)), &body).assert_error(403, "peer_unauthorized");
+        post_peer(&relay, path, Some(PEER_URL), Some("nothex"), &body).assert_error(403, "peer_unauthorized");
+        let other = sign_body(&peer_key(b"wrong", PEER_URL), &body);
+        post_peer(&relay, path, Some(PEER_URL), Some(&other), &body).assert_error(403, "peer_unauthorized");
+        let mut tampered = body.clone();
+        tampered.push(b' ');
+        post_peer(&relay, path, Some(PEER_URL), Some(&good), &tampered).assert_error(403, "peer_unauthorized");
+    }
+    // The URL is normalised before lookup: upper case and an explicit default port still match.
+    let r = post_peer(&relay, PATH_PEER_PUSH, Some("HTTP://Peer-A.test:7001/"), Some(&good), &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Oversize bodies are 413 even when correctly signed (size before HMAC).
+    let huge = vec![b' '; 600 * 1024];
+    let mac = sign_body(&key, &huge);
+    post_peer(&relay, PATH_PEER_PUSH, Some(PEER_URL), Some(&mac), &huge).assert_error(413, "payload_too_large");
+    let dm_huge = vec![b' '; 70 * 1024];
+    let mac = sign_body(&key, &dm_huge);
+    post_peer(&relay, PATH_REPLICATE_ENVELOPE, Some(PEER_URL), Some(&mac), &dm_huge)
+        .assert_error(413, "payload_too_large");
+    // Nothing was stored by the refused requests.
+    assert_eq!(status(&relay, PATH_STATUS, "head_hash_full").1, 2);
+}
+
+fn seal_to(from: &Identity, to: &Identity) -> DmEnvelope {
+    Relay::seal(from, &to.public(), b"hello over the mesh")
+}
+
+fn replicate(relay: &Relay, env: &DmEnvelope, expires_at: u64) -> Resp {
+    let body = serde_json::to_vec(&ReplicateEnvelopeRequest { envelope: env.clone(), expires_at }).unwrap();
+    post_signed(relay, PATH_REPLICATE_ENVELOPE, &body)
+}
+
+#[test]
+fn replicas_obey_the_same_caps_and_acks_free_the_quota() {
+    let (relay, _d) = start(&[]);
+    let alice = Identity::generate(&mut OsRng);
+    let bob = Identity::generate(&mut OsRng);
+    // Bob is not registered here: replicas are accepted anyway.
+    let exp = now() + 600;
+    let m1 = seal_to(&alice, &bob);
+    let m2 = seal_to(&alice, &bob);
+    let m3 = seal_to(&alice, &bob);
+    let r = replicate(&relay, &m1, exp);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a: ReplicateEnvelopeResponse = r.json_as();
+    assert!(!a.duplicate);
+    assert!(a.expires_at <= exp);
+    // Duplicate replica: accepted, nothing stored twice.
+    let a: ReplicateEnvelopeResponse = replicate(&relay, &m1, exp).json_as();
+    assert!(a.duplicate);
+    assert_eq!(replicate(&relay, &m2, exp).status, 200);
+    // Beyond the per-sender cap: 429 even from an authenticated peer.
+    replicate(&relay, &m3, exp).assert_error(429, "sender_cap_reached");
+    // Bad shapes and expired replicas are refused.
+    let mut bad = m3.clone();
+    bad.sender_ref = "zz".into();
+    replicate(&relay, &bad, exp).assert_error(400, "bad_request");
+    replicate(&relay, &m3, now() - 1).assert_error(422, "expired");
+    // Bob registers and sees both; an ack from a peer frees the quota.
+    assert_eq!(relay.register(&bob).status, 200);
+    assert_eq!(relay.poll(&bob).messages.len(), 2);
+    let ack = ReplicateAckRequest { msg_ids: vec![m1.msg_id.clone()], recipient_id: bob.node_id().to_string() };
+    let r = post_signed(&relay, PATH_REPLICATE_ACK, &serde_json::to_vec(&ack).unwrap());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["removed"], 1);
+    assert_eq!(relay.poll(&bob).messages.len(), 1);
+    assert_eq!(replicate(&relay, &m3, exp).status, 200);
+    // A local deposit sees the replica in the same caps.
+    relay.send(&seal_to(&alice, &bob)).assert_error(429, "sender_cap_reached");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn two_relays_replicate_dms_acks_and_appends() {
+    let (pa, pb) = (free_port(), free_port());
+    let (ua, ub) = (format!("http://127.0.0.1:{pa}"), format!("http://127.0.0.1:{pb}"));
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let start = |data: &std::path::Path, port: u16, own: &str, peer: &str| {
+        let listen = format!("127.0.0.1:{port}");
+        let public = format!("--public-url={own}");
+        let peer = format!("--peer={peer}=shared-ab");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_postern"));
+        cmd.arg("serve")
+            .args(["--listen", &listen])
+            .arg("--data")
+            .arg(data)
+            .arg("--web")
+            .arg(data)
+            .args([public.as_str(), peer.as_str(), "--per-sender-cap", "1"])
+            .env("POSTERN_RATE_LIMIT_PER_MIN", "0")
+            .env("POSTERN_READ_RATE_LIMIT_PER_MIN", "0");
+        Relay::launch(cmd)
+    };
+    let a = start(da.path(), pa, &ua, &ub);
+    let b = start(db.path(), pb, &ub, &ua);
+    let alice = Identity::generate(&mut OsRng);
+    let bob = Identity::generate(&mut OsRng);
+    assert_eq!(a.register(&bob).status, 200);
+    assert_eq!(b.register(&bob).status, 200);
+    let m = seal_to(&alice, &bob);
+    assert_eq!(a.send(&m).status, 200);
+    wait_for("the DM to reach B", Duration::from_secs(20), || !b.poll(&bob).messages.is_empty());
+    assert_eq!(b.poll(&bob).messages[0].envelope.msg_id, m.msg_id);
+    // Cap 1: A refuses Alice's second message until Bob acks (on B).
+    a.send(&seal_to(&alice, &bob)).assert_error(429, "sender_cap_reached");
+    assert_eq!(b.ack(&bob, std::slice::from_ref(&m.msg_id)).removed, 1);
+    wait_for("the ack to free the quota on A", Duration::from_secs(20), || a.poll(&bob).messages.is_empty());
+    assert_eq!(a.send(&seal_to(&alice, &bob)).status, 200);
+    // An append on A reaches B's chain.
+    let e = postern_core::event::sign_event(
+        &postern_core::chaingen::author_key(1),
+        "",
+        "message",
+        &postern_core::chaingen::sample_payload("message", 1),
+        CV::Null,
+        1,
+    );
+    let body = serde_json::json!({
+        "event_type": e.event_type, "node_id": e.node_id,
+        "payload": serde_json::Value::from(&e.payload),
+        "signature": e.signature, "sequence": 1, "public_key": e.public_key,
+        "public_key_algo": e.public_key_algo, "protocol_version": e.protocol_version,
+    });
+    let r = a.post(postern_core::api::infonet::PATH_APPEND, &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let head_a = status(&a, PATH_STATUS, "head_hash_full");
+    wait_for("the event to reach B", Duration::from_secs(20), || status(&b, PATH_STATUS, "head_hash_full") == head_a);
+    // A pushed the first DM, the third DM and the event; B pushed the ack.
+    let ok = "postern_replication_total{result=\"ok\"}";
+    wait_for("A's metrics", Duration::from_secs(20), || metric(&a.get("/metrics").body, ok) == 3);
+    wait_for("B's metrics", Duration::from_secs(20), || metric(&b.get("/metrics").body, ok) == 1);
+    for relay in [&a, &b] {
+        let text = relay.get("/metrics").body;
+        assert_eq!(metric(&text, "postern_replication_total{result=\"error\"}"), 0);
+        assert_eq!(metric(&text, "postern_replication_total{result=\"rejected\"}"), 0);
+    }
+}
