@@ -8,6 +8,7 @@ use gloo_timers::callback::Interval;
 use postern_core::dm::MAX_BODY_LEN;
 use postern_core::{Identity, PublicIdentity};
 use rand_core::OsRng;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -15,7 +16,9 @@ use zeroize::Zeroizing;
 
 use crate::logic;
 use crate::relay::{self, now_millis, now_secs, RelayError};
-use crate::storage::{Contact, Direction, Storage, StoredMessage, DB_NAME};
+use crate::storage::{
+    message_key, Contact, Direction, OutState, OutboxEntry, Storage, StoredMessage, DB_NAME,
+};
 
 /// How often the mailbox is polled.
 pub const POLL_INTERVAL_MS: u32 = 4_000;
@@ -62,7 +65,15 @@ pub struct Loaded {
     identity: Rc<Identity>,
     contacts: Vec<Contact>,
     messages: Vec<StoredMessage>,
+    outbox: Vec<OutboxEntry>,
     created: bool,
+}
+
+/// Result of one delivery attempt of an outbox entry.
+pub struct Attempt {
+    msg_id: String,
+    peer_node_id: String,
+    result: Result<(), RelayError>,
 }
 
 pub struct PollOutcome {
@@ -84,10 +95,20 @@ pub enum Msg {
     Select(View),
     SetBody(String),
     Send,
-    Sent {
+    /// A composed message was sealed and written to the outbox (`warn`: it could not be
+    /// persisted; it is still queued in memory).
+    Queued {
         name: String,
-        result: Result<(StoredMessage, Option<String>), RelayError>,
+        local: StoredMessage,
+        entry: OutboxEntry,
+        warn: Option<String>,
     },
+    Flushed(Vec<Attempt>),
+    /// Persisting a delivery state change failed.
+    PersistFailed(String),
+    /// The browser's `online` / `offline` events.
+    BrowserOnline,
+    BrowserOffline,
     Copy,
     Copied(bool),
     Prefill(String),
@@ -110,6 +131,16 @@ pub struct App {
     inbox_note: Option<String>,
     contacts: Vec<Contact>,
     messages: Vec<StoredMessage>,
+    /// Sealed envelopes waiting for the relay, oldest first (mirror of the `outbox` store).
+    outbox: Vec<OutboxEntry>,
+    flushing: bool,
+    flush_again: bool,
+    outbox_failures: u64,
+    /// Earliest time (ms) of the next periodic outbox retry.
+    next_retry_ms: u64,
+    /// The message composed last (msg_id, recipient name, storage warning): `#send-status`
+    /// follows its delivery.
+    last_composed: Option<(String, String, Option<String>)>,
     unread: HashMap<String, usize>,
     view: View,
     contact_name: String,
@@ -125,6 +156,7 @@ pub struct App {
     scroll_messages: bool,
     messages_ref: NodeRef,
     _timer: Option<Interval>,
+    _listeners: Vec<Closure<dyn Fn()>>,
 }
 
 async fn load() -> Result<Loaded, String> {
@@ -161,11 +193,13 @@ async fn load() -> Result<Loaded, String> {
     };
     let contacts = storage.contacts().await.map_err(|e| e.to_string())?;
     let messages = storage.messages().await.map_err(|e| e.to_string())?;
+    let outbox = storage.outbox().await.map_err(|e| e.to_string())?;
     Ok(Loaded {
         storage: Rc::new(storage),
         identity: Rc::new(identity),
         contacts,
         messages,
+        outbox,
         created,
     })
 }
@@ -316,6 +350,62 @@ impl App {
             .send_future(async move { Msg::Polled(poll_once(storage, id).await) });
     }
 
+    /// Deliver the outbox in order. Each envelope keeps its msg_id, so a retry of one the relay
+    /// already holds is answered `duplicate: true`: delivery is exactly once.
+    fn start_flush(&mut self, ctx: &Context<Self>) {
+        if self.flushing {
+            self.flush_again = true;
+            return;
+        }
+        if self.outbox.is_empty() {
+            return;
+        }
+        self.flushing = true;
+        self.flush_again = false;
+        let batch = self.outbox.clone();
+        ctx.link().send_future(async move {
+            let mut attempts = Vec::with_capacity(batch.len());
+            for e in batch {
+                let result = relay::send(e.envelope).await.map(|_| ());
+                let unreachable = matches!(&result, Err(err) if err.is_unreachable());
+                attempts.push(Attempt {
+                    msg_id: e.msg_id,
+                    peer_node_id: e.peer_node_id,
+                    result,
+                });
+                if unreachable {
+                    break;
+                }
+            }
+            Msg::Flushed(attempts)
+        });
+    }
+
+    /// The relay answered after being offline (or unknown): drain the outbox at once.
+    fn came_online(&mut self, ctx: &Context<Self>, was: RelayState) {
+        if was != RelayState::Online && !self.outbox.is_empty() {
+            self.start_flush(ctx);
+        }
+    }
+
+    fn persist_outgoing(&self, ctx: &Context<Self>, m: StoredMessage) {
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
+        ctx.link().send_future_batch(async move {
+            match storage.settle_outgoing(&m).await {
+                Ok(()) => vec![],
+                Err(e) => vec![Msg::PersistFailed(e.to_string())],
+            }
+        });
+    }
+
+    fn contact_name_of(&self, node_id: &str) -> String {
+        self.contact(node_id)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| logic::short_node_id(node_id))
+    }
+
     fn relay_failed(&mut self, e: &RelayError) {
         if e.is_unreachable() {
             self.relay = RelayState::Offline;
@@ -362,6 +452,12 @@ impl Component for App {
             inbox_note: None,
             contacts: Vec::new(),
             messages: Vec::new(),
+            outbox: Vec::new(),
+            flushing: false,
+            flush_again: false,
+            outbox_failures: 0,
+            next_retry_ms: 0,
+            last_composed: None,
             unread: HashMap::new(),
             view: View::All,
             contact_name: String::new(),
@@ -377,6 +473,7 @@ impl Component for App {
             scroll_messages: false,
             messages_ref: NodeRef::default(),
             _timer: None,
+            _listeners: Vec::new(),
         }
     }
 
@@ -393,11 +490,30 @@ impl Component for App {
                 self.created = l.created;
                 self.contacts = l.contacts;
                 self.messages = l.messages;
+                self.outbox = l.outbox;
                 self.scroll_messages = true;
                 let link = ctx.link().clone();
                 self._timer = Some(Interval::new(POLL_INTERVAL_MS, move || {
                     link.send_message(Msg::Tick)
                 }));
+                if let Some(window) = web_sys::window() {
+                    for (event, msg) in [("online", true), ("offline", false)] {
+                        let link = ctx.link().clone();
+                        let cb = Closure::<dyn Fn()>::new(move || {
+                            link.send_message(if msg {
+                                Msg::BrowserOnline
+                            } else {
+                                Msg::BrowserOffline
+                            })
+                        });
+                        if window
+                            .add_event_listener_with_callback(event, cb.as_ref().unchecked_ref())
+                            .is_ok()
+                        {
+                            self._listeners.push(cb);
+                        }
+                    }
+                }
                 self.start_register(ctx);
                 true
             }
@@ -406,9 +522,11 @@ impl Component for App {
                 match r {
                     Ok(()) => {
                         self.registered = true;
+                        let was = self.relay;
                         self.relay = RelayState::Online;
                         self.relay_error = None;
                         self.start_poll(ctx);
+                        self.came_online(ctx, was);
                     }
                     Err(e) => self.relay_failed(&e),
                 }
@@ -422,6 +540,9 @@ impl Component for App {
                 if self.registered {
                     self.start_poll(ctx);
                 }
+                if !self.outbox.is_empty() && !self.flushing && now_millis() >= self.next_retry_ms {
+                    self.start_flush(ctx);
+                }
                 false
             }
             Msg::CheckNow => {
@@ -430,14 +551,31 @@ impl Component for App {
                 } else {
                     self.start_poll(ctx);
                 }
+                self.start_flush(ctx);
+                true
+            }
+            Msg::BrowserOnline => {
+                self.next_retry_ms = 0;
+                if !self.registered {
+                    self.start_register(ctx);
+                } else {
+                    self.start_poll(ctx);
+                }
+                self.start_flush(ctx);
+                false
+            }
+            Msg::BrowserOffline => {
+                self.relay = RelayState::Offline;
                 true
             }
             Msg::Polled(r) => {
                 self.polling = false;
                 match r {
                     Ok(out) => {
+                        let was = self.relay;
                         self.relay = RelayState::Online;
                         self.relay_error = None;
+                        self.came_online(ctx, was);
                         self.last_check = Some(now_secs());
                         self.inbox_note = match (out.rejected, out.warning) {
                             (0, None) => None,
@@ -582,49 +720,147 @@ impl Component for App {
                             return true;
                         }
                     };
+                // Sealed now; only the envelope waits in the outbox (the plaintext copy is the
+                // local record every sent message has).
+                let entry = OutboxEntry {
+                    msg_id: local.msg_id.clone(),
+                    peer_node_id: local.peer_node_id.clone(),
+                    envelope: env,
+                    queued_at: local.stored_at,
+                };
                 self.sending = true;
                 self.send_status = Some((StatusKind::Pending, "Sending…".into()));
                 let storage = self.storage.clone();
                 let name = contact.name.clone();
                 ctx.link().send_future(async move {
-                    let result = match relay::send(env).await {
-                        Ok(_) => {
-                            let warn = match storage {
-                                Some(s) => s.put_message(&local).await.err().map(|e| e.to_string()),
-                                None => None,
-                            };
-                            Ok((local, warn))
-                        }
-                        Err(e) => Err(e),
+                    let warn = match storage {
+                        Some(s) => s
+                            .queue_outgoing(&local, &entry)
+                            .await
+                            .err()
+                            .map(|e| e.to_string()),
+                        None => Some("storage is not open".to_string()),
                     };
-                    Msg::Sent { name, result }
+                    Msg::Queued {
+                        name,
+                        local,
+                        entry,
+                        warn,
+                    }
                 });
                 true
             }
-            Msg::Sent { name, result } => {
+            Msg::Queued {
+                name,
+                local,
+                entry,
+                warn,
+            } => {
                 self.sending = false;
-                match result {
-                    Ok((local, warn)) => {
-                        self.relay = RelayState::Online;
-                        self.body.clear();
-                        let mut text = format!("Message sent to {name}.");
-                        if let Some(w) = warn {
-                            text.push_str(&format!(" (Could not keep a local copy: {w})"));
+                self.body.clear();
+                self.last_composed = Some((local.msg_id.clone(), name, warn));
+                if !self.messages.iter().any(|m| m.key() == local.key()) {
+                    self.messages.push(local);
+                    crate::storage::sort_messages(&mut self.messages);
+                }
+                if !self.outbox.iter().any(|e| e.key() == entry.key()) {
+                    self.outbox.push(entry);
+                }
+                self.scroll_messages = true;
+                self.focus = Some("compose-body");
+                self.start_flush(ctx);
+                true
+            }
+            Msg::Flushed(attempts) => {
+                self.flushing = false;
+                let mut failed = false;
+                let mut unreachable = false;
+                let mut answered = false;
+                for a in attempts {
+                    let key = message_key(Direction::Out, &a.peer_node_id, &a.msg_id);
+                    let name = self.contact_name_of(&a.peer_node_id);
+                    let mine = matches!(&self.last_composed, Some((id, _, _)) if *id == a.msg_id);
+                    let (state, error, status) = match &a.result {
+                        Ok(()) => {
+                            answered = true;
+                            let mut text = format!("Message sent to {name}.");
+                            if let Some((_, _, Some(w))) = &self.last_composed {
+                                text.push_str(&format!(" (Could not keep a local copy: {w})"));
+                            }
+                            (OutState::Sent, None, (StatusKind::Ok, text))
                         }
-                        self.send_status = Some((StatusKind::Ok, text));
-                        self.messages.push(local);
-                        crate::storage::sort_messages(&mut self.messages);
-                        self.scroll_messages = true;
-                        self.focus = Some("compose-body");
+                        Err(e) if e.is_unreachable() => {
+                            unreachable = true;
+                            failed = true;
+                            // Still queued; nothing to persist.
+                            if mine {
+                                self.send_status =
+                                    Some((StatusKind::Pending, logic::explain_queued()));
+                            }
+                            continue;
+                        }
+                        Err(e) if logic::is_permanent_send_error(e) => {
+                            answered = true;
+                            let text = logic::explain_send_error(e, &name);
+                            (
+                                OutState::Failed,
+                                Some(text.clone()),
+                                (StatusKind::Error, text),
+                            )
+                        }
+                        Err(e) => {
+                            answered = true;
+                            failed = true;
+                            let text = format!(
+                                "{} It stays queued and is retried automatically.",
+                                logic::explain_send_error(e, &name)
+                            );
+                            (
+                                OutState::Queued,
+                                Some(text.clone()),
+                                (StatusKind::Error, text),
+                            )
+                        }
+                    };
+                    if state != OutState::Queued {
+                        self.outbox.retain(|e| {
+                            e.key() != crate::storage::outbox_key(&a.peer_node_id, &a.msg_id)
+                        });
                     }
-                    Err(e) => {
-                        if e.is_unreachable() {
-                            self.relay = RelayState::Offline;
+                    if mine {
+                        self.send_status = Some(status);
+                    }
+                    if let Some(m) = self.messages.iter_mut().find(|m| m.key() == key) {
+                        if m.state != state || m.error != error {
+                            m.state = state;
+                            m.error = error;
+                            let m = m.clone();
+                            self.persist_outgoing(ctx, m);
                         }
-                        self.send_status =
-                            Some((StatusKind::Error, logic::explain_send_error(&e, &name)));
                     }
                 }
+                if unreachable {
+                    self.relay = RelayState::Offline;
+                } else if answered {
+                    self.relay = RelayState::Online;
+                }
+                if failed {
+                    self.outbox_failures += 1;
+                    self.next_retry_ms =
+                        now_millis() + 1000 * logic::outbox_retry_delay_s(self.outbox_failures, 0);
+                } else {
+                    self.outbox_failures = 0;
+                    self.next_retry_ms = 0;
+                }
+                // Something was queued during this attempt: try it now (fails fast if the
+                // relay is still down, and sets its status).
+                if std::mem::take(&mut self.flush_again) {
+                    self.start_flush(ctx);
+                }
+                true
+            }
+            Msg::PersistFailed(e) => {
+                self.inbox_note = Some(format!("Could not save a delivery state change ({e})."));
                 true
             }
             Msg::Copy => {
@@ -851,12 +1087,18 @@ impl App {
             _ => None,
         };
         let verified = (m.direction == Direction::In).then_some("true");
+        let out_state = (m.direction == Direction::Out).then_some(m.state.as_str());
+        let out_error = if m.direction == Direction::Out {
+            m.error.clone()
+        } else {
+            None
+        };
         let node = m.peer_node_id.clone();
         let ident = m.peer_identity.clone();
         html! {
             <li key={m.key()} class={classes!("message", m.direction.as_str())}
                 data-direction={m.direction.as_str()} data-sender={sender_node}
-                data-verified={verified} data-msg-id={m.msg_id.clone()}>
+                data-verified={verified} data-msg-id={m.msg_id.clone()} data-state={out_state}>
                 <div class="message-meta">
                     <span class="message-sender" title={m.peer_node_id.clone()}>{ sender_label }</span>
                     if let Some(t) = to_label { <span class="muted">{ t }</span> }
@@ -864,8 +1106,18 @@ impl App {
                         <span class="verified" title="Signature verified: sent by the holder of this identity">{ "✓ verified" }</span>
                     }
                     <time datetime={logic::iso_time(m.timestamp)}>{ logic::format_time(m.timestamp) }</time>
+                    if let Some(state) = out_state {
+                        <span class={classes!("delivery", state)} title={match m.state {
+                            OutState::Queued => "Sealed and waiting in this browser's outbox for the relay",
+                            OutState::Sent => "Accepted by the relay",
+                            OutState::Failed => "Refused by the relay; not retried",
+                        }}>{ state }</span>
+                    }
                 </div>
                 <p class="message-body">{ &m.body }</p>
+                if let Some(e) = out_error {
+                    <p class="message-error small" role="status">{ e }</p>
+                }
                 if m.direction == Direction::In {
                     <div class="message-actions">
                         if contact.is_some() {

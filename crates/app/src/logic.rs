@@ -10,7 +10,7 @@ use postern_core::{Identity, PublicIdentity};
 use rand_core::OsRng;
 
 use crate::relay::RelayError;
-use crate::storage::{Contact, Direction, StoredMessage};
+use crate::storage::{Contact, Direction, OutState, StoredMessage};
 
 /// Longest contact name accepted.
 pub const MAX_CONTACT_NAME_CHARS: usize = 64;
@@ -120,6 +120,8 @@ pub fn seal_text(
         timestamp: now,
         stored_at: stored_at_ms,
         body: text.to_string(),
+        state: OutState::Queued,
+        error: None,
     };
     Ok((env, local))
 }
@@ -140,6 +142,8 @@ pub fn open_envelope(
         timestamp: opened.timestamp,
         stored_at: stored_at_ms,
         body,
+        state: OutState::Sent,
+        error: None,
     })
 }
 
@@ -177,6 +181,44 @@ pub fn explain_send_error(e: &RelayError, recipient: &str) -> String {
         },
         RelayError::BadResponse(d) => format!("Unexpected answer from the relay: {d}"),
     }
+}
+
+/// First retry delay of the outbox after a failed attempt (seconds); doubles per failure.
+pub const OUTBOX_BACKOFF_BASE_S: u64 = 5;
+/// Longest wait between outbox retries (seconds). Coming back online, "Check now" and a
+/// successful poll retry at once regardless.
+pub const OUTBOX_BACKOFF_CAP_S: u64 = 300;
+
+/// Delay before the next outbox attempt after `consecutive_failures` failed ones, with core's
+/// backoff rule (`retry_after_s` from a 429, 0 otherwise).
+pub fn outbox_retry_delay_s(consecutive_failures: u64, retry_after_s: u64) -> u64 {
+    postern_core::sync::failure_backoff_seconds(
+        OUTBOX_BACKOFF_BASE_S,
+        consecutive_failures,
+        retry_after_s,
+        OUTBOX_BACKOFF_CAP_S,
+    )
+}
+
+/// A refusal that retrying the same envelope can never fix (it stays refused): the message
+/// leaves the outbox as failed. Everything else (unreachable, unknown recipient, caps, rate
+/// limits, server errors) is retried later.
+pub fn is_permanent_send_error(e: &RelayError) -> bool {
+    match e {
+        RelayError::Api { code, .. } => matches!(
+            code.as_str(),
+            codes::PAYLOAD_TOO_LARGE | codes::BAD_REQUEST | codes::UNSUPPORTED_MEDIA_TYPE
+        ),
+        _ => false,
+    }
+}
+
+/// `#send-status` wording when a message was queued because the relay is unreachable.
+/// Never contains the word "sent".
+pub fn explain_queued() -> String {
+    "Relay unreachable: your message is sealed and queued in this browser; it goes out \
+     automatically when the relay is back."
+        .to_string()
 }
 
 /// Prefer the relay's own explanation (it knows its configured caps); fall back to core's

@@ -6,19 +6,24 @@
 //! [`Storage::load_identity_secret`] and [`Storage::save_identity_secret_if_absent`].
 //!
 //! Rule: stored keys are never overwritten or deleted by this module (`add`, not `put`).
+//!
+//! Schema history: v1 `meta`, `contacts`, `messages`; v2 adds `outbox` (sealed envelopes waiting
+//! for the relay). Upgrades only create missing stores, so existing data is kept.
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
+use postern_core::dm::DmEnvelope;
 use serde::{Deserialize, Serialize};
 
 /// Default database name.
 pub const DB_NAME: &str = "postern";
-/// Schema version.
-pub const DB_VERSION: u32 = 1;
+/// Schema version (2: `outbox` store added).
+pub const DB_VERSION: u32 = 2;
 
 const STORE_META: &str = "meta";
 const STORE_CONTACTS: &str = "contacts";
 const STORE_MESSAGES: &str = "messages";
+const STORE_OUTBOX: &str = "outbox";
 const KEY_IDENTITY: &str = "identity_secret";
 
 /// A stored contact: a user-chosen label plus the contact's public identity string.
@@ -47,6 +52,29 @@ impl Direction {
     }
 }
 
+/// Delivery state of an outgoing message (incoming messages are always `Sent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutState {
+    /// Sealed and waiting in the outbox for the relay to accept it.
+    Queued,
+    /// Accepted by the relay (records written before the outbox existed are sent ones).
+    #[default]
+    Sent,
+    /// Refused for good by the relay (e.g. too large); no longer retried.
+    Failed,
+}
+
+impl OutState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutState::Queued => "queued",
+            OutState::Sent => "sent",
+            OutState::Failed => "failed",
+        }
+    }
+}
+
 /// A message kept locally: an opened and verified incoming DM, or the plaintext of one we sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredMessage {
@@ -62,6 +90,12 @@ pub struct StoredMessage {
     /// with equal (second-resolution) timestamps keep the relay's order.
     pub stored_at: u64,
     pub body: String,
+    /// Delivery state (outgoing messages only; see [`OutState`]).
+    #[serde(default)]
+    pub state: OutState,
+    /// Last relay refusal for a queued or failed outgoing message, shown next to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl StoredMessage {
@@ -73,6 +107,27 @@ impl StoredMessage {
 
 pub fn message_key(direction: Direction, peer_node_id: &str, msg_id: &str) -> String {
     format!("{}:{}:{}", direction.as_str(), peer_node_id, msg_id)
+}
+
+/// An outgoing message waiting for the relay: only the sealed envelope (what the relay will see
+/// anyway). The plaintext copy lives in `messages` like every sent message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub msg_id: String,
+    pub peer_node_id: String,
+    pub envelope: DmEnvelope,
+    /// Local order key (ms) so the outbox drains oldest first.
+    pub queued_at: u64,
+}
+
+impl OutboxEntry {
+    pub fn key(&self) -> String {
+        outbox_key(&self.peer_node_id, &self.msg_id)
+    }
+}
+
+pub fn outbox_key(peer_node_id: &str, msg_id: &str) -> String {
+    format!("{peer_node_id}:{msg_id}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +170,8 @@ impl Storage {
             .with_version(DB_VERSION)
             .with_on_upgrade_needed(|_event, db| {
                 let existing: Vec<String> = db.object_store_names().collect();
-                for store in [STORE_META, STORE_CONTACTS, STORE_MESSAGES] {
+                // Every version only ever adds stores: create what is missing, keep the rest.
+                for store in [STORE_META, STORE_CONTACTS, STORE_MESSAGES, STORE_OUTBOX] {
                     if !existing.iter().any(|s| s == store) {
                         db.create_object_store(store).build()?;
                     }
@@ -247,6 +303,74 @@ impl Storage {
         let json = serde_json::to_string(m).map_err(io)?;
         self.write_string(STORE_MESSAGES, &m.key(), json, true)
             .await
+    }
+
+    /// Queue an outgoing message: its local copy (state `Queued`) and its sealed envelope are
+    /// written in one transaction, so neither exists without the other.
+    pub async fn queue_outgoing(
+        &self,
+        local: &StoredMessage,
+        entry: &OutboxEntry,
+    ) -> Result<(), StorageError> {
+        let msg_json = serde_json::to_string(local).map_err(io)?;
+        let entry_json = serde_json::to_string(entry).map_err(io)?;
+        let tx = self
+            .db
+            .transaction([STORE_MESSAGES, STORE_OUTBOX])
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        let messages = tx.object_store(STORE_MESSAGES).map_err(io)?;
+        messages
+            .put(msg_json)
+            .with_key(local.key())
+            .primitive()
+            .map_err(io)?;
+        let outbox = tx.object_store(STORE_OUTBOX).map_err(io)?;
+        outbox
+            .put(entry_json)
+            .with_key(entry.key())
+            .primitive()
+            .map_err(io)?;
+        tx.commit().await.map_err(io)
+    }
+
+    /// Everything waiting in the outbox, oldest first.
+    pub async fn outbox(&self) -> Result<Vec<OutboxEntry>, StorageError> {
+        let mut out: Vec<OutboxEntry> = self
+            .get_all_strings(STORE_OUTBOX)
+            .await?
+            .iter()
+            .map(|s| serde_json::from_str(s).map_err(|e| StorageError::Corrupt(e.to_string())))
+            .collect::<Result<_, _>>()?;
+        out.sort_by(|a, b| (a.queued_at, &a.msg_id).cmp(&(b.queued_at, &b.msg_id)));
+        Ok(out)
+    }
+
+    /// Update the local copy of an outgoing message; when it is no longer `Queued` its outbox
+    /// entry is removed in the same transaction.
+    pub async fn settle_outgoing(&self, local: &StoredMessage) -> Result<(), StorageError> {
+        let msg_json = serde_json::to_string(local).map_err(io)?;
+        let tx = self
+            .db
+            .transaction([STORE_MESSAGES, STORE_OUTBOX])
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        let messages = tx.object_store(STORE_MESSAGES).map_err(io)?;
+        messages
+            .put(msg_json)
+            .with_key(local.key())
+            .primitive()
+            .map_err(io)?;
+        if local.state != OutState::Queued {
+            let outbox = tx.object_store(STORE_OUTBOX).map_err(io)?;
+            outbox
+                .delete(outbox_key(&local.peer_node_id, &local.msg_id))
+                .primitive()
+                .map_err(io)?;
+        }
+        tx.commit().await.map_err(io)
     }
 
     /// Close the connection (tests use this before deleting a scratch database).

@@ -4,7 +4,9 @@
 
 use postern_app::logic::{self, ContactError};
 use postern_app::relay::RelayError;
-use postern_app::storage::{self, Contact, Direction, Storage, StoredMessage};
+use postern_app::storage::{
+    self, Contact, Direction, OutState, OutboxEntry, Storage, StoredMessage, DB_VERSION,
+};
 use postern_core::api::codes;
 use postern_core::dm::{DmError, MAX_BODY_LEN};
 use postern_core::identity::IdentityError;
@@ -27,6 +29,8 @@ fn msg(direction: Direction, peer: &str, id: &str, ts: u64, body: &str) -> Store
         timestamp: ts,
         stored_at: ts,
         body: body.into(),
+        state: OutState::Sent,
+        error: None,
     }
 }
 
@@ -189,4 +193,134 @@ fn short_ids() {
     );
     let p = Identity::generate(&mut OsRng).public();
     assert_eq!(logic::fingerprint(&p).replace('-', ""), p.short_id());
+}
+
+#[wasm_bindgen_test]
+async fn outbox_queue_settle_and_survive_reload() {
+    let name = scratch_db();
+    let db = Storage::open(&name).await.unwrap();
+    let alice = Identity::generate(&mut OsRng);
+    let bob = Identity::generate(&mut OsRng).public();
+    let (env, local) = logic::seal_text(&alice, &bob, "queued secret text", 50, 50_000).unwrap();
+    assert_eq!(local.state, OutState::Queued);
+    let entry = OutboxEntry {
+        msg_id: local.msg_id.clone(),
+        peer_node_id: local.peer_node_id.clone(),
+        envelope: env,
+        queued_at: local.stored_at,
+    };
+    // The outbox holds only the sealed envelope, never the plaintext.
+    assert!(!serde_json::to_string(&entry)
+        .unwrap()
+        .contains("queued secret text"));
+    db.queue_outgoing(&local, &entry).await.unwrap();
+    db.queue_outgoing(&local, &entry).await.unwrap(); // idempotent
+    db.close();
+
+    let db = Storage::open(&name).await.unwrap();
+    assert_eq!(db.outbox().await.unwrap(), vec![entry.clone()]);
+    assert_eq!(db.messages().await.unwrap(), vec![local.clone()]);
+
+    // A retryable refusal keeps it queued with the error.
+    let mut refused = local.clone();
+    refused.error = Some("Bob has not opened Postern".into());
+    db.settle_outgoing(&refused).await.unwrap();
+    assert_eq!(db.outbox().await.unwrap(), vec![entry]);
+    assert_eq!(db.messages().await.unwrap(), vec![refused]);
+
+    let mut sent = local.clone();
+    sent.state = OutState::Sent;
+    db.settle_outgoing(&sent).await.unwrap();
+    assert_eq!(db.outbox().await.unwrap(), vec![]);
+    db.close();
+    let db = Storage::open(&name).await.unwrap();
+    assert_eq!(db.messages().await.unwrap(), vec![sent]);
+    db.close();
+    storage::delete_database(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn upgrade_from_v1_keeps_data() {
+    use indexed_db_futures::database::Database;
+    use indexed_db_futures::prelude::*;
+    use indexed_db_futures::transaction::TransactionMode;
+    assert!(DB_VERSION >= 2);
+    let name = scratch_db();
+    // A version-1 database as the first release wrote it (no `state` field on messages).
+    let legacy = r#"{"direction":"out","msg_id":"bbbbbbbb01","peer_node_id":"!sb_00","peer_identity":"postern1.x","timestamp":5,"stored_at":5,"body":"old"}"#;
+    let v1 = Database::open(name.as_str())
+        .with_version(1u32)
+        .with_on_upgrade_needed(|_e, db| {
+            for s in ["meta", "contacts", "messages"] {
+                db.create_object_store(s).build()?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let tx = v1
+        .transaction("messages")
+        .with_mode(TransactionMode::Readwrite)
+        .build()
+        .unwrap();
+    tx.object_store("messages")
+        .unwrap()
+        .put(legacy.to_string())
+        .with_key("out:!sb_00:bbbbbbbb01".to_string())
+        .primitive()
+        .unwrap();
+    tx.commit().await.unwrap();
+    v1.close();
+
+    let db = Storage::open(&name).await.unwrap();
+    let ms = db.messages().await.unwrap();
+    assert_eq!(ms.len(), 1);
+    assert_eq!((ms[0].body.as_str(), ms[0].state), ("old", OutState::Sent));
+    assert_eq!(db.outbox().await.unwrap(), vec![]);
+    db.close();
+    storage::delete_database(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+fn outbox_backoff_and_error_classes() {
+    // Core's rule: base · 2^(n−1), capped; Retry-After wins when longer.
+    assert_eq!(
+        logic::outbox_retry_delay_s(1, 0),
+        logic::OUTBOX_BACKOFF_BASE_S
+    );
+    assert_eq!(
+        logic::outbox_retry_delay_s(2, 0),
+        2 * logic::OUTBOX_BACKOFF_BASE_S
+    );
+    assert_eq!(
+        logic::outbox_retry_delay_s(60, 0),
+        logic::OUTBOX_BACKOFF_CAP_S
+    );
+    assert_eq!(logic::outbox_retry_delay_s(1, 1000), 1000);
+    let api = |code: &str| RelayError::Api {
+        status: 400,
+        code: code.into(),
+        detail: String::new(),
+    };
+    assert!(logic::is_permanent_send_error(&api(
+        codes::PAYLOAD_TOO_LARGE
+    )));
+    assert!(logic::is_permanent_send_error(&api(codes::BAD_REQUEST)));
+    for retry in [
+        codes::RECIPIENT_UNKNOWN,
+        codes::SENDER_CAP_REACHED,
+        codes::MAILBOX_FULL,
+        codes::RATE_LIMITED,
+        codes::INTERNAL,
+    ] {
+        assert!(!logic::is_permanent_send_error(&api(retry)), "{retry}");
+    }
+    assert!(!logic::is_permanent_send_error(&RelayError::Unreachable(
+        "x".into()
+    )));
+    let q = logic::explain_queued();
+    assert!(
+        q.contains("queued") && !q.to_lowercase().contains("sent"),
+        "{q}"
+    );
 }
