@@ -1,0 +1,52 @@
+// Registers Postern's service worker (web/sw.js) and tells the user when a new build has
+// taken over this page. State for tests: <html data-sw="registered|error|unsupported">.
+(function () {
+  'use strict';
+  var root = document.documentElement;
+  if (!('serviceWorker' in navigator)) {
+    root.dataset.sw = 'unsupported';
+    return;
+  }
+  var hadController = !!navigator.serviceWorker.controller;
+  navigator.serviceWorker.addEventListener('controllerchange', function () {
+    // First install claims an uncontrolled page: nothing changed for the user.
+    if (!hadController) {
+      hadController = true;
+      return;
+    }
+    root.dataset.swUpdate = 'ready';
+    if (document.getElementById('sw-update')) return;
+    var bar = document.createElement('div');
+    bar.id = 'sw-update';
+    bar.className = 'sw-update';
+    bar.setAttribute('role', 'status');
+    bar.textContent = 'A new version of Postern is ready. ';
+    var btn = document.createElement('button');
+    btn.type = 'button';
+    btn.className = 'btn btn-small';
+    btn.textContent = 'Reload';
+    btn.addEventListener('click', function () { location.reload(); });
+    bar.appendChild(btn);
+    document.body.appendChild(bar);
+  });
+  function register() {
+    navigator.serviceWorker
+      .register('/sw.js', { scope: '/', updateViaCache: 'none' })
+      .then(function (reg) {
+        root.dataset.sw = 'registered';
+        reg.addEventListener('updatefound', function () {
+          root.dataset.swUpdate = 'installing';
+        });
+        // A long-open tab checks for a new build when it becomes visible again.
+        document.addEventListener('visibilitychange', function () {
+          if (document.visibilityState === 'visible') reg.update().catch(function () {});
+        });
+      })
+      .catch(function (e) {
+        root.dataset.sw = 'error';
+        console.warn('Postern: service worker registration failed:', e);
+      });
+  }
+  if (document.readyState === 'complete') register();
+  else window.addEventListener('load', register);
+})();
