@@ -17,13 +17,17 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic',
 ];
 
-/** Start `postern serve` on a random loopback port; resolves once it prints its address. */
-export async function startRelay({ dataDir, extraArgs = [] } = {}) {
+/**
+ * Start `postern serve` on a random loopback port; resolves once it prints its address.
+ * Options: `dataDir` (reuse a data directory), `listen` (e.g. `127.0.0.1:43123` to come back on
+ * the port of a stopped relay), `web` (serve another UI directory than POSTERN_WEB).
+ */
+export async function startRelay({ dataDir, extraArgs = [], listen = '127.0.0.1:0', web: webDir } = {}) {
   const bin = process.env.POSTERN_BIN;
-  const web = process.env.POSTERN_WEB;
+  const web = webDir || process.env.POSTERN_WEB;
   if (!bin || !web) throw new Error('POSTERN_BIN and POSTERN_WEB must be set (run via `make e2e`)');
   const data = dataDir || mkdtempSync(join(tmpdir(), 'postern-e2e-'));
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data', data, '--web', web, ...extraArgs], {
+  const child = spawn(bin, ['serve', '--listen', listen, '--data', data, '--web', web, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr = [];
@@ -150,4 +154,81 @@ export function outputDir(testName) {
 
 export function randomCanary(prefix = 'CANARY') {
   return `${prefix}-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+/** `host:port` of a relay URL, to restart a relay on the same address (`startRelay({ listen })`). */
+export function listenAddress(url) {
+  return new URL(url).host;
+}
+
+/** Restart a stopped relay on the same port and data directory (optionally another `web` dir). */
+export async function restartRelay(relay, { web, extraArgs = [] } = {}) {
+  await relay.stop();
+  return startRelay({ dataDir: relay.data, listen: listenAddress(relay.url), web, extraArgs });
+}
+
+// ---- Postern UI helpers (used by pwa / outbox tests) ----
+
+export const APP_READY = '#app-ready[data-ready="true"]';
+
+/** New browser context + page on the app; waits until the app is ready (registered). */
+export async function openPostern(browser, url, { records, ready = true } = {}) {
+  const context = await browser.newContext();
+  if (records) recordRequests(context, records);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => { errors.push(e.message); console.error('[pageerror]', e.message); });
+  await page.goto(url);
+  await page.waitForSelector(ready ? APP_READY : '#identity-string', { timeout: 30_000 });
+  return { context, page, errors };
+}
+
+export async function identityOf(page) {
+  return (await page.textContent('#identity-string')).trim();
+}
+
+export async function addPosternContact(page, name, identity) {
+  await page.fill('#contact-name', name);
+  await page.fill('#contact-identity', identity);
+  await page.click('#add-contact');
+  await page.waitForSelector(`[data-contact="${name}"]`);
+}
+
+/** Select the contact, type and press Send (does not wait for delivery). */
+export async function compose(page, contact, body) {
+  await page.click(`[data-contact="${contact}"]`);
+  await page.fill('#compose-body', body);
+  await page.click('#send');
+}
+
+/** Selector of an outgoing message containing `text`, optionally in a delivery state. */
+export function outgoing(text, state) {
+  return `.message[data-direction="out"]${state ? `[data-state="${state}"]` : ''}:has-text("${text}")`;
+}
+
+export function incoming(text) {
+  return `.message[data-direction="in"][data-verified="true"]:has-text("${text}")`;
+}
+
+/** Resolve after the page has completed `n` mailbox polls from now ("Check now" each time). */
+export async function pollTimes(page, n = 2) {
+  for (let i = 0; i < n; i++) {
+    const done = page.waitForResponse((r) => r.url().endsWith('/api/mesh/dm/poll'), { timeout: 30_000 });
+    await page.click('#check-now');
+    await done;
+  }
+}
+
+/** Every value of one object store of the page origin's `postern` IndexedDB (null if absent). */
+export async function readStore(page, store) {
+  return page.evaluate(async (storeName) => {
+    const db = await new Promise((res, rej) => { const r = indexedDB.open('postern'); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+    try {
+      if (!db.objectStoreNames.contains(storeName)) return null;
+      return await new Promise((res, rej) => {
+        const r = db.transaction(storeName, 'readonly').objectStore(storeName).getAll();
+        r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error);
+      });
+    } finally { db.close(); }
+  }, store);
 }
