@@ -122,6 +122,9 @@ impl Peers {
         for spec in specs {
             p.inbound.insert(spec.url.clone(), Zeroizing::new(peer_key(&spec.secret, &spec.url)));
             let Some(own) = public_url else { continue };
+            if spec.url.starts_with("https://") {
+                tracing::warn!(peer = %spec.url, "outbound pushes speak plain HTTP only; an https peer needs a TLS-terminating proxy in front of a local http URL");
+            }
             let key = Zeroizing::new(peer_key(&spec.secret, own));
             let (tx, rx) = tokio::sync::mpsc::channel(QUEUE_DEPTH);
             tokio::spawn(worker(spec.url.clone(), own.to_string(), key, rx, Arc::clone(&metrics)));
@@ -363,4 +366,29 @@ pub(crate) async fn replicate_ack(
     let (rid, ids) = (req.recipient_id, req.msg_ids);
     let removed = st.with_store("replicate_ack", move |s| s.remove_messages(&rid, &ids)).await?;
     Ok(ApiJson(ReplicateAckResponse { ok: true, removed }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_specs() {
+        let p = parse_peer_spec("HTTPS://Relay.Example:443/=a=b").unwrap();
+        assert_eq!(p.url, "https://relay.example");
+        assert_eq!(p.secret.as_slice(), b"a=b");
+        assert!(!format!("{p:?}").contains("a=b"));
+        assert!(parse_peer_spec("http://x").is_err());
+        assert!(parse_peer_spec("http://x=").is_err());
+        assert!(parse_peer_spec("ftp://x=s").is_err());
+        assert_eq!(parse_public_url("http://127.0.0.1:80/").unwrap(), "http://127.0.0.1");
+    }
+
+    #[test]
+    fn push_body_splices_exact_events() {
+        let (path, body) = Job::Events { events: vec!["{\"a\":1.0}".into(), "{}".into()] }.path_and_body();
+        assert_eq!(path, PATH_PEER_PUSH);
+        assert_eq!(body, b"{\"events\":[{\"a\":1.0},{}]}");
+    }
 }
