@@ -244,8 +244,6 @@ fn free_port() -> u16 {
 
 #[test]
 fn two_relays_replicate_dms_acks_and_appends() {
-    let (pa, pb) = (free_port(), free_port());
-    let (ua, ub) = (format!("http://127.0.0.1:{pa}"), format!("http://127.0.0.1:{pb}"));
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let start = |data: &std::path::Path, port: u16, own: &str, peer: &str| {
         let listen = format!("127.0.0.1:{port}");
@@ -261,10 +259,21 @@ fn two_relays_replicate_dms_acks_and_appends() {
             .args([public.as_str(), peer.as_str(), "--per-sender-cap", "1"])
             .env("POSTERN_RATE_LIMIT_PER_MIN", "0")
             .env("POSTERN_READ_RATE_LIMIT_PER_MIN", "0");
-        Relay::launch(cmd)
+        Relay::try_launch(cmd)
     };
-    let a = start(da.path(), pa, &ua, &ub);
-    let b = start(db.path(), pb, &ub, &ua);
+    // Each relay must know the other's URL before either starts, so ports are chosen up front.
+    // A port taken between choosing and binding makes that relay exit: choose again.
+    let mut attempts = 0;
+    let (a, b) = loop {
+        attempts += 1;
+        let (pa, pb) = (free_port(), free_port());
+        let (ua, ub) = (format!("http://127.0.0.1:{pa}"), format!("http://127.0.0.1:{pb}"));
+        match (start(da.path(), pa, &ua, &ub), start(db.path(), pb, &ub, &ua)) {
+            (Ok(a), Ok(b)) => break (a, b),
+            (a, b) if attempts < 5 => drop((a, b)),
+            (a, b) => panic!("could not start the pair: {:?} {:?}", a.err(), b.err()),
+        }
+    };
     let alice = Identity::generate(&mut OsRng);
     let bob = Identity::generate(&mut OsRng);
     assert_eq!(a.register(&bob).status, 200);

@@ -63,7 +63,13 @@ impl Relay {
     }
 
     /// Spawn `cmd` (a `postern serve …`) and wait for its address line.
-    pub fn launch(mut cmd: Command) -> Relay {
+    pub fn launch(cmd: Command) -> Relay {
+        Self::try_launch(cmd).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Relay::launch`], but a relay that exits (or prints something else) before its
+    /// address line is an `Err` with its log, e.g. when a chosen port was taken meanwhile.
+    pub fn try_launch(mut cmd: Command) -> Result<Relay, String> {
         let logdir = tempfile::tempdir().unwrap();
         let log = logdir.path().join("relay.log");
         let stderr = std::fs::File::create(&log).unwrap();
@@ -86,31 +92,32 @@ impl Relay {
             Ok(l) => l,
             Err(_) => {
                 let _ = child.kill();
-                panic!(
+                let _ = child.wait();
+                return Err(format!(
                     "relay did not print its address; log:\n{}",
                     std::fs::read_to_string(&log).unwrap_or_default()
-                );
+                ));
             }
         };
         let Some(addr) = line.trim().strip_prefix("postern listening on ") else {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
+            return Err(format!(
                 "unexpected first stdout line {line:?}; log:\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
-            );
+            ));
         };
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(20))
             .build();
-        Relay {
+        Ok(Relay {
             child: Some(child),
             base: addr.to_string(),
             log,
             _logdir: logdir,
             _web: None,
             agent,
-        }
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
