@@ -294,29 +294,7 @@ impl Chain {
             }
             return Ok(Err(Refusal::from_rejection(r)));
         }
-        let index = self.lane(lane).state.len() as u64 - 1;
-        let text = evt.to_value().to_json_ordered();
-        let stored = self.store.chain_append(
-            lane,
-            NewChainEvent {
-                idx: index,
-                event_id: &evt.event_id,
-                prev_hash: &evt.prev_hash,
-                event_type: &evt.event_type,
-                node_id: &evt.node_id,
-                json: &text,
-            },
-            GENESIS_HASH,
-            now,
-        );
-        if let Err(e) = stored {
-            // The in-memory state already took the event: rebuild it from what is stored.
-            match LaneState::load(&self.store, lane) {
-                Ok(fresh) => *self.lane_mut(lane) = fresh,
-                Err(reload) => tracing::error!(lane = lane.as_str(), error = %reload, "reloading lane failed"),
-            }
-            return Err(e);
-        }
+        let index = self.persist_ingested(lane, &evt, now)?;
         Ok(Ok(Appended { lane, index, event: evt, duplicate: false }))
     }
 
@@ -383,28 +361,7 @@ impl Chain {
                 let r = Refusal::from_rejection(r);
                 return Ok(PushOutcome::Refused(refuse(r.status, r.code, format!("event {i}: {}", r.detail))));
             }
-            let index = self.lane(lane).state.len() as u64 - 1;
-            let text = evt.to_value().to_json_ordered();
-            let stored = self.store.chain_append(
-                lane,
-                NewChainEvent {
-                    idx: index,
-                    event_id: &evt.event_id,
-                    prev_hash: &evt.prev_hash,
-                    event_type: &evt.event_type,
-                    node_id: &evt.node_id,
-                    json: &text,
-                },
-                GENESIS_HASH,
-                now,
-            );
-            if let Err(e) = stored {
-                match LaneState::load(&self.store, lane) {
-                    Ok(fresh) => *self.lane_mut(lane) = fresh,
-                    Err(reload) => tracing::error!(lane = lane.as_str(), error = %reload, "reloading lane failed"),
-                }
-                return Err(e);
-            }
+            self.persist_ingested(lane, &evt, now)?;
             accepted += 1;
         }
         Ok(PushOutcome::Done { accepted, duplicates, head_hash: self.head(Lane::Public).0 })
@@ -412,6 +369,35 @@ impl Chain {
 
     /// A retried append: the same signed event (type, node, sequence, signature, payload) is
     /// already one of the node's newest events on the lane.
+    /// Store an event the lane's in-memory state has just ingested (one fsynced transaction) and
+    /// return its index. If the write fails, the in-memory state is rebuilt from what is stored,
+    /// so memory never runs ahead of disk.
+    fn persist_ingested(&mut self, lane: Lane, evt: &ChainEvent, now: u64) -> Result<u64, StoreError> {
+        let index = self.lane(lane).state.len() as u64 - 1;
+        let text = evt.to_value().to_json_ordered();
+        let stored = self.store.chain_append(
+            lane,
+            NewChainEvent {
+                idx: index,
+                event_id: &evt.event_id,
+                prev_hash: &evt.prev_hash,
+                event_type: &evt.event_type,
+                node_id: &evt.node_id,
+                json: &text,
+            },
+            GENESIS_HASH,
+            now,
+        );
+        if let Err(e) = stored {
+            match LaneState::load(&self.store, lane) {
+                Ok(fresh) => *self.lane_mut(lane) = fresh,
+                Err(reload) => tracing::error!(lane = lane.as_str(), error = %reload, "reloading lane failed"),
+            }
+            return Err(e);
+        }
+        Ok(index)
+    }
+
     fn find_retry(&self, lane: Lane, evt: &ChainEvent) -> Result<Option<Appended>, StoreError> {
         for text in self.store.chain_recent_by_node(lane, &evt.node_id, RETRY_LOOKBACK)? {
             let Ok(v) = json::parse(text.as_bytes()) else { continue };
