@@ -244,7 +244,7 @@ async fn upgrade_from_v1_keeps_data() {
     use indexed_db_futures::database::Database;
     use indexed_db_futures::prelude::*;
     use indexed_db_futures::transaction::TransactionMode;
-    assert!(DB_VERSION >= 2);
+    const { assert!(DB_VERSION >= 2) };
     let name = scratch_db();
     // A version-1 database as the first release wrote it (no `state` field on messages).
     let legacy = r#"{"direction":"out","msg_id":"bbbbbbbb01","peer_node_id":"!sb_00","peer_identity":"postern1.x","timestamp":5,"stored_at":5,"body":"old"}"#;
