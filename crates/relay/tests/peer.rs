@@ -45,16 +45,7 @@ fn post_peer(relay: &Relay, path: &str, url: Option<&str>, mac: Option<&str>, bo
     if let Some(m) = mac {
         req = req.set(HEADER_PEER_HMAC, m);
     }
-    let resp = match req.send_bytes(body) {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("transport error: {e}"),
-    };
-    Resp {
-        status: resp.status(),
-        content_type: resp.header("content-type").unwrap_or("").to_string(),
-        body: resp.into_string().unwrap(),
-    }
+    Relay::finish(req.send_bytes(body))
 }
 
 /// POST signed as the configured peer.

@@ -573,6 +573,12 @@ fn serves_the_web_ui() {
     let r = relay.get("/app.js");
     assert_eq!((r.status, r.body.as_str()), (200, "console.log(1)"));
     assert!(r.content_type.contains("javascript"), "{}", r.content_type);
+    // The shell always revalidates (a new build is picked up); hashed assets are immutable.
+    assert_eq!(r.cache_control, "no-cache");
+    assert_eq!(relay.get("/").cache_control, "no-cache");
+    std::fs::write(web.path().join("app-0123456789abcdef.js"), "console.log(2)").unwrap();
+    let r = relay.get("/app-0123456789abcdef.js");
+    assert!(r.cache_control.contains("immutable"), "{}", r.cache_control);
     let r = relay.get("/../../etc/passwd");
     assert!(!r.body.contains("root:"));
     relay.get("/api/unknown").assert_error(404, "not_found");

@@ -128,7 +128,8 @@ impl Relay {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn finish(resp: Result<ureq::Response, ureq::Error>) -> Resp {
+    /// Turn a ureq result into a [`Resp`] (HTTP error statuses are responses, not failures).
+    pub fn finish(resp: Result<ureq::Response, ureq::Error>) -> Resp {
         let resp = match resp {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
@@ -136,10 +137,12 @@ impl Relay {
         };
         let status = resp.status();
         let content_type = resp.header("content-type").unwrap_or("").to_string();
+        let cache_control = resp.header("cache-control").unwrap_or("").to_string();
         let body = resp.into_string().unwrap();
         Resp {
             status,
             content_type,
+            cache_control,
             body,
         }
     }
@@ -290,6 +293,7 @@ impl Drop for Relay {
 pub struct Resp {
     pub status: u16,
     pub content_type: String,
+    pub cache_control: String,
     pub body: String,
 }
 
