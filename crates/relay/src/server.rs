@@ -578,20 +578,6 @@ fn is_content_hashed(name: &str) -> bool {
     })
 }
 
-#[cfg(test)]
-mod cache_tests {
-    use super::cache_control_for;
-
-    #[test]
-    fn hashed_assets_are_immutable_and_the_shell_revalidates() {
-        for hashed in ["/postern-app-8a3f40826008bfc1_bg.wasm", "/postern-app-8a3f40826008bfc1.js", "/styles-0123456789abcdef.css"] {
-            assert!(cache_control_for(hashed).contains("immutable"), "{hashed}");
-        }
-        for shell in ["/", "/index.html", "/sw.js", "/precache-manifest.json", "/manifest.webmanifest", "/icon-192.png", "/some/route", "/x-0123.js", "/a-0123456789abcdefg.js"] {
-            assert_eq!(cache_control_for(shell), "no-cache", "{shell}");
-        }
-    }
-}
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
@@ -747,4 +733,19 @@ async fn no_sniff(mut resp: Response) -> Response {
         header::HeaderValue::from_static("nosniff"),
     );
     resp
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::cache_control_for;
+
+    #[test]
+    fn hashed_assets_are_immutable_and_the_shell_revalidates() {
+        for hashed in ["/postern-app-8a3f40826008bfc1_bg.wasm", "/postern-app-8a3f40826008bfc1.js", "/styles-0123456789abcdef.css"] {
+            assert!(cache_control_for(hashed).contains("immutable"), "{hashed}");
+        }
+        for shell in ["/", "/index.html", "/sw.js", "/precache-manifest.json", "/manifest.webmanifest", "/icon-192.png", "/some/route", "/x-0123.js", "/a-0123456789abcdefg.js"] {
+            assert_eq!(cache_control_for(shell), "no-cache", "{shell}");
+        }
+    }
 }
