@@ -1,0 +1,216 @@
+// Postern crypto benchmark suite, run inside headless Chromium by bench/run.mjs.
+// Every figure = median of `passes` timed runs of `runMs` each (after one warm-up run),
+// all inside one page load. Inputs are identical across implementations.
+import { sha256 } from "@noble/hashes/sha2.js";
+import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import sodium from "libsodium-wrappers";
+import init, * as pw from "postern-wasm";
+
+const logEl = document.getElementById("log");
+const log = (s) => { console.log(s); logEl.textContent += "\n" + s; };
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const enc = new TextEncoder();
+const fill = (n, seed = 7) => { const b = new Uint8Array(n); let x = seed; for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24; } return b; };
+const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const unhex = (s) => { const b = new Uint8Array(s.length / 2); for (let i = 0; i < b.length; i++) b[i] = parseInt(s.substr(2 * i, 2), 16); return b; };
+const b64dec = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+const concat = (a, b) => { const o = new Uint8Array(a.length + b.length); o.set(a); o.set(b, a.length); return o; };
+
+let CFG;
+// Time `fn` (sync) repeatedly for runMs; return ops/s. Calls are batched to keep timer overhead out.
+function runSync(fn, ms) {
+  let ops = 0, batch = 1; const t0 = performance.now(); let t = t0;
+  while (t - t0 < ms) { for (let i = 0; i < batch; i++) fn(); ops += batch; t = performance.now(); if (t - t0 < ms / 20) batch *= 2; }
+  return ops / ((t - t0) / 1000);
+}
+async function runAsync(fn, ms) {
+  let ops = 0; const t0 = performance.now(); let t = t0;
+  while (t - t0 < ms) { await fn(); ops++; t = performance.now(); }
+  return ops / ((t - t0) / 1000);
+}
+async function measure(fn, { async = false } = {}) {
+  const run = async ? runAsync : runSync;
+  await run(fn, Math.max(50, CFG.runMs / 4)); // warm-up (JIT, wasm tier-up)
+  const passes = [];
+  for (let p = 0; p < CFG.passes; p++) { passes.push(await run(fn, CFG.runMs)); await new Promise((r) => setTimeout(r, 0)); }
+  return { opsPerSec: median(passes), passes };
+}
+
+const results = [];
+async function bench(group, impl, fn, { bytes = 0, async = false, note = "" } = {}) {
+  let r;
+  try { r = await measure(fn, { async }); }
+  catch (e) { log(`  ${group} / ${impl}: ERROR ${e.code || ""} ${e.message}`); results.push({ group, impl, error: String(e.message || e), note }); return; }
+  const row = { group, impl, opsPerSec: r.opsPerSec, passes: r.passes, note };
+  if (bytes) { row.bytes = bytes; row.mbPerSec = (r.opsPerSec * bytes) / 1e6; }
+  results.push(row);
+  log(`  ${group} / ${impl}: ${bytes ? row.mbPerSec.toFixed(1) + " MB/s" : Math.round(r.opsPerSec) + " ops/s"} (passes ${r.passes.map((x) => Math.round(bytes ? (x * bytes) / 1e6 : x)).join(", ")})`);
+}
+const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+function check(cond, what) { if (!cond) throw new Error("cross-check failed: " + what); }
+
+// PKCS#8 wrappers for raw 32-byte Ed25519 / X25519 private keys (RFC 8410).
+const PKCS8_ED = unhex("302e020100300506032b657004220420");
+const PKCS8_X = unhex("302e020100300506032b656e04220420");
+
+async function suite(cfg) {
+  CFG = cfg;
+  const subtle = crypto.subtle;
+  await sodium.ready;
+  await init();
+  log(`runMs=${cfg.runMs} passes=${cfg.passes} chainN=${cfg.chainN} ua=${navigator.userAgent}`);
+
+  // ---- SHA-256, 1 MiB ----
+  {
+    const data = fill(1 << 20);
+    const leafPrefixed = concat(new Uint8Array([0]), data);
+    check(same(sha256(leafPrefixed), pw.rfc9162LeafHash(data)), "noble sha256(0x00||d) == postern rfc9162LeafHash(d)");
+    check(same(sha256(data), new Uint8Array(await subtle.digest("SHA-256", data))), "noble == webcrypto sha256");
+    const G = "SHA-256 1 MiB";
+    await bench(G, "noble", () => sha256(data), { bytes: data.length });
+    await bench(G, "WebCrypto", () => subtle.digest("SHA-256", data), { bytes: data.length, async: true, note: "async, one await per digest" });
+    await bench(G, "Postern", () => pw.rfc9162LeafHash(data), { bytes: data.length, note: "via rfc9162LeafHash = SHA-256(0x00‖data): the only raw hash postern-wasm exposes; includes the copy into wasm memory" });
+  }
+
+  // ---- Ed25519 ----
+  {
+    const seed = fill(32, 1), msg = fill(64, 2);
+    const nPub = ed25519.getPublicKey(seed);
+    const kp = sodium.crypto_sign_seed_keypair(seed);
+    check(same(nPub, kp.publicKey), "ed25519 public keys agree");
+    const wPriv = await subtle.importKey("pkcs8", concat(PKCS8_ED, seed), { name: "Ed25519" }, false, ["sign"]);
+    const wPub = await subtle.importKey("raw", nPub, { name: "Ed25519" }, false, ["verify"]);
+    const sig = ed25519.sign(msg, seed);
+    check(same(sig, sodium.crypto_sign_detached(msg, kp.privateKey)), "ed25519 signatures agree (noble/libsodium)");
+    check(same(sig, new Uint8Array(await subtle.sign({ name: "Ed25519" }, wPriv, msg))), "ed25519 signatures agree (noble/WebCrypto)");
+    let G = "Ed25519 sign (64 B msg)";
+    await bench(G, "noble", () => ed25519.sign(msg, seed));
+    await bench(G, "libsodium", () => sodium.crypto_sign_detached(msg, kp.privateKey));
+    await bench(G, "WebCrypto", () => subtle.sign({ name: "Ed25519" }, wPriv, msg), { async: true, note: "async, one await per op" });
+    G = "Ed25519 verify (64 B msg)";
+    await bench(G, "noble", () => { if (!ed25519.verify(sig, msg, nPub)) throw new Error("bad"); });
+    await bench(G, "libsodium", () => { if (!sodium.crypto_sign_verify_detached(sig, msg, kp.publicKey)) throw new Error("bad"); });
+    await bench(G, "WebCrypto", async () => { if (!(await subtle.verify({ name: "Ed25519" }, wPub, sig, msg))) throw new Error("bad"); }, { async: true, note: "async, one await per op" });
+  }
+
+  // ---- X25519 ----
+  {
+    const a = fill(32, 3), b = fill(32, 4);
+    const bPub = x25519.getPublicKey(b);
+    const shared = x25519.getSharedSecret(a, bPub);
+    check(same(shared, sodium.crypto_scalarmult(a, bPub)), "x25519 noble == libsodium");
+    const wA = await subtle.importKey("pkcs8", concat(PKCS8_X, a), { name: "X25519" }, false, ["deriveBits"]);
+    const wB = await subtle.importKey("raw", bPub, { name: "X25519" }, false, []);
+    check(same(shared, new Uint8Array(await subtle.deriveBits({ name: "X25519", public: wB }, wA, 256))), "x25519 noble == WebCrypto");
+    const G = "X25519 shared secret";
+    await bench(G, "noble", () => x25519.getSharedSecret(a, bPub));
+    await bench(G, "libsodium", () => sodium.crypto_scalarmult(a, bPub));
+    await bench(G, "WebCrypto", () => subtle.deriveBits({ name: "X25519", public: wB }, wA, 256), { async: true, note: "async, one await per op" });
+  }
+
+  // ---- ChaCha20-Poly1305 (IETF, 12-byte nonce) seal ----
+  {
+    const key = fill(32, 5), nonce = fill(12, 6);
+    for (const size of [64, 1024, 65536]) {
+      const pt = fill(size, 8);
+      const ct = chacha20poly1305(key, nonce).encrypt(pt);
+      check(same(ct, sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, null, null, nonce, key)), "aead noble == libsodium " + size);
+      const G = `ChaCha20-Poly1305 seal ${size >= 1024 ? size / 1024 + " KiB" : size + " B"}`;
+      await bench(G, "noble", () => chacha20poly1305(key, nonce).encrypt(pt), { bytes: size });
+      await bench(G, "libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, null, null, nonce, key), { bytes: size });
+    }
+  }
+
+  // ---- Postern end-to-end: DM and gate messages, 1 KiB body ----
+  {
+    const NOW = 1780000000;
+    const body = fill(1024, 9);
+    const alice = pw.Identity.generate(), bob = pw.Identity.generate();
+    const env = alice.sealDm(bob.publicIdentity, body, NOW);
+    check(same(bob.openDm(env).body, body), "DM round trip");
+    await bench("Postern DM seal (1 KiB)", "Postern", () => alice.sealDm(bob.publicIdentity, body, NOW), { note: "Identity.sealDm → envelope JSON" });
+    await bench("Postern DM open (1 KiB)", "Postern", () => bob.openDm(env), { note: "Identity.openDm(envelope JSON)" });
+    try {
+      const chain = pw.GateChain.create(alice, NOW);
+      chain.rotate(alice, [bob.publicIdentity], [], NOW + 1);
+      const aKey = chain.unlock(alice);
+      const bKey = pw.GateChain.verify(chain.recordsJson()).unlock(bob);
+      const msg = aKey.seal(alice, body, NOW + 2);
+      check(same(bKey.open(msg).body, body), "gate round trip");
+      await bench("Postern gate message seal (1 KiB)", "Postern", () => aKey.seal(alice, body, NOW + 2), { note: "GateEpochKey.seal, 2-member gate" });
+      await bench("Postern gate message open (1 KiB)", "Postern", () => bKey.open(msg), { note: "GateEpochKey.open" });
+    } catch (e) { log("gate bench failed: " + (e.code || "") + " " + e.message); results.push({ group: "Postern gate message (1 KiB)", impl: "Postern", error: String(e.message) }); }
+  }
+
+  // ---- Infonet/2 chain: build with signEvent, verify with verifyChain vs a JS/noble equivalent ----
+  const chainInfo = {};
+  {
+    const N = cfg.chainN, NOW = 1780000000, GENESIS = "0".repeat(64);
+    const signer = pw.EventSigner.fromSeed(fill(32, 10));
+    const payload = (i) => JSON.stringify({ message: `hello ${i}`, destination: "broadcast", channel: "LongFast", priority: "normal", ephemeral: false });
+    const texts = new Array(N); let prev = GENESIS;
+    const t0 = performance.now();
+    for (let i = 1; i <= N; i++) {
+      const json = signer.signEvent(prev, "message", payload(i), NOW + i, i);
+      texts[i - 1] = json; // keep the raw text: a JSON.parse → stringify round trip changes event ids
+      prev = JSON.parse(json).event_id;
+    }
+    const buildMs = performance.now() - t0;
+    const chainJson = `[${texts.join(",")}]`;
+    chainInfo.n = N; chainInfo.bytes = chainJson.length; chainInfo.buildMs = buildMs;
+    results.push({ group: `Postern signEvent (message event)`, impl: "Postern", opsPerSec: N / (buildMs / 1000), passes: [N / (buildMs / 1000)], note: `one pass: building the ${N}-event chain incl. JSON.parse of each result to read event_id` });
+    log(`  built ${N}-event chain in ${buildMs.toFixed(0)} ms (${(chainJson.length / 1e6).toFixed(2)} MB JSON)`);
+    const nowV = NOW + N + 10, maxAge = 0;
+    const rep = pw.verifyChain(chainJson, nowV, maxAge);
+    check(rep.valid && rep.count === N, "verifyChain accepts the chain: " + JSON.stringify(rep.error));
+
+    // JS equivalent on @noble: per event, recompute the event id (sha256 over the canonical
+    // material, timestamp taken from the raw text), check prev_hash link, node_id binding and
+    // the Ed25519 signature over the Infonet/2 signature string. Message payloads only.
+    const canon = (v) => { // Python json.dumps(sort_keys=True, separators=(",", ":")), ASCII payloads
+      if (v === null || typeof v !== "object") return JSON.stringify(v);
+      if (Array.isArray(v)) return "[" + v.map(canon).join(",") + "]";
+      return "{" + Object.keys(v).sort().map((k) => JSON.stringify(k) + ":" + canon(v[k])).join(",") + "}";
+    };
+    const TS_RE = /"timestamp":(-?[0-9.eE+-]+)/;
+    function jsVerifyChain(text) {
+      const raw = JSON.parse(text);
+      // timestamps as written (float text), found per event from the raw array text
+      let prevId = GENESIS, pos = 0; const pkCache = new Map();
+      for (let i = 0; i < raw.length; i++) {
+        const e = raw[i];
+        const m = TS_RE.exec(text.slice(text.indexOf('"timestamp":', pos), text.indexOf('"timestamp":', pos) + 40));
+        pos = text.indexOf('"timestamp":', pos) + 12;
+        const tsText = m[1];
+        if (e.prev_hash !== prevId) return { valid: false, index: i, reason: "prev_hash_mismatch" };
+        const pc = canon(e.payload);
+        const material = `${e.prev_hash}:${e.event_type}:${e.node_id}:${pc}:${tsText}:${e.sequence}:${e.network_id}`;
+        if (hex(sha256(enc.encode(material))) !== e.event_id) return { valid: false, index: i, reason: "event_id_mismatch" };
+        let pk = pkCache.get(e.public_key);
+        if (!pk) { pk = b64dec(e.public_key); if ("!sb_" + hex(sha256(pk)).slice(0, 32) !== e.node_id) return { valid: false, index: i, reason: "node_binding" }; pkCache.set(e.public_key, pk); }
+        const sigMsg = `${e.protocol_version}|${e.network_id}|${e.event_type}|${e.node_id}|${e.sequence}|${pc}`;
+        if (!ed25519.verify(unhex(e.signature), enc.encode(sigMsg), pk)) return { valid: false, index: i, reason: "invalid_signature" };
+        prevId = e.event_id;
+      }
+      return { valid: true, count: raw.length, head: prevId };
+    }
+    const jr = jsVerifyChain(chainJson);
+    check(jr.valid && jr.head === rep.head, "JS/noble equivalent accepts the chain: " + JSON.stringify(jr));
+    const timeIt = (fn) => { const ps = []; for (let p = 0; p < cfg.passes; p++) { const t = performance.now(); fn(); ps.push(N / ((performance.now() - t) / 1000)); } return ps; };
+    const G = `verify chain of ${N} events`;
+    for (const [impl, fn, note] of [
+      ["Postern", () => { if (!pw.verifyChain(chainJson, nowV, maxAge).valid) throw new Error("invalid"); }, "verifyChain(chain JSON text): parse + full Infonet/2 rules + Merkle root"],
+      ["noble (JS equivalent)", () => { if (!jsVerifyChain(chainJson).valid) throw new Error("invalid"); }, "JSON.parse + sha256 ids + prev links + node binding + ed25519.verify; no schema/Merkle/replay rules"],
+    ]) {
+      const ps = timeIt(fn);
+      results.push({ group: G, impl, opsPerSec: median(ps), passes: ps, unit: "events/s", note });
+      log(`  ${G} / ${impl}: ${Math.round(median(ps))} events/s (passes ${ps.map(Math.round).join(", ")})`);
+    }
+  }
+  return { config: cfg, userAgent: navigator.userAgent, hardwareConcurrency: navigator.hardwareConcurrency, chain: chainInfo, results };
+}
+
+window.runSuite = suite;
+window.benchReady = true;
+log("ready");
