@@ -18,11 +18,17 @@ const cfg = {
   chainN: Number(process.env.BENCH_CHAIN_N || 10000),
   quick: QUICK,
 };
+const REPORT_ONLY = process.env.BENCH_REPORT_ONLY === "1";
 const PKG = process.env.POSTERN_PKG || path.join(ROOT, "crates/wasm/pkg");
-if (!fs.existsSync(path.join(PKG, "postern_wasm_bg.wasm"))) {
+if (!REPORT_ONLY && !fs.existsSync(path.join(PKG, "postern_wasm_bg.wasm"))) {
   console.error(`no ${PKG}/postern_wasm_bg.wasm: run CARGO_TARGET_DIR=target/wasm-pkg scripts/build-wasm-pkg.sh`);
   process.exit(1);
 }
+let out;
+if (REPORT_ONLY) {
+  out = JSON.parse(fs.readFileSync(path.join(BENCH, "results.json"), "utf8"));
+  Object.assign(cfg, out.config);
+} else {
 const MOUNTS = { "/page/": path.join(BENCH, "page"), "/pkg/": PKG, "/nm/": path.join(BENCH, "node_modules") };
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
 
@@ -42,7 +48,6 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
 });
-let out;
 try {
   const page = await browser.newPage();
   page.on("console", (m) => console.log("[page]", m.text()));
@@ -62,6 +67,7 @@ out.commit = sh("git rev-parse --short HEAD");
 out.pkgWasmBytes = fs.statSync(path.join(PKG, "postern_wasm_bg.wasm")).size;
 out.date = new Date().toISOString();
 fs.writeFileSync(path.join(BENCH, "results.json"), JSON.stringify(out, null, 2) + "\n");
+}
 
 // ---------- BENCHMARKS.md ----------
 const groups = [...new Set(out.results.map((r) => r.group))];
@@ -79,7 +85,7 @@ for (const g of groups) {
   for (const r of rows) {
     if (r.error) { md += `| ${g} | ${r.impl} | error | | ${r.error} |\n`; continue; }
     const peers = rows.filter((p) => p !== r && !p.error).map((p) => `${(val(r) / val(p)).toFixed(2)}× ${p.impl}`).join(", ");
-    md += `| ${g} | ${r.impl} | ${fmt(val(r))} ${unit(r)} | ${peers || "—"} | ${r.note || ""} |\n`;
+    md += `| ${g} | ${r.impl} | ${fmt(val(r))} ${unit(r)}${r.mbPerSec != null ? ` (${fmt(r.opsPerSec)} ops/s)` : ""} | ${peers || "—"} | ${r.note || ""} |\n`;
   }
 }
 md += `\nRatios read "this row's throughput ÷ that peer's" (>1 = this row is faster).\n\n`;
