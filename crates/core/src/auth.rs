@@ -23,6 +23,9 @@ pub enum Action {
     DmRegister,
     DmPoll,
     DmAck,
+    /// Read a private gate's epochs or messages (params: `api::gate::epochs_params` /
+    /// `api::gate::messages_params`).
+    GateRead,
 }
 
 impl Action {
@@ -31,6 +34,7 @@ impl Action {
             Action::DmRegister => "dm.register",
             Action::DmPoll => "dm.poll",
             Action::DmAck => "dm.ack",
+            Action::GateRead => "gate.read",
         }
     }
 }

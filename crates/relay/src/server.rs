@@ -22,6 +22,7 @@ use postern_core::api::dm::{
     RegisterRequest, RegisterResponse, SendRequest, SendResponse, MAX_ACK_IDS, MAX_POLL_LIMIT,
     PATH_ACK, PATH_POLL, PATH_PUBKEY, PATH_REGISTER, PATH_SEND,
 };
+use postern_core::api::gate as gate_api;
 use postern_core::api::{codes, ErrorBody, MAX_BODY_BYTES};
 use postern_core::auth::{self, Action, RequestAuth};
 use postern_core::b64;
@@ -201,7 +202,7 @@ impl ApiError {
         &self.body.code
     }
 
-    fn bad_request(detail: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, detail)
     }
 
@@ -209,7 +210,7 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, e.to_string())
     }
 
-    fn replayed() -> Self {
+    pub(crate) fn replayed() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             codes::REPLAYED_NONCE,
@@ -333,7 +334,7 @@ where
 
 
 /// Verify a signed request (everything but nonce freshness) and describe its nonce.
-fn authenticate(
+pub(crate) fn authenticate(
     auth: &RequestAuth,
     action: Action,
     params: &[u8],
@@ -342,7 +343,7 @@ fn authenticate(
     auth::verify_request(auth, action, params, now).map_err(ApiError::unauthorized)
 }
 
-fn nonce_of(auth: &RequestAuth) -> (String, String, u64) {
+pub(crate) fn nonce_of(auth: &RequestAuth) -> (String, String, u64) {
     (
         auth.node_id.clone(),
         auth.nonce.clone(),
@@ -350,7 +351,7 @@ fn nonce_of(auth: &RequestAuth) -> (String, String, u64) {
     )
 }
 
-fn nonce_use<'a>(n: &'a (String, String, u64)) -> NonceUse<'a> {
+pub(crate) fn nonce_use<'a>(n: &'a (String, String, u64)) -> NonceUse<'a> {
     NonceUse {
         node_id: &n.0,
         nonce: &n.1,
@@ -609,7 +610,10 @@ fn bucket_of(method: &Method, path: &str) -> Option<&'static str> {
     if !is_api_path(path) || path == PATH_HEALTH {
         return None;
     }
-    let write = method == Method::POST && matches!(path, PATH_APPEND | PATH_SEND | PATH_REGISTER);
+    let write = method == Method::POST && matches!(
+        path,
+        PATH_APPEND | PATH_SEND | PATH_REGISTER | gate_api::PATH_EPOCH | gate_api::PATH_MESSAGE
+    );
     Some(if write { "write" } else { "read" })
 }
 
@@ -714,6 +718,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route(postern_core::api::peer::PATH_REPLICATE_ENVELOPE, post(crate::peer::replicate_envelope))
         .route(postern_core::api::peer::PATH_REPLICATE_ACK, post(crate::peer::replicate_ack))
+        .route(gate_api::PATH_EPOCH, post(crate::gate::publish_epoch))
+        .route(gate_api::PATH_MESSAGE, post(crate::gate::deposit_message))
+        .route(gate_api::PATH_EPOCHS, post(crate::gate::read_epochs))
+        .route(gate_api::PATH_MESSAGES, post(crate::gate::read_messages))
         .route(PATH_METRICS, get(crate::infonet::metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)

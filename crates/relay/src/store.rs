@@ -67,6 +67,39 @@ const MIGRATIONS: &[&str] = &[
         received_at INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX infonet_private_node ON infonet_private (node_id, idx);",
+    // 3: private gates. `gate_epochs` holds the exact JSON of every accepted epoch record,
+    // `gate_members` the roster of each epoch (for read authorisation), `gate_messages` the
+    // sealed messages (ciphertext only, exactly as validated).
+    "CREATE TABLE gates (
+        gate         TEXT PRIMARY KEY NOT NULL,
+        genesis_hash TEXT NOT NULL,
+        head_epoch   INTEGER NOT NULL,
+        created_at   INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE gate_epochs (
+        gate        TEXT NOT NULL REFERENCES gates (gate),
+        epoch       INTEGER NOT NULL,
+        hash        TEXT NOT NULL,
+        record      TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (gate, epoch)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE gate_members (
+        gate      TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        epoch     INTEGER NOT NULL,
+        PRIMARY KEY (gate, member_id, epoch)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE gate_messages (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        gate        TEXT NOT NULL REFERENCES gates (gate),
+        epoch       INTEGER NOT NULL,
+        nonce       TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        UNIQUE (gate, nonce)
+    ) STRICT;
+    CREATE INDEX gate_messages_epoch ON gate_messages (gate, epoch, seq);",
 ];
 
 /// Which hash-linked lane of the Infonet chain.
@@ -140,6 +173,33 @@ pub struct NodeRecord {
     pub public_key: String,
     pub dh_pub_key: String,
     pub registered_at: u64,
+}
+
+/// Result of publishing a gate epoch record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EpochOutcome {
+    Accepted { epoch: u64, hash: String, genesis_hash: String },
+    /// Core refused the record against the stored chain.
+    Refused(postern_core::gate::GateError),
+}
+
+/// Result of depositing a gate message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateDeposit {
+    Stored { seq: u64 },
+    Duplicate { seq: u64 },
+    UnknownGate,
+    /// The message's epoch is newer than the gate's current epoch.
+    UnknownEpoch { head: u64 },
+}
+
+/// Result of a signed gate read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateRead<T> {
+    Ok(T),
+    Replayed,
+    /// The requester is in no roster of the gate (or the gate does not exist).
+    NotAMember,
 }
 
 /// Result of a deposit.
@@ -399,6 +459,189 @@ impl Store {
                 Ok(Deposit::Stored { expires_at })
             }
         }
+    }
+
+    /// Publish a gate epoch record: genesis for an unknown gate, else core's
+    /// `GateState::apply` against the stored chain (re-verified from the stored records). One
+    /// transaction; committed (fsynced) before returning.
+    pub fn gate_add_epoch(
+        &mut self,
+        record: &postern_core::gate::EpochRecord,
+        now: u64,
+    ) -> Result<EpochOutcome, StoreError> {
+        use postern_core::gate::{GateError, GateState};
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored = Self::gate_records(&tx, &record.gate)?;
+        let (epoch, genesis_hash) = if stored.is_empty() {
+            let state = match GateState::from_genesis(record) {
+                Ok(s) => s,
+                Err(e) => return Ok(EpochOutcome::Refused(e)),
+            };
+            let g = hex::encode(state.genesis_hash());
+            tx.execute(
+                "INSERT INTO gates (gate, genesis_hash, head_epoch, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![record.gate, g, to_i64(state.epoch()), to_i64(now)],
+            )?;
+            (state.head().clone(), g)
+        } else {
+            let mut state = postern_core::gate::verify_epoch_chain(&stored)
+                .map_err(|e| StoreError::Corrupt(format!("stored gate chain: {e}")))?;
+            let epoch = match state.apply(record) {
+                Ok(e) => e,
+                Err(e) => return Ok(EpochOutcome::Refused(e)),
+            };
+            tx.execute(
+                "UPDATE gates SET head_epoch = ?2 WHERE gate = ?1",
+                params![record.gate, to_i64(epoch.number())],
+            )?;
+            (epoch, hex::encode(state.genesis_hash()))
+        };
+        let json = serde_json::to_string(record)
+            .map_err(|_| StoreError::Corrupt(GateError::Malformed("epoch record JSON").to_string()))?;
+        let hash = hex::encode(epoch.hash());
+        tx.execute(
+            "INSERT INTO gate_epochs (gate, epoch, hash, record, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![record.gate, to_i64(epoch.number()), hash, json, to_i64(now)],
+        )?;
+        for entry in epoch.roster().entries() {
+            tx.execute(
+                "INSERT INTO gate_members (gate, member_id, epoch) VALUES (?1, ?2, ?3)",
+                params![record.gate, entry.member_id(), to_i64(epoch.number())],
+            )?;
+        }
+        tx.commit()?;
+        Ok(EpochOutcome::Accepted { epoch: epoch.number(), hash, genesis_hash })
+    }
+
+    fn gate_records(
+        tx: &rusqlite::Transaction<'_>,
+        gate: &str,
+    ) -> Result<Vec<postern_core::gate::EpochRecord>, StoreError> {
+        let mut stmt = tx.prepare("SELECT record FROM gate_epochs WHERE gate = ?1 ORDER BY epoch ASC")?;
+        let rows = stmt.query_map(params![gate], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(
+                serde_json::from_str(&row?)
+                    .map_err(|_| StoreError::Corrupt("stored epoch record does not parse".into()))?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn is_gate_member(tx: &rusqlite::Transaction<'_>, gate: &str, member_id: &str) -> Result<bool, StoreError> {
+        Ok(tx
+            .query_row(
+                "SELECT 1 FROM gate_members WHERE gate = ?1 AND member_id = ?2 LIMIT 1",
+                params![gate, member_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Store a validated gate message (`json` is its exact text), deduplicated by (gate, nonce).
+    /// Only epochs the relay holds are accepted.
+    pub fn gate_deposit(
+        &mut self,
+        gate: &str,
+        epoch: u64,
+        nonce: &str,
+        json: &str,
+        now: u64,
+    ) -> Result<GateDeposit, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let head: Option<i64> = tx
+            .query_row("SELECT head_epoch FROM gates WHERE gate = ?1", params![gate], |r| r.get(0))
+            .optional()?;
+        let Some(head) = head.map(to_u64) else {
+            return Ok(GateDeposit::UnknownGate);
+        };
+        if epoch > head {
+            return Ok(GateDeposit::UnknownEpoch { head });
+        }
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT seq FROM gate_messages WHERE gate = ?1 AND nonce = ?2",
+                params![gate, nonce],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(seq) = existing {
+            return Ok(GateDeposit::Duplicate { seq: to_u64(seq) });
+        }
+        tx.execute(
+            "INSERT INTO gate_messages (gate, epoch, nonce, message, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![gate, to_i64(epoch), nonce, json, to_i64(now)],
+        )?;
+        let seq = to_u64(tx.last_insert_rowid());
+        tx.commit()?;
+        Ok(GateDeposit::Stored { seq })
+    }
+
+    /// Every epoch record of `gate` (exact JSON, genesis first) for a member; consumes the nonce.
+    pub fn gate_epochs(
+        &mut self,
+        nonce: NonceUse<'_>,
+        gate: &str,
+        now: u64,
+    ) -> Result<GateRead<Vec<postern_core::gate::EpochRecord>>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if Self::consume_nonce(&tx, nonce, now)?.is_err() {
+            return Ok(GateRead::Replayed);
+        }
+        if !Self::is_gate_member(&tx, gate, nonce.node_id)? {
+            tx.commit()?;
+            return Ok(GateRead::NotAMember);
+        }
+        let records = Self::gate_records(&tx, gate)?;
+        tx.commit()?;
+        Ok(GateRead::Ok(records))
+    }
+
+    /// Messages of `gate` after `after` (seq), oldest first, limited to the epochs whose roster
+    /// holds the requester; consumes the nonce.
+    pub fn gate_messages(
+        &mut self,
+        nonce: NonceUse<'_>,
+        gate: &str,
+        after: u64,
+        limit: u32,
+        now: u64,
+    ) -> Result<GateRead<Vec<postern_core::api::gate::StoredGateMessage>>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if Self::consume_nonce(&tx, nonce, now)?.is_err() {
+            return Ok(GateRead::Replayed);
+        }
+        if !Self::is_gate_member(&tx, gate, nonce.node_id)? {
+            tx.commit()?;
+            return Ok(GateRead::NotAMember);
+        }
+        let mut out = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT m.seq, m.epoch, m.received_at, m.message FROM gate_messages m
+                 JOIN gate_members g ON g.gate = m.gate AND g.epoch = m.epoch AND g.member_id = ?2
+                 WHERE m.gate = ?1 AND m.seq > ?3 ORDER BY m.seq ASC LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(
+                params![gate, nonce.node_id, to_i64(after), i64::from(limit)],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?)),
+            )?;
+            for row in rows {
+                let (seq, epoch, received_at, json) = row?;
+                let message = postern_core::gate::GateMessage::from_json(&json)
+                    .map_err(|_| StoreError::Corrupt("stored gate message does not parse".into()))?;
+                out.push(postern_core::api::gate::StoredGateMessage {
+                    seq: to_u64(seq),
+                    epoch: to_u64(epoch),
+                    received_at: to_u64(received_at),
+                    message,
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(GateRead::Ok(out))
     }
 
     /// The caller's non-expired messages, oldest first (at most `limit`), and the mailbox total.

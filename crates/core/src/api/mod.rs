@@ -1,5 +1,6 @@
 //! HTTP request/response types shared by the relay (server) and the app (client).
 pub mod dm;
+pub mod gate;
 pub mod infonet;
 pub mod peer;
 

@@ -1,0 +1,142 @@
+//! Private gate endpoints of a relay (`/api/mesh/gate/*`). See `docs/protocol.md` § Private gates.
+//!
+//! Writes are not authenticated by the transport: an epoch record is signed by its rotator and
+//! checked against the stored chain ([`crate::gate::GateState`]); a message is ciphertext whose
+//! author is only known to members. Reads are signed requests (action
+//! [`crate::auth::Action::GateRead`]) from a node that is in the roster of at least one epoch of
+//! the gate; a member receives only the messages of the epochs they were a member of.
+use serde::{Deserialize, Serialize};
+
+use crate::auth::RequestAuth;
+use crate::gate::{EpochRecord, GateMessage};
+use crate::json::Value;
+
+pub const PATH_EPOCH: &str = "/api/mesh/gate/epoch";
+pub const PATH_MESSAGE: &str = "/api/mesh/gate/message";
+pub const PATH_EPOCHS: &str = "/api/mesh/gate/epochs";
+pub const PATH_MESSAGES: &str = "/api/mesh/gate/messages";
+
+/// Largest `limit` of a messages read.
+pub const MAX_MESSAGES_LIMIT: u32 = 100;
+
+/// Gate-specific error codes (in addition to [`crate::api::codes`]).
+pub mod codes {
+    /// The record is an epoch the relay already holds, byte for byte.
+    pub const REPLAYED_EPOCH: &str = "replayed_epoch";
+    /// A different record for an epoch the relay already holds (admin equivocation).
+    pub const FORKED_EPOCH: &str = "forked_epoch";
+    /// Any other refusal of an epoch record by core (text in `detail`).
+    pub const INVALID_EPOCH: &str = "invalid_epoch";
+    /// The message failed core's shape checks or the `gate_message` schema.
+    pub const INVALID_MESSAGE: &str = "invalid_message";
+    /// No epoch of this gate is known to the relay.
+    pub const UNKNOWN_GATE: &str = "unknown_gate";
+    /// The message's epoch is not (yet) on the relay: publish the epoch record first.
+    pub const UNKNOWN_EPOCH: &str = "unknown_epoch";
+    /// The signed requester is in no roster of this gate.
+    pub const NOT_A_MEMBER: &str = "not_a_member";
+}
+
+/// `POST /api/mesh/gate/epoch`: publish an epoch record (genesis for a new gate, else exactly
+/// the next epoch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpochRequest {
+    pub record: EpochRecord,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochResponse {
+    pub ok: bool,
+    pub gate: String,
+    /// Number of the accepted epoch (now the gate's current epoch).
+    pub epoch: u64,
+    /// Hex hash of the accepted epoch.
+    pub hash: String,
+    /// Hex hash of the gate's genesis epoch.
+    pub genesis_hash: String,
+}
+
+/// `POST /api/mesh/gate/message`: deposit a sealed message (`gate_message` payload). The body
+/// is kept as raw JSON so the relay can run core's schema check on exactly what was sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequest {
+    pub message: Value,
+}
+
+impl MessageRequest {
+    pub fn new(message: &GateMessage) -> Result<Self, crate::gate::GateError> {
+        let json = message.to_json()?;
+        let message = crate::json::parse(json.as_bytes())
+            .map_err(|_| crate::gate::GateError::Malformed("gate message JSON"))?;
+        Ok(MessageRequest { message })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageResponse {
+    pub ok: bool,
+    /// Position of the message in the gate's stream (use as `after` cursor).
+    pub seq: u64,
+    /// True when a message with this (gate, nonce) was already stored (idempotent retry).
+    pub duplicate: bool,
+}
+
+/// `POST /api/mesh/gate/epochs`: every epoch record of a gate, genesis first (signed, action
+/// `gate.read`, params = [`epochs_params`]). Feed them to [`crate::gate::verify_epoch_chain`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpochsRequest {
+    pub auth: RequestAuth,
+    pub gate: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochsResponse {
+    pub ok: bool,
+    pub gate: String,
+    pub records: Vec<EpochRecord>,
+}
+
+/// `POST /api/mesh/gate/messages`: messages of a gate after cursor `after` (0 or absent = from
+/// the start), oldest first, at most `limit` (1..=[`MAX_MESSAGES_LIMIT`]); signed, action
+/// `gate.read`, params = [`messages_params`]. Only messages of epochs whose roster contains the
+/// requester are returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesRequest {
+    pub auth: RequestAuth,
+    pub gate: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredGateMessage {
+    pub seq: u64,
+    pub epoch: u64,
+    pub received_at: u64,
+    pub message: GateMessage,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagesResponse {
+    pub ok: bool,
+    pub messages: Vec<StoredGateMessage>,
+    /// Cursor for the next read: the `seq` of the last message returned, else the request's
+    /// `after`.
+    pub next_after: u64,
+}
+
+/// Params signed for an epochs read: the gate id.
+pub fn epochs_params(gate: &str) -> Vec<u8> {
+    format!("epochs\n{gate}").into_bytes()
+}
+
+/// Params signed for a messages read: `messages`, gate id, `after` (0 if absent) and `limit`,
+/// joined with `\n`.
+pub fn messages_params(gate: &str, after: Option<u64>, limit: u32) -> Vec<u8> {
+    format!("messages\n{gate}\n{}\n{limit}", after.unwrap_or(0)).into_bytes()
+}
