@@ -915,6 +915,31 @@ mod tests {
     }
 
     #[test]
+    fn gate_migration_keeps_existing_data() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A version-2 database (before private gates) holding a registered node.
+            let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            for (i, sql) in MIGRATIONS[..2].iter().enumerate() {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+                tx.commit().unwrap();
+            }
+            conn.execute(
+                "INSERT INTO nodes (node_id, public_key, dh_pub_key, registered_at) VALUES (?1, 'pk', 'dh', 7)",
+                params![R],
+            )
+            .unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 3);
+        assert_eq!(s.node(R).unwrap().unwrap().registered_at, 7);
+        let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM gate_epochs", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
     fn caps_expiry_and_ack() {
         let mut s = Store::open_in_memory().unwrap();
         let limits = SpoolLimits {

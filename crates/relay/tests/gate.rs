@@ -216,18 +216,22 @@ fn plaintext_and_malformed_messages_are_refused() {
         x[k] = v;
         serde_json::json!({ "message": x })
     };
-    for bad in [
-        with("message", "hello in the clear".into()),
-        with("ciphertext", "hello in the clear".into()),
-        with("ciphertext", postern_core::b64::encode_std(b"a perfectly readable sentence of plain text").into()),
-        with("transport_lock", "public".into()),
-        with("epoch", 0.into()),
-        with("sender_ref", "not-a-ref".into()),
-        with("format", "something/9".into()),
+    // The first three are plaintext tripwires of core's `gate_message` schema.
+    for (bad, why) in [
+        (with("message", "hello in the clear".into()), "plaintext gate message field"),
+        (with("ciphertext", "hello in the clear".into()), "base64-encoded sealed bytes"),
+        (
+            with("ciphertext", postern_core::b64::encode_std(b"a perfectly readable sentence of plain text").into()),
+            "looks like encoded plaintext",
+        ),
+        (with("transport_lock", "public".into()), "transport_lock"),
+        (with("epoch", 0.into()), "epoch must be a positive integer"),
+        (with("sender_ref", "not-a-ref".into()), "sender_ref"),
+        (with("format", "something/9".into()), "format"),
     ] {
         let resp = relay.post(PATH_MESSAGE, &bad);
-        assert_eq!(resp.status, 422, "{bad}: {}", resp.body);
-        resp.assert_error_body();
+        resp.assert_error(422, codes::INVALID_MESSAGE);
+        assert!(resp.json()["detail"].as_str().unwrap().contains(why), "{bad}: {}", resp.body);
     }
     ok(post_msg(&relay, &m));
     // Malformed epoch records: core's error text comes back.
