@@ -107,7 +107,8 @@ impl Job {
 #[derive(Default)]
 pub struct Peers {
     inbound: HashMap<String, Zeroizing<[u8; PEER_KEY_BYTES]>>,
-    outbound: Vec<tokio::sync::mpsc::Sender<Job>>,
+    /// (peer URL, queue) of every outbound worker.
+    outbound: Vec<(String, tokio::sync::mpsc::Sender<Job>)>,
 }
 
 impl Peers {
@@ -128,7 +129,7 @@ impl Peers {
             let key = Zeroizing::new(peer_key(&spec.secret, own));
             let (tx, rx) = tokio::sync::mpsc::channel(QUEUE_DEPTH);
             tokio::spawn(worker(spec.url.clone(), own.to_string(), key, rx, Arc::clone(&metrics)));
-            p.outbound.push(tx);
+            p.outbound.push((spec.url.clone(), tx));
         }
         if public_url.is_none() && !specs.is_empty() {
             tracing::warn!("peers configured without --public-url: accepting pushes, not sending any");
@@ -138,7 +139,18 @@ impl Peers {
 
     /// Queue `job` for every peer; never blocks (a full queue drops the job, counted `error`).
     pub fn replicate(&self, job: Job, metrics: &crate::metrics::Metrics) {
-        for tx in &self.outbound {
+        self.forward(job, None, metrics);
+    }
+
+    /// Queue `job` for every peer except `from` (the peer it came from, if any): onward
+    /// forwarding through a partial mesh. Callers forward only what was new here (a stored
+    /// replica, acked ids that were present), which keeps forwarding loop-free: a job that
+    /// comes back is a duplicate / removes nothing, and stops.
+    pub fn forward(&self, job: Job, from: Option<&str>, metrics: &crate::metrics::Metrics) {
+        for (url, tx) in &self.outbound {
+            if Some(url.as_str()) == from {
+                continue;
+            }
             if tx.try_send(job.clone()).is_err() {
                 metrics.replication("error");
             }
@@ -305,7 +317,7 @@ pub(crate) async fn replicate_envelope(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<ApiJson<ReplicateEnvelopeResponse>, ApiError> {
     let body = read_body(body)?;
-    st.peers().authenticate(&headers, &body)?;
+    let peer = st.peers().authenticate(&headers, &body)?;
     let req: ReplicateEnvelopeRequest = parse_json(&body)?;
     req.envelope
         .validate()
@@ -321,12 +333,15 @@ pub(crate) async fn replicate_envelope(
     let limits = st.limits();
     let msg_id = req.envelope.msg_id.clone();
     let (env, expires_at) = (req.envelope, req.expires_at);
+    let onward = env.clone();
     let outcome = st
         .with_store("replicate_envelope", move |s| s.deposit_replica(&env, &limits, expires_at, now))
         .await?;
     match outcome {
         Deposit::Stored { expires_at } => {
             tracing::info!("replica spooled");
+            // New here: pass it on to every other peer (a duplicate is never forwarded).
+            st.peers().forward(Job::Envelope { envelope: onward, expires_at }, Some(&peer), st.metrics());
             Ok(ApiJson(ReplicateEnvelopeResponse { ok: true, msg_id, duplicate: false, expires_at }))
         }
         Deposit::Duplicate { expires_at } => {
@@ -351,7 +366,7 @@ pub(crate) async fn replicate_ack(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<ApiJson<ReplicateAckResponse>, ApiError> {
     let body = read_body(body)?;
-    st.peers().authenticate(&headers, &body)?;
+    let peer = st.peers().authenticate(&headers, &body)?;
     let req: ReplicateAckRequest = parse_json(&body)?;
     if req.msg_ids.len() > MAX_ACK_IDS {
         return Err(ApiError::new(
@@ -364,8 +379,14 @@ pub(crate) async fn replicate_ack(
         return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, "recipient_id is not a node id"));
     }
     let (rid, ids) = (req.recipient_id, req.msg_ids);
+    let recipient_id = rid.clone();
     let removed = st.with_store("replicate_ack", move |s| s.remove_messages(&rid, &ids)).await?;
-    Ok(ApiJson(ReplicateAckResponse { ok: true, removed }))
+    let count = removed.len() as u64;
+    // Forward only the ids that were present here: an ack that comes back removes nothing.
+    if !removed.is_empty() {
+        st.peers().forward(Job::Ack { recipient_id, msg_ids: removed }, Some(&peer), st.metrics());
+    }
+    Ok(ApiJson(ReplicateAckResponse { ok: true, removed: count }))
 }
 
 #[cfg(test)]

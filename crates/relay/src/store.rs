@@ -369,17 +369,20 @@ impl Store {
         self.deposit_with(env, limits, now, Some(expires_at))
     }
 
-    /// Remove `msg_ids` from `recipient_id`'s mailbox (ack propagated by a peer).
-    pub fn remove_messages(&mut self, recipient_id: &str, msg_ids: &[String]) -> Result<u64, StoreError> {
+    /// Remove `msg_ids` from `recipient_id`'s mailbox (ack propagated by a peer); returns the
+    /// ids that were present (and are now removed), each once.
+    pub fn remove_messages(&mut self, recipient_id: &str, msg_ids: &[String]) -> Result<Vec<String>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut removed = 0u64;
+        let mut removed = Vec::new();
         {
             let mut stmt =
                 tx.prepare("DELETE FROM messages WHERE recipient_id = ?1 AND msg_id = ?2")?;
             for id in msg_ids {
-                removed += stmt.execute(params![recipient_id, id])? as u64;
+                if stmt.execute(params![recipient_id, id])? > 0 {
+                    removed.push(id.clone());
+                }
             }
         }
         tx.commit()?;

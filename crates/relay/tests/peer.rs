@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{now, Relay, Resp};
+use common::{now, Mesh, Relay, Resp};
 use postern_core::api::infonet::{PATH_PRIVATE_STATUS, PATH_STATUS, PATH_SYNC};
 use postern_core::api::peer::{
     PeerPushResponse, ReplicateAckRequest, ReplicateEnvelopeRequest, ReplicateEnvelopeResponse,
@@ -306,4 +306,79 @@ fn two_relays_replicate_dms_acks_and_appends() {
         assert_eq!(metric(&text, "postern_replication_total{result=\"error\"}"), 0);
         assert_eq!(metric(&text, "postern_replication_total{result=\"rejected\"}"), 0);
     }
+}
+
+const OK: &str = "postern_replication_total{result=\"ok\"}";
+
+fn assert_no_failed_replication(relays: &[Relay]) {
+    for relay in relays {
+        let text = relay.get("/metrics").body;
+        assert_eq!(metric(&text, "postern_replication_total{result=\"error\"}"), 0, "{}", relay.log_text());
+        assert_eq!(metric(&text, "postern_replication_total{result=\"rejected\"}"), 0, "{}", relay.log_text());
+    }
+}
+
+#[test]
+fn partial_mesh_forwards_dms_and_acks_across_hops() {
+    // A – B – C: A and C are not peers; B forwards.
+    let (_mesh, relays) = Mesh::start(3, &[(0, 1), (1, 2)], &["--per-sender-cap", "1"]);
+    let (a, b, c) = (&relays[0], &relays[1], &relays[2]);
+    let alice = Identity::generate(&mut OsRng);
+    let bob = Identity::generate(&mut OsRng);
+    for r in &relays {
+        assert_eq!(r.register(&bob).status, 200);
+    }
+    let m = seal_to(&alice, &bob);
+    assert_eq!(a.send(&m).status, 200);
+    wait_for("the DM to reach C through B", Duration::from_secs(20), || !c.poll(&bob).messages.is_empty());
+    assert_eq!(c.poll(&bob).messages[0].envelope.msg_id, m.msg_id);
+    assert_eq!(b.poll(&bob).messages.len(), 1);
+    // Caps apply on every hop: A refuses a second message until Bob acks (on C).
+    a.send(&seal_to(&alice, &bob)).assert_error(429, "sender_cap_reached");
+    assert_eq!(c.ack(&bob, std::slice::from_ref(&m.msg_id)).removed, 1);
+    wait_for("the ack to free the quota on B", Duration::from_secs(20), || b.poll(&bob).messages.is_empty());
+    wait_for("the ack to free the quota on A", Duration::from_secs(20), || a.poll(&bob).messages.is_empty());
+    let m2 = seal_to(&alice, &bob);
+    assert_eq!(a.send(&m2).status, 200);
+    wait_for("the second DM to reach C", Duration::from_secs(20), || {
+        c.poll(&bob).messages.iter().any(|x| x.envelope.msg_id == m2.msg_id)
+    });
+    // A pushed m and m2 to B; B forwarded m, the ack (to A) and m2; C pushed the ack. C never
+    // sent a replica back (B is the peer it came from).
+    wait_for("A's metrics", Duration::from_secs(20), || metric(&a.get("/metrics").body, OK) == 2);
+    wait_for("B's metrics", Duration::from_secs(20), || metric(&b.get("/metrics").body, OK) == 3);
+    wait_for("C's metrics", Duration::from_secs(20), || metric(&c.get("/metrics").body, OK) == 1);
+    assert_no_failed_replication(&relays);
+}
+
+#[test]
+fn full_mesh_forwarding_stops_at_duplicates() {
+    // Triangle: every relay gets the replica twice; the second copy is a duplicate and is not
+    // forwarded again, so the flood ends.
+    let (_mesh, relays) = Mesh::start(3, &[(0, 1), (1, 2), (0, 2)], &[]);
+    let alice = Identity::generate(&mut OsRng);
+    let bob = Identity::generate(&mut OsRng);
+    for r in &relays {
+        assert_eq!(r.register(&bob).status, 200);
+    }
+    let m = seal_to(&alice, &bob);
+    assert_eq!(relays[0].send(&m).status, 200);
+    for r in &relays[1..] {
+        wait_for("the DM to reach every relay", Duration::from_secs(20), || r.poll(&bob).messages.len() == 1);
+    }
+    // A sends to B and C. B and C each forward once to the other (not back to A); at most
+    // those two copies are forwarded, since the one arriving second at each is a duplicate.
+    wait_for("A's pushes", Duration::from_secs(20), || metric(&relays[0].get("/metrics").body, OK) == 2);
+    let forwarded = || -> u64 { relays[1..].iter().map(|r| metric(&r.get("/metrics").body, OK)).sum() };
+    wait_for("B's and C's forwards", Duration::from_secs(20), || forwarded() >= 1);
+    // Ack on C: the ack reaches A and B, and the echoes remove nothing and stop.
+    assert_eq!(relays[2].ack(&bob, std::slice::from_ref(&m.msg_id)).removed, 1);
+    for r in &relays[..2] {
+        wait_for("the ack everywhere", Duration::from_secs(20), || r.poll(&bob).messages.is_empty());
+    }
+    // Totals are bounded: the envelope crosses each of the 3 links at most twice, and so does
+    // the ack (6 + 6); an echo loop would grow without bound.
+    let total = || -> u64 { relays.iter().map(|r| metric(&r.get("/metrics").body, OK)).sum() };
+    assert!(total() <= 12, "total {}", total());
+    assert_no_failed_replication(&relays);
 }

@@ -362,3 +362,75 @@ impl Rng {
         (0..n).map(|_| self.next() as u8).collect()
     }
 }
+
+/// A free local port (a relay that later finds it taken exits, and the caller chooses again).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Secret shared by every peer pair of a [`Mesh`].
+pub const MESH_SECRET: &str = "mesh-shared-secret";
+
+/// Relays that peer along `edges` (undirected, indices into the nodes). Every relay must know
+/// its peers' URLs before it starts, so ports are chosen up front; a port taken between
+/// choosing and binding makes that relay exit, and [`Mesh::start`] chooses again.
+pub struct Mesh {
+    pub dirs: Vec<tempfile::TempDir>,
+    pub ports: Vec<u16>,
+    pub edges: Vec<(usize, usize)>,
+    pub extra: Vec<String>,
+}
+
+impl Mesh {
+    pub fn url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.ports[i])
+    }
+
+    /// The `postern serve` command of node `i` (its data dir, port and peers).
+    pub fn command(&self, i: usize) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_postern"));
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.ports[i]))
+            .arg("--data")
+            .arg(self.dirs[i].path())
+            .arg("--web")
+            .arg(self.dirs[i].path())
+            .arg(format!("--public-url={}", self.url(i)));
+        for &(a, b) in &self.edges {
+            let other = if a == i { b } else if b == i { a } else { continue };
+            cmd.arg(format!("--peer={}={MESH_SECRET}", self.url(other)));
+        }
+        cmd.args(&self.extra)
+            .env("POSTERN_RATE_LIMIT_PER_MIN", "0")
+            .env("POSTERN_READ_RATE_LIMIT_PER_MIN", "0");
+        cmd
+    }
+
+    /// Start node `i` on its (already chosen) port, e.g. again after stopping it.
+    pub fn start_node(&self, i: usize) -> Result<Relay, String> {
+        Relay::try_launch(self.command(i))
+    }
+
+    /// Start `n` relays peering along `edges`, each with `extra` flags.
+    pub fn start(n: usize, edges: &[(usize, usize)], extra: &[&str]) -> (Mesh, Vec<Relay>) {
+        let dirs = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
+        let mut mesh = Mesh {
+            dirs,
+            ports: Vec::new(),
+            edges: edges.to_vec(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            mesh.ports = (0..n).map(|_| free_port()).collect();
+            let started: Vec<Result<Relay, String>> = (0..n).map(|i| mesh.start_node(i)).collect();
+            if started.iter().all(|r| r.is_ok()) {
+                let relays = started.into_iter().map(|r| r.unwrap()).collect();
+                return (mesh, relays);
+            }
+            last_err = started.into_iter().filter_map(|r| r.err()).collect::<Vec<_>>().join("\n");
+        }
+        panic!("could not start the mesh: {last_err}");
+    }
+}
