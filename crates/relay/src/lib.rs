@@ -11,3 +11,4 @@ pub mod ratelimit;
 pub mod serve;
 pub mod server;
 pub mod store;
+pub mod sync;

@@ -15,6 +15,9 @@ pub struct Metrics {
     appends_duplicate: AtomicU64,
     /// Outbound replication results (ok, rejected, error).
     replication: [AtomicU64; 3],
+    /// Pull-sync rounds (ok, error, fork) and events pulled.
+    sync_rounds: [AtomicU64; 3],
+    sync_pulled: AtomicU64,
 }
 
 /// Gauges read at scrape time.
@@ -75,6 +78,19 @@ impl Metrics {
         }
     }
 
+    /// One pull-sync round with one peer finished: `ok`, `error` or `fork`; `pulled` events stored.
+    pub fn sync_round(&self, result: &str, pulled: u64) {
+        let i = match result {
+            "ok" => 0,
+            "error" => 1,
+            _ => 2,
+        };
+        if let Some(c) = self.sync_rounds.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sync_pulled.fetch_add(pulled, Ordering::Relaxed);
+    }
+
     /// The whole exposition.
     pub fn render(&self, g: Gauges) -> String {
         let mut o = String::new();
@@ -131,6 +147,18 @@ impl Metrics {
             let n = self.replication.get(i).map_or(0, |c| c.load(Ordering::Relaxed));
             let _ = writeln!(o, "postern_replication_total{{result=\"{r}\"}} {n}");
         }
+        let rounds = |i: usize| self.sync_rounds.get(i).map_or(0, |c| c.load(Ordering::Relaxed));
+        o.push_str("# HELP postern_sync_rounds_total Pull-sync rounds with peers by result.\n");
+        o.push_str("# TYPE postern_sync_rounds_total counter\n");
+        for (i, r) in ["ok", "error", "fork"].iter().enumerate() {
+            let _ = writeln!(o, "postern_sync_rounds_total{{result=\"{r}\"}} {}", rounds(i));
+        }
+        o.push_str("# HELP postern_sync_forks_total Pull-sync rounds that found a peer's chain forked from ours (never merged).\n");
+        o.push_str("# TYPE postern_sync_forks_total counter\n");
+        let _ = writeln!(o, "postern_sync_forks_total {}", rounds(2));
+        o.push_str("# HELP postern_sync_events_pulled_total Chain events stored by pull sync.\n");
+        o.push_str("# TYPE postern_sync_events_pulled_total counter\n");
+        let _ = writeln!(o, "postern_sync_events_pulled_total {}", self.sync_pulled.load(Ordering::Relaxed));
         o
     }
 }

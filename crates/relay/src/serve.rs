@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// A peer relay as URL=SECRET (repeatable; POSTERN_PEERS takes a comma-separated list).
     #[arg(long = "peer", env = "POSTERN_PEERS", value_delimiter = ',', value_parser = crate::peer::parse_peer_spec)]
     pub peers: Vec<crate::peer::PeerSpec>,
+    /// Seconds between pull syncs of the public chain from each peer (failures back off).
+    #[arg(long, env = "POSTERN_SYNC_INTERVAL_SECS", default_value_t = crate::sync::DEFAULT_SYNC_INTERVAL_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub sync_interval_secs: u64,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {
@@ -167,8 +171,10 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         .with_request_timeout(std::time::Duration::from_secs(args.request_timeout_secs))
         .with_rate_limits(args.rate_limit_per_min, args.read_rate_limit_per_min)
         .with_peers(args.public_url.as_deref(), &args.peers);
+    let peer_urls: Vec<String> = args.peers.iter().map(|p| p.url.clone()).collect();
+    crate::sync::start(&state, &peer_urls, args.sync_interval_secs);
     if !args.peers.is_empty() {
-        tracing::info!(peers = args.peers.len(), public_url = args.public_url.as_deref().unwrap_or(""), "peer replication configured");
+        tracing::info!(sync_interval_secs = args.sync_interval_secs, peers = args.peers.len(), public_url = args.public_url.as_deref().unwrap_or(""), "peer replication configured");
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

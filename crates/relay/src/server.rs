@@ -74,6 +74,8 @@ pub struct AppState {
     read_limit: Arc<RateLimiter>,
     metrics: Arc<Metrics>,
     peers: Arc<crate::peer::Peers>,
+    /// Pull-sync state per peer (memory only).
+    sync_status: Arc<crate::sync::SyncStatus>,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
             read_limit: Arc::new(RateLimiter::new(DEFAULT_READ_RATE_PER_MIN)),
             metrics: Arc::new(Metrics::default()),
             peers: Arc::new(crate::peer::Peers::default()),
+            sync_status: Arc::new(crate::sync::SyncStatus::default()),
         }
     }
 
@@ -97,6 +100,10 @@ impl AppState {
     pub fn with_peers(mut self, public_url: Option<&str>, specs: &[crate::peer::PeerSpec]) -> Self {
         self.peers = Arc::new(crate::peer::Peers::start(public_url, specs, Arc::clone(&self.metrics)));
         self
+    }
+
+    pub(crate) fn sync_status(&self) -> &crate::sync::SyncStatus {
+        &self.sync_status
     }
 
     pub(crate) fn peers(&self) -> &crate::peer::Peers {
@@ -711,6 +718,7 @@ pub fn router(state: AppState) -> Router {
         .route(PATH_SYNC, get(crate::infonet::sync_get).post(crate::infonet::sync_post))
         .route(PATH_APPEND, post(crate::infonet::append))
         .route(PATH_PRIVATE_STATUS, get(crate::infonet::private_status))
+        .route(crate::sync::PATH_SYNC_STATUS, get(crate::sync::sync_status))
         .route(
             postern_core::api::peer::PATH_PEER_PUSH,
             post(crate::peer::peer_push)

@@ -382,3 +382,103 @@ fn full_mesh_forwarding_stops_at_duplicates() {
     assert!(total() <= 12, "total {}", total());
     assert_no_failed_replication(&relays);
 }
+
+/// Append a public `message` event by author `key` with `seq` on `relay`.
+fn append_message(relay: &Relay, key: usize, seq: u64) {
+    let e = postern_core::event::sign_event(
+        &postern_core::chaingen::author_key(key),
+        "",
+        "message",
+        &postern_core::chaingen::sample_payload("message", seq),
+        CV::Null,
+        seq,
+    );
+    let body = serde_json::json!({
+        "event_type": e.event_type, "node_id": e.node_id,
+        "payload": serde_json::Value::from(&e.payload),
+        "signature": e.signature, "sequence": seq, "public_key": e.public_key,
+        "public_key_algo": e.public_key_algo, "protocol_version": e.protocol_version,
+    });
+    let r = relay.post(postern_core::api::infonet::PATH_APPEND, &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+fn merkle_root(relay: &Relay) -> String {
+    relay.get(postern_core::api::infonet::PATH_MERKLE).json()["merkle_root"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn pull_sync_heals_a_partition() {
+    // Peers without --public-url: no pushes, so only pull sync can carry the chain.
+    let (mesh, mut relays) = Mesh::start_with(2, &[(0, 1)], &["--sync-interval-secs", "1"], false);
+    let mut b = relays.pop().unwrap();
+    let a = relays.pop().unwrap();
+    for seq in 1..=2 {
+        append_message(&a, 1, seq);
+    }
+    let synced = |b: &Relay| {
+        status(b, PATH_STATUS, "head_hash_full") == status(&a, PATH_STATUS, "head_hash_full")
+            && merkle_root(b) == merkle_root(&a)
+    };
+    wait_for("B to pull A's first events", Duration::from_secs(30), || synced(&b));
+    // Partition: B is down while A appends 5 more.
+    assert!(b.terminate().success());
+    for seq in 3..=7 {
+        append_message(&a, 1, seq);
+    }
+    assert_eq!(status(&a, PATH_STATUS, "head_hash_full").1, 7);
+    // B comes back on the same data dir and port (if the port was taken meanwhile, retry).
+    let mut attempts = 0;
+    b = loop {
+        attempts += 1;
+        match mesh.start_node(1) {
+            Ok(r) => break r,
+            Err(e) if attempts >= 20 => panic!("B did not restart: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    wait_for("B to catch up after the partition", Duration::from_secs(30), || synced(&b));
+    assert_eq!(status(&b, PATH_STATUS, "head_hash_full").1, 7);
+    let events = fetch_public(&b);
+    let report = verify_chain_values(&events, &VerifyOptions { now: now(), max_event_age_s: 0, batch: false });
+    assert!(report.valid, "{:?}", report.error);
+    let text = b.get("/metrics").body;
+    assert_eq!(metric(&text, "postern_sync_events_pulled_total"), 5);
+    assert_eq!(metric(&text, "postern_sync_forks_total"), 0);
+    let st = b.get("/api/mesh/infonet/sync-status").json();
+    assert_eq!(st["fork_detected"], false);
+    assert_eq!(st["peers"][0]["peer_url"], mesh.url(0));
+    // A pulls from B too and finds nothing new (B's head is on A's chain: no fork).
+    wait_for("A's sync rounds", Duration::from_secs(30), || {
+        metric(&a.get("/metrics").body, "postern_sync_rounds_total{result=\"ok\"}") >= 1
+    });
+    assert_eq!(metric(&a.get("/metrics").body, "postern_sync_forks_total"), 0);
+}
+
+#[test]
+fn pull_sync_reports_forks_and_never_merges() {
+    // X holds one history; F holds another, then is configured to pull from X.
+    let dx = tempfile::tempdir().unwrap();
+    let x = Relay::start(dx.path(), &[]);
+    for seq in 1..=3 {
+        append_message(&x, 1, seq);
+    }
+    let df = tempfile::tempdir().unwrap();
+    let f = Relay::start(df.path(), &[]);
+    for seq in 1..=2 {
+        append_message(&f, 2, seq);
+    }
+    let before = (status(&f, PATH_STATUS, "head_hash_full"), merkle_root(&f));
+    assert!(f.terminate().success());
+    let peer = format!("--peer={}=secret", x.base);
+    let f = Relay::start(df.path(), &[peer.as_str(), "--sync-interval-secs", "1"]);
+    wait_for("F to report the fork", Duration::from_secs(30), || {
+        metric(&f.get("/metrics").body, "postern_sync_forks_total") >= 1
+    });
+    let st = f.get("/api/mesh/infonet/sync-status").json();
+    assert_eq!(st["fork_detected"], true, "{st}");
+    assert_eq!(st["peers"][0]["last_outcome"], "fork", "{st}");
+    assert_eq!((status(&f, PATH_STATUS, "head_hash_full"), merkle_root(&f)), before);
+    assert_eq!(metric(&f.get("/metrics").body, "postern_sync_events_pulled_total"), 0);
+    assert!(f.log_text().contains("forked"), "{}", f.log_text());
+}

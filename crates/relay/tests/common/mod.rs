@@ -379,6 +379,8 @@ pub struct Mesh {
     pub ports: Vec<u16>,
     pub edges: Vec<(usize, usize)>,
     pub extra: Vec<String>,
+    /// Pass `--public-url` (outbound pushes); without it peers only pull.
+    pub push: bool,
 }
 
 impl Mesh {
@@ -395,8 +397,10 @@ impl Mesh {
             .arg("--data")
             .arg(self.dirs[i].path())
             .arg("--web")
-            .arg(self.dirs[i].path())
-            .arg(format!("--public-url={}", self.url(i)));
+            .arg(self.dirs[i].path());
+        if self.push {
+            cmd.arg(format!("--public-url={}", self.url(i)));
+        }
         for &(a, b) in &self.edges {
             let other = if a == i { b } else if b == i { a } else { continue };
             cmd.arg(format!("--peer={}={MESH_SECRET}", self.url(other)));
@@ -414,12 +418,18 @@ impl Mesh {
 
     /// Start `n` relays peering along `edges`, each with `extra` flags.
     pub fn start(n: usize, edges: &[(usize, usize)], extra: &[&str]) -> (Mesh, Vec<Relay>) {
+        Self::start_with(n, edges, extra, true)
+    }
+
+    /// Like [`Mesh::start`]; `push: false` leaves out `--public-url` (no outbound pushes).
+    pub fn start_with(n: usize, edges: &[(usize, usize)], extra: &[&str], push: bool) -> (Mesh, Vec<Relay>) {
         let dirs = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
         let mut mesh = Mesh {
             dirs,
             ports: Vec::new(),
             edges: edges.to_vec(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            push,
         };
         let mut last_err = String::new();
         for _ in 0..5 {
