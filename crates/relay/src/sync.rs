@@ -251,3 +251,45 @@ async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
     }
     Round::Ok(pulled)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    #[test]
+    fn config_scales_with_the_interval() {
+        let c = config(1);
+        assert_eq!((c.interval_s, c.failure_backoff_s, c.failure_backoff_cap_s), (1, 1, 8));
+        let c = config(DEFAULT_SYNC_INTERVAL_SECS);
+        assert_eq!((c.failure_backoff_s, c.failure_backoff_cap_s), (60, 1800));
+        assert_eq!(config(0).interval_s, 1);
+    }
+
+    /// A one-shot HTTP server answering `response`; returns its URL.
+    fn serve_once(response: &'static str) -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", l.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(response.as_bytes());
+        });
+        url
+    }
+
+    #[test]
+    fn a_429_retry_after_is_honoured() {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build();
+        let url = serve_once("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assert_eq!(fetch(&agent, &url, b"{}", 0), Err(("status 429".to_string(), 7)));
+        // Retry-After only counts on a 429.
+        let url = serve_once("HTTP/1.1 503 Unavailable\r\nRetry-After: 7\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assert_eq!(fetch(&agent, &url, b"{}", 0), Err(("status 503".to_string(), 0)));
+        // The scheduler waits at least that long after the failure.
+        let s = SyncWorkerState::default().finish_err(&config(1), "p", "status 429", false, 7, 100);
+        assert_eq!(s.next_sync_due_at, 107);
+    }
+}
