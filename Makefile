@@ -20,6 +20,7 @@ test: test-tools
 	$(MAKE) test-wasm
 	$(MAKE) test-wasm-pkg
 	$(MAKE) ui
+	scripts/check-app-size.sh
 	$(MAKE) e2e RELAY=target/debug/postern
 
 tools:

@@ -89,6 +89,22 @@ for (const g of groups) {
   }
 }
 md += `\nRatios read "this row's throughput ÷ that peer's" (>1 = this row is faster).\n\n`;
+{
+  // Bundle sizes: what a first visit downloads (app) and what a JS user ships (postern-wasm).
+  const zlib = await import("node:zlib");
+  const sizeOf = (files) => files.reduce((a, f) => {
+    const b = fs.readFileSync(f);
+    return { raw: a.raw + b.length, gz: a.gz + zlib.gzipSync(b, { level: 9 }).length };
+  }, { raw: 0, gz: 0 });
+  const list = (dir, re) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => re.test(f)).map((f) => path.join(dir, f)) : []);
+  const budget = (f) => Number(fs.readFileSync(path.join(ROOT, f), "utf8").split("\n").filter((l) => l && !l.startsWith("#"))[0]);
+  const app = list(path.join(ROOT, "dist"), /\.(wasm|js)$/);
+  const pkg = list(PKG, /_bg\.wasm$/);
+  md += `## Bundle sizes\n\n| Bundle | Raw | gzip -9 (zlib) | Budget (gzip -9) |\n|---|---:|---:|---:|\n`;
+  if (app.length) { const s = sizeOf(app); md += `| UI (dist/*.wasm + dist/*.js) | ${s.raw.toLocaleString("en-US")} | ${s.gz.toLocaleString("en-US")} | ${budget("crates/app/SIZE_BUDGET").toLocaleString("en-US")} |\n`; }
+  if (pkg.length) { const s = sizeOf(pkg); md += `| postern-wasm package (.wasm) | ${s.raw.toLocaleString("en-US")} | ${s.gz.toLocaleString("en-US")} | ${budget("crates/wasm/SIZE_BUDGET").toLocaleString("en-US")} |\n`; }
+  md += `\nBoth budgets are enforced in \`make test\` (scripts/check-app-size.sh, scripts/build-wasm-pkg.sh).\n\n`;
+}
 md += `## Not measured here\n\nPostern columns are missing where postern-wasm has no binding: no raw Ed25519 sign/verify (measured instead through \`signEvent\` and \`verifyChain\`), no X25519, no raw ChaCha20-Poly1305 (measured instead as DM and gate message seal/open). Postern's SHA-256 figure goes through \`rfc9162LeafHash\` (SHA-256 over 0x00‖data). See bench/README.md "Not yet measured".\n`;
 fs.writeFileSync(path.join(ROOT, "BENCHMARKS.md"), md);
 
