@@ -184,6 +184,11 @@ impl Chain {
     }
 
     /// Access to the DM store tables on this connection (metrics).
+    /// Queue accepted appends for the outbound peers (see [`Store::set_outbox`]).
+    pub fn set_outbox(&mut self, outbox: crate::store::Outbox) {
+        self.store.set_outbox(outbox);
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -294,7 +299,7 @@ impl Chain {
             }
             return Ok(Err(Refusal::from_rejection(r)));
         }
-        let index = self.persist_ingested(lane, &evt, now)?;
+        let index = self.persist_ingested(lane, &evt, now, true)?;
         Ok(Ok(Appended { lane, index, event: evt, duplicate: false }))
     }
 
@@ -361,7 +366,7 @@ impl Chain {
                 let r = Refusal::from_rejection(r);
                 return Ok(PushOutcome::Refused(refuse(r.status, r.code, format!("event {i}: {}", r.detail))));
             }
-            self.persist_ingested(lane, &evt, now)?;
+            self.persist_ingested(lane, &evt, now, false)?;
             accepted += 1;
         }
         Ok(PushOutcome::Done { accepted, duplicates, head_hash: self.head(Lane::Public).0 })
@@ -372,7 +377,7 @@ impl Chain {
     /// Store an event the lane's in-memory state has just ingested (one fsynced transaction) and
     /// return its index. If the write fails, the in-memory state is rebuilt from what is stored,
     /// so memory never runs ahead of disk.
-    fn persist_ingested(&mut self, lane: Lane, evt: &ChainEvent, now: u64) -> Result<u64, StoreError> {
+    fn persist_ingested(&mut self, lane: Lane, evt: &ChainEvent, now: u64, replicate: bool) -> Result<u64, StoreError> {
         let index = self.lane(lane).state.len() as u64 - 1;
         let text = evt.to_value().to_json_ordered();
         let stored = self.store.chain_append(
@@ -387,6 +392,7 @@ impl Chain {
             },
             GENESIS_HASH,
             now,
+            replicate,
         );
         if let Err(e) = stored {
             match LaneState::load(&self.store, lane) {

@@ -315,12 +315,7 @@ pub(crate) async fn append(
                 duplicate = a.duplicate,
                 "infonet append"
             );
-            if !a.duplicate {
-                st.peers().replicate(
-                    crate::peer::Job::Events { events: vec![a.event.to_value().to_json_ordered()] },
-                    st.metrics(),
-                );
-            }
+            // A new event was queued for the peers by the store, in the append's transaction.
             let mut out = obj(vec![("ok", Value::Bool(true)), ("event", a.event.to_value())]);
             if a.duplicate {
                 out.insert("detail", Value::from("duplicate: this signed event is already on the chain"));

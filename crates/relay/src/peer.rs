@@ -37,13 +37,11 @@ use crate::store::Deposit;
 
 /// Nesting allowed in a peer-push body.
 const PUSH_MAX_DEPTH: usize = 40;
-/// Attempts per outbound job (the first is immediate).
-const MAX_ATTEMPTS: u64 = 6;
 /// Backoff base and cap (seconds) between outbound attempts (`sync::failure_backoff_seconds`).
 const BACKOFF_BASE_S: u64 = 1;
 const BACKOFF_CAP_S: u64 = 30;
-/// Queued outbound jobs per peer; beyond this a job is dropped and counted as `error`.
-const QUEUE_DEPTH: usize = 1024;
+/// Longest idle wait of a worker between looks at its outbox (a wake-up normally comes first).
+const IDLE_RECHECK: Duration = Duration::from_secs(30);
 /// Timeout of one outbound HTTP request.
 const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -87,7 +85,7 @@ pub enum Job {
 }
 
 impl Job {
-    fn path_and_body(&self) -> (&'static str, Vec<u8>) {
+    pub(crate) fn path_and_body(&self) -> (&'static str, Vec<u8>) {
         match self {
             Job::Envelope { envelope, expires_at } => {
                 let req = ReplicateEnvelopeRequest { envelope: envelope.clone(), expires_at: *expires_at };
@@ -103,12 +101,18 @@ impl Job {
     }
 }
 
-/// Configured peers: inbound keys by peer URL, outbound queues.
+/// Configured peers: inbound keys by peer URL and the outbound peers (whose jobs are rows of
+/// the durable `replication_outbox`, see [`crate::store::Outbox`]).
 #[derive(Default)]
 pub struct Peers {
     inbound: HashMap<String, Zeroizing<[u8; PEER_KEY_BYTES]>>,
-    /// (peer URL, queue) of every outbound worker.
-    outbound: Vec<(String, tokio::sync::mpsc::Sender<Job>)>,
+}
+
+/// What an outbound worker needs from the relay.
+pub struct WorkerEnv {
+    pub store: Arc<std::sync::Mutex<crate::store::Store>>,
+    pub clock: fn() -> u64,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Peers {
@@ -116,10 +120,16 @@ impl Peers {
         self.inbound.is_empty()
     }
 
-    /// Inbound keys for every peer; outbound workers too when `public_url` is known (they must
-    /// be started inside the runtime). `metrics` counts the outbound results.
-    pub fn start(public_url: Option<&str>, specs: &[PeerSpec], metrics: Arc<crate::metrics::Metrics>) -> Peers {
+    /// Inbound keys for every peer; when `public_url` is known, one outbound worker per peer
+    /// (spawned, so call this inside the runtime) draining that peer's outbox rows. Returns
+    /// the outbox configuration to install on every store connection that creates jobs.
+    pub fn start(
+        public_url: Option<&str>,
+        specs: &[PeerSpec],
+        env: &WorkerEnv,
+    ) -> (Peers, crate::store::Outbox) {
         let mut p = Peers::default();
+        let mut outbox = crate::store::Outbox { metrics: Some(Arc::clone(&env.metrics)), ..Default::default() };
         for spec in specs {
             p.inbound.insert(spec.url.clone(), Zeroizing::new(peer_key(&spec.secret, &spec.url)));
             let Some(own) = public_url else { continue };
@@ -127,34 +137,23 @@ impl Peers {
                 tracing::warn!(peer = %spec.url, "outbound pushes speak plain HTTP only; an https peer needs a TLS-terminating proxy in front of a local http URL");
             }
             let key = Zeroizing::new(peer_key(&spec.secret, own));
-            let (tx, rx) = tokio::sync::mpsc::channel(QUEUE_DEPTH);
-            tokio::spawn(worker(spec.url.clone(), own.to_string(), key, rx, Arc::clone(&metrics)));
-            p.outbound.push((spec.url.clone(), tx));
+            let notify = Arc::new(tokio::sync::Notify::new());
+            let w = Worker {
+                peer: spec.url.clone(),
+                own: own.to_string(),
+                key,
+                notify: Arc::clone(&notify),
+                store: Arc::clone(&env.store),
+                clock: env.clock,
+                metrics: Arc::clone(&env.metrics),
+            };
+            tokio::spawn(w.run());
+            outbox.peers.push((spec.url.clone(), notify));
         }
         if public_url.is_none() && !specs.is_empty() {
             tracing::warn!("peers configured without --public-url: accepting pushes, not sending any");
         }
-        p
-    }
-
-    /// Queue `job` for every peer; never blocks (a full queue drops the job, counted `error`).
-    pub fn replicate(&self, job: Job, metrics: &crate::metrics::Metrics) {
-        self.forward(job, None, metrics);
-    }
-
-    /// Queue `job` for every peer except `from` (the peer it came from, if any): onward
-    /// forwarding through a partial mesh. Callers forward only what was new here (a stored
-    /// replica, acked ids that were present), which keeps forwarding loop-free: a job that
-    /// comes back is a duplicate / removes nothing, and stops.
-    pub fn forward(&self, job: Job, from: Option<&str>, metrics: &crate::metrics::Metrics) {
-        for (url, tx) in &self.outbound {
-            if Some(url.as_str()) == from {
-                continue;
-            }
-            if tx.try_send(job.clone()).is_err() {
-                metrics.replication("error");
-            }
-        }
+        (p, outbox)
     }
 
     fn authenticate(&self, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
@@ -206,49 +205,100 @@ fn send_once(agent: &ureq::Agent, url: &str, own: &str, mac: &str, body: &[u8]) 
     }
 }
 
-/// One peer's outbound queue, in order, each job retried with core's backoff.
-async fn worker(
+/// One peer's outbound worker.
+struct Worker {
     peer: String,
     own: String,
     key: Zeroizing<[u8; PEER_KEY_BYTES]>,
-    mut rx: tokio::sync::mpsc::Receiver<Job>,
+    notify: Arc<tokio::sync::Notify>,
+    store: Arc<std::sync::Mutex<crate::store::Store>>,
+    clock: fn() -> u64,
     metrics: Arc<crate::metrics::Metrics>,
-) {
-    let agent = ureq::AgentBuilder::new().timeout(OUTBOUND_TIMEOUT).build();
-    while let Some(job) = rx.recv().await {
-        let (path, body) = job.path_and_body();
-        let mac = sign_body(&key, &body);
-        let url = format!("{peer}{path}");
-        let mut failures = 0u64;
-        let result = loop {
-            let (agent, url, own, mac, body) = (agent.clone(), url.clone(), own.clone(), mac.clone(), body.clone());
-            let attempt = tokio::task::spawn_blocking(move || send_once(&agent, &url, &own, &mac, &body))
+}
+
+impl Worker {
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+    ) -> Option<T> {
+        let store = Arc::clone(&self.store);
+        let r = tokio::task::spawn_blocking(move || {
+            let mut g = store.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut g)
+        })
+        .await;
+        match r {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(e)) => {
+                tracing::error!(peer = %self.peer, error = %e, "replication outbox storage error");
+                None
+            }
+            Err(e) => {
+                tracing::error!(peer = %self.peer, error = %e, "replication outbox task failed");
+                None
+            }
+        }
+    }
+
+    /// Drain the peer's outbox rows oldest first: delete on success or a final refusal,
+    /// reschedule with core's backoff on a retryable failure (the row stays at the head, so the
+    /// order is kept). Pending rows from before a restart are due at once.
+    async fn run(self) {
+        let agent = ureq::AgentBuilder::new().timeout(OUTBOUND_TIMEOUT).build();
+        let (peer, now) = (self.peer.clone(), (self.clock)());
+        if let Some(n) = self.with_store(move |s| s.outbox_resume(&peer, now)).await {
+            if n > 0 {
+                tracing::info!(peer = %self.peer, pending = n, "resuming replication");
+            }
+        }
+        loop {
+            let peer = self.peer.clone();
+            let Some(head) = self.with_store(move |s| s.outbox_head(&peer)).await else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            };
+            let Some(row) = head else {
+                let _ = tokio::time::timeout(IDLE_RECHECK, self.notify.notified()).await;
+                continue;
+            };
+            let now = (self.clock)();
+            if row.next_attempt_at > now {
+                let wait = Duration::from_secs(row.next_attempt_at - now);
+                let _ = tokio::time::timeout(wait, self.notify.notified()).await;
+                continue;
+            }
+            let body = row.body.into_bytes();
+            let mac = sign_body(&self.key, &body);
+            let url = format!("{}{}", self.peer, row.path);
+            let (a, own) = (agent.clone(), self.own.clone());
+            let attempt = tokio::task::spawn_blocking(move || send_once(&a, &url, &own, &mac, &body))
                 .await
                 .unwrap_or_else(|e| Attempt::Retry(e.to_string(), 0));
+            let id = row.id;
             match attempt {
-                Attempt::Ok => break "ok",
+                Attempt::Ok => {
+                    self.metrics.replication("ok");
+                    self.with_store(move |s| s.outbox_done(id)).await;
+                }
                 Attempt::Rejected(code, text) => {
-                    tracing::warn!(peer = %peer, path, status = code, body = %text, "peer refused replication");
-                    break "rejected";
+                    tracing::warn!(peer = %self.peer, path = %row.path, status = code, body = %text, "peer refused replication");
+                    self.metrics.replication("rejected");
+                    self.with_store(move |s| s.outbox_done(id)).await;
                 }
                 Attempt::Retry(why, retry_after) => {
-                    failures += 1;
-                    if failures >= MAX_ATTEMPTS {
-                        tracing::warn!(peer = %peer, path, error = %why, "replication failed; giving up");
-                        break "error";
-                    }
+                    let failures = row.attempts + 1;
                     let wait = postern_core::sync::failure_backoff_seconds(
                         BACKOFF_BASE_S,
                         failures,
                         retry_after.min(BACKOFF_CAP_S),
                         BACKOFF_CAP_S,
                     );
-                    tracing::debug!(peer = %peer, path, error = %why, wait, "replication failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                    tracing::debug!(peer = %self.peer, path = %row.path, error = %why, attempts = failures, wait, "replication failed; retrying");
+                    let next = (self.clock)().saturating_add(wait);
+                    self.with_store(move |s| s.outbox_retry(id, failures, next)).await;
                 }
             }
-        };
-        metrics.replication(result);
+        }
     }
 }
 
@@ -333,15 +383,17 @@ pub(crate) async fn replicate_envelope(
     let limits = st.limits();
     let msg_id = req.envelope.msg_id.clone();
     let (env, expires_at) = (req.envelope, req.expires_at);
-    let onward = env.clone();
+    let from = peer.clone();
     let outcome = st
-        .with_store("replicate_envelope", move |s| s.deposit_replica(&env, &limits, expires_at, now))
+        .with_store("replicate_envelope", move |s| {
+            s.deposit_replica(&env, &limits, expires_at, now, Some(&from))
+        })
         .await?;
     match outcome {
         Deposit::Stored { expires_at } => {
-            tracing::info!("replica spooled");
-            // New here: pass it on to every other peer (a duplicate is never forwarded).
-            st.peers().forward(Job::Envelope { envelope: onward, expires_at }, Some(&peer), st.metrics());
+            // New here: the store queued it for every other peer in the same transaction (a
+            // duplicate or tombstoned msg_id is never forwarded).
+            tracing::info!(peer = %peer, "replica spooled");
             Ok(ApiJson(ReplicateEnvelopeResponse { ok: true, msg_id, duplicate: false, expires_at }))
         }
         Deposit::Duplicate { expires_at } => {
@@ -379,13 +431,14 @@ pub(crate) async fn replicate_ack(
         return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, "recipient_id is not a node id"));
     }
     let (rid, ids) = (req.recipient_id, req.msg_ids);
-    let recipient_id = rid.clone();
-    let removed = st.with_store("replicate_ack", move |s| s.remove_messages(&rid, &ids)).await?;
+    let ttl = st.limits().ttl_secs;
+    let now = st.now();
+    // Tombstones every id; forwards (durably, same transaction) only the ids that were present
+    // here: an ack that comes back removes nothing.
+    let removed = st
+        .with_store("replicate_ack", move |s| s.remove_messages(&rid, &ids, Some(&peer), ttl, now))
+        .await?;
     let count = removed.len() as u64;
-    // Forward only the ids that were present here: an ack that comes back removes nothing.
-    if !removed.is_empty() {
-        st.peers().forward(Job::Ack { recipient_id, msg_ids: removed }, Some(&peer), st.metrics());
-    }
     Ok(ApiJson(ReplicateAckResponse { ok: true, removed: count }))
 }
 

@@ -98,7 +98,15 @@ impl AppState {
     /// Configure peer relays (inbound keys; outbound workers when `public_url` is set). Must
     /// be called inside the tokio runtime.
     pub fn with_peers(mut self, public_url: Option<&str>, specs: &[crate::peer::PeerSpec]) -> Self {
-        self.peers = Arc::new(crate::peer::Peers::start(public_url, specs, Arc::clone(&self.metrics)));
+        let env = crate::peer::WorkerEnv {
+            store: Arc::clone(&self.store),
+            clock: self.clock,
+            metrics: Arc::clone(&self.metrics),
+        };
+        let (peers, outbox) = crate::peer::Peers::start(public_url, specs, &env);
+        self.store.lock().unwrap_or_else(|p| p.into_inner()).set_outbox(outbox.clone());
+        self.chain.lock().unwrap_or_else(|p| p.into_inner()).set_outbox(outbox);
+        self.peers = Arc::new(peers);
         self
     }
 
@@ -431,17 +439,13 @@ async fn send(
     let limits = st.limits;
     let env = req.envelope;
     let msg_id = env.msg_id.clone();
-    let replica = env.clone();
     let outcome = st
         .with_store("send", move |s| s.deposit(&env, &limits, now))
         .await?;
     match outcome {
         Deposit::Stored { expires_at } => {
+            // Queued for the peers by the store, in the deposit's transaction.
             tracing::info!("message spooled");
-            st.peers().replicate(
-                crate::peer::Job::Envelope { envelope: replica, expires_at },
-                st.metrics(),
-            );
             Ok(ApiJson(SendResponse {
                 ok: true,
                 msg_id,
@@ -508,17 +512,14 @@ async fn ack(
         now,
     )?;
     let n = nonce_of(&req.auth);
-    let recipient_id = n.0.clone();
     let ids = req.msg_ids;
-    let acked = ids.clone();
+    let ttl = st.limits.ttl_secs;
+    // The store tombstones the ids and queues the ack for every peer (even ids not present
+    // here: the message may live only on a peer), in the ack's transaction.
     let outcome = st
-        .with_store("ack", move |s| s.ack(nonce_use(&n), &ids, now))
+        .with_store("ack", move |s| s.ack(nonce_use(&n), &ids, ttl, now))
         .await?;
     let removed = outcome.map_err(|Replayed| ApiError::replayed())?;
-    // Propagate even when nothing was removed here: the message may live only on a peer.
-    if !acked.is_empty() {
-        st.peers().replicate(crate::peer::Job::Ack { recipient_id, msg_ids: acked }, st.metrics());
-    }
     Ok(ApiJson(AckResponse { ok: true, removed }))
 }
 

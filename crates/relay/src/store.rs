@@ -100,7 +100,56 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (gate, nonce)
     ) STRICT;
     CREATE INDEX gate_messages_epoch ON gate_messages (gate, epoch, seq);",
+    // 4: durable peer replication. `replication_outbox` holds one row per (peer, job), written
+    // in the same transaction as the deposit / ack / append that creates the job; `path` and
+    // `body` are the exact request to send. `dm_tombstones` remembers acked msg_ids until the
+    // message would have expired, so a late replica is not stored (or forwarded) again.
+    "CREATE TABLE replication_outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        peer            TEXT NOT NULL,
+        path            TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        created_at      INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX replication_outbox_peer ON replication_outbox (peer, id);
+    CREATE TABLE dm_tombstones (
+        recipient_id TEXT NOT NULL,
+        msg_id       TEXT NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        PRIMARY KEY (recipient_id, msg_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX dm_tombstones_expiry ON dm_tombstones (expires_at);",
 ];
+
+/// Default bound of the outbox rows kept per peer; beyond it the oldest are dropped.
+pub const DEFAULT_OUTBOX_CAP_PER_PEER: u64 = 10_000;
+
+/// Where this store connection queues outbound replication jobs: the outbound peers (with the
+/// wake-up of each peer's worker), the per-peer row bound and the metrics counting drops.
+#[derive(Clone)]
+pub struct Outbox {
+    pub peers: Vec<(String, std::sync::Arc<tokio::sync::Notify>)>,
+    pub cap_per_peer: u64,
+    pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox { peers: Vec::new(), cap_per_peer: DEFAULT_OUTBOX_CAP_PER_PEER, metrics: None }
+    }
+}
+
+/// One pending outbound job of one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub path: String,
+    pub body: String,
+    pub attempts: u64,
+    pub next_attempt_at: u64,
+}
 
 /// Which hash-linked lane of the Infonet chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -214,6 +263,7 @@ pub enum Deposit {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    outbox: Outbox,
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -262,7 +312,7 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
-        Ok(Store { conn, path })
+        Ok(Store { conn, path, outbox: Outbox::default() })
     }
 
     pub fn path(&self) -> &Path {
@@ -297,7 +347,147 @@ impl Store {
             "DELETE FROM messages WHERE expires_at <= ?1",
             params![to_i64(now)],
         )?;
+        tx.execute(
+            "DELETE FROM dm_tombstones WHERE expires_at <= ?1",
+            params![to_i64(now)],
+        )?;
         Ok(())
+    }
+
+    /// Remember that `msg_ids` of `recipient_id` were acknowledged: until the message would
+    /// have expired (its stored expiry, else `now + ttl`) a replica or re-deposit is ignored.
+    fn tombstone(
+        tx: &rusqlite::Transaction<'_>,
+        recipient_id: &str,
+        msg_ids: &[String],
+        now: u64,
+        ttl_secs: u64,
+    ) -> Result<(), StoreError> {
+        let fallback = to_i64(now.saturating_add(ttl_secs));
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO dm_tombstones (recipient_id, msg_id, expires_at)
+             VALUES (?1, ?2, COALESCE((SELECT expires_at FROM messages WHERE recipient_id = ?1 AND msg_id = ?2), ?3))
+             ON CONFLICT (recipient_id, msg_id) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
+        )?;
+        for id in msg_ids {
+            stmt.execute(params![recipient_id, id, fallback])?;
+        }
+        Ok(())
+    }
+
+    /// Configure where replication jobs are queued (see [`Outbox`]).
+    pub fn set_outbox(&mut self, outbox: Outbox) {
+        self.outbox = outbox;
+    }
+
+    /// Queue `job` for every outbound peer except `from`, inside `tx`. Returns the indices of
+    /// the peers to wake once `tx` is committed. A peer holding more than the bound loses its
+    /// oldest rows (counted as replication `error`).
+    fn enqueue(
+        tx: &rusqlite::Transaction<'_>,
+        outbox: &Outbox,
+        job: &crate::peer::Job,
+        from: Option<&str>,
+        now: u64,
+    ) -> Result<Vec<usize>, StoreError> {
+        if outbox.peers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (path, body) = job.path_and_body();
+        let body = String::from_utf8(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut woken = Vec::new();
+        for (i, (peer, _)) in outbox.peers.iter().enumerate() {
+            if Some(peer.as_str()) == from {
+                continue;
+            }
+            tx.prepare_cached(
+                "INSERT INTO replication_outbox (peer, path, body, attempts, next_attempt_at, created_at)
+                 VALUES (?1, ?2, ?3, 0, ?4, ?4)",
+            )?
+            .execute(params![peer, path, body, to_i64(now)])?;
+            let len: i64 = tx
+                .prepare_cached("SELECT COUNT(*) FROM replication_outbox WHERE peer = ?1")?
+                .query_row(params![peer], |r| r.get(0))?;
+            let excess = to_u64(len).saturating_sub(outbox.cap_per_peer);
+            if excess > 0 {
+                let dropped = tx.execute(
+                    "DELETE FROM replication_outbox WHERE id IN
+                     (SELECT id FROM replication_outbox WHERE peer = ?1 ORDER BY id ASC LIMIT ?2)",
+                    params![peer, to_i64(excess)],
+                )?;
+                tracing::warn!(peer = %peer, dropped, "replication outbox full; dropped the oldest jobs");
+                if let Some(m) = &outbox.metrics {
+                    for _ in 0..dropped {
+                        m.replication("error");
+                    }
+                }
+            }
+            woken.push(i);
+        }
+        Ok(woken)
+    }
+
+    fn wake(&self, peers: &[usize]) {
+        for &i in peers {
+            if let Some((_, n)) = self.outbox.peers.get(i) {
+                n.notify_one();
+            }
+        }
+    }
+
+    /// Oldest pending job of `peer`.
+    pub fn outbox_head(&self, peer: &str) -> Result<Option<OutboxRow>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, path, body, attempts, next_attempt_at FROM replication_outbox
+                 WHERE peer = ?1 ORDER BY id ASC LIMIT 1",
+            )?
+            .query_row(params![peer], |r| {
+                Ok(OutboxRow {
+                    id: r.get(0)?,
+                    path: r.get(1)?,
+                    body: r.get(2)?,
+                    attempts: to_u64(r.get(3)?),
+                    next_attempt_at: to_u64(r.get(4)?),
+                })
+            })
+            .optional()?)
+    }
+
+    /// The job was delivered (or finally refused): forget it.
+    pub fn outbox_done(&mut self, id: i64) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM replication_outbox WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    /// The job failed retryably: record the attempt and when to try again.
+    pub fn outbox_retry(&mut self, id: i64, attempts: u64, next_attempt_at: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE replication_outbox SET attempts = ?2, next_attempt_at = ?3 WHERE id = ?1",
+            params![id, to_i64(attempts), to_i64(next_attempt_at)],
+        )?;
+        Ok(())
+    }
+
+    /// On startup: every pending job of `peer` is due now. Returns how many are pending.
+    pub fn outbox_resume(&mut self, peer: &str, now: u64) -> Result<u64, StoreError> {
+        self.conn.execute(
+            "UPDATE replication_outbox SET next_attempt_at = ?2 WHERE peer = ?1 AND next_attempt_at > ?2",
+            params![peer, to_i64(now)],
+        )?;
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM replication_outbox WHERE peer = ?1",
+            params![peer],
+            |r| r.get(0),
+        )?;
+        Ok(to_u64(n))
+    }
+
+    /// Pending outbound jobs over all peers.
+    pub fn outbox_len(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row("SELECT COUNT(*) FROM replication_outbox", [], |r| r.get(0))?;
+        Ok(to_u64(n))
     }
 
     /// Register (or refresh) a node's keys, consuming the request nonce.
@@ -353,28 +543,41 @@ impl Store {
         limits: &SpoolLimits,
         now: u64,
     ) -> Result<Deposit, StoreError> {
-        self.deposit_with(env, limits, now, None)
+        self.deposit_with(env, limits, now, None, None)
     }
 
     /// Store an envelope replicated by a peer relay: the same caps as a local deposit
     /// (`caps::check_deposit`), idempotent on msg_id, but the recipient need not be registered
     /// here and it expires at the origin's `expires_at` (never later than this relay's TTL).
+    /// A stored replica is queued (same transaction) for every outbound peer except `from`.
     pub fn deposit_replica(
         &mut self,
         env: &DmEnvelope,
         limits: &SpoolLimits,
         expires_at: u64,
         now: u64,
+        from: Option<&str>,
     ) -> Result<Deposit, StoreError> {
-        self.deposit_with(env, limits, now, Some(expires_at))
+        self.deposit_with(env, limits, now, Some(expires_at), from)
     }
 
-    /// Remove `msg_ids` from `recipient_id`'s mailbox (ack propagated by a peer); returns the
-    /// ids that were present (and are now removed), each once.
-    pub fn remove_messages(&mut self, recipient_id: &str, msg_ids: &[String]) -> Result<Vec<String>, StoreError> {
+    /// Remove `msg_ids` from `recipient_id`'s mailbox (ack propagated by a peer `from`);
+    /// returns the ids that were present (and are now removed), each once. Every listed id is
+    /// tombstoned (a replica arriving after its ack is not stored again); the removed ids are
+    /// queued (same transaction) for every outbound peer except `from`.
+    pub fn remove_messages(
+        &mut self,
+        recipient_id: &str,
+        msg_ids: &[String],
+        from: Option<&str>,
+        ttl_secs: u64,
+        now: u64,
+    ) -> Result<Vec<String>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Self::prune_messages(&tx, now)?;
+        Self::tombstone(&tx, recipient_id, msg_ids, now, ttl_secs)?;
         let mut removed = Vec::new();
         {
             let mut stmt =
@@ -385,7 +588,14 @@ impl Store {
                 }
             }
         }
+        let wake = if removed.is_empty() {
+            Vec::new()
+        } else {
+            let job = crate::peer::Job::Ack { recipient_id: recipient_id.to_string(), msg_ids: removed.clone() };
+            Self::enqueue(&tx, &self.outbox, &job, from, now)?
+        };
         tx.commit()?;
+        self.wake(&wake);
         Ok(removed)
     }
 
@@ -395,6 +605,7 @@ impl Store {
         limits: &SpoolLimits,
         now: u64,
         replica_expires_at: Option<u64>,
+        from: Option<&str>,
     ) -> Result<Deposit, StoreError> {
         let json = serde_json::to_string(env).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let tx = self
@@ -412,6 +623,19 @@ impl Store {
             return Ok(Deposit::RecipientUnknown);
         }
         Self::prune_messages(&tx, now)?;
+        // Acked already (here or on a peer): a late replica or a re-deposit is a duplicate,
+        // neither stored nor passed on.
+        let tomb: Option<i64> = tx
+            .query_row(
+                "SELECT expires_at FROM dm_tombstones WHERE recipient_id = ?1 AND msg_id = ?2",
+                params![env.recipient_id, env.msg_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(e) = tomb {
+            tx.commit()?;
+            return Ok(Deposit::Duplicate { expires_at: to_u64(e) });
+        }
         let existing: Option<i64> = tx
             .query_row(
                 "SELECT expires_at FROM messages WHERE recipient_id = ?1 AND msg_id = ?2",
@@ -458,7 +682,10 @@ impl Store {
                         to_i64(expires_at)
                     ],
                 )?;
+                let job = crate::peer::Job::Envelope { envelope: env.clone(), expires_at };
+                let wake = Self::enqueue(&tx, &self.outbox, &job, from, now)?;
                 tx.commit()?;
+                self.wake(&wake);
                 Ok(Deposit::Stored { expires_at })
             }
         }
@@ -698,10 +925,13 @@ impl Store {
     }
 
     /// Remove the listed messages from the caller's own mailbox; returns how many were removed.
+    /// The ids are tombstoned and the ack is queued for every outbound peer (even ids not
+    /// present here: the message may live only on a peer), all in the same transaction.
     pub fn ack(
         &mut self,
         nonce: NonceUse<'_>,
         msg_ids: &[String],
+        ttl_secs: u64,
         now: u64,
     ) -> Result<Result<u64, Replayed>, StoreError> {
         let tx = self
@@ -710,6 +940,8 @@ impl Store {
         if let Err(r) = Self::consume_nonce(&tx, nonce, now)? {
             return Ok(Err(r));
         }
+        Self::prune_messages(&tx, now)?;
+        Self::tombstone(&tx, nonce.node_id, msg_ids, now, ttl_secs)?;
         let mut removed = 0u64;
         {
             let mut stmt =
@@ -718,7 +950,14 @@ impl Store {
                 removed += stmt.execute(params![nonce.node_id, id])? as u64;
             }
         }
+        let wake = if msg_ids.is_empty() {
+            Vec::new()
+        } else {
+            let job = crate::peer::Job::Ack { recipient_id: nonce.node_id.to_string(), msg_ids: msg_ids.to_vec() };
+            Self::enqueue(&tx, &self.outbox, &job, None, now)?
+        };
         tx.commit()?;
+        self.wake(&wake);
         Ok(Ok(removed))
     }
 }
@@ -727,13 +966,15 @@ impl Store {
 impl Store {
     /// Store `evt` as event `idx` of `lane`, in one transaction that also checks it extends the
     /// stored lane (position and prev_hash), so a stale in-memory view can never write a fork.
-    /// Returns once the transaction is committed (fsynced: `synchronous=FULL`).
+    /// Returns once the transaction is committed (fsynced: `synchronous=FULL`). With
+    /// `replicate`, the event is queued for every outbound peer in the same transaction.
     pub fn chain_append(
         &mut self,
         lane: Lane,
         evt: NewChainEvent<'_>,
         genesis: &str,
         now: u64,
+        replicate: bool,
     ) -> Result<(), StoreError> {
         let table = lane.table();
         let tx = self
@@ -771,7 +1012,14 @@ impl Store {
                 to_i64(now)
             ],
         )?;
+        let wake = if replicate {
+            let job = crate::peer::Job::Events { events: vec![evt.json.to_string()] };
+            Self::enqueue(&tx, &self.outbox, &job, None, now)?
+        } else {
+            Vec::new()
+        };
         tx.commit()?;
+        self.wake(&wake);
         Ok(())
     }
 
@@ -936,10 +1184,124 @@ mod tests {
             .unwrap();
         }
         let s = Store::open(dir.path()).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 3);
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
         assert_eq!(s.node(R).unwrap().unwrap().registered_at, 7);
         let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM gate_epochs", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn outbox_migration_keeps_existing_data() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A version-3 database (before the durable outbox) holding a node and a message.
+            let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+                tx.commit().unwrap();
+            }
+            conn.execute(
+                "INSERT INTO nodes (node_id, public_key, dh_pub_key, registered_at) VALUES (?1, 'pk', 'dh', 7)",
+                params![R],
+            )
+            .unwrap();
+            let json = serde_json::to_string(&env(R, "msg-0001", "aa")).unwrap();
+            conn.execute(
+                "INSERT INTO messages (recipient_id, msg_id, sender_ref, envelope, received_at, expires_at)
+                 VALUES (?1, 'msg-0001', 'aa', ?2, 5, 5000)",
+                params![R, json],
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 4);
+        assert_eq!(s.node(R).unwrap().unwrap().registered_at, 7);
+        let (msgs, total) = s.poll(nonce(R, "n1", 1000), 10, 10).unwrap().unwrap();
+        assert_eq!((msgs.len(), total), (1, 1));
+        assert_eq!(msgs[0].expires_at, 5000);
+        assert_eq!(s.outbox_len().unwrap(), 0);
+        let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM dm_tombstones", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+    }
+
+    fn outbox(peers: &[&str], cap: u64) -> Outbox {
+        Outbox {
+            peers: peers.iter().map(|p| (p.to_string(), std::sync::Arc::new(tokio::sync::Notify::new()))).collect(),
+            cap_per_peer: cap,
+            metrics: Some(std::sync::Arc::new(crate::metrics::Metrics::default())),
+        }
+    }
+
+    #[test]
+    fn jobs_are_queued_with_the_write_and_bounded_per_peer() {
+        let mut s = Store::open_in_memory().unwrap();
+        let o = outbox(&["http://a", "http://b"], 3);
+        s.set_outbox(o.clone());
+        let limits = SpoolLimits { per_sender_cap: 100, mailbox_cap: 100, ttl_secs: 100 };
+        s.register(nonce(R, "n0", 1000), "pk", "dh", 0).unwrap().unwrap();
+        // A local deposit queues one row per peer; a duplicate queues nothing.
+        s.deposit(&env(R, "msg-0001", "aa"), &limits, 1).unwrap();
+        s.deposit(&env(R, "msg-0001", "aa"), &limits, 1).unwrap();
+        assert_eq!(s.outbox_len().unwrap(), 2);
+        // A replica from peer a is queued for b only.
+        s.deposit_replica(&env(R, "msg-0002", "aa"), &limits, 50, 1, Some("http://a")).unwrap();
+        assert_eq!(s.outbox_len().unwrap(), 3);
+        let head = s.outbox_head("http://b").unwrap().unwrap();
+        assert_eq!(head.path, postern_core::api::peer::PATH_REPLICATE_ENVELOPE);
+        assert!(head.body.contains("msg-0001"));
+        // Retry keeps the row at the head with its schedule; resume makes it due now.
+        s.outbox_retry(head.id, 1, 40).unwrap();
+        let again = s.outbox_head("http://b").unwrap().unwrap();
+        assert_eq!((again.id, again.attempts, again.next_attempt_at), (head.id, 1, 40));
+        s.outbox_resume("http://b", 2).unwrap();
+        assert_eq!(s.outbox_head("http://b").unwrap().unwrap().next_attempt_at, 2);
+        s.outbox_done(head.id).unwrap();
+        assert!(s.outbox_head("http://b").unwrap().unwrap().body.contains("msg-0002"));
+        // Bound: b holds at most 3 rows; the oldest are dropped and counted as errors.
+        for i in 3..8 {
+            s.deposit(&env(R, &format!("msg-000{i}"), "aa"), &limits, 1).unwrap();
+        }
+        let rows = |p: &str| -> i64 {
+            s.conn.query_row("SELECT COUNT(*) FROM replication_outbox WHERE peer = ?1", params![p], |r| r.get(0)).unwrap()
+        };
+        assert_eq!((rows("http://a"), rows("http://b")), (3, 3));
+        assert!(s.outbox_head("http://b").unwrap().unwrap().body.contains("msg-0005"));
+        let text = o.metrics.as_ref().unwrap().render(crate::metrics::Gauges::default());
+        assert!(text.contains("postern_replication_total{result=\"error\"} 6"), "{text}");
+    }
+
+    #[test]
+    fn acks_leave_tombstones_that_refuse_late_replicas() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.set_outbox(outbox(&["http://a", "http://b"], 100));
+        let limits = SpoolLimits { per_sender_cap: 100, mailbox_cap: 100, ttl_secs: 100 };
+        let other = "!sb_00000000000000000000000000000002";
+        // The ack arrives (from peer a) before the replica: nothing removed, nothing forwarded.
+        assert!(s.remove_messages(other, &["msg-0001".into()], Some("http://a"), 100, 10).unwrap().is_empty());
+        assert_eq!(s.outbox_len().unwrap(), 0);
+        // The late replica is a duplicate: not stored, not forwarded.
+        assert_eq!(
+            s.deposit_replica(&env(other, "msg-0001", "aa"), &limits, 50, 11, Some("http://b")).unwrap(),
+            Deposit::Duplicate { expires_at: 110 }
+        );
+        assert_eq!(s.spool_sizes().unwrap().1, 0);
+        assert_eq!(s.outbox_len().unwrap(), 0);
+        // Stored, acked locally, then re-deposited: a duplicate until the message's expiry.
+        s.register(nonce(R, "n0", 1000), "pk", "dh", 0).unwrap().unwrap();
+        assert_eq!(s.deposit(&env(R, "msg-0002", "aa"), &limits, 20).unwrap(), Deposit::Stored { expires_at: 120 });
+        assert_eq!(s.ack(nonce(R, "n1", 1000), &["msg-0002".into()], 100, 21).unwrap(), Ok(1));
+        assert_eq!(s.outbox_len().unwrap(), 4);
+        assert_eq!(
+            s.deposit(&env(R, "msg-0002", "aa"), &limits, 22).unwrap(),
+            Deposit::Duplicate { expires_at: 120 }
+        );
+        assert_eq!(s.outbox_len().unwrap(), 4);
+        // Once the tombstone expires it is pruned and the id may be stored again.
+        assert_eq!(s.deposit(&env(R, "msg-0002", "aa"), &limits, 120).unwrap(), Deposit::Stored { expires_at: 220 });
+        let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM dm_tombstones", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0, "expired tombstones are pruned");
     }
 
     #[test]
@@ -993,7 +1355,7 @@ mod tests {
         assert_eq!((msgs.len(), total), (1, 3));
         let other = "!sb_00000000000000000000000000000003";
         assert_eq!(
-            s.ack(nonce(other, "n3", 1000), &["msg-0002".into()], 10)
+            s.ack(nonce(other, "n3", 1000), &["msg-0002".into()], 10, 10)
                 .unwrap(),
             Ok(0)
         );
@@ -1001,6 +1363,7 @@ mod tests {
             s.ack(
                 nonce(R, "n3", 1000),
                 &["msg-0002".into(), "msg-0002".into(), "nope".into()],
+                10,
                 10
             )
             .unwrap(),
