@@ -944,6 +944,9 @@ impl Component for App {
                     </aside>
                     { self.view_conversation(ctx) }
                 </div>
+                if let (Some(storage), Some(identity)) = (self.storage.clone(), self.identity.clone()) {
+                    <crate::gates::Gates {storage} {identity} contacts={self.contacts.clone()} />
+                }
             </div>
         }
     }

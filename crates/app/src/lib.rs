@@ -3,6 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 pub mod app;
+pub mod gates;
 pub mod logic;
 pub mod relay;
 pub mod storage;

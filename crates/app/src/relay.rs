@@ -171,3 +171,71 @@ pub async fn ack(id: &Identity, msg_ids: &[String]) -> Result<u64, RelayError> {
     }
     Ok(removed)
 }
+
+/// Publish a signed epoch record (genesis or the next epoch).
+pub async fn gate_publish_epoch(
+    record: postern_core::gate::EpochRecord,
+) -> Result<postern_core::api::gate::EpochResponse, RelayError> {
+    use postern_core::api::gate::{EpochRequest, PATH_EPOCH};
+    post(PATH_EPOCH, &EpochRequest { record }).await
+}
+
+/// Deposit a sealed gate message.
+pub async fn gate_post_message(
+    msg: &postern_core::gate::GateMessage,
+) -> Result<postern_core::api::gate::MessageResponse, RelayError> {
+    use postern_core::api::gate::{MessageRequest, PATH_MESSAGE};
+    let req = MessageRequest::new(msg).map_err(|e| RelayError::BadResponse(e.to_string()))?;
+    post(PATH_MESSAGE, &req).await
+}
+
+/// Signed read of every epoch record of a gate (genesis first).
+pub async fn gate_epochs(
+    id: &Identity,
+    gate: &str,
+) -> Result<postern_core::api::gate::EpochsResponse, RelayError> {
+    use postern_core::api::gate::{epochs_params, EpochsRequest, PATH_EPOCHS};
+    let auth = auth::sign_request(
+        id,
+        Action::GateRead,
+        &epochs_params(gate),
+        now_secs(),
+        &mut OsRng,
+    );
+    post(
+        PATH_EPOCHS,
+        &EpochsRequest {
+            auth,
+            gate: gate.to_string(),
+        },
+    )
+    .await
+}
+
+/// Signed read of gate messages after cursor `after`.
+pub async fn gate_messages(
+    id: &Identity,
+    gate: &str,
+    after: u64,
+    limit: u32,
+) -> Result<postern_core::api::gate::MessagesResponse, RelayError> {
+    use postern_core::api::gate::{messages_params, MessagesRequest, PATH_MESSAGES};
+    let after = (after > 0).then_some(after);
+    let auth = auth::sign_request(
+        id,
+        Action::GateRead,
+        &messages_params(gate, after, limit),
+        now_secs(),
+        &mut OsRng,
+    );
+    post(
+        PATH_MESSAGES,
+        &MessagesRequest {
+            auth,
+            gate: gate.to_string(),
+            after,
+            limit,
+        },
+    )
+    .await
+}

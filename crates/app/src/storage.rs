@@ -13,17 +13,21 @@ use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use postern_core::dm::DmEnvelope;
+use postern_core::gate::EpochRecord;
 use serde::{Deserialize, Serialize};
 
 /// Default database name.
 pub const DB_NAME: &str = "postern";
-/// Schema version (2: `outbox` store added).
-pub const DB_VERSION: u32 = 2;
+/// Schema version (2: `outbox` store added; 3: `gates`, `gate_epochs`, `gate_messages`).
+pub const DB_VERSION: u32 = 3;
 
 const STORE_META: &str = "meta";
 const STORE_CONTACTS: &str = "contacts";
 const STORE_MESSAGES: &str = "messages";
 const STORE_OUTBOX: &str = "outbox";
+const STORE_GATES: &str = "gates";
+const STORE_GATE_EPOCHS: &str = "gate_epochs";
+const STORE_GATE_MESSAGES: &str = "gate_messages";
 const KEY_IDENTITY: &str = "identity_secret";
 
 /// A stored contact: a user-chosen label plus the contact's public identity string.
@@ -130,6 +134,32 @@ pub fn outbox_key(peer_node_id: &str, msg_id: &str) -> String {
     format!("{peer_node_id}:{msg_id}")
 }
 
+/// A private gate this browser is in (or was in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredGate {
+    pub gate_id: String,
+    /// Local label (never sent anywhere).
+    pub name: String,
+    /// Hex hash of the genesis epoch (from the invite code or our own genesis).
+    pub genesis_hash: String,
+    /// Cursor of the relay's message stream (`next_after`).
+    #[serde(default)]
+    pub after: u64,
+    pub added_at: u64,
+}
+
+/// An opened, author-verified gate message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredGateMessage {
+    pub gate: String,
+    pub seq: u64,
+    pub epoch: u64,
+    /// Authenticated author node id.
+    pub sender: String,
+    pub timestamp: u64,
+    pub body: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageError {
     /// IndexedDB is missing or refused to open (private mode, storage disabled…).
@@ -171,7 +201,15 @@ impl Storage {
             .with_on_upgrade_needed(|_event, db| {
                 let existing: Vec<String> = db.object_store_names().collect();
                 // Every version only ever adds stores: create what is missing, keep the rest.
-                for store in [STORE_META, STORE_CONTACTS, STORE_MESSAGES, STORE_OUTBOX] {
+                for store in [
+                    STORE_META,
+                    STORE_CONTACTS,
+                    STORE_MESSAGES,
+                    STORE_OUTBOX,
+                    STORE_GATES,
+                    STORE_GATE_EPOCHS,
+                    STORE_GATE_MESSAGES,
+                ] {
                     if !existing.iter().any(|s| s == store) {
                         db.create_object_store(store).build()?;
                     }
@@ -371,6 +409,56 @@ impl Storage {
                 .map_err(io)?;
         }
         tx.commit().await.map_err(io)
+    }
+
+    async fn all_json<T: serde::de::DeserializeOwned>(
+        &self,
+        store: &str,
+    ) -> Result<Vec<T>, StorageError> {
+        self.get_all_strings(store)
+            .await?
+            .iter()
+            .map(|s| serde_json::from_str(s).map_err(|e| StorageError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// Every gate this browser knows (name kept locally).
+    pub async fn gates(&self) -> Result<Vec<StoredGate>, StorageError> {
+        let mut out: Vec<StoredGate> = self.all_json(STORE_GATES).await?;
+        out.sort_by(|a, b| (a.added_at, &a.gate_id).cmp(&(b.added_at, &b.gate_id)));
+        Ok(out)
+    }
+
+    pub async fn put_gate(&self, g: &StoredGate) -> Result<(), StorageError> {
+        let json = serde_json::to_string(g).map_err(io)?;
+        self.write_string(STORE_GATES, &g.gate_id, json, true).await
+    }
+
+    /// Every stored epoch record (as received; re-verified with core on load).
+    pub async fn gate_epochs(&self) -> Result<Vec<EpochRecord>, StorageError> {
+        let mut out: Vec<EpochRecord> = self.all_json(STORE_GATE_EPOCHS).await?;
+        out.sort_by(|a, b| (&a.gate, a.epoch).cmp(&(&b.gate, b.epoch)));
+        Ok(out)
+    }
+
+    pub async fn put_gate_epoch(&self, r: &EpochRecord) -> Result<(), StorageError> {
+        let json = serde_json::to_string(r).map_err(io)?;
+        let key = format!("{}:{:020}", r.gate, r.epoch);
+        self.write_string(STORE_GATE_EPOCHS, &key, json, true).await
+    }
+
+    /// Every decrypted and verified gate message.
+    pub async fn gate_messages(&self) -> Result<Vec<StoredGateMessage>, StorageError> {
+        let mut out: Vec<StoredGateMessage> = self.all_json(STORE_GATE_MESSAGES).await?;
+        out.sort_by(|a, b| (&a.gate, a.seq).cmp(&(&b.gate, b.seq)));
+        Ok(out)
+    }
+
+    pub async fn put_gate_message(&self, m: &StoredGateMessage) -> Result<(), StorageError> {
+        let json = serde_json::to_string(m).map_err(io)?;
+        let key = format!("{}:{:020}", m.gate, m.seq);
+        self.write_string(STORE_GATE_MESSAGES, &key, json, true)
+            .await
     }
 
     /// Close the connection (tests use this before deleting a scratch database).

@@ -1,0 +1,782 @@
+//! Private gates panel. Every rule (epoch chain, rosters, key wrapping, sealing, author
+//! verification) is core's `postern_core::gate`; this module only moves records between the
+//! relay, IndexedDB and the screen.
+use std::rc::Rc;
+
+use gloo_timers::callback::Interval;
+use postern_core::gate::{
+    self, create_genesis, rotate, verify_epoch_chain, Epoch, EpochRecord, GateError, GateId,
+    GateKeyring, Reason, Role,
+};
+use postern_core::{Identity, PublicIdentity};
+use rand_core::OsRng;
+use std::str::FromStr;
+use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+use crate::logic;
+use crate::relay::{self, now_millis, now_secs};
+use crate::storage::{Contact, Storage, StoredGate, StoredGateMessage};
+
+/// Invite code prefix: `postern-gate1.<gate_id>.<genesis_hash>`.
+pub const INVITE_PREFIX: &str = "postern-gate1.";
+const GATE_POLL_MS: u32 = 4_000;
+const PAGE: u32 = 100;
+const MAX_PAGES: usize = 5;
+
+pub fn hex32(b: &[u8; 32]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn invite_code(gate_id: &str, genesis_hash: &str) -> String {
+    format!("{INVITE_PREFIX}{gate_id}.{genesis_hash}")
+}
+
+/// Parse an invite code into (gate id, genesis hash hex).
+pub fn parse_invite(code: &str) -> Result<(String, String), String> {
+    let rest = code
+        .trim()
+        .strip_prefix(INVITE_PREFIX)
+        .ok_or_else(|| format!("An invite code starts with {INVITE_PREFIX}"))?;
+    let (gid, hash) = rest
+        .split_once('.')
+        .ok_or("The invite code is incomplete.")?;
+    let gid = GateId::parse(gid).map_err(|e| e.to_string())?;
+    if hash.len() != 64
+        || !hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err("The genesis hash in the invite code is malformed.".into());
+    }
+    Ok((gid.to_string(), hash.to_string()))
+}
+
+/// What a verified chain means for me.
+pub struct Derived {
+    pub epochs: Vec<Epoch>,
+    pub keyring: GateKeyring,
+    /// Epoch at which I was removed (first epoch without me after one with me).
+    pub removed_at: Option<u64>,
+}
+
+impl Derived {
+    pub fn head(&self) -> &Epoch {
+        self.epochs.last().expect("verified chain is never empty")
+    }
+}
+
+/// Verify a chain with core, check it is the gate of the invite, unlock my epoch keys.
+pub fn derive(
+    me: &Identity,
+    gate_id: &str,
+    genesis_hash: &str,
+    records: &[EpochRecord],
+) -> Result<Derived, String> {
+    let state = verify_epoch_chain(records).map_err(|e| e.to_string())?;
+    if state.gate().as_str() != gate_id {
+        return Err(GateError::WrongGate.to_string());
+    }
+    if hex32(state.genesis_hash()) != genesis_hash {
+        return Err("the gate's genesis does not match the invite code".into());
+    }
+    let mut keyring = GateKeyring::new(state.gate().clone());
+    let mut epochs = Vec::with_capacity(records.len());
+    let me_id = me.node_id();
+    let mut was_member = false;
+    let mut removed_at = None;
+    for r in records {
+        let e = r.verify().map_err(|e| e.to_string())?;
+        match keyring.add_epoch(me, &e) {
+            Ok(_) => {
+                was_member = true;
+                removed_at = None;
+            }
+            Err(GateError::NotAMember { epoch }) => {
+                if was_member && removed_at.is_none() {
+                    removed_at = Some(epoch);
+                }
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+        let _ = &me_id;
+        epochs.push(e);
+    }
+    Ok(Derived {
+        epochs,
+        keyring,
+        removed_at,
+    })
+}
+
+pub struct GateRt {
+    pub meta: StoredGate,
+    pub records: Vec<EpochRecord>,
+    pub messages: Vec<StoredGateMessage>,
+    pub derived: Option<Rc<Derived>>,
+    pub error: Option<String>,
+}
+
+#[derive(Properties)]
+pub struct Props {
+    pub storage: Rc<Storage>,
+    pub identity: Rc<Identity>,
+    pub contacts: Vec<Contact>,
+}
+
+impl PartialEq for Props {
+    fn eq(&self, o: &Self) -> bool {
+        Rc::ptr_eq(&self.storage, &o.storage)
+            && Rc::ptr_eq(&self.identity, &o.identity)
+            && self.contacts == o.contacts
+    }
+}
+
+pub struct SyncOut {
+    gate_id: String,
+    meta: StoredGate,
+    records: Vec<EpochRecord>,
+    new_messages: Vec<StoredGateMessage>,
+}
+
+pub enum Msg {
+    Loaded(Vec<GateRt>),
+    Tick,
+    Synced(Vec<Result<SyncOut, (String, String)>>),
+    SetName(String),
+    Create,
+    Created(Result<(StoredGate, EpochRecord), String>),
+    SetJoinCode(String),
+    SetJoinName(String),
+    Join,
+    Select(String),
+    SetInvitee(String),
+    Invite,
+    Remove(String),
+    Rotated(Result<(), String>),
+    SetBody(String),
+    Send,
+    Sent(Result<(), String>),
+}
+
+pub struct Gates {
+    gates: Vec<GateRt>,
+    selected: Option<String>,
+    syncing: bool,
+    sync_again: bool,
+    name: String,
+    join_code: String,
+    join_name: String,
+    invitee: String,
+    body: String,
+    busy: bool,
+    status: Option<String>,
+    _timer: Option<Interval>,
+}
+
+async fn load(storage: Rc<Storage>, me: Rc<Identity>) -> Vec<GateRt> {
+    let metas = storage.gates().await.unwrap_or_default();
+    let records = storage.gate_epochs().await.unwrap_or_default();
+    let msgs = storage.gate_messages().await.unwrap_or_default();
+    metas
+        .into_iter()
+        .map(|meta| {
+            let recs: Vec<EpochRecord> = records
+                .iter()
+                .filter(|r| r.gate == meta.gate_id)
+                .cloned()
+                .collect();
+            let derived = if recs.is_empty() {
+                None
+            } else {
+                derive(&me, &meta.gate_id, &meta.genesis_hash, &recs)
+                    .ok()
+                    .map(Rc::new)
+            };
+            GateRt {
+                messages: msgs
+                    .iter()
+                    .filter(|m| m.gate == meta.gate_id)
+                    .cloned()
+                    .collect(),
+                records: recs,
+                derived,
+                error: None,
+                meta,
+            }
+        })
+        .collect()
+}
+
+/// Fetch the chain (signed read), verify it with core, persist it, then fetch, open and
+/// persist new messages.
+async fn sync_gate(
+    storage: Rc<Storage>,
+    me: Rc<Identity>,
+    mut meta: StoredGate,
+    known: usize,
+) -> Result<SyncOut, String> {
+    let resp = relay::gate_epochs(&me, &meta.gate_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let records = resp.records;
+    let derived = derive(&me, &meta.gate_id, &meta.genesis_hash, &records)?;
+    for r in records.iter().skip(known.min(records.len())) {
+        storage.put_gate_epoch(r).await.map_err(|e| e.to_string())?;
+    }
+    let mut new_messages = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let page = relay::gate_messages(&me, &meta.gate_id, meta.after, PAGE)
+            .await
+            .map_err(|e| e.to_string())?;
+        let n = page.messages.len();
+        for sm in page.messages {
+            if let Ok(o) = derived.keyring.open(&sm.message) {
+                if let Ok(text) = o.text() {
+                    let m = StoredGateMessage {
+                        gate: meta.gate_id.clone(),
+                        seq: sm.seq,
+                        epoch: o.epoch,
+                        sender: o.member_id.clone(),
+                        timestamp: o.timestamp,
+                        body: text.to_string(),
+                    };
+                    storage
+                        .put_gate_message(&m)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    new_messages.push(m);
+                }
+            }
+        }
+        meta.after = page.next_after.max(meta.after);
+        if n < PAGE as usize {
+            break;
+        }
+    }
+    storage.put_gate(&meta).await.map_err(|e| e.to_string())?;
+    Ok(SyncOut {
+        gate_id: meta.gate_id.clone(),
+        meta,
+        records,
+        new_messages,
+    })
+}
+
+impl Gates {
+    fn sel(&self) -> Option<&GateRt> {
+        let s = self.selected.as_ref()?;
+        self.gates.iter().find(|g| &g.meta.gate_id == s)
+    }
+
+    fn name_of(&self, ctx: &Context<Self>, node: &str) -> String {
+        if node == ctx.props().identity.node_id() {
+            return "You".into();
+        }
+        logic::contact_name(&ctx.props().contacts, node)
+            .map(str::to_string)
+            .unwrap_or_else(|| logic::short_node_id(node))
+    }
+
+    fn start_sync(&mut self, ctx: &Context<Self>) {
+        if self.syncing {
+            self.sync_again = true;
+            return;
+        }
+        if self.gates.is_empty() {
+            return;
+        }
+        self.syncing = true;
+        self.sync_again = false;
+        let storage = ctx.props().storage.clone();
+        let me = ctx.props().identity.clone();
+        let jobs: Vec<(StoredGate, usize)> = self
+            .gates
+            .iter()
+            .map(|g| (g.meta.clone(), g.records.len()))
+            .collect();
+        ctx.link().send_future(async move {
+            let mut out = Vec::new();
+            for (meta, known) in jobs {
+                let id = meta.gate_id.clone();
+                out.push(
+                    sync_gate(storage.clone(), me.clone(), meta, known)
+                        .await
+                        .map_err(|e| (id, e)),
+                );
+            }
+            Msg::Synced(out)
+        });
+    }
+
+    /// Rotate the selected gate to `roster` and publish the record.
+    fn start_rotation(
+        &mut self,
+        ctx: &Context<Self>,
+        change: impl FnOnce(&gate::Roster) -> Result<(gate::Roster, Reason), String> + 'static,
+    ) {
+        let Some(g) = self.sel() else { return };
+        let Some(d) = g.derived.clone() else {
+            self.status = Some("The gate is not synced yet.".into());
+            return;
+        };
+        let me = ctx.props().identity.clone();
+        let rec = change(d.head().roster()).and_then(|(roster, reason)| {
+            rotate(&me, d.head(), roster, reason, now_secs(), &mut OsRng).map_err(|e| e.to_string())
+        });
+        self.busy = true;
+        ctx.link().send_future(async move {
+            let r = match rec {
+                Ok(rec) => relay::gate_publish_epoch(rec)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            Msg::Rotated(r)
+        });
+    }
+}
+
+impl Component for Gates {
+    type Message = Msg;
+    type Properties = Props;
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let (s, i) = (ctx.props().storage.clone(), ctx.props().identity.clone());
+        ctx.link()
+            .send_future(async move { Msg::Loaded(load(s, i).await) });
+        let link = ctx.link().clone();
+        Gates {
+            gates: Vec::new(),
+            selected: None,
+            syncing: false,
+            sync_again: false,
+            name: String::new(),
+            join_code: String::new(),
+            join_name: String::new(),
+            invitee: String::new(),
+            body: String::new(),
+            busy: false,
+            status: None,
+            _timer: Some(Interval::new(GATE_POLL_MS, move || {
+                link.send_message(Msg::Tick)
+            })),
+        }
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::Loaded(gs) => {
+                self.gates = gs;
+                if self.selected.is_none() {
+                    self.selected = self.gates.last().map(|g| g.meta.gate_id.clone());
+                }
+                self.start_sync(ctx);
+                true
+            }
+            Msg::Tick => {
+                self.start_sync(ctx);
+                false
+            }
+            Msg::Synced(results) => {
+                self.syncing = false;
+                let me = ctx.props().identity.clone();
+                for r in results {
+                    match r {
+                        Ok(out) => {
+                            if let Some(g) = self
+                                .gates
+                                .iter_mut()
+                                .find(|g| g.meta.gate_id == out.gate_id)
+                            {
+                                if out.records.len() != g.records.len() || g.derived.is_none() {
+                                    g.derived = derive(
+                                        &me,
+                                        &out.meta.gate_id,
+                                        &out.meta.genesis_hash,
+                                        &out.records,
+                                    )
+                                    .ok()
+                                    .map(Rc::new);
+                                    g.records = out.records;
+                                }
+                                g.meta.after = out.meta.after;
+                                for m in out.new_messages {
+                                    if !g.messages.iter().any(|x| x.seq == m.seq) {
+                                        g.messages.push(m);
+                                    }
+                                }
+                                g.messages.sort_by_key(|m| m.seq);
+                                g.error = None;
+                            }
+                        }
+                        Err((id, e)) => {
+                            if let Some(g) = self.gates.iter_mut().find(|g| g.meta.gate_id == id) {
+                                g.error = Some(e);
+                            }
+                        }
+                    }
+                }
+                if self.sync_again {
+                    self.start_sync(ctx);
+                }
+                true
+            }
+            Msg::SetName(v) => {
+                self.name = v;
+                false
+            }
+            Msg::Create => {
+                let name = self.name.trim().to_string();
+                if name.is_empty() {
+                    self.status = Some("Give the gate a name.".into());
+                    return true;
+                }
+                let me = ctx.props().identity.clone();
+                let storage = ctx.props().storage.clone();
+                self.busy = true;
+                ctx.link().send_future(async move {
+                    let gid = GateId::generate(&mut OsRng);
+                    let r = async {
+                        let rec = create_genesis(&me, &gid, now_secs(), &mut OsRng)
+                            .map_err(|e| e.to_string())?;
+                        let resp = relay::gate_publish_epoch(rec.clone())
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let meta = StoredGate {
+                            gate_id: gid.to_string(),
+                            name,
+                            genesis_hash: resp.genesis_hash,
+                            after: 0,
+                            added_at: now_millis(),
+                        };
+                        storage.put_gate(&meta).await.map_err(|e| e.to_string())?;
+                        storage
+                            .put_gate_epoch(&rec)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        Ok((meta, rec))
+                    }
+                    .await;
+                    Msg::Created(r)
+                });
+                true
+            }
+            Msg::Created(r) => {
+                self.busy = false;
+                match r {
+                    Ok((meta, rec)) => {
+                        let me = ctx.props().identity.clone();
+                        let records = vec![rec];
+                        let derived = derive(&me, &meta.gate_id, &meta.genesis_hash, &records)
+                            .ok()
+                            .map(Rc::new);
+                        self.selected = Some(meta.gate_id.clone());
+                        self.status = Some(format!("Gate “{}” created.", meta.name));
+                        self.gates.push(GateRt {
+                            meta,
+                            records,
+                            messages: Vec::new(),
+                            derived,
+                            error: None,
+                        });
+                        self.name.clear();
+                    }
+                    Err(e) => self.status = Some(format!("Could not create the gate: {e}")),
+                }
+                true
+            }
+            Msg::SetJoinCode(v) => {
+                self.join_code = v;
+                false
+            }
+            Msg::SetJoinName(v) => {
+                self.join_name = v;
+                false
+            }
+            Msg::Join => {
+                match parse_invite(&self.join_code) {
+                    Ok((gid, hash)) => {
+                        if !self.gates.iter().any(|g| g.meta.gate_id == gid) {
+                            let name = match self.join_name.trim() {
+                                "" => format!("gate {}", &gid[..8]),
+                                n => n.to_string(),
+                            };
+                            let meta = StoredGate {
+                                gate_id: gid.clone(),
+                                name,
+                                genesis_hash: hash,
+                                after: 0,
+                                added_at: now_millis(),
+                            };
+                            let storage = ctx.props().storage.clone();
+                            let m2 = meta.clone();
+                            ctx.link().send_future_batch(async move {
+                                let _ = storage.put_gate(&m2).await;
+                                vec![Msg::Tick]
+                            });
+                            self.gates.push(GateRt {
+                                meta,
+                                records: Vec::new(),
+                                messages: Vec::new(),
+                                derived: None,
+                                error: None,
+                            });
+                        }
+                        self.selected = Some(gid);
+                        self.join_code.clear();
+                        self.join_name.clear();
+                        self.status =
+                            Some("Joining: fetching and verifying the gate's epochs…".into());
+                        self.start_sync(ctx);
+                    }
+                    Err(e) => self.status = Some(e),
+                }
+                true
+            }
+            Msg::Select(id) => {
+                self.selected = Some(id);
+                true
+            }
+            Msg::SetInvitee(v) => {
+                self.invitee = v;
+                false
+            }
+            Msg::Invite => {
+                let name = if self.invitee.is_empty() {
+                    ctx.props()
+                        .contacts
+                        .first()
+                        .map(|c| c.name.clone())
+                        .unwrap_or_default()
+                } else {
+                    self.invitee.clone()
+                };
+                let Some(c) = ctx
+                    .props()
+                    .contacts
+                    .iter()
+                    .find(|c| c.name == name)
+                    .cloned()
+                else {
+                    self.status = Some("Pick a contact to invite.".into());
+                    return true;
+                };
+                self.start_rotation(ctx, move |roster| {
+                    let p = PublicIdentity::from_str(&c.identity).map_err(|e| e.to_string())?;
+                    let r = roster
+                        .with_member(p, Role::Member)
+                        .map_err(|e| e.to_string())?;
+                    Ok((r, Reason::Join))
+                });
+                true
+            }
+            Msg::Remove(node) => {
+                self.start_rotation(ctx, move |roster| {
+                    let r = roster.without_member(&node).map_err(|e| e.to_string())?;
+                    Ok((r, Reason::Kick))
+                });
+                true
+            }
+            Msg::Rotated(r) => {
+                self.busy = false;
+                self.status = Some(match r {
+                    Ok(()) => "New epoch published.".into(),
+                    Err(e) => format!("Rotation failed: {e}"),
+                });
+                self.start_sync(ctx);
+                true
+            }
+            Msg::SetBody(v) => {
+                self.body = v;
+                false
+            }
+            Msg::Send => {
+                let Some(g) = self.sel() else { return false };
+                let Some(d) = g.derived.clone() else {
+                    self.status = Some("The gate is not synced yet.".into());
+                    return true;
+                };
+                let body = std::mem::take(&mut self.body);
+                if body.trim().is_empty() {
+                    return true;
+                }
+                let me = ctx.props().identity.clone();
+                let sealed = d
+                    .keyring
+                    .seal(&me, body.as_bytes(), now_secs(), &mut OsRng)
+                    .map_err(|e| e.to_string());
+                self.busy = true;
+                ctx.link().send_future(async move {
+                    let r = match sealed {
+                        Ok(m) => relay::gate_post_message(&m)
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e),
+                    };
+                    Msg::Sent(r)
+                });
+                true
+            }
+            Msg::Sent(r) => {
+                self.busy = false;
+                self.status = Some(match r {
+                    Ok(()) => "Posted to the gate.".into(),
+                    Err(e) => format!("Could not post: {e}"),
+                });
+                self.start_sync(ctx);
+                true
+            }
+        }
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        html! {
+            <section class="card gates" aria-labelledby="gates-h">
+                <h2 id="gates-h">{ "Private gates" }</h2>
+                <ul class="gate-list">
+                    { for self.gates.iter().map(|g| {
+                        let id = g.meta.gate_id.clone();
+                        let active = self.selected.as_deref() == Some(id.as_str());
+                        html! {
+                            <li key={id.clone()} class={classes!("gate-item", active.then_some("active"))}
+                                data-gate={g.meta.name.clone()} data-gate-id={id.clone()}>
+                                <button type="button" onclick={link.callback(move |_| Msg::Select(id.clone()))}>
+                                    { &g.meta.name }
+                                    if let Some(d) = &g.derived {
+                                        <span class="muted small">{ format!(" · epoch {}", d.head().number()) }</span>
+                                    }
+                                </button>
+                            </li>
+                        }
+                    }) }
+                </ul>
+                <div class="gate-forms">
+                    <form onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Create })}>
+                        <label for="gate-name">{ "New gate name" }</label>
+                        <input id="gate-name" type="text" maxlength="64" autocomplete="off" value={self.name.clone()}
+                            oninput={link.callback(|e: InputEvent| Msg::SetName(e.target_unchecked_into::<HtmlInputElement>().value()))} />
+                        <button id="create-gate" type="submit" class="btn" disabled={self.busy}>{ "Create gate" }</button>
+                    </form>
+                    <form onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Join })}>
+                        <label for="join-code">{ "Join with an invite code" }</label>
+                        <textarea id="join-code" rows="2" spellcheck="false" placeholder="postern-gate1.…" value={self.join_code.clone()}
+                            oninput={link.callback(|e: InputEvent| Msg::SetJoinCode(e.target_unchecked_into::<HtmlTextAreaElement>().value()))} />
+                        <label for="join-gate-name">{ "Name for this gate" }</label>
+                        <input id="join-gate-name" type="text" maxlength="64" autocomplete="off" value={self.join_name.clone()}
+                            oninput={link.callback(|e: InputEvent| Msg::SetJoinName(e.target_unchecked_into::<HtmlInputElement>().value()))} />
+                        <button id="join-gate" type="submit" class="btn">{ "Join gate" }</button>
+                    </form>
+                </div>
+                if let Some(s) = &self.status {
+                    <p id="gate-status" class="muted small" role="status">{ s }</p>
+                }
+                { self.view_selected(ctx) }
+            </section>
+        }
+    }
+}
+
+impl Gates {
+    fn view_selected(&self, ctx: &Context<Self>) -> Html {
+        let Some(g) = self.sel() else { return html! {} };
+        let link = ctx.link();
+        let me = ctx.props().identity.node_id();
+        let d = g.derived.as_ref();
+        let am_admin = d
+            .and_then(|d| d.head().roster().get(&me).map(|e| e.is_admin()))
+            .unwrap_or(false);
+        let removed_at = d.and_then(|d| d.removed_at);
+        let member_now = d.is_some_and(|d| d.head().roster().contains(&me));
+        html! {
+            <div class="gate-detail" data-gate-id={g.meta.gate_id.clone()}>
+                <h3>{ &g.meta.name }</h3>
+                if let Some(e) = &g.error {
+                    <p class="banner banner-warn small" role="status">{ e }</p>
+                }
+                <p class="small">{ "Invite code (share out of band with invited contacts):" }</p>
+                <code id="gate-invite-code" class="identity-string">{ invite_code(&g.meta.gate_id, &g.meta.genesis_hash) }</code>
+                if let Some(n) = removed_at {
+                    <p id="gate-removed" class="banner banner-warn" role="status">
+                        { format!("You were removed at epoch {n}. Newer messages cannot be read.") }
+                    </p>
+                }
+                if am_admin {
+                    <div class="row gate-admin">
+                        <label for="gate-invite-contact">{ "Invite contact" }</label>
+                        <select id="gate-invite-contact" onchange={link.callback(|e: Event| Msg::SetInvitee(e.target_unchecked_into::<HtmlSelectElement>().value()))}>
+                            { for ctx.props().contacts.iter().map(|c| html! {
+                                <option value={c.name.clone()} selected={self.invitee == c.name}>{ &c.name }</option>
+                            }) }
+                        </select>
+                        <button id="gate-invite" type="button" class="btn" disabled={self.busy}
+                            onclick={link.callback(|_| Msg::Invite)}>{ "Invite" }</button>
+                    </div>
+                }
+                if let Some(d) = d {
+                    <p class="small">{ "Members:" }</p>
+                    <ul class="gate-members">
+                        { for d.head().roster().entries().iter().map(|e| {
+                            let node = e.member_id().to_string();
+                            let label = self.name_of(ctx, &node);
+                            let n2 = node.clone();
+                            html! {
+                                <li class="gate-member" data-member={node.clone()}>
+                                    { label.clone() }
+                                    if e.is_admin() { <span class="muted small">{ " (admin)" }</span> }
+                                    if am_admin && node != me {
+                                        { " " }
+                                        <button type="button" class="btn btn-small" data-remove-member={label}
+                                            onclick={link.callback(move |_| Msg::Remove(n2.clone()))}>{ "Remove" }</button>
+                                    }
+                                </li>
+                            }
+                        }) }
+                    </ul>
+                }
+                <ol class="gate-messages" aria-label="Gate messages">
+                    { for g.messages.iter().map(|m| html! {
+                        <li key={m.seq} class="gate-message" data-epoch={m.epoch.to_string()} data-sender={m.sender.clone()} data-verified="true">
+                            <div class="message-meta">
+                                <span class="gate-message-sender" title={m.sender.clone()}>{ self.name_of(ctx, &m.sender) }</span>
+                                <span class="verified">{ "✓ verified" }</span>
+                                <span class="muted small">{ format!("epoch {}", m.epoch) }</span>
+                                <time datetime={logic::iso_time(m.timestamp)}>{ logic::format_time(m.timestamp) }</time>
+                            </div>
+                            <p class="gate-message-body">{ &m.body }</p>
+                        </li>
+                    }) }
+                </ol>
+                if member_now {
+                    <form class="compose" onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Send })}>
+                        <label for="gate-compose" class="visually-hidden">{ "Gate message" }</label>
+                        <textarea id="gate-compose" rows="2" placeholder="Write to the gate…" value={self.body.clone()}
+                            oninput={link.callback(|e: InputEvent| Msg::SetBody(e.target_unchecked_into::<HtmlTextAreaElement>().value()))} />
+                        <button id="gate-send" type="submit" class="btn btn-primary" disabled={self.busy}>{ "Post" }</button>
+                    </form>
+                }
+                if let Some(d) = d {
+                    <details class="gate-history" open=true>
+                        <summary>{ "Epoch history" }</summary>
+                        <table>
+                            <thead><tr><th>{ "Epoch" }</th><th>{ "Reason" }</th><th>{ "Rotator" }</th><th>{ "Roster" }</th></tr></thead>
+                            <tbody>
+                                { for d.epochs.iter().map(|e| html! {
+                                    <tr class="gate-epoch" data-epoch={e.number().to_string()}>
+                                        <td>{ e.number() }</td>
+                                        <td>{ format!("{:?}", e.reason()).to_lowercase() }</td>
+                                        <td>{ self.name_of(ctx, e.rotator_id()) }</td>
+                                        <td>{ e.roster().len() }</td>
+                                    </tr>
+                                }) }
+                            </tbody>
+                        </table>
+                    </details>
+                }
+            </div>
+        }
+    }
+}
