@@ -482,3 +482,87 @@ fn pull_sync_reports_forks_and_never_merges() {
     assert_eq!(metric(&f.get("/metrics").body, "postern_sync_events_pulled_total"), 0);
     assert!(f.log_text().contains("forked"), "{}", f.log_text());
 }
+
+/// POST `body` to `relay` signed as mesh node `from` (what that relay's worker would send).
+fn post_as_mesh_peer(mesh: &Mesh, from: usize, relay: &Relay, path: &str, body: &[u8]) -> Resp {
+    let own = mesh.url(from);
+    let key = peer_key(common::MESH_SECRET.as_bytes(), &normalize_peer_url(&own).unwrap());
+    post_peer(relay, path, Some(&own), Some(&sign_body(&key, body)), body)
+}
+
+#[test]
+fn pending_replication_survives_sigkill_and_resumes_on_restart() {
+    let (mesh, mut relays) = Mesh::start(2, &[(0, 1)], &["--per-sender-cap", "5"]);
+    let alice = Identity::generate(&mut OsRng);
+    let bob = Identity::generate(&mut OsRng);
+    for r in &relays {
+        assert_eq!(r.register(&bob).status, 200);
+    }
+    // B goes away; A acknowledges three DMs it cannot push yet.
+    let b = relays.pop().unwrap();
+    assert!(b.terminate().success());
+    let a = relays.pop().unwrap();
+    let sent: Vec<DmEnvelope> = (0..3).map(|_| seal_to(&alice, &bob)).collect();
+    for m in &sent {
+        let r = a.send(m);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // SIGKILL: whatever A had in memory is gone; only the database remains.
+    a.kill();
+    let a = mesh.start_node(0).expect("restart A");
+    let b = mesh.start_node(1).expect("restart B");
+    assert_eq!(a.poll(&bob).messages.len(), 3);
+    wait_for("the 3 pending DMs to reach B after both restarts", Duration::from_secs(90), || {
+        b.poll(&bob).messages.len() == 3
+    });
+    let mut got: Vec<String> = b.poll(&bob).messages.into_iter().map(|m| m.envelope.msg_id).collect();
+    let mut want: Vec<String> = sent.iter().map(|m| m.msg_id.clone()).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    // The outbox drained: A counts the three pushes, nothing failed.
+    wait_for("A's metrics", Duration::from_secs(20), || metric(&a.get("/metrics").body, OK) == 3);
+    assert_no_failed_replication(&[a, b]);
+}
+
+#[test]
+fn a_replica_arriving_after_its_ack_is_neither_stored_nor_forwarded() {
+    // A – B – C: requests to B are signed as A; C shows what B forwards.
+    let (mesh, relays) = Mesh::start(3, &[(0, 1), (1, 2)], &[]);
+    let (b, c) = (&relays[1], &relays[2]);
+    let alice = Identity::generate(&mut OsRng);
+    let bob = Identity::generate(&mut OsRng);
+    for r in &relays {
+        assert_eq!(r.register(&bob).status, 200);
+    }
+    let late = seal_to(&alice, &bob);
+    let exp = now() + 600;
+    // The ack overtakes the replica: nothing to remove yet, but the msg_id is tombstoned.
+    let ack = ReplicateAckRequest { msg_ids: vec![late.msg_id.clone()], recipient_id: bob.node_id().to_string() };
+    let r = post_as_mesh_peer(&mesh, 0, b, PATH_REPLICATE_ACK, &serde_json::to_vec(&ack).unwrap());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["removed"], 0);
+    // The late replica: 200 duplicate, not stored.
+    let body = serde_json::to_vec(&ReplicateEnvelopeRequest { envelope: late.clone(), expires_at: exp }).unwrap();
+    let r = post_as_mesh_peer(&mesh, 0, b, PATH_REPLICATE_ENVELOPE, &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a: ReplicateEnvelopeResponse = r.json_as();
+    assert!(a.duplicate);
+    assert!(b.poll(&bob).messages.is_empty());
+    // A local re-deposit of the acked msg_id is a duplicate too.
+    let r = b.send(&late);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["duplicate"], true);
+    assert!(b.poll(&bob).messages.is_empty());
+    // A later replica is stored and forwarded to C; B's pushes to C are in order, so once it
+    // is on C the tombstoned one would be there too had it been forwarded.
+    let control = seal_to(&alice, &bob);
+    let body = serde_json::to_vec(&ReplicateEnvelopeRequest { envelope: control.clone(), expires_at: exp }).unwrap();
+    let r = post_as_mesh_peer(&mesh, 0, b, PATH_REPLICATE_ENVELOPE, &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_for("the control DM to reach C", Duration::from_secs(20), || !c.poll(&bob).messages.is_empty());
+    let on_c: Vec<String> = c.poll(&bob).messages.into_iter().map(|m| m.envelope.msg_id).collect();
+    assert_eq!(on_c, vec![control.msg_id.clone()]);
+    let on_b: Vec<String> = b.poll(&bob).messages.into_iter().map(|m| m.envelope.msg_id).collect();
+    assert_eq!(on_b, vec![control.msg_id]);
+}
