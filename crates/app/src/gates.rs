@@ -82,7 +82,6 @@ pub fn derive(
     }
     let mut keyring = GateKeyring::new(state.gate().clone());
     let mut epochs = Vec::with_capacity(records.len());
-    let me_id = me.node_id();
     let mut was_member = false;
     let mut removed_at = None;
     for r in records {
@@ -99,7 +98,6 @@ pub fn derive(
             }
             Err(e) => return Err(e.to_string()),
         }
-        let _ = &me_id;
         epochs.push(e);
     }
     Ok(Derived {

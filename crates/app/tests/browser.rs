@@ -324,3 +324,86 @@ fn outbox_backoff_and_error_classes() {
         "{q}"
     );
 }
+
+#[wasm_bindgen_test]
+async fn gate_chain_invite_removal_and_storage_v2_upgrade() {
+    use indexed_db_futures::database::Database;
+    use indexed_db_futures::prelude::*;
+    use postern_app::gates;
+    use postern_app::storage::{StoredGate, StoredGateMessage};
+    use postern_core::gate::{self, GateId, Reason, Role};
+
+    // Invite codes.
+    let alice = Identity::generate(&mut OsRng);
+    let carol = Identity::generate(&mut OsRng);
+    let gid = GateId::generate(&mut OsRng);
+    let g1 = gate::create_genesis(&alice, &gid, 10, &mut OsRng).unwrap();
+    let e1 = g1.verify().unwrap();
+    let genesis = gates::hex32(e1.hash());
+    let code = gates::invite_code(gid.as_str(), &genesis);
+    assert_eq!(
+        gates::parse_invite(&code).unwrap(),
+        (gid.to_string(), genesis.clone())
+    );
+    assert!(gates::parse_invite("postern-gate1.nothex.00").is_err());
+    assert!(gates::parse_invite("hello").is_err());
+
+    // Carol joins at epoch 2, is removed at epoch 3.
+    let r2 = e1.roster().with_member(carol.public(), Role::Member).unwrap();
+    let g2 = gate::rotate(&alice, &e1, r2, Reason::Join, 11, &mut OsRng).unwrap();
+    let e2 = g2.verify().unwrap();
+    let r3 = e2.roster().without_member(&carol.node_id()).unwrap();
+    let g3 = gate::rotate(&alice, &e2, r3, Reason::Kick, 12, &mut OsRng).unwrap();
+    let chain = vec![g1.clone(), g2.clone(), g3.clone()];
+    let d = gates::derive(&carol, gid.as_str(), &genesis, &chain).unwrap();
+    assert_eq!(d.removed_at, Some(3));
+    assert_eq!(d.head().number(), 3);
+    assert!(d.keyring.key(2).is_some() && d.keyring.key(3).is_none());
+    let d = gates::derive(&alice, gid.as_str(), &genesis, &chain).unwrap();
+    assert_eq!(d.removed_at, None);
+    // A wrong genesis hash (another gate's invite) or a broken chain is refused.
+    assert!(gates::derive(&alice, gid.as_str(), &"0".repeat(64), &chain).is_err());
+    assert!(gates::derive(&alice, gid.as_str(), &genesis, &[g1.clone(), g3.clone()]).is_err());
+
+    // A version-2 database upgrades to the gate stores and keeps its data.
+    let name = scratch_db();
+    let v2 = Database::open(name.as_str())
+        .with_version(2u32)
+        .with_on_upgrade_needed(|_e, db| {
+            for s in ["meta", "contacts", "messages", "outbox"] {
+                db.create_object_store(s).build()?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    v2.close();
+    let db = Storage::open(&name).await.unwrap();
+    let sg = StoredGate {
+        gate_id: gid.to_string(),
+        name: "Ops".into(),
+        genesis_hash: genesis.clone(),
+        after: 7,
+        added_at: 1,
+    };
+    db.put_gate(&sg).await.unwrap();
+    for r in &chain {
+        db.put_gate_epoch(r).await.unwrap();
+    }
+    let m = StoredGateMessage {
+        gate: gid.to_string(),
+        seq: 7,
+        epoch: 2,
+        sender: alice.node_id(),
+        timestamp: 11,
+        body: "hi".into(),
+    };
+    db.put_gate_message(&m).await.unwrap();
+    db.close();
+    let db = Storage::open(&name).await.unwrap();
+    assert_eq!(db.gates().await.unwrap(), vec![sg]);
+    assert_eq!(db.gate_epochs().await.unwrap(), chain);
+    assert_eq!(db.gate_messages().await.unwrap(), vec![m]);
+    db.close();
+    storage::delete_database(&name).await.unwrap();
+}
