@@ -1165,18 +1165,24 @@ mod tests {
         ));
     }
 
+    /// A database migrated only up to `version`, as an older relay left it.
+    fn database_at_version(dir: &Path, version: usize) -> Connection {
+        let mut conn = Connection::open(dir.join(DB_FILE)).unwrap();
+        for (i, sql) in MIGRATIONS[..version].iter().enumerate() {
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(sql).unwrap();
+            tx.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+            tx.commit().unwrap();
+        }
+        conn
+    }
+
     #[test]
     fn gate_migration_keeps_existing_data() {
         let dir = tempfile::tempdir().unwrap();
         {
             // A version-2 database (before private gates) holding a registered node.
-            let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
-            for (i, sql) in MIGRATIONS[..2].iter().enumerate() {
-                let tx = conn.transaction().unwrap();
-                tx.execute_batch(sql).unwrap();
-                tx.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
-                tx.commit().unwrap();
-            }
+            let conn = database_at_version(dir.path(), 2);
             conn.execute(
                 "INSERT INTO nodes (node_id, public_key, dh_pub_key, registered_at) VALUES (?1, 'pk', 'dh', 7)",
                 params![R],
@@ -1195,13 +1201,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             // A version-3 database (before the durable outbox) holding a node and a message.
-            let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
-            for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
-                let tx = conn.transaction().unwrap();
-                tx.execute_batch(sql).unwrap();
-                tx.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
-                tx.commit().unwrap();
-            }
+            let conn = database_at_version(dir.path(), 3);
             conn.execute(
                 "INSERT INTO nodes (node_id, public_key, dh_pub_key, registered_at) VALUES (?1, 'pk', 'dh', 7)",
                 params![R],
