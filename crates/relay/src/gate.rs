@@ -70,17 +70,7 @@ pub async fn deposit_message(
     ApiJson(req): ApiJson<MessageRequest>,
 ) -> Result<ApiJson<MessageResponse>, ApiError> {
     let now = st.now();
-    let invalid = |d: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, gcodes::INVALID_MESSAGE, d);
-    schema::validate_for_append("gate_message", &req.message, true).map_err(|e| {
-        let code = if matches!(e, schema::SchemaError::PayloadTooLarge) { icodes::PAYLOAD_TOO_LARGE } else { gcodes::INVALID_MESSAGE };
-        let status = if code == icodes::PAYLOAD_TOO_LARGE { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::UNPROCESSABLE_ENTITY };
-        ApiError::new(status, code, e.to_string())
-    })?;
-    let json = serde_json::to_string(&req.message).map_err(|e| invalid(e.to_string()))?;
-    let msg = GateMessage::from_json(&json).map_err(|e| invalid(e.to_string()))?;
-    msg.validate().map_err(|e| invalid(e.to_string()))?;
-    // Store the typed re-encoding: exactly the validated fields, nothing else.
-    let stored = msg.to_json().map_err(|e| invalid(e.to_string()))?;
+    let (msg, stored) = validate_message(&req.message)?;
     let (gate, epoch, nonce) = (msg.gate.clone(), msg.epoch, msg.nonce.clone());
     let outcome = st
         .with_store("gate_message", move |s| s.gate_deposit(&gate, epoch, &nonce, &stored, now))
@@ -145,4 +135,22 @@ pub async fn read_messages(
         GateRead::Replayed => Err(ApiError::replayed()),
         GateRead::NotAMember => Err(not_a_member()),
     }
+}
+
+/// Every check a gate message gets, from a client or a peer relay: core's `gate_message`
+/// schema (plaintext tripwires, sealed bytes, transport lock), then `GateMessage::validate`.
+/// Returns the message and its typed re-encoding (exactly the validated fields), which is
+/// what is stored and replicated.
+pub(crate) fn validate_message(message: &postern_core::json::Value) -> Result<(GateMessage, String), ApiError> {
+    let invalid = |d: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, gcodes::INVALID_MESSAGE, d);
+    schema::validate_for_append("gate_message", message, true).map_err(|e| {
+        let code = if matches!(e, schema::SchemaError::PayloadTooLarge) { icodes::PAYLOAD_TOO_LARGE } else { gcodes::INVALID_MESSAGE };
+        let status = if code == icodes::PAYLOAD_TOO_LARGE { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::UNPROCESSABLE_ENTITY };
+        ApiError::new(status, code, e.to_string())
+    })?;
+    let json = serde_json::to_string(message).map_err(|e| invalid(e.to_string()))?;
+    let msg = GateMessage::from_json(&json).map_err(|e| invalid(e.to_string()))?;
+    msg.validate().map_err(|e| invalid(e.to_string()))?;
+    let stored = msg.to_json().map_err(|e| invalid(e.to_string()))?;
+    Ok((msg, stored))
 }

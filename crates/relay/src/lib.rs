@@ -4,6 +4,7 @@
 
 pub mod chain;
 pub mod gate;
+pub mod gate_peer;
 pub mod infonet;
 pub mod metrics;
 pub mod peer;

@@ -156,7 +156,7 @@ impl Peers {
         (p, outbox)
     }
 
-    fn authenticate(&self, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+    pub(crate) fn authenticate(&self, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
         let deny = |detail: &str| ApiError::new(StatusCode::FORBIDDEN, pcodes::PEER_UNAUTHORIZED, detail);
         let url = headers
             .get(HEADER_PEER_URL)

@@ -5,7 +5,11 @@
 //! `postern_sync_forks_total`, `fork_detected` in `GET /api/mesh/infonet/sync-status`) and
 //! never merged. Failures back off with `postern_core::sync` (`SyncWorkerState::finish_err`,
 //! i.e. `failure_backoff_seconds`, honouring a 429's `Retry-After` via `parse_retry_after`).
-//! Nothing is persisted beyond the chain itself: the cursor is the chain head.
+//! The per-peer scheduler state (core's `SyncWorkerState`: last success, consecutive failures,
+//! next attempt / backoff, the peer head last matched, fork flag; plus the last `Retry-After`
+//! and a fork report count) is stored in SQLite (`sync_peer_state`) after every transition and
+//! loaded when the worker starts, so a restarted relay keeps its backoff and shows the same
+//! `sync-status`. The chain cursor itself is the chain head.
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::sync::Mutex;
@@ -18,7 +22,7 @@ use postern_core::json::{self, Value};
 use postern_core::sync::{
     parse_retry_after, SyncConfig, SyncWorkerState, DEFAULT_FAILURE_BACKOFF_CAP_S, DEFAULT_FAILURE_BACKOFF_S,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::chain::PushOutcome;
 use crate::server::{ApiError, ApiJson, AppState};
@@ -51,19 +55,33 @@ pub fn config(interval_s: u64) -> SyncConfig {
     }
 }
 
-/// Latest sync state per peer (memory only).
+/// Everything kept about one peer's pull sync (persisted in `sync_peer_state`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerSync {
+    /// Core's scheduler state.
+    #[serde(flatten)]
+    pub state: SyncWorkerState,
+    /// `Retry-After` (seconds) of the last failed round, 0 if it had none.
+    pub last_retry_after_s: u64,
+    /// The peer's head as of the last answer (the hash our locator matched up to).
+    pub peer_head: String,
+    /// Rounds that found a fork with this peer, ever.
+    pub fork_reports: u64,
+}
+
+/// Latest sync state per peer (a mirror of what is persisted).
 #[derive(Debug, Default)]
 pub struct SyncStatus {
-    peers: Mutex<BTreeMap<String, SyncWorkerState>>,
+    peers: Mutex<BTreeMap<String, PeerSync>>,
 }
 
 impl SyncStatus {
-    fn set(&self, peer: &str, state: &SyncWorkerState) {
+    fn set(&self, peer: &str, state: &PeerSync) {
         let mut g = self.peers.lock().unwrap_or_else(|p| p.into_inner());
         g.insert(peer.to_string(), state.clone());
     }
 
-    fn snapshot(&self) -> BTreeMap<String, SyncWorkerState> {
+    fn snapshot(&self) -> BTreeMap<String, PeerSync> {
         self.peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
@@ -72,7 +90,7 @@ impl SyncStatus {
 pub struct PeerSyncStatus {
     pub peer_url: String,
     #[serde(flatten)]
-    pub state: SyncWorkerState,
+    pub state: PeerSync,
 }
 
 #[derive(Serialize)]
@@ -90,7 +108,7 @@ pub(crate) async fn sync_status(State(st): State<AppState>) -> Result<ApiJson<Sy
         .into_iter()
         .map(|(peer_url, state)| PeerSyncStatus { peer_url, state })
         .collect();
-    let fork_detected = peers.iter().any(|p| p.state.fork_detected);
+    let fork_detected = peers.iter().any(|p| p.state.state.fork_detected);
     Ok(ApiJson(SyncStatusResponse { peers, fork_detected }))
 }
 
@@ -102,11 +120,18 @@ pub fn start(state: &AppState, peers: &[String], interval_s: u64) {
     }
 }
 
-/// How one round ended.
+/// How one round ended (with the peer head last seen, empty if none).
 enum Round {
-    Ok(u64),
-    Fork(String),
+    Ok(u64, String),
+    Fork(String, String),
     Err(String, u64),
+}
+
+/// Show `s` in the status and persist it (a storage failure is logged, the round goes on).
+async fn publish(st: &AppState, peer: &str, s: &PeerSync) {
+    st.sync_status().set(peer, s);
+    let (p, rec, now) = (peer.to_string(), s.clone(), st.now());
+    let _ = st.with_store("sync_state_save", move |store| store.sync_state_save(&p, &rec, now)).await;
 }
 
 async fn head(st: &AppState) -> String {
@@ -115,37 +140,60 @@ async fn head(st: &AppState) -> String {
 
 async fn worker(st: AppState, peer: String, cfg: SyncConfig) {
     let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
-    let mut state = SyncWorkerState::default();
+    // Resume from the persisted state (backoff, failures, last success) if there is one.
+    let p = peer.clone();
+    let mut rec = match st.with_store("sync_state_load", move |s| s.sync_state_load(&p)).await {
+        Ok(Some(r)) => {
+            tracing::info!(peer = %peer, failures = r.state.consecutive_failures, next = r.state.next_sync_due_at, "resuming pull-sync state");
+            r
+        }
+        _ => PeerSync::default(),
+    };
+    st.sync_status().set(&peer, &rec);
     loop {
-        let wait = state.next_sync_due_at.saturating_sub(st.now());
+        let wait = rec.state.next_sync_due_at.saturating_sub(st.now());
         if wait > 0 {
             tokio::time::sleep(Duration::from_secs(wait)).await;
             continue;
         }
-        state = state.begin(&peer, &head(&st).await, st.now());
-        st.sync_status().set(&peer, &state);
+        rec.state = rec.state.begin(&peer, &head(&st).await, st.now());
+        publish(&st, &peer, &rec).await;
         let round = run_round(&st, &agent, &peer).await;
         let (now, current) = (st.now(), head(&st).await);
-        state = match round {
-            Round::Ok(pulled) => {
+        rec = match round {
+            Round::Ok(pulled, peer_head) => {
                 if pulled > 0 {
                     tracing::info!(peer = %peer, pulled, head = %current, "pulled chain events");
                 }
                 st.metrics().sync_round("ok", pulled);
-                state.finish_ok(&cfg, &peer, &current, false, now)
+                PeerSync {
+                    state: rec.state.finish_ok(&cfg, &peer, &current, false, now),
+                    last_retry_after_s: 0,
+                    peer_head: if peer_head.is_empty() { rec.peer_head } else { peer_head },
+                    fork_reports: rec.fork_reports,
+                }
             }
-            Round::Fork(detail) => {
+            Round::Fork(detail, peer_head) => {
                 tracing::warn!(peer = %peer, detail = %detail, "peer chain forked from ours; not merging");
                 st.metrics().sync_round("fork", 0);
-                state.finish_err(&cfg, &peer, &detail, true, 0, now)
+                PeerSync {
+                    state: rec.state.finish_err(&cfg, &peer, &detail, true, 0, now),
+                    last_retry_after_s: 0,
+                    peer_head: if peer_head.is_empty() { rec.peer_head } else { peer_head },
+                    fork_reports: rec.fork_reports.saturating_add(1),
+                }
             }
             Round::Err(error, retry_after) => {
                 tracing::debug!(peer = %peer, error = %error, retry_after, "chain sync failed");
                 st.metrics().sync_round("error", 0);
-                state.finish_err(&cfg, &peer, &error, false, retry_after, now)
+                PeerSync {
+                    state: rec.state.finish_err(&cfg, &peer, &error, false, retry_after, now),
+                    last_retry_after_s: retry_after,
+                    ..rec
+                }
             }
         };
-        st.sync_status().set(&peer, &state);
+        publish(&st, &peer, &rec).await;
     }
 }
 
@@ -177,6 +225,7 @@ fn fetch(agent: &ureq::Agent, url: &str, body: &[u8], now: u64) -> Result<Vec<u8
 async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
     let local = |_| Round::Err("local storage error".into(), 0);
     let mut pulled = 0u64;
+    let mut last_head = String::new();
     for _ in 0..MAX_PAGES_PER_ROUND {
         let locator = match st.with_chain("sync_locator", |c| Ok(c.locator(LOCATOR_LIMIT_DEFAULT))).await {
             Ok(l) => l,
@@ -206,6 +255,7 @@ async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
         };
         let forked = matches!(v.get("forked"), Some(Value::Bool(true)));
         let peer_head = v.get("head_hash").and_then(Value::as_str).unwrap_or_default().to_string();
+        last_head.clone_from(&peer_head);
         let Some(events) = v.get("events").and_then(Value::as_array).map(<[Value]>::to_vec) else {
             return Round::Err("sync response has no events array".into(), 0);
         };
@@ -223,12 +273,12 @@ async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
                 Err(e) => return local(e),
             };
             if behind {
-                return Round::Ok(pulled);
+                return Round::Ok(pulled, last_head);
             }
-            return Round::Fork(format!("peer head {peer_head} shares no history with ours beyond genesis"));
+            return Round::Fork(format!("peer head {peer_head} shares no history with ours beyond genesis"), last_head);
         }
         if events.is_empty() {
-            return Round::Ok(pulled);
+            return Round::Ok(pulled, last_head);
         }
         let n = events.len();
         let now = st.now();
@@ -237,11 +287,11 @@ async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
                 pulled += accepted;
                 // All known already (we are ahead of the peer's match) or the last page.
                 if accepted == 0 || n < PAGE {
-                    return Round::Ok(pulled);
+                    return Round::Ok(pulled, last_head);
                 }
             }
             Ok(PushOutcome::Refused(r)) if r.refusal.code == postern_core::api::peer::codes::FORKED => {
-                return Round::Fork(format!("peer's events diverge from ours: {}", r.refusal.detail));
+                return Round::Fork(format!("peer's events diverge from ours: {}", r.refusal.detail), last_head);
             }
             Ok(PushOutcome::Refused(r)) => {
                 return Round::Err(format!("peer sent an invalid event ({}): {}", r.refusal.code, r.refusal.detail), 0);
@@ -249,7 +299,7 @@ async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
             Err(e) => return local(e),
         }
     }
-    Round::Ok(pulled)
+    Round::Ok(pulled, last_head)
 }
 
 #[cfg(test)]

@@ -140,3 +140,60 @@ pub fn epochs_params(gate: &str) -> Vec<u8> {
 pub fn messages_params(gate: &str, after: Option<u64>, limit: u32) -> Vec<u8> {
     format!("messages\n{gate}\n{}\n{limit}", after.unwrap_or(0)).into_bytes()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Relay-to-relay gate replication (peer endpoints, HMAC-authenticated with `crate::peer`).
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /api/mesh/gate/peer-push`: one epoch record or one gate message accepted by the
+/// sending relay. Authenticated like every peer endpoint (`X-Peer-Url`, `X-Peer-HMAC` over the
+/// exact body, see [`crate::peer`]); the receiver runs exactly the checks of a client
+/// submission ([`EpochRequest`] / [`MessageRequest`]).
+pub const PATH_PEER_PUSH: &str = "/api/mesh/gate/peer-push";
+
+/// Largest gate peer-push body: a client submission ([`crate::api::MAX_BODY_BYTES`]) plus the
+/// wrapper.
+pub const MAX_PEER_PUSH_BODY_BYTES: usize = crate::api::MAX_BODY_BYTES + 1024;
+
+/// Exactly one of `record` / `message`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerPushRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<EpochRecord>,
+    /// A `gate_message` payload, exactly as a client would send it in [`MessageRequest`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Value>,
+}
+
+/// What the receiving relay did with a pushed item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerPushOutcome {
+    /// Newly stored (and queued for the receiver's other peers).
+    Accepted,
+    /// Already held: nothing stored, nothing forwarded.
+    Duplicate,
+    /// Its predecessor (previous epoch, or the message's epoch) is not on the receiver yet: kept
+    /// aside, not served and not forwarded, and run through the same checks once the missing
+    /// epoch arrives.
+    Parked,
+}
+
+/// `POST /api/mesh/gate/peer-push` success (200 accepted/duplicate, 202 parked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerPushResponse {
+    pub ok: bool,
+    pub outcome: PeerPushOutcome,
+    pub gate: String,
+    /// The record's epoch, or the message's epoch.
+    pub epoch: u64,
+}
+
+/// Gate peer-push error codes (in addition to [`codes`] and [`crate::api::peer::codes`]).
+pub mod peer_codes {
+    /// The body holds neither or both of `record` / `message` (400).
+    pub const ONE_ITEM: &str = "one_item_expected";
+    /// The receiver's parking area for out-of-order items is full (503, retry later).
+    pub const PARKING_FULL: &str = "parking_full";
+}
