@@ -173,6 +173,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         .with_peers(args.public_url.as_deref(), &args.peers);
     let peer_urls: Vec<String> = args.peers.iter().map(|p| p.url.clone()).collect();
     crate::sync::start(&state, &peer_urls, args.sync_interval_secs);
+    crate::gate_peer::start_pull(&state, args.public_url.as_deref(), &args.peers, args.sync_interval_secs);
     if !args.peers.is_empty() {
         tracing::info!(sync_interval_secs = args.sync_interval_secs, peers = args.peers.len(), public_url = args.public_url.as_deref().unwrap_or(""), "peer replication configured");
     }

@@ -121,7 +121,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (recipient_id, msg_id)
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX dm_tombstones_expiry ON dm_tombstones (expires_at);",
-    // 5 (relay-b): gate replication parking and persisted pull-sync state. `gate_parked` holds
+    // 5 (relay-b): gate replication parking, gate pull feed and persisted pull-sync state.
+    // `gate_feed` orders every stored epoch record and gate message (existing ones backfilled)
+    // for peers that pull; `gate_pull_cursor` is how far this relay pulled from each peer.
+    // `gate_parked` holds
     // gate items pushed by a peer before their predecessor (an epoch record whose previous
     // epoch, or a message whose epoch, is not here yet): exact JSON, never served, re-run
     // through core once the missing epoch arrives. `sync_peer_state` is the pull-sync
@@ -146,6 +149,19 @@ const MIGRATIONS: &[&str] = &[
         peer_head        TEXT NOT NULL DEFAULT '',
         fork_reports     INTEGER NOT NULL DEFAULT 0,
         updated_at       INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE gate_feed (
+        seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+        gate     TEXT NOT NULL,
+        kind     TEXT NOT NULL CHECK (kind IN ('epoch', 'message')),
+        item_ref INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO gate_feed (gate, kind, item_ref) SELECT gate, 'epoch', epoch FROM gate_epochs ORDER BY gate, epoch;
+    INSERT INTO gate_feed (gate, kind, item_ref) SELECT gate, 'message', seq FROM gate_messages ORDER BY seq;
+    CREATE TABLE gate_pull_cursor (
+        peer       TEXT PRIMARY KEY NOT NULL,
+        after_seq  INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
     ) STRICT;",
 ];
 
@@ -1179,6 +1195,10 @@ impl Store {
                 params![record.gate, entry.member_id(), to_i64(epoch.number())],
             )?;
         }
+        tx.execute(
+            "INSERT INTO gate_feed (gate, kind, item_ref) VALUES (?1, 'epoch', ?2)",
+            params![record.gate, to_i64(epoch.number())],
+        )?;
         // The exact stored record, spliced into the peer-push body.
         let body = format!("{{\"record\":{json}}}");
         let wake = Self::enqueue_raw(tx, outbox, postern_core::api::gate::PATH_PEER_PUSH, &body, from, now)?;
@@ -1219,6 +1239,10 @@ impl Store {
             params![gate, to_i64(epoch), nonce, json, to_i64(now)],
         )?;
         let seq = to_u64(tx.last_insert_rowid());
+        tx.execute(
+            "INSERT INTO gate_feed (gate, kind, item_ref) VALUES (?1, 'message', ?2)",
+            params![gate, to_i64(seq)],
+        )?;
         let body = format!("{{\"message\":{json}}}");
         let wake = Self::enqueue_raw(tx, outbox, postern_core::api::gate::PATH_PEER_PUSH, &body, from, now)?;
         Ok((GateDeposit::Stored { seq }, wake))
@@ -1405,6 +1429,56 @@ impl Store {
     pub fn gate_parked_len(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row("SELECT COUNT(*) FROM gate_parked", [], |r| r.get(0))?;
         Ok(to_u64(n))
+    }
+}
+
+/// Gate pull feed (relay-b).
+impl Store {
+    /// Stored gate items after feed position `after`, oldest first: (position, exact peer-push
+    /// body). At most `limit` items and, past the first, about `max_bytes` of bodies.
+    pub fn gate_feed_page(&self, after: u64, limit: u32, max_bytes: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT f.seq, e.record, m.message FROM gate_feed f
+             LEFT JOIN gate_epochs e ON f.kind = 'epoch' AND e.gate = f.gate AND e.epoch = f.item_ref
+             LEFT JOIN gate_messages m ON f.kind = 'message' AND m.seq = f.item_ref
+             WHERE f.seq > ?1 ORDER BY f.seq ASC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![to_i64(after), i64::from(limit)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))
+        })?;
+        let (mut out, mut bytes) = (Vec::new(), 0usize);
+        for row in rows {
+            let (seq, record, message) = row?;
+            let body = match (record, message) {
+                (Some(r), _) => format!("{{\"record\":{r}}}"),
+                (None, Some(m)) => format!("{{\"message\":{m}}}"),
+                (None, None) => return Err(StoreError::Corrupt(format!("gate feed entry {seq} has no item"))),
+            };
+            bytes = bytes.saturating_add(body.len());
+            if !out.is_empty() && bytes > max_bytes {
+                break;
+            }
+            out.push((to_u64(seq), body));
+        }
+        Ok(out)
+    }
+
+    /// How far this relay has pulled the gate feed of `peer` (0: from the start).
+    pub fn gate_pull_cursor(&self, peer: &str) -> Result<u64, StoreError> {
+        let v: Option<i64> = self
+            .conn
+            .query_row("SELECT after_seq FROM gate_pull_cursor WHERE peer = ?1", params![peer], |r| r.get(0))
+            .optional()?;
+        Ok(v.map_or(0, to_u64))
+    }
+
+    pub fn set_gate_pull_cursor(&mut self, peer: &str, after: u64, now: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO gate_pull_cursor (peer, after_seq, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (peer) DO UPDATE SET after_seq = excluded.after_seq, updated_at = excluded.updated_at",
+            params![peer, to_i64(after), to_i64(now)],
+        )?;
+        Ok(())
     }
 }
 
@@ -1823,6 +1897,13 @@ mod tests {
                 [],
             )
             .unwrap();
+            // A gate stored before the feed existed.
+            conn.execute_batch(
+                "INSERT INTO gates (gate, genesis_hash, head_epoch, created_at) VALUES ('g', 'h', 1, 1);
+                 INSERT INTO gate_epochs (gate, epoch, hash, record, received_at) VALUES ('g', 1, 'h', '{\"r\":1}', 1);
+                 INSERT INTO gate_messages (gate, epoch, nonce, message, received_at) VALUES ('g', 1, 'n', '{\"m\":1}', 2);",
+            )
+            .unwrap();
         }
         let mut s = Store::open(dir.path()).unwrap();
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
@@ -1838,9 +1919,17 @@ mod tests {
             fork_reports: 2,
         };
         s.sync_state_save("http://a", &rec, 100).unwrap();
+        // The old gate items are in the pull feed, epochs first.
+        let feed = s.gate_feed_page(0, 10, 1 << 20).unwrap();
+        assert_eq!(feed, vec![(1, "{\"record\":{\"r\":1}}".to_string()), (2, "{\"message\":{\"m\":1}}".to_string())]);
+        assert_eq!(s.gate_feed_page(1, 10, 1 << 20).unwrap().len(), 1);
+        assert_eq!(s.gate_feed_page(0, 10, 1).unwrap().len(), 1);
+        assert_eq!(s.gate_pull_cursor("http://a").unwrap(), 0);
+        s.set_gate_pull_cursor("http://a", 2, 100).unwrap();
         drop(s);
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.sync_state_load("http://a").unwrap(), Some(rec.clone()));
         assert_eq!(s.sync_state_load("http://a").unwrap().unwrap().state.next_sync_due_at, 130);
+        assert_eq!(s.gate_pull_cursor("http://a").unwrap(), 2);
     }
 }

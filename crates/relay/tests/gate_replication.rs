@@ -238,3 +238,48 @@ fn forged_rotations_from_an_authenticated_peer_are_refused_and_not_forwarded() {
     }
     assert!(b.log_text().contains("parked gate epoch refused"), "{}", b.log_text());
 }
+
+#[test]
+fn a_relay_that_joins_late_pulls_the_gates_it_missed() {
+    // A runs alone at first: nothing it stores is queued for anybody.
+    let mut mesh = Mesh {
+        dirs: (0..2).map(|_| tempfile::tempdir().unwrap()).collect(),
+        ports: (0..2).map(|_| common::free_port()).collect(),
+        edges: Vec::new(),
+        extra: vec!["--sync-interval-secs=1".into()],
+        push: true,
+    };
+    let a = mesh.start_node(0).unwrap();
+    let [alice, bob] = [(); 2].map(|_| Identity::generate(&mut OsRng));
+    let gid = GateId::generate(&mut OsRng);
+    let g = gid.as_str().to_string();
+    let r1 = create_genesis(&alice, &gid, now(), &mut OsRng).unwrap();
+    let e1 = r1.verify().unwrap();
+    let r2 = rotate(&alice, &e1, e1.roster().with_member(bob.public(), Role::Member).unwrap(), Reason::Join, now(), &mut OsRng).unwrap();
+    let e2 = r2.verify().unwrap();
+    ok(publish(&a, &r1));
+    ok(publish(&a, &r2));
+    let msgs: Vec<GateMessage> = (0..3).map(|i| seal(&alice, &e2, &format!("m{i}"))).collect();
+    for m in &msgs {
+        ok(post_msg(&a, m));
+    }
+    assert_eq!(a.terminate().code(), Some(0));
+
+    // Now A and B peer: B pulls A's gate feed (cursor persisted), and B's own posts are pushed.
+    mesh.edges = vec![(0, 1)];
+    let a = mesh.start_node(0).unwrap();
+    let b = mesh.start_node(1).unwrap();
+    wait_for("epochs pulled by B", || epochs(&b, &bob, &g).as_deref() == Some(&[r1.clone(), r2.clone()][..]));
+    let nonces: Vec<String> = msgs.iter().map(|m| m.nonce.clone()).collect();
+    wait_for("messages pulled by B", || message_nonces(&b, &bob, &g) == Some(nonces.clone()));
+    assert!(b.log_text().contains("pulled gate items"), "{}", b.log_text());
+    // B restarted keeps its cursor: nothing is stored twice, and it still serves everything.
+    assert_eq!(b.terminate().code(), Some(0));
+    let b = mesh.start_node(1).unwrap();
+    let m = seal(&bob, &e2, "after the restart");
+    ok(post_msg(&a, &m));
+    let mut all = nonces.clone();
+    all.push(m.nonce.clone());
+    wait_for("the new message on B", || message_nonces(&b, &bob, &g) == Some(all.clone()));
+    assert_eq!(epochs(&b, &bob, &g).unwrap(), vec![r1, r2]);
+}

@@ -197,3 +197,28 @@ pub mod peer_codes {
     /// The receiver's parking area for out-of-order items is full (503, retry later).
     pub const PARKING_FULL: &str = "parking_full";
 }
+
+/// `POST /api/mesh/gate/peer-pull`: a peer relay reads this relay's gate feed (every stored
+/// epoch record and gate message, in the order stored) after position `after`, so a relay
+/// that joined late or missed pushes catches up. Authenticated like the push.
+pub const PATH_PEER_PULL: &str = "/api/mesh/gate/peer-pull";
+/// Largest `limit` of a peer pull.
+pub const PEER_PULL_MAX_LIMIT: u32 = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerPullRequest {
+    /// Feed position already pulled (0: from the start).
+    pub after: u64,
+    /// 1..=[`PEER_PULL_MAX_LIMIT`].
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerPullResponse {
+    pub ok: bool,
+    /// Items oldest first, each exactly a [`PeerPushRequest`] body.
+    pub items: Vec<PeerPushRequest>,
+    /// Feed position of the last item (the next `after`), else the request's `after`.
+    pub next_after: u64,
+}
