@@ -15,6 +15,7 @@ use postern_core::api::gate::{
     EpochsResponse, MessageRequest, MessageResponse, MessagesRequest, MessagesResponse,
     MAX_MESSAGES_LIMIT,
 };
+use postern_core::api::gate::{mine_entry, mine_params, MineRequest, MineResponse};
 use postern_core::api::infonet::codes as icodes;
 use postern_core::auth::Action;
 use postern_core::gate::{is_valid_gate_id, GateError, GateMessage};
@@ -145,4 +146,29 @@ pub async fn read_messages(
         GateRead::Replayed => Err(ApiError::replayed()),
         GateRead::NotAMember => Err(not_a_member()),
     }
+}
+
+/// `POST /api/mesh/gate/mine`: the gates whose roster, in any epoch, holds the signed requester.
+/// The store's member index only proposes candidates; core's `mine_entry` re-verifies each
+/// stored chain and decides.
+pub async fn list_mine(
+    State(st): State<AppState>,
+    SignedJson(req): SignedJson<MineRequest>,
+) -> Result<ApiJson<MineResponse>, ApiError> {
+    let now = st.now();
+    authenticate(&req.auth, Action::GateList, &mine_params(), now)?;
+    let n = nonce_of(&req.auth);
+    let chains = st.with_store("gate_mine", move |s| s.gate_chains_of(nonce_use(&n), now)).await?;
+    let Some(chains) = chains else {
+        return Err(ApiError::replayed());
+    };
+    let mut gates = Vec::with_capacity(chains.len());
+    for chain in &chains {
+        match mine_entry(chain, &req.auth.node_id) {
+            Ok(Some(g)) => gates.push(g),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "stored gate chain does not verify; not listed"),
+        }
+    }
+    Ok(ApiJson(MineResponse { ok: true, gates }))
 }

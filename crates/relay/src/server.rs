@@ -731,6 +731,7 @@ pub fn router(state: AppState) -> Router {
         .route(gate_api::PATH_MESSAGE, post(crate::gate::deposit_message))
         .route(gate_api::PATH_EPOCHS, post(crate::gate::read_epochs))
         .route(gate_api::PATH_MESSAGES, post(crate::gate::read_messages))
+        .route(gate_api::PATH_MINE, post(crate::gate::list_mine))
         .route(PATH_METRICS, get(crate::infonet::metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
