@@ -137,10 +137,26 @@ pub struct SyncOut {
     new_messages: Vec<StoredGateMessage>,
 }
 
+/// A gate the relay lists for me that I have not joined; its chain is verified by core.
+pub struct Discovered {
+    pub gate_id: String,
+    pub genesis_hash: String,
+    pub records: Vec<EpochRecord>,
+    pub derived: Rc<Derived>,
+}
+
+/// A pending invitation (the inviter is not a contact): joins only on Accept.
+pub struct Invitation {
+    pub found: Discovered,
+    pub inviter: String,
+}
+
 pub enum Msg {
     Loaded(Vec<GateRt>),
     Tick,
-    Synced(Vec<Result<SyncOut, (String, String)>>),
+    Synced(Vec<Result<SyncOut, (String, String)>>, Vec<Discovered>),
+    Accept(String),
+    Ignore(String),
     SetName(String),
     Create,
     Created(Result<(StoredGate, EpochRecord), String>),
@@ -169,6 +185,9 @@ pub struct Gates {
     body: String,
     busy: bool,
     status: Option<String>,
+    invitations: Vec<Invitation>,
+    /// Invitations ignored in this session (asked again after a reload).
+    ignored: Vec<String>,
     _timer: Option<Interval>,
 }
 
@@ -261,7 +280,67 @@ async fn sync_gate(
     })
 }
 
+/// Ask the relay which gates list me (signed `gate.list`), and for each one not in `skip`
+/// fetch its chain (signed `gate.read`) and verify it with core against the listed genesis.
+/// A listing or chain that fails is skipped: nothing is offered that core did not verify.
+async fn discover(me: Rc<Identity>, skip: Vec<String>) -> Vec<Discovered> {
+    let Ok(mine) = relay::gate_mine(&me).await else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for g in mine.gates {
+        if !g.current_member || skip.contains(&g.gate) {
+            continue;
+        }
+        let Ok(resp) = relay::gate_epochs(&me, &g.gate).await else {
+            continue;
+        };
+        if let Ok(d) = derive(&me, &g.gate, &g.genesis_hash, &resp.records) {
+            out.push(Discovered {
+                gate_id: g.gate,
+                genesis_hash: g.genesis_hash,
+                records: resp.records,
+                derived: Rc::new(d),
+            });
+        }
+    }
+    out
+}
+
 impl Gates {
+    /// Join a discovered gate: persist its verified chain and local entry, then sync messages.
+    fn join_found(&mut self, ctx: &Context<Self>, found: Discovered, inviter: &str) {
+        if self.gates.iter().any(|g| g.meta.gate_id == found.gate_id) {
+            return;
+        }
+        let meta = StoredGate {
+            gate_id: found.gate_id.clone(),
+            name: format!("{} · {}", self.name_of(ctx, inviter), &found.gate_id[..8]),
+            genesis_hash: found.genesis_hash,
+            after: 0,
+            added_at: now_millis(),
+        };
+        let storage = ctx.props().storage.clone();
+        let (m2, recs) = (meta.clone(), found.records.clone());
+        ctx.link().send_future_batch(async move {
+            for r in &recs {
+                let _ = storage.put_gate_epoch(r).await;
+            }
+            let _ = storage.put_gate(&m2).await;
+            vec![Msg::Tick]
+        });
+        if self.selected.is_none() {
+            self.selected = Some(found.gate_id.clone());
+        }
+        self.gates.push(GateRt {
+            meta,
+            records: found.records,
+            messages: Vec::new(),
+            derived: Some(found.derived),
+            error: None,
+        });
+    }
+
     fn sel(&self) -> Option<&GateRt> {
         let s = self.selected.as_ref()?;
         self.gates.iter().find(|g| &g.meta.gate_id == s)
@@ -281,9 +360,6 @@ impl Gates {
             self.sync_again = true;
             return;
         }
-        if self.gates.is_empty() {
-            return;
-        }
         self.syncing = true;
         self.sync_again = false;
         let storage = ctx.props().storage.clone();
@@ -293,7 +369,14 @@ impl Gates {
             .iter()
             .map(|g| (g.meta.clone(), g.records.len()))
             .collect();
+        let skip: Vec<String> = self
+            .gates
+            .iter()
+            .map(|g| g.meta.gate_id.clone())
+            .chain(self.ignored.iter().cloned())
+            .collect();
         ctx.link().send_future(async move {
+            let found = discover(me.clone(), skip).await;
             let mut out = Vec::new();
             for (meta, known) in jobs {
                 let id = meta.gate_id.clone();
@@ -303,7 +386,7 @@ impl Gates {
                         .map_err(|e| (id, e)),
                 );
             }
-            Msg::Synced(out)
+            Msg::Synced(out, found)
         });
     }
 
@@ -357,6 +440,8 @@ impl Component for Gates {
             body: String::new(),
             busy: false,
             status: None,
+            invitations: Vec::new(),
+            ignored: Vec::new(),
             _timer: Some(Interval::new(GATE_POLL_MS, move || {
                 link.send_message(Msg::Tick)
             })),
@@ -377,9 +462,20 @@ impl Component for Gates {
                 self.start_sync(ctx);
                 false
             }
-            Msg::Synced(results) => {
+            Msg::Synced(results, found) => {
                 self.syncing = false;
                 let me = ctx.props().identity.clone();
+                let contacts = ctx.props().contacts.clone();
+                for f in found {
+                    self.invitations.retain(|i| i.found.gate_id != f.gate_id);
+                    match logic::gate_offer(&contacts, &me.node_id(), &f.derived.epochs) {
+                        logic::GateOffer::AutoJoin { inviter } => self.join_found(ctx, f, &inviter),
+                        logic::GateOffer::Ask { inviter } => {
+                            self.invitations.push(Invitation { found: f, inviter })
+                        }
+                        logic::GateOffer::Nothing => {}
+                    }
+                }
                 for r in results {
                     match r {
                         Ok(out) => {
@@ -419,6 +515,19 @@ impl Component for Gates {
                 if self.sync_again {
                     self.start_sync(ctx);
                 }
+                true
+            }
+            Msg::Accept(id) => {
+                if let Some(i) = self.invitations.iter().position(|i| i.found.gate_id == id) {
+                    let inv = self.invitations.remove(i);
+                    self.selected = Some(id);
+                    self.join_found(ctx, inv.found, &inv.inviter);
+                }
+                true
+            }
+            Msg::Ignore(id) => {
+                self.invitations.retain(|i| i.found.gate_id != id);
+                self.ignored.push(id);
                 true
             }
             Msg::SetName(v) => {
@@ -522,6 +631,7 @@ impl Component for Gates {
                                 error: None,
                             });
                         }
+                        self.invitations.retain(|i| i.found.gate_id != gid);
                         self.selected = Some(gid);
                         self.join_code.clear();
                         self.join_name.clear();
@@ -652,6 +762,19 @@ impl Component for Gates {
                         }
                     }) }
                 </ul>
+                { for self.invitations.iter().map(|i| {
+                    let (a, b) = (i.found.gate_id.clone(), i.found.gate_id.clone());
+                    html! {
+                        <p class="banner gate-invitation" role="status" data-gate-id={i.found.gate_id.clone()}>
+                            { format!("{} added you to gate {} — ", self.name_of(ctx, &i.inviter), &i.found.gate_id[..8]) }
+                            <button type="button" class="btn btn-small" data-accept-gate={a.clone()}
+                                onclick={link.callback(move |_| Msg::Accept(a.clone()))}>{ "Accept" }</button>
+                            { " " }
+                            <button type="button" class="btn btn-small" data-ignore-gate={b.clone()}
+                                onclick={link.callback(move |_| Msg::Ignore(b.clone()))}>{ "Ignore" }</button>
+                        </p>
+                    }
+                }) }
                 <div class="gate-forms">
                     <form onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Create })}>
                         <label for="gate-name">{ "New gate name" }</label>
