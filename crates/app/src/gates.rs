@@ -6,8 +6,9 @@ use std::rc::Rc;
 use gloo_timers::callback::Interval;
 use postern_core::gate::{
     self, create_genesis, rotate, verify_epoch_chain, Epoch, EpochRecord, GateError, GateId,
-    GateKeyring, Reason, Role,
+    GateKeyring, GateMessage, Reason, Role,
 };
+use serde::{Deserialize, Serialize};
 use postern_core::{Identity, PublicIdentity};
 use rand_core::OsRng;
 use std::str::FromStr;
@@ -15,7 +16,7 @@ use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::logic;
-use crate::relay::{self, now_millis, now_secs};
+use crate::relay::{self, now_millis, now_secs, RelayError};
 use crate::storage::{Contact, Storage, StoredGate, StoredGateMessage};
 
 /// Invite code prefix: `postern-gate1.<gate_id>.<genesis_hash>`.
@@ -135,6 +136,31 @@ pub struct SyncOut {
     meta: StoredGate,
     records: Vec<EpochRecord>,
     new_messages: Vec<StoredGateMessage>,
+    /// Nonces of every message read from the relay (settles queued posts).
+    seen: Vec<String>,
+}
+
+/// A sealed gate post waiting for the relay (gate outbox). Only the sealed message is stored;
+/// the text shown while queued is opened again with my keyring. The relay deduplicates a retry
+/// by (gate, nonce), so a post is stored once however often it is sent.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct QueuedPost {
+    pub gate: String,
+    pub message: GateMessage,
+    pub queued_at: u64,
+}
+
+/// Open one of my gate messages into its stored (verified) form.
+pub fn opened(gate_id: &str, seq: u64, d: &Derived, m: &GateMessage) -> Option<StoredGateMessage> {
+    let o = d.keyring.open(m).ok()?;
+    Some(StoredGateMessage {
+        gate: gate_id.to_string(),
+        seq,
+        epoch: o.epoch,
+        sender: o.member_id.clone(),
+        timestamp: o.timestamp,
+        body: o.text().ok()?.to_string(),
+    })
 }
 
 /// A gate the relay lists for me that I have not joined; its chain is verified by core.
@@ -152,7 +178,8 @@ pub struct Invitation {
 }
 
 pub enum Msg {
-    Loaded(Vec<GateRt>),
+    Loaded(Vec<GateRt>, Vec<QueuedPost>),
+    Drained(Vec<(String, Result<u64, RelayError>)>),
     Tick,
     Synced(Vec<Result<SyncOut, (String, String)>>, Vec<Discovered>),
     Accept(String),
@@ -170,7 +197,6 @@ pub enum Msg {
     Rotated(Result<(), String>),
     SetBody(String),
     Send,
-    Sent(Result<(), String>),
 }
 
 pub struct Gates {
@@ -188,6 +214,10 @@ pub struct Gates {
     invitations: Vec<Invitation>,
     /// Invitations ignored in this session (asked again after a reload).
     ignored: Vec<String>,
+    outbox: Vec<QueuedPost>,
+    draining: bool,
+    out_failures: u64,
+    next_try_ms: u64,
     _timer: Option<Interval>,
 }
 
@@ -242,28 +272,17 @@ async fn sync_gate(
         storage.put_gate_epoch(r).await.map_err(|e| e.to_string())?;
     }
     let mut new_messages = Vec::new();
+    let mut seen = Vec::new();
     for _ in 0..MAX_PAGES {
         let page = relay::gate_messages(&me, &meta.gate_id, meta.after, PAGE)
             .await
             .map_err(|e| e.to_string())?;
         let n = page.messages.len();
         for sm in page.messages {
-            if let Ok(o) = derived.keyring.open(&sm.message) {
-                if let Ok(text) = o.text() {
-                    let m = StoredGateMessage {
-                        gate: meta.gate_id.clone(),
-                        seq: sm.seq,
-                        epoch: o.epoch,
-                        sender: o.member_id.clone(),
-                        timestamp: o.timestamp,
-                        body: text.to_string(),
-                    };
-                    storage
-                        .put_gate_message(&m)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    new_messages.push(m);
-                }
+            seen.push(sm.message.nonce.clone());
+            if let Some(m) = opened(&meta.gate_id, sm.seq, &derived, &sm.message) {
+                storage.put_gate_message(&m).await.map_err(|e| e.to_string())?;
+                new_messages.push(m);
             }
         }
         meta.after = page.next_after.max(meta.after);
@@ -277,6 +296,7 @@ async fn sync_gate(
         meta,
         records,
         new_messages,
+        seen,
     })
 }
 
@@ -338,6 +358,37 @@ impl Gates {
             messages: Vec::new(),
             derived: Some(found.derived),
             error: None,
+        });
+    }
+
+    /// Persist the gate outbox (one record, replaced whole).
+    fn save_outbox(&self, ctx: &Context<Self>) {
+        let Ok(json) = serde_json::to_string(&self.outbox) else { return };
+        let storage = ctx.props().storage.clone();
+        ctx.link().send_future_batch(async move {
+            let _ = storage.put_gate_outbox(json).await;
+            vec![]
+        });
+    }
+
+    /// Send every queued post, oldest first; stop at the first unreachable answer.
+    fn drain(&mut self, ctx: &Context<Self>) {
+        if self.draining || self.outbox.is_empty() {
+            return;
+        }
+        self.draining = true;
+        let posts: Vec<GateMessage> = self.outbox.iter().map(|p| p.message.clone()).collect();
+        ctx.link().send_future(async move {
+            let mut out = Vec::new();
+            for m in posts {
+                let r = relay::gate_post_message(&m).await.map(|r| r.seq);
+                let stop = matches!(r, Err(RelayError::Unreachable(_)));
+                out.push((m.nonce.clone(), r));
+                if stop {
+                    break;
+                }
+            }
+            Msg::Drained(out)
         });
     }
 
@@ -426,7 +477,13 @@ impl Component for Gates {
     fn create(ctx: &Context<Self>) -> Self {
         let (s, i) = (ctx.props().storage.clone(), ctx.props().identity.clone());
         ctx.link()
-            .send_future(async move { Msg::Loaded(load(s, i).await) });
+            .send_future(async move {
+                let queued = match s.gate_outbox().await {
+                    Ok(Some(j)) => serde_json::from_str(&j).unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                Msg::Loaded(load(s, i).await, queued)
+            });
         let link = ctx.link().clone();
         Gates {
             gates: Vec::new(),
@@ -442,6 +499,10 @@ impl Component for Gates {
             status: None,
             invitations: Vec::new(),
             ignored: Vec::new(),
+            outbox: Vec::new(),
+            draining: false,
+            out_failures: 0,
+            next_try_ms: 0,
             _timer: Some(Interval::new(GATE_POLL_MS, move || {
                 link.send_message(Msg::Tick)
             })),
@@ -450,8 +511,10 @@ impl Component for Gates {
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
-            Msg::Loaded(gs) => {
+            Msg::Loaded(gs, queued) => {
                 self.gates = gs;
+                self.outbox = queued;
+                self.drain(ctx);
                 if self.selected.is_none() {
                     self.selected = self.gates.last().map(|g| g.meta.gate_id.clone());
                 }
@@ -460,12 +523,16 @@ impl Component for Gates {
             }
             Msg::Tick => {
                 self.start_sync(ctx);
+                if now_millis() >= self.next_try_ms {
+                    self.drain(ctx);
+                }
                 false
             }
             Msg::Synced(results, found) => {
                 self.syncing = false;
                 let me = ctx.props().identity.clone();
                 let contacts = ctx.props().contacts.clone();
+                let mut settled = false;
                 for f in found {
                     self.invitations.retain(|i| i.found.gate_id != f.gate_id);
                     match logic::gate_offer(&contacts, &me.node_id(), &f.derived.epochs) {
@@ -496,6 +563,13 @@ impl Component for Gates {
                                     g.records = out.records;
                                 }
                                 g.meta.after = out.meta.after;
+                                let before = self.outbox.len();
+                                self.outbox.retain(|p| {
+                                    p.gate != out.gate_id || !out.seen.contains(&p.message.nonce)
+                                });
+                                if self.outbox.len() != before {
+                                    settled = true;
+                                }
                                 for m in out.new_messages {
                                     if !g.messages.iter().any(|x| x.seq == m.seq) {
                                         g.messages.push(m);
@@ -512,9 +586,64 @@ impl Component for Gates {
                         }
                     }
                 }
+                if settled {
+                    self.save_outbox(ctx);
+                }
                 if self.sync_again {
                     self.start_sync(ctx);
                 }
+                true
+            }
+            Msg::Drained(results) => {
+                self.draining = false;
+                let mut failed = false;
+                for (nonce, r) in results {
+                    let Some(i) = self.outbox.iter().position(|p| p.message.nonce == nonce) else {
+                        continue;
+                    };
+                    match r {
+                        Ok(seq) => {
+                            let p = self.outbox.remove(i);
+                            let storage = ctx.props().storage.clone();
+                            if let Some(g) = self.gates.iter_mut().find(|g| g.meta.gate_id == p.gate) {
+                                let m = g.derived.as_ref().and_then(|d| opened(&p.gate, seq, d, &p.message));
+                                if let Some(m) = m {
+                                    if !g.messages.iter().any(|x| x.seq == m.seq) {
+                                        g.messages.push(m.clone());
+                                        g.messages.sort_by_key(|m| m.seq);
+                                    }
+                                    ctx.link().send_future_batch(async move {
+                                        let _ = storage.put_gate_message(&m).await;
+                                        vec![]
+                                    });
+                                }
+                            }
+                            self.status = Some("Posted to the gate.".into());
+                        }
+                        Err(e) if logic::is_permanent_gate_post_error(&e) => {
+                            self.outbox.remove(i);
+                            self.status = Some(format!("Could not post: {e}"));
+                        }
+                        Err(e) => {
+                            failed = true;
+                            self.status = Some(format!("Queued: will post when the relay answers ({e})."));
+                        }
+                    }
+                }
+                if failed {
+                    self.out_failures += 1;
+                    self.next_try_ms = now_millis()
+                        + 1000 * logic::outbox_retry_delay_s(self.out_failures, 0);
+                } else {
+                    self.out_failures = 0;
+                    self.next_try_ms = 0;
+                }
+                self.save_outbox(ctx);
+                if !failed {
+                    // Posts composed while this round was in flight.
+                    self.drain(ctx);
+                }
+                self.start_sync(ctx);
                 true
             }
             Msg::Accept(id) => {
@@ -702,6 +831,7 @@ impl Component for Gates {
             }
             Msg::Send => {
                 let Some(g) = self.sel() else { return false };
+                let gate_id = g.meta.gate_id.clone();
                 let Some(d) = g.derived.clone() else {
                     self.status = Some("The gate is not synced yet.".into());
                     return true;
@@ -711,30 +841,20 @@ impl Component for Gates {
                     return true;
                 }
                 let me = ctx.props().identity.clone();
-                let sealed = d
-                    .keyring
-                    .seal(&me, body.as_bytes(), now_secs(), &mut OsRng)
-                    .map_err(|e| e.to_string());
-                self.busy = true;
-                ctx.link().send_future(async move {
-                    let r = match sealed {
-                        Ok(m) => relay::gate_post_message(&m)
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
-                    };
-                    Msg::Sent(r)
-                });
-                true
-            }
-            Msg::Sent(r) => {
-                self.busy = false;
-                self.status = Some(match r {
-                    Ok(()) => "Posted to the gate.".into(),
-                    Err(e) => format!("Could not post: {e}"),
-                });
-                self.start_sync(ctx);
+                match d.keyring.seal(&me, body.as_bytes(), now_secs(), &mut OsRng) {
+                    Ok(message) => {
+                        self.outbox.push(QueuedPost {
+                            gate: gate_id,
+                            message,
+                            queued_at: now_millis(),
+                        });
+                        self.status = Some("Queued: posting…".into());
+                        self.save_outbox(ctx);
+                        self.next_try_ms = 0;
+                        self.drain(ctx);
+                    }
+                    Err(e) => self.status = Some(format!("Could not seal: {e}")),
+                }
                 true
             }
         }
@@ -860,7 +980,7 @@ impl Gates {
                 }
                 <ol class="gate-messages" aria-label="Gate messages">
                     { for g.messages.iter().map(|m| html! {
-                        <li key={m.seq} class="gate-message" data-epoch={m.epoch.to_string()} data-sender={m.sender.clone()} data-verified="true">
+                        <li key={m.seq} class="gate-message" data-state="sent" data-epoch={m.epoch.to_string()} data-sender={m.sender.clone()} data-verified="true">
                             <div class="message-meta">
                                 <span class="gate-message-sender" title={m.sender.clone()}>{ self.name_of(ctx, &m.sender) }</span>
                                 <span class="verified">{ "✓ verified" }</span>
@@ -869,6 +989,18 @@ impl Gates {
                             </div>
                             <p class="gate-message-body">{ &m.body }</p>
                         </li>
+                    }) }
+                    { for self.outbox.iter().filter(|p| p.gate == g.meta.gate_id).map(|p| {
+                        let text = d.and_then(|d| opened(&p.gate, 0, d, &p.message)).map(|m| m.body).unwrap_or_default();
+                        html! {
+                            <li key={p.message.nonce.clone()} class="gate-message gate-queued" data-state="queued" data-nonce={p.message.nonce.clone()}>
+                                <div class="message-meta">
+                                    <span class="gate-message-sender">{ "You" }</span>
+                                    <span class="delivery muted small">{ "queued" }</span>
+                                </div>
+                                <p class="gate-message-body">{ text }</p>
+                            </li>
+                        }
                     }) }
                 </ol>
                 if member_now {

@@ -295,3 +295,11 @@ pub fn gate_offer(contacts: &[Contact], me: &str, epochs: &[postern_core::gate::
         GateOffer::Ask { inviter }
     }
 }
+
+/// A gate post refusal that retrying the same sealed message can never fix: it leaves the gate
+/// outbox. Unreachable, rate limits, unknown epoch/gate (the record may arrive later) and server
+/// errors are retried; the relay deduplicates retries by (gate, nonce).
+pub fn is_permanent_gate_post_error(e: &RelayError) -> bool {
+    is_permanent_send_error(e)
+        || matches!(e, RelayError::Api { code, .. } if code == postern_core::api::gate::codes::INVALID_MESSAGE)
+}
