@@ -114,6 +114,28 @@ test('private gate: create, invite, join, post, remove; removed member never see
   // Older messages stay readable for Carol.
   await carol.page.locator(gateMsg(mA)).waitFor({ timeout: T });
 
+  // Alice promotes Bob to admin (rotation, same members); Bob, now admin, rotates by himself and
+  // re-invites Carol. Carol is back at epoch 6 and still never sees the epoch-4 canary.
+  await alice.page.click('[data-promote-member="Bob"]');
+  await alice.page.waitForSelector('.gate-epoch[data-epoch="5"]', { timeout: T });
+  await bob.page.waitForSelector('.gate-epoch[data-epoch="5"]', { timeout: T });
+  await bob.page.waitForSelector('#gate-invite', { timeout: T });
+  assert.equal(await bob.page.locator(`.gate-member[data-member="${nodeB}"]`).filter({ hasText: 'admin' }).count(), 1);
+  await bob.page.selectOption('#gate-invite-contact', 'Carol');
+  await bob.page.click('#gate-invite');
+  await alice.page.waitForSelector('.gate-epoch[data-epoch="6"]', { timeout: T });
+  assert.match(await alice.page.locator('.gate-epoch[data-epoch="6"]').textContent(), /Bob/);
+  await carol.page.waitForSelector('.gate-epoch[data-epoch="6"]', { timeout: T });
+  await carol.page.waitForSelector('#gate-compose', { timeout: T });
+  assert.ok(!(await carol.page.content()).includes(canary));
+  await bob.page.screenshot({ path: join(out, '10-bob-admin.png'), fullPage: true });
+
+  // Copy button: the invite code lands on the clipboard.
+  await alice.context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await alice.page.click('#gate-copy-invite');
+  await alice.page.waitForFunction(() => /copied/.test(document.querySelector('#gate-copy-status')?.textContent || ''), null, { timeout: T });
+  assert.equal(await alice.page.evaluate(() => navigator.clipboard.readText()), code);
+
   const records = [...recA, ...recB, ...recC];
   assert.ok(records.some((r) => r.url.includes('/api/mesh/gate/epochs')), 'signed epoch reads recorded');
   assert.ok(recB.some((r) => r.url.includes('/api/mesh/gate/mine')), 'signed gate listing recorded');

@@ -194,6 +194,9 @@ pub enum Msg {
     SetInvitee(String),
     Invite,
     Remove(String),
+    Promote(String),
+    CopyInvite,
+    Copied(bool),
     Rotated(Result<(), String>),
     SetBody(String),
     Send,
@@ -212,6 +215,7 @@ pub struct Gates {
     busy: bool,
     status: Option<String>,
     invitations: Vec<Invitation>,
+    copy_status: Option<String>,
     /// Invitations ignored in this session (asked again after a reload).
     ignored: Vec<String>,
     outbox: Vec<QueuedPost>,
@@ -498,6 +502,7 @@ impl Component for Gates {
             busy: false,
             status: None,
             invitations: Vec::new(),
+            copy_status: None,
             ignored: Vec::new(),
             outbox: Vec::new(),
             draining: false,
@@ -816,6 +821,32 @@ impl Component for Gates {
                 });
                 true
             }
+            Msg::Promote(node) => {
+                self.start_rotation(ctx, move |roster| {
+                    let e = roster.get(&node).ok_or("not a member of the current epoch")?;
+                    let r = roster
+                        .with_member(e.identity().clone(), Role::Admin)
+                        .map_err(|e| e.to_string())?;
+                    Ok((r, Reason::Rotate))
+                });
+                true
+            }
+            Msg::CopyInvite => {
+                let Some(g) = self.sel() else { return false };
+                let code = invite_code(&g.meta.gate_id, &g.meta.genesis_hash);
+                ctx.link().send_future(async move {
+                    Msg::Copied(crate::app::copy_to_clipboard(code).await)
+                });
+                false
+            }
+            Msg::Copied(ok) => {
+                self.copy_status = Some(if ok || select_invite_code() {
+                    "Invite code copied.".into()
+                } else {
+                    "Copy failed: select the code and copy it by hand.".into()
+                });
+                true
+            }
             Msg::Rotated(r) => {
                 self.busy = false;
                 self.status = Some(match r {
@@ -940,6 +971,8 @@ impl Gates {
                 }
                 <p class="small">{ "Invite code (share out of band with invited contacts):" }</p>
                 <code id="gate-invite-code" class="identity-string">{ invite_code(&g.meta.gate_id, &g.meta.genesis_hash) }</code>
+                <button id="gate-copy-invite" type="button" class="btn btn-small" onclick={link.callback(|_| Msg::CopyInvite)}>{ "Copy invite code" }</button>
+                <span id="gate-copy-status" class="muted small" aria-live="polite">{ self.copy_status.clone().unwrap_or_default() }</span>
                 if let Some(n) = removed_at {
                     <p id="gate-removed" class="banner banner-warn" role="status">
                         { format!("You were removed at epoch {n}. Newer messages cannot be read.") }
@@ -968,6 +1001,11 @@ impl Gates {
                                 <li class="gate-member" data-member={node.clone()}>
                                     { label.clone() }
                                     if e.is_admin() { <span class="muted small">{ " (admin)" }</span> }
+                                    if am_admin && node != me && !e.is_admin() {
+                                        { " " }
+                                        <button type="button" class="btn btn-small" data-promote-member={label.clone()}
+                                            onclick={link.callback({ let n = node.clone(); move |_| Msg::Promote(n.clone()) })}>{ "Make admin" }</button>
+                                    }
                                     if am_admin && node != me {
                                         { " " }
                                         <button type="button" class="btn btn-small" data-remove-member={label}
@@ -1032,4 +1070,23 @@ impl Gates {
             </div>
         }
     }
+}
+
+/// Select the invite code and try the legacy copy command (clipboard API unavailable).
+fn select_invite_code() -> bool {
+    use wasm_bindgen::{JsCast, JsValue};
+    let Some(window) = web_sys::window() else { return false };
+    let Some(doc) = window.document() else { return false };
+    let Some(el) = doc.get_element_by_id("gate-invite-code") else { return false };
+    if let (Ok(Some(sel)), Ok(range)) = (window.get_selection(), doc.create_range()) {
+        let _ = sel.remove_all_ranges();
+        if range.select_node_contents(&el).is_ok() {
+            let _ = sel.add_range(&range);
+        }
+    }
+    js_sys::Reflect::get(&doc, &JsValue::from_str("execCommand"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call1(&doc, &JsValue::from_str("copy")).ok())
+        .is_some_and(|v| v.is_truthy())
 }

@@ -311,3 +311,44 @@ fn members_list_their_gates_including_removals() {
     forged.node_id = carol.node_id();
     relay.post(PATH_MINE, &MineRequest { auth: forged }).assert_error(401, c::UNAUTHORIZED);
 }
+
+#[test]
+fn a_promoted_member_can_rotate() {
+    let data = tempfile::tempdir().unwrap();
+    let relay = Relay::start(data.path(), &[]);
+    let [alice, bob, carol] = [(); 3].map(|_| Identity::generate(&mut OsRng));
+    let t = now();
+    let gid = GateId::generate(&mut OsRng);
+    let r1 = create_genesis(&alice, &gid, t, &mut OsRng).unwrap();
+    let e1 = r1.verify().unwrap();
+    ok(publish(&relay, &r1));
+    let r2 = rotate(&alice, &e1, e1.roster().with_member(bob.public(), Role::Member).unwrap(), Reason::Join, t, &mut OsRng).unwrap();
+    let e2 = r2.verify().unwrap();
+    ok(publish(&relay, &r2));
+
+    // Bob, a plain member, cannot rotate yet: core's `rotate` refuses, and a record he signs
+    // anyway is refused by the relay.
+    let add_carol = |by: &Identity, prev: &Epoch| {
+        rotate(by, prev, prev.roster().with_member(carol.public(), Role::Member).unwrap(), Reason::Join, t, &mut OsRng)
+    };
+    assert!(matches!(add_carol(&bob, &e2), Err(gate::GateError::NotAdmin { .. })));
+    let mut early = add_carol(&alice, &e2).unwrap();
+    early.rotator = bob.node_id();
+    early.sign(&bob).unwrap();
+    let resp = publish(&relay, &early);
+    resp.assert_error(422, codes::INVALID_EPOCH);
+    assert!(resp.json()["detail"].as_str().unwrap().contains("not an admin"), "{}", resp.body);
+
+    // Alice promotes Bob (same members, Bob's role changed); then Bob's rotation is accepted.
+    let r3 = rotate(&alice, &e2, e2.roster().with_member(bob.public(), Role::Admin).unwrap(), Reason::Rotate, t, &mut OsRng).unwrap();
+    let e3 = r3.verify().unwrap();
+    assert!(e3.roster().get(&bob.node_id()).unwrap().is_admin());
+    assert_eq!(e3.roster().len(), 2);
+    ok(publish(&relay, &r3));
+    let r4 = add_carol(&bob, &e3).unwrap();
+    assert_eq!(ok(publish(&relay, &r4)).json_as::<EpochResponse>().epoch, 4);
+    let recs: EpochsResponse = ok(epochs(&relay, &carol, gid.as_str())).json_as();
+    let state = verify_epoch_chain(&recs.records).unwrap();
+    assert_eq!((state.epoch(), state.head().rotator_id()), (4, bob.node_id().as_str()));
+    assert!(mine(&relay, &carol).gates[0].current_member);
+}
