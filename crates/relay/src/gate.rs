@@ -8,6 +8,8 @@
 //! buffers it locally, and an author publishes the epoch record before messages sealed under it.
 //! Reads are signed (`gate.read`) by a node in the roster of at least one epoch of the gate, and
 //! return only the messages of the epochs whose roster holds the requester.
+//! A signed `gate.list` (`/api/mesh/gate/mine`) names the gates whose rosters, in any epoch,
+//! hold the requester; core's `api::gate::mine_entry` re-verifies each chain and decides.
 use axum::extract::State;
 use axum::http::StatusCode;
 use postern_core::api::gate::{
