@@ -181,7 +181,7 @@ pub enum Msg {
     Loaded(Vec<GateRt>, Vec<QueuedPost>),
     Drained(Vec<(String, Result<u64, RelayError>)>),
     Tick,
-    Synced(Vec<Result<SyncOut, (String, String)>>, Vec<Discovered>),
+    Synced(Vec<Result<SyncOut, (String, String)>>, Option<Vec<Discovered>>),
     Accept(String),
     Ignore(String),
     SetName(String),
@@ -307,9 +307,10 @@ async fn sync_gate(
 /// Ask the relay which gates list me (signed `gate.list`), and for each one not in `skip`
 /// fetch its chain (signed `gate.read`) and verify it with core against the listed genesis.
 /// A listing or chain that fails is skipped: nothing is offered that core did not verify.
-async fn discover(me: Rc<Identity>, skip: Vec<String>) -> Vec<Discovered> {
+/// `None` when the listing itself failed (pending invitations are then kept as they are).
+async fn discover(me: Rc<Identity>, skip: Vec<String>) -> Option<Vec<Discovered>> {
     let Ok(mine) = relay::gate_mine(&me).await else {
-        return Vec::new();
+        return None;
     };
     let mut out = Vec::new();
     for g in mine.gates {
@@ -328,7 +329,7 @@ async fn discover(me: Rc<Identity>, skip: Vec<String>) -> Vec<Discovered> {
             });
         }
     }
-    out
+    Some(out)
 }
 
 impl Gates {
@@ -538,7 +539,11 @@ impl Component for Gates {
                 let me = ctx.props().identity.clone();
                 let contacts = ctx.props().contacts.clone();
                 let mut settled = false;
-                for f in found {
+                if let Some(found) = &found {
+                    // An invitation the relay no longer offers (removed before accepting) goes.
+                    self.invitations.retain(|i| found.iter().any(|f| f.gate_id == i.found.gate_id));
+                }
+                for f in found.unwrap_or_default() {
                     self.invitations.retain(|i| i.found.gate_id != f.gate_id);
                     match logic::gate_offer(&contacts, &me.node_id(), &f.derived.epochs) {
                         logic::GateOffer::AutoJoin { inviter } => self.join_found(ctx, f, &inviter),

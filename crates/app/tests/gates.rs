@@ -86,3 +86,42 @@ fn gate_trust_rule_auto_joins_only_from_contacts() {
     // The founder finding their own gate again (e.g. a fresh device) joins.
     assert_eq!(logic::gate_offer(&[], &a, &chain5), GateOffer::AutoJoin { inviter: a.clone() });
 }
+
+#[wasm_bindgen_test]
+async fn gate_outbox_round_trip_holds_ciphertext_only() {
+    use postern_app::gates::{self as g, QueuedPost};
+    use postern_app::relay::RelayError;
+    use postern_app::storage::{self, Storage};
+    let alice = Identity::generate(&mut OsRng);
+    let gid = GateId::generate(&mut OsRng);
+    let rec = gate::create_genesis(&alice, &gid, 1, &mut OsRng).unwrap();
+    let genesis = g::hex32(rec.verify().unwrap().hash());
+    let d = g::derive(&alice, gid.as_str(), &genesis, &[rec]).unwrap();
+    let message = d.keyring.seal(&alice, b"queued secret words", 5, &mut OsRng).unwrap();
+    let q = vec![QueuedPost { gate: gid.to_string(), message: message.clone(), queued_at: 7 }];
+    let json = serde_json::to_string(&q).unwrap();
+    assert!(!json.contains("queued secret words"));
+
+    let name = format!("postern-test-{}", postern_core::dm::new_msg_id(&mut OsRng));
+    let db = Storage::open(&name).await.unwrap();
+    assert_eq!(db.gate_outbox().await.unwrap(), None);
+    db.put_gate_outbox(json.clone()).await.unwrap();
+    let back: Vec<QueuedPost> = serde_json::from_str(&db.gate_outbox().await.unwrap().unwrap()).unwrap();
+    assert_eq!(back[0].message, message);
+    // The text shown while queued is re-opened (and author-verified) with my keyring.
+    let shown = g::opened(gid.as_str(), 0, &d, &back[0].message).unwrap();
+    assert_eq!((shown.body.as_str(), shown.sender.as_str()), ("queued secret words", alice.node_id().as_str()));
+    db.put_gate_outbox("[]".into()).await.unwrap();
+    assert_eq!(db.gate_outbox().await.unwrap().as_deref(), Some("[]"));
+    db.close();
+    storage::delete_database(&name).await.unwrap();
+
+    // Which refusals drop a queued post and which keep it for a retry.
+    let api = |status: u16, code: &str| RelayError::Api { status, code: code.into(), detail: String::new() };
+    assert!(logic::is_permanent_gate_post_error(&api(422, "invalid_message")));
+    assert!(logic::is_permanent_gate_post_error(&api(413, "payload_too_large")));
+    assert!(!logic::is_permanent_gate_post_error(&api(409, "unknown_epoch")));
+    assert!(!logic::is_permanent_gate_post_error(&api(404, "unknown_gate")));
+    assert!(!logic::is_permanent_gate_post_error(&api(429, "rate_limited")));
+    assert!(!logic::is_permanent_gate_post_error(&RelayError::Unreachable("down".into())));
+}
