@@ -1,5 +1,5 @@
-// Private gates end to end: Alice creates a gate, invites Bob and Carol (rotations), they join
-// with the invite code, all three post and read; Alice removes Carol and posts a canary that Bob
+// Private gates end to end: Alice creates a gate, invites Bob and Carol (rotations); the gate
+// appears for them after sync (Alice is their contact: no code pasted), all three post and read; Alice removes Carol and posts a canary that Bob
 // reads and Carol never sees (DOM, requests of any page, relay data directory).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,13 +61,15 @@ test('private gate: create, invite, join, post, remove; removed member never see
   await alice.page.waitForSelector('.gate-epoch[data-epoch="3"]', { timeout: T });
   await alice.page.screenshot({ path: join(out, '03-alice-invited.png'), fullPage: true });
 
-  // Join with the invite code.
-  for (const [p, n] of [[bob.page, 'Ops'], [carol.page, 'Ops']]) {
-    await p.fill('#join-code', code);
-    await p.fill('#join-gate-name', n);
-    await p.click('#join-gate');
-    await p.waitForSelector('[data-gate="Ops"]', { timeout: T });
+  // No code pasted: Bob and Carol have Alice as a contact, so their periodic sync (signed
+  // gate.list, then a verified chain) joins them automatically (trust rule).
+  const gateId = await alice.page.getAttribute('[data-gate="Ops"]', 'data-gate-id');
+  for (const p of [bob.page, carol.page]) {
+    await p.waitForSelector(`.gate-item[data-gate-id="${gateId}"]`, { timeout: T });
     await p.waitForSelector('.gate-epoch[data-epoch="3"]', { timeout: T });
+    assert.equal(await p.locator('.gate-invitation').count(), 0, 'a contact\'s gate is never a pending invitation');
+    assert.match(await p.getAttribute(`.gate-item[data-gate-id="${gateId}"]`, 'data-gate'), /^Alice · /);
+    assert.equal((await p.textContent('#gate-invite-code')).trim(), code);
   }
   await bob.page.screenshot({ path: join(out, '04-bob-joined.png'), fullPage: true });
   await carol.page.screenshot({ path: join(out, '05-carol-joined.png'), fullPage: true });
@@ -112,8 +114,31 @@ test('private gate: create, invite, join, post, remove; removed member never see
   // Older messages stay readable for Carol.
   await carol.page.locator(gateMsg(mA)).waitFor({ timeout: T });
 
+  // Alice promotes Bob to admin (rotation, same members); Bob, now admin, rotates by himself and
+  // re-invites Carol. Carol is back at epoch 6 and still never sees the epoch-4 canary.
+  await alice.page.click('[data-promote-member="Bob"]');
+  await alice.page.waitForSelector('.gate-epoch[data-epoch="5"]', { timeout: T });
+  await bob.page.waitForSelector('.gate-epoch[data-epoch="5"]', { timeout: T });
+  await bob.page.waitForSelector('#gate-invite', { timeout: T });
+  assert.equal(await bob.page.locator(`.gate-member[data-member="${nodeB}"]`).filter({ hasText: 'admin' }).count(), 1);
+  await bob.page.selectOption('#gate-invite-contact', 'Carol');
+  await bob.page.click('#gate-invite');
+  await alice.page.waitForSelector('.gate-epoch[data-epoch="6"]', { timeout: T });
+  assert.match(await alice.page.locator('.gate-epoch[data-epoch="6"]').textContent(), /Bob/);
+  await carol.page.waitForSelector('.gate-epoch[data-epoch="6"]', { timeout: T });
+  await carol.page.waitForSelector('#gate-compose', { timeout: T });
+  assert.ok(!(await carol.page.content()).includes(canary));
+  await bob.page.screenshot({ path: join(out, '10-bob-admin.png'), fullPage: true });
+
+  // Copy button: the invite code lands on the clipboard.
+  await alice.context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await alice.page.click('#gate-copy-invite');
+  await alice.page.waitForFunction(() => /copied/.test(document.querySelector('#gate-copy-status')?.textContent || ''), null, { timeout: T });
+  assert.equal(await alice.page.evaluate(() => navigator.clipboard.readText()), code);
+
   const records = [...recA, ...recB, ...recC];
   assert.ok(records.some((r) => r.url.includes('/api/mesh/gate/epochs')), 'signed epoch reads recorded');
+  assert.ok(recB.some((r) => r.url.includes('/api/mesh/gate/mine')), 'signed gate listing recorded');
   assert.ok(records.some((r) => r.url.includes('/api/mesh/gate/message')), 'gate message posts recorded');
   assert.deepEqual(findLeaks(records, [canary, mA, mB, mC]), [], 'no gate plaintext in any request');
 

@@ -301,7 +301,7 @@ fn select_identity_fallback() -> bool {
     }
 }
 
-async fn copy_to_clipboard(text: String) -> bool {
+pub(crate) async fn copy_to_clipboard(text: String) -> bool {
     let Some(window) = web_sys::window() else {
         return false;
     };

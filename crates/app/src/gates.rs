@@ -6,8 +6,9 @@ use std::rc::Rc;
 use gloo_timers::callback::Interval;
 use postern_core::gate::{
     self, create_genesis, rotate, verify_epoch_chain, Epoch, EpochRecord, GateError, GateId,
-    GateKeyring, Reason, Role,
+    GateKeyring, GateMessage, Reason, Role,
 };
+use serde::{Deserialize, Serialize};
 use postern_core::{Identity, PublicIdentity};
 use rand_core::OsRng;
 use std::str::FromStr;
@@ -15,7 +16,7 @@ use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::logic;
-use crate::relay::{self, now_millis, now_secs};
+use crate::relay::{self, now_millis, now_secs, RelayError};
 use crate::storage::{Contact, Storage, StoredGate, StoredGateMessage};
 
 /// Invite code prefix: `postern-gate1.<gate_id>.<genesis_hash>`.
@@ -135,12 +136,54 @@ pub struct SyncOut {
     meta: StoredGate,
     records: Vec<EpochRecord>,
     new_messages: Vec<StoredGateMessage>,
+    /// Nonces of every message read from the relay (settles queued posts).
+    seen: Vec<String>,
+}
+
+/// A sealed gate post waiting for the relay (gate outbox). Only the sealed message is stored;
+/// the text shown while queued is opened again with my keyring. The relay deduplicates a retry
+/// by (gate, nonce), so a post is stored once however often it is sent.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct QueuedPost {
+    pub gate: String,
+    pub message: GateMessage,
+    pub queued_at: u64,
+}
+
+/// Open one of my gate messages into its stored (verified) form.
+pub fn opened(gate_id: &str, seq: u64, d: &Derived, m: &GateMessage) -> Option<StoredGateMessage> {
+    let o = d.keyring.open(m).ok()?;
+    Some(StoredGateMessage {
+        gate: gate_id.to_string(),
+        seq,
+        epoch: o.epoch,
+        sender: o.member_id.clone(),
+        timestamp: o.timestamp,
+        body: o.text().ok()?.to_string(),
+    })
+}
+
+/// A gate the relay lists for me that I have not joined; its chain is verified by core.
+pub struct Discovered {
+    pub gate_id: String,
+    pub genesis_hash: String,
+    pub records: Vec<EpochRecord>,
+    pub derived: Rc<Derived>,
+}
+
+/// A pending invitation (the inviter is not a contact): joins only on Accept.
+pub struct Invitation {
+    pub found: Discovered,
+    pub inviter: String,
 }
 
 pub enum Msg {
-    Loaded(Vec<GateRt>),
+    Loaded(Vec<GateRt>, Vec<QueuedPost>),
+    Drained(Vec<(String, Result<u64, RelayError>)>),
     Tick,
-    Synced(Vec<Result<SyncOut, (String, String)>>),
+    Synced(Vec<Result<SyncOut, (String, String)>>, Option<Vec<Discovered>>),
+    Accept(String),
+    Ignore(String),
     SetName(String),
     Create,
     Created(Result<(StoredGate, EpochRecord), String>),
@@ -151,10 +194,12 @@ pub enum Msg {
     SetInvitee(String),
     Invite,
     Remove(String),
+    Promote(String),
+    CopyInvite,
+    Copied(bool),
     Rotated(Result<(), String>),
     SetBody(String),
     Send,
-    Sent(Result<(), String>),
 }
 
 pub struct Gates {
@@ -169,6 +214,14 @@ pub struct Gates {
     body: String,
     busy: bool,
     status: Option<String>,
+    invitations: Vec<Invitation>,
+    copy_status: Option<String>,
+    /// Invitations ignored in this session (asked again after a reload).
+    ignored: Vec<String>,
+    outbox: Vec<QueuedPost>,
+    draining: bool,
+    out_failures: u64,
+    next_try_ms: u64,
     _timer: Option<Interval>,
 }
 
@@ -223,28 +276,17 @@ async fn sync_gate(
         storage.put_gate_epoch(r).await.map_err(|e| e.to_string())?;
     }
     let mut new_messages = Vec::new();
+    let mut seen = Vec::new();
     for _ in 0..MAX_PAGES {
         let page = relay::gate_messages(&me, &meta.gate_id, meta.after, PAGE)
             .await
             .map_err(|e| e.to_string())?;
         let n = page.messages.len();
         for sm in page.messages {
-            if let Ok(o) = derived.keyring.open(&sm.message) {
-                if let Ok(text) = o.text() {
-                    let m = StoredGateMessage {
-                        gate: meta.gate_id.clone(),
-                        seq: sm.seq,
-                        epoch: o.epoch,
-                        sender: o.member_id.clone(),
-                        timestamp: o.timestamp,
-                        body: text.to_string(),
-                    };
-                    storage
-                        .put_gate_message(&m)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    new_messages.push(m);
-                }
+            seen.push(sm.message.nonce.clone());
+            if let Some(m) = opened(&meta.gate_id, sm.seq, &derived, &sm.message) {
+                storage.put_gate_message(&m).await.map_err(|e| e.to_string())?;
+                new_messages.push(m);
             }
         }
         meta.after = page.next_after.max(meta.after);
@@ -258,10 +300,103 @@ async fn sync_gate(
         meta,
         records,
         new_messages,
+        seen,
     })
 }
 
+/// Ask the relay which gates list me (signed `gate.list`), and for each one not in `skip`
+/// fetch its chain (signed `gate.read`) and verify it with core against the listed genesis.
+/// A listing or chain that fails is skipped: nothing is offered that core did not verify.
+/// `None` when the listing itself failed (pending invitations are then kept as they are).
+async fn discover(me: Rc<Identity>, skip: Vec<String>) -> Option<Vec<Discovered>> {
+    let Ok(mine) = relay::gate_mine(&me).await else {
+        return None;
+    };
+    let mut out = Vec::new();
+    for g in mine.gates {
+        if !g.current_member || skip.contains(&g.gate) {
+            continue;
+        }
+        let Ok(resp) = relay::gate_epochs(&me, &g.gate).await else {
+            continue;
+        };
+        if let Ok(d) = derive(&me, &g.gate, &g.genesis_hash, &resp.records) {
+            out.push(Discovered {
+                gate_id: g.gate,
+                genesis_hash: g.genesis_hash,
+                records: resp.records,
+                derived: Rc::new(d),
+            });
+        }
+    }
+    Some(out)
+}
+
 impl Gates {
+    /// Join a discovered gate: persist its verified chain and local entry, then sync messages.
+    fn join_found(&mut self, ctx: &Context<Self>, found: Discovered, inviter: &str) {
+        if self.gates.iter().any(|g| g.meta.gate_id == found.gate_id) {
+            return;
+        }
+        let meta = StoredGate {
+            gate_id: found.gate_id.clone(),
+            name: format!("{} · {}", self.name_of(ctx, inviter), &found.gate_id[..8]),
+            genesis_hash: found.genesis_hash,
+            after: 0,
+            added_at: now_millis(),
+        };
+        let storage = ctx.props().storage.clone();
+        let (m2, recs) = (meta.clone(), found.records.clone());
+        ctx.link().send_future_batch(async move {
+            for r in &recs {
+                let _ = storage.put_gate_epoch(r).await;
+            }
+            let _ = storage.put_gate(&m2).await;
+            vec![Msg::Tick]
+        });
+        if self.selected.is_none() {
+            self.selected = Some(found.gate_id.clone());
+        }
+        self.gates.push(GateRt {
+            meta,
+            records: found.records,
+            messages: Vec::new(),
+            derived: Some(found.derived),
+            error: None,
+        });
+    }
+
+    /// Persist the gate outbox (one record, replaced whole).
+    fn save_outbox(&self, ctx: &Context<Self>) {
+        let Ok(json) = serde_json::to_string(&self.outbox) else { return };
+        let storage = ctx.props().storage.clone();
+        ctx.link().send_future_batch(async move {
+            let _ = storage.put_gate_outbox(json).await;
+            vec![]
+        });
+    }
+
+    /// Send every queued post, oldest first; stop at the first unreachable answer.
+    fn drain(&mut self, ctx: &Context<Self>) {
+        if self.draining || self.outbox.is_empty() {
+            return;
+        }
+        self.draining = true;
+        let posts: Vec<GateMessage> = self.outbox.iter().map(|p| p.message.clone()).collect();
+        ctx.link().send_future(async move {
+            let mut out = Vec::new();
+            for m in posts {
+                let r = relay::gate_post_message(&m).await.map(|r| r.seq);
+                let stop = matches!(r, Err(RelayError::Unreachable(_)));
+                out.push((m.nonce.clone(), r));
+                if stop {
+                    break;
+                }
+            }
+            Msg::Drained(out)
+        });
+    }
+
     fn sel(&self) -> Option<&GateRt> {
         let s = self.selected.as_ref()?;
         self.gates.iter().find(|g| &g.meta.gate_id == s)
@@ -281,9 +416,6 @@ impl Gates {
             self.sync_again = true;
             return;
         }
-        if self.gates.is_empty() {
-            return;
-        }
         self.syncing = true;
         self.sync_again = false;
         let storage = ctx.props().storage.clone();
@@ -293,7 +425,14 @@ impl Gates {
             .iter()
             .map(|g| (g.meta.clone(), g.records.len()))
             .collect();
+        let skip: Vec<String> = self
+            .gates
+            .iter()
+            .map(|g| g.meta.gate_id.clone())
+            .chain(self.ignored.iter().cloned())
+            .collect();
         ctx.link().send_future(async move {
+            let found = discover(me.clone(), skip).await;
             let mut out = Vec::new();
             for (meta, known) in jobs {
                 let id = meta.gate_id.clone();
@@ -303,7 +442,7 @@ impl Gates {
                         .map_err(|e| (id, e)),
                 );
             }
-            Msg::Synced(out)
+            Msg::Synced(out, found)
         });
     }
 
@@ -343,7 +482,13 @@ impl Component for Gates {
     fn create(ctx: &Context<Self>) -> Self {
         let (s, i) = (ctx.props().storage.clone(), ctx.props().identity.clone());
         ctx.link()
-            .send_future(async move { Msg::Loaded(load(s, i).await) });
+            .send_future(async move {
+                let queued = match s.gate_outbox().await {
+                    Ok(Some(j)) => serde_json::from_str(&j).unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                Msg::Loaded(load(s, i).await, queued)
+            });
         let link = ctx.link().clone();
         Gates {
             gates: Vec::new(),
@@ -357,6 +502,13 @@ impl Component for Gates {
             body: String::new(),
             busy: false,
             status: None,
+            invitations: Vec::new(),
+            copy_status: None,
+            ignored: Vec::new(),
+            outbox: Vec::new(),
+            draining: false,
+            out_failures: 0,
+            next_try_ms: 0,
             _timer: Some(Interval::new(GATE_POLL_MS, move || {
                 link.send_message(Msg::Tick)
             })),
@@ -365,8 +517,10 @@ impl Component for Gates {
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
-            Msg::Loaded(gs) => {
+            Msg::Loaded(gs, queued) => {
                 self.gates = gs;
+                self.outbox = queued;
+                self.drain(ctx);
                 if self.selected.is_none() {
                     self.selected = self.gates.last().map(|g| g.meta.gate_id.clone());
                 }
@@ -375,11 +529,30 @@ impl Component for Gates {
             }
             Msg::Tick => {
                 self.start_sync(ctx);
+                if now_millis() >= self.next_try_ms {
+                    self.drain(ctx);
+                }
                 false
             }
-            Msg::Synced(results) => {
+            Msg::Synced(results, found) => {
                 self.syncing = false;
                 let me = ctx.props().identity.clone();
+                let contacts = ctx.props().contacts.clone();
+                let mut settled = false;
+                if let Some(found) = &found {
+                    // An invitation the relay no longer offers (removed before accepting) goes.
+                    self.invitations.retain(|i| found.iter().any(|f| f.gate_id == i.found.gate_id));
+                }
+                for f in found.unwrap_or_default() {
+                    self.invitations.retain(|i| i.found.gate_id != f.gate_id);
+                    match logic::gate_offer(&contacts, &me.node_id(), &f.derived.epochs) {
+                        logic::GateOffer::AutoJoin { inviter } => self.join_found(ctx, f, &inviter),
+                        logic::GateOffer::Ask { inviter } => {
+                            self.invitations.push(Invitation { found: f, inviter })
+                        }
+                        logic::GateOffer::Nothing => {}
+                    }
+                }
                 for r in results {
                     match r {
                         Ok(out) => {
@@ -400,6 +573,13 @@ impl Component for Gates {
                                     g.records = out.records;
                                 }
                                 g.meta.after = out.meta.after;
+                                let before = self.outbox.len();
+                                self.outbox.retain(|p| {
+                                    p.gate != out.gate_id || !out.seen.contains(&p.message.nonce)
+                                });
+                                if self.outbox.len() != before {
+                                    settled = true;
+                                }
                                 for m in out.new_messages {
                                     if !g.messages.iter().any(|x| x.seq == m.seq) {
                                         g.messages.push(m);
@@ -416,9 +596,77 @@ impl Component for Gates {
                         }
                     }
                 }
+                if settled {
+                    self.save_outbox(ctx);
+                }
                 if self.sync_again {
                     self.start_sync(ctx);
                 }
+                true
+            }
+            Msg::Drained(results) => {
+                self.draining = false;
+                let mut failed = false;
+                for (nonce, r) in results {
+                    let Some(i) = self.outbox.iter().position(|p| p.message.nonce == nonce) else {
+                        continue;
+                    };
+                    match r {
+                        Ok(seq) => {
+                            let p = self.outbox.remove(i);
+                            let storage = ctx.props().storage.clone();
+                            if let Some(g) = self.gates.iter_mut().find(|g| g.meta.gate_id == p.gate) {
+                                let m = g.derived.as_ref().and_then(|d| opened(&p.gate, seq, d, &p.message));
+                                if let Some(m) = m {
+                                    if !g.messages.iter().any(|x| x.seq == m.seq) {
+                                        g.messages.push(m.clone());
+                                        g.messages.sort_by_key(|m| m.seq);
+                                    }
+                                    ctx.link().send_future_batch(async move {
+                                        let _ = storage.put_gate_message(&m).await;
+                                        vec![]
+                                    });
+                                }
+                            }
+                            self.status = Some("Posted to the gate.".into());
+                        }
+                        Err(e) if logic::is_permanent_gate_post_error(&e) => {
+                            self.outbox.remove(i);
+                            self.status = Some(format!("Could not post: {e}"));
+                        }
+                        Err(e) => {
+                            failed = true;
+                            self.status = Some(format!("Queued: will post when the relay answers ({e})."));
+                        }
+                    }
+                }
+                if failed {
+                    self.out_failures += 1;
+                    self.next_try_ms = now_millis()
+                        + 1000 * logic::outbox_retry_delay_s(self.out_failures, 0);
+                } else {
+                    self.out_failures = 0;
+                    self.next_try_ms = 0;
+                }
+                self.save_outbox(ctx);
+                if !failed {
+                    // Posts composed while this round was in flight.
+                    self.drain(ctx);
+                }
+                self.start_sync(ctx);
+                true
+            }
+            Msg::Accept(id) => {
+                if let Some(i) = self.invitations.iter().position(|i| i.found.gate_id == id) {
+                    let inv = self.invitations.remove(i);
+                    self.selected = Some(id);
+                    self.join_found(ctx, inv.found, &inv.inviter);
+                }
+                true
+            }
+            Msg::Ignore(id) => {
+                self.invitations.retain(|i| i.found.gate_id != id);
+                self.ignored.push(id);
                 true
             }
             Msg::SetName(v) => {
@@ -522,6 +770,7 @@ impl Component for Gates {
                                 error: None,
                             });
                         }
+                        self.invitations.retain(|i| i.found.gate_id != gid);
                         self.selected = Some(gid);
                         self.join_code.clear();
                         self.join_name.clear();
@@ -577,6 +826,32 @@ impl Component for Gates {
                 });
                 true
             }
+            Msg::Promote(node) => {
+                self.start_rotation(ctx, move |roster| {
+                    let e = roster.get(&node).ok_or("not a member of the current epoch")?;
+                    let r = roster
+                        .with_member(e.identity().clone(), Role::Admin)
+                        .map_err(|e| e.to_string())?;
+                    Ok((r, Reason::Rotate))
+                });
+                true
+            }
+            Msg::CopyInvite => {
+                let Some(g) = self.sel() else { return false };
+                let code = invite_code(&g.meta.gate_id, &g.meta.genesis_hash);
+                ctx.link().send_future(async move {
+                    Msg::Copied(crate::app::copy_to_clipboard(code).await)
+                });
+                false
+            }
+            Msg::Copied(ok) => {
+                self.copy_status = Some(if ok || select_invite_code() {
+                    "Invite code copied.".into()
+                } else {
+                    "Copy failed: select the code and copy it by hand.".into()
+                });
+                true
+            }
             Msg::Rotated(r) => {
                 self.busy = false;
                 self.status = Some(match r {
@@ -592,6 +867,7 @@ impl Component for Gates {
             }
             Msg::Send => {
                 let Some(g) = self.sel() else { return false };
+                let gate_id = g.meta.gate_id.clone();
                 let Some(d) = g.derived.clone() else {
                     self.status = Some("The gate is not synced yet.".into());
                     return true;
@@ -601,30 +877,20 @@ impl Component for Gates {
                     return true;
                 }
                 let me = ctx.props().identity.clone();
-                let sealed = d
-                    .keyring
-                    .seal(&me, body.as_bytes(), now_secs(), &mut OsRng)
-                    .map_err(|e| e.to_string());
-                self.busy = true;
-                ctx.link().send_future(async move {
-                    let r = match sealed {
-                        Ok(m) => relay::gate_post_message(&m)
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
-                    };
-                    Msg::Sent(r)
-                });
-                true
-            }
-            Msg::Sent(r) => {
-                self.busy = false;
-                self.status = Some(match r {
-                    Ok(()) => "Posted to the gate.".into(),
-                    Err(e) => format!("Could not post: {e}"),
-                });
-                self.start_sync(ctx);
+                match d.keyring.seal(&me, body.as_bytes(), now_secs(), &mut OsRng) {
+                    Ok(message) => {
+                        self.outbox.push(QueuedPost {
+                            gate: gate_id,
+                            message,
+                            queued_at: now_millis(),
+                        });
+                        self.status = Some("Queued: posting…".into());
+                        self.save_outbox(ctx);
+                        self.next_try_ms = 0;
+                        self.drain(ctx);
+                    }
+                    Err(e) => self.status = Some(format!("Could not seal: {e}")),
+                }
                 true
             }
         }
@@ -652,6 +918,19 @@ impl Component for Gates {
                         }
                     }) }
                 </ul>
+                { for self.invitations.iter().map(|i| {
+                    let (a, b) = (i.found.gate_id.clone(), i.found.gate_id.clone());
+                    html! {
+                        <p class="banner gate-invitation" role="status" data-gate-id={i.found.gate_id.clone()}>
+                            { format!("{} added you to gate {} — ", self.name_of(ctx, &i.inviter), &i.found.gate_id[..8]) }
+                            <button type="button" class="btn btn-small" data-accept-gate={a.clone()}
+                                onclick={link.callback(move |_| Msg::Accept(a.clone()))}>{ "Accept" }</button>
+                            { " " }
+                            <button type="button" class="btn btn-small" data-ignore-gate={b.clone()}
+                                onclick={link.callback(move |_| Msg::Ignore(b.clone()))}>{ "Ignore" }</button>
+                        </p>
+                    }
+                }) }
                 <div class="gate-forms">
                     <form onsubmit={link.callback(|e: SubmitEvent| { e.prevent_default(); Msg::Create })}>
                         <label for="gate-name">{ "New gate name" }</label>
@@ -697,6 +976,8 @@ impl Gates {
                 }
                 <p class="small">{ "Invite code (share out of band with invited contacts):" }</p>
                 <code id="gate-invite-code" class="identity-string">{ invite_code(&g.meta.gate_id, &g.meta.genesis_hash) }</code>
+                <button id="gate-copy-invite" type="button" class="btn btn-small" onclick={link.callback(|_| Msg::CopyInvite)}>{ "Copy invite code" }</button>
+                <span id="gate-copy-status" class="muted small" aria-live="polite">{ self.copy_status.clone().unwrap_or_default() }</span>
                 if let Some(n) = removed_at {
                     <p id="gate-removed" class="banner banner-warn" role="status">
                         { format!("You were removed at epoch {n}. Newer messages cannot be read.") }
@@ -725,6 +1006,11 @@ impl Gates {
                                 <li class="gate-member" data-member={node.clone()}>
                                     { label.clone() }
                                     if e.is_admin() { <span class="muted small">{ " (admin)" }</span> }
+                                    if am_admin && node != me && !e.is_admin() {
+                                        { " " }
+                                        <button type="button" class="btn btn-small" data-promote-member={label.clone()}
+                                            onclick={link.callback({ let n = node.clone(); move |_| Msg::Promote(n.clone()) })}>{ "Make admin" }</button>
+                                    }
                                     if am_admin && node != me {
                                         { " " }
                                         <button type="button" class="btn btn-small" data-remove-member={label}
@@ -737,7 +1023,7 @@ impl Gates {
                 }
                 <ol class="gate-messages" aria-label="Gate messages">
                     { for g.messages.iter().map(|m| html! {
-                        <li key={m.seq} class="gate-message" data-epoch={m.epoch.to_string()} data-sender={m.sender.clone()} data-verified="true">
+                        <li key={m.seq} class="gate-message" data-state="sent" data-epoch={m.epoch.to_string()} data-sender={m.sender.clone()} data-verified="true">
                             <div class="message-meta">
                                 <span class="gate-message-sender" title={m.sender.clone()}>{ self.name_of(ctx, &m.sender) }</span>
                                 <span class="verified">{ "✓ verified" }</span>
@@ -746,6 +1032,18 @@ impl Gates {
                             </div>
                             <p class="gate-message-body">{ &m.body }</p>
                         </li>
+                    }) }
+                    { for self.outbox.iter().filter(|p| p.gate == g.meta.gate_id).map(|p| {
+                        let text = d.and_then(|d| opened(&p.gate, 0, d, &p.message)).map(|m| m.body).unwrap_or_default();
+                        html! {
+                            <li key={p.message.nonce.clone()} class="gate-message gate-queued" data-state="queued" data-nonce={p.message.nonce.clone()}>
+                                <div class="message-meta">
+                                    <span class="gate-message-sender">{ "You" }</span>
+                                    <span class="delivery muted small">{ "queued" }</span>
+                                </div>
+                                <p class="gate-message-body">{ text }</p>
+                            </li>
+                        }
                     }) }
                 </ol>
                 if member_now {
@@ -777,4 +1075,23 @@ impl Gates {
             </div>
         }
     }
+}
+
+/// Select the invite code and try the legacy copy command (clipboard API unavailable).
+fn select_invite_code() -> bool {
+    use wasm_bindgen::{JsCast, JsValue};
+    let Some(window) = web_sys::window() else { return false };
+    let Some(doc) = window.document() else { return false };
+    let Some(el) = doc.get_element_by_id("gate-invite-code") else { return false };
+    if let (Ok(Some(sel)), Ok(range)) = (window.get_selection(), doc.create_range()) {
+        let _ = sel.remove_all_ranges();
+        if range.select_node_contents(&el).is_ok() {
+            let _ = sel.add_range(&range);
+        }
+    }
+    js_sys::Reflect::get(&doc, &JsValue::from_str("execCommand"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call1(&doc, &JsValue::from_str("copy")).ok())
+        .is_some_and(|v| v.is_truthy())
 }

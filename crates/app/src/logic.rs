@@ -259,3 +259,47 @@ pub fn iso_time(secs: u64) -> String {
     let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(secs as f64 * 1000.0));
     String::from(d.to_iso_string())
 }
+
+/// What to do with a gate the relay lists for me that I have not joined (the trust rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateOffer {
+    /// The member who added me is one of my contacts (or me): join without asking.
+    AutoJoin { inviter: String },
+    /// Show "<inviter> added you to gate X — Accept / Ignore"; join only on Accept.
+    Ask { inviter: String },
+    /// Nothing to offer: I am not in the current roster.
+    Nothing,
+}
+
+/// The trust rule for a gate I was added to. `epochs` is a chain core has verified, genesis
+/// first. The inviter is the rotator of the epoch that added me (the first epoch of the latest
+/// run of epochs listing me; for the genesis that is the founder). Auto-join iff the inviter is
+/// one of my contacts (matched by node id, which core derives from the key that signed the
+/// epoch) or myself; otherwise ask. A gate whose current roster lacks me is never offered.
+pub fn gate_offer(contacts: &[Contact], me: &str, epochs: &[postern_core::gate::Epoch]) -> GateOffer {
+    let Some(head) = epochs.last() else { return GateOffer::Nothing };
+    if !head.roster().contains(me) {
+        return GateOffer::Nothing;
+    }
+    let mut inviter = head.rotator_id();
+    for e in epochs.iter().rev() {
+        if !e.roster().contains(me) {
+            break;
+        }
+        inviter = e.rotator_id();
+    }
+    let inviter = inviter.to_string();
+    if inviter == me || contacts.iter().any(|c| c.node_id == inviter) {
+        GateOffer::AutoJoin { inviter }
+    } else {
+        GateOffer::Ask { inviter }
+    }
+}
+
+/// A gate post refusal that retrying the same sealed message can never fix: it leaves the gate
+/// outbox. Unreachable, rate limits, unknown epoch/gate (the record may arrive later) and server
+/// errors are retried; the relay deduplicates retries by (gate, nonce).
+pub fn is_permanent_gate_post_error(e: &RelayError) -> bool {
+    is_permanent_send_error(e)
+        || matches!(e, RelayError::Api { code, .. } if code == postern_core::api::gate::codes::INVALID_MESSAGE)
+}

@@ -239,3 +239,10 @@ pub async fn gate_messages(
     )
     .await
 }
+
+/// Signed listing of the gates whose rosters (any epoch) hold me.
+pub async fn gate_mine(id: &Identity) -> Result<postern_core::api::gate::MineResponse, RelayError> {
+    use postern_core::api::gate::{mine_params, MineRequest, PATH_MINE};
+    let auth = auth::sign_request(id, Action::GateList, &mine_params(), now_secs(), &mut OsRng);
+    post(PATH_MINE, &MineRequest { auth }).await
+}

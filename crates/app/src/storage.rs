@@ -29,6 +29,7 @@ const STORE_GATES: &str = "gates";
 const STORE_GATE_EPOCHS: &str = "gate_epochs";
 const STORE_GATE_MESSAGES: &str = "gate_messages";
 const KEY_IDENTITY: &str = "identity_secret";
+const KEY_GATE_OUTBOX: &str = "gate_outbox";
 
 /// A stored contact: a user-chosen label plus the contact's public identity string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -459,6 +460,16 @@ impl Storage {
         let key = format!("{}:{:020}", m.gate, m.seq);
         self.write_string(STORE_GATE_MESSAGES, &key, json, true)
             .await
+    }
+
+    /// The gate outbox: a JSON list of sealed gate posts waiting for the relay (ciphertext
+    /// only; kept by `gates.rs`), under one `meta` key so a write replaces it atomically.
+    pub async fn gate_outbox(&self) -> Result<Option<String>, StorageError> {
+        self.get_string(STORE_META, KEY_GATE_OUTBOX).await
+    }
+
+    pub async fn put_gate_outbox(&self, json: String) -> Result<(), StorageError> {
+        self.write_string(STORE_META, KEY_GATE_OUTBOX, json, true).await
     }
 
     /// Close the connection (tests use this before deleting a scratch database).

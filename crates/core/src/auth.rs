@@ -26,6 +26,9 @@ pub enum Action {
     /// Read a private gate's epochs or messages (params: `api::gate::epochs_params` /
     /// `api::gate::messages_params`).
     GateRead,
+    /// List the gates whose rosters (any epoch) hold the requester (params:
+    /// `api::gate::mine_params`).
+    GateList,
 }
 
 impl Action {
@@ -35,6 +38,7 @@ impl Action {
             Action::DmPoll => "dm.poll",
             Action::DmAck => "dm.ack",
             Action::GateRead => "gate.read",
+            Action::GateList => "gate.list",
         }
     }
 }

@@ -8,6 +8,8 @@
 //! buffers it locally, and an author publishes the epoch record before messages sealed under it.
 //! Reads are signed (`gate.read`) by a node in the roster of at least one epoch of the gate, and
 //! return only the messages of the epochs whose roster holds the requester.
+//! A signed `gate.list` (`/api/mesh/gate/mine`) names the gates whose rosters, in any epoch,
+//! hold the requester; core's `api::gate::mine_entry` re-verifies each chain and decides.
 use axum::extract::State;
 use axum::http::StatusCode;
 use postern_core::api::gate::{
@@ -15,6 +17,7 @@ use postern_core::api::gate::{
     EpochsResponse, MessageRequest, MessageResponse, MessagesRequest, MessagesResponse,
     MAX_MESSAGES_LIMIT,
 };
+use postern_core::api::gate::{mine_entry, mine_params, MineRequest, MineResponse};
 use postern_core::api::infonet::codes as icodes;
 use postern_core::auth::Action;
 use postern_core::gate::{is_valid_gate_id, GateError, GateMessage};
@@ -153,4 +156,29 @@ pub(crate) fn validate_message(message: &postern_core::json::Value) -> Result<(G
     msg.validate().map_err(|e| invalid(e.to_string()))?;
     let stored = msg.to_json().map_err(|e| invalid(e.to_string()))?;
     Ok((msg, stored))
+}
+
+/// `POST /api/mesh/gate/mine`: the gates whose roster, in any epoch, holds the signed requester.
+/// The store's member index only proposes candidates; core's `mine_entry` re-verifies each
+/// stored chain and decides.
+pub async fn list_mine(
+    State(st): State<AppState>,
+    SignedJson(req): SignedJson<MineRequest>,
+) -> Result<ApiJson<MineResponse>, ApiError> {
+    let now = st.now();
+    authenticate(&req.auth, Action::GateList, &mine_params(), now)?;
+    let n = nonce_of(&req.auth);
+    let chains = st.with_store("gate_mine", move |s| s.gate_chains_of(nonce_use(&n), now)).await?;
+    let Some(chains) = chains else {
+        return Err(ApiError::replayed());
+    };
+    let mut gates = Vec::with_capacity(chains.len());
+    for chain in &chains {
+        match mine_entry(chain, &req.auth.node_id) {
+            Ok(Some(g)) => gates.push(g),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "stored gate chain does not verify; not listed"),
+        }
+    }
+    Ok(ApiJson(MineResponse { ok: true, gates }))
 }

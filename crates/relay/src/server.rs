@@ -736,6 +736,7 @@ pub fn router(state: AppState) -> Router {
             post(crate::gate_peer::peer_push).layer(DefaultBodyLimit::max(gate_api::MAX_PEER_PUSH_BODY_BYTES)),
         )
         .route(gate_api::PATH_PEER_PULL, post(crate::gate_peer::peer_pull))
+        .route(gate_api::PATH_MINE, post(crate::gate::list_mine))
         .route(PATH_METRICS, get(crate::infonet::metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)

@@ -855,6 +855,32 @@ impl Store {
         Ok(GateRead::Ok(out))
     }
 
+    /// Every stored chain (records genesis first) of the gates whose member index lists the
+    /// requester, by gate id; `None` when the nonce was already used. The caller decides
+    /// membership with core (`api::gate::mine_entry`); consumes the nonce.
+    pub fn gate_chains_of(
+        &mut self,
+        nonce: NonceUse<'_>,
+        now: u64,
+    ) -> Result<Option<Vec<Vec<postern_core::gate::EpochRecord>>>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if Self::consume_nonce(&tx, nonce, now)?.is_err() {
+            return Ok(None);
+        }
+        let gates: Vec<String> = {
+            let mut stmt =
+                tx.prepare("SELECT DISTINCT gate FROM gate_members WHERE member_id = ?1 ORDER BY gate ASC")?;
+            let rows = stmt.query_map(params![nonce.node_id], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::with_capacity(gates.len());
+        for gate in &gates {
+            out.push(Self::gate_records(&tx, gate)?);
+        }
+        tx.commit()?;
+        Ok(Some(out))
+    }
+
     /// The caller's non-expired messages, oldest first (at most `limit`), and the mailbox total.
     /// Consumes the request nonce; does not remove messages.
     pub fn poll(

@@ -244,3 +244,111 @@ fn plaintext_and_malformed_messages_are_refused() {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+fn mine_auth(id: &Identity, ts: u64) -> RequestAuth {
+    sign_request(id, Action::GateList, &mine_params(), ts, &mut OsRng)
+}
+
+fn mine(r: &Relay, id: &Identity) -> MineResponse {
+    ok(r.post(PATH_MINE, &MineRequest { auth: mine_auth(id, now()) })).json_as()
+}
+
+#[test]
+fn members_list_their_gates_including_removals() {
+    let data = tempfile::tempdir().unwrap();
+    let relay = Relay::start(data.path(), &[]);
+    let [alice, bob, carol, stranger] = [(); 4].map(|_| Identity::generate(&mut OsRng));
+    let t = now();
+    let gid = GateId::generate(&mut OsRng);
+    let r1 = create_genesis(&alice, &gid, t, &mut OsRng).unwrap();
+    let e1 = r1.verify().unwrap();
+    ok(publish(&relay, &r1));
+    assert!(mine(&relay, &bob).gates.is_empty());
+
+    let roster2 = e1.roster().with_member(bob.public(), Role::Member).unwrap().with_member(carol.public(), Role::Member).unwrap();
+    let r2 = rotate(&alice, &e1, roster2, Reason::Join, t, &mut OsRng).unwrap();
+    let e2 = r2.verify().unwrap();
+    ok(publish(&relay, &r2));
+    // A second gate only Alice is in.
+    let solo = GateId::generate(&mut OsRng);
+    ok(publish(&relay, &create_genesis(&alice, &solo, t, &mut OsRng).unwrap()));
+
+    let want = |epoch: u64, current_member: bool| MineGate {
+        gate: gid.as_str().into(),
+        epoch,
+        genesis_hash: hex(e1.hash()),
+        current_member,
+    };
+    assert_eq!(mine(&relay, &bob).gates, vec![want(2, true)]);
+    assert_eq!(mine(&relay, &carol).gates, vec![want(2, true)]);
+    let mut alice_gates: Vec<String> = mine(&relay, &alice).gates.into_iter().map(|g| g.gate).collect();
+    alice_gates.sort();
+    let mut both = vec![gid.as_str().to_string(), solo.as_str().to_string()];
+    both.sort();
+    assert_eq!(alice_gates, both);
+    assert!(mine(&relay, &stranger).gates.is_empty());
+
+    // Carol removed at epoch 3 still sees the gate, flagged as no longer a member.
+    let r3 = rotate(&alice, &e2, e2.roster().without_member(&carol.node_id()).unwrap(), Reason::Kick, t, &mut OsRng).unwrap();
+    ok(publish(&relay, &r3));
+    assert_eq!(mine(&relay, &carol).gates, vec![want(3, false)]);
+    assert_eq!(mine(&relay, &bob).gates, vec![want(3, true)]);
+    // The listed chain verifies with core for the listed member.
+    let recs: EpochsResponse = ok(epochs(&relay, &carol, gid.as_str())).json_as();
+    assert_eq!(hex(verify_epoch_chain(&recs.records).unwrap().genesis_hash()), want(3, false).genesis_hash);
+
+    // Unsigned, stale, replayed, wrong action → 401.
+    use postern_core::api::codes as c;
+    relay.post_raw(PATH_MINE, Some("application/json"), b"{}").assert_error(401, c::UNAUTHORIZED);
+    relay.post(PATH_MINE, &MineRequest { auth: mine_auth(&bob, now() - 3600) }).assert_error(401, c::UNAUTHORIZED);
+    let once = MineRequest { auth: mine_auth(&bob, now()) };
+    ok(relay.post(PATH_MINE, &once));
+    relay.post(PATH_MINE, &once).assert_error(401, c::REPLAYED_NONCE);
+    let wrong = MineRequest { auth: sign_request(&bob, Action::GateRead, &mine_params(), now(), &mut OsRng) };
+    relay.post(PATH_MINE, &wrong).assert_error(401, c::UNAUTHORIZED);
+    // Another node's identity claimed with Bob's signature.
+    let mut forged = mine_auth(&bob, now());
+    forged.node_id = carol.node_id();
+    relay.post(PATH_MINE, &MineRequest { auth: forged }).assert_error(401, c::UNAUTHORIZED);
+}
+
+#[test]
+fn a_promoted_member_can_rotate() {
+    let data = tempfile::tempdir().unwrap();
+    let relay = Relay::start(data.path(), &[]);
+    let [alice, bob, carol] = [(); 3].map(|_| Identity::generate(&mut OsRng));
+    let t = now();
+    let gid = GateId::generate(&mut OsRng);
+    let r1 = create_genesis(&alice, &gid, t, &mut OsRng).unwrap();
+    let e1 = r1.verify().unwrap();
+    ok(publish(&relay, &r1));
+    let r2 = rotate(&alice, &e1, e1.roster().with_member(bob.public(), Role::Member).unwrap(), Reason::Join, t, &mut OsRng).unwrap();
+    let e2 = r2.verify().unwrap();
+    ok(publish(&relay, &r2));
+
+    // Bob, a plain member, cannot rotate yet: core's `rotate` refuses, and a record he signs
+    // anyway is refused by the relay.
+    let add_carol = |by: &Identity, prev: &Epoch| {
+        rotate(by, prev, prev.roster().with_member(carol.public(), Role::Member).unwrap(), Reason::Join, t, &mut OsRng)
+    };
+    assert!(matches!(add_carol(&bob, &e2), Err(gate::GateError::NotAdmin { .. })));
+    let mut early = add_carol(&alice, &e2).unwrap();
+    early.rotator = bob.node_id();
+    early.sign(&bob).unwrap();
+    let resp = publish(&relay, &early);
+    resp.assert_error(422, codes::INVALID_EPOCH);
+    assert!(resp.json()["detail"].as_str().unwrap().contains("not an admin"), "{}", resp.body);
+
+    // Alice promotes Bob (same members, Bob's role changed); then Bob's rotation is accepted.
+    let r3 = rotate(&alice, &e2, e2.roster().with_member(bob.public(), Role::Admin).unwrap(), Reason::Rotate, t, &mut OsRng).unwrap();
+    let e3 = r3.verify().unwrap();
+    assert!(e3.roster().get(&bob.node_id()).unwrap().is_admin());
+    assert_eq!(e3.roster().len(), 2);
+    ok(publish(&relay, &r3));
+    let r4 = add_carol(&bob, &e3).unwrap();
+    assert_eq!(ok(publish(&relay, &r4)).json_as::<EpochResponse>().epoch, 4);
+    let recs: EpochsResponse = ok(epochs(&relay, &carol, gid.as_str())).json_as();
+    let state = verify_epoch_chain(&recs.records).unwrap();
+    assert_eq!((state.epoch(), state.head().rotator_id()), (4, bob.node_id().as_str()));
+    assert!(mine(&relay, &carol).gates[0].current_member);
+}

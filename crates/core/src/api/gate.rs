@@ -15,6 +15,7 @@ pub const PATH_EPOCH: &str = "/api/mesh/gate/epoch";
 pub const PATH_MESSAGE: &str = "/api/mesh/gate/message";
 pub const PATH_EPOCHS: &str = "/api/mesh/gate/epochs";
 pub const PATH_MESSAGES: &str = "/api/mesh/gate/messages";
+pub const PATH_MINE: &str = "/api/mesh/gate/mine";
 
 /// Largest `limit` of a messages read.
 pub const MAX_MESSAGES_LIMIT: u32 = 100;
@@ -221,4 +222,95 @@ pub struct PeerPullResponse {
     pub items: Vec<PeerPushRequest>,
     /// Feed position of the last item (the next `after`), else the request's `after`.
     pub next_after: u64,
+}
+
+/// `POST /api/mesh/gate/mine`: the gates whose roster, in any epoch, holds the signed requester
+/// (signed, action `gate.list`, params = [`mine_params`]). A member removed at a later epoch still
+/// sees the gate, so it learns of the removal. Each entry names the gate's current epoch and
+/// genesis hash; fetch the records with [`EpochsRequest`] and verify them with
+/// [`crate::gate::verify_epoch_chain`] before trusting anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MineRequest {
+    pub auth: RequestAuth,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MineGate {
+    pub gate: String,
+    /// The gate's current (latest) epoch number on this relay.
+    pub epoch: u64,
+    /// Hex hash of the gate's genesis epoch.
+    pub genesis_hash: String,
+    /// Whether the requester is in the roster of the current epoch (false: removed since).
+    pub current_member: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MineResponse {
+    pub ok: bool,
+    /// Sorted by gate id.
+    pub gates: Vec<MineGate>,
+}
+
+/// Params signed for a gate listing: the constant `mine` (the requester is the signer).
+pub fn mine_params() -> Vec<u8> {
+    b"mine".to_vec()
+}
+
+/// Core's answer for one gate of a listing: verify the whole chain (genesis first) and report it
+/// if `member_id` is in the roster of any epoch, else `None`. A relay lists only what this
+/// returns; a client re-verifies the chain itself after fetching it.
+pub fn mine_entry(
+    records: &[crate::gate::EpochRecord],
+    member_id: &str,
+) -> Result<Option<MineGate>, crate::gate::GateError> {
+    let (first, rest) = records
+        .split_first()
+        .ok_or(crate::gate::GateError::BadGenesis("empty chain"))?;
+    let mut state = crate::gate::GateState::from_genesis(first)?;
+    let mut member = state.head().roster().contains(member_id);
+    for record in rest {
+        member |= state.apply(record)?.roster().contains(member_id);
+    }
+    if !member {
+        return Ok(None);
+    }
+    Ok(Some(MineGate {
+        gate: state.gate().as_str().to_string(),
+        epoch: state.epoch(),
+        genesis_hash: hex::encode(state.genesis_hash()),
+        current_member: state.head().roster().contains(member_id),
+    }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::gate::{create_genesis, rotate, GateId, Reason, Role};
+    use crate::Identity;
+    use rand_core::OsRng;
+
+    #[test]
+    fn mine_entry_reports_past_and_current_members_only() {
+        let [alice, bob, eve] = [(); 3].map(|_| Identity::generate(&mut OsRng));
+        let gid = GateId::generate(&mut OsRng);
+        let r1 = create_genesis(&alice, &gid, 1, &mut OsRng).unwrap();
+        let e1 = r1.verify().unwrap();
+        let r2 = rotate(&alice, &e1, e1.roster().with_member(bob.public(), Role::Member).unwrap(), Reason::Join, 2, &mut OsRng).unwrap();
+        let e2 = r2.verify().unwrap();
+        let r3 = rotate(&alice, &e2, e2.roster().without_member(&bob.node_id()).unwrap(), Reason::Kick, 3, &mut OsRng).unwrap();
+        let two = [r1.clone(), r2.clone()];
+        let b = mine_entry(&two, &bob.node_id()).unwrap().unwrap();
+        assert_eq!((b.epoch, b.current_member), (2, true));
+        assert_eq!(b.genesis_hash, hex::encode(e1.hash()));
+        let all = [r1.clone(), r2, r3];
+        let b = mine_entry(&all, &bob.node_id()).unwrap().unwrap();
+        assert_eq!((b.epoch, b.current_member), (3, false));
+        assert!(mine_entry(&all, &alice.node_id()).unwrap().unwrap().current_member);
+        assert_eq!(mine_entry(&all, &eve.node_id()).unwrap(), None);
+        assert!(mine_entry(&[], &bob.node_id()).is_err());
+        assert!(mine_entry(&[all[2].clone()], &bob.node_id()).is_err());
+    }
 }

@@ -1,0 +1,127 @@
+//! Browser tests of the gate trust rule and gate helpers (pure logic; no relay).
+//! Run: `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p postern-app --target wasm32-unknown-unknown`
+#![cfg(target_arch = "wasm32")]
+
+use postern_app::logic::{self, GateOffer};
+use postern_app::storage::Contact;
+use postern_core::gate::{self, Epoch, GateId, Reason, Role};
+use postern_core::Identity;
+use rand_core::OsRng;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn contact(name: &str, id: &Identity) -> Contact {
+    Contact {
+        name: name.into(),
+        node_id: id.node_id(),
+        identity: id.public().to_string(),
+        added_at: 1,
+    }
+}
+
+fn add(by: &Identity, prev: &Epoch, who: &Identity, t: u64) -> Epoch {
+    let r = prev.roster().with_member(who.public(), Role::Member).unwrap();
+    gate::rotate(by, prev, r, Reason::Join, t, &mut OsRng).unwrap().verify().unwrap()
+}
+
+#[wasm_bindgen_test]
+fn gate_trust_rule_auto_joins_only_from_contacts() {
+    let [alice, bob, carol, mallory] = [(); 4].map(|_| Identity::generate(&mut OsRng));
+    let gid = GateId::generate(&mut OsRng);
+    let e1 = gate::create_genesis(&alice, &gid, 1, &mut OsRng).unwrap().verify().unwrap();
+    let e2 = add(&alice, &e1, &bob, 2);
+    let chain = vec![e1.clone(), e2.clone()];
+    let a = alice.node_id();
+
+    // Bob has Alice as a contact: auto-join; without her: ask, naming Alice.
+    assert_eq!(
+        logic::gate_offer(&[contact("Alice", &alice)], &bob.node_id(), &chain),
+        GateOffer::AutoJoin { inviter: a.clone() }
+    );
+    assert_eq!(
+        logic::gate_offer(&[contact("Carol", &carol)], &bob.node_id(), &chain),
+        GateOffer::Ask { inviter: a.clone() }
+    );
+    assert_eq!(logic::gate_offer(&[], &bob.node_id(), &chain), GateOffer::Ask { inviter: a.clone() });
+    // A contact with the same name but another key does not count.
+    assert_eq!(
+        logic::gate_offer(&[contact("Alice", &mallory)], &bob.node_id(), &chain),
+        GateOffer::Ask { inviter: a.clone() }
+    );
+    // Not in the roster, or removed since: nothing is offered; an empty chain neither.
+    assert_eq!(logic::gate_offer(&[contact("Alice", &alice)], &carol.node_id(), &chain), GateOffer::Nothing);
+    let kicked = gate::rotate(&alice, &e2, e2.roster().without_member(&bob.node_id()).unwrap(), Reason::Kick, 3, &mut OsRng)
+        .unwrap()
+        .verify()
+        .unwrap();
+    let chain3 = vec![e1.clone(), e2.clone(), kicked];
+    assert_eq!(logic::gate_offer(&[contact("Alice", &alice)], &bob.node_id(), &chain3), GateOffer::Nothing);
+    assert_eq!(logic::gate_offer(&[], &bob.node_id(), &[]), GateOffer::Nothing);
+
+    // The inviter is whoever rotated me in, not the latest rotator: Bob promoted to admin adds
+    // Carol; later Alice rotates again. For Carol, Bob is the inviter.
+    let promoted = gate::rotate(
+        &alice,
+        &e2,
+        e2.roster().with_member(bob.public(), Role::Admin).unwrap(),
+        Reason::Rotate,
+        3,
+        &mut OsRng,
+    )
+    .unwrap()
+    .verify()
+    .unwrap();
+    let e4 = add(&bob, &promoted, &carol, 4);
+    let e5 = gate::rotate(&alice, &e4, e4.roster().clone(), Reason::Rotate, 5, &mut OsRng).unwrap().verify().unwrap();
+    let chain5 = vec![e1, e2, promoted, e4, e5];
+    assert_eq!(
+        logic::gate_offer(&[contact("Bob", &bob)], &carol.node_id(), &chain5),
+        GateOffer::AutoJoin { inviter: bob.node_id() }
+    );
+    assert_eq!(
+        logic::gate_offer(&[contact("Alice", &alice)], &carol.node_id(), &chain5),
+        GateOffer::Ask { inviter: bob.node_id() }
+    );
+    // The founder finding their own gate again (e.g. a fresh device) joins.
+    assert_eq!(logic::gate_offer(&[], &a, &chain5), GateOffer::AutoJoin { inviter: a.clone() });
+}
+
+#[wasm_bindgen_test]
+async fn gate_outbox_round_trip_holds_ciphertext_only() {
+    use postern_app::gates::{self as g, QueuedPost};
+    use postern_app::relay::RelayError;
+    use postern_app::storage::{self, Storage};
+    let alice = Identity::generate(&mut OsRng);
+    let gid = GateId::generate(&mut OsRng);
+    let rec = gate::create_genesis(&alice, &gid, 1, &mut OsRng).unwrap();
+    let genesis = g::hex32(rec.verify().unwrap().hash());
+    let d = g::derive(&alice, gid.as_str(), &genesis, &[rec]).unwrap();
+    let message = d.keyring.seal(&alice, b"queued secret words", 5, &mut OsRng).unwrap();
+    let q = vec![QueuedPost { gate: gid.to_string(), message: message.clone(), queued_at: 7 }];
+    let json = serde_json::to_string(&q).unwrap();
+    assert!(!json.contains("queued secret words"));
+
+    let name = format!("postern-test-{}", postern_core::dm::new_msg_id(&mut OsRng));
+    let db = Storage::open(&name).await.unwrap();
+    assert_eq!(db.gate_outbox().await.unwrap(), None);
+    db.put_gate_outbox(json.clone()).await.unwrap();
+    let back: Vec<QueuedPost> = serde_json::from_str(&db.gate_outbox().await.unwrap().unwrap()).unwrap();
+    assert_eq!(back[0].message, message);
+    // The text shown while queued is re-opened (and author-verified) with my keyring.
+    let shown = g::opened(gid.as_str(), 0, &d, &back[0].message).unwrap();
+    assert_eq!((shown.body.as_str(), shown.sender.as_str()), ("queued secret words", alice.node_id().as_str()));
+    db.put_gate_outbox("[]".into()).await.unwrap();
+    assert_eq!(db.gate_outbox().await.unwrap().as_deref(), Some("[]"));
+    db.close();
+    storage::delete_database(&name).await.unwrap();
+
+    // Which refusals drop a queued post and which keep it for a retry.
+    let api = |status: u16, code: &str| RelayError::Api { status, code: code.into(), detail: String::new() };
+    assert!(logic::is_permanent_gate_post_error(&api(422, "invalid_message")));
+    assert!(logic::is_permanent_gate_post_error(&api(413, "payload_too_large")));
+    assert!(!logic::is_permanent_gate_post_error(&api(409, "unknown_epoch")));
+    assert!(!logic::is_permanent_gate_post_error(&api(404, "unknown_gate")));
+    assert!(!logic::is_permanent_gate_post_error(&api(429, "rate_limited")));
+    assert!(!logic::is_permanent_gate_post_error(&RelayError::Unreachable("down".into())));
+}
