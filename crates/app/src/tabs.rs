@@ -223,6 +223,10 @@ fn lock_manager() -> Option<(JsValue, js_sys::Function)> {
 /// Lock callback once granted: become leader and hold the lock until [`resign`] (or the tab
 /// closes) by returning a promise that only `release` settles.
 fn hold() -> JsValue {
+    if role() == Role::Retired {
+        // Granted after this tab gave up: hand the lock straight on.
+        return JsValue::UNDEFINED;
+    }
     let mut release = None;
     let held = js_sys::Promise::new(&mut |resolve, _reject| release = Some(resolve));
     SHARED.with(|s| s.borrow_mut().release = release);
