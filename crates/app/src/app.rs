@@ -83,6 +83,9 @@ pub struct PollOutcome {
     warning: Option<String>,
 }
 
+/// Contacts, messages and outbox as re-read from IndexedDB (multi-tab reload).
+type Snapshot = (Vec<Contact>, Vec<StoredMessage>, Vec<OutboxEntry>);
+
 pub enum Msg {
     Loaded(Result<Loaded, String>),
     Registered(Result<(), RelayError>),
@@ -120,10 +123,12 @@ pub enum Msg {
     Tab(TabMsg),
     /// Re-read contacts, messages and outbox from IndexedDB (another tab wrote); `drain`: then
     /// poll and deliver the outbox (leader only).
-    Reload { drain: bool },
+    Reload {
+        drain: bool,
+    },
     Reloaded {
         gen: u64,
-        data: Result<(Vec<Contact>, Vec<StoredMessage>, Vec<OutboxEntry>), String>,
+        data: Result<Snapshot, String>,
     },
     /// This tab wrote to IndexedDB: tell the other tabs.
     Wrote,
@@ -1442,12 +1447,11 @@ impl App {
         });
     }
 
-    #[allow(clippy::type_complexity)]
     fn on_reloaded(
         &mut self,
         ctx: &Context<Self>,
         gen: u64,
-        data: Result<(Vec<Contact>, Vec<StoredMessage>, Vec<OutboxEntry>), String>,
+        data: Result<Snapshot, String>,
     ) -> bool {
         if gen != self.reload_gen {
             // A newer reload is on its way (and carries the pending drain).

@@ -301,13 +301,12 @@ impl Channel {
                 _on_message: None,
             };
         };
-        let cb = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-            move |e: web_sys::MessageEvent| {
+        let cb =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
                 if let Some(m) = e.data().as_string().as_deref().and_then(TabMsg::decode) {
                     on_msg(m);
                 }
-            },
-        );
+            });
         bc.set_onmessage(Some(cb.as_ref().unchecked_ref()));
         Channel {
             bc: Some(bc),

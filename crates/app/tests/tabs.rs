@@ -67,7 +67,14 @@ fn channel_messages_round_trip_and_garbage_is_ignored() {
         assert_eq!(TabMsg::decode(&m.encode()), Some(m));
     }
     assert_eq!(TabMsg::decode(r#"{"t":"drain"}"#), Some(TabMsg::Drain));
-    for bad in ["", "null", "{}", r#"{"t":"format_disk"}"#, r#"{"t":"status"}"#, "\u{0}"] {
+    for bad in [
+        "",
+        "null",
+        "{}",
+        r#"{"t":"format_disk"}"#,
+        r#"{"t":"status"}"#,
+        "\u{0}",
+    ] {
         assert_eq!(TabMsg::decode(bad), None, "{bad:?}");
     }
 }
@@ -100,7 +107,8 @@ fn reload_merge_never_reverts_a_settled_message_nor_resends_it() {
     let stored_messages = vec![b.clone(), a.clone()];
     let stored_outbox = vec![b_entry.clone(), a_entry.clone()];
 
-    let (messages, outbox) = merge_reload(&mem_messages, &mem_outbox, stored_messages, stored_outbox);
+    let (messages, outbox) =
+        merge_reload(&mem_messages, &mem_outbox, stored_messages, stored_outbox);
     let state_of = |m: &StoredMessage| {
         messages
             .iter()
@@ -108,19 +116,27 @@ fn reload_merge_never_reverts_a_settled_message_nor_resends_it() {
             .map(|x| x.state)
     };
     assert_eq!(messages.len(), 3);
-    assert_eq!(state_of(&a), Some(OutState::Sent), "a stale 'queued' never wins");
+    assert_eq!(
+        state_of(&a),
+        Some(OutState::Sent),
+        "a stale 'queued' never wins"
+    );
     assert_eq!(state_of(&b), Some(OutState::Queued));
     assert_eq!(state_of(&c), Some(OutState::Queued));
     let keys: Vec<String> = outbox.iter().map(|e| e.key()).collect();
-    assert_eq!(keys, vec![b_entry.key(), c_entry.key()], "a is not sent twice; oldest first");
+    assert_eq!(
+        keys,
+        vec![b_entry.key(), c_entry.key()],
+        "a is not sent twice; oldest first"
+    );
 
     // A state the other tab settled wins over this tab's queued copy.
     let mut b_failed = b.clone();
     b_failed.state = OutState::Failed;
     b_failed.error = Some("too large".into());
     let (messages, outbox) = merge_reload(
-        &[b.clone()],
-        &[b_entry.clone()],
+        std::slice::from_ref(&b),
+        std::slice::from_ref(&b_entry),
         vec![b_failed.clone()],
         vec![],
     );
