@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  startRelay, launchBrowser, openPostern, identityOf, addPosternContact, compose, outgoing,
+  startRelay, restartRelay, launchBrowser, openPostern, identityOf, addPosternContact, compose, outgoing,
   incoming, pollTimes, readStore, findLeaks, outputDir, randomCanary, APP_READY,
 } from './lib/harness.mjs';
 
@@ -173,5 +173,47 @@ test('a newer tab upgrading the database is not blocked; the old tab asks for a 
   }
   // The old tab gave up the writer lock.
   await old.waitForSelector('#tab-role[data-role="retired"]');
+  assert.deepEqual(errors, []);
+});
+
+test('composed in a follower while the relay is down: queued in both tabs, then delivered once', async (t) => {
+  let relay = await startRelay();
+  const browser = await launchBrowser();
+  t.after(async () => { await browser.close(); await relay.stop(); });
+  const records = [];
+  const errors = [];
+  const ctx = await browser.newContext();
+  const tab1 = await openTab(ctx, relay.url, 'tab1', records, errors);
+  await role(tab1, 'leader');
+  const tab2 = await openTab(ctx, relay.url, 'tab2', records, errors);
+  await role(tab2, 'follower');
+  const bob = await openPostern(browser, relay.url);
+  await addPosternContact(bob.page, 'Alice', await identityOf(tab1));
+  await addPosternContact(tab2, 'Bob', await identityOf(bob.page));
+
+  await relay.stop();
+  await tab1.waitForSelector('#relay-status[data-state="offline"]', { timeout: 30_000 });
+  await tab2.waitForSelector('#relay-status[data-state="offline"]', { timeout: 30_000 });
+  const c = randomCanary('TABQ');
+  await compose(tab2, 'Bob', `queued in a follower ${c}`);
+  await tab2.waitForSelector(outgoing(c, 'queued'), { timeout: 30_000 });
+  await tab1.waitForSelector(outgoing(c, 'queued'), { timeout: 30_000 });
+  await tab2.waitForFunction(() => /queued/.test(document.querySelector('#send-status')?.textContent || ''), null, { timeout: 30_000 });
+  const id = await tab2.locator(outgoing(c)).getAttribute('data-msg-id');
+  const box = await readStore(tab2, 'outbox');
+  assert.equal(box.length, 1);
+  assert.equal(JSON.parse(box[0]).envelope.msg_id, id);
+
+  relay = await restartRelay(relay);
+  await tab1.waitForSelector(outgoing(c, 'sent'), { timeout: 60_000 });
+  await tab2.waitForSelector(outgoing(c, 'sent'), { timeout: 30_000 });
+  await tab2.waitForFunction(() => /sent/.test(document.querySelector('#send-status')?.textContent || ''), null, { timeout: 30_000 });
+  await pollTimes(bob.page, 1);
+  await bob.page.waitForSelector(incoming(c), { timeout: 30_000 });
+  await pollTimes(bob.page, 1);
+  assert.equal(await bob.page.locator('.message').filter({ hasText: c }).count(), 1);
+  assert.equal(records.filter((r) => r.tab === 'tab2' && r.url.endsWith(SEND)).length, 0, 'the follower never sends');
+  assert.deepEqual(await readStore(tab2, 'outbox'), []);
+  assertNoDuplicateRows(await readStore(tab1, 'messages'), 'message');
   assert.deepEqual(errors, []);
 });

@@ -828,6 +828,7 @@ impl Component for App {
                     self.post(TabMsg::Changed);
                 }
                 self.start_flush(ctx);
+                self.follow_last_composed();
                 true
             }
             Msg::Flushed(attempts) => {
@@ -1418,6 +1419,7 @@ impl App {
                 self.registered = registered;
                 self.last_check = last_check;
                 self.relay_error = error;
+                self.follow_last_composed();
                 return true;
             }
         }
@@ -1518,7 +1520,7 @@ impl App {
             (OutState::Sent, _) => (StatusKind::Ok, format!("Message sent to {name}.")),
             (_, Some(e)) => (StatusKind::Error, e.clone()),
             (OutState::Failed, None) => (StatusKind::Error, "The relay refused it.".into()),
-            (OutState::Queued, None) if self.relay == RelayState::Offline => {
+            (OutState::Queued, None) if self.relay != RelayState::Online => {
                 (StatusKind::Pending, logic::explain_queued())
             }
             (OutState::Queued, None) => (StatusKind::Pending, "Sending…".into()),
