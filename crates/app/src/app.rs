@@ -185,6 +185,7 @@ pub struct App {
     announced: Option<TabMsg>,
     reload_gen: u64,
     drain_after_reload: bool,
+    poll_after_reload: bool,
     db_closed: bool,
 }
 
@@ -375,7 +376,9 @@ impl App {
             return;
         };
         if !tabs::duties(self.role).sync {
-            self.forward_drain();
+            if tabs::duties(self.role).forward {
+                self.post(TabMsg::Check);
+            }
             return;
         }
         if self.polling {
@@ -523,6 +526,7 @@ impl Component for App {
             announced: None,
             reload_gen: 0,
             drain_after_reload: false,
+            poll_after_reload: false,
             db_closed: false,
         }
     }
@@ -1397,6 +1401,10 @@ impl App {
         match m {
             // Followers re-read too: a Drain means another follower just queued something.
             TabMsg::Drain => self.start_reload(ctx, leader),
+            TabMsg::Check => {
+                self.poll_after_reload |= leader;
+                self.start_reload(ctx, leader);
+            }
             TabMsg::Changed => self.start_reload(ctx, false),
             TabMsg::Hello => {
                 self.announced = None;
@@ -1489,12 +1497,13 @@ impl App {
                 }
             }
         }
+        let poll = std::mem::take(&mut self.poll_after_reload);
         if std::mem::take(&mut self.drain_after_reload) && tabs::duties(self.role).sync {
             self.next_retry_ms = 0;
-            if self.registered {
-                self.start_poll(ctx);
-            } else {
+            if !self.registered {
                 self.start_register(ctx);
+            } else if poll {
+                self.start_poll(ctx);
             }
             self.start_flush(ctx);
         }

@@ -110,9 +110,11 @@ pub fn duties(role: Role) -> Duties {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum TabMsg {
-    /// Follower → leader: something was queued or "Check now" was pressed: re-read the outbox
-    /// from IndexedDB, deliver it and poll now.
+    /// Follower → leader: something was queued: re-read the outbox from IndexedDB and deliver
+    /// it now.
     Drain,
+    /// Follower → leader: "Check now" was pressed: re-read, deliver the outbox and poll now.
+    Check,
     /// Any tab → the others: I wrote to IndexedDB (contacts, messages, delivery states): re-read.
     Changed,
     /// New follower → leader: send me your [`TabMsg::Status`].

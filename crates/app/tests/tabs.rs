@@ -55,6 +55,7 @@ fn only_the_leader_runs_background_writers() {
 fn channel_messages_round_trip_and_garbage_is_ignored() {
     for m in [
         TabMsg::Drain,
+        TabMsg::Check,
         TabMsg::Changed,
         TabMsg::Hello,
         TabMsg::Status {
