@@ -19,6 +19,7 @@ use crate::relay::{self, now_millis, now_secs, RelayError};
 use crate::storage::{
     message_key, Contact, Direction, OutState, OutboxEntry, Storage, StoredMessage, DB_NAME,
 };
+use crate::tabs::{self, Role, TabMsg};
 
 /// How often the mailbox is polled.
 pub const POLL_INTERVAL_MS: u32 = 4_000;
@@ -82,6 +83,9 @@ pub struct PollOutcome {
     warning: Option<String>,
 }
 
+/// Contacts, messages and outbox as re-read from IndexedDB (multi-tab reload).
+type Snapshot = (Vec<Contact>, Vec<StoredMessage>, Vec<OutboxEntry>);
+
 pub enum Msg {
     Loaded(Result<Loaded, String>),
     Registered(Result<(), RelayError>),
@@ -113,6 +117,23 @@ pub enum Msg {
     Copied(bool),
     Prefill(String),
     Reply(String),
+    /// Multi-tab: this tab's role changed (see `tabs`).
+    Role(Role),
+    /// Multi-tab: a message from another tab of this profile.
+    Tab(TabMsg),
+    /// Re-read contacts, messages and outbox from IndexedDB (another tab wrote); `drain`: then
+    /// poll and deliver the outbox (leader only).
+    Reload {
+        drain: bool,
+    },
+    Reloaded {
+        gen: u64,
+        data: Result<Snapshot, String>,
+    },
+    /// This tab wrote to IndexedDB: tell the other tabs.
+    Wrote,
+    /// A newer tab upgrades the database: this tab's connection was closed.
+    DbVersionChange,
 }
 
 pub struct App {
@@ -157,6 +178,15 @@ pub struct App {
     messages_ref: NodeRef,
     _timer: Option<Interval>,
     _listeners: Vec<Closure<dyn Fn()>>,
+    /// Multi-tab (see `tabs`): role, channel, last status announced to followers.
+    role: Role,
+    tab_channel: Option<tabs::Channel>,
+    _role_sub: Option<tabs::Subscription>,
+    announced: Option<TabMsg>,
+    reload_gen: u64,
+    drain_after_reload: bool,
+    poll_after_reload: bool,
+    db_closed: bool,
 }
 
 async fn load() -> Result<Loaded, String> {
@@ -330,6 +360,9 @@ impl App {
         let Some(id) = self.identity.clone() else {
             return;
         };
+        if !tabs::duties(self.role).sync {
+            return;
+        }
         if self.registering {
             return;
         }
@@ -342,6 +375,12 @@ impl App {
         let (Some(storage), Some(id)) = (self.storage.clone(), self.identity.clone()) else {
             return;
         };
+        if !tabs::duties(self.role).sync {
+            if tabs::duties(self.role).forward {
+                self.post(TabMsg::Check);
+            }
+            return;
+        }
         if self.polling {
             return;
         }
@@ -353,6 +392,13 @@ impl App {
     /// Deliver the outbox in order. Each envelope keeps its msg_id, so a retry of one the relay
     /// already holds is answered `duplicate: true`: delivery is exactly once.
     fn start_flush(&mut self, ctx: &Context<Self>) {
+        // Only the leader tab drains the outbox; others hand it the work (see `tabs`).
+        if !tabs::duties(self.role).drain_outbox {
+            if !self.outbox.is_empty() {
+                self.forward_drain();
+            }
+            return;
+        }
         if self.flushing {
             self.flush_again = true;
             return;
@@ -394,7 +440,7 @@ impl App {
         };
         ctx.link().send_future_batch(async move {
             match storage.settle_outgoing(&m).await {
-                Ok(()) => vec![],
+                Ok(()) => vec![Msg::Wrote],
                 Err(e) => vec![Msg::PersistFailed(e.to_string())],
             }
         });
@@ -474,6 +520,14 @@ impl Component for App {
             messages_ref: NodeRef::default(),
             _timer: None,
             _listeners: Vec::new(),
+            role: Role::Pending,
+            tab_channel: None,
+            _role_sub: None,
+            announced: None,
+            reload_gen: 0,
+            drain_after_reload: false,
+            poll_after_reload: false,
+            db_closed: false,
         }
     }
 
@@ -514,6 +568,7 @@ impl Component for App {
                         }
                     }
                 }
+                self.start_tabs(ctx);
                 self.start_register(ctx);
                 true
             }
@@ -533,6 +588,9 @@ impl Component for App {
                 true
             }
             Msg::Tick => {
+                if !tabs::duties(self.role).sync {
+                    return false;
+                }
                 self.ticks = self.ticks.wrapping_add(1);
                 if !self.registered || self.ticks % REREGISTER_EVERY_TICKS == 0 {
                     self.start_register(ctx);
@@ -586,6 +644,7 @@ impl Component for App {
                             )),
                         };
                         if !out.new_messages.is_empty() {
+                            self.post(TabMsg::Changed);
                             for m in out.new_messages {
                                 let viewing = match &self.view {
                                     View::Contact(n) => *n == m.peer_node_id,
@@ -655,6 +714,7 @@ impl Component for App {
                 self.saving_contact = false;
                 match r {
                     Ok(c) => {
+                        self.post(TabMsg::Changed);
                         self.contact_name.clear();
                         self.contact_identity.clear();
                         self.contact_hint = None;
@@ -768,7 +828,11 @@ impl Component for App {
                 }
                 self.scroll_messages = true;
                 self.focus = Some("compose-body");
+                if tabs::duties(self.role).drain_outbox {
+                    self.post(TabMsg::Changed);
+                }
                 self.start_flush(ctx);
+                self.follow_last_composed();
                 true
             }
             Msg::Flushed(attempts) => {
@@ -901,10 +965,28 @@ impl Component for App {
                 }
                 true
             }
+            Msg::Role(r) => self.on_role(ctx, r),
+            Msg::Tab(m) => self.on_tab(ctx, m),
+            Msg::Reload { drain } => {
+                self.start_reload(ctx, drain);
+                false
+            }
+            Msg::Reloaded { gen, data } => self.on_reloaded(ctx, gen, data),
+            Msg::Wrote => {
+                self.post(TabMsg::Changed);
+                false
+            }
+            Msg::DbVersionChange => {
+                self.db_closed = true;
+                self._timer = None;
+                tabs::resign();
+                true
+            }
         }
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
+        self.announce();
         if let Some(id) = self.focus.take() {
             if let Some(el) = by_id::<HtmlElement>(id) {
                 let _ = el.focus();
@@ -927,7 +1009,16 @@ impl Component for App {
                         <h1>{ "Postern" }</h1>
                     </div>
                     { self.view_relay_status() }
+                    <p class="relay tab-role muted small" id="tab-role" data-role={self.role.as_str()}
+                        title="Only one tab of this browser talks to the relay in the background; the others follow it">
+                        { self.role.label() }
+                    </p>
                 </header>
+                if self.db_closed {
+                    <div id="db-closed" class="banner banner-warn" role="alert">
+                        { "Postern was updated in another tab — reload this tab to continue." }
+                    </div>
+                }
                 if let Some(f) = &self.fatal {
                     <div class="banner banner-error" role="alert">
                         <strong>{ "Postern cannot start. " }</strong>{ f }
@@ -1226,5 +1317,222 @@ impl App {
                 </form>
             </main>
         }
+    }
+}
+
+/// Multi-tab glue (see `tabs`): the leader runs register/poll/outbox; followers read IndexedDB
+/// and forward work to it.
+impl App {
+    fn start_tabs(&mut self, ctx: &Context<Self>) {
+        if let Some(storage) = &self.storage {
+            let link = ctx.link().clone();
+            storage.on_version_change(move || link.send_message(Msg::DbVersionChange));
+        }
+        let link = ctx.link().clone();
+        self.tab_channel = Some(tabs::Channel::open(move |m| link.send_message(Msg::Tab(m))));
+        let link = ctx.link().clone();
+        self._role_sub = Some(tabs::subscribe(move |r| link.send_message(Msg::Role(r))));
+        tabs::start();
+        let now = tabs::role();
+        if now != self.role {
+            ctx.link().send_message(Msg::Role(now));
+        }
+    }
+
+    fn post(&self, m: TabMsg) {
+        if let Some(c) = &self.tab_channel {
+            c.post(&m);
+        }
+    }
+
+    /// Ask the leader tab to poll and deliver the outbox now.
+    fn forward_drain(&self) {
+        if tabs::duties(self.role).forward {
+            self.post(TabMsg::Drain);
+        }
+    }
+
+    /// Leader: tell the followers how the relay is doing (only when it changed).
+    fn announce(&mut self) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let status = TabMsg::Status {
+            relay: match self.relay {
+                RelayState::Checking => "checking",
+                RelayState::Online => "online",
+                RelayState::Offline => "offline",
+            }
+            .into(),
+            registered: self.registered,
+            last_check: self.last_check,
+            error: self.relay_error.clone(),
+        };
+        if self.announced.as_ref() != Some(&status) {
+            self.post(status.clone());
+            self.announced = Some(status);
+        }
+    }
+
+    fn on_role(&mut self, ctx: &Context<Self>, r: Role) -> bool {
+        if r == self.role {
+            return false;
+        }
+        self.role = r;
+        match r {
+            Role::Leader => {
+                // Take over: register, poll, and deliver whatever the others queued.
+                self.registering = false;
+                self.polling = false;
+                self.flushing = false;
+                self.announced = None;
+                self.start_register(ctx);
+                self.start_reload(ctx, true);
+            }
+            Role::Follower => self.post(TabMsg::Hello),
+            Role::Retired => self._timer = None,
+            Role::Pending => {}
+        }
+        true
+    }
+
+    fn on_tab(&mut self, ctx: &Context<Self>, m: TabMsg) -> bool {
+        let leader = tabs::duties(self.role).sync;
+        match m {
+            // Followers re-read too: a Drain means another follower just queued something.
+            TabMsg::Drain => self.start_reload(ctx, leader),
+            TabMsg::Check => {
+                self.poll_after_reload |= leader;
+                self.start_reload(ctx, leader);
+            }
+            TabMsg::Changed => self.start_reload(ctx, false),
+            TabMsg::Hello => {
+                self.announced = None;
+                self.announce();
+            }
+            TabMsg::Status {
+                relay,
+                registered,
+                last_check,
+                error,
+            } => {
+                if leader || self.db_closed {
+                    return false;
+                }
+                self.relay = match relay.as_str() {
+                    "online" => RelayState::Online,
+                    "offline" => RelayState::Offline,
+                    _ => RelayState::Checking,
+                };
+                self.registered = registered;
+                self.last_check = last_check;
+                self.relay_error = error;
+                self.follow_last_composed();
+                return true;
+            }
+        }
+        false
+    }
+
+    fn start_reload(&mut self, ctx: &Context<Self>, drain: bool) {
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
+        if self.db_closed {
+            return;
+        }
+        self.reload_gen += 1;
+        self.drain_after_reload |= drain;
+        let gen = self.reload_gen;
+        ctx.link().send_future(async move {
+            let data = async {
+                let contacts = storage.contacts().await?;
+                let messages = storage.messages().await?;
+                let outbox = storage.outbox().await?;
+                Ok((contacts, messages, outbox))
+            }
+            .await
+            .map_err(|e: crate::storage::StorageError| e.to_string());
+            Msg::Reloaded { gen, data }
+        });
+    }
+
+    fn on_reloaded(
+        &mut self,
+        ctx: &Context<Self>,
+        gen: u64,
+        data: Result<Snapshot, String>,
+    ) -> bool {
+        if gen != self.reload_gen {
+            // A newer reload is on its way (and carries the pending drain).
+            return false;
+        }
+        match data {
+            Ok((contacts, messages, outbox)) => {
+                self.contacts = contacts;
+                let known: std::collections::HashSet<String> =
+                    self.messages.iter().map(|m| m.key()).collect();
+                let (messages, outbox) =
+                    tabs::merge_reload(&self.messages, &self.outbox, messages, outbox);
+                for m in messages
+                    .iter()
+                    .filter(|m| m.direction == Direction::In && !known.contains(&m.key()))
+                {
+                    let viewing = match &self.view {
+                        View::Contact(n) => *n == m.peer_node_id,
+                        View::All => true,
+                    };
+                    if !viewing {
+                        *self.unread.entry(m.peer_node_id.clone()).or_default() += 1;
+                    }
+                    self.scroll_messages = true;
+                }
+                self.messages = messages;
+                self.outbox = outbox;
+                self.follow_last_composed();
+            }
+            Err(e) => {
+                if !self.db_closed {
+                    self.inbox_note = Some(format!("Could not read browser storage ({e})."));
+                }
+            }
+        }
+        let poll = std::mem::take(&mut self.poll_after_reload);
+        if std::mem::take(&mut self.drain_after_reload) && tabs::duties(self.role).sync {
+            self.next_retry_ms = 0;
+            if !self.registered {
+                self.start_register(ctx);
+            } else if poll {
+                self.start_poll(ctx);
+            }
+            self.start_flush(ctx);
+        }
+        true
+    }
+
+    /// Follower: `#send-status` follows the delivery state the leader recorded.
+    fn follow_last_composed(&mut self) {
+        if tabs::duties(self.role).drain_outbox {
+            return;
+        }
+        let Some((id, name, _)) = &self.last_composed else {
+            return;
+        };
+        let Some(m) = self
+            .messages
+            .iter()
+            .find(|m| m.direction == Direction::Out && &m.msg_id == id)
+        else {
+            return;
+        };
+        self.send_status = Some(match (m.state, &m.error) {
+            (OutState::Sent, _) => (StatusKind::Ok, format!("Message sent to {name}.")),
+            (_, Some(e)) => (StatusKind::Error, e.clone()),
+            (OutState::Failed, None) => (StatusKind::Error, "The relay refused it.".into()),
+            (OutState::Queued, None) if self.relay != RelayState::Online => {
+                (StatusKind::Pending, logic::explain_queued())
+            }
+            (OutState::Queued, None) => (StatusKind::Pending, "Sending…".into()),
+        });
     }
 }

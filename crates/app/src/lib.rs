@@ -7,6 +7,7 @@ pub mod gates;
 pub mod logic;
 pub mod relay;
 pub mod storage;
+pub mod tabs;
 
 /// Mount the app on `<body>`.
 pub fn run() {

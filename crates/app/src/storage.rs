@@ -472,6 +472,24 @@ impl Storage {
         self.write_string(STORE_META, KEY_GATE_OUTBOX, json, true).await
     }
 
+    /// When a newer tab needs to upgrade the schema (`versionchange`), close this connection at
+    /// once so its upgrade is never blocked, then call `on_closed` (the UI asks for a reload).
+    pub fn on_version_change(&self, on_closed: impl FnOnce() + 'static) {
+        use indexed_db_futures::internals::SystemRepr;
+        use wasm_bindgen::{JsCast, JsValue};
+        let raw: JsValue = self.db.as_sys().unchecked_ref::<JsValue>().clone();
+        let target = raw.clone();
+        let handler = wasm_bindgen::closure::Closure::once_into_js(move |_e: JsValue| {
+            if let Ok(close) = js_sys::Reflect::get(&target, &JsValue::from_str("close")) {
+                if let Some(close) = close.dyn_ref::<js_sys::Function>() {
+                    let _ = close.call0(&target);
+                }
+            }
+            on_closed();
+        });
+        let _ = js_sys::Reflect::set(&raw, &JsValue::from_str("onversionchange"), &handler);
+    }
+
     /// Close the connection (tests use this before deleting a scratch database).
     pub fn close(self) {
         self.db.close();
