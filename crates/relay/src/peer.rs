@@ -80,7 +80,8 @@ pub fn parse_public_url(s: &str) -> Result<String, String> {
 #[derive(Debug, Clone)]
 pub enum Job {
     Envelope { envelope: DmEnvelope, expires_at: u64 },
-    Ack { recipient_id: String, msg_ids: Vec<String> },
+    /// The mailbox owner's signed ack (its `dm.ack` request auth over exactly `msg_ids`).
+    Ack { recipient_id: String, msg_ids: Vec<String>, owner_ack: postern_core::auth::RequestAuth },
     Events { events: Vec<String> },
 }
 
@@ -91,8 +92,12 @@ impl Job {
                 let req = ReplicateEnvelopeRequest { envelope: envelope.clone(), expires_at: *expires_at };
                 (PATH_REPLICATE_ENVELOPE, serde_json::to_vec(&req).unwrap_or_default())
             }
-            Job::Ack { recipient_id, msg_ids } => {
-                let req = ReplicateAckRequest { msg_ids: msg_ids.clone(), recipient_id: recipient_id.clone() };
+            Job::Ack { recipient_id, msg_ids, owner_ack } => {
+                let req = ReplicateAckRequest {
+                    msg_ids: msg_ids.clone(),
+                    recipient_id: recipient_id.clone(),
+                    owner_ack: Some(owner_ack.clone()),
+                };
                 (PATH_REPLICATE_ACK, serde_json::to_vec(&req).unwrap_or_default())
             }
             // Exact stored JSON of verified events, spliced (never re-encoded lossily).
@@ -156,7 +161,7 @@ impl Peers {
         (p, outbox)
     }
 
-    fn authenticate(&self, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+    pub(crate) fn authenticate(&self, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
         let deny = |detail: &str| ApiError::new(StatusCode::FORBIDDEN, pcodes::PEER_UNAUTHORIZED, detail);
         let url = headers
             .get(HEADER_PEER_URL)
@@ -369,10 +374,22 @@ pub(crate) async fn replicate_envelope(
     let body = read_body(body)?;
     let peer = st.peers().authenticate(&headers, &body)?;
     let req: ReplicateEnvelopeRequest = parse_json(&body)?;
+    let now = st.now();
+    ingest_envelope(&st, req, &peer, now).await.map(ApiJson)
+}
+
+/// Spool an envelope relayed by `peer` (pushed or pulled) with exactly a local deposit's
+/// rules: `DmEnvelope::validate`, then `caps::check_deposit` in the store.
+pub(crate) async fn ingest_envelope(
+    st: &AppState,
+    req: ReplicateEnvelopeRequest,
+    peer: &str,
+    now: u64,
+) -> Result<ReplicateEnvelopeResponse, ApiError> {
+    let peer = peer.to_string();
     req.envelope
         .validate()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, e.to_string()))?;
-    let now = st.now();
     if req.expires_at <= now {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -394,10 +411,10 @@ pub(crate) async fn replicate_envelope(
             // New here: the store queued it for every other peer in the same transaction (a
             // duplicate or tombstoned msg_id is never forwarded).
             tracing::info!(peer = %peer, "replica spooled");
-            Ok(ApiJson(ReplicateEnvelopeResponse { ok: true, msg_id, duplicate: false, expires_at }))
+            Ok(ReplicateEnvelopeResponse { ok: true, msg_id, duplicate: false, expires_at })
         }
         Deposit::Duplicate { expires_at } => {
-            Ok(ApiJson(ReplicateEnvelopeResponse { ok: true, msg_id, duplicate: true, expires_at }))
+            Ok(ReplicateEnvelopeResponse { ok: true, msg_id, duplicate: true, expires_at })
         }
         Deposit::Refused(cap) => {
             tracing::info!(code = cap.code(), "replica refused by cap");
@@ -420,6 +437,20 @@ pub(crate) async fn replicate_ack(
     let body = read_body(body)?;
     let peer = st.peers().authenticate(&headers, &body)?;
     let req: ReplicateAckRequest = parse_json(&body)?;
+    let now = st.now();
+    let removed = ingest_ack(&st, req, &peer, now).await?;
+    Ok(ApiJson(ReplicateAckResponse { ok: true, removed }))
+}
+
+/// Apply an ack relayed by `peer` (pushed or pulled): core checks the mailbox owner's signed
+/// ack ([`postern_core::api::peer::check_replicated_ack`]) before anything is removed; a
+/// missing, forged or other-owner proof is refused (403) and nothing changes.
+pub(crate) async fn ingest_ack(
+    st: &AppState,
+    req: ReplicateAckRequest,
+    peer: &str,
+    now: u64,
+) -> Result<u64, ApiError> {
     if req.msg_ids.len() > MAX_ACK_IDS {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -430,16 +461,23 @@ pub(crate) async fn replicate_ack(
     if !is_valid_node_id(&req.recipient_id) {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, "recipient_id is not a node id"));
     }
+    if let Err((code, detail)) = postern_core::api::peer::check_replicated_ack(&req) {
+        tracing::warn!(peer = %peer, code, "replicated ack refused");
+        let status = if code == codes::BAD_REQUEST { StatusCode::BAD_REQUEST } else { StatusCode::FORBIDDEN };
+        return Err(ApiError::new(status, code, detail));
+    }
+    let Some(proof) = req.owner_ack else {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, pcodes::ACK_UNSIGNED, "missing owner_ack"));
+    };
     let (rid, ids) = (req.recipient_id, req.msg_ids);
     let ttl = st.limits().ttl_secs;
-    let now = st.now();
-    // Tombstones every id; forwards (durably, same transaction) only the ids that were present
-    // here: an ack that comes back removes nothing.
+    let from = peer.to_string();
+    // Tombstones every id; when that changed anything here, forwards (durably, same
+    // transaction) the owner's statement unchanged: an ack that comes back changes nothing.
     let removed = st
-        .with_store("replicate_ack", move |s| s.remove_messages(&rid, &ids, Some(&peer), ttl, now))
+        .with_store("replicate_ack", move |s| s.remove_messages(&rid, &ids, &proof, Some(&from), ttl, now))
         .await?;
-    let count = removed.len() as u64;
-    Ok(ApiJson(ReplicateAckResponse { ok: true, removed: count }))
+    Ok(removed.len() as u64)
 }
 
 #[cfg(test)]

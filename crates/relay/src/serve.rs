@@ -75,6 +75,10 @@ pub struct ServeArgs {
     #[arg(long, env = "POSTERN_SYNC_INTERVAL_SECS", default_value_t = crate::sync::DEFAULT_SYNC_INTERVAL_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub sync_interval_secs: u64,
+    /// Seconds between DM pulls (`/api/mesh/dm/peer-pull`) from each peer (needs --public-url).
+    #[arg(long, env = "POSTERN_DM_PULL_INTERVAL_SECS", default_value_t = crate::dm_pull::DEFAULT_DM_PULL_INTERVAL_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub dm_pull_interval_secs: u64,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {
@@ -173,6 +177,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         .with_peers(args.public_url.as_deref(), &args.peers);
     let peer_urls: Vec<String> = args.peers.iter().map(|p| p.url.clone()).collect();
     crate::sync::start(&state, &peer_urls, args.sync_interval_secs);
+    crate::dm_pull::start(&state, args.public_url.as_deref(), &args.peers, args.dm_pull_interval_secs);
     if !args.peers.is_empty() {
         tracing::info!(sync_interval_secs = args.sync_interval_secs, peers = args.peers.len(), public_url = args.public_url.as_deref().unwrap_or(""), "peer replication configured");
     }
