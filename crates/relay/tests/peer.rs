@@ -247,7 +247,7 @@ fn replicas_obey_the_same_caps_and_acks_free_the_quota() {
     // Bob registers and sees both; an ack from a peer frees the quota.
     assert_eq!(relay.register(&bob).status, 200);
     assert_eq!(relay.poll(&bob).messages.len(), 2);
-    let ack = owner_ack(&bob, &[m1.msg_id.clone()], now());
+    let ack = owner_ack(&bob, std::slice::from_ref(&m1.msg_id), now());
     let r = post_signed(&relay, PATH_REPLICATE_ACK, &serde_json::to_vec(&ack).unwrap());
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["removed"], 1);
@@ -566,7 +566,7 @@ fn a_replica_arriving_after_its_ack_is_neither_stored_nor_forwarded() {
     let late = seal_to(&alice, &bob);
     let exp = now() + 600;
     // The ack overtakes the replica: nothing to remove yet, but the msg_id is tombstoned.
-    let ack = owner_ack(&bob, &[late.msg_id.clone()], now());
+    let ack = owner_ack(&bob, std::slice::from_ref(&late.msg_id), now());
     let r = post_as_mesh_peer(&mesh, 0, b, PATH_REPLICATE_ACK, &serde_json::to_vec(&ack).unwrap());
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["removed"], 0);
