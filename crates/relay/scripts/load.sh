@@ -57,11 +57,13 @@ LUA
 cat >"$work/fresh.lua" <<LUA
 local bodies = {}
 for l in io.lines("$work/fx/send_fresh.jsonl") do bodies[#bodies + 1] = l end
-local threads, id, n = $THREADS, 0, 0
+-- \`id\` is the thread's global set by setup() (a local here would shadow it: every thread
+-- would then send the same bodies, and half the polls would be nonce replays).
+local threads, n = $THREADS, 0
 local counter = 0
 function setup(thread) thread:set("id", counter); counter = counter + 1 end
 function request()
-  local i = (n * threads + id) % #bodies + 1
+  local i = (n * threads + (id or 0)) % #bodies + 1
   n = n + 1
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[i])
 end
@@ -69,11 +71,13 @@ LUA
 cat >"$work/poll.lua" <<LUA
 local bodies = {}
 for l in io.lines("$work/fx/poll.jsonl") do bodies[#bodies + 1] = l end
-local threads, id, n = $THREADS, 0, 0
+-- \`id\` is the thread's global set by setup() (a local here would shadow it: every thread
+-- would then send the same bodies, and half the polls would be nonce replays).
+local threads, n = $THREADS, 0
 local counter = 0
 function setup(thread) thread:set("id", counter); counter = counter + 1 end
 function request()
-  local i = (n * threads + id) % #bodies + 1
+  local i = (n * threads + (id or 0)) % #bodies + 1
   n = n + 1
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[i])
 end
