@@ -171,7 +171,7 @@ enum Round {
 }
 
 async fn worker(st: AppState, peer: String, own: String, key: Zeroizing<[u8; PEER_KEY_BYTES]>, cfg: SyncConfig) {
-    let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
+    let agent = crate::peer::outbound_agent(TIMEOUT);
     let mut state = SyncWorkerState::default();
     let p = peer.clone();
     if let Ok((cursor, total)) = st.with_store("dm_pull_cursor", move |s| s.pull_cursor(&p)).await {

@@ -45,6 +45,42 @@ const IDLE_RECHECK: Duration = Duration::from_secs(30);
 /// Timeout of one outbound HTTP request.
 const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// TLS client configuration of outbound peer requests when `--peer-ca` is given (set once at
+/// startup); without it, https peers are verified against the Web PKI roots (webpki-roots).
+static PEER_TLS: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+
+/// Trust exactly the CA certificates in the PEM file `path` (a private CA) for outbound https
+/// peer requests (pushes, DM pulls). Call once, before the peers start.
+pub fn set_peer_ca(path: &std::path::Path) -> Result<(), String> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path).map_err(|e| format!("--peer-ca {}: {e}", path.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("--peer-ca {}: {e}", path.display()))?;
+        roots.add(cert).map_err(|e| format!("--peer-ca {}: {e}", path.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("--peer-ca {}: no certificate found", path.display()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    PEER_TLS.set(Arc::new(config)).map_err(|_| "--peer-ca was already configured".to_string())
+}
+
+/// The HTTP(S) agent of outbound peer requests (`--peer-ca` applied when given).
+pub fn outbound_agent(timeout: Duration) -> ureq::Agent {
+    let b = ureq::AgentBuilder::new().timeout(timeout);
+    match PEER_TLS.get() {
+        Some(cfg) => b.tls_config(Arc::clone(cfg)).build(),
+        None => b.build(),
+    }
+}
+
 /// `--peer URL=SECRET`.
 #[derive(Clone)]
 pub struct PeerSpec {
@@ -138,9 +174,6 @@ impl Peers {
         for spec in specs {
             p.inbound.insert(spec.url.clone(), Zeroizing::new(peer_key(&spec.secret, &spec.url)));
             let Some(own) = public_url else { continue };
-            if spec.url.starts_with("https://") {
-                tracing::warn!(peer = %spec.url, "outbound pushes speak plain HTTP only; an https peer needs a TLS-terminating proxy in front of a local http URL");
-            }
             let key = Zeroizing::new(peer_key(&spec.secret, own));
             let notify = Arc::new(tokio::sync::Notify::new());
             let w = Worker {
@@ -249,7 +282,7 @@ impl Worker {
     /// reschedule with core's backoff on a retryable failure (the row stays at the head, so the
     /// order is kept). Pending rows from before a restart are due at once.
     async fn run(self) {
-        let agent = ureq::AgentBuilder::new().timeout(OUTBOUND_TIMEOUT).build();
+        let agent = outbound_agent(OUTBOUND_TIMEOUT);
         let (peer, now) = (self.peer.clone(), (self.clock)());
         if let Some(n) = self.with_store(move |s| s.outbox_resume(&peer, now)).await {
             if n > 0 {

@@ -79,6 +79,9 @@ pub struct ServeArgs {
     #[arg(long, env = "POSTERN_DM_PULL_INTERVAL_SECS", default_value_t = crate::dm_pull::DEFAULT_DM_PULL_INTERVAL_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub dm_pull_interval_secs: u64,
+    /// PEM file of the CA(s) to trust for https peers (a private CA) instead of the Web PKI roots.
+    #[arg(long, env = "POSTERN_PEER_CA")]
+    pub peer_ca: Option<PathBuf>,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {
@@ -148,6 +151,9 @@ pub fn serve(args: ServeArgs) -> i32 {
 }
 
 async fn run(args: ServeArgs) -> Result<(), String> {
+    if let Some(ca) = &args.peer_ca {
+        crate::peer::set_peer_ca(ca)?;
+    }
     let data = args.data.clone();
     let (store, chain) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&data)?;
