@@ -123,14 +123,30 @@ pub fn sign_request(
 
 /// Verify everything but nonce freshness (which needs the relay's store).
 pub fn verify_request(auth: &RequestAuth, action: Action, params: &[u8], now: u64) -> Result<(), AuthError> {
+    let key = verified_key(auth)?;
+    if auth.timestamp.abs_diff(now) > TIMESTAMP_WINDOW_SECS {
+        return Err(AuthError::Stale);
+    }
+    verify_signature(auth, &key, action, params)
+}
+
+/// The Ed25519 key of `auth`, checked to be valid and bound to `auth.node_id` (node ids are
+/// derived from the key, so a signed statement is self-certifying).
+fn verified_key(auth: &RequestAuth) -> Result<ed25519_dalek::VerifyingKey, AuthError> {
     let pk = b64::decode_std_array::<32>(&auth.public_key).map_err(|_| AuthError::BadPublicKey)?;
     let key = parse_verifying_key(&pk).map_err(|_| AuthError::BadPublicKey)?;
     if node_id_for_public_key(&pk) != auth.node_id {
         return Err(AuthError::NodeIdMismatch);
     }
-    if auth.timestamp.abs_diff(now) > TIMESTAMP_WINDOW_SECS {
-        return Err(AuthError::Stale);
-    }
+    Ok(key)
+}
+
+fn verify_signature(
+    auth: &RequestAuth,
+    key: &ed25519_dalek::VerifyingKey,
+    action: Action,
+    params: &[u8],
+) -> Result<(), AuthError> {
     if auth.nonce.len() != NONCE_BYTES * 2 || !auth.nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AuthError::BadNonce);
     }
@@ -141,6 +157,43 @@ pub fn verify_request(auth: &RequestAuth, action: Action, params: &[u8], now: u6
         &Signature::from_bytes(&sig),
     )
     .map_err(|_| AuthError::BadSignature)
+}
+
+/// Most msg_ids in one owner-signed ack (same bound as a client ack).
+pub const MAX_OWNER_ACK_IDS: usize = 100;
+
+/// Why an owner-signed ack ([`verify_owner_ack`]) is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum OwnerAckError {
+    #[error("the ack names no msg_ids, more than {MAX_OWNER_ACK_IDS}, or an invalid msg_id")]
+    BadMsgIds,
+    #[error("the ack is signed by another node than the mailbox owner")]
+    OwnerMismatch,
+    #[error("the owner's ack signature does not verify: {0}")]
+    Signature(AuthError),
+}
+
+/// Verify a mailbox owner's own signed `dm.ack` request (the `auth` block the recipient sent
+/// with `POST /api/mesh/dm/ack`), as relayed by a peer relay: the signer's node id must be
+/// derived from its key and equal `recipient_id` (so the statement is self-certifying even on a
+/// relay the owner never registered with), and the signature must cover exactly `msg_ids`
+/// ([`ack_params`], action `dm.ack`, label [`labels::RELAY_AUTH`]). Unlike
+/// [`verify_request`] there is **no timestamp window** (a replicated ack may be forwarded long
+/// after it was made) and no nonce bookkeeping: replaying the statement can only remove the same
+/// messages of the same owner again, which is idempotent.
+pub fn verify_owner_ack(proof: &RequestAuth, recipient_id: &str, msg_ids: &[String]) -> Result<(), OwnerAckError> {
+    // Valid msg_ids never contain the `\n` separator of ack_params, so the list is unambiguous.
+    if msg_ids.is_empty()
+        || msg_ids.len() > MAX_OWNER_ACK_IDS
+        || !msg_ids.iter().all(|m| crate::dm::is_valid_msg_id(m))
+    {
+        return Err(OwnerAckError::BadMsgIds);
+    }
+    let key = verified_key(proof).map_err(OwnerAckError::Signature)?;
+    if proof.node_id != recipient_id {
+        return Err(OwnerAckError::OwnerMismatch);
+    }
+    verify_signature(proof, &key, Action::DmAck, &ack_params(msg_ids)).map_err(OwnerAckError::Signature)
 }
 
 #[cfg(test)]
@@ -168,5 +221,88 @@ mod tests {
         let mut d = a;
         d.public_key = "not base64".into();
         assert_eq!(verify_request(&d, Action::DmPoll, b"", 1000), Err(AuthError::BadPublicKey));
+    }
+
+    fn owner_ack(id: &Identity, ids: &[String], ts: u64) -> RequestAuth {
+        sign_request(id, Action::DmAck, &ack_params(ids), ts, &mut OsRng)
+    }
+
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("msg-{i:08}")).collect()
+    }
+
+    #[test]
+    fn owner_ack_has_no_window_but_binds_owner_and_ids() {
+        let owner = Identity::generate(&mut OsRng);
+        let list = ids(3);
+        let proof = owner_ack(&owner, &list, 1000);
+        let rid = owner.node_id();
+        // Any age, any clock: no window.
+        verify_owner_ack(&proof, &rid, &list).unwrap();
+        // Bound to the mailbox.
+        let other = Identity::generate(&mut OsRng);
+        assert_eq!(verify_owner_ack(&proof, &other.node_id(), &list), Err(OwnerAckError::OwnerMismatch));
+        // Another owner's signature for the victim's mailbox.
+        let forged = owner_ack(&other, &list, 1000);
+        assert_eq!(verify_owner_ack(&forged, &rid, &list), Err(OwnerAckError::OwnerMismatch));
+        // A re-labelled signer: node id no longer derived from the key.
+        let mut relabel = forged.clone();
+        relabel.node_id = rid.clone();
+        assert_eq!(
+            verify_owner_ack(&relabel, &rid, &list),
+            Err(OwnerAckError::Signature(AuthError::NodeIdMismatch))
+        );
+        // Bound to the exact id list: subset, superset, reordering, a split id.
+        let sig = |l: &[String]| verify_owner_ack(&proof, &rid, l);
+        assert_eq!(sig(&list[..2]), Err(OwnerAckError::Signature(AuthError::BadSignature)));
+        let mut more = list.clone();
+        more.push("msg-extra-1".into());
+        assert_eq!(sig(&more), Err(OwnerAckError::Signature(AuthError::BadSignature)));
+        let mut rev = list.clone();
+        rev.reverse();
+        assert_eq!(sig(&rev), Err(OwnerAckError::Signature(AuthError::BadSignature)));
+        assert_eq!(sig(&[]), Err(OwnerAckError::BadMsgIds));
+        assert_eq!(sig(&["a\nbcdefghi".to_string()]), Err(OwnerAckError::BadMsgIds));
+        assert_eq!(sig(&ids(MAX_OWNER_ACK_IDS + 1)), Err(OwnerAckError::BadMsgIds));
+        // A poll signature is not an ack.
+        let poll = sign_request(&owner, Action::DmPoll, &ack_params(&list), 1000, &mut OsRng);
+        assert_eq!(verify_owner_ack(&poll, &rid, &list), Err(OwnerAckError::Signature(AuthError::BadSignature)));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Changing any single field of a valid owner ack (or a byte of a msg_id) refuses it.
+        #[test]
+        fn owner_ack_tamper_of_any_field_is_refused(field in 0usize..7, pos in 0usize..64, bit in 0u8..8) {
+            let owner = Identity::generate(&mut OsRng);
+            let mut list = ids(2);
+            let mut proof = owner_ack(&owner, &list, 1_700_000_000);
+            let mut rid = owner.node_id();
+            let flip = |s: &mut String, hex: bool| {
+                let mut b = s.clone().into_bytes();
+                let i = pos % b.len();
+                if hex {
+                    b[i] = if b[i] == b'0' { b'1' } else { b'0' };
+                } else {
+                    b[i] = if b[i] == b'A' { b'B' } else { b'A' };
+                }
+                *s = String::from_utf8(b).unwrap();
+            };
+            match field {
+                0 => flip(&mut proof.node_id, true),
+                1 => {
+                    let mut k = b64::decode_std(&proof.public_key).unwrap();
+                    let i = pos % k.len();
+                    k[i] ^= 1 << bit;
+                    proof.public_key = b64::encode_std(&k);
+                }
+                2 => proof.timestamp ^= 1 << (pos % 63),
+                3 => flip(&mut proof.nonce, true),
+                4 => flip(&mut proof.signature, true),
+                5 => flip(&mut rid, true),
+                _ => flip(&mut list[pos % 2], false),
+            }
+            proptest::prop_assert!(verify_owner_ack(&proof, &rid, &list).is_err());
+        }
     }
 }

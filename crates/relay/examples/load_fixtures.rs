@@ -1,10 +1,12 @@
 //! Request bodies for `scripts/load.sh` (not a test): `cargo run -p postern-relay --example
-//! load_fixtures -- OUT_DIR [POLL_BODIES]` writes
+//! load_fixtures -- OUT_DIR [POLL_BODIES [SEND_BODIES]]` writes
 //! * `appends.jsonl` — 1000 signed public `message` events (`AppendRequest` bodies);
 //! * `register.json` — a DM registration of the recipient;
 //! * `send.json` — one sealed DM to it (re-sending it exercises the deposit path, answered
 //!   `duplicate: true`);
-//! * `poll.jsonl` — POLL_BODIES signed polls by the recipient (single-use nonces: one each).
+//! * `poll.jsonl` — POLL_BODIES signed polls by the recipient (single-use nonces: one each);
+//! * `send_fresh.jsonl` — SEND_BODIES distinct sealed DMs to it (each a new deposit: validation,
+//!   cap check and an fsynced insert).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -21,6 +23,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let out = std::path::PathBuf::from(args.get(1).expect("usage: load_fixtures OUT_DIR [POLL_BODIES]"));
     let polls: usize = args.get(2).map(|s| s.parse().expect("POLL_BODIES")).unwrap_or(50_000);
+    let sends: usize = args.get(3).map(|s| s.parse().expect("SEND_BODIES")).unwrap_or(20_000);
     std::fs::create_dir_all(&out).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
 
@@ -59,6 +62,14 @@ fn main() {
             limit: MAX_POLL_LIMIT,
         };
         writeln!(f, "{}", serde_json::to_string(&req).unwrap()).unwrap();
+    }
+    f.flush().unwrap();
+
+    let mut f = std::io::BufWriter::new(std::fs::File::create(out.join("send_fresh.jsonl")).unwrap());
+    for _ in 0..sends {
+        let msg_id = dm::new_msg_id(&mut OsRng);
+        let env = dm::seal(&sender, &recipient.public(), b"load test", &msg_id, now, &mut OsRng).unwrap();
+        writeln!(f, "{}", serde_json::to_string(&SendRequest { envelope: env }).unwrap()).unwrap();
     }
     f.flush().unwrap();
 }

@@ -13,7 +13,7 @@
 //! `ChainState::ingest` (at the clock it was appended with, no freshness window), so a database
 //! that no longer verifies refuses to load instead of being served.
 use axum::http::StatusCode;
-use postern_core::api::infonet::codes as icodes;
+use postern_core::api::infonet::{codes as icodes, AppendRequest};
 use postern_core::canonical::GENESIS_HASH;
 use postern_core::event::ChainEvent;
 use postern_core::json::{self, Value};
@@ -36,21 +36,6 @@ pub fn lane_of(event_type: &str) -> Lane {
     } else {
         Lane::Public
     }
-}
-
-/// The client-signed part of an append (see `postern_core::api::infonet::AppendRequest`).
-#[derive(Debug, Clone)]
-pub struct AppendInput {
-    pub event_type: String,
-    pub node_id: String,
-    /// Exact JSON of the payload as sent.
-    pub payload: Value,
-    pub signature: String,
-    pub sequence: u64,
-    pub public_key: String,
-    pub public_key_algo: String,
-    pub protocol_version: String,
-    pub network_id: String,
 }
 
 /// Why an append was refused: an HTTP status and a stable code.
@@ -257,7 +242,7 @@ impl Chain {
     ///
     /// `Ok(Err(_))` is a refusal (nothing stored); `Err(_)` a storage failure (nothing stored,
     /// the in-memory lane is reloaded from the database).
-    pub fn append(&mut self, input: AppendInput, now: u64) -> Result<Result<Appended, Refusal>, StoreError> {
+    pub fn append(&mut self, input: AppendRequest, now: u64) -> Result<Result<Appended, Refusal>, StoreError> {
         let lane = lane_of(&input.event_type);
         if let Err(e) = schema::validate_for_append(&input.event_type, &input.payload, lane == Lane::Private) {
             return Ok(Err(Refusal::from_schema(e)));
@@ -440,10 +425,10 @@ mod tests {
     use postern_core::event::sign_event;
     use postern_core::verify::verify_chain;
 
-    fn input(key_no: usize, et: &str, i: u64, seq: u64) -> AppendInput {
+    fn input(key_no: usize, et: &str, i: u64, seq: u64) -> AppendRequest {
         let k = author_key(key_no);
         let e = sign_event(&k, "", et, &sample_payload(et, i), Value::Null, seq);
-        AppendInput {
+        AppendRequest {
             event_type: e.event_type,
             node_id: e.node_id,
             payload: e.payload,

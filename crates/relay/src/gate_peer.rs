@@ -26,7 +26,6 @@
 //! items exactly like pushes; the cursor (`gate_pull_cursor`) is persisted after each page, so
 //! a relay that joined late, or lost a peer's outbox rows, catches up. Failures back off with
 //! core's `failure_backoff_seconds` (honouring a 429's `Retry-After`).
-use std::io::Read as _;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -41,7 +40,7 @@ use postern_core::api::gate::{
 };
 use postern_core::gate::GateError;
 use postern_core::peer::{peer_key, sign_body, HEADER_PEER_HMAC, HEADER_PEER_URL, PEER_KEY_BYTES};
-use postern_core::sync::{failure_backoff_seconds, parse_retry_after, DEFAULT_FAILURE_BACKOFF_S};
+use postern_core::sync::{failure_backoff_seconds, DEFAULT_FAILURE_BACKOFF_S};
 use zeroize::Zeroizing;
 
 use crate::server::{ApiError, AppState};
@@ -176,7 +175,7 @@ pub fn start_pull(st: &AppState, public_url: Option<&str>, specs: &[crate::peer:
 }
 
 async fn pull_worker(st: AppState, peer: String, own: String, key: Zeroizing<[u8; PEER_KEY_BYTES]>, interval_s: u64) {
-    let agent = ureq::AgentBuilder::new().timeout(PULL_TIMEOUT).build();
+    let agent = crate::peer::outbound_agent(PULL_TIMEOUT);
     let base = interval_s.min(DEFAULT_FAILURE_BACKOFF_S);
     let cap = interval_s.saturating_mul(8).max(base);
     let mut failures = 0u64;
@@ -200,30 +199,7 @@ async fn pull_worker(st: AppState, peer: String, own: String, key: Zeroizing<[u8
 }
 
 fn fetch(agent: &ureq::Agent, url: &str, own: &str, mac: &str, body: &[u8], now: u64) -> Result<Vec<u8>, (String, u64)> {
-    let resp = agent
-        .post(url)
-        .set("Content-Type", "application/json")
-        .set(HEADER_PEER_URL, own)
-        .set(HEADER_PEER_HMAC, mac)
-        .send_bytes(body);
-    match resp {
-        Ok(r) => {
-            let mut buf = Vec::new();
-            r.into_reader()
-                .take(PULL_MAX_RESPONSE_BYTES + 1)
-                .read_to_end(&mut buf)
-                .map_err(|e| (format!("reading the response failed: {e}"), 0))?;
-            if buf.len() as u64 > PULL_MAX_RESPONSE_BYTES {
-                return Err(("response too large".into(), 0));
-            }
-            Ok(buf)
-        }
-        Err(ureq::Error::Status(code, r)) => {
-            let retry_after = if code == 429 { r.header("retry-after").map_or(0, |v| parse_retry_after(v, now)) } else { 0 };
-            Err((format!("status {code}"), retry_after))
-        }
-        Err(e) => Err((e.to_string(), 0)),
-    }
+    crate::peer::post_json(agent, url, &[(HEADER_PEER_URL, own), (HEADER_PEER_HMAC, mac)], body, PULL_MAX_RESPONSE_BYTES, now)
 }
 
 /// Pull pages from `peer` until a short page; returns the items newly stored here.

@@ -17,7 +17,7 @@ use postern_core::api::infonet::{
 use postern_core::canonical::{GENESIS_HASH, NETWORK_ID, PROTOCOL_VERSION};
 use postern_core::json::{self, Value};
 
-use crate::chain::{lane_of, After, AppendInput};
+use crate::chain::{lane_of, After};
 use crate::metrics::Gauges;
 use crate::server::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::store::Lane;
@@ -238,7 +238,7 @@ fn bad(detail: impl Into<String>) -> ApiError {
 }
 
 /// Read the append body: exact JSON (core's reader), `payload` kept as sent.
-fn parse_append(body: &[u8]) -> Result<AppendInput, ApiError> {
+fn parse_append(body: &[u8]) -> Result<AppendRequest, ApiError> {
     let limits = json::Limits { max_depth: APPEND_MAX_DEPTH, max_input_bytes: body.len() };
     let v = json::parse_with_limits(body, limits)
         .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
@@ -250,29 +250,19 @@ fn parse_append(body: &[u8]) -> Result<AppendInput, ApiError> {
         Some(_) => return Err(bad("payload must be a JSON object")),
         None => return Err(bad("missing field `payload`")),
     };
-    let network_id = match v.get("network_id") {
-        None => NETWORK_ID.to_string(),
-        Some(Value::Str(s)) => s.clone(),
-        Some(_) => return Err(bad("network_id must be a string")),
-    };
-    let req: AppendRequest = serde_json::from_value(serde_json::Value::from(&v)).map_err(|e| {
+    if !matches!(v.get("network_id"), None | Some(Value::Str(_))) {
+        return Err(bad("network_id must be a string"));
+    }
+    let mut req: AppendRequest = serde_json::from_value(serde_json::Value::from(&v)).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             codes::BAD_REQUEST,
             format!("request body does not match the append shape: {e}"),
         )
     })?;
-    Ok(AppendInput {
-        event_type: req.event_type,
-        node_id: req.node_id,
-        payload,
-        signature: req.signature,
-        sequence: req.sequence,
-        public_key: req.public_key,
-        public_key_algo: req.public_key_algo,
-        protocol_version: req.protocol_version,
-        network_id,
-    })
+    // The payload exactly as sent (the serde round trip above may normalise numbers).
+    req.payload = payload;
+    Ok(req)
 }
 
 /// `POST /api/infonet/append`: see `postern_core::api::infonet::AppendRequest`.

@@ -3,6 +3,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod chain;
+pub mod dm_pull;
 pub mod gate;
 pub mod gate_peer;
 pub mod infonet;

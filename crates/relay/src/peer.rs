@@ -45,6 +45,80 @@ const IDLE_RECHECK: Duration = Duration::from_secs(30);
 /// Timeout of one outbound HTTP request.
 const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// TLS client configuration of outbound peer requests when `--peer-ca` is given (set once at
+/// startup); without it, https peers are verified against the Web PKI roots (webpki-roots).
+static PEER_TLS: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+
+/// Trust exactly the CA certificates in the PEM file `path` (a private CA) for outbound https
+/// peer requests (pushes, DM pulls). Call once, before the peers start.
+pub fn set_peer_ca(path: &std::path::Path) -> Result<(), String> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path).map_err(|e| format!("--peer-ca {}: {e}", path.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("--peer-ca {}: {e}", path.display()))?;
+        roots.add(cert).map_err(|e| format!("--peer-ca {}: {e}", path.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("--peer-ca {}: no certificate found", path.display()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    PEER_TLS.set(Arc::new(config)).map_err(|_| "--peer-ca was already configured".to_string())
+}
+
+/// The HTTP(S) agent of outbound peer requests (`--peer-ca` applied when given).
+pub fn outbound_agent(timeout: Duration) -> ureq::Agent {
+    let b = ureq::AgentBuilder::new().timeout(timeout);
+    match PEER_TLS.get() {
+        Some(cfg) => b.tls_config(Arc::clone(cfg)).build(),
+        None => b.build(),
+    }
+}
+
+/// POST `body` (JSON) to `url` with `headers`; the response bytes (at most `max_bytes`), or the
+/// error and, for a 429, its `Retry-After` in seconds (0 otherwise). Shared by every puller.
+pub fn post_json(
+    agent: &ureq::Agent,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    max_bytes: u64,
+    now: u64,
+) -> Result<Vec<u8>, (String, u64)> {
+    use std::io::Read;
+    let mut req = agent.post(url).set("Content-Type", "application/json");
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    match req.send_bytes(body) {
+        Ok(r) => {
+            let mut buf = Vec::new();
+            r.into_reader()
+                .take(max_bytes + 1)
+                .read_to_end(&mut buf)
+                .map_err(|e| (format!("reading the response failed: {e}"), 0))?;
+            if buf.len() as u64 > max_bytes {
+                return Err(("response too large".into(), 0));
+            }
+            Ok(buf)
+        }
+        Err(ureq::Error::Status(code, r)) => {
+            let retry_after = match code {
+                429 => r.header("retry-after").map_or(0, |v| postern_core::sync::parse_retry_after(v, now)),
+                _ => 0,
+            };
+            Err((format!("status {code}"), retry_after))
+        }
+        Err(e) => Err((e.to_string(), 0)),
+    }
+}
+
 /// `--peer URL=SECRET`.
 #[derive(Clone)]
 pub struct PeerSpec {
@@ -80,7 +154,8 @@ pub fn parse_public_url(s: &str) -> Result<String, String> {
 #[derive(Debug, Clone)]
 pub enum Job {
     Envelope { envelope: DmEnvelope, expires_at: u64 },
-    Ack { recipient_id: String, msg_ids: Vec<String> },
+    /// The mailbox owner's signed ack (its `dm.ack` request auth over exactly `msg_ids`).
+    Ack { recipient_id: String, msg_ids: Vec<String>, owner_ack: postern_core::auth::RequestAuth },
     Events { events: Vec<String> },
 }
 
@@ -91,8 +166,12 @@ impl Job {
                 let req = ReplicateEnvelopeRequest { envelope: envelope.clone(), expires_at: *expires_at };
                 (PATH_REPLICATE_ENVELOPE, serde_json::to_vec(&req).unwrap_or_default())
             }
-            Job::Ack { recipient_id, msg_ids } => {
-                let req = ReplicateAckRequest { msg_ids: msg_ids.clone(), recipient_id: recipient_id.clone() };
+            Job::Ack { recipient_id, msg_ids, owner_ack } => {
+                let req = ReplicateAckRequest {
+                    msg_ids: msg_ids.clone(),
+                    recipient_id: recipient_id.clone(),
+                    owner_ack: Some(owner_ack.clone()),
+                };
                 (PATH_REPLICATE_ACK, serde_json::to_vec(&req).unwrap_or_default())
             }
             // Exact stored JSON of verified events, spliced (never re-encoded lossily).
@@ -133,9 +212,6 @@ impl Peers {
         for spec in specs {
             p.inbound.insert(spec.url.clone(), Zeroizing::new(peer_key(&spec.secret, &spec.url)));
             let Some(own) = public_url else { continue };
-            if spec.url.starts_with("https://") {
-                tracing::warn!(peer = %spec.url, "outbound pushes speak plain HTTP only; an https peer needs a TLS-terminating proxy in front of a local http URL");
-            }
             let key = Zeroizing::new(peer_key(&spec.secret, own));
             let notify = Arc::new(tokio::sync::Notify::new());
             let w = Worker {
@@ -244,7 +320,7 @@ impl Worker {
     /// reschedule with core's backoff on a retryable failure (the row stays at the head, so the
     /// order is kept). Pending rows from before a restart are due at once.
     async fn run(self) {
-        let agent = ureq::AgentBuilder::new().timeout(OUTBOUND_TIMEOUT).build();
+        let agent = outbound_agent(OUTBOUND_TIMEOUT);
         let (peer, now) = (self.peer.clone(), (self.clock)());
         if let Some(n) = self.with_store(move |s| s.outbox_resume(&peer, now)).await {
             if n > 0 {
@@ -369,10 +445,22 @@ pub(crate) async fn replicate_envelope(
     let body = read_body(body)?;
     let peer = st.peers().authenticate(&headers, &body)?;
     let req: ReplicateEnvelopeRequest = parse_json(&body)?;
+    let now = st.now();
+    ingest_envelope(&st, req, &peer, now).await.map(ApiJson)
+}
+
+/// Spool an envelope relayed by `peer` (pushed or pulled) with exactly a local deposit's
+/// rules: `DmEnvelope::validate`, then `caps::check_deposit` in the store.
+pub(crate) async fn ingest_envelope(
+    st: &AppState,
+    req: ReplicateEnvelopeRequest,
+    peer: &str,
+    now: u64,
+) -> Result<ReplicateEnvelopeResponse, ApiError> {
+    let peer = peer.to_string();
     req.envelope
         .validate()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, e.to_string()))?;
-    let now = st.now();
     if req.expires_at <= now {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -394,10 +482,10 @@ pub(crate) async fn replicate_envelope(
             // New here: the store queued it for every other peer in the same transaction (a
             // duplicate or tombstoned msg_id is never forwarded).
             tracing::info!(peer = %peer, "replica spooled");
-            Ok(ApiJson(ReplicateEnvelopeResponse { ok: true, msg_id, duplicate: false, expires_at }))
+            Ok(ReplicateEnvelopeResponse { ok: true, msg_id, duplicate: false, expires_at })
         }
         Deposit::Duplicate { expires_at } => {
-            Ok(ApiJson(ReplicateEnvelopeResponse { ok: true, msg_id, duplicate: true, expires_at }))
+            Ok(ReplicateEnvelopeResponse { ok: true, msg_id, duplicate: true, expires_at })
         }
         Deposit::Refused(cap) => {
             tracing::info!(code = cap.code(), "replica refused by cap");
@@ -420,6 +508,20 @@ pub(crate) async fn replicate_ack(
     let body = read_body(body)?;
     let peer = st.peers().authenticate(&headers, &body)?;
     let req: ReplicateAckRequest = parse_json(&body)?;
+    let now = st.now();
+    let removed = ingest_ack(&st, req, &peer, now).await?;
+    Ok(ApiJson(ReplicateAckResponse { ok: true, removed }))
+}
+
+/// Apply an ack relayed by `peer` (pushed or pulled): core checks the mailbox owner's signed
+/// ack ([`postern_core::api::peer::check_replicated_ack`]) before anything is removed; a
+/// missing, forged or other-owner proof is refused (403) and nothing changes.
+pub(crate) async fn ingest_ack(
+    st: &AppState,
+    req: ReplicateAckRequest,
+    peer: &str,
+    now: u64,
+) -> Result<u64, ApiError> {
     if req.msg_ids.len() > MAX_ACK_IDS {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -430,16 +532,23 @@ pub(crate) async fn replicate_ack(
     if !is_valid_node_id(&req.recipient_id) {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, "recipient_id is not a node id"));
     }
+    if let Err((code, detail)) = postern_core::api::peer::check_replicated_ack(&req) {
+        tracing::warn!(peer = %peer, code, "replicated ack refused");
+        let status = if code == codes::BAD_REQUEST { StatusCode::BAD_REQUEST } else { StatusCode::FORBIDDEN };
+        return Err(ApiError::new(status, code, detail));
+    }
+    let Some(proof) = req.owner_ack else {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, pcodes::ACK_UNSIGNED, "missing owner_ack"));
+    };
     let (rid, ids) = (req.recipient_id, req.msg_ids);
     let ttl = st.limits().ttl_secs;
-    let now = st.now();
-    // Tombstones every id; forwards (durably, same transaction) only the ids that were present
-    // here: an ack that comes back removes nothing.
+    let from = peer.to_string();
+    // Tombstones every id; when that changed anything here, forwards (durably, same
+    // transaction) the owner's statement unchanged: an ack that comes back changes nothing.
     let removed = st
-        .with_store("replicate_ack", move |s| s.remove_messages(&rid, &ids, Some(&peer), ttl, now))
+        .with_store("replicate_ack", move |s| s.remove_messages(&rid, &ids, &proof, Some(&from), ttl, now))
         .await?;
-    let count = removed.len() as u64;
-    Ok(ApiJson(ReplicateAckResponse { ok: true, removed: count }))
+    Ok(removed.len() as u64)
 }
 
 #[cfg(test)]

@@ -75,6 +75,13 @@ pub struct ServeArgs {
     #[arg(long, env = "POSTERN_SYNC_INTERVAL_SECS", default_value_t = crate::sync::DEFAULT_SYNC_INTERVAL_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub sync_interval_secs: u64,
+    /// Seconds between DM pulls (`/api/mesh/dm/peer-pull`) from each peer (needs --public-url).
+    #[arg(long, env = "POSTERN_DM_PULL_INTERVAL_SECS", default_value_t = crate::dm_pull::DEFAULT_DM_PULL_INTERVAL_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub dm_pull_interval_secs: u64,
+    /// PEM file of the CA(s) to trust for https peers (a private CA) instead of the Web PKI roots.
+    #[arg(long, env = "POSTERN_PEER_CA")]
+    pub peer_ca: Option<PathBuf>,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {
@@ -144,6 +151,9 @@ pub fn serve(args: ServeArgs) -> i32 {
 }
 
 async fn run(args: ServeArgs) -> Result<(), String> {
+    if let Some(ca) = &args.peer_ca {
+        crate::peer::set_peer_ca(ca)?;
+    }
     let data = args.data.clone();
     let (store, chain) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&data)?;
@@ -174,6 +184,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let peer_urls: Vec<String> = args.peers.iter().map(|p| p.url.clone()).collect();
     crate::sync::start(&state, &peer_urls, args.sync_interval_secs);
     crate::gate_peer::start_pull(&state, args.public_url.as_deref(), &args.peers, args.sync_interval_secs);
+    crate::dm_pull::start(&state, args.public_url.as_deref(), &args.peers, args.dm_pull_interval_secs);
     if !args.peers.is_empty() {
         tracing::info!(sync_interval_secs = args.sync_interval_secs, peers = args.peers.len(), public_url = args.public_url.as_deref().unwrap_or(""), "peer replication configured");
     }

@@ -76,6 +76,8 @@ pub struct AppState {
     peers: Arc<crate::peer::Peers>,
     /// Pull-sync state per peer (memory only).
     sync_status: Arc<crate::sync::SyncStatus>,
+    /// DM pull state per peer (cursors are persisted; this is the memory view).
+    dm_pull_status: Arc<crate::dm_pull::PullStatus>,
 }
 
 impl AppState {
@@ -92,6 +94,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             peers: Arc::new(crate::peer::Peers::default()),
             sync_status: Arc::new(crate::sync::SyncStatus::default()),
+            dm_pull_status: Arc::new(crate::dm_pull::PullStatus::default()),
         }
     }
 
@@ -112,6 +115,10 @@ impl AppState {
 
     pub(crate) fn sync_status(&self) -> &crate::sync::SyncStatus {
         &self.sync_status
+    }
+
+    pub(crate) fn dm_pull_status(&self) -> &crate::dm_pull::PullStatus {
+        &self.dm_pull_status
     }
 
     pub(crate) fn peers(&self) -> &crate::peer::Peers {
@@ -513,11 +520,13 @@ async fn ack(
     )?;
     let n = nonce_of(&req.auth);
     let ids = req.msg_ids;
+    // The caller's own signed ack is what peers verify before they remove anything.
+    let proof = req.auth;
     let ttl = st.limits.ttl_secs;
     // The store tombstones the ids and queues the ack for every peer (even ids not present
     // here: the message may live only on a peer), in the ack's transaction.
     let outcome = st
-        .with_store("ack", move |s| s.ack(nonce_use(&n), &ids, ttl, now))
+        .with_store("ack", move |s| s.ack(nonce_use(&n), &ids, &proof, ttl, now))
         .await?;
     let removed = outcome.map_err(|Replayed| ApiError::replayed())?;
     Ok(ApiJson(AckResponse { ok: true, removed }))
@@ -727,6 +736,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route(postern_core::api::peer::PATH_REPLICATE_ENVELOPE, post(crate::peer::replicate_envelope))
         .route(postern_core::api::peer::PATH_REPLICATE_ACK, post(crate::peer::replicate_ack))
+        .route(postern_core::api::peer::PATH_DM_PEER_PULL, post(crate::dm_pull::peer_pull))
+        .route(crate::dm_pull::PATH_DM_PULL_STATUS, get(crate::dm_pull::pull_status))
         .route(gate_api::PATH_EPOCH, post(crate::gate::publish_epoch))
         .route(gate_api::PATH_MESSAGE, post(crate::gate::deposit_message))
         .route(gate_api::PATH_EPOCHS, post(crate::gate::read_epochs))

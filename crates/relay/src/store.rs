@@ -163,6 +163,34 @@ const MIGRATIONS: &[&str] = &[
         after_seq  INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
     ) STRICT;",
+    // 6 (relay-a): DM pull-from-peers (see `crate::dm_pull`). `dm_feed` lists, in a local strictly
+    // increasing `seq`, every envelope spooled here and every owner-signed ack applied here
+    // (`body` = the exact replicate-envelope / replicate-ack request), so a peer can pull what
+    // its pushes never brought; an acked or expired envelope leaves the feed. `dm_pull_cursors`
+    // holds the last `seq` pulled from each peer, so a restart resumes where it stopped.
+    // Messages already spooled are listed in their spool order. Also indexes `gate_members` by
+    // member for `gate/mine`.
+    "CREATE TABLE dm_feed (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind         TEXT NOT NULL CHECK (kind IN ('envelope', 'ack')),
+        recipient_id TEXT NOT NULL,
+        msg_id       TEXT,
+        body         TEXT NOT NULL,
+        expires_at   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX dm_feed_msg ON dm_feed (recipient_id, msg_id);
+    CREATE INDEX dm_feed_expiry ON dm_feed (expires_at);
+    CREATE TABLE dm_pull_cursors (
+        peer       TEXT PRIMARY KEY NOT NULL,
+        after      INTEGER NOT NULL,
+        pulled     INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO dm_feed (kind, recipient_id, msg_id, body, expires_at)
+        SELECT 'envelope', recipient_id, msg_id,
+               json_object('envelope', json(envelope), 'expires_at', expires_at), expires_at
+        FROM messages ORDER BY seq;
+    CREATE INDEX gate_members_by_member ON gate_members (member_id);",
 ];
 
 /// Default bound of the outbox rows kept per peer; beyond it the oldest are dropped.
@@ -393,6 +421,32 @@ impl Store {
             "DELETE FROM dm_tombstones WHERE expires_at <= ?1",
             params![to_i64(now)],
         )?;
+        tx.execute("DELETE FROM dm_feed WHERE expires_at <= ?1", params![to_i64(now)])?;
+        Ok(())
+    }
+
+    /// Record an owner-signed ack in the pull feed (and drop the acked envelopes from it).
+    fn feed_ack(
+        tx: &rusqlite::Transaction<'_>,
+        job: &crate::peer::Job,
+        recipient_id: &str,
+        msg_ids: &[String],
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        {
+            let mut del = tx.prepare_cached(
+                "DELETE FROM dm_feed WHERE kind = 'envelope' AND recipient_id = ?1 AND msg_id = ?2",
+            )?;
+            for id in msg_ids {
+                del.execute(params![recipient_id, id])?;
+            }
+        }
+        let (_, body) = job.path_and_body();
+        let body = String::from_utf8(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.prepare_cached(
+            "INSERT INTO dm_feed (kind, recipient_id, msg_id, body, expires_at) VALUES ('ack', ?1, NULL, ?2, ?3)",
+        )?
+        .execute(params![recipient_id, body, to_i64(expires_at)])?;
         Ok(())
     }
 
@@ -404,8 +458,19 @@ impl Store {
         msg_ids: &[String],
         now: u64,
         ttl_secs: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let fallback = to_i64(now.saturating_add(ttl_secs));
+        let mut fresh = 0u64;
+        {
+            let mut known = tx.prepare_cached(
+                "SELECT 1 FROM dm_tombstones WHERE recipient_id = ?1 AND msg_id = ?2",
+            )?;
+            for id in msg_ids {
+                if known.query_row(params![recipient_id, id], |_| Ok(())).optional()?.is_none() {
+                    fresh += 1;
+                }
+            }
+        }
         let mut stmt = tx.prepare_cached(
             "INSERT INTO dm_tombstones (recipient_id, msg_id, expires_at)
              VALUES (?1, ?2, COALESCE((SELECT expires_at FROM messages WHERE recipient_id = ?1 AND msg_id = ?2), ?3))
@@ -414,7 +479,7 @@ impl Store {
         for id in msg_ids {
             stmt.execute(params![recipient_id, id, fallback])?;
         }
-        Ok(())
+        Ok(fresh)
     }
 
     /// Configure where replication jobs are queued (see [`Outbox`]).
@@ -603,14 +668,18 @@ impl Store {
         self.deposit_with(env, limits, now, Some(expires_at), from)
     }
 
-    /// Remove `msg_ids` from `recipient_id`'s mailbox (ack propagated by a peer `from`);
-    /// returns the ids that were present (and are now removed), each once. Every listed id is
-    /// tombstoned (a replica arriving after its ack is not stored again); the removed ids are
-    /// queued (same transaction) for every outbound peer except `from`.
+    /// Remove `msg_ids` from `recipient_id`'s mailbox (an owner-signed ack `proof`, already
+    /// verified by core, propagated by a peer `from`); returns the ids that were present (and
+    /// are now removed), each once. Every listed id is tombstoned (a replica arriving after its
+    /// ack is not stored again). When anything changed here (an id removed or newly
+    /// tombstoned), the owner's statement is queued unchanged (same transaction) for every
+    /// outbound peer except `from` and listed in the pull feed; an ack seen before changes
+    /// nothing and stops.
     pub fn remove_messages(
         &mut self,
         recipient_id: &str,
         msg_ids: &[String],
+        proof: &postern_core::auth::RequestAuth,
         from: Option<&str>,
         ttl_secs: u64,
         now: u64,
@@ -619,7 +688,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         Self::prune_messages(&tx, now)?;
-        Self::tombstone(&tx, recipient_id, msg_ids, now, ttl_secs)?;
+        let fresh = Self::tombstone(&tx, recipient_id, msg_ids, now, ttl_secs)?;
         let mut removed = Vec::new();
         {
             let mut stmt =
@@ -630,10 +699,15 @@ impl Store {
                 }
             }
         }
-        let wake = if removed.is_empty() {
+        let wake = if removed.is_empty() && fresh == 0 {
             Vec::new()
         } else {
-            let job = crate::peer::Job::Ack { recipient_id: recipient_id.to_string(), msg_ids: removed.clone() };
+            let job = crate::peer::Job::Ack {
+                recipient_id: recipient_id.to_string(),
+                msg_ids: msg_ids.to_vec(),
+                owner_ack: proof.clone(),
+            };
+            Self::feed_ack(&tx, &job, recipient_id, msg_ids, now.saturating_add(ttl_secs))?;
             Self::enqueue(&tx, &self.outbox, &job, from, now)?
         };
         tx.commit()?;
@@ -725,6 +799,12 @@ impl Store {
                     ],
                 )?;
                 let job = crate::peer::Job::Envelope { envelope: env.clone(), expires_at };
+                let (_, feed_body) = job.path_and_body();
+                let feed_body = String::from_utf8(feed_body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                tx.prepare_cached(
+                    "INSERT INTO dm_feed (kind, recipient_id, msg_id, body, expires_at) VALUES ('envelope', ?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![env.recipient_id, env.msg_id, feed_body, to_i64(expires_at)])?;
                 let wake = Self::enqueue(&tx, &self.outbox, &job, from, now)?;
                 tx.commit()?;
                 self.wake(&wake);
@@ -938,6 +1018,7 @@ impl Store {
         &mut self,
         nonce: NonceUse<'_>,
         msg_ids: &[String],
+        proof: &postern_core::auth::RequestAuth,
         ttl_secs: u64,
         now: u64,
     ) -> Result<Result<u64, Replayed>, StoreError> {
@@ -957,15 +1038,90 @@ impl Store {
                 removed += stmt.execute(params![nonce.node_id, id])? as u64;
             }
         }
-        let wake = if msg_ids.is_empty() {
-            Vec::new()
-        } else {
-            let job = crate::peer::Job::Ack { recipient_id: nonce.node_id.to_string(), msg_ids: msg_ids.to_vec() };
+        // Only a statement every peer can verify is passed on (core's owner-ack rules: 1..=100
+        // well-formed msg_ids; the caller's signature was checked by the handler).
+        let relayable = !msg_ids.is_empty()
+            && msg_ids.len() <= postern_core::auth::MAX_OWNER_ACK_IDS
+            && msg_ids.iter().all(|m| postern_core::dm::is_valid_msg_id(m));
+        let wake = if relayable {
+            let job = crate::peer::Job::Ack {
+                recipient_id: nonce.node_id.to_string(),
+                msg_ids: msg_ids.to_vec(),
+                owner_ack: proof.clone(),
+            };
+            Self::feed_ack(&tx, &job, nonce.node_id, msg_ids, now.saturating_add(ttl_secs))?;
             Self::enqueue(&tx, &self.outbox, &job, None, now)?
+        } else {
+            Vec::new()
         };
         tx.commit()?;
         self.wake(&wake);
         Ok(Ok(removed))
+    }
+}
+
+/// A row of the DM pull feed (migration 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedRow {
+    pub seq: u64,
+    /// `envelope` or `ack`.
+    pub kind: String,
+    /// The exact replicate-envelope / replicate-ack request body.
+    pub body: String,
+}
+
+/// DM pull-from-peers: the feed served to peers and the per-peer cursors.
+impl Store {
+    /// Feed rows after `after`, oldest first: at most `limit` rows and (beyond the first row)
+    /// about `max_bytes` of bodies. The flag says whether more rows follow. Expired rows are
+    /// never served.
+    pub fn dm_feed_page(
+        &self,
+        after: u64,
+        limit: u32,
+        max_bytes: usize,
+        now: u64,
+    ) -> Result<(Vec<FeedRow>, bool), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, kind, body FROM dm_feed WHERE seq > ?1 AND expires_at > ?2 ORDER BY seq ASC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![to_i64(after), to_i64(now), i64::from(limit) + 1], |r| {
+            Ok(FeedRow { seq: to_u64(r.get(0)?), kind: r.get(1)?, body: r.get(2)? })
+        })?;
+        let (mut out, mut bytes, mut more) = (Vec::new(), 0usize, false);
+        for row in rows {
+            let row = row?;
+            if out.len() >= limit as usize || (!out.is_empty() && bytes + row.body.len() > max_bytes) {
+                more = true;
+                break;
+            }
+            bytes += row.body.len();
+            out.push(row);
+        }
+        Ok((out, more))
+    }
+
+    /// The last feed `seq` pulled from `peer` (0 if never) and how many items were pulled from
+    /// it in total.
+    pub fn pull_cursor(&self, peer: &str) -> Result<(u64, u64), StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT after, pulled FROM dm_pull_cursors WHERE peer = ?1", params![peer], |r| {
+                Ok((to_u64(r.get(0)?), to_u64(r.get(1)?)))
+            })
+            .optional()?
+            .unwrap_or((0, 0)))
+    }
+
+    /// Persist the cursor of `peer` after ingesting `items` more items (committed, fsynced).
+    pub fn set_pull_cursor(&mut self, peer: &str, after: u64, items: u64, now: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO dm_pull_cursors (peer, after, pulled, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (peer) DO UPDATE SET after = excluded.after,
+               pulled = dm_pull_cursors.pulled + excluded.pulled, updated_at = excluded.updated_at",
+            params![peer, to_i64(after), to_i64(items), to_i64(now)],
+        )?;
+        Ok(())
     }
 }
 
@@ -1572,6 +1728,17 @@ mod tests {
 
     const R: &str = "!sb_00000000000000000000000000000001";
 
+    /// A stand-in owner proof (the store never verifies it: the handlers do, with core).
+    fn proof(node: &str) -> postern_core::auth::RequestAuth {
+        postern_core::auth::RequestAuth {
+            node_id: node.into(),
+            public_key: "pk".into(),
+            timestamp: 1,
+            nonce: "00".repeat(16),
+            signature: "00".repeat(64),
+        }
+    }
+
     #[test]
     fn migrations_and_replay() {
         let mut s = Store::open_in_memory().unwrap();
@@ -1731,30 +1898,101 @@ mod tests {
         s.set_outbox(outbox(&["http://a", "http://b"], 100));
         let limits = SpoolLimits { per_sender_cap: 100, mailbox_cap: 100, ttl_secs: 100 };
         let other = "!sb_00000000000000000000000000000002";
-        // The ack arrives (from peer a) before the replica: nothing removed, nothing forwarded.
-        assert!(s.remove_messages(other, &["msg-0001".into()], Some("http://a"), 100, 10).unwrap().is_empty());
-        assert_eq!(s.outbox_len().unwrap(), 0);
+        // The ack arrives (from peer a) before the replica: nothing removed, but the id is newly
+        // tombstoned, so the owner's statement goes on to b (only); the same ack again stops.
+        let ids = ["msg-0001".to_string()];
+        assert!(s.remove_messages(other, &ids, &proof(other), Some("http://a"), 100, 10).unwrap().is_empty());
+        assert_eq!(s.outbox_len().unwrap(), 1);
+        assert!(s.outbox_head("http://b").unwrap().unwrap().body.contains("owner_ack"));
+        assert!(s.remove_messages(other, &ids, &proof(other), Some("http://b"), 100, 10).unwrap().is_empty());
+        assert_eq!(s.outbox_len().unwrap(), 1);
         // The late replica is a duplicate: not stored, not forwarded.
         assert_eq!(
             s.deposit_replica(&env(other, "msg-0001", "aa"), &limits, 50, 11, Some("http://b")).unwrap(),
             Deposit::Duplicate { expires_at: 110 }
         );
         assert_eq!(s.spool_sizes().unwrap().1, 0);
-        assert_eq!(s.outbox_len().unwrap(), 0);
+        assert_eq!(s.outbox_len().unwrap(), 1);
         // Stored, acked locally, then re-deposited: a duplicate until the message's expiry.
         s.register(nonce(R, "n0", 1000), "pk", "dh", 0).unwrap().unwrap();
         assert_eq!(s.deposit(&env(R, "msg-0002", "aa"), &limits, 20).unwrap(), Deposit::Stored { expires_at: 120 });
-        assert_eq!(s.ack(nonce(R, "n1", 1000), &["msg-0002".into()], 100, 21).unwrap(), Ok(1));
-        assert_eq!(s.outbox_len().unwrap(), 4);
+        assert_eq!(s.ack(nonce(R, "n1", 1000), &["msg-0002".into()], &proof(R), 100, 21).unwrap(), Ok(1));
+        assert_eq!(s.outbox_len().unwrap(), 5);
         assert_eq!(
             s.deposit(&env(R, "msg-0002", "aa"), &limits, 22).unwrap(),
             Deposit::Duplicate { expires_at: 120 }
         );
-        assert_eq!(s.outbox_len().unwrap(), 4);
+        assert_eq!(s.outbox_len().unwrap(), 5);
         // Once the tombstone expires it is pruned and the id may be stored again.
         assert_eq!(s.deposit(&env(R, "msg-0002", "aa"), &limits, 120).unwrap(), Deposit::Stored { expires_at: 220 });
         let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM dm_tombstones", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0, "expired tombstones are pruned");
+    }
+
+    #[test]
+    fn dm_feed_migration_lists_spooled_messages_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A version-4 database (before the pull feed) holding two messages.
+            let conn = database_at_version(dir.path(), 4);
+            for (id, exp) in [("msg-0001", 5000), ("msg-0002", 6000)] {
+                let json = serde_json::to_string(&env(R, id, "aa")).unwrap();
+                conn.execute(
+                    "INSERT INTO messages (recipient_id, msg_id, sender_ref, envelope, received_at, expires_at)
+                     VALUES (?1, ?2, 'aa', ?3, 5, ?4)",
+                    params![R, id, json, exp],
+                )
+                .unwrap();
+            }
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let (rows, more) = s.dm_feed_page(0, 10, 1 << 20, 10).unwrap();
+        assert!(!more);
+        let got: Vec<(String, u64)> = rows
+            .iter()
+            .map(|r| {
+                assert_eq!(r.kind, "envelope");
+                let req: postern_core::api::peer::ReplicateEnvelopeRequest = serde_json::from_str(&r.body).unwrap();
+                (req.envelope.msg_id, req.expires_at)
+            })
+            .collect();
+        assert_eq!(got, [("msg-0001".to_string(), 5000), ("msg-0002".to_string(), 6000)]);
+        assert!(rows[0].seq < rows[1].seq);
+        assert_eq!(s.pull_cursor("http://a").unwrap(), (0, 0));
+    }
+
+    #[test]
+    fn dm_feed_pages_acks_and_cursors() {
+        let mut s = Store::open_in_memory().unwrap();
+        let limits = SpoolLimits { per_sender_cap: 100, mailbox_cap: 100, ttl_secs: 100 };
+        s.register(nonce(R, "n0", 1000), "pk", "dh", 0).unwrap().unwrap();
+        for i in 1..=3 {
+            s.deposit(&env(R, &format!("msg-000{i}"), "aa"), &limits, 1).unwrap();
+        }
+        // Pages in seq order, limited by count and (after the first row) bytes.
+        let (p1, more) = s.dm_feed_page(0, 2, 1 << 20, 2).unwrap();
+        assert_eq!((p1.len(), more), (2, true));
+        let (p2, more) = s.dm_feed_page(p1[1].seq, 2, 1 << 20, 2).unwrap();
+        assert_eq!((p2.len(), more), (1, false));
+        assert_eq!(s.dm_feed_page(0, 10, 1, 2).unwrap().0.len(), 1);
+        // An ack drops the envelope from the feed and appends the owner's statement.
+        assert_eq!(s.ack(nonce(R, "n1", 1000), &["msg-0001".into()], &proof(R), 100, 3).unwrap(), Ok(1));
+        let (all, _) = s.dm_feed_page(0, 10, 1 << 20, 3).unwrap();
+        let kinds: Vec<&str> = all.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, ["envelope", "envelope", "ack"]);
+        let ack: postern_core::api::peer::ReplicateAckRequest = serde_json::from_str(&all[2].body).unwrap();
+        assert_eq!(ack.msg_ids, ["msg-0001"]);
+        assert_eq!(ack.owner_ack, Some(proof(R)));
+        // Expired rows are pruned and never served.
+        s.deposit(&env(R, "msg-0009", "bb"), &limits, 200).unwrap();
+        let (all, _) = s.dm_feed_page(0, 10, 1 << 20, 200).unwrap();
+        assert_eq!(all.len(), 1);
+        // Cursors: persisted per peer, item counts add up.
+        s.set_pull_cursor("http://a", 7, 3, 1).unwrap();
+        s.set_pull_cursor("http://a", 9, 2, 2).unwrap();
+        assert_eq!(s.pull_cursor("http://a").unwrap(), (9, 5));
+        assert_eq!(s.pull_cursor("http://b").unwrap(), (0, 0));
     }
 
     #[test]
@@ -1808,7 +2046,7 @@ mod tests {
         assert_eq!((msgs.len(), total), (1, 3));
         let other = "!sb_00000000000000000000000000000003";
         assert_eq!(
-            s.ack(nonce(other, "n3", 1000), &["msg-0002".into()], 10, 10)
+            s.ack(nonce(other, "n3", 1000), &["msg-0002".into()], &proof(other), 10, 10)
                 .unwrap(),
             Ok(0)
         );
@@ -1816,6 +2054,7 @@ mod tests {
             s.ack(
                 nonce(R, "n3", 1000),
                 &["msg-0002".into(), "msg-0002".into(), "nope".into()],
+                &proof(R),
                 10,
                 10
             )

@@ -11,7 +11,6 @@
 //! loaded when the worker starts, so a restarted relay keeps its backoff and shows the same
 //! `sync-status`. The chain cursor itself is the chain head.
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ use postern_core::api::infonet::{SyncPostRequest, LOCATOR_LIMIT_DEFAULT, PATH_SY
 use postern_core::canonical::{GENESIS_HASH, PROTOCOL_VERSION};
 use postern_core::json::{self, Value};
 use postern_core::sync::{
-    parse_retry_after, SyncConfig, SyncWorkerState, DEFAULT_FAILURE_BACKOFF_CAP_S, DEFAULT_FAILURE_BACKOFF_S,
+    SyncConfig, SyncWorkerState, DEFAULT_FAILURE_BACKOFF_CAP_S, DEFAULT_FAILURE_BACKOFF_S,
 };
 use serde::{Deserialize, Serialize};
 
@@ -139,7 +138,7 @@ async fn head(st: &AppState) -> String {
 }
 
 async fn worker(st: AppState, peer: String, cfg: SyncConfig) {
-    let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
+    let agent = crate::peer::outbound_agent(TIMEOUT);
     // Resume from the persisted state (backoff, failures, last success) if there is one.
     let p = peer.clone();
     let mut rec = match st.with_store("sync_state_load", move |s| s.sync_state_load(&p)).await {
@@ -197,29 +196,8 @@ async fn worker(st: AppState, peer: String, cfg: SyncConfig) {
     }
 }
 
-/// POST `body` to `url`; the response bytes, or the error and a 429's `Retry-After` (seconds).
 fn fetch(agent: &ureq::Agent, url: &str, body: &[u8], now: u64) -> Result<Vec<u8>, (String, u64)> {
-    match agent.post(url).set("Content-Type", "application/json").send_bytes(body) {
-        Ok(r) => {
-            let mut buf = Vec::new();
-            r.into_reader()
-                .take(MAX_RESPONSE_BYTES + 1)
-                .read_to_end(&mut buf)
-                .map_err(|e| (format!("reading the response failed: {e}"), 0))?;
-            if buf.len() as u64 > MAX_RESPONSE_BYTES {
-                return Err(("response too large".into(), 0));
-            }
-            Ok(buf)
-        }
-        Err(ureq::Error::Status(code, r)) => {
-            let retry_after = match code {
-                429 => r.header("retry-after").map_or(0, |v| parse_retry_after(v, now)),
-                _ => 0,
-            };
-            Err((format!("status {code}"), retry_after))
-        }
-        Err(e) => Err((e.to_string(), 0)),
-    }
+    crate::peer::post_json(agent, url, &[], body, MAX_RESPONSE_BYTES, now)
 }
 
 async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
@@ -306,7 +284,7 @@ async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::io::Write as _;
+    use std::io::{Read as _, Write as _};
 
     #[test]
     fn config_scales_with_the_interval() {

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use common::{now, Mesh, Relay, Resp};
 use postern_core::api::infonet::{PATH_PRIVATE_STATUS, PATH_STATUS, PATH_SYNC};
 use postern_core::api::peer::{
-    PeerPushResponse, ReplicateAckRequest, ReplicateEnvelopeRequest, ReplicateEnvelopeResponse,
-    HEADER_PEER_HMAC, HEADER_PEER_URL, PATH_PEER_PUSH, PATH_REPLICATE_ACK, PATH_REPLICATE_ENVELOPE,
+    PeerPullRequest, PeerPullResponse, PeerPushResponse, ReplicateAckRequest, ReplicateEnvelopeRequest, ReplicateEnvelopeResponse,
+    HEADER_PEER_HMAC, HEADER_PEER_URL, PATH_DM_PEER_PULL, PATH_PEER_PUSH, PATH_REPLICATE_ACK, PATH_REPLICATE_ENVELOPE,
 };
+use postern_core::auth::{ack_params, sign_request, Action};
 use postern_core::chaingen::{generate_chain, GenOptions};
 use postern_core::dm::DmEnvelope;
 use postern_core::json::{self, Value as CV};
@@ -152,7 +153,7 @@ fn peer_auth_is_required_and_size_is_checked_first() {
     let body = push_body(&public_chain(2));
     let key = peer_key(PEER_SECRET.as_bytes(), PEER_URL);
     let good = sign_body(&key, &body);
-    for path in [PATH_PEER_PUSH, PATH_REPLICATE_ENVELOPE, PATH_REPLICATE_ACK] {
+    for path in [PATH_PEER_PUSH, PATH_REPLICATE_ENVELOPE, PATH_REPLICATE_ACK, PATH_DM_PEER_PULL] {
         // Missing headers, unknown peer, wrong HMAC, HMAC of another body, other secret.
         post_peer(&relay, path, None, Some(&good), &body).assert_error(403, "peer_unauthorized");
         post_peer(&relay, path, Some(PEER_URL), None, &body).assert_error(403, "peer_unauthorized");
@@ -179,6 +180,33 @@ fn peer_auth_is_required_and_size_is_checked_first() {
         .assert_error(413, "payload_too_large");
     // Nothing was stored by the refused requests.
     assert_eq!(status(&relay, PATH_STATUS, "head_hash_full").1, 2);
+    // The DM feed answers an authenticated peer only, in sequence order, with bounded pages.
+    let pull = |after: u64, limit: u32| {
+        let body = serde_json::to_vec(&PeerPullRequest { after, limit }).unwrap();
+        post_signed(&relay, PATH_DM_PEER_PULL, &body)
+    };
+    let alice = Identity::generate(&mut OsRng);
+    let bob = Identity::generate(&mut OsRng);
+    let exp = now() + 600;
+    for _ in 0..2 {
+        assert_eq!(replicate(&relay, &seal_to(&alice, &bob), exp).status, 200);
+    }
+    let p: PeerPullResponse = pull(0, 1).json_as();
+    assert_eq!((p.items.len(), p.more), (1, true));
+    let q: PeerPullResponse = pull(p.next_after, 10).json_as();
+    assert_eq!((q.items.len(), q.more), (1, false));
+    assert!(q.items[0].seq > p.items[0].seq && q.items[0].envelope.is_some());
+    let q: PeerPullResponse = pull(q.next_after, 10).json_as();
+    assert!(q.items.is_empty());
+    pull(0, 0).assert_error(400, "bad_request");
+    pull(0, 1000).assert_error(400, "bad_request");
+}
+
+/// A replicated ack carrying `owner`'s own signed `dm.ack` over `ids` (what a relay forwards
+/// after the owner acked there).
+fn owner_ack(owner: &Identity, ids: &[String], ts: u64) -> ReplicateAckRequest {
+    let proof = sign_request(owner, Action::DmAck, &ack_params(ids), ts, &mut OsRng);
+    ReplicateAckRequest { msg_ids: ids.to_vec(), recipient_id: owner.node_id(), owner_ack: Some(proof) }
 }
 
 fn seal_to(from: &Identity, to: &Identity) -> DmEnvelope {
@@ -219,7 +247,7 @@ fn replicas_obey_the_same_caps_and_acks_free_the_quota() {
     // Bob registers and sees both; an ack from a peer frees the quota.
     assert_eq!(relay.register(&bob).status, 200);
     assert_eq!(relay.poll(&bob).messages.len(), 2);
-    let ack = ReplicateAckRequest { msg_ids: vec![m1.msg_id.clone()], recipient_id: bob.node_id().to_string() };
+    let ack = owner_ack(&bob, std::slice::from_ref(&m1.msg_id), now());
     let r = post_signed(&relay, PATH_REPLICATE_ACK, &serde_json::to_vec(&ack).unwrap());
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["removed"], 1);
@@ -538,7 +566,7 @@ fn a_replica_arriving_after_its_ack_is_neither_stored_nor_forwarded() {
     let late = seal_to(&alice, &bob);
     let exp = now() + 600;
     // The ack overtakes the replica: nothing to remove yet, but the msg_id is tombstoned.
-    let ack = ReplicateAckRequest { msg_ids: vec![late.msg_id.clone()], recipient_id: bob.node_id().to_string() };
+    let ack = owner_ack(&bob, std::slice::from_ref(&late.msg_id), now());
     let r = post_as_mesh_peer(&mesh, 0, b, PATH_REPLICATE_ACK, &serde_json::to_vec(&ack).unwrap());
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["removed"], 0);
@@ -565,4 +593,96 @@ fn a_replica_arriving_after_its_ack_is_neither_stored_nor_forwarded() {
     assert_eq!(on_c, vec![control.msg_id.clone()]);
     let on_b: Vec<String> = b.poll(&bob).messages.into_iter().map(|m| m.envelope.msg_id).collect();
     assert_eq!(on_b, vec![control.msg_id]);
+}
+
+#[test]
+fn replicated_acks_need_the_owners_signature() {
+    let (mesh, relays) = Mesh::start(2, &[(0, 1)], &[]);
+    let (a, b) = (&relays[0], &relays[1]);
+    let alice = Identity::generate(&mut OsRng);
+    let bob = Identity::generate(&mut OsRng);
+    let mallory = Identity::generate(&mut OsRng);
+    for r in &relays {
+        assert_eq!(r.register(&bob).status, 200);
+    }
+    let m = seal_to(&alice, &bob);
+    assert_eq!(a.send(&m).status, 200);
+    wait_for("the DM to reach B", Duration::from_secs(20), || !b.poll(&bob).messages.is_empty());
+    let ids = vec![m.msg_id.clone()];
+    // Every request below is HMAC-authenticated as peer A: the peer is trusted, the ack is not.
+    let post = |req: &ReplicateAckRequest| post_as_mesh_peer(&mesh, 0, b, PATH_REPLICATE_ACK, &serde_json::to_vec(req).unwrap());
+    // Missing proof (an old-style ack).
+    let mut unsigned = owner_ack(&bob, &ids, now());
+    unsigned.owner_ack = None;
+    post(&unsigned).assert_error(403, "ack_unsigned");
+    // Mallory signs an ack of Bob's message.
+    let mut other = owner_ack(&mallory, &ids, now());
+    other.recipient_id = bob.node_id();
+    post(&other).assert_error(403, "ack_owner_mismatch");
+    // Mallory's signature relabelled as Bob: the node id is not derived from that key.
+    let mut forged = other.clone();
+    forged.owner_ack.as_mut().unwrap().node_id = bob.node_id();
+    post(&forged).assert_error(403, "invalid_ack_signature");
+    // Bob's real ack of another message, replayed against this one.
+    let mut swapped = owner_ack(&bob, &["0123456789abcdef".to_string()], now());
+    swapped.msg_ids = ids.clone();
+    post(&swapped).assert_error(403, "invalid_ack_signature");
+    // A flipped signature byte.
+    let mut flipped = owner_ack(&bob, &ids, now());
+    let sig = &mut flipped.owner_ack.as_mut().unwrap().signature;
+    let first = if sig.starts_with('0') { "1" } else { "0" };
+    sig.replace_range(0..1, first);
+    post(&flipped).assert_error(403, "invalid_ack_signature");
+    // Nothing was removed anywhere.
+    assert_eq!(b.poll(&bob).messages.len(), 1);
+    assert_eq!(a.poll(&bob).messages.len(), 1);
+    // Bob's own ack, signed an hour ago (far outside the request window), is honoured: a
+    // replicated ack may arrive late.
+    let r = post(&owner_ack(&bob, &ids, now() - 3600));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["removed"], 1);
+    assert!(b.poll(&bob).messages.is_empty());
+}
+
+#[test]
+fn a_relay_configured_after_the_deposit_pulls_the_dm_and_resumes_its_cursor() {
+    // B (0) and C (1) start unconnected: B's outbox never targets C.
+    let (mut mesh, relays) = Mesh::start(2, &[], &["--dm-pull-interval-secs", "1"]);
+    let alice = Identity::generate(&mut OsRng);
+    let bob = Identity::generate(&mut OsRng);
+    assert_eq!(relays[0].register(&bob).status, 200);
+    let m = seal_to(&alice, &bob);
+    assert_eq!(relays[0].send(&m).status, 200);
+    for r in relays {
+        assert!(r.terminate().success());
+    }
+    // Now they peer. Nothing is pushed (the deposit is old); C pulls it from B's feed.
+    mesh.edges = vec![(0, 1)];
+    let b = mesh.start_node(0).expect("restart B");
+    let c = mesh.start_node(1).expect("start C");
+    assert_eq!(b.poll(&bob).messages.len(), 1);
+    wait_for("C to pull the DM from B", Duration::from_secs(30), || !c.poll(&bob).messages.is_empty());
+    assert_eq!(c.poll(&bob).messages[0].envelope.msg_id, m.msg_id);
+    let peer_state = |r: &Relay| {
+        let v = r.get("/api/mesh/dm/pull-status").json();
+        v["peers"][0].clone()
+    };
+    wait_for("C's cursor to be saved", Duration::from_secs(20), || peer_state(&c)["pulled_total"] == 1);
+    let before = peer_state(&c);
+    assert!(before["cursor"].as_u64().unwrap() > 0, "{before}");
+    assert_eq!(metric(&b.get("/metrics").body, OK), 0, "nothing was pushed");
+    // Restart C: the persisted cursor is used, nothing is downloaded again.
+    assert!(c.terminate().success());
+    let c = mesh.start_node(1).expect("restart C");
+    wait_for("C's first rounds after the restart", Duration::from_secs(20), || {
+        peer_state(&c)["rounds_ok"].as_u64().unwrap_or(0) >= 2
+    });
+    let after = peer_state(&c);
+    assert_eq!(after["pulled_since_start"], 0, "{after}");
+    assert_eq!(after["pulled_total"], 1, "{after}");
+    assert_eq!(after["cursor"], before["cursor"], "{after}");
+    // Bob acks on C: the owner-signed ack reaches B (pushed and in C's feed), freeing the DM.
+    assert_eq!(c.ack(&bob, std::slice::from_ref(&m.msg_id)).removed, 1);
+    wait_for("the ack to reach B", Duration::from_secs(20), || b.poll(&bob).messages.is_empty());
+    assert!(c.poll(&bob).messages.is_empty());
 }

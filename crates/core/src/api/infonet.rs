@@ -251,6 +251,13 @@ pub struct AppendRequest {
     pub public_key_algo: String,
     #[serde(default = "default_protocol")]
     pub protocol_version: String,
+    /// Network the event is signed for; absent on the wire = [`NETWORK_ID`] (older clients).
+    #[serde(default = "default_network_id")]
+    pub network_id: String,
+}
+
+fn default_network_id() -> String {
+    NETWORK_ID.into()
 }
 
 /// `POST /api/infonet/append` response.
@@ -337,5 +344,25 @@ mod tests {
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["head_hash"], "abababababababab...");
         assert_eq!(v["head_hash_full"], "ab".repeat(32));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod append_request_tests {
+    use super::*;
+
+    #[test]
+    fn network_id_is_optional_on_the_wire() {
+        let body = r#"{"event_type":"message","node_id":"!sb_x","payload":{},"signature":"s","sequence":1,"public_key":"k","public_key_algo":"Ed25519"}"#;
+        let req: AppendRequest = serde_json::from_str(body).unwrap();
+        assert_eq!(req.network_id, NETWORK_ID);
+        assert_eq!(req.protocol_version, PROTOCOL_VERSION);
+        let mut v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v["network_id"] = "other-net".into();
+        let req: AppendRequest = serde_json::from_value(v).unwrap();
+        assert_eq!(req.network_id, "other-net");
+        let back: AppendRequest = serde_json::from_slice(&serde_json::to_vec(&req).unwrap()).unwrap();
+        assert_eq!(back, req);
     }
 }

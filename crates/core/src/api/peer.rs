@@ -4,6 +4,7 @@
 //! request type are [`crate::api::infonet::PATH_PEER_PUSH`] / [`crate::api::infonet::PeerPushRequest`].
 use serde::{Deserialize, Serialize};
 
+use crate::auth::{OwnerAckError, RequestAuth};
 use crate::dm::DmEnvelope;
 
 pub use crate::api::infonet::{PATH_PEER_PUSH, PEER_PUSH_MAX_EVENTS};
@@ -11,6 +12,7 @@ pub use crate::peer::{HEADER_PEER_HMAC, HEADER_PEER_URL};
 
 pub const PATH_REPLICATE_ENVELOPE: &str = "/api/mesh/dm/replicate-envelope";
 pub const PATH_REPLICATE_ACK: &str = "/api/mesh/dm/replicate-ack";
+pub const PATH_DM_PEER_PULL: &str = "/api/mesh/dm/peer-pull";
 
 /// Largest peer-push body (50 events of at most a 4 KiB payload each, plus envelope fields).
 pub const MAX_PEER_PUSH_BODY_BYTES: usize = 512 * 1024;
@@ -25,6 +27,29 @@ pub mod codes {
     pub const TOO_MANY_EVENTS: &str = "too_many_events";
     /// A replicated envelope whose `expires_at` is already past (422).
     pub const EXPIRED: &str = "expired";
+    /// A replicated ack without the mailbox owner's signed ack (`owner_ack`) (403).
+    pub const ACK_UNSIGNED: &str = "ack_unsigned";
+    /// `owner_ack` is signed by another node than `recipient_id` (403).
+    pub const ACK_OWNER_MISMATCH: &str = "ack_owner_mismatch";
+    /// `owner_ack` does not verify over these msg_ids (bad key, node binding or signature) (403).
+    pub const INVALID_ACK_SIGNATURE: &str = "invalid_ack_signature";
+}
+
+/// Check the owner proof of a replicated ack with [`crate::auth::verify_owner_ack`]; on refusal
+/// the error code ([`codes`]) to answer with (`bad_request` for a malformed id list).
+pub fn check_replicated_ack(req: &ReplicateAckRequest) -> Result<(), (&'static str, String)> {
+    let proof = req
+        .owner_ack
+        .as_ref()
+        .ok_or((codes::ACK_UNSIGNED, "a replicated ack must carry the owner's signed ack (owner_ack)".to_string()))?;
+    crate::auth::verify_owner_ack(proof, &req.recipient_id, &req.msg_ids).map_err(|e| {
+        let code = match e {
+            OwnerAckError::BadMsgIds => crate::api::codes::BAD_REQUEST,
+            OwnerAckError::OwnerMismatch => codes::ACK_OWNER_MISMATCH,
+            OwnerAckError::Signature(_) => codes::INVALID_ACK_SIGNATURE,
+        };
+        (code, e.to_string())
+    })
 }
 
 /// `POST /api/mesh/infonet/peer-push` success.
@@ -73,15 +98,87 @@ pub struct ReplicateEnvelopeResponse {
 }
 
 /// `POST /api/mesh/dm/replicate-ack`: the recipient acknowledged these messages on a peer.
+/// `owner_ack` is the recipient's own signed `dm.ack` request auth over exactly `msg_ids`
+/// (see [`crate::auth::verify_owner_ack`]); every relay verifies it before removing anything,
+/// so a peer cannot delete mail it was not told to by the mailbox owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicateAckRequest {
     pub msg_ids: Vec<String>,
     pub recipient_id: String,
+    /// Optional on the wire only so that its absence is answered 403 [`codes::ACK_UNSIGNED`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_ack: Option<RequestAuth>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicateAckResponse {
     pub ok: bool,
     pub removed: u64,
+}
+
+/// `POST /api/mesh/dm/peer-pull`: the DM items (envelopes and owner-signed acks) a relay holds,
+/// in its local, strictly increasing sequence order, after `after`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerPullRequest {
+    /// Last sequence number already seen (0 = from the start).
+    pub after: u64,
+    /// 1..=[`MAX_PEER_PULL_LIMIT`].
+    pub limit: u32,
+}
+
+pub const MAX_PEER_PULL_LIMIT: u32 = 200;
+
+/// One item of a peer pull: exactly one of `envelope` / `ack` is set (each is the body a push
+/// of the same item would carry, and is ingested with the same rules).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerPullItem {
+    pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<ReplicateEnvelopeRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<ReplicateAckRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerPullResponse {
+    pub ok: bool,
+    pub items: Vec<PeerPullItem>,
+    /// Cursor to send next (the last item's `seq`, or `after` when there is none).
+    pub next_after: u64,
+    /// True when more items follow `next_after`.
+    pub more: bool,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::auth::{ack_params, sign_request, Action};
+    use crate::Identity;
+    use rand_core::OsRng;
+
+    #[test]
+    fn replicated_ack_codes() {
+        let owner = Identity::generate(&mut OsRng);
+        let ids = vec!["0123456789abcdef".to_string()];
+        let proof = sign_request(&owner, Action::DmAck, &ack_params(&ids), 5, &mut OsRng);
+        let mut req = ReplicateAckRequest { msg_ids: ids.clone(), recipient_id: owner.node_id(), owner_ack: Some(proof) };
+        assert_eq!(check_replicated_ack(&req), Ok(()));
+        // Wire: the proof round-trips, and an old unsigned body still parses (to be refused).
+        let back: ReplicateAckRequest = serde_json::from_slice(&serde_json::to_vec(&req).unwrap()).unwrap();
+        assert_eq!(back, req);
+        let old: ReplicateAckRequest =
+            serde_json::from_str(r#"{"msg_ids":["0123456789abcdef"],"recipient_id":"x"}"#).unwrap();
+        assert_eq!(check_replicated_ack(&old).unwrap_err().0, codes::ACK_UNSIGNED);
+        let other = Identity::generate(&mut OsRng);
+        req.recipient_id = other.node_id();
+        assert_eq!(check_replicated_ack(&req).unwrap_err().0, codes::ACK_OWNER_MISMATCH);
+        req.recipient_id = owner.node_id();
+        req.msg_ids = vec!["fedcba9876543210".into()];
+        assert_eq!(check_replicated_ack(&req).unwrap_err().0, codes::INVALID_ACK_SIGNATURE);
+        req.msg_ids = vec![];
+        assert_eq!(check_replicated_ack(&req).unwrap_err().0, crate::api::codes::BAD_REQUEST);
+    }
 }
