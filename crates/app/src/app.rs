@@ -926,6 +926,7 @@ impl Component for App {
                         <img src="/icon.svg" alt="" width="28" height="28" />
                         <h1>{ "Postern" }</h1>
                     </div>
+                    <nav class="topnav"><a id="nav-sync" href="#sync">{ "Chain sync" }</a></nav>
                     { self.view_relay_status() }
                 </header>
                 if let Some(f) = &self.fatal {
@@ -946,6 +947,9 @@ impl Component for App {
                 </div>
                 if let (Some(storage), Some(identity)) = (self.storage.clone(), self.identity.clone()) {
                     <crate::gates::Gates {storage} {identity} contacts={self.contacts.clone()} />
+                }
+                if let Some(storage) = self.storage.clone() {
+                    <crate::sync::SyncView {storage} />
                 }
             </div>
         }
