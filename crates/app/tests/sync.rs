@@ -48,10 +48,10 @@ fn pages_are_verified_in_order_and_merkle_root_matches_core() {
     let b = v.page(2, &page_body(&events[PAGE_LIMIT..], &a.head), NOW);
     assert_eq!((b.verified, b.accepted.len(), b.error), ((PAGE_LIMIT + 40) as u64, 40, None));
     let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
-    let root = v.handle(&ToWorker::Root { id: 3 });
+    let root = v.handle(&ToWorker::root(3));
     assert_eq!(root.merkle_root, Some(merkle_root(&ids)));
     // Reset forgets everything.
-    let r = v.handle(&ToWorker::Reset { id: 4 });
+    let r = v.handle(&ToWorker::reset(4));
     assert_eq!((r.verified, r.head.as_str()), (0, GENESIS_HASH));
 }
 

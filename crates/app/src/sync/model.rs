@@ -11,29 +11,51 @@ use serde::{Deserialize, Serialize};
 /// Events requested per `GET /api/mesh/infonet/sync` page (the relay's maximum).
 pub const PAGE_LIMIT: usize = SYNC_LIMIT_MAX;
 
-/// A request to the verifier (the Web Worker, or the inline fallback).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum ToWorker {
+/// What a [`ToWorker`] request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
     /// Forget the chain (start again from genesis).
-    Reset { id: u32 },
-    /// The raw body of a `GET /api/mesh/infonet/sync` answer: verify its events as the next
-    /// ones and hand back each accepted event's exact JSON for storage.
-    Page { id: u32, body: String, now: u64 },
-    /// Events read back from IndexedDB (exact JSON texts, chain order): verify again.
-    Replay { id: u32, events: Vec<String>, now: u64 },
+    Reset,
+    /// `body` is the raw body of a `GET /api/mesh/infonet/sync` answer: verify its events as
+    /// the next ones and hand back each accepted event's exact JSON for storage.
+    Page,
+    /// `events` are texts read back from IndexedDB (chain order): verify them again.
+    Replay,
     /// Merkle root of everything accepted so far.
-    Root { id: u32 },
+    Root,
+}
+
+/// A request to the verifier (the Web Worker, or the inline fallback). A plain struct rather
+/// than a tagged enum: its deserializer is much smaller in the wasm bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToWorker {
+    pub op: Op,
+    pub id: u32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// Verifier clock (UNIX seconds).
+    #[serde(default)]
+    pub now: u64,
 }
 
 impl ToWorker {
+    pub fn reset(id: u32) -> Self {
+        ToWorker { op: Op::Reset, id, body: String::new(), events: Vec::new(), now: 0 }
+    }
+    pub fn page(id: u32, body: String, now: u64) -> Self {
+        ToWorker { op: Op::Page, id, body, events: Vec::new(), now }
+    }
+    pub fn replay(id: u32, events: Vec<String>, now: u64) -> Self {
+        ToWorker { op: Op::Replay, id, body: String::new(), events, now }
+    }
+    pub fn root(id: u32) -> Self {
+        ToWorker { op: Op::Root, id, body: String::new(), events: Vec::new(), now: 0 }
+    }
     pub fn id(&self) -> u32 {
-        match self {
-            ToWorker::Reset { id }
-            | ToWorker::Page { id, .. }
-            | ToWorker::Replay { id, .. }
-            | ToWorker::Root { id } => *id,
-        }
+        self.id
     }
 }
 
@@ -157,27 +179,32 @@ impl Verifier {
     /// Ingest parsed values in order; stops at the first refusal.
     fn ingest_values(&mut self, out: &mut FromWorker, values: &[Value], now: u64, keep_json: bool) {
         out.received = values.len() as u64;
-        let opts = options(now);
+        let mut events = Vec::with_capacity(values.len());
+        let mut unreadable = None;
         for v in values {
-            let evt = match ChainEvent::from_value(v) {
-                Ok(e) => e,
+            match ChainEvent::from_value(v) {
+                Ok(e) => events.push(e),
                 Err(e) => {
-                    self.reject(out, "not_an_object", format!("not a chain event: {e}"));
-                    return;
+                    unreadable = Some(format!("not a chain event: {e}"));
+                    break;
                 }
-            };
-            let index = self.len();
-            if let Err(r) = self.state.ingest(&evt, &opts) {
-                out.error = Some(Rejected {
-                    index,
-                    event_id: evt.event_id.clone(),
-                    reason: r.reason.as_str().into(),
-                    detail: r.detail,
-                });
-                return;
             }
+        }
+        let first = self.len();
+        let (n, rejection) = self.state.ingest_all(&events, &options(now));
+        for (i, (evt, v)) in events.iter().zip(values).take(n).enumerate() {
             let json = keep_json.then(|| v.to_json_ordered());
-            out.accepted.push(summary(index, &evt, json));
+            out.accepted.push(summary(first + i as u64, evt, json));
+        }
+        if let Some(r) = rejection {
+            out.error = Some(Rejected {
+                index: first + n as u64,
+                event_id: events.get(n).map(|e| e.event_id.clone()).unwrap_or_default(),
+                reason: r.reason.as_str().into(),
+                detail: r.detail,
+            });
+        } else if let Some(detail) = unreadable {
+            self.reject(out, "not_an_object", detail);
         }
     }
 
@@ -224,15 +251,15 @@ impl Verifier {
 
     /// Handle one request (what the worker runs for each message).
     pub fn handle(&mut self, req: &ToWorker) -> FromWorker {
-        match req {
-            ToWorker::Reset { id } => {
+        match req.op {
+            Op::Reset => {
                 self.state = ChainState::new();
-                self.answer(*id)
+                self.answer(req.id)
             }
-            ToWorker::Page { id, body, now } => self.page(*id, body, *now),
-            ToWorker::Replay { id, events, now } => self.replay(*id, events, *now),
-            ToWorker::Root { id } => {
-                let mut out = self.answer(*id);
+            Op::Page => self.page(req.id, &req.body, req.now),
+            Op::Replay => self.replay(req.id, &req.events, req.now),
+            Op::Root => {
+                let mut out = self.answer(req.id);
                 out.merkle_root = Some(self.merkle_root());
                 out
             }

@@ -435,12 +435,12 @@ async fn round_inner(
     if replay {
         // Resume: the verifier rebuilds its state from what IndexedDB holds.
         scope.send_message(Msg::Phase("verifying stored chain"));
-        bridge.call(ToWorker::Reset { id: bridge.next_id() }).await.map_err(worker)?;
+        bridge.call(ToWorker::reset(bridge.next_id())).await.map_err(worker)?;
         scope.send_message(Msg::Reset);
         let texts = storage.event_texts().await.map_err(|e| RoundError::Storage(e.to_string()))?;
         for chunk in texts.chunks(REPLAY_CHUNK) {
             let ans = bridge
-                .call(ToWorker::Replay { id: bridge.next_id(), events: chunk.to_vec(), now: now_secs() })
+                .call(ToWorker::replay(bridge.next_id(), chunk.to_vec(), now_secs()))
                 .await
                 .map_err(worker)?;
             let err = ans.error.clone();
@@ -448,7 +448,7 @@ async fn round_inner(
             if let Some(r) = err {
                 // The stored copy is bad: drop it and sync again from genesis.
                 storage.clear_events().await.map_err(|e| RoundError::Storage(e.to_string()))?;
-                bridge.call(ToWorker::Reset { id: bridge.next_id() }).await.map_err(worker)?;
+                bridge.call(ToWorker::reset(bridge.next_id())).await.map_err(worker)?;
                 scope.send_message(Msg::Reset);
                 *cursor = SyncHead { scheduler: cursor.scheduler.clone(), ..SyncHead::default() };
                 return Err(RoundError::Invalid(Rejected {
@@ -472,7 +472,7 @@ async fn round_inner(
         let url = format!("{PATH_SYNC}?after_hash={after}&limit={PAGE_LIMIT}");
         let body = get_text(&url).await?;
         let ans = bridge
-            .call(ToWorker::Page { id: bridge.next_id(), body, now: now_secs() })
+            .call(ToWorker::page(bridge.next_id(), body, now_secs()))
             .await
             .map_err(worker)?;
         let received = ans.received;
@@ -500,7 +500,7 @@ async fn round_inner(
     }
     scope.send_message(Msg::Phase("comparing Merkle root"));
     let relay: MerkleResponse = get_json(PATH_MERKLE).await?;
-    let local = bridge.call(ToWorker::Root { id: bridge.next_id() }).await.map_err(worker)?;
+    let local = bridge.call(ToWorker::root(bridge.next_id())).await.map_err(worker)?;
     let local_root = local.merkle_root.unwrap_or_default();
     scope.send_message(Msg::Relay(RelayInfo {
         reachable: true,
