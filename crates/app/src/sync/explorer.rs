@@ -13,10 +13,31 @@ use crate::storage::Storage;
 /// Rows shown per "show more".
 pub const ROWS: usize = 100;
 
-/// The accepted events (shared, compared by pointer: cloning 10k summaries per render is what
-/// the UI thread must not do).
+/// The accepted events, one shared chunk per verifier answer (appending a page copies only
+/// the list of chunks, never the summaries; props compare by pointer).
 #[derive(Clone, Default)]
-pub struct Events(pub Rc<Vec<EventSummary>>);
+pub struct Events(pub Rc<Vec<Rc<Vec<EventSummary>>>>);
+
+impl Events {
+    /// These events plus one more chunk.
+    pub fn with(&self, chunk: Vec<EventSummary>) -> Events {
+        let mut chunks = (*self.0).clone();
+        chunks.push(Rc::new(chunk));
+        Events(Rc::new(chunks))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &EventSummary> {
+        self.0.iter().flat_map(|c| c.iter())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|c| c.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 impl PartialEq for Events {
     fn eq(&self, other: &Self) -> bool {
@@ -119,7 +140,7 @@ impl Component for Explorer {
     }
 
     fn view(&self, ctx: &Context<Self>) -> Html {
-        let events = &ctx.props().events.0;
+        let events = &ctx.props().events;
         let mut types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         types.sort_unstable();
         types.dedup();

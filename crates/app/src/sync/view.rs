@@ -206,12 +206,11 @@ impl Component for SyncView {
                 self.worker_busy_ms += ans.busy_ms;
                 self.verifier_count = ans.verified;
                 if !ans.accepted.is_empty() {
-                    let mut all = (*self.summaries.0).clone();
-                    all.extend(ans.accepted.into_iter().map(|mut s| {
+                    let chunk = ans.accepted.into_iter().map(|mut s| {
                         s.json = None;
                         s
-                    }));
-                    self.summaries = Events(Rc::new(all));
+                    });
+                    self.summaries = self.summaries.with(chunk.collect());
                 }
                 self.meter.record(now_millis() as f64, ans.verified);
                 if let Some(r) = ans.error {
@@ -352,7 +351,7 @@ impl SyncView {
         let replay = self.verifier_count != cursor.count || self.verifier_generation != self.bridge.generation();
         self.verifier_generation = self.bridge.generation();
         self.meter = RateMeter::start(now_millis() as f64, if replay { 0 } else { self.verifier_count });
-        if self.summaries.0.is_empty() || replay {
+        if self.summaries.is_empty() || replay {
             self.badge = Badge::Verifying;
         }
         let scope = ctx.link().clone();
