@@ -98,6 +98,7 @@ impl Mode {
 }
 
 type Pending = HashMap<u32, (js_sys::Function, js_sys::Function)>;
+type Listener = Closure<dyn FnMut(MessageEvent)>;
 
 struct Inner {
     worker: RefCell<Option<Worker>>,
@@ -110,7 +111,7 @@ struct Inner {
     /// Bumped whenever the verifier's state is lost (worker died): the chain must be replayed.
     generation: Cell<u32>,
     fatal: RefCell<Option<String>>,
-    _closures: RefCell<Vec<Closure<dyn FnMut(MessageEvent)>>>,
+    _closures: RefCell<Vec<Listener>>,
 }
 
 /// Main-thread handle to the verifier.
