@@ -1008,6 +1008,7 @@ impl Component for App {
                         <img src="/icon.svg" alt="" width="28" height="28" />
                         <h1>{ "Postern" }</h1>
                     </div>
+                    <nav class="topnav"><a id="nav-sync" href="#sync">{ "Chain sync" }</a></nav>
                     { self.view_relay_status() }
                     <p class="relay tab-role muted small" id="tab-role" data-role={self.role.as_str()}
                         title="Only one tab of this browser talks to the relay in the background; the others follow it">
@@ -1037,6 +1038,9 @@ impl Component for App {
                 </div>
                 if let (Some(storage), Some(identity)) = (self.storage.clone(), self.identity.clone()) {
                     <crate::gates::Gates {storage} {identity} contacts={self.contacts.clone()} />
+                }
+                if let Some(storage) = self.storage.clone() {
+                    <crate::sync::SyncView {storage} active={tabs::duties(self.role).sync} />
                 }
             </div>
         }

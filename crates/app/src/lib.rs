@@ -8,8 +8,13 @@ pub mod logic;
 pub mod relay;
 pub mod storage;
 pub mod tabs;
+pub mod sync;
 
-/// Mount the app on `<body>`.
+/// Mount the app on `<body>`. In the chain verification worker (same wasm module, no
+/// `window`) this does nothing: the worker only calls `sync::worker::sync_worker_handle`.
 pub fn run() {
+    if web_sys::window().is_none() {
+        return;
+    }
     yew::Renderer::<app::App>::new().render();
 }

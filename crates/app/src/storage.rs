@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 /// Default database name.
 pub const DB_NAME: &str = "postern";
 /// Schema version (2: `outbox` store added; 3: `gates`, `gate_epochs`, `gate_messages`).
-pub const DB_VERSION: u32 = 3;
+pub const DB_VERSION: u32 = 5;
 
 const STORE_META: &str = "meta";
 const STORE_CONTACTS: &str = "contacts";
@@ -30,6 +30,22 @@ const STORE_GATE_EPOCHS: &str = "gate_epochs";
 const STORE_GATE_MESSAGES: &str = "gate_messages";
 const KEY_IDENTITY: &str = "identity_secret";
 const KEY_GATE_OUTBOX: &str = "gate_outbox";
+/// Synced Infonet chain events (v5), keyed by `sync::model::event_key(index)`.
+pub const STORE_EVENTS: &str = "events";
+/// `meta` key of the chain sync cursor ([`SyncHead`]).
+const KEY_SYNC_HEAD: &str = "sync_head";
+
+/// Where the stored chain ends, written in the same transaction as the events it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncHead {
+    /// Number of stored events.
+    pub count: u64,
+    /// Event id of the last stored event (genesis hash when empty).
+    pub head: String,
+    /// Scheduler state (last/next sync, failures) of `postern_core::sync`.
+    #[serde(default)]
+    pub scheduler: postern_core::sync::SyncWorkerState,
+}
 
 /// A stored contact: a user-chosen label plus the contact's public identity string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,7 +215,8 @@ impl Storage {
     pub async fn open(name: &str) -> Result<Storage, StorageError> {
         let db = Database::open(name)
             .with_version(DB_VERSION)
-            .with_on_upgrade_needed(|_event, db| {
+            .with_on_upgrade_needed(|event, db| {
+                let old = event.old_version() as u32;
                 let existing: Vec<String> = db.object_store_names().collect();
                 // Every version only ever adds stores: create what is missing, keep the rest.
                 for store in [
@@ -214,6 +231,10 @@ impl Storage {
                     if !existing.iter().any(|s| s == store) {
                         db.create_object_store(store).build()?;
                     }
+                }
+                // v5: synced Infonet chain events.
+                if old < 5 && !existing.iter().any(|s| s == STORE_EVENTS) {
+                    db.create_object_store(STORE_EVENTS).build()?;
                 }
                 Ok(())
             })
@@ -488,6 +509,81 @@ impl Storage {
             on_closed();
         });
         let _ = js_sys::Reflect::set(&raw, &JsValue::from_str("onversionchange"), &handler);
+    }
+
+    /// The chain sync cursor (default: nothing stored).
+    pub async fn sync_head(&self) -> Result<SyncHead, StorageError> {
+        match self.get_string(STORE_META, KEY_SYNC_HEAD).await? {
+            Some(s) => serde_json::from_str(&s).map_err(|e| StorageError::Corrupt(e.to_string())),
+            None => Ok(SyncHead::default()),
+        }
+    }
+
+    /// Save only the scheduler part of the cursor (no events).
+    pub async fn put_sync_head(&self, head: &SyncHead) -> Result<(), StorageError> {
+        let json = serde_json::to_string(head).map_err(io)?;
+        self.write_string(STORE_META, KEY_SYNC_HEAD, json, true).await
+    }
+
+    /// Append one verified page: every `(key, exact JSON)` and the new cursor in ONE
+    /// read-write transaction. Everything is serialised before the transaction opens and
+    /// nothing but IndexedDB requests happens until it commits.
+    pub async fn append_events(
+        &self,
+        events: &[(String, String)],
+        head: &SyncHead,
+    ) -> Result<(), StorageError> {
+        let head_json = serde_json::to_string(head).map_err(io)?;
+        let tx = self
+            .db
+            .transaction([STORE_EVENTS, STORE_META])
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        let st = tx.object_store(STORE_EVENTS).map_err(io)?;
+        for (key, json) in events {
+            st.put(json.as_str())
+                .with_key(key.as_str())
+                .primitive()
+                .map_err(io)?;
+        }
+        let meta = tx.object_store(STORE_META).map_err(io)?;
+        meta.put(head_json)
+            .with_key(KEY_SYNC_HEAD)
+            .primitive()
+            .map_err(io)?;
+        tx.commit().await.map_err(io)
+    }
+
+    /// Every stored event text in chain order (keys are zero-padded indexes).
+    pub async fn event_texts(&self) -> Result<Vec<String>, StorageError> {
+        // getAll returns records in key order.
+        self.get_all_strings(STORE_EVENTS).await
+    }
+
+    /// One stored event text.
+    pub async fn event_text(&self, key: &str) -> Result<Option<String>, StorageError> {
+        self.get_string(STORE_EVENTS, key).await
+    }
+
+    /// Drop the stored chain and its cursor (one transaction), e.g. after it failed to verify.
+    pub async fn clear_events(&self) -> Result<(), StorageError> {
+        let tx = self
+            .db
+            .transaction([STORE_EVENTS, STORE_META])
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        tx.object_store(STORE_EVENTS)
+            .map_err(io)?
+            .clear()
+            .map_err(io)?;
+        tx.object_store(STORE_META)
+            .map_err(io)?
+            .delete(KEY_SYNC_HEAD)
+            .primitive()
+            .map_err(io)?;
+        tx.commit().await.map_err(io)
     }
 
     /// Close the connection (tests use this before deleting a scratch database).

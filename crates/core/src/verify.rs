@@ -701,3 +701,19 @@ pub fn verify_key_rotation_claim(payload: &Value) -> Result<(), EventRejection> 
         Err(EventRejection::new(FailReason::InvalidSignature, "Invalid old_signature"))
     }
 }
+
+impl ChainState {
+    /// [`ChainState::ingest`] for consecutive events, reusing the decoded public keys across
+    /// them (a browser syncing a chain page by page). Each event is fully checked before the
+    /// next one; returns how many were accepted and the first rejection, if any.
+    pub fn ingest_all(&mut self, events: &[ChainEvent], opts: &VerifyOptions) -> (usize, Option<EventRejection>) {
+        let mut cache = KeyCache::default();
+        for (i, evt) in events.iter().enumerate() {
+            if let Err(f) = self.check(evt, opts, false, true, &mut cache) {
+                return (i, Some(f.0));
+            }
+            self.apply(evt);
+        }
+        (events.len(), None)
+    }
+}

@@ -54,10 +54,75 @@ fn run(sub: &str, rest: &[String]) -> CliResult {
     }
 }
 
+/// Dev/test tool: `postern dev-seed-chain --data DIR --events N [--authors K]` appends a
+/// deterministic, validly signed public chain of N events (`postern_core::chaingen`, timestamps
+/// ending now) to the relay database in DIR, through the same core verification a peer push
+/// uses. For load tests and the browser sync e2e test; never needed in production.
+fn dev_seed_chain(rest: &[String]) -> i32 {
+    const SEED_USAGE: &str = "usage: postern dev-seed-chain --data DIR --events N [--authors K]";
+    let (mut data, mut events, mut authors) = (None, None, 4usize);
+    let mut it = rest.iter();
+    while let Some(flag) = it.next() {
+        let Some(value) = it.next() else {
+            eprintln!("{SEED_USAGE}");
+            return 2;
+        };
+        match flag.as_str() {
+            "--data" => data = Some(std::path::PathBuf::from(value)),
+            "--events" => events = value.parse::<usize>().ok(),
+            "--authors" => match value.parse::<usize>() {
+                Ok(a) if a > 0 => authors = a,
+                _ => events = None,
+            },
+            _ => events = None,
+        }
+    }
+    let (Some(data), Some(n)) = (data, events) else {
+        eprintln!("{SEED_USAGE}");
+        return 2;
+    };
+    let now = wall_clock();
+    let opts = postern_core::chaingen::GenOptions {
+        authors,
+        start_timestamp: now.saturating_sub(n as u64),
+        include_gate_messages: false,
+    };
+    let values: Vec<_> =
+        postern_core::chaingen::generate_chain(n, opts).iter().map(|e| e.to_value()).collect();
+    let opened = postern_relay::store::Store::open(&data).and_then(postern_relay::chain::Chain::open);
+    let mut chain = match opened {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot open the database in {}: {e}", data.display());
+            return 1;
+        }
+    };
+    match chain.peer_push(&values, now) {
+        Ok(postern_relay::chain::PushOutcome::Done { accepted, duplicates, head_hash }) => {
+            println!("seeded {accepted} events ({duplicates} already stored), head {head_hash}");
+            0
+        }
+        Ok(postern_relay::chain::PushOutcome::Refused(r)) => {
+            eprintln!(
+                "error: event {} refused ({}: {}); the chain already holds other events?",
+                r.index, r.refusal.code, r.refusal.detail
+            );
+            1
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
 /// Handle `args` (`args[0]` is the program name) if it names one of the verification
-/// subcommands; `None` for anything else.
+/// subcommands (or the `dev-seed-chain` test tool); `None` for anything else.
 pub fn dispatch(args: &[String]) -> Option<i32> {
     let sub = args.get(1)?.as_str();
+    if sub == "dev-seed-chain" {
+        return Some(dev_seed_chain(args.get(2..).unwrap_or(&[])));
+    }
     if !matches!(sub, "verify-chain" | "sig-string" | "schema-check" | "merkle-root") {
         return None;
     }

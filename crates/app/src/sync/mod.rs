@@ -1,0 +1,8 @@
+//! Infonet chain sync view: pages the relay's public chain into IndexedDB, verifies it with
+//! core in a Web Worker that runs this same wasm module, and lets you explore the events.
+pub mod explorer;
+pub mod model;
+pub mod view;
+pub mod worker;
+
+pub use view::SyncView;

@@ -1,0 +1,442 @@
+//! Pure parts of the chain sync view: the worker protocol, page ingest (core's
+//! `ChainState::ingest`), the events/s meter and the verification badge. No web APIs here, so
+//! everything is unit-tested in the browser test runner without a worker.
+use postern_core::api::infonet::SYNC_LIMIT_MAX;
+use postern_core::event::ChainEvent;
+use postern_core::json::{self, Value};
+use postern_core::merkle::merkle_root;
+use postern_core::verify::{ChainState, VerifyOptions};
+use serde::{Deserialize, Serialize};
+
+/// Events requested per `GET /api/mesh/infonet/sync` page (the relay's maximum).
+pub const PAGE_LIMIT: usize = SYNC_LIMIT_MAX;
+
+/// What a [`ToWorker`] request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Forget the chain (start again from genesis).
+    Reset,
+    /// `body` is the raw body of a `GET /api/mesh/infonet/sync` answer: verify its events as
+    /// the next ones and hand back each accepted event's exact JSON for storage.
+    Page,
+    /// `events` are texts read back from IndexedDB (chain order): verify them again.
+    Replay,
+    /// Merkle root of everything accepted so far.
+    Root,
+}
+
+/// A request to the verifier (the Web Worker, or the inline fallback). A plain struct rather
+/// than a tagged enum: its deserializer is much smaller in the wasm bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToWorker {
+    pub op: Op,
+    pub id: u32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// Verifier clock (UNIX seconds).
+    #[serde(default)]
+    pub now: u64,
+}
+
+impl ToWorker {
+    pub fn reset(id: u32) -> Self {
+        ToWorker { op: Op::Reset, id, body: String::new(), events: Vec::new(), now: 0 }
+    }
+    pub fn page(id: u32, body: String, now: u64) -> Self {
+        ToWorker { op: Op::Page, id, body, events: Vec::new(), now }
+    }
+    pub fn replay(id: u32, events: Vec<String>, now: u64) -> Self {
+        ToWorker { op: Op::Replay, id, body: String::new(), events, now }
+    }
+    pub fn root(id: u32) -> Self {
+        ToWorker { op: Op::Root, id, body: String::new(), events: Vec::new(), now: 0 }
+    }
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+/// One accepted event, as the list and explorer need it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventSummary {
+    /// Position on the chain (0 = first event after genesis).
+    pub index: u64,
+    pub event_id: String,
+    pub event_type: String,
+    pub node_id: String,
+    pub timestamp: f64,
+    pub sequence: String,
+    /// Exact JSON text to store (pages only; replayed events are stored already).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<String>,
+}
+
+/// The first event the verifier refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub index: u64,
+    pub event_id: String,
+    /// Core's stable `FailReason` name (`invalid_signature`, `prev_hash_mismatch`, …), or
+    /// `malformed_page` when the page itself could not be read.
+    pub reason: String,
+    pub detail: String,
+}
+
+/// The verifier's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FromWorker {
+    pub id: u32,
+    /// Events accepted in total (the local chain length).
+    pub verified: u64,
+    /// Local head after this request.
+    pub head: String,
+    /// Events in the request (accepted or not).
+    pub received: u64,
+    pub accepted: Vec<EventSummary>,
+    #[serde(default)]
+    pub error: Option<Rejected>,
+    #[serde(default)]
+    pub merkle_root: Option<String>,
+    /// Time spent verifying this request (ms, the verifier's clock).
+    #[serde(default)]
+    pub busy_ms: f64,
+    /// Answered from a Web Worker (not the UI thread).
+    #[serde(default)]
+    pub in_worker: bool,
+}
+
+/// Incremental verifier: core's ingest rules, one event after the other, from genesis.
+#[derive(Default)]
+pub struct Verifier {
+    state: ChainState,
+}
+
+fn options(now: u64) -> VerifyOptions {
+    // History of any age is accepted (like a relay's peer push): the freshness window only
+    // applies to live appends.
+    VerifyOptions { now, max_event_age_s: 0, batch: true }
+}
+
+fn summary(index: u64, e: &ChainEvent, json: Option<String>) -> EventSummary {
+    EventSummary {
+        index,
+        event_id: e.event_id.clone(),
+        event_type: e.event_type.clone(),
+        node_id: e.node_id.clone(),
+        timestamp: e.timestamp.py_float().unwrap_or(0.0),
+        sequence: e.sequence_value().to_string(),
+        json,
+    }
+}
+
+impl Verifier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> u64 {
+        self.state.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.state.is_empty()
+    }
+
+    pub fn head(&self) -> &str {
+        self.state.head()
+    }
+
+    pub fn merkle_root(&self) -> String {
+        merkle_root(self.state.event_ids())
+    }
+
+    fn answer(&self, id: u32) -> FromWorker {
+        FromWorker {
+            id,
+            verified: self.len(),
+            head: self.head().to_string(),
+            received: 0,
+            accepted: Vec::new(),
+            error: None,
+            merkle_root: None,
+            busy_ms: 0.0,
+            in_worker: false,
+        }
+    }
+
+    fn reject(&self, out: &mut FromWorker, reason: &str, detail: String) {
+        out.error = Some(Rejected {
+            index: self.len(),
+            event_id: String::new(),
+            reason: reason.into(),
+            detail,
+        });
+    }
+
+    /// Ingest parsed values in order; stops at the first refusal.
+    fn ingest_values(&mut self, out: &mut FromWorker, values: &[Value], now: u64, keep_json: bool) {
+        out.received = values.len() as u64;
+        let mut events = Vec::with_capacity(values.len());
+        let mut unreadable = None;
+        for v in values {
+            match ChainEvent::from_value(v) {
+                Ok(e) => events.push(e),
+                Err(e) => {
+                    unreadable = Some(format!("not a chain event: {e}"));
+                    break;
+                }
+            }
+        }
+        let first = self.len();
+        let (n, rejection) = self.state.ingest_all(&events, &options(now));
+        for (i, (evt, v)) in events.iter().zip(values).take(n).enumerate() {
+            let json = keep_json.then(|| v.to_json_ordered());
+            out.accepted.push(summary(first + i as u64, evt, json));
+        }
+        if let Some(r) = rejection {
+            out.error = Some(Rejected {
+                index: first + n as u64,
+                event_id: events.get(n).map(|e| e.event_id.clone()).unwrap_or_default(),
+                reason: r.reason.as_str().into(),
+                detail: r.detail,
+            });
+        } else if let Some(detail) = unreadable {
+            self.reject(out, "not_an_object", detail);
+        }
+    }
+
+    /// Verify the events of a raw `/sync` page body.
+    pub fn page(&mut self, id: u32, body: &str, now: u64) -> FromWorker {
+        let mut out = self.answer(id);
+        match json::parse(body.as_bytes()) {
+            Ok(v) => match v.get("events").and_then(Value::as_array) {
+                Some(events) => self.ingest_values(&mut out, events, now, true),
+                None => self.reject(&mut out, "malformed_page", "no `events` array".into()),
+            },
+            Err(e) => self.reject(&mut out, "malformed_page", format!("not JSON: {e}")),
+        }
+        out.verified = self.len();
+        out.head = self.head().to_string();
+        out
+    }
+
+    /// Verify stored event texts again (resume after a reload).
+    pub fn replay(&mut self, id: u32, texts: &[String], now: u64) -> FromWorker {
+        let mut out = self.answer(id);
+        let mut values = Vec::with_capacity(texts.len());
+        for t in texts {
+            match json::parse(t.as_bytes()) {
+                Ok(v) => values.push(v),
+                Err(e) => {
+                    // Verify what came before it; then report the unreadable record.
+                    self.ingest_values(&mut out, &values, now, false);
+                    if out.error.is_none() {
+                        self.reject(&mut out, "malformed_page", format!("stored event is not JSON: {e}"));
+                    }
+                    out.received = texts.len() as u64;
+                    out.verified = self.len();
+                    out.head = self.head().to_string();
+                    return out;
+                }
+            }
+        }
+        self.ingest_values(&mut out, &values, now, false);
+        out.verified = self.len();
+        out.head = self.head().to_string();
+        out
+    }
+
+    /// Handle one request (what the worker runs for each message).
+    pub fn handle(&mut self, req: &ToWorker) -> FromWorker {
+        match req.op {
+            Op::Reset => {
+                self.state = ChainState::new();
+                self.answer(req.id)
+            }
+            Op::Page => self.page(req.id, &req.body, req.now),
+            Op::Replay => self.replay(req.id, &req.events, req.now),
+            Op::Root => {
+                let mut out = self.answer(req.id);
+                out.merkle_root = Some(self.merkle_root());
+                out
+            }
+        }
+    }
+}
+
+/// Throughput of one sync round: events verified (and stored) per second since it began.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RateMeter {
+    start_ms: f64,
+    start_count: u64,
+    last_ms: f64,
+    last_count: u64,
+}
+
+impl RateMeter {
+    pub fn start(now_ms: f64, count: u64) -> Self {
+        RateMeter { start_ms: now_ms, start_count: count, last_ms: now_ms, last_count: count }
+    }
+
+    /// Record the verified total at `now_ms` (a count going backwards restarts the meter).
+    pub fn record(&mut self, now_ms: f64, count: u64) {
+        if count < self.start_count || now_ms < self.start_ms {
+            *self = RateMeter::start(now_ms, count);
+            return;
+        }
+        self.last_ms = now_ms;
+        self.last_count = count;
+    }
+
+    /// Events handled since the start.
+    pub fn events(&self) -> u64 {
+        self.last_count - self.start_count
+    }
+
+    pub fn elapsed_ms(&self) -> f64 {
+        self.last_ms - self.start_ms
+    }
+
+    /// Events per second; `None` until some time has passed and something was counted.
+    pub fn per_second(&self) -> Option<f64> {
+        let ms = self.elapsed_ms();
+        if ms <= 0.0 || self.events() == 0 {
+            return None;
+        }
+        Some(self.events() as f64 * 1000.0 / ms)
+    }
+}
+
+/// Progress as a fraction `0.0..=1.0` of the relay's chain (1.0 when the relay is empty).
+pub fn progress_fraction(verified: u64, relay_total: u64) -> f64 {
+    if relay_total == 0 {
+        return 1.0;
+    }
+    (verified as f64 / relay_total as f64).min(1.0)
+}
+
+/// State of the Merkle comparison with the relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MerkleCheck {
+    /// Not compared yet.
+    Pending,
+    /// Local root over `count` events equals the relay's.
+    Match { root: String, count: u64 },
+    /// Same length, different root.
+    Mismatch { local: String, relay: String, count: u64 },
+    /// The relay answered for a different length (it moved on); compared next round.
+    Stale { local_count: u64, relay_count: u64 },
+}
+
+/// Compare the locally computed root with the relay's `/merkle` answer.
+pub fn compare_merkle(local_root: &str, local_count: u64, relay_root: &str, relay_count: u64) -> MerkleCheck {
+    if relay_count != local_count {
+        MerkleCheck::Stale { local_count, relay_count }
+    } else if local_root == relay_root {
+        MerkleCheck::Match { root: local_root.to_string(), count: local_count }
+    } else {
+        MerkleCheck::Mismatch { local: local_root.to_string(), relay: relay_root.to_string(), count: local_count }
+    }
+}
+
+/// The verification badge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Badge {
+    /// Nothing synced and nothing checked yet.
+    Unverified,
+    /// Verification running.
+    Verifying,
+    /// Every signature and link checked; the Merkle root is as in `merkle`.
+    Checked { count: u64, merkle: MerkleCheck },
+    /// An event was refused: the chain (from that event on) is not trusted.
+    Invalid(Rejected),
+}
+
+impl Badge {
+    /// `data-state` of `#sync-badge`.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Badge::Unverified => "unverified",
+            Badge::Verifying => "verifying",
+            Badge::Checked { merkle: MerkleCheck::Match { .. }, .. } => "verified",
+            Badge::Checked { merkle: MerkleCheck::Mismatch { .. }, .. } => "mismatch",
+            Badge::Checked { .. } => "partial",
+            Badge::Invalid(_) => "invalid",
+        }
+    }
+
+    /// `data-signatures` / `data-links`: "ok" when every event so far passed, "failed" on a
+    /// refusal, "pending" otherwise.
+    pub fn chain_checks(&self) -> (&'static str, &'static str) {
+        match self {
+            Badge::Checked { .. } => ("ok", "ok"),
+            Badge::Invalid(r) => match r.reason.as_str() {
+                "invalid_signature" | "event_id_mismatch" | "node_id_mismatch" => ("failed", "ok"),
+                "prev_hash_mismatch" | "duplicate_event_id" => ("ok", "failed"),
+                _ => ("failed", "failed"),
+            },
+            _ => ("pending", "pending"),
+        }
+    }
+
+    /// `data-merkle`: match / mismatch / pending.
+    pub fn merkle_state(&self) -> &'static str {
+        match self {
+            Badge::Checked { merkle: MerkleCheck::Match { .. }, .. } => "match",
+            Badge::Checked { merkle: MerkleCheck::Mismatch { .. }, .. } => "mismatch",
+            _ => "pending",
+        }
+    }
+
+    /// One line for the badge.
+    pub fn label(&self) -> String {
+        match self {
+            Badge::Unverified => "Not verified yet".into(),
+            Badge::Verifying => "Verifying…".into(),
+            Badge::Checked { count, merkle } => match merkle {
+                MerkleCheck::Match { root, .. } => format!(
+                    "Verified: {count} events, signatures ✓, links ✓, Merkle root {} = relay's",
+                    short(root)
+                ),
+                MerkleCheck::Mismatch { local, relay, .. } => format!(
+                    "Merkle root MISMATCH: local {} ≠ relay {} ({count} events)",
+                    short(local),
+                    short(relay)
+                ),
+                MerkleCheck::Stale { relay_count, .. } => format!(
+                    "{count} events verified (signatures ✓, links ✓); relay now has {relay_count}, Merkle check next round"
+                ),
+                MerkleCheck::Pending => format!("{count} events verified (signatures ✓, links ✓); Merkle check pending"),
+            },
+            Badge::Invalid(r) => format!("Invalid chain at event #{}: {} ({})", r.index, r.reason, r.detail),
+        }
+    }
+}
+
+/// First 16 characters of a hash.
+pub fn short(h: &str) -> &str {
+    h.get(..16).unwrap_or(h)
+}
+
+/// Why the next sync waits: the text shown next to the next-sync time.
+pub fn backoff_reason(status: Option<u16>, retry_after_s: u64, error: &str) -> String {
+    match status {
+        Some(429) => format!("rate limited by the relay (429), Retry-After {retry_after_s} s"),
+        Some(s) => format!("relay answered {s}: {error}"),
+        None => error.to_string(),
+    }
+}
+
+/// Does an event match the explorer filter (type exact or empty; node id substring or empty)?
+pub fn matches_filter(e: &EventSummary, event_type: &str, node: &str) -> bool {
+    (event_type.is_empty() || e.event_type == event_type)
+        && (node.trim().is_empty() || e.node_id.contains(node.trim()))
+}
+
+/// Storage key of the event at `index` (zero-padded so keys sort in chain order).
+pub fn event_key(index: u64) -> String {
+    format!("{index:012}")
+}

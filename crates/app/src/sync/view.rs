@@ -1,0 +1,511 @@
+//! The "Chain sync" panel: relay status, chain head, last/next sync with the backoff reason,
+//! progress with events/s, the verification badge and the event explorer.
+//!
+//! The loop: a 1 s tick asks core's scheduler (`SyncWorkerState::should_run`); a round pages
+//! through `GET /api/mesh/infonet/sync?after_hash=<local head>&limit=500`, hands each raw page
+//! to the verifier (Web Worker), stores the accepted events of the page in ONE IndexedDB
+//! transaction together with the new cursor, and finally compares the locally computed Merkle
+//! root with the relay's `/merkle`. Failures go through `finish_err` (core's backoff ladder,
+//! a 429's `Retry-After` honoured). On load the stored chain is replayed through the verifier
+//! before syncing resumes from the stored head. `active = false` stops starting new rounds
+//! (a round in flight finishes), so only a leader tab needs to sync.
+use std::rc::Rc;
+
+use gloo_net::http::Request;
+use gloo_timers::callback::Interval;
+use postern_core::api::infonet::{MerkleResponse, StatusResponse, PATH_MERKLE, PATH_STATUS, PATH_SYNC};
+use postern_core::sync::{parse_retry_after, SyncConfig};
+use yew::html::Scope;
+use yew::prelude::*;
+
+use super::explorer::{Events, Explorer};
+use super::model::{
+    backoff_reason, compare_merkle, event_key, progress_fraction, short, Badge,
+    FromWorker, MerkleCheck, RateMeter, Rejected, ToWorker, PAGE_LIMIT,
+};
+use super::worker::Bridge;
+use crate::relay::{now_millis, now_secs};
+use crate::storage::{Storage, SyncHead};
+
+/// Scheduler settings of the browser: look for new events every 30 s; after failures back off
+/// from 5 s up to 5 min (a longer `Retry-After` wins).
+pub const SYNC_CONFIG: SyncConfig = SyncConfig {
+    interval_s: 30,
+    failure_backoff_s: 5,
+    failure_backoff_cap_s: 300,
+};
+/// Stored events sent to the verifier per replay request.
+const REPLAY_CHUNK: usize = 1_000;
+
+#[derive(Properties)]
+pub struct Props {
+    pub storage: Rc<Storage>,
+    /// Start rounds (a leader tab); `false` keeps showing what is stored.
+    #[prop_or(true)]
+    pub active: bool,
+}
+
+impl PartialEq for Props {
+    fn eq(&self, o: &Self) -> bool {
+        Rc::ptr_eq(&self.storage, &o.storage) && self.active == o.active
+    }
+}
+
+/// What the relay last told us.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RelayInfo {
+    pub reachable: bool,
+    pub total: u64,
+    pub head: String,
+    pub merkle_root: String,
+}
+
+/// A failed round.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoundError {
+    Http { status: u16, retry_after_s: u64, detail: String },
+    Unreachable(String),
+    Invalid(Rejected),
+    Storage(String),
+    Worker(String),
+}
+
+impl RoundError {
+    fn reason(&self) -> String {
+        match self {
+            RoundError::Http { status, retry_after_s, detail } => {
+                backoff_reason(Some(*status), *retry_after_s, detail)
+            }
+            RoundError::Unreachable(e) => format!("relay unreachable: {e}"),
+            RoundError::Invalid(r) => format!("chain refused at event #{}: {} ({})", r.index, r.reason, r.detail),
+            RoundError::Storage(e) => format!("storage: {e}"),
+            RoundError::Worker(e) => format!("verifier: {e}"),
+        }
+    }
+}
+
+pub enum Msg {
+    Loaded(Result<SyncHead, String>),
+    Tick,
+    SyncNow,
+    /// The verifier was reset (replay from genesis).
+    Reset,
+    Relay(RelayInfo),
+    /// A verifier answer: accepted events (already stored when `stored`).
+    Verified(FromWorker),
+    Phase(&'static str),
+    Done(Result<(SyncHead, MerkleCheck), (SyncHead, RoundError)>),
+}
+
+pub struct SyncView {
+    bridge: Bridge,
+    _tick: Option<Interval>,
+    loaded: bool,
+    load_error: Option<String>,
+    cursor: SyncHead,
+    /// Events the verifier holds, and the bridge generation they belong to.
+    verifier_count: u64,
+    verifier_generation: u32,
+    running: bool,
+    phase: &'static str,
+    relay: Option<RelayInfo>,
+    summaries: Events,
+    badge: Badge,
+    meter: RateMeter,
+    /// Sync+verify throughput of the last finished round (events/s, events).
+    last_rate: Option<(f64, u64)>,
+    last_error: Option<RoundError>,
+    worker_busy_ms: f64,
+}
+
+fn fmt_time(secs: u64) -> String {
+    if secs == 0 {
+        return "never".into();
+    }
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(secs as f64 * 1000.0));
+    String::from(d.to_locale_time_string("en-GB"))
+}
+
+impl Component for SyncView {
+    type Message = Msg;
+    type Properties = Props;
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let storage = ctx.props().storage.clone();
+        ctx.link().send_future(async move {
+            Msg::Loaded(storage.sync_head().await.map_err(|e| e.to_string()))
+        });
+        let link = ctx.link().clone();
+        SyncView {
+            bridge: Bridge::spawn(),
+            _tick: Some(Interval::new(1_000, move || link.send_message(Msg::Tick))),
+            loaded: false,
+            load_error: None,
+            cursor: SyncHead::default(),
+            verifier_count: 0,
+            verifier_generation: 0,
+            running: false,
+            phase: "idle",
+            relay: None,
+            summaries: Events::default(),
+            badge: Badge::Unverified,
+            meter: RateMeter::default(),
+            last_rate: None,
+            last_error: None,
+            worker_busy_ms: 0.0,
+        }
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Self::Message) -> bool {
+        match msg {
+            Msg::Loaded(Ok(mut cursor)) => {
+                // Resume: run now unless a backoff (e.g. a 429's Retry-After) is still pending.
+                if cursor.scheduler.consecutive_failures == 0 {
+                    cursor.scheduler.next_sync_due_at = 0;
+                }
+                cursor.scheduler.last_outcome = match cursor.scheduler.last_outcome {
+                    postern_core::sync::SyncOutcome::Running => postern_core::sync::SyncOutcome::Idle,
+                    o => o,
+                };
+                self.cursor = cursor;
+                self.loaded = true;
+                self.maybe_start(ctx);
+                true
+            }
+            Msg::Loaded(Err(e)) => {
+                self.load_error = Some(e);
+                true
+            }
+            Msg::Tick => {
+                self.maybe_start(ctx);
+                true
+            }
+            Msg::SyncNow => {
+                if !self.running {
+                    self.cursor.scheduler.next_sync_due_at = 0;
+                    self.maybe_start(ctx);
+                }
+                true
+            }
+            Msg::Reset => {
+                self.summaries = Events::default();
+                self.verifier_count = 0;
+                self.badge = Badge::Verifying;
+                self.meter = RateMeter::start(now_millis() as f64, 0);
+                true
+            }
+            Msg::Relay(r) => {
+                self.relay = Some(r);
+                true
+            }
+            Msg::Phase(p) => {
+                self.phase = p;
+                true
+            }
+            Msg::Verified(ans) => {
+                self.worker_busy_ms += ans.busy_ms;
+                self.verifier_count = ans.verified;
+                if !ans.accepted.is_empty() {
+                    let chunk = ans.accepted.into_iter().map(|mut s| {
+                        s.json = None;
+                        s
+                    });
+                    self.summaries = self.summaries.with(chunk.collect());
+                }
+                self.meter.record(now_millis() as f64, ans.verified);
+                if let Some(r) = ans.error {
+                    self.badge = Badge::Invalid(r);
+                } else {
+                    self.badge = Badge::Verifying;
+                }
+                true
+            }
+            Msg::Done(result) => {
+                self.running = false;
+                self.phase = "idle";
+                if let Some(r) = self.meter.per_second() {
+                    self.last_rate = Some((r, self.meter.events()));
+                }
+                match result {
+                    Ok((cursor, merkle)) => {
+                        self.badge = Badge::Checked { count: cursor.count, merkle };
+                        self.cursor = cursor;
+                        self.last_error = None;
+                    }
+                    Err((cursor, err)) => {
+                        if let RoundError::Invalid(r) = &err {
+                            self.badge = Badge::Invalid(r.clone());
+                        } else if matches!(self.badge, Badge::Verifying) {
+                            self.badge = Badge::Checked { count: self.verifier_count, merkle: MerkleCheck::Pending };
+                        }
+                        self.cursor = cursor;
+                        self.last_error = Some(err);
+                    }
+                }
+                true
+            }
+        }
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let now = now_secs();
+        let s = &self.cursor.scheduler;
+        let relay_total = self.relay.as_ref().map(|r| r.total).unwrap_or(0);
+        let total = relay_total.max(self.verifier_count);
+        let frac = progress_fraction(self.verifier_count, total);
+        let rate = self.meter.per_second();
+        let (sigs, links) = self.badge.chain_checks();
+        let relay_state = match (&self.relay, &self.last_error) {
+            (_, Some(RoundError::Http { status: 429, .. })) => "rate-limited",
+            (_, Some(RoundError::Unreachable(_))) => "offline",
+            (Some(r), _) if r.reachable => "online",
+            _ => "unknown",
+        };
+        let next_in = s.next_sync_due_at.saturating_sub(now);
+        let backoff = self.last_error.as_ref().map(RoundError::reason).unwrap_or_default();
+        let retry_after = match &self.last_error {
+            Some(RoundError::Http { retry_after_s, .. }) => retry_after_s.to_string(),
+            _ => String::new(),
+        };
+        html! {
+            <section id="sync" class="card sync" aria-labelledby="sync-h"
+                data-running={self.running.to_string()} data-active={ctx.props().active.to_string()}>
+                <h2 id="sync-h">{ "Infonet chain sync" }</h2>
+                if let Some(e) = &self.load_error {
+                    <p class="error" role="alert">{ format!("Stored chain unreadable: {e}") }</p>
+                }
+                <dl class="sync-status">
+                    <dt>{ "Relay" }</dt>
+                    <dd><span id="sync-relay" data-state={relay_state}>{ relay_state }</span>
+                        if let Some(r) = &self.relay {
+                            { " · head " }<code id="sync-relay-head" title={r.head.clone()}>{ short(&r.head) }</code>
+                            { " · " }<span id="sync-relay-total">{ r.total }</span>{ " events" }
+                        }
+                    </dd>
+                    <dt>{ "Local chain" }</dt>
+                    <dd><code id="sync-head" data-count={self.cursor.count.to_string()} title={self.cursor.head.clone()}>
+                        { if self.cursor.head.is_empty() { "(empty)" } else { short(&self.cursor.head) } }</code>
+                        { format!(" · {} events stored", self.cursor.count) }</dd>
+                    <dt>{ "Last sync" }</dt>
+                    <dd id="sync-last" data-outcome={format!("{:?}", s.last_outcome).to_lowercase()}>
+                        { format!("{} ({:?})", fmt_time(s.last_sync_finished_at), s.last_outcome).to_lowercase() }
+                        if s.last_sync_ok_at > 0 { { format!(" · last ok {}", fmt_time(s.last_sync_ok_at)) } }
+                    </dd>
+                    <dt>{ "Next sync" }</dt>
+                    <dd id="sync-next" data-due={s.next_sync_due_at.to_string()} data-in={next_in.to_string()}>
+                        { if self.running { "running now".to_string() }
+                          else if !ctx.props().active { "paused (another tab syncs)".to_string() }
+                          else { format!("{} (in {} s)", fmt_time(s.next_sync_due_at.max(now)), next_in) } }
+                    </dd>
+                    if !backoff.is_empty() {
+                        <dt>{ "Waiting because" }</dt>
+                        <dd id="sync-backoff" data-retry-after={retry_after} data-failures={s.consecutive_failures.to_string()}>{ backoff }</dd>
+                    }
+                </dl>
+                <div class="sync-progress-row">
+                    <progress id="sync-progress" max={total.max(1).to_string()} value={self.verifier_count.to_string()}
+                        data-verified={self.verifier_count.to_string()} data-total={total.to_string()}
+                        data-phase={self.phase}></progress>
+                    <span class="sync-progress-text">{ format!("{} / {} ({:.0}%) · {}", self.verifier_count, total, frac * 100.0, self.phase) }</span>
+                    <span id="sync-rate" data-rate={rate.map(|r| format!("{r:.1}")).unwrap_or_default()}
+                        data-last-rate={self.last_rate.map(|(r, _)| format!("{r:.1}")).unwrap_or_default()}
+                        data-last-events={self.last_rate.map(|(_, n)| n.to_string()).unwrap_or_default()}>
+                        { match (rate, self.last_rate) {
+                            (Some(r), _) if self.running => format!("{r:.0} events/s"),
+                            (_, Some((r, n))) => format!("last round: {n} events at {r:.0} events/s"),
+                            _ => String::new(),
+                        } }
+                    </span>
+                </div>
+                <p id="sync-badge" class={classes!("sync-badge", self.badge.state())} role="status"
+                    data-state={self.badge.state()} data-signatures={sigs} data-links={links}
+                    data-merkle={self.badge.merkle_state()}>{ self.badge.label() }</p>
+                <p id="sync-verifier" class="muted" data-verifier={self.bridge.mode().as_str()}
+                    data-worker-replies={self.bridge.replies().to_string()}
+                    data-worker-busy-ms={format!("{:.0}", self.worker_busy_ms)}>
+                    { match self.bridge.mode().as_str() {
+                        "worker" => format!("Verification runs in a Web Worker ({} answers).", self.bridge.replies()),
+                        "starting" => "Starting the verification worker…".to_string(),
+                        _ => format!("Verification runs on this page ({}).", self.bridge.fatal().unwrap_or_default()),
+                    } }
+                </p>
+                <button id="sync-now" type="button" class="btn" disabled={self.running || !ctx.props().active}
+                    onclick={ctx.link().callback(|_| Msg::SyncNow)}>{ "Sync now" }</button>
+                <Explorer storage={ctx.props().storage.clone()} events={self.summaries.clone()} />
+            </section>
+        }
+    }
+}
+
+impl SyncView {
+    fn maybe_start(&mut self, ctx: &Context<Self>) {
+        let now = now_secs();
+        if !self.loaded || self.running || !ctx.props().active || !self.cursor.scheduler.should_run(now) {
+            return;
+        }
+        self.running = true;
+        self.phase = "starting";
+        let mut cursor = self.cursor.clone();
+        cursor.scheduler = cursor.scheduler.begin("", &cursor.head, now);
+        self.cursor = cursor.clone();
+        let replay = self.verifier_count != cursor.count || self.verifier_generation != self.bridge.generation();
+        self.verifier_generation = self.bridge.generation();
+        self.meter = RateMeter::start(now_millis() as f64, if replay { 0 } else { self.verifier_count });
+        if self.summaries.is_empty() || replay {
+            self.badge = Badge::Verifying;
+        }
+        let scope = ctx.link().clone();
+        let storage = ctx.props().storage.clone();
+        let bridge = self.bridge.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let out = round(&scope, &storage, &bridge, cursor, replay).await;
+            scope.send_message(Msg::Done(out));
+        });
+    }
+}
+
+async fn get_text(url: &str) -> Result<String, RoundError> {
+    let resp = Request::get(url)
+        .send()
+        .await
+        .map_err(|e| RoundError::Unreachable(e.to_string()))?;
+    let status = resp.status();
+    let retry = resp.headers().get("retry-after");
+    let text = resp.text().await.map_err(|e| RoundError::Unreachable(e.to_string()))?;
+    if (200..300).contains(&status) {
+        return Ok(text);
+    }
+    if matches!(status, 502..=504) && !text.starts_with('{') {
+        return Err(RoundError::Unreachable(format!("HTTP {status}")));
+    }
+    let retry_after_s = retry.map(|v| parse_retry_after(&v, now_secs())).unwrap_or(0);
+    let detail = serde_json::from_str::<postern_core::api::ErrorBody>(&text)
+        .map(|b| format!("{}: {}", b.code, b.detail))
+        .unwrap_or_else(|_| text.chars().take(200).collect());
+    Err(RoundError::Http { status, retry_after_s, detail })
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, RoundError> {
+    let text = get_text(url).await?;
+    serde_json::from_str(&text).map_err(|e| RoundError::Http {
+        status: 200,
+        retry_after_s: 0,
+        detail: format!("unreadable answer: {e}"),
+    })
+}
+
+/// One sync round. Returns the cursor to keep (scheduler finished ok or with an error).
+async fn round(
+    scope: &Scope<SyncView>,
+    storage: &Storage,
+    bridge: &Bridge,
+    mut cursor: SyncHead,
+    replay: bool,
+) -> Result<(SyncHead, MerkleCheck), (SyncHead, RoundError)> {
+    let result = round_inner(scope, storage, bridge, &mut cursor, replay).await;
+    let now = now_secs();
+    let out = match result {
+        Ok((merkle, head)) => {
+            cursor.scheduler = cursor.scheduler.finish_ok(&SYNC_CONFIG, "", &head, false, now);
+            Ok((cursor.clone(), merkle))
+        }
+        Err(e) => {
+            let retry = match &e {
+                RoundError::Http { retry_after_s, .. } => *retry_after_s,
+                _ => 0,
+            };
+            cursor.scheduler = cursor.scheduler.finish_err(&SYNC_CONFIG, "", &e.reason(), false, retry, now);
+            Err((cursor.clone(), e))
+        }
+    };
+    // The scheduler state survives reloads (a pending Retry-After is honoured).
+    let _ = storage.put_sync_head(&cursor).await;
+    out
+}
+
+async fn round_inner(
+    scope: &Scope<SyncView>,
+    storage: &Storage,
+    bridge: &Bridge,
+    cursor: &mut SyncHead,
+    replay: bool,
+) -> Result<(MerkleCheck, String), RoundError> {
+    let worker = |e: String| RoundError::Worker(e);
+    if replay {
+        // Resume: the verifier rebuilds its state from what IndexedDB holds.
+        scope.send_message(Msg::Phase("verifying stored chain"));
+        bridge.call(ToWorker::reset(bridge.next_id())).await.map_err(worker)?;
+        scope.send_message(Msg::Reset);
+        let texts = storage.event_texts().await.map_err(|e| RoundError::Storage(e.to_string()))?;
+        for chunk in texts.chunks(REPLAY_CHUNK) {
+            let ans = bridge
+                .call(ToWorker::replay(bridge.next_id(), chunk.to_vec(), now_secs()))
+                .await
+                .map_err(worker)?;
+            let err = ans.error.clone();
+            scope.send_message(Msg::Verified(ans));
+            if let Some(r) = err {
+                // The stored copy is bad: drop it and sync again from genesis.
+                storage.clear_events().await.map_err(|e| RoundError::Storage(e.to_string()))?;
+                bridge.call(ToWorker::reset(bridge.next_id())).await.map_err(worker)?;
+                scope.send_message(Msg::Reset);
+                *cursor = SyncHead { scheduler: cursor.scheduler.clone(), ..SyncHead::default() };
+                return Err(RoundError::Invalid(Rejected {
+                    detail: format!("stored copy failed verification ({}); cleared, syncing again", r.detail),
+                    ..r
+                }));
+            }
+        }
+    }
+    scope.send_message(Msg::Phase("asking relay"));
+    let status: StatusResponse = get_json(PATH_STATUS).await?;
+    scope.send_message(Msg::Relay(RelayInfo {
+        reachable: true,
+        total: status.total_events,
+        head: status.head_hash_full.clone(),
+        merkle_root: String::new(),
+    }));
+    loop {
+        scope.send_message(Msg::Phase("syncing + verifying"));
+        let after = if cursor.count == 0 { String::new() } else { cursor.head.clone() };
+        let url = format!("{PATH_SYNC}?after_hash={after}&limit={PAGE_LIMIT}");
+        let body = get_text(&url).await?;
+        let ans = bridge
+            .call(ToWorker::page(bridge.next_id(), body, now_secs()))
+            .await
+            .map_err(worker)?;
+        let received = ans.received;
+        if !ans.accepted.is_empty() {
+            let rows: Vec<(String, String)> = ans
+                .accepted
+                .iter()
+                .map(|e| (event_key(e.index), e.json.clone().unwrap_or_default()))
+                .collect();
+            let next = SyncHead { count: ans.verified, head: ans.head.clone(), scheduler: cursor.scheduler.clone() };
+            storage
+                .append_events(&rows, &next)
+                .await
+                .map_err(|e| RoundError::Storage(e.to_string()))?;
+            *cursor = next;
+        }
+        let err = ans.error.clone();
+        scope.send_message(Msg::Verified(ans));
+        if let Some(r) = err {
+            return Err(RoundError::Invalid(r));
+        }
+        if (received as usize) < PAGE_LIMIT {
+            break;
+        }
+    }
+    scope.send_message(Msg::Phase("comparing Merkle root"));
+    let relay: MerkleResponse = get_json(PATH_MERKLE).await?;
+    let local = bridge.call(ToWorker::root(bridge.next_id())).await.map_err(worker)?;
+    let local_root = local.merkle_root.unwrap_or_default();
+    scope.send_message(Msg::Relay(RelayInfo {
+        reachable: true,
+        total: relay.count,
+        head: relay.head_hash.clone(),
+        merkle_root: relay.merkle_root.clone(),
+    }));
+    Ok((compare_merkle(&local_root, local.verified, &relay.merkle_root, relay.count), local.head))
+}
