@@ -50,7 +50,7 @@ test('gate post queued while the relay is down, posted exactly once when it is b
   const meta = await readStore(alice.page, 'meta');
   const box = meta.filter((v) => typeof v === 'string' && v.includes(nonce));
   assert.equal(box.length, 1);
-  assert.equal(JSON.parse(box[0]).length, 1);
+  assert.equal(JSON.parse(box[0]).message.nonce, nonce, 'one record per queued post');
   assert.ok(!meta.some((v) => JSON.stringify(v).includes(canary)), 'no plaintext in the gate outbox');
 
   // Survives a reload while offline.

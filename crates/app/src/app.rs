@@ -1037,7 +1037,7 @@ impl Component for App {
                     { self.view_conversation(ctx) }
                 </div>
                 if let (Some(storage), Some(identity)) = (self.storage.clone(), self.identity.clone()) {
-                    <crate::gates::Gates {storage} {identity} contacts={self.contacts.clone()} />
+                    <crate::gates::Gates {storage} {identity} contacts={self.contacts.clone()} leader={tabs::duties(self.role).sync} />
                 }
                 if let Some(storage) = self.storage.clone() {
                     <crate::sync::SyncView {storage} active={tabs::duties(self.role).sync} />

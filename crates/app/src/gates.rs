@@ -18,6 +18,7 @@ use yew::prelude::*;
 use crate::logic;
 use crate::relay::{self, now_millis, now_secs, RelayError};
 use crate::storage::{Contact, Storage, StoredGate, StoredGateMessage};
+use crate::tabs::{self, TabMsg};
 
 /// Invite code prefix: `postern-gate1.<gate_id>.<genesis_hash>`.
 pub const INVITE_PREFIX: &str = "postern-gate1.";
@@ -121,6 +122,10 @@ pub struct Props {
     pub storage: Rc<Storage>,
     pub identity: Rc<Identity>,
     pub contacts: Vec<Contact>,
+    /// This tab is the writer (`tabs::duties(role).sync`): only the leader syncs gates and
+    /// drains the gate outbox; the others read IndexedDB and forward work over `tabs`.
+    #[prop_or(true)]
+    pub leader: bool,
 }
 
 impl PartialEq for Props {
@@ -128,6 +133,7 @@ impl PartialEq for Props {
         Rc::ptr_eq(&self.storage, &o.storage)
             && Rc::ptr_eq(&self.identity, &o.identity)
             && self.contacts == o.contacts
+            && self.leader == o.leader
     }
 }
 
@@ -177,9 +183,18 @@ pub struct Invitation {
     pub inviter: String,
 }
 
+/// One drain attempt: nonce, relay answer, the opened message stored for a sent post.
+type DrainResult = (String, Result<u64, RelayError>, Option<StoredGateMessage>);
+
 pub enum Msg {
-    Loaded(Vec<GateRt>, Vec<QueuedPost>),
-    Drained(Vec<(String, Result<u64, RelayError>)>),
+    /// Re-read from IndexedDB: outbox generation at the start, gates, outbox.
+    Loaded(u64, Vec<GateRt>, Vec<QueuedPost>),
+    Drained(Vec<DrainResult>),
+    /// A post composed here was stored (true) or could not be (false).
+    Queued(bool),
+    /// This tab wrote a gate to IndexedDB: tell the other tabs, get it synced.
+    Stored,
+    Tab(TabMsg),
     Tick,
     Synced(Vec<Result<SyncOut, (String, String)>>, Option<Vec<Discovered>>),
     Accept(String),
@@ -222,10 +237,41 @@ pub struct Gates {
     draining: bool,
     out_failures: u64,
     next_try_ms: u64,
+    drain_again: bool,
+    /// Bumped whenever the stored outbox changes under this tab's hands: a reload begun
+    /// before is stale for the outbox.
+    out_gen: u64,
+    reloading: bool,
+    reload_again: bool,
+    drain_after_reload: bool,
+    sync_after_reload: bool,
+    channel: Option<tabs::Channel>,
     _timer: Option<Interval>,
 }
 
-async fn load(storage: Rc<Storage>, me: Rc<Identity>) -> Vec<GateRt> {
+/// The stored gate outbox (migrating the old single-record form), oldest first.
+async fn read_outbox(s: &Storage) -> Vec<QueuedPost> {
+    let _ = s
+        .migrate_gate_outbox(|old| {
+            serde_json::from_str::<Vec<QueuedPost>>(old)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| Some((p.message.nonce.clone(), serde_json::to_string(p).ok()?)))
+                .collect()
+        })
+        .await;
+    let mut v: Vec<QueuedPost> = s
+        .gate_posts()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|j| serde_json::from_str(j).ok())
+        .collect();
+    v.sort_by(|a, b| (a.queued_at, &a.message.nonce).cmp(&(b.queued_at, &b.message.nonce)));
+    v
+}
+
+async fn load(storage: Rc<Storage>) -> Vec<GateRt> {
     let metas = storage.gates().await.unwrap_or_default();
     let records = storage.gate_epochs().await.unwrap_or_default();
     let msgs = storage.gate_messages().await.unwrap_or_default();
@@ -237,13 +283,6 @@ async fn load(storage: Rc<Storage>, me: Rc<Identity>) -> Vec<GateRt> {
                 .filter(|r| r.gate == meta.gate_id)
                 .cloned()
                 .collect();
-            let derived = if recs.is_empty() {
-                None
-            } else {
-                derive(&me, &meta.gate_id, &meta.genesis_hash, &recs)
-                    .ok()
-                    .map(Rc::new)
-            };
             GateRt {
                 messages: msgs
                     .iter()
@@ -251,7 +290,7 @@ async fn load(storage: Rc<Storage>, me: Rc<Identity>) -> Vec<GateRt> {
                     .cloned()
                     .collect(),
                 records: recs,
-                derived,
+                derived: None,
                 error: None,
                 meta,
             }
@@ -352,7 +391,7 @@ impl Gates {
                 let _ = storage.put_gate_epoch(r).await;
             }
             let _ = storage.put_gate(&m2).await;
-            vec![Msg::Tick]
+            vec![Msg::Stored]
         });
         if self.selected.is_none() {
             self.selected = Some(found.gate_id.clone());
@@ -366,29 +405,78 @@ impl Gates {
         });
     }
 
-    /// Persist the gate outbox (one record, replaced whole).
-    fn save_outbox(&self, ctx: &Context<Self>) {
-        let Ok(json) = serde_json::to_string(&self.outbox) else { return };
-        let storage = ctx.props().storage.clone();
-        ctx.link().send_future_batch(async move {
-            let _ = storage.put_gate_outbox(json).await;
-            vec![]
+    fn post(&self, m: TabMsg) {
+        if let Some(c) = &self.channel {
+            c.post(&m);
+        }
+    }
+
+    /// Re-read gates, epochs, messages and the outbox from IndexedDB.
+    fn reload(&mut self, ctx: &Context<Self>) {
+        if self.reloading {
+            self.reload_again = true;
+            return;
+        }
+        self.reloading = true;
+        let (s, gen) = (ctx.props().storage.clone(), self.out_gen);
+        ctx.link().send_future(async move {
+            let queued = read_outbox(&s).await;
+            Msg::Loaded(gen, load(s).await, queued)
         });
     }
 
-    /// Send every queued post, oldest first; stop at the first unreachable answer.
+    /// Leader: sync now. Follower: ask the leader (it re-reads IndexedDB, then syncs).
+    fn request_sync(&mut self, ctx: &Context<Self>) {
+        if ctx.props().leader {
+            self.start_sync(ctx);
+        } else {
+            self.post(TabMsg::Drain);
+        }
+    }
+
+    /// Leader only: send every stored queued post (any tab's), oldest first; stop at the first
+    /// unreachable answer. A settled post's record is deleted (and a sent one's opened message
+    /// stored) before the round reports, so the next round never sends it again.
     fn drain(&mut self, ctx: &Context<Self>) {
-        if self.draining || self.outbox.is_empty() {
+        if !ctx.props().leader {
+            return;
+        }
+        if self.draining {
+            self.drain_again = true;
             return;
         }
         self.draining = true;
-        let posts: Vec<GateMessage> = self.outbox.iter().map(|p| p.message.clone()).collect();
+        self.drain_again = false;
+        let storage = ctx.props().storage.clone();
+        let keys: Vec<(String, Rc<Derived>)> = self
+            .gates
+            .iter()
+            .filter_map(|g| Some((g.meta.gate_id.clone(), g.derived.clone()?)))
+            .collect();
         ctx.link().send_future(async move {
             let mut out = Vec::new();
-            for m in posts {
-                let r = relay::gate_post_message(&m).await.map(|r| r.seq);
+            for p in read_outbox(&storage).await {
+                let r = relay::gate_post_message(&p.message).await.map(|r| r.seq);
+                let nonce = p.message.nonce.clone();
+                let mut stored = None;
+                match &r {
+                    Ok(seq) => {
+                        stored = keys
+                            .iter()
+                            .find(|(g, _)| *g == p.gate)
+                            .and_then(|(_, d)| opened(&p.gate, *seq, d, &p.message));
+                        if let Some(m) = &stored {
+                            let _ = storage.put_gate_message(m).await;
+                        }
+                        let _ = storage.delete_gate_post(&nonce).await;
+                    }
+                    Err(e) if logic::is_permanent_gate_post_error(e) => {
+                        let _ = storage.delete_gate_post(&nonce).await;
+                    }
+                    Err(_) => {}
+                }
                 let stop = matches!(r, Err(RelayError::Unreachable(_)));
-                out.push((m.nonce.clone(), r));
+                out.push((nonce, r, stored));
                 if stop {
                     break;
                 }
@@ -411,7 +499,11 @@ impl Gates {
             .unwrap_or_else(|| logic::short_node_id(node))
     }
 
+    /// Leader only: gate discovery and sync (relay → IndexedDB).
     fn start_sync(&mut self, ctx: &Context<Self>) {
+        if !ctx.props().leader {
+            return;
+        }
         if self.syncing {
             self.sync_again = true;
             return;
@@ -431,16 +523,20 @@ impl Gates {
             .map(|g| g.meta.gate_id.clone())
             .chain(self.ignored.iter().cloned())
             .collect();
+        let queued: Vec<String> = self.outbox.iter().map(|p| p.message.nonce.clone()).collect();
         ctx.link().send_future(async move {
             let found = discover(me.clone(), skip).await;
             let mut out = Vec::new();
             for (meta, known) in jobs {
                 let id = meta.gate_id.clone();
-                out.push(
-                    sync_gate(storage.clone(), me.clone(), meta, known)
-                        .await
-                        .map_err(|e| (id, e)),
-                );
+                let r = sync_gate(storage.clone(), me.clone(), meta, known).await;
+                if let Ok(o) = &r {
+                    // Queued posts the relay already has are settled.
+                    for n in o.seen.iter().filter(|n| queued.contains(n)) {
+                        let _ = storage.delete_gate_post(n).await;
+                    }
+                }
+                out.push(r.map_err(|e| (id, e)));
             }
             Msg::Synced(out, found)
         });
@@ -480,17 +576,10 @@ impl Component for Gates {
     type Properties = Props;
 
     fn create(ctx: &Context<Self>) -> Self {
-        let (s, i) = (ctx.props().storage.clone(), ctx.props().identity.clone());
-        ctx.link()
-            .send_future(async move {
-                let queued = match s.gate_outbox().await {
-                    Ok(Some(j)) => serde_json::from_str(&j).unwrap_or_default(),
-                    _ => Vec::new(),
-                };
-                Msg::Loaded(load(s, i).await, queued)
-            });
         let link = ctx.link().clone();
-        Gates {
+        let channel = Some(tabs::Channel::open(move |m| link.send_message(Msg::Tab(m))));
+        let link = ctx.link().clone();
+        let mut g = Gates {
             gates: Vec::new(),
             selected: None,
             syncing: false,
@@ -509,27 +598,128 @@ impl Component for Gates {
             draining: false,
             out_failures: 0,
             next_try_ms: 0,
+            drain_again: false,
+            out_gen: 0,
+            reloading: false,
+            reload_again: false,
+            drain_after_reload: true,
+            sync_after_reload: true,
+            channel,
             _timer: Some(Interval::new(GATE_POLL_MS, move || {
                 link.send_message(Msg::Tick)
             })),
+        };
+        g.reload(ctx);
+        g
+    }
+
+    fn changed(&mut self, ctx: &Context<Self>, old: &Props) -> bool {
+        if ctx.props().leader && !old.leader {
+            // Took over: re-read what the old leader left, then sync and drain.
+            self.drain_after_reload = true;
+            self.sync_after_reload = true;
+            self.reload(ctx);
         }
+        true
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
-            Msg::Loaded(gs, queued) => {
+            Msg::Loaded(gen, mut gs, queued) => {
+                self.reloading = false;
+                let me = ctx.props().identity.clone();
+                // Keep what this tab knows beyond the store (writes still in flight).
+                for g in &mut gs {
+                    if let Some(old) = self.gates.iter().find(|o| o.meta.gate_id == g.meta.gate_id) {
+                        if old.derived.is_some() && old.records.len() >= g.records.len() {
+                            g.records = old.records.clone();
+                            g.derived = old.derived.clone();
+                        }
+                        g.error = old.error.clone();
+                        g.meta.after = g.meta.after.max(old.meta.after);
+                        for m in &old.messages {
+                            if !g.messages.iter().any(|x| x.seq == m.seq) {
+                                g.messages.push(m.clone());
+                            }
+                        }
+                        g.messages.sort_by_key(|m| m.seq);
+                    }
+                    if g.derived.is_none() && !g.records.is_empty() {
+                        g.derived = derive(&me, &g.meta.gate_id, &g.meta.genesis_hash, &g.records)
+                            .ok()
+                            .map(Rc::new);
+                    }
+                }
+                for old in self.gates.drain(..) {
+                    if !gs.iter().any(|g| g.meta.gate_id == old.meta.gate_id) {
+                        gs.push(old);
+                    }
+                }
                 self.gates = gs;
-                self.outbox = queued;
-                self.drain(ctx);
+                if gen == self.out_gen {
+                    self.outbox = queued;
+                    if !ctx.props().leader
+                        && self.outbox.is_empty()
+                        && self.status.as_deref().is_some_and(|s| s.starts_with("Queued"))
+                    {
+                        self.status = Some("Posted to the gate.".into());
+                    }
+                } else {
+                    // The outbox changed while reading: read it again.
+                    self.reload_again = true;
+                }
                 if self.selected.is_none() {
                     self.selected = self.gates.last().map(|g| g.meta.gate_id.clone());
                 }
-                self.start_sync(ctx);
+                if std::mem::take(&mut self.reload_again) {
+                    self.reload(ctx);
+                } else if ctx.props().leader {
+                    if std::mem::take(&mut self.drain_after_reload) && !self.outbox.is_empty() {
+                        self.next_try_ms = 0;
+                        self.drain(ctx);
+                    }
+                    if std::mem::take(&mut self.sync_after_reload) {
+                        self.start_sync(ctx);
+                    }
+                }
                 true
+            }
+            Msg::Queued(ok) => {
+                self.out_gen += 1;
+                if !ok {
+                    self.status = Some("Could not store the post in this browser.".into());
+                } else if ctx.props().leader {
+                    self.next_try_ms = 0;
+                    self.drain(ctx);
+                } else {
+                    self.post(TabMsg::Drain);
+                }
+                true
+            }
+            Msg::Stored => {
+                if ctx.props().leader {
+                    self.post(TabMsg::Changed);
+                    self.start_sync(ctx);
+                } else {
+                    self.post(TabMsg::Drain);
+                }
+                false
+            }
+            Msg::Tab(m) => {
+                match m {
+                    TabMsg::Drain | TabMsg::Check => {
+                        self.drain_after_reload = true;
+                        self.sync_after_reload = true;
+                    }
+                    TabMsg::Changed => {}
+                    _ => return false,
+                }
+                self.reload(ctx);
+                false
             }
             Msg::Tick => {
                 self.start_sync(ctx);
-                if now_millis() >= self.next_try_ms {
+                if !self.outbox.is_empty() && now_millis() >= self.next_try_ms {
                     self.drain(ctx);
                 }
                 false
@@ -538,7 +728,7 @@ impl Component for Gates {
                 self.syncing = false;
                 let me = ctx.props().identity.clone();
                 let contacts = ctx.props().contacts.clone();
-                let mut settled = false;
+                let mut changed = false;
                 if let Some(found) = &found {
                     // An invitation the relay no longer offers (removed before accepting) goes.
                     self.invitations.retain(|i| found.iter().any(|f| f.gate_id == i.found.gate_id));
@@ -562,6 +752,7 @@ impl Component for Gates {
                                 .find(|g| g.meta.gate_id == out.gate_id)
                             {
                                 if out.records.len() != g.records.len() || g.derived.is_none() {
+                                    changed = true;
                                     g.derived = derive(
                                         &me,
                                         &out.meta.gate_id,
@@ -578,11 +769,13 @@ impl Component for Gates {
                                     p.gate != out.gate_id || !out.seen.contains(&p.message.nonce)
                                 });
                                 if self.outbox.len() != before {
-                                    settled = true;
+                                    changed = true;
+                                    self.out_gen += 1;
                                 }
                                 for m in out.new_messages {
                                     if !g.messages.iter().any(|x| x.seq == m.seq) {
                                         g.messages.push(m);
+                                        changed = true;
                                     }
                                 }
                                 g.messages.sort_by_key(|m| m.seq);
@@ -596,8 +789,8 @@ impl Component for Gates {
                         }
                     }
                 }
-                if settled {
-                    self.save_outbox(ctx);
+                if changed {
+                    self.post(TabMsg::Changed);
                 }
                 if self.sync_again {
                     self.start_sync(ctx);
@@ -607,38 +800,36 @@ impl Component for Gates {
             Msg::Drained(results) => {
                 self.draining = false;
                 let mut failed = false;
-                for (nonce, r) in results {
-                    let Some(i) = self.outbox.iter().position(|p| p.message.nonce == nonce) else {
-                        continue;
-                    };
+                let mut settled = false;
+                for (nonce, r, stored) in results {
                     match r {
-                        Ok(seq) => {
-                            let p = self.outbox.remove(i);
-                            let storage = ctx.props().storage.clone();
-                            if let Some(g) = self.gates.iter_mut().find(|g| g.meta.gate_id == p.gate) {
-                                let m = g.derived.as_ref().and_then(|d| opened(&p.gate, seq, d, &p.message));
-                                if let Some(m) = m {
+                        Ok(_) => {
+                            if let Some(m) = stored {
+                                if let Some(g) = self.gates.iter_mut().find(|g| g.meta.gate_id == m.gate) {
                                     if !g.messages.iter().any(|x| x.seq == m.seq) {
-                                        g.messages.push(m.clone());
+                                        g.messages.push(m);
                                         g.messages.sort_by_key(|m| m.seq);
                                     }
-                                    ctx.link().send_future_batch(async move {
-                                        let _ = storage.put_gate_message(&m).await;
-                                        vec![]
-                                    });
                                 }
                             }
                             self.status = Some("Posted to the gate.".into());
                         }
                         Err(e) if logic::is_permanent_gate_post_error(&e) => {
-                            self.outbox.remove(i);
                             self.status = Some(format!("Could not post: {e}"));
                         }
                         Err(e) => {
                             failed = true;
                             self.status = Some(format!("Queued: will post when the relay answers ({e})."));
+                            continue;
                         }
                     }
+                    self.outbox.retain(|p| p.message.nonce != nonce);
+                    settled = true;
+                }
+                if settled {
+                    // Records already deleted: tell the other tabs (the author sees "sent").
+                    self.out_gen += 1;
+                    self.post(TabMsg::Changed);
                 }
                 if failed {
                     self.out_failures += 1;
@@ -647,11 +838,10 @@ impl Component for Gates {
                 } else {
                     self.out_failures = 0;
                     self.next_try_ms = 0;
-                }
-                self.save_outbox(ctx);
-                if !failed {
-                    // Posts composed while this round was in flight.
-                    self.drain(ctx);
+                    if self.drain_again {
+                        // Posts queued while this round was in flight.
+                        self.drain(ctx);
+                    }
                 }
                 self.start_sync(ctx);
                 true
@@ -728,6 +918,7 @@ impl Component for Gates {
                             error: None,
                         });
                         self.name.clear();
+                        self.post(TabMsg::Changed);
                     }
                     Err(e) => self.status = Some(format!("Could not create the gate: {e}")),
                 }
@@ -758,9 +949,9 @@ impl Component for Gates {
                             };
                             let storage = ctx.props().storage.clone();
                             let m2 = meta.clone();
-                            ctx.link().send_future_batch(async move {
+                            ctx.link().send_future(async move {
                                 let _ = storage.put_gate(&m2).await;
-                                vec![Msg::Tick]
+                                Msg::Stored
                             });
                             self.gates.push(GateRt {
                                 meta,
@@ -858,7 +1049,7 @@ impl Component for Gates {
                     Ok(()) => "New epoch published.".into(),
                     Err(e) => format!("Rotation failed: {e}"),
                 });
-                self.start_sync(ctx);
+                self.request_sync(ctx);
                 true
             }
             Msg::SetBody(v) => {
@@ -879,15 +1070,22 @@ impl Component for Gates {
                 let me = ctx.props().identity.clone();
                 match d.keyring.seal(&me, body.as_bytes(), now_secs(), &mut OsRng) {
                     Ok(message) => {
-                        self.outbox.push(QueuedPost {
+                        // Stored as its own record first; then sent by the leader tab.
+                        let p = QueuedPost {
                             gate: gate_id,
                             message,
                             queued_at: now_millis(),
-                        });
+                        };
+                        self.outbox.push(p.clone());
                         self.status = Some("Queued: posting…".into());
-                        self.save_outbox(ctx);
-                        self.next_try_ms = 0;
-                        self.drain(ctx);
+                        let storage = ctx.props().storage.clone();
+                        ctx.link().send_future(async move {
+                            let ok = match serde_json::to_string(&p) {
+                                Ok(j) => storage.put_gate_post(&p.message.nonce, j).await.is_ok(),
+                                Err(_) => false,
+                            };
+                            Msg::Queued(ok)
+                        });
                     }
                     Err(e) => self.status = Some(format!("Could not seal: {e}")),
                 }

@@ -590,6 +590,78 @@ impl Storage {
     pub fn close(self) {
         self.db.close();
     }
+
+    /// The gate outbox, one `meta` record per queued post (`gate_outbox/<nonce>`, sealed JSON
+    /// only), so a post queued in any tab and a post settled by the leader never overwrite
+    /// each other. Records in key order.
+    pub async fn gate_posts(&self) -> Result<Vec<String>, StorageError> {
+        let tx = self.db.transaction(STORE_META).build().map_err(io)?;
+        let st = tx.object_store(STORE_META).map_err(io)?;
+        // '0' follows '/': every key with the prefix.
+        let range = format!("{KEY_GATE_OUTBOX}/")..format!("{KEY_GATE_OUTBOX}0");
+        let it = st
+            .get_all::<String>()
+            .with_query(range)
+            .primitive()
+            .map_err(io)?
+            .await
+            .map_err(io)?;
+        it.map(|r| r.map_err(io)).collect()
+    }
+
+    pub async fn put_gate_post(&self, nonce: &str, json: String) -> Result<(), StorageError> {
+        let key = format!("{KEY_GATE_OUTBOX}/{nonce}");
+        self.write_string(STORE_META, &key, json, true).await
+    }
+
+    pub async fn delete_gate_post(&self, nonce: &str) -> Result<(), StorageError> {
+        let tx = self
+            .db
+            .transaction(STORE_META)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        tx.object_store(STORE_META)
+            .map_err(io)?
+            .delete(format!("{KEY_GATE_OUTBOX}/{nonce}"))
+            .primitive()
+            .map_err(io)?;
+        tx.commit().await.map_err(io)
+    }
+
+    /// Compatibility: split the old single `gate_outbox` list record into per-post records
+    /// (`split` gives `(nonce, json)` pairs) and delete it, in ONE read-write transaction.
+    pub async fn migrate_gate_outbox(
+        &self,
+        split: impl FnOnce(&str) -> Vec<(String, String)>,
+    ) -> Result<(), StorageError> {
+        if self.gate_outbox().await?.is_none() {
+            return Ok(());
+        }
+        let tx = self
+            .db
+            .transaction(STORE_META)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        let st = tx.object_store(STORE_META).map_err(io)?;
+        let old: Option<String> = st
+            .get(KEY_GATE_OUTBOX)
+            .primitive()
+            .map_err(io)?
+            .await
+            .map_err(io)?;
+        if let Some(old) = old {
+            for (nonce, json) in split(&old) {
+                st.put(json)
+                    .with_key(format!("{KEY_GATE_OUTBOX}/{nonce}"))
+                    .primitive()
+                    .map_err(io)?;
+            }
+            st.delete(KEY_GATE_OUTBOX).primitive().map_err(io)?;
+        }
+        tx.commit().await.map_err(io)
+    }
 }
 
 /// Display order: by timestamp (seconds), then local order key, then msg_id.
