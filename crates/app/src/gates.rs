@@ -250,7 +250,7 @@ pub struct Gates {
 }
 
 /// The stored gate outbox (migrating the old single-record form), oldest first.
-async fn read_outbox(s: &Storage) -> Vec<QueuedPost> {
+pub async fn read_outbox(s: &Storage) -> Vec<QueuedPost> {
     let _ = s
         .migrate_gate_outbox(|old| {
             serde_json::from_str::<Vec<QueuedPost>>(old)

@@ -125,3 +125,51 @@ async fn gate_outbox_round_trip_holds_ciphertext_only() {
     assert!(!logic::is_permanent_gate_post_error(&api(429, "rate_limited")));
     assert!(!logic::is_permanent_gate_post_error(&RelayError::Unreachable("down".into())));
 }
+
+/// The gate outbox is one record per post: a post added by one tab and a post settled by
+/// another never overwrite each other; the old single list record is migrated on read.
+#[wasm_bindgen_test]
+async fn gate_outbox_per_post_records_and_migration() {
+    use postern_app::gates::{self as g, QueuedPost};
+    use postern_app::storage::{self, Storage, SyncHead};
+    let alice = Identity::generate(&mut OsRng);
+    let gid = GateId::generate(&mut OsRng);
+    let rec = gate::create_genesis(&alice, &gid, 1, &mut OsRng).unwrap();
+    let genesis = g::hex32(rec.verify().unwrap().hash());
+    let d = g::derive(&alice, gid.as_str(), &genesis, &[rec]).unwrap();
+    let post = |t: u64| QueuedPost {
+        gate: gid.to_string(),
+        message: d.keyring.seal(&alice, b"words", t, &mut OsRng).unwrap(),
+        queued_at: t,
+    };
+    let (p1, p2, p3, p4) = (post(1), post(2), post(3), post(4));
+    let nonces = |v: &[QueuedPost]| v.iter().map(|p| p.message.nonce.clone()).collect::<Vec<_>>();
+
+    let name = format!("postern-test-{}", postern_core::dm::new_msg_id(&mut OsRng));
+    let leader = Storage::open(&name).await.unwrap();
+    let follower = Storage::open(&name).await.unwrap();
+    // Other meta records are never taken for posts.
+    leader.put_sync_head(&SyncHead::default()).await.unwrap();
+    assert!(g::read_outbox(&leader).await.is_empty());
+
+    // Old format: one list record; read once = split into per-post records, list deleted.
+    leader
+        .put_gate_outbox(serde_json::to_string(&vec![p2.clone(), p1.clone()]).unwrap())
+        .await
+        .unwrap();
+    let put = |p: &QueuedPost| serde_json::to_string(p).unwrap();
+    follower.put_gate_post(&p3.message.nonce, put(&p3)).await.unwrap();
+    assert_eq!(nonces(&g::read_outbox(&follower).await), nonces(&[p1.clone(), p2.clone(), p3.clone()]));
+    assert_eq!(leader.gate_outbox().await.unwrap(), None);
+    assert_eq!(leader.gate_posts().await.unwrap().len(), 3);
+
+    // The leader settles p1 while the follower queues p4: both stick.
+    leader.delete_gate_post(&p1.message.nonce).await.unwrap();
+    follower.put_gate_post(&p4.message.nonce, put(&p4)).await.unwrap();
+    leader.delete_gate_post(&p3.message.nonce).await.unwrap();
+    assert_eq!(nonces(&g::read_outbox(&leader).await), nonces(&[p2, p4]));
+    assert!(!leader.gate_posts().await.unwrap().iter().any(|j| j.contains("words")));
+    leader.close();
+    follower.close();
+    storage::delete_database(&name).await.unwrap();
+}
