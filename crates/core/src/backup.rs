@@ -289,6 +289,65 @@ mod tests {
         assert_eq!(KdfParams { m_kib: 64, t: 1, p: 5 }.check(), Err(BackupError::BadParams));
     }
 
+    /// `docs/vectors/backup-v1.json`: a backup file and a vault record from fixed inputs.
+    /// `POSTERN_WRITE_VECTORS=1 cargo test -p postern-core --lib backup` rewrites it.
+    fn vector_json() -> String {
+        use crate::vault;
+        let params = KdfParams { m_kib: 256, t: 2, p: 1 };
+        let (salt, nonce) = ([0x5a; SALT_LEN], [0xa5; NONCE_LEN]);
+        let payload = br#"{"identity_secret":"postern-secret1.example"}"#;
+        let key = derive_key("correct horse battery staple", &salt, &params).unwrap();
+        let file = seal_with("correct horse battery staple", payload, params, &salt, &nonce).unwrap();
+        let sk = vault::StoreKey::from_bytes([0x42; 32]);
+        let rec = vault::seal_record_with_nonce(&sk, "messages", "in:!sb_00:m1", b"{\"body\":\"hi\"}", &[0x07; 24]);
+        let v = serde_json::json!({
+            "description": "Postern backup file v1 (Argon2id -> XChaCha20-Poly1305) and one vault record (postern-vault/1). Small Argon2 parameters for speed; real files use m_kib=65536,t=3,p=1. See docs/protocol.md § Keys at rest and § Backup file.",
+            "backup": {
+                "passphrase": "correct horse battery staple",
+                "params": params,
+                "salt_hex": hex::encode(salt),
+                "nonce_hex": hex::encode(nonce),
+                "key_hex": hex::encode(&key[..]),
+                "aad_hex": hex::encode(aad(VERSION, &params, &salt)),
+                "payload": std::str::from_utf8(payload).unwrap(),
+                "file": file,
+            },
+            "vault_record": {
+                "store_key_hex": hex::encode([0x42; 32]),
+                "store": "messages",
+                "key": "in:!sb_00:m1",
+                "nonce_hex": hex::encode([0x07; 24]),
+                "aad_hex": hex::encode(vault::record_aad("messages", "in:!sb_00:m1")),
+                "plaintext": "{\"body\":\"hi\"}",
+                "sealed": rec,
+            }
+        });
+        let mut s = serde_json::to_string_pretty(&v).unwrap();
+        s.push('\n');
+        s
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn vectors_match_committed_file() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/backup-v1.json");
+        let fresh = vector_json();
+        if std::env::var_os("POSTERN_WRITE_VECTORS").is_some() {
+            std::fs::write(path, &fresh).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap();
+        assert_eq!(committed, fresh);
+        // And independently: the committed file opens with its passphrase.
+        let v: serde_json::Value = serde_json::from_str(&committed).unwrap();
+        let b = &v["backup"];
+        let pt = open(b["passphrase"].as_str().unwrap(), b["file"].as_str().unwrap()).unwrap();
+        assert_eq!(std::str::from_utf8(&pt).unwrap(), b["payload"].as_str().unwrap());
+        let r = &v["vault_record"];
+        let sk = crate::vault::StoreKey::from_bytes([0x42; 32]);
+        let pt = crate::vault::open_record(&sk, "messages", "in:!sb_00:m1", r["sealed"].as_str().unwrap()).unwrap();
+        assert_eq!(std::str::from_utf8(&pt).unwrap(), r["plaintext"].as_str().unwrap());
+    }
+
     #[cfg(not(target_arch = "wasm32"))]
     mod props {
         use super::*;
