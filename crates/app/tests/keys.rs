@@ -198,7 +198,7 @@ async fn backup_export_import_into_another_profile() {
     assert_eq!(backup::open("wrong passphrase", &file), Err(backup::BackupError::WrongPassphrase));
     let pt = backup::open("a long passphrase", &file).unwrap();
     let rec: BackupRecords = serde_json::from_slice(&pt).unwrap();
-    db.import_records(&rec, Some(fresh.node_id())).await.unwrap();
+    db.import_records(&rec, Some(&fresh.node_id())).await.unwrap();
     db.close();
 
     let db = Storage::open(&b).await.unwrap();
