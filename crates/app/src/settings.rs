@@ -348,8 +348,8 @@ impl Component for Settings {
                         oninput={link.callback(|e: InputEvent| Msg::Pass2(e.target_unchecked_into::<HtmlInputElement>().value()))} />
                     <button id="export-backup" type="button" class="btn" disabled={busy_export}
                         onclick={link.callback(|_| Msg::Export)}>{ "Download backup" }</button>
-                    { status(&self.export_status, "backup-status") }
                 </details>
+                { status(&self.export_status, "backup-status") }
                 <details>
                     <summary>{ "Import a backup" }</summary>
                     <p class="hint small">{ "Restores the identity, contacts, gates and message history of the backup into this browser. An identity already here is kept aside, not deleted." }</p>
@@ -359,8 +359,8 @@ impl Component for Settings {
                         oninput={link.callback(|e: InputEvent| Msg::ImportPass(e.target_unchecked_into::<HtmlInputElement>().value()))} />
                     <button id="import-backup" type="button" class="btn" disabled={busy_import}
                         onclick={link.callback(|_| Msg::Import)}>{ "Import backup" }</button>
-                    { status(&self.import_status, "import-status") }
                 </details>
+                { status(&self.import_status, "import-status") }
             </section>
         }
     }
