@@ -171,8 +171,10 @@ async fn import(
     let t0 = perf_now();
     let payload = backup::open(&pass, &text).map_err(|e| e.to_string())?;
     let kdf_ms = perf_now() - t0;
-    let records: BackupRecords = serde_json::from_slice(&payload)
-        .map_err(|_| "the backup's contents are not readable by this version".to_string())?;
+    let records: BackupRecords = std::str::from_utf8(&payload)
+        .ok()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .ok_or("the backup's contents are not readable by this version")?;
     let secret = records
         .identity_secret()
         .ok_or("the backup holds no identity")?;

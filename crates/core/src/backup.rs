@@ -96,6 +96,7 @@ impl Default for KdfParams {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 struct FileV1 {
     format: String,
     version: u32,
@@ -106,6 +107,22 @@ struct FileV1 {
     salt: String,
     nonce: String,
     ciphertext: String,
+}
+
+impl Default for FileV1 {
+    fn default() -> Self {
+        FileV1 {
+            format: String::new(),
+            version: 0,
+            kdf: String::new(),
+            m_kib: 0,
+            t: 0,
+            p: 0,
+            salt: String::new(),
+            nonce: String::new(),
+            ciphertext: String::new(),
+        }
+    }
 }
 
 /// Associated data: version, KDF parameters and salt.
@@ -176,7 +193,7 @@ pub fn seal_with(
         nonce: b64::encode_url(nonce),
         ciphertext: b64::encode_url(&ct),
     };
-    serde_json::to_string_pretty(&file).map_err(|_| BackupError::Corrupt("encoding failed"))
+    serde_json::to_string(&file).map_err(|_| BackupError::Corrupt("encoding failed"))
 }
 
 /// The header of a backup file, checked without running the KDF.
@@ -190,20 +207,14 @@ fn parse(file: &str) -> Result<(Header, FileV1), BackupError> {
     if file.len() > MAX_FILE_LEN {
         return Err(BackupError::Corrupt("file too large"));
     }
-    let v: serde_json::Value = serde_json::from_str(file).map_err(|_| BackupError::NotABackup)?;
-    if v.get("format").and_then(|f| f.as_str()) != Some(labels::BACKUP_FORMAT) {
+    // One lenient pass (missing fields default) keeps the error order: format, version, rest.
+    let f: FileV1 = serde_json::from_str(file).map_err(|_| BackupError::NotABackup)?;
+    if f.format != labels::BACKUP_FORMAT {
         return Err(BackupError::NotABackup);
     }
-    let version = v
-        .get("version")
-        .and_then(|x| x.as_u64())
-        .ok_or(BackupError::Corrupt("version"))?;
-    if version != u64::from(VERSION) {
-        return Err(BackupError::UnsupportedVersion(
-            u32::try_from(version).unwrap_or(u32::MAX),
-        ));
+    if f.version != VERSION {
+        return Err(BackupError::UnsupportedVersion(f.version));
     }
-    let f: FileV1 = serde_json::from_value(v).map_err(|_| BackupError::Corrupt("fields"))?;
     if f.kdf != KDF_ARGON2ID {
         return Err(BackupError::UnsupportedKdf);
     }
