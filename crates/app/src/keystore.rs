@@ -183,7 +183,10 @@ async fn write(db: &Database, entries: Vec<(&str, JsValue)>) -> Result<(), Strin
     let st = tx.object_store(STORE_VAULT).map_err(|e| e.to_string())?;
     for (k, v) in entries {
         // A browser that cannot clone a CryptoKey throws DataCloneError right here.
-        st.add(v).with_key(k).primitive().map_err(|e| e.to_string())?;
+        st.add(v)
+            .with_key(k)
+            .primitive()
+            .map_err(|e| e.to_string())?;
     }
     tx.commit().await.map_err(|e| e.to_string())
 }

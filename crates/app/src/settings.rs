@@ -140,8 +140,8 @@ async fn export(
     drop(records);
     yield_to_ui().await;
     let t0 = perf_now();
-    let file = backup::seal(&pass, &payload, KdfParams::DEFAULT, &mut OsRng)
-        .map_err(|e| e.to_string())?;
+    let file =
+        backup::seal(&pass, &payload, KdfParams::DEFAULT, &mut OsRng).map_err(|e| e.to_string())?;
     let ms = perf_now() - t0;
     let day = js_sys::Date::new_0()
         .to_iso_string()
@@ -149,7 +149,10 @@ async fn export(
         .unwrap_or_default();
     let short: String = node.chars().skip(4).take(8).collect();
     download(
-        &format!("postern-backup-{short}-{}.json", day.get(..10).unwrap_or("")),
+        &format!(
+            "postern-backup-{short}-{}.json",
+            day.get(..10).unwrap_or("")
+        ),
         &file,
     )?;
     Ok((file, ms))
@@ -238,8 +241,7 @@ impl Component for Settings {
                     self.export_status =
                         Some((St::Error, "The two passphrases differ.".to_string()));
                 } else {
-                    self.export_status =
-                        Some((St::Pending, "Encrypting the backup…".to_string()));
+                    self.export_status = Some((St::Pending, "Encrypting the backup…".to_string()));
                     let (s, node) = (
                         ctx.props().storage.clone(),
                         ctx.props().identity.node_id().to_string(),
@@ -320,7 +322,9 @@ impl Component for Settings {
             _ => "checking…",
         };
         let status = |s: &Option<(St, String)>, id: &'static str| match s {
-            Some((k, t)) => html! { <p id={id} class="muted small" data-state={k.as_str()} role="status">{ t.clone() }</p> },
+            Some((k, t)) => {
+                html! { <p id={id} class="muted small" data-state={k.as_str()} role="status">{ t.clone() }</p> }
+            }
             None => html! { <p id={id} class="muted small" role="status"></p> },
         };
         let busy_export = matches!(self.export_status, Some((St::Pending, _)));

@@ -7,7 +7,9 @@ use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use postern_app::keystore::AtRest;
-use postern_app::storage::{self, BackupRecords, Contact, Direction, OutState, Storage, StoredMessage};
+use postern_app::storage::{
+    self, BackupRecords, Contact, Direction, OutState, Storage, StoredMessage,
+};
 use postern_core::backup::{self, KdfParams};
 use postern_core::Identity;
 use rand_core::OsRng;
@@ -76,10 +78,18 @@ async fn put_raw(name: &str, store: &str, key: &str, value: String) {
 async fn records_are_sealed_and_survive_reopen() {
     let name = scratch_db();
     let db = Storage::open(&name).await.unwrap();
-    assert_eq!(db.at_rest(), AtRest::Protected, "Chromium stores CryptoKeys");
+    assert_eq!(
+        db.at_rest(),
+        AtRest::Protected,
+        "Chromium stores CryptoKeys"
+    );
     let id = Identity::generate(&mut OsRng);
-    db.save_identity_secret_if_absent(&id.export_secret()).await.unwrap();
-    db.put_message(&msg("!sb_01", "m1", "CANARY-at-rest")).await.unwrap();
+    db.save_identity_secret_if_absent(&id.export_secret())
+        .await
+        .unwrap();
+    db.put_message(&msg("!sb_01", "m1", "CANARY-at-rest"))
+        .await
+        .unwrap();
     db.close();
 
     for store in ["meta", "messages"] {
@@ -95,7 +105,10 @@ async fn records_are_sealed_and_survive_reopen() {
     // Reopen: the same store key is unwrapped, records open.
     let db = Storage::open(&name).await.unwrap();
     let back = db.load_identity_secret().await.unwrap().unwrap();
-    assert_eq!(Identity::import_secret(&back).unwrap().public(), id.public());
+    assert_eq!(
+        Identity::import_secret(&back).unwrap().public(),
+        id.public()
+    );
     assert_eq!(db.messages().await.unwrap()[0].body, "CANARY-at-rest");
     db.close();
     storage::delete_database(&name).await.unwrap();
@@ -106,7 +119,9 @@ async fn swapped_record_is_refused_and_kept() {
     let name = scratch_db();
     let db = Storage::open(&name).await.unwrap();
     db.put_message(&msg("!sb_01", "m1", "first")).await.unwrap();
-    db.put_message(&msg("!sb_01", "m2", "second")).await.unwrap();
+    db.put_message(&msg("!sb_01", "m2", "second"))
+        .await
+        .unwrap();
     db.close();
     // Copy m1's sealed record over m2's key: AAD binds the key, so it must not open as m2.
     let sealed_m1 = {
@@ -126,7 +141,10 @@ async fn swapped_record_is_refused_and_kept() {
     };
     put_raw(&name, "messages", "in:!sb_01:m2", sealed_m1).await;
     let db = Storage::open(&name).await.unwrap();
-    assert!(matches!(db.messages().await, Err(storage::StorageError::Corrupt(_))));
+    assert!(matches!(
+        db.messages().await,
+        Err(storage::StorageError::Corrupt(_))
+    ));
     db.close();
     // Nothing was deleted.
     assert_eq!(raw_values(&name, "messages").await.len(), 2);
@@ -136,7 +154,15 @@ async fn swapped_record_is_refused_and_kept() {
 #[wasm_bindgen_test]
 async fn upgrade_from_v3_seals_plaintext_and_keeps_data() {
     let name = scratch_db();
-    let stores = ["meta", "contacts", "messages", "outbox", "gates", "gate_epochs", "gate_messages"];
+    let stores = [
+        "meta",
+        "contacts",
+        "messages",
+        "outbox",
+        "gates",
+        "gate_epochs",
+        "gate_messages",
+    ];
     let v3 = Database::open(name.as_str())
         .with_version(3u32)
         .with_on_upgrade_needed(move |_e, db| {
@@ -158,9 +184,21 @@ async fn upgrade_from_v3_seals_plaintext_and_keeps_data() {
         identity: bob.to_string(),
         added_at: 1,
     };
-    put_raw(&name, "contacts", bob.node_id(), serde_json::to_string(&c).unwrap()).await;
+    put_raw(
+        &name,
+        "contacts",
+        bob.node_id(),
+        serde_json::to_string(&c).unwrap(),
+    )
+    .await;
     let m = msg(bob.node_id(), "m1", "CANARY-v3-history");
-    put_raw(&name, "messages", &m.key(), serde_json::to_string(&m).unwrap()).await;
+    put_raw(
+        &name,
+        "messages",
+        &m.key(),
+        serde_json::to_string(&m).unwrap(),
+    )
+    .await;
 
     let db = Storage::open(&name).await.unwrap();
     assert_eq!(*db.load_identity_secret().await.unwrap().unwrap(), secret);
@@ -184,33 +222,60 @@ async fn backup_export_import_into_another_profile() {
     let (a, b) = (scratch_db(), scratch_db());
     let alice = Identity::generate(&mut OsRng);
     let da = Storage::open(&a).await.unwrap();
-    da.save_identity_secret_if_absent(&alice.export_secret()).await.unwrap();
-    da.put_message(&msg("!sb_02", "m9", "hello from the past")).await.unwrap();
+    da.save_identity_secret_if_absent(&alice.export_secret())
+        .await
+        .unwrap();
+    da.put_message(&msg("!sb_02", "m9", "hello from the past"))
+        .await
+        .unwrap();
     let records = da.export_records().await.unwrap();
     let payload = serde_json::to_vec(&records).unwrap();
-    let file = backup::seal("a long passphrase", &payload, KdfParams { m_kib: 1024, t: 1, p: 1 }, &mut OsRng).unwrap();
+    let file = backup::seal(
+        "a long passphrase",
+        &payload,
+        KdfParams {
+            m_kib: 1024,
+            t: 1,
+            p: 1,
+        },
+        &mut OsRng,
+    )
+    .unwrap();
     da.close();
 
     // Another profile that already made its own identity.
     let db = Storage::open(&b).await.unwrap();
     let fresh = Identity::generate(&mut OsRng);
-    db.save_identity_secret_if_absent(&fresh.export_secret()).await.unwrap();
-    assert_eq!(backup::open("wrong passphrase", &file), Err(backup::BackupError::WrongPassphrase));
+    db.save_identity_secret_if_absent(&fresh.export_secret())
+        .await
+        .unwrap();
+    assert_eq!(
+        backup::open("wrong passphrase", &file),
+        Err(backup::BackupError::WrongPassphrase)
+    );
     let pt = backup::open("a long passphrase", &file).unwrap();
     let rec: BackupRecords = serde_json::from_slice(&pt).unwrap();
-    db.import_records(&rec, Some(&fresh.node_id())).await.unwrap();
+    db.import_records(&rec, Some(&fresh.node_id()))
+        .await
+        .unwrap();
     db.close();
 
     let db = Storage::open(&b).await.unwrap();
     let secret = db.load_identity_secret().await.unwrap().unwrap();
-    assert_eq!(Identity::import_secret(&secret).unwrap().public(), alice.public());
+    assert_eq!(
+        Identity::import_secret(&secret).unwrap().public(),
+        alice.public()
+    );
     assert_eq!(db.messages().await.unwrap()[0].body, "hello from the past");
     // The replaced identity was archived, not deleted.
     let all = db.export_records().await.unwrap();
     let archived = all.stores["meta"]
         .get(&format!("identity_previous:{}", fresh.node_id()))
         .unwrap();
-    assert_eq!(Identity::import_secret(archived).unwrap().public(), fresh.public());
+    assert_eq!(
+        Identity::import_secret(archived).unwrap().public(),
+        fresh.public()
+    );
     db.close();
     storage::delete_database(&a).await.unwrap();
     storage::delete_database(&b).await.unwrap();

@@ -73,7 +73,11 @@ impl KdfParams {
     /// Defaults for new backups: 64 MiB, 3 passes, 1 lane (RFC 9106's second recommended
     /// option with one lane, since wasm runs single-threaded). See docs/protocol.md for the
     /// measured browser time.
-    pub const DEFAULT: KdfParams = KdfParams { m_kib: 64 * 1024, t: 3, p: 1 };
+    pub const DEFAULT: KdfParams = KdfParams {
+        m_kib: 64 * 1024,
+        t: 3,
+        p: 1,
+    };
 
     fn check(&self) -> Result<Params, BackupError> {
         if self.p == 0
@@ -180,7 +184,13 @@ pub fn seal_with(
     let cipher = XChaCha20Poly1305::new((&*key).into());
     let aad = aad(VERSION, &params, salt);
     let ct = cipher
-        .encrypt(XNonce::from_slice(nonce), Payload { msg: payload, aad: &aad })
+        .encrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: payload,
+                aad: &aad,
+            },
+        )
         .map_err(|_| BackupError::Corrupt("encryption failed"))?;
     let file = FileV1 {
         format: labels::BACKUP_FORMAT.to_string(),
@@ -218,9 +228,19 @@ fn parse(file: &str) -> Result<(Header, FileV1), BackupError> {
     if f.kdf != KDF_ARGON2ID {
         return Err(BackupError::UnsupportedKdf);
     }
-    let params = KdfParams { m_kib: f.m_kib, t: f.t, p: f.p };
+    let params = KdfParams {
+        m_kib: f.m_kib,
+        t: f.t,
+        p: f.p,
+    };
     params.check()?;
-    Ok((Header { version: f.version, params }, f))
+    Ok((
+        Header {
+            version: f.version,
+            params,
+        },
+        f,
+    ))
 }
 
 /// Check a file's format, version and parameters (cheap; no KDF).
@@ -231,7 +251,8 @@ pub fn header(file: &str) -> Result<Header, BackupError> {
 /// Decrypt a backup file.
 pub fn open(passphrase: &str, file: &str) -> Result<Zeroizing<Vec<u8>>, BackupError> {
     let (h, f) = parse(file)?;
-    let salt: [u8; SALT_LEN] = b64::decode_url_array(&f.salt).map_err(|_| BackupError::Corrupt("salt"))?;
+    let salt: [u8; SALT_LEN] =
+        b64::decode_url_array(&f.salt).map_err(|_| BackupError::Corrupt("salt"))?;
     let nonce: [u8; NONCE_LEN] =
         b64::decode_url_array(&f.nonce).map_err(|_| BackupError::Corrupt("nonce"))?;
     let ct = b64::decode_url(&f.ciphertext).map_err(|_| BackupError::Corrupt("ciphertext"))?;
@@ -245,7 +266,13 @@ pub fn open(passphrase: &str, file: &str) -> Result<Zeroizing<Vec<u8>>, BackupEr
     let cipher = XChaCha20Poly1305::new((&*key).into());
     let aad = aad(h.version, &h.params, &salt);
     cipher
-        .decrypt(XNonce::from_slice(&nonce), Payload { msg: &ct, aad: &aad })
+        .decrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: &ct,
+                aad: &aad,
+            },
+        )
         .map(Zeroizing::new)
         .map_err(|_| BackupError::WrongPassphrase)
 }
@@ -257,7 +284,11 @@ mod tests {
     use rand_core::OsRng;
 
     /// Small parameters so tests stay fast (never use for real files).
-    pub(crate) const TINY: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
+    pub(crate) const TINY: KdfParams = KdfParams {
+        m_kib: 64,
+        t: 1,
+        p: 1,
+    };
 
     #[test]
     fn round_trip_and_errors() {
@@ -265,27 +296,48 @@ mod tests {
         assert_eq!(&open("correct horse", &f).unwrap()[..], b"payload");
         assert_eq!(open("wrong horse", &f), Err(BackupError::WrongPassphrase));
         assert_eq!(open("", &f), Err(BackupError::EmptyPassphrase));
-        assert_eq!(seal("", b"x", TINY, &mut OsRng), Err(BackupError::EmptyPassphrase));
+        assert_eq!(
+            seal("", b"x", TINY, &mut OsRng),
+            Err(BackupError::EmptyPassphrase)
+        );
         assert_eq!(header(&f).unwrap().params, TINY);
 
         let mut v: serde_json::Value = serde_json::from_str(&f).unwrap();
         // Edited parameters: still in range, but bound by the AAD → refused.
         v["t"] = 2.into();
-        assert_eq!(open("correct horse", &v.to_string()), Err(BackupError::WrongPassphrase));
+        assert_eq!(
+            open("correct horse", &v.to_string()),
+            Err(BackupError::WrongPassphrase)
+        );
         v["t"] = 1.into();
         v["version"] = 2.into();
-        assert_eq!(open("correct horse", &v.to_string()), Err(BackupError::UnsupportedVersion(2)));
+        assert_eq!(
+            open("correct horse", &v.to_string()),
+            Err(BackupError::UnsupportedVersion(2))
+        );
         v["version"] = 1.into();
         v["m_kib"] = (MAX_M_KIB + 1).into();
-        assert_eq!(open("correct horse", &v.to_string()), Err(BackupError::BadParams));
+        assert_eq!(
+            open("correct horse", &v.to_string()),
+            Err(BackupError::BadParams)
+        );
         v["m_kib"] = 64.into();
         v["kdf"] = "scrypt".into();
-        assert_eq!(open("correct horse", &v.to_string()), Err(BackupError::UnsupportedKdf));
+        assert_eq!(
+            open("correct horse", &v.to_string()),
+            Err(BackupError::UnsupportedKdf)
+        );
         v["kdf"] = "argon2id".into();
         v["salt"] = "AAAA".into();
-        assert_eq!(open("correct horse", &v.to_string()), Err(BackupError::Corrupt("salt")));
+        assert_eq!(
+            open("correct horse", &v.to_string()),
+            Err(BackupError::Corrupt("salt"))
+        );
         v["format"] = "other".into();
-        assert_eq!(open("correct horse", &v.to_string()), Err(BackupError::NotABackup));
+        assert_eq!(
+            open("correct horse", &v.to_string()),
+            Err(BackupError::NotABackup)
+        );
         for junk in ["", "[]", "{", "null", "{\"format\":\"postern-backup\"}"] {
             assert!(open("x", junk).is_err());
         }
@@ -295,22 +347,63 @@ mod tests {
     fn default_params_are_valid() {
         assert!(KdfParams::DEFAULT.check().is_ok());
         assert_eq!(KdfParams::default(), KdfParams::DEFAULT);
-        assert_eq!(KdfParams { m_kib: 7, t: 1, p: 1 }.check(), Err(BackupError::BadParams));
-        assert_eq!(KdfParams { m_kib: 64, t: 0, p: 1 }.check(), Err(BackupError::BadParams));
-        assert_eq!(KdfParams { m_kib: 64, t: 1, p: 5 }.check(), Err(BackupError::BadParams));
+        assert_eq!(
+            KdfParams {
+                m_kib: 7,
+                t: 1,
+                p: 1
+            }
+            .check(),
+            Err(BackupError::BadParams)
+        );
+        assert_eq!(
+            KdfParams {
+                m_kib: 64,
+                t: 0,
+                p: 1
+            }
+            .check(),
+            Err(BackupError::BadParams)
+        );
+        assert_eq!(
+            KdfParams {
+                m_kib: 64,
+                t: 1,
+                p: 5
+            }
+            .check(),
+            Err(BackupError::BadParams)
+        );
     }
 
     /// `docs/vectors/backup-v1.json`: a backup file and a vault record from fixed inputs.
     /// `POSTERN_WRITE_VECTORS=1 cargo test -p postern-core --lib backup` rewrites it.
     fn vector_json() -> String {
         use crate::vault;
-        let params = KdfParams { m_kib: 256, t: 2, p: 1 };
+        let params = KdfParams {
+            m_kib: 256,
+            t: 2,
+            p: 1,
+        };
         let (salt, nonce) = ([0x5a; SALT_LEN], [0xa5; NONCE_LEN]);
         let payload = br#"{"identity_secret":"postern-secret1.example"}"#;
         let key = derive_key("correct horse battery staple", &salt, &params).unwrap();
-        let file = seal_with("correct horse battery staple", payload, params, &salt, &nonce).unwrap();
+        let file = seal_with(
+            "correct horse battery staple",
+            payload,
+            params,
+            &salt,
+            &nonce,
+        )
+        .unwrap();
         let sk = vault::StoreKey::from_bytes([0x42; 32]);
-        let rec = vault::seal_record_with_nonce(&sk, "messages", "in:!sb_00:m1", b"{\"body\":\"hi\"}", &[0x07; 24]);
+        let rec = vault::seal_record_with_nonce(
+            &sk,
+            "messages",
+            "in:!sb_00:m1",
+            b"{\"body\":\"hi\"}",
+            &[0x07; 24],
+        );
         let v = serde_json::json!({
             "description": "Postern backup file v1 (Argon2id -> XChaCha20-Poly1305) and one vault record (postern-vault/1). Small Argon2 parameters for speed; real files use m_kib=65536,t=3,p=1. See docs/protocol.md § Keys at rest and § Backup file.",
             "backup": {
@@ -341,7 +434,10 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn vectors_match_committed_file() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/backup-v1.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/vectors/backup-v1.json"
+        );
         let fresh = vector_json();
         if std::env::var_os("POSTERN_WRITE_VECTORS").is_some() {
             std::fs::write(path, &fresh).unwrap();
@@ -351,12 +447,28 @@ mod tests {
         // And independently: the committed file opens with its passphrase.
         let v: serde_json::Value = serde_json::from_str(&committed).unwrap();
         let b = &v["backup"];
-        let pt = open(b["passphrase"].as_str().unwrap(), b["file"].as_str().unwrap()).unwrap();
-        assert_eq!(std::str::from_utf8(&pt).unwrap(), b["payload"].as_str().unwrap());
+        let pt = open(
+            b["passphrase"].as_str().unwrap(),
+            b["file"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&pt).unwrap(),
+            b["payload"].as_str().unwrap()
+        );
         let r = &v["vault_record"];
         let sk = crate::vault::StoreKey::from_bytes([0x42; 32]);
-        let pt = crate::vault::open_record(&sk, "messages", "in:!sb_00:m1", r["sealed"].as_str().unwrap()).unwrap();
-        assert_eq!(std::str::from_utf8(&pt).unwrap(), r["plaintext"].as_str().unwrap());
+        let pt = crate::vault::open_record(
+            &sk,
+            "messages",
+            "in:!sb_00:m1",
+            r["sealed"].as_str().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&pt).unwrap(),
+            r["plaintext"].as_str().unwrap()
+        );
     }
 
     #[cfg(not(target_arch = "wasm32"))]

@@ -123,7 +123,13 @@ pub fn seal_record_with_nonce(
     // Encryption with a valid key and in-memory buffers cannot fail; an empty result would
     // simply not open later.
     let ct = cipher
-        .encrypt(XNonce::from_slice(nonce), Payload { msg: plaintext, aad: &aad })
+        .encrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: plaintext,
+                aad: &aad,
+            },
+        )
         .unwrap_or_default();
     let mut raw = Vec::with_capacity(NONCE_LEN + ct.len());
     raw.extend_from_slice(nonce);
@@ -141,7 +147,9 @@ pub fn open_record(
     key: &str,
     sealed: &str,
 ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-    let body = sealed.strip_prefix(RECORD_PREFIX).ok_or(VaultError::Format)?;
+    let body = sealed
+        .strip_prefix(RECORD_PREFIX)
+        .ok_or(VaultError::Format)?;
     let raw = b64::decode_url(body).map_err(|_| VaultError::Format)?;
     if raw.len() < NONCE_LEN + TAG_LEN {
         return Err(VaultError::Format);
@@ -166,20 +174,35 @@ mod tests {
         let k = StoreKey::generate(&mut OsRng);
         let s = seal_record(&k, "messages", "in:a:1", b"hello", &mut OsRng);
         assert!(is_sealed(&s));
-        assert_eq!(&open_record(&k, "messages", "in:a:1", &s).unwrap()[..], b"hello");
+        assert_eq!(
+            &open_record(&k, "messages", "in:a:1", &s).unwrap()[..],
+            b"hello"
+        );
         // Moved to another key or store: refused.
-        assert_eq!(open_record(&k, "messages", "in:a:2", &s), Err(VaultError::Auth));
-        assert_eq!(open_record(&k, "contacts", "in:a:1", &s), Err(VaultError::Auth));
+        assert_eq!(
+            open_record(&k, "messages", "in:a:2", &s),
+            Err(VaultError::Auth)
+        );
+        assert_eq!(
+            open_record(&k, "contacts", "in:a:1", &s),
+            Err(VaultError::Auth)
+        );
         // Length prefixes: ("ab","c") and ("a","bc") differ.
         assert_ne!(record_aad("ab", "c"), record_aad("a", "bc"));
         // Another key: refused.
         let other = StoreKey::generate(&mut OsRng);
-        assert_eq!(open_record(&other, "messages", "in:a:1", &s), Err(VaultError::Auth));
+        assert_eq!(
+            open_record(&other, "messages", "in:a:1", &s),
+            Err(VaultError::Auth)
+        );
         // Garbage never panics.
         for bad in ["", "pv1.", "pv1.!!!", "{\"a\":1}", "pv1.AAAA"] {
             assert_eq!(open_record(&k, "m", "k", bad), Err(VaultError::Format));
         }
-        assert_eq!(StoreKey::from_slice(&[0; 31]).err(), Some(VaultError::KeyLength));
+        assert_eq!(
+            StoreKey::from_slice(&[0; 31]).err(),
+            Some(VaultError::KeyLength)
+        );
         assert_eq!(format!("{k:?}"), "StoreKey(..)");
     }
 
@@ -187,9 +210,15 @@ mod tests {
     fn known_answer() {
         let k = StoreKey::from_bytes([0x42; 32]);
         let s = seal_record_with_nonce(&k, "meta", "identity_secret", b"secret", &[7; 24]);
-        assert_eq!(&open_record(&k, "meta", "identity_secret", &s).unwrap()[..], b"secret");
+        assert_eq!(
+            &open_record(&k, "meta", "identity_secret", &s).unwrap()[..],
+            b"secret"
+        );
         // Same inputs, same output (deterministic given the nonce).
-        assert_eq!(s, seal_record_with_nonce(&k, "meta", "identity_secret", b"secret", &[7; 24]));
+        assert_eq!(
+            s,
+            seal_record_with_nonce(&k, "meta", "identity_secret", b"secret", &[7; 24])
+        );
     }
 
     #[cfg(not(target_arch = "wasm32"))]
