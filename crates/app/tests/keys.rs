@@ -280,3 +280,39 @@ async fn backup_export_import_into_another_profile() {
     storage::delete_database(&a).await.unwrap();
     storage::delete_database(&b).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn fallback_raw_key_reports_unprotected_and_still_seals() {
+    // What a browser that refuses to store a CryptoKey leaves behind: the raw-key fallback.
+    let name = scratch_db();
+    let db = Database::open(name.as_str())
+        .with_version(storage::DB_VERSION)
+        .with_on_upgrade_needed(|_e, db| {
+            for s in storage::DATA_STORES {
+                db.create_object_store(s).build()?;
+            }
+            db.create_object_store(postern_app::keystore::STORE_VAULT)
+                .build()?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    postern_app::keystore::create_unprotected_for_tests(&db)
+        .await
+        .unwrap();
+    db.close();
+    let s = Storage::open(&name).await.unwrap();
+    assert_eq!(s.at_rest(), AtRest::Unprotected);
+    s.put_message(&msg("!sb_03", "m1", "CANARY-fallback"))
+        .await
+        .unwrap();
+    s.close();
+    for v in raw_values(&name, "messages").await {
+        assert!(v.starts_with("pv1.") && !v.contains("CANARY"));
+    }
+    let s = Storage::open(&name).await.unwrap();
+    assert_eq!(s.at_rest(), AtRest::Unprotected);
+    assert_eq!(s.messages().await.unwrap()[0].body, "CANARY-fallback");
+    s.close();
+    storage::delete_database(&name).await.unwrap();
+}
