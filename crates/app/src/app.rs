@@ -12,7 +12,6 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlElement, HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
-use zeroize::Zeroizing;
 
 use crate::logic;
 use crate::relay::{self, now_millis, now_secs, RelayError};
@@ -197,7 +196,7 @@ async fn load() -> Result<Loaded, String> {
         .map_err(|e| e.to_string())?;
     let (identity, created) = match stored {
         Some(secret) => {
-            let secret = Zeroizing::new(secret);
+            crate::settings::after_unlock(&secret);
             let id = Identity::import_secret(&secret).map_err(|e| {
                 format!(
                     "The identity stored in this browser could not be read ({e}). It was left \
@@ -210,12 +209,11 @@ async fn load() -> Result<Loaded, String> {
             let fresh = Identity::generate(&mut OsRng);
             let exported = fresh.export_secret();
             // Another tab may have created an identity meanwhile: use whichever is stored.
-            let kept = Zeroizing::new(
-                storage
-                    .save_identity_secret_if_absent(&exported)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
+            let kept = storage
+                .save_identity_secret_if_absent(&exported)
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::settings::after_unlock(&kept);
             let id = Identity::import_secret(&kept).map_err(|e| e.to_string())?;
             let created = id.node_id() == fresh.node_id();
             (id, created)
@@ -1033,6 +1031,9 @@ impl Component for App {
                         { self.view_identity(ctx) }
                         { self.view_contacts(ctx) }
                         { self.view_add_contact(ctx) }
+                        if let (Some(storage), Some(identity)) = (self.storage.clone(), self.identity.clone()) {
+                            <crate::settings::Settings {storage} {identity} />
+                        }
                     </aside>
                     { self.view_conversation(ctx) }
                 </div>

@@ -4,8 +4,10 @@
 
 pub mod app;
 pub mod gates;
+pub mod keystore;
 pub mod logic;
 pub mod relay;
+pub mod settings;
 pub mod storage;
 pub mod tabs;
 pub mod sync;

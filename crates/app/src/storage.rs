@@ -1,24 +1,35 @@
 //! Browser persistence (IndexedDB) for the identity secret, contacts and opened messages.
 //!
 //! Everything stays in this tab's origin storage; nothing here is ever sent to the relay.
-//! Records are stored as JSON strings under explicit keys so the schema is easy to migrate and
-//! the secret can later be wrapped with a non-extractable WebCrypto key by changing only
-//! [`Storage::load_identity_secret`] and [`Storage::save_identity_secret_if_absent`].
+//! Records are JSON documents under explicit keys, each **sealed** under the profile's store key
+//! (core [`vault`]: XChaCha20-Poly1305, AAD = store name + record key, so records cannot be
+//! swapped). The store key is unlocked by [`keystore`] (wrapped by a non-extractable WebCrypto
+//! key). Record keys (node ids, msg ids, gate ids) stay in the clear so lookups work.
 //!
-//! Rule: stored keys are never overwritten or deleted by this module (`add`, not `put`).
+//! Rules: the identity secret is never overwritten or deleted (`add`, not `put`; an import
+//! archives the replaced one); a record that does not open is an error, never a reason to
+//! replace it; every seal/open happens outside IndexedDB transactions except the synchronous
+//! (non-awaiting) sealing of the one-time v4 migration.
 //!
-//! Schema history: v1 `meta`, `contacts`, `messages`; v2 adds `outbox` (sealed envelopes waiting
-//! for the relay). Upgrades only create missing stores, so existing data is kept.
+//! Schema history: v1 `meta`, `contacts`, `messages`; v2 adds `outbox`; v3 `gates`,
+//! `gate_epochs`, `gate_messages`; v4 adds `vault` (keyring + migration marker) and seals the
+//! plaintext records of v1–v3 in place, in one transaction, on the first open after the upgrade.
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use postern_core::dm::DmEnvelope;
 use postern_core::gate::EpochRecord;
+use postern_core::vault::{self, StoreKey};
+use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::keystore::{self, AtRest, STORE_VAULT};
 
 /// Default database name.
 pub const DB_NAME: &str = "postern";
-/// Schema version (2: `outbox` store added; 3: `gates`, `gate_epochs`, `gate_messages`).
+/// Schema version (2: `outbox` store added; 3: `gates`, `gate_epochs`, `gate_messages`;
+/// 4: `vault` store, every record sealed under the store key; 5: `events`, the synced public chain).
 pub const DB_VERSION: u32 = 5;
 
 const STORE_META: &str = "meta";
@@ -46,6 +57,18 @@ pub struct SyncHead {
     #[serde(default)]
     pub scheduler: postern_core::sync::SyncWorkerState,
 }
+/// `vault` record present once the v1–v3 plaintext records were sealed.
+const KEY_MIGRATED_V4: &str = "migrated_v4";
+/// Every store whose records are sealed (all but `vault`).
+pub const DATA_STORES: [&str; 7] = [
+    STORE_META,
+    STORE_CONTACTS,
+    STORE_MESSAGES,
+    STORE_OUTBOX,
+    STORE_GATES,
+    STORE_GATE_EPOCHS,
+    STORE_GATE_MESSAGES,
+];
 
 /// A stored contact: a user-chosen label plus the contact's public identity string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,8 +206,10 @@ pub enum StorageError {
     Unavailable(String),
     /// A read or write failed.
     Io(String),
-    /// A stored record could not be decoded.
+    /// A stored record could not be decoded (or did not open under the store key).
     Corrupt(String),
+    /// The store key could not be unlocked; local data is kept untouched.
+    Locked(String),
 }
 
 impl std::fmt::Display for StorageError {
@@ -195,6 +220,11 @@ impl std::fmt::Display for StorageError {
             }
             StorageError::Io(e) => write!(f, "browser storage error: {e}"),
             StorageError::Corrupt(e) => write!(f, "stored data is corrupt: {e}"),
+            StorageError::Locked(e) => write!(
+                f,
+                "local data could not be unlocked ({e}); it was kept untouched. Reload to try \
+                 again, or import a backup"
+            ),
         }
     }
 }
@@ -205,9 +235,15 @@ fn io(e: impl std::fmt::Display) -> StorageError {
     StorageError::Io(e.to_string())
 }
 
-/// Handle to the open database.
+/// Handle to the open database and the unlocked store key.
 pub struct Storage {
     db: Database,
+    key: StoreKey,
+    at_rest: AtRest,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Corrupt(e.to_string())
 }
 
 impl Storage {
@@ -218,19 +254,21 @@ impl Storage {
             .with_on_upgrade_needed(|event, db| {
                 let old = event.old_version() as u32;
                 let existing: Vec<String> = db.object_store_names().collect();
-                // Every version only ever adds stores: create what is missing, keep the rest.
-                for store in [
-                    STORE_META,
-                    STORE_CONTACTS,
-                    STORE_MESSAGES,
-                    STORE_OUTBOX,
-                    STORE_GATES,
-                    STORE_GATE_EPOCHS,
-                    STORE_GATE_MESSAGES,
-                ] {
+                let create = |store: &str| -> Result<(), indexed_db_futures::error::Error> {
                     if !existing.iter().any(|s| s == store) {
                         db.create_object_store(store).build()?;
                     }
+                    Ok(())
+                };
+                // v1–v3 only ever added stores: create what is missing, keep the rest.
+                for store in DATA_STORES {
+                    create(store)?;
+                }
+                if old < 4 {
+                    // v4: the keyring store. Sealing the older plaintext records needs the
+                    // store key (WebCrypto, async), so it runs right after open, in one
+                    // transaction, until `vault/migrated_v4` exists (see `migrate_v4`).
+                    create(STORE_VAULT)?;
                 }
                 // v5: synced Infonet chain events.
                 if old < 5 && !existing.iter().any(|s| s == STORE_EVENTS) {
@@ -240,10 +278,99 @@ impl Storage {
             })
             .await
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-        Ok(Storage { db })
+        let (key, at_rest) = keystore::unlock_or_create(&db).await?;
+        let s = Storage { db, key, at_rest };
+        s.migrate_v4().await?;
+        Ok(s)
     }
 
-    async fn get_string(&self, store: &str, key: &str) -> Result<Option<String>, StorageError> {
+    /// Whether the store key is wrapped by a non-extractable WebCrypto key.
+    pub fn at_rest(&self) -> AtRest {
+        self.at_rest
+    }
+
+    /// Seal every plaintext record left by schema v1–v3, in one readwrite transaction (the
+    /// sealing is synchronous Rust, nothing else is awaited inside). Idempotent: sealed records
+    /// are recognised and left alone; the marker is written in the same transaction.
+    async fn migrate_v4(&self) -> Result<(), StorageError> {
+        let tx = self.db.transaction(STORE_VAULT).build().map_err(io)?;
+        let done: Option<String> = tx
+            .object_store(STORE_VAULT)
+            .map_err(io)?
+            .get(KEY_MIGRATED_V4)
+            .primitive()
+            .map_err(io)?
+            .await
+            .map_err(io)?;
+        drop(tx);
+        if done.is_some() {
+            return Ok(());
+        }
+        let mut stores: Vec<&str> = DATA_STORES.to_vec();
+        stores.push(STORE_VAULT);
+        let tx = self
+            .db
+            .transaction(stores)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        for store in DATA_STORES {
+            let st = tx.object_store(store).map_err(io)?;
+            let keys: Vec<String> = st
+                .get_all_keys::<String>()
+                .primitive()
+                .map_err(io)?
+                .await
+                .map_err(io)?
+                .collect::<Result<_, _>>()
+                .map_err(io)?;
+            let values: Vec<String> = st
+                .get_all::<String>()
+                .primitive()
+                .map_err(io)?
+                .await
+                .map_err(io)?
+                .collect::<Result<_, _>>()
+                .map_err(io)?;
+            for (k, v) in keys.iter().zip(values) {
+                let v = Zeroizing::new(v);
+                if !vault::is_sealed(&v) {
+                    let sealed = vault::seal_record(&self.key, store, k, v.as_bytes(), &mut OsRng);
+                    st.put(sealed).with_key(k.clone()).primitive().map_err(io)?;
+                }
+            }
+        }
+        tx.object_store(STORE_VAULT)
+            .map_err(io)?
+            .put("1".to_string())
+            .with_key(KEY_MIGRATED_V4)
+            .primitive()
+            .map_err(io)?;
+        tx.commit().await.map_err(io)
+    }
+
+    fn seal(&self, store: &str, key: &str, plaintext: &str) -> String {
+        vault::seal_record(&self.key, store, key, plaintext.as_bytes(), &mut OsRng)
+    }
+
+    fn open_sealed(
+        &self,
+        store: &str,
+        key: &str,
+        sealed: &str,
+    ) -> Result<Zeroizing<String>, StorageError> {
+        let pt = vault::open_record(&self.key, store, key, sealed)
+            .map_err(|e| corrupt(format!("{store}/{key}: {e}")))?;
+        String::from_utf8(pt.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| corrupt(format!("{store}/{key}: not UTF-8")))
+    }
+
+    async fn get_string(
+        &self,
+        store: &str,
+        key: &str,
+    ) -> Result<Option<Zeroizing<String>>, StorageError> {
         let tx = self.db.transaction(store).build().map_err(io)?;
         let st = tx.object_store(store).map_err(io)?;
         let v: Option<String> = st
@@ -252,19 +379,37 @@ impl Storage {
             .map_err(io)?
             .await
             .map_err(io)?;
-        Ok(v)
+        drop(tx);
+        v.map(|v| self.open_sealed(store, key, &v)).transpose()
     }
 
-    async fn get_all_strings(&self, store: &str) -> Result<Vec<String>, StorageError> {
+    async fn get_all_strings(&self, store: &str) -> Result<Vec<Zeroizing<String>>, StorageError> {
         let tx = self.db.transaction(store).build().map_err(io)?;
         let st = tx.object_store(store).map_err(io)?;
-        let it = st
+        let keys: Vec<String> = st
+            .get_all_keys::<String>()
+            .primitive()
+            .map_err(io)?
+            .await
+            .map_err(io)?
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        let values: Vec<String> = st
             .get_all::<String>()
             .primitive()
             .map_err(io)?
             .await
+            .map_err(io)?
+            .collect::<Result<_, _>>()
             .map_err(io)?;
-        it.map(|r| r.map_err(io)).collect()
+        drop(tx);
+        if keys.len() != values.len() {
+            return Err(corrupt(format!("{store}: keys and values differ")));
+        }
+        keys.iter()
+            .zip(values)
+            .map(|(k, v)| self.open_sealed(store, k, &v))
+            .collect()
     }
 
     /// Write `value` at `key`; with `overwrite == false` an existing record makes this fail.
@@ -275,6 +420,7 @@ impl Storage {
         value: String,
         overwrite: bool,
     ) -> Result<(), StorageError> {
+        let value = self.seal(store, key, &value);
         let tx = self
             .db
             .transaction(store)
@@ -297,7 +443,7 @@ impl Storage {
     }
 
     /// The stored `postern-secret1.…` string, if an identity was created before.
-    pub async fn load_identity_secret(&self) -> Result<Option<String>, StorageError> {
+    pub async fn load_identity_secret(&self) -> Result<Option<Zeroizing<String>>, StorageError> {
         self.get_string(STORE_META, KEY_IDENTITY).await
     }
 
@@ -307,7 +453,7 @@ impl Storage {
     pub async fn save_identity_secret_if_absent(
         &self,
         secret: &str,
-    ) -> Result<String, StorageError> {
+    ) -> Result<Zeroizing<String>, StorageError> {
         if let Some(existing) = self.load_identity_secret().await? {
             return Ok(existing);
         }
@@ -315,7 +461,7 @@ impl Storage {
             .write_string(STORE_META, KEY_IDENTITY, secret.to_string(), false)
             .await
         {
-            Ok(()) => Ok(secret.to_string()),
+            Ok(()) => Ok(Zeroizing::new(secret.to_string())),
             Err(e) => match self.load_identity_secret().await? {
                 // Lost a race with another tab: use the identity that won.
                 Some(existing) => Ok(existing),
@@ -372,8 +518,11 @@ impl Storage {
         local: &StoredMessage,
         entry: &OutboxEntry,
     ) -> Result<(), StorageError> {
-        let msg_json = serde_json::to_string(local).map_err(io)?;
+        let msg_json = Zeroizing::new(serde_json::to_string(local).map_err(io)?);
         let entry_json = serde_json::to_string(entry).map_err(io)?;
+        // Seal before the transaction (no non-IndexedDB work inside it).
+        let msg_json = self.seal(STORE_MESSAGES, &local.key(), &msg_json);
+        let entry_json = self.seal(STORE_OUTBOX, &entry.key(), &entry_json);
         let tx = self
             .db
             .transaction([STORE_MESSAGES, STORE_OUTBOX])
@@ -410,7 +559,8 @@ impl Storage {
     /// Update the local copy of an outgoing message; when it is no longer `Queued` its outbox
     /// entry is removed in the same transaction.
     pub async fn settle_outgoing(&self, local: &StoredMessage) -> Result<(), StorageError> {
-        let msg_json = serde_json::to_string(local).map_err(io)?;
+        let msg_json = Zeroizing::new(serde_json::to_string(local).map_err(io)?);
+        let msg_json = self.seal(STORE_MESSAGES, &local.key(), &msg_json);
         let tx = self
             .db
             .transaction([STORE_MESSAGES, STORE_OUTBOX])
@@ -486,7 +636,7 @@ impl Storage {
     /// The gate outbox: a JSON list of sealed gate posts waiting for the relay (ciphertext
     /// only; kept by `gates.rs`), under one `meta` key so a write replaces it atomically.
     pub async fn gate_outbox(&self) -> Result<Option<String>, StorageError> {
-        self.get_string(STORE_META, KEY_GATE_OUTBOX).await
+        Ok(self.get_string(STORE_META, KEY_GATE_OUTBOX).await?.map(|z| z.to_string()))
     }
 
     pub async fn put_gate_outbox(&self, json: String) -> Result<(), StorageError> {
@@ -534,6 +684,11 @@ impl Storage {
         head: &SyncHead,
     ) -> Result<(), StorageError> {
         let head_json = serde_json::to_string(head).map_err(io)?;
+        // Sealed like every record (public data, but one rule for the whole database), before
+        // the transaction opens.
+        let head_json = self.seal(STORE_META, KEY_SYNC_HEAD, &head_json);
+        let events: Vec<(&str, String)> =
+            events.iter().map(|(k, v)| (k.as_str(), self.seal(STORE_EVENTS, k, v))).collect();
         let tx = self
             .db
             .transaction([STORE_EVENTS, STORE_META])
@@ -541,9 +696,9 @@ impl Storage {
             .build()
             .map_err(io)?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
-        for (key, json) in events {
+        for (key, json) in &events {
             st.put(json.as_str())
-                .with_key(key.as_str())
+                .with_key(*key)
                 .primitive()
                 .map_err(io)?;
         }
@@ -558,12 +713,12 @@ impl Storage {
     /// Every stored event text in chain order (keys are zero-padded indexes).
     pub async fn event_texts(&self) -> Result<Vec<String>, StorageError> {
         // getAll returns records in key order.
-        self.get_all_strings(STORE_EVENTS).await
+        Ok(self.get_all_strings(STORE_EVENTS).await?.into_iter().map(|z| z.to_string()).collect())
     }
 
     /// One stored event text.
     pub async fn event_text(&self, key: &str) -> Result<Option<String>, StorageError> {
-        self.get_string(STORE_EVENTS, key).await
+        Ok(self.get_string(STORE_EVENTS, key).await?.map(|z| z.to_string()))
     }
 
     /// Drop the stored chain and its cursor (one transaction), e.g. after it failed to verify.
@@ -586,6 +741,84 @@ impl Storage {
         tx.commit().await.map_err(io)
     }
 
+    /// Every record of every data store, opened: the plaintext of a backup
+    /// (`{store: {key: json}}`; stores other engineers add later are included automatically).
+    pub async fn export_records(&self) -> Result<BackupRecords, StorageError> {
+        let mut out = BackupRecords::default();
+        for store in DATA_STORES {
+            let tx = self.db.transaction(store).build().map_err(io)?;
+            let st = tx.object_store(store).map_err(io)?;
+            let keys: Vec<String> = st
+                .get_all_keys::<String>()
+                .primitive()
+                .map_err(io)?
+                .await
+                .map_err(io)?
+                .collect::<Result<_, _>>()
+                .map_err(io)?;
+            drop(tx);
+            let values = self.get_all_strings(store).await?;
+            let m = out.stores.entry(store.to_string()).or_default();
+            for (k, v) in keys.into_iter().zip(values) {
+                m.insert(k, v.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Restore a backup: every record is sealed under this profile's store key first, then all
+    /// are written in one transaction (overwriting same-key records, keeping the others). The
+    /// identity secret in the backup becomes this profile's identity; a different identity that
+    /// was stored here is kept under `meta/identity_previous:<node>` (never deleted).
+    /// Returns the number of records written.
+    pub async fn import_records(
+        &self,
+        records: &BackupRecords,
+        current_node: Option<&str>,
+    ) -> Result<usize, StorageError> {
+        let new_secret = records
+            .stores
+            .get(STORE_META)
+            .and_then(|m| m.get(KEY_IDENTITY))
+            .ok_or_else(|| corrupt("the backup holds no identity"))?;
+        let current = self.load_identity_secret().await?;
+        let mut sealed: Vec<(&str, String, String)> = Vec::new();
+        if let (Some(cur), Some(node)) = (&current, current_node) {
+            if cur.as_str() != new_secret.as_str() {
+                let k = format!("identity_previous:{node}");
+                sealed.push((STORE_META, k.clone(), self.seal(STORE_META, &k, cur)));
+            }
+        }
+        for store in DATA_STORES {
+            let Some(m) = records.stores.get(store) else {
+                continue;
+            };
+            for (k, v) in m {
+                if store == STORE_META && k.starts_with("identity_previous:") && current.is_some() {
+                    // Keep this profile's own archive entries as they are.
+                    continue;
+                }
+                sealed.push((store, k.clone(), self.seal(store, k, v)));
+            }
+        }
+        let tx = self
+            .db
+            .transaction(DATA_STORES)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        for (store, k, v) in &sealed {
+            tx.object_store(store)
+                .map_err(io)?
+                .put(v.clone())
+                .with_key(k.clone())
+                .primitive()
+                .map_err(io)?;
+        }
+        tx.commit().await.map_err(io)?;
+        Ok(sealed.len())
+    }
+
     /// Close the connection (tests use this before deleting a scratch database).
     pub fn close(self) {
         self.db.close();
@@ -599,14 +832,32 @@ impl Storage {
         let st = tx.object_store(STORE_META).map_err(io)?;
         // '0' follows '/': every key with the prefix.
         let range = format!("{KEY_GATE_OUTBOX}/")..format!("{KEY_GATE_OUTBOX}0");
-        let it = st
+        let keys: Vec<String> = st
+            .get_all_keys::<String>()
+            .with_query(range.clone())
+            .primitive()
+            .map_err(io)?
+            .await
+            .map_err(io)?
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        let values: Vec<String> = st
             .get_all::<String>()
             .with_query(range)
             .primitive()
             .map_err(io)?
             .await
+            .map_err(io)?
+            .collect::<Result<_, _>>()
             .map_err(io)?;
-        it.map(|r| r.map_err(io)).collect()
+        drop(tx);
+        if keys.len() != values.len() {
+            return Err(corrupt("gate outbox: keys and values differ"));
+        }
+        keys.iter()
+            .zip(values)
+            .map(|(k, v)| self.open_sealed(STORE_META, k, &v).map(|p| p.to_string()))
+            .collect()
     }
 
     pub async fn put_gate_post(&self, nonce: &str, json: String) -> Result<(), StorageError> {
@@ -652,15 +903,51 @@ impl Storage {
             .await
             .map_err(io)?;
         if let Some(old) = old {
+            // Sealing is synchronous Rust: nothing but IndexedDB is awaited inside.
+            let old = self.open_sealed(STORE_META, KEY_GATE_OUTBOX, &old)?;
             for (nonce, json) in split(&old) {
-                st.put(json)
-                    .with_key(format!("{KEY_GATE_OUTBOX}/{nonce}"))
+                let key = format!("{KEY_GATE_OUTBOX}/{nonce}");
+                st.put(self.seal(STORE_META, &key, &json))
+                    .with_key(key)
                     .primitive()
                     .map_err(io)?;
             }
             st.delete(KEY_GATE_OUTBOX).primitive().map_err(io)?;
         }
         tx.commit().await.map_err(io)
+    }
+}
+
+/// Plaintext of a backup: `{"stores": {store: {record key: record JSON}}}`. Values are wiped
+/// from memory when dropped.
+#[derive(Default, Serialize, Deserialize)]
+pub struct BackupRecords {
+    pub stores: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+impl Drop for BackupRecords {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for m in self.stores.values_mut() {
+            for v in m.values_mut() {
+                v.zeroize();
+            }
+        }
+    }
+}
+
+impl BackupRecords {
+    /// The identity secret inside the backup, if any.
+    pub fn identity_secret(&self) -> Option<&str> {
+        self.stores
+            .get(STORE_META)
+            .and_then(|m| m.get(KEY_IDENTITY))
+            .map(String::as_str)
+    }
+
+    /// Number of records per store (for the import summary).
+    pub fn count(&self, store: &str) -> usize {
+        self.stores.get(store).map_or(0, |m| m.len())
     }
 }
 

@@ -43,13 +43,13 @@ async fn storage_round_trip_and_never_overwrites_identity() {
     let id = Identity::generate(&mut OsRng);
     let secret = id.export_secret();
     assert_eq!(
-        db.save_identity_secret_if_absent(&secret).await.unwrap(),
+        *db.save_identity_secret_if_absent(&secret).await.unwrap(),
         *secret
     );
     // A second identity must not replace the stored one.
     let other = Identity::generate(&mut OsRng).export_secret();
     assert_eq!(
-        db.save_identity_secret_if_absent(&other).await.unwrap(),
+        *db.save_identity_secret_if_absent(&other).await.unwrap(),
         *secret
     );
 

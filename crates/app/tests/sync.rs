@@ -211,7 +211,7 @@ async fn events_store_batches_pages_and_upgrades_from_v3() {
     v3.close();
 
     let db = Storage::open(&name).await.unwrap();
-    assert_eq!(db.load_identity_secret().await.unwrap().as_deref(), Some("postern-secret1.kept"));
+    assert_eq!(db.load_identity_secret().await.unwrap().as_deref().map(String::as_str), Some("postern-secret1.kept"));
     assert_eq!(db.sync_head().await.unwrap(), SyncHead::default());
     let rows = |from: u64, n: u64| -> Vec<(String, String)> {
         (from..from + n).map(|i| (event_key(i), format!("{{\"i\":{i}}}"))).collect()
@@ -228,7 +228,7 @@ async fn events_store_batches_pages_and_upgrades_from_v3() {
     db.clear_events().await.unwrap();
     assert!(db.event_texts().await.unwrap().is_empty());
     assert_eq!(db.sync_head().await.unwrap(), SyncHead::default());
-    assert_eq!(db.load_identity_secret().await.unwrap().as_deref(), Some("postern-secret1.kept"));
+    assert_eq!(db.load_identity_secret().await.unwrap().as_deref().map(String::as_str), Some("postern-secret1.kept"));
     db.close();
     storage::delete_database(&name).await.unwrap();
 }

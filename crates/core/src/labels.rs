@@ -32,3 +32,15 @@ pub const GATE_MSG_AAD: &[u8] = b"postern/gate/v1/msg-aad";
 pub const GATE_MSG_SIG: &[u8] = b"postern/gate/v1/msg-sig";
 /// HKDF `info` prefix of the per-message author pseudonym shown to the relay.
 pub const GATE_SENDER_REF: &[u8] = b"postern/gate/v1/sender-ref";
+
+// ---- Keys at rest and encrypted backups (see docs/protocol.md § Keys at rest, § Backup file) ----
+
+/// Prefix of the AEAD associated data of a record sealed under the browser's store key:
+/// `VAULT_RECORD_AAD ‖ u32(len store) ‖ store ‖ u32(len key) ‖ key`.
+pub const VAULT_RECORD_AAD: &[u8] = b"postern/vault/v1/record-aad";
+/// AES-GCM `additionalData` when the store key is wrapped by the non-extractable WebCrypto key.
+pub const VAULT_WRAP_AAD: &[u8] = b"postern/vault/v1/wrap-aad";
+/// `format` field of a backup file (`postern-backup`, version 1).
+pub const BACKUP_FORMAT: &str = "postern-backup";
+/// Prefix of the AEAD associated data of a backup file (binds version, KDF parameters, salt).
+pub const BACKUP_AAD: &[u8] = b"postern/backup/v1/aad";

@@ -42,3 +42,5 @@ pub mod verify;
 pub use event::{sign_event, ChainEvent};
 pub use identity::{Identity, PublicIdentity};
 pub use verify::{verify_chain, verify_event, ChainReport, FailReason, VerifyOptions};
+pub mod backup;
+pub mod vault;

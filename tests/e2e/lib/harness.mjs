@@ -121,28 +121,57 @@ export function findInFiles(dir, needles) {
   return hits;
 }
 
-/** Find the identity secret export string anywhere in the page origin's IndexedDB. */
+/**
+ * The identity secret export string (`postern-secret1.…`) of the page's profile, through the
+ * documented test hook (IndexedDB holds it only sealed under the store key): turns the hook on
+ * (`localStorage["postern-test-hooks"] = "1"`), reloads, waits for the app and reads
+ * `window.__posternTest.identitySecret`. Returns `[secret]` (same shape as before).
+ */
 export async function readStoredSecret(page) {
-  return page.evaluate(async () => {
-    const found = [];
-    const dbs = await indexedDB.databases();
-    for (const { name } of dbs) {
+  await page.evaluate(() => localStorage.setItem('postern-test-hooks', '1'));
+  await page.reload();
+  await page.waitForSelector('#identity-string', { timeout: 30_000 });
+  await page.waitForFunction(() => window.__posternTest && window.__posternTest.identitySecret, null, { timeout: 30_000 });
+  const secret = await page.evaluate(() => window.__posternTest.identitySecret);
+  return secret ? [secret] : [];
+}
+
+/**
+ * Every value in every object store of every IndexedDB database of the page's origin, rendered
+ * as text (strings as is, bytes as latin1 and hex, objects as JSON): what a scan of the
+ * profile's disk could find. Returns the needles found, with database/store/key.
+ */
+export async function scanIndexedDb(page, needles) {
+  return page.evaluate(async (needles) => {
+    const hits = [];
+    const render = (v) => {
+      if (v == null) return '';
+      if (typeof v === 'string') return v;
+      if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+        const b = new Uint8Array(v.buffer ? v.buffer : v);
+        return String.fromCharCode(...b) + [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+      }
+      if (typeof CryptoKey !== 'undefined' && v instanceof CryptoKey) return `CryptoKey(${v.type},${v.extractable})`;
+      try { return JSON.stringify(v); } catch { return String(v); }
+    };
+    for (const { name } of await indexedDB.databases()) {
       const db = await new Promise((res, rej) => { const r = indexedDB.open(name); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
       for (const store of db.objectStoreNames) {
-        const values = await new Promise((res, rej) => {
-          const r = db.transaction(store, 'readonly').objectStore(store).getAll();
-          r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error);
+        const [keys, values] = await new Promise((res, rej) => {
+          const tx = db.transaction(store, 'readonly');
+          const k = tx.objectStore(store).getAllKeys();
+          const v = tx.objectStore(store).getAll();
+          tx.oncomplete = () => res([k.result, v.result]); tx.onerror = () => rej(tx.error);
         });
-        for (const v of values) {
-          const s = typeof v === 'string' ? v : JSON.stringify(v);
-          const m = s && s.match(/postern-secret1\.[A-Za-z0-9_-]+/);
-          if (m) found.push(m[0]);
-        }
+        values.forEach((v, i) => {
+          const text = render(v) + ' ' + render(keys[i]);
+          for (const n of needles) if (text.includes(n)) hits.push({ db: name, store, key: String(keys[i]), needle: n });
+        });
       }
       db.close();
     }
-    return found;
-  });
+    return hits;
+  }, needles);
 }
 
 export function outputDir(testName) {

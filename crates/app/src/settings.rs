@@ -1,0 +1,398 @@
+//! Settings: keys at rest (protected / fallback warning), persistent storage
+//! (`navigator.storage.persist()`), encrypted backup export and import (core [`backup`]).
+use std::rc::Rc;
+
+use postern_core::backup::{self, KdfParams};
+use postern_core::Identity;
+use rand_core::OsRng;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+use zeroize::Zeroizing;
+
+use crate::keystore::AtRest;
+use crate::storage::{BackupRecords, Storage};
+
+/// Shortest passphrase accepted for a new backup.
+pub const MIN_PASSPHRASE: usize = 10;
+const IMPORT_REPORT: &str = "postern-import-report";
+
+#[derive(Properties)]
+pub struct Props {
+    pub storage: Rc<Storage>,
+    pub identity: Rc<Identity>,
+}
+
+impl PartialEq for Props {
+    fn eq(&self, o: &Self) -> bool {
+        Rc::ptr_eq(&self.storage, &o.storage) && Rc::ptr_eq(&self.identity, &o.identity)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum St {
+    Pending,
+    Ok,
+    Error,
+}
+
+impl St {
+    fn as_str(self) -> &'static str {
+        match self {
+            St::Pending => "pending",
+            St::Ok => "ok",
+            St::Error => "error",
+        }
+    }
+}
+
+pub enum Msg {
+    Persist(&'static str),
+    Pass(String),
+    Pass2(String),
+    Export,
+    Exported(Result<(String, f64), String>),
+    ImportPass(String),
+    Import,
+    Imported(Result<String, String>),
+}
+
+pub struct Settings {
+    persist: &'static str,
+    pass: Zeroizing<String>,
+    pass2: Zeroizing<String>,
+    import_pass: Zeroizing<String>,
+    export_status: Option<(St, String)>,
+    import_status: Option<(St, String)>,
+    file_ref: NodeRef,
+}
+
+fn session() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+fn perf_now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+/// Ask for persistent storage (and report whether it is granted).
+async fn request_persist() -> &'static str {
+    let Some(sm) = web_sys::window().map(|w| w.navigator().storage()) else {
+        return "unsupported";
+    };
+    if JsValue::from(sm.clone()).is_undefined() {
+        return "unsupported";
+    }
+    let already = match sm.persisted() {
+        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_bool()),
+        Err(_) => None,
+    };
+    if already == Some(true) {
+        return "granted";
+    }
+    match sm.persist() {
+        Ok(p) => match JsFuture::from(p).await.ok().and_then(|v| v.as_bool()) {
+            Some(true) => "granted",
+            Some(false) => "denied",
+            None => "unsupported",
+        },
+        Err(_) => "unsupported",
+    }
+}
+
+/// Let the browser paint the "working…" status before the (synchronous) Argon2id.
+async fn yield_to_ui() {
+    gloo_timers::future::TimeoutFuture::new(0).await;
+}
+
+fn download(name: &str, text: &str) -> Result<(), String> {
+    let err = |e: JsValue| format!("{e:?}");
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("application/json");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(err)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(err)?;
+    let doc = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = doc
+        .create_element("a")
+        .map_err(err)?
+        .dyn_into()
+        .map_err(|_| "no anchor")?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+async fn export(
+    storage: Rc<Storage>,
+    node: String,
+    pass: Zeroizing<String>,
+) -> Result<(String, f64), String> {
+    let records = storage.export_records().await.map_err(|e| e.to_string())?;
+    let payload = Zeroizing::new(serde_json::to_vec(&records).map_err(|e| e.to_string())?);
+    drop(records);
+    yield_to_ui().await;
+    let t0 = perf_now();
+    let file =
+        backup::seal(&pass, &payload, KdfParams::DEFAULT, &mut OsRng).map_err(|e| e.to_string())?;
+    let ms = perf_now() - t0;
+    let day = js_sys::Date::new_0()
+        .to_iso_string()
+        .as_string()
+        .unwrap_or_default();
+    let short: String = node.chars().skip(4).take(8).collect();
+    download(
+        &format!(
+            "postern-backup-{short}-{}.json",
+            day.get(..10).unwrap_or("")
+        ),
+        &file,
+    )?;
+    Ok((file, ms))
+}
+
+async fn import(
+    storage: Rc<Storage>,
+    me: Rc<Identity>,
+    file: web_sys::File,
+    pass: Zeroizing<String>,
+) -> Result<String, String> {
+    let text = JsFuture::from(file.text())
+        .await
+        .map_err(|_| "the file could not be read".to_string())?
+        .as_string()
+        .ok_or("the file is not text")?;
+    backup::header(&text).map_err(|e| e.to_string())?;
+    yield_to_ui().await;
+    let t0 = perf_now();
+    let payload = backup::open(&pass, &text).map_err(|e| e.to_string())?;
+    let kdf_ms = perf_now() - t0;
+    let records: BackupRecords = std::str::from_utf8(&payload)
+        .ok()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .ok_or("the backup's contents are not readable by this version")?;
+    let secret = records
+        .identity_secret()
+        .ok_or("the backup holds no identity")?;
+    let restored = Identity::import_secret(secret)
+        .map_err(|e| format!("the identity in the backup is invalid ({e})"))?;
+    let my_node = me.node_id().to_string();
+    let n = storage
+        .import_records(&records, Some(&my_node))
+        .await
+        .map_err(|e| e.to_string())?;
+    let total_ms = perf_now() - t0;
+    Ok(format!(
+        "Restored identity {} and {n} records ({} contacts, {} messages, {} gates) in {:.0} ms \
+         (key derivation {:.0} ms).",
+        crate::logic::fingerprint(&restored.public()),
+        records.count("contacts"),
+        records.count("messages"),
+        records.count("gates"),
+        total_ms,
+        kdf_ms
+    ))
+}
+
+impl Component for Settings {
+    type Message = Msg;
+    type Properties = Props;
+
+    fn create(ctx: &Context<Self>) -> Self {
+        ctx.link()
+            .send_future(async { Msg::Persist(request_persist().await) });
+        // The report of an import that reloaded the page.
+        let import_status = session().and_then(|s| {
+            let r = s.get_item(IMPORT_REPORT).ok().flatten();
+            let _ = s.remove_item(IMPORT_REPORT);
+            r.map(|r| (St::Ok, r))
+        });
+        Settings {
+            persist: "checking",
+            pass: Zeroizing::default(),
+            pass2: Zeroizing::default(),
+            import_pass: Zeroizing::default(),
+            export_status: None,
+            import_status,
+            file_ref: NodeRef::default(),
+        }
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Self::Message) -> bool {
+        match msg {
+            Msg::Persist(p) => self.persist = p,
+            Msg::Pass(p) => self.pass = Zeroizing::new(p),
+            Msg::Pass2(p) => self.pass2 = Zeroizing::new(p),
+            Msg::ImportPass(p) => self.import_pass = Zeroizing::new(p),
+            Msg::Export => {
+                if self.pass.chars().count() < MIN_PASSPHRASE {
+                    self.export_status = Some((
+                        St::Error,
+                        format!("Use a passphrase of at least {MIN_PASSPHRASE} characters."),
+                    ));
+                } else if *self.pass != *self.pass2 {
+                    self.export_status =
+                        Some((St::Error, "The two passphrases differ.".to_string()));
+                } else {
+                    self.export_status = Some((St::Pending, "Encrypting the backup…".to_string()));
+                    let (s, node) = (
+                        ctx.props().storage.clone(),
+                        ctx.props().identity.node_id().to_string(),
+                    );
+                    let pass = self.pass.clone();
+                    ctx.link()
+                        .send_future(async move { Msg::Exported(export(s, node, pass).await) });
+                }
+            }
+            Msg::Exported(r) => {
+                self.export_status = Some(match r {
+                    Ok((file, ms)) => {
+                        self.pass = Zeroizing::default();
+                        self.pass2 = Zeroizing::default();
+                        (
+                            St::Ok,
+                            format!(
+                                "Backup saved ({} KB, key derivation {ms:.0} ms). Keep the file \
+                                 and the passphrase: both are needed to restore.",
+                                file.len().div_ceil(1024)
+                            ),
+                        )
+                    }
+                    Err(e) => (St::Error, format!("Backup failed: {e}")),
+                });
+            }
+            Msg::Import => {
+                let file = self
+                    .file_ref
+                    .cast::<HtmlInputElement>()
+                    .and_then(|i| i.files())
+                    .and_then(|f| f.get(0));
+                match file {
+                    None => {
+                        self.import_status =
+                            Some((St::Error, "Choose a backup file first.".to_string()))
+                    }
+                    Some(_) if self.import_pass.is_empty() => {
+                        self.import_status =
+                            Some((St::Error, "Enter the backup's passphrase.".to_string()))
+                    }
+                    Some(file) => {
+                        self.import_status =
+                            Some((St::Pending, "Decrypting the backup…".to_string()));
+                        let (s, me) = (ctx.props().storage.clone(), ctx.props().identity.clone());
+                        let pass = self.import_pass.clone();
+                        ctx.link().send_future(async move {
+                            Msg::Imported(import(s, me, file, pass).await)
+                        });
+                    }
+                }
+            }
+            Msg::Imported(Ok(report)) => {
+                self.import_pass = Zeroizing::default();
+                // Reload so every view (identity, contacts, gates) reads the restored data.
+                if let Some(s) = session() {
+                    let _ = s.set_item(IMPORT_REPORT, &report);
+                }
+                self.import_status = Some((St::Ok, format!("{report} Reloading…")));
+                if let Some(w) = web_sys::window() {
+                    let _ = w.location().reload();
+                }
+            }
+            Msg::Imported(Err(e)) => {
+                self.import_status = Some((St::Error, format!("Import failed: {e}")));
+            }
+        }
+        true
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let at_rest = ctx.props().storage.at_rest();
+        let persist_text = match self.persist {
+            "granted" => "granted: the browser will not evict Postern's data under storage pressure",
+            "denied" => "not granted: the browser may evict Postern's data under storage pressure; keep a backup",
+            "unsupported" => "not supported by this browser; keep a backup",
+            _ => "checking…",
+        };
+        let status = |s: &Option<(St, String)>, id: &'static str| match s {
+            Some((k, t)) => {
+                html! { <p id={id} class="muted small" data-state={k.as_str()} role="status">{ t.clone() }</p> }
+            }
+            None => html! { <p id={id} class="muted small" role="status"></p> },
+        };
+        let busy_export = matches!(self.export_status, Some((St::Pending, _)));
+        let busy_import = matches!(self.import_status, Some((St::Pending, _)));
+        html! {
+            <section class="card settings" aria-labelledby="settings-h">
+                <h2 id="settings-h">{ "Keys and backup" }</h2>
+                if at_rest == AtRest::Protected {
+                    <p id="at-rest" class="hint" data-state="protected">
+                        { "Your keys and messages are encrypted in this browser with a key it cannot export." }
+                    </p>
+                } else {
+                    <p id="at-rest" class="banner banner-warn" data-state="unprotected" role="alert">
+                        { "This browser would not store a protected key, so local data is not protected at rest: anyone with access to this browser profile's files can read it. Keep an encrypted backup." }
+                    </p>
+                }
+                <p class="small">{ "Persistent storage: " }
+                    <span id="persist-status" data-state={self.persist}>{ persist_text }</span>
+                </p>
+                <details>
+                    <summary>{ "Export an encrypted backup" }</summary>
+                    <label for="backup-pass">{ "Passphrase" }</label>
+                    <input id="backup-pass" type="password" autocomplete="new-password" value={self.pass.to_string()}
+                        oninput={link.callback(|e: InputEvent| Msg::Pass(e.target_unchecked_into::<HtmlInputElement>().value()))} />
+                    <label for="backup-pass2">{ "Repeat passphrase" }</label>
+                    <input id="backup-pass2" type="password" autocomplete="new-password" value={self.pass2.to_string()}
+                        oninput={link.callback(|e: InputEvent| Msg::Pass2(e.target_unchecked_into::<HtmlInputElement>().value()))} />
+                    <button id="export-backup" type="button" class="btn" disabled={busy_export}
+                        onclick={link.callback(|_| Msg::Export)}>{ "Download backup" }</button>
+                </details>
+                { status(&self.export_status, "backup-status") }
+                <details>
+                    <summary>{ "Import a backup" }</summary>
+                    <p class="hint small">{ "Restores the identity, contacts, gates and message history of the backup into this browser. An identity already here is kept aside, not deleted." }</p>
+                    <input id="import-file" type="file" accept=".json,application/json" ref={self.file_ref.clone()} />
+                    <label for="import-pass">{ "Passphrase" }</label>
+                    <input id="import-pass" type="password" autocomplete="current-password" value={self.import_pass.to_string()}
+                        oninput={link.callback(|e: InputEvent| Msg::ImportPass(e.target_unchecked_into::<HtmlInputElement>().value()))} />
+                    <button id="import-backup" type="button" class="btn" disabled={busy_import}
+                        onclick={link.callback(|_| Msg::Import)}>{ "Import backup" }</button>
+                </details>
+                { status(&self.import_status, "import-status") }
+            </section>
+        }
+    }
+}
+
+/// Called once the identity is unlocked: records the unlock time (ms since navigation start)
+/// as `html[data-unlock-ms]` and, when `localStorage["postern-test-hooks"] == "1"` (set by the
+/// e2e harness only), exposes `window.__posternTest.identitySecret` so the leak scans know the
+/// private keys. The hook gives nothing a same-origin script could not already get (it can use
+/// the stored CryptoKey itself), and it is off unless that flag is set.
+pub fn after_unlock(secret: &str) {
+    let ms = perf_now();
+    let Some(w) = web_sys::window() else {
+        return;
+    };
+    if let Some(root) = w.document().and_then(|d| d.document_element()) {
+        let _ = root.set_attribute("data-unlock-ms", &format!("{ms:.0}"));
+    }
+    let hooks = w
+        .local_storage()
+        .ok()
+        .flatten()
+        .and_then(|l| l.get_item("postern-test-hooks").ok().flatten());
+    if hooks.as_deref() == Some("1") {
+        let obj = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&obj, &"identitySecret".into(), &secret.into());
+        let _ = js_sys::Reflect::set(&w, &"__posternTest".into(), &obj);
+    }
+}
