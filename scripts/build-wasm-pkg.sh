@@ -26,7 +26,8 @@ CRATE_DIR=crates/wasm
 WASM_OPT=${WASM_OPT:-$ROOT/tools/node_modules/.bin/wasm-opt}
 WASM_BINDGEN=${WASM_BINDGEN:-wasm-bindgen}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-IN_WASM=$TARGET_DIR/wasm32-unknown-unknown/wasm-release/postern_wasm.wasm
+PROFILE=${WASM_PKG_PROFILE:-wasm-release-pkg}
+IN_WASM=$TARGET_DIR/wasm32-unknown-unknown/$PROFILE/postern_wasm.wasm
 # Features rustc 1.95 enables by default for wasm32-unknown-unknown (its target_features
 # section); binaryen must accept them or it refuses the module.
 WASM_OPT_FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
@@ -40,8 +41,8 @@ LOCK_VER=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); prin
 CLI_VER=$("$WASM_BINDGEN" --version | awk '{print $2}')
 [ "$LOCK_VER" = "$CLI_VER" ] || die "wasm-bindgen CLI $CLI_VER != wasm-bindgen $LOCK_VER in Cargo.lock"
 
-echo "==> cargo build --profile wasm-release --target wasm32-unknown-unknown -p postern-wasm"
-cargo build --profile wasm-release --target wasm32-unknown-unknown -p postern-wasm
+echo "==> cargo build --profile $PROFILE --target wasm32-unknown-unknown -p postern-wasm"
+cargo build --profile "$PROFILE" --target wasm32-unknown-unknown -p postern-wasm
 
 VERSION=$(cargo metadata --no-deps --format-version 1 --offline \
   | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const p=JSON.parse(s).packages.find(p=>p.name==="postern-wasm");process.stdout.write(p.version)})')
@@ -55,6 +56,18 @@ build_target() { # $1 = wasm-bindgen target, $2 = out dir
   "$WASM_OPT" -O3 "${WASM_OPT_FEATURES[@]}" "$out/postern_wasm_bg.wasm" -o "$out/postern_wasm_bg.opt.wasm"
   mv "$out/postern_wasm_bg.opt.wasm" "$out/postern_wasm_bg.wasm"
   cp "$CRATE_DIR/README.md" "$out/README.md"
+  # verifyChainParallel: hand-written JS over the generated bindings (crates/wasm/js).
+  if [ "$target" = web ]; then
+    cp "$CRATE_DIR/js/parallel_core.js" "$out/postern_wasm_parallel_core.js"
+    cp "$CRATE_DIR/js/parallel_web.js" "$out/postern_wasm_parallel.js"
+    cp "$CRATE_DIR/js/parallel_web_worker.js" "$out/postern_wasm_parallel_worker.js"
+    cp "$CRATE_DIR/js/parallel.d.ts" "$out/postern_wasm_parallel.d.ts"
+  else
+    cp "$CRATE_DIR/js/parallel_core.js" "$out/postern_wasm_parallel_core.mjs"
+    cp "$CRATE_DIR/js/parallel_node.mjs" "$out/postern_wasm_parallel.mjs"
+    cp "$CRATE_DIR/js/parallel_node_worker.mjs" "$out/postern_wasm_parallel_worker.mjs"
+    cp "$CRATE_DIR/js/parallel.d.ts" "$out/postern_wasm_parallel.d.mts"
+  fi
   node - "$out" "$target" "$VERSION" <<'JS'
 const fs = require("fs"), path = require("path");
 const [out, target, version] = process.argv.slice(2);
@@ -70,10 +83,14 @@ const pkg = {
 if (target === "web") {
   Object.assign(pkg, { type: "module", main: "postern_wasm.js", module: "postern_wasm.js",
     exports: { ".": { types: "./postern_wasm.d.ts", default: "./postern_wasm.js" },
+               "./parallel": { types: "./postern_wasm_parallel.d.ts", default: "./postern_wasm_parallel.js" },
                "./postern_wasm_bg.wasm": "./postern_wasm_bg.wasm" },
     sideEffects: ["./snippets/*"] });
 } else {
-  Object.assign(pkg, { main: "postern_wasm.js", engines: { node: ">=18" } });
+  Object.assign(pkg, { main: "postern_wasm.js", engines: { node: ">=18" },
+    exports: { ".": { types: "./postern_wasm.d.ts", default: "./postern_wasm.js" },
+               "./parallel": { types: "./postern_wasm_parallel.d.mts", default: "./postern_wasm_parallel.mjs" },
+               "./postern_wasm_bg.wasm": "./postern_wasm_bg.wasm" } });
 }
 fs.writeFileSync(path.join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
 JS
