@@ -29,7 +29,7 @@ if (REPORT_ONLY) {
   out = JSON.parse(fs.readFileSync(path.join(BENCH, "results.json"), "utf8"));
   Object.assign(cfg, out.config);
 } else {
-const MOUNTS = { "/page/": path.join(BENCH, "page"), "/pkg/": PKG, "/nm/": path.join(BENCH, "node_modules") };
+const MOUNTS = { "/page/": path.join(BENCH, "page"), "/pkg/": PKG, "/nm/": path.join(BENCH, "node_modules"), "/pkg-simd/": process.env.POSTERN_PKG_SIMD || path.join(ROOT, "crates/wasm/pkg-simd") };
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
 
 const server = http.createServer((req, res) => {
@@ -161,6 +161,10 @@ md += `\nRatios read "this row's throughput ÷ that peer's" (>1 = this row is fa
   md += `## Bundle sizes\n\n| Bundle | Raw | gzip -9 (zlib) | Budget (gzip -9) |\n|---|---:|---:|---:|\n`;
   if (app.length) { const s = sizeOf(app); md += `| UI (dist/*.wasm + dist/*.js) | ${s.raw.toLocaleString("en-US")} | ${s.gz.toLocaleString("en-US")} | ${budget("crates/app/SIZE_BUDGET").toLocaleString("en-US")} |\n`; }
   if (pkg.length) { const s = sizeOf(pkg); md += `| postern-wasm package (.wasm) | ${s.raw.toLocaleString("en-US")} | ${s.gz.toLocaleString("en-US")} | ${budget("crates/wasm/SIZE_BUDGET").toLocaleString("en-US")} |\n`; }
+  const glue = list(PKG, /^postern_wasm(_parallel(_core|_worker)?)?\.js$/);
+  if (glue.length) { const s = sizeOf(glue); md += `| postern-wasm JS glue (postern_wasm*.js) | ${s.raw.toLocaleString("en-US")} | ${s.gz.toLocaleString("en-US")} | — |\n`; }
+  const simd = list(path.join(ROOT, "crates/wasm/pkg-simd"), /_bg\.wasm$/);
+  if (simd.length) { const s = sizeOf(simd); md += `| postern-wasm +simd128 variant (not shipped) | ${s.raw.toLocaleString("en-US")} | ${s.gz.toLocaleString("en-US")} | — |\n`; }
   md += `\nBoth budgets are enforced in \`make test\` (scripts/check-app-size.sh, scripts/build-wasm-pkg.sh).\n\n`;
 }
 md += fs.existsSync(path.join(BENCH, "NOTES.md")) ? fs.readFileSync(path.join(BENCH, "NOTES.md"), "utf8") : "";

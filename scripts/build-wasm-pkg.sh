@@ -5,6 +5,7 @@
 #
 #   scripts/build-wasm-pkg.sh          build + size check
 #   scripts/build-wasm-pkg.sh --test   build + size check + node --test crates/wasm/tests/node
+#   scripts/build-wasm-pkg.sh --simd   also build crates/wasm/pkg-simd (web, +simd128; for bench/, not shipped)
 #
 # Needs: rustup target wasm32-unknown-unknown, wasm-bindgen-cli equal to the wasm-bindgen
 # version in Cargo.lock, binaryen's wasm-opt (tools/node_modules/.bin, or $WASM_OPT), node ≥ 18.
@@ -14,9 +15,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 RUN_TESTS=0
+SIMD=0
 for arg in "$@"; do
   case "$arg" in
     --test) RUN_TESTS=1 ;;
+    --simd) SIMD=1 ;;
     -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
@@ -98,6 +101,18 @@ JS
 
 build_target web "$CRATE_DIR/pkg"
 build_target nodejs "$CRATE_DIR/pkg-node"
+
+if [ "$SIMD" = 1 ]; then
+  # Same code with WebAssembly SIMD (128-bit) enabled for LLVM's auto-vectoriser, in its own
+  # profile directory so the RUSTFLAGS change does not invalidate the default build.
+  echo "==> RUSTFLAGS=+simd128 cargo build --profile wasm-release-simd"
+  RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+simd128" \
+    cargo build --profile wasm-release-simd --target wasm32-unknown-unknown -p postern-wasm
+  IN_WASM=$TARGET_DIR/wasm32-unknown-unknown/wasm-release-simd/postern_wasm.wasm
+  WASM_OPT_FEATURES+=(--enable-simd)
+  build_target web "$CRATE_DIR/pkg-simd"
+  IN_WASM=$TARGET_DIR/wasm32-unknown-unknown/$PROFILE/postern_wasm.wasm
+fi
 
 size() { stat -c %s "$1"; }
 gz() { gzip -9 -c "$1" | wc -c; }

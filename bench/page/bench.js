@@ -87,6 +87,9 @@ async function suite(cfg) {
   const subtle = crypto.subtle;
   await sodium.ready;
   await init();
+  // Optional +simd128 build of the same package (scripts/build-wasm-pkg.sh --simd → /pkg-simd/).
+  let ps = null;
+  try { const m = await import("/pkg-simd/postern_wasm.js"); await m.default(); ps = m; log("pkg-simd loaded"); } catch { log("no pkg-simd"); }
   log(`runMs=${cfg.runMs} passes=${cfg.passes} chainN=${cfg.chainN} ua=${navigator.userAgent}`);
 
   // ---- SHA-256, 1 MiB ----
@@ -100,6 +103,7 @@ async function suite(cfg) {
     await bench(G, "WebCrypto", () => subtle.digest("SHA-256", data), { bytes: data.length, async: true, note: "async, one await per digest" });
     check(same(sha256(data), pw.sha256(data)), "noble == postern sha256");
     await bench(G, "Postern", () => pw.sha256(data), { bytes: data.length, note: "sha256(): includes the copy into wasm memory" });
+    if (ps) await bench(G, "Postern +simd128", () => ps.sha256(data), { bytes: data.length });
   }
 
   // ---- Ed25519 ----
@@ -127,6 +131,7 @@ async function suite(cfg) {
     await bench(G, "libsodium", () => { if (!sodium.crypto_sign_verify_detached(sig, msg, kp.publicKey)) throw new Error("bad"); });
     await bench(G, "WebCrypto", async () => { if (!(await subtle.verify({ name: "Ed25519" }, wPub, sig, msg))) throw new Error("bad"); }, { async: true, note: "async, one await per op" });
     await bench(G, "Postern", () => { if (!pw.ed25519Verify(nPub, msg, sig)) throw new Error("bad"); }, { note: "ed25519Verify (dalek verify)" });
+    if (ps) await bench(G, "Postern +simd128", () => { if (!ps.ed25519Verify(nPub, msg, sig)) throw new Error("bad"); });
     G = "Ed25519 verify_strict (64 B msg)";
     await bench(G, "noble", () => { if (!ed25519.verify(sig, msg, nPub, { zip215: false })) throw new Error("bad"); }, { note: "zip215: false (RFC 8032 strict)" });
     await bench(G, "libsodium", () => { if (!sodium.crypto_sign_verify_detached(sig, msg, kp.publicKey)) throw new Error("bad"); }, { note: "libsodium always rejects small-order / non-canonical encodings" });
@@ -149,6 +154,7 @@ async function suite(cfg) {
       await bench(G, "WebCrypto", async () => { for (let i = 0; i < n; i++) if (!(await subtle.verify({ name: "Ed25519" }, wPubs[i], sigs[i], msgs[i]))) throw new Error("bad"); }, { ...U, async: true, note: "sequential: one await per signature" });
       await bench(G, "WebCrypto (Promise.all)", async () => { const r = await Promise.all(wPubs.map((k, i) => subtle.verify({ name: "Ed25519" }, k, sigs[i], msgs[i]))); if (!r.every(Boolean)) throw new Error("bad"); }, { ...U, async: true, note: "all n verify calls in flight at once" });
       await bench(G, "Postern", () => { if (!pw.ed25519VerifyBatch(pks, sg, ms, lens)) throw new Error("bad"); }, { ...U, note: "ed25519VerifyBatch, one thread" });
+      if (ps) await bench(G, "Postern +simd128", () => { if (!ps.ed25519VerifyBatch(pks, sg, ms, lens)) throw new Error("bad"); }, { ...U, note: "one thread" });
       await benchWorkers(G, `Postern × ${WORKERS} workers`, { pks, sg, msgs: ms, lens }, n, `ed25519VerifyBatch in ${WORKERS} module workers (own wasm instance each), summed`);
     }
     signer.free();
@@ -169,6 +175,7 @@ async function suite(cfg) {
     await bench(G, "WebCrypto", () => subtle.deriveBits({ name: "X25519", public: wB }, wA, 256), { async: true, note: "async, one await per op" });
     check(same(shared, pw.x25519(a, bPub)), "x25519 noble == Postern");
     await bench(G, "Postern", () => pw.x25519(a, bPub), { note: "x25519(secret, public)" });
+    if (ps) await bench(G, "Postern +simd128", () => ps.x25519(a, bPub));
   }
 
   // ---- ChaCha20-Poly1305 (IETF, 12-byte nonce) seal ----
@@ -184,10 +191,12 @@ async function suite(cfg) {
       await bench(G, "noble", () => chacha20poly1305(key, nonce).encrypt(pt), { bytes: size });
       await bench(G, "libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, null, null, nonce, key), { bytes: size });
       await bench(G, "Postern", () => pw.chacha20Poly1305Seal(key, nonce, pt), { bytes: size, note: "chacha20Poly1305Seal: copy in + copy out included" });
+      if (ps) await bench(G, "Postern +simd128", () => ps.chacha20Poly1305Seal(key, nonce, pt), { bytes: size });
       G = `ChaCha20-Poly1305 open ${label}`;
       await bench(G, "noble", () => chacha20poly1305(key, nonce).decrypt(ct), { bytes: size });
       await bench(G, "libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, ct, null, nonce, key), { bytes: size });
       await bench(G, "Postern", () => pw.chacha20Poly1305Open(key, nonce, ct), { bytes: size, note: "chacha20Poly1305Open: copy in + copy out included" });
+      if (ps) await bench(G, "Postern +simd128", () => ps.chacha20Poly1305Open(key, nonce, ct), { bytes: size });
     }
   }
 
@@ -310,6 +319,7 @@ async function suite(cfg) {
     const G = `verify chain of ${N} events`;
     for (const [impl, fn, note] of [
       ["Postern", () => { if (!pw.verifyChain(chainJson, nowV, maxAge).valid) throw new Error("invalid"); }, "verifyChain(chain JSON text), one thread: parse + full Infonet/2 rules + batched Ed25519 + Merkle root"],
+      ...(ps ? [["Postern +simd128", () => { if (!ps.verifyChain(chainJson, nowV, maxAge).valid) throw new Error("invalid"); }, "same, +simd128 build"]] : []),
       [`Postern × ${WORKERS} workers`, async () => { if (!(await pool.verifyChain(chainJson, nowV, maxAge)).valid) throw new Error("invalid"); }, `ChainVerifierPool.verifyChain (postern-wasm/parallel): signatures (batched) + event ids in ${WORKERS} module workers, sequential rules on the page thread; warm pool`],
       ["noble (JS equivalent)", () => { if (!jsVerifyChain(chainJson).valid) throw new Error("invalid"); }, "JSON.parse + sha256 ids (noble) + prev links + node binding + ed25519.verify (noble); no schema/Merkle/replay rules"],
       ["WebCrypto + noble (JS equivalent)", async () => { if (!(await jsVerifyChainWebCrypto(chainJson)).valid) throw new Error("invalid"); }, "as above, signatures with WebCrypto Ed25519 (all verify promises of the chain in flight, then awaited)"],
