@@ -29,7 +29,7 @@ CRATE_DIR=crates/wasm
 WASM_OPT=${WASM_OPT:-$ROOT/tools/node_modules/.bin/wasm-opt}
 WASM_BINDGEN=${WASM_BINDGEN:-wasm-bindgen}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-PROFILE=${WASM_PKG_PROFILE:-wasm-release-pkg}
+PROFILE=${WASM_PKG_PROFILE:-wasm-release}
 IN_WASM=$TARGET_DIR/wasm32-unknown-unknown/$PROFILE/postern_wasm.wasm
 # Features rustc 1.95 enables by default for wasm32-unknown-unknown (its target_features
 # section); binaryen must accept them or it refuses the module.
