@@ -109,7 +109,7 @@ fn primitives(c: &mut Criterion) {
             serde_json::to_string(&env).unwrap()
         })
     });
-    let env = serde_json::to_string(&dm::seal(&alice, &bob.public(), &body, "00", now, &mut OsRng).unwrap()).unwrap();
+    let env = serde_json::to_string(&dm::seal(&alice, &bob.public(), &body, &dm::new_msg_id(&mut OsRng), now, &mut OsRng).unwrap()).unwrap();
     g.bench_function("dm_open_1k", |b| {
         b.iter(|| {
             let e: dm::DmEnvelope = serde_json::from_str(&env).unwrap();
