@@ -6,6 +6,9 @@
 // problem, the chain is re-verified with the single-threaded `verifyChain`, so an invalid chain
 // reports exactly the same first failure (index, reason) as `verifyChain`.
 
+// Largest part handed to core in one piece: 16 Mi UTF-16 units ≤ 48 MiB of UTF-8.
+const PART_CHARS = 16 * 1024 * 1024;
+
 /** Byte offsets [start, end) of the top-level elements of a JSON array text, or null if `text`
  *  does not look like one (the caller then falls back to `verifyChain`, which reports why). */
 export function splitJsonArray(text) {
@@ -64,10 +67,22 @@ export class ChainVerifierPool {
   /** Same arguments and result as `verifyChain`. `chunk`: events per worker task. */
   async verifyChain(eventsJson, nowSeconds, maxEventAgeSeconds, { chunk = 2048 } = {}) {
     const api = this.api;
-    const serial = () => api.verifyChain(eventsJson, nowSeconds, maxEventAgeSeconds);
-    const spans = this.workers.length ? splitJsonArray(eventsJson) : null;
-    if (!spans || spans.starts.length === 0) return serial();
-    const n = spans.starts.length;
+    const big = eventsJson.length > PART_CHARS;
+    const spans = this.workers.length || big ? splitJsonArray(eventsJson) : null;
+    const n = spans ? spans.starts.length : 0;
+    // Chains whose text could exceed core's 64 MiB JSON input limit go to core in parts.
+    let parts = null;
+    if (spans && big) {
+      parts = [];
+      for (let a = 0; a < n;) {
+        let b = a + 1;
+        while (b < n && spans.ends[b] - spans.starts[a] <= PART_CHARS) b++;
+        parts.push("[" + eventsJson.slice(spans.starts[a], spans.ends[b - 1]) + "]");
+        a = b;
+      }
+    }
+    const serial = () => (parts ? api.verifyChainParts(parts, nowSeconds, maxEventAgeSeconds) : api.verifyChain(eventsJson, nowSeconds, maxEventAgeSeconds));
+    if (!spans || n === 0 || !this.workers.length) return serial();
     const tasks = [];
     for (let a = 0; a < n; a += chunk) tasks.push([a, Math.min(n, a + chunk)]);
     let next = 0, bad = false, failed = null;
@@ -82,7 +97,10 @@ export class ChainVerifierPool {
     const running = Promise.all(this.workers.map(runWorker));
     // The sequential half runs here while the workers check signatures.
     let structure;
-    try { structure = api.verifyChainStructure(eventsJson, nowSeconds, maxEventAgeSeconds); }
+    try {
+      structure = parts ? api.verifyChainStructureParts(parts, nowSeconds, maxEventAgeSeconds)
+                        : api.verifyChainStructure(eventsJson, nowSeconds, maxEventAgeSeconds);
+    }
     catch (e) { await running; throw e; }
     await running;
     if (failed) { const e = new Error(failed.message); e.code = failed.code; throw e; }

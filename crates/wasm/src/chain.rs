@@ -145,6 +145,32 @@ fn report_js(report: &verify::ChainReport) -> ChainReportJs {
         .into_js()
 }
 
+/// `verifyChain` for a chain given in consecutive parts, each a JSON array text (genesis first in
+/// the first part). Use it when the whole chain text would exceed the JSON parser's 64 MiB input
+/// limit (~95k typical events): the result is what `verifyChain` gives for the concatenation.
+#[wasm_bindgen(js_name = verifyChainParts)]
+pub fn verify_chain_parts(
+    parts: Vec<String>,
+    now_seconds: f64,
+    max_event_age_seconds: Option<f64>,
+) -> Result<ChainReportJs, JsValue> {
+    let opts = options(now_seconds, max_event_age_seconds)?;
+    let mut events = Vec::new();
+    for p in &parts {
+        events.extend(parse_events(p)?);
+    }
+    Ok(report_js(&verify::verify_chain_values(&events, &opts)))
+}
+
+fn options(now_seconds: f64, max_event_age_seconds: Option<f64>) -> Result<verify::VerifyOptions, JsValue> {
+    let now = to_u64(now_seconds.floor(), "nowSeconds")?;
+    let mut opts = verify::VerifyOptions::at(now);
+    if let Some(age) = max_event_age_seconds {
+        opts.max_event_age_s = to_u64(age, "maxEventAgeSeconds")?;
+    }
+    Ok(opts)
+}
+
 fn parse_events(events_json: &str) -> Result<Vec<Value>, JsValue> {
     match json::parse(events_json.as_bytes()).map_err(json_error)? {
         Value::Array(a) => Ok(a),
@@ -163,12 +189,21 @@ pub fn verify_chain_structure(
     now_seconds: f64,
     max_event_age_seconds: Option<f64>,
 ) -> Result<ChainReportJs, JsValue> {
-    let now = to_u64(now_seconds.floor(), "nowSeconds")?;
-    let mut opts = verify::VerifyOptions::at(now);
-    if let Some(age) = max_event_age_seconds {
-        opts.max_event_age_s = to_u64(age, "maxEventAgeSeconds")?;
+    verify_chain_structure_parts(vec![events_json.to_string()], now_seconds, max_event_age_seconds)
+}
+
+/// `verifyChainStructure` for a chain given in parts (see `verifyChainParts`).
+#[wasm_bindgen(js_name = verifyChainStructureParts)]
+pub fn verify_chain_structure_parts(
+    parts: Vec<String>,
+    now_seconds: f64,
+    max_event_age_seconds: Option<f64>,
+) -> Result<ChainReportJs, JsValue> {
+    let opts = options(now_seconds, max_event_age_seconds)?;
+    let mut values = Vec::new();
+    for p in &parts {
+        values.extend(parse_events(p)?);
     }
-    let values = parse_events(events_json)?;
     let mut events = Vec::with_capacity(values.len());
     for (i, v) in values.iter().enumerate() {
         match event::ChainEvent::from_value(v) {

@@ -85,3 +85,15 @@ test("splitJsonArray finds element boundaries", () => {
   assert.equal(par.splitJsonArray("[1] x"), null);
   assert.deepEqual(par.splitJsonArray("[]"), { starts: [], ends: [] });
 });
+
+test("verifyChainParts / verifyChainStructureParts equal the single-text calls", () => {
+  const parts = [TEXTS.slice(0, 100), TEXTS.slice(100, 101), TEXTS.slice(101)].map(join);
+  assert.deepEqual(w.verifyChainParts(parts, NOW + 1000, 0), w.verifyChain(join(TEXTS), NOW + 1000, 0));
+  assert.deepEqual(w.verifyChainStructureParts(parts, NOW + 1000, 0), w.verifyChainStructure(join(TEXTS), NOW + 1000, 0));
+  const bad = TEXTS.slice(); bad[150] = withField(bad[150], "signature", flipHex);
+  const badParts = [bad.slice(0, 120), bad.slice(120)].map(join);
+  const r = w.verifyChainParts(badParts, NOW + 1000, 0);
+  assert.deepEqual(r, w.verifyChain(join(bad), NOW + 1000, 0));
+  assert.equal(r.error.index, 150);
+  assert.equal(w.verifyChainParts([], NOW, 0).count, 0);
+});
