@@ -6,6 +6,7 @@ import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import sodium from "libsodium-wrappers";
 import init, * as pw from "postern-wasm";
+import { createChainVerifierPool } from "postern-wasm/parallel";
 
 const logEl = document.getElementById("log");
 const log = (s) => { console.log(s); logEl.textContent += "\n" + s; };
@@ -38,15 +39,42 @@ async function measure(fn, { async = false } = {}) {
 }
 
 const results = [];
-async function bench(group, impl, fn, { bytes = 0, async = false, note = "" } = {}) {
+async function bench(group, impl, fn, { bytes = 0, async = false, note = "", per = 1, unit } = {}) {
   let r;
   try { r = await measure(fn, { async }); }
   catch (e) { log(`  ${group} / ${impl}: ERROR ${e.code || ""} ${e.message}`); results.push({ group, impl, error: String(e.message || e), note }); return; }
+  if (per !== 1) r = { opsPerSec: r.opsPerSec * per, passes: r.passes.map((x) => x * per) };
   const row = { group, impl, opsPerSec: r.opsPerSec, passes: r.passes, note };
+  if (unit) row.unit = unit;
   if (bytes) { row.bytes = bytes; row.mbPerSec = (r.opsPerSec * bytes) / 1e6; }
   results.push(row);
   log(`  ${group} / ${impl}: ${bytes ? row.mbPerSec.toFixed(1) + " MB/s" : Math.round(r.opsPerSec) + " ops/s"} (passes ${r.passes.map((x) => Math.round(bytes ? (x * bytes) / 1e6 : x)).join(", ")})`);
 }
+const WORKERS = Math.max(2, navigator.hardwareConcurrency || 2);
+// Batch verification in module workers: each worker loops for runMs; the figure is the sum.
+let edWorkers = null;
+async function benchWorkers(group, impl, data, n, note) {
+  try {
+    if (!edWorkers) {
+      edWorkers = await Promise.all(Array.from({ length: WORKERS }, () => new Promise((res, rej) => {
+        const w = new Worker("/page/ed-worker.js", { type: "module" });
+        w.onerror = (e) => rej(new Error("worker: " + e.message));
+        w.onmessage = (e) => { if (e.data.ready) res(w); };
+      })));
+    }
+    const once = (ms) => Promise.all(edWorkers.map((w) => new Promise((res, rej) => {
+      w.onmessage = (e) => (e.data.error ? rej(new Error(e.data.error)) : res(e.data.sigPerSec));
+      w.postMessage({ ...data, dur: ms });
+    }))).then((xs) => xs.reduce((a, b) => a + b, 0));
+    await once(Math.max(50, CFG.runMs / 4));
+    const passes = [];
+    for (let p = 0; p < CFG.passes; p++) passes.push(await once(CFG.runMs));
+    const row = { group, impl, opsPerSec: median(passes), passes, unit: "sig/s", note };
+    results.push(row);
+    log(`  ${group} / ${impl}: ${Math.round(row.opsPerSec)} sig/s (passes ${passes.map(Math.round).join(", ")})`);
+  } catch (e) { log(`  ${group} / ${impl}: ERROR ${e.message}`); results.push({ group, impl, error: String(e.message || e), note }); }
+}
+
 const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 function check(cond, what) { if (!cond) throw new Error("cross-check failed: " + what); }
 
@@ -59,6 +87,9 @@ async function suite(cfg) {
   const subtle = crypto.subtle;
   await sodium.ready;
   await init();
+  // Optional +simd128 build of the same package (scripts/build-wasm-pkg.sh --simd → /pkg-simd/).
+  let ps = null;
+  try { const m = await import("/pkg-simd/postern_wasm.js"); await m.default(); ps = m; log("pkg-simd loaded"); } catch { log("no pkg-simd"); }
   log(`runMs=${cfg.runMs} passes=${cfg.passes} chainN=${cfg.chainN} ua=${navigator.userAgent}`);
 
   // ---- SHA-256, 1 MiB ----
@@ -70,7 +101,9 @@ async function suite(cfg) {
     const G = "SHA-256 1 MiB";
     await bench(G, "noble", () => sha256(data), { bytes: data.length });
     await bench(G, "WebCrypto", () => subtle.digest("SHA-256", data), { bytes: data.length, async: true, note: "async, one await per digest" });
-    await bench(G, "Postern", () => pw.rfc9162LeafHash(data), { bytes: data.length, note: "via rfc9162LeafHash = SHA-256(0x00‖data): the only raw hash postern-wasm exposes; includes the copy into wasm memory" });
+    check(same(sha256(data), pw.sha256(data)), "noble == postern sha256");
+    await bench(G, "Postern", () => pw.sha256(data), { bytes: data.length, note: "sha256(): includes the copy into wasm memory" });
+    if (ps) await bench(G, "Postern +simd128", () => ps.sha256(data), { bytes: data.length });
   }
 
   // ---- Ed25519 ----
@@ -84,14 +117,47 @@ async function suite(cfg) {
     const sig = ed25519.sign(msg, seed);
     check(same(sig, sodium.crypto_sign_detached(msg, kp.privateKey)), "ed25519 signatures agree (noble/libsodium)");
     check(same(sig, new Uint8Array(await subtle.sign({ name: "Ed25519" }, wPriv, msg))), "ed25519 signatures agree (noble/WebCrypto)");
+    const signer = new pw.Ed25519Signer(seed);
+    check(same(sig, pw.ed25519Sign(seed, msg)) && same(sig, signer.sign(msg)), "ed25519 signatures agree (noble/Postern)");
+    check(pw.ed25519Verify(nPub, msg, sig) && pw.ed25519VerifyStrict(nPub, msg, sig), "Postern verifies");
     let G = "Ed25519 sign (64 B msg)";
-    await bench(G, "noble", () => ed25519.sign(msg, seed));
-    await bench(G, "libsodium", () => sodium.crypto_sign_detached(msg, kp.privateKey));
+    await bench(G, "noble", () => ed25519.sign(msg, seed), { note: "sign(msg, seed): key expanded per call" });
+    await bench(G, "libsodium", () => sodium.crypto_sign_detached(msg, kp.privateKey), { note: "64-byte expanded secret key" });
     await bench(G, "WebCrypto", () => subtle.sign({ name: "Ed25519" }, wPriv, msg), { async: true, note: "async, one await per op" });
+    await bench(G, "Postern", () => pw.ed25519Sign(seed, msg), { note: "ed25519Sign(seed, msg): key expanded per call (as noble)" });
+    await bench(G, "Postern (key handle)", () => signer.sign(msg), { note: "Ed25519Signer.sign: expanded key kept in wasm (as libsodium)" });
     G = "Ed25519 verify (64 B msg)";
-    await bench(G, "noble", () => { if (!ed25519.verify(sig, msg, nPub)) throw new Error("bad"); });
+    await bench(G, "noble", () => { if (!ed25519.verify(sig, msg, nPub)) throw new Error("bad"); }, { note: "default (ZIP-215) rules" });
     await bench(G, "libsodium", () => { if (!sodium.crypto_sign_verify_detached(sig, msg, kp.publicKey)) throw new Error("bad"); });
     await bench(G, "WebCrypto", async () => { if (!(await subtle.verify({ name: "Ed25519" }, wPub, sig, msg))) throw new Error("bad"); }, { async: true, note: "async, one await per op" });
+    await bench(G, "Postern", () => { if (!pw.ed25519Verify(nPub, msg, sig)) throw new Error("bad"); }, { note: "ed25519Verify (dalek verify)" });
+    if (ps) await bench(G, "Postern +simd128", () => { if (!ps.ed25519Verify(nPub, msg, sig)) throw new Error("bad"); });
+    G = "Ed25519 verify_strict (64 B msg)";
+    await bench(G, "noble", () => { if (!ed25519.verify(sig, msg, nPub, { zip215: false })) throw new Error("bad"); }, { note: "zip215: false (RFC 8032 strict)" });
+    await bench(G, "libsodium", () => { if (!sodium.crypto_sign_verify_detached(sig, msg, kp.publicKey)) throw new Error("bad"); }, { note: "libsodium always rejects small-order / non-canonical encodings" });
+    await bench(G, "Postern", () => { if (!pw.ed25519VerifyStrict(nPub, msg, sig)) throw new Error("bad"); }, { note: "ed25519VerifyStrict (dalek verify_strict; what Postern applies to events)" });
+
+    // Batches: n distinct keys and messages.
+    for (const n of [64, 256]) {
+      const seeds = Array.from({ length: n }, (_, i) => fill(32, 100 + i));
+      const msgs = Array.from({ length: n }, (_, i) => fill(64, 1000 + i));
+      const pubs = seeds.map((s) => ed25519.getPublicKey(s));
+      const sigs = seeds.map((s, i) => ed25519.sign(msgs[i], s));
+      const pks = new Uint8Array(32 * n), sg = new Uint8Array(64 * n), ms = new Uint8Array(64 * n), lens = new Uint32Array(n).fill(64);
+      for (let i = 0; i < n; i++) { pks.set(pubs[i], 32 * i); sg.set(sigs[i], 64 * i); ms.set(msgs[i], 64 * i); }
+      check(pw.ed25519VerifyBatch(pks, sg, ms, lens), "batch verifies");
+      const wPubs = await Promise.all(pubs.map((p) => subtle.importKey("raw", p, { name: "Ed25519" }, false, ["verify"])));
+      G = `Ed25519 verify batch of ${n}`;
+      const U = { per: n, unit: "sig/s" };
+      await bench(G, "noble", () => { for (let i = 0; i < n; i++) if (!ed25519.verify(sigs[i], msgs[i], pubs[i])) throw new Error("bad"); }, { ...U, note: "sequential verify" });
+      await bench(G, "libsodium", () => { for (let i = 0; i < n; i++) if (!sodium.crypto_sign_verify_detached(sigs[i], msgs[i], pubs[i])) throw new Error("bad"); }, { ...U, note: "sequential verify" });
+      await bench(G, "WebCrypto", async () => { for (let i = 0; i < n; i++) if (!(await subtle.verify({ name: "Ed25519" }, wPubs[i], sigs[i], msgs[i]))) throw new Error("bad"); }, { ...U, async: true, note: "sequential: one await per signature" });
+      await bench(G, "WebCrypto (Promise.all)", async () => { const r = await Promise.all(wPubs.map((k, i) => subtle.verify({ name: "Ed25519" }, k, sigs[i], msgs[i]))); if (!r.every(Boolean)) throw new Error("bad"); }, { ...U, async: true, note: "all n verify calls in flight at once" });
+      await bench(G, "Postern", () => { if (!pw.ed25519VerifyBatch(pks, sg, ms, lens)) throw new Error("bad"); }, { ...U, note: "ed25519VerifyBatch, one thread" });
+      if (ps) await bench(G, "Postern +simd128", () => { if (!ps.ed25519VerifyBatch(pks, sg, ms, lens)) throw new Error("bad"); }, { ...U, note: "one thread" });
+      await benchWorkers(G, `Postern × ${WORKERS} workers`, { pks, sg, msgs: ms, lens }, n, `ed25519VerifyBatch in ${WORKERS} module workers (own wasm instance each), summed`);
+    }
+    signer.free();
   }
 
   // ---- X25519 ----
@@ -107,6 +173,9 @@ async function suite(cfg) {
     await bench(G, "noble", () => x25519.getSharedSecret(a, bPub));
     await bench(G, "libsodium", () => sodium.crypto_scalarmult(a, bPub));
     await bench(G, "WebCrypto", () => subtle.deriveBits({ name: "X25519", public: wB }, wA, 256), { async: true, note: "async, one await per op" });
+    check(same(shared, pw.x25519(a, bPub)), "x25519 noble == Postern");
+    await bench(G, "Postern", () => pw.x25519(a, bPub), { note: "x25519(secret, public)" });
+    if (ps) await bench(G, "Postern +simd128", () => ps.x25519(a, bPub));
   }
 
   // ---- ChaCha20-Poly1305 (IETF, 12-byte nonce) seal ----
@@ -116,9 +185,18 @@ async function suite(cfg) {
       const pt = fill(size, 8);
       const ct = chacha20poly1305(key, nonce).encrypt(pt);
       check(same(ct, sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, null, null, nonce, key)), "aead noble == libsodium " + size);
-      const G = `ChaCha20-Poly1305 seal ${size >= 1024 ? size / 1024 + " KiB" : size + " B"}`;
+      check(same(ct, pw.chacha20Poly1305Seal(key, nonce, pt)), "aead noble == Postern " + size);
+      const label = size >= 1024 ? size / 1024 + " KiB" : size + " B";
+      let G = `ChaCha20-Poly1305 seal ${label}`;
       await bench(G, "noble", () => chacha20poly1305(key, nonce).encrypt(pt), { bytes: size });
       await bench(G, "libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, null, null, nonce, key), { bytes: size });
+      await bench(G, "Postern", () => pw.chacha20Poly1305Seal(key, nonce, pt), { bytes: size, note: "chacha20Poly1305Seal: copy in + copy out included" });
+      if (ps) await bench(G, "Postern +simd128", () => ps.chacha20Poly1305Seal(key, nonce, pt), { bytes: size });
+      G = `ChaCha20-Poly1305 open ${label}`;
+      await bench(G, "noble", () => chacha20poly1305(key, nonce).decrypt(ct), { bytes: size });
+      await bench(G, "libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, ct, null, nonce, key), { bytes: size });
+      await bench(G, "Postern", () => pw.chacha20Poly1305Open(key, nonce, ct), { bytes: size, note: "chacha20Poly1305Open: copy in + copy out included" });
+      if (ps) await bench(G, "Postern +simd128", () => ps.chacha20Poly1305Open(key, nonce, ct), { bytes: size });
     }
   }
 
@@ -162,7 +240,13 @@ async function suite(cfg) {
     results.push({ group: `Postern signEvent (message event)`, impl: "Postern", opsPerSec: N / (buildMs / 1000), passes: [N / (buildMs / 1000)], note: `one pass: building the ${N}-event chain incl. JSON.parse of each result to read event_id` });
     log(`  built ${N}-event chain in ${buildMs.toFixed(0)} ms (${(chainJson.length / 1e6).toFixed(2)} MB JSON)`);
     const nowV = NOW + N + 10, maxAge = 0;
-    const rep = pw.verifyChain(chainJson, nowV, maxAge);
+    // core's JSON parser takes at most 64 MiB per call: ≥ ~95k events go in as parts.
+    const PARTS = Math.max(1, Math.ceil(chainJson.length / (32 << 20)));
+    const per = Math.ceil(N / PARTS);
+    const parts = Array.from({ length: PARTS }, (_, k) => `[${texts.slice(k * per, (k + 1) * per).join(",")}]`);
+    const verifySingle = (p) => (PARTS === 1 ? pw.verifyChain(chainJson, nowV, maxAge) : p.verifyChainParts(parts, nowV, maxAge));
+    chainInfo.parts = PARTS;
+    const rep = verifySingle(pw);
     check(rep.valid && rep.count === N, "verifyChain accepts the chain: " + JSON.stringify(rep.error));
 
     // JS equivalent on @noble: per event, recompute the event id (sha256 over the canonical
@@ -195,18 +279,63 @@ async function suite(cfg) {
       }
       return { valid: true, count: raw.length, head: prevId };
     }
+    const wcKeys = new Map();
+    async function jsVerifyChainWebCrypto(text) {
+      const raw = JSON.parse(text);
+      let prevId = GENESIS, pos = 0; const pkCache = new Map(); const pending = [];
+      for (let i = 0; i < raw.length; i++) {
+        const e = raw[i];
+        const at = text.indexOf('"timestamp":', pos);
+        const tsText = TS_RE.exec(text.slice(at, at + 40))[1];
+        pos = at + 12;
+        if (e.prev_hash !== prevId) return { valid: false, index: i, reason: "prev_hash_mismatch" };
+        const pc = canon(e.payload);
+        const material = `${e.prev_hash}:${e.event_type}:${e.node_id}:${pc}:${tsText}:${e.sequence}:${e.network_id}`;
+        if (hex(sha256(enc.encode(material))) !== e.event_id) return { valid: false, index: i, reason: "event_id_mismatch" };
+        let pk = pkCache.get(e.public_key);
+        if (!pk) {
+          const rawPk = b64dec(e.public_key);
+          if ("!sb_" + hex(sha256(rawPk)).slice(0, 32) !== e.node_id) return { valid: false, index: i, reason: "node_binding" };
+          pk = wcKeys.get(e.public_key) || (await crypto.subtle.importKey("raw", rawPk, { name: "Ed25519" }, false, ["verify"]));
+          wcKeys.set(e.public_key, pk); pkCache.set(e.public_key, pk);
+        }
+        const sigMsg = `${e.protocol_version}|${e.network_id}|${e.event_type}|${e.node_id}|${e.sequence}|${pc}`;
+        pending.push(crypto.subtle.verify({ name: "Ed25519" }, pk, unhex(e.signature), enc.encode(sigMsg)));
+        prevId = e.event_id;
+      }
+      const ok = await Promise.all(pending);
+      const bad = ok.indexOf(false);
+      return bad < 0 ? { valid: true, count: raw.length, head: prevId } : { valid: false, index: bad, reason: "invalid_signature" };
+    }
     const jr = jsVerifyChain(chainJson);
+    check((await jsVerifyChainWebCrypto(chainJson)).head === rep.head, "WebCrypto JS equivalent accepts the chain");
     check(jr.valid && jr.head === rep.head, "JS/noble equivalent accepts the chain: " + JSON.stringify(jr));
-    const timeIt = (fn) => { const ps = []; for (let p = 0; p < cfg.passes; p++) { const t = performance.now(); fn(); ps.push(N / ((performance.now() - t) / 1000)); } return ps; };
+    const pool = await createChainVerifierPool(WORKERS);
+    {
+      const pr = await pool.verifyChain(chainJson, nowV, maxAge);
+      check(JSON.stringify(pr) === JSON.stringify(rep), "pool.verifyChain == verifyChain (valid chain)");
+      // A corrupted copy (bad signature in the middle) must report the same failure.
+      const k = Math.floor(N / 2), bad = texts.slice();
+      bad[k] = bad[k].replace(/"signature":"(.)/, (m, c) => `"signature":"${c === "0" ? "1" : "0"}`);
+      const badJson = `[${bad.join(",")}]`;
+      const badParts = Array.from({ length: PARTS }, (_, j) => `[${bad.slice(j * per, (j + 1) * per).join(",")}]`);
+      const a = PARTS === 1 ? pw.verifyChain(badJson, nowV, maxAge) : pw.verifyChainParts(badParts, nowV, maxAge), b = await pool.verifyChain(badJson, nowV, maxAge);
+      check(!a.valid && a.error.index === k && JSON.stringify(a) === JSON.stringify(b), "pool.verifyChain == verifyChain (corrupted chain): " + JSON.stringify([a.error, b.error]));
+    }
+    const timeIt = async (fn) => { const ps = []; for (let p = 0; p < cfg.passes; p++) { const t = performance.now(); await fn(); ps.push(N / ((performance.now() - t) / 1000)); } return ps; };
     const G = `verify chain of ${N} events`;
     for (const [impl, fn, note] of [
-      ["Postern", () => { if (!pw.verifyChain(chainJson, nowV, maxAge).valid) throw new Error("invalid"); }, "verifyChain(chain JSON text): parse + full Infonet/2 rules + Merkle root"],
-      ["noble (JS equivalent)", () => { if (!jsVerifyChain(chainJson).valid) throw new Error("invalid"); }, "JSON.parse + sha256 ids + prev links + node binding + ed25519.verify; no schema/Merkle/replay rules"],
+      ["Postern", () => { if (!verifySingle(pw).valid) throw new Error("invalid"); }, `${PARTS === 1 ? "verifyChain(chain JSON text)" : `verifyChainParts(${PARTS} JSON array texts)`}, one thread: parse + full Infonet/2 rules + batched Ed25519 + Merkle root`],
+      ...(ps ? [["Postern +simd128", () => { if (!verifySingle(ps).valid) throw new Error("invalid"); }, "same, +simd128 build"]] : []),
+      [`Postern × ${WORKERS} workers`, async () => { if (!(await pool.verifyChain(chainJson, nowV, maxAge)).valid) throw new Error("invalid"); }, `ChainVerifierPool.verifyChain (postern-wasm/parallel): signatures (batched) + event ids in ${WORKERS} module workers, sequential rules on the page thread; warm pool`],
+      ["noble (JS equivalent)", () => { if (!jsVerifyChain(chainJson).valid) throw new Error("invalid"); }, "JSON.parse + sha256 ids (noble) + prev links + node binding + ed25519.verify (noble); no schema/Merkle/replay rules"],
+      ["WebCrypto + noble (JS equivalent)", async () => { if (!(await jsVerifyChainWebCrypto(chainJson)).valid) throw new Error("invalid"); }, "as above, signatures with WebCrypto Ed25519 (all verify promises of the chain in flight, then awaited)"],
     ]) {
-      const ps = timeIt(fn);
-      results.push({ group: G, impl, opsPerSec: median(ps), passes: ps, unit: "events/s", note });
-      log(`  ${G} / ${impl}: ${Math.round(median(ps))} events/s (passes ${ps.map(Math.round).join(", ")})`);
+      const ps = await timeIt(fn);
+      results.push({ group: G, impl, opsPerSec: median(ps), passes: ps, unit: "events/s", note, seconds: N / median(ps) });
+      log(`  ${G} / ${impl}: ${Math.round(median(ps))} events/s = ${(N / median(ps)).toFixed(2)} s (passes ${ps.map(Math.round).join(", ")})`);
     }
+    await pool.terminate();
   }
   return { config: cfg, userAgent: navigator.userAgent, hardwareConcurrency: navigator.hardwareConcurrency, chain: chainInfo, results };
 }

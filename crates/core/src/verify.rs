@@ -284,7 +284,7 @@ impl ChainState {
 
     /// Check `evt` as the next event and, if it passes, append it.
     pub fn ingest(&mut self, evt: &ChainEvent, opts: &VerifyOptions) -> Result<(), EventRejection> {
-        match self.check(evt, opts, false, true, &mut KeyCache::default()) {
+        match self.check(evt, opts, false, true, true, &mut KeyCache::default()) {
             Ok(_) => {
                 self.apply(evt);
                 Ok(())
@@ -299,6 +299,7 @@ impl ChainState {
         opts: &VerifyOptions,
         defer: bool,
         check_link: bool,
+        crypto: bool,
         cache: &mut KeyCache,
     ) -> Result<SigOutcome, CheckFail> {
         use FailReason::*;
@@ -396,6 +397,10 @@ impl ChainState {
             if bound != &evt.node_id {
                 return fail(PublicKeyBindingConflict, &format!("public key already bound to {bound}"));
             }
+        }
+        if !crypto {
+            // `verify_chain_structure`: signature and event id are checked by `first_crypto_failure`.
+            return Ok(SigOutcome::Done);
         }
         let sig_outcome = check_signature(evt, algo, &seq, defer, cache);
         let sig_outcome = match sig_outcome {
@@ -511,7 +516,7 @@ fn check_signature(
 /// Verify a single event on its own (no chain context: link, duplicates, sequences and
 /// revocations are not considered).
 pub fn verify_event(evt: &ChainEvent, opts: &VerifyOptions) -> Result<(), EventRejection> {
-    ChainState::new().check(evt, opts, false, false, &mut KeyCache::default()).map(|_| ()).map_err(|f| f.0)
+    ChainState::new().check(evt, opts, false, false, true, &mut KeyCache::default()).map(|_| ()).map_err(|f| f.0)
 }
 
 /// First index in `jobs` whose signature fails, verifying in batches.
@@ -539,7 +544,7 @@ pub fn verify_chain(events: &[ChainEvent], opts: &VerifyOptions) -> ChainReport 
     let mut failure: Option<(usize, EventRejection)> = None;
     let mut cache = KeyCache::default();
     for (i, evt) in events.iter().enumerate() {
-        match state.check(evt, opts, opts.batch, true, &mut cache) {
+        match state.check(evt, opts, opts.batch, true, true, &mut cache) {
             Ok(SigOutcome::Deferred(job)) => {
                 jobs.push((i, job));
                 state.apply(evt);
@@ -578,6 +583,70 @@ pub fn verify_chain(events: &[ChainEvent], opts: &VerifyOptions) -> ChainReport 
             merkle_root: Some(merkle_root(state.event_ids())),
             error: None,
         },
+    }
+}
+
+/// Parallel chain verification, sequential half: every rule of [`verify_chain`] (links,
+/// duplicates, network, sequences and replay, freshness, schema, revocations, node and key
+/// bindings, DM spool) **except** the signature check and the event-id recomputation, which
+/// [`first_crypto_failure`] does on any number of threads. When both halves pass, the chain is
+/// exactly as valid as under [`verify_chain`] and the report (head, Merkle root) is the same.
+/// On a failure either half may report a later index than `verify_chain` would: callers that
+/// need the exact first failure re-run [`verify_chain`] (postern-wasm's `verifyChainParallel` does).
+pub fn verify_chain_structure(events: &[ChainEvent], opts: &VerifyOptions) -> ChainReport {
+    let mut state = ChainState::new();
+    let mut cache = KeyCache::default();
+    for (i, evt) in events.iter().enumerate() {
+        if let Err(f) = state.check(evt, opts, false, true, false, &mut cache) {
+            let rej = f.0;
+            return ChainReport {
+                valid: false,
+                count: events.len(),
+                head: None,
+                merkle_root: None,
+                error: Some(ChainFailure { index: i, event_id: evt.event_id.clone(), reason: rej.reason, detail: rej.detail }),
+            };
+        }
+        state.apply(evt);
+    }
+    ChainReport {
+        valid: true,
+        count: events.len(),
+        head: Some(state.head().to_string()),
+        merkle_root: Some(merkle_root(state.event_ids())),
+        error: None,
+    }
+}
+
+/// Parallel chain verification, per-event half: for a slice of a chain, the first index (within
+/// `events`) whose signature (Ed25519 in batches of [`BATCH_SIZE`], as [`verify_chain`]) or
+/// recomputed event id fails, with the reason `verify_chain` gives (a bad signature wins over a
+/// bad id of the same event). Events with an unsupported `public_key_algo` are skipped: the
+/// structural half rejects them. Independent of chain state, so slices can be checked on
+/// separate threads.
+pub fn first_crypto_failure(events: &[ChainEvent]) -> Option<(usize, FailReason)> {
+    let mut cache = KeyCache::default();
+    let mut jobs: Vec<(usize, Box<SigJob>)> = Vec::new();
+    let mut inline: Option<(usize, FailReason)> = None;
+    for (i, evt) in events.iter().enumerate() {
+        let Some(algo) = parse_public_key_algo(&evt.public_key_algo) else { continue };
+        match check_signature(evt, algo, &evt.sequence_value(), true, &mut cache) {
+            Err(()) => {
+                inline = Some((i, FailReason::InvalidSignature));
+                break;
+            }
+            Ok(SigOutcome::Deferred(job)) => jobs.push((i, job)),
+            Ok(SigOutcome::Done) => {}
+        }
+        if !evt.timestamp.py_truthy() || evt.computed_event_id() != evt.event_id {
+            inline = Some((i, FailReason::EventIdMismatch));
+            break;
+        }
+    }
+    match (first_bad_signature(&jobs), inline) {
+        (Some(b), Some((i, _))) if b <= i => Some((b, FailReason::InvalidSignature)),
+        (Some(b), None) => Some((b, FailReason::InvalidSignature)),
+        (_, inline) => inline,
     }
 }
 

@@ -122,7 +122,10 @@ pub fn verify_chain(
     let events = parsed
         .as_array()
         .ok_or_else(|| js_error("invalid_argument", "eventsJson must be a JSON array"))?;
-    let report = verify::verify_chain_values(events, &opts);
+    Ok(report_js(&verify::verify_chain_values(events, &opts)))
+}
+
+fn report_js(report: &verify::ChainReport) -> ChainReportJs {
     let error = match &report.error {
         Some(f) => Obj::new()
             .set("index", f.index as f64)
@@ -133,11 +136,114 @@ pub fn verify_chain(
             .into(),
         None => JsValue::NULL,
     };
-    Ok(Obj::new()
+    Obj::new()
         .set("valid", report.valid)
         .set("count", report.count as f64)
         .set("head", opt_str(report.head.as_deref()))
         .set("merkleRoot", opt_str(report.merkle_root.as_deref()))
         .set("error", error)
-        .into_js())
+        .into_js()
+}
+
+/// `verifyChain` for a chain given in consecutive parts, each a JSON array text (genesis first in
+/// the first part). Use it when the whole chain text would exceed the JSON parser's 64 MiB input
+/// limit (~95k typical events): the result is what `verifyChain` gives for the concatenation.
+#[wasm_bindgen(js_name = verifyChainParts)]
+pub fn verify_chain_parts(
+    parts: Vec<String>,
+    now_seconds: f64,
+    max_event_age_seconds: Option<f64>,
+) -> Result<ChainReportJs, JsValue> {
+    let opts = options(now_seconds, max_event_age_seconds)?;
+    let mut events = Vec::new();
+    for p in &parts {
+        events.extend(parse_events(p)?);
+    }
+    Ok(report_js(&verify::verify_chain_values(&events, &opts)))
+}
+
+fn options(now_seconds: f64, max_event_age_seconds: Option<f64>) -> Result<verify::VerifyOptions, JsValue> {
+    let now = to_u64(now_seconds.floor(), "nowSeconds")?;
+    let mut opts = verify::VerifyOptions::at(now);
+    if let Some(age) = max_event_age_seconds {
+        opts.max_event_age_s = to_u64(age, "maxEventAgeSeconds")?;
+    }
+    Ok(opts)
+}
+
+fn parse_events(events_json: &str) -> Result<Vec<Value>, JsValue> {
+    match json::parse(events_json.as_bytes()).map_err(json_error)? {
+        Value::Array(a) => Ok(a),
+        _ => Err(js_error("invalid_argument", "eventsJson must be a JSON array")),
+    }
+}
+
+/// Building block of `verifyChainParallel` (postern_wasm_parallel.js): every rule of
+/// `verifyChain` except signatures and event-id recomputation (core's
+/// `verify_chain_structure`). Same arguments and result shape as `verifyChain`. An invalid result
+/// may name a later index than `verifyChain` would; `verifyChainParallel` then re-runs
+/// `verifyChain` for the exact first failure.
+#[wasm_bindgen(js_name = verifyChainStructure)]
+pub fn verify_chain_structure(
+    events_json: &str,
+    now_seconds: f64,
+    max_event_age_seconds: Option<f64>,
+) -> Result<ChainReportJs, JsValue> {
+    verify_chain_structure_parts(vec![events_json.to_string()], now_seconds, max_event_age_seconds)
+}
+
+/// `verifyChainStructure` for a chain given in parts (see `verifyChainParts`).
+#[wasm_bindgen(js_name = verifyChainStructureParts)]
+pub fn verify_chain_structure_parts(
+    parts: Vec<String>,
+    now_seconds: f64,
+    max_event_age_seconds: Option<f64>,
+) -> Result<ChainReportJs, JsValue> {
+    let opts = options(now_seconds, max_event_age_seconds)?;
+    let mut values = Vec::new();
+    for p in &parts {
+        values.extend(parse_events(p)?);
+    }
+    let mut events = Vec::with_capacity(values.len());
+    for (i, v) in values.iter().enumerate() {
+        match event::ChainEvent::from_value(v) {
+            Ok(e) => events.push(e),
+            Err(_) => {
+                return Ok(report_js(&verify::ChainReport {
+                    valid: false,
+                    count: values.len(),
+                    head: None,
+                    merkle_root: None,
+                    error: Some(verify::ChainFailure {
+                        index: i,
+                        event_id: String::new(),
+                        reason: verify::FailReason::NotAnObject,
+                        detail: "Event is not an object".into(),
+                    }),
+                }))
+            }
+        }
+    }
+    Ok(report_js(&verify::verify_chain_structure(&events, &opts)))
+}
+
+/// Building block of `verifyChainParallel`: checks the signatures (Ed25519 batched) and event
+/// ids of a JSON array of events that is a slice of a chain (core's `first_crypto_failure`).
+/// Returns `null` when all pass, else `{ index, reason }` with `index` relative to the slice.
+/// Elements that are not event objects are skipped (the structural half reports them).
+#[wasm_bindgen(js_name = verifyChainCrypto)]
+pub fn verify_chain_crypto(events_json: &str) -> Result<JsValue, JsValue> {
+    let values = parse_events(events_json)?;
+    let mut events = Vec::with_capacity(values.len());
+    let mut index_of = Vec::with_capacity(values.len());
+    for (i, v) in values.iter().enumerate() {
+        if let Ok(e) = event::ChainEvent::from_value(v) {
+            events.push(e);
+            index_of.push(i);
+        }
+    }
+    Ok(match verify::first_crypto_failure(&events) {
+        None => JsValue::NULL,
+        Some((k, reason)) => Obj::new().set("index", index_of[k] as f64).set("reason", reason.as_str()).0.into(),
+    })
 }

@@ -25,10 +25,12 @@ mod gate;
 mod identity;
 mod js;
 mod merkle;
+mod prims;
 mod schema;
 
 pub use chain::{sign_event, verify_chain, EventSigner};
 pub use gate::{GateChain, GateEpochKey, GateKeyring};
 pub use identity::Identity;
 pub use merkle::*;
+pub use prims::*;
 pub use schema::{check_payload, check_payload_for_append, normalize_payload};
