@@ -77,7 +77,11 @@ test('service worker: offline reload shows shell and stored messages; a new buil
   const web = process.env.POSTERN_WEB;
   const build1 = JSON.parse(readFileSync(join(web, 'precache-manifest.json'), 'utf8')).build_id;
 
+  // Figure (reported, not asserted): cold first visit (empty profile, no service worker) until
+  // the app is interactive (identity created and unlocked, relay online).
+  let t0 = performance.now();
   const alice = await openPostern(browser, relay.url);
+  console.log(`# [figures] cold load to interactive (loopback, empty profile): ${Math.round(performance.now() - t0)} ms`);
   const bob = await openPostern(browser, relay.url);
   await addPosternContact(alice.page, 'Bob', await identityOf(bob.page));
   await addPosternContact(bob.page, 'Alice', await identityOf(alice.page));
@@ -98,9 +102,11 @@ test('service worker: offline reload shows shell and stored messages; a new buil
 
   // Relay down: reload shows the shell from the cache and the stored conversation.
   await relay.stop();
+  t0 = performance.now();
   await page.reload();
+  await page.waitForSelector(incoming(canary), { timeout: 30_000 });
+  console.log(`# [figures] offline reload until the stored conversation shows: ${Math.round(performance.now() - t0)} ms`);
   await page.waitForSelector('#relay-status[data-state="offline"]', { timeout: 30_000 });
-  await page.waitForSelector(incoming(canary));
   assert.equal(await page.getAttribute('#app-ready', 'data-ready'), 'false');
   assert.match(await page.textContent('#relay-status'), /offline/);
   await page.waitForSelector('[data-contact="Alice"]');
