@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   startRelay, restartRelay, launchBrowser, openPostern, identityOf, addPosternContact,
-  readStore, findLeaks, outputDir, randomCanary,
+  readStoreEntries, readRawStore, findLeaks, outputDir, randomCanary,
 } from './lib/harness.mjs';
 
 const T = 45_000;
@@ -20,7 +20,7 @@ test('gate post queued while the relay is down, posted exactly once when it is b
   t.after(async () => { await browser.close(); await relay.stop(); });
 
   const recA = [];
-  const alice = await openPostern(browser, relay.url, { records: recA });
+  const alice = await openPostern(browser, relay.url, { records: recA, testHooks: true });
   const bob = await openPostern(browser, relay.url);
   await addPosternContact(alice.page, 'Bob', await identityOf(bob.page));
   await addPosternContact(bob.page, 'Alice', await identityOf(alice.page));
@@ -46,12 +46,16 @@ test('gate post queued while the relay is down, posted exactly once when it is b
   await alice.page.waitForFunction(() => /Queued/.test(document.querySelector('#gate-status')?.textContent || ''), null, { timeout: T });
   await alice.page.screenshot({ path: join(out, '01-queued.png'), fullPage: true });
 
-  // IndexedDB: one queued sealed post, no plaintext.
-  const meta = await readStore(alice.page, 'meta');
-  const box = meta.filter((v) => typeof v === 'string' && v.includes(nonce));
-  assert.equal(box.length, 1);
-  assert.equal(JSON.parse(box[0]).message.nonce, nonce, 'one record per queued post');
-  assert.ok(!meta.some((v) => JSON.stringify(v).includes(canary)), 'no plaintext in the gate outbox');
+  // IndexedDB: one queued post record (opened through the test hook), sealed at rest.
+  const meta = await readStoreEntries(alice.page, 'meta');
+  const box = meta.filter(([k]) => k.startsWith('gate_outbox'));
+  assert.equal(box.length, 1, 'one record per queued post');
+  assert.equal(box[0][0], `gate_outbox/${nonce}`);
+  assert.equal(JSON.parse(box[0][1]).message.nonce, nonce);
+  assert.ok(!meta.some(([, v]) => v.includes(canary)), 'the queued post holds no plaintext (sealed message only)');
+  const raw = await readRawStore(alice.page, 'meta');
+  assert.ok(raw.every((v) => typeof v === 'string' && v.startsWith('pv1.')), 'every meta record sealed at rest');
+  assert.ok(!raw.some((v) => v.includes(canary) || v.includes(nonce)), 'no plaintext in the gate outbox at rest');
 
   // Survives a reload while offline.
   await alice.page.reload();
@@ -62,8 +66,8 @@ test('gate post queued while the relay is down, posted exactly once when it is b
   await alice.page.waitForSelector(inState(canary, 'sent'), { timeout: 60_000 });
   await alice.page.waitForFunction((c) => [...document.querySelectorAll('.gate-message')].filter((e) => e.textContent.includes(c)).length === 1, canary, { timeout: T });
   await alice.page.screenshot({ path: join(out, '02-sent.png'), fullPage: true });
-  const after = await readStore(alice.page, 'meta');
-  assert.ok(!after.some((v) => typeof v === 'string' && v.includes(nonce)), 'gate outbox emptied');
+  const after = await readStoreEntries(alice.page, 'meta');
+  assert.ok(!after.some(([k, v]) => k.startsWith('gate_outbox') || v.includes(nonce)), 'gate outbox emptied');
 
   // Bob reads it exactly once, also after further polls.
   await bob.page.waitForSelector(inState(canary, 'sent'), { timeout: T });

@@ -1,14 +1,13 @@
 // Gates with two tabs of one profile: only the leader tab (Web Lock holder) syncs gates and
 // drains the gate outbox. A post composed in the follower is sealed and stored as its own
 // IndexedDB record, shown as queued, and sent by the leader exactly once; both tabs then show it
-// as sent, and Bob reads it once. Posts queued in both tabs at once never overwrite each other,
-// and the old single-record gate outbox is still read (migrated).
+// as sent, and Bob reads it once. Posts queued in both tabs at once never overwrite each other.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   startRelay, restartRelay, launchBrowser, openPostern, identityOf, addPosternContact, recordRequests,
-  readStore, findLeaks, outputDir, randomCanary, APP_READY,
+  readStoreEntries, readRawStore, enableTestHooks, findLeaks, outputDir, randomCanary, APP_READY,
 } from './lib/harness.mjs';
 
 const T = 45_000;
@@ -33,9 +32,11 @@ async function postGate(page, text) {
   await page.click('#gate-send');
 }
 
-/** `meta` values that are queued gate posts (per-post records or the old list record). */
+/** Opened `meta` records that are queued gate posts (`gate_outbox/<nonce>`), as JSON text. */
 async function gateOutbox(page) {
-  return ((await readStore(page, 'meta')) || []).filter((v) => typeof v === 'string' && v.includes('"queued_at"'));
+  const rows = (await readStoreEntries(page, 'meta')).filter(([k]) => k.startsWith('gate_outbox'));
+  for (const [k, v] of rows) assert.equal(k, `gate_outbox/${JSON.parse(v).message.nonce}`, 'one record per queued post, keyed by its nonce');
+  return rows.map(([, v]) => v);
 }
 
 test('gate posts from a follower tab: sent once by the leader, only the leader syncs gates', async (t) => {
@@ -49,6 +50,7 @@ test('gate posts from a follower tab: sent once by the leader, only the leader s
   const errors = [];
   const aliceCtx = await browser.newContext();
   recordRequests(aliceCtx, all);
+  await enableTestHooks(aliceCtx); // gateOutbox reads through the test hook, no reload
   const tab1 = await openTab(aliceCtx, relay.url, 'tab1', tabs, errors);
   await role(tab1, 'leader');
   const tab2 = await openTab(aliceCtx, relay.url, 'tab2', tabs, errors);
@@ -102,25 +104,15 @@ test('gate posts from a follower tab: sent once by the leader, only the leader s
   const box = await gateOutbox(tab2);
   assert.equal(box.length, 1);
   assert.equal(JSON.parse(box[0]).message.nonce, n4);
-  assert.ok(!JSON.stringify(await readStore(tab2, 'meta')).includes(c4), 'no plaintext in the gate outbox');
-
-  // Rewrite it in the old single-record form: still read (migrated) and sent.
-  await tab2.evaluate(async (nonce) => {
-    const db = await new Promise((res, rej) => { const r = indexedDB.open('postern'); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
-    await new Promise((res, rej) => {
-      const tx = db.transaction('meta', 'readwrite');
-      const st = tx.objectStore('meta');
-      const g = st.get(`gate_outbox/${nonce}`);
-      g.onsuccess = () => { st.delete(`gate_outbox/${nonce}`); st.put(JSON.stringify([JSON.parse(g.result)]), 'gate_outbox'); };
-      tx.oncomplete = res; tx.onerror = () => rej(tx.error);
-    });
-    db.close();
-  }, n4);
+  assert.ok(!box[0].includes(c4), 'the queued post holds the sealed message only');
+  const raw = await readRawStore(tab2, 'meta');
+  assert.ok(raw.every((v) => typeof v === 'string' && v.startsWith('pv1.')), 'every meta record sealed at rest');
+  assert.ok(!raw.some((v) => v.includes(c4) || v.includes(n4)), 'no plaintext in the gate outbox at rest');
 
   relay = await restartRelay(relay);
   await tab1.waitForSelector(inState(c4, 'sent'), { timeout: 60_000 });
   await tab2.waitForSelector(inState(c4, 'sent'), { timeout: T });
-  assert.deepEqual(await gateOutbox(tab1), [], 'gate outbox emptied (old record migrated)');
+  assert.deepEqual(await gateOutbox(tab1), [], 'gate outbox emptied');
 
   // Bob reads every post once, also after further polls.
   for (const c of [c1, c2, c3, c4]) await bob.page.waitForSelector(inState(c, 'sent'), { timeout: T });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   startRelay, restartRelay, launchBrowser, openPostern, identityOf, addPosternContact, compose,
-  outgoing, incoming, pollTimes, readStore, findLeaks, outputDir, randomCanary,
+  outgoing, incoming, pollTimes, readRawStore, findLeaks, outputDir, randomCanary,
 } from './lib/harness.mjs';
 
 test('queued while the relay is down, delivered exactly once when it is back', async (t) => {
@@ -36,7 +36,7 @@ test('queued while the relay is down, delivered exactly once when it is back', a
   await alice.page.screenshot({ path: join(out, '01-queued.png'), fullPage: true });
 
   // IndexedDB: one outbox entry holding the sealed envelope only.
-  const box = await readStore(alice.page, 'outbox');
+  const box = await readRawStore(alice.page, 'outbox');
   assert.equal(box.length, 1);
   assert.ok(!box.some((v) => JSON.stringify(v).includes(canary)), 'no plaintext in the outbox');
   const msgId = await queued.getAttribute('data-msg-id');
@@ -51,7 +51,7 @@ test('queued while the relay is down, delivered exactly once when it is back', a
   relay = await restartRelay(relay);
   await alice.page.waitForSelector(outgoing(canary, 'sent'), { timeout: 60_000 });
   assert.match(await alice.page.locator(outgoing(canary, 'sent')).locator('.delivery').textContent(), /^sent$/);
-  assert.deepEqual(await readStore(alice.page, 'outbox'), []);
+  assert.deepEqual(await readRawStore(alice.page, 'outbox'), []);
   await alice.page.screenshot({ path: join(out, '02-sent.png'), fullPage: true });
 
   await bob.page.click('#check-now');
@@ -90,7 +90,7 @@ test('a refused message stays queued with the error visible and is retried', asy
   await msg.locator('.message-error').waitFor({ timeout: 30_000 });
   assert.match(await msg.locator('.message-error').textContent(), /has not opened Postern/);
   assert.match(await alice.page.textContent('#relay-status'), /online/);
-  assert.equal((await readStore(alice.page, 'outbox')).length, 1);
+  assert.equal((await readRawStore(alice.page, 'outbox')).length, 1);
 
   // Carol registers; Alice's retry (automatic backoff, or "Check now") delivers it.
   await carolCtx.unroute('**/api/mesh/dm/register', blockRegister);
@@ -98,7 +98,7 @@ test('a refused message stays queued with the error visible and is retried', asy
   await alice.page.click('#check-now');
   await alice.page.waitForSelector(outgoing(canary, 'sent'), { timeout: 30_000 });
   assert.equal(await alice.page.locator(outgoing(canary)).locator('.message-error').count(), 0);
-  assert.deepEqual(await readStore(alice.page, 'outbox'), []);
+  assert.deepEqual(await readRawStore(alice.page, 'outbox'), []);
   await carol.click('#check-now');
   await carol.waitForSelector(incoming(canary), { timeout: 30_000 });
   await pollTimes(carol, 2);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   startRelay, restartRelay, launchBrowser, openPostern, identityOf, addPosternContact, compose, outgoing,
-  incoming, pollTimes, readStore, findLeaks, outputDir, randomCanary, APP_READY,
+  incoming, pollTimes, readStore, readRawStore, enableTestHooks, findLeaks, outputDir, randomCanary, APP_READY,
 } from './lib/harness.mjs';
 
 const SEND = '/api/mesh/dm/send';
@@ -53,6 +53,7 @@ test('two tabs of one profile: one syncs, the other forwards; the survivor takes
   const records = [];
   const errors = [];
   const aliceCtx = await browser.newContext();
+  await enableTestHooks(aliceCtx); // readStore opens records through the test hook, no reload
   const tab1 = await openTab(aliceCtx, relay.url, 'tab1', records, errors);
   await role(tab1, 'leader');
   assert.match(await tab1.textContent('#tab-role'), /this tab syncs/);
@@ -183,6 +184,7 @@ test('composed in a follower while the relay is down: queued in both tabs, then 
   const records = [];
   const errors = [];
   const ctx = await browser.newContext();
+  await enableTestHooks(ctx); // readStore opens records through the test hook, no reload
   const tab1 = await openTab(ctx, relay.url, 'tab1', records, errors);
   await role(tab1, 'leader');
   const tab2 = await openTab(ctx, relay.url, 'tab2', records, errors);
@@ -203,6 +205,9 @@ test('composed in a follower while the relay is down: queued in both tabs, then 
   const box = await readStore(tab2, 'outbox');
   assert.equal(box.length, 1);
   assert.equal(JSON.parse(box[0]).envelope.msg_id, id);
+  const rawBox = await readRawStore(tab2, 'outbox');
+  assert.equal(rawBox.length, 1);
+  assert.ok(rawBox[0].startsWith('pv1.') && !rawBox[0].includes(c), 'the queued message is sealed at rest');
 
   relay = await restartRelay(relay);
   await tab1.waitForSelector(outgoing(c, 'sent'), { timeout: 60_000 });

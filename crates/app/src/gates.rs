@@ -249,17 +249,8 @@ pub struct Gates {
     _timer: Option<Interval>,
 }
 
-/// The stored gate outbox (migrating the old single-record form), oldest first.
+/// The stored gate outbox (one `meta` record per queued post), oldest first.
 pub async fn read_outbox(s: &Storage) -> Vec<QueuedPost> {
-    let _ = s
-        .migrate_gate_outbox(|old| {
-            serde_json::from_str::<Vec<QueuedPost>>(old)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|p| Some((p.message.nonce.clone(), serde_json::to_string(p).ok()?)))
-                .collect()
-        })
-        .await;
     let mut v: Vec<QueuedPost> = s
         .gate_posts()
         .await

@@ -384,6 +384,14 @@ impl Storage {
     }
 
     async fn get_all_strings(&self, store: &str) -> Result<Vec<Zeroizing<String>>, StorageError> {
+        Ok(self.get_all_pairs(store).await?.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// Every record of `store` as `(key, opened value)`, in key order.
+    async fn get_all_pairs(
+        &self,
+        store: &str,
+    ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
         let tx = self.db.transaction(store).build().map_err(io)?;
         let st = tx.object_store(store).map_err(io)?;
         let keys: Vec<String> = st
@@ -406,10 +414,26 @@ impl Storage {
         if keys.len() != values.len() {
             return Err(corrupt(format!("{store}: keys and values differ")));
         }
-        keys.iter()
+        keys.into_iter()
             .zip(values)
-            .map(|(k, v)| self.open_sealed(store, k, &v))
+            .map(|(k, v)| {
+                let opened = self.open_sealed(store, &k, &v)?;
+                Ok((k, opened))
+            })
             .collect()
+    }
+
+    /// Test hook only (`window.__posternTest.readStore`, see `settings::after_unlock`): every
+    /// record of a data store (or `events`) as `(key, opened JSON)`, in key order. The keyring
+    /// store is refused (it holds no sealed records).
+    pub async fn opened_records(
+        &self,
+        store: &str,
+    ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
+        if !DATA_STORES.contains(&store) && store != STORE_EVENTS {
+            return Err(corrupt(format!("{store}: not a data store")));
+        }
+        self.get_all_pairs(store).await
     }
 
     /// Write `value` at `key`; with `overwrite == false` an existing record makes this fail.
@@ -631,16 +655,6 @@ impl Storage {
         let key = format!("{}:{:020}", m.gate, m.seq);
         self.write_string(STORE_GATE_MESSAGES, &key, json, true)
             .await
-    }
-
-    /// The gate outbox: a JSON list of sealed gate posts waiting for the relay (ciphertext
-    /// only; kept by `gates.rs`), under one `meta` key so a write replaces it atomically.
-    pub async fn gate_outbox(&self) -> Result<Option<String>, StorageError> {
-        Ok(self.get_string(STORE_META, KEY_GATE_OUTBOX).await?.map(|z| z.to_string()))
-    }
-
-    pub async fn put_gate_outbox(&self, json: String) -> Result<(), StorageError> {
-        self.write_string(STORE_META, KEY_GATE_OUTBOX, json, true).await
     }
 
     /// When a newer tab needs to upgrade the schema (`versionchange`), close this connection at
@@ -877,43 +891,6 @@ impl Storage {
             .delete(format!("{KEY_GATE_OUTBOX}/{nonce}"))
             .primitive()
             .map_err(io)?;
-        tx.commit().await.map_err(io)
-    }
-
-    /// Compatibility: split the old single `gate_outbox` list record into per-post records
-    /// (`split` gives `(nonce, json)` pairs) and delete it, in ONE read-write transaction.
-    pub async fn migrate_gate_outbox(
-        &self,
-        split: impl FnOnce(&str) -> Vec<(String, String)>,
-    ) -> Result<(), StorageError> {
-        if self.gate_outbox().await?.is_none() {
-            return Ok(());
-        }
-        let tx = self
-            .db
-            .transaction(STORE_META)
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(io)?;
-        let st = tx.object_store(STORE_META).map_err(io)?;
-        let old: Option<String> = st
-            .get(KEY_GATE_OUTBOX)
-            .primitive()
-            .map_err(io)?
-            .await
-            .map_err(io)?;
-        if let Some(old) = old {
-            // Sealing is synchronous Rust: nothing but IndexedDB is awaited inside.
-            let old = self.open_sealed(STORE_META, KEY_GATE_OUTBOX, &old)?;
-            for (nonce, json) in split(&old) {
-                let key = format!("{KEY_GATE_OUTBOX}/{nonce}");
-                st.put(self.seal(STORE_META, &key, &json))
-                    .with_key(key)
-                    .primitive()
-                    .map_err(io)?;
-            }
-            st.delete(KEY_GATE_OUTBOX).primitive().map_err(io)?;
-        }
         tx.commit().await.map_err(io)
     }
 }

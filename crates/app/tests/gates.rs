@@ -98,21 +98,27 @@ async fn gate_outbox_round_trip_holds_ciphertext_only() {
     let genesis = g::hex32(rec.verify().unwrap().hash());
     let d = g::derive(&alice, gid.as_str(), &genesis, &[rec]).unwrap();
     let message = d.keyring.seal(&alice, b"queued secret words", 5, &mut OsRng).unwrap();
-    let q = vec![QueuedPost { gate: gid.to_string(), message: message.clone(), queued_at: 7 }];
+    let q = QueuedPost { gate: gid.to_string(), message: message.clone(), queued_at: 7 };
     let json = serde_json::to_string(&q).unwrap();
     assert!(!json.contains("queued secret words"));
 
     let name = format!("postern-test-{}", postern_core::dm::new_msg_id(&mut OsRng));
     let db = Storage::open(&name).await.unwrap();
-    assert_eq!(db.gate_outbox().await.unwrap(), None);
-    db.put_gate_outbox(json.clone()).await.unwrap();
-    let back: Vec<QueuedPost> = serde_json::from_str(&db.gate_outbox().await.unwrap().unwrap()).unwrap();
+    assert!(db.gate_posts().await.unwrap().is_empty());
+    db.put_gate_post(&message.nonce, json.clone()).await.unwrap();
+    let back = g::read_outbox(&db).await;
+    assert_eq!(back.len(), 1);
     assert_eq!(back[0].message, message);
     // The text shown while queued is re-opened (and author-verified) with my keyring.
     let shown = g::opened(gid.as_str(), 0, &d, &back[0].message).unwrap();
     assert_eq!((shown.body.as_str(), shown.sender.as_str()), ("queued secret words", alice.node_id().as_str()));
-    db.put_gate_outbox("[]".into()).await.unwrap();
-    assert_eq!(db.gate_outbox().await.unwrap().as_deref(), Some("[]"));
+    // The test hook's view of the store: the opened record under its per-post key.
+    let rows = db.opened_records("meta").await.unwrap();
+    let key = format!("gate_outbox/{}", message.nonce);
+    assert!(rows.iter().any(|(k, v)| *k == key && v.as_str() == json));
+    assert!(db.opened_records("vault").await.is_err());
+    db.delete_gate_post(&message.nonce).await.unwrap();
+    assert!(db.gate_posts().await.unwrap().is_empty());
     db.close();
     storage::delete_database(&name).await.unwrap();
 
@@ -127,9 +133,9 @@ async fn gate_outbox_round_trip_holds_ciphertext_only() {
 }
 
 /// The gate outbox is one record per post: a post added by one tab and a post settled by
-/// another never overwrite each other; the old single list record is migrated on read.
+/// another never overwrite each other.
 #[wasm_bindgen_test]
-async fn gate_outbox_per_post_records_and_migration() {
+async fn gate_outbox_per_post_records() {
     use postern_app::gates::{self as g, QueuedPost};
     use postern_app::storage::{self, Storage, SyncHead};
     let alice = Identity::generate(&mut OsRng);
@@ -152,15 +158,12 @@ async fn gate_outbox_per_post_records_and_migration() {
     leader.put_sync_head(&SyncHead::default()).await.unwrap();
     assert!(g::read_outbox(&leader).await.is_empty());
 
-    // Old format: one list record; read once = split into per-post records, list deleted.
-    leader
-        .put_gate_outbox(serde_json::to_string(&vec![p2.clone(), p1.clone()]).unwrap())
-        .await
-        .unwrap();
+    // Posts queued by either connection are all there, oldest first.
     let put = |p: &QueuedPost| serde_json::to_string(p).unwrap();
+    leader.put_gate_post(&p2.message.nonce, put(&p2)).await.unwrap();
+    follower.put_gate_post(&p1.message.nonce, put(&p1)).await.unwrap();
     follower.put_gate_post(&p3.message.nonce, put(&p3)).await.unwrap();
     assert_eq!(nonces(&g::read_outbox(&follower).await), nonces(&[p1.clone(), p2.clone(), p3.clone()]));
-    assert_eq!(leader.gate_outbox().await.unwrap(), None);
     assert_eq!(leader.gate_posts().await.unwrap().len(), 3);
 
     // The leader settles p1 while the follower queues p4: both stick.

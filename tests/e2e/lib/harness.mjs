@@ -201,9 +201,10 @@ export async function restartRelay(relay, { web, extraArgs = [] } = {}) {
 export const APP_READY = '#app-ready[data-ready="true"]';
 
 /** New browser context + page on the app; waits until the app is ready (registered). */
-export async function openPostern(browser, url, { records, ready = true } = {}) {
+export async function openPostern(browser, url, { records, ready = true, testHooks = false } = {}) {
   const context = await browser.newContext();
   if (records) recordRequests(context, records);
+  if (testHooks) await enableTestHooks(context);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => { errors.push(e.message); console.error('[pageerror]', e.message); });
@@ -248,8 +249,46 @@ export async function pollTimes(page, n = 2) {
   }
 }
 
-/** Every value of one object store of the page origin's `postern` IndexedDB (null if absent). */
+/**
+ * Turn the app's test hooks on for every page of `context` from its first load
+ * (`localStorage["postern-test-hooks"] = "1"` before any app script runs), so `readStore` never
+ * needs a reload (a reload would hand tab leadership over in multi-tab tests).
+ */
+export async function enableTestHooks(context) {
+  await context.addInitScript(() => { try { localStorage.setItem('postern-test-hooks', '1'); } catch {} });
+}
+
+/**
+ * The OPENED records of one store of the page's `postern` IndexedDB as `[key, json]` pairs, in
+ * key order, through the documented test hook `window.__posternTest.readStore` (every value is
+ * sealed at rest). If the hooks are off, turns them on and reloads first (as `readStoredSecret`
+ * does); prefer `enableTestHooks(context)` before opening pages.
+ */
+export async function readStoreEntries(page, store) {
+  const has = () => page.evaluate(() => !!(window.__posternTest && window.__posternTest.readStore));
+  if (!(await has())) {
+    const on = await page.evaluate(() => localStorage.getItem('postern-test-hooks') === '1');
+    if (!on) {
+      await page.evaluate(() => localStorage.setItem('postern-test-hooks', '1'));
+      await page.reload();
+      await page.waitForSelector(APP_READY, { timeout: 30_000 });
+    }
+    await page.waitForFunction(() => window.__posternTest && window.__posternTest.readStore, null, { timeout: 30_000 });
+  }
+  return page.evaluate((name) => window.__posternTest.readStore(name), store);
+}
+
+/** The opened values (JSON text) of one store, in key order: see `readStoreEntries`. */
 export async function readStore(page, store) {
+  return (await readStoreEntries(page, store)).map(([, v]) => v);
+}
+
+/**
+ * Every RAW value of one object store of the page origin's `postern` IndexedDB as stored on
+ * disk (sealed `pv1.…` strings; null if the store is absent): for asserting that nothing is
+ * kept in plaintext.
+ */
+export async function readRawStore(page, store) {
   return page.evaluate(async (storeName) => {
     const db = await new Promise((res, rej) => { const r = indexedDB.open('postern'); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
     try {
