@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 RELAY := target/release/postern
 
-.PHONY: run test build ui relay e2e test-native test-wasm test-wasm-pkg wasm-pkg tools test-tools clean
+.PHONY: run test build ui relay e2e test-native test-wasm test-wasm-pkg wasm-pkg bench tools test-tools clean
 
 ## make run: install what is missing, build UI (release) + relay, serve on http://$(LISTEN)
 run: tools build
@@ -50,6 +50,16 @@ wasm-pkg:
 
 test-wasm-pkg:
 	scripts/build-wasm-pkg.sh --test
+
+## make bench: the side-by-side benchmark suite (not part of `make test`, ~20 min): JS peers from
+## bench/package-lock.json, the package (+simd128 variant), native criterion ceiling, then the
+## headless-Chromium run; regenerates BENCHMARKS.md, bench/results.json, bench/chart.svg
+bench: test-tools
+	npm ci --prefix bench --no-audit --no-fund
+	scripts/build-wasm-pkg.sh --simd
+	cargo bench --locked -p postern-core --bench primitives
+	node bench/native.mjs
+	node bench/run.mjs
 
 ## make e2e: browser end-to-end tests only (expects `make build` output)
 e2e:
