@@ -778,7 +778,7 @@ impl ChainState {
     pub fn ingest_all(&mut self, events: &[ChainEvent], opts: &VerifyOptions) -> (usize, Option<EventRejection>) {
         let mut cache = KeyCache::default();
         for (i, evt) in events.iter().enumerate() {
-            if let Err(f) = self.check(evt, opts, false, true, &mut cache) {
+            if let Err(f) = self.check(evt, opts, false, true, true, &mut cache) {
                 return (i, Some(f.0));
             }
             self.apply(evt);
