@@ -1261,6 +1261,11 @@ impl App {
         };
         let verified = (m.direction == Direction::In).then_some("true");
         let out_state = (m.direction == Direction::Out).then_some(m.state.as_str());
+        // Delivered refines sent: `data-state` stays "sent", `data-delivered` marks the ack.
+        let (data_state, delivered) = match m.state {
+            OutState::Delivered => (out_state.map(|_| OutState::Sent.as_str()), out_state.map(|_| "true")),
+            _ => (out_state, None),
+        };
         let out_error = if m.direction == Direction::Out {
             m.error.clone()
         } else {
@@ -1271,7 +1276,7 @@ impl App {
         html! {
             <li key={m.key()} class={classes!("message", m.direction.as_str())}
                 data-direction={m.direction.as_str()} data-sender={sender_node}
-                data-verified={verified} data-msg-id={m.msg_id.clone()} data-state={out_state}>
+                data-verified={verified} data-msg-id={m.msg_id.clone()} data-state={data_state} data-delivered={delivered}>
                 <div class="message-meta">
                     <span class="message-sender" title={m.peer_node_id.clone()}>{ sender_label }</span>
                     if let Some(t) = to_label { <span class="muted">{ t }</span> }
@@ -1607,7 +1612,7 @@ impl App {
         };
         self.send_status = Some(match (m.state, &m.error) {
             (OutState::Sent, _) => (StatusKind::Ok, format!("Message sent to {name}.")),
-            (OutState::Delivered, _) => (StatusKind::Ok, format!("Message delivered to {name}.")),
+            (OutState::Delivered, _) => (StatusKind::Ok, format!("Message sent to {name} and delivered.")),
             (_, Some(e)) => (StatusKind::Error, e.clone()),
             (OutState::Failed, None) => (StatusKind::Error, "The relay refused it.".into()),
             (OutState::Queued, None) if self.relay != RelayState::Online => {
