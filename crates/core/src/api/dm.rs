@@ -183,6 +183,7 @@ pub struct StatusResponse {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod status_tests {
     use super::*;
 
