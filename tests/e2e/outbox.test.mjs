@@ -50,7 +50,8 @@ test('queued while the relay is down, delivered exactly once when it is back', a
   // Relay back on the same port and data directory: the queued message goes out by itself.
   relay = await restartRelay(relay);
   await alice.page.waitForSelector(outgoing(canary, 'sent'), { timeout: 60_000 });
-  assert.match(await alice.page.locator(outgoing(canary, 'sent')).locator('.delivery').textContent(), /^sent$/);
+  // (Bob's tab polls by itself, so it may already read as delivered.)
+  assert.match(await alice.page.locator(outgoing(canary, 'sent')).locator('.delivery').textContent(), /^(sent|✓✓ delivered)$/);
   assert.deepEqual(await readRawStore(alice.page, 'outbox'), []);
   await alice.page.screenshot({ path: join(out, '02-sent.png'), fullPage: true });
 
@@ -62,6 +63,19 @@ test('queued while the relay is down, delivered exactly once when it is back', a
   assert.equal(await bob.page.locator('.message').filter({ hasText: canary }).count(), 1);
   assert.equal(await alice.page.locator('.message').filter({ hasText: canary }).count(), 1);
   await bob.page.screenshot({ path: join(out, '03-bob-once.png'), fullPage: true });
+
+  // Bob's tab stored and acked it: Alice's leader tab learns so from the relay's status
+  // endpoint, shows it as delivered (still a sent message) and keeps that across a reload.
+  const delivered = alice.page.locator(outgoing(canary, 'delivered'));
+  await delivered.waitFor({ timeout: 90_000 });
+  assert.equal(await delivered.getAttribute('data-state'), 'sent');
+  assert.match(await delivered.locator('.delivery').textContent(), /^✓✓ delivered$/);
+  const asked = records.filter((r) => r.url.endsWith('/api/mesh/dm/status'));
+  assert.ok(asked.some((r) => r.body.includes(msgId)), 'the status of the sent msg_id was asked');
+  assert.ok(asked.every((r) => JSON.parse(r.body).msg_ids.length <= 100), 'batched to ≤100 ids');
+  await alice.page.reload();
+  await alice.page.waitForSelector(outgoing(canary, 'delivered'), { timeout: 30_000 });
+  await alice.page.screenshot({ path: join(out, '04-delivered.png'), fullPage: true });
 
   assert.ok(records.some((r) => r.url.endsWith('/api/mesh/dm/send') && r.body.includes(msgId)), 'the queued envelope was sent');
   assert.deepEqual(findLeaks(records, [canary]), [], 'plaintext never left the browser');

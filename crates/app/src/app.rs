@@ -5,6 +5,7 @@ use std::rc::Rc;
 use std::str::FromStr;
 
 use gloo_timers::callback::Interval;
+use postern_core::api::dm::{DeliveryState, MsgStatus};
 use postern_core::dm::MAX_BODY_LEN;
 use postern_core::{Identity, PublicIdentity};
 use rand_core::OsRng;
@@ -107,6 +108,8 @@ pub enum Msg {
         warn: Option<String>,
     },
     Flushed(Vec<Attempt>),
+    /// Answers of `POST /api/mesh/dm/status` for our sent messages: (recipient, status).
+    DeliveryChecked(Result<Vec<(String, MsgStatus)>, RelayError>),
     /// Persisting a delivery state change failed.
     PersistFailed(String),
     /// The browser's `online` / `offline` events.
@@ -158,6 +161,12 @@ pub struct App {
     outbox_failures: u64,
     /// Earliest time (ms) of the next periodic outbox retry.
     next_retry_ms: u64,
+    /// Delivery-status checks of sent messages (leader only): in flight, unchanged checks in a
+    /// row (backoff), earliest next check (ms), keys the relay no longer knows (not re-asked).
+    checking_delivery: bool,
+    delivery_unchanged: u64,
+    next_delivery_ms: u64,
+    delivery_unknown: std::collections::HashSet<String>,
     /// The message composed last (msg_id, recipient name, storage warning): `#send-status`
     /// follows its delivery.
     last_composed: Option<(String, String, Option<String>)>,
@@ -425,6 +434,29 @@ impl App {
         });
     }
 
+    /// Ask the relay which of our sent messages their recipients acknowledged (leader only; no
+    /// request while nothing is unsettled).
+    fn start_delivery_check(&mut self, ctx: &Context<Self>) {
+        if !tabs::duties(self.role).sync || self.checking_delivery {
+            return;
+        }
+        let queries = logic::delivery_queries(&self.messages, &self.delivery_unknown);
+        if queries.is_empty() {
+            return;
+        }
+        self.checking_delivery = true;
+        ctx.link().send_future(async move {
+            let mut out = Vec::new();
+            for q in queries {
+                match relay::dm_status(&q).await {
+                    Ok(resp) => out.extend(resp.statuses.into_iter().map(|s| (q.recipient_id.clone(), s))),
+                    Err(e) => return Msg::DeliveryChecked(Err(e)),
+                }
+            }
+            Msg::DeliveryChecked(Ok(out))
+        });
+    }
+
     /// The relay answered after being offline (or unknown): drain the outbox at once.
     fn came_online(&mut self, ctx: &Context<Self>, was: RelayState) {
         if was != RelayState::Online && !self.outbox.is_empty() {
@@ -500,6 +532,10 @@ impl Component for App {
             flushing: false,
             flush_again: false,
             outbox_failures: 0,
+            checking_delivery: false,
+            delivery_unchanged: 0,
+            next_delivery_ms: 0,
+            delivery_unknown: Default::default(),
             next_retry_ms: 0,
             last_composed: None,
             unread: HashMap::new(),
@@ -599,7 +635,41 @@ impl Component for App {
                 if !self.outbox.is_empty() && !self.flushing && now_millis() >= self.next_retry_ms {
                     self.start_flush(ctx);
                 }
+                if !self.checking_delivery && now_millis() >= self.next_delivery_ms {
+                    self.start_delivery_check(ctx);
+                }
                 false
+            }
+            Msg::DeliveryChecked(r) => {
+                self.checking_delivery = false;
+                let mut moved = false;
+                for (peer, st) in r.unwrap_or_default() {
+                    let key = message_key(Direction::Out, &peer, &st.msg_id);
+                    match st.state {
+                        DeliveryState::Delivered => {
+                            let found = self.messages.iter_mut().find(|m| m.key() == key && m.state == OutState::Sent);
+                            if let Some(m) = found {
+                                m.state = OutState::Delivered;
+                                m.error = None;
+                                let m = m.clone();
+                                self.persist_outgoing(ctx, m);
+                                moved = true;
+                            }
+                        }
+                        // Expired (or pruned) on the relay: it will never say more.
+                        DeliveryState::Unknown => {
+                            self.delivery_unknown.insert(key);
+                        }
+                        DeliveryState::Pending => {}
+                    }
+                }
+                self.delivery_unchanged = if moved { 0 } else { self.delivery_unchanged + 1 };
+                self.next_delivery_ms =
+                    now_millis() + 1000 * logic::delivery_check_delay_s(self.delivery_unchanged);
+                if moved {
+                    self.follow_last_composed();
+                }
+                moved
             }
             Msg::CheckNow => {
                 if !self.registered {
@@ -643,6 +713,8 @@ impl Component for App {
                         };
                         if !out.new_messages.is_empty() {
                             self.post(TabMsg::Changed);
+                            self.delivery_unchanged = 0;
+                            self.next_delivery_ms = 0;
                             for m in out.new_messages {
                                 let viewing = match &self.view {
                                     View::Contact(n) => *n == m.peer_node_id,
@@ -849,6 +921,8 @@ impl Component for App {
                             if let Some((_, _, Some(w))) = &self.last_composed {
                                 text.push_str(&format!(" (Could not keep a local copy: {w})"));
                             }
+                            self.delivery_unchanged = 0;
+                            self.next_delivery_ms = 0;
                             (OutState::Sent, None, (StatusKind::Ok, text))
                         }
                         Err(e) if e.is_unreachable() => {
@@ -1187,6 +1261,11 @@ impl App {
         };
         let verified = (m.direction == Direction::In).then_some("true");
         let out_state = (m.direction == Direction::Out).then_some(m.state.as_str());
+        // Delivered refines sent: `data-state` stays "sent", `data-delivered` marks the ack.
+        let (data_state, delivered) = match m.state {
+            OutState::Delivered => (out_state.map(|_| OutState::Sent.as_str()), out_state.map(|_| "true")),
+            _ => (out_state, None),
+        };
         let out_error = if m.direction == Direction::Out {
             m.error.clone()
         } else {
@@ -1197,7 +1276,7 @@ impl App {
         html! {
             <li key={m.key()} class={classes!("message", m.direction.as_str())}
                 data-direction={m.direction.as_str()} data-sender={sender_node}
-                data-verified={verified} data-msg-id={m.msg_id.clone()} data-state={out_state}>
+                data-verified={verified} data-msg-id={m.msg_id.clone()} data-state={data_state} data-delivered={delivered}>
                 <div class="message-meta">
                     <span class="message-sender" title={m.peer_node_id.clone()}>{ sender_label }</span>
                     if let Some(t) = to_label { <span class="muted">{ t }</span> }
@@ -1210,7 +1289,8 @@ impl App {
                             OutState::Queued => "Sealed and waiting in this browser's outbox for the relay",
                             OutState::Sent => "Accepted by the relay",
                             OutState::Failed => "Refused by the relay; not retried",
-                        }}>{ state }</span>
+                            OutState::Delivered => "The recipient's device acknowledged it",
+                        }}>{ if m.state == OutState::Delivered { "✓✓ delivered" } else { state } }</span>
                     }
                 </div>
                 <p class="message-body">{ &m.body }</p>
@@ -1532,6 +1612,7 @@ impl App {
         };
         self.send_status = Some(match (m.state, &m.error) {
             (OutState::Sent, _) => (StatusKind::Ok, format!("Message sent to {name}.")),
+            (OutState::Delivered, _) => (StatusKind::Ok, format!("Message sent to {name} and delivered.")),
             (_, Some(e)) => (StatusKind::Error, e.clone()),
             (OutState::Failed, None) => (StatusKind::Error, "The relay refused it.".into()),
             (OutState::Queued, None) if self.relay != RelayState::Online => {

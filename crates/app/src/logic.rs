@@ -200,6 +200,49 @@ pub fn outbox_retry_delay_s(consecutive_failures: u64, retry_after_s: u64) -> u6
     )
 }
 
+/// First wait between delivery-status checks that changed nothing (seconds); doubles per
+/// unchanged check up to [`DELIVERY_CHECK_CAP_S`]. A newly sent or received message resets it.
+pub const DELIVERY_CHECK_BASE_S: u64 = 4;
+pub const DELIVERY_CHECK_CAP_S: u64 = 120;
+
+/// Delay before the next delivery-status check after `unchanged` checks in a row that moved
+/// nothing to delivered (core's backoff rule).
+pub fn delivery_check_delay_s(unchanged: u64) -> u64 {
+    postern_core::sync::failure_backoff_seconds(DELIVERY_CHECK_BASE_S, unchanged, 0, DELIVERY_CHECK_CAP_S)
+}
+
+/// Status queries for our outgoing messages the relay accepted (`Sent`) but nobody has
+/// acknowledged yet, except the keys in `skip` (the relay no longer knows them): per recipient,
+/// at most [`postern_core::api::dm::MAX_STATUS_IDS`] ids each, each valid per core.
+pub fn delivery_queries(
+    messages: &[StoredMessage],
+    skip: &std::collections::HashSet<String>,
+) -> Vec<postern_core::api::dm::StatusRequest> {
+    use postern_core::api::dm::{StatusRequest, MAX_STATUS_IDS};
+    let mut by_peer: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for m in messages {
+        if m.direction == Direction::Out
+            && m.state == OutState::Sent
+            && dm::is_valid_msg_id(&m.msg_id)
+            && !skip.contains(&m.key())
+        {
+            let ids = by_peer.entry(&m.peer_node_id).or_default();
+            if !ids.contains(&m.msg_id) {
+                ids.push(m.msg_id.clone());
+            }
+        }
+    }
+    by_peer
+        .into_iter()
+        .flat_map(|(peer, ids)| {
+            ids.chunks(MAX_STATUS_IDS)
+                .map(|c| StatusRequest { recipient_id: peer.to_string(), msg_ids: c.to_vec() })
+                .collect::<Vec<_>>()
+        })
+        .filter(|q| q.validate().is_ok())
+        .collect()
+}
+
 /// A refusal that retrying the same envelope can never fix (it stays refused): the message
 /// leaves the outbox as failed. Everything else (unreachable, unknown recipient, caps, rate
 /// limits, server errors) is retried later.

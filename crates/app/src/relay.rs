@@ -154,6 +154,13 @@ pub async fn poll(id: &Identity, limit: u32) -> Result<PollResponse, RelayError>
     post(PATH_POLL, &PollRequest { auth, limit }).await
 }
 
+/// Delivery state of some of our sent messages (unsigned: the msg_ids are the capability).
+pub async fn dm_status(
+    query: &api::dm::StatusRequest,
+) -> Result<api::dm::StatusResponse, RelayError> {
+    post(api::dm::PATH_DM_STATUS, query).await
+}
+
 /// Remove messages we have stored locally from our mailbox (chunked to the relay's maximum).
 pub async fn ack(id: &Identity, msg_ids: &[String]) -> Result<u64, RelayError> {
     let mut removed = 0;

@@ -107,6 +107,8 @@ pub enum OutState {
     Sent,
     /// Refused for good by the relay (e.g. too large); no longer retried.
     Failed,
+    /// The recipient's signed ack reached the relay (`POST /api/mesh/dm/status`).
+    Delivered,
 }
 
 impl OutState {
@@ -115,6 +117,7 @@ impl OutState {
             OutState::Queued => "queued",
             OutState::Sent => "sent",
             OutState::Failed => "failed",
+            OutState::Delivered => "delivered",
         }
     }
 }

@@ -354,7 +354,10 @@ pub fn merge_reload(
         match index.get(&m.key()) {
             Some(&i) => {
                 let s = &mut stored_messages[i];
-                if s.state == OutState::Queued && m.state != OutState::Queued {
+                // States only move forward: queued → sent/failed → delivered.
+                let newer = (s.state == OutState::Queued && m.state != OutState::Queued)
+                    || (s.state == OutState::Sent && m.state == OutState::Delivered);
+                if newer {
                     *s = m.clone();
                 }
             }

@@ -407,3 +407,50 @@ async fn gate_chain_invite_removal_and_storage_v2_upgrade() {
     db.close();
     storage::delete_database(&name).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn delivered_state_persists_and_queries_cover_unsettled_sent_messages() {
+    use postern_core::api::dm::MAX_STATUS_IDS;
+    let bob = Identity::generate(&mut OsRng).node_id();
+    let carol = Identity::generate(&mut OsRng).node_id();
+    let mut ms: Vec<StoredMessage> = (0..MAX_STATUS_IDS + 1)
+        .map(|i| msg(Direction::Out, &bob, &format!("msg-{i:04}"), i as u64, "x"))
+        .collect();
+    ms.push(msg(Direction::Out, &carol, "msg-c001", 1, "x"));
+    let mut queued = msg(Direction::Out, &carol, "msg-c002", 1, "x");
+    queued.state = OutState::Queued;
+    let mut done = msg(Direction::Out, &carol, "msg-c003", 1, "x");
+    done.state = OutState::Delivered;
+    ms.extend([queued, done, msg(Direction::In, &carol, "msg-c004", 1, "x")]);
+    let skip: std::collections::HashSet<String> = [ms[0].key()].into();
+    let qs = logic::delivery_queries(&ms, &skip);
+    // Bob's 100 remaining sent ids in one batch, Carol's only sent one in another.
+    let shape: Vec<(&str, usize)> = qs.iter().map(|q| (q.recipient_id.as_str(), q.msg_ids.len())).collect();
+    let mut expect = vec![(bob.as_str(), MAX_STATUS_IDS), (carol.as_str(), 1)];
+    expect.sort();
+    assert_eq!(shape, expect);
+    assert!(qs.iter().all(|q| q.validate().is_ok() && !q.msg_ids.contains(&"msg-0000".to_string())));
+    assert!(logic::delivery_queries(&ms[MAX_STATUS_IDS + 2..], &skip).is_empty(), "nothing unsettled, no query");
+    assert_eq!(logic::delivery_check_delay_s(0), 0);
+    assert_eq!(logic::delivery_check_delay_s(1), logic::DELIVERY_CHECK_BASE_S);
+    assert_eq!(logic::delivery_check_delay_s(50), logic::DELIVERY_CHECK_CAP_S);
+
+    // Delivered is stored sealed like every state and survives a reopen.
+    let name = scratch_db();
+    let db = Storage::open(&name).await.unwrap();
+    let mut m = msg(Direction::Out, &bob, "msg-d001", 1, "hello");
+    db.put_message(&m).await.unwrap();
+    m.state = OutState::Delivered;
+    db.settle_outgoing(&m).await.unwrap();
+    db.close();
+    let db = Storage::open(&name).await.unwrap();
+    assert_eq!(db.messages().await.unwrap(), vec![m.clone()]);
+    db.close();
+    storage::delete_database(&name).await.unwrap();
+
+    // A multi-tab reload never moves a delivered message back to sent.
+    let mut stale = m.clone();
+    stale.state = OutState::Sent;
+    let (merged, _) = postern_app::tabs::merge_reload(&[m.clone()], &[], vec![stale], vec![]);
+    assert_eq!(merged[0].state, OutState::Delivered);
+}

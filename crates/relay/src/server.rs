@@ -20,7 +20,8 @@ use axum::Router;
 use postern_core::api::dm::{
     poll_params, AckRequest, AckResponse, PollRequest, PollResponse, PubkeyQuery, PubkeyResponse,
     RegisterRequest, RegisterResponse, SendRequest, SendResponse, MAX_ACK_IDS, MAX_POLL_LIMIT,
-    PATH_ACK, PATH_POLL, PATH_PUBKEY, PATH_REGISTER, PATH_SEND,
+    PATH_ACK, PATH_POLL, PATH_PUBKEY, PATH_REGISTER, PATH_SEND, PATH_DM_STATUS, StatusRequest,
+    StatusResponse, MsgStatus,
 };
 use postern_core::api::gate as gate_api;
 use postern_core::api::{codes, ErrorBody, MAX_BODY_BYTES};
@@ -532,6 +533,23 @@ async fn ack(
     Ok(ApiJson(AckResponse { ok: true, removed }))
 }
 
+/// Unsigned read: knowing a (random, 128-bit) msg_id is the capability; see docs/protocol.md.
+async fn dm_status(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<StatusRequest>,
+) -> Result<ApiJson<StatusResponse>, ApiError> {
+    let now = st.now();
+    req.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let StatusRequest { recipient_id, msg_ids } = req;
+    let states = st
+        .with_store("dm_status", move |s| {
+            let states = s.delivery_states(&recipient_id, &msg_ids, now)?;
+            Ok(msg_ids.into_iter().zip(states).map(|(msg_id, state)| MsgStatus { msg_id, state }).collect())
+        })
+        .await?;
+    Ok(ApiJson(StatusResponse { ok: true, statuses: states }))
+}
+
 const UI_NOT_BUILT: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <title>Postern relay</title></head><body><h1>Postern relay</h1>\
 <p>The relay is running, but the web UI is not built. Run <code>make build</code> \
@@ -722,6 +740,7 @@ pub fn router(state: AppState) -> Router {
         .route(PATH_SEND, post(send))
         .route(PATH_POLL, post(poll))
         .route(PATH_ACK, post(ack))
+        .route(PATH_DM_STATUS, post(dm_status))
         .route(PATH_STATUS, get(crate::infonet::status))
         .route(PATH_MERKLE, get(crate::infonet::merkle))
         .route(PATH_LOCATOR, get(crate::infonet::locator))

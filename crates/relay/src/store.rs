@@ -9,7 +9,7 @@
 //! reads the clock itself.
 use std::path::{Path, PathBuf};
 
-use postern_core::api::dm::StoredDm;
+use postern_core::api::dm::{DeliveryState, StoredDm};
 use postern_core::caps::{check_deposit, CapError, DepositDecision, SpoolLimits, SpoolState};
 use postern_core::dm::DmEnvelope;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -640,6 +640,36 @@ impl Store {
                 },
             )
             .optional()?)
+    }
+
+    /// Delivery state of each of `recipient_id`'s `msg_ids` (in order), read-only: pending while
+    /// spooled and unexpired, delivered while an ack tombstone (local or replicated) is live,
+    /// unknown otherwise.
+    pub fn delivery_states(
+        &self,
+        recipient_id: &str,
+        msg_ids: &[String],
+        now: u64,
+    ) -> Result<Vec<DeliveryState>, StoreError> {
+        let now = to_i64(now);
+        let mut spooled = self.conn.prepare_cached(
+            "SELECT 1 FROM messages WHERE recipient_id = ?1 AND msg_id = ?2 AND expires_at > ?3",
+        )?;
+        let mut acked = self.conn.prepare_cached(
+            "SELECT 1 FROM dm_tombstones WHERE recipient_id = ?1 AND msg_id = ?2 AND expires_at > ?3",
+        )?;
+        let mut out = Vec::with_capacity(msg_ids.len());
+        for id in msg_ids {
+            let state = if acked.query_row(params![recipient_id, id, now], |_| Ok(())).optional()?.is_some() {
+                DeliveryState::Delivered
+            } else if spooled.query_row(params![recipient_id, id, now], |_| Ok(())).optional()?.is_some() {
+                DeliveryState::Pending
+            } else {
+                DeliveryState::Unknown
+            };
+            out.push(state);
+        }
+        Ok(out)
     }
 
     /// Deposit an envelope that already passed `DmEnvelope::validate`. The cap check and the
@@ -1927,6 +1957,27 @@ mod tests {
         assert_eq!(s.deposit(&env(R, "msg-0002", "aa"), &limits, 120).unwrap(), Deposit::Stored { expires_at: 220 });
         let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM dm_tombstones", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0, "expired tombstones are pruned");
+    }
+
+    #[test]
+    fn delivery_states_follow_spool_and_tombstones() {
+        use postern_core::api::dm::DeliveryState::{Delivered, Pending, Unknown};
+        let mut s = Store::open_in_memory().unwrap();
+        let limits = SpoolLimits { per_sender_cap: 100, mailbox_cap: 100, ttl_secs: 100 };
+        s.register(nonce(R, "n0", 1000), "pk", "dh", 0).unwrap().unwrap();
+        s.deposit(&env(R, "msg-0001", "aa"), &limits, 10).unwrap();
+        s.deposit(&env(R, "msg-0002", "aa"), &limits, 10).unwrap();
+        let ids: Vec<String> = ["msg-0001", "msg-0002", "msg-0003"].map(String::from).to_vec();
+        assert_eq!(s.delivery_states(R, &ids, 11).unwrap(), [Pending, Pending, Unknown]);
+        // Acked by the owner here; another recipient's ids are never confused with R's.
+        assert_eq!(s.ack(nonce(R, "n1", 1000), &ids[..1], &proof(R), 100, 12).unwrap(), Ok(1));
+        assert_eq!(s.delivery_states(R, &ids, 13).unwrap(), [Delivered, Pending, Unknown]);
+        assert_eq!(s.delivery_states("!sb_00000000000000000000000000000002", &ids, 13).unwrap(), [Unknown; 3]);
+        // An ack replicated from a peer reads as delivered too.
+        s.remove_messages(R, &ids[1..2], &proof(R), Some("http://a"), 100, 14).unwrap();
+        assert_eq!(s.delivery_states(R, &ids, 15).unwrap(), [Delivered, Delivered, Unknown]);
+        // Past the message's expiry the tombstone no longer answers.
+        assert_eq!(s.delivery_states(R, &ids, 110).unwrap(), [Unknown; 3]);
     }
 
     #[test]

@@ -231,9 +231,11 @@ export async function compose(page, contact, body) {
   await page.click('#send');
 }
 
-/** Selector of an outgoing message containing `text`, optionally in a delivery state. */
+/** Selector of an outgoing message containing `text`, optionally in a delivery state
+ * ('delivered' = sent and acknowledged by the recipient: `data-state` stays "sent"). */
 export function outgoing(text, state) {
-  return `.message[data-direction="out"]${state ? `[data-state="${state}"]` : ''}:has-text("${text}")`;
+  const sel = state === 'delivered' ? '[data-delivered="true"]' : state ? `[data-state="${state}"]` : '';
+  return `.message[data-direction="out"]${sel}:has-text("${text}")`;
 }
 
 export function incoming(text) {

@@ -107,3 +107,136 @@ pub struct AckResponse {
 pub fn poll_params(limit: u32) -> Vec<u8> {
     limit.to_string().into_bytes()
 }
+
+pub const PATH_DM_STATUS: &str = "/api/mesh/dm/status";
+
+/// Most msg_ids in one delivery-status query.
+pub const MAX_STATUS_IDS: usize = 100;
+
+/// `POST /api/mesh/dm/status`: has the recipient acknowledged these messages? Unsigned: a
+/// msg_id is 128 random bits chosen by the sender ([`crate::dm::new_msg_id`]), so knowing
+/// `(recipient_id, msg_id)` is the capability. The answer never names a sender.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    pub recipient_id: String,
+    pub msg_ids: Vec<String>,
+}
+
+/// Why a [`StatusRequest`] is refused (HTTP 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusRequestError {
+    #[error("recipient_id is not a valid node id")]
+    BadRecipient,
+    #[error("msg_ids must list 1..={MAX_STATUS_IDS} ids")]
+    BadCount,
+    #[error("msg_id must be 8..=128 characters of [A-Za-z0-9_.:-]")]
+    BadMsgId,
+    #[error("msg_ids must not repeat")]
+    Duplicate,
+}
+
+impl StatusRequest {
+    /// The checks the relay runs before answering (and a client before asking).
+    pub fn validate(&self) -> Result<(), StatusRequestError> {
+        if !crate::identity::is_valid_node_id(&self.recipient_id) {
+            return Err(StatusRequestError::BadRecipient);
+        }
+        if !(1..=MAX_STATUS_IDS).contains(&self.msg_ids.len()) {
+            return Err(StatusRequestError::BadCount);
+        }
+        if !self.msg_ids.iter().all(|id| crate::dm::is_valid_msg_id(id)) {
+            return Err(StatusRequestError::BadMsgId);
+        }
+        let mut seen: Vec<&str> = self.msg_ids.iter().map(String::as_str).collect();
+        seen.sort_unstable();
+        if seen.windows(2).any(|w| w[0] == w[1]) {
+            return Err(StatusRequestError::Duplicate);
+        }
+        Ok(())
+    }
+}
+
+/// What a relay knows of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Still spooled: not yet acknowledged by the recipient.
+    Pending,
+    /// The recipient's signed ack was seen (here or replicated from a peer).
+    Delivered,
+    /// Neither: never seen here, expired, or the ack's tombstone has been pruned.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MsgStatus {
+    pub msg_id: String,
+    pub state: DeliveryState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusResponse {
+    pub ok: bool,
+    /// One entry per requested id, in request order.
+    pub statuses: Vec<MsgStatus>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod status_tests {
+    use super::*;
+
+    const R: &str = "!sb_0123456789abcdef0123456789abcdef";
+
+    fn req(ids: &[&str]) -> StatusRequest {
+        StatusRequest { recipient_id: R.into(), msg_ids: ids.iter().map(|s| s.to_string()).collect() }
+    }
+
+    #[test]
+    fn accepts_well_formed_queries() {
+        assert_eq!(req(&["0123456789abcdef0123456789abcdef"]).validate(), Ok(()));
+        let many: Vec<String> = (0..MAX_STATUS_IDS).map(|i| format!("msg-{i:04}")).collect();
+        let r = StatusRequest { recipient_id: R.into(), msg_ids: many };
+        assert_eq!(r.validate(), Ok(()));
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let mut r = req(&["msg-0001"]);
+        r.recipient_id = "!sb_XYZ".into();
+        assert_eq!(r.validate(), Err(StatusRequestError::BadRecipient));
+        assert_eq!(req(&[]).validate(), Err(StatusRequestError::BadCount));
+        let many: Vec<String> = (0..=MAX_STATUS_IDS).map(|i| format!("msg-{i:04}")).collect();
+        let r = StatusRequest { recipient_id: R.into(), msg_ids: many };
+        assert_eq!(r.validate(), Err(StatusRequestError::BadCount));
+        assert_eq!(req(&["short"]).validate(), Err(StatusRequestError::BadMsgId));
+        assert_eq!(req(&["msg-0001", "bad id!!"]).validate(), Err(StatusRequestError::BadMsgId));
+        assert_eq!(req(&["msg-0001", "msg-0002", "msg-0001"]).validate(), Err(StatusRequestError::Duplicate));
+    }
+
+    #[test]
+    fn wire_shape() {
+        let r: StatusRequest = serde_json::from_str(&format!(r#"{{"recipient_id":"{R}","msg_ids":["msg-0001"]}}"#)).unwrap();
+        assert_eq!(r, req(&["msg-0001"]));
+        assert!(serde_json::from_str::<StatusRequest>(&format!(r#"{{"recipient_id":"{R}","msg_ids":[],"x":1}}"#)).is_err());
+        let resp = StatusResponse {
+            ok: true,
+            statuses: vec![
+                MsgStatus { msg_id: "a".into(), state: DeliveryState::Pending },
+                MsgStatus { msg_id: "b".into(), state: DeliveryState::Delivered },
+                MsgStatus { msg_id: "c".into(), state: DeliveryState::Unknown },
+            ],
+        };
+        let s = serde_json::to_string(&resp).unwrap();
+        assert!(s.contains(r#""state":"pending""#) && s.contains(r#""state":"delivered""#) && s.contains(r#""state":"unknown""#), "{s}");
+        assert_eq!(serde_json::from_str::<StatusResponse>(&s).unwrap(), resp);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn validate_never_panics(rid in ".{0,40}", ids in proptest::collection::vec(".{0,20}", 0..120)) {
+            let _ = StatusRequest { recipient_id: rid, msg_ids: ids }.validate();
+        }
+    }
+}
