@@ -269,6 +269,7 @@ mod tests {
         assert_eq!(verify_owner_ack(&poll, &rid, &list), Err(OwnerAckError::Signature(AuthError::BadSignature)));
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
         /// Changing any single field of a valid owner ack (or a byte of a msg_id) refuses it.
