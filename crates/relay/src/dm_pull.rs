@@ -19,7 +19,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use postern_core::api::codes;
 use postern_core::api::peer::{
     PeerPullItem, PeerPullRequest, PeerPullResponse, ReplicateAckRequest, ReplicateEnvelopeRequest,
@@ -113,15 +113,7 @@ pub(crate) async fn peer_pull(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<ApiJson<PeerPullResponse>, ApiError> {
-    let body = body.map_err(ApiError::from)?;
-    let peer = st.peers().authenticate(&headers, &body)?;
-    let req: PeerPullRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            codes::BAD_REQUEST,
-            format!("request body does not match the expected shape: {e}"),
-        )
-    })?;
+    let (peer, req): (String, PeerPullRequest) = crate::peer::authenticated(&st, &headers, body)?;
     if !(1..=MAX_PEER_PULL_LIMIT).contains(&req.limit) {
         return Err(ApiError::bad_request(format!("limit must be 1..={MAX_PEER_PULL_LIMIT}")));
     }

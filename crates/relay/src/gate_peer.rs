@@ -33,7 +33,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use postern_core::api::codes;
 use postern_core::api::gate::{
     codes as gcodes, peer_codes, PeerPullRequest, PeerPullResponse, PeerPushOutcome, PeerPushRequest,
     PeerPushResponse, PATH_PEER_PULL, PEER_PULL_MAX_LIMIT,
@@ -123,15 +122,7 @@ pub(crate) async fn peer_push(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(ApiError::from)?;
-    let peer = st.peers().authenticate(&headers, &body)?;
-    let req: PeerPushRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            codes::BAD_REQUEST,
-            format!("request body does not match the expected shape: {e}"),
-        )
-    })?;
+    let (peer, req): (String, PeerPushRequest) = crate::peer::authenticated(&st, &headers, body)?;
     let (status, resp) = ingest(&st, &peer, req).await??;
     Ok((status, axum::Json(resp)).into_response())
 }
@@ -142,15 +133,7 @@ pub(crate) async fn peer_pull(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(ApiError::from)?;
-    let peer = st.peers().authenticate(&headers, &body)?;
-    let req: PeerPullRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            codes::BAD_REQUEST,
-            format!("request body does not match the expected shape: {e}"),
-        )
-    })?;
+    let (peer, req): (String, PeerPullRequest) = crate::peer::authenticated(&st, &headers, body)?;
     if !(1..=PEER_PULL_MAX_LIMIT).contains(&req.limit) {
         return Err(ApiError::bad_request(format!("limit must be 1..={PEER_PULL_MAX_LIMIT}")));
     }

@@ -426,6 +426,19 @@ pub(crate) async fn peer_push(
     }
 }
 
+/// A peer request with a typed JSON body: read the body, check the peer's HMAC over the exact
+/// bytes (403 before anything is parsed), then parse it (422 on a wrong shape). Returns the
+/// authenticated peer URL and the request.
+pub(crate) fn authenticated<T: serde::de::DeserializeOwned>(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(String, T), ApiError> {
+    let body = read_body(body)?;
+    let peer = st.peers().authenticate(headers, &body)?;
+    Ok((peer, parse_json(&body)?))
+}
+
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
@@ -442,9 +455,7 @@ pub(crate) async fn replicate_envelope(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<ApiJson<ReplicateEnvelopeResponse>, ApiError> {
-    let body = read_body(body)?;
-    let peer = st.peers().authenticate(&headers, &body)?;
-    let req: ReplicateEnvelopeRequest = parse_json(&body)?;
+    let (peer, req): (String, ReplicateEnvelopeRequest) = authenticated(&st, &headers, body)?;
     let now = st.now();
     ingest_envelope(&st, req, &peer, now).await.map(ApiJson)
 }
@@ -505,9 +516,7 @@ pub(crate) async fn replicate_ack(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<ApiJson<ReplicateAckResponse>, ApiError> {
-    let body = read_body(body)?;
-    let peer = st.peers().authenticate(&headers, &body)?;
-    let req: ReplicateAckRequest = parse_json(&body)?;
+    let (peer, req): (String, ReplicateAckRequest) = authenticated(&st, &headers, body)?;
     let now = st.now();
     let removed = ingest_ack(&st, req, &peer, now).await?;
     Ok(ApiJson(ReplicateAckResponse { ok: true, removed }))

@@ -502,36 +502,7 @@ impl Store {
         }
         let (path, body) = job.path_and_body();
         let body = String::from_utf8(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut woken = Vec::new();
-        for (i, (peer, _)) in outbox.peers.iter().enumerate() {
-            if Some(peer.as_str()) == from {
-                continue;
-            }
-            tx.prepare_cached(
-                "INSERT INTO replication_outbox (peer, path, body, attempts, next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, 0, ?4, ?4)",
-            )?
-            .execute(params![peer, path, body, to_i64(now)])?;
-            let len: i64 = tx
-                .prepare_cached("SELECT COUNT(*) FROM replication_outbox WHERE peer = ?1")?
-                .query_row(params![peer], |r| r.get(0))?;
-            let excess = to_u64(len).saturating_sub(outbox.cap_per_peer);
-            if excess > 0 {
-                let dropped = tx.execute(
-                    "DELETE FROM replication_outbox WHERE id IN
-                     (SELECT id FROM replication_outbox WHERE peer = ?1 ORDER BY id ASC LIMIT ?2)",
-                    params![peer, to_i64(excess)],
-                )?;
-                tracing::warn!(peer = %peer, dropped, "replication outbox full; dropped the oldest jobs");
-                if let Some(m) = &outbox.metrics {
-                    for _ in 0..dropped {
-                        m.replication("error");
-                    }
-                }
-            }
-            woken.push(i);
-        }
-        Ok(woken)
+        Self::enqueue_raw(tx, outbox, path, &body, from, now)
     }
 
     fn wake(&self, peers: &[usize]) {
