@@ -763,20 +763,8 @@ impl Storage {
     pub async fn export_records(&self) -> Result<BackupRecords, StorageError> {
         let mut out = BackupRecords::default();
         for store in DATA_STORES {
-            let tx = self.db.transaction(store).build().map_err(io)?;
-            let st = tx.object_store(store).map_err(io)?;
-            let keys: Vec<String> = st
-                .get_all_keys::<String>()
-                .primitive()
-                .map_err(io)?
-                .await
-                .map_err(io)?
-                .collect::<Result<_, _>>()
-                .map_err(io)?;
-            drop(tx);
-            let values = self.get_all_strings(store).await?;
             let m = out.stores.entry(store.to_string()).or_default();
-            for (k, v) in keys.into_iter().zip(values) {
+            for (k, v) in self.get_all_pairs(store).await? {
                 m.insert(k, v.to_string());
             }
         }
@@ -845,36 +833,14 @@ impl Storage {
     /// only), so a post queued in any tab and a post settled by the leader never overwrite
     /// each other. Records in key order.
     pub async fn gate_posts(&self) -> Result<Vec<String>, StorageError> {
-        let tx = self.db.transaction(STORE_META).build().map_err(io)?;
-        let st = tx.object_store(STORE_META).map_err(io)?;
-        // '0' follows '/': every key with the prefix.
-        let range = format!("{KEY_GATE_OUTBOX}/")..format!("{KEY_GATE_OUTBOX}0");
-        let keys: Vec<String> = st
-            .get_all_keys::<String>()
-            .with_query(range.clone())
-            .primitive()
-            .map_err(io)?
-            .await
-            .map_err(io)?
-            .collect::<Result<_, _>>()
-            .map_err(io)?;
-        let values: Vec<String> = st
-            .get_all::<String>()
-            .with_query(range)
-            .primitive()
-            .map_err(io)?
-            .await
-            .map_err(io)?
-            .collect::<Result<_, _>>()
-            .map_err(io)?;
-        drop(tx);
-        if keys.len() != values.len() {
-            return Err(corrupt("gate outbox: keys and values differ"));
-        }
-        keys.iter()
-            .zip(values)
-            .map(|(k, v)| self.open_sealed(STORE_META, k, &v).map(|p| p.to_string()))
-            .collect()
+        let prefix = format!("{KEY_GATE_OUTBOX}/");
+        Ok(self
+            .get_all_pairs(STORE_META)
+            .await?
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, v)| v.to_string())
+            .collect())
     }
 
     pub async fn put_gate_post(&self, nonce: &str, json: String) -> Result<(), StorageError> {
