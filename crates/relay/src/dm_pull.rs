@@ -26,9 +26,10 @@ use postern_core::api::peer::{
     MAX_PEER_PULL_LIMIT, PATH_DM_PEER_PULL,
 };
 use postern_core::peer::{peer_key, sign_body, HEADER_PEER_HMAC, HEADER_PEER_URL, PEER_KEY_BYTES};
-use postern_core::sync::{
-    SyncConfig, SyncWorkerState, DEFAULT_FAILURE_BACKOFF_CAP_S, DEFAULT_FAILURE_BACKOFF_S,
-};
+use postern_core::sync::{SyncConfig, SyncWorkerState};
+
+// The DM pullers use the chain pull's scheduler configuration (same ladder per interval).
+use crate::sync::config;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -48,18 +49,6 @@ const MAX_PAGE_BYTES: usize = 1024 * 1024;
 const MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
 /// Timeout of one pull request.
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Scheduler configuration: the failure ladder starts at the interval (at most core's default
-/// base) and is capped at 8 intervals (at most core's default cap).
-pub fn config(interval_s: u64) -> SyncConfig {
-    let interval_s = interval_s.max(1);
-    let base = interval_s.min(DEFAULT_FAILURE_BACKOFF_S);
-    SyncConfig {
-        interval_s,
-        failure_backoff_s: base,
-        failure_backoff_cap_s: interval_s.saturating_mul(8).clamp(base, DEFAULT_FAILURE_BACKOFF_CAP_S.max(base)),
-    }
-}
 
 /// One peer's pull state: core's scheduler state, the persisted cursor and counters.
 #[derive(Debug, Clone, Default, Serialize)]
