@@ -449,7 +449,11 @@ impl App {
             let mut out = Vec::new();
             for q in queries {
                 match relay::dm_status(&q).await {
-                    Ok(resp) => out.extend(resp.statuses.into_iter().map(|s| (q.recipient_id.clone(), s))),
+                    Ok(resp) => out.extend(
+                        resp.statuses
+                            .into_iter()
+                            .map(|s| (q.recipient_id.clone(), s)),
+                    ),
                     Err(e) => return Msg::DeliveryChecked(Err(e)),
                 }
             }
@@ -647,7 +651,10 @@ impl Component for App {
                     let key = message_key(Direction::Out, &peer, &st.msg_id);
                     match st.state {
                         DeliveryState::Delivered => {
-                            let found = self.messages.iter_mut().find(|m| m.key() == key && m.state == OutState::Sent);
+                            let found = self
+                                .messages
+                                .iter_mut()
+                                .find(|m| m.key() == key && m.state == OutState::Sent);
                             if let Some(m) = found {
                                 m.state = OutState::Delivered;
                                 m.error = None;
@@ -663,7 +670,11 @@ impl Component for App {
                         DeliveryState::Pending => {}
                     }
                 }
-                self.delivery_unchanged = if moved { 0 } else { self.delivery_unchanged + 1 };
+                self.delivery_unchanged = if moved {
+                    0
+                } else {
+                    self.delivery_unchanged + 1
+                };
                 self.next_delivery_ms =
                     now_millis() + 1000 * logic::delivery_check_delay_s(self.delivery_unchanged);
                 if moved {
@@ -1263,7 +1274,10 @@ impl App {
         let out_state = (m.direction == Direction::Out).then_some(m.state.as_str());
         // Delivered refines sent: `data-state` stays "sent", `data-delivered` marks the ack.
         let (data_state, delivered) = match m.state {
-            OutState::Delivered => (out_state.map(|_| OutState::Sent.as_str()), out_state.map(|_| "true")),
+            OutState::Delivered => (
+                out_state.map(|_| OutState::Sent.as_str()),
+                out_state.map(|_| "true"),
+            ),
             _ => (out_state, None),
         };
         let out_error = if m.direction == Direction::Out {
@@ -1612,7 +1626,10 @@ impl App {
         };
         self.send_status = Some(match (m.state, &m.error) {
             (OutState::Sent, _) => (StatusKind::Ok, format!("Message sent to {name}.")),
-            (OutState::Delivered, _) => (StatusKind::Ok, format!("Message sent to {name} and delivered.")),
+            (OutState::Delivered, _) => (
+                StatusKind::Ok,
+                format!("Message sent to {name} and delivered."),
+            ),
             (_, Some(e)) => (StatusKind::Error, e.clone()),
             (OutState::Failed, None) => (StatusKind::Error, "The relay refused it.".into()),
             (OutState::Queued, None) if self.relay != RelayState::Online => {

@@ -8,9 +8,9 @@ use postern_core::gate::{
     self, create_genesis, rotate, verify_epoch_chain, Epoch, EpochRecord, GateError, GateId,
     GateKeyring, GateMessage, Reason, Role,
 };
-use serde::{Deserialize, Serialize};
 use postern_core::{Identity, PublicIdentity};
 use rand_core::OsRng;
+use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -196,7 +196,10 @@ pub enum Msg {
     Stored,
     Tab(TabMsg),
     Tick,
-    Synced(Vec<Result<SyncOut, (String, String)>>, Option<Vec<Discovered>>),
+    Synced(
+        Vec<Result<SyncOut, (String, String)>>,
+        Option<Vec<Discovered>>,
+    ),
     Accept(String),
     Ignore(String),
     SetName(String),
@@ -315,7 +318,10 @@ async fn sync_gate(
         for sm in page.messages {
             seen.push(sm.message.nonce.clone());
             if let Some(m) = opened(&meta.gate_id, sm.seq, &derived, &sm.message) {
-                storage.put_gate_message(&m).await.map_err(|e| e.to_string())?;
+                storage
+                    .put_gate_message(&m)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 new_messages.push(m);
             }
         }
@@ -514,7 +520,11 @@ impl Gates {
             .map(|g| g.meta.gate_id.clone())
             .chain(self.ignored.iter().cloned())
             .collect();
-        let queued: Vec<String> = self.outbox.iter().map(|p| p.message.nonce.clone()).collect();
+        let queued: Vec<String> = self
+            .outbox
+            .iter()
+            .map(|p| p.message.nonce.clone())
+            .collect();
         ctx.link().send_future(async move {
             let found = discover(me.clone(), skip).await;
             let mut out = Vec::new();
@@ -621,7 +631,8 @@ impl Component for Gates {
                 let me = ctx.props().identity.clone();
                 // Keep what this tab knows beyond the store (writes still in flight).
                 for g in &mut gs {
-                    if let Some(old) = self.gates.iter().find(|o| o.meta.gate_id == g.meta.gate_id) {
+                    if let Some(old) = self.gates.iter().find(|o| o.meta.gate_id == g.meta.gate_id)
+                    {
                         if old.derived.is_some() && old.records.len() >= g.records.len() {
                             g.records = old.records.clone();
                             g.derived = old.derived.clone();
@@ -651,7 +662,10 @@ impl Component for Gates {
                     self.outbox = queued;
                     if !ctx.props().leader
                         && self.outbox.is_empty()
-                        && self.status.as_deref().is_some_and(|s| s.starts_with("Queued"))
+                        && self
+                            .status
+                            .as_deref()
+                            .is_some_and(|s| s.starts_with("Queued"))
                     {
                         self.status = Some("Posted to the gate.".into());
                     }
@@ -722,7 +736,8 @@ impl Component for Gates {
                 let mut changed = false;
                 if let Some(found) = &found {
                     // An invitation the relay no longer offers (removed before accepting) goes.
-                    self.invitations.retain(|i| found.iter().any(|f| f.gate_id == i.found.gate_id));
+                    self.invitations
+                        .retain(|i| found.iter().any(|f| f.gate_id == i.found.gate_id));
                 }
                 for f in found.unwrap_or_default() {
                     self.invitations.retain(|i| i.found.gate_id != f.gate_id);
@@ -796,7 +811,9 @@ impl Component for Gates {
                     match r {
                         Ok(_) => {
                             if let Some(m) = stored {
-                                if let Some(g) = self.gates.iter_mut().find(|g| g.meta.gate_id == m.gate) {
+                                if let Some(g) =
+                                    self.gates.iter_mut().find(|g| g.meta.gate_id == m.gate)
+                                {
                                     if !g.messages.iter().any(|x| x.seq == m.seq) {
                                         g.messages.push(m);
                                         g.messages.sort_by_key(|m| m.seq);
@@ -810,7 +827,8 @@ impl Component for Gates {
                         }
                         Err(e) => {
                             failed = true;
-                            self.status = Some(format!("Queued: will post when the relay answers ({e})."));
+                            self.status =
+                                Some(format!("Queued: will post when the relay answers ({e})."));
                             continue;
                         }
                     }
@@ -824,8 +842,8 @@ impl Component for Gates {
                 }
                 if failed {
                     self.out_failures += 1;
-                    self.next_try_ms = now_millis()
-                        + 1000 * logic::outbox_retry_delay_s(self.out_failures, 0);
+                    self.next_try_ms =
+                        now_millis() + 1000 * logic::outbox_retry_delay_s(self.out_failures, 0);
                 } else {
                     self.out_failures = 0;
                     self.next_try_ms = 0;
@@ -1010,7 +1028,9 @@ impl Component for Gates {
             }
             Msg::Promote(node) => {
                 self.start_rotation(ctx, move |roster| {
-                    let e = roster.get(&node).ok_or("not a member of the current epoch")?;
+                    let e = roster
+                        .get(&node)
+                        .ok_or("not a member of the current epoch")?;
                     let r = roster
                         .with_member(e.identity().clone(), Role::Admin)
                         .map_err(|e| e.to_string())?;
@@ -1269,9 +1289,15 @@ impl Gates {
 /// Select the invite code and try the legacy copy command (clipboard API unavailable).
 fn select_invite_code() -> bool {
     use wasm_bindgen::{JsCast, JsValue};
-    let Some(window) = web_sys::window() else { return false };
-    let Some(doc) = window.document() else { return false };
-    let Some(el) = doc.get_element_by_id("gate-invite-code") else { return false };
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let Some(doc) = window.document() else {
+        return false;
+    };
+    let Some(el) = doc.get_element_by_id("gate-invite-code") else {
+        return false;
+    };
     if let (Ok(Some(sel)), Ok(range)) = (window.get_selection(), doc.create_range()) {
         let _ = sel.remove_all_ranges();
         if range.select_node_contents(&el).is_ok() {

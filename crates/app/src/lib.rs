@@ -9,8 +9,8 @@ pub mod logic;
 pub mod relay;
 pub mod settings;
 pub mod storage;
-pub mod tabs;
 pub mod sync;
+pub mod tabs;
 
 /// Mount the app on `<body>`. In the chain verification worker (same wasm module, no
 /// `window`) this does nothing: the worker only calls `sync::worker::sync_worker_handle`.

@@ -208,7 +208,12 @@ pub const DELIVERY_CHECK_CAP_S: u64 = 120;
 /// Delay before the next delivery-status check after `unchanged` checks in a row that moved
 /// nothing to delivered (core's backoff rule).
 pub fn delivery_check_delay_s(unchanged: u64) -> u64 {
-    postern_core::sync::failure_backoff_seconds(DELIVERY_CHECK_BASE_S, unchanged, 0, DELIVERY_CHECK_CAP_S)
+    postern_core::sync::failure_backoff_seconds(
+        DELIVERY_CHECK_BASE_S,
+        unchanged,
+        0,
+        DELIVERY_CHECK_CAP_S,
+    )
 }
 
 /// Status queries for our outgoing messages the relay accepted (`Sent`) but nobody has
@@ -236,7 +241,10 @@ pub fn delivery_queries(
         .into_iter()
         .flat_map(|(peer, ids)| {
             ids.chunks(MAX_STATUS_IDS)
-                .map(|c| StatusRequest { recipient_id: peer.to_string(), msg_ids: c.to_vec() })
+                .map(|c| StatusRequest {
+                    recipient_id: peer.to_string(),
+                    msg_ids: c.to_vec(),
+                })
                 .collect::<Vec<_>>()
         })
         .filter(|q| q.validate().is_ok())
@@ -319,8 +327,14 @@ pub enum GateOffer {
 /// run of epochs listing me; for the genesis that is the founder). Auto-join iff the inviter is
 /// one of my contacts (matched by node id, which core derives from the key that signed the
 /// epoch) or myself; otherwise ask. A gate whose current roster lacks me is never offered.
-pub fn gate_offer(contacts: &[Contact], me: &str, epochs: &[postern_core::gate::Epoch]) -> GateOffer {
-    let Some(head) = epochs.last() else { return GateOffer::Nothing };
+pub fn gate_offer(
+    contacts: &[Contact],
+    me: &str,
+    epochs: &[postern_core::gate::Epoch],
+) -> GateOffer {
+    let Some(head) = epochs.last() else {
+        return GateOffer::Nothing;
+    };
     if !head.roster().contains(me) {
         return GateOffer::Nothing;
     }

@@ -396,7 +396,9 @@ pub fn after_unlock(secret: &str) {
         let read = wasm_bindgen::closure::Closure::<dyn Fn(String) -> js_sys::Promise>::new(
             |store: String| {
                 wasm_bindgen_futures::future_to_promise(async move {
-                    test_read_store(&store).await.map_err(|e| JsValue::from_str(&e))
+                    test_read_store(&store)
+                        .await
+                        .map_err(|e| JsValue::from_str(&e))
                 })
             },
         );

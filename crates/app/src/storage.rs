@@ -387,7 +387,12 @@ impl Storage {
     }
 
     async fn get_all_strings(&self, store: &str) -> Result<Vec<Zeroizing<String>>, StorageError> {
-        Ok(self.get_all_pairs(store).await?.into_iter().map(|(_, v)| v).collect())
+        Ok(self
+            .get_all_pairs(store)
+            .await?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     /// Every record of `store` as `(key, opened value)`, in key order.
@@ -689,7 +694,8 @@ impl Storage {
     /// Save only the scheduler part of the cursor (no events).
     pub async fn put_sync_head(&self, head: &SyncHead) -> Result<(), StorageError> {
         let json = serde_json::to_string(head).map_err(io)?;
-        self.write_string(STORE_META, KEY_SYNC_HEAD, json, true).await
+        self.write_string(STORE_META, KEY_SYNC_HEAD, json, true)
+            .await
     }
 
     /// Append one verified page: every `(key, exact JSON)` and the new cursor in ONE
@@ -704,8 +710,10 @@ impl Storage {
         // Sealed like every record (public data, but one rule for the whole database), before
         // the transaction opens.
         let head_json = self.seal(STORE_META, KEY_SYNC_HEAD, &head_json);
-        let events: Vec<(&str, String)> =
-            events.iter().map(|(k, v)| (k.as_str(), self.seal(STORE_EVENTS, k, v))).collect();
+        let events: Vec<(&str, String)> = events
+            .iter()
+            .map(|(k, v)| (k.as_str(), self.seal(STORE_EVENTS, k, v)))
+            .collect();
         let tx = self
             .db
             .transaction([STORE_EVENTS, STORE_META])
@@ -730,12 +738,20 @@ impl Storage {
     /// Every stored event text in chain order (keys are zero-padded indexes).
     pub async fn event_texts(&self) -> Result<Vec<String>, StorageError> {
         // getAll returns records in key order.
-        Ok(self.get_all_strings(STORE_EVENTS).await?.into_iter().map(|z| z.to_string()).collect())
+        Ok(self
+            .get_all_strings(STORE_EVENTS)
+            .await?
+            .into_iter()
+            .map(|z| z.to_string())
+            .collect())
     }
 
     /// One stored event text.
     pub async fn event_text(&self, key: &str) -> Result<Option<String>, StorageError> {
-        Ok(self.get_string(STORE_EVENTS, key).await?.map(|z| z.to_string()))
+        Ok(self
+            .get_string(STORE_EVENTS, key)
+            .await?
+            .map(|z| z.to_string()))
     }
 
     /// Drop the stored chain and its cursor (one transaction), e.g. after it failed to verify.

@@ -349,7 +349,10 @@ async fn gate_chain_invite_removal_and_storage_v2_upgrade() {
     assert!(gates::parse_invite("hello").is_err());
 
     // Carol joins at epoch 2, is removed at epoch 3.
-    let r2 = e1.roster().with_member(carol.public(), Role::Member).unwrap();
+    let r2 = e1
+        .roster()
+        .with_member(carol.public(), Role::Member)
+        .unwrap();
     let g2 = gate::rotate(&alice, &e1, r2, Reason::Join, 11, &mut OsRng).unwrap();
     let e2 = g2.verify().unwrap();
     let r3 = e2.roster().without_member(&carol.node_id()).unwrap();
@@ -425,15 +428,29 @@ async fn delivered_state_persists_and_queries_cover_unsettled_sent_messages() {
     let skip: std::collections::HashSet<String> = [ms[0].key()].into();
     let qs = logic::delivery_queries(&ms, &skip);
     // Bob's 100 remaining sent ids in one batch, Carol's only sent one in another.
-    let shape: Vec<(&str, usize)> = qs.iter().map(|q| (q.recipient_id.as_str(), q.msg_ids.len())).collect();
+    let shape: Vec<(&str, usize)> = qs
+        .iter()
+        .map(|q| (q.recipient_id.as_str(), q.msg_ids.len()))
+        .collect();
     let mut expect = vec![(bob.as_str(), MAX_STATUS_IDS), (carol.as_str(), 1)];
     expect.sort();
     assert_eq!(shape, expect);
-    assert!(qs.iter().all(|q| q.validate().is_ok() && !q.msg_ids.contains(&"msg-0000".to_string())));
-    assert!(logic::delivery_queries(&ms[MAX_STATUS_IDS + 2..], &skip).is_empty(), "nothing unsettled, no query");
+    assert!(qs
+        .iter()
+        .all(|q| q.validate().is_ok() && !q.msg_ids.contains(&"msg-0000".to_string())));
+    assert!(
+        logic::delivery_queries(&ms[MAX_STATUS_IDS + 2..], &skip).is_empty(),
+        "nothing unsettled, no query"
+    );
     assert_eq!(logic::delivery_check_delay_s(0), 0);
-    assert_eq!(logic::delivery_check_delay_s(1), logic::DELIVERY_CHECK_BASE_S);
-    assert_eq!(logic::delivery_check_delay_s(50), logic::DELIVERY_CHECK_CAP_S);
+    assert_eq!(
+        logic::delivery_check_delay_s(1),
+        logic::DELIVERY_CHECK_BASE_S
+    );
+    assert_eq!(
+        logic::delivery_check_delay_s(50),
+        logic::DELIVERY_CHECK_CAP_S
+    );
 
     // Delivered is stored sealed like every state and survives a reopen.
     let name = scratch_db();

@@ -20,12 +20,22 @@ wasm_bindgen_test_configure!(run_in_browser);
 const NOW: u64 = 1_780_100_000;
 
 fn chain(n: usize) -> Vec<ChainEvent> {
-    generate_chain(n, GenOptions { authors: 3, start_timestamp: 1_780_000_000, include_gate_messages: false })
+    generate_chain(
+        n,
+        GenOptions {
+            authors: 3,
+            start_timestamp: 1_780_000_000,
+            include_gate_messages: false,
+        },
+    )
 }
 
 /// A `/sync` answer body as the relay writes it (exact event JSON).
 fn page_body(events: &[ChainEvent], after: &str) -> String {
-    let items: Vec<String> = events.iter().map(|e| e.to_value().to_json_ordered()).collect();
+    let items: Vec<String> = events
+        .iter()
+        .map(|e| e.to_value().to_json_ordered())
+        .collect();
     format!(
         r#"{{"after_hash":"{after}","count":{},"protocol_version":"infonet/2","events":[{}]}}"#,
         events.len(),
@@ -38,7 +48,10 @@ fn pages_are_verified_in_order_and_merkle_root_matches_core() {
     let events = chain(PAGE_LIMIT + 40);
     let mut v = Verifier::new();
     let a = v.page(1, &page_body(&events[..PAGE_LIMIT], ""), NOW);
-    assert_eq!((a.id, a.verified, a.received, a.error.clone()), (1, PAGE_LIMIT as u64, PAGE_LIMIT as u64, None));
+    assert_eq!(
+        (a.id, a.verified, a.received, a.error.clone()),
+        (1, PAGE_LIMIT as u64, PAGE_LIMIT as u64, None)
+    );
     assert_eq!(a.head, events[PAGE_LIMIT - 1].event_id);
     assert_eq!(a.accepted[7].index, 7);
     assert_eq!(a.accepted[7].event_id, events[7].event_id);
@@ -46,7 +59,10 @@ fn pages_are_verified_in_order_and_merkle_root_matches_core() {
     let text = a.accepted[7].json.clone().unwrap();
     assert_eq!(text, events[7].to_value().to_json_ordered());
     let b = v.page(2, &page_body(&events[PAGE_LIMIT..], &a.head), NOW);
-    assert_eq!((b.verified, b.accepted.len(), b.error), ((PAGE_LIMIT + 40) as u64, 40, None));
+    assert_eq!(
+        (b.verified, b.accepted.len(), b.error),
+        ((PAGE_LIMIT + 40) as u64, 40, None)
+    );
     let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
     let root = v.handle(&ToWorker::root(3));
     assert_eq!(root.merkle_root, Some(merkle_root(&ids)));
@@ -88,7 +104,10 @@ fn a_bad_signature_or_a_broken_link_stops_the_page_at_that_event() {
 #[wasm_bindgen_test]
 fn replay_of_stored_texts_rebuilds_the_state() {
     let events = chain(30);
-    let texts: Vec<String> = events.iter().map(|e| e.to_value().to_json_ordered()).collect();
+    let texts: Vec<String> = events
+        .iter()
+        .map(|e| e.to_value().to_json_ordered())
+        .collect();
     let mut v = Verifier::new();
     let a = v.replay(1, &texts[..20], NOW);
     assert_eq!((a.verified, a.error.clone()), (20, None));
@@ -113,7 +132,11 @@ fn rate_meter_progress_and_filters() {
     assert_eq!((m.events(), m.elapsed_ms()), (1_000, 2_000.0));
     assert_eq!(m.per_second(), Some(500.0));
     m.record(4_000.0, 50);
-    assert_eq!((m.events(), m.per_second()), (0, None), "a reset restarts the meter");
+    assert_eq!(
+        (m.events(), m.per_second()),
+        (0, None),
+        "a reset restarts the meter"
+    );
 
     assert_eq!(progress_fraction(0, 0), 1.0);
     assert_eq!(progress_fraction(2_500, 10_000), 0.25);
@@ -138,20 +161,61 @@ fn rate_meter_progress_and_filters() {
 
 #[wasm_bindgen_test]
 fn badge_states_and_merkle_comparison() {
-    assert_eq!(compare_merkle("r", 5, "r", 5), MerkleCheck::Match { root: "r".into(), count: 5 });
-    assert!(matches!(compare_merkle("r", 5, "x", 5), MerkleCheck::Mismatch { .. }));
-    assert_eq!(compare_merkle("r", 5, "x", 6), MerkleCheck::Stale { local_count: 5, relay_count: 6 });
+    assert_eq!(
+        compare_merkle("r", 5, "r", 5),
+        MerkleCheck::Match {
+            root: "r".into(),
+            count: 5
+        }
+    );
+    assert!(matches!(
+        compare_merkle("r", 5, "x", 5),
+        MerkleCheck::Mismatch { .. }
+    ));
+    assert_eq!(
+        compare_merkle("r", 5, "x", 6),
+        MerkleCheck::Stale {
+            local_count: 5,
+            relay_count: 6
+        }
+    );
 
-    let ok = Badge::Checked { count: 5, merkle: compare_merkle("r", 5, "r", 5) };
-    assert_eq!((ok.state(), ok.chain_checks(), ok.merkle_state()), ("verified", ("ok", "ok"), "match"));
-    let bad = Badge::Checked { count: 5, merkle: compare_merkle("r", 5, "x", 5) };
+    let ok = Badge::Checked {
+        count: 5,
+        merkle: compare_merkle("r", 5, "r", 5),
+    };
+    assert_eq!(
+        (ok.state(), ok.chain_checks(), ok.merkle_state()),
+        ("verified", ("ok", "ok"), "match")
+    );
+    let bad = Badge::Checked {
+        count: 5,
+        merkle: compare_merkle("r", 5, "x", 5),
+    };
     assert_eq!((bad.state(), bad.merkle_state()), ("mismatch", "mismatch"));
     assert!(bad.label().contains("MISMATCH"));
-    let stale = Badge::Checked { count: 5, merkle: compare_merkle("r", 5, "x", 9) };
-    assert_eq!((stale.state(), stale.merkle_state()), ("partial", "pending"));
-    let rej = |reason: &str| Rejected { index: 7, event_id: "e".into(), reason: reason.into(), detail: "d".into() };
-    assert_eq!(Badge::Invalid(rej("invalid_signature")).chain_checks(), ("failed", "ok"));
-    assert_eq!(Badge::Invalid(rej("prev_hash_mismatch")).chain_checks(), ("ok", "failed"));
+    let stale = Badge::Checked {
+        count: 5,
+        merkle: compare_merkle("r", 5, "x", 9),
+    };
+    assert_eq!(
+        (stale.state(), stale.merkle_state()),
+        ("partial", "pending")
+    );
+    let rej = |reason: &str| Rejected {
+        index: 7,
+        event_id: "e".into(),
+        reason: reason.into(),
+        detail: "d".into(),
+    };
+    assert_eq!(
+        Badge::Invalid(rej("invalid_signature")).chain_checks(),
+        ("failed", "ok")
+    );
+    assert_eq!(
+        Badge::Invalid(rej("prev_hash_mismatch")).chain_checks(),
+        ("ok", "failed")
+    );
     assert_eq!(Badge::Invalid(rej("invalid_signature")).state(), "invalid");
     assert_eq!(Badge::Unverified.chain_checks(), ("pending", "pending"));
     assert_eq!(Badge::Verifying.state(), "verifying");
@@ -176,9 +240,14 @@ fn explorer_detail_recomputes_the_hash() {
     };
     let d = describe(s.clone(), &text).unwrap();
     assert!(d.hash_ok);
-    assert!(d.fields.iter().any(|(k, v)| *k == "prev_hash" && *v == events[0].event_id));
+    assert!(d
+        .fields
+        .iter()
+        .any(|(k, v)| *k == "prev_hash" && *v == events[0].event_id));
     let tampered = text.replacen(&events[1].node_id, "!sb_00000000000000000000", 1);
-    assert!(!describe(s.clone(), &tampered).map(|d| d.hash_ok).unwrap_or(false));
+    assert!(!describe(s.clone(), &tampered)
+        .map(|d| d.hash_ok)
+        .unwrap_or(false));
     assert!(describe(s, "[]").is_err());
 }
 
@@ -188,19 +257,34 @@ async fn events_store_batches_pages_and_upgrades_from_v3() {
     use indexed_db_futures::prelude::*;
     use indexed_db_futures::transaction::TransactionMode;
     const { assert!(DB_VERSION >= 5) };
-    let name = format!("postern-sync-test-{}", postern_core::dm::new_msg_id(&mut OsRng));
+    let name = format!(
+        "postern-sync-test-{}",
+        postern_core::dm::new_msg_id(&mut OsRng)
+    );
     // A v3 database with a record in `meta`.
     let v3 = Database::open(name.as_str())
         .with_version(3u32)
         .with_on_upgrade_needed(|_e, db| {
-            for s in ["meta", "contacts", "messages", "outbox", "gates", "gate_epochs", "gate_messages"] {
+            for s in [
+                "meta",
+                "contacts",
+                "messages",
+                "outbox",
+                "gates",
+                "gate_epochs",
+                "gate_messages",
+            ] {
                 db.create_object_store(s).build()?;
             }
             Ok(())
         })
         .await
         .unwrap();
-    let tx = v3.transaction("meta").with_mode(TransactionMode::Readwrite).build().unwrap();
+    let tx = v3
+        .transaction("meta")
+        .with_mode(TransactionMode::Readwrite)
+        .build()
+        .unwrap();
     tx.object_store("meta")
         .unwrap()
         .put("postern-secret1.kept".to_string())
@@ -211,24 +295,51 @@ async fn events_store_batches_pages_and_upgrades_from_v3() {
     v3.close();
 
     let db = Storage::open(&name).await.unwrap();
-    assert_eq!(db.load_identity_secret().await.unwrap().as_deref().map(String::as_str), Some("postern-secret1.kept"));
+    assert_eq!(
+        db.load_identity_secret()
+            .await
+            .unwrap()
+            .as_deref()
+            .map(String::as_str),
+        Some("postern-secret1.kept")
+    );
     assert_eq!(db.sync_head().await.unwrap(), SyncHead::default());
     let rows = |from: u64, n: u64| -> Vec<(String, String)> {
-        (from..from + n).map(|i| (event_key(i), format!("{{\"i\":{i}}}"))).collect()
+        (from..from + n)
+            .map(|i| (event_key(i), format!("{{\"i\":{i}}}")))
+            .collect()
     };
-    let head = SyncHead { count: 12, head: "h12".into(), ..Default::default() };
+    let head = SyncHead {
+        count: 12,
+        head: "h12".into(),
+        ..Default::default()
+    };
     db.append_events(&rows(0, 12), &head).await.unwrap();
-    let head2 = SyncHead { count: 15, head: "h15".into(), ..Default::default() };
+    let head2 = SyncHead {
+        count: 15,
+        head: "h15".into(),
+        ..Default::default()
+    };
     db.append_events(&rows(12, 3), &head2).await.unwrap();
     let texts = db.event_texts().await.unwrap();
     assert_eq!(texts.len(), 15);
     assert_eq!(texts[10], "{\"i\":10}", "key order is chain order");
     assert_eq!(db.sync_head().await.unwrap(), head2);
-    assert_eq!(db.event_text(&event_key(14)).await.unwrap().as_deref(), Some("{\"i\":14}"));
+    assert_eq!(
+        db.event_text(&event_key(14)).await.unwrap().as_deref(),
+        Some("{\"i\":14}")
+    );
     db.clear_events().await.unwrap();
     assert!(db.event_texts().await.unwrap().is_empty());
     assert_eq!(db.sync_head().await.unwrap(), SyncHead::default());
-    assert_eq!(db.load_identity_secret().await.unwrap().as_deref().map(String::as_str), Some("postern-secret1.kept"));
+    assert_eq!(
+        db.load_identity_secret()
+            .await
+            .unwrap()
+            .as_deref()
+            .map(String::as_str),
+        Some("postern-secret1.kept")
+    );
     db.close();
     storage::delete_database(&name).await.unwrap();
 }

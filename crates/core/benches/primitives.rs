@@ -10,10 +10,10 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
 use postern_core::chaingen::{generate_chain, GenOptions};
+use postern_core::dm;
 use postern_core::gate::{self, EpochKey, GateId, GateState};
 use postern_core::identity::Identity;
 use postern_core::verify::{verify_chain, VerifyOptions};
-use postern_core::dm;
 use rand_core::OsRng;
 use sha2::{Digest, Sha256};
 
@@ -46,19 +46,30 @@ fn primitives(c: &mut Criterion) {
             b.iter(|| {
                 let mut buf = Vec::with_capacity(size + 16);
                 buf.extend_from_slice(&pt);
-                let tag = cipher.encrypt_in_place_detached(Nonce::from_slice(&nonce), &[], &mut buf).unwrap();
+                let tag = cipher
+                    .encrypt_in_place_detached(Nonce::from_slice(&nonce), &[], &mut buf)
+                    .unwrap();
                 buf.extend_from_slice(&tag);
                 buf
             })
         });
         let mut sealed = pt.clone();
-        let tag = cipher.encrypt_in_place_detached(Nonce::from_slice(&nonce), &[], &mut sealed).unwrap();
+        let tag = cipher
+            .encrypt_in_place_detached(Nonce::from_slice(&nonce), &[], &mut sealed)
+            .unwrap();
         sealed.extend_from_slice(&tag);
         g.bench_function(BenchmarkId::new("aead_open", size), |b| {
             b.iter(|| {
                 let (ct, tag) = sealed.split_at(sealed.len() - 16);
                 let mut buf = ct.to_vec();
-                cipher.decrypt_in_place_detached(Nonce::from_slice(&nonce), &[], &mut buf, Tag::from_slice(tag)).unwrap();
+                cipher
+                    .decrypt_in_place_detached(
+                        Nonce::from_slice(&nonce),
+                        &[],
+                        &mut buf,
+                        Tag::from_slice(tag),
+                    )
+                    .unwrap();
                 buf
             })
         });
@@ -70,12 +81,20 @@ fn primitives(c: &mut Criterion) {
     let sk = SigningKey::from_bytes(&seed);
     let vk = sk.verifying_key();
     let sig = sk.sign(&msg);
-    g.bench_function("ed25519_sign", |b| b.iter(|| SigningKey::from_bytes(&seed).sign(&msg)));
+    g.bench_function("ed25519_sign", |b| {
+        b.iter(|| SigningKey::from_bytes(&seed).sign(&msg))
+    });
     g.bench_function("ed25519_sign_expanded", |b| b.iter(|| sk.sign(&msg)));
-    g.bench_function("ed25519_verify", |b| b.iter(|| vk.verify(&msg, &sig).unwrap()));
-    g.bench_function("ed25519_verify_strict", |b| b.iter(|| vk.verify_strict(&msg, &sig).unwrap()));
+    g.bench_function("ed25519_verify", |b| {
+        b.iter(|| vk.verify(&msg, &sig).unwrap())
+    });
+    g.bench_function("ed25519_verify_strict", |b| {
+        b.iter(|| vk.verify_strict(&msg, &sig).unwrap())
+    });
     for n in [64usize, 256] {
-        let keys: Vec<SigningKey> = (0..n).map(|i| SigningKey::from_bytes(&fill(32, 100 + i as u32).try_into().unwrap())).collect();
+        let keys: Vec<SigningKey> = (0..n)
+            .map(|i| SigningKey::from_bytes(&fill(32, 100 + i as u32).try_into().unwrap()))
+            .collect();
         let msgs: Vec<Vec<u8>> = (0..n).map(|i| fill(64, 1000 + i as u32)).collect();
         let sigs: Vec<_> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
         let vks: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
@@ -109,19 +128,35 @@ fn primitives(c: &mut Criterion) {
             serde_json::to_string(&env).unwrap()
         })
     });
-    let env = serde_json::to_string(&dm::seal(&alice, &bob.public(), &body, &dm::new_msg_id(&mut OsRng), now, &mut OsRng).unwrap()).unwrap();
+    let env = serde_json::to_string(
+        &dm::seal(
+            &alice,
+            &bob.public(),
+            &body,
+            &dm::new_msg_id(&mut OsRng),
+            now,
+            &mut OsRng,
+        )
+        .unwrap(),
+    )
+    .unwrap();
     g.bench_function("dm_open_1k", |b| {
         b.iter(|| {
             let e: dm::DmEnvelope = serde_json::from_str(&env).unwrap();
             dm::open(&bob, &e).unwrap()
         })
     });
-    let record = gate::create_genesis(&alice, &GateId::generate(&mut OsRng), now, &mut OsRng).unwrap();
+    let record =
+        gate::create_genesis(&alice, &GateId::generate(&mut OsRng), now, &mut OsRng).unwrap();
     let state = GateState::from_genesis(&record).unwrap();
     let ekey = EpochKey::unlock(&alice, state.head()).unwrap();
-    g.bench_function("gate_seal_1k", |b| b.iter(|| gate::seal(&alice, &ekey, &body, now, &mut OsRng).unwrap()));
+    g.bench_function("gate_seal_1k", |b| {
+        b.iter(|| gate::seal(&alice, &ekey, &body, now, &mut OsRng).unwrap())
+    });
     let gm = gate::seal(&alice, &ekey, &body, now, &mut OsRng).unwrap();
-    g.bench_function("gate_open_1k", |b| b.iter(|| gate::open(&ekey, &gm).unwrap()));
+    g.bench_function("gate_open_1k", |b| {
+        b.iter(|| gate::open(&ekey, &gm).unwrap())
+    });
     g.finish();
 }
 
@@ -130,15 +165,26 @@ fn chain(c: &mut Criterion) {
         return;
     }
     const N: usize = 100_000;
-    let opts = GenOptions { authors: 16, include_gate_messages: false, ..GenOptions::default() };
+    let opts = GenOptions {
+        authors: 16,
+        include_gate_messages: false,
+        ..GenOptions::default()
+    };
     let chain = generate_chain(N, opts);
     let now = opts.start_timestamp + N as u64;
-    let vo = VerifyOptions { max_event_age_s: 0, ..VerifyOptions::at(now) };
+    let vo = VerifyOptions {
+        max_event_age_s: 0,
+        ..VerifyOptions::at(now)
+    };
     assert!(verify_chain(&chain, &vo).valid);
     let mut g = c.benchmark_group("native");
     g.throughput(Throughput::Elements(N as u64));
-    g.sample_size(10).warm_up_time(Duration::from_millis(100)).measurement_time(Duration::from_secs(10));
-    g.bench_function("chain_100k_batched", |b| b.iter(|| verify_chain(&chain, &vo)));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_secs(10));
+    g.bench_function("chain_100k_batched", |b| {
+        b.iter(|| verify_chain(&chain, &vo))
+    });
     g.finish();
 }
 

@@ -10,7 +10,10 @@ use postern_core::verify::{verify_chain, VerifyOptions};
 const EVENTS: usize = 10_000;
 
 fn bench(c: &mut Criterion) {
-    let opts = GenOptions { authors: 16, ..GenOptions::default() };
+    let opts = GenOptions {
+        authors: 16,
+        ..GenOptions::default()
+    };
     let chain = generate_chain(EVENTS, opts);
     let now = opts.start_timestamp + EVENTS as u64;
     assert!(verify_chain(&chain, &VerifyOptions::at(now)).valid);
@@ -19,14 +22,35 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(8));
     g.warm_up_time(Duration::from_secs(1));
-    g.bench_function("batched", |b| b.iter(|| verify_chain(&chain, &VerifyOptions { batch: true, ..VerifyOptions::at(now) })));
-    g.bench_function("single", |b| b.iter(|| verify_chain(&chain, &VerifyOptions { batch: false, ..VerifyOptions::at(now) })));
+    g.bench_function("batched", |b| {
+        b.iter(|| {
+            verify_chain(
+                &chain,
+                &VerifyOptions {
+                    batch: true,
+                    ..VerifyOptions::at(now)
+                },
+            )
+        })
+    });
+    g.bench_function("single", |b| {
+        b.iter(|| {
+            verify_chain(
+                &chain,
+                &VerifyOptions {
+                    batch: false,
+                    ..VerifyOptions::at(now)
+                },
+            )
+        })
+    });
     // Everything except signature arithmetic: schema, normalisation, hashing, signed strings.
     g.bench_function("non_signature_work", |b| {
         b.iter(|| {
             let mut n = 0usize;
             for e in &chain {
-                let ok = postern_core::schema::validate_event_payload(&e.event_type, &e.payload).is_ok();
+                let ok =
+                    postern_core::schema::validate_event_payload(&e.event_type, &e.payload).is_ok();
                 let id = e.computed_event_id();
                 let msgs = postern_core::verify::signed_messages(e, &e.sequence_value());
                 n += usize::from(ok) + id.len() + msgs.len();

@@ -78,7 +78,13 @@ pub fn nonce_retention_until(auth: &RequestAuth) -> u64 {
 }
 
 /// The bytes that are signed for a request.
-pub fn signing_bytes(action: Action, node_id: &str, timestamp: u64, nonce: &str, params: &[u8]) -> Vec<u8> {
+pub fn signing_bytes(
+    action: Action,
+    node_id: &str,
+    timestamp: u64,
+    nonce: &str,
+    params: &[u8],
+) -> Vec<u8> {
     let mut m = Vec::with_capacity(128);
     for part in [
         labels::RELAY_AUTH,
@@ -122,7 +128,12 @@ pub fn sign_request(
 }
 
 /// Verify everything but nonce freshness (which needs the relay's store).
-pub fn verify_request(auth: &RequestAuth, action: Action, params: &[u8], now: u64) -> Result<(), AuthError> {
+pub fn verify_request(
+    auth: &RequestAuth,
+    action: Action,
+    params: &[u8],
+    now: u64,
+) -> Result<(), AuthError> {
     let key = verified_key(auth)?;
     if auth.timestamp.abs_diff(now) > TIMESTAMP_WINDOW_SECS {
         return Err(AuthError::Stale);
@@ -181,7 +192,11 @@ pub enum OwnerAckError {
 /// [`verify_request`] there is **no timestamp window** (a replicated ack may be forwarded long
 /// after it was made) and no nonce bookkeeping: replaying the statement can only remove the same
 /// messages of the same owner again, which is idempotent.
-pub fn verify_owner_ack(proof: &RequestAuth, recipient_id: &str, msg_ids: &[String]) -> Result<(), OwnerAckError> {
+pub fn verify_owner_ack(
+    proof: &RequestAuth,
+    recipient_id: &str,
+    msg_ids: &[String],
+) -> Result<(), OwnerAckError> {
     // Valid msg_ids never contain the `\n` separator of ack_params, so the list is unambiguous.
     if msg_ids.is_empty()
         || msg_ids.len() > MAX_OWNER_ACK_IDS
@@ -193,7 +208,8 @@ pub fn verify_owner_ack(proof: &RequestAuth, recipient_id: &str, msg_ids: &[Stri
     if proof.node_id != recipient_id {
         return Err(OwnerAckError::OwnerMismatch);
     }
-    verify_signature(proof, &key, Action::DmAck, &ack_params(msg_ids)).map_err(OwnerAckError::Signature)
+    verify_signature(proof, &key, Action::DmAck, &ack_params(msg_ids))
+        .map_err(OwnerAckError::Signature)
 }
 
 #[cfg(test)]
@@ -208,19 +224,37 @@ mod tests {
         let a = sign_request(&id, Action::DmPoll, b"", 1000, &mut OsRng);
         verify_request(&a, Action::DmPoll, b"", 1000).unwrap();
         verify_request(&a, Action::DmPoll, b"", 1000 + TIMESTAMP_WINDOW_SECS).unwrap();
-        assert_eq!(verify_request(&a, Action::DmPoll, b"", 1000 + TIMESTAMP_WINDOW_SECS + 1), Err(AuthError::Stale));
-        assert_eq!(verify_request(&a, Action::DmAck, b"", 1000), Err(AuthError::BadSignature));
-        assert_eq!(verify_request(&a, Action::DmPoll, b"x", 1000), Err(AuthError::BadSignature));
+        assert_eq!(
+            verify_request(&a, Action::DmPoll, b"", 1000 + TIMESTAMP_WINDOW_SECS + 1),
+            Err(AuthError::Stale)
+        );
+        assert_eq!(
+            verify_request(&a, Action::DmAck, b"", 1000),
+            Err(AuthError::BadSignature)
+        );
+        assert_eq!(
+            verify_request(&a, Action::DmPoll, b"x", 1000),
+            Err(AuthError::BadSignature)
+        );
         let other = Identity::generate(&mut OsRng);
         let mut b = a.clone();
         b.node_id = other.node_id();
-        assert_eq!(verify_request(&b, Action::DmPoll, b"", 1000), Err(AuthError::NodeIdMismatch));
+        assert_eq!(
+            verify_request(&b, Action::DmPoll, b"", 1000),
+            Err(AuthError::NodeIdMismatch)
+        );
         let mut c = a.clone();
         c.nonce = "zz".into();
-        assert_eq!(verify_request(&c, Action::DmPoll, b"", 1000), Err(AuthError::BadNonce));
+        assert_eq!(
+            verify_request(&c, Action::DmPoll, b"", 1000),
+            Err(AuthError::BadNonce)
+        );
         let mut d = a;
         d.public_key = "not base64".into();
-        assert_eq!(verify_request(&d, Action::DmPoll, b"", 1000), Err(AuthError::BadPublicKey));
+        assert_eq!(
+            verify_request(&d, Action::DmPoll, b"", 1000),
+            Err(AuthError::BadPublicKey)
+        );
     }
 
     fn owner_ack(id: &Identity, ids: &[String], ts: u64) -> RequestAuth {
@@ -241,10 +275,16 @@ mod tests {
         verify_owner_ack(&proof, &rid, &list).unwrap();
         // Bound to the mailbox.
         let other = Identity::generate(&mut OsRng);
-        assert_eq!(verify_owner_ack(&proof, &other.node_id(), &list), Err(OwnerAckError::OwnerMismatch));
+        assert_eq!(
+            verify_owner_ack(&proof, &other.node_id(), &list),
+            Err(OwnerAckError::OwnerMismatch)
+        );
         // Another owner's signature for the victim's mailbox.
         let forged = owner_ack(&other, &list, 1000);
-        assert_eq!(verify_owner_ack(&forged, &rid, &list), Err(OwnerAckError::OwnerMismatch));
+        assert_eq!(
+            verify_owner_ack(&forged, &rid, &list),
+            Err(OwnerAckError::OwnerMismatch)
+        );
         // A re-labelled signer: node id no longer derived from the key.
         let mut relabel = forged.clone();
         relabel.node_id = rid.clone();
@@ -254,19 +294,37 @@ mod tests {
         );
         // Bound to the exact id list: subset, superset, reordering, a split id.
         let sig = |l: &[String]| verify_owner_ack(&proof, &rid, l);
-        assert_eq!(sig(&list[..2]), Err(OwnerAckError::Signature(AuthError::BadSignature)));
+        assert_eq!(
+            sig(&list[..2]),
+            Err(OwnerAckError::Signature(AuthError::BadSignature))
+        );
         let mut more = list.clone();
         more.push("msg-extra-1".into());
-        assert_eq!(sig(&more), Err(OwnerAckError::Signature(AuthError::BadSignature)));
+        assert_eq!(
+            sig(&more),
+            Err(OwnerAckError::Signature(AuthError::BadSignature))
+        );
         let mut rev = list.clone();
         rev.reverse();
-        assert_eq!(sig(&rev), Err(OwnerAckError::Signature(AuthError::BadSignature)));
+        assert_eq!(
+            sig(&rev),
+            Err(OwnerAckError::Signature(AuthError::BadSignature))
+        );
         assert_eq!(sig(&[]), Err(OwnerAckError::BadMsgIds));
-        assert_eq!(sig(&["a\nbcdefghi".to_string()]), Err(OwnerAckError::BadMsgIds));
-        assert_eq!(sig(&ids(MAX_OWNER_ACK_IDS + 1)), Err(OwnerAckError::BadMsgIds));
+        assert_eq!(
+            sig(&["a\nbcdefghi".to_string()]),
+            Err(OwnerAckError::BadMsgIds)
+        );
+        assert_eq!(
+            sig(&ids(MAX_OWNER_ACK_IDS + 1)),
+            Err(OwnerAckError::BadMsgIds)
+        );
         // A poll signature is not an ack.
         let poll = sign_request(&owner, Action::DmPoll, &ack_params(&list), 1000, &mut OsRng);
-        assert_eq!(verify_owner_ack(&poll, &rid, &list), Err(OwnerAckError::Signature(AuthError::BadSignature)));
+        assert_eq!(
+            verify_owner_ack(&poll, &rid, &list),
+            Err(OwnerAckError::Signature(AuthError::BadSignature))
+        );
     }
 
     #[cfg(not(target_arch = "wasm32"))]

@@ -42,7 +42,9 @@ fn get<'a>(p: &'a Value, key: &str) -> Option<&'a Value> {
 
 /// `str(payload.get(key, default))`
 fn s(p: &Value, key: &str, default: &str) -> String {
-    get(p, key).map(Value::py_str).unwrap_or_else(|| default.to_string())
+    get(p, key)
+        .map(Value::py_str)
+        .unwrap_or_else(|| default.to_string())
 }
 
 /// `str(payload.get(key, "") or "")`
@@ -133,9 +135,23 @@ fn put_signed_context(n: &mut Value, p: &Value) {
 
 /// Event types with a reference normaliser.
 pub const NORMALIZED_EVENT_TYPES: &[&str] = &[
-    "message", "gate_message", "vote", "gate_create", "prediction", "stake", "dm_key", "dm_message",
-    "dm_poll", "dm_count", "dm_block", "dm_key_witness", "trust_vouch", "key_rotate", "key_revoke",
-    "abuse_report", "sar_anomaly",
+    "message",
+    "gate_message",
+    "vote",
+    "gate_create",
+    "prediction",
+    "stake",
+    "dm_key",
+    "dm_message",
+    "dm_poll",
+    "dm_count",
+    "dm_block",
+    "dm_key_witness",
+    "trust_vouch",
+    "key_rotate",
+    "key_revoke",
+    "abuse_report",
+    "sar_anomaly",
 ];
 
 /// Normalise `payload` for `event_type` exactly as the reference does. A non-object payload is
@@ -143,7 +159,11 @@ pub const NORMALIZED_EVENT_TYPES: &[&str] = &[
 /// return the payload unchanged.
 pub fn normalize_payload(event_type: &str, payload: &Value) -> Value {
     let empty = Value::object();
-    let p = if matches!(payload, Value::Object(_)) { payload } else { &empty };
+    let p = if matches!(payload, Value::Object(_)) {
+        payload
+    } else {
+        &empty
+    };
     let str_v = |k: &str, d: &str| Value::Str(s(p, k, d));
     match event_type {
         "message" => {
@@ -152,7 +172,10 @@ pub fn normalize_payload(event_type: &str, payload: &Value) -> Value {
                 ("destination", str_v("destination", "")),
                 ("channel", str_v("channel", "LongFast")),
                 ("priority", str_v("priority", "normal")),
-                ("ephemeral", Value::Bool(get(p, "ephemeral").is_some_and(Value::py_truthy))),
+                (
+                    "ephemeral",
+                    Value::Bool(get(p, "ephemeral").is_some_and(Value::py_truthy)),
+                ),
             ]);
             put_lock(&mut n, p);
             put_signed_context(&mut n, p);
@@ -165,7 +188,11 @@ pub fn normalize_payload(event_type: &str, payload: &Value) -> Value {
             };
             let format = {
                 let f = s_or_empty(p, "format");
-                let f = if f.is_empty() { DEFAULT_GATE_FORMAT.to_string() } else { f };
+                let f = if f.is_empty() {
+                    DEFAULT_GATE_FORMAT.to_string()
+                } else {
+                    f
+                };
                 py_lower(py_strip(&f))
             };
             let mut n = obj(vec![
@@ -175,7 +202,9 @@ pub fn normalize_payload(event_type: &str, payload: &Value) -> Value {
                 ("sender_ref", str_v("sender_ref", "")),
                 ("format", Value::Str(format)),
             ]);
-            let epoch = get(p, "epoch").map(safe_int_value).unwrap_or_else(BigInt::zero);
+            let epoch = get(p, "epoch")
+                .map(safe_int_value)
+                .unwrap_or_else(BigInt::zero);
             if epoch > BigInt::zero() {
                 n.insert("epoch", Value::Int(epoch));
             }
@@ -205,7 +234,10 @@ pub fn normalize_payload(event_type: &str, payload: &Value) -> Value {
             };
             let mut n = obj(vec![
                 ("gate_id", Value::Str(py_lower(&s(p, "gate_id", "")))),
-                ("display_name", Value::Str(py_truncate(&s(p, "display_name", ""), 64))),
+                (
+                    "display_name",
+                    Value::Str(py_truncate(&s(p, "display_name", ""), 64)),
+                ),
                 ("rules", rules),
             ]);
             put_signed_context(&mut n, p);
@@ -237,7 +269,11 @@ pub fn normalize_payload(event_type: &str, payload: &Value) -> Value {
             let mut n = normalize_dm_message_legacy(p);
             let format = {
                 let f = s_or_empty(p, "format");
-                let f = if f.is_empty() { DEFAULT_DM_FORMAT.to_string() } else { f };
+                let f = if f.is_empty() {
+                    DEFAULT_DM_FORMAT.to_string()
+                } else {
+                    f
+                };
                 py_lower(py_strip(&f))
             };
             n.insert("format", Value::Str(format));
@@ -327,7 +363,10 @@ pub fn normalize_payload(event_type: &str, payload: &Value) -> Value {
         "key_revoke" => {
             let mut n = obj(vec![
                 ("revoked_public_key", str_v("revoked_public_key", "")),
-                ("revoked_public_key_algo", str_v("revoked_public_key_algo", "")),
+                (
+                    "revoked_public_key_algo",
+                    str_v("revoked_public_key_algo", ""),
+                ),
                 ("revoked_at", safe_int(p, "revoked_at")),
                 ("grace_until", safe_int(p, "grace_until")),
                 ("reason", Value::Str(py_truncate(&s(p, "reason", ""), 140))),
@@ -340,7 +379,10 @@ pub fn normalize_payload(event_type: &str, payload: &Value) -> Value {
             ("target_id", str_v("target_id", "")),
             ("reason", Value::Str(py_truncate(&s(p, "reason", ""), 280))),
             ("gate", str_v("gate", "")),
-            ("evidence", Value::Str(py_truncate(&s(p, "evidence", ""), 256))),
+            (
+                "evidence",
+                Value::Str(py_truncate(&s(p, "evidence", ""), 256)),
+            ),
         ]),
         "sar_anomaly" => {
             let f = |k: &str| {
@@ -377,7 +419,10 @@ pub fn normalize_payload(event_type: &str, payload: &Value) -> Value {
 pub fn normalize_dm_message_legacy(p: &Value) -> Value {
     obj(vec![
         ("recipient_id", Value::Str(s(p, "recipient_id", ""))),
-        ("delivery_class", Value::Str(py_lower(&s(p, "delivery_class", "")))),
+        (
+            "delivery_class",
+            Value::Str(py_lower(&s(p, "delivery_class", ""))),
+        ),
         ("recipient_token", Value::Str(s(p, "recipient_token", ""))),
         ("ciphertext", Value::Str(s(p, "ciphertext", ""))),
         ("msg_id", Value::Str(s(p, "msg_id", ""))),
@@ -405,7 +450,13 @@ pub fn signature_string_with_network(
 
 /// `infonet/2|sb-testnet-0|{event_type}|{node_id}|{sequence}|{canonical(normalized payload)}`.
 pub fn signature_string(event_type: &str, node_id: &str, sequence: u64, payload: &Value) -> String {
-    signature_string_with_network(NETWORK_ID, event_type, node_id, &sequence.to_string(), payload)
+    signature_string_with_network(
+        NETWORK_ID,
+        event_type,
+        node_id,
+        &sequence.to_string(),
+        payload,
+    )
 }
 
 /// Gate-message payloads the reference accepts a signature over: the current shape plus legacy
@@ -420,7 +471,14 @@ pub fn gate_signature_payload_variants(payload: &Value) -> Vec<Value> {
             ("ciphertext", Value::Str(s_or_empty(payload, "ciphertext"))),
             ("nonce", Value::Str(s_or_empty(payload, "nonce"))),
             ("sender_ref", Value::Str(s_or_empty(payload, "sender_ref"))),
-            ("format", Value::Str(if format.is_empty() { DEFAULT_GATE_FORMAT.into() } else { format })),
+            (
+                "format",
+                Value::Str(if format.is_empty() {
+                    DEFAULT_GATE_FORMAT.into()
+                } else {
+                    format
+                }),
+            ),
         ]);
         let epoch = match get(payload, "epoch") {
             Some(v) if v.py_truthy() => safe_int_value(v),
@@ -531,17 +589,20 @@ pub fn py_b64decode_lenient(s: &str) -> Option<Vec<u8>> {
     if rem == 2 && pads < 2 || rem == 3 && pads < 1 {
         return None;
     }
-    base64::engine::general_purpose::STANDARD_NO_PAD.decode(data.as_bytes()).ok().or_else(|| {
-        // Non-zero trailing bits are tolerated by Python: decode leniently.
-        base64::engine::GeneralPurpose::new(
-            &base64::alphabet::STANDARD,
-            base64::engine::GeneralPurposeConfig::new()
-                .with_decode_allow_trailing_bits(true)
-                .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
-        )
+    base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(data.as_bytes())
         .ok()
-    })
+        .or_else(|| {
+            // Non-zero trailing bits are tolerated by Python: decode leniently.
+            base64::engine::GeneralPurpose::new(
+                &base64::alphabet::STANDARD,
+                base64::engine::GeneralPurposeConfig::new()
+                    .with_decode_allow_trailing_bits(true)
+                    .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
+            )
+            .decode(data.as_bytes())
+            .ok()
+        })
 }
 
 /// Does `node_id` equal the id derived from `public_key_b64` (current 32-hex form only; the
@@ -560,7 +621,10 @@ mod tests {
     use crate::json::parse;
 
     fn fixtures() -> Value {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/shadowbroker/mesh-canonical-fixtures.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/vectors/shadowbroker/mesh-canonical-fixtures.json"
+        );
         parse(&std::fs::read(path).unwrap()).unwrap()
     }
 
@@ -573,8 +637,19 @@ mod tests {
             let et = c.get("event_type").unwrap().as_str().unwrap();
             let node = c.get("node_id").unwrap().as_str().unwrap();
             let seq = c.get("sequence").unwrap().py_str();
-            let got = signature_string_with_network(NETWORK_ID, et, node, &seq, c.get("payload").unwrap());
-            assert_eq!(got, c.get("expected").unwrap().as_str().unwrap(), "{}", c.get("name").unwrap().py_str());
+            let got = signature_string_with_network(
+                NETWORK_ID,
+                et,
+                node,
+                &seq,
+                c.get("payload").unwrap(),
+            );
+            assert_eq!(
+                got,
+                c.get("expected").unwrap().as_str().unwrap(),
+                "{}",
+                c.get("name").unwrap().py_str()
+            );
         }
     }
 
@@ -593,9 +668,21 @@ mod tests {
     #[test]
     fn number_normalisation() {
         let p = parse(br#"{"market_title":"m","side":"yes","stake_amount":"1e20"}"#).unwrap();
-        assert_eq!(normalize_payload("prediction", &p).get("stake_amount").unwrap().to_canonical(), "100000000000000000000");
+        assert_eq!(
+            normalize_payload("prediction", &p)
+                .get("stake_amount")
+                .unwrap()
+                .to_canonical(),
+            "100000000000000000000"
+        );
         let p = parse(br#"{"market_title":"m","side":"yes","stake_amount":"abc"}"#).unwrap();
-        assert_eq!(normalize_payload("prediction", &p).get("stake_amount").unwrap().to_canonical(), "0");
+        assert_eq!(
+            normalize_payload("prediction", &p)
+                .get("stake_amount")
+                .unwrap()
+                .to_canonical(),
+            "0"
+        );
         let p = parse(br#"{"message":5,"destination":null,"ephemeral":"x"}"#).unwrap();
         assert_eq!(
             normalize_payload("message", &p).to_canonical(),

@@ -48,7 +48,9 @@ pub enum DepositDecision {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum CapError {
-    #[error("recipient mailbox is full ({cap} messages); try again after they read their messages")]
+    #[error(
+        "recipient mailbox is full ({cap} messages); try again after they read their messages"
+    )]
     MailboxFull { cap: usize },
     #[error("you already have {cap} unread messages waiting for this recipient; wait until they read them")]
     SenderCapReached { cap: usize },
@@ -71,10 +73,14 @@ pub fn check_deposit(limits: &SpoolLimits, state: SpoolState) -> Result<DepositD
         return Ok(DepositDecision::Duplicate);
     }
     if state.pair_len >= limits.per_sender_cap {
-        return Err(CapError::SenderCapReached { cap: limits.per_sender_cap });
+        return Err(CapError::SenderCapReached {
+            cap: limits.per_sender_cap,
+        });
     }
     if state.mailbox_len >= limits.mailbox_cap {
-        return Err(CapError::MailboxFull { cap: limits.mailbox_cap });
+        return Err(CapError::MailboxFull {
+            cap: limits.mailbox_cap,
+        });
     }
     Ok(DepositDecision::Store)
 }
@@ -86,12 +92,33 @@ mod tests {
     #[test]
     fn idempotency_before_caps() {
         let l = SpoolLimits::default();
-        let full = SpoolState { already_stored: true, mailbox_len: 1000, pair_len: 1000 };
+        let full = SpoolState {
+            already_stored: true,
+            mailbox_len: 1000,
+            pair_len: 1000,
+        };
         assert_eq!(check_deposit(&l, full), Ok(DepositDecision::Duplicate));
-        let pair = SpoolState { already_stored: false, mailbox_len: 2, pair_len: 2 };
-        assert_eq!(check_deposit(&l, pair), Err(CapError::SenderCapReached { cap: 2 }));
-        let mb = SpoolState { already_stored: false, mailbox_len: 64, pair_len: 0 };
-        assert_eq!(check_deposit(&l, mb), Err(CapError::MailboxFull { cap: 64 }));
-        assert_eq!(check_deposit(&l, SpoolState::default()), Ok(DepositDecision::Store));
+        let pair = SpoolState {
+            already_stored: false,
+            mailbox_len: 2,
+            pair_len: 2,
+        };
+        assert_eq!(
+            check_deposit(&l, pair),
+            Err(CapError::SenderCapReached { cap: 2 })
+        );
+        let mb = SpoolState {
+            already_stored: false,
+            mailbox_len: 64,
+            pair_len: 0,
+        };
+        assert_eq!(
+            check_deposit(&l, mb),
+            Err(CapError::MailboxFull { cap: 64 })
+        );
+        assert_eq!(
+            check_deposit(&l, SpoolState::default()),
+            Ok(DepositDecision::Store)
+        );
     }
 }

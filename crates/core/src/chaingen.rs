@@ -21,7 +21,11 @@ pub struct GenOptions {
 
 impl Default for GenOptions {
     fn default() -> Self {
-        GenOptions { authors: 4, start_timestamp: 1_780_000_000, include_gate_messages: true }
+        GenOptions {
+            authors: 4,
+            start_timestamp: 1_780_000_000,
+            include_gate_messages: true,
+        }
     }
 }
 
@@ -94,7 +98,13 @@ pub fn generate_chain(n: usize, opts: GenOptions) -> Vec<ChainEvent> {
     let mut public_seq = vec![0u64; authors];
     let mut gate_seq = vec![0u64; authors];
     let types: &[&str] = if opts.include_gate_messages {
-        &["message", "vote", "prediction", "gate_message", "abuse_report"]
+        &[
+            "message",
+            "vote",
+            "prediction",
+            "gate_message",
+            "abuse_report",
+        ]
     } else {
         &["message", "vote", "prediction", "abuse_report"]
     };
@@ -103,7 +113,11 @@ pub fn generate_chain(n: usize, opts: GenOptions) -> Vec<ChainEvent> {
     for i in 0..n {
         let a = i % authors;
         let et = types[(i / authors) % types.len()];
-        let seq = if et == "gate_message" { &mut gate_seq[a] } else { &mut public_seq[a] };
+        let seq = if et == "gate_message" {
+            &mut gate_seq[a]
+        } else {
+            &mut public_seq[a]
+        };
         *seq += 1;
         let ts = Value::Float((opts.start_timestamp + i as u64) as f64);
         let evt = sign_event(&keys[a], &prev, et, &sample_payload(et, i as u64), ts, *seq);

@@ -28,12 +28,20 @@ pub struct CliResult {
 
 impl CliResult {
     fn ok(v: &Value, code: i32) -> Self {
-        CliResult { stdout: format!("{}\n", v.to_json_ordered()), stderr: None, exit_code: code }
+        CliResult {
+            stdout: format!("{}\n", v.to_json_ordered()),
+            stderr: None,
+            exit_code: code,
+        }
     }
     /// An unreadable-input result.
     pub fn unreadable(msg: impl Into<String>) -> Self {
         let msg: String = msg.into();
-        CliResult { stdout: String::new(), stderr: Some(msg.replace('\n', " ")), exit_code: EXIT_UNREADABLE }
+        CliResult {
+            stdout: String::new(),
+            stderr: Some(msg.replace('\n', " ")),
+            exit_code: EXIT_UNREADABLE,
+        }
     }
 }
 
@@ -63,10 +71,18 @@ pub fn verify_chain_json(input: &[u8], now: Option<u64>) -> CliResult {
             Some(Value::Array(items)) => items.as_slice(),
             _ => return CliResult::unreadable("error: object input must have an \"events\" array"),
         },
-        _ => return CliResult::unreadable("error: input must be a JSON array of events or an object with \"events\""),
+        _ => {
+            return CliResult::unreadable(
+                "error: input must be a JSON array of events or an object with \"events\"",
+            )
+        }
     };
     let opts = match now {
-        Some(now) => VerifyOptions { now, max_event_age_s: DEFAULT_MAX_EVENT_AGE_S, batch: true },
+        Some(now) => VerifyOptions {
+            now,
+            max_event_age_s: DEFAULT_MAX_EVENT_AGE_S,
+            batch: true,
+        },
         None => {
             let latest = events
                 .iter()
@@ -75,7 +91,11 @@ pub fn verify_chain_json(input: &[u8], now: Option<u64>) -> CliResult {
                 .filter_map(|t| t.to_u64())
                 .max()
                 .unwrap_or(0);
-            VerifyOptions { now: latest, max_event_age_s: 0, batch: true }
+            VerifyOptions {
+                now: latest,
+                max_event_age_s: 0,
+                batch: true,
+            }
         }
     };
     let report = verify_chain_values(events, &opts);
@@ -117,7 +137,13 @@ fn sig_case(case: &Value) -> Result<String, String> {
         Some(p @ Value::Object(_)) => p,
         _ => return Err("payload must be an object".into()),
     };
-    Ok(signature_string_with_network(NETWORK_ID, &event_type, &node_id, &sequence, payload))
+    Ok(signature_string_with_network(
+        NETWORK_ID,
+        &event_type,
+        &node_id,
+        &sequence,
+        payload,
+    ))
 }
 
 /// `postern sig-string`: array of `{event_type,node_id,sequence,payload}` → array of signature
@@ -203,7 +229,9 @@ mod tests {
         assert_eq!(v.get("valid"), Some(&Value::Bool(true)));
         assert_eq!(v.get("head").unwrap().as_str().unwrap(), chain[4].event_id);
         assert_eq!(v.get("error"), Some(&Value::Null));
-        assert!(r.stdout.starts_with("{\"valid\":true,\"count\":5,\"head\":"));
+        assert!(r
+            .stdout
+            .starts_with("{\"valid\":true,\"count\":5,\"head\":"));
         // Wrapped in {"events": …}, without a clock.
         let wrapped = format!("{{\"events\":{text}}}");
         assert_eq!(verify_chain_json(wrapped.as_bytes(), None).exit_code, 0);
@@ -235,7 +263,10 @@ mod tests {
         let r = schema_check_json(br#"[{"event_type":"nope","payload":{}},{"event_type":"vote","payload":{"target_id":"x","vote":1,"gate":""}},5]"#);
         assert_eq!(r.stdout, "[{\"ok\":false,\"reason\":\"Unknown event_type\"},{\"ok\":true,\"reason\":null},{\"ok\":false,\"reason\":\"case must be an object\"}]\n");
         let r = merkle_root_json(br#"["a","b","c","d","e"]"#);
-        assert_eq!(r.stdout, "{\"root\":\"3615e586768e706351e326736e446554c49123d0e24c169d3ecf9b791a82636b\"}\n");
+        assert_eq!(
+            r.stdout,
+            "{\"root\":\"3615e586768e706351e326736e446554c49123d0e24c169d3ecf9b791a82636b\"}\n"
+        );
         assert_eq!(merkle_root_json(b"[1]").exit_code, 2);
         assert_eq!(merkle_root_json(b"{}").exit_code, 2);
     }

@@ -130,7 +130,8 @@ pub fn new_msg_id(rng: &mut impl CryptoRngCore) -> String {
 /// Syntactic msg_id check shared by client and relay.
 pub fn is_valid_msg_id(s: &str) -> bool {
     (8..=MAX_MSG_ID_LEN).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
 }
 
 /// Pairwise, directional sender pseudonym: HKDF over static-static X25519 of sender and
@@ -147,7 +148,8 @@ pub fn sender_ref(
     salt[32..].copy_from_slice(recipient_dh.as_bytes());
     let hk = Hkdf::<Sha256>::new(Some(&salt), &shared[..]);
     let mut out = [0u8; SENDER_REF_BYTES];
-    hk.expand(labels::DM_SENDER_REF, &mut out).map_err(|_| DmError::Malformed("hkdf length"))?;
+    hk.expand(labels::DM_SENDER_REF, &mut out)
+        .map_err(|_| DmError::Malformed("hkdf length"))?;
     Ok(hex::encode(out))
 }
 
@@ -168,7 +170,10 @@ impl DmEnvelope {
             return Err(EnvelopeError::BadMsgId);
         }
         if self.sender_ref.len() != SENDER_REF_BYTES * 2
-            || !self.sender_ref.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            || !self
+                .sender_ref
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             return Err(EnvelopeError::BadSenderRef);
         }
@@ -236,7 +241,8 @@ fn message_key(
     salt[32..].copy_from_slice(recipient_dh.as_bytes());
     let hk = Hkdf::<Sha256>::new(Some(&salt), shared);
     let mut okm = Zeroizing::new([0u8; 44]);
-    hk.expand(labels::DM_KEY, &mut okm[..]).map_err(|_| DmError::Malformed("hkdf length"))?;
+    hk.expand(labels::DM_KEY, &mut okm[..])
+        .map_err(|_| DmError::Malformed("hkdf length"))?;
     let mut key = Zeroizing::new([0u8; 32]);
     key.copy_from_slice(&okm[..32]);
     let mut nonce = [0u8; 12];
@@ -293,7 +299,13 @@ pub fn seal(
     let cipher = ChaCha20Poly1305::new(Key::from_slice(&key[..]));
     let ad = aad(recipient.node_id(), msg_id, &sref);
     let ct = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: &inner, aad: &ad })
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: &inner,
+                aad: &ad,
+            },
+        )
         .map_err(|_| DmError::Malformed("encryption failed"))?;
     Ok(DmEnvelope {
         format: FORMAT.to_string(),
@@ -306,10 +318,14 @@ pub fn seal(
 }
 
 fn take<'a, const N: usize>(buf: &'a [u8], at: &mut usize) -> Result<&'a [u8; N], DmError> {
-    let end = at.checked_add(N).ok_or(DmError::Malformed("length overflow"))?;
+    let end = at
+        .checked_add(N)
+        .ok_or(DmError::Malformed("length overflow"))?;
     let slice = buf.get(*at..end).ok_or(DmError::Malformed("truncated"))?;
     *at = end;
-    slice.try_into().map_err(|_| DmError::Malformed("truncated"))
+    slice
+        .try_into()
+        .map_err(|_| DmError::Malformed("truncated"))
 }
 
 /// Open an envelope addressed to `me`, authenticating the sender.
@@ -319,7 +335,9 @@ pub fn open(me: &Identity, env: &DmEnvelope) -> Result<OpenedDm, DmError> {
         return Err(DmError::WrongRecipient);
     }
     let my_dh = me.dh_public();
-    let shared = me.agree(&XPublicKey::from(eph)).ok_or(DmError::NonContributory)?;
+    let shared = me
+        .agree(&XPublicKey::from(eph))
+        .ok_or(DmError::NonContributory)?;
     let (key, nonce) = message_key(&shared, &eph, &my_dh)?;
     let cipher = ChaCha20Poly1305::new(Key::from_slice(&key[..]));
     let ad = aad(&env.recipient_id, &env.msg_id, &env.sender_ref);
@@ -339,8 +357,12 @@ pub fn open(me: &Identity, env: &DmEnvelope) -> Result<OpenedDm, DmError> {
     let timestamp = u64::from_be_bytes(*take::<8>(&inner, &mut at)?);
     let sig = Signature::from_bytes(take::<64>(&inner, &mut at)?);
     let body_len = u32::from_be_bytes(*take::<4>(&inner, &mut at)?) as usize;
-    let body_end = at.checked_add(body_len).ok_or(DmError::Malformed("length overflow"))?;
-    let body = inner.get(at..body_end).ok_or(DmError::Malformed("body length"))?;
+    let body_end = at
+        .checked_add(body_len)
+        .ok_or(DmError::Malformed("length overflow"))?;
+    let body = inner
+        .get(at..body_end)
+        .ok_or(DmError::Malformed("body length"))?;
     pad::check_padding(&inner, body_end, BUCKETS).map_err(|_| DmError::Malformed("padding"))?;
 
     let verifying = parse_verifying_key(&sender_ed).map_err(|_| DmError::BadSenderKey)?;
@@ -355,7 +377,9 @@ pub fn open(me: &Identity, env: &DmEnvelope) -> Result<OpenedDm, DmError> {
         &eph,
         body,
     );
-    verifying.verify_strict(&msg, &sig).map_err(|_| DmError::BadSignature)?;
+    verifying
+        .verify_strict(&msg, &sig)
+        .map_err(|_| DmError::BadSignature)?;
     let expected_ref = sender_ref(me, sender.dh_public(), &my_dh, sender.dh_public())?;
     if expected_ref != env.sender_ref {
         return Err(DmError::SenderRefMismatch);

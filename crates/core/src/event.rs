@@ -57,8 +57,18 @@ pub enum EventError {
 
 /// The twelve wire field names, in the reference's order.
 pub const EVENT_FIELDS: [&str; 12] = [
-    "event_id", "prev_hash", "event_type", "node_id", "payload", "timestamp", "sequence", "signature",
-    "network_id", "public_key", "public_key_algo", "protocol_version",
+    "event_id",
+    "prev_hash",
+    "event_type",
+    "node_id",
+    "payload",
+    "timestamp",
+    "sequence",
+    "signature",
+    "network_id",
+    "public_key",
+    "public_key_algo",
+    "protocol_version",
 ];
 
 impl ChainEvent {
@@ -123,7 +133,9 @@ impl ChainEvent {
         if !self.sequence.py_truthy() {
             return crate::json::BigInt::zero();
         }
-        self.sequence.py_int().unwrap_or_else(crate::json::BigInt::zero)
+        self.sequence
+            .py_int()
+            .unwrap_or_else(crate::json::BigInt::zero)
     }
 
     /// [`Self::sequence_value`] as `i128` (0 when it does not fit).
@@ -178,7 +190,14 @@ mod tests {
     fn value_and_serde_round_trip() {
         let key = SigningKey::from_bytes(&[1u8; 32]);
         let p = parse(br#"{"message":"hi","destination":"broadcast","channel":"LongFast","priority":"normal","ephemeral":false}"#).unwrap();
-        let e = sign_event(&key, crate::canonical::GENESIS_HASH, "message", &p, Value::Float(1780000073.0), 1);
+        let e = sign_event(
+            &key,
+            crate::canonical::GENESIS_HASH,
+            "message",
+            &p,
+            Value::Float(1780000073.0),
+            1,
+        );
         assert_eq!(ChainEvent::from_value(&e.to_value()).unwrap(), e);
         let text = serde_json::to_string(&e).unwrap();
         let back: ChainEvent = serde_json::from_str(&text).unwrap();

@@ -50,7 +50,9 @@ pub fn is_valid_node_id(s: &str) -> bool {
     match s.strip_prefix(NODE_ID_PREFIX) {
         Some(rest) => {
             rest.len() == NODE_ID_HEX_LEN
-                && rest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         }
         None => false,
     }
@@ -188,7 +190,11 @@ impl PublicIdentity {
     pub fn from_keys(ed25519: &[u8; 32], x25519: [u8; 32]) -> Result<Self, IdentityError> {
         let signing = parse_verifying_key(ed25519)?;
         let dh = parse_dh_key(x25519)?;
-        Ok(PublicIdentity { node_id: node_id_for_public_key(ed25519), signing, dh })
+        Ok(PublicIdentity {
+            node_id: node_id_for_public_key(ed25519),
+            signing,
+            dh,
+        })
     }
 
     pub fn node_id(&self) -> &str {
@@ -236,16 +242,26 @@ impl FromStr for PublicIdentity {
         // Tolerate whitespace and line breaks introduced by copy and paste.
         let cleaned: String = s.chars().filter(|c| !c.is_whitespace()).collect();
         let mut parts = cleaned.split('.');
-        let (Some(prefix), Some(node_id), Some(ed), Some(x), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(IdentityError::Malformed("expected postern1.<node_id>.<ed25519>.<x25519>"));
+        let (Some(prefix), Some(node_id), Some(ed), Some(x), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(IdentityError::Malformed(
+                "expected postern1.<node_id>.<ed25519>.<x25519>",
+            ));
         };
         if prefix != PUBLIC_IDENTITY_PREFIX {
-            return Err(IdentityError::Malformed("unknown identity prefix or version"));
+            return Err(IdentityError::Malformed(
+                "unknown identity prefix or version",
+            ));
         }
         if !is_valid_node_id(node_id) {
-            return Err(IdentityError::Malformed("node id is not !sb_ followed by 32 hex chars"));
+            return Err(IdentityError::Malformed(
+                "node id is not !sb_ followed by 32 hex chars",
+            ));
         }
         let ed = b64::decode_url_array::<32>(ed)
             .map_err(|_| IdentityError::Malformed("Ed25519 key is not 32 bytes of base64url"))?;
@@ -290,14 +306,20 @@ mod tests {
         let mut parts: Vec<&str> = a.split('.').collect();
         parts[1] = b.node_id();
         let forged = parts.join(".");
-        assert_eq!(forged.parse::<PublicIdentity>(), Err(IdentityError::NodeIdMismatch));
+        assert_eq!(
+            forged.parse::<PublicIdentity>(),
+            Err(IdentityError::NodeIdMismatch)
+        );
     }
 
     #[test]
     fn zero_dh_key_rejected() {
         let id = Identity::generate(&mut OsRng);
         let ed = *id.verifying_key().as_bytes();
-        assert_eq!(PublicIdentity::from_keys(&ed, [0u8; 32]), Err(IdentityError::BadDhKey));
+        assert_eq!(
+            PublicIdentity::from_keys(&ed, [0u8; 32]),
+            Err(IdentityError::BadDhKey)
+        );
     }
 
     #[test]

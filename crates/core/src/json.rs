@@ -60,7 +60,10 @@ pub struct BigInt {
 impl BigInt {
     /// Zero.
     pub fn zero() -> Self {
-        BigInt { neg: false, mag: "0".into() }
+        BigInt {
+            neg: false,
+            mag: "0".into(),
+        }
     }
     /// Build from a sign and ASCII decimal digits (leading zeros are removed). `None` if `digits`
     /// is empty or contains a non-digit.
@@ -69,7 +72,11 @@ impl BigInt {
             return None;
         }
         let trimmed = digits.trim_start_matches('0');
-        let mag = if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() };
+        let mag = if trimmed.is_empty() {
+            "0".to_string()
+        } else {
+            trimmed.to_string()
+        };
         let neg = neg && mag != "0";
         Some(BigInt { neg, mag })
     }
@@ -103,7 +110,11 @@ impl BigInt {
     }
     /// Nearest double (Python `float(int)`); `None` when it overflows (Python raises).
     pub fn to_f64(&self) -> Option<f64> {
-        let text = if self.neg { format!("-{}", self.mag) } else { self.mag.clone() };
+        let text = if self.neg {
+            format!("-{}", self.mag)
+        } else {
+            self.mag.clone()
+        };
         let f: f64 = text.parse().ok()?;
         if f.is_finite() {
             Some(f)
@@ -161,7 +172,11 @@ impl BigInt {
             (false, true) => Ordering::Greater,
             (true, false) => Ordering::Less,
             (neg, _) => {
-                let mag = self.mag.len().cmp(&other.mag.len()).then_with(|| self.mag.cmp(&other.mag));
+                let mag = self
+                    .mag
+                    .len()
+                    .cmp(&other.mag.len())
+                    .then_with(|| self.mag.cmp(&other.mag));
                 if neg {
                     mag.reverse()
                 } else {
@@ -185,17 +200,26 @@ impl Ord for BigInt {
 
 impl From<i64> for BigInt {
     fn from(v: i64) -> Self {
-        BigInt { neg: v < 0, mag: v.unsigned_abs().to_string() }
+        BigInt {
+            neg: v < 0,
+            mag: v.unsigned_abs().to_string(),
+        }
     }
 }
 impl From<u64> for BigInt {
     fn from(v: u64) -> Self {
-        BigInt { neg: false, mag: v.to_string() }
+        BigInt {
+            neg: false,
+            mag: v.to_string(),
+        }
     }
 }
 impl From<i128> for BigInt {
     fn from(v: i128) -> Self {
-        BigInt { neg: v < 0, mag: v.unsigned_abs().to_string() }
+        BigInt {
+            neg: v < 0,
+            mag: v.unsigned_abs().to_string(),
+        }
     }
 }
 
@@ -487,11 +511,16 @@ impl Value {
             (Array(a), Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.py_eq(y)),
             (Object(a), Object(b)) => {
                 a.len() == b.len()
-                    && a.iter().all(|(k, v)| other.get(k).is_some_and(|w| v.py_eq(w)))
+                    && a.iter()
+                        .all(|(k, v)| other.get(k).is_some_and(|w| v.py_eq(w)))
             }
             (Float(a), Float(b)) => a == b,
             (Float(f), x) | (x, Float(f)) => match x.numeric_int() {
-                Some(i) => f.is_finite() && f.fract() == 0.0 && BigInt::from_f64_trunc(*f).as_ref() == Some(&i),
+                Some(i) => {
+                    f.is_finite()
+                        && f.fract() == 0.0
+                        && BigInt::from_f64_trunc(*f).as_ref() == Some(&i)
+                }
                 None => false,
             },
             (a, b) => match (a.numeric_int(), b.numeric_int()) {
@@ -569,7 +598,10 @@ pub fn py_float_from_str(s: &str) -> Option<f64> {
     if matches!(unsigned, "inf" | "infinity" | "nan") {
         return lower.parse::<f64>().ok();
     }
-    if !unsigned.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'+' || b == b'-') {
+    if !unsigned
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'+' || b == b'-')
+    {
         return None;
     }
     lower.parse::<f64>().ok()
@@ -585,7 +617,11 @@ pub fn py_float_repr(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let sci = format!("{:e}", f.abs());
     let (mant, exp) = match sci.split_once('e') {
@@ -637,7 +673,11 @@ pub fn py_float_json(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
     } else {
         py_float_repr(f)
     }
@@ -664,7 +704,11 @@ fn write_json_string(s: &str, out: &mut String) {
 }
 
 fn write_py_str_repr(s: &str, out: &mut String) {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -694,7 +738,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: DEFAULT_MAX_DEPTH, max_input_bytes: DEFAULT_MAX_INPUT_BYTES }
+        Limits {
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+        }
     }
 }
 
@@ -709,7 +756,12 @@ pub fn parse_with_limits(input: &[u8], limits: Limits) -> Result<Value, JsonErro
         return Err(JsonError::TooLarge(input.len(), limits.max_input_bytes));
     }
     let text = std::str::from_utf8(input).map_err(|_| JsonError::InvalidUtf8)?;
-    let mut p = Parser { s: text.as_bytes(), text, pos: 0, limits };
+    let mut p = Parser {
+        s: text.as_bytes(),
+        text,
+        pos: 0,
+        limits,
+    };
     p.skip_ws();
     let v = p.value(0)?;
     p.skip_ws();
@@ -736,7 +788,10 @@ impl<'a> Parser<'a> {
         }
     }
     fn expect_lit(&mut self, lit: &[u8]) -> Result<(), JsonError> {
-        let end = self.pos.checked_add(lit.len()).ok_or(JsonError::UnexpectedEof)?;
+        let end = self
+            .pos
+            .checked_add(lit.len())
+            .ok_or(JsonError::UnexpectedEof)?;
         match self.s.get(self.pos..end) {
             Some(got) if got == lit => {
                 self.pos = end;
@@ -828,7 +883,10 @@ impl<'a> Parser<'a> {
     fn hex4(&mut self) -> Result<u32, JsonError> {
         let start = self.pos;
         let end = start.checked_add(4).ok_or(JsonError::UnexpectedEof)?;
-        let chunk = self.text.get(start..end).ok_or(JsonError::InvalidEscape(start))?;
+        let chunk = self
+            .text
+            .get(start..end)
+            .ok_or(JsonError::InvalidEscape(start))?;
         if !chunk.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(JsonError::InvalidEscape(start));
         }
@@ -846,7 +904,11 @@ impl<'a> Parser<'a> {
                 }
                 self.pos += 1;
             }
-            out.push_str(self.text.get(run_start..self.pos).ok_or(JsonError::InvalidUtf8)?);
+            out.push_str(
+                self.text
+                    .get(run_start..self.pos)
+                    .ok_or(JsonError::InvalidUtf8)?,
+            );
             match self.peek() {
                 None => return Err(JsonError::UnexpectedEof),
                 Some(b'"') => {
@@ -870,7 +932,9 @@ impl<'a> Parser<'a> {
                         b'u' => {
                             let hi = self.hex4()?;
                             let cp = if (0xD800..0xDC00).contains(&hi) {
-                                if self.s.get(self.pos) == Some(&b'\\') && self.s.get(self.pos + 1) == Some(&b'u') {
+                                if self.s.get(self.pos) == Some(&b'\\')
+                                    && self.s.get(self.pos + 1) == Some(&b'u')
+                                {
                                     self.pos += 2;
                                     let lo = self.hex4()?;
                                     if !(0xDC00..0xE000).contains(&lo) {
@@ -937,7 +1001,10 @@ impl<'a> Parser<'a> {
                 return Err(JsonError::InvalidNumber(start));
             }
         }
-        let text = self.text.get(start..self.pos).ok_or(JsonError::InvalidNumber(start))?;
+        let text = self
+            .text
+            .get(start..self.pos)
+            .ok_or(JsonError::InvalidNumber(start))?;
         if is_float {
             let f: f64 = text.parse().map_err(|_| JsonError::InvalidNumber(start))?;
             if !f.is_finite() {
@@ -945,11 +1012,16 @@ impl<'a> Parser<'a> {
             }
             Ok(Value::Float(f))
         } else {
-            let digits = self.text.get(int_start..int_end).ok_or(JsonError::InvalidNumber(start))?;
+            let digits = self
+                .text
+                .get(int_start..int_end)
+                .ok_or(JsonError::InvalidNumber(start))?;
             if digits.len() > PY_INT_MAX_STR_DIGITS {
                 return Err(JsonError::NumberOutOfRange(start));
             }
-            BigInt::from_parts(neg, digits).map(Value::Int).ok_or(JsonError::InvalidNumber(start))
+            BigInt::from_parts(neg, digits)
+                .map(Value::Int)
+                .ok_or(JsonError::InvalidNumber(start))
         }
     }
 }
@@ -1114,15 +1186,25 @@ mod tests {
     fn big_ints_are_exact() {
         let v = parse(b"123456789012345678901234567890").unwrap();
         assert_eq!(v.to_canonical(), "123456789012345678901234567890");
-        assert_eq!(BigInt::from_f64_trunc(1e23).unwrap().to_string(), "99999999999999991611392");
-        assert_eq!(BigInt::from_f64_trunc(-1e20).unwrap().to_string(), "-100000000000000000000");
+        assert_eq!(
+            BigInt::from_f64_trunc(1e23).unwrap().to_string(),
+            "99999999999999991611392"
+        );
+        assert_eq!(
+            BigInt::from_f64_trunc(-1e20).unwrap().to_string(),
+            "-100000000000000000000"
+        );
         assert_eq!(parse(b"-0").unwrap(), Value::Int(BigInt::zero()));
     }
 
     #[test]
     fn canonical_sorting_and_escapes() {
-        let v = parse("{\"b\":1,\"a\":[true,null,1.0],\"é\":\"x\\u0001\\n\\\"\"}".as_bytes()).unwrap();
-        assert_eq!(v.to_canonical(), "{\"a\":[true,null,1.0],\"b\":1,\"é\":\"x\\u0001\\n\\\"\"}");
+        let v =
+            parse("{\"b\":1,\"a\":[true,null,1.0],\"é\":\"x\\u0001\\n\\\"\"}".as_bytes()).unwrap();
+        assert_eq!(
+            v.to_canonical(),
+            "{\"a\":[true,null,1.0],\"b\":1,\"é\":\"x\\u0001\\n\\\"\"}"
+        );
     }
 
     #[test]
@@ -1134,18 +1216,36 @@ mod tests {
     #[test]
     fn rejects_hostile_input() {
         assert!(matches!(parse(b"NaN"), Err(JsonError::UnexpectedChar(0))));
-        assert!(matches!(parse(b"1e400"), Err(JsonError::NumberOutOfRange(_))));
+        assert!(matches!(
+            parse(b"1e400"),
+            Err(JsonError::NumberOutOfRange(_))
+        ));
         assert!(parse(b"[1,]").is_err());
         assert!(matches!(parse(b"01"), Err(JsonError::TrailingData(1))));
-        assert!(matches!(parse(b"\"\\ud800\""), Err(JsonError::LoneSurrogate(_))));
-        assert!(matches!(parse(b"\"a\x01\""), Err(JsonError::ControlCharacter(_))));
+        assert!(matches!(
+            parse(b"\"\\ud800\""),
+            Err(JsonError::LoneSurrogate(_))
+        ));
+        assert!(matches!(
+            parse(b"\"a\x01\""),
+            Err(JsonError::ControlCharacter(_))
+        ));
         assert!(matches!(parse(b"\xff"), Err(JsonError::InvalidUtf8)));
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(matches!(parse(deep.as_bytes()), Err(JsonError::TooDeep(_))));
         let big = "9".repeat(5000);
-        assert!(matches!(parse(big.as_bytes()), Err(JsonError::NumberOutOfRange(_))));
         assert!(matches!(
-            parse_with_limits(b"[1]", Limits { max_depth: 4, max_input_bytes: 2 }),
+            parse(big.as_bytes()),
+            Err(JsonError::NumberOutOfRange(_))
+        ));
+        assert!(matches!(
+            parse_with_limits(
+                b"[1]",
+                Limits {
+                    max_depth: 4,
+                    max_input_bytes: 2
+                }
+            ),
             Err(JsonError::TooLarge(3, 2))
         ));
     }
@@ -1163,7 +1263,10 @@ mod tests {
         assert!(!Value::from("1").py_eq(&Value::from(1i64)));
         assert_eq!(Value::Null.py_str(), "None");
         assert_eq!(Value::Float(2.0).py_str(), "2.0");
-        assert_eq!(parse(br#"{"k":["a",1,false]}"#).unwrap().py_str(), "{'k': ['a', 1, False]}");
+        assert_eq!(
+            parse(br#"{"k":["a",1,false]}"#).unwrap().py_str(),
+            "{'k': ['a', 1, False]}"
+        );
         assert_eq!(py_strip("\u{3000} x \u{1f}"), "x");
     }
 

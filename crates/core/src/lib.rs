@@ -20,8 +20,8 @@
 pub mod api;
 pub mod auth;
 pub mod b64;
-pub mod caps;
 pub mod canonical;
+pub mod caps;
 pub mod chaingen;
 pub mod cli;
 pub mod dm;

@@ -83,12 +83,18 @@ pub fn merkle_root<S: AsRef<str>>(event_ids: &[S]) -> String {
 }
 
 /// Inclusion proof for leaf `index`.
-pub fn merkle_proof<S: AsRef<str>>(event_ids: &[S], index: usize) -> Result<Vec<ProofStep>, MerkleError> {
+pub fn merkle_proof<S: AsRef<str>>(
+    event_ids: &[S],
+    index: usize,
+) -> Result<Vec<ProofStep>, MerkleError> {
     proof_from_levels(&build_levels(event_ids), index)
 }
 
 /// Inclusion proof from precomputed levels.
-pub fn proof_from_levels(levels: &[Vec<String>], index: usize) -> Result<Vec<ProofStep>, MerkleError> {
+pub fn proof_from_levels(
+    levels: &[Vec<String>],
+    index: usize,
+) -> Result<Vec<ProofStep>, MerkleError> {
     let n = levels.first().map(Vec::len).ok_or(MerkleError::Empty)?;
     if index >= n {
         return Err(MerkleError::IndexOutOfRange(index, n));
@@ -98,8 +104,15 @@ pub fn proof_from_levels(levels: &[Vec<String>], index: usize) -> Result<Vec<Pro
     for level in levels.iter().take(levels.len().saturating_sub(1)) {
         let is_right = idx % 2 == 1;
         let sib = if is_right { idx - 1 } else { idx + 1 };
-        let hash = level.get(sib).or_else(|| level.get(idx)).cloned().unwrap_or_default();
-        proof.push(ProofStep { hash, side: if is_right { Side::Left } else { Side::Right } });
+        let hash = level
+            .get(sib)
+            .or_else(|| level.get(idx))
+            .cloned()
+            .unwrap_or_default();
+        proof.push(ProofStep {
+            hash,
+            side: if is_right { Side::Left } else { Side::Right },
+        });
         idx /= 2;
     }
     Ok(proof)
@@ -126,14 +139,25 @@ mod tests {
 
     #[test]
     fn fixtures() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/shadowbroker/mesh-merkle-fixtures.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/vectors/shadowbroker/mesh-merkle-fixtures.json"
+        );
         let f = parse(&std::fs::read(path).unwrap()).unwrap();
-        let leaves: Vec<String> = f.get("leaves").unwrap().as_array().unwrap().iter().map(Value::py_str).collect();
+        let leaves: Vec<String> = f
+            .get("leaves")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(Value::py_str)
+            .collect();
         let root = f.get("root").unwrap().as_str().unwrap();
         assert_eq!(merkle_root(&leaves), root);
         for (idx, steps) in f.get("proofs").unwrap().as_object().unwrap() {
             let i: usize = idx.parse().unwrap();
-            let want: Vec<ProofStep> = serde_json::from_value(serde_json::Value::from(steps)).unwrap();
+            let want: Vec<ProofStep> =
+                serde_json::from_value(serde_json::Value::from(steps)).unwrap();
             assert_eq!(merkle_proof(&leaves, i).unwrap(), want);
             assert!(verify_proof(&leaves[i], &want, root));
             assert!(!verify_proof("zz", &want, root));
@@ -147,7 +171,10 @@ mod tests {
         assert_eq!(merkle_proof(&none, 0), Err(MerkleError::Empty));
         assert_eq!(merkle_root(&["a"]), hash_leaf("a"));
         assert_eq!(merkle_proof(&["a"], 0).unwrap(), vec![]);
-        assert_eq!(merkle_proof(&["a"], 1), Err(MerkleError::IndexOutOfRange(1, 1)));
+        assert_eq!(
+            merkle_proof(&["a"], 1),
+            Err(MerkleError::IndexOutOfRange(1, 1))
+        );
     }
 
     proptest! {

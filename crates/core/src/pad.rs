@@ -18,7 +18,10 @@ pub fn bucket_for(buckets: &[usize], len: usize) -> Result<usize, PadError> {
         .iter()
         .copied()
         .find(|&b| b >= len)
-        .ok_or(PadError::TooLarge { len, max: buckets.last().copied().unwrap_or(0) })
+        .ok_or(PadError::TooLarge {
+            len,
+            max: buckets.last().copied().unwrap_or(0),
+        })
 }
 
 /// Append zero bytes until `buf.len()` is a bucket size.
@@ -36,7 +39,10 @@ pub fn check_padding(buf: &[u8], content_len: usize, buckets: &[usize]) -> Resul
     match buf.get(content_len..) {
         Some(rest) if rest.iter().all(|&b| b == 0) => Ok(()),
         Some(_) => Err(PadError::NonZeroPadding),
-        None => Err(PadError::TooLarge { len: content_len, max: buf.len() }),
+        None => Err(PadError::TooLarge {
+            len: content_len,
+            max: buf.len(),
+        }),
     }
 }
 
@@ -54,7 +60,10 @@ mod tests {
         check_padding(&v, 17, B).unwrap();
         v[31] = 1;
         assert_eq!(check_padding(&v, 17, B), Err(PadError::NonZeroPadding));
-        assert!(matches!(pad_to_bucket(&mut vec![0; 65], B), Err(PadError::TooLarge { .. })));
+        assert!(matches!(
+            pad_to_bucket(&mut vec![0; 65], B),
+            Err(PadError::TooLarge { .. })
+        ));
         assert_eq!(check_padding(&[0; 20], 3, B), Err(PadError::NotABucket(20)));
         assert!(check_padding(&[0; 16], 17, B).is_err());
     }

@@ -149,7 +149,11 @@ pub fn sign_body(key: &[u8; PEER_KEY_BYTES], body: &[u8]) -> String {
 }
 
 /// Check `hmac_hex` (case-insensitive hex) against the body, in constant time.
-pub fn verify_body(key: &[u8; PEER_KEY_BYTES], body: &[u8], hmac_hex: &str) -> Result<(), PeerError> {
+pub fn verify_body(
+    key: &[u8; PEER_KEY_BYTES],
+    body: &[u8],
+    hmac_hex: &str,
+) -> Result<(), PeerError> {
     let given = hmac_hex.trim();
     if given.len() != 64 {
         return Err(PeerError::MalformedHmac);
@@ -177,7 +181,10 @@ mod tests {
             ("http://example.com:80", "http://example.com"),
             ("http://example.com:443", "http://example.com:443"),
             ("https://example.com:80/", "https://example.com:80"),
-            ("https://Relay.Example.com:8443/Mesh/Sub/", "https://relay.example.com:8443/Mesh/Sub"),
+            (
+                "https://Relay.Example.com:8443/Mesh/Sub/",
+                "https://relay.example.com:8443/Mesh/Sub",
+            ),
             ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
             ("http://127.0.0.1:08080", "http://127.0.0.1:8080"),
             ("http://[::1]:8080/", "http://[::1]:8080"),
@@ -232,15 +239,30 @@ mod tests {
         assert_eq!(verify_body(&key, body, &sig.to_ascii_uppercase()), Ok(()));
         let mut tampered = body.to_vec();
         tampered[3] ^= 1;
-        assert_eq!(verify_body(&key, &tampered, &sig), Err(PeerError::HmacMismatch));
+        assert_eq!(
+            verify_body(&key, &tampered, &sig),
+            Err(PeerError::HmacMismatch)
+        );
         let other = peer_key(b"secret", "http://127.0.0.1:9001");
-        assert_eq!(verify_body(&other, body, &sig), Err(PeerError::HmacMismatch));
+        assert_eq!(
+            verify_body(&other, body, &sig),
+            Err(PeerError::HmacMismatch)
+        );
         let mut flipped = sig.clone().into_bytes();
         flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
         let flipped = String::from_utf8(flipped).unwrap();
-        assert_eq!(verify_body(&key, body, &flipped), Err(PeerError::HmacMismatch));
+        assert_eq!(
+            verify_body(&key, body, &flipped),
+            Err(PeerError::HmacMismatch)
+        );
         assert_eq!(verify_body(&key, body, ""), Err(PeerError::MalformedHmac));
-        assert_eq!(verify_body(&key, body, &sig[..62]), Err(PeerError::MalformedHmac));
-        assert_eq!(verify_body(&key, body, &"zz".repeat(32)), Err(PeerError::MalformedHmac));
+        assert_eq!(
+            verify_body(&key, body, &sig[..62]),
+            Err(PeerError::MalformedHmac)
+        );
+        assert_eq!(
+            verify_body(&key, body, &"zz".repeat(32)),
+            Err(PeerError::MalformedHmac)
+        );
     }
 }

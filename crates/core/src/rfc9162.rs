@@ -82,7 +82,10 @@ pub fn root_from_leaf_hashes(leaves: &[Hash]) -> Hash {
         1 => leaves[0],
         n => {
             let k = split_point(n);
-            hash_children(&root_from_leaf_hashes(&leaves[..k]), &root_from_leaf_hashes(&leaves[k..]))
+            hash_children(
+                &root_from_leaf_hashes(&leaves[..k]),
+                &root_from_leaf_hashes(&leaves[k..]),
+            )
         }
     }
 }
@@ -154,20 +157,32 @@ fn inclusion_proof_len(index: u64, size: u64) -> (usize, usize) {
 }
 
 /// Root implied by an inclusion proof.
-pub fn root_from_inclusion_proof(index: u64, size: u64, leaf_hash: &[u8], proof: &[Vec<u8>]) -> Result<Hash, ProofError> {
+pub fn root_from_inclusion_proof(
+    index: u64,
+    size: u64,
+    leaf_hash: &[u8],
+    proof: &[Vec<u8>],
+) -> Result<Hash, ProofError> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
     let leaf = as_hash(leaf_hash)?;
     let (inner, border) = inclusion_proof_len(index, size);
     if proof.len() != inner + border {
-        return Err(ProofError::WrongProofLength { got: proof.len(), want: inner + border });
+        return Err(ProofError::WrongProofLength {
+            got: proof.len(),
+            want: inner + border,
+        });
     }
     let mut r = leaf;
     for (i, p) in proof.iter().enumerate() {
         let p = as_hash(p)?;
         if i < inner {
-            r = if index.checked_shr(i as u32).unwrap_or(0) & 1 == 0 { hash_children(&r, &p) } else { hash_children(&p, &r) };
+            r = if index.checked_shr(i as u32).unwrap_or(0) & 1 == 0 {
+                hash_children(&r, &p)
+            } else {
+                hash_children(&p, &r)
+            };
         } else {
             r = hash_children(&p, &r);
         }
@@ -176,7 +191,13 @@ pub fn root_from_inclusion_proof(index: u64, size: u64, leaf_hash: &[u8], proof:
 }
 
 /// Verify that `leaf_hash` is at `index` in the tree of `size` with `root`.
-pub fn verify_inclusion(index: u64, size: u64, leaf_hash: &[u8], proof: &[Vec<u8>], root: &[u8]) -> Result<(), ProofError> {
+pub fn verify_inclusion(
+    index: u64,
+    size: u64,
+    leaf_hash: &[u8],
+    proof: &[Vec<u8>],
+    root: &[u8],
+) -> Result<(), ProofError> {
     let root = as_hash(root)?;
     let calc = root_from_inclusion_proof(index, size, leaf_hash, proof)?;
     if calc != root {
@@ -186,7 +207,13 @@ pub fn verify_inclusion(index: u64, size: u64, leaf_hash: &[u8], proof: &[Vec<u8
 }
 
 /// Verify that the tree of `size2` with `root2` extends the tree of `size1` with `root1`.
-pub fn verify_consistency(size1: u64, size2: u64, proof: &[Vec<u8>], root1: &[u8], root2: &[u8]) -> Result<(), ProofError> {
+pub fn verify_consistency(
+    size1: u64,
+    size2: u64,
+    proof: &[Vec<u8>],
+    root1: &[u8],
+    root2: &[u8],
+) -> Result<(), ProofError> {
     if size2 < size1 {
         return Err(ProofError::Size1GreaterThanSize2 { size1, size2 });
     }
@@ -224,9 +251,16 @@ pub fn verify_consistency(size1: u64, size2: u64, proof: &[Vec<u8>], root1: &[u8
     let seed_from_proof = size1 != (1u64 << shift);
     let want = inner + border + usize::from(seed_from_proof);
     if hashes.len() != want {
-        return Err(ProofError::WrongProofLength { got: hashes.len(), want });
+        return Err(ProofError::WrongProofLength {
+            got: hashes.len(),
+            want,
+        });
     }
-    let (seed, rest) = if seed_from_proof { (hashes[0], &hashes[1..]) } else { (r1, &hashes[..]) };
+    let (seed, rest) = if seed_from_proof {
+        (hashes[0], &hashes[1..])
+    } else {
+        (r1, &hashes[..])
+    };
     let mask = (size1 - 1) >> shift;
     let mut h1 = seed;
     let mut h2 = seed;
@@ -260,10 +294,14 @@ mod tests {
     use proptest::prelude::*;
 
     fn b64(v: &Value) -> Vec<u8> {
-        base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or("")).unwrap()
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or(""))
+            .unwrap()
     }
     fn proof(v: Option<&Value>) -> Vec<Vec<u8>> {
-        v.and_then(Value::as_array).map(|a| a.iter().map(b64).collect()).unwrap_or_default()
+        v.and_then(Value::as_array)
+            .map(|a| a.iter().map(b64).collect())
+            .unwrap_or_default()
     }
     fn u(v: &Value, k: &str) -> u64 {
         v.get(k).unwrap().py_int().unwrap().to_u64().unwrap()
@@ -282,7 +320,10 @@ mod tests {
 
     #[test]
     fn transparency_dev_vectors() {
-        let base = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/transparency-dev/testdata"));
+        let base = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/vectors/transparency-dev/testdata"
+        ));
         let mut files = Vec::new();
         walk(base, &mut files);
         assert!(files.len() >= 190, "{}", files.len());
@@ -292,10 +333,22 @@ mod tests {
             let want_err = v.get("wantErr").unwrap() == &Value::Bool(true);
             let res = if v.contains_key("leafIdx") {
                 inc += 1;
-                verify_inclusion(u(&v, "leafIdx"), u(&v, "treeSize"), &b64(v.get("leafHash").unwrap()), &proof(v.get("proof")), &b64(v.get("root").unwrap()))
+                verify_inclusion(
+                    u(&v, "leafIdx"),
+                    u(&v, "treeSize"),
+                    &b64(v.get("leafHash").unwrap()),
+                    &proof(v.get("proof")),
+                    &b64(v.get("root").unwrap()),
+                )
             } else {
                 con += 1;
-                verify_consistency(u(&v, "size1"), u(&v, "size2"), &proof(v.get("proof")), &b64(v.get("root1").unwrap()), &b64(v.get("root2").unwrap()))
+                verify_consistency(
+                    u(&v, "size1"),
+                    u(&v, "size2"),
+                    &proof(v.get("proof")),
+                    &b64(v.get("root1").unwrap()),
+                    &b64(v.get("root2").unwrap()),
+                )
             };
             assert_eq!(res.is_err(), want_err, "{}: {:?}", f.display(), res);
         }
@@ -303,7 +356,9 @@ mod tests {
     }
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| hash_leaf(&(i as u64).to_be_bytes())).collect()
+        (0..n)
+            .map(|i| hash_leaf(&(i as u64).to_be_bytes()))
+            .collect()
     }
 
     #[test]
@@ -311,19 +366,43 @@ mod tests {
         assert_eq!(root_from_leaf_hashes(&[]), empty_root());
         let l = leaves(5);
         let root = root_from_leaf_hashes(&l);
-        assert_eq!(inclusion_proof(&l, 5), Err(ProofError::IndexOutOfRange { index: 5, size: 5 }));
-        assert_eq!(verify_inclusion(0, 0, &l[0], &[], &root), Err(ProofError::IndexOutOfRange { index: 0, size: 0 }));
+        assert_eq!(
+            inclusion_proof(&l, 5),
+            Err(ProofError::IndexOutOfRange { index: 5, size: 5 })
+        );
+        assert_eq!(
+            verify_inclusion(0, 0, &l[0], &[], &root),
+            Err(ProofError::IndexOutOfRange { index: 0, size: 0 })
+        );
         assert_eq!(verify_inclusion(0, 1, &l[0], &[], &l[0]), Ok(()));
-        assert!(matches!(verify_inclusion(0, 5, &l[0], &[], &root), Err(ProofError::WrongProofLength { .. })));
-        assert_eq!(verify_inclusion(0, 1, &l[0][..5], &[], &l[0]), Err(ProofError::BadHashLength(5)));
-        assert_eq!(consistency_proof(&l, 6), Err(ProofError::Size1GreaterThanSize2 { size1: 6, size2: 5 }));
+        assert!(matches!(
+            verify_inclusion(0, 5, &l[0], &[], &root),
+            Err(ProofError::WrongProofLength { .. })
+        ));
+        assert_eq!(
+            verify_inclusion(0, 1, &l[0][..5], &[], &l[0]),
+            Err(ProofError::BadHashLength(5))
+        );
+        assert_eq!(
+            consistency_proof(&l, 6),
+            Err(ProofError::Size1GreaterThanSize2 { size1: 6, size2: 5 })
+        );
         assert_eq!(consistency_proof(&l, 0), Err(ProofError::EmptyOldTree));
         assert_eq!(consistency_proof(&l, 5).unwrap(), Vec::<Hash>::new());
         assert_eq!(verify_consistency(5, 5, &[], &root, &root), Ok(()));
-        assert_eq!(verify_consistency(5, 5, &[root.to_vec()], &root, &root), Err(ProofError::NonEmptyProofForEqualSizes));
-        assert_eq!(verify_consistency(6, 5, &[], &root, &root), Err(ProofError::Size1GreaterThanSize2 { size1: 6, size2: 5 }));
+        assert_eq!(
+            verify_consistency(5, 5, &[root.to_vec()], &root, &root),
+            Err(ProofError::NonEmptyProofForEqualSizes)
+        );
+        assert_eq!(
+            verify_consistency(6, 5, &[], &root, &root),
+            Err(ProofError::Size1GreaterThanSize2 { size1: 6, size2: 5 })
+        );
         let r2 = root_from_leaf_hashes(&l[..2]);
-        assert_eq!(verify_consistency(2, 5, &[], &r2, &root), Err(ProofError::EmptyProof));
+        assert_eq!(
+            verify_consistency(2, 5, &[], &r2, &root),
+            Err(ProofError::EmptyProof)
+        );
     }
 
     proptest! {

@@ -28,32 +28,94 @@ pub const SEALED_ENTROPY_FLOOR: f64 = 2.5;
 
 /// Every event type with a schema.
 pub const SCHEMA_EVENT_TYPES: &[&str] = &[
-    "message", "gate_message", "vote", "gate_create", "prediction", "stake", "dm_block", "dm_key",
-    "dm_message", "dm_poll", "dm_count", "key_rotate", "key_revoke", "abuse_report",
+    "message",
+    "gate_message",
+    "vote",
+    "gate_create",
+    "prediction",
+    "stake",
+    "dm_block",
+    "dm_key",
+    "dm_message",
+    "dm_poll",
+    "dm_count",
+    "key_rotate",
+    "key_revoke",
+    "abuse_report",
 ];
 /// Types that may be newly appended to the public chain.
-pub const ACTIVE_PUBLIC_LEDGER_EVENT_TYPES: &[&str] =
-    &["message", "vote", "gate_create", "prediction", "stake", "key_rotate", "key_revoke", "abuse_report"];
+pub const ACTIVE_PUBLIC_LEDGER_EVENT_TYPES: &[&str] = &[
+    "message",
+    "vote",
+    "gate_create",
+    "prediction",
+    "stake",
+    "key_rotate",
+    "key_revoke",
+    "abuse_report",
+];
 /// Types that exist historically on the chain: ingestable, never newly appended publicly.
 pub const LEGACY_PUBLIC_LEDGER_EVENT_TYPES: &[&str] = &["gate_message", "dm_message"];
 /// Payload keys that may never appear in a public-ledger payload (compared trimmed, lower-case).
 pub const PUBLIC_LEDGER_FORBIDDEN_FIELDS: &[&str] = &[
-    "ip", "ip_address", "origin_ip", "source_ip", "client_ip", "host", "hostname", "origin",
-    "originator", "originator_hint", "routing_hint", "route", "route_hint", "route_reason",
-    "routed_via", "transport", "transport_handle", "transport_lock", "recipient_id",
-    "recipient_token", "delivery_class", "mailbox_claims", "dh_pub_key", "sender_token",
+    "ip",
+    "ip_address",
+    "origin_ip",
+    "source_ip",
+    "client_ip",
+    "host",
+    "hostname",
+    "origin",
+    "originator",
+    "originator_hint",
+    "routing_hint",
+    "route",
+    "route_hint",
+    "route_reason",
+    "routed_via",
+    "transport",
+    "transport_handle",
+    "transport_lock",
+    "recipient_id",
+    "recipient_token",
+    "delivery_class",
+    "mailbox_claims",
+    "dh_pub_key",
+    "sender_token",
     // Secrets never belong on a public ledger either.
-    "session_key", "private_key", "secret_key", "shared_secret",
+    "session_key",
+    "private_key",
+    "secret_key",
+    "shared_secret",
 ];
 /// Keys a private gate-ledger payload may carry.
 pub const PRIVATE_GATE_ALLOWED_FIELDS: &[&str] = &[
-    "gate", "ciphertext", "nonce", "sender_ref", "format", "epoch", "gate_envelope", "envelope_hash",
-    "reply_to", "transport_lock", "signed_context",
+    "gate",
+    "ciphertext",
+    "nonce",
+    "sender_ref",
+    "format",
+    "epoch",
+    "gate_envelope",
+    "envelope_hash",
+    "reply_to",
+    "transport_lock",
+    "signed_context",
 ];
 /// Keys a private DM-ledger payload may carry.
 pub const PRIVATE_DM_ALLOWED_FIELDS: &[&str] = &[
-    "recipient_id", "delivery_class", "recipient_token", "ciphertext", "msg_id", "timestamp", "format",
-    "session_welcome", "sender_seal", "relay_salt", "transport_lock", "signed_context",
+    "recipient_id",
+    "delivery_class",
+    "recipient_token",
+    "ciphertext",
+    "msg_id",
+    "timestamp",
+    "format",
+    "session_welcome",
+    "sender_seal",
+    "relay_salt",
+    "transport_lock",
+    "signed_context",
 ];
 /// Plaintext tripwire keys for gate payloads.
 pub const GATE_PLAINTEXT_TRIPWIRES: &[&str] = &["message", "_local_plaintext", "_local_reply_to"];
@@ -170,7 +232,10 @@ pub fn validate_type_rules(event_type: &str, p: &Value) -> Result<(), SchemaErro
     }
     match event_type {
         "message" => {
-            require(p, &["message", "destination", "channel", "priority", "ephemeral"])?;
+            require(
+                p,
+                &["message", "destination", "channel", "priority", "ephemeral"],
+            )?;
             if !in_str_set(p.get("priority"), MESSAGE_PRIORITIES) {
                 return Err(inv("Invalid priority"));
             }
@@ -211,7 +276,9 @@ pub fn validate_type_rules(event_type: &str, p: &Value) -> Result<(), SchemaErro
         }
         "vote" => {
             require(p, &["target_id", "vote", "gate"])?;
-            let ok = p.get("vote").is_some_and(|v| v.py_eq(&Value::from(1i64)) || v.py_eq(&Value::from(-1i64)));
+            let ok = p
+                .get("vote")
+                .is_some_and(|v| v.py_eq(&Value::from(1i64)) || v.py_eq(&Value::from(-1i64)));
             if !ok {
                 return Err(inv("Invalid vote"));
             }
@@ -223,7 +290,10 @@ pub fn validate_type_rules(event_type: &str, p: &Value) -> Result<(), SchemaErro
             }
         }
         "prediction" => require(p, &["market_title", "side", "stake_amount"])?,
-        "stake" => require(p, &["message_id", "poster_id", "side", "amount", "duration_days"])?,
+        "stake" => require(
+            p,
+            &["message_id", "poster_id", "side", "amount", "duration_days"],
+        )?,
         "dm_block" => {
             require(p, &["blocked_id", "action"])?;
             if !in_str_set(p.get("action"), &["block", "unblock"]) {
@@ -237,7 +307,17 @@ pub fn validate_type_rules(event_type: &str, p: &Value) -> Result<(), SchemaErro
             }
         }
         "dm_message" => {
-            require(p, &["recipient_id", "delivery_class", "recipient_token", "ciphertext", "msg_id", "timestamp"])?;
+            require(
+                p,
+                &[
+                    "recipient_id",
+                    "delivery_class",
+                    "recipient_token",
+                    "ciphertext",
+                    "msg_id",
+                    "timestamp",
+                ],
+            )?;
             let dc = py_lower(&str_of(p, "delivery_class"));
             if !DM_DELIVERY_CLASSES.contains(&dc.as_str()) {
                 return Err(inv("Invalid delivery_class"));
@@ -264,7 +344,9 @@ pub fn validate_type_rules(event_type: &str, p: &Value) -> Result<(), SchemaErro
                             return Err(inv("Invalid mailbox claim type"));
                         }
                         if py_strip(&str_of(c, "token")).is_empty() {
-                            return Err(SchemaError::Invalid(format!("{t} mailbox claims require token")));
+                            return Err(SchemaError::Invalid(format!(
+                                "{t} mailbox claims require token"
+                            )));
                         }
                     }
                 }
@@ -273,10 +355,27 @@ pub fn validate_type_rules(event_type: &str, p: &Value) -> Result<(), SchemaErro
         }
         "key_rotate" => require(
             p,
-            &["old_node_id", "old_public_key", "old_public_key_algo", "new_public_key", "new_public_key_algo", "timestamp", "old_signature"],
+            &[
+                "old_node_id",
+                "old_public_key",
+                "old_public_key_algo",
+                "new_public_key",
+                "new_public_key_algo",
+                "timestamp",
+                "old_signature",
+            ],
         )?,
         "key_revoke" => {
-            require(p, &["revoked_public_key", "revoked_public_key_algo", "revoked_at", "grace_until", "reason"])?;
+            require(
+                p,
+                &[
+                    "revoked_public_key",
+                    "revoked_public_key_algo",
+                    "revoked_at",
+                    "grace_until",
+                    "reason",
+                ],
+            )?;
             let revoked_at = safe_int_or_zero(p, "revoked_at");
             let grace_until = safe_int_or_zero(p, "grace_until");
             if revoked_at <= BigInt::zero() {
@@ -322,7 +421,9 @@ fn key_norm(k: &str) -> String {
 /// Public-ledger lane rules only (type allowed, forbidden fields, broadcast destination).
 /// `gate_message` is delegated to the private gate lane by [`validate_public_ledger_payload`].
 pub fn public_ledger_rules(event_type: &str, p: &Value) -> Result<(), SchemaError> {
-    if !ACTIVE_PUBLIC_LEDGER_EVENT_TYPES.contains(&event_type) && !LEGACY_PUBLIC_LEDGER_EVENT_TYPES.contains(&event_type) {
+    if !ACTIVE_PUBLIC_LEDGER_EVENT_TYPES.contains(&event_type)
+        && !LEGACY_PUBLIC_LEDGER_EVENT_TYPES.contains(&event_type)
+    {
         return Err(SchemaError::NotPublicLedgerType(event_type.to_string()));
     }
     let members = p.as_object().ok_or(SchemaError::NotAnObject)?;
@@ -368,14 +469,19 @@ fn unexpected(p: &Value, allowed: &[&str]) -> Vec<String> {
 pub fn private_gate_rules(p: &Value) -> Result<(), SchemaError> {
     let bad = unexpected(p, PRIVATE_GATE_ALLOWED_FIELDS);
     if !bad.is_empty() {
-        return Err(SchemaError::UnsupportedPrivateFields("gate", bad.join(", ")));
+        return Err(SchemaError::UnsupportedPrivateFields(
+            "gate",
+            bad.join(", "),
+        ));
     }
     if GATE_PLAINTEXT_TRIPWIRES.iter().any(|k| p.contains_key(k)) {
         return Err(SchemaError::PlaintextPresent("gate"));
     }
     let lock = py_lower(py_strip(&str_or_empty(p, "transport_lock")));
     if !lock.is_empty() && !GATE_TRANSPORT_LOCKS.contains(&lock.as_str()) {
-        return Err(SchemaError::TransportLock("gate messages require private transport_lock"));
+        return Err(SchemaError::TransportLock(
+            "gate messages require private transport_lock",
+        ));
     }
     validate_sealed_bytes_field(p, "ciphertext")?;
     validate_sealed_bytes_field(p, "nonce")
@@ -397,7 +503,9 @@ pub fn private_dm_rules(p: &Value) -> Result<(), SchemaError> {
         return Err(SchemaError::PlaintextPresent("DM"));
     }
     if py_lower(py_strip(&str_or_empty(p, "transport_lock"))) != DM_TRANSPORT_LOCK {
-        return Err(SchemaError::TransportLock("DM hashchain spool requires private_strong transport_lock"));
+        return Err(SchemaError::TransportLock(
+            "DM hashchain spool requires private_strong transport_lock",
+        ));
     }
     if py_strip(&str_or_empty(p, "ciphertext")).is_empty() {
         return Err(inv("ciphertext cannot be empty"));
@@ -412,7 +520,10 @@ pub fn validate_private_dm_ledger_payload(p: &Value) -> Result<(), SchemaError> 
 }
 
 /// The reference's `validate_protocol_fields`.
-pub fn validate_protocol_fields(protocol_version: &str, network_id: &str) -> Result<(), SchemaError> {
+pub fn validate_protocol_fields(
+    protocol_version: &str,
+    network_id: &str,
+) -> Result<(), SchemaError> {
     if protocol_version != PROTOCOL_VERSION {
         return Err(SchemaError::ProtocolVersion);
     }
@@ -426,13 +537,27 @@ pub fn validate_protocol_fields(protocol_version: &str, network_id: &str) -> Res
 /// no whitespace, strict otherwise. `None` when it is not base64.
 pub fn decode_base64ish(raw: &str) -> Option<Vec<u8>> {
     let raw = py_strip(raw);
-    if raw.is_empty() || raw.chars().any(|c| c.is_whitespace() || crate::json::py_is_space(c)) {
+    if raw.is_empty()
+        || raw
+            .chars()
+            .any(|c| c.is_whitespace() || crate::json::py_is_space(c))
+    {
         return None;
     }
-    let translated: String = raw.chars().map(|c| match c { '-' => '+', '_' => '/', c => c }).collect();
+    let translated: String = raw
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
     let data = translated.trim_end_matches('=');
     let pads = translated.len() - data.len();
-    if !data.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/') {
+    if !data
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    {
         return None;
     }
     let need = match data.len() % 4 {
@@ -465,23 +590,33 @@ pub fn byte_entropy(data: &[u8]) -> f64 {
         counts[usize::from(*b)] += 1;
     }
     let total = data.len() as f64;
-    -counts.iter().filter(|c| **c > 0).map(|c| {
-        let p = *c as f64 / total;
-        p * p.log2()
-    }).sum::<f64>()
+    -counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = *c as f64 / total;
+            p * p.log2()
+        })
+        .sum::<f64>()
 }
 
 /// Sealed-bytes shape check for a payload field (base64, ≥ 8 bytes; from 32 bytes on, not
 /// mostly-printable UTF-8 and entropy ≥ 2.5 bits/byte).
 pub fn validate_sealed_bytes_field(p: &Value, field: &str) -> Result<(), SchemaError> {
     let text = str_or_empty(p, field);
-    let data = decode_base64ish(&text).ok_or_else(|| SchemaError::NotSealedBytes(field.to_string()))?;
+    let data =
+        decode_base64ish(&text).ok_or_else(|| SchemaError::NotSealedBytes(field.to_string()))?;
     if data.len() < SEALED_MIN_BYTES {
         return Err(SchemaError::SealedTooShort(field.to_string()));
     }
     if data.len() >= SEALED_HEURISTIC_MIN_BYTES {
-        let printable = data.iter().filter(|b| (32..=126).contains(*b) || matches!(b, 9 | 10 | 13)).count();
-        if printable as f64 / data.len() as f64 > SEALED_MAX_PRINTABLE_RATIO && std::str::from_utf8(&data).is_ok() {
+        let printable = data
+            .iter()
+            .filter(|b| (32..=126).contains(*b) || matches!(b, 9 | 10 | 13))
+            .count();
+        if printable as f64 / data.len() as f64 > SEALED_MAX_PRINTABLE_RATIO
+            && std::str::from_utf8(&data).is_ok()
+        {
             return Err(SchemaError::EncodedPlaintext(field.to_string()));
         }
         if byte_entropy(&data) < SEALED_ENTROPY_FLOOR {
@@ -517,7 +652,11 @@ pub fn check_payload(event_type: &str, p: &Value) -> Result<(), SchemaError> {
 /// Relay policy for *new* appends: [`check_payload`] plus the append-only caps (public message
 /// text ≤ 200 bytes, DM ciphertext ≤ 8192 chars); `gate_message`/`dm_message` only on the
 /// private lane (`private_lane = true`), other types only on the public lane.
-pub fn validate_for_append(event_type: &str, p: &Value, private_lane: bool) -> Result<(), SchemaError> {
+pub fn validate_for_append(
+    event_type: &str,
+    p: &Value,
+    private_lane: bool,
+) -> Result<(), SchemaError> {
     let private_type = LEGACY_PUBLIC_LEDGER_EVENT_TYPES.contains(&event_type);
     if private_type != private_lane && SCHEMA_EVENT_TYPES.contains(&event_type) {
         return Err(SchemaError::NotAppendable(event_type.to_string()));
@@ -525,7 +664,9 @@ pub fn validate_for_append(event_type: &str, p: &Value, private_lane: bool) -> R
     if event_type == "message" && str_of(p, "message").len() > MAX_PUBLIC_MESSAGE_BYTES {
         return Err(SchemaError::MessageTooLong);
     }
-    if event_type == "dm_message" && str_of(p, "ciphertext").chars().count() > MAX_DM_CIPHERTEXT_CHARS {
+    if event_type == "dm_message"
+        && str_of(p, "ciphertext").chars().count() > MAX_DM_CIPHERTEXT_CHARS
+    {
         return Err(SchemaError::CiphertextTooLong);
     }
     check_payload(event_type, p)
@@ -579,13 +720,18 @@ pub fn clamp_tier(claimed: PrivacyTier, actual: PrivacyTier) -> PrivacyTier {
 pub fn check_case(case: &Value) -> Result<(), SchemaError> {
     let text = |k: &str| case.get(k).map(Value::py_str).unwrap_or_default();
     match case.get("check").and_then(Value::as_str) {
-        Some("protocol") => validate_protocol_fields(&text("protocol_version"), &text("network_id")),
+        Some("protocol") => {
+            validate_protocol_fields(&text("protocol_version"), &text("network_id"))
+        }
         Some("public_ledger") => {
             let p = case.get("payload").cloned().unwrap_or_else(Value::object);
             validate_type_rules(&text("event_type"), &p)?;
             validate_public_ledger_payload(&text("event_type"), &p)
         }
-        _ => check_payload(&text("event_type"), &case.get("payload").cloned().unwrap_or_else(Value::object)),
+        _ => check_payload(
+            &text("event_type"),
+            &case.get("payload").cloned().unwrap_or_else(Value::object),
+        ),
     }
 }
 
@@ -597,7 +743,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn vectors() -> Value {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/shadowbroker/schema_rejection_vectors.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/vectors/shadowbroker/schema_rejection_vectors.json"
+        );
         parse(&std::fs::read(path).unwrap()).unwrap()
     }
 
@@ -615,14 +764,20 @@ mod tests {
             }
             n += 1;
             let err = run_vector(case).expect_err(name);
-            let want = case.get("expected_reason_contains").unwrap().as_str().unwrap();
+            let want = case
+                .get("expected_reason_contains")
+                .unwrap()
+                .as_str()
+                .unwrap();
             assert!(err.to_string().contains(want), "{name}: {err}");
         }
         assert_eq!(n, 16);
     }
 
     fn sealed(len: usize) -> String {
-        let bytes: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(151).wrapping_add(17)).collect();
+        let bytes: Vec<u8> = (0..len)
+            .map(|i| (i as u8).wrapping_mul(151).wrapping_add(17))
+            .collect();
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 
@@ -651,40 +806,79 @@ mod tests {
     #[test]
     fn fault_truncated_and_corrupted_ciphertext_shapes() {
         // Truncated to 16 bytes: still shaped like sealed bytes (decryption is what fails).
-        check_payload("gate_message", &gate(&[("ciphertext", Value::Str(sealed(16)))])).unwrap();
-        let e = check_payload("gate_message", &gate(&[("ciphertext", Value::Str(sealed(4)))])).unwrap_err();
+        check_payload(
+            "gate_message",
+            &gate(&[("ciphertext", Value::Str(sealed(16)))]),
+        )
+        .unwrap();
+        let e = check_payload(
+            "gate_message",
+            &gate(&[("ciphertext", Value::Str(sealed(4)))]),
+        )
+        .unwrap_err();
         assert_eq!(e, SchemaError::SealedTooShort("ciphertext".into()));
-        let e = check_payload("gate_message", &gate(&[("ciphertext", "not base64!".into())])).unwrap_err();
+        let e = check_payload(
+            "gate_message",
+            &gate(&[("ciphertext", "not base64!".into())]),
+        )
+        .unwrap_err();
         assert_eq!(e, SchemaError::NotSealedBytes("ciphertext".into()));
     }
     #[test]
     fn fault_oversized_ciphertext() {
         let big = sealed(1 << 20);
-        let e = check_payload("gate_message", &gate(&[("ciphertext", Value::Str(big.clone()))])).unwrap_err();
+        let e = check_payload(
+            "gate_message",
+            &gate(&[("ciphertext", Value::Str(big.clone()))]),
+        )
+        .unwrap_err();
         assert_eq!(e, SchemaError::PayloadTooLarge);
         let mut dm = parse(br#"{"recipient_id":"!sb_x","delivery_class":"shared","recipient_token":"t","msg_id":"m","timestamp":1,"format":"mls1","transport_lock":"private_strong"}"#).unwrap();
         dm.insert("ciphertext", Value::Str(sealed(7000)));
-        assert_eq!(check_payload("dm_message", &dm).unwrap_err(), SchemaError::PayloadTooLarge);
-        assert_eq!(validate_for_append("dm_message", &dm, true).unwrap_err(), SchemaError::CiphertextTooLong);
+        assert_eq!(
+            check_payload("dm_message", &dm).unwrap_err(),
+            SchemaError::PayloadTooLarge
+        );
+        assert_eq!(
+            validate_for_append("dm_message", &dm, true).unwrap_err(),
+            SchemaError::CiphertextTooLong
+        );
     }
     #[test]
     fn fault_format_downgrades() {
-        let e = check_payload("gate_message", &gate(&[("format", "legacy_cleartext".into())])).unwrap_err();
+        let e = check_payload(
+            "gate_message",
+            &gate(&[("format", "legacy_cleartext".into())]),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("format"));
         let dm = parse(br#"{"format":"dm1"}"#).unwrap();
-        assert_eq!(check_dm_format_lock(&dm, true), Err(SchemaError::FormatDowngrade));
+        assert_eq!(
+            check_dm_format_lock(&dm, true),
+            Err(SchemaError::FormatDowngrade)
+        );
         assert!(check_dm_format_lock(&dm, false).is_ok());
     }
     #[test]
     fn fault_tier_spoof_is_clamped() {
         let c = PrivacyTier::parse("private_strong").unwrap();
-        assert_eq!(clamp_tier(c, PrivacyTier::PublicDegraded), PrivacyTier::PublicDegraded);
-        assert_eq!(clamp_tier(c, PrivacyTier::PrivateTransitional).as_str(), "private_transitional");
+        assert_eq!(
+            clamp_tier(c, PrivacyTier::PublicDegraded),
+            PrivacyTier::PublicDegraded
+        );
+        assert_eq!(
+            clamp_tier(c, PrivacyTier::PrivateTransitional).as_str(),
+            "private_transitional"
+        );
     }
     #[test]
     fn fault_forbidden_field_injection() {
         let base = br#"{"message":"hi","destination":"broadcast","channel":"LongFast","priority":"normal","ephemeral":false}"#;
-        for (k, v) in [("ip_address", "10.0.0.1"), ("transport_lock", "meshtastic"), ("session_key", "s3cret")] {
+        for (k, v) in [
+            ("ip_address", "10.0.0.1"),
+            ("transport_lock", "meshtastic"),
+            ("session_key", "s3cret"),
+        ] {
             let mut p = parse(base).unwrap();
             p.insert(k, v.into());
             let e = validate_public_ledger_payload("message", &p).unwrap_err();
@@ -698,18 +892,24 @@ mod tests {
         for k in GATE_PLAINTEXT_TRIPWIRES {
             assert!(check_payload("gate_message", &gate(&[(k, "x".into())])).is_err());
         }
-        let text = base64::engine::general_purpose::STANDARD.encode("this is clearly a plaintext sentence, not ciphertext");
-        let e = check_payload("gate_message", &gate(&[("ciphertext", Value::Str(text))])).unwrap_err();
+        let text = base64::engine::general_purpose::STANDARD
+            .encode("this is clearly a plaintext sentence, not ciphertext");
+        let e =
+            check_payload("gate_message", &gate(&[("ciphertext", Value::Str(text))])).unwrap_err();
         assert_eq!(e, SchemaError::EncodedPlaintext("ciphertext".into()));
         let low = base64::engine::general_purpose::STANDARD.encode([0u8, 1, 0xff, 0xfe].repeat(10));
-        let e = check_payload("gate_message", &gate(&[("ciphertext", Value::Str(low))])).unwrap_err();
+        let e =
+            check_payload("gate_message", &gate(&[("ciphertext", Value::Str(low))])).unwrap_err();
         assert_eq!(e, SchemaError::LowEntropy("ciphertext".into()));
     }
     #[test]
     fn base64ish_forms() {
         assert_eq!(decode_base64ish("ZmFrZQ").unwrap(), b"fake");
         assert_eq!(decode_base64ish("ZmFrZQ==").unwrap(), b"fake");
-        assert_eq!(decode_base64ish("-_-_").unwrap(), decode_base64ish("+/+/").unwrap());
+        assert_eq!(
+            decode_base64ish("-_-_").unwrap(),
+            decode_base64ish("+/+/").unwrap()
+        );
         assert!(decode_base64ish("Zm Fr").is_none());
         assert!(decode_base64ish("Z").is_none());
         assert!(decode_base64ish("ZmFrZQ===").is_none());

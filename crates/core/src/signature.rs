@@ -85,12 +85,20 @@ pub enum PublicKey {
 }
 
 /// Decode a base64 public key for `algo`.
-pub fn decode_public_key(algo: PublicKeyAlgo, public_key_b64: &str) -> Result<PublicKey, SignatureError> {
+pub fn decode_public_key(
+    algo: PublicKeyAlgo,
+    public_key_b64: &str,
+) -> Result<PublicKey, SignatureError> {
     let raw = py_b64decode_lenient(public_key_b64).ok_or(SignatureError::BadPublicKeyEncoding)?;
     match algo {
         PublicKeyAlgo::Ed25519 => {
-            let bytes: [u8; 32] = raw.as_slice().try_into().map_err(|_| SignatureError::BadPublicKey)?;
-            EdKey::from_bytes(&bytes).map(PublicKey::Ed25519).map_err(|_| SignatureError::BadPublicKey)
+            let bytes: [u8; 32] = raw
+                .as_slice()
+                .try_into()
+                .map_err(|_| SignatureError::BadPublicKey)?;
+            EdKey::from_bytes(&bytes)
+                .map(PublicKey::Ed25519)
+                .map_err(|_| SignatureError::BadPublicKey)
         }
         PublicKeyAlgo::EcdsaP256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(&raw)
             .map(|k| PublicKey::EcdsaP256(Box::new(k)))
@@ -99,16 +107,24 @@ pub fn decode_public_key(algo: PublicKeyAlgo, public_key_b64: &str) -> Result<Pu
 }
 
 /// Verify one signature strictly (Ed25519 `verify_strict`; ECDSA P-256 DER over SHA-256).
-pub fn verify_signature(key: &PublicKey, signature: &[u8], message: &[u8]) -> Result<(), SignatureError> {
+pub fn verify_signature(
+    key: &PublicKey,
+    signature: &[u8],
+    message: &[u8],
+) -> Result<(), SignatureError> {
     match key {
         PublicKey::Ed25519(vk) => {
-            let sig = EdSignature::from_slice(signature).map_err(|_| SignatureError::BadSignature)?;
-            vk.verify_strict(message, &sig).map_err(|_| SignatureError::Invalid)
+            let sig =
+                EdSignature::from_slice(signature).map_err(|_| SignatureError::BadSignature)?;
+            vk.verify_strict(message, &sig)
+                .map_err(|_| SignatureError::Invalid)
         }
         PublicKey::EcdsaP256(vk) => {
             use p256::ecdsa::signature::Verifier as _;
-            let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| SignatureError::BadSignature)?;
-            vk.verify(message, &sig).map_err(|_| SignatureError::Invalid)
+            let sig = p256::ecdsa::Signature::from_der(signature)
+                .map_err(|_| SignatureError::BadSignature)?;
+            vk.verify(message, &sig)
+                .map_err(|_| SignatureError::Invalid)
         }
     }
 }
@@ -197,10 +213,19 @@ mod tests {
 
     #[test]
     fn algo_labels() {
-        assert_eq!(parse_public_key_algo(" ed25519 "), Some(PublicKeyAlgo::Ed25519));
+        assert_eq!(
+            parse_public_key_algo(" ed25519 "),
+            Some(PublicKeyAlgo::Ed25519)
+        );
         assert_eq!(parse_public_key_algo("EdDSA"), Some(PublicKeyAlgo::Ed25519));
-        assert_eq!(parse_public_key_algo("p-256"), Some(PublicKeyAlgo::EcdsaP256));
-        assert_eq!(parse_public_key_algo("ecdsa_p256"), Some(PublicKeyAlgo::EcdsaP256));
+        assert_eq!(
+            parse_public_key_algo("p-256"),
+            Some(PublicKeyAlgo::EcdsaP256)
+        );
+        assert_eq!(
+            parse_public_key_algo("ecdsa_p256"),
+            Some(PublicKeyAlgo::EcdsaP256)
+        );
         assert_eq!(parse_public_key_algo("RSA"), None);
     }
 
@@ -237,8 +262,14 @@ mod tests {
         let der = sig.to_der();
         let key = PublicKey::EcdsaP256(Box::new(*sk.verifying_key()));
         assert!(verify_signature(&key, der.as_bytes(), b"msg").is_ok());
-        assert_eq!(verify_signature(&key, der.as_bytes(), b"msh"), Err(SignatureError::Invalid));
-        assert_eq!(verify_signature(&key, b"\x30\x00", b"msg"), Err(SignatureError::BadSignature));
+        assert_eq!(
+            verify_signature(&key, der.as_bytes(), b"msh"),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            verify_signature(&key, b"\x30\x00", b"msg"),
+            Err(SignatureError::BadSignature)
+        );
     }
 
     #[test]

@@ -33,14 +33,18 @@ pub fn parse_retry_after(value: &str, now: u64) -> u64 {
     match parse_http_date(v) {
         Some(t) => {
             let delta = t.saturating_sub(i64::try_from(now).unwrap_or(i64::MAX));
-            u64::try_from(delta.max(0)).unwrap_or(0).min(RETRY_AFTER_CAP_S)
+            u64::try_from(delta.max(0))
+                .unwrap_or(0)
+                .min(RETRY_AFTER_CAP_S)
         }
         None => 0,
     }
 }
 
 fn month_index(m: &str) -> Option<u32> {
-    const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     let m = m.to_ascii_lowercase();
     MONTHS.iter().position(|x| *x == m).map(|i| i as u32 + 1)
 }
@@ -80,7 +84,12 @@ fn to_unix(y: i64, mon: u32, d: u32, (h, mi, s): (u32, u32, u32)) -> Option<i64>
     if !(1..=12).contains(&mon) || d == 0 || d > days_in_month(y, mon) || !(1..=9999).contains(&y) {
         return None;
     }
-    Some(days_from_civil(y, mon, d) * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s))
+    Some(
+        days_from_civil(y, mon, d) * 86_400
+            + i64::from(h) * 3600
+            + i64::from(mi) * 60
+            + i64::from(s),
+    )
 }
 
 /// Parse an HTTP-date (RFC 9110 §5.6.7) to UNIX seconds.
@@ -102,23 +111,40 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
             }
             let y: i64 = yy.parse().ok()?;
             // Two-digit years: RFC 9110 says interpret > 50 years in the future as the past.
-            let y = if yy.len() == 2 { if y < 70 { 2000 + y } else { 1900 + y } } else { y };
+            let y = if yy.len() == 2 {
+                if y < 70 {
+                    2000 + y
+                } else {
+                    1900 + y
+                }
+            } else {
+                y
+            };
             to_unix(y, mon, d, hms(t)?)
         }
         // asctime: Sun Nov  6 08:49:37 1994
-        [_wd, mon, d, t, y] if y.len() == 4 => to_unix(y.parse().ok()?, month_index(mon)?, d.parse().ok()?, hms(t)?),
+        [_wd, mon, d, t, y] if y.len() == 4 => {
+            to_unix(y.parse().ok()?, month_index(mon)?, d.parse().ok()?, hms(t)?)
+        }
         _ => None,
     }
 }
 
 /// Delay before the next attempt after a failure:
 /// `max(min(base · 2^(failures−1), cap), retry_after)`; `cap == 0` honours `retry_after` only.
-pub fn failure_backoff_seconds(base_s: u64, consecutive_failures: u64, retry_after_s: u64, cap_s: u64) -> u64 {
+pub fn failure_backoff_seconds(
+    base_s: u64,
+    consecutive_failures: u64,
+    retry_after_s: u64,
+    cap_s: u64,
+) -> u64 {
     if cap_s == 0 {
         return retry_after_s;
     }
     let grown = if base_s > 0 && consecutive_failures > 0 {
-        let exp = u32::try_from(consecutive_failures - 1).unwrap_or(u32::MAX).min(MAX_BACKOFF_EXPONENT);
+        let exp = u32::try_from(consecutive_failures - 1)
+            .unwrap_or(u32::MAX)
+            .min(MAX_BACKOFF_EXPONENT);
         base_s.saturating_mul(1u64 << exp)
     } else {
         0
@@ -173,14 +199,19 @@ pub struct SyncWorkerState {
 }
 
 fn pick(new: &str, old: &str) -> String {
-    if new.is_empty() { old.to_string() } else { new.to_string() }
+    if new.is_empty() {
+        old.to_string()
+    } else {
+        new.to_string()
+    }
 }
 
 impl SyncWorkerState {
     /// Should an attempt start now? A `running` attempt blocks until it is stuck.
     pub fn should_run(&self, now: u64) -> bool {
         if self.last_outcome == SyncOutcome::Running {
-            return self.last_sync_started_at == 0 || now.saturating_sub(self.last_sync_started_at) >= STUCK_AFTER_S;
+            return self.last_sync_started_at == 0
+                || now.saturating_sub(self.last_sync_started_at) >= STUCK_AFTER_S;
         }
         self.next_sync_due_at <= now
     }
@@ -199,7 +230,14 @@ impl SyncWorkerState {
     }
 
     /// Finish a successful attempt.
-    pub fn finish_ok(&self, cfg: &SyncConfig, peer_url: &str, current_head: &str, fork_detected: bool, now: u64) -> Self {
+    pub fn finish_ok(
+        &self,
+        cfg: &SyncConfig,
+        peer_url: &str,
+        current_head: &str,
+        fork_detected: bool,
+        now: u64,
+    ) -> Self {
         SyncWorkerState {
             last_sync_finished_at: now,
             last_sync_ok_at: now,
@@ -225,13 +263,22 @@ impl SyncWorkerState {
         now: u64,
     ) -> Self {
         let failures = self.consecutive_failures.saturating_add(1);
-        let delay = failure_backoff_seconds(cfg.failure_backoff_s, failures, retry_after_s, cfg.failure_backoff_cap_s);
+        let delay = failure_backoff_seconds(
+            cfg.failure_backoff_s,
+            failures,
+            retry_after_s,
+            cfg.failure_backoff_cap_s,
+        );
         SyncWorkerState {
             last_sync_finished_at: now,
             next_sync_due_at: now.saturating_add(delay),
             last_peer_url: pick(peer_url, &self.last_peer_url),
             last_error: error.trim().to_string(),
-            last_outcome: if fork_detected { SyncOutcome::Fork } else { SyncOutcome::Error },
+            last_outcome: if fork_detected {
+                SyncOutcome::Fork
+            } else {
+                SyncOutcome::Error
+            },
             fork_detected,
             consecutive_failures: failures,
             ..self.clone()
@@ -272,7 +319,10 @@ impl PeerRecord {
     /// Bundled or bootstrap-promoted seed?
     pub fn is_seed(&self) -> bool {
         self.role.trim().eq_ignore_ascii_case("seed")
-            && matches!(self.source.trim().to_ascii_lowercase().as_str(), "bundle" | "bootstrap_promoted")
+            && matches!(
+                self.source.trim().to_ascii_lowercase().as_str(),
+                "bundle" | "bootstrap_promoted"
+            )
     }
 }
 
@@ -311,25 +361,42 @@ mod tests {
         assert_eq!(parse_retry_after("", NOW), 0);
         assert_eq!(parse_retry_after("soon", NOW), 0);
         assert_eq!(parse_retry_after("-5", NOW), 0);
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(NOW as i64));
-        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(NOW as i64));
-        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(NOW as i64));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(NOW as i64)
+        );
+        assert_eq!(
+            parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(NOW as i64)
+        );
+        assert_eq!(
+            parse_http_date("Sun Nov  6 08:49:37 1994"),
+            Some(NOW as i64)
+        );
         assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:51:37 GMT", NOW), 120);
         assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", NOW), 0);
-        assert_eq!(parse_retry_after("Mon, 07 Nov 1994 08:49:37 GMT", NOW), 3600);
+        assert_eq!(
+            parse_retry_after("Mon, 07 Nov 1994 08:49:37 GMT", NOW),
+            3600
+        );
         assert_eq!(parse_retry_after("Sun, 31 Feb 1994 08:49:37 GMT", NOW), 0);
         assert_eq!(parse_retry_after("Sun, 06 Nov 1994 25:49:37 GMT", NOW), 0);
     }
 
     #[test]
     fn backoff_ladder() {
-        let ladder: Vec<u64> = (1..=8).map(|n| failure_backoff_seconds(60, n, 0, 1800)).collect();
+        let ladder: Vec<u64> = (1..=8)
+            .map(|n| failure_backoff_seconds(60, n, 0, 1800))
+            .collect();
         assert_eq!(ladder, vec![60, 120, 240, 480, 960, 1800, 1800, 1800]);
         assert_eq!(failure_backoff_seconds(60, 1, 600, 1800), 600);
         assert_eq!(failure_backoff_seconds(60, 5, 0, 0), 0);
         assert_eq!(failure_backoff_seconds(60, 5, 42, 0), 42);
         assert_eq!(failure_backoff_seconds(60, 0, 0, 1800), 0);
-        assert_eq!(failure_backoff_seconds(u64::MAX, u64::MAX, 0, u64::MAX), u64::MAX);
+        assert_eq!(
+            failure_backoff_seconds(u64::MAX, u64::MAX, 0, u64::MAX),
+            u64::MAX
+        );
     }
 
     #[test]
@@ -341,12 +408,33 @@ mod tests {
         assert!(!r.should_run(1299));
         assert!(r.should_run(1300));
         let e = r.finish_err(&cfg, "", " boom ", false, 0, 1010);
-        assert_eq!((e.next_sync_due_at, e.consecutive_failures, e.last_error.as_str()), (1070, 1, "boom"));
+        assert_eq!(
+            (
+                e.next_sync_due_at,
+                e.consecutive_failures,
+                e.last_error.as_str()
+            ),
+            (1070, 1, "boom")
+        );
         assert_eq!(e.last_peer_url, "https://a");
-        let e2 = e.begin("", "", 1070).finish_err(&cfg, "", "x", true, 0, 1080);
-        assert_eq!((e2.next_sync_due_at, e2.last_outcome), (1200, SyncOutcome::Fork));
-        let ok = e2.begin("", "", 1200).finish_ok(&cfg, "", "h2", false, 1210);
-        assert_eq!((ok.next_sync_due_at, ok.consecutive_failures, ok.current_head.as_str()), (1510, 0, "h2"));
+        let e2 = e
+            .begin("", "", 1070)
+            .finish_err(&cfg, "", "x", true, 0, 1080);
+        assert_eq!(
+            (e2.next_sync_due_at, e2.last_outcome),
+            (1200, SyncOutcome::Fork)
+        );
+        let ok = e2
+            .begin("", "", 1200)
+            .finish_ok(&cfg, "", "h2", false, 1210);
+        assert_eq!(
+            (
+                ok.next_sync_due_at,
+                ok.consecutive_failures,
+                ok.current_head.as_str()
+            ),
+            (1510, 0, "h2")
+        );
         let solo = ok.finish_solo(&cfg, "", u64::MAX);
         assert_eq!(solo.next_sync_due_at, u64::MAX);
     }
@@ -359,7 +447,11 @@ mod tests {
             enabled: true,
             last_sync_ok_at: ok,
             role: if seed { "seed".into() } else { "peer".into() },
-            source: if seed { "bundle".into() } else { "operator".into() },
+            source: if seed {
+                "bundle".into()
+            } else {
+                "operator".into()
+            },
             failure_count: fails,
             added_at: added,
             ..Default::default()
@@ -370,8 +462,20 @@ mod tests {
         cooling.cooldown_until = 101;
         let mut push = p("x", 999, true, 0, 0);
         push.bucket = "push".into();
-        let recs = vec![p("e", 0, false, 0, 1), p("d", 0, true, 5, 9), p("c", 0, false, 0, 0), p("b", 50, false, 9, 9), p("a", 0, false, 0, 0), disabled, cooling, push];
-        let order: Vec<String> = eligible_sync_peers(&recs, 100).into_iter().map(|r| r.peer_url).collect();
+        let recs = vec![
+            p("e", 0, false, 0, 1),
+            p("d", 0, true, 5, 9),
+            p("c", 0, false, 0, 0),
+            p("b", 50, false, 9, 9),
+            p("a", 0, false, 0, 0),
+            disabled,
+            cooling,
+            push,
+        ];
+        let order: Vec<String> = eligible_sync_peers(&recs, 100)
+            .into_iter()
+            .map(|r| r.peer_url)
+            .collect();
         assert_eq!(order, vec!["b", "d", "a", "c", "e"]);
     }
 

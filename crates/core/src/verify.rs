@@ -87,7 +87,11 @@ pub struct VerifyOptions {
 impl VerifyOptions {
     /// Defaults with the given clock.
     pub fn at(now: u64) -> Self {
-        VerifyOptions { now, max_event_age_s: DEFAULT_MAX_EVENT_AGE_S, batch: true }
+        VerifyOptions {
+            now,
+            max_event_age_s: DEFAULT_MAX_EVENT_AGE_S,
+            batch: true,
+        }
     }
 }
 
@@ -163,7 +167,10 @@ pub struct EventRejection {
 
 impl EventRejection {
     fn new(reason: FailReason, detail: impl Into<String>) -> Self {
-        EventRejection { reason, detail: detail.into() }
+        EventRejection {
+            reason,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -243,7 +250,11 @@ fn dm_target(p: &Value) -> (String, String) {
         _ => String::new(),
     };
     let dc = py_lower(py_strip(&get("delivery_class")));
-    let key = if dc == "shared" { get("recipient_token") } else { get("recipient_id") };
+    let key = if dc == "shared" {
+        get("recipient_token")
+    } else {
+        get("recipient_id")
+    };
     (dc, py_strip(&key).to_string())
 }
 
@@ -279,7 +290,9 @@ impl ChainState {
     }
     /// Is the key revoked (past its grace time) at `now`?
     pub fn is_revoked(&self, public_key: &str, now: u64) -> bool {
-        self.revocations.get(public_key).is_some_and(|r| BigInt::from(now) > r.grace_until)
+        self.revocations
+            .get(public_key)
+            .is_some_and(|r| BigInt::from(now) > r.grace_until)
     }
 
     /// Check `evt` as the next event and, if it passes, append it.
@@ -305,7 +318,9 @@ impl ChainState {
         use FailReason::*;
         let fail = |r: FailReason, d: &str| Err(Box::new((EventRejection::new(r, d), None)));
         let et = evt.event_type.as_str();
-        if !ACTIVE_PUBLIC_LEDGER_EVENT_TYPES.contains(&et) && !LEGACY_PUBLIC_LEDGER_EVENT_TYPES.contains(&et) {
+        if !ACTIVE_PUBLIC_LEDGER_EVENT_TYPES.contains(&et)
+            && !LEGACY_PUBLIC_LEDGER_EVENT_TYPES.contains(&et)
+        {
             return fail(UnsupportedEventType, "Unsupported event_type");
         }
         if evt.event_id.is_empty() || evt.prev_hash.is_empty() {
@@ -325,14 +340,23 @@ impl ChainState {
             return fail(InvalidSequence, "Invalid sequence");
         }
         let skey = sequence_key(et, &evt.node_id);
-        let last = self.sequences.get(&skey).cloned().unwrap_or_else(BigInt::zero);
+        let last = self
+            .sequences
+            .get(&skey)
+            .cloned()
+            .unwrap_or_else(BigInt::zero);
         if seq <= last {
-            return fail(SequenceReplay, &format!("Replay detected: sequence {seq} <= last {last}"));
+            return fail(
+                SequenceReplay,
+                &format!("Replay detected: sequence {seq} <= last {last}"),
+            );
         }
         if opts.max_event_age_s > 0 {
             let ts = int_or(Some(&evt.timestamp), BigInt::zero());
             if ts > BigInt::zero() {
-                let age = ts.to_i128().map(|t| (i128::from(opts.now) - t).unsigned_abs());
+                let age = ts
+                    .to_i128()
+                    .map(|t| (i128::from(opts.now) - t).unsigned_abs());
                 if age.is_none_or(|a| a > u128::from(opts.max_event_age_s)) {
                     return fail(StaleTimestamp, "Event timestamp outside freshness window");
                 }
@@ -365,7 +389,11 @@ impl ChainState {
         if p.to_canonical().len() > MAX_PAYLOAD_BYTES {
             return fail(PayloadTooLarge, "Payload too large");
         }
-        let proto = if evt.protocol_version.is_empty() { PROTOCOL_VERSION } else { evt.protocol_version.as_str() };
+        let proto = if evt.protocol_version.is_empty() {
+            PROTOCOL_VERSION
+        } else {
+            evt.protocol_version.as_str()
+        };
         if proto != PROTOCOL_VERSION {
             return fail(UnsupportedProtocolVersion, "Unsupported protocol_version");
         }
@@ -381,10 +409,16 @@ impl ChainState {
                 _ => false,
             };
             if differs("revoked_public_key", &evt.public_key) {
-                return fail(RevokedKeyMismatch, "revoked_public_key must match public_key");
+                return fail(
+                    RevokedKeyMismatch,
+                    "revoked_public_key must match public_key",
+                );
             }
             if differs("revoked_public_key_algo", &evt.public_key_algo) {
-                return fail(RevokedKeyMismatch, "revoked_public_key_algo must match public_key_algo");
+                return fail(
+                    RevokedKeyMismatch,
+                    "revoked_public_key_algo must match public_key_algo",
+                );
             }
         }
         if et != "key_revoke" && self.is_revoked(&evt.public_key, opts.now) {
@@ -395,7 +429,10 @@ impl ChainState {
         }
         if let Some(bound) = self.bindings.get(&evt.public_key) {
             if bound != &evt.node_id {
-                return fail(PublicKeyBindingConflict, &format!("public key already bound to {bound}"));
+                return fail(
+                    PublicKeyBindingConflict,
+                    &format!("public key already bound to {bound}"),
+                );
             }
         }
         if !crypto {
@@ -412,7 +449,10 @@ impl ChainState {
                 SigOutcome::Deferred(j) => Some(j),
                 SigOutcome::Done => None,
             };
-            return Err(Box::new((EventRejection::new(EventIdMismatch, "event_id mismatch"), job)));
+            return Err(Box::new((
+                EventRejection::new(EventIdMismatch, "event_id mismatch"),
+                job,
+            )));
         }
         Ok(sig_outcome)
     }
@@ -435,7 +475,9 @@ impl ChainState {
             if !sender.is_empty() && py_strip(&e.node_id) == sender {
                 from_sender += 1;
             }
-            if total >= DM_SPOOL_LIMIT && (sender.is_empty() || from_sender >= DM_SPOOL_SENDER_LIMIT) {
+            if total >= DM_SPOOL_LIMIT
+                && (sender.is_empty() || from_sender >= DM_SPOOL_SENDER_LIMIT)
+            {
                 break;
             }
         }
@@ -444,8 +486,11 @@ impl ChainState {
 
     fn apply(&mut self, evt: &ChainEvent) {
         let seq = evt.sequence_value();
-        self.sequences.insert(sequence_key(&evt.event_type, &evt.node_id), seq);
-        self.bindings.entry(evt.public_key.clone()).or_insert_with(|| evt.node_id.clone());
+        self.sequences
+            .insert(sequence_key(&evt.event_type, &evt.node_id), seq);
+        self.bindings
+            .entry(evt.public_key.clone())
+            .or_insert_with(|| evt.node_id.clone());
         self.index.insert(evt.event_id.clone(), self.ids.len());
         self.ids.push(evt.event_id.clone());
         self.head = Some(evt.event_id.clone());
@@ -456,8 +501,17 @@ impl ChainState {
                 Some(v) => v.clone(),
                 None => evt.timestamp.clone(),
             };
-            let ts = if ts.py_truthy() { ts.py_float().unwrap_or(0.0) } else { 0.0 };
-            self.dm_spool.push(DmSpoolEntry { delivery_class, key, node_id: evt.node_id.clone(), ts });
+            let ts = if ts.py_truthy() {
+                ts.py_float().unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            self.dm_spool.push(DmSpoolEntry {
+                delivery_class,
+                key,
+                node_id: evt.node_id.clone(),
+                ts,
+            });
         }
         if evt.event_type == "key_revoke" {
             let pk = match p.get("revoked_public_key") {
@@ -469,9 +523,18 @@ impl ChainState {
             }
             let revoked_at = int_or(p.get("revoked_at"), BigInt::zero());
             let grace_until = int_or(p.get("grace_until"), revoked_at.clone());
-            let replace = self.revocations.get(&pk).is_none_or(|r| revoked_at >= r.revoked_at);
+            let replace = self
+                .revocations
+                .get(&pk)
+                .is_none_or(|r| revoked_at >= r.revoked_at);
             if replace {
-                self.revocations.insert(pk, Revocation { revoked_at, grace_until });
+                self.revocations.insert(
+                    pk,
+                    Revocation {
+                        revoked_at,
+                        grace_until,
+                    },
+                );
             }
         }
     }
@@ -503,10 +566,17 @@ fn check_signature(
     let msgs = signed_messages(evt, seq);
     if let (true, true, PublicKey::Ed25519(vk), [only]) = (defer, key_safe, &key, msgs.as_slice()) {
         if ed25519_sig_batch_safe(&sig) {
-            return Ok(SigOutcome::Deferred(Box::new(SigJob { key: *vk, sig, msg: only.clone().into_bytes() })));
+            return Ok(SigOutcome::Deferred(Box::new(SigJob {
+                key: *vk,
+                sig,
+                msg: only.clone().into_bytes(),
+            })));
         }
     }
-    if msgs.iter().any(|m| verify_signature(&key, &sig, m.as_bytes()).is_ok()) {
+    if msgs
+        .iter()
+        .any(|m| verify_signature(&key, &sig, m.as_bytes()).is_ok())
+    {
         Ok(SigOutcome::Done)
     } else {
         Err(())
@@ -516,7 +586,10 @@ fn check_signature(
 /// Verify a single event on its own (no chain context: link, duplicates, sequences and
 /// revocations are not considered).
 pub fn verify_event(evt: &ChainEvent, opts: &VerifyOptions) -> Result<(), EventRejection> {
-    ChainState::new().check(evt, opts, false, false, true, &mut KeyCache::default()).map(|_| ()).map_err(|f| f.0)
+    ChainState::new()
+        .check(evt, opts, false, false, true, &mut KeyCache::default())
+        .map(|_| ())
+        .map_err(|f| f.0)
 }
 
 /// First index in `jobs` whose signature fails, verifying in batches.
@@ -561,7 +634,10 @@ pub fn verify_chain(events: &[ChainEvent], opts: &VerifyOptions) -> ChainReport 
         }
     }
     if let Some(bad) = first_bad_signature(&jobs) {
-        failure = Some((bad, EventRejection::new(FailReason::InvalidSignature, "Invalid signature")));
+        failure = Some((
+            bad,
+            EventRejection::new(FailReason::InvalidSignature, "Invalid signature"),
+        ));
     }
     match failure {
         Some((index, rej)) => ChainReport {
@@ -571,7 +647,10 @@ pub fn verify_chain(events: &[ChainEvent], opts: &VerifyOptions) -> ChainReport 
             merkle_root: None,
             error: Some(ChainFailure {
                 index,
-                event_id: events.get(index).map(|e| e.event_id.clone()).unwrap_or_default(),
+                event_id: events
+                    .get(index)
+                    .map(|e| e.event_id.clone())
+                    .unwrap_or_default(),
                 reason: rej.reason,
                 detail: rej.detail,
             }),
@@ -604,7 +683,12 @@ pub fn verify_chain_structure(events: &[ChainEvent], opts: &VerifyOptions) -> Ch
                 count: events.len(),
                 head: None,
                 merkle_root: None,
-                error: Some(ChainFailure { index: i, event_id: evt.event_id.clone(), reason: rej.reason, detail: rej.detail }),
+                error: Some(ChainFailure {
+                    index: i,
+                    event_id: evt.event_id.clone(),
+                    reason: rej.reason,
+                    detail: rej.detail,
+                }),
             };
         }
         state.apply(evt);
@@ -629,7 +713,9 @@ pub fn first_crypto_failure(events: &[ChainEvent]) -> Option<(usize, FailReason)
     let mut jobs: Vec<(usize, Box<SigJob>)> = Vec::new();
     let mut inline: Option<(usize, FailReason)> = None;
     for (i, evt) in events.iter().enumerate() {
-        let Some(algo) = parse_public_key_algo(&evt.public_key_algo) else { continue };
+        let Some(algo) = parse_public_key_algo(&evt.public_key_algo) else {
+            continue;
+        };
         match check_signature(evt, algo, &evt.sequence_value(), true, &mut cache) {
             Err(()) => {
                 inline = Some((i, FailReason::InvalidSignature));
@@ -721,19 +807,41 @@ pub struct LocatorMatch {
 /// locator means genesis).
 pub fn match_locator<S: AsRef<str>>(local_ids: &[S], locator: &[String]) -> LocatorMatch {
     let genesis = [GENESIS_HASH.to_string()];
-    let locator = if locator.is_empty() { &genesis[..] } else { locator };
+    let locator = if locator.is_empty() {
+        &genesis[..]
+    } else {
+        locator
+    };
     let local_head = local_ids.last().map(|s| s.as_ref()).unwrap_or(GENESIS_HASH);
     let peer_head = locator.first().map(String::as_str).unwrap_or(GENESIS_HASH);
-    let index: HashMap<&str, usize> = local_ids.iter().enumerate().map(|(i, s)| (s.as_ref(), i)).collect();
+    let index: HashMap<&str, usize> = local_ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_ref(), i))
+        .collect();
     for h in locator {
-        let start = if h == GENESIS_HASH { Some(0) } else { index.get(h.as_str()).map(|i| i + 1) };
+        let start = if h == GENESIS_HASH {
+            Some(0)
+        } else {
+            index.get(h.as_str()).map(|i| i + 1)
+        };
         if let Some(start) = start {
             let diverged = h != peer_head && h != local_head;
             let forked = h == GENESIS_HASH && locator.len() > 1;
-            return LocatorMatch { matched_hash: Some(h.clone()), start_index: start, forked, diverged };
+            return LocatorMatch {
+                matched_hash: Some(h.clone()),
+                start_index: start,
+                forked,
+                diverged,
+            };
         }
     }
-    LocatorMatch { matched_hash: None, start_index: 0, forked: true, diverged: true }
+    LocatorMatch {
+        matched_hash: None,
+        start_index: 0,
+        forked: true,
+        diverged: true,
+    }
 }
 
 /// Check the old key's signature inside a `key_rotate` payload: the old key signs the
@@ -749,13 +857,26 @@ pub fn verify_key_rotation_claim(payload: &Value) -> Result<(), EventRejection> 
     let old_key = text("old_public_key");
     let old_algo = text("old_public_key_algo");
     if !verify_node_binding(&old_node_id, &old_key) {
-        return Err(EventRejection::new(FailReason::NodeIdMismatch, "node_id does not match public key"));
+        return Err(EventRejection::new(
+            FailReason::NodeIdMismatch,
+            "node_id does not match public key",
+        ));
     }
     let Some(algo) = parse_public_key_algo(&old_algo) else {
-        return Err(EventRejection::new(FailReason::UnsupportedPublicKeyAlgo, "Unsupported public_key_algo"));
+        return Err(EventRejection::new(
+            FailReason::UnsupportedPublicKeyAlgo,
+            "Unsupported public_key_algo",
+        ));
     };
     let mut claim = Value::object();
-    for k in ["old_node_id", "old_public_key", "old_public_key_algo", "new_public_key", "new_public_key_algo", "timestamp"] {
+    for k in [
+        "old_node_id",
+        "old_public_key",
+        "old_public_key_algo",
+        "new_public_key",
+        "new_public_key_algo",
+        "timestamp",
+    ] {
         if let Some(v) = payload.get(k) {
             claim.insert(k, v.clone());
         }
@@ -767,7 +888,10 @@ pub fn verify_key_rotation_claim(payload: &Value) -> Result<(), EventRejection> 
     if ok {
         Ok(())
     } else {
-        Err(EventRejection::new(FailReason::InvalidSignature, "Invalid old_signature"))
+        Err(EventRejection::new(
+            FailReason::InvalidSignature,
+            "Invalid old_signature",
+        ))
     }
 }
 
@@ -775,7 +899,11 @@ impl ChainState {
     /// [`ChainState::ingest`] for consecutive events, reusing the decoded public keys across
     /// them (a browser syncing a chain page by page). Each event is fully checked before the
     /// next one; returns how many were accepted and the first rejection, if any.
-    pub fn ingest_all(&mut self, events: &[ChainEvent], opts: &VerifyOptions) -> (usize, Option<EventRejection>) {
+    pub fn ingest_all(
+        &mut self,
+        events: &[ChainEvent],
+        opts: &VerifyOptions,
+    ) -> (usize, Option<EventRejection>) {
         let mut cache = KeyCache::default();
         for (i, evt) in events.iter().enumerate() {
             if let Err(f) = self.check(evt, opts, false, true, true, &mut cache) {

@@ -15,7 +15,10 @@ use rand_core::OsRng;
 const TS: u64 = 1_780_000_000;
 
 fn pair() -> (Identity, Identity) {
-    (Identity::generate(&mut OsRng), Identity::generate(&mut OsRng))
+    (
+        Identity::generate(&mut OsRng),
+        Identity::generate(&mut OsRng),
+    )
 }
 
 fn seal(from: &Identity, to: &PublicIdentity, body: &[u8]) -> DmEnvelope {
@@ -46,7 +49,14 @@ fn empty_and_maximum_bodies() {
         let env = seal(&alice, &bob.public(), &body);
         assert_eq!(&dm::open(&bob, &env).unwrap().body[..], &body[..]);
     }
-    let err = dm::seal(&alice, &bob.public(), &vec![0; MAX_BODY_LEN + 1], "abcdefgh", TS, &mut OsRng);
+    let err = dm::seal(
+        &alice,
+        &bob.public(),
+        &vec![0; MAX_BODY_LEN + 1],
+        "abcdefgh",
+        TS,
+        &mut OsRng,
+    );
     assert!(matches!(err, Err(DmError::BodyTooLarge(_))));
 }
 
@@ -56,7 +66,11 @@ fn ciphertext_sizes_are_buckets_only() {
     for len in [0usize, 10, 200, 1000, 3000] {
         let env = seal(&alice, &bob.public(), &vec![1u8; len]);
         let ct = b64::decode_std(&env.ciphertext).unwrap();
-        assert!(BUCKETS.iter().any(|b| b + TAG_LEN == ct.len()), "{}", ct.len());
+        assert!(
+            BUCKETS.iter().any(|b| b + TAG_LEN == ct.len()),
+            "{}",
+            ct.len()
+        );
     }
     let a = seal(&alice, &bob.public(), b"a");
     let b = seal(&alice, &bob.public(), &[b'b'; 100]);
@@ -85,7 +99,11 @@ fn tamper_every_ciphertext_byte() {
         bad[i] ^= 0x01;
         let mut e = env.clone();
         e.ciphertext = b64::encode_std(&bad);
-        assert_eq!(dm::open(&bob, &e).unwrap_err(), DmError::Decrypt, "byte {i}");
+        assert_eq!(
+            dm::open(&bob, &e).unwrap_err(),
+            DmError::Decrypt,
+            "byte {i}"
+        );
     }
 }
 
@@ -101,7 +119,10 @@ fn tamper_every_ephemeral_byte() {
             let mut e = env.clone();
             e.ephemeral_pub = b64::encode_std(&bad);
             let err = dm::open(&bob, &e).unwrap_err();
-            assert!(matches!(err, DmError::Decrypt | DmError::NonContributory), "byte {i}: {err:?}");
+            assert!(
+                matches!(err, DmError::Decrypt | DmError::NonContributory),
+                "byte {i}: {err:?}"
+            );
         }
     }
 }
@@ -118,7 +139,10 @@ fn tamper_bound_fields() {
     assert_eq!(dm::open(&bob, &e).unwrap_err(), DmError::Decrypt);
     let mut e = env.clone();
     e.format = "postern-dm/2".into();
-    assert_eq!(dm::open(&bob, &e).unwrap_err(), DmError::Envelope(EnvelopeError::UnsupportedFormat));
+    assert_eq!(
+        dm::open(&bob, &e).unwrap_err(),
+        DmError::Envelope(EnvelopeError::UnsupportedFormat)
+    );
 }
 
 #[test]
@@ -135,10 +159,16 @@ fn truncated_or_extended_ciphertext_rejected() {
     longer.push(0);
     let mut e = env.clone();
     e.ciphertext = b64::encode_std(&longer);
-    assert_eq!(dm::open(&bob, &e).unwrap_err(), DmError::Envelope(EnvelopeError::BadCiphertext));
+    assert_eq!(
+        dm::open(&bob, &e).unwrap_err(),
+        DmError::Envelope(EnvelopeError::BadCiphertext)
+    );
     let mut e = env;
     e.ciphertext = "%%%".into();
-    assert_eq!(dm::open(&bob, &e).unwrap_err(), DmError::Envelope(EnvelopeError::BadCiphertext));
+    assert_eq!(
+        dm::open(&bob, &e).unwrap_err(),
+        DmError::Envelope(EnvelopeError::BadCiphertext)
+    );
 }
 
 #[test]

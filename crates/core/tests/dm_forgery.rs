@@ -21,7 +21,15 @@ fn resealed_message_for_another_recipient_is_detected() {
     let carol = Identity::generate(&mut OsRng);
     // Bob seals to Carol a message claiming Alice as sender is impossible without Alice's key;
     // the closest he can get is sealing his own message.
-    let env = dm::seal(&bob, &carol.public(), b"from bob", "abcdefgh12", 1, &mut OsRng).unwrap();
+    let env = dm::seal(
+        &bob,
+        &carol.public(),
+        b"from bob",
+        "abcdefgh12",
+        1,
+        &mut OsRng,
+    )
+    .unwrap();
     let opened = dm::open(&carol, &env).unwrap();
     assert_eq!(opened.sender, bob.public());
     assert_ne!(opened.sender, alice.public());

@@ -48,7 +48,14 @@ fn scene() -> Scene {
         .unwrap();
     let r3 = rotate(&founder, &e2, roster3, Reason::Kick, T0 + 2, &mut OsRng).unwrap();
     let e3 = state.apply(&r3).unwrap();
-    Scene { founder, bob, carol, gate, records: vec![r1, r2, r3], epochs: vec![e1, e2, e3] }
+    Scene {
+        founder,
+        bob,
+        carol,
+        gate,
+        records: vec![r1, r2, r3],
+        epochs: vec![e1, e2, e3],
+    }
 }
 
 impl Scene {
@@ -69,8 +76,12 @@ fn gate_id_format() {
     let id = GateId::generate(&mut OsRng);
     assert_eq!(id.as_str().len(), 32);
     assert_eq!(GateId::parse(id.as_str()).unwrap(), id);
-    for bad in ["", "ABCDEF0123456789abcdef0123456789", "0123", "g123456789abcdef0123456789abcdef"]
-    {
+    for bad in [
+        "",
+        "ABCDEF0123456789abcdef0123456789",
+        "0123",
+        "g123456789abcdef0123456789abcdef",
+    ] {
         assert_eq!(GateId::parse(bad), Err(GateError::BadGateId), "{bad}");
     }
     assert_eq!(GateId::parse(&"a".repeat(33)), Err(GateError::BadGateId));
@@ -109,7 +120,15 @@ fn payload_is_exactly_the_infonet_gate_message_fields() {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["ciphertext", "epoch", "format", "gate", "nonce", "sender_ref", "transport_lock"]
+        [
+            "ciphertext",
+            "epoch",
+            "format",
+            "gate",
+            "nonce",
+            "sender_ref",
+            "transport_lock"
+        ]
     );
     assert_eq!(v["transport_lock"], TRANSPORT_LOCK);
     assert_eq!(v["epoch"], 3);
@@ -138,7 +157,11 @@ fn ciphertext_sizes_are_buckets_only() {
         let body = vec![0x5Au8; len];
         let m = seal(&s.founder, &k, &body);
         let ct = b64::decode_std(&m.ciphertext).unwrap();
-        assert!(BUCKETS.iter().any(|b| b + TAG_LEN == ct.len()), "{}", ct.len());
+        assert!(
+            BUCKETS.iter().any(|b| b + TAG_LEN == ct.len()),
+            "{}",
+            ct.len()
+        );
         assert_eq!(&gate::open(&k, &m).unwrap().body[..], &body[..]);
     }
     let a = seal(&s.founder, &k, b"a");
@@ -168,7 +191,11 @@ fn record_json_round_trip_and_hash_chain() {
     assert_eq!(st.epoch_hash(0), None);
     assert_eq!(st.epoch_hash(4), None);
     // Roster is sorted by member id, envelope has one slot per member.
-    let ids: Vec<&str> = s.records[2].roster.iter().map(|e| e.member_id.as_str()).collect();
+    let ids: Vec<&str> = s.records[2]
+        .roster
+        .iter()
+        .map(|e| e.member_id.as_str())
+        .collect();
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     assert_eq!(ids, sorted);
@@ -183,7 +210,9 @@ fn tamper_every_byte_of_record_json() {
     for i in 0..bytes.len() {
         let mut bad = bytes.to_vec();
         bad[i] ^= 0x01;
-        let Ok(text) = String::from_utf8(bad) else { continue };
+        let Ok(text) = String::from_utf8(bad) else {
+            continue;
+        };
         let res = EpochRecord::from_json(&text).and_then(|r| r.verify());
         assert!(res.is_err(), "byte {i} ({}) accepted", bytes[i] as char);
     }
@@ -229,11 +258,19 @@ fn tamper_every_slot_byte() {
                 sl.ct = b64::encode_std(&bad);
             }
             // Slots are signed: a relay or network attacker is caught by the signature.
-            assert_eq!(t.verify().unwrap_err(), GateError::BadSignature, "{name} {i}");
+            assert_eq!(
+                t.verify().unwrap_err(),
+                GateError::BadSignature,
+                "{name} {i}"
+            );
             // A rotator that signs a corrupted slot is caught by the slot's AEAD.
             t.sign(&s.founder).unwrap();
             let e = t.verify().unwrap();
-            assert_eq!(e.open_secret(&s.bob).unwrap_err(), GateError::SlotDecrypt, "{name} {i}");
+            assert_eq!(
+                e.open_secret(&s.bob).unwrap_err(),
+                GateError::SlotDecrypt,
+                "{name} {i}"
+            );
             // The other members' slots are unaffected.
             e.open_secret(&s.founder).unwrap();
         }
@@ -254,22 +291,38 @@ fn slot_is_bound_to_its_context() {
     t.sign(&s.founder).unwrap();
     let e = t.verify().unwrap();
     assert_eq!(e.open_secret(&s.bob).unwrap_err(), GateError::SlotDecrypt);
-    assert_eq!(e.open_secret(&s.founder).unwrap_err(), GateError::SlotDecrypt);
+    assert_eq!(
+        e.open_secret(&s.founder).unwrap_err(),
+        GateError::SlotDecrypt
+    );
     // Changing the roster (bob's role) or created_at/reason keeps the slot only if the roster is
     // unchanged: the roster hash is bound into every slot.
     let mut t = s.records[1].clone();
-    t.roster.iter_mut().find(|e| e.member_id == bob_id).unwrap().role = Role::Admin;
+    t.roster
+        .iter_mut()
+        .find(|e| e.member_id == bob_id)
+        .unwrap()
+        .role = Role::Admin;
     t.sign(&s.founder).unwrap();
-    assert_eq!(t.verify().unwrap().open_secret(&s.bob).unwrap_err(), GateError::SlotDecrypt);
+    assert_eq!(
+        t.verify().unwrap().open_secret(&s.bob).unwrap_err(),
+        GateError::SlotDecrypt
+    );
     // Moving a slot to another epoch number or gate breaks it as well.
     let mut t = s.records[1].clone();
     t.prev_hash = hex::encode([7u8; 32]);
     t.sign(&s.founder).unwrap();
-    assert_eq!(t.verify().unwrap().open_secret(&s.bob).unwrap_err(), GateError::SlotDecrypt);
+    assert_eq!(
+        t.verify().unwrap().open_secret(&s.bob).unwrap_err(),
+        GateError::SlotDecrypt
+    );
     let mut t = s.records[1].clone();
     t.gate = GateId::generate(&mut OsRng).to_string();
     t.sign(&s.founder).unwrap();
-    assert_eq!(t.verify().unwrap().open_secret(&s.bob).unwrap_err(), GateError::SlotDecrypt);
+    assert_eq!(
+        t.verify().unwrap().open_secret(&s.bob).unwrap_err(),
+        GateError::SlotDecrypt
+    );
 }
 
 #[test]
@@ -311,12 +364,20 @@ fn tamper_signed_fields() {
         bad[i] ^= 0x01;
         let mut t = r.clone();
         t.prev_hash = hex::encode(&bad);
-        assert_eq!(t.verify().unwrap_err(), GateError::BadSignature, "prev_hash {i}");
+        assert_eq!(
+            t.verify().unwrap_err(),
+            GateError::BadSignature,
+            "prev_hash {i}"
+        );
     }
     // Swapping a member's X25519 key for another valid one.
     let mut t = r.clone();
     let other = Identity::generate(&mut OsRng);
-    let e = t.roster.iter_mut().find(|e| e.member_id == s.bob.node_id()).unwrap();
+    let e = t
+        .roster
+        .iter_mut()
+        .find(|e| e.member_id == s.bob.node_id())
+        .unwrap();
     e.x25519 = b64::encode_std(other.dh_public().as_bytes());
     assert_eq!(t.verify().unwrap_err(), GateError::BadSignature);
     let mut t = r.clone();
@@ -339,30 +400,51 @@ fn roster_validation() {
     // node_id not matching the key.
     let mut t = r.clone();
     t.roster[0].member_id = s.carol.node_id();
-    assert_eq!(t.verify().unwrap_err(), GateError::RosterInvalid(RosterError::NodeIdMismatch));
+    assert_eq!(
+        t.verify().unwrap_err(),
+        GateError::RosterInvalid(RosterError::NodeIdMismatch)
+    );
     // Bad keys: all-zero X25519, invalid Ed25519, wrong length.
     let mut t = r.clone();
     t.roster[0].x25519 = b64::encode_std(&[0u8; 32]);
-    assert_eq!(t.verify().unwrap_err(), GateError::RosterInvalid(RosterError::BadKey));
+    assert_eq!(
+        t.verify().unwrap_err(),
+        GateError::RosterInvalid(RosterError::BadKey)
+    );
     let mut t = r.clone();
     t.roster[0].ed25519 = b64::encode_std(&[0u8; 31]);
-    assert_eq!(t.verify().unwrap_err(), GateError::RosterInvalid(RosterError::BadKey));
+    assert_eq!(
+        t.verify().unwrap_err(),
+        GateError::RosterInvalid(RosterError::BadKey)
+    );
     let mut t = r.clone();
     t.roster[0].member_id = "!sb_zz".into();
-    assert_eq!(t.verify().unwrap_err(), GateError::RosterInvalid(RosterError::BadMemberId));
+    assert_eq!(
+        t.verify().unwrap_err(),
+        GateError::RosterInvalid(RosterError::BadMemberId)
+    );
     // No admin left.
     let mut t = r.clone();
     for e in &mut t.roster {
         e.role = Role::Member;
     }
-    assert_eq!(t.verify().unwrap_err(), GateError::RosterInvalid(RosterError::NoAdmin));
+    assert_eq!(
+        t.verify().unwrap_err(),
+        GateError::RosterInvalid(RosterError::NoAdmin)
+    );
     let roster = s.epochs[1].roster();
-    assert_eq!(roster.without_member(&s.founder.node_id()).unwrap_err(), RosterError::NoAdmin);
+    assert_eq!(
+        roster.without_member(&s.founder.node_id()).unwrap_err(),
+        RosterError::NoAdmin
+    );
     assert_eq!(Roster::new(vec![]).unwrap_err(), RosterError::Empty);
     // Empty roster on the wire.
     let mut t = r.clone();
     t.roster.clear();
-    assert_eq!(t.verify().unwrap_err(), GateError::RosterInvalid(RosterError::Empty));
+    assert_eq!(
+        t.verify().unwrap_err(),
+        GateError::RosterInvalid(RosterError::Empty)
+    );
     // Envelope must match the roster exactly.
     let mut t = r.clone();
     t.envelope.remove(&s.bob.node_id());
@@ -376,7 +458,14 @@ fn roster_validation() {
     t.rotator = s.carol.node_id();
     assert_eq!(t.verify().unwrap_err(), GateError::RotatorNotInRoster);
     let roster = Roster::founder(&s.bob.public());
-    let err = rotate(&s.founder, &s.epochs[1], roster, Reason::Kick, T0, &mut OsRng);
+    let err = rotate(
+        &s.founder,
+        &s.epochs[1],
+        roster,
+        Reason::Kick,
+        T0,
+        &mut OsRng,
+    );
     assert_eq!(err.unwrap_err(), GateError::RotatorNotInRoster);
 }
 
@@ -385,27 +474,54 @@ fn non_admin_rotation_rejected() {
     let s = scene();
     let e2 = &s.epochs[1];
     // The builder refuses.
-    let roster = e2.roster().with_member(s.carol.public(), Role::Member).unwrap();
+    let roster = e2
+        .roster()
+        .with_member(s.carol.public(), Role::Member)
+        .unwrap();
     let err = rotate(&s.bob, e2, roster.clone(), Reason::Join, T0, &mut OsRng);
-    assert_eq!(err.unwrap_err(), GateError::NotAdmin { rotator: s.bob.node_id() });
+    assert_eq!(
+        err.unwrap_err(),
+        GateError::NotAdmin {
+            rotator: s.bob.node_id()
+        }
+    );
     // A hand-made record signed by the member is refused by the state.
     let mut rec = rotate(&s.founder, e2, roster, Reason::Join, T0, &mut OsRng).unwrap();
     rec.rotator = s.bob.node_id();
     rec.sign(&s.bob).unwrap();
     rec.verify().unwrap();
     let mut st = s.state_at(2);
-    assert_eq!(st.apply(&rec).unwrap_err(), GateError::NotAdmin { rotator: s.bob.node_id() });
+    assert_eq!(
+        st.apply(&rec).unwrap_err(),
+        GateError::NotAdmin {
+            rotator: s.bob.node_id()
+        }
+    );
     // A member cannot promote itself in the record it signs.
-    let promoted = e2.roster().with_member(s.bob.public(), Role::Admin).unwrap();
+    let promoted = e2
+        .roster()
+        .with_member(s.bob.public(), Role::Admin)
+        .unwrap();
     let mut rec = rotate(&s.founder, e2, promoted, Reason::Rotate, T0, &mut OsRng).unwrap();
     rec.rotator = s.bob.node_id();
     rec.sign(&s.bob).unwrap();
-    assert_eq!(st.apply(&rec).unwrap_err(), GateError::NotAdmin { rotator: s.bob.node_id() });
+    assert_eq!(
+        st.apply(&rec).unwrap_err(),
+        GateError::NotAdmin {
+            rotator: s.bob.node_id()
+        }
+    );
     // Carol, admin at epoch 3, can rotate from epoch 3.
     let st3 = s.state_at(3);
-    let r4 =
-        rotate(&s.carol, st3.head(), st3.head().roster().clone(), Reason::Rotate, T0, &mut OsRng)
-            .unwrap();
+    let r4 = rotate(
+        &s.carol,
+        st3.head(),
+        st3.head().roster().clone(),
+        Reason::Rotate,
+        T0,
+        &mut OsRng,
+    )
+    .unwrap();
     let mut st = st3.clone();
     st.apply(&r4).unwrap();
     assert_eq!(st.epoch(), 4);
@@ -418,12 +534,20 @@ fn skipped_replayed_and_forked_epochs_rejected() {
     let mut st = s.state_at(1);
     assert_eq!(
         st.apply(&s.records[2]).unwrap_err(),
-        GateError::SkippedEpoch { expected: 2, got: 3 }
+        GateError::SkippedEpoch {
+            expected: 2,
+            got: 3
+        }
     );
     // Replays of old records.
     let mut st = s.state_at(3);
     for (i, r) in s.records.iter().enumerate() {
-        assert_eq!(st.apply(r).unwrap_err(), GateError::ReplayedEpoch { epoch: i as u64 + 1 });
+        assert_eq!(
+            st.apply(r).unwrap_err(),
+            GateError::ReplayedEpoch {
+                epoch: i as u64 + 1
+            }
+        );
     }
     // A fork at epoch 2 (another valid rotation of epoch 1) after epoch 2 was accepted.
     let mut st2 = s.state_at(2);
@@ -436,7 +560,10 @@ fn skipped_replayed_and_forked_epochs_rejected() {
         &mut OsRng,
     )
     .unwrap();
-    assert_eq!(st2.apply(&fork).unwrap_err(), GateError::ForkedEpoch { epoch: 2 });
+    assert_eq!(
+        st2.apply(&fork).unwrap_err(),
+        GateError::ForkedEpoch { epoch: 2 }
+    );
     // A correctly numbered record that links to the wrong predecessor.
     let mut st = s.state_at(2);
     let mut bad = s.records[2].clone();
@@ -447,7 +574,10 @@ fn skipped_replayed_and_forked_epochs_rejected() {
     assert_eq!(st.epoch(), 2);
     st.apply(&s.records[2]).unwrap();
     // Genesis rules.
-    assert!(matches!(GateState::from_genesis(&s.records[1]), Err(GateError::BadGenesis(_))));
+    assert!(matches!(
+        GateState::from_genesis(&s.records[1]),
+        Err(GateError::BadGenesis(_))
+    ));
     let err = rotate(
         &s.founder,
         &s.epochs[0],
@@ -478,47 +608,87 @@ fn verify_whole_chain() {
     let s = scene();
     let st = verify_epoch_chain(&s.records).unwrap();
     assert_eq!(st.head(), &s.epochs[2]);
-    assert!(matches!(verify_epoch_chain(&[]), Err(GateError::BadGenesis(_))));
+    assert!(matches!(
+        verify_epoch_chain(&[]),
+        Err(GateError::BadGenesis(_))
+    ));
     let gap = [s.records[0].clone(), s.records[2].clone()];
     assert_eq!(
         verify_epoch_chain(&gap).unwrap_err(),
-        GateError::SkippedEpoch { expected: 2, got: 3 }
+        GateError::SkippedEpoch {
+            expected: 2,
+            got: 3
+        }
     );
-    let swapped = [s.records[0].clone(), s.records[2].clone(), s.records[1].clone()];
+    let swapped = [
+        s.records[0].clone(),
+        s.records[2].clone(),
+        s.records[1].clone(),
+    ];
     assert!(verify_epoch_chain(&swapped).is_err());
-    let dup = [s.records[0].clone(), s.records[1].clone(), s.records[1].clone()];
-    assert_eq!(verify_epoch_chain(&dup).unwrap_err(), GateError::ReplayedEpoch { epoch: 2 });
+    let dup = [
+        s.records[0].clone(),
+        s.records[1].clone(),
+        s.records[1].clone(),
+    ];
+    assert_eq!(
+        verify_epoch_chain(&dup).unwrap_err(),
+        GateError::ReplayedEpoch { epoch: 2 }
+    );
     // Two gates do not mix.
     let other = scene();
     let mixed = [s.records[0].clone(), other.records[1].clone()];
-    assert_eq!(verify_epoch_chain(&mixed).unwrap_err(), GateError::WrongGate);
+    assert_eq!(
+        verify_epoch_chain(&mixed).unwrap_err(),
+        GateError::WrongGate
+    );
 }
 
 #[test]
 fn evicted_member_keeps_history_but_not_the_future() {
     let s = scene();
     let e3 = &s.epochs[2];
-    assert_eq!(e3.open_secret(&s.bob).unwrap_err(), GateError::NotAMember { epoch: 3 });
+    assert_eq!(
+        e3.open_secret(&s.bob).unwrap_err(),
+        GateError::NotAMember { epoch: 3 }
+    );
     // Listed with other keys counts as not a member.
     let impostor = Identity::from_secrets(&[9u8; 32], &[8u8; 32]);
-    assert_eq!(e3.open_secret(&impostor).unwrap_err(), GateError::NotAMember { epoch: 3 });
+    assert_eq!(
+        e3.open_secret(&impostor).unwrap_err(),
+        GateError::NotAMember { epoch: 3 }
+    );
 
     let mut bob_ring = GateKeyring::new(s.gate.clone());
     assert!(bob_ring.add_epoch(&s.bob, &s.epochs[0]).is_err());
     bob_ring.add_epoch(&s.bob, &s.epochs[1]).unwrap();
-    assert_eq!(bob_ring.add_epoch(&s.bob, e3).unwrap_err(), GateError::NotAMember { epoch: 3 });
+    assert_eq!(
+        bob_ring.add_epoch(&s.bob, e3).unwrap_err(),
+        GateError::NotAMember { epoch: 3 }
+    );
     let mut founder_ring = GateKeyring::new(s.gate.clone());
     for e in &s.epochs {
         founder_ring.add_epoch(&s.founder, e).unwrap();
     }
-    let old = founder_ring.key(2).map(|k| seal(&s.founder, k, b"epoch 2 history")).unwrap();
-    let new = founder_ring.seal(&s.founder, b"after the kick", T0, &mut OsRng).unwrap();
+    let old = founder_ring
+        .key(2)
+        .map(|k| seal(&s.founder, k, b"epoch 2 history"))
+        .unwrap();
+    let new = founder_ring
+        .seal(&s.founder, b"after the kick", T0, &mut OsRng)
+        .unwrap();
     assert_eq!(new.epoch, 3);
     // Bob still reads epoch 2 ...
     assert_eq!(&bob_ring.open(&old).unwrap().body[..], b"epoch 2 history");
     // ... but not epoch 3, and cannot post there.
-    assert_eq!(bob_ring.open(&new).unwrap_err(), GateError::NotAMember { epoch: 3 });
-    assert_eq!(bob_ring.receive(new.clone()).unwrap_err(), GateError::NotAMember { epoch: 3 });
+    assert_eq!(
+        bob_ring.open(&new).unwrap_err(),
+        GateError::NotAMember { epoch: 3 }
+    );
+    assert_eq!(
+        bob_ring.receive(new.clone()).unwrap_err(),
+        GateError::NotAMember { epoch: 3 }
+    );
     assert!(bob_ring.current().is_none());
     assert_eq!(
         bob_ring.seal(&s.bob, b"x", T0, &mut OsRng).unwrap_err(),
@@ -526,16 +696,31 @@ fn evicted_member_keeps_history_but_not_the_future() {
     );
     // Bob's old key cannot open epoch-3 messages even relabelled.
     let bk2 = s.key(&s.bob, 2);
-    assert_eq!(gate::open(&bk2, &new).unwrap_err(), GateError::WrongEpoch { expected: 2, got: 3 });
+    assert_eq!(
+        gate::open(&bk2, &new).unwrap_err(),
+        GateError::WrongEpoch {
+            expected: 2,
+            got: 3
+        }
+    );
     let mut relabelled = new.clone();
     relabelled.epoch = 2;
-    assert_eq!(gate::open(&bk2, &relabelled).unwrap_err(), GateError::Decrypt);
+    assert_eq!(
+        gate::open(&bk2, &relabelled).unwrap_err(),
+        GateError::Decrypt
+    );
     // Carol (joined at 3) reads 3 but not 2.
     let mut carol_ring = GateKeyring::new(s.gate.clone());
     carol_ring.add_epoch(&s.carol, e3).unwrap();
     assert_eq!(&carol_ring.open(&new).unwrap().body[..], b"after the kick");
-    assert_eq!(carol_ring.open(&old).unwrap_err(), GateError::UnknownEpoch { epoch: 2 });
-    assert_eq!(carol_ring.receive(old).unwrap_err(), GateError::UnknownEpoch { epoch: 2 });
+    assert_eq!(
+        carol_ring.open(&old).unwrap_err(),
+        GateError::UnknownEpoch { epoch: 2 }
+    );
+    assert_eq!(
+        carol_ring.receive(old).unwrap_err(),
+        GateError::UnknownEpoch { epoch: 2 }
+    );
     // The founder reads everything.
     assert_eq!(founder_ring.epochs().collect::<Vec<_>>(), [1, 2, 3]);
 }
@@ -547,14 +732,24 @@ fn future_epoch_messages_are_buffered() {
     bob_ring.add_epoch(&s.bob, &s.epochs[1]).unwrap();
     // An epoch-4 message arrives before the rotation to 4 (which re-adds bob).
     let st3 = s.state_at(3);
-    let roster4 = st3.head().roster().with_member(s.bob.public(), Role::Member).unwrap();
+    let roster4 = st3
+        .head()
+        .roster()
+        .with_member(s.bob.public(), Role::Member)
+        .unwrap();
     let r4 = rotate(&s.carol, st3.head(), roster4, Reason::Join, T0, &mut OsRng).unwrap();
     let mut st = st3.clone();
     let e4 = st.apply(&r4).unwrap();
     let k4 = EpochKey::unlock(&s.carol, &e4).unwrap();
     let m = seal(&s.carol, &k4, b"welcome back");
-    assert!(matches!(bob_ring.receive(m.clone()).unwrap(), Received::Pending { epoch: 4 }));
-    assert!(matches!(bob_ring.receive(m.clone()).unwrap(), Received::Pending { epoch: 4 }));
+    assert!(matches!(
+        bob_ring.receive(m.clone()).unwrap(),
+        Received::Pending { epoch: 4 }
+    ));
+    assert!(matches!(
+        bob_ring.receive(m.clone()).unwrap(),
+        Received::Pending { epoch: 4 }
+    ));
     assert_eq!(bob_ring.pending_len(), 1);
     // Epoch 3 (bob kicked) is locked; epoch 4 drains the queue.
     assert!(bob_ring.add_epoch(&s.bob, &s.epochs[2]).is_err());
@@ -594,12 +789,18 @@ fn wrong_gate_rejected() {
     assert_eq!(gate::open(&kb, &m).unwrap_err(), GateError::WrongGate);
     let mut relabelled = m.clone();
     relabelled.gate = b.gate.to_string();
-    assert_eq!(gate::open(&kb, &relabelled).unwrap_err(), GateError::Decrypt);
+    assert_eq!(
+        gate::open(&kb, &relabelled).unwrap_err(),
+        GateError::Decrypt
+    );
     let mut ring = GateKeyring::new(b.gate.clone());
     ring.add_epoch(&b.founder, &b.epochs[0]).unwrap();
     assert_eq!(ring.receive(m.clone()).unwrap_err(), GateError::WrongGate);
     assert_eq!(ring.open(&m).unwrap_err(), GateError::WrongGate);
-    assert_eq!(ring.add_epoch(&a.founder, &a.epochs[0]).unwrap_err(), GateError::WrongGate);
+    assert_eq!(
+        ring.add_epoch(&a.founder, &a.epochs[0]).unwrap_err(),
+        GateError::WrongGate
+    );
     let mut st = b.state_at(1);
     assert_eq!(st.apply(&a.records[1]).unwrap_err(), GateError::WrongGate);
 }
@@ -616,7 +817,11 @@ fn tamper_every_message_byte() {
         bad[i] ^= 0x01;
         let mut t = m.clone();
         t.ciphertext = b64::encode_std(&bad);
-        assert_eq!(gate::open(&bk, &t).unwrap_err(), GateError::Decrypt, "ct byte {i}");
+        assert_eq!(
+            gate::open(&bk, &t).unwrap_err(),
+            GateError::Decrypt,
+            "ct byte {i}"
+        );
     }
     let nonce = b64::decode_std(&m.nonce).unwrap();
     for i in 0..nonce.len() {
@@ -624,24 +829,44 @@ fn tamper_every_message_byte() {
         bad[i] ^= 0x80;
         let mut t = m.clone();
         t.nonce = b64::encode_std(&bad);
-        assert_eq!(gate::open(&bk, &t).unwrap_err(), GateError::Decrypt, "nonce byte {i}");
+        assert_eq!(
+            gate::open(&bk, &t).unwrap_err(),
+            GateError::Decrypt,
+            "nonce byte {i}"
+        );
     }
     for i in 0..m.sender_ref.len() {
         let mut t = m.clone();
         let mut chars: Vec<u8> = t.sender_ref.into_bytes();
         chars[i] = if chars[i] == b'0' { b'1' } else { b'0' };
         t.sender_ref = String::from_utf8(chars).unwrap();
-        assert_eq!(gate::open(&bk, &t).unwrap_err(), GateError::Decrypt, "sender_ref {i}");
+        assert_eq!(
+            gate::open(&bk, &t).unwrap_err(),
+            GateError::Decrypt,
+            "sender_ref {i}"
+        );
     }
     let mut t = m.clone();
     t.epoch = 3;
-    assert_eq!(gate::open(&bk, &t).unwrap_err(), GateError::WrongEpoch { expected: 2, got: 3 });
+    assert_eq!(
+        gate::open(&bk, &t).unwrap_err(),
+        GateError::WrongEpoch {
+            expected: 2,
+            got: 3
+        }
+    );
     let mut t = m.clone();
     t.format = "g1".into();
-    assert_eq!(gate::open(&bk, &t).unwrap_err(), GateError::UnsupportedFormat);
+    assert_eq!(
+        gate::open(&bk, &t).unwrap_err(),
+        GateError::UnsupportedFormat
+    );
     let mut t = m.clone();
     t.transport_lock = "meshtastic".into();
-    assert!(matches!(gate::open(&bk, &t).unwrap_err(), GateError::Malformed(_)));
+    assert!(matches!(
+        gate::open(&bk, &t).unwrap_err(),
+        GateError::Malformed(_)
+    ));
     let mut t = m.clone();
     t.epoch = 0;
     assert!(matches!(t.validate().unwrap_err(), GateError::Malformed(_)));
@@ -652,13 +877,19 @@ fn tamper_every_message_byte() {
     for cut in [0usize, 1, 16, ct.len() - 1] {
         let mut t = m.clone();
         t.ciphertext = b64::encode_std(&ct[..cut]);
-        assert!(matches!(gate::open(&bk, &t).unwrap_err(), GateError::Malformed(_)));
+        assert!(matches!(
+            gate::open(&bk, &t).unwrap_err(),
+            GateError::Malformed(_)
+        ));
     }
     let mut longer = ct.clone();
     longer.push(0);
     let mut t = m;
     t.ciphertext = b64::encode_std(&longer);
-    assert!(matches!(gate::open(&bk, &t).unwrap_err(), GateError::Malformed(_)));
+    assert!(matches!(
+        gate::open(&bk, &t).unwrap_err(),
+        GateError::Malformed(_)
+    ));
 }
 
 #[test]
@@ -678,7 +909,10 @@ fn sender_ref_swap_and_outsiders() {
         GateError::AuthorNotInRoster
     );
     // Members can link a sender_ref to its author.
-    let nonce: [u8; 16] = b64::decode_std(&from_bob.nonce).unwrap().try_into().unwrap();
+    let nonce: [u8; 16] = b64::decode_std(&from_bob.nonce)
+        .unwrap()
+        .try_into()
+        .unwrap();
     assert_eq!(
         gate::message::sender_ref(&fk, &nonce, &s.bob.node_id()).unwrap(),
         from_bob.sender_ref

@@ -36,7 +36,12 @@ fn roster_entry() -> impl Strategy<Value = RosterEntryRecord> {
 }
 
 fn reason() -> impl Strategy<Value = Reason> {
-    prop_oneof![Just(Reason::Genesis), Just(Reason::Join), Just(Reason::Kick), Just(Reason::Rotate)]
+    prop_oneof![
+        Just(Reason::Genesis),
+        Just(Reason::Join),
+        Just(Reason::Kick),
+        Just(Reason::Rotate)
+    ]
 }
 
 proptest! {

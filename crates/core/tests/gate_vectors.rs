@@ -22,8 +22,10 @@ use postern_core::gate::{
 use postern_core::identity::Identity;
 use serde_json::{json, Value};
 
-const COMMITTED: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/gate-v1.json"));
+const COMMITTED: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/vectors/gate-v1.json"
+));
 const SEED: [u8; 32] = *b"postern/gate-v1 vectors seed 000";
 const T0: u64 = 1_780_000_000;
 
@@ -35,7 +37,10 @@ const PEOPLE: [(&str, [u8; 32], [u8; 32]); 3] = [
 ];
 
 fn identities() -> Vec<(&'static str, Identity)> {
-    PEOPLE.iter().map(|(n, ed, x)| (*n, Identity::from_secrets(ed, x))).collect()
+    PEOPLE
+        .iter()
+        .map(|(n, ed, x)| (*n, Identity::from_secrets(ed, x)))
+        .collect()
 }
 
 fn epoch_json(record: &EpochRecord, secret: &[u8; 32], members: &[&str]) -> Value {
@@ -128,7 +133,10 @@ fn vectors_regenerate_byte_identical() {
     let fresh = generate();
     #[cfg(not(target_arch = "wasm32"))]
     if std::env::var("POSTERN_WRITE_VECTORS").as_deref() == Ok("1") {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/gate-v1.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/vectors/gate-v1.json"
+        );
         std::fs::write(path, &fresh).unwrap();
         return;
     }
@@ -160,8 +168,10 @@ fn committed_vectors_verify_and_open() {
         people.insert(name.clone(), id);
     }
     let epochs = v["epochs"].as_array().unwrap();
-    let records: Vec<EpochRecord> =
-        epochs.iter().map(|e| serde_json::from_value(e["record"].clone()).unwrap()).collect();
+    let records: Vec<EpochRecord> = epochs
+        .iter()
+        .map(|e| serde_json::from_value(e["record"].clone()).unwrap())
+        .collect();
     let state = verify_epoch_chain(&records).unwrap();
     assert_eq!(state.gate().as_str(), v["gate"].as_str().unwrap());
     let mut keys = Vec::new();
@@ -174,12 +184,20 @@ fn committed_vectors_verify_and_open() {
         assert_eq!(&epoch.hash()[..], &hexv(&e["epoch_hash_hex"])[..]);
         assert_eq!(state.epoch_hash(epoch.number()), Some(epoch.hash()));
         let secret = hexv(&e["secret_hex"]);
-        let members: Vec<&str> =
-            e["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+        let members: Vec<&str> = e["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
         for (name, id) in &people {
             match epoch.open_secret(id) {
                 Ok(s) => {
-                    assert!(members.contains(&name.as_str()), "{name} unwrapped epoch {}", i + 1);
+                    assert!(
+                        members.contains(&name.as_str()),
+                        "{name} unwrapped epoch {}",
+                        i + 1
+                    );
                     assert_eq!(&s.expose_secret()[..], &secret[..]);
                 }
                 Err(err) => {
@@ -188,7 +206,12 @@ fn committed_vectors_verify_and_open() {
                         "{name} failed epoch {}: {err}",
                         i + 1
                     );
-                    assert_eq!(err, GateError::NotAMember { epoch: epoch.number() });
+                    assert_eq!(
+                        err,
+                        GateError::NotAMember {
+                            epoch: epoch.number()
+                        }
+                    );
                 }
             }
         }
@@ -201,6 +224,9 @@ fn committed_vectors_verify_and_open() {
         let opened = gate::open(key, &payload).unwrap();
         assert_eq!(opened.text().unwrap(), m["plaintext"].as_str().unwrap());
         assert_eq!(opened.timestamp, m["timestamp"].as_u64().unwrap());
-        assert_eq!(opened.member_id, people[m["author"].as_str().unwrap()].node_id());
+        assert_eq!(
+            opened.member_id,
+            people[m["author"].as_str().unwrap()].node_id()
+        );
     }
 }

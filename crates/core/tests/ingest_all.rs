@@ -10,7 +10,11 @@ const NOW: u64 = 1_780_000_100;
 #[test]
 fn ingest_all_matches_ingest_and_verify_chain() {
     let events = generate_chain(60, GenOptions::default());
-    let opts = VerifyOptions { now: NOW, max_event_age_s: 0, batch: true };
+    let opts = VerifyOptions {
+        now: NOW,
+        max_event_age_s: 0,
+        batch: true,
+    };
     let mut a = ChainState::new();
     assert_eq!(a.ingest_all(&events[..25], &opts), (25, None));
     assert_eq!(a.ingest_all(&events[25..], &opts), (35, None));
@@ -27,8 +31,14 @@ fn ingest_all_matches_ingest_and_verify_chain() {
     let mut b = ChainState::new();
     let (n, rej) = b.ingest_all(&bad, &opts);
     let mut c = ChainState::new();
-    let one_by_one = bad.iter().position(|e| c.ingest(e, &opts).is_err()).unwrap();
-    assert_eq!((n, rej.unwrap().reason), (one_by_one, FailReason::InvalidSignature));
+    let one_by_one = bad
+        .iter()
+        .position(|e| c.ingest(e, &opts).is_err())
+        .unwrap();
+    assert_eq!(
+        (n, rej.unwrap().reason),
+        (one_by_one, FailReason::InvalidSignature)
+    );
     assert_eq!(b.len(), 40);
     assert_eq!(b.head(), c.head());
 }

@@ -5,11 +5,16 @@
 
 use base64::Engine as _;
 use ed25519_dalek::Signer as _;
-use postern_core::canonical::{compute_event_id, node_id_from_public_key, signature_string, GENESIS_HASH, NETWORK_ID, PROTOCOL_VERSION};
+use postern_core::canonical::{
+    compute_event_id, node_id_from_public_key, signature_string, GENESIS_HASH, NETWORK_ID,
+    PROTOCOL_VERSION,
+};
 use postern_core::chaingen::{author_key, generate_chain, sample_payload, GenOptions};
 use postern_core::event::{sign_event, ChainEvent};
 use postern_core::json::Value;
-use postern_core::verify::{build_locator, match_locator, verify_chain, verify_event, FailReason, VerifyOptions};
+use postern_core::verify::{
+    build_locator, match_locator, verify_chain, verify_event, FailReason, VerifyOptions,
+};
 use proptest::prelude::*;
 
 const START: u64 = 1_780_000_000;
@@ -19,7 +24,13 @@ fn opts() -> VerifyOptions {
 }
 
 fn chain(n: usize) -> Vec<ChainEvent> {
-    generate_chain(n, GenOptions { start_timestamp: START, ..GenOptions::default() })
+    generate_chain(
+        n,
+        GenOptions {
+            start_timestamp: START,
+            ..GenOptions::default()
+        },
+    )
 }
 
 fn reason(events: &[ChainEvent], o: &VerifyOptions) -> Option<(usize, FailReason)> {
@@ -44,7 +55,10 @@ fn generated_chain_is_valid_batched_and_single() {
         assert_eq!(r.count, 300);
         assert_eq!(r.head.as_deref(), Some(c[299].event_id.as_str()));
         let ids: Vec<&str> = c.iter().map(|e| e.event_id.as_str()).collect();
-        assert_eq!(r.merkle_root.unwrap(), postern_core::merkle::merkle_root(&ids));
+        assert_eq!(
+            r.merkle_root.unwrap(),
+            postern_core::merkle::merkle_root(&ids)
+        );
     }
     for e in &c {
         verify_event(e, &opts()).unwrap();
@@ -126,7 +140,8 @@ fn corrupt(c: &mut [ChainEvent], i: usize, f: Field) -> FailReason {
             FailReason::NetworkMismatch
         }
         Field::PublicKey => {
-            e.public_key = base64::engine::general_purpose::STANDARD.encode(author_key(99).verifying_key().as_bytes());
+            e.public_key = base64::engine::general_purpose::STANDARD
+                .encode(author_key(99).verifying_key().as_bytes());
             FailReason::NodeIdMismatch
         }
         Field::AlgoUnknown => {
@@ -198,9 +213,19 @@ fn sequence_rollback_is_rejected() {
     let p = sample_payload("message", 1);
     let a = sign_event(&key, GENESIS_HASH, "message", &p, Value::from(START), 5);
     let b = sign_event(&key, &a.event_id, "message", &p, Value::from(START + 1), 3);
-    assert_eq!(reason(&[a.clone(), b], &opts()), Some((1, FailReason::SequenceReplay)));
+    assert_eq!(
+        reason(&[a.clone(), b], &opts()),
+        Some((1, FailReason::SequenceReplay))
+    );
     // A gate message has its own sequence domain: sequence 1 after public sequence 5 is fine.
-    let g = sign_event(&key, &a.event_id, "gate_message", &sample_payload("gate_message", 1), Value::from(START + 1), 1);
+    let g = sign_event(
+        &key,
+        &a.event_id,
+        "gate_message",
+        &sample_payload("gate_message", 1),
+        Value::from(START + 1),
+        1,
+    );
     assert!(verify_chain(&[a, g], &opts()).valid);
 }
 
@@ -209,7 +234,10 @@ fn stale_and_future_timestamps() {
     let c = chain(3);
     let o = VerifyOptions::at(START + 86_400 + 10);
     assert_eq!(reason(&c, &o), Some((0, FailReason::StaleTimestamp)));
-    let o = VerifyOptions { max_event_age_s: 0, ..o };
+    let o = VerifyOptions {
+        max_event_age_s: 0,
+        ..o
+    };
     assert!(verify_chain(&c, &o).valid);
     let o = VerifyOptions::at(START - 86_401);
     assert_eq!(reason(&c, &o), Some((0, FailReason::StaleTimestamp)));
@@ -229,28 +257,77 @@ fn revoke_payload(key_b64: &str, revoked_at: u64, grace_until: u64) -> Value {
 fn revoked_key_may_not_sign_after_grace() {
     let key = author_key(3);
     let kb64 = base64::engine::general_purpose::STANDARD.encode(key.verifying_key().as_bytes());
-    let a = sign_event(&key, GENESIS_HASH, "message", &sample_payload("message", 1), Value::from(START), 1);
-    let r = sign_event(&key, &a.event_id, "key_revoke", &revoke_payload(&kb64, START + 1, START + 100), Value::from(START + 1), 2);
-    let b = sign_event(&key, &r.event_id, "message", &sample_payload("message", 2), Value::from(START + 2), 3);
+    let a = sign_event(
+        &key,
+        GENESIS_HASH,
+        "message",
+        &sample_payload("message", 1),
+        Value::from(START),
+        1,
+    );
+    let r = sign_event(
+        &key,
+        &a.event_id,
+        "key_revoke",
+        &revoke_payload(&kb64, START + 1, START + 100),
+        Value::from(START + 1),
+        2,
+    );
+    let b = sign_event(
+        &key,
+        &r.event_id,
+        "message",
+        &sample_payload("message", 2),
+        Value::from(START + 2),
+        3,
+    );
     let chain = vec![a.clone(), r.clone(), b];
     // Within grace: still accepted.
     assert!(verify_chain(&chain, &VerifyOptions::at(START + 50)).valid);
     // After grace: the post-revocation event is rejected.
-    assert_eq!(reason(&chain, &VerifyOptions::at(START + 101)), Some((2, FailReason::KeyRevoked)));
+    assert_eq!(
+        reason(&chain, &VerifyOptions::at(START + 101)),
+        Some((2, FailReason::KeyRevoked))
+    );
     // A key_revoke itself is still allowed from a revoked key.
-    let r2 = sign_event(&key, &r.event_id, "key_revoke", &revoke_payload(&kb64, START + 2, START + 3), Value::from(START + 2), 3);
+    let r2 = sign_event(
+        &key,
+        &r.event_id,
+        "key_revoke",
+        &revoke_payload(&kb64, START + 2, START + 3),
+        Value::from(START + 2),
+        3,
+    );
     assert!(verify_chain(&[a.clone(), r.clone(), r2], &VerifyOptions::at(START + 500)).valid);
     // Revoking someone else's key is refused.
-    let other = base64::engine::general_purpose::STANDARD.encode(author_key(4).verifying_key().as_bytes());
-    let bad = sign_event(&key, &a.event_id, "key_revoke", &revoke_payload(&other, START + 1, START + 100), Value::from(START + 1), 2);
-    assert_eq!(reason(&[a, bad], &opts()), Some((1, FailReason::RevokedKeyMismatch)));
+    let other =
+        base64::engine::general_purpose::STANDARD.encode(author_key(4).verifying_key().as_bytes());
+    let bad = sign_event(
+        &key,
+        &a.event_id,
+        "key_revoke",
+        &revoke_payload(&other, START + 1, START + 100),
+        Value::from(START + 1),
+        2,
+    );
+    assert_eq!(
+        reason(&[a, bad], &opts()),
+        Some((1, FailReason::RevokedKeyMismatch))
+    );
 }
 
 #[test]
 fn invalid_revocation_window_is_a_schema_error() {
     let key = author_key(3);
     let kb64 = base64::engine::general_purpose::STANDARD.encode(key.verifying_key().as_bytes());
-    let r = sign_event(&key, GENESIS_HASH, "key_revoke", &revoke_payload(&kb64, START + 10, START + 1), Value::from(START), 1);
+    let r = sign_event(
+        &key,
+        GENESIS_HASH,
+        "key_revoke",
+        &revoke_payload(&kb64, START + 10, START + 1),
+        Value::from(START),
+        1,
+    );
     assert_eq!(reason(&[r], &opts()), Some((0, FailReason::InvalidPayload)));
 }
 
@@ -293,7 +370,10 @@ fn gate_message_legacy_signature_variants() {
     let mut e3 = e;
     e3.payload.insert("sender_ref", Value::from("someone-else"));
     e3.event_id = e3.computed_event_id();
-    assert_eq!(reason(&[e3], &opts()), Some((0, FailReason::InvalidSignature)));
+    assert_eq!(
+        reason(&[e3], &opts()),
+        Some((0, FailReason::InvalidSignature))
+    );
 }
 
 #[test]
@@ -307,7 +387,15 @@ fn ecdsa_p256_author_is_accepted() {
     let sig: Signature = sk.sign(msg.as_bytes());
     let ts = Value::Float(START as f64 + 0.25);
     let e = ChainEvent {
-        event_id: compute_event_id(GENESIS_HASH, "message", &node, &p, &ts, &Value::from(1u64), NETWORK_ID),
+        event_id: compute_event_id(
+            GENESIS_HASH,
+            "message",
+            &node,
+            &p,
+            &ts,
+            &Value::from(1u64),
+            NETWORK_ID,
+        ),
         prev_hash: GENESIS_HASH.into(),
         event_type: "message".into(),
         node_id: node,
@@ -337,7 +425,10 @@ fn forbidden_field_on_public_event_is_rejected() {
     e.payload = p; // keep the raw (un-normalised) payload on the wire
     e.event_id = e.computed_event_id();
     let r = verify_chain(&[e], &opts());
-    assert_eq!(r.error.as_ref().map(|x| x.reason), Some(FailReason::InvalidPayload));
+    assert_eq!(
+        r.error.as_ref().map(|x| x.reason),
+        Some(FailReason::InvalidPayload)
+    );
 }
 
 #[test]
@@ -345,17 +436,34 @@ fn locator_shape_and_fork_matching() {
     let ids: Vec<String> = (0..100).map(|i| format!("{i:064x}")).collect();
     let loc = build_locator(&ids, 32);
     assert_eq!(loc.last().unwrap(), GENESIS_HASH);
-    assert_eq!(&loc[..10], &ids.iter().rev().take(10).cloned().collect::<Vec<_>>()[..]);
+    assert_eq!(
+        &loc[..10],
+        &ids.iter().rev().take(10).cloned().collect::<Vec<_>>()[..]
+    );
     // After ten entries the step doubles: 99..90, then 88, 84, 76, 60, 28.
-    let tail: Vec<usize> = loc[10..loc.len() - 1].iter().map(|h| usize::from_str_radix(h, 16).unwrap()).collect();
+    let tail: Vec<usize> = loc[10..loc.len() - 1]
+        .iter()
+        .map(|h| usize::from_str_radix(h, 16).unwrap())
+        .collect();
     assert_eq!(tail, vec![88, 84, 76, 60, 28]);
-    assert_eq!(build_locator::<String>(&[], 32), vec![GENESIS_HASH.to_string()]);
+    assert_eq!(
+        build_locator::<String>(&[], 32),
+        vec![GENESIS_HASH.to_string()]
+    );
     assert_eq!(build_locator(&ids, 4).len(), 4);
 
     // Peer is behind us: not a fork.
     let peer = build_locator(&ids[..50], 32);
     let m = match_locator(&ids, &peer);
-    assert_eq!((m.matched_hash.as_deref(), m.start_index, m.forked, m.diverged), (Some(ids[49].as_str()), 50, false, false));
+    assert_eq!(
+        (
+            m.matched_hash.as_deref(),
+            m.start_index,
+            m.forked,
+            m.diverged
+        ),
+        (Some(ids[49].as_str()), 50, false, false)
+    );
     // Peer is ahead: we match our head, not a fork.
     let mut longer = ids.clone();
     longer.push(format!("{:064x}", 1000));
@@ -370,7 +478,15 @@ fn locator_shape_and_fork_matching() {
     // Only genesis in common although the peer has history: the reference calls that forked.
     let other: Vec<String> = (0..20).map(|i| format!("{:064x}", 9000 + i)).collect();
     let m = match_locator(&ids, &build_locator(&other, 32));
-    assert_eq!((m.matched_hash.as_deref(), m.start_index, m.forked, m.diverged), (Some(GENESIS_HASH), 0, true, true));
+    assert_eq!(
+        (
+            m.matched_hash.as_deref(),
+            m.start_index,
+            m.forked,
+            m.diverged
+        ),
+        (Some(GENESIS_HASH), 0, true, true)
+    );
     // Empty local chain, empty peer: genesis, no fork.
     let m = match_locator::<String>(&[], &[GENESIS_HASH.to_string()]);
     assert!(!m.forked && !m.diverged);
@@ -384,7 +500,9 @@ fn key_rotation_claim_signed_by_old_key() {
     use postern_core::verify::verify_key_rotation_claim;
     let old = author_key(7);
     let new = author_key(8);
-    let b64 = |k: &ed25519_dalek::SigningKey| base64::engine::general_purpose::STANDARD.encode(k.verifying_key().as_bytes());
+    let b64 = |k: &ed25519_dalek::SigningKey| {
+        base64::engine::general_purpose::STANDARD.encode(k.verifying_key().as_bytes())
+    };
     let old_node = node_id_from_public_key(old.verifying_key().as_bytes());
     let mut claim = Value::object();
     claim.insert("old_node_id", Value::from(old_node.as_str()));
@@ -393,16 +511,35 @@ fn key_rotation_claim_signed_by_old_key() {
     claim.insert("new_public_key", Value::Str(b64(&new)));
     claim.insert("new_public_key_algo", Value::from("Ed25519"));
     claim.insert("timestamp", Value::from(START));
-    let msg = postern_core::canonical::signature_string_with_network(NETWORK_ID, "key_rotate", &old_node, "0", &claim);
+    let msg = postern_core::canonical::signature_string_with_network(
+        NETWORK_ID,
+        "key_rotate",
+        &old_node,
+        "0",
+        &claim,
+    );
     let mut payload = claim.clone();
-    payload.insert("old_signature", Value::Str(hex::encode(old.sign(msg.as_bytes()).to_bytes())));
+    payload.insert(
+        "old_signature",
+        Value::Str(hex::encode(old.sign(msg.as_bytes()).to_bytes())),
+    );
     verify_key_rotation_claim(&payload).unwrap();
     // The rotation event itself is signed by the new key and verifies on the chain.
-    let evt = sign_event(&new, GENESIS_HASH, "key_rotate", &payload, Value::from(START), 1);
+    let evt = sign_event(
+        &new,
+        GENESIS_HASH,
+        "key_rotate",
+        &payload,
+        Value::from(START),
+        1,
+    );
     assert!(verify_chain(&[evt], &opts()).valid);
     let mut forged = payload.clone();
     forged.insert("new_public_key", Value::Str(b64(&author_key(9))));
-    assert_eq!(verify_key_rotation_claim(&forged).unwrap_err().reason, FailReason::InvalidSignature);
+    assert_eq!(
+        verify_key_rotation_claim(&forged).unwrap_err().reason,
+        FailReason::InvalidSignature
+    );
 }
 
 /// Fault-injection checklist: `wrong_epoch_ciphertext` — a gate message replayed under another
@@ -410,18 +547,39 @@ fn key_rotation_claim_signed_by_old_key() {
 #[test]
 fn gate_epoch_mismatch_is_rejected() {
     let key = author_key(2);
-    let g = sign_event(&key, GENESIS_HASH, "gate_message", &sample_payload("gate_message", 4), Value::from(START), 1);
+    let g = sign_event(
+        &key,
+        GENESIS_HASH,
+        "gate_message",
+        &sample_payload("gate_message", 4),
+        Value::from(START),
+        1,
+    );
     assert!(verify_chain(std::slice::from_ref(&g), &opts()).valid);
     let mut bumped = g.clone();
-    let epoch = bumped.payload.get("epoch").unwrap().py_int().unwrap().to_i64().unwrap();
+    let epoch = bumped
+        .payload
+        .get("epoch")
+        .unwrap()
+        .py_int()
+        .unwrap()
+        .to_i64()
+        .unwrap();
     bumped.payload.insert("epoch", Value::from(epoch + 1));
     bumped.event_id = bumped.computed_event_id();
-    assert_eq!(reason(&[bumped], &opts()), Some((0, FailReason::InvalidSignature)));
+    assert_eq!(
+        reason(&[bumped], &opts()),
+        Some((0, FailReason::InvalidSignature))
+    );
     // Plaintext smuggled next to the ciphertext is refused by the private-lane schema.
     let mut leak = g;
-    leak.payload.insert("_local_plaintext", Value::from("secret"));
+    leak.payload
+        .insert("_local_plaintext", Value::from("secret"));
     leak.event_id = leak.computed_event_id();
-    assert_eq!(reason(&[leak], &opts()), Some((0, FailReason::InvalidPayload)));
+    assert_eq!(
+        reason(&[leak], &opts()),
+        Some((0, FailReason::InvalidPayload))
+    );
 }
 
 /// A signature whose R carries a small-order component fails `verify_strict`; the batch path
@@ -432,18 +590,24 @@ fn torsion_component_in_r_is_rejected_batched_and_single() {
     use curve25519_dalek::edwards::CompressedEdwardsY;
     let mut c = chain(12);
     let sig = hex::decode(&c[5].signature).unwrap();
-    let r = CompressedEdwardsY(sig[..32].try_into().unwrap()).decompress().unwrap();
+    let r = CompressedEdwardsY(sig[..32].try_into().unwrap())
+        .decompress()
+        .unwrap();
     let mut forged = (r + EIGHT_TORSION[1]).compress().to_bytes().to_vec();
     forged.extend_from_slice(&sig[32..]);
     c[5].signature = hex::encode(forged);
     for batch in [true, false] {
-        assert_eq!(reason(&c, &VerifyOptions { batch, ..opts() }), Some((5, FailReason::InvalidSignature)));
+        assert_eq!(
+            reason(&c, &VerifyOptions { batch, ..opts() }),
+            Some((5, FailReason::InvalidSignature))
+        );
     }
     // A non-canonical s (s + L) is rejected too.
     let mut c = chain(3);
     let mut sig = hex::decode(&c[1].signature).unwrap();
     // The group order L, little-endian.
-    let l = hex::decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010").unwrap();
+    let l =
+        hex::decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010").unwrap();
     let mut carry = 0u16;
     for i in 0..32 {
         let v = u16::from(sig[32 + i]) + u16::from(l[i]) + carry;
@@ -452,6 +616,9 @@ fn torsion_component_in_r_is_rejected_batched_and_single() {
     }
     c[1].signature = hex::encode(sig);
     for batch in [true, false] {
-        assert_eq!(reason(&c, &VerifyOptions { batch, ..opts() }), Some((1, FailReason::InvalidSignature)));
+        assert_eq!(
+            reason(&c, &VerifyOptions { batch, ..opts() }),
+            Some((1, FailReason::InvalidSignature))
+        );
     }
 }

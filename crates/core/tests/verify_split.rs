@@ -1,7 +1,9 @@
 //! The parallel split of chain verification (verify_chain_structure + first_crypto_failure, used by
 //! postern-wasm's verifyChainParallel) agrees with verify_chain.
 use postern_core::chaingen::{generate_chain, GenOptions};
-use postern_core::verify::{first_crypto_failure, verify_chain, verify_chain_structure, FailReason, VerifyOptions};
+use postern_core::verify::{
+    first_crypto_failure, verify_chain, verify_chain_structure, FailReason, VerifyOptions,
+};
 
 fn flip(h: &str) -> String {
     let first = if h.starts_with('0') { '1' } else { '0' };
@@ -10,9 +12,15 @@ fn flip(h: &str) -> String {
 
 #[test]
 fn split_halves_agree_with_verify_chain() {
-    let opts = GenOptions { authors: 5, ..GenOptions::default() };
+    let opts = GenOptions {
+        authors: 5,
+        ..GenOptions::default()
+    };
     let chain = generate_chain(600, opts);
-    let vo = VerifyOptions { max_event_age_s: 0, ..VerifyOptions::at(opts.start_timestamp + 600) };
+    let vo = VerifyOptions {
+        max_event_age_s: 0,
+        ..VerifyOptions::at(opts.start_timestamp + 600)
+    };
     let full = verify_chain(&chain, &vo);
     assert!(full.valid);
     assert_eq!(verify_chain_structure(&chain, &vo), full);
@@ -24,25 +32,46 @@ fn split_halves_agree_with_verify_chain() {
     // Bad signature at 321: the crypto half finds it, the structural half does not look.
     let mut bad = chain.clone();
     bad[321].signature = flip(&bad[321].signature);
-    assert_eq!(first_crypto_failure(&bad), Some((321, FailReason::InvalidSignature)));
+    assert_eq!(
+        first_crypto_failure(&bad),
+        Some((321, FailReason::InvalidSignature))
+    );
     assert!(verify_chain_structure(&bad, &vo).valid);
     let r = verify_chain(&bad, &vo);
-    assert_eq!(r.error.as_ref().map(|e| (e.index, e.reason)), Some((321, FailReason::InvalidSignature)));
-    assert_eq!(first_crypto_failure(&bad[300..]), Some((21, FailReason::InvalidSignature)));
+    assert_eq!(
+        r.error.as_ref().map(|e| (e.index, e.reason)),
+        Some((321, FailReason::InvalidSignature))
+    );
+    assert_eq!(
+        first_crypto_failure(&bad[300..]),
+        Some((21, FailReason::InvalidSignature))
+    );
 
     // Bad event id at 40 (signature still valid): crypto half reports event_id_mismatch.
     let mut bad = chain.clone();
     bad[40].event_id = flip(&bad[40].event_id);
     bad[41].prev_hash = bad[40].event_id.clone();
-    assert_eq!(first_crypto_failure(&bad), Some((40, FailReason::EventIdMismatch)));
+    assert_eq!(
+        first_crypto_failure(&bad),
+        Some((40, FailReason::EventIdMismatch))
+    );
 
     // Broken link at 100: prev_hash is hashed into the id, so both halves fail at 100; the
     // structural reason wins (its checks run first in verify_chain).
     let mut bad = chain.clone();
     bad[100].prev_hash = flip(&bad[100].prev_hash);
-    assert_eq!(first_crypto_failure(&bad), Some((100, FailReason::EventIdMismatch)));
+    assert_eq!(
+        first_crypto_failure(&bad),
+        Some((100, FailReason::EventIdMismatch))
+    );
     let s = verify_chain_structure(&bad, &vo);
     let f = verify_chain(&bad, &vo);
-    assert_eq!(s.error.as_ref().map(|e| (e.index, e.reason)), f.error.as_ref().map(|e| (e.index, e.reason)));
-    assert_eq!(f.error.as_ref().map(|e| (e.index, e.reason)), Some((100, FailReason::PrevHashMismatch)));
+    assert_eq!(
+        s.error.as_ref().map(|e| (e.index, e.reason)),
+        f.error.as_ref().map(|e| (e.index, e.reason))
+    );
+    assert_eq!(
+        f.error.as_ref().map(|e| (e.index, e.reason)),
+        Some((100, FailReason::PrevHashMismatch))
+    );
 }

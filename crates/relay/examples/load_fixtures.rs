@@ -11,7 +11,9 @@
 
 use std::io::Write;
 
-use postern_core::api::dm::{poll_params, PollRequest, RegisterRequest, SendRequest, MAX_POLL_LIMIT};
+use postern_core::api::dm::{
+    poll_params, PollRequest, RegisterRequest, SendRequest, MAX_POLL_LIMIT,
+};
 use postern_core::auth::{sign_request, Action};
 use postern_core::chaingen::{author_key, sample_payload};
 use postern_core::event::sign_event;
@@ -21,15 +23,34 @@ use rand_core::OsRng;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let out = std::path::PathBuf::from(args.get(1).expect("usage: load_fixtures OUT_DIR [POLL_BODIES]"));
-    let polls: usize = args.get(2).map(|s| s.parse().expect("POLL_BODIES")).unwrap_or(50_000);
-    let sends: usize = args.get(3).map(|s| s.parse().expect("SEND_BODIES")).unwrap_or(20_000);
+    let out = std::path::PathBuf::from(
+        args.get(1)
+            .expect("usage: load_fixtures OUT_DIR [POLL_BODIES]"),
+    );
+    let polls: usize = args
+        .get(2)
+        .map(|s| s.parse().expect("POLL_BODIES"))
+        .unwrap_or(50_000);
+    let sends: usize = args
+        .get(3)
+        .map(|s| s.parse().expect("SEND_BODIES"))
+        .unwrap_or(20_000);
     std::fs::create_dir_all(&out).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
 
     let mut f = std::io::BufWriter::new(std::fs::File::create(out.join("appends.jsonl")).unwrap());
     for i in 0..1000u64 {
-        let e = sign_event(&author_key(1000 + (i % 10) as usize), "", "message", &sample_payload("message", i), Value::Null, i / 10 + 1);
+        let e = sign_event(
+            &author_key(1000 + (i % 10) as usize),
+            "",
+            "message",
+            &sample_payload("message", i),
+            Value::Null,
+            i / 10 + 1,
+        );
         let body = Value::Object(vec![
             ("event_type".into(), Value::from(e.event_type.as_str())),
             ("node_id".into(), Value::from(e.node_id.as_str())),
@@ -37,7 +58,10 @@ fn main() {
             ("signature".into(), Value::from(e.signature.as_str())),
             ("sequence".into(), e.sequence.clone()),
             ("public_key".into(), Value::from(e.public_key.as_str())),
-            ("public_key_algo".into(), Value::from(e.public_key_algo.as_str())),
+            (
+                "public_key_algo".into(),
+                Value::from(e.public_key_algo.as_str()),
+            ),
         ]);
         writeln!(f, "{}", body.to_json_ordered()).unwrap();
     }
@@ -47,29 +71,67 @@ fn main() {
     let sender = Identity::generate(&mut OsRng);
     let dh = recipient.dh_public();
     let reg = RegisterRequest {
-        auth: sign_request(&recipient, Action::DmRegister, dh.as_bytes(), now, &mut OsRng),
+        auth: sign_request(
+            &recipient,
+            Action::DmRegister,
+            dh.as_bytes(),
+            now,
+            &mut OsRng,
+        ),
         dh_pub_key: b64::encode_std(dh.as_bytes()),
     };
     std::fs::write(out.join("register.json"), serde_json::to_vec(&reg).unwrap()).unwrap();
     let msg_id = dm::new_msg_id(&mut OsRng);
-    let env = dm::seal(&sender, &recipient.public(), b"load test", &msg_id, now, &mut OsRng).unwrap();
-    std::fs::write(out.join("send.json"), serde_json::to_vec(&SendRequest { envelope: env }).unwrap()).unwrap();
+    let env = dm::seal(
+        &sender,
+        &recipient.public(),
+        b"load test",
+        &msg_id,
+        now,
+        &mut OsRng,
+    )
+    .unwrap();
+    std::fs::write(
+        out.join("send.json"),
+        serde_json::to_vec(&SendRequest { envelope: env }).unwrap(),
+    )
+    .unwrap();
 
     let mut f = std::io::BufWriter::new(std::fs::File::create(out.join("poll.jsonl")).unwrap());
     for _ in 0..polls {
         let req = PollRequest {
-            auth: sign_request(&recipient, Action::DmPoll, &poll_params(MAX_POLL_LIMIT), now, &mut OsRng),
+            auth: sign_request(
+                &recipient,
+                Action::DmPoll,
+                &poll_params(MAX_POLL_LIMIT),
+                now,
+                &mut OsRng,
+            ),
             limit: MAX_POLL_LIMIT,
         };
         writeln!(f, "{}", serde_json::to_string(&req).unwrap()).unwrap();
     }
     f.flush().unwrap();
 
-    let mut f = std::io::BufWriter::new(std::fs::File::create(out.join("send_fresh.jsonl")).unwrap());
+    let mut f =
+        std::io::BufWriter::new(std::fs::File::create(out.join("send_fresh.jsonl")).unwrap());
     for _ in 0..sends {
         let msg_id = dm::new_msg_id(&mut OsRng);
-        let env = dm::seal(&sender, &recipient.public(), b"load test", &msg_id, now, &mut OsRng).unwrap();
-        writeln!(f, "{}", serde_json::to_string(&SendRequest { envelope: env }).unwrap()).unwrap();
+        let env = dm::seal(
+            &sender,
+            &recipient.public(),
+            b"load test",
+            &msg_id,
+            now,
+            &mut OsRng,
+        )
+        .unwrap();
+        writeln!(
+            f,
+            "{}",
+            serde_json::to_string(&SendRequest { envelope: env }).unwrap()
+        )
+        .unwrap();
     }
     f.flush().unwrap();
 }

@@ -56,27 +56,45 @@ impl Refusal {
             DmSpoolFull => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
-        Refusal { status, code: r.reason.as_str(), detail: r.detail }
+        Refusal {
+            status,
+            code: r.reason.as_str(),
+            detail: r.detail,
+        }
     }
 
     fn from_schema(e: SchemaError) -> Self {
         let (status, code) = match e {
-            SchemaError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, icodes::PAYLOAD_TOO_LARGE),
-            SchemaError::UnknownEventType => {
-                (StatusCode::UNPROCESSABLE_ENTITY, FailReason::UnsupportedEventType.as_str())
+            SchemaError::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, icodes::PAYLOAD_TOO_LARGE)
             }
-            SchemaError::ProtocolVersion => (StatusCode::UNPROCESSABLE_ENTITY, icodes::UNSUPPORTED_PROTOCOL),
+            SchemaError::UnknownEventType => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                FailReason::UnsupportedEventType.as_str(),
+            ),
+            SchemaError::ProtocolVersion => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                icodes::UNSUPPORTED_PROTOCOL,
+            ),
             SchemaError::NetworkId => (StatusCode::UNPROCESSABLE_ENTITY, icodes::NETWORK_MISMATCH),
             _ => (StatusCode::UNPROCESSABLE_ENTITY, icodes::INVALID_PAYLOAD),
         };
-        Refusal { status, code, detail: e.to_string() }
+        Refusal {
+            status,
+            code,
+            detail: e.to_string(),
+        }
     }
 }
 
 /// Result of a peer push.
 #[derive(Debug, Clone)]
 pub enum PushOutcome {
-    Done { accepted: u64, duplicates: u64, head_hash: String },
+    Done {
+        accepted: u64,
+        duplicates: u64,
+        head_hash: String,
+    },
     Refused(PushRefusal),
 }
 
@@ -118,12 +136,19 @@ impl LaneState {
             let v = json::parse(text.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
             let evt = ChainEvent::from_value(&v).map_err(|e| corrupt(e.to_string()))?;
             // Same clock as when it was accepted; history is not subject to freshness.
-            let opts = VerifyOptions { now: received_at, max_event_age_s: 0, batch: false };
+            let opts = VerifyOptions {
+                now: received_at,
+                max_event_age_s: 0,
+                batch: false,
+            };
             state
                 .ingest(&evt, &opts)
                 .map_err(|r| corrupt(format!("{} ({})", r.reason, r.detail)))
         })?;
-        Ok(LaneState { state, merkle: None })
+        Ok(LaneState {
+            state,
+            merkle: None,
+        })
     }
 }
 
@@ -145,7 +170,11 @@ impl Chain {
     pub fn open(store: Store) -> Result<Chain, StoreError> {
         let public = LaneState::load(&store, Lane::Public)?;
         let private = LaneState::load(&store, Lane::Private)?;
-        Ok(Chain { store, public, private })
+        Ok(Chain {
+            store,
+            public,
+            private,
+        })
     }
 
     fn lane(&self, lane: Lane) -> &LaneState {
@@ -207,7 +236,11 @@ impl Chain {
                 None => return Ok(After::Unknown),
             }
         };
-        Ok(After::Found(self.store.chain_range(Lane::Public, start, limit as u64)?))
+        Ok(After::Found(self.store.chain_range(
+            Lane::Public,
+            start,
+            limit as u64,
+        )?))
     }
 
     /// Match a peer locator against the public lane and return the events after the match.
@@ -217,12 +250,18 @@ impl Chain {
         limit: usize,
     ) -> Result<(LocatorMatch, Vec<String>), StoreError> {
         let m = match_locator(self.public.state.event_ids(), locator);
-        let events = self.store.chain_range(Lane::Public, m.start_index as u64, limit as u64)?;
+        let events = self
+            .store
+            .chain_range(Lane::Public, m.start_index as u64, limit as u64)?;
         Ok((m, events))
     }
 
     /// Merkle inclusion proofs for public events `start..start+n`.
-    pub fn proofs(&self, start: usize, n: usize) -> (String, Vec<(usize, String, Vec<merkle::ProofStep>)>) {
+    pub fn proofs(
+        &self,
+        start: usize,
+        n: usize,
+    ) -> (String, Vec<(usize, String, Vec<merkle::ProofStep>)>) {
         let ids = self.public.state.event_ids();
         let levels = merkle::build_levels(ids);
         let root = levels
@@ -242,9 +281,15 @@ impl Chain {
     ///
     /// `Ok(Err(_))` is a refusal (nothing stored); `Err(_)` a storage failure (nothing stored,
     /// the in-memory lane is reloaded from the database).
-    pub fn append(&mut self, input: AppendRequest, now: u64) -> Result<Result<Appended, Refusal>, StoreError> {
+    pub fn append(
+        &mut self,
+        input: AppendRequest,
+        now: u64,
+    ) -> Result<Result<Appended, Refusal>, StoreError> {
         let lane = lane_of(&input.event_type);
-        if let Err(e) = schema::validate_for_append(&input.event_type, &input.payload, lane == Lane::Private) {
+        if let Err(e) =
+            schema::validate_for_append(&input.event_type, &input.payload, lane == Lane::Private)
+        {
             return Ok(Err(Refusal::from_schema(e)));
         }
         if input.event_type == "key_rotate" {
@@ -275,7 +320,11 @@ impl Chain {
             protocol_version: input.protocol_version,
         };
         evt.event_id = evt.computed_event_id();
-        let opts = VerifyOptions { now, max_event_age_s: DEFAULT_MAX_EVENT_AGE_S, batch: false };
+        let opts = VerifyOptions {
+            now,
+            max_event_age_s: DEFAULT_MAX_EVENT_AGE_S,
+            batch: false,
+        };
         if let Err(r) = l.state.ingest(&evt, &opts) {
             if r.reason == FailReason::SequenceReplay {
                 if let Some(prev) = self.find_retry(lane, &evt)? {
@@ -285,7 +334,12 @@ impl Chain {
             return Ok(Err(Refusal::from_rejection(r)));
         }
         let index = self.persist_ingested(lane, &evt, now, true)?;
-        Ok(Ok(Appended { lane, index, event: evt, duplicate: false }))
+        Ok(Ok(Appended {
+            lane,
+            index,
+            event: evt,
+            duplicate: false,
+        }))
     }
 
     /// Ingest events pushed by an authenticated peer, in order, each into its lane with core
@@ -300,7 +354,11 @@ impl Chain {
                 index: i as u64,
                 accepted,
                 duplicates,
-                refusal: Refusal { status, code, detail },
+                refusal: Refusal {
+                    status,
+                    code,
+                    detail,
+                },
             };
             let evt = match ChainEvent::from_value(v) {
                 Ok(e) => e,
@@ -330,13 +388,20 @@ impl Chain {
                 return Ok(PushOutcome::Refused(refuse(
                     StatusCode::CONFLICT,
                     postern_core::api::peer::codes::FORKED,
-                    format!("event {i} ({} lane) {why}; forks are never merged", lane.as_str()),
+                    format!(
+                        "event {i} ({} lane) {why}; forks are never merged",
+                        lane.as_str()
+                    ),
                 )));
             }
             if evt.event_type == "key_rotate" {
                 if let Err(r) = verify_key_rotation_claim(&evt.payload) {
                     let r = Refusal::from_rejection(r);
-                    return Ok(PushOutcome::Refused(refuse(r.status, r.code, format!("event {i}: {}", r.detail))));
+                    return Ok(PushOutcome::Refused(refuse(
+                        r.status,
+                        r.code,
+                        format!("event {i}: {}", r.detail),
+                    )));
                 }
             }
             if lane == Lane::Private && self.public.state.is_revoked(&evt.public_key, now) {
@@ -346,15 +411,27 @@ impl Chain {
                     format!("event {i}: public key is revoked"),
                 )));
             }
-            let opts = VerifyOptions { now, max_event_age_s: 0, batch: false };
+            let opts = VerifyOptions {
+                now,
+                max_event_age_s: 0,
+                batch: false,
+            };
             if let Err(r) = self.lane_mut(lane).state.ingest(&evt, &opts) {
                 let r = Refusal::from_rejection(r);
-                return Ok(PushOutcome::Refused(refuse(r.status, r.code, format!("event {i}: {}", r.detail))));
+                return Ok(PushOutcome::Refused(refuse(
+                    r.status,
+                    r.code,
+                    format!("event {i}: {}", r.detail),
+                )));
             }
             self.persist_ingested(lane, &evt, now, false)?;
             accepted += 1;
         }
-        Ok(PushOutcome::Done { accepted, duplicates, head_hash: self.head(Lane::Public).0 })
+        Ok(PushOutcome::Done {
+            accepted,
+            duplicates,
+            head_hash: self.head(Lane::Public).0,
+        })
     }
 
     /// A retried append: the same signed event (type, node, sequence, signature, payload) is
@@ -362,7 +439,13 @@ impl Chain {
     /// Store an event the lane's in-memory state has just ingested (one fsynced transaction) and
     /// return its index. If the write fails, the in-memory state is rebuilt from what is stored,
     /// so memory never runs ahead of disk.
-    fn persist_ingested(&mut self, lane: Lane, evt: &ChainEvent, now: u64, replicate: bool) -> Result<u64, StoreError> {
+    fn persist_ingested(
+        &mut self,
+        lane: Lane,
+        evt: &ChainEvent,
+        now: u64,
+        replicate: bool,
+    ) -> Result<u64, StoreError> {
         let index = self.lane(lane).state.len() as u64 - 1;
         let text = evt.to_value().to_json_ordered();
         let stored = self.store.chain_append(
@@ -382,7 +465,9 @@ impl Chain {
         if let Err(e) = stored {
             match LaneState::load(&self.store, lane) {
                 Ok(fresh) => *self.lane_mut(lane) = fresh,
-                Err(reload) => tracing::error!(lane = lane.as_str(), error = %reload, "reloading lane failed"),
+                Err(reload) => {
+                    tracing::error!(lane = lane.as_str(), error = %reload, "reloading lane failed")
+                }
             }
             return Err(e);
         }
@@ -390,9 +475,16 @@ impl Chain {
     }
 
     fn find_retry(&self, lane: Lane, evt: &ChainEvent) -> Result<Option<Appended>, StoreError> {
-        for text in self.store.chain_recent_by_node(lane, &evt.node_id, RETRY_LOOKBACK)? {
-            let Ok(v) = json::parse(text.as_bytes()) else { continue };
-            let Ok(old) = ChainEvent::from_value(&v) else { continue };
+        for text in self
+            .store
+            .chain_recent_by_node(lane, &evt.node_id, RETRY_LOOKBACK)?
+        {
+            let Ok(v) = json::parse(text.as_bytes()) else {
+                continue;
+            };
+            let Ok(old) = ChainEvent::from_value(&v) else {
+                continue;
+            };
             if old.event_type == evt.event_type
                 && old.sequence_int() == evt.sequence_int()
                 && old.signature == evt.signature
@@ -401,7 +493,12 @@ impl Chain {
                 && old.payload.to_canonical() == evt.payload.to_canonical()
             {
                 let index = self.store.chain_index_of(lane, &old.event_id)?.unwrap_or(0);
-                return Ok(Some(Appended { lane, index, event: old, duplicate: true }));
+                return Ok(Some(Appended {
+                    lane,
+                    index,
+                    event: old,
+                    duplicate: true,
+                }));
             }
         }
         Ok(None)
@@ -412,10 +509,11 @@ impl Chain {
 pub fn parse_stored(texts: &[String]) -> Result<Vec<Value>, StoreError> {
     texts
         .iter()
-        .map(|t| json::parse(t.as_bytes()).map_err(|e| StoreError::Corrupt(format!("stored event: {e}"))))
+        .map(|t| {
+            json::parse(t.as_bytes()).map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))
+        })
         .collect()
 }
-
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -447,16 +545,28 @@ mod tests {
         let now = 1_780_000_000;
         let mut c = Chain::open(Store::open(dir.path()).unwrap()).unwrap();
         for i in 0..6u64 {
-            let a = c.append(input(1, "message", i, i + 1), now + i).unwrap().unwrap();
+            let a = c
+                .append(input(1, "message", i, i + 1), now + i)
+                .unwrap()
+                .unwrap();
             assert_eq!((a.lane, a.index, a.duplicate), (Lane::Public, i, false));
-            let g = c.append(input(1, "gate_message", i, i + 1), now + i).unwrap().unwrap();
+            let g = c
+                .append(input(1, "gate_message", i, i + 1), now + i)
+                .unwrap()
+                .unwrap();
             assert_eq!((g.lane, g.index), (Lane::Private, i));
         }
         // A retry answers the stored event; a different event with an old sequence is refused.
-        let again = c.append(input(1, "message", 5, 6), now + 10).unwrap().unwrap();
+        let again = c
+            .append(input(1, "message", 5, 6), now + 10)
+            .unwrap()
+            .unwrap();
         assert!(again.duplicate);
         assert_eq!(again.index, 5);
-        let replay = c.append(input(1, "message", 9, 6), now + 10).unwrap().unwrap_err();
+        let replay = c
+            .append(input(1, "message", 9, 6), now + 10)
+            .unwrap()
+            .unwrap_err();
         assert_eq!(replay.code, "sequence_replay");
         let (head, count) = c.head(Lane::Public);
         assert_eq!(count, 6);

@@ -1,6 +1,8 @@
 //! `postern` verification subcommands: read the file, call postern-core, print, exit code.
 
-use postern_core::cli::{merkle_root_json, schema_check_json, sig_string_json, verify_chain_json, CliResult};
+use postern_core::cli::{
+    merkle_root_json, schema_check_json, sig_string_json, verify_chain_json, CliResult,
+};
 
 const USAGE: &str = "usage: postern verify-chain FILE [--now UNIX_SECONDS] | sig-string FILE | schema-check FILE | merkle-root FILE";
 
@@ -25,7 +27,8 @@ fn emit(r: &CliResult) -> i32 {
 }
 
 fn read(path: &str) -> Result<Vec<u8>, CliResult> {
-    std::fs::read(path).map_err(|e| CliResult::unreadable(format!("error: cannot read {path}: {e}")))
+    std::fs::read(path)
+        .map_err(|e| CliResult::unreadable(format!("error: cannot read {path}: {e}")))
 }
 
 fn run(sub: &str, rest: &[String]) -> CliResult {
@@ -38,7 +41,11 @@ fn run(sub: &str, rest: &[String]) -> CliResult {
         (_, []) => {}
         ("verify-chain", [flag, value]) if flag == "--now" => match value.parse::<u64>() {
             Ok(n) => now = Some(n),
-            Err(_) => return CliResult::unreadable(format!("error: --now expects UNIX seconds, got {value:?}")),
+            Err(_) => {
+                return CliResult::unreadable(format!(
+                    "error: --now expects UNIX seconds, got {value:?}"
+                ))
+            }
         },
         _ => return CliResult::unreadable(USAGE),
     }
@@ -87,9 +94,12 @@ fn dev_seed_chain(rest: &[String]) -> i32 {
         start_timestamp: now.saturating_sub(n as u64),
         include_gate_messages: false,
     };
-    let values: Vec<_> =
-        postern_core::chaingen::generate_chain(n, opts).iter().map(|e| e.to_value()).collect();
-    let opened = postern_relay::store::Store::open(&data).and_then(postern_relay::chain::Chain::open);
+    let values: Vec<_> = postern_core::chaingen::generate_chain(n, opts)
+        .iter()
+        .map(|e| e.to_value())
+        .collect();
+    let opened =
+        postern_relay::store::Store::open(&data).and_then(postern_relay::chain::Chain::open);
     let mut chain = match opened {
         Ok(c) => c,
         Err(e) => {
@@ -98,7 +108,11 @@ fn dev_seed_chain(rest: &[String]) -> i32 {
         }
     };
     match chain.peer_push(&values, now) {
-        Ok(postern_relay::chain::PushOutcome::Done { accepted, duplicates, head_hash }) => {
+        Ok(postern_relay::chain::PushOutcome::Done {
+            accepted,
+            duplicates,
+            head_hash,
+        }) => {
             println!("seeded {accepted} events ({duplicates} already stored), head {head_hash}");
             0
         }
@@ -123,7 +137,10 @@ pub fn dispatch(args: &[String]) -> Option<i32> {
     if sub == "dev-seed-chain" {
         return Some(dev_seed_chain(args.get(2..).unwrap_or(&[])));
     }
-    if !matches!(sub, "verify-chain" | "sig-string" | "schema-check" | "merkle-root") {
+    if !matches!(
+        sub,
+        "verify-chain" | "sig-string" | "schema-check" | "merkle-root"
+    ) {
         return None;
     }
     Some(emit(&run(sub, args.get(2..).unwrap_or(&[]))))

@@ -77,12 +77,20 @@ pub struct PullStatus {
 impl PullStatus {
     fn update(&self, peer: &str, f: impl FnOnce(&mut PeerPullStatus)) {
         let mut g = self.peers.lock().unwrap_or_else(|p| p.into_inner());
-        let e = g.entry(peer.to_string()).or_insert_with(|| PeerPullStatus { peer_url: peer.to_string(), ..Default::default() });
+        let e = g.entry(peer.to_string()).or_insert_with(|| PeerPullStatus {
+            peer_url: peer.to_string(),
+            ..Default::default()
+        });
         f(e);
     }
 
     fn snapshot(&self) -> Vec<PeerPullStatus> {
-        self.peers.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 }
 
@@ -93,7 +101,9 @@ pub struct PullStatusResponse {
 
 /// `GET /api/mesh/dm/pull-status`: per peer, the cursor and counters (no message data).
 pub(crate) async fn pull_status(State(st): State<AppState>) -> ApiJson<PullStatusResponse> {
-    ApiJson(PullStatusResponse { peers: st.dm_pull_status().snapshot() })
+    ApiJson(PullStatusResponse {
+        peers: st.dm_pull_status().snapshot(),
+    })
 }
 
 /// `POST /api/mesh/dm/peer-pull {after, limit}` (peer-authenticated): the feed after `after`.
@@ -104,12 +114,16 @@ pub(crate) async fn peer_pull(
 ) -> Result<ApiJson<PeerPullResponse>, ApiError> {
     let (peer, req): (String, PeerPullRequest) = crate::peer::authenticated(&st, &headers, body)?;
     if !(1..=MAX_PEER_PULL_LIMIT).contains(&req.limit) {
-        return Err(ApiError::bad_request(format!("limit must be 1..={MAX_PEER_PULL_LIMIT}")));
+        return Err(ApiError::bad_request(format!(
+            "limit must be 1..={MAX_PEER_PULL_LIMIT}"
+        )));
     }
     let now = st.now();
     let (after, limit) = (req.after, req.limit);
     let (rows, more) = st
-        .with_store("dm_peer_pull", move |s| s.dm_feed_page(after, limit, MAX_PAGE_BYTES, now))
+        .with_store("dm_peer_pull", move |s| {
+            s.dm_feed_page(after, limit, MAX_PAGE_BYTES, now)
+        })
         .await?;
     let mut items = Vec::with_capacity(rows.len());
     let mut next_after = after;
@@ -118,10 +132,18 @@ pub(crate) async fn peer_pull(
         let item = match row.kind.as_str() {
             "envelope" => serde_json::from_str::<ReplicateEnvelopeRequest>(&row.body)
                 .ok()
-                .map(|e| PeerPullItem { seq: row.seq, envelope: Some(e), ack: None }),
+                .map(|e| PeerPullItem {
+                    seq: row.seq,
+                    envelope: Some(e),
+                    ack: None,
+                }),
             "ack" => serde_json::from_str::<ReplicateAckRequest>(&row.body)
                 .ok()
-                .map(|a| PeerPullItem { seq: row.seq, envelope: None, ack: Some(a) }),
+                .map(|a| PeerPullItem {
+                    seq: row.seq,
+                    envelope: None,
+                    ack: Some(a),
+                }),
             _ => None,
         };
         match item {
@@ -130,17 +152,33 @@ pub(crate) async fn peer_pull(
         }
     }
     tracing::debug!(peer = %peer, after, served = items.len(), more, "DM peer pull");
-    Ok(ApiJson(PeerPullResponse { ok: true, items, next_after, more }))
+    Ok(ApiJson(PeerPullResponse {
+        ok: true,
+        items,
+        next_after,
+        more,
+    }))
 }
 
 /// Start one puller per peer (inside the runtime). Pulling signs as `public_url`, so without
 /// it nothing is pulled.
-pub fn start(state: &AppState, public_url: Option<&str>, specs: &[crate::peer::PeerSpec], interval_s: u64) {
+pub fn start(
+    state: &AppState,
+    public_url: Option<&str>,
+    specs: &[crate::peer::PeerSpec],
+    interval_s: u64,
+) {
     let Some(own) = public_url else { return };
     let cfg = config(interval_s);
     for spec in specs {
         let key = Zeroizing::new(peer_key(&spec.secret, own));
-        tokio::spawn(worker(state.clone(), spec.url.clone(), own.to_string(), key, cfg));
+        tokio::spawn(worker(
+            state.clone(),
+            spec.url.clone(),
+            own.to_string(),
+            key,
+            cfg,
+        ));
     }
 }
 
@@ -150,11 +188,20 @@ enum Round {
     Err(String, u64),
 }
 
-async fn worker(st: AppState, peer: String, own: String, key: Zeroizing<[u8; PEER_KEY_BYTES]>, cfg: SyncConfig) {
+async fn worker(
+    st: AppState,
+    peer: String,
+    own: String,
+    key: Zeroizing<[u8; PEER_KEY_BYTES]>,
+    cfg: SyncConfig,
+) {
     let agent = crate::peer::outbound_agent(TIMEOUT);
     let mut state = SyncWorkerState::default();
     let p = peer.clone();
-    if let Ok((cursor, total)) = st.with_store("dm_pull_cursor", move |s| s.pull_cursor(&p)).await {
+    if let Ok((cursor, total)) = st
+        .with_store("dm_pull_cursor", move |s| s.pull_cursor(&p))
+        .await
+    {
         st.dm_pull_status().update(&peer, |s| {
             s.cursor = cursor;
             s.pulled_total = total;
@@ -190,8 +237,22 @@ async fn worker(st: AppState, peer: String, own: String, key: Zeroizing<[u8; PEE
     }
 }
 
-fn fetch(agent: &ureq::Agent, url: &str, own: &str, mac: &str, body: &[u8], now: u64) -> Result<Vec<u8>, (String, u64)> {
-    crate::peer::post_json(agent, url, &[(HEADER_PEER_URL, own), (HEADER_PEER_HMAC, mac)], body, MAX_RESPONSE_BYTES, now)
+fn fetch(
+    agent: &ureq::Agent,
+    url: &str,
+    own: &str,
+    mac: &str,
+    body: &[u8],
+    now: u64,
+) -> Result<Vec<u8>, (String, u64)> {
+    crate::peer::post_json(
+        agent,
+        url,
+        &[(HEADER_PEER_URL, own), (HEADER_PEER_HMAC, mac)],
+        body,
+        MAX_RESPONSE_BYTES,
+        now,
+    )
 }
 
 /// Check a page: sequences strictly increasing, after the cursor, and `next_after` not behind.
@@ -219,7 +280,10 @@ async fn run_round(
     let (mut pulled, mut refused) = (0u64, 0u64);
     for _ in 0..MAX_PAGES_PER_ROUND {
         let p = peer.to_string();
-        let after = match st.with_store("dm_pull_cursor", move |s| s.pull_cursor(&p)).await {
+        let after = match st
+            .with_store("dm_pull_cursor", move |s| s.pull_cursor(&p))
+            .await
+        {
             Ok((after, _)) => after,
             Err(_) => return Round::Err("local storage error".into(), 0),
         };
@@ -228,8 +292,15 @@ async fn run_round(
             Err(e) => return Round::Err(e.to_string(), 0),
         };
         let mac = sign_body(key, &body);
-        let (a, url, o, now) = (agent.clone(), format!("{peer}{PATH_DM_PEER_PULL}"), own.to_string(), st.now());
-        let bytes = match tokio::task::spawn_blocking(move || fetch(&a, &url, &o, &mac, &body, now)).await {
+        let (a, url, o, now) = (
+            agent.clone(),
+            format!("{peer}{PATH_DM_PEER_PULL}"),
+            own.to_string(),
+            st.now(),
+        );
+        let bytes = match tokio::task::spawn_blocking(move || fetch(&a, &url, &o, &mac, &body, now))
+            .await
+        {
             Ok(Ok(b)) => b,
             Ok(Err((e, retry_after))) => return Round::Err(e, retry_after),
             Err(e) => return Round::Err(e.to_string(), 0),
@@ -245,9 +316,15 @@ async fn run_round(
         for item in page.items {
             let now = st.now();
             let outcome = match (item.envelope, item.ack) {
-                (Some(env), None) => crate::peer::ingest_envelope(st, env, peer, now).await.map(|_| ()),
-                (None, Some(ack)) => crate::peer::ingest_ack(st, ack, peer, now).await.map(|_| ()),
-                _ => Err(ApiError::bad_request("a pulled item carries exactly one of envelope / ack")),
+                (Some(env), None) => crate::peer::ingest_envelope(st, env, peer, now)
+                    .await
+                    .map(|_| ()),
+                (None, Some(ack)) => crate::peer::ingest_ack(st, ack, peer, now)
+                    .await
+                    .map(|_| ()),
+                _ => Err(ApiError::bad_request(
+                    "a pulled item carries exactly one of envelope / ack",
+                )),
             };
             match outcome {
                 Ok(()) => ingested += 1,
@@ -265,7 +342,13 @@ async fn run_round(
         }
         pulled += ingested;
         let (p, next, now) = (peer.to_string(), page.next_after, st.now());
-        if st.with_store("dm_pull_cursor_set", move |s| s.set_pull_cursor(&p, next, ingested, now)).await.is_err() {
+        if st
+            .with_store("dm_pull_cursor_set", move |s| {
+                s.set_pull_cursor(&p, next, ingested, now)
+            })
+            .await
+            .is_err()
+        {
             return Round::Err("local storage error".into(), 0);
         }
         st.dm_pull_status().update(peer, |s| {
@@ -286,8 +369,20 @@ mod tests {
     use super::*;
 
     fn page(seqs: &[u64], next_after: u64) -> PeerPullResponse {
-        let items = seqs.iter().map(|&seq| PeerPullItem { seq, envelope: None, ack: None }).collect();
-        PeerPullResponse { ok: true, items, next_after, more: false }
+        let items = seqs
+            .iter()
+            .map(|&seq| PeerPullItem {
+                seq,
+                envelope: None,
+                ack: None,
+            })
+            .collect();
+        PeerPullResponse {
+            ok: true,
+            items,
+            next_after,
+            more: false,
+        }
     }
 
     #[test]
@@ -302,7 +397,10 @@ mod tests {
     #[test]
     fn config_clamps() {
         let c = config(0);
-        assert_eq!((c.interval_s, c.failure_backoff_s, c.failure_backoff_cap_s), (1, 1, 8));
+        assert_eq!(
+            (c.interval_s, c.failure_backoff_s, c.failure_backoff_cap_s),
+            (1, 1, 8)
+        );
         let c = config(30);
         assert!(c.failure_backoff_s <= 30 && c.failure_backoff_cap_s >= c.failure_backoff_s);
     }

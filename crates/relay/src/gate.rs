@@ -28,14 +28,26 @@ use crate::store::{EpochOutcome, GateDeposit, GateRead};
 
 fn refusal(e: GateError) -> ApiError {
     match e {
-        GateError::ReplayedEpoch { .. } => ApiError::new(StatusCode::CONFLICT, gcodes::REPLAYED_EPOCH, e.to_string()),
-        GateError::ForkedEpoch { .. } => ApiError::new(StatusCode::CONFLICT, gcodes::FORKED_EPOCH, e.to_string()),
-        _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, gcodes::INVALID_EPOCH, e.to_string()),
+        GateError::ReplayedEpoch { .. } => {
+            ApiError::new(StatusCode::CONFLICT, gcodes::REPLAYED_EPOCH, e.to_string())
+        }
+        GateError::ForkedEpoch { .. } => {
+            ApiError::new(StatusCode::CONFLICT, gcodes::FORKED_EPOCH, e.to_string())
+        }
+        _ => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            gcodes::INVALID_EPOCH,
+            e.to_string(),
+        ),
     }
 }
 
 fn not_a_member() -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, gcodes::NOT_A_MEMBER, "the requester is in no roster of this gate")
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        gcodes::NOT_A_MEMBER,
+        "the requester is in no roster of this gate",
+    )
 }
 
 fn check_gate_id(gate: &str) -> Result<(), ApiError> {
@@ -54,11 +66,23 @@ pub async fn publish_epoch(
     let now = st.now();
     let record = req.record;
     let gate = record.gate.clone();
-    let outcome = st.with_store("gate_epoch", move |s| s.gate_add_epoch(&record, now)).await?;
+    let outcome = st
+        .with_store("gate_epoch", move |s| s.gate_add_epoch(&record, now))
+        .await?;
     match outcome {
-        EpochOutcome::Accepted { epoch, hash, genesis_hash } => {
+        EpochOutcome::Accepted {
+            epoch,
+            hash,
+            genesis_hash,
+        } => {
             tracing::info!(epoch, "gate epoch accepted");
-            Ok(ApiJson(EpochResponse { ok: true, gate, epoch, hash, genesis_hash }))
+            Ok(ApiJson(EpochResponse {
+                ok: true,
+                gate,
+                epoch,
+                hash,
+                genesis_hash,
+            }))
         }
         EpochOutcome::Refused(e) => {
             tracing::info!(error = %e, "gate epoch refused");
@@ -76,7 +100,9 @@ pub async fn deposit_message(
     let (msg, stored) = validate_message(&req.message)?;
     let (gate, epoch, nonce) = (msg.gate.clone(), msg.epoch, msg.nonce.clone());
     let outcome = st
-        .with_store("gate_message", move |s| s.gate_deposit(&gate, epoch, &nonce, &stored, now))
+        .with_store("gate_message", move |s| {
+            s.gate_deposit(&gate, epoch, &nonce, &stored, now)
+        })
         .await?;
     match outcome {
         GateDeposit::Stored { seq } => Ok(ApiJson(MessageResponse { ok: true, seq, duplicate: false })),
@@ -104,9 +130,17 @@ pub async fn read_epochs(
     authenticate(&req.auth, Action::GateRead, &epochs_params(&req.gate), now)?;
     let n = nonce_of(&req.auth);
     let gate = req.gate.clone();
-    let outcome = st.with_store("gate_epochs", move |s| s.gate_epochs(nonce_use(&n), &gate, now)).await?;
+    let outcome = st
+        .with_store("gate_epochs", move |s| {
+            s.gate_epochs(nonce_use(&n), &gate, now)
+        })
+        .await?;
     match outcome {
-        GateRead::Ok(records) => Ok(ApiJson(EpochsResponse { ok: true, gate: req.gate, records })),
+        GateRead::Ok(records) => Ok(ApiJson(EpochsResponse {
+            ok: true,
+            gate: req.gate,
+            records,
+        })),
         GateRead::Replayed => Err(ApiError::replayed()),
         GateRead::NotAMember => Err(not_a_member()),
     }
@@ -120,20 +154,33 @@ pub async fn read_messages(
     let now = st.now();
     check_gate_id(&req.gate)?;
     if !(1..=MAX_MESSAGES_LIMIT).contains(&req.limit) {
-        return Err(ApiError::bad_request(format!("limit must be 1..={MAX_MESSAGES_LIMIT}")));
+        return Err(ApiError::bad_request(format!(
+            "limit must be 1..={MAX_MESSAGES_LIMIT}"
+        )));
     }
-    authenticate(&req.auth, Action::GateRead, &messages_params(&req.gate, req.after, req.limit), now)?;
+    authenticate(
+        &req.auth,
+        Action::GateRead,
+        &messages_params(&req.gate, req.after, req.limit),
+        now,
+    )?;
     let n = nonce_of(&req.auth);
     let gate = req.gate.clone();
     let after = req.after.unwrap_or(0);
     let limit = req.limit;
     let outcome = st
-        .with_store("gate_messages", move |s| s.gate_messages(nonce_use(&n), &gate, after, limit, now))
+        .with_store("gate_messages", move |s| {
+            s.gate_messages(nonce_use(&n), &gate, after, limit, now)
+        })
         .await?;
     match outcome {
         GateRead::Ok(messages) => {
             let next_after = messages.last().map_or(after, |m| m.seq);
-            Ok(ApiJson(MessagesResponse { ok: true, messages, next_after }))
+            Ok(ApiJson(MessagesResponse {
+                ok: true,
+                messages,
+                next_after,
+            }))
         }
         GateRead::Replayed => Err(ApiError::replayed()),
         GateRead::NotAMember => Err(not_a_member()),
@@ -144,11 +191,22 @@ pub async fn read_messages(
 /// schema (plaintext tripwires, sealed bytes, transport lock), then `GateMessage::validate`.
 /// Returns the message and its typed re-encoding (exactly the validated fields), which is
 /// what is stored and replicated.
-pub(crate) fn validate_message(message: &postern_core::json::Value) -> Result<(GateMessage, String), ApiError> {
-    let invalid = |d: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, gcodes::INVALID_MESSAGE, d);
+pub(crate) fn validate_message(
+    message: &postern_core::json::Value,
+) -> Result<(GateMessage, String), ApiError> {
+    let invalid =
+        |d: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, gcodes::INVALID_MESSAGE, d);
     schema::validate_for_append("gate_message", message, true).map_err(|e| {
-        let code = if matches!(e, schema::SchemaError::PayloadTooLarge) { icodes::PAYLOAD_TOO_LARGE } else { gcodes::INVALID_MESSAGE };
-        let status = if code == icodes::PAYLOAD_TOO_LARGE { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::UNPROCESSABLE_ENTITY };
+        let code = if matches!(e, schema::SchemaError::PayloadTooLarge) {
+            icodes::PAYLOAD_TOO_LARGE
+        } else {
+            gcodes::INVALID_MESSAGE
+        };
+        let status = if code == icodes::PAYLOAD_TOO_LARGE {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
         ApiError::new(status, code, e.to_string())
     })?;
     let json = serde_json::to_string(message).map_err(|e| invalid(e.to_string()))?;
@@ -168,7 +226,9 @@ pub async fn list_mine(
     let now = st.now();
     authenticate(&req.auth, Action::GateList, &mine_params(), now)?;
     let n = nonce_of(&req.auth);
-    let chains = st.with_store("gate_mine", move |s| s.gate_chains_of(nonce_use(&n), now)).await?;
+    let chains = st
+        .with_store("gate_mine", move |s| s.gate_chains_of(nonce_use(&n), now))
+        .await?;
     let Some(chains) = chains else {
         return Err(ApiError::replayed());
     };

@@ -34,8 +34,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use postern_core::api::gate::{
-    codes as gcodes, peer_codes, PeerPullRequest, PeerPullResponse, PeerPushOutcome, PeerPushRequest,
-    PeerPushResponse, PATH_PEER_PULL, PEER_PULL_MAX_LIMIT,
+    codes as gcodes, peer_codes, PeerPullRequest, PeerPullResponse, PeerPushOutcome,
+    PeerPushRequest, PeerPushResponse, PATH_PEER_PULL, PEER_PULL_MAX_LIMIT,
 };
 use postern_core::gate::GateError;
 use postern_core::peer::{peer_key, sign_body, HEADER_PEER_HMAC, HEADER_PEER_URL, PEER_KEY_BYTES};
@@ -47,8 +47,14 @@ use crate::store::PeerGateOutcome;
 
 fn refusal(e: GateError) -> ApiError {
     match e {
-        GateError::ForkedEpoch { .. } => ApiError::new(StatusCode::CONFLICT, gcodes::FORKED_EPOCH, e.to_string()),
-        _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, gcodes::INVALID_EPOCH, e.to_string()),
+        GateError::ForkedEpoch { .. } => {
+            ApiError::new(StatusCode::CONFLICT, gcodes::FORKED_EPOCH, e.to_string())
+        }
+        _ => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            gcodes::INVALID_EPOCH,
+            e.to_string(),
+        ),
     }
 }
 
@@ -72,7 +78,11 @@ async fn ingest(
         (Some(record), None) => {
             let gate = record.gate.clone();
             let from = peer.to_string();
-            let out = st.with_store("gate_peer_epoch", move |s| s.gate_peer_epoch(&record, now, &from)).await?;
+            let out = st
+                .with_store("gate_peer_epoch", move |s| {
+                    s.gate_peer_epoch(&record, now, &from)
+                })
+                .await?;
             (gate, out)
         }
         (None, Some(message)) => {
@@ -81,9 +91,16 @@ async fn ingest(
                 Err(e) => return Ok(Err(e)),
             };
             let gate = msg.gate.clone();
-            let (g, epoch, nonce, from) = (msg.gate.clone(), msg.epoch, msg.nonce.clone(), peer.to_string());
+            let (g, epoch, nonce, from) = (
+                msg.gate.clone(),
+                msg.epoch,
+                msg.nonce.clone(),
+                peer.to_string(),
+            );
             let out = st
-                .with_store("gate_peer_message", move |s| s.gate_peer_message(&g, epoch, &nonce, &stored, now, &from))
+                .with_store("gate_peer_message", move |s| {
+                    s.gate_peer_message(&g, epoch, &nonce, &stored, now, &from)
+                })
                 .await?;
             (gate, out)
         }
@@ -113,7 +130,15 @@ async fn ingest(
         }
     };
     tracing::info!(peer = %peer, epoch, outcome = ?outcome, "gate item from peer");
-    Ok(Ok((status, PeerPushResponse { ok: true, outcome, gate, epoch })))
+    Ok(Ok((
+        status,
+        PeerPushResponse {
+            ok: true,
+            outcome,
+            gate,
+            epoch,
+        },
+    )))
 }
 
 /// `POST /api/mesh/gate/peer-push {record} | {message}`.
@@ -135,29 +160,59 @@ pub(crate) async fn peer_pull(
 ) -> Result<Response, ApiError> {
     let (peer, req): (String, PeerPullRequest) = crate::peer::authenticated(&st, &headers, body)?;
     if !(1..=PEER_PULL_MAX_LIMIT).contains(&req.limit) {
-        return Err(ApiError::bad_request(format!("limit must be 1..={PEER_PULL_MAX_LIMIT}")));
+        return Err(ApiError::bad_request(format!(
+            "limit must be 1..={PEER_PULL_MAX_LIMIT}"
+        )));
     }
     let (after, limit) = (req.after, req.limit);
-    let page = st.with_store("gate_peer_pull", move |s| s.gate_feed_page(after, limit, PULL_MAX_BYTES)).await?;
+    let page = st
+        .with_store("gate_peer_pull", move |s| {
+            s.gate_feed_page(after, limit, PULL_MAX_BYTES)
+        })
+        .await?;
     let next_after = page.last().map_or(after, |(seq, _)| *seq);
     tracing::debug!(peer = %peer, after, items = page.len(), "gate feed pulled");
     // The exact stored JSON, spliced.
     let items: Vec<String> = page.into_iter().map(|(_, b)| b).collect();
-    let json = format!("{{\"ok\":true,\"items\":[{}],\"next_after\":{next_after}}}", items.join(","));
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
+    let json = format!(
+        "{{\"ok\":true,\"items\":[{}],\"next_after\":{next_after}}}",
+        items.join(",")
+    );
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json,
+    )
+        .into_response())
 }
 
 /// Start one gate pull task per peer (inside the runtime). Needs `public_url`: the pull is
 /// authenticated as this relay.
-pub fn start_pull(st: &AppState, public_url: Option<&str>, specs: &[crate::peer::PeerSpec], interval_s: u64) {
+pub fn start_pull(
+    st: &AppState,
+    public_url: Option<&str>,
+    specs: &[crate::peer::PeerSpec],
+    interval_s: u64,
+) {
     let Some(own) = public_url else { return };
     for spec in specs {
         let key = Zeroizing::new(peer_key(&spec.secret, own));
-        tokio::spawn(pull_worker(st.clone(), spec.url.clone(), own.to_string(), key, interval_s.max(1)));
+        tokio::spawn(pull_worker(
+            st.clone(),
+            spec.url.clone(),
+            own.to_string(),
+            key,
+            interval_s.max(1),
+        ));
     }
 }
 
-async fn pull_worker(st: AppState, peer: String, own: String, key: Zeroizing<[u8; PEER_KEY_BYTES]>, interval_s: u64) {
+async fn pull_worker(
+    st: AppState,
+    peer: String,
+    own: String,
+    key: Zeroizing<[u8; PEER_KEY_BYTES]>,
+    interval_s: u64,
+) {
     let agent = crate::peer::outbound_agent(PULL_TIMEOUT);
     let base = interval_s.min(DEFAULT_FAILURE_BACKOFF_S);
     let cap = interval_s.saturating_mul(8).max(base);
@@ -181,8 +236,22 @@ async fn pull_worker(st: AppState, peer: String, own: String, key: Zeroizing<[u8
     }
 }
 
-fn fetch(agent: &ureq::Agent, url: &str, own: &str, mac: &str, body: &[u8], now: u64) -> Result<Vec<u8>, (String, u64)> {
-    crate::peer::post_json(agent, url, &[(HEADER_PEER_URL, own), (HEADER_PEER_HMAC, mac)], body, PULL_MAX_RESPONSE_BYTES, now)
+fn fetch(
+    agent: &ureq::Agent,
+    url: &str,
+    own: &str,
+    mac: &str,
+    body: &[u8],
+    now: u64,
+) -> Result<Vec<u8>, (String, u64)> {
+    crate::peer::post_json(
+        agent,
+        url,
+        &[(HEADER_PEER_URL, own), (HEADER_PEER_HMAC, mac)],
+        body,
+        PULL_MAX_RESPONSE_BYTES,
+        now,
+    )
 }
 
 /// Pull pages from `peer` until a short page; returns the items newly stored here.
@@ -195,17 +264,30 @@ async fn pull_round(
 ) -> Result<u64, (String, u64)> {
     let local = |_| ("local storage error".to_string(), 0);
     let p = peer.to_string();
-    let mut after = st.with_store("gate_pull_cursor", move |s| s.gate_pull_cursor(&p)).await.map_err(local)?;
+    let mut after = st
+        .with_store("gate_pull_cursor", move |s| s.gate_pull_cursor(&p))
+        .await
+        .map_err(local)?;
     let mut stored = 0u64;
     for _ in 0..PULL_MAX_PAGES {
-        let body = serde_json::to_vec(&PeerPullRequest { after, limit: PEER_PULL_MAX_LIMIT }).map_err(|e| (e.to_string(), 0))?;
+        let body = serde_json::to_vec(&PeerPullRequest {
+            after,
+            limit: PEER_PULL_MAX_LIMIT,
+        })
+        .map_err(|e| (e.to_string(), 0))?;
         let mac = sign_body(key, &body);
-        let (a, url, own_url, now) = (agent.clone(), format!("{peer}{PATH_PEER_PULL}"), own.to_string(), st.now());
-        let bytes = tokio::task::spawn_blocking(move || fetch(&a, &url, &own_url, &mac, &body, now))
-            .await
-            .map_err(|e| (e.to_string(), 0))??;
-        let page: PeerPullResponse =
-            serde_json::from_slice(&bytes).map_err(|e| (format!("gate pull response does not parse: {e}"), 0))?;
+        let (a, url, own_url, now) = (
+            agent.clone(),
+            format!("{peer}{PATH_PEER_PULL}"),
+            own.to_string(),
+            st.now(),
+        );
+        let bytes =
+            tokio::task::spawn_blocking(move || fetch(&a, &url, &own_url, &mac, &body, now))
+                .await
+                .map_err(|e| (e.to_string(), 0))??;
+        let page: PeerPullResponse = serde_json::from_slice(&bytes)
+            .map_err(|e| (format!("gate pull response does not parse: {e}"), 0))?;
         let n = page.items.len();
         for item in page.items {
             match ingest(st, peer, item).await {
@@ -217,13 +299,25 @@ async fn pull_round(
                     tracing::info!(peer = %peer, %status, "pulled gate item refused");
                 }
                 // Retryable: keep the cursor before this page.
-                Err(e) => return Err((format!("storing pulled gate items failed ({})", e.into_response().status()), 0)),
+                Err(e) => {
+                    return Err((
+                        format!(
+                            "storing pulled gate items failed ({})",
+                            e.into_response().status()
+                        ),
+                        0,
+                    ))
+                }
             }
         }
         if page.next_after > after {
             after = page.next_after;
             let (p, now) = (peer.to_string(), st.now());
-            st.with_store("gate_pull_cursor_set", move |s| s.set_gate_pull_cursor(&p, after, now)).await.map_err(local)?;
+            st.with_store("gate_pull_cursor_set", move |s| {
+                s.set_gate_pull_cursor(&p, after, now)
+            })
+            .await
+            .map_err(local)?;
         }
         if n < PEER_PULL_MAX_LIMIT as usize || n == 0 {
             break;

@@ -54,7 +54,10 @@ fn unsupported_protocol(got: &str) -> ApiError {
     ApiError::new(
         StatusCode::UPGRADE_REQUIRED,
         icodes::UNSUPPORTED_PROTOCOL,
-        format!("protocol_version {:?} is not supported; this relay speaks {PROTOCOL_VERSION}", trunc(got)),
+        format!(
+            "protocol_version {:?} is not supported; this relay speaks {PROTOCOL_VERSION}",
+            trunc(got)
+        ),
     )
 }
 
@@ -73,19 +76,27 @@ fn trunc(s: &str) -> &str {
     }
 }
 
-pub(crate) async fn status(State(st): State<AppState>) -> Result<ApiJson<StatusResponse>, ApiError> {
-    let (head, count) = st.with_chain("status", |c| Ok(c.head(Lane::Public))).await?;
+pub(crate) async fn status(
+    State(st): State<AppState>,
+) -> Result<ApiJson<StatusResponse>, ApiError> {
+    let (head, count) = st
+        .with_chain("status", |c| Ok(c.head(Lane::Public)))
+        .await?;
     Ok(ApiJson(StatusResponse::new(&head, count, true)))
 }
 
 pub(crate) async fn private_status(
     State(st): State<AppState>,
 ) -> Result<ApiJson<PrivateStatusResponse>, ApiError> {
-    let (head_hash, count) = st.with_chain("private_status", |c| Ok(c.head(Lane::Private))).await?;
+    let (head_hash, count) = st
+        .with_chain("private_status", |c| Ok(c.head(Lane::Private)))
+        .await?;
     Ok(ApiJson(PrivateStatusResponse { head_hash, count }))
 }
 
-pub(crate) async fn merkle(State(st): State<AppState>) -> Result<ApiJson<MerkleResponse>, ApiError> {
+pub(crate) async fn merkle(
+    State(st): State<AppState>,
+) -> Result<ApiJson<MerkleResponse>, ApiError> {
     let (root, head, count) = st
         .with_chain("merkle", |c| {
             let (h, n) = c.head(Lane::Public);
@@ -202,14 +213,18 @@ pub(crate) async fn sync_post(
                 }
             }
             let (m, texts) = c.events_for_locator(&locator, limit)?;
-            let proofs = proofs.then(|| (c.proofs(m.start_index, texts.len()), c.head(Lane::Public).1));
+            let proofs =
+                proofs.then(|| (c.proofs(m.start_index, texts.len()), c.head(Lane::Public).1));
             Ok(Ok((head, m, texts, proofs)))
         })
         .await?;
     let (head, m, texts, proofs) = found.map_err(|head| head_mismatch(&head))?;
     let count = texts.len() as u64;
     let mut out = obj(vec![
-        ("matched_hash", Value::Str(m.matched_hash.unwrap_or_default())),
+        (
+            "matched_hash",
+            Value::Str(m.matched_hash.unwrap_or_default()),
+        ),
         ("forked", Value::Bool(m.forked)),
         ("head_hash", Value::Str(head)),
         ("count", Value::from(count)),
@@ -239,7 +254,10 @@ fn bad(detail: impl Into<String>) -> ApiError {
 
 /// Read the append body: exact JSON (core's reader), `payload` kept as sent.
 fn parse_append(body: &[u8]) -> Result<AppendRequest, ApiError> {
-    let limits = json::Limits { max_depth: APPEND_MAX_DEPTH, max_input_bytes: body.len() };
+    let limits = json::Limits {
+        max_depth: APPEND_MAX_DEPTH,
+        max_input_bytes: body.len(),
+    };
     let v = json::parse_with_limits(body, limits)
         .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
     if !matches!(v, Value::Object(_)) {
@@ -253,13 +271,14 @@ fn parse_append(body: &[u8]) -> Result<AppendRequest, ApiError> {
     if !matches!(v.get("network_id"), None | Some(Value::Str(_))) {
         return Err(bad("network_id must be a string"));
     }
-    let mut req: AppendRequest = serde_json::from_value(serde_json::Value::from(&v)).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            codes::BAD_REQUEST,
-            format!("request body does not match the append shape: {e}"),
-        )
-    })?;
+    let mut req: AppendRequest =
+        serde_json::from_value(serde_json::Value::from(&v)).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                codes::BAD_REQUEST,
+                format!("request body does not match the append shape: {e}"),
+            )
+        })?;
     // The payload exactly as sent (the serde round trip above may normalise numbers).
     req.payload = payload;
     Ok(req)
@@ -306,9 +325,15 @@ pub(crate) async fn append(
                 "infonet append"
             );
             // A new event was queued for the peers by the store, in the append's transaction.
-            let mut out = obj(vec![("ok", Value::Bool(true)), ("event", a.event.to_value())]);
+            let mut out = obj(vec![
+                ("ok", Value::Bool(true)),
+                ("event", a.event.to_value()),
+            ]);
             if a.duplicate {
-                out.insert("detail", Value::from("duplicate: this signed event is already on the chain"));
+                out.insert(
+                    "detail",
+                    Value::from("duplicate: this signed event is already on the chain"),
+                );
             }
             out.insert("lane", Value::from(a.lane.as_str()));
             out.insert("index", Value::from(a.index));
@@ -317,7 +342,11 @@ pub(crate) async fn append(
         }
         Err(r) => {
             st.metrics().append_rejected(r.code);
-            tracing::info!(lane = lane.as_str(), code = r.code, "infonet append refused");
+            tracing::info!(
+                lane = lane.as_str(),
+                code = r.code,
+                "infonet append refused"
+            );
             Err(ApiError::new(r.status, r.code, r.detail))
         }
     }
@@ -337,7 +366,10 @@ pub(crate) async fn metrics(State(st): State<AppState>) -> Result<Response, ApiE
         })
         .await?;
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         st.metrics().render(gauges),
     )
         .into_response())

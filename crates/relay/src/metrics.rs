@@ -100,18 +100,38 @@ impl Metrics {
         o.push_str("# HELP postern_http_requests_total HTTP requests by route and status class.\n");
         o.push_str("# TYPE postern_http_requests_total counter\n");
         for ((route, cls), n) in lock(&self.requests) {
-            let _ = writeln!(o, "postern_http_requests_total{{route=\"{}\",status=\"{cls}\"}} {n}", escape(&route));
+            let _ = writeln!(
+                o,
+                "postern_http_requests_total{{route=\"{}\",status=\"{cls}\"}} {n}",
+                escape(&route)
+            );
         }
         o.push_str("# HELP postern_rate_limited_total Requests answered 429 by the per-client rate limit.\n");
         o.push_str("# TYPE postern_rate_limited_total counter\n");
-        let rl = self.rate_limited.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let rl = self
+            .rate_limited
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for bucket in ["read", "write"] {
-            let _ = writeln!(o, "postern_rate_limited_total{{bucket=\"{bucket}\"}} {}", rl.get(bucket).copied().unwrap_or(0));
+            let _ = writeln!(
+                o,
+                "postern_rate_limited_total{{bucket=\"{bucket}\"}} {}",
+                rl.get(bucket).copied().unwrap_or(0)
+            );
         }
         o.push_str("# HELP postern_infonet_appends_total Infonet appends by result.\n");
         o.push_str("# TYPE postern_infonet_appends_total counter\n");
-        let acc = self.appends_accepted.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let rej = self.appends_rejected.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let acc = self
+            .appends_accepted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let rej = self
+            .appends_rejected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for lane in ["public", "private"] {
             let _ = writeln!(
                 o,
@@ -125,16 +145,33 @@ impl Metrics {
             self.appends_duplicate.load(Ordering::Relaxed)
         );
         let rejected: u64 = rej.values().sum();
-        let _ = writeln!(o, "postern_infonet_appends_total{{result=\"rejected\",lane=\"any\"}} {rejected}");
-        o.push_str("# HELP postern_infonet_append_rejections_total Refused appends by error code.\n");
+        let _ = writeln!(
+            o,
+            "postern_infonet_appends_total{{result=\"rejected\",lane=\"any\"}} {rejected}"
+        );
+        o.push_str(
+            "# HELP postern_infonet_append_rejections_total Refused appends by error code.\n",
+        );
         o.push_str("# TYPE postern_infonet_append_rejections_total counter\n");
         for (code, n) in rej {
-            let _ = writeln!(o, "postern_infonet_append_rejections_total{{code=\"{}\"}} {n}", escape(&code));
+            let _ = writeln!(
+                o,
+                "postern_infonet_append_rejections_total{{code=\"{}\"}} {n}",
+                escape(&code)
+            );
         }
         o.push_str("# HELP postern_infonet_events Events on each chain lane (head count).\n");
         o.push_str("# TYPE postern_infonet_events gauge\n");
-        let _ = writeln!(o, "postern_infonet_events{{lane=\"public\"}} {}", g.public_events);
-        let _ = writeln!(o, "postern_infonet_events{{lane=\"private\"}} {}", g.private_events);
+        let _ = writeln!(
+            o,
+            "postern_infonet_events{{lane=\"public\"}} {}",
+            g.public_events
+        );
+        let _ = writeln!(
+            o,
+            "postern_infonet_events{{lane=\"private\"}} {}",
+            g.private_events
+        );
         o.push_str("# HELP postern_dm_spool_messages Messages held in the DM spool.\n");
         o.push_str("# TYPE postern_dm_spool_messages gauge\n");
         let _ = writeln!(o, "postern_dm_spool_messages {}", g.dm_messages);
@@ -144,25 +181,42 @@ impl Metrics {
         o.push_str("# HELP postern_replication_total Outbound replication jobs (DM envelope, DM ack, chain events) per peer by result.\n");
         o.push_str("# TYPE postern_replication_total counter\n");
         for (i, r) in ["ok", "rejected", "error"].iter().enumerate() {
-            let n = self.replication.get(i).map_or(0, |c| c.load(Ordering::Relaxed));
+            let n = self
+                .replication
+                .get(i)
+                .map_or(0, |c| c.load(Ordering::Relaxed));
             let _ = writeln!(o, "postern_replication_total{{result=\"{r}\"}} {n}");
         }
-        let rounds = |i: usize| self.sync_rounds.get(i).map_or(0, |c| c.load(Ordering::Relaxed));
+        let rounds = |i: usize| {
+            self.sync_rounds
+                .get(i)
+                .map_or(0, |c| c.load(Ordering::Relaxed))
+        };
         o.push_str("# HELP postern_sync_rounds_total Pull-sync rounds with peers by result.\n");
         o.push_str("# TYPE postern_sync_rounds_total counter\n");
         for (i, r) in ["ok", "error", "fork"].iter().enumerate() {
-            let _ = writeln!(o, "postern_sync_rounds_total{{result=\"{r}\"}} {}", rounds(i));
+            let _ = writeln!(
+                o,
+                "postern_sync_rounds_total{{result=\"{r}\"}} {}",
+                rounds(i)
+            );
         }
         o.push_str("# HELP postern_sync_forks_total Pull-sync rounds that found a peer's chain forked from ours (never merged).\n");
         o.push_str("# TYPE postern_sync_forks_total counter\n");
         let _ = writeln!(o, "postern_sync_forks_total {}", rounds(2));
         o.push_str("# HELP postern_sync_events_pulled_total Chain events stored by pull sync.\n");
         o.push_str("# TYPE postern_sync_events_pulled_total counter\n");
-        let _ = writeln!(o, "postern_sync_events_pulled_total {}", self.sync_pulled.load(Ordering::Relaxed));
+        let _ = writeln!(
+            o,
+            "postern_sync_events_pulled_total {}",
+            self.sync_pulled.load(Ordering::Relaxed)
+        );
         o
     }
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

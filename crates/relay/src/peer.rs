@@ -19,15 +19,16 @@ use axum::response::{IntoResponse, Response};
 use postern_core::api::codes;
 use postern_core::api::dm::MAX_ACK_IDS;
 use postern_core::api::peer::{
-    codes as pcodes, PeerPushRejection, PeerPushResponse, ReplicateAckRequest, ReplicateAckResponse,
-    ReplicateEnvelopeRequest, ReplicateEnvelopeResponse, PATH_PEER_PUSH, PATH_REPLICATE_ACK,
-    PATH_REPLICATE_ENVELOPE, PEER_PUSH_MAX_EVENTS,
+    codes as pcodes, PeerPushRejection, PeerPushResponse, ReplicateAckRequest,
+    ReplicateAckResponse, ReplicateEnvelopeRequest, ReplicateEnvelopeResponse, PATH_PEER_PUSH,
+    PATH_REPLICATE_ACK, PATH_REPLICATE_ENVELOPE, PEER_PUSH_MAX_EVENTS,
 };
 use postern_core::dm::DmEnvelope;
 use postern_core::identity::is_valid_node_id;
 use postern_core::json::{self, Value};
 use postern_core::peer::{
-    normalize_peer_url, peer_key, sign_body, verify_body, HEADER_PEER_HMAC, HEADER_PEER_URL, PEER_KEY_BYTES,
+    normalize_peer_url, peer_key, sign_body, verify_body, HEADER_PEER_HMAC, HEADER_PEER_URL,
+    PEER_KEY_BYTES,
 };
 use zeroize::Zeroizing;
 
@@ -55,13 +56,19 @@ pub fn set_peer_ca(path: &std::path::Path) -> Result<(), String> {
     use rustls_pki_types::pem::PemObject as _;
     use rustls_pki_types::CertificateDer;
     let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path).map_err(|e| format!("--peer-ca {}: {e}", path.display()))?;
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("--peer-ca {}: {e}", path.display()))?;
     for cert in certs {
         let cert = cert.map_err(|e| format!("--peer-ca {}: {e}", path.display()))?;
-        roots.add(cert).map_err(|e| format!("--peer-ca {}: {e}", path.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("--peer-ca {}: {e}", path.display()))?;
     }
     if roots.is_empty() {
-        return Err(format!("--peer-ca {}: no certificate found", path.display()));
+        return Err(format!(
+            "--peer-ca {}: no certificate found",
+            path.display()
+        ));
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -69,7 +76,9 @@ pub fn set_peer_ca(path: &std::path::Path) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    PEER_TLS.set(Arc::new(config)).map_err(|_| "--peer-ca was already configured".to_string())
+    PEER_TLS
+        .set(Arc::new(config))
+        .map_err(|_| "--peer-ca was already configured".to_string())
 }
 
 /// The HTTP(S) agent of outbound peer requests (`--peer-ca` applied when given).
@@ -110,7 +119,9 @@ pub fn post_json(
         }
         Err(ureq::Error::Status(code, r)) => {
             let retry_after = match code {
-                429 => r.header("retry-after").map_or(0, |v| postern_core::sync::parse_retry_after(v, now)),
+                429 => r
+                    .header("retry-after")
+                    .map_or(0, |v| postern_core::sync::parse_retry_after(v, now)),
                 _ => 0,
             };
             Err((format!("status {code}"), retry_after))
@@ -142,7 +153,10 @@ pub fn parse_peer_spec(s: &str) -> Result<PeerSpec, String> {
     if secret.is_empty() {
         return Err("the peer secret must not be empty".into());
     }
-    Ok(PeerSpec { url, secret: Zeroizing::new(secret.as_bytes().to_vec()) })
+    Ok(PeerSpec {
+        url,
+        secret: Zeroizing::new(secret.as_bytes().to_vec()),
+    })
 }
 
 /// clap parser of `--public-url`.
@@ -153,29 +167,57 @@ pub fn parse_public_url(s: &str) -> Result<String, String> {
 /// One outbound replication job.
 #[derive(Debug, Clone)]
 pub enum Job {
-    Envelope { envelope: DmEnvelope, expires_at: u64 },
+    Envelope {
+        envelope: DmEnvelope,
+        expires_at: u64,
+    },
     /// The mailbox owner's signed ack (its `dm.ack` request auth over exactly `msg_ids`).
-    Ack { recipient_id: String, msg_ids: Vec<String>, owner_ack: postern_core::auth::RequestAuth },
-    Events { events: Vec<String> },
+    Ack {
+        recipient_id: String,
+        msg_ids: Vec<String>,
+        owner_ack: postern_core::auth::RequestAuth,
+    },
+    Events {
+        events: Vec<String>,
+    },
 }
 
 impl Job {
     pub(crate) fn path_and_body(&self) -> (&'static str, Vec<u8>) {
         match self {
-            Job::Envelope { envelope, expires_at } => {
-                let req = ReplicateEnvelopeRequest { envelope: envelope.clone(), expires_at: *expires_at };
-                (PATH_REPLICATE_ENVELOPE, serde_json::to_vec(&req).unwrap_or_default())
+            Job::Envelope {
+                envelope,
+                expires_at,
+            } => {
+                let req = ReplicateEnvelopeRequest {
+                    envelope: envelope.clone(),
+                    expires_at: *expires_at,
+                };
+                (
+                    PATH_REPLICATE_ENVELOPE,
+                    serde_json::to_vec(&req).unwrap_or_default(),
+                )
             }
-            Job::Ack { recipient_id, msg_ids, owner_ack } => {
+            Job::Ack {
+                recipient_id,
+                msg_ids,
+                owner_ack,
+            } => {
                 let req = ReplicateAckRequest {
                     msg_ids: msg_ids.clone(),
                     recipient_id: recipient_id.clone(),
                     owner_ack: Some(owner_ack.clone()),
                 };
-                (PATH_REPLICATE_ACK, serde_json::to_vec(&req).unwrap_or_default())
+                (
+                    PATH_REPLICATE_ACK,
+                    serde_json::to_vec(&req).unwrap_or_default(),
+                )
             }
             // Exact stored JSON of verified events, spliced (never re-encoded lossily).
-            Job::Events { events } => (PATH_PEER_PUSH, format!("{{\"events\":[{}]}}", events.join(",")).into_bytes()),
+            Job::Events { events } => (
+                PATH_PEER_PUSH,
+                format!("{{\"events\":[{}]}}", events.join(",")).into_bytes(),
+            ),
         }
     }
 }
@@ -208,9 +250,15 @@ impl Peers {
         env: &WorkerEnv,
     ) -> (Peers, crate::store::Outbox) {
         let mut p = Peers::default();
-        let mut outbox = crate::store::Outbox { metrics: Some(Arc::clone(&env.metrics)), ..Default::default() };
+        let mut outbox = crate::store::Outbox {
+            metrics: Some(Arc::clone(&env.metrics)),
+            ..Default::default()
+        };
         for spec in specs {
-            p.inbound.insert(spec.url.clone(), Zeroizing::new(peer_key(&spec.secret, &spec.url)));
+            p.inbound.insert(
+                spec.url.clone(),
+                Zeroizing::new(peer_key(&spec.secret, &spec.url)),
+            );
             let Some(own) = public_url else { continue };
             let key = Zeroizing::new(peer_key(&spec.secret, own));
             let notify = Arc::new(tokio::sync::Notify::new());
@@ -227,19 +275,30 @@ impl Peers {
             outbox.peers.push((spec.url.clone(), notify));
         }
         if public_url.is_none() && !specs.is_empty() {
-            tracing::warn!("peers configured without --public-url: accepting pushes, not sending any");
+            tracing::warn!(
+                "peers configured without --public-url: accepting pushes, not sending any"
+            );
         }
         (p, outbox)
     }
 
-    pub(crate) fn authenticate(&self, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
-        let deny = |detail: &str| ApiError::new(StatusCode::FORBIDDEN, pcodes::PEER_UNAUTHORIZED, detail);
+    pub(crate) fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<String, ApiError> {
+        let deny =
+            |detail: &str| ApiError::new(StatusCode::FORBIDDEN, pcodes::PEER_UNAUTHORIZED, detail);
         let url = headers
             .get(HEADER_PEER_URL)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| deny("missing X-Peer-Url"))?;
-        let url = normalize_peer_url(url).map_err(|_| deny("X-Peer-Url is not a valid peer URL"))?;
-        let key = self.inbound.get(&url).ok_or_else(|| deny("X-Peer-Url is not a configured peer"))?;
+        let url =
+            normalize_peer_url(url).map_err(|_| deny("X-Peer-Url is not a valid peer URL"))?;
+        let key = self
+            .inbound
+            .get(&url)
+            .ok_or_else(|| deny("X-Peer-Url is not a configured peer"))?;
         let mac = headers
             .get(HEADER_PEER_HMAC)
             .and_then(|v| v.to_str().ok())
@@ -268,9 +327,13 @@ fn send_once(agent: &ureq::Agent, url: &str, own: &str, mac: &str, body: &[u8]) 
     match resp {
         Ok(_) => Attempt::Ok,
         Err(ureq::Error::Status(code, r)) => {
-            let retry_after = r.header("retry-after").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let retry_after = r
+                .header("retry-after")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
             let text = r.into_string().unwrap_or_default();
-            let rate_limited = code == 429 && text.contains(&format!("\"{}\"", codes::RATE_LIMITED));
+            let rate_limited =
+                code == 429 && text.contains(&format!("\"{}\"", codes::RATE_LIMITED));
             if code >= 500 || code == 408 || rate_limited {
                 Attempt::Retry(format!("status {code}"), retry_after)
             } else {
@@ -347,9 +410,10 @@ impl Worker {
             let mac = sign_body(&self.key, &body);
             let url = format!("{}{}", self.peer, row.path);
             let (a, own) = (agent.clone(), self.own.clone());
-            let attempt = tokio::task::spawn_blocking(move || send_once(&a, &url, &own, &mac, &body))
-                .await
-                .unwrap_or_else(|e| Attempt::Retry(e.to_string(), 0));
+            let attempt =
+                tokio::task::spawn_blocking(move || send_once(&a, &url, &own, &mac, &body))
+                    .await
+                    .unwrap_or_else(|e| Attempt::Retry(e.to_string(), 0));
             let id = row.id;
             match attempt {
                 Attempt::Ok => {
@@ -371,7 +435,8 @@ impl Worker {
                     );
                     tracing::debug!(peer = %self.peer, path = %row.path, error = %why, attempts = failures, wait, "replication failed; retrying");
                     let next = (self.clock)().saturating_add(wait);
-                    self.with_store(move |s| s.outbox_retry(id, failures, next)).await;
+                    self.with_store(move |s| s.outbox_retry(id, failures, next))
+                        .await;
                 }
             }
         }
@@ -390,9 +455,13 @@ pub(crate) async fn peer_push(
 ) -> Result<Response, ApiError> {
     let body = read_body(body)?;
     let peer = st.peers().authenticate(&headers, &body)?;
-    let limits = json::Limits { max_depth: PUSH_MAX_DEPTH, max_input_bytes: body.len() };
+    let limits = json::Limits {
+        max_depth: PUSH_MAX_DEPTH,
+        max_input_bytes: body.len(),
+    };
     let bad = |d: String| ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, d);
-    let v = json::parse_with_limits(&body, limits).map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
+    let v = json::parse_with_limits(&body, limits)
+        .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
     let events = match v.get("events") {
         Some(Value::Array(a)) => a.clone(),
         _ => return Err(bad("expected {\"events\": [...]}".into())),
@@ -405,11 +474,23 @@ pub(crate) async fn peer_push(
         ));
     }
     let now = st.now();
-    let outcome = st.with_chain("peer_push", move |c| c.peer_push(&events, now)).await?;
+    let outcome = st
+        .with_chain("peer_push", move |c| c.peer_push(&events, now))
+        .await?;
     match outcome {
-        PushOutcome::Done { accepted, duplicates, head_hash } => {
+        PushOutcome::Done {
+            accepted,
+            duplicates,
+            head_hash,
+        } => {
             tracing::info!(peer = %peer, accepted, duplicates, "peer push");
-            Ok(ApiJson(PeerPushResponse { ok: true, accepted, duplicates, head_hash }).into_response())
+            Ok(ApiJson(PeerPushResponse {
+                ok: true,
+                accepted,
+                duplicates,
+                head_hash,
+            })
+            .into_response())
         }
         PushOutcome::Refused(r) => {
             tracing::info!(peer = %peer, index = r.index, code = r.refusal.code, "peer push refused");
@@ -493,14 +574,26 @@ pub(crate) async fn ingest_envelope(
             // New here: the store queued it for every other peer in the same transaction (a
             // duplicate or tombstoned msg_id is never forwarded).
             tracing::info!(peer = %peer, "replica spooled");
-            Ok(ReplicateEnvelopeResponse { ok: true, msg_id, duplicate: false, expires_at })
+            Ok(ReplicateEnvelopeResponse {
+                ok: true,
+                msg_id,
+                duplicate: false,
+                expires_at,
+            })
         }
-        Deposit::Duplicate { expires_at } => {
-            Ok(ReplicateEnvelopeResponse { ok: true, msg_id, duplicate: true, expires_at })
-        }
+        Deposit::Duplicate { expires_at } => Ok(ReplicateEnvelopeResponse {
+            ok: true,
+            msg_id,
+            duplicate: true,
+            expires_at,
+        }),
         Deposit::Refused(cap) => {
             tracing::info!(code = cap.code(), "replica refused by cap");
-            Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, cap.code(), cap.to_string()))
+            Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                cap.code(),
+                cap.to_string(),
+            ))
         }
         Deposit::RecipientUnknown => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -539,15 +632,27 @@ pub(crate) async fn ingest_ack(
         ));
     }
     if !is_valid_node_id(&req.recipient_id) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, "recipient_id is not a node id"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::BAD_REQUEST,
+            "recipient_id is not a node id",
+        ));
     }
     if let Err((code, detail)) = postern_core::api::peer::check_replicated_ack(&req) {
         tracing::warn!(peer = %peer, code, "replicated ack refused");
-        let status = if code == codes::BAD_REQUEST { StatusCode::BAD_REQUEST } else { StatusCode::FORBIDDEN };
+        let status = if code == codes::BAD_REQUEST {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::FORBIDDEN
+        };
         return Err(ApiError::new(status, code, detail));
     }
     let Some(proof) = req.owner_ack else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, pcodes::ACK_UNSIGNED, "missing owner_ack"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            pcodes::ACK_UNSIGNED,
+            "missing owner_ack",
+        ));
     };
     let (rid, ids) = (req.recipient_id, req.msg_ids);
     let ttl = st.limits().ttl_secs;
@@ -555,7 +660,9 @@ pub(crate) async fn ingest_ack(
     // Tombstones every id; when that changed anything here, forwards (durably, same
     // transaction) the owner's statement unchanged: an ack that comes back changes nothing.
     let removed = st
-        .with_store("replicate_ack", move |s| s.remove_messages(&rid, &ids, &proof, Some(&from), ttl, now))
+        .with_store("replicate_ack", move |s| {
+            s.remove_messages(&rid, &ids, &proof, Some(&from), ttl, now)
+        })
         .await?;
     Ok(removed.len() as u64)
 }
@@ -574,12 +681,18 @@ mod tests {
         assert!(parse_peer_spec("http://x").is_err());
         assert!(parse_peer_spec("http://x=").is_err());
         assert!(parse_peer_spec("ftp://x=s").is_err());
-        assert_eq!(parse_public_url("http://127.0.0.1:80/").unwrap(), "http://127.0.0.1");
+        assert_eq!(
+            parse_public_url("http://127.0.0.1:80/").unwrap(),
+            "http://127.0.0.1"
+        );
     }
 
     #[test]
     fn push_body_splices_exact_events() {
-        let (path, body) = Job::Events { events: vec!["{\"a\":1.0}".into(), "{}".into()] }.path_and_body();
+        let (path, body) = Job::Events {
+            events: vec!["{\"a\":1.0}".into(), "{}".into()],
+        }
+        .path_and_body();
         assert_eq!(path, PATH_PEER_PUSH);
         assert_eq!(body, b"{\"events\":[{\"a\":1.0},{}]}");
     }

@@ -40,7 +40,10 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
 impl RateLimiter {
     /// `per_min == 0` disables the limit.
     pub fn new(per_min: u32) -> Self {
-        RateLimiter { per_min, buckets: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            per_min,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn per_min(&self) -> u32 {
@@ -58,12 +61,17 @@ impl RateLimiter {
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_TRACKED_CLIENTS && !map.contains_key(&key) {
             // Drop clients whose bucket has refilled: they lose nothing.
-            map.retain(|_, b| b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < cap);
+            map.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < cap
+            });
             if map.len() >= MAX_TRACKED_CLIENTS {
                 map.clear();
             }
         }
-        let b = map.entry(key).or_insert(Bucket { tokens: cap, last: now });
+        let b = map.entry(key).or_insert(Bucket {
+            tokens: cap,
+            last: now,
+        });
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
         b.tokens = (b.tokens + elapsed * rate).min(cap);
         b.last = now;
@@ -100,7 +108,10 @@ mod tests {
         assert_eq!(retry_after_secs(wait), 20);
         assert!(l.check(b, t0).is_ok(), "another client is not affected");
         assert!(l.check(a, t0 + Duration::from_secs(19)).is_err());
-        assert!(l.check(a, t0 + Duration::from_secs(21)).is_ok(), "refilled after Retry-After");
+        assert!(
+            l.check(a, t0 + Duration::from_secs(21)).is_ok(),
+            "refilled after Retry-After"
+        );
         assert!(RateLimiter::new(0).check(a, t0).is_ok());
     }
 

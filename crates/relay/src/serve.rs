@@ -183,10 +183,25 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         .with_peers(args.public_url.as_deref(), &args.peers);
     let peer_urls: Vec<String> = args.peers.iter().map(|p| p.url.clone()).collect();
     crate::sync::start(&state, &peer_urls, args.sync_interval_secs);
-    crate::gate_peer::start_pull(&state, args.public_url.as_deref(), &args.peers, args.sync_interval_secs);
-    crate::dm_pull::start(&state, args.public_url.as_deref(), &args.peers, args.dm_pull_interval_secs);
+    crate::gate_peer::start_pull(
+        &state,
+        args.public_url.as_deref(),
+        &args.peers,
+        args.sync_interval_secs,
+    );
+    crate::dm_pull::start(
+        &state,
+        args.public_url.as_deref(),
+        &args.peers,
+        args.dm_pull_interval_secs,
+    );
     if !args.peers.is_empty() {
-        tracing::info!(sync_interval_secs = args.sync_interval_secs, peers = args.peers.len(), public_url = args.public_url.as_deref().unwrap_or(""), "peer replication configured");
+        tracing::info!(
+            sync_interval_secs = args.sync_interval_secs,
+            peers = args.peers.len(),
+            public_url = args.public_url.as_deref().unwrap_or(""),
+            "peer replication configured"
+        );
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -208,7 +223,8 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let server = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    ).with_graceful_shutdown(async move {
+    )
+    .with_graceful_shutdown(async move {
         shutdown_signal().await;
         notify.notify_one();
     });

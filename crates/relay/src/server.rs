@@ -18,10 +18,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use postern_core::api::dm::{
-    poll_params, AckRequest, AckResponse, PollRequest, PollResponse, PubkeyQuery, PubkeyResponse,
-    RegisterRequest, RegisterResponse, SendRequest, SendResponse, MAX_ACK_IDS, MAX_POLL_LIMIT,
-    PATH_ACK, PATH_POLL, PATH_PUBKEY, PATH_REGISTER, PATH_SEND, PATH_DM_STATUS, StatusRequest,
-    StatusResponse, MsgStatus,
+    poll_params, AckRequest, AckResponse, MsgStatus, PollRequest, PollResponse, PubkeyQuery,
+    PubkeyResponse, RegisterRequest, RegisterResponse, SendRequest, SendResponse, StatusRequest,
+    StatusResponse, MAX_ACK_IDS, MAX_POLL_LIMIT, PATH_ACK, PATH_DM_STATUS, PATH_POLL, PATH_PUBKEY,
+    PATH_REGISTER, PATH_SEND,
 };
 use postern_core::api::gate as gate_api;
 use postern_core::api::{codes, ErrorBody, MAX_BODY_BYTES};
@@ -51,8 +51,8 @@ pub const DEFAULT_WRITE_RATE_PER_MIN: u32 = 60;
 /// Default read requests per minute per client (every other `/api` route).
 pub const DEFAULT_READ_RATE_PER_MIN: u32 = 1200;
 
-pub use postern_core::api::PATH_HEALTH;
 use postern_core::api::HealthResponse;
+pub use postern_core::api::PATH_HEALTH;
 
 /// Seconds since the Unix epoch; the only place the relay reads the clock.
 pub fn system_now() -> u64 {
@@ -82,7 +82,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, chain: Chain, limits: SpoolLimits, web: PathBuf, clock: fn() -> u64) -> Self {
+    pub fn new(
+        store: Store,
+        chain: Chain,
+        limits: SpoolLimits,
+        web: PathBuf,
+        clock: fn() -> u64,
+    ) -> Self {
         AppState {
             store: Arc::new(Mutex::new(store)),
             chain: Arc::new(Mutex::new(chain)),
@@ -108,8 +114,14 @@ impl AppState {
             metrics: Arc::clone(&self.metrics),
         };
         let (peers, outbox) = crate::peer::Peers::start(public_url, specs, &env);
-        self.store.lock().unwrap_or_else(|p| p.into_inner()).set_outbox(outbox.clone());
-        self.chain.lock().unwrap_or_else(|p| p.into_inner()).set_outbox(outbox);
+        self.store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_outbox(outbox.clone());
+        self.chain
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_outbox(outbox);
         self.peers = Arc::new(peers);
         self
     }
@@ -355,7 +367,6 @@ where
     }
 }
 
-
 /// Verify a signed request (everything but nonce freshness) and describe its nonce.
 pub(crate) fn authenticate(
     auth: &RequestAuth,
@@ -539,15 +550,26 @@ async fn dm_status(
     ApiJson(req): ApiJson<StatusRequest>,
 ) -> Result<ApiJson<StatusResponse>, ApiError> {
     let now = st.now();
-    req.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let StatusRequest { recipient_id, msg_ids } = req;
+    req.validate()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let StatusRequest {
+        recipient_id,
+        msg_ids,
+    } = req;
     let states = st
         .with_store("dm_status", move |s| {
             let states = s.delivery_states(&recipient_id, &msg_ids, now)?;
-            Ok(msg_ids.into_iter().zip(states).map(|(msg_id, state)| MsgStatus { msg_id, state }).collect())
+            Ok(msg_ids
+                .into_iter()
+                .zip(states)
+                .map(|(msg_id, state)| MsgStatus { msg_id, state })
+                .collect())
         })
         .await?;
-    Ok(ApiJson(StatusResponse { ok: true, statuses: states }))
+    Ok(ApiJson(StatusResponse {
+        ok: true,
+        statuses: states,
+    }))
 }
 
 const UI_NOT_BUILT: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -588,7 +610,10 @@ async fn fallback(State(st): State<AppState>, req: Request) -> Response {
         Err(never) => match never {},
     };
     if resp.status().is_success() {
-        resp.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cache));
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static(cache),
+        );
     }
     resp
 }
@@ -613,7 +638,6 @@ fn is_content_hashed(name: &str) -> bool {
             && matches!(rest.as_bytes()[16], b'.' | b'_')
     })
 }
-
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
@@ -645,10 +669,11 @@ fn bucket_of(method: &Method, path: &str) -> Option<&'static str> {
     if !is_api_path(path) || path == PATH_HEALTH {
         return None;
     }
-    let write = method == Method::POST && matches!(
-        path,
-        PATH_APPEND | PATH_SEND | PATH_REGISTER | gate_api::PATH_EPOCH | gate_api::PATH_MESSAGE
-    );
+    let write = method == Method::POST
+        && matches!(
+            path,
+            PATH_APPEND | PATH_SEND | PATH_REGISTER | gate_api::PATH_EPOCH | gate_api::PATH_MESSAGE
+        );
     Some(if write { "write" } else { "read" })
 }
 
@@ -658,10 +683,15 @@ async fn rate_limit(State(st): State<AppState>, req: Request, next: Next) -> Res
     let Some(bucket) = bucket_of(req.method(), req.uri().path()) else {
         return next.run(req).await;
     };
-    let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>() else {
+    let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>()
+    else {
         return next.run(req).await;
     };
-    let limiter = if bucket == "write" { &st.write_limit } else { &st.read_limit };
+    let limiter = if bucket == "write" {
+        &st.write_limit
+    } else {
+        &st.read_limit
+    };
     match limiter.check(peer.ip(), Instant::now()) {
         Ok(()) => next.run(req).await,
         Err(wait) => {
@@ -676,7 +706,8 @@ async fn rate_limit(State(st): State<AppState>, req: Request, next: Next) -> Res
                 ),
             )
             .into_response();
-            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
             resp
         }
     }
@@ -688,7 +719,14 @@ async fn count_requests(State(st): State<AppState>, req: Request, next: Next) ->
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| if is_api_path(req.uri().path()) { "unmatched_api" } else { "static" }.to_owned());
+        .unwrap_or_else(|| {
+            if is_api_path(req.uri().path()) {
+                "unmatched_api"
+            } else {
+                "static"
+            }
+            .to_owned()
+        });
     let resp = next.run(req).await;
     st.metrics.request(&route, resp.status().as_u16());
     resp
@@ -744,26 +782,43 @@ pub fn router(state: AppState) -> Router {
         .route(PATH_STATUS, get(crate::infonet::status))
         .route(PATH_MERKLE, get(crate::infonet::merkle))
         .route(PATH_LOCATOR, get(crate::infonet::locator))
-        .route(PATH_SYNC, get(crate::infonet::sync_get).post(crate::infonet::sync_post))
+        .route(
+            PATH_SYNC,
+            get(crate::infonet::sync_get).post(crate::infonet::sync_post),
+        )
         .route(PATH_APPEND, post(crate::infonet::append))
         .route(PATH_PRIVATE_STATUS, get(crate::infonet::private_status))
         .route(crate::sync::PATH_SYNC_STATUS, get(crate::sync::sync_status))
         .route(
             postern_core::api::peer::PATH_PEER_PUSH,
-            post(crate::peer::peer_push)
-                .layer(DefaultBodyLimit::max(postern_core::api::peer::MAX_PEER_PUSH_BODY_BYTES)),
+            post(crate::peer::peer_push).layer(DefaultBodyLimit::max(
+                postern_core::api::peer::MAX_PEER_PUSH_BODY_BYTES,
+            )),
         )
-        .route(postern_core::api::peer::PATH_REPLICATE_ENVELOPE, post(crate::peer::replicate_envelope))
-        .route(postern_core::api::peer::PATH_REPLICATE_ACK, post(crate::peer::replicate_ack))
-        .route(postern_core::api::peer::PATH_DM_PEER_PULL, post(crate::dm_pull::peer_pull))
-        .route(crate::dm_pull::PATH_DM_PULL_STATUS, get(crate::dm_pull::pull_status))
+        .route(
+            postern_core::api::peer::PATH_REPLICATE_ENVELOPE,
+            post(crate::peer::replicate_envelope),
+        )
+        .route(
+            postern_core::api::peer::PATH_REPLICATE_ACK,
+            post(crate::peer::replicate_ack),
+        )
+        .route(
+            postern_core::api::peer::PATH_DM_PEER_PULL,
+            post(crate::dm_pull::peer_pull),
+        )
+        .route(
+            crate::dm_pull::PATH_DM_PULL_STATUS,
+            get(crate::dm_pull::pull_status),
+        )
         .route(gate_api::PATH_EPOCH, post(crate::gate::publish_epoch))
         .route(gate_api::PATH_MESSAGE, post(crate::gate::deposit_message))
         .route(gate_api::PATH_EPOCHS, post(crate::gate::read_epochs))
         .route(gate_api::PATH_MESSAGES, post(crate::gate::read_messages))
         .route(
             gate_api::PATH_PEER_PUSH,
-            post(crate::gate_peer::peer_push).layer(DefaultBodyLimit::max(gate_api::MAX_PEER_PUSH_BODY_BYTES)),
+            post(crate::gate_peer::peer_push)
+                .layer(DefaultBodyLimit::max(gate_api::MAX_PEER_PUSH_BODY_BYTES)),
         )
         .route(gate_api::PATH_PEER_PULL, post(crate::gate_peer::peer_pull))
         .route(gate_api::PATH_MINE, post(crate::gate::list_mine))
@@ -775,7 +830,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn(log_requests))
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .layer(axum::middleware::map_response(no_sniff))
         .with_state(state)
 }
@@ -794,10 +852,24 @@ mod cache_tests {
 
     #[test]
     fn hashed_assets_are_immutable_and_the_shell_revalidates() {
-        for hashed in ["/postern-app-8a3f40826008bfc1_bg.wasm", "/postern-app-8a3f40826008bfc1.js", "/styles-0123456789abcdef.css"] {
+        for hashed in [
+            "/postern-app-8a3f40826008bfc1_bg.wasm",
+            "/postern-app-8a3f40826008bfc1.js",
+            "/styles-0123456789abcdef.css",
+        ] {
             assert!(cache_control_for(hashed).contains("immutable"), "{hashed}");
         }
-        for shell in ["/", "/index.html", "/sw.js", "/precache-manifest.json", "/manifest.webmanifest", "/icon-192.png", "/some/route", "/x-0123.js", "/a-0123456789abcdefg.js"] {
+        for shell in [
+            "/",
+            "/index.html",
+            "/sw.js",
+            "/precache-manifest.json",
+            "/manifest.webmanifest",
+            "/icon-192.png",
+            "/some/route",
+            "/x-0123.js",
+            "/a-0123456789abcdefg.js",
+        ] {
             assert_eq!(cache_control_for(shell), "no-cache", "{shell}");
         }
     }

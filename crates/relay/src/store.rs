@@ -207,7 +207,11 @@ pub struct Outbox {
 
 impl Default for Outbox {
     fn default() -> Self {
-        Outbox { peers: Vec::new(), cap_per_peer: DEFAULT_OUTBOX_CAP_PER_PEER, metrics: None }
+        Outbox {
+            peers: Vec::new(),
+            cap_per_peer: DEFAULT_OUTBOX_CAP_PER_PEER,
+            metrics: None,
+        }
     }
 }
 
@@ -297,7 +301,11 @@ pub struct NodeRecord {
 /// Result of publishing a gate epoch record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EpochOutcome {
-    Accepted { epoch: u64, hash: String, genesis_hash: String },
+    Accepted {
+        epoch: u64,
+        hash: String,
+        genesis_hash: String,
+    },
     /// Core refused the record against the stored chain.
     Refused(postern_core::gate::GateError),
 }
@@ -305,11 +313,17 @@ pub enum EpochOutcome {
 /// Result of depositing a gate message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GateDeposit {
-    Stored { seq: u64 },
-    Duplicate { seq: u64 },
+    Stored {
+        seq: u64,
+    },
+    Duplicate {
+        seq: u64,
+    },
     UnknownGate,
     /// The message's epoch is newer than the gate's current epoch.
-    UnknownEpoch { head: u64 },
+    UnknownEpoch {
+        head: u64,
+    },
 }
 
 /// Result of a signed gate read.
@@ -382,7 +396,11 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
-        Ok(Store { conn, path, outbox: Outbox::default() })
+        Ok(Store {
+            conn,
+            path,
+            outbox: Outbox::default(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -421,7 +439,10 @@ impl Store {
             "DELETE FROM dm_tombstones WHERE expires_at <= ?1",
             params![to_i64(now)],
         )?;
-        tx.execute("DELETE FROM dm_feed WHERE expires_at <= ?1", params![to_i64(now)])?;
+        tx.execute(
+            "DELETE FROM dm_feed WHERE expires_at <= ?1",
+            params![to_i64(now)],
+        )?;
         Ok(())
     }
 
@@ -466,7 +487,11 @@ impl Store {
                 "SELECT 1 FROM dm_tombstones WHERE recipient_id = ?1 AND msg_id = ?2",
             )?;
             for id in msg_ids {
-                if known.query_row(params![recipient_id, id], |_| Ok(())).optional()?.is_none() {
+                if known
+                    .query_row(params![recipient_id, id], |_| Ok(()))
+                    .optional()?
+                    .is_none()
+                {
                     fresh += 1;
                 }
             }
@@ -535,12 +560,18 @@ impl Store {
 
     /// The job was delivered (or finally refused): forget it.
     pub fn outbox_done(&mut self, id: i64) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM replication_outbox WHERE id = ?1", params![id])?;
+        self.conn
+            .execute("DELETE FROM replication_outbox WHERE id = ?1", params![id])?;
         Ok(())
     }
 
     /// The job failed retryably: record the attempt and when to try again.
-    pub fn outbox_retry(&mut self, id: i64, attempts: u64, next_attempt_at: u64) -> Result<(), StoreError> {
+    pub fn outbox_retry(
+        &mut self,
+        id: i64,
+        attempts: u64,
+        next_attempt_at: u64,
+    ) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE replication_outbox SET attempts = ?2, next_attempt_at = ?3 WHERE id = ?1",
             params![id, to_i64(attempts), to_i64(next_attempt_at)],
@@ -564,7 +595,9 @@ impl Store {
 
     /// Pending outbound jobs over all peers.
     pub fn outbox_len(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn.query_row("SELECT COUNT(*) FROM replication_outbox", [], |r| r.get(0))?;
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM replication_outbox", [], |r| r.get(0))?;
         Ok(to_u64(n))
     }
 
@@ -631,9 +664,17 @@ impl Store {
         )?;
         let mut out = Vec::with_capacity(msg_ids.len());
         for id in msg_ids {
-            let state = if acked.query_row(params![recipient_id, id, now], |_| Ok(())).optional()?.is_some() {
+            let state = if acked
+                .query_row(params![recipient_id, id, now], |_| Ok(()))
+                .optional()?
+                .is_some()
+            {
                 DeliveryState::Delivered
-            } else if spooled.query_row(params![recipient_id, id, now], |_| Ok(())).optional()?.is_some() {
+            } else if spooled
+                .query_row(params![recipient_id, id, now], |_| Ok(()))
+                .optional()?
+                .is_some()
+            {
                 DeliveryState::Pending
             } else {
                 DeliveryState::Unknown
@@ -708,7 +749,13 @@ impl Store {
                 msg_ids: msg_ids.to_vec(),
                 owner_ack: proof.clone(),
             };
-            Self::feed_ack(&tx, &job, recipient_id, msg_ids, now.saturating_add(ttl_secs))?;
+            Self::feed_ack(
+                &tx,
+                &job,
+                recipient_id,
+                msg_ids,
+                now.saturating_add(ttl_secs),
+            )?;
             Self::enqueue(&tx, &self.outbox, &job, from, now)?
         };
         tx.commit()?;
@@ -751,7 +798,9 @@ impl Store {
             .optional()?;
         if let Some(e) = tomb {
             tx.commit()?;
-            return Ok(Deposit::Duplicate { expires_at: to_u64(e) });
+            return Ok(Deposit::Duplicate {
+                expires_at: to_u64(e),
+            });
         }
         let existing: Option<i64> = tx
             .query_row(
@@ -799,9 +848,13 @@ impl Store {
                         to_i64(expires_at)
                     ],
                 )?;
-                let job = crate::peer::Job::Envelope { envelope: env.clone(), expires_at };
+                let job = crate::peer::Job::Envelope {
+                    envelope: env.clone(),
+                    expires_at,
+                };
                 let (_, feed_body) = job.path_and_body();
-                let feed_body = String::from_utf8(feed_body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let feed_body =
+                    String::from_utf8(feed_body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 tx.prepare_cached(
                     "INSERT INTO dm_feed (kind, recipient_id, msg_id, body, expires_at) VALUES ('envelope', ?1, ?2, ?3, ?4)",
                 )?
@@ -830,19 +883,25 @@ impl Store {
         tx: &rusqlite::Transaction<'_>,
         gate: &str,
     ) -> Result<Vec<postern_core::gate::EpochRecord>, StoreError> {
-        let mut stmt = tx.prepare("SELECT record FROM gate_epochs WHERE gate = ?1 ORDER BY epoch ASC")?;
+        let mut stmt =
+            tx.prepare("SELECT record FROM gate_epochs WHERE gate = ?1 ORDER BY epoch ASC")?;
         let rows = stmt.query_map(params![gate], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for row in rows {
             out.push(
-                serde_json::from_str(&row?)
-                    .map_err(|_| StoreError::Corrupt("stored epoch record does not parse".into()))?,
+                serde_json::from_str(&row?).map_err(|_| {
+                    StoreError::Corrupt("stored epoch record does not parse".into())
+                })?,
             );
         }
         Ok(out)
     }
 
-    fn is_gate_member(tx: &rusqlite::Transaction<'_>, gate: &str, member_id: &str) -> Result<bool, StoreError> {
+    fn is_gate_member(
+        tx: &rusqlite::Transaction<'_>,
+        gate: &str,
+        member_id: &str,
+    ) -> Result<bool, StoreError> {
         Ok(tx
             .query_row(
                 "SELECT 1 FROM gate_members WHERE gate = ?1 AND member_id = ?2 LIMIT 1",
@@ -864,8 +923,11 @@ impl Store {
         json: &str,
         now: u64,
     ) -> Result<GateDeposit, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (out, wake) = Self::gate_message_tx(&tx, &self.outbox, gate, epoch, nonce, json, now, None)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (out, wake) =
+            Self::gate_message_tx(&tx, &self.outbox, gate, epoch, nonce, json, now, None)?;
         tx.commit()?;
         self.wake(&wake);
         Ok(out)
@@ -878,7 +940,9 @@ impl Store {
         gate: &str,
         now: u64,
     ) -> Result<GateRead<Vec<postern_core::gate::EpochRecord>>, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if Self::consume_nonce(&tx, nonce, now)?.is_err() {
             return Ok(GateRead::Replayed);
         }
@@ -901,7 +965,9 @@ impl Store {
         limit: u32,
         now: u64,
     ) -> Result<GateRead<Vec<postern_core::api::gate::StoredGateMessage>>, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if Self::consume_nonce(&tx, nonce, now)?.is_err() {
             return Ok(GateRead::Replayed);
         }
@@ -918,12 +984,20 @@ impl Store {
             )?;
             let rows = stmt.query_map(
                 params![gate, nonce.node_id, to_i64(after), i64::from(limit)],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
             )?;
             for row in rows {
                 let (seq, epoch, received_at, json) = row?;
-                let message = postern_core::gate::GateMessage::from_json(&json)
-                    .map_err(|_| StoreError::Corrupt("stored gate message does not parse".into()))?;
+                let message = postern_core::gate::GateMessage::from_json(&json).map_err(|_| {
+                    StoreError::Corrupt("stored gate message does not parse".into())
+                })?;
                 out.push(postern_core::api::gate::StoredGateMessage {
                     seq: to_u64(seq),
                     epoch: to_u64(epoch),
@@ -944,13 +1018,16 @@ impl Store {
         nonce: NonceUse<'_>,
         now: u64,
     ) -> Result<Option<Vec<Vec<postern_core::gate::EpochRecord>>>, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if Self::consume_nonce(&tx, nonce, now)?.is_err() {
             return Ok(None);
         }
         let gates: Vec<String> = {
-            let mut stmt =
-                tx.prepare("SELECT DISTINCT gate FROM gate_members WHERE member_id = ?1 ORDER BY gate ASC")?;
+            let mut stmt = tx.prepare(
+                "SELECT DISTINCT gate FROM gate_members WHERE member_id = ?1 ORDER BY gate ASC",
+            )?;
             let rows = stmt.query_map(params![nonce.node_id], |r| r.get::<_, String>(0))?;
             rows.collect::<Result<_, _>>()?
         };
@@ -1050,7 +1127,13 @@ impl Store {
                 msg_ids: msg_ids.to_vec(),
                 owner_ack: proof.clone(),
             };
-            Self::feed_ack(&tx, &job, nonce.node_id, msg_ids, now.saturating_add(ttl_secs))?;
+            Self::feed_ack(
+                &tx,
+                &job,
+                nonce.node_id,
+                msg_ids,
+                now.saturating_add(ttl_secs),
+            )?;
             Self::enqueue(&tx, &self.outbox, &job, None, now)?
         } else {
             Vec::new()
@@ -1086,13 +1169,22 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, kind, body FROM dm_feed WHERE seq > ?1 AND expires_at > ?2 ORDER BY seq ASC LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![to_i64(after), to_i64(now), i64::from(limit) + 1], |r| {
-            Ok(FeedRow { seq: to_u64(r.get(0)?), kind: r.get(1)?, body: r.get(2)? })
-        })?;
+        let rows = stmt.query_map(
+            params![to_i64(after), to_i64(now), i64::from(limit) + 1],
+            |r| {
+                Ok(FeedRow {
+                    seq: to_u64(r.get(0)?),
+                    kind: r.get(1)?,
+                    body: r.get(2)?,
+                })
+            },
+        )?;
         let (mut out, mut bytes, mut more) = (Vec::new(), 0usize, false);
         for row in rows {
             let row = row?;
-            if out.len() >= limit as usize || (!out.is_empty() && bytes + row.body.len() > max_bytes) {
+            if out.len() >= limit as usize
+                || (!out.is_empty() && bytes + row.body.len() > max_bytes)
+            {
                 more = true;
                 break;
             }
@@ -1107,15 +1199,23 @@ impl Store {
     pub fn pull_cursor(&self, peer: &str) -> Result<(u64, u64), StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT after, pulled FROM dm_pull_cursors WHERE peer = ?1", params![peer], |r| {
-                Ok((to_u64(r.get(0)?), to_u64(r.get(1)?)))
-            })
+            .query_row(
+                "SELECT after, pulled FROM dm_pull_cursors WHERE peer = ?1",
+                params![peer],
+                |r| Ok((to_u64(r.get(0)?), to_u64(r.get(1)?))),
+            )
             .optional()?
             .unwrap_or((0, 0)))
     }
 
     /// Persist the cursor of `peer` after ingesting `items` more items (committed, fsynced).
-    pub fn set_pull_cursor(&mut self, peer: &str, after: u64, items: u64, now: u64) -> Result<(), StoreError> {
+    pub fn set_pull_cursor(
+        &mut self,
+        peer: &str,
+        after: u64,
+        items: u64,
+        now: u64,
+    ) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO dm_pull_cursors (peer, after, pulled, updated_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (peer) DO UPDATE SET after = excluded.after,
@@ -1177,7 +1277,9 @@ impl Store {
             ],
         )?;
         let wake = if replicate {
-            let job = crate::peer::Job::Events { events: vec![evt.json.to_string()] };
+            let job = crate::peer::Job::Events {
+                events: vec![evt.json.to_string()],
+            };
             Self::enqueue(&tx, &self.outbox, &job, None, now)?
         } else {
             Vec::new()
@@ -1221,12 +1323,19 @@ impl Store {
     }
 
     /// Exact JSON of events `start..start+limit` of `lane`, in order.
-    pub fn chain_range(&self, lane: Lane, start: u64, limit: u64) -> Result<Vec<String>, StoreError> {
+    pub fn chain_range(
+        &self,
+        lane: Lane,
+        start: u64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT event FROM {} WHERE idx >= ?1 ORDER BY idx ASC LIMIT ?2",
             lane.table()
         ))?;
-        let rows = stmt.query_map(params![to_i64(start), to_i64(limit)], |r| r.get::<_, String>(0))?;
+        let rows = stmt.query_map(params![to_i64(start), to_i64(limit)], |r| {
+            r.get::<_, String>(0)
+        })?;
         let mut out = Vec::new();
         for r in rows {
             out.push(r?);
@@ -1235,7 +1344,12 @@ impl Store {
     }
 
     /// Exact JSON of the newest `limit` events of `node_id` in `lane`, newest first.
-    pub fn chain_recent_by_node(&self, lane: Lane, node_id: &str, limit: u64) -> Result<Vec<String>, StoreError> {
+    pub fn chain_recent_by_node(
+        &self,
+        lane: Lane,
+        node_id: &str,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT event FROM {} WHERE node_id = ?1 ORDER BY idx DESC LIMIT ?2",
             lane.table()
@@ -1250,8 +1364,12 @@ impl Store {
 
     /// Registered nodes and spooled (unexpired and expired-but-unpruned) DM messages.
     pub fn spool_sizes(&self) -> Result<(u64, u64), StoreError> {
-        let nodes: i64 = self.conn.query_row("SELECT COUNT(*) FROM nodes", [], |r| r.get(0))?;
-        let msgs: i64 = self.conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
+        let nodes: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM nodes", [], |r| r.get(0))?;
+        let msgs: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
         Ok((to_u64(nodes), to_u64(msgs)))
     }
 }
@@ -1325,7 +1443,11 @@ impl Store {
 
     fn gate_head(tx: &rusqlite::Transaction<'_>, gate: &str) -> Result<Option<u64>, StoreError> {
         Ok(tx
-            .query_row("SELECT head_epoch FROM gates WHERE gate = ?1", params![gate], |r| r.get::<_, i64>(0))
+            .query_row(
+                "SELECT head_epoch FROM gates WHERE gate = ?1",
+                params![gate],
+                |r| r.get::<_, i64>(0),
+            )
             .optional()?
             .map(to_u64))
     }
@@ -1365,8 +1487,9 @@ impl Store {
             )?;
             (epoch, hex::encode(state.genesis_hash()))
         };
-        let json = serde_json::to_string(record)
-            .map_err(|_| StoreError::Corrupt(GateError::Malformed("epoch record JSON").to_string()))?;
+        let json = serde_json::to_string(record).map_err(|_| {
+            StoreError::Corrupt(GateError::Malformed("epoch record JSON").to_string())
+        })?;
         let hash = hex::encode(epoch.hash());
         tx.execute(
             "INSERT INTO gate_epochs (gate, epoch, hash, record, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -1384,8 +1507,22 @@ impl Store {
         )?;
         // The exact stored record, spliced into the peer-push body.
         let body = format!("{{\"record\":{json}}}");
-        let wake = Self::enqueue_raw(tx, outbox, postern_core::api::gate::PATH_PEER_PUSH, &body, from, now)?;
-        Ok((EpochOutcome::Accepted { epoch: epoch.number(), hash, genesis_hash }, wake))
+        let wake = Self::enqueue_raw(
+            tx,
+            outbox,
+            postern_core::api::gate::PATH_PEER_PUSH,
+            &body,
+            from,
+            now,
+        )?;
+        Ok((
+            EpochOutcome::Accepted {
+                epoch: epoch.number(),
+                hash,
+                genesis_hash,
+            },
+            wake,
+        ))
     }
 
     /// Store a validated gate message inside `tx` (dedup by (gate, nonce), only held epochs) and
@@ -1427,7 +1564,14 @@ impl Store {
             params![gate, to_i64(seq)],
         )?;
         let body = format!("{{\"message\":{json}}}");
-        let wake = Self::enqueue_raw(tx, outbox, postern_core::api::gate::PATH_PEER_PUSH, &body, from, now)?;
+        let wake = Self::enqueue_raw(
+            tx,
+            outbox,
+            postern_core::api::gate::PATH_PEER_PUSH,
+            &body,
+            from,
+            now,
+        )?;
         Ok((GateDeposit::Stored { seq }, wake))
     }
 
@@ -1442,7 +1586,9 @@ impl Store {
     ) -> Result<Vec<usize>, StoreError> {
         let mut wake = Vec::new();
         loop {
-            let Some(head) = Self::gate_head(tx, gate)? else { return Ok(wake) };
+            let Some(head) = Self::gate_head(tx, gate)? else {
+                return Ok(wake);
+            };
             let row: Option<(i64, String, String, String, Option<String>)> = tx
                 .query_row(
                     "SELECT id, kind, item_key, body, from_peer FROM gate_parked
@@ -1452,10 +1598,13 @@ impl Store {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()?;
-            let Some((id, kind, key, body, from)) = row else { return Ok(wake) };
+            let Some((id, kind, key, body, from)) = row else {
+                return Ok(wake);
+            };
             tx.execute("DELETE FROM gate_parked WHERE id = ?1", params![id])?;
             if kind == "epoch" {
-                let Ok(record) = serde_json::from_str::<postern_core::gate::EpochRecord>(&body) else {
+                let Ok(record) = serde_json::from_str::<postern_core::gate::EpochRecord>(&body)
+                else {
                     tracing::warn!("parked epoch record does not parse; dropped");
                     continue;
                 };
@@ -1464,14 +1613,25 @@ impl Store {
                         tracing::info!(epoch, "parked gate epoch accepted");
                         wake.extend(w);
                     }
-                    (EpochOutcome::Refused(e), _) => tracing::info!(error = %e, "parked gate epoch refused"),
+                    (EpochOutcome::Refused(e), _) => {
+                        tracing::info!(error = %e, "parked gate epoch refused")
+                    }
                 }
             } else {
                 let Ok(msg) = postern_core::gate::GateMessage::from_json(&body) else {
                     tracing::warn!("parked gate message does not parse; dropped");
                     continue;
                 };
-                let (out, w) = Self::gate_message_tx(tx, outbox, gate, msg.epoch, &key, &body, now, from.as_deref())?;
+                let (out, w) = Self::gate_message_tx(
+                    tx,
+                    outbox,
+                    gate,
+                    msg.epoch,
+                    &key,
+                    &body,
+                    now,
+                    from.as_deref(),
+                )?;
                 if matches!(out, GateDeposit::Stored { .. }) {
                     tracing::info!(epoch = msg.epoch, "parked gate message stored");
                     wake.extend(w);
@@ -1506,7 +1666,11 @@ impl Store {
         if held.is_some() {
             return Ok(true);
         }
-        let per_gate: i64 = tx.query_row("SELECT COUNT(*) FROM gate_parked WHERE gate = ?1", params![gate], |r| r.get(0))?;
+        let per_gate: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM gate_parked WHERE gate = ?1",
+            params![gate],
+            |r| r.get(0),
+        )?;
         let total: i64 = tx.query_row("SELECT COUNT(*) FROM gate_parked", [], |r| r.get(0))?;
         if to_u64(per_gate) >= GATE_PARK_MAX_PER_GATE || to_u64(total) >= GATE_PARK_MAX_TOTAL {
             return Ok(false);
@@ -1528,7 +1692,9 @@ impl Store {
         now: u64,
         from: Option<&str>,
     ) -> Result<EpochOutcome, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (out, mut wake) = Self::gate_epoch_tx(&tx, &self.outbox, record, now, from)?;
         if !matches!(out, EpochOutcome::Accepted { .. }) {
             return Ok(out);
@@ -1549,7 +1715,9 @@ impl Store {
         from: &str,
     ) -> Result<PeerGateOutcome, StoreError> {
         use postern_core::gate::GateError;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let head = Self::gate_head(&tx, &record.gate)?;
         let early = match head {
             None => record.epoch > 1,
@@ -1559,12 +1727,28 @@ impl Store {
             if let Err(e) = record.verify() {
                 return Ok(PeerGateOutcome::Refused(e));
             }
-            let body = serde_json::to_string(record)
-                .map_err(|_| StoreError::Corrupt(GateError::Malformed("epoch record JSON").to_string()))?;
+            let body = serde_json::to_string(record).map_err(|_| {
+                StoreError::Corrupt(GateError::Malformed("epoch record JSON").to_string())
+            })?;
             let key = format!("{}:{}", record.epoch, record.signature);
-            let parked = Self::gate_park_tx(&tx, &record.gate, "epoch", record.epoch, &key, &body, from, now)?;
+            let parked = Self::gate_park_tx(
+                &tx,
+                &record.gate,
+                "epoch",
+                record.epoch,
+                &key,
+                &body,
+                from,
+                now,
+            )?;
             tx.commit()?;
-            return Ok(if parked { PeerGateOutcome::Parked { epoch: record.epoch } } else { PeerGateOutcome::ParkingFull });
+            return Ok(if parked {
+                PeerGateOutcome::Parked {
+                    epoch: record.epoch,
+                }
+            } else {
+                PeerGateOutcome::ParkingFull
+            });
         }
         let (out, mut wake) = Self::gate_epoch_tx(&tx, &self.outbox, record, now, Some(from))?;
         match out {
@@ -1574,7 +1758,9 @@ impl Store {
                 self.wake(&wake);
                 Ok(PeerGateOutcome::Accepted { epoch })
             }
-            EpochOutcome::Refused(GateError::ReplayedEpoch { epoch }) => Ok(PeerGateOutcome::Duplicate { epoch }),
+            EpochOutcome::Refused(GateError::ReplayedEpoch { epoch }) => {
+                Ok(PeerGateOutcome::Duplicate { epoch })
+            }
             EpochOutcome::Refused(e) => Ok(PeerGateOutcome::Refused(e)),
         }
     }
@@ -1590,8 +1776,11 @@ impl Store {
         now: u64,
         from: &str,
     ) -> Result<PeerGateOutcome, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (out, wake) = Self::gate_message_tx(&tx, &self.outbox, gate, epoch, nonce, json, now, Some(from))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (out, wake) =
+            Self::gate_message_tx(&tx, &self.outbox, gate, epoch, nonce, json, now, Some(from))?;
         let res = match out {
             GateDeposit::Stored { .. } => PeerGateOutcome::Accepted { epoch },
             GateDeposit::Duplicate { .. } => PeerGateOutcome::Duplicate { epoch },
@@ -1610,7 +1799,9 @@ impl Store {
 
     /// Parked gate items (all gates).
     pub fn gate_parked_len(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn.query_row("SELECT COUNT(*) FROM gate_parked", [], |r| r.get(0))?;
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM gate_parked", [], |r| r.get(0))?;
         Ok(to_u64(n))
     }
 }
@@ -1619,7 +1810,12 @@ impl Store {
 impl Store {
     /// Stored gate items after feed position `after`, oldest first: (position, exact peer-push
     /// body). At most `limit` items and, past the first, about `max_bytes` of bodies.
-    pub fn gate_feed_page(&self, after: u64, limit: u32, max_bytes: usize) -> Result<Vec<(u64, String)>, StoreError> {
+    pub fn gate_feed_page(
+        &self,
+        after: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT f.seq, e.record, m.message FROM gate_feed f
              LEFT JOIN gate_epochs e ON f.kind = 'epoch' AND e.gate = f.gate AND e.epoch = f.item_ref
@@ -1627,7 +1823,11 @@ impl Store {
              WHERE f.seq > ?1 ORDER BY f.seq ASC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![to_i64(after), i64::from(limit)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
         })?;
         let (mut out, mut bytes) = (Vec::new(), 0usize);
         for row in rows {
@@ -1635,7 +1835,11 @@ impl Store {
             let body = match (record, message) {
                 (Some(r), _) => format!("{{\"record\":{r}}}"),
                 (None, Some(m)) => format!("{{\"message\":{m}}}"),
-                (None, None) => return Err(StoreError::Corrupt(format!("gate feed entry {seq} has no item"))),
+                (None, None) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "gate feed entry {seq} has no item"
+                    )))
+                }
             };
             bytes = bytes.saturating_add(body.len());
             if !out.is_empty() && bytes > max_bytes {
@@ -1650,12 +1854,21 @@ impl Store {
     pub fn gate_pull_cursor(&self, peer: &str) -> Result<u64, StoreError> {
         let v: Option<i64> = self
             .conn
-            .query_row("SELECT after_seq FROM gate_pull_cursor WHERE peer = ?1", params![peer], |r| r.get(0))
+            .query_row(
+                "SELECT after_seq FROM gate_pull_cursor WHERE peer = ?1",
+                params![peer],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(v.map_or(0, to_u64))
     }
 
-    pub fn set_gate_pull_cursor(&mut self, peer: &str, after: u64, now: u64) -> Result<(), StoreError> {
+    pub fn set_gate_pull_cursor(
+        &mut self,
+        peer: &str,
+        after: u64,
+        now: u64,
+    ) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO gate_pull_cursor (peer, after_seq, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (peer) DO UPDATE SET after_seq = excluded.after_seq, updated_at = excluded.updated_at",
@@ -1677,7 +1890,9 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        let Some((state, retry_after, peer_head, forks)) = row else { return Ok(None) };
+        let Some((state, retry_after, peer_head, forks)) = row else {
+            return Ok(None);
+        };
         let state = serde_json::from_str(&state)
             .map_err(|e| StoreError::Corrupt(format!("stored sync state of {peer}: {e}")))?;
         Ok(Some(crate::sync::PeerSync {
@@ -1689,8 +1904,14 @@ impl Store {
     }
 
     /// Store (replace) the pull-sync state of `peer`.
-    pub fn sync_state_save(&mut self, peer: &str, s: &crate::sync::PeerSync, now: u64) -> Result<(), StoreError> {
-        let state = serde_json::to_string(&s.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    pub fn sync_state_save(
+        &mut self,
+        peer: &str,
+        s: &crate::sync::PeerSync,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let state =
+            serde_json::to_string(&s.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.conn.execute(
             "INSERT INTO sync_peer_state (peer, state, last_retry_after, peer_head, fork_reports, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -1792,7 +2013,8 @@ mod tests {
         for (i, sql) in MIGRATIONS[..version].iter().enumerate() {
             let tx = conn.transaction().unwrap();
             tx.execute_batch(sql).unwrap();
-            tx.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
             tx.commit().unwrap();
         }
         conn
@@ -1813,7 +2035,10 @@ mod tests {
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
         assert_eq!(s.node(R).unwrap().unwrap().registered_at, 7);
-        let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM gate_epochs", [], |r| r.get(0)).unwrap();
+        let n: i64 = s
+            .conn
+            .query_row("SELECT COUNT(*) FROM gate_epochs", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 0);
     }
 
@@ -1843,13 +2068,24 @@ mod tests {
         assert_eq!((msgs.len(), total), (1, 1));
         assert_eq!(msgs[0].expires_at, 5000);
         assert_eq!(s.outbox_len().unwrap(), 0);
-        let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM dm_tombstones", [], |r| r.get(0)).unwrap();
+        let n: i64 = s
+            .conn
+            .query_row("SELECT COUNT(*) FROM dm_tombstones", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 0);
     }
 
     fn outbox(peers: &[&str], cap: u64) -> Outbox {
         Outbox {
-            peers: peers.iter().map(|p| (p.to_string(), std::sync::Arc::new(tokio::sync::Notify::new()))).collect(),
+            peers: peers
+                .iter()
+                .map(|p| {
+                    (
+                        p.to_string(),
+                        std::sync::Arc::new(tokio::sync::Notify::new()),
+                    )
+                })
+                .collect(),
             cap_per_peer: cap,
             metrics: Some(std::sync::Arc::new(crate::metrics::Metrics::default())),
         }
@@ -1860,14 +2096,21 @@ mod tests {
         let mut s = Store::open_in_memory().unwrap();
         let o = outbox(&["http://a", "http://b"], 3);
         s.set_outbox(o.clone());
-        let limits = SpoolLimits { per_sender_cap: 100, mailbox_cap: 100, ttl_secs: 100 };
-        s.register(nonce(R, "n0", 1000), "pk", "dh", 0).unwrap().unwrap();
+        let limits = SpoolLimits {
+            per_sender_cap: 100,
+            mailbox_cap: 100,
+            ttl_secs: 100,
+        };
+        s.register(nonce(R, "n0", 1000), "pk", "dh", 0)
+            .unwrap()
+            .unwrap();
         // A local deposit queues one row per peer; a duplicate queues nothing.
         s.deposit(&env(R, "msg-0001", "aa"), &limits, 1).unwrap();
         s.deposit(&env(R, "msg-0001", "aa"), &limits, 1).unwrap();
         assert_eq!(s.outbox_len().unwrap(), 2);
         // A replica from peer a is queued for b only.
-        s.deposit_replica(&env(R, "msg-0002", "aa"), &limits, 50, 1, Some("http://a")).unwrap();
+        s.deposit_replica(&env(R, "msg-0002", "aa"), &limits, 50, 1, Some("http://a"))
+            .unwrap();
         assert_eq!(s.outbox_len().unwrap(), 3);
         let head = s.outbox_head("http://b").unwrap().unwrap();
         assert_eq!(head.path, postern_core::api::peer::PATH_REPLICATE_ENVELOPE);
@@ -1875,49 +2118,116 @@ mod tests {
         // Retry keeps the row at the head with its schedule; resume makes it due now.
         s.outbox_retry(head.id, 1, 40).unwrap();
         let again = s.outbox_head("http://b").unwrap().unwrap();
-        assert_eq!((again.id, again.attempts, again.next_attempt_at), (head.id, 1, 40));
+        assert_eq!(
+            (again.id, again.attempts, again.next_attempt_at),
+            (head.id, 1, 40)
+        );
         s.outbox_resume("http://b", 2).unwrap();
-        assert_eq!(s.outbox_head("http://b").unwrap().unwrap().next_attempt_at, 2);
+        assert_eq!(
+            s.outbox_head("http://b").unwrap().unwrap().next_attempt_at,
+            2
+        );
         s.outbox_done(head.id).unwrap();
-        assert!(s.outbox_head("http://b").unwrap().unwrap().body.contains("msg-0002"));
+        assert!(s
+            .outbox_head("http://b")
+            .unwrap()
+            .unwrap()
+            .body
+            .contains("msg-0002"));
         // Bound: b holds at most 3 rows; the oldest are dropped and counted as errors.
         for i in 3..8 {
-            s.deposit(&env(R, &format!("msg-000{i}"), "aa"), &limits, 1).unwrap();
+            s.deposit(&env(R, &format!("msg-000{i}"), "aa"), &limits, 1)
+                .unwrap();
         }
         let rows = |p: &str| -> i64 {
-            s.conn.query_row("SELECT COUNT(*) FROM replication_outbox WHERE peer = ?1", params![p], |r| r.get(0)).unwrap()
+            s.conn
+                .query_row(
+                    "SELECT COUNT(*) FROM replication_outbox WHERE peer = ?1",
+                    params![p],
+                    |r| r.get(0),
+                )
+                .unwrap()
         };
         assert_eq!((rows("http://a"), rows("http://b")), (3, 3));
-        assert!(s.outbox_head("http://b").unwrap().unwrap().body.contains("msg-0005"));
-        let text = o.metrics.as_ref().unwrap().render(crate::metrics::Gauges::default());
-        assert!(text.contains("postern_replication_total{result=\"error\"} 6"), "{text}");
+        assert!(s
+            .outbox_head("http://b")
+            .unwrap()
+            .unwrap()
+            .body
+            .contains("msg-0005"));
+        let text = o
+            .metrics
+            .as_ref()
+            .unwrap()
+            .render(crate::metrics::Gauges::default());
+        assert!(
+            text.contains("postern_replication_total{result=\"error\"} 6"),
+            "{text}"
+        );
     }
 
     #[test]
     fn acks_leave_tombstones_that_refuse_late_replicas() {
         let mut s = Store::open_in_memory().unwrap();
         s.set_outbox(outbox(&["http://a", "http://b"], 100));
-        let limits = SpoolLimits { per_sender_cap: 100, mailbox_cap: 100, ttl_secs: 100 };
+        let limits = SpoolLimits {
+            per_sender_cap: 100,
+            mailbox_cap: 100,
+            ttl_secs: 100,
+        };
         let other = "!sb_00000000000000000000000000000002";
         // The ack arrives (from peer a) before the replica: nothing removed, but the id is newly
         // tombstoned, so the owner's statement goes on to b (only); the same ack again stops.
         let ids = ["msg-0001".to_string()];
-        assert!(s.remove_messages(other, &ids, &proof(other), Some("http://a"), 100, 10).unwrap().is_empty());
+        assert!(s
+            .remove_messages(other, &ids, &proof(other), Some("http://a"), 100, 10)
+            .unwrap()
+            .is_empty());
         assert_eq!(s.outbox_len().unwrap(), 1);
-        assert!(s.outbox_head("http://b").unwrap().unwrap().body.contains("owner_ack"));
-        assert!(s.remove_messages(other, &ids, &proof(other), Some("http://b"), 100, 10).unwrap().is_empty());
+        assert!(s
+            .outbox_head("http://b")
+            .unwrap()
+            .unwrap()
+            .body
+            .contains("owner_ack"));
+        assert!(s
+            .remove_messages(other, &ids, &proof(other), Some("http://b"), 100, 10)
+            .unwrap()
+            .is_empty());
         assert_eq!(s.outbox_len().unwrap(), 1);
         // The late replica is a duplicate: not stored, not forwarded.
         assert_eq!(
-            s.deposit_replica(&env(other, "msg-0001", "aa"), &limits, 50, 11, Some("http://b")).unwrap(),
+            s.deposit_replica(
+                &env(other, "msg-0001", "aa"),
+                &limits,
+                50,
+                11,
+                Some("http://b")
+            )
+            .unwrap(),
             Deposit::Duplicate { expires_at: 110 }
         );
         assert_eq!(s.spool_sizes().unwrap().1, 0);
         assert_eq!(s.outbox_len().unwrap(), 1);
         // Stored, acked locally, then re-deposited: a duplicate until the message's expiry.
-        s.register(nonce(R, "n0", 1000), "pk", "dh", 0).unwrap().unwrap();
-        assert_eq!(s.deposit(&env(R, "msg-0002", "aa"), &limits, 20).unwrap(), Deposit::Stored { expires_at: 120 });
-        assert_eq!(s.ack(nonce(R, "n1", 1000), &["msg-0002".into()], &proof(R), 100, 21).unwrap(), Ok(1));
+        s.register(nonce(R, "n0", 1000), "pk", "dh", 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            s.deposit(&env(R, "msg-0002", "aa"), &limits, 20).unwrap(),
+            Deposit::Stored { expires_at: 120 }
+        );
+        assert_eq!(
+            s.ack(
+                nonce(R, "n1", 1000),
+                &["msg-0002".into()],
+                &proof(R),
+                100,
+                21
+            )
+            .unwrap(),
+            Ok(1)
+        );
         assert_eq!(s.outbox_len().unwrap(), 5);
         assert_eq!(
             s.deposit(&env(R, "msg-0002", "aa"), &limits, 22).unwrap(),
@@ -1925,8 +2235,14 @@ mod tests {
         );
         assert_eq!(s.outbox_len().unwrap(), 5);
         // Once the tombstone expires it is pruned and the id may be stored again.
-        assert_eq!(s.deposit(&env(R, "msg-0002", "aa"), &limits, 120).unwrap(), Deposit::Stored { expires_at: 220 });
-        let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM dm_tombstones", [], |r| r.get(0)).unwrap();
+        assert_eq!(
+            s.deposit(&env(R, "msg-0002", "aa"), &limits, 120).unwrap(),
+            Deposit::Stored { expires_at: 220 }
+        );
+        let n: i64 = s
+            .conn
+            .query_row("SELECT COUNT(*) FROM dm_tombstones", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 0, "expired tombstones are pruned");
     }
 
@@ -1934,19 +2250,45 @@ mod tests {
     fn delivery_states_follow_spool_and_tombstones() {
         use postern_core::api::dm::DeliveryState::{Delivered, Pending, Unknown};
         let mut s = Store::open_in_memory().unwrap();
-        let limits = SpoolLimits { per_sender_cap: 100, mailbox_cap: 100, ttl_secs: 100 };
-        s.register(nonce(R, "n0", 1000), "pk", "dh", 0).unwrap().unwrap();
+        let limits = SpoolLimits {
+            per_sender_cap: 100,
+            mailbox_cap: 100,
+            ttl_secs: 100,
+        };
+        s.register(nonce(R, "n0", 1000), "pk", "dh", 0)
+            .unwrap()
+            .unwrap();
         s.deposit(&env(R, "msg-0001", "aa"), &limits, 10).unwrap();
         s.deposit(&env(R, "msg-0002", "aa"), &limits, 10).unwrap();
-        let ids: Vec<String> = ["msg-0001", "msg-0002", "msg-0003"].map(String::from).to_vec();
-        assert_eq!(s.delivery_states(R, &ids, 11).unwrap(), [Pending, Pending, Unknown]);
+        let ids: Vec<String> = ["msg-0001", "msg-0002", "msg-0003"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            s.delivery_states(R, &ids, 11).unwrap(),
+            [Pending, Pending, Unknown]
+        );
         // Acked by the owner here; another recipient's ids are never confused with R's.
-        assert_eq!(s.ack(nonce(R, "n1", 1000), &ids[..1], &proof(R), 100, 12).unwrap(), Ok(1));
-        assert_eq!(s.delivery_states(R, &ids, 13).unwrap(), [Delivered, Pending, Unknown]);
-        assert_eq!(s.delivery_states("!sb_00000000000000000000000000000002", &ids, 13).unwrap(), [Unknown; 3]);
+        assert_eq!(
+            s.ack(nonce(R, "n1", 1000), &ids[..1], &proof(R), 100, 12)
+                .unwrap(),
+            Ok(1)
+        );
+        assert_eq!(
+            s.delivery_states(R, &ids, 13).unwrap(),
+            [Delivered, Pending, Unknown]
+        );
+        assert_eq!(
+            s.delivery_states("!sb_00000000000000000000000000000002", &ids, 13)
+                .unwrap(),
+            [Unknown; 3]
+        );
         // An ack replicated from a peer reads as delivered too.
-        s.remove_messages(R, &ids[1..2], &proof(R), Some("http://a"), 100, 14).unwrap();
-        assert_eq!(s.delivery_states(R, &ids, 15).unwrap(), [Delivered, Delivered, Unknown]);
+        s.remove_messages(R, &ids[1..2], &proof(R), Some("http://a"), 100, 14)
+            .unwrap();
+        assert_eq!(
+            s.delivery_states(R, &ids, 15).unwrap(),
+            [Delivered, Delivered, Unknown]
+        );
         // Past the message's expiry the tombstone no longer answers.
         assert_eq!(s.delivery_states(R, &ids, 110).unwrap(), [Unknown; 3]);
     }
@@ -1975,11 +2317,18 @@ mod tests {
             .iter()
             .map(|r| {
                 assert_eq!(r.kind, "envelope");
-                let req: postern_core::api::peer::ReplicateEnvelopeRequest = serde_json::from_str(&r.body).unwrap();
+                let req: postern_core::api::peer::ReplicateEnvelopeRequest =
+                    serde_json::from_str(&r.body).unwrap();
                 (req.envelope.msg_id, req.expires_at)
             })
             .collect();
-        assert_eq!(got, [("msg-0001".to_string(), 5000), ("msg-0002".to_string(), 6000)]);
+        assert_eq!(
+            got,
+            [
+                ("msg-0001".to_string(), 5000),
+                ("msg-0002".to_string(), 6000)
+            ]
+        );
         assert!(rows[0].seq < rows[1].seq);
         assert_eq!(s.pull_cursor("http://a").unwrap(), (0, 0));
     }
@@ -1987,10 +2336,17 @@ mod tests {
     #[test]
     fn dm_feed_pages_acks_and_cursors() {
         let mut s = Store::open_in_memory().unwrap();
-        let limits = SpoolLimits { per_sender_cap: 100, mailbox_cap: 100, ttl_secs: 100 };
-        s.register(nonce(R, "n0", 1000), "pk", "dh", 0).unwrap().unwrap();
+        let limits = SpoolLimits {
+            per_sender_cap: 100,
+            mailbox_cap: 100,
+            ttl_secs: 100,
+        };
+        s.register(nonce(R, "n0", 1000), "pk", "dh", 0)
+            .unwrap()
+            .unwrap();
         for i in 1..=3 {
-            s.deposit(&env(R, &format!("msg-000{i}"), "aa"), &limits, 1).unwrap();
+            s.deposit(&env(R, &format!("msg-000{i}"), "aa"), &limits, 1)
+                .unwrap();
         }
         // Pages in seq order, limited by count and (after the first row) bytes.
         let (p1, more) = s.dm_feed_page(0, 2, 1 << 20, 2).unwrap();
@@ -1999,11 +2355,22 @@ mod tests {
         assert_eq!((p2.len(), more), (1, false));
         assert_eq!(s.dm_feed_page(0, 10, 1, 2).unwrap().0.len(), 1);
         // An ack drops the envelope from the feed and appends the owner's statement.
-        assert_eq!(s.ack(nonce(R, "n1", 1000), &["msg-0001".into()], &proof(R), 100, 3).unwrap(), Ok(1));
+        assert_eq!(
+            s.ack(
+                nonce(R, "n1", 1000),
+                &["msg-0001".into()],
+                &proof(R),
+                100,
+                3
+            )
+            .unwrap(),
+            Ok(1)
+        );
         let (all, _) = s.dm_feed_page(0, 10, 1 << 20, 3).unwrap();
         let kinds: Vec<&str> = all.iter().map(|r| r.kind.as_str()).collect();
         assert_eq!(kinds, ["envelope", "envelope", "ack"]);
-        let ack: postern_core::api::peer::ReplicateAckRequest = serde_json::from_str(&all[2].body).unwrap();
+        let ack: postern_core::api::peer::ReplicateAckRequest =
+            serde_json::from_str(&all[2].body).unwrap();
         assert_eq!(ack.msg_ids, ["msg-0001"]);
         assert_eq!(ack.owner_ack, Some(proof(R)));
         // Expired rows are pruned and never served.
@@ -2068,8 +2435,14 @@ mod tests {
         assert_eq!((msgs.len(), total), (1, 3));
         let other = "!sb_00000000000000000000000000000003";
         assert_eq!(
-            s.ack(nonce(other, "n3", 1000), &["msg-0002".into()], &proof(other), 10, 10)
-                .unwrap(),
+            s.ack(
+                nonce(other, "n3", 1000),
+                &["msg-0002".into()],
+                &proof(other),
+                10,
+                10
+            )
+            .unwrap(),
             Ok(0)
         );
         assert_eq!(
@@ -2088,8 +2461,14 @@ mod tests {
     // relay-b: gate replication parking and persisted sync state.
 
     fn outbox_rows(s: &Store, peer: &str) -> Vec<String> {
-        let mut stmt = s.conn.prepare("SELECT body FROM replication_outbox WHERE peer = ?1 ORDER BY id").unwrap();
-        stmt.query_map(params![peer], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+        let mut stmt = s
+            .conn
+            .prepare("SELECT body FROM replication_outbox WHERE peer = ?1 ORDER BY id")
+            .unwrap();
+        stmt.query_map(params![peer], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
     }
 
     #[test]
@@ -2103,10 +2482,26 @@ mod tests {
         let gid = GateId::generate(&mut OsRng);
         let r1 = create_genesis(&alice, &gid, 10, &mut OsRng).unwrap();
         let e1 = r1.verify().unwrap();
-        let r2 = rotate(&alice, &e1, e1.roster().with_member(bob.public(), Role::Member).unwrap(), Reason::Join, 10, &mut OsRng).unwrap();
+        let r2 = rotate(
+            &alice,
+            &e1,
+            e1.roster().with_member(bob.public(), Role::Member).unwrap(),
+            Reason::Join,
+            10,
+            &mut OsRng,
+        )
+        .unwrap();
         let e2 = r2.verify().unwrap();
         // Epoch 3 rotated by Bob, a plain member: parked (its predecessor is missing), then refused.
-        let mut r3 = rotate(&alice, &e2, e2.roster().clone(), Reason::Rotate, 10, &mut OsRng).unwrap();
+        let mut r3 = rotate(
+            &alice,
+            &e2,
+            e2.roster().clone(),
+            Reason::Rotate,
+            10,
+            &mut OsRng,
+        )
+        .unwrap();
         r3.rotator = bob.node_id();
         r3.sign(&bob).unwrap();
         let key = gate::EpochKey::unlock(&bob, &e2).unwrap();
@@ -2114,21 +2509,45 @@ mod tests {
         let m2json = m2.to_json().unwrap();
         let g = gid.as_str();
 
-        assert_eq!(s.gate_peer_epoch(&r2, 20, "http://a").unwrap(), PeerGateOutcome::Parked { epoch: 2 });
-        assert_eq!(s.gate_peer_epoch(&r2, 20, "http://a").unwrap(), PeerGateOutcome::Parked { epoch: 2 });
-        assert_eq!(s.gate_peer_epoch(&r3, 20, "http://a").unwrap(), PeerGateOutcome::Parked { epoch: 3 });
-        assert_eq!(s.gate_peer_message(g, 2, &m2.nonce, &m2json, 20, "http://a").unwrap(), PeerGateOutcome::Parked { epoch: 2 });
+        assert_eq!(
+            s.gate_peer_epoch(&r2, 20, "http://a").unwrap(),
+            PeerGateOutcome::Parked { epoch: 2 }
+        );
+        assert_eq!(
+            s.gate_peer_epoch(&r2, 20, "http://a").unwrap(),
+            PeerGateOutcome::Parked { epoch: 2 }
+        );
+        assert_eq!(
+            s.gate_peer_epoch(&r3, 20, "http://a").unwrap(),
+            PeerGateOutcome::Parked { epoch: 3 }
+        );
+        assert_eq!(
+            s.gate_peer_message(g, 2, &m2.nonce, &m2json, 20, "http://a")
+                .unwrap(),
+            PeerGateOutcome::Parked { epoch: 2 }
+        );
         assert_eq!(s.gate_parked_len().unwrap(), 3);
         // A parked record whose own signature is broken is refused outright.
         let mut broken = r3.clone();
         broken.signature = postern_core::b64::encode_std(&[0u8; 64]);
-        assert!(matches!(s.gate_peer_epoch(&broken, 20, "http://a").unwrap(), PeerGateOutcome::Refused(_)));
+        assert!(matches!(
+            s.gate_peer_epoch(&broken, 20, "http://a").unwrap(),
+            PeerGateOutcome::Refused(_)
+        ));
         assert!(outbox_rows(&s, "http://a").is_empty() && outbox_rows(&s, "http://b").is_empty());
 
         // Genesis arrives from a: it, epoch 2 and the message are applied; Bob's epoch 3 is refused.
-        assert_eq!(s.gate_peer_epoch(&r1, 30, "http://a").unwrap(), PeerGateOutcome::Accepted { epoch: 1 });
+        assert_eq!(
+            s.gate_peer_epoch(&r1, 30, "http://a").unwrap(),
+            PeerGateOutcome::Accepted { epoch: 1 }
+        );
         assert_eq!(s.gate_parked_len().unwrap(), 0);
-        let recs = s.conn.prepare("SELECT COUNT(*) FROM gate_epochs WHERE gate = ?1").unwrap().query_row(params![g], |r| r.get::<_, i64>(0)).unwrap();
+        let recs = s
+            .conn
+            .prepare("SELECT COUNT(*) FROM gate_epochs WHERE gate = ?1")
+            .unwrap()
+            .query_row(params![g], |r| r.get::<_, i64>(0))
+            .unwrap();
         assert_eq!(recs, 2);
         // Forwarded to b only (they came from a), in order: records, then the message.
         assert!(outbox_rows(&s, "http://a").is_empty());
@@ -2138,15 +2557,42 @@ mod tests {
         assert_eq!(req.record.unwrap(), r2);
         assert!(to_b[2].contains(&m2.nonce));
         // Re-delivery: duplicates, nothing queued.
-        assert_eq!(s.gate_peer_epoch(&r1, 40, "http://b").unwrap(), PeerGateOutcome::Duplicate { epoch: 1 });
-        assert_eq!(s.gate_peer_message(g, 2, &m2.nonce, &m2json, 40, "http://b").unwrap(), PeerGateOutcome::Duplicate { epoch: 2 });
+        assert_eq!(
+            s.gate_peer_epoch(&r1, 40, "http://b").unwrap(),
+            PeerGateOutcome::Duplicate { epoch: 1 }
+        );
+        assert_eq!(
+            s.gate_peer_message(g, 2, &m2.nonce, &m2json, 40, "http://b")
+                .unwrap(),
+            PeerGateOutcome::Duplicate { epoch: 2 }
+        );
         // The forged epoch 3 at the right number: refused by core, not queued.
-        assert!(matches!(s.gate_peer_epoch(&r3, 40, "http://b").unwrap(), PeerGateOutcome::Refused(gate::GateError::NotAdmin { .. })));
+        assert!(matches!(
+            s.gate_peer_epoch(&r3, 40, "http://b").unwrap(),
+            PeerGateOutcome::Refused(gate::GateError::NotAdmin { .. })
+        ));
         assert_eq!(outbox_rows(&s, "http://b").len(), 3);
         // A client's deposit is queued for both peers.
-        let m1 = gate::seal(&alice, &gate::EpochKey::unlock(&alice, &e1).unwrap(), b"x", 10, &mut OsRng).unwrap();
-        assert!(matches!(s.gate_deposit(g, 1, &m1.nonce, &m1.to_json().unwrap(), 50).unwrap(), GateDeposit::Stored { .. }));
-        assert_eq!((outbox_rows(&s, "http://a").len(), outbox_rows(&s, "http://b").len()), (1, 4));
+        let m1 = gate::seal(
+            &alice,
+            &gate::EpochKey::unlock(&alice, &e1).unwrap(),
+            b"x",
+            10,
+            &mut OsRng,
+        )
+        .unwrap();
+        assert!(matches!(
+            s.gate_deposit(g, 1, &m1.nonce, &m1.to_json().unwrap(), 50)
+                .unwrap(),
+            GateDeposit::Stored { .. }
+        ));
+        assert_eq!(
+            (
+                outbox_rows(&s, "http://a").len(),
+                outbox_rows(&s, "http://b").len()
+            ),
+            (1, 4)
+        );
     }
 
     #[test]
@@ -2154,14 +2600,36 @@ mod tests {
         let mut s = Store::open_in_memory().unwrap();
         let tx = s.conn.transaction().unwrap();
         for i in 0..GATE_PARK_MAX_PER_GATE {
-            assert!(Store::gate_park_tx(&tx, "g", "message", 2, &format!("n{i}"), "{}", "http://a", 100).unwrap());
+            assert!(Store::gate_park_tx(
+                &tx,
+                "g",
+                "message",
+                2,
+                &format!("n{i}"),
+                "{}",
+                "http://a",
+                100
+            )
+            .unwrap());
         }
-        assert!(!Store::gate_park_tx(&tx, "g", "message", 2, "over", "{}", "http://a", 100).unwrap());
+        assert!(
+            !Store::gate_park_tx(&tx, "g", "message", 2, "over", "{}", "http://a", 100).unwrap()
+        );
         // Re-parking a held item is fine; another gate still has room.
         assert!(Store::gate_park_tx(&tx, "g", "message", 2, "n0", "{}", "http://a", 100).unwrap());
         assert!(Store::gate_park_tx(&tx, "h", "message", 2, "n0", "{}", "http://a", 100).unwrap());
         // Past the TTL the old ones are pruned.
-        assert!(Store::gate_park_tx(&tx, "g", "message", 2, "late", "{}", "http://a", 101 + GATE_PARK_TTL_SECS).unwrap());
+        assert!(Store::gate_park_tx(
+            &tx,
+            "g",
+            "message",
+            2,
+            "late",
+            "{}",
+            "http://a",
+            101 + GATE_PARK_TTL_SECS
+        )
+        .unwrap());
         tx.commit().unwrap();
         assert_eq!(s.gate_parked_len().unwrap(), 1);
     }
@@ -2170,7 +2638,10 @@ mod tests {
     fn gate_parking_and_sync_state_migration_keeps_existing_data() {
         let dir = tempfile::tempdir().unwrap();
         // The migration that adds `gate_parked` (its number may change when branches merge).
-        let version = MIGRATIONS.iter().position(|m| m.contains("CREATE TABLE gate_parked")).unwrap();
+        let version = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("CREATE TABLE gate_parked"))
+            .unwrap();
         {
             let conn = database_at_version(dir.path(), version);
             conn.execute(
@@ -2200,7 +2671,14 @@ mod tests {
         assert_eq!(s.sync_state_load("http://a").unwrap(), None);
         let cfg = crate::sync::config(10);
         let rec = crate::sync::PeerSync {
-            state: postern_core::sync::SyncWorkerState::default().finish_err(&cfg, "http://a", "status 429", false, 30, 100),
+            state: postern_core::sync::SyncWorkerState::default().finish_err(
+                &cfg,
+                "http://a",
+                "status 429",
+                false,
+                30,
+                100,
+            ),
             last_retry_after_s: 30,
             peer_head: "ab".repeat(32),
             fork_reports: 2,
@@ -2208,7 +2686,13 @@ mod tests {
         s.sync_state_save("http://a", &rec, 100).unwrap();
         // The old gate items are in the pull feed, epochs first.
         let feed = s.gate_feed_page(0, 10, 1 << 20).unwrap();
-        assert_eq!(feed, vec![(1, "{\"record\":{\"r\":1}}".to_string()), (2, "{\"message\":{\"m\":1}}".to_string())]);
+        assert_eq!(
+            feed,
+            vec![
+                (1, "{\"record\":{\"r\":1}}".to_string()),
+                (2, "{\"message\":{\"m\":1}}".to_string())
+            ]
+        );
         assert_eq!(s.gate_feed_page(1, 10, 1 << 20).unwrap().len(), 1);
         assert_eq!(s.gate_feed_page(0, 10, 1).unwrap().len(), 1);
         assert_eq!(s.gate_pull_cursor("http://a").unwrap(), 0);
@@ -2216,7 +2700,14 @@ mod tests {
         drop(s);
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.sync_state_load("http://a").unwrap(), Some(rec.clone()));
-        assert_eq!(s.sync_state_load("http://a").unwrap().unwrap().state.next_sync_due_at, 130);
+        assert_eq!(
+            s.sync_state_load("http://a")
+                .unwrap()
+                .unwrap()
+                .state
+                .next_sync_due_at,
+            130
+        );
         assert_eq!(s.gate_pull_cursor("http://a").unwrap(), 2);
     }
 
@@ -2233,20 +2724,65 @@ mod tests {
         let g = gid.as_str();
         let r1 = create_genesis(&alice, &gid, 10, &mut OsRng).unwrap();
         let e1 = r1.verify().unwrap();
-        let r2 = rotate(&alice, &e1, e1.roster().with_member(bob.public(), Role::Member).unwrap(), Reason::Join, 10, &mut OsRng).unwrap();
+        let r2 = rotate(
+            &alice,
+            &e1,
+            e1.roster().with_member(bob.public(), Role::Member).unwrap(),
+            Reason::Join,
+            10,
+            &mut OsRng,
+        )
+        .unwrap();
         let e2 = r2.verify().unwrap();
-        let r3 = rotate(&alice, &e2, e2.roster().clone(), Reason::Rotate, 10, &mut OsRng).unwrap();
+        let r3 = rotate(
+            &alice,
+            &e2,
+            e2.roster().clone(),
+            Reason::Rotate,
+            10,
+            &mut OsRng,
+        )
+        .unwrap();
         let e3 = r3.verify().unwrap();
-        let mut forged = rotate(&alice, &e2, e2.roster().clone(), Reason::Rotate, 10, &mut OsRng).unwrap();
+        let mut forged = rotate(
+            &alice,
+            &e2,
+            e2.roster().clone(),
+            Reason::Rotate,
+            10,
+            &mut OsRng,
+        )
+        .unwrap();
         forged.rotator = bob.node_id();
         forged.sign(&bob).unwrap();
-        let m1 = gate::seal(&alice, &gate::EpochKey::unlock(&alice, &e1).unwrap(), b"1", 10, &mut OsRng).unwrap();
-        let m3 = gate::seal(&bob, &gate::EpochKey::unlock(&bob, &e3).unwrap(), b"3", 10, &mut OsRng).unwrap();
+        let m1 = gate::seal(
+            &alice,
+            &gate::EpochKey::unlock(&alice, &e1).unwrap(),
+            b"1",
+            10,
+            &mut OsRng,
+        )
+        .unwrap();
+        let m3 = gate::seal(
+            &bob,
+            &gate::EpochKey::unlock(&bob, &e3).unwrap(),
+            b"3",
+            10,
+            &mut OsRng,
+        )
+        .unwrap();
         enum Item<'a> {
             R(&'a postern_core::gate::EpochRecord),
             M(&'a postern_core::gate::GateMessage),
         }
-        let items = [Item::R(&r1), Item::R(&r2), Item::R(&r3), Item::R(&forged), Item::M(&m1), Item::M(&m3)];
+        let items = [
+            Item::R(&r1),
+            Item::R(&r2),
+            Item::R(&r3),
+            Item::R(&forged),
+            Item::M(&m1),
+            Item::M(&m3),
+        ];
         // All permutations of 0..6 (Heap's algorithm).
         let mut perm: Vec<usize> = (0..items.len()).collect();
         let mut orders = vec![perm.clone()];
@@ -2273,26 +2809,47 @@ mod tests {
                         s.gate_peer_epoch(r, 20, "http://a").unwrap();
                     }
                     Item::M(m) => {
-                        s.gate_peer_message(g, m.epoch, &m.nonce, &m.to_json().unwrap(), 20, "http://a").unwrap();
+                        s.gate_peer_message(
+                            g,
+                            m.epoch,
+                            &m.nonce,
+                            &m.to_json().unwrap(),
+                            20,
+                            "http://a",
+                        )
+                        .unwrap();
                     }
                 }
             }
             let tx = s.conn.transaction().unwrap();
             let stored = Store::gate_records(&tx, g).unwrap();
             drop(tx);
-            assert_eq!(stored, vec![r1.clone(), r2.clone(), r3.clone()], "order {order:?}");
+            assert_eq!(
+                stored,
+                vec![r1.clone(), r2.clone(), r3.clone()],
+                "order {order:?}"
+            );
             assert_eq!(s.gate_parked_len().unwrap(), 0, "order {order:?}");
-            let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM gate_messages", [], |r| r.get(0)).unwrap();
+            let n: i64 = s
+                .conn
+                .query_row("SELECT COUNT(*) FROM gate_messages", [], |r| r.get(0))
+                .unwrap();
             assert_eq!(n, 2, "order {order:?}");
             let sent = outbox_rows(&s, "http://b");
             assert_eq!(sent.len(), 5, "order {order:?}");
-            assert!(sent.iter().all(|b| !b.contains(&forged.signature)), "order {order:?}");
+            assert!(
+                sent.iter().all(|b| !b.contains(&forged.signature)),
+                "order {order:?}"
+            );
             assert!(outbox_rows(&s, "http://a").is_empty());
             // The pull feed is causally ordered: each record before the messages of its epoch.
             let feed = s.gate_feed_page(0, 100, 1 << 20).unwrap();
             assert_eq!(feed.len(), 5);
             let pos = |needle: &str| feed.iter().position(|(_, b)| b.contains(needle)).unwrap();
-            assert!(pos(&r1.signature) < pos(&m1.nonce) && pos(&r3.signature) < pos(&m3.nonce), "order {order:?}");
+            assert!(
+                pos(&r1.signature) < pos(&m1.nonce) && pos(&r3.signature) < pos(&m3.nonce),
+                "order {order:?}"
+            );
         }
     }
 }

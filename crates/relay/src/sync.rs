@@ -15,7 +15,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::State;
-use postern_core::api::infonet::{SyncPostRequest, LOCATOR_LIMIT_DEFAULT, PATH_SYNC, SYNC_LIMIT_DEFAULT};
+use postern_core::api::infonet::{
+    SyncPostRequest, LOCATOR_LIMIT_DEFAULT, PATH_SYNC, SYNC_LIMIT_DEFAULT,
+};
 use postern_core::canonical::{GENESIS_HASH, PROTOCOL_VERSION};
 use postern_core::json::{self, Value};
 use postern_core::sync::{
@@ -50,7 +52,9 @@ pub fn config(interval_s: u64) -> SyncConfig {
     SyncConfig {
         interval_s,
         failure_backoff_s: base,
-        failure_backoff_cap_s: interval_s.saturating_mul(8).clamp(base, DEFAULT_FAILURE_BACKOFF_CAP_S.max(base)),
+        failure_backoff_cap_s: interval_s
+            .saturating_mul(8)
+            .clamp(base, DEFAULT_FAILURE_BACKOFF_CAP_S.max(base)),
     }
 }
 
@@ -100,7 +104,9 @@ pub struct SyncStatusResponse {
 }
 
 /// `GET /api/mesh/infonet/sync-status`.
-pub(crate) async fn sync_status(State(st): State<AppState>) -> Result<ApiJson<SyncStatusResponse>, ApiError> {
+pub(crate) async fn sync_status(
+    State(st): State<AppState>,
+) -> Result<ApiJson<SyncStatusResponse>, ApiError> {
     let peers: Vec<PeerSyncStatus> = st
         .sync_status()
         .snapshot()
@@ -108,7 +114,10 @@ pub(crate) async fn sync_status(State(st): State<AppState>) -> Result<ApiJson<Sy
         .map(|(peer_url, state)| PeerSyncStatus { peer_url, state })
         .collect();
     let fork_detected = peers.iter().any(|p| p.state.state.fork_detected);
-    Ok(ApiJson(SyncStatusResponse { peers, fork_detected }))
+    Ok(ApiJson(SyncStatusResponse {
+        peers,
+        fork_detected,
+    }))
 }
 
 /// Start one pull-sync task per peer URL (inside the runtime).
@@ -130,18 +139,27 @@ enum Round {
 async fn publish(st: &AppState, peer: &str, s: &PeerSync) {
     st.sync_status().set(peer, s);
     let (p, rec, now) = (peer.to_string(), s.clone(), st.now());
-    let _ = st.with_store("sync_state_save", move |store| store.sync_state_save(&p, &rec, now)).await;
+    let _ = st
+        .with_store("sync_state_save", move |store| {
+            store.sync_state_save(&p, &rec, now)
+        })
+        .await;
 }
 
 async fn head(st: &AppState) -> String {
-    st.with_chain("sync_head", |c| Ok(c.head(Lane::Public).0)).await.unwrap_or_default()
+    st.with_chain("sync_head", |c| Ok(c.head(Lane::Public).0))
+        .await
+        .unwrap_or_default()
 }
 
 async fn worker(st: AppState, peer: String, cfg: SyncConfig) {
     let agent = crate::peer::outbound_agent(TIMEOUT);
     // Resume from the persisted state (backoff, failures, last success) if there is one.
     let p = peer.clone();
-    let mut rec = match st.with_store("sync_state_load", move |s| s.sync_state_load(&p)).await {
+    let mut rec = match st
+        .with_store("sync_state_load", move |s| s.sync_state_load(&p))
+        .await
+    {
         Ok(Some(r)) => {
             tracing::info!(peer = %peer, failures = r.state.consecutive_failures, next = r.state.next_sync_due_at, "resuming pull-sync state");
             r
@@ -168,7 +186,11 @@ async fn worker(st: AppState, peer: String, cfg: SyncConfig) {
                 PeerSync {
                     state: rec.state.finish_ok(&cfg, &peer, &current, false, now),
                     last_retry_after_s: 0,
-                    peer_head: if peer_head.is_empty() { rec.peer_head } else { peer_head },
+                    peer_head: if peer_head.is_empty() {
+                        rec.peer_head
+                    } else {
+                        peer_head
+                    },
                     fork_reports: rec.fork_reports,
                 }
             }
@@ -178,7 +200,11 @@ async fn worker(st: AppState, peer: String, cfg: SyncConfig) {
                 PeerSync {
                     state: rec.state.finish_err(&cfg, &peer, &detail, true, 0, now),
                     last_retry_after_s: 0,
-                    peer_head: if peer_head.is_empty() { rec.peer_head } else { peer_head },
+                    peer_head: if peer_head.is_empty() {
+                        rec.peer_head
+                    } else {
+                        peer_head
+                    },
                     fork_reports: rec.fork_reports.saturating_add(1),
                 }
             }
@@ -186,7 +212,9 @@ async fn worker(st: AppState, peer: String, cfg: SyncConfig) {
                 tracing::debug!(peer = %peer, error = %error, retry_after, "chain sync failed");
                 st.metrics().sync_round("error", 0);
                 PeerSync {
-                    state: rec.state.finish_err(&cfg, &peer, &error, false, retry_after, now),
+                    state: rec
+                        .state
+                        .finish_err(&cfg, &peer, &error, false, retry_after, now),
                     last_retry_after_s: retry_after,
                     ..rec
                 }
@@ -205,7 +233,10 @@ async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
     let mut pulled = 0u64;
     let mut last_head = String::new();
     for _ in 0..MAX_PAGES_PER_ROUND {
-        let locator = match st.with_chain("sync_locator", |c| Ok(c.locator(LOCATOR_LIMIT_DEFAULT))).await {
+        let locator = match st
+            .with_chain("sync_locator", |c| Ok(c.locator(LOCATOR_LIMIT_DEFAULT)))
+            .await
+        {
             Ok(l) => l,
             Err(e) => return local(e),
         };
@@ -221,20 +252,32 @@ async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
             Err(e) => return Round::Err(e.to_string(), 0),
         };
         let (agent, url, now) = (agent.clone(), format!("{peer}{PATH_SYNC}"), st.now());
-        let bytes = match tokio::task::spawn_blocking(move || fetch(&agent, &url, &body, now)).await {
+        let bytes = match tokio::task::spawn_blocking(move || fetch(&agent, &url, &body, now)).await
+        {
             Ok(Ok(b)) => b,
             Ok(Err((e, retry_after))) => return Round::Err(e, retry_after),
             Err(e) => return Round::Err(e.to_string(), 0),
         };
-        let limits = json::Limits { max_depth: MAX_DEPTH, max_input_bytes: bytes.len() };
+        let limits = json::Limits {
+            max_depth: MAX_DEPTH,
+            max_input_bytes: bytes.len(),
+        };
         let v = match json::parse_with_limits(&bytes, limits) {
             Ok(v) => v,
             Err(e) => return Round::Err(format!("sync response is not JSON: {e}"), 0),
         };
         let forked = matches!(v.get("forked"), Some(Value::Bool(true)));
-        let peer_head = v.get("head_hash").and_then(Value::as_str).unwrap_or_default().to_string();
+        let peer_head = v
+            .get("head_hash")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         last_head.clone_from(&peer_head);
-        let Some(events) = v.get("events").and_then(Value::as_array).map(<[Value]>::to_vec) else {
+        let Some(events) = v
+            .get("events")
+            .and_then(Value::as_array)
+            .map(<[Value]>::to_vec)
+        else {
             return Round::Err("sync response has no events array".into(), 0);
         };
         if forked {
@@ -243,7 +286,12 @@ async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
             let h = peer_head.clone();
             let behind = match st
                 .with_chain("sync_fork_check", move |c| {
-                    Ok(h == GENESIS_HASH || c.store().chain_index_of(Lane::Public, &h).ok().flatten().is_some())
+                    Ok(h == GENESIS_HASH
+                        || c.store()
+                            .chain_index_of(Lane::Public, &h)
+                            .ok()
+                            .flatten()
+                            .is_some())
                 })
                 .await
             {
@@ -253,14 +301,20 @@ async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
             if behind {
                 return Round::Ok(pulled, last_head);
             }
-            return Round::Fork(format!("peer head {peer_head} shares no history with ours beyond genesis"), last_head);
+            return Round::Fork(
+                format!("peer head {peer_head} shares no history with ours beyond genesis"),
+                last_head,
+            );
         }
         if events.is_empty() {
             return Round::Ok(pulled, last_head);
         }
         let n = events.len();
         let now = st.now();
-        match st.with_chain("sync_ingest", move |c| c.peer_push(&events, now)).await {
+        match st
+            .with_chain("sync_ingest", move |c| c.peer_push(&events, now))
+            .await
+        {
             Ok(PushOutcome::Done { accepted, .. }) => {
                 pulled += accepted;
                 // All known already (we are ahead of the peer's match) or the last page.
@@ -268,11 +322,22 @@ async fn run_round(st: &AppState, agent: &ureq::Agent, peer: &str) -> Round {
                     return Round::Ok(pulled, last_head);
                 }
             }
-            Ok(PushOutcome::Refused(r)) if r.refusal.code == postern_core::api::peer::codes::FORKED => {
-                return Round::Fork(format!("peer's events diverge from ours: {}", r.refusal.detail), last_head);
+            Ok(PushOutcome::Refused(r))
+                if r.refusal.code == postern_core::api::peer::codes::FORKED =>
+            {
+                return Round::Fork(
+                    format!("peer's events diverge from ours: {}", r.refusal.detail),
+                    last_head,
+                );
             }
             Ok(PushOutcome::Refused(r)) => {
-                return Round::Err(format!("peer sent an invalid event ({}): {}", r.refusal.code, r.refusal.detail), 0);
+                return Round::Err(
+                    format!(
+                        "peer sent an invalid event ({}): {}",
+                        r.refusal.code, r.refusal.detail
+                    ),
+                    0,
+                );
             }
             Err(e) => return local(e),
         }
@@ -289,7 +354,10 @@ mod tests {
     #[test]
     fn config_scales_with_the_interval() {
         let c = config(1);
-        assert_eq!((c.interval_s, c.failure_backoff_s, c.failure_backoff_cap_s), (1, 1, 8));
+        assert_eq!(
+            (c.interval_s, c.failure_backoff_s, c.failure_backoff_cap_s),
+            (1, 1, 8)
+        );
         let c = config(DEFAULT_SYNC_INTERVAL_SECS);
         assert_eq!((c.failure_backoff_s, c.failure_backoff_cap_s), (60, 1800));
         assert_eq!(config(0).interval_s, 1);
@@ -310,12 +378,20 @@ mod tests {
 
     #[test]
     fn a_429_retry_after_is_honoured() {
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(5))
+            .build();
         let url = serve_once("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        assert_eq!(fetch(&agent, &url, b"{}", 0), Err(("status 429".to_string(), 7)));
+        assert_eq!(
+            fetch(&agent, &url, b"{}", 0),
+            Err(("status 429".to_string(), 7))
+        );
         // Retry-After only counts on a 429.
         let url = serve_once("HTTP/1.1 503 Unavailable\r\nRetry-After: 7\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        assert_eq!(fetch(&agent, &url, b"{}", 0), Err(("status 503".to_string(), 0)));
+        assert_eq!(
+            fetch(&agent, &url, b"{}", 0),
+            Err(("status 503".to_string(), 0))
+        );
         // The scheduler waits at least that long after the failure.
         let s = SyncWorkerState::default().finish_err(&config(1), "p", "status 429", false, 7, 100);
         assert_eq!(s.next_sync_due_at, 107);

@@ -8,7 +8,11 @@ use postern_core::chaingen::{generate_chain, GenOptions};
 use postern_core::json::{parse, Value};
 
 fn shared(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/")).join(rel)
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/vectors/"
+    ))
+    .join(rel)
 }
 
 fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
@@ -20,8 +24,15 @@ fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_postern")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    let out = Command::new(env!("CARGO_BIN_EXE_postern"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 #[test]
@@ -31,15 +42,26 @@ fn sig_string_on_canonical_fixtures() {
     assert_eq!(code, 0);
     let got = parse(out.as_bytes()).unwrap();
     let fixtures = parse(&std::fs::read(&path).unwrap()).unwrap();
-    let want: Vec<Value> = fixtures.as_array().unwrap().iter().map(|c| c.get("expected").unwrap().clone()).collect();
+    let want: Vec<Value> = fixtures
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.get("expected").unwrap().clone())
+        .collect();
     assert_eq!(got, Value::Array(want));
 }
 
 #[test]
 fn schema_check_on_rejection_vectors() {
-    let v = parse(&std::fs::read(shared("shadowbroker/schema_rejection_vectors.json")).unwrap()).unwrap();
-    let cases: Vec<(String, Value)> =
-        v.as_object().unwrap().iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, c)| (k.clone(), c.clone())).collect();
+    let v = parse(&std::fs::read(shared("shadowbroker/schema_rejection_vectors.json")).unwrap())
+        .unwrap();
+    let cases: Vec<(String, Value)> = v
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+        .map(|(k, c)| (k.clone(), c.clone()))
+        .collect();
     let input = Value::Array(cases.iter().map(|(_, c)| c.clone()).collect()).to_json_ordered();
     let f = tmp("schema.json", input.as_bytes());
     let (code, out, _) = run(&["schema-check", f.to_str().unwrap()]);
@@ -49,8 +71,15 @@ fn schema_check_on_rejection_vectors() {
     assert_eq!(res.len(), 16);
     for ((name, case), r) in cases.iter().zip(res) {
         assert_eq!(r.get("ok"), Some(&Value::Bool(false)), "{name}");
-        let want = case.get("expected_reason_contains").unwrap().as_str().unwrap();
-        assert!(r.get("reason").unwrap().as_str().unwrap().contains(want), "{name}");
+        let want = case
+            .get("expected_reason_contains")
+            .unwrap()
+            .as_str()
+            .unwrap();
+        assert!(
+            r.get("reason").unwrap().as_str().unwrap().contains(want),
+            "{name}"
+        );
     }
 }
 
@@ -59,7 +88,10 @@ fn merkle_root_on_fixture_leaves() {
     let f = tmp("leaves.json", br#"["a","b","c","d","e"]"#);
     let (code, out, _) = run(&["merkle-root", f.to_str().unwrap()]);
     assert_eq!(code, 0);
-    assert_eq!(out.trim(), r#"{"root":"3615e586768e706351e326736e446554c49123d0e24c169d3ecf9b791a82636b"}"#);
+    assert_eq!(
+        out.trim(),
+        r#"{"root":"3615e586768e706351e326736e446554c49123d0e24c169d3ecf9b791a82636b"}"#
+    );
 }
 
 #[test]
@@ -80,11 +112,17 @@ fn verify_chain_exit_codes() {
     let v = parse(out.as_bytes()).unwrap();
     let err = v.get("error").unwrap();
     assert_eq!(err.get("index"), Some(&Value::from(7i64)));
-    assert_eq!(err.get("reason").unwrap().as_str(), Some("prev_hash_mismatch"));
+    assert_eq!(
+        err.get("reason").unwrap().as_str(),
+        Some("prev_hash_mismatch")
+    );
     assert_eq!(v.get("head"), Some(&Value::Null));
 
     // The wall clock is far from the generated timestamps: freshness fails.
-    let (code, out, _) = run(&["verify-chain", tmp("good2.json", good.as_bytes()).to_str().unwrap()]);
+    let (code, out, _) = run(&[
+        "verify-chain",
+        tmp("good2.json", good.as_bytes()).to_str().unwrap(),
+    ]);
     assert_eq!(code, 1, "{out}");
 }
 
@@ -103,7 +141,7 @@ fn hostile_and_unreadable_inputs_exit_2() {
     for (name, bytes) in &hostile {
         let f = tmp(&format!("hostile-{name}.json"), bytes);
         for sub in ["verify-chain", "sig-string", "schema-check", "merkle-root"] {
-            let (code, out, err) = run(&[sub, f.to_str().unwrap(), ]);
+            let (code, out, err) = run(&[sub, f.to_str().unwrap()]);
             assert_eq!(code, 2, "{sub} {name}: {out}");
             assert!(out.is_empty());
             assert_eq!(err.lines().count(), 1, "{sub} {name}: {err}");
@@ -113,9 +151,15 @@ fn hostile_and_unreadable_inputs_exit_2() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot read"));
     let f = tmp("ok.json", b"[]");
-    assert_eq!(run(&["verify-chain", f.to_str().unwrap(), "--now", "soon"]).0, 2);
+    assert_eq!(
+        run(&["verify-chain", f.to_str().unwrap(), "--now", "soon"]).0,
+        2
+    );
     assert_eq!(run(&["verify-chain"]).0, 2);
-    assert_eq!(run(&["merkle-root", f.to_str().unwrap(), "--now", "1"]).0, 2);
+    assert_eq!(
+        run(&["merkle-root", f.to_str().unwrap(), "--now", "1"]).0,
+        2
+    );
     // Unknown subcommands fall through to the serve parser, which refuses them as a usage error.
     let (code, _, err) = run(&["serve-something-else"]);
     assert_eq!(code, 2);

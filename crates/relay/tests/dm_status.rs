@@ -13,7 +13,10 @@ use rand_core::OsRng;
 use serde_json::json;
 
 fn states(relay: &Relay, recipient: &str, ids: &[&str]) -> Vec<DeliveryState> {
-    let r = relay.post(PATH_DM_STATUS, &json!({ "recipient_id": recipient, "msg_ids": ids }));
+    let r = relay.post(
+        PATH_DM_STATUS,
+        &json!({ "recipient_id": recipient, "msg_ids": ids }),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let resp: StatusResponse = r.json_as();
     assert!(resp.ok);
@@ -41,7 +44,10 @@ fn pending_then_delivered_and_unknown_otherwise() {
     // Polling alone does not deliver; the owner's ack does.
     assert_eq!(relay.poll(&bob).total, 1);
     assert_eq!(states(&relay, &bob_id, &ids), [Pending, Unknown]);
-    assert_eq!(relay.ack(&bob, std::slice::from_ref(&env.msg_id)).removed, 1);
+    assert_eq!(
+        relay.ack(&bob, std::slice::from_ref(&env.msg_id)).removed,
+        1
+    );
     assert_eq!(states(&relay, &bob_id, &ids), [Delivered, Unknown]);
 }
 
@@ -51,7 +57,9 @@ fn bad_queries_get_json_4xx() {
     let relay = Relay::start(data.path(), &[]);
     let bob = Identity::generate(&mut OsRng).node_id();
     let ok_id = dm::new_msg_id(&mut OsRng);
-    let too_many: Vec<String> = (0..=MAX_STATUS_IDS).map(|i| format!("msg-{i:04}")).collect();
+    let too_many: Vec<String> = (0..=MAX_STATUS_IDS)
+        .map(|i| format!("msg-{i:04}"))
+        .collect();
     for body in [
         json!({ "recipient_id": "bob", "msg_ids": [ok_id] }),
         json!({ "recipient_id": bob, "msg_ids": [] }),
@@ -63,7 +71,12 @@ fn bad_queries_get_json_4xx() {
     ] {
         let r = relay.post(PATH_DM_STATUS, &body);
         // 400 for rule violations, 422 for bodies that do not parse (the relay's convention).
-        assert!(matches!(r.status, 400 | 422), "{body}: {} {}", r.status, r.body);
+        assert!(
+            matches!(r.status, 400 | 422),
+            "{body}: {} {}",
+            r.status,
+            r.body
+        );
         r.assert_error(r.status, postern_core::api::codes::BAD_REQUEST);
     }
     assert_eq!(relay.get(PATH_DM_STATUS).status, 405);
@@ -85,7 +98,9 @@ fn an_ack_on_a_peer_reads_as_delivered_once_replicated() {
     wait_for("the DM to reach B", || b.poll(&bob).total == 1);
     assert_eq!(b.ack(&bob, std::slice::from_ref(&env.msg_id)).removed, 1);
     assert_eq!(states(b, &bob_id, &ids), [DeliveryState::Delivered]);
-    wait_for("A to learn of the ack", || states(a, &bob_id, &ids) == [DeliveryState::Delivered]);
+    wait_for("A to learn of the ack", || {
+        states(a, &bob_id, &ids) == [DeliveryState::Delivered]
+    });
 }
 
 /// Poll `cond` until it holds (or give up after a generous bound).

@@ -19,7 +19,12 @@ use rand_core::OsRng;
 const CANARY: &str = "CANARY-7f3e-gate-body";
 
 fn publish(r: &Relay, record: &EpochRecord) -> Resp {
-    r.post(PATH_EPOCH, &EpochRequest { record: record.clone() })
+    r.post(
+        PATH_EPOCH,
+        &EpochRequest {
+            record: record.clone(),
+        },
+    )
 }
 
 fn post_msg(r: &Relay, m: &GateMessage) -> Resp {
@@ -31,12 +36,32 @@ fn epochs_auth(id: &Identity, gate: &str, ts: u64) -> RequestAuth {
 }
 
 fn epochs(r: &Relay, id: &Identity, gate: &str) -> Resp {
-    r.post(PATH_EPOCHS, &EpochsRequest { auth: epochs_auth(id, gate, now()), gate: gate.into() })
+    r.post(
+        PATH_EPOCHS,
+        &EpochsRequest {
+            auth: epochs_auth(id, gate, now()),
+            gate: gate.into(),
+        },
+    )
 }
 
 fn messages(r: &Relay, id: &Identity, gate: &str, after: Option<u64>) -> Resp {
-    let auth = sign_request(id, Action::GateRead, &messages_params(gate, after, MAX_MESSAGES_LIMIT), now(), &mut OsRng);
-    r.post(PATH_MESSAGES, &MessagesRequest { auth, gate: gate.into(), after, limit: MAX_MESSAGES_LIMIT })
+    let auth = sign_request(
+        id,
+        Action::GateRead,
+        &messages_params(gate, after, MAX_MESSAGES_LIMIT),
+        now(),
+        &mut OsRng,
+    );
+    r.post(
+        PATH_MESSAGES,
+        &MessagesRequest {
+            auth,
+            gate: gate.into(),
+            after,
+            limit: MAX_MESSAGES_LIMIT,
+        },
+    )
 }
 
 fn seal(author: &Identity, epoch: &Epoch, body: &str) -> GateMessage {
@@ -110,23 +135,61 @@ fn gate_epochs_messages_and_member_reads() {
     let r2 = rotate(&alice, &e1, roster2, Reason::Join, t, &mut OsRng).unwrap();
     let e2 = r2.verify().unwrap();
     // Skipped epoch: an epoch 3 built on an unpublished epoch 2 (same roster) is refused.
-    let r2x = rotate(&alice, &e1, e2.roster().clone(), Reason::Join, t, &mut OsRng).unwrap();
-    let r3x = rotate(&alice, &r2x.verify().unwrap(), e2.roster().clone(), Reason::Rotate, t, &mut OsRng).unwrap();
+    let r2x = rotate(
+        &alice,
+        &e1,
+        e2.roster().clone(),
+        Reason::Join,
+        t,
+        &mut OsRng,
+    )
+    .unwrap();
+    let r3x = rotate(
+        &alice,
+        &r2x.verify().unwrap(),
+        e2.roster().clone(),
+        Reason::Rotate,
+        t,
+        &mut OsRng,
+    )
+    .unwrap();
     let resp = publish(&relay, &r3x);
     resp.assert_error(422, codes::INVALID_EPOCH);
-    assert!(resp.json()["detail"].as_str().unwrap().contains("expected epoch 2, got 3"), "{}", resp.body);
+    assert!(
+        resp.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("expected epoch 2, got 3"),
+        "{}",
+        resp.body
+    );
     assert_eq!(ok(publish(&relay, &r2)).json_as::<EpochResponse>().epoch, 2);
     publish(&relay, &r2).assert_error(409, codes::REPLAYED_EPOCH);
     publish(&relay, &r2x).assert_error(409, codes::FORKED_EPOCH);
 
     // Non-admin rotation: Bob (a plain member) re-signs an epoch 3 as its rotator.
-    let mut bad = rotate(&alice, &e2, e2.roster().clone(), Reason::Rotate, t, &mut OsRng).unwrap();
+    let mut bad = rotate(
+        &alice,
+        &e2,
+        e2.roster().clone(),
+        Reason::Rotate,
+        t,
+        &mut OsRng,
+    )
+    .unwrap();
     bad.rotator = bob.node_id();
     bad.sign(&bob).unwrap();
     bad.verify().unwrap();
     let resp = publish(&relay, &bad);
     resp.assert_error(422, codes::INVALID_EPOCH);
-    assert!(resp.json()["detail"].as_str().unwrap().contains("not an admin"), "{}", resp.body);
+    assert!(
+        resp.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not an admin"),
+        "{}",
+        resp.body
+    );
 
     // Messages in epochs 1 and 2.
     let m1 = seal(&alice, &e1, &format!("{CANARY} alice e1"));
@@ -135,8 +198,14 @@ fn gate_epochs_messages_and_member_reads() {
     let again: MessageResponse = ok(post_msg(&relay, &m1)).json_as();
     assert!(again.duplicate);
     assert_eq!(again.seq, s1.seq);
-    ok(post_msg(&relay, &seal(&bob, &e2, &format!("{CANARY} bob e2"))));
-    ok(post_msg(&relay, &seal(&carol, &e2, &format!("{CANARY} carol e2"))));
+    ok(post_msg(
+        &relay,
+        &seal(&bob, &e2, &format!("{CANARY} bob e2")),
+    ));
+    ok(post_msg(
+        &relay,
+        &seal(&carol, &e2, &format!("{CANARY} carol e2")),
+    ));
 
     // Epoch 3: Alice kicks Carol; a message for an epoch the relay does not hold is refused.
     let roster3 = e2.roster().without_member(&carol.node_id()).unwrap();
@@ -144,13 +213,22 @@ fn gate_epochs_messages_and_member_reads() {
     let e3 = r3.verify().unwrap();
     post_msg(&relay, &seal(&alice, &e3, "early")).assert_error(409, codes::UNKNOWN_EPOCH);
     ok(publish(&relay, &r3));
-    ok(post_msg(&relay, &seal(&bob, &e3, &format!("{CANARY} bob e3"))));
-    ok(post_msg(&relay, &seal(&alice, &e3, &format!("{CANARY} alice e3"))));
+    ok(post_msg(
+        &relay,
+        &seal(&bob, &e3, &format!("{CANARY} bob e3")),
+    ));
+    ok(post_msg(
+        &relay,
+        &seal(&alice, &e3, &format!("{CANARY} alice e3")),
+    ));
     let chain = [e1.clone(), e2.clone(), e3.clone()];
 
     // A message for an unknown gate.
     let lone = GateId::generate(&mut OsRng);
-    let lone_e = create_genesis(&alice, &lone, t, &mut OsRng).unwrap().verify().unwrap();
+    let lone_e = create_genesis(&alice, &lone, t, &mut OsRng)
+        .unwrap()
+        .verify()
+        .unwrap();
     post_msg(&relay, &seal(&alice, &lone_e, "x")).assert_error(404, codes::UNKNOWN_GATE);
 
     // Bob: all epoch records (verifiable), messages of epochs 2 and 3 only.
@@ -160,8 +238,20 @@ fn gate_epochs_messages_and_member_reads() {
     assert_eq!(state.epoch(), 3);
     assert_eq!(state.genesis_hash(), e1.hash());
     let bob_msgs = read_opened(&relay, &bob, &g, &chain);
-    let want = |v: &[(u64, &str)]| v.iter().map(|(e, b)| (*e, format!("{CANARY} {b}"))).collect::<Vec<_>>();
-    assert_eq!(bob_msgs, want(&[(2, "bob e2"), (2, "carol e2"), (3, "bob e3"), (3, "alice e3")]));
+    let want = |v: &[(u64, &str)]| {
+        v.iter()
+            .map(|(e, b)| (*e, format!("{CANARY} {b}")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        bob_msgs,
+        want(&[
+            (2, "bob e2"),
+            (2, "carol e2"),
+            (3, "bob e3"),
+            (3, "alice e3")
+        ])
+    );
     // Alice (in every epoch) sees everything.
     assert_eq!(read_opened(&relay, &alice, &g, &chain).len(), 5);
     // Cursor: after the last seq there is nothing more.
@@ -173,7 +263,10 @@ fn gate_epochs_messages_and_member_reads() {
     // Carol, removed at epoch 3: the whole chain, but only the messages of epoch 2.
     let recs: EpochsResponse = ok(epochs(&relay, &carol, &g)).json_as();
     assert_eq!(recs.records.len(), 3);
-    assert_eq!(read_opened(&relay, &carol, &g, &chain), want(&[(2, "bob e2"), (2, "carol e2")]));
+    assert_eq!(
+        read_opened(&relay, &carol, &g, &chain),
+        want(&[(2, "bob e2"), (2, "carol e2")])
+    );
 
     // A stranger: 403 on both reads, also for a gate that does not exist.
     epochs(&relay, &stranger, &g).assert_error(403, codes::NOT_A_MEMBER);
@@ -181,15 +274,35 @@ fn gate_epochs_messages_and_member_reads() {
     epochs(&relay, &stranger, lone.as_str()).assert_error(403, codes::NOT_A_MEMBER);
 
     // Unsigned, stale, replayed, wrongly signed.
-    relay.post_raw(PATH_EPOCHS, Some("application/json"), format!("{{\"gate\":\"{g}\"}}").as_bytes())
+    relay
+        .post_raw(
+            PATH_EPOCHS,
+            Some("application/json"),
+            format!("{{\"gate\":\"{g}\"}}").as_bytes(),
+        )
         .assert_error(401, postern_core::api::codes::UNAUTHORIZED);
-    let stale = EpochsRequest { auth: epochs_auth(&bob, &g, now() - 3600), gate: g.clone() };
-    relay.post(PATH_EPOCHS, &stale).assert_error(401, postern_core::api::codes::UNAUTHORIZED);
-    let once = EpochsRequest { auth: epochs_auth(&bob, &g, now()), gate: g.clone() };
+    let stale = EpochsRequest {
+        auth: epochs_auth(&bob, &g, now() - 3600),
+        gate: g.clone(),
+    };
+    relay
+        .post(PATH_EPOCHS, &stale)
+        .assert_error(401, postern_core::api::codes::UNAUTHORIZED);
+    let once = EpochsRequest {
+        auth: epochs_auth(&bob, &g, now()),
+        gate: g.clone(),
+    };
     ok(relay.post(PATH_EPOCHS, &once));
-    relay.post(PATH_EPOCHS, &once).assert_error(401, postern_core::api::codes::REPLAYED_NONCE);
-    let other_gate = EpochsRequest { auth: epochs_auth(&bob, lone.as_str(), now()), gate: g.clone() };
-    relay.post(PATH_EPOCHS, &other_gate).assert_error(401, postern_core::api::codes::UNAUTHORIZED);
+    relay
+        .post(PATH_EPOCHS, &once)
+        .assert_error(401, postern_core::api::codes::REPLAYED_NONCE);
+    let other_gate = EpochsRequest {
+        auth: epochs_auth(&bob, lone.as_str(), now()),
+        gate: g.clone(),
+    };
+    relay
+        .post(PATH_EPOCHS, &other_gate)
+        .assert_error(401, postern_core::api::codes::UNAUTHORIZED);
 
     // Everything survives a restart; no body ever reached the disk.
     assert_eq!(relay.terminate().code(), Some(0));
@@ -218,10 +331,20 @@ fn plaintext_and_malformed_messages_are_refused() {
     };
     // The first three are plaintext tripwires of core's `gate_message` schema.
     for (bad, why) in [
-        (with("message", "hello in the clear".into()), "plaintext gate message field"),
-        (with("ciphertext", "hello in the clear".into()), "base64-encoded sealed bytes"),
         (
-            with("ciphertext", postern_core::b64::encode_std(b"a perfectly readable sentence of plain text").into()),
+            with("message", "hello in the clear".into()),
+            "plaintext gate message field",
+        ),
+        (
+            with("ciphertext", "hello in the clear".into()),
+            "base64-encoded sealed bytes",
+        ),
+        (
+            with(
+                "ciphertext",
+                postern_core::b64::encode_std(b"a perfectly readable sentence of plain text")
+                    .into(),
+            ),
             "looks like encoded plaintext",
         ),
         (with("transport_lock", "public".into()), "transport_lock"),
@@ -231,11 +354,16 @@ fn plaintext_and_malformed_messages_are_refused() {
     ] {
         let resp = relay.post(PATH_MESSAGE, &bad);
         resp.assert_error(422, codes::INVALID_MESSAGE);
-        assert!(resp.json()["detail"].as_str().unwrap().contains(why), "{bad}: {}", resp.body);
+        assert!(
+            resp.json()["detail"].as_str().unwrap().contains(why),
+            "{bad}: {}",
+            resp.body
+        );
     }
     ok(post_msg(&relay, &m));
     // Malformed epoch records: core's error text comes back.
-    let mut broken = create_genesis(&alice, &GateId::generate(&mut OsRng), now(), &mut OsRng).unwrap();
+    let mut broken =
+        create_genesis(&alice, &GateId::generate(&mut OsRng), now(), &mut OsRng).unwrap();
     broken.signature = postern_core::b64::encode_std(&[0u8; 64]);
     let resp = publish(&relay, &broken);
     resp.assert_error(422, codes::INVALID_EPOCH);
@@ -250,7 +378,13 @@ fn mine_auth(id: &Identity, ts: u64) -> RequestAuth {
 }
 
 fn mine(r: &Relay, id: &Identity) -> MineResponse {
-    ok(r.post(PATH_MINE, &MineRequest { auth: mine_auth(id, now()) })).json_as()
+    ok(r.post(
+        PATH_MINE,
+        &MineRequest {
+            auth: mine_auth(id, now()),
+        },
+    ))
+    .json_as()
 }
 
 #[test]
@@ -265,13 +399,21 @@ fn members_list_their_gates_including_removals() {
     ok(publish(&relay, &r1));
     assert!(mine(&relay, &bob).gates.is_empty());
 
-    let roster2 = e1.roster().with_member(bob.public(), Role::Member).unwrap().with_member(carol.public(), Role::Member).unwrap();
+    let roster2 = e1
+        .roster()
+        .with_member(bob.public(), Role::Member)
+        .unwrap()
+        .with_member(carol.public(), Role::Member)
+        .unwrap();
     let r2 = rotate(&alice, &e1, roster2, Reason::Join, t, &mut OsRng).unwrap();
     let e2 = r2.verify().unwrap();
     ok(publish(&relay, &r2));
     // A second gate only Alice is in.
     let solo = GateId::generate(&mut OsRng);
-    ok(publish(&relay, &create_genesis(&alice, &solo, t, &mut OsRng).unwrap()));
+    ok(publish(
+        &relay,
+        &create_genesis(&alice, &solo, t, &mut OsRng).unwrap(),
+    ));
 
     let want = |epoch: u64, current_member: bool| MineGate {
         gate: gid.as_str().into(),
@@ -281,7 +423,11 @@ fn members_list_their_gates_including_removals() {
     };
     assert_eq!(mine(&relay, &bob).gates, vec![want(2, true)]);
     assert_eq!(mine(&relay, &carol).gates, vec![want(2, true)]);
-    let mut alice_gates: Vec<String> = mine(&relay, &alice).gates.into_iter().map(|g| g.gate).collect();
+    let mut alice_gates: Vec<String> = mine(&relay, &alice)
+        .gates
+        .into_iter()
+        .map(|g| g.gate)
+        .collect();
     alice_gates.sort();
     let mut both = vec![gid.as_str().to_string(), solo.as_str().to_string()];
     both.sort();
@@ -289,27 +435,57 @@ fn members_list_their_gates_including_removals() {
     assert!(mine(&relay, &stranger).gates.is_empty());
 
     // Carol removed at epoch 3 still sees the gate, flagged as no longer a member.
-    let r3 = rotate(&alice, &e2, e2.roster().without_member(&carol.node_id()).unwrap(), Reason::Kick, t, &mut OsRng).unwrap();
+    let r3 = rotate(
+        &alice,
+        &e2,
+        e2.roster().without_member(&carol.node_id()).unwrap(),
+        Reason::Kick,
+        t,
+        &mut OsRng,
+    )
+    .unwrap();
     ok(publish(&relay, &r3));
     assert_eq!(mine(&relay, &carol).gates, vec![want(3, false)]);
     assert_eq!(mine(&relay, &bob).gates, vec![want(3, true)]);
     // The listed chain verifies with core for the listed member.
     let recs: EpochsResponse = ok(epochs(&relay, &carol, gid.as_str())).json_as();
-    assert_eq!(hex(verify_epoch_chain(&recs.records).unwrap().genesis_hash()), want(3, false).genesis_hash);
+    assert_eq!(
+        hex(verify_epoch_chain(&recs.records).unwrap().genesis_hash()),
+        want(3, false).genesis_hash
+    );
 
     // Unsigned, stale, replayed, wrong action → 401.
     use postern_core::api::codes as c;
-    relay.post_raw(PATH_MINE, Some("application/json"), b"{}").assert_error(401, c::UNAUTHORIZED);
-    relay.post(PATH_MINE, &MineRequest { auth: mine_auth(&bob, now() - 3600) }).assert_error(401, c::UNAUTHORIZED);
-    let once = MineRequest { auth: mine_auth(&bob, now()) };
+    relay
+        .post_raw(PATH_MINE, Some("application/json"), b"{}")
+        .assert_error(401, c::UNAUTHORIZED);
+    relay
+        .post(
+            PATH_MINE,
+            &MineRequest {
+                auth: mine_auth(&bob, now() - 3600),
+            },
+        )
+        .assert_error(401, c::UNAUTHORIZED);
+    let once = MineRequest {
+        auth: mine_auth(&bob, now()),
+    };
     ok(relay.post(PATH_MINE, &once));
-    relay.post(PATH_MINE, &once).assert_error(401, c::REPLAYED_NONCE);
-    let wrong = MineRequest { auth: sign_request(&bob, Action::GateRead, &mine_params(), now(), &mut OsRng) };
-    relay.post(PATH_MINE, &wrong).assert_error(401, c::UNAUTHORIZED);
+    relay
+        .post(PATH_MINE, &once)
+        .assert_error(401, c::REPLAYED_NONCE);
+    let wrong = MineRequest {
+        auth: sign_request(&bob, Action::GateRead, &mine_params(), now(), &mut OsRng),
+    };
+    relay
+        .post(PATH_MINE, &wrong)
+        .assert_error(401, c::UNAUTHORIZED);
     // Another node's identity claimed with Bob's signature.
     let mut forged = mine_auth(&bob, now());
     forged.node_id = carol.node_id();
-    relay.post(PATH_MINE, &MineRequest { auth: forged }).assert_error(401, c::UNAUTHORIZED);
+    relay
+        .post(PATH_MINE, &MineRequest { auth: forged })
+        .assert_error(401, c::UNAUTHORIZED);
 }
 
 #[test]
@@ -322,25 +498,60 @@ fn a_promoted_member_can_rotate() {
     let r1 = create_genesis(&alice, &gid, t, &mut OsRng).unwrap();
     let e1 = r1.verify().unwrap();
     ok(publish(&relay, &r1));
-    let r2 = rotate(&alice, &e1, e1.roster().with_member(bob.public(), Role::Member).unwrap(), Reason::Join, t, &mut OsRng).unwrap();
+    let r2 = rotate(
+        &alice,
+        &e1,
+        e1.roster().with_member(bob.public(), Role::Member).unwrap(),
+        Reason::Join,
+        t,
+        &mut OsRng,
+    )
+    .unwrap();
     let e2 = r2.verify().unwrap();
     ok(publish(&relay, &r2));
 
     // Bob, a plain member, cannot rotate yet: core's `rotate` refuses, and a record he signs
     // anyway is refused by the relay.
     let add_carol = |by: &Identity, prev: &Epoch| {
-        rotate(by, prev, prev.roster().with_member(carol.public(), Role::Member).unwrap(), Reason::Join, t, &mut OsRng)
+        rotate(
+            by,
+            prev,
+            prev.roster()
+                .with_member(carol.public(), Role::Member)
+                .unwrap(),
+            Reason::Join,
+            t,
+            &mut OsRng,
+        )
     };
-    assert!(matches!(add_carol(&bob, &e2), Err(gate::GateError::NotAdmin { .. })));
+    assert!(matches!(
+        add_carol(&bob, &e2),
+        Err(gate::GateError::NotAdmin { .. })
+    ));
     let mut early = add_carol(&alice, &e2).unwrap();
     early.rotator = bob.node_id();
     early.sign(&bob).unwrap();
     let resp = publish(&relay, &early);
     resp.assert_error(422, codes::INVALID_EPOCH);
-    assert!(resp.json()["detail"].as_str().unwrap().contains("not an admin"), "{}", resp.body);
+    assert!(
+        resp.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not an admin"),
+        "{}",
+        resp.body
+    );
 
     // Alice promotes Bob (same members, Bob's role changed); then Bob's rotation is accepted.
-    let r3 = rotate(&alice, &e2, e2.roster().with_member(bob.public(), Role::Admin).unwrap(), Reason::Rotate, t, &mut OsRng).unwrap();
+    let r3 = rotate(
+        &alice,
+        &e2,
+        e2.roster().with_member(bob.public(), Role::Admin).unwrap(),
+        Reason::Rotate,
+        t,
+        &mut OsRng,
+    )
+    .unwrap();
     let e3 = r3.verify().unwrap();
     assert!(e3.roster().get(&bob.node_id()).unwrap().is_admin());
     assert_eq!(e3.roster().len(), 2);
@@ -349,6 +560,9 @@ fn a_promoted_member_can_rotate() {
     assert_eq!(ok(publish(&relay, &r4)).json_as::<EpochResponse>().epoch, 4);
     let recs: EpochsResponse = ok(epochs(&relay, &carol, gid.as_str())).json_as();
     let state = verify_epoch_chain(&recs.records).unwrap();
-    assert_eq!((state.epoch(), state.head().rotator_id()), (4, bob.node_id().as_str()));
+    assert_eq!(
+        (state.epoch(), state.head().rotator_id()),
+        (4, bob.node_id().as_str())
+    );
     assert!(mine(&relay, &carol).gates[0].current_member);
 }

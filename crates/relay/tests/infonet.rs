@@ -1,6 +1,11 @@
 //! End-to-end tests of the Infonet chain endpoints, rate limits and metrics, against the real
 //! `postern` binary.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::result_large_err)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::result_large_err
+)]
 
 mod common;
 
@@ -78,7 +83,10 @@ fn fetch_all(relay: &Relay, page: usize) -> Vec<CV> {
         let v = exact(&r);
         let events = v.get("events").unwrap().as_array().unwrap().to_vec();
         assert_eq!(v.get("count").unwrap().py_str(), events.len().to_string());
-        assert_eq!(v.get("protocol_version").unwrap().as_str(), Some("infonet/2"));
+        assert_eq!(
+            v.get("protocol_version").unwrap().as_str(),
+            Some("infonet/2")
+        );
         if events.is_empty() {
             return out;
         }
@@ -89,7 +97,10 @@ fn fetch_all(relay: &Relay, page: usize) -> Vec<CV> {
 }
 
 fn ids_of(events: &[CV]) -> Vec<String> {
-    events.iter().map(|e| e.get("event_id").unwrap().py_str()).collect()
+    events
+        .iter()
+        .map(|e| e.get("event_id").unwrap().py_str())
+        .collect()
 }
 
 /// Verify with core and with the real `postern verify-chain` on a file.
@@ -106,7 +117,12 @@ fn assert_verifies(events: &[CV]) {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "verify-chain: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "verify-chain: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("\"valid\":true"), "{stdout}");
 }
 
@@ -116,26 +132,41 @@ fn status(relay: &Relay) -> (String, u64) {
     let v = r.json();
     assert_eq!(v["network_id"], "sb-testnet-0");
     assert_eq!(v["protocol"], "infonet");
-    (v["head_hash_full"].as_str().unwrap().to_string(), v["total_events"].as_u64().unwrap())
+    (
+        v["head_hash_full"].as_str().unwrap().to_string(),
+        v["total_events"].as_u64().unwrap(),
+    )
 }
 
 fn private_status(relay: &Relay) -> (String, u64) {
     let r = relay.get(PATH_PRIVATE_STATUS);
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();
-    (v["head_hash"].as_str().unwrap().to_string(), v["count"].as_u64().unwrap())
+    (
+        v["head_hash"].as_str().unwrap().to_string(),
+        v["count"].as_u64().unwrap(),
+    )
 }
 
 const PUBLIC_TYPES: [&str; 4] = ["message", "vote", "prediction", "abuse_report"];
 
 /// `n` public events from `authors` authors, as a client would sign them; returns their ids.
-fn append_public(relay: &Relay, n: usize, first_key: usize, authors: usize, seqs: &mut [u64]) -> Vec<String> {
+fn append_public(
+    relay: &Relay,
+    n: usize,
+    first_key: usize,
+    authors: usize,
+    seqs: &mut [u64],
+) -> Vec<String> {
     (0..n)
         .map(|i| {
             let a = i % authors;
             seqs[a] += 1;
             let et = PUBLIC_TYPES[(i / authors) % PUBLIC_TYPES.len()];
-            append_ok(relay, &signed(first_key + a, et, &sample_payload(et, i as u64), seqs[a]))
+            append_ok(
+                relay,
+                &signed(first_key + a, et, &sample_payload(et, i as u64), seqs[a]),
+            )
         })
         .collect()
 }
@@ -197,7 +228,10 @@ fn appended_chain_is_served_paged_and_verifies() {
     assert!((ts - now() as f64).abs() < 600.0);
 
     // A retried append is answered with the stored event and stores nothing.
-    let again = append(&relay, &signed(1, "message", &sample_payload("message", 0), 1));
+    let again = append(
+        &relay,
+        &signed(1, "message", &sample_payload("message", 0), 1),
+    );
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(again.json()["duplicate"], true);
     assert_eq!(again.json()["event"]["event_id"], ids[0]);
@@ -221,15 +255,26 @@ fn sync_errors_locators_and_forks() {
 
     let r = relay.get(&format!("{PATH_SYNC}?after_hash={}", "ab".repeat(32)));
     r.assert_error(404, "unknown_after_hash");
-    relay.get(&format!("{PATH_SYNC}?after_hash=%00zz")).assert_error(404, "unknown_after_hash");
-    relay.get(&format!("{PATH_SYNC}?limit=abc")).assert_error(400, "bad_request");
-    relay.get(&format!("{PATH_SYNC}?protocol_version=infonet/1")).assert_error(426, "unsupported_protocol_version");
-    relay.get(&format!("{PATH_SYNC}?expected_head={}", "cd".repeat(32))).assert_error(409, "head_mismatch");
+    relay
+        .get(&format!("{PATH_SYNC}?after_hash=%00zz"))
+        .assert_error(404, "unknown_after_hash");
+    relay
+        .get(&format!("{PATH_SYNC}?limit=abc"))
+        .assert_error(400, "bad_request");
+    relay
+        .get(&format!("{PATH_SYNC}?protocol_version=infonet/1"))
+        .assert_error(426, "unsupported_protocol_version");
+    relay
+        .get(&format!("{PATH_SYNC}?expected_head={}", "cd".repeat(32)))
+        .assert_error(409, "head_mismatch");
     // after the head: up to date, empty list.
     let r = relay.get(&format!("{PATH_SYNC}?after_hash={}", ids[11]));
     assert_eq!(r.json()["count"], 0);
     let r = relay.get(&format!("{PATH_SYNC}?after_hash={}&limit=2", ids[3]));
-    assert_eq!(ids_of(exact(&r).get("events").unwrap().as_array().unwrap()), ids[4..6]);
+    assert_eq!(
+        ids_of(exact(&r).get("events").unwrap().as_array().unwrap()),
+        ids[4..6]
+    );
 
     // A peer holding a prefix gets the missing suffix.
     let body = serde_json::json!({"protocol_version": "infonet/2", "locator": build_locator(&ids[..5], 32), "limit": 100});
@@ -254,20 +299,34 @@ fn sync_errors_locators_and_forks() {
     assert_eq!(v["merkle_proofs"].as_array().unwrap().len(), 2);
 
     // A locator from another chain: forked.
-    let other: Vec<String> = generate_chain(6, GenOptions::default()).into_iter().map(|e| e.event_id).collect();
-    let body = serde_json::json!({"protocol_version": "infonet/2", "locator": build_locator(&other, 32)});
+    let other: Vec<String> = generate_chain(6, GenOptions::default())
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    let body =
+        serde_json::json!({"protocol_version": "infonet/2", "locator": build_locator(&other, 32)});
     let v = relay.post(PATH_SYNC, &body).json();
     assert_eq!(v["forked"], true, "{v}");
     // Refusals.
     relay
-        .post(PATH_SYNC, &serde_json::json!({"protocol_version": "infonet/1", "locator": []}))
+        .post(
+            PATH_SYNC,
+            &serde_json::json!({"protocol_version": "infonet/1", "locator": []}),
+        )
         .assert_error(426, "unsupported_protocol_version");
     relay
-        .post(PATH_SYNC, &serde_json::json!({"locator": [], "expected_head": "00"}))
+        .post(
+            PATH_SYNC,
+            &serde_json::json!({"locator": [], "expected_head": "00"}),
+        )
         .assert_error(409, "head_mismatch");
     let big: Vec<String> = (0..129).map(|i| format!("{i:064x}")).collect();
-    relay.post(PATH_SYNC, &serde_json::json!({ "locator": big })).assert_error(400, "bad_request");
-    relay.post(PATH_SYNC, &serde_json::json!({ "locator": "x" })).assert_error(422, "bad_request");
+    relay
+        .post(PATH_SYNC, &serde_json::json!({ "locator": big }))
+        .assert_error(400, "bad_request");
+    relay
+        .post(PATH_SYNC, &serde_json::json!({ "locator": "x" }))
+        .assert_error(422, "bad_request");
 }
 
 #[test]
@@ -280,13 +339,21 @@ fn refused_appends_store_nothing() {
     let refuse = |body: Vec<u8>, st: u16, code: &str| {
         let r = relay.post_raw(PATH_APPEND, Some("application/json"), &body);
         r.assert_error(st, code);
-        assert_eq!((status(&relay), private_status(&relay)), before, "{code} stored something");
+        assert_eq!(
+            (status(&relay), private_status(&relay)),
+            before,
+            "{code} stored something"
+        );
         r
     };
 
     // Bad signature.
     let mut e = signed(20, "message", &sample_payload("message", 2), 2);
-    let flip = if e.signature.starts_with('0') { "1" } else { "0" };
+    let flip = if e.signature.starts_with('0') {
+        "1"
+    } else {
+        "0"
+    };
     e.signature.replace_range(0..1, flip);
     refuse(body_of(&e), 422, "invalid_signature");
     // Node id of another key.
@@ -306,14 +373,26 @@ fn refused_appends_store_nothing() {
     let mut v = body_value(&e);
     v.insert("payload", gp);
     let r = refuse(v.to_json_ordered().into_bytes(), 422, "invalid_payload");
-    assert!(r.body.contains("message") || r.body.contains("plaintext"), "{}", r.body);
+    assert!(
+        r.body.contains("message") || r.body.contains("plaintext"),
+        "{}",
+        r.body
+    );
     // Public message over the append text cap, and a canonical payload over 4096 bytes.
     let mut long = sample_payload("message", 4);
     long.insert("message", CV::Str("x".repeat(300)));
-    refuse(body_of(&signed(20, "message", &long, 2)), 422, "invalid_payload");
+    refuse(
+        body_of(&signed(20, "message", &long, 2)),
+        422,
+        "invalid_payload",
+    );
     let mut huge = sample_payload("gate_message", 5);
     huge.insert("ciphertext", CV::Str(random_sealed(&mut rng, 3300)));
-    refuse(body_of(&signed(20, "gate_message", &huge, 1)), 413, "payload_too_large");
+    refuse(
+        body_of(&signed(20, "gate_message", &huge, 1)),
+        413,
+        "payload_too_large",
+    );
     // Body over 64 KiB.
     let mut v = body_value(&signed(20, "message", &sample_payload("message", 6), 2));
     v.insert("padding", CV::Str("y".repeat(70 * 1024)));
@@ -325,8 +404,16 @@ fn refused_appends_store_nothing() {
     // Another protocol, unknown type, a plaintext key on the public ledger.
     let mut v = body_value(&signed(20, "message", &sample_payload("message", 8), 2));
     v.insert("protocol_version", CV::from("infonet/1"));
-    refuse(v.to_json_ordered().into_bytes(), 422, "unsupported_protocol_version");
-    refuse(body_of(&signed(20, "tx", &cobj(vec![]), 2)), 422, "unsupported_event_type");
+    refuse(
+        v.to_json_ordered().into_bytes(),
+        422,
+        "unsupported_protocol_version",
+    );
+    refuse(
+        body_of(&signed(20, "tx", &cobj(vec![]), 2)),
+        422,
+        "unsupported_event_type",
+    );
     let mut fp = sample_payload("abuse_report", 9);
     fp.insert("ip", CV::from("10.0.0.1"));
     let mut v = body_value(&signed(20, "abuse_report", &fp, 2));
@@ -340,7 +427,10 @@ fn refused_appends_store_nothing() {
     refuse(br#"{"payload":1}"#.to_vec(), 400, "bad_request");
 
     // Still accepts the next valid event.
-    append_ok(&relay, &signed(20, "message", &sample_payload("message", 10), 2));
+    append_ok(
+        &relay,
+        &signed(20, "message", &sample_payload("message", 10), 2),
+    );
     assert_eq!(status(&relay).1, 2);
 }
 
@@ -353,11 +443,27 @@ fn private_lane_is_separate_and_never_served_publicly() {
     let mut private_ids = Vec::new();
     let recipient = signed(33, "message", &sample_payload("message", 0), 1).node_id;
     for i in 0..10u64 {
-        public_ids.push(append_ok(&relay, &signed(30, "message", &sample_payload("message", i), i + 1)));
-        private_ids.push(append_ok(&relay, &signed(30, "gate_message", &sample_payload("gate_message", i), i + 1)));
+        public_ids.push(append_ok(
+            &relay,
+            &signed(30, "message", &sample_payload("message", i), i + 1),
+        ));
+        private_ids.push(append_ok(
+            &relay,
+            &signed(
+                30,
+                "gate_message",
+                &sample_payload("gate_message", i),
+                i + 1,
+            ),
+        ));
         if i < 2 {
             // One DM per sender and recipient (core's chain spool limit): two senders.
-            let e = signed(31 + i as usize, "dm_message", &dm_payload(&mut rng, &recipient, i), 1);
+            let e = signed(
+                31 + i as usize,
+                "dm_message",
+                &dm_payload(&mut rng, &recipient, i),
+                1,
+            );
             let r = append(&relay, &e);
             assert_eq!(r.status, 200, "{}", r.body);
             assert_eq!(r.json()["lane"], "private");
@@ -365,7 +471,10 @@ fn private_lane_is_separate_and_never_served_publicly() {
         }
     }
     let (phead, pcount) = private_status(&relay);
-    assert_eq!((phead.as_str(), pcount), (private_ids.last().unwrap().as_str(), 12));
+    assert_eq!(
+        (phead.as_str(), pcount),
+        (private_ids.last().unwrap().as_str(), 12)
+    );
 
     let served = fetch_all(&relay, 4);
     assert_eq!(ids_of(&served), public_ids);
@@ -373,14 +482,19 @@ fn private_lane_is_separate_and_never_served_publicly() {
     assert_eq!(status(&relay), (public_ids.last().unwrap().clone(), 10));
     let everything = [
         relay.get(&format!("{PATH_SYNC}?limit=500")).body,
-        relay.post(PATH_SYNC, &serde_json::json!({"locator": []})).body,
+        relay
+            .post(PATH_SYNC, &serde_json::json!({"locator": []}))
+            .body,
         relay.get(&format!("{PATH_LOCATOR}?limit=128")).body,
         relay.get(PATH_STATUS).body,
         relay.get(PATH_MERKLE).body,
     ]
     .concat();
     for id in &private_ids {
-        assert!(!everything.contains(id.as_str()), "private event {id} served publicly");
+        assert!(
+            !everything.contains(id.as_str()),
+            "private event {id} served publicly"
+        );
     }
     assert!(!everything.contains("gate_message") && !everything.contains("dm_message"));
     relay
@@ -397,14 +511,19 @@ fn private_lane_is_separate_and_never_served_publicly() {
 /// One HTTP/1.1 request from a chosen loopback source address; returns (status, raw response).
 fn request_from(source: &str, base: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let stream = rt.block_on(async {
         let sock = tokio::net::TcpSocket::new_v4().unwrap();
         sock.bind(format!("{source}:0").parse().unwrap()).unwrap();
         sock.connect(addr).await.unwrap().into_std().unwrap()
     });
     stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let mut stream = stream;
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -415,13 +534,20 @@ fn request_from(source: &str, base: &str, method: &str, path: &str, body: &[u8])
     let mut out = Vec::new();
     stream.read_to_end(&mut out).unwrap();
     let text = String::from_utf8_lossy(&out).to_string();
-    let code = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let code = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     (code, text)
 }
 
 fn metric(text: &str, series: &str) -> u64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
         .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
         .trim()
         .parse()
@@ -433,7 +559,12 @@ fn rate_limits_answer_429_per_client_and_metrics_count() {
     let data = tempfile::tempdir().unwrap();
     let relay = Relay::start(
         data.path(),
-        &["--rate-limit-per-min", "3", "--read-rate-limit-per-min", "20"],
+        &[
+            "--rate-limit-per-min",
+            "3",
+            "--read-rate-limit-per-min",
+            "20",
+        ],
     );
     let e = |i: u64| signed(40, "message", &sample_payload("message", i), i);
     for i in 1..=3 {
@@ -441,35 +572,77 @@ fn rate_limits_answer_429_per_client_and_metrics_count() {
     }
     // The burst is over: 429 with Retry-After and a JSON error body; nothing stored.
     let resp = ureq::post(&relay.url(PATH_APPEND)).send_bytes(&body_of(&e(4)));
-    let Err(ureq::Error::Status(429, resp)) = resp else { panic!("expected 429, got {resp:?}") };
-    let retry: u64 = resp.header("retry-after").expect("Retry-After").parse().unwrap();
+    let Err(ureq::Error::Status(429, resp)) = resp else {
+        panic!("expected 429, got {resp:?}")
+    };
+    let retry: u64 = resp
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     let body: serde_json::Value = resp.into_json().unwrap();
     assert_eq!(body["code"], "rate_limited");
     assert_eq!(body["ok"], false);
     // DM writes share the write bucket.
-    relay.post_raw("/api/mesh/dm/send", Some("application/json"), b"{}").assert_error(429, "rate_limited");
+    relay
+        .post_raw("/api/mesh/dm/send", Some("application/json"), b"{}")
+        .assert_error(429, "rate_limited");
     // Reads have their own, larger bucket: still served.
     assert_eq!(status(&relay).1, 3);
     // Another client is served.
-    let (code, text) = request_from("127.0.0.2", &relay.base, "POST", PATH_APPEND, &body_of(&e(4)));
+    let (code, text) = request_from(
+        "127.0.0.2",
+        &relay.base,
+        "POST",
+        PATH_APPEND,
+        &body_of(&e(4)),
+    );
     assert_eq!(code, 200, "{text}");
     assert_eq!(status(&relay).1, 4);
 
     // Metrics (exempt from the limits).
     let m = relay.get("/metrics");
     assert_eq!(m.status, 200);
-    assert!(m.content_type.starts_with("text/plain"), "{}", m.content_type);
+    assert!(
+        m.content_type.starts_with("text/plain"),
+        "{}",
+        m.content_type
+    );
     let t = m.body;
-    assert_eq!(metric(&t, r#"postern_infonet_appends_total{result="accepted",lane="public"}"#), 4);
-    assert_eq!(metric(&t, r#"postern_rate_limited_total{bucket="write"}"#), 2);
-    assert_eq!(metric(&t, r#"postern_http_requests_total{route="/api/infonet/append",status="2xx"}"#), 4);
-    assert_eq!(metric(&t, r#"postern_http_requests_total{route="/api/infonet/append",status="4xx"}"#), 1);
+    assert_eq!(
+        metric(
+            &t,
+            r#"postern_infonet_appends_total{result="accepted",lane="public"}"#
+        ),
+        4
+    );
+    assert_eq!(
+        metric(&t, r#"postern_rate_limited_total{bucket="write"}"#),
+        2
+    );
+    assert_eq!(
+        metric(
+            &t,
+            r#"postern_http_requests_total{route="/api/infonet/append",status="2xx"}"#
+        ),
+        4
+    );
+    assert_eq!(
+        metric(
+            &t,
+            r#"postern_http_requests_total{route="/api/infonet/append",status="4xx"}"#
+        ),
+        1
+    );
     assert_eq!(metric(&t, r#"postern_infonet_events{lane="public"}"#), 4);
     assert_eq!(metric(&t, r#"postern_infonet_events{lane="private"}"#), 0);
     assert_eq!(metric(&t, "postern_dm_spool_messages"), 0);
     for r in ["ok", "rejected", "error"] {
-        assert_eq!(metric(&t, &format!("postern_replication_total{{result=\"{r}\"}}")), 0);
+        assert_eq!(
+            metric(&t, &format!("postern_replication_total{{result=\"{r}\"}}")),
+            0
+        );
     }
     // Drain the read bucket too.
     let mut limited = 0;
@@ -482,7 +655,10 @@ fn rate_limits_answer_429_per_client_and_metrics_count() {
     }
     assert!(limited >= 5, "{limited}");
     assert_eq!(relay.get("/api/health").status, 200);
-    assert!(!relay.log_text().contains("attack"), "bodies are never logged");
+    assert!(
+        !relay.log_text().contains("attack"),
+        "bodies are never logged"
+    );
 }
 
 #[test]
@@ -494,28 +670,64 @@ fn random_and_malformed_requests_get_4xx_and_corrupt_nothing() {
     let valid = body_of(&signed(52, "message", &sample_payload("message", 1), 1));
     let mut rng = Rng(0x5eed_1234_abcd);
     let mut accepted = 0u64;
-    let mut agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
+    let mut agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build();
     let junk = |rng: &mut Rng| -> String {
-        let pool = ["", "0", "-1", "1e9", "abc", "%00", "%FF%FE", "null", "[]", "{}", "ab", "'; DROP TABLE x;--"];
+        let pool = [
+            "",
+            "0",
+            "-1",
+            "1e9",
+            "abc",
+            "%00",
+            "%FF%FE",
+            "null",
+            "[]",
+            "{}",
+            "ab",
+            "'; DROP TABLE x;--",
+        ];
         match rng.below(4) {
             0 => pool[rng.below(pool.len())].to_string(),
-            1 => { let n = rng.below(80); urlencode(&String::from_utf8_lossy(&rng.bytes(n))) },
+            1 => {
+                let n = rng.below(80);
+                urlencode(&String::from_utf8_lossy(&rng.bytes(n)))
+            }
             2 => ids[rng.below(ids.len())].clone(),
             _ => format!("{}", rng.next() as i64),
         }
     };
     for i in 0..2000 {
         let (method, path, body): (&str, String, Vec<u8>) = match rng.below(10) {
-            0 => ("GET", format!("{PATH_SYNC}?after_hash={}&limit={}", junk(&mut rng), junk(&mut rng)), vec![]),
-            1 => ("GET", format!("{PATH_LOCATOR}?limit={}", junk(&mut rng)), vec![]),
+            0 => (
+                "GET",
+                format!(
+                    "{PATH_SYNC}?after_hash={}&limit={}",
+                    junk(&mut rng),
+                    junk(&mut rng)
+                ),
+                vec![],
+            ),
+            1 => (
+                "GET",
+                format!("{PATH_LOCATOR}?limit={}", junk(&mut rng)),
+                vec![],
+            ),
             2 => {
                 let loc: Vec<String> = (0..rng.below(6)).map(|_| junk(&mut rng)).collect();
                 let b = serde_json::json!({"locator": loc, "limit": rng.next() as i64 % 1000,
                     "expected_head": if rng.below(3) == 0 { serde_json::Value::from(junk(&mut rng)) } else { serde_json::Value::Null }});
                 ("POST", PATH_SYNC.into(), serde_json::to_vec(&b).unwrap())
             }
-            3 => { let n = rng.below(200); ("POST", PATH_SYNC.into(), rng.bytes(n)) }
-            4 => { let n = rng.below(300); ("POST", PATH_APPEND.into(), rng.bytes(n)) }
+            3 => {
+                let n = rng.below(200);
+                ("POST", PATH_SYNC.into(), rng.bytes(n))
+            }
+            4 => {
+                let n = rng.below(300);
+                ("POST", PATH_APPEND.into(), rng.bytes(n))
+            }
             5 | 6 => {
                 // A valid append with one byte changed.
                 let mut b = valid.clone();
@@ -531,27 +743,55 @@ fn random_and_malformed_requests_get_4xx_and_corrupt_nothing() {
                 if rng.below(2) == 0 {
                     v["payload"] = serde_json::Value::String(String::from_utf8_lossy(&b).into());
                 }
-                ("POST", PATH_APPEND.into(), if rng.below(2) == 0 { b } else { serde_json::to_vec(&v).unwrap() })
+                (
+                    "POST",
+                    PATH_APPEND.into(),
+                    if rng.below(2) == 0 {
+                        b
+                    } else {
+                        serde_json::to_vec(&v).unwrap()
+                    },
+                )
             }
             8 => {
-                let paths = [PATH_STATUS, PATH_MERKLE, PATH_PRIVATE_STATUS, PATH_SYNC, PATH_APPEND, PATH_LOCATOR, "/metrics"];
+                let paths = [
+                    PATH_STATUS,
+                    PATH_MERKLE,
+                    PATH_PRIVATE_STATUS,
+                    PATH_SYNC,
+                    PATH_APPEND,
+                    PATH_LOCATOR,
+                    "/metrics",
+                ];
                 let methods = ["GET", "POST", "PUT", "DELETE", "PATCH"];
                 let m = methods[rng.below(methods.len())];
                 let p = paths[rng.below(paths.len())].to_string();
                 let n = rng.below(40);
                 (m, p, rng.bytes(n))
             }
-            _ => ("GET", format!("/api/mesh/infonet/{}", junk(&mut rng)), vec![]),
+            _ => (
+                "GET",
+                format!("/api/mesh/infonet/{}", junk(&mut rng)),
+                vec![],
+            ),
         };
         let send = |agent: &ureq::Agent| {
-            let req = agent.request(method, &relay.url(&path)).set("Content-Type", "application/json");
-            if body.is_empty() && method == "GET" { req.call() } else { req.send_bytes(&body) }
+            let req = agent
+                .request(method, &relay.url(&path))
+                .set("Content-Type", "application/json");
+            if body.is_empty() && method == "GET" {
+                req.call()
+            } else {
+                req.send_bytes(&body)
+            }
         };
         let mut res = send(&agent);
         if let Err(ureq::Error::Transport(_)) = &res {
             // A kept-alive connection the relay closed after answering an unread body early:
             // a client-side artefact. A fresh connection must work.
-            agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
+            agent = ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(20))
+                .build();
             res = send(&agent);
         }
         let (code, text) = match res {
@@ -561,8 +801,10 @@ fn random_and_malformed_requests_get_4xx_and_corrupt_nothing() {
         };
         assert!(code < 500, "request {i} {method} {path} -> {code} {text}");
         if code >= 400 {
-            let e: postern_core::api::ErrorBody = serde_json::from_str(&text)
-                .unwrap_or_else(|_| panic!("request {i} {method} {path} -> {code} non-JSON {text}"));
+            let e: postern_core::api::ErrorBody =
+                serde_json::from_str(&text).unwrap_or_else(|_| {
+                    panic!("request {i} {method} {path} -> {code} non-JSON {text}")
+                });
             assert!(!e.ok && !e.code.is_empty());
         } else if path == PATH_APPEND {
             accepted += 1;
@@ -591,18 +833,28 @@ fn sigkill_during_appends_keeps_every_acknowledged_event() {
             let base = base.clone();
             let tx = tx.clone();
             std::thread::spawn(move || {
-                let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(20))
+                    .build();
                 for seq in 1..=1000u64 {
                     let e = signed(60 + w, "message", &sample_payload("message", seq), seq);
-                    match agent.post(&format!("{base}{PATH_APPEND}")).send_bytes(&body_of(&e)) {
+                    match agent
+                        .post(&format!("{base}{PATH_APPEND}"))
+                        .send_bytes(&body_of(&e))
+                    {
                         Ok(r) if r.status() == 200 => {
                             let v: serde_json::Value = r.into_json().unwrap();
-                            if tx.send(v["event"]["event_id"].as_str().unwrap().to_string()).is_err() {
+                            if tx
+                                .send(v["event"]["event_id"].as_str().unwrap().to_string())
+                                .is_err()
+                            {
                                 return;
                             }
                         }
                         Ok(r) => panic!("unexpected {}", r.status()),
-                        Err(ureq::Error::Status(c, r)) => panic!("refused {c}: {}", r.into_string().unwrap()),
+                        Err(ureq::Error::Status(c, r)) => {
+                            panic!("refused {c}: {}", r.into_string().unwrap())
+                        }
                         Err(_) => return, // the relay is gone
                     }
                 }
@@ -612,7 +864,10 @@ fn sigkill_during_appends_keeps_every_acknowledged_event() {
     drop(tx);
     let mut acked: Vec<String> = Vec::new();
     while acked.len() < 60 {
-        acked.push(rx.recv_timeout(Duration::from_secs(60)).expect("appends stalled"));
+        acked.push(
+            rx.recv_timeout(Duration::from_secs(60))
+                .expect("appends stalled"),
+        );
     }
     relay.kill();
     // Acknowledgements already on their way count too.
@@ -630,5 +885,8 @@ fn sigkill_during_appends_keeps_every_acknowledged_event() {
     assert_verifies(&served);
     assert_eq!(status(&relay).1, served.len() as u64);
     // The restarted relay keeps appending on top.
-    append_ok(&relay, &signed(70, "message", &sample_payload("message", 1), 1));
+    append_ok(
+        &relay,
+        &signed(70, "message", &sample_payload("message", 1), 1),
+    );
 }

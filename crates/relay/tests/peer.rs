@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use common::{now, Mesh, Relay, Resp};
 use postern_core::api::infonet::{PATH_PRIVATE_STATUS, PATH_STATUS, PATH_SYNC};
 use postern_core::api::peer::{
-    PeerPullRequest, PeerPullResponse, PeerPushResponse, ReplicateAckRequest, ReplicateEnvelopeRequest, ReplicateEnvelopeResponse,
-    HEADER_PEER_HMAC, HEADER_PEER_URL, PATH_DM_PEER_PULL, PATH_PEER_PUSH, PATH_REPLICATE_ACK, PATH_REPLICATE_ENVELOPE,
+    PeerPullRequest, PeerPullResponse, PeerPushResponse, ReplicateAckRequest,
+    ReplicateEnvelopeRequest, ReplicateEnvelopeResponse, HEADER_PEER_HMAC, HEADER_PEER_URL,
+    PATH_DM_PEER_PULL, PATH_PEER_PUSH, PATH_REPLICATE_ACK, PATH_REPLICATE_ENVELOPE,
 };
 use postern_core::auth::{ack_params, sign_request, Action};
 use postern_core::chaingen::{generate_chain, GenOptions};
@@ -38,8 +39,12 @@ fn start(extra: &[&str]) -> (Relay, tempfile::TempDir) {
 
 /// POST `body` with the given peer headers (`None` leaves a header out).
 fn post_peer(relay: &Relay, path: &str, url: Option<&str>, mac: Option<&str>, body: &[u8]) -> Resp {
-    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
-    let mut req = agent.post(&relay.url(path)).set("Content-Type", "application/json");
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build();
+    let mut req = agent
+        .post(&relay.url(path))
+        .set("Content-Type", "application/json");
     if let Some(u) = url {
         req = req.set(HEADER_PEER_URL, u);
     }
@@ -51,17 +56,35 @@ fn post_peer(relay: &Relay, path: &str, url: Option<&str>, mac: Option<&str>, bo
 
 /// POST signed as the configured peer.
 fn post_signed(relay: &Relay, path: &str, body: &[u8]) -> Resp {
-    let key = peer_key(PEER_SECRET.as_bytes(), &normalize_peer_url(PEER_URL).unwrap());
-    post_peer(relay, path, Some(PEER_URL), Some(&sign_body(&key, body)), body)
+    let key = peer_key(
+        PEER_SECRET.as_bytes(),
+        &normalize_peer_url(PEER_URL).unwrap(),
+    );
+    post_peer(
+        relay,
+        path,
+        Some(PEER_URL),
+        Some(&sign_body(&key, body)),
+        body,
+    )
 }
 
 fn push_body(events: &[postern_core::event::ChainEvent]) -> Vec<u8> {
-    let texts: Vec<String> = events.iter().map(|e| e.to_value().to_json_ordered()).collect();
+    let texts: Vec<String> = events
+        .iter()
+        .map(|e| e.to_value().to_json_ordered())
+        .collect();
     format!("{{\"events\":[{}]}}", texts.join(",")).into_bytes()
 }
 
 fn public_chain(n: usize) -> Vec<postern_core::event::ChainEvent> {
-    generate_chain(n, GenOptions { include_gate_messages: false, ..GenOptions::default() })
+    generate_chain(
+        n,
+        GenOptions {
+            include_gate_messages: false,
+            ..GenOptions::default()
+        },
+    )
 }
 
 fn fetch_public(relay: &Relay) -> Vec<CV> {
@@ -73,7 +96,12 @@ fn fetch_public(relay: &Relay) -> Vec<CV> {
 
 fn status(relay: &Relay, path: &str, head_field: &str) -> (String, u64) {
     let v = relay.get(path).json();
-    let count = v.get("total_events").or(v.get("count")).unwrap().as_u64().unwrap();
+    let count = v
+        .get("total_events")
+        .or(v.get("count"))
+        .unwrap()
+        .as_u64()
+        .unwrap();
     (v[head_field].as_str().unwrap().to_string(), count)
 }
 
@@ -91,7 +119,10 @@ fn wait_for(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
 
 fn metric(text: &str, series: &str) -> u64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
         .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
         .trim()
         .parse()
@@ -115,13 +146,30 @@ fn peer_push_ingests_old_history_idempotently_and_refuses_forks() {
     assert_eq!((p.accepted, p.duplicates), (4, 4));
     let events = fetch_public(&relay);
     assert_eq!(events.len(), 12);
-    let report = verify_chain_values(&events, &VerifyOptions { now: now(), max_event_age_s: 0, batch: false });
+    let report = verify_chain_values(
+        &events,
+        &VerifyOptions {
+            now: now(),
+            max_event_age_s: 0,
+            batch: false,
+        },
+    );
     assert!(report.valid, "{:?}", report.error);
     assert_eq!(report.head.as_deref(), Some(chain[11].event_id.as_str()));
-    assert_eq!(status(&relay, PATH_STATUS, "head_hash_full"), (chain[11].event_id.clone(), 12));
+    assert_eq!(
+        status(&relay, PATH_STATUS, "head_hash_full"),
+        (chain[11].event_id.clone(), 12)
+    );
 
     // A fork (another chain's event extending genesis) is refused 409, never merged.
-    let other = generate_chain(3, GenOptions { authors: 2, start_timestamp: 1_700_000_000, include_gate_messages: false });
+    let other = generate_chain(
+        3,
+        GenOptions {
+            authors: 2,
+            start_timestamp: 1_700_000_000,
+            include_gate_messages: false,
+        },
+    );
     let r = post_signed(&relay, PATH_PEER_PUSH, &push_body(&other));
     r.assert_error(409, "forked");
     assert_eq!(r.json()["index"], 0);
@@ -131,7 +179,11 @@ fn peer_push_ingests_old_history_idempotently_and_refuses_forks() {
     let more = public_chain(14);
     let mut tampered = more[13].clone();
     tampered.signature = more[12].signature.clone();
-    let r = post_signed(&relay, PATH_PEER_PUSH, &push_body(&[more[12].clone(), tampered]));
+    let r = post_signed(
+        &relay,
+        PATH_PEER_PUSH,
+        &push_body(&[more[12].clone(), tampered]),
+    );
     assert!(r.status == 422 || r.status == 409, "{}", r.body);
     let v = r.json();
     assert_eq!(v["ok"], false);
@@ -153,31 +205,59 @@ fn peer_auth_is_required_and_size_is_checked_first() {
     let body = push_body(&public_chain(2));
     let key = peer_key(PEER_SECRET.as_bytes(), PEER_URL);
     let good = sign_body(&key, &body);
-    for path in [PATH_PEER_PUSH, PATH_REPLICATE_ENVELOPE, PATH_REPLICATE_ACK, PATH_DM_PEER_PULL] {
+    for path in [
+        PATH_PEER_PUSH,
+        PATH_REPLICATE_ENVELOPE,
+        PATH_REPLICATE_ACK,
+        PATH_DM_PEER_PULL,
+    ] {
         // Missing headers, unknown peer, wrong HMAC, HMAC of another body, other secret.
         post_peer(&relay, path, None, Some(&good), &body).assert_error(403, "peer_unauthorized");
         post_peer(&relay, path, Some(PEER_URL), None, &body).assert_error(403, "peer_unauthorized");
-        post_peer(&relay, path, Some("http://stranger.test:7001"), Some(&good), &body)
+        post_peer(
+            &relay,
+            path,
+            Some("http://stranger.test:7001"),
+            Some(&good),
+            &body,
+        )
+        .assert_error(403, "peer_unauthorized");
+        post_peer(&relay, path, Some(PEER_URL), Some(&"0".repeat(64)), &body)
             .assert_error(403, "peer_unauthorized");
-        post_peer(&relay, path, Some(PEER_URL), Some(&"0".repeat(64)), &body).assert_error(403, "peer_unauthorized");
-        post_peer(&relay, path, Some(PEER_URL), Some("nothex"), &body).assert_error(403, "peer_unauthorized");
+        post_peer(&relay, path, Some(PEER_URL), Some("nothex"), &body)
+            .assert_error(403, "peer_unauthorized");
         let other = sign_body(&peer_key(b"wrong", PEER_URL), &body);
-        post_peer(&relay, path, Some(PEER_URL), Some(&other), &body).assert_error(403, "peer_unauthorized");
+        post_peer(&relay, path, Some(PEER_URL), Some(&other), &body)
+            .assert_error(403, "peer_unauthorized");
         let mut tampered = body.clone();
         tampered.push(b' ');
-        post_peer(&relay, path, Some(PEER_URL), Some(&good), &tampered).assert_error(403, "peer_unauthorized");
+        post_peer(&relay, path, Some(PEER_URL), Some(&good), &tampered)
+            .assert_error(403, "peer_unauthorized");
     }
     // The URL is normalised before lookup: upper case and an explicit default port still match.
-    let r = post_peer(&relay, PATH_PEER_PUSH, Some("HTTP://Peer-A.test:7001/"), Some(&good), &body);
+    let r = post_peer(
+        &relay,
+        PATH_PEER_PUSH,
+        Some("HTTP://Peer-A.test:7001/"),
+        Some(&good),
+        &body,
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     // Oversize bodies are 413 even when correctly signed (size before HMAC).
     let huge = vec![b' '; 600 * 1024];
     let mac = sign_body(&key, &huge);
-    post_peer(&relay, PATH_PEER_PUSH, Some(PEER_URL), Some(&mac), &huge).assert_error(413, "payload_too_large");
+    post_peer(&relay, PATH_PEER_PUSH, Some(PEER_URL), Some(&mac), &huge)
+        .assert_error(413, "payload_too_large");
     let dm_huge = vec![b' '; 70 * 1024];
     let mac = sign_body(&key, &dm_huge);
-    post_peer(&relay, PATH_REPLICATE_ENVELOPE, Some(PEER_URL), Some(&mac), &dm_huge)
-        .assert_error(413, "payload_too_large");
+    post_peer(
+        &relay,
+        PATH_REPLICATE_ENVELOPE,
+        Some(PEER_URL),
+        Some(&mac),
+        &dm_huge,
+    )
+    .assert_error(413, "payload_too_large");
     // Nothing was stored by the refused requests.
     assert_eq!(status(&relay, PATH_STATUS, "head_hash_full").1, 2);
     // The DM feed answers an authenticated peer only, in sequence order, with bounded pages.
@@ -206,7 +286,11 @@ fn peer_auth_is_required_and_size_is_checked_first() {
 /// after the owner acked there).
 fn owner_ack(owner: &Identity, ids: &[String], ts: u64) -> ReplicateAckRequest {
     let proof = sign_request(owner, Action::DmAck, &ack_params(ids), ts, &mut OsRng);
-    ReplicateAckRequest { msg_ids: ids.to_vec(), recipient_id: owner.node_id(), owner_ack: Some(proof) }
+    ReplicateAckRequest {
+        msg_ids: ids.to_vec(),
+        recipient_id: owner.node_id(),
+        owner_ack: Some(proof),
+    }
 }
 
 fn seal_to(from: &Identity, to: &Identity) -> DmEnvelope {
@@ -214,7 +298,11 @@ fn seal_to(from: &Identity, to: &Identity) -> DmEnvelope {
 }
 
 fn replicate(relay: &Relay, env: &DmEnvelope, expires_at: u64) -> Resp {
-    let body = serde_json::to_vec(&ReplicateEnvelopeRequest { envelope: env.clone(), expires_at }).unwrap();
+    let body = serde_json::to_vec(&ReplicateEnvelopeRequest {
+        envelope: env.clone(),
+        expires_at,
+    })
+    .unwrap();
     post_signed(relay, PATH_REPLICATE_ENVELOPE, &body)
 }
 
@@ -248,17 +336,27 @@ fn replicas_obey_the_same_caps_and_acks_free_the_quota() {
     assert_eq!(relay.register(&bob).status, 200);
     assert_eq!(relay.poll(&bob).messages.len(), 2);
     let ack = owner_ack(&bob, std::slice::from_ref(&m1.msg_id), now());
-    let r = post_signed(&relay, PATH_REPLICATE_ACK, &serde_json::to_vec(&ack).unwrap());
+    let r = post_signed(
+        &relay,
+        PATH_REPLICATE_ACK,
+        &serde_json::to_vec(&ack).unwrap(),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["removed"], 1);
     assert_eq!(relay.poll(&bob).messages.len(), 1);
     assert_eq!(replicate(&relay, &m3, exp).status, 200);
     // A local deposit sees the replica in the same caps.
-    relay.send(&seal_to(&alice, &bob)).assert_error(429, "sender_cap_reached");
+    relay
+        .send(&seal_to(&alice, &bob))
+        .assert_error(429, "sender_cap_reached");
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -286,8 +384,14 @@ fn two_relays_replicate_dms_acks_and_appends() {
     let (a, b) = loop {
         attempts += 1;
         let (pa, pb) = (free_port(), free_port());
-        let (ua, ub) = (format!("http://127.0.0.1:{pa}"), format!("http://127.0.0.1:{pb}"));
-        match (start(da.path(), pa, &ua, &ub), start(db.path(), pb, &ub, &ua)) {
+        let (ua, ub) = (
+            format!("http://127.0.0.1:{pa}"),
+            format!("http://127.0.0.1:{pb}"),
+        );
+        match (
+            start(da.path(), pa, &ua, &ub),
+            start(db.path(), pb, &ub, &ua),
+        ) {
             (Ok(a), Ok(b)) => break (a, b),
             (a, b) if attempts < 5 => drop((a, b)),
             (a, b) => panic!("could not start the pair: {:?} {:?}", a.err(), b.err()),
@@ -299,12 +403,19 @@ fn two_relays_replicate_dms_acks_and_appends() {
     assert_eq!(b.register(&bob).status, 200);
     let m = seal_to(&alice, &bob);
     assert_eq!(a.send(&m).status, 200);
-    wait_for("the DM to reach B", Duration::from_secs(20), || !b.poll(&bob).messages.is_empty());
+    wait_for("the DM to reach B", Duration::from_secs(20), || {
+        !b.poll(&bob).messages.is_empty()
+    });
     assert_eq!(b.poll(&bob).messages[0].envelope.msg_id, m.msg_id);
     // Cap 1: A refuses Alice's second message until Bob acks (on B).
-    a.send(&seal_to(&alice, &bob)).assert_error(429, "sender_cap_reached");
+    a.send(&seal_to(&alice, &bob))
+        .assert_error(429, "sender_cap_reached");
     assert_eq!(b.ack(&bob, std::slice::from_ref(&m.msg_id)).removed, 1);
-    wait_for("the ack to free the quota on A", Duration::from_secs(20), || a.poll(&bob).messages.is_empty());
+    wait_for(
+        "the ack to free the quota on A",
+        Duration::from_secs(20),
+        || a.poll(&bob).messages.is_empty(),
+    );
     assert_eq!(a.send(&seal_to(&alice, &bob)).status, 200);
     // An append on A reaches B's chain.
     let e = postern_core::event::sign_event(
@@ -324,15 +435,27 @@ fn two_relays_replicate_dms_acks_and_appends() {
     let r = a.post(postern_core::api::infonet::PATH_APPEND, &body);
     assert_eq!(r.status, 200, "{}", r.body);
     let head_a = status(&a, PATH_STATUS, "head_hash_full");
-    wait_for("the event to reach B", Duration::from_secs(20), || status(&b, PATH_STATUS, "head_hash_full") == head_a);
+    wait_for("the event to reach B", Duration::from_secs(20), || {
+        status(&b, PATH_STATUS, "head_hash_full") == head_a
+    });
     // A pushed the first DM, the third DM and the event; B pushed the ack.
     let ok = "postern_replication_total{result=\"ok\"}";
-    wait_for("A's metrics", Duration::from_secs(20), || metric(&a.get("/metrics").body, ok) == 3);
-    wait_for("B's metrics", Duration::from_secs(20), || metric(&b.get("/metrics").body, ok) == 1);
+    wait_for("A's metrics", Duration::from_secs(20), || {
+        metric(&a.get("/metrics").body, ok) == 3
+    });
+    wait_for("B's metrics", Duration::from_secs(20), || {
+        metric(&b.get("/metrics").body, ok) == 1
+    });
     for relay in [&a, &b] {
         let text = relay.get("/metrics").body;
-        assert_eq!(metric(&text, "postern_replication_total{result=\"error\"}"), 0);
-        assert_eq!(metric(&text, "postern_replication_total{result=\"rejected\"}"), 0);
+        assert_eq!(
+            metric(&text, "postern_replication_total{result=\"error\"}"),
+            0
+        );
+        assert_eq!(
+            metric(&text, "postern_replication_total{result=\"rejected\"}"),
+            0
+        );
     }
 }
 
@@ -341,8 +464,18 @@ const OK: &str = "postern_replication_total{result=\"ok\"}";
 fn assert_no_failed_replication(relays: &[Relay]) {
     for relay in relays {
         let text = relay.get("/metrics").body;
-        assert_eq!(metric(&text, "postern_replication_total{result=\"error\"}"), 0, "{}", relay.log_text());
-        assert_eq!(metric(&text, "postern_replication_total{result=\"rejected\"}"), 0, "{}", relay.log_text());
+        assert_eq!(
+            metric(&text, "postern_replication_total{result=\"error\"}"),
+            0,
+            "{}",
+            relay.log_text()
+        );
+        assert_eq!(
+            metric(&text, "postern_replication_total{result=\"rejected\"}"),
+            0,
+            "{}",
+            relay.log_text()
+        );
     }
 }
 
@@ -358,24 +491,46 @@ fn partial_mesh_forwards_dms_and_acks_across_hops() {
     }
     let m = seal_to(&alice, &bob);
     assert_eq!(a.send(&m).status, 200);
-    wait_for("the DM to reach C through B", Duration::from_secs(20), || !c.poll(&bob).messages.is_empty());
+    wait_for(
+        "the DM to reach C through B",
+        Duration::from_secs(20),
+        || !c.poll(&bob).messages.is_empty(),
+    );
     assert_eq!(c.poll(&bob).messages[0].envelope.msg_id, m.msg_id);
     assert_eq!(b.poll(&bob).messages.len(), 1);
     // Caps apply on every hop: A refuses a second message until Bob acks (on C).
-    a.send(&seal_to(&alice, &bob)).assert_error(429, "sender_cap_reached");
+    a.send(&seal_to(&alice, &bob))
+        .assert_error(429, "sender_cap_reached");
     assert_eq!(c.ack(&bob, std::slice::from_ref(&m.msg_id)).removed, 1);
-    wait_for("the ack to free the quota on B", Duration::from_secs(20), || b.poll(&bob).messages.is_empty());
-    wait_for("the ack to free the quota on A", Duration::from_secs(20), || a.poll(&bob).messages.is_empty());
+    wait_for(
+        "the ack to free the quota on B",
+        Duration::from_secs(20),
+        || b.poll(&bob).messages.is_empty(),
+    );
+    wait_for(
+        "the ack to free the quota on A",
+        Duration::from_secs(20),
+        || a.poll(&bob).messages.is_empty(),
+    );
     let m2 = seal_to(&alice, &bob);
     assert_eq!(a.send(&m2).status, 200);
     wait_for("the second DM to reach C", Duration::from_secs(20), || {
-        c.poll(&bob).messages.iter().any(|x| x.envelope.msg_id == m2.msg_id)
+        c.poll(&bob)
+            .messages
+            .iter()
+            .any(|x| x.envelope.msg_id == m2.msg_id)
     });
     // A pushed m and m2 to B; B forwarded m, the ack (to A) and m2; C pushed the ack. C never
     // sent a replica back (B is the peer it came from).
-    wait_for("A's metrics", Duration::from_secs(20), || metric(&a.get("/metrics").body, OK) == 2);
-    wait_for("B's metrics", Duration::from_secs(20), || metric(&b.get("/metrics").body, OK) == 3);
-    wait_for("C's metrics", Duration::from_secs(20), || metric(&c.get("/metrics").body, OK) == 1);
+    wait_for("A's metrics", Duration::from_secs(20), || {
+        metric(&a.get("/metrics").body, OK) == 2
+    });
+    wait_for("B's metrics", Duration::from_secs(20), || {
+        metric(&b.get("/metrics").body, OK) == 3
+    });
+    wait_for("C's metrics", Duration::from_secs(20), || {
+        metric(&c.get("/metrics").body, OK) == 1
+    });
     assert_no_failed_replication(&relays);
 }
 
@@ -392,21 +547,44 @@ fn full_mesh_forwarding_stops_at_duplicates() {
     let m = seal_to(&alice, &bob);
     assert_eq!(relays[0].send(&m).status, 200);
     for r in &relays[1..] {
-        wait_for("the DM to reach every relay", Duration::from_secs(20), || r.poll(&bob).messages.len() == 1);
+        wait_for(
+            "the DM to reach every relay",
+            Duration::from_secs(20),
+            || r.poll(&bob).messages.len() == 1,
+        );
     }
     // A sends to B and C. B and C each forward once to the other (not back to A); at most
     // those two copies are forwarded, since the one arriving second at each is a duplicate.
-    wait_for("A's pushes", Duration::from_secs(20), || metric(&relays[0].get("/metrics").body, OK) == 2);
-    let forwarded = || -> u64 { relays[1..].iter().map(|r| metric(&r.get("/metrics").body, OK)).sum() };
-    wait_for("B's and C's forwards", Duration::from_secs(20), || forwarded() >= 1);
+    wait_for("A's pushes", Duration::from_secs(20), || {
+        metric(&relays[0].get("/metrics").body, OK) == 2
+    });
+    let forwarded = || -> u64 {
+        relays[1..]
+            .iter()
+            .map(|r| metric(&r.get("/metrics").body, OK))
+            .sum()
+    };
+    wait_for("B's and C's forwards", Duration::from_secs(20), || {
+        forwarded() >= 1
+    });
     // Ack on C: the ack reaches A and B, and the echoes remove nothing and stop.
-    assert_eq!(relays[2].ack(&bob, std::slice::from_ref(&m.msg_id)).removed, 1);
+    assert_eq!(
+        relays[2].ack(&bob, std::slice::from_ref(&m.msg_id)).removed,
+        1
+    );
     for r in &relays[..2] {
-        wait_for("the ack everywhere", Duration::from_secs(20), || r.poll(&bob).messages.is_empty());
+        wait_for("the ack everywhere", Duration::from_secs(20), || {
+            r.poll(&bob).messages.is_empty()
+        });
     }
     // Totals are bounded: the envelope crosses each of the 3 links at most twice, and so does
     // the ack (6 + 6); an echo loop would grow without bound.
-    let total = || -> u64 { relays.iter().map(|r| metric(&r.get("/metrics").body, OK)).sum() };
+    let total = || -> u64 {
+        relays
+            .iter()
+            .map(|r| metric(&r.get("/metrics").body, OK))
+            .sum()
+    };
     assert!(total() <= 12, "total {}", total());
     assert_no_failed_replication(&relays);
 }
@@ -432,7 +610,10 @@ fn append_message(relay: &Relay, key: usize, seq: u64) {
 }
 
 fn merkle_root(relay: &Relay) -> String {
-    relay.get(postern_core::api::infonet::PATH_MERKLE).json()["merkle_root"].as_str().unwrap().to_string()
+    relay.get(postern_core::api::infonet::PATH_MERKLE).json()["merkle_root"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -448,7 +629,11 @@ fn pull_sync_heals_a_partition() {
         status(b, PATH_STATUS, "head_hash_full") == status(&a, PATH_STATUS, "head_hash_full")
             && merkle_root(b) == merkle_root(&a)
     };
-    wait_for("B to pull A's first events", Duration::from_secs(30), || synced(&b));
+    wait_for(
+        "B to pull A's first events",
+        Duration::from_secs(30),
+        || synced(&b),
+    );
     // Partition: B is down while A appends 5 more.
     assert!(b.terminate().success());
     for seq in 3..=7 {
@@ -465,10 +650,21 @@ fn pull_sync_heals_a_partition() {
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     };
-    wait_for("B to catch up after the partition", Duration::from_secs(30), || synced(&b));
+    wait_for(
+        "B to catch up after the partition",
+        Duration::from_secs(30),
+        || synced(&b),
+    );
     assert_eq!(status(&b, PATH_STATUS, "head_hash_full").1, 7);
     let events = fetch_public(&b);
-    let report = verify_chain_values(&events, &VerifyOptions { now: now(), max_event_age_s: 0, batch: false });
+    let report = verify_chain_values(
+        &events,
+        &VerifyOptions {
+            now: now(),
+            max_event_age_s: 0,
+            batch: false,
+        },
+    );
     assert!(report.valid, "{:?}", report.error);
     let text = b.get("/metrics").body;
     assert_eq!(metric(&text, "postern_sync_events_pulled_total"), 5);
@@ -478,9 +674,15 @@ fn pull_sync_heals_a_partition() {
     assert_eq!(st["peers"][0]["peer_url"], mesh.url(0));
     // A pulls from B too and finds nothing new (B's head is on A's chain: no fork).
     wait_for("A's sync rounds", Duration::from_secs(30), || {
-        metric(&a.get("/metrics").body, "postern_sync_rounds_total{result=\"ok\"}") >= 1
+        metric(
+            &a.get("/metrics").body,
+            "postern_sync_rounds_total{result=\"ok\"}",
+        ) >= 1
     });
-    assert_eq!(metric(&a.get("/metrics").body, "postern_sync_forks_total"), 0);
+    assert_eq!(
+        metric(&a.get("/metrics").body, "postern_sync_forks_total"),
+        0
+    );
 }
 
 #[test]
@@ -506,15 +708,24 @@ fn pull_sync_reports_forks_and_never_merges() {
     let st = f.get("/api/mesh/infonet/sync-status").json();
     assert_eq!(st["fork_detected"], true, "{st}");
     assert_eq!(st["peers"][0]["last_outcome"], "fork", "{st}");
-    assert_eq!((status(&f, PATH_STATUS, "head_hash_full"), merkle_root(&f)), before);
-    assert_eq!(metric(&f.get("/metrics").body, "postern_sync_events_pulled_total"), 0);
+    assert_eq!(
+        (status(&f, PATH_STATUS, "head_hash_full"), merkle_root(&f)),
+        before
+    );
+    assert_eq!(
+        metric(&f.get("/metrics").body, "postern_sync_events_pulled_total"),
+        0
+    );
     assert!(f.log_text().contains("forked"), "{}", f.log_text());
 }
 
 /// POST `body` to `relay` signed as mesh node `from` (what that relay's worker would send).
 fn post_as_mesh_peer(mesh: &Mesh, from: usize, relay: &Relay, path: &str, body: &[u8]) -> Resp {
     let own = mesh.url(from);
-    let key = peer_key(common::MESH_SECRET.as_bytes(), &normalize_peer_url(&own).unwrap());
+    let key = peer_key(
+        common::MESH_SECRET.as_bytes(),
+        &normalize_peer_url(&own).unwrap(),
+    );
     post_peer(relay, path, Some(&own), Some(&sign_body(&key, body)), body)
 }
 
@@ -540,16 +751,25 @@ fn pending_replication_survives_sigkill_and_resumes_on_restart() {
     let a = mesh.start_node(0).expect("restart A");
     let b = mesh.start_node(1).expect("restart B");
     assert_eq!(a.poll(&bob).messages.len(), 3);
-    wait_for("the 3 pending DMs to reach B after both restarts", Duration::from_secs(90), || {
-        b.poll(&bob).messages.len() == 3
-    });
-    let mut got: Vec<String> = b.poll(&bob).messages.into_iter().map(|m| m.envelope.msg_id).collect();
+    wait_for(
+        "the 3 pending DMs to reach B after both restarts",
+        Duration::from_secs(90),
+        || b.poll(&bob).messages.len() == 3,
+    );
+    let mut got: Vec<String> = b
+        .poll(&bob)
+        .messages
+        .into_iter()
+        .map(|m| m.envelope.msg_id)
+        .collect();
     let mut want: Vec<String> = sent.iter().map(|m| m.msg_id.clone()).collect();
     got.sort();
     want.sort();
     assert_eq!(got, want);
     // The outbox drained: A counts the three pushes, nothing failed.
-    wait_for("A's metrics", Duration::from_secs(20), || metric(&a.get("/metrics").body, OK) == 3);
+    wait_for("A's metrics", Duration::from_secs(20), || {
+        metric(&a.get("/metrics").body, OK) == 3
+    });
     assert_no_failed_replication(&[a, b]);
 }
 
@@ -567,11 +787,21 @@ fn a_replica_arriving_after_its_ack_is_neither_stored_nor_forwarded() {
     let exp = now() + 600;
     // The ack overtakes the replica: nothing to remove yet, but the msg_id is tombstoned.
     let ack = owner_ack(&bob, std::slice::from_ref(&late.msg_id), now());
-    let r = post_as_mesh_peer(&mesh, 0, b, PATH_REPLICATE_ACK, &serde_json::to_vec(&ack).unwrap());
+    let r = post_as_mesh_peer(
+        &mesh,
+        0,
+        b,
+        PATH_REPLICATE_ACK,
+        &serde_json::to_vec(&ack).unwrap(),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["removed"], 0);
     // The late replica: 200 duplicate, not stored.
-    let body = serde_json::to_vec(&ReplicateEnvelopeRequest { envelope: late.clone(), expires_at: exp }).unwrap();
+    let body = serde_json::to_vec(&ReplicateEnvelopeRequest {
+        envelope: late.clone(),
+        expires_at: exp,
+    })
+    .unwrap();
     let r = post_as_mesh_peer(&mesh, 0, b, PATH_REPLICATE_ENVELOPE, &body);
     assert_eq!(r.status, 200, "{}", r.body);
     let a: ReplicateEnvelopeResponse = r.json_as();
@@ -585,13 +815,29 @@ fn a_replica_arriving_after_its_ack_is_neither_stored_nor_forwarded() {
     // A later replica is stored and forwarded to C; B's pushes to C are in order, so once it
     // is on C the tombstoned one would be there too had it been forwarded.
     let control = seal_to(&alice, &bob);
-    let body = serde_json::to_vec(&ReplicateEnvelopeRequest { envelope: control.clone(), expires_at: exp }).unwrap();
+    let body = serde_json::to_vec(&ReplicateEnvelopeRequest {
+        envelope: control.clone(),
+        expires_at: exp,
+    })
+    .unwrap();
     let r = post_as_mesh_peer(&mesh, 0, b, PATH_REPLICATE_ENVELOPE, &body);
     assert_eq!(r.status, 200, "{}", r.body);
-    wait_for("the control DM to reach C", Duration::from_secs(20), || !c.poll(&bob).messages.is_empty());
-    let on_c: Vec<String> = c.poll(&bob).messages.into_iter().map(|m| m.envelope.msg_id).collect();
+    wait_for("the control DM to reach C", Duration::from_secs(20), || {
+        !c.poll(&bob).messages.is_empty()
+    });
+    let on_c: Vec<String> = c
+        .poll(&bob)
+        .messages
+        .into_iter()
+        .map(|m| m.envelope.msg_id)
+        .collect();
     assert_eq!(on_c, vec![control.msg_id.clone()]);
-    let on_b: Vec<String> = b.poll(&bob).messages.into_iter().map(|m| m.envelope.msg_id).collect();
+    let on_b: Vec<String> = b
+        .poll(&bob)
+        .messages
+        .into_iter()
+        .map(|m| m.envelope.msg_id)
+        .collect();
     assert_eq!(on_b, vec![control.msg_id]);
 }
 
@@ -607,10 +853,20 @@ fn replicated_acks_need_the_owners_signature() {
     }
     let m = seal_to(&alice, &bob);
     assert_eq!(a.send(&m).status, 200);
-    wait_for("the DM to reach B", Duration::from_secs(20), || !b.poll(&bob).messages.is_empty());
+    wait_for("the DM to reach B", Duration::from_secs(20), || {
+        !b.poll(&bob).messages.is_empty()
+    });
     let ids = vec![m.msg_id.clone()];
     // Every request below is HMAC-authenticated as peer A: the peer is trusted, the ack is not.
-    let post = |req: &ReplicateAckRequest| post_as_mesh_peer(&mesh, 0, b, PATH_REPLICATE_ACK, &serde_json::to_vec(req).unwrap());
+    let post = |req: &ReplicateAckRequest| {
+        post_as_mesh_peer(
+            &mesh,
+            0,
+            b,
+            PATH_REPLICATE_ACK,
+            &serde_json::to_vec(req).unwrap(),
+        )
+    };
     // Missing proof (an old-style ack).
     let mut unsigned = owner_ack(&bob, &ids, now());
     unsigned.owner_ack = None;
@@ -661,28 +917,36 @@ fn a_relay_configured_after_the_deposit_pulls_the_dm_and_resumes_its_cursor() {
     let b = mesh.start_node(0).expect("restart B");
     let c = mesh.start_node(1).expect("start C");
     assert_eq!(b.poll(&bob).messages.len(), 1);
-    wait_for("C to pull the DM from B", Duration::from_secs(30), || !c.poll(&bob).messages.is_empty());
+    wait_for("C to pull the DM from B", Duration::from_secs(30), || {
+        !c.poll(&bob).messages.is_empty()
+    });
     assert_eq!(c.poll(&bob).messages[0].envelope.msg_id, m.msg_id);
     let peer_state = |r: &Relay| {
         let v = r.get("/api/mesh/dm/pull-status").json();
         v["peers"][0].clone()
     };
-    wait_for("C's cursor to be saved", Duration::from_secs(20), || peer_state(&c)["pulled_total"] == 1);
+    wait_for("C's cursor to be saved", Duration::from_secs(20), || {
+        peer_state(&c)["pulled_total"] == 1
+    });
     let before = peer_state(&c);
     assert!(before["cursor"].as_u64().unwrap() > 0, "{before}");
     assert_eq!(metric(&b.get("/metrics").body, OK), 0, "nothing was pushed");
     // Restart C: the persisted cursor is used, nothing is downloaded again.
     assert!(c.terminate().success());
     let c = mesh.start_node(1).expect("restart C");
-    wait_for("C's first rounds after the restart", Duration::from_secs(20), || {
-        peer_state(&c)["rounds_ok"].as_u64().unwrap_or(0) >= 2
-    });
+    wait_for(
+        "C's first rounds after the restart",
+        Duration::from_secs(20),
+        || peer_state(&c)["rounds_ok"].as_u64().unwrap_or(0) >= 2,
+    );
     let after = peer_state(&c);
     assert_eq!(after["pulled_since_start"], 0, "{after}");
     assert_eq!(after["pulled_total"], 1, "{after}");
     assert_eq!(after["cursor"], before["cursor"], "{after}");
     // Bob acks on C: the owner-signed ack reaches B (pushed and in C's feed), freeing the DM.
     assert_eq!(c.ack(&bob, std::slice::from_ref(&m.msg_id)).removed, 1);
-    wait_for("the ack to reach B", Duration::from_secs(20), || b.poll(&bob).messages.is_empty());
+    wait_for("the ack to reach B", Duration::from_secs(20), || {
+        b.poll(&bob).messages.is_empty()
+    });
     assert!(c.poll(&bob).messages.is_empty());
 }

@@ -435,7 +435,10 @@ fn hostile_input_gets_json_4xx() {
     }
     // Still serving, and the valid request still works.
     assert_eq!(relay.get("/api/health").status, 200);
-    assert!(accepted_mutants < HOSTILE_REQUESTS / 8, "{accepted_mutants}");
+    assert!(
+        accepted_mutants < HOSTILE_REQUESTS / 8,
+        "{accepted_mutants}"
+    );
     let carol = Identity::generate(&mut OsRng);
     assert_eq!(
         relay
@@ -740,9 +743,15 @@ fn sigkill_during_a_deposit_burst_loses_nothing_acknowledged() {
         for batch in &batches {
             let (acked, acked_count, url) = (&acked, &acked_count, &url);
             s.spawn(move || {
-                let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(20)).build();
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(std::time::Duration::from_secs(20))
+                    .build();
                 for (msg_id, body) in batch {
-                    match agent.post(url).set("Content-Type", "application/json").send_bytes(body) {
+                    match agent
+                        .post(url)
+                        .set("Content-Type", "application/json")
+                        .send_bytes(body)
+                    {
                         Ok(r) if r.status() == 200 => {
                             acked.lock().unwrap().push(msg_id.clone());
                             acked_count.fetch_add(1, Ordering::SeqCst);
@@ -776,5 +785,9 @@ fn sigkill_during_a_deposit_burst_loses_nothing_acknowledged() {
         stored.extend(p.messages.into_iter().map(|m| m.envelope.msg_id));
     }
     let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
-    assert!(lost.is_empty(), "{} acknowledged deposits lost: {lost:?}", lost.len());
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged deposits lost: {lost:?}",
+        lost.len()
+    );
 }

@@ -20,29 +20,88 @@ use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 fn openssl(dir: &Path, args: &[&str]) -> bool {
-    Command::new("openssl").current_dir(dir).args(args).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// A CA and a server certificate for 127.0.0.1 signed by it; false if openssl is unavailable.
 fn make_certs(dir: &Path) -> bool {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     std::fs::write(
         dir.join("ext"),
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
-    openssl(dir, &[&["req", "-x509"][..], &ec, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=postern test CA"]].concat())
-        && openssl(dir, &[&["req"][..], &ec, &["-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1"]].concat())
-        && openssl(
-            dir,
-            &["x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext"],
-        )
+    openssl(
+        dir,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=postern test CA",
+            ],
+        ]
+        .concat(),
+    ) && openssl(
+        dir,
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "srv.key",
+                "-out",
+                "srv.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    ) && openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "srv.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ],
+    )
 }
 
 /// A TLS peer stub: answers every request 200 `{"ok":true}` and reports (path, has HMAC).
 fn tls_stub(dir: &Path) -> (u16, mpsc::Receiver<(String, bool)>) {
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(dir.join("srv.pem")).unwrap().map(|c| c.unwrap()).collect();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("srv.pem"))
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
     let key = PrivateKeyDer::from_pem_file(dir.join("srv.key")).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = Arc::new(
@@ -78,7 +137,8 @@ fn tls_stub(dir: &Path) -> (u16, mpsc::Receiver<(String, bool)>) {
                     if let Some(v) = lower.strip_prefix("content-length:") {
                         len = v.trim().parse().unwrap_or(0);
                     }
-                    hmac |= lower.starts_with(&format!("{}:", HEADER_PEER_HMAC.to_ascii_lowercase()));
+                    hmac |=
+                        lower.starts_with(&format!("{}:", HEADER_PEER_HMAC.to_ascii_lowercase()));
                 }
                 let mut body = vec![0u8; len];
                 let _ = tls.read_exact(&mut body);
@@ -99,13 +159,23 @@ fn tls_stub(dir: &Path) -> (u16, mpsc::Receiver<(String, bool)>) {
 fn relay_cmd(data: &Path, port: u16, ca: Option<&Path>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_postern"));
     cmd.arg("serve")
-        .args(["--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1:9"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "http://127.0.0.1:9",
+        ])
         .arg("--data")
         .arg(data)
         .arg("--web")
         .arg(data)
         .arg(format!("--peer=https://127.0.0.1:{port}=tls-secret"))
-        .args(["--dm-pull-interval-secs", "3600", "--sync-interval-secs", "3600"])
+        .args([
+            "--dm-pull-interval-secs",
+            "3600",
+            "--sync-interval-secs",
+            "3600",
+        ])
         .env("POSTERN_LOG", "debug")
         .env("POSTERN_RATE_LIMIT_PER_MIN", "0")
         .env("POSTERN_READ_RATE_LIMIT_PER_MIN", "0");
@@ -128,13 +198,24 @@ fn pushes_reach_an_https_peer_of_a_private_ca_and_only_with_it() {
 
     // With --peer-ca: the DM push arrives over TLS, HMAC-signed.
     let data = tempfile::tempdir().unwrap();
-    let relay = Relay::launch(relay_cmd(data.path(), port, Some(&certs.path().join("ca.pem"))));
+    let relay = Relay::launch(relay_cmd(
+        data.path(),
+        port,
+        Some(&certs.path().join("ca.pem")),
+    ));
     assert_eq!(relay.register(&bob).status, 200);
-    assert_eq!(relay.send(&Relay::seal(&alice, &bob.public(), b"over tls")).status, 200);
+    assert_eq!(
+        relay
+            .send(&Relay::seal(&alice, &bob.public(), b"over tls"))
+            .status,
+        200
+    );
     let end = Instant::now() + Duration::from_secs(30);
     loop {
         let left = end.saturating_duration_since(Instant::now());
-        let (path, hmac) = seen.recv_timeout(left).unwrap_or_else(|_| panic!("no push arrived; log:\n{}", relay.log_text()));
+        let (path, hmac) = seen
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no push arrived; log:\n{}", relay.log_text()));
         if path == PATH_REPLICATE_ENVELOPE {
             assert!(hmac, "the push carries X-Peer-HMAC");
             break;
@@ -146,17 +227,29 @@ fn pushes_reach_an_https_peer_of_a_private_ca_and_only_with_it() {
     let data = tempfile::tempdir().unwrap();
     let relay = Relay::launch(relay_cmd(data.path(), port, None));
     assert_eq!(relay.register(&bob).status, 200);
-    assert_eq!(relay.send(&Relay::seal(&alice, &bob.public(), b"over tls")).status, 200);
+    assert_eq!(
+        relay
+            .send(&Relay::seal(&alice, &bob.public(), b"over tls"))
+            .status,
+        200
+    );
     let end = Instant::now() + Duration::from_secs(30);
     let refused_push = |log: &str| {
-        log.lines().any(|l| l.contains("replication failed; retrying") && l.contains("UnknownIssuer"))
+        log.lines()
+            .any(|l| l.contains("replication failed; retrying") && l.contains("UnknownIssuer"))
     };
     while !refused_push(&relay.log_text()) {
-        assert!(Instant::now() < end, "no certificate error logged:\n{}", relay.log_text());
+        assert!(
+            Instant::now() < end,
+            "no certificate error logged:\n{}",
+            relay.log_text()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // A bad --peer-ca file stops the relay at startup.
     let bad = certs.path().join("ext");
-    let err = Relay::try_launch(relay_cmd(data.path(), port, Some(&bad))).err().expect("a bad --peer-ca is refused");
+    let err = Relay::try_launch(relay_cmd(data.path(), port, Some(&bad)))
+        .err()
+        .expect("a bad --peer-ca is refused");
     assert!(err.contains("--peer-ca"), "{err}");
 }

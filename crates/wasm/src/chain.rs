@@ -23,16 +23,21 @@ impl EventSigner {
     /// A fresh random key (`crypto.getRandomValues`).
     #[wasm_bindgen]
     pub fn generate() -> EventSigner {
-        EventSigner { key: SigningKey::generate(&mut OsRng) }
+        EventSigner {
+            key: SigningKey::generate(&mut OsRng),
+        }
     }
 
     /// Restore from a 32-byte Ed25519 seed. Throws `invalid_argument`.
     #[wasm_bindgen(js_name = fromSeed)]
     pub fn from_seed(seed: &[u8]) -> Result<EventSigner, JsValue> {
         let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
-            seed.try_into().map_err(|_| js_error("invalid_argument", "seed must be 32 bytes"))?,
+            seed.try_into()
+                .map_err(|_| js_error("invalid_argument", "seed must be 32 bytes"))?,
         );
-        Ok(EventSigner { key: SigningKey::from_bytes(&seed) })
+        Ok(EventSigner {
+            key: SigningKey::from_bytes(&seed),
+        })
     }
 
     /// The 32-byte seed. Handle with care.
@@ -63,7 +68,14 @@ impl EventSigner {
         timestamp: f64,
         sequence: f64,
     ) -> Result<String, JsValue> {
-        sign_event(self, prev_hash, event_type, payload_json, timestamp, sequence)
+        sign_event(
+            self,
+            prev_hash,
+            event_type,
+            payload_json,
+            timestamp,
+            sequence,
+        )
     }
 }
 
@@ -88,7 +100,10 @@ pub fn sign_event(
 ) -> Result<String, JsValue> {
     let payload = json::parse(payload_json.as_bytes()).map_err(json_error)?;
     if !timestamp.is_finite() {
-        return Err(js_error("invalid_argument", "timestamp must be a finite number"));
+        return Err(js_error(
+            "invalid_argument",
+            "timestamp must be a finite number",
+        ));
     }
     let sequence = to_u64(sequence, "sequence")?;
     let evt = event::sign_event(
@@ -162,7 +177,10 @@ pub fn verify_chain_parts(
     Ok(report_js(&verify::verify_chain_values(&events, &opts)))
 }
 
-fn options(now_seconds: f64, max_event_age_seconds: Option<f64>) -> Result<verify::VerifyOptions, JsValue> {
+fn options(
+    now_seconds: f64,
+    max_event_age_seconds: Option<f64>,
+) -> Result<verify::VerifyOptions, JsValue> {
     let now = to_u64(now_seconds.floor(), "nowSeconds")?;
     let mut opts = verify::VerifyOptions::at(now);
     if let Some(age) = max_event_age_seconds {
@@ -174,7 +192,10 @@ fn options(now_seconds: f64, max_event_age_seconds: Option<f64>) -> Result<verif
 fn parse_events(events_json: &str) -> Result<Vec<Value>, JsValue> {
     match json::parse(events_json.as_bytes()).map_err(json_error)? {
         Value::Array(a) => Ok(a),
-        _ => Err(js_error("invalid_argument", "eventsJson must be a JSON array")),
+        _ => Err(js_error(
+            "invalid_argument",
+            "eventsJson must be a JSON array",
+        )),
     }
 }
 
@@ -189,7 +210,11 @@ pub fn verify_chain_structure(
     now_seconds: f64,
     max_event_age_seconds: Option<f64>,
 ) -> Result<ChainReportJs, JsValue> {
-    verify_chain_structure_parts(vec![events_json.to_string()], now_seconds, max_event_age_seconds)
+    verify_chain_structure_parts(
+        vec![events_json.to_string()],
+        now_seconds,
+        max_event_age_seconds,
+    )
 }
 
 /// `verifyChainStructure` for a chain given in parts (see `verifyChainParts`).
@@ -244,6 +269,10 @@ pub fn verify_chain_crypto(events_json: &str) -> Result<JsValue, JsValue> {
     }
     Ok(match verify::first_crypto_failure(&events) {
         None => JsValue::NULL,
-        Some((k, reason)) => Obj::new().set("index", index_of[k] as f64).set("reason", reason.as_str()).0.into(),
+        Some((k, reason)) => Obj::new()
+            .set("index", index_of[k] as f64)
+            .set("reason", reason.as_str())
+            .0
+            .into(),
     })
 }

@@ -135,6 +135,9 @@ pub fn to_u64(x: f64, what: &str) -> Result<u64, JsValue> {
     if (0.0..=MAX_SAFE).contains(&x) && x.fract() == 0.0 {
         Ok(x as u64)
     } else {
-        Err(js_error("invalid_argument", format!("{what} must be a non-negative safe integer")))
+        Err(js_error(
+            "invalid_argument",
+            format!("{what} must be a non-negative safe integer"),
+        ))
     }
 }

@@ -1,7 +1,7 @@
 //! Private gates (`postern-gate/1`): epoch chains, epoch keys, sealed gate messages.
 use postern_core::gate::{
-    self, Epoch, EpochKey, EpochRecord, GateError, GateId, GateKeyring as CoreKeyring,
-    GateMessage, GateState, OpenedGateMessage, Reason, Role,
+    self, Epoch, EpochKey, EpochRecord, GateError, GateId, GateKeyring as CoreKeyring, GateMessage,
+    GateState, OpenedGateMessage, Reason, Role,
 };
 use postern_core::identity::PublicIdentity;
 use rand_core::OsRng;
@@ -9,9 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::{gate_error, identity_error, js_error, roster_error, to_u64};
 use crate::identity::Identity;
-use crate::js::{
-    bytes, GateDrainedJs, GateMembersJs, GateReceivedJs, Obj, OpenedGateMessageJs,
-};
+use crate::js::{bytes, GateDrainedJs, GateMembersJs, GateReceivedJs, Obj, OpenedGateMessageJs};
 
 fn role_str(r: Role) -> &'static str {
     match r {
@@ -54,7 +52,11 @@ impl GateChain {
     fn from_genesis(record: EpochRecord) -> Result<GateChain, GateError> {
         let state = GateState::from_genesis(&record)?;
         let head = state.head().clone();
-        Ok(GateChain { state, records: vec![record], epochs: vec![head] })
+        Ok(GateChain {
+            state,
+            records: vec![record],
+            epochs: vec![head],
+        })
     }
 
     fn push(&mut self, record: EpochRecord) -> Result<(), GateError> {
@@ -101,7 +103,9 @@ impl GateChain {
         let records: Vec<EpochRecord> = serde_json::from_str(records_json)
             .map_err(|_| gate_error(GateError::Malformed("epoch record JSON array")))?;
         let mut it = records.into_iter();
-        let first = it.next().ok_or_else(|| gate_error(GateError::BadGenesis("empty chain")))?;
+        let first = it
+            .next()
+            .ok_or_else(|| gate_error(GateError::BadGenesis("empty chain")))?;
         let mut chain = GateChain::from_genesis(first).map_err(gate_error)?;
         for record in it {
             chain.push(record).map_err(gate_error)?;
@@ -133,7 +137,9 @@ impl GateChain {
         let mut roster = self.state.head().roster().clone();
         for p in &add {
             let member: PublicIdentity = p.parse().map_err(identity_error)?;
-            roster = roster.with_member(member, Role::Member).map_err(roster_error)?;
+            roster = roster
+                .with_member(member, Role::Member)
+                .map_err(roster_error)?;
         }
         for id in &remove {
             roster = roster.without_member(id).map_err(roster_error)?;
@@ -145,9 +151,15 @@ impl GateChain {
         } else {
             Reason::Rotate
         };
-        let record =
-            gate::rotate(&rotator.inner, self.state.head(), roster, reason, created_at, &mut OsRng)
-                .map_err(gate_error)?;
+        let record = gate::rotate(
+            &rotator.inner,
+            self.state.head(),
+            roster,
+            reason,
+            created_at,
+            &mut OsRng,
+        )
+        .map_err(gate_error)?;
         let json = record.to_json().map_err(gate_error)?;
         self.push(record).map_err(gate_error)?;
         Ok(json)
@@ -211,7 +223,9 @@ impl GateChain {
             Some(n) => self.epoch_by_number(to_u64(n, "epoch")?)?,
             None => self.state.head(),
         };
-        EpochKey::unlock(&me.inner, ep).map(|key| GateEpochKey { key }).map_err(gate_error)
+        EpochKey::unlock(&me.inner, ep)
+            .map(|key| GateEpochKey { key })
+            .map_err(gate_error)
     }
 }
 
@@ -266,14 +280,20 @@ impl GateKeyring {
     #[wasm_bindgen(constructor)]
     pub fn new(gate_id: &str) -> Result<GateKeyring, JsValue> {
         let gate = GateId::parse(gate_id).map_err(gate_error)?;
-        Ok(GateKeyring { inner: CoreKeyring::new(gate) })
+        Ok(GateKeyring {
+            inner: CoreKeyring::new(gate),
+        })
     }
 
     /// Add every epoch of `chain` newer than this keyring's latest: unlocks my slot where I am a
     /// member, marks the epoch locked where I am not (no error), and returns the queued messages
     /// that could now be processed. Throws `gate_wrong_gate`.
     #[wasm_bindgen(js_name = addChain)]
-    pub fn add_chain(&mut self, me: &Identity, chain: &GateChain) -> Result<GateDrainedJs, JsValue> {
+    pub fn add_chain(
+        &mut self,
+        me: &Identity,
+        chain: &GateChain,
+    ) -> Result<GateDrainedJs, JsValue> {
         let latest = self.inner.latest_epoch().unwrap_or(0);
         let out = js_sys::Array::new();
         for ep in chain.epochs.iter().filter(|e| e.number() > latest) {
@@ -316,7 +336,10 @@ impl GateKeyring {
     #[wasm_bindgen]
     pub fn seal(&self, author: &Identity, body: &[u8], timestamp: f64) -> Result<String, JsValue> {
         let ts = to_u64(timestamp.floor(), "timestamp")?;
-        let msg = self.inner.seal(&author.inner, body, ts, &mut OsRng).map_err(gate_error)?;
+        let msg = self
+            .inner
+            .seal(&author.inner, body, ts, &mut OsRng)
+            .map_err(gate_error)?;
         message_json(&msg)
     }
 
@@ -334,10 +357,12 @@ impl GateKeyring {
     pub fn receive(&mut self, message_json: &str) -> Result<GateReceivedJs, JsValue> {
         let msg = parse_message(message_json)?;
         let obj = match self.inner.receive(msg).map_err(gate_error)? {
-            gate::Received::Opened(m) => Obj::new().set("status", "opened").set("message", opened_js(&m)),
-            gate::Received::Pending { epoch } => {
-                Obj::new().set("status", "pending").set("epoch", epoch as f64)
-            }
+            gate::Received::Opened(m) => Obj::new()
+                .set("status", "opened")
+                .set("message", opened_js(&m)),
+            gate::Received::Pending { epoch } => Obj::new()
+                .set("status", "pending")
+                .set("epoch", epoch as f64),
         };
         Ok(obj.into_js())
     }

@@ -19,13 +19,17 @@ impl Identity {
     /// Generate a new identity from `crypto.getRandomValues`.
     #[wasm_bindgen]
     pub fn generate() -> Identity {
-        Identity { inner: CoreIdentity::generate(&mut OsRng) }
+        Identity {
+            inner: CoreIdentity::generate(&mut OsRng),
+        }
     }
 
     /// Import a `postern-secret1.…` export. Throws `identity_invalid`.
     #[wasm_bindgen(js_name = importSecret)]
     pub fn import_secret(secret: &str) -> Result<Identity, JsValue> {
-        CoreIdentity::import_secret(secret).map(|inner| Identity { inner }).map_err(identity_error)
+        CoreIdentity::import_secret(secret)
+            .map(|inner| Identity { inner })
+            .map_err(identity_error)
     }
 
     /// Export the secret keys (`postern-secret1.…`). Handle with care.

@@ -35,7 +35,12 @@ pub fn merkle_proof(event_ids: Vec<String>, index: f64) -> Result<MerkleProofJs,
             Side::Left => "left",
             Side::Right => "right",
         };
-        arr.push(&Obj::new().set("hash", step.hash.as_str()).set("side", side).0);
+        arr.push(
+            &Obj::new()
+                .set("hash", step.hash.as_str())
+                .set("side", side)
+                .0,
+        );
     }
     Ok(arr.unchecked_into())
 }
@@ -53,7 +58,11 @@ pub fn merkle_verify_proof(
     let arr: js_sys::Array = proof.dyn_into().map_err(|_| bad())?;
     let mut steps = Vec::with_capacity(arr.length() as usize);
     for item in arr.iter() {
-        let get = |k: &str| js_sys::Reflect::get(&item, &JsValue::from_str(k)).ok()?.as_string();
+        let get = |k: &str| {
+            js_sys::Reflect::get(&item, &JsValue::from_str(k))
+                .ok()?
+                .as_string()
+        };
         let hash = get("hash").ok_or_else(bad)?;
         let side = match get("side").as_deref() {
             Some("left") => Side::Left,
@@ -67,14 +76,18 @@ pub fn merkle_verify_proof(
 
 fn split_hashes(concat: &[u8]) -> Result<Vec<Vec<u8>>, JsValue> {
     if concat.len() % HASH_LEN != 0 {
-        return Err(proof_error(ProofError::BadHashLength(concat.len() % HASH_LEN)));
+        return Err(proof_error(ProofError::BadHashLength(
+            concat.len() % HASH_LEN,
+        )));
     }
     Ok(concat.chunks_exact(HASH_LEN).map(<[u8]>::to_vec).collect())
 }
 
 fn leaf_hashes(concat: &[u8]) -> Result<Vec<Hash>, JsValue> {
     if concat.len() % HASH_LEN != 0 {
-        return Err(proof_error(ProofError::BadHashLength(concat.len() % HASH_LEN)));
+        return Err(proof_error(ProofError::BadHashLength(
+            concat.len() % HASH_LEN,
+        )));
     }
     Ok(concat
         .chunks_exact(HASH_LEN)
@@ -103,14 +116,16 @@ pub fn rfc9162_root(leaf_hashes_concat: &[u8]) -> Result<Vec<u8>, JsValue> {
 #[wasm_bindgen(js_name = rfc9162InclusionProof)]
 pub fn rfc9162_inclusion_proof(leaf_hashes_concat: &[u8], index: f64) -> Result<Vec<u8>, JsValue> {
     let leaves = leaf_hashes(leaf_hashes_concat)?;
-    let proof =
-        rfc9162::inclusion_proof(&leaves, to_u64(index, "index")?).map_err(proof_error)?;
+    let proof = rfc9162::inclusion_proof(&leaves, to_u64(index, "index")?).map_err(proof_error)?;
     Ok(proof.concat())
 }
 
 /// RFC 9162 consistency proof (concatenated hashes) from the first `size1` leaves to all.
 #[wasm_bindgen(js_name = rfc9162ConsistencyProof)]
-pub fn rfc9162_consistency_proof(leaf_hashes_concat: &[u8], size1: f64) -> Result<Vec<u8>, JsValue> {
+pub fn rfc9162_consistency_proof(
+    leaf_hashes_concat: &[u8],
+    size1: f64,
+) -> Result<Vec<u8>, JsValue> {
     let leaves = leaf_hashes(leaf_hashes_concat)?;
     let proof =
         rfc9162::consistency_proof(&leaves, to_u64(size1, "size1")?).map_err(proof_error)?;
@@ -129,8 +144,14 @@ pub fn rfc9162_verify_inclusion(
     root: &[u8],
 ) -> Result<(), JsValue> {
     let proof = split_hashes(proof_concat)?;
-    rfc9162::verify_inclusion(to_u64(index, "index")?, to_u64(size, "size")?, leaf_hash, &proof, root)
-        .map_err(proof_error)
+    rfc9162::verify_inclusion(
+        to_u64(index, "index")?,
+        to_u64(size, "size")?,
+        leaf_hash,
+        &proof,
+        root,
+    )
+    .map_err(proof_error)
 }
 
 /// Verify an RFC 9162 consistency proof between tree sizes `size1` ≤ `size2`. Returns nothing
@@ -145,6 +166,12 @@ pub fn rfc9162_verify_consistency(
     root2: &[u8],
 ) -> Result<(), JsValue> {
     let proof = split_hashes(proof_concat)?;
-    rfc9162::verify_consistency(to_u64(size1, "size1")?, to_u64(size2, "size2")?, &proof, root1, root2)
-        .map_err(proof_error)
+    rfc9162::verify_consistency(
+        to_u64(size1, "size1")?,
+        to_u64(size2, "size2")?,
+        &proof,
+        root1,
+        root2,
+    )
+    .map_err(proof_error)
 }

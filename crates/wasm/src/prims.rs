@@ -19,7 +19,8 @@ use zeroize::Zeroizing;
 use crate::error::js_error;
 
 fn arr<const N: usize>(b: &[u8], what: &str) -> Result<[u8; N], JsValue> {
-    b.try_into().map_err(|_| js_error("invalid_argument", format!("{what} must be {N} bytes")))
+    b.try_into()
+        .map_err(|_| js_error("invalid_argument", format!("{what} must be {N} bytes")))
 }
 
 fn aead(key: &[u8]) -> Result<ChaCha20Poly1305, JsValue> {
@@ -41,7 +42,11 @@ pub fn chacha20_poly1305_seal(
     let mut buf = Vec::with_capacity(plaintext.len() + 16);
     buf.extend_from_slice(plaintext);
     let tag = cipher
-        .encrypt_in_place_detached(Nonce::from_slice(&nonce), aad.as_deref().unwrap_or(&[]), &mut buf)
+        .encrypt_in_place_detached(
+            Nonce::from_slice(&nonce),
+            aad.as_deref().unwrap_or(&[]),
+            &mut buf,
+        )
         .map_err(|_| js_error("invalid_argument", "plaintext too long"))?;
     buf.extend_from_slice(&tag);
     Ok(buf)
@@ -59,12 +64,20 @@ pub fn chacha20_poly1305_open(
     let cipher = aead(key)?;
     let nonce = arr::<12>(nonce, "nonce")?;
     if sealed.len() < 16 {
-        return Err(js_error("invalid_argument", "sealed input shorter than the 16-byte tag"));
+        return Err(js_error(
+            "invalid_argument",
+            "sealed input shorter than the 16-byte tag",
+        ));
     }
     let (ct, tag) = sealed.split_at(sealed.len() - 16);
     let mut buf = ct.to_vec();
     cipher
-        .decrypt_in_place_detached(Nonce::from_slice(&nonce), aad.as_deref().unwrap_or(&[]), &mut buf, Tag::from_slice(tag))
+        .decrypt_in_place_detached(
+            Nonce::from_slice(&nonce),
+            aad.as_deref().unwrap_or(&[]),
+            &mut buf,
+            Tag::from_slice(tag),
+        )
         .map_err(|_| js_error("aead_decrypt", "ChaCha20-Poly1305 authentication failed"))?;
     Ok(buf)
 }
@@ -73,7 +86,10 @@ pub fn chacha20_poly1305_open(
 #[wasm_bindgen(js_name = ed25519PublicKey)]
 pub fn ed25519_public_key(seed: &[u8]) -> Result<Vec<u8>, JsValue> {
     let seed = Zeroizing::new(arr::<32>(seed, "seed")?);
-    Ok(SigningKey::from_bytes(&seed).verifying_key().to_bytes().to_vec())
+    Ok(SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes()
+        .to_vec())
 }
 
 /// Ed25519 signature (64 bytes) of `message` with a 32-byte seed (the key is expanded on every
@@ -82,7 +98,10 @@ pub fn ed25519_public_key(seed: &[u8]) -> Result<Vec<u8>, JsValue> {
 #[wasm_bindgen(js_name = ed25519Sign)]
 pub fn ed25519_sign(seed: &[u8], message: &[u8]) -> Result<Vec<u8>, JsValue> {
     let seed = Zeroizing::new(arr::<32>(seed, "seed")?);
-    Ok(SigningKey::from_bytes(&seed).sign(message).to_bytes().to_vec())
+    Ok(SigningKey::from_bytes(&seed)
+        .sign(message)
+        .to_bytes()
+        .to_vec())
 }
 
 /// An expanded Ed25519 signing key kept in wasm memory (zeroized when freed), like
@@ -98,7 +117,9 @@ impl Ed25519Signer {
     #[wasm_bindgen(constructor)]
     pub fn new(seed: &[u8]) -> Result<Ed25519Signer, JsValue> {
         let seed = Zeroizing::new(arr::<32>(seed, "seed")?);
-        Ok(Ed25519Signer { key: SigningKey::from_bytes(&seed) })
+        Ok(Ed25519Signer {
+            key: SigningKey::from_bytes(&seed),
+        })
     }
     /// The 32-byte public key.
     #[wasm_bindgen(getter, js_name = publicKey)]
@@ -122,7 +143,8 @@ fn vk_sig(public_key: &[u8], signature: &[u8]) -> Option<(VerifyingKey, Signatur
 /// Returns `false` for invalid signatures or malformed keys/signatures.
 #[wasm_bindgen(js_name = ed25519Verify)]
 pub fn ed25519_verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
-    vk_sig(public_key, signature).is_some_and(|(vk, sig)| ed25519_dalek::Verifier::verify(&vk, message, &sig).is_ok())
+    vk_sig(public_key, signature)
+        .is_some_and(|(vk, sig)| ed25519_dalek::Verifier::verify(&vk, message, &sig).is_ok())
 }
 
 /// Ed25519 strict verification (dalek `verify_strict`: also rejects weak keys and non-canonical
@@ -146,11 +168,16 @@ pub fn ed25519_verify_batch(
     let n = message_lengths.len();
     let total: u64 = message_lengths.iter().map(|&l| u64::from(l)).sum();
     if public_keys.len() != n * 32 || signatures.len() != n * 64 || total != messages.len() as u64 {
-        return Err(js_error("invalid_argument", "publicKeys / signatures / messages sizes disagree with messageLengths"));
+        return Err(js_error(
+            "invalid_argument",
+            "publicKeys / signatures / messages sizes disagree with messageLengths",
+        ));
     }
     let mut keys = Vec::with_capacity(n);
     for pk in public_keys.chunks_exact(32) {
-        let pk: [u8; 32] = pk.try_into().map_err(|_| js_error("invalid_argument", "bad key"))?;
+        let pk: [u8; 32] = pk
+            .try_into()
+            .map_err(|_| js_error("invalid_argument", "bad key"))?;
         match VerifyingKey::from_bytes(&pk) {
             Ok(k) => keys.push(k),
             Err(_) => return Ok(false),

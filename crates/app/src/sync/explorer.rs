@@ -101,7 +101,11 @@ pub fn describe(summary: EventSummary, text: &str) -> Result<Detail, String> {
         ("signature", e.signature.clone()),
         ("payload", e.payload.to_canonical()),
     ];
-    Ok(Detail { summary, fields, hash_ok })
+    Ok(Detail {
+        summary,
+        fields,
+        hash_ok,
+    })
 }
 
 impl Component for Explorer {
@@ -109,7 +113,12 @@ impl Component for Explorer {
     type Properties = Props;
 
     fn create(_ctx: &Context<Self>) -> Self {
-        Explorer { event_type: String::new(), node: String::new(), shown: ROWS, detail: None }
+        Explorer {
+            event_type: String::new(),
+            node: String::new(),
+            shown: ROWS,
+            detail: None,
+        }
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Self::Message) -> bool {
@@ -144,8 +153,10 @@ impl Component for Explorer {
         let mut types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         types.sort_unstable();
         types.dedup();
-        let matching: Vec<&EventSummary> =
-            events.iter().filter(|e| matches_filter(e, &self.event_type, &self.node)).collect();
+        let matching: Vec<&EventSummary> = events
+            .iter()
+            .filter(|e| matches_filter(e, &self.event_type, &self.node))
+            .collect();
         let link = ctx.link();
         html! {
             <div class="sync-explorer">
@@ -193,7 +204,9 @@ impl Explorer {
     fn view_detail(&self) -> Html {
         match &self.detail {
             None => html! {},
-            Some(Err(e)) => html! { <p id="sync-event-detail" class="error" data-state="error">{ e }</p> },
+            Some(Err(e)) => {
+                html! { <p id="sync-event-detail" class="error" data-state="error">{ e }</p> }
+            }
             Some(Ok(d)) => html! {
                 <div id="sync-event-detail" class="sync-detail" data-state="ok"
                     data-index={d.summary.index.to_string()} data-event-id={d.summary.event_id.clone()}

@@ -43,16 +43,40 @@ pub struct ToWorker {
 
 impl ToWorker {
     pub fn reset(id: u32) -> Self {
-        ToWorker { op: Op::Reset, id, body: String::new(), events: Vec::new(), now: 0 }
+        ToWorker {
+            op: Op::Reset,
+            id,
+            body: String::new(),
+            events: Vec::new(),
+            now: 0,
+        }
     }
     pub fn page(id: u32, body: String, now: u64) -> Self {
-        ToWorker { op: Op::Page, id, body, events: Vec::new(), now }
+        ToWorker {
+            op: Op::Page,
+            id,
+            body,
+            events: Vec::new(),
+            now,
+        }
     }
     pub fn replay(id: u32, events: Vec<String>, now: u64) -> Self {
-        ToWorker { op: Op::Replay, id, body: String::new(), events, now }
+        ToWorker {
+            op: Op::Replay,
+            id,
+            body: String::new(),
+            events,
+            now,
+        }
     }
     pub fn root(id: u32) -> Self {
-        ToWorker { op: Op::Root, id, body: String::new(), events: Vec::new(), now: 0 }
+        ToWorker {
+            op: Op::Root,
+            id,
+            body: String::new(),
+            events: Vec::new(),
+            now: 0,
+        }
     }
     pub fn id(&self) -> u32 {
         self.id
@@ -117,7 +141,11 @@ pub struct Verifier {
 fn options(now: u64) -> VerifyOptions {
     // History of any age is accepted (like a relay's peer push): the freshness window only
     // applies to live appends.
-    VerifyOptions { now, max_event_age_s: 0, batch: true }
+    VerifyOptions {
+        now,
+        max_event_age_s: 0,
+        batch: true,
+    }
 }
 
 fn summary(index: u64, e: &ChainEvent, json: Option<String>) -> EventSummary {
@@ -199,7 +227,10 @@ impl Verifier {
         if let Some(r) = rejection {
             out.error = Some(Rejected {
                 index: first + n as u64,
-                event_id: events.get(n).map(|e| e.event_id.clone()).unwrap_or_default(),
+                event_id: events
+                    .get(n)
+                    .map(|e| e.event_id.clone())
+                    .unwrap_or_default(),
                 reason: r.reason.as_str().into(),
                 detail: r.detail,
             });
@@ -234,7 +265,11 @@ impl Verifier {
                     // Verify what came before it; then report the unreadable record.
                     self.ingest_values(&mut out, &values, now, false);
                     if out.error.is_none() {
-                        self.reject(&mut out, "malformed_page", format!("stored event is not JSON: {e}"));
+                        self.reject(
+                            &mut out,
+                            "malformed_page",
+                            format!("stored event is not JSON: {e}"),
+                        );
                     }
                     out.received = texts.len() as u64;
                     out.verified = self.len();
@@ -278,7 +313,12 @@ pub struct RateMeter {
 
 impl RateMeter {
     pub fn start(now_ms: f64, count: u64) -> Self {
-        RateMeter { start_ms: now_ms, start_count: count, last_ms: now_ms, last_count: count }
+        RateMeter {
+            start_ms: now_ms,
+            start_count: count,
+            last_ms: now_ms,
+            last_count: count,
+        }
     }
 
     /// Record the verified total at `now_ms` (a count going backwards restarts the meter).
@@ -326,19 +366,38 @@ pub enum MerkleCheck {
     /// Local root over `count` events equals the relay's.
     Match { root: String, count: u64 },
     /// Same length, different root.
-    Mismatch { local: String, relay: String, count: u64 },
+    Mismatch {
+        local: String,
+        relay: String,
+        count: u64,
+    },
     /// The relay answered for a different length (it moved on); compared next round.
     Stale { local_count: u64, relay_count: u64 },
 }
 
 /// Compare the locally computed root with the relay's `/merkle` answer.
-pub fn compare_merkle(local_root: &str, local_count: u64, relay_root: &str, relay_count: u64) -> MerkleCheck {
+pub fn compare_merkle(
+    local_root: &str,
+    local_count: u64,
+    relay_root: &str,
+    relay_count: u64,
+) -> MerkleCheck {
     if relay_count != local_count {
-        MerkleCheck::Stale { local_count, relay_count }
+        MerkleCheck::Stale {
+            local_count,
+            relay_count,
+        }
     } else if local_root == relay_root {
-        MerkleCheck::Match { root: local_root.to_string(), count: local_count }
+        MerkleCheck::Match {
+            root: local_root.to_string(),
+            count: local_count,
+        }
     } else {
-        MerkleCheck::Mismatch { local: local_root.to_string(), relay: relay_root.to_string(), count: local_count }
+        MerkleCheck::Mismatch {
+            local: local_root.to_string(),
+            relay: relay_root.to_string(),
+            count: local_count,
+        }
     }
 }
 
@@ -361,8 +420,14 @@ impl Badge {
         match self {
             Badge::Unverified => "unverified",
             Badge::Verifying => "verifying",
-            Badge::Checked { merkle: MerkleCheck::Match { .. }, .. } => "verified",
-            Badge::Checked { merkle: MerkleCheck::Mismatch { .. }, .. } => "mismatch",
+            Badge::Checked {
+                merkle: MerkleCheck::Match { .. },
+                ..
+            } => "verified",
+            Badge::Checked {
+                merkle: MerkleCheck::Mismatch { .. },
+                ..
+            } => "mismatch",
             Badge::Checked { .. } => "partial",
             Badge::Invalid(_) => "invalid",
         }
@@ -385,8 +450,14 @@ impl Badge {
     /// `data-merkle`: match / mismatch / pending.
     pub fn merkle_state(&self) -> &'static str {
         match self {
-            Badge::Checked { merkle: MerkleCheck::Match { .. }, .. } => "match",
-            Badge::Checked { merkle: MerkleCheck::Mismatch { .. }, .. } => "mismatch",
+            Badge::Checked {
+                merkle: MerkleCheck::Match { .. },
+                ..
+            } => "match",
+            Badge::Checked {
+                merkle: MerkleCheck::Mismatch { .. },
+                ..
+            } => "mismatch",
             _ => "pending",
         }
     }

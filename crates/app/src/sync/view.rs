@@ -13,15 +13,17 @@ use std::rc::Rc;
 
 use gloo_net::http::Request;
 use gloo_timers::callback::Interval;
-use postern_core::api::infonet::{MerkleResponse, StatusResponse, PATH_MERKLE, PATH_STATUS, PATH_SYNC};
+use postern_core::api::infonet::{
+    MerkleResponse, StatusResponse, PATH_MERKLE, PATH_STATUS, PATH_SYNC,
+};
 use postern_core::sync::{parse_retry_after, SyncConfig};
 use yew::html::Scope;
 use yew::prelude::*;
 
 use super::explorer::{Events, Explorer};
 use super::model::{
-    backoff_reason, compare_merkle, event_key, progress_fraction, short, Badge,
-    FromWorker, MerkleCheck, RateMeter, Rejected, ToWorker, PAGE_LIMIT,
+    backoff_reason, compare_merkle, event_key, progress_fraction, short, Badge, FromWorker,
+    MerkleCheck, RateMeter, Rejected, ToWorker, PAGE_LIMIT,
 };
 use super::worker::Bridge;
 use crate::relay::{now_millis, now_secs};
@@ -63,7 +65,11 @@ pub struct RelayInfo {
 /// A failed round.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RoundError {
-    Http { status: u16, retry_after_s: u64, detail: String },
+    Http {
+        status: u16,
+        retry_after_s: u64,
+        detail: String,
+    },
     Unreachable(String),
     Invalid(Rejected),
     Storage(String),
@@ -73,11 +79,16 @@ pub enum RoundError {
 impl RoundError {
     fn reason(&self) -> String {
         match self {
-            RoundError::Http { status, retry_after_s, detail } => {
-                backoff_reason(Some(*status), *retry_after_s, detail)
-            }
+            RoundError::Http {
+                status,
+                retry_after_s,
+                detail,
+            } => backoff_reason(Some(*status), *retry_after_s, detail),
             RoundError::Unreachable(e) => format!("relay unreachable: {e}"),
-            RoundError::Invalid(r) => format!("chain refused at event #{}: {} ({})", r.index, r.reason, r.detail),
+            RoundError::Invalid(r) => format!(
+                "chain refused at event #{}: {} ({})",
+                r.index, r.reason, r.detail
+            ),
             RoundError::Storage(e) => format!("storage: {e}"),
             RoundError::Worker(e) => format!("verifier: {e}"),
         }
@@ -164,7 +175,9 @@ impl Component for SyncView {
                     cursor.scheduler.next_sync_due_at = 0;
                 }
                 cursor.scheduler.last_outcome = match cursor.scheduler.last_outcome {
-                    postern_core::sync::SyncOutcome::Running => postern_core::sync::SyncOutcome::Idle,
+                    postern_core::sync::SyncOutcome::Running => {
+                        postern_core::sync::SyncOutcome::Idle
+                    }
                     o => o,
                 };
                 self.cursor = cursor;
@@ -228,7 +241,10 @@ impl Component for SyncView {
                 }
                 match result {
                     Ok((cursor, merkle)) => {
-                        self.badge = Badge::Checked { count: cursor.count, merkle };
+                        self.badge = Badge::Checked {
+                            count: cursor.count,
+                            merkle,
+                        };
                         self.cursor = cursor;
                         self.last_error = None;
                     }
@@ -236,7 +252,10 @@ impl Component for SyncView {
                         if let RoundError::Invalid(r) = &err {
                             self.badge = Badge::Invalid(r.clone());
                         } else if matches!(self.badge, Badge::Verifying) {
-                            self.badge = Badge::Checked { count: self.verifier_count, merkle: MerkleCheck::Pending };
+                            self.badge = Badge::Checked {
+                                count: self.verifier_count,
+                                merkle: MerkleCheck::Pending,
+                            };
                         }
                         self.cursor = cursor;
                         self.last_error = Some(err);
@@ -262,7 +281,11 @@ impl Component for SyncView {
             _ => "unknown",
         };
         let next_in = s.next_sync_due_at.saturating_sub(now);
-        let backoff = self.last_error.as_ref().map(RoundError::reason).unwrap_or_default();
+        let backoff = self
+            .last_error
+            .as_ref()
+            .map(RoundError::reason)
+            .unwrap_or_default();
         let retry_after = match &self.last_error {
             Some(RoundError::Http { retry_after_s, .. }) => retry_after_s.to_string(),
             _ => String::new(),
@@ -340,7 +363,11 @@ impl Component for SyncView {
 impl SyncView {
     fn maybe_start(&mut self, ctx: &Context<Self>) {
         let now = now_secs();
-        if !self.loaded || self.running || !ctx.props().active || !self.cursor.scheduler.should_run(now) {
+        if !self.loaded
+            || self.running
+            || !ctx.props().active
+            || !self.cursor.scheduler.should_run(now)
+        {
             return;
         }
         self.running = true;
@@ -348,9 +375,13 @@ impl SyncView {
         let mut cursor = self.cursor.clone();
         cursor.scheduler = cursor.scheduler.begin("", &cursor.head, now);
         self.cursor = cursor.clone();
-        let replay = self.verifier_count != cursor.count || self.verifier_generation != self.bridge.generation();
+        let replay = self.verifier_count != cursor.count
+            || self.verifier_generation != self.bridge.generation();
         self.verifier_generation = self.bridge.generation();
-        self.meter = RateMeter::start(now_millis() as f64, if replay { 0 } else { self.verifier_count });
+        self.meter = RateMeter::start(
+            now_millis() as f64,
+            if replay { 0 } else { self.verifier_count },
+        );
         if self.summaries.is_empty() || replay {
             self.badge = Badge::Verifying;
         }
@@ -371,18 +402,27 @@ async fn get_text(url: &str) -> Result<String, RoundError> {
         .map_err(|e| RoundError::Unreachable(e.to_string()))?;
     let status = resp.status();
     let retry = resp.headers().get("retry-after");
-    let text = resp.text().await.map_err(|e| RoundError::Unreachable(e.to_string()))?;
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| RoundError::Unreachable(e.to_string()))?;
     if (200..300).contains(&status) {
         return Ok(text);
     }
     if matches!(status, 502..=504) && !text.starts_with('{') {
         return Err(RoundError::Unreachable(format!("HTTP {status}")));
     }
-    let retry_after_s = retry.map(|v| parse_retry_after(&v, now_secs())).unwrap_or(0);
+    let retry_after_s = retry
+        .map(|v| parse_retry_after(&v, now_secs()))
+        .unwrap_or(0);
     let detail = serde_json::from_str::<postern_core::api::ErrorBody>(&text)
         .map(|b| format!("{}: {}", b.code, b.detail))
         .unwrap_or_else(|_| text.chars().take(200).collect());
-    Err(RoundError::Http { status, retry_after_s, detail })
+    Err(RoundError::Http {
+        status,
+        retry_after_s,
+        detail,
+    })
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, RoundError> {
@@ -406,7 +446,9 @@ async fn round(
     let now = now_secs();
     let out = match result {
         Ok((merkle, head)) => {
-            cursor.scheduler = cursor.scheduler.finish_ok(&SYNC_CONFIG, "", &head, false, now);
+            cursor.scheduler = cursor
+                .scheduler
+                .finish_ok(&SYNC_CONFIG, "", &head, false, now);
             Ok((cursor.clone(), merkle))
         }
         Err(e) => {
@@ -414,7 +456,10 @@ async fn round(
                 RoundError::Http { retry_after_s, .. } => *retry_after_s,
                 _ => 0,
             };
-            cursor.scheduler = cursor.scheduler.finish_err(&SYNC_CONFIG, "", &e.reason(), false, retry, now);
+            cursor.scheduler =
+                cursor
+                    .scheduler
+                    .finish_err(&SYNC_CONFIG, "", &e.reason(), false, retry, now);
             Err((cursor.clone(), e))
         }
     };
@@ -434,24 +479,46 @@ async fn round_inner(
     if replay {
         // Resume: the verifier rebuilds its state from what IndexedDB holds.
         scope.send_message(Msg::Phase("verifying stored chain"));
-        bridge.call(ToWorker::reset(bridge.next_id())).await.map_err(worker)?;
+        bridge
+            .call(ToWorker::reset(bridge.next_id()))
+            .await
+            .map_err(worker)?;
         scope.send_message(Msg::Reset);
-        let texts = storage.event_texts().await.map_err(|e| RoundError::Storage(e.to_string()))?;
+        let texts = storage
+            .event_texts()
+            .await
+            .map_err(|e| RoundError::Storage(e.to_string()))?;
         for chunk in texts.chunks(REPLAY_CHUNK) {
             let ans = bridge
-                .call(ToWorker::replay(bridge.next_id(), chunk.to_vec(), now_secs()))
+                .call(ToWorker::replay(
+                    bridge.next_id(),
+                    chunk.to_vec(),
+                    now_secs(),
+                ))
                 .await
                 .map_err(worker)?;
             let err = ans.error.clone();
             scope.send_message(Msg::Verified(ans));
             if let Some(r) = err {
                 // The stored copy is bad: drop it and sync again from genesis.
-                storage.clear_events().await.map_err(|e| RoundError::Storage(e.to_string()))?;
-                bridge.call(ToWorker::reset(bridge.next_id())).await.map_err(worker)?;
+                storage
+                    .clear_events()
+                    .await
+                    .map_err(|e| RoundError::Storage(e.to_string()))?;
+                bridge
+                    .call(ToWorker::reset(bridge.next_id()))
+                    .await
+                    .map_err(worker)?;
                 scope.send_message(Msg::Reset);
-                *cursor = SyncHead { scheduler: cursor.scheduler.clone(), ..SyncHead::default() };
+                *cursor = SyncHead {
+                    scheduler: cursor.scheduler.clone(),
+                    ..SyncHead::default()
+                };
                 return Err(RoundError::Invalid(Rejected {
-                    detail: format!("stored copy failed verification ({}); cleared, syncing again", r.detail),
+                    detail: format!(
+                        "stored copy failed verification ({}); cleared, syncing again",
+                        r.detail
+                    ),
                     ..r
                 }));
             }
@@ -467,7 +534,11 @@ async fn round_inner(
     }));
     loop {
         scope.send_message(Msg::Phase("syncing + verifying"));
-        let after = if cursor.count == 0 { String::new() } else { cursor.head.clone() };
+        let after = if cursor.count == 0 {
+            String::new()
+        } else {
+            cursor.head.clone()
+        };
         let url = format!("{PATH_SYNC}?after_hash={after}&limit={PAGE_LIMIT}");
         let body = get_text(&url).await?;
         let ans = bridge
@@ -481,7 +552,11 @@ async fn round_inner(
                 .iter()
                 .map(|e| (event_key(e.index), e.json.clone().unwrap_or_default()))
                 .collect();
-            let next = SyncHead { count: ans.verified, head: ans.head.clone(), scheduler: cursor.scheduler.clone() };
+            let next = SyncHead {
+                count: ans.verified,
+                head: ans.head.clone(),
+                scheduler: cursor.scheduler.clone(),
+            };
             storage
                 .append_events(&rows, &next)
                 .await
@@ -499,7 +574,10 @@ async fn round_inner(
     }
     scope.send_message(Msg::Phase("comparing Merkle root"));
     let relay: MerkleResponse = get_json(PATH_MERKLE).await?;
-    let local = bridge.call(ToWorker::root(bridge.next_id())).await.map_err(worker)?;
+    let local = bridge
+        .call(ToWorker::root(bridge.next_id()))
+        .await
+        .map_err(worker)?;
     let local_root = local.merkle_root.unwrap_or_default();
     scope.send_message(Msg::Relay(RelayInfo {
         reachable: true,
@@ -507,5 +585,8 @@ async fn round_inner(
         head: relay.head_hash.clone(),
         merkle_root: relay.merkle_root.clone(),
     }));
-    Ok((compare_merkle(&local_root, local.verified, &relay.merkle_root, relay.count), local.head))
+    Ok((
+        compare_merkle(&local_root, local.verified, &relay.merkle_root, relay.count),
+        local.head,
+    ))
 }

@@ -194,7 +194,9 @@ impl Bridge {
         let weak = Rc::downgrade(&self.inner);
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let Some(inner) = weak.upgrade() else { return };
-            let Some(text) = ev.data().as_string() else { return };
+            let Some(text) = ev.data().as_string() else {
+                return;
+            };
             if text.starts_with("{\"ready\"") {
                 inner.mode.set(Mode::Worker);
                 return;
@@ -226,7 +228,10 @@ impl Bridge {
         worker.post_message(&init).map_err(|e| format!("{e:?}"))?;
         self.inner.mode.set(Mode::Starting);
         *self.inner.worker.borrow_mut() = Some(worker);
-        self.inner._closures.borrow_mut().extend([onmessage, onerror]);
+        self.inner
+            ._closures
+            .borrow_mut()
+            .extend([onmessage, onerror]);
         Ok(())
     }
 
@@ -283,9 +288,10 @@ impl Bridge {
             self.inner.pending.borrow_mut().remove(&id);
             return Err(format!("cannot reach the verification worker: {e:?}"));
         }
-        let answer = JsFuture::from(promise)
-            .await
-            .map_err(|e| e.as_string().unwrap_or_else(|| "verification worker failed".into()))?;
+        let answer = JsFuture::from(promise).await.map_err(|e| {
+            e.as_string()
+                .unwrap_or_else(|| "verification worker failed".into())
+        })?;
         let answer = answer.as_string().unwrap_or_default();
         serde_json::from_str(&answer).map_err(|e| format!("bad answer from the worker: {e}"))
     }
@@ -294,6 +300,10 @@ impl Bridge {
 /// The id of a serialized [`FromWorker`] (its first field), without a second deserializer.
 fn answer_id(text: &str) -> u32 {
     text.strip_prefix("{\"id\":")
-        .map(|r| r.bytes().take_while(u8::is_ascii_digit).fold(0u32, |a, d| a.wrapping_mul(10).wrapping_add(u32::from(d - b'0'))))
+        .map(|r| {
+            r.bytes().take_while(u8::is_ascii_digit).fold(0u32, |a, d| {
+                a.wrapping_mul(10).wrapping_add(u32::from(d - b'0'))
+            })
+        })
         .unwrap_or(0)
 }

@@ -190,14 +190,23 @@ mod status_tests {
     const R: &str = "!sb_0123456789abcdef0123456789abcdef";
 
     fn req(ids: &[&str]) -> StatusRequest {
-        StatusRequest { recipient_id: R.into(), msg_ids: ids.iter().map(|s| s.to_string()).collect() }
+        StatusRequest {
+            recipient_id: R.into(),
+            msg_ids: ids.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     #[test]
     fn accepts_well_formed_queries() {
-        assert_eq!(req(&["0123456789abcdef0123456789abcdef"]).validate(), Ok(()));
+        assert_eq!(
+            req(&["0123456789abcdef0123456789abcdef"]).validate(),
+            Ok(())
+        );
         let many: Vec<String> = (0..MAX_STATUS_IDS).map(|i| format!("msg-{i:04}")).collect();
-        let r = StatusRequest { recipient_id: R.into(), msg_ids: many };
+        let r = StatusRequest {
+            recipient_id: R.into(),
+            msg_ids: many,
+        };
         assert_eq!(r.validate(), Ok(()));
     }
 
@@ -207,29 +216,63 @@ mod status_tests {
         r.recipient_id = "!sb_XYZ".into();
         assert_eq!(r.validate(), Err(StatusRequestError::BadRecipient));
         assert_eq!(req(&[]).validate(), Err(StatusRequestError::BadCount));
-        let many: Vec<String> = (0..=MAX_STATUS_IDS).map(|i| format!("msg-{i:04}")).collect();
-        let r = StatusRequest { recipient_id: R.into(), msg_ids: many };
+        let many: Vec<String> = (0..=MAX_STATUS_IDS)
+            .map(|i| format!("msg-{i:04}"))
+            .collect();
+        let r = StatusRequest {
+            recipient_id: R.into(),
+            msg_ids: many,
+        };
         assert_eq!(r.validate(), Err(StatusRequestError::BadCount));
-        assert_eq!(req(&["short"]).validate(), Err(StatusRequestError::BadMsgId));
-        assert_eq!(req(&["msg-0001", "bad id!!"]).validate(), Err(StatusRequestError::BadMsgId));
-        assert_eq!(req(&["msg-0001", "msg-0002", "msg-0001"]).validate(), Err(StatusRequestError::Duplicate));
+        assert_eq!(
+            req(&["short"]).validate(),
+            Err(StatusRequestError::BadMsgId)
+        );
+        assert_eq!(
+            req(&["msg-0001", "bad id!!"]).validate(),
+            Err(StatusRequestError::BadMsgId)
+        );
+        assert_eq!(
+            req(&["msg-0001", "msg-0002", "msg-0001"]).validate(),
+            Err(StatusRequestError::Duplicate)
+        );
     }
 
     #[test]
     fn wire_shape() {
-        let r: StatusRequest = serde_json::from_str(&format!(r#"{{"recipient_id":"{R}","msg_ids":["msg-0001"]}}"#)).unwrap();
+        let r: StatusRequest = serde_json::from_str(&format!(
+            r#"{{"recipient_id":"{R}","msg_ids":["msg-0001"]}}"#
+        ))
+        .unwrap();
         assert_eq!(r, req(&["msg-0001"]));
-        assert!(serde_json::from_str::<StatusRequest>(&format!(r#"{{"recipient_id":"{R}","msg_ids":[],"x":1}}"#)).is_err());
+        assert!(serde_json::from_str::<StatusRequest>(&format!(
+            r#"{{"recipient_id":"{R}","msg_ids":[],"x":1}}"#
+        ))
+        .is_err());
         let resp = StatusResponse {
             ok: true,
             statuses: vec![
-                MsgStatus { msg_id: "a".into(), state: DeliveryState::Pending },
-                MsgStatus { msg_id: "b".into(), state: DeliveryState::Delivered },
-                MsgStatus { msg_id: "c".into(), state: DeliveryState::Unknown },
+                MsgStatus {
+                    msg_id: "a".into(),
+                    state: DeliveryState::Pending,
+                },
+                MsgStatus {
+                    msg_id: "b".into(),
+                    state: DeliveryState::Delivered,
+                },
+                MsgStatus {
+                    msg_id: "c".into(),
+                    state: DeliveryState::Unknown,
+                },
             ],
         };
         let s = serde_json::to_string(&resp).unwrap();
-        assert!(s.contains(r#""state":"pending""#) && s.contains(r#""state":"delivered""#) && s.contains(r#""state":"unknown""#), "{s}");
+        assert!(
+            s.contains(r#""state":"pending""#)
+                && s.contains(r#""state":"delivered""#)
+                && s.contains(r#""state":"unknown""#),
+            "{s}"
+        );
         assert_eq!(serde_json::from_str::<StatusResponse>(&s).unwrap(), resp);
     }
 

@@ -298,9 +298,25 @@ mod tests {
         let gid = GateId::generate(&mut OsRng);
         let r1 = create_genesis(&alice, &gid, 1, &mut OsRng).unwrap();
         let e1 = r1.verify().unwrap();
-        let r2 = rotate(&alice, &e1, e1.roster().with_member(bob.public(), Role::Member).unwrap(), Reason::Join, 2, &mut OsRng).unwrap();
+        let r2 = rotate(
+            &alice,
+            &e1,
+            e1.roster().with_member(bob.public(), Role::Member).unwrap(),
+            Reason::Join,
+            2,
+            &mut OsRng,
+        )
+        .unwrap();
         let e2 = r2.verify().unwrap();
-        let r3 = rotate(&alice, &e2, e2.roster().without_member(&bob.node_id()).unwrap(), Reason::Kick, 3, &mut OsRng).unwrap();
+        let r3 = rotate(
+            &alice,
+            &e2,
+            e2.roster().without_member(&bob.node_id()).unwrap(),
+            Reason::Kick,
+            3,
+            &mut OsRng,
+        )
+        .unwrap();
         let two = [r1.clone(), r2.clone()];
         let b = mine_entry(&two, &bob.node_id()).unwrap().unwrap();
         assert_eq!((b.epoch, b.current_member), (2, true));
@@ -308,7 +324,12 @@ mod tests {
         let all = [r1.clone(), r2, r3];
         let b = mine_entry(&all, &bob.node_id()).unwrap().unwrap();
         assert_eq!((b.epoch, b.current_member), (3, false));
-        assert!(mine_entry(&all, &alice.node_id()).unwrap().unwrap().current_member);
+        assert!(
+            mine_entry(&all, &alice.node_id())
+                .unwrap()
+                .unwrap()
+                .current_member
+        );
         assert_eq!(mine_entry(&all, &eve.node_id()).unwrap(), None);
         assert!(mine_entry(&[], &bob.node_id()).is_err());
         assert!(mine_entry(&[all[2].clone()], &bob.node_id()).is_err());

@@ -57,7 +57,9 @@ pub mod codes {
 pub fn clamp_locator_limit(requested: Option<i64>) -> usize {
     match requested {
         None => LOCATOR_LIMIT_DEFAULT,
-        Some(v) => usize::try_from(v.max(0)).unwrap_or(0).clamp(LOCATOR_LIMIT_MIN, LOCATOR_LIMIT_MAX),
+        Some(v) => usize::try_from(v.max(0))
+            .unwrap_or(0)
+            .clamp(LOCATOR_LIMIT_MIN, LOCATOR_LIMIT_MAX),
     }
 }
 
@@ -65,7 +67,9 @@ pub fn clamp_locator_limit(requested: Option<i64>) -> usize {
 pub fn clamp_sync_limit(requested: Option<i64>) -> usize {
     match requested {
         None => SYNC_LIMIT_DEFAULT,
-        Some(v) => usize::try_from(v.max(0)).unwrap_or(0).clamp(SYNC_LIMIT_MIN, SYNC_LIMIT_MAX),
+        Some(v) => usize::try_from(v.max(0))
+            .unwrap_or(0)
+            .clamp(SYNC_LIMIT_MIN, SYNC_LIMIT_MAX),
     }
 }
 
@@ -362,7 +366,8 @@ mod append_request_tests {
         v["network_id"] = "other-net".into();
         let req: AppendRequest = serde_json::from_value(v).unwrap();
         assert_eq!(req.network_id, "other-net");
-        let back: AppendRequest = serde_json::from_slice(&serde_json::to_vec(&req).unwrap()).unwrap();
+        let back: AppendRequest =
+            serde_json::from_slice(&serde_json::to_vec(&req).unwrap()).unwrap();
         assert_eq!(back, req);
     }
 }

@@ -18,7 +18,11 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(code: &str, detail: impl Into<String>) -> Self {
-        ErrorBody { ok: false, code: code.to_string(), detail: detail.into() }
+        ErrorBody {
+            ok: false,
+            code: code.to_string(),
+            detail: detail.into(),
+        }
     }
 }
 

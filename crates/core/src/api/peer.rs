@@ -38,10 +38,10 @@ pub mod codes {
 /// Check the owner proof of a replicated ack with [`crate::auth::verify_owner_ack`]; on refusal
 /// the error code ([`codes`]) to answer with (`bad_request` for a malformed id list).
 pub fn check_replicated_ack(req: &ReplicateAckRequest) -> Result<(), (&'static str, String)> {
-    let proof = req
-        .owner_ack
-        .as_ref()
-        .ok_or((codes::ACK_UNSIGNED, "a replicated ack must carry the owner's signed ack (owner_ack)".to_string()))?;
+    let proof = req.owner_ack.as_ref().ok_or((
+        codes::ACK_UNSIGNED,
+        "a replicated ack must carry the owner's signed ack (owner_ack)".to_string(),
+    ))?;
     crate::auth::verify_owner_ack(proof, &req.recipient_id, &req.msg_ids).map_err(|e| {
         let code = match e {
             OwnerAckError::BadMsgIds => crate::api::codes::BAD_REQUEST,
@@ -164,21 +164,38 @@ mod tests {
         let owner = Identity::generate(&mut OsRng);
         let ids = vec!["0123456789abcdef".to_string()];
         let proof = sign_request(&owner, Action::DmAck, &ack_params(&ids), 5, &mut OsRng);
-        let mut req = ReplicateAckRequest { msg_ids: ids.clone(), recipient_id: owner.node_id(), owner_ack: Some(proof) };
+        let mut req = ReplicateAckRequest {
+            msg_ids: ids.clone(),
+            recipient_id: owner.node_id(),
+            owner_ack: Some(proof),
+        };
         assert_eq!(check_replicated_ack(&req), Ok(()));
         // Wire: the proof round-trips, and an old unsigned body still parses (to be refused).
-        let back: ReplicateAckRequest = serde_json::from_slice(&serde_json::to_vec(&req).unwrap()).unwrap();
+        let back: ReplicateAckRequest =
+            serde_json::from_slice(&serde_json::to_vec(&req).unwrap()).unwrap();
         assert_eq!(back, req);
         let old: ReplicateAckRequest =
             serde_json::from_str(r#"{"msg_ids":["0123456789abcdef"],"recipient_id":"x"}"#).unwrap();
-        assert_eq!(check_replicated_ack(&old).unwrap_err().0, codes::ACK_UNSIGNED);
+        assert_eq!(
+            check_replicated_ack(&old).unwrap_err().0,
+            codes::ACK_UNSIGNED
+        );
         let other = Identity::generate(&mut OsRng);
         req.recipient_id = other.node_id();
-        assert_eq!(check_replicated_ack(&req).unwrap_err().0, codes::ACK_OWNER_MISMATCH);
+        assert_eq!(
+            check_replicated_ack(&req).unwrap_err().0,
+            codes::ACK_OWNER_MISMATCH
+        );
         req.recipient_id = owner.node_id();
         req.msg_ids = vec!["fedcba9876543210".into()];
-        assert_eq!(check_replicated_ack(&req).unwrap_err().0, codes::INVALID_ACK_SIGNATURE);
+        assert_eq!(
+            check_replicated_ack(&req).unwrap_err().0,
+            codes::INVALID_ACK_SIGNATURE
+        );
         req.msg_ids = vec![];
-        assert_eq!(check_replicated_ack(&req).unwrap_err().0, crate::api::codes::BAD_REQUEST);
+        assert_eq!(
+            check_replicated_ack(&req).unwrap_err().0,
+            crate::api::codes::BAD_REQUEST
+        );
     }
 }

@@ -129,7 +129,9 @@ impl Body {
     }
 
     fn rotator_entry(&self) -> Result<&RosterEntry, GateError> {
-        self.roster.get(&self.rotator).ok_or(GateError::RotatorNotInRoster)
+        self.roster
+            .get(&self.rotator)
+            .ok_or(GateError::RotatorNotInRoster)
     }
 
     fn to_record(&self, signature: &[u8; 64]) -> EpochRecord {
@@ -148,7 +150,10 @@ impl Body {
                 .map(|(id, s)| {
                     (
                         id.clone(),
-                        SlotRecord { nonce: b64::encode_std(&s.nonce), ct: b64::encode_std(&s.ct) },
+                        SlotRecord {
+                            nonce: b64::encode_std(&s.nonce),
+                            ct: b64::encode_std(&s.ct),
+                        },
                     )
                 })
                 .collect(),
@@ -187,7 +192,8 @@ fn wrap_key(
     put_lp(&mut info, member_id.as_bytes())?;
     let hk = Hkdf::<Sha256>::new(Some(&salt), shared);
     let mut key = Zeroizing::new([0u8; 32]);
-    hk.expand(&info, &mut key[..]).map_err(|_| GateError::Malformed("hkdf length"))?;
+    hk.expand(&info, &mut key[..])
+        .map_err(|_| GateError::Malformed("hkdf length"))?;
     Ok(key)
 }
 
@@ -250,10 +256,17 @@ fn build(
         rng.fill_bytes(&mut nonce);
         let aad = wrap_aad(&ctx, entry.member_id())?;
         let ct = ChaCha20Poly1305::new(Key::from_slice(&key[..]))
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &secret.0[..], aad: &aad })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &secret.0[..],
+                    aad: &aad,
+                },
+            )
             .map_err(|_| GateError::Malformed("encryption failed"))?;
-        let ct: [u8; SLOT_CT_LEN] =
-            ct.try_into().map_err(|_| GateError::Malformed("slot length"))?;
+        let ct: [u8; SLOT_CT_LEN] = ct
+            .try_into()
+            .map_err(|_| GateError::Malformed("slot length"))?;
         slots.insert(entry.member_id().to_string(), Slot { nonce, ct });
     }
     let body = Body {
@@ -279,7 +292,16 @@ pub fn create_genesis(
     rng: &mut impl CryptoRngCore,
 ) -> Result<EpochRecord, GateError> {
     let roster = Roster::founder(&founder.public());
-    build(founder, gate, GENESIS_EPOCH, ZERO_HASH, Reason::Genesis, created_at, roster, rng)
+    build(
+        founder,
+        gate,
+        GENESIS_EPOCH,
+        ZERO_HASH,
+        Reason::Genesis,
+        created_at,
+        roster,
+        rng,
+    )
 }
 
 /// Rotate `prev` to a new epoch with the full `roster` (add members to join, leave them out to
@@ -294,17 +316,33 @@ pub fn rotate(
     rng: &mut impl CryptoRngCore,
 ) -> Result<EpochRecord, GateError> {
     if reason == Reason::Genesis {
-        return Err(GateError::BadGenesis("reason genesis after the first epoch"));
+        return Err(GateError::BadGenesis(
+            "reason genesis after the first epoch",
+        ));
     }
     check_authority(prev, &rotator.node_id(), rotator.verifying_key().as_bytes())?;
-    let number = prev.number().checked_add(1).ok_or(GateError::Malformed("epoch overflow"))?;
-    build(rotator, prev.gate(), number, *prev.hash(), reason, created_at, roster, rng)
+    let number = prev
+        .number()
+        .checked_add(1)
+        .ok_or(GateError::Malformed("epoch overflow"))?;
+    build(
+        rotator,
+        prev.gate(),
+        number,
+        *prev.hash(),
+        reason,
+        created_at,
+        roster,
+        rng,
+    )
 }
 
 fn check_authority(prev: &Epoch, rotator_id: &str, rotator_ed: &[u8; 32]) -> Result<(), GateError> {
     match prev.roster().get(rotator_id) {
         Some(e) if e.is_admin() && e.identity().verifying_key().as_bytes() == rotator_ed => Ok(()),
-        _ => Err(GateError::NotAdmin { rotator: rotator_id.to_string() }),
+        _ => Err(GateError::NotAdmin {
+            rotator: rotator_id.to_string(),
+        }),
     }
 }
 
@@ -369,14 +407,20 @@ impl Epoch {
     /// Recover this epoch's secret with my own keys. `NotAMember` if I am not in the roster
     /// (or am listed with other keys); `SlotDecrypt` if my slot does not decrypt.
     pub fn open_secret(&self, me: &Identity) -> Result<EpochSecret, GateError> {
-        let not_member = GateError::NotAMember { epoch: self.body.number };
+        let not_member = GateError::NotAMember {
+            epoch: self.body.number,
+        };
         let my_id = me.node_id();
         let entry = self.body.roster.get(&my_id).ok_or(not_member.clone())?;
         let my_pub = me.public();
         if *entry.identity() != my_pub {
             return Err(not_member);
         }
-        let slot = self.body.slots.get(&my_id).ok_or(GateError::EnvelopeMismatch)?;
+        let slot = self
+            .body
+            .slots
+            .get(&my_id)
+            .ok_or(GateError::EnvelopeMismatch)?;
         let rotator = self.body.rotator_entry()?;
         let rotator_dh = rotator.identity().dh_public();
         let shared = me.agree(rotator_dh).ok_or(GateError::NonContributory)?;
@@ -392,7 +436,13 @@ impl Epoch {
         let aad = wrap_aad(&ctx, &my_id)?;
         let pt = Zeroizing::new(
             ChaCha20Poly1305::new(Key::from_slice(&key[..]))
-                .decrypt(Nonce::from_slice(&slot.nonce), Payload { msg: &slot.ct, aad: &aad })
+                .decrypt(
+                    Nonce::from_slice(&slot.nonce),
+                    Payload {
+                        msg: &slot.ct,
+                        aad: &aad,
+                    },
+                )
                 .map_err(|_| GateError::SlotDecrypt)?,
         );
         let mut out = Zeroizing::new([0u8; SECRET_LEN]);
@@ -481,19 +531,32 @@ impl EpochRecord {
         let genesis = body.number == GENESIS_EPOCH;
         if genesis {
             if body.reason != Reason::Genesis {
-                return Err(GateError::BadGenesis("first epoch must have reason genesis"));
+                return Err(GateError::BadGenesis(
+                    "first epoch must have reason genesis",
+                ));
             }
             if body.prev_hash != ZERO_HASH {
-                return Err(GateError::BadGenesis("first epoch must have a zero prev_hash"));
+                return Err(GateError::BadGenesis(
+                    "first epoch must have a zero prev_hash",
+                ));
             }
             if body.roster.len() != 1 {
-                return Err(GateError::BadGenesis("first epoch roster must be the founder alone"));
+                return Err(GateError::BadGenesis(
+                    "first epoch roster must be the founder alone",
+                ));
             }
         } else if body.reason == Reason::Genesis {
-            return Err(GateError::BadGenesis("reason genesis after the first epoch"));
+            return Err(GateError::BadGenesis(
+                "reason genesis after the first epoch",
+            ));
         }
         let hash = epoch_hash(&signed, &signature);
-        Ok(Epoch { body, signature, signed, hash })
+        Ok(Epoch {
+            body,
+            signature,
+            signed,
+            hash,
+        })
     }
 }
 
@@ -511,9 +574,14 @@ impl GateState {
     pub fn from_genesis(record: &EpochRecord) -> Result<Self, GateError> {
         let epoch = record.verify()?;
         if epoch.number() != GENESIS_EPOCH {
-            return Err(GateError::BadGenesis("first record of a chain must be epoch 1"));
+            return Err(GateError::BadGenesis(
+                "first record of a chain must be epoch 1",
+            ));
         }
-        Ok(GateState { hashes: vec![epoch.hash], head: epoch })
+        Ok(GateState {
+            hashes: vec![epoch.hash],
+            head: epoch,
+        })
     }
 
     /// Check that `record` is a valid successor of the head without applying it.
@@ -527,14 +595,21 @@ impl GateState {
             // Same record again: a replay. A different valid record for a known number: the
             // admins equivocated (two rotations of one epoch); the first one accepted stands.
             return Err(if self.epoch_hash(epoch.number()) == Some(epoch.hash()) {
-                GateError::ReplayedEpoch { epoch: epoch.number() }
+                GateError::ReplayedEpoch {
+                    epoch: epoch.number(),
+                }
             } else {
-                GateError::ForkedEpoch { epoch: epoch.number() }
+                GateError::ForkedEpoch {
+                    epoch: epoch.number(),
+                }
             });
         }
         let expected = head.saturating_add(1);
         if epoch.number() != expected {
-            return Err(GateError::SkippedEpoch { expected, got: epoch.number() });
+            return Err(GateError::SkippedEpoch {
+                expected,
+                got: epoch.number(),
+            });
         }
         if epoch.prev_hash() != self.head.hash() {
             return Err(GateError::PrevHashMismatch);
@@ -585,7 +660,9 @@ impl GateState {
 
 /// Verify a whole history, genesis first. Returns the state at its head.
 pub fn verify_epoch_chain(records: &[EpochRecord]) -> Result<GateState, GateError> {
-    let (first, rest) = records.split_first().ok_or(GateError::BadGenesis("empty chain"))?;
+    let (first, rest) = records
+        .split_first()
+        .ok_or(GateError::BadGenesis("empty chain"))?;
     let mut state = GateState::from_genesis(first)?;
     for record in rest {
         state.apply(record)?;

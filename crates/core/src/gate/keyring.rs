@@ -225,8 +225,13 @@ impl GateKeyring {
         timestamp: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<GateMessage, GateError> {
-        let latest = self.latest_epoch().ok_or(GateError::UnknownEpoch { epoch: 0 })?;
-        let key = self.keys.get(&latest).ok_or(GateError::NotAMember { epoch: latest })?;
+        let latest = self
+            .latest_epoch()
+            .ok_or(GateError::UnknownEpoch { epoch: 0 })?;
+        let key = self
+            .keys
+            .get(&latest)
+            .ok_or(GateError::NotAMember { epoch: latest })?;
         message::seal(author, key, body, timestamp, rng)
     }
 }

@@ -118,7 +118,9 @@ impl GateMessage {
             return Err(GateError::UnsupportedFormat);
         }
         if self.transport_lock != TRANSPORT_LOCK {
-            return Err(GateError::Malformed("transport_lock must be private_strong"));
+            return Err(GateError::Malformed(
+                "transport_lock must be private_strong",
+            ));
         }
         let gate = GateId::parse(&self.gate)?;
         if self.epoch < GENESIS_EPOCH {
@@ -127,9 +129,14 @@ impl GateMessage {
         let nonce = b64::decode_std_array::<NONCE_LEN>(&self.nonce)
             .map_err(|_| GateError::Malformed("nonce is not 16 bytes of base64"))?;
         if self.sender_ref.len() != SENDER_REF_BYTES * 2
-            || !self.sender_ref.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            || !self
+                .sender_ref
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
-            return Err(GateError::Malformed("sender_ref is not 32 lower-case hex chars"));
+            return Err(GateError::Malformed(
+                "sender_ref is not 32 lower-case hex chars",
+            ));
         }
         if self.ciphertext.len() > MAX_CIPHERTEXT_B64 {
             return Err(GateError::Malformed("ciphertext too large"));
@@ -182,7 +189,8 @@ pub fn sender_ref(
     let mut i = info(labels::GATE_SENDER_REF, key)?;
     put_lp(&mut i, member_id.as_bytes())?;
     let mut out = [0u8; SENDER_REF_BYTES];
-    hk.expand(&i, &mut out).map_err(|_| GateError::Malformed("hkdf length"))?;
+    hk.expand(&i, &mut out)
+        .map_err(|_| GateError::Malformed("hkdf length"))?;
     Ok(hex::encode(out))
 }
 
@@ -253,7 +261,13 @@ pub fn seal(
     let (k, n) = message_key(key, &nonce)?;
     let ad = aad(key.gate().as_str(), key.epoch(), &nonce, &sref)?;
     let ct = ChaCha20Poly1305::new(Key::from_slice(&k[..]))
-        .encrypt(Nonce::from_slice(&n), Payload { msg: &inner, aad: &ad })
+        .encrypt(
+            Nonce::from_slice(&n),
+            Payload {
+                msg: &inner,
+                aad: &ad,
+            },
+        )
         .map_err(|_| GateError::Malformed("encryption failed"))?;
     Ok(GateMessage {
         gate: key.gate().as_str().to_string(),
@@ -273,13 +287,22 @@ pub fn open(key: &EpochKey, msg: &GateMessage) -> Result<OpenedGateMessage, Gate
         return Err(GateError::WrongGate);
     }
     if msg.epoch != key.epoch() {
-        return Err(GateError::WrongEpoch { expected: key.epoch(), got: msg.epoch });
+        return Err(GateError::WrongEpoch {
+            expected: key.epoch(),
+            got: msg.epoch,
+        });
     }
     let (k, n) = message_key(key, &d.nonce)?;
     let ad = aad(&msg.gate, msg.epoch, &d.nonce, &msg.sender_ref)?;
     let inner = Zeroizing::new(
         ChaCha20Poly1305::new(Key::from_slice(&k[..]))
-            .decrypt(Nonce::from_slice(&n), Payload { msg: &d.ct, aad: &ad })
+            .decrypt(
+                Nonce::from_slice(&n),
+                Payload {
+                    msg: &d.ct,
+                    aad: &ad,
+                },
+            )
             .map_err(|_| GateError::Decrypt)?,
     );
 
@@ -293,8 +316,12 @@ pub fn open(key: &EpochKey, msg: &GateMessage) -> Result<OpenedGateMessage, Gate
     let sig = Signature::from_bytes(take::<64>(&inner, &mut at)?);
     let body_len = usize::try_from(u32::from_be_bytes(*take::<4>(&inner, &mut at)?))
         .map_err(|_| GateError::Malformed("body length"))?;
-    let body_end = at.checked_add(body_len).ok_or(GateError::Malformed("length overflow"))?;
-    let body = inner.get(at..body_end).ok_or(GateError::Malformed("body length"))?;
+    let body_end = at
+        .checked_add(body_len)
+        .ok_or(GateError::Malformed("length overflow"))?;
+    let body = inner
+        .get(at..body_end)
+        .ok_or(GateError::Malformed("body length"))?;
     pad::check_padding(&inner, body_end, BUCKETS).map_err(|_| GateError::Malformed("padding"))?;
 
     let member_id = node_id_for_public_key(&author_ed);

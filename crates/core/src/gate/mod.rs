@@ -75,7 +75,8 @@ impl GateId {
 /// Syntactic gate id check (32 lower-case hex characters).
 pub fn is_valid_gate_id(s: &str) -> bool {
     s.len() == GATE_ID_BYTES * 2
-        && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl fmt::Display for GateId {

@@ -87,7 +87,10 @@ impl RosterEntryRecord {
         if member.node_id() != self.member_id {
             return Err(RosterError::NodeIdMismatch);
         }
-        Ok(RosterEntry { member, role: self.role })
+        Ok(RosterEntry {
+            member,
+            role: self.role,
+        })
     }
 }
 
@@ -123,7 +126,9 @@ impl Roster {
 
     /// The genesis roster: the founder as sole admin.
     pub fn founder(founder: &PublicIdentity) -> Self {
-        Roster { entries: vec![RosterEntry::new(founder.clone(), Role::Admin)] }
+        Roster {
+            entries: vec![RosterEntry::new(founder.clone(), Role::Admin)],
+        }
     }
 
     /// Decode and validate a wire roster.
@@ -131,8 +136,10 @@ impl Roster {
         if records.len() > MAX_MEMBERS {
             return Err(RosterError::TooLarge);
         }
-        let entries =
-            records.iter().map(RosterEntryRecord::decode).collect::<Result<Vec<_>, _>>()?;
+        let entries = records
+            .iter()
+            .map(RosterEntryRecord::decode)
+            .collect::<Result<Vec<_>, _>>()?;
         Roster::new(entries)
     }
 
@@ -171,15 +178,25 @@ impl Roster {
 
     /// A copy with `member` added (or its keys/role replaced if already present).
     pub fn with_member(&self, member: PublicIdentity, role: Role) -> Result<Roster, RosterError> {
-        let mut entries: Vec<RosterEntry> =
-            self.entries.iter().filter(|e| e.member_id() != member.node_id()).cloned().collect();
+        let mut entries: Vec<RosterEntry> = self
+            .entries
+            .iter()
+            .filter(|e| e.member_id() != member.node_id())
+            .cloned()
+            .collect();
         entries.push(RosterEntry::new(member, role));
         Roster::new(entries)
     }
 
     /// A copy without `member_id` (fails with `NoAdmin` if the last admin would go).
     pub fn without_member(&self, member_id: &str) -> Result<Roster, RosterError> {
-        Roster::new(self.entries.iter().filter(|e| e.member_id() != member_id).cloned().collect())
+        Roster::new(
+            self.entries
+                .iter()
+                .filter(|e| e.member_id() != member_id)
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Canonical entry encoding: `u16(n) ‖ n × (lp(member_id) ‖ ed25519(32) ‖ x25519(32) ‖ role(1))`.

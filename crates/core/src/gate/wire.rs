@@ -26,15 +26,23 @@ pub(crate) fn take<'a, const N: usize>(
     buf: &'a [u8],
     at: &mut usize,
 ) -> Result<&'a [u8; N], GateError> {
-    let end = at.checked_add(N).ok_or(GateError::Malformed("length overflow"))?;
+    let end = at
+        .checked_add(N)
+        .ok_or(GateError::Malformed("length overflow"))?;
     let slice = buf.get(*at..end).ok_or(GateError::Malformed("truncated"))?;
     *at = end;
-    slice.try_into().map_err(|_| GateError::Malformed("truncated"))
+    slice
+        .try_into()
+        .map_err(|_| GateError::Malformed("truncated"))
 }
 
 /// Decode exactly 32 bytes of lower-case hex.
 pub(crate) fn hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if s.len() != 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     let mut out = [0u8; 32];

@@ -17,7 +17,12 @@ pub const TEST_RNG_LABEL: &[u8] = b"postern/test-rng/v1";
 
 impl TestRng {
     pub fn new(seed: [u8; 32]) -> Self {
-        TestRng { seed, counter: 0, block: [0; 32], used: 32 }
+        TestRng {
+            seed,
+            counter: 0,
+            block: [0; 32],
+            used: 32,
+        }
     }
 }
 

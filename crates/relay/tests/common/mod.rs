@@ -365,7 +365,11 @@ impl Rng {
 
 /// A free local port (a relay that later finds it taken exits, and the caller chooses again).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Secret shared by every peer pair of a [`Mesh`].
@@ -402,7 +406,13 @@ impl Mesh {
             cmd.arg(format!("--public-url={}", self.url(i)));
         }
         for &(a, b) in &self.edges {
-            let other = if a == i { b } else if b == i { a } else { continue };
+            let other = if a == i {
+                b
+            } else if b == i {
+                a
+            } else {
+                continue;
+            };
             cmd.arg(format!("--peer={}={MESH_SECRET}", self.url(other)));
         }
         cmd.args(&self.extra)
@@ -422,7 +432,12 @@ impl Mesh {
     }
 
     /// Like [`Mesh::start`]; `push: false` leaves out `--public-url` (no outbound pushes).
-    pub fn start_with(n: usize, edges: &[(usize, usize)], extra: &[&str], push: bool) -> (Mesh, Vec<Relay>) {
+    pub fn start_with(
+        n: usize,
+        edges: &[(usize, usize)],
+        extra: &[&str],
+        push: bool,
+    ) -> (Mesh, Vec<Relay>) {
         let dirs = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
         let mut mesh = Mesh {
             dirs,
@@ -439,7 +454,11 @@ impl Mesh {
                 let relays = started.into_iter().map(|r| r.unwrap()).collect();
                 return (mesh, relays);
             }
-            last_err = started.into_iter().filter_map(|r| r.err()).collect::<Vec<_>>().join("\n");
+            last_err = started
+                .into_iter()
+                .filter_map(|r| r.err())
+                .collect::<Vec<_>>()
+                .join("\n");
         }
         panic!("could not start the mesh: {last_err}");
     }

@@ -20,7 +20,11 @@ pub struct Spy {
 
 impl Spy {
     /// Answer every request with `status_line` (e.g. "200 OK"), `extra_headers` and `body`.
-    pub fn start(status_line: &'static str, extra_headers: &'static str, body: &'static str) -> Spy {
+    pub fn start(
+        status_line: &'static str,
+        extra_headers: &'static str,
+        body: &'static str,
+    ) -> Spy {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", l.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -35,7 +39,11 @@ impl Spy {
                     if r.read_line(&mut line).is_err() {
                         return;
                     }
-                    let path = line.split_whitespace().nth(1).unwrap_or_default().to_string();
+                    let path = line
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_string();
                     let mut headers = Vec::new();
                     let mut len = 0usize;
                     loop {
@@ -55,7 +63,11 @@ impl Spy {
                     if r.read_exact(&mut buf).is_err() {
                         return;
                     }
-                    log.lock().unwrap().push(Seen { path, headers, body: String::from_utf8_lossy(&buf).into_owned() });
+                    log.lock().unwrap().push(Seen {
+                        path,
+                        headers,
+                        body: String::from_utf8_lossy(&buf).into_owned(),
+                    });
                     let resp = format!(
                         "HTTP/1.1 {status_line}\r\nContent-Type: application/json\r\n{extra_headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
@@ -68,7 +80,13 @@ impl Spy {
     }
 
     pub fn bodies(&self, path: &str) -> Vec<String> {
-        self.seen.lock().unwrap().iter().filter(|s| s.path == path).map(|s| s.body.clone()).collect()
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path)
+            .map(|s| s.body.clone())
+            .collect()
     }
 
     pub fn count(&self) -> usize {
