@@ -1,0 +1,149 @@
+//! Python string and number coercions (`str.strip()`, `int()`, `float()`, float `repr`).
+
+use std::fmt::Write as _;
+
+use super::{BigInt, PY_INT_MAX_STR_DIGITS};
+
+/// Python's `str.isspace()` set, used by `str.strip()` and `int()`/`float()` parsing.
+pub fn py_is_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{0b}' | '\u{0c}' | '\r' | '\u{1c}'..='\u{1f}' | ' ' | '\u{85}' | '\u{a0}'
+            | '\u{1680}' | '\u{2000}'..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}'
+            | '\u{205f}' | '\u{3000}'
+    )
+}
+
+/// Python `s.strip()`.
+pub fn py_strip(s: &str) -> &str {
+    s.trim_matches(py_is_space)
+}
+
+/// Python `s.lower()` (Unicode lower-casing).
+pub fn py_lower(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// Python `s[:n]` (by code point).
+pub fn py_truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Python `int(str)`: surrounding whitespace, optional sign, decimal digits with single
+/// underscores between them; at most [`PY_INT_MAX_STR_DIGITS`] digits.
+pub fn py_int_from_str(s: &str) -> Option<BigInt> {
+    let t = py_strip(s);
+    let (neg, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if body.is_empty() || body.starts_with('_') || body.ends_with('_') || body.contains("__") {
+        return None;
+    }
+    let digits: String = body.chars().filter(|c| *c != '_').collect();
+    if digits.len() > PY_INT_MAX_STR_DIGITS {
+        return None;
+    }
+    BigInt::from_parts(neg, &digits)
+}
+
+/// Python `float(str)` for the forms JSON payloads realistically carry (decimal, exponent,
+/// `inf`/`nan`). Underscore digit grouping is not accepted.
+pub fn py_float_from_str(s: &str) -> Option<f64> {
+    let t = py_strip(s);
+    if t.is_empty() || t.contains('_') || t.len() > 4096 {
+        return None;
+    }
+    let lower = t.to_ascii_lowercase();
+    let unsigned = lower.trim_start_matches(['+', '-']);
+    if lower.len() - unsigned.len() > 1 {
+        return None;
+    }
+    if matches!(unsigned, "inf" | "infinity" | "nan") {
+        return lower.parse::<f64>().ok();
+    }
+    if !unsigned
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'+' || b == b'-')
+    {
+        return None;
+    }
+    lower.parse::<f64>().ok()
+}
+
+/// Python `repr(float)`: shortest round-trip digits, `.0` for integral values, exponent form when
+/// the decimal exponent is below -4 or at least 16 (`1e+16`, `1e-05`).
+pub fn py_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
+    }
+    let sci = format!("{:e}", f.abs());
+    let (mant, exp) = match sci.split_once('e') {
+        Some(parts) => parts,
+        None => return sci,
+    };
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let decpt = exp + 1;
+    let mut out = String::new();
+    if f < 0.0 {
+        out.push('-');
+    }
+    let nd = digits.len() as i64;
+    if -4 < decpt && decpt <= 16 {
+        if decpt <= 0 {
+            out.push_str("0.");
+            for _ in 0..(-decpt) {
+                out.push('0');
+            }
+            out.push_str(&digits);
+        } else if decpt >= nd {
+            out.push_str(&digits);
+            for _ in 0..(decpt - nd) {
+                out.push('0');
+            }
+            out.push_str(".0");
+        } else {
+            let (a, b) = digits.split_at(decpt as usize);
+            out.push_str(a);
+            out.push('.');
+            out.push_str(b);
+        }
+    } else {
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        let e = decpt - 1;
+        let _ = write!(out, "e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+    }
+    out
+}
+
+/// Python `json.dumps(float)`: `repr`, with `NaN`/`Infinity`/`-Infinity` for non-finite values.
+pub fn py_float_json(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f.is_infinite() {
+        if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
+    } else {
+        py_float_repr(f)
+    }
+}

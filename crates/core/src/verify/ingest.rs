@@ -1,0 +1,472 @@
+//! [`ChainState`]: incremental ingest of one event at a time, in the reference's check order.
+
+use std::collections::HashMap;
+
+use super::{
+    EventRejection, FailReason, VerifyOptions, BATCH_SIZE, DM_SPOOL_LIMIT, DM_SPOOL_SENDER_LIMIT,
+    DM_SPOOL_TTL_S, SEQUENCE_DOMAIN_DM, SEQUENCE_DOMAIN_GATE,
+};
+use ed25519_dalek::VerifyingKey as EdKey;
+
+use crate::canonical::{
+    gate_signature_payload_variants, signature_string_with_network, verify_node_binding,
+    GENESIS_HASH, NETWORK_ID, PROTOCOL_VERSION,
+};
+use crate::event::ChainEvent;
+use crate::json::{py_lower, py_strip, BigInt, Value};
+use crate::schema::{
+    self, ACTIVE_PUBLIC_LEDGER_EVENT_TYPES, LEGACY_PUBLIC_LEDGER_EVENT_TYPES, MAX_PAYLOAD_BYTES,
+};
+use crate::signature::{
+    decode_public_key, ed25519_key_batch_safe, ed25519_sig_batch_safe, ed25519_verify_batch,
+    parse_public_key_algo, py_fromhex, verify_signature, PublicKey, PublicKeyAlgo,
+};
+
+/// Decoded keys (and whether an Ed25519 key may be batch-verified), by (algo, base64 text).
+#[derive(Default)]
+pub(super) struct KeyCache {
+    keys: HashMap<(PublicKeyAlgo, String), Option<(PublicKey, bool)>>,
+}
+
+impl KeyCache {
+    pub(super) fn get(&mut self, algo: PublicKeyAlgo, b64: &str) -> Option<(PublicKey, bool)> {
+        if let Some(hit) = self.keys.get(&(algo, b64.to_string())) {
+            return hit.clone();
+        }
+        let entry = decode_public_key(algo, b64).ok().map(|k| {
+            let safe = match &k {
+                PublicKey::Ed25519(vk) => ed25519_key_batch_safe(vk),
+                PublicKey::EcdsaP256(_) => false,
+            };
+            (k, safe)
+        });
+        self.keys.insert((algo, b64.to_string()), entry.clone());
+        entry
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Revocation {
+    revoked_at: BigInt,
+    grace_until: BigInt,
+}
+
+#[derive(Debug, Clone)]
+struct DmSpoolEntry {
+    delivery_class: String,
+    key: String,
+    node_id: String,
+    ts: f64,
+}
+
+/// A signature check postponed for batching.
+#[derive(Debug, Clone)]
+pub(super) struct SigJob {
+    key: EdKey,
+    sig: Vec<u8>,
+    msg: Vec<u8>,
+}
+
+/// Incremental chain state: the ingest side of a node (relay or browser).
+#[derive(Debug, Clone, Default)]
+pub struct ChainState {
+    head: Option<String>,
+    ids: Vec<String>,
+    index: HashMap<String, usize>,
+    sequences: HashMap<String, BigInt>,
+    bindings: HashMap<String, String>,
+    revocations: HashMap<String, Revocation>,
+    dm_spool: Vec<DmSpoolEntry>,
+}
+
+fn sequence_key(event_type: &str, node_id: &str) -> String {
+    match py_lower(py_strip(event_type)).as_str() {
+        SEQUENCE_DOMAIN_GATE => format!("{node_id}|{SEQUENCE_DOMAIN_GATE}"),
+        SEQUENCE_DOMAIN_DM => format!("{node_id}|{SEQUENCE_DOMAIN_DM}"),
+        _ => node_id.to_string(),
+    }
+}
+
+fn int_or(v: Option<&Value>, default: BigInt) -> BigInt {
+    match v {
+        Some(v) if v.py_truthy() => v.py_int().unwrap_or(default),
+        _ => default,
+    }
+}
+
+fn dm_target(p: &Value) -> (String, String) {
+    let get = |k: &str| match p.get(k) {
+        Some(v) if v.py_truthy() => v.py_str(),
+        _ => String::new(),
+    };
+    let dc = py_lower(py_strip(&get("delivery_class")));
+    let key = if dc == "shared" {
+        get("recipient_token")
+    } else {
+        get("recipient_id")
+    };
+    (dc, py_strip(&key).to_string())
+}
+
+pub(super) enum SigOutcome {
+    Done,
+    Deferred(Box<SigJob>),
+}
+
+/// A failed check, carrying the event's postponed signature check (the signature is checked
+/// before the event id, so a bad signature must win over a later failure of the same event).
+pub(super) type CheckFail = Box<(EventRejection, Option<Box<SigJob>>)>;
+
+impl ChainState {
+    /// Empty chain at genesis.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Current head (genesis hash when empty).
+    pub fn head(&self) -> &str {
+        self.head.as_deref().unwrap_or(GENESIS_HASH)
+    }
+    /// Accepted event ids in order.
+    pub fn event_ids(&self) -> &[String] {
+        &self.ids
+    }
+    /// Number of accepted events.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+    /// No accepted events?
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+    /// Is the key revoked (past its grace time) at `now`?
+    pub fn is_revoked(&self, public_key: &str, now: u64) -> bool {
+        self.revocations
+            .get(public_key)
+            .is_some_and(|r| BigInt::from(now) > r.grace_until)
+    }
+
+    /// Check `evt` as the next event and, if it passes, append it.
+    pub fn ingest(&mut self, evt: &ChainEvent, opts: &VerifyOptions) -> Result<(), EventRejection> {
+        match self.check(evt, opts, false, true, true, &mut KeyCache::default()) {
+            Ok(_) => {
+                self.apply(evt);
+                Ok(())
+            }
+            Err(f) => Err(f.0),
+        }
+    }
+
+    pub(super) fn check(
+        &self,
+        evt: &ChainEvent,
+        opts: &VerifyOptions,
+        defer: bool,
+        check_link: bool,
+        crypto: bool,
+        cache: &mut KeyCache,
+    ) -> Result<SigOutcome, CheckFail> {
+        use FailReason::*;
+        let fail = |r: FailReason, d: &str| Err(Box::new((EventRejection::new(r, d), None)));
+        let et = evt.event_type.as_str();
+        if !ACTIVE_PUBLIC_LEDGER_EVENT_TYPES.contains(&et)
+            && !LEGACY_PUBLIC_LEDGER_EVENT_TYPES.contains(&et)
+        {
+            return fail(UnsupportedEventType, "Unsupported event_type");
+        }
+        if evt.event_id.is_empty() || evt.prev_hash.is_empty() {
+            return fail(MissingFields, "Missing event_id or prev_hash");
+        }
+        if self.index.contains_key(&evt.event_id) {
+            return fail(DuplicateEventId, "event_id already on chain");
+        }
+        if check_link && evt.prev_hash != self.head() {
+            return fail(PrevHashMismatch, "prev_hash does not match head");
+        }
+        if evt.network_id != NETWORK_ID {
+            return fail(NetworkMismatch, "network_id mismatch");
+        }
+        let seq = evt.sequence_value();
+        if seq <= BigInt::zero() {
+            return fail(InvalidSequence, "Invalid sequence");
+        }
+        let skey = sequence_key(et, &evt.node_id);
+        let last = self
+            .sequences
+            .get(&skey)
+            .cloned()
+            .unwrap_or_else(BigInt::zero);
+        if seq <= last {
+            return fail(
+                SequenceReplay,
+                &format!("Replay detected: sequence {seq} <= last {last}"),
+            );
+        }
+        if opts.max_event_age_s > 0 {
+            let ts = int_or(Some(&evt.timestamp), BigInt::zero());
+            if ts > BigInt::zero() {
+                let age = ts
+                    .to_i128()
+                    .map(|t| (i128::from(opts.now) - t).unsigned_abs());
+                if age.is_none_or(|a| a > u128::from(opts.max_event_age_s)) {
+                    return fail(StaleTimestamp, "Event timestamp outside freshness window");
+                }
+            }
+        }
+        let p = &evt.payload;
+        if let Err(e) = schema::validate_event_payload(et, p) {
+            return fail(InvalidPayload, &e.to_string());
+        }
+        let lane = match et {
+            "gate_message" => schema::validate_private_gate_ledger_payload(p),
+            "dm_message" => schema::validate_private_dm_ledger_payload(p),
+            _ => schema::validate_public_ledger_payload(et, p),
+        };
+        if let Err(e) = lane {
+            return fail(InvalidPayload, &e.to_string());
+        }
+        if et == "dm_message" {
+            let (total, sender) = self.dm_spool_counts(p, &evt.node_id, opts.now);
+            if sender >= DM_SPOOL_SENDER_LIMIT {
+                return fail(DmSpoolFull, "DM hashchain sender spool full for recipient");
+            }
+            if total >= DM_SPOOL_LIMIT {
+                return fail(DmSpoolFull, "DM hashchain spool full for recipient");
+            }
+        }
+        if et == "message" && !p.contains_key("ephemeral") {
+            return fail(InvalidPayload, "Missing ephemeral flag");
+        }
+        if p.to_canonical().len() > MAX_PAYLOAD_BYTES {
+            return fail(PayloadTooLarge, "Payload too large");
+        }
+        let proto = if evt.protocol_version.is_empty() {
+            PROTOCOL_VERSION
+        } else {
+            evt.protocol_version.as_str()
+        };
+        if proto != PROTOCOL_VERSION {
+            return fail(UnsupportedProtocolVersion, "Unsupported protocol_version");
+        }
+        if evt.signature.is_empty() || evt.public_key.is_empty() || evt.public_key_algo.is_empty() {
+            return fail(MissingSignatureFields, "Missing signature fields");
+        }
+        let Some(algo) = parse_public_key_algo(&evt.public_key_algo) else {
+            return fail(UnsupportedPublicKeyAlgo, "Unsupported public_key_algo");
+        };
+        if et == "key_revoke" {
+            let differs = |k: &str, want: &str| match p.get(k) {
+                Some(v) if v.py_truthy() => v.as_str() != Some(want),
+                _ => false,
+            };
+            if differs("revoked_public_key", &evt.public_key) {
+                return fail(
+                    RevokedKeyMismatch,
+                    "revoked_public_key must match public_key",
+                );
+            }
+            if differs("revoked_public_key_algo", &evt.public_key_algo) {
+                return fail(
+                    RevokedKeyMismatch,
+                    "revoked_public_key_algo must match public_key_algo",
+                );
+            }
+        }
+        if et != "key_revoke" && self.is_revoked(&evt.public_key, opts.now) {
+            return fail(KeyRevoked, "public key is revoked");
+        }
+        if !verify_node_binding(&evt.node_id, &evt.public_key) {
+            return fail(NodeIdMismatch, "node_id mismatch");
+        }
+        if let Some(bound) = self.bindings.get(&evt.public_key) {
+            if bound != &evt.node_id {
+                return fail(
+                    PublicKeyBindingConflict,
+                    &format!("public key already bound to {bound}"),
+                );
+            }
+        }
+        if !crypto {
+            // `verify_chain_structure`: signature and event id are checked by `first_crypto_failure`.
+            return Ok(SigOutcome::Done);
+        }
+        let sig_outcome = check_signature(evt, algo, &seq, defer, cache);
+        let sig_outcome = match sig_outcome {
+            Ok(o) => o,
+            Err(()) => return fail(InvalidSignature, "Invalid signature"),
+        };
+        if !evt.timestamp.py_truthy() || evt.computed_event_id() != evt.event_id {
+            let job = match sig_outcome {
+                SigOutcome::Deferred(j) => Some(j),
+                SigOutcome::Done => None,
+            };
+            return Err(Box::new((
+                EventRejection::new(EventIdMismatch, "event_id mismatch"),
+                job,
+            )));
+        }
+        Ok(sig_outcome)
+    }
+
+    fn dm_spool_counts(&self, p: &Value, sender: &str, now: u64) -> (usize, usize) {
+        let (dc, key) = dm_target(p);
+        if key.is_empty() {
+            return (0, 0);
+        }
+        let sender = py_strip(sender);
+        let (mut total, mut from_sender) = (0usize, 0usize);
+        for e in self.dm_spool.iter().rev() {
+            if e.delivery_class != dc || e.key != key {
+                continue;
+            }
+            if e.ts > 0.0 && now as f64 - e.ts > DM_SPOOL_TTL_S as f64 {
+                continue;
+            }
+            total += 1;
+            if !sender.is_empty() && py_strip(&e.node_id) == sender {
+                from_sender += 1;
+            }
+            if total >= DM_SPOOL_LIMIT
+                && (sender.is_empty() || from_sender >= DM_SPOOL_SENDER_LIMIT)
+            {
+                break;
+            }
+        }
+        (total, from_sender)
+    }
+
+    pub(super) fn apply(&mut self, evt: &ChainEvent) {
+        let seq = evt.sequence_value();
+        self.sequences
+            .insert(sequence_key(&evt.event_type, &evt.node_id), seq);
+        self.bindings
+            .entry(evt.public_key.clone())
+            .or_insert_with(|| evt.node_id.clone());
+        self.index.insert(evt.event_id.clone(), self.ids.len());
+        self.ids.push(evt.event_id.clone());
+        self.head = Some(evt.event_id.clone());
+        let p = &evt.payload;
+        if evt.event_type == "dm_message" {
+            let (delivery_class, key) = dm_target(p);
+            let ts = match p.get("timestamp") {
+                Some(v) => v.clone(),
+                None => evt.timestamp.clone(),
+            };
+            let ts = if ts.py_truthy() {
+                ts.py_float().unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            self.dm_spool.push(DmSpoolEntry {
+                delivery_class,
+                key,
+                node_id: evt.node_id.clone(),
+                ts,
+            });
+        }
+        if evt.event_type == "key_revoke" {
+            let pk = match p.get("revoked_public_key") {
+                Some(v) if v.py_truthy() => v.py_str(),
+                _ => evt.public_key.clone(),
+            };
+            if pk.is_empty() {
+                return;
+            }
+            let revoked_at = int_or(p.get("revoked_at"), BigInt::zero());
+            let grace_until = int_or(p.get("grace_until"), revoked_at.clone());
+            let replace = self
+                .revocations
+                .get(&pk)
+                .is_none_or(|r| revoked_at >= r.revoked_at);
+            if replace {
+                self.revocations.insert(
+                    pk,
+                    Revocation {
+                        revoked_at,
+                        grace_until,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// Candidate signed strings for an event (gate messages accept legacy variants).
+pub fn signed_messages(evt: &ChainEvent, sequence: &BigInt) -> Vec<String> {
+    let seq = sequence.to_string();
+    let payloads = if evt.event_type == "gate_message" {
+        gate_signature_payload_variants(&evt.payload)
+    } else {
+        vec![evt.payload.clone()]
+    };
+    payloads
+        .iter()
+        .map(|p| signature_string_with_network(NETWORK_ID, &evt.event_type, &evt.node_id, &seq, p))
+        .collect()
+}
+
+pub(super) fn check_signature(
+    evt: &ChainEvent,
+    algo: PublicKeyAlgo,
+    seq: &BigInt,
+    defer: bool,
+    cache: &mut KeyCache,
+) -> Result<SigOutcome, ()> {
+    let sig = py_fromhex(&evt.signature).ok_or(())?;
+    let (key, key_safe) = cache.get(algo, &evt.public_key).ok_or(())?;
+    let msgs = signed_messages(evt, seq);
+    if let (true, true, PublicKey::Ed25519(vk), [only]) = (defer, key_safe, &key, msgs.as_slice()) {
+        if ed25519_sig_batch_safe(&sig) {
+            return Ok(SigOutcome::Deferred(Box::new(SigJob {
+                key: *vk,
+                sig,
+                msg: only.clone().into_bytes(),
+            })));
+        }
+    }
+    if msgs
+        .iter()
+        .any(|m| verify_signature(&key, &sig, m.as_bytes()).is_ok())
+    {
+        Ok(SigOutcome::Done)
+    } else {
+        Err(())
+    }
+}
+
+impl ChainState {
+    /// [`ChainState::ingest`] for consecutive events, reusing the decoded public keys across
+    /// them (a browser syncing a chain page by page). Each event is fully checked before the
+    /// next one; returns how many were accepted and the first rejection, if any.
+    pub fn ingest_all(
+        &mut self,
+        events: &[ChainEvent],
+        opts: &VerifyOptions,
+    ) -> (usize, Option<EventRejection>) {
+        let mut cache = KeyCache::default();
+        for (i, evt) in events.iter().enumerate() {
+            if let Err(f) = self.check(evt, opts, false, true, true, &mut cache) {
+                return (i, Some(f.0));
+            }
+            self.apply(evt);
+        }
+        (events.len(), None)
+    }
+}
+
+/// First index in `jobs` whose signature fails, verifying in batches.
+pub(super) fn first_bad_signature(jobs: &[(usize, Box<SigJob>)]) -> Option<usize> {
+    for chunk in jobs.chunks(BATCH_SIZE) {
+        let msgs: Vec<&[u8]> = chunk.iter().map(|(_, j)| j.msg.as_slice()).collect();
+        let sigs: Vec<&[u8]> = chunk.iter().map(|(_, j)| j.sig.as_slice()).collect();
+        let keys: Vec<EdKey> = chunk.iter().map(|(_, j)| j.key).collect();
+        if ed25519_verify_batch(&msgs, &sigs, &keys) {
+            continue;
+        }
+        for (i, j) in chunk {
+            if verify_signature(&PublicKey::Ed25519(j.key), &j.sig, &j.msg).is_err() {
+                return Some(*i);
+            }
+        }
+    }
+    None
+}
