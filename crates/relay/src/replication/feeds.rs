@@ -24,12 +24,11 @@ use postern_core::sync::SyncWorkerState;
 use zeroize::Zeroizing;
 
 use super::client::post_json_async;
-use super::pull::{Feed, Round};
+use super::pull::{Feed, PeerLink, Round};
 use super::status::{PullStatus, SyncStatus};
 use crate::metrics::Metrics;
 use crate::service::chain::PushOutcome;
 use crate::service::dm::{DmError, Origin};
-use crate::service::Services;
 use crate::store::{Lane, PeerSync};
 
 /// Chain events asked for per page.
@@ -50,13 +49,6 @@ const GATE_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 const GATE_MAX_PAGES: usize = 100;
 /// Timeout of one pull request.
 pub const PULL_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What every feed of one peer shares: the services, the peer and the HTTP agent.
-pub struct PeerLink {
-    pub svc: Services,
-    pub peer: String,
-    pub agent: ureq::Agent,
-}
 
 /// The HMAC identity a signed pull uses: our own public URL and the key shared with the peer.
 pub struct Signer {
@@ -222,12 +214,8 @@ impl ChainFeed {
 }
 
 impl Feed for ChainFeed {
-    fn peer(&self) -> &str {
-        &self.link.peer
-    }
-
-    fn now(&self) -> u64 {
-        self.link.svc.now()
+    fn link(&self) -> &PeerLink {
+        &self.link
     }
 
     /// Resume from the persisted state (backoff, failures, last success) if there is one.
@@ -406,12 +394,8 @@ impl DmFeed {
 }
 
 impl Feed for DmFeed {
-    fn peer(&self) -> &str {
-        &self.link.peer
-    }
-
-    fn now(&self) -> u64 {
-        self.link.svc.now()
+    fn link(&self) -> &PeerLink {
+        &self.link
     }
 
     /// Scheduling starts afresh; the status shows the persisted cursor.
@@ -552,12 +536,8 @@ impl GateFeed {
 }
 
 impl Feed for GateFeed {
-    fn peer(&self) -> &str {
-        &self.link.peer
-    }
-
-    fn now(&self) -> u64 {
-        self.link.svc.now()
+    fn link(&self) -> &PeerLink {
+        &self.link
     }
 
     async fn resume(&mut self) -> SyncWorkerState {

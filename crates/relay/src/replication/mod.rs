@@ -20,7 +20,8 @@ pub mod status;
 
 pub use client::PeerSpec;
 
-use feeds::{ChainFeed, DmFeed, GateFeed, PeerLink, Signer};
+use feeds::{ChainFeed, DmFeed, GateFeed, Signer};
+use pull::PeerLink;
 use status::{PullStatus, SyncStatus};
 
 /// Default `--sync-interval-secs`.

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::service::Services;
 use postern_core::sync::{
     SyncConfig, SyncWorkerState, DEFAULT_FAILURE_BACKOFF_CAP_S, DEFAULT_FAILURE_BACKOFF_S,
 };
@@ -47,11 +48,17 @@ impl Round {
     }
 }
 
+/// What every feed of one peer shares: the services, the peer and the HTTP agent.
+pub struct PeerLink {
+    pub svc: Services,
+    pub peer: String,
+    pub agent: ureq::Agent,
+}
+
 /// One peer's pull feed: how to resume, run a round, and publish each state transition.
 pub trait Feed: Send + 'static {
-    /// The peer pulled from (normalised URL).
-    fn peer(&self) -> &str;
-    fn now(&self) -> u64;
+    /// The services, the peer pulled from and the agent.
+    fn link(&self) -> &PeerLink;
     /// The scheduler state to start from (persisted, or the default).
     fn resume(&mut self) -> impl Future<Output = SyncWorkerState> + Send;
     /// Our own head shown in the state (empty when the feed has none).
@@ -69,17 +76,17 @@ pub trait Feed: Send + 'static {
 /// Run `feed` forever on the schedule `cfg`.
 pub async fn run<F: Feed>(mut feed: F, cfg: SyncConfig) {
     let mut state = feed.resume().await;
+    let (svc, peer) = (feed.link().svc.clone(), feed.link().peer.clone());
     loop {
-        let wait = state.next_sync_due_at.saturating_sub(feed.now());
+        let wait = state.next_sync_due_at.saturating_sub(svc.now());
         if wait > 0 {
             tokio::time::sleep(Duration::from_secs(wait)).await;
             continue;
         }
-        let peer = feed.peer().to_string();
-        state = state.begin(&peer, &feed.local_head().await, feed.now());
+        state = state.begin(&peer, &feed.local_head().await, svc.now());
         feed.record(&state, None).await;
         let round = feed.round().await;
-        let (now, head) = (feed.now(), feed.local_head().await);
+        let (now, head) = (svc.now(), feed.local_head().await);
         state = match &round {
             Round::Ok { .. } => state.finish_ok(&cfg, &peer, &head, false, now),
             Round::Fork { detail, .. } => state.finish_err(&cfg, &peer, detail, true, 0, now),
