@@ -1,9 +1,14 @@
-//! Private gate storage: epoch chains, rosters, messages, parking of out-of-order peer items
-//! and the gate pull feed. Core decides every rule; this module stores what core accepted.
+//! Private gate storage: epoch chains, rosters, messages and the gate pull feed. Core decides
+//! every rule; this module stores what core accepted. Accepting epoch records and items from
+//! peers that arrive before their predecessor (parking) are in [`park`].
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::outbox::Outbox;
 use super::{to_i64, to_u64, NonceUse, Store, StoreError};
+
+mod park;
+
+pub use park::{PeerGateOutcome, GATE_PARK_MAX_PER_GATE, GATE_PARK_MAX_TOTAL, GATE_PARK_TTL_SECS};
 
 /// Result of publishing a gate epoch record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,44 +47,17 @@ pub enum GateRead<T> {
     NotAMember,
 }
 
-/// Parked gate items kept at most this long (seconds) waiting for their predecessor.
-pub const GATE_PARK_TTL_SECS: u64 = 7 * 24 * 3600;
-
-/// Parked gate items per gate at most.
-pub const GATE_PARK_MAX_PER_GATE: u64 = 1_000;
-
-/// Parked gate items over all gates at most.
-pub const GATE_PARK_MAX_TOTAL: u64 = 20_000;
-
-/// Result of an epoch record or gate message pushed by a peer relay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PeerGateOutcome {
-    /// Stored (and queued for every other outbound peer).
-    Accepted { epoch: u64 },
-    /// Already held: nothing stored or forwarded.
-    Duplicate { epoch: u64 },
-    /// Its predecessor is missing here: parked until it arrives.
-    Parked { epoch: u64 },
-    /// The parking area is full (retry later).
-    ParkingFull,
-    /// Core refused the epoch record.
-    Refused(postern_core::gate::GateError),
+/// A stored gate item as the pull feed lists it: an epoch record (`item_ref` = epoch) or a
+/// message (`item_ref` = its seq), with its exact stored JSON.
+struct FeedItem<'a> {
+    gate: &'a str,
+    kind: &'static str,
+    item_ref: u64,
+    json: &'a str,
 }
 
 /// Client-facing gate writes and signed reads.
 impl Store {
-    /// Publish a gate epoch record: genesis for an unknown gate, else core's
-    /// `GateState::apply` against the stored chain (re-verified from the stored records). One
-    /// transaction; committed (fsynced) before returning. An accepted record is queued for the
-    /// outbound peers in the same transaction (see [`Store::gate_add_epoch_from`]).
-    pub fn gate_add_epoch(
-        &mut self,
-        record: &postern_core::gate::EpochRecord,
-        now: u64,
-    ) -> Result<EpochOutcome, StoreError> {
-        self.gate_add_epoch_from(record, now, None)
-    }
-
     pub(super) fn gate_records(
         tx: &rusqlite::Transaction<'_>,
         gate: &str,
@@ -241,10 +219,12 @@ impl Store {
     }
 }
 
-/// Gate replication: the transaction-level writes shared by client and peer submissions,
-/// parking of out-of-order peer items, and the pull feed.
+/// The transaction-level gate writes shared by client and peer submissions, and the pull feed.
 impl Store {
-    fn gate_head(tx: &rusqlite::Transaction<'_>, gate: &str) -> Result<Option<u64>, StoreError> {
+    pub(super) fn gate_head(
+        tx: &rusqlite::Transaction<'_>,
+        gate: &str,
+    ) -> Result<Option<u64>, StoreError> {
         Ok(tx
             .query_row(
                 "SELECT head_epoch FROM gates WHERE gate = ?1",
@@ -257,7 +237,7 @@ impl Store {
 
     /// Core's check of `record` against the stored chain and, if accepted, its storage and
     /// outbound queueing (except to `from`), inside `tx`. A refusal writes nothing.
-    fn gate_epoch_tx(
+    pub(super) fn gate_epoch_tx(
         tx: &rusqlite::Transaction<'_>,
         outbox: &Outbox,
         record: &postern_core::gate::EpochRecord,
@@ -304,20 +284,13 @@ impl Store {
                 params![record.gate, entry.member_id(), to_i64(epoch.number())],
             )?;
         }
-        tx.execute(
-            "INSERT INTO gate_feed (gate, kind, item_ref) VALUES (?1, 'epoch', ?2)",
-            params![record.gate, to_i64(epoch.number())],
-        )?;
-        // The exact stored record, spliced into the peer-push body.
-        let body = format!("{{\"record\":{json}}}");
-        let wake = Self::enqueue_raw(
-            tx,
-            outbox,
-            postern_core::api::gate::PATH_PEER_PUSH,
-            &body,
-            from,
-            now,
-        )?;
+        let item = FeedItem {
+            gate: &record.gate,
+            kind: "epoch",
+            item_ref: epoch.number(),
+            json: &json,
+        };
+        let wake = Self::gate_feed_and_queue(tx, outbox, item, from, now)?;
         Ok((
             EpochOutcome::Accepted {
                 epoch: epoch.number(),
@@ -331,7 +304,7 @@ impl Store {
     /// Store a validated gate message inside `tx` (dedup by (gate, nonce), only held epochs) and
     /// queue it for the outbound peers except `from`. Nothing is written unless stored.
     #[allow(clippy::too_many_arguments)]
-    fn gate_message_tx(
+    pub(super) fn gate_message_tx(
         tx: &rusqlite::Transaction<'_>,
         outbox: &Outbox,
         gate: &str,
@@ -362,250 +335,44 @@ impl Store {
             params![gate, to_i64(epoch), nonce, json, to_i64(now)],
         )?;
         let seq = to_u64(tx.last_insert_rowid());
+        let item = FeedItem {
+            gate,
+            kind: "message",
+            item_ref: seq,
+            json,
+        };
+        let wake = Self::gate_feed_and_queue(tx, outbox, item, from, now)?;
+        Ok((GateDeposit::Stored { seq }, wake))
+    }
+
+    /// List a stored gate item in the pull feed and queue it (its exact stored JSON spliced into
+    /// a peer-push body, `{"record": …}` or `{"message": …}`) for every outbound peer except
+    /// `from`, inside `tx`.
+    fn gate_feed_and_queue(
+        tx: &rusqlite::Transaction<'_>,
+        outbox: &Outbox,
+        item: FeedItem<'_>,
+        from: Option<&str>,
+        now: u64,
+    ) -> Result<Vec<usize>, StoreError> {
         tx.execute(
-            "INSERT INTO gate_feed (gate, kind, item_ref) VALUES (?1, 'message', ?2)",
-            params![gate, to_i64(seq)],
+            "INSERT INTO gate_feed (gate, kind, item_ref) VALUES (?1, ?2, ?3)",
+            params![item.gate, item.kind, to_i64(item.item_ref)],
         )?;
-        let body = format!("{{\"message\":{json}}}");
-        let wake = Self::enqueue_raw(
+        let field = if item.kind == "epoch" {
+            "record"
+        } else {
+            "message"
+        };
+        let body = format!("{{\"{field}\":{}}}", item.json);
+        Self::enqueue_raw(
             tx,
             outbox,
             postern_core::api::gate::PATH_PEER_PUSH,
             &body,
             from,
             now,
-        )?;
-        Ok((GateDeposit::Stored { seq }, wake))
-    }
-
-    /// Re-run the parked items of `gate` that became applicable (epoch records of the next
-    /// epoch, messages of held epochs) through the same checks, in `tx`, until nothing more
-    /// applies. Each is removed from the parking either way; refusals are logged.
-    fn gate_unpark_tx(
-        tx: &rusqlite::Transaction<'_>,
-        outbox: &Outbox,
-        gate: &str,
-        now: u64,
-    ) -> Result<Vec<usize>, StoreError> {
-        let mut wake = Vec::new();
-        loop {
-            let Some(head) = Self::gate_head(tx, gate)? else {
-                return Ok(wake);
-            };
-            let row: Option<(i64, String, String, String, Option<String>)> = tx
-                .query_row(
-                    "SELECT id, kind, item_key, body, from_peer FROM gate_parked
-                     WHERE gate = ?1 AND ((kind = 'epoch' AND epoch <= ?2 + 1) OR (kind = 'message' AND epoch <= ?2))
-                     ORDER BY kind = 'message', epoch, id LIMIT 1",
-                    params![gate, to_i64(head)],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .optional()?;
-            let Some((id, kind, key, body, from)) = row else {
-                return Ok(wake);
-            };
-            tx.execute("DELETE FROM gate_parked WHERE id = ?1", params![id])?;
-            if kind == "epoch" {
-                let Ok(record) = serde_json::from_str::<postern_core::gate::EpochRecord>(&body)
-                else {
-                    tracing::warn!("parked epoch record does not parse; dropped");
-                    continue;
-                };
-                match Self::gate_epoch_tx(tx, outbox, &record, now, from.as_deref())? {
-                    (EpochOutcome::Accepted { epoch, .. }, w) => {
-                        tracing::info!(epoch, "parked gate epoch accepted");
-                        wake.extend(w);
-                    }
-                    (EpochOutcome::Refused(e), _) => {
-                        tracing::info!(error = %e, "parked gate epoch refused")
-                    }
-                }
-            } else {
-                let Ok(msg) = postern_core::gate::GateMessage::from_json(&body) else {
-                    tracing::warn!("parked gate message does not parse; dropped");
-                    continue;
-                };
-                let (out, w) = Self::gate_message_tx(
-                    tx,
-                    outbox,
-                    gate,
-                    msg.epoch,
-                    &key,
-                    &body,
-                    now,
-                    from.as_deref(),
-                )?;
-                if matches!(out, GateDeposit::Stored { .. }) {
-                    tracing::info!(epoch = msg.epoch, "parked gate message stored");
-                    wake.extend(w);
-                }
-            }
-        }
-    }
-
-    /// Park a verified-as-far-as-possible item until its predecessor arrives (idempotent).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn gate_park_tx(
-        tx: &rusqlite::Transaction<'_>,
-        gate: &str,
-        kind: &str,
-        epoch: u64,
-        key: &str,
-        body: &str,
-        from: &str,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        tx.execute(
-            "DELETE FROM gate_parked WHERE received_at < ?1",
-            params![to_i64(now.saturating_sub(GATE_PARK_TTL_SECS))],
-        )?;
-        let held: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM gate_parked WHERE gate = ?1 AND kind = ?2 AND item_key = ?3",
-                params![gate, kind, key],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if held.is_some() {
-            return Ok(true);
-        }
-        let per_gate: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM gate_parked WHERE gate = ?1",
-            params![gate],
-            |r| r.get(0),
-        )?;
-        let total: i64 = tx.query_row("SELECT COUNT(*) FROM gate_parked", [], |r| r.get(0))?;
-        if to_u64(per_gate) >= GATE_PARK_MAX_PER_GATE || to_u64(total) >= GATE_PARK_MAX_TOTAL {
-            return Ok(false);
-        }
-        tx.execute(
-            "INSERT INTO gate_parked (gate, kind, epoch, item_key, body, from_peer, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![gate, kind, to_i64(epoch), key, body, from, to_i64(now)],
-        )?;
-        Ok(true)
-    }
-
-    /// [`Store::gate_add_epoch`] for a record that came from peer `from` (`None`: a client):
-    /// an accepted record is queued for every outbound peer except `from`, and parked items it
-    /// unblocks are applied, all in one transaction.
-    pub fn gate_add_epoch_from(
-        &mut self,
-        record: &postern_core::gate::EpochRecord,
-        now: u64,
-        from: Option<&str>,
-    ) -> Result<EpochOutcome, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (out, mut wake) = Self::gate_epoch_tx(&tx, &self.outbox, record, now, from)?;
-        if !matches!(out, EpochOutcome::Accepted { .. }) {
-            return Ok(out);
-        }
-        wake.extend(Self::gate_unpark_tx(&tx, &self.outbox, &record.gate, now)?);
-        tx.commit()?;
-        self.wake(&wake);
-        Ok(out)
-    }
-
-    /// An epoch record pushed by peer `from`: the client path's checks (core), except that a
-    /// record for a later epoch than the next one (or a non-genesis record of an unknown gate)
-    /// whose own signature verifies is parked until the missing epochs arrive.
-    pub fn gate_peer_epoch(
-        &mut self,
-        record: &postern_core::gate::EpochRecord,
-        now: u64,
-        from: &str,
-    ) -> Result<PeerGateOutcome, StoreError> {
-        use postern_core::gate::GateError;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let head = Self::gate_head(&tx, &record.gate)?;
-        let early = match head {
-            None => record.epoch > 1,
-            Some(h) => record.epoch > h.saturating_add(1),
-        };
-        if early {
-            if let Err(e) = record.verify() {
-                return Ok(PeerGateOutcome::Refused(e));
-            }
-            let body = serde_json::to_string(record).map_err(|_| {
-                StoreError::Corrupt(GateError::Malformed("epoch record JSON").to_string())
-            })?;
-            let key = format!("{}:{}", record.epoch, record.signature);
-            let parked = Self::gate_park_tx(
-                &tx,
-                &record.gate,
-                "epoch",
-                record.epoch,
-                &key,
-                &body,
-                from,
-                now,
-            )?;
-            tx.commit()?;
-            return Ok(if parked {
-                PeerGateOutcome::Parked {
-                    epoch: record.epoch,
-                }
-            } else {
-                PeerGateOutcome::ParkingFull
-            });
-        }
-        let (out, mut wake) = Self::gate_epoch_tx(&tx, &self.outbox, record, now, Some(from))?;
-        match out {
-            EpochOutcome::Accepted { epoch, .. } => {
-                wake.extend(Self::gate_unpark_tx(&tx, &self.outbox, &record.gate, now)?);
-                tx.commit()?;
-                self.wake(&wake);
-                Ok(PeerGateOutcome::Accepted { epoch })
-            }
-            EpochOutcome::Refused(GateError::ReplayedEpoch { epoch }) => {
-                Ok(PeerGateOutcome::Duplicate { epoch })
-            }
-            EpochOutcome::Refused(e) => Ok(PeerGateOutcome::Refused(e)),
-        }
-    }
-
-    /// A validated gate message pushed by peer `from`: stored and forwarded like a client
-    /// deposit, or parked while its gate or epoch is not here yet.
-    pub fn gate_peer_message(
-        &mut self,
-        gate: &str,
-        epoch: u64,
-        nonce: &str,
-        json: &str,
-        now: u64,
-        from: &str,
-    ) -> Result<PeerGateOutcome, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (out, wake) =
-            Self::gate_message_tx(&tx, &self.outbox, gate, epoch, nonce, json, now, Some(from))?;
-        let res = match out {
-            GateDeposit::Stored { .. } => PeerGateOutcome::Accepted { epoch },
-            GateDeposit::Duplicate { .. } => PeerGateOutcome::Duplicate { epoch },
-            GateDeposit::UnknownGate | GateDeposit::UnknownEpoch { .. } => {
-                if Self::gate_park_tx(&tx, gate, "message", epoch, nonce, json, from, now)? {
-                    PeerGateOutcome::Parked { epoch }
-                } else {
-                    PeerGateOutcome::ParkingFull
-                }
-            }
-        };
-        tx.commit()?;
-        self.wake(&wake);
-        Ok(res)
-    }
-
-    /// Parked gate items (all gates).
-    pub fn gate_parked_len(&self) -> Result<u64, StoreError> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM gate_parked", [], |r| r.get(0))?;
-        Ok(to_u64(n))
+        )
     }
 
     /// Stored gate items after feed position `after`, oldest first: (position, exact peer-push
