@@ -1,16 +1,18 @@
-//! Postern reference relay: the DM spool and the Infonet chain over HTTP (axum), backed by SQLite.
+//! Postern reference relay: the DM spool, private gates and the Infonet chain over HTTP (axum),
+//! backed by SQLite, replicated between relays.
+//!
+//! Dependencies run one way: [`cli`] → [`http`] → [`handlers`] → [`service`] → [`store`];
+//! [`replication`] (background workers) → [`service`] → [`store`]. [`clock`], [`metrics`] and
+//! [`ratelimit`] are leaves.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-pub mod chain;
-pub mod dm_pull;
-pub mod gate;
-pub mod gate_peer;
-pub mod infonet;
+pub mod cli;
+pub mod clock;
+pub mod handlers;
+pub mod http;
 pub mod metrics;
-pub mod peer;
 pub mod ratelimit;
-pub mod serve;
-pub mod server;
+pub mod replication;
+pub mod service;
 pub mod store;
-pub mod sync;

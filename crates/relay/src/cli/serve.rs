@@ -1,35 +1,25 @@
-//! `postern serve`: flags, startup, graceful shutdown.
+//! `postern serve`: flags, startup (database, services, replication, HTTP), graceful shutdown.
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use postern_core::caps::SpoolLimits;
 
-use crate::chain::Chain;
-use crate::server::{
-    router, system_now, AppState, DEFAULT_READ_RATE_PER_MIN, DEFAULT_REQUEST_TIMEOUT_SECS,
+use crate::http::state::PeerKeys;
+use crate::http::{
+    router, AppState, DEFAULT_READ_RATE_PER_MIN, DEFAULT_REQUEST_TIMEOUT_SECS,
     DEFAULT_WRITE_RATE_PER_MIN,
 };
-use crate::store::Store;
+use crate::metrics::Metrics;
+use crate::replication::client::{parse_peer_spec, parse_public_url, set_peer_ca};
+use crate::replication::{PeerSpec, DEFAULT_DM_PULL_INTERVAL_SECS, DEFAULT_SYNC_INTERVAL_SECS};
+use crate::service::{Chain, Services};
+use crate::store::{Lane, Store};
 
 /// How long a graceful shutdown waits for open connections.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Command line of the `postern` binary as far as this crate knows it (`serve`). Other
-/// subcommands are dispatched before this parser runs (see `main.rs`).
-#[derive(Debug, Parser)]
-#[command(name = "postern", version, about = "Postern reference relay")]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the relay: DM spool API under /api and the web UI at /.
-    Serve(ServeArgs),
-}
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -66,17 +56,17 @@ pub struct ServeArgs {
     #[arg(long, env = "POSTERN_READ_RATE_LIMIT_PER_MIN", default_value_t = DEFAULT_READ_RATE_PER_MIN)]
     pub read_rate_limit_per_min: u32,
     /// This relay's own public URL, sent as X-Peer-Url when pushing to peers.
-    #[arg(long, env = "POSTERN_PUBLIC_URL", value_parser = crate::peer::parse_public_url)]
+    #[arg(long, env = "POSTERN_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
     /// A peer relay as URL=SECRET (repeatable; POSTERN_PEERS takes a comma-separated list).
-    #[arg(long = "peer", env = "POSTERN_PEERS", value_delimiter = ',', value_parser = crate::peer::parse_peer_spec)]
-    pub peers: Vec<crate::peer::PeerSpec>,
+    #[arg(long = "peer", env = "POSTERN_PEERS", value_delimiter = ',', value_parser = parse_peer_spec)]
+    pub peers: Vec<PeerSpec>,
     /// Seconds between pull syncs of the public chain from each peer (failures back off).
-    #[arg(long, env = "POSTERN_SYNC_INTERVAL_SECS", default_value_t = crate::sync::DEFAULT_SYNC_INTERVAL_SECS,
+    #[arg(long, env = "POSTERN_SYNC_INTERVAL_SECS", default_value_t = DEFAULT_SYNC_INTERVAL_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub sync_interval_secs: u64,
     /// Seconds between DM pulls (`/api/mesh/dm/peer-pull`) from each peer (needs --public-url).
-    #[arg(long, env = "POSTERN_DM_PULL_INTERVAL_SECS", default_value_t = crate::dm_pull::DEFAULT_DM_PULL_INTERVAL_SECS,
+    #[arg(long, env = "POSTERN_DM_PULL_INTERVAL_SECS", default_value_t = DEFAULT_DM_PULL_INTERVAL_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub dm_pull_interval_secs: u64,
     /// PEM file of the CA(s) to trust for https peers (a private CA) instead of the Web PKI roots.
@@ -99,20 +89,6 @@ impl ServeArgs {
             mailbox_cap: self.mailbox_cap,
             ttl_secs: self.ttl_secs,
         }
-    }
-}
-
-/// Parse `args` (including the program name) with clap and run; returns the exit code.
-pub fn main_with_args(args: &[String]) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
-    };
-    match cli.command {
-        Command::Serve(a) => serve(a),
     }
 }
 
@@ -152,7 +128,7 @@ pub fn serve(args: ServeArgs) -> i32 {
 
 async fn run(args: ServeArgs) -> Result<(), String> {
     if let Some(ca) = &args.peer_ca {
-        crate::peer::set_peer_ca(ca)?;
+        set_peer_ca(ca)?;
     }
     let data = args.data.clone();
     let (store, chain) = tokio::task::spawn_blocking(move || {
@@ -171,30 +147,30 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         per_sender_cap = limits.per_sender_cap,
         mailbox_cap = limits.mailbox_cap,
         ttl_secs = limits.ttl_secs,
-        public_events = chain.head(crate::store::Lane::Public).1,
-        private_events = chain.head(crate::store::Lane::Private).1,
+        public_events = chain.head(Lane::Public).1,
+        private_events = chain.head(Lane::Private).1,
         rate_limit_per_min = args.rate_limit_per_min,
         read_rate_limit_per_min = args.read_rate_limit_per_min,
         "starting relay"
     );
-    let state = AppState::new(store, chain, limits, args.web.clone(), system_now)
+    let services = Services::new(store, chain, limits, crate::clock::system_now);
+    let metrics = Arc::new(Metrics::default());
+    let replication = crate::replication::start(
+        &crate::replication::Config {
+            public_url: args.public_url.as_deref(),
+            peers: &args.peers,
+            sync_interval_secs: args.sync_interval_secs,
+            dm_pull_interval_secs: args.dm_pull_interval_secs,
+        },
+        &services,
+        &metrics,
+    );
+    let keys = PeerKeys::new(args.peers.iter().map(|p| (p.url.as_str(), &p.secret[..])));
+    let state = AppState::new(services, args.web.clone(), metrics)
         .with_request_timeout(std::time::Duration::from_secs(args.request_timeout_secs))
         .with_rate_limits(args.rate_limit_per_min, args.read_rate_limit_per_min)
-        .with_peers(args.public_url.as_deref(), &args.peers);
-    let peer_urls: Vec<String> = args.peers.iter().map(|p| p.url.clone()).collect();
-    crate::sync::start(&state, &peer_urls, args.sync_interval_secs);
-    crate::gate_peer::start_pull(
-        &state,
-        args.public_url.as_deref(),
-        &args.peers,
-        args.sync_interval_secs,
-    );
-    crate::dm_pull::start(
-        &state,
-        args.public_url.as_deref(),
-        &args.peers,
-        args.dm_pull_interval_secs,
-    );
+        .with_peer_keys(keys)
+        .with_replication_status(replication.sync_status, replication.dm_pull_status);
     if !args.peers.is_empty() {
         tracing::info!(
             sync_interval_secs = args.sync_interval_secs,

@@ -12,7 +12,6 @@
 //! `timestamp`, `event_id`) and stores the result. On startup each lane is replayed through
 //! `ChainState::ingest` (at the clock it was appended with, no freshness window), so a database
 //! that no longer verifies refuses to load instead of being served.
-use axum::http::StatusCode;
 use postern_core::api::infonet::{codes as icodes, AppendRequest};
 use postern_core::canonical::GENESIS_HASH;
 use postern_core::event::ChainEvent;
@@ -38,10 +37,25 @@ pub fn lane_of(event_type: &str) -> Lane {
     }
 }
 
-/// Why an append was refused: an HTTP status and a stable code.
+/// The class of a refusal (`http::error` answers each with its HTTP status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// The event breaks a rule (422).
+    Invalid,
+    /// Sequence replay, duplicate id, or a fork (409).
+    Conflict,
+    /// Payload over the cap (413).
+    TooLarge,
+    /// Revoked key (403).
+    Forbidden,
+    /// DM spool full (429).
+    SpoolFull,
+}
+
+/// Why an event was refused: its class and a stable code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub status: StatusCode,
+    pub kind: RefusalKind,
     pub code: &'static str,
     pub detail: String,
 }
@@ -49,38 +63,33 @@ pub struct Refusal {
 impl Refusal {
     fn from_rejection(r: EventRejection) -> Self {
         use FailReason::*;
-        let status = match r.reason {
-            SequenceReplay | DuplicateEventId | PrevHashMismatch => StatusCode::CONFLICT,
-            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            KeyRevoked => StatusCode::FORBIDDEN,
-            DmSpoolFull => StatusCode::TOO_MANY_REQUESTS,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        let kind = match r.reason {
+            SequenceReplay | DuplicateEventId | PrevHashMismatch => RefusalKind::Conflict,
+            PayloadTooLarge => RefusalKind::TooLarge,
+            KeyRevoked => RefusalKind::Forbidden,
+            DmSpoolFull => RefusalKind::SpoolFull,
+            _ => RefusalKind::Invalid,
         };
         Refusal {
-            status,
+            kind,
             code: r.reason.as_str(),
             detail: r.detail,
         }
     }
 
     fn from_schema(e: SchemaError) -> Self {
-        let (status, code) = match e {
-            SchemaError::PayloadTooLarge => {
-                (StatusCode::PAYLOAD_TOO_LARGE, icodes::PAYLOAD_TOO_LARGE)
-            }
+        let (kind, code) = match e {
+            SchemaError::PayloadTooLarge => (RefusalKind::TooLarge, icodes::PAYLOAD_TOO_LARGE),
             SchemaError::UnknownEventType => (
-                StatusCode::UNPROCESSABLE_ENTITY,
+                RefusalKind::Invalid,
                 FailReason::UnsupportedEventType.as_str(),
             ),
-            SchemaError::ProtocolVersion => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                icodes::UNSUPPORTED_PROTOCOL,
-            ),
-            SchemaError::NetworkId => (StatusCode::UNPROCESSABLE_ENTITY, icodes::NETWORK_MISMATCH),
-            _ => (StatusCode::UNPROCESSABLE_ENTITY, icodes::INVALID_PAYLOAD),
+            SchemaError::ProtocolVersion => (RefusalKind::Invalid, icodes::UNSUPPORTED_PROTOCOL),
+            SchemaError::NetworkId => (RefusalKind::Invalid, icodes::NETWORK_MISMATCH),
+            _ => (RefusalKind::Invalid, icodes::INVALID_PAYLOAD),
         };
         Refusal {
-            status,
+            kind,
             code,
             detail: e.to_string(),
         }
@@ -197,12 +206,12 @@ impl Chain {
         (l.state.head().to_string(), l.state.len() as u64)
     }
 
-    /// Access to the DM store tables on this connection (metrics).
     /// Queue accepted appends for the outbound peers (see [`Store::set_outbox`]).
     pub fn set_outbox(&mut self, outbox: crate::store::Outbox) {
         self.store.set_outbox(outbox);
     }
 
+    /// The store connection of the chain (read-only lookups, metrics).
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -350,21 +359,17 @@ impl Chain {
     pub fn peer_push(&mut self, events: &[Value], now: u64) -> Result<PushOutcome, StoreError> {
         let (mut accepted, mut duplicates) = (0u64, 0u64);
         for (i, v) in events.iter().enumerate() {
-            let refuse = |status: StatusCode, code: &'static str, detail: String| PushRefusal {
+            let refuse = |kind: RefusalKind, code: &'static str, detail: String| PushRefusal {
                 index: i as u64,
                 accepted,
                 duplicates,
-                refusal: Refusal {
-                    status,
-                    code,
-                    detail,
-                },
+                refusal: Refusal { kind, code, detail },
             };
             let evt = match ChainEvent::from_value(v) {
                 Ok(e) => e,
                 Err(e) => {
                     return Ok(PushOutcome::Refused(refuse(
-                        StatusCode::UNPROCESSABLE_ENTITY,
+                        RefusalKind::Invalid,
                         icodes::INVALID_PAYLOAD,
                         format!("event {i} is not a chain event: {e}"),
                     )))
@@ -386,7 +391,7 @@ impl Chain {
                     "extends an event this relay does not hold"
                 };
                 return Ok(PushOutcome::Refused(refuse(
-                    StatusCode::CONFLICT,
+                    RefusalKind::Conflict,
                     postern_core::api::peer::codes::FORKED,
                     format!(
                         "event {i} ({} lane) {why}; forks are never merged",
@@ -398,7 +403,7 @@ impl Chain {
                 if let Err(r) = verify_key_rotation_claim(&evt.payload) {
                     let r = Refusal::from_rejection(r);
                     return Ok(PushOutcome::Refused(refuse(
-                        r.status,
+                        r.kind,
                         r.code,
                         format!("event {i}: {}", r.detail),
                     )));
@@ -406,7 +411,7 @@ impl Chain {
             }
             if lane == Lane::Private && self.public.state.is_revoked(&evt.public_key, now) {
                 return Ok(PushOutcome::Refused(refuse(
-                    StatusCode::FORBIDDEN,
+                    RefusalKind::Forbidden,
                     FailReason::KeyRevoked.as_str(),
                     format!("event {i}: public key is revoked"),
                 )));
@@ -419,7 +424,7 @@ impl Chain {
             if let Err(r) = self.lane_mut(lane).state.ingest(&evt, &opts) {
                 let r = Refusal::from_rejection(r);
                 return Ok(PushOutcome::Refused(refuse(
-                    r.status,
+                    r.kind,
                     r.code,
                     format!("event {i}: {}", r.detail),
                 )));
@@ -434,8 +439,6 @@ impl Chain {
         })
     }
 
-    /// A retried append: the same signed event (type, node, sequence, signature, payload) is
-    /// already one of the node's newest events on the lane.
     /// Store an event the lane's in-memory state has just ingested (one fsynced transaction) and
     /// return its index. If the write fails, the in-memory state is rebuilt from what is stored,
     /// so memory never runs ahead of disk.
@@ -474,6 +477,8 @@ impl Chain {
         Ok(index)
     }
 
+    /// A retried append: the same signed event (type, node, sequence, signature, payload) is
+    /// already one of the node's newest events on the lane.
     fn find_retry(&self, lane: Lane, evt: &ChainEvent) -> Result<Option<Appended>, StoreError> {
         for text in self
             .store

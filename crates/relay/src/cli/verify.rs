@@ -1,17 +1,17 @@
-//! `postern` verification subcommands: read the file, call postern-core, print, exit code.
+//! The Infonet verification subcommands (`verify-chain`, `sig-string`, `schema-check`,
+//! `merkle-root`: read the file, call postern-core, print, exit code) and the
+//! `dev-seed-chain` test tool.
 
 use postern_core::cli::{
     merkle_root_json, schema_check_json, sig_string_json, verify_chain_json, CliResult,
 };
 
-const USAGE: &str = "usage: postern verify-chain FILE [--now UNIX_SECONDS] | sig-string FILE | schema-check FILE | merkle-root FILE";
+use crate::clock::system_now;
+use crate::service::chain::PushOutcome;
+use crate::service::Chain;
+use crate::store::Store;
 
-fn wall_clock() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+const USAGE: &str = "usage: postern verify-chain FILE [--now UNIX_SECONDS] | sig-string FILE | schema-check FILE | merkle-root FILE";
 
 fn emit(r: &CliResult) -> i32 {
     use std::io::Write as _;
@@ -54,7 +54,7 @@ fn run(sub: &str, rest: &[String]) -> CliResult {
         Err(e) => return e,
     };
     match sub {
-        "verify-chain" => verify_chain_json(&bytes, Some(now.unwrap_or_else(wall_clock))),
+        "verify-chain" => verify_chain_json(&bytes, Some(now.unwrap_or_else(system_now))),
         "sig-string" => sig_string_json(&bytes),
         "schema-check" => schema_check_json(&bytes),
         _ => merkle_root_json(&bytes),
@@ -65,7 +65,7 @@ fn run(sub: &str, rest: &[String]) -> CliResult {
 /// deterministic, validly signed public chain of N events (`postern_core::chaingen`, timestamps
 /// ending now) to the relay database in DIR, through the same core verification a peer push
 /// uses. For load tests and the browser sync e2e test; never needed in production.
-fn dev_seed_chain(rest: &[String]) -> i32 {
+pub fn dev_seed_chain(rest: &[String]) -> i32 {
     const SEED_USAGE: &str = "usage: postern dev-seed-chain --data DIR --events N [--authors K]";
     let (mut data, mut events, mut authors) = (None, None, 4usize);
     let mut it = rest.iter();
@@ -88,7 +88,7 @@ fn dev_seed_chain(rest: &[String]) -> i32 {
         eprintln!("{SEED_USAGE}");
         return 2;
     };
-    let now = wall_clock();
+    let now = system_now();
     let opts = postern_core::chaingen::GenOptions {
         authors,
         start_timestamp: now.saturating_sub(n as u64),
@@ -98,8 +98,7 @@ fn dev_seed_chain(rest: &[String]) -> i32 {
         .iter()
         .map(|e| e.to_value())
         .collect();
-    let opened =
-        postern_relay::store::Store::open(&data).and_then(postern_relay::chain::Chain::open);
+    let opened = Store::open(&data).and_then(Chain::open);
     let mut chain = match opened {
         Ok(c) => c,
         Err(e) => {
@@ -108,7 +107,7 @@ fn dev_seed_chain(rest: &[String]) -> i32 {
         }
     };
     match chain.peer_push(&values, now) {
-        Ok(postern_relay::chain::PushOutcome::Done {
+        Ok(PushOutcome::Done {
             accepted,
             duplicates,
             head_hash,
@@ -116,7 +115,7 @@ fn dev_seed_chain(rest: &[String]) -> i32 {
             println!("seeded {accepted} events ({duplicates} already stored), head {head_hash}");
             0
         }
-        Ok(postern_relay::chain::PushOutcome::Refused(r)) => {
+        Ok(PushOutcome::Refused(r)) => {
             eprintln!(
                 "error: event {} refused ({}: {}); the chain already holds other events?",
                 r.index, r.refusal.code, r.refusal.detail
@@ -130,18 +129,8 @@ fn dev_seed_chain(rest: &[String]) -> i32 {
     }
 }
 
-/// Handle `args` (`args[0]` is the program name) if it names one of the verification
-/// subcommands (or the `dev-seed-chain` test tool); `None` for anything else.
-pub fn dispatch(args: &[String]) -> Option<i32> {
-    let sub = args.get(1)?.as_str();
-    if sub == "dev-seed-chain" {
-        return Some(dev_seed_chain(args.get(2..).unwrap_or(&[])));
-    }
-    if !matches!(
-        sub,
-        "verify-chain" | "sig-string" | "schema-check" | "merkle-root"
-    ) {
-        return None;
-    }
-    Some(emit(&run(sub, args.get(2..).unwrap_or(&[]))))
+/// Run verification subcommand `sub` (`verify-chain`, `sig-string`, `schema-check` or
+/// `merkle-root`) on its arguments; returns the exit code.
+pub fn verify(sub: &str, args: &[String]) -> i32 {
+    emit(&run(sub, args))
 }

@@ -1,5 +1,5 @@
-//! HTTP handlers of the Infonet chain (`/api/mesh/infonet/*`, `/api/infonet/append`) and
-//! `/metrics`. Rules live in `postern-core`; storage and lanes in [`crate::chain`].
+//! Infonet chain handlers (`/api/mesh/infonet/*`, `/api/infonet/append`) and `/metrics`.
+//! Rules live in `postern-core`; lanes and verification in [`crate::service::chain`].
 //!
 //! Event lists are rendered from the exact stored JSON (core's ordered writer), never through a
 //! lossy number conversion, so what is served is byte-for-byte what was verified.
@@ -17,9 +17,11 @@ use postern_core::api::infonet::{
 use postern_core::canonical::{GENESIS_HASH, NETWORK_ID, PROTOCOL_VERSION};
 use postern_core::json::{self, Value};
 
-use crate::chain::{lane_of, After};
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::state::AppState;
 use crate::metrics::Gauges;
-use crate::server::{ApiError, ApiJson, ApiQuery, AppState};
+use crate::service::chain::{lane_of, After};
 use crate::store::Lane;
 
 /// Nesting allowed in an append body.
@@ -29,7 +31,7 @@ const MAX_HASH_CHARS: usize = 128;
 
 /// A JSON body rendered by core's exact writer, optionally led by an `events` array spliced
 /// from stored event texts (each already core's exact JSON of a verified event).
-pub(crate) struct ExactJson(Value, Option<Vec<String>>);
+pub struct ExactJson(Value, Option<Vec<String>>);
 
 impl IntoResponse for ExactJson {
     fn into_response(self) -> Response {
@@ -76,29 +78,31 @@ fn trunc(s: &str) -> &str {
     }
 }
 
-pub(crate) async fn status(
-    State(st): State<AppState>,
-) -> Result<ApiJson<StatusResponse>, ApiError> {
+pub async fn status(State(st): State<AppState>) -> Result<ApiJson<StatusResponse>, ApiError> {
     let (head, count) = st
-        .with_chain("status", |c| Ok(c.head(Lane::Public)))
+        .services()
+        .chain()
+        .run("status", |c| Ok(c.head(Lane::Public)))
         .await?;
     Ok(ApiJson(StatusResponse::new(&head, count, true)))
 }
 
-pub(crate) async fn private_status(
+pub async fn private_status(
     State(st): State<AppState>,
 ) -> Result<ApiJson<PrivateStatusResponse>, ApiError> {
     let (head_hash, count) = st
-        .with_chain("private_status", |c| Ok(c.head(Lane::Private)))
+        .services()
+        .chain()
+        .run("private_status", |c| Ok(c.head(Lane::Private)))
         .await?;
     Ok(ApiJson(PrivateStatusResponse { head_hash, count }))
 }
 
-pub(crate) async fn merkle(
-    State(st): State<AppState>,
-) -> Result<ApiJson<MerkleResponse>, ApiError> {
+pub async fn merkle(State(st): State<AppState>) -> Result<ApiJson<MerkleResponse>, ApiError> {
     let (root, head, count) = st
-        .with_chain("merkle", |c| {
+        .services()
+        .chain()
+        .run("merkle", |c| {
             let (h, n) = c.head(Lane::Public);
             Ok((c.merkle_root(), h, n))
         })
@@ -111,13 +115,15 @@ pub(crate) async fn merkle(
     }))
 }
 
-pub(crate) async fn locator(
+pub async fn locator(
     State(st): State<AppState>,
     ApiQuery(q): ApiQuery<LocatorQuery>,
 ) -> Result<ApiJson<LocatorResponse>, ApiError> {
     let limit = clamp_locator_limit(q.limit);
     let (locator, head_hash, count) = st
-        .with_chain("locator", move |c| {
+        .services()
+        .chain()
+        .run("locator", move |c| {
             let (h, n) = c.head(Lane::Public);
             Ok((c.locator(limit), h, n))
         })
@@ -132,7 +138,7 @@ pub(crate) async fn locator(
 
 /// `GET /api/mesh/infonet/sync?after_hash=&limit=`: the public events after `after_hash`
 /// (genesis when absent). An `after_hash` this relay does not have is 404 `unknown_after_hash`.
-pub(crate) async fn sync_get(
+pub async fn sync_get(
     State(st): State<AppState>,
     ApiQuery(q): ApiQuery<SyncQuery>,
 ) -> Result<ExactJson, ApiError> {
@@ -159,7 +165,9 @@ pub(crate) async fn sync_get(
     }
     let after2 = after.clone();
     let found = st
-        .with_chain("sync", move |c| {
+        .services()
+        .chain()
+        .run("sync", move |c| {
             let (head, _) = c.head(Lane::Public);
             if let Some(e) = expected.filter(|e| !e.is_empty()) {
                 if e != head {
@@ -186,7 +194,7 @@ pub(crate) async fn sync_get(
 
 /// `POST /api/mesh/infonet/sync {protocol_version, locator, limit, expected_head?,
 /// include_proofs?}`: the public events after the common ancestor of the peer's locator.
-pub(crate) async fn sync_post(
+pub async fn sync_post(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<SyncPostRequest>,
 ) -> Result<ExactJson, ApiError> {
@@ -205,7 +213,9 @@ pub(crate) async fn sync_post(
     let locator = req.locator;
     let proofs = req.include_proofs;
     let found = st
-        .with_chain("sync_locator", move |c| {
+        .services()
+        .chain()
+        .run("sync_locator", move |c| {
             let (head, _) = c.head(Lane::Public);
             if let Some(e) = expected.filter(|e| !e.is_empty()) {
                 if e != head {
@@ -285,7 +295,7 @@ fn parse_append(body: &[u8]) -> Result<AppendRequest, ApiError> {
 }
 
 /// `POST /api/infonet/append`: see `postern_core::api::infonet::AppendRequest`.
-pub(crate) async fn append(
+pub async fn append(
     State(st): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<ExactJson, ApiError> {
@@ -297,13 +307,18 @@ pub(crate) async fn append(
             return Err(e);
         }
     };
-    let now = st.now();
+    let now = st.services().now();
     let event_type = input.event_type.clone();
     let lane = lane_of(&event_type);
-    let outcome = st.with_chain("append", move |c| c.append(input, now)).await;
+    let outcome = st
+        .services()
+        .chain()
+        .run("append", move |c| c.append(input, now))
+        .await;
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
+            let e = ApiError::from(e);
             st.metrics().append_rejected(e.code());
             return Err(e);
         }
@@ -347,15 +362,17 @@ pub(crate) async fn append(
                 code = r.code,
                 "infonet append refused"
             );
-            Err(ApiError::new(r.status, r.code, r.detail))
+            Err(r.into())
         }
     }
 }
 
 /// `GET /metrics` (Prometheus text format).
-pub(crate) async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
+pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
     let gauges = st
-        .with_chain("metrics", |c| {
+        .services()
+        .chain()
+        .run("metrics", |c| {
             let (dm_nodes, dm_messages) = c.store().spool_sizes()?;
             Ok(Gauges {
                 public_events: c.head(Lane::Public).1,

@@ -1,0 +1,109 @@
+//! Request extractors: JSON and query bodies whose rejections are JSON errors, signed client
+//! requests ([`Signed`]: shape, pre-checks, then `auth::verify_request`), and peer requests
+//! authenticated by `postern_core::peer` HMAC ([`PeerJson`], [`PeerBytes`]).
+//!
+//! A peer names its own public URL in `X-Peer-Url`; we look the (normalised) URL up among the
+//! configured peers and check `X-Peer-HMAC` over the exact raw body with `peer_key(secret, that
+//! URL)`. The body size is checked first (413), then the HMAC (403 `peer_unauthorized`), and
+//! only then is the body parsed (422 on a wrong shape).
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use postern_core::api::codes;
+use postern_core::auth::{self, Action, RequestAuth};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::state::AppState;
+
+/// `Json` whose rejections are JSON error bodies.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `Query` whose rejections are JSON error bodies.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// A signed client request body: the action it must be signed for, its `auth` block, and the
+/// checks that come before the signature (each a 400) yielding the signed params.
+pub trait SignedRequest: DeserializeOwned + Send {
+    const ACTION: Action;
+    fn auth(&self) -> &RequestAuth;
+    /// Pre-checks (400 `bad_request`) and the exact params the signature covers.
+    fn signed_params(&self) -> Result<Vec<u8>, ApiError>;
+}
+
+/// A verified signed request (everything but nonce freshness, which the store decides in the
+/// operation's transaction) and the clock reading it was verified at.
+pub struct Signed<T> {
+    pub req: T,
+    pub now: u64,
+}
+
+impl<T: SignedRequest> FromRequest<AppState> for Signed<T> {
+    type Rejection = ApiError;
+
+    /// A JSON object without an `auth` member is answered 401 `unauthorized` (the request is
+    /// not signed), any other shape problem 422 `bad_request`.
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ApiJson(value) = ApiJson::<serde_json::Value>::from_request(req, state).await?;
+        if let serde_json::Value::Object(map) = &value {
+            if !map.contains_key("auth") {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    codes::UNAUTHORIZED,
+                    "missing auth: this request must be signed",
+                ));
+            }
+        }
+        let req: T = serde_json::from_value(value).map_err(ApiError::wrong_shape)?;
+        let now = state.services().now();
+        let params = req.signed_params()?;
+        auth::verify_request(req.auth(), T::ACTION, &params, now)?;
+        Ok(Signed { req, now })
+    }
+}
+
+/// A peer request's exact body, after the size check and the peer's HMAC over it.
+pub struct PeerBytes {
+    pub peer: String,
+    pub body: Bytes,
+}
+
+impl FromRequest<AppState> for PeerBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state).await?;
+        let peer = state.peer_keys().authenticate(&headers, &body)?;
+        Ok(PeerBytes { peer, body })
+    }
+}
+
+/// A peer request with a typed JSON body: 403 before anything is parsed, then 422 on a wrong
+/// shape.
+pub struct PeerJson<T> {
+    pub peer: String,
+    pub req: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for PeerJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let PeerBytes { peer, body } = PeerBytes::from_request(req, state).await?;
+        let req = serde_json::from_slice(&body).map_err(ApiError::wrong_shape)?;
+        Ok(PeerJson { peer, req })
+    }
+}

@@ -1,0 +1,165 @@
+//! The HTTP application state: the domain services plus what only the HTTP layer needs (web
+//! root, request timeout, rate limiters, metrics, inbound peer keys, replication status views)
+//! and the inbound peer keys ([`PeerKeys`]: `postern_core::peer` HMAC over the exact body).
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use postern_core::api::peer::codes as pcodes;
+use postern_core::peer::{
+    normalize_peer_url, peer_key, verify_body, HEADER_PEER_HMAC, HEADER_PEER_URL, PEER_KEY_BYTES,
+};
+use zeroize::Zeroizing;
+
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::replication::status::{PullStatus, SyncStatus};
+use crate::service::Services;
+
+use super::error::ApiError;
+
+/// Default write requests per minute per client (append, DM send/register).
+pub const DEFAULT_WRITE_RATE_PER_MIN: u32 = 60;
+/// Default read requests per minute per client (every other `/api` route).
+pub const DEFAULT_READ_RATE_PER_MIN: u32 = 1200;
+/// Default longest time a request (including reading its body) may take.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+
+#[derive(Clone)]
+pub struct AppState {
+    services: Services,
+    web: PathBuf,
+    request_timeout: Duration,
+    write_limit: Arc<RateLimiter>,
+    read_limit: Arc<RateLimiter>,
+    metrics: Arc<Metrics>,
+    peer_keys: Arc<PeerKeys>,
+    /// Chain pull-sync state per peer (memory mirror of what is persisted).
+    sync_status: Arc<SyncStatus>,
+    /// DM pull state per peer (cursors are persisted; this is the memory view).
+    dm_pull_status: Arc<PullStatus>,
+}
+
+impl AppState {
+    pub fn new(services: Services, web: PathBuf, metrics: Arc<Metrics>) -> Self {
+        AppState {
+            services,
+            web,
+            request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            write_limit: Arc::new(RateLimiter::new(DEFAULT_WRITE_RATE_PER_MIN)),
+            read_limit: Arc::new(RateLimiter::new(DEFAULT_READ_RATE_PER_MIN)),
+            metrics,
+            peer_keys: Arc::new(PeerKeys::default()),
+            sync_status: Arc::new(SyncStatus::default()),
+            dm_pull_status: Arc::new(PullStatus::default()),
+        }
+    }
+
+    /// Per-client requests per minute on write and read routes (0 disables).
+    pub fn with_rate_limits(mut self, write_per_min: u32, read_per_min: u32) -> Self {
+        self.write_limit = Arc::new(RateLimiter::new(write_per_min));
+        self.read_limit = Arc::new(RateLimiter::new(read_per_min));
+        self
+    }
+
+    /// Change the per-request timeout.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Keys of the peers allowed to call the peer endpoints.
+    pub fn with_peer_keys(mut self, keys: PeerKeys) -> Self {
+        self.peer_keys = Arc::new(keys);
+        self
+    }
+
+    /// The status views the replication workers keep up to date.
+    pub fn with_replication_status(mut self, sync: Arc<SyncStatus>, dm: Arc<PullStatus>) -> Self {
+        self.sync_status = sync;
+        self.dm_pull_status = dm;
+        self
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn peer_keys(&self) -> &PeerKeys {
+        &self.peer_keys
+    }
+
+    pub fn sync_status(&self) -> &SyncStatus {
+        &self.sync_status
+    }
+
+    pub fn dm_pull_status(&self) -> &PullStatus {
+        &self.dm_pull_status
+    }
+
+    pub(super) fn web(&self) -> &Path {
+        &self.web
+    }
+
+    pub(super) fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    pub(super) fn limiter(&self, bucket: &str) -> &RateLimiter {
+        if bucket == "write" {
+            &self.write_limit
+        } else {
+            &self.read_limit
+        }
+    }
+}
+
+/// Inbound peer keys by normalised peer URL (`peer_key(secret, peer URL)`).
+#[derive(Default)]
+pub struct PeerKeys {
+    inbound: HashMap<String, Zeroizing<[u8; PEER_KEY_BYTES]>>,
+}
+
+impl PeerKeys {
+    /// Keys of the peers `(normalised URL, shared secret)`.
+    pub fn new<'a>(peers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
+        PeerKeys {
+            inbound: peers
+                .into_iter()
+                .map(|(url, secret)| (url.to_string(), Zeroizing::new(peer_key(secret, url))))
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inbound.is_empty()
+    }
+
+    /// The authenticated peer URL of a request, or 403 `peer_unauthorized`.
+    pub fn authenticate(&self, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+        let deny =
+            |detail: &str| ApiError::new(StatusCode::FORBIDDEN, pcodes::PEER_UNAUTHORIZED, detail);
+        let url = headers
+            .get(HEADER_PEER_URL)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| deny("missing X-Peer-Url"))?;
+        let url =
+            normalize_peer_url(url).map_err(|_| deny("X-Peer-Url is not a valid peer URL"))?;
+        let key = self
+            .inbound
+            .get(&url)
+            .ok_or_else(|| deny("X-Peer-Url is not a configured peer"))?;
+        let mac = headers
+            .get(HEADER_PEER_HMAC)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| deny("missing X-Peer-HMAC"))?;
+        verify_body(key, body, mac).map_err(|_| deny("X-Peer-HMAC does not match the body"))?;
+        Ok(url)
+    }
+}

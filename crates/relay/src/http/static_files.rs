@@ -1,0 +1,104 @@
+//! The static web UI at `/`: files of the built UI with an `index.html` fallback and a cache
+//! policy per file, JSON 404 / 405 for unknown API routes.
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, Method};
+use axum::response::{Html, IntoResponse, Response};
+use tower::ServiceExt;
+use tower_http::services::{ServeDir, ServeFile};
+
+use super::error::ApiError;
+use super::middleware::is_api_path;
+use super::state::AppState;
+
+const UI_NOT_BUILT: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Postern relay</title></head><body><h1>Postern relay</h1>\
+<p>The relay is running, but the web UI is not built. Run <code>make build</code> \
+(or point <code>--web</code> / <code>POSTERN_WEB</code> at the built UI directory).</p>\
+</body></html>\n";
+
+/// Unknown routes: JSON 404 under `/api`, otherwise the static UI with `index.html` fallback.
+pub(super) async fn fallback(State(st): State<AppState>, req: Request) -> Response {
+    if is_api_path(req.uri().path()) {
+        return ApiError::not_found().into_response();
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return ApiError::method_not_allowed("method not allowed").into_response();
+    }
+    let index = st.web().join("index.html");
+    let built = tokio::fs::metadata(&index)
+        .await
+        .map(|m| m.is_file())
+        .unwrap_or(false);
+    if !built {
+        return Html(UI_NOT_BUILT).into_response();
+    }
+    let cache = cache_control_for(req.uri().path());
+    let svc = ServeDir::new(st.web()).fallback(ServeFile::new(index));
+    let mut resp = match svc.oneshot(req).await {
+        Ok(resp) => resp.map(Body::new),
+        Err(never) => match never {},
+    };
+    if resp.status().is_success() {
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static(cache),
+        );
+    }
+    resp
+}
+
+/// A known path with a method it does not answer.
+pub(super) async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed("method not allowed on this path")
+}
+
+/// Cache policy for the static UI. Files whose name carries Trunk's content hash
+/// (`name-<16 hex>.ext` / `name-<16 hex>_bg.wasm`) never change: cache them for good. Everything
+/// else — `index.html`, `sw.js`, `precache-manifest.json`, the manifest, icons, the SPA fallback —
+/// must be revalidated on every load, so a new build is always picked up.
+pub fn cache_control_for(path: &str) -> &'static str {
+    if is_content_hashed(path.rsplit('/').next().unwrap_or("")) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    }
+}
+
+fn is_content_hashed(name: &str) -> bool {
+    name.match_indices('-').any(|(i, _)| {
+        let rest = &name[i + 1..];
+        rest.len() > 16
+            && rest.as_bytes()[..16].iter().all(|b| b.is_ascii_hexdigit())
+            && matches!(rest.as_bytes()[16], b'.' | b'_')
+    })
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::cache_control_for;
+
+    #[test]
+    fn hashed_assets_are_immutable_and_the_shell_revalidates() {
+        for hashed in [
+            "/postern-app-8a3f40826008bfc1_bg.wasm",
+            "/postern-app-8a3f40826008bfc1.js",
+            "/styles-0123456789abcdef.css",
+        ] {
+            assert!(cache_control_for(hashed).contains("immutable"), "{hashed}");
+        }
+        for shell in [
+            "/",
+            "/index.html",
+            "/sw.js",
+            "/precache-manifest.json",
+            "/manifest.webmanifest",
+            "/icon-192.png",
+            "/some/route",
+            "/x-0123.js",
+            "/a-0123456789abcdefg.js",
+        ] {
+            assert_eq!(cache_control_for(shell), "no-cache", "{shell}");
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! One delivery attempt of an outbound replication job (a row of the durable outbox, queued
+//! as a [`Job`] by the store) and how its answer is classified.
+use postern_core::api::codes;
+use postern_core::peer::{HEADER_PEER_HMAC, HEADER_PEER_URL};
+
+pub use crate::store::Job;
+
+/// How an outbound attempt ended.
+pub enum Attempt {
+    Ok,
+    /// The peer refused it (4xx other than a rate limit): do not retry.
+    Rejected(u16, String),
+    /// Transport failure, 5xx, 408 or rate limit: retry after at least `retry_after` seconds.
+    Retry(String, u64),
+}
+
+/// POST one job's exact body to `url`, signed as `own` with `mac`.
+pub fn send_once(agent: &ureq::Agent, url: &str, own: &str, mac: &str, body: &[u8]) -> Attempt {
+    let resp = agent
+        .post(url)
+        .set("Content-Type", "application/json")
+        .set(HEADER_PEER_URL, own)
+        .set(HEADER_PEER_HMAC, mac)
+        .send_bytes(body);
+    match resp {
+        Ok(_) => Attempt::Ok,
+        Err(ureq::Error::Status(code, r)) => {
+            let retry_after = r
+                .header("retry-after")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let text = r.into_string().unwrap_or_default();
+            let rate_limited =
+                code == 429 && text.contains(&format!("\"{}\"", codes::RATE_LIMITED));
+            if code >= 500 || code == 408 || rate_limited {
+                Attempt::Retry(format!("status {code}"), retry_after)
+            } else {
+                Attempt::Rejected(code, text.chars().take(200).collect())
+            }
+        }
+        Err(e) => Attempt::Retry(e.to_string(), 0),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use postern_core::api::peer::PATH_PEER_PUSH;
+
+    #[test]
+    fn push_body_splices_exact_events() {
+        let (path, body) = Job::Events {
+            events: vec!["{\"a\":1.0}".into(), "{}".into()],
+        }
+        .path_and_body();
+        assert_eq!(path, PATH_PEER_PUSH);
+        assert_eq!(body, b"{\"events\":[{\"a\":1.0},{}]}");
+    }
+}

@@ -1,0 +1,101 @@
+//! Relay-to-relay replication, run in the background on the [`Services`] handle (never the
+//! HTTP state): durable outbound pushes ([`push`], one sender per peer draining the store's
+//! outbox), and pulls ([`pull`]: one generic loop over the chain, DM and gate [`feeds`]).
+//! Inbound peer endpoints are handlers (`handlers::peer`); their status views live in
+//! [`status`].
+use std::sync::Arc;
+
+use postern_core::peer::peer_key;
+use zeroize::Zeroizing;
+
+use crate::metrics::Metrics;
+use crate::service::Services;
+
+pub mod client;
+pub mod feeds;
+pub mod job;
+pub mod pull;
+pub mod push;
+pub mod status;
+
+pub use client::PeerSpec;
+
+use feeds::{ChainFeed, DmFeed, GateFeed, Signer};
+use pull::PeerLink;
+use status::{PullStatus, SyncStatus};
+
+/// Default `--sync-interval-secs`.
+pub const DEFAULT_SYNC_INTERVAL_SECS: u64 = postern_core::sync::DEFAULT_INTERVAL_S;
+/// Default `--dm-pull-interval-secs`.
+pub const DEFAULT_DM_PULL_INTERVAL_SECS: u64 = 30;
+
+/// The replication configuration of `postern serve`.
+pub struct Config<'a> {
+    /// This relay's own public URL: needed to push and to sign pulls.
+    pub public_url: Option<&'a str>,
+    pub peers: &'a [PeerSpec],
+    pub sync_interval_secs: u64,
+    pub dm_pull_interval_secs: u64,
+}
+
+/// The status views the running pullers keep up to date.
+pub struct Running {
+    pub sync_status: Arc<SyncStatus>,
+    pub dm_pull_status: Arc<PullStatus>,
+}
+
+/// Start every replication task (inside the runtime): with a public URL one push sender per
+/// peer (the outbox is installed on both store connections first), the gate and DM pullers;
+/// and one chain puller per peer in any case.
+pub fn start(cfg: &Config<'_>, svc: &Services, metrics: &Arc<Metrics>) -> Running {
+    let running = Running {
+        sync_status: Arc::new(SyncStatus::default()),
+        dm_pull_status: Arc::new(PullStatus::default()),
+    };
+    match cfg.public_url {
+        Some(own) => svc.set_outbox(push::start(own, cfg.peers, svc, metrics)),
+        None if !cfg.peers.is_empty() => {
+            tracing::warn!(
+                "peers configured without --public-url: accepting pushes, not sending any"
+            )
+        }
+        None => {}
+    }
+    let link = |spec: &PeerSpec| PeerLink {
+        svc: svc.clone(),
+        peer: spec.url.clone(),
+        agent: client::outbound_agent(feeds::PULL_TIMEOUT),
+    };
+    let signer = |spec: &PeerSpec, own: &str| Signer {
+        own: own.to_string(),
+        key: Zeroizing::new(peer_key(&spec.secret, own)),
+    };
+    for spec in cfg.peers {
+        let feed = ChainFeed {
+            link: link(spec),
+            status: Arc::clone(&running.sync_status),
+            metrics: Arc::clone(metrics),
+            rec: Default::default(),
+        };
+        tokio::spawn(pull::run(feed, pull::config(cfg.sync_interval_secs)));
+    }
+    // Pulling signs as this relay, so without a public URL nothing else is pulled.
+    if let Some(own) = cfg.public_url {
+        for spec in cfg.peers {
+            let feed = GateFeed {
+                link: link(spec),
+                signer: signer(spec, own),
+            };
+            tokio::spawn(pull::run(feed, GateFeed::config(cfg.sync_interval_secs)));
+        }
+        for spec in cfg.peers {
+            let feed = DmFeed {
+                link: link(spec),
+                signer: signer(spec, own),
+                status: Arc::clone(&running.dm_pull_status),
+            };
+            tokio::spawn(pull::run(feed, pull::config(cfg.dm_pull_interval_secs)));
+        }
+    }
+    running
+}

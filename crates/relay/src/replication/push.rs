@@ -1,0 +1,142 @@
+//! Outbound push: one sender per outbound peer drains that peer's rows of the durable
+//! `replication_outbox` oldest first, in order, and never blocks a client's request.
+//!
+//! A row is deleted when the peer answers 2xx (`ok`) or a final 4xx (`rejected`); transport
+//! errors, 5xx, 408 and 429 `rate_limited` keep it at the head with `attempts + 1` and
+//! `next_attempt_at` from core's `failure_backoff_seconds` (base 1 s, cap 30 s, at least a
+//! 429's `Retry-After`). On startup every pending row is due at once.
+use std::sync::Arc;
+use std::time::Duration;
+
+use postern_core::peer::{peer_key, sign_body, PEER_KEY_BYTES};
+use tokio::sync::Notify;
+use zeroize::Zeroizing;
+
+use super::client::{outbound_agent, PeerSpec};
+use super::job::{send_once, Attempt};
+use crate::metrics::Metrics;
+use crate::service::Services;
+use crate::store::{Outbox, OutboxPeer};
+
+/// Backoff base and cap (seconds) between outbound attempts (`sync::failure_backoff_seconds`).
+const BACKOFF_BASE_S: u64 = 1;
+const BACKOFF_CAP_S: u64 = 30;
+/// Longest idle wait of a sender between looks at its outbox (a wake-up normally comes first).
+const IDLE_RECHECK: Duration = Duration::from_secs(30);
+/// Timeout of one outbound HTTP request.
+const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Spawn one sender per peer (inside the runtime) and return the outbox configuration that
+/// queues jobs for them (dropped rows are counted as replication `error`).
+pub fn start(own: &str, specs: &[PeerSpec], svc: &Services, metrics: &Arc<Metrics>) -> Outbox {
+    let m = Arc::clone(metrics);
+    let mut outbox = Outbox {
+        on_dropped: Some(Arc::new(move |n| {
+            for _ in 0..n {
+                m.replication("error");
+            }
+        })),
+        ..Default::default()
+    };
+    for spec in specs {
+        let notify = Arc::new(Notify::new());
+        let sender = Sender {
+            peer: spec.url.clone(),
+            own: own.to_string(),
+            key: Zeroizing::new(peer_key(&spec.secret, own)),
+            notify: Arc::clone(&notify),
+            svc: svc.clone(),
+            metrics: Arc::clone(metrics),
+        };
+        tokio::spawn(sender.run());
+        outbox.peers.push(OutboxPeer {
+            url: spec.url.clone(),
+            wake: Arc::new(move |()| notify.notify_one()),
+        });
+    }
+    outbox
+}
+
+/// One peer's outbound sender.
+struct Sender {
+    peer: String,
+    own: String,
+    key: Zeroizing<[u8; PEER_KEY_BYTES]>,
+    notify: Arc<Notify>,
+    svc: Services,
+    metrics: Arc<Metrics>,
+}
+
+impl Sender {
+    /// Drain the peer's outbox rows oldest first: delete on success or a final refusal,
+    /// reschedule with core's backoff on a retryable failure (the row stays at the head, so the
+    /// order is kept). Pending rows from before a restart are due at once.
+    async fn run(self) {
+        let agent = outbound_agent(OUTBOUND_TIMEOUT);
+        let store = self.svc.store();
+        let (peer, now) = (self.peer.clone(), self.svc.now());
+        if let Ok(n) = store
+            .run("outbox_resume", move |s| s.outbox_resume(&peer, now))
+            .await
+        {
+            if n > 0 {
+                tracing::info!(peer = %self.peer, pending = n, "resuming replication");
+            }
+        }
+        loop {
+            let peer = self.peer.clone();
+            let Ok(head) = store
+                .run("outbox_head", move |s| s.outbox_head(&peer))
+                .await
+            else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            };
+            let Some(row) = head else {
+                let _ = tokio::time::timeout(IDLE_RECHECK, self.notify.notified()).await;
+                continue;
+            };
+            let now = self.svc.now();
+            if row.next_attempt_at > now {
+                let wait = Duration::from_secs(row.next_attempt_at - now);
+                let _ = tokio::time::timeout(wait, self.notify.notified()).await;
+                continue;
+            }
+            let body = row.body.into_bytes();
+            let mac = sign_body(&self.key, &body);
+            let url = format!("{}{}", self.peer, row.path);
+            let (a, own) = (agent.clone(), self.own.clone());
+            let attempt =
+                tokio::task::spawn_blocking(move || send_once(&a, &url, &own, &mac, &body))
+                    .await
+                    .unwrap_or_else(|e| Attempt::Retry(e.to_string(), 0));
+            let id = row.id;
+            // A storage failure here is logged by `run`; the row is looked at again.
+            let _ = match attempt {
+                Attempt::Ok => {
+                    self.metrics.replication("ok");
+                    store.run("outbox_done", move |s| s.outbox_done(id)).await
+                }
+                Attempt::Rejected(code, text) => {
+                    tracing::warn!(peer = %self.peer, path = %row.path, status = code, body = %text, "peer refused replication");
+                    self.metrics.replication("rejected");
+                    store.run("outbox_done", move |s| s.outbox_done(id)).await
+                }
+                Attempt::Retry(why, retry_after) => {
+                    let failures = row.attempts + 1;
+                    let wait = postern_core::sync::failure_backoff_seconds(
+                        BACKOFF_BASE_S,
+                        failures,
+                        retry_after.min(BACKOFF_CAP_S),
+                        BACKOFF_CAP_S,
+                    );
+                    tracing::debug!(peer = %self.peer, path = %row.path, error = %why, attempts = failures, wait, "replication failed; retrying");
+                    let next = self.svc.now().saturating_add(wait);
+                    store
+                        .run("outbox_retry", move |s| s.outbox_retry(id, failures, next))
+                        .await
+                }
+            };
+        }
+    }
+}

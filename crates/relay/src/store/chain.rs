@@ -1,0 +1,189 @@
+//! Infonet chain storage: one table per lane, each event stored as its exact JSON.
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::outbox::Job;
+use super::{to_i64, to_u64, Store, StoreError};
+
+/// Which hash-linked lane of the Infonet chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// Served publicly by the sync endpoints.
+    Public,
+    /// Gate and DM ciphertext events: own prev_hash chain from genesis, never served publicly.
+    Private,
+}
+
+impl Lane {
+    fn table(self) -> &'static str {
+        match self {
+            Lane::Public => "infonet_public",
+            Lane::Private => "infonet_private",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Public => "public",
+            Lane::Private => "private",
+        }
+    }
+}
+
+/// One event to store at the end of a lane.
+#[derive(Debug, Clone, Copy)]
+pub struct NewChainEvent<'a> {
+    pub idx: u64,
+    pub event_id: &'a str,
+    pub prev_hash: &'a str,
+    pub event_type: &'a str,
+    pub node_id: &'a str,
+    /// Exact JSON text of the event.
+    pub json: &'a str,
+}
+
+impl Store {
+    /// Store `evt` as event `idx` of `lane`, in one transaction that also checks it extends the
+    /// stored lane (position and prev_hash), so a stale in-memory view can never write a fork.
+    /// Returns once the transaction is committed (fsynced: `synchronous=FULL`). With
+    /// `replicate`, the event is queued for every outbound peer in the same transaction.
+    pub fn chain_append(
+        &mut self,
+        lane: Lane,
+        evt: NewChainEvent<'_>,
+        genesis: &str,
+        now: u64,
+        replicate: bool,
+    ) -> Result<(), StoreError> {
+        let table = lane.table();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let head: Option<(i64, String)> = tx
+            .query_row(
+                &format!("SELECT idx, event_id FROM {table} ORDER BY idx DESC LIMIT 1"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (next, head_id) = match head {
+            Some((i, id)) => (to_u64(i) + 1, id),
+            None => (0, genesis.to_string()),
+        };
+        if next != evt.idx || head_id != evt.prev_hash {
+            return Err(StoreError::Corrupt(format!(
+                "{} lane moved under the relay (stored {next} events)",
+                lane.as_str()
+            )));
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO {table} (idx, event_id, prev_hash, event_type, node_id, event, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ),
+            params![
+                to_i64(evt.idx),
+                evt.event_id,
+                evt.prev_hash,
+                evt.event_type,
+                evt.node_id,
+                evt.json,
+                to_i64(now)
+            ],
+        )?;
+        let wake = if replicate {
+            let job = Job::Events {
+                events: vec![evt.json.to_string()],
+            };
+            Self::enqueue(&tx, &self.outbox, &job, None, now)?
+        } else {
+            Vec::new()
+        };
+        tx.commit()?;
+        self.wake(&wake);
+        Ok(())
+    }
+
+    /// Visit every stored event of `lane` in order: `(json, received_at)`.
+    pub fn chain_for_each(
+        &self,
+        lane: Lane,
+        mut f: impl FnMut(u64, &str, u64) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT idx, event, received_at FROM {} ORDER BY idx ASC",
+            lane.table()
+        ))?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let idx: i64 = row.get(0)?;
+            let json: String = row.get(1)?;
+            let received_at: i64 = row.get(2)?;
+            f(to_u64(idx), &json, to_u64(received_at))?;
+        }
+        Ok(())
+    }
+
+    /// Position of `event_id` in `lane`.
+    pub fn chain_index_of(&self, lane: Lane, event_id: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT idx FROM {} WHERE event_id = ?1", lane.table()),
+                params![event_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(to_u64))
+    }
+
+    /// Exact JSON of events `start..start+limit` of `lane`, in order.
+    pub fn chain_range(
+        &self,
+        lane: Lane,
+        start: u64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT event FROM {} WHERE idx >= ?1 ORDER BY idx ASC LIMIT ?2",
+            lane.table()
+        ))?;
+        let rows = stmt.query_map(params![to_i64(start), to_i64(limit)], |r| {
+            r.get::<_, String>(0)
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
+    /// Exact JSON of the newest `limit` events of `node_id` in `lane`, newest first.
+    pub fn chain_recent_by_node(
+        &self,
+        lane: Lane,
+        node_id: &str,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT event FROM {} WHERE node_id = ?1 ORDER BY idx DESC LIMIT ?2",
+            lane.table()
+        ))?;
+        let rows = stmt.query_map(params![node_id, to_i64(limit)], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
+    /// Registered nodes and spooled (unexpired and expired-but-unpruned) DM messages.
+    pub fn spool_sizes(&self) -> Result<(u64, u64), StoreError> {
+        let nodes: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM nodes", [], |r| r.get(0))?;
+        let msgs: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
+        Ok((to_u64(nodes), to_u64(msgs)))
+    }
+}

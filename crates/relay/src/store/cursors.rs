@@ -1,0 +1,123 @@
+//! Pull cursors and scheduler state per peer: the DM feed cursor, the gate feed cursor and the
+//! persisted chain pull-sync state.
+use postern_core::sync::SyncWorkerState;
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use super::{to_i64, to_u64, Store, StoreError};
+
+/// Everything kept about one peer's chain pull sync (persisted in `sync_peer_state`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerSync {
+    /// Core's scheduler state.
+    #[serde(flatten)]
+    pub state: SyncWorkerState,
+    /// `Retry-After` (seconds) of the last failed round, 0 if it had none.
+    pub last_retry_after_s: u64,
+    /// The peer's head as of the last answer (the hash our locator matched up to).
+    pub peer_head: String,
+    /// Rounds that found a fork with this peer, ever.
+    pub fork_reports: u64,
+}
+
+impl Store {
+    /// The last feed `seq` pulled from `peer` (0 if never) and how many items were pulled from
+    /// it in total.
+    pub fn pull_cursor(&self, peer: &str) -> Result<(u64, u64), StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT after, pulled FROM dm_pull_cursors WHERE peer = ?1",
+                params![peer],
+                |r| Ok((to_u64(r.get(0)?), to_u64(r.get(1)?))),
+            )
+            .optional()?
+            .unwrap_or((0, 0)))
+    }
+
+    /// Persist the cursor of `peer` after ingesting `items` more items (committed, fsynced).
+    pub fn set_pull_cursor(
+        &mut self,
+        peer: &str,
+        after: u64,
+        items: u64,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO dm_pull_cursors (peer, after, pulled, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (peer) DO UPDATE SET after = excluded.after,
+               pulled = dm_pull_cursors.pulled + excluded.pulled, updated_at = excluded.updated_at",
+            params![peer, to_i64(after), to_i64(items), to_i64(now)],
+        )?;
+        Ok(())
+    }
+
+    /// How far this relay has pulled the gate feed of `peer` (0: from the start).
+    pub fn gate_pull_cursor(&self, peer: &str) -> Result<u64, StoreError> {
+        let v: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT after_seq FROM gate_pull_cursor WHERE peer = ?1",
+                params![peer],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(v.map_or(0, to_u64))
+    }
+
+    pub fn set_gate_pull_cursor(
+        &mut self,
+        peer: &str,
+        after: u64,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO gate_pull_cursor (peer, after_seq, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (peer) DO UPDATE SET after_seq = excluded.after_seq, updated_at = excluded.updated_at",
+            params![peer, to_i64(after), to_i64(now)],
+        )?;
+        Ok(())
+    }
+
+    /// The stored pull-sync state of `peer`, if any.
+    pub fn sync_state_load(&self, peer: &str) -> Result<Option<PeerSync>, StoreError> {
+        let row: Option<(String, i64, String, i64)> = self
+            .conn
+            .query_row(
+                "SELECT state, last_retry_after, peer_head, fork_reports FROM sync_peer_state WHERE peer = ?1",
+                params![peer],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((state, retry_after, peer_head, forks)) = row else {
+            return Ok(None);
+        };
+        let state = serde_json::from_str(&state)
+            .map_err(|e| StoreError::Corrupt(format!("stored sync state of {peer}: {e}")))?;
+        Ok(Some(PeerSync {
+            state,
+            last_retry_after_s: to_u64(retry_after),
+            peer_head,
+            fork_reports: to_u64(forks),
+        }))
+    }
+
+    /// Store (replace) the pull-sync state of `peer`.
+    pub fn sync_state_save(
+        &mut self,
+        peer: &str,
+        s: &PeerSync,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let state =
+            serde_json::to_string(&s.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.conn.execute(
+            "INSERT INTO sync_peer_state (peer, state, last_retry_after, peer_head, fork_reports, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (peer) DO UPDATE SET state = excluded.state, last_retry_after = excluded.last_retry_after,
+               peer_head = excluded.peer_head, fork_reports = excluded.fork_reports, updated_at = excluded.updated_at",
+            params![peer, state, to_i64(s.last_retry_after_s), s.peer_head, to_i64(s.fork_reports), to_i64(now)],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,521 @@
+//! DM spool storage: registered keys, the mailbox, ack tombstones and the DM pull feed.
+use postern_core::api::dm::{DeliveryState, StoredDm};
+use postern_core::caps::{check_deposit, CapError, DepositDecision, SpoolLimits, SpoolState};
+use postern_core::dm::DmEnvelope;
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::outbox::Job;
+use super::{to_i64, to_u64, NonceUse, Replayed, Store, StoreError};
+
+/// A registered node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRecord {
+    pub node_id: String,
+    pub public_key: String,
+    pub dh_pub_key: String,
+    pub registered_at: u64,
+}
+
+/// Result of a deposit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deposit {
+    Stored { expires_at: u64 },
+    Duplicate { expires_at: u64 },
+    RecipientUnknown,
+    Refused(CapError),
+}
+
+/// A row of the DM pull feed (migration 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedRow {
+    pub seq: u64,
+    /// `envelope` or `ack`.
+    pub kind: String,
+    /// The exact replicate-envelope / replicate-ack request body.
+    pub body: String,
+}
+
+/// DM spool: every check-then-write in one `BEGIN IMMEDIATE` transaction.
+impl Store {
+    fn prune_messages(tx: &rusqlite::Transaction<'_>, now: u64) -> Result<(), StoreError> {
+        tx.execute(
+            "DELETE FROM messages WHERE expires_at <= ?1",
+            params![to_i64(now)],
+        )?;
+        tx.execute(
+            "DELETE FROM dm_tombstones WHERE expires_at <= ?1",
+            params![to_i64(now)],
+        )?;
+        tx.execute(
+            "DELETE FROM dm_feed WHERE expires_at <= ?1",
+            params![to_i64(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Record an owner-signed ack in the pull feed (and drop the acked envelopes from it).
+    fn feed_ack(
+        tx: &rusqlite::Transaction<'_>,
+        job: &Job,
+        recipient_id: &str,
+        msg_ids: &[String],
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        {
+            let mut del = tx.prepare_cached(
+                "DELETE FROM dm_feed WHERE kind = 'envelope' AND recipient_id = ?1 AND msg_id = ?2",
+            )?;
+            for id in msg_ids {
+                del.execute(params![recipient_id, id])?;
+            }
+        }
+        let (_, body) = job.body_text()?;
+        tx.prepare_cached(
+            "INSERT INTO dm_feed (kind, recipient_id, msg_id, body, expires_at) VALUES ('ack', ?1, NULL, ?2, ?3)",
+        )?
+        .execute(params![recipient_id, body, to_i64(expires_at)])?;
+        Ok(())
+    }
+
+    /// Remember that `msg_ids` of `recipient_id` were acknowledged: until the message would
+    /// have expired (its stored expiry, else `now + ttl`) a replica or re-deposit is ignored.
+    fn tombstone(
+        tx: &rusqlite::Transaction<'_>,
+        recipient_id: &str,
+        msg_ids: &[String],
+        now: u64,
+        ttl_secs: u64,
+    ) -> Result<u64, StoreError> {
+        let fallback = to_i64(now.saturating_add(ttl_secs));
+        let mut fresh = 0u64;
+        {
+            let mut known = tx.prepare_cached(
+                "SELECT 1 FROM dm_tombstones WHERE recipient_id = ?1 AND msg_id = ?2",
+            )?;
+            for id in msg_ids {
+                if known
+                    .query_row(params![recipient_id, id], |_| Ok(()))
+                    .optional()?
+                    .is_none()
+                {
+                    fresh += 1;
+                }
+            }
+        }
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO dm_tombstones (recipient_id, msg_id, expires_at)
+             VALUES (?1, ?2, COALESCE((SELECT expires_at FROM messages WHERE recipient_id = ?1 AND msg_id = ?2), ?3))
+             ON CONFLICT (recipient_id, msg_id) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
+        )?;
+        for id in msg_ids {
+            stmt.execute(params![recipient_id, id, fallback])?;
+        }
+        Ok(fresh)
+    }
+
+    /// Register (or refresh) a node's keys, consuming the request nonce.
+    pub fn register(
+        &mut self,
+        nonce: NonceUse<'_>,
+        public_key: &str,
+        dh_pub_key: &str,
+        now: u64,
+    ) -> Result<Result<(), Replayed>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Err(r) = Self::consume_nonce(&tx, nonce, now)? {
+            return Ok(Err(r));
+        }
+        tx.execute(
+            "INSERT INTO nodes (node_id, public_key, dh_pub_key, registered_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (node_id) DO UPDATE SET
+               public_key = excluded.public_key,
+               dh_pub_key = excluded.dh_pub_key,
+               registered_at = excluded.registered_at",
+            params![nonce.node_id, public_key, dh_pub_key, to_i64(now)],
+        )?;
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    pub fn node(&self, node_id: &str) -> Result<Option<NodeRecord>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT node_id, public_key, dh_pub_key, registered_at FROM nodes WHERE node_id = ?1",
+                params![node_id],
+                |r| {
+                    Ok(NodeRecord {
+                        node_id: r.get(0)?,
+                        public_key: r.get(1)?,
+                        dh_pub_key: r.get(2)?,
+                        registered_at: to_u64(r.get(3)?),
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Delivery state of each of `recipient_id`'s `msg_ids` (in order), read-only: pending while
+    /// spooled and unexpired, delivered while an ack tombstone (local or replicated) is live,
+    /// unknown otherwise.
+    pub fn delivery_states(
+        &self,
+        recipient_id: &str,
+        msg_ids: &[String],
+        now: u64,
+    ) -> Result<Vec<DeliveryState>, StoreError> {
+        let now = to_i64(now);
+        let mut spooled = self.conn.prepare_cached(
+            "SELECT 1 FROM messages WHERE recipient_id = ?1 AND msg_id = ?2 AND expires_at > ?3",
+        )?;
+        let mut acked = self.conn.prepare_cached(
+            "SELECT 1 FROM dm_tombstones WHERE recipient_id = ?1 AND msg_id = ?2 AND expires_at > ?3",
+        )?;
+        let mut out = Vec::with_capacity(msg_ids.len());
+        for id in msg_ids {
+            let state = if acked
+                .query_row(params![recipient_id, id, now], |_| Ok(()))
+                .optional()?
+                .is_some()
+            {
+                DeliveryState::Delivered
+            } else if spooled
+                .query_row(params![recipient_id, id, now], |_| Ok(()))
+                .optional()?
+                .is_some()
+            {
+                DeliveryState::Pending
+            } else {
+                DeliveryState::Unknown
+            };
+            out.push(state);
+        }
+        Ok(out)
+    }
+
+    /// Deposit an envelope that already passed `DmEnvelope::validate`. The cap check and the
+    /// insert happen in one transaction.
+    pub fn deposit(
+        &mut self,
+        env: &DmEnvelope,
+        limits: &SpoolLimits,
+        now: u64,
+    ) -> Result<Deposit, StoreError> {
+        self.deposit_with(env, limits, now, None, None)
+    }
+
+    /// Store an envelope replicated by a peer relay: the same caps as a local deposit
+    /// (`caps::check_deposit`), idempotent on msg_id, but the recipient need not be registered
+    /// here and it expires at the origin's `expires_at` (never later than this relay's TTL).
+    /// A stored replica is queued (same transaction) for every outbound peer except `from`.
+    pub fn deposit_replica(
+        &mut self,
+        env: &DmEnvelope,
+        limits: &SpoolLimits,
+        expires_at: u64,
+        now: u64,
+        from: Option<&str>,
+    ) -> Result<Deposit, StoreError> {
+        self.deposit_with(env, limits, now, Some(expires_at), from)
+    }
+
+    /// Remove `msg_ids` from `recipient_id`'s mailbox (an owner-signed ack `proof`, already
+    /// verified by core, propagated by a peer `from`); returns the ids that were present (and
+    /// are now removed), each once. Every listed id is tombstoned (a replica arriving after its
+    /// ack is not stored again). When anything changed here (an id removed or newly
+    /// tombstoned), the owner's statement is queued unchanged (same transaction) for every
+    /// outbound peer except `from` and listed in the pull feed; an ack seen before changes
+    /// nothing and stops.
+    pub fn remove_messages(
+        &mut self,
+        recipient_id: &str,
+        msg_ids: &[String],
+        proof: &postern_core::auth::RequestAuth,
+        from: Option<&str>,
+        ttl_secs: u64,
+        now: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Self::prune_messages(&tx, now)?;
+        let fresh = Self::tombstone(&tx, recipient_id, msg_ids, now, ttl_secs)?;
+        let mut removed = Vec::new();
+        {
+            let mut stmt =
+                tx.prepare("DELETE FROM messages WHERE recipient_id = ?1 AND msg_id = ?2")?;
+            for id in msg_ids {
+                if stmt.execute(params![recipient_id, id])? > 0 {
+                    removed.push(id.clone());
+                }
+            }
+        }
+        let wake = if removed.is_empty() && fresh == 0 {
+            Vec::new()
+        } else {
+            let job = Job::Ack {
+                recipient_id: recipient_id.to_string(),
+                msg_ids: msg_ids.to_vec(),
+                owner_ack: proof.clone(),
+            };
+            Self::feed_ack(
+                &tx,
+                &job,
+                recipient_id,
+                msg_ids,
+                now.saturating_add(ttl_secs),
+            )?;
+            Self::enqueue(&tx, &self.outbox, &job, from, now)?
+        };
+        tx.commit()?;
+        self.wake(&wake);
+        Ok(removed)
+    }
+
+    fn deposit_with(
+        &mut self,
+        env: &DmEnvelope,
+        limits: &SpoolLimits,
+        now: u64,
+        replica_expires_at: Option<u64>,
+        from: Option<&str>,
+    ) -> Result<Deposit, StoreError> {
+        let json = serde_json::to_string(env).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let known: bool = tx
+            .query_row(
+                "SELECT 1 FROM nodes WHERE node_id = ?1",
+                params![env.recipient_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !known && replica_expires_at.is_none() {
+            return Ok(Deposit::RecipientUnknown);
+        }
+        Self::prune_messages(&tx, now)?;
+        // Acked already (here or on a peer): a late replica or a re-deposit is a duplicate,
+        // neither stored nor passed on.
+        let tomb: Option<i64> = tx
+            .query_row(
+                "SELECT expires_at FROM dm_tombstones WHERE recipient_id = ?1 AND msg_id = ?2",
+                params![env.recipient_id, env.msg_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(e) = tomb {
+            tx.commit()?;
+            return Ok(Deposit::Duplicate {
+                expires_at: to_u64(e),
+            });
+        }
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT expires_at FROM messages WHERE recipient_id = ?1 AND msg_id = ?2",
+                params![env.recipient_id, env.msg_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let mailbox_len: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1",
+            params![env.recipient_id],
+            |r| r.get(0),
+        )?;
+        let pair_len: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1 AND sender_ref = ?2",
+            params![env.recipient_id, env.sender_ref],
+            |r| r.get(0),
+        )?;
+        let state = SpoolState {
+            already_stored: existing.is_some(),
+            mailbox_len: usize::try_from(mailbox_len).unwrap_or(usize::MAX),
+            pair_len: usize::try_from(pair_len).unwrap_or(usize::MAX),
+        };
+        match check_deposit(limits, state) {
+            Err(cap) => Ok(Deposit::Refused(cap)),
+            Ok(DepositDecision::Duplicate) => {
+                // Nothing was written except possibly pruning; keep that.
+                tx.commit()?;
+                Ok(Deposit::Duplicate {
+                    expires_at: to_u64(existing.unwrap_or(0)),
+                })
+            }
+            Ok(DepositDecision::Store) => {
+                let own = now.saturating_add(limits.ttl_secs);
+                let expires_at = replica_expires_at.map_or(own, |e| e.min(own));
+                tx.execute(
+                    "INSERT INTO messages (recipient_id, msg_id, sender_ref, envelope, received_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        env.recipient_id,
+                        env.msg_id,
+                        env.sender_ref,
+                        json,
+                        to_i64(now),
+                        to_i64(expires_at)
+                    ],
+                )?;
+                let job = Job::Envelope {
+                    envelope: env.clone(),
+                    expires_at,
+                };
+                let (_, feed_body) = job.body_text()?;
+                tx.prepare_cached(
+                    "INSERT INTO dm_feed (kind, recipient_id, msg_id, body, expires_at) VALUES ('envelope', ?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![env.recipient_id, env.msg_id, feed_body, to_i64(expires_at)])?;
+                let wake = Self::enqueue(&tx, &self.outbox, &job, from, now)?;
+                tx.commit()?;
+                self.wake(&wake);
+                Ok(Deposit::Stored { expires_at })
+            }
+        }
+    }
+
+    /// The caller's non-expired messages, oldest first (at most `limit`), and the mailbox total.
+    /// Consumes the request nonce; does not remove messages.
+    pub fn poll(
+        &mut self,
+        nonce: NonceUse<'_>,
+        limit: u32,
+        now: u64,
+    ) -> Result<Result<(Vec<StoredDm>, u64), Replayed>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Err(r) = Self::consume_nonce(&tx, nonce, now)? {
+            return Ok(Err(r));
+        }
+        Self::prune_messages(&tx, now)?;
+        let total: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1",
+            params![nonce.node_id],
+            |r| r.get(0),
+        )?;
+        let mut out = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT envelope, received_at, expires_at FROM messages
+                 WHERE recipient_id = ?1 AND expires_at > ?2
+                 ORDER BY received_at ASC, seq ASC LIMIT ?3",
+            )?;
+            let rows =
+                stmt.query_map(params![nonce.node_id, to_i64(now), i64::from(limit)], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })?;
+            for row in rows {
+                let (json, received_at, expires_at) = row?;
+                let envelope: DmEnvelope = serde_json::from_str(&json)
+                    .map_err(|_| StoreError::Corrupt("stored envelope does not parse".into()))?;
+                out.push(StoredDm {
+                    envelope,
+                    received_at: to_u64(received_at),
+                    expires_at: to_u64(expires_at),
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(Ok((out, to_u64(total))))
+    }
+
+    /// Remove the listed messages from the caller's own mailbox; returns how many were removed.
+    /// The ids are tombstoned and the ack is queued for every outbound peer (even ids not
+    /// present here: the message may live only on a peer), all in the same transaction.
+    pub fn ack(
+        &mut self,
+        nonce: NonceUse<'_>,
+        msg_ids: &[String],
+        proof: &postern_core::auth::RequestAuth,
+        ttl_secs: u64,
+        now: u64,
+    ) -> Result<Result<u64, Replayed>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Err(r) = Self::consume_nonce(&tx, nonce, now)? {
+            return Ok(Err(r));
+        }
+        Self::prune_messages(&tx, now)?;
+        Self::tombstone(&tx, nonce.node_id, msg_ids, now, ttl_secs)?;
+        let mut removed = 0u64;
+        {
+            let mut stmt =
+                tx.prepare("DELETE FROM messages WHERE recipient_id = ?1 AND msg_id = ?2")?;
+            for id in msg_ids {
+                removed += stmt.execute(params![nonce.node_id, id])? as u64;
+            }
+        }
+        // Only a statement every peer can verify is passed on (core's owner-ack rules: 1..=100
+        // well-formed msg_ids; the caller's signature was checked by the handler).
+        let relayable = !msg_ids.is_empty()
+            && msg_ids.len() <= postern_core::auth::MAX_OWNER_ACK_IDS
+            && msg_ids.iter().all(|m| postern_core::dm::is_valid_msg_id(m));
+        let wake = if relayable {
+            let job = Job::Ack {
+                recipient_id: nonce.node_id.to_string(),
+                msg_ids: msg_ids.to_vec(),
+                owner_ack: proof.clone(),
+            };
+            Self::feed_ack(
+                &tx,
+                &job,
+                nonce.node_id,
+                msg_ids,
+                now.saturating_add(ttl_secs),
+            )?;
+            Self::enqueue(&tx, &self.outbox, &job, None, now)?
+        } else {
+            Vec::new()
+        };
+        tx.commit()?;
+        self.wake(&wake);
+        Ok(Ok(removed))
+    }
+
+    /// Feed rows after `after`, oldest first: at most `limit` rows and (beyond the first row)
+    /// about `max_bytes` of bodies. The flag says whether more rows follow. Expired rows are
+    /// never served.
+    pub fn dm_feed_page(
+        &self,
+        after: u64,
+        limit: u32,
+        max_bytes: usize,
+        now: u64,
+    ) -> Result<(Vec<FeedRow>, bool), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, kind, body FROM dm_feed WHERE seq > ?1 AND expires_at > ?2 ORDER BY seq ASC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![to_i64(after), to_i64(now), i64::from(limit) + 1],
+            |r| {
+                Ok(FeedRow {
+                    seq: to_u64(r.get(0)?),
+                    kind: r.get(1)?,
+                    body: r.get(2)?,
+                })
+            },
+        )?;
+        let (mut out, mut bytes, mut more) = (Vec::new(), 0usize, false);
+        for row in rows {
+            let row = row?;
+            if out.len() >= limit as usize
+                || (!out.is_empty() && bytes + row.body.len() > max_bytes)
+            {
+                more = true;
+                break;
+            }
+            bytes += row.body.len();
+            out.push(row);
+        }
+        Ok((out, more))
+    }
+}

@@ -1,0 +1,419 @@
+//! Private gate storage: epoch chains, rosters, messages and the gate pull feed. Core decides
+//! every rule; this module stores what core accepted. Accepting epoch records and items from
+//! peers that arrive before their predecessor (parking) are in [`park`].
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::outbox::Outbox;
+use super::{to_i64, to_u64, NonceUse, Store, StoreError};
+
+mod park;
+
+pub use park::{PeerGateOutcome, GATE_PARK_MAX_PER_GATE, GATE_PARK_MAX_TOTAL, GATE_PARK_TTL_SECS};
+
+/// Result of publishing a gate epoch record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EpochOutcome {
+    Accepted {
+        epoch: u64,
+        hash: String,
+        genesis_hash: String,
+    },
+    /// Core refused the record against the stored chain.
+    Refused(postern_core::gate::GateError),
+}
+
+/// Result of depositing a gate message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateDeposit {
+    Stored {
+        seq: u64,
+    },
+    Duplicate {
+        seq: u64,
+    },
+    UnknownGate,
+    /// The message's epoch is newer than the gate's current epoch.
+    UnknownEpoch {
+        head: u64,
+    },
+}
+
+/// Result of a signed gate read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateRead<T> {
+    Ok(T),
+    Replayed,
+    /// The requester is in no roster of the gate (or the gate does not exist).
+    NotAMember,
+}
+
+/// A stored gate item as the pull feed lists it: an epoch record (`item_ref` = epoch) or a
+/// message (`item_ref` = its seq), with its exact stored JSON.
+struct FeedItem<'a> {
+    gate: &'a str,
+    kind: &'static str,
+    item_ref: u64,
+    json: &'a str,
+}
+
+/// Client-facing gate writes and signed reads.
+impl Store {
+    pub(super) fn gate_records(
+        tx: &rusqlite::Transaction<'_>,
+        gate: &str,
+    ) -> Result<Vec<postern_core::gate::EpochRecord>, StoreError> {
+        let mut stmt =
+            tx.prepare("SELECT record FROM gate_epochs WHERE gate = ?1 ORDER BY epoch ASC")?;
+        let rows = stmt.query_map(params![gate], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(
+                serde_json::from_str(&row?).map_err(|_| {
+                    StoreError::Corrupt("stored epoch record does not parse".into())
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn is_gate_member(
+        tx: &rusqlite::Transaction<'_>,
+        gate: &str,
+        member_id: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(tx
+            .query_row(
+                "SELECT 1 FROM gate_members WHERE gate = ?1 AND member_id = ?2 LIMIT 1",
+                params![gate, member_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Store a validated gate message (`json` is its exact text), deduplicated by (gate, nonce).
+    /// Only epochs the relay holds are accepted. A stored message is queued for the outbound
+    /// peers in the same transaction.
+    pub fn gate_deposit(
+        &mut self,
+        gate: &str,
+        epoch: u64,
+        nonce: &str,
+        json: &str,
+        now: u64,
+    ) -> Result<GateDeposit, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (out, wake) =
+            Self::gate_message_tx(&tx, &self.outbox, gate, epoch, nonce, json, now, None)?;
+        tx.commit()?;
+        self.wake(&wake);
+        Ok(out)
+    }
+
+    /// Every epoch record of `gate` (exact JSON, genesis first) for a member; consumes the nonce.
+    pub fn gate_epochs(
+        &mut self,
+        nonce: NonceUse<'_>,
+        gate: &str,
+        now: u64,
+    ) -> Result<GateRead<Vec<postern_core::gate::EpochRecord>>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if Self::consume_nonce(&tx, nonce, now)?.is_err() {
+            return Ok(GateRead::Replayed);
+        }
+        if !Self::is_gate_member(&tx, gate, nonce.node_id)? {
+            tx.commit()?;
+            return Ok(GateRead::NotAMember);
+        }
+        let records = Self::gate_records(&tx, gate)?;
+        tx.commit()?;
+        Ok(GateRead::Ok(records))
+    }
+
+    /// Messages of `gate` after `after` (seq), oldest first, limited to the epochs whose roster
+    /// holds the requester; consumes the nonce.
+    pub fn gate_messages(
+        &mut self,
+        nonce: NonceUse<'_>,
+        gate: &str,
+        after: u64,
+        limit: u32,
+        now: u64,
+    ) -> Result<GateRead<Vec<postern_core::api::gate::StoredGateMessage>>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if Self::consume_nonce(&tx, nonce, now)?.is_err() {
+            return Ok(GateRead::Replayed);
+        }
+        if !Self::is_gate_member(&tx, gate, nonce.node_id)? {
+            tx.commit()?;
+            return Ok(GateRead::NotAMember);
+        }
+        let mut out = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT m.seq, m.epoch, m.received_at, m.message FROM gate_messages m
+                 JOIN gate_members g ON g.gate = m.gate AND g.epoch = m.epoch AND g.member_id = ?2
+                 WHERE m.gate = ?1 AND m.seq > ?3 ORDER BY m.seq ASC LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(
+                params![gate, nonce.node_id, to_i64(after), i64::from(limit)],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )?;
+            for row in rows {
+                let (seq, epoch, received_at, json) = row?;
+                let message = postern_core::gate::GateMessage::from_json(&json).map_err(|_| {
+                    StoreError::Corrupt("stored gate message does not parse".into())
+                })?;
+                out.push(postern_core::api::gate::StoredGateMessage {
+                    seq: to_u64(seq),
+                    epoch: to_u64(epoch),
+                    received_at: to_u64(received_at),
+                    message,
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(GateRead::Ok(out))
+    }
+
+    /// Every stored chain (records genesis first) of the gates whose member index lists the
+    /// requester, by gate id; `None` when the nonce was already used. The caller decides
+    /// membership with core (`api::gate::mine_entry`); consumes the nonce.
+    pub fn gate_chains_of(
+        &mut self,
+        nonce: NonceUse<'_>,
+        now: u64,
+    ) -> Result<Option<Vec<Vec<postern_core::gate::EpochRecord>>>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if Self::consume_nonce(&tx, nonce, now)?.is_err() {
+            return Ok(None);
+        }
+        let gates: Vec<String> = {
+            let mut stmt = tx.prepare(
+                "SELECT DISTINCT gate FROM gate_members WHERE member_id = ?1 ORDER BY gate ASC",
+            )?;
+            let rows = stmt.query_map(params![nonce.node_id], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::with_capacity(gates.len());
+        for gate in &gates {
+            out.push(Self::gate_records(&tx, gate)?);
+        }
+        tx.commit()?;
+        Ok(Some(out))
+    }
+}
+
+/// The transaction-level gate writes shared by client and peer submissions, and the pull feed.
+impl Store {
+    pub(super) fn gate_head(
+        tx: &rusqlite::Transaction<'_>,
+        gate: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(tx
+            .query_row(
+                "SELECT head_epoch FROM gates WHERE gate = ?1",
+                params![gate],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(to_u64))
+    }
+
+    /// Core's check of `record` against the stored chain and, if accepted, its storage and
+    /// outbound queueing (except to `from`), inside `tx`. A refusal writes nothing.
+    pub(super) fn gate_epoch_tx(
+        tx: &rusqlite::Transaction<'_>,
+        outbox: &Outbox,
+        record: &postern_core::gate::EpochRecord,
+        now: u64,
+        from: Option<&str>,
+    ) -> Result<(EpochOutcome, Vec<usize>), StoreError> {
+        use postern_core::gate::{GateError, GateState};
+        let stored = Self::gate_records(tx, &record.gate)?;
+        let (epoch, genesis_hash) = if stored.is_empty() {
+            let state = match GateState::from_genesis(record) {
+                Ok(s) => s,
+                Err(e) => return Ok((EpochOutcome::Refused(e), Vec::new())),
+            };
+            let g = hex::encode(state.genesis_hash());
+            tx.execute(
+                "INSERT INTO gates (gate, genesis_hash, head_epoch, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![record.gate, g, to_i64(state.epoch()), to_i64(now)],
+            )?;
+            (state.head().clone(), g)
+        } else {
+            let mut state = postern_core::gate::verify_epoch_chain(&stored)
+                .map_err(|e| StoreError::Corrupt(format!("stored gate chain: {e}")))?;
+            let epoch = match state.apply(record) {
+                Ok(e) => e,
+                Err(e) => return Ok((EpochOutcome::Refused(e), Vec::new())),
+            };
+            tx.execute(
+                "UPDATE gates SET head_epoch = ?2 WHERE gate = ?1",
+                params![record.gate, to_i64(epoch.number())],
+            )?;
+            (epoch, hex::encode(state.genesis_hash()))
+        };
+        let json = serde_json::to_string(record).map_err(|_| {
+            StoreError::Corrupt(GateError::Malformed("epoch record JSON").to_string())
+        })?;
+        let hash = hex::encode(epoch.hash());
+        tx.execute(
+            "INSERT INTO gate_epochs (gate, epoch, hash, record, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![record.gate, to_i64(epoch.number()), hash, json, to_i64(now)],
+        )?;
+        for entry in epoch.roster().entries() {
+            tx.execute(
+                "INSERT INTO gate_members (gate, member_id, epoch) VALUES (?1, ?2, ?3)",
+                params![record.gate, entry.member_id(), to_i64(epoch.number())],
+            )?;
+        }
+        let item = FeedItem {
+            gate: &record.gate,
+            kind: "epoch",
+            item_ref: epoch.number(),
+            json: &json,
+        };
+        let wake = Self::gate_feed_and_queue(tx, outbox, item, from, now)?;
+        Ok((
+            EpochOutcome::Accepted {
+                epoch: epoch.number(),
+                hash,
+                genesis_hash,
+            },
+            wake,
+        ))
+    }
+
+    /// Store a validated gate message inside `tx` (dedup by (gate, nonce), only held epochs) and
+    /// queue it for the outbound peers except `from`. Nothing is written unless stored.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn gate_message_tx(
+        tx: &rusqlite::Transaction<'_>,
+        outbox: &Outbox,
+        gate: &str,
+        epoch: u64,
+        nonce: &str,
+        json: &str,
+        now: u64,
+        from: Option<&str>,
+    ) -> Result<(GateDeposit, Vec<usize>), StoreError> {
+        let Some(head) = Self::gate_head(tx, gate)? else {
+            return Ok((GateDeposit::UnknownGate, Vec::new()));
+        };
+        if epoch > head {
+            return Ok((GateDeposit::UnknownEpoch { head }, Vec::new()));
+        }
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT seq FROM gate_messages WHERE gate = ?1 AND nonce = ?2",
+                params![gate, nonce],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(seq) = existing {
+            return Ok((GateDeposit::Duplicate { seq: to_u64(seq) }, Vec::new()));
+        }
+        tx.execute(
+            "INSERT INTO gate_messages (gate, epoch, nonce, message, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![gate, to_i64(epoch), nonce, json, to_i64(now)],
+        )?;
+        let seq = to_u64(tx.last_insert_rowid());
+        let item = FeedItem {
+            gate,
+            kind: "message",
+            item_ref: seq,
+            json,
+        };
+        let wake = Self::gate_feed_and_queue(tx, outbox, item, from, now)?;
+        Ok((GateDeposit::Stored { seq }, wake))
+    }
+
+    /// List a stored gate item in the pull feed and queue it (its exact stored JSON spliced into
+    /// a peer-push body, `{"record": …}` or `{"message": …}`) for every outbound peer except
+    /// `from`, inside `tx`.
+    fn gate_feed_and_queue(
+        tx: &rusqlite::Transaction<'_>,
+        outbox: &Outbox,
+        item: FeedItem<'_>,
+        from: Option<&str>,
+        now: u64,
+    ) -> Result<Vec<usize>, StoreError> {
+        tx.execute(
+            "INSERT INTO gate_feed (gate, kind, item_ref) VALUES (?1, ?2, ?3)",
+            params![item.gate, item.kind, to_i64(item.item_ref)],
+        )?;
+        let field = if item.kind == "epoch" {
+            "record"
+        } else {
+            "message"
+        };
+        let body = format!("{{\"{field}\":{}}}", item.json);
+        Self::enqueue_raw(
+            tx,
+            outbox,
+            postern_core::api::gate::PATH_PEER_PUSH,
+            &body,
+            from,
+            now,
+        )
+    }
+
+    /// Stored gate items after feed position `after`, oldest first: (position, exact peer-push
+    /// body). At most `limit` items and, past the first, about `max_bytes` of bodies.
+    pub fn gate_feed_page(
+        &self,
+        after: u64,
+        limit: u32,
+        max_bytes: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT f.seq, e.record, m.message FROM gate_feed f
+             LEFT JOIN gate_epochs e ON f.kind = 'epoch' AND e.gate = f.gate AND e.epoch = f.item_ref
+             LEFT JOIN gate_messages m ON f.kind = 'message' AND m.seq = f.item_ref
+             WHERE f.seq > ?1 ORDER BY f.seq ASC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![to_i64(after), i64::from(limit)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?;
+        let (mut out, mut bytes) = (Vec::new(), 0usize);
+        for row in rows {
+            let (seq, record, message) = row?;
+            let body = match (record, message) {
+                (Some(r), _) => format!("{{\"record\":{r}}}"),
+                (None, Some(m)) => format!("{{\"message\":{m}}}"),
+                (None, None) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "gate feed entry {seq} has no item"
+                    )))
+                }
+            };
+            bytes = bytes.saturating_add(body.len());
+            if !out.is_empty() && bytes > max_bytes {
+                break;
+            }
+            out.push((to_u64(seq), body));
+        }
+        Ok(out)
+    }
+}

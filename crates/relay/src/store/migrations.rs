@@ -1,0 +1,204 @@
+//! Schema migrations of the relay database; `PRAGMA user_version` is the number applied so far.
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+/// Schema migrations; `PRAGMA user_version` is the number applied so far.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: walking skeleton.
+    "CREATE TABLE nodes (
+        node_id       TEXT PRIMARY KEY NOT NULL,
+        public_key    TEXT NOT NULL,
+        dh_pub_key    TEXT NOT NULL,
+        registered_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE nonces (
+        node_id    TEXT NOT NULL,
+        nonce      TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (node_id, nonce)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX nonces_expiry ON nonces (expires_at);
+    CREATE TABLE messages (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        recipient_id TEXT NOT NULL,
+        msg_id       TEXT NOT NULL,
+        sender_ref   TEXT NOT NULL,
+        envelope     TEXT NOT NULL,
+        received_at  INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        UNIQUE (recipient_id, msg_id)
+    ) STRICT;
+    CREATE INDEX messages_pair ON messages (recipient_id, sender_ref);
+    CREATE INDEX messages_expiry ON messages (expires_at);",
+    // 2: Infonet chain, one table per lane. `idx` is the 0-based position in the lane, `event` the
+    // exact JSON of the event as served; the other columns are lookup keys.
+    "CREATE TABLE infonet_public (
+        idx         INTEGER PRIMARY KEY NOT NULL CHECK (idx >= 0),
+        event_id    TEXT NOT NULL UNIQUE,
+        prev_hash   TEXT NOT NULL,
+        event_type  TEXT NOT NULL,
+        node_id     TEXT NOT NULL,
+        event       TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX infonet_public_node ON infonet_public (node_id, idx);
+    CREATE TABLE infonet_private (
+        idx         INTEGER PRIMARY KEY NOT NULL CHECK (idx >= 0),
+        event_id    TEXT NOT NULL UNIQUE,
+        prev_hash   TEXT NOT NULL,
+        event_type  TEXT NOT NULL,
+        node_id     TEXT NOT NULL,
+        event       TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX infonet_private_node ON infonet_private (node_id, idx);",
+    // 3: private gates. `gate_epochs` holds the exact JSON of every accepted epoch record,
+    // `gate_members` the roster of each epoch (for read authorisation), `gate_messages` the
+    // sealed messages (ciphertext only, exactly as validated).
+    "CREATE TABLE gates (
+        gate         TEXT PRIMARY KEY NOT NULL,
+        genesis_hash TEXT NOT NULL,
+        head_epoch   INTEGER NOT NULL,
+        created_at   INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE gate_epochs (
+        gate        TEXT NOT NULL REFERENCES gates (gate),
+        epoch       INTEGER NOT NULL,
+        hash        TEXT NOT NULL,
+        record      TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (gate, epoch)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE gate_members (
+        gate      TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        epoch     INTEGER NOT NULL,
+        PRIMARY KEY (gate, member_id, epoch)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE gate_messages (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        gate        TEXT NOT NULL REFERENCES gates (gate),
+        epoch       INTEGER NOT NULL,
+        nonce       TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        UNIQUE (gate, nonce)
+    ) STRICT;
+    CREATE INDEX gate_messages_epoch ON gate_messages (gate, epoch, seq);",
+    // 4: durable peer replication. `replication_outbox` holds one row per (peer, job), written
+    // in the same transaction as the deposit / ack / append that creates the job; `path` and
+    // `body` are the exact request to send. `dm_tombstones` remembers acked msg_ids until the
+    // message would have expired, so a late replica is not stored (or forwarded) again.
+    "CREATE TABLE replication_outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        peer            TEXT NOT NULL,
+        path            TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        created_at      INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX replication_outbox_peer ON replication_outbox (peer, id);
+    CREATE TABLE dm_tombstones (
+        recipient_id TEXT NOT NULL,
+        msg_id       TEXT NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        PRIMARY KEY (recipient_id, msg_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX dm_tombstones_expiry ON dm_tombstones (expires_at);",
+    // 5 (relay-b): gate replication parking, gate pull feed and persisted pull-sync state.
+    // `gate_feed` orders every stored epoch record and gate message (existing ones backfilled)
+    // for peers that pull; `gate_pull_cursor` is how far this relay pulled from each peer.
+    // `gate_parked` holds
+    // gate items pushed by a peer before their predecessor (an epoch record whose previous
+    // epoch, or a message whose epoch, is not here yet): exact JSON, never served, re-run
+    // through core once the missing epoch arrives. `sync_peer_state` is the pull-sync
+    // scheduler state of each peer (JSON of core's `SyncWorkerState` plus relay fields).
+    "CREATE TABLE gate_parked (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        gate        TEXT NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('epoch', 'message')),
+        epoch       INTEGER NOT NULL,
+        item_key    TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        from_peer   TEXT,
+        received_at INTEGER NOT NULL,
+        UNIQUE (gate, kind, item_key)
+    ) STRICT;
+    CREATE INDEX gate_parked_gate ON gate_parked (gate, epoch, id);
+    CREATE INDEX gate_parked_age ON gate_parked (received_at);
+    CREATE TABLE sync_peer_state (
+        peer             TEXT PRIMARY KEY NOT NULL,
+        state            TEXT NOT NULL,
+        last_retry_after INTEGER NOT NULL DEFAULT 0,
+        peer_head        TEXT NOT NULL DEFAULT '',
+        fork_reports     INTEGER NOT NULL DEFAULT 0,
+        updated_at       INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE gate_feed (
+        seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+        gate     TEXT NOT NULL,
+        kind     TEXT NOT NULL CHECK (kind IN ('epoch', 'message')),
+        item_ref INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO gate_feed (gate, kind, item_ref) SELECT gate, 'epoch', epoch FROM gate_epochs ORDER BY gate, epoch;
+    INSERT INTO gate_feed (gate, kind, item_ref) SELECT gate, 'message', seq FROM gate_messages ORDER BY seq;
+    CREATE TABLE gate_pull_cursor (
+        peer       TEXT PRIMARY KEY NOT NULL,
+        after_seq  INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;",
+    // 6 (relay-a): DM pull-from-peers (pulled by the DM feed puller). `dm_feed` lists, in a local strictly
+    // increasing `seq`, every envelope spooled here and every owner-signed ack applied here
+    // (`body` = the exact replicate-envelope / replicate-ack request), so a peer can pull what
+    // its pushes never brought; an acked or expired envelope leaves the feed. `dm_pull_cursors`
+    // holds the last `seq` pulled from each peer, so a restart resumes where it stopped.
+    // Messages already spooled are listed in their spool order. Also indexes `gate_members` by
+    // member for `gate/mine`.
+    "CREATE TABLE dm_feed (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind         TEXT NOT NULL CHECK (kind IN ('envelope', 'ack')),
+        recipient_id TEXT NOT NULL,
+        msg_id       TEXT,
+        body         TEXT NOT NULL,
+        expires_at   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX dm_feed_msg ON dm_feed (recipient_id, msg_id);
+    CREATE INDEX dm_feed_expiry ON dm_feed (expires_at);
+    CREATE TABLE dm_pull_cursors (
+        peer       TEXT PRIMARY KEY NOT NULL,
+        after      INTEGER NOT NULL,
+        pulled     INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO dm_feed (kind, recipient_id, msg_id, body, expires_at)
+        SELECT 'envelope', recipient_id, msg_id,
+               json_object('envelope', json(envelope), 'expires_at', expires_at), expires_at
+        FROM messages ORDER BY seq;
+    CREATE INDEX gate_members_by_member ON gate_members (member_id);",
+];
+
+/// Apply the migrations `conn` has not seen yet, each in its own exclusive transaction. A
+/// database written by a newer relay is refused.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let known = MIGRATIONS.len() as i64;
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > known {
+        return Err(StoreError::TooNew {
+            found: current,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
