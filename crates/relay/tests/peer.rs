@@ -666,6 +666,10 @@ fn pull_sync_heals_a_partition() {
         },
     );
     assert!(report.valid, "{:?}", report.error);
+    // The pull counter is bumped just after the events are stored: wait for it, then check it.
+    wait_for("B's pull counter", Duration::from_secs(30), || {
+        metric(&b.get("/metrics").body, "postern_sync_events_pulled_total") >= 5
+    });
     let text = b.get("/metrics").body;
     assert_eq!(metric(&text, "postern_sync_events_pulled_total"), 5);
     assert_eq!(metric(&text, "postern_sync_forks_total"), 0);
