@@ -15,6 +15,8 @@ use serde::Serialize;
 
 pub use crate::model::delivery::RelayError;
 
+use super::clock::now_secs;
+
 /// Health endpoint.
 pub const PATH_HEALTH: &str = "/api/health";
 
