@@ -11,7 +11,8 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::platform::idb::{BackupRecords, Storage};
+use crate::platform::idb::backup::BackupRecords;
+use crate::platform::idb::Storage;
 use crate::platform::keystore::AtRest;
 use crate::session::Session;
 

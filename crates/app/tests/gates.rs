@@ -94,8 +94,9 @@ async fn gate_outbox_round_trip_holds_ciphertext_only() {
 #[wasm_bindgen_test]
 async fn gate_outbox_per_post_records() {
     use postern_app::gates::effects::read_outbox;
+    use postern_app::model::chain::SyncHead;
     use postern_app::model::gates::{self as g, QueuedPost};
-    use postern_app::platform::idb::{self as storage, Storage, SyncHead};
+    use postern_app::platform::idb::{self as storage, Storage};
     let alice = Identity::generate(&mut OsRng);
     let gid = GateId::generate(&mut OsRng);
     let rec = gate::create_genesis(&alice, &gid, 1, &mut OsRng).unwrap();

@@ -2,22 +2,10 @@
 //! written together in one transaction per verified page.
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
-use serde::{Deserialize, Serialize};
 
 use super::{io, Storage, StorageError};
 use super::{KEY_SYNC_HEAD, STORE_EVENTS, STORE_META};
-
-/// Where the stored chain ends, written in the same transaction as the events it covers.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct SyncHead {
-    /// Number of stored events.
-    pub count: u64,
-    /// Event id of the last stored event (genesis hash when empty).
-    pub head: String,
-    /// Scheduler state (last/next sync, failures) of `postern_core::sync`.
-    #[serde(default)]
-    pub scheduler: postern_core::sync::SyncWorkerState,
-}
+use crate::model::chain::SyncHead;
 
 impl Storage {
     /// The chain sync cursor (default: nothing stored).

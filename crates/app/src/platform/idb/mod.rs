@@ -23,13 +23,10 @@ use zeroize::Zeroizing;
 
 use super::keystore::{self, AtRest, KeystoreError, STORE_VAULT};
 
-mod backup;
+pub mod backup;
 mod chain;
 mod dm;
 mod gate;
-
-pub use backup::BackupRecords;
-pub use chain::SyncHead;
 
 /// Default database name.
 pub const DB_NAME: &str = "postern";
@@ -48,7 +45,7 @@ const KEY_IDENTITY: &str = "identity_secret";
 const KEY_GATE_OUTBOX: &str = "gate_outbox";
 /// Synced Infonet chain events (v5), keyed by `sync::model::event_key(index)`.
 pub const STORE_EVENTS: &str = "events";
-/// `meta` key of the chain sync cursor ([`SyncHead`]).
+/// `meta` key of the chain sync cursor (`model::chain::SyncHead`).
 const KEY_SYNC_HEAD: &str = "sync_head";
 /// `vault` record present once the v1–v3 plaintext records were sealed.
 const KEY_MIGRATED_V4: &str = "migrated_v4";
