@@ -183,7 +183,7 @@ async fn import(
     Ok(format!(
         "Restored identity {} and {n} records ({} contacts, {} messages, {} gates) in {:.0} ms \
          (key derivation {:.0} ms).",
-        crate::logic::fingerprint(&restored.public()),
+        crate::model::contacts::fingerprint(&restored.public()),
         records.count("contacts"),
         records.count("messages"),
         records.count("gates"),

@@ -8,8 +8,6 @@ use postern_app::model::messages::{self, Direction, OutState, OutboxEntry, Store
 use postern_app::model::wording;
 use postern_app::platform::idb::{self as storage, Storage, DB_VERSION};
 use postern_core::api::codes;
-use postern_core::dm::{DmError, MAX_BODY_LEN};
-use postern_core::identity::IdentityError;
 use postern_core::Identity;
 use rand_core::OsRng;
 use wasm_bindgen_test::*;

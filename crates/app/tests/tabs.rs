@@ -8,7 +8,6 @@ use std::rc::Rc;
 
 use postern_app::platform::idb::{self as storage, Storage, DB_VERSION};
 use postern_app::platform::tabs::{self, Role};
-use postern_core::Identity;
 use rand_core::OsRng;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
