@@ -1,4 +1,4 @@
-//! Delivery rules: the relay client's error type, which refusals are permanent, outbox and
+//! Delivery rules: which relay refusals are permanent, outbox and
 //! delivery-check backoff (core's ladder), delivery-status queries, and how one delivery
 //! attempt settles an outgoing message.
 use std::collections::{BTreeMap, HashSet};
@@ -8,50 +8,8 @@ use postern_core::api::dm::{StatusRequest, MAX_STATUS_IDS};
 use postern_core::dm;
 
 use super::messages::{Direction, OutState, StoredMessage};
+pub use super::relay_error::RelayError;
 use super::wording;
-
-/// A failed relay request, as the app words and classifies it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RelayError {
-    /// The request never got an answer from the relay (network down, relay stopped, gateway
-    /// error in front of it).
-    Unreachable(String),
-    /// The relay answered with an error body.
-    Api {
-        status: u16,
-        code: String,
-        detail: String,
-    },
-    /// The relay answered with something we could not understand.
-    BadResponse(String),
-}
-
-impl RelayError {
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, RelayError::Unreachable(_))
-    }
-
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            RelayError::Api { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for RelayError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RelayError::Unreachable(e) => write!(f, "relay unreachable ({e})"),
-            RelayError::Api {
-                status,
-                code,
-                detail,
-            } => write!(f, "relay refused ({status} {code}): {detail}"),
-            RelayError::BadResponse(e) => write!(f, "unexpected relay response: {e}"),
-        }
-    }
-}
 
 /// First retry delay of the outbox after a failed attempt (seconds); doubles per failure.
 pub const OUTBOX_BACKOFF_BASE_S: u64 = 5;

@@ -6,5 +6,6 @@ pub mod contacts;
 pub mod delivery;
 pub mod gates;
 pub mod messages;
+pub mod relay_error;
 pub mod tabs;
 pub mod wording;

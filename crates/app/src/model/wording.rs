@@ -4,7 +4,7 @@ use postern_core::api::codes;
 use postern_core::caps::{CapError, DEFAULT_MAILBOX_CAP, DEFAULT_PER_SENDER_CAP};
 use postern_core::dm::{DmError, MAX_BODY_LEN};
 
-use super::delivery::RelayError;
+use super::relay_error::RelayError;
 
 /// Wording for a body that fails before sealing.
 pub fn explain_seal_error(e: &DmError) -> String {
