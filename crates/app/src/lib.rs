@@ -1,19 +1,27 @@
-//! Postern's browser UI (Yew). Wasm-only: on native targets this library is empty so that
-//! `cargo test --workspace` still builds.
-#![cfg(target_arch = "wasm32")]
+//! Postern's browser UI (Yew). `model` (pure rules and wording) builds on every target and is
+//! tested natively; the UI (`app`, `dm`, `gates`, `settings`, `sync`), the shared `session` and
+//! the browser `platform` are wasm32 only. Dependencies run one way:
+//! views → state → effects → platform → model.
+pub mod model;
 
+#[cfg(target_arch = "wasm32")]
 pub mod app;
+#[cfg(target_arch = "wasm32")]
+pub mod dm;
+#[cfg(target_arch = "wasm32")]
 pub mod gates;
-pub mod keystore;
-pub mod logic;
-pub mod relay;
+#[cfg(target_arch = "wasm32")]
+pub mod platform;
+#[cfg(target_arch = "wasm32")]
+pub mod session;
+#[cfg(target_arch = "wasm32")]
 pub mod settings;
-pub mod storage;
+#[cfg(target_arch = "wasm32")]
 pub mod sync;
-pub mod tabs;
 
 /// Mount the app on `<body>`. In the chain verification worker (same wasm module, no
 /// `window`) this does nothing: the worker only calls `sync::worker::sync_worker_handle`.
+#[cfg(target_arch = "wasm32")]
 pub fn run() {
     if web_sys::window().is_none() {
         return;

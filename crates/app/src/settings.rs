@@ -11,24 +11,14 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::keystore::AtRest;
-use crate::storage::{BackupRecords, Storage};
+use crate::platform::idb::backup::BackupRecords;
+use crate::platform::idb::Storage;
+use crate::platform::keystore::AtRest;
+use crate::session::Session;
 
 /// Shortest passphrase accepted for a new backup.
 pub const MIN_PASSPHRASE: usize = 10;
 const IMPORT_REPORT: &str = "postern-import-report";
-
-#[derive(Properties)]
-pub struct Props {
-    pub storage: Rc<Storage>,
-    pub identity: Rc<Identity>,
-}
-
-impl PartialEq for Props {
-    fn eq(&self, o: &Self) -> bool {
-        Rc::ptr_eq(&self.storage, &o.storage) && Rc::ptr_eq(&self.identity, &o.identity)
-    }
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum St {
@@ -59,6 +49,7 @@ pub enum Msg {
 }
 
 pub struct Settings {
+    session: Session,
     persist: &'static str,
     pass: Zeroizing<String>,
     pass2: Zeroizing<String>,
@@ -192,7 +183,7 @@ async fn import(
     Ok(format!(
         "Restored identity {} and {n} records ({} contacts, {} messages, {} gates) in {:.0} ms \
          (key derivation {:.0} ms).",
-        crate::logic::fingerprint(&restored.public()),
+        crate::model::contacts::fingerprint(&restored.public()),
         records.count("contacts"),
         records.count("messages"),
         records.count("gates"),
@@ -203,7 +194,7 @@ async fn import(
 
 impl Component for Settings {
     type Message = Msg;
-    type Properties = Props;
+    type Properties = ();
 
     fn create(ctx: &Context<Self>) -> Self {
         ctx.link()
@@ -214,7 +205,12 @@ impl Component for Settings {
             let _ = s.remove_item(IMPORT_REPORT);
             r.map(|r| (St::Ok, r))
         });
+        let (session, _) = ctx
+            .link()
+            .context::<Session>(Callback::noop())
+            .expect("Settings is rendered inside the session context");
         Settings {
+            session,
             persist: "checking",
             pass: Zeroizing::default(),
             pass2: Zeroizing::default(),
@@ -243,8 +239,8 @@ impl Component for Settings {
                 } else {
                     self.export_status = Some((St::Pending, "Encrypting the backup…".to_string()));
                     let (s, node) = (
-                        ctx.props().storage.clone(),
-                        ctx.props().identity.node_id().to_string(),
+                        self.session.storage.clone(),
+                        self.session.identity.node_id().to_string(),
                     );
                     let pass = self.pass.clone();
                     ctx.link()
@@ -286,7 +282,7 @@ impl Component for Settings {
                     Some(file) => {
                         self.import_status =
                             Some((St::Pending, "Decrypting the backup…".to_string()));
-                        let (s, me) = (ctx.props().storage.clone(), ctx.props().identity.clone());
+                        let (s, me) = (self.session.storage.clone(), self.session.identity.clone());
                         let pass = self.import_pass.clone();
                         ctx.link().send_future(async move {
                             Msg::Imported(import(s, me, file, pass).await)
@@ -314,7 +310,7 @@ impl Component for Settings {
 
     fn view(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
-        let at_rest = ctx.props().storage.at_rest();
+        let at_rest = self.session.storage.at_rest();
         let persist_text = match self.persist {
             "granted" => "granted: the browser will not evict Postern's data under storage pressure",
             "denied" => "not granted: the browser may evict Postern's data under storage pressure; keep a backup",
@@ -370,58 +366,4 @@ impl Component for Settings {
             </section>
         }
     }
-}
-
-/// Called once the identity is unlocked: records the unlock time (ms since navigation start)
-/// as `html[data-unlock-ms]` and, when `localStorage["postern-test-hooks"] == "1"` (set by the
-/// e2e harness only), exposes `window.__posternTest.identitySecret` so the leak scans know the
-/// private keys, and `window.__posternTest.readStore(name)` (the opened records of a store). The hook gives nothing a same-origin script could not already get (it can use
-/// the stored CryptoKey itself), and it is off unless that flag is set.
-pub fn after_unlock(secret: &str) {
-    let ms = perf_now();
-    let Some(w) = web_sys::window() else {
-        return;
-    };
-    if let Some(root) = w.document().and_then(|d| d.document_element()) {
-        let _ = root.set_attribute("data-unlock-ms", &format!("{ms:.0}"));
-    }
-    let hooks = w
-        .local_storage()
-        .ok()
-        .flatten()
-        .and_then(|l| l.get_item("postern-test-hooks").ok().flatten());
-    if hooks.as_deref() == Some("1") {
-        let obj = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&obj, &"identitySecret".into(), &secret.into());
-        let read = wasm_bindgen::closure::Closure::<dyn Fn(String) -> js_sys::Promise>::new(
-            |store: String| {
-                wasm_bindgen_futures::future_to_promise(async move {
-                    test_read_store(&store)
-                        .await
-                        .map_err(|e| JsValue::from_str(&e))
-                })
-            },
-        );
-        let _ = js_sys::Reflect::set(&obj, &"readStore".into(), &read.into_js_value());
-        let _ = js_sys::Reflect::set(&w, &"__posternTest".into(), &obj);
-    }
-}
-
-/// Test hook `window.__posternTest.readStore(name)`: the OPENED records of one store as an
-/// array of `[key, json]` pairs, in key order (IndexedDB holds them only sealed). Uses its
-/// own short-lived connection, closed before returning.
-async fn test_read_store(store: &str) -> Result<JsValue, String> {
-    let s = Storage::open(crate::storage::DB_NAME)
-        .await
-        .map_err(|e| e.to_string())?;
-    let rows = s.opened_records(store).await;
-    s.close();
-    let out = js_sys::Array::new();
-    for (k, v) in rows.map_err(|e| e.to_string())? {
-        let pair = js_sys::Array::new();
-        pair.push(&JsValue::from_str(&k));
-        pair.push(&JsValue::from_str(&v));
-        out.push(&pair);
-    }
-    Ok(out.into())
 }

@@ -2,14 +2,12 @@
 //! Run: `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p postern-app --target wasm32-unknown-unknown`
 #![cfg(target_arch = "wasm32")]
 
-use postern_app::logic::{self, ContactError};
-use postern_app::relay::RelayError;
-use postern_app::storage::{
-    self, Contact, Direction, OutState, OutboxEntry, Storage, StoredMessage, DB_VERSION,
-};
+use postern_app::model::contacts::Contact;
+use postern_app::model::delivery::{self, RelayError};
+use postern_app::model::messages::{self, Direction, OutState, OutboxEntry, StoredMessage};
+use postern_app::model::wording;
+use postern_app::platform::idb::{self as storage, Storage, DB_VERSION};
 use postern_core::api::codes;
-use postern_core::dm::{DmError, MAX_BODY_LEN};
-use postern_core::identity::IdentityError;
 use postern_core::Identity;
 use rand_core::OsRng;
 use wasm_bindgen_test::*;
@@ -87,121 +85,12 @@ async fn storage_round_trip_and_never_overwrites_identity() {
 }
 
 #[wasm_bindgen_test]
-fn contact_form_uses_core_parser() {
-    let me = Identity::generate(&mut OsRng).public();
-    let bob = Identity::generate(&mut OsRng).public();
-    let bob_s = bob.to_string();
-    let ok = logic::parse_contact("  Bob ", &format!("\n{bob_s}\n"), &me, &[], 1).unwrap();
-    assert_eq!(ok.name, "Bob");
-    assert_eq!(ok.node_id, bob.node_id());
-    assert_eq!(ok.identity, bob_s);
-
-    assert_eq!(
-        logic::parse_contact("", &bob_s, &me, &[], 1),
-        Err(ContactError::EmptyName)
-    );
-    assert_eq!(
-        logic::parse_contact("Bob", " ", &me, &[], 1),
-        Err(ContactError::EmptyIdentity)
-    );
-    assert_eq!(
-        logic::parse_contact("Me", &me.to_string(), &me, &[], 1),
-        Err(ContactError::IsSelf)
-    );
-    assert!(matches!(
-        logic::parse_contact("Bob", "postern1.nope", &me, &[], 1),
-        Err(ContactError::Invalid(IdentityError::Malformed(_)))
-    ));
-    let existing = vec![ok.clone()];
-    assert_eq!(
-        logic::parse_contact("Robert", &bob_s, &me, &existing, 1),
-        Err(ContactError::DuplicateIdentity("Bob".into()))
-    );
-    let carol = Identity::generate(&mut OsRng).public().to_string();
-    assert_eq!(
-        logic::parse_contact("bob", &carol, &me, &existing, 1),
-        Err(ContactError::DuplicateName("Bob".into()))
-    );
-    // Errors are worded for people.
-    let text = ContactError::Invalid(IdentityError::NodeIdMismatch).to_string();
-    assert!(text.contains("not a valid Postern identity"), "{text}");
-}
-
-#[wasm_bindgen_test]
-fn seal_and_open_in_the_browser() {
-    let alice = Identity::generate(&mut OsRng);
-    let bob = Identity::generate(&mut OsRng);
-    let (env, local) = logic::seal_text(&alice, &bob.public(), "hello bob", 100, 100_000).unwrap();
-    assert_eq!(local.direction, Direction::Out);
-    assert_eq!(local.peer_node_id, bob.node_id());
-    assert_eq!(local.msg_id, env.msg_id);
-    // The envelope does not carry the plaintext.
-    assert!(!serde_json::to_string(&env).unwrap().contains("hello bob"));
-
-    let opened = logic::open_envelope(&bob, &env, 200).unwrap();
-    assert_eq!(opened.direction, Direction::In);
-    assert_eq!(opened.peer_node_id, alice.node_id());
-    assert_eq!(opened.peer_identity, alice.public().to_string());
-    assert_eq!(opened.body, "hello bob");
-    assert_eq!((opened.timestamp, opened.stored_at), (100, 200));
-    assert_eq!(
-        logic::open_envelope(&alice, &env, 200).unwrap_err(),
-        DmError::WrongRecipient
-    );
-
-    let big = "x".repeat(MAX_BODY_LEN + 1);
-    let err = logic::seal_text(&alice, &bob.public(), &big, 1, 1).unwrap_err();
-    assert_eq!(err, DmError::BodyTooLarge(MAX_BODY_LEN + 1));
-    assert!(logic::explain_seal_error(&err).contains(&MAX_BODY_LEN.to_string()));
-    assert!(logic::seal_text(&alice, &bob.public(), &"x".repeat(MAX_BODY_LEN), 1, 1).is_ok());
-}
-
-#[wasm_bindgen_test]
-fn send_errors_are_explained_and_never_say_sent() {
-    let api = |code: &str, detail: &str| RelayError::Api {
-        status: 404,
-        code: code.into(),
-        detail: detail.into(),
-    };
-    let cases = [
-        (RelayError::Unreachable("TypeError".into()), "unreachable"),
-        (api(codes::RECIPIENT_UNKNOWN, ""), "has not opened Postern"),
-        (api(codes::SENDER_CAP_REACHED, ""), "2 unread messages"),
-        (
-            api(
-                codes::SENDER_CAP_REACHED,
-                "you already have 5 unread messages waiting",
-            ),
-            "5 unread",
-        ),
-        (api(codes::MAILBOX_FULL, ""), "mailbox is full"),
-        (api("weird", "boom"), "boom"),
-    ];
-    for (e, want) in cases {
-        let text = logic::explain_send_error(&e, "Bob");
-        assert!(text.contains(want), "{text:?} should contain {want:?}");
-        // The UI (and the e2e test) read "sent" in #send-status as success.
-        assert!(!text.to_lowercase().contains("sent"), "{text:?}");
-    }
-}
-
-#[wasm_bindgen_test]
-fn short_ids() {
-    assert_eq!(
-        logic::short_node_id("!sb_0123456789abcdef0123456789abcdef"),
-        "0123-4567"
-    );
-    let p = Identity::generate(&mut OsRng).public();
-    assert_eq!(logic::fingerprint(&p).replace('-', ""), p.short_id());
-}
-
-#[wasm_bindgen_test]
 async fn outbox_queue_settle_and_survive_reload() {
     let name = scratch_db();
     let db = Storage::open(&name).await.unwrap();
     let alice = Identity::generate(&mut OsRng);
     let bob = Identity::generate(&mut OsRng).public();
-    let (env, local) = logic::seal_text(&alice, &bob, "queued secret text", 50, 50_000).unwrap();
+    let (env, local) = messages::seal_text(&alice, &bob, "queued secret text", 50, 50_000).unwrap();
     assert_eq!(local.state, OutState::Queued);
     let entry = OutboxEntry {
         msg_id: local.msg_id.clone(),
@@ -285,27 +174,27 @@ async fn upgrade_from_v1_keeps_data() {
 fn outbox_backoff_and_error_classes() {
     // Core's rule: base · 2^(n−1), capped; Retry-After wins when longer.
     assert_eq!(
-        logic::outbox_retry_delay_s(1, 0),
-        logic::OUTBOX_BACKOFF_BASE_S
+        delivery::outbox_retry_delay_s(1, 0),
+        delivery::OUTBOX_BACKOFF_BASE_S
     );
     assert_eq!(
-        logic::outbox_retry_delay_s(2, 0),
-        2 * logic::OUTBOX_BACKOFF_BASE_S
+        delivery::outbox_retry_delay_s(2, 0),
+        2 * delivery::OUTBOX_BACKOFF_BASE_S
     );
     assert_eq!(
-        logic::outbox_retry_delay_s(60, 0),
-        logic::OUTBOX_BACKOFF_CAP_S
+        delivery::outbox_retry_delay_s(60, 0),
+        delivery::OUTBOX_BACKOFF_CAP_S
     );
-    assert_eq!(logic::outbox_retry_delay_s(1, 1000), 1000);
+    assert_eq!(delivery::outbox_retry_delay_s(1, 1000), 1000);
     let api = |code: &str| RelayError::Api {
         status: 400,
         code: code.into(),
         detail: String::new(),
     };
-    assert!(logic::is_permanent_send_error(&api(
+    assert!(delivery::is_permanent_send_error(&api(
         codes::PAYLOAD_TOO_LARGE
     )));
-    assert!(logic::is_permanent_send_error(&api(codes::BAD_REQUEST)));
+    assert!(delivery::is_permanent_send_error(&api(codes::BAD_REQUEST)));
     for retry in [
         codes::RECIPIENT_UNKNOWN,
         codes::SENDER_CAP_REACHED,
@@ -313,12 +202,12 @@ fn outbox_backoff_and_error_classes() {
         codes::RATE_LIMITED,
         codes::INTERNAL,
     ] {
-        assert!(!logic::is_permanent_send_error(&api(retry)), "{retry}");
+        assert!(!delivery::is_permanent_send_error(&api(retry)), "{retry}");
     }
-    assert!(!logic::is_permanent_send_error(&RelayError::Unreachable(
-        "x".into()
-    )));
-    let q = logic::explain_queued();
+    assert!(!delivery::is_permanent_send_error(
+        &RelayError::Unreachable("x".into())
+    ));
+    let q = wording::explain_queued();
     assert!(
         q.contains("queued") && !q.to_lowercase().contains("sent"),
         "{q}"
@@ -329,8 +218,8 @@ fn outbox_backoff_and_error_classes() {
 async fn gate_chain_invite_removal_and_storage_v2_upgrade() {
     use indexed_db_futures::database::Database;
     use indexed_db_futures::prelude::*;
-    use postern_app::gates;
-    use postern_app::storage::{StoredGate, StoredGateMessage};
+    use postern_app::model::gates;
+    use postern_app::model::gates::{StoredGate, StoredGateMessage};
     use postern_core::gate::{self, GateId, Reason, Role};
 
     // Invite codes.
@@ -426,7 +315,7 @@ async fn delivered_state_persists_and_queries_cover_unsettled_sent_messages() {
     done.state = OutState::Delivered;
     ms.extend([queued, done, msg(Direction::In, &carol, "msg-c004", 1, "x")]);
     let skip: std::collections::HashSet<String> = [ms[0].key()].into();
-    let qs = logic::delivery_queries(&ms, &skip);
+    let qs = delivery::delivery_queries(&ms, &skip);
     // Bob's 100 remaining sent ids in one batch, Carol's only sent one in another.
     let shape: Vec<(&str, usize)> = qs
         .iter()
@@ -439,17 +328,17 @@ async fn delivered_state_persists_and_queries_cover_unsettled_sent_messages() {
         .iter()
         .all(|q| q.validate().is_ok() && !q.msg_ids.contains(&"msg-0000".to_string())));
     assert!(
-        logic::delivery_queries(&ms[MAX_STATUS_IDS + 2..], &skip).is_empty(),
+        delivery::delivery_queries(&ms[MAX_STATUS_IDS + 2..], &skip).is_empty(),
         "nothing unsettled, no query"
     );
-    assert_eq!(logic::delivery_check_delay_s(0), 0);
+    assert_eq!(delivery::delivery_check_delay_s(0), 0);
     assert_eq!(
-        logic::delivery_check_delay_s(1),
-        logic::DELIVERY_CHECK_BASE_S
+        delivery::delivery_check_delay_s(1),
+        delivery::DELIVERY_CHECK_BASE_S
     );
     assert_eq!(
-        logic::delivery_check_delay_s(50),
-        logic::DELIVERY_CHECK_CAP_S
+        delivery::delivery_check_delay_s(50),
+        delivery::DELIVERY_CHECK_CAP_S
     );
 
     // Delivered is stored sealed like every state and survives a reopen.
@@ -468,6 +357,7 @@ async fn delivered_state_persists_and_queries_cover_unsettled_sent_messages() {
     // A multi-tab reload never moves a delivered message back to sent.
     let mut stale = m.clone();
     stale.state = OutState::Sent;
-    let (merged, _) = postern_app::tabs::merge_reload(&[m.clone()], &[], vec![stale], vec![]);
+    let (merged, _) =
+        postern_app::model::messages::merge_reload(&[m.clone()], &[], vec![stale], vec![]);
     assert_eq!(merged[0].state, OutState::Delivered);
 }

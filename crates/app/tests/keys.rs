@@ -6,10 +6,11 @@
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
-use postern_app::keystore::AtRest;
-use postern_app::storage::{
-    self, BackupRecords, Contact, Direction, OutState, Storage, StoredMessage,
-};
+use postern_app::model::contacts::Contact;
+use postern_app::model::messages::{Direction, OutState, StoredMessage};
+use postern_app::platform::idb::backup::BackupRecords;
+use postern_app::platform::idb::{self as storage, Storage};
+use postern_app::platform::keystore::AtRest;
 use postern_core::backup::{self, KdfParams};
 use postern_core::Identity;
 use rand_core::OsRng;
@@ -291,13 +292,13 @@ async fn fallback_raw_key_reports_unprotected_and_still_seals() {
             for s in storage::DATA_STORES {
                 db.create_object_store(s).build()?;
             }
-            db.create_object_store(postern_app::keystore::STORE_VAULT)
+            db.create_object_store(postern_app::platform::keystore::STORE_VAULT)
                 .build()?;
             Ok(())
         })
         .await
         .unwrap();
-    postern_app::keystore::create_unprotected_for_tests(&db)
+    postern_app::platform::keystore::create_unprotected_for_tests(&db)
         .await
         .unwrap();
     db.close();

@@ -2,12 +2,13 @@
 //! badge, Merkle comparison, explorer filter) and its IndexedDB v5 `events` store.
 #![cfg(target_arch = "wasm32")]
 
-use postern_app::storage::{self, Storage, SyncHead, DB_VERSION};
-use postern_app::sync::explorer::describe;
-use postern_app::sync::model::{
+use postern_app::model::chain::SyncHead;
+use postern_app::model::chain::{
     backoff_reason, compare_merkle, event_key, matches_filter, progress_fraction, Badge,
     EventSummary, MerkleCheck, RateMeter, Rejected, ToWorker, Verifier, PAGE_LIMIT,
 };
+use postern_app::platform::idb::{self as storage, Storage, DB_VERSION};
+use postern_app::sync::explorer::describe;
 use postern_core::canonical::GENESIS_HASH;
 use postern_core::chaingen::{generate_chain, GenOptions};
 use postern_core::event::ChainEvent;

@@ -7,8 +7,8 @@ use postern_core::json;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use super::model::{event_key, matches_filter, EventSummary};
-use crate::storage::Storage;
+use crate::model::chain::{event_key, matches_filter, EventSummary};
+use crate::platform::idb::Storage;
 
 /// Rows shown per "show more".
 pub const ROWS: usize = 100;
@@ -185,7 +185,7 @@ impl Component for Explorer {
                             <li class="sync-event" data-index={e.index.to_string()} data-type={e.event_type.clone()}
                                 data-node={e.node_id.clone()}>
                                 <button type="button" class="linkish" onclick={link.callback(move |_| Msg::Select(s.clone()))}>
-                                    { format!("#{} {} · {} · seq {}", e.index, e.event_type, super::model::short(&e.node_id), e.sequence) }
+                                    { format!("#{} {} · {} · seq {}", e.index, e.event_type, crate::model::chain::short(&e.node_id), e.sequence) }
                                 </button>
                             </li>
                         }

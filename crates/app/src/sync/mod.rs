@@ -1,7 +1,7 @@
 //! Infonet chain sync view: pages the relay's public chain into IndexedDB, verifies it with
-//! core in a Web Worker that runs this same wasm module, and lets you explore the events.
+//! core in a Web Worker that runs this same wasm module, and lets you explore the events. The
+//! pure part (worker protocol, ingest, meter, badge) is `model::chain`.
 pub mod explorer;
-pub mod model;
 pub mod view;
 pub mod worker;
 

@@ -21,13 +21,14 @@ use yew::html::Scope;
 use yew::prelude::*;
 
 use super::explorer::{Events, Explorer};
-use super::model::{
+use super::worker::Bridge;
+use crate::model::chain::SyncHead;
+use crate::model::chain::{
     backoff_reason, compare_merkle, event_key, progress_fraction, short, Badge, FromWorker,
     MerkleCheck, RateMeter, Rejected, ToWorker, PAGE_LIMIT,
 };
-use super::worker::Bridge;
-use crate::relay::{now_millis, now_secs};
-use crate::storage::{Storage, SyncHead};
+use crate::platform::clock::{now_millis, now_secs};
+use crate::platform::idb::Storage;
 
 /// Scheduler settings of the browser: look for new events every 30 s; after failures back off
 /// from 5 s up to 5 min (a longer `Retry-After` wins).

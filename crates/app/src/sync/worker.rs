@@ -18,7 +18,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
 
-use super::model::{FromWorker, Rejected, ToWorker, Verifier};
+use crate::model::chain::{FromWorker, Rejected, ToWorker, Verifier};
 
 /// URL of the worker script (copied unhashed by Trunk, precached by the service worker).
 pub const WORKER_URL: &str = "/sync-worker.js";

@@ -13,7 +13,7 @@
 //!
 //! Rules: every WebCrypto call happens before or after an IndexedDB transaction, never inside
 //! one; records are written with `add` (never overwritten) and never deleted; any failure to
-//! unwrap is reported as [`StorageError::Locked`] and nothing is touched.
+//! unwrap is reported as [`KeystoreError::Locked`] and nothing is touched.
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
@@ -26,7 +26,14 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
 use zeroize::Zeroizing;
 
-use crate::storage::StorageError;
+/// Why the store key could not be had. `platform::idb` maps it into its `StorageError`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeystoreError {
+    /// Reading or writing the `vault` store failed.
+    Io(String),
+    /// The store key could not be unlocked; local data is kept untouched.
+    Locked(String),
+}
 
 pub const STORE_VAULT: &str = "vault";
 const K_WRAP: &str = "wrap_key";
@@ -135,8 +142,8 @@ struct Stored {
     raw: Option<String>,
 }
 
-async fn read(db: &Database) -> Result<Stored, StorageError> {
-    let io = |e: indexed_db_futures::error::Error| StorageError::Io(e.to_string());
+async fn read(db: &Database) -> Result<Stored, KeystoreError> {
+    let io = |e: indexed_db_futures::error::Error| KeystoreError::Io(e.to_string());
     let tx = db.transaction(STORE_VAULT).build().map_err(io)?;
     let st = tx.object_store(STORE_VAULT).map_err(io)?;
     let wrap: Option<JsValue> = st.get(K_WRAP).primitive().map_err(io)?.await.map_err(io)?;
@@ -154,20 +161,20 @@ async fn read(db: &Database) -> Result<Stored, StorageError> {
     })
 }
 
-async fn from_stored(s: Stored) -> Result<Option<(StoreKey, AtRest)>, StorageError> {
+async fn from_stored(s: Stored) -> Result<Option<(StoreKey, AtRest)>, KeystoreError> {
     if let Some(wrapped) = s.wrapped {
         let ck: CryptoKey = s.wrap.dyn_into().map_err(|_| {
-            StorageError::Locked("the browser key that protects local data is missing".into())
+            KeystoreError::Locked("the browser key that protects local data is missing".into())
         })?;
-        let k = unwrap(&ck, &wrapped).await.map_err(StorageError::Locked)?;
+        let k = unwrap(&ck, &wrapped).await.map_err(KeystoreError::Locked)?;
         return Ok(Some((k, AtRest::Protected)));
     }
     if let Some(raw) = s.raw {
         let bytes = Zeroizing::new(
             b64::decode_url(&raw)
-                .map_err(|_| StorageError::Locked("the stored key is malformed".into()))?,
+                .map_err(|_| KeystoreError::Locked("the stored key is malformed".into()))?,
         );
-        let k = StoreKey::from_slice(&bytes).map_err(|e| StorageError::Locked(e.to_string()))?;
+        let k = StoreKey::from_slice(&bytes).map_err(|e| KeystoreError::Locked(e.to_string()))?;
         return Ok(Some((k, AtRest::Unprotected)));
     }
     Ok(None)
@@ -192,7 +199,7 @@ async fn write(db: &Database, entries: Vec<(&str, JsValue)>) -> Result<(), Strin
 }
 
 /// Unlock the store key of this profile, creating (and wrapping) one on first use.
-pub async fn unlock_or_create(db: &Database) -> Result<(StoreKey, AtRest), StorageError> {
+pub async fn unlock_or_create(db: &Database) -> Result<(StoreKey, AtRest), KeystoreError> {
     if let Some(k) = from_stored(read(db).await?).await? {
         return Ok(k);
     }
@@ -215,7 +222,7 @@ pub async fn unlock_or_create(db: &Database) -> Result<(StoreKey, AtRest), Stora
     // Whatever is stored now is the key of this profile (ours, or another tab's).
     from_stored(read(db).await?)
         .await?
-        .ok_or_else(|| StorageError::Io("the store key could not be saved".into()))
+        .ok_or_else(|| KeystoreError::Io("the store key could not be saved".into()))
 }
 
 /// Test hook: store the raw-key fallback as a browser without CryptoKey storage would.

@@ -511,3 +511,15 @@ pub fn matches_filter(e: &EventSummary, event_type: &str, node: &str) -> bool {
 pub fn event_key(index: u64) -> String {
     format!("{index:012}")
 }
+
+/// Where the stored chain ends, written in the same transaction as the events it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncHead {
+    /// Number of stored events.
+    pub count: u64,
+    /// Event id of the last stored event (genesis hash when empty).
+    pub head: String,
+    /// Scheduler state (last/next sync, failures) of `postern_core::sync`.
+    #[serde(default)]
+    pub scheduler: postern_core::sync::SyncWorkerState,
+}

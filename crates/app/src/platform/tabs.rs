@@ -1,4 +1,5 @@
-//! Multi-tab coordination: one writer tab, any number of usable readers.
+//! Multi-tab coordination in the browser: the Web Lock election and the BroadcastChannel (the
+//! pure role machine and messages are `model::tabs`). One writer tab, any number of readers.
 //!
 //! Every tab of the same profile shares one IndexedDB database. Background writers (DM polling +
 //! ack, outbox draining, DH key registration, and later gate refresh / chain sync) run only in
@@ -16,129 +17,15 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::storage::{message_key, Direction, OutState, OutboxEntry, StoredMessage};
+pub use crate::model::tabs::{duties, next_role, Duties, LockEvent, Role, TabMsg};
 
 /// Web Lock whose holder is the writer tab.
 pub const LOCK_NAME: &str = "postern-writer";
 /// BroadcastChannel shared by the tabs of one profile.
 pub const CHANNEL_NAME: &str = "postern-tabs";
-
-/// This tab's part in the multi-tab protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// The lock was requested; no answer yet. Runs no background writer.
-    Pending,
-    /// Holds the writer lock (or the browser has no Web Locks): runs every background writer.
-    Leader,
-    /// Another tab holds the lock; this one waits in the lock queue to take over.
-    Follower,
-    /// Gave the lock up for good (the database was upgraded by a newer tab): does nothing.
-    Retired,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Pending => "pending",
-            Role::Leader => "leader",
-            Role::Follower => "follower",
-            Role::Retired => "retired",
-        }
-    }
-
-    /// Text of the small indicator shown in the top bar.
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Pending => "starting…",
-            Role::Leader => "this tab syncs",
-            Role::Follower => "another tab syncs",
-            Role::Retired => "stopped",
-        }
-    }
-}
-
-/// What the lock manager told us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockEvent {
-    /// `navigator.locks` is missing: behave as leader.
-    Unsupported,
-    /// The lock was granted (first try or after waiting).
-    Granted,
-    /// Another tab holds the lock (the `ifAvailable` try got no lock).
-    Unavailable,
-    /// We released the lock on purpose.
-    Released,
-}
-
-/// The role state machine.
-pub fn next_role(current: Role, ev: LockEvent) -> Role {
-    match (current, ev) {
-        (Role::Retired, _) => Role::Retired,
-        (_, LockEvent::Released) => Role::Retired,
-        (_, LockEvent::Unsupported | LockEvent::Granted) => Role::Leader,
-        // A late "unavailable" never demotes a leader.
-        (Role::Leader, LockEvent::Unavailable) => Role::Leader,
-        (_, LockEvent::Unavailable) => Role::Follower,
-    }
-}
-
-/// Which background work a tab in `role` runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Duties {
-    /// Register the DH key, poll + ack the mailbox.
-    pub sync: bool,
-    /// Deliver the outbox itself (otherwise: ask the leader with [`TabMsg::Drain`]).
-    pub drain_outbox: bool,
-    /// Forward user-triggered work to the leader.
-    pub forward: bool,
-}
-
-pub fn duties(role: Role) -> Duties {
-    let leader = role == Role::Leader;
-    Duties {
-        sync: leader,
-        drain_outbox: leader,
-        forward: matches!(role, Role::Follower | Role::Pending),
-    }
-}
-
-/// Messages between the tabs of one profile (JSON over the BroadcastChannel).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
-pub enum TabMsg {
-    /// Follower → leader: something was queued: re-read the outbox from IndexedDB and deliver
-    /// it now.
-    Drain,
-    /// Follower → leader: "Check now" was pressed: re-read, deliver the outbox and poll now.
-    Check,
-    /// Any tab → the others: I wrote to IndexedDB (contacts, messages, delivery states): re-read.
-    Changed,
-    /// New follower → leader: send me your [`TabMsg::Status`].
-    Hello,
-    /// Leader → followers: relay state as the leader sees it.
-    Status {
-        /// `checking` / `online` / `offline`.
-        relay: String,
-        registered: bool,
-        last_check: Option<u64>,
-        error: Option<String>,
-    },
-}
-
-impl TabMsg {
-    pub fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// Decode a channel message; anything unexpected is ignored (`None`), never a panic.
-    pub fn decode(s: &str) -> Option<TabMsg> {
-        serde_json::from_str(s).ok()
-    }
-}
 
 type Subscriber = Rc<dyn Fn(Role)>;
 
@@ -330,56 +217,4 @@ impl Drop for Channel {
             bc.close();
         }
     }
-}
-
-/// Merge what another tab's write left in IndexedDB with this tab's in-memory view.
-///
-/// Delivery states only move forward (`queued` → `sent` / `failed`), so a stored `queued` copy
-/// never overrides a message this tab already settled (its write may still be in flight), and a
-/// settled message's envelope is never put back into the outbox (no second send). Records this
-/// tab could not persist are kept.
-pub fn merge_reload(
-    mem_messages: &[StoredMessage],
-    mem_outbox: &[OutboxEntry],
-    mut stored_messages: Vec<StoredMessage>,
-    stored_outbox: Vec<OutboxEntry>,
-) -> (Vec<StoredMessage>, Vec<OutboxEntry>) {
-    use std::collections::HashMap;
-    let mut index: HashMap<String, usize> = stored_messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (m.key(), i))
-        .collect();
-    for m in mem_messages {
-        match index.get(&m.key()) {
-            Some(&i) => {
-                let s = &mut stored_messages[i];
-                // States only move forward: queued → sent/failed → delivered.
-                let newer = (s.state == OutState::Queued && m.state != OutState::Queued)
-                    || (s.state == OutState::Sent && m.state == OutState::Delivered);
-                if newer {
-                    *s = m.clone();
-                }
-            }
-            None => {
-                index.insert(m.key(), stored_messages.len());
-                stored_messages.push(m.clone());
-            }
-        }
-    }
-    let queued = |e: &OutboxEntry| {
-        let key = message_key(Direction::Out, &e.peer_node_id, &e.msg_id);
-        index
-            .get(&key)
-            .is_none_or(|&i| stored_messages[i].state == OutState::Queued)
-    };
-    let mut outbox: Vec<OutboxEntry> = stored_outbox.into_iter().filter(|e| queued(e)).collect();
-    for e in mem_outbox {
-        if !outbox.iter().any(|o| o.key() == e.key()) && queued(e) {
-            outbox.push(e.clone());
-        }
-    }
-    outbox.sort_by(|a, b| (a.queued_at, &a.msg_id).cmp(&(b.queued_at, &b.msg_id)));
-    crate::storage::sort_messages(&mut stored_messages);
-    (stored_messages, outbox)
 }

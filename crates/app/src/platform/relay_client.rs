@@ -1,4 +1,4 @@
-//! Same-origin HTTP client for the relay's DM spool API. Only sealed envelopes and signed
+//! Same-origin HTTP client for the relay's DM spool and gate APIs (gloo-net). Only sealed envelopes and signed
 //! requests leave the browser; plaintext and secret keys never do.
 use gloo_net::http::{Request, Response};
 use postern_core::api::dm::{
@@ -13,60 +13,12 @@ use rand_core::OsRng;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use crate::model::delivery::RelayError;
+
+use super::clock::now_secs;
+
 /// Health endpoint.
 pub const PATH_HEALTH: &str = "/api/health";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RelayError {
-    /// The request never got an answer from the relay (network down, relay stopped, gateway
-    /// error in front of it).
-    Unreachable(String),
-    /// The relay answered with an error body.
-    Api {
-        status: u16,
-        code: String,
-        detail: String,
-    },
-    /// The relay answered with something we could not understand.
-    BadResponse(String),
-}
-
-impl RelayError {
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, RelayError::Unreachable(_))
-    }
-
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            RelayError::Api { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for RelayError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RelayError::Unreachable(e) => write!(f, "relay unreachable ({e})"),
-            RelayError::Api {
-                status,
-                code,
-                detail,
-            } => write!(f, "relay refused ({status} {code}): {detail}"),
-            RelayError::BadResponse(e) => write!(f, "unexpected relay response: {e}"),
-        }
-    }
-}
-
-/// Current time in milliseconds (browser clock).
-pub fn now_millis() -> u64 {
-    js_sys::Date::now() as u64
-}
-
-/// Current time in whole seconds (browser clock).
-pub fn now_secs() -> u64 {
-    (js_sys::Date::now() / 1000.0) as u64
-}
 
 async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, RelayError> {
     let status = resp.status();

@@ -1,0 +1,11 @@
+//! Direct messaging: [`state`] (the `DmState` reducer, split by concern into `inbox`, `outbox`
+//! and `tabs`), [`effects`] (IndexedDB and relay I/O answering with actions) and [`view`].
+mod inbox;
+mod outbox;
+mod tabs;
+
+pub mod effects;
+pub mod state;
+pub mod view;
+
+pub use state::{Action, DmState, Effect, Env};

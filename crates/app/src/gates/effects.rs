@@ -1,0 +1,239 @@
+//! The I/O of the gates panel: IndexedDB reads and writes and signed relay requests (gate
+//! list, epochs, messages, publish, post); each async effect answers with one [`Action`].
+use std::rc::Rc;
+
+use postern_core::gate::{create_genesis, EpochRecord, GateId};
+use postern_core::Identity;
+use rand_core::OsRng;
+
+use super::state::{Action, Discovered, Effect, GateRt, SyncOut};
+use crate::model::delivery::{is_permanent_gate_post_error, RelayError};
+use crate::model::gates::{decode_outbox, derive, opened, QueuedPost, StoredGate};
+use crate::platform::clock::{now_millis, now_secs};
+use crate::platform::idb::Storage;
+use crate::platform::{dom, relay_client as relay};
+
+/// Messages fetched per page, pages per gate per round.
+const PAGE: u32 = 100;
+const MAX_PAGES: usize = 5;
+
+/// Run one async effect (`Post` is the component's).
+pub async fn run(effect: Effect, storage: Rc<Storage>, me: Rc<Identity>) -> Option<Action> {
+    Some(match effect {
+        Effect::Reload(gen) => {
+            let queued = read_outbox(&storage).await;
+            Action::Loaded(gen, load(storage).await, queued)
+        }
+        Effect::Drain(keys) => Action::Drained(drain(&storage, &keys).await),
+        Effect::Sync { jobs, skip, queued } => {
+            let found = discover(me.clone(), skip).await;
+            let mut out = Vec::new();
+            for (meta, known) in jobs {
+                let id = meta.gate_id.clone();
+                let r = sync_gate(storage.clone(), me.clone(), meta, known).await;
+                if let Ok(o) = &r {
+                    // Queued posts the relay already has are settled.
+                    for n in o.seen.iter().filter(|n| queued.contains(n)) {
+                        let _ = storage.delete_gate_post(n).await;
+                    }
+                }
+                out.push(r.map_err(|e| (id, e)));
+            }
+            Action::Synced(out, found)
+        }
+        Effect::StoreGate { meta, records } => {
+            for r in &records {
+                let _ = storage.put_gate_epoch(r).await;
+            }
+            let _ = storage.put_gate(&meta).await;
+            Action::Stored
+        }
+        Effect::Create(name) => Action::Created(create(&storage, &me, name).await),
+        Effect::Publish(rec) => Action::Rotated(match rec {
+            Ok(rec) => relay::gate_publish_epoch(rec)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        }),
+        Effect::QueuePost(p) => Action::Queued(match serde_json::to_string(&p) {
+            Ok(j) => storage.put_gate_post(&p.message.nonce, j).await.is_ok(),
+            Err(_) => false,
+        }),
+        Effect::Copy(code) => {
+            let ok = dom::copy_to_clipboard(code).await;
+            Action::Copied(ok || dom::select_and_copy("gate-invite-code"))
+        }
+        Effect::Post(_) => return None,
+    })
+}
+
+/// The stored gate outbox (one `meta` record per queued post), oldest first.
+pub async fn read_outbox(s: &Storage) -> Vec<QueuedPost> {
+    decode_outbox(&s.gate_posts().await.unwrap_or_default())
+}
+
+async fn load(storage: Rc<Storage>) -> Vec<GateRt> {
+    let metas = storage.gates().await.unwrap_or_default();
+    let records = storage.gate_epochs().await.unwrap_or_default();
+    let msgs = storage.gate_messages().await.unwrap_or_default();
+    metas
+        .into_iter()
+        .map(|meta| {
+            let recs: Vec<EpochRecord> = records
+                .iter()
+                .filter(|r| r.gate == meta.gate_id)
+                .cloned()
+                .collect();
+            GateRt {
+                messages: msgs
+                    .iter()
+                    .filter(|m| m.gate == meta.gate_id)
+                    .cloned()
+                    .collect(),
+                records: recs,
+                derived: None,
+                error: None,
+                meta,
+            }
+        })
+        .collect()
+}
+
+/// Create a gate: genesis (core), publish it, store the entry and the record.
+async fn create(
+    storage: &Storage,
+    me: &Identity,
+    name: String,
+) -> Result<(StoredGate, EpochRecord), String> {
+    let gid = GateId::generate(&mut OsRng);
+    let rec = create_genesis(me, &gid, now_secs(), &mut OsRng).map_err(|e| e.to_string())?;
+    let resp = relay::gate_publish_epoch(rec.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let meta = StoredGate {
+        gate_id: gid.to_string(),
+        name,
+        genesis_hash: resp.genesis_hash,
+        after: 0,
+        added_at: now_millis(),
+    };
+    storage.put_gate(&meta).await.map_err(|e| e.to_string())?;
+    storage
+        .put_gate_epoch(&rec)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((meta, rec))
+}
+
+/// Send every stored queued post, oldest first; stop at the first unreachable answer. A
+/// settled post's record is deleted (and a sent one's opened message stored) before returning.
+async fn drain(
+    storage: &Storage,
+    keys: &[(String, Rc<crate::model::gates::Derived>)],
+) -> Vec<super::state::DrainResult> {
+    let mut out = Vec::new();
+    for p in read_outbox(storage).await {
+        let r = relay::gate_post_message(&p.message).await.map(|r| r.seq);
+        let nonce = p.message.nonce.clone();
+        let mut stored = None;
+        match &r {
+            Ok(seq) => {
+                stored = keys
+                    .iter()
+                    .find(|(g, _)| *g == p.gate)
+                    .and_then(|(_, d)| opened(&p.gate, *seq, d, &p.message));
+                if let Some(m) = &stored {
+                    let _ = storage.put_gate_message(m).await;
+                }
+                let _ = storage.delete_gate_post(&nonce).await;
+            }
+            Err(e) if is_permanent_gate_post_error(e) => {
+                let _ = storage.delete_gate_post(&nonce).await;
+            }
+            Err(_) => {}
+        }
+        let stop = matches!(r, Err(RelayError::Unreachable(_)));
+        out.push((nonce, r, stored));
+        if stop {
+            break;
+        }
+    }
+    out
+}
+
+/// Fetch the chain (signed read), verify it with core, persist it, then fetch, open and
+/// persist new messages.
+async fn sync_gate(
+    storage: Rc<Storage>,
+    me: Rc<Identity>,
+    mut meta: StoredGate,
+    known: usize,
+) -> Result<SyncOut, String> {
+    let resp = relay::gate_epochs(&me, &meta.gate_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let records = resp.records;
+    let derived = derive(&me, &meta.gate_id, &meta.genesis_hash, &records)?;
+    for r in records.iter().skip(known.min(records.len())) {
+        storage.put_gate_epoch(r).await.map_err(|e| e.to_string())?;
+    }
+    let mut new_messages = Vec::new();
+    let mut seen = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let page = relay::gate_messages(&me, &meta.gate_id, meta.after, PAGE)
+            .await
+            .map_err(|e| e.to_string())?;
+        let n = page.messages.len();
+        for sm in page.messages {
+            seen.push(sm.message.nonce.clone());
+            if let Some(m) = opened(&meta.gate_id, sm.seq, &derived, &sm.message) {
+                storage
+                    .put_gate_message(&m)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                new_messages.push(m);
+            }
+        }
+        meta.after = page.next_after.max(meta.after);
+        if n < PAGE as usize {
+            break;
+        }
+    }
+    storage.put_gate(&meta).await.map_err(|e| e.to_string())?;
+    Ok(SyncOut {
+        gate_id: meta.gate_id.clone(),
+        meta,
+        records,
+        new_messages,
+        seen,
+    })
+}
+
+/// Ask the relay which gates list me (signed `gate.list`), and for each one not in `skip`
+/// fetch its chain (signed `gate.read`) and verify it with core against the listed genesis.
+/// A listing or chain that fails is skipped: nothing is offered that core did not verify.
+/// `None` when the listing itself failed (pending invitations are then kept as they are).
+async fn discover(me: Rc<Identity>, skip: Vec<String>) -> Option<Vec<Discovered>> {
+    let Ok(mine) = relay::gate_mine(&me).await else {
+        return None;
+    };
+    let mut out = Vec::new();
+    for g in mine.gates {
+        if !g.current_member || skip.contains(&g.gate) {
+            continue;
+        }
+        let Ok(resp) = relay::gate_epochs(&me, &g.gate).await else {
+            continue;
+        };
+        if let Ok(d) = derive(&me, &g.gate, &g.genesis_hash, &resp.records) {
+            out.push(Discovered {
+                gate_id: g.gate,
+                genesis_hash: g.genesis_hash,
+                records: resp.records,
+                derived: Rc::new(d),
+            });
+        }
+    }
+    Some(out)
+}

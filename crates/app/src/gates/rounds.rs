@@ -1,0 +1,291 @@
+//! Reducer part for the background rounds of the gates panel: IndexedDB re-reads (multi-tab),
+//! discovery + sync (leader), joining discovered gates by the trust rule, and draining the
+//! gate outbox (leader).
+use std::rc::Rc;
+
+use super::state::{Discovered, DrainResult, Effect, Env, GateRt, GatesState, Invitation, SyncOut};
+use crate::model::delivery::{is_permanent_gate_post_error, outbox_retry_delay_s};
+use crate::model::gates::{derive_shared, gate_offer, Derived, GateOffer, QueuedPost, StoredGate};
+use crate::model::tabs::TabMsg;
+
+impl GatesState {
+    /// Re-read gates, epochs, messages and the outbox from IndexedDB.
+    pub fn reload(&mut self) {
+        if self.rounds.reloading {
+            self.rounds.reload_again = true;
+            return;
+        }
+        self.rounds.reloading = true;
+        let gen = self.outbox.gen;
+        self.fx(Effect::Reload(gen));
+    }
+
+    pub(super) fn on_loaded(
+        &mut self,
+        gen: u64,
+        mut gs: Vec<GateRt>,
+        queued: Vec<QueuedPost>,
+        env: &Env,
+    ) -> bool {
+        self.rounds.reloading = false;
+        // Keep what this tab knows beyond the store (writes still in flight).
+        for g in &mut gs {
+            if let Some(old) = self.gates.iter().find(|o| o.meta.gate_id == g.meta.gate_id) {
+                if old.derived.is_some() && old.records.len() >= g.records.len() {
+                    g.records = old.records.clone();
+                    g.derived = old.derived.clone();
+                }
+                g.error = old.error.clone();
+                g.meta.after = g.meta.after.max(old.meta.after);
+                for m in &old.messages {
+                    if !g.messages.iter().any(|x| x.seq == m.seq) {
+                        g.messages.push(m.clone());
+                    }
+                }
+                g.messages.sort_by_key(|m| m.seq);
+            }
+            if g.derived.is_none() && !g.records.is_empty() {
+                g.derived = derive_shared(env.identity, &g.meta, &g.records);
+            }
+        }
+        for old in self.gates.drain(..) {
+            if !gs.iter().any(|g| g.meta.gate_id == old.meta.gate_id) {
+                gs.push(old);
+            }
+        }
+        self.gates = gs;
+        if gen == self.outbox.gen {
+            self.outbox.posts = queued;
+            if !env.leader
+                && self.outbox.posts.is_empty()
+                && self
+                    .status
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with("Queued"))
+            {
+                self.status = Some("Posted to the gate.".into());
+            }
+        } else {
+            // The outbox changed while reading: read it again.
+            self.rounds.reload_again = true;
+        }
+        if self.selected.is_none() {
+            self.selected = self.gates.last().map(|g| g.meta.gate_id.clone());
+        }
+        if std::mem::take(&mut self.rounds.reload_again) {
+            self.reload();
+        } else if env.leader {
+            if std::mem::take(&mut self.rounds.drain_after_reload) && !self.outbox.posts.is_empty()
+            {
+                self.outbox.next_try_ms = 0;
+                self.drain(env);
+            }
+            if std::mem::take(&mut self.rounds.sync_after_reload) {
+                self.start_sync(env);
+            }
+        }
+        true
+    }
+
+    /// Leader only: send every stored queued post (any tab's), oldest first; stop at the first
+    /// unreachable answer. A settled post's record is deleted (and a sent one's opened message
+    /// stored) before the round reports, so the next round never sends it again.
+    pub(super) fn drain(&mut self, env: &Env) {
+        if !env.leader {
+            return;
+        }
+        if self.outbox.draining {
+            self.outbox.drain_again = true;
+            return;
+        }
+        self.outbox.draining = true;
+        self.outbox.drain_again = false;
+        let keys: Vec<(String, Rc<Derived>)> = self
+            .gates
+            .iter()
+            .filter_map(|g| Some((g.meta.gate_id.clone(), g.derived.clone()?)))
+            .collect();
+        self.fx(Effect::Drain(keys));
+    }
+
+    /// Leader only: gate discovery and sync (relay → IndexedDB).
+    pub(super) fn start_sync(&mut self, env: &Env) {
+        if !env.leader {
+            return;
+        }
+        if self.rounds.syncing {
+            self.rounds.sync_again = true;
+            return;
+        }
+        self.rounds.syncing = true;
+        self.rounds.sync_again = false;
+        let jobs: Vec<(StoredGate, usize)> = self
+            .gates
+            .iter()
+            .map(|g| (g.meta.clone(), g.records.len()))
+            .collect();
+        let skip: Vec<String> = self
+            .gates
+            .iter()
+            .map(|g| g.meta.gate_id.clone())
+            .chain(self.ignored.iter().cloned())
+            .collect();
+        let queued: Vec<String> = self
+            .outbox
+            .posts
+            .iter()
+            .map(|p| p.message.nonce.clone())
+            .collect();
+        self.fx(Effect::Sync { jobs, skip, queued });
+    }
+
+    /// Join a discovered gate: persist its verified chain and local entry, then sync messages.
+    pub(super) fn join_found(&mut self, found: Discovered, inviter: &str, env: &Env) {
+        if self.gates.iter().any(|g| g.meta.gate_id == found.gate_id) {
+            return;
+        }
+        let meta = StoredGate {
+            gate_id: found.gate_id.clone(),
+            name: format!("{} · {}", env.name_of(inviter), &found.gate_id[..8]),
+            genesis_hash: found.genesis_hash,
+            after: 0,
+            added_at: env.now_ms,
+        };
+        self.fx(Effect::StoreGate {
+            meta: meta.clone(),
+            records: found.records.clone(),
+        });
+        if self.selected.is_none() {
+            self.selected = Some(found.gate_id.clone());
+        }
+        self.gates
+            .push(GateRt::new(meta, found.records, Some(found.derived)));
+    }
+
+    pub(super) fn on_synced(
+        &mut self,
+        results: Vec<Result<SyncOut, (String, String)>>,
+        found: Option<Vec<Discovered>>,
+        env: &Env,
+    ) -> bool {
+        self.rounds.syncing = false;
+        let mut changed = false;
+        if let Some(found) = &found {
+            // An invitation the relay no longer offers (removed before accepting) goes.
+            self.invitations
+                .retain(|i| found.iter().any(|f| f.gate_id == i.found.gate_id));
+        }
+        for f in found.unwrap_or_default() {
+            self.invitations.retain(|i| i.found.gate_id != f.gate_id);
+            match gate_offer(env.contacts, &env.identity.node_id(), &f.derived.epochs) {
+                GateOffer::AutoJoin { inviter } => self.join_found(f, &inviter, env),
+                GateOffer::Ask { inviter } => {
+                    self.invitations.push(Invitation { found: f, inviter })
+                }
+                GateOffer::Nothing => {}
+            }
+        }
+        for r in results {
+            match r {
+                Ok(out) => changed |= self.apply_sync(out, env),
+                Err((id, e)) => {
+                    if let Some(g) = self.gates.iter_mut().find(|g| g.meta.gate_id == id) {
+                        g.error = Some(e);
+                    }
+                }
+            }
+        }
+        if changed {
+            self.post(TabMsg::Changed);
+        }
+        if self.rounds.sync_again {
+            self.start_sync(env);
+        }
+        true
+    }
+
+    /// One gate's synced chain and messages; true when something changed.
+    fn apply_sync(&mut self, out: SyncOut, env: &Env) -> bool {
+        let mut changed = false;
+        let Some(g) = self
+            .gates
+            .iter_mut()
+            .find(|g| g.meta.gate_id == out.gate_id)
+        else {
+            return false;
+        };
+        if out.records.len() != g.records.len() || g.derived.is_none() {
+            changed = true;
+            g.derived = derive_shared(env.identity, &out.meta, &out.records);
+            g.records = out.records;
+        }
+        g.meta.after = out.meta.after;
+        let before = self.outbox.posts.len();
+        self.outbox
+            .posts
+            .retain(|p| p.gate != out.gate_id || !out.seen.contains(&p.message.nonce));
+        if self.outbox.posts.len() != before {
+            changed = true;
+            self.outbox.gen += 1;
+        }
+        for m in out.new_messages {
+            if !g.messages.iter().any(|x| x.seq == m.seq) {
+                g.messages.push(m);
+                changed = true;
+            }
+        }
+        g.messages.sort_by_key(|m| m.seq);
+        g.error = None;
+        changed
+    }
+
+    pub(super) fn on_drained(&mut self, results: Vec<DrainResult>, env: &Env) -> bool {
+        self.outbox.draining = false;
+        let mut failed = false;
+        let mut settled = false;
+        for (nonce, r, stored) in results {
+            match r {
+                Ok(_) => {
+                    if let Some(m) = stored {
+                        if let Some(g) = self.gates.iter_mut().find(|g| g.meta.gate_id == m.gate) {
+                            if !g.messages.iter().any(|x| x.seq == m.seq) {
+                                g.messages.push(m);
+                                g.messages.sort_by_key(|m| m.seq);
+                            }
+                        }
+                    }
+                    self.status = Some("Posted to the gate.".into());
+                }
+                Err(e) if is_permanent_gate_post_error(&e) => {
+                    self.status = Some(format!("Could not post: {e}"));
+                }
+                Err(e) => {
+                    failed = true;
+                    self.status = Some(format!("Queued: will post when the relay answers ({e})."));
+                    continue;
+                }
+            }
+            self.outbox.posts.retain(|p| p.message.nonce != nonce);
+            settled = true;
+        }
+        if settled {
+            // Records already deleted: tell the other tabs (the author sees "sent").
+            self.outbox.gen += 1;
+            self.post(TabMsg::Changed);
+        }
+        if failed {
+            self.outbox.failures += 1;
+            self.outbox.next_try_ms =
+                env.now_ms + 1000 * outbox_retry_delay_s(self.outbox.failures, 0);
+        } else {
+            self.outbox.failures = 0;
+            self.outbox.next_try_ms = 0;
+            if self.outbox.drain_again {
+                // Posts queued while this round was in flight.
+                self.drain(env);
+            }
+        }
+        self.start_sync(env);
+        true
+    }
+}

@@ -1,0 +1,180 @@
+//! Contacts: the stored record, the add-contact rule (core's identity parser) and node-id labels.
+use std::str::FromStr;
+
+use postern_core::identity::{IdentityError, NODE_ID_PREFIX};
+use postern_core::PublicIdentity;
+use serde::{Deserialize, Serialize};
+
+/// Longest contact name accepted.
+pub const MAX_CONTACT_NAME_CHARS: usize = 64;
+
+/// A stored contact: a user-chosen label plus the contact's public identity string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub name: String,
+    pub node_id: String,
+    /// `postern1.…` public identity string, as parsed and re-printed by core.
+    pub identity: String,
+    pub added_at: u64,
+}
+
+/// Short, human-checkable form of a node id: the first 8 hex chars, grouped `abcd-ef01`.
+pub fn short_node_id(node_id: &str) -> String {
+    let hex = node_id.strip_prefix(NODE_ID_PREFIX).unwrap_or(node_id);
+    let head: String = hex.chars().take(8).collect();
+    if head.len() == 8 {
+        format!("{}-{}", &head[..4], &head[4..])
+    } else {
+        head
+    }
+}
+
+/// Fingerprint of a public identity (core's `short_id`, grouped for reading aloud).
+pub fn fingerprint(public: &PublicIdentity) -> String {
+    short_node_id(public.node_id())
+}
+
+/// The label for a node id: the contact name if known.
+pub fn contact_name<'a>(contacts: &'a [Contact], node_id: &str) -> Option<&'a str> {
+    contacts
+        .iter()
+        .find(|c| c.node_id == node_id)
+        .map(|c| c.name.as_str())
+}
+
+/// The contact name of a node id, else its short form.
+pub fn label_of(contacts: &[Contact], node_id: &str) -> String {
+    contact_name(contacts, node_id)
+        .map(str::to_string)
+        .unwrap_or_else(|| short_node_id(node_id))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactError {
+    EmptyName,
+    NameTooLong,
+    EmptyIdentity,
+    Invalid(IdentityError),
+    IsSelf,
+    DuplicateName(String),
+    DuplicateIdentity(String),
+}
+
+impl std::fmt::Display for ContactError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContactError::EmptyName => write!(f, "Give the contact a name."),
+            ContactError::NameTooLong => {
+                write!(
+                    f,
+                    "The name is too long (at most {MAX_CONTACT_NAME_CHARS} characters)."
+                )
+            }
+            ContactError::EmptyIdentity => {
+                write!(f, "Paste the contact's public identity (postern1.…).")
+            }
+            ContactError::Invalid(e) => write!(f, "That is not a valid Postern identity: {e}."),
+            ContactError::IsSelf => write!(f, "That is your own identity."),
+            ContactError::DuplicateName(n) => write!(f, "You already have a contact named “{n}”."),
+            ContactError::DuplicateIdentity(n) => {
+                write!(f, "This identity is already saved as “{n}”.")
+            }
+        }
+    }
+}
+
+/// Validate the add-contact form with core's parser.
+pub fn parse_contact(
+    name: &str,
+    identity: &str,
+    me: &PublicIdentity,
+    existing: &[Contact],
+    now: u64,
+) -> Result<Contact, ContactError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ContactError::EmptyName);
+    }
+    if name.chars().count() > MAX_CONTACT_NAME_CHARS {
+        return Err(ContactError::NameTooLong);
+    }
+    if identity.trim().is_empty() {
+        return Err(ContactError::EmptyIdentity);
+    }
+    let public = PublicIdentity::from_str(identity).map_err(ContactError::Invalid)?;
+    if public.node_id() == me.node_id() {
+        return Err(ContactError::IsSelf);
+    }
+    if let Some(c) = existing.iter().find(|c| c.node_id == public.node_id()) {
+        return Err(ContactError::DuplicateIdentity(c.name.clone()));
+    }
+    if let Some(c) = existing.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
+        return Err(ContactError::DuplicateName(c.name.clone()));
+    }
+    Ok(Contact {
+        name: name.to_string(),
+        node_id: public.node_id().to_string(),
+        identity: public.to_string(),
+        added_at: now,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postern_core::Identity;
+    use rand_core::OsRng;
+
+    // Moved from tests/browser.rs (`contact_form_uses_core_parser`).
+    #[test]
+    fn contact_form_uses_core_parser() {
+        let me = Identity::generate(&mut OsRng).public();
+        let bob = Identity::generate(&mut OsRng).public();
+        let bob_s = bob.to_string();
+        let ok = parse_contact("  Bob ", &format!("\n{bob_s}\n"), &me, &[], 1).unwrap();
+        assert_eq!(ok.name, "Bob");
+        assert_eq!(ok.node_id, bob.node_id());
+        assert_eq!(ok.identity, bob_s);
+
+        assert_eq!(
+            parse_contact("", &bob_s, &me, &[], 1),
+            Err(ContactError::EmptyName)
+        );
+        assert_eq!(
+            parse_contact("Bob", " ", &me, &[], 1),
+            Err(ContactError::EmptyIdentity)
+        );
+        assert_eq!(
+            parse_contact("Me", &me.to_string(), &me, &[], 1),
+            Err(ContactError::IsSelf)
+        );
+        assert!(matches!(
+            parse_contact("Bob", "postern1.nope", &me, &[], 1),
+            Err(ContactError::Invalid(IdentityError::Malformed(_)))
+        ));
+        let existing = vec![ok.clone()];
+        assert_eq!(
+            parse_contact("Robert", &bob_s, &me, &existing, 1),
+            Err(ContactError::DuplicateIdentity("Bob".into()))
+        );
+        let carol = Identity::generate(&mut OsRng).public().to_string();
+        assert_eq!(
+            parse_contact("bob", &carol, &me, &existing, 1),
+            Err(ContactError::DuplicateName("Bob".into()))
+        );
+        // Errors are worded for people.
+        let text = ContactError::Invalid(IdentityError::NodeIdMismatch).to_string();
+        assert!(text.contains("not a valid Postern identity"), "{text}");
+    }
+
+    // Moved from tests/browser.rs (`short_ids`).
+    #[test]
+    fn short_ids() {
+        assert_eq!(
+            short_node_id("!sb_0123456789abcdef0123456789abcdef"),
+            "0123-4567"
+        );
+        let p = Identity::generate(&mut OsRng).public();
+        assert_eq!(fingerprint(&p).replace('-', ""), p.short_id());
+    }
+}

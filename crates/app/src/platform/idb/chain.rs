@@ -1,0 +1,101 @@
+//! IndexedDB records of the synced Infonet chain: the events (v5 store) and the sync cursor,
+//! written together in one transaction per verified page.
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionMode;
+
+use super::{io, Storage, StorageError};
+use super::{KEY_SYNC_HEAD, STORE_EVENTS, STORE_META};
+use crate::model::chain::SyncHead;
+
+impl Storage {
+    /// The chain sync cursor (default: nothing stored).
+    pub async fn sync_head(&self) -> Result<SyncHead, StorageError> {
+        match self.get_string(STORE_META, KEY_SYNC_HEAD).await? {
+            Some(s) => serde_json::from_str(&s).map_err(|e| StorageError::Corrupt(e.to_string())),
+            None => Ok(SyncHead::default()),
+        }
+    }
+
+    /// Save only the scheduler part of the cursor (no events).
+    pub async fn put_sync_head(&self, head: &SyncHead) -> Result<(), StorageError> {
+        let json = serde_json::to_string(head).map_err(io)?;
+        self.write_string(STORE_META, KEY_SYNC_HEAD, json, true)
+            .await
+    }
+
+    /// Append one verified page: every `(key, exact JSON)` and the new cursor in ONE
+    /// read-write transaction. Everything is serialised before the transaction opens and
+    /// nothing but IndexedDB requests happens until it commits.
+    pub async fn append_events(
+        &self,
+        events: &[(String, String)],
+        head: &SyncHead,
+    ) -> Result<(), StorageError> {
+        let head_json = serde_json::to_string(head).map_err(io)?;
+        // Sealed like every record (public data, but one rule for the whole database), before
+        // the transaction opens.
+        let head_json = self.seal(STORE_META, KEY_SYNC_HEAD, &head_json);
+        let events: Vec<(&str, String)> = events
+            .iter()
+            .map(|(k, v)| (k.as_str(), self.seal(STORE_EVENTS, k, v)))
+            .collect();
+        let tx = self
+            .db
+            .transaction([STORE_EVENTS, STORE_META])
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        let st = tx.object_store(STORE_EVENTS).map_err(io)?;
+        for (key, json) in &events {
+            st.put(json.as_str())
+                .with_key(*key)
+                .primitive()
+                .map_err(io)?;
+        }
+        let meta = tx.object_store(STORE_META).map_err(io)?;
+        meta.put(head_json)
+            .with_key(KEY_SYNC_HEAD)
+            .primitive()
+            .map_err(io)?;
+        tx.commit().await.map_err(io)
+    }
+
+    /// Every stored event text in chain order (keys are zero-padded indexes).
+    pub async fn event_texts(&self) -> Result<Vec<String>, StorageError> {
+        // getAll returns records in key order.
+        Ok(self
+            .get_all_strings(STORE_EVENTS)
+            .await?
+            .into_iter()
+            .map(|z| z.to_string())
+            .collect())
+    }
+
+    /// One stored event text.
+    pub async fn event_text(&self, key: &str) -> Result<Option<String>, StorageError> {
+        Ok(self
+            .get_string(STORE_EVENTS, key)
+            .await?
+            .map(|z| z.to_string()))
+    }
+
+    /// Drop the stored chain and its cursor (one transaction), e.g. after it failed to verify.
+    pub async fn clear_events(&self) -> Result<(), StorageError> {
+        let tx = self
+            .db
+            .transaction([STORE_EVENTS, STORE_META])
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        tx.object_store(STORE_EVENTS)
+            .map_err(io)?
+            .clear()
+            .map_err(io)?;
+        tx.object_store(STORE_META)
+            .map_err(io)?
+            .delete(KEY_SYNC_HEAD)
+            .primitive()
+            .map_err(io)?;
+        tx.commit().await.map_err(io)
+    }
+}

@@ -1,0 +1,384 @@
+//! Browser persistence (IndexedDB) for the identity secret, contacts and opened messages.
+//!
+//! Everything stays in this tab's origin storage; nothing here is ever sent to the relay.
+//! Records are JSON documents under explicit keys, each **sealed** under the profile's store key
+//! (core [`vault`]: XChaCha20-Poly1305, AAD = store name + record key, so records cannot be
+//! swapped). The store key is unlocked by [`keystore`] (wrapped by a non-extractable WebCrypto
+//! key). Record keys (node ids, msg ids, gate ids) stay in the clear so lookups work.
+//!
+//! Rules: the identity secret is never overwritten or deleted (`add`, not `put`; an import
+//! archives the replaced one); a record that does not open is an error, never a reason to
+//! replace it; every seal/open happens outside IndexedDB transactions except the synchronous
+//! (non-awaiting) sealing of the one-time v4 migration.
+//!
+//! Schema history: v1 `meta`, `contacts`, `messages`; v2 adds `outbox`; v3 `gates`,
+//! `gate_epochs`, `gate_messages`; v4 adds `vault` (keyring + migration marker) and seals the
+//! plaintext records of v1–v3 in place, in one transaction, on the first open after the upgrade.
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionMode;
+use postern_core::vault::{self, StoreKey};
+use rand_core::OsRng;
+use zeroize::Zeroizing;
+
+use super::keystore::{self, AtRest, KeystoreError, STORE_VAULT};
+
+pub mod backup;
+mod chain;
+mod dm;
+mod gate;
+
+/// Default database name.
+pub const DB_NAME: &str = "postern";
+/// Schema version (2: `outbox` store added; 3: `gates`, `gate_epochs`, `gate_messages`;
+/// 4: `vault` store, every record sealed under the store key; 5: `events`, the synced public chain).
+pub const DB_VERSION: u32 = 5;
+
+const STORE_META: &str = "meta";
+const STORE_CONTACTS: &str = "contacts";
+const STORE_MESSAGES: &str = "messages";
+const STORE_OUTBOX: &str = "outbox";
+const STORE_GATES: &str = "gates";
+const STORE_GATE_EPOCHS: &str = "gate_epochs";
+const STORE_GATE_MESSAGES: &str = "gate_messages";
+const KEY_IDENTITY: &str = "identity_secret";
+const KEY_GATE_OUTBOX: &str = "gate_outbox";
+/// Synced Infonet chain events (v5), keyed by `sync::model::event_key(index)`.
+pub const STORE_EVENTS: &str = "events";
+/// `meta` key of the chain sync cursor (`model::chain::SyncHead`).
+const KEY_SYNC_HEAD: &str = "sync_head";
+/// `vault` record present once the v1–v3 plaintext records were sealed.
+const KEY_MIGRATED_V4: &str = "migrated_v4";
+/// Every store whose records are sealed (all but `vault`).
+pub const DATA_STORES: [&str; 7] = [
+    STORE_META,
+    STORE_CONTACTS,
+    STORE_MESSAGES,
+    STORE_OUTBOX,
+    STORE_GATES,
+    STORE_GATE_EPOCHS,
+    STORE_GATE_MESSAGES,
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageError {
+    /// IndexedDB is missing or refused to open (private mode, storage disabled…).
+    Unavailable(String),
+    /// A read or write failed.
+    Io(String),
+    /// A stored record could not be decoded (or did not open under the store key).
+    Corrupt(String),
+    /// The store key could not be unlocked; local data is kept untouched.
+    Locked(String),
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageError::Unavailable(e) => {
+                write!(f, "browser storage (IndexedDB) is unavailable: {e}")
+            }
+            StorageError::Io(e) => write!(f, "browser storage error: {e}"),
+            StorageError::Corrupt(e) => write!(f, "stored data is corrupt: {e}"),
+            StorageError::Locked(e) => write!(
+                f,
+                "local data could not be unlocked ({e}); it was kept untouched. Reload to try \
+                 again, or import a backup"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+fn io(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Io(e.to_string())
+}
+
+impl From<KeystoreError> for StorageError {
+    fn from(e: KeystoreError) -> StorageError {
+        match e {
+            KeystoreError::Io(e) => StorageError::Io(e),
+            KeystoreError::Locked(e) => StorageError::Locked(e),
+        }
+    }
+}
+
+/// Handle to the open database and the unlocked store key.
+pub struct Storage {
+    db: Database,
+    key: StoreKey,
+    at_rest: AtRest,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Corrupt(e.to_string())
+}
+
+impl Storage {
+    /// Open (and create or upgrade) the database `name`.
+    pub async fn open(name: &str) -> Result<Storage, StorageError> {
+        let db = Database::open(name)
+            .with_version(DB_VERSION)
+            .with_on_upgrade_needed(|event, db| {
+                let old = event.old_version() as u32;
+                let existing: Vec<String> = db.object_store_names().collect();
+                let create = |store: &str| -> Result<(), indexed_db_futures::error::Error> {
+                    if !existing.iter().any(|s| s == store) {
+                        db.create_object_store(store).build()?;
+                    }
+                    Ok(())
+                };
+                // v1–v3 only ever added stores: create what is missing, keep the rest.
+                for store in DATA_STORES {
+                    create(store)?;
+                }
+                if old < 4 {
+                    // v4: the keyring store. Sealing the older plaintext records needs the
+                    // store key (WebCrypto, async), so it runs right after open, in one
+                    // transaction, until `vault/migrated_v4` exists (see `migrate_v4`).
+                    create(STORE_VAULT)?;
+                }
+                // v5: synced Infonet chain events.
+                if old < 5 && !existing.iter().any(|s| s == STORE_EVENTS) {
+                    db.create_object_store(STORE_EVENTS).build()?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        let (key, at_rest) = keystore::unlock_or_create(&db).await?;
+        let s = Storage { db, key, at_rest };
+        s.migrate_v4().await?;
+        Ok(s)
+    }
+
+    /// Whether the store key is wrapped by a non-extractable WebCrypto key.
+    pub fn at_rest(&self) -> AtRest {
+        self.at_rest
+    }
+
+    /// Seal every plaintext record left by schema v1–v3, in one readwrite transaction (the
+    /// sealing is synchronous Rust, nothing else is awaited inside). Idempotent: sealed records
+    /// are recognised and left alone; the marker is written in the same transaction.
+    async fn migrate_v4(&self) -> Result<(), StorageError> {
+        let tx = self.db.transaction(STORE_VAULT).build().map_err(io)?;
+        let done: Option<String> = tx
+            .object_store(STORE_VAULT)
+            .map_err(io)?
+            .get(KEY_MIGRATED_V4)
+            .primitive()
+            .map_err(io)?
+            .await
+            .map_err(io)?;
+        drop(tx);
+        if done.is_some() {
+            return Ok(());
+        }
+        let mut stores: Vec<&str> = DATA_STORES.to_vec();
+        stores.push(STORE_VAULT);
+        let tx = self
+            .db
+            .transaction(stores)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        for store in DATA_STORES {
+            let st = tx.object_store(store).map_err(io)?;
+            let keys: Vec<String> = st
+                .get_all_keys::<String>()
+                .primitive()
+                .map_err(io)?
+                .await
+                .map_err(io)?
+                .collect::<Result<_, _>>()
+                .map_err(io)?;
+            let values: Vec<String> = st
+                .get_all::<String>()
+                .primitive()
+                .map_err(io)?
+                .await
+                .map_err(io)?
+                .collect::<Result<_, _>>()
+                .map_err(io)?;
+            for (k, v) in keys.iter().zip(values) {
+                let v = Zeroizing::new(v);
+                if !vault::is_sealed(&v) {
+                    let sealed = vault::seal_record(&self.key, store, k, v.as_bytes(), &mut OsRng);
+                    st.put(sealed).with_key(k.clone()).primitive().map_err(io)?;
+                }
+            }
+        }
+        tx.object_store(STORE_VAULT)
+            .map_err(io)?
+            .put("1".to_string())
+            .with_key(KEY_MIGRATED_V4)
+            .primitive()
+            .map_err(io)?;
+        tx.commit().await.map_err(io)
+    }
+
+    fn seal(&self, store: &str, key: &str, plaintext: &str) -> String {
+        vault::seal_record(&self.key, store, key, plaintext.as_bytes(), &mut OsRng)
+    }
+
+    fn open_sealed(
+        &self,
+        store: &str,
+        key: &str,
+        sealed: &str,
+    ) -> Result<Zeroizing<String>, StorageError> {
+        let pt = vault::open_record(&self.key, store, key, sealed)
+            .map_err(|e| corrupt(format!("{store}/{key}: {e}")))?;
+        String::from_utf8(pt.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| corrupt(format!("{store}/{key}: not UTF-8")))
+    }
+
+    async fn get_string(
+        &self,
+        store: &str,
+        key: &str,
+    ) -> Result<Option<Zeroizing<String>>, StorageError> {
+        let tx = self.db.transaction(store).build().map_err(io)?;
+        let st = tx.object_store(store).map_err(io)?;
+        let v: Option<String> = st
+            .get(key.to_string())
+            .primitive()
+            .map_err(io)?
+            .await
+            .map_err(io)?;
+        drop(tx);
+        v.map(|v| self.open_sealed(store, key, &v)).transpose()
+    }
+
+    async fn get_all_strings(&self, store: &str) -> Result<Vec<Zeroizing<String>>, StorageError> {
+        Ok(self
+            .get_all_pairs(store)
+            .await?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    /// Every record of `store` as `(key, opened value)`, in key order.
+    async fn get_all_pairs(
+        &self,
+        store: &str,
+    ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
+        let tx = self.db.transaction(store).build().map_err(io)?;
+        let st = tx.object_store(store).map_err(io)?;
+        let keys: Vec<String> = st
+            .get_all_keys::<String>()
+            .primitive()
+            .map_err(io)?
+            .await
+            .map_err(io)?
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        let values: Vec<String> = st
+            .get_all::<String>()
+            .primitive()
+            .map_err(io)?
+            .await
+            .map_err(io)?
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        drop(tx);
+        if keys.len() != values.len() {
+            return Err(corrupt(format!("{store}: keys and values differ")));
+        }
+        keys.into_iter()
+            .zip(values)
+            .map(|(k, v)| {
+                let opened = self.open_sealed(store, &k, &v)?;
+                Ok((k, opened))
+            })
+            .collect()
+    }
+
+    /// Test hook only (`window.__posternTest.readStore`, see `settings::after_unlock`): every
+    /// record of a data store (or `events`) as `(key, opened JSON)`, in key order. The keyring
+    /// store is refused (it holds no sealed records).
+    pub async fn opened_records(
+        &self,
+        store: &str,
+    ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
+        if !DATA_STORES.contains(&store) && store != STORE_EVENTS {
+            return Err(corrupt(format!("{store}: not a data store")));
+        }
+        self.get_all_pairs(store).await
+    }
+
+    /// Write `value` at `key`; with `overwrite == false` an existing record makes this fail.
+    async fn write_string(
+        &self,
+        store: &str,
+        key: &str,
+        value: String,
+        overwrite: bool,
+    ) -> Result<(), StorageError> {
+        let value = self.seal(store, key, &value);
+        let tx = self
+            .db
+            .transaction(store)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        let st = tx.object_store(store).map_err(io)?;
+        if overwrite {
+            st.put(value)
+                .with_key(key.to_string())
+                .primitive()
+                .map_err(io)?;
+        } else {
+            st.add(value)
+                .with_key(key.to_string())
+                .primitive()
+                .map_err(io)?;
+        }
+        tx.commit().await.map_err(io)
+    }
+
+    async fn all_json<T: serde::de::DeserializeOwned>(
+        &self,
+        store: &str,
+    ) -> Result<Vec<T>, StorageError> {
+        self.get_all_strings(store)
+            .await?
+            .iter()
+            .map(|s| serde_json::from_str(s).map_err(|e| StorageError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// When a newer tab needs to upgrade the schema (`versionchange`), close this connection at
+    /// once so its upgrade is never blocked, then call `on_closed` (the UI asks for a reload).
+    pub fn on_version_change(&self, on_closed: impl FnOnce() + 'static) {
+        use indexed_db_futures::internals::SystemRepr;
+        use wasm_bindgen::{JsCast, JsValue};
+        let raw: JsValue = self.db.as_sys().unchecked_ref::<JsValue>().clone();
+        let target = raw.clone();
+        let handler = wasm_bindgen::closure::Closure::once_into_js(move |_e: JsValue| {
+            if let Ok(close) = js_sys::Reflect::get(&target, &JsValue::from_str("close")) {
+                if let Some(close) = close.dyn_ref::<js_sys::Function>() {
+                    let _ = close.call0(&target);
+                }
+            }
+            on_closed();
+        });
+        let _ = js_sys::Reflect::set(&raw, &JsValue::from_str("onversionchange"), &handler);
+    }
+
+    /// Close the connection (tests use this before deleting a scratch database).
+    pub fn close(self) {
+        self.db.close();
+    }
+}
+
+/// Delete a database by name (tests only; the app never deletes its database).
+pub async fn delete_database(name: &str) -> Result<(), StorageError> {
+    Database::delete_by_name(name)
+        .map_err(io)?
+        .await
+        .map_err(io)
+}

@@ -1,0 +1,9 @@
+//! The browser platform: IndexedDB, the store key at rest, the relay HTTP client, multi-tab
+//! lock and channel, DOM helpers and the clock. Depends on `model`, never on the UI.
+pub mod clock;
+pub mod dom;
+pub mod hooks;
+pub mod idb;
+pub mod keystore;
+pub mod relay_client;
+pub mod tabs;
