@@ -38,6 +38,7 @@ pub mod schema;
 pub mod signature;
 pub mod sync;
 pub mod verify;
+mod wire;
 
 pub use event::{sign_event, ChainEvent};
 pub use identity::{Identity, PublicIdentity};

@@ -14,9 +14,9 @@ use x25519_dalek::PublicKey as XPublicKey;
 use zeroize::Zeroizing;
 
 use super::roster::{Roster, RosterEntry, RosterEntryRecord};
-use super::wire::{hex32, put_count, put_lp, put_u64};
 use super::{GateError, GateId, Reason, EPOCH_FORMAT, GENESIS_EPOCH, VERSION, ZERO_HASH};
 use crate::identity::{is_valid_node_id, Identity};
+use crate::wire::{hex32, put_count, put_lp, put_u64};
 use crate::{b64, labels};
 
 /// Length of the epoch secret.

@@ -3,9 +3,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::wire::{put_count, put_lp};
 use super::{GateError, Role, MAX_MEMBERS, VERSION};
 use crate::identity::{is_valid_node_id, PublicIdentity};
+use crate::wire::{put_count, put_lp};
 use crate::{b64, labels};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
