@@ -13,7 +13,7 @@
 //! * [`verify`] — event/chain verification, locators, fork matching;
 //! * [`merkle`] — the Infonet Merkle tree; [`rfc9162`] — RFC 9162 log proofs;
 //! * [`sync`] — sync scheduling; [`api`] — relay endpoint types; [`cli`] — `postern` subcommands;
-//! * [`chaingen`] — deterministic valid-chain generator for tests and benches.
+//! * `chaingen` — deterministic valid-chain generator for tests and benches (feature `test-utils`).
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -22,6 +22,7 @@ pub mod auth;
 pub mod b64;
 pub mod canonical;
 pub mod caps;
+#[cfg(any(test, feature = "test-utils"))]
 pub mod chaingen;
 pub mod cli;
 pub mod dm;
