@@ -14,7 +14,9 @@ use thiserror::Error;
 use x25519_dalek::{EphemeralSecret, PublicKey as XPublicKey};
 use zeroize::Zeroizing;
 
-use crate::identity::{is_valid_node_id, parse_verifying_key, Identity, PublicIdentity};
+use crate::identity::{parse_verifying_key, Identity, PublicIdentity};
+pub use crate::ids::MsgId;
+use crate::ids::NodeId;
 use crate::wire::{put_lp, take, WireError};
 use crate::{b64, labels, pad};
 
@@ -123,9 +125,7 @@ impl std::fmt::Debug for OpenedDm {
 
 /// A fresh random message id (32 hex chars).
 pub fn new_msg_id(rng: &mut impl CryptoRngCore) -> String {
-    let mut raw = [0u8; MSG_ID_BYTES];
-    rng.fill_bytes(&mut raw);
-    hex::encode(raw)
+    MsgId::generate(rng).into_string()
 }
 
 /// Syntactic msg_id check shared by client and relay.
@@ -164,12 +164,8 @@ impl DmEnvelope {
         if self.format != FORMAT {
             return Err(EnvelopeError::UnsupportedFormat);
         }
-        if !is_valid_node_id(&self.recipient_id) {
-            return Err(EnvelopeError::BadRecipient);
-        }
-        if !is_valid_msg_id(&self.msg_id) {
-            return Err(EnvelopeError::BadMsgId);
-        }
+        NodeId::parse(&self.recipient_id).map_err(|_| EnvelopeError::BadRecipient)?;
+        MsgId::parse(&self.msg_id).map_err(|_| EnvelopeError::BadMsgId)?;
         if self.sender_ref.len() != SENDER_REF_BYTES * 2
             || !self
                 .sender_ref
@@ -265,9 +261,8 @@ pub fn seal(
     if body.len() > MAX_BODY_LEN {
         return Err(DmError::BodyTooLarge(body.len()));
     }
-    if !is_valid_msg_id(msg_id) {
-        return Err(EnvelopeError::BadMsgId.into());
-    }
+    let msg_id = MsgId::parse(msg_id).map_err(|_| DmError::from(EnvelopeError::BadMsgId))?;
+    let msg_id = msg_id.as_str();
     let sender_dh = sender.dh_public();
     let recipient_dh = recipient.dh_public();
     let sref = sender_ref(sender, &sender_dh, recipient_dh, recipient_dh)?;

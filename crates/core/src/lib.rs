@@ -29,6 +29,7 @@ pub mod dm;
 pub mod event;
 pub mod gate;
 pub mod identity;
+pub mod ids;
 pub mod json;
 pub mod labels;
 pub mod merkle;
@@ -43,6 +44,7 @@ mod wire;
 
 pub use event::{sign_event, ChainEvent};
 pub use identity::{Identity, PublicIdentity};
+pub use ids::{IdError, MsgId, NodeId};
 pub use verify::{verify_chain, verify_event, ChainReport, FailReason, VerifyOptions};
 pub mod backup;
 pub mod vault;
