@@ -200,7 +200,7 @@ pub fn verify_owner_ack(
     // Valid msg_ids never contain the `\n` separator of ack_params, so the list is unambiguous.
     if msg_ids.is_empty()
         || msg_ids.len() > MAX_OWNER_ACK_IDS
-        || !msg_ids.iter().all(|m| crate::dm::is_valid_msg_id(m))
+        || !msg_ids.iter().all(|m| crate::ids::MsgId::parse(m).is_ok())
     {
         return Err(OwnerAckError::BadMsgIds);
     }

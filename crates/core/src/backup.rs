@@ -99,7 +99,7 @@ impl Default for KdfParams {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 struct FileV1 {
     format: String,
@@ -111,22 +111,6 @@ struct FileV1 {
     salt: String,
     nonce: String,
     ciphertext: String,
-}
-
-impl Default for FileV1 {
-    fn default() -> Self {
-        FileV1 {
-            format: String::new(),
-            version: 0,
-            kdf: String::new(),
-            m_kib: 0,
-            t: 0,
-            p: 0,
-            salt: String::new(),
-            nonce: String::new(),
-            ciphertext: String::new(),
-        }
-    }
 }
 
 /// Associated data: version, KDF parameters and salt.

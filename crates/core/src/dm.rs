@@ -14,7 +14,10 @@ use thiserror::Error;
 use x25519_dalek::{EphemeralSecret, PublicKey as XPublicKey};
 use zeroize::Zeroizing;
 
-use crate::identity::{is_valid_node_id, parse_verifying_key, Identity, PublicIdentity};
+use crate::identity::{parse_verifying_key, Identity, PublicIdentity};
+pub use crate::ids::MsgId;
+use crate::ids::NodeId;
+use crate::wire::{put_lp, take, WireError};
 use crate::{b64, labels, pad};
 
 /// Wire format name (and version) of a sealed DM envelope.
@@ -122,9 +125,7 @@ impl std::fmt::Debug for OpenedDm {
 
 /// A fresh random message id (32 hex chars).
 pub fn new_msg_id(rng: &mut impl CryptoRngCore) -> String {
-    let mut raw = [0u8; MSG_ID_BYTES];
-    rng.fill_bytes(&mut raw);
-    hex::encode(raw)
+    MsgId::generate(rng).into_string()
 }
 
 /// Syntactic msg_id check shared by client and relay.
@@ -163,12 +164,8 @@ impl DmEnvelope {
         if self.format != FORMAT {
             return Err(EnvelopeError::UnsupportedFormat);
         }
-        if !is_valid_node_id(&self.recipient_id) {
-            return Err(EnvelopeError::BadRecipient);
-        }
-        if !is_valid_msg_id(&self.msg_id) {
-            return Err(EnvelopeError::BadMsgId);
-        }
+        NodeId::parse(&self.recipient_id).map_err(|_| EnvelopeError::BadRecipient)?;
+        MsgId::parse(&self.msg_id).map_err(|_| EnvelopeError::BadMsgId)?;
         if self.sender_ref.len() != SENDER_REF_BYTES * 2
             || !self
                 .sender_ref
@@ -190,20 +187,22 @@ impl DmEnvelope {
     }
 }
 
-fn push_lp(buf: &mut Vec<u8>, field: &[u8]) {
-    // Fields are bounded (node ids, msg ids ≤ 128 bytes), so a u16 length never truncates.
-    buf.extend_from_slice(&(field.len() as u16).to_be_bytes());
-    buf.extend_from_slice(field);
+impl From<WireError> for DmError {
+    fn from(e: WireError) -> Self {
+        DmError::Malformed(e.as_str())
+    }
 }
 
-fn aad(recipient_id: &str, msg_id: &str, sender_ref: &str) -> Vec<u8> {
+// Fields are bounded (node ids, msg ids ≤ 128 bytes, checked before sealing or opening), so
+// `put_lp` never refuses one here.
+fn aad(recipient_id: &str, msg_id: &str, sender_ref: &str) -> Result<Vec<u8>, DmError> {
     let mut a = Vec::with_capacity(labels::DM_AAD.len() + 1 + 200);
     a.extend_from_slice(labels::DM_AAD);
     a.push(FORMAT_VERSION);
-    push_lp(&mut a, recipient_id.as_bytes());
-    push_lp(&mut a, msg_id.as_bytes());
-    push_lp(&mut a, sender_ref.as_bytes());
-    a
+    put_lp(&mut a, recipient_id.as_bytes())?;
+    put_lp(&mut a, msg_id.as_bytes())?;
+    put_lp(&mut a, sender_ref.as_bytes())?;
+    Ok(a)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -215,18 +214,18 @@ fn signed_message(
     timestamp: u64,
     ephemeral: &[u8; 32],
     body: &[u8],
-) -> Vec<u8> {
+) -> Result<Vec<u8>, DmError> {
     let mut m = Vec::with_capacity(256);
     m.extend_from_slice(labels::DM_SIG);
     m.push(FORMAT_VERSION);
-    push_lp(&mut m, msg_id.as_bytes());
-    push_lp(&mut m, recipient_id.as_bytes());
+    put_lp(&mut m, msg_id.as_bytes())?;
+    put_lp(&mut m, recipient_id.as_bytes())?;
     m.extend_from_slice(recipient_dh.as_bytes());
     m.extend_from_slice(sender_dh.as_bytes());
     m.extend_from_slice(&timestamp.to_be_bytes());
     m.extend_from_slice(ephemeral);
     m.extend_from_slice(&Sha256::digest(body));
-    m
+    Ok(m)
 }
 
 /// HKDF-SHA256(ikm = X25519(eph, recipient), salt = eph_pub ‖ recipient_pub, info = DM_KEY)
@@ -262,9 +261,8 @@ pub fn seal(
     if body.len() > MAX_BODY_LEN {
         return Err(DmError::BodyTooLarge(body.len()));
     }
-    if !is_valid_msg_id(msg_id) {
-        return Err(EnvelopeError::BadMsgId.into());
-    }
+    let msg_id = MsgId::parse(msg_id).map_err(|_| DmError::from(EnvelopeError::BadMsgId))?;
+    let msg_id = msg_id.as_str();
     let sender_dh = sender.dh_public();
     let recipient_dh = recipient.dh_public();
     let sref = sender_ref(sender, &sender_dh, recipient_dh, recipient_dh)?;
@@ -285,7 +283,7 @@ pub fn seal(
         timestamp,
         eph_pub.as_bytes(),
         body,
-    ));
+    )?);
     let mut inner = Zeroizing::new(Vec::with_capacity(HEADER_LEN + body.len()));
     inner.push(FORMAT_VERSION);
     inner.extend_from_slice(sender.verifying_key().as_bytes());
@@ -297,7 +295,7 @@ pub fn seal(
     pad::pad_to_bucket(&mut inner, BUCKETS).map_err(|_| DmError::BodyTooLarge(body.len()))?;
 
     let cipher = ChaCha20Poly1305::new(Key::from_slice(&key[..]));
-    let ad = aad(recipient.node_id(), msg_id, &sref);
+    let ad = aad(recipient.node_id(), msg_id, &sref)?;
     let ct = cipher
         .encrypt(
             Nonce::from_slice(&nonce),
@@ -317,17 +315,6 @@ pub fn seal(
     })
 }
 
-fn take<'a, const N: usize>(buf: &'a [u8], at: &mut usize) -> Result<&'a [u8; N], DmError> {
-    let end = at
-        .checked_add(N)
-        .ok_or(DmError::Malformed("length overflow"))?;
-    let slice = buf.get(*at..end).ok_or(DmError::Malformed("truncated"))?;
-    *at = end;
-    slice
-        .try_into()
-        .map_err(|_| DmError::Malformed("truncated"))
-}
-
 /// Open an envelope addressed to `me`, authenticating the sender.
 pub fn open(me: &Identity, env: &DmEnvelope) -> Result<OpenedDm, DmError> {
     let (eph, ct) = env.decode()?;
@@ -340,7 +327,7 @@ pub fn open(me: &Identity, env: &DmEnvelope) -> Result<OpenedDm, DmError> {
         .ok_or(DmError::NonContributory)?;
     let (key, nonce) = message_key(&shared, &eph, &my_dh)?;
     let cipher = ChaCha20Poly1305::new(Key::from_slice(&key[..]));
-    let ad = aad(&env.recipient_id, &env.msg_id, &env.sender_ref);
+    let ad = aad(&env.recipient_id, &env.msg_id, &env.sender_ref)?;
     let inner = Zeroizing::new(
         cipher
             .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad: &ad })
@@ -376,7 +363,7 @@ pub fn open(me: &Identity, env: &DmEnvelope) -> Result<OpenedDm, DmError> {
         timestamp,
         &eph,
         body,
-    );
+    )?;
     verifying
         .verify_strict(&msg, &sig)
         .map_err(|_| DmError::BadSignature)?;

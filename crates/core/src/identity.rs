@@ -4,6 +4,7 @@
 //! `postern1.{node_id}.{ed25519 b64url}.{x25519 b64url}`; `node_id` is Infonet/2's
 //! `"!sb_" + first 32 hex chars of sha256(ed25519 public key)`, and a parsed string must agree
 //! with its own key. Secret keys are zeroized on drop and never printed by `Debug`.
+pub use crate::ids::NodeId;
 use std::fmt;
 use std::str::FromStr;
 
@@ -258,17 +259,15 @@ impl FromStr for PublicIdentity {
                 "unknown identity prefix or version",
             ));
         }
-        if !is_valid_node_id(node_id) {
-            return Err(IdentityError::Malformed(
-                "node id is not !sb_ followed by 32 hex chars",
-            ));
-        }
+        let node_id = NodeId::parse(node_id).map_err(|_| {
+            IdentityError::Malformed("node id is not !sb_ followed by 32 hex chars")
+        })?;
         let ed = b64::decode_url_array::<32>(ed)
             .map_err(|_| IdentityError::Malformed("Ed25519 key is not 32 bytes of base64url"))?;
         let x = b64::decode_url_array::<32>(x)
             .map_err(|_| IdentityError::Malformed("X25519 key is not 32 bytes of base64url"))?;
         let public = PublicIdentity::from_keys(&ed, x)?;
-        if public.node_id != node_id {
+        if public.node_id != node_id.as_str() {
             return Err(IdentityError::NodeIdMismatch);
         }
         Ok(public)

@@ -13,7 +13,7 @@
 //! * [`verify`] — event/chain verification, locators, fork matching;
 //! * [`merkle`] — the Infonet Merkle tree; [`rfc9162`] — RFC 9162 log proofs;
 //! * [`sync`] — sync scheduling; [`api`] — relay endpoint types; [`cli`] — `postern` subcommands;
-//! * [`chaingen`] — deterministic valid-chain generator for tests and benches.
+//! * `chaingen` — deterministic valid-chain generator for tests and benches (feature `test-utils`).
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -22,12 +22,14 @@ pub mod auth;
 pub mod b64;
 pub mod canonical;
 pub mod caps;
+#[cfg(any(test, feature = "test-utils"))]
 pub mod chaingen;
 pub mod cli;
 pub mod dm;
 pub mod event;
 pub mod gate;
 pub mod identity;
+pub mod ids;
 pub mod json;
 pub mod labels;
 pub mod merkle;
@@ -38,9 +40,11 @@ pub mod schema;
 pub mod signature;
 pub mod sync;
 pub mod verify;
+mod wire;
 
 pub use event::{sign_event, ChainEvent};
 pub use identity::{Identity, PublicIdentity};
+pub use ids::{IdError, MsgId, NodeId};
 pub use verify::{verify_chain, verify_event, ChainReport, FailReason, VerifyOptions};
 pub mod backup;
 pub mod vault;

@@ -8,12 +8,12 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use postern_core::b64;
-use postern_core::gate::keyring::MAX_PENDING;
-use postern_core::gate::message::{BUCKETS, MAX_BODY_LEN, TAG_LEN, TRANSPORT_LOCK};
+use postern_core::gate::MAX_PENDING;
 use postern_core::gate::{
     self, create_genesis, rotate, verify_epoch_chain, Epoch, EpochKey, EpochRecord, GateError,
     GateId, GateKeyring, GateMessage, GateState, Reason, Received, Role, Roster, RosterError,
 };
+use postern_core::gate::{BUCKETS, MAX_BODY_LEN, TAG_LEN, TRANSPORT_LOCK};
 use postern_core::identity::Identity;
 use rand_core::OsRng;
 
@@ -914,11 +914,11 @@ fn sender_ref_swap_and_outsiders() {
         .try_into()
         .unwrap();
     assert_eq!(
-        gate::message::sender_ref(&fk, &nonce, &s.bob.node_id()).unwrap(),
+        gate::sender_ref(&fk, &nonce, &s.bob.node_id()).unwrap(),
         from_bob.sender_ref
     );
     assert_ne!(
-        gate::message::sender_ref(&fk, &nonce, &s.founder.node_id()).unwrap(),
+        gate::sender_ref(&fk, &nonce, &s.founder.node_id()).unwrap(),
         from_bob.sender_ref
     );
 }

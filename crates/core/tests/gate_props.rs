@@ -55,7 +55,7 @@ proptest! {
         let e = r.verify().unwrap();
         let key = EpochKey::unlock(&founder, &e).unwrap();
         let m = gate::seal(&founder, &key, &body, ts, &mut OsRng);
-        if body.len() > gate::message::MAX_BODY_LEN {
+        if body.len() > gate::MAX_BODY_LEN {
             prop_assert!(m.is_err());
         } else {
             let opened = gate::open(&key, &m.unwrap()).unwrap();
@@ -100,9 +100,9 @@ proptest! {
         gate_s in prop_oneof!["[0-9a-f]{32}", ".{0,40}"],
         ct in proptest::collection::vec(any::<u8>(), 0..800),
         nonce in b64_bytes(24), sender_ref in prop_oneof!["[0-9a-f]{32}", ".{0,40}"],
-        format in prop_oneof![Just(gate::message::FORMAT.to_string()), ".{0,20}"],
+        format in prop_oneof![Just(gate::MESSAGE_FORMAT.to_string()), ".{0,20}"],
         epoch in any::<u64>(),
-        lock in prop_oneof![Just(gate::message::TRANSPORT_LOCK.to_string()), ".{0,20}"],
+        lock in prop_oneof![Just(gate::TRANSPORT_LOCK.to_string()), ".{0,20}"],
     ) {
         let founder = Identity::generate(&mut OsRng);
         let gate_id = GateId::generate(&mut OsRng);

@@ -19,7 +19,7 @@ fn sealed_gate_messages_pass_core_schema() {
     let genesis = create_genesis(&founder, &gate_id, 1_780_000_000, &mut OsRng).unwrap();
     let state = GateState::from_genesis(&genesis).unwrap();
     let key = EpochKey::unlock(&founder, state.head()).unwrap();
-    for len in [0usize, 1, 100, 500, 1500, 2000, gate::message::MAX_BODY_LEN] {
+    for len in [0usize, 1, 100, 500, 1500, 2000, gate::MAX_BODY_LEN] {
         let body = vec![b'x'; len];
         let msg = gate::seal(&founder, &key, &body, 1_780_000_001, &mut OsRng).unwrap();
         let payload = json::parse(msg.to_json().unwrap().as_bytes()).unwrap();

@@ -139,13 +139,16 @@ pub enum StatusRequestError {
 impl StatusRequest {
     /// The checks the relay runs before answering (and a client before asking).
     pub fn validate(&self) -> Result<(), StatusRequestError> {
-        if !crate::identity::is_valid_node_id(&self.recipient_id) {
-            return Err(StatusRequestError::BadRecipient);
-        }
+        crate::ids::NodeId::parse(&self.recipient_id)
+            .map_err(|_| StatusRequestError::BadRecipient)?;
         if !(1..=MAX_STATUS_IDS).contains(&self.msg_ids.len()) {
             return Err(StatusRequestError::BadCount);
         }
-        if !self.msg_ids.iter().all(|id| crate::dm::is_valid_msg_id(id)) {
+        if !self
+            .msg_ids
+            .iter()
+            .all(|id| crate::ids::MsgId::parse(id).is_ok())
+        {
             return Err(StatusRequestError::BadMsgId);
         }
         let mut seen: Vec<&str> = self.msg_ids.iter().map(String::as_str).collect();

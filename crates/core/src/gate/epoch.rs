@@ -14,9 +14,10 @@ use x25519_dalek::PublicKey as XPublicKey;
 use zeroize::Zeroizing;
 
 use super::roster::{Roster, RosterEntry, RosterEntryRecord};
-use super::wire::{hex32, put_count, put_lp, put_u64};
 use super::{GateError, GateId, Reason, EPOCH_FORMAT, GENESIS_EPOCH, VERSION, ZERO_HASH};
-use crate::identity::{is_valid_node_id, Identity};
+use crate::identity::Identity;
+use crate::ids::NodeId;
+use crate::wire::{hex32, put_count, put_lp, put_u64};
 use crate::{b64, labels};
 
 /// Length of the epoch secret.
@@ -474,9 +475,8 @@ impl EpochRecord {
         }
         let prev_hash =
             hex32(&self.prev_hash).ok_or(GateError::Malformed("prev_hash is not 64 hex chars"))?;
-        if !is_valid_node_id(&self.rotator) {
-            return Err(GateError::Malformed("rotator is not a node id"));
-        }
+        NodeId::parse(&self.rotator)
+            .map_err(|_| GateError::Malformed("rotator is not a node id"))?;
         let roster = Roster::from_records(&self.roster)?;
         if self.envelope.len() != roster.len() || !self.envelope.keys().all(|k| roster.contains(k))
         {

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::keyring::EpochKey;
-use super::wire::{put_lp, put_u64, take};
+use super::key::EpochKey;
 use super::{GateError, GateId, Role, GENESIS_EPOCH, VERSION};
 use crate::identity::{node_id_for_public_key, Identity, PublicIdentity};
+use crate::wire::{put_lp, put_u64, take};
 use crate::{b64, labels, pad};
 
 /// `format` of a sealed gate message.

@@ -7,10 +7,13 @@
 //! per-message key derived from the epoch secret; the author's signature travels inside the
 //! ciphertext, and the relay sees only a per-message pseudonym (`sender_ref`).
 //!
-//! - [`roster`]: roster entries, validation, roster hash.
-//! - [`epoch`]: epoch records (wire), signing, wrapping, verification, [`GateState`], chains.
-//! - [`message`]: sealed gate messages ([`GateMessage`], the Infonet `gate_message` payload).
-//! - [`keyring`]: past-epoch keys, future-epoch buffering.
+//! - `roster`: roster entries, validation, roster hash.
+//! - `epoch`: epoch records (wire), signing, wrapping, verification, [`GateState`], chains.
+//! - `message`: sealed gate messages ([`GateMessage`], the Infonet `gate_message` payload).
+//! - `key`: [`EpochKey`], one epoch's secret plus its identity and roster.
+//! - `keyring`: past-epoch keys, future-epoch buffering.
+//!
+//! The submodules are private; everything public is re-exported here.
 use std::fmt;
 use std::str::FromStr;
 
@@ -18,18 +21,23 @@ use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub mod epoch;
-pub mod keyring;
-pub mod message;
-pub mod roster;
-mod wire;
+mod epoch;
+mod key;
+mod keyring;
+mod message;
+mod roster;
 
 pub use epoch::{
     create_genesis, rotate, verify_epoch_chain, Epoch, EpochRecord, EpochSecret, GateState,
-    SlotRecord,
+    SlotRecord, SECRET_LEN, SLOT_CT_LEN, SLOT_NONCE_LEN,
 };
-pub use keyring::{EpochKey, GateKeyring, Received};
-pub use message::{open, seal, GateMessage, OpenedGateMessage};
+pub use key::EpochKey;
+pub use keyring::{Drained, GateKeyring, Received, MAX_PENDING};
+pub use message::{
+    open, seal, sender_ref, GateMessage, OpenedGateMessage, BUCKETS, FORMAT as MESSAGE_FORMAT,
+    HEADER_LEN, MAX_BODY_LEN, MAX_BUCKET, MAX_CIPHERTEXT_B64, NONCE_LEN, SENDER_REF_BYTES, TAG_LEN,
+    TRANSPORT_LOCK,
+};
 pub use roster::{Roster, RosterEntry, RosterEntryRecord, RosterError};
 
 /// Version byte bound into every gate hash, signature, AAD and inner plaintext.
@@ -177,7 +185,7 @@ pub enum GateError {
     SlotDecrypt,
     #[error("key agreement produced an all-zero secret (low-order key)")]
     NonContributory,
-    #[error("message body of {0} bytes exceeds the maximum of {max} bytes", max = message::MAX_BODY_LEN)]
+    #[error("message body of {0} bytes exceeds the maximum of {max} bytes", max = MAX_BODY_LEN)]
     BodyTooLarge(usize),
     #[error("decryption failed: message was modified or not sealed under this epoch key")]
     Decrypt,
@@ -191,4 +199,10 @@ pub enum GateError {
     UnknownEpoch { epoch: u64 },
     #[error("too many messages waiting for a future epoch")]
     PendingFull,
+}
+
+impl From<crate::wire::WireError> for GateError {
+    fn from(e: crate::wire::WireError) -> Self {
+        GateError::Malformed(e.as_str())
+    }
 }

@@ -3,9 +3,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::wire::{put_count, put_lp};
 use super::{GateError, Role, MAX_MEMBERS, VERSION};
-use crate::identity::{is_valid_node_id, PublicIdentity};
+use crate::identity::PublicIdentity;
+use crate::ids::NodeId;
+use crate::wire::{put_count, put_lp};
 use crate::{b64, labels};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -78,9 +79,7 @@ pub struct RosterEntryRecord {
 impl RosterEntryRecord {
     /// Validate keys and the node-id binding.
     pub fn decode(&self) -> Result<RosterEntry, RosterError> {
-        if !is_valid_node_id(&self.member_id) {
-            return Err(RosterError::BadMemberId);
-        }
+        NodeId::parse(&self.member_id).map_err(|_| RosterError::BadMemberId)?;
         let ed = b64::decode_std_array::<32>(&self.ed25519).map_err(|_| RosterError::BadKey)?;
         let x = b64::decode_std_array::<32>(&self.x25519).map_err(|_| RosterError::BadKey)?;
         let member = PublicIdentity::from_keys(&ed, x).map_err(|_| RosterError::BadKey)?;

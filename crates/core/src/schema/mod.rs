@@ -135,8 +135,8 @@ pub const GATE_TRANSPORT_LOCKS: &[&str] = &["private", "private_strong", "rns", 
 /// The only `transport_lock` accepted on DM ledger payloads.
 pub const DM_TRANSPORT_LOCK: &str = "private_strong";
 /// Accepted gate message formats: the reference's `mls1`, and Postern's own sealed-gate format
-/// (`crate::gate::message::FORMAT`; Shadowbroker nodes refuse it until they accept that label).
-pub const GATE_FORMATS: &[&str] = &["mls1", crate::gate::message::FORMAT];
+/// (`crate::gate::MESSAGE_FORMAT`; Shadowbroker nodes refuse it until they accept that label).
+pub const GATE_FORMATS: &[&str] = &["mls1", crate::gate::MESSAGE_FORMAT];
 /// Accepted DM formats.
 pub const DM_FORMATS: &[&str] = &["mls1", "dm1"];
 /// Accepted DM delivery classes.
