@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use crate::error::{js_error, json_error, to_u64};
-use crate::js::{opt_str, ChainReportJs, Obj};
+use crate::results::{crypto_failure_js, to_js, ChainReport, ChainReportJs, CryptoFailure};
 
 /// An Ed25519 key for signing Infonet/2 events, held inside wasm memory (zeroized when freed).
 /// Keep one handle per author: re-creating the key from its seed on every signature halves
@@ -137,27 +137,11 @@ pub fn verify_chain(
     let events = parsed
         .as_array()
         .ok_or_else(|| js_error("invalid_argument", "eventsJson must be a JSON array"))?;
-    Ok(report_js(&verify::verify_chain_values(events, &opts)))
+    report_js(&verify::verify_chain_values(events, &opts))
 }
 
-fn report_js(report: &verify::ChainReport) -> ChainReportJs {
-    let error = match &report.error {
-        Some(f) => Obj::new()
-            .set("index", f.index as f64)
-            .set("eventId", f.event_id.as_str())
-            .set("reason", f.reason.as_str())
-            .set("detail", f.detail.as_str())
-            .0
-            .into(),
-        None => JsValue::NULL,
-    };
-    Obj::new()
-        .set("valid", report.valid)
-        .set("count", report.count as f64)
-        .set("head", opt_str(report.head.as_deref()))
-        .set("merkleRoot", opt_str(report.merkle_root.as_deref()))
-        .set("error", error)
-        .into_js()
+fn report_js(report: &verify::ChainReport) -> Result<ChainReportJs, JsValue> {
+    to_js(&ChainReport::from(report))
 }
 
 /// `verifyChain` for a chain given in consecutive parts, each a JSON array text (genesis first in
@@ -174,7 +158,7 @@ pub fn verify_chain_parts(
     for p in &parts {
         events.extend(parse_events(p)?);
     }
-    Ok(report_js(&verify::verify_chain_values(&events, &opts)))
+    report_js(&verify::verify_chain_values(&events, &opts))
 }
 
 fn options(
@@ -234,7 +218,7 @@ pub fn verify_chain_structure_parts(
         match event::ChainEvent::from_value(v) {
             Ok(e) => events.push(e),
             Err(_) => {
-                return Ok(report_js(&verify::ChainReport {
+                return report_js(&verify::ChainReport {
                     valid: false,
                     count: values.len(),
                     head: None,
@@ -245,11 +229,11 @@ pub fn verify_chain_structure_parts(
                         reason: verify::FailReason::NotAnObject,
                         detail: "Event is not an object".into(),
                     }),
-                }))
+                })
             }
         }
     }
-    Ok(report_js(&verify::verify_chain_structure(&events, &opts)))
+    report_js(&verify::verify_chain_structure(&events, &opts))
 }
 
 /// Building block of `verifyChainParallel`: checks the signatures (Ed25519 batched) and event
@@ -267,12 +251,10 @@ pub fn verify_chain_crypto(events_json: &str) -> Result<JsValue, JsValue> {
             index_of.push(i);
         }
     }
-    Ok(match verify::first_crypto_failure(&events) {
-        None => JsValue::NULL,
-        Some((k, reason)) => Obj::new()
-            .set("index", index_of[k] as f64)
-            .set("reason", reason.as_str())
-            .0
-            .into(),
-    })
+    crypto_failure_js(
+        verify::first_crypto_failure(&events).map(|(k, reason)| CryptoFailure {
+            index: index_of[k] as f64,
+            reason: reason.as_str(),
+        }),
+    )
 }

@@ -1,7 +1,7 @@
 //! Private gates (`postern-gate/1`): epoch chains, epoch keys, sealed gate messages.
 use postern_core::gate::{
     self, Epoch, EpochKey, EpochRecord, GateError, GateId, GateKeyring as CoreKeyring, GateMessage,
-    GateState, OpenedGateMessage, Reason, Role,
+    GateState, Reason, Role,
 };
 use postern_core::identity::PublicIdentity;
 use rand_core::OsRng;
@@ -9,27 +9,10 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::{gate_error, identity_error, js_error, roster_error, to_u64};
 use crate::identity::Identity;
-use crate::js::{bytes, GateDrainedJs, GateMembersJs, GateReceivedJs, Obj, OpenedGateMessageJs};
-
-fn role_str(r: Role) -> &'static str {
-    match r {
-        Role::Admin => "admin",
-        Role::Member => "member",
-    }
-}
-
-fn opened_js(m: &OpenedGateMessage) -> JsValue {
-    Obj::new()
-        .set("gate", m.gate.as_str())
-        .set("epoch", m.epoch as f64)
-        .set("memberId", m.member_id.as_str())
-        .set("role", role_str(m.role))
-        .set("author", m.author.to_string())
-        .set("timestamp", m.timestamp as f64)
-        .set("body", bytes(&m.body))
-        .0
-        .into()
-}
+use crate::results::{
+    to_js, to_js_vec, GateDrained, GateDrainedJs, GateMember, GateMemberJs, GateReceived,
+    GateReceivedJs, OpenedGateMessage, OpenedGateMessageJs,
+};
 
 fn parse_message(json: &str) -> Result<GateMessage, JsValue> {
     GateMessage::from_json(json).map_err(gate_error)
@@ -191,22 +174,22 @@ impl GateChain {
 
     /// The roster of epoch `epoch` (default: the head).
     #[wasm_bindgen]
-    pub fn members(&self, epoch: Option<f64>) -> Result<GateMembersJs, JsValue> {
+    pub fn members(&self, epoch: Option<f64>) -> Result<Vec<GateMemberJs>, JsValue> {
         let ep = match epoch {
             Some(n) => self.epoch_by_number(to_u64(n, "epoch")?)?,
             None => self.state.head(),
         };
-        let arr = js_sys::Array::new();
-        for e in ep.roster().entries() {
-            arr.push(
-                &Obj::new()
-                    .set("memberId", e.member_id())
-                    .set("role", role_str(e.role()))
-                    .set("publicIdentity", e.identity().to_string())
-                    .0,
-            );
-        }
-        Ok(arr.unchecked_into())
+        let members: Vec<GateMember> = ep
+            .roster()
+            .entries()
+            .iter()
+            .map(|e| GateMember {
+                member_id: e.member_id().to_string(),
+                role: e.role().into(),
+                public_identity: e.identity().to_string(),
+            })
+            .collect();
+        to_js_vec(&members)
     }
 
     /// All records, genesis first, as a JSON array (what `GateChain.verify` takes).
@@ -263,7 +246,7 @@ impl GateEpochKey {
     pub fn open(&self, message_json: &str) -> Result<OpenedGateMessageJs, JsValue> {
         let msg = parse_message(message_json)?;
         let opened = gate::open(&self.key, &msg).map_err(gate_error)?;
-        Ok(opened_js(&opened).unchecked_into())
+        to_js(&OpenedGateMessage::from(opened))
     }
 }
 
@@ -293,31 +276,29 @@ impl GateKeyring {
         &mut self,
         me: &Identity,
         chain: &GateChain,
-    ) -> Result<GateDrainedJs, JsValue> {
+    ) -> Result<Vec<GateDrainedJs>, JsValue> {
         let latest = self.inner.latest_epoch().unwrap_or(0);
-        let out = js_sys::Array::new();
+        let mut out = Vec::new();
         for ep in chain.epochs.iter().filter(|e| e.number() > latest) {
             match self.inner.add_epoch(&me.inner, ep) {
                 Ok(drained) => {
                     for (msg, res) in drained {
                         let (opened, error) = match res {
-                            Ok(m) => (opened_js(&m), JsValue::NULL),
-                            Err(e) => (JsValue::NULL, gate_error(e)),
+                            Ok(m) => (Some(m.into()), JsValue::NULL),
+                            Err(e) => (None, gate_error(e)),
                         };
-                        out.push(
-                            &Obj::new()
-                                .set("messageJson", message_json(&msg)?)
-                                .set("opened", opened)
-                                .set("error", error)
-                                .0,
-                        );
+                        out.push(GateDrained {
+                            message_json: message_json(&msg)?,
+                            opened,
+                            error,
+                        });
                     }
                 }
                 Err(GateError::NotAMember { .. }) => {}
                 Err(e) => return Err(gate_error(e)),
             }
         }
-        Ok(out.unchecked_into())
+        to_js_vec(&out)
     }
 
     /// Highest epoch known (unlocked or locked), or `undefined`.
@@ -349,21 +330,14 @@ impl GateKeyring {
     pub fn open(&self, message_json: &str) -> Result<OpenedGateMessageJs, JsValue> {
         let msg = parse_message(message_json)?;
         let opened = self.inner.open(&msg).map_err(gate_error)?;
-        Ok(opened_js(&opened).unchecked_into())
+        to_js(&OpenedGateMessage::from(opened))
     }
 
     /// Open a message, or queue it if its epoch is newer than any known (`addChain` drains it).
     #[wasm_bindgen]
     pub fn receive(&mut self, message_json: &str) -> Result<GateReceivedJs, JsValue> {
         let msg = parse_message(message_json)?;
-        let obj = match self.inner.receive(msg).map_err(gate_error)? {
-            gate::Received::Opened(m) => Obj::new()
-                .set("status", "opened")
-                .set("message", opened_js(&m)),
-            gate::Received::Pending { epoch } => Obj::new()
-                .set("status", "pending")
-                .set("epoch", epoch as f64),
-        };
-        Ok(obj.into_js())
+        let received = self.inner.receive(msg).map_err(gate_error)?;
+        to_js(&GateReceived::from(received))
     }
 }

@@ -5,7 +5,7 @@ use rand_core::OsRng;
 use wasm_bindgen::prelude::*;
 
 use crate::error::{dm_error, identity_error, js_error, to_u64};
-use crate::js::{bytes, Obj, OpenedDmJs};
+use crate::results::{to_js, OpenedDm, OpenedDmJs};
 
 /// A secret Postern identity (Ed25519 signing key + X25519 DH key) held inside wasm memory and
 /// zeroized when freed. JS only ever sees the handle.
@@ -71,11 +71,6 @@ impl Identity {
         let env: DmEnvelope =
             serde_json::from_str(envelope_json).map_err(|e| js_error("dm_envelope_invalid", e))?;
         let opened = dm::open(&self.inner, &env).map_err(dm_error)?;
-        Ok(Obj::new()
-            .set("sender", opened.sender.to_string())
-            .set("msgId", opened.msg_id.as_str())
-            .set("timestamp", opened.timestamp as f64)
-            .set("body", bytes(&opened.body))
-            .into_js())
+        to_js(&OpenedDm::from(opened))
     }
 }

@@ -23,9 +23,9 @@ mod chain;
 mod error;
 mod gate;
 mod identity;
-mod js;
 mod merkle;
 mod prims;
+mod results;
 mod schema;
 
 pub use chain::{sign_event, verify_chain, EventSigner};

@@ -8,7 +8,7 @@ use postern_core::rfc9162::{self, Hash, ProofError, HASH_LEN};
 use wasm_bindgen::prelude::*;
 
 use crate::error::{js_error, merkle_error, proof_error, to_u64};
-use crate::js::{MerkleProofJs, Obj};
+use crate::results::{to_js_vec, MerkleProofStep, MerkleProofStepJs};
 
 /// Infonet Merkle root (hex) over event ids, in chain order. Empty list: the genesis hash.
 #[wasm_bindgen(js_name = merkleRoot)]
@@ -25,24 +25,12 @@ pub fn merkle_leaf_hash(event_id: &str) -> String {
 /// Inclusion proof for the event id at `index`. Throws `merkle_empty`,
 /// `merkle_index_out_of_range`.
 #[wasm_bindgen(js_name = merkleProof)]
-pub fn merkle_proof(event_ids: Vec<String>, index: f64) -> Result<MerkleProofJs, JsValue> {
+pub fn merkle_proof(event_ids: Vec<String>, index: f64) -> Result<Vec<MerkleProofStepJs>, JsValue> {
     let index = usize::try_from(to_u64(index, "index")?)
         .map_err(|_| js_error("invalid_argument", "index out of range"))?;
     let proof = merkle::merkle_proof(&event_ids, index).map_err(merkle_error)?;
-    let arr = js_sys::Array::new();
-    for step in &proof {
-        let side = match step.side {
-            Side::Left => "left",
-            Side::Right => "right",
-        };
-        arr.push(
-            &Obj::new()
-                .set("hash", step.hash.as_str())
-                .set("side", side)
-                .0,
-        );
-    }
-    Ok(arr.unchecked_into())
+    let steps: Vec<MerkleProofStep> = proof.into_iter().map(Into::into).collect();
+    to_js_vec(&steps)
 }
 
 /// Verify an Infonet inclusion proof (`[{hash, side}]`, as from `merkleProof` or a relay's

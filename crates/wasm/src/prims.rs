@@ -1,5 +1,7 @@
-//! Raw cryptographic primitives, for JS users who need the building blocks directly and for
-//! side-by-side benchmarks against @noble/*, libsodium.js and WebCrypto.
+//! Raw cryptographic primitives (ChaCha20-Poly1305, Ed25519, X25519, SHA-256) without Postern framing.
+//!
+//! For JS users who need the building blocks directly and for side-by-side benchmarks against
+//! @noble/*, libsodium.js and WebCrypto.
 //!
 //! These are the same RustCrypto / dalek implementations postern-core uses, with no Postern
 //! framing: ChaCha20-Poly1305 (IETF, 12-byte nonce, 16-byte tag appended), Ed25519 (RFC 8032;
