@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 RELAY := target/release/postern
 
-.PHONY: run test build ui relay e2e test-native test-wasm test-wasm-pkg wasm-pkg bench tools test-tools clean
+.PHONY: run test lint build ui relay e2e test-native test-wasm test-wasm-pkg wasm-pkg bench tools test-tools clean
 
 ## make run: install what is missing, build UI (release) + relay, serve on http://$(LISTEN)
 run: tools build
@@ -16,12 +16,19 @@ run: tools build
 
 ## make test: install what is missing, then every test (native, wasm in Chromium, e2e)
 test: test-tools
+	$(MAKE) lint
 	$(MAKE) test-native
 	$(MAKE) test-wasm
 	$(MAKE) test-wasm-pkg
 	$(MAKE) ui
 	scripts/check-app-size.sh
 	$(MAKE) e2e RELAY=target/debug/postern
+
+## make lint: formatting and clippy (native workspace, and wasm32 for the browser crates), warnings are errors
+lint:
+	cargo fmt --all --check
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+	cargo clippy --locked --target wasm32-unknown-unknown -p postern-app -p postern-wasm --all-targets -- -D warnings
 
 tools:
 	@scripts/install-tools.sh run
@@ -38,7 +45,7 @@ relay:
 	cargo build --release --locked -p postern-relay
 
 test-native:
-	cargo test --locked -p postern-core -p postern-relay
+	cargo test --locked -p postern-core -p postern-relay -p postern-app
 	cargo build --locked -p postern-relay
 
 test-wasm:
