@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 RELAY := target/release/postern
 
-.PHONY: run test build ui relay e2e test-native test-wasm test-wasm-pkg wasm-pkg bench tools test-tools clean
+.PHONY: run test lint build ui relay e2e test-native test-wasm test-wasm-pkg wasm-pkg bench tools test-tools clean
 
 ## make run: install what is missing, build UI (release) + relay, serve on http://$(LISTEN)
 run: tools build
@@ -22,6 +22,10 @@ test: test-tools
 	$(MAKE) ui
 	scripts/check-app-size.sh
 	$(MAKE) e2e RELAY=target/debug/postern
+
+## make lint: layout rules (file length, module docs, no import cycles)
+lint:
+	scripts/check-layout.sh
 
 tools:
 	@scripts/install-tools.sh run
