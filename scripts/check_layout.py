@@ -14,7 +14,9 @@ defined in b.rs. Paths resolve to the deepest module file that exists
 with `use`/`pub use` is followed to the file that defines it. Not edges:
 `mod x;` (structure), `pub use` re-exports unless the name is also used in
 the file itself, and anything under `#[cfg(test)]` (test-only items and
-test-only module files).
+test-only module files). Method calls are invisible to it: a type whose
+inherent `impl` is split across files (e.g. `impl Store` in each store file)
+links those files only where a path names something they define.
 
 Usage: check_layout.py [--edges] [--allow-parent-child] [REPO_ROOT]
   exit 0 clean, 1 on violations; --edges also prints the dependency graph;
