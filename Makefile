@@ -24,8 +24,10 @@ test: test-tools
 	scripts/check-app-size.sh
 	$(MAKE) e2e RELAY=target/debug/postern
 
-## make lint: formatting and clippy (native workspace, and wasm32 for the browser crates), warnings are errors
+## make lint: layout rules (file length, module docs, no import cycles), formatting, and clippy
+## (native workspace, and wasm32 for the browser crates) with warnings as errors
 lint:
+	scripts/check-layout.sh
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cargo clippy --locked --target wasm32-unknown-unknown -p postern-app -p postern-wasm --all-targets -- -D warnings

@@ -1,7 +1,7 @@
 //! Postern's browser UI (Yew). `model` (pure rules and wording) builds on every target and is
 //! tested natively; the UI (`app`, `dm`, `gates`, `settings`, `sync`), the shared `session` and
-//! the browser `platform` are wasm32 only. Dependencies run one way:
-//! views → state → effects → platform → model.
+//! the browser `platform` are wasm32 only. Dependencies run one way: views → state ← effects →
+//! platform → model; a reducer (`state`) imports only `model` and core.
 pub mod model;
 
 #[cfg(target_arch = "wasm32")]

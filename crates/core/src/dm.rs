@@ -15,8 +15,8 @@ use x25519_dalek::{EphemeralSecret, PublicKey as XPublicKey};
 use zeroize::Zeroizing;
 
 use crate::identity::{parse_verifying_key, Identity, PublicIdentity};
-pub use crate::ids::MsgId;
 use crate::ids::NodeId;
+pub use crate::ids::{is_valid_msg_id, MsgId, MAX_MSG_ID_LEN, MSG_ID_BYTES};
 use crate::wire::{put_lp, take, WireError};
 use crate::{b64, labels, pad};
 
@@ -32,14 +32,10 @@ pub const HEADER_LEN: usize = 1 + 32 + 32 + 8 + 64 + 4;
 pub const MAX_BODY_LEN: usize = 4096 - HEADER_LEN;
 /// Poly1305 tag length.
 pub const TAG_LEN: usize = 16;
-/// Random bytes in a message id (hex-encoded on the wire).
-pub const MSG_ID_BYTES: usize = 16;
 /// Length of `sender_ref` in bytes (hex-encoded on the wire).
 pub const SENDER_REF_BYTES: usize = 16;
 /// Largest accepted base64 ciphertext (Infonet/2's DM ciphertext cap).
 pub const MAX_CIPHERTEXT_B64: usize = 8192;
-/// Longest accepted msg_id.
-pub const MAX_MSG_ID_LEN: usize = 128;
 
 /// A sealed DM as stored by relays. Everything here is visible to the relay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,13 +122,6 @@ impl std::fmt::Debug for OpenedDm {
 /// A fresh random message id (32 hex chars).
 pub fn new_msg_id(rng: &mut impl CryptoRngCore) -> String {
     MsgId::generate(rng).into_string()
-}
-
-/// Syntactic msg_id check shared by client and relay.
-pub fn is_valid_msg_id(s: &str) -> bool {
-    (8..=MAX_MSG_ID_LEN).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
 }
 
 /// Pairwise, directional sender pseudonym: HKDF over static-static X25519 of sender and

@@ -4,22 +4,19 @@
 //! `postern1.{node_id}.{ed25519 b64url}.{x25519 b64url}`; `node_id` is Infonet/2's
 //! `"!sb_" + first 32 hex chars of sha256(ed25519 public key)`, and a parsed string must agree
 //! with its own key. Secret keys are zeroized on drop and never printed by `Debug`.
-pub use crate::ids::NodeId;
+pub use crate::ids::{
+    is_valid_node_id, node_id_for_public_key, NodeId, NODE_ID_HEX_LEN, NODE_ID_PREFIX,
+};
 use std::fmt;
 use std::str::FromStr;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rand_core::CryptoRngCore;
-use sha2::{Digest, Sha256};
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::b64;
 
-/// Prefix of every Infonet/2 node id.
-pub const NODE_ID_PREFIX: &str = "!sb_";
-/// Number of hex characters of sha256(public key) in a node id.
-pub const NODE_ID_HEX_LEN: usize = 32;
 /// Prefix (and version) of the public identity string.
 pub const PUBLIC_IDENTITY_PREFIX: &str = "postern1";
 /// Prefix (and version) of the secret key export string.
@@ -35,28 +32,6 @@ pub enum IdentityError {
     BadSigningKey,
     #[error("identity contains an invalid or low-order X25519 key")]
     BadDhKey,
-}
-
-/// Infonet/2 node id of a raw public key: `"!sb_" + sha256(pk)[..32 hex]`.
-pub fn node_id_for_public_key(public_key: &[u8]) -> String {
-    let digest = Sha256::digest(public_key);
-    let mut id = String::with_capacity(NODE_ID_PREFIX.len() + NODE_ID_HEX_LEN);
-    id.push_str(NODE_ID_PREFIX);
-    id.push_str(&hex::encode(&digest[..NODE_ID_HEX_LEN / 2]));
-    id
-}
-
-/// Syntactic check of a node id (`!sb_` + 32 lower-case hex chars).
-pub fn is_valid_node_id(s: &str) -> bool {
-    match s.strip_prefix(NODE_ID_PREFIX) {
-        Some(rest) => {
-            rest.len() == NODE_ID_HEX_LEN
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        }
-        None => false,
-    }
 }
 
 /// Parse a raw 32-byte Ed25519 public key, rejecting invalid encodings and weak (small-order) keys.

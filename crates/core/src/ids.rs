@@ -1,17 +1,54 @@
-//! Validated id newtypes made at the parsing boundary: [`NodeId`] and [`MsgId`].
+//! Validated ids: the node-id and msg-id syntax rules and the [`NodeId`] / [`MsgId`] newtypes.
 //!
 //! Text from the wire is checked once, where it is parsed, and travels on as a type that can
 //! only hold a well-formed id. Both keep `as_str` / `into_string` / `Display` so string-based
-//! callers keep working.
+//! callers keep working. `identity` and `dm` re-export the rules under their earlier paths.
 use std::fmt;
 use std::str::FromStr;
 
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::dm::{is_valid_msg_id, MSG_ID_BYTES};
-use crate::identity::{is_valid_node_id, node_id_for_public_key};
+/// Prefix of every Infonet/2 node id.
+pub const NODE_ID_PREFIX: &str = "!sb_";
+/// Number of hex characters of sha256(public key) in a node id.
+pub const NODE_ID_HEX_LEN: usize = 32;
+
+/// Infonet/2 node id of a raw public key: `"!sb_" + sha256(pk)[..32 hex]`.
+pub fn node_id_for_public_key(public_key: &[u8]) -> String {
+    let digest = Sha256::digest(public_key);
+    let mut id = String::with_capacity(NODE_ID_PREFIX.len() + NODE_ID_HEX_LEN);
+    id.push_str(NODE_ID_PREFIX);
+    id.push_str(&hex::encode(&digest[..NODE_ID_HEX_LEN / 2]));
+    id
+}
+
+/// Syntactic check of a node id (`!sb_` + 32 lower-case hex chars).
+pub fn is_valid_node_id(s: &str) -> bool {
+    match s.strip_prefix(NODE_ID_PREFIX) {
+        Some(rest) => {
+            rest.len() == NODE_ID_HEX_LEN
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
+        None => false,
+    }
+}
+
+/// Random bytes in a message id (hex-encoded on the wire).
+pub const MSG_ID_BYTES: usize = 16;
+/// Longest accepted msg_id.
+pub const MAX_MSG_ID_LEN: usize = 128;
+
+/// Syntactic msg_id check shared by client and relay.
+pub fn is_valid_msg_id(s: &str) -> bool {
+    (8..=MAX_MSG_ID_LEN).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+}
 
 /// A string that is not a well-formed id of the expected kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]

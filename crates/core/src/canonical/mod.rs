@@ -15,7 +15,8 @@ mod normalize;
 
 pub use normalize::{
     gate_signature_payload_variants, normalize_dm_message_legacy, normalize_payload,
-    safe_int_value, NORMALIZED_EVENT_TYPES,
+    safe_int_value, DEFAULT_DM_FORMAT, DEFAULT_GATE_FORMAT, GATE_ENVELOPE_FIELD,
+    NORMALIZED_EVENT_TYPES, SIGNED_CONTEXT_FIELD,
 };
 
 use sha2::{Digest, Sha256};
@@ -34,14 +35,6 @@ pub const NODE_ID_PREFIX: &str = "!sb_";
 pub const NODE_ID_HEX_LEN: usize = 32;
 /// Separator of the signed string.
 pub const SIGNATURE_FIELD_SEPARATOR: char = '|';
-/// Payload member carrying the optional signed request context.
-pub const SIGNED_CONTEXT_FIELD: &str = "signed_context";
-/// Gate payload member that rides alongside the signature (bound by `envelope_hash` instead).
-pub const GATE_ENVELOPE_FIELD: &str = "gate_envelope";
-/// Default gate/DM ciphertext format.
-pub const DEFAULT_GATE_FORMAT: &str = "mls1";
-/// Default DM format label used by normalisation.
-pub const DEFAULT_DM_FORMAT: &str = "dm1";
 
 /// The string an author signs, over an already-rendered sequence (`str(sequence)`).
 pub fn signature_string_with_network(

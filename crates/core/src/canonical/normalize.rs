@@ -1,7 +1,15 @@
 //! Per-event-type payload normalisation (Python coercions) and the gate-message signed variants.
 
-use super::{DEFAULT_DM_FORMAT, DEFAULT_GATE_FORMAT, GATE_ENVELOPE_FIELD, SIGNED_CONTEXT_FIELD};
 use crate::json::{py_lower, py_strip, py_truncate, BigInt, Value};
+
+/// Payload member carrying the optional signed request context.
+pub const SIGNED_CONTEXT_FIELD: &str = "signed_context";
+/// Gate payload member that rides alongside the signature (bound by `envelope_hash` instead).
+pub const GATE_ENVELOPE_FIELD: &str = "gate_envelope";
+/// Default gate/DM ciphertext format.
+pub const DEFAULT_GATE_FORMAT: &str = "mls1";
+/// Default DM format label used by normalisation.
+pub const DEFAULT_DM_FORMAT: &str = "dm1";
 
 fn get<'a>(p: &'a Value, key: &str) -> Option<&'a Value> {
     p.get(key)
