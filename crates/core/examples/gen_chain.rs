@@ -28,7 +28,8 @@ fn main() {
         if i > 0 {
             f.write_all(b",\n").unwrap();
         }
-        f.write_all(e.to_value().to_json_ordered().as_bytes()).unwrap();
+        f.write_all(e.to_value().to_json_ordered().as_bytes())
+            .unwrap();
     }
     f.write_all(b"]\n").unwrap();
     f.flush().unwrap();

@@ -126,11 +126,9 @@ fn verify_values(events: &[Value], opts: &VerifyOptions) -> crate::verify::Chain
         .map(|v| crate::event::ChainEvent::from_value(v).ok())
         .collect();
     match parsed {
-        Some(p) => crate::parallel::verify_chain_parallel(
-            &p,
-            opts,
-            crate::parallel::default_threads(),
-        ),
+        Some(p) => {
+            crate::parallel::verify_chain_parallel(&p, opts, crate::parallel::default_threads())
+        }
         None => verify_chain_values(events, opts),
     }
 }

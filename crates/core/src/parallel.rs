@@ -36,9 +36,7 @@ pub fn verify_chain_parallel(
             .collect();
         let structure = verify_chain_structure(events, opts);
         // A worker that panicked counts as a failure: the sequential path then decides.
-        let crypto_ok = workers
-            .into_iter()
-            .all(|w| w.join().unwrap_or(false));
+        let crypto_ok = workers.into_iter().all(|w| w.join().unwrap_or(false));
         (structure, crypto_ok)
     });
     if structure.valid && crypto_ok {

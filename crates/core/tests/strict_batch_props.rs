@@ -235,7 +235,14 @@ fn cancelling_torsion_pair_is_rejected() {
 
 #[test]
 fn honest_batches_pass_at_every_size() {
-    for n in [0usize, 1, 7, SUBSET_CHECK_MIN - 1, SUBSET_CHECK_MIN, SUBSET_CHECK_MIN + 7] {
+    for n in [
+        0usize,
+        1,
+        7,
+        SUBSET_CHECK_MIN - 1,
+        SUBSET_CHECK_MIN,
+        SUBSET_CHECK_MIN + 7,
+    ] {
         let items: Vec<Built> = (0..n as u64)
             .map(|i| build(Kind::Honest, i, 0, 0, i % 5).unwrap())
             .collect();
