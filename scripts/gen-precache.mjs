@@ -10,9 +10,17 @@
 // the worker's bytes change with every build, so browsers install the new worker, which
 // precaches into a cache named after the id and deletes the caches of older builds.
 // Re-running it on a modified copy of dist/ behaves like a new build (the e2e tests do that).
+//
+// Finally it precompresses every content-hashed asset (`name-<16 hex>.ext`, `…_bg.wasm`) to
+// `<file>.br` (brotli, quality 11) and `<file>.gz` (gzip -9), which the relay serves with
+// `Content-Encoding` when the browser accepts it (never listed in the precache manifest: the
+// worker fetches the plain URL and gets the encoded bytes transparently). Stale `.br`/`.gz`
+// files (no longer matching a built file) are removed, and existing ones are rewritten, so a
+// modified copy of dist/ never serves old compressed bytes.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { brotliCompressSync, constants as zc, gzipSync } from 'node:zlib';
 
 const dir = process.argv[2] || process.env.TRUNK_STAGING_DIR;
 if (!dir) {
@@ -25,13 +33,15 @@ const WORKER = 'sw.js';
 const SKIP = new Set([MANIFEST, WORKER]);
 
 const files = [];
+const compressed = [];
 const walk = (d) => {
   for (const name of readdirSync(d)) {
     const p = join(d, name);
     if (statSync(p).isDirectory()) walk(p);
     else {
       const rel = relative(dir, p).split(sep).join('/');
-      if (!SKIP.has(rel) && !name.startsWith('.')) files.push(rel);
+      if (/\.(br|gz)$/.test(name)) compressed.push(rel);
+      else if (!SKIP.has(rel) && !name.startsWith('.')) files.push(rel);
     }
   }
 };
@@ -60,3 +70,19 @@ if (!re.test(sw)) {
 }
 writeFileSync(swPath, sw.replace(re, `const BUILD_ID = '${buildId}';`));
 console.log(`gen-precache: build ${buildId}, ${files.length} files precached`);
+
+// Precompressed variants of the content-hashed assets.
+const HASHED = /-[0-9a-f]{16}[._]/;
+for (const c of compressed) unlinkSync(join(dir, c));
+let raw = 0, br = 0, gz = 0;
+for (const f of files.filter((f) => HASHED.test(f.split('/').pop()))) {
+  const bytes = readFileSync(join(dir, f));
+  const b = brotliCompressSync(bytes, {
+    params: { [zc.BROTLI_PARAM_QUALITY]: 11, [zc.BROTLI_PARAM_SIZE_HINT]: bytes.length },
+  });
+  const g = gzipSync(bytes, { level: 9 });
+  writeFileSync(join(dir, f + '.br'), b);
+  writeFileSync(join(dir, f + '.gz'), g);
+  raw += bytes.length; br += b.length; gz += g.length;
+}
+console.log(`gen-precache: precompressed hashed assets ${raw} B -> brotli ${br} B, gzip ${gz} B`);

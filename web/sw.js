@@ -2,6 +2,8 @@
  *
  * - Precache: on install, every file of this build listed in /precache-manifest.json (written
  *   at build time by scripts/gen-precache.mjs) goes into the cache `postern-shell-<build id>`.
+ *   Content-hashed files come from the HTTP cache when the page already downloaded them (the
+ *   relay serves them `immutable`, brotli/gzip-encoded), so a first visit downloads the wasm once.
  *   BUILD_ID below is stamped by the same script, so each build is a byte-different worker.
  * - New build: browsers re-fetch /sw.js on navigation; a changed worker installs, skips
  *   waiting, claims the open pages and deletes the caches of older builds. An old build never
@@ -25,7 +27,10 @@ self.addEventListener('install', (event) => {
       throw new Error(`precache manifest is for build ${manifest.build_id}, this worker is ${BUILD_ID}`);
     }
     const cache = await caches.open(CACHE);
-    await cache.addAll(manifest.files.map((f) => new Request(f, { cache: 'reload' })));
+    // Content-hashed files are immutable: take them from the HTTP cache when the page has just
+    // downloaded them (one wasm download on a first visit); revalidate everything else.
+    const hashed = (f) => /-[0-9a-f]{16}[._]/.test(f.split('/').pop());
+    await cache.addAll(manifest.files.map((f) => new Request(f, { cache: hashed(f) ? 'default' : 'no-cache' })));
     await self.skipWaiting();
   })());
 });

@@ -98,7 +98,7 @@ pub fn verify_chain_json(input: &[u8], now: Option<u64>) -> CliResult {
             }
         }
     };
-    let report = verify_chain_values(events, &opts);
+    let report = verify_values(events, &opts);
     let error = match &report.error {
         Some(f) => obj(vec![
             ("index", Value::from(f.index as u64)),
@@ -115,6 +115,27 @@ pub fn verify_chain_json(input: &[u8], now: Option<u64>) -> CliResult {
         ("error", error),
     ]);
     CliResult::ok(&out, if report.valid { EXIT_OK } else { EXIT_INVALID })
+}
+
+/// Verify parsed JSON events: on several threads natively (same report as
+/// [`verify_chain_values`]), on the calling thread in wasm.
+#[cfg(not(target_arch = "wasm32"))]
+fn verify_values(events: &[Value], opts: &VerifyOptions) -> crate::verify::ChainReport {
+    let parsed: Option<Vec<crate::event::ChainEvent>> = events
+        .iter()
+        .map(|v| crate::event::ChainEvent::from_value(v).ok())
+        .collect();
+    match parsed {
+        Some(p) => {
+            crate::parallel::verify_chain_parallel(&p, opts, crate::parallel::default_threads())
+        }
+        None => verify_chain_values(events, opts),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn verify_values(events: &[Value], opts: &VerifyOptions) -> crate::verify::ChainReport {
+    verify_chain_values(events, opts)
 }
 
 fn sig_case(case: &Value) -> Result<String, String> {

@@ -44,3 +44,9 @@ pub const VAULT_WRAP_AAD: &[u8] = b"postern/vault/v1/wrap-aad";
 pub const BACKUP_FORMAT: &str = "postern-backup";
 /// Prefix of the AEAD associated data of a backup file (binds version, KDF parameters, salt).
 pub const BACKUP_AAD: &[u8] = b"postern/backup/v1/aad";
+
+// ---- Verification ----
+
+/// Prefix of the hash that seeds the coefficients and subsets of an Ed25519 strict batch
+/// verification (`strict_batch`): Fiat–Shamir over every signature, key and message hash.
+pub const ED25519_BATCH_SEED: &[u8] = b"postern/ed25519-strict-batch/v1/seed";

@@ -9,6 +9,8 @@
 //! * [`canonical`] — payload normalisation, signed string, event id, node-id binding;
 //! * [`event`] — [`event::ChainEvent`] and [`event::sign_event`];
 //! * [`signature`] — Ed25519 (strict, batch-safe) and ECDSA P-256 verification;
+//! * [`parallel`] — chain verification on several threads (native only);
+//! * [`strict_batch`] — Ed25519 batch verification with `verify_strict`'s verdicts;
 //! * [`schema`] — payload rules shared by relay and browser;
 //! * [`verify`] — event/chain verification, locators, fork matching;
 //! * [`merkle`] — the Infonet Merkle tree; [`rfc9162`] — RFC 9162 log proofs;
@@ -34,10 +36,13 @@ pub mod json;
 pub mod labels;
 pub mod merkle;
 pub mod pad;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod parallel;
 pub mod peer;
 pub mod rfc9162;
 pub mod schema;
 pub mod signature;
+pub mod strict_batch;
 pub mod sync;
 pub mod verify;
 mod wire;

@@ -2,7 +2,6 @@
 //! SHA-256), plus the pre-checks that make Ed25519 batch verification agree with strict
 //! single verification.
 
-use curve25519_dalek::edwards::CompressedEdwardsY;
 use curve25519_dalek::scalar::Scalar;
 use ed25519_dalek::{Signature as EdSignature, VerifyingKey as EdKey};
 use thiserror::Error;
@@ -142,22 +141,6 @@ pub fn verify_encoded(
     verify_signature(&key, &sig, message)
 }
 
-/// Variable-time subgroup check: `[L]P = 0` ⇔ `[L−1]P = −P`, and `L−1 ≡ −1` is a reduced scalar,
-/// so a vartime single-point multiscalar multiplication does it (public data only).
-fn is_torsion_free_vartime(p: &curve25519_dalek::edwards::EdwardsPoint) -> bool {
-    use curve25519_dalek::traits::VartimeMultiscalarMul as _;
-    let l_minus_one = -Scalar::ONE;
-    curve25519_dalek::edwards::EdwardsPoint::vartime_multiscalar_mul([l_minus_one], [*p]) == -p
-}
-
-fn canonical_prime_order_point(bytes: &[u8; 32]) -> bool {
-    let c = CompressedEdwardsY(*bytes);
-    match c.decompress() {
-        Some(p) => p.compress() == c && !p.is_small_order() && is_torsion_free_vartime(&p),
-        None => false,
-    }
-}
-
 /// Can this Ed25519 (key, signature) pair be batch-verified with exactly the outcome of
 /// `verify_strict`? True when A and R are canonical encodings of prime-order-subgroup points
 /// (so the cofactored batch equation and the strict cofactorless one agree) and `s` is reduced.
@@ -168,7 +151,7 @@ pub fn ed25519_batch_safe(key: &EdKey, signature: &[u8]) -> bool {
 
 /// Key half of [`ed25519_batch_safe`] (cacheable per key).
 pub fn ed25519_key_batch_safe(key: &EdKey) -> bool {
-    canonical_prime_order_point(key.as_bytes())
+    crate::strict_batch::key_batch_safe(key)
 }
 
 /// Signature half of [`ed25519_batch_safe`]: `s` reduced, `R` a canonical prime-order point.
@@ -183,7 +166,7 @@ pub fn ed25519_sig_batch_safe(signature: &[u8]) -> bool {
     if bool::from(Scalar::from_canonical_bytes(s).is_none()) {
         return false;
     }
-    canonical_prime_order_point(&r)
+    crate::strict_batch::r_batch_safe(&r)
 }
 
 /// Batch-verify Ed25519 signatures (all must be [`ed25519_batch_safe`]). Returns `true` when all
@@ -274,6 +257,7 @@ mod tests {
 
     #[test]
     fn vartime_subgroup_check_matches_dalek() {
+        use crate::strict_batch::is_torsion_free_vartime;
         use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT as B, EIGHT_TORSION};
         for k in 1u64..20 {
             let p = B * Scalar::from(k);

@@ -18,20 +18,33 @@ use crate::schema::{
     self, ACTIVE_PUBLIC_LEDGER_EVENT_TYPES, LEGACY_PUBLIC_LEDGER_EVENT_TYPES, MAX_PAYLOAD_BYTES,
 };
 use crate::signature::{
-    decode_public_key, ed25519_key_batch_safe, ed25519_sig_batch_safe, ed25519_verify_batch,
-    parse_public_key_algo, py_fromhex, verify_signature, PublicKey, PublicKeyAlgo,
+    decode_public_key, ed25519_key_batch_safe, parse_public_key_algo, py_fromhex, verify_signature,
+    PublicKey, PublicKeyAlgo,
 };
+use crate::strict_batch::verify_batch_strict;
 
-/// Decoded keys (and whether an Ed25519 key may be batch-verified), by (algo, base64 text).
-#[derive(Default)]
+/// Decoded keys (and whether an Ed25519 key may be batch-verified), by base64 text and algo:
+/// each author's key is decoded and checked (canonical, prime order) once, looked up without
+/// allocating.
+#[derive(Debug, Clone, Default)]
 pub(super) struct KeyCache {
-    keys: HashMap<(PublicKeyAlgo, String), Option<(PublicKey, bool)>>,
+    keys: HashMap<String, Vec<(PublicKeyAlgo, Option<(PublicKey, bool)>)>>,
 }
+
+/// Distinct keys a [`ChainState`] keeps decoded between calls (cleared when exceeded).
+const KEY_CACHE_MAX: usize = 16_384;
 
 impl KeyCache {
     pub(super) fn get(&mut self, algo: PublicKeyAlgo, b64: &str) -> Option<(PublicKey, bool)> {
-        if let Some(hit) = self.keys.get(&(algo, b64.to_string())) {
-            return hit.clone();
+        if let Some(hit) = self
+            .keys
+            .get(b64)
+            .and_then(|v| v.iter().find(|(a, _)| *a == algo))
+        {
+            return hit.1.clone();
+        }
+        if self.keys.len() >= KEY_CACHE_MAX {
+            self.keys.clear();
         }
         let entry = decode_public_key(algo, b64).ok().map(|k| {
             let safe = match &k {
@@ -40,7 +53,10 @@ impl KeyCache {
             };
             (k, safe)
         });
-        self.keys.insert((algo, b64.to_string()), entry.clone());
+        self.keys
+            .entry(b64.to_string())
+            .or_default()
+            .push((algo, entry.clone()));
         entry
     }
 }
@@ -77,6 +93,8 @@ pub struct ChainState {
     bindings: HashMap<String, String>,
     revocations: HashMap<String, Revocation>,
     dm_spool: Vec<DmSpoolEntry>,
+    /// Authors' keys decoded and checked once, reused by later calls.
+    keys: KeyCache,
 }
 
 fn sequence_key(event_type: &str, node_id: &str) -> String {
@@ -147,13 +165,16 @@ impl ChainState {
 
     /// Check `evt` as the next event and, if it passes, append it.
     pub fn ingest(&mut self, evt: &ChainEvent, opts: &VerifyOptions) -> Result<(), EventRejection> {
-        match self.check(evt, opts, false, true, true, &mut KeyCache::default()) {
+        let mut cache = std::mem::take(&mut self.keys);
+        let out = match self.check(evt, opts, false, true, true, &mut cache) {
             Ok(_) => {
                 self.apply(evt);
                 Ok(())
             }
             Err(f) => Err(f.0),
-        }
+        };
+        self.keys = cache;
+        out
     }
 
     pub(super) fn check(
@@ -414,14 +435,13 @@ pub(super) fn check_signature(
     let sig = py_fromhex(&evt.signature).ok_or(())?;
     let (key, key_safe) = cache.get(algo, &evt.public_key).ok_or(())?;
     let msgs = signed_messages(evt, seq);
+    // R and s are checked by the strict batch itself (strict_batch::verify_batch_strict).
     if let (true, true, PublicKey::Ed25519(vk), [only]) = (defer, key_safe, &key, msgs.as_slice()) {
-        if ed25519_sig_batch_safe(&sig) {
-            return Ok(SigOutcome::Deferred(Box::new(SigJob {
-                key: *vk,
-                sig,
-                msg: only.clone().into_bytes(),
-            })));
-        }
+        return Ok(SigOutcome::Deferred(Box::new(SigJob {
+            key: *vk,
+            sig,
+            msg: only.clone().into_bytes(),
+        })));
     }
     if msgs
         .iter()
@@ -442,14 +462,64 @@ impl ChainState {
         events: &[ChainEvent],
         opts: &VerifyOptions,
     ) -> (usize, Option<EventRejection>) {
-        let mut cache = KeyCache::default();
+        let mut cache = std::mem::take(&mut self.keys);
+        let mut out = (events.len(), None);
         for (i, evt) in events.iter().enumerate() {
             if let Err(f) = self.check(evt, opts, false, true, true, &mut cache) {
-                return (i, Some(f.0));
+                out = (i, Some(f.0));
+                break;
             }
             self.apply(evt);
         }
-        (events.len(), None)
+        self.keys = cache;
+        out
+    }
+
+    /// [`ChainState::ingest_all`] with the signatures and event ids checked first, in batches
+    /// ([`super::first_crypto_failure`]), then the sequential rules without crypto: the same
+    /// accepted prefix and the same first rejection (index, reason, detail) as `ingest_all`.
+    pub fn ingest_batch(
+        &mut self,
+        events: &[ChainEvent],
+        opts: &VerifyOptions,
+    ) -> (usize, Option<EventRejection>) {
+        let crypto = super::first_crypto_failure(events);
+        self.ingest_prechecked(events, opts, crypto)
+    }
+
+    /// The sequential half of [`ChainState::ingest_batch`], given `crypto` =
+    /// `first_crypto_failure(events)` (computed by the caller, e.g. on several threads).
+    pub fn ingest_prechecked(
+        &mut self,
+        events: &[ChainEvent],
+        opts: &VerifyOptions,
+        crypto: Option<(usize, FailReason)>,
+    ) -> (usize, Option<EventRejection>) {
+        let limit = crypto.map_or(events.len(), |(i, _)| i.min(events.len()));
+        let mut cache = std::mem::take(&mut self.keys);
+        let mut out = (limit, None);
+        for (i, evt) in events.iter().enumerate().take(limit) {
+            if let Err(f) = self.check(evt, opts, false, true, false, &mut cache) {
+                out = (i, Some(f.0));
+                break;
+            }
+            self.apply(evt);
+        }
+        if let (None, Some((i, reason)), Some(evt)) = (&out.1, crypto, events.get(limit)) {
+            // The rules before the signature come first for the failing event too.
+            out = match self.check(evt, opts, false, true, false, &mut cache) {
+                Err(f) => (i, Some(f.0)),
+                Ok(_) => {
+                    let detail = match reason {
+                        FailReason::InvalidSignature => "Invalid signature",
+                        _ => "event_id mismatch",
+                    };
+                    (i, Some(EventRejection::new(reason, detail)))
+                }
+            };
+        }
+        self.keys = cache;
+        out
     }
 }
 
@@ -459,7 +529,8 @@ pub(super) fn first_bad_signature(jobs: &[(usize, Box<SigJob>)]) -> Option<usize
         let msgs: Vec<&[u8]> = chunk.iter().map(|(_, j)| j.msg.as_slice()).collect();
         let sigs: Vec<&[u8]> = chunk.iter().map(|(_, j)| j.sig.as_slice()).collect();
         let keys: Vec<EdKey> = chunk.iter().map(|(_, j)| j.key).collect();
-        if ed25519_verify_batch(&msgs, &sigs, &keys) {
+        // Every key here passed `ed25519_key_batch_safe` (KeyCache).
+        if verify_batch_strict(&msgs, &sigs, &keys, true) {
             continue;
         }
         for (i, j) in chunk {

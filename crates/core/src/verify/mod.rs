@@ -7,9 +7,10 @@
 //! lane rules → size cap → protocol → signature fields → algorithm → revocation rules → node-id
 //! binding → key binding → signature → recomputed event id.
 //!
-//! Ed25519 signatures are checked in batches; pairs whose encodings could make the (cofactored)
-//! batch equation disagree with `verify_strict` are checked singly, and a failed batch is
-//! re-checked one by one to locate the first bad signature.
+//! Ed25519 signatures are checked in batches with `verify_strict`'s verdict
+//! ([`crate::strict_batch`]: keys decoded and checked once per author, the `R`s' prime-order
+//! check batched); keys that could make the batch equation disagree with `verify_strict` are
+//! checked singly, and a failed batch is re-checked one by one to locate the first bad signature.
 
 mod ingest;
 mod locator;
@@ -36,8 +37,9 @@ pub const DM_SPOOL_LIMIT: usize = 2;
 pub const DM_SPOOL_SENDER_LIMIT: usize = 1;
 /// Lifetime of a DM spool entry (seconds).
 pub const DM_SPOOL_TTL_S: u64 = 3_600;
-/// Ed25519 signatures per batch.
-pub const BATCH_SIZE: usize = 256;
+/// Ed25519 signatures per batch (large enough for `strict_batch`'s subset-sum check of the
+/// `R`s to pay off; a failed batch is re-checked one by one).
+pub const BATCH_SIZE: usize = 1024;
 /// Number of most-recent ids in a locator before the step starts doubling.
 pub const LOCATOR_DENSE_ENTRIES: usize = 10;
 /// Default locator size.
