@@ -11,6 +11,9 @@
 //! * [`signature`] — Ed25519 (strict, batch-safe) and ECDSA P-256 verification;
 //! * [`schema`] — payload rules shared by relay and browser;
 //! * [`verify`] — event/chain verification, locators, fork matching;
+//! * [`public_view`] — the public view of the one chain (private events as link-only stubs);
+//! * [`append`] — the reference's append order (normalise, then validate); [`pynum`] — Python
+//!   `float()`/`int()` text rules;
 //! * [`merkle`] — the Infonet Merkle tree; [`rfc9162`] — RFC 9162 log proofs;
 //! * [`sync`] — sync scheduling; [`api`] — relay endpoint types; [`cli`] — `postern` subcommands;
 //! * [`chaingen`] — deterministic valid-chain generator for tests and benches.
@@ -18,6 +21,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod api;
+pub mod append;
 pub mod auth;
 pub mod b64;
 pub mod canonical;
@@ -33,6 +37,8 @@ pub mod labels;
 pub mod merkle;
 pub mod pad;
 pub mod peer;
+pub mod public_view;
+pub mod pynum;
 pub mod rfc9162;
 pub mod schema;
 pub mod signature;
