@@ -2,11 +2,12 @@
 //! reads files and prints). JSON in, JSON out; hostile input never panics: it yields exit code 2
 //! and a one-line message for stderr.
 
+use crate::append::check_case;
 use crate::canonical::signature_string_with_network;
 use crate::canonical::NETWORK_ID;
 use crate::json::{parse, Value};
 use crate::merkle::merkle_root;
-use crate::schema::check_case;
+use crate::public_view::{is_stub, verify_public_view};
 use crate::verify::{verify_chain_values, VerifyOptions, DEFAULT_MAX_EVENT_AGE_S};
 
 /// Exit code: verified / all good.
@@ -57,9 +58,40 @@ fn opt_str(s: Option<String>) -> Value {
     s.map(Value::Str).unwrap_or(Value::Null)
 }
 
+/// Exact duplicates (same `event_id`, identical JSON) of an element already seen are skipped,
+/// as the reference's ingest skips an id it holds; a *different* event reusing an id is kept so
+/// the verifier refuses it (`duplicate_event_id`). Returns the kept elements, each one's
+/// position in the input, and how many were skipped.
+fn skip_exact_duplicates(events: &[Value]) -> (Vec<Value>, Vec<usize>, usize) {
+    let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let (mut kept, mut positions, mut skipped) = (Vec::new(), Vec::new(), 0usize);
+    for (i, v) in events.iter().enumerate() {
+        if let Some(Value::Str(id)) = v.get("event_id") {
+            let text = v.to_json_ordered();
+            match seen.get(id) {
+                Some(first) if *first == text => {
+                    skipped += 1;
+                    continue;
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(id.clone(), text);
+                }
+            }
+        }
+        kept.push(v.clone());
+        positions.push(i);
+    }
+    (kept, positions, skipped)
+}
+
 /// `postern verify-chain`: input is a JSON array of events or an object with `events`.
-/// `now` is the clock for revocation grace and freshness; `None` disables the freshness window
-/// and evaluates revocations at the latest event timestamp.
+///
+/// `now = None` (the default of the CLI) verifies history of any age: no freshness window, and
+/// revocation grace is evaluated at the latest event timestamp. `Some(now)` applies the ingest
+/// freshness window at `now` (`--now` / `--freshness`). Redaction stubs of a public view
+/// (`crate::public_view`) are verified link-only; exact duplicates are skipped. The output adds
+/// `duplicates` (skipped) and `link_only` (stubs) after `error`.
 pub fn verify_chain_json(input: &[u8], now: Option<u64>) -> CliResult {
     let doc = match parse_input(input) {
         Ok(v) => v,
@@ -98,10 +130,20 @@ pub fn verify_chain_json(input: &[u8], now: Option<u64>) -> CliResult {
             }
         }
     };
-    let report = verify_values(events, &opts);
+    let (kept, positions, duplicates) = skip_exact_duplicates(events);
+    let (mut report, link_only) = if kept.iter().any(is_stub) {
+        let r = verify_public_view(&kept, &opts);
+        (r.report, r.link_only)
+    } else {
+        (verify_values(&kept, &opts), 0)
+    };
+    report.count = events.len();
     let error = match &report.error {
         Some(f) => obj(vec![
-            ("index", Value::from(f.index as u64)),
+            (
+                "index",
+                Value::from(positions.get(f.index).copied().unwrap_or(f.index) as u64),
+            ),
             ("event_id", Value::Str(f.event_id.clone())),
             ("reason", Value::from(f.reason.as_str())),
         ]),
@@ -113,6 +155,8 @@ pub fn verify_chain_json(input: &[u8], now: Option<u64>) -> CliResult {
         ("head", opt_str(report.head.clone())),
         ("merkle_root", opt_str(report.merkle_root.clone())),
         ("error", error),
+        ("duplicates", Value::from(duplicates as u64)),
+        ("link_only", Value::from(link_only as u64)),
     ]);
     CliResult::ok(&out, if report.valid { EXIT_OK } else { EXIT_INVALID })
 }
@@ -188,7 +232,9 @@ pub fn sig_string_json(input: &[u8]) -> CliResult {
 }
 
 /// `postern schema-check`: array of `{event_type,payload}` (optionally `check`,
-/// `protocol_version`, `network_id`) → array of `{"ok":bool,"reason":str|null}`.
+/// `protocol_version`, `network_id`) → array of `{"ok":bool,"reason":str|null}`. Payloads are
+/// normalised before they are validated (`crate::append::check_case`; `check: "append"` adds
+/// the relay's append rules).
 pub fn schema_check_json(input: &[u8]) -> CliResult {
     let doc = match parse_input(input) {
         Ok(v) => v,

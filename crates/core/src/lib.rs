@@ -13,6 +13,9 @@
 //! * [`strict_batch`] — Ed25519 batch verification with `verify_strict`'s verdicts;
 //! * [`schema`] — payload rules shared by relay and browser;
 //! * [`verify`] — event/chain verification, locators, fork matching;
+//! * [`public_view`] — the public view of the one chain (private events as link-only stubs);
+//! * [`append`] — the reference's append order (normalise, then validate); [`pynum`] — Python
+//!   `float()`/`int()` text rules;
 //! * [`merkle`] — the Infonet Merkle tree; [`rfc9162`] — RFC 9162 log proofs;
 //! * [`sync`] — sync scheduling; [`api`] — relay endpoint types; [`cli`] — `postern` subcommands;
 //! * `chaingen` — deterministic valid-chain generator for tests and benches (feature `test-utils`).
@@ -20,6 +23,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod api;
+pub mod append;
 pub mod auth;
 pub mod b64;
 pub mod canonical;
@@ -39,6 +43,8 @@ pub mod pad;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod parallel;
 pub mod peer;
+pub mod public_view;
+pub mod pynum;
 pub mod rfc9162;
 pub mod schema;
 pub mod signature;

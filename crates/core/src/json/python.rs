@@ -29,47 +29,25 @@ pub fn py_truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-/// Python `int(str)`: surrounding whitespace, optional sign, decimal digits with single
-/// underscores between them; at most [`PY_INT_MAX_STR_DIGITS`] digits.
+/// Python `int(str)`: surrounding whitespace, optional sign, decimal digits (Unicode digits
+/// count, as in CPython) with single underscores between them; at most
+/// [`PY_INT_MAX_STR_DIGITS`] digits (`crate::pynum::py_int_text`).
 pub fn py_int_from_str(s: &str) -> Option<BigInt> {
-    let t = py_strip(s);
-    let (neg, body) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
+    let text = crate::pynum::py_int_text(s)?;
+    let (neg, digits) = match text.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, text.as_str()),
     };
-    if body.is_empty() || body.starts_with('_') || body.ends_with('_') || body.contains("__") {
-        return None;
-    }
-    let digits: String = body.chars().filter(|c| *c != '_').collect();
     if digits.len() > PY_INT_MAX_STR_DIGITS {
         return None;
     }
-    BigInt::from_parts(neg, &digits)
+    BigInt::from_parts(neg, digits)
 }
 
-/// Python `float(str)` for the forms JSON payloads realistically carry (decimal, exponent,
-/// `inf`/`nan`). Underscore digit grouping is not accepted.
+/// Python `float(str)`, exactly (`crate::pynum::py_float_from_str`): underscores only between
+/// digits (`"1_000"` is 1000), Unicode spaces and digits, `inf`/`infinity`/`nan` in any case.
 pub fn py_float_from_str(s: &str) -> Option<f64> {
-    let t = py_strip(s);
-    if t.is_empty() || t.contains('_') || t.len() > 4096 {
-        return None;
-    }
-    let lower = t.to_ascii_lowercase();
-    let unsigned = lower.trim_start_matches(['+', '-']);
-    if lower.len() - unsigned.len() > 1 {
-        return None;
-    }
-    if matches!(unsigned, "inf" | "infinity" | "nan") {
-        return lower.parse::<f64>().ok();
-    }
-    if !unsigned
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'+' || b == b'-')
-    {
-        return None;
-    }
-    lower.parse::<f64>().ok()
+    crate::pynum::py_float_from_str(s)
 }
 
 /// Python `repr(float)`: shortest round-trip digits, `.0` for integral values, exponent form when

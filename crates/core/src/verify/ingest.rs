@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+mod link_only;
+
 use super::{
     EventRejection, FailReason, VerifyOptions, BATCH_SIZE, DM_SPOOL_LIMIT, DM_SPOOL_SENDER_LIMIT,
     DM_SPOOL_TTL_S, SEQUENCE_DOMAIN_DM, SEQUENCE_DOMAIN_GATE,
