@@ -20,6 +20,16 @@ const ND_ZEROS: [u32; 66] = [
 /// Longest numeric text parsed (longer input is refused, never parsed slowly).
 pub const MAX_NUMERIC_CHARS: usize = 16_384;
 
+/// Python's `str.isspace()` set, used by `str.strip()` and `int()`/`float()` parsing.
+pub fn py_is_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{0b}' | '\u{0c}' | '\r' | '\u{1c}'..='\u{1f}' | ' ' | '\u{85}' | '\u{a0}'
+            | '\u{1680}' | '\u{2000}'..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}'
+            | '\u{205f}' | '\u{3000}'
+    )
+}
+
 /// The decimal value of a Unicode `Nd` digit (`unicodedata.decimal`).
 pub fn decimal_digit(c: char) -> Option<u8> {
     let cp = c as u32;
@@ -42,7 +52,7 @@ pub fn ascii_numeric_text(s: &str) -> Option<String> {
         if c.is_ascii() {
             // ASCII is kept as is; only " \t\n\x0b\x0c\r" are stripped below.
             out.push(c);
-        } else if crate::json::py_is_space(c) {
+        } else if py_is_space(c) {
             out.push(' ');
         } else {
             out.push(char::from(b'0' + decimal_digit(c)?));

@@ -4,15 +4,7 @@ use std::fmt::Write as _;
 
 use super::{BigInt, PY_INT_MAX_STR_DIGITS};
 
-/// Python's `str.isspace()` set, used by `str.strip()` and `int()`/`float()` parsing.
-pub fn py_is_space(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{0b}' | '\u{0c}' | '\r' | '\u{1c}'..='\u{1f}' | ' ' | '\u{85}' | '\u{a0}'
-            | '\u{1680}' | '\u{2000}'..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}'
-            | '\u{205f}' | '\u{3000}'
-    )
-}
+pub use crate::pynum::py_is_space;
 
 /// Python `s.strip()`.
 pub fn py_strip(s: &str) -> &str {

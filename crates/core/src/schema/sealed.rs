@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 
-use super::{
+use super::rules::{
     str_or_empty, SchemaError, SEALED_ENTROPY_FLOOR, SEALED_HEURISTIC_MIN_BYTES,
     SEALED_MAX_PRINTABLE_RATIO, SEALED_MIN_BYTES,
 };

@@ -1,6 +1,6 @@
 //! Per-event-type required fields and value rules (the reference's schema registry).
 
-use super::{
+use super::rules::{
     in_str_set, inv, require, safe_int_or_zero, str_of, str_or_empty, SchemaError, DH_ALGOS,
     DM_DELIVERY_CLASSES, DM_FORMATS, GATE_FORMATS, MESSAGE_PRIORITIES, SCHEMA_EVENT_TYPES,
 };

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 mod link_only;
 
-use super::{
+use super::outcome::{
     EventRejection, FailReason, VerifyOptions, BATCH_SIZE, DM_SPOOL_LIMIT, DM_SPOOL_SENDER_LIMIT,
     DM_SPOOL_TTL_S, SEQUENCE_DOMAIN_DM, SEQUENCE_DOMAIN_GATE,
 };
@@ -478,14 +478,14 @@ impl ChainState {
     }
 
     /// [`ChainState::ingest_all`] with the signatures and event ids checked first, in batches
-    /// ([`super::first_crypto_failure`]), then the sequential rules without crypto: the same
+    /// ([`first_crypto_failure`]), then the sequential rules without crypto: the same
     /// accepted prefix and the same first rejection (index, reason, detail) as `ingest_all`.
     pub fn ingest_batch(
         &mut self,
         events: &[ChainEvent],
         opts: &VerifyOptions,
     ) -> (usize, Option<EventRejection>) {
-        let crypto = super::first_crypto_failure(events);
+        let crypto = first_crypto_failure(events);
         self.ingest_prechecked(events, opts, crypto)
     }
 
@@ -542,4 +542,38 @@ pub(super) fn first_bad_signature(jobs: &[(usize, Box<SigJob>)]) -> Option<usize
         }
     }
     None
+}
+
+/// Parallel chain verification, per-event half: for a slice of a chain, the first index (within
+/// `events`) whose signature (Ed25519 in batches of [`BATCH_SIZE`], as [`super::verify_chain`]) or
+/// recomputed event id fails, with the reason `verify_chain` gives (a bad signature wins over a
+/// bad id of the same event). Events with an unsupported `public_key_algo` are skipped: the
+/// structural half rejects them. Independent of chain state, so slices can be checked on
+/// separate threads.
+pub fn first_crypto_failure(events: &[ChainEvent]) -> Option<(usize, FailReason)> {
+    let mut cache = KeyCache::default();
+    let mut jobs: Vec<(usize, Box<SigJob>)> = Vec::new();
+    let mut inline: Option<(usize, FailReason)> = None;
+    for (i, evt) in events.iter().enumerate() {
+        let Some(algo) = parse_public_key_algo(&evt.public_key_algo) else {
+            continue;
+        };
+        match check_signature(evt, algo, &evt.sequence_value(), true, &mut cache) {
+            Err(()) => {
+                inline = Some((i, FailReason::InvalidSignature));
+                break;
+            }
+            Ok(SigOutcome::Deferred(job)) => jobs.push((i, job)),
+            Ok(SigOutcome::Done) => {}
+        }
+        if !evt.timestamp.py_truthy() || evt.computed_event_id() != evt.event_id {
+            inline = Some((i, FailReason::EventIdMismatch));
+            break;
+        }
+    }
+    match (first_bad_signature(&jobs), inline) {
+        (Some(b), Some((i, _))) if b <= i => Some((b, FailReason::InvalidSignature)),
+        (Some(b), None) => Some((b, FailReason::InvalidSignature)),
+        (_, inline) => inline,
+    }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::GENESIS_HASH;
 
-use super::LOCATOR_DENSE_ENTRIES;
+use super::outcome::LOCATOR_DENSE_ENTRIES;
 
 /// Block locator: the `LOCATOR_DENSE_ENTRIES` most recent ids, then exponentially sparser ids,
 /// always ending with the genesis hash; at most `max_entries` entries (minimum 2).

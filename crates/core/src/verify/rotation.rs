@@ -4,7 +4,7 @@ use crate::canonical::{signature_string_with_network, verify_node_binding, NETWO
 use crate::json::Value;
 use crate::signature::{decode_public_key, parse_public_key_algo, py_fromhex, verify_signature};
 
-use super::{EventRejection, FailReason};
+use super::outcome::{EventRejection, FailReason};
 
 /// Check the old key's signature inside a `key_rotate` payload: the old key signs the
 /// Infonet/2 string for `key_rotate` with its own node id, sequence 0 and the rotation claim

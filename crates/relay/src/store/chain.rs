@@ -1,8 +1,9 @@
 //! Infonet chain storage: one table per lane, each event stored as its exact JSON.
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
+use super::error::{to_i64, to_u64};
 use super::outbox::Job;
-use super::{to_i64, to_u64, Store, StoreError};
+use super::{Store, StoreError};
 
 /// Which hash-linked lane of the Infonet chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,7 +4,8 @@ use postern_core::sync::SyncWorkerState;
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use super::{to_i64, to_u64, Store, StoreError};
+use super::error::{to_i64, to_u64};
+use super::{Store, StoreError};
 
 /// Everything kept about one peer's chain pull sync (persisted in `sync_peer_state`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,8 +4,9 @@ use postern_core::caps::{check_deposit, CapError, DepositDecision, SpoolLimits, 
 use postern_core::dm::DmEnvelope;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
+use super::error::{to_i64, to_u64};
 use super::outbox::Job;
-use super::{to_i64, to_u64, NonceUse, Replayed, Store, StoreError};
+use super::{NonceUse, Replayed, Store, StoreError};
 
 /// A registered node.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Schema migrations of the relay database; `PRAGMA user_version` is the number applied so far.
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// Schema migrations; `PRAGMA user_version` is the number applied so far.
 pub(super) const MIGRATIONS: &[&str] = &[

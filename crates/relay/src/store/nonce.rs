@@ -1,7 +1,8 @@
 //! Single-use request nonces: consumed inside the transaction of the signed operation.
 use rusqlite::params;
 
-use super::{to_i64, Store, StoreError};
+use super::error::to_i64;
+use super::{Store, StoreError};
 
 /// The nonce was already used by this node within its validity window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,9 @@
 //! peers that arrive before their predecessor (parking) are in [`park`].
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::outbox::Outbox;
-use super::{to_i64, to_u64, NonceUse, Store, StoreError};
+use super::error::{to_i64, to_u64};
+use super::Outbox;
+use super::{NonceUse, Store, StoreError};
 
 mod park;
 

@@ -5,8 +5,8 @@
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{EpochOutcome, GateDeposit};
-use crate::store::outbox::Outbox;
-use crate::store::{to_i64, to_u64, Store, StoreError};
+use crate::store::error::{to_i64, to_u64};
+use crate::store::{Outbox, Store, StoreError};
 
 /// Parked gate items kept at most this long (seconds) waiting for their predecessor.
 pub const GATE_PARK_TTL_SECS: u64 = 7 * 24 * 3600;

@@ -1,0 +1,57 @@
+//! The SQLite connection behind every concern: [`Store`], opening it and applying migrations.
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use super::error::StoreError;
+use super::migrations;
+use super::wake::Outbox;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "postern.sqlite3";
+
+/// The SQLite backend: one connection (used behind a mutex by the services).
+pub struct Store {
+    pub(super) conn: Connection,
+    pub(super) path: PathBuf,
+    pub(super) outbox: Outbox,
+}
+
+impl Store {
+    /// Open (creating if needed) the database in `data_dir` and apply migrations.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join(DB_FILE);
+        let conn = Connection::open(&path)?;
+        Self::init(conn, path)
+    }
+
+    /// An in-memory store (unit tests).
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Self::init(Connection::open_in_memory()?, PathBuf::from(":memory:"))
+    }
+
+    fn init(mut conn: Connection, path: PathBuf) -> Result<Store, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // journal_mode returns a row; pragma_update ignores it.
+        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrations::migrate(&mut conn)?;
+        Ok(Store {
+            conn,
+            path,
+            outbox: Outbox::default(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+}
