@@ -30,8 +30,11 @@ use crate::strict_batch::verify_batch_strict;
 /// allocating.
 #[derive(Debug, Clone, Default)]
 pub(super) struct KeyCache {
-    keys: HashMap<String, Vec<(PublicKeyAlgo, Option<(PublicKey, bool)>)>>,
+    keys: HashMap<String, Vec<(PublicKeyAlgo, DecodedKey)>>,
 }
+
+/// A decoded key and whether it may be batch-verified; `None` when the text does not decode.
+type DecodedKey = Option<(PublicKey, bool)>;
 
 /// Distinct keys a [`ChainState`] keeps decoded between calls (cleared when exceeded).
 const KEY_CACHE_MAX: usize = 16_384;
