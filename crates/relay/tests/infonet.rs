@@ -297,6 +297,8 @@ fn sync_errors_locators_and_forks() {
     assert_eq!(v["merkle_root"], merkle_root(&ids));
     assert_eq!(v["merkle_start"], 10);
     assert_eq!(v["merkle_proofs"].as_array().unwrap().len(), 2);
+    // A proof's leaf is the event id (as Shadowbroker's verifier expects it).
+    assert_eq!(v["merkle_proofs"][0]["leaf"], ids[10].as_str());
 
     // A locator from another chain: forked.
     let other: Vec<String> = generate_chain(6, GenOptions::default())

@@ -275,7 +275,8 @@ pub async fn sync_post(
             .into_iter()
             .map(|(i, id, proof)| MerkleProofEntry {
                 index: i as u64,
-                leaf: postern_core::merkle::hash_leaf(&id),
+                // The event id itself, as Shadowbroker's verifier and web client expect it.
+                leaf: id,
                 proof,
             })
             .collect();
@@ -338,11 +339,12 @@ pub async fn append(
         }
     };
     let now = st.services().now();
+    let stamp = precise_timestamp(now);
     let lane = class_of(&input.event_type);
     let outcome = st
         .services()
         .chain()
-        .run("append", move |c| c.append(input, now))
+        .run("append", move |c| c.append(input, now, stamp))
         .await;
     let outcome = match outcome {
         Ok(o) => o,
@@ -389,6 +391,20 @@ pub async fn append(
             tracing::info!(lane, code = r.code, "infonet append refused");
             Err(r.into())
         }
+    }
+}
+
+/// The relay's timestamp for an append: `now` with the sub-second part of the system clock
+/// when that clock agrees with `now` (a float like Python's `time.time()`), else `now`.
+fn precise_timestamp(now: u64) -> f64 {
+    let sys = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    if sys.trunc() == now as f64 {
+        sys
+    } else {
+        now as f64
     }
 }
 

@@ -308,12 +308,16 @@ impl Chain {
     /// `normalize_for_append`), then verify everything, the signature over the normalised
     /// payload included (`ChainState::ingest`). The stored event carries the normalised payload.
     ///
+    /// `timestamp` is the relay's clock with sub-second precision (like `time.time()`); `now`
+    /// the same clock in whole seconds, for the checks.
+    ///
     /// `Ok(Err(_))` is a refusal (nothing stored); `Err(_)` a storage failure (nothing stored,
     /// the in-memory chain is reloaded from the database).
     pub fn append(
         &mut self,
         input: AppendRequest,
         now: u64,
+        timestamp: f64,
     ) -> Result<Result<Appended, Refusal>, StoreError> {
         let payload = match normalize_for_append(&input.event_type, &input.payload) {
             Ok(p) => p,
@@ -330,7 +334,7 @@ impl Chain {
             event_type: input.event_type,
             node_id: input.node_id,
             payload,
-            timestamp: Value::Float(now as f64),
+            timestamp: Value::Float(timestamp),
             sequence: Value::from(input.sequence),
             signature: input.signature,
             network_id: input.network_id,
@@ -547,13 +551,18 @@ mod tests {
         let mut c = Chain::open(Store::open(dir.path()).unwrap()).unwrap();
         for i in 0..6u64 {
             let a = c
-                .append(input(1, "message", i, i + 1), now + i)
+                .append(input(1, "message", i, i + 1), now + i, now as f64 + 0.25)
                 .unwrap()
                 .unwrap();
             assert_eq!((a.index, a.duplicate), (2 * i, false));
+            assert_eq!(a.event.timestamp, Value::Float(now as f64 + 0.25));
             // Gate messages share the chain, in their own sequence domain.
             let g = c
-                .append(input(1, "gate_message", i, i + 1), now + i)
+                .append(
+                    input(1, "gate_message", i, i + 1),
+                    now + i,
+                    now as f64 + 0.25,
+                )
                 .unwrap()
                 .unwrap();
             assert_eq!(g.index, 2 * i + 1);
@@ -561,13 +570,13 @@ mod tests {
         }
         // A retry answers the stored event; a different event with an old sequence is refused.
         let again = c
-            .append(input(1, "message", 5, 6), now + 10)
+            .append(input(1, "message", 5, 6), now + 10, now as f64 + 0.25)
             .unwrap()
             .unwrap();
         assert!(again.duplicate);
         assert_eq!(again.index, 10);
         let replay = c
-            .append(input(1, "message", 9, 6), now + 10)
+            .append(input(1, "message", 9, 6), now + 10, now as f64 + 0.25)
             .unwrap()
             .unwrap_err();
         assert_eq!(replay.code, "sequence_replay");
@@ -626,7 +635,7 @@ mod tests {
             protocol_version: e.protocol_version,
             network_id: e.network_id,
         };
-        let a = c.append(req, 1_780_000_000).unwrap();
+        let a = c.append(req, 1_780_000_000, 1_780_000_000.0).unwrap();
         let a = a.unwrap_or_else(|r| panic!("{r:?}"));
         assert_eq!(
             a.event
