@@ -15,16 +15,22 @@ pub struct Metrics {
     appends_duplicate: AtomicU64,
     /// Outbound replication results (ok, rejected, error).
     replication: [AtomicU64; 3],
-    /// Pull-sync rounds (ok, error, fork) and events pulled.
-    sync_rounds: [AtomicU64; 3],
+    /// Pull-sync rounds (ok, error, fork, incomplete) and events pulled.
+    sync_rounds: [AtomicU64; 4],
+    /// Pull-sync rounds that stopped at a peer's view, by reason (`gap`, `redacted`, `stub`).
+    sync_incomplete: Mutex<BTreeMap<&'static str, u64>>,
     sync_pulled: AtomicU64,
 }
 
 /// Gauges read at scrape time.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Gauges {
+    /// Public-type events on the one chain.
     pub public_events: u64,
+    /// Private ledger events (`gate_message`, `dm_message`) on the one chain.
     pub private_events: u64,
+    /// Events of the pre-one-chain private lane, kept but never served.
+    pub legacy_private_events: u64,
     pub dm_nodes: u64,
     pub dm_messages: u64,
 }
@@ -78,17 +84,25 @@ impl Metrics {
         }
     }
 
-    /// One pull-sync round with one peer finished: `ok`, `error` or `fork`; `pulled` events stored.
+    /// One pull-sync round with one peer finished: `ok`, `error`, `fork` or `incomplete`;
+    /// `pulled` events stored.
     pub fn sync_round(&self, result: &str, pulled: u64) {
         let i = match result {
             "ok" => 0,
             "error" => 1,
-            _ => 2,
+            "fork" => 2,
+            _ => 3,
         };
         if let Some(c) = self.sync_rounds.get(i) {
             c.fetch_add(1, Ordering::Relaxed);
         }
         self.sync_pulled.fetch_add(pulled, Ordering::Relaxed);
+    }
+
+    /// A pull-sync round kept the verified prefix of a peer's view and stopped (`reason`).
+    pub fn sync_incomplete(&self, reason: &'static str, pulled: u64) {
+        self.sync_round("incomplete", pulled);
+        bump(&self.sync_incomplete, reason);
     }
 
     /// The whole exposition.
@@ -160,7 +174,7 @@ impl Metrics {
                 escape(&code)
             );
         }
-        o.push_str("# HELP postern_infonet_events Events on each chain lane (head count).\n");
+        o.push_str("# HELP postern_infonet_events Events on the one chain by class (lane=\"private\": gate_message and dm_message).\n");
         o.push_str("# TYPE postern_infonet_events gauge\n");
         let _ = writeln!(
             o,
@@ -171,6 +185,13 @@ impl Metrics {
             o,
             "postern_infonet_events{{lane=\"private\"}} {}",
             g.private_events
+        );
+        o.push_str("# HELP postern_infonet_legacy_private_events Events of the pre-one-chain private lane (kept, never served).\n");
+        o.push_str("# TYPE postern_infonet_legacy_private_events gauge\n");
+        let _ = writeln!(
+            o,
+            "postern_infonet_legacy_private_events {}",
+            g.legacy_private_events
         );
         o.push_str("# HELP postern_dm_spool_messages Messages held in the DM spool.\n");
         o.push_str("# TYPE postern_dm_spool_messages gauge\n");
@@ -194,7 +215,7 @@ impl Metrics {
         };
         o.push_str("# HELP postern_sync_rounds_total Pull-sync rounds with peers by result.\n");
         o.push_str("# TYPE postern_sync_rounds_total counter\n");
-        for (i, r) in ["ok", "error", "fork"].iter().enumerate() {
+        for (i, r) in ["ok", "error", "fork", "incomplete"].iter().enumerate() {
             let _ = writeln!(
                 o,
                 "postern_sync_rounds_total{{result=\"{r}\"}} {}",
@@ -204,6 +225,20 @@ impl Metrics {
         o.push_str("# HELP postern_sync_forks_total Pull-sync rounds that found a peer's chain forked from ours (never merged).\n");
         o.push_str("# TYPE postern_sync_forks_total counter\n");
         let _ = writeln!(o, "postern_sync_forks_total {}", rounds(2));
+        o.push_str("# HELP postern_sync_incomplete_total Pull-sync rounds that kept the verified prefix of a peer's view of its chain and stopped, by reason.\n");
+        o.push_str("# TYPE postern_sync_incomplete_total counter\n");
+        let inc = self
+            .sync_incomplete
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for r in ["gap", "redacted", "stub"] {
+            let _ = writeln!(
+                o,
+                "postern_sync_incomplete_total{{reason=\"{r}\"}} {}",
+                inc.get(r).copied().unwrap_or(0)
+            );
+        }
         o.push_str("# HELP postern_sync_events_pulled_total Chain events stored by pull sync.\n");
         o.push_str("# TYPE postern_sync_events_pulled_total counter\n");
         let _ = writeln!(

@@ -118,11 +118,26 @@ fn verify_chain_exit_codes() {
     );
     assert_eq!(v.get("head"), Some(&Value::Null));
 
-    // The wall clock is far from the generated timestamps: freshness fails.
+    // Without a clock, history of any age verifies; options come in any order.
+    let good2 = tmp("good2.json", good.as_bytes());
+    let (code, out, _) = run(&["verify-chain", good2.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
     let (code, out, _) = run(&[
         "verify-chain",
-        tmp("good2.json", good.as_bytes()).to_str().unwrap(),
+        "--now",
+        "1780000100",
+        good2.to_str().unwrap(),
     ]);
+    assert_eq!(code, 0, "{out}");
+    // --freshness applies the ingest window at the wall clock, far from the generated
+    // timestamps: freshness fails.
+    let (code, out, _) = run(&["verify-chain", "--freshness", good2.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("stale_timestamp") || out.contains("timestamp"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["verify-chain", good2.to_str().unwrap(), "--freshness"]);
     assert_eq!(code, 1, "{out}");
 }
 

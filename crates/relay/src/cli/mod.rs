@@ -18,7 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the relay: DM spool API under /api and the web UI at /.
     Serve(ServeArgs),
-    /// Verify an Infonet chain file: FILE [--now UNIX_SECONDS].
+    /// Verify an Infonet chain file of any age (redaction stubs link-only):
+    /// FILE [--freshness] [--now UNIX_SECONDS], in any order.
     #[command(disable_help_flag = true)]
     VerifyChain(ToolArgs),
     /// Print the signature string of an event file: FILE.

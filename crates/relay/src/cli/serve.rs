@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::replication::client::{parse_peer_spec, parse_public_url, set_peer_ca};
 use crate::replication::{PeerSpec, DEFAULT_DM_PULL_INTERVAL_SECS, DEFAULT_SYNC_INTERVAL_SECS};
 use crate::service::{Chain, Services};
-use crate::store::{Lane, Store};
+use crate::store::Store;
 
 /// How long a graceful shutdown waits for open connections.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -147,8 +147,8 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         per_sender_cap = limits.per_sender_cap,
         mailbox_cap = limits.mailbox_cap,
         ttl_secs = limits.ttl_secs,
-        public_events = chain.head(Lane::Public).1,
-        private_events = chain.head(Lane::Private).1,
+        events = chain.head().1,
+        private_events = chain.private_count(),
         rate_limit_per_min = args.rate_limit_per_min,
         read_rate_limit_per_min = args.read_rate_limit_per_min,
         "starting relay"

@@ -11,7 +11,7 @@ use crate::service::chain::PushOutcome;
 use crate::service::Chain;
 use crate::store::Store;
 
-const USAGE: &str = "usage: postern verify-chain FILE [--now UNIX_SECONDS] | sig-string FILE | schema-check FILE | merkle-root FILE";
+const USAGE: &str = "usage: postern verify-chain FILE [--freshness] [--now UNIX_SECONDS] | sig-string FILE | schema-check FILE | merkle-root FILE";
 
 fn emit(r: &CliResult) -> i32 {
     use std::io::Write as _;
@@ -31,30 +31,70 @@ fn read(path: &str) -> Result<Vec<u8>, CliResult> {
         .map_err(|e| CliResult::unreadable(format!("error: cannot read {path}: {e}")))
 }
 
-fn run(sub: &str, rest: &[String]) -> CliResult {
-    let (file, extra) = match rest.split_first() {
-        Some((f, extra)) if !f.starts_with("--") => (f.as_str(), extra),
-        _ => return CliResult::unreadable(USAGE),
-    };
-    let mut now = None;
-    match (sub, extra) {
-        (_, []) => {}
-        ("verify-chain", [flag, value]) if flag == "--now" => match value.parse::<u64>() {
-            Ok(n) => now = Some(n),
-            Err(_) => {
-                return CliResult::unreadable(format!(
-                    "error: --now expects UNIX seconds, got {value:?}"
-                ))
-            }
+/// `postern verify-chain`: options in any order.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "postern verify-chain",
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
+struct VerifyChainArgs {
+    /// Events file (a JSON array, or an object with `events`); may hold redaction stubs.
+    file: String,
+    /// Apply the ingest freshness window (24 h) at --now, else at the wall clock. Without it
+    /// (and without --now) history of any age verifies.
+    #[arg(long)]
+    freshness: bool,
+    /// Clock for the freshness window and revocation grace (UNIX seconds); implies --freshness.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    now: Option<String>,
+}
+
+/// The other subcommands: exactly one file.
+#[derive(clap::Parser, Debug)]
+#[command(disable_help_flag = true, disable_version_flag = true)]
+struct FileArg {
+    file: String,
+}
+
+/// The clock `verify-chain` verifies at: `None` verifies history of any age.
+fn verify_clock(a: &VerifyChainArgs) -> Result<Option<u64>, CliResult> {
+    match a.now.as_deref() {
+        Some(value) => match value.parse::<u64>() {
+            Ok(n) => Ok(Some(n)),
+            Err(_) => Err(CliResult::unreadable(format!(
+                "error: --now expects UNIX seconds, got {value:?}"
+            ))),
         },
-        _ => return CliResult::unreadable(USAGE),
+        None if a.freshness => Ok(Some(system_now())),
+        None => Ok(None),
     }
-    let bytes = match read(file) {
+}
+
+fn run(sub: &str, rest: &[String]) -> CliResult {
+    use clap::Parser as _;
+    let argv = std::iter::once(sub.to_string()).chain(rest.iter().cloned());
+    if sub == "verify-chain" {
+        let Ok(a) = VerifyChainArgs::try_parse_from(argv) else {
+            return CliResult::unreadable(USAGE);
+        };
+        let clock = match verify_clock(&a) {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        return match read(&a.file) {
+            Ok(bytes) => verify_chain_json(&bytes, clock),
+            Err(e) => e,
+        };
+    }
+    let Ok(FileArg { file }) = FileArg::try_parse_from(argv) else {
+        return CliResult::unreadable(USAGE);
+    };
+    let bytes = match read(&file) {
         Ok(b) => b,
         Err(e) => return e,
     };
     match sub {
-        "verify-chain" => verify_chain_json(&bytes, Some(now.unwrap_or_else(system_now))),
         "sig-string" => sig_string_json(&bytes),
         "schema-check" => schema_check_json(&bytes),
         _ => merkle_root_json(&bytes),

@@ -1,12 +1,15 @@
 //! Infonet chain handlers (`/api/mesh/infonet/*`, `/api/infonet/append`) and `/metrics`.
-//! Rules live in `postern-core`; lanes and verification in [`crate::service::chain`].
+//! Rules live in `postern-core`; the one chain and its verification in
+//! [`crate::service::chain`]. Sync answers an authenticated peer relay (`X-Peer-Url` +
+//! `X-Peer-HMAC`) with the full chain and anyone else with core's public view (private events
+//! as link-only redaction stubs); status, Merkle root and locator cover the whole chain.
 //!
 //! Event lists are rendered from the exact stored JSON (core's ordered writer), never through a
 //! lossy number conversion, so what is served is byte-for-byte what was verified.
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use postern_core::api::codes;
 use postern_core::api::infonet::{
@@ -21,8 +24,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::state::AppState;
 use crate::metrics::Gauges;
-use crate::service::chain::{lane_of, After};
-use crate::store::Lane;
+use crate::service::chain::{class_of, After, View};
 
 /// Nesting allowed in an append body.
 const APPEND_MAX_DEPTH: usize = 32;
@@ -71,6 +73,19 @@ fn head_mismatch(head: &str) -> ApiError {
     )
 }
 
+/// The view a sync request gets: the full chain for an authenticated peer relay, the public
+/// view for anyone else. Peer headers that do not authenticate are refused (403
+/// `peer_unauthorized`), never silently downgraded.
+fn view_for(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<View, ApiError> {
+    if headers.contains_key(postern_core::peer::HEADER_PEER_URL)
+        || headers.contains_key(postern_core::peer::HEADER_PEER_HMAC)
+    {
+        st.peer_keys().authenticate(headers, body)?;
+        return Ok(View::Full);
+    }
+    Ok(View::Public)
+}
+
 fn trunc(s: &str) -> &str {
     match s.char_indices().nth(64) {
         Some((i, _)) => &s[..i],
@@ -82,7 +97,7 @@ pub async fn status(State(st): State<AppState>) -> Result<ApiJson<StatusResponse
     let (head, count) = st
         .services()
         .chain()
-        .run("status", |c| Ok(c.head(Lane::Public)))
+        .run("status", |c| Ok(c.head()))
         .await?;
     Ok(ApiJson(StatusResponse::new(&head, count, true)))
 }
@@ -93,7 +108,7 @@ pub async fn private_status(
     let (head_hash, count) = st
         .services()
         .chain()
-        .run("private_status", |c| Ok(c.head(Lane::Private)))
+        .run("private_status", |c| Ok((c.head().0, c.private_count())))
         .await?;
     Ok(ApiJson(PrivateStatusResponse { head_hash, count }))
 }
@@ -103,7 +118,7 @@ pub async fn merkle(State(st): State<AppState>) -> Result<ApiJson<MerkleResponse
         .services()
         .chain()
         .run("merkle", |c| {
-            let (h, n) = c.head(Lane::Public);
+            let (h, n) = c.head();
             Ok((c.merkle_root(), h, n))
         })
         .await?;
@@ -124,7 +139,7 @@ pub async fn locator(
         .services()
         .chain()
         .run("locator", move |c| {
-            let (h, n) = c.head(Lane::Public);
+            let (h, n) = c.head();
             Ok((c.locator(limit), h, n))
         })
         .await?;
@@ -136,12 +151,15 @@ pub async fn locator(
     }))
 }
 
-/// `GET /api/mesh/infonet/sync?after_hash=&limit=`: the public events after `after_hash`
-/// (genesis when absent). An `after_hash` this relay does not have is 404 `unknown_after_hash`.
+/// `GET /api/mesh/infonet/sync?after_hash=&limit=`: the events after `after_hash` (genesis
+/// when absent), in full for an authenticated peer (HMAC over the empty body), as the public
+/// view otherwise. An `after_hash` this relay does not have is 404 `unknown_after_hash`.
 pub async fn sync_get(
     State(st): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<SyncQuery>,
 ) -> Result<ExactJson, ApiError> {
+    let view = view_for(&st, &headers, b"")?;
     if let Some(p) = q.protocol_version.as_deref() {
         if p != PROTOCOL_VERSION {
             return Err(unsupported_protocol(p));
@@ -168,13 +186,13 @@ pub async fn sync_get(
         .services()
         .chain()
         .run("sync", move |c| {
-            let (head, _) = c.head(Lane::Public);
+            let (head, _) = c.head();
             if let Some(e) = expected.filter(|e| !e.is_empty()) {
                 if e != head {
                     return Ok(Err(head));
                 }
             }
-            Ok(Ok(c.events_after(&after2, limit)?))
+            Ok(Ok(c.events_after(&after2, limit, view)?))
         })
         .await?;
     let texts = match found.map_err(|head| head_mismatch(&head))? {
@@ -193,11 +211,24 @@ pub async fn sync_get(
 }
 
 /// `POST /api/mesh/infonet/sync {protocol_version, locator, limit, expected_head?,
-/// include_proofs?}`: the public events after the common ancestor of the peer's locator.
+/// include_proofs?}`: the events after the common ancestor of the peer's locator, in full for
+/// an authenticated peer (HMAC over the exact body), as the public view otherwise.
 pub async fn sync_post(
     State(st): State<AppState>,
-    ApiJson(req): ApiJson<SyncPostRequest>,
+    request: Request,
 ) -> Result<ExactJson, ApiError> {
+    let headers = request.headers().clone();
+    let (view, req) = if headers.contains_key(postern_core::peer::HEADER_PEER_URL)
+        || headers.contains_key(postern_core::peer::HEADER_PEER_HMAC)
+    {
+        let body = Bytes::from_request(request, &st).await?;
+        let view = view_for(&st, &headers, &body)?;
+        let req: SyncPostRequest = serde_json::from_slice(&body).map_err(ApiError::wrong_shape)?;
+        (view, req)
+    } else {
+        let ApiJson(req) = ApiJson::<SyncPostRequest>::from_request(request, &st).await?;
+        (View::Public, req)
+    };
     if req.protocol_version != PROTOCOL_VERSION {
         return Err(unsupported_protocol(&req.protocol_version));
     }
@@ -216,15 +247,14 @@ pub async fn sync_post(
         .services()
         .chain()
         .run("sync_locator", move |c| {
-            let (head, _) = c.head(Lane::Public);
+            let (head, total) = c.head();
             if let Some(e) = expected.filter(|e| !e.is_empty()) {
                 if e != head {
                     return Ok(Err(head));
                 }
             }
-            let (m, texts) = c.events_for_locator(&locator, limit)?;
-            let proofs =
-                proofs.then(|| (c.proofs(m.start_index, texts.len()), c.head(Lane::Public).1));
+            let (m, texts) = c.events_for_locator(&locator, limit, view)?;
+            let proofs = proofs.then(|| (c.proofs(m.start_index, texts.len()), total));
             Ok(Ok((head, m, texts, proofs)))
         })
         .await?;
@@ -245,7 +275,8 @@ pub async fn sync_post(
             .into_iter()
             .map(|(i, id, proof)| MerkleProofEntry {
                 index: i as u64,
-                leaf: postern_core::merkle::hash_leaf(&id),
+                // The event id itself, as Shadowbroker's verifier and web client expect it.
+                leaf: id,
                 proof,
             })
             .collect();
@@ -308,12 +339,12 @@ pub async fn append(
         }
     };
     let now = st.services().now();
-    let event_type = input.event_type.clone();
-    let lane = lane_of(&event_type);
+    let stamp = precise_timestamp(now);
+    let lane = class_of(&input.event_type);
     let outcome = st
         .services()
         .chain()
-        .run("append", move |c| c.append(input, now))
+        .run("append", move |c| c.append(input, now, stamp))
         .await;
     let outcome = match outcome {
         Ok(o) => o,
@@ -328,10 +359,10 @@ pub async fn append(
             if a.duplicate {
                 st.metrics().append_duplicate();
             } else {
-                st.metrics().append_accepted(a.lane.as_str());
+                st.metrics().append_accepted(lane);
             }
             tracing::info!(
-                lane = a.lane.as_str(),
+                lane,
                 event_type = %trunc(&a.event.event_type),
                 node = %a.event.node_id.get(..12).unwrap_or(""),
                 index = a.index,
@@ -350,20 +381,30 @@ pub async fn append(
                     Value::from("duplicate: this signed event is already on the chain"),
                 );
             }
-            out.insert("lane", Value::from(a.lane.as_str()));
+            out.insert("lane", Value::from(lane));
             out.insert("index", Value::from(a.index));
             out.insert("duplicate", Value::Bool(a.duplicate));
             Ok(ExactJson(out, None))
         }
         Err(r) => {
             st.metrics().append_rejected(r.code);
-            tracing::info!(
-                lane = lane.as_str(),
-                code = r.code,
-                "infonet append refused"
-            );
+            tracing::info!(lane, code = r.code, "infonet append refused");
             Err(r.into())
         }
+    }
+}
+
+/// The relay's timestamp for an append: `now` with the sub-second part of the system clock
+/// when that clock agrees with `now` (a float like Python's `time.time()`), else `now`.
+fn precise_timestamp(now: u64) -> f64 {
+    let sys = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    if sys.trunc() == now as f64 {
+        sys
+    } else {
+        now as f64
     }
 }
 
@@ -374,9 +415,11 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
         .chain()
         .run("metrics", |c| {
             let (dm_nodes, dm_messages) = c.store().spool_sizes()?;
+            let (total, private) = (c.head().1, c.private_count());
             Ok(Gauges {
-                public_events: c.head(Lane::Public).1,
-                private_events: c.head(Lane::Private).1,
+                public_events: total.saturating_sub(private),
+                private_events: private,
+                legacy_private_events: c.store().legacy_private_count()?,
                 dm_nodes,
                 dm_messages,
             })

@@ -1,9 +1,14 @@
 //! The three pull feeds run by [`super::pull::run`]:
 //!
-//! * [`ChainFeed`]: POST our public-chain locator to the peer's `/api/mesh/infonet/sync` and
-//!   ingest the returned events like a `peer-push` (freshness disabled), page by page; a peer
-//!   answering `forked: true` that is not simply behind us is reported, never merged. Its
-//!   scheduler state is persisted (`sync_peer_state`) and mirrored in [`SyncStatus`].
+//! * [`ChainFeed`]: POST our chain locator to the peer's `/api/mesh/infonet/sync` (HMAC-signed
+//!   when we have a public URL, so the peer serves its full chain) and ingest the returned
+//!   events like a `peer-push` (freshness disabled), page by page; a peer answering
+//!   `forked: true` that is not simply behind us is reported, never merged. A peer that serves
+//!   a *view* instead (private events dropped or stubbed, payloads redacted) is never stored
+//!   beyond its verified prefix: the round stops with core's reason
+//!   (`service::pulled::classify`), shown as `incomplete_view` in `sync-status` and counted in
+//!   `postern_sync_incomplete_total`. Its scheduler state is persisted (`sync_peer_state`) and
+//!   mirrored in [`SyncStatus`].
 //! * [`DmFeed`]: POST `/api/mesh/dm/peer-pull {after: cursor}` (HMAC-signed) and ingest each
 //!   item exactly like a pushed one (the one deposit path / owner-ack verification); the
 //!   cursor is persisted after each page (`dm_pull_cursors`).
@@ -17,7 +22,7 @@ use postern_core::api::infonet::{
     SyncPostRequest, LOCATOR_LIMIT_DEFAULT, PATH_SYNC, SYNC_LIMIT_DEFAULT,
 };
 use postern_core::api::peer::{PeerPullRequest, PeerPullResponse, PATH_DM_PEER_PULL};
-use postern_core::canonical::{GENESIS_HASH, PROTOCOL_VERSION};
+use postern_core::canonical::PROTOCOL_VERSION;
 use postern_core::json::{self, Value};
 use postern_core::peer::{sign_body, HEADER_PEER_HMAC, HEADER_PEER_URL, PEER_KEY_BYTES};
 use postern_core::sync::SyncWorkerState;
@@ -29,7 +34,8 @@ use super::status::{PullStatus, SyncStatus};
 use crate::metrics::Metrics;
 use crate::service::chain::PushOutcome;
 use crate::service::dm::{DmError, Origin};
-use crate::store::{Lane, PeerSync};
+use crate::service::pulled;
+use crate::store::{IncompleteView, PeerSync};
 
 /// Chain events asked for per page.
 const CHAIN_PAGE: usize = SYNC_LIMIT_DEFAULT;
@@ -74,6 +80,10 @@ pub struct ChainFeed {
     pub metrics: Arc<Metrics>,
     /// The persisted state (with the relay's fields beside core's scheduler state).
     pub rec: PeerSync,
+    /// Signs the sync requests (with `--public-url`): the peer then serves its full chain.
+    pub signer: Option<Signer>,
+    /// Set when the current round stopped at a peer's view: why, and the events pulled.
+    pub incomplete: Option<(IncompleteView, u64)>,
 }
 
 impl ChainFeed {
@@ -91,7 +101,7 @@ impl ChainFeed {
     }
 
     /// One page: ask with our locator; `None` to ask for the next page.
-    async fn page(&self, pulled: &mut u64, last_head: &mut String) -> Option<Round> {
+    async fn page(&mut self, pulled: &mut u64, last_head: &mut String) -> Option<Round> {
         let (svc, peer) = (&self.link.svc, &self.link.peer);
         let ok = |pulled: u64, head: &str| Round::Ok {
             pulled,
@@ -117,10 +127,15 @@ impl ChainFeed {
             Err(e) => return Some(Round::err(e.to_string())),
         };
         let url = format!("{peer}{PATH_SYNC}");
+        let headers = self
+            .signer
+            .as_ref()
+            .map(|s| s.headers(&body))
+            .unwrap_or_default();
         let bytes = match post_json_async(
             &self.link.agent,
             url,
-            Vec::new(),
+            headers,
             body,
             CHAIN_MAX_RESPONSE_BYTES,
             svc.now(),
@@ -158,14 +173,7 @@ impl ChainFeed {
             let h = peer_head.clone();
             let Ok(behind) = svc
                 .chain()
-                .run("sync_fork_check", move |c| {
-                    Ok(h == GENESIS_HASH
-                        || c.store()
-                            .chain_index_of(Lane::Public, &h)
-                            .ok()
-                            .flatten()
-                            .is_some())
-                })
+                .run("sync_fork_check", move |c| c.holds(&h))
                 .await
             else {
                 return Some(Round::err(LOCAL));
@@ -183,11 +191,25 @@ impl ChainFeed {
         }
         let n = events.len();
         let now = svc.now();
-        match svc
+        let outcome = svc
             .chain()
-            .run("sync_ingest", move |c| c.peer_push(&events, now))
-            .await
-        {
+            .run("sync_ingest", move |c| {
+                let out = c.peer_push(&events, now)?;
+                // Did the peer serve a view rather than its chain? (see the module doc)
+                let view = match &out {
+                    PushOutcome::Refused(r) => pulled::classify(c, &events, r)?,
+                    PushOutcome::Done { .. } => None,
+                };
+                Ok((out, view))
+            })
+            .await;
+        if let Ok((PushOutcome::Refused(r), Some(view))) = &outcome {
+            *pulled += r.accepted;
+            let error = view.detail.clone();
+            self.incomplete = Some((view.clone(), *pulled));
+            return Some(Round::err(error));
+        }
+        match outcome.map(|(out, _)| out) {
             Ok(PushOutcome::Done { accepted, .. }) => {
                 *pulled += accepted;
                 // All known already (we are ahead of the peer's match) or the last page.
@@ -239,12 +261,13 @@ impl Feed for ChainFeed {
         self.link
             .svc
             .chain()
-            .run("sync_head", |c| Ok(c.head(Lane::Public).0))
+            .run("sync_head", |c| Ok(c.head().0))
             .await
             .unwrap_or_default()
     }
 
     async fn round(&mut self) -> Round {
+        self.incomplete = None;
         let (mut pulled, mut last_head) = (0u64, String::new());
         for _ in 0..MAX_PAGES_PER_ROUND {
             if let Some(end) = self.page(&mut pulled, &mut last_head).await {
@@ -278,6 +301,7 @@ impl Feed for ChainFeed {
                 self.metrics.sync_round("ok", *pulled);
                 self.rec.last_retry_after_s = 0;
                 self.rec.peer_head = keep(peer_head, &self.rec.peer_head);
+                self.rec.incomplete_view = None;
             }
             Some(Round::Fork { detail, peer_head }) => {
                 tracing::warn!(peer = %peer, detail = %detail, "peer chain forked from ours; not merging");
@@ -285,6 +309,16 @@ impl Feed for ChainFeed {
                 self.rec.last_retry_after_s = 0;
                 self.rec.peer_head = keep(peer_head, &self.rec.peer_head);
                 self.rec.fork_reports = self.rec.fork_reports.saturating_add(1);
+                self.rec.incomplete_view = None;
+            }
+            Some(Round::Err { .. }) if self.incomplete.is_some() => {
+                if let Some((view, pulled)) = self.incomplete.take() {
+                    tracing::warn!(peer = %peer, reason = view.reason.as_str(), detail = %view.detail,
+                        pulled, "peer served a view of its chain that does not verify; kept the verified prefix");
+                    self.metrics.sync_incomplete(view.reason.as_str(), pulled);
+                    self.rec.last_retry_after_s = 0;
+                    self.rec.incomplete_view = Some(view);
+                }
             }
             Some(Round::Err { error, retry_after }) => {
                 tracing::debug!(peer = %peer, error = %error, retry_after, "chain sync failed");

@@ -46,7 +46,8 @@ pub struct Running {
 
 /// Start every replication task (inside the runtime): with a public URL one push sender per
 /// peer (the outbox is installed on both store connections first), the gate and DM pullers;
-/// and one chain puller per peer in any case.
+/// and one chain puller per peer in any case (signed with a public URL, so
+/// the peer serves its full chain; unsigned it gets the peer's public view).
 pub fn start(cfg: &Config<'_>, svc: &Services, metrics: &Arc<Metrics>) -> Running {
     let running = Running {
         sync_status: Arc::new(SyncStatus::default()),
@@ -76,6 +77,8 @@ pub fn start(cfg: &Config<'_>, svc: &Services, metrics: &Arc<Metrics>) -> Runnin
             status: Arc::clone(&running.sync_status),
             metrics: Arc::clone(metrics),
             rec: Default::default(),
+            signer: cfg.public_url.map(|own| signer(spec, own)),
+            incomplete: None,
         };
         tokio::spawn(pull::run(feed, pull::config(cfg.sync_interval_secs)));
     }

@@ -1,39 +1,50 @@
-//! The relay's Infonet chain: two hash-linked lanes, each starting at genesis.
+//! The relay's Infonet chain: **one** hash-linked chain from genesis on which the public types
+//! and the private ledger types (`gate_message`, `dm_message`) are interleaved, exactly as a
+//! Shadowbroker node stores it (same head, same Merkle root over all event ids).
 //!
-//! * the **public** lane holds every type `postern-core` allows on the public ledger; it is what
-//!   the sync endpoints serve and it verifies on its own with `postern verify-chain`;
-//! * the **private** lane holds the ciphertext-only types core classifies as private
-//!   (`schema::LEGACY_PUBLIC_LEDGER_EVENT_TYPES`: `gate_message`, `dm_message`) on its own
-//!   prev_hash chain, stored in its own table and never served by the public endpoints.
-//!
-//! Every rule is `postern-core`'s: an append is checked with `schema::validate_for_append`,
-//! `verify::verify_key_rotation_claim` (for `key_rotate`) and `ChainState::ingest` against the
-//! lane's state; this module only decides the lane, fills what the relay owns (`prev_hash`,
-//! `timestamp`, `event_id`) and stores the result. On startup each lane is replayed through
-//! `ChainState::ingest` (at the clock it was appended with, no freshness window), so a database
-//! that no longer verifies refuses to load instead of being served.
+//! Every rule is `postern-core`'s: an append is normalised and checked with
+//! `append::normalize_for_append` (the reference's order: normalise, validate, then the
+//! signature is verified over the normalised payload by `ChainState::ingest`),
+//! `verify::verify_key_rotation_claim` (for `key_rotate`) and `ChainState::ingest`; this module
+//! fills what the relay owns (`prev_hash`, `timestamp`, `event_id`) and stores the result.
+//! Readers get the chain in full ([`View::Full`], authenticated peer relays) or as core's public
+//! view ([`View::Public`]: private events as link-only redaction stubs,
+//! `postern_core::public_view`). On startup the chain is replayed through `ChainState::ingest`
+//! (at the clock it was appended with, no freshness window), so a database that no longer
+//! verifies refuses to load instead of being served.
 use postern_core::api::infonet::{codes as icodes, AppendRequest};
+use postern_core::append::normalize_for_append;
 use postern_core::canonical::GENESIS_HASH;
 use postern_core::event::ChainEvent;
 use postern_core::json::{self, Value};
 use postern_core::merkle;
-use postern_core::schema::{self, SchemaError};
+use postern_core::public_view::{is_private_type, redact_text};
+use postern_core::schema::SchemaError;
 use postern_core::verify::{
     build_locator, match_locator, verify_key_rotation_claim, ChainState, EventRejection,
     FailReason, LocatorMatch, VerifyOptions, DEFAULT_MAX_EVENT_AGE_S,
 };
 
-use crate::store::{Lane, NewChainEvent, Store, StoreError};
+use crate::store::{NewChainEvent, Store, StoreError};
 
 /// How many of a node's newest events are compared when an append looks like a retry.
 const RETRY_LOOKBACK: u64 = 16;
 
-/// The lane an event type belongs to, as core classifies it.
-pub fn lane_of(event_type: &str) -> Lane {
-    if schema::LEGACY_PUBLIC_LEDGER_EVENT_TYPES.contains(&event_type) {
-        Lane::Private
+/// How a reader receives the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Every event in full (authenticated peer relays).
+    Full,
+    /// Core's public view: private events as link-only redaction stubs.
+    Public,
+}
+
+/// `"private"` for the private ledger types, `"public"` otherwise (metrics and logs).
+pub fn class_of(event_type: &str) -> &'static str {
+    if is_private_type(event_type) {
+        "private"
     } else {
-        Lane::Public
+        "public"
     }
 }
 
@@ -119,53 +130,50 @@ pub struct PushRefusal {
 /// A stored (or already stored) event.
 #[derive(Debug, Clone)]
 pub struct Appended {
-    pub lane: Lane,
     pub index: u64,
     pub event: ChainEvent,
-    /// The same signed event was already on the lane (a client retry).
+    /// The same signed event was already on the chain (a client retry).
     pub duplicate: bool,
 }
 
-struct LaneState {
+/// The verified chain in memory: core's state and what the relay reports about it.
+struct Loaded {
     state: ChainState,
-    /// Merkle root for the first `.0` events.
-    merkle: Option<(usize, String)>,
+    /// Private ledger events on the chain (`gate_message`, `dm_message`).
+    private: u64,
 }
 
-impl LaneState {
-    fn load(store: &Store, lane: Lane) -> Result<LaneState, StoreError> {
-        let mut state = ChainState::new();
-        store.chain_for_each(lane, |idx, text, received_at| {
-            let corrupt = |why: String| {
-                StoreError::Corrupt(format!("{} lane event {idx}: {why}", lane.as_str()))
-            };
-            if idx != state.len() as u64 {
-                return Err(corrupt("gap in stored positions".into()));
-            }
-            let v = json::parse(text.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
-            let evt = ChainEvent::from_value(&v).map_err(|e| corrupt(e.to_string()))?;
-            // Same clock as when it was accepted; history is not subject to freshness.
-            let opts = VerifyOptions {
-                now: received_at,
-                max_event_age_s: 0,
-                batch: false,
-            };
-            state
-                .ingest(&evt, &opts)
-                .map_err(|r| corrupt(format!("{} ({})", r.reason, r.detail)))
-        })?;
-        Ok(LaneState {
-            state,
-            merkle: None,
-        })
-    }
+fn load(store: &Store) -> Result<Loaded, StoreError> {
+    let mut state = ChainState::new();
+    let mut private = 0u64;
+    store.chain_for_each(|idx, text, received_at| {
+        let corrupt = |why: String| StoreError::Corrupt(format!("chain event {idx}: {why}"));
+        if idx != state.len() as u64 {
+            return Err(corrupt("gap in stored positions".into()));
+        }
+        let v = json::parse(text.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
+        let evt = ChainEvent::from_value(&v).map_err(|e| corrupt(e.to_string()))?;
+        // Same clock as when it was accepted; history is not subject to freshness.
+        let opts = VerifyOptions {
+            now: received_at,
+            max_event_age_s: 0,
+            batch: false,
+        };
+        state
+            .ingest(&evt, &opts)
+            .map_err(|r| corrupt(format!("{} ({})", r.reason, r.detail)))?;
+        private += u64::from(is_private_type(&evt.event_type));
+        Ok(())
+    })?;
+    Ok(Loaded { state, private })
 }
 
-/// Both lanes and their storage (a connection of its own).
+/// The chain and its storage (a connection of its own).
 pub struct Chain {
     store: Store,
-    public: LaneState,
-    private: LaneState,
+    loaded: Loaded,
+    /// Merkle root for the first `.0` events.
+    merkle: Option<(usize, String)>,
 }
 
 /// Where a `GET sync` page starts.
@@ -175,35 +183,25 @@ pub enum After {
 }
 
 impl Chain {
-    /// Load and re-verify both lanes from `store`.
+    /// Load and re-verify the chain from `store`.
     pub fn open(store: Store) -> Result<Chain, StoreError> {
-        let public = LaneState::load(&store, Lane::Public)?;
-        let private = LaneState::load(&store, Lane::Private)?;
+        let loaded = load(&store)?;
         Ok(Chain {
             store,
-            public,
-            private,
+            loaded,
+            merkle: None,
         })
     }
 
-    fn lane(&self, lane: Lane) -> &LaneState {
-        match lane {
-            Lane::Public => &self.public,
-            Lane::Private => &self.private,
-        }
+    /// Head and event count of the chain.
+    pub fn head(&self) -> (String, u64) {
+        let s = &self.loaded.state;
+        (s.head().to_string(), s.len() as u64)
     }
 
-    fn lane_mut(&mut self, lane: Lane) -> &mut LaneState {
-        match lane {
-            Lane::Public => &mut self.public,
-            Lane::Private => &mut self.private,
-        }
-    }
-
-    /// Head and event count of a lane.
-    pub fn head(&self, lane: Lane) -> (String, u64) {
-        let l = self.lane(lane);
-        (l.state.head().to_string(), l.state.len() as u64)
+    /// Private ledger events on the chain.
+    pub fn private_count(&self) -> u64 {
+        self.loaded.private
     }
 
     /// Queue accepted appends for the outbound peers (see [`Store::set_outbox`]).
@@ -216,62 +214,81 @@ impl Chain {
         &self.store
     }
 
-    /// Merkle root of the public lane (cached per length).
+    /// Merkle root over every event id (cached per length).
     pub fn merkle_root(&mut self) -> String {
-        let l = &mut self.public;
-        let n = l.state.len();
-        match &l.merkle {
+        let n = self.loaded.state.len();
+        match &self.merkle {
             Some((len, root)) if *len == n => root.clone(),
             _ => {
-                let root = merkle::merkle_root(l.state.event_ids());
-                l.merkle = Some((n, root.clone()));
+                let root = merkle::merkle_root(self.loaded.state.event_ids());
+                self.merkle = Some((n, root.clone()));
                 root
             }
         }
     }
 
-    /// Locator of the public lane.
+    /// Locator of the chain.
     pub fn locator(&self, max_entries: usize) -> Vec<String> {
-        build_locator(self.public.state.event_ids(), max_entries)
+        build_locator(self.loaded.state.event_ids(), max_entries)
     }
 
-    /// Public events after `after_hash` (genesis when `None`), at most `limit`.
-    pub fn events_after(&self, after_hash: &str, limit: usize) -> Result<After, StoreError> {
+    /// Whether `event_id` is on the chain (genesis counts).
+    pub fn holds(&self, event_id: &str) -> Result<bool, StoreError> {
+        Ok(event_id == GENESIS_HASH || self.store.chain_index_of(event_id)?.is_some())
+    }
+
+    /// Stored texts as `view` serves them.
+    fn render(texts: Vec<String>, view: View) -> Result<Vec<String>, StoreError> {
+        match view {
+            View::Full => Ok(texts),
+            View::Public => texts
+                .iter()
+                .map(|t| {
+                    redact_text(t).map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))
+                })
+                .collect(),
+        }
+    }
+
+    /// Events after `after_hash` (genesis when `None`), at most `limit`, as `view` serves them.
+    pub fn events_after(
+        &self,
+        after_hash: &str,
+        limit: usize,
+        view: View,
+    ) -> Result<After, StoreError> {
         let start = if after_hash == GENESIS_HASH {
             0
         } else {
-            match self.store.chain_index_of(Lane::Public, after_hash)? {
+            match self.store.chain_index_of(after_hash)? {
                 Some(i) => i + 1,
                 None => return Ok(After::Unknown),
             }
         };
-        Ok(After::Found(self.store.chain_range(
-            Lane::Public,
-            start,
-            limit as u64,
-        )?))
+        let texts = self.store.chain_range(start, limit as u64)?;
+        Ok(After::Found(Self::render(texts, view)?))
     }
 
-    /// Match a peer locator against the public lane and return the events after the match.
+    /// Match a peer locator against the chain and return the events after the match, as
+    /// `view` serves them.
     pub fn events_for_locator(
         &self,
         locator: &[String],
         limit: usize,
+        view: View,
     ) -> Result<(LocatorMatch, Vec<String>), StoreError> {
-        let m = match_locator(self.public.state.event_ids(), locator);
-        let events = self
-            .store
-            .chain_range(Lane::Public, m.start_index as u64, limit as u64)?;
-        Ok((m, events))
+        let m = match_locator(self.loaded.state.event_ids(), locator);
+        let texts = self.store.chain_range(m.start_index as u64, limit as u64)?;
+        Ok((m, Self::render(texts, view)?))
     }
 
-    /// Merkle inclusion proofs for public events `start..start+n`.
+    /// Merkle inclusion proofs for events `start..start+n` (over every event id).
     pub fn proofs(
         &self,
         start: usize,
         n: usize,
     ) -> (String, Vec<(usize, String, Vec<merkle::ProofStep>)>) {
-        let ids = self.public.state.event_ids();
+        let ids = self.loaded.state.event_ids();
         let levels = merkle::build_levels(ids);
         let root = levels
             .last()
@@ -286,41 +303,38 @@ impl Chain {
         (root, out)
     }
 
-    /// Verify and store a client-signed event at the head of its lane.
+    /// Verify and store a client-signed event at the head of the chain, in the reference's
+    /// append order: normalise and validate the payload as sent (core's
+    /// `normalize_for_append`), then verify everything, the signature over the normalised
+    /// payload included (`ChainState::ingest`). The stored event carries the normalised payload.
+    ///
+    /// `timestamp` is the relay's clock with sub-second precision (like `time.time()`); `now`
+    /// the same clock in whole seconds, for the checks.
     ///
     /// `Ok(Err(_))` is a refusal (nothing stored); `Err(_)` a storage failure (nothing stored,
-    /// the in-memory lane is reloaded from the database).
+    /// the in-memory chain is reloaded from the database).
     pub fn append(
         &mut self,
         input: AppendRequest,
         now: u64,
+        timestamp: f64,
     ) -> Result<Result<Appended, Refusal>, StoreError> {
-        let lane = lane_of(&input.event_type);
-        if let Err(e) =
-            schema::validate_for_append(&input.event_type, &input.payload, lane == Lane::Private)
-        {
-            return Ok(Err(Refusal::from_schema(e)));
-        }
+        let payload = match normalize_for_append(&input.event_type, &input.payload) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(Refusal::from_schema(e))),
+        };
         if input.event_type == "key_rotate" {
-            if let Err(r) = verify_key_rotation_claim(&input.payload) {
+            if let Err(r) = verify_key_rotation_claim(&payload) {
                 return Ok(Err(Refusal::from_rejection(r)));
             }
         }
-        // Revocations live on the public lane; they bind the private lane too.
-        if lane == Lane::Private && self.public.state.is_revoked(&input.public_key, now) {
-            return Ok(Err(Refusal::from_rejection(EventRejection {
-                reason: FailReason::KeyRevoked,
-                detail: "public key is revoked".into(),
-            })));
-        }
-        let l = self.lane_mut(lane);
         let mut evt = ChainEvent {
             event_id: String::new(),
-            prev_hash: l.state.head().to_string(),
+            prev_hash: self.loaded.state.head().to_string(),
             event_type: input.event_type,
             node_id: input.node_id,
-            payload: input.payload,
-            timestamp: Value::Float(now as f64),
+            payload,
+            timestamp: Value::Float(timestamp),
             sequence: Value::from(input.sequence),
             signature: input.signature,
             network_id: input.network_id,
@@ -334,28 +348,28 @@ impl Chain {
             max_event_age_s: DEFAULT_MAX_EVENT_AGE_S,
             batch: false,
         };
-        if let Err(r) = l.state.ingest(&evt, &opts) {
+        if let Err(r) = self.loaded.state.ingest(&evt, &opts) {
             if r.reason == FailReason::SequenceReplay {
-                if let Some(prev) = self.find_retry(lane, &evt)? {
+                if let Some(prev) = self.find_retry(&evt)? {
                     return Ok(Ok(prev));
                 }
             }
             return Ok(Err(Refusal::from_rejection(r)));
         }
-        let index = self.persist_ingested(lane, &evt, now, true)?;
+        let index = self.persist_ingested(&evt, now, true)?;
         Ok(Ok(Appended {
-            lane,
             index,
             event: evt,
             duplicate: false,
         }))
     }
 
-    /// Ingest events pushed by an authenticated peer, in order, each into its lane with core
+    /// Ingest events pushed by an authenticated peer (or pulled from one), in order, with core
     /// verification and NO freshness window (history of any age is accepted). Events already
     /// stored are skipped; the first invalid event stops the push (the events before it stay
-    /// stored). An event that extends neither the lane head nor an event we hold is a fork:
-    /// refused with 409 `forked`, never merged.
+    /// stored). An event that does not extend the head is refused with 409 `forked`, never
+    /// merged: it extends an event behind the head (a fork) or one this relay does not hold (a
+    /// gap, e.g. a private event the sender withheld).
     pub fn peer_push(&mut self, events: &[Value], now: u64) -> Result<PushOutcome, StoreError> {
         let (mut accepted, mut duplicates) = (0u64, 0u64);
         for (i, v) in events.iter().enumerate() {
@@ -375,16 +389,15 @@ impl Chain {
                     )))
                 }
             };
-            let lane = lane_of(&evt.event_type);
             if evt.event_id == evt.computed_event_id()
-                && self.store.chain_index_of(lane, &evt.event_id)?.is_some()
+                && self.store.chain_index_of(&evt.event_id)?.is_some()
             {
                 duplicates += 1;
                 continue;
             }
-            let head = self.lane(lane).state.head().to_string();
+            let head = self.loaded.state.head().to_string();
             if evt.prev_hash != head {
-                let known = self.store.chain_index_of(lane, &evt.prev_hash)?.is_some();
+                let known = self.holds(&evt.prev_hash)?;
                 let why = if known {
                     "extends an event behind this relay's head"
                 } else {
@@ -393,10 +406,7 @@ impl Chain {
                 return Ok(PushOutcome::Refused(refuse(
                     RefusalKind::Conflict,
                     postern_core::api::peer::codes::FORKED,
-                    format!(
-                        "event {i} ({} lane) {why}; forks are never merged",
-                        lane.as_str()
-                    ),
+                    format!("event {i} {why}; forks are never merged"),
                 )));
             }
             if evt.event_type == "key_rotate" {
@@ -409,19 +419,12 @@ impl Chain {
                     )));
                 }
             }
-            if lane == Lane::Private && self.public.state.is_revoked(&evt.public_key, now) {
-                return Ok(PushOutcome::Refused(refuse(
-                    RefusalKind::Forbidden,
-                    FailReason::KeyRevoked.as_str(),
-                    format!("event {i}: public key is revoked"),
-                )));
-            }
             let opts = VerifyOptions {
                 now,
                 max_event_age_s: 0,
                 batch: false,
             };
-            if let Err(r) = self.lane_mut(lane).state.ingest(&evt, &opts) {
+            if let Err(r) = self.loaded.state.ingest(&evt, &opts) {
                 let r = Refusal::from_rejection(r);
                 return Ok(PushOutcome::Refused(refuse(
                     r.kind,
@@ -429,30 +432,28 @@ impl Chain {
                     format!("event {i}: {}", r.detail),
                 )));
             }
-            self.persist_ingested(lane, &evt, now, false)?;
+            self.persist_ingested(&evt, now, false)?;
             accepted += 1;
         }
         Ok(PushOutcome::Done {
             accepted,
             duplicates,
-            head_hash: self.head(Lane::Public).0,
+            head_hash: self.head().0,
         })
     }
 
-    /// Store an event the lane's in-memory state has just ingested (one fsynced transaction) and
-    /// return its index. If the write fails, the in-memory state is rebuilt from what is stored,
-    /// so memory never runs ahead of disk.
+    /// Store an event the in-memory state has just ingested (one fsynced transaction) and
+    /// return its index. If the write fails, the in-memory state is rebuilt from what is
+    /// stored, so memory never runs ahead of disk.
     fn persist_ingested(
         &mut self,
-        lane: Lane,
         evt: &ChainEvent,
         now: u64,
         replicate: bool,
     ) -> Result<u64, StoreError> {
-        let index = self.lane(lane).state.len() as u64 - 1;
+        let index = (self.loaded.state.len() as u64).saturating_sub(1);
         let text = evt.to_value().to_json_ordered();
         let stored = self.store.chain_append(
-            lane,
             NewChainEvent {
                 idx: index,
                 event_id: &evt.event_id,
@@ -466,23 +467,22 @@ impl Chain {
             replicate,
         );
         if let Err(e) = stored {
-            match LaneState::load(&self.store, lane) {
-                Ok(fresh) => *self.lane_mut(lane) = fresh,
-                Err(reload) => {
-                    tracing::error!(lane = lane.as_str(), error = %reload, "reloading lane failed")
-                }
+            match load(&self.store) {
+                Ok(fresh) => self.loaded = fresh,
+                Err(reload) => tracing::error!(error = %reload, "reloading the chain failed"),
             }
             return Err(e);
         }
+        self.loaded.private += u64::from(is_private_type(&evt.event_type));
         Ok(index)
     }
 
     /// A retried append: the same signed event (type, node, sequence, signature, payload) is
-    /// already one of the node's newest events on the lane.
-    fn find_retry(&self, lane: Lane, evt: &ChainEvent) -> Result<Option<Appended>, StoreError> {
+    /// already one of the node's newest events on the chain.
+    fn find_retry(&self, evt: &ChainEvent) -> Result<Option<Appended>, StoreError> {
         for text in self
             .store
-            .chain_recent_by_node(lane, &evt.node_id, RETRY_LOOKBACK)?
+            .chain_recent_by_node(&evt.node_id, RETRY_LOOKBACK)?
         {
             let Ok(v) = json::parse(text.as_bytes()) else {
                 continue;
@@ -497,9 +497,8 @@ impl Chain {
                 && old.network_id == evt.network_id
                 && old.payload.to_canonical() == evt.payload.to_canonical()
             {
-                let index = self.store.chain_index_of(lane, &old.event_id)?.unwrap_or(0);
+                let index = self.store.chain_index_of(&old.event_id)?.unwrap_or(0);
                 return Ok(Some(Appended {
-                    lane,
                     index,
                     event: old,
                     duplicate: true,
@@ -526,6 +525,7 @@ mod tests {
     use super::*;
     use postern_core::chaingen::{author_key, sample_payload};
     use postern_core::event::sign_event;
+    use postern_core::public_view::{is_stub, leaks_private_material, verify_public_view};
     use postern_core::verify::verify_chain;
 
     fn input(key_no: usize, et: &str, i: u64, seq: u64) -> AppendRequest {
@@ -545,37 +545,44 @@ mod tests {
     }
 
     #[test]
-    fn lanes_append_reload_and_retry() {
+    fn one_chain_append_reload_retry_and_public_view() {
         let dir = tempfile::tempdir().unwrap();
         let now = 1_780_000_000;
         let mut c = Chain::open(Store::open(dir.path()).unwrap()).unwrap();
         for i in 0..6u64 {
             let a = c
-                .append(input(1, "message", i, i + 1), now + i)
+                .append(input(1, "message", i, i + 1), now + i, now as f64 + 0.25)
                 .unwrap()
                 .unwrap();
-            assert_eq!((a.lane, a.index, a.duplicate), (Lane::Public, i, false));
+            assert_eq!((a.index, a.duplicate), (2 * i, false));
+            assert_eq!(a.event.timestamp, Value::Float(now as f64 + 0.25));
+            // Gate messages share the chain, in their own sequence domain.
             let g = c
-                .append(input(1, "gate_message", i, i + 1), now + i)
+                .append(
+                    input(1, "gate_message", i, i + 1),
+                    now + i,
+                    now as f64 + 0.25,
+                )
                 .unwrap()
                 .unwrap();
-            assert_eq!((g.lane, g.index), (Lane::Private, i));
+            assert_eq!(g.index, 2 * i + 1);
+            assert_eq!(g.event.prev_hash, a.event.event_id);
         }
         // A retry answers the stored event; a different event with an old sequence is refused.
         let again = c
-            .append(input(1, "message", 5, 6), now + 10)
+            .append(input(1, "message", 5, 6), now + 10, now as f64 + 0.25)
             .unwrap()
             .unwrap();
         assert!(again.duplicate);
-        assert_eq!(again.index, 5);
+        assert_eq!(again.index, 10);
         let replay = c
-            .append(input(1, "message", 9, 6), now + 10)
+            .append(input(1, "message", 9, 6), now + 10, now as f64 + 0.25)
             .unwrap()
             .unwrap_err();
         assert_eq!(replay.code, "sequence_replay");
-        let (head, count) = c.head(Lane::Public);
-        assert_eq!(count, 6);
-        let texts = c.store.chain_range(Lane::Public, 0, 100).unwrap();
+        let (head, count) = c.head();
+        assert_eq!((count, c.private_count()), (12, 6));
+        let texts = c.store.chain_range(0, 100).unwrap();
         let events: Vec<ChainEvent> = parse_stored(&texts)
             .unwrap()
             .iter()
@@ -585,9 +592,57 @@ mod tests {
         assert!(report.valid, "{:?}", report.error);
         assert_eq!(report.head.as_deref(), Some(head.as_str()));
         assert_eq!(report.merkle_root.unwrap(), c.merkle_root());
+        // The public view: same ids, stubs for the gate messages; it verifies link-only.
+        let After::Found(public) = c.events_after(GENESIS_HASH, 100, View::Public).unwrap() else {
+            panic!("genesis is always known")
+        };
+        let values = parse_stored(&public).unwrap();
+        assert_eq!(values.iter().filter(|v| is_stub(v)).count(), 6);
+        assert!(!values.iter().any(leaks_private_material));
+        let r = verify_public_view(&values, &VerifyOptions::at(now + 10));
+        assert!(r.report.valid, "{:?}", r.report.error);
+        assert_eq!(r.report.head.as_deref(), Some(head.as_str()));
+        assert_eq!(r.report.merkle_root.unwrap(), c.merkle_root());
+        let After::Found(full) = c.events_after(GENESIS_HASH, 100, View::Full).unwrap() else {
+            panic!("genesis is always known")
+        };
+        assert_eq!(full, texts);
         drop(c);
         let c = Chain::open(Store::open(dir.path()).unwrap()).unwrap();
-        assert_eq!(c.head(Lane::Public), (head, 6));
-        assert_eq!(c.head(Lane::Private).1, 6);
+        assert_eq!(c.head(), (head, 12));
+        assert_eq!(c.private_count(), 6);
+    }
+
+    #[test]
+    fn append_normalises_before_validating_and_signs_the_normalised_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Chain::open(Store::open(dir.path()).unwrap()).unwrap();
+        // Sign the normalised payload; send it un-normalised (a numeric text with `_`).
+        let k = author_key(3);
+        let mut signed_payload = sample_payload("prediction", 0);
+        signed_payload.insert("stake_amount", Value::Float(1000.0));
+        let e = sign_event(&k, "", "prediction", &signed_payload, Value::Null, 1);
+        let mut sent = signed_payload.clone();
+        sent.insert("stake_amount", Value::from("1_000"));
+        let req = AppendRequest {
+            event_type: e.event_type,
+            node_id: e.node_id,
+            payload: sent,
+            signature: e.signature,
+            sequence: 1,
+            public_key: e.public_key,
+            public_key_algo: e.public_key_algo,
+            protocol_version: e.protocol_version,
+            network_id: e.network_id,
+        };
+        let a = c.append(req, 1_780_000_000, 1_780_000_000.0).unwrap();
+        let a = a.unwrap_or_else(|r| panic!("{r:?}"));
+        assert_eq!(
+            a.event
+                .payload
+                .get("stake_amount")
+                .and_then(|v| v.py_float()),
+            Some(1000.0)
+        );
     }
 }

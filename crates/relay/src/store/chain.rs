@@ -1,36 +1,14 @@
-//! Infonet chain storage: one table per lane, each event stored as its exact JSON.
+//! Infonet chain storage: the one chain (`infonet_chain`), public and private ledger types
+//! interleaved on one prev_hash chain as Shadowbroker stores it, each event as its exact JSON.
+//! The separate private lane of earlier relays is kept, never loaded or served, as
+//! `infonet_private_legacy` (see `migrations`).
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::error::{to_i64, to_u64};
 use super::outbox::Job;
 use super::{Store, StoreError};
 
-/// Which hash-linked lane of the Infonet chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Lane {
-    /// Served publicly by the sync endpoints.
-    Public,
-    /// Gate and DM ciphertext events: own prev_hash chain from genesis, never served publicly.
-    Private,
-}
-
-impl Lane {
-    fn table(self) -> &'static str {
-        match self {
-            Lane::Public => "infonet_public",
-            Lane::Private => "infonet_private",
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lane::Public => "public",
-            Lane::Private => "private",
-        }
-    }
-}
-
-/// One event to store at the end of a lane.
+/// One event to store at the end of the chain.
 #[derive(Debug, Clone, Copy)]
 pub struct NewChainEvent<'a> {
     pub idx: u64,
@@ -43,25 +21,24 @@ pub struct NewChainEvent<'a> {
 }
 
 impl Store {
-    /// Store `evt` as event `idx` of `lane`, in one transaction that also checks it extends the
-    /// stored lane (position and prev_hash), so a stale in-memory view can never write a fork.
+    /// Store `evt` as event `idx` of the chain, in one transaction that also checks it extends
+    /// the stored chain (position and prev_hash), so a stale in-memory view can never write a
+    /// fork.
     /// Returns once the transaction is committed (fsynced: `synchronous=FULL`). With
     /// `replicate`, the event is queued for every outbound peer in the same transaction.
     pub fn chain_append(
         &mut self,
-        lane: Lane,
         evt: NewChainEvent<'_>,
         genesis: &str,
         now: u64,
         replicate: bool,
     ) -> Result<(), StoreError> {
-        let table = lane.table();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let head: Option<(i64, String)> = tx
             .query_row(
-                &format!("SELECT idx, event_id FROM {table} ORDER BY idx DESC LIMIT 1"),
+                "SELECT idx, event_id FROM infonet_chain ORDER BY idx DESC LIMIT 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -72,15 +49,12 @@ impl Store {
         };
         if next != evt.idx || head_id != evt.prev_hash {
             return Err(StoreError::Corrupt(format!(
-                "{} lane moved under the relay (stored {next} events)",
-                lane.as_str()
+                "chain moved under the relay (stored {next} events)"
             )));
         }
         tx.execute(
-            &format!(
-                "INSERT INTO {table} (idx, event_id, prev_hash, event_type, node_id, event, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-            ),
+            "INSERT INTO infonet_chain (idx, event_id, prev_hash, event_type, node_id, event, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 to_i64(evt.idx),
                 evt.event_id,
@@ -104,16 +78,14 @@ impl Store {
         Ok(())
     }
 
-    /// Visit every stored event of `lane` in order: `(json, received_at)`.
+    /// Visit every stored chain event in order: `(idx, json, received_at)`.
     pub fn chain_for_each(
         &self,
-        lane: Lane,
         mut f: impl FnMut(u64, &str, u64) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT idx, event, received_at FROM {} ORDER BY idx ASC",
-            lane.table()
-        ))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT idx, event, received_at FROM infonet_chain ORDER BY idx ASC")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let idx: i64 = row.get(0)?;
@@ -124,12 +96,12 @@ impl Store {
         Ok(())
     }
 
-    /// Position of `event_id` in `lane`.
-    pub fn chain_index_of(&self, lane: Lane, event_id: &str) -> Result<Option<u64>, StoreError> {
+    /// Position of `event_id` on the chain.
+    pub fn chain_index_of(&self, event_id: &str) -> Result<Option<u64>, StoreError> {
         Ok(self
             .conn
             .query_row(
-                &format!("SELECT idx FROM {} WHERE event_id = ?1", lane.table()),
+                "SELECT idx FROM infonet_chain WHERE event_id = ?1",
                 params![event_id],
                 |r| r.get::<_, i64>(0),
             )
@@ -137,17 +109,11 @@ impl Store {
             .map(to_u64))
     }
 
-    /// Exact JSON of events `start..start+limit` of `lane`, in order.
-    pub fn chain_range(
-        &self,
-        lane: Lane,
-        start: u64,
-        limit: u64,
-    ) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT event FROM {} WHERE idx >= ?1 ORDER BY idx ASC LIMIT ?2",
-            lane.table()
-        ))?;
+    /// Exact JSON of chain events `start..start+limit`, in order.
+    pub fn chain_range(&self, start: u64, limit: u64) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT event FROM infonet_chain WHERE idx >= ?1 ORDER BY idx ASC LIMIT ?2",
+        )?;
         let rows = stmt.query_map(params![to_i64(start), to_i64(limit)], |r| {
             r.get::<_, String>(0)
         })?;
@@ -158,23 +124,32 @@ impl Store {
         Ok(out)
     }
 
-    /// Exact JSON of the newest `limit` events of `node_id` in `lane`, newest first.
+    /// Exact JSON of the newest `limit` chain events of `node_id`, newest first.
     pub fn chain_recent_by_node(
         &self,
-        lane: Lane,
         node_id: &str,
         limit: u64,
     ) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT event FROM {} WHERE node_id = ?1 ORDER BY idx DESC LIMIT ?2",
-            lane.table()
-        ))?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT event FROM infonet_chain WHERE node_id = ?1 ORDER BY idx DESC LIMIT ?2",
+        )?;
         let rows = stmt.query_map(params![node_id, to_i64(limit)], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for r in rows {
             out.push(r?);
         }
         Ok(out)
+    }
+
+    /// Events of the separate private lane kept from before the one-chain migration (never
+    /// loaded, served or merged).
+    pub fn legacy_private_count(&self) -> Result<u64, StoreError> {
+        let n: i64 =
+            self.conn
+                .query_row("SELECT COUNT(*) FROM infonet_private_legacy", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(to_u64(n))
     }
 
     /// Registered nodes and spooled (unexpired and expired-but-unpruned) DM messages.

@@ -1,5 +1,6 @@
 //! Pull cursors and scheduler state per peer: the DM feed cursor, the gate feed cursor and the
 //! persisted chain pull-sync state.
+use postern_core::public_view::IncompleteReason;
 use postern_core::sync::SyncWorkerState;
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,18 @@ pub struct PeerSync {
     pub peer_head: String,
     /// Rounds that found a fork with this peer, ever.
     pub fork_reports: u64,
+    /// Why the last round stopped at the peer's *view* of its chain (its verified prefix
+    /// kept), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete_view: Option<IncompleteView>,
+}
+
+/// A pull that kept the verified prefix of what a peer served and stopped there: core's
+/// reason (`gap`, `redacted`, `stub`) and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncompleteView {
+    pub reason: IncompleteReason,
+    pub detail: String,
 }
 
 impl Store {
@@ -82,15 +95,16 @@ impl Store {
 
     /// The stored pull-sync state of `peer`, if any.
     pub fn sync_state_load(&self, peer: &str) -> Result<Option<PeerSync>, StoreError> {
-        let row: Option<(String, i64, String, i64)> = self
+        let row: Option<(String, i64, String, i64, String)> = self
             .conn
             .query_row(
-                "SELECT state, last_retry_after, peer_head, fork_reports FROM sync_peer_state WHERE peer = ?1",
+                "SELECT state, last_retry_after, peer_head, fork_reports, incomplete_view
+                 FROM sync_peer_state WHERE peer = ?1",
                 params![peer],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        let Some((state, retry_after, peer_head, forks)) = row else {
+        let Some((state, retry_after, peer_head, forks, incomplete)) = row else {
             return Ok(None);
         };
         let state = serde_json::from_str(&state)
@@ -100,6 +114,8 @@ impl Store {
             last_retry_after_s: to_u64(retry_after),
             peer_head,
             fork_reports: to_u64(forks),
+            // An unreadable note is only a status line: drop it rather than fail the worker.
+            incomplete_view: serde_json::from_str(&incomplete).ok(),
         }))
     }
 
@@ -112,12 +128,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let state =
             serde_json::to_string(&s.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let incomplete = match &s.incomplete_view {
+            Some(v) => serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None => String::new(),
+        };
         self.conn.execute(
-            "INSERT INTO sync_peer_state (peer, state, last_retry_after, peer_head, fork_reports, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO sync_peer_state (peer, state, last_retry_after, peer_head, fork_reports, incomplete_view, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (peer) DO UPDATE SET state = excluded.state, last_retry_after = excluded.last_retry_after,
-               peer_head = excluded.peer_head, fork_reports = excluded.fork_reports, updated_at = excluded.updated_at",
-            params![peer, state, to_i64(s.last_retry_after_s), s.peer_head, to_i64(s.fork_reports), to_i64(now)],
+               peer_head = excluded.peer_head, fork_reports = excluded.fork_reports,
+               incomplete_view = excluded.incomplete_view, updated_at = excluded.updated_at",
+            params![peer, state, to_i64(s.last_retry_after_s), s.peer_head, to_i64(s.fork_reports), incomplete, to_i64(now)],
         )?;
         Ok(())
     }

@@ -177,6 +177,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
                json_object('envelope', json(envelope), 'expires_at', expires_at), expires_at
         FROM messages ORDER BY seq;
     CREATE INDEX gate_members_by_member ON gate_members (member_id);",
+    // 7: one chain (issue 12). Public and private ledger events share one prev_hash chain, as
+    // every Shadowbroker network has them: `infonet_public` (with its rows, ids and positions)
+    // becomes `infonet_chain`, on which new private events are interleaved. The old separate
+    // private lane was never linked into the network's chain and cannot be without changing
+    // its ids: it is kept untouched as `infonet_private_legacy` (never loaded, served or
+    // merged; its size is the `postern_infonet_legacy_private_events` gauge).
+    // `sync_peer_state.incomplete_view` is the JSON of why the last pull stopped at a peer's
+    // view of its chain (`store::IncompleteView`), empty if it did not.
+    "ALTER TABLE infonet_public RENAME TO infonet_chain;
+    ALTER TABLE infonet_private RENAME TO infonet_private_legacy;
+    ALTER TABLE sync_peer_state ADD COLUMN incomplete_view TEXT NOT NULL DEFAULT '';",
 ];
 
 /// Apply the migrations `conn` has not seen yet, each in its own exclusive transaction. A

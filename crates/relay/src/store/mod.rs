@@ -2,8 +2,8 @@
 //!
 //! The interface a second backend would implement is the `pub` methods of [`Store`], grouped
 //! per concern: [`nonce`] (single-use request nonces), [`dm`] (keys, spool, tombstones, DM
-//! feed), [`gate`] (epoch chains, messages, parking, gate feed), [`chain`] (the two Infonet
-//! lanes), [`outbox`] (durable replication jobs) and [`cursors`] (per-peer pull state). Every
+//! feed), [`gate`] (epoch chains, messages, parking, gate feed), [`chain`] (the one Infonet
+//! chain), [`outbox`] (durable replication jobs) and [`cursors`] (per-peer pull state). Every
 //! input and output is plain data; the store depends on no HTTP, replication or async runtime
 //! code (replication jobs are queued as [`Job`] values, workers are woken through hooks).
 //!
@@ -24,8 +24,8 @@ pub mod outbox;
 mod tests;
 mod wake;
 
-pub use chain::{Lane, NewChainEvent};
-pub use cursors::PeerSync;
+pub use chain::NewChainEvent;
+pub use cursors::{IncompleteView, PeerSync};
 pub use db::{Store, DB_FILE};
 pub use dm::{Deposit, FeedRow, NodeRecord};
 pub use error::StoreError;

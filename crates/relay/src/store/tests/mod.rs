@@ -251,6 +251,10 @@ fn gate_parking_and_sync_state_migration_keeps_existing_data() {
         last_retry_after_s: 30,
         peer_head: "ab".repeat(32),
         fork_reports: 2,
+        incomplete_view: Some(IncompleteView {
+            reason: postern_core::public_view::IncompleteReason::Gap,
+            detail: "event x names prev_hash y".into(),
+        }),
     };
     s.sync_state_save("http://a", &rec, 100).unwrap();
     // The old gate items are in the pull feed, epochs first.
@@ -278,6 +282,61 @@ fn gate_parking_and_sync_state_migration_keeps_existing_data() {
         130
     );
     assert_eq!(s.gate_pull_cursor("http://a").unwrap(), 2);
+}
+
+#[test]
+fn one_chain_migration_keeps_the_public_chain_and_the_old_private_lane() {
+    use postern_core::chaingen::{generate_chain, GenOptions};
+    let dir = tempfile::tempdir().unwrap();
+    // The migration that merges the lanes (its number may change when branches merge).
+    let version = MIGRATIONS
+        .iter()
+        .position(|m| m.contains("RENAME TO infonet_chain"))
+        .unwrap();
+    let public = generate_chain(
+        5,
+        GenOptions {
+            include_gate_messages: false,
+            ..GenOptions::default()
+        },
+    );
+    {
+        let conn = database_at_version(dir.path(), version);
+        for (i, e) in public.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO infonet_public (idx, event_id, prev_hash, event_type, node_id, event, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1780000100)",
+                params![i as i64, e.event_id, e.prev_hash, e.event_type, e.node_id, e.to_value().to_json_ordered()],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO infonet_private (idx, event_id, prev_hash, event_type, node_id, event, received_at)
+             VALUES (0, 'p0', '00', 'gate_message', 'n', '{}', 1)",
+            [],
+        )
+        .unwrap();
+        let state = serde_json::to_string(&postern_core::sync::SyncWorkerState::default()).unwrap();
+        conn.execute(
+            "INSERT INTO sync_peer_state (peer, state, fork_reports, updated_at) VALUES ('http://a', ?1, 3, 1)",
+            params![state],
+        )
+        .unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    let texts = s.chain_range(0, 100).unwrap();
+    let want: Vec<String> = public
+        .iter()
+        .map(|e| e.to_value().to_json_ordered())
+        .collect();
+    assert_eq!(texts, want);
+    assert_eq!(s.chain_index_of(&public[4].event_id).unwrap(), Some(4));
+    assert_eq!(s.chain_index_of("p0").unwrap(), None);
+    assert_eq!(s.legacy_private_count().unwrap(), 1);
+    // A sync state stored before keeps its fields and has no incomplete view.
+    let rec = s.sync_state_load("http://a").unwrap().unwrap();
+    assert_eq!((rec.fork_reports, rec.incomplete_view), (3, None));
 }
 
 /// An outbox to `peers` whose dropped rows are counted as replication errors in the returned
