@@ -10,8 +10,10 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use postern_core::b64;
 use postern_core::gate::MAX_PENDING;
 use postern_core::gate::{
-    self, create_genesis, rotate, verify_epoch_chain, Epoch, EpochKey, EpochRecord, GateError,
-    GateId, GateKeyring, GateMessage, GateState, Reason, Received, Role, Roster, RosterError,
+    self, create_genesis, rotate, verify_epoch_chain, AddEpochError, ChainError, Epoch, EpochKey,
+    EpochRecord, FormatError, GateId, GateIdError, GateKeyring, GateMessage, GateState, OpenError,
+    Reason, ReceiveError, Received, RecordError, Role, Roster, RosterError, RotateError, SealError,
+    UnwrapError,
 };
 use postern_core::gate::{BUCKETS, MAX_BODY_LEN, TAG_LEN, TRANSPORT_LOCK};
 use postern_core::identity::Identity;
@@ -82,9 +84,9 @@ fn gate_id_format() {
         "0123",
         "g123456789abcdef0123456789abcdef",
     ] {
-        assert_eq!(GateId::parse(bad), Err(GateError::BadGateId), "{bad}");
+        assert_eq!(GateId::parse(bad), Err(GateIdError), "{bad}");
     }
-    assert_eq!(GateId::parse(&"a".repeat(33)), Err(GateError::BadGateId));
+    assert_eq!(GateId::parse(&"a".repeat(33)), Err(GateIdError));
 }
 
 #[test]
@@ -168,7 +170,7 @@ fn ciphertext_sizes_are_buckets_only() {
     let b = seal(&s.founder, &k, &[b'b'; 80]);
     assert_eq!(a.ciphertext.len(), b.ciphertext.len());
     let err = gate::seal(&s.founder, &k, &vec![0; MAX_BODY_LEN + 1], T0, &mut OsRng);
-    assert_eq!(err.unwrap_err(), GateError::BodyTooLarge(MAX_BODY_LEN + 1));
+    assert_eq!(err.unwrap_err(), SealError::BodyTooLarge(MAX_BODY_LEN + 1));
 }
 
 #[test]
@@ -213,7 +215,9 @@ fn tamper_every_byte_of_record_json() {
         let Ok(text) = String::from_utf8(bad) else {
             continue;
         };
-        let res = EpochRecord::from_json(&text).and_then(|r| r.verify());
+        let res = EpochRecord::from_json(&text)
+            .map_err(RecordError::from)
+            .and_then(|r| r.verify());
         assert!(res.is_err(), "byte {i} ({}) accepted", bytes[i] as char);
     }
 }
@@ -229,12 +233,19 @@ fn tamper_every_signature_byte() {
             bad[i] ^= bit;
             let mut t = r.clone();
             t.signature = b64::encode_std(&bad);
-            assert_eq!(t.verify().unwrap_err(), GateError::BadSignature, "byte {i}");
+            assert_eq!(
+                t.verify().unwrap_err(),
+                RecordError::BadSignature,
+                "byte {i}"
+            );
         }
     }
     let mut t = r.clone();
     t.signature = b64::encode_std(&[0u8; 63]);
-    assert!(matches!(t.verify().unwrap_err(), GateError::Malformed(_)));
+    assert!(matches!(
+        t.verify().unwrap_err(),
+        RecordError::Format(FormatError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -260,7 +271,7 @@ fn tamper_every_slot_byte() {
             // Slots are signed: a relay or network attacker is caught by the signature.
             assert_eq!(
                 t.verify().unwrap_err(),
-                GateError::BadSignature,
+                RecordError::BadSignature,
                 "{name} {i}"
             );
             // A rotator that signs a corrupted slot is caught by the slot's AEAD.
@@ -268,7 +279,7 @@ fn tamper_every_slot_byte() {
             let e = t.verify().unwrap();
             assert_eq!(
                 e.open_secret(&s.bob).unwrap_err(),
-                GateError::SlotDecrypt,
+                UnwrapError::SlotDecrypt,
                 "{name} {i}"
             );
             // The other members' slots are unaffected.
@@ -290,10 +301,10 @@ fn slot_is_bound_to_its_context() {
     t.envelope.insert(founder_id.clone(), a);
     t.sign(&s.founder).unwrap();
     let e = t.verify().unwrap();
-    assert_eq!(e.open_secret(&s.bob).unwrap_err(), GateError::SlotDecrypt);
+    assert_eq!(e.open_secret(&s.bob).unwrap_err(), UnwrapError::SlotDecrypt);
     assert_eq!(
         e.open_secret(&s.founder).unwrap_err(),
-        GateError::SlotDecrypt
+        UnwrapError::SlotDecrypt
     );
     // Changing the roster (bob's role) or created_at/reason keeps the slot only if the roster is
     // unchanged: the roster hash is bound into every slot.
@@ -306,7 +317,7 @@ fn slot_is_bound_to_its_context() {
     t.sign(&s.founder).unwrap();
     assert_eq!(
         t.verify().unwrap().open_secret(&s.bob).unwrap_err(),
-        GateError::SlotDecrypt
+        UnwrapError::SlotDecrypt
     );
     // Moving a slot to another epoch number or gate breaks it as well.
     let mut t = s.records[1].clone();
@@ -314,14 +325,14 @@ fn slot_is_bound_to_its_context() {
     t.sign(&s.founder).unwrap();
     assert_eq!(
         t.verify().unwrap().open_secret(&s.bob).unwrap_err(),
-        GateError::SlotDecrypt
+        UnwrapError::SlotDecrypt
     );
     let mut t = s.records[1].clone();
     t.gate = GateId::generate(&mut OsRng).to_string();
     t.sign(&s.founder).unwrap();
     assert_eq!(
         t.verify().unwrap().open_secret(&s.bob).unwrap_err(),
-        GateError::SlotDecrypt
+        UnwrapError::SlotDecrypt
     );
 }
 
@@ -356,7 +367,7 @@ fn tamper_signed_fields() {
             assert_eq!(t.verify().unwrap().hash(), s.epochs[1].hash());
             continue;
         }
-        assert_eq!(t.verify().unwrap_err(), GateError::BadSignature, "{name}");
+        assert_eq!(t.verify().unwrap_err(), RecordError::BadSignature, "{name}");
     }
     let ph = hex::decode(&r.prev_hash).unwrap();
     for i in 0..32 {
@@ -366,7 +377,7 @@ fn tamper_signed_fields() {
         t.prev_hash = hex::encode(&bad);
         assert_eq!(
             t.verify().unwrap_err(),
-            GateError::BadSignature,
+            RecordError::BadSignature,
             "prev_hash {i}"
         );
     }
@@ -379,10 +390,13 @@ fn tamper_signed_fields() {
         .find(|e| e.member_id == s.bob.node_id())
         .unwrap();
     e.x25519 = b64::encode_std(other.dh_public().as_bytes());
-    assert_eq!(t.verify().unwrap_err(), GateError::BadSignature);
+    assert_eq!(t.verify().unwrap_err(), RecordError::BadSignature);
     let mut t = r.clone();
     t.format = "postern-gate-epoch/2".into();
-    assert_eq!(t.verify().unwrap_err(), GateError::UnsupportedFormat);
+    assert_eq!(
+        t.verify().unwrap_err(),
+        RecordError::Format(FormatError::UnsupportedFormat)
+    );
 }
 
 #[test]
@@ -395,33 +409,33 @@ fn roster_validation() {
     t.roster.push(dup);
     assert!(matches!(
         t.verify().unwrap_err(),
-        GateError::RosterInvalid(RosterError::DuplicateMember(_))
+        RecordError::RosterInvalid(RosterError::DuplicateMember(_))
     ));
     // node_id not matching the key.
     let mut t = r.clone();
     t.roster[0].member_id = s.carol.node_id();
     assert_eq!(
         t.verify().unwrap_err(),
-        GateError::RosterInvalid(RosterError::NodeIdMismatch)
+        RecordError::RosterInvalid(RosterError::NodeIdMismatch)
     );
     // Bad keys: all-zero X25519, invalid Ed25519, wrong length.
     let mut t = r.clone();
     t.roster[0].x25519 = b64::encode_std(&[0u8; 32]);
     assert_eq!(
         t.verify().unwrap_err(),
-        GateError::RosterInvalid(RosterError::BadKey)
+        RecordError::RosterInvalid(RosterError::BadKey)
     );
     let mut t = r.clone();
     t.roster[0].ed25519 = b64::encode_std(&[0u8; 31]);
     assert_eq!(
         t.verify().unwrap_err(),
-        GateError::RosterInvalid(RosterError::BadKey)
+        RecordError::RosterInvalid(RosterError::BadKey)
     );
     let mut t = r.clone();
     t.roster[0].member_id = "!sb_zz".into();
     assert_eq!(
         t.verify().unwrap_err(),
-        GateError::RosterInvalid(RosterError::BadMemberId)
+        RecordError::RosterInvalid(RosterError::BadMemberId)
     );
     // No admin left.
     let mut t = r.clone();
@@ -430,7 +444,7 @@ fn roster_validation() {
     }
     assert_eq!(
         t.verify().unwrap_err(),
-        GateError::RosterInvalid(RosterError::NoAdmin)
+        RecordError::RosterInvalid(RosterError::NoAdmin)
     );
     let roster = s.epochs[1].roster();
     assert_eq!(
@@ -443,20 +457,20 @@ fn roster_validation() {
     t.roster.clear();
     assert_eq!(
         t.verify().unwrap_err(),
-        GateError::RosterInvalid(RosterError::Empty)
+        RecordError::RosterInvalid(RosterError::Empty)
     );
     // Envelope must match the roster exactly.
     let mut t = r.clone();
     t.envelope.remove(&s.bob.node_id());
-    assert_eq!(t.verify().unwrap_err(), GateError::EnvelopeMismatch);
+    assert_eq!(t.verify().unwrap_err(), RecordError::EnvelopeMismatch);
     let mut t = r.clone();
     let slot = t.envelope[&s.bob.node_id()].clone();
     t.envelope.insert(s.carol.node_id(), slot);
-    assert_eq!(t.verify().unwrap_err(), GateError::EnvelopeMismatch);
+    assert_eq!(t.verify().unwrap_err(), RecordError::EnvelopeMismatch);
     // Rotator must be in the roster.
     let mut t = r.clone();
     t.rotator = s.carol.node_id();
-    assert_eq!(t.verify().unwrap_err(), GateError::RotatorNotInRoster);
+    assert_eq!(t.verify().unwrap_err(), RecordError::RotatorNotInRoster);
     let roster = Roster::founder(&s.bob.public());
     let err = rotate(
         &s.founder,
@@ -466,7 +480,7 @@ fn roster_validation() {
         T0,
         &mut OsRng,
     );
-    assert_eq!(err.unwrap_err(), GateError::RotatorNotInRoster);
+    assert_eq!(err.unwrap_err(), RotateError::RotatorNotInRoster);
 }
 
 #[test]
@@ -481,7 +495,7 @@ fn non_admin_rotation_rejected() {
     let err = rotate(&s.bob, e2, roster.clone(), Reason::Join, T0, &mut OsRng);
     assert_eq!(
         err.unwrap_err(),
-        GateError::NotAdmin {
+        RotateError::NotAdmin {
             rotator: s.bob.node_id()
         }
     );
@@ -493,7 +507,7 @@ fn non_admin_rotation_rejected() {
     let mut st = s.state_at(2);
     assert_eq!(
         st.apply(&rec).unwrap_err(),
-        GateError::NotAdmin {
+        ChainError::NotAdmin {
             rotator: s.bob.node_id()
         }
     );
@@ -507,7 +521,7 @@ fn non_admin_rotation_rejected() {
     rec.sign(&s.bob).unwrap();
     assert_eq!(
         st.apply(&rec).unwrap_err(),
-        GateError::NotAdmin {
+        ChainError::NotAdmin {
             rotator: s.bob.node_id()
         }
     );
@@ -534,7 +548,7 @@ fn skipped_replayed_and_forked_epochs_rejected() {
     let mut st = s.state_at(1);
     assert_eq!(
         st.apply(&s.records[2]).unwrap_err(),
-        GateError::SkippedEpoch {
+        ChainError::SkippedEpoch {
             expected: 2,
             got: 3
         }
@@ -544,7 +558,7 @@ fn skipped_replayed_and_forked_epochs_rejected() {
     for (i, r) in s.records.iter().enumerate() {
         assert_eq!(
             st.apply(r).unwrap_err(),
-            GateError::ReplayedEpoch {
+            ChainError::ReplayedEpoch {
                 epoch: i as u64 + 1
             }
         );
@@ -562,21 +576,21 @@ fn skipped_replayed_and_forked_epochs_rejected() {
     .unwrap();
     assert_eq!(
         st2.apply(&fork).unwrap_err(),
-        GateError::ForkedEpoch { epoch: 2 }
+        ChainError::ForkedEpoch { epoch: 2 }
     );
     // A correctly numbered record that links to the wrong predecessor.
     let mut st = s.state_at(2);
     let mut bad = s.records[2].clone();
     bad.prev_hash = hex::encode(s.epochs[0].hash());
     bad.sign(&s.founder).unwrap();
-    assert_eq!(st.apply(&bad).unwrap_err(), GateError::PrevHashMismatch);
+    assert_eq!(st.apply(&bad).unwrap_err(), ChainError::PrevHashMismatch);
     // The state is unchanged by refused records.
     assert_eq!(st.epoch(), 2);
     st.apply(&s.records[2]).unwrap();
     // Genesis rules.
     assert!(matches!(
         GateState::from_genesis(&s.records[1]),
-        Err(GateError::BadGenesis(_))
+        Err(ChainError::BadGenesis(_))
     ));
     let err = rotate(
         &s.founder,
@@ -586,21 +600,24 @@ fn skipped_replayed_and_forked_epochs_rejected() {
         T0,
         &mut OsRng,
     );
-    assert!(matches!(err, Err(GateError::BadGenesis(_))));
+    assert!(matches!(err, Err(RotateError::BadGenesis(_))));
     let mut g = s.records[0].clone();
     g.reason = Reason::Join;
     g.sign(&s.founder).unwrap();
-    assert!(matches!(g.verify(), Err(GateError::BadGenesis(_))));
+    assert!(matches!(g.verify(), Err(RecordError::BadGenesis(_))));
     let mut g = s.records[0].clone();
     g.epoch = 0;
-    assert!(matches!(g.verify(), Err(GateError::Malformed(_))));
+    assert!(matches!(
+        g.verify(),
+        Err(RecordError::Format(FormatError::Malformed(_)))
+    ));
     // A genesis listing more than the founder.
     let mut g = s.records[1].clone();
     g.epoch = 1;
     g.reason = Reason::Genesis;
     g.prev_hash = hex::encode([0u8; 32]);
     g.sign(&s.founder).unwrap();
-    assert!(matches!(g.verify(), Err(GateError::BadGenesis(_))));
+    assert!(matches!(g.verify(), Err(RecordError::BadGenesis(_))));
 }
 
 #[test]
@@ -610,12 +627,12 @@ fn verify_whole_chain() {
     assert_eq!(st.head(), &s.epochs[2]);
     assert!(matches!(
         verify_epoch_chain(&[]),
-        Err(GateError::BadGenesis(_))
+        Err(ChainError::BadGenesis(_))
     ));
     let gap = [s.records[0].clone(), s.records[2].clone()];
     assert_eq!(
         verify_epoch_chain(&gap).unwrap_err(),
-        GateError::SkippedEpoch {
+        ChainError::SkippedEpoch {
             expected: 2,
             got: 3
         }
@@ -633,14 +650,14 @@ fn verify_whole_chain() {
     ];
     assert_eq!(
         verify_epoch_chain(&dup).unwrap_err(),
-        GateError::ReplayedEpoch { epoch: 2 }
+        ChainError::ReplayedEpoch { epoch: 2 }
     );
     // Two gates do not mix.
     let other = scene();
     let mixed = [s.records[0].clone(), other.records[1].clone()];
     assert_eq!(
         verify_epoch_chain(&mixed).unwrap_err(),
-        GateError::WrongGate
+        ChainError::WrongGate
     );
 }
 
@@ -650,13 +667,13 @@ fn evicted_member_keeps_history_but_not_the_future() {
     let e3 = &s.epochs[2];
     assert_eq!(
         e3.open_secret(&s.bob).unwrap_err(),
-        GateError::NotAMember { epoch: 3 }
+        UnwrapError::NotAMember { epoch: 3 }
     );
     // Listed with other keys counts as not a member.
     let impostor = Identity::from_secrets(&[9u8; 32], &[8u8; 32]);
     assert_eq!(
         e3.open_secret(&impostor).unwrap_err(),
-        GateError::NotAMember { epoch: 3 }
+        UnwrapError::NotAMember { epoch: 3 }
     );
 
     let mut bob_ring = GateKeyring::new(s.gate.clone());
@@ -664,7 +681,7 @@ fn evicted_member_keeps_history_but_not_the_future() {
     bob_ring.add_epoch(&s.bob, &s.epochs[1]).unwrap();
     assert_eq!(
         bob_ring.add_epoch(&s.bob, e3).unwrap_err(),
-        GateError::NotAMember { epoch: 3 }
+        AddEpochError::Unwrap(UnwrapError::NotAMember { epoch: 3 })
     );
     let mut founder_ring = GateKeyring::new(s.gate.clone());
     for e in &s.epochs {
@@ -683,22 +700,22 @@ fn evicted_member_keeps_history_but_not_the_future() {
     // ... but not epoch 3, and cannot post there.
     assert_eq!(
         bob_ring.open(&new).unwrap_err(),
-        GateError::NotAMember { epoch: 3 }
+        OpenError::NotAMember { epoch: 3 }
     );
     assert_eq!(
         bob_ring.receive(new.clone()).unwrap_err(),
-        GateError::NotAMember { epoch: 3 }
+        ReceiveError::Open(OpenError::NotAMember { epoch: 3 })
     );
     assert!(bob_ring.current().is_none());
     assert_eq!(
         bob_ring.seal(&s.bob, b"x", T0, &mut OsRng).unwrap_err(),
-        GateError::NotAMember { epoch: 3 }
+        SealError::NotAMember { epoch: 3 }
     );
     // Bob's old key cannot open epoch-3 messages even relabelled.
     let bk2 = s.key(&s.bob, 2);
     assert_eq!(
         gate::open(&bk2, &new).unwrap_err(),
-        GateError::WrongEpoch {
+        OpenError::WrongEpoch {
             expected: 2,
             got: 3
         }
@@ -707,7 +724,7 @@ fn evicted_member_keeps_history_but_not_the_future() {
     relabelled.epoch = 2;
     assert_eq!(
         gate::open(&bk2, &relabelled).unwrap_err(),
-        GateError::Decrypt
+        OpenError::Decrypt
     );
     // Carol (joined at 3) reads 3 but not 2.
     let mut carol_ring = GateKeyring::new(s.gate.clone());
@@ -715,11 +732,11 @@ fn evicted_member_keeps_history_but_not_the_future() {
     assert_eq!(&carol_ring.open(&new).unwrap().body[..], b"after the kick");
     assert_eq!(
         carol_ring.open(&old).unwrap_err(),
-        GateError::UnknownEpoch { epoch: 2 }
+        OpenError::UnknownEpoch { epoch: 2 }
     );
     assert_eq!(
         carol_ring.receive(old).unwrap_err(),
-        GateError::UnknownEpoch { epoch: 2 }
+        ReceiveError::Open(OpenError::UnknownEpoch { epoch: 2 })
     );
     // The founder reads everything.
     assert_eq!(founder_ring.epochs().collect::<Vec<_>>(), [1, 2, 3]);
@@ -776,7 +793,7 @@ fn future_epoch_messages_are_buffered() {
     }
     let mut m = template;
     m.epoch = 5;
-    assert_eq!(ring.receive(m).unwrap_err(), GateError::PendingFull);
+    assert_eq!(ring.receive(m).unwrap_err(), ReceiveError::PendingFull);
 }
 
 #[test]
@@ -786,23 +803,26 @@ fn wrong_gate_rejected() {
     let ka = a.key(&a.founder, 1);
     let kb = b.key(&b.founder, 1);
     let m = seal(&a.founder, &ka, b"gate a");
-    assert_eq!(gate::open(&kb, &m).unwrap_err(), GateError::WrongGate);
+    assert_eq!(gate::open(&kb, &m).unwrap_err(), OpenError::WrongGate);
     let mut relabelled = m.clone();
     relabelled.gate = b.gate.to_string();
     assert_eq!(
         gate::open(&kb, &relabelled).unwrap_err(),
-        GateError::Decrypt
+        OpenError::Decrypt
     );
     let mut ring = GateKeyring::new(b.gate.clone());
     ring.add_epoch(&b.founder, &b.epochs[0]).unwrap();
-    assert_eq!(ring.receive(m.clone()).unwrap_err(), GateError::WrongGate);
-    assert_eq!(ring.open(&m).unwrap_err(), GateError::WrongGate);
+    assert_eq!(
+        ring.receive(m.clone()).unwrap_err(),
+        ReceiveError::Open(OpenError::WrongGate)
+    );
+    assert_eq!(ring.open(&m).unwrap_err(), OpenError::WrongGate);
     assert_eq!(
         ring.add_epoch(&a.founder, &a.epochs[0]).unwrap_err(),
-        GateError::WrongGate
+        AddEpochError::WrongGate
     );
     let mut st = b.state_at(1);
-    assert_eq!(st.apply(&a.records[1]).unwrap_err(), GateError::WrongGate);
+    assert_eq!(st.apply(&a.records[1]).unwrap_err(), ChainError::WrongGate);
 }
 
 #[test]
@@ -819,7 +839,7 @@ fn tamper_every_message_byte() {
         t.ciphertext = b64::encode_std(&bad);
         assert_eq!(
             gate::open(&bk, &t).unwrap_err(),
-            GateError::Decrypt,
+            OpenError::Decrypt,
             "ct byte {i}"
         );
     }
@@ -831,7 +851,7 @@ fn tamper_every_message_byte() {
         t.nonce = b64::encode_std(&bad);
         assert_eq!(
             gate::open(&bk, &t).unwrap_err(),
-            GateError::Decrypt,
+            OpenError::Decrypt,
             "nonce byte {i}"
         );
     }
@@ -842,7 +862,7 @@ fn tamper_every_message_byte() {
         t.sender_ref = String::from_utf8(chars).unwrap();
         assert_eq!(
             gate::open(&bk, &t).unwrap_err(),
-            GateError::Decrypt,
+            OpenError::Decrypt,
             "sender_ref {i}"
         );
     }
@@ -850,7 +870,7 @@ fn tamper_every_message_byte() {
     t.epoch = 3;
     assert_eq!(
         gate::open(&bk, &t).unwrap_err(),
-        GateError::WrongEpoch {
+        OpenError::WrongEpoch {
             expected: 2,
             got: 3
         }
@@ -859,27 +879,33 @@ fn tamper_every_message_byte() {
     t.format = "g1".into();
     assert_eq!(
         gate::open(&bk, &t).unwrap_err(),
-        GateError::UnsupportedFormat
+        OpenError::Format(FormatError::UnsupportedFormat)
     );
     let mut t = m.clone();
     t.transport_lock = "meshtastic".into();
     assert!(matches!(
         gate::open(&bk, &t).unwrap_err(),
-        GateError::Malformed(_)
+        OpenError::Format(FormatError::Malformed(_))
     ));
     let mut t = m.clone();
     t.epoch = 0;
-    assert!(matches!(t.validate().unwrap_err(), GateError::Malformed(_)));
+    assert!(matches!(
+        t.validate().unwrap_err(),
+        FormatError::Malformed(_)
+    ));
     let mut t = m.clone();
     t.gate = String::new();
-    assert_eq!(t.validate().unwrap_err(), GateError::BadGateId);
+    assert_eq!(
+        t.validate().unwrap_err(),
+        FormatError::BadGateId(GateIdError)
+    );
     // Truncated / extended ciphertexts.
     for cut in [0usize, 1, 16, ct.len() - 1] {
         let mut t = m.clone();
         t.ciphertext = b64::encode_std(&ct[..cut]);
         assert!(matches!(
             gate::open(&bk, &t).unwrap_err(),
-            GateError::Malformed(_)
+            OpenError::Format(FormatError::Malformed(_))
         ));
     }
     let mut longer = ct.clone();
@@ -888,7 +914,7 @@ fn tamper_every_message_byte() {
     t.ciphertext = b64::encode_std(&longer);
     assert!(matches!(
         gate::open(&bk, &t).unwrap_err(),
-        GateError::Malformed(_)
+        OpenError::Format(FormatError::Malformed(_))
     ));
 }
 
@@ -902,11 +928,11 @@ fn sender_ref_swap_and_outsiders() {
     // sender_ref is in the AAD: moving another message's pseudonym breaks decryption.
     let mut t = from_founder.clone();
     t.sender_ref = from_bob.sender_ref.clone();
-    assert_eq!(gate::open(&bk, &t).unwrap_err(), GateError::Decrypt);
+    assert_eq!(gate::open(&bk, &t).unwrap_err(), OpenError::Decrypt);
     // Non-members cannot seal under an epoch key even if they got hold of it.
     assert_eq!(
         gate::seal(&s.carol, &fk, b"x", T0, &mut OsRng).unwrap_err(),
-        GateError::AuthorNotInRoster
+        SealError::AuthorNotInRoster
     );
     // Members can link a sender_ref to its author.
     let nonce: [u8; 16] = b64::decode_std(&from_bob.nonce)

@@ -142,7 +142,9 @@ proptest! {
         let changed = bytes[i] != byte;
         bytes[i] = byte;
         if let Ok(s) = String::from_utf8(bytes) {
-            let res = EpochRecord::from_json(&s).and_then(|r| r.verify());
+            let res = EpochRecord::from_json(&s)
+                .map_err(gate::RecordError::from)
+                .and_then(|r| r.verify());
             if changed {
                 // Only a byte that leaves the signed content unchanged may verify (e.g. none).
                 if let Ok(e) = res {

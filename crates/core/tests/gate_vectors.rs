@@ -16,8 +16,8 @@ mod common;
 use common::{TestRng, TEST_RNG_LABEL};
 use postern_core::b64;
 use postern_core::gate::{
-    self, create_genesis, rotate, verify_epoch_chain, EpochKey, EpochRecord, GateError, GateId,
-    GateMessage, GateState, Reason, Role,
+    self, create_genesis, rotate, verify_epoch_chain, EpochKey, EpochRecord, GateId, GateMessage,
+    GateState, Reason, Role, UnwrapError,
 };
 use postern_core::identity::Identity;
 use serde_json::{json, Value};
@@ -208,7 +208,7 @@ fn committed_vectors_verify_and_open() {
                     );
                     assert_eq!(
                         err,
-                        GateError::NotAMember {
+                        UnwrapError::NotAMember {
                             epoch: epoch.number()
                         }
                     );

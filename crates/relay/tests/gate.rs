@@ -526,7 +526,7 @@ fn a_promoted_member_can_rotate() {
     };
     assert!(matches!(
         add_carol(&bob, &e2),
-        Err(gate::GateError::NotAdmin { .. })
+        Err(gate::RotateError::NotAdmin { .. })
     ));
     let mut early = add_carol(&alice, &e2).unwrap();
     early.rotator = bob.node_id();

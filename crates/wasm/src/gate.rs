@@ -1,7 +1,7 @@
 //! Private gates (`postern-gate/1`): epoch chains, epoch keys, sealed gate messages.
 use postern_core::gate::{
-    self, Epoch, EpochKey, EpochRecord, GateError, GateId, GateKeyring as CoreKeyring, GateMessage,
-    GateState, Reason, Role,
+    self, AddEpochError, ChainError, Epoch, EpochKey, EpochRecord, FormatError, GateId,
+    GateKeyring as CoreKeyring, GateMessage, GateState, Reason, Role, UnwrapError,
 };
 use postern_core::identity::PublicIdentity;
 use rand_core::OsRng;
@@ -32,7 +32,7 @@ pub struct GateChain {
 }
 
 impl GateChain {
-    fn from_genesis(record: EpochRecord) -> Result<GateChain, GateError> {
+    fn from_genesis(record: EpochRecord) -> Result<GateChain, ChainError> {
         let state = GateState::from_genesis(&record)?;
         let head = state.head().clone();
         Ok(GateChain {
@@ -42,7 +42,7 @@ impl GateChain {
         })
     }
 
-    fn push(&mut self, record: EpochRecord) -> Result<(), GateError> {
+    fn push(&mut self, record: EpochRecord) -> Result<(), ChainError> {
         let epoch = self.state.apply(&record)?;
         self.records.push(record);
         self.epochs.push(epoch);
@@ -53,7 +53,7 @@ impl GateChain {
         self.epochs
             .iter()
             .find(|e| e.number() == number)
-            .ok_or_else(|| gate_error(GateError::UnknownEpoch { epoch: number }))
+            .ok_or_else(|| js_error("gate_unknown_epoch", format!("no key for epoch {number}")))
     }
 }
 
@@ -84,11 +84,11 @@ impl GateChain {
     #[wasm_bindgen]
     pub fn verify(records_json: &str) -> Result<GateChain, JsValue> {
         let records: Vec<EpochRecord> = serde_json::from_str(records_json)
-            .map_err(|_| gate_error(GateError::Malformed("epoch record JSON array")))?;
+            .map_err(|_| gate_error(FormatError::Malformed("epoch record JSON array")))?;
         let mut it = records.into_iter();
         let first = it
             .next()
-            .ok_or_else(|| gate_error(GateError::BadGenesis("empty chain")))?;
+            .ok_or_else(|| gate_error(ChainError::BadGenesis("empty chain")))?;
         let mut chain = GateChain::from_genesis(first).map_err(gate_error)?;
         for record in it {
             chain.push(record).map_err(gate_error)?;
@@ -294,7 +294,7 @@ impl GateKeyring {
                         });
                     }
                 }
-                Err(GateError::NotAMember { .. }) => {}
+                Err(AddEpochError::Unwrap(UnwrapError::NotAMember { .. })) => {}
                 Err(e) => return Err(gate_error(e)),
             }
         }

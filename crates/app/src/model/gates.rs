@@ -4,7 +4,8 @@
 use std::rc::Rc;
 
 use postern_core::gate::{
-    verify_epoch_chain, Epoch, EpochRecord, GateError, GateId, GateKeyring, GateMessage,
+    verify_epoch_chain, AddEpochError, ChainError, Epoch, EpochRecord, GateId, GateKeyring,
+    GateMessage, UnwrapError,
 };
 use postern_core::Identity;
 use serde::{Deserialize, Serialize};
@@ -111,7 +112,7 @@ pub fn derive(
 ) -> Result<Derived, String> {
     let state = verify_epoch_chain(records).map_err(|e| e.to_string())?;
     if state.gate().as_str() != gate_id {
-        return Err(GateError::WrongGate.to_string());
+        return Err(ChainError::WrongGate.to_string());
     }
     if hex32(state.genesis_hash()) != genesis_hash {
         return Err("the gate's genesis does not match the invite code".into());
@@ -127,7 +128,7 @@ pub fn derive(
                 was_member = true;
                 removed_at = None;
             }
-            Err(GateError::NotAMember { epoch }) => {
+            Err(AddEpochError::Unwrap(UnwrapError::NotAMember { epoch })) => {
                 if was_member && removed_at.is_none() {
                     removed_at = Some(epoch);
                 }

@@ -67,10 +67,10 @@ pub struct MessageRequest {
 }
 
 impl MessageRequest {
-    pub fn new(message: &GateMessage) -> Result<Self, crate::gate::GateError> {
+    pub fn new(message: &GateMessage) -> Result<Self, crate::gate::FormatError> {
         let json = message.to_json()?;
         let message = crate::json::parse(json.as_bytes())
-            .map_err(|_| crate::gate::GateError::Malformed("gate message JSON"))?;
+            .map_err(|_| crate::gate::FormatError::Malformed("gate message JSON"))?;
         Ok(MessageRequest { message })
     }
 }
@@ -264,10 +264,10 @@ pub fn mine_params() -> Vec<u8> {
 pub fn mine_entry(
     records: &[crate::gate::EpochRecord],
     member_id: &str,
-) -> Result<Option<MineGate>, crate::gate::GateError> {
+) -> Result<Option<MineGate>, crate::gate::ChainError> {
     let (first, rest) = records
         .split_first()
-        .ok_or(crate::gate::GateError::BadGenesis("empty chain"))?;
+        .ok_or(crate::gate::ChainError::BadGenesis("empty chain"))?;
     let mut state = crate::gate::GateState::from_genesis(first)?;
     let mut member = state.head().roster().contains(member_id);
     for record in rest {

@@ -13,11 +13,12 @@ use sha2::{Digest, Sha256};
 use x25519_dalek::PublicKey as XPublicKey;
 use zeroize::Zeroizing;
 
+use super::error::{ChainError, FormatError, Malformed, RecordError, RotateError, UnwrapError};
 use super::roster::{Roster, RosterEntry, RosterEntryRecord};
-use super::{GateError, GateId, Reason, EPOCH_FORMAT, GENESIS_EPOCH, VERSION, ZERO_HASH};
+use super::{GateId, Reason, EPOCH_FORMAT, GENESIS_EPOCH, VERSION, ZERO_HASH};
 use crate::identity::Identity;
 use crate::ids::NodeId;
-use crate::wire::{hex32, put_count, put_lp, put_u64};
+use crate::wire::{hex32, put_count, put_lp, put_u64, WireError};
 use crate::{b64, labels};
 
 /// Length of the epoch secret.
@@ -108,7 +109,7 @@ struct Body {
 
 impl Body {
     /// The canonical bytes the rotator signs (see docs/protocol.md § Private gates).
-    fn signed_bytes(&self) -> Result<Vec<u8>, GateError> {
+    fn signed_bytes(&self) -> Result<Vec<u8>, WireError> {
         let mut m = Vec::with_capacity(256 + self.roster.len() * 170);
         m.extend_from_slice(labels::GATE_EPOCH_SIG);
         m.push(VERSION);
@@ -129,10 +130,8 @@ impl Body {
         Ok(m)
     }
 
-    fn rotator_entry(&self) -> Result<&RosterEntry, GateError> {
-        self.roster
-            .get(&self.rotator)
-            .ok_or(GateError::RotatorNotInRoster)
+    fn rotator_entry(&self) -> Option<&RosterEntry> {
+        self.roster.get(&self.rotator)
     }
 
     fn to_record(&self, signature: &[u8; 64]) -> EpochRecord {
@@ -180,7 +179,7 @@ fn wrap_key(
     member_dh: &XPublicKey,
     ctx: &WrapContext<'_>,
     member_id: &str,
-) -> Result<Zeroizing<[u8; 32]>, GateError> {
+) -> Result<Zeroizing<[u8; 32]>, Malformed> {
     let mut salt = [0u8; 64];
     salt[..32].copy_from_slice(rotator_dh.as_bytes());
     salt[32..].copy_from_slice(member_dh.as_bytes());
@@ -194,12 +193,12 @@ fn wrap_key(
     let hk = Hkdf::<Sha256>::new(Some(&salt), shared);
     let mut key = Zeroizing::new([0u8; 32]);
     hk.expand(&info, &mut key[..])
-        .map_err(|_| GateError::Malformed("hkdf length"))?;
+        .map_err(|_| Malformed("hkdf length"))?;
     Ok(key)
 }
 
 /// GATE_WRAP_AAD ‖ 0x01 ‖ lp(gate) ‖ u64(epoch) ‖ prev_hash ‖ roster_hash ‖ lp(rotator_id) ‖ lp(member_id)
-fn wrap_aad(ctx: &WrapContext<'_>, member_id: &str) -> Result<Vec<u8>, GateError> {
+fn wrap_aad(ctx: &WrapContext<'_>, member_id: &str) -> Result<Vec<u8>, WireError> {
     let mut a = Vec::with_capacity(200);
     a.extend_from_slice(labels::GATE_WRAP_AAD);
     a.push(VERSION);
@@ -232,12 +231,12 @@ fn build(
     created_at: u64,
     roster: Roster,
     rng: &mut impl CryptoRngCore,
-) -> Result<EpochRecord, GateError> {
+) -> Result<EpochRecord, RotateError> {
     let rotator_id = rotator.node_id();
     let me = rotator.public();
     match roster.get(&rotator_id) {
         Some(e) if *e.identity() == me => {}
-        _ => return Err(GateError::RotatorNotInRoster),
+        _ => return Err(RotateError::RotatorNotInRoster),
     }
     let secret = EpochSecret::random(rng);
     let roster_hash = roster.hash();
@@ -251,7 +250,9 @@ fn build(
     let mut slots = BTreeMap::new();
     for entry in roster.entries() {
         let member_dh = entry.identity().dh_public();
-        let shared = rotator.agree(member_dh).ok_or(GateError::NonContributory)?;
+        let shared = rotator
+            .agree(member_dh)
+            .ok_or(RotateError::NonContributory)?;
         let key = wrap_key(&shared, me.dh_public(), member_dh, &ctx, entry.member_id())?;
         let mut nonce = [0u8; SLOT_NONCE_LEN];
         rng.fill_bytes(&mut nonce);
@@ -264,10 +265,10 @@ fn build(
                     aad: &aad,
                 },
             )
-            .map_err(|_| GateError::Malformed("encryption failed"))?;
+            .map_err(|_| RotateError::Malformed("encryption failed"))?;
         let ct: [u8; SLOT_CT_LEN] = ct
             .try_into()
-            .map_err(|_| GateError::Malformed("slot length"))?;
+            .map_err(|_| RotateError::Malformed("slot length"))?;
         slots.insert(entry.member_id().to_string(), Slot { nonce, ct });
     }
     let body = Body {
@@ -291,7 +292,7 @@ pub fn create_genesis(
     gate: &GateId,
     created_at: u64,
     rng: &mut impl CryptoRngCore,
-) -> Result<EpochRecord, GateError> {
+) -> Result<EpochRecord, RotateError> {
     let roster = Roster::founder(&founder.public());
     build(
         founder,
@@ -315,17 +316,22 @@ pub fn rotate(
     reason: Reason,
     created_at: u64,
     rng: &mut impl CryptoRngCore,
-) -> Result<EpochRecord, GateError> {
+) -> Result<EpochRecord, RotateError> {
     if reason == Reason::Genesis {
-        return Err(GateError::BadGenesis(
+        return Err(RotateError::BadGenesis(
             "reason genesis after the first epoch",
         ));
     }
-    check_authority(prev, &rotator.node_id(), rotator.verifying_key().as_bytes())?;
+    let rotator_id = rotator.node_id();
+    if !is_admin_of(prev, &rotator_id, rotator.verifying_key().as_bytes()) {
+        return Err(RotateError::NotAdmin {
+            rotator: rotator_id,
+        });
+    }
     let number = prev
         .number()
         .checked_add(1)
-        .ok_or(GateError::Malformed("epoch overflow"))?;
+        .ok_or(RotateError::Malformed("epoch overflow"))?;
     build(
         rotator,
         prev.gate(),
@@ -338,13 +344,12 @@ pub fn rotate(
     )
 }
 
-fn check_authority(prev: &Epoch, rotator_id: &str, rotator_ed: &[u8; 32]) -> Result<(), GateError> {
-    match prev.roster().get(rotator_id) {
-        Some(e) if e.is_admin() && e.identity().verifying_key().as_bytes() == rotator_ed => Ok(()),
-        _ => Err(GateError::NotAdmin {
-            rotator: rotator_id.to_string(),
-        }),
-    }
+/// Whether `rotator_id` with Ed25519 key `rotator_ed` is an admin of `prev` (may rotate it).
+fn is_admin_of(prev: &Epoch, rotator_id: &str, rotator_ed: &[u8; 32]) -> bool {
+    matches!(
+        prev.roster().get(rotator_id),
+        Some(e) if e.is_admin() && e.identity().verifying_key().as_bytes() == rotator_ed
+    )
 }
 
 /// A signature-verified epoch with a valid roster (not yet checked against its predecessor:
@@ -407,8 +412,8 @@ impl Epoch {
 
     /// Recover this epoch's secret with my own keys. `NotAMember` if I am not in the roster
     /// (or am listed with other keys); `SlotDecrypt` if my slot does not decrypt.
-    pub fn open_secret(&self, me: &Identity) -> Result<EpochSecret, GateError> {
-        let not_member = GateError::NotAMember {
+    pub fn open_secret(&self, me: &Identity) -> Result<EpochSecret, UnwrapError> {
+        let not_member = UnwrapError::NotAMember {
             epoch: self.body.number,
         };
         let my_id = me.node_id();
@@ -421,10 +426,13 @@ impl Epoch {
             .body
             .slots
             .get(&my_id)
-            .ok_or(GateError::EnvelopeMismatch)?;
-        let rotator = self.body.rotator_entry()?;
+            .ok_or(UnwrapError::EnvelopeMismatch)?;
+        let rotator = self
+            .body
+            .rotator_entry()
+            .ok_or(UnwrapError::RotatorNotInRoster)?;
         let rotator_dh = rotator.identity().dh_public();
-        let shared = me.agree(rotator_dh).ok_or(GateError::NonContributory)?;
+        let shared = me.agree(rotator_dh).ok_or(UnwrapError::NonContributory)?;
         let roster_hash = self.body.roster.hash();
         let ctx = WrapContext {
             gate: &self.body.gate,
@@ -444,11 +452,11 @@ impl Epoch {
                         aad: &aad,
                     },
                 )
-                .map_err(|_| GateError::SlotDecrypt)?,
+                .map_err(|_| UnwrapError::SlotDecrypt)?,
         );
         let mut out = Zeroizing::new([0u8; SECRET_LEN]);
         if pt.len() != SECRET_LEN {
-            return Err(GateError::SlotDecrypt);
+            return Err(UnwrapError::SlotDecrypt);
         }
         out.copy_from_slice(&pt);
         Ok(EpochSecret(out))
@@ -457,37 +465,36 @@ impl Epoch {
 
 impl EpochRecord {
     /// Parse JSON (unknown fields rejected).
-    pub fn from_json(s: &str) -> Result<Self, GateError> {
-        serde_json::from_str(s).map_err(|_| GateError::Malformed("epoch record JSON"))
+    pub fn from_json(s: &str) -> Result<Self, FormatError> {
+        serde_json::from_str(s).map_err(|_| FormatError::Malformed("epoch record JSON"))
     }
 
-    pub fn to_json(&self) -> Result<String, GateError> {
-        serde_json::to_string(self).map_err(|_| GateError::Malformed("epoch record JSON"))
+    pub fn to_json(&self) -> Result<String, FormatError> {
+        serde_json::to_string(self).map_err(|_| FormatError::Malformed("epoch record JSON"))
     }
 
-    fn decode_body(&self) -> Result<Body, GateError> {
+    fn decode_body(&self) -> Result<Body, RecordError> {
+        let malformed = |m| RecordError::Format(FormatError::Malformed(m));
         if self.format != EPOCH_FORMAT {
-            return Err(GateError::UnsupportedFormat);
+            return Err(FormatError::UnsupportedFormat.into());
         }
-        let gate = GateId::parse(&self.gate)?;
+        let gate = GateId::parse(&self.gate).map_err(FormatError::from)?;
         if self.epoch < GENESIS_EPOCH {
-            return Err(GateError::Malformed("epoch must be at least 1"));
+            return Err(malformed("epoch must be at least 1"));
         }
-        let prev_hash =
-            hex32(&self.prev_hash).ok_or(GateError::Malformed("prev_hash is not 64 hex chars"))?;
-        NodeId::parse(&self.rotator)
-            .map_err(|_| GateError::Malformed("rotator is not a node id"))?;
+        let prev_hash = hex32(&self.prev_hash).ok_or(malformed("prev_hash is not 64 hex chars"))?;
+        NodeId::parse(&self.rotator).map_err(|_| malformed("rotator is not a node id"))?;
         let roster = Roster::from_records(&self.roster)?;
         if self.envelope.len() != roster.len() || !self.envelope.keys().all(|k| roster.contains(k))
         {
-            return Err(GateError::EnvelopeMismatch);
+            return Err(RecordError::EnvelopeMismatch);
         }
         let mut slots = BTreeMap::new();
         for (id, s) in &self.envelope {
             let nonce = b64::decode_std_array::<SLOT_NONCE_LEN>(&s.nonce)
-                .map_err(|_| GateError::Malformed("slot nonce is not 12 bytes of base64"))?;
+                .map_err(|_| malformed("slot nonce is not 12 bytes of base64"))?;
             let ct = b64::decode_std_array::<SLOT_CT_LEN>(&s.ct)
-                .map_err(|_| GateError::Malformed("slot ct is not 48 bytes of base64"))?;
+                .map_err(|_| malformed("slot ct is not 48 bytes of base64"))?;
             slots.insert(id.clone(), Slot { nonce, ct });
         }
         Ok(Body {
@@ -503,13 +510,13 @@ impl EpochRecord {
     }
 
     /// The canonical bytes to sign (the record must be well-formed; the signature is ignored).
-    pub fn signed_bytes(&self) -> Result<Vec<u8>, GateError> {
-        self.decode_body()?.signed_bytes()
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, RecordError> {
+        Ok(self.decode_body()?.signed_bytes()?)
     }
 
     /// (Re-)sign the record's content with `signer` (who must be the named rotator for the
     /// result to verify). Used after editing a record; [`create_genesis`] and [`rotate`] sign.
-    pub fn sign(&mut self, signer: &Identity) -> Result<(), GateError> {
+    pub fn sign(&mut self, signer: &Identity) -> Result<(), RecordError> {
         let signed = self.signed_bytes()?;
         self.signature = b64::encode_std(&signer.sign(&signed).to_bytes());
         Ok(())
@@ -517,36 +524,38 @@ impl EpochRecord {
 
     /// Check shape, roster, envelope, the rotator's signature (strict Ed25519) and the genesis
     /// rules. Does not check the link to the previous epoch ([`GateState::apply`] does).
-    pub fn verify(&self) -> Result<Epoch, GateError> {
+    pub fn verify(&self) -> Result<Epoch, RecordError> {
         let body = self.decode_body()?;
         let signature = b64::decode_std_array::<64>(&self.signature)
-            .map_err(|_| GateError::Malformed("signature is not 64 bytes of base64"))?;
-        let rotator = body.rotator_entry()?;
+            .map_err(|_| FormatError::Malformed("signature is not 64 bytes of base64"))?;
+        let rotator = body
+            .rotator_entry()
+            .ok_or(RecordError::RotatorNotInRoster)?;
         let signed = body.signed_bytes()?;
         rotator
             .identity()
             .verifying_key()
             .verify_strict(&signed, &Signature::from_bytes(&signature))
-            .map_err(|_| GateError::BadSignature)?;
+            .map_err(|_| RecordError::BadSignature)?;
         let genesis = body.number == GENESIS_EPOCH;
         if genesis {
             if body.reason != Reason::Genesis {
-                return Err(GateError::BadGenesis(
+                return Err(RecordError::BadGenesis(
                     "first epoch must have reason genesis",
                 ));
             }
             if body.prev_hash != ZERO_HASH {
-                return Err(GateError::BadGenesis(
+                return Err(RecordError::BadGenesis(
                     "first epoch must have a zero prev_hash",
                 ));
             }
             if body.roster.len() != 1 {
-                return Err(GateError::BadGenesis(
+                return Err(RecordError::BadGenesis(
                     "first epoch roster must be the founder alone",
                 ));
             }
         } else if body.reason == Reason::Genesis {
-            return Err(GateError::BadGenesis(
+            return Err(RecordError::BadGenesis(
                 "reason genesis after the first epoch",
             ));
         }
@@ -571,10 +580,10 @@ pub struct GateState {
 
 impl GateState {
     /// Start from a genesis record.
-    pub fn from_genesis(record: &EpochRecord) -> Result<Self, GateError> {
+    pub fn from_genesis(record: &EpochRecord) -> Result<Self, ChainError> {
         let epoch = record.verify()?;
         if epoch.number() != GENESIS_EPOCH {
-            return Err(GateError::BadGenesis(
+            return Err(ChainError::BadGenesis(
                 "first record of a chain must be epoch 1",
             ));
         }
@@ -585,46 +594,53 @@ impl GateState {
     }
 
     /// Check that `record` is a valid successor of the head without applying it.
-    pub fn check_next(&self, record: &EpochRecord) -> Result<Epoch, GateError> {
+    pub fn check_next(&self, record: &EpochRecord) -> Result<Epoch, ChainError> {
         let epoch = record.verify()?;
         if epoch.gate() != self.gate() {
-            return Err(GateError::WrongGate);
+            return Err(ChainError::WrongGate);
         }
         let head = self.head.number();
         if epoch.number() <= head {
             // Same record again: a replay. A different valid record for a known number: the
             // admins equivocated (two rotations of one epoch); the first one accepted stands.
             return Err(if self.epoch_hash(epoch.number()) == Some(epoch.hash()) {
-                GateError::ReplayedEpoch {
+                ChainError::ReplayedEpoch {
                     epoch: epoch.number(),
                 }
             } else {
-                GateError::ForkedEpoch {
+                ChainError::ForkedEpoch {
                     epoch: epoch.number(),
                 }
             });
         }
         let expected = head.saturating_add(1);
         if epoch.number() != expected {
-            return Err(GateError::SkippedEpoch {
+            return Err(ChainError::SkippedEpoch {
                 expected,
                 got: epoch.number(),
             });
         }
         if epoch.prev_hash() != self.head.hash() {
-            return Err(GateError::PrevHashMismatch);
+            return Err(ChainError::PrevHashMismatch);
         }
-        let rotator = epoch.body.rotator_entry()?;
-        check_authority(
+        let rotator = epoch
+            .body
+            .rotator_entry()
+            .ok_or(RecordError::RotatorNotInRoster)?;
+        if !is_admin_of(
             &self.head,
             epoch.rotator_id(),
             rotator.identity().verifying_key().as_bytes(),
-        )?;
+        ) {
+            return Err(ChainError::NotAdmin {
+                rotator: epoch.rotator_id().to_string(),
+            });
+        }
         Ok(epoch)
     }
 
     /// Verify and append the next epoch; returns it.
-    pub fn apply(&mut self, record: &EpochRecord) -> Result<Epoch, GateError> {
+    pub fn apply(&mut self, record: &EpochRecord) -> Result<Epoch, ChainError> {
         let epoch = self.check_next(record)?;
         self.hashes.push(epoch.hash);
         self.head = epoch.clone();
@@ -659,10 +675,10 @@ impl GateState {
 }
 
 /// Verify a whole history, genesis first. Returns the state at its head.
-pub fn verify_epoch_chain(records: &[EpochRecord]) -> Result<GateState, GateError> {
+pub fn verify_epoch_chain(records: &[EpochRecord]) -> Result<GateState, ChainError> {
     let (first, rest) = records
         .split_first()
-        .ok_or(GateError::BadGenesis("empty chain"))?;
+        .ok_or(ChainError::BadGenesis("empty chain"))?;
     let mut state = GateState::from_genesis(first)?;
     for record in rest {
         state.apply(record)?;

@@ -2,8 +2,9 @@
 use std::fmt;
 
 use super::epoch::{Epoch, EpochSecret};
+use super::error::UnwrapError;
 use super::roster::Roster;
-use super::{GateError, GateId};
+use super::GateId;
 use crate::identity::Identity;
 
 /// What is needed to seal and open messages of one epoch: the secret plus the epoch's identity
@@ -19,7 +20,7 @@ pub struct EpochKey {
 
 impl EpochKey {
     /// Unwrap my slot of a verified epoch.
-    pub fn unlock(me: &Identity, epoch: &Epoch) -> Result<Self, GateError> {
+    pub fn unlock(me: &Identity, epoch: &Epoch) -> Result<Self, UnwrapError> {
         let secret = epoch.open_secret(me)?;
         Ok(EpochKey::from_parts(epoch, secret))
     }

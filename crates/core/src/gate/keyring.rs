@@ -6,9 +6,10 @@ use std::fmt;
 use rand_core::CryptoRngCore;
 
 use super::epoch::Epoch;
+use super::error::{AddEpochError, OpenError, ReceiveError, SealError, UnwrapError};
 use super::key::EpochKey;
 use super::message::{self, GateMessage, OpenedGateMessage};
-use super::{GateError, GateId};
+use super::GateId;
 use crate::identity::Identity;
 
 /// Most messages a keyring holds for epochs it has not seen yet.
@@ -24,7 +25,7 @@ pub enum Received {
 }
 
 /// Messages released from the queue when their epoch arrives, each with its open result.
-pub type Drained = Vec<(GateMessage, Result<OpenedGateMessage, GateError>)>;
+pub type Drained = Vec<(GateMessage, Result<OpenedGateMessage, OpenError>)>;
 
 pub struct GateKeyring {
     gate: GateId,
@@ -52,28 +53,29 @@ impl GateKeyring {
 
     /// Record a verified epoch (from [`super::GateState::apply`]): unlock my slot and open any
     /// queued messages of that epoch. If I am not in its roster the epoch is marked locked, its
-    /// queued messages are dropped and `NotAMember` is returned.
-    pub fn add_epoch(&mut self, me: &Identity, epoch: &Epoch) -> Result<Drained, GateError> {
+    /// queued messages are dropped and `Unwrap(NotAMember)` is returned.
+    pub fn add_epoch(&mut self, me: &Identity, epoch: &Epoch) -> Result<Drained, AddEpochError> {
         if epoch.gate() != &self.gate {
-            return Err(GateError::WrongGate);
+            return Err(AddEpochError::WrongGate);
         }
         match EpochKey::unlock(me, epoch) {
             Ok(key) => self.insert_key(key),
-            Err(e @ GateError::NotAMember { .. }) => {
+            Err(e @ UnwrapError::NotAMember { .. }) => {
                 self.locked.insert(epoch.number());
                 if let Some(q) = self.pending.remove(&epoch.number()) {
                     self.pending_len = self.pending_len.saturating_sub(q.len());
                 }
-                Err(e)
+                Err(e.into())
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 
     /// Insert an already unlocked key (e.g. restored from storage); opens queued messages.
-    pub fn insert_key(&mut self, key: EpochKey) -> Result<Drained, GateError> {
+    /// Fails only with `WrongGate`.
+    pub fn insert_key(&mut self, key: EpochKey) -> Result<Drained, AddEpochError> {
         if key.gate() != &self.gate {
-            return Err(GateError::WrongGate);
+            return Err(AddEpochError::WrongGate);
         }
         let n = key.epoch();
         self.locked.remove(&n);
@@ -117,38 +119,38 @@ impl GateKeyring {
     }
 
     /// Open a message of a known epoch (no queueing).
-    pub fn open(&self, msg: &GateMessage) -> Result<OpenedGateMessage, GateError> {
+    pub fn open(&self, msg: &GateMessage) -> Result<OpenedGateMessage, OpenError> {
         msg.validate()?;
         if msg.gate != self.gate.as_str() {
-            return Err(GateError::WrongGate);
+            return Err(OpenError::WrongGate);
         }
         if let Some(key) = self.keys.get(&msg.epoch) {
             return message::open(key, msg);
         }
         if self.locked.contains(&msg.epoch) {
-            return Err(GateError::NotAMember { epoch: msg.epoch });
+            return Err(OpenError::NotAMember { epoch: msg.epoch });
         }
-        Err(GateError::UnknownEpoch { epoch: msg.epoch })
+        Err(OpenError::UnknownEpoch { epoch: msg.epoch })
     }
 
     /// Open a message, or queue it if its epoch is later than any this keyring knows.
-    pub fn receive(&mut self, msg: GateMessage) -> Result<Received, GateError> {
-        msg.validate()?;
+    pub fn receive(&mut self, msg: GateMessage) -> Result<Received, ReceiveError> {
+        msg.validate().map_err(OpenError::from)?;
         if msg.gate != self.gate.as_str() {
-            return Err(GateError::WrongGate);
+            return Err(OpenError::WrongGate.into());
         }
         let epoch = msg.epoch;
         if self.keys.contains_key(&epoch) || self.locked.contains(&epoch) {
-            return self.open(&msg).map(|m| Received::Opened(Box::new(m)));
+            return Ok(Received::Opened(Box::new(self.open(&msg)?)));
         }
         if self.latest_epoch().is_some_and(|latest| epoch <= latest) {
-            return Err(GateError::UnknownEpoch { epoch });
+            return Err(OpenError::UnknownEpoch { epoch }.into());
         }
         if self.pending.get(&epoch).is_some_and(|q| q.contains(&msg)) {
             return Ok(Received::Pending { epoch });
         }
         if self.pending_len >= MAX_PENDING {
-            return Err(GateError::PendingFull);
+            return Err(ReceiveError::PendingFull);
         }
         self.pending.entry(epoch).or_default().push(msg);
         self.pending_len += 1;
@@ -162,14 +164,14 @@ impl GateKeyring {
         body: &[u8],
         timestamp: u64,
         rng: &mut impl CryptoRngCore,
-    ) -> Result<GateMessage, GateError> {
+    ) -> Result<GateMessage, SealError> {
         let latest = self
             .latest_epoch()
-            .ok_or(GateError::UnknownEpoch { epoch: 0 })?;
+            .ok_or(SealError::UnknownEpoch { epoch: 0 })?;
         let key = self
             .keys
             .get(&latest)
-            .ok_or(GateError::NotAMember { epoch: latest })?;
+            .ok_or(SealError::NotAMember { epoch: latest })?;
         message::seal(author, key, body, timestamp, rng)
     }
 }

@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use super::error::{FormatError, Malformed, OpenError, SealError};
 use super::key::EpochKey;
-use super::{GateError, GateId, Role, GENESIS_EPOCH, VERSION};
+use super::{GateId, Role, GENESIS_EPOCH, VERSION};
 use crate::identity::{node_id_for_public_key, Identity, PublicIdentity};
-use crate::wire::{put_lp, put_u64, take};
+use crate::wire::{put_lp, put_u64, take, WireError};
 use crate::{b64, labels, pad};
 
 /// `format` of a sealed gate message.
@@ -74,8 +75,8 @@ pub struct OpenedGateMessage {
 
 impl OpenedGateMessage {
     /// The body as UTF-8 text.
-    pub fn text(&self) -> Result<&str, GateError> {
-        std::str::from_utf8(&self.body).map_err(|_| GateError::Malformed("body is not UTF-8"))
+    pub fn text(&self) -> Result<&str, FormatError> {
+        std::str::from_utf8(&self.body).map_err(|_| FormatError::Malformed("body is not UTF-8"))
     }
 }
 
@@ -100,58 +101,58 @@ struct Decoded {
 
 impl GateMessage {
     /// Parse JSON (unknown fields rejected).
-    pub fn from_json(s: &str) -> Result<Self, GateError> {
-        serde_json::from_str(s).map_err(|_| GateError::Malformed("gate message JSON"))
+    pub fn from_json(s: &str) -> Result<Self, FormatError> {
+        serde_json::from_str(s).map_err(|_| FormatError::Malformed("gate message JSON"))
     }
 
-    pub fn to_json(&self) -> Result<String, GateError> {
-        serde_json::to_string(self).map_err(|_| GateError::Malformed("gate message JSON"))
+    pub fn to_json(&self) -> Result<String, FormatError> {
+        serde_json::to_string(self).map_err(|_| FormatError::Malformed("gate message JSON"))
     }
 
     /// Shape checks (no keys needed); a relay runs these before storing a message.
-    pub fn validate(&self) -> Result<(), GateError> {
+    pub fn validate(&self) -> Result<(), FormatError> {
         self.decode().map(|_| ())
     }
 
-    fn decode(&self) -> Result<Decoded, GateError> {
+    fn decode(&self) -> Result<Decoded, FormatError> {
         if self.format != FORMAT {
-            return Err(GateError::UnsupportedFormat);
+            return Err(FormatError::UnsupportedFormat);
         }
         if self.transport_lock != TRANSPORT_LOCK {
-            return Err(GateError::Malformed(
+            return Err(FormatError::Malformed(
                 "transport_lock must be private_strong",
             ));
         }
         let gate = GateId::parse(&self.gate)?;
         if self.epoch < GENESIS_EPOCH {
-            return Err(GateError::Malformed("epoch must be at least 1"));
+            return Err(FormatError::Malformed("epoch must be at least 1"));
         }
         let nonce = b64::decode_std_array::<NONCE_LEN>(&self.nonce)
-            .map_err(|_| GateError::Malformed("nonce is not 16 bytes of base64"))?;
+            .map_err(|_| FormatError::Malformed("nonce is not 16 bytes of base64"))?;
         if self.sender_ref.len() != SENDER_REF_BYTES * 2
             || !self
                 .sender_ref
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
-            return Err(GateError::Malformed(
+            return Err(FormatError::Malformed(
                 "sender_ref is not 32 lower-case hex chars",
             ));
         }
         if self.ciphertext.len() > MAX_CIPHERTEXT_B64 {
-            return Err(GateError::Malformed("ciphertext too large"));
+            return Err(FormatError::Malformed("ciphertext too large"));
         }
         let ct = b64::decode_std(&self.ciphertext)
-            .map_err(|_| GateError::Malformed("ciphertext is not base64"))?;
+            .map_err(|_| FormatError::Malformed("ciphertext is not base64"))?;
         if !BUCKETS.iter().any(|&b| b + TAG_LEN == ct.len()) {
-            return Err(GateError::Malformed("ciphertext is not a bucket size"));
+            return Err(FormatError::Malformed("ciphertext is not a bucket size"));
         }
         Ok(Decoded { gate, nonce, ct })
     }
 }
 
 /// Common HKDF `info` tail: `0x01 ‖ lp(gate) ‖ u64(epoch) ‖ epoch_hash`.
-fn info(label: &[u8], key: &EpochKey) -> Result<Vec<u8>, GateError> {
+fn info(label: &[u8], key: &EpochKey) -> Result<Vec<u8>, WireError> {
     let mut i = Vec::with_capacity(label.len() + 120);
     i.extend_from_slice(label);
     i.push(VERSION);
@@ -166,11 +167,11 @@ fn info(label: &[u8], key: &EpochKey) -> Result<Vec<u8>, GateError> {
 fn message_key(
     key: &EpochKey,
     nonce: &[u8; NONCE_LEN],
-) -> Result<(Zeroizing<[u8; 32]>, [u8; 12]), GateError> {
+) -> Result<(Zeroizing<[u8; 32]>, [u8; 12]), Malformed> {
     let hk = Hkdf::<Sha256>::new(Some(nonce), key.secret().expose_secret());
     let mut okm = Zeroizing::new([0u8; 44]);
     hk.expand(&info(labels::GATE_MSG_KEY, key)?, &mut okm[..])
-        .map_err(|_| GateError::Malformed("hkdf length"))?;
+        .map_err(|_| Malformed("hkdf length"))?;
     let mut k = Zeroizing::new([0u8; 32]);
     k.copy_from_slice(&okm[..32]);
     let mut n = [0u8; 12];
@@ -180,22 +181,31 @@ fn message_key(
 
 /// `hex(HKDF-SHA256(salt = nonce, ikm = epoch_secret,
 /// info = GATE_SENDER_REF ‖ 0x01 ‖ lp(gate) ‖ u64(epoch) ‖ epoch_hash ‖ lp(member_id), L = 16))`.
+/// Fails only if an internal encoding step does (`FormatError::Malformed`).
 pub fn sender_ref(
     key: &EpochKey,
     nonce: &[u8; NONCE_LEN],
     member_id: &str,
-) -> Result<String, GateError> {
+) -> Result<String, FormatError> {
+    Ok(derive_sender_ref(key, nonce, member_id)?)
+}
+
+fn derive_sender_ref(
+    key: &EpochKey,
+    nonce: &[u8; NONCE_LEN],
+    member_id: &str,
+) -> Result<String, Malformed> {
     let hk = Hkdf::<Sha256>::new(Some(nonce), key.secret().expose_secret());
     let mut i = info(labels::GATE_SENDER_REF, key)?;
     put_lp(&mut i, member_id.as_bytes())?;
     let mut out = [0u8; SENDER_REF_BYTES];
     hk.expand(&i, &mut out)
-        .map_err(|_| GateError::Malformed("hkdf length"))?;
+        .map_err(|_| Malformed("hkdf length"))?;
     Ok(hex::encode(out))
 }
 
 /// `GATE_MSG_AAD ‖ 0x01 ‖ lp(format) ‖ lp(transport_lock) ‖ lp(gate) ‖ u64(epoch) ‖ nonce ‖ lp(sender_ref)`
-fn aad(gate: &str, epoch: u64, nonce: &[u8; NONCE_LEN], sref: &str) -> Result<Vec<u8>, GateError> {
+fn aad(gate: &str, epoch: u64, nonce: &[u8; NONCE_LEN], sref: &str) -> Result<Vec<u8>, WireError> {
     let mut a = Vec::with_capacity(160);
     a.extend_from_slice(labels::GATE_MSG_AAD);
     a.push(VERSION);
@@ -216,7 +226,7 @@ fn signed_message(
     sref: &str,
     timestamp: u64,
     body: &[u8],
-) -> Result<Vec<u8>, GateError> {
+) -> Result<Vec<u8>, WireError> {
     let mut m = info(labels::GATE_MSG_SIG, key)?;
     m.extend_from_slice(nonce);
     put_lp(&mut m, sref.as_bytes())?;
@@ -233,19 +243,19 @@ pub fn seal(
     body: &[u8],
     timestamp: u64,
     rng: &mut impl CryptoRngCore,
-) -> Result<GateMessage, GateError> {
+) -> Result<GateMessage, SealError> {
     if body.len() > MAX_BODY_LEN {
-        return Err(GateError::BodyTooLarge(body.len()));
+        return Err(SealError::BodyTooLarge(body.len()));
     }
     let member_id = author.node_id();
     let author_ed = author.verifying_key();
     match key.roster().get(&member_id) {
         Some(e) if e.identity().verifying_key() == &author_ed => {}
-        _ => return Err(GateError::AuthorNotInRoster),
+        _ => return Err(SealError::AuthorNotInRoster),
     }
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);
-    let sref = sender_ref(key, &nonce, &member_id)?;
+    let sref = derive_sender_ref(key, &nonce, &member_id)?;
     let sig = author.sign(&signed_message(key, &nonce, &sref, timestamp, body)?);
 
     let mut inner = Zeroizing::new(Vec::with_capacity(HEADER_LEN + body.len()));
@@ -253,10 +263,10 @@ pub fn seal(
     inner.extend_from_slice(author_ed.as_bytes());
     inner.extend_from_slice(&timestamp.to_be_bytes());
     inner.extend_from_slice(&sig.to_bytes());
-    let len = u32::try_from(body.len()).map_err(|_| GateError::BodyTooLarge(body.len()))?;
+    let len = u32::try_from(body.len()).map_err(|_| SealError::BodyTooLarge(body.len()))?;
     inner.extend_from_slice(&len.to_be_bytes());
     inner.extend_from_slice(body);
-    pad::pad_to_bucket(&mut inner, BUCKETS).map_err(|_| GateError::BodyTooLarge(body.len()))?;
+    pad::pad_to_bucket(&mut inner, BUCKETS).map_err(|_| SealError::BodyTooLarge(body.len()))?;
 
     let (k, n) = message_key(key, &nonce)?;
     let ad = aad(key.gate().as_str(), key.epoch(), &nonce, &sref)?;
@@ -268,7 +278,7 @@ pub fn seal(
                 aad: &ad,
             },
         )
-        .map_err(|_| GateError::Malformed("encryption failed"))?;
+        .map_err(|_| SealError::Malformed("encryption failed"))?;
     Ok(GateMessage {
         gate: key.gate().as_str().to_string(),
         ciphertext: b64::encode_std(&ct),
@@ -281,13 +291,14 @@ pub fn seal(
 }
 
 /// Open `msg` with the key of its epoch, authenticating the author against that epoch's roster.
-pub fn open(key: &EpochKey, msg: &GateMessage) -> Result<OpenedGateMessage, GateError> {
+pub fn open(key: &EpochKey, msg: &GateMessage) -> Result<OpenedGateMessage, OpenError> {
+    let malformed = |m| OpenError::Format(FormatError::Malformed(m));
     let d = msg.decode()?;
     if &d.gate != key.gate() {
-        return Err(GateError::WrongGate);
+        return Err(OpenError::WrongGate);
     }
     if msg.epoch != key.epoch() {
-        return Err(GateError::WrongEpoch {
+        return Err(OpenError::WrongEpoch {
             expected: key.epoch(),
             got: msg.epoch,
         });
@@ -303,40 +314,38 @@ pub fn open(key: &EpochKey, msg: &GateMessage) -> Result<OpenedGateMessage, Gate
                     aad: &ad,
                 },
             )
-            .map_err(|_| GateError::Decrypt)?,
+            .map_err(|_| OpenError::Decrypt)?,
     );
 
     let mut at = 0usize;
     let [version] = *take::<1>(&inner, &mut at)?;
     if version != VERSION {
-        return Err(GateError::Malformed("inner version"));
+        return Err(malformed("inner version"));
     }
     let author_ed = *take::<32>(&inner, &mut at)?;
     let timestamp = u64::from_be_bytes(*take::<8>(&inner, &mut at)?);
     let sig = Signature::from_bytes(take::<64>(&inner, &mut at)?);
     let body_len = usize::try_from(u32::from_be_bytes(*take::<4>(&inner, &mut at)?))
-        .map_err(|_| GateError::Malformed("body length"))?;
+        .map_err(|_| malformed("body length"))?;
     let body_end = at
         .checked_add(body_len)
-        .ok_or(GateError::Malformed("length overflow"))?;
-    let body = inner
-        .get(at..body_end)
-        .ok_or(GateError::Malformed("body length"))?;
-    pad::check_padding(&inner, body_end, BUCKETS).map_err(|_| GateError::Malformed("padding"))?;
+        .ok_or(malformed("length overflow"))?;
+    let body = inner.get(at..body_end).ok_or(malformed("body length"))?;
+    pad::check_padding(&inner, body_end, BUCKETS).map_err(|_| malformed("padding"))?;
 
     let member_id = node_id_for_public_key(&author_ed);
     let entry = match key.roster().get(&member_id) {
         Some(e) if e.identity().verifying_key().as_bytes() == &author_ed => e,
-        _ => return Err(GateError::AuthorNotInRoster),
+        _ => return Err(OpenError::AuthorNotInRoster),
     };
     let signed = signed_message(key, &d.nonce, &msg.sender_ref, timestamp, body)?;
     entry
         .identity()
         .verifying_key()
         .verify_strict(&signed, &sig)
-        .map_err(|_| GateError::BadMessageSignature)?;
-    if sender_ref(key, &d.nonce, &member_id)? != msg.sender_ref {
-        return Err(GateError::SenderRefMismatch);
+        .map_err(|_| OpenError::BadMessageSignature)?;
+    if derive_sender_ref(key, &d.nonce, &member_id)? != msg.sender_ref {
+        return Err(OpenError::SenderRefMismatch);
     }
     Ok(OpenedGateMessage {
         gate: d.gate,

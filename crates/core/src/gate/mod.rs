@@ -12,6 +12,7 @@
 //! - `message`: sealed gate messages ([`GateMessage`], the Infonet `gate_message` payload).
 //! - `key`: [`EpochKey`], one epoch's secret plus its identity and roster.
 //! - `keyring`: past-epoch keys, future-epoch buffering.
+//! - `error`: one error type per operation ([`RecordError`], [`ChainError`], [`OpenError`], …).
 //!
 //! The submodules are private; everything public is re-exported here.
 use std::fmt;
@@ -19,9 +20,9 @@ use std::str::FromStr;
 
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 mod epoch;
+mod error;
 mod key;
 mod keyring;
 mod message;
@@ -30,6 +31,10 @@ mod roster;
 pub use epoch::{
     create_genesis, rotate, verify_epoch_chain, Epoch, EpochRecord, EpochSecret, GateState,
     SlotRecord, SECRET_LEN, SLOT_CT_LEN, SLOT_NONCE_LEN,
+};
+pub use error::{
+    AddEpochError, ChainError, FormatError, GateIdError, OpenError, ReceiveError, RecordError,
+    RotateError, SealError, UnwrapError,
 };
 pub use key::EpochKey;
 pub use keyring::{Drained, GateKeyring, Received, MAX_PENDING};
@@ -67,11 +72,11 @@ impl GateId {
     }
 
     /// Parse a gate id; only the canonical form (32 lower-case hex characters) is accepted.
-    pub fn parse(s: &str) -> Result<Self, GateError> {
+    pub fn parse(s: &str) -> Result<Self, GateIdError> {
         if is_valid_gate_id(s) {
             Ok(GateId(s.to_string()))
         } else {
-            Err(GateError::BadGateId)
+            Err(GateIdError)
         }
     }
 
@@ -100,7 +105,7 @@ impl fmt::Debug for GateId {
 }
 
 impl FromStr for GateId {
-    type Err = GateError;
+    type Err = GateIdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         GateId::parse(s)
     }
@@ -143,66 +148,5 @@ impl Reason {
             Reason::Kick => 2,
             Reason::Rotate => 3,
         }
-    }
-}
-
-/// Every way a gate operation can fail.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum GateError {
-    #[error("malformed gate data: {0}")]
-    Malformed(&'static str),
-    #[error("unsupported gate format")]
-    UnsupportedFormat,
-    #[error("gate id must be 32 lower-case hex characters")]
-    BadGateId,
-    #[error("record or message belongs to another gate")]
-    WrongGate,
-    #[error("message is for epoch {got}, key is for epoch {expected}")]
-    WrongEpoch { expected: u64, got: u64 },
-    #[error("invalid roster: {0}")]
-    RosterInvalid(#[from] RosterError),
-    #[error("envelope slots do not match the roster")]
-    EnvelopeMismatch,
-    #[error("rotator is not in the new roster with its own keys")]
-    RotatorNotInRoster,
-    #[error("epoch record signature does not verify")]
-    BadSignature,
-    #[error("rotator {rotator} is not an admin of the previous epoch")]
-    NotAdmin { rotator: String },
-    #[error("expected epoch {expected}, got {got}")]
-    SkippedEpoch { expected: u64, got: u64 },
-    #[error("epoch {epoch} is already known (replayed record)")]
-    ReplayedEpoch { epoch: u64 },
-    #[error("a different record for epoch {epoch} was already accepted (fork)")]
-    ForkedEpoch { epoch: u64 },
-    #[error("prev_hash does not match the previous epoch")]
-    PrevHashMismatch,
-    #[error("invalid genesis epoch: {0}")]
-    BadGenesis(&'static str),
-    #[error("not a member of epoch {epoch}")]
-    NotAMember { epoch: u64 },
-    #[error("wrapped epoch secret failed to decrypt")]
-    SlotDecrypt,
-    #[error("key agreement produced an all-zero secret (low-order key)")]
-    NonContributory,
-    #[error("message body of {0} bytes exceeds the maximum of {max} bytes", max = MAX_BODY_LEN)]
-    BodyTooLarge(usize),
-    #[error("decryption failed: message was modified or not sealed under this epoch key")]
-    Decrypt,
-    #[error("author is not in the epoch roster")]
-    AuthorNotInRoster,
-    #[error("author signature does not verify")]
-    BadMessageSignature,
-    #[error("sender_ref does not belong to the authenticated author")]
-    SenderRefMismatch,
-    #[error("no key for epoch {epoch}")]
-    UnknownEpoch { epoch: u64 },
-    #[error("too many messages waiting for a future epoch")]
-    PendingFull,
-}
-
-impl From<crate::wire::WireError> for GateError {
-    fn from(e: crate::wire::WireError) -> Self {
-        GateError::Malformed(e.as_str())
     }
 }

@@ -3,10 +3,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::{GateError, Role, MAX_MEMBERS, VERSION};
+use super::{Role, MAX_MEMBERS, VERSION};
 use crate::identity::PublicIdentity;
 use crate::ids::NodeId;
-use crate::wire::{put_count, put_lp};
+use crate::wire::{put_count, put_lp, WireError};
 use crate::{b64, labels};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -199,7 +199,7 @@ impl Roster {
     }
 
     /// Canonical entry encoding: `u16(n) ‖ n × (lp(member_id) ‖ ed25519(32) ‖ x25519(32) ‖ role(1))`.
-    pub(crate) fn encode_entries(&self, buf: &mut Vec<u8>) -> Result<(), GateError> {
+    pub(crate) fn encode_entries(&self, buf: &mut Vec<u8>) -> Result<(), WireError> {
         put_count(buf, self.entries.len())?;
         for e in &self.entries {
             put_lp(buf, e.member_id().as_bytes())?;

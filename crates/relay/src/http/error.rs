@@ -9,7 +9,7 @@ use postern_core::api::infonet::codes as icodes;
 use postern_core::api::peer::codes as pcodes;
 use postern_core::api::{codes, ErrorBody, MAX_BODY_BYTES};
 use postern_core::auth::AuthError;
-use postern_core::gate::GateError;
+use postern_core::gate::ChainError;
 
 use crate::service::chain::{Refusal, RefusalKind};
 use crate::service::dm::DmError;
@@ -135,10 +135,10 @@ impl From<GateFailure> for ApiError {
         let detail = e.to_string();
         let (status, code) = match &e {
             GateFailure::BadRequest(_) => (StatusCode::BAD_REQUEST, codes::BAD_REQUEST),
-            GateFailure::Epoch(GateError::ReplayedEpoch { .. }) => {
+            GateFailure::Epoch(ChainError::ReplayedEpoch { .. }) => {
                 (StatusCode::CONFLICT, gcodes::REPLAYED_EPOCH)
             }
-            GateFailure::Epoch(GateError::ForkedEpoch { .. }) => {
+            GateFailure::Epoch(ChainError::ForkedEpoch { .. }) => {
                 (StatusCode::CONFLICT, gcodes::FORKED_EPOCH)
             }
             GateFailure::Epoch(_) => (StatusCode::UNPROCESSABLE_ENTITY, gcodes::INVALID_EPOCH),

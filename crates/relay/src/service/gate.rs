@@ -16,7 +16,7 @@ use postern_core::api::gate::{
     MAX_MESSAGES_LIMIT, PEER_PULL_MAX_LIMIT,
 };
 use postern_core::auth::RequestAuth;
-use postern_core::gate::{is_valid_gate_id, EpochRecord, GateError, GateMessage};
+use postern_core::gate::{is_valid_gate_id, ChainError, EpochRecord, GateIdError, GateMessage};
 use postern_core::json::Value;
 use postern_core::schema;
 
@@ -34,7 +34,7 @@ pub enum GateFailure {
     BadRequest(String),
     /// Core refused the epoch record against the stored chain.
     #[error("{0}")]
-    Epoch(GateError),
+    Epoch(ChainError),
     /// Core's schema or `GateMessage::validate` refused the message.
     #[error("{0}")]
     InvalidMessage(String),
@@ -80,7 +80,7 @@ pub fn check_gate_id(gate: &str) -> Result<(), GateFailure> {
     if is_valid_gate_id(gate) {
         Ok(())
     } else {
-        Err(GateFailure::BadRequest(GateError::BadGateId.to_string()))
+        Err(GateFailure::BadRequest(GateIdError.to_string()))
     }
 }
 

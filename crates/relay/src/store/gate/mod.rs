@@ -20,7 +20,7 @@ pub enum EpochOutcome {
         genesis_hash: String,
     },
     /// Core refused the record against the stored chain.
-    Refused(postern_core::gate::GateError),
+    Refused(postern_core::gate::ChainError),
 }
 
 /// Result of depositing a gate message.
@@ -245,7 +245,7 @@ impl Store {
         now: u64,
         from: Option<&str>,
     ) -> Result<(EpochOutcome, Vec<usize>), StoreError> {
-        use postern_core::gate::{GateError, GateState};
+        use postern_core::gate::{FormatError, GateState};
         let stored = Self::gate_records(tx, &record.gate)?;
         let (epoch, genesis_hash) = if stored.is_empty() {
             let state = match GateState::from_genesis(record) {
@@ -272,7 +272,7 @@ impl Store {
             (epoch, hex::encode(state.genesis_hash()))
         };
         let json = serde_json::to_string(record).map_err(|_| {
-            StoreError::Corrupt(GateError::Malformed("epoch record JSON").to_string())
+            StoreError::Corrupt(FormatError::Malformed("epoch record JSON").to_string())
         })?;
         let hash = hex::encode(epoch.hash());
         tx.execute(

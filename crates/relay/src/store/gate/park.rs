@@ -29,7 +29,7 @@ pub enum PeerGateOutcome {
     /// The parking area is full (retry later).
     ParkingFull,
     /// Core refused the epoch record.
-    Refused(postern_core::gate::GateError),
+    Refused(postern_core::gate::ChainError),
 }
 
 /// Accepting epoch records (which may unblock parked items), and peer gate items: stored like
@@ -186,7 +186,7 @@ impl Store {
         now: u64,
         from: &str,
     ) -> Result<PeerGateOutcome, StoreError> {
-        use postern_core::gate::GateError;
+        use postern_core::gate::{ChainError, FormatError};
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -197,10 +197,10 @@ impl Store {
         };
         if early {
             if let Err(e) = record.verify() {
-                return Ok(PeerGateOutcome::Refused(e));
+                return Ok(PeerGateOutcome::Refused(e.into()));
             }
             let body = serde_json::to_string(record).map_err(|_| {
-                StoreError::Corrupt(GateError::Malformed("epoch record JSON").to_string())
+                StoreError::Corrupt(FormatError::Malformed("epoch record JSON").to_string())
             })?;
             let key = format!("{}:{}", record.epoch, record.signature);
             let parked = Self::gate_park_tx(
@@ -230,7 +230,7 @@ impl Store {
                 self.wake(&wake);
                 Ok(PeerGateOutcome::Accepted { epoch })
             }
-            EpochOutcome::Refused(GateError::ReplayedEpoch { epoch }) => {
+            EpochOutcome::Refused(ChainError::ReplayedEpoch { epoch }) => {
                 Ok(PeerGateOutcome::Duplicate { epoch })
             }
             EpochOutcome::Refused(e) => Ok(PeerGateOutcome::Refused(e)),

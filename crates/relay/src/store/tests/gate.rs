@@ -102,7 +102,7 @@ fn out_of_order_peer_gate_items_are_parked_then_applied_and_forwarded() {
     // The forged epoch 3 at the right number: refused by core, not queued.
     assert!(matches!(
         s.gate_peer_epoch(&r3, 40, "http://b").unwrap(),
-        PeerGateOutcome::Refused(gate::GateError::NotAdmin { .. })
+        PeerGateOutcome::Refused(gate::ChainError::NotAdmin { .. })
     ));
     assert_eq!(outbox_rows(&s, "http://b").len(), 3);
     // A client's deposit is queued for both peers.
