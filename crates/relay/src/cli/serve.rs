@@ -13,7 +13,9 @@ use crate::http::{
     DEFAULT_WRITE_RATE_PER_MIN,
 };
 use crate::metrics::Metrics;
-use crate::replication::client::{parse_peer_spec, parse_public_url, set_peer_ca};
+use crate::replication::client::{
+    parse_peer_spec, parse_public_url, parse_sb_peer_spec, set_peer_ca,
+};
 use crate::replication::{PeerSpec, DEFAULT_DM_PULL_INTERVAL_SECS, DEFAULT_SYNC_INTERVAL_SECS};
 use crate::service::{Chain, Services};
 use crate::store::{Lane, Store};
@@ -61,6 +63,10 @@ pub struct ServeArgs {
     /// A peer relay as URL=SECRET (repeatable; POSTERN_PEERS takes a comma-separated list).
     #[arg(long = "peer", env = "POSTERN_PEERS", value_delimiter = ',', value_parser = parse_peer_spec)]
     pub peers: Vec<PeerSpec>,
+    /// A Shadowbroker node as URL=SECRET: its body-only v1 HMAC, accepted on the Infonet
+    /// peer-push only (weaker than the v2 auth between Postern relays: no replay protection).
+    #[arg(long = "sb-peer", env = "POSTERN_SB_PEERS", value_delimiter = ',', value_parser = parse_sb_peer_spec)]
+    pub sb_peers: Vec<PeerSpec>,
     /// Seconds between pull syncs of the public chain from each peer (failures back off).
     #[arg(long, env = "POSTERN_SYNC_INTERVAL_SECS", default_value_t = DEFAULT_SYNC_INTERVAL_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -153,28 +159,34 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         read_rate_limit_per_min = args.read_rate_limit_per_min,
         "starting relay"
     );
+    let peers: Vec<PeerSpec> = args.peers.iter().chain(&args.sb_peers).cloned().collect();
     let services = Services::new(store, chain, limits, crate::clock::system_now);
     let metrics = Arc::new(Metrics::default());
     let replication = crate::replication::start(
         &crate::replication::Config {
             public_url: args.public_url.as_deref(),
-            peers: &args.peers,
+            peers: &peers,
             sync_interval_secs: args.sync_interval_secs,
             dm_pull_interval_secs: args.dm_pull_interval_secs,
         },
         &services,
         &metrics,
     );
-    let keys = PeerKeys::new(args.peers.iter().map(|p| (p.url.as_str(), &p.secret[..])));
+    let keys = PeerKeys::new(
+        peers
+            .iter()
+            .map(|p| (p.url.as_str(), &p.secret[..], p.scheme)),
+    );
     let state = AppState::new(services, args.web.clone(), metrics)
         .with_request_timeout(std::time::Duration::from_secs(args.request_timeout_secs))
         .with_rate_limits(args.rate_limit_per_min, args.read_rate_limit_per_min)
         .with_peer_keys(keys)
         .with_replication_status(replication.sync_status, replication.dm_pull_status);
-    if !args.peers.is_empty() {
+    if !peers.is_empty() {
         tracing::info!(
             sync_interval_secs = args.sync_interval_secs,
             peers = args.peers.len(),
+            shadowbroker_peers = args.sb_peers.len(),
             public_url = args.public_url.as_deref().unwrap_or(""),
             "peer replication configured"
         );

@@ -1,11 +1,12 @@
 //! Request extractors: JSON and query bodies whose rejections are JSON errors, signed client
 //! requests ([`Signed`]: shape, pre-checks, then `auth::verify_request`), and peer requests
-//! authenticated by `postern_core::peer` HMAC ([`PeerJson`], [`PeerBytes`]).
+//! authenticated by peer auth ([`PeerJson`], [`PeerBytes`]; `super::peer_auth`).
 //!
 //! A peer names its own public URL in `X-Peer-Url`; we look the (normalised) URL up among the
-//! configured peers and check `X-Peer-HMAC` over the exact raw body with `peer_key(secret, that
-//! URL)`. The body size is checked first (413), then the HMAC (403 `peer_unauthorized`), and
-//! only then is the body parsed (422 on a wrong shape).
+//! configured peers and check its MAC (v2: method, path, timestamp, nonce and body, then the
+//! replay cache; v1 body HMAC only for Shadowbroker peers on their endpoint). The body size is
+//! checked first (413), then the MAC (403 `peer_unauthorized`, 401 `peer_stale`, 403
+//! `peer_replayed`), and only then is the body parsed (422 on a wrong shape).
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -85,8 +86,13 @@ impl FromRequest<AppState> for PeerBytes {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let headers = req.headers().clone();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
         let body = Bytes::from_request(req, state).await?;
-        let peer = state.peer_keys().authenticate(&headers, &body)?;
+        let now = state.services().now();
+        let peer = state
+            .peer_keys()
+            .authenticate(&method, &path, &headers, &body, now)?;
         Ok(PeerBytes { peer, body })
     }
 }

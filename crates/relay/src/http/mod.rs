@@ -22,6 +22,7 @@ use crate::handlers::{dm, gate, infonet, peer};
 pub mod error;
 pub mod extract;
 mod middleware;
+pub mod peer_auth;
 pub mod state;
 pub mod static_files;
 

@@ -463,3 +463,64 @@ impl Mesh {
         panic!("could not start the mesh: {last_err}");
     }
 }
+
+/// The peer-auth headers a Postern relay at `own` sends with `POST path` and `body` at `ts`:
+/// the v2 headers (method, path, timestamp, nonce, body) and the v1 body HMAC.
+pub fn peer_headers_at(
+    secret: &str,
+    own: &str,
+    path: &str,
+    body: &[u8],
+    ts: u64,
+) -> Vec<(String, String)> {
+    use postern_core::peer::{normalize_peer_url, peer_key, sign_body, v2};
+    let url = normalize_peer_url(own).unwrap();
+    let k1 = peer_key(secret.as_bytes(), &url);
+    let k2 = v2::peer_key_v2(secret.as_bytes(), &url);
+    let h = v2::sign(&k2, "POST", path, body, ts, &mut OsRng);
+    let mut headers = vec![
+        (
+            postern_core::peer::HEADER_PEER_URL.to_string(),
+            own.to_string(),
+        ),
+        (
+            postern_core::peer::HEADER_PEER_HMAC.to_string(),
+            sign_body(&k1, body),
+        ),
+    ];
+    headers.extend(
+        h.pairs()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    headers
+}
+
+/// [`peer_headers_at`] now.
+pub fn peer_headers(secret: &str, own: &str, path: &str, body: &[u8]) -> Vec<(String, String)> {
+    peer_headers_at(secret, own, path, body, now())
+}
+
+/// POST `body` to `relay` with exactly `headers`.
+pub fn post_with_headers(
+    relay: &Relay,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Resp {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build();
+    let mut req = agent
+        .post(&relay.url(path))
+        .set("Content-Type", "application/json");
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    Relay::finish(req.send_bytes(body))
+}
+
+/// POST `body` to `relay` signed (peer auth v2) as the Postern peer `own` with `secret`.
+pub fn peer_post(relay: &Relay, path: &str, own: &str, secret: &str, body: &[u8]) -> Resp {
+    post_with_headers(relay, path, &peer_headers(secret, own, path, body), body)
+}
