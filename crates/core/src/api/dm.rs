@@ -60,7 +60,10 @@ pub struct PubkeyResponse {
     pub public_key: String,
     /// Standard base64 X25519 key.
     pub dh_pub_key: String,
-    pub registered_at: u64,
+    /// No longer sent (it told anyone when a node last opened the app); kept optional so
+    /// clients reading an older relay still parse its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_at: Option<u64>,
 }
 
 /// `POST /api/mesh/dm/send`: deposit a sealed envelope (no sender authentication; the envelope

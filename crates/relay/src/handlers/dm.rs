@@ -80,7 +80,7 @@ pub async fn pubkey(
         node_id: rec.node_id,
         public_key: rec.public_key,
         dh_pub_key: rec.dh_pub_key,
-        registered_at: rec.registered_at,
+        registered_at: None,
     }))
 }
 

@@ -32,6 +32,8 @@ pub struct AppState {
     sync_status: Arc<SyncStatus>,
     /// DM pull state per peer (cursors are persisted; this is the memory view).
     dm_pull_status: Arc<PullStatus>,
+    /// Whether `/metrics` and the replication status (which name the peers) are public.
+    public_status: bool,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             peer_keys: Arc::new(PeerKeys::default()),
             sync_status: Arc::new(SyncStatus::default()),
             dm_pull_status: Arc::new(PullStatus::default()),
+            public_status: false,
         }
     }
 
@@ -65,6 +68,12 @@ impl AppState {
     /// Keys of the peers allowed to call the peer endpoints.
     pub fn with_peer_keys(mut self, keys: PeerKeys) -> Self {
         self.peer_keys = Arc::new(keys);
+        self
+    }
+
+    /// Serve `/metrics` and the replication status to anyone (otherwise 404).
+    pub fn with_public_status(mut self, public: bool) -> Self {
+        self.public_status = public;
         self
     }
 
@@ -97,6 +106,10 @@ impl AppState {
 
     pub(super) fn web(&self) -> &Path {
         &self.web
+    }
+
+    pub(super) fn public_status(&self) -> bool {
+        self.public_status
     }
 
     pub(super) fn request_timeout(&self) -> Duration {

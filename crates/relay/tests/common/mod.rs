@@ -70,6 +70,12 @@ impl Relay {
     /// Like [`Relay::launch`], but a relay that exits (or prints something else) before its
     /// address line is an `Err` with its log, e.g. when a chosen port was taken meanwhile.
     pub fn try_launch(mut cmd: Command) -> Result<Relay, String> {
+        // Tests read /metrics and the replication status, which a relay keeps private unless
+        // told otherwise; a command that sets (or removes) the variable keeps its choice
+        // (tests/web_surface.rs checks the default).
+        if !cmd.get_envs().any(|(k, _)| k == "POSTERN_PUBLIC_STATUS") {
+            cmd.env("POSTERN_PUBLIC_STATUS", "true");
+        }
         let logdir = tempfile::tempdir().unwrap();
         let log = logdir.path().join("relay.log");
         let stderr = std::fs::File::create(&log).unwrap();
