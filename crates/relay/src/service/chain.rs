@@ -9,12 +9,14 @@
 //! Every rule is `postern-core`'s: an append is checked with `schema::validate_for_append`,
 //! `verify::verify_key_rotation_claim` (for `key_rotate`) and `ChainState::ingest` against the
 //! lane's state; this module only decides the lane, fills what the relay owns (`prev_hash`,
-//! `timestamp`, `event_id`) and stores the result. On startup each lane is replayed through
+//! `timestamp`, `event_id`) and stores the result, in its one canonical byte form
+//! (`ChainEvent::canonical`; a pushed copy with altered unsigned fields is stored as the
+//! canonical form, one without any is refused `non_canonical_event`). On startup each lane is replayed through
 //! `ChainState::ingest` (at the clock it was appended with, no freshness window), so a database
 //! that no longer verifies refuses to load instead of being served.
 use postern_core::api::infonet::{codes as icodes, AppendRequest};
 use postern_core::canonical::GENESIS_HASH;
-use postern_core::event::ChainEvent;
+use postern_core::event::{ChainEvent, NonCanonical};
 use postern_core::json::{self, Value};
 use postern_core::merkle;
 use postern_core::schema::{self, SchemaError};
@@ -74,6 +76,20 @@ impl Refusal {
             kind,
             code: r.reason.as_str(),
             detail: r.detail,
+        }
+    }
+
+    /// An event without a canonical form (`ChainEvent::canonical`): `non_canonical_event`,
+    /// except a wrong protocol version, which keeps the verifier's code.
+    fn from_non_canonical(e: NonCanonical) -> Self {
+        let code = match e {
+            NonCanonical::ProtocolVersion => icodes::UNSUPPORTED_PROTOCOL,
+            _ => e.code(),
+        };
+        Refusal {
+            kind: RefusalKind::Invalid,
+            code,
+            detail: e.to_string(),
         }
     }
 
@@ -314,7 +330,7 @@ impl Chain {
             })));
         }
         let l = self.lane_mut(lane);
-        let mut evt = ChainEvent {
+        let evt = ChainEvent {
             event_id: String::new(),
             prev_hash: l.state.head().to_string(),
             event_type: input.event_type,
@@ -327,6 +343,10 @@ impl Chain {
             public_key: input.public_key,
             public_key_algo: input.public_key_algo,
             protocol_version: input.protocol_version,
+        };
+        let mut evt = match evt.canonical() {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(Refusal::from_non_canonical(e))),
         };
         evt.event_id = evt.computed_event_id();
         let opts = VerifyOptions {
@@ -373,6 +393,19 @@ impl Chain {
                         icodes::INVALID_PAYLOAD,
                         format!("event {i} is not a chain event: {e}"),
                     )))
+                }
+            };
+            // One byte form per event id: a copy with altered unsigned fields is stored (and
+            // served) in the canonical form; one that has none is refused.
+            let evt = match evt.canonical() {
+                Ok(e) => e,
+                Err(e) => {
+                    let r = Refusal::from_non_canonical(e);
+                    return Ok(PushOutcome::Refused(refuse(
+                        r.kind,
+                        r.code,
+                        format!("event {i}: {}", r.detail),
+                    )));
                 }
             };
             let lane = lane_of(&evt.event_type);
