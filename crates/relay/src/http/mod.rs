@@ -6,7 +6,7 @@ use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use axum::routing::{get, post};
 use axum::Router;
 use postern_core::api::dm::{
-    PATH_ACK, PATH_DM_STATUS, PATH_POLL, PATH_PUBKEY, PATH_REGISTER, PATH_SEND,
+    PATH_ACK, PATH_CONTACTS, PATH_DM_STATUS, PATH_POLL, PATH_PUBKEY, PATH_REGISTER, PATH_SEND,
 };
 use postern_core::api::gate as gate_api;
 use postern_core::api::infonet::{
@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         // DM spool (clients).
         .route(PATH_REGISTER, post(dm::register))
         .route(PATH_PUBKEY, get(dm::pubkey))
+        .route(PATH_CONTACTS, post(dm::contacts))
         .route(PATH_SEND, post(dm::send))
         .route(PATH_POLL, post(dm::poll))
         .route(PATH_ACK, post(dm::ack))
