@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{now, Mesh, Relay, Resp, MESH_SECRET};
 use postern_core::api::gate::*;
-use postern_core::auth::{sign_request, Action};
+use postern_core::auth::{sign_request_for, Action};
 use postern_core::gate::{
     self, create_genesis, rotate, Epoch, EpochKey, EpochRecord, GateId, GateMessage, Reason, Role,
 };
@@ -58,8 +58,9 @@ fn seal(author: &Identity, epoch: &Epoch, body: &str) -> GateMessage {
 
 /// The member's signed read of every epoch record, if the relay answers 200.
 fn epochs(r: &Relay, id: &Identity, gate: &str) -> Option<Vec<EpochRecord>> {
-    let auth = sign_request(
+    let auth = sign_request_for(
         id,
+        &r.base,
         Action::GateRead,
         &epochs_params(gate),
         now(),
@@ -77,8 +78,9 @@ fn epochs(r: &Relay, id: &Identity, gate: &str) -> Option<Vec<EpochRecord>> {
 
 /// Nonces of the messages the member can read, oldest first, if the relay answers 200.
 fn message_nonces(r: &Relay, id: &Identity, gate: &str) -> Option<Vec<String>> {
-    let auth = sign_request(
+    let auth = sign_request_for(
         id,
+        &r.base,
         Action::GateRead,
         &messages_params(gate, None, MAX_MESSAGES_LIMIT),
         now(),

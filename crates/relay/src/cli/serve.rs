@@ -196,6 +196,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         .with_rate_limits(args.rate_limit_per_min, args.read_rate_limit_per_min)
         .with_peer_keys(keys)
         .with_public_status(args.public_status)
+        .with_origin(args.public_url.as_deref())
         .with_replication_status(replication.sync_status, replication.dm_pull_status);
     if !peers.is_empty() {
         tracing::info!(

@@ -34,6 +34,8 @@ pub struct AppState {
     dm_pull_status: Arc<PullStatus>,
     /// Whether `/metrics` and the replication status (which name the peers) are public.
     public_status: bool,
+    /// This relay's normalised public URL: the origin signed client requests must name.
+    origin: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             sync_status: Arc::new(SyncStatus::default()),
             dm_pull_status: Arc::new(PullStatus::default()),
             public_status: false,
+            origin: None,
         }
     }
 
@@ -68,6 +71,14 @@ impl AppState {
     /// Keys of the peers allowed to call the peer endpoints.
     pub fn with_peer_keys(mut self, keys: PeerKeys) -> Self {
         self.peer_keys = Arc::new(keys);
+        self
+    }
+
+    /// The relay's public URL (normalised, `auth::normalize_origin`): signed client requests
+    /// must be signed for it. Without one, the origin is the `Host` the request came in at
+    /// (weaker: a relay could replay a request with a forged `Host`).
+    pub fn with_origin(mut self, origin: Option<&str>) -> Self {
+        self.origin = origin.map(Arc::from);
         self
     }
 
@@ -106,6 +117,10 @@ impl AppState {
 
     pub(super) fn web(&self) -> &Path {
         &self.web
+    }
+
+    pub(super) fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
     }
 
     pub(super) fn public_status(&self) -> bool {

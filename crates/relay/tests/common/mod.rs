@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use postern_core::api::dm::*;
-use postern_core::auth::{sign_request, Action, RequestAuth};
+use postern_core::auth::{sign_request_for, Action, RequestAuth};
 use postern_core::{b64, dm, Identity, PublicIdentity};
 use rand_core::OsRng;
 use serde_json::Value;
@@ -26,6 +26,9 @@ pub fn now() -> u64 {
 pub struct Relay {
     child: Option<Child>,
     pub base: String,
+    /// The origin client requests are signed for: `base`, unless the relay runs with a
+    /// `--public-url` the test does not reach it at.
+    pub origin: String,
     pub log: PathBuf,
     _logdir: tempfile::TempDir,
     _web: Option<tempfile::TempDir>,
@@ -119,6 +122,7 @@ impl Relay {
         Ok(Relay {
             child: Some(child),
             base: addr.to_string(),
+            origin: addr.to_string(),
             log,
             _logdir: logdir,
             _web: None,
@@ -214,7 +218,14 @@ impl Relay {
 
     pub fn register(&self, id: &Identity) -> Resp {
         let dh = id.dh_public();
-        let auth = sign_request(id, Action::DmRegister, dh.as_bytes(), now(), &mut OsRng);
+        let auth = sign_request_for(
+            id,
+            &self.origin,
+            Action::DmRegister,
+            dh.as_bytes(),
+            now(),
+            &mut OsRng,
+        );
         self.post(
             PATH_REGISTER,
             &RegisterRequest {
@@ -250,15 +261,23 @@ impl Relay {
         )
     }
 
-    pub fn poll_auth(id: &Identity, limit: u32, ts: u64) -> RequestAuth {
-        sign_request(id, Action::DmPoll, &poll_params(limit), ts, &mut OsRng)
+    /// A poll signed for this relay.
+    pub fn poll_auth(&self, id: &Identity, limit: u32, ts: u64) -> RequestAuth {
+        sign_request_for(
+            id,
+            &self.origin,
+            Action::DmPoll,
+            &poll_params(limit),
+            ts,
+            &mut OsRng,
+        )
     }
 
     pub fn poll(&self, id: &Identity) -> PollResponse {
         let r = self.post(
             PATH_POLL,
             &PollRequest {
-                auth: Self::poll_auth(id, MAX_POLL_LIMIT, now()),
+                auth: self.poll_auth(id, MAX_POLL_LIMIT, now()),
                 limit: MAX_POLL_LIMIT,
             },
         );
@@ -267,8 +286,9 @@ impl Relay {
     }
 
     pub fn ack(&self, id: &Identity, msg_ids: &[String]) -> AckResponse {
-        let auth = sign_request(
+        let auth = sign_request_for(
             id,
+            &self.origin,
             Action::DmAck,
             &postern_core::auth::ack_params(msg_ids),
             now(),
