@@ -3,6 +3,7 @@
 //
 //   node scripts/gen-precache.mjs [dir]     (dir defaults to $TRUNK_STAGING_DIR)
 //
+// First moves any inline <script> of index.html into a hashed file (extract-inline-scripts.mjs).
 // Writes <dir>/precache-manifest.json = { version, build_id, files } where `files` are the
 // site-root URLs of every file Trunk produced (hashed wasm/js/css, index.html, icons, the web
 // manifest) and `build_id` is a SHA-256 over their names and contents, so any change to the
@@ -21,12 +22,17 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { brotliCompressSync, constants as zc, gzipSync } from 'node:zlib';
+import { extractInlineScripts } from './extract-inline-scripts.mjs';
 
 const dir = process.argv[2] || process.env.TRUNK_STAGING_DIR;
 if (!dir) {
   console.error('gen-precache: no directory (pass one or run as a Trunk hook)');
   process.exit(2);
 }
+// First: no inline script may stay in index.html (the relay's CSP has no 'unsafe-inline').
+const boot = extractInlineScripts(dir);
+if (boot.length) console.log(`gen-precache: inline scripts moved to ${boot.join(', ')}`);
+
 const MANIFEST = 'precache-manifest.json';
 const WORKER = 'sw.js';
 // Never precached: the manifest itself and the worker script (browsers fetch it for updates).

@@ -1,8 +1,11 @@
 //! Signed requests to a relay (mailbox poll, ack, DH key registration).
 //!
-//! The requester signs `RELAY_AUTH ‖ 0 ‖ action ‖ 0 ‖ node_id ‖ 0 ‖ timestamp ‖ 0 ‖ nonce ‖ 0 ‖
-//! sha256(params)` with its Ed25519 key. The relay checks the node binding, the timestamp window,
-//! the signature (strict) and — with its own store — that the nonce was never used before.
+//! The requester signs `RELAY_AUTH_V2 ‖ 0 ‖ action ‖ 0 ‖ origin ‖ 0 ‖ node_id ‖ 0 ‖ timestamp ‖
+//! 0 ‖ nonce ‖ 0 ‖ sha256(params)` with its Ed25519 key, where `origin` is the relay's normalised
+//! public URL, so a relay cannot replay a client's request to another relay. The relay checks the
+//! origin against its own, the node binding, the timestamp window, the signature (strict) and —
+//! with its own store — that the nonce was never used before. v1 (`RELAY_AUTH`, no origin) is
+//! still verified inside replicated owner acks ([`verify_owner_ack`]) made by older clients.
 use ed25519_dalek::Signature;
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
@@ -29,6 +32,8 @@ pub enum Action {
     /// List the gates whose rosters (any epoch) hold the requester (params:
     /// `api::gate::mine_params`).
     GateList,
+    /// Replace the requester's contact list (params: [`contacts_params`]).
+    DmContacts,
 }
 
 impl Action {
@@ -39,6 +44,7 @@ impl Action {
             Action::DmAck => "dm.ack",
             Action::GateRead => "gate.read",
             Action::GateList => "gate.list",
+            Action::DmContacts => "dm.contacts",
         }
     }
 }
@@ -55,6 +61,10 @@ pub struct RequestAuth {
     pub nonce: String,
     /// Hex Ed25519 signature.
     pub signature: String,
+    /// The relay this request was signed for (normalised URL, `peer::normalize_peer_url`);
+    /// absent in v1 requests, which relays no longer accept directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -69,6 +79,8 @@ pub enum AuthError {
     BadNonce,
     #[error("signature is malformed or does not verify")]
     BadSignature,
+    #[error("the request was signed for another relay (origin {0:?}); sign it for this relay")]
+    WrongOrigin(Option<String>),
 }
 
 /// Until when a relay must remember a request's nonce: past this instant the timestamp check
@@ -77,22 +89,30 @@ pub fn nonce_retention_until(auth: &RequestAuth) -> u64 {
     auth.timestamp.saturating_add(TIMESTAMP_WINDOW_SECS)
 }
 
-/// The bytes that are signed for a request.
+/// The bytes that are signed for a request: v2 with an `origin`, v1 without.
 pub fn signing_bytes(
     action: Action,
+    origin: Option<&str>,
     node_id: &str,
     timestamp: u64,
     nonce: &str,
     params: &[u8],
 ) -> Vec<u8> {
-    let mut m = Vec::with_capacity(128);
-    for part in [
-        labels::RELAY_AUTH,
-        action.as_str().as_bytes(),
-        node_id.as_bytes(),
-        timestamp.to_string().as_bytes(),
-        nonce.as_bytes(),
-    ] {
+    let mut m = Vec::with_capacity(160);
+    let ts = timestamp.to_string();
+    let head: &[&[u8]] = match origin {
+        Some(o) => &[
+            labels::RELAY_AUTH_V2,
+            action.as_str().as_bytes(),
+            o.as_bytes(),
+        ],
+        None => &[labels::RELAY_AUTH, action.as_str().as_bytes()],
+    };
+    for part in head
+        .iter()
+        .copied()
+        .chain([node_id.as_bytes(), ts.as_bytes(), nonce.as_bytes()])
+    {
         m.extend_from_slice(part);
         m.push(0);
     }
@@ -100,14 +120,58 @@ pub fn signing_bytes(
     m
 }
 
+/// Normalise a relay origin for signing and comparison (`peer::normalize_peer_url`), e.g.
+/// `HTTP://Relay.example:443/` under https → `https://relay.example`.
+pub fn normalize_origin(url: &str) -> Option<String> {
+    crate::peer::normalize_peer_url(url).ok()
+}
+
 /// Canonical parameter bytes for an ack: the msg_ids joined with `\n`.
 pub fn ack_params(msg_ids: &[String]) -> Vec<u8> {
     msg_ids.join("\n").into_bytes()
 }
 
-/// Sign a request for `action` over `params` at `timestamp`.
+/// Canonical parameter bytes of a contact list (`dm.contacts`): the sorted sender_refs joined
+/// with `\n` (`caps::validate_contact_list` is checked separately).
+pub fn contacts_params(sender_refs: &[String]) -> Vec<u8> {
+    let mut p = b"contacts".to_vec();
+    for r in sender_refs {
+        p.push(b'\n');
+        p.extend_from_slice(r.as_bytes());
+    }
+    p
+}
+
+/// Sign a v1 request (no origin, not bound to a relay). Superseded by [`sign_request_for`];
+/// relays refuse v1 requests once they check origins ([`verify_request_for`]).
 pub fn sign_request(
     id: &Identity,
+    action: Action,
+    params: &[u8],
+    timestamp: u64,
+    rng: &mut impl CryptoRngCore,
+) -> RequestAuth {
+    sign_inner(id, None, action, params, timestamp, rng)
+}
+
+/// Sign a request for `action` over `params` at `timestamp`, for the relay at `origin` (its
+/// public URL; normalised here, so `https://relay.example/` and `https://relay.example` sign
+/// the same bytes; an unparsable origin is signed as given and will be refused).
+pub fn sign_request_for(
+    id: &Identity,
+    origin: &str,
+    action: Action,
+    params: &[u8],
+    timestamp: u64,
+    rng: &mut impl CryptoRngCore,
+) -> RequestAuth {
+    let origin = normalize_origin(origin).unwrap_or_else(|| origin.to_string());
+    sign_inner(id, Some(origin), action, params, timestamp, rng)
+}
+
+fn sign_inner(
+    id: &Identity,
+    origin: Option<String>,
     action: Action,
     params: &[u8],
     timestamp: u64,
@@ -117,17 +181,27 @@ pub fn sign_request(
     rng.fill_bytes(&mut raw);
     let nonce = hex::encode(raw);
     let node_id = id.node_id();
-    let sig = id.sign(&signing_bytes(action, &node_id, timestamp, &nonce, params));
+    let msg = signing_bytes(
+        action,
+        origin.as_deref(),
+        &node_id,
+        timestamp,
+        &nonce,
+        params,
+    );
+    let sig = id.sign(&msg);
     RequestAuth {
         node_id,
         public_key: b64::encode_std(id.verifying_key().as_bytes()),
         timestamp,
         nonce,
         signature: hex::encode(sig.to_bytes()),
+        origin,
     }
 }
 
-/// Verify everything but nonce freshness (which needs the relay's store).
+/// Verify everything but nonce freshness, without an origin check (v1 or v2 bytes, whichever
+/// the request carries). Superseded by [`verify_request_for`].
 pub fn verify_request(
     auth: &RequestAuth,
     action: Action,
@@ -135,6 +209,26 @@ pub fn verify_request(
     now: u64,
 ) -> Result<(), AuthError> {
     let key = verified_key(auth)?;
+    if auth.timestamp.abs_diff(now) > TIMESTAMP_WINDOW_SECS {
+        return Err(AuthError::Stale);
+    }
+    verify_signature(auth, &key, action, params)
+}
+
+/// Verify everything but nonce freshness (which needs the relay's store). `origin` is this
+/// relay's own normalised public URL (the caller normalises it once, [`normalize_origin`]); a
+/// request signed for another relay, or without an origin (v1), is [`AuthError::WrongOrigin`].
+pub fn verify_request_for(
+    auth: &RequestAuth,
+    origin: &str,
+    action: Action,
+    params: &[u8],
+    now: u64,
+) -> Result<(), AuthError> {
+    let key = verified_key(auth)?;
+    if auth.origin.as_deref() != Some(origin) {
+        return Err(AuthError::WrongOrigin(auth.origin.clone()));
+    }
     if auth.timestamp.abs_diff(now) > TIMESTAMP_WINDOW_SECS {
         return Err(AuthError::Stale);
     }
@@ -163,11 +257,16 @@ fn verify_signature(
     }
     let mut sig = [0u8; 64];
     hex::decode_to_slice(&auth.signature, &mut sig).map_err(|_| AuthError::BadSignature)?;
-    key.verify_strict(
-        &signing_bytes(action, &auth.node_id, auth.timestamp, &auth.nonce, params),
-        &Signature::from_bytes(&sig),
-    )
-    .map_err(|_| AuthError::BadSignature)
+    let msg = signing_bytes(
+        action,
+        auth.origin.as_deref(),
+        &auth.node_id,
+        auth.timestamp,
+        &auth.nonce,
+        params,
+    );
+    key.verify_strict(&msg, &Signature::from_bytes(&sig))
+        .map_err(|_| AuthError::BadSignature)
 }
 
 /// Most msg_ids in one owner-signed ack (same bound as a client ack).
@@ -254,6 +353,75 @@ mod tests {
         assert_eq!(
             verify_request(&d, Action::DmPoll, b"", 1000),
             Err(AuthError::BadPublicKey)
+        );
+    }
+
+    #[test]
+    fn request_is_bound_to_the_relay_origin() {
+        let id = Identity::generate(&mut OsRng);
+        let a_url = normalize_origin("https://relay-a.example/").unwrap();
+        let b_url = normalize_origin("https://relay-b.example").unwrap();
+        let a = sign_request_for(
+            &id,
+            "HTTPS://Relay-A.example:443",
+            Action::DmPoll,
+            b"10",
+            1000,
+            &mut OsRng,
+        );
+        assert_eq!(a.origin.as_deref(), Some(a_url.as_str()));
+        verify_request_for(&a, &a_url, Action::DmPoll, b"10", 1000).unwrap();
+        // Relay A replays the client's request to relay B: refused.
+        assert_eq!(
+            verify_request_for(&a, &b_url, Action::DmPoll, b"10", 1000),
+            Err(AuthError::WrongOrigin(Some(a_url.clone())))
+        );
+        // Rewriting the origin field breaks the signature.
+        let mut re = a.clone();
+        re.origin = Some(b_url.clone());
+        assert_eq!(
+            verify_request_for(&re, &b_url, Action::DmPoll, b"10", 1000),
+            Err(AuthError::BadSignature)
+        );
+        // Dropping it (a v1 request) is refused by an origin-checking relay.
+        let mut v1 = a.clone();
+        v1.origin = None;
+        assert_eq!(
+            verify_request_for(&v1, &a_url, Action::DmPoll, b"10", 1000),
+            Err(AuthError::WrongOrigin(None))
+        );
+        let legacy = sign_request(&id, Action::DmPoll, b"10", 1000, &mut OsRng);
+        assert_eq!(
+            verify_request_for(&legacy, &a_url, Action::DmPoll, b"10", 1000),
+            Err(AuthError::WrongOrigin(None))
+        );
+        // The wire form of a v1 auth block is unchanged (no `origin` key).
+        assert!(!serde_json::to_string(&legacy).unwrap().contains("origin"));
+        // v1 and v2 signing bytes never coincide.
+        assert_ne!(
+            signing_bytes(Action::DmPoll, None, "n", 1, "x", b""),
+            signing_bytes(Action::DmPoll, Some(""), "n", 1, "x", b"")
+        );
+    }
+
+    #[test]
+    fn owner_ack_with_origin_verifies_on_any_relay() {
+        let owner = Identity::generate(&mut OsRng);
+        let list = ids(2);
+        let proof = sign_request_for(
+            &owner,
+            "https://a.example",
+            Action::DmAck,
+            &ack_params(&list),
+            5,
+            &mut OsRng,
+        );
+        verify_owner_ack(&proof, &owner.node_id(), &list).unwrap();
+        let mut moved = proof;
+        moved.origin = Some("https://b.example".into());
+        assert_eq!(
+            verify_owner_ack(&moved, &owner.node_id(), &list),
+            Err(OwnerAckError::Signature(AuthError::BadSignature))
         );
     }
 

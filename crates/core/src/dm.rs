@@ -143,6 +143,17 @@ pub fn sender_ref(
     Ok(hex::encode(out))
 }
 
+/// The sender_ref under which `contact` deposits into `me`'s mailbox: what `me` lists in its
+/// contact list (`api::dm::ContactsRequest`) so that contact's messages use the contacts' budget.
+pub fn incoming_sender_ref(me: &Identity, contact: &PublicIdentity) -> Result<String, DmError> {
+    sender_ref(
+        me,
+        contact.dh_public(),
+        &me.dh_public(),
+        contact.dh_public(),
+    )
+}
+
 impl DmEnvelope {
     /// Shape checks (no keys needed). The relay runs these before storing an envelope.
     pub fn validate(&self) -> Result<(), EnvelopeError> {

@@ -144,6 +144,82 @@ impl ChainEvent {
     }
 }
 
+/// Why an event's unsigned representation has no canonical form (see [`ChainEvent::canonical`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NonCanonical {
+    #[error("timestamp must be a JSON number")]
+    TimestampNotNumber,
+    #[error("sequence must be a JSON integer")]
+    SequenceNotInteger,
+    #[error("public_key is not base64")]
+    PublicKeyEncoding,
+    #[error("public_key_algo is not a supported algorithm")]
+    UnknownAlgo,
+    #[error("protocol_version must be {PROTOCOL_VERSION}")]
+    ProtocolVersion,
+    #[error("signature is not hex")]
+    SignatureEncoding,
+    #[error("payload does not re-parse from its canonical JSON")]
+    Payload,
+}
+
+impl NonCanonical {
+    /// Stable machine-readable code (the relay answers it like a verifier reason).
+    pub fn code(&self) -> &'static str {
+        "non_canonical_event"
+    }
+}
+
+impl ChainEvent {
+    /// The one representation relays store and serve for this event id.
+    ///
+    /// The event id pins `prev_hash`, `event_type`, `node_id`, `network_id`, the canonical
+    /// payload and the Python `str()` of `timestamp` and `sequence`; the signature covers less.
+    /// Everything else could differ between copies of one event — a peer could otherwise make
+    /// relays serve variants under the same id. So: `timestamp` must be a JSON number and
+    /// `sequence` a JSON integer (a string renders the same `str()`: refused); `public_key` is
+    /// re-encoded as standard padded base64 of the bytes the lenient decoder reads (junk after
+    /// the padding dropped); `public_key_algo` becomes its canonical label (`Ed25519`,
+    /// `ECDSA_P256`); an empty `protocol_version` becomes `infonet/2`; `signature` becomes
+    /// lower-case hex without spaces; the payload is re-rendered with sorted keys (its
+    /// canonical JSON, which the id hashes). Unknown top-level fields are not kept
+    /// ([`ChainEvent::to_value`] has the twelve wire fields only).
+    pub fn canonical(&self) -> Result<ChainEvent, NonCanonical> {
+        use base64::Engine as _;
+        if !matches!(self.timestamp, Value::Int(_) | Value::Float(_)) {
+            return Err(NonCanonical::TimestampNotNumber);
+        }
+        if !matches!(self.sequence, Value::Int(_)) {
+            return Err(NonCanonical::SequenceNotInteger);
+        }
+        let key = crate::canonical::py_b64decode_lenient(&self.public_key)
+            .ok_or(NonCanonical::PublicKeyEncoding)?;
+        let algo = crate::signature::parse_public_key_algo(&self.public_key_algo)
+            .ok_or(NonCanonical::UnknownAlgo)?;
+        let protocol_version = match self.protocol_version.as_str() {
+            "" | PROTOCOL_VERSION => PROTOCOL_VERSION,
+            _ => return Err(NonCanonical::ProtocolVersion),
+        };
+        let sig =
+            crate::signature::py_fromhex(&self.signature).ok_or(NonCanonical::SignatureEncoding)?;
+        let payload = crate::json::parse(self.payload.to_canonical().as_bytes())
+            .map_err(|_| NonCanonical::Payload)?;
+        Ok(ChainEvent {
+            payload,
+            signature: hex::encode(sig),
+            public_key: base64::engine::general_purpose::STANDARD.encode(key),
+            public_key_algo: algo.label().to_string(),
+            protocol_version: protocol_version.to_string(),
+            ..self.clone()
+        })
+    }
+
+    /// [`Self::canonical`] rendered as the JSON text relays store and serve.
+    pub fn canonical_json(&self) -> Result<String, NonCanonical> {
+        Ok(self.canonical()?.to_value().to_json_ordered())
+    }
+}
+
 /// Sign a new event with an Ed25519 key: normalises the payload (the reference only accepts
 /// normalised payloads on the ledger), derives `node_id`, signs the Infonet/2 signature string
 /// and computes the event id.

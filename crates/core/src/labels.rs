@@ -11,6 +11,13 @@ pub const DM_SIG: &[u8] = b"postern/dm/v1/sig";
 pub const DM_SENDER_REF: &[u8] = b"postern/dm/v1/sender-ref";
 /// Prefix of the message signed to authenticate a request to a relay.
 pub const RELAY_AUTH: &[u8] = b"postern/relay-auth/v1";
+/// Prefix of the message signed to authenticate a request to a relay, bound to the relay's
+/// origin (v2: the origin follows the action).
+pub const RELAY_AUTH_V2: &[u8] = b"postern/relay-auth/v2";
+/// HKDF salt of the peer key of Postern's peer auth v2 (v1 is Shadowbroker's `sb-peer-auth-v1`).
+pub const PEER_AUTH_V2_SALT: &[u8] = b"postern/peer-auth/v2/key";
+/// Prefix of the bytes MACed by Postern's peer auth v2.
+pub const PEER_AUTH_V2: &[u8] = b"postern/peer-auth/v2";
 
 // ---- Private gates (`postern-gate/1`, see docs/protocol.md § Private gates) ----
 

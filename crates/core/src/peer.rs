@@ -1,10 +1,16 @@
-//! Shadowbroker-compatible relay-to-relay (peer) authentication.
+//! Relay-to-relay (peer) authentication: Shadowbroker's v1 (body HMAC) here, Postern's v2
+//! (method, path, timestamp, nonce, body; window and replay cache) in [`v2`].
 //!
-//! Two relays that replicate to each other share a secret. Each request carries the sender's
+//! **v1 (Shadowbroker-compatible, weaker).** Two relays that replicate to each other share a secret. Each request carries the sender's
 //! own public URL in [`HEADER_PEER_URL`] and a hex HMAC-SHA256 of the exact raw request body in
 //! [`HEADER_PEER_HMAC`]. The HMAC key is derived per peer URL:
 //! `HKDF-SHA256(salt = PEER_AUTH_SALT, ikm = shared secret, info = normalized peer URL)`, so
 //! the same secret configured for two peers still yields two different keys.
+//!
+//! v1 binds nothing but the body: a captured request can be replayed forever, to the same
+//! endpoint or any other taking the same body. Postern relays use [`v2`] with each other and
+//! accept v1 only from peers configured as Shadowbroker nodes, only on
+//! [`SHADOWBROKER_COMPATIBLE_PATHS`].
 //!
 //! Sans-IO: the relay reads the headers and the body, these functions decide.
 use hkdf::Hkdf;
@@ -26,6 +32,28 @@ pub const MAX_PEER_URL_CHARS: usize = 2048;
 
 type HmacSha256 = Hmac<Sha256>;
 
+pub mod v2;
+
+/// The endpoints a Shadowbroker node calls on a peer: the only ones where v1 is accepted, and
+/// only from a peer configured as [`PeerScheme::Shadowbroker`].
+pub const SHADOWBROKER_COMPATIBLE_PATHS: &[&str] = &[crate::api::infonet::PATH_PEER_PUSH];
+
+/// How a configured peer authenticates (both directions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerScheme {
+    /// Another Postern relay: [`v2`] on every endpoint.
+    Postern,
+    /// A Shadowbroker node: v1 (body HMAC), only on [`SHADOWBROKER_COMPATIBLE_PATHS`].
+    Shadowbroker,
+}
+
+impl PeerScheme {
+    /// Whether a request from a peer of this scheme may use v1 on `path`.
+    pub fn accepts_v1_on(self, path: &str) -> bool {
+        self == PeerScheme::Shadowbroker && SHADOWBROKER_COMPATIBLE_PATHS.contains(&path)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PeerError {
     #[error("peer URL is empty or too long")]
@@ -44,16 +72,46 @@ pub enum PeerError {
     BadCharacter,
     #[error("X-Peer-HMAC is not 64 hex characters")]
     MalformedHmac,
-    #[error("X-Peer-HMAC does not match the body")]
+    #[error("the peer MAC does not match the request")]
     HmacMismatch,
+    #[error(
+        "peer auth v2 headers (X-Peer-Timestamp, X-Peer-Nonce, X-Peer-Signature) are required"
+    )]
+    V2Required,
+    #[error("X-Peer-Timestamp is not a decimal UNIX time")]
+    BadTimestamp,
+    #[error("X-Peer-Nonce is not {} lower-case hex characters", v2::NONCE_BYTES * 2)]
+    BadNonce,
+    #[error(
+        "peer request timestamp is outside the allowed window of {} s",
+        v2::WINDOW_SECS
+    )]
+    Stale,
+    #[error("peer request nonce was already used (replay)")]
+    Replayed,
+    #[error("too many peer requests within the replay window; retry later")]
+    ReplayCacheFull,
 }
 
 impl PeerError {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            PeerError::MalformedHmac | PeerError::HmacMismatch => "peer_unauthorized",
-            _ => "bad_peer_url",
+            PeerError::MalformedHmac
+            | PeerError::HmacMismatch
+            | PeerError::V2Required
+            | PeerError::BadTimestamp
+            | PeerError::BadNonce => "peer_unauthorized",
+            PeerError::Stale => "peer_stale",
+            PeerError::Replayed => "peer_replayed",
+            PeerError::ReplayCacheFull => "peer_busy",
+            PeerError::BadLength
+            | PeerError::BadScheme
+            | PeerError::UserInfo
+            | PeerError::QueryOrFragment
+            | PeerError::EmptyHost
+            | PeerError::BadPort
+            | PeerError::BadCharacter => "bad_peer_url",
         }
     }
 }

@@ -203,3 +203,20 @@ fn envelope_json_round_trip_and_unknown_fields_rejected() {
     extra["sender"] = serde_json::Value::String(alice.node_id());
     assert!(serde_json::from_value::<DmEnvelope>(extra).is_err());
 }
+
+#[test]
+fn recipient_computes_the_sender_ref_of_each_contact() {
+    let (alice, bob) = pair();
+    let env = seal(&bob, &alice.public(), b"hi");
+    assert_eq!(
+        dm::incoming_sender_ref(&alice, &bob.public()).unwrap(),
+        env.sender_ref
+    );
+    // Directional: Alice's ref towards Bob differs.
+    let back = seal(&alice, &bob.public(), b"hi");
+    assert_ne!(back.sender_ref, env.sender_ref);
+    assert_eq!(
+        dm::incoming_sender_ref(&bob, &alice.public()).unwrap(),
+        back.sender_ref
+    );
+}

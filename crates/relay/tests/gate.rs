@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::{now, Relay, Resp};
 use postern_core::api::gate::*;
-use postern_core::auth::{sign_request, Action, RequestAuth};
+use postern_core::auth::{sign_request_for, Action, RequestAuth};
 use postern_core::gate::{
     self, create_genesis, rotate, verify_epoch_chain, Epoch, EpochKey, EpochRecord, GateId,
     GateMessage, Reason, Role,
@@ -31,23 +31,31 @@ fn post_msg(r: &Relay, m: &GateMessage) -> Resp {
     r.post(PATH_MESSAGE, &MessageRequest::new(m).unwrap())
 }
 
-fn epochs_auth(id: &Identity, gate: &str, ts: u64) -> RequestAuth {
-    sign_request(id, Action::GateRead, &epochs_params(gate), ts, &mut OsRng)
+fn epochs_auth(r: &Relay, id: &Identity, gate: &str, ts: u64) -> RequestAuth {
+    sign_request_for(
+        id,
+        &r.base,
+        Action::GateRead,
+        &epochs_params(gate),
+        ts,
+        &mut OsRng,
+    )
 }
 
 fn epochs(r: &Relay, id: &Identity, gate: &str) -> Resp {
     r.post(
         PATH_EPOCHS,
         &EpochsRequest {
-            auth: epochs_auth(id, gate, now()),
+            auth: epochs_auth(r, id, gate, now()),
             gate: gate.into(),
         },
     )
 }
 
 fn messages(r: &Relay, id: &Identity, gate: &str, after: Option<u64>) -> Resp {
-    let auth = sign_request(
+    let auth = sign_request_for(
         id,
+        &r.base,
         Action::GateRead,
         &messages_params(gate, after, MAX_MESSAGES_LIMIT),
         now(),
@@ -282,14 +290,14 @@ fn gate_epochs_messages_and_member_reads() {
         )
         .assert_error(401, postern_core::api::codes::UNAUTHORIZED);
     let stale = EpochsRequest {
-        auth: epochs_auth(&bob, &g, now() - 3600),
+        auth: epochs_auth(&relay, &bob, &g, now() - 3600),
         gate: g.clone(),
     };
     relay
         .post(PATH_EPOCHS, &stale)
         .assert_error(401, postern_core::api::codes::UNAUTHORIZED);
     let once = EpochsRequest {
-        auth: epochs_auth(&bob, &g, now()),
+        auth: epochs_auth(&relay, &bob, &g, now()),
         gate: g.clone(),
     };
     ok(relay.post(PATH_EPOCHS, &once));
@@ -297,7 +305,7 @@ fn gate_epochs_messages_and_member_reads() {
         .post(PATH_EPOCHS, &once)
         .assert_error(401, postern_core::api::codes::REPLAYED_NONCE);
     let other_gate = EpochsRequest {
-        auth: epochs_auth(&bob, lone.as_str(), now()),
+        auth: epochs_auth(&relay, &bob, lone.as_str(), now()),
         gate: g.clone(),
     };
     relay
@@ -373,15 +381,22 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn mine_auth(id: &Identity, ts: u64) -> RequestAuth {
-    sign_request(id, Action::GateList, &mine_params(), ts, &mut OsRng)
+fn mine_auth(r: &Relay, id: &Identity, ts: u64) -> RequestAuth {
+    sign_request_for(
+        id,
+        &r.base,
+        Action::GateList,
+        &mine_params(),
+        ts,
+        &mut OsRng,
+    )
 }
 
 fn mine(r: &Relay, id: &Identity) -> MineResponse {
     ok(r.post(
         PATH_MINE,
         &MineRequest {
-            auth: mine_auth(id, now()),
+            auth: mine_auth(r, id, now()),
         },
     ))
     .json_as()
@@ -463,25 +478,32 @@ fn members_list_their_gates_including_removals() {
         .post(
             PATH_MINE,
             &MineRequest {
-                auth: mine_auth(&bob, now() - 3600),
+                auth: mine_auth(&relay, &bob, now() - 3600),
             },
         )
         .assert_error(401, c::UNAUTHORIZED);
     let once = MineRequest {
-        auth: mine_auth(&bob, now()),
+        auth: mine_auth(&relay, &bob, now()),
     };
     ok(relay.post(PATH_MINE, &once));
     relay
         .post(PATH_MINE, &once)
         .assert_error(401, c::REPLAYED_NONCE);
     let wrong = MineRequest {
-        auth: sign_request(&bob, Action::GateRead, &mine_params(), now(), &mut OsRng),
+        auth: sign_request_for(
+            &bob,
+            &relay.base,
+            Action::GateRead,
+            &mine_params(),
+            now(),
+            &mut OsRng,
+        ),
     };
     relay
         .post(PATH_MINE, &wrong)
         .assert_error(401, c::UNAUTHORIZED);
     // Another node's identity claimed with Bob's signature.
-    let mut forged = mine_auth(&bob, now());
+    let mut forged = mine_auth(&relay, &bob, now());
     forged.node_id = carol.node_id();
     relay
         .post(PATH_MINE, &MineRequest { auth: forged })

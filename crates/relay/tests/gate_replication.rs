@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use common::{now, Mesh, Relay, Resp, MESH_SECRET};
 use postern_core::api::gate::*;
-use postern_core::auth::{sign_request, Action};
+use postern_core::auth::{sign_request_for, Action};
 use postern_core::gate::{
     self, create_genesis, rotate, Epoch, EpochKey, EpochRecord, GateId, GateMessage, Reason, Role,
 };
-use postern_core::peer::{peer_key, sign_body, HEADER_PEER_HMAC, HEADER_PEER_URL};
+use postern_core::peer::v2;
 use postern_core::Identity;
 use rand_core::OsRng;
 use spy::Spy;
@@ -58,8 +58,9 @@ fn seal(author: &Identity, epoch: &Epoch, body: &str) -> GateMessage {
 
 /// The member's signed read of every epoch record, if the relay answers 200.
 fn epochs(r: &Relay, id: &Identity, gate: &str) -> Option<Vec<EpochRecord>> {
-    let auth = sign_request(
+    let auth = sign_request_for(
         id,
+        &r.base,
         Action::GateRead,
         &epochs_params(gate),
         now(),
@@ -77,8 +78,9 @@ fn epochs(r: &Relay, id: &Identity, gate: &str) -> Option<Vec<EpochRecord>> {
 
 /// Nonces of the messages the member can read, oldest first, if the relay answers 200.
 fn message_nonces(r: &Relay, id: &Identity, gate: &str) -> Option<Vec<String>> {
-    let auth = sign_request(
+    let auth = sign_request_for(
         id,
+        &r.base,
         Action::GateRead,
         &messages_params(gate, None, MAX_MESSAGES_LIMIT),
         now(),
@@ -104,13 +106,7 @@ fn message_nonces(r: &Relay, id: &Identity, gate: &str) -> Option<Vec<String>> {
 
 /// POST `body` to the relay's gate peer-push as peer `as_url` (HMAC under the mesh secret).
 fn peer_push_raw(r: &Relay, as_url: &str, body: &[u8]) -> Resp {
-    let key = peer_key(MESH_SECRET.as_bytes(), as_url);
-    let resp = ureq::post(&r.url(PATH_PEER_PUSH))
-        .set("Content-Type", "application/json")
-        .set(HEADER_PEER_URL, as_url)
-        .set(HEADER_PEER_HMAC, &sign_body(&key, body))
-        .send_bytes(body);
-    Relay::finish(resp)
+    common::peer_post(r, PATH_PEER_PUSH, as_url, MESH_SECRET, body)
 }
 
 fn push_record(r: &Relay, as_url: &str, record: &EpochRecord) -> Resp {
@@ -347,24 +343,16 @@ fn forged_rotations_from_an_authenticated_peer_are_refused_and_not_forwarded() {
         message: None,
     })
     .unwrap();
-    let bad = ureq::post(&b.url(PATH_PEER_PUSH))
-        .set("Content-Type", "application/json")
-        .set(HEADER_PEER_URL, &url_a)
-        .set(HEADER_PEER_HMAC, &"00".repeat(32))
-        .send_bytes(&body);
-    Relay::finish(bad).assert_error(403, postern_core::api::peer::codes::PEER_UNAUTHORIZED);
-    let stranger = ureq::post(&b.url(PATH_PEER_PUSH))
-        .set("Content-Type", "application/json")
-        .set(HEADER_PEER_URL, "http://127.0.0.1:1")
-        .set(
-            HEADER_PEER_HMAC,
-            &sign_body(
-                &peer_key(MESH_SECRET.as_bytes(), "http://127.0.0.1:1"),
-                &body,
-            ),
-        )
-        .send_bytes(&body);
-    Relay::finish(stranger).assert_error(403, postern_core::api::peer::codes::PEER_UNAUTHORIZED);
+    let mut bad = common::peer_headers(MESH_SECRET, &url_a, PATH_PEER_PUSH, &body);
+    for (k, v) in bad.iter_mut() {
+        if k.eq_ignore_ascii_case(v2::HEADER_PEER_SIGNATURE) {
+            *v = "00".repeat(32);
+        }
+    }
+    common::post_with_headers(&b, PATH_PEER_PUSH, &bad, &body)
+        .assert_error(403, postern_core::api::peer::codes::PEER_UNAUTHORIZED);
+    let stranger = common::peer_post(&b, PATH_PEER_PUSH, "http://127.0.0.1:1", MESH_SECRET, &body);
+    stranger.assert_error(403, postern_core::api::peer::codes::PEER_UNAUTHORIZED);
     peer_push_raw(&b, &url_a, b"{}").assert_error(400, peer_codes::ONE_ITEM);
     assert_eq!(epochs(&b, &bob, &g).unwrap(), vec![r1.clone(), r2.clone()]);
 

@@ -7,6 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{now, Mesh, Relay, Resp};
+use postern_core::api::gate::PATH_PEER_PULL as GATE_PEER_PULL;
 use postern_core::api::infonet::{PATH_PRIVATE_STATUS, PATH_STATUS, PATH_SYNC};
 use postern_core::api::peer::{
     PeerPullRequest, PeerPullResponse, PeerPushResponse, ReplicateAckRequest,
@@ -17,7 +18,7 @@ use postern_core::auth::{ack_params, sign_request, Action};
 use postern_core::chaingen::{generate_chain, GenOptions};
 use postern_core::dm::DmEnvelope;
 use postern_core::json::{self, Value as CV};
-use postern_core::peer::{normalize_peer_url, peer_key, sign_body};
+use postern_core::peer::{normalize_peer_url, peer_key, sign_body, v2};
 use postern_core::verify::{verify_chain_values, VerifyOptions};
 use postern_core::Identity;
 use rand_core::OsRng;
@@ -37,8 +38,14 @@ fn start(extra: &[&str]) -> (Relay, tempfile::TempDir) {
     (Relay::start(data.path(), &args), data)
 }
 
-/// POST `body` with the given peer headers (`None` leaves a header out).
-fn post_peer(relay: &Relay, path: &str, url: Option<&str>, mac: Option<&str>, body: &[u8]) -> Resp {
+/// POST `body` with the given peer headers (`None` leaves the URL or the v2 headers out).
+fn post_peer(
+    relay: &Relay,
+    path: &str,
+    url: Option<&str>,
+    sig: Option<&v2::SignedHeaders>,
+    body: &[u8],
+) -> Resp {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(20))
         .build();
@@ -48,25 +55,24 @@ fn post_peer(relay: &Relay, path: &str, url: Option<&str>, mac: Option<&str>, bo
     if let Some(u) = url {
         req = req.set(HEADER_PEER_URL, u);
     }
-    if let Some(m) = mac {
-        req = req.set(HEADER_PEER_HMAC, m);
+    if let Some(h) = sig {
+        for (k, v) in h.pairs() {
+            req = req.set(k, v);
+        }
     }
     Relay::finish(req.send_bytes(body))
 }
 
+/// Peer auth v2 headers of `POST path` with `body`, now, as the peer `url` with `secret`.
+fn sign_v2(secret: &[u8], url: &str, path: &str, body: &[u8]) -> v2::SignedHeaders {
+    let key = v2::peer_key_v2(secret, &normalize_peer_url(url).unwrap());
+    v2::sign(&key, "POST", path, body, now(), &mut OsRng)
+}
+
 /// POST signed as the configured peer.
 fn post_signed(relay: &Relay, path: &str, body: &[u8]) -> Resp {
-    let key = peer_key(
-        PEER_SECRET.as_bytes(),
-        &normalize_peer_url(PEER_URL).unwrap(),
-    );
-    post_peer(
-        relay,
-        path,
-        Some(PEER_URL),
-        Some(&sign_body(&key, body)),
-        body,
-    )
+    let sig = sign_v2(PEER_SECRET.as_bytes(), PEER_URL, path, body);
+    post_peer(relay, path, Some(PEER_URL), Some(&sig), body)
 }
 
 fn push_body(events: &[postern_core::event::ChainEvent]) -> Vec<u8> {
@@ -203,15 +209,17 @@ fn peer_push_ingests_old_history_idempotently_and_refuses_forks() {
 fn peer_auth_is_required_and_size_is_checked_first() {
     let (relay, _d) = start(&[]);
     let body = push_body(&public_chain(2));
-    let key = peer_key(PEER_SECRET.as_bytes(), PEER_URL);
-    let good = sign_body(&key, &body);
+    let secret = PEER_SECRET.as_bytes();
     for path in [
         PATH_PEER_PUSH,
         PATH_REPLICATE_ENVELOPE,
         PATH_REPLICATE_ACK,
         PATH_DM_PEER_PULL,
+        GATE_PEER_PULL,
     ] {
-        // Missing headers, unknown peer, wrong HMAC, HMAC of another body, other secret.
+        // Missing headers, unknown peer, wrong MAC, MAC of another body, other secret. None of
+        // these verify, so the good signature's nonce is never used up.
+        let good = sign_v2(secret, PEER_URL, path, &body);
         post_peer(&relay, path, None, Some(&good), &body).assert_error(403, "peer_unauthorized");
         post_peer(&relay, path, Some(PEER_URL), None, &body).assert_error(403, "peer_unauthorized");
         post_peer(
@@ -222,19 +230,36 @@ fn peer_auth_is_required_and_size_is_checked_first() {
             &body,
         )
         .assert_error(403, "peer_unauthorized");
-        post_peer(&relay, path, Some(PEER_URL), Some(&"0".repeat(64)), &body)
+        let zeros = v2::SignedHeaders {
+            signature: "0".repeat(64),
+            ..good.clone()
+        };
+        post_peer(&relay, path, Some(PEER_URL), Some(&zeros), &body)
             .assert_error(403, "peer_unauthorized");
-        post_peer(&relay, path, Some(PEER_URL), Some("nothex"), &body)
+        let nothex = v2::SignedHeaders {
+            signature: "nothex".into(),
+            ..good.clone()
+        };
+        post_peer(&relay, path, Some(PEER_URL), Some(&nothex), &body)
             .assert_error(403, "peer_unauthorized");
-        let other = sign_body(&peer_key(b"wrong", PEER_URL), &body);
+        let other = sign_v2(b"wrong", PEER_URL, path, &body);
         post_peer(&relay, path, Some(PEER_URL), Some(&other), &body)
             .assert_error(403, "peer_unauthorized");
         let mut tampered = body.clone();
         tampered.push(b' ');
         post_peer(&relay, path, Some(PEER_URL), Some(&good), &tampered)
             .assert_error(403, "peer_unauthorized");
+        // The body-only v1 HMAC is not enough from a Postern peer.
+        let v1 = sign_body(&peer_key(secret, PEER_URL), &body);
+        let resp = ureq::post(&relay.url(path))
+            .set("Content-Type", "application/json")
+            .set(HEADER_PEER_URL, PEER_URL)
+            .set(HEADER_PEER_HMAC, &v1)
+            .send_bytes(&body);
+        Relay::finish(resp).assert_error(403, "peer_unauthorized");
     }
     // The URL is normalised before lookup: upper case and an explicit default port still match.
+    let good = sign_v2(secret, PEER_URL, PATH_PEER_PUSH, &body);
     let r = post_peer(
         &relay,
         PATH_PEER_PUSH,
@@ -243,18 +268,18 @@ fn peer_auth_is_required_and_size_is_checked_first() {
         &body,
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    // Oversize bodies are 413 even when correctly signed (size before HMAC).
+    // Oversize bodies are 413 even when correctly signed (size before MAC).
     let huge = vec![b' '; 600 * 1024];
-    let mac = sign_body(&key, &huge);
-    post_peer(&relay, PATH_PEER_PUSH, Some(PEER_URL), Some(&mac), &huge)
+    let sig = sign_v2(secret, PEER_URL, PATH_PEER_PUSH, &huge);
+    post_peer(&relay, PATH_PEER_PUSH, Some(PEER_URL), Some(&sig), &huge)
         .assert_error(413, "payload_too_large");
     let dm_huge = vec![b' '; 70 * 1024];
-    let mac = sign_body(&key, &dm_huge);
+    let sig = sign_v2(secret, PEER_URL, PATH_REPLICATE_ENVELOPE, &dm_huge);
     post_peer(
         &relay,
         PATH_REPLICATE_ENVELOPE,
         Some(PEER_URL),
-        Some(&mac),
+        Some(&sig),
         &dm_huge,
     )
     .assert_error(413, "payload_too_large");
@@ -726,11 +751,8 @@ fn pull_sync_reports_forks_and_never_merges() {
 /// POST `body` to `relay` signed as mesh node `from` (what that relay's worker would send).
 fn post_as_mesh_peer(mesh: &Mesh, from: usize, relay: &Relay, path: &str, body: &[u8]) -> Resp {
     let own = mesh.url(from);
-    let key = peer_key(
-        common::MESH_SECRET.as_bytes(),
-        &normalize_peer_url(&own).unwrap(),
-    );
-    post_peer(relay, path, Some(&own), Some(&sign_body(&key, body)), body)
+    let sig = sign_v2(common::MESH_SECRET.as_bytes(), &own, path, body);
+    post_peer(relay, path, Some(&own), Some(&sig), body)
 }
 
 #[test]

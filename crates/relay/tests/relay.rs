@@ -6,7 +6,7 @@ mod common;
 use common::{now, urlencode, Relay, Rng};
 use postern_core::api::dm::*;
 use postern_core::api::MAX_BODY_BYTES;
-use postern_core::auth::{sign_request, Action};
+use postern_core::auth::{sign_request_for, Action};
 use postern_core::{b64, dm, Identity};
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
@@ -105,39 +105,46 @@ fn refused_requests() {
         .assert_error(401, "unauthorized");
 
     // Wrong key: Mallory claims Bob's node id with her own key...
-    let mut auth = Relay::poll_auth(&mallory, 10, now());
+    let mut auth = relay.poll_auth(&mallory, 10, now());
     auth.node_id = bob.node_id();
     relay
         .post(PATH_POLL, &PollRequest { auth, limit: 10 })
         .assert_error(401, "unauthorized");
     // ...or presents Bob's public key with her own signature.
-    let mut auth = Relay::poll_auth(&mallory, 10, now());
+    let mut auth = relay.poll_auth(&mallory, 10, now());
     auth.node_id = bob.node_id();
     auth.public_key = b64::encode_std(bob.verifying_key().as_bytes());
     relay
         .post(PATH_POLL, &PollRequest { auth, limit: 10 })
         .assert_error(401, "unauthorized");
     // Signed over a different limit than sent.
-    let auth = Relay::poll_auth(&bob, 10, now());
+    let auth = relay.poll_auth(&bob, 10, now());
     relay
         .post(PATH_POLL, &PollRequest { auth, limit: 11 })
         .assert_error(401, "unauthorized");
     // Signed for another action.
-    let auth = sign_request(&bob, Action::DmAck, &poll_params(10), now(), &mut OsRng);
+    let auth = sign_request_for(
+        &bob,
+        &relay.base,
+        Action::DmAck,
+        &poll_params(10),
+        now(),
+        &mut OsRng,
+    );
     relay
         .post(PATH_POLL, &PollRequest { auth, limit: 10 })
         .assert_error(401, "unauthorized");
 
     // Stale, both directions.
     for ts in [now() - 3600, now() + 3600] {
-        let auth = Relay::poll_auth(&bob, 10, ts);
+        let auth = relay.poll_auth(&bob, 10, ts);
         relay
             .post(PATH_POLL, &PollRequest { auth, limit: 10 })
             .assert_error(401, "unauthorized");
     }
 
     // Replayed nonce: the first use works, the second is refused.
-    let auth = Relay::poll_auth(&bob, 10, now());
+    let auth = relay.poll_auth(&bob, 10, now());
     let req = PollRequest { auth, limit: 10 };
     assert_eq!(relay.post(PATH_POLL, &req).status, 200);
     relay
@@ -146,7 +153,14 @@ fn refused_requests() {
     // Same for register and ack.
     let dh = bob.dh_public();
     let reg = RegisterRequest {
-        auth: sign_request(&bob, Action::DmRegister, dh.as_bytes(), now(), &mut OsRng),
+        auth: sign_request_for(
+            &bob,
+            &relay.base,
+            Action::DmRegister,
+            dh.as_bytes(),
+            now(),
+            &mut OsRng,
+        ),
         dh_pub_key: b64::encode_std(dh.as_bytes()),
     };
     assert_eq!(relay.post(PATH_REGISTER, &reg).status, 200);
@@ -156,7 +170,7 @@ fn refused_requests() {
 
     // Bad limits.
     for limit in [0, MAX_POLL_LIMIT + 1] {
-        let auth = Relay::poll_auth(&bob, limit, now());
+        let auth = relay.poll_auth(&bob, limit, now());
         relay
             .post(PATH_POLL, &PollRequest { auth, limit })
             .assert_error(400, "bad_request");
@@ -168,8 +182,9 @@ fn refused_requests() {
     assert_eq!(ids(&relay.poll(&bob)), vec![env.msg_id.clone()]);
     // Replayed ack.
     let msg_ids = vec![env.msg_id.clone()];
-    let auth = sign_request(
+    let auth = sign_request_for(
         &mallory,
+        &relay.base,
         Action::DmAck,
         &postern_core::auth::ack_params(&msg_ids),
         now(),
@@ -182,8 +197,9 @@ fn refused_requests() {
         .assert_error(401, "replayed_nonce");
     // Too many ids.
     let many: Vec<String> = (0..=MAX_ACK_IDS).map(|i| format!("msg-{i:08}")).collect();
-    let auth = sign_request(
+    let auth = sign_request_for(
         &bob,
+        &relay.base,
         Action::DmAck,
         &postern_core::auth::ack_params(&many),
         now(),
@@ -202,7 +218,14 @@ fn refused_requests() {
     // Register with a low-order DH key is refused even when correctly signed.
     let zero = [0u8; 32];
     let reg = RegisterRequest {
-        auth: sign_request(&bob, Action::DmRegister, &zero, now(), &mut OsRng),
+        auth: sign_request_for(
+            &bob,
+            &relay.base,
+            Action::DmRegister,
+            &zero,
+            now(),
+            &mut OsRng,
+        ),
         dh_pub_key: b64::encode_std(&zero),
     };
     relay
@@ -314,7 +337,7 @@ fn hostile_input_gets_json_4xx() {
     })
     .unwrap();
     let valid_poll = serde_json::to_vec(&PollRequest {
-        auth: Relay::poll_auth(&bob, 5, now()),
+        auth: relay.poll_auth(&bob, 5, now()),
         limit: 5,
     })
     .unwrap();

@@ -156,15 +156,13 @@ fn tls_stub(dir: &Path) -> (u16, mpsc::Receiver<(String, bool)>) {
     (port, rx)
 }
 
+/// The relay's (unreachable) public URL: what it signs pushes as and what clients sign for.
+const PUBLIC_URL: &str = "http://127.0.0.1:9";
+
 fn relay_cmd(data: &Path, port: u16, ca: Option<&Path>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_postern"));
     cmd.arg("serve")
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--public-url",
-            "http://127.0.0.1:9",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--public-url", PUBLIC_URL])
         .arg("--data")
         .arg(data)
         .arg("--web")
@@ -198,11 +196,12 @@ fn pushes_reach_an_https_peer_of_a_private_ca_and_only_with_it() {
 
     // With --peer-ca: the DM push arrives over TLS, HMAC-signed.
     let data = tempfile::tempdir().unwrap();
-    let relay = Relay::launch(relay_cmd(
+    let mut relay = Relay::launch(relay_cmd(
         data.path(),
         port,
         Some(&certs.path().join("ca.pem")),
     ));
+    relay.origin = PUBLIC_URL.to_string();
     assert_eq!(relay.register(&bob).status, 200);
     assert_eq!(
         relay
@@ -225,7 +224,8 @@ fn pushes_reach_an_https_peer_of_a_private_ca_and_only_with_it() {
 
     // Without it the private CA is unknown: the handshake fails and the push is retried.
     let data = tempfile::tempdir().unwrap();
-    let relay = Relay::launch(relay_cmd(data.path(), port, None));
+    let mut relay = Relay::launch(relay_cmd(data.path(), port, None));
+    relay.origin = PUBLIC_URL.to_string();
     assert_eq!(relay.register(&bob).status, 200);
     assert_eq!(
         relay

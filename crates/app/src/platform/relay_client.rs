@@ -1,5 +1,5 @@
 //! Same-origin HTTP client for the relay's DM spool and gate APIs (gloo-net). Only sealed envelopes and signed
-//! requests leave the browser; plaintext and secret keys never do.
+//! requests (bound to this origin) leave the browser; plaintext and secret keys never do.
 use gloo_net::http::{Request, Response};
 use postern_core::api::dm::{
     AckRequest, AckResponse, PollRequest, PollResponse, RegisterRequest, RegisterResponse,
@@ -19,6 +19,18 @@ use super::clock::now_secs;
 
 /// Health endpoint.
 pub const PATH_HEALTH: &str = "/api/health";
+
+/// The origin the app was loaded from (the relay it talks to): signed requests name it, so
+/// the relay refuses them if another relay replays them (`auth::sign_request_for`). Read from
+/// the global `location`, so it works in a window and in a worker.
+fn origin() -> String {
+    let global = js_sys::global();
+    js_sys::Reflect::get(&global, &"location".into())
+        .and_then(|loc| js_sys::Reflect::get(&loc, &"origin".into()))
+        .ok()
+        .and_then(|o| o.as_string())
+        .unwrap_or_default()
+}
 
 async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, RelayError> {
     let status = resp.status();
@@ -74,8 +86,9 @@ pub async fn health() -> Result<(), RelayError> {
 /// Publish our X25519 key (idempotent on the relay).
 pub async fn register(id: &Identity) -> Result<RegisterResponse, RelayError> {
     let dh = id.dh_public();
-    let auth = auth::sign_request(
+    let auth = auth::sign_request_for(
         id,
+        &origin(),
         Action::DmRegister,
         dh.as_bytes(),
         now_secs(),
@@ -96,8 +109,9 @@ pub async fn send(envelope: DmEnvelope) -> Result<SendResponse, RelayError> {
 /// Non-destructive listing of our mailbox.
 pub async fn poll(id: &Identity, limit: u32) -> Result<PollResponse, RelayError> {
     let limit = limit.min(api::dm::MAX_POLL_LIMIT);
-    let auth = auth::sign_request(
+    let auth = auth::sign_request_for(
         id,
+        &origin(),
         Action::DmPoll,
         &api::dm::poll_params(limit),
         now_secs(),
@@ -118,8 +132,9 @@ pub async fn ack(id: &Identity, msg_ids: &[String]) -> Result<u64, RelayError> {
     let mut removed = 0;
     for chunk in msg_ids.chunks(api::dm::MAX_ACK_IDS) {
         let ids = chunk.to_vec();
-        let auth = auth::sign_request(
+        let auth = auth::sign_request_for(
             id,
+            &origin(),
             Action::DmAck,
             &auth::ack_params(&ids),
             now_secs(),
@@ -154,8 +169,9 @@ pub async fn gate_epochs(
     gate: &str,
 ) -> Result<postern_core::api::gate::EpochsResponse, RelayError> {
     use postern_core::api::gate::{epochs_params, EpochsRequest, PATH_EPOCHS};
-    let auth = auth::sign_request(
+    let auth = auth::sign_request_for(
         id,
+        &origin(),
         Action::GateRead,
         &epochs_params(gate),
         now_secs(),
@@ -180,8 +196,9 @@ pub async fn gate_messages(
 ) -> Result<postern_core::api::gate::MessagesResponse, RelayError> {
     use postern_core::api::gate::{messages_params, MessagesRequest, PATH_MESSAGES};
     let after = (after > 0).then_some(after);
-    let auth = auth::sign_request(
+    let auth = auth::sign_request_for(
         id,
+        &origin(),
         Action::GateRead,
         &messages_params(gate, after, limit),
         now_secs(),
@@ -202,6 +219,13 @@ pub async fn gate_messages(
 /// Signed listing of the gates whose rosters (any epoch) hold me.
 pub async fn gate_mine(id: &Identity) -> Result<postern_core::api::gate::MineResponse, RelayError> {
     use postern_core::api::gate::{mine_params, MineRequest, PATH_MINE};
-    let auth = auth::sign_request(id, Action::GateList, &mine_params(), now_secs(), &mut OsRng);
+    let auth = auth::sign_request_for(
+        id,
+        &origin(),
+        Action::GateList,
+        &mine_params(),
+        now_secs(),
+        &mut OsRng,
+    );
     post(PATH_MINE, &MineRequest { auth }).await
 }

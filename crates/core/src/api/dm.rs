@@ -9,6 +9,26 @@ pub const PATH_PUBKEY: &str = "/api/mesh/dm/pubkey";
 pub const PATH_SEND: &str = "/api/mesh/dm/send";
 pub const PATH_POLL: &str = "/api/mesh/dm/poll";
 pub const PATH_ACK: &str = "/api/mesh/dm/ack";
+pub const PATH_CONTACTS: &str = "/api/mesh/dm/contacts";
+
+/// `POST /api/mesh/dm/contacts`: replace the caller's contact list, the pairwise sender_refs
+/// its contacts deposit under (signed, action `dm.contacts`, params = `auth::contacts_params`;
+/// sorted, unique, ≤ `caps::MAX_CONTACT_REFS`). Deposits under a listed sender_ref count
+/// against the contacts' budget, others against the small strangers' budget
+/// (`caps::check_budgeted`), so an anonymous flood cannot fill the mailbox for contacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactsRequest {
+    pub auth: RequestAuth,
+    pub sender_refs: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactsResponse {
+    pub ok: bool,
+    /// sender_refs now on the list.
+    pub count: u64,
+}
 
 /// `POST /api/mesh/dm/register`: publish the X25519 key of a node (signed, action `dm.register`,
 /// params = the raw 32-byte DH key).
@@ -40,7 +60,10 @@ pub struct PubkeyResponse {
     pub public_key: String,
     /// Standard base64 X25519 key.
     pub dh_pub_key: String,
-    pub registered_at: u64,
+    /// No longer sent (it told anyone when a node last opened the app); kept optional so
+    /// clients reading an older relay still parse its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_at: Option<u64>,
 }
 
 /// `POST /api/mesh/dm/send`: deposit a sealed envelope (no sender authentication; the envelope

@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the relay: DM spool API under /api and the web UI at /.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Verify an Infonet chain file of any age (redaction stubs link-only):
     /// FILE [--freshness] [--now UNIX_SECONDS], in any order.
     #[command(disable_help_flag = true)]
@@ -53,7 +53,7 @@ pub fn run(args: &[String]) -> i32 {
         }
     };
     match cli.command {
-        Command::Serve(a) => serve::serve(a),
+        Command::Serve(a) => serve::serve(*a),
         Command::VerifyChain(t) => verify::verify("verify-chain", &t.args),
         Command::SigString(t) => verify::verify("sig-string", &t.args),
         Command::SchemaCheck(t) => verify::verify("schema-check", &t.args),

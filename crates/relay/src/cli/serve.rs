@@ -7,13 +7,16 @@ use std::sync::Arc;
 use clap::Args;
 use postern_core::caps::SpoolLimits;
 
+use crate::http::listen::{self, ConnLimits, DEFAULT_HEADER_READ_TIMEOUT_SECS};
 use crate::http::state::PeerKeys;
 use crate::http::{
     router, AppState, DEFAULT_READ_RATE_PER_MIN, DEFAULT_REQUEST_TIMEOUT_SECS,
     DEFAULT_WRITE_RATE_PER_MIN,
 };
 use crate::metrics::Metrics;
-use crate::replication::client::{parse_peer_spec, parse_public_url, set_peer_ca};
+use crate::replication::client::{
+    parse_peer_spec, parse_public_url, parse_sb_peer_spec, set_peer_ca,
+};
 use crate::replication::{PeerSpec, DEFAULT_DM_PULL_INTERVAL_SECS, DEFAULT_SYNC_INTERVAL_SECS};
 use crate::service::{Chain, Services};
 use crate::store::Store;
@@ -61,6 +64,10 @@ pub struct ServeArgs {
     /// A peer relay as URL=SECRET (repeatable; POSTERN_PEERS takes a comma-separated list).
     #[arg(long = "peer", env = "POSTERN_PEERS", value_delimiter = ',', value_parser = parse_peer_spec)]
     pub peers: Vec<PeerSpec>,
+    /// A Shadowbroker node as URL=SECRET: its body-only v1 HMAC, accepted on the Infonet
+    /// peer-push only (weaker than the v2 auth between Postern relays: no replay protection).
+    #[arg(long = "sb-peer", env = "POSTERN_SB_PEERS", value_delimiter = ',', value_parser = parse_sb_peer_spec)]
+    pub sb_peers: Vec<PeerSpec>,
     /// Seconds between pull syncs of the public chain from each peer (failures back off).
     #[arg(long, env = "POSTERN_SYNC_INTERVAL_SECS", default_value_t = DEFAULT_SYNC_INTERVAL_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -69,6 +76,19 @@ pub struct ServeArgs {
     #[arg(long, env = "POSTERN_DM_PULL_INTERVAL_SECS", default_value_t = DEFAULT_DM_PULL_INTERVAL_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub dm_pull_interval_secs: u64,
+    /// Seconds a client has to send a complete request head; an idle keep-alive connection is
+    /// closed after the same time.
+    #[arg(long, env = "POSTERN_HEADER_READ_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// Most open client connections (further ones wait in the listen backlog). Default: below
+    /// the process's open-file limit, at most 1024.
+    #[arg(long, env = "POSTERN_MAX_CONNECTIONS", value_parser = positive_usize)]
+    pub max_connections: Option<usize>,
+    /// Serve `/metrics` and the replication status (which list the peers) to anyone; without
+    /// it they answer 404.
+    #[arg(long, env = "POSTERN_PUBLIC_STATUS")]
+    pub public_status: bool,
     /// PEM file of the CA(s) to trust for https peers (a private CA) instead of the Web PKI roots.
     #[arg(long, env = "POSTERN_PEER_CA")]
     pub peer_ca: Option<PathBuf>,
@@ -153,28 +173,36 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         read_rate_limit_per_min = args.read_rate_limit_per_min,
         "starting relay"
     );
+    let peers: Vec<PeerSpec> = args.peers.iter().chain(&args.sb_peers).cloned().collect();
     let services = Services::new(store, chain, limits, crate::clock::system_now);
     let metrics = Arc::new(Metrics::default());
     let replication = crate::replication::start(
         &crate::replication::Config {
             public_url: args.public_url.as_deref(),
-            peers: &args.peers,
+            peers: &peers,
             sync_interval_secs: args.sync_interval_secs,
             dm_pull_interval_secs: args.dm_pull_interval_secs,
         },
         &services,
         &metrics,
     );
-    let keys = PeerKeys::new(args.peers.iter().map(|p| (p.url.as_str(), &p.secret[..])));
+    let keys = PeerKeys::new(
+        peers
+            .iter()
+            .map(|p| (p.url.as_str(), &p.secret[..], p.scheme)),
+    );
     let state = AppState::new(services, args.web.clone(), metrics)
         .with_request_timeout(std::time::Duration::from_secs(args.request_timeout_secs))
         .with_rate_limits(args.rate_limit_per_min, args.read_rate_limit_per_min)
         .with_peer_keys(keys)
+        .with_public_status(args.public_status)
+        .with_origin(args.public_url.as_deref())
         .with_replication_status(replication.sync_status, replication.dm_pull_status);
-    if !args.peers.is_empty() {
+    if !peers.is_empty() {
         tracing::info!(
             sync_interval_secs = args.sync_interval_secs,
             peers = args.peers.len(),
+            shadowbroker_peers = args.sb_peers.len(),
             public_url = args.public_url.as_deref().unwrap_or(""),
             "peer replication configured"
         );
@@ -194,20 +222,26 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     // Graceful shutdown: stop accepting, let in-flight requests finish, but never wait more
     // than SHUTDOWN_GRACE for connections that do not close (every acknowledged write is
     // already committed, so cutting them off loses nothing).
+    let conn_limits = ConnLimits {
+        max_connections: args
+            .max_connections
+            .unwrap_or_else(listen::default_max_connections),
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_secs),
+    };
+    tracing::info!(
+        max_connections = conn_limits.max_connections,
+        header_read_timeout_secs = args.header_read_timeout_secs,
+        "connection limits"
+    );
     let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
     let notify = std::sync::Arc::clone(&stopping);
-    let server = axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let server = listen::serve(listener, router(state), conn_limits, async move {
         shutdown_signal().await;
         notify.notify_one();
     });
-    let server = std::future::IntoFuture::into_future(server);
     tokio::pin!(server);
     tokio::select! {
-        res = &mut server => res.map_err(|e| format!("server error: {e}"))?,
+        _ = &mut server => {}
         _ = async {
             stopping.notified().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

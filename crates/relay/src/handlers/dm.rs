@@ -1,12 +1,14 @@
-//! DM spool handlers (`/api/mesh/dm/*` for clients): register, pubkey, send, poll, ack, status.
+//! DM spool handlers (`/api/mesh/dm/*` for clients): register, pubkey, contacts, send, poll,
+//! ack, status.
 use axum::extract::State;
 use postern_core::api::dm::{
-    poll_params, AckRequest, AckResponse, PollRequest, PollResponse, PubkeyQuery, PubkeyResponse,
-    RegisterRequest, RegisterResponse, SendRequest, SendResponse, StatusRequest, StatusResponse,
-    MAX_ACK_IDS, MAX_POLL_LIMIT,
+    poll_params, AckRequest, AckResponse, ContactsRequest, ContactsResponse, PollRequest,
+    PollResponse, PubkeyQuery, PubkeyResponse, RegisterRequest, RegisterResponse, SendRequest,
+    SendResponse, StatusRequest, StatusResponse, MAX_ACK_IDS, MAX_POLL_LIMIT,
 };
 use postern_core::auth::{self, Action, RequestAuth};
 use postern_core::b64;
+use postern_core::caps::validate_contact_list;
 
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, Signed, SignedRequest};
@@ -41,6 +43,19 @@ impl SignedRequest for PollRequest {
             )));
         }
         Ok(poll_params(self.limit))
+    }
+}
+
+impl SignedRequest for ContactsRequest {
+    const ACTION: Action = Action::DmContacts;
+    fn auth(&self) -> &RequestAuth {
+        &self.auth
+    }
+    /// The sorted sender_refs (`caps::validate_contact_list`).
+    fn signed_params(&self) -> Result<Vec<u8>, ApiError> {
+        validate_contact_list(&self.sender_refs)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok(auth::contacts_params(&self.sender_refs))
     }
 }
 
@@ -80,8 +95,21 @@ pub async fn pubkey(
         node_id: rec.node_id,
         public_key: rec.public_key,
         dh_pub_key: rec.dh_pub_key,
-        registered_at: rec.registered_at,
+        registered_at: None,
     }))
+}
+
+/// `POST /api/mesh/dm/contacts`: replace the caller's contact list (the sender_refs whose
+/// deposits count against the contacts' budget of its mailbox).
+pub async fn contacts(
+    State(st): State<AppState>,
+    Signed { req, now }: Signed<ContactsRequest>,
+) -> Result<ApiJson<ContactsResponse>, ApiError> {
+    let count = st
+        .services()
+        .set_contacts(&req.auth, req.sender_refs, now)
+        .await?;
+    Ok(ApiJson(ContactsResponse { ok: true, count }))
 }
 
 /// `POST /api/mesh/dm/send` (unsigned: the sender is inside the ciphertext).

@@ -1,11 +1,13 @@
 //! Request extractors: JSON and query bodies whose rejections are JSON errors, signed client
-//! requests ([`Signed`]: shape, pre-checks, then `auth::verify_request`), and peer requests
-//! authenticated by `postern_core::peer` HMAC ([`PeerJson`], [`PeerBytes`]).
+//! requests ([`Signed`]: shape, pre-checks, then `auth::verify_request_for` with this relay's
+//! origin, so a request signed for another relay is refused), and peer requests
+//! authenticated by peer auth ([`PeerJson`], [`PeerBytes`]; `super::peer_auth`).
 //!
 //! A peer names its own public URL in `X-Peer-Url`; we look the (normalised) URL up among the
-//! configured peers and check `X-Peer-HMAC` over the exact raw body with `peer_key(secret, that
-//! URL)`. The body size is checked first (413), then the HMAC (403 `peer_unauthorized`), and
-//! only then is the body parsed (422 on a wrong shape).
+//! configured peers and check its MAC (v2: method, path, timestamp, nonce and body, then the
+//! replay cache; v1 body HMAC only for Shadowbroker peers on their endpoint). The body size is
+//! checked first (413), then the MAC (403 `peer_unauthorized`, 401 `peer_stale`, 403
+//! `peer_replayed`), and only then is the body parsed (422 on a wrong shape).
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -56,6 +58,11 @@ impl<T: SignedRequest> FromRequest<AppState> for Signed<T> {
     /// A JSON object without an `auth` member is answered 401 `unauthorized` (the request is
     /// not signed), any other shape problem 422 `bad_request`.
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let host = req
+            .headers()
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned);
         let ApiJson(value) = ApiJson::<serde_json::Value>::from_request(req, state).await?;
         if let serde_json::Value::Object(map) = &value {
             if !map.contains_key("auth") {
@@ -69,9 +76,29 @@ impl<T: SignedRequest> FromRequest<AppState> for Signed<T> {
         let req: T = serde_json::from_value(value).map_err(ApiError::wrong_shape)?;
         let now = state.services().now();
         let params = req.signed_params()?;
-        auth::verify_request(req.auth(), T::ACTION, &params, now)?;
+        let origin = own_origin(state, host.as_deref(), req.auth().origin.as_deref());
+        auth::verify_request_for(req.auth(), &origin, T::ACTION, &params, now)?;
         Ok(Signed { req, now })
     }
+}
+
+/// The origin a signed request must name here: the configured public URL, else the `Host` the
+/// request came in at, under whichever scheme the request claims (http or https; TLS may end
+/// at a proxy). Empty (never matches) when there is neither.
+fn own_origin(state: &AppState, host: Option<&str>, claimed: Option<&str>) -> String {
+    if let Some(o) = state.origin() {
+        return o.to_string();
+    }
+    let Some(host) = host else {
+        return String::new();
+    };
+    let candidates = ["http", "https"]
+        .map(|scheme| auth::normalize_origin(&format!("{scheme}://{host}")).unwrap_or_default());
+    candidates
+        .iter()
+        .find(|c| !c.is_empty() && Some(c.as_str()) == claimed)
+        .unwrap_or(&candidates[0])
+        .clone()
 }
 
 /// A peer request's exact body, after the size check and the peer's HMAC over it.
@@ -85,8 +112,13 @@ impl FromRequest<AppState> for PeerBytes {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let headers = req.headers().clone();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
         let body = Bytes::from_request(req, state).await?;
-        let peer = state.peer_keys().authenticate(&headers, &body)?;
+        let now = state.services().now();
+        let peer = state
+            .peer_keys()
+            .authenticate(&method, &path, &headers, &body, now)?;
         Ok(PeerBytes { peer, body })
     }
 }

@@ -1,5 +1,6 @@
 //! Middleware of every request: the request deadline, per-client rate limits, request counting,
-//! the request log, panic answers and `nosniff`.
+//! the request log, panic answers, the status gate and the security headers (CSP, framing,
+//! `nosniff`, referrer).
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -136,10 +137,41 @@ pub(super) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Resp
     .into_response()
 }
 
-pub(super) async fn no_sniff(mut resp: Response) -> Response {
-    resp.headers_mut().insert(
+/// `/metrics` and the replication status name this relay's peers: 404 unless the relay runs
+/// with `--public-status`.
+pub(super) async fn status_gate(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    if st.public_status() {
+        next.run(req).await
+    } else {
+        ApiError::not_found().into_response()
+    }
+}
+
+/// The Content-Security-Policy of every answer: scripts and wasm from the relay only (Trunk's
+/// loader is a file, not inline), no framing.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'";
+
+/// Security headers on every answer: CSP, anti-framing, `nosniff`, no referrer, no opener.
+pub(super) async fn security_headers(mut resp: Response) -> Response {
+    use header::HeaderValue;
+    let h = resp.headers_mut();
+    h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
-        header::HeaderValue::from_static("nosniff"),
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
     );
     resp
 }

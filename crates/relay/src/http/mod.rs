@@ -6,7 +6,7 @@ use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use axum::routing::{get, post};
 use axum::Router;
 use postern_core::api::dm::{
-    PATH_ACK, PATH_DM_STATUS, PATH_POLL, PATH_PUBKEY, PATH_REGISTER, PATH_SEND,
+    PATH_ACK, PATH_CONTACTS, PATH_DM_STATUS, PATH_POLL, PATH_PUBKEY, PATH_REGISTER, PATH_SEND,
 };
 use postern_core::api::gate as gate_api;
 use postern_core::api::infonet::{
@@ -21,7 +21,9 @@ use crate::handlers::{dm, gate, infonet, peer};
 
 pub mod error;
 pub mod extract;
+pub mod listen;
 mod middleware;
+pub mod peer_auth;
 pub mod state;
 pub mod static_files;
 
@@ -45,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         // DM spool (clients).
         .route(PATH_REGISTER, post(dm::register))
         .route(PATH_PUBKEY, get(dm::pubkey))
+        .route(PATH_CONTACTS, post(dm::contacts))
         .route(PATH_SEND, post(dm::send))
         .route(PATH_POLL, post(dm::poll))
         .route(PATH_ACK, post(dm::ack))
@@ -56,7 +59,10 @@ pub fn router(state: AppState) -> Router {
         .route(PATH_SYNC, get(infonet::sync_get).post(infonet::sync_post))
         .route(PATH_APPEND, post(infonet::append))
         .route(PATH_PRIVATE_STATUS, get(infonet::private_status))
-        .route(PATH_METRICS, get(infonet::metrics))
+        .route(
+            PATH_METRICS,
+            get(infonet::metrics).layer(from_fn_with_state(state.clone(), mw::status_gate)),
+        )
         // Private gates (clients).
         .route(gate_api::PATH_EPOCH, post(gate::publish_epoch))
         .route(gate_api::PATH_MESSAGE, post(gate::deposit_message))
@@ -79,8 +85,14 @@ pub fn router(state: AppState) -> Router {
             post(peer::gate_push).layer(DefaultBodyLimit::max(gate_api::MAX_PEER_PUSH_BODY_BYTES)),
         )
         .route(gate_api::PATH_PEER_PULL, post(peer::gate_pull))
-        .route(PATH_SYNC_STATUS, get(peer::sync_status))
-        .route(PATH_DM_PULL_STATUS, get(peer::dm_pull_status))
+        .route(
+            PATH_SYNC_STATUS,
+            get(peer::sync_status).layer(from_fn_with_state(state.clone(), mw::status_gate)),
+        )
+        .route(
+            PATH_DM_PULL_STATUS,
+            get(peer::dm_pull_status).layer(from_fn_with_state(state.clone(), mw::status_gate)),
+        )
         .method_not_allowed_fallback(static_files::method_not_allowed)
         .fallback(static_files::fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -89,6 +101,6 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), mw::rate_limit))
         .layer(from_fn(mw::log_requests))
         .layer(from_fn_with_state(state.clone(), mw::count_requests))
-        .layer(map_response(mw::no_sniff))
+        .layer(map_response(mw::security_headers))
         .with_state(state)
 }

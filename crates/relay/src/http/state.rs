@@ -1,24 +1,16 @@
 //! The HTTP application state: the domain services plus what only the HTTP layer needs (web
 //! root, request timeout, rate limiters, metrics, inbound peer keys, replication status views)
-//! and the inbound peer keys ([`PeerKeys`]: `postern_core::peer` HMAC over the exact body).
-use std::collections::HashMap;
+//! and the inbound peer keys ([`PeerKeys`], `super::peer_auth`).
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-
-use axum::http::{HeaderMap, StatusCode};
-use postern_core::api::peer::codes as pcodes;
-use postern_core::peer::{
-    normalize_peer_url, peer_key, verify_body, HEADER_PEER_HMAC, HEADER_PEER_URL, PEER_KEY_BYTES,
-};
-use zeroize::Zeroizing;
 
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::replication::status::{PullStatus, SyncStatus};
 use crate::service::Services;
 
-use super::error::ApiError;
+pub use super::peer_auth::PeerKeys;
 
 /// Default write requests per minute per client (append, DM send/register).
 pub const DEFAULT_WRITE_RATE_PER_MIN: u32 = 60;
@@ -40,6 +32,10 @@ pub struct AppState {
     sync_status: Arc<SyncStatus>,
     /// DM pull state per peer (cursors are persisted; this is the memory view).
     dm_pull_status: Arc<PullStatus>,
+    /// Whether `/metrics` and the replication status (which name the peers) are public.
+    public_status: bool,
+    /// This relay's normalised public URL: the origin signed client requests must name.
+    origin: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -54,6 +50,8 @@ impl AppState {
             peer_keys: Arc::new(PeerKeys::default()),
             sync_status: Arc::new(SyncStatus::default()),
             dm_pull_status: Arc::new(PullStatus::default()),
+            public_status: false,
+            origin: None,
         }
     }
 
@@ -73,6 +71,20 @@ impl AppState {
     /// Keys of the peers allowed to call the peer endpoints.
     pub fn with_peer_keys(mut self, keys: PeerKeys) -> Self {
         self.peer_keys = Arc::new(keys);
+        self
+    }
+
+    /// The relay's public URL (normalised, `auth::normalize_origin`): signed client requests
+    /// must be signed for it. Without one, the origin is the `Host` the request came in at
+    /// (weaker: a relay could replay a request with a forged `Host`).
+    pub fn with_origin(mut self, origin: Option<&str>) -> Self {
+        self.origin = origin.map(Arc::from);
+        self
+    }
+
+    /// Serve `/metrics` and the replication status to anyone (otherwise 404).
+    pub fn with_public_status(mut self, public: bool) -> Self {
+        self.public_status = public;
         self
     }
 
@@ -107,6 +119,14 @@ impl AppState {
         &self.web
     }
 
+    pub(super) fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    pub(super) fn public_status(&self) -> bool {
+        self.public_status
+    }
+
     pub(super) fn request_timeout(&self) -> Duration {
         self.request_timeout
     }
@@ -117,49 +137,5 @@ impl AppState {
         } else {
             &self.read_limit
         }
-    }
-}
-
-/// Inbound peer keys by normalised peer URL (`peer_key(secret, peer URL)`).
-#[derive(Default)]
-pub struct PeerKeys {
-    inbound: HashMap<String, Zeroizing<[u8; PEER_KEY_BYTES]>>,
-}
-
-impl PeerKeys {
-    /// Keys of the peers `(normalised URL, shared secret)`.
-    pub fn new<'a>(peers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
-        PeerKeys {
-            inbound: peers
-                .into_iter()
-                .map(|(url, secret)| (url.to_string(), Zeroizing::new(peer_key(secret, url))))
-                .collect(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.inbound.is_empty()
-    }
-
-    /// The authenticated peer URL of a request, or 403 `peer_unauthorized`.
-    pub fn authenticate(&self, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
-        let deny =
-            |detail: &str| ApiError::new(StatusCode::FORBIDDEN, pcodes::PEER_UNAUTHORIZED, detail);
-        let url = headers
-            .get(HEADER_PEER_URL)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| deny("missing X-Peer-Url"))?;
-        let url =
-            normalize_peer_url(url).map_err(|_| deny("X-Peer-Url is not a valid peer URL"))?;
-        let key = self
-            .inbound
-            .get(&url)
-            .ok_or_else(|| deny("X-Peer-Url is not a configured peer"))?;
-        let mac = headers
-            .get(HEADER_PEER_HMAC)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| deny("missing X-Peer-HMAC"))?;
-        verify_body(key, body, mac).map_err(|_| deny("X-Peer-HMAC does not match the body"))?;
-        Ok(url)
     }
 }

@@ -25,6 +25,9 @@ pub(super) async fn fallback(State(st): State<AppState>, req: Request) -> Respon
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return ApiError::method_not_allowed("method not allowed").into_response();
     }
+    if !is_plain_path(req.uri().path()) {
+        return ApiError::not_found().into_response();
+    }
     let index = st.web().join("index.html");
     let built = tokio::fs::metadata(&index)
         .await
@@ -39,6 +42,11 @@ pub(super) async fn fallback(State(st): State<AppState>, req: Request) -> Respon
         Ok(resp) => resp.map(Body::new),
         Err(never) => match never {},
     };
+    if resp.status().is_server_error() {
+        // An I/O error on a path that passed the checks above: nothing to serve.
+        tracing::debug!(status = resp.status().as_u16(), "static file not served");
+        return ApiError::not_found().into_response();
+    }
     if resp.status().is_success() {
         resp.headers_mut().insert(
             header::CACHE_CONTROL,
@@ -46,6 +54,36 @@ pub(super) async fn fallback(State(st): State<AppState>, req: Request) -> Respon
         );
     }
     resp
+}
+
+/// Whether a static path, percent-decoded, is UTF-8 without control characters (a NUL would
+/// make opening the file an I/O error, i.e. a 500, in `ServeDir`).
+fn is_plain_path(path: &str) -> bool {
+    let b = path.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(v) => {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+                None => return false,
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => !s.chars().any(char::is_control),
+        Err(_) => false,
+    }
 }
 
 /// A known path with a method it does not answer.
@@ -76,7 +114,17 @@ fn is_content_hashed(name: &str) -> bool {
 
 #[cfg(test)]
 mod cache_tests {
-    use super::cache_control_for;
+    use super::{cache_control_for, is_plain_path};
+
+    #[test]
+    fn control_characters_and_bad_escapes_are_not_plain_paths() {
+        for ok in ["/", "/index.html", "/a%20b.js", "/%C3%A9t%C3%A9"] {
+            assert!(is_plain_path(ok), "{ok}");
+        }
+        for bad in ["/%00", "/a%00b", "/%1f", "/%7F", "/%ff", "/%zz", "/%4"] {
+            assert!(!is_plain_path(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn hashed_assets_are_immutable_and_the_shell_revalidates() {

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use postern_core::peer::normalize_peer_url;
+use postern_core::peer::{
+    normalize_peer_url, peer_key, sign_body, v2, PeerScheme, HEADER_PEER_HMAC, HEADER_PEER_URL,
+    PEER_KEY_BYTES,
+};
 use zeroize::Zeroizing;
 
 /// TLS client configuration of outbound peer requests when `--peer-ca` is given (set once at
@@ -108,12 +111,49 @@ pub async fn post_json_async(
     .unwrap_or_else(|e| Err((e.to_string(), 0)))
 }
 
-/// `--peer URL=SECRET`.
+/// `--peer URL=SECRET` (another Postern relay, peer auth v2) or `--sb-peer URL=SECRET` (a
+/// Shadowbroker node, its body-only v1 HMAC).
 #[derive(Clone)]
 pub struct PeerSpec {
     /// Normalised URL.
     pub url: String,
     pub secret: Zeroizing<Vec<u8>>,
+    pub scheme: PeerScheme,
+}
+
+/// The authentication headers of requests this relay sends to one peer.
+pub struct PeerSigner {
+    own: String,
+    scheme: PeerScheme,
+    v1: Zeroizing<[u8; PEER_KEY_BYTES]>,
+    v2: Zeroizing<[u8; PEER_KEY_BYTES]>,
+}
+
+impl PeerSigner {
+    /// Signing as `own` (our normalised public URL) towards the peer of `spec`.
+    pub fn new(spec: &PeerSpec, own: &str) -> Self {
+        PeerSigner {
+            own: own.to_string(),
+            scheme: spec.scheme,
+            v1: Zeroizing::new(peer_key(&spec.secret, own)),
+            v2: Zeroizing::new(v2::peer_key_v2(&spec.secret, own)),
+        }
+    }
+
+    /// Headers of a `POST path` with `body` at `now`: for a Postern peer the v2 headers (and
+    /// the v1 HMAC, which only a relay of the previous version reads); for a Shadowbroker
+    /// node its v1 HMAC only.
+    pub fn headers(&self, path: &str, body: &[u8], now: u64) -> Vec<(&'static str, String)> {
+        let mut h = vec![
+            (HEADER_PEER_URL, self.own.clone()),
+            (HEADER_PEER_HMAC, sign_body(&self.v1, body)),
+        ];
+        if self.scheme == PeerScheme::Postern {
+            let s = v2::sign(&self.v2, "POST", path, body, now, &mut rand_core::OsRng);
+            h.extend(s.pairs().map(|(k, v)| (k, v.to_string())));
+        }
+        h
+    }
 }
 
 impl std::fmt::Debug for PeerSpec {
@@ -122,7 +162,14 @@ impl std::fmt::Debug for PeerSpec {
     }
 }
 
-/// clap parser of `URL=SECRET` (split at the first `=`; the URL is normalised).
+/// clap parser of `--sb-peer URL=SECRET` (a Shadowbroker node).
+pub fn parse_sb_peer_spec(s: &str) -> Result<PeerSpec, String> {
+    let mut p = parse_peer_spec(s)?;
+    p.scheme = PeerScheme::Shadowbroker;
+    Ok(p)
+}
+
+/// clap parser of `--peer URL=SECRET` (split at the first `=`; the URL is normalised).
 pub fn parse_peer_spec(s: &str) -> Result<PeerSpec, String> {
     let (url, secret) = s
         .split_once('=')
@@ -134,6 +181,7 @@ pub fn parse_peer_spec(s: &str) -> Result<PeerSpec, String> {
     Ok(PeerSpec {
         url,
         secret: Zeroizing::new(secret.as_bytes().to_vec()),
+        scheme: PeerScheme::Postern,
     })
 }
 

@@ -24,11 +24,9 @@ use postern_core::api::infonet::{
 use postern_core::api::peer::{PeerPullRequest, PeerPullResponse, PATH_DM_PEER_PULL};
 use postern_core::canonical::PROTOCOL_VERSION;
 use postern_core::json::{self, Value};
-use postern_core::peer::{sign_body, HEADER_PEER_HMAC, HEADER_PEER_URL, PEER_KEY_BYTES};
 use postern_core::sync::SyncWorkerState;
-use zeroize::Zeroizing;
 
-use super::client::post_json_async;
+use super::client::{post_json_async, PeerSigner};
 use super::pull::{Feed, PeerLink, Round};
 use super::status::{PullStatus, SyncStatus};
 use crate::metrics::Metrics;
@@ -55,21 +53,6 @@ const GATE_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 const GATE_MAX_PAGES: usize = 100;
 /// Timeout of one pull request.
 pub const PULL_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The HMAC identity a signed pull uses: our own public URL and the key shared with the peer.
-pub struct Signer {
-    pub own: String,
-    pub key: Zeroizing<[u8; PEER_KEY_BYTES]>,
-}
-
-impl Signer {
-    fn headers(&self, body: &[u8]) -> Vec<(&'static str, String)> {
-        vec![
-            (HEADER_PEER_URL, self.own.clone()),
-            (HEADER_PEER_HMAC, sign_body(&self.key, body)),
-        ]
-    }
-}
 
 const LOCAL: &str = "local storage error";
 
@@ -334,7 +317,7 @@ impl Feed for ChainFeed {
 /// DM pull-from-peers of one peer.
 pub struct DmFeed {
     pub link: PeerLink,
-    pub signer: Signer,
+    pub signer: PeerSigner,
     pub status: Arc<PullStatus>,
 }
 
@@ -368,7 +351,7 @@ impl DmFeed {
             limit: DM_PAGE,
         })
         .map_err(|e| Round::err(e.to_string()))?;
-        let headers = self.signer.headers(&body);
+        let headers = self.signer.headers(PATH_DM_PEER_PULL, &body, svc.now());
         let url = format!("{peer}{PATH_DM_PEER_PULL}");
         let bytes = post_json_async(
             &self.link.agent,
@@ -498,7 +481,7 @@ impl Feed for DmFeed {
 /// Gate feed pull from one peer.
 pub struct GateFeed {
     pub link: PeerLink,
-    pub signer: Signer,
+    pub signer: PeerSigner,
 }
 
 impl GateFeed {
@@ -522,7 +505,9 @@ impl GateFeed {
             limit: PEER_PULL_MAX_LIMIT,
         })
         .map_err(|e| Round::err(e.to_string()))?;
-        let headers = self.signer.headers(&body);
+        let headers = self
+            .signer
+            .headers(gate_api::PATH_PEER_PULL, &body, svc.now());
         let url = format!("{peer}{}", gate_api::PATH_PEER_PULL);
         let bytes = post_json_async(
             &self.link.agent,

@@ -1,7 +1,6 @@
 //! One delivery attempt of an outbound replication job (a row of the durable outbox, queued
 //! as a [`Job`] by the store) and how its answer is classified.
 use postern_core::api::codes;
-use postern_core::peer::{HEADER_PEER_HMAC, HEADER_PEER_URL};
 
 pub use crate::store::Job;
 
@@ -14,14 +13,19 @@ pub enum Attempt {
     Retry(String, u64),
 }
 
-/// POST one job's exact body to `url`, signed as `own` with `mac`.
-pub fn send_once(agent: &ureq::Agent, url: &str, own: &str, mac: &str, body: &[u8]) -> Attempt {
-    let resp = agent
-        .post(url)
-        .set("Content-Type", "application/json")
-        .set(HEADER_PEER_URL, own)
-        .set(HEADER_PEER_HMAC, mac)
-        .send_bytes(body);
+/// POST one job's exact body to `url` with the peer-auth `headers`. A `peer_stale` (the clocks
+/// disagree by more than the window) or `peer_busy` refusal is retried, not dropped.
+pub fn send_once(
+    agent: &ureq::Agent,
+    url: &str,
+    headers: &[(&'static str, String)],
+    body: &[u8],
+) -> Attempt {
+    let mut req = agent.post(url).set("Content-Type", "application/json");
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let resp = req.send_bytes(body);
     match resp {
         Ok(_) => Attempt::Ok,
         Err(ureq::Error::Status(code, r)) => {
@@ -32,7 +36,8 @@ pub fn send_once(agent: &ureq::Agent, url: &str, own: &str, mac: &str, body: &[u
             let text = r.into_string().unwrap_or_default();
             let rate_limited =
                 code == 429 && text.contains(&format!("\"{}\"", codes::RATE_LIMITED));
-            if code >= 500 || code == 408 || rate_limited {
+            let stale = code == 401 && text.contains("\"peer_stale\"");
+            if code >= 500 || code == 408 || rate_limited || stale {
                 Attempt::Retry(format!("status {code}"), retry_after)
             } else {
                 Attempt::Rejected(code, text.chars().take(200).collect())

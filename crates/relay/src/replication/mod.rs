@@ -5,8 +5,7 @@
 //! [`status`].
 use std::sync::Arc;
 
-use postern_core::peer::peer_key;
-use zeroize::Zeroizing;
+use postern_core::peer::PeerScheme;
 
 use crate::metrics::Metrics;
 use crate::service::Services;
@@ -20,7 +19,8 @@ pub mod status;
 
 pub use client::PeerSpec;
 
-use feeds::{ChainFeed, DmFeed, GateFeed, Signer};
+use client::PeerSigner;
+use feeds::{ChainFeed, DmFeed, GateFeed};
 use pull::PeerLink;
 use status::{PullStatus, SyncStatus};
 
@@ -67,10 +67,7 @@ pub fn start(cfg: &Config<'_>, svc: &Services, metrics: &Arc<Metrics>) -> Runnin
         peer: spec.url.clone(),
         agent: client::outbound_agent(feeds::PULL_TIMEOUT),
     };
-    let signer = |spec: &PeerSpec, own: &str| Signer {
-        own: own.to_string(),
-        key: Zeroizing::new(peer_key(&spec.secret, own)),
-    };
+    let signer = PeerSigner::new;
     for spec in cfg.peers {
         let feed = ChainFeed {
             link: link(spec),
@@ -82,16 +79,18 @@ pub fn start(cfg: &Config<'_>, svc: &Services, metrics: &Arc<Metrics>) -> Runnin
         };
         tokio::spawn(pull::run(feed, pull::config(cfg.sync_interval_secs)));
     }
-    // Pulling signs as this relay, so without a public URL nothing else is pulled.
+    // Pulling signs as this relay, so without a public URL nothing else is pulled. Shadowbroker
+    // nodes have no DM or gate feed.
     if let Some(own) = cfg.public_url {
-        for spec in cfg.peers {
+        let postern = || cfg.peers.iter().filter(|p| p.scheme == PeerScheme::Postern);
+        for spec in postern() {
             let feed = GateFeed {
                 link: link(spec),
                 signer: signer(spec, own),
             };
             tokio::spawn(pull::run(feed, GateFeed::config(cfg.sync_interval_secs)));
         }
-        for spec in cfg.peers {
+        for spec in postern() {
             let feed = DmFeed {
                 link: link(spec),
                 signer: signer(spec, own),

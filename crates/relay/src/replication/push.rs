@@ -8,11 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use postern_core::peer::{peer_key, sign_body, PEER_KEY_BYTES};
 use tokio::sync::Notify;
-use zeroize::Zeroizing;
 
-use super::client::{outbound_agent, PeerSpec};
+use super::client::{outbound_agent, PeerSigner, PeerSpec};
 use super::job::{send_once, Attempt};
 use crate::metrics::Metrics;
 use crate::service::Services;
@@ -42,8 +40,7 @@ pub fn start(own: &str, specs: &[PeerSpec], svc: &Services, metrics: &Arc<Metric
         let notify = Arc::new(Notify::new());
         let sender = Sender {
             peer: spec.url.clone(),
-            own: own.to_string(),
-            key: Zeroizing::new(peer_key(&spec.secret, own)),
+            signer: Arc::new(PeerSigner::new(spec, own)),
             notify: Arc::clone(&notify),
             svc: svc.clone(),
             metrics: Arc::clone(metrics),
@@ -60,8 +57,7 @@ pub fn start(own: &str, specs: &[PeerSpec], svc: &Services, metrics: &Arc<Metric
 /// One peer's outbound sender.
 struct Sender {
     peer: String,
-    own: String,
-    key: Zeroizing<[u8; PEER_KEY_BYTES]>,
+    signer: Arc<PeerSigner>,
     notify: Arc<Notify>,
     svc: Services,
     metrics: Arc<Metrics>,
@@ -103,13 +99,12 @@ impl Sender {
                 continue;
             }
             let body = row.body.into_bytes();
-            let mac = sign_body(&self.key, &body);
+            let headers = self.signer.headers(&row.path, &body, now);
             let url = format!("{}{}", self.peer, row.path);
-            let (a, own) = (agent.clone(), self.own.clone());
-            let attempt =
-                tokio::task::spawn_blocking(move || send_once(&a, &url, &own, &mac, &body))
-                    .await
-                    .unwrap_or_else(|e| Attempt::Retry(e.to_string(), 0));
+            let a = agent.clone();
+            let attempt = tokio::task::spawn_blocking(move || send_once(&a, &url, &headers, &body))
+                .await
+                .unwrap_or_else(|e| Attempt::Retry(e.to_string(), 0));
             let id = row.id;
             // A storage failure here is logged by `run`; the row is looked at again.
             let _ = match attempt {

@@ -6,7 +6,9 @@
 //! `append::normalize_for_append` (the reference's order: normalise, validate, then the
 //! signature is verified over the normalised payload by `ChainState::ingest`),
 //! `verify::verify_key_rotation_claim` (for `key_rotate`) and `ChainState::ingest`; this module
-//! fills what the relay owns (`prev_hash`, `timestamp`, `event_id`) and stores the result.
+//! fills what the relay owns (`prev_hash`, `timestamp`, `event_id`) and stores the result in its
+//! one canonical byte form (`ChainEvent::canonical`: a pushed copy with altered unsigned fields
+//! is stored as the canonical form, one without any is refused `non_canonical_event`).
 //! Readers get the chain in full ([`View::Full`], authenticated peer relays) or as core's public
 //! view ([`View::Public`]: private events as link-only redaction stubs,
 //! `postern_core::public_view`). On startup the chain is replayed through `ChainState::ingest`
@@ -15,7 +17,7 @@
 use postern_core::api::infonet::{codes as icodes, AppendRequest};
 use postern_core::append::normalize_for_append;
 use postern_core::canonical::GENESIS_HASH;
-use postern_core::event::ChainEvent;
+use postern_core::event::{ChainEvent, NonCanonical};
 use postern_core::json::{self, Value};
 use postern_core::merkle;
 use postern_core::public_view::{is_private_type, redact_text};
@@ -85,6 +87,20 @@ impl Refusal {
             kind,
             code: r.reason.as_str(),
             detail: r.detail,
+        }
+    }
+
+    /// An event without a canonical form (`ChainEvent::canonical`): `non_canonical_event`,
+    /// except a wrong protocol version, which keeps the verifier's code.
+    fn from_non_canonical(e: NonCanonical) -> Self {
+        let code = match e {
+            NonCanonical::ProtocolVersion => icodes::UNSUPPORTED_PROTOCOL,
+            _ => e.code(),
+        };
+        Refusal {
+            kind: RefusalKind::Invalid,
+            code,
+            detail: e.to_string(),
         }
     }
 
@@ -328,7 +344,7 @@ impl Chain {
                 return Ok(Err(Refusal::from_rejection(r)));
             }
         }
-        let mut evt = ChainEvent {
+        let evt = ChainEvent {
             event_id: String::new(),
             prev_hash: self.loaded.state.head().to_string(),
             event_type: input.event_type,
@@ -341,6 +357,10 @@ impl Chain {
             public_key: input.public_key,
             public_key_algo: input.public_key_algo,
             protocol_version: input.protocol_version,
+        };
+        let mut evt = match evt.canonical() {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(Refusal::from_non_canonical(e))),
         };
         evt.event_id = evt.computed_event_id();
         let opts = VerifyOptions {
@@ -387,6 +407,19 @@ impl Chain {
                         icodes::INVALID_PAYLOAD,
                         format!("event {i} is not a chain event: {e}"),
                     )))
+                }
+            };
+            // One byte form per event id: a copy with altered unsigned fields is stored (and
+            // served) in the canonical form; one that has none is refused.
+            let evt = match evt.canonical() {
+                Ok(e) => e,
+                Err(e) => {
+                    let r = Refusal::from_non_canonical(e);
+                    return Ok(PushOutcome::Refused(refuse(
+                        r.kind,
+                        r.code,
+                        format!("event {i}: {}", r.detail),
+                    )));
                 }
             };
             if evt.event_id == evt.computed_event_id()

@@ -174,6 +174,22 @@ impl Services {
         })
     }
 
+    /// Replace the caller's contact list (validated by the handler: canonical, bounded).
+    pub async fn set_contacts(
+        &self,
+        auth: &RequestAuth,
+        sender_refs: Vec<String>,
+        now: u64,
+    ) -> Result<u64, DmError> {
+        let n = Nonce::of(auth);
+        Ok(self
+            .store
+            .run("contacts", move |s| {
+                s.set_contacts(n.as_use(), &sender_refs, now)
+            })
+            .await??)
+    }
+
     /// The caller's messages, oldest first (at most `limit`), and the mailbox total.
     pub async fn poll(
         &self,

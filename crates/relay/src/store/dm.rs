@@ -1,6 +1,9 @@
 //! DM spool storage: registered keys, the mailbox, ack tombstones and the DM pull feed.
 use postern_core::api::dm::{DeliveryState, StoredDm};
-use postern_core::caps::{check_deposit, CapError, DepositDecision, SpoolLimits, SpoolState};
+use postern_core::caps::{
+    check_budgeted, Budget, BudgetedState, CapError, DepositDecision, SpoolLimits,
+    DEFAULT_STRANGER_CAP,
+};
 use postern_core::dm::DmEnvelope;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
@@ -276,6 +279,74 @@ impl Store {
         Ok(removed)
     }
 
+    /// Replace the signer's contact list (already validated: canonical, bounded); consumes the
+    /// request nonce. Returns the number of sender_refs on it.
+    pub fn set_contacts(
+        &mut self,
+        nonce: NonceUse<'_>,
+        sender_refs: &[String],
+        now: u64,
+    ) -> Result<Result<u64, Replayed>, StoreError> {
+        let owner_id = nonce.node_id;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Err(r) = Self::consume_nonce(&tx, nonce, now)? {
+            return Ok(Err(r));
+        }
+        tx.execute(
+            "DELETE FROM dm_contacts WHERE owner_id = ?1",
+            params![owner_id],
+        )?;
+        {
+            let mut stmt =
+                tx.prepare("INSERT INTO dm_contacts (owner_id, sender_ref) VALUES (?1, ?2)")?;
+            for r in sender_refs {
+                stmt.execute(params![owner_id, r])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO dm_contact_lists (owner_id, updated_at) VALUES (?1, ?2)
+             ON CONFLICT(owner_id) DO UPDATE SET updated_at = excluded.updated_at",
+            params![owner_id, to_i64(now)],
+        )?;
+        tx.commit()?;
+        Ok(Ok(sender_refs.len() as u64))
+    }
+
+    /// The budget a deposit from `sender_ref` to `owner_id` counts against
+    /// (`caps::Budget::of` over the stored contact list).
+    fn budget_of(
+        tx: &rusqlite::Transaction<'_>,
+        owner_id: &str,
+        sender_ref: &str,
+    ) -> Result<Budget, StoreError> {
+        let has_list = tx
+            .query_row(
+                "SELECT 1 FROM dm_contact_lists WHERE owner_id = ?1",
+                params![owner_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !has_list {
+            return Ok(Budget::Shared);
+        }
+        let listed = tx
+            .query_row(
+                "SELECT 1 FROM dm_contacts WHERE owner_id = ?1 AND sender_ref = ?2",
+                params![owner_id, sender_ref],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        Ok(if listed {
+            Budget::Contact
+        } else {
+            Budget::Stranger
+        })
+    }
+
     fn deposit_with(
         &mut self,
         env: &DmEnvelope,
@@ -322,22 +393,33 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?;
-        let mailbox_len: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1",
-            params![env.recipient_id],
-            |r| r.get(0),
-        )?;
         let pair_len: i64 = tx.query_row(
             "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1 AND sender_ref = ?2",
             params![env.recipient_id, env.sender_ref],
             |r| r.get(0),
         )?;
-        let state = SpoolState {
-            already_stored: existing.is_some(),
-            mailbox_len: usize::try_from(mailbox_len).unwrap_or(usize::MAX),
-            pair_len: usize::try_from(pair_len).unwrap_or(usize::MAX),
+        let budget = Self::budget_of(&tx, &env.recipient_id, &env.sender_ref)?;
+        let budget_len: i64 = match budget {
+            Budget::Shared => tx.query_row(
+                "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1",
+                params![env.recipient_id],
+                |r| r.get(0),
+            )?,
+            Budget::Contact | Budget::Stranger => tx.query_row(
+                "SELECT COUNT(*) FROM messages m WHERE m.recipient_id = ?1 AND
+                   EXISTS (SELECT 1 FROM dm_contacts c
+                           WHERE c.owner_id = ?1 AND c.sender_ref = m.sender_ref) = ?2",
+                params![env.recipient_id, budget == Budget::Contact],
+                |r| r.get(0),
+            )?,
         };
-        match check_deposit(limits, state) {
+        let state = BudgetedState {
+            already_stored: existing.is_some(),
+            pair_len: usize::try_from(pair_len).unwrap_or(usize::MAX),
+            budget,
+            budget_len: usize::try_from(budget_len).unwrap_or(usize::MAX),
+        };
+        match check_budgeted(limits, DEFAULT_STRANGER_CAP.min(limits.mailbox_cap), state) {
             Err(cap) => Ok(Deposit::Refused(cap)),
             Ok(DepositDecision::Duplicate) => {
                 // Nothing was written except possibly pruning; keep that.

@@ -188,6 +188,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE infonet_public RENAME TO infonet_chain;
     ALTER TABLE infonet_private RENAME TO infonet_private_legacy;
     ALTER TABLE sync_peer_state ADD COLUMN incomplete_view TEXT NOT NULL DEFAULT '';",
+    // 8: mailbox budgets. `dm_contact_lists` marks owners that registered a contact list (an
+    // empty list is still a list); `dm_contacts` holds its sender_refs. Deposits under a listed
+    // sender_ref count against the contacts' budget, others against the strangers' budget.
+    "CREATE TABLE dm_contact_lists (
+        owner_id   TEXT PRIMARY KEY NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE dm_contacts (
+        owner_id   TEXT NOT NULL,
+        sender_ref TEXT NOT NULL,
+        PRIMARY KEY (owner_id, sender_ref)
+    ) STRICT, WITHOUT ROWID;",
 ];
 
 /// Apply the migrations `conn` has not seen yet, each in its own exclusive transaction. A

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use postern_core::api::dm::*;
-use postern_core::auth::{sign_request, Action, RequestAuth};
+use postern_core::auth::{sign_request_for, Action, RequestAuth};
 use postern_core::{b64, dm, Identity, PublicIdentity};
 use rand_core::OsRng;
 use serde_json::Value;
@@ -26,6 +26,9 @@ pub fn now() -> u64 {
 pub struct Relay {
     child: Option<Child>,
     pub base: String,
+    /// The origin client requests are signed for: `base`, unless the relay runs with a
+    /// `--public-url` the test does not reach it at.
+    pub origin: String,
     pub log: PathBuf,
     _logdir: tempfile::TempDir,
     _web: Option<tempfile::TempDir>,
@@ -70,6 +73,12 @@ impl Relay {
     /// Like [`Relay::launch`], but a relay that exits (or prints something else) before its
     /// address line is an `Err` with its log, e.g. when a chosen port was taken meanwhile.
     pub fn try_launch(mut cmd: Command) -> Result<Relay, String> {
+        // Tests read /metrics and the replication status, which a relay keeps private unless
+        // told otherwise; a command that sets (or removes) the variable keeps its choice
+        // (tests/web_surface.rs checks the default).
+        if !cmd.get_envs().any(|(k, _)| k == "POSTERN_PUBLIC_STATUS") {
+            cmd.env("POSTERN_PUBLIC_STATUS", "true");
+        }
         let logdir = tempfile::tempdir().unwrap();
         let log = logdir.path().join("relay.log");
         let stderr = std::fs::File::create(&log).unwrap();
@@ -113,6 +122,7 @@ impl Relay {
         Ok(Relay {
             child: Some(child),
             base: addr.to_string(),
+            origin: addr.to_string(),
             log,
             _logdir: logdir,
             _web: None,
@@ -208,7 +218,14 @@ impl Relay {
 
     pub fn register(&self, id: &Identity) -> Resp {
         let dh = id.dh_public();
-        let auth = sign_request(id, Action::DmRegister, dh.as_bytes(), now(), &mut OsRng);
+        let auth = sign_request_for(
+            id,
+            &self.origin,
+            Action::DmRegister,
+            dh.as_bytes(),
+            now(),
+            &mut OsRng,
+        );
         self.post(
             PATH_REGISTER,
             &RegisterRequest {
@@ -244,15 +261,23 @@ impl Relay {
         )
     }
 
-    pub fn poll_auth(id: &Identity, limit: u32, ts: u64) -> RequestAuth {
-        sign_request(id, Action::DmPoll, &poll_params(limit), ts, &mut OsRng)
+    /// A poll signed for this relay.
+    pub fn poll_auth(&self, id: &Identity, limit: u32, ts: u64) -> RequestAuth {
+        sign_request_for(
+            id,
+            &self.origin,
+            Action::DmPoll,
+            &poll_params(limit),
+            ts,
+            &mut OsRng,
+        )
     }
 
     pub fn poll(&self, id: &Identity) -> PollResponse {
         let r = self.post(
             PATH_POLL,
             &PollRequest {
-                auth: Self::poll_auth(id, MAX_POLL_LIMIT, now()),
+                auth: self.poll_auth(id, MAX_POLL_LIMIT, now()),
                 limit: MAX_POLL_LIMIT,
             },
         );
@@ -261,8 +286,9 @@ impl Relay {
     }
 
     pub fn ack(&self, id: &Identity, msg_ids: &[String]) -> AckResponse {
-        let auth = sign_request(
+        let auth = sign_request_for(
             id,
+            &self.origin,
             Action::DmAck,
             &postern_core::auth::ack_params(msg_ids),
             now(),
@@ -462,4 +488,65 @@ impl Mesh {
         }
         panic!("could not start the mesh: {last_err}");
     }
+}
+
+/// The peer-auth headers a Postern relay at `own` sends with `POST path` and `body` at `ts`:
+/// the v2 headers (method, path, timestamp, nonce, body) and the v1 body HMAC.
+pub fn peer_headers_at(
+    secret: &str,
+    own: &str,
+    path: &str,
+    body: &[u8],
+    ts: u64,
+) -> Vec<(String, String)> {
+    use postern_core::peer::{normalize_peer_url, peer_key, sign_body, v2};
+    let url = normalize_peer_url(own).unwrap();
+    let k1 = peer_key(secret.as_bytes(), &url);
+    let k2 = v2::peer_key_v2(secret.as_bytes(), &url);
+    let h = v2::sign(&k2, "POST", path, body, ts, &mut OsRng);
+    let mut headers = vec![
+        (
+            postern_core::peer::HEADER_PEER_URL.to_string(),
+            own.to_string(),
+        ),
+        (
+            postern_core::peer::HEADER_PEER_HMAC.to_string(),
+            sign_body(&k1, body),
+        ),
+    ];
+    headers.extend(
+        h.pairs()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    headers
+}
+
+/// [`peer_headers_at`] now.
+pub fn peer_headers(secret: &str, own: &str, path: &str, body: &[u8]) -> Vec<(String, String)> {
+    peer_headers_at(secret, own, path, body, now())
+}
+
+/// POST `body` to `relay` with exactly `headers`.
+pub fn post_with_headers(
+    relay: &Relay,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Resp {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build();
+    let mut req = agent
+        .post(&relay.url(path))
+        .set("Content-Type", "application/json");
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    Relay::finish(req.send_bytes(body))
+}
+
+/// POST `body` to `relay` signed (peer auth v2) as the Postern peer `own` with `secret`.
+pub fn peer_post(relay: &Relay, path: &str, own: &str, secret: &str, body: &[u8]) -> Resp {
+    post_with_headers(relay, path, &peer_headers(secret, own, path, body), body)
 }

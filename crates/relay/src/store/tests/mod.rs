@@ -41,6 +41,7 @@ pub(super) fn proof(node: &str) -> postern_core::auth::RequestAuth {
         timestamp: 1,
         nonce: "00".repeat(16),
         signature: "00".repeat(64),
+        origin: None,
     }
 }
 
