@@ -16,9 +16,7 @@
 //! | [`GateKeyring::add_epoch`](super::GateKeyring::add_epoch), `insert_key` | [`AddEpochError`] |
 use thiserror::Error;
 
-// Through the parent's flat re-exports: `message` and `epoch` import this module, not the
-// other way round.
-use super::{RosterError, MAX_BODY_LEN};
+use super::limits::{MAX_BODY_LEN, MAX_MEMBERS};
 use crate::wire::WireError;
 
 /// A gate id that is not 32 lower-case hex characters.
@@ -243,4 +241,23 @@ impl From<WireError> for OpenError {
     fn from(e: WireError) -> Self {
         OpenError::Format(e.into())
     }
+}
+
+/// A roster that cannot be an epoch's member list.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RosterError {
+    #[error("roster is empty")]
+    Empty,
+    #[error("roster has more than {MAX_MEMBERS} members")]
+    TooLarge,
+    #[error("member {0} appears more than once")]
+    DuplicateMember(String),
+    #[error("member_id is not a valid node id")]
+    BadMemberId,
+    #[error("member_id does not match the member's Ed25519 key")]
+    NodeIdMismatch,
+    #[error("member key is invalid, weak or low-order")]
+    BadKey,
+    #[error("roster has no admin")]
+    NoAdmin,
 }

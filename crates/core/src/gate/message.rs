@@ -12,34 +12,14 @@ use zeroize::Zeroizing;
 
 use super::error::{FormatError, Malformed, OpenError, SealError};
 use super::key::EpochKey;
-use super::{GateId, Role, GENESIS_EPOCH, VERSION};
+use super::limits::{
+    BUCKETS, GENESIS_EPOCH, HEADER_LEN, MAX_BODY_LEN, MAX_CIPHERTEXT_B64, MESSAGE_FORMAT,
+    NONCE_LEN, SENDER_REF_BYTES, TAG_LEN, TRANSPORT_LOCK, VERSION,
+};
+use super::{GateId, Role};
 use crate::identity::{node_id_for_public_key, Identity, PublicIdentity};
 use crate::wire::{put_lp, put_u64, take, WireError};
 use crate::{b64, labels, pad};
-
-/// `format` of a sealed gate message.
-pub const FORMAT: &str = "postern-gate/1";
-/// `transport_lock` of every gate message: the private lane, strongest tier.
-pub const TRANSPORT_LOCK: &str = "private_strong";
-/// Allowed sizes of the padded inner plaintext.
-/// The top bucket is 2816 (not 3072/6144) so that a complete `gate_message` payload stays within
-/// Infonet's 4096-byte payload cap: 2832 ciphertext bytes are 3776 base64 chars, plus < 300 bytes
-/// of other fields.
-pub const BUCKETS: &[usize] = &[192, 384, 768, 1536, 2816];
-/// The largest bucket.
-pub const MAX_BUCKET: usize = 2816;
-/// version(1) ‖ author Ed25519(32) ‖ timestamp(8) ‖ signature(64) ‖ body_len(4)
-pub const HEADER_LEN: usize = 1 + 32 + 8 + 64 + 4;
-/// Largest body that fits the largest bucket.
-pub const MAX_BODY_LEN: usize = MAX_BUCKET - HEADER_LEN;
-/// Poly1305 tag length.
-pub const TAG_LEN: usize = 16;
-/// Random per-message nonce (HKDF salt), standard base64 on the wire.
-pub const NONCE_LEN: usize = 16;
-/// Length of `sender_ref` in bytes (lower-case hex on the wire).
-pub const SENDER_REF_BYTES: usize = 16;
-/// Base64 length of the largest ciphertext (2816 + 16 bytes).
-pub const MAX_CIPHERTEXT_B64: usize = (MAX_BUCKET + TAG_LEN).div_ceil(3) * 4;
 
 /// A sealed gate message: exactly the fields of Infonet/2's `gate_message` payload. Everything
 /// here is visible to relays; it names neither the author nor the body length.
@@ -115,7 +95,7 @@ impl GateMessage {
     }
 
     fn decode(&self) -> Result<Decoded, FormatError> {
-        if self.format != FORMAT {
+        if self.format != MESSAGE_FORMAT {
             return Err(FormatError::UnsupportedFormat);
         }
         if self.transport_lock != TRANSPORT_LOCK {
@@ -209,7 +189,7 @@ fn aad(gate: &str, epoch: u64, nonce: &[u8; NONCE_LEN], sref: &str) -> Result<Ve
     let mut a = Vec::with_capacity(160);
     a.extend_from_slice(labels::GATE_MSG_AAD);
     a.push(VERSION);
-    put_lp(&mut a, FORMAT.as_bytes())?;
+    put_lp(&mut a, MESSAGE_FORMAT.as_bytes())?;
     put_lp(&mut a, TRANSPORT_LOCK.as_bytes())?;
     put_lp(&mut a, gate.as_bytes())?;
     put_u64(&mut a, epoch);
@@ -284,7 +264,7 @@ pub fn seal(
         ciphertext: b64::encode_std(&ct),
         nonce: b64::encode_std(&nonce),
         sender_ref: sref,
-        format: FORMAT.to_string(),
+        format: MESSAGE_FORMAT.to_string(),
         epoch: key.epoch(),
         transport_lock: TRANSPORT_LOCK.to_string(),
     })

@@ -25,6 +25,7 @@ mod epoch;
 mod error;
 mod key;
 mod keyring;
+mod limits;
 mod message;
 mod roster;
 
@@ -34,30 +35,17 @@ pub use epoch::{
 };
 pub use error::{
     AddEpochError, ChainError, FormatError, GateIdError, OpenError, ReceiveError, RecordError,
-    RotateError, SealError, UnwrapError,
+    RosterError, RotateError, SealError, UnwrapError,
 };
 pub use key::EpochKey;
 pub use keyring::{Drained, GateKeyring, Received, MAX_PENDING};
-pub use message::{
-    open, seal, sender_ref, GateMessage, OpenedGateMessage, BUCKETS, FORMAT as MESSAGE_FORMAT,
-    HEADER_LEN, MAX_BODY_LEN, MAX_BUCKET, MAX_CIPHERTEXT_B64, NONCE_LEN, SENDER_REF_BYTES, TAG_LEN,
-    TRANSPORT_LOCK,
+pub use limits::{
+    BUCKETS, EPOCH_FORMAT, GATE_ID_BYTES, GENESIS_EPOCH, HEADER_LEN, MAX_BODY_LEN, MAX_BUCKET,
+    MAX_CIPHERTEXT_B64, MAX_MEMBERS, MESSAGE_FORMAT, NONCE_LEN, SENDER_REF_BYTES, TAG_LEN,
+    TRANSPORT_LOCK, VERSION, ZERO_HASH,
 };
-pub use roster::{Roster, RosterEntry, RosterEntryRecord, RosterError};
-
-/// Version byte bound into every gate hash, signature, AAD and inner plaintext.
-pub const VERSION: u8 = 1;
-/// `format` of an epoch record.
-pub const EPOCH_FORMAT: &str = "postern-gate-epoch/1";
-/// Number of the genesis epoch. Infonet/2 refuses `gate_message` payloads with `epoch: 0`
-/// (`schema_rejection_vectors.json`, `gate_message_zero_epoch`), so epochs count from 1.
-pub const GENESIS_EPOCH: u64 = 1;
-/// Random bytes in a gate id (hex-encoded, lower case: 32 characters).
-pub const GATE_ID_BYTES: usize = 16;
-/// Largest roster. Bounds a signed epoch record to about 40 KB of JSON.
-pub const MAX_MEMBERS: usize = 128;
-/// `prev_hash` of the genesis epoch.
-pub const ZERO_HASH: [u8; 32] = [0u8; 32];
+pub use message::{open, seal, sender_ref, GateMessage, OpenedGateMessage};
+pub use roster::{Roster, RosterEntry, RosterEntryRecord};
 
 /// A gate id: 32 lower-case hex characters (16 random bytes).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,31 +1,14 @@
 //! Gate rosters: the full member list of one epoch, sorted by member id.
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use thiserror::Error;
 
-use super::{Role, MAX_MEMBERS, VERSION};
+use super::error::RosterError;
+use super::limits::{MAX_MEMBERS, VERSION};
+use super::Role;
 use crate::identity::PublicIdentity;
 use crate::ids::NodeId;
 use crate::wire::{put_count, put_lp, WireError};
 use crate::{b64, labels};
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum RosterError {
-    #[error("roster is empty")]
-    Empty,
-    #[error("roster has more than {MAX_MEMBERS} members")]
-    TooLarge,
-    #[error("member {0} appears more than once")]
-    DuplicateMember(String),
-    #[error("member_id is not a valid node id")]
-    BadMemberId,
-    #[error("member_id does not match the member's Ed25519 key")]
-    NodeIdMismatch,
-    #[error("member key is invalid, weak or low-order")]
-    BadKey,
-    #[error("roster has no admin")]
-    NoAdmin,
-}
 
 /// One member of an epoch. `member_id` is the member's node id.
 #[derive(Debug, Clone, PartialEq, Eq)]
