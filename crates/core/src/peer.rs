@@ -35,8 +35,13 @@ type HmacSha256 = Hmac<Sha256>;
 pub mod v2;
 
 /// The endpoints a Shadowbroker node calls on a peer: the only ones where v1 is accepted, and
-/// only from a peer configured as [`PeerScheme::Shadowbroker`].
-pub const SHADOWBROKER_COMPATIBLE_PATHS: &[&str] = &[crate::api::infonet::PATH_PEER_PUSH];
+/// only from a peer configured as [`PeerScheme::Shadowbroker`]: pushing chain events, and
+/// reading the full chain with a signed sync (a replayed sync only re-reads what that peer may
+/// read; it changes nothing).
+pub const SHADOWBROKER_COMPATIBLE_PATHS: &[&str] = &[
+    crate::api::infonet::PATH_PEER_PUSH,
+    crate::api::infonet::PATH_SYNC,
+];
 
 /// How a configured peer authenticates (both directions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

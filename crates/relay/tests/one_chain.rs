@@ -47,7 +47,7 @@ fn text(v: &CV, k: &str) -> String {
 }
 
 fn peer_flag() -> String {
-    format!("--peer={PEER_URL}={PEER_SECRET}")
+    format!("--sb-peer={PEER_URL}={PEER_SECRET}")
 }
 
 /// POST `body` signed as the Shadowbroker node `PEER_URL`.
@@ -235,7 +235,14 @@ fn the_interleaved_chain_is_one_chain_here_too() {
                 }
             }
         } else {
-            assert_eq!(served, orig);
+            // Served in its one canonical byte form (issue 14: payload keys sorted, the algo
+            // label `Ed25519`): the same signed content and event id as the node's copy.
+            let canonical = ChainEvent::from_value(orig)
+                .unwrap()
+                .canonical()
+                .unwrap()
+                .to_value();
+            assert_eq!(served, &canonical);
         }
     }
     // ...and verifies end to end with the CLI (no clock: history of any age).
@@ -245,7 +252,17 @@ fn the_interleaved_chain_is_one_chain_here_too() {
     assert_eq!(report["merkle_root"], root.as_str());
 
     // An authenticated peer receives all 400 events, exactly.
-    assert_eq!(full_chain(a), evs);
+    let canonical: Vec<CV> = evs
+        .iter()
+        .map(|e| {
+            ChainEvent::from_value(e)
+                .unwrap()
+                .canonical()
+                .unwrap()
+                .to_value()
+        })
+        .collect();
+    assert_eq!(full_chain(a), canonical);
 
     // B pull-syncs from A and ends with the same head and root.
     wait_for(

@@ -9,13 +9,13 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use postern_core::api::codes;
 use postern_core::api::infonet::{
     clamp_locator_limit, clamp_sync_limit, codes as icodes, AppendRequest, LocatorQuery,
     LocatorResponse, MerkleProofEntry, MerkleResponse, PrivateStatusResponse, StatusResponse,
-    SyncPostRequest, SyncQuery, LOCATOR_LIMIT_MAX,
+    SyncPostRequest, SyncQuery, LOCATOR_LIMIT_MAX, PATH_SYNC,
 };
 use postern_core::canonical::{GENESIS_HASH, NETWORK_ID, PROTOCOL_VERSION};
 use postern_core::json::{self, Value};
@@ -76,11 +76,18 @@ fn head_mismatch(head: &str) -> ApiError {
 /// The view a sync request gets: the full chain for an authenticated peer relay, the public
 /// view for anyone else. Peer headers that do not authenticate are refused (403
 /// `peer_unauthorized`), never silently downgraded.
-fn view_for(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<View, ApiError> {
+fn view_for(
+    st: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<View, ApiError> {
     if headers.contains_key(postern_core::peer::HEADER_PEER_URL)
         || headers.contains_key(postern_core::peer::HEADER_PEER_HMAC)
     {
-        st.peer_keys().authenticate(headers, body)?;
+        let now = st.services().now();
+        st.peer_keys()
+            .authenticate(method, PATH_SYNC, headers, body, now)?;
         return Ok(View::Full);
     }
     Ok(View::Public)
@@ -159,7 +166,7 @@ pub async fn sync_get(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<SyncQuery>,
 ) -> Result<ExactJson, ApiError> {
-    let view = view_for(&st, &headers, b"")?;
+    let view = view_for(&st, &Method::GET, &headers, b"")?;
     if let Some(p) = q.protocol_version.as_deref() {
         if p != PROTOCOL_VERSION {
             return Err(unsupported_protocol(p));
@@ -222,7 +229,7 @@ pub async fn sync_post(
         || headers.contains_key(postern_core::peer::HEADER_PEER_HMAC)
     {
         let body = Bytes::from_request(request, &st).await?;
-        let view = view_for(&st, &headers, &body)?;
+        let view = view_for(&st, &Method::POST, &headers, &body)?;
         let req: SyncPostRequest = serde_json::from_slice(&body).map_err(ApiError::wrong_shape)?;
         (view, req)
     } else {

@@ -75,7 +75,9 @@ impl PeerKeys {
             .ok_or_else(|| deny("X-Peer-Url is not a configured peer"))?;
         if peer.scheme == PeerScheme::Shadowbroker {
             if !peer.scheme.accepts_v1_on(path) {
-                return Err(deny("a Shadowbroker peer may only push Infonet events"));
+                return Err(deny(
+                    "a Shadowbroker peer may only push or sync Infonet events",
+                ));
             }
             let mac = header(HEADER_PEER_HMAC).ok_or_else(|| deny("missing X-Peer-HMAC"))?;
             verify_body(&peer.v1, body, mac)

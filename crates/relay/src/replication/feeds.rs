@@ -64,7 +64,7 @@ pub struct ChainFeed {
     /// The persisted state (with the relay's fields beside core's scheduler state).
     pub rec: PeerSync,
     /// Signs the sync requests (with `--public-url`): the peer then serves its full chain.
-    pub signer: Option<Signer>,
+    pub signer: Option<PeerSigner>,
     /// Set when the current round stopped at a peer's view: why, and the events pulled.
     pub incomplete: Option<(IncompleteView, u64)>,
 }
@@ -113,7 +113,7 @@ impl ChainFeed {
         let headers = self
             .signer
             .as_ref()
-            .map(|s| s.headers(&body))
+            .map(|s| s.headers(PATH_SYNC, &body, svc.now()))
             .unwrap_or_default();
         let bytes = match post_json_async(
             &self.link.agent,
