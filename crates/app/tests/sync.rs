@@ -150,6 +150,7 @@ fn rate_meter_progress_and_filters() {
         node_id: "!sb_abcdef".into(),
         timestamp: 1.0,
         sequence: "2".into(),
+        sealed: false,
         json: None,
     };
     assert!(matches_filter(&e, "", ""));
@@ -183,6 +184,7 @@ fn badge_states_and_merkle_comparison() {
 
     let ok = Badge::Checked {
         count: 5,
+        sealed: 0,
         merkle: compare_merkle("r", 5, "r", 5),
     };
     assert_eq!(
@@ -191,12 +193,14 @@ fn badge_states_and_merkle_comparison() {
     );
     let bad = Badge::Checked {
         count: 5,
+        sealed: 0,
         merkle: compare_merkle("r", 5, "x", 5),
     };
     assert_eq!((bad.state(), bad.merkle_state()), ("mismatch", "mismatch"));
     assert!(bad.label().contains("MISMATCH"));
     let stale = Badge::Checked {
         count: 5,
+        sealed: 0,
         merkle: compare_merkle("r", 5, "x", 9),
     };
     assert_eq!(
@@ -208,6 +212,7 @@ fn badge_states_and_merkle_comparison() {
         event_id: "e".into(),
         reason: reason.into(),
         detail: "d".into(),
+        incomplete: None,
     };
     assert_eq!(
         Badge::Invalid(rej("invalid_signature")).chain_checks(),
@@ -237,6 +242,7 @@ fn explorer_detail_recomputes_the_hash() {
         node_id: events[1].node_id.clone(),
         timestamp: 0.0,
         sequence: "1".into(),
+        sealed: false,
         json: None,
     };
     let d = describe(s.clone(), &text).unwrap();

@@ -1,14 +1,17 @@
-//! Infonet/2 events: signing with a key handle, chain verification.
+//! Infonet/2 events: signing with a key handle, chain verification (full chains and public views).
 use ed25519_dalek::SigningKey;
 use postern_core::canonical::node_id_from_public_key;
 use postern_core::json::{self, Value};
-use postern_core::{b64, event, verify};
+use postern_core::{b64, event, public_view, verify};
 use rand_core::OsRng;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use crate::error::{js_error, json_error, to_u64};
-use crate::results::{crypto_failure_js, to_js, ChainReport, ChainReportJs, CryptoFailure};
+use crate::results::{
+    crypto_failure_js, to_js, ChainReport, ChainReportJs, CryptoFailure, PublicViewReport,
+    PublicViewReportJs,
+};
 
 /// An Ed25519 key for signing Infonet/2 events, held inside wasm memory (zeroized when freed).
 /// Keep one handle per author: re-creating the key from its seed on every signature halves
@@ -181,6 +184,24 @@ fn parse_events(events_json: &str) -> Result<Vec<Value>, JsValue> {
             "eventsJson must be a JSON array",
         )),
     }
+}
+
+/// Verify a public view of the Infonet chain (what a relay serves a reader without peer
+/// credentials: private `gate_message` / `dm_message` events replaced by redaction stubs
+/// `{event_id, prev_hash, event_type, node_id, sequence, timestamp}`) with core's
+/// `verify_public_view`: full events with every rule of `verifyChain`, stubs link-only. The
+/// Merkle root is over every id, so it equals the full chain's. Same arguments, errors and
+/// freshness default as `verifyChain`; a chain without stubs gives `verifyChain`'s verdict.
+#[wasm_bindgen(js_name = verifyPublicView)]
+pub fn verify_public_view(
+    events_json: &str,
+    now_seconds: f64,
+    max_event_age_seconds: Option<f64>,
+) -> Result<PublicViewReportJs, JsValue> {
+    let opts = options(now_seconds, max_event_age_seconds)?;
+    let values = parse_events(events_json)?;
+    let report = public_view::verify_public_view(&values, &opts);
+    to_js(&PublicViewReport::from(&report))
 }
 
 /// Building block of `verifyChainParallel` (postern_wasm_parallel.js): every rule of

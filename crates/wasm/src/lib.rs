@@ -28,7 +28,7 @@ mod prims;
 mod results;
 mod schema;
 
-pub use chain::{sign_event, verify_chain, EventSigner};
+pub use chain::{sign_event, verify_chain, verify_public_view, EventSigner};
 pub use gate::{GateChain, GateEpochKey, GateKeyring};
 pub use identity::Identity;
 pub use merkle::*;

@@ -7,7 +7,7 @@
 //! `…Js` aliases (the declared TypeScript type) through [`to_js`], so a conversion failure is a
 //! JS error with code `internal`, never a panic.
 use postern_core::gate::{self, Role};
-use postern_core::{dm, merkle, verify};
+use postern_core::{dm, merkle, public_view, verify};
 use serde::{Serialize, Serializer};
 use tsify_next::Tsify;
 use wasm_bindgen::JsValue;
@@ -96,6 +96,50 @@ impl From<&verify::ChainReport> for ChainReport {
                 reason: f.reason.as_str().to_string(),
                 detail: f.detail.clone(),
             }),
+        }
+    }
+}
+
+/// Result of `verifyPublicView` (core's `PublicViewReport`): the fields of `verifyChain`'s
+/// report, plus how many events were verified in full and how many redaction stubs (private
+/// events of the public view) were verified link-only.
+#[derive(Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+#[tsify(missing_as_null)]
+pub struct PublicViewReport {
+    valid: bool,
+    count: f64,
+    /// Event id of the last element when valid, else null.
+    head: Option<String>,
+    /// Infonet Merkle root over all event ids (stubs included) when valid, else null: the full
+    /// chain's root.
+    merkle_root: Option<String>,
+    error: Option<ChainFailure>,
+    /// Events verified with every rule.
+    full: f64,
+    /// Redaction stubs verified link-only.
+    link_only: f64,
+}
+
+pub type PublicViewReportJs = <PublicViewReport as Tsify>::JsType;
+
+impl From<&public_view::PublicViewReport> for PublicViewReport {
+    fn from(r: &public_view::PublicViewReport) -> Self {
+        let ChainReport {
+            valid,
+            count,
+            head,
+            merkle_root,
+            error,
+        } = ChainReport::from(&r.report);
+        PublicViewReport {
+            valid,
+            count,
+            head,
+            merkle_root,
+            error,
+            full: r.full as f64,
+            link_only: r.link_only as f64,
         }
     }
 }

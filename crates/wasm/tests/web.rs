@@ -86,6 +86,58 @@ fn sign_and_verify_chain() {
 }
 
 #[wasm_bindgen_test]
+fn verify_public_view_checks_stubs_link_only() {
+    let signer = EventSigner::generate();
+    let payload = r#"{"message":"hi","destination":"broadcast","channel":"LongFast","priority":"normal","ephemeral":false}"#;
+    let genesis = "0".repeat(64);
+    let e1 = sign_event(&signer, &genesis, "message", payload, 1_780_000_000.0, 1.0).unwrap();
+    let id1 = get(&js_sys::JSON::parse(&e1).unwrap(), "event_id")
+        .as_string()
+        .unwrap();
+    // A private event as a public reader receives it: its redaction stub.
+    let stub_id = "ab".repeat(32);
+    let stub = format!(
+        r#"{{"event_id":"{stub_id}","prev_hash":"{id1}","event_type":"gate_message","node_id":"{}","sequence":1,"timestamp":1780000001.0}}"#,
+        signer.node_id()
+    );
+    let e3 = signer
+        .sign(&stub_id, "message", payload, 1_780_000_002.0, 2.0)
+        .unwrap();
+    let view = format!("[{e1},{stub},{e3}]");
+    let report: JsValue = verify_public_view(&view, 1_780_000_010.0, None)
+        .unwrap()
+        .into();
+    assert_eq!(
+        get(&report, "valid"),
+        JsValue::TRUE,
+        "{:?}",
+        get(&report, "error")
+    );
+    assert_eq!(get(&report, "count").as_f64(), Some(3.0));
+    assert_eq!(get(&report, "full").as_f64(), Some(2.0));
+    assert_eq!(get(&report, "linkOnly").as_f64(), Some(1.0));
+    let e3_id = get(&js_sys::JSON::parse(&e3).unwrap(), "event_id");
+    assert_eq!(get(&report, "head"), e3_id);
+    // `verifyChain` checks every event in full, so the stub fails there.
+    let full: JsValue = verify_chain(&view, 1_780_000_010.0, None).unwrap().into();
+    assert_eq!(get(&full, "valid"), JsValue::FALSE);
+    // A broken link is refused.
+    let broken = view.replacen(
+        &format!(r#""prev_hash":"{id1}""#),
+        &format!(r#""prev_hash":"{genesis}""#),
+        1,
+    );
+    let report: JsValue = verify_public_view(&broken, 1_780_000_010.0, None)
+        .unwrap()
+        .into();
+    assert_eq!(get(&report, "valid"), JsValue::FALSE);
+    assert_eq!(
+        get(&get(&report, "error"), "reason").as_string().as_deref(),
+        Some("prev_hash_mismatch")
+    );
+}
+
+#[wasm_bindgen_test]
 fn gate_round_trip_and_removed_member() {
     let alice = Identity::generate();
     let bob = Identity::generate();

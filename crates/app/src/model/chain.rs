@@ -1,11 +1,15 @@
-//! Pure parts of the chain sync view: the worker protocol, page ingest (core's
-//! `ChainState::ingest`), the events/s meter and the verification badge. No web APIs here, so
-//! everything is unit-tested in the browser test runner without a worker.
+//! Pure parts of the chain sync view: the worker protocol, page ingest of the relay's public
+//! view (core's `ChainState::ingest_view_entry`: full events with every rule, private events'
+//! redaction stubs link-only), the events/s meter and the verification badge. No web APIs here.
 use postern_core::api::infonet::SYNC_LIMIT_MAX;
+use postern_core::canonical::GENESIS_HASH;
 use postern_core::event::ChainEvent;
 use postern_core::json::{self, Value};
 use postern_core::merkle::merkle_root;
-use postern_core::verify::{ChainState, VerifyOptions};
+use postern_core::public_view::{
+    classify_pulled_refusal, is_private_type, is_stub, redact, stub_event, IncompleteReason,
+};
+use postern_core::verify::{ChainState, FailReason, VerifyOptions};
 use serde::{Deserialize, Serialize};
 
 /// Events requested per `GET /api/mesh/infonet/sync` page (the relay's maximum).
@@ -93,7 +97,12 @@ pub struct EventSummary {
     pub node_id: String,
     pub timestamp: f64,
     pub sequence: String,
-    /// Exact JSON text to store (pages only; replayed events are stored already).
+    /// A private event (`gate_message`, `dm_message`): shown sealed, stored as its redaction
+    /// stub (no payload, signature or key), verified link-only.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sealed: bool,
+    /// Exact JSON text to store (pages only; replayed events are stored already). For a private
+    /// event this is always its stub, even if the relay served more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json: Option<String>,
 }
@@ -107,6 +116,14 @@ pub struct Rejected {
     /// `malformed_page` when the page itself could not be read.
     pub reason: String,
     pub detail: String,
+    /// The relay served a *view* of its chain that cannot be verified (a Shadowbroker clearnet
+    /// view: private events dropped, or payloads redacted), not a forged or forked chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<IncompleteReason>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The verifier's answer.
@@ -115,6 +132,9 @@ pub struct FromWorker {
     pub id: u32,
     /// Events accepted in total (the local chain length).
     pub verified: u64,
+    /// Of those, private events held as redaction stubs (verified link-only).
+    #[serde(default)]
+    pub sealed: u64,
     /// Local head after this request.
     pub head: String,
     /// Events in the request (accepted or not).
@@ -132,10 +152,13 @@ pub struct FromWorker {
     pub in_worker: bool,
 }
 
-/// Incremental verifier: core's ingest rules, one event after the other, from genesis.
+/// Incremental verifier of the relay's public view: core's ingest rules, one event after the
+/// other, from genesis; redaction stubs link-only.
 #[derive(Default)]
 pub struct Verifier {
     state: ChainState,
+    /// Accepted private events (each held as a stub).
+    sealed: u64,
 }
 
 fn options(now: u64) -> VerifyOptions {
@@ -156,7 +179,19 @@ fn summary(index: u64, e: &ChainEvent, json: Option<String>) -> EventSummary {
         node_id: e.node_id.clone(),
         timestamp: e.timestamp.py_float().unwrap_or(0.0),
         sequence: e.sequence_value().to_string(),
+        sealed: is_private_type(&e.event_type),
         json,
+    }
+}
+
+/// What is stored for an accepted element of the view: its exact JSON, or for a private event
+/// its redaction stub (a relay that served a full private event publicly does not get its
+/// payload into IndexedDB; the stub has the same id, link and place in the Merkle root).
+fn stored_text(v: &Value, private: bool) -> String {
+    if private && !is_stub(v) {
+        redact(v).to_json_ordered()
+    } else {
+        v.to_json_ordered()
     }
 }
 
@@ -181,10 +216,21 @@ impl Verifier {
         merkle_root(self.state.event_ids())
     }
 
+    /// Accepted private events (held as stubs).
+    pub fn sealed(&self) -> u64 {
+        self.sealed
+    }
+
+    /// Does the local chain hold `hash` (genesis included)?
+    fn holds(&self, hash: &str) -> bool {
+        hash == GENESIS_HASH || self.state.event_ids().iter().any(|id| id == hash)
+    }
+
     fn answer(&self, id: u32) -> FromWorker {
         FromWorker {
             id,
             verified: self.len(),
+            sealed: self.sealed,
             head: self.head().to_string(),
             received: 0,
             accepted: Vec::new(),
@@ -201,42 +247,49 @@ impl Verifier {
             event_id: String::new(),
             reason: reason.into(),
             detail,
+            incomplete: None,
         });
     }
 
-    /// Ingest parsed values in order; stops at the first refusal.
+    /// Ingest parsed elements of the public view in order (core's `ingest_view_entry`: a stub
+    /// link-only, anything else with every rule); stops at the first refusal.
     fn ingest_values(&mut self, out: &mut FromWorker, values: &[Value], now: u64, keep_json: bool) {
         out.received = values.len() as u64;
-        let mut events = Vec::with_capacity(values.len());
-        let mut unreadable = None;
+        let opts = options(now);
         for v in values {
-            match ChainEvent::from_value(v) {
-                Ok(e) => events.push(e),
-                Err(e) => {
-                    unreadable = Some(format!("not a chain event: {e}"));
+            let index = self.len();
+            let stub = match self.state.ingest_view_entry(v, &opts) {
+                Ok(stub) => stub,
+                Err(r) => {
+                    // A gap or a redacted payload: the relay served a view it cannot verify.
+                    let prev = v.get("prev_hash").map(Value::py_str).unwrap_or_default();
+                    let incomplete = if is_stub(v) || r.reason == FailReason::NotAnObject {
+                        None
+                    } else {
+                        classify_pulled_refusal(v, r.reason, self.holds(&prev))
+                    };
+                    out.error = Some(Rejected {
+                        index,
+                        event_id: v.get("event_id").map(Value::py_str).unwrap_or_default(),
+                        reason: r.reason.as_str().into(),
+                        detail: r.detail,
+                        incomplete,
+                    });
                     break;
                 }
-            }
+            };
+            let evt = if stub {
+                stub_event(v)
+            } else {
+                // Accepted, so it reads as an event.
+                ChainEvent::from_value(v).unwrap_or_else(|_| stub_event(v))
+            };
+            let private = is_private_type(&evt.event_type);
+            self.sealed += u64::from(private);
+            let json = keep_json.then(|| stored_text(v, private));
+            out.accepted.push(summary(index, &evt, json));
         }
-        let first = self.len();
-        let (n, rejection) = self.state.ingest_all(&events, &options(now));
-        for (i, (evt, v)) in events.iter().zip(values).take(n).enumerate() {
-            let json = keep_json.then(|| v.to_json_ordered());
-            out.accepted.push(summary(first + i as u64, evt, json));
-        }
-        if let Some(r) = rejection {
-            out.error = Some(Rejected {
-                index: first + n as u64,
-                event_id: events
-                    .get(n)
-                    .map(|e| e.event_id.clone())
-                    .unwrap_or_default(),
-                reason: r.reason.as_str().into(),
-                detail: r.detail,
-            });
-        } else if let Some(detail) = unreadable {
-            self.reject(out, "not_an_object", detail);
-        }
+        out.sealed = self.sealed;
     }
 
     /// Verify the events of a raw `/sync` page body.
@@ -288,7 +341,7 @@ impl Verifier {
     pub fn handle(&mut self, req: &ToWorker) -> FromWorker {
         match req.op {
             Op::Reset => {
-                self.state = ChainState::new();
+                *self = Verifier::new();
                 self.answer(req.id)
             }
             Op::Page => self.page(req.id, &req.body, req.now),
@@ -408,8 +461,13 @@ pub enum Badge {
     Unverified,
     /// Verification running.
     Verifying,
-    /// Every signature and link checked; the Merkle root is as in `merkle`.
-    Checked { count: u64, merkle: MerkleCheck },
+    /// Every link checked, and every signature the view carries: `sealed` of the `count`
+    /// events are private events served as stubs (link-only). The Merkle root is as in `merkle`.
+    Checked {
+        count: u64,
+        sealed: u64,
+        merkle: MerkleCheck,
+    },
     /// An event was refused: the chain (from that event on) is not trusted.
     Invalid(Rejected),
 }
@@ -467,9 +525,14 @@ impl Badge {
         match self {
             Badge::Unverified => "Not verified yet".into(),
             Badge::Verifying => "Verifying…".into(),
-            Badge::Checked { count, merkle } => match merkle {
+            Badge::Checked {
+                count,
+                sealed,
+                merkle,
+            } => match merkle {
                 MerkleCheck::Match { root, .. } => format!(
-                    "Verified: {count} events, signatures ✓, links ✓, Merkle root {} = relay's",
+                    "Verified: {count} events{}, signatures ✓, links ✓, Merkle root {} = relay's",
+                    sealed_note(*sealed),
                     short(root)
                 ),
                 MerkleCheck::Mismatch { local, relay, .. } => format!(
@@ -478,12 +541,39 @@ impl Badge {
                     short(relay)
                 ),
                 MerkleCheck::Stale { relay_count, .. } => format!(
-                    "{count} events verified (signatures ✓, links ✓); relay now has {relay_count}, Merkle check next round"
+                    "{count} events verified{} (signatures ✓, links ✓); relay now has {relay_count}, Merkle check next round",
+                    sealed_note(*sealed)
                 ),
-                MerkleCheck::Pending => format!("{count} events verified (signatures ✓, links ✓); Merkle check pending"),
+                MerkleCheck::Pending => format!(
+                    "{count} events verified{} (signatures ✓, links ✓); Merkle check pending",
+                    sealed_note(*sealed)
+                ),
             },
-            Badge::Invalid(r) => format!("Invalid chain at event #{}: {} ({})", r.index, r.reason, r.detail),
+            Badge::Invalid(r) => match r.incomplete {
+                Some(why) => format!(
+                    "Relay served an unverifiable view at event #{} ({}): {} ({}); the verified prefix is kept",
+                    r.index, incomplete_text(why), r.reason, r.detail
+                ),
+                None => format!("Invalid chain at event #{}: {} ({})", r.index, r.reason, r.detail),
+            },
         }
+    }
+}
+
+/// ` (N sealed private events, link-only)` when the chain holds any.
+fn sealed_note(sealed: u64) -> String {
+    match sealed {
+        0 => String::new(),
+        n => format!(" ({n} sealed private events, link-only)"),
+    }
+}
+
+/// Why a served view cannot be verified, for people.
+pub fn incomplete_text(why: IncompleteReason) -> &'static str {
+    match why {
+        IncompleteReason::Gap => "private events dropped, leaving a gap in the chain",
+        IncompleteReason::Redacted => "an event's payload was redacted",
+        IncompleteReason::Stub => "redaction stub",
     }
 }
 
@@ -523,3 +613,6 @@ pub struct SyncHead {
     #[serde(default)]
     pub scheduler: postern_core::sync::SyncWorkerState,
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,9 +1,10 @@
 //! Pure model of the app (no web-sys, no wasm-bindgen): contacts, messages, delivery rules,
-//! gates, tab roles, chain sync and the wording shown to people. Builds on every target and is
+//! gates, tab roles, chain sync and its explorer detail, and the wording shown to people. Builds on every target and is
 //! tested natively (`cargo test -p postern-app`); every protocol rule is `postern_core`'s.
 pub mod chain;
 pub mod contacts;
 pub mod delivery;
+pub mod explore;
 pub mod gates;
 pub mod messages;
 pub mod relay_error;

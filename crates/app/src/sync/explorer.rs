@@ -1,13 +1,13 @@
 //! Event explorer: the synced chain filtered by event type and node id; a click shows the
-//! event's canonical fields, its recomputed hash and its signature status.
+//! event's canonical fields, its recomputed hash and its signature status, or for a private
+//! event a sealed entry (its stub's fields; the payload is never held or shown).
 use std::rc::Rc;
 
-use postern_core::event::ChainEvent;
-use postern_core::json;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use crate::model::chain::{event_key, matches_filter, EventSummary};
+pub use crate::model::explore::{describe, Detail};
 use crate::platform::idb::Storage;
 
 /// Rows shown per "show more".
@@ -57,16 +57,6 @@ impl PartialEq for Props {
     }
 }
 
-/// The detail of one event, read back from IndexedDB.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Detail {
-    pub summary: EventSummary,
-    /// (field, value) in canonical order.
-    pub fields: Vec<(&'static str, String)>,
-    /// The recomputed event id equals the stored one.
-    pub hash_ok: bool,
-}
-
 pub enum Msg {
     SetType(String),
     SetNode(String),
@@ -80,32 +70,6 @@ pub struct Explorer {
     node: String,
     shown: usize,
     detail: Option<Result<Detail, String>>,
-}
-
-/// Read one stored event and describe it.
-pub fn describe(summary: EventSummary, text: &str) -> Result<Detail, String> {
-    let v = json::parse(text.as_bytes()).map_err(|e| e.to_string())?;
-    let e = ChainEvent::from_value(&v).map_err(|e| e.to_string())?;
-    let hash_ok = e.computed_event_id() == e.event_id;
-    let fields = vec![
-        ("event_id", e.event_id.clone()),
-        ("prev_hash", e.prev_hash.clone()),
-        ("event_type", e.event_type.clone()),
-        ("node_id", e.node_id.clone()),
-        ("sequence", e.sequence_value().to_string()),
-        ("timestamp", e.timestamp.to_json_ordered()),
-        ("network_id", e.network_id.clone()),
-        ("protocol_version", e.protocol_version.clone()),
-        ("public_key_algo", e.public_key_algo.clone()),
-        ("public_key", e.public_key.clone()),
-        ("signature", e.signature.clone()),
-        ("payload", e.payload.to_canonical()),
-    ];
-    Ok(Detail {
-        summary,
-        fields,
-        hash_ok,
-    })
 }
 
 impl Component for Explorer {
@@ -182,10 +146,11 @@ impl Component for Explorer {
                     { for matching.iter().take(self.shown).map(|e| {
                         let s = (*e).clone();
                         html! {
-                            <li class="sync-event" data-index={e.index.to_string()} data-type={e.event_type.clone()}
-                                data-node={e.node_id.clone()}>
+                            <li class={classes!("sync-event", e.sealed.then_some("sealed"))} data-index={e.index.to_string()}
+                                data-type={e.event_type.clone()} data-node={e.node_id.clone()} data-sealed={e.sealed.to_string()}>
                                 <button type="button" class="linkish" onclick={link.callback(move |_| Msg::Select(s.clone()))}>
-                                    { format!("#{} {} · {} · seq {}", e.index, e.event_type, crate::model::chain::short(&e.node_id), e.sequence) }
+                                    { format!("#{} {}{} · {} · seq {}", e.index, e.event_type, if e.sealed { " (sealed)" } else { "" },
+                                        crate::model::chain::short(&e.node_id), e.sequence) }
                                 </button>
                             </li>
                         }
@@ -207,8 +172,28 @@ impl Explorer {
             Some(Err(e)) => {
                 html! { <p id="sync-event-detail" class="error" data-state="error">{ e }</p> }
             }
+            Some(Ok(d)) if d.sealed => html! {
+                <div id="sync-event-detail" class="sync-detail sealed" data-state="ok" data-sealed="true"
+                    data-index={d.summary.index.to_string()} data-event-id={d.summary.event_id.clone()}
+                    data-hash="sealed" data-signature="not-served">
+                    <h4>{ format!("Event #{} ({}, sealed)", d.summary.index, d.summary.event_type) }</h4>
+                    <p class="sync-detail-status">
+                        { "Sealed private event: the relay serves public readers only its redaction stub. Its link to the \
+                           previous event, its sequence and its place in the Merkle root are verified; its payload, \
+                           signature and key are not served, so its hash and signature cannot be checked here." }
+                    </p>
+                    <dl>
+                        { for d.fields.iter().map(|(k, v)| html! {
+                            <>
+                                <dt>{ *k }</dt>
+                                <dd><code data-field={*k}>{ v.clone() }</code></dd>
+                            </>
+                        }) }
+                    </dl>
+                </div>
+            },
             Some(Ok(d)) => html! {
-                <div id="sync-event-detail" class="sync-detail" data-state="ok"
+                <div id="sync-event-detail" class="sync-detail" data-state="ok" data-sealed="false"
                     data-index={d.summary.index.to_string()} data-event-id={d.summary.event_id.clone()}
                     data-hash={if d.hash_ok { "match" } else { "mismatch" }} data-signature="valid">
                     <h4>{ format!("Event #{} ({})", d.summary.index, d.summary.event_type) }</h4>

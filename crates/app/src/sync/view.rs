@@ -24,8 +24,8 @@ use super::explorer::{Events, Explorer};
 use super::worker::Bridge;
 use crate::model::chain::SyncHead;
 use crate::model::chain::{
-    backoff_reason, compare_merkle, event_key, progress_fraction, short, Badge, FromWorker,
-    MerkleCheck, RateMeter, Rejected, ToWorker, PAGE_LIMIT,
+    backoff_reason, compare_merkle, event_key, incomplete_text, progress_fraction, short, Badge,
+    FromWorker, MerkleCheck, RateMeter, Rejected, ToWorker, PAGE_LIMIT,
 };
 use crate::platform::clock::{now_millis, now_secs};
 use crate::platform::idb::Storage;
@@ -86,10 +86,19 @@ impl RoundError {
                 detail,
             } => backoff_reason(Some(*status), *retry_after_s, detail),
             RoundError::Unreachable(e) => format!("relay unreachable: {e}"),
-            RoundError::Invalid(r) => format!(
-                "chain refused at event #{}: {} ({})",
-                r.index, r.reason, r.detail
-            ),
+            RoundError::Invalid(r) => match r.incomplete {
+                Some(why) => format!(
+                    "the relay serves a view that cannot be verified at event #{} ({}: {}, {}); sync stops after the verified prefix",
+                    r.index,
+                    incomplete_text(why),
+                    r.reason,
+                    r.detail
+                ),
+                None => format!(
+                    "chain refused at event #{}: {} ({})",
+                    r.index, r.reason, r.detail
+                ),
+            },
             RoundError::Storage(e) => format!("storage: {e}"),
             RoundError::Worker(e) => format!("verifier: {e}"),
         }
@@ -117,6 +126,8 @@ pub struct SyncView {
     cursor: SyncHead,
     /// Events the verifier holds, and the bridge generation they belong to.
     verifier_count: u64,
+    /// Of those, private events held as stubs (verified link-only).
+    verifier_sealed: u64,
     verifier_generation: u32,
     running: bool,
     phase: &'static str,
@@ -155,6 +166,7 @@ impl Component for SyncView {
             load_error: None,
             cursor: SyncHead::default(),
             verifier_count: 0,
+            verifier_sealed: 0,
             verifier_generation: 0,
             running: false,
             phase: "idle",
@@ -204,6 +216,7 @@ impl Component for SyncView {
             Msg::Reset => {
                 self.summaries = Events::default();
                 self.verifier_count = 0;
+                self.verifier_sealed = 0;
                 self.badge = Badge::Verifying;
                 self.meter = RateMeter::start(now_millis() as f64, 0);
                 true
@@ -219,6 +232,7 @@ impl Component for SyncView {
             Msg::Verified(ans) => {
                 self.worker_busy_ms += ans.busy_ms;
                 self.verifier_count = ans.verified;
+                self.verifier_sealed = ans.sealed;
                 if !ans.accepted.is_empty() {
                     let chunk = ans.accepted.into_iter().map(|mut s| {
                         s.json = None;
@@ -244,6 +258,7 @@ impl Component for SyncView {
                     Ok((cursor, merkle)) => {
                         self.badge = Badge::Checked {
                             count: cursor.count,
+                            sealed: self.verifier_sealed,
                             merkle,
                         };
                         self.cursor = cursor;
@@ -255,6 +270,7 @@ impl Component for SyncView {
                         } else if matches!(self.badge, Badge::Verifying) {
                             self.badge = Badge::Checked {
                                 count: self.verifier_count,
+                                sealed: self.verifier_sealed,
                                 merkle: MerkleCheck::Pending,
                             };
                         }
@@ -287,6 +303,10 @@ impl Component for SyncView {
             .as_ref()
             .map(RoundError::reason)
             .unwrap_or_default();
+        let incomplete = match &self.badge {
+            Badge::Invalid(r) => r.incomplete.map(|w| w.as_str()).unwrap_or_default(),
+            _ => "",
+        };
         let retry_after = match &self.last_error {
             Some(RoundError::Http { retry_after_s, .. }) => retry_after_s.to_string(),
             _ => String::new(),
@@ -329,7 +349,7 @@ impl Component for SyncView {
                 <div class="sync-progress-row">
                     <progress id="sync-progress" max={total.max(1).to_string()} value={self.verifier_count.to_string()}
                         data-verified={self.verifier_count.to_string()} data-total={total.to_string()}
-                        data-phase={self.phase}></progress>
+                        data-phase={self.phase} data-sealed={self.verifier_sealed.to_string()}></progress>
                     <span class="sync-progress-text">{ format!("{} / {} ({:.0}%) · {}", self.verifier_count, total, frac * 100.0, self.phase) }</span>
                     <span id="sync-rate" data-rate={rate.map(|r| format!("{r:.1}")).unwrap_or_default()}
                         data-last-rate={self.last_rate.map(|(r, _)| format!("{r:.1}")).unwrap_or_default()}
@@ -343,7 +363,8 @@ impl Component for SyncView {
                 </div>
                 <p id="sync-badge" class={classes!("sync-badge", self.badge.state())} role="status"
                     data-state={self.badge.state()} data-signatures={sigs} data-links={links}
-                    data-merkle={self.badge.merkle_state()}>{ self.badge.label() }</p>
+                    data-merkle={self.badge.merkle_state()} data-sealed={self.verifier_sealed.to_string()}
+                    data-incomplete={incomplete}>{ self.badge.label() }</p>
                 <p id="sync-verifier" class="muted" data-verifier={self.bridge.mode().as_str()}
                     data-worker-replies={self.bridge.replies().to_string()}
                     data-worker-busy-ms={format!("{:.0}", self.worker_busy_ms)}>

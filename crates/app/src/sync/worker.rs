@@ -52,6 +52,7 @@ fn handle_with(verifier: &mut Verifier, request: &str) -> FromWorker {
         Err(e) => FromWorker {
             id: 0,
             verified: verifier.len(),
+            sealed: verifier.sealed(),
             head: verifier.head().to_string(),
             received: 0,
             accepted: Vec::new(),
@@ -60,6 +61,7 @@ fn handle_with(verifier: &mut Verifier, request: &str) -> FromWorker {
                 event_id: String::new(),
                 reason: "bad_request".into(),
                 detail: e.to_string(),
+                incomplete: None,
             }),
             merkle_root: None,
             busy_ms: 0.0,
