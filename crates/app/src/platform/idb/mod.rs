@@ -185,22 +185,7 @@ impl Storage {
             .map_err(io)?;
         for store in DATA_STORES {
             let st = tx.object_store(store).map_err(io)?;
-            let keys: Vec<String> = st
-                .get_all_keys::<String>()
-                .primitive()
-                .map_err(io)?
-                .await
-                .map_err(io)?
-                .collect::<Result<_, _>>()
-                .map_err(io)?;
-            let values: Vec<String> = st
-                .get_all::<String>()
-                .primitive()
-                .map_err(io)?
-                .await
-                .map_err(io)?
-                .collect::<Result<_, _>>()
-                .map_err(io)?;
+            let (keys, values) = raw_keys_and_values(&st).await?;
             for (k, v) in keys.iter().zip(values) {
                 let v = Zeroizing::new(v);
                 if !vault::is_sealed(&v) {
@@ -268,22 +253,7 @@ impl Storage {
     ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
         let tx = self.db.transaction(store).build().map_err(io)?;
         let st = tx.object_store(store).map_err(io)?;
-        let keys: Vec<String> = st
-            .get_all_keys::<String>()
-            .primitive()
-            .map_err(io)?
-            .await
-            .map_err(io)?
-            .collect::<Result<_, _>>()
-            .map_err(io)?;
-        let values: Vec<String> = st
-            .get_all::<String>()
-            .primitive()
-            .map_err(io)?
-            .await
-            .map_err(io)?
-            .collect::<Result<_, _>>()
-            .map_err(io)?;
+        let (keys, values) = raw_keys_and_values(&st).await?;
         drop(tx);
         if keys.len() != values.len() {
             return Err(corrupt(format!("{store}: keys and values differ")));
@@ -381,4 +351,27 @@ pub async fn delete_database(name: &str) -> Result<(), StorageError> {
         .map_err(io)?
         .await
         .map_err(io)
+}
+
+/// Every key and every stored (still sealed) value of an open object store, both in key order.
+async fn raw_keys_and_values(
+    st: &indexed_db_futures::object_store::ObjectStore<'_>,
+) -> Result<(Vec<String>, Vec<String>), StorageError> {
+    let keys: Vec<String> = st
+        .get_all_keys::<String>()
+        .primitive()
+        .map_err(io)?
+        .await
+        .map_err(io)?
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    let values: Vec<String> = st
+        .get_all::<String>()
+        .primitive()
+        .map_err(io)?
+        .await
+        .map_err(io)?
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    Ok((keys, values))
 }
