@@ -82,15 +82,19 @@ fn view_for(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<View, ApiError> {
-    if headers.contains_key(postern_core::peer::HEADER_PEER_URL)
-        || headers.contains_key(postern_core::peer::HEADER_PEER_HMAC)
-    {
+    if claims_peer(headers) {
         let now = st.services().now();
         st.peer_keys()
             .authenticate(method, PATH_SYNC, headers, body, now)?;
         return Ok(View::Full);
     }
     Ok(View::Public)
+}
+
+/// Whether a request says it comes from a peer relay (then it must authenticate as one).
+fn claims_peer(headers: &HeaderMap) -> bool {
+    headers.contains_key(postern_core::peer::HEADER_PEER_URL)
+        || headers.contains_key(postern_core::peer::HEADER_PEER_HMAC)
 }
 
 fn trunc(s: &str) -> &str {
@@ -225,9 +229,7 @@ pub async fn sync_post(
     request: Request,
 ) -> Result<ExactJson, ApiError> {
     let headers = request.headers().clone();
-    let (view, req) = if headers.contains_key(postern_core::peer::HEADER_PEER_URL)
-        || headers.contains_key(postern_core::peer::HEADER_PEER_HMAC)
-    {
+    let (view, req) = if claims_peer(&headers) {
         let body = Bytes::from_request(request, &st).await?;
         let view = view_for(&st, &Method::POST, &headers, &body)?;
         let req: SyncPostRequest = serde_json::from_slice(&body).map_err(ApiError::wrong_shape)?;
