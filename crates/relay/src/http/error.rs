@@ -21,14 +21,15 @@ use crate::service::Internal;
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    body: ErrorResponse,
+    /// Boxed: the optional members would make every handler's `Result` large.
+    body: Box<ErrorResponse>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
         ApiError {
             status,
-            body: ErrorResponse::plain(ErrorBody::new(code, detail)),
+            body: Box::new(ErrorResponse::plain(ErrorBody::new(code, detail))),
         }
     }
 
@@ -41,7 +42,7 @@ impl ApiError {
     pub fn head_mismatch(head: &str, expected: &str) -> Self {
         ApiError {
             status: StatusCode::CONFLICT,
-            body: ErrorResponse::head_mismatch(head, expected),
+            body: Box::new(ErrorResponse::head_mismatch(head, expected)),
         }
     }
 
@@ -50,7 +51,7 @@ impl ApiError {
     pub fn unsupported_protocol() -> Self {
         ApiError {
             status: StatusCode::UPGRADE_REQUIRED,
-            body: ErrorResponse::unsupported_protocol(),
+            body: Box::new(ErrorResponse::unsupported_protocol()),
         }
     }
 
