@@ -1,7 +1,7 @@
 //! Pure parts of the chain sync view: the worker protocol, page ingest of the relay's public
 //! view (core's `ChainState::ingest_view_entry`: full events with every rule, private events'
 //! redaction stubs link-only), the events/s meter and the verification badge. No web APIs here.
-use postern_core::api::infonet::SYNC_LIMIT_MAX;
+use postern_core::api::infonet::{LOCATOR_LIMIT_DEFAULT, SYNC_LIMIT_MAX};
 use postern_core::canonical::GENESIS_HASH;
 use postern_core::event::ChainEvent;
 use postern_core::json::{self, Value};
@@ -9,7 +9,7 @@ use postern_core::merkle::merkle_root;
 use postern_core::public_view::{
     classify_pulled_refusal, is_private_type, is_stub, redact, stub_event, IncompleteReason,
 };
-use postern_core::verify::{ChainState, FailReason, VerifyOptions};
+use postern_core::verify::{build_locator, ChainState, FailReason, VerifyOptions};
 use serde::{Deserialize, Serialize};
 
 /// Events requested per `GET /api/mesh/infonet/sync` page (the relay's maximum).
@@ -28,6 +28,8 @@ pub enum Op {
     Replay,
     /// Merkle root of everything accepted so far.
     Root,
+    /// Locator of everything accepted so far (to resync when the relay lost our head).
+    Locator,
 }
 
 /// A request to the verifier (the Web Worker, or the inline fallback). A plain struct rather
@@ -80,6 +82,12 @@ impl ToWorker {
             body: String::new(),
             events: Vec::new(),
             now: 0,
+        }
+    }
+    pub fn locator(id: u32) -> Self {
+        ToWorker {
+            op: Op::Locator,
+            ..Self::root(id)
         }
     }
     pub fn id(&self) -> u32 {
@@ -150,6 +158,13 @@ pub struct FromWorker {
     /// Answered from a Web Worker (not the UI thread).
     #[serde(default)]
     pub in_worker: bool,
+    /// The page said its `after_hash` (our head) is not on the relay's chain
+    /// ([`resync`]); it carried no events.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unknown_after_hash: bool,
+    /// Locator of the accepted chain (`Op::Locator` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locator: Vec<String>,
 }
 
 /// Incremental verifier of the relay's public view: core's ingest rules, one event after the
@@ -238,6 +253,8 @@ impl Verifier {
             merkle_root: None,
             busy_ms: 0.0,
             in_worker: false,
+            unknown_after_hash: false,
+            locator: Vec::new(),
         }
     }
 
@@ -297,7 +314,10 @@ impl Verifier {
         let mut out = self.answer(id);
         match json::parse(body.as_bytes()) {
             Ok(v) => match v.get("events").and_then(Value::as_array) {
-                Some(events) => self.ingest_values(&mut out, events, now, true),
+                Some(events) => {
+                    out.unknown_after_hash = resync::page_says_unknown_after_hash(&v);
+                    self.ingest_values(&mut out, events, now, true)
+                }
                 None => self.reject(&mut out, "malformed_page", "no `events` array".into()),
             },
             Err(e) => self.reject(&mut out, "malformed_page", format!("not JSON: {e}")),
@@ -349,6 +369,11 @@ impl Verifier {
             Op::Root => {
                 let mut out = self.answer(req.id);
                 out.merkle_root = Some(self.merkle_root());
+                out
+            }
+            Op::Locator => {
+                let mut out = self.answer(req.id);
+                out.locator = build_locator(self.state.event_ids(), LOCATOR_LIMIT_DEFAULT);
                 out
             }
         }
@@ -614,5 +639,6 @@ pub struct SyncHead {
     pub scheduler: postern_core::sync::SyncWorkerState,
 }
 
+pub mod resync;
 #[cfg(test)]
 mod tests;

@@ -5,13 +5,16 @@
 //! through `GET /api/mesh/infonet/sync?after_hash=<local head>&limit=500`, hands each raw page
 //! to the verifier (Web Worker), stores the accepted events of the page in ONE IndexedDB
 //! transaction together with the new cursor, and finally compares the locally computed Merkle
-//! root with the relay's `/merkle`. Failures go through `finish_err` (core's backoff ladder,
+//! root with the relay's `/merkle`. A page saying `unknown_after_hash` (the relay does not hold
+//! the stored head) makes the round ask again with the verified copy's locator (`POST` sync)
+//! and fail with what the answer says (`model::chain::resync`): the copy is never dropped
+//! because a relay lost or rewrote it. Failures go through `finish_err` (core's backoff ladder,
 //! a 429's `Retry-After` honoured). On load the stored chain is replayed through the verifier
 //! before syncing resumes from the stored head. `active = false` stops starting new rounds
 //! (a round in flight finishes), so only a leader tab needs to sync.
 use std::rc::Rc;
 
-use gloo_net::http::Request;
+use gloo_net::http::{Request, Response};
 use gloo_timers::callback::Interval;
 use postern_core::api::infonet::{
     MerkleResponse, StatusResponse, PATH_MERKLE, PATH_STATUS, PATH_SYNC,
@@ -22,6 +25,7 @@ use yew::prelude::*;
 
 use super::explorer::{Events, Explorer};
 use super::worker::Bridge;
+use crate::model::chain::resync::{locator_request, read_answer};
 use crate::model::chain::SyncHead;
 use crate::model::chain::{
     backoff_reason, compare_merkle, event_key, incomplete_text, progress_fraction, short, Badge,
@@ -75,6 +79,12 @@ pub enum RoundError {
     Invalid(Rejected),
     Storage(String),
     Worker(String),
+    /// The relay does not hold the stored head; what its answer to our locator says, and
+    /// whether that is a fork (its chain does not extend the verified copy).
+    Resync {
+        fork: bool,
+        reason: String,
+    },
 }
 
 impl RoundError {
@@ -101,6 +111,7 @@ impl RoundError {
             },
             RoundError::Storage(e) => format!("storage: {e}"),
             RoundError::Worker(e) => format!("verifier: {e}"),
+            RoundError::Resync { reason, .. } => reason.clone(),
         }
     }
 }
@@ -418,10 +429,18 @@ impl SyncView {
 }
 
 async fn get_text(url: &str) -> Result<String, RoundError> {
-    let resp = Request::get(url)
-        .send()
-        .await
+    read_text(Request::get(url).send().await).await
+}
+
+async fn post_text(url: &str, body: &impl serde::Serialize) -> Result<String, RoundError> {
+    let req = Request::post(url)
+        .json(body)
         .map_err(|e| RoundError::Unreachable(e.to_string()))?;
+    read_text(req.send().await).await
+}
+
+async fn read_text(sent: Result<Response, gloo_net::Error>) -> Result<String, RoundError> {
+    let resp = sent.map_err(|e| RoundError::Unreachable(e.to_string()))?;
     let status = resp.status();
     let retry = resp.headers().get("retry-after");
     let text = resp
@@ -456,6 +475,30 @@ async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, RoundE
     })
 }
 
+/// The relay does not hold our head `ours`: ask with the verified copy's locator and fail the
+/// round with what the answer says (nothing is stored; retried on the failure schedule).
+async fn resync(bridge: &Bridge, ours: &str) -> RoundError {
+    let locator = match bridge.call(ToWorker::locator(bridge.next_id())).await {
+        Ok(a) => a.locator,
+        Err(e) => return RoundError::Worker(e),
+    };
+    let text = match post_text(PATH_SYNC, &locator_request(locator)).await {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    match read_answer(&text, ours) {
+        Ok(r) => RoundError::Resync {
+            fork: r.is_fork(),
+            reason: r.reason(ours),
+        },
+        Err(detail) => RoundError::Http {
+            status: 200,
+            retry_after_s: 0,
+            detail,
+        },
+    }
+}
+
 /// One sync round. Returns the cursor to keep (scheduler finished ok or with an error).
 async fn round(
     scope: &Scope<SyncView>,
@@ -478,10 +521,11 @@ async fn round(
                 RoundError::Http { retry_after_s, .. } => *retry_after_s,
                 _ => 0,
             };
+            let fork = matches!(&e, RoundError::Resync { fork: true, .. });
             cursor.scheduler =
                 cursor
                     .scheduler
-                    .finish_err(&SYNC_CONFIG, "", &e.reason(), false, retry, now);
+                    .finish_err(&SYNC_CONFIG, "", &e.reason(), fork, retry, now);
             Err((cursor.clone(), e))
         }
     };
@@ -568,6 +612,10 @@ async fn round_inner(
             .await
             .map_err(worker)?;
         let received = ans.received;
+        if ans.unknown_after_hash {
+            scope.send_message(Msg::Phase("resyncing with a locator"));
+            return Err(resync(bridge, &cursor.head).await);
+        }
         if !ans.accepted.is_empty() {
             let rows: Vec<(String, String)> = ans
                 .accepted

@@ -66,6 +66,8 @@ fn handle_with(verifier: &mut Verifier, request: &str) -> FromWorker {
             merkle_root: None,
             busy_ms: 0.0,
             in_worker: false,
+            unknown_after_hash: false,
+            locator: Vec::new(),
         },
     };
     out.busy_ms = clock_ms() - t0;

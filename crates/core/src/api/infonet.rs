@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::ErrorBody;
 use crate::canonical::{NETWORK_ID, PROTOCOL_VERSION};
 use crate::event::ChainEvent;
 use crate::json::Value;
@@ -39,8 +40,6 @@ pub const MAX_APPEND_BODY_BYTES: usize = 64 * 1024;
 /// shared [`crate::api::codes`]. A refused append uses the verifier's
 /// [`crate::verify::FailReason`] name (`invalid_signature`, `sequence_replay`, …) as its code.
 pub mod codes {
-    /// `after_hash` of a sync request is not on this relay's chain.
-    pub const UNKNOWN_AFTER_HASH: &str = "unknown_after_hash";
     /// `expected_head` of a sync request is not this relay's head.
     pub const HEAD_MISMATCH: &str = "head_mismatch";
     /// `protocol_version` of a request is not Infonet/2.
@@ -170,7 +169,17 @@ pub struct SyncGetResponse {
     pub after_hash: String,
     pub count: u64,
     pub protocol_version: String,
+    /// Postern's addition to Shadowbroker's answer: `after_hash` is not on the relay's chain
+    /// (answered 200 with no events, as Shadowbroker does). The client's head is not on the
+    /// relay's chain: resync with a locator (`POST` sync), never take the empty page as
+    /// "caught up". Absent (false) on every other answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unknown_after_hash: bool,
 }
+
+/// Member of a `GET` sync answer that marks an unknown `after_hash` (see
+/// [`SyncGetResponse::unknown_after_hash`]).
+pub const FIELD_UNKNOWN_AFTER_HASH: &str = "unknown_after_hash";
 
 /// `POST /api/mesh/infonet/sync` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,17 +228,57 @@ pub struct MerkleProofEntry {
     pub proof: Vec<crate::merkle::ProofStep>,
 }
 
-/// Error body (`426` unsupported protocol, `409` head mismatch, …).
+/// Shadowbroker's `detail` of a 409 sync refusal.
+pub const DETAIL_HEAD_MISMATCH: &str = "head_hash mismatch";
+/// Shadowbroker's `detail` of a 426 refusal.
+pub const DETAIL_UNSUPPORTED_PROTOCOL: &str = "Unsupported protocol_version";
+
+/// Body of a refused sync request, Postern's [`ErrorBody`] members (`ok`, `code`, `detail`)
+/// with Shadowbroker's beside them: 409 `head_mismatch` carries `head_hash` (the relay's) and
+/// `expected_head` (the client's), 426 `unsupported_protocol_version` the `protocol_version`
+/// the relay speaks. With no extra member it is exactly an [`ErrorBody`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorResponse {
-    pub ok: bool,
-    pub detail: String,
+    #[serde(flatten)]
+    pub error: ErrorBody,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_head: Option<String>,
+}
+
+impl ErrorResponse {
+    /// `{ok, code, detail}` and no Shadowbroker member.
+    pub fn plain(error: ErrorBody) -> Self {
+        ErrorResponse {
+            error,
+            protocol_version: None,
+            head_hash: None,
+            expected_head: None,
+        }
+    }
+
+    /// 409: the client's `expected_head` is not the relay's `head_hash`.
+    pub fn head_mismatch(head_hash: &str, expected_head: &str) -> Self {
+        ErrorResponse {
+            head_hash: Some(head_hash.into()),
+            expected_head: Some(expected_head.into()),
+            ..Self::plain(ErrorBody::new(codes::HEAD_MISMATCH, DETAIL_HEAD_MISMATCH))
+        }
+    }
+
+    /// 426: the request's `protocol_version` is not the one this relay speaks.
+    pub fn unsupported_protocol() -> Self {
+        ErrorResponse {
+            protocol_version: Some(PROTOCOL_VERSION.into()),
+            ..Self::plain(ErrorBody::new(
+                codes::UNSUPPORTED_PROTOCOL,
+                DETAIL_UNSUPPORTED_PROTOCOL,
+            ))
+        }
+    }
 }
 
 /// `POST /api/infonet/append` body: an author-signed event to append at the relay's head.
@@ -344,10 +393,62 @@ mod tests {
         );
         let req: SyncPostRequest = serde_json::from_str(r#"{"locator":["a"],"limit":5}"#).unwrap();
         assert_eq!(req.protocol_version, "infonet/2");
+        let g = SyncGetResponse {
+            events: vec![],
+            after_hash: "ab".into(),
+            count: 0,
+            protocol_version: PROTOCOL_VERSION.into(),
+            unknown_after_hash: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&g).unwrap(),
+            r#"{"events":[],"after_hash":"ab","count":0,"protocol_version":"infonet/2","unknown_after_hash":true}"#
+        );
+        let known = SyncGetResponse {
+            unknown_after_hash: false,
+            ..g
+        };
+        let text = serde_json::to_string(&known).unwrap();
+        assert!(!text.contains(FIELD_UNKNOWN_AFTER_HASH), "{text}");
+        assert_eq!(
+            serde_json::from_str::<SyncGetResponse>(&text).unwrap(),
+            known
+        );
         let s = StatusResponse::new(&"ab".repeat(32), 3, true);
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["head_hash"], "abababababababab...");
         assert_eq!(v["head_hash_full"], "ab".repeat(32));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod error_response_tests {
+    use super::*;
+
+    #[test]
+    fn refusals_carry_shadowbrokers_members_beside_posterns() {
+        let h = ErrorResponse::head_mismatch("aa", "bb");
+        assert_eq!(
+            serde_json::to_string(&h).unwrap(),
+            r#"{"ok":false,"code":"head_mismatch","detail":"head_hash mismatch","head_hash":"aa","expected_head":"bb"}"#
+        );
+        let p = ErrorResponse::unsupported_protocol();
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"ok":false,"code":"unsupported_protocol_version","detail":"Unsupported protocol_version","protocol_version":"infonet/2"}"#
+        );
+        let text = serde_json::to_string(&h).unwrap();
+        assert_eq!(serde_json::from_str::<ErrorResponse>(&text).unwrap(), h);
+        // Still an ErrorBody for a client that knows only Postern's members.
+        let b: ErrorBody = serde_json::from_str(&text).unwrap();
+        assert_eq!(b.code, codes::HEAD_MISMATCH);
+        // Without extras it is exactly an ErrorBody.
+        let plain = ErrorResponse::plain(ErrorBody::new("x", "y"));
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            serde_json::to_string(&ErrorBody::new("x", "y")).unwrap()
+        );
     }
 }
 

@@ -13,9 +13,9 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use postern_core::api::codes;
 use postern_core::api::infonet::{
-    clamp_locator_limit, clamp_sync_limit, codes as icodes, AppendRequest, LocatorQuery,
-    LocatorResponse, MerkleProofEntry, MerkleResponse, PrivateStatusResponse, StatusResponse,
-    SyncPostRequest, SyncQuery, LOCATOR_LIMIT_MAX, PATH_SYNC,
+    clamp_locator_limit, clamp_sync_limit, AppendRequest, LocatorQuery, LocatorResponse,
+    MerkleProofEntry, MerkleResponse, PrivateStatusResponse, StatusResponse, SyncPostRequest,
+    SyncQuery, FIELD_UNKNOWN_AFTER_HASH, LOCATOR_LIMIT_MAX, PATH_SYNC,
 };
 use postern_core::canonical::{GENESIS_HASH, NETWORK_ID, PROTOCOL_VERSION};
 use postern_core::json::{self, Value};
@@ -52,25 +52,6 @@ impl IntoResponse for ExactJson {
 
 fn obj(pairs: Vec<(&str, Value)>) -> Value {
     Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-}
-
-fn unsupported_protocol(got: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UPGRADE_REQUIRED,
-        icodes::UNSUPPORTED_PROTOCOL,
-        format!(
-            "protocol_version {:?} is not supported; this relay speaks {PROTOCOL_VERSION}",
-            trunc(got)
-        ),
-    )
-}
-
-fn head_mismatch(head: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        icodes::HEAD_MISMATCH,
-        format!("expected_head does not match this relay's head {head}"),
-    )
 }
 
 /// The view a sync request gets: the full chain for an authenticated peer relay, the public
@@ -164,17 +145,19 @@ pub async fn locator(
 
 /// `GET /api/mesh/infonet/sync?after_hash=&limit=`: the events after `after_hash` (genesis
 /// when absent), in full for an authenticated peer (HMAC over the empty body), as the public
-/// view otherwise. An `after_hash` this relay does not have is 404 `unknown_after_hash`.
+/// view otherwise. An `after_hash` this relay does not have is answered as Shadowbroker does,
+/// 200 with no events, plus `unknown_after_hash: true` (the client resyncs with a locator).
 pub async fn sync_get(
     State(st): State<AppState>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<SyncQuery>,
 ) -> Result<ExactJson, ApiError> {
     let view = view_for(&st, &Method::GET, &headers, b"")?;
-    if let Some(p) = q.protocol_version.as_deref() {
-        if p != PROTOCOL_VERSION {
-            return Err(unsupported_protocol(p));
-        }
+    if q.protocol_version
+        .as_deref()
+        .is_some_and(|p| p != PROTOCOL_VERSION)
+    {
+        return Err(ApiError::unsupported_protocol());
     }
     let after = match q.after_hash.as_deref() {
         None | Some("") => GENESIS_HASH.to_string(),
@@ -182,17 +165,8 @@ pub async fn sync_get(
     };
     let limit = clamp_sync_limit(q.limit);
     let expected = q.expected_head;
-    let unknown = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            icodes::UNKNOWN_AFTER_HASH,
-            "after_hash is not on this relay's public chain; sync with a locator (POST) instead",
-        )
-    };
-    if after.chars().count() > MAX_HASH_CHARS {
-        return Err(unknown());
-    }
-    let after2 = after.clone();
+    // A hash this long is on no chain; it is still checked against `expected_head` first.
+    let lookup = (after.chars().count() <= MAX_HASH_CHARS).then(|| after.clone());
     let found = st
         .services()
         .chain()
@@ -200,30 +174,38 @@ pub async fn sync_get(
             let (head, _) = c.head();
             if let Some(e) = expected.filter(|e| !e.is_empty()) {
                 if e != head {
-                    return Ok(Err(head));
+                    return Ok(Err((head, e)));
                 }
             }
-            Ok(Ok(c.events_after(&after2, limit, view)?))
+            match lookup {
+                Some(a) => Ok(Ok(c.events_after(&a, limit, view)?)),
+                None => Ok(Ok(After::Unknown)),
+            }
         })
         .await?;
-    let texts = match found.map_err(|head| head_mismatch(&head))? {
-        After::Found(t) => t,
-        After::Unknown => return Err(unknown()),
+    let found = found.map_err(|(head, e)| ApiError::head_mismatch(&head, &e))?;
+    let (texts, unknown) = match found {
+        After::Found(t) => (t, false),
+        After::Unknown => (Vec::new(), true),
     };
     let count = texts.len() as u64;
-    Ok(ExactJson(
-        obj(vec![
-            ("after_hash", Value::Str(after)),
-            ("count", Value::from(count)),
-            ("protocol_version", Value::from(PROTOCOL_VERSION)),
-        ]),
-        Some(texts),
-    ))
+    let mut out = obj(vec![
+        ("after_hash", Value::Str(after)),
+        ("count", Value::from(count)),
+        ("protocol_version", Value::from(PROTOCOL_VERSION)),
+    ]);
+    if unknown {
+        out.insert(FIELD_UNKNOWN_AFTER_HASH, Value::Bool(true));
+    }
+    Ok(ExactJson(out, Some(texts)))
 }
 
 /// `POST /api/mesh/infonet/sync {protocol_version, locator, limit, expected_head?,
 /// include_proofs?}`: the events after the common ancestor of the peer's locator, in full for
-/// an authenticated peer (HMAC over the exact body), as the public view otherwise.
+/// an authenticated peer (HMAC over the exact body), as the public view otherwise. As
+/// Shadowbroker answers: a locator sharing nothing with the chain gets no events, `matched_hash`
+/// `""` and `forked: true` (with proofs: the root and total, `merkle_start` 0, no proofs); one
+/// sharing only genesis (and longer than it) gets the events from the start, `forked: true`.
 pub async fn sync_post(
     State(st): State<AppState>,
     request: Request,
@@ -239,7 +221,7 @@ pub async fn sync_post(
         (View::Public, req)
     };
     if req.protocol_version != PROTOCOL_VERSION {
-        return Err(unsupported_protocol(&req.protocol_version));
+        return Err(ApiError::unsupported_protocol());
     }
     if req.locator.len() > LOCATOR_LIMIT_MAX {
         return Err(ApiError::new(
@@ -259,7 +241,7 @@ pub async fn sync_post(
             let (head, total) = c.head();
             if let Some(e) = expected.filter(|e| !e.is_empty()) {
                 if e != head {
-                    return Ok(Err(head));
+                    return Ok(Err((head, e)));
                 }
             }
             let (m, texts) = c.events_for_locator(&locator, limit, view)?;
@@ -267,7 +249,7 @@ pub async fn sync_post(
             Ok(Ok((head, m, texts, proofs)))
         })
         .await?;
-    let (head, m, texts, proofs) = found.map_err(|head| head_mismatch(&head))?;
+    let (head, m, texts, proofs) = found.map_err(|(head, e)| ApiError::head_mismatch(&head, &e))?;
     let count = texts.len() as u64;
     let mut out = obj(vec![
         (

@@ -1,11 +1,11 @@
-//! The HTTP error of the relay, `{ok:false, code, detail}`, and the one place where every
-//! domain refusal (DM, gate, chain, storage, authentication, extractor rejections) is given
-//! its HTTP status and code.
+//! The HTTP error of the relay, `{ok:false, code, detail}` (a sync refusal with Shadowbroker's
+//! members beside them), and the one place where every domain refusal (DM, gate, chain, sync,
+//! storage, authentication, extractor rejections) is given its HTTP status and code.
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use postern_core::api::gate::{codes as gcodes, peer_codes};
-use postern_core::api::infonet::codes as icodes;
+use postern_core::api::infonet::{codes as icodes, ErrorResponse};
 use postern_core::api::peer::codes as pcodes;
 use postern_core::api::{codes, ErrorBody, MAX_BODY_BYTES};
 use postern_core::auth::AuthError;
@@ -16,23 +16,43 @@ use crate::service::dm::DmError;
 use crate::service::gate::GateFailure;
 use crate::service::Internal;
 
-/// An error answered as `{ok:false, code, detail}` with a 4xx (or 500 `internal`) status.
+/// An error answered as `{ok:false, code, detail}` with a 4xx (or 500 `internal`) status;
+/// only the sync refusals (409, 426) add members (core's [`ErrorResponse`]).
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    body: ErrorBody,
+    /// Boxed: the optional members would make every handler's `Result` large.
+    body: Box<ErrorResponse>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
         ApiError {
             status,
-            body: ErrorBody::new(code, detail),
+            body: Box::new(ErrorResponse::plain(ErrorBody::new(code, detail))),
         }
     }
 
     pub fn code(&self) -> &str {
-        &self.body.code
+        &self.body.error.code
+    }
+
+    /// 409 `head_mismatch`: a sync request's `expected_head` is not this relay's `head`
+    /// (Shadowbroker's `head_hash` and `expected_head` beside Postern's members).
+    pub fn head_mismatch(head: &str, expected: &str) -> Self {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            body: Box::new(ErrorResponse::head_mismatch(head, expected)),
+        }
+    }
+
+    /// 426 `unsupported_protocol_version`: a sync request for another protocol (Shadowbroker's
+    /// `protocol_version`, the one this relay speaks, beside Postern's members).
+    pub fn unsupported_protocol() -> Self {
+        ApiError {
+            status: StatusCode::UPGRADE_REQUIRED,
+            body: Box::new(ErrorResponse::unsupported_protocol()),
+        }
     }
 
     pub fn status(&self) -> StatusCode {

@@ -151,8 +151,14 @@ impl ChainFeed {
             return Some(Round::err("sync response has no events array"));
         };
         if forked {
-            // Only genesis (or nothing) is shared. A peer that is merely behind us (empty, or
-            // its head is one of our events) has nothing to give; anything else is a fork.
+            // Only genesis is shared (its events from the start are served, never stored), or
+            // nothing at all (`matched_hash` "", no events). A peer that is merely behind us
+            // (empty, or its head is one of our events) has nothing to give; anything else is
+            // a fork, reported once per round and retried on the failure schedule.
+            let shared = match v.get("matched_hash").and_then(Value::as_str) {
+                None | Some("") => "no history with ours, not even genesis",
+                Some(_) => "no history with ours beyond genesis",
+            };
             let h = peer_head.clone();
             let Ok(behind) = svc
                 .chain()
@@ -165,7 +171,7 @@ impl ChainFeed {
                 return Some(ok(*pulled, last_head));
             }
             return Some(Round::Fork {
-                detail: format!("peer head {peer_head} shares no history with ours beyond genesis"),
+                detail: format!("peer head {peer_head:.64} shares {shared}"),
                 peer_head: last_head.clone(),
             });
         }

@@ -286,7 +286,8 @@ impl Chain {
     }
 
     /// Match a peer locator against the chain and return the events after the match, as
-    /// `view` serves them.
+    /// `view` serves them. A locator sharing nothing with the chain (not even genesis) gets no
+    /// events, as Shadowbroker answers it (`forked`, no `matched_hash`).
     pub fn events_for_locator(
         &self,
         locator: &[String],
@@ -294,6 +295,9 @@ impl Chain {
         view: View,
     ) -> Result<(LocatorMatch, Vec<String>), StoreError> {
         let m = match_locator(self.loaded.state.event_ids(), locator);
+        if m.matched_hash.is_none() {
+            return Ok((m, Vec::new()));
+        }
         let texts = self.store.chain_range(m.start_index as u64, limit as u64)?;
         Ok((m, Self::render(texts, view)?))
     }

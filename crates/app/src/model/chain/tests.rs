@@ -269,3 +269,38 @@ fn shadowbrokers_clearnet_view_stops_at_its_first_unverifiable_event_with_the_re
     assert_eq!(e.incomplete, Some(IncompleteReason::Redacted));
     assert_eq!(Badge::Invalid(e).chain_checks().0, "failed");
 }
+
+#[test]
+fn an_unknown_after_hash_page_is_flagged_and_the_locator_covers_the_copy() {
+    let v = vector();
+    let view = public_view(&v);
+    let mut ver = Verifier::new();
+    sync(&mut ver, &view[..40], 40);
+    let head = ver.head().to_string();
+    // The relay's empty answer for a head it does not hold: flagged, nothing accepted, the
+    // copy untouched (never taken as "caught up").
+    let page = format!(
+        r#"{{"events":[],"after_hash":"{head}","count":0,"protocol_version":"infonet/2","unknown_after_hash":true}}"#
+    );
+    let a = ver.page(7, &page, NOW);
+    assert!(a.unknown_after_hash);
+    assert_eq!((a.received, a.verified, a.error), (0, 40, None));
+    assert_eq!(a.head, head);
+    // An ordinary empty page (at the head) is not.
+    assert!(!ver.page(8, &body(&[]), NOW).unknown_after_hash);
+    // The locator the resync sends: the copy's, head first, genesis last.
+    let loc = ver.handle(&ToWorker::locator(9)).locator;
+    let ids: Vec<String> = view[..40]
+        .iter()
+        .map(|e| e.get("event_id").map(Value::py_str).unwrap_or_default())
+        .collect();
+    assert_eq!(loc, build_locator(&ids, LOCATOR_LIMIT_DEFAULT));
+    assert_eq!(loc.first(), Some(&head));
+    assert_eq!(loc.last().map(String::as_str), Some(GENESIS_HASH));
+    // It survives the worker's JSON round trip.
+    let back: FromWorker = serde_json::from_str(
+        &serde_json::to_string(&ver.handle(&ToWorker::locator(10))).expect("ser"),
+    )
+    .expect("de");
+    assert_eq!(back.locator, loc);
+}
