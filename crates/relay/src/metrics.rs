@@ -20,6 +20,9 @@ pub struct Metrics {
     /// Pull-sync rounds that stopped at a peer's view, by reason (`gap`, `redacted`, `stub`).
     sync_incomplete: Mutex<BTreeMap<&'static str, u64>>,
     sync_pulled: AtomicU64,
+    /// Peers' signed tree heads checked, by result (`consistent`, `misbehaviour`, `invalid`,
+    /// `error`).
+    head_checks: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// Gauges read at scrape time.
@@ -105,6 +108,12 @@ impl Metrics {
         bump(&self.sync_incomplete, reason);
     }
 
+    /// One check of a peer's signed tree head: `consistent`, `misbehaviour` (evidence kept),
+    /// `invalid` or `error`.
+    pub fn head_check(&self, result: &'static str) {
+        bump(&self.head_checks, result);
+    }
+
     /// The whole exposition.
     pub fn render(&self, g: Gauges) -> String {
         let mut o = String::new();
@@ -118,6 +127,20 @@ impl Metrics {
                 o,
                 "postern_http_requests_total{{route=\"{}\",status=\"{cls}\"}} {n}",
                 escape(&route)
+            );
+        }
+        o.push_str("# HELP postern_tree_head_checks_total Peers' signed tree heads checked, by result (misbehaviour: equivocation or rewritten history, evidence kept).\n");
+        o.push_str("# TYPE postern_tree_head_checks_total counter\n");
+        let hc = self
+            .head_checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for result in ["consistent", "misbehaviour", "invalid", "error"] {
+            let _ = writeln!(
+                o,
+                "postern_tree_head_checks_total{{result=\"{result}\"}} {}",
+                hc.get(result).copied().unwrap_or(0)
             );
         }
         o.push_str("# HELP postern_rate_limited_total Requests answered 429 by the per-client rate limit.\n");

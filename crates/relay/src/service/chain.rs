@@ -230,6 +230,16 @@ impl Chain {
         &self.store
     }
 
+    /// The store connection of the chain, to write what belongs with it (signed heads).
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// Every event id on the chain, in order.
+    pub fn event_ids(&self) -> &[String] {
+        self.loaded.state.event_ids()
+    }
+
     /// Merkle root over every event id (cached per length).
     pub fn merkle_root(&mut self) -> String {
         let n = self.loaded.state.len();
