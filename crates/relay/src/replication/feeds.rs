@@ -30,7 +30,7 @@ use super::client::{post_json_async, PeerSigner};
 use super::pull::{Feed, PeerLink, Round};
 use super::status::{PullStatus, SyncStatus};
 use crate::metrics::Metrics;
-use crate::service::chain::PushOutcome;
+use crate::service::chain::{self, PushOutcome};
 use crate::service::dm::{DmError, Origin};
 use crate::service::pulled;
 use crate::store::{IncompleteView, PeerSync};
@@ -173,14 +173,18 @@ impl ChainFeed {
             return Some(ok(*pulled, last_head));
         }
         let n = events.len();
+        // Parsing and signature checks off the chain's lock, on every core.
+        let Ok(prepared) = chain::prepare(events).await else {
+            return Some(Round::err(LOCAL));
+        };
         let now = svc.now();
         let outcome = svc
             .chain()
             .run("sync_ingest", move |c| {
-                let out = c.peer_push(&events, now)?;
+                let out = c.push_prepared(&prepared, now)?;
                 // Did the peer serve a view rather than its chain? (see the module doc)
                 let view = match &out {
-                    PushOutcome::Refused(r) => pulled::classify(c, &events, r)?,
+                    PushOutcome::Refused(r) => pulled::classify(c, prepared.values(), r)?,
                     PushOutcome::Done { .. } => None,
                 };
                 Ok((out, view))
