@@ -3,7 +3,8 @@
 //! * [`ChainFeed`]: POST our chain locator to the peer's `/api/mesh/infonet/sync` (HMAC-signed
 //!   when we have a public URL, so the peer serves its full chain) and ingest the returned
 //!   events like a `peer-push` (freshness disabled), page by page; a peer answering
-//!   `forked: true` that is not simply behind us is reported, never merged. A peer that serves
+//!   `forked: true` that is not simply behind us goes through the same ingest, where a fork is
+//!   healed by core's rule (`service::chain` heal: the smaller first id wins). A peer that serves
 //!   a *view* instead (private events dropped or stubbed, payloads redacted) is never stored
 //!   beyond its verified prefix: the round stops with core's reason
 //!   (`service::pulled::classify`), shown as `incomplete_view` in `sync-status` and counted in
@@ -150,8 +151,9 @@ impl ChainFeed {
         else {
             return Some(Round::err("sync response has no events array"));
         };
-        if forked {
-            // Only genesis (or nothing) is shared. A peer that is merely behind us (empty, or
+        if forked && events.is_empty() {
+            // Only genesis (or nothing) is shared and nothing was served. (Served events from
+            // the start go through the ingest below, where a fork is healed by core's rule.) A peer that is merely behind us (empty, or
             // its head is one of our events) has nothing to give; anything else is a fork.
             let h = peer_head.clone();
             let Ok(behind) = svc
@@ -208,6 +210,7 @@ impl ChainFeed {
             Ok(PushOutcome::Refused(r))
                 if r.refusal.code == postern_core::api::peer::codes::FORKED =>
             {
+                *pulled += r.accepted;
                 Some(Round::Fork {
                     detail: format!("peer's events diverge from ours: {}", r.refusal.detail),
                     peer_head: last_head.clone(),

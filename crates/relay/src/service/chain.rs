@@ -29,7 +29,9 @@ use postern_core::verify::{
 
 use crate::store::{NewChainEvent, Store, StoreError};
 
+mod heal;
 mod push;
+pub use heal::Healed;
 pub use push::{prepare, Prepared};
 
 /// How many of a node's newest events are compared when an append looks like a retry.
@@ -187,12 +189,29 @@ fn load(store: &Store) -> Result<Loaded, StoreError> {
     Ok(Loaded { state, private })
 }
 
+/// Forks this relay met since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForkStats {
+    /// Forks where the peer's branch won and we adopted it.
+    pub adopted: u64,
+    /// Forks where our branch won (the peer was told `forked`).
+    pub kept: u64,
+    /// Our events re-linked onto a winning branch.
+    pub relinked: u64,
+    /// Our events dropped because they no longer fit the winner (reported).
+    pub dropped: u64,
+    /// Forks below our signed tree head (splits): refused, never healed.
+    pub splits: u64,
+}
+
 /// The chain and its storage (a connection of its own).
 pub struct Chain {
     store: Store,
     loaded: Loaded,
     /// Merkle root for the first `.0` events.
     merkle: Option<(usize, String)>,
+    /// Forks met since start (see `heal`).
+    forks: ForkStats,
 }
 
 /// Where a `GET sync` page starts.
@@ -209,6 +228,7 @@ impl Chain {
             store,
             loaded,
             merkle: None,
+            forks: ForkStats::default(),
         })
     }
 

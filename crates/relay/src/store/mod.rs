@@ -12,6 +12,7 @@
 //! disk before the HTTP response that acknowledges it is sent. Every function takes `now`
 //! (seconds since the Unix epoch) from the caller; the store never reads the clock itself.
 pub mod chain;
+mod chain_fork;
 pub mod cursors;
 mod db;
 pub mod dm;

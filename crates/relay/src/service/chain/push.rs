@@ -16,7 +16,7 @@ use postern_core::verify::{
     first_crypto_failure, verify_key_rotation_claim, FailReason, VerifyOptions,
 };
 
-use super::{load, Chain, PushOutcome, PushRefusal, Refusal, RefusalKind};
+use super::{load, Chain, Healed, PushOutcome, PushRefusal, Refusal, RefusalKind};
 use crate::service::Internal;
 use crate::store::{NewChainEvent, StoreError};
 
@@ -185,7 +185,8 @@ impl Chain {
             batch: false,
         };
         let mut refused: Option<(usize, Refusal)> = None;
-        for (i, evt) in p.events.iter().enumerate() {
+        let mut i = 0usize;
+        while let Some(evt) = p.events.get(i) {
             let refuse = |kind: RefusalKind, code: &'static str, detail: String| {
                 Some((i, Refusal { kind, code, detail }))
             };
@@ -200,12 +201,57 @@ impl Chain {
                     let rest = p.events.get(i + 1..).unwrap_or(&[]);
                     crypto = first_crypto_failure(rest).map(|(j, r)| (i + 1 + j, r));
                 }
+                i += 1;
                 continue;
             }
             if evt.prev_hash != self.loaded.state.head() {
-                let known =
-                    fresh_ids.contains(evt.prev_hash.as_str()) || self.holds(&evt.prev_hash)?;
-                let why = if known {
+                let in_batch = fresh_ids.contains(evt.prev_hash.as_str());
+                if !in_batch && self.holds(&evt.prev_hash)? {
+                    // A fork from a stored event: core's rule decides (see `heal`). What this
+                    // batch added so far is stored first; the healed chain replaces the rest.
+                    self.persist_batch(p, &fresh, now)?;
+                    fresh.clear();
+                    fresh_ids.clear();
+                    let run = p
+                        .events
+                        .get(i..crypto.map_or(p.events.len(), |(c, _)| c.max(i)));
+                    match self.heal(run.unwrap_or_default(), now)? {
+                        Healed::Adopted { taken, .. } if taken > 0 => {
+                            accepted += taken as u64;
+                            i += taken;
+                            continue;
+                        }
+                        Healed::Adopted { .. } | Healed::Kept => {
+                            refused = refuse(
+                                RefusalKind::Conflict,
+                                pcodes::FORKED,
+                                format!(
+                                    "event {i} forks from this relay's chain and this relay's \
+                                     branch wins (smaller first event id): pull and adopt it"
+                                ),
+                            );
+                        }
+                        Healed::Refused(why) => {
+                            refused = refuse(
+                                RefusalKind::Conflict,
+                                pcodes::FORKED,
+                                format!("event {i} forks from this relay's chain: {why}"),
+                            );
+                        }
+                        Healed::Invalid { index, rejection } => {
+                            let r = Refusal::from_rejection(rejection);
+                            refused = Some((
+                                i + index,
+                                Refusal {
+                                    detail: format!("event {}: {}", i + index, r.detail),
+                                    ..r
+                                },
+                            ));
+                        }
+                    }
+                    break;
+                }
+                let why = if in_batch {
                     "extends an event behind this relay's head"
                 } else {
                     "extends an event this relay does not hold"
@@ -238,6 +284,7 @@ impl Chain {
             fresh.push(i);
             fresh_ids.insert(&evt.event_id);
             accepted += 1;
+            i += 1;
         }
         if refused.is_none() {
             refused = p.stop.clone().map(|r| (p.events.len(), r));
