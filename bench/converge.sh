@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Convergence after a partition (not a test; issue 13): relay A holds N events (pushed by a
 # peer in batches of 50) while B and C are cut off; then B and C start, peered with A and each
-# other (full mesh, pushes on, sync interval 1 s). Reports the time from B and C starting until all three relays report the same
-# head over N + 2 events, with the machine load.
+# other (full mesh, pushes on, sync interval 1 s). Reports the time from B and C starting
+# until all three relays report the same head over the N events, with the machine load.
 #
 #   bench/converge.sh                 # N=100000, builds release binaries first
 #   N=10000 SKIP_BUILD=1 bench/converge.sh
