@@ -57,3 +57,8 @@ pub const BACKUP_AAD: &[u8] = b"postern/backup/v1/aad";
 /// Prefix of the hash that seeds the coefficients and subsets of an Ed25519 strict batch
 /// verification (`strict_batch`): Fiat–Shamir over every signature, key and message hash.
 pub const ED25519_BATCH_SEED: &[u8] = b"postern/ed25519-strict-batch/v1/seed";
+
+// ---- Federation (see docs/protocol.md § Signed tree heads) ----
+
+/// Prefix of the bytes a relay signs in a tree head (`postern-sth/1`).
+pub const TREE_HEAD_SIG: &[u8] = b"postern/tree-head/v1/sig";

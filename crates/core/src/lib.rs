@@ -17,6 +17,8 @@
 //! * [`append`] — the reference's append order (normalise, then validate); [`pynum`] — Python
 //!   `float()`/`int()` text rules;
 //! * [`merkle`] — the Infonet Merkle tree; [`rfc9162`] — RFC 9162 log proofs;
+//! * [`fork`] — the fork rule (which branch wins, re-linking pending events);
+//!   [`tree_head`] — relays' signed tree heads; [`head_pin`] — consistency pins and evidence;
 //! * [`sync`] — sync scheduling; [`api`] — relay endpoint types; [`cli`] — `postern` subcommands;
 //! * `chaingen` — deterministic valid-chain generator for tests and benches (feature `test-utils`).
 #![forbid(unsafe_code)]
@@ -33,7 +35,9 @@ pub mod chaingen;
 pub mod cli;
 pub mod dm;
 pub mod event;
+pub mod fork;
 pub mod gate;
+pub mod head_pin;
 pub mod identity;
 pub mod ids;
 pub mod json;
@@ -50,6 +54,7 @@ pub mod schema;
 pub mod signature;
 pub mod strict_batch;
 pub mod sync;
+pub mod tree_head;
 pub mod verify;
 mod wire;
 

@@ -20,6 +20,9 @@ pub struct Metrics {
     /// Pull-sync rounds that stopped at a peer's view, by reason (`gap`, `redacted`, `stub`).
     sync_incomplete: Mutex<BTreeMap<&'static str, u64>>,
     sync_pulled: AtomicU64,
+    /// Peers' signed tree heads checked, by result (`consistent`, `misbehaviour`, `invalid`,
+    /// `error`).
+    head_checks: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// Gauges read at scrape time.
@@ -33,6 +36,13 @@ pub struct Gauges {
     pub legacy_private_events: u64,
     pub dm_nodes: u64,
     pub dm_messages: u64,
+    /// Forks met since start: adopted (the peer's branch won), kept (ours won), split (below
+    /// our signed head, refused); and our events re-linked or dropped by adoptions.
+    pub forks_adopted: u64,
+    pub forks_kept: u64,
+    pub fork_splits: u64,
+    pub events_relinked: u64,
+    pub events_dropped: u64,
 }
 
 fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, k: K) {
@@ -105,6 +115,12 @@ impl Metrics {
         bump(&self.sync_incomplete, reason);
     }
 
+    /// One check of a peer's signed tree head: `consistent`, `misbehaviour` (evidence kept),
+    /// `invalid` or `error`.
+    pub fn head_check(&self, result: &'static str) {
+        bump(&self.head_checks, result);
+    }
+
     /// The whole exposition.
     pub fn render(&self, g: Gauges) -> String {
         let mut o = String::new();
@@ -118,6 +134,20 @@ impl Metrics {
                 o,
                 "postern_http_requests_total{{route=\"{}\",status=\"{cls}\"}} {n}",
                 escape(&route)
+            );
+        }
+        o.push_str("# HELP postern_tree_head_checks_total Peers' signed tree heads checked, by result (misbehaviour: equivocation or rewritten history, evidence kept).\n");
+        o.push_str("# TYPE postern_tree_head_checks_total counter\n");
+        let hc = self
+            .head_checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for result in ["consistent", "misbehaviour", "invalid", "error"] {
+            let _ = writeln!(
+                o,
+                "postern_tree_head_checks_total{{result=\"{result}\"}} {}",
+                hc.get(result).copied().unwrap_or(0)
             );
         }
         o.push_str("# HELP postern_rate_limited_total Requests answered 429 by the per-client rate limit.\n");
@@ -186,6 +216,23 @@ impl Metrics {
             "postern_infonet_events{{lane=\"private\"}} {}",
             g.private_events
         );
+        o.push_str("# HELP postern_forks_total Forks of the one chain met since start, by outcome (adopted: the peer's branch won; kept: ours won; split: below our signed tree head, refused).\n");
+        o.push_str("# TYPE postern_forks_total counter\n");
+        for (result, n) in [
+            ("adopted", g.forks_adopted),
+            ("kept", g.forks_kept),
+            ("split", g.fork_splits),
+        ] {
+            let _ = writeln!(o, "postern_forks_total{{result=\"{result}\"}} {n}");
+        }
+        o.push_str("# HELP postern_fork_events_total Our events re-linked onto a winning branch, or dropped because they no longer fit it.\n");
+        o.push_str("# TYPE postern_fork_events_total counter\n");
+        for (result, n) in [
+            ("relinked", g.events_relinked),
+            ("dropped", g.events_dropped),
+        ] {
+            let _ = writeln!(o, "postern_fork_events_total{{result=\"{result}\"}} {n}");
+        }
         o.push_str("# HELP postern_infonet_legacy_private_events Events of the pre-one-chain private lane (kept, never served).\n");
         o.push_str("# TYPE postern_infonet_legacy_private_events gauge\n");
         let _ = writeln!(

@@ -137,7 +137,8 @@ fn metric(text: &str, series: &str) -> u64 {
 
 #[test]
 fn peer_push_ingests_old_history_idempotently_and_refuses_forks() {
-    let (relay, _d) = start(&[]);
+    // Events settle at once and are signed into a tree head: a fork below it is never healed.
+    let (relay, _d) = start(&["--settle-secs=0", "--tree-head-interval-secs=1"]);
     let chain = public_chain(12);
     // Old history (timestamps months back): freshness is off during peer-push.
     let r = post_signed(&relay, PATH_PEER_PUSH, &push_body(&chain[..8]));
@@ -167,7 +168,13 @@ fn peer_push_ingests_old_history_idempotently_and_refuses_forks() {
         (chain[11].event_id.clone(), 12)
     );
 
-    // A fork (another chain's event extending genesis) is refused 409, never merged.
+    // A fork (another chain's event extending genesis) below the signed head is refused 409,
+    // never merged, whichever branch the fork rule would pick.
+    wait_for(
+        "a signed head over the 12 events",
+        Duration::from_secs(30),
+        || relay.get("/api/mesh/infonet/tree-head").json()["tree_head"]["size"] == 12,
+    );
     let other = generate_chain(
         3,
         GenOptions {
@@ -715,22 +722,40 @@ fn pull_sync_heals_a_partition() {
 }
 
 #[test]
-fn pull_sync_reports_forks_and_never_merges() {
-    // X holds one history; F holds another, then is configured to pull from X.
+fn pull_sync_reports_forks_below_a_signed_head_and_never_merges() {
+    // X holds one history; F holds another, signed into F's tree head (settled at once), then
+    // F is configured to pull from X: whichever branch the fork rule picks, F never rewrites
+    // what it signed (`crates/relay/tests/fork_heal.rs` covers forks of pending events).
     let dx = tempfile::tempdir().unwrap();
     let x = Relay::start(dx.path(), &[]);
     for seq in 1..=3 {
         append_message(&x, 1, seq);
     }
     let df = tempfile::tempdir().unwrap();
-    let f = Relay::start(df.path(), &[]);
+    let f = Relay::start(
+        df.path(),
+        &["--settle-secs=0", "--tree-head-interval-secs=1"],
+    );
     for seq in 1..=2 {
         append_message(&f, 2, seq);
     }
+    wait_for(
+        "F's signed head over its 2 events",
+        Duration::from_secs(30),
+        || f.get("/api/mesh/infonet/tree-head").json()["tree_head"]["size"] == 2,
+    );
     let before = (status(&f, PATH_STATUS, "head_hash_full"), merkle_root(&f));
     assert!(f.terminate().success());
     let peer = format!("--peer={}=secret", x.base);
-    let f = Relay::start(df.path(), &[peer.as_str(), "--sync-interval-secs", "1"]);
+    let f = Relay::start(
+        df.path(),
+        &[
+            peer.as_str(),
+            "--sync-interval-secs",
+            "1",
+            "--settle-secs=0",
+        ],
+    );
     wait_for("F to report the fork", Duration::from_secs(30), || {
         metric(&f.get("/metrics").body, "postern_sync_forks_total") >= 1
     });

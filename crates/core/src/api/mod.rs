@@ -1,6 +1,7 @@
 //! HTTP request/response types shared by the relay (server) and the app (client).
 pub mod dm;
 pub mod gate;
+pub mod heads;
 pub mod infonet;
 pub mod peer;
 

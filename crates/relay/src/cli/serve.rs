@@ -89,6 +89,15 @@ pub struct ServeArgs {
     /// it they answer 404.
     #[arg(long, env = "POSTERN_PUBLIC_STATUS")]
     pub public_status: bool,
+    /// Seconds an event must hold its chain position before it joins a signed tree head
+    /// (forks within this window heal by re-linking; signed history never changes).
+    #[arg(long, env = "POSTERN_SETTLE_SECS", default_value_t = crate::service::heads::DEFAULT_SETTLE_SECS)]
+    pub settle_secs: u64,
+    /// Seconds between attempts to sign a new tree head over the settled chain.
+    #[arg(long, env = "POSTERN_TREE_HEAD_INTERVAL_SECS",
+          default_value_t = crate::service::heads::DEFAULT_TREE_HEAD_INTERVAL_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub tree_head_interval_secs: u64,
     /// PEM file of the CA(s) to trust for https peers (a private CA) instead of the Web PKI roots.
     #[arg(long, env = "POSTERN_PEER_CA")]
     pub peer_ca: Option<PathBuf>,
@@ -176,6 +185,11 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let peers: Vec<PeerSpec> = args.peers.iter().chain(&args.sb_peers).cloned().collect();
     let services = Services::new(store, chain, limits, crate::clock::system_now);
     let metrics = Arc::new(Metrics::default());
+    tokio::spawn(crate::service::heads::run_signer(
+        services.clone(),
+        args.settle_secs,
+        std::time::Duration::from_secs(args.tree_head_interval_secs),
+    ));
     let replication = crate::replication::start(
         &crate::replication::Config {
             public_url: args.public_url.as_deref(),

@@ -407,7 +407,13 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
         .run("metrics", |c| {
             let (dm_nodes, dm_messages) = c.store().spool_sizes()?;
             let (total, private) = (c.head().1, c.private_count());
+            let forks = c.fork_stats();
             Ok(Gauges {
+                forks_adopted: forks.adopted,
+                forks_kept: forks.kept,
+                fork_splits: forks.splits,
+                events_relinked: forks.relinked,
+                events_dropped: forks.dropped,
                 public_events: total.saturating_sub(private),
                 private_events: private,
                 legacy_private_events: c.store().legacy_private_count()?,

@@ -6,6 +6,7 @@ use crate::http::extract::ApiJson;
 
 pub mod dm;
 pub mod gate;
+pub mod heads;
 pub mod infonet;
 pub mod peer;
 

@@ -17,7 +17,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, PeerBytes, PeerJson};
 use crate::http::state::AppState;
 use crate::replication::status::{PullStatusResponse, SyncStatusResponse};
-use crate::service::chain::PushOutcome;
+use crate::service::chain::{self, PushOutcome};
 use crate::service::dm::Origin;
 
 /// Nesting allowed in a peer-push body.
@@ -46,11 +46,13 @@ pub async fn chain_push(
             format!("at most {PEER_PUSH_MAX_EVENTS} events per push"),
         ));
     }
+    // Parsing and signature checks off the chain's lock, on every core.
+    let prepared = chain::prepare(events).await?;
     let now = st.services().now();
     let outcome = st
         .services()
         .chain()
-        .run("peer_push", move |c| c.peer_push(&events, now))
+        .run("peer_push", move |c| c.push_prepared(&prepared, now))
         .await?;
     match outcome {
         PushOutcome::Done {

@@ -9,6 +9,7 @@ use postern_core::api::dm::{
     PATH_ACK, PATH_CONTACTS, PATH_DM_STATUS, PATH_POLL, PATH_PUBKEY, PATH_REGISTER, PATH_SEND,
 };
 use postern_core::api::gate as gate_api;
+use postern_core::api::heads as heads_api;
 use postern_core::api::infonet::{
     PATH_APPEND, PATH_LOCATOR, PATH_MERKLE, PATH_PRIVATE_STATUS, PATH_STATUS, PATH_SYNC,
 };
@@ -17,7 +18,7 @@ use postern_core::api::MAX_BODY_BYTES;
 pub use postern_core::api::PATH_HEALTH;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::handlers::{dm, gate, infonet, peer};
+use crate::handlers::{dm, gate, heads, infonet, peer};
 
 pub mod error;
 pub mod extract;
@@ -59,6 +60,12 @@ pub fn router(state: AppState) -> Router {
         .route(PATH_SYNC, get(infonet::sync_get).post(infonet::sync_post))
         .route(PATH_APPEND, post(infonet::append))
         .route(PATH_PRIVATE_STATUS, get(infonet::private_status))
+        .route(heads_api::PATH_TREE_HEAD, get(heads::tree_head))
+        .route(heads_api::PATH_CONSISTENCY, get(heads::consistency))
+        .route(
+            heads_api::PATH_HEADS_STATUS,
+            get(heads::heads_status).layer(from_fn_with_state(state.clone(), mw::status_gate)),
+        )
         .route(
             PATH_METRICS,
             get(infonet::metrics).layer(from_fn_with_state(state.clone(), mw::status_gate)),

@@ -1,5 +1,6 @@
-//! The static web UI at `/`: files of the built UI with an `index.html` fallback and a cache
-//! policy per file, JSON 404 / 405 for unknown API routes.
+//! The static web UI at `/`: files of the built UI (precompressed `.br`/`.gz` siblings when the
+//! client accepts them) with an `index.html` fallback and a cache policy per file, JSON 404 / 405
+//! for unknown API routes.
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, Method};
@@ -37,7 +38,18 @@ pub(super) async fn fallback(State(st): State<AppState>, req: Request) -> Respon
         return Html(UI_NOT_BUILT).into_response();
     }
     let cache = cache_control_for(req.uri().path());
-    let svc = ServeDir::new(st.web()).fallback(ServeFile::new(index));
+    let mut req = req;
+    if req.headers().contains_key(header::RANGE) {
+        // Ranges are answered over the plain bytes only: a range of an encoded body is of
+        // no use to a client that resumes a download of the file.
+        req.headers_mut().remove(header::ACCEPT_ENCODING);
+    }
+    // `ServeDir` picks `<file>.br` (preferred on equal q-values) or `<file>.gz` when the client
+    // accepts the encoding and the sibling exists, with the original file's Content-Type.
+    let svc = ServeDir::new(st.web())
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(ServeFile::new(index));
     let mut resp = match svc.oneshot(req).await {
         Ok(resp) => resp.map(Body::new),
         Err(never) => match never {},
@@ -47,7 +59,17 @@ pub(super) async fn fallback(State(st): State<AppState>, req: Request) -> Respon
         tracing::debug!(status = resp.status().as_u16(), "static file not served");
         return ApiError::not_found().into_response();
     }
-    if resp.status().is_success() {
+    let h = resp.headers_mut();
+    // The answer depends on Accept-Encoding for every path a sibling may exist for.
+    h.insert(
+        header::VARY,
+        header::HeaderValue::from_static("accept-encoding"),
+    );
+    if h.contains_key(header::CONTENT_ENCODING) {
+        // No ranges over an encoded body (see above): do not advertise them.
+        h.remove(header::ACCEPT_RANGES);
+    }
+    if resp.status().is_success() || resp.status() == axum::http::StatusCode::NOT_MODIFIED {
         resp.headers_mut().insert(
             header::CACHE_CONTROL,
             header::HeaderValue::from_static(cache),

@@ -3,7 +3,8 @@
 //! * [`ChainFeed`]: POST our chain locator to the peer's `/api/mesh/infonet/sync` (HMAC-signed
 //!   when we have a public URL, so the peer serves its full chain) and ingest the returned
 //!   events like a `peer-push` (freshness disabled), page by page; a peer answering
-//!   `forked: true` that is not simply behind us is reported, never merged. A peer that serves
+//!   `forked: true` that is not simply behind us goes through the same ingest, where a fork is
+//!   healed by core's rule (`service::chain` heal: the smaller first id wins). A peer that serves
 //!   a *view* instead (private events dropped or stubbed, payloads redacted) is never stored
 //!   beyond its verified prefix: the round stops with core's reason
 //!   (`service::pulled::classify`), shown as `incomplete_view` in `sync-status` and counted in
@@ -30,7 +31,7 @@ use super::client::{post_json_async, PeerSigner};
 use super::pull::{Feed, PeerLink, Round};
 use super::status::{PullStatus, SyncStatus};
 use crate::metrics::Metrics;
-use crate::service::chain::PushOutcome;
+use crate::service::chain::{self, PushOutcome};
 use crate::service::dm::{DmError, Origin};
 use crate::service::pulled;
 use crate::store::{IncompleteView, PeerSync};
@@ -150,11 +151,12 @@ impl ChainFeed {
         else {
             return Some(Round::err("sync response has no events array"));
         };
-        if forked {
-            // Only genesis is shared (its events from the start are served, never stored), or
-            // nothing at all (`matched_hash` "", no events). A peer that is merely behind us
-            // (empty, or its head is one of our events) has nothing to give; anything else is
-            // a fork, reported once per round and retried on the failure schedule.
+        if forked && events.is_empty() {
+            // Nothing at all is shared (`matched_hash` "", no events), or only genesis and
+            // nothing was served. (Events served from the start go through the ingest below,
+            // where a fork is healed by core's rule.) A peer that is merely behind us (empty,
+            // or its head is one of our events) has nothing to give; anything else is a fork,
+            // reported once per round and retried on the failure schedule.
             let shared = match v.get("matched_hash").and_then(Value::as_str) {
                 None | Some("") => "no history with ours, not even genesis",
                 Some(_) => "no history with ours beyond genesis",
@@ -179,14 +181,18 @@ impl ChainFeed {
             return Some(ok(*pulled, last_head));
         }
         let n = events.len();
+        // Parsing and signature checks off the chain's lock, on every core.
+        let Ok(prepared) = chain::prepare(events).await else {
+            return Some(Round::err(LOCAL));
+        };
         let now = svc.now();
         let outcome = svc
             .chain()
             .run("sync_ingest", move |c| {
-                let out = c.peer_push(&events, now)?;
+                let out = c.push_prepared(&prepared, now)?;
                 // Did the peer serve a view rather than its chain? (see the module doc)
                 let view = match &out {
-                    PushOutcome::Refused(r) => pulled::classify(c, &events, r)?,
+                    PushOutcome::Refused(r) => pulled::classify(c, prepared.values(), r)?,
                     PushOutcome::Done { .. } => None,
                 };
                 Ok((out, view))
@@ -210,6 +216,7 @@ impl ChainFeed {
             Ok(PushOutcome::Refused(r))
                 if r.refusal.code == postern_core::api::peer::codes::FORKED =>
             {
+                *pulled += r.accepted;
                 Some(Round::Fork {
                     detail: format!("peer's events diverge from ours: {}", r.refusal.detail),
                     peer_head: last_head.clone(),

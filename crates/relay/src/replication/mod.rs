@@ -1,6 +1,7 @@
 //! Relay-to-relay replication, run in the background on the [`Services`] handle (never the
 //! HTTP state): durable outbound pushes ([`push`], one sender per peer draining the store's
-//! outbox), and pulls ([`pull`]: one generic loop over the chain, DM and gate [`feeds`]).
+//! outbox), and pulls ([`pull`]: one generic loop over the chain, DM and gate [`feeds`], and
+//! the peers' signed tree [`heads`]).
 //! Inbound peer endpoints are handlers (`handlers::peer`); their status views live in
 //! [`status`].
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::service::Services;
 
 pub mod client;
 pub mod feeds;
+pub mod heads;
 pub mod job;
 pub mod pull;
 pub mod push;
@@ -76,6 +78,15 @@ pub fn start(cfg: &Config<'_>, svc: &Services, metrics: &Arc<Metrics>) -> Runnin
             rec: Default::default(),
             signer: cfg.public_url.map(|own| signer(spec, own)),
             incomplete: None,
+        };
+        tokio::spawn(pull::run(feed, pull::config(cfg.sync_interval_secs)));
+    }
+    // Every Postern peer's signed tree heads are checked against the pin kept for it (public
+    // endpoints: no signature needed). Shadowbroker nodes sign no heads.
+    for spec in cfg.peers.iter().filter(|p| p.scheme == PeerScheme::Postern) {
+        let feed = heads::HeadFeed {
+            link: link(spec),
+            metrics: Arc::clone(metrics),
         };
         tokio::spawn(pull::run(feed, pull::config(cfg.sync_interval_secs)));
     }

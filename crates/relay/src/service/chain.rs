@@ -29,6 +29,11 @@ use postern_core::verify::{
 
 use crate::store::{NewChainEvent, Store, StoreError};
 
+mod heal;
+mod push;
+pub use heal::Healed;
+pub use push::{prepare, Prepared};
+
 /// How many of a node's newest events are compared when an append looks like a retry.
 const RETRY_LOOKBACK: u64 = 16;
 
@@ -184,12 +189,29 @@ fn load(store: &Store) -> Result<Loaded, StoreError> {
     Ok(Loaded { state, private })
 }
 
+/// Forks this relay met since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForkStats {
+    /// Forks where the peer's branch won and we adopted it.
+    pub adopted: u64,
+    /// Forks where our branch won (the peer was told `forked`).
+    pub kept: u64,
+    /// Our events re-linked onto a winning branch.
+    pub relinked: u64,
+    /// Our events dropped because they no longer fit the winner (reported).
+    pub dropped: u64,
+    /// Forks below our signed tree head (splits): refused, never healed.
+    pub splits: u64,
+}
+
 /// The chain and its storage (a connection of its own).
 pub struct Chain {
     store: Store,
     loaded: Loaded,
     /// Merkle root for the first `.0` events.
     merkle: Option<(usize, String)>,
+    /// Forks met since start (see `heal`).
+    forks: ForkStats,
 }
 
 /// Where a `GET sync` page starts.
@@ -206,6 +228,7 @@ impl Chain {
             store,
             loaded,
             merkle: None,
+            forks: ForkStats::default(),
         })
     }
 
@@ -228,6 +251,16 @@ impl Chain {
     /// The store connection of the chain (read-only lookups, metrics).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The store connection of the chain, to write what belongs with it (signed heads).
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// Every event id on the chain, in order.
+    pub fn event_ids(&self) -> &[String] {
+        self.loaded.state.event_ids()
     }
 
     /// Merkle root over every event id (cached per length).
@@ -386,97 +419,6 @@ impl Chain {
             event: evt,
             duplicate: false,
         }))
-    }
-
-    /// Ingest events pushed by an authenticated peer (or pulled from one), in order, with core
-    /// verification and NO freshness window (history of any age is accepted). Events already
-    /// stored are skipped; the first invalid event stops the push (the events before it stay
-    /// stored). An event that does not extend the head is refused with 409 `forked`, never
-    /// merged: it extends an event behind the head (a fork) or one this relay does not hold (a
-    /// gap, e.g. a private event the sender withheld).
-    pub fn peer_push(&mut self, events: &[Value], now: u64) -> Result<PushOutcome, StoreError> {
-        let (mut accepted, mut duplicates) = (0u64, 0u64);
-        for (i, v) in events.iter().enumerate() {
-            let refuse = |kind: RefusalKind, code: &'static str, detail: String| PushRefusal {
-                index: i as u64,
-                accepted,
-                duplicates,
-                refusal: Refusal { kind, code, detail },
-            };
-            let evt = match ChainEvent::from_value(v) {
-                Ok(e) => e,
-                Err(e) => {
-                    return Ok(PushOutcome::Refused(refuse(
-                        RefusalKind::Invalid,
-                        icodes::INVALID_PAYLOAD,
-                        format!("event {i} is not a chain event: {e}"),
-                    )))
-                }
-            };
-            // One byte form per event id: a copy with altered unsigned fields is stored (and
-            // served) in the canonical form; one that has none is refused.
-            let evt = match evt.canonical() {
-                Ok(e) => e,
-                Err(e) => {
-                    let r = Refusal::from_non_canonical(e);
-                    return Ok(PushOutcome::Refused(refuse(
-                        r.kind,
-                        r.code,
-                        format!("event {i}: {}", r.detail),
-                    )));
-                }
-            };
-            if evt.event_id == evt.computed_event_id()
-                && self.store.chain_index_of(&evt.event_id)?.is_some()
-            {
-                duplicates += 1;
-                continue;
-            }
-            let head = self.loaded.state.head().to_string();
-            if evt.prev_hash != head {
-                let known = self.holds(&evt.prev_hash)?;
-                let why = if known {
-                    "extends an event behind this relay's head"
-                } else {
-                    "extends an event this relay does not hold"
-                };
-                return Ok(PushOutcome::Refused(refuse(
-                    RefusalKind::Conflict,
-                    postern_core::api::peer::codes::FORKED,
-                    format!("event {i} {why}; forks are never merged"),
-                )));
-            }
-            if evt.event_type == "key_rotate" {
-                if let Err(r) = verify_key_rotation_claim(&evt.payload) {
-                    let r = Refusal::from_rejection(r);
-                    return Ok(PushOutcome::Refused(refuse(
-                        r.kind,
-                        r.code,
-                        format!("event {i}: {}", r.detail),
-                    )));
-                }
-            }
-            let opts = VerifyOptions {
-                now,
-                max_event_age_s: 0,
-                batch: false,
-            };
-            if let Err(r) = self.loaded.state.ingest(&evt, &opts) {
-                let r = Refusal::from_rejection(r);
-                return Ok(PushOutcome::Refused(refuse(
-                    r.kind,
-                    r.code,
-                    format!("event {i}: {}", r.detail),
-                )));
-            }
-            self.persist_ingested(&evt, now, false)?;
-            accepted += 1;
-        }
-        Ok(PushOutcome::Done {
-            accepted,
-            duplicates,
-            head_hash: self.head().0,
-        })
     }
 
     /// Store an event the in-memory state has just ingested (one fsynced transaction) and

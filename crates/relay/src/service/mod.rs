@@ -14,6 +14,7 @@ use crate::store::{Outbox, Store, StoreError};
 pub mod chain;
 pub mod dm;
 pub mod gate;
+pub mod heads;
 pub mod pulled;
 
 pub use chain::Chain;

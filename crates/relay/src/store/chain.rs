@@ -21,11 +21,7 @@ pub struct NewChainEvent<'a> {
 }
 
 impl Store {
-    /// Store `evt` as event `idx` of the chain, in one transaction that also checks it extends
-    /// the stored chain (position and prev_hash), so a stale in-memory view can never write a
-    /// fork.
-    /// Returns once the transaction is committed (fsynced: `synchronous=FULL`). With
-    /// `replicate`, the event is queued for every outbound peer in the same transaction.
+    /// Store `evt` as event `idx` of the chain (see [`Store::chain_append_many`]).
     pub fn chain_append(
         &mut self,
         evt: NewChainEvent<'_>,
@@ -33,6 +29,24 @@ impl Store {
         now: u64,
         replicate: bool,
     ) -> Result<(), StoreError> {
+        self.chain_append_many(&[evt], genesis, now, replicate)
+    }
+
+    /// Store `evts`, consecutive events from position `evts[0].idx` on, at the end of the chain
+    /// in one transaction that also checks they extend the stored chain and each other
+    /// (position and prev_hash), so a stale in-memory view can never write a fork.
+    /// Returns once the transaction is committed (one fsync: `synchronous=FULL`). With
+    /// `replicate`, the events are queued for every outbound peer in the same transaction.
+    pub fn chain_append_many(
+        &mut self,
+        evts: &[NewChainEvent<'_>],
+        genesis: &str,
+        now: u64,
+        replicate: bool,
+    ) -> Result<(), StoreError> {
+        if evts.is_empty() {
+            return Ok(());
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -43,31 +57,37 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let (next, head_id) = match head {
+        let (mut next, mut head_id) = match head {
             Some((i, id)) => (to_u64(i) + 1, id),
             None => (0, genesis.to_string()),
         };
-        if next != evt.idx || head_id != evt.prev_hash {
-            return Err(StoreError::Corrupt(format!(
-                "chain moved under the relay (stored {next} events)"
-            )));
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO infonet_chain (idx, event_id, prev_hash, event_type, node_id, event, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for evt in evts {
+                if next != evt.idx || head_id != evt.prev_hash {
+                    return Err(StoreError::Corrupt(format!(
+                        "chain moved under the relay (stored {next} events)"
+                    )));
+                }
+                insert.execute(params![
+                    to_i64(evt.idx),
+                    evt.event_id,
+                    evt.prev_hash,
+                    evt.event_type,
+                    evt.node_id,
+                    evt.json,
+                    to_i64(now)
+                ])?;
+                next += 1;
+                evt.event_id.clone_into(&mut head_id);
+            }
         }
-        tx.execute(
-            "INSERT INTO infonet_chain (idx, event_id, prev_hash, event_type, node_id, event, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                to_i64(evt.idx),
-                evt.event_id,
-                evt.prev_hash,
-                evt.event_type,
-                evt.node_id,
-                evt.json,
-                to_i64(now)
-            ],
-        )?;
         let wake = if replicate {
             let job = Job::Events {
-                events: vec![evt.json.to_string()],
+                events: evts.iter().map(|e| e.json.to_string()).collect(),
             };
             Self::enqueue(&tx, &self.outbox, &job, None, now)?
         } else {

@@ -200,6 +200,34 @@ pub(super) const MIGRATIONS: &[&str] = &[
         sender_ref TEXT NOT NULL,
         PRIMARY KEY (owner_id, sender_ref)
     ) STRICT, WITHOUT ROWID;",
+    // 9: signed tree heads (issue 13). `relay_keys` holds this relay's own key seeds (the
+    // tree-head key); `own_tree_heads` every head it signed, one per size; `peer_tree_heads`
+    // each peer's pinned head; `head_evidence` misbehaviour found in peers' heads.
+    "CREATE TABLE relay_keys (
+        name       TEXT PRIMARY KEY NOT NULL,
+        seed       BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE own_tree_heads (
+        size      INTEGER PRIMARY KEY NOT NULL,
+        head      TEXT NOT NULL,
+        signed_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE peer_tree_heads (
+        peer       TEXT PRIMARY KEY NOT NULL,
+        head       TEXT NOT NULL,
+        checked_at INTEGER NOT NULL,
+        consistent INTEGER NOT NULL,
+        last_error TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE head_evidence (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        peer     TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        found_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX head_evidence_peer ON head_evidence (peer, id);",
 ];
 
 /// Apply the migrations `conn` has not seen yet, each in its own exclusive transaction. A

@@ -3,7 +3,7 @@
 //! The interface a second backend would implement is the `pub` methods of [`Store`], grouped
 //! per concern: [`nonce`] (single-use request nonces), [`dm`] (keys, spool, tombstones, DM
 //! feed), [`gate`] (epoch chains, messages, parking, gate feed), [`chain`] (the one Infonet
-//! chain), [`outbox`] (durable replication jobs) and [`cursors`] (per-peer pull state). Every
+//! chain), [`heads`] (signed tree heads, peer pins, evidence), [`outbox`] (durable replication jobs) and [`cursors`] (per-peer pull state). Every
 //! input and output is plain data; the store depends on no HTTP, replication or async runtime
 //! code (replication jobs are queued as [`Job`] values, workers are woken through hooks).
 //!
@@ -12,11 +12,13 @@
 //! disk before the HTTP response that acknowledges it is sent. Every function takes `now`
 //! (seconds since the Unix epoch) from the caller; the store never reads the clock itself.
 pub mod chain;
+mod chain_fork;
 pub mod cursors;
 mod db;
 pub mod dm;
 mod error;
 pub mod gate;
+pub mod heads;
 mod migrations;
 pub mod nonce;
 pub mod outbox;
@@ -33,6 +35,7 @@ pub use gate::{
     EpochOutcome, GateDeposit, GateRead, PeerGateOutcome, GATE_PARK_MAX_PER_GATE,
     GATE_PARK_MAX_TOTAL, GATE_PARK_TTL_SECS,
 };
+pub use heads::PeerHeadRow;
 pub use nonce::{Nonce, NonceUse, Replayed};
 pub use outbox::{Job, OutboxRow};
 pub use wake::{Hook, Outbox, OutboxPeer, DEFAULT_OUTBOX_CAP_PER_PEER};

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Relay-side benchmarks (not a test; issue 16): peer-push ingest of the shared 400-event
+# interleaved chain and of core's generated chain (`chaingen`), one request of 50 events at a
+# time as a peer's push worker sends them, into a fresh relay each run; optionally pull sync of a
+# whole chain from a peer. One or two `postern` binaries side by side in the same run
+# (BASE_BIN = the before binary). Prints one line per run with the machine load.
+#
+#   bench/relay.sh                                        # builds release binaries first
+#   BASE_BIN=/tmp/postern-before RUNS=5 bench/relay.sh
+#   N_GEN=100000 N_PULL=100000 SKIP_BUILD=1 bench/relay.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N_GEN=${N_GEN:-10000}
+N_PULL=${N_PULL:-0}
+RUNS=${RUNS:-3}
+BATCH=${BATCH:-50}
+SHARED=${SHARED:-../shared/vectors/shadowbroker/sb-interleaved-chain.json}
+BIN=${BIN:-target/release/postern}
+PUSH=${PUSH:-target/release/examples/bench_push}
+if [ -z "${SKIP_BUILD:-}" ]; then
+  cargo build -q --release --locked -p postern-relay --bin postern --example bench_push
+fi
+bins=("$BIN"); [ -n "${BASE_BIN:-}" ] && bins=("$BASE_BIN" "$BIN")
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+SELF=http://127.0.0.1:9
+SECRET=bench-secret
+
+serve() { # bin data extra... ; starts a relay on a free port, sets $url
+  local b=$1 data=$2; shift 2
+  mkdir -p "$data"
+  POSTERN_LOG=warn "$b" serve --listen 127.0.0.1:0 --data "$data" --web "$work/web" \
+    --rate-limit-per-min 0 --read-rate-limit-per-min 0 "$@" >"$data.out" 2>"$data.log" &
+  pids+=($!)
+  echo $! >"$data.pid"
+  for _ in $(seq 3000); do grep -q 'listening on' "$data.out" 2>/dev/null && break; sleep 0.01; done
+  url=$(sed -n 's/^postern listening on //p' "$data.out")
+  [ -n "$url" ] || { cat "$data.log" >&2; exit 1; }
+}
+stop() { local p; p=$(cat "$1.pid"); kill "$p"; wait "$p" 2>/dev/null || true; }
+count() { curl -sf "$1/api/mesh/infonet/status" | sed -n 's/.*"total_events":\([0-9]*\).*/\1/p'; }
+
+echo "== peer-push ingest, batches of $BATCH, one request at a time, fresh relay per run"
+for chain in "$SHARED" "gen:$N_GEN"; do
+  for b in "${bins[@]}"; do
+    for run in $(seq "$RUNS"); do
+      d="$work/push-$RANDOM$RANDOM"
+      serve "$b" "$d" --peer "$SELF=$SECRET"
+      out=$("$PUSH" "$url" "$SELF" "$SECRET" "$chain" "$BATCH")
+      printf '%s  %s #%d: %s   load %s\n' "$b" "$(basename "$chain")" "$run" "$out" "$(load)"
+      stop "$d"
+    done
+  done
+done
+
+[ "$N_PULL" -gt 0 ] || exit 0
+echo "== pull sync of $N_PULL events from a peer (sync interval 1 s), start to caught up"
+src="$work/src"
+serve "$BIN" "$src" --peer "$SELF=$SECRET"
+srcurl=$url
+"$PUSH" "$srcurl" "$SELF" "$SECRET" "gen:$N_PULL" "$BATCH" >/dev/null
+for b in "${bins[@]}"; do
+  d="$work/pull-$RANDOM$RANDOM"
+  t0=$(date +%s.%N)
+  serve "$b" "$d" --peer "$srcurl=$SECRET" --sync-interval-secs 1
+  until [ "$(count "$url")" = "$N_PULL" ]; do sleep 0.05; done
+  t1=$(date +%s.%N)
+  printf '%s  pull-sync %s events: %.2f s, %.0f events/s   load %s\n' "$b" "$N_PULL" \
+    "$(echo "$t1 - $t0" | bc -l)" "$(echo "$N_PULL / ($t1 - $t0)" | bc -l)" "$(load)"
+  stop "$d"
+done

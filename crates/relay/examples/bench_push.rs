@@ -1,0 +1,120 @@
+//! Peer-push ingest benchmark client (not a test; `bench/relay.sh` runs it): pushes a chain to a
+//! relay's `POST /api/mesh/infonet/peer-push` in batches, one request at a time as a peer's
+//! push worker does, signed as the peer `OWN_URL` (the relay must list `OWN_URL=SECRET` as a
+//! `--peer`), and prints events/s.
+//!
+//! `bench_push RELAY_URL OWN_URL SECRET CHAIN [BATCH]`
+//!
+//! CHAIN is a JSON file holding an array of events or `{"events": [...]}` (the shared
+//! Shadowbroker vectors), or `gen:N[:AUTHORS]` for core's deterministic chain of N public
+//! events (`chaingen`, 16 authors by default). BATCH defaults to 50, the protocol's maximum.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use postern_core::api::infonet::PATH_PEER_PUSH;
+use postern_core::chaingen::{generate_chain, GenOptions};
+use postern_core::json::{self, Value};
+use postern_core::peer::{normalize_peer_url, peer_key, sign_body, v2};
+use postern_core::peer::{HEADER_PEER_HMAC, HEADER_PEER_URL};
+use rand_core::OsRng;
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Each event of the chain as JSON text.
+fn load_chain(spec: &str) -> Vec<String> {
+    if let Some(rest) = spec.strip_prefix("gen:") {
+        let mut parts = rest.split(':');
+        let n: usize = parts.next().unwrap().parse().expect("gen:N");
+        let authors: usize = parts.next().map_or(16, |a| a.parse().expect("AUTHORS"));
+        let opts = GenOptions {
+            authors,
+            start_timestamp: now().saturating_sub(n as u64 + 60),
+            include_gate_messages: false,
+        };
+        return generate_chain(n, opts)
+            .iter()
+            .map(|e| e.to_value().to_json_ordered())
+            .collect();
+    }
+    let bytes = std::fs::read(spec).expect("read chain file");
+    let v = json::parse_with_limits(
+        &bytes,
+        json::Limits {
+            max_depth: 64,
+            max_input_bytes: bytes.len(),
+        },
+    )
+    .expect("chain file is JSON");
+    let events = match &v {
+        Value::Array(a) => a.as_slice(),
+        _ => v
+            .get("events")
+            .and_then(Value::as_array)
+            .expect("an array of events or {\"events\": [...]}"),
+    };
+    events.iter().map(Value::to_json_ordered).collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "bench_push RELAY_URL OWN_URL SECRET CHAIN [BATCH]";
+    let arg = |i: usize| args.get(i).map(String::as_str).expect(usage);
+    let relay = arg(1).trim_end_matches('/').to_string();
+    let own = normalize_peer_url(arg(2)).expect("OWN_URL");
+    let secret = arg(3).as_bytes();
+    let events = load_chain(arg(4));
+    let batch: usize = args.get(5).map_or(50, |b| b.parse().expect("BATCH"));
+    let k1 = peer_key(secret, &own);
+    let k2 = v2::peer_key_v2(secret, &own);
+    let agent = ureq::AgentBuilder::new().build();
+    let url = format!("{relay}{PATH_PEER_PUSH}");
+    let t0 = Instant::now();
+    let (mut accepted, mut duplicates) = (0u64, 0u64);
+    for chunk in events.chunks(batch) {
+        let body = format!("{{\"events\":[{}]}}", chunk.join(","));
+        let signed = v2::sign(
+            &k2,
+            "POST",
+            PATH_PEER_PUSH,
+            body.as_bytes(),
+            now(),
+            &mut OsRng,
+        );
+        let mut req = agent
+            .post(&url)
+            .set("Content-Type", "application/json")
+            .set(HEADER_PEER_URL, &own)
+            .set(HEADER_PEER_HMAC, &sign_body(&k1, body.as_bytes()));
+        for (k, v) in signed.pairs() {
+            req = req.set(k, v);
+        }
+        match req.send_string(&body) {
+            Ok(r) => {
+                let v: serde_json::Value = r.into_json().expect("json answer");
+                accepted += v["accepted"].as_u64().unwrap_or(0);
+                duplicates += v["duplicates"].as_u64().unwrap_or(0);
+            }
+            Err(ureq::Error::Status(code, r)) => {
+                let text = r.into_string().unwrap_or_default();
+                panic!("push refused after {accepted} events: {code} {text}");
+            }
+            Err(e) => panic!("push failed after {accepted} events: {e}"),
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "peer-push: {} events in batches of {batch}: {secs:.2} s, {:.0} events/s \
+         (accepted {accepted}, duplicates {duplicates})",
+        events.len(),
+        events.len() as f64 / secs
+    );
+    if accepted + duplicates != events.len() as u64 {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,186 @@
+//! Healing a fork of the one chain with core's rule (`postern_core::fork`): when a peer's
+//! events extend an event behind our head, the branch whose first event has the smaller id
+//! wins; if theirs wins, our pending events after the fork point (never anything we signed in a
+//! tree head) are re-linked onto it, the result verified from the chain state at the fork point
+//! and stored in one transaction; if ours wins, the peer is told `forked` and adopts ours when
+//! it pulls.
+use postern_core::canonical::GENESIS_HASH;
+use postern_core::event::ChainEvent;
+use postern_core::fork::{self, ForkError, Resolution};
+use postern_core::json;
+use postern_core::public_view::is_private_type;
+use postern_core::verify::{ChainState, EventRejection, VerifyOptions};
+
+use super::{Chain, ForkStats, Loaded};
+use crate::store::{NewChainEvent, Store, StoreError};
+
+/// Stored events read per page when collecting our branch.
+const PAGE: u64 = 1_000;
+
+/// What meeting a fork did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Healed {
+    /// Their branch won: the first `taken` events of the run are now on our chain, followed by
+    /// `relinked` of our own events.
+    Adopted { taken: usize, relinked: usize },
+    /// Our branch won: nothing changed.
+    Kept,
+    /// Not resolvable (a split below our signed head, or an unlinked branch).
+    Refused(String),
+    /// Their branch failed verification at `index` (within the run).
+    Invalid {
+        index: usize,
+        rejection: EventRejection,
+    },
+}
+
+/// The verified state of the first `fork_at` stored events, re-checked without signatures (they
+/// were verified when stored) with each event's own acceptance clock, as at start-up.
+fn state_at(store: &Store, fork_at: u64) -> Result<Loaded, StoreError> {
+    let mut state = ChainState::new();
+    let mut private = 0u64;
+    store.chain_prefix_for_each(fork_at, |idx, text, received_at| {
+        let corrupt = |why: String| StoreError::Corrupt(format!("chain event {idx}: {why}"));
+        let v = json::parse(text.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
+        let evt = ChainEvent::from_value(&v).map_err(|e| corrupt(e.to_string()))?;
+        let opts = VerifyOptions {
+            now: received_at,
+            max_event_age_s: 0,
+            batch: false,
+        };
+        let (_, rejection) = state.ingest_prechecked(std::slice::from_ref(&evt), &opts, None);
+        if let Some(r) = rejection {
+            return Err(corrupt(format!("{} ({})", r.reason, r.detail)));
+        }
+        private += u64::from(is_private_type(&evt.event_type));
+        Ok(())
+    })?;
+    Ok(Loaded { state, private })
+}
+
+/// The longest prefix of `events` in which each event extends the one before it.
+fn linked_run(events: &[ChainEvent]) -> &[ChainEvent] {
+    let n = events
+        .windows(2)
+        .position(|w| w[1].prev_hash != w[0].event_id)
+        .map_or(events.len(), |i| i + 1);
+    events.get(..n).unwrap_or(events)
+}
+
+impl Chain {
+    /// The fork counters.
+    pub fn fork_stats(&self) -> ForkStats {
+        self.forks
+    }
+
+    /// Meet a fork: `theirs` starts with an event whose `prev_hash` is a stored event behind our
+    /// head (or genesis). Only its linked run is considered.
+    pub(super) fn heal(&mut self, theirs: &[ChainEvent], now: u64) -> Result<Healed, StoreError> {
+        let theirs = linked_run(theirs);
+        let Some(first) = theirs.first() else {
+            return Ok(Healed::Refused("no events".into()));
+        };
+        let fork_at = if first.prev_hash == GENESIS_HASH {
+            0
+        } else {
+            match self.store.chain_index_of(&first.prev_hash)? {
+                Some(i) => i + 1,
+                None => return Ok(Healed::Refused("fork point not held".into())),
+            }
+        };
+        let total = self.loaded.state.len() as u64;
+        let mut ours = Vec::new();
+        let mut at = fork_at;
+        while at < total {
+            let texts = self.store.chain_range(at, PAGE)?;
+            if texts.is_empty() {
+                break;
+            }
+            at += texts.len() as u64;
+            for t in texts {
+                let v = json::parse(t.as_bytes())
+                    .map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))?;
+                ours.push(
+                    ChainEvent::from_value(&v)
+                        .map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))?,
+                );
+            }
+        }
+        let settled = self.latest_tree_head()?.map_or(0, |h| h.head.size);
+        let keep = match fork::resolve(fork_at, settled, &ours, theirs) {
+            Ok(Resolution::Keep) => {
+                self.forks.kept += 1;
+                return Ok(Healed::Kept);
+            }
+            Ok(Resolution::Adopt { keep, .. }) => keep,
+            Err(e @ ForkError::BelowSettled { .. }) => {
+                self.forks.splits += 1;
+                tracing::warn!(fork_at, settled, "fork below our signed tree head refused");
+                return Ok(Healed::Refused(e.to_string()));
+            }
+            Err(e) => return Ok(Healed::Refused(e.to_string())),
+        };
+        let mut scratch = state_at(&self.store, fork_at)?;
+        let opts = VerifyOptions {
+            now,
+            max_event_age_s: 0,
+            batch: false,
+        };
+        let adopted = match fork::adopt(&mut scratch.state, theirs, &keep, &opts) {
+            Ok(a) => a,
+            Err(e) => {
+                return Ok(Healed::Invalid {
+                    index: e.index,
+                    rejection: e.rejection,
+                })
+            }
+        };
+        let texts: Vec<String> = adopted
+            .events
+            .iter()
+            .map(|e| e.to_value().to_json_ordered())
+            .collect();
+        let rows: Vec<NewChainEvent<'_>> = adopted
+            .events
+            .iter()
+            .zip(&texts)
+            .zip(fork_at..)
+            .map(|((evt, json), idx)| NewChainEvent {
+                idx,
+                event_id: &evt.event_id,
+                prev_hash: &evt.prev_hash,
+                event_type: &evt.event_type,
+                node_id: &evt.node_id,
+                json,
+            })
+            .collect();
+        self.store
+            .chain_replace_suffix(fork_at, &rows, theirs.len(), GENESIS_HASH, now)?;
+        scratch.private += adopted
+            .events
+            .iter()
+            .map(|e| u64::from(is_private_type(&e.event_type)))
+            .sum::<u64>();
+        self.loaded = scratch;
+        self.merkle = None;
+        self.forks.adopted += 1;
+        self.forks.relinked += adopted.relinked as u64;
+        self.forks.dropped += adopted.dropped.len() as u64;
+        for (evt, why) in &adopted.dropped {
+            tracing::warn!(
+                event_id = %evt.event_id, node = %evt.node_id, reason = %why.reason,
+                "our event no longer fits the winning branch of a fork; dropped"
+            );
+        }
+        tracing::info!(
+            fork_at,
+            taken = theirs.len(),
+            relinked = adopted.relinked,
+            "fork healed: adopted the peer's branch"
+        );
+        Ok(Healed::Adopted {
+            taken: theirs.len(),
+            relinked: adopted.relinked,
+        })
+    }
+}
