@@ -238,16 +238,25 @@ fn peer_state(r: &Relay, peer: &str) -> Option<Value> {
 
 /// A relay with two events of its own pulling from a fake peer that answers every sync with
 /// `answer`: it reports the fork (twice, one request per round), stores nothing, and says why.
+/// Its two events are signed into its tree head first, so a fork with them is never healed by
+/// re-linking (`tests/fork_heal.rs` covers forks of pending events).
 fn pull_from_forked_peer(answer: String, why: &str) {
     let spy = Spy::start("200 OK", "", Box::leak(answer.into_boxed_str()));
     let data = tempfile::tempdir().unwrap();
+    let settle = ["--settle-secs=0", "--tree-head-interval-secs=1"];
+    let relay = Relay::start(data.path(), &settle);
+    let ids = append_messages(&relay, 2);
+    wait_for("a signed head over our two events", || {
+        relay.get("/api/mesh/infonet/tree-head").json()["tree_head"]["size"] == 2
+    });
+    assert_eq!(relay.terminate().code(), Some(0));
     let args = [
         format!("--peer={}=secret", spy.url),
         "--sync-interval-secs=1".to_string(),
+        settle[0].to_string(),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let relay = Relay::start(data.path(), &args);
-    let ids = append_messages(&relay, 2);
     wait_for("two fork reports", || {
         peer_state(&relay, &spy.url).is_some_and(|p| p["fork_reports"].as_u64() >= Some(2))
     });
@@ -296,6 +305,6 @@ fn a_peer_sharing_only_genesis_is_a_fork_and_its_events_are_not_stored() {
             r#"{{"events":[{}],"matched_hash":"{GENESIS_HASH}","forked":true,"head_hash":"{head}","count":3,"protocol_version":"infonet/2"}}"#,
             texts.join(",")
         ),
-        "beyond genesis",
+        "diverge from ours",
     );
 }
