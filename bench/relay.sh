@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Relay-side benchmarks (not a test; issue 16): peer-push ingest of the shared 400-event
 # interleaved chain and of core's generated chain (`chaingen`), one request of 50 events at a
-# time as a peer's push worker sends them, into a fresh relay each run; optionally pull sync of a
-# whole chain from a peer. One or two `postern` binaries side by side in the same run
+# time as a peer's push worker sends them, into a fresh relay each run; DM deposits (fresh
+# envelopes) at CONNS connections; optionally pull sync of a whole chain from a peer. One or two `postern` binaries side by side in the same run
 # (BASE_BIN = the before binary). Prints one line per run with the machine load.
 #
 #   bench/relay.sh                                        # builds release binaries first
@@ -12,13 +12,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N_GEN=${N_GEN:-10000}
 N_PULL=${N_PULL:-0}
+N_DEPOSIT=${N_DEPOSIT:-20000}
+CONNS=${CONNS:-64}
 RUNS=${RUNS:-3}
 BATCH=${BATCH:-50}
 SHARED=${SHARED:-../shared/vectors/shadowbroker/sb-interleaved-chain.json}
 BIN=${BIN:-target/release/postern}
 PUSH=${PUSH:-target/release/examples/bench_push}
+DEPOSIT=${DEPOSIT:-target/release/examples/bench_deposit}
 if [ -z "${SKIP_BUILD:-}" ]; then
-  cargo build -q --release --locked -p postern-relay --bin postern --example bench_push
+  cargo build -q --release --locked -p postern-relay --bin postern --example bench_push \
+    --example bench_deposit
 fi
 bins=("$BIN"); [ -n "${BASE_BIN:-}" ] && bins=("$BASE_BIN" "$BIN")
 work=$(mktemp -d)
@@ -49,10 +53,21 @@ for chain in "$SHARED" "gen:$N_GEN"; do
     for run in $(seq "$RUNS"); do
       d="$work/push-$RANDOM$RANDOM"
       serve "$b" "$d" --peer "$SELF=$SECRET"
-      out=$("$PUSH" "$url" "$SELF" "$SECRET" "$chain" "$BATCH")
+      out=$("$PUSH" "$url" "$SELF" "$SECRET" "$chain" "$BATCH") || { tail -5 "$d.log" >&2; exit 1; }
       printf '%s  %s #%d: %s   load %s\n' "$b" "$(basename "$chain")" "$run" "$out" "$(load)"
       stop "$d"
     done
+  done
+done
+
+echo "== DM deposits of $N_DEPOSIT fresh envelopes at $CONNS connections, fresh relay per run"
+for b in "${bins[@]}"; do
+  for run in $(seq "$RUNS"); do
+    d="$work/dm-$RANDOM$RANDOM"
+    serve "$b" "$d" --per-sender-cap 100000000 --mailbox-cap 100000000
+    out=$("$DEPOSIT" "$url" "$CONNS" "$N_DEPOSIT") || { tail -5 "$d.log" >&2; exit 1; }
+    printf '%s #%d: %s   load %s\n' "$b" "$run" "$out" "$(load)"
+    stop "$d"
   done
 done
 

@@ -173,6 +173,7 @@ md += `\nRatios read "this row's throughput ÷ that peer's" (>1 = this row is fa
   if (simd.length) { const s = sizeOf(simd); md += `| postern-wasm +simd128 variant (not shipped) | ${s.raw.toLocaleString("en-US")} | ${s.gz.toLocaleString("en-US")} | — |\n`; }
   md += `\nBoth budgets are enforced in \`make test\` (scripts/check-app-size.sh, scripts/build-wasm-pkg.sh).\n\n`;
 }
+md += fs.existsSync(path.join(BENCH, "RELAY.md")) ? fs.readFileSync(path.join(BENCH, "RELAY.md"), "utf8") + "\n" : "";
 md += fs.existsSync(path.join(BENCH, "NOTES.md")) ? fs.readFileSync(path.join(BENCH, "NOTES.md"), "utf8") : "";
 fs.writeFileSync(path.join(ROOT, "BENCHMARKS.md"), md);
 

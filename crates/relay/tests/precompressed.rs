@@ -166,7 +166,14 @@ fn hashed_assets_are_immutable_and_the_shell_revalidates() {
         );
         assert_eq!(a.header("cache-control"), immutable, "{accept}");
     }
-    for path in ["/", "/index.html", "/sw.js", "/some/route"] {
+    // A hashed name that is not (or no longer) built gets the shell, which must revalidate.
+    for path in [
+        "/",
+        "/index.html",
+        "/sw.js",
+        "/some/route",
+        "/postern-app-fedcba9876543210_bg.wasm",
+    ] {
         let a = fetch(&relay, "GET", path, &[("Accept-Encoding", "br, gzip")]);
         assert_eq!(a.status, 200, "{path}");
         assert_eq!(a.header("cache-control"), Some("no-cache"), "{path}");

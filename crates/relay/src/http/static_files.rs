@@ -6,6 +6,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, Method};
 use axum::response::{Html, IntoResponse, Response};
 use tower::ServiceExt;
+use tower_http::services::fs::ServeFileSystemResponseBody;
 use tower_http::services::{ServeDir, ServeFile};
 
 use super::error::ApiError;
@@ -17,6 +18,10 @@ const UI_NOT_BUILT: &str = "<!doctype html>\n<html lang=\"en\"><head><meta chars
 <p>The relay is running, but the web UI is not built. Run <code>make build</code> \
 (or point <code>--web</code> / <code>POSTERN_WEB</code> at the built UI directory).</p>\
 </body></html>\n";
+
+/// Marks an answer of the `index.html` fallback (a path that is not a file).
+#[derive(Debug, Clone, Copy)]
+struct ShellFallback;
 
 /// Unknown routes: JSON 404 under `/api`, otherwise the static UI with `index.html` fallback.
 pub(super) async fn fallback(State(st): State<AppState>, req: Request) -> Response {
@@ -46,10 +51,18 @@ pub(super) async fn fallback(State(st): State<AppState>, req: Request) -> Respon
     }
     // `ServeDir` picks `<file>.br` (preferred on equal q-values) or `<file>.gz` when the client
     // accepts the encoding and the sibling exists, with the original file's Content-Type.
+    // The SPA fallback is marked, so a missing hashed path never caches `index.html` for good.
+    let shell = <ServeFile as ServiceExt<Request>>::map_response(
+        ServeFile::new(index),
+        |mut r: Response<ServeFileSystemResponseBody>| {
+            r.extensions_mut().insert(ShellFallback);
+            r
+        },
+    );
     let svc = ServeDir::new(st.web())
         .precompressed_br()
         .precompressed_gzip()
-        .fallback(ServeFile::new(index));
+        .fallback(shell);
     let mut resp = match svc.oneshot(req).await {
         Ok(resp) => resp.map(Body::new),
         Err(never) => match never {},
@@ -69,6 +82,11 @@ pub(super) async fn fallback(State(st): State<AppState>, req: Request) -> Respon
         // No ranges over an encoded body (see above): do not advertise them.
         h.remove(header::ACCEPT_RANGES);
     }
+    let cache = if resp.extensions().get::<ShellFallback>().is_some() {
+        "no-cache"
+    } else {
+        cache
+    };
     if resp.status().is_success() || resp.status() == axum::http::StatusCode::NOT_MODIFIED {
         resp.headers_mut().insert(
             header::CACHE_CONTROL,

@@ -135,17 +135,10 @@ impl Services {
             }
         };
         let from = replica.as_ref().map(|(_, p)| p.clone());
-        let limits = self.limits;
         let msg_id = envelope.msg_id.clone();
-        let outcome = self
-            .store
-            .run("deposit", move |s| match &replica {
-                None => s.deposit(&envelope, &limits, now),
-                Some((expires_at, from)) => {
-                    s.deposit_replica(&envelope, &limits, *expires_at, now, Some(from))
-                }
-            })
-            .await?;
+        // Answered once the transaction holding it (shared with concurrent deposits) is
+        // committed.
+        let outcome = self.deposits.deposit(envelope, replica, now).await?;
         let (duplicate, expires_at) = match outcome {
             Deposit::Stored { expires_at } => {
                 // Queued for the peers by the store, in the deposit's transaction (a duplicate

@@ -4,7 +4,8 @@
 //!
 //! [`Services`] is the handle the HTTP state and the background workers share: the store and the
 //! chain (each on a connection of its own, behind a mutex, run on the blocking pool by
-//! [`Shared::run`]), the spool limits and the clock.
+//! [`Shared::run`]; DM deposits through the group commit of [`commit`]), the spool limits and
+//! the clock.
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use postern_core::caps::SpoolLimits;
@@ -12,6 +13,7 @@ use postern_core::caps::SpoolLimits;
 use crate::store::{Outbox, Store, StoreError};
 
 pub mod chain;
+pub mod commit;
 pub mod dm;
 pub mod gate;
 pub mod heads;
@@ -74,14 +76,18 @@ pub struct Services {
     store: Shared<Store>,
     /// The Infonet chain, on a database connection of its own.
     chain: Shared<Chain>,
+    /// DM deposits, committed in groups on `store`.
+    deposits: commit::GroupCommit,
     limits: SpoolLimits,
     clock: fn() -> u64,
 }
 
 impl Services {
     pub fn new(store: Store, chain: Chain, limits: SpoolLimits, clock: fn() -> u64) -> Self {
+        let store = Shared::new(store);
         Services {
-            store: Shared::new(store),
+            deposits: commit::GroupCommit::new(store.clone(), limits),
+            store,
             chain: Shared::new(chain),
             limits,
             clock,

@@ -29,6 +29,16 @@ pub enum Deposit {
     Refused(CapError),
 }
 
+/// One deposit of a group commit ([`Store::deposit_batch`]): an envelope that already passed
+/// `DmEnvelope::validate`, and for a replica its origin's expiry and the peer it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct DepositRequest<'a> {
+    pub envelope: &'a DmEnvelope,
+    pub replica: Option<(u64, &'a str)>,
+    /// The request's clock.
+    pub now: u64,
+}
+
 /// A row of the DM pull feed (migration 5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedRow {
@@ -41,7 +51,7 @@ pub struct FeedRow {
 
 /// DM spool: every check-then-write in one `BEGIN IMMEDIATE` transaction.
 impl Store {
-    fn prune_messages(tx: &rusqlite::Transaction<'_>, now: u64) -> Result<(), StoreError> {
+    fn prune_messages(tx: &rusqlite::Connection, now: u64) -> Result<(), StoreError> {
         tx.execute(
             "DELETE FROM messages WHERE expires_at <= ?1",
             params![to_i64(now)],
@@ -317,7 +327,7 @@ impl Store {
     /// The budget a deposit from `sender_ref` to `owner_id` counts against
     /// (`caps::Budget::of` over the stored contact list).
     fn budget_of(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &rusqlite::Connection,
         owner_id: &str,
         sender_ref: &str,
     ) -> Result<Budget, StoreError> {
@@ -355,10 +365,77 @@ impl Store {
         replica_expires_at: Option<u64>,
         from: Option<&str>,
     ) -> Result<Deposit, StoreError> {
-        let json = serde_json::to_string(env).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (outcome, wake) = Self::deposit_in(
+            &tx,
+            &self.outbox,
+            env,
+            limits,
+            now,
+            replica_expires_at,
+            from,
+        )?;
+        if matches!(outcome, Deposit::RecipientUnknown | Deposit::Refused(_)) {
+            // Nothing to keep: roll back (only the pruning could have run).
+            drop(tx);
+        } else {
+            tx.commit()?;
+        }
+        self.wake(&wake);
+        Ok(outcome)
+    }
+
+    /// Deposits of several requests in one transaction (one fsync: group commit), in order, each
+    /// seeing the ones before it (caps included); each runs in a savepoint, so a storage error
+    /// undoes only its own writes. The outcomes are durable once this returns `Ok`; a failed
+    /// commit fails every request (nothing was stored).
+    pub fn deposit_batch(
+        &mut self,
+        reqs: &[DepositRequest<'_>],
+        limits: &SpoolLimits,
+    ) -> Result<Vec<Result<Deposit, StoreError>>, StoreError> {
+        let mut tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut out = Vec::with_capacity(reqs.len());
+        let mut wake = Vec::new();
+        for r in reqs {
+            let sp = tx.savepoint()?;
+            let (expires, from) = match r.replica {
+                Some((e, f)) => (Some(e), Some(f)),
+                None => (None, None),
+            };
+            match Self::deposit_in(&sp, &self.outbox, r.envelope, limits, r.now, expires, from) {
+                Ok((outcome, w)) => {
+                    sp.commit()?;
+                    wake.extend(w);
+                    out.push(Ok(outcome));
+                }
+                // The savepoint rolls back on drop.
+                Err(e) => out.push(Err(e)),
+            }
+        }
+        tx.commit()?;
+        wake.sort_unstable();
+        wake.dedup();
+        self.wake(&wake);
+        Ok(out)
+    }
+
+    /// One deposit inside `tx` (nothing committed here): the outcome and the peers to wake once
+    /// `tx` commits. A refusal may leave only the expiry pruning behind.
+    fn deposit_in(
+        tx: &rusqlite::Connection,
+        outbox: &super::Outbox,
+        env: &DmEnvelope,
+        limits: &SpoolLimits,
+        now: u64,
+        replica_expires_at: Option<u64>,
+        from: Option<&str>,
+    ) -> Result<(Deposit, Vec<usize>), StoreError> {
+        let json = serde_json::to_string(env).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let known: bool = tx
             .query_row(
                 "SELECT 1 FROM nodes WHERE node_id = ?1",
@@ -368,9 +445,9 @@ impl Store {
             .optional()?
             .is_some();
         if !known && replica_expires_at.is_none() {
-            return Ok(Deposit::RecipientUnknown);
+            return Ok((Deposit::RecipientUnknown, Vec::new()));
         }
-        Self::prune_messages(&tx, now)?;
+        Self::prune_messages(tx, now)?;
         // Acked already (here or on a peer): a late replica or a re-deposit is a duplicate,
         // neither stored nor passed on.
         let tomb: Option<i64> = tx
@@ -381,10 +458,10 @@ impl Store {
             )
             .optional()?;
         if let Some(e) = tomb {
-            tx.commit()?;
-            return Ok(Deposit::Duplicate {
+            let dup = Deposit::Duplicate {
                 expires_at: to_u64(e),
-            });
+            };
+            return Ok((dup, Vec::new()));
         }
         let existing: Option<i64> = tx
             .query_row(
@@ -398,7 +475,7 @@ impl Store {
             params![env.recipient_id, env.sender_ref],
             |r| r.get(0),
         )?;
-        let budget = Self::budget_of(&tx, &env.recipient_id, &env.sender_ref)?;
+        let budget = Self::budget_of(tx, &env.recipient_id, &env.sender_ref)?;
         let budget_len: i64 = match budget {
             Budget::Shared => tx.query_row(
                 "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1",
@@ -420,14 +497,14 @@ impl Store {
             budget_len: usize::try_from(budget_len).unwrap_or(usize::MAX),
         };
         match check_budgeted(limits, DEFAULT_STRANGER_CAP.min(limits.mailbox_cap), state) {
-            Err(cap) => Ok(Deposit::Refused(cap)),
-            Ok(DepositDecision::Duplicate) => {
-                // Nothing was written except possibly pruning; keep that.
-                tx.commit()?;
-                Ok(Deposit::Duplicate {
+            Err(cap) => Ok((Deposit::Refused(cap), Vec::new())),
+            // Nothing was written except possibly pruning; keep that.
+            Ok(DepositDecision::Duplicate) => Ok((
+                Deposit::Duplicate {
                     expires_at: to_u64(existing.unwrap_or(0)),
-                })
-            }
+                },
+                Vec::new(),
+            )),
             Ok(DepositDecision::Store) => {
                 let own = now.saturating_add(limits.ttl_secs);
                 let expires_at = replica_expires_at.map_or(own, |e| e.min(own));
@@ -452,10 +529,8 @@ impl Store {
                     "INSERT INTO dm_feed (kind, recipient_id, msg_id, body, expires_at) VALUES ('envelope', ?1, ?2, ?3, ?4)",
                 )?
                 .execute(params![env.recipient_id, env.msg_id, feed_body, to_i64(expires_at)])?;
-                let wake = Self::enqueue(&tx, &self.outbox, &job, from, now)?;
-                tx.commit()?;
-                self.wake(&wake);
-                Ok(Deposit::Stored { expires_at })
+                let wake = Self::enqueue(tx, outbox, &job, from, now)?;
+                Ok((Deposit::Stored { expires_at }, wake))
             }
         }
     }

@@ -29,7 +29,7 @@ mod wake;
 pub use chain::NewChainEvent;
 pub use cursors::{IncompleteView, PeerSync};
 pub use db::{Store, DB_FILE};
-pub use dm::{Deposit, FeedRow, NodeRecord};
+pub use dm::{Deposit, DepositRequest, FeedRow, NodeRecord};
 pub use error::StoreError;
 pub use gate::{
     EpochOutcome, GateDeposit, GateRead, PeerGateOutcome, GATE_PARK_MAX_PER_GATE,

@@ -101,7 +101,7 @@ impl Store {
     /// the peers to wake once `tx` is committed. A peer holding more than the bound loses its
     /// oldest rows (counted as replication `error`).
     pub(super) fn enqueue(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &rusqlite::Connection,
         outbox: &Outbox,
         job: &Job,
         from: Option<&str>,
@@ -117,7 +117,7 @@ impl Store {
     /// Queue the request `path`/`body` for every outbound peer except `from`, inside `tx`
     /// (same bound and drop accounting as [`Store::enqueue`]).
     pub(super) fn enqueue_raw(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &rusqlite::Connection,
         outbox: &Outbox,
         path: &str,
         body: &str,

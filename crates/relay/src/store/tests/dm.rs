@@ -327,3 +327,63 @@ fn caps_expiry_and_ack() {
         Ok(1)
     );
 }
+
+#[test]
+fn a_group_commit_applies_its_deposits_in_order_with_the_caps_of_one_by_one() {
+    let mut s = Store::open_in_memory().unwrap();
+    let limits = SpoolLimits {
+        per_sender_cap: 2,
+        mailbox_cap: 3,
+        ttl_secs: 10,
+    };
+    s.register(nonce(R, "n0", 1000), "pk", "dh", 0)
+        .unwrap()
+        .unwrap();
+    let unknown = "!sb_00000000000000000000000000000002";
+    let envs = [
+        env(R, "msg-0001", "aa"),
+        env(R, "msg-0002", "aa"),
+        env(R, "msg-0001", "aa"),
+        env(R, "msg-0003", "aa"),
+        env(unknown, "msg-0004", "aa"),
+        env(R, "msg-0005", "bb"),
+        env(R, "msg-0006", "cc"),
+    ];
+    let mut reqs: Vec<DepositRequest<'_>> = envs
+        .iter()
+        .map(|e| DepositRequest {
+            envelope: e,
+            replica: None,
+            now: 1,
+        })
+        .collect();
+    // A replica for a recipient not registered here is stored.
+    let replica = env(unknown, "msg-0007", "dd");
+    reqs.push(DepositRequest {
+        envelope: &replica,
+        replica: Some((5, "https://peer.example")),
+        now: 1,
+    });
+    let out: Vec<Deposit> = s
+        .deposit_batch(&reqs, &limits)
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        out,
+        [
+            Deposit::Stored { expires_at: 11 },
+            Deposit::Stored { expires_at: 11 },
+            Deposit::Duplicate { expires_at: 11 },
+            Deposit::Refused(CapError::SenderCapReached { cap: 2 }),
+            Deposit::RecipientUnknown,
+            Deposit::Stored { expires_at: 11 },
+            Deposit::Refused(CapError::MailboxFull { cap: 3 }),
+            Deposit::Stored { expires_at: 5 },
+        ]
+    );
+    let (msgs, total) = s.poll(nonce(R, "n1", 1000), 10, 2).unwrap().unwrap();
+    let ids: Vec<_> = msgs.iter().map(|m| m.envelope.msg_id.as_str()).collect();
+    assert_eq!((ids, total), (vec!["msg-0001", "msg-0002", "msg-0005"], 3));
+}
