@@ -46,6 +46,7 @@ pub mod peer;
 pub mod public_view;
 pub mod pynum;
 pub mod rfc9162;
+pub mod safety;
 pub mod schema;
 pub mod signature;
 pub mod strict_batch;

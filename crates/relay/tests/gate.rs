@@ -48,6 +48,8 @@ fn epochs(r: &Relay, id: &Identity, gate: &str) -> Resp {
         &EpochsRequest {
             auth: epochs_auth(r, id, gate, now()),
             gate: gate.into(),
+            after: None,
+            limit: None,
         },
     )
 }
@@ -292,6 +294,8 @@ fn gate_epochs_messages_and_member_reads() {
     let stale = EpochsRequest {
         auth: epochs_auth(&relay, &bob, &g, now() - 3600),
         gate: g.clone(),
+        after: None,
+        limit: None,
     };
     relay
         .post(PATH_EPOCHS, &stale)
@@ -299,6 +303,8 @@ fn gate_epochs_messages_and_member_reads() {
     let once = EpochsRequest {
         auth: epochs_auth(&relay, &bob, &g, now()),
         gate: g.clone(),
+        after: None,
+        limit: None,
     };
     ok(relay.post(PATH_EPOCHS, &once));
     relay
@@ -307,6 +313,8 @@ fn gate_epochs_messages_and_member_reads() {
     let other_gate = EpochsRequest {
         auth: epochs_auth(&relay, &bob, lone.as_str(), now()),
         gate: g.clone(),
+        after: None,
+        limit: None,
     };
     relay
         .post(PATH_EPOCHS, &other_gate)
@@ -397,6 +405,8 @@ fn mine(r: &Relay, id: &Identity) -> MineResponse {
         PATH_MINE,
         &MineRequest {
             auth: mine_auth(r, id, now()),
+            after: None,
+            limit: None,
         },
     ))
     .json_as()
@@ -479,11 +489,15 @@ fn members_list_their_gates_including_removals() {
             PATH_MINE,
             &MineRequest {
                 auth: mine_auth(&relay, &bob, now() - 3600),
+                after: None,
+                limit: None,
             },
         )
         .assert_error(401, c::UNAUTHORIZED);
     let once = MineRequest {
         auth: mine_auth(&relay, &bob, now()),
+        after: None,
+        limit: None,
     };
     ok(relay.post(PATH_MINE, &once));
     relay
@@ -498,6 +512,8 @@ fn members_list_their_gates_including_removals() {
             now(),
             &mut OsRng,
         ),
+        after: None,
+        limit: None,
     };
     relay
         .post(PATH_MINE, &wrong)
@@ -506,7 +522,14 @@ fn members_list_their_gates_including_removals() {
     let mut forged = mine_auth(&relay, &bob, now());
     forged.node_id = carol.node_id();
     relay
-        .post(PATH_MINE, &MineRequest { auth: forged })
+        .post(
+            PATH_MINE,
+            &MineRequest {
+                auth: forged,
+                after: None,
+                limit: None,
+            },
+        )
         .assert_error(401, c::UNAUTHORIZED);
 }
 

@@ -97,6 +97,8 @@ pub async fn register(id: &Identity) -> Result<RegisterResponse, RelayError> {
     let body = RegisterRequest {
         auth,
         dh_pub_key: b64::encode_std(dh.as_bytes()),
+        // The relay does not store bindings yet (issue 14 item 1, relay part).
+        binding: None,
     };
     post(PATH_REGISTER, &body).await
 }
@@ -182,6 +184,8 @@ pub async fn gate_epochs(
         &EpochsRequest {
             auth,
             gate: gate.to_string(),
+            after: None,
+            limit: None,
         },
     )
     .await
@@ -227,5 +231,13 @@ pub async fn gate_mine(id: &Identity) -> Result<postern_core::api::gate::MineRes
         now_secs(),
         &mut OsRng,
     );
-    post(PATH_MINE, &MineRequest { auth }).await
+    post(
+        PATH_MINE,
+        &MineRequest {
+            auth,
+            after: None,
+            limit: None,
+        },
+    )
+    .await
 }

@@ -83,10 +83,13 @@ pub async fn read_epochs(
         .services()
         .read_epochs(&req.auth, req.gate.clone(), now)
         .await?;
+    let head = records.last().map_or(0, |r| r.epoch);
     Ok(ApiJson(EpochsResponse {
         ok: true,
         gate: req.gate,
         records,
+        more: false,
+        head,
     }))
 }
 
@@ -114,5 +117,9 @@ pub async fn list_mine(
     Signed { req, now }: Signed<MineRequest>,
 ) -> Result<ApiJson<MineResponse>, ApiError> {
     let gates = st.services().gates_of(&req.auth, now).await?;
-    Ok(ApiJson(MineResponse { ok: true, gates }))
+    Ok(ApiJson(MineResponse {
+        ok: true,
+        gates,
+        next_after: None,
+    }))
 }
