@@ -173,6 +173,10 @@ fn gate_epochs_messages_and_member_reads() {
         "{}",
         resp.body
     );
+    // A message in epoch 1, while it is the head.
+    let m1 = seal(&alice, &e1, &format!("{CANARY} alice e1"));
+    let s1: MessageResponse = ok(post_msg(&relay, &m1)).json_as();
+    assert!(!s1.duplicate);
     assert_eq!(ok(publish(&relay, &r2)).json_as::<EpochResponse>().epoch, 2);
     publish(&relay, &r2).assert_error(409, codes::REPLAYED_EPOCH);
     publish(&relay, &r2x).assert_error(409, codes::FORKED_EPOCH);
@@ -201,13 +205,12 @@ fn gate_epochs_messages_and_member_reads() {
         resp.body
     );
 
-    // Messages in epochs 1 and 2.
-    let m1 = seal(&alice, &e1, &format!("{CANARY} alice e1"));
-    let s1: MessageResponse = ok(post_msg(&relay, &m1)).json_as();
-    assert!(!s1.duplicate);
+    // Messages in epoch 2. A retry of the stored epoch-1 message is still a duplicate; a new
+    // one sealed for epoch 1 is stale now that epoch 2 is the head.
     let again: MessageResponse = ok(post_msg(&relay, &m1)).json_as();
     assert!(again.duplicate);
     assert_eq!(again.seq, s1.seq);
+    post_msg(&relay, &seal(&alice, &e1, "late")).assert_error(409, codes::STALE_EPOCH);
     ok(post_msg(
         &relay,
         &seal(&bob, &e2, &format!("{CANARY} bob e2")),

@@ -150,6 +150,7 @@ impl From<GateFailure> for ApiError {
             }
             GateFailure::UnknownGate => (StatusCode::NOT_FOUND, gcodes::UNKNOWN_GATE),
             GateFailure::UnknownEpoch { .. } => (StatusCode::CONFLICT, gcodes::UNKNOWN_EPOCH),
+            GateFailure::StaleEpoch { .. } => (StatusCode::CONFLICT, gcodes::STALE_EPOCH),
             GateFailure::NotAMember => (StatusCode::FORBIDDEN, gcodes::NOT_A_MEMBER),
             GateFailure::Replayed => return ApiError::replayed(),
             GateFailure::OneItem => (StatusCode::BAD_REQUEST, peer_codes::ONE_ITEM),

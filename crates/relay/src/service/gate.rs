@@ -3,8 +3,9 @@
 //! Every rule is `postern-core`'s. An epoch record is accepted only if
 //! `GateState::from_genesis` (unknown gate) or `GateState::apply` against the stored chain
 //! accepts it; a message must pass the `gate_message` schema (`schema::validate_for_append`,
-//! private lane) and `GateMessage::validate` ([`validate_message`]). The relay accepts messages
-//! only for epochs it holds (epoch ≤ the gate's current epoch). Reads are signed (`gate.read`)
+//! private lane) and `GateMessage::validate` ([`validate_message`]). A new message must be
+//! sealed for the gate's current epoch (core's `gate::check_message_epoch`; older: 409
+//! `stale_epoch`, from a client or a peer alike). Reads are signed (`gate.read`)
 //! by a node in the roster of at least one epoch of the gate, and return only the messages of
 //! the epochs whose roster holds the requester; `gate.list` names the gates whose rosters hold
 //! the requester (core's `api::gate::mine_entry` re-verifies each chain and decides).
@@ -21,7 +22,7 @@ use postern_core::json::Value;
 use postern_core::schema;
 
 use super::{Internal, Services};
-use crate::store::{EpochOutcome, GateDeposit, GateRead, Nonce, PeerGateOutcome};
+use crate::store::{EpochOutcome, EpochsPage, GateDeposit, GateRead, Nonce, PeerGateOutcome};
 
 /// Largest gate peer-pull response body this relay builds (at least one item is always sent).
 const PULL_MAX_BYTES: usize = 4 * 1024 * 1024;
@@ -45,6 +46,9 @@ pub enum GateFailure {
     UnknownGate,
     #[error("epoch {epoch} is not on this relay (current epoch {head}); publish its record first")]
     UnknownEpoch { epoch: u64, head: u64 },
+    /// Core's `gate::check_message_epoch`: sealed for an epoch older than the head.
+    #[error("the message is sealed for epoch {epoch}, older than the gate's current epoch {head}; re-seal it under epoch {head}")]
+    StaleEpoch { epoch: u64, head: u64 },
     #[error("the requester is in no roster of this gate")]
     NotAMember,
     #[error("this request nonce was already used; sign a fresh request")]
@@ -92,6 +96,16 @@ pub fn check_messages_limit(limit: u32) -> Result<(), GateFailure> {
         Err(GateFailure::BadRequest(format!(
             "limit must be 1..={MAX_MESSAGES_LIMIT}"
         )))
+    }
+}
+
+/// The optional `limit` of a paginated read (epochs, gate list): absent, or 1..=`max`.
+pub fn check_page_limit(limit: Option<u32>, max: u32) -> Result<(), GateFailure> {
+    match limit {
+        Some(l) if !(1..=max).contains(&l) => {
+            Err(GateFailure::BadRequest(format!("limit must be 1..={max}")))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -161,21 +175,25 @@ impl Services {
             GateDeposit::Duplicate { seq } => Ok((seq, true)),
             GateDeposit::UnknownGate => Err(GateFailure::UnknownGate),
             GateDeposit::UnknownEpoch { head } => Err(GateFailure::UnknownEpoch { epoch, head }),
+            GateDeposit::StaleEpoch { head } => Err(GateFailure::StaleEpoch { epoch, head }),
         }
     }
 
-    /// Every epoch record of `gate` (genesis first) for a member (`auth` already verified).
+    /// At most `limit` epoch records of `gate` after epoch `after` (oldest first) for a member
+    /// (`auth` already verified).
     pub async fn read_epochs(
         &self,
         auth: &RequestAuth,
         gate: String,
+        after: u64,
+        limit: u32,
         now: u64,
-    ) -> Result<Vec<EpochRecord>, GateFailure> {
+    ) -> Result<EpochsPage, GateFailure> {
         let n = Nonce::of(auth);
         let outcome = self
             .store
             .run("gate_epochs", move |s| {
-                s.gate_epochs(n.as_use(), &gate, now)
+                s.gate_epochs(n.as_use(), &gate, after, limit, now)
             })
             .await?;
         read(outcome)
@@ -201,30 +219,33 @@ impl Services {
         read(outcome)
     }
 
-    /// The gates whose roster, in any epoch, holds the signer. The store's member index only
-    /// proposes candidates; core's `mine_entry` re-verifies each stored chain and decides.
+    /// One page of the gates whose roster, in any epoch, holds the signer: at most `limit`
+    /// candidates after gate id `after`, and the cursor of the next page if more remain. The
+    /// store's member index only proposes candidates; core's `mine_entry` re-verifies each
+    /// stored chain and decides (off the async executor, outside the store lock).
     pub async fn gates_of(
         &self,
         auth: &RequestAuth,
+        after: Option<String>,
+        limit: u32,
         now: u64,
-    ) -> Result<Vec<MineGate>, GateFailure> {
+    ) -> Result<(Vec<MineGate>, Option<String>), GateFailure> {
         let n = Nonce::of(auth);
-        let chains = self
+        let (chains, next_after) = self
             .store
-            .run("gate_mine", move |s| s.gate_chains_of(n.as_use(), now))
+            .run("gate_mine", move |s| {
+                s.gate_chains_of(n.as_use(), after.as_deref(), limit, now)
+            })
             .await?
             .ok_or(GateFailure::Replayed)?;
-        let mut gates = Vec::with_capacity(chains.len());
-        for chain in &chains {
-            match mine_entry(chain, &auth.node_id) {
-                Ok(Some(g)) => gates.push(g),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "stored gate chain does not verify; not listed")
-                }
-            }
-        }
-        Ok(gates)
+        let member = auth.node_id.clone();
+        let gates = tokio::task::spawn_blocking(move || mine_entries(&chains, &member))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "gate listing task failed");
+                Internal
+            })?;
+        Ok((gates, next_after))
     }
 
     /// Run one item pushed or pulled from `peer` through the client checks and store it (or
@@ -274,6 +295,10 @@ impl Services {
                 tracing::info!(peer = %peer, error = %e, "peer gate epoch refused");
                 return Err(GateFailure::Epoch(e));
             }
+            PeerGateOutcome::StaleEpoch { epoch, head } => {
+                tracing::info!(peer = %peer, epoch, head, "peer gate message stale");
+                return Err(GateFailure::StaleEpoch { epoch, head });
+            }
         };
         tracing::info!(peer = %peer, epoch, outcome = ?outcome, "gate item from peer");
         Ok(PeerPushResponse {
@@ -312,6 +337,21 @@ impl Services {
         );
         Ok((json, n))
     }
+}
+
+/// Core's `mine_entry` for each stored chain (a chain that no longer verifies is not listed).
+fn mine_entries(chains: &[Vec<EpochRecord>], member: &str) -> Vec<MineGate> {
+    let mut gates = Vec::with_capacity(chains.len());
+    for chain in chains {
+        match mine_entry(chain, member) {
+            Ok(Some(g)) => gates.push(g),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "stored gate chain does not verify; not listed")
+            }
+        }
+    }
+    gates
 }
 
 fn read<T>(outcome: GateRead<T>) -> Result<T, GateFailure> {

