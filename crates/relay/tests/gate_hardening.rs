@@ -303,3 +303,81 @@ fn epoch_reads_and_gate_lists_are_paginated() {
     mine_page(&relay, &alice, Some("not-a-gate"), None).assert_error(400, "bad_request");
     relay.terminate();
 }
+
+/// Item 4: a stranger cannot add a victim to more than `MAX_GATES_PER_MEMBER` gates (409
+/// `member_too_many_gates`, nothing stored; a removal frees a place), and a roster over
+/// `MAX_MEMBERS_PER_GATE` is refused by its size (400 `gate_too_many_members`) before any
+/// signature work. The old relay accepted every such gate.
+#[test]
+fn gate_caps_bound_what_a_stranger_can_impose() {
+    let data = tempfile::tempdir().unwrap();
+    let relay = Relay::start(data.path(), &[]);
+    // Each gate is created by another stranger (the creator counts as a member too).
+    let victim = Identity::generate(&mut OsRng);
+    let add_victim = |n: usize| -> (Identity, Epoch) {
+        let stranger = Identity::generate(&mut OsRng);
+        let gid = GateId::generate(&mut OsRng);
+        let r1 = create_genesis(&stranger, &gid, now(), &mut OsRng).unwrap();
+        ok(publish(&relay, &r1));
+        let e1 = r1.verify().unwrap();
+        let r2 = rotate(
+            &stranger,
+            &e1,
+            e1.roster()
+                .with_member(victim.public(), Role::Member)
+                .unwrap(),
+            Reason::Join,
+            now(),
+            &mut OsRng,
+        )
+        .unwrap();
+        let resp = publish(&relay, &r2);
+        if n < gate::MAX_GATES_PER_MEMBER {
+            ok(resp);
+        } else {
+            resp.assert_error(409, codes::MEMBER_TOO_MANY_GATES);
+            assert!(resp.body.contains(&victim.node_id()), "{}", resp.body);
+        }
+        (stranger, r2.verify().unwrap())
+    };
+    let first = add_victim(0);
+    for n in 1..=gate::MAX_GATES_PER_MEMBER {
+        add_victim(n);
+    }
+    let listed = |id: &Identity| -> usize {
+        let mut after: Option<String> = None;
+        let mut total = 0;
+        loop {
+            let m: MineResponse = ok(mine_page(&relay, id, after.as_deref(), None)).json_as();
+            total += m.gates.len();
+            match m.next_after {
+                Some(n) => after = Some(n),
+                None => return total,
+            }
+        }
+    };
+    assert_eq!(listed(&victim), gate::MAX_GATES_PER_MEMBER);
+
+    // Kicking the victim from one gate frees a place (counted over current rosters).
+    let (stranger, e2) = first;
+    let kick = rotate(
+        &stranger,
+        &e2,
+        e2.roster().without_member(&victim.node_id()).unwrap(),
+        Reason::Kick,
+        now(),
+        &mut OsRng,
+    )
+    .unwrap();
+    ok(publish(&relay, &kick));
+    add_victim(0);
+
+    // A roster of MAX_MEMBERS_PER_GATE + 1 entries: refused by its size alone.
+    let gid = GateId::generate(&mut OsRng);
+    let mut big = create_genesis(&stranger, &gid, now(), &mut OsRng).unwrap();
+    let entry = big.roster[0].clone();
+    big.roster = vec![entry; gate::MAX_MEMBERS_PER_GATE + 1];
+    let resp = publish(&relay, &big);
+    resp.assert_error(400, codes::TOO_MANY_MEMBERS);
+    relay.terminate();
+}

@@ -17,7 +17,9 @@ use postern_core::api::gate::{
     MAX_MESSAGES_LIMIT, PEER_PULL_MAX_LIMIT,
 };
 use postern_core::auth::RequestAuth;
-use postern_core::gate::{is_valid_gate_id, ChainError, EpochRecord, GateIdError, GateMessage};
+use postern_core::gate::{
+    is_valid_gate_id, ChainError, EpochRecord, GateCapError, GateIdError, GateMessage,
+};
 use postern_core::json::Value;
 use postern_core::schema;
 
@@ -36,6 +38,9 @@ pub enum GateFailure {
     /// Core refused the epoch record against the stored chain.
     #[error("{0}")]
     Epoch(ChainError),
+    /// Core's gate cost caps refused the epoch record (`gate::check_gate_epoch`).
+    #[error("{0}")]
+    Cap(GateCapError),
     /// Core's schema or `GateMessage::validate` refused the message.
     #[error("{0}")]
     InvalidMessage(String),
@@ -155,6 +160,10 @@ impl Services {
             EpochOutcome::Refused(e) => {
                 tracing::info!(error = %e, "gate epoch refused");
                 Err(GateFailure::Epoch(e))
+            }
+            EpochOutcome::Capped(e) => {
+                tracing::info!(error = %e, "gate epoch over the caps");
+                Err(GateFailure::Cap(e))
             }
         }
     }
@@ -294,6 +303,10 @@ impl Services {
             PeerGateOutcome::Refused(e) => {
                 tracing::info!(peer = %peer, error = %e, "peer gate epoch refused");
                 return Err(GateFailure::Epoch(e));
+            }
+            PeerGateOutcome::Capped(e) => {
+                tracing::info!(peer = %peer, error = %e, "peer gate epoch over the caps");
+                return Err(GateFailure::Cap(e));
             }
             PeerGateOutcome::StaleEpoch { epoch, head } => {
                 tracing::info!(peer = %peer, epoch, head, "peer gate message stale");

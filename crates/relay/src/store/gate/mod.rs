@@ -21,6 +21,9 @@ pub enum EpochOutcome {
     },
     /// Core refused the record against the stored chain.
     Refused(postern_core::gate::ChainError),
+    /// Core's gate cost caps refused the record (`gate::check_gate_epoch`), before any
+    /// signature work.
+    Capped(postern_core::gate::GateCapError),
 }
 
 /// Result of depositing a gate message.
@@ -304,6 +307,9 @@ impl Store {
         from: Option<&str>,
     ) -> Result<(EpochOutcome, Vec<usize>), StoreError> {
         use postern_core::gate::{FormatError, GateState};
+        if let Some(e) = Self::gate_caps_tx(tx, record)? {
+            return Ok((EpochOutcome::Capped(e), Vec::new()));
+        }
         let stored = Self::gate_records(tx, &record.gate)?;
         let (epoch, genesis_hash) = if stored.is_empty() {
             let state = match GateState::from_genesis(record) {
@@ -358,6 +364,52 @@ impl Store {
             },
             wake,
         ))
+    }
+
+    /// Core's cost caps (`gate::check_gate_epoch`) for a record that would be the gate's next
+    /// epoch (genesis of an unknown gate, or head + 1; anything else is left to the chain
+    /// rules): its number, its roster size, and, for each member it adds to the head's roster,
+    /// the number of gates whose current roster already holds that member here.
+    fn gate_caps_tx(
+        tx: &rusqlite::Transaction<'_>,
+        record: &postern_core::gate::EpochRecord,
+    ) -> Result<Option<postern_core::gate::GateCapError>, StoreError> {
+        let head = Self::gate_head(tx, &record.gate)?;
+        if record.epoch != head.unwrap_or(0).saturating_add(1) {
+            return Ok(None);
+        }
+        let current: Vec<String> = match head {
+            None => Vec::new(),
+            Some(h) => {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT member_id FROM gate_members WHERE gate = ?1 AND epoch = ?2",
+                )?;
+                let rows =
+                    stmt.query_map(params![record.gate, to_i64(h)], |r| r.get::<_, String>(0))?;
+                rows.collect::<Result<_, _>>()?
+            }
+        };
+        let mut added = Vec::new();
+        // An oversized roster is refused by its size before anything is counted.
+        if record.roster.len() <= postern_core::gate::MAX_MEMBERS_PER_GATE {
+            for entry in &record.roster {
+                if current.contains(&entry.member_id) {
+                    continue;
+                }
+                let gates: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM gate_members m JOIN gates g
+                     ON g.gate = m.gate AND g.head_epoch = m.epoch
+                     WHERE m.member_id = ?1 AND m.gate != ?2",
+                    params![entry.member_id, record.gate],
+                    |r| r.get(0),
+                )?;
+                added.push((
+                    entry.member_id.as_str(),
+                    usize::try_from(gates).unwrap_or(usize::MAX),
+                ));
+            }
+        }
+        Ok(postern_core::gate::check_gate_epoch(record.epoch, record.roster.len(), added).err())
     }
 
     /// Store a validated gate message inside `tx` and queue it for the outbound peers except

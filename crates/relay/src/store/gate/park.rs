@@ -30,6 +30,8 @@ pub enum PeerGateOutcome {
     ParkingFull,
     /// Core refused the epoch record.
     Refused(postern_core::gate::ChainError),
+    /// Core's gate cost caps refused the epoch record.
+    Capped(postern_core::gate::GateCapError),
     /// The message is sealed for an epoch older than the gate's head here (core's
     /// `gate::check_message_epoch`, the same rule as for a client): refused, not stored.
     StaleEpoch { epoch: u64, head: u64 },
@@ -114,6 +116,9 @@ impl Store {
                     }
                     (EpochOutcome::Refused(e), _) => {
                         tracing::info!(error = %e, "parked gate epoch refused")
+                    }
+                    (EpochOutcome::Capped(e), _) => {
+                        tracing::info!(error = %e, "parked gate epoch over the caps")
                     }
                 }
             } else {
@@ -245,6 +250,7 @@ impl Store {
                 Ok(PeerGateOutcome::Duplicate { epoch })
             }
             EpochOutcome::Refused(e) => Ok(PeerGateOutcome::Refused(e)),
+            EpochOutcome::Capped(e) => Ok(PeerGateOutcome::Capped(e)),
         }
     }
 
