@@ -16,7 +16,12 @@ pub struct GateState {
 impl GateState {
     /// Start from a genesis record.
     pub fn from_genesis(record: &EpochRecord) -> Result<Self, ChainError> {
-        let epoch = record.verify()?;
+        Self::from_verified_genesis(record.verify()?)
+    }
+
+    /// [`GateState::from_genesis`] for an epoch already verified on its own
+    /// ([`EpochRecord::verify`], e.g. outside a lock).
+    pub fn from_verified_genesis(epoch: Epoch) -> Result<Self, ChainError> {
         if epoch.number() != GENESIS_EPOCH {
             return Err(ChainError::BadGenesis(
                 "first record of a chain must be epoch 1",

@@ -1,8 +1,10 @@
 //! The private gate service: the relay side of `postern-gate/1`, for clients and peer relays.
 //!
-//! Every rule is `postern-core`'s. An epoch record is accepted only if
-//! `GateState::from_genesis` (unknown gate) or `GateState::apply` against the stored chain
-//! accepts it; a message must pass the `gate_message` schema (`schema::validate_for_append`,
+//! Every rule is `postern-core`'s. An epoch record is checked on its own (`EpochRecord::verify`)
+//! on the blocking pool before the store lock is taken, and then accepted only if
+//! `GateState::from_verified_genesis` (unknown gate) or `GateState::apply_verified` against the
+//! gate's cached verified head accepts it (incremental: a publish never re-verifies the stored
+//! chain; the cache is `store::gate::heads`), within core's cost caps (`check_gate_epoch`); a message must pass the `gate_message` schema (`schema::validate_for_append`,
 //! private lane) and `GateMessage::validate` ([`validate_message`]). A new message must be
 //! sealed for the gate's current epoch (core's `gate::check_message_epoch`; older: 409
 //! `stale_epoch`, from a client or a peer alike). Reads are signed (`gate.read`)
@@ -18,7 +20,8 @@ use postern_core::api::gate::{
 };
 use postern_core::auth::RequestAuth;
 use postern_core::gate::{
-    is_valid_gate_id, ChainError, EpochRecord, GateCapError, GateIdError, GateMessage,
+    check_gate_epoch, is_valid_gate_id, verify_epoch_chain, ChainError, Epoch, EpochRecord,
+    GateCapError, GateIdError, GateMessage,
 };
 use postern_core::json::Value;
 use postern_core::schema;
@@ -134,14 +137,57 @@ pub fn validate_message(message: &Value) -> Result<(GateMessage, String), GateFa
     Ok((msg, stored))
 }
 
+/// Run CPU-bound verification on the blocking pool (off the async executor, no lock held).
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, Internal> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "gate verification task failed");
+        Internal
+    })
+}
+
 impl Services {
+    /// The work on a new epoch record that needs no lock: core's size caps (no signature work
+    /// for an oversized roster or a gate past its epoch cap), then the record's own checks
+    /// (`EpochRecord::verify`: roster, bindings, the rotator's signature) on the blocking pool,
+    /// then warming the gate's cached verified head (the stored chain is verified outside the
+    /// store lock, once per gate and process). The store then only links the record to the
+    /// cached head (`GateState::apply_verified`).
+    async fn prepare_epoch(&self, record: &EpochRecord) -> Result<Epoch, GateFailure> {
+        check_gate_epoch(record.epoch, record.roster.len(), []).map_err(GateFailure::Cap)?;
+        let r = record.clone();
+        let epoch = blocking(move || r.verify())
+            .await?
+            .map_err(|e| GateFailure::Epoch(e.into()))?;
+        let gate = record.gate.clone();
+        let missing = self
+            .store
+            .run("gate_head_missing", move |s| s.gate_head_missing(&gate))
+            .await?;
+        if let Some(records) = missing {
+            match blocking(move || verify_epoch_chain(&records)).await? {
+                Ok(state) => {
+                    self.store
+                        .run("gate_head_put", move |s| s.gate_head_put(state))
+                        .await?
+                }
+                Err(e) => tracing::warn!(error = %e, "stored gate chain does not verify"),
+            }
+        }
+        Ok(epoch)
+    }
+
     /// Publish an epoch record from a client (see the module docs).
     pub async fn publish_epoch(&self, record: EpochRecord) -> Result<EpochAccepted, GateFailure> {
         let now = self.now();
         let gate = record.gate.clone();
+        let verified = self.prepare_epoch(&record).await?;
         let outcome = self
             .store
-            .run("gate_epoch", move |s| s.gate_add_epoch(&record, now))
+            .run("gate_epoch", move |s| {
+                s.gate_add_epoch_from(&record, Some(verified), now, None)
+            })
             .await?;
         match outcome {
             EpochOutcome::Accepted {
@@ -270,10 +316,11 @@ impl Services {
         let (gate, outcome) = match (req.record, req.message) {
             (Some(record), None) => {
                 let gate = record.gate.clone();
+                let verified = self.prepare_epoch(&record).await?;
                 let out = self
                     .store
                     .run("gate_peer_epoch", move |s| {
-                        s.gate_peer_epoch(&record, now, &from)
+                        s.gate_peer_epoch(&record, Some(verified), now, &from)
                     })
                     .await?;
                 (gate, out)

@@ -1,14 +1,17 @@
 //! Private gate storage: epoch chains, rosters, messages and the gate pull feed. Core decides
 //! every rule; this module stores what core accepted. Accepting epoch records and items from
-//! peers that arrive before their predecessor (parking) are in [`park`].
+//! peers that arrive before their predecessor (parking) are in [`park`]; the cache of verified
+//! heads that makes an epoch publish incremental is in [`heads`].
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::error::{to_i64, to_u64};
 use super::Outbox;
 use super::{NonceUse, Store, StoreError};
 
+mod heads;
 mod park;
 
+pub use heads::{GateHeads, GATE_HEADS_CAP};
 pub use park::{PeerGateOutcome, GATE_PARK_MAX_PER_GATE, GATE_PARK_MAX_TOTAL, GATE_PARK_TTL_SECS};
 
 /// Result of publishing a gate epoch record.
@@ -299,10 +302,13 @@ impl Store {
 
     /// Core's check of `record` against the stored chain and, if accepted, its storage and
     /// outbound queueing (except to `from`), inside `tx`. A refusal writes nothing.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn gate_epoch_tx(
         tx: &rusqlite::Transaction<'_>,
         outbox: &Outbox,
+        heads: &mut GateHeads,
         record: &postern_core::gate::EpochRecord,
+        verified: Option<postern_core::gate::Epoch>,
         now: u64,
         from: Option<&str>,
     ) -> Result<(EpochOutcome, Vec<usize>), StoreError> {
@@ -310,30 +316,41 @@ impl Store {
         if let Some(e) = Self::gate_caps_tx(tx, record)? {
             return Ok((EpochOutcome::Capped(e), Vec::new()));
         }
-        let stored = Self::gate_records(tx, &record.gate)?;
-        let (epoch, genesis_hash) = if stored.is_empty() {
-            let state = match GateState::from_genesis(record) {
-                Ok(s) => s,
-                Err(e) => return Ok((EpochOutcome::Refused(e), Vec::new())),
-            };
-            let g = hex::encode(state.genesis_hash());
-            tx.execute(
-                "INSERT INTO gates (gate, genesis_hash, head_epoch, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![record.gate, g, to_i64(state.epoch()), to_i64(now)],
-            )?;
-            (state.head().clone(), g)
-        } else {
-            let mut state = postern_core::gate::verify_epoch_chain(&stored)
-                .map_err(|e| StoreError::Corrupt(format!("stored gate chain: {e}")))?;
-            let epoch = match state.apply(record) {
+        // The record's own checks (signatures) were normally done by the caller outside the
+        // lock; only the link to the cached verified head is checked here.
+        let verified = match verified {
+            Some(e) => e,
+            None => match record.verify() {
                 Ok(e) => e,
-                Err(e) => return Ok((EpochOutcome::Refused(e), Vec::new())),
-            };
-            tx.execute(
-                "UPDATE gates SET head_epoch = ?2 WHERE gate = ?1",
-                params![record.gate, to_i64(epoch.number())],
-            )?;
-            (epoch, hex::encode(state.genesis_hash()))
+                Err(e) => return Ok((EpochOutcome::Refused(e.into()), Vec::new())),
+            },
+        };
+        let (state, epoch, genesis_hash) = match Self::gate_state_tx(tx, heads, &record.gate)? {
+            None => {
+                let state = match GateState::from_verified_genesis(verified) {
+                    Ok(s) => s,
+                    Err(e) => return Ok((EpochOutcome::Refused(e), Vec::new())),
+                };
+                let g = hex::encode(state.genesis_hash());
+                tx.execute(
+                    "INSERT INTO gates (gate, genesis_hash, head_epoch, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![record.gate, g, to_i64(state.epoch()), to_i64(now)],
+                )?;
+                let epoch = state.head().clone();
+                (state, epoch, g)
+            }
+            Some(mut state) => {
+                let epoch = match state.apply_verified(verified) {
+                    Ok(e) => e,
+                    Err(e) => return Ok((EpochOutcome::Refused(e), Vec::new())),
+                };
+                tx.execute(
+                    "UPDATE gates SET head_epoch = ?2 WHERE gate = ?1",
+                    params![record.gate, to_i64(epoch.number())],
+                )?;
+                let g = hex::encode(state.genesis_hash());
+                (state, epoch, g)
+            }
         };
         let json = serde_json::to_string(record).map_err(|_| {
             StoreError::Corrupt(FormatError::Malformed("epoch record JSON").to_string())
@@ -356,6 +373,8 @@ impl Store {
             json: &json,
         };
         let wake = Self::gate_feed_and_queue(tx, outbox, item, from, now)?;
+        // Checked against the stored head on every use, so an uncommitted head never serves.
+        heads.put(state);
         Ok((
             EpochOutcome::Accepted {
                 epoch: epoch.number(),
@@ -535,5 +554,89 @@ impl Store {
             out.push((to_u64(seq), body));
         }
         Ok(out)
+    }
+}
+
+/// The cache of verified gate heads ([`heads`]): warming it outside the lock, and the head of a
+/// gate inside a transaction.
+impl Store {
+    /// The stored head of `gate`: (epoch number, hex hash), if the gate exists.
+    fn gate_stored_head(
+        conn: &rusqlite::Connection,
+        gate: &str,
+    ) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(conn
+            .query_row(
+                "SELECT g.head_epoch, e.hash FROM gates g
+                 JOIN gate_epochs e ON e.gate = g.gate AND e.epoch = g.head_epoch
+                 WHERE g.gate = ?1",
+                params![gate],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?
+            .map(|(e, h)| (to_u64(e), h)))
+    }
+
+    /// The stored records of `gate` (genesis first) when its verified head is not cached, for
+    /// the caller to verify outside the store lock and hand back with
+    /// [`Store::gate_head_put`]; `None` when the head is cached or the gate is unknown.
+    pub fn gate_head_missing(
+        &self,
+        gate: &str,
+    ) -> Result<Option<Vec<postern_core::gate::EpochRecord>>, StoreError> {
+        let Some((head, hash)) = Self::gate_stored_head(&self.conn, gate)? else {
+            return Ok(None);
+        };
+        if self.gate_heads.matching(gate, head, &hash).is_some() {
+            return Ok(None);
+        }
+        let tx = self.conn.unchecked_transaction()?;
+        let records = Self::gate_records(&tx, gate)?;
+        tx.commit()?;
+        Ok(Some(records))
+    }
+
+    /// Cache a head verified outside the lock, if it is still the stored head.
+    pub fn gate_head_put(
+        &mut self,
+        state: postern_core::gate::GateState,
+    ) -> Result<(), StoreError> {
+        let stored = Self::gate_stored_head(&self.conn, state.gate().as_str())?;
+        if stored
+            .is_some_and(|(h, hash)| h == state.epoch() && hash == hex::encode(state.head().hash()))
+        {
+            self.gate_heads.put(state);
+        }
+        Ok(())
+    }
+
+    /// Cached verified heads (metrics, tests).
+    pub fn gate_heads_len(&self) -> usize {
+        self.gate_heads.len()
+    }
+
+    /// The verified head of `gate` inside `tx`: the cached one if it matches the stored head,
+    /// else the stored chain verified now (the cold path, once per gate and process unless the
+    /// caller warmed the cache outside the lock). `None` for an unknown gate.
+    pub(in crate::store) fn gate_state_tx(
+        tx: &rusqlite::Transaction<'_>,
+        heads: &GateHeads,
+        gate: &str,
+    ) -> Result<Option<postern_core::gate::GateState>, StoreError> {
+        let Some((head, hash)) = Self::gate_stored_head(tx, gate)? else {
+            return Ok(None);
+        };
+        if let Some(s) = heads.matching(gate, head, &hash) {
+            return Ok(Some(s.clone()));
+        }
+        tracing::debug!(
+            gate,
+            head = to_i64(head),
+            "gate head not cached; verifying stored chain"
+        );
+        let records = Self::gate_records(tx, gate)?;
+        let state = postern_core::gate::verify_epoch_chain(&records)
+            .map_err(|e| StoreError::Corrupt(format!("stored gate chain: {e}")))?;
+        Ok(Some(state))
     }
 }

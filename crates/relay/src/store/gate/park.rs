@@ -49,26 +49,36 @@ impl Store {
         record: &postern_core::gate::EpochRecord,
         now: u64,
     ) -> Result<EpochOutcome, StoreError> {
-        self.gate_add_epoch_from(record, now, None)
+        self.gate_add_epoch_from(record, None, now, None)
     }
 
-    /// [`Store::gate_add_epoch`] for a record that came from peer `from` (`None`: a client):
-    /// an accepted record is queued for every outbound peer except `from`, and parked items it
-    /// unblocks are applied, all in one transaction.
+    /// [`Store::gate_add_epoch`] for a record that came from peer `from` (`None`: a client),
+    /// `verified` its `EpochRecord::verify` done by the caller outside the lock (`None`: verify
+    /// here): an accepted record is queued for every outbound peer except `from`, and parked
+    /// items it unblocks are applied, all in one transaction.
     pub fn gate_add_epoch_from(
         &mut self,
         record: &postern_core::gate::EpochRecord,
+        verified: Option<postern_core::gate::Epoch>,
         now: u64,
         from: Option<&str>,
     ) -> Result<EpochOutcome, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (out, mut wake) = Self::gate_epoch_tx(&tx, &self.outbox, record, now, from)?;
+        let heads = &mut self.gate_heads;
+        let (out, mut wake) =
+            Self::gate_epoch_tx(&tx, &self.outbox, heads, record, verified, now, from)?;
         if !matches!(out, EpochOutcome::Accepted { .. }) {
             return Ok(out);
         }
-        wake.extend(Self::gate_unpark_tx(&tx, &self.outbox, &record.gate, now)?);
+        wake.extend(Self::gate_unpark_tx(
+            &tx,
+            &self.outbox,
+            heads,
+            &record.gate,
+            now,
+        )?);
         tx.commit()?;
         self.wake(&wake);
         Ok(out)
@@ -82,6 +92,7 @@ impl Store {
     fn gate_unpark_tx(
         tx: &rusqlite::Transaction<'_>,
         outbox: &Outbox,
+        heads: &mut super::GateHeads,
         gate: &str,
         now: u64,
     ) -> Result<Vec<usize>, StoreError> {
@@ -109,7 +120,7 @@ impl Store {
                     tracing::warn!("parked epoch record does not parse; dropped");
                     continue;
                 };
-                match Self::gate_epoch_tx(tx, outbox, &record, now, from.as_deref())? {
+                match Self::gate_epoch_tx(tx, outbox, heads, &record, None, now, from.as_deref())? {
                     (EpochOutcome::Accepted { epoch, .. }, w) => {
                         tracing::info!(epoch, "parked gate epoch accepted");
                         wake.extend(w);
@@ -199,6 +210,7 @@ impl Store {
     pub fn gate_peer_epoch(
         &mut self,
         record: &postern_core::gate::EpochRecord,
+        verified: Option<postern_core::gate::Epoch>,
         now: u64,
         from: &str,
     ) -> Result<PeerGateOutcome, StoreError> {
@@ -212,8 +224,10 @@ impl Store {
             Some(h) => record.epoch > h.saturating_add(1),
         };
         if early {
-            if let Err(e) = record.verify() {
-                return Ok(PeerGateOutcome::Refused(e.into()));
+            if verified.is_none() {
+                if let Err(e) = record.verify() {
+                    return Ok(PeerGateOutcome::Refused(e.into()));
+                }
             }
             let body = serde_json::to_string(record).map_err(|_| {
                 StoreError::Corrupt(FormatError::Malformed("epoch record JSON").to_string())
@@ -238,10 +252,18 @@ impl Store {
                 PeerGateOutcome::ParkingFull
             });
         }
-        let (out, mut wake) = Self::gate_epoch_tx(&tx, &self.outbox, record, now, Some(from))?;
+        let heads = &mut self.gate_heads;
+        let (out, mut wake) =
+            Self::gate_epoch_tx(&tx, &self.outbox, heads, record, verified, now, Some(from))?;
         match out {
             EpochOutcome::Accepted { epoch, .. } => {
-                wake.extend(Self::gate_unpark_tx(&tx, &self.outbox, &record.gate, now)?);
+                wake.extend(Self::gate_unpark_tx(
+                    &tx,
+                    &self.outbox,
+                    heads,
+                    &record.gate,
+                    now,
+                )?);
                 tx.commit()?;
                 self.wake(&wake);
                 Ok(PeerGateOutcome::Accepted { epoch })
