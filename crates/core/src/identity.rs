@@ -1,9 +1,13 @@
-//! Identities: an Ed25519 signing key plus an X25519 key-agreement key.
+//! Identities: an Ed25519 signing key plus an X25519 key-agreement key bound to it.
 //!
-//! The public half is shared as a copy-and-paste string
-//! `postern1.{node_id}.{ed25519 b64url}.{x25519 b64url}`; `node_id` is Infonet/2's
-//! `"!sb_" + first 32 hex chars of sha256(ed25519 public key)`, and a parsed string must agree
-//! with its own key. Secret keys are zeroized on drop and never printed by `Debug`.
+//! The public half is shared as a copy-and-paste string. Version 2 (what we emit):
+//! `postern2.{node_id}.{ed25519 b64url}.{x25519 b64url}.{binding b64url}` where `binding` is the
+//! identity's Ed25519 signature over [`binding_message`] (the X25519 key, and any future key,
+//! bound to the Ed25519 identity). Version 1 (`postern1.…`, no binding) is still parsed, as an
+//! *unbound* identity ([`PublicIdentity::is_bound`] is false): its X25519 key is not vouched for
+//! by its owner. `node_id` is Infonet/2's `"!sb_" + first 32 hex chars of sha256(ed25519
+//! public key)`, and a parsed string must agree with its own key. Secret keys are zeroized on
+//! drop and never printed by `Debug`.
 pub use crate::ids::{
     is_valid_node_id, node_id_for_public_key, NodeId, NODE_ID_HEX_LEN, NODE_ID_PREFIX,
 };
@@ -15,10 +19,14 @@ use rand_core::CryptoRngCore;
 use x25519_dalek::{PublicKey as XPublicKey, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::b64;
+use crate::{b64, labels};
 
-/// Prefix (and version) of the public identity string.
+/// Prefix of the legacy (version 1, unbound) public identity string.
 pub const PUBLIC_IDENTITY_PREFIX: &str = "postern1";
+/// Prefix of the version 2 public identity string (keys bound by a self-signature).
+pub const PUBLIC_IDENTITY_PREFIX_V2: &str = "postern2";
+/// Tag of the X25519 key inside [`binding_message`] (future keys get further tags).
+pub const BINDING_TAG_X25519: u8 = 0x01;
 /// Prefix (and version) of the secret key export string.
 pub const SECRET_EXPORT_PREFIX: &str = "postern-secret1";
 
@@ -32,6 +40,19 @@ pub enum IdentityError {
     BadSigningKey,
     #[error("identity contains an invalid or low-order X25519 key")]
     BadDhKey,
+    #[error("identity self-signature does not verify: the keys in this string were altered")]
+    BadBinding,
+}
+
+/// The bytes an identity signs to bind its keys: `IDENTITY_BINDING ‖ ed25519(32) ‖
+/// BINDING_TAG_X25519 ‖ x25519(32)`.
+pub fn binding_message(ed25519: &[u8; 32], x25519: &[u8; 32]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(labels::IDENTITY_BINDING.len() + 65);
+    m.extend_from_slice(labels::IDENTITY_BINDING);
+    m.extend_from_slice(ed25519);
+    m.push(BINDING_TAG_X25519);
+    m.extend_from_slice(x25519);
+    m
 }
 
 /// Parse a raw 32-byte Ed25519 public key, rejecting invalid encodings and weak (small-order) keys.
@@ -122,11 +143,19 @@ impl Identity {
         node_id_for_public_key(self.signing.verifying_key().as_bytes())
     }
 
+    /// The public half, bound (version 2): carries the self-signature over both keys.
     pub fn public(&self) -> PublicIdentity {
+        let signing = self.signing.verifying_key();
+        let dh = self.dh_public();
+        let binding = self
+            .signing
+            .sign(&binding_message(signing.as_bytes(), dh.as_bytes()))
+            .to_bytes();
         PublicIdentity {
             node_id: self.node_id(),
-            signing: self.signing.verifying_key(),
-            dh: self.dh_public(),
+            signing,
+            dh,
+            binding: Some(binding),
         }
     }
 
@@ -153,16 +182,30 @@ impl fmt::Debug for Identity {
     }
 }
 
-/// The public half of an identity: what a contact pastes.
-#[derive(Clone, PartialEq, Eq)]
+/// The public half of an identity: what a contact pastes. Equality compares the keys only
+/// (a bound and an unbound copy of the same keys are equal).
+#[derive(Clone)]
 pub struct PublicIdentity {
     node_id: String,
     signing: VerifyingKey,
     dh: XPublicKey,
+    /// The owner's signature over [`binding_message`]; `None` for a legacy (v1) identity.
+    binding: Option<[u8; 64]>,
 }
 
+impl PartialEq for PublicIdentity {
+    fn eq(&self, other: &Self) -> bool {
+        self.node_id == other.node_id
+            && self.signing == other.signing
+            && self.dh.as_bytes() == other.dh.as_bytes()
+    }
+}
+
+impl Eq for PublicIdentity {}
+
 impl PublicIdentity {
-    /// Build from raw keys, validating both.
+    /// Build from raw keys, validating both. The result is unbound (no self-signature): use
+    /// [`PublicIdentity::from_bound_keys`] when the owner's binding signature is available.
     pub fn from_keys(ed25519: &[u8; 32], x25519: [u8; 32]) -> Result<Self, IdentityError> {
         let signing = parse_verifying_key(ed25519)?;
         let dh = parse_dh_key(x25519)?;
@@ -170,7 +213,44 @@ impl PublicIdentity {
             node_id: node_id_for_public_key(ed25519),
             signing,
             dh,
+            binding: None,
         })
+    }
+
+    /// Build from raw keys and the owner's binding signature; refuses a signature that does
+    /// not cover exactly these keys ([`IdentityError::BadBinding`]).
+    pub fn from_bound_keys(
+        ed25519: &[u8; 32],
+        x25519: [u8; 32],
+        binding: &[u8; 64],
+    ) -> Result<Self, IdentityError> {
+        let mut public = PublicIdentity::from_keys(ed25519, x25519)?;
+        public
+            .signing
+            .verify_strict(
+                &binding_message(ed25519, &x25519),
+                &Signature::from_bytes(binding),
+            )
+            .map_err(|_| IdentityError::BadBinding)?;
+        public.binding = Some(*binding);
+        Ok(public)
+    }
+
+    /// True when the X25519 key is vouched for by the Ed25519 key's own signature (v2).
+    pub fn is_bound(&self) -> bool {
+        self.binding.is_some()
+    }
+
+    /// The binding signature, if any.
+    pub fn binding(&self) -> Option<&[u8; 64]> {
+        self.binding.as_ref()
+    }
+
+    /// `Some(v2)` when `other` is a bound identity for the same keys as this (unbound or
+    /// bound) one: the migration rule for a stored v1 contact. `None` when the keys differ
+    /// (a key change, never applied silently) or `other` is unbound.
+    pub fn upgraded_by(&self, other: &PublicIdentity) -> Option<PublicIdentity> {
+        (other.is_bound() && other == self).then(|| other.clone())
     }
 
     pub fn node_id(&self) -> &str {
@@ -193,15 +273,25 @@ impl PublicIdentity {
 }
 
 impl fmt::Display for PublicIdentity {
+    /// `postern2.…` for a bound identity, the legacy `postern1.…` otherwise.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix = if self.binding.is_some() {
+            PUBLIC_IDENTITY_PREFIX_V2
+        } else {
+            PUBLIC_IDENTITY_PREFIX
+        };
         write!(
             f,
             "{}.{}.{}.{}",
-            PUBLIC_IDENTITY_PREFIX,
+            prefix,
             self.node_id,
             b64::encode_url(self.signing.as_bytes()),
             b64::encode_url(self.dh.as_bytes())
-        )
+        )?;
+        if let Some(sig) = &self.binding {
+            write!(f, ".{}", b64::encode_url(sig))?;
+        }
+        Ok(())
     }
 }
 
@@ -217,23 +307,26 @@ impl FromStr for PublicIdentity {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // Tolerate whitespace and line breaks introduced by copy and paste.
         let cleaned: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        let mut parts = cleaned.split('.');
-        let (Some(prefix), Some(node_id), Some(ed), Some(x), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(IdentityError::Malformed(
-                "expected postern1.<node_id>.<ed25519>.<x25519>",
-            ));
+        let parts: Vec<&str> = cleaned.split('.').collect();
+        let (node_id, ed, x, binding) = match parts.as_slice() {
+            [p, n, e, x] if *p == PUBLIC_IDENTITY_PREFIX => (*n, *e, *x, None),
+            [p, n, e, x, b] if *p == PUBLIC_IDENTITY_PREFIX_V2 => (*n, *e, *x, Some(*b)),
+            [p, ..] if *p == PUBLIC_IDENTITY_PREFIX => {
+                return Err(IdentityError::Malformed(
+                    "expected postern1.<node_id>.<ed25519>.<x25519>",
+                ))
+            }
+            [p, ..] if *p == PUBLIC_IDENTITY_PREFIX_V2 => {
+                return Err(IdentityError::Malformed(
+                    "expected postern2.<node_id>.<ed25519>.<x25519>.<signature>",
+                ))
+            }
+            _ => {
+                return Err(IdentityError::Malformed(
+                    "unknown identity prefix or version",
+                ))
+            }
         };
-        if prefix != PUBLIC_IDENTITY_PREFIX {
-            return Err(IdentityError::Malformed(
-                "unknown identity prefix or version",
-            ));
-        }
         let node_id = NodeId::parse(node_id).map_err(|_| {
             IdentityError::Malformed("node id is not !sb_ followed by 32 hex chars")
         })?;
@@ -241,7 +334,15 @@ impl FromStr for PublicIdentity {
             .map_err(|_| IdentityError::Malformed("Ed25519 key is not 32 bytes of base64url"))?;
         let x = b64::decode_url_array::<32>(x)
             .map_err(|_| IdentityError::Malformed("X25519 key is not 32 bytes of base64url"))?;
-        let public = PublicIdentity::from_keys(&ed, x)?;
+        let public = match binding {
+            None => PublicIdentity::from_keys(&ed, x)?,
+            Some(b) => {
+                let sig = b64::decode_url_array::<64>(b).map_err(|_| {
+                    IdentityError::Malformed("signature is not 64 bytes of base64url")
+                })?;
+                PublicIdentity::from_bound_keys(&ed, x, &sig)?
+            }
+        };
         if public.node_id != node_id.as_str() {
             return Err(IdentityError::NodeIdMismatch);
         }
@@ -283,6 +384,61 @@ mod tests {
         assert_eq!(
             forged.parse::<PublicIdentity>(),
             Err(IdentityError::NodeIdMismatch)
+        );
+    }
+
+    /// Issue 14 item 1: replacing the X25519 key of Bob's string with an attacker's used to
+    /// parse as Bob. The v2 self-signature refuses it.
+    #[test]
+    fn swapped_x25519_key_refused() {
+        let bob = Identity::generate(&mut OsRng).public().to_string();
+        let mallory = Identity::generate(&mut OsRng);
+        let mut parts: Vec<String> = bob.split('.').map(str::to_string).collect();
+        parts[3] = b64::encode_url(mallory.dh_public().as_bytes());
+        let forged = parts.join(".");
+        assert_eq!(
+            forged.parse::<PublicIdentity>(),
+            Err(IdentityError::BadBinding)
+        );
+        // Dropping the signature (downgrade to a five-part string) is malformed, not accepted.
+        let truncated = parts[..4].join(".");
+        assert!(truncated.parse::<PublicIdentity>().is_err());
+    }
+
+    #[test]
+    fn v2_string_is_bound_and_v1_migrates() {
+        let id = Identity::generate(&mut OsRng);
+        let v2 = id.public().to_string();
+        assert!(v2.starts_with("postern2."));
+        let parsed: PublicIdentity = v2.parse().unwrap();
+        assert!(parsed.is_bound());
+        assert_eq!(parsed.to_string(), v2);
+        // A legacy string of the same keys parses, unbound, and is upgraded by the v2 one.
+        let v1 = format!(
+            "postern1.{}.{}.{}",
+            id.node_id(),
+            b64::encode_url(id.verifying_key().as_bytes()),
+            b64::encode_url(id.dh_public().as_bytes())
+        );
+        let old: PublicIdentity = v1.parse().unwrap();
+        assert!(!old.is_bound());
+        assert_eq!(old.to_string(), v1);
+        assert_eq!(old, parsed);
+        assert!(old.upgraded_by(&parsed).unwrap().is_bound());
+        assert!(old.upgraded_by(&old).is_none());
+        // A v2 string of other keys never upgrades a contact (key change).
+        let other = Identity::generate(&mut OsRng).public();
+        assert!(old.upgraded_by(&other).is_none());
+        // A bad signature with valid shape is refused.
+        let mut sig = *parsed.binding().unwrap();
+        sig[0] ^= 1;
+        assert_eq!(
+            PublicIdentity::from_bound_keys(
+                id.verifying_key().as_bytes(),
+                *id.dh_public().as_bytes(),
+                &sig
+            ),
+            Err(IdentityError::BadBinding)
         );
     }
 

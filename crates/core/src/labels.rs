@@ -9,6 +9,11 @@ pub const DM_AAD: &[u8] = b"postern/dm/v1/aad";
 pub const DM_SIG: &[u8] = b"postern/dm/v1/sig";
 /// HKDF `info` for the pairwise sender pseudonym shown to the relay.
 pub const DM_SENDER_REF: &[u8] = b"postern/dm/v1/sender-ref";
+/// Prefix of the message an identity signs to bind its X25519 key (and any future key) to its
+/// Ed25519 key (identity string version 2, see docs/protocol.md § Identity).
+pub const IDENTITY_BINDING: &[u8] = b"postern/identity/v2/binding";
+/// Prefix of the hash a contact pair's safety number is read from.
+pub const SAFETY_NUMBER: &[u8] = b"postern/safety-number/v1";
 /// Prefix of the message signed to authenticate a request to a relay.
 pub const RELAY_AUTH: &[u8] = b"postern/relay-auth/v1";
 /// Prefix of the message signed to authenticate a request to a relay, bound to the relay's

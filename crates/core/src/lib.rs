@@ -50,6 +50,7 @@ pub mod peer;
 pub mod public_view;
 pub mod pynum;
 pub mod rfc9162;
+pub mod safety;
 pub mod schema;
 pub mod signature;
 pub mod strict_batch;

@@ -390,6 +390,18 @@ fn tamper_signed_fields() {
         .find(|e| e.member_id == s.bob.node_id())
         .unwrap();
     e.x25519 = b64::encode_std(other.dh_public().as_bytes());
+    // A bound entry (identity v2) is refused by its owner's binding before the signature check;
+    // an unbound (legacy) entry by the rotator's signature.
+    assert_eq!(
+        t.verify().unwrap_err(),
+        RecordError::RosterInvalid(RosterError::BadBinding)
+    );
+    let unbound = t
+        .roster
+        .iter_mut()
+        .find(|e| e.member_id == s.bob.node_id())
+        .unwrap();
+    unbound.binding = None;
     assert_eq!(t.verify().unwrap_err(), RecordError::BadSignature);
     let mut t = r.clone();
     t.format = "postern-gate-epoch/2".into();

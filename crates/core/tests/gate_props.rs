@@ -32,6 +32,7 @@ fn roster_entry() -> impl Strategy<Value = RosterEntryRecord> {
             ed25519,
             x25519,
             role,
+            binding: None,
         })
 }
 

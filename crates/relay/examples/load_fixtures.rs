@@ -79,6 +79,7 @@ fn main() {
             &mut OsRng,
         ),
         dh_pub_key: b64::encode_std(dh.as_bytes()),
+        binding: None,
     };
     std::fs::write(out.join("register.json"), serde_json::to_vec(&reg).unwrap()).unwrap();
     let msg_id = dm::new_msg_id(&mut OsRng);

@@ -48,6 +48,8 @@ fn epochs(r: &Relay, id: &Identity, gate: &str) -> Resp {
         &EpochsRequest {
             auth: epochs_auth(r, id, gate, now()),
             gate: gate.into(),
+            after: None,
+            limit: None,
         },
     )
 }
@@ -171,6 +173,10 @@ fn gate_epochs_messages_and_member_reads() {
         "{}",
         resp.body
     );
+    // A message in epoch 1, while it is the head.
+    let m1 = seal(&alice, &e1, &format!("{CANARY} alice e1"));
+    let s1: MessageResponse = ok(post_msg(&relay, &m1)).json_as();
+    assert!(!s1.duplicate);
     assert_eq!(ok(publish(&relay, &r2)).json_as::<EpochResponse>().epoch, 2);
     publish(&relay, &r2).assert_error(409, codes::REPLAYED_EPOCH);
     publish(&relay, &r2x).assert_error(409, codes::FORKED_EPOCH);
@@ -199,13 +205,12 @@ fn gate_epochs_messages_and_member_reads() {
         resp.body
     );
 
-    // Messages in epochs 1 and 2.
-    let m1 = seal(&alice, &e1, &format!("{CANARY} alice e1"));
-    let s1: MessageResponse = ok(post_msg(&relay, &m1)).json_as();
-    assert!(!s1.duplicate);
+    // Messages in epoch 2. A retry of the stored epoch-1 message is still a duplicate; a new
+    // one sealed for epoch 1 is stale now that epoch 2 is the head.
     let again: MessageResponse = ok(post_msg(&relay, &m1)).json_as();
     assert!(again.duplicate);
     assert_eq!(again.seq, s1.seq);
+    post_msg(&relay, &seal(&alice, &e1, "late")).assert_error(409, codes::STALE_EPOCH);
     ok(post_msg(
         &relay,
         &seal(&bob, &e2, &format!("{CANARY} bob e2")),
@@ -292,6 +297,8 @@ fn gate_epochs_messages_and_member_reads() {
     let stale = EpochsRequest {
         auth: epochs_auth(&relay, &bob, &g, now() - 3600),
         gate: g.clone(),
+        after: None,
+        limit: None,
     };
     relay
         .post(PATH_EPOCHS, &stale)
@@ -299,6 +306,8 @@ fn gate_epochs_messages_and_member_reads() {
     let once = EpochsRequest {
         auth: epochs_auth(&relay, &bob, &g, now()),
         gate: g.clone(),
+        after: None,
+        limit: None,
     };
     ok(relay.post(PATH_EPOCHS, &once));
     relay
@@ -307,6 +316,8 @@ fn gate_epochs_messages_and_member_reads() {
     let other_gate = EpochsRequest {
         auth: epochs_auth(&relay, &bob, lone.as_str(), now()),
         gate: g.clone(),
+        after: None,
+        limit: None,
     };
     relay
         .post(PATH_EPOCHS, &other_gate)
@@ -397,6 +408,8 @@ fn mine(r: &Relay, id: &Identity) -> MineResponse {
         PATH_MINE,
         &MineRequest {
             auth: mine_auth(r, id, now()),
+            after: None,
+            limit: None,
         },
     ))
     .json_as()
@@ -479,11 +492,15 @@ fn members_list_their_gates_including_removals() {
             PATH_MINE,
             &MineRequest {
                 auth: mine_auth(&relay, &bob, now() - 3600),
+                after: None,
+                limit: None,
             },
         )
         .assert_error(401, c::UNAUTHORIZED);
     let once = MineRequest {
         auth: mine_auth(&relay, &bob, now()),
+        after: None,
+        limit: None,
     };
     ok(relay.post(PATH_MINE, &once));
     relay
@@ -498,6 +515,8 @@ fn members_list_their_gates_including_removals() {
             now(),
             &mut OsRng,
         ),
+        after: None,
+        limit: None,
     };
     relay
         .post(PATH_MINE, &wrong)
@@ -506,7 +525,14 @@ fn members_list_their_gates_including_removals() {
     let mut forged = mine_auth(&relay, &bob, now());
     forged.node_id = carol.node_id();
     relay
-        .post(PATH_MINE, &MineRequest { auth: forged })
+        .post(
+            PATH_MINE,
+            &MineRequest {
+                auth: forged,
+                after: None,
+                limit: None,
+            },
+        )
         .assert_error(401, c::UNAUTHORIZED);
 }
 

@@ -71,6 +71,8 @@ fn epochs(r: &Relay, id: &Identity, gate: &str) -> Option<Vec<EpochRecord>> {
         &EpochsRequest {
             auth,
             gate: gate.into(),
+            after: None,
+            limit: None,
         },
     );
     (resp.status == 200).then(|| resp.json_as::<EpochsResponse>().records)

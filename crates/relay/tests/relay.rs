@@ -162,6 +162,7 @@ fn refused_requests() {
             &mut OsRng,
         ),
         dh_pub_key: b64::encode_std(dh.as_bytes()),
+        binding: None,
     };
     assert_eq!(relay.post(PATH_REGISTER, &reg).status, 200);
     relay
@@ -227,6 +228,7 @@ fn refused_requests() {
             &mut OsRng,
         ),
         dh_pub_key: b64::encode_std(&zero),
+        binding: None,
     };
     relay
         .post(PATH_REGISTER, &reg)

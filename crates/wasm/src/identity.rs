@@ -44,8 +44,8 @@ impl Identity {
         self.inner.node_id()
     }
 
-    /// The public identity string (`postern1.<node_id>.<ed25519>.<x25519>`) to give to contacts
-    /// and to add to gate rosters.
+    /// The public identity string (`postern2.<node_id>.<ed25519>.<x25519>.<binding>`) to give
+    /// to contacts and to add to gate rosters.
     #[wasm_bindgen(getter, js_name = publicIdentity)]
     pub fn public_identity(&self) -> String {
         self.inner.public().to_string()

@@ -123,7 +123,7 @@ pub fn add_contact(s: &DmState, dispatch: &Callback<Action>) -> Html {
                     oninput={dispatch.reform(|e: InputEvent| Action::SetContactName(e.target_unchecked_into::<HtmlInputElement>().value()))} />
                 <label for="contact-identity">{ "Their public identity" }</label>
                 <textarea id="contact-identity" rows="4" spellcheck="false" autocomplete="off"
-                    placeholder="postern1.!sb_…"
+                    placeholder="postern2.!sb_…"
                     aria-describedby="contact-error"
                     value={s.form.identity.clone()}
                     oninput={dispatch.reform(|e: InputEvent| Action::SetContactIdentity(e.target_unchecked_into::<HtmlTextAreaElement>().value()))} />

@@ -13,7 +13,8 @@ pub const MAX_CONTACT_NAME_CHARS: usize = 64;
 pub struct Contact {
     pub name: String,
     pub node_id: String,
-    /// `postern1.…` public identity string, as parsed and re-printed by core.
+    /// Public identity string (`postern2.…`, or a legacy `postern1.…` stored before identity
+    /// v2), as parsed and re-printed by core.
     pub identity: String,
     pub added_at: u64,
 }
@@ -71,7 +72,7 @@ impl std::fmt::Display for ContactError {
                 )
             }
             ContactError::EmptyIdentity => {
-                write!(f, "Paste the contact's public identity (postern1.…).")
+                write!(f, "Paste the contact's public identity (postern2.…).")
             }
             ContactError::Invalid(e) => write!(f, "That is not a valid Postern identity: {e}."),
             ContactError::IsSelf => write!(f, "That is your own identity."),

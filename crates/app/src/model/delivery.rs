@@ -89,11 +89,14 @@ pub fn is_permanent_send_error(e: &RelayError) -> bool {
 }
 
 /// A gate post refusal that retrying the same sealed message can never fix: it leaves the gate
-/// outbox. Unreachable, rate limits, unknown epoch/gate (the record may arrive later) and server
+/// outbox. `stale_epoch` is one (the gate rotated after the post was sealed; the head never goes
+/// back, so the sealed copy can never be stored — re-sealing it under the new epoch is not done
+/// yet). Unreachable, rate limits, unknown epoch/gate (the record may arrive later) and server
 /// errors are retried; the relay deduplicates retries by (gate, nonce).
 pub fn is_permanent_gate_post_error(e: &RelayError) -> bool {
+    use postern_core::api::gate::codes::{INVALID_MESSAGE, STALE_EPOCH};
     is_permanent_send_error(e)
-        || matches!(e, RelayError::Api { code, .. } if code == postern_core::api::gate::codes::INVALID_MESSAGE)
+        || matches!(e, RelayError::Api { code, .. } if code == INVALID_MESSAGE || code == STALE_EPOCH)
 }
 
 /// How one delivery attempt of an outbox entry settles its message.
@@ -247,5 +250,12 @@ mod tests {
             postern_core::api::gate::codes::INVALID_MESSAGE
         )));
         assert!(!is_permanent_gate_post_error(&api(codes::RATE_LIMITED)));
+        // A post sealed before a rotation is refused for good by the relay (issue 14 item 2).
+        assert!(is_permanent_gate_post_error(&api(
+            postern_core::api::gate::codes::STALE_EPOCH
+        )));
+        assert!(!is_permanent_gate_post_error(&api(
+            postern_core::api::gate::codes::UNKNOWN_EPOCH
+        )));
     }
 }

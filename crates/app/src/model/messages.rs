@@ -239,7 +239,10 @@ mod tests {
         let opened = open_envelope(&bob, &env, 200).unwrap();
         assert_eq!(opened.direction, Direction::In);
         assert_eq!(opened.peer_node_id, alice.node_id());
-        assert_eq!(opened.peer_identity, alice.public().to_string());
+        // The envelope carries the sender's keys, not its binding: the same keys as Alice's
+        // (bound) identity, printed in the legacy unbound form.
+        let sender: PublicIdentity = opened.peer_identity.parse().unwrap();
+        assert_eq!(sender, alice.public());
         assert_eq!(opened.body, "hello bob");
         assert_eq!((opened.timestamp, opened.stored_at), (100, 200));
         assert_eq!(

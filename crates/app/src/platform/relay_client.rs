@@ -97,6 +97,8 @@ pub async fn register(id: &Identity) -> Result<RegisterResponse, RelayError> {
     let body = RegisterRequest {
         auth,
         dh_pub_key: b64::encode_std(dh.as_bytes()),
+        // The relay does not store bindings yet (issue 14 item 1, relay part).
+        binding: None,
     };
     post(PATH_REGISTER, &body).await
 }
@@ -163,28 +165,51 @@ pub async fn gate_post_message(
     post(PATH_MESSAGE, &req).await
 }
 
-/// Signed read of every epoch record of a gate (genesis first).
+/// Signed read of every epoch record of a gate (genesis first), page by page (each page a
+/// signed request for the records after the last one received, see docs/protocol.md).
 pub async fn gate_epochs(
     id: &Identity,
     gate: &str,
 ) -> Result<postern_core::api::gate::EpochsResponse, RelayError> {
-    use postern_core::api::gate::{epochs_params, EpochsRequest, PATH_EPOCHS};
-    let auth = auth::sign_request_for(
-        id,
-        &origin(),
-        Action::GateRead,
-        &epochs_params(gate),
-        now_secs(),
-        &mut OsRng,
-    );
-    post(
-        PATH_EPOCHS,
-        &EpochsRequest {
-            auth,
-            gate: gate.to_string(),
-        },
-    )
-    .await
+    use postern_core::api::gate::{epochs_page_params, EpochsRequest, PATH_EPOCHS};
+    let mut after: Option<u64> = None;
+    let mut all: Option<postern_core::api::gate::EpochsResponse> = None;
+    loop {
+        let auth = auth::sign_request_for(
+            id,
+            &origin(),
+            Action::GateRead,
+            &epochs_page_params(gate, after, None),
+            now_secs(),
+            &mut OsRng,
+        );
+        let page: postern_core::api::gate::EpochsResponse = post(
+            PATH_EPOCHS,
+            &EpochsRequest {
+                auth,
+                gate: gate.to_string(),
+                after,
+                limit: None,
+            },
+        )
+        .await?;
+        let last = page.records.last().map(|r| r.epoch);
+        let more = page.more;
+        match all.as_mut() {
+            None => all = Some(page),
+            Some(acc) => {
+                acc.records.extend(page.records);
+                acc.head = page.head;
+                acc.more = page.more;
+            }
+        }
+        // Stop when the relay says it is done, or does not advance (never loop forever).
+        match last {
+            Some(l) if more && Some(l) != after => after = Some(l),
+            _ => break,
+        }
+    }
+    all.ok_or(RelayError::BadResponse("empty epochs answer".into()))
 }
 
 /// Signed read of gate messages after cursor `after`.
@@ -216,16 +241,40 @@ pub async fn gate_messages(
     .await
 }
 
-/// Signed listing of the gates whose rosters (any epoch) hold me.
+/// Signed listing of the gates whose rosters (any epoch) hold me, page by page.
 pub async fn gate_mine(id: &Identity) -> Result<postern_core::api::gate::MineResponse, RelayError> {
-    use postern_core::api::gate::{mine_params, MineRequest, PATH_MINE};
-    let auth = auth::sign_request_for(
-        id,
-        &origin(),
-        Action::GateList,
-        &mine_params(),
-        now_secs(),
-        &mut OsRng,
-    );
-    post(PATH_MINE, &MineRequest { auth }).await
+    use postern_core::api::gate::{mine_page_params, MineRequest, PATH_MINE};
+    let mut after: Option<String> = None;
+    let mut all: Option<postern_core::api::gate::MineResponse> = None;
+    loop {
+        let auth = auth::sign_request_for(
+            id,
+            &origin(),
+            Action::GateList,
+            &mine_page_params(after.as_deref(), None),
+            now_secs(),
+            &mut OsRng,
+        );
+        let page: postern_core::api::gate::MineResponse = post(
+            PATH_MINE,
+            &MineRequest {
+                auth,
+                after: after.clone(),
+                limit: None,
+            },
+        )
+        .await?;
+        let next = page.next_after.clone();
+        match all.as_mut() {
+            None => all = Some(page),
+            Some(acc) => acc.gates.extend(page.gates),
+        }
+        match next {
+            Some(n) if Some(&n) != after.as_ref() => after = Some(n),
+            _ => break,
+        }
+    }
+    let mut all = all.ok_or(RelayError::BadResponse("empty gate list".into()))?;
+    all.next_after = None;
+    Ok(all)
 }

@@ -38,6 +38,11 @@ pub struct RegisterRequest {
     pub auth: RequestAuth,
     /// Standard base64 of the X25519 public key.
     pub dh_pub_key: String,
+    /// Standard base64 of the identity's binding signature over its keys (identity v2,
+    /// [`crate::identity::binding_message`]). The relay checks it when present and serves it
+    /// from `pubkey`, so a contact added from a legacy string can be upgraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +69,36 @@ pub struct PubkeyResponse {
     /// clients reading an older relay still parse its answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registered_at: Option<u64>,
+    /// The registered binding signature (identity v2), if the owner sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<String>,
+}
+
+impl PubkeyResponse {
+    /// The identity this answer describes, checked: the node id must match the Ed25519 key and,
+    /// when a binding is present, it must cover both keys (else `BadBinding`). Unbound when the
+    /// relay has no binding. Never trust a relay's keys beyond this.
+    pub fn identity(
+        &self,
+    ) -> Result<crate::identity::PublicIdentity, crate::identity::IdentityError> {
+        use crate::identity::{IdentityError, PublicIdentity};
+        let ed = crate::b64::decode_std_array::<32>(&self.public_key)
+            .map_err(|_| IdentityError::Malformed("public_key is not 32 bytes of base64"))?;
+        let x = crate::b64::decode_std_array::<32>(&self.dh_pub_key)
+            .map_err(|_| IdentityError::Malformed("dh_pub_key is not 32 bytes of base64"))?;
+        let id = match &self.binding {
+            None => PublicIdentity::from_keys(&ed, x)?,
+            Some(b) => {
+                let sig = crate::b64::decode_std_array::<64>(b)
+                    .map_err(|_| IdentityError::Malformed("binding is not 64 bytes of base64"))?;
+                PublicIdentity::from_bound_keys(&ed, x, &sig)?
+            }
+        };
+        if id.node_id() != self.node_id {
+            return Err(IdentityError::NodeIdMismatch);
+        }
+        Ok(id)
+    }
 }
 
 /// `POST /api/mesh/dm/send`: deposit a sealed envelope (no sender authentication; the envelope

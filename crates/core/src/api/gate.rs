@@ -36,6 +36,15 @@ pub mod codes {
     pub const UNKNOWN_EPOCH: &str = "unknown_epoch";
     /// The signed requester is in no roster of this gate.
     pub const NOT_A_MEMBER: &str = "not_a_member";
+    /// The message is sealed for an epoch older than the gate's current epoch (409): re-seal
+    /// it under the current epoch ([`crate::gate::check_message_epoch`]).
+    pub const STALE_EPOCH: &str = "stale_epoch";
+    /// The gate has [`crate::gate::MAX_EPOCHS_PER_GATE`] epochs (409).
+    pub const TOO_MANY_EPOCHS: &str = "gate_too_many_epochs";
+    /// The roster is larger than [`crate::gate::MAX_MEMBERS_PER_GATE`] (400).
+    pub const TOO_MANY_MEMBERS: &str = "gate_too_many_members";
+    /// The epoch adds a member who is already in [`crate::gate::MAX_GATES_PER_MEMBER`] gates (409).
+    pub const MEMBER_TOO_MANY_GATES: &str = "member_too_many_gates";
 }
 
 /// `POST /api/mesh/gate/epoch`: publish an epoch record (genesis for a new gate, else exactly
@@ -84,13 +93,19 @@ pub struct MessageResponse {
     pub duplicate: bool,
 }
 
-/// `POST /api/mesh/gate/epochs`: every epoch record of a gate, genesis first (signed, action
-/// `gate.read`, params = [`epochs_params`]). Feed them to [`crate::gate::verify_epoch_chain`].
+/// `POST /api/mesh/gate/epochs`: the epoch records of a gate after epoch number `after` (0 or
+/// absent: from genesis), oldest first, at most `limit` (1..=[`crate::gate::MAX_EPOCHS_PAGE`],
+/// absent: the maximum); signed, action `gate.read`, params = [`epochs_page_params`]. A client
+/// applies them to its pinned [`crate::gate::GateState`] (or verifies from genesis).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EpochsRequest {
     pub auth: RequestAuth,
     pub gate: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +113,19 @@ pub struct EpochsResponse {
     pub ok: bool,
     pub gate: String,
     pub records: Vec<EpochRecord>,
+    /// True when records after the last one returned remain (read again with `after` = the
+    /// last record's epoch).
+    #[serde(default)]
+    pub more: bool,
+    /// The gate's current epoch on this relay.
+    #[serde(default)]
+    pub head: u64,
+}
+
+/// The effective page size of an epochs or gate-list read (`None` or out of range → clamped to
+/// `1..=max`).
+pub fn page_limit(limit: Option<u32>, max: u32) -> u32 {
+    limit.unwrap_or(max).clamp(1, max)
 }
 
 /// `POST /api/mesh/gate/messages`: messages of a gate after cursor `after` (0 or absent = from
@@ -134,6 +162,20 @@ pub struct MessagesResponse {
 /// Params signed for an epochs read: the gate id.
 pub fn epochs_params(gate: &str) -> Vec<u8> {
     format!("epochs\n{gate}").into_bytes()
+}
+
+/// Params signed for a paginated epochs read: [`epochs_params`] when neither `after` nor `limit`
+/// is given, else `epochs`, gate id, `after` (0 if absent), `limit` (0 if absent) joined by `\n`.
+pub fn epochs_page_params(gate: &str, after: Option<u64>, limit: Option<u32>) -> Vec<u8> {
+    if after.is_none() && limit.is_none() {
+        return epochs_params(gate);
+    }
+    format!(
+        "epochs\n{gate}\n{}\n{}",
+        after.unwrap_or(0),
+        limit.unwrap_or(0)
+    )
+    .into_bytes()
 }
 
 /// Params signed for a messages read: `messages`, gate id, `after` (0 if absent) and `limit`,
@@ -229,10 +271,18 @@ pub struct PeerPullResponse {
 /// sees the gate, so it learns of the removal. Each entry names the gate's current epoch and
 /// genesis hash; fetch the records with [`EpochsRequest`] and verify them with
 /// [`crate::gate::verify_epoch_chain`] before trusting anything.
+///
+/// Paginated by gate id: `after` (exclusive, absent = from the start), at most `limit`
+/// (1..=[`crate::gate::MAX_GATES_PAGE`], absent = the maximum); `next_after` is set when more
+/// gates remain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MineRequest {
     pub auth: RequestAuth,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,11 +301,39 @@ pub struct MineResponse {
     pub ok: bool,
     /// Sorted by gate id.
     pub gates: Vec<MineGate>,
+    /// Cursor of the next page (the last gate id returned) when more gates remain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
 }
 
 /// Params signed for a gate listing: the constant `mine` (the requester is the signer).
 pub fn mine_params() -> Vec<u8> {
     b"mine".to_vec()
+}
+
+/// Params signed for a paginated gate listing: [`mine_params`] when neither `after` nor
+/// `limit` is given, else `mine`, `after` (empty if absent), `limit` (0 if absent) joined by `\n`.
+pub fn mine_page_params(after: Option<&str>, limit: Option<u32>) -> Vec<u8> {
+    if after.is_none() && limit.is_none() {
+        return mine_params();
+    }
+    format!("mine\n{}\n{}", after.unwrap_or(""), limit.unwrap_or(0)).into_bytes()
+}
+
+/// A gate-list entry from a relay's cached verified head (no chain re-verification):
+/// `ever_member` says whether `member_id` was in any epoch's roster.
+pub fn mine_entry_from_state(
+    state: &crate::gate::GateState,
+    member_id: &str,
+    ever_member: bool,
+) -> Option<MineGate> {
+    let current_member = state.head().roster().contains(member_id);
+    (ever_member || current_member).then(|| MineGate {
+        gate: state.gate().as_str().to_string(),
+        epoch: state.epoch(),
+        genesis_hash: hex::encode(state.genesis_hash()),
+        current_member,
+    })
 }
 
 /// Core's answer for one gate of a listing: verify the whole chain (genesis first) and report it

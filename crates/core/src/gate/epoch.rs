@@ -1,5 +1,6 @@
 //! Epoch records: creation (genesis, rotation), canonical signed bytes, the per-member wrapping
-//! of the epoch secret, verification, and the chain rules ([`GateState`]).
+//! of the epoch secret and the verification of one record on its own ([`Epoch`]); the chain
+//! rules live in `state` ([`GateState`](super::GateState)).
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -13,7 +14,7 @@ use sha2::{Digest, Sha256};
 use x25519_dalek::PublicKey as XPublicKey;
 use zeroize::Zeroizing;
 
-use super::error::{ChainError, FormatError, Malformed, RecordError, RotateError, UnwrapError};
+use super::error::{FormatError, Malformed, RecordError, RotateError, UnwrapError};
 use super::roster::{Roster, RosterEntry, RosterEntryRecord};
 use super::{GateId, Reason, EPOCH_FORMAT, GENESIS_EPOCH, VERSION, ZERO_HASH};
 use crate::identity::Identity;
@@ -345,7 +346,7 @@ pub fn rotate(
 }
 
 /// Whether `rotator_id` with Ed25519 key `rotator_ed` is an admin of `prev` (may rotate it).
-fn is_admin_of(prev: &Epoch, rotator_id: &str, rotator_ed: &[u8; 32]) -> bool {
+pub(super) fn is_admin_of(prev: &Epoch, rotator_id: &str, rotator_ed: &[u8; 32]) -> bool {
     matches!(
         prev.roster().get(rotator_id),
         Some(e) if e.is_admin() && e.identity().verifying_key().as_bytes() == rotator_ed
@@ -353,7 +354,7 @@ fn is_admin_of(prev: &Epoch, rotator_id: &str, rotator_ed: &[u8; 32]) -> bool {
 }
 
 /// A signature-verified epoch with a valid roster (not yet checked against its predecessor:
-/// [`GateState`] does that).
+/// [`GateState`](super::GateState) does that).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Epoch {
     body: Body,
@@ -389,6 +390,11 @@ impl Epoch {
 
     pub fn roster(&self) -> &Roster {
         &self.body.roster
+    }
+
+    /// The rotator's own roster entry (a verified epoch always has one).
+    pub(super) fn rotator_entry(&self) -> Option<&RosterEntry> {
+        self.body.rotator_entry()
     }
 
     /// The epoch hash (the next epoch's `prev_hash`).
@@ -523,7 +529,7 @@ impl EpochRecord {
     }
 
     /// Check shape, roster, envelope, the rotator's signature (strict Ed25519) and the genesis
-    /// rules. Does not check the link to the previous epoch ([`GateState::apply`] does).
+    /// rules. Does not check the link to the previous epoch ([`GateState::apply`](super::GateState::apply) does).
     pub fn verify(&self) -> Result<Epoch, RecordError> {
         let body = self.decode_body()?;
         let signature = b64::decode_std_array::<64>(&self.signature)
@@ -567,121 +573,4 @@ impl EpochRecord {
             hash,
         })
     }
-}
-
-/// The verified head of a gate's epoch chain. Accepts records one at a time: exactly the next
-/// epoch, linked by `prev_hash`, signed by an admin of the current head.
-#[derive(Debug, Clone)]
-pub struct GateState {
-    /// Hash of epoch `i + 1` at index `i`.
-    hashes: Vec<[u8; 32]>,
-    head: Epoch,
-}
-
-impl GateState {
-    /// Start from a genesis record.
-    pub fn from_genesis(record: &EpochRecord) -> Result<Self, ChainError> {
-        let epoch = record.verify()?;
-        if epoch.number() != GENESIS_EPOCH {
-            return Err(ChainError::BadGenesis(
-                "first record of a chain must be epoch 1",
-            ));
-        }
-        Ok(GateState {
-            hashes: vec![epoch.hash],
-            head: epoch,
-        })
-    }
-
-    /// Check that `record` is a valid successor of the head without applying it.
-    pub fn check_next(&self, record: &EpochRecord) -> Result<Epoch, ChainError> {
-        let epoch = record.verify()?;
-        if epoch.gate() != self.gate() {
-            return Err(ChainError::WrongGate);
-        }
-        let head = self.head.number();
-        if epoch.number() <= head {
-            // Same record again: a replay. A different valid record for a known number: the
-            // admins equivocated (two rotations of one epoch); the first one accepted stands.
-            return Err(if self.epoch_hash(epoch.number()) == Some(epoch.hash()) {
-                ChainError::ReplayedEpoch {
-                    epoch: epoch.number(),
-                }
-            } else {
-                ChainError::ForkedEpoch {
-                    epoch: epoch.number(),
-                }
-            });
-        }
-        let expected = head.saturating_add(1);
-        if epoch.number() != expected {
-            return Err(ChainError::SkippedEpoch {
-                expected,
-                got: epoch.number(),
-            });
-        }
-        if epoch.prev_hash() != self.head.hash() {
-            return Err(ChainError::PrevHashMismatch);
-        }
-        let rotator = epoch
-            .body
-            .rotator_entry()
-            .ok_or(RecordError::RotatorNotInRoster)?;
-        if !is_admin_of(
-            &self.head,
-            epoch.rotator_id(),
-            rotator.identity().verifying_key().as_bytes(),
-        ) {
-            return Err(ChainError::NotAdmin {
-                rotator: epoch.rotator_id().to_string(),
-            });
-        }
-        Ok(epoch)
-    }
-
-    /// Verify and append the next epoch; returns it.
-    pub fn apply(&mut self, record: &EpochRecord) -> Result<Epoch, ChainError> {
-        let epoch = self.check_next(record)?;
-        self.hashes.push(epoch.hash);
-        self.head = epoch.clone();
-        Ok(epoch)
-    }
-
-    pub fn gate(&self) -> &GateId {
-        self.head.gate()
-    }
-
-    /// The current (latest) epoch.
-    pub fn head(&self) -> &Epoch {
-        &self.head
-    }
-
-    /// Number of the current epoch.
-    pub fn epoch(&self) -> u64 {
-        self.head.number()
-    }
-
-    /// Hash of the genesis epoch: pins the gate (share it in invitations).
-    pub fn genesis_hash(&self) -> &[u8; 32] {
-        // `hashes` always holds the genesis hash first.
-        self.hashes.first().unwrap_or(&self.head.hash)
-    }
-
-    /// Hash of epoch `number`, if accepted.
-    pub fn epoch_hash(&self, number: u64) -> Option<&[u8; 32]> {
-        let idx = usize::try_from(number.checked_sub(GENESIS_EPOCH)?).ok()?;
-        self.hashes.get(idx)
-    }
-}
-
-/// Verify a whole history, genesis first. Returns the state at its head.
-pub fn verify_epoch_chain(records: &[EpochRecord]) -> Result<GateState, ChainError> {
-    let (first, rest) = records
-        .split_first()
-        .ok_or(ChainError::BadGenesis("empty chain"))?;
-    let mut state = GateState::from_genesis(first)?;
-    for record in rest {
-        state.apply(record)?;
-    }
-    Ok(state)
 }

@@ -14,6 +14,8 @@
 //! | [`open`](super::open), [`GateKeyring::open`](super::GateKeyring::open) | [`OpenError`] |
 //! | [`GateKeyring::receive`](super::GateKeyring::receive) | [`ReceiveError`] |
 //! | [`GateKeyring::add_epoch`](super::GateKeyring::add_epoch), `insert_key` | [`AddEpochError`] |
+//! | [`check_message_epoch`](super::check_message_epoch) (relay and client, on a new message) | [`MessageEpochError`] |
+//! | [`check_gate_epoch`](super::check_gate_epoch) (relay, on an epoch publish) | [`GateCapError`] |
 use thiserror::Error;
 
 use super::limits::{MAX_BODY_LEN, MAX_MEMBERS};
@@ -260,4 +262,51 @@ pub enum RosterError {
     BadKey,
     #[error("roster has no admin")]
     NoAdmin,
+    #[error("member's identity self-signature does not cover its keys (substituted key)")]
+    BadBinding,
+}
+
+/// A new gate message whose epoch is not the gate's current (head) epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MessageEpochError {
+    /// Sealed for an epoch older than the head: refused (a removed member still holds the old
+    /// key; a client re-seals a queued post under the head epoch).
+    #[error("message is sealed for epoch {epoch}, older than the gate's current epoch {head}")]
+    Stale { epoch: u64, head: u64 },
+    /// Sealed for an epoch the checker does not hold yet.
+    #[error("no key for epoch {epoch}")]
+    Unknown { epoch: u64 },
+}
+
+impl MessageEpochError {
+    /// Stable machine-readable code (the relay's 409 `error`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            MessageEpochError::Stale { .. } => "stale_epoch",
+            MessageEpochError::Unknown { .. } => "unknown_epoch",
+        }
+    }
+}
+
+/// An epoch publish beyond the gate cost caps (`limits::MAX_EPOCHS_PER_GATE`,
+/// `MAX_MEMBERS_PER_GATE`, `MAX_GATES_PER_MEMBER`).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum GateCapError {
+    #[error("this gate has reached the maximum of {cap} epochs; create a new gate")]
+    TooManyEpochs { cap: u64 },
+    #[error("the roster has {got} members, more than the maximum of {cap}")]
+    TooManyMembers { got: usize, cap: usize },
+    #[error("member {member} is already in {cap} gates, the maximum; they cannot be added")]
+    TooManyGates { member: String, cap: usize },
+}
+
+impl GateCapError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GateCapError::TooManyEpochs { .. } => "gate_too_many_epochs",
+            GateCapError::TooManyMembers { .. } => "gate_too_many_members",
+            GateCapError::TooManyGates { .. } => "member_too_many_gates",
+        }
+    }
 }

@@ -157,7 +157,8 @@ impl GateKeyring {
         Ok(Received::Pending { epoch })
     }
 
-    /// Seal under the latest epoch (fails with `NotAMember` if I was removed from it).
+    /// Seal under the latest epoch (fails with `NotAMember` if I was removed from it), legacy
+    /// inner format without a counter. Prefer [`GateKeyring::seal_counted`].
     pub fn seal(
         &self,
         author: &Identity,
@@ -165,14 +166,29 @@ impl GateKeyring {
         timestamp: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<GateMessage, SealError> {
+        message::seal(author, self.latest_key()?, body, timestamp, rng)
+    }
+
+    /// Seal under the latest epoch with the author's per-gate `counter` (see
+    /// [`message::seal_counted`]); fails with `NotAMember` if I was removed from that epoch.
+    pub fn seal_counted(
+        &self,
+        author: &Identity,
+        body: &[u8],
+        timestamp: u64,
+        counter: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<GateMessage, SealError> {
+        message::seal_counted(author, self.latest_key()?, body, timestamp, counter, rng)
+    }
+
+    fn latest_key(&self) -> Result<&EpochKey, SealError> {
         let latest = self
             .latest_epoch()
             .ok_or(SealError::UnknownEpoch { epoch: 0 })?;
-        let key = self
-            .keys
+        self.keys
             .get(&latest)
-            .ok_or(SealError::NotAMember { epoch: latest })?;
-        message::seal(author, key, body, timestamp, rng)
+            .ok_or(SealError::NotAMember { epoch: latest })
     }
 }
 

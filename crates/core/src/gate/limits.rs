@@ -1,4 +1,5 @@
-//! Gate format labels, version byte and size limits: constants only, imported by every gate file.
+//! Gate format labels, version byte, size limits and cost caps: constants only, imported by every
+//! gate file.
 
 /// Version byte bound into every gate hash, signature, AAD and inner plaintext.
 pub const VERSION: u8 = 1;
@@ -25,10 +26,16 @@ pub const TRANSPORT_LOCK: &str = "private_strong";
 pub const BUCKETS: &[usize] = &[192, 384, 768, 1536, 2816];
 /// The largest bucket.
 pub const MAX_BUCKET: usize = 2816;
-/// version(1) ‖ author Ed25519(32) ‖ timestamp(8) ‖ signature(64) ‖ body_len(4)
+/// Inner plaintext version 1: version(1) ‖ author Ed25519(32) ‖ timestamp(8) ‖ signature(64) ‖
+/// body_len(4). Still opened (counter `None`), no longer the default.
 pub const HEADER_LEN: usize = 1 + 32 + 8 + 64 + 4;
-/// Largest body that fits the largest bucket.
-pub const MAX_BODY_LEN: usize = MAX_BUCKET - HEADER_LEN;
+/// Inner plaintext version 2 (adds the author's per-gate counter, signed):
+/// version(1)=2 ‖ author Ed25519(32) ‖ timestamp(8) ‖ counter(8) ‖ signature(64) ‖ body_len(4).
+pub const HEADER_LEN_V2: usize = HEADER_LEN + 8;
+/// Version byte of an inner plaintext that carries a counter.
+pub const INNER_VERSION_COUNTED: u8 = 2;
+/// Largest body that fits the largest bucket (with the v2 header).
+pub const MAX_BODY_LEN: usize = MAX_BUCKET - HEADER_LEN_V2;
 /// Poly1305 tag length.
 pub const TAG_LEN: usize = 16;
 /// Random per-message nonce (HKDF salt), standard base64 on the wire.
@@ -37,3 +44,22 @@ pub const NONCE_LEN: usize = 16;
 pub const SENDER_REF_BYTES: usize = 16;
 /// Base64 length of the largest ciphertext (2816 + 16 bytes).
 pub const MAX_CIPHERTEXT_B64: usize = (MAX_BUCKET + TAG_LEN).div_ceil(3) * 4;
+
+// ---- Cost caps (docs/protocol.md § Private gates, "Bounded cost"), see `policy::check_gate_epoch`.
+
+/// Most epochs (genesis + rotations) one gate may have.
+pub const MAX_EPOCHS_PER_GATE: u64 = 1024;
+/// Most members in one epoch's roster (the bound the roster itself enforces).
+pub const MAX_MEMBERS_PER_GATE: usize = MAX_MEMBERS;
+/// Most gates a member may be in (counted over the current rosters a relay stores). An epoch
+/// that would add a member beyond it is refused.
+pub const MAX_GATES_PER_MEMBER: usize = 64;
+/// Largest page of an epoch read.
+pub const MAX_EPOCHS_PAGE: u32 = 64;
+/// Largest page of a `/gate/mine` read.
+pub const MAX_GATES_PAGE: u32 = 64;
+/// Non-contact invitations a client accepts per inviter per [`INVITE_WINDOW_SECS`]; more are
+/// dropped without showing them (`policy::check_invite_rate`).
+pub const MAX_STRANGER_INVITES_PER_WINDOW: usize = 3;
+/// The window of [`MAX_STRANGER_INVITES_PER_WINDOW`].
+pub const INVITE_WINDOW_SECS: u64 = 24 * 3600;

@@ -13,8 +13,8 @@ use zeroize::Zeroizing;
 use super::error::{FormatError, Malformed, OpenError, SealError};
 use super::key::EpochKey;
 use super::limits::{
-    BUCKETS, GENESIS_EPOCH, HEADER_LEN, MAX_BODY_LEN, MAX_CIPHERTEXT_B64, MESSAGE_FORMAT,
-    NONCE_LEN, SENDER_REF_BYTES, TAG_LEN, TRANSPORT_LOCK, VERSION,
+    BUCKETS, GENESIS_EPOCH, HEADER_LEN_V2, INNER_VERSION_COUNTED, MAX_BODY_LEN, MAX_CIPHERTEXT_B64,
+    MESSAGE_FORMAT, NONCE_LEN, SENDER_REF_BYTES, TAG_LEN, TRANSPORT_LOCK, VERSION,
 };
 use super::{GateId, Role};
 use crate::identity::{node_id_for_public_key, Identity, PublicIdentity};
@@ -50,6 +50,9 @@ pub struct OpenedGateMessage {
     pub author: PublicIdentity,
     /// Seconds since the Unix epoch, as claimed (and signed) by the author.
     pub timestamp: u64,
+    /// The author's per-gate message counter (1, 2, …, signed inside the ciphertext); `None`
+    /// for a legacy (inner version 1) message. See [`AuthorStreams`](super::AuthorStreams).
+    pub counter: Option<u64>,
     pub body: Zeroizing<Vec<u8>>,
 }
 
@@ -68,6 +71,7 @@ impl fmt::Debug for OpenedGateMessage {
             .field("member_id", &self.member_id)
             .field("role", &self.role)
             .field("timestamp", &self.timestamp)
+            .field("counter", &self.counter)
             .field("body", &format_args!("<{} bytes>", self.body.len()))
             .finish()
     }
@@ -133,9 +137,14 @@ impl GateMessage {
 
 /// Common HKDF `info` tail: `0x01 ‖ lp(gate) ‖ u64(epoch) ‖ epoch_hash`.
 fn info(label: &[u8], key: &EpochKey) -> Result<Vec<u8>, WireError> {
+    info_v(label, VERSION, key)
+}
+
+/// [`info`] with another version byte (the signed message of a counted message uses 0x02).
+fn info_v(label: &[u8], version: u8, key: &EpochKey) -> Result<Vec<u8>, WireError> {
     let mut i = Vec::with_capacity(label.len() + 120);
     i.extend_from_slice(label);
-    i.push(VERSION);
+    i.push(version);
     put_lp(&mut i, key.gate().as_str().as_bytes())?;
     put_u64(&mut i, key.epoch());
     i.extend_from_slice(key.epoch_hash());
@@ -198,30 +207,64 @@ fn aad(gate: &str, epoch: u64, nonce: &[u8; NONCE_LEN], sref: &str) -> Result<Ve
     Ok(a)
 }
 
-/// `GATE_MSG_SIG ‖ 0x01 ‖ lp(gate) ‖ u64(epoch) ‖ epoch_hash ‖ nonce ‖ lp(sender_ref) ‖
-/// u64(timestamp) ‖ sha256(body)`
+/// v1: `GATE_MSG_SIG ‖ 0x01 ‖ lp(gate) ‖ u64(epoch) ‖ epoch_hash ‖ nonce ‖ lp(sender_ref) ‖
+/// u64(timestamp) ‖ sha256(body)`; v2 (with a counter): `GATE_MSG_SIG ‖ 0x02 ‖ … ‖
+/// u64(timestamp) ‖ u64(counter) ‖ sha256(body)`.
 fn signed_message(
     key: &EpochKey,
     nonce: &[u8; NONCE_LEN],
     sref: &str,
     timestamp: u64,
+    counter: Option<u64>,
     body: &[u8],
 ) -> Result<Vec<u8>, WireError> {
-    let mut m = info(labels::GATE_MSG_SIG, key)?;
+    let mut m = match counter {
+        None => info(labels::GATE_MSG_SIG, key)?,
+        Some(_) => info_v(labels::GATE_MSG_SIG, INNER_VERSION_COUNTED, key)?,
+    };
     m.extend_from_slice(nonce);
     put_lp(&mut m, sref.as_bytes())?;
     put_u64(&mut m, timestamp);
+    if let Some(c) = counter {
+        put_u64(&mut m, c);
+    }
     m.extend_from_slice(&Sha256::digest(body));
     Ok(m)
 }
 
-/// Seal `body` from `author` under `key`. The author must be in the epoch roster with the same
-/// Ed25519 key. RNG draws: the 16-byte message nonce.
+/// Seal `body` from `author` under `key` in the legacy inner format (no counter). Prefer
+/// [`seal_counted`]. RNG draws: the 16-byte message nonce.
 pub fn seal(
     author: &Identity,
     key: &EpochKey,
     body: &[u8],
     timestamp: u64,
+    rng: &mut impl CryptoRngCore,
+) -> Result<GateMessage, SealError> {
+    seal_inner(author, key, body, timestamp, None, rng)
+}
+
+/// Seal `body` from `author` under `key` with the author's per-gate `counter` (1 for the
+/// author's first message in the gate, then +1 per message, across epochs), signed inside the
+/// ciphertext so members detect dropped, replayed and reordered messages. The author must be
+/// in the epoch roster with the same Ed25519 key. RNG draws: the 16-byte message nonce.
+pub fn seal_counted(
+    author: &Identity,
+    key: &EpochKey,
+    body: &[u8],
+    timestamp: u64,
+    counter: u64,
+    rng: &mut impl CryptoRngCore,
+) -> Result<GateMessage, SealError> {
+    seal_inner(author, key, body, timestamp, Some(counter), rng)
+}
+
+fn seal_inner(
+    author: &Identity,
+    key: &EpochKey,
+    body: &[u8],
+    timestamp: u64,
+    counter: Option<u64>,
     rng: &mut impl CryptoRngCore,
 ) -> Result<GateMessage, SealError> {
     if body.len() > MAX_BODY_LEN {
@@ -236,12 +279,21 @@ pub fn seal(
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);
     let sref = derive_sender_ref(key, &nonce, &member_id)?;
-    let sig = author.sign(&signed_message(key, &nonce, &sref, timestamp, body)?);
+    let sig = author.sign(&signed_message(
+        key, &nonce, &sref, timestamp, counter, body,
+    )?);
 
-    let mut inner = Zeroizing::new(Vec::with_capacity(HEADER_LEN + body.len()));
-    inner.push(VERSION);
+    let mut inner = Zeroizing::new(Vec::with_capacity(HEADER_LEN_V2 + body.len()));
+    inner.push(if counter.is_some() {
+        INNER_VERSION_COUNTED
+    } else {
+        VERSION
+    });
     inner.extend_from_slice(author_ed.as_bytes());
     inner.extend_from_slice(&timestamp.to_be_bytes());
+    if let Some(c) = counter {
+        inner.extend_from_slice(&c.to_be_bytes());
+    }
     inner.extend_from_slice(&sig.to_bytes());
     let len = u32::try_from(body.len()).map_err(|_| SealError::BodyTooLarge(body.len()))?;
     inner.extend_from_slice(&len.to_be_bytes());
@@ -299,11 +351,16 @@ pub fn open(key: &EpochKey, msg: &GateMessage) -> Result<OpenedGateMessage, Open
 
     let mut at = 0usize;
     let [version] = *take::<1>(&inner, &mut at)?;
-    if version != VERSION {
+    if version != VERSION && version != INNER_VERSION_COUNTED {
         return Err(malformed("inner version"));
     }
     let author_ed = *take::<32>(&inner, &mut at)?;
     let timestamp = u64::from_be_bytes(*take::<8>(&inner, &mut at)?);
+    let counter = if version == INNER_VERSION_COUNTED {
+        Some(u64::from_be_bytes(*take::<8>(&inner, &mut at)?))
+    } else {
+        None
+    };
     let sig = Signature::from_bytes(take::<64>(&inner, &mut at)?);
     let body_len = usize::try_from(u32::from_be_bytes(*take::<4>(&inner, &mut at)?))
         .map_err(|_| malformed("body length"))?;
@@ -318,7 +375,7 @@ pub fn open(key: &EpochKey, msg: &GateMessage) -> Result<OpenedGateMessage, Open
         Some(e) if e.identity().verifying_key().as_bytes() == &author_ed => e,
         _ => return Err(OpenError::AuthorNotInRoster),
     };
-    let signed = signed_message(key, &d.nonce, &msg.sender_ref, timestamp, body)?;
+    let signed = signed_message(key, &d.nonce, &msg.sender_ref, timestamp, counter, body)?;
     entry
         .identity()
         .verifying_key()
@@ -334,6 +391,7 @@ pub fn open(key: &EpochKey, msg: &GateMessage) -> Result<OpenedGateMessage, Open
         role: entry.role(),
         author: entry.identity().clone(),
         timestamp,
+        counter,
         body: Zeroizing::new(body.to_vec()),
     })
 }

@@ -8,10 +8,13 @@
 //! ciphertext, and the relay sees only a per-message pseudonym (`sender_ref`).
 //!
 //! - `roster`: roster entries, validation, roster hash.
-//! - `epoch`: epoch records (wire), signing, wrapping, verification, [`GateState`], chains.
+//! - `epoch`: epoch records (wire), signing, wrapping, verification of one record ([`Epoch`]).
+//! - `state`: the chain rules ([`GateState`], [`verify_epoch_chain`]), incremental from a head.
 //! - `message`: sealed gate messages ([`GateMessage`], the Infonet `gate_message` payload).
 //! - `key`: [`EpochKey`], one epoch's secret plus its identity and roster.
 //! - `keyring`: past-epoch keys, future-epoch buffering.
+//! - `policy`: the stale-epoch rule, the pinned-chain comparison, the cost caps.
+//! - `stream`: per-author message counters (drops, replays, reorders).
 //! - `error`: one error type per operation ([`RecordError`], [`ChainError`], [`OpenError`], …).
 //!
 //! The submodules are private; everything public is re-exported here.
@@ -27,25 +30,35 @@ mod key;
 mod keyring;
 mod limits;
 mod message;
+mod policy;
 mod roster;
+mod state;
+mod stream;
 
 pub use epoch::{
-    create_genesis, rotate, verify_epoch_chain, Epoch, EpochRecord, EpochSecret, GateState,
-    SlotRecord, SECRET_LEN, SLOT_CT_LEN, SLOT_NONCE_LEN,
+    create_genesis, rotate, Epoch, EpochRecord, EpochSecret, SlotRecord, SECRET_LEN, SLOT_CT_LEN,
+    SLOT_NONCE_LEN,
 };
 pub use error::{
-    AddEpochError, ChainError, FormatError, GateIdError, OpenError, ReceiveError, RecordError,
-    RosterError, RotateError, SealError, UnwrapError,
+    AddEpochError, ChainError, FormatError, GateCapError, GateIdError, MessageEpochError,
+    OpenError, ReceiveError, RecordError, RosterError, RotateError, SealError, UnwrapError,
 };
 pub use key::EpochKey;
 pub use keyring::{Drained, GateKeyring, Received, MAX_PENDING};
 pub use limits::{
-    BUCKETS, EPOCH_FORMAT, GATE_ID_BYTES, GENESIS_EPOCH, HEADER_LEN, MAX_BODY_LEN, MAX_BUCKET,
-    MAX_CIPHERTEXT_B64, MAX_MEMBERS, MESSAGE_FORMAT, NONCE_LEN, SENDER_REF_BYTES, TAG_LEN,
-    TRANSPORT_LOCK, VERSION, ZERO_HASH,
+    BUCKETS, EPOCH_FORMAT, GATE_ID_BYTES, GENESIS_EPOCH, HEADER_LEN, HEADER_LEN_V2,
+    INNER_VERSION_COUNTED, INVITE_WINDOW_SECS, MAX_BODY_LEN, MAX_BUCKET, MAX_CIPHERTEXT_B64,
+    MAX_EPOCHS_PAGE, MAX_EPOCHS_PER_GATE, MAX_GATES_PAGE, MAX_GATES_PER_MEMBER, MAX_MEMBERS,
+    MAX_MEMBERS_PER_GATE, MAX_STRANGER_INVITES_PER_WINDOW, MESSAGE_FORMAT, NONCE_LEN,
+    SENDER_REF_BYTES, TAG_LEN, TRANSPORT_LOCK, VERSION, ZERO_HASH,
 };
-pub use message::{open, seal, sender_ref, GateMessage, OpenedGateMessage};
+pub use message::{open, seal, seal_counted, sender_ref, GateMessage, OpenedGateMessage};
+pub use policy::{
+    check_gate_epoch, check_invite_rate, check_message_epoch, compare_chains, ChainRelation,
+};
 pub use roster::{Roster, RosterEntry, RosterEntryRecord};
+pub use state::{verify_epoch_chain, GateState};
+pub use stream::{AuthorStreams, StreamMark};
 
 /// A gate id: 32 lower-case hex characters (16 random bytes).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

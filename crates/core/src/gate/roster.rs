@@ -45,6 +45,7 @@ impl RosterEntry {
             ed25519: b64::encode_std(self.member.verifying_key().as_bytes()),
             x25519: b64::encode_std(self.member.dh_public().as_bytes()),
             role: self.role,
+            binding: self.member.binding().map(|b| b64::encode_std(b)),
         }
     }
 }
@@ -57,6 +58,11 @@ pub struct RosterEntryRecord {
     pub ed25519: String,
     pub x25519: String,
     pub role: Role,
+    /// Standard base64 of the member's own identity binding signature (identity v2); absent
+    /// for a member added from a legacy (v1) identity. Self-authenticating, so not part of the
+    /// rotator-signed bytes; checked on decode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<String>,
 }
 
 impl RosterEntryRecord {
@@ -65,7 +71,16 @@ impl RosterEntryRecord {
         NodeId::parse(&self.member_id).map_err(|_| RosterError::BadMemberId)?;
         let ed = b64::decode_std_array::<32>(&self.ed25519).map_err(|_| RosterError::BadKey)?;
         let x = b64::decode_std_array::<32>(&self.x25519).map_err(|_| RosterError::BadKey)?;
-        let member = PublicIdentity::from_keys(&ed, x).map_err(|_| RosterError::BadKey)?;
+        let member = match &self.binding {
+            None => PublicIdentity::from_keys(&ed, x).map_err(|_| RosterError::BadKey)?,
+            Some(b) => {
+                let sig = b64::decode_std_array::<64>(b).map_err(|_| RosterError::BadBinding)?;
+                PublicIdentity::from_bound_keys(&ed, x, &sig).map_err(|e| match e {
+                    crate::identity::IdentityError::BadBinding => RosterError::BadBinding,
+                    _ => RosterError::BadKey,
+                })?
+            }
+        };
         if member.node_id() != self.member_id {
             return Err(RosterError::NodeIdMismatch);
         }

@@ -96,6 +96,7 @@ pub async fn pubkey(
         public_key: rec.public_key,
         dh_pub_key: rec.dh_pub_key,
         registered_at: None,
+        binding: None,
     }))
 }
 

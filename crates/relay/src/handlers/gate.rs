@@ -1,17 +1,19 @@
 //! Private gate handlers (`/api/mesh/gate/*` for clients): publish an epoch record, deposit a
 //! message, signed reads of epochs and messages, and the signed list of the caller's gates.
 use axum::extract::State;
+use postern_core::api::gate::page_limit;
 use postern_core::api::gate::{
-    epochs_params, messages_params, mine_params, EpochRequest, EpochResponse, EpochsRequest,
-    EpochsResponse, MessageRequest, MessageResponse, MessagesRequest, MessagesResponse,
-    MineRequest, MineResponse,
+    epochs_page_params, messages_params, mine_page_params, EpochRequest, EpochResponse,
+    EpochsRequest, EpochsResponse, MessageRequest, MessageResponse, MessagesRequest,
+    MessagesResponse, MineRequest, MineResponse,
 };
 use postern_core::auth::{Action, RequestAuth};
+use postern_core::gate::{MAX_EPOCHS_PAGE, MAX_GATES_PAGE};
 
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Signed, SignedRequest};
 use crate::http::state::AppState;
-use crate::service::gate::{check_gate_id, check_messages_limit};
+use crate::service::gate::{check_gate_id, check_messages_limit, check_page_limit};
 
 impl SignedRequest for EpochsRequest {
     const ACTION: Action = Action::GateRead;
@@ -20,7 +22,8 @@ impl SignedRequest for EpochsRequest {
     }
     fn signed_params(&self) -> Result<Vec<u8>, ApiError> {
         check_gate_id(&self.gate)?;
-        Ok(epochs_params(&self.gate))
+        check_page_limit(self.limit, MAX_EPOCHS_PAGE)?;
+        Ok(epochs_page_params(&self.gate, self.after, self.limit))
     }
 }
 
@@ -42,7 +45,11 @@ impl SignedRequest for MineRequest {
         &self.auth
     }
     fn signed_params(&self) -> Result<Vec<u8>, ApiError> {
-        Ok(mine_params())
+        check_page_limit(self.limit, MAX_GATES_PAGE)?;
+        if let Some(after) = &self.after {
+            check_gate_id(after)?;
+        }
+        Ok(mine_page_params(self.after.as_deref(), self.limit))
     }
 }
 
@@ -74,19 +81,28 @@ pub async fn deposit_message(
     }))
 }
 
-/// `POST /api/mesh/gate/epochs`.
+/// `POST /api/mesh/gate/epochs`: one page of the records after epoch `after`.
 pub async fn read_epochs(
     State(st): State<AppState>,
     Signed { req, now }: Signed<EpochsRequest>,
 ) -> Result<ApiJson<EpochsResponse>, ApiError> {
-    let records = st
+    let limit = page_limit(req.limit, MAX_EPOCHS_PAGE);
+    let page = st
         .services()
-        .read_epochs(&req.auth, req.gate.clone(), now)
+        .read_epochs(
+            &req.auth,
+            req.gate.clone(),
+            req.after.unwrap_or(0),
+            limit,
+            now,
+        )
         .await?;
     Ok(ApiJson(EpochsResponse {
         ok: true,
         gate: req.gate,
-        records,
+        records: page.records,
+        more: page.more,
+        head: page.head,
     }))
 }
 
@@ -108,11 +124,20 @@ pub async fn read_messages(
     }))
 }
 
-/// `POST /api/mesh/gate/mine`: the gates whose roster, in any epoch, holds the signed requester.
+/// `POST /api/mesh/gate/mine`: one page (by gate id, after `after`) of the gates whose roster,
+/// in any epoch, holds the signed requester.
 pub async fn list_mine(
     State(st): State<AppState>,
     Signed { req, now }: Signed<MineRequest>,
 ) -> Result<ApiJson<MineResponse>, ApiError> {
-    let gates = st.services().gates_of(&req.auth, now).await?;
-    Ok(ApiJson(MineResponse { ok: true, gates }))
+    let limit = page_limit(req.limit, MAX_GATES_PAGE);
+    let (gates, next_after) = st
+        .services()
+        .gates_of(&req.auth, req.after.clone(), limit, now)
+        .await?;
+    Ok(ApiJson(MineResponse {
+        ok: true,
+        gates,
+        next_after,
+    }))
 }

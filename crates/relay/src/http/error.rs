@@ -9,7 +9,7 @@ use postern_core::api::infonet::{codes as icodes, ErrorResponse};
 use postern_core::api::peer::codes as pcodes;
 use postern_core::api::{codes, ErrorBody, MAX_BODY_BYTES};
 use postern_core::auth::AuthError;
-use postern_core::gate::ChainError;
+use postern_core::gate::{ChainError, GateCapError};
 
 use crate::service::chain::{Refusal, RefusalKind};
 use crate::service::dm::DmError;
@@ -162,6 +162,15 @@ impl From<GateFailure> for ApiError {
                 (StatusCode::CONFLICT, gcodes::FORKED_EPOCH)
             }
             GateFailure::Epoch(_) => (StatusCode::UNPROCESSABLE_ENTITY, gcodes::INVALID_EPOCH),
+            GateFailure::Cap(cap) => {
+                let status = match cap {
+                    GateCapError::TooManyMembers { .. } => StatusCode::BAD_REQUEST,
+                    GateCapError::TooManyEpochs { .. } | GateCapError::TooManyGates { .. } => {
+                        StatusCode::CONFLICT
+                    }
+                };
+                (status, cap.code())
+            }
             GateFailure::InvalidMessage(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, gcodes::INVALID_MESSAGE)
             }
@@ -170,6 +179,7 @@ impl From<GateFailure> for ApiError {
             }
             GateFailure::UnknownGate => (StatusCode::NOT_FOUND, gcodes::UNKNOWN_GATE),
             GateFailure::UnknownEpoch { .. } => (StatusCode::CONFLICT, gcodes::UNKNOWN_EPOCH),
+            GateFailure::StaleEpoch { .. } => (StatusCode::CONFLICT, gcodes::STALE_EPOCH),
             GateFailure::NotAMember => (StatusCode::FORBIDDEN, gcodes::NOT_A_MEMBER),
             GateFailure::Replayed => return ApiError::replayed(),
             GateFailure::OneItem => (StatusCode::BAD_REQUEST, peer_codes::ONE_ITEM),

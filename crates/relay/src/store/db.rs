@@ -15,6 +15,8 @@ pub struct Store {
     pub(super) conn: Connection,
     pub(super) path: PathBuf,
     pub(super) outbox: Outbox,
+    /// Verified gate heads (`gate::heads`), checked against the stored head on every use.
+    pub(super) gate_heads: super::gate::GateHeads,
 }
 
 impl Store {
@@ -42,6 +44,7 @@ impl Store {
             conn,
             path,
             outbox: Outbox::default(),
+            gate_heads: super::gate::GateHeads::default(),
         })
     }
 

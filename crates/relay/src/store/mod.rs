@@ -32,7 +32,7 @@ pub use db::{Store, DB_FILE};
 pub use dm::{Deposit, DepositRequest, FeedRow, NodeRecord};
 pub use error::StoreError;
 pub use gate::{
-    EpochOutcome, GateDeposit, GateRead, PeerGateOutcome, GATE_PARK_MAX_PER_GATE,
+    EpochOutcome, EpochsPage, GateDeposit, GateRead, PeerGateOutcome, GATE_PARK_MAX_PER_GATE,
     GATE_PARK_MAX_TOTAL, GATE_PARK_TTL_SECS,
 };
 pub use heads::PeerHeadRow;

@@ -231,6 +231,7 @@ impl Relay {
             &RegisterRequest {
                 auth,
                 dh_pub_key: b64::encode_std(dh.as_bytes()),
+                binding: None,
             },
         )
     }

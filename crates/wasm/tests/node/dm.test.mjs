@@ -5,7 +5,7 @@ import { w, codeOf, NOW } from "./load.mjs";
 test("identity export/import keeps the node id", () => {
   const a = w.Identity.generate();
   assert.match(a.nodeId, /^!sb_[0-9a-f]{32}$/);
-  assert.ok(a.publicIdentity.startsWith("postern1."));
+  assert.ok(a.publicIdentity.startsWith("postern2."));
   const b = w.Identity.importSecret(a.exportSecret());
   assert.equal(b.nodeId, a.nodeId);
   assert.equal(b.publicIdentity, a.publicIdentity);

@@ -1,14 +1,17 @@
 //! Private gate storage: epoch chains, rosters, messages and the gate pull feed. Core decides
 //! every rule; this module stores what core accepted. Accepting epoch records and items from
-//! peers that arrive before their predecessor (parking) are in [`park`].
+//! peers that arrive before their predecessor (parking) are in [`park`]; the cache of verified
+//! heads that makes an epoch publish incremental is in [`heads`].
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::error::{to_i64, to_u64};
 use super::Outbox;
 use super::{NonceUse, Store, StoreError};
 
+mod heads;
 mod park;
 
+pub use heads::{GateHeads, GATE_HEADS_CAP};
 pub use park::{PeerGateOutcome, GATE_PARK_MAX_PER_GATE, GATE_PARK_MAX_TOTAL, GATE_PARK_TTL_SECS};
 
 /// Result of publishing a gate epoch record.
@@ -21,6 +24,9 @@ pub enum EpochOutcome {
     },
     /// Core refused the record against the stored chain.
     Refused(postern_core::gate::ChainError),
+    /// Core's gate cost caps refused the record (`gate::check_gate_epoch`), before any
+    /// signature work.
+    Capped(postern_core::gate::GateCapError),
 }
 
 /// Result of depositing a gate message.
@@ -37,6 +43,22 @@ pub enum GateDeposit {
     UnknownEpoch {
         head: u64,
     },
+    /// The message's epoch is older than the gate's current epoch (core's
+    /// `gate::check_message_epoch`): refused, nothing stored.
+    StaleEpoch {
+        head: u64,
+    },
+}
+
+/// One page of a gate's epoch records (`GateRead::Ok` of [`Store::gate_epochs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochsPage {
+    /// Oldest first.
+    pub records: Vec<postern_core::gate::EpochRecord>,
+    /// More records follow the last one returned.
+    pub more: bool,
+    /// The gate's current epoch here.
+    pub head: u64,
 }
 
 /// Result of a signed gate read.
@@ -93,8 +115,8 @@ impl Store {
     }
 
     /// Store a validated gate message (`json` is its exact text), deduplicated by (gate, nonce).
-    /// Only epochs the relay holds are accepted. A stored message is queued for the outbound
-    /// peers in the same transaction.
+    /// Only a message of the gate's current epoch is stored (core's `check_message_epoch`). A
+    /// stored message is queued for the outbound peers in the same transaction.
     pub fn gate_deposit(
         &mut self,
         gate: &str,
@@ -113,13 +135,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Every epoch record of `gate` (exact JSON, genesis first) for a member; consumes the nonce.
+    /// At most `limit` epoch records of `gate` after epoch `after` (oldest first) for a
+    /// member, with whether more follow and the head epoch; consumes the nonce.
     pub fn gate_epochs(
         &mut self,
         nonce: NonceUse<'_>,
         gate: &str,
+        after: u64,
+        limit: u32,
         now: u64,
-    ) -> Result<GateRead<Vec<postern_core::gate::EpochRecord>>, StoreError> {
+    ) -> Result<GateRead<EpochsPage>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -130,9 +155,31 @@ impl Store {
             tx.commit()?;
             return Ok(GateRead::NotAMember);
         }
-        let records = Self::gate_records(&tx, gate)?;
+        let head = Self::gate_head(&tx, gate)?.unwrap_or(0);
+        let mut records = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT record FROM gate_epochs WHERE gate = ?1 AND epoch > ?2
+                 ORDER BY epoch ASC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                params![gate, to_i64(after), i64::from(limit).saturating_add(1)],
+                |r| r.get::<_, String>(0),
+            )?;
+            for row in rows {
+                records.push(serde_json::from_str(&row?).map_err(|_| {
+                    StoreError::Corrupt("stored epoch record does not parse".into())
+                })?);
+            }
+        }
         tx.commit()?;
-        Ok(GateRead::Ok(records))
+        let more = records.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(GateRead::Ok(EpochsPage {
+            records,
+            more,
+            head,
+        }))
     }
 
     /// Messages of `gate` after `after` (seq), oldest first, limited to the epochs whose roster
@@ -190,33 +237,50 @@ impl Store {
         Ok(GateRead::Ok(out))
     }
 
-    /// Every stored chain (records genesis first) of the gates whose member index lists the
-    /// requester, by gate id; `None` when the nonce was already used. The caller decides
-    /// membership with core (`api::gate::mine_entry`); consumes the nonce.
+    /// The stored chains (records genesis first) of at most `limit` gates, by gate id after
+    /// `after`, whose member index lists the requester, and the cursor of the next page (the
+    /// last gate id returned) when more follow; `None` when the nonce was already used. The
+    /// caller decides membership with core (`api::gate::mine_entry`); consumes the nonce.
+    #[allow(clippy::type_complexity)]
     pub fn gate_chains_of(
         &mut self,
         nonce: NonceUse<'_>,
+        after: Option<&str>,
+        limit: u32,
         now: u64,
-    ) -> Result<Option<Vec<Vec<postern_core::gate::EpochRecord>>>, StoreError> {
+    ) -> Result<Option<(Vec<Vec<postern_core::gate::EpochRecord>>, Option<String>)>, StoreError>
+    {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if Self::consume_nonce(&tx, nonce, now)?.is_err() {
             return Ok(None);
         }
-        let gates: Vec<String> = {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut gates: Vec<String> = {
             let mut stmt = tx.prepare(
-                "SELECT DISTINCT gate FROM gate_members WHERE member_id = ?1 ORDER BY gate ASC",
+                "SELECT DISTINCT gate FROM gate_members WHERE member_id = ?1 AND gate > ?2
+                 ORDER BY gate ASC LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![nonce.node_id], |r| r.get::<_, String>(0))?;
+            let rows = stmt.query_map(
+                params![
+                    nonce.node_id,
+                    after.unwrap_or(""),
+                    i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
+                ],
+                |r| r.get::<_, String>(0),
+            )?;
             rows.collect::<Result<_, _>>()?
         };
+        let more = gates.len() > limit;
+        gates.truncate(limit);
         let mut out = Vec::with_capacity(gates.len());
         for gate in &gates {
             out.push(Self::gate_records(&tx, gate)?);
         }
         tx.commit()?;
-        Ok(Some(out))
+        let next_after = if more { gates.last().cloned() } else { None };
+        Ok(Some((out, next_after)))
     }
 }
 
@@ -238,38 +302,55 @@ impl Store {
 
     /// Core's check of `record` against the stored chain and, if accepted, its storage and
     /// outbound queueing (except to `from`), inside `tx`. A refusal writes nothing.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn gate_epoch_tx(
         tx: &rusqlite::Transaction<'_>,
         outbox: &Outbox,
+        heads: &mut GateHeads,
         record: &postern_core::gate::EpochRecord,
+        verified: Option<postern_core::gate::Epoch>,
         now: u64,
         from: Option<&str>,
     ) -> Result<(EpochOutcome, Vec<usize>), StoreError> {
         use postern_core::gate::{FormatError, GateState};
-        let stored = Self::gate_records(tx, &record.gate)?;
-        let (epoch, genesis_hash) = if stored.is_empty() {
-            let state = match GateState::from_genesis(record) {
-                Ok(s) => s,
-                Err(e) => return Ok((EpochOutcome::Refused(e), Vec::new())),
-            };
-            let g = hex::encode(state.genesis_hash());
-            tx.execute(
-                "INSERT INTO gates (gate, genesis_hash, head_epoch, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![record.gate, g, to_i64(state.epoch()), to_i64(now)],
-            )?;
-            (state.head().clone(), g)
-        } else {
-            let mut state = postern_core::gate::verify_epoch_chain(&stored)
-                .map_err(|e| StoreError::Corrupt(format!("stored gate chain: {e}")))?;
-            let epoch = match state.apply(record) {
+        if let Some(e) = Self::gate_caps_tx(tx, record)? {
+            return Ok((EpochOutcome::Capped(e), Vec::new()));
+        }
+        // The record's own checks (signatures) were normally done by the caller outside the
+        // lock; only the link to the cached verified head is checked here.
+        let verified = match verified {
+            Some(e) => e,
+            None => match record.verify() {
                 Ok(e) => e,
-                Err(e) => return Ok((EpochOutcome::Refused(e), Vec::new())),
-            };
-            tx.execute(
-                "UPDATE gates SET head_epoch = ?2 WHERE gate = ?1",
-                params![record.gate, to_i64(epoch.number())],
-            )?;
-            (epoch, hex::encode(state.genesis_hash()))
+                Err(e) => return Ok((EpochOutcome::Refused(e.into()), Vec::new())),
+            },
+        };
+        let (state, epoch, genesis_hash) = match Self::gate_state_tx(tx, heads, &record.gate)? {
+            None => {
+                let state = match GateState::from_verified_genesis(verified) {
+                    Ok(s) => s,
+                    Err(e) => return Ok((EpochOutcome::Refused(e), Vec::new())),
+                };
+                let g = hex::encode(state.genesis_hash());
+                tx.execute(
+                    "INSERT INTO gates (gate, genesis_hash, head_epoch, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![record.gate, g, to_i64(state.epoch()), to_i64(now)],
+                )?;
+                let epoch = state.head().clone();
+                (state, epoch, g)
+            }
+            Some(mut state) => {
+                let epoch = match state.apply_verified(verified) {
+                    Ok(e) => e,
+                    Err(e) => return Ok((EpochOutcome::Refused(e), Vec::new())),
+                };
+                tx.execute(
+                    "UPDATE gates SET head_epoch = ?2 WHERE gate = ?1",
+                    params![record.gate, to_i64(epoch.number())],
+                )?;
+                let g = hex::encode(state.genesis_hash());
+                (state, epoch, g)
+            }
         };
         let json = serde_json::to_string(record).map_err(|_| {
             StoreError::Corrupt(FormatError::Malformed("epoch record JSON").to_string())
@@ -292,6 +373,8 @@ impl Store {
             json: &json,
         };
         let wake = Self::gate_feed_and_queue(tx, outbox, item, from, now)?;
+        // Checked against the stored head on every use, so an uncommitted head never serves.
+        heads.put(state);
         Ok((
             EpochOutcome::Accepted {
                 epoch: epoch.number(),
@@ -302,8 +385,56 @@ impl Store {
         ))
     }
 
-    /// Store a validated gate message inside `tx` (dedup by (gate, nonce), only held epochs) and
-    /// queue it for the outbound peers except `from`. Nothing is written unless stored.
+    /// Core's cost caps (`gate::check_gate_epoch`) for a record that would be the gate's next
+    /// epoch (genesis of an unknown gate, or head + 1; anything else is left to the chain
+    /// rules): its number, its roster size, and, for each member it adds to the head's roster,
+    /// the number of gates whose current roster already holds that member here.
+    fn gate_caps_tx(
+        tx: &rusqlite::Transaction<'_>,
+        record: &postern_core::gate::EpochRecord,
+    ) -> Result<Option<postern_core::gate::GateCapError>, StoreError> {
+        let head = Self::gate_head(tx, &record.gate)?;
+        if record.epoch != head.unwrap_or(0).saturating_add(1) {
+            return Ok(None);
+        }
+        let current: Vec<String> = match head {
+            None => Vec::new(),
+            Some(h) => {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT member_id FROM gate_members WHERE gate = ?1 AND epoch = ?2",
+                )?;
+                let rows =
+                    stmt.query_map(params![record.gate, to_i64(h)], |r| r.get::<_, String>(0))?;
+                rows.collect::<Result<_, _>>()?
+            }
+        };
+        let mut added = Vec::new();
+        // An oversized roster is refused by its size before anything is counted.
+        if record.roster.len() <= postern_core::gate::MAX_MEMBERS_PER_GATE {
+            for entry in &record.roster {
+                if current.contains(&entry.member_id) {
+                    continue;
+                }
+                let gates: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM gate_members m JOIN gates g
+                     ON g.gate = m.gate AND g.head_epoch = m.epoch
+                     WHERE m.member_id = ?1 AND m.gate != ?2",
+                    params![entry.member_id, record.gate],
+                    |r| r.get(0),
+                )?;
+                added.push((
+                    entry.member_id.as_str(),
+                    usize::try_from(gates).unwrap_or(usize::MAX),
+                ));
+            }
+        }
+        Ok(postern_core::gate::check_gate_epoch(record.epoch, record.roster.len(), added).err())
+    }
+
+    /// Store a validated gate message inside `tx` and queue it for the outbound peers except
+    /// `from`. A stored copy (same gate and nonce) is answered `Duplicate` first; otherwise the
+    /// message's epoch must be the gate's head epoch (core's `gate::check_message_epoch`: older
+    /// is `StaleEpoch`, newer `UnknownEpoch`). Nothing is written unless stored.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn gate_message_tx(
         tx: &rusqlite::Transaction<'_>,
@@ -315,12 +446,10 @@ impl Store {
         now: u64,
         from: Option<&str>,
     ) -> Result<(GateDeposit, Vec<usize>), StoreError> {
+        use postern_core::gate::{check_message_epoch, MessageEpochError};
         let Some(head) = Self::gate_head(tx, gate)? else {
             return Ok((GateDeposit::UnknownGate, Vec::new()));
         };
-        if epoch > head {
-            return Ok((GateDeposit::UnknownEpoch { head }, Vec::new()));
-        }
         let existing: Option<i64> = tx
             .query_row(
                 "SELECT seq FROM gate_messages WHERE gate = ?1 AND nonce = ?2",
@@ -330,6 +459,15 @@ impl Store {
             .optional()?;
         if let Some(seq) = existing {
             return Ok((GateDeposit::Duplicate { seq: to_u64(seq) }, Vec::new()));
+        }
+        match check_message_epoch(epoch, head) {
+            Ok(()) => {}
+            Err(MessageEpochError::Stale { .. }) => {
+                return Ok((GateDeposit::StaleEpoch { head }, Vec::new()))
+            }
+            Err(MessageEpochError::Unknown { .. }) => {
+                return Ok((GateDeposit::UnknownEpoch { head }, Vec::new()))
+            }
         }
         tx.execute(
             "INSERT INTO gate_messages (gate, epoch, nonce, message, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -416,5 +554,89 @@ impl Store {
             out.push((to_u64(seq), body));
         }
         Ok(out)
+    }
+}
+
+/// The cache of verified gate heads ([`heads`]): warming it outside the lock, and the head of a
+/// gate inside a transaction.
+impl Store {
+    /// The stored head of `gate`: (epoch number, hex hash), if the gate exists.
+    fn gate_stored_head(
+        conn: &rusqlite::Connection,
+        gate: &str,
+    ) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(conn
+            .query_row(
+                "SELECT g.head_epoch, e.hash FROM gates g
+                 JOIN gate_epochs e ON e.gate = g.gate AND e.epoch = g.head_epoch
+                 WHERE g.gate = ?1",
+                params![gate],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?
+            .map(|(e, h)| (to_u64(e), h)))
+    }
+
+    /// The stored records of `gate` (genesis first) when its verified head is not cached, for
+    /// the caller to verify outside the store lock and hand back with
+    /// [`Store::gate_head_put`]; `None` when the head is cached or the gate is unknown.
+    pub fn gate_head_missing(
+        &self,
+        gate: &str,
+    ) -> Result<Option<Vec<postern_core::gate::EpochRecord>>, StoreError> {
+        let Some((head, hash)) = Self::gate_stored_head(&self.conn, gate)? else {
+            return Ok(None);
+        };
+        if self.gate_heads.matching(gate, head, &hash).is_some() {
+            return Ok(None);
+        }
+        let tx = self.conn.unchecked_transaction()?;
+        let records = Self::gate_records(&tx, gate)?;
+        tx.commit()?;
+        Ok(Some(records))
+    }
+
+    /// Cache a head verified outside the lock, if it is still the stored head.
+    pub fn gate_head_put(
+        &mut self,
+        state: postern_core::gate::GateState,
+    ) -> Result<(), StoreError> {
+        let stored = Self::gate_stored_head(&self.conn, state.gate().as_str())?;
+        if stored
+            .is_some_and(|(h, hash)| h == state.epoch() && hash == hex::encode(state.head().hash()))
+        {
+            self.gate_heads.put(state);
+        }
+        Ok(())
+    }
+
+    /// Cached verified heads (metrics, tests).
+    pub fn gate_heads_len(&self) -> usize {
+        self.gate_heads.len()
+    }
+
+    /// The verified head of `gate` inside `tx`: the cached one if it matches the stored head,
+    /// else the stored chain verified now (the cold path, once per gate and process unless the
+    /// caller warmed the cache outside the lock). `None` for an unknown gate.
+    pub(in crate::store) fn gate_state_tx(
+        tx: &rusqlite::Transaction<'_>,
+        heads: &GateHeads,
+        gate: &str,
+    ) -> Result<Option<postern_core::gate::GateState>, StoreError> {
+        let Some((head, hash)) = Self::gate_stored_head(tx, gate)? else {
+            return Ok(None);
+        };
+        if let Some(s) = heads.matching(gate, head, &hash) {
+            return Ok(Some(s.clone()));
+        }
+        tracing::debug!(
+            gate,
+            head = to_i64(head),
+            "gate head not cached; verifying stored chain"
+        );
+        let records = Self::gate_records(tx, gate)?;
+        let state = postern_core::gate::verify_epoch_chain(&records)
+            .map_err(|e| StoreError::Corrupt(format!("stored gate chain: {e}")))?;
+        Ok(Some(state))
     }
 }

@@ -30,6 +30,11 @@ pub enum PeerGateOutcome {
     ParkingFull,
     /// Core refused the epoch record.
     Refused(postern_core::gate::ChainError),
+    /// Core's gate cost caps refused the epoch record.
+    Capped(postern_core::gate::GateCapError),
+    /// The message is sealed for an epoch older than the gate's head here (core's
+    /// `gate::check_message_epoch`, the same rule as for a client): refused, not stored.
+    StaleEpoch { epoch: u64, head: u64 },
 }
 
 /// Accepting epoch records (which may unblock parked items), and peer gate items: stored like
@@ -44,26 +49,36 @@ impl Store {
         record: &postern_core::gate::EpochRecord,
         now: u64,
     ) -> Result<EpochOutcome, StoreError> {
-        self.gate_add_epoch_from(record, now, None)
+        self.gate_add_epoch_from(record, None, now, None)
     }
 
-    /// [`Store::gate_add_epoch`] for a record that came from peer `from` (`None`: a client):
-    /// an accepted record is queued for every outbound peer except `from`, and parked items it
-    /// unblocks are applied, all in one transaction.
+    /// [`Store::gate_add_epoch`] for a record that came from peer `from` (`None`: a client),
+    /// `verified` its `EpochRecord::verify` done by the caller outside the lock (`None`: verify
+    /// here): an accepted record is queued for every outbound peer except `from`, and parked
+    /// items it unblocks are applied, all in one transaction.
     pub fn gate_add_epoch_from(
         &mut self,
         record: &postern_core::gate::EpochRecord,
+        verified: Option<postern_core::gate::Epoch>,
         now: u64,
         from: Option<&str>,
     ) -> Result<EpochOutcome, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (out, mut wake) = Self::gate_epoch_tx(&tx, &self.outbox, record, now, from)?;
+        let heads = &mut self.gate_heads;
+        let (out, mut wake) =
+            Self::gate_epoch_tx(&tx, &self.outbox, heads, record, verified, now, from)?;
         if !matches!(out, EpochOutcome::Accepted { .. }) {
             return Ok(out);
         }
-        wake.extend(Self::gate_unpark_tx(&tx, &self.outbox, &record.gate, now)?);
+        wake.extend(Self::gate_unpark_tx(
+            &tx,
+            &self.outbox,
+            heads,
+            &record.gate,
+            now,
+        )?);
         tx.commit()?;
         self.wake(&wake);
         Ok(out)
@@ -71,10 +86,13 @@ impl Store {
 
     /// Re-run the parked items of `gate` that became applicable (epoch records of the next
     /// epoch, messages of held epochs) through the same checks, in `tx`, until nothing more
-    /// applies. Each is removed from the parking either way; refusals are logged.
+    /// applies, in epoch order (the messages of an epoch before the next epoch's record, so
+    /// they are not stale yet). Each is removed from the parking either way; refusals are
+    /// logged.
     fn gate_unpark_tx(
         tx: &rusqlite::Transaction<'_>,
         outbox: &Outbox,
+        heads: &mut super::GateHeads,
         gate: &str,
         now: u64,
     ) -> Result<Vec<usize>, StoreError> {
@@ -87,7 +105,7 @@ impl Store {
                 .query_row(
                     "SELECT id, kind, item_key, body, from_peer FROM gate_parked
                      WHERE gate = ?1 AND ((kind = 'epoch' AND epoch <= ?2 + 1) OR (kind = 'message' AND epoch <= ?2))
-                     ORDER BY kind = 'message', epoch, id LIMIT 1",
+                     ORDER BY epoch, kind = 'message', id LIMIT 1",
                     params![gate, to_i64(head)],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
@@ -102,13 +120,16 @@ impl Store {
                     tracing::warn!("parked epoch record does not parse; dropped");
                     continue;
                 };
-                match Self::gate_epoch_tx(tx, outbox, &record, now, from.as_deref())? {
+                match Self::gate_epoch_tx(tx, outbox, heads, &record, None, now, from.as_deref())? {
                     (EpochOutcome::Accepted { epoch, .. }, w) => {
                         tracing::info!(epoch, "parked gate epoch accepted");
                         wake.extend(w);
                     }
                     (EpochOutcome::Refused(e), _) => {
                         tracing::info!(error = %e, "parked gate epoch refused")
+                    }
+                    (EpochOutcome::Capped(e), _) => {
+                        tracing::info!(error = %e, "parked gate epoch over the caps")
                     }
                 }
             } else {
@@ -126,9 +147,15 @@ impl Store {
                     now,
                     from.as_deref(),
                 )?;
-                if matches!(out, GateDeposit::Stored { .. }) {
-                    tracing::info!(epoch = msg.epoch, "parked gate message stored");
-                    wake.extend(w);
+                match out {
+                    GateDeposit::Stored { .. } => {
+                        tracing::info!(epoch = msg.epoch, "parked gate message stored");
+                        wake.extend(w);
+                    }
+                    GateDeposit::StaleEpoch { head } => {
+                        tracing::info!(epoch = msg.epoch, head, "parked gate message stale")
+                    }
+                    _ => {}
                 }
             }
         }
@@ -183,6 +210,7 @@ impl Store {
     pub fn gate_peer_epoch(
         &mut self,
         record: &postern_core::gate::EpochRecord,
+        verified: Option<postern_core::gate::Epoch>,
         now: u64,
         from: &str,
     ) -> Result<PeerGateOutcome, StoreError> {
@@ -196,8 +224,10 @@ impl Store {
             Some(h) => record.epoch > h.saturating_add(1),
         };
         if early {
-            if let Err(e) = record.verify() {
-                return Ok(PeerGateOutcome::Refused(e.into()));
+            if verified.is_none() {
+                if let Err(e) = record.verify() {
+                    return Ok(PeerGateOutcome::Refused(e.into()));
+                }
             }
             let body = serde_json::to_string(record).map_err(|_| {
                 StoreError::Corrupt(FormatError::Malformed("epoch record JSON").to_string())
@@ -222,10 +252,18 @@ impl Store {
                 PeerGateOutcome::ParkingFull
             });
         }
-        let (out, mut wake) = Self::gate_epoch_tx(&tx, &self.outbox, record, now, Some(from))?;
+        let heads = &mut self.gate_heads;
+        let (out, mut wake) =
+            Self::gate_epoch_tx(&tx, &self.outbox, heads, record, verified, now, Some(from))?;
         match out {
             EpochOutcome::Accepted { epoch, .. } => {
-                wake.extend(Self::gate_unpark_tx(&tx, &self.outbox, &record.gate, now)?);
+                wake.extend(Self::gate_unpark_tx(
+                    &tx,
+                    &self.outbox,
+                    heads,
+                    &record.gate,
+                    now,
+                )?);
                 tx.commit()?;
                 self.wake(&wake);
                 Ok(PeerGateOutcome::Accepted { epoch })
@@ -234,6 +272,7 @@ impl Store {
                 Ok(PeerGateOutcome::Duplicate { epoch })
             }
             EpochOutcome::Refused(e) => Ok(PeerGateOutcome::Refused(e)),
+            EpochOutcome::Capped(e) => Ok(PeerGateOutcome::Capped(e)),
         }
     }
 
@@ -256,6 +295,7 @@ impl Store {
         let res = match out {
             GateDeposit::Stored { .. } => PeerGateOutcome::Accepted { epoch },
             GateDeposit::Duplicate { .. } => PeerGateOutcome::Duplicate { epoch },
+            GateDeposit::StaleEpoch { head } => PeerGateOutcome::StaleEpoch { epoch, head },
             GateDeposit::UnknownGate | GateDeposit::UnknownEpoch { .. } => {
                 if Self::gate_park_tx(&tx, gate, "message", epoch, nonce, json, from, now)? {
                     PeerGateOutcome::Parked { epoch }
