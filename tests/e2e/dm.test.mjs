@@ -57,7 +57,7 @@ test('Alice and Bob exchange sealed DMs; no plaintext or key leaves the browser'
 
   const idA = (await alice.page.textContent('#identity-string')).trim();
   const idB = (await bob.page.textContent('#identity-string')).trim();
-  assert.match(idA, /^postern1\.!sb_[0-9a-f]{32}\./);
+  assert.match(idA, /^postern2\.!sb_[0-9a-f]{32}\./);
   assert.notEqual(idA, idB);
   const nodeA = idA.split('.')[1];
 
