@@ -9,7 +9,7 @@ use postern_core::caps::SpoolLimits;
 use postern_core::dm::DmEnvelope;
 use tokio::sync::oneshot;
 
-use super::{Internal, Shared};
+use super::shared::{Internal, Shared};
 use crate::store::{Deposit, DepositRequest, Store};
 
 /// Most deposits one transaction takes (the rest wait for the next round).
