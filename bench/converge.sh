@@ -36,7 +36,7 @@ serve() { # name port peers...
   for _ in $(seq 3000); do grep -q 'listening on' "$work/$name.out" 2>/dev/null && break; sleep 0.01; done
   grep -q 'listening on' "$work/$name.out" || { cat "$work/$name.log" >&2; exit 1; }
 }
-status() { curl -sf "$1/api/mesh/infonet/status" | sed -n 's/.*"head_hash_full":"\([0-9a-f]*\)".*"total_events":\([0-9]*\).*/\1 \2/p'; }
+status() { curl -sf "$1/api/mesh/infonet/status" | jq -r '"\(.head_hash_full) \(.total_events)"'; }
 
 # Partition: A alone receives the N-event history.
 serve a "$pa" --peer "$SELF=$SECRET" --peer "$ub=$SECRET" --peer "$uc=$SECRET"
