@@ -44,6 +44,7 @@ fn main() {
             &mut OsRng,
         ),
         dh_pub_key: b64::encode_std(dh.as_bytes()),
+        binding: None,
     };
     agent
         .post(&format!("{relay}{PATH_REGISTER}"))
