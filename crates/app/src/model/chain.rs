@@ -9,8 +9,11 @@ use postern_core::merkle::merkle_root;
 use postern_core::public_view::{
     classify_pulled_refusal, is_private_type, is_stub, redact, stub_event, IncompleteReason,
 };
+use postern_core::tree_head::TreeHeadWire;
 use postern_core::verify::{ChainState, FailReason, VerifyOptions};
 use serde::{Deserialize, Serialize};
+
+use super::heads::{check_head, HeadVerdict};
 
 /// Events requested per `GET /api/mesh/infonet/sync` page (the relay's maximum).
 pub const PAGE_LIMIT: usize = SYNC_LIMIT_MAX;
@@ -28,6 +31,9 @@ pub enum Op {
     Replay,
     /// Merkle root of everything accepted so far.
     Root,
+    /// `body` is the raw body of a `GET /api/mesh/infonet/tree-head` answer: check the signed
+    /// head against `pin` and the ids verified here (`model::heads::check_head`).
+    Head,
 }
 
 /// A request to the verifier (the Web Worker, or the inline fallback). A plain struct rather
@@ -43,6 +49,12 @@ pub struct ToWorker {
     /// Verifier clock (UNIX seconds).
     #[serde(default)]
     pub now: u64,
+    /// [`Op::Head`]: the head pinned for this relay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<TreeHeadWire>,
+    /// [`Op::Head`]: the relay's consistency proof between the pin and its head, if fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Vec<String>>,
 }
 
 impl ToWorker {
@@ -53,6 +65,8 @@ impl ToWorker {
             body: String::new(),
             events: Vec::new(),
             now: 0,
+            pin: None,
+            proof: None,
         }
     }
     pub fn page(id: u32, body: String, now: u64) -> Self {
@@ -62,6 +76,8 @@ impl ToWorker {
             body,
             events: Vec::new(),
             now,
+            pin: None,
+            proof: None,
         }
     }
     pub fn replay(id: u32, events: Vec<String>, now: u64) -> Self {
@@ -71,6 +87,8 @@ impl ToWorker {
             body: String::new(),
             events,
             now,
+            pin: None,
+            proof: None,
         }
     }
     pub fn root(id: u32) -> Self {
@@ -80,6 +98,24 @@ impl ToWorker {
             body: String::new(),
             events: Vec::new(),
             now: 0,
+            pin: None,
+            proof: None,
+        }
+    }
+    pub fn head(
+        id: u32,
+        body: String,
+        pin: Option<TreeHeadWire>,
+        proof: Option<Vec<String>>,
+    ) -> Self {
+        ToWorker {
+            op: Op::Head,
+            id,
+            body,
+            events: Vec::new(),
+            now: 0,
+            pin,
+            proof,
         }
     }
     pub fn id(&self) -> u32 {
@@ -150,6 +186,9 @@ pub struct FromWorker {
     /// Answered from a Web Worker (not the UI thread).
     #[serde(default)]
     pub in_worker: bool,
+    /// [`Op::Head`]: what the tree-head check found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_check: Option<HeadVerdict>,
 }
 
 /// Incremental verifier of the relay's public view: core's ingest rules, one event after the
@@ -238,6 +277,7 @@ impl Verifier {
             merkle_root: None,
             busy_ms: 0.0,
             in_worker: false,
+            head_check: None,
         }
     }
 
@@ -346,6 +386,16 @@ impl Verifier {
             }
             Op::Page => self.page(req.id, &req.body, req.now),
             Op::Replay => self.replay(req.id, &req.events, req.now),
+            Op::Head => {
+                let mut out = self.answer(req.id);
+                out.head_check = Some(check_head(
+                    &req.body,
+                    req.pin.as_ref(),
+                    self.state.event_ids(),
+                    req.proof.as_deref(),
+                ));
+                out
+            }
             Op::Root => {
                 let mut out = self.answer(req.id);
                 out.merkle_root = Some(self.merkle_root());

@@ -44,6 +44,31 @@ pub struct HeadVerdict {
     pub detail: String,
 }
 
+/// What the browser keeps per relay key: the pin and every piece of evidence found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HeadRecord {
+    #[serde(default)]
+    pub pin: Option<TreeHeadWire>,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+}
+
+impl HeadRecord {
+    /// Take in a verdict: the pin it keeps, its evidence (once). Returns whether it changed.
+    pub fn absorb(&mut self, v: &HeadVerdict) -> bool {
+        let before = self.clone();
+        if v.pin.is_some() {
+            self.pin.clone_from(&v.pin);
+        }
+        if let Some(e) = &v.evidence {
+            if !self.evidence.contains(e) {
+                self.evidence.push(e.clone());
+            }
+        }
+        *self != before
+    }
+}
+
 /// The relay key (hex) a tree-head answer names, to find the pin kept for it.
 pub fn answer_relay_key(body: &str) -> Option<String> {
     let r: TreeHeadResponse = serde_json::from_str(body).ok()?;

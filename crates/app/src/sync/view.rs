@@ -27,6 +27,7 @@ use crate::model::chain::{
     backoff_reason, compare_merkle, event_key, incomplete_text, progress_fraction, short, Badge,
     FromWorker, MerkleCheck, RateMeter, Rejected, ToWorker, PAGE_LIMIT,
 };
+use crate::model::heads::{HeadRecord, HeadVerdict};
 use crate::platform::clock::{now_millis, now_secs};
 use crate::platform::idb::Storage;
 
@@ -78,7 +79,7 @@ pub enum RoundError {
 }
 
 impl RoundError {
-    fn reason(&self) -> String {
+    pub(super) fn reason(&self) -> String {
         match self {
             RoundError::Http {
                 status,
@@ -116,6 +117,8 @@ pub enum Msg {
     Verified(FromWorker),
     Phase(&'static str),
     Done(Result<(SyncHead, MerkleCheck), (SyncHead, RoundError)>),
+    /// The relay's signed tree head, checked against the pin and the verified ids.
+    Head(HeadVerdict, HeadRecord),
 }
 
 pub struct SyncView {
@@ -139,6 +142,8 @@ pub struct SyncView {
     last_rate: Option<(f64, u64)>,
     last_error: Option<RoundError>,
     worker_busy_ms: f64,
+    /// The last tree-head check and what is kept for that relay.
+    head: Option<(HeadVerdict, HeadRecord)>,
 }
 
 fn fmt_time(secs: u64) -> String {
@@ -177,6 +182,7 @@ impl Component for SyncView {
             last_rate: None,
             last_error: None,
             worker_busy_ms: 0.0,
+            head: None,
         }
     }
 
@@ -246,6 +252,10 @@ impl Component for SyncView {
                 } else {
                     self.badge = Badge::Verifying;
                 }
+                true
+            }
+            Msg::Head(v, rec) => {
+                self.head = Some((v, rec));
                 true
             }
             Msg::Done(result) => {
@@ -365,6 +375,7 @@ impl Component for SyncView {
                     data-state={self.badge.state()} data-signatures={sigs} data-links={links}
                     data-merkle={self.badge.merkle_state()} data-sealed={self.verifier_sealed.to_string()}
                     data-incomplete={incomplete}>{ self.badge.label() }</p>
+                { super::heads::view(&self.head) }
                 <p id="sync-verifier" class="muted" data-verifier={self.bridge.mode().as_str()}
                     data-worker-replies={self.bridge.replies().to_string()}
                     data-worker-busy-ms={format!("{:.0}", self.worker_busy_ms)}>
@@ -417,7 +428,7 @@ impl SyncView {
     }
 }
 
-async fn get_text(url: &str) -> Result<String, RoundError> {
+pub(super) async fn get_text(url: &str) -> Result<String, RoundError> {
     let resp = Request::get(url)
         .send()
         .await
@@ -447,7 +458,7 @@ async fn get_text(url: &str) -> Result<String, RoundError> {
     })
 }
 
-async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, RoundError> {
+pub(super) async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, RoundError> {
     let text = get_text(url).await?;
     serde_json::from_str(&text).map_err(|e| RoundError::Http {
         status: 200,
@@ -465,6 +476,12 @@ async fn round(
     replay: bool,
 ) -> Result<(SyncHead, MerkleCheck), (SyncHead, RoundError)> {
     let result = round_inner(scope, storage, bridge, &mut cursor, replay).await;
+    // Even after a refused page: the relay's signed head is checked against what we verified.
+    if !matches!(result, Err(RoundError::Unreachable(_))) {
+        if let Ok((v, rec)) = super::heads::check(storage, bridge, cursor.count).await {
+            scope.send_message(Msg::Head(v, rec));
+        }
+    }
     let now = now_secs();
     let out = match result {
         Ok((merkle, head)) => {

@@ -66,6 +66,7 @@ fn handle_with(verifier: &mut Verifier, request: &str) -> FromWorker {
             merkle_root: None,
             busy_ms: 0.0,
             in_worker: false,
+            head_check: None,
         },
     };
     out.busy_ms = clock_ms() - t0;

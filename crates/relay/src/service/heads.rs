@@ -66,14 +66,17 @@ fn parse(json: &str) -> Result<SignedTreeHead, String> {
 
 /// Read the 32-byte tree-head key seed at `path`, or create the file (mode 0600) with a fresh
 /// one when it does not exist.
-pub fn load_or_create_key_file(path: &std::path::Path) -> Result<zeroize::Zeroizing<[u8; 32]>, String> {
+pub fn load_or_create_key_file(
+    path: &std::path::Path,
+) -> Result<zeroize::Zeroizing<[u8; 32]>, String> {
     use std::io::Write;
     let shown = path.display();
     match std::fs::read(path) {
         Ok(bytes) => {
             let bytes = zeroize::Zeroizing::new(bytes);
-            let seed = <[u8; 32]>::try_from(bytes.as_slice())
-                .map_err(|_| format!("tree-head key file {shown} does not hold exactly 32 bytes"))?;
+            let seed = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                format!("tree-head key file {shown} does not hold exactly 32 bytes")
+            })?;
             Ok(zeroize::Zeroizing::new(seed))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

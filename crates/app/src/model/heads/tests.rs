@@ -92,7 +92,11 @@ fn equivocation_same_size_other_root_keeps_both_heads() {
     assert!(postern_core::head_pin::evidence_holds(&e));
     assert_eq!(e.kind, EvidenceKind::Equivocation);
     assert_eq!((e.pinned, e.offered), (pinned.clone(), offered));
-    assert_eq!(v.pin, Some(pinned));
+    assert_eq!(v.pin, Some(pinned.clone()));
+    let mut rec = HeadRecord::default();
+    assert!(rec.absorb(&v));
+    assert!(!rec.absorb(&v));
+    assert_eq!((rec.pin, rec.evidence.len()), (Some(pinned), 1));
 }
 
 #[test]
