@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRelay, launchBrowser, openPostern, listenAddress, readRawStore } from './lib/harness.mjs';
+import { startRelay, launchBrowser, openPostern, listenAddress, readStoreEntries } from './lib/harness.mjs';
 
 function seed(events, authors) {
   const data = mkdtempSync(join(tmpdir(), 'postern-heads-e2e-'));
@@ -50,15 +50,17 @@ test('a relay that rewrites signed history is caught by the browser; evidence ke
 
   const browser = await launchBrowser();
   t.after(() => browser.close());
-  const { page } = await openPostern(browser, relayA.url);
+  const { page } = await openPostern(browser, relayA.url, { testHooks: true });
   await syncUntil(page, '#sync-signed-head[data-state="verified"][data-size="20"]');
   const line = await page.$eval('#sync-signed-head', (e) => e.textContent);
   assert.match(line, /Signed head: size 20, verified/);
   assert.equal(await page.$('#sync-head-alarm'), null);
 
   // The pin is kept per relay key in IndexedDB (sealed like every record).
-  const meta = await readRawStore(page, 'meta');
-  assert.ok(JSON.stringify(meta).includes(`tree_head_pin:${headA.relay_key}`), 'pin stored under the relay key');
+  const meta = await readStoreEntries(page, 'meta');
+  const pinned = meta.find(([k]) => k === `tree_head_pin:${headA.relay_key}`);
+  assert.ok(pinned, 'pin stored under the relay key');
+  assert.deepEqual(JSON.parse(pinned[1]).pin, headA);
 
   // Relay B: same address, same tree-head key, another history.
   const listen = listenAddress(relayA.url);
