@@ -4,7 +4,7 @@
 use postern_core::api::heads::{ConsistencyResponse, PATH_CONSISTENCY, PATH_TREE_HEAD};
 use yew::prelude::*;
 
-use super::view::{get_json, get_text};
+use super::fetch::{get_json, get_text};
 use super::worker::Bridge;
 use crate::model::chain::ToWorker;
 use crate::model::heads::{answer_relay_key, head_text, proof_needed, HeadRecord, HeadVerdict};

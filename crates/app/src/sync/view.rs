@@ -11,21 +11,21 @@
 //! (a round in flight finishes), so only a leader tab needs to sync.
 use std::rc::Rc;
 
-use gloo_net::http::Request;
 use gloo_timers::callback::Interval;
 use postern_core::api::infonet::{
     MerkleResponse, StatusResponse, PATH_MERKLE, PATH_STATUS, PATH_SYNC,
 };
-use postern_core::sync::{parse_retry_after, SyncConfig};
+use postern_core::sync::SyncConfig;
 use yew::html::Scope;
 use yew::prelude::*;
 
 use super::explorer::{Events, Explorer};
+use super::fetch::{get_json, get_text, RoundError};
 use super::worker::Bridge;
 use crate::model::chain::SyncHead;
 use crate::model::chain::{
-    backoff_reason, compare_merkle, event_key, incomplete_text, progress_fraction, short, Badge,
-    FromWorker, MerkleCheck, RateMeter, Rejected, ToWorker, PAGE_LIMIT,
+    compare_merkle, event_key, progress_fraction, short, Badge, FromWorker, MerkleCheck, RateMeter,
+    Rejected, ToWorker, PAGE_LIMIT,
 };
 use crate::model::heads::{HeadRecord, HeadVerdict};
 use crate::platform::clock::{now_millis, now_secs};
@@ -62,48 +62,6 @@ pub struct RelayInfo {
     pub total: u64,
     pub head: String,
     pub merkle_root: String,
-}
-
-/// A failed round.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RoundError {
-    Http {
-        status: u16,
-        retry_after_s: u64,
-        detail: String,
-    },
-    Unreachable(String),
-    Invalid(Rejected),
-    Storage(String),
-    Worker(String),
-}
-
-impl RoundError {
-    pub(super) fn reason(&self) -> String {
-        match self {
-            RoundError::Http {
-                status,
-                retry_after_s,
-                detail,
-            } => backoff_reason(Some(*status), *retry_after_s, detail),
-            RoundError::Unreachable(e) => format!("relay unreachable: {e}"),
-            RoundError::Invalid(r) => match r.incomplete {
-                Some(why) => format!(
-                    "the relay serves a view that cannot be verified at event #{} ({}: {}, {}); sync stops after the verified prefix",
-                    r.index,
-                    incomplete_text(why),
-                    r.reason,
-                    r.detail
-                ),
-                None => format!(
-                    "chain refused at event #{}: {} ({})",
-                    r.index, r.reason, r.detail
-                ),
-            },
-            RoundError::Storage(e) => format!("storage: {e}"),
-            RoundError::Worker(e) => format!("verifier: {e}"),
-        }
-    }
 }
 
 pub enum Msg {
@@ -426,45 +384,6 @@ impl SyncView {
             scope.send_message(Msg::Done(out));
         });
     }
-}
-
-pub(super) async fn get_text(url: &str) -> Result<String, RoundError> {
-    let resp = Request::get(url)
-        .send()
-        .await
-        .map_err(|e| RoundError::Unreachable(e.to_string()))?;
-    let status = resp.status();
-    let retry = resp.headers().get("retry-after");
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| RoundError::Unreachable(e.to_string()))?;
-    if (200..300).contains(&status) {
-        return Ok(text);
-    }
-    if matches!(status, 502..=504) && !text.starts_with('{') {
-        return Err(RoundError::Unreachable(format!("HTTP {status}")));
-    }
-    let retry_after_s = retry
-        .map(|v| parse_retry_after(&v, now_secs()))
-        .unwrap_or(0);
-    let detail = serde_json::from_str::<postern_core::api::ErrorBody>(&text)
-        .map(|b| format!("{}: {}", b.code, b.detail))
-        .unwrap_or_else(|_| text.chars().take(200).collect());
-    Err(RoundError::Http {
-        status,
-        retry_after_s,
-        detail,
-    })
-}
-
-pub(super) async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, RoundError> {
-    let text = get_text(url).await?;
-    serde_json::from_str(&text).map_err(|e| RoundError::Http {
-        status: 200,
-        retry_after_s: 0,
-        detail: format!("unreadable answer: {e}"),
-    })
 }
 
 /// One sync round. Returns the cursor to keep (scheduler finished ok or with an error).

@@ -1,3 +1,4 @@
+//! Tests of the browser's tree-head check.
 use super::*;
 use postern_core::tree_head::TreeHeadKey;
 
