@@ -9,8 +9,11 @@ use postern_core::merkle::merkle_root;
 use postern_core::public_view::{
     classify_pulled_refusal, is_private_type, is_stub, redact, stub_event, IncompleteReason,
 };
+use postern_core::tree_head::TreeHeadWire;
 use postern_core::verify::{build_locator, ChainState, FailReason, VerifyOptions};
 use serde::{Deserialize, Serialize};
+
+use super::heads::{check_head, HeadVerdict};
 
 /// Events requested per `GET /api/mesh/infonet/sync` page (the relay's maximum).
 pub const PAGE_LIMIT: usize = SYNC_LIMIT_MAX;
@@ -30,6 +33,9 @@ pub enum Op {
     Root,
     /// Locator of everything accepted so far (to resync when the relay lost our head).
     Locator,
+    /// `body` is the raw body of a `GET /api/mesh/infonet/tree-head` answer: check the signed
+    /// head against `pin` and the ids verified here (`model::heads::check_head`).
+    Head,
 }
 
 /// A request to the verifier (the Web Worker, or the inline fallback). A plain struct rather
@@ -45,6 +51,12 @@ pub struct ToWorker {
     /// Verifier clock (UNIX seconds).
     #[serde(default)]
     pub now: u64,
+    /// [`Op::Head`]: the head pinned for this relay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<TreeHeadWire>,
+    /// [`Op::Head`]: the relay's consistency proof between the pin and its head, if fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Vec<String>>,
 }
 
 impl ToWorker {
@@ -55,6 +67,8 @@ impl ToWorker {
             body: String::new(),
             events: Vec::new(),
             now: 0,
+            pin: None,
+            proof: None,
         }
     }
     pub fn page(id: u32, body: String, now: u64) -> Self {
@@ -64,6 +78,8 @@ impl ToWorker {
             body,
             events: Vec::new(),
             now,
+            pin: None,
+            proof: None,
         }
     }
     pub fn replay(id: u32, events: Vec<String>, now: u64) -> Self {
@@ -73,6 +89,8 @@ impl ToWorker {
             body: String::new(),
             events,
             now,
+            pin: None,
+            proof: None,
         }
     }
     pub fn root(id: u32) -> Self {
@@ -82,6 +100,24 @@ impl ToWorker {
             body: String::new(),
             events: Vec::new(),
             now: 0,
+            pin: None,
+            proof: None,
+        }
+    }
+    pub fn head(
+        id: u32,
+        body: String,
+        pin: Option<TreeHeadWire>,
+        proof: Option<Vec<String>>,
+    ) -> Self {
+        ToWorker {
+            op: Op::Head,
+            id,
+            body,
+            events: Vec::new(),
+            now: 0,
+            pin,
+            proof,
         }
     }
     pub fn locator(id: u32) -> Self {
@@ -165,6 +201,9 @@ pub struct FromWorker {
     /// Locator of the accepted chain (`Op::Locator` only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locator: Vec<String>,
+    /// [`Op::Head`]: what the tree-head check found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_check: Option<HeadVerdict>,
 }
 
 /// Incremental verifier of the relay's public view: core's ingest rules, one event after the
@@ -255,6 +294,7 @@ impl Verifier {
             in_worker: false,
             unknown_after_hash: false,
             locator: Vec::new(),
+            head_check: None,
         }
     }
 
@@ -366,6 +406,16 @@ impl Verifier {
             }
             Op::Page => self.page(req.id, &req.body, req.now),
             Op::Replay => self.replay(req.id, &req.events, req.now),
+            Op::Head => {
+                let mut out = self.answer(req.id);
+                out.head_check = Some(check_head(
+                    &req.body,
+                    req.pin.as_ref(),
+                    self.state.event_ids(),
+                    req.proof.as_deref(),
+                ));
+                out
+            }
             Op::Root => {
                 let mut out = self.answer(req.id);
                 out.merkle_root = Some(self.merkle_root());

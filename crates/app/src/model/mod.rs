@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod delivery;
 pub mod explore;
 pub mod gates;
+pub mod heads;
 pub mod messages;
 pub mod relay_error;
 pub mod tabs;

@@ -2,6 +2,8 @@
 //! core in a Web Worker that runs this same wasm module, and lets you explore the events. The
 //! pure part (worker protocol, ingest, meter, badge) is `model::chain`.
 pub mod explorer;
+mod fetch;
+mod heads;
 pub mod view;
 pub mod worker;
 

@@ -14,23 +14,24 @@
 //! (a round in flight finishes), so only a leader tab needs to sync.
 use std::rc::Rc;
 
-use gloo_net::http::{Request, Response};
 use gloo_timers::callback::Interval;
 use postern_core::api::infonet::{
     MerkleResponse, StatusResponse, PATH_MERKLE, PATH_STATUS, PATH_SYNC,
 };
-use postern_core::sync::{parse_retry_after, SyncConfig};
+use postern_core::sync::SyncConfig;
 use yew::html::Scope;
 use yew::prelude::*;
 
 use super::explorer::{Events, Explorer};
+use super::fetch::{get_json, get_text, post_text, RoundError};
 use super::worker::Bridge;
 use crate::model::chain::resync::{locator_request, read_answer};
 use crate::model::chain::SyncHead;
 use crate::model::chain::{
-    backoff_reason, compare_merkle, event_key, incomplete_text, progress_fraction, short, Badge,
-    FromWorker, MerkleCheck, RateMeter, Rejected, ToWorker, PAGE_LIMIT,
+    compare_merkle, event_key, progress_fraction, short, Badge, FromWorker, MerkleCheck, RateMeter,
+    Rejected, ToWorker, PAGE_LIMIT,
 };
+use crate::model::heads::{HeadRecord, HeadVerdict};
 use crate::platform::clock::{now_millis, now_secs};
 use crate::platform::idb::Storage;
 
@@ -67,55 +68,6 @@ pub struct RelayInfo {
     pub merkle_root: String,
 }
 
-/// A failed round.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RoundError {
-    Http {
-        status: u16,
-        retry_after_s: u64,
-        detail: String,
-    },
-    Unreachable(String),
-    Invalid(Rejected),
-    Storage(String),
-    Worker(String),
-    /// The relay does not hold the stored head; what its answer to our locator says, and
-    /// whether that is a fork (its chain does not extend the verified copy).
-    Resync {
-        fork: bool,
-        reason: String,
-    },
-}
-
-impl RoundError {
-    fn reason(&self) -> String {
-        match self {
-            RoundError::Http {
-                status,
-                retry_after_s,
-                detail,
-            } => backoff_reason(Some(*status), *retry_after_s, detail),
-            RoundError::Unreachable(e) => format!("relay unreachable: {e}"),
-            RoundError::Invalid(r) => match r.incomplete {
-                Some(why) => format!(
-                    "the relay serves a view that cannot be verified at event #{} ({}: {}, {}); sync stops after the verified prefix",
-                    r.index,
-                    incomplete_text(why),
-                    r.reason,
-                    r.detail
-                ),
-                None => format!(
-                    "chain refused at event #{}: {} ({})",
-                    r.index, r.reason, r.detail
-                ),
-            },
-            RoundError::Storage(e) => format!("storage: {e}"),
-            RoundError::Worker(e) => format!("verifier: {e}"),
-            RoundError::Resync { reason, .. } => reason.clone(),
-        }
-    }
-}
-
 pub enum Msg {
     Loaded(Result<SyncHead, String>),
     Tick,
@@ -127,6 +79,8 @@ pub enum Msg {
     Verified(FromWorker),
     Phase(&'static str),
     Done(Result<(SyncHead, MerkleCheck), (SyncHead, RoundError)>),
+    /// The relay's signed tree head, checked against the pin and the verified ids.
+    Head(HeadVerdict, HeadRecord),
 }
 
 pub struct SyncView {
@@ -150,6 +104,8 @@ pub struct SyncView {
     last_rate: Option<(f64, u64)>,
     last_error: Option<RoundError>,
     worker_busy_ms: f64,
+    /// The last tree-head check and what is kept for that relay.
+    head: Option<(HeadVerdict, HeadRecord)>,
 }
 
 fn fmt_time(secs: u64) -> String {
@@ -188,6 +144,7 @@ impl Component for SyncView {
             last_rate: None,
             last_error: None,
             worker_busy_ms: 0.0,
+            head: None,
         }
     }
 
@@ -257,6 +214,10 @@ impl Component for SyncView {
                 } else {
                     self.badge = Badge::Verifying;
                 }
+                true
+            }
+            Msg::Head(v, rec) => {
+                self.head = Some((v, rec));
                 true
             }
             Msg::Done(result) => {
@@ -376,6 +337,7 @@ impl Component for SyncView {
                     data-state={self.badge.state()} data-signatures={sigs} data-links={links}
                     data-merkle={self.badge.merkle_state()} data-sealed={self.verifier_sealed.to_string()}
                     data-incomplete={incomplete}>{ self.badge.label() }</p>
+                { super::heads::view(&self.head) }
                 <p id="sync-verifier" class="muted" data-verifier={self.bridge.mode().as_str()}
                     data-worker-replies={self.bridge.replies().to_string()}
                     data-worker-busy-ms={format!("{:.0}", self.worker_busy_ms)}>
@@ -428,53 +390,6 @@ impl SyncView {
     }
 }
 
-async fn get_text(url: &str) -> Result<String, RoundError> {
-    read_text(Request::get(url).send().await).await
-}
-
-async fn post_text(url: &str, body: &impl serde::Serialize) -> Result<String, RoundError> {
-    let req = Request::post(url)
-        .json(body)
-        .map_err(|e| RoundError::Unreachable(e.to_string()))?;
-    read_text(req.send().await).await
-}
-
-async fn read_text(sent: Result<Response, gloo_net::Error>) -> Result<String, RoundError> {
-    let resp = sent.map_err(|e| RoundError::Unreachable(e.to_string()))?;
-    let status = resp.status();
-    let retry = resp.headers().get("retry-after");
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| RoundError::Unreachable(e.to_string()))?;
-    if (200..300).contains(&status) {
-        return Ok(text);
-    }
-    if matches!(status, 502..=504) && !text.starts_with('{') {
-        return Err(RoundError::Unreachable(format!("HTTP {status}")));
-    }
-    let retry_after_s = retry
-        .map(|v| parse_retry_after(&v, now_secs()))
-        .unwrap_or(0);
-    let detail = serde_json::from_str::<postern_core::api::ErrorBody>(&text)
-        .map(|b| format!("{}: {}", b.code, b.detail))
-        .unwrap_or_else(|_| text.chars().take(200).collect());
-    Err(RoundError::Http {
-        status,
-        retry_after_s,
-        detail,
-    })
-}
-
-async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, RoundError> {
-    let text = get_text(url).await?;
-    serde_json::from_str(&text).map_err(|e| RoundError::Http {
-        status: 200,
-        retry_after_s: 0,
-        detail: format!("unreadable answer: {e}"),
-    })
-}
-
 /// The relay does not hold our head `ours`: ask with the verified copy's locator and fail the
 /// round with what the answer says (nothing is stored; retried on the failure schedule).
 async fn resync(bridge: &Bridge, ours: &str) -> RoundError {
@@ -508,6 +423,12 @@ async fn round(
     replay: bool,
 ) -> Result<(SyncHead, MerkleCheck), (SyncHead, RoundError)> {
     let result = round_inner(scope, storage, bridge, &mut cursor, replay).await;
+    // Even after a refused page: the relay's signed head is checked against what we verified.
+    if !matches!(result, Err(RoundError::Unreachable(_))) {
+        if let Ok((v, rec)) = super::heads::check(storage, bridge, cursor.count).await {
+            scope.send_message(Msg::Head(v, rec));
+        }
+    }
     let now = now_secs();
     let out = match result {
         Ok((merkle, head)) => {

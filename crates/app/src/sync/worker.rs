@@ -68,6 +68,7 @@ fn handle_with(verifier: &mut Verifier, request: &str) -> FromWorker {
             in_worker: false,
             unknown_after_hash: false,
             locator: Vec::new(),
+            head_check: None,
         },
     };
     out.busy_ms = clock_ms() - t0;

@@ -98,6 +98,10 @@ pub struct ServeArgs {
           default_value_t = crate::service::heads::DEFAULT_TREE_HEAD_INTERVAL_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub tree_head_interval_secs: u64,
+    /// File holding the 32-byte seed of the tree-head signing key, used instead of the key in
+    /// the database (created 0600 with a fresh key if missing).
+    #[arg(long, env = "POSTERN_TREE_HEAD_KEY_FILE")]
+    pub tree_head_key_file: Option<PathBuf>,
     /// PEM file of the CA(s) to trust for https peers (a private CA) instead of the Web PKI roots.
     #[arg(long, env = "POSTERN_PEER_CA")]
     pub peer_ca: Option<PathBuf>,
@@ -160,7 +164,11 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         set_peer_ca(ca)?;
     }
     let data = args.data.clone();
-    let (store, chain) = tokio::task::spawn_blocking(move || {
+    let key_seed = match &args.tree_head_key_file {
+        Some(p) => Some(crate::service::heads::load_or_create_key_file(p)?),
+        None => None,
+    };
+    let (store, mut chain) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&data)?;
         // The chain gets a connection of its own and re-verifies both lanes on load.
         let chain = Chain::open(Store::open(&data)?)?;
@@ -169,6 +177,9 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     .await
     .map_err(|e| format!("opening the database failed: {e}"))?
     .map_err(|e| format!("cannot open the database in {}: {e}", args.data.display()))?;
+    if let Some(seed) = key_seed {
+        chain.set_tree_head_seed(seed);
+    }
     let limits = args.limits();
     tracing::info!(
         data = %store.path().display(),

@@ -212,6 +212,8 @@ pub struct Chain {
     merkle: Option<(usize, String)>,
     /// Forks met since start (see `heal`).
     forks: ForkStats,
+    /// Tree-head key seed from `--tree-head-key-file`, used instead of the one in the store.
+    pub(super) tree_head_seed: Option<zeroize::Zeroizing<[u8; 32]>>,
 }
 
 /// Where a `GET sync` page starts.
@@ -229,6 +231,7 @@ impl Chain {
             loaded,
             merkle: None,
             forks: ForkStats::default(),
+            tree_head_seed: None,
         })
     }
 

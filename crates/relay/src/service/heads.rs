@@ -43,6 +43,9 @@ pub enum PeerHeadCheck {
 }
 
 fn key(chain: &mut Chain, now: u64) -> Result<TreeHeadKey, StoreError> {
+    if let Some(seed) = &chain.tree_head_seed {
+        return Ok(TreeHeadKey::from_seed(seed));
+    }
     if let Some(seed) = chain.store().relay_key_seed(TREE_HEAD_KEY)? {
         return Ok(TreeHeadKey::from_seed(&seed));
     }
@@ -61,7 +64,47 @@ fn parse(json: &str) -> Result<SignedTreeHead, String> {
     SignedTreeHead::from_wire(&wire).map_err(|e| e.to_string())
 }
 
+/// Read the 32-byte tree-head key seed at `path`, or create the file (mode 0600) with a fresh
+/// one when it does not exist.
+pub fn load_or_create_key_file(
+    path: &std::path::Path,
+) -> Result<zeroize::Zeroizing<[u8; 32]>, String> {
+    use std::io::Write;
+    let shown = path.display();
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let bytes = zeroize::Zeroizing::new(bytes);
+            let seed = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                format!("tree-head key file {shown} does not hold exactly 32 bytes")
+            })?;
+            Ok(zeroize::Zeroizing::new(seed))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+            OsRng.fill_bytes(seed.as_mut());
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts
+                .open(path)
+                .map_err(|e| format!("cannot create tree-head key file {shown}: {e}"))?;
+            f.write_all(seed.as_ref())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| format!("cannot write tree-head key file {shown}: {e}"))?;
+            Ok(seed)
+        }
+        Err(e) => Err(format!("cannot read tree-head key file {shown}: {e}")),
+    }
+}
+
 impl Chain {
+    /// Use this seed as the tree-head key instead of the one in the store
+    /// (`--tree-head-key-file`).
+    pub fn set_tree_head_seed(&mut self, seed: zeroize::Zeroizing<[u8; 32]>) {
+        self.tree_head_seed = Some(seed);
+    }
+
     /// The relay's tree-head public key (made on first use).
     pub fn tree_head_key(&mut self, now: u64) -> Result<[u8; 32], StoreError> {
         Ok(key(self, now)?.public())

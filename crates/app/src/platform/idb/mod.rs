@@ -27,6 +27,7 @@ pub mod backup;
 mod chain;
 mod dm;
 mod gate;
+mod heads;
 
 /// Default database name.
 pub const DB_NAME: &str = "postern";

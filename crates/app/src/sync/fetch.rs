@@ -1,0 +1,103 @@
+//! HTTP requests of the sync loop and the error of a failed round (shared by the chain sync view
+//! and the tree-head check).
+use gloo_net::http::{Request, Response};
+use postern_core::sync::parse_retry_after;
+
+use crate::model::chain::{backoff_reason, incomplete_text, Rejected};
+use crate::platform::clock::now_secs;
+
+/// A failed round.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoundError {
+    Http {
+        status: u16,
+        retry_after_s: u64,
+        detail: String,
+    },
+    Unreachable(String),
+    Invalid(Rejected),
+    Storage(String),
+    Worker(String),
+    /// The relay does not hold the stored head; what its answer to our locator says, and
+    /// whether that is a fork (its chain does not extend the verified copy).
+    Resync {
+        fork: bool,
+        reason: String,
+    },
+}
+
+impl RoundError {
+    pub fn reason(&self) -> String {
+        match self {
+            RoundError::Http {
+                status,
+                retry_after_s,
+                detail,
+            } => backoff_reason(Some(*status), *retry_after_s, detail),
+            RoundError::Unreachable(e) => format!("relay unreachable: {e}"),
+            RoundError::Invalid(r) => match r.incomplete {
+                Some(why) => format!(
+                    "the relay serves a view that cannot be verified at event #{} ({}: {}, {}); sync stops after the verified prefix",
+                    r.index,
+                    incomplete_text(why),
+                    r.reason,
+                    r.detail
+                ),
+                None => format!(
+                    "chain refused at event #{}: {} ({})",
+                    r.index, r.reason, r.detail
+                ),
+            },
+            RoundError::Storage(e) => format!("storage: {e}"),
+            RoundError::Worker(e) => format!("verifier: {e}"),
+            RoundError::Resync { reason, .. } => reason.clone(),
+        }
+    }
+}
+
+pub async fn get_text(url: &str) -> Result<String, RoundError> {
+    read_text(Request::get(url).send().await).await
+}
+
+pub async fn post_text(url: &str, body: &impl serde::Serialize) -> Result<String, RoundError> {
+    let req = Request::post(url)
+        .json(body)
+        .map_err(|e| RoundError::Unreachable(e.to_string()))?;
+    read_text(req.send().await).await
+}
+
+async fn read_text(sent: Result<Response, gloo_net::Error>) -> Result<String, RoundError> {
+    let resp = sent.map_err(|e| RoundError::Unreachable(e.to_string()))?;
+    let status = resp.status();
+    let retry = resp.headers().get("retry-after");
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| RoundError::Unreachable(e.to_string()))?;
+    if (200..300).contains(&status) {
+        return Ok(text);
+    }
+    if matches!(status, 502..=504) && !text.starts_with('{') {
+        return Err(RoundError::Unreachable(format!("HTTP {status}")));
+    }
+    let retry_after_s = retry
+        .map(|v| parse_retry_after(&v, now_secs()))
+        .unwrap_or(0);
+    let detail = serde_json::from_str::<postern_core::api::ErrorBody>(&text)
+        .map(|b| format!("{}: {}", b.code, b.detail))
+        .unwrap_or_else(|_| text.chars().take(200).collect());
+    Err(RoundError::Http {
+        status,
+        retry_after_s,
+        detail,
+    })
+}
+
+pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, RoundError> {
+    let text = get_text(url).await?;
+    serde_json::from_str(&text).map_err(|e| RoundError::Http {
+        status: 200,
+        retry_after_s: 0,
+        detail: format!("unreadable answer: {e}"),
+    })
+}
