@@ -57,34 +57,13 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let (mut next, mut head_id) = match head {
+        let (next, mut head_id) = match head {
             Some((i, id)) => (to_u64(i) + 1, id),
             None => (0, genesis.to_string()),
         };
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO infonet_chain (idx, event_id, prev_hash, event_type, node_id, event, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for evt in evts {
-                if next != evt.idx || head_id != evt.prev_hash {
-                    return Err(StoreError::Corrupt(format!(
-                        "chain moved under the relay (stored {next} events)"
-                    )));
-                }
-                insert.execute(params![
-                    to_i64(evt.idx),
-                    evt.event_id,
-                    evt.prev_hash,
-                    evt.event_type,
-                    evt.node_id,
-                    evt.json,
-                    to_i64(now)
-                ])?;
-                next += 1;
-                evt.event_id.clone_into(&mut head_id);
-            }
-        }
+        insert_linked(&tx, evts, next, &mut head_id, now, |next| {
+            format!("chain moved under the relay (stored {next} events)")
+        })?;
         let wake = if replicate {
             let job = Job::Events {
                 events: evts.iter().map(|e| e.json.to_string()).collect(),
@@ -182,4 +161,38 @@ impl Store {
             .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
         Ok((to_u64(nodes), to_u64(msgs)))
     }
+}
+
+/// Insert `evts` at positions `next..` of the chain in `tx`, each checked to sit at its position
+/// and to extend `head` (the id before it, updated as events are inserted); `on_gap(position)`
+/// is the `Corrupt` detail when one does not.
+pub(super) fn insert_linked(
+    tx: &rusqlite::Transaction<'_>,
+    evts: &[NewChainEvent<'_>],
+    mut next: u64,
+    head: &mut String,
+    now: u64,
+    on_gap: impl Fn(u64) -> String,
+) -> Result<(), StoreError> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO infonet_chain (idx, event_id, prev_hash, event_type, node_id, event, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for evt in evts {
+        if next != evt.idx || *head != evt.prev_hash {
+            return Err(StoreError::Corrupt(on_gap(next)));
+        }
+        insert.execute(params![
+            to_i64(evt.idx),
+            evt.event_id,
+            evt.prev_hash,
+            evt.event_type,
+            evt.node_id,
+            evt.json,
+            to_i64(now)
+        ])?;
+        next += 1;
+        evt.event_id.clone_into(head);
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 //! one transaction, queueing the re-linked events for the peers.
 use rusqlite::{params, TransactionBehavior};
 
-use super::chain::NewChainEvent;
+use super::chain::{insert_linked, NewChainEvent};
 use super::error::{to_i64, to_u64};
 use super::outbox::Job;
 use super::{Store, StoreError};
@@ -55,31 +55,10 @@ impl Store {
             "DELETE FROM infonet_chain WHERE idx >= ?1",
             params![to_i64(fork_at)],
         )?;
-        let (mut next, mut head) = (fork_at, before);
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO infonet_chain (idx, event_id, prev_hash, event_type, node_id, event, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for evt in evts {
-                if next != evt.idx || head != evt.prev_hash {
-                    return Err(StoreError::Corrupt(format!(
-                        "adopted branch does not link at position {next}"
-                    )));
-                }
-                insert.execute(params![
-                    to_i64(evt.idx),
-                    evt.event_id,
-                    evt.prev_hash,
-                    evt.event_type,
-                    evt.node_id,
-                    evt.json,
-                    to_i64(now)
-                ])?;
-                next += 1;
-                evt.event_id.clone_into(&mut head);
-            }
-        }
+        let mut head = before;
+        insert_linked(&tx, evts, fork_at, &mut head, now, |next| {
+            format!("adopted branch does not link at position {next}")
+        })?;
         let relinked: Vec<String> = evts
             .get(replicate_from..)
             .unwrap_or_default()
