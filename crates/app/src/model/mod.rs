@@ -9,5 +9,6 @@ pub mod gates;
 pub mod heads;
 pub mod messages;
 pub mod relay_error;
+pub mod route;
 pub mod tabs;
 pub mod wording;
