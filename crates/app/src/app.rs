@@ -22,6 +22,7 @@ use crate::platform::idb::Storage;
 use crate::platform::{dom, route, tabs};
 use crate::session::Session;
 use crate::shell;
+use crate::sync::SyncSummary;
 
 /// How often the mailbox is polled.
 pub const POLL_INTERVAL_MS: u32 = 4_000;
@@ -37,6 +38,8 @@ pub enum Msg {
     Route(Route),
     /// Show or hide the gate details drawer.
     ToggleDrawer,
+    /// The chain sync's compact status for the header.
+    Sync(SyncSummary),
 }
 
 pub struct App {
@@ -48,6 +51,7 @@ pub struct App {
     /// The route's view was applied to the states (false until the first load).
     route_applied: bool,
     drawer_open: bool,
+    sync: Option<SyncSummary>,
     /// Gate messages already seen per gate (for the sidebar's unread count; this tab only).
     gate_seen: HashMap<String, usize>,
     messages_ref: NodeRef,
@@ -298,6 +302,7 @@ impl Component for App {
             route: route::current(),
             route_applied: false,
             drawer_open: shell::wide_screen(),
+            sync: None,
             gate_seen: HashMap::new(),
             messages_ref: NodeRef::default(),
             timer: None,
@@ -328,6 +333,10 @@ impl Component for App {
             Msg::Gates(action) => self.dispatch_gates(ctx, action),
             Msg::Route(r) => {
                 self.apply_route(ctx, r);
+                true
+            }
+            Msg::Sync(s) => {
+                self.sync = Some(s);
                 true
             }
             Msg::ToggleDrawer => {
@@ -369,6 +378,8 @@ impl Component for App {
             gate_dispatch: link.callback(Msg::Gates),
             go: link.callback(Msg::Route),
             toggle_drawer: link.callback(|_| Msg::ToggleDrawer),
+            sync: self.sync.as_ref(),
+            on_sync: link.callback(Msg::Sync),
         });
         match session {
             Some(session) => html! {

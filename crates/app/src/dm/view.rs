@@ -229,7 +229,7 @@ pub fn conversation(s: &DmState, dispatch: &Callback<Action>, messages_ref: &Nod
             if let Some(n) = &s.inbox_note {
                 <p class="banner banner-warn small" role="status">{ n }</p>
             }
-            <ol class="messages" ref={messages_ref.clone()} aria-label="Messages" aria-live="polite">
+            <ol class="messages" ref={messages_ref.clone()} aria-label="Messages" aria-live="polite" tabindex="0">
                 { for bubbles }
             </ol>
             if list.is_empty() {

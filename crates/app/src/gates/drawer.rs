@@ -68,12 +68,12 @@ pub fn drawer(
                                     if e.is_admin() { <span class="tag">{ "admin" }</span> }
                                     if am_admin && node != me && !e.is_admin() {
                                         <button type="button" class="btn btn-small" data-promote-member={label.clone()}
-                                            aria-label={format!("Make {label} an admin")}
+                                            aria-label={format!("Make admin: {label}")}
                                             onclick={dispatch.reform({ let n = node.clone(); move |_| Action::Promote(n.clone()) })}>{ "Make admin" }</button>
                                     }
                                     if am_admin && node != me {
                                         <button type="button" class="btn btn-small btn-danger" data-remove-member={label.clone()}
-                                            aria-label={format!("Remove {label}")}
+                                            aria-label={format!("Remove: {label}")}
                                             onclick={dispatch.reform(move |_| Action::Remove(n2.clone()))}>{ "Remove" }</button>
                                     }
                                 </li>
@@ -83,7 +83,7 @@ pub fn drawer(
                 </section>
                 <section class="gate-history" aria-labelledby="history-h">
                     <h3 id="history-h">{ "Epoch history" }</h3>
-                    <div class="table-wrap">
+                    <div class="table-wrap" role="region" aria-label="Epoch history" tabindex="0">
                         <table>
                             <thead><tr><th scope="col">{ "Epoch" }</th><th scope="col">{ "Reason" }</th><th scope="col">{ "By" }</th><th scope="col">{ "Members" }</th></tr></thead>
                             <tbody>

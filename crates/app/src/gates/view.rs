@@ -122,7 +122,7 @@ pub fn conversation(
                     { format!("You were removed at epoch {n}. Newer messages cannot be read; older ones stay here.") }
                 </p>
             }
-            <ol class="messages gate-messages" aria-label="Gate messages">
+            <ol class="messages gate-messages" aria-label="Gate messages" tabindex="0">
                 { for bubbles }
                 { for s.outbox.posts.iter().filter(|p| p.gate == g.meta.gate_id).map(|p| {
                     let text = d.and_then(|d| opened(&p.gate, 0, d, &p.message)).map(|m| m.body).unwrap_or_default();

@@ -11,6 +11,7 @@ use crate::dm::{self, DmState};
 use crate::gates::{self, drawer, view as gate_view, GatesState};
 use crate::model::route::Route;
 use crate::session::Session;
+use crate::sync::SyncSummary;
 use std::collections::HashMap;
 
 /// Below this width the details drawer starts closed and overlays the conversation.
@@ -48,6 +49,28 @@ pub struct Parts<'a> {
     pub gate_dispatch: Callback<gates::Action>,
     pub go: Callback<Route>,
     pub toggle_drawer: Callback<()>,
+    pub sync: Option<&'a SyncSummary>,
+    pub on_sync: Callback<SyncSummary>,
+}
+
+/// The header's chain status: a link to the Network page.
+fn sync_pill(p: &Parts) -> Html {
+    let Some(s) = p.sync else { return html! {} };
+    let (state, text) = match (s.alarm, s.state) {
+        (true, _) => ("alarm", "Relay alarm: see Network".to_string()),
+        (_, "verified") => (
+            "verified",
+            format!("Chain verified ({} events)", s.verified),
+        ),
+        (_, "verifying") => ("verifying", "Chain: verifying…".to_string()),
+        (_, "unverified") => ("unverified", "Chain: not synced yet".to_string()),
+        (_, "partial") => ("partial", format!("Chain: {} events checked", s.verified)),
+        _ => ("problem", "Chain problem: see Network".to_string()),
+    };
+    html! {
+        <a id="header-sync" class={classes!("sync-pill", state)} data-state={state} href="#/network"
+            onclick={link(&p.go, Route::Network)}>{ text }</a>
+    }
 }
 
 /// A link's click: show `route` now (the browser then updates the fragment and history).
@@ -76,10 +99,12 @@ fn header(p: &Parts) -> Html {
     let s = p.dm;
     html! {
         <header class="topbar">
-            <a class="brand" href="#/" onclick={link(&p.go, Route::Home)} aria-label="Postern: chats">
-                <img src="/icon.svg" alt="" width="28" height="28" />
-                <span class="brand-name">{ "Postern" }</span>
-            </a>
+            <h1 class="brand-h">
+                <a class="brand" href="#/" onclick={link(&p.go, Route::Home)}>
+                    <img src="/icon.svg" alt="" width="28" height="28" />
+                    { "Postern" }
+                </a>
+            </h1>
             <nav class="topnav" aria-label="Sections">
                 { nav_link(p, "nav-chats", Route::Home, "Chats") }
                 { nav_link(p, "nav-sync", Route::Network, "Network") }
@@ -87,6 +112,7 @@ fn header(p: &Parts) -> Html {
             </nav>
             <div class="status-line">
                 { dm::view::relay_status(s) }
+                { sync_pill(p) }
                 <p class="relay tab-role muted small" id="tab-role" data-role={s.role.as_str()}
                     title="Only one tab of this browser talks to the relay in the background; the others follow it">
                     { s.role.label() }
@@ -189,7 +215,8 @@ pub fn page(p: &Parts) -> Html {
                         <h2 id="network-page-h" class="page-title" tabindex="-1">{ "Network" }</h2>
                         <p class="hint">{ "This browser keeps its own verified copy of the Infonet's public chain and checks each relay's signed tree head against it." }</p>
                         if let Some(session) = p.session {
-                            <crate::sync::SyncView storage={session.storage.clone()} active={session.leader()} />
+                            <crate::sync::SyncView storage={session.storage.clone()} active={session.leader()} on_status={p.on_sync.clone()} />
+                            if on_page(Route::Network) { <crate::sync::peers::RelayPeers /> }
                         }
                     </div>
                 </main>

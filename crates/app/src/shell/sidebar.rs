@@ -94,16 +94,6 @@ fn items(p: &Parts) -> Vec<Item> {
 fn row(it: Item, p: &Parts) -> Html {
     let active = *p.route == it.route;
     let href = it.route.hash();
-    let label = format!(
-        "{}: {}{}",
-        it.kind,
-        it.name,
-        if it.unread > 0 {
-            format!(", {} unread", it.unread)
-        } else {
-            String::new()
-        }
-    );
     let gate = it.kind == "Gate";
     let (name, id) = it.data;
     let icon = if gate { "#" } else { "@" };
@@ -120,17 +110,16 @@ fn row(it: Item, p: &Parts) -> Html {
     html! {
         <li class={classes!("conv-item", it.class, active.then_some("active"))}
             data-contact={dm_name} data-node-id={dm_id} data-gate={gate_name} data-gate-id={gate_id}>
-            <a href={href} onclick={link(&p.go, it.route.clone())} aria-current={active.then_some("page")}
-                aria-label={label}>
+            <a href={href} onclick={link(&p.go, it.route.clone())} aria-current={active.then_some("page")}>
                 <span class="avatar" aria-hidden="true">{ icon }</span>
                 <span class="conv-text">
                     <span class="conv-line">
-                        <span class="contact-name">{ &it.name }</span>
+                        <span class="contact-name"><span class="visually-hidden">{ format!("{}: ", it.kind) }</span>{ &it.name }</span>
                         if it.at > 0 { <span class="conv-time muted small">{ format_clock(it.at) }</span> }
                     </span>
                     <span class="conv-line">
                         <span class="conv-preview muted small">{ &it.preview }</span>
-                        if it.unread > 0 { <span class="badge">{ it.unread }</span> }
+                        if it.unread > 0 { <span class="badge">{ it.unread }<span class="visually-hidden">{ " unread" }</span></span> }
                     </span>
                 </span>
             </a>
@@ -156,7 +145,7 @@ pub fn sidebar(p: &Parts) -> Html {
                             <span class="conv-text">
                                 <span class="conv-line">
                                     <span class="contact-name">{ "All messages" }</span>
-                                    if all_unread > 0 { <span class="badge" aria-label={format!("{all_unread} unread")}>{ all_unread }</span> }
+                                    if all_unread > 0 { <span class="badge">{ all_unread }<span class="visually-hidden">{ " unread" }</span></span> }
                                 </span>
                             </span>
                         </a>
