@@ -83,7 +83,7 @@ pub fn drawer(
                 </section>
                 <section class="gate-history" aria-labelledby="history-h">
                     <h3 id="history-h">{ "Epoch history" }</h3>
-                    <div class="table-wrap" role="region" aria-label="Epoch history" tabindex="0">
+                    <div class="table-wrap" role="region" aria-label="Epoch history table" tabindex="0">
                         <table>
                             <thead><tr><th scope="col">{ "Epoch" }</th><th scope="col">{ "Reason" }</th><th scope="col">{ "By" }</th><th scope="col">{ "Members" }</th></tr></thead>
                             <tbody>

@@ -2,17 +2,16 @@
 //! the sidebar ([`sidebar`]) and the view of the route: a conversation pane (DM or gate, with
 //! the gate details drawer), the settings page or the network page. Settings and Network stay
 //! mounted while hidden so their state (backup forms, the chain sync loop) lives on.
+mod parts;
 mod sidebar;
 
-use postern_core::Identity;
+pub use parts::{link, Parts};
+
 use yew::prelude::*;
 
 use crate::dm::{self, DmState};
-use crate::gates::{self, drawer, view as gate_view, GatesState};
+use crate::gates::{self, drawer, view as gate_view};
 use crate::model::route::Route;
-use crate::session::Session;
-use crate::sync::SyncSummary;
-use std::collections::HashMap;
 
 /// Below this width the details drawer starts closed and overlays the conversation.
 const WIDE_PX: f64 = 1000.0;
@@ -35,24 +34,6 @@ pub fn heading_id(route: &Route) -> &'static str {
     }
 }
 
-/// Everything the page is drawn from (borrowed from the root component).
-pub struct Parts<'a> {
-    pub dm: &'a DmState,
-    pub gates: &'a GatesState,
-    pub route: &'a Route,
-    pub drawer_open: bool,
-    pub gate_seen: &'a HashMap<String, usize>,
-    pub identity: Option<&'a Identity>,
-    pub session: Option<&'a Session>,
-    pub messages_ref: &'a NodeRef,
-    pub dm_dispatch: Callback<dm::Action>,
-    pub gate_dispatch: Callback<gates::Action>,
-    pub go: Callback<Route>,
-    pub toggle_drawer: Callback<()>,
-    pub sync: Option<&'a SyncSummary>,
-    pub on_sync: Callback<SyncSummary>,
-}
-
 /// The header's chain status: a link to the Network page.
 fn sync_pill(p: &Parts) -> Html {
     let Some(s) = p.sync else { return html! {} };
@@ -71,17 +52,6 @@ fn sync_pill(p: &Parts) -> Html {
         <a id="header-sync" class={classes!("sync-pill", state)} data-state={state} href="#/network"
             onclick={link(&p.go, Route::Network)}>{ text }</a>
     }
-}
-
-/// A link's click: show `route` now (the browser then updates the fragment and history).
-/// Modified clicks (new tab/window) are left to the browser.
-pub fn link(go: &Callback<Route>, route: Route) -> Callback<MouseEvent> {
-    let go = go.clone();
-    Callback::from(move |e: MouseEvent| {
-        if !(e.ctrl_key() || e.meta_key() || e.shift_key() || e.button() != 0) {
-            go.emit(route.clone());
-        }
-    })
 }
 
 fn nav_link(p: &Parts, id: &'static str, route: Route, text: &'static str) -> Html {

@@ -4,7 +4,7 @@
 //! channels) mount here as further `Item` kinds or sections.
 use yew::prelude::*;
 
-use super::{link, Parts};
+use super::parts::{link, Parts};
 use crate::dm::view::add_contact;
 use crate::gates::{self, view as gate_view};
 use crate::model::contacts::short_node_id;
