@@ -45,7 +45,7 @@ pub fn explain_send_error(e: &RelayError, recipient: &str) -> String {
 /// `#send-status` wording when a message was queued because the relay is unreachable.
 /// Never contains the word "sent".
 pub fn explain_queued() -> String {
-    "Can't reach the relay. Your message is sealed and kept in this browser; it goes out \
+    "Can't reach the relay. Your message is sealed and queued in this browser; it goes out \
      automatically when the relay is back."
         .to_string()
 }
