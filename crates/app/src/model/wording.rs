@@ -82,7 +82,10 @@ mod tests {
             detail: detail.into(),
         };
         let cases = [
-            (RelayError::Unreachable("TypeError".into()), "reach the relay"),
+            (
+                RelayError::Unreachable("TypeError".into()),
+                "reach the relay",
+            ),
             (api(codes::RECIPIENT_UNKNOWN, ""), "has not opened Postern"),
             (api(codes::SENDER_CAP_REACHED, ""), "2 unread messages"),
             (

@@ -39,4 +39,3 @@ pub fn link(go: &Callback<Route>, route: Route) -> Callback<MouseEvent> {
         }
     })
 }
-
