@@ -97,8 +97,8 @@ pub async fn register(id: &Identity) -> Result<RegisterResponse, RelayError> {
     let body = RegisterRequest {
         auth,
         dh_pub_key: b64::encode_std(dh.as_bytes()),
-        // The relay does not store bindings yet (issue 14 item 1, relay part).
-        binding: None,
+        // The relay checks it and serves it from `pubkey` (identity v2).
+        binding: id.public().binding().map(|b| b64::encode_std(b)),
     };
     post(PATH_REGISTER, &body).await
 }

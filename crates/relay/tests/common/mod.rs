@@ -231,7 +231,7 @@ impl Relay {
             &RegisterRequest {
                 auth,
                 dh_pub_key: b64::encode_std(dh.as_bytes()),
-                binding: None,
+                binding: id.public().binding().map(|b| b64::encode_std(b)),
             },
         )
     }
@@ -241,9 +241,7 @@ impl Relay {
         let r = self.get(&format!("{PATH_PUBKEY}?node_id={}", urlencode(node_id)));
         assert_eq!(r.status, 200, "{}", r.body);
         let p: PubkeyResponse = r.json_as();
-        let ed = b64::decode_std_array::<32>(&p.public_key).unwrap();
-        let x = b64::decode_std_array::<32>(&p.dh_pub_key).unwrap();
-        let public = PublicIdentity::from_keys(&ed, x).unwrap();
+        let public = p.identity().unwrap();
         assert_eq!(public.node_id(), node_id);
         public
     }
