@@ -15,6 +15,26 @@ use serde_json::Value;
 
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long [`wait_for`] waits for a condition before failing the test.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// Poll `cond` until it holds; fail the test naming `what` after [`WAIT`].
+pub fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    wait_within(what, WAIT, cond)
+}
+
+/// Poll `cond` until it holds; fail the test naming `what` after `deadline`.
+pub fn wait_within(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + deadline;
+    while Instant::now() < end {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("timed out waiting for {what}");
+}
+
 pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
