@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{wait_for, Mesh, Relay};
 use postern_core::api::dm::{DeliveryState, StatusResponse, MAX_STATUS_IDS, PATH_DM_STATUS};
 use postern_core::{dm, Identity};

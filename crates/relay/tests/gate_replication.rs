@@ -7,8 +7,6 @@
 mod common;
 mod spy;
 
-use std::time::{Duration, Instant};
-
 use common::{now, wait_for, Mesh, Relay, Resp, MESH_SECRET};
 use postern_core::api::gate::*;
 use postern_core::auth::{sign_request_for, Action};

@@ -12,7 +12,7 @@ mod spy;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{wait_within, Mesh, Relay, Resp, MESH_SECRET};
 use postern_core::api::infonet::{PATH_MERKLE, PATH_PRIVATE_STATUS, PATH_STATUS, PATH_SYNC};

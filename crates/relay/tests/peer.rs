@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{now, wait_within, Mesh, Relay, Resp};
 use postern_core::api::gate::PATH_PEER_PULL as GATE_PEER_PULL;

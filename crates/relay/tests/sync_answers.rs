@@ -6,8 +6,6 @@
 mod common;
 mod spy;
 
-use std::time::{Duration, Instant};
-
 use common::{wait_for, Relay, Resp};
 use postern_core::api::infonet::{SyncGetResponse, PATH_APPEND, PATH_STATUS, PATH_SYNC};
 use postern_core::canonical::GENESIS_HASH;

@@ -5,8 +5,6 @@
 mod common;
 mod spy;
 
-use std::time::{Duration, Instant};
-
 use common::{wait_for, Relay};
 use serde_json::Value;
 use spy::Spy;

@@ -10,7 +10,6 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use common::{wait_for, Mesh, Relay, Resp};
 use postern_core::api::heads::{
