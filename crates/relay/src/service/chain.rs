@@ -26,6 +26,7 @@ use postern_core::verify::{
     build_locator, match_locator, verify_key_rotation_claim, ChainState, EventRejection,
     FailReason, LocatorMatch, VerifyOptions, DEFAULT_MAX_EVENT_AGE_S,
 };
+use postern_core::StatementKey;
 
 use crate::store::{NewChainEvent, Store, StoreError};
 
@@ -472,9 +473,10 @@ impl Chain {
             let Ok(old) = ChainEvent::from_value(&v) else {
                 continue;
             };
+            // The same statement (core's key: node, sequence, signature), whatever head it
+            // was linked onto, plus what else the signature covers.
             if old.event_type == evt.event_type
-                && old.sequence_int() == evt.sequence_int()
-                && old.signature == evt.signature
+                && StatementKey::of_event(&old) == StatementKey::of_event(evt)
                 && old.public_key == evt.public_key
                 && old.network_id == evt.network_id
                 && old.payload.to_canonical() == evt.payload.to_canonical()
