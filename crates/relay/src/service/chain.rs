@@ -529,6 +529,28 @@ mod tests {
     }
 
     #[test]
+    fn a_channel_post_built_by_core_appends_once_and_its_retry_is_a_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_780_000_000;
+        let mut c = Chain::open(Store::open(dir.path()).unwrap()).unwrap();
+        let me = postern_core::Identity::from_secrets(&[7; 32], &[8; 32]);
+        let req = postern_core::build_post(&me, "LongFast", "hello", 1_780_000_000_123).unwrap();
+        let first = c.append(req.clone(), now, now as f64).unwrap().unwrap();
+        assert!(!first.duplicate);
+        let again = c
+            .append(req.clone(), now + 5, now as f64 + 5.0)
+            .unwrap()
+            .unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.event.event_id, first.event.event_id);
+        assert_eq!(
+            StatementKey::of_event(&again.event),
+            StatementKey::of_request(&req)
+        );
+        assert_eq!(c.head().1, 1, "the retry added nothing");
+    }
+
+    #[test]
     fn one_chain_append_reload_retry_and_public_view() {
         let dir = tempfile::tempdir().unwrap();
         let now = 1_780_000_000;
