@@ -148,6 +148,14 @@ pub async fn ack(id: &Identity, msg_ids: &[String]) -> Result<u64, RelayError> {
     Ok(removed)
 }
 
+/// Append an author-signed public event (`POST /api/infonet/append`); a retry of a statement
+/// already on the chain is answered with the stored event (`duplicate`), never stored twice.
+pub async fn infonet_append(
+    req: &api::infonet::AppendRequest,
+) -> Result<api::infonet::AppendResponse, RelayError> {
+    post(api::infonet::PATH_APPEND, req).await
+}
+
 /// Publish a signed epoch record (genesis or the next epoch).
 pub async fn gate_publish_epoch(
     record: postern_core::gate::EpochRecord,
