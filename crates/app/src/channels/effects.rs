@@ -15,7 +15,9 @@ use crate::platform::relay_client as relay;
 pub async fn run(effect: Effect, storage: Rc<Storage>) -> Option<Action> {
     match effect {
         Effect::Read { count, head } => Some(Action::Read(read(&storage, count, &head).await)),
-        Effect::Queue(p) => Some(Action::Queued(store(&storage, &p).await.map(|()| p))),
+        Effect::Queue(p) => Some(Action::Queued(
+            store(&storage, &p).await.map(|()| Box::new(p)),
+        )),
         Effect::Persist(p) => {
             let _ = store(&storage, &p).await;
             None

@@ -73,7 +73,7 @@ pub enum Action {
     OpenChannel,
     Send,
     /// A post composed here was stored in the outbox (or could not be).
-    Queued(Result<QueuedPost, String>),
+    Queued(Result<Box<QueuedPost>, String>),
     /// One flush: each request's statement key and the relay's answer.
     Flushed(Vec<(StatementKey, Result<AppendResponse, RelayError>)>),
 }
@@ -210,6 +210,7 @@ impl ChannelsModel {
             }
             Action::Send => self.send(env),
             Action::Queued(Ok(post)) => {
+                let post = *post;
                 self.sending = false;
                 self.draft.clear();
                 self.status = Some((false, format!("Posting to {}…", post.channel)));
@@ -405,7 +406,7 @@ mod tests {
         let Some(Effect::Queue(p)) = m.take_effects().pop() else {
             panic!("queued")
         };
-        m.reduce(Action::Queued(Ok(p.clone())), env);
+        m.reduce(Action::Queued(Ok(Box::new(p.clone()))), env);
         p
     }
 
