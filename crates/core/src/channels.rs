@@ -423,6 +423,11 @@ mod tests {
         let alice = Identity::generate(&mut OsRng);
         let r = build_post(&alice, " LongFast ", "hello channel", 42).unwrap();
         assert_eq!(r.payload.get("channel"), Some(&Value::from("LongFast")));
+        let body: AppendRequest = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(
+            body, r,
+            "the body the browser sends reads back as the request"
+        );
         let mut one = ChainState::new();
         let e1 = append(&mut one, &r, 1_700_000_000.25);
         // Another relay's chain with one foreign event first: the same request is re-linked

@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use postern_core::channels::{MESSAGE_TYPE, REPORT_TYPE, VOTE_TYPE};
-use postern_core::{ChainEvent, StatementKey};
+use postern_core::ChainEvent;
 
 use crate::model::channels::{Action, Effect, QueuedPost, ReadOut};
 use crate::model::delivery::RelayError;
@@ -26,15 +26,15 @@ pub async fn run(effect: Effect, storage: Rc<Storage>) -> Option<Action> {
             let _ = storage.delete_channel_post(&key).await;
             None
         }
-        Effect::Flush(requests) => {
-            let mut out = Vec::with_capacity(requests.len());
+        Effect::Flush(posts) => {
+            let mut out = Vec::with_capacity(posts.len());
             let mut down: Option<RelayError> = None;
-            for r in requests {
-                let key = StatementKey::of_request(&r);
+            for p in posts {
+                let key = p.key();
                 // Oldest first; once the relay is unreachable the rest wait for the next try.
                 let result = match &down {
                     Some(e) => Err(e.clone()),
-                    None => relay::infonet_append(&r).await,
+                    None => relay::infonet_append(&p.body).await,
                 };
                 if let Err(e) = &result {
                     if e.is_unreachable() {

@@ -63,7 +63,7 @@ fn pending_post(p: &QueuedPost) -> Html {
     };
     html! {
         <li class="channel-post pending" data-channel-post="" data-state={p.state.as_str()}
-            data-verified="false" data-sequence={p.request.sequence.to_string()}>
+            data-verified="false" data-sequence={p.sequence.to_string()}>
             <div class="post-meta small">
                 <span class="post-author">{ "you" }</span>{ " · " }
                 <span class="delivery muted">{ label }</span>

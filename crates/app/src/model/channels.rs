@@ -2,7 +2,6 @@
 //! the public-post outbox (queued, retried with the DM outbox's backoff, matched to the chain by
 //! statement key — node, sequence, signature — never by event id), the selected channel and the
 //! post form. Pure; `channels::effects` runs the I/O it asks for.
-use postern_core::api::infonet::{AppendRequest, AppendResponse};
 use postern_core::channels::{build_post, group, next_sequence, Board, DEFAULT_CHANNEL};
 use postern_core::{ChainEvent, Identity, StatementKey};
 use serde::{Deserialize, Serialize};
@@ -32,10 +31,13 @@ impl PostState {
 }
 
 /// One public post in the outbox (stored sealed in IndexedDB like every record).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuedPost {
-    /// The signed append request, sent unchanged on every retry.
-    pub request: AppendRequest,
+    /// The signed append request's body (core's exact JSON), sent unchanged on every retry.
+    pub body: String,
+    pub node_id: String,
+    pub sequence: u64,
+    pub signature: String,
     pub channel: String,
     pub text: String,
     pub queued_ms: u64,
@@ -46,12 +48,16 @@ pub struct QueuedPost {
 
 impl QueuedPost {
     pub fn key(&self) -> StatementKey {
-        StatementKey::of_request(&self.request)
+        StatementKey {
+            node_id: self.node_id.clone(),
+            sequence: self.sequence.to_string(),
+            signature: self.signature.clone(),
+        }
     }
 
     /// IndexedDB record key: the sequence, unique per author (all posts here are mine).
     pub fn record_key(&self) -> String {
-        format!("{:020}", self.request.sequence)
+        format!("{:020}", self.sequence)
     }
 }
 
@@ -74,8 +80,9 @@ pub enum Action {
     Send,
     /// A post composed here was stored in the outbox (or could not be).
     Queued(Result<Box<QueuedPost>, String>),
-    /// One flush: each request's statement key and the relay's answer.
-    Flushed(Vec<(StatementKey, Result<AppendResponse, RelayError>)>),
+    /// One flush: each post's statement key and the relay's answer (`Ok`: stored, or already
+    /// on the chain and answered as a duplicate).
+    Flushed(Vec<(StatementKey, Result<(), RelayError>)>),
 }
 
 /// I/O the reducer asks for; `Read`, `Queue` and `Flush` answer with an [`Action`].
@@ -89,8 +96,8 @@ pub enum Effect {
     Persist(QueuedPost),
     /// Remove a post from the outbox (by record key): its statement is on the chain.
     Delete(String),
-    /// Append these requests, oldest first (→ `Flushed`).
-    Flush(Vec<AppendRequest>),
+    /// Append these posts, oldest first (→ `Flushed`).
+    Flush(Vec<QueuedPost>),
 }
 
 pub struct Env<'a> {
@@ -239,7 +246,7 @@ impl ChannelsModel {
         let last = self
             .outbox
             .iter()
-            .map(|p| p.request.sequence)
+            .map(|p| p.sequence)
             .chain(self.board.last_sequence.get(&me).copied())
             .max()
             .unwrap_or(0);
@@ -248,7 +255,10 @@ impl ChannelsModel {
             Ok(request) => {
                 self.sending = true;
                 self.effects.push(Effect::Queue(QueuedPost {
-                    request,
+                    body: request.to_json(),
+                    node_id: request.node_id,
+                    sequence: request.sequence,
+                    signature: request.signature,
                     channel: self.selected.trim().to_string(),
                     text: self.draft.clone(),
                     queued_ms: env.now_ms,
@@ -288,11 +298,11 @@ impl ChannelsModel {
         if !env.leader || self.flushing || env.now_ms < self.next_retry_ms {
             return;
         }
-        let batch: Vec<AppendRequest> = self
+        let batch: Vec<QueuedPost> = self
             .outbox
             .iter()
             .filter(|p| p.state == PostState::Queued)
-            .map(|p| p.request.clone())
+            .cloned()
             .collect();
         if batch.is_empty() {
             return;
@@ -303,7 +313,7 @@ impl ChannelsModel {
 
     fn on_flushed(
         &mut self,
-        results: Vec<(StatementKey, Result<AppendResponse, RelayError>)>,
+        results: Vec<(StatementKey, Result<(), RelayError>)>,
         env: &Env,
     ) -> bool {
         self.flushing = false;
@@ -311,14 +321,6 @@ impl ChannelsModel {
         for (key, result) in results {
             let Some(p) = self.outbox.iter_mut().find(|p| p.key() == key) else {
                 continue;
-            };
-            let result = match result {
-                Ok(r) if !r.ok => Err(RelayError::Api {
-                    status: 200,
-                    code: "refused".into(),
-                    detail: r.detail.unwrap_or_default(),
-                }),
-                other => other,
             };
             match result {
                 Ok(_) => {
@@ -372,32 +374,20 @@ mod tests {
     use postern_core::json::Value;
     use rand_core::OsRng;
 
-    /// The event a relay stores for `r`, linked onto `prev` (what a rebase changes).
-    fn on_chain(r: &AppendRequest, prev: &str, ts: f64) -> ChainEvent {
-        let mut e = ChainEvent {
-            event_id: String::new(),
-            prev_hash: prev.into(),
-            event_type: r.event_type.clone(),
-            node_id: r.node_id.clone(),
-            payload: r.payload.clone(),
-            timestamp: Value::Float(ts),
-            sequence: Value::from(r.sequence),
-            signature: r.signature.clone(),
-            network_id: r.network_id.clone(),
-            public_key: r.public_key.clone(),
-            public_key_algo: r.public_key_algo.clone(),
-            protocol_version: r.protocol_version.clone(),
-        };
+    /// The event a relay stores for the queued post `p`, linked onto `prev` (what a rebase
+    /// changes): the request body carries the event's signed fields under the same names.
+    fn on_chain(p: &QueuedPost, prev: &str, ts: f64) -> ChainEvent {
+        let v = postern_core::json::parse(p.body.as_bytes()).unwrap();
+        let mut e = ChainEvent::from_value(&v).unwrap();
+        e.prev_hash = prev.into();
+        e.timestamp = Value::Float(ts);
         e.event_id = e.computed_event_id();
+        assert_eq!(StatementKey::of_event(&e), p.key());
         e
     }
 
-    fn ok(e: &ChainEvent) -> Result<AppendResponse, RelayError> {
-        Ok(AppendResponse {
-            ok: true,
-            event: Some(e.clone()),
-            detail: None,
-        })
+    fn ok(_e: &ChainEvent) -> Result<(), RelayError> {
+        Ok(())
     }
 
     fn queue(m: &mut ChannelsModel, env: &Env, text: &str) -> QueuedPost {
@@ -421,9 +411,9 @@ mod tests {
         let mut m = ChannelsModel::new();
         let p = queue(&mut m, &env, "hello");
         assert_eq!(p.channel, DEFAULT_CHANNEL);
-        assert_eq!(p.request.sequence, 1_000_000);
+        assert_eq!(p.sequence, 1_000_000);
         let fx = m.take_effects();
-        assert_eq!(fx, vec![Effect::Flush(vec![p.request.clone()])]);
+        assert_eq!(fx, vec![Effect::Flush(vec![p.clone()])]);
         m.reduce(
             Action::Flushed(vec![(p.key(), Err(RelayError::Unreachable("down".into())))]),
             &env,
@@ -444,11 +434,8 @@ mod tests {
         assert!(m.take_effects().is_empty());
         env.now_ms += 1000 * outbox_retry_delay_s(1, 0);
         m.reduce(Action::Read(Ok(read)), &env);
-        assert_eq!(
-            m.take_effects(),
-            vec![Effect::Flush(vec![p.request.clone()])]
-        );
-        let stored = on_chain(&p.request, "aa", 1.0);
+        assert_eq!(m.take_effects(), vec![Effect::Flush(vec![p.clone()])]);
+        let stored = on_chain(&p, "aa", 1.0);
         m.reduce(Action::Flushed(vec![(p.key(), ok(&stored))]), &env);
         let fx = m.take_effects();
         assert!(matches!(&fx[..], [Effect::Persist(q)] if q.state == PostState::Sent));
@@ -480,13 +467,13 @@ mod tests {
         let mut m = ChannelsModel::new();
         let p = queue(&mut m, &env, "survives a rebase");
         m.take_effects();
-        let first = on_chain(&p.request, "aa", 1.0);
+        let first = on_chain(&p, "aa", 1.0);
         m.reduce(Action::Flushed(vec![(p.key(), ok(&first))]), &env);
         let Some(Effect::Persist(sent)) = m.take_effects().pop() else {
             panic!("persisted")
         };
         // The relay re-linked it onto another head: new prev_hash and event id, same statement.
-        let rebased = on_chain(&p.request, "bb", 2.0);
+        let rebased = on_chain(&p, "bb", 2.0);
         assert_ne!(rebased.event_id, first.event_id);
         m.reduce(
             Action::Read(Ok(ReadOut {
@@ -504,7 +491,7 @@ mod tests {
         // The next post goes above the chain's sequence even with a clock behind it.
         let env = Env { now_ms: 1, ..env };
         let q = queue(&mut m, &env, "next");
-        assert_eq!(q.request.sequence, p.request.sequence + 1);
+        assert_eq!(q.sequence, p.sequence + 1);
     }
 
     #[test]
@@ -523,7 +510,7 @@ mod tests {
             Action::Flushed(vec![(p.key(), Err(RelayError::Unreachable("x".into())))]),
             &env,
         );
-        let e = on_chain(&p.request, "cc", 3.0);
+        let e = on_chain(&p, "cc", 3.0);
         m.reduce(
             Action::Read(Ok(ReadOut {
                 chain: Some((1, e.event_id.clone(), vec![e])),
