@@ -77,5 +77,9 @@ async fn read(storage: &Storage, count: u64, head: &str) -> Result<ReadOut, Stri
             .collect();
         Some((cursor.count, cursor.head, events))
     };
-    Ok(ReadOut { chain, outbox })
+    Ok(ReadOut {
+        chain,
+        outbox,
+        sync_ok_at: cursor.scheduler.last_sync_ok_at,
+    })
 }

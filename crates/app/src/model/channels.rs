@@ -67,6 +67,9 @@ impl QueuedPost {
 pub struct ReadOut {
     pub chain: Option<(u64, String, Vec<ChainEvent>)>,
     pub outbox: Vec<QueuedPost>,
+    /// When the chain sync last reached the relay (UNIX seconds, 0: never). A newer success
+    /// means the relay is back: queued posts are retried at once, whatever the backoff.
+    pub sync_ok_at: u64,
 }
 
 pub enum Action {
@@ -124,6 +127,7 @@ pub struct ChannelsModel {
     /// The relay answered the last flush (`Some(true)`), or was unreachable (`Some(false)`).
     pub online: Option<bool>,
     reading: bool,
+    sync_ok_at: u64,
     flushing: bool,
     failures: u64,
     next_retry_ms: u64,
@@ -275,6 +279,10 @@ impl ChannelsModel {
         if let Some((count, head, events)) = out.chain {
             self.board = group(events.iter().map(|e| (e, true)));
             self.chain = (count, head);
+        }
+        if out.sync_ok_at > self.sync_ok_at {
+            self.sync_ok_at = out.sync_ok_at;
+            self.next_retry_ms = 0;
         }
         // IndexedDB is the truth for the outbox (other tabs queue into it too); a post whose
         // statement is on the chain — under whatever event id — leaves it.
@@ -428,12 +436,26 @@ mod tests {
         let read = ReadOut {
             chain: None,
             outbox: vec![p.clone()],
+            sync_ok_at: 0,
         };
         m.take_effects();
         m.reduce(Action::Read(Ok(read.clone())), &env);
         assert!(m.take_effects().is_empty());
         env.now_ms += 1000 * outbox_retry_delay_s(1, 0);
-        m.reduce(Action::Read(Ok(read)), &env);
+        m.reduce(Action::Read(Ok(read.clone())), &env);
+        assert_eq!(m.take_effects(), vec![Effect::Flush(vec![p.clone()])]);
+        m.reduce(
+            Action::Flushed(vec![(p.key(), Err(RelayError::Unreachable("down".into())))]),
+            &env,
+        );
+        m.reduce(Action::Read(Ok(read.clone())), &env);
+        assert!(m.take_effects().is_empty(), "backing off");
+        // The chain sync reached the relay again: retried at once.
+        let back = ReadOut {
+            sync_ok_at: 7,
+            ..read
+        };
+        m.reduce(Action::Read(Ok(back)), &env);
         assert_eq!(m.take_effects(), vec![Effect::Flush(vec![p.clone()])]);
         let stored = on_chain(&p, "aa", 1.0);
         m.reduce(Action::Flushed(vec![(p.key(), ok(&stored))]), &env);
@@ -449,6 +471,7 @@ mod tests {
             Action::Read(Ok(ReadOut {
                 chain: None,
                 outbox: vec![sent.clone()],
+                sync_ok_at: 0,
             })),
             &env,
         );
@@ -479,6 +502,7 @@ mod tests {
             Action::Read(Ok(ReadOut {
                 chain: Some((2, rebased.event_id.clone(), vec![rebased.clone()])),
                 outbox: vec![sent.clone()],
+                sync_ok_at: 0,
             })),
             &env,
         );
@@ -515,6 +539,7 @@ mod tests {
             Action::Read(Ok(ReadOut {
                 chain: Some((1, e.event_id.clone(), vec![e])),
                 outbox: vec![p.clone()],
+                sync_ok_at: 0,
             })),
             &Env {
                 now_ms: u64::MAX / 2,
@@ -545,6 +570,7 @@ mod tests {
             Action::Read(Ok(ReadOut {
                 chain: None,
                 outbox: vec![p.clone()],
+                sync_ok_at: 0,
             })),
             &leader,
         );
