@@ -1,8 +1,8 @@
 //! Public channels: verified public `message` events grouped by channel into timelines, votes
 //! and abuse reports attached to what they target, and the signed public post a client appends.
 //!
-//! A post is identified across fork rebases by its [`StatementKey`] (node id, sequence,
-//! signature): the relay owns `prev_hash`, `timestamp` and `event_id` and may re-link a pending
+//! A post is identified across fork rebases by its [`Statement`] (node id, type, sequence,
+//! signature; the fork rule's key): the relay owns `prev_hash`, `timestamp` and `event_id` and may re-link a pending
 //! event onto another head (issue 13), but never changes what the author signed.
 use std::collections::BTreeMap;
 
@@ -12,6 +12,7 @@ use crate::api::infonet::AppendRequest;
 use crate::append::normalize_for_append;
 use crate::canonical::{signature_string_with_network, NETWORK_ID, PROTOCOL_VERSION};
 use crate::event::ChainEvent;
+pub use crate::fork::Statement;
 use crate::json::{py_strip, Value};
 use crate::schema::{SchemaError, MAX_PUBLIC_MESSAGE_BYTES};
 use crate::signature::ALGO_ED25519;
@@ -30,32 +31,14 @@ pub const VOTE_TYPE: &str = "vote";
 /// Event type of an abuse report.
 pub const REPORT_TYPE: &str = "abuse_report";
 
-/// What identifies one signed statement whatever head it was linked onto: the author's node
-/// id, the sequence (as its decimal rendering) and the signature. Never the event id.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StatementKey {
-    pub node_id: String,
-    pub sequence: String,
-    pub signature: String,
-}
-
-impl StatementKey {
-    /// The key of an event on the chain.
-    pub fn of_event(e: &ChainEvent) -> Self {
-        StatementKey {
-            node_id: e.node_id.clone(),
-            sequence: e.sequence_value().to_string(),
-            signature: e.signature.clone(),
-        }
-    }
-
-    /// The key of an append request (what the event will carry once appended).
-    pub fn of_request(r: &AppendRequest) -> Self {
-        StatementKey {
-            node_id: r.node_id.clone(),
-            sequence: r.sequence.to_string(),
-            signature: r.signature.clone(),
-        }
+/// The statement an append request will carry once appended (core's [`Statement`]: node id,
+/// type, sequence, signature), the same whatever head the relay links it onto.
+pub fn request_statement(r: &AppendRequest) -> Statement {
+    Statement {
+        node_id: r.node_id.clone(),
+        event_type: r.event_type.clone(),
+        sequence: i128::from(r.sequence),
+        signature: r.signature.to_ascii_lowercase(),
     }
 }
 
@@ -173,7 +156,7 @@ pub struct Notes {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelPost {
     pub event_id: String,
-    pub key: StatementKey,
+    pub key: Statement,
     /// Author node id.
     pub node_id: String,
     /// The relay's timestamp (UNIX seconds, 0 when absent).
@@ -209,7 +192,7 @@ impl Board {
     }
 
     /// Is this statement on the chain (in any channel, whatever its event id)?
-    pub fn contains(&self, key: &StatementKey) -> bool {
+    pub fn contains(&self, key: &Statement) -> bool {
         self.channels
             .iter()
             .any(|c| c.posts.iter().any(|p| &p.key == key))
@@ -253,7 +236,7 @@ pub fn group<'a>(events: impl IntoIterator<Item = (&'a ChainEvent, bool)>) -> Bo
                 }
                 ch.posts.push(ChannelPost {
                     event_id: e.event_id.clone(),
-                    key: StatementKey::of_event(e),
+                    key: Statement::of(e),
                     node_id: e.node_id.clone(),
                     timestamp: e
                         .timestamp
@@ -437,10 +420,10 @@ mod tests {
         append(&mut two, &build_post(&bob, "x", "first", 1).unwrap(), 1.0);
         let e2 = append(&mut two, &r, 1_700_000_001.0);
         assert_ne!(e1.event_id, e2.event_id);
-        assert_eq!(StatementKey::of_event(&e1), StatementKey::of_event(&e2));
-        assert_eq!(StatementKey::of_event(&e1), StatementKey::of_request(&r));
+        assert_eq!(Statement::of(&e1), Statement::of(&e2));
+        assert_eq!(Statement::of(&e1), request_statement(&r));
         let board = group([(&e2, true)]);
-        assert!(board.contains(&StatementKey::of_request(&r)));
+        assert!(board.contains(&request_statement(&r)));
         assert_eq!(board.last_sequence.get(&alice.node_id()), Some(&42));
     }
 

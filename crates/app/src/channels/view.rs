@@ -39,7 +39,7 @@ fn chain_post(p: &ChannelPost, me: &str, author: Option<&Notes>) -> Html {
     html! {
         <li class="channel-post" data-channel-post="" data-state="on_chain"
             data-verified={p.verified.to_string()} data-event-id={p.event_id.clone()}
-            data-author={p.node_id.clone()} data-sequence={p.key.sequence.clone()}>
+            data-author={p.node_id.clone()} data-sequence={p.key.sequence.to_string()}>
             <div class="post-meta small">
                 <span class="post-author" title={p.node_id.clone()}>{ who }</span>
                 { " · " }

@@ -2,8 +2,10 @@
 //! the public-post outbox (queued, retried with the DM outbox's backoff, matched to the chain by
 //! statement key — node, sequence, signature — never by event id), the selected channel and the
 //! post form. Pure; `channels::effects` runs the I/O it asks for.
-use postern_core::channels::{build_post, group, next_sequence, Board, DEFAULT_CHANNEL};
-use postern_core::{ChainEvent, Identity, StatementKey};
+use postern_core::channels::{
+    build_post, group, next_sequence, Board, DEFAULT_CHANNEL, MESSAGE_TYPE,
+};
+use postern_core::{ChainEvent, Identity, Statement};
 use serde::{Deserialize, Serialize};
 
 use super::delivery::{outbox_retry_delay_s, RelayError};
@@ -47,11 +49,13 @@ pub struct QueuedPost {
 }
 
 impl QueuedPost {
-    pub fn key(&self) -> StatementKey {
-        StatementKey {
+    /// The statement this post will be on the chain (the fork rule's key), whatever its id.
+    pub fn key(&self) -> Statement {
+        Statement {
             node_id: self.node_id.clone(),
-            sequence: self.sequence.to_string(),
-            signature: self.signature.clone(),
+            event_type: MESSAGE_TYPE.into(),
+            sequence: i128::from(self.sequence),
+            signature: self.signature.to_ascii_lowercase(),
         }
     }
 
@@ -85,7 +89,7 @@ pub enum Action {
     Queued(Result<Box<QueuedPost>, String>),
     /// One flush: each post's statement key and the relay's answer (`Ok`: stored, or already
     /// on the chain and answered as a duplicate).
-    Flushed(Vec<(StatementKey, Result<(), RelayError>)>),
+    Flushed(Vec<(Statement, Result<(), RelayError>)>),
 }
 
 /// I/O the reducer asks for; `Read`, `Queue` and `Flush` answer with an [`Action`].
@@ -319,11 +323,7 @@ impl ChannelsModel {
         self.effects.push(Effect::Flush(batch));
     }
 
-    fn on_flushed(
-        &mut self,
-        results: Vec<(StatementKey, Result<(), RelayError>)>,
-        env: &Env,
-    ) -> bool {
+    fn on_flushed(&mut self, results: Vec<(Statement, Result<(), RelayError>)>, env: &Env) -> bool {
         self.flushing = false;
         let mut retry = false;
         for (key, result) in results {
@@ -390,7 +390,7 @@ mod tests {
         e.prev_hash = prev.into();
         e.timestamp = Value::Float(ts);
         e.event_id = e.computed_event_id();
-        assert_eq!(StatementKey::of_event(&e), p.key());
+        assert_eq!(Statement::of(&e), p.key());
         e
     }
 

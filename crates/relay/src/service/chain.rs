@@ -26,7 +26,7 @@ use postern_core::verify::{
     build_locator, match_locator, verify_key_rotation_claim, ChainState, EventRejection,
     FailReason, LocatorMatch, VerifyOptions, DEFAULT_MAX_EVENT_AGE_S,
 };
-use postern_core::StatementKey;
+use postern_core::Statement;
 
 use crate::store::{NewChainEvent, Store, StoreError};
 
@@ -473,10 +473,9 @@ impl Chain {
             let Ok(old) = ChainEvent::from_value(&v) else {
                 continue;
             };
-            // The same statement (core's key: node, sequence, signature), whatever head it
-            // was linked onto, plus what else the signature covers.
-            if old.event_type == evt.event_type
-                && StatementKey::of_event(&old) == StatementKey::of_event(evt)
+            // The same statement (core's key: node, type, sequence, signature), whatever head
+            // it was linked onto, plus what else the signature covers.
+            if Statement::of(&old) == Statement::of(evt)
                 && old.public_key == evt.public_key
                 && old.network_id == evt.network_id
                 && old.payload.to_canonical() == evt.payload.to_canonical()
@@ -544,8 +543,8 @@ mod tests {
         assert!(again.duplicate);
         assert_eq!(again.event.event_id, first.event.event_id);
         assert_eq!(
-            StatementKey::of_event(&again.event),
-            StatementKey::of_request(&req)
+            Statement::of(&again.event),
+            postern_core::request_statement(&req)
         );
         assert_eq!(c.head().1, 1, "the retry added nothing");
     }
