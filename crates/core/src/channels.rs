@@ -424,6 +424,14 @@ mod tests {
         assert_eq!(Statement::of(&e1), request_statement(&r));
         let board = group([(&e2, true)]);
         assert!(board.contains(&request_statement(&r)));
+        // The fork rule's own re-link (what a relay does to its pending events) too.
+        let moved = crate::fork::relink(std::slice::from_ref(&e1), &e2.event_id);
+        assert_ne!(moved[0].event_id, e1.event_id);
+        let board = group([(&moved[0], true)]);
+        assert!(board.contains(&request_statement(&r)));
+        assert!(!group([(&e1, true)]).channels[0].posts[0]
+            .event_id
+            .is_empty());
         assert_eq!(board.last_sequence.get(&alice.node_id()), Some(&42));
     }
 

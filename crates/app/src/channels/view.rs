@@ -80,7 +80,7 @@ pub fn panel(s: &ChannelsModel, me: &str, dispatch: &Callback<Action>) -> Html {
     let selected = s.selected.clone();
     let channel = s.board.channel(&selected);
     html! {
-        <section id="channels" class="panel channels" aria-labelledby="channels-h">
+        <section id="channels" class="card channels" aria-labelledby="channels-h">
             <h2 id="channels-h">{ "Public channels" }</h2>
             <p class="muted small">{ "Public posts on the Infonet chain: anyone can read them. Posts are shown once this browser has synced and verified the chain." }</p>
             <div class="channels-layout">
