@@ -223,6 +223,9 @@ impl Component for App {
                 if session.is_some() {
                     <crate::gates::Gates contacts={s.contacts.clone()} />
                 }
+                if session.is_some() {
+                    <crate::channels::Channels />
+                }
                 if let Some(session) = &session {
                     <crate::sync::SyncView storage={session.storage.clone()} active={session.leader()} />
                 }

@@ -2,6 +2,7 @@
 //! gates, tab roles, chain sync and its explorer detail, and the wording shown to people. Builds on every target and is
 //! tested natively (`cargo test -p postern-app`); every protocol rule is `postern_core`'s.
 pub mod chain;
+pub mod channels;
 pub mod contacts;
 pub mod delivery;
 pub mod explore;

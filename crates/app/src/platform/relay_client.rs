@@ -148,6 +148,35 @@ pub async fn ack(id: &Identity, msg_ids: &[String]) -> Result<u64, RelayError> {
     Ok(removed)
 }
 
+/// Answer of `POST /api/infonet/append` as the outbox needs it (the stored event is read
+/// from the synced chain, not from here).
+#[derive(serde::Deserialize)]
+struct AppendAck {
+    ok: bool,
+    #[serde(default)]
+    detail: Option<String>,
+}
+
+/// Append an author-signed public event (`body`: the request in core's exact JSON,
+/// `AppendRequest::to_json`). A retry of a statement already on the chain is answered as a
+/// duplicate with the stored event, never stored twice: both are `Ok`.
+pub async fn infonet_append(body: &str) -> Result<(), RelayError> {
+    let req = Request::post(api::infonet::PATH_APPEND)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .map_err(|e| RelayError::BadResponse(e.to_string()))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| RelayError::Unreachable(e.to_string()))?;
+    let ack: AppendAck = decode(resp).await?;
+    if ack.ok {
+        Ok(())
+    } else {
+        Err(RelayError::BadResponse(ack.detail.unwrap_or_default()))
+    }
+}
+
 /// Publish a signed epoch record (genesis or the next epoch).
 pub async fn gate_publish_epoch(
     record: postern_core::gate::EpochRecord,
