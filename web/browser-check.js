@@ -11,9 +11,12 @@
 //    (#private-backup opens the "Export an encrypted backup" form of "Keys and backup").
 //    State for tests: <html data-private="likely|no|unknown">, the banner's data-reason.
 //    Heuristics (no browser exposes the mode directly):
-//    - Firefox (and Tor Browser, whose user agent is Firefox's): private windows hide
-//      `navigator.serviceWorker` even in a secure context (reason "firefox-no-service-worker").
-//      Over plain http to a non-local host every window hides it, so only secure contexts count.
+//    - Firefox (and Tor Browser, whose user agent is Firefox's), secure contexts only: private
+//      windows refuse the origin-private file system, `navigator.storage.getDirectory()`
+//      rejecting with a SecurityError (reason "firefox-no-opfs"; measured in Firefox ESR 153).
+//      Older Firefox releases hid `navigator.serviceWorker` in private windows instead (reason
+//      "firefox-no-service-worker"); 153 has service workers there. Over plain http to a
+//      non-local host both are missing in every window, so only secure contexts count.
 //    - Chromium: incognito profiles get a storage quota far below a normal profile's (a share of
 //      memory instead of disk): quota under 2 × the JS heap limit, the limit used by the
 //      `detectIncognito` library (reason "chromium-small-quota"). Recent Chromium builds may
@@ -40,6 +43,9 @@
     whenBody(function () {
       if (document.getElementById('no-wasm')) return;
       var main = el('main', { id: 'no-wasm', class: 'card', 'aria-labelledby': 'no-wasm-h' });
+      // CSSOM, not a style attribute: the relay's CSP allows no inline styles.
+      main.style.maxWidth = '44rem';
+      main.style.margin = '2rem auto';
       main.appendChild(el('h1', { id: 'no-wasm-h' }, 'Postern cannot start: WebAssembly is turned off'));
       main.appendChild(el('p', {}, 'Postern encrypts and decrypts your messages inside this tab with WebAssembly, ' +
         'and this browser has WebAssembly disabled. Tor Browser does this at its "Safer" and "Safest" security levels.'));
@@ -65,8 +71,12 @@
   function detectPrivate() {
     var ua = navigator.userAgent || '';
     if (/Firefox\//.test(ua)) {
-      if (window.isSecureContext && !('serviceWorker' in navigator)) return Promise.resolve('firefox-no-service-worker');
-      return Promise.resolve(null);
+      if (!window.isSecureContext) return Promise.resolve(undefined);
+      if (!('serviceWorker' in navigator)) return Promise.resolve('firefox-no-service-worker');
+      if (!navigator.storage || typeof navigator.storage.getDirectory !== 'function') return Promise.resolve(undefined);
+      return navigator.storage.getDirectory().then(function () { return null; }, function (e) {
+        return e && e.name === 'SecurityError' ? 'firefox-no-opfs' : undefined;
+      });
     }
     var heap = window.performance && performance.memory && performance.memory.jsHeapSizeLimit;
     if (heap && navigator.storage && navigator.storage.estimate) {

@@ -39,7 +39,7 @@ test('private window: warning with a way to the backup; the app keeps working', 
 
   await fx.goto(relay.url);
   await fx.waitForSelector('#identity-string', { timeout: 45_000 });
-  await fx.waitForSelector('#private-warning[data-reason="firefox-no-service-worker"]');
+  await fx.waitForSelector('#private-warning[data-reason="firefox-no-opfs"]');
   assert.equal(await fx.evaluate(() => document.documentElement.dataset.private), 'likely');
   assert.match(await fx.textContent('#private-warning'), /deleted when it closes/);
   await fx.screenshot(join(out, '01-private-warning.png'));
