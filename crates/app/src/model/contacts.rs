@@ -17,6 +17,14 @@ pub struct Contact {
     /// v2), as parsed and re-printed by core.
     pub identity: String,
     pub added_at: u64,
+    /// The identity string the user marked verified (safety numbers compared); absent in
+    /// records stored before safety numbers (they read as not verified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<String>,
+    /// The verified identity this contact had before its keys changed, until the new keys are
+    /// verified: the loud warning stands while it is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_change: Option<String>,
 }
 
 /// Short, human-checkable form of a node id: the first 8 hex chars, grouped `abcd-ef01`.
@@ -117,6 +125,8 @@ pub fn parse_contact(
         node_id: public.node_id().to_string(),
         identity: public.to_string(),
         added_at: now,
+        verified: None,
+        key_change: None,
     })
 }
 
