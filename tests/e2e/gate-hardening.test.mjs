@@ -6,7 +6,8 @@
 //   (409 stale_epoch) and never shown to the remaining members; her app drops the queued post
 //   with a note instead of re-sealing it;
 // - a relay that serves a rolled-back epoch chain raises the alarm in the gate view and
-//   posting is disabled.
+//   posting is disabled;
+// - a post queued before a rotation is re-sealed under the new epoch and delivered once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -162,4 +163,43 @@ test('a rolled-back gate chain raises the alarm and disables posting', async (t)
   // The pinned chain is kept: epoch 3 still shown.
   assert.equal(await bob.page.locator('.gate-epoch[data-epoch="3"]').count(), 1);
   await bob.page.screenshot({ path: join(out, '03-rollback-alarm.png'), fullPage: true });
+});
+
+test('a post queued before a rotation is re-sealed under the new epoch and delivered', async (t) => {
+  const out = outputDir('gate-hardening');
+  const relay = await startRelay();
+  const browser = await launchBrowser();
+  t.after(async () => { await browser.close(); await relay.stop(); });
+  const alice = await openPostern(browser, relay.url);
+  const bob = await openPostern(browser, relay.url, { testHooks: true });
+  const [idA, idB] = [await identityOf(alice.page), await identityOf(bob.page)];
+  await addPosternContact(alice.page, 'Bob', idB);
+  await addPosternContact(bob.page, 'Alice', idA);
+  await alice.page.fill('#gate-name', 'Ops');
+  await alice.page.click('#create-gate');
+  await alice.page.waitForSelector('.gate-epoch[data-epoch="1"]', { timeout: T });
+  await alice.page.selectOption('#gate-invite-contact', 'Bob');
+  await alice.page.click('#gate-invite');
+  await bob.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
+
+  // Bob posts while his gate requests fail: sealed under epoch 2, queued.
+  await bob.page.route('**/api/mesh/gate/**', (route) => route.abort());
+  const canary = randomCanary('RESEAL');
+  await bob.page.fill('#gate-compose', `queued before the rotation ${canary}`);
+  await bob.page.click('#gate-send');
+  const queued = bob.page.locator(`.gate-message[data-state="queued"]:has-text("${canary}")`);
+  await queued.waitFor({ timeout: T });
+  const nonce = await queued.getAttribute('data-nonce');
+  const box = (await readStoreEntries(bob.page, 'meta')).filter(([k]) => k === `gate_outbox/${nonce}`);
+  assert.equal(JSON.parse(box[0][1]).message.epoch, 2);
+
+  // Alice rotates (epoch 3); Bob comes back: the post is re-sealed under epoch 3 and sent.
+  await alice.page.click('[data-promote-member="Bob"]');
+  await alice.page.waitForSelector('.gate-epoch[data-epoch="3"]', { timeout: T });
+  await bob.page.unroute('**/api/mesh/gate/**');
+  await bob.page.waitForSelector(`.gate-message[data-state="sent"][data-epoch="3"]:has-text("${canary}")`, { timeout: T });
+  await alice.page.waitForSelector(`.gate-message[data-epoch="3"]:has-text("${canary}")`, { timeout: T });
+  assert.equal(await alice.page.locator(`.gate-message:has-text("${canary}")`).count(), 1, 'delivered once');
+  assert.equal((await readStoreEntries(bob.page, 'meta')).filter(([k]) => k.startsWith('gate_outbox/')).length, 0);
+  await alice.page.screenshot({ path: join(out, '04-resealed-post.png'), fullPage: true });
 });
