@@ -276,6 +276,7 @@ impl GatesState {
         let name = g.meta.name.clone();
         let posts = std::mem::take(&mut self.outbox.posts);
         let mut kept = Vec::with_capacity(posts.len());
+        let mut changed = false;
         for p in posts {
             if p.gate != gate_id {
                 kept.push(p);
@@ -309,9 +310,13 @@ impl GatesState {
             self.status = Some(note);
             kept.extend(put.clone());
             self.fx(Effect::Requeue { drop: old, put });
+            changed = true;
         }
         self.outbox.posts = kept;
-        self.outbox.gen += 1;
+        if changed {
+            // The stored outbox changes under this tab's hands: a reload begun before is stale.
+            self.outbox.gen += 1;
+        }
     }
 
     pub(super) fn on_drained(&mut self, results: Vec<DrainResult>, env: &Env) -> bool {
