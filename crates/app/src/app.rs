@@ -213,6 +213,7 @@ impl Component for App {
                     <aside class="sidebar">
                         { dm::view::identity(s, &dispatch) }
                         { dm::view::contacts(s, &dispatch) }
+                        { dm::safety::panel(s, &dispatch) }
                         { dm::view::add_contact(s, &dispatch) }
                         if session.is_some() {
                             <crate::settings::Settings />

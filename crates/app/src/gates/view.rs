@@ -76,9 +76,14 @@ fn selected(s: &GatesState, env: &Env, dispatch: &Callback<Action>) -> Html {
         .unwrap_or(false);
     let removed_at = d.and_then(|d| d.removed_at);
     let member_now = d.is_some_and(|d| d.head().roster().contains(&me));
+    let alarmed = g.meta.alarm.is_some();
+    let am_admin = am_admin && !alarmed;
     html! {
         <div class="gate-detail" data-gate-id={g.meta.gate_id.clone()}>
             <h3>{ &g.meta.name }</h3>
+            if let Some(a) = &g.meta.alarm {
+                <p id="gate-alarm" class="banner banner-error" role="alert" data-kind={a.kind.clone()}>{ &a.detail }</p>
+            }
             if let Some(e) = &g.error {
                 <p class="banner banner-warn small" role="status">{ e }</p>
             }
@@ -159,7 +164,7 @@ fn selected(s: &GatesState, env: &Env, dispatch: &Callback<Action>) -> Html {
                     <label for="gate-compose" class="visually-hidden">{ "Gate message" }</label>
                     <textarea id="gate-compose" rows="2" placeholder="Write to the gate…" value={s.forms.body.clone()}
                         oninput={dispatch.reform(|e: InputEvent| Action::SetBody(e.target_unchecked_into::<HtmlTextAreaElement>().value()))} />
-                    <button id="gate-send" type="submit" class="btn btn-primary" disabled={s.busy}>{ "Post" }</button>
+                    <button id="gate-send" type="submit" class="btn btn-primary" disabled={s.busy || alarmed}>{ "Post" }</button>
                 </form>
             }
             if let Some(d) = d {

@@ -103,6 +103,22 @@ pub async fn register(id: &Identity) -> Result<RegisterResponse, RelayError> {
     post(PATH_REGISTER, &body).await
 }
 
+/// Replace my contact list on the relay (the sender_refs my contacts deposit under, sorted);
+/// answers how many the relay now lists.
+pub async fn register_contacts(id: &Identity, sender_refs: Vec<String>) -> Result<u64, RelayError> {
+    use postern_core::api::dm::{ContactsRequest, ContactsResponse, PATH_CONTACTS};
+    let auth = auth::sign_request_for(
+        id,
+        &origin(),
+        Action::DmContacts,
+        &auth::contacts_params(&sender_refs),
+        now_secs(),
+        &mut OsRng,
+    );
+    let r: ContactsResponse = post(PATH_CONTACTS, &ContactsRequest { auth, sender_refs }).await?;
+    Ok(r.count)
+}
+
 /// Deposit a sealed envelope.
 pub async fn send(envelope: DmEnvelope) -> Result<SendResponse, RelayError> {
     post(PATH_SEND, &SendRequest { envelope }).await
