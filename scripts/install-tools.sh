@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Idempotent installer for everything Postern needs on a fresh Debian machine with rustup.
 #   scripts/install-tools.sh run    - what `make run` needs (wasm target, trunk, wasm-bindgen-cli, wasm-opt)
-#   scripts/install-tools.sh test   - plus Chromium + ChromeDriver (apt) and the e2e npm packages
+#   scripts/install-tools.sh test   - plus Chromium + ChromeDriver and Firefox ESR (apt), geckodriver
+#                                     (crates.io) and the e2e npm packages
 # Every step checks first and is skipped when the right version is already present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODE="${1:-run}"
 TRUNK_VERSION="0.21.14"
+# Newest geckodriver on crates.io that builds on our Rust; drives Debian's firefox-esr (e2e).
+GECKODRIVER_VERSION="0.37.1"
 # wasm-bindgen-cli must equal the wasm-bindgen crate locked in Cargo.lock.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)"
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -53,8 +56,17 @@ if [ "$MODE" = "test" ]; then
     $SUDO apt-get update
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium chromium-driver
   fi
-  if [ ! -d tests/e2e/node_modules/playwright-core ]; then
-    say "npm ci in tests/e2e (playwright-core; drives Debian's Chromium, downloads no browser)"
+  if [ ! -x /usr/bin/firefox-esr ]; then
+    say "apt-get install firefox-esr"
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y firefox-esr
+  fi
+  if ! geckodriver --version 2>/dev/null | grep -q "geckodriver $GECKODRIVER_VERSION"; then
+    say "cargo install geckodriver $GECKODRIVER_VERSION (takes ~4 min once)"
+    cargo install --locked geckodriver --version "$GECKODRIVER_VERSION"
+  fi
+  if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/selenium-webdriver ]; then
+    say "npm ci in tests/e2e (playwright-core, selenium-webdriver; they drive Debian's browsers, download none)"
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/e2e --no-audit --no-fund
   fi
 fi

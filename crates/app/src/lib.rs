@@ -1,11 +1,13 @@
 //! Postern's browser UI (Yew). `model` (pure rules and wording) builds on every target and is
-//! tested natively; the UI (`app` and its page frame `shell`, `dm`, `gates`, `settings`, `sync`), the shared `session` and
+//! tested natively; the UI (`app` and its page frame `shell`, `channels`, `dm`, `gates`, `settings`, `sync`), the shared `session` and
 //! the browser `platform` are wasm32 only. Dependencies run one way: views → state ← effects →
 //! platform → model; a reducer (`state`) imports only `model` and core.
 pub mod model;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;
+#[cfg(target_arch = "wasm32")]
+pub mod channels;
 #[cfg(target_arch = "wasm32")]
 pub mod dm;
 #[cfg(target_arch = "wasm32")]

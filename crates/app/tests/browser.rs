@@ -57,6 +57,8 @@ async fn storage_round_trip_and_never_overwrites_identity() {
         node_id: bob.node_id().into(),
         identity: bob.to_string(),
         added_at: 7,
+        verified: None,
+        key_change: None,
     };
     db.put_contact(&c).await.unwrap();
     let m_in = msg(
@@ -277,6 +279,7 @@ async fn gate_chain_invite_removal_and_storage_v2_upgrade() {
         genesis_hash: genesis.clone(),
         after: 7,
         added_at: 1,
+        alarm: None,
     };
     db.put_gate(&sg).await.unwrap();
     for r in &chain {

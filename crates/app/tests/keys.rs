@@ -184,6 +184,8 @@ async fn upgrade_from_v3_seals_plaintext_and_keeps_data() {
         node_id: bob.node_id().into(),
         identity: bob.to_string(),
         added_at: 1,
+        verified: None,
+        key_change: None,
     };
     put_raw(
         &name,

@@ -16,6 +16,7 @@
 //! * [`public_view`] — the public view of the one chain (private events as link-only stubs);
 //! * [`append`] — the reference's append order (normalise, then validate); [`pynum`] — Python
 //!   `float()`/`int()` text rules;
+//! * [`channels`] — public channel timelines and the signed public post;
 //! * [`merkle`] — the Infonet Merkle tree; [`rfc9162`] — RFC 9162 log proofs;
 //! * [`fork`] — the fork rule (which branch wins, re-linking pending events);
 //!   [`tree_head`] — relays' signed tree heads; [`head_pin`] — consistency pins and evidence;
@@ -32,6 +33,7 @@ pub mod canonical;
 pub mod caps;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod chaingen;
+pub mod channels;
 pub mod cli;
 pub mod dm;
 pub mod event;
@@ -59,7 +61,9 @@ pub mod tree_head;
 pub mod verify;
 mod wire;
 
+pub use channels::{build_post, request_statement, Board, Channel, ChannelPost};
 pub use event::{sign_event, ChainEvent};
+pub use fork::Statement;
 pub use identity::{Identity, PublicIdentity};
 pub use ids::{IdError, MsgId, NodeId};
 pub use verify::{verify_chain, verify_event, ChainReport, FailReason, VerifyOptions};

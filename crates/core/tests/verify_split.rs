@@ -2,7 +2,8 @@
 //! postern-wasm's verifyChainParallel) agrees with verify_chain.
 use postern_core::chaingen::{generate_chain, GenOptions};
 use postern_core::verify::{
-    first_crypto_failure, verify_chain, verify_chain_structure, FailReason, VerifyOptions,
+    first_crypto_failure, first_crypto_failure_with, verify_chain, verify_chain_structure,
+    FailReason, KeyCache, VerifyOptions,
 };
 
 fn flip(h: &str) -> String {
@@ -74,4 +75,37 @@ fn split_halves_agree_with_verify_chain() {
         f.error.as_ref().map(|e| (e.index, e.reason)),
         Some((100, FailReason::PrevHashMismatch))
     );
+}
+
+/// A key cache kept across batches (a relay's pushed batches) gives every batch the verdict a
+/// fresh cache gives, with bad signatures, bad ids and a small-order author key (the identity
+/// point, which must never be batch-verified) spread over the batches.
+#[test]
+fn a_key_cache_kept_across_batches_keeps_every_verdict() {
+    let opts = GenOptions {
+        authors: 4,
+        ..GenOptions::default()
+    };
+    let mut chain = generate_chain(400, opts);
+    for i in [7usize, 123, 250] {
+        chain[i].signature = flip(&chain[i].signature);
+    }
+    chain[61].event_id = flip(&chain[61].event_id);
+    // The Ed25519 identity point (small order), standard base64.
+    let small_order = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_string();
+    for i in [90usize, 300] {
+        chain[i].public_key = small_order.clone();
+    }
+    let mut shared = KeyCache::default();
+    let mut failures = 0;
+    for (n, batch) in chain.chunks(50).enumerate() {
+        let fresh = first_crypto_failure(batch);
+        assert_eq!(
+            first_crypto_failure_with(batch, &mut shared),
+            fresh,
+            "batch {n}"
+        );
+        failures += usize::from(fresh.is_some());
+    }
+    assert_eq!(failures, 5, "batches 0, 1 (two plants), 2, 5 and 6 fail");
 }

@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{Mesh, Relay};
+use common::{wait_for, Mesh, Relay};
 use postern_core::api::dm::{DeliveryState, StatusResponse, MAX_STATUS_IDS, PATH_DM_STATUS};
 use postern_core::{dm, Identity};
 use rand_core::OsRng;
@@ -101,16 +99,4 @@ fn an_ack_on_a_peer_reads_as_delivered_once_replicated() {
     wait_for("A to learn of the ack", || {
         states(a, &bob_id, &ids) == [DeliveryState::Delivered]
     });
-}
-
-/// Poll `cond` until it holds (or give up after a generous bound).
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < end {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("timed out waiting for {what}");
 }

@@ -107,3 +107,54 @@ fn every_acknowledged_deposit_survives_kill_9() {
     );
     drop(relay);
 }
+
+/// Start-up checks the stored chain by hashes instead of re-verifying every signature
+/// (issue 16): an intact database starts with every event; one whose stored bytes of an event
+/// were altered (its content no longer hashes to its id) does not start, and says why.
+#[test]
+fn start_up_checks_the_stored_chain_by_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = std::process::Command::new(env!("CARGO_BIN_EXE_postern"))
+        .args(["dev-seed-chain", "--data"])
+        .arg(dir.path())
+        .args(["--events", "40"])
+        .output()
+        .unwrap();
+    assert!(seed.status.success(), "{seed:?}");
+    let relay = Relay::start(dir.path(), &[]);
+    let status = relay.get("/api/mesh/infonet/status").json();
+    assert_eq!(status["total_events"], 40, "{status}");
+    relay.terminate();
+
+    let db = rusqlite::Connection::open(dir.path().join("postern.sqlite3")).unwrap();
+    let text: String = db
+        .query_row("SELECT event FROM infonet_chain WHERE idx = 17", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let seq = "\"sequence\":";
+    let at = text.find(seq).expect("stored event has a sequence") + seq.len();
+    let altered = format!("{}9{}", &text[..at], &text[at..]);
+    db.execute(
+        "UPDATE infonet_chain SET event = ?1 WHERE idx = 17",
+        [&altered],
+    )
+    .unwrap();
+    drop(db);
+
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_postern"));
+    let web = tempfile::tempdir().unwrap();
+    cmd.arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .arg("--web")
+        .arg(web.path());
+    let err = match Relay::try_launch(cmd) {
+        Ok(_) => panic!("a relay with an altered stored event started"),
+        Err(e) => e,
+    };
+    assert!(
+        err.contains("chain event 17") && err.contains("does not hash to its event_id"),
+        "{err}"
+    );
+}

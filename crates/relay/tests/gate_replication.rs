@@ -7,9 +7,7 @@
 mod common;
 mod spy;
 
-use std::time::{Duration, Instant};
-
-use common::{now, Mesh, Relay, Resp, MESH_SECRET};
+use common::{now, wait_for, Mesh, Relay, Resp, MESH_SECRET};
 use postern_core::api::gate::*;
 use postern_core::auth::{sign_request_for, Action};
 use postern_core::gate::{
@@ -19,19 +17,6 @@ use postern_core::peer::v2;
 use postern_core::Identity;
 use rand_core::OsRng;
 use spy::Spy;
-
-const WAIT: Duration = Duration::from_secs(60);
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + WAIT;
-    while Instant::now() < end {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
 
 fn ok(r: Resp) -> Resp {
     assert_eq!(r.status, 200, "{}", r.body);

@@ -12,9 +12,9 @@ mod spy;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Mesh, Relay, Resp, MESH_SECRET};
+use common::{wait_within, Mesh, Relay, Resp, MESH_SECRET};
 use postern_core::api::infonet::{PATH_MERKLE, PATH_PRIVATE_STATUS, PATH_STATUS, PATH_SYNC};
 use postern_core::api::peer::{HEADER_PEER_HMAC, HEADER_PEER_URL, PATH_PEER_PUSH};
 use postern_core::event::ChainEvent;
@@ -160,17 +160,6 @@ fn peer_state(relay: &Relay, peer: &str) -> serde_json::Value {
         .unwrap_or_default()
 }
 
-fn wait_for(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + deadline;
-    while Instant::now() < end {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
-
 fn metric(text: &str, series: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
@@ -265,7 +254,7 @@ fn the_interleaved_chain_is_one_chain_here_too() {
     assert_eq!(full_chain(a), canonical);
 
     // B pull-syncs from A and ends with the same head and root.
-    wait_for(
+    wait_within(
         "B to pull the whole chain",
         Duration::from_secs(120),
         || head_and_root(b).0 == head,
@@ -320,7 +309,7 @@ fn pulling_a_gapped_clearnet_view_keeps_the_verified_prefix_and_says_why() {
     let peer = format!("--peer={}={MESH_SECRET}", node.url);
     let r = Relay::start(data.path(), &[peer.as_str(), "--sync-interval-secs", "1"]);
 
-    wait_for("the incomplete round", Duration::from_secs(60), || {
+    wait_within("the incomplete round", Duration::from_secs(60), || {
         peer_state(&r, &node.url).get("incomplete_view").is_some()
     });
     // Only the verified prefix is stored, whatever the number of rounds.
@@ -345,7 +334,7 @@ fn pulling_a_gapped_clearnet_view_keeps_the_verified_prefix_and_says_why() {
     assert_eq!(metric(&m, "postern_sync_forks_total"), 0);
     // A second round pulls nothing more and stops at the same event.
     let rounds = metric(&m, "postern_sync_rounds_total{result=\"incomplete\"}");
-    wait_for("another incomplete round", Duration::from_secs(60), || {
+    wait_within("another incomplete round", Duration::from_secs(60), || {
         metric(
             &r.get("/metrics").body,
             "postern_sync_rounds_total{result=\"incomplete\"}",
@@ -372,7 +361,7 @@ fn an_unauthenticated_pull_gets_stubs_and_stores_only_what_verifies() {
     );
     let (a, b) = (&relays[0], &relays[1]);
     assert_eq!(push_all(a, &evs), (400, 0));
-    wait_for(
+    wait_within(
         "B to stop at the first stub",
         Duration::from_secs(60),
         || peer_state(b, &mesh.url(0))["incomplete_view"]["reason"] == "stub",

@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{now, Mesh, Relay, Resp};
+use common::{now, wait_within, Mesh, Relay, Resp};
 use postern_core::api::gate::PATH_PEER_PULL as GATE_PEER_PULL;
 use postern_core::api::infonet::{PATH_PRIVATE_STATUS, PATH_STATUS, PATH_SYNC};
 use postern_core::api::peer::{
@@ -111,18 +111,6 @@ fn status(relay: &Relay, path: &str, head_field: &str) -> (String, u64) {
     (v[head_field].as_str().unwrap().to_string(), count)
 }
 
-/// Poll `cond` until it holds or `deadline` passes.
-fn wait_for(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + deadline;
-    while Instant::now() < end {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("timed out waiting for {what}");
-}
-
 fn metric(text: &str, series: &str) -> u64 {
     text.lines()
         .find_map(|l| {
@@ -170,7 +158,7 @@ fn peer_push_ingests_old_history_idempotently_and_refuses_forks() {
 
     // A fork (another chain's event extending genesis) below the signed head is refused 409,
     // never merged, whichever branch the fork rule would pick.
-    wait_for(
+    wait_within(
         "a signed head over the 12 events",
         Duration::from_secs(30),
         || relay.get("/api/mesh/infonet/tree-head").json()["tree_head"]["size"] == 12,
@@ -435,7 +423,7 @@ fn two_relays_replicate_dms_acks_and_appends() {
     assert_eq!(b.register(&bob).status, 200);
     let m = seal_to(&alice, &bob);
     assert_eq!(a.send(&m).status, 200);
-    wait_for("the DM to reach B", Duration::from_secs(20), || {
+    wait_within("the DM to reach B", Duration::from_secs(20), || {
         !b.poll(&bob).messages.is_empty()
     });
     assert_eq!(b.poll(&bob).messages[0].envelope.msg_id, m.msg_id);
@@ -443,7 +431,7 @@ fn two_relays_replicate_dms_acks_and_appends() {
     a.send(&seal_to(&alice, &bob))
         .assert_error(429, "sender_cap_reached");
     assert_eq!(b.ack(&bob, std::slice::from_ref(&m.msg_id)).removed, 1);
-    wait_for(
+    wait_within(
         "the ack to free the quota on A",
         Duration::from_secs(20),
         || a.poll(&bob).messages.is_empty(),
@@ -467,15 +455,15 @@ fn two_relays_replicate_dms_acks_and_appends() {
     let r = a.post(postern_core::api::infonet::PATH_APPEND, &body);
     assert_eq!(r.status, 200, "{}", r.body);
     let head_a = status(&a, PATH_STATUS, "head_hash_full");
-    wait_for("the event to reach B", Duration::from_secs(20), || {
+    wait_within("the event to reach B", Duration::from_secs(20), || {
         status(&b, PATH_STATUS, "head_hash_full") == head_a
     });
     // A pushed the first DM, the third DM and the event; B pushed the ack.
     let ok = "postern_replication_total{result=\"ok\"}";
-    wait_for("A's metrics", Duration::from_secs(20), || {
+    wait_within("A's metrics", Duration::from_secs(20), || {
         metric(&a.get("/metrics").body, ok) == 3
     });
-    wait_for("B's metrics", Duration::from_secs(20), || {
+    wait_within("B's metrics", Duration::from_secs(20), || {
         metric(&b.get("/metrics").body, ok) == 1
     });
     for relay in [&a, &b] {
@@ -523,7 +511,7 @@ fn partial_mesh_forwards_dms_and_acks_across_hops() {
     }
     let m = seal_to(&alice, &bob);
     assert_eq!(a.send(&m).status, 200);
-    wait_for(
+    wait_within(
         "the DM to reach C through B",
         Duration::from_secs(20),
         || !c.poll(&bob).messages.is_empty(),
@@ -534,19 +522,19 @@ fn partial_mesh_forwards_dms_and_acks_across_hops() {
     a.send(&seal_to(&alice, &bob))
         .assert_error(429, "sender_cap_reached");
     assert_eq!(c.ack(&bob, std::slice::from_ref(&m.msg_id)).removed, 1);
-    wait_for(
+    wait_within(
         "the ack to free the quota on B",
         Duration::from_secs(20),
         || b.poll(&bob).messages.is_empty(),
     );
-    wait_for(
+    wait_within(
         "the ack to free the quota on A",
         Duration::from_secs(20),
         || a.poll(&bob).messages.is_empty(),
     );
     let m2 = seal_to(&alice, &bob);
     assert_eq!(a.send(&m2).status, 200);
-    wait_for("the second DM to reach C", Duration::from_secs(20), || {
+    wait_within("the second DM to reach C", Duration::from_secs(20), || {
         c.poll(&bob)
             .messages
             .iter()
@@ -554,13 +542,13 @@ fn partial_mesh_forwards_dms_and_acks_across_hops() {
     });
     // A pushed m and m2 to B; B forwarded m, the ack (to A) and m2; C pushed the ack. C never
     // sent a replica back (B is the peer it came from).
-    wait_for("A's metrics", Duration::from_secs(20), || {
+    wait_within("A's metrics", Duration::from_secs(20), || {
         metric(&a.get("/metrics").body, OK) == 2
     });
-    wait_for("B's metrics", Duration::from_secs(20), || {
+    wait_within("B's metrics", Duration::from_secs(20), || {
         metric(&b.get("/metrics").body, OK) == 3
     });
-    wait_for("C's metrics", Duration::from_secs(20), || {
+    wait_within("C's metrics", Duration::from_secs(20), || {
         metric(&c.get("/metrics").body, OK) == 1
     });
     assert_no_failed_replication(&relays);
@@ -579,7 +567,7 @@ fn full_mesh_forwarding_stops_at_duplicates() {
     let m = seal_to(&alice, &bob);
     assert_eq!(relays[0].send(&m).status, 200);
     for r in &relays[1..] {
-        wait_for(
+        wait_within(
             "the DM to reach every relay",
             Duration::from_secs(20),
             || r.poll(&bob).messages.len() == 1,
@@ -587,7 +575,7 @@ fn full_mesh_forwarding_stops_at_duplicates() {
     }
     // A sends to B and C. B and C each forward once to the other (not back to A); at most
     // those two copies are forwarded, since the one arriving second at each is a duplicate.
-    wait_for("A's pushes", Duration::from_secs(20), || {
+    wait_within("A's pushes", Duration::from_secs(20), || {
         metric(&relays[0].get("/metrics").body, OK) == 2
     });
     let forwarded = || -> u64 {
@@ -596,7 +584,7 @@ fn full_mesh_forwarding_stops_at_duplicates() {
             .map(|r| metric(&r.get("/metrics").body, OK))
             .sum()
     };
-    wait_for("B's and C's forwards", Duration::from_secs(20), || {
+    wait_within("B's and C's forwards", Duration::from_secs(20), || {
         forwarded() >= 1
     });
     // Ack on C: the ack reaches A and B, and the echoes remove nothing and stop.
@@ -605,7 +593,7 @@ fn full_mesh_forwarding_stops_at_duplicates() {
         1
     );
     for r in &relays[..2] {
-        wait_for("the ack everywhere", Duration::from_secs(20), || {
+        wait_within("the ack everywhere", Duration::from_secs(20), || {
             r.poll(&bob).messages.is_empty()
         });
     }
@@ -661,7 +649,7 @@ fn pull_sync_heals_a_partition() {
         status(b, PATH_STATUS, "head_hash_full") == status(&a, PATH_STATUS, "head_hash_full")
             && merkle_root(b) == merkle_root(&a)
     };
-    wait_for(
+    wait_within(
         "B to pull A's first events",
         Duration::from_secs(30),
         || synced(&b),
@@ -682,7 +670,7 @@ fn pull_sync_heals_a_partition() {
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     };
-    wait_for(
+    wait_within(
         "B to catch up after the partition",
         Duration::from_secs(30),
         || synced(&b),
@@ -699,7 +687,7 @@ fn pull_sync_heals_a_partition() {
     );
     assert!(report.valid, "{:?}", report.error);
     // The pull counter is bumped just after the events are stored: wait for it, then check it.
-    wait_for("B's pull counter", Duration::from_secs(30), || {
+    wait_within("B's pull counter", Duration::from_secs(30), || {
         metric(&b.get("/metrics").body, "postern_sync_events_pulled_total") >= 5
     });
     let text = b.get("/metrics").body;
@@ -709,7 +697,7 @@ fn pull_sync_heals_a_partition() {
     assert_eq!(st["fork_detected"], false);
     assert_eq!(st["peers"][0]["peer_url"], mesh.url(0));
     // A pulls from B too and finds nothing new (B's head is on A's chain: no fork).
-    wait_for("A's sync rounds", Duration::from_secs(30), || {
+    wait_within("A's sync rounds", Duration::from_secs(30), || {
         metric(
             &a.get("/metrics").body,
             "postern_sync_rounds_total{result=\"ok\"}",
@@ -739,7 +727,7 @@ fn pull_sync_reports_forks_below_a_signed_head_and_never_merges() {
     for seq in 1..=2 {
         append_message(&f, 2, seq);
     }
-    wait_for(
+    wait_within(
         "F's signed head over its 2 events",
         Duration::from_secs(30),
         || f.get("/api/mesh/infonet/tree-head").json()["tree_head"]["size"] == 2,
@@ -756,7 +744,7 @@ fn pull_sync_reports_forks_below_a_signed_head_and_never_merges() {
             "--settle-secs=0",
         ],
     );
-    wait_for("F to report the fork", Duration::from_secs(30), || {
+    wait_within("F to report the fork", Duration::from_secs(30), || {
         metric(&f.get("/metrics").body, "postern_sync_forks_total") >= 1
     });
     let st = f.get("/api/mesh/infonet/sync-status").json();
@@ -802,7 +790,7 @@ fn pending_replication_survives_sigkill_and_resumes_on_restart() {
     let a = mesh.start_node(0).expect("restart A");
     let b = mesh.start_node(1).expect("restart B");
     assert_eq!(a.poll(&bob).messages.len(), 3);
-    wait_for(
+    wait_within(
         "the 3 pending DMs to reach B after both restarts",
         Duration::from_secs(90),
         || b.poll(&bob).messages.len() == 3,
@@ -818,7 +806,7 @@ fn pending_replication_survives_sigkill_and_resumes_on_restart() {
     want.sort();
     assert_eq!(got, want);
     // The outbox drained: A counts the three pushes, nothing failed.
-    wait_for("A's metrics", Duration::from_secs(20), || {
+    wait_within("A's metrics", Duration::from_secs(20), || {
         metric(&a.get("/metrics").body, OK) == 3
     });
     assert_no_failed_replication(&[a, b]);
@@ -873,7 +861,7 @@ fn a_replica_arriving_after_its_ack_is_neither_stored_nor_forwarded() {
     .unwrap();
     let r = post_as_mesh_peer(&mesh, 0, b, PATH_REPLICATE_ENVELOPE, &body);
     assert_eq!(r.status, 200, "{}", r.body);
-    wait_for("the control DM to reach C", Duration::from_secs(20), || {
+    wait_within("the control DM to reach C", Duration::from_secs(20), || {
         !c.poll(&bob).messages.is_empty()
     });
     let on_c: Vec<String> = c
@@ -904,7 +892,7 @@ fn replicated_acks_need_the_owners_signature() {
     }
     let m = seal_to(&alice, &bob);
     assert_eq!(a.send(&m).status, 200);
-    wait_for("the DM to reach B", Duration::from_secs(20), || {
+    wait_within("the DM to reach B", Duration::from_secs(20), || {
         !b.poll(&bob).messages.is_empty()
     });
     let ids = vec![m.msg_id.clone()];
@@ -968,7 +956,7 @@ fn a_relay_configured_after_the_deposit_pulls_the_dm_and_resumes_its_cursor() {
     let b = mesh.start_node(0).expect("restart B");
     let c = mesh.start_node(1).expect("start C");
     assert_eq!(b.poll(&bob).messages.len(), 1);
-    wait_for("C to pull the DM from B", Duration::from_secs(30), || {
+    wait_within("C to pull the DM from B", Duration::from_secs(30), || {
         !c.poll(&bob).messages.is_empty()
     });
     assert_eq!(c.poll(&bob).messages[0].envelope.msg_id, m.msg_id);
@@ -976,7 +964,7 @@ fn a_relay_configured_after_the_deposit_pulls_the_dm_and_resumes_its_cursor() {
         let v = r.get("/api/mesh/dm/pull-status").json();
         v["peers"][0].clone()
     };
-    wait_for("C's cursor to be saved", Duration::from_secs(20), || {
+    wait_within("C's cursor to be saved", Duration::from_secs(20), || {
         peer_state(&c)["pulled_total"] == 1
     });
     let before = peer_state(&c);
@@ -985,7 +973,7 @@ fn a_relay_configured_after_the_deposit_pulls_the_dm_and_resumes_its_cursor() {
     // Restart C: the persisted cursor is used, nothing is downloaded again.
     assert!(c.terminate().success());
     let c = mesh.start_node(1).expect("restart C");
-    wait_for(
+    wait_within(
         "C's first rounds after the restart",
         Duration::from_secs(20),
         || peer_state(&c)["rounds_ok"].as_u64().unwrap_or(0) >= 2,
@@ -996,7 +984,7 @@ fn a_relay_configured_after_the_deposit_pulls_the_dm_and_resumes_its_cursor() {
     assert_eq!(after["cursor"], before["cursor"], "{after}");
     // Bob acks on C: the owner-signed ack reaches B (pushed and in C's feed), freeing the DM.
     assert_eq!(c.ack(&bob, std::slice::from_ref(&m.msg_id)).removed, 1);
-    wait_for("the ack to reach B", Duration::from_secs(20), || {
+    wait_within("the ack to reach B", Duration::from_secs(20), || {
         b.poll(&bob).messages.is_empty()
     });
     assert!(c.poll(&bob).messages.is_empty());

@@ -77,6 +77,61 @@ fn register_lookup_send_poll_open_ack() {
     assert_eq!(relay.register(&bob).status, 200);
 }
 
+/// Issue 14, finding 1 (relay part): the relay checks the identity's binding signature on
+/// register and serves it from `pubkey`, so a contact fetched from the relay is bound (v2) and a
+/// relay-side key swap fails the contact's check; a binding over other keys is refused.
+#[test]
+fn register_checks_and_pubkey_serves_the_identity_binding() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path(), &[]);
+    let bob = Identity::generate(&mut OsRng);
+    let mallory = Identity::generate(&mut OsRng);
+    let signed = |dh: &[u8; 32], binding: Option<String>| {
+        let auth = sign_request_for(
+            &bob,
+            &relay.origin,
+            Action::DmRegister,
+            dh,
+            now(),
+            &mut OsRng,
+        );
+        RegisterRequest {
+            auth,
+            dh_pub_key: b64::encode_std(dh),
+            binding,
+        }
+    };
+    // Bob's own binding does not cover Mallory's X25519 key.
+    let bob_binding = b64::encode_std(bob.public().binding().unwrap());
+    let swapped = signed(mallory.dh_public().as_bytes(), Some(bob_binding.clone()));
+    relay
+        .post(PATH_REGISTER, &swapped)
+        .assert_error(400, "bad_request");
+    let garbage = signed(bob.dh_public().as_bytes(), Some("AAAA".into()));
+    relay
+        .post(PATH_REGISTER, &garbage)
+        .assert_error(400, "bad_request");
+
+    assert_eq!(relay.register(&bob).status, 200);
+    let r = relay.get(&format!(
+        "{PATH_PUBKEY}?node_id={}",
+        urlencode(&bob.node_id())
+    ));
+    let p: PubkeyResponse = r.json_as();
+    assert_eq!(p.binding.as_deref(), Some(bob_binding.as_str()));
+    let fetched = p.identity().unwrap();
+    assert!(fetched.is_bound());
+    assert_eq!(fetched, bob.public());
+    // A relay that swaps the X25519 key in its answer is caught by the contact's check.
+    let mut forged = p.clone();
+    forged.dh_pub_key = b64::encode_std(mallory.dh_public().as_bytes());
+    assert!(forged.identity().is_err());
+    // An older client refreshing without a binding does not downgrade the stored one.
+    let legacy = signed(bob.dh_public().as_bytes(), None);
+    assert_eq!(relay.post(PATH_REGISTER, &legacy).status, 200);
+    assert!(relay.lookup(&bob.node_id()).is_bound());
+}
+
 #[test]
 fn refused_requests() {
     let data = tempfile::tempdir().unwrap();

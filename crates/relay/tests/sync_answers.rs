@@ -6,9 +6,7 @@
 mod common;
 mod spy;
 
-use std::time::{Duration, Instant};
-
-use common::{Relay, Resp};
+use common::{wait_for, Relay, Resp};
 use postern_core::api::infonet::{SyncGetResponse, PATH_APPEND, PATH_STATUS, PATH_SYNC};
 use postern_core::canonical::GENESIS_HASH;
 use postern_core::chaingen::{author_key, generate_chain, sample_payload, GenOptions};
@@ -215,17 +213,6 @@ fn refused_syncs_carry_shadowbrokers_members_beside_posterns() {
 }
 
 // ---- pull replication ----
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < end {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
 
 fn peer_state(r: &Relay, peer: &str) -> Option<Value> {
     let v = r.get(PATH_SYNC_STATUS).json();

@@ -5,24 +5,11 @@
 mod common;
 mod spy;
 
-use std::time::{Duration, Instant};
-
-use common::Relay;
+use common::{wait_for, Relay};
 use serde_json::Value;
 use spy::Spy;
 
 const PATH_SYNC_STATUS: &str = "/api/mesh/infonet/sync-status";
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < end {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
 
 fn peer_state(r: &Relay, peer: &str) -> Option<Value> {
     let v = r.get(PATH_SYNC_STATUS).json();

@@ -10,9 +10,8 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use common::{Mesh, Relay, Resp};
+use common::{wait_for, Mesh, Relay, Resp};
 use postern_core::api::heads::{
     ConsistencyResponse, HeadsStatusResponse, TreeHeadResponse, PATH_CONSISTENCY,
     PATH_HEADS_STATUS, PATH_TREE_HEAD,
@@ -77,17 +76,6 @@ fn served_ids(relay: &Relay) -> Vec<String> {
         after = last.clone();
         out.extend(page);
     }
-}
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < end {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn head(relay: &Relay) -> TreeHeadResponse {

@@ -214,7 +214,7 @@ export async function openPostern(browser, url, { records, ready = true, testHoo
 }
 
 /** The header's section links: 'chats', 'network' (chain sync, tree heads) or 'settings'. */
-const VIEW_LINKS = { chats: '#nav-chats', network: '#nav-sync', settings: '#nav-settings' };
+const VIEW_LINKS = { chats: '#nav-chats', channels: '#nav-channels', network: '#nav-sync', settings: '#nav-settings' };
 
 /** Show one section of the app (the messenger layout shows one view at a time). */
 export async function showView(page, view) {

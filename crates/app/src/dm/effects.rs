@@ -69,6 +69,10 @@ pub async fn run(effect: Effect, storage: Rc<Storage>, id: Rc<Identity>) -> Opti
     Some(match effect {
         Effect::Register => Action::Registered(relay::register(&id).await.map(|_| ())),
         Effect::Poll => Action::Polled(poll_once(storage, id).await),
+        Effect::RegisterContacts(contacts) => {
+            let refs = crate::model::contacts::contact_sender_refs(&id, &contacts);
+            Action::ContactsRegistered(relay::register_contacts(&id, refs).await)
+        }
         Effect::Flush(batch) => Action::Flushed(flush(batch).await),
         Effect::CheckDelivery(queries) => {
             let mut out = Vec::new();
@@ -89,6 +93,13 @@ pub async fn run(effect: Effect, storage: Rc<Storage>, id: Rc<Identity>) -> Opti
             Err(e) => Action::PersistFailed(e.to_string()),
         },
         Effect::SaveContact(c) => Action::ContactSaved(
+            storage
+                .put_contact(&c)
+                .await
+                .map(|_| c)
+                .map_err(|e| e.to_string()),
+        ),
+        Effect::UpdateContact(c) => Action::ContactUpdated(
             storage
                 .put_contact(&c)
                 .await

@@ -68,11 +68,20 @@ impl DmState {
                 self.relay.state = RelayState::Online;
                 self.relay.error = None;
                 self.start_poll();
+                self.register_contacts();
                 self.came_online(was);
             }
             Err(e) => self.relay_failed(&e),
         }
         true
+    }
+
+    /// Leader: send the contact list to the relay (after registering, and whenever a contact
+    /// is added or changes), so contacts' deposits use the contacts' budget of my mailbox.
+    pub(super) fn register_contacts(&mut self) {
+        if duties(self.role).sync && self.relay.registered {
+            self.fx(Effect::RegisterContacts(self.contacts.clone()));
+        }
     }
 
     pub(super) fn on_tick(&mut self, env: &Env) -> bool {
@@ -173,6 +182,9 @@ impl DmState {
                     self.post(TabMsg::Changed);
                     self.delivery.unchanged = 0;
                     self.delivery.next_ms = 0;
+                    for m in &out.new_messages {
+                        self.observe_sender(m);
+                    }
                     for m in out.new_messages {
                         self.count_unread(&m.peer_node_id);
                         if self.contact(&m.peer_node_id).is_none()

@@ -2,6 +2,7 @@
 //! and `tabs`), [`effects`] (IndexedDB and relay I/O answering with actions) and [`view`].
 mod inbox;
 mod outbox;
+pub mod safety;
 mod tabs;
 
 pub mod effects;

@@ -86,6 +86,8 @@ pub type Snapshot = (Vec<Contact>, Vec<StoredMessage>, Vec<OutboxEntry>);
 pub enum Action {
     Loaded(Result<Loaded, String>),
     Registered(Result<(), RelayError>),
+    /// The relay's answer to my contact list (how many sender_refs it lists).
+    ContactsRegistered(Result<u64, RelayError>),
     Tick,
     CheckNow,
     Polled(Result<PollOutcome, RelayError>),
@@ -93,6 +95,10 @@ pub enum Action {
     SetContactIdentity(String),
     AddContact,
     ContactSaved(Result<Contact, String>),
+    /// "Mark verified" for the contact of this node id (safety numbers compared).
+    MarkVerified(String),
+    /// A stored contact was rewritten (verified, upgraded to v2, or its keys changed).
+    ContactUpdated(Result<Contact, String>),
     Select(View),
     SetBody(String),
     Send,
@@ -135,12 +141,16 @@ pub enum Effect {
     /// After the load: start the tick, the browser online/offline listeners and the tabs.
     Start,
     Register,
+    /// Send my contact list to the relay (→ `ContactsRegistered`).
+    RegisterContacts(Vec<Contact>),
     Poll,
     Flush(Vec<OutboxEntry>),
     CheckDelivery(Vec<StatusRequest>),
     /// Store an outgoing message's new delivery state (→ `Wrote` / `PersistFailed`).
     Persist(StoredMessage),
     SaveContact(Contact),
+    /// Rewrite a stored contact (→ `ContactUpdated`).
+    UpdateContact(Contact),
     Queue {
         name: String,
         local: StoredMessage,
@@ -179,6 +189,8 @@ pub struct RelayLink {
     pub polling: bool,
     pub ticks: u32,
     pub last_check: Option<u64>,
+    /// How many contacts the relay lists for my mailbox's contacts' budget (last answer).
+    pub contacts_registered: Option<u64>,
 }
 
 /// Sealed envelopes waiting for the relay, oldest first (mirror of the `outbox` store).
@@ -275,6 +287,7 @@ impl Default for DmState {
                 polling: false,
                 ticks: 0,
                 last_check: None,
+                contacts_registered: None,
             },
             inbox_note: None,
             contacts: Vec::new(),
@@ -340,6 +353,13 @@ impl DmState {
                 true
             }
             Action::Registered(r) => self.on_registered(r),
+            Action::ContactsRegistered(r) => {
+                match r {
+                    Ok(n) => self.relay.contacts_registered = Some(n),
+                    Err(e) => self.relay_failed(&e),
+                }
+                true
+            }
             Action::Tick => self.on_tick(env),
             Action::DeliveryChecked(r) => self.on_delivery_checked(r, env),
             Action::CheckNow => {
@@ -368,6 +388,8 @@ impl DmState {
             }
             Action::AddContact => self.add_contact(env),
             Action::ContactSaved(r) => self.on_contact_saved(r),
+            Action::MarkVerified(node) => self.mark_verified(&node),
+            Action::ContactUpdated(r) => self.on_contact_updated(r),
             Action::Select(v) => {
                 self.select(v);
                 true
@@ -440,6 +462,9 @@ impl DmState {
     }
 
     fn add_contact(&mut self, env: &Env) -> bool {
+        if self.me.is_some() && !self.form.saving && self.readd_contact() {
+            return true;
+        }
         let Some(me) = self.me.as_ref() else {
             self.form.error = Some("Postern is still starting; try again in a moment.".into());
             return true;
@@ -475,6 +500,7 @@ impl DmState {
                 let node = c.node_id.clone();
                 self.contacts.push(c);
                 self.contacts.sort_by_key(|c| c.name.to_lowercase());
+                self.register_contacts();
                 self.select(View::Contact(node));
                 self.focus = Some("compose-body");
             }

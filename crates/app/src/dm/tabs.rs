@@ -106,7 +106,12 @@ impl DmState {
         }
         match data {
             Ok((contacts, messages, outbox)) => {
+                let added = contacts != self.contacts;
                 self.contacts = contacts;
+                if added {
+                    // Another tab added or changed a contact: the leader tells the relay.
+                    self.register_contacts();
+                }
                 let known: HashSet<String> = self.messages.iter().map(|m| m.key()).collect();
                 let (messages, outbox) =
                     merge_reload(&self.messages, &self.outbox.entries, messages, outbox);

@@ -36,6 +36,9 @@ pub fn relay_status(s: &DmState) -> Html {
         <p class="relay" title="Connection to this Postern relay">
             { "Relay: " }
             <span id="relay-status" class={classes!("relay-status", state)} data-state={state} role="status">{ text }</span>
+            if let Some(n) = s.relay.contacts_registered {
+                <span id="contacts-registered" hidden=true data-count={n.to_string()}></span>
+            }
         </p>
     }
 }

@@ -18,7 +18,8 @@ pub fn drawer(
     let d = g.derived.as_ref();
     let am_admin = d
         .and_then(|d| d.head().roster().get(&me).map(|e| e.is_admin()))
-        .unwrap_or(false);
+        .unwrap_or(false)
+        && g.meta.alarm.is_none();
     let member_now = d.is_some_and(|d| d.head().roster().contains(&me));
     html! {
         <aside id="gate-drawer" class="drawer card gate-detail" aria-labelledby="drawer-h" data-gate-id={g.meta.gate_id.clone()}>

@@ -8,6 +8,7 @@ use rand_core::OsRng;
 
 use super::state::{Action, Discovered, Effect, GateRt, SyncOut};
 use crate::model::delivery::{is_permanent_gate_post_error, RelayError};
+use crate::model::gate_pin::{check_pin, sealed_while_current};
 use crate::model::gates::{decode_outbox, derive, opened, QueuedPost, StoredGate};
 use crate::platform::clock::{now_millis, now_secs};
 use crate::platform::idb::Storage;
@@ -24,13 +25,13 @@ pub async fn run(effect: Effect, storage: Rc<Storage>, me: Rc<Identity>) -> Opti
             let queued = read_outbox(&storage).await;
             Action::Loaded(gen, load(storage).await, queued)
         }
-        Effect::Drain(keys) => Action::Drained(drain(&storage, &keys).await),
+        Effect::Drain(keys, hold) => Action::Drained(drain(&storage, &keys, &hold).await),
         Effect::Sync { jobs, skip, queued } => {
             let found = discover(me.clone(), skip).await;
             let mut out = Vec::new();
-            for (meta, known) in jobs {
+            for (meta, pinned) in jobs {
                 let id = meta.gate_id.clone();
-                let r = sync_gate(storage.clone(), me.clone(), meta, known).await;
+                let r = sync_gate(storage.clone(), me.clone(), meta, &pinned).await;
                 if let Ok(o) = &r {
                     // Queued posts the relay already has are settled.
                     for n in o.seen.iter().filter(|n| queued.contains(n)) {
@@ -60,6 +61,20 @@ pub async fn run(effect: Effect, storage: Rc<Storage>, me: Rc<Identity>) -> Opti
             Ok(j) => storage.put_gate_post(&p.message.nonce, j).await.is_ok(),
             Err(_) => false,
         }),
+        Effect::Requeue { drop, put } => {
+            let stored = match &put {
+                Some(p) => match serde_json::to_string(p) {
+                    Ok(j) => storage.put_gate_post(&p.message.nonce, j).await.is_ok(),
+                    Err(_) => false,
+                },
+                None => true,
+            };
+            // The old copy goes only once its replacement is stored.
+            if stored {
+                let _ = storage.delete_gate_post(&drop).await;
+            }
+            Action::Queued(stored)
+        }
         Effect::Copy(code) => {
             let ok = dom::copy_to_clipboard(code).await;
             Action::Copied(ok || dom::select_and_copy("gate-invite-code"))
@@ -117,6 +132,7 @@ async fn create(
         genesis_hash: resp.genesis_hash,
         after: 0,
         added_at: now_millis(),
+        alarm: None,
     };
     storage.put_gate(&meta).await.map_err(|e| e.to_string())?;
     storage
@@ -131,9 +147,18 @@ async fn create(
 async fn drain(
     storage: &Storage,
     keys: &[(String, Rc<crate::model::gates::Derived>)],
+    hold: &[String],
 ) -> Vec<super::state::DrainResult> {
     let mut out = Vec::new();
     for p in read_outbox(storage).await {
+        let behind = keys
+            .iter()
+            .find(|(g, _)| *g == p.gate)
+            .is_some_and(|(_, d)| p.message.epoch < d.head().number());
+        if hold.contains(&p.gate) || behind {
+            // Alarmed gate: not sent. Sealed before a rotation: the sync re-seals it.
+            continue;
+        }
         let r = relay::gate_post_message(&p.message).await.map(|r| r.seq);
         let nonce = p.message.nonce.clone();
         let mut stored = None;
@@ -168,14 +193,27 @@ async fn sync_gate(
     storage: Rc<Storage>,
     me: Rc<Identity>,
     mut meta: StoredGate,
-    known: usize,
+    pinned: &[[u8; 32]],
 ) -> Result<SyncOut, String> {
     let resp = relay::gate_epochs(&me, &meta.gate_id)
         .await
         .map_err(|e| e.to_string())?;
     let records = resp.records;
     let derived = derive(&me, &meta.gate_id, &meta.genesis_hash, &records)?;
-    for r in records.iter().skip(known.min(records.len())) {
+    if let Err(alarm) = check_pin(pinned, &derived) {
+        // A rollback or a fork: keep the pinned chain, store the alarm, read no messages.
+        meta.alarm = Some(alarm);
+        storage.put_gate(&meta).await.map_err(|e| e.to_string())?;
+        return Ok(SyncOut {
+            gate_id: meta.gate_id.clone(),
+            meta,
+            records: None,
+            new_messages: Vec::new(),
+            seen: Vec::new(),
+        });
+    }
+    meta.alarm = None;
+    for r in records.iter().skip(pinned.len().min(records.len())) {
         storage.put_gate_epoch(r).await.map_err(|e| e.to_string())?;
     }
     let mut new_messages = Vec::new();
@@ -187,7 +225,9 @@ async fn sync_gate(
         let n = page.messages.len();
         for sm in page.messages {
             seen.push(sm.message.nonce.clone());
-            if let Some(m) = opened(&meta.gate_id, sm.seq, &derived, &sm.message) {
+            let shown = opened(&meta.gate_id, sm.seq, &derived, &sm.message)
+                .filter(|m| sealed_while_current(&derived, m.epoch, m.timestamp));
+            if let Some(m) = shown {
                 storage
                     .put_gate_message(&m)
                     .await
@@ -204,7 +244,7 @@ async fn sync_gate(
     Ok(SyncOut {
         gate_id: meta.gate_id.clone(),
         meta,
-        records,
+        records: Some(records),
         new_messages,
         seen,
     })

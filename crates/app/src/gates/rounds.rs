@@ -3,8 +3,13 @@
 //! gate outbox (leader).
 use std::rc::Rc;
 
-use super::state::{Discovered, DrainResult, Effect, Env, GateRt, GatesState, Invitation, SyncOut};
-use crate::model::delivery::{is_permanent_gate_post_error, outbox_retry_delay_s};
+use rand_core::OsRng;
+
+use super::state::{
+    Discovered, DrainResult, Effect, Env, GateRt, GatesState, Invitation, SyncJob, SyncOut,
+};
+use crate::model::delivery::{is_permanent_gate_post_error, is_stale_epoch, outbox_retry_delay_s};
+use crate::model::gate_pin::{hashes, requeue, Requeue};
 use crate::model::gates::{derive_shared, gate_offer, Derived, GateOffer, QueuedPost, StoredGate};
 use crate::model::tabs::TabMsg;
 
@@ -105,7 +110,13 @@ impl GatesState {
             .iter()
             .filter_map(|g| Some((g.meta.gate_id.clone(), g.derived.clone()?)))
             .collect();
-        self.fx(Effect::Drain(keys));
+        let hold: Vec<String> = self
+            .gates
+            .iter()
+            .filter(|g| g.meta.alarm.is_some())
+            .map(|g| g.meta.gate_id.clone())
+            .collect();
+        self.fx(Effect::Drain(keys, hold));
     }
 
     /// Leader only: gate discovery and sync (relay → IndexedDB).
@@ -119,10 +130,13 @@ impl GatesState {
         }
         self.rounds.syncing = true;
         self.rounds.sync_again = false;
-        let jobs: Vec<(StoredGate, usize)> = self
+        let jobs: Vec<SyncJob> = self
             .gates
             .iter()
-            .map(|g| (g.meta.clone(), g.records.len()))
+            .map(|g| {
+                let pinned = g.derived.as_deref().map(hashes).unwrap_or_default();
+                (g.meta.clone(), pinned)
+            })
             .collect();
         let skip: Vec<String> = self
             .gates
@@ -150,6 +164,7 @@ impl GatesState {
             genesis_hash: found.genesis_hash,
             after: 0,
             added_at: env.now_ms,
+            alarm: None,
         };
         self.fx(Effect::StoreGate {
             meta: meta.clone(),
@@ -214,10 +229,19 @@ impl GatesState {
         else {
             return false;
         };
-        if out.records.len() != g.records.len() || g.derived.is_none() {
+        match out.records {
+            // Only the pinned chain or a strict extension of it gets here (checked in the
+            // round against the pinned hashes); a rollback or fork leaves the chain as it is.
+            Some(records) if records.len() != g.records.len() || g.derived.is_none() => {
+                changed = true;
+                g.derived = derive_shared(env.identity, &out.meta, &records);
+                g.records = records;
+            }
+            _ => {}
+        }
+        if g.meta.alarm != out.meta.alarm {
             changed = true;
-            g.derived = derive_shared(env.identity, &out.meta, &out.records);
-            g.records = out.records;
+            g.meta.alarm = out.meta.alarm.clone();
         }
         g.meta.after = out.meta.after;
         let before = self.outbox.posts.len();
@@ -236,7 +260,63 @@ impl GatesState {
         }
         g.messages.sort_by_key(|m| m.seq);
         g.error = None;
+        self.requeue_posts(&out.gate_id, env);
         changed
+    }
+
+    /// Leader: queued posts of this gate sealed under an epoch older than its verified head
+    /// are re-sealed under the head, or dropped (with a note) when I was removed.
+    fn requeue_posts(&mut self, gate_id: &str, env: &Env) {
+        let Some(g) = self.gates.iter().find(|g| g.meta.gate_id == gate_id) else {
+            return;
+        };
+        let Some(d) = g.derived.clone().filter(|_| g.meta.alarm.is_none()) else {
+            return;
+        };
+        let name = g.meta.name.clone();
+        let posts = std::mem::take(&mut self.outbox.posts);
+        let mut kept = Vec::with_capacity(posts.len());
+        let mut changed = false;
+        for p in posts {
+            if p.gate != gate_id {
+                kept.push(p);
+                continue;
+            }
+            let old = p.message.nonce.clone();
+            let (note, put) = match requeue(env.identity, &d, &p, &mut OsRng) {
+                Requeue::Keep => {
+                    kept.push(p);
+                    continue;
+                }
+                Requeue::Resealed(q) => (
+                    format!(
+                        "The gate rotated: a queued post was re-sealed under epoch {}.",
+                        q.message.epoch
+                    ),
+                    Some(q),
+                ),
+                Requeue::Dropped { removed_at } => (
+                    format!(
+                        "A queued post to “{name}” was not sent: you were removed at epoch \
+                         {removed_at}."
+                    ),
+                    None,
+                ),
+                Requeue::Unreadable => (
+                    format!("A queued post to “{name}” could not be re-sealed and was dropped."),
+                    None,
+                ),
+            };
+            self.status = Some(note);
+            kept.extend(put.clone());
+            self.fx(Effect::Requeue { drop: old, put });
+            changed = true;
+        }
+        self.outbox.posts = kept;
+        if changed {
+            // The stored outbox changes under this tab's hands: a reload begun before is stale.
+            self.outbox.gen += 1;
+        }
     }
 
     pub(super) fn on_drained(&mut self, results: Vec<DrainResult>, env: &Env) -> bool {
@@ -255,6 +335,12 @@ impl GatesState {
                         }
                     }
                     self.status = Some("Posted to the gate.".into());
+                }
+                Err(e) if is_stale_epoch(&e) => {
+                    // Kept: the next sync re-seals it under the new head (or drops it).
+                    failed = true;
+                    self.status = Some("The gate rotated: re-sealing the queued post…".into());
+                    continue;
                 }
                 Err(e) if is_permanent_gate_post_error(&e) => {
                     self.status = Some(format!("Could not post: {e}"));

@@ -41,7 +41,9 @@ impl GateRt {
 pub struct SyncOut {
     pub gate_id: String,
     pub meta: StoredGate,
-    pub records: Vec<EpochRecord>,
+    /// The fetched chain when it is the pinned one or a strict extension of it; `None` when
+    /// the relay served a rollback or a fork (`meta.alarm` says which; the pinned chain stays).
+    pub records: Option<Vec<EpochRecord>>,
     pub new_messages: Vec<StoredGateMessage>,
     /// Nonces of every message read from the relay (settles queued posts).
     pub seen: Vec<String>,
@@ -64,8 +66,8 @@ pub struct Invitation {
 /// One drain attempt: nonce, relay answer, the opened message stored for a sent post.
 pub type DrainResult = (String, Result<u64, RelayError>, Option<StoredGateMessage>);
 
-/// One gate's sync job: its entry and how many epoch records are stored already.
-pub type SyncJob = (StoredGate, usize);
+/// One gate's sync job: its entry and the hashes of its pinned (verified, stored) chain.
+pub type SyncJob = (StoredGate, Vec<[u8; 32]>);
 
 pub enum Action {
     /// Re-read from IndexedDB: outbox generation at the start, gates, outbox.
@@ -107,8 +109,10 @@ pub enum Action {
 pub enum Effect {
     /// Re-read gates, epochs, messages and the outbox (→ `Loaded(gen, …)`).
     Reload(u64),
-    /// Send the stored outbox (→ `Drained`); the keys open sent posts.
-    Drain(Vec<(String, Rc<Derived>)>),
+    /// Send the stored outbox (→ `Drained`); the keys open sent posts and hold back posts
+    /// sealed under an epoch older than their head (re-sealed by the next sync); posts of the
+    /// held gates (chain alarm) are not sent.
+    Drain(Vec<(String, Rc<Derived>)>, Vec<String>),
     /// Discovery + sync of every gate (→ `Synced`).
     Sync {
         jobs: Vec<SyncJob>,
@@ -126,6 +130,11 @@ pub enum Effect {
     Publish(Result<EpochRecord, String>),
     /// Store a sealed post as its own record (→ `Queued`).
     QueuePost(QueuedPost),
+    /// Delete the queued post `drop` and store its re-sealed copy `put` if any (→ `Queued`).
+    Requeue {
+        drop: String,
+        put: Option<QueuedPost>,
+    },
     /// Copy an invite code (→ `Copied`).
     Copy(String),
     Post(TabMsg),
@@ -434,6 +443,7 @@ impl GatesState {
                         genesis_hash: hash,
                         after: 0,
                         added_at: env.now_ms,
+                        alarm: None,
                     };
                     self.fx(Effect::StoreGate {
                         meta: meta.clone(),
@@ -487,6 +497,10 @@ impl GatesState {
             self.status = Some("The gate is not synced yet.".into());
             return;
         };
+        if g.meta.alarm.is_some() {
+            self.status = Some("Not while the relay serves an altered epoch chain.".into());
+            return;
+        }
         let rec = change(d.head().roster()).and_then(|(roster, reason)| {
             rotate(
                 env.identity,
@@ -510,6 +524,11 @@ impl GatesState {
             self.status = Some("The gate is not synced yet.".into());
             return true;
         };
+        if g.meta.alarm.is_some() {
+            self.status =
+                Some("Posting is disabled while the relay serves an altered epoch chain.".into());
+            return true;
+        }
         let body = std::mem::take(&mut self.forms.body);
         if body.trim().is_empty() {
             return true;

@@ -76,6 +76,7 @@ pub fn conversation(
     let d = g.derived.as_ref();
     let removed_at = d.and_then(|d| d.removed_at);
     let member_now = d.is_some_and(|d| d.head().roster().contains(&me));
+    let alarmed = g.meta.alarm.is_some();
     let mut last_day = String::new();
     let mut bubbles = Vec::with_capacity(g.messages.len() + 4);
     for m in &g.messages {
@@ -114,6 +115,9 @@ pub fn conversation(
                 <button id="gate-details" type="button" class="btn" aria-expanded={drawer_open.to_string()}
                     aria-controls="gate-drawer" onclick={toggle_drawer.clone()}>{ "Details" }</button>
             </header>
+            if let Some(a) = &g.meta.alarm {
+                <p id="gate-alarm" class="banner banner-error" role="alert" data-kind={a.kind.clone()}>{ &a.detail }</p>
+            }
             if let Some(e) = &g.error {
                 <p class="banner banner-warn small" role="status">{ e }</p>
             }
@@ -147,7 +151,7 @@ pub fn conversation(
                         oninput={dispatch.reform(|e: InputEvent| Action::SetBody(e.target_unchecked_into::<HtmlTextAreaElement>().value()))} />
                     <div class="compose-actions">
                         { status(s) }
-                        <button id="gate-send" type="submit" class="btn btn-primary" disabled={s.busy}>{ "Post" }</button>
+                        <button id="gate-send" type="submit" class="btn btn-primary" disabled={s.busy || alarmed}>{ "Post" }</button>
                     </div>
                 </form>
             } else {

@@ -17,6 +17,14 @@ pub struct Contact {
     /// v2), as parsed and re-printed by core.
     pub identity: String,
     pub added_at: u64,
+    /// The identity string the user marked verified (safety numbers compared); absent in
+    /// records stored before safety numbers (they read as not verified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<String>,
+    /// The verified identity this contact had before its keys changed, until the new keys are
+    /// verified: the loud warning stands while it is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_change: Option<String>,
 }
 
 /// Short, human-checkable form of a node id: the first 8 hex chars, grouped `abcd-ef01`.
@@ -84,6 +92,20 @@ impl std::fmt::Display for ContactError {
     }
 }
 
+/// The contact list the relay keeps for my mailbox: the sender_ref each contact deposits under
+/// (core's `incoming_sender_ref`), sorted and unique. Deposits under these count against the
+/// contacts' budget, so an anonymous flood cannot lock contacts out (issue 14 item 6).
+pub fn contact_sender_refs(me: &postern_core::Identity, contacts: &[Contact]) -> Vec<String> {
+    let mut refs: Vec<String> = contacts
+        .iter()
+        .filter_map(|c| PublicIdentity::from_str(&c.identity).ok())
+        .filter_map(|p| postern_core::dm::incoming_sender_ref(me, &p).ok())
+        .collect();
+    refs.sort();
+    refs.dedup();
+    refs
+}
+
 /// Validate the add-contact form with core's parser.
 pub fn parse_contact(
     name: &str,
@@ -117,6 +139,8 @@ pub fn parse_contact(
         node_id: public.node_id().to_string(),
         identity: public.to_string(),
         added_at: now,
+        verified: None,
+        key_change: None,
     })
 }
 
@@ -166,6 +190,27 @@ mod tests {
         // Errors are worded for people.
         let text = ContactError::Invalid(IdentityError::NodeIdMismatch).to_string();
         assert!(text.contains("not a valid Postern identity"), "{text}");
+    }
+
+    #[test]
+    fn contact_list_holds_the_refs_contacts_deposit_under() {
+        let alice = Identity::generate(&mut OsRng);
+        let [bob, carol] = [(); 2].map(|_| Identity::generate(&mut OsRng));
+        let c = |n: &str, id: &Identity| {
+            parse_contact(n, &id.public().to_string(), &alice.public(), &[], 1).unwrap()
+        };
+        let refs = contact_sender_refs(
+            &alice,
+            &[c("Bob", &bob), c("Carol", &carol), c("Bob2", &bob)],
+        );
+        assert_eq!(refs.len(), 2, "sorted and unique");
+        assert!(refs.windows(2).all(|w| w[0] < w[1]));
+        // What Bob computes when sealing to Alice.
+        let a = alice.public();
+        let bob_sends =
+            postern_core::dm::sender_ref(&bob, &bob.dh_public(), a.dh_public(), a.dh_public())
+                .unwrap();
+        assert!(refs.contains(&bob_sends));
     }
 
     // Moved from tests/browser.rs (`short_ids`).

@@ -88,15 +88,22 @@ pub fn is_permanent_send_error(e: &RelayError) -> bool {
     }
 }
 
-/// A gate post refusal that retrying the same sealed message can never fix: it leaves the gate
-/// outbox. `stale_epoch` is one (the gate rotated after the post was sealed; the head never goes
-/// back, so the sealed copy can never be stored — re-sealing it under the new epoch is not done
-/// yet). Unreachable, rate limits, unknown epoch/gate (the record may arrive later) and server
-/// errors are retried; the relay deduplicates retries by (gate, nonce).
+/// A gate post refusal that retrying or re-sealing can never fix: it leaves the gate outbox.
+/// Unreachable, rate limits, unknown epoch/gate (the record may arrive later) and server
+/// errors are retried; the relay deduplicates retries by (gate, nonce). `stale_epoch` is not
+/// permanent: see [`is_stale_epoch`].
 pub fn is_permanent_gate_post_error(e: &RelayError) -> bool {
-    use postern_core::api::gate::codes::{INVALID_MESSAGE, STALE_EPOCH};
+    use postern_core::api::gate::codes::INVALID_MESSAGE;
     is_permanent_send_error(e)
-        || matches!(e, RelayError::Api { code, .. } if code == INVALID_MESSAGE || code == STALE_EPOCH)
+        || matches!(e, RelayError::Api { code, .. } if code == INVALID_MESSAGE)
+}
+
+/// The gate rotated after the post was sealed (`409 stale_epoch`): the sealed copy can never
+/// be stored, so the post stays queued until the next sync re-seals it under the new head (or
+/// drops it when the author was removed; `model::gate_pin::requeue`).
+pub fn is_stale_epoch(e: &RelayError) -> bool {
+    use postern_core::api::gate::codes::STALE_EPOCH;
+    matches!(e, RelayError::Api { code, .. } if code == STALE_EPOCH)
 }
 
 /// How one delivery attempt of an outbox entry settles its message.
@@ -250,10 +257,10 @@ mod tests {
             postern_core::api::gate::codes::INVALID_MESSAGE
         )));
         assert!(!is_permanent_gate_post_error(&api(codes::RATE_LIMITED)));
-        // A post sealed before a rotation is refused for good by the relay (issue 14 item 2).
-        assert!(is_permanent_gate_post_error(&api(
-            postern_core::api::gate::codes::STALE_EPOCH
-        )));
+        // A post sealed before a rotation is refused for good by the relay (issue 14 item 2):
+        // that copy leaves the send loop, the post is re-sealed (not dropped).
+        let stale = api(postern_core::api::gate::codes::STALE_EPOCH);
+        assert!(is_stale_epoch(&stale) && !is_permanent_gate_post_error(&stale));
         assert!(!is_permanent_gate_post_error(&api(
             postern_core::api::gate::codes::UNKNOWN_EPOCH
         )));

@@ -27,6 +27,20 @@ pub struct StoredGate {
     #[serde(default)]
     pub after: u64,
     pub added_at: u64,
+    /// Set when a relay served a chain that is not the pinned one or a strict extension of
+    /// it; posting stays disabled while it stands (cleared by a later acceptable chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<ChainAlarm>,
+}
+
+/// A relay served a gate chain that is not the pinned one or a strict extension of it. Stored
+/// with the gate entry; while it stands posting and rotations are disabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainAlarm {
+    /// `rollback` or `fork` (core's `ChainRelation::code`).
+    pub kind: String,
+    /// The sentence shown in the gate view.
+    pub detail: String,
 }
 
 /// An opened, author-verified gate message.
@@ -219,6 +233,8 @@ mod tests {
             node_id: id.node_id(),
             identity: id.public().to_string(),
             added_at: 1,
+            verified: None,
+            key_change: None,
         }
     }
 

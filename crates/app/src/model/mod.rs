@@ -2,13 +2,16 @@
 //! gates, tab roles, chain sync and its explorer detail, and the wording shown to people. Builds on every target and is
 //! tested natively (`cargo test -p postern-app`); every protocol rule is `postern_core`'s.
 pub mod chain;
+pub mod channels;
 pub mod contacts;
 pub mod delivery;
 pub mod explore;
+pub mod gate_pin;
 pub mod gates;
 pub mod heads;
 pub mod messages;
 pub mod relay_error;
 pub mod route;
+pub mod safety;
 pub mod tabs;
 pub mod wording;

@@ -17,6 +17,8 @@ pub enum Route {
     Settings,
     /// Chain sync, the relays' signed tree heads and the event explorer.
     Network,
+    /// The public chain's channels (timelines and posting).
+    Channels,
 }
 
 /// Ids in a route are hex, or node ids like `!sb_…`: keep only those characters (nothing from the URL
@@ -40,6 +42,7 @@ impl Route {
             "dm" if id_ok(rest) => Route::Dm(rest.to_string()),
             "gate" if id_ok(rest) => Route::Gate(rest.to_string()),
             "settings" => Route::Settings,
+            "channels" => Route::Channels,
             // `#sync` was the old in-page anchor of the chain sync panel.
             "network" | "sync" => Route::Network,
             _ => Route::Home,
@@ -55,6 +58,7 @@ impl Route {
             Route::Gate(g) => format!("#/gate/{g}"),
             Route::Settings => "#/settings".into(),
             Route::Network => "#/network".into(),
+            Route::Channels => "#/channels".into(),
         }
     }
 
@@ -72,6 +76,7 @@ impl Route {
             Route::Gate(_) => "gate",
             Route::Settings => "settings",
             Route::Network => "network",
+            Route::Channels => "channels",
         }
     }
 }

@@ -97,10 +97,26 @@ pub async fn register(id: &Identity) -> Result<RegisterResponse, RelayError> {
     let body = RegisterRequest {
         auth,
         dh_pub_key: b64::encode_std(dh.as_bytes()),
-        // The relay does not store bindings yet (issue 14 item 1, relay part).
-        binding: None,
+        // The relay checks it and serves it from `pubkey` (identity v2).
+        binding: id.public().binding().map(|b| b64::encode_std(b)),
     };
     post(PATH_REGISTER, &body).await
+}
+
+/// Replace my contact list on the relay (the sender_refs my contacts deposit under, sorted);
+/// answers how many the relay now lists.
+pub async fn register_contacts(id: &Identity, sender_refs: Vec<String>) -> Result<u64, RelayError> {
+    use postern_core::api::dm::{ContactsRequest, ContactsResponse, PATH_CONTACTS};
+    let auth = auth::sign_request_for(
+        id,
+        &origin(),
+        Action::DmContacts,
+        &auth::contacts_params(&sender_refs),
+        now_secs(),
+        &mut OsRng,
+    );
+    let r: ContactsResponse = post(PATH_CONTACTS, &ContactsRequest { auth, sender_refs }).await?;
+    Ok(r.count)
 }
 
 /// Deposit a sealed envelope.
@@ -146,6 +162,35 @@ pub async fn ack(id: &Identity, msg_ids: &[String]) -> Result<u64, RelayError> {
         removed += resp.removed;
     }
     Ok(removed)
+}
+
+/// Answer of `POST /api/infonet/append` as the outbox needs it (the stored event is read
+/// from the synced chain, not from here).
+#[derive(serde::Deserialize)]
+struct AppendAck {
+    ok: bool,
+    #[serde(default)]
+    detail: Option<String>,
+}
+
+/// Append an author-signed public event (`body`: the request in core's exact JSON,
+/// `AppendRequest::to_json`). A retry of a statement already on the chain is answered as a
+/// duplicate with the stored event, never stored twice: both are `Ok`.
+pub async fn infonet_append(body: &str) -> Result<(), RelayError> {
+    let req = Request::post(api::infonet::PATH_APPEND)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .map_err(|e| RelayError::BadResponse(e.to_string()))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| RelayError::Unreachable(e.to_string()))?;
+    let ack: AppendAck = decode(resp).await?;
+    if ack.ok {
+        Ok(())
+    } else {
+        Err(RelayError::BadResponse(ack.detail.unwrap_or_default()))
+    }
 }
 
 /// Publish a signed epoch record (genesis or the next epoch).

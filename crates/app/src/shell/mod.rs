@@ -1,7 +1,7 @@
 //! The page frame: header (brand, the three sections, a compact relay/sync status), banners,
 //! the sidebar ([`sidebar`]) and the view of the route: a conversation pane (DM or gate, with
-//! the gate details drawer), the settings page or the network page. Settings and Network stay
-//! mounted while hidden so their state (backup forms, the chain sync loop) lives on.
+//! the gate details drawer), the settings, channels or network page. Those pages stay mounted
+//! while hidden so their state (backup forms, the public-post outbox, the chain sync loop) lives on.
 mod parts;
 mod sidebar;
 
@@ -31,6 +31,7 @@ pub fn heading_id(route: &Route) -> &'static str {
         Route::Gate(_) => "gate-h",
         Route::Settings => "settings-page-h",
         Route::Network => "network-page-h",
+        Route::Channels => "channels-page-h",
     }
 }
 
@@ -56,7 +57,7 @@ fn sync_pill(p: &Parts) -> Html {
 
 fn nav_link(p: &Parts, id: &'static str, route: Route, text: &'static str) -> Html {
     let current = match (&route, p.route) {
-        (Route::Home, r) => !matches!(r, Route::Settings | Route::Network),
+        (Route::Home, r) => !matches!(r, Route::Settings | Route::Network | Route::Channels),
         (a, b) => a == b,
     };
     html! {
@@ -77,6 +78,7 @@ fn header(p: &Parts) -> Html {
             </h1>
             <nav class="topnav" aria-label="Sections">
                 { nav_link(p, "nav-chats", Route::Home, "Chats") }
+                { nav_link(p, "nav-channels", Route::Channels, "Channels") }
                 { nav_link(p, "nav-sync", Route::Network, "Network") }
                 { nav_link(p, "nav-settings", Route::Settings, "Settings") }
             </nav>
@@ -150,7 +152,12 @@ fn pane(p: &Parts) -> Html {
         (Route::Gate(_), None) => html! {
             <section class="conversation card"><p class="empty muted">{ "Loading…" }</p></section>
         },
-        _ => dm::view::conversation(p.dm, &p.dm_dispatch, p.messages_ref),
+        _ => html! {
+            <>
+                { dm::view::conversation(p.dm, &p.dm_dispatch, p.messages_ref) }
+                { dm::safety::panel(p.dm, &p.dm_dispatch) }
+            </>
+        },
     }
 }
 
@@ -179,6 +186,12 @@ pub fn page(p: &Parts) -> Html {
                         { dm::view::identity(s, &p.dm_dispatch) }
                         if p.session.is_some() {
                             <crate::settings::Settings />
+                        }
+                    </div>
+                    <div class="page channels-page" hidden={!on_page(Route::Channels)}>
+                        <h2 id="channels-page-h" class="page-title" tabindex="-1">{ "Public channels" }</h2>
+                        if p.session.is_some() {
+                            <crate::channels::Channels />
                         }
                     </div>
                     <div class="page network-page" hidden={!on_page(Route::Network)}>

@@ -45,6 +45,42 @@ pub struct RegisterRequest {
     pub binding: Option<String>,
 }
 
+impl RegisterRequest {
+    /// The identity this request registers, checked: both keys valid and, when a binding is
+    /// present, the owner's signature covering exactly these keys (else `BadBinding`). The
+    /// relay refuses a request that fails this; the request's own signature is checked apart.
+    pub fn identity(
+        &self,
+    ) -> Result<crate::identity::PublicIdentity, crate::identity::IdentityError> {
+        keys_identity(
+            &self.auth.public_key,
+            &self.dh_pub_key,
+            self.binding.as_deref(),
+        )
+    }
+}
+
+/// Build a public identity from base64 keys and an optional base64 binding signature.
+fn keys_identity(
+    public_key: &str,
+    dh_pub_key: &str,
+    binding: Option<&str>,
+) -> Result<crate::identity::PublicIdentity, crate::identity::IdentityError> {
+    use crate::identity::{IdentityError, PublicIdentity};
+    let ed = crate::b64::decode_std_array::<32>(public_key)
+        .map_err(|_| IdentityError::Malformed("public_key is not 32 bytes of base64"))?;
+    let x = crate::b64::decode_std_array::<32>(dh_pub_key)
+        .map_err(|_| IdentityError::Malformed("dh_pub_key is not 32 bytes of base64"))?;
+    match binding {
+        None => PublicIdentity::from_keys(&ed, x),
+        Some(b) => {
+            let sig = crate::b64::decode_std_array::<64>(b)
+                .map_err(|_| IdentityError::Malformed("binding is not 64 bytes of base64"))?;
+            PublicIdentity::from_bound_keys(&ed, x, &sig)
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterResponse {
     pub ok: bool,
@@ -81,19 +117,8 @@ impl PubkeyResponse {
     pub fn identity(
         &self,
     ) -> Result<crate::identity::PublicIdentity, crate::identity::IdentityError> {
-        use crate::identity::{IdentityError, PublicIdentity};
-        let ed = crate::b64::decode_std_array::<32>(&self.public_key)
-            .map_err(|_| IdentityError::Malformed("public_key is not 32 bytes of base64"))?;
-        let x = crate::b64::decode_std_array::<32>(&self.dh_pub_key)
-            .map_err(|_| IdentityError::Malformed("dh_pub_key is not 32 bytes of base64"))?;
-        let id = match &self.binding {
-            None => PublicIdentity::from_keys(&ed, x)?,
-            Some(b) => {
-                let sig = crate::b64::decode_std_array::<64>(b)
-                    .map_err(|_| IdentityError::Malformed("binding is not 64 bytes of base64"))?;
-                PublicIdentity::from_bound_keys(&ed, x, &sig)?
-            }
-        };
+        use crate::identity::IdentityError;
+        let id = keys_identity(&self.public_key, &self.dh_pub_key, self.binding.as_deref())?;
         if id.node_id() != self.node_id {
             return Err(IdentityError::NodeIdMismatch);
         }

@@ -309,6 +309,26 @@ pub struct AppendRequest {
     pub network_id: String,
 }
 
+impl AppendRequest {
+    /// The request body in core's exact JSON (the payload exactly as signed, no serde
+    /// number rendering in between).
+    pub fn to_json(&self) -> String {
+        let st = |x: &str| Value::Str(x.to_string());
+        Value::Object(vec![
+            ("event_type".into(), st(&self.event_type)),
+            ("node_id".into(), st(&self.node_id)),
+            ("payload".into(), self.payload.clone()),
+            ("signature".into(), st(&self.signature)),
+            ("sequence".into(), Value::from(self.sequence)),
+            ("public_key".into(), st(&self.public_key)),
+            ("public_key_algo".into(), st(&self.public_key_algo)),
+            ("protocol_version".into(), st(&self.protocol_version)),
+            ("network_id".into(), st(&self.network_id)),
+        ])
+        .to_json_ordered()
+    }
+}
+
 fn default_network_id() -> String {
     NETWORK_ID.into()
 }

@@ -27,9 +27,10 @@ use crate::strict_batch::verify_batch_strict;
 
 /// Decoded keys (and whether an Ed25519 key may be batch-verified), by base64 text and algo:
 /// each author's key is decoded and checked (canonical, prime order) once, looked up without
-/// allocating.
+/// allocating. Keep one across calls of [`first_crypto_failure_with`] (e.g. a relay's batches
+/// of pushed events) so an author's key is decoded and checked once, not once per batch.
 #[derive(Debug, Clone, Default)]
-pub(super) struct KeyCache {
+pub struct KeyCache {
     keys: HashMap<String, Vec<(PublicKeyAlgo, DecodedKey)>>,
 }
 
@@ -554,14 +555,22 @@ pub(super) fn first_bad_signature(jobs: &[(usize, Box<SigJob>)]) -> Option<usize
 /// structural half rejects them. Independent of chain state, so slices can be checked on
 /// separate threads.
 pub fn first_crypto_failure(events: &[ChainEvent]) -> Option<(usize, FailReason)> {
-    let mut cache = KeyCache::default();
+    first_crypto_failure_with(events, &mut KeyCache::default())
+}
+
+/// [`first_crypto_failure`] with a key cache kept by the caller across calls (same verdicts:
+/// the cache holds only what decoding each key text gives).
+pub fn first_crypto_failure_with(
+    events: &[ChainEvent],
+    cache: &mut KeyCache,
+) -> Option<(usize, FailReason)> {
     let mut jobs: Vec<(usize, Box<SigJob>)> = Vec::new();
     let mut inline: Option<(usize, FailReason)> = None;
     for (i, evt) in events.iter().enumerate() {
         let Some(algo) = parse_public_key_algo(&evt.public_key_algo) else {
             continue;
         };
-        match check_signature(evt, algo, &evt.sequence_value(), true, &mut cache) {
+        match check_signature(evt, algo, &evt.sequence_value(), true, cache) {
             Err(()) => {
                 inline = Some((i, FailReason::InvalidSignature));
                 break;

@@ -17,7 +17,9 @@ mod locator;
 mod outcome;
 mod rotation;
 
-pub use ingest::{first_crypto_failure, signed_messages, ChainState};
+pub use ingest::{
+    first_crypto_failure, first_crypto_failure_with, signed_messages, ChainState, KeyCache,
+};
 pub use locator::{build_locator, match_locator, LocatorMatch};
 pub use outcome::{
     ChainFailure, ChainReport, EventRejection, FailReason, VerifyOptions, BATCH_SIZE,
@@ -29,7 +31,7 @@ pub use rotation::verify_key_rotation_claim;
 use crate::event::ChainEvent;
 use crate::json::Value;
 use crate::merkle::merkle_root;
-use ingest::{first_bad_signature, KeyCache, SigJob, SigOutcome};
+use ingest::{first_bad_signature, SigJob, SigOutcome};
 
 /// Verify a single event on its own (no chain context: link, duplicates, sequences and
 /// revocations are not considered).

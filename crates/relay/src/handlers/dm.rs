@@ -79,8 +79,7 @@ pub async fn register(
     State(st): State<AppState>,
     Signed { req, now }: Signed<RegisterRequest>,
 ) -> Result<ApiJson<RegisterResponse>, ApiError> {
-    let dh = dh_key(&req)?;
-    let node_id = st.services().register(&req.auth, dh, now).await?;
+    let node_id = st.services().register(&req, now).await?;
     Ok(ApiJson(RegisterResponse { ok: true, node_id }))
 }
 
@@ -96,7 +95,7 @@ pub async fn pubkey(
         public_key: rec.public_key,
         dh_pub_key: rec.dh_pub_key,
         registered_at: None,
-        binding: None,
+        binding: rec.binding,
     }))
 }
 

@@ -26,6 +26,7 @@ use postern_core::verify::{
     build_locator, match_locator, verify_key_rotation_claim, ChainState, EventRejection,
     FailReason, LocatorMatch, VerifyOptions, DEFAULT_MAX_EVENT_AGE_S,
 };
+use postern_core::Statement;
 
 use crate::store::{NewChainEvent, Store, StoreError};
 
@@ -164,6 +165,11 @@ struct Loaded {
     private: u64,
 }
 
+/// Rebuild the chain state from the database at start-up. Every event's signature was verified
+/// before it was stored, so start-up checks integrity by hashes instead: each event's id is
+/// recomputed from its content and every chain rule (links, sequences, schema, revocations) is
+/// applied again; only the signature checks are not repeated (they were most of the start-up
+/// time: issue 16). An event whose stored bytes no longer hash to its id stops the start.
 fn load(store: &Store) -> Result<Loaded, StoreError> {
     let mut state = ChainState::new();
     let mut private = 0u64;
@@ -174,15 +180,21 @@ fn load(store: &Store) -> Result<Loaded, StoreError> {
         }
         let v = json::parse(text.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
         let evt = ChainEvent::from_value(&v).map_err(|e| corrupt(e.to_string()))?;
+        if evt.computed_event_id() != evt.event_id {
+            return Err(corrupt(
+                "stored content does not hash to its event_id".into(),
+            ));
+        }
         // Same clock as when it was accepted; history is not subject to freshness.
         let opts = VerifyOptions {
             now: received_at,
             max_event_age_s: 0,
             batch: false,
         };
-        state
-            .ingest(&evt, &opts)
-            .map_err(|r| corrupt(format!("{} ({})", r.reason, r.detail)))?;
+        let (_, rejection) = state.ingest_prechecked(std::slice::from_ref(&evt), &opts, None);
+        if let Some(r) = rejection {
+            return Err(corrupt(format!("{} ({})", r.reason, r.detail)));
+        }
         private += u64::from(is_private_type(&evt.event_type));
         Ok(())
     })?;
@@ -472,9 +484,9 @@ impl Chain {
             let Ok(old) = ChainEvent::from_value(&v) else {
                 continue;
             };
-            if old.event_type == evt.event_type
-                && old.sequence_int() == evt.sequence_int()
-                && old.signature == evt.signature
+            // The same statement (core's key: node, type, sequence, signature), whatever head
+            // it was linked onto, plus what else the signature covers.
+            if Statement::of(&old) == Statement::of(evt)
                 && old.public_key == evt.public_key
                 && old.network_id == evt.network_id
                 && old.payload.to_canonical() == evt.payload.to_canonical()
@@ -524,6 +536,28 @@ mod tests {
             protocol_version: e.protocol_version,
             network_id: e.network_id,
         }
+    }
+
+    #[test]
+    fn a_channel_post_built_by_core_appends_once_and_its_retry_is_a_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_780_000_000;
+        let mut c = Chain::open(Store::open(dir.path()).unwrap()).unwrap();
+        let me = postern_core::Identity::from_secrets(&[7; 32], &[8; 32]);
+        let req = postern_core::build_post(&me, "LongFast", "hello", 1_780_000_000_123).unwrap();
+        let first = c.append(req.clone(), now, now as f64).unwrap().unwrap();
+        assert!(!first.duplicate);
+        let again = c
+            .append(req.clone(), now + 5, now as f64 + 5.0)
+            .unwrap()
+            .unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.event.event_id, first.event.event_id);
+        assert_eq!(
+            Statement::of(&again.event),
+            postern_core::request_statement(&req)
+        );
+        assert_eq!(c.head().1, 1, "the retry added nothing");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! peers alike), polls, acks (local and owner-signed replicated), delivery status and the DM
 //! pull feed served to peers. Every rule is core's (`DmEnvelope::validate`,
 //! `caps::check_deposit` in the store's transaction, `api::peer::check_replicated_ack`).
-use postern_core::api::dm::{MsgStatus, StatusRequest, StoredDm, MAX_ACK_IDS};
+use postern_core::api::dm::{MsgStatus, RegisterRequest, StatusRequest, StoredDm, MAX_ACK_IDS};
 use postern_core::api::peer::{
     codes as pcodes, PeerPullItem, PeerPullResponse, ReplicateAckRequest, ReplicateEnvelopeRequest,
     MAX_PEER_PULL_LIMIT,
@@ -11,7 +11,7 @@ use postern_core::auth::RequestAuth;
 use postern_core::b64;
 use postern_core::caps::CapError;
 use postern_core::dm::DmEnvelope;
-use postern_core::identity::{is_valid_node_id, parse_dh_key};
+use postern_core::identity::{is_valid_node_id, IdentityError};
 
 use super::{Internal, Services};
 use crate::store::{Deposit, NodeRecord, Nonce, Replayed};
@@ -75,25 +75,30 @@ fn short(node_id: &str) -> &str {
 }
 
 impl Services {
-    /// Register (or refresh) the signer's keys. `auth` was verified over `dh`; the DH key must
-    /// also be a usable X25519 key. Returns the node id.
-    pub async fn register(
-        &self,
-        auth: &RequestAuth,
-        dh: [u8; 32],
-        now: u64,
-    ) -> Result<String, DmError> {
-        parse_dh_key(dh).map_err(|e| DmError::BadRequest(e.to_string()))?;
-        // verify_request decoded the same key; re-decode only to store the canonical encoding.
-        let pk = b64::decode_std(&auth.public_key)
-            .map_err(|_| DmError::BadRequest("public_key is not base64".into()))?;
-        let public_key = b64::encode_std(&pk);
-        let dh_pub_key = b64::encode_std(&dh);
-        let n = Nonce::of(auth);
+    /// Register (or refresh) the signer's keys. `auth` was verified over `dh`; core's
+    /// [`RegisterRequest::identity`] checks both keys and the binding signature, if any, which is
+    /// stored and served by `pubkey` (identity v2). Returns the node id.
+    pub async fn register(&self, req: &RegisterRequest, now: u64) -> Result<String, DmError> {
+        let identity = req.identity().map_err(|e| match e {
+            IdentityError::BadBinding => DmError::BadRequest(
+                "the binding signature does not cover these keys (identity altered?)".into(),
+            ),
+            e => DmError::BadRequest(e.to_string()),
+        })?;
+        let public_key = b64::encode_std(identity.verifying_key().as_bytes());
+        let dh_pub_key = b64::encode_std(identity.dh_public().as_bytes());
+        let binding = identity.binding().map(|b| b64::encode_std(b));
+        let n = Nonce::of(&req.auth);
         let node_id = n.node_id.clone();
         self.store
             .run("register", move |s| {
-                s.register(n.as_use(), &public_key, &dh_pub_key, now)
+                s.register(
+                    n.as_use(),
+                    &public_key,
+                    &dh_pub_key,
+                    binding.as_deref(),
+                    now,
+                )
             })
             .await??;
         tracing::info!(node = %short(&node_id), "node registered");

@@ -228,6 +228,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         found_at INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX head_evidence_peer ON head_evidence (peer, id);",
+    // 10: identity v2 (issue 14): the owner's binding signature over its Ed25519 and X25519
+    // keys, served by `dm/pubkey` so a contact can check the keys a relay hands out.
+    "ALTER TABLE nodes ADD COLUMN binding TEXT;",
 ];
 
 /// Apply the migrations `conn` has not seen yet, each in its own exclusive transaction. A

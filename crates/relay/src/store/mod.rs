@@ -20,6 +20,7 @@ mod error;
 pub mod gate;
 pub mod heads;
 mod migrations;
+mod nodes;
 pub mod nonce;
 pub mod outbox;
 #[cfg(test)]
@@ -29,13 +30,14 @@ mod wake;
 pub use chain::NewChainEvent;
 pub use cursors::{IncompleteView, PeerSync};
 pub use db::{Store, DB_FILE};
-pub use dm::{Deposit, DepositRequest, FeedRow, NodeRecord};
+pub use dm::{Deposit, DepositRequest, FeedRow};
 pub use error::StoreError;
 pub use gate::{
     EpochOutcome, EpochsPage, GateDeposit, GateRead, PeerGateOutcome, GATE_PARK_MAX_PER_GATE,
     GATE_PARK_MAX_TOTAL, GATE_PARK_TTL_SECS,
 };
 pub use heads::PeerHeadRow;
+pub use nodes::NodeRecord;
 pub use nonce::{Nonce, NonceUse, Replayed};
 pub use outbox::{Job, OutboxRow};
 pub use wake::{Hook, Outbox, OutboxPeer, DEFAULT_OUTBOX_CAP_PER_PEER};

@@ -15,6 +15,26 @@ use serde_json::Value;
 
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long [`wait_for`] waits for a condition before failing the test.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// Poll `cond` until it holds; fail the test naming `what` after [`WAIT`].
+pub fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    wait_within(what, WAIT, cond)
+}
+
+/// Poll `cond` until it holds; fail the test naming `what` after `deadline`.
+pub fn wait_within(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + deadline;
+    while Instant::now() < end {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("timed out waiting for {what}");
+}
+
 pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -231,7 +251,7 @@ impl Relay {
             &RegisterRequest {
                 auth,
                 dh_pub_key: b64::encode_std(dh.as_bytes()),
-                binding: None,
+                binding: id.public().binding().map(|b| b64::encode_std(b)),
             },
         )
     }
@@ -241,9 +261,7 @@ impl Relay {
         let r = self.get(&format!("{PATH_PUBKEY}?node_id={}", urlencode(node_id)));
         assert_eq!(r.status, 200, "{}", r.body);
         let p: PubkeyResponse = r.json_as();
-        let ed = b64::decode_std_array::<32>(&p.public_key).unwrap();
-        let x = b64::decode_std_array::<32>(&p.dh_pub_key).unwrap();
-        let public = PublicIdentity::from_keys(&ed, x).unwrap();
+        let public = p.identity().unwrap();
         assert_eq!(public.node_id(), node_id);
         public
     }

@@ -25,6 +25,7 @@ use super::keystore::{self, AtRest, KeystoreError, STORE_VAULT};
 
 pub mod backup;
 mod chain;
+mod channels;
 mod dm;
 mod gate;
 mod heads;

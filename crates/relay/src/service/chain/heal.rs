@@ -68,6 +68,29 @@ fn linked_run(events: &[ChainEvent]) -> &[ChainEvent] {
 }
 
 impl Chain {
+    /// Up to `n` stored events from index `from` (not past `total`), parsed, in pages.
+    fn read_events(&self, from: u64, n: u64, total: u64) -> Result<Vec<ChainEvent>, StoreError> {
+        let end = from.saturating_add(n).min(total);
+        let mut out = Vec::new();
+        let mut at = from;
+        while at < end {
+            let texts = self.store.chain_range(at, PAGE.min(end - at))?;
+            if texts.is_empty() {
+                break;
+            }
+            at += texts.len() as u64;
+            for t in texts {
+                let v = json::parse(t.as_bytes())
+                    .map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))?;
+                out.push(
+                    ChainEvent::from_value(&v)
+                        .map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))?,
+                );
+            }
+        }
+        Ok(out)
+    }
+
     /// The fork counters.
     pub fn fork_stats(&self) -> ForkStats {
         self.forks
@@ -89,23 +112,18 @@ impl Chain {
             }
         };
         let total = self.loaded.state.len() as u64;
-        let mut ours = Vec::new();
-        let mut at = fork_at;
-        while at < total {
-            let texts = self.store.chain_range(at, PAGE)?;
-            if texts.is_empty() {
-                break;
-            }
-            at += texts.len() as u64;
-            for t in texts {
-                let v = json::parse(t.as_bytes())
-                    .map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))?;
-                ours.push(
-                    ChainEvent::from_value(&v)
-                        .map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))?,
-                );
+        // Decide from our first event after the fork point before reading the rest: a peer
+        // sending losing branches costs one indexed read each, not a read of our whole suffix.
+        let our_first = self.read_events(fork_at, 1, total)?;
+        if let (Some(o), Some(t)) = (our_first.first(), theirs.first()) {
+            if o.event_id != t.event_id
+                && fork::winner(&o.event_id, &t.event_id) == fork::Winner::Ours
+            {
+                self.forks.kept += 1;
+                return Ok(Healed::Kept);
             }
         }
+        let ours = self.read_events(fork_at, total.saturating_sub(fork_at), total)?;
         let settled = self.latest_tree_head()?.map_or(0, |h| h.head.size);
         let keep = match fork::resolve(fork_at, settled, &ours, theirs) {
             Ok(Resolution::Keep) => {

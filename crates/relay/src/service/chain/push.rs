@@ -13,7 +13,7 @@ use postern_core::event::ChainEvent;
 use postern_core::json::Value;
 use postern_core::public_view::is_private_type;
 use postern_core::verify::{
-    first_crypto_failure, verify_key_rotation_claim, FailReason, VerifyOptions,
+    first_crypto_failure_with, verify_key_rotation_claim, FailReason, KeyCache, VerifyOptions,
 };
 
 use super::{load, Chain, Healed, PushOutcome, PushRefusal, Refusal, RefusalKind};
@@ -22,6 +22,29 @@ use crate::store::{NewChainEvent, StoreError};
 
 /// Below this many events per thread a batch is prepared on one thread.
 const MIN_EVENTS_PER_THREAD: usize = 16;
+
+/// Decoded author keys kept across pushed batches, one cache per preparing thread (taken for
+/// a part, given back after): an author's key is decoded and checked (canonical, prime order)
+/// once, not once per 50-event batch. Only a cache: verdicts do not depend on it.
+static KEY_CACHES: std::sync::Mutex<Vec<KeyCache>> = std::sync::Mutex::new(Vec::new());
+/// Caches kept in [`KEY_CACHES`] (each bounded by core).
+const MAX_KEY_CACHES: usize = 8;
+
+fn take_key_cache() -> KeyCache {
+    KEY_CACHES
+        .lock()
+        .ok()
+        .and_then(|mut v| v.pop())
+        .unwrap_or_default()
+}
+
+fn give_back_key_cache(cache: KeyCache) {
+    if let Ok(mut v) = KEY_CACHES.lock() {
+        if v.len() < MAX_KEY_CACHES {
+            v.push(cache);
+        }
+    }
+}
 
 /// A batch of pushed events, prepared for [`Chain::push_prepared`].
 #[derive(Debug, Clone)]
@@ -86,7 +109,9 @@ fn prepare_part(values: &[Value], offset: usize) -> Part {
         part.texts.push(evt.to_value().to_json_ordered());
         part.events.push(evt);
     }
-    part.crypto = first_crypto_failure(&part.events);
+    let mut keys = take_key_cache();
+    part.crypto = first_crypto_failure_with(&part.events, &mut keys);
+    give_back_key_cache(keys);
     part
 }
 
@@ -199,7 +224,10 @@ impl Chain {
                 if matches!(crypto, Some((c, _)) if c == i) {
                     // The skipped copy was the first failure: check what follows it.
                     let rest = p.events.get(i + 1..).unwrap_or(&[]);
-                    crypto = first_crypto_failure(rest).map(|(j, r)| (i + 1 + j, r));
+                    let mut keys = take_key_cache();
+                    crypto =
+                        first_crypto_failure_with(rest, &mut keys).map(|(j, r)| (i + 1 + j, r));
+                    give_back_key_cache(keys);
                 }
                 i += 1;
                 continue;

@@ -15,7 +15,7 @@ fn jobs_are_queued_with_the_write_and_bounded_per_peer() {
         mailbox_cap: 100,
         ttl_secs: 100,
     };
-    s.register(nonce(R, "n0", 1000), "pk", "dh", 0)
+    s.register(nonce(R, "n0", 1000), "pk", "dh", None, 0)
         .unwrap()
         .unwrap();
     // A local deposit queues one row per peer; a duplicate queues nothing.
@@ -120,7 +120,7 @@ fn acks_leave_tombstones_that_refuse_late_replicas() {
     assert_eq!(s.spool_sizes().unwrap().1, 0);
     assert_eq!(s.outbox_len().unwrap(), 1);
     // Stored, acked locally, then re-deposited: a duplicate until the message's expiry.
-    s.register(nonce(R, "n0", 1000), "pk", "dh", 0)
+    s.register(nonce(R, "n0", 1000), "pk", "dh", None, 0)
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -165,7 +165,7 @@ fn delivery_states_follow_spool_and_tombstones() {
         mailbox_cap: 100,
         ttl_secs: 100,
     };
-    s.register(nonce(R, "n0", 1000), "pk", "dh", 0)
+    s.register(nonce(R, "n0", 1000), "pk", "dh", None, 0)
         .unwrap()
         .unwrap();
     s.deposit(&env(R, "msg-0001", "aa"), &limits, 10).unwrap();
@@ -211,7 +211,7 @@ fn dm_feed_pages_acks_and_cursors() {
         mailbox_cap: 100,
         ttl_secs: 100,
     };
-    s.register(nonce(R, "n0", 1000), "pk", "dh", 0)
+    s.register(nonce(R, "n0", 1000), "pk", "dh", None, 0)
         .unwrap()
         .unwrap();
     for i in 1..=3 {
@@ -267,7 +267,7 @@ fn caps_expiry_and_ack() {
         s.deposit(&unknown, &limits, 0).unwrap(),
         Deposit::RecipientUnknown
     );
-    s.register(nonce(R, "n0", 1000), "pk", "dh", 0)
+    s.register(nonce(R, "n0", 1000), "pk", "dh", None, 0)
         .unwrap()
         .unwrap();
     let a = |id: &str| env(R, id, "aa");
@@ -336,7 +336,7 @@ fn a_group_commit_applies_its_deposits_in_order_with_the_caps_of_one_by_one() {
         mailbox_cap: 3,
         ttl_secs: 10,
     };
-    s.register(nonce(R, "n0", 1000), "pk", "dh", 0)
+    s.register(nonce(R, "n0", 1000), "pk", "dh", None, 0)
         .unwrap()
         .unwrap();
     let unknown = "!sb_00000000000000000000000000000002";

@@ -50,11 +50,13 @@ fn migrations_and_replay() {
     let mut s = Store::open_in_memory().unwrap();
     assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
-        s.register(nonce(R, "n1", 400), "pk", "dh", 100).unwrap(),
+        s.register(nonce(R, "n1", 400), "pk", "dh", None, 100)
+            .unwrap(),
         Ok(())
     );
     assert_eq!(
-        s.register(nonce(R, "n1", 400), "pk", "dh", 100).unwrap(),
+        s.register(nonce(R, "n1", 400), "pk", "dh", None, 100)
+            .unwrap(),
         Err(Replayed)
     );
     // Once the nonce's window is over it is pruned (a request carrying it would be stale).
@@ -63,10 +65,35 @@ fn migrations_and_replay() {
         Ok(0)
     );
     assert_eq!(
-        s.register(nonce(R, "n1", 1000), "pk", "dh2", 401).unwrap(),
+        s.register(nonce(R, "n1", 1000), "pk", "dh2", None, 401)
+            .unwrap(),
         Ok(())
     );
     assert_eq!(s.node(R).unwrap().unwrap().dh_pub_key, "dh2");
+}
+
+#[test]
+fn a_binding_is_kept_while_the_keys_stay_and_dropped_when_they_change() {
+    let mut s = Store::open_in_memory().unwrap();
+    let binding = |s: &Store| s.node(R).unwrap().unwrap().binding;
+    s.register(nonce(R, "b1", 1000), "pk", "dh", Some("sig1"), 1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(binding(&s).as_deref(), Some("sig1"));
+    // An older client refreshing the same keys without a binding does not downgrade it.
+    s.register(nonce(R, "b2", 1000), "pk", "dh", None, 2)
+        .unwrap()
+        .unwrap();
+    assert_eq!(binding(&s).as_deref(), Some("sig1"));
+    // New keys: the old binding no longer covers them.
+    s.register(nonce(R, "b3", 1000), "pk", "dh2", None, 3)
+        .unwrap()
+        .unwrap();
+    assert_eq!(binding(&s), None);
+    s.register(nonce(R, "b4", 1000), "pk", "dh2", Some("sig2"), 4)
+        .unwrap()
+        .unwrap();
+    assert_eq!(binding(&s).as_deref(), Some("sig2"));
 }
 
 #[test]

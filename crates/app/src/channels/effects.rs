@@ -1,0 +1,85 @@
+//! The I/O of the channels panel: reads the verified chain the sync view stored (only when it
+//! changed) and the public-post outbox from IndexedDB, stores outbox changes, and appends
+//! queued posts through `POST /api/infonet/append`; each async effect answers with an action.
+use std::rc::Rc;
+
+use postern_core::channels::{MESSAGE_TYPE, REPORT_TYPE, VOTE_TYPE};
+use postern_core::ChainEvent;
+
+use crate::model::channels::{Action, Effect, QueuedPost, ReadOut};
+use crate::model::delivery::RelayError;
+use crate::platform::idb::Storage;
+use crate::platform::relay_client as relay;
+
+/// Run one effect; `Read`, `Queue` and `Flush` answer with an action.
+pub async fn run(effect: Effect, storage: Rc<Storage>) -> Option<Action> {
+    match effect {
+        Effect::Read { count, head } => Some(Action::Read(read(&storage, count, &head).await)),
+        Effect::Queue(p) => Some(Action::Queued(
+            store(&storage, &p).await.map(|()| Box::new(p)),
+        )),
+        Effect::Persist(p) => {
+            let _ = store(&storage, &p).await;
+            None
+        }
+        Effect::Delete(key) => {
+            let _ = storage.delete_channel_post(&key).await;
+            None
+        }
+        Effect::Flush(posts) => {
+            let mut out = Vec::with_capacity(posts.len());
+            let mut down: Option<RelayError> = None;
+            for p in posts {
+                let key = p.key();
+                // Oldest first; once the relay is unreachable the rest wait for the next try.
+                let result = match &down {
+                    Some(e) => Err(e.clone()),
+                    None => relay::infonet_append(&p.body).await,
+                };
+                if let Err(e) = &result {
+                    if e.is_unreachable() {
+                        down = Some(e.clone());
+                    }
+                }
+                out.push((key, result));
+            }
+            Some(Action::Flushed(out))
+        }
+    }
+}
+
+async fn store(storage: &Storage, p: &QueuedPost) -> Result<(), String> {
+    let json = serde_json::to_string(p).map_err(|e| e.to_string())?;
+    storage
+        .put_channel_post(&p.record_key(), json)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn read(storage: &Storage, count: u64, head: &str) -> Result<ReadOut, String> {
+    let outbox = storage
+        .channel_posts()
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .filter_map(|j| serde_json::from_str::<QueuedPost>(j).ok())
+        .collect();
+    let cursor = storage.sync_head().await.map_err(|e| e.to_string())?;
+    let chain = if cursor.count == count && cursor.head == head {
+        None
+    } else {
+        let texts = storage.event_texts().await.map_err(|e| e.to_string())?;
+        let events = texts
+            .iter()
+            .filter_map(|t| postern_core::json::parse(t.as_bytes()).ok())
+            .filter_map(|v| ChainEvent::from_value(&v).ok())
+            .filter(|e| [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE].contains(&e.event_type.as_str()))
+            .collect();
+        Some((cursor.count, cursor.head, events))
+    };
+    Ok(ReadOut {
+        chain,
+        outbox,
+        sync_ok_at: cursor.scheduler.last_sync_ok_at,
+    })
+}

@@ -1,0 +1,92 @@
+//! Public channels panel (own 4 s tick): the reducer is `model::channels` (pure, natively
+//! tested), [`effects`] its IndexedDB and relay I/O, [`view`] the channel list, timeline and
+//! post form. Storage, identity and leadership come from the session context; only the leader
+//! tab sends the outbox, every tab queues into it.
+use gloo_timers::callback::Interval;
+use yew::context::ContextHandle;
+use yew::prelude::*;
+
+use crate::model::channels::{Action, ChannelsModel, Env};
+use crate::platform::clock::now_millis;
+use crate::session::Session;
+
+pub mod effects;
+pub mod view;
+
+const CHANNELS_TICK_MS: u32 = 4_000;
+
+pub enum Msg {
+    Channels(Action),
+    /// The session context changed (e.g. this tab became the leader).
+    Session(Session),
+}
+
+pub struct Channels {
+    state: ChannelsModel,
+    session: Session,
+    _session_handle: Option<ContextHandle<Session>>,
+    _timer: Option<Interval>,
+}
+
+impl Channels {
+    fn dispatch(&mut self, ctx: &Context<Self>, action: Action) -> bool {
+        let env = Env {
+            identity: &self.session.identity,
+            leader: self.session.leader(),
+            now_ms: now_millis(),
+        };
+        let render = self.state.reduce(action, &env);
+        for effect in self.state.take_effects() {
+            let storage = self.session.storage.clone();
+            ctx.link().send_future_batch(async move {
+                effects::run(effect, storage)
+                    .await
+                    .map(Msg::Channels)
+                    .into_iter()
+                    .collect::<Vec<_>>()
+            });
+        }
+        render
+    }
+}
+
+impl Component for Channels {
+    type Message = Msg;
+    type Properties = ();
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let (session, handle) = ctx
+            .link()
+            .context::<Session>(ctx.link().callback(Msg::Session))
+            .expect("Channels is rendered inside the session context");
+        let link = ctx.link().clone();
+        let c = Channels {
+            state: ChannelsModel::new(),
+            session,
+            _session_handle: Some(handle),
+            _timer: Some(Interval::new(CHANNELS_TICK_MS, move || {
+                link.send_message(Msg::Channels(Action::Tick))
+            })),
+        };
+        ctx.link().send_message(Msg::Channels(Action::Tick));
+        c
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::Channels(action) => self.dispatch(ctx, action),
+            Msg::Session(session) => {
+                self.session = session;
+                true
+            }
+        }
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        view::panel(
+            &self.state,
+            &self.session.identity.node_id(),
+            &ctx.link().callback(Msg::Channels),
+        )
+    }
+}

@@ -1,0 +1,594 @@
+//! Public channels reducer: the board read from the verified chain (core `channels::group`),
+//! the public-post outbox (queued, retried with the DM outbox's backoff, matched to the chain by
+//! statement key — node, sequence, signature — never by event id), the selected channel and the
+//! post form. Pure; `channels::effects` runs the I/O it asks for.
+use postern_core::channels::{
+    build_post, group, next_sequence, Board, DEFAULT_CHANNEL, MESSAGE_TYPE,
+};
+use postern_core::{ChainEvent, Identity, Statement};
+use serde::{Deserialize, Serialize};
+
+use super::delivery::{outbox_retry_delay_s, RelayError};
+
+/// Where a queued public post is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostState {
+    /// Waiting for the relay (retried with backoff).
+    Queued,
+    /// The relay stored it; it leaves the outbox once the synced chain holds its statement.
+    Sent,
+    /// Refused for good (shown with the reason, never retried).
+    Failed,
+}
+
+impl PostState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostState::Queued => "queued",
+            PostState::Sent => "sent",
+            PostState::Failed => "failed",
+        }
+    }
+}
+
+/// One public post in the outbox (stored sealed in IndexedDB like every record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedPost {
+    /// The signed append request's body (core's exact JSON), sent unchanged on every retry.
+    pub body: String,
+    pub node_id: String,
+    pub sequence: u64,
+    pub signature: String,
+    pub channel: String,
+    pub text: String,
+    pub queued_ms: u64,
+    pub state: PostState,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl QueuedPost {
+    /// The statement this post will be on the chain (the fork rule's key), whatever its id.
+    pub fn key(&self) -> Statement {
+        Statement {
+            node_id: self.node_id.clone(),
+            event_type: MESSAGE_TYPE.into(),
+            sequence: i128::from(self.sequence),
+            signature: self.signature.to_ascii_lowercase(),
+        }
+    }
+
+    /// IndexedDB record key: the sequence, unique per author (all posts here are mine).
+    pub fn record_key(&self) -> String {
+        format!("{:020}", self.sequence)
+    }
+}
+
+/// What the I/O layer read: the outbox, and the chain's public events when the stored chain
+/// changed since `(count, head)` was last read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadOut {
+    pub chain: Option<(u64, String, Vec<ChainEvent>)>,
+    pub outbox: Vec<QueuedPost>,
+    /// When the chain sync last reached the relay (UNIX seconds, 0: never). A newer success
+    /// means the relay is back: queued posts are retried at once, whatever the backoff.
+    pub sync_ok_at: u64,
+}
+
+pub enum Action {
+    /// The 4 s tick: re-read the stored chain and outbox, retry what is due.
+    Tick,
+    Read(Result<ReadOut, String>),
+    Select(String),
+    SetDraft(String),
+    SetNewChannel(String),
+    OpenChannel,
+    Send,
+    /// A post composed here was stored in the outbox (or could not be).
+    Queued(Result<Box<QueuedPost>, String>),
+    /// One flush: each post's statement key and the relay's answer (`Ok`: stored, or already
+    /// on the chain and answered as a duplicate).
+    Flushed(Vec<(Statement, Result<(), RelayError>)>),
+}
+
+/// I/O the reducer asks for; `Read`, `Queue` and `Flush` answer with an [`Action`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Read the outbox and, if the stored chain is no longer `(count, head)`, its events.
+    Read { count: u64, head: String },
+    /// Store a newly composed post (→ `Queued`).
+    Queue(QueuedPost),
+    /// Store a post's new state.
+    Persist(QueuedPost),
+    /// Remove a post from the outbox (by record key): its statement is on the chain.
+    Delete(String),
+    /// Append these posts, oldest first (→ `Flushed`).
+    Flush(Vec<QueuedPost>),
+}
+
+pub struct Env<'a> {
+    pub identity: &'a Identity,
+    /// Only the leader tab talks to the relay; the others queue and let it drain.
+    pub leader: bool,
+    pub now_ms: u64,
+}
+
+/// Status line under the post form: `(is_error, text)`.
+pub type Status = (bool, String);
+
+#[derive(Default)]
+pub struct ChannelsModel {
+    pub board: Board,
+    /// `(count, head)` of the stored chain the board was built from.
+    pub chain: (u64, String),
+    pub outbox: Vec<QueuedPost>,
+    pub selected: String,
+    pub draft: String,
+    pub new_channel: String,
+    pub status: Option<Status>,
+    pub sending: bool,
+    /// The relay answered the last flush (`Some(true)`), or was unreachable (`Some(false)`).
+    pub online: Option<bool>,
+    reading: bool,
+    sync_ok_at: u64,
+    flushing: bool,
+    failures: u64,
+    next_retry_ms: u64,
+    effects: Vec<Effect>,
+}
+
+/// A relay refusal that retrying the same signed request can never fix: a 4xx other than
+/// rate limiting or a timeout (bad signature, sequence replay, schema, payload size…).
+pub fn is_permanent_append_error(e: &RelayError) -> bool {
+    matches!(e, RelayError::Api { status, .. } if (400..500).contains(status) && *status != 408 && *status != 429)
+}
+
+impl ChannelsModel {
+    pub fn new() -> Self {
+        ChannelsModel {
+            selected: DEFAULT_CHANNEL.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Channel names with their on-chain post counts: every channel on the board, the default
+    /// one, the selected one and those with queued posts; sorted by name.
+    pub fn channel_list(&self) -> Vec<(String, usize)> {
+        let mut names: Vec<String> = self.board.channels.iter().map(|c| c.name.clone()).collect();
+        names.push(DEFAULT_CHANNEL.into());
+        names.push(self.selected.clone());
+        names.extend(self.outbox.iter().map(|p| p.channel.clone()));
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                let count = self.board.channel(&n).map_or(0, |c| c.posts.len());
+                (n, count)
+            })
+            .collect()
+    }
+
+    /// Outbox posts of the selected channel (none of them is on the synced chain yet).
+    pub fn pending(&self) -> impl Iterator<Item = &QueuedPost> {
+        self.outbox
+            .iter()
+            .filter(move |p| p.channel == self.selected)
+    }
+
+    pub fn reduce(&mut self, action: Action, env: &Env) -> bool {
+        match action {
+            Action::Tick => {
+                if !self.reading {
+                    self.reading = true;
+                    self.effects.push(Effect::Read {
+                        count: self.chain.0,
+                        head: self.chain.1.clone(),
+                    });
+                }
+                false
+            }
+            Action::Read(r) => {
+                self.reading = false;
+                match r {
+                    Ok(out) => self.on_read(out, env),
+                    Err(e) => self.status = Some((true, format!("Could not read channels: {e}"))),
+                }
+                true
+            }
+            Action::Select(name) => {
+                self.selected = name;
+                true
+            }
+            Action::SetDraft(t) => {
+                self.draft = t;
+                false
+            }
+            Action::SetNewChannel(t) => {
+                self.new_channel = t;
+                false
+            }
+            Action::OpenChannel => {
+                let name = self.new_channel.trim().to_string();
+                if name.is_empty() {
+                    return false;
+                }
+                self.selected = name;
+                self.new_channel.clear();
+                true
+            }
+            Action::Send => self.send(env),
+            Action::Queued(Ok(post)) => {
+                let post = *post;
+                self.sending = false;
+                self.draft.clear();
+                self.status = Some((false, format!("Posting to {}…", post.channel)));
+                if !self.outbox.iter().any(|p| p.key() == post.key()) {
+                    self.outbox.push(post);
+                }
+                // A new post goes out at once, whatever the backoff.
+                self.next_retry_ms = 0;
+                self.maybe_flush(env);
+                true
+            }
+            Action::Queued(Err(e)) => {
+                self.sending = false;
+                self.status = Some((true, format!("Could not queue the post: {e}")));
+                true
+            }
+            Action::Flushed(results) => self.on_flushed(results, env),
+        }
+    }
+
+    fn send(&mut self, env: &Env) -> bool {
+        if self.sending {
+            return false;
+        }
+        let me = env.identity.node_id();
+        let last = self
+            .outbox
+            .iter()
+            .map(|p| p.sequence)
+            .chain(self.board.last_sequence.get(&me).copied())
+            .max()
+            .unwrap_or(0);
+        let seq = next_sequence(last, env.now_ms);
+        match build_post(env.identity, &self.selected, &self.draft, seq) {
+            Ok(request) => {
+                self.sending = true;
+                self.effects.push(Effect::Queue(QueuedPost {
+                    body: request.to_json(),
+                    node_id: request.node_id,
+                    sequence: request.sequence,
+                    signature: request.signature,
+                    channel: self.selected.trim().to_string(),
+                    text: self.draft.clone(),
+                    queued_ms: env.now_ms,
+                    state: PostState::Queued,
+                    error: None,
+                }));
+            }
+            Err(e) => self.status = Some((true, format!("Cannot post: {e}."))),
+        }
+        true
+    }
+
+    fn on_read(&mut self, out: ReadOut, env: &Env) {
+        if let Some((count, head, events)) = out.chain {
+            self.board = group(events.iter().map(|e| (e, true)));
+            self.chain = (count, head);
+        }
+        if out.sync_ok_at > self.sync_ok_at {
+            self.sync_ok_at = out.sync_ok_at;
+            self.next_retry_ms = 0;
+        }
+        // IndexedDB is the truth for the outbox (other tabs queue into it too); a post whose
+        // statement is on the chain — under whatever event id — leaves it.
+        self.outbox = out.outbox;
+        self.settle_on_chain();
+        self.maybe_flush(env);
+    }
+
+    fn settle_on_chain(&mut self) {
+        let board = &self.board;
+        let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.outbox)
+            .into_iter()
+            .partition(|p| board.contains(&p.key()));
+        self.outbox = keep;
+        for p in done {
+            self.effects.push(Effect::Delete(p.record_key()));
+        }
+    }
+
+    fn maybe_flush(&mut self, env: &Env) {
+        if !env.leader || self.flushing || env.now_ms < self.next_retry_ms {
+            return;
+        }
+        let batch: Vec<QueuedPost> = self
+            .outbox
+            .iter()
+            .filter(|p| p.state == PostState::Queued)
+            .cloned()
+            .collect();
+        if batch.is_empty() {
+            return;
+        }
+        self.flushing = true;
+        self.effects.push(Effect::Flush(batch));
+    }
+
+    fn on_flushed(&mut self, results: Vec<(Statement, Result<(), RelayError>)>, env: &Env) -> bool {
+        self.flushing = false;
+        let mut retry = false;
+        for (key, result) in results {
+            let Some(p) = self.outbox.iter_mut().find(|p| p.key() == key) else {
+                continue;
+            };
+            match result {
+                Ok(_) => {
+                    // Stored by the relay (or already there: a retry is answered as a
+                    // duplicate). Its event id may still change if the relay re-links it.
+                    self.online = Some(true);
+                    p.state = PostState::Sent;
+                    p.error = None;
+                    self.status = Some((false, format!("Posted to {}.", p.channel)));
+                }
+                Err(e) if e.is_unreachable() => {
+                    self.online = Some(false);
+                    retry = true;
+                    self.status = Some((
+                        false,
+                        "The relay is unreachable: the post is queued and sent when it is back."
+                            .into(),
+                    ));
+                    continue;
+                }
+                Err(e) if is_permanent_append_error(&e) => {
+                    self.online = Some(true);
+                    p.state = PostState::Failed;
+                    p.error = Some(e.to_string());
+                    self.status = Some((true, format!("The relay refused the post: {e}.")));
+                }
+                Err(e) => {
+                    self.online = Some(true);
+                    retry = true;
+                    p.error = Some(e.to_string());
+                    self.status = Some((true, format!("{e}. The post stays queued.")));
+                }
+            }
+            let p = p.clone();
+            self.effects.push(Effect::Persist(p));
+        }
+        if retry {
+            self.failures += 1;
+            self.next_retry_ms = env.now_ms + 1000 * outbox_retry_delay_s(self.failures, 0);
+        } else {
+            self.failures = 0;
+            self.next_retry_ms = 0;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postern_core::json::Value;
+    use rand_core::OsRng;
+
+    /// The event a relay stores for the queued post `p`, linked onto `prev` (what a rebase
+    /// changes): the request body carries the event's signed fields under the same names.
+    fn on_chain(p: &QueuedPost, prev: &str, ts: f64) -> ChainEvent {
+        let v = postern_core::json::parse(p.body.as_bytes()).unwrap();
+        let mut e = ChainEvent::from_value(&v).unwrap();
+        e.prev_hash = prev.into();
+        e.timestamp = Value::Float(ts);
+        e.event_id = e.computed_event_id();
+        assert_eq!(Statement::of(&e), p.key());
+        e
+    }
+
+    fn ok(_e: &ChainEvent) -> Result<(), RelayError> {
+        Ok(())
+    }
+
+    fn queue(m: &mut ChannelsModel, env: &Env, text: &str) -> QueuedPost {
+        m.reduce(Action::SetDraft(text.into()), env);
+        m.reduce(Action::Send, env);
+        let Some(Effect::Queue(p)) = m.take_effects().pop() else {
+            panic!("queued")
+        };
+        m.reduce(Action::Queued(Ok(Box::new(p.clone()))), env);
+        p
+    }
+
+    #[test]
+    fn offline_post_is_retried_with_backoff_and_sent_once() {
+        let me = Identity::generate(&mut OsRng);
+        let mut env = Env {
+            identity: &me,
+            leader: true,
+            now_ms: 1_000_000,
+        };
+        let mut m = ChannelsModel::new();
+        let p = queue(&mut m, &env, "hello");
+        assert_eq!(p.channel, DEFAULT_CHANNEL);
+        assert_eq!(p.sequence, 1_000_000);
+        let fx = m.take_effects();
+        assert_eq!(fx, vec![Effect::Flush(vec![p.clone()])]);
+        m.reduce(
+            Action::Flushed(vec![(p.key(), Err(RelayError::Unreachable("down".into())))]),
+            &env,
+        );
+        assert_eq!(m.online, Some(false));
+        assert!(
+            m.take_effects().is_empty(),
+            "still queued: nothing to persist"
+        );
+        // Not due yet: a read does not retry.
+        m.reduce(Action::Tick, &env);
+        let read = ReadOut {
+            chain: None,
+            outbox: vec![p.clone()],
+            sync_ok_at: 0,
+        };
+        m.take_effects();
+        m.reduce(Action::Read(Ok(read.clone())), &env);
+        assert!(m.take_effects().is_empty());
+        env.now_ms += 1000 * outbox_retry_delay_s(1, 0);
+        m.reduce(Action::Read(Ok(read.clone())), &env);
+        assert_eq!(m.take_effects(), vec![Effect::Flush(vec![p.clone()])]);
+        m.reduce(
+            Action::Flushed(vec![(p.key(), Err(RelayError::Unreachable("down".into())))]),
+            &env,
+        );
+        m.reduce(Action::Read(Ok(read.clone())), &env);
+        assert!(m.take_effects().is_empty(), "backing off");
+        // The chain sync reached the relay again: retried at once.
+        let back = ReadOut {
+            sync_ok_at: 7,
+            ..read
+        };
+        m.reduce(Action::Read(Ok(back)), &env);
+        assert_eq!(m.take_effects(), vec![Effect::Flush(vec![p.clone()])]);
+        let stored = on_chain(&p, "aa", 1.0);
+        m.reduce(Action::Flushed(vec![(p.key(), ok(&stored))]), &env);
+        let fx = m.take_effects();
+        assert!(matches!(&fx[..], [Effect::Persist(q)] if q.state == PostState::Sent));
+        // A sent post is never flushed again.
+        m.reduce(Action::Tick, &env);
+        m.take_effects();
+        let Effect::Persist(sent) = &fx[0] else {
+            unreachable!()
+        };
+        m.reduce(
+            Action::Read(Ok(ReadOut {
+                chain: None,
+                outbox: vec![sent.clone()],
+                sync_ok_at: 0,
+            })),
+            &env,
+        );
+        assert!(m.take_effects().is_empty());
+        assert_eq!(m.pending().count(), 1);
+    }
+
+    #[test]
+    fn a_rebased_post_is_matched_by_statement_not_event_id() {
+        let me = Identity::generate(&mut OsRng);
+        let env = Env {
+            identity: &me,
+            leader: true,
+            now_ms: 5_000,
+        };
+        let mut m = ChannelsModel::new();
+        let p = queue(&mut m, &env, "survives a rebase");
+        m.take_effects();
+        let first = on_chain(&p, "aa", 1.0);
+        m.reduce(Action::Flushed(vec![(p.key(), ok(&first))]), &env);
+        let Some(Effect::Persist(sent)) = m.take_effects().pop() else {
+            panic!("persisted")
+        };
+        // The relay re-linked it onto another head: new prev_hash and event id, same statement.
+        let rebased = on_chain(&p, "bb", 2.0);
+        assert_ne!(rebased.event_id, first.event_id);
+        m.reduce(
+            Action::Read(Ok(ReadOut {
+                chain: Some((2, rebased.event_id.clone(), vec![rebased.clone()])),
+                outbox: vec![sent.clone()],
+                sync_ok_at: 0,
+            })),
+            &env,
+        );
+        assert_eq!(m.take_effects(), vec![Effect::Delete(sent.record_key())]);
+        assert!(m.outbox.is_empty());
+        let ch = m.board.channel(DEFAULT_CHANNEL).unwrap();
+        assert_eq!(ch.posts.len(), 1);
+        assert!(ch.posts[0].verified);
+        assert_eq!(m.channel_list(), vec![(DEFAULT_CHANNEL.to_string(), 1)]);
+        // The next post goes above the chain's sequence even with a clock behind it.
+        let env = Env { now_ms: 1, ..env };
+        let q = queue(&mut m, &env, "next");
+        assert_eq!(q.sequence, p.sequence + 1);
+    }
+
+    #[test]
+    fn a_queued_post_already_on_the_chain_is_not_sent_again() {
+        let me = Identity::generate(&mut OsRng);
+        let env = Env {
+            identity: &me,
+            leader: true,
+            now_ms: 9_000,
+        };
+        let mut m = ChannelsModel::new();
+        let p = queue(&mut m, &env, "answer lost");
+        m.take_effects();
+        // The append went through but its answer was lost (relay stopped mid-reply).
+        m.reduce(
+            Action::Flushed(vec![(p.key(), Err(RelayError::Unreachable("x".into())))]),
+            &env,
+        );
+        let e = on_chain(&p, "cc", 3.0);
+        m.reduce(
+            Action::Read(Ok(ReadOut {
+                chain: Some((1, e.event_id.clone(), vec![e])),
+                outbox: vec![p.clone()],
+                sync_ok_at: 0,
+            })),
+            &Env {
+                now_ms: u64::MAX / 2,
+                ..env
+            },
+        );
+        assert_eq!(m.take_effects(), vec![Effect::Delete(p.record_key())]);
+    }
+
+    #[test]
+    fn followers_queue_only_and_refusals_are_final() {
+        let me = Identity::generate(&mut OsRng);
+        let env = Env {
+            identity: &me,
+            leader: false,
+            now_ms: 1,
+        };
+        let mut m = ChannelsModel::new();
+        m.reduce(Action::Select("Other".into()), &env);
+        let p = queue(&mut m, &env, "x");
+        assert_eq!(p.channel, "Other");
+        assert!(m.take_effects().is_empty(), "a follower tab never flushes");
+        let leader = Env {
+            leader: true,
+            ..env
+        };
+        m.reduce(
+            Action::Read(Ok(ReadOut {
+                chain: None,
+                outbox: vec![p.clone()],
+                sync_ok_at: 0,
+            })),
+            &leader,
+        );
+        assert_eq!(m.take_effects().len(), 1);
+        let refused = RelayError::Api {
+            status: 409,
+            code: "sequence_replay".into(),
+            detail: "Replay".into(),
+        };
+        m.reduce(Action::Flushed(vec![(p.key(), Err(refused))]), &leader);
+        assert!(
+            matches!(&m.take_effects()[..], [Effect::Persist(q)] if q.state == PostState::Failed)
+        );
+        m.reduce(Action::SetDraft(" ".into()), &leader);
+        m.reduce(Action::Send, &leader);
+        assert!(m.take_effects().is_empty());
+        assert!(m.status.as_ref().is_some_and(|s| s.0));
+        let names: Vec<String> = m.channel_list().into_iter().map(|c| c.0).collect();
+        assert_eq!(names, vec!["LongFast".to_string(), "Other".to_string()]);
+    }
+}

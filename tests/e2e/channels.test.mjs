@@ -1,0 +1,123 @@
+// Public channels (issue 15) and the public-post outbox (issue 13): a post made in one profile
+// is appended to the relay's public chain as a signed `message` event and shows up, verified,
+// in another profile's channel view; a post made while the relay is down is queued in
+// IndexedDB, survives a reload, and is appended exactly once when the relay is back.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import {
+  startRelay, restartRelay, launchBrowser, openPostern, identityOf, readStoreEntries,
+  outputDir, randomCanary, showView,
+} from './lib/harness.mjs';
+
+const post = (text, extra = '') => `[data-channel-post]${extra}:has-text("${text}")`;
+
+/** The relay's public chain (the public view anyone can GET), all pages. */
+async function publicChain(url) {
+  const events = [];
+  let after = '';
+  for (;;) {
+    const r = await fetch(`${url}/api/mesh/infonet/sync?limit=500${after ? `&after_hash=${after}` : ''}`);
+    assert.equal(r.status, 200);
+    const page = await r.json();
+    events.push(...page.events);
+    if (page.events.length < 500) return events;
+    after = page.events[page.events.length - 1].event_id;
+  }
+}
+
+function messagesWith(events, text) {
+  return events.filter((e) => e.event_type === 'message' && String(e.payload?.message || '').includes(text));
+}
+
+/** Ask the page's chain sync to run until `selector` shows up (the sync runs every 5 min). */
+async function syncUntil(page, selector, rounds = 12) {
+  for (let i = 0; i < rounds; i += 1) {
+    await page.$eval('#sync-now', (b) => b.click()).catch(() => {}); // on the (hidden) Network page
+    try {
+      await page.waitForSelector(selector, { timeout: 10_000 });
+      return;
+    } catch { /* not yet: sync again */ }
+  }
+  throw new Error(`never showed up: ${selector}`);
+}
+
+async function postTo(page, channel, text) {
+  await page.click(`[data-channel="${channel}"]`);
+  await page.waitForSelector(`#channel-timeline[data-selected="${channel}"]`);
+  await page.fill('#channel-post-text', text);
+  await page.click('#channel-post-send');
+  await page.waitForSelector(post(text));
+}
+
+test('a public post appears verified in another profile and on the relay; offline posts are sent once', async (t) => {
+  const out = outputDir('channels');
+  let relay = await startRelay();
+  const browser = await launchBrowser();
+  t.after(async () => { await browser.close(); await relay.stop(); });
+
+  const alice = await openPostern(browser, relay.url, { testHooks: true });
+  const bob = await openPostern(browser, relay.url);
+  const nodeA = (await identityOf(alice.page)).split('.')[1];
+  for (const p of [alice.page, bob.page]) await showView(p, 'channels');
+  await alice.page.waitForSelector('#channels [data-channel="LongFast"]');
+  await bob.page.waitForSelector('#channels [data-channel="LongFast"]');
+
+  // Online: signed, appended, on the relay's public chain once, verified in Bob's view.
+  const first = randomCanary('CHANNEL');
+  await postTo(alice.page, 'LongFast', `hello LongFast ${first}`);
+  await alice.page.waitForSelector(post(first, ':is([data-state="sent"],[data-state="on_chain"])'), { timeout: 30_000 });
+  let chain = await publicChain(relay.url);
+  let found = messagesWith(chain, first);
+  assert.equal(found.length, 1, 'one message event on the relay');
+  assert.equal(found[0].node_id, nodeA);
+  assert.equal(found[0].payload.channel, 'LongFast');
+  assert.equal(found[0].payload.destination, 'broadcast');
+
+  const seen = post(first, '[data-verified="true"]');
+  await syncUntil(bob.page, seen);
+  const inBob = bob.page.locator(seen);
+  assert.equal(await inBob.count(), 1);
+  assert.equal(await inBob.getAttribute('data-author'), nodeA);
+  assert.equal(await inBob.getAttribute('data-event-id'), found[0].event_id);
+  assert.ok(Number(await bob.page.getAttribute('[data-channel="LongFast"]', 'data-count')) >= 1);
+  await bob.page.screenshot({ path: join(out, '01-bob-sees-alice.png'), fullPage: true });
+  // Alice's own view settles it from the chain too (the outbox record is gone).
+  await syncUntil(alice.page, seen);
+  await alice.page.waitForFunction(async () => {
+    const rows = await window.__posternTest.readStore('meta');
+    return !rows.some(([k]) => k.startsWith('channel_outbox/'));
+  }, null, { timeout: 30_000 });
+
+  // Offline: queued in IndexedDB, survives a reload, appended once when the relay is back.
+  await alice.page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
+  await relay.stop();
+  const second = randomCanary('OFFLINE');
+  await postTo(alice.page, 'LongFast', `while the relay is down ${second}`);
+  await alice.page.waitForSelector(post(second, '[data-state="queued"][data-verified="false"]'), { timeout: 30_000 });
+  await alice.page.waitForSelector('#channel-post-status:has-text("queued")', { timeout: 30_000 });
+  const box = (await readStoreEntries(alice.page, 'meta')).filter(([k]) => k.startsWith('channel_outbox/'));
+  assert.equal(box.length, 1, 'one queued post in the IndexedDB outbox');
+  await alice.page.screenshot({ path: join(out, '02-queued.png'), fullPage: true });
+  await alice.page.reload();
+  await alice.page.waitForSelector(post(second, '[data-state="queued"]'), { timeout: 30_000 });
+
+  relay = await restartRelay(relay);
+  // The next successful chain sync tells the channels panel the relay is back.
+  const onChain = post(second, '[data-verified="true"]');
+  await syncUntil(alice.page, onChain);
+  chain = await publicChain(relay.url);
+  found = messagesWith(chain, second);
+  assert.equal(found.length, 1, 'the queued post was appended exactly once');
+  assert.equal(messagesWith(chain, first).length, 1);
+  assert.equal(await alice.page.locator(post(second)).count(), 1, 'shown once');
+  await syncUntil(bob.page, onChain);
+  assert.equal(await bob.page.locator(post(second)).count(), 1);
+  await alice.page.waitForFunction(async () => {
+    const rows = await window.__posternTest.readStore('meta');
+    return !rows.some(([k]) => k.startsWith('channel_outbox/'));
+  }, null, { timeout: 30_000 });
+  await bob.page.screenshot({ path: join(out, '03-bob-sees-offline-post.png'), fullPage: true });
+  assert.deepEqual(alice.errors, []);
+  assert.deepEqual(bob.errors, []);
+});
