@@ -165,15 +165,22 @@ struct Loaded {
     private: u64,
 }
 
-/// Rebuild the chain state from the database at start-up. Every event's signature was verified
-/// before it was stored, so start-up checks integrity by hashes instead: each event's id is
-/// recomputed from its content and every chain rule (links, sequences, schema, revocations) is
-/// applied again; only the signature checks are not repeated (they were most of the start-up
-/// time: issue 16). An event whose stored bytes no longer hash to its id stops the start.
+/// Rebuild the chain state from the database at start-up: [`replay`] of every stored event.
 fn load(store: &Store) -> Result<Loaded, StoreError> {
+    replay(store, u64::MAX)
+}
+
+/// The chain state of the first `upto` stored events (all of them at start-up; the events
+/// before a fork point when healing one). Every event's signature was verified before it was
+/// stored, so the replay checks the database **by hashes** instead: each event's id is
+/// recomputed from its content and every chain rule (links, sequences, schema, revocations) is
+/// applied again, with the event's own acceptance clock; only the signature checks are not
+/// repeated (they were most of the start-up time: issue 16). An event whose stored bytes no
+/// longer hash to its id is `Corrupt`.
+fn replay(store: &Store, upto: u64) -> Result<Loaded, StoreError> {
     let mut state = ChainState::new();
     let mut private = 0u64;
-    store.chain_for_each(|idx, text, received_at| {
+    store.chain_prefix_for_each(upto, |idx, text, received_at| {
         let corrupt = |why: String| StoreError::Corrupt(format!("chain event {idx}: {why}"));
         if idx != state.len() as u64 {
             return Err(corrupt("gap in stored positions".into()));

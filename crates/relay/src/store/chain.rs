@@ -77,24 +77,6 @@ impl Store {
         Ok(())
     }
 
-    /// Visit every stored chain event in order: `(idx, json, received_at)`.
-    pub fn chain_for_each(
-        &self,
-        mut f: impl FnMut(u64, &str, u64) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT idx, event, received_at FROM infonet_chain ORDER BY idx ASC")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let idx: i64 = row.get(0)?;
-            let json: String = row.get(1)?;
-            let received_at: i64 = row.get(2)?;
-            f(to_u64(idx), &json, to_u64(received_at))?;
-        }
-        Ok(())
-    }
-
     /// Position of `event_id` on the chain.
     pub fn chain_index_of(&self, event_id: &str) -> Result<Option<u64>, StoreError> {
         Ok(self

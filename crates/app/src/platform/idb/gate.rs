@@ -1,7 +1,5 @@
 //! IndexedDB records of private gates: gates, verified epoch records, opened messages and the
 //! gate outbox (one `meta/gate_outbox/<nonce>` record per queued post).
-use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
 use postern_core::gate::EpochRecord;
 
 use super::{io, Storage, StorageError};
@@ -52,14 +50,7 @@ impl Storage {
     /// only), so a post queued in any tab and a post settled by the leader never overwrite
     /// each other. Records in key order.
     pub async fn gate_posts(&self) -> Result<Vec<String>, StorageError> {
-        let prefix = format!("{KEY_GATE_OUTBOX}/");
-        Ok(self
-            .get_all_pairs(STORE_META)
-            .await?
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(&prefix))
-            .map(|(_, v)| v.to_string())
-            .collect())
+        self.meta_values_under(KEY_GATE_OUTBOX).await
     }
 
     pub async fn put_gate_post(&self, nonce: &str, json: String) -> Result<(), StorageError> {
@@ -68,17 +59,7 @@ impl Storage {
     }
 
     pub async fn delete_gate_post(&self, nonce: &str) -> Result<(), StorageError> {
-        let tx = self
-            .db
-            .transaction(STORE_META)
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(io)?;
-        tx.object_store(STORE_META)
-            .map_err(io)?
-            .delete(format!("{KEY_GATE_OUTBOX}/{nonce}"))
-            .primitive()
-            .map_err(io)?;
-        tx.commit().await.map_err(io)
+        self.delete_record(STORE_META, format!("{KEY_GATE_OUTBOX}/{nonce}"))
+            .await
     }
 }

@@ -269,6 +269,35 @@ impl Storage {
             .collect()
     }
 
+    /// The opened values of the `meta` records keyed `<kind>/…` (an outbox: one record per
+    /// queued item, so items queued in different tabs never overwrite each other), in key order.
+    async fn meta_values_under(&self, kind: &str) -> Result<Vec<String>, StorageError> {
+        let prefix = format!("{kind}/");
+        Ok(self
+            .get_all_pairs(STORE_META)
+            .await?
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, v)| v.to_string())
+            .collect())
+    }
+
+    /// Delete the record at `key` of `store` (absent: nothing happens).
+    async fn delete_record(&self, store: &str, key: String) -> Result<(), StorageError> {
+        let tx = self
+            .db
+            .transaction(store)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        tx.object_store(store)
+            .map_err(io)?
+            .delete(key)
+            .primitive()
+            .map_err(io)?;
+        tx.commit().await.map_err(io)
+    }
+
     /// Test hook only (`window.__posternTest.readStore`, see `settings::after_unlock`): every
     /// record of a data store (or `events`) as `(key, opened JSON)`, in key order. The keyring
     /// store is refused (it holds no sealed records).

@@ -9,10 +9,10 @@ use postern_core::event::ChainEvent;
 use postern_core::fork::{self, ForkError, Resolution};
 use postern_core::json;
 use postern_core::public_view::is_private_type;
-use postern_core::verify::{ChainState, EventRejection, VerifyOptions};
+use postern_core::verify::{EventRejection, VerifyOptions};
 
-use super::{Chain, ForkStats, Loaded};
-use crate::store::{NewChainEvent, Store, StoreError};
+use super::{replay, Chain, ForkStats};
+use crate::store::{NewChainEvent, StoreError};
 
 /// Stored events read per page when collecting our branch.
 const PAGE: u64 = 1_000;
@@ -32,30 +32,6 @@ pub enum Healed {
         index: usize,
         rejection: EventRejection,
     },
-}
-
-/// The verified state of the first `fork_at` stored events, re-checked without signatures (they
-/// were verified when stored) with each event's own acceptance clock, as at start-up.
-fn state_at(store: &Store, fork_at: u64) -> Result<Loaded, StoreError> {
-    let mut state = ChainState::new();
-    let mut private = 0u64;
-    store.chain_prefix_for_each(fork_at, |idx, text, received_at| {
-        let corrupt = |why: String| StoreError::Corrupt(format!("chain event {idx}: {why}"));
-        let v = json::parse(text.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
-        let evt = ChainEvent::from_value(&v).map_err(|e| corrupt(e.to_string()))?;
-        let opts = VerifyOptions {
-            now: received_at,
-            max_event_age_s: 0,
-            batch: false,
-        };
-        let (_, rejection) = state.ingest_prechecked(std::slice::from_ref(&evt), &opts, None);
-        if let Some(r) = rejection {
-            return Err(corrupt(format!("{} ({})", r.reason, r.detail)));
-        }
-        private += u64::from(is_private_type(&evt.event_type));
-        Ok(())
-    })?;
-    Ok(Loaded { state, private })
 }
 
 /// The longest prefix of `events` in which each event extends the one before it.
@@ -138,7 +114,7 @@ impl Chain {
             }
             Err(e) => return Ok(Healed::Refused(e.to_string())),
         };
-        let mut scratch = state_at(&self.store, fork_at)?;
+        let mut scratch = replay(&self.store, fork_at)?;
         let opts = VerifyOptions {
             now,
             max_event_age_s: 0,
