@@ -158,19 +158,20 @@ impl App {
     }
 
     fn apply_route(&mut self, ctx: &Context<Self>, r: Route) {
-        if r == self.route && self.route_applied {
-            return;
+        // The same route again (a click on the open conversation, a reload) still brings the
+        // DM view in line with it below.
+        if r != self.route || !self.route_applied {
+            self.route = r;
+            self.route_applied = true;
+            self.focus_view = true;
         }
-        self.route = r;
-        self.route_applied = true;
-        self.focus_view = true;
         let want = match &self.route {
             Route::Dm(n) => Some(View::Contact(n.clone())),
             Route::Home | Route::All => Some(View::All),
             _ => None,
         };
         if let Some(v) = want {
-            if self.dm.view != v && self.dm.ready() {
+            if self.dm.view != v && self.dm.loaded() {
                 self.dispatch(ctx, Action::Select(v));
             }
         }
