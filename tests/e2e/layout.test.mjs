@@ -1,7 +1,7 @@
 // The messenger layout (issue 15): axe-core finds no serious or critical violation on the main
-// screens (conversation, gate with its details drawer, settings, network); at 390x844 no screen
-// scrolls sideways; back/forward and a deep link move between views. Saves the screenshots
-// shown in README.md ("Screens") to docs/screenshots/.
+// screens (conversation, gate with its details drawer, channels, settings, network), at desktop
+// and at phone width; at 390x844 no screen scrolls sideways; back/forward and a deep link move
+// between views. Saves the screenshots shown in README.md ("Screens") to docs/screenshots/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, dirname } from 'node:path';
@@ -105,6 +105,15 @@ test('messenger layout: accessible main screens, phone width, back/forward', { t
   await axe(page, 'gate + drawer');
   await shot(page, 'desktop-gate.png');
 
+  await showView(page, 'channels');
+  await page.click('[data-channel="LongFast"]');
+  await page.waitForSelector('#channel-timeline[data-selected="LongFast"]', { timeout: T });
+  await page.fill('#channel-post-text', 'Relay maintenance tonight at 22:00 UTC, expect a short gap.');
+  await page.click('#channel-post-send');
+  await page.waitForSelector('[data-channel-post]:has-text("Relay maintenance")', { timeout: T });
+  await axe(page, 'channels');
+  await shot(page, 'desktop-channels.png');
+
   await showView(page, 'settings');
   await axe(page, 'settings');
   await shot(page, 'desktop-settings.png');
@@ -118,9 +127,11 @@ test('messenger layout: accessible main screens, phone width, back/forward', { t
   await page.goBack();
   await page.waitForSelector(route('settings'));
   await page.goBack();
+  await page.waitForSelector(route('channels'));
+  await page.goBack();
   await page.waitForSelector(`${route('gate')} .conversation[data-gate-id="${gateId}"]`);
   await page.goForward();
-  await page.waitForSelector(route('settings'));
+  await page.waitForSelector(route('channels'));
   await page.goto(`${relay.url}#/dm/${(await page.getAttribute('[data-contact="Bob"]', 'data-node-id'))}`);
   await page.waitForSelector(`${route('dm')} ${incoming('Verified your fingerprint')}`, { timeout: T });
 
@@ -137,6 +148,7 @@ test('messenger layout: accessible main screens, phone width, back/forward', { t
   await page.waitForSelector(route('dm'));
   assert.ok(!(await page.isVisible('.sidebar')), 'the sidebar collapses in a conversation');
   await noSideScroll(page, 'conversation');
+  await axe(page, 'phone conversation');
   await shot(page, 'phone-conversation.png');
 
   await page.click('.back');
@@ -145,14 +157,21 @@ test('messenger layout: accessible main screens, phone width, back/forward', { t
   if (!(await page.isVisible('#gate-drawer'))) await page.click('#gate-details');
   await page.waitForSelector('#gate-drawer');
   await noSideScroll(page, 'gate + drawer');
+  await axe(page, 'phone gate + drawer');
   await page.locator('#gate-drawer').scrollIntoViewIfNeeded();
   await shot(page, 'phone-gate-details.png');
 
+  await showView(page, 'channels');
+  await noSideScroll(page, 'channels');
+  await axe(page, 'phone channels');
+  await shot(page, 'phone-channels.png');
   await showView(page, 'settings');
   await noSideScroll(page, 'settings');
+  await axe(page, 'phone settings');
   await shot(page, 'phone-settings.png');
   await showView(page, 'network');
   await noSideScroll(page, 'network');
+  await axe(page, 'phone network');
   await shot(page, 'phone-network.png');
   assert.deepEqual(axeBad, [], 'no serious or critical axe violations on any screen');
   assert.deepEqual([...alice.errors, ...bob.errors], []);
