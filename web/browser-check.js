@@ -91,14 +91,15 @@
   // if the current view does not show it, follow a link to the settings view first.
   function openBackup() {
     var target = document.getElementById('backup-pass');
-    if (!target) {
+    // The settings page may be mounted but hidden (the messenger layout): go there first.
+    if (!target || !target.offsetParent) {
       var link = document.querySelector('a[href$="/settings"], a[href="#settings"], [data-nav="settings"]');
       if (link) link.click();
     }
     var tries = 0;
     (function show() {
       var pass = document.getElementById('backup-pass');
-      if (!pass) {
+      if (!pass || !pass.offsetParent) {
         if (++tries < 50) requestAnimationFrame(show);
         return;
       }

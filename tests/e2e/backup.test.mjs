@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import {
   startRelay, launchBrowser, openPostern, identityOf, addPosternContact, compose, outgoing,
   incoming, scanIndexedDb, outputDir, randomCanary, APP_READY,
+  openGate, showView,
 } from './lib/harness.mjs';
 
 const PASS = 'correct horse battery staple';
@@ -31,8 +32,8 @@ test('backup: export, import into a fresh profile, same identity reads and recei
   const idB = await identityOf(bob.page);
   await addPosternContact(alice.page, 'Bob', idB);
   await addPosternContact(bob.page, 'Alice', idA);
-  await alice.page.waitForSelector('#at-rest[data-state="protected"]');
-  await alice.page.waitForSelector('#persist-status:not([data-state="checking"])');
+  await alice.page.waitForSelector('#at-rest[data-state="protected"]', { state: 'attached' });
+  await alice.page.waitForSelector('#persist-status:not([data-state="checking"])', { state: 'attached' });
   const persist = await alice.page.getAttribute('#persist-status', 'data-state');
 
   const toBob = randomCanary('TOBOB');
@@ -56,7 +57,8 @@ test('backup: export, import into a fresh profile, same identity reads and recei
     assert.deepEqual(await scanIndexedDb(p, ['postern-secret1.', toBob, toAlice]), [], 'nothing readable at rest');
   }
 
-  // Export (passphrase + confirmation).
+  // Export (passphrase + confirmation), on the settings page.
+  await showView(alice.page, 'settings');
   await alice.page.click('details:has(#export-backup) > summary');
   await alice.page.fill('#backup-pass', PASS);
   await alice.page.fill('#backup-pass2', PASS + 'x');
@@ -84,6 +86,7 @@ test('backup: export, import into a fresh profile, same identity reads and recei
   // A fresh profile: it starts with its own new identity.
   const fresh = await openPostern(browser, relay.url);
   assert.notEqual(await identityOf(fresh.page), idA);
+  await showView(fresh.page, 'settings');
   await fresh.page.click('details:has(#import-backup) > summary');
   await fresh.page.setInputFiles('#import-file', file);
   await fresh.page.fill('#import-pass', 'not the passphrase');
@@ -100,6 +103,7 @@ test('backup: export, import into a fresh profile, same identity reads and recei
   await fresh.page.waitForSelector('#import-status[data-state="ok"]');
   const report = await fresh.page.textContent('#import-status');
   await fresh.page.waitForSelector(APP_READY, { timeout: 30_000 });
+  await showView(fresh.page, 'chats');
   // The same identity reads its history.
   await fresh.page.waitForSelector(incoming(toAlice));
   await fresh.page.waitForSelector(outgoing(toBob));

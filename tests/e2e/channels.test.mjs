@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   startRelay, restartRelay, launchBrowser, openPostern, identityOf, readStoreEntries,
-  outputDir, randomCanary,
+  outputDir, randomCanary, showView,
 } from './lib/harness.mjs';
 
 const post = (text, extra = '') => `[data-channel-post]${extra}:has-text("${text}")`;
@@ -33,7 +33,7 @@ function messagesWith(events, text) {
 /** Ask the page's chain sync to run until `selector` shows up (the sync runs every 5 min). */
 async function syncUntil(page, selector, rounds = 12) {
   for (let i = 0; i < rounds; i += 1) {
-    await page.click('#sync-now').catch(() => {});
+    await page.$eval('#sync-now', (b) => b.click()).catch(() => {}); // on the (hidden) Network page
     try {
       await page.waitForSelector(selector, { timeout: 10_000 });
       return;
@@ -59,6 +59,7 @@ test('a public post appears verified in another profile and on the relay; offlin
   const alice = await openPostern(browser, relay.url, { testHooks: true });
   const bob = await openPostern(browser, relay.url);
   const nodeA = (await identityOf(alice.page)).split('.')[1];
+  for (const p of [alice.page, bob.page]) await showView(p, 'channels');
   await alice.page.waitForSelector('#channels [data-channel="LongFast"]');
   await bob.page.waitForSelector('#channels [data-channel="LongFast"]');
 

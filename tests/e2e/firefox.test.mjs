@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   startRelay, launchBrowser, openPostern, identityOf, addPosternContact, compose, outgoing, incoming,
-  outputDir, randomCanary,
+  outputDir, randomCanary, openGate,
 } from './lib/harness.mjs';
 import { openPosternFirefox } from './lib/firefox.mjs';
 
@@ -71,6 +71,7 @@ test('Firefox ESR and Chromium: DMs with delivery, a shared gate, offline reload
   await fx.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
   const gateId = await fx.getAttribute('[data-gate="Fox"]', 'data-gate-id');
   await bob.page.waitForSelector(`.gate-item[data-gate-id="${gateId}"]`, { timeout: T });
+  await openGate(bob.page, gateId);
   await bob.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
 
   const g1 = randomCanary('GFX');

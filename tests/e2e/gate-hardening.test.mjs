@@ -13,10 +13,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   startRelay, launchBrowser, outputDir, randomCanary, openPostern, identityOf,
-  addPosternContact, readStoreEntries,
+  addPosternContact, readStoreEntries, openGate,
 } from './lib/harness.mjs';
 
 const T = 45_000;
+
+/** The messenger layout shows one conversation at a time: open the (only) gate a member got. */
+async function openAnyGate(page) {
+  const item = await page.waitForSelector('.gate-item[data-gate-id]', { timeout: T });
+  await openGate(page, await item.getAttribute('data-gate-id'));
+}
 
 /** Resolve after the page has completed `n` gate message reads from now. */
 async function gateReads(page, n = 2) {
@@ -87,7 +93,7 @@ test('a removed member\'s post is refused by the relay and never shown to member
   await alice.page.selectOption('#gate-invite-contact', 'Carol');
   await alice.page.click('#gate-invite');
   await alice.page.waitForSelector('.gate-epoch[data-epoch="3"]', { timeout: T });
-  for (const p of [bob.page, carol.page]) await p.waitForSelector('.gate-epoch[data-epoch="3"]', { timeout: T });
+  for (const p of [bob.page, carol.page]) { await openAnyGate(p); await p.waitForSelector('.gate-epoch[data-epoch="3"]', { timeout: T }); }
 
   // Carol loses the relay's gate endpoints and posts: the post is sealed under epoch 3, queued.
   await carol.page.route('**/api/mesh/gate/**', (route) => route.abort());
@@ -145,6 +151,7 @@ test('a rolled-back gate chain raises the alarm and disables posting', async (t)
   await alice.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
   await alice.page.click('[data-promote-member="Bob"]');
   await alice.page.waitForSelector('.gate-epoch[data-epoch="3"]', { timeout: T });
+  await openAnyGate(bob.page);
   await bob.page.waitForSelector('.gate-epoch[data-epoch="3"]', { timeout: T });
   assert.equal(await bob.page.locator('#gate-alarm').count(), 0);
 
@@ -180,6 +187,7 @@ test('a post queued before a rotation is re-sealed under the new epoch and deliv
   await alice.page.waitForSelector('.gate-epoch[data-epoch="1"]', { timeout: T });
   await alice.page.selectOption('#gate-invite-contact', 'Bob');
   await alice.page.click('#gate-invite');
+  await openAnyGate(bob.page);
   await bob.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
 
   // Bob posts while his gate requests fail: sealed under epoch 2, queued.

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import {
   startRelay, restartRelay, launchBrowser, openPostern, identityOf, addPosternContact,
   readStoreEntries, readRawStore, findLeaks, outputDir, randomCanary,
+  openGate, showView,
 } from './lib/harness.mjs';
 
 const T = 45_000;
@@ -34,6 +35,7 @@ test('gate post queued while the relay is down, posted exactly once when it is b
   await alice.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
   const gateId = await alice.page.getAttribute('[data-gate="Ops"]', 'data-gate-id');
   await bob.page.waitForSelector(`.gate-item[data-gate-id="${gateId}"]`, { timeout: T });
+  await openGate(bob.page, gateId);
   await bob.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
 
   await relay.stop();

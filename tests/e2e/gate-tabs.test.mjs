@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import {
   startRelay, restartRelay, launchBrowser, openPostern, identityOf, addPosternContact, recordRequests,
   readStoreEntries, readRawStore, enableTestHooks, findLeaks, outputDir, randomCanary, APP_READY,
+  openGate, showView,
 } from './lib/harness.mjs';
 
 const T = 45_000;
@@ -67,7 +68,11 @@ test('gate posts from a follower tab: sent once by the leader, only the leader s
   await tab1.click('#gate-invite');
   await tab1.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
   await tab2.waitForSelector('[data-gate="Ops"]', { timeout: T });
+  const gateId = await tab2.getAttribute('[data-gate="Ops"]', 'data-gate-id');
+  await openGate(tab2, gateId);
   await tab2.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
+  await bob.page.waitForSelector(`.gate-item[data-gate-id="${gateId}"]`, { timeout: T });
+  await openGate(bob.page, gateId);
   await bob.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
 
   // Composed in the follower: the leader sends it, exactly once; both tabs show it sent.

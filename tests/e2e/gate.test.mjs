@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   startRelay, launchBrowser, findLeaks, findInFiles, outputDir, randomCanary,
-  openPostern, identityOf, addPosternContact,
+  openPostern, identityOf, addPosternContact, openGate,
 } from './lib/harness.mjs';
 
 const T = 45_000;
@@ -66,6 +66,7 @@ test('private gate: create, invite, join, post, remove; removed member never see
   const gateId = await alice.page.getAttribute('[data-gate="Ops"]', 'data-gate-id');
   for (const p of [bob.page, carol.page]) {
     await p.waitForSelector(`.gate-item[data-gate-id="${gateId}"]`, { timeout: T });
+    await openGate(p, gateId);
     await p.waitForSelector('.gate-epoch[data-epoch="3"]', { timeout: T });
     assert.equal(await p.locator('.gate-invitation').count(), 0, 'a contact\'s gate is never a pending invitation');
     assert.match(await p.getAttribute(`.gate-item[data-gate-id="${gateId}"]`, 'data-gate'), /^Alice · /);

@@ -94,7 +94,7 @@ test('a refused message stays queued with the error visible and is retried', asy
   await carolCtx.route('**/api/mesh/dm/register', blockRegister);
   const carol = await carolCtx.newPage();
   await carol.goto(relay.url);
-  await carol.waitForSelector('#identity-string', { timeout: 30_000 });
+  await carol.waitForSelector('#identity-string', { state: 'attached', timeout: 30_000 });
   await addPosternContact(alice.page, 'Carol', await identityOf(carol));
   await addPosternContact(carol, 'Alice', await identityOf(alice.page));
 

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRelay, launchBrowser, openPostern } from './lib/harness.mjs';
+import { startRelay, launchBrowser, openPostern, showView } from './lib/harness.mjs';
 
 const N = 10_000;
 
@@ -51,6 +51,7 @@ test('10k-event chain: synced, verified in a worker, Merkle root matches, explor
   const browser = await launchBrowser();
   t.after(() => browser.close());
   const { context, page, errors } = await openPostern(browser, relay.url);
+  await showView(page, 'network');
   const syncRequests = [];
   context.on('request', (r) => { if (r.url().includes('/api/mesh/infonet/sync')) syncRequests.push(r.url()); });
 
@@ -125,6 +126,7 @@ test('a rate-limited relay: the view shows 429 with Retry-After and the next syn
   const browser = await launchBrowser();
   t.after(() => browser.close());
   const { context, page } = await openPostern(browser, relay.url, { ready: false });
+  await showView(page, 'network');
   await page.waitForSelector('#sync-backoff[data-retry-after]:not([data-retry-after=""])', { timeout: 120_000 });
   const backoff = await page.$eval('#sync-backoff', (e) => ({ ...e.dataset, text: e.textContent }));
   assert.match(backoff.text, /429/);

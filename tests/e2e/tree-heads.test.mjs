@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRelay, launchBrowser, openPostern, listenAddress, readStoreEntries } from './lib/harness.mjs';
+import { startRelay, launchBrowser, openPostern, listenAddress, readStoreEntries, showView } from './lib/harness.mjs';
 
 function seed(events, authors) {
   const data = mkdtempSync(join(tmpdir(), 'postern-heads-e2e-'));
@@ -51,6 +51,7 @@ test('a relay that rewrites signed history is caught by the browser; evidence ke
   const browser = await launchBrowser();
   t.after(() => browser.close());
   const { page } = await openPostern(browser, relayA.url, { testHooks: true });
+  await showView(page, 'network');
   await syncUntil(page, '#sync-signed-head[data-state="verified"][data-size="20"]');
   const line = await page.$eval('#sync-signed-head', (e) => e.textContent);
   assert.match(line, /Signed head: size 20, verified/);

@@ -1,7 +1,9 @@
 //! The root component: loads the session (storage, identity), provides it to every panel as a
-//! context, runs the DM reducer (`dm::state`) and its effects, owns the timers, browser
-//! listeners and the tabs channel, and lays out the page. All crypto runs in wasm via
-//! `postern_core`; the relay only ever sees sealed envelopes and signed requests.
+//! context, runs the DM reducer (`dm::state`) and the gates reducer (`gates::state`) with their
+//! effects, owns the timers, browser listeners, the tabs channels and the route (URL fragment),
+//! and hands the page to `shell`. All crypto runs in wasm via `postern_core`; the relay only
+//! ever sees sealed envelopes and signed requests.
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
@@ -10,30 +12,57 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
+use crate::dm::state::View;
 use crate::dm::{self, Action, DmState, Effect, Env};
+use crate::gates::{self, GatesState};
+use crate::model::route::Route;
+use crate::model::tabs::duties;
 use crate::platform::clock::now_millis;
 use crate::platform::idb::Storage;
-use crate::platform::{dom, tabs};
+use crate::platform::{dom, route, tabs};
 use crate::session::Session;
+use crate::shell;
+use crate::sync::SyncSummary;
 
 /// How often the mailbox is polled.
 pub const POLL_INTERVAL_MS: u32 = 4_000;
+/// How often gates are synced (leader) and the gate outbox retried.
+const GATE_POLL_MS: u32 = 4_000;
 
 pub enum Msg {
     /// The start-up load finished (the session's storage and the DM state's data).
     Started(Result<(Rc<Storage>, dm::state::Loaded), String>),
     Dm(Action),
+    Gates(gates::Action),
+    /// The URL fragment changed (link, back/forward, typed) or a view was picked.
+    Route(Route),
+    /// Show or hide the gate details drawer.
+    ToggleDrawer,
+    /// The chain sync's compact status for the header.
+    Sync(SyncSummary),
 }
 
 pub struct App {
     storage: Option<Rc<Storage>>,
     identity: Option<Rc<Identity>>,
     dm: DmState,
+    gates: GatesState,
+    route: Route,
+    /// The route's view was applied to the states (false until the first load).
+    route_applied: bool,
+    drawer_open: bool,
+    sync: Option<SyncSummary>,
+    /// Gate messages already seen per gate (for the sidebar's unread count; this tab only).
+    gate_seen: HashMap<String, usize>,
     messages_ref: NodeRef,
     timer: Option<Interval>,
+    gate_timer: Option<Interval>,
     listeners: Vec<Closure<dyn Fn()>>,
     tab_channel: Option<tabs::Channel>,
+    gate_channel: Option<tabs::Channel>,
     _role_sub: Option<tabs::Subscription>,
+    /// Move focus to the new view's heading after the next render (a view was picked).
+    focus_view: bool,
 }
 
 impl App {
@@ -45,6 +74,10 @@ impl App {
         })
     }
 
+    fn leader(&self) -> bool {
+        duties(self.dm.role).sync
+    }
+
     fn post(&self, m: &tabs::TabMsg) {
         if let Some(c) = &self.tab_channel {
             c.post(m);
@@ -52,6 +85,8 @@ impl App {
     }
 
     fn dispatch(&mut self, ctx: &Context<Self>, action: Action) -> bool {
+        let was_leader = self.leader();
+        let view_before = self.dm.view.clone();
         let env = Env {
             now_ms: now_millis(),
             identity: self.identity.as_deref(),
@@ -60,7 +95,87 @@ impl App {
         for effect in self.dm.take_effects() {
             self.run(ctx, effect);
         }
+        // A conversation picked in the DM state (reply, a saved contact) is a view: follow it.
+        if self.dm.view != view_before {
+            let r = match &self.dm.view {
+                View::Contact(n) => Route::Dm(n.clone()),
+                View::All if self.route == Route::Home => Route::Home,
+                View::All => Route::All,
+            };
+            self.navigate(ctx, r);
+        }
+        if self.leader() && !was_leader && self.gate_timer.is_some() {
+            self.dispatch_gates(ctx, gates::Action::BecameLeader);
+        }
         render
+    }
+
+    fn dispatch_gates(&mut self, ctx: &Context<Self>, action: gates::Action) -> bool {
+        let Some(identity) = self.identity.clone() else {
+            return false;
+        };
+        let picked = matches!(
+            action,
+            gates::Action::Created(_) | gates::Action::Join | gates::Action::Accept(_)
+        );
+        let before = self.gates.selected.clone();
+        let env = gates::Env {
+            identity: &identity,
+            contacts: &self.dm.contacts,
+            leader: self.leader(),
+            now_ms: now_millis(),
+        };
+        let render = self.gates.reduce(action, &env);
+        self.run_gate_effects(ctx);
+        if picked && self.gates.selected != before {
+            if let Some(id) = self.gates.selected.clone() {
+                self.navigate(ctx, Route::Gate(id));
+            }
+        }
+        self.sync_gate_selection();
+        render
+    }
+
+    /// The gate on screen is the one the reducer acts on; its messages count as seen.
+    fn sync_gate_selection(&mut self) {
+        for g in &self.gates.gates {
+            self.gate_seen
+                .entry(g.meta.gate_id.clone())
+                .or_insert(g.messages.len());
+        }
+        if let Route::Gate(id) = &self.route {
+            self.gates.selected = Some(id.clone());
+            if let Some(g) = self.gates.gates.iter().find(|g| &g.meta.gate_id == id) {
+                self.gate_seen.insert(id.clone(), g.messages.len());
+            }
+        }
+    }
+
+    /// Show `r`: the address bar (a history entry) and the states that follow the view.
+    fn navigate(&mut self, ctx: &Context<Self>, r: Route) {
+        route::go(&r);
+        self.apply_route(ctx, r);
+    }
+
+    fn apply_route(&mut self, ctx: &Context<Self>, r: Route) {
+        // The same route again (a click on the open conversation, a reload) still brings the
+        // DM view in line with it below.
+        if r != self.route || !self.route_applied {
+            self.route = r;
+            self.route_applied = true;
+            self.focus_view = true;
+        }
+        let want = match &self.route {
+            Route::Dm(n) => Some(View::Contact(n.clone())),
+            Route::Home | Route::All => Some(View::All),
+            _ => None,
+        };
+        if let Some(v) = want {
+            if self.dm.view != v && self.dm.loaded() {
+                self.dispatch(ctx, Action::Select(v));
+            }
+        }
+        self.sync_gate_selection();
     }
 
     fn run(&mut self, ctx: &Context<Self>, effect: Effect) {
@@ -70,6 +185,7 @@ impl App {
             Effect::StopTimer => self.timer = None,
             Effect::Resign => {
                 self.timer = None;
+                self.gate_timer = None;
                 tabs::resign();
             }
             other => {
@@ -85,6 +201,28 @@ impl App {
                         .collect::<Vec<_>>()
                 });
             }
+        }
+    }
+
+    /// Run the effects the gates reducer queued: tab posts here, the rest as async tasks.
+    fn run_gate_effects(&mut self, ctx: &Context<Self>) {
+        for effect in self.gates.take_effects() {
+            if let gates::Effect::Post(m) = &effect {
+                if let Some(c) = &self.gate_channel {
+                    c.post(m);
+                }
+                continue;
+            }
+            let (Some(storage), Some(me)) = (self.storage.clone(), self.identity.clone()) else {
+                continue;
+            };
+            ctx.link().send_future_batch(async move {
+                gates::effects::run(effect, storage, me)
+                    .await
+                    .map(Msg::Gates)
+                    .into_iter()
+                    .collect::<Vec<_>>()
+            });
         }
     }
 
@@ -130,6 +268,20 @@ impl App {
             ctx.link().send_message(Msg::Dm(Action::Role(now)));
         }
     }
+
+    /// Once the identity is loaded: the gates' tabs channel and tick, and the first reload.
+    fn start_gates(&mut self, ctx: &Context<Self>) {
+        let link = ctx.link().clone();
+        self.gate_channel = Some(tabs::Channel::open(move |m| {
+            link.send_message(Msg::Gates(gates::Action::Tab(m)))
+        }));
+        let link = ctx.link().clone();
+        self.gate_timer = Some(Interval::new(GATE_POLL_MS, move || {
+            link.send_message(Msg::Gates(gates::Action::Tick))
+        }));
+        self.gates.reload();
+        self.run_gate_effects(ctx);
+    }
 }
 
 impl Component for App {
@@ -139,15 +291,28 @@ impl Component for App {
     fn create(ctx: &Context<Self>) -> Self {
         ctx.link()
             .send_future(async { Msg::Started(dm::effects::load().await) });
+        let link = ctx.link().clone();
+        let listeners = route::listen(move |r| link.send_message(Msg::Route(r)))
+            .into_iter()
+            .collect();
         App {
             storage: None,
             identity: None,
             dm: DmState::default(),
+            gates: GatesState::default(),
+            route: route::current(),
+            route_applied: false,
+            drawer_open: shell::wide_screen(),
+            sync: None,
+            gate_seen: HashMap::new(),
             messages_ref: NodeRef::default(),
             timer: None,
-            listeners: Vec::new(),
+            gate_timer: None,
+            listeners,
             tab_channel: None,
+            gate_channel: None,
             _role_sub: None,
+            focus_view: false,
         }
     }
 
@@ -156,10 +321,29 @@ impl Component for App {
             Msg::Started(Ok((storage, loaded))) => {
                 self.storage = Some(storage);
                 self.identity = Some(loaded.identity.clone());
-                self.dispatch(ctx, Action::Loaded(Ok(loaded)))
+                let r = self.dispatch(ctx, Action::Loaded(Ok(loaded)));
+                self.start_gates(ctx);
+                let now = self.route.clone();
+                self.route_applied = false;
+                self.apply_route(ctx, now);
+                self.focus_view = false;
+                r
             }
             Msg::Started(Err(e)) => self.dispatch(ctx, Action::Loaded(Err(e))),
             Msg::Dm(action) => self.dispatch(ctx, action),
+            Msg::Gates(action) => self.dispatch_gates(ctx, action),
+            Msg::Route(r) => {
+                self.apply_route(ctx, r);
+                true
+            }
+            Msg::Sync(s) => {
+                self.sync = Some(s);
+                true
+            }
+            Msg::ToggleDrawer => {
+                self.drawer_open = !self.drawer_open;
+                true
+            }
         }
     }
 
@@ -169,6 +353,8 @@ impl Component for App {
         }
         if let Some(id) = self.dm.focus.take() {
             dom::focus(id);
+        } else if std::mem::take(&mut self.focus_view) {
+            dom::focus(shell::heading_id(&self.route));
         }
         if std::mem::take(&mut self.dm.scroll_messages) {
             if let Some(el) = self.messages_ref.cast::<web_sys::Element>() {
@@ -178,60 +364,24 @@ impl Component for App {
     }
 
     fn view(&self, ctx: &Context<Self>) -> Html {
-        let s = &self.dm;
-        let dispatch = ctx.link().callback(Msg::Dm);
-        let ready = if s.ready() { "true" } else { "false" };
         let session = self.session();
-        let page = html! {
-            <div id="app-ready" class="app" data-ready={ready}>
-                <header class="topbar">
-                    <div class="brand">
-                        <img src="/icon.svg" alt="" width="28" height="28" />
-                        <h1>{ "Postern" }</h1>
-                    </div>
-                    <nav class="topnav"><a id="nav-sync" href="#sync">{ "Chain sync" }</a></nav>
-                    { dm::view::relay_status(s) }
-                    <p class="relay tab-role muted small" id="tab-role" data-role={s.role.as_str()}
-                        title="Only one tab of this browser talks to the relay in the background; the others follow it">
-                        { s.role.label() }
-                    </p>
-                </header>
-                if s.db_closed {
-                    <div id="db-closed" class="banner banner-warn" role="alert">
-                        { "Postern was updated in another tab — reload this tab to continue." }
-                    </div>
-                }
-                if let Some(f) = &s.fatal {
-                    <div class="banner banner-error" role="alert">
-                        <strong>{ "Postern cannot start. " }</strong>{ f }
-                    </div>
-                }
-                if let Some(e) = &s.relay.error {
-                    <div class="banner banner-warn" role="status">{ e }</div>
-                }
-                <div class="layout">
-                    <aside class="sidebar">
-                        { dm::view::identity(s, &dispatch) }
-                        { dm::view::contacts(s, &dispatch) }
-                        { dm::safety::panel(s, &dispatch) }
-                        { dm::view::add_contact(s, &dispatch) }
-                        if session.is_some() {
-                            <crate::settings::Settings />
-                        }
-                    </aside>
-                    { dm::view::conversation(s, &dispatch, &self.messages_ref) }
-                </div>
-                if session.is_some() {
-                    <crate::gates::Gates contacts={s.contacts.clone()} />
-                }
-                if session.is_some() {
-                    <crate::channels::Channels />
-                }
-                if let Some(session) = &session {
-                    <crate::sync::SyncView storage={session.storage.clone()} active={session.leader()} />
-                }
-            </div>
-        };
+        let link = ctx.link();
+        let page = shell::page(&shell::Parts {
+            dm: &self.dm,
+            gates: &self.gates,
+            route: &self.route,
+            drawer_open: self.drawer_open,
+            gate_seen: &self.gate_seen,
+            identity: self.identity.as_deref(),
+            session: session.as_ref(),
+            messages_ref: &self.messages_ref,
+            dm_dispatch: link.callback(Msg::Dm),
+            gate_dispatch: link.callback(Msg::Gates),
+            go: link.callback(Msg::Route),
+            toggle_drawer: link.callback(|_| Msg::ToggleDrawer),
+            sync: self.sync.as_ref(),
+            on_sync: link.callback(Msg::Sync),
+        });
         match session {
             Some(session) => html! {
                 <ContextProvider<Session> context={session}>{ page }</ContextProvider<Session>>

@@ -31,7 +31,7 @@ const T = 30_000;
  * (e.g. `{ 'javascript.options.wasm': false }`); `privateWindow` starts in private browsing
  * (`browser.privatebrowsing.autostart`, as Tor Browser does). Returns a `FirefoxPage`.
  */
-export async function launchFirefox({ prefs = {}, privateWindow = false } = {}) {
+export async function launchFirefox({ prefs = {}, privateWindow = false, systemAccess = false } = {}) {
   const options = new firefox.Options().setBinary(FIREFOX).addArguments('-headless');
   const all = {
     // Quiet, offline-friendly profile: no update checks, telemetry or first-run pages.
@@ -44,6 +44,8 @@ export async function launchFirefox({ prefs = {}, privateWindow = false } = {}) 
   };
   for (const [k, v] of Object.entries(all)) options.setPreference(k, v);
   const service = new firefox.ServiceBuilder(GECKODRIVER);
+  // Chrome-context scripts (only `phoneViewport` uses them) need geckodriver's consent.
+  if (systemAccess) service.addArguments('--allow-system-access');
   const driver = await new Builder().forBrowser('firefox').setFirefoxOptions(options).setFirefoxService(service).build();
   return new FirefoxPage(driver);
 }
@@ -132,6 +134,25 @@ export class FirefoxPage {
       s.dispatchEvent(new Event('input', { bubbles: true }));
       s.dispatchEvent(new Event('change', { bubbles: true }));
     }, selector, label);
+  }
+
+  /**
+   * A viewport at most `width` CSS px wide: Firefox keeps windows at least 500 px wide, so the
+   * window is 500 px and the page zoomed (as a user's Ctrl + would) until its viewport fits.
+   * Gecko's zoom moves in steps of 60 app units per CSS px over n per device px, so the viewport
+   * is the widest such step not wider than `width` (383 px for 390). Needs `systemAccess`.
+   * Resolves to the resulting `[innerWidth, innerHeight]`.
+   */
+  async phoneViewport(width = 390, height = 844) {
+    const zoom = 60 / Math.floor((60 * width) / 500);
+    await this.driver.manage().window().setRect({ width: 500, height: Math.round(height * zoom) + 90 });
+    await this.driver.setContext(firefox.Context.CHROME);
+    try {
+      await this.driver.executeScript((z) => ZoomManager.setZoomForBrowser(gBrowser.selectedBrowser, z), zoom); // eslint-disable-line no-undef
+    } finally {
+      await this.driver.setContext(firefox.Context.CONTENT);
+    }
+    return this.waitForFunction((w) => window.innerWidth <= w && [window.innerWidth, window.innerHeight], [width], `a viewport of at most ${width} px`);
   }
 
   async screenshot(path) {

@@ -130,7 +130,7 @@ export function findInFiles(dir, needles) {
 export async function readStoredSecret(page) {
   await page.evaluate(() => localStorage.setItem('postern-test-hooks', '1'));
   await page.reload();
-  await page.waitForSelector('#identity-string', { timeout: 30_000 });
+  await page.waitForSelector('#identity-string', { state: 'attached', timeout: 30_000 });
   await page.waitForFunction(() => window.__posternTest && window.__posternTest.identitySecret, null, { timeout: 30_000 });
   const secret = await page.evaluate(() => window.__posternTest.identitySecret);
   return secret ? [secret] : [];
@@ -209,8 +209,23 @@ export async function openPostern(browser, url, { records, ready = true, testHoo
   const errors = [];
   page.on('pageerror', (e) => { errors.push(e.message); console.error('[pageerror]', e.message); });
   await page.goto(url);
-  await page.waitForSelector(ready ? APP_READY : '#identity-string', { timeout: 30_000 });
+  await page.waitForSelector(ready ? APP_READY : '#identity-string', { state: 'attached', timeout: 30_000 });
   return { context, page, errors };
+}
+
+/** The header's section links: 'chats', 'network' (chain sync, tree heads) or 'settings'. */
+const VIEW_LINKS = { chats: '#nav-chats', channels: '#nav-channels', network: '#nav-sync', settings: '#nav-settings' };
+
+/** Show one section of the app (the messenger layout shows one view at a time). */
+export async function showView(page, view) {
+  await page.click(VIEW_LINKS[view]);
+  await page.waitForSelector(`#app-ready[data-route="${view === 'chats' ? 'home' : view}"]`);
+}
+
+/** Open a conversation from the sidebar: a gate by id, or a contact by name. */
+export async function openGate(page, gateId) {
+  await page.click(`.gate-item[data-gate-id="${gateId}"] a`);
+  await page.waitForSelector(`#app-ready[data-route="gate"] .conversation[data-gate-id="${gateId}"]`);
 }
 
 export async function identityOf(page) {

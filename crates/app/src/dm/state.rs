@@ -313,6 +313,11 @@ impl DmState {
         self.me.is_some() && self.relay.registered
     }
 
+    /// Identity, contacts and messages read from storage (a view can be picked).
+    pub fn loaded(&self) -> bool {
+        self.me.is_some()
+    }
+
     pub fn contact(&self, node_id: &str) -> Option<&Contact> {
         self.contacts.iter().find(|c| c.node_id == node_id)
     }

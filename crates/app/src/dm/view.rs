@@ -1,14 +1,16 @@
-//! Direct-messaging views: relay status, my identity, conversations, the add-contact form and
-//! the conversation with its compose form. Pure functions of [`DmState`]; every event is an
+//! Direct-messaging views: relay status and "Check now" (header), my identity (settings page),
+//! the add-contact form (sidebar) and the conversation pane with its compose form (the
+//! conversation list is the shell's sidebar). Pure functions of [`DmState`]; every event is an
 //! [`Action`] sent through `dispatch`.
 use postern_core::dm::MAX_BODY_LEN;
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use super::state::{Action, DmState, RelayState, View};
+use crate::gates::view::day_sep;
 use crate::model::contacts::{fingerprint, short_node_id};
 use crate::model::messages::{Direction, OutState, StoredMessage};
-use crate::platform::clock::{format_time, iso_time};
+use crate::platform::clock::{format_clock, format_time, iso_time};
 
 /// Ctrl+Enter (⌘+Enter) in the compose box sends the latest text.
 fn send_on_ctrl_enter(dispatch: &Callback<Action>) -> Callback<KeyboardEvent> {
@@ -74,44 +76,6 @@ pub fn identity(s: &DmState, dispatch: &Callback<Action>) -> Html {
     }
 }
 
-pub fn contacts(s: &DmState, dispatch: &Callback<Action>) -> Html {
-    let all_unread = s.unread.get("").copied().unwrap_or(0);
-    html! {
-        <nav class="card contacts" aria-labelledby="contacts-h">
-            <h2 id="contacts-h">{ "Conversations" }</h2>
-            <ul class="contact-list">
-                <li class={classes!("contact-item", (s.view == View::All).then_some("active"))}>
-                    <button type="button" id="view-all"
-                        aria-current={(s.view == View::All).then_some("true")}
-                        onclick={dispatch.reform(|_| Action::Select(View::All))}>
-                        <span class="contact-name">{ "All messages" }</span>
-                        if all_unread > 0 { <span class="badge" aria-label="unread">{ all_unread }</span> }
-                    </button>
-                </li>
-                { for s.contacts.iter().map(|c| {
-                    let active = s.view == View::Contact(c.node_id.clone());
-                    let node = c.node_id.clone();
-                    let unread = s.unread.get(&c.node_id).copied().unwrap_or(0);
-                    html! {
-                        <li key={c.node_id.clone()} class={classes!("contact-item", active.then_some("active"))}
-                            data-contact={c.name.clone()} data-node-id={c.node_id.clone()}
-                            onclick={dispatch.reform(move |_| Action::Select(View::Contact(node.clone())))}>
-                            <button type="button" aria-current={active.then_some("true")}>
-                                <span class="contact-name">{ &c.name }</span>
-                                <span class="contact-id">{ short_node_id(&c.node_id) }</span>
-                                if unread > 0 { <span class="badge" aria-label="unread">{ unread }</span> }
-                            </button>
-                        </li>
-                    }
-                }) }
-            </ul>
-            if s.contacts.is_empty() {
-                <p class="muted small">{ "No contacts yet. Add one below with their public identity." }</p>
-            }
-        </nav>
-    }
-}
-
 pub fn add_contact(s: &DmState, dispatch: &Callback<Action>) -> Html {
     html! {
         <section class="card add-contact" aria-labelledby="add-h">
@@ -133,6 +97,12 @@ pub fn add_contact(s: &DmState, dispatch: &Callback<Action>) -> Html {
                 <p id="contact-error" class="error" role="alert">{ s.form.error.clone().unwrap_or_default() }</p>
                 <button id="add-contact" type="submit" class="btn btn-primary" disabled={s.form.saving}>{ "Add contact" }</button>
             </form>
+            <p class="hint share">
+                { "They need yours too: " }
+                <button id="copy-identity-quick" type="button" class="btn btn-small" disabled={s.me.is_none()}
+                    onclick={dispatch.reform(|_| Action::Copy)}>{ "Copy my identity" }</button>
+                <span class="muted small" aria-live="polite">{ s.copy_status.clone().unwrap_or_default() }</span>
+            </p>
         </section>
     }
 }
@@ -179,7 +149,7 @@ fn message(s: &DmState, dispatch: &Callback<Action>, m: &StoredMessage) -> Html 
     let node = m.peer_node_id.clone();
     let ident = m.peer_identity.clone();
     html! {
-        <li key={m.key()} class={classes!("message", m.direction.as_str())}
+        <li key={m.key()} class={classes!("message", "bubble", m.direction.as_str())}
             data-direction={m.direction.as_str()} data-sender={sender_node}
             data-verified={verified} data-msg-id={m.msg_id.clone()} data-state={data_state} data-delivered={delivered}>
             <div class="message-meta">
@@ -188,7 +158,7 @@ fn message(s: &DmState, dispatch: &Callback<Action>, m: &StoredMessage) -> Html 
                 if m.direction == Direction::In {
                     <span class="verified" title="Signature verified: sent by the holder of this identity">{ "✓ verified" }</span>
                 }
-                <time datetime={iso_time(m.timestamp)}>{ format_time(m.timestamp) }</time>
+                <time datetime={iso_time(m.timestamp)} title={format_time(m.timestamp)}>{ format_clock(m.timestamp) }</time>
                 if let Some(state) = out_state {
                     <span class={classes!("delivery", state)} title={match m.state {
                         OutState::Queued => "Sealed and waiting in this browser's outbox for the relay",
@@ -232,6 +202,14 @@ pub fn conversation(s: &DmState, dispatch: &Callback<Action>, messages_ref: &Nod
         View::Contact(n) => Some(n.clone()),
         View::All => None,
     };
+    let mut last_day = String::new();
+    let mut bubbles = Vec::with_capacity(list.len() + 4);
+    for m in &list {
+        if let Some(sep) = day_sep(&mut last_day, m.timestamp) {
+            bubbles.push(sep);
+        }
+        bubbles.push(message(s, dispatch, m));
+    }
     let bytes = s.compose.body.len();
     let over = bytes > MAX_BODY_LEN;
     let (status_kind, status_text) = match &s.compose.status {
@@ -239,24 +217,23 @@ pub fn conversation(s: &DmState, dispatch: &Callback<Action>, messages_ref: &Nod
         None => ("", String::new()),
     };
     html! {
-        <main class="conversation card" aria-labelledby="conv-h">
+        <section class="conversation card" aria-labelledby="conv-h">
             <header class="conv-header">
-                <h2 id="conv-h">{ title }</h2>
-                <div class="inbox-controls">
-                    <span class="muted small" aria-live="polite">
-                        { if s.relay.polling { "Checking…".to_string() } else {
-                            s.relay.last_check.map(|t| format!("Checked {}", format_time(t))).unwrap_or_default()
-                        } }
-                    </span>
-                    <button id="check-now" type="button" class="btn" disabled={s.me.is_none()}
-                        onclick={dispatch.reform(|_| Action::CheckNow)}>{ "Check now" }</button>
+                <a class="back btn btn-small" href="#/">{ "← Chats" }</a>
+                <div class="conv-title">
+                    <h2 id="conv-h" tabindex="-1">{ title }</h2>
+                    if let Some(c) = selected.as_deref().and_then(|n| s.contact(n)) {
+                        <span class="muted small" title={c.node_id.clone()}>{ format!("Direct message · {}", short_node_id(&c.node_id)) }</span>
+                    } else {
+                        <span class="muted small">{ "Every direct message, newest last" }</span>
+                    }
                 </div>
             </header>
             if let Some(n) = &s.inbox_note {
                 <p class="banner banner-warn small" role="status">{ n }</p>
             }
-            <ol class="messages" ref={messages_ref.clone()} aria-label="Messages" aria-live="polite">
-                { for list.iter().map(|m| message(s, dispatch, m)) }
+            <ol class="messages" ref={messages_ref.clone()} aria-label="Messages" aria-live="polite" tabindex="0">
+                { for bubbles }
             </ol>
             if list.is_empty() {
                 <p class="empty muted">{
@@ -294,6 +271,21 @@ pub fn conversation(s: &DmState, dispatch: &Callback<Action>, messages_ref: &Nod
                     </button>
                 </div>
             </form>
-        </main>
+        </section>
+    }
+}
+
+/// The header's mailbox controls: when it was last checked, and "Check now".
+pub fn check_now(s: &DmState, dispatch: &Callback<Action>) -> Html {
+    html! {
+        <div class="inbox-controls">
+            <span class="muted small checked" aria-live="polite">
+                { if s.relay.polling { "Checking…".to_string() } else {
+                    s.relay.last_check.map(|t| format!("Checked {}", format_clock(t))).unwrap_or_default()
+                } }
+            </span>
+            <button id="check-now" type="button" class="btn btn-small" disabled={s.me.is_none()}
+                onclick={dispatch.reform(|_| Action::CheckNow)}>{ "Check now" }</button>
+        </div>
     }
 }

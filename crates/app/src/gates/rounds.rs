@@ -347,7 +347,11 @@ impl GatesState {
                 }
                 Err(e) => {
                     failed = true;
-                    self.status = Some(format!("Queued: will post when the relay answers ({e})."));
+                    self.status = Some(if e.is_unreachable() {
+                        "Queued: can't reach the relay. The post is kept and will be sent when it is back.".into()
+                    } else {
+                        format!("Queued: will post when the relay answers ({e}).")
+                    });
                     continue;
                 }
             }

@@ -11,6 +11,7 @@ pub mod gates;
 pub mod heads;
 pub mod messages;
 pub mod relay_error;
+pub mod route;
 pub mod safety;
 pub mod tabs;
 pub mod wording;

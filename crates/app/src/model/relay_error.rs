@@ -33,7 +33,11 @@ impl RelayError {
 impl std::fmt::Display for RelayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RelayError::Unreachable(e) => write!(f, "relay unreachable ({e})"),
+            // In plain words with what happens next; the technical cause is for the console.
+            RelayError::Unreachable(_) => write!(
+                f,
+                "Can't reach the relay (check your connection). Nothing is lost: it is retried when the relay is back."
+            ),
             RelayError::Api {
                 status,
                 code,

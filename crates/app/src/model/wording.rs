@@ -21,7 +21,7 @@ pub fn explain_seal_error(e: &DmError) -> String {
 pub fn explain_send_error(e: &RelayError, recipient: &str) -> String {
     match e {
         RelayError::Unreachable(_) => {
-            "Relay unreachable: your message was not delivered. Check your connection and try again.".to_string()
+            "Can't reach the relay: your message was not delivered. Check your connection and try again.".to_string()
         }
         RelayError::Api { code, detail, .. } => match code.as_str() {
             codes::RECIPIENT_UNKNOWN => format!(
@@ -45,7 +45,7 @@ pub fn explain_send_error(e: &RelayError, recipient: &str) -> String {
 /// `#send-status` wording when a message was queued because the relay is unreachable.
 /// Never contains the word "sent".
 pub fn explain_queued() -> String {
-    "Relay unreachable: your message is sealed and queued in this browser; it goes out \
+    "Can't reach the relay. Your message is sealed and queued in this browser; it goes out \
      automatically when the relay is back."
         .to_string()
 }
@@ -82,7 +82,10 @@ mod tests {
             detail: detail.into(),
         };
         let cases = [
-            (RelayError::Unreachable("TypeError".into()), "unreachable"),
+            (
+                RelayError::Unreachable("TypeError".into()),
+                "reach the relay",
+            ),
             (api(codes::RECIPIENT_UNKNOWN, ""), "has not opened Postern"),
             (api(codes::SENDER_CAP_REACHED, ""), "2 unread messages"),
             (

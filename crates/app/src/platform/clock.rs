@@ -21,3 +21,32 @@ pub fn iso_time(secs: u64) -> String {
     let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(secs as f64 * 1000.0));
     String::from(d.to_iso_string())
 }
+
+fn date(secs: u64) -> js_sys::Date {
+    js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(secs as f64 * 1000.0))
+}
+
+/// Local hour and minute for a message bubble (the full time is in its `<time datetime>`).
+pub fn format_clock(secs: u64) -> String {
+    let opts = js_sys::Object::new();
+    for (k, v) in [("hour", "2-digit"), ("minute", "2-digit")] {
+        let _ = js_sys::Reflect::set(&opts, &k.into(), &v.into());
+    }
+    String::from(date(secs).to_locale_time_string_with_options("default", &opts))
+}
+
+/// "Today", "Yesterday" or the local date: the day separators of a conversation.
+pub fn day_label(secs: u64) -> String {
+    let day = |d: &js_sys::Date| {
+        String::from(d.to_locale_date_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+    };
+    let now = now_secs();
+    let label = day(&date(secs));
+    if label == day(&date(now)) {
+        "Today".into()
+    } else if label == day(&date(now.saturating_sub(86_400))) {
+        "Yesterday".into()
+    } else {
+        label
+    }
+}

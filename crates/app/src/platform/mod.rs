@@ -6,4 +6,5 @@ pub mod hooks;
 pub mod idb;
 pub mod keystore;
 pub mod relay_client;
+pub mod route;
 pub mod tabs;

@@ -34,7 +34,9 @@ impl RoundError {
                 retry_after_s,
                 detail,
             } => backoff_reason(Some(*status), *retry_after_s, detail),
-            RoundError::Unreachable(e) => format!("relay unreachable: {e}"),
+            RoundError::Unreachable(_) => {
+                "can't reach the relay (check your connection); it is tried again automatically".into()
+            }
             RoundError::Invalid(r) => match r.incomplete {
                 Some(why) => format!(
                     "the relay serves a view that cannot be verified at event #{} ({}: {}, {}); sync stops after the verified prefix",

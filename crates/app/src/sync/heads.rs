@@ -61,6 +61,15 @@ pub fn view(head: &Option<(HeadVerdict, HeadRecord)>) -> Html {
     html! {<>
         <p id="sync-signed-head" class="muted" data-state={state} data-size={v.size.to_string()}
             data-chain-size={v.chain_size.to_string()}>{ head_text(v) }</p>
+        if let Some(pin) = &rec.pin {
+            <p id="sync-pin" class="muted small" data-size={pin.size.to_string()} data-signed-ms={pin.timestamp_ms.to_string()}>
+                { format!("Pinned in this browser: size {}, root {}, signed {} by relay key {}.",
+                    pin.size, crate::model::chain::short(&pin.root), crate::platform::clock::format_time(pin.timestamp_ms / 1000),
+                    crate::model::chain::short(&pin.relay_key)) }
+            </p>
+        } else {
+            <p id="sync-pin" class="muted small">{ "Nothing pinned yet: the first signed head this browser verifies is kept as the pin." }</p>
+        }
         if let Some(e) = rec.evidence.last() {
             <p id="sync-head-alarm" class="error" role="alert" data-evidence={rec.evidence.len().to_string()}
                 data-kind={format!("{:?}", e.kind).to_lowercase()}>

@@ -4,7 +4,8 @@
 pub mod explorer;
 mod fetch;
 mod heads;
+pub mod peers;
 pub mod view;
 pub mod worker;
 
-pub use view::SyncView;
+pub use view::{SyncSummary, SyncView};

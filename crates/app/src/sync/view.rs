@@ -51,6 +51,17 @@ pub struct Props {
     /// Start rounds (a leader tab); `false` keeps showing what is stored.
     #[prop_or(true)]
     pub active: bool,
+    /// The compact status for the page header, sent when it changes (not compared).
+    #[prop_or_default]
+    pub on_status: Callback<SyncSummary>,
+}
+
+/// The chain sync in one line for the header: badge state, events verified, a relay alarm.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SyncSummary {
+    pub state: &'static str,
+    pub verified: u64,
+    pub alarm: bool,
 }
 
 impl PartialEq for Props {
@@ -106,6 +117,8 @@ pub struct SyncView {
     worker_busy_ms: f64,
     /// The last tree-head check and what is kept for that relay.
     head: Option<(HeadVerdict, HeadRecord)>,
+    /// What the header was last told.
+    summary: SyncSummary,
 }
 
 fn fmt_time(secs: u64) -> String {
@@ -145,6 +158,7 @@ impl Component for SyncView {
             last_error: None,
             worker_busy_ms: 0.0,
             head: None,
+            summary: SyncSummary::default(),
         }
     }
 
@@ -252,6 +266,21 @@ impl Component for SyncView {
                 }
                 true
             }
+        }
+    }
+
+    fn rendered(&mut self, ctx: &Context<Self>, _first: bool) {
+        let now = SyncSummary {
+            state: self.badge.state(),
+            verified: self.verifier_count,
+            alarm: self
+                .head
+                .as_ref()
+                .is_some_and(|(_, rec)| !rec.evidence.is_empty()),
+        };
+        if now != self.summary {
+            self.summary = now.clone();
+            ctx.props().on_status.emit(now);
         }
     }
 

@@ -136,8 +136,12 @@ impl Relay {
                 std::fs::read_to_string(&log).unwrap_or_default()
             ));
         };
+        // No pooled connections: the relay closes a connection after some error answers (e.g. a
+        // 413 or 415 whose body it never read), and a POST sent on such a closed pooled
+        // connection fails with "Unexpected EOF" (ureq retries only idempotent requests).
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(20))
+            .max_idle_connections(0)
             .build();
         Ok(Relay {
             child: Some(child),
