@@ -65,7 +65,13 @@ test('a public post appears verified in another profile and on the relay; offlin
 
   // Online: signed, appended, on the relay's public chain once, verified in Bob's view.
   const first = randomCanary('CHANNEL');
+  // Once the relay has stored the post, the app syncs the chain at once (the scheduled round
+  // is up to 30 s away), so the post turns verified without "Sync now".
+  let appended = false;
+  alice.page.on('response', (r) => { if (r.url().endsWith('/api/infonet/append') && r.ok()) appended = true; });
+  const syncAfterAppend = alice.page.waitForRequest((r) => appended && r.url().includes('/api/mesh/infonet/sync'), { timeout: 10_000 });
   await postTo(alice.page, 'LongFast', `hello LongFast ${first}`);
+  await syncAfterAppend;
   await alice.page.waitForSelector(post(first, ':is([data-state="sent"],[data-state="on_chain"])'), { timeout: 30_000 });
   let chain = await publicChain(relay.url);
   let found = messagesWith(chain, first);

@@ -22,6 +22,10 @@ pub async fn run(effect: Effect, storage: Rc<Storage>) -> Option<Action> {
             let _ = store(&storage, &p).await;
             None
         }
+        Effect::SyncChain => {
+            crate::platform::dom::request_chain_sync();
+            None
+        }
         Effect::Delete(key) => {
             let _ = storage.delete_channel_post(&key).await;
             None

@@ -55,7 +55,7 @@ fn chain_post(p: &ChannelPost, me: &str, author: Option<&Notes>) -> Html {
     }
 }
 
-fn pending_post(p: &QueuedPost) -> Html {
+fn pending_post(p: &QueuedPost, dispatch: &Callback<Action>) -> Html {
     let label = match p.state.as_str() {
         "sent" => "sent, waiting for the next chain sync",
         "failed" => "refused",
@@ -71,6 +71,12 @@ fn pending_post(p: &QueuedPost) -> Html {
             <p class="post-text">{ &p.text }</p>
             if let Some(e) = &p.error {
                 <p class="post-error small">{ e }</p>
+            }
+            if p.state.as_str() == "failed" {
+                <button type="button" class="btn btn-small channel-discard"
+                    onclick={dispatch.reform({ let key = p.record_key(); move |_| Action::Discard(key.clone()) })}>
+                    { "Discard" }<span class="visually-hidden">{ " this refused post" }</span>
+                </button>
             }
         </li>
     }
@@ -112,7 +118,7 @@ pub fn panel(s: &ChannelsModel, me: &str, dispatch: &Callback<Action>) -> Html {
                     <h3>{ format!("#{selected}") }</h3>
                     <ol class="channel-posts" aria-live="polite">
                         { for channel.into_iter().flat_map(|c| c.posts.iter()).map(|p| chain_post(p, me, s.board.authors.get(&p.node_id))) }
-                        { for s.pending().map(pending_post) }
+                        { for s.pending().map(|p| pending_post(p, dispatch)) }
                     </ol>
                     if channel.is_none() && s.pending().next().is_none() {
                         <p class="muted small" id="channel-empty">{ "No posts on this channel yet." }</p>

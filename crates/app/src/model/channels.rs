@@ -90,6 +90,8 @@ pub enum Action {
     /// One flush: each post's statement key and the relay's answer (`Ok`: stored, or already
     /// on the chain and answered as a duplicate).
     Flushed(Vec<(Statement, Result<(), RelayError>)>),
+    /// Remove a post the relay refused for good (by record key) from the outbox.
+    Discard(String),
 }
 
 /// I/O the reducer asks for; `Read`, `Queue` and `Flush` answer with an [`Action`].
@@ -105,6 +107,9 @@ pub enum Effect {
     Delete(String),
     /// Append these posts, oldest first (→ `Flushed`).
     Flush(Vec<QueuedPost>),
+    /// The relay stored a post: ask the chain sync to run now, so the post shows verified
+    /// without waiting for the next scheduled round.
+    SyncChain,
 }
 
 pub struct Env<'a> {
@@ -243,6 +248,18 @@ impl ChannelsModel {
                 true
             }
             Action::Flushed(results) => self.on_flushed(results, env),
+            Action::Discard(key) => {
+                // Only a refused post: a queued or sent one may still be (or become) on chain.
+                let before = self.outbox.len();
+                self.outbox
+                    .retain(|p| !(p.state == PostState::Failed && p.record_key() == key));
+                if self.outbox.len() == before {
+                    return false;
+                }
+                self.effects.push(Effect::Delete(key));
+                self.status = None;
+                true
+            }
         }
     }
 
@@ -326,6 +343,9 @@ impl ChannelsModel {
     fn on_flushed(&mut self, results: Vec<(Statement, Result<(), RelayError>)>, env: &Env) -> bool {
         self.flushing = false;
         let mut retry = false;
+        if results.iter().any(|(_, r)| r.is_ok()) {
+            self.effects.push(Effect::SyncChain);
+        }
         for (key, result) in results {
             let Some(p) = self.outbox.iter_mut().find(|p| p.key() == key) else {
                 continue;
@@ -460,11 +480,14 @@ mod tests {
         let stored = on_chain(&p, "aa", 1.0);
         m.reduce(Action::Flushed(vec![(p.key(), ok(&stored))]), &env);
         let fx = m.take_effects();
-        assert!(matches!(&fx[..], [Effect::Persist(q)] if q.state == PostState::Sent));
+        assert!(
+            matches!(&fx[..], [Effect::SyncChain, Effect::Persist(q)] if q.state == PostState::Sent),
+            "stored: persisted, and the chain sync asked to run now"
+        );
         // A sent post is never flushed again.
         m.reduce(Action::Tick, &env);
         m.take_effects();
-        let Effect::Persist(sent) = &fx[0] else {
+        let Effect::Persist(sent) = &fx[1] else {
             unreachable!()
         };
         m.reduce(
@@ -477,6 +500,40 @@ mod tests {
         );
         assert!(m.take_effects().is_empty());
         assert_eq!(m.pending().count(), 1);
+    }
+
+    #[test]
+    fn only_a_refused_post_can_be_discarded_and_a_refusal_asks_no_sync() {
+        let me = Identity::generate(&mut OsRng);
+        let env = Env {
+            identity: &me,
+            leader: true,
+            now_ms: 9_000,
+        };
+        let mut m = ChannelsModel::new();
+        let queued = queue(&mut m, &env, "still queued");
+        m.take_effects();
+        // A queued post (it may yet reach the chain) is not discarded.
+        assert!(!m.reduce(Action::Discard(queued.record_key()), &env));
+        assert!(m.take_effects().is_empty());
+        let refused = RelayError::Api {
+            status: 400,
+            code: "schema".into(),
+            detail: "bad payload".into(),
+        };
+        m.reduce(Action::Flushed(vec![(queued.key(), Err(refused))]), &env);
+        let fx = m.take_effects();
+        assert!(
+            matches!(&fx[..], [Effect::Persist(q)] if q.state == PostState::Failed),
+            "refused: persisted as failed, no chain sync asked: {fx:?}"
+        );
+        assert!(m.reduce(Action::Discard(queued.record_key()), &env));
+        assert_eq!(m.take_effects(), vec![Effect::Delete(queued.record_key())]);
+        assert_eq!(m.pending().count(), 0);
+        assert!(
+            !m.reduce(Action::Discard(queued.record_key()), &env),
+            "once"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Small DOM helpers: find an element by id, focus, the clipboard, and the select-and-copy
-//! fallback where the clipboard API is missing.
+//! Small DOM helpers: find an element by id, focus, the clipboard, the select-and-copy
+//! fallback where the clipboard API is missing, and the page's "sync the chain now" signal.
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 pub fn by_id<T: JsCast>(id: &str) -> Option<T> {
@@ -8,6 +9,42 @@ pub fn by_id<T: JsCast>(id: &str) -> Option<T> {
         .get_element_by_id(id)?
         .dyn_into::<T>()
         .ok()
+}
+
+/// The window event a panel fires to ask the chain sync for a round now (the sync view
+/// listens; it runs one unless a round is in flight).
+pub const SYNC_NOW_EVENT: &str = "postern-sync-now";
+
+/// Ask the chain sync view (if mounted in this tab) to sync now.
+pub fn request_chain_sync() {
+    if let (Some(w), Ok(e)) = (web_sys::window(), web_sys::Event::new(SYNC_NOW_EVENT)) {
+        let _ = w.dispatch_event(&e);
+    }
+}
+
+/// A listener for a window event, removed when dropped (a component keeps it as a field).
+pub struct WindowListener {
+    event: &'static str,
+    cb: Closure<dyn Fn()>,
+}
+
+impl WindowListener {
+    pub fn new(event: &'static str, f: impl Fn() + 'static) -> Option<Self> {
+        let cb = Closure::<dyn Fn()>::new(f);
+        web_sys::window()?
+            .add_event_listener_with_callback(event, cb.as_ref().unchecked_ref())
+            .ok()?;
+        Some(WindowListener { event, cb })
+    }
+}
+
+impl Drop for WindowListener {
+    fn drop(&mut self) {
+        if let Some(w) = web_sys::window() {
+            let _ =
+                w.remove_event_listener_with_callback(self.event, self.cb.as_ref().unchecked_ref());
+        }
+    }
 }
 
 /// Focus the element with this id, if any.

@@ -33,6 +33,7 @@ use crate::model::chain::{
 };
 use crate::model::heads::{HeadRecord, HeadVerdict};
 use crate::platform::clock::{now_millis, now_secs};
+use crate::platform::dom::WindowListener;
 use crate::platform::idb::Storage;
 
 /// Scheduler settings of the browser: look for new events every 30 s; after failures back off
@@ -97,6 +98,8 @@ pub enum Msg {
 pub struct SyncView {
     bridge: Bridge,
     _tick: Option<Interval>,
+    /// Listens for [`crate::platform::dom::SYNC_NOW_EVENT`] (e.g. a public post was stored).
+    _sync_now: Option<WindowListener>,
     loaded: bool,
     load_error: Option<String>,
     cursor: SyncHead,
@@ -142,6 +145,10 @@ impl Component for SyncView {
         SyncView {
             bridge: Bridge::spawn(),
             _tick: Some(Interval::new(1_000, move || link.send_message(Msg::Tick))),
+            _sync_now: WindowListener::new(crate::platform::dom::SYNC_NOW_EVENT, {
+                let link = ctx.link().clone();
+                move || link.send_message(Msg::SyncNow)
+            }),
             loaded: false,
             load_error: None,
             cursor: SyncHead::default(),
