@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 RELAY := target/release/postern
 
-.PHONY: run test lint build ui relay e2e test-native test-wasm test-wasm-pkg wasm-pkg bench tools test-tools clean
+.PHONY: run test lint build ui ui-test relay e2e test-native test-wasm test-wasm-pkg wasm-pkg bench tools test-tools clean
 
 ## make run: install what is missing, build UI (release) + relay, serve on http://$(LISTEN)
 run: tools build
@@ -22,6 +22,7 @@ test: test-tools
 	$(MAKE) test-wasm-pkg
 	$(MAKE) ui
 	scripts/check-app-size.sh
+	$(MAKE) ui-test
 	$(MAKE) e2e RELAY=target/debug/postern
 
 ## make lint: layout rules (file length, module docs, no import cycles), formatting, and clippy
@@ -31,6 +32,7 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cargo clippy --locked --target wasm32-unknown-unknown -p postern-app -p postern-wasm --all-targets -- -D warnings
+	cargo clippy --locked --target wasm32-unknown-unknown -p postern-app --features test-hooks -- -D warnings
 
 tools:
 	@scripts/install-tools.sh run
@@ -42,6 +44,11 @@ build: ui relay
 
 ui:
 	trunk build --release
+
+## make ui-test: the UI with the e2e test hooks (cargo feature `test-hooks`) into dist-test/;
+## `make e2e` runs on it and checks that dist/ (what `make run` serves) has none of them
+ui-test:
+	trunk build --release --features test-hooks --dist dist-test
 
 relay:
 	cargo build --release --locked -p postern-relay
@@ -70,9 +77,9 @@ bench: test-tools
 	node bench/native.mjs
 	node bench/run.mjs
 
-## make e2e: browser end-to-end tests only (expects `make build` output)
+## make e2e: browser end-to-end tests only (expects `make build` and `make ui-test` output)
 e2e:
-	cd tests/e2e && POSTERN_BIN=$(CURDIR)/$(RELAY) POSTERN_WEB=$(CURDIR)/dist node --test --test-concurrency=1 *.test.mjs
+	cd tests/e2e && POSTERN_BIN=$(CURDIR)/$(RELAY) POSTERN_WEB=$(CURDIR)/dist-test POSTERN_PROD_WEB=$(CURDIR)/dist node --test --test-concurrency=1 *.test.mjs
 
 clean:
-	rm -rf dist target tests/e2e/output
+	rm -rf dist dist-test target tests/e2e/output

@@ -1,8 +1,6 @@
-//! Start-up hooks once the identity is unlocked: the unlock time on `<html>` and, behind a
-//! localStorage flag set by the e2e harness only, `window.__posternTest`.
-use wasm_bindgen::JsValue;
-
-use super::idb::{Storage, DB_NAME};
+//! Start-up hooks once the identity is unlocked: the unlock time on `<html>` and, in test
+//! builds only (feature `test-hooks`) behind a localStorage flag the e2e harness sets,
+//! `window.__posternTest`.
 
 fn perf_now() -> f64 {
     web_sys::window()
@@ -11,10 +9,8 @@ fn perf_now() -> f64 {
 }
 
 /// Called once the identity is unlocked: records the unlock time (ms since navigation start)
-/// as `html[data-unlock-ms]` and, when `localStorage["postern-test-hooks"] == "1"` (set by the
-/// e2e harness only), exposes `window.__posternTest.identitySecret` so the leak scans know the
-/// private keys, and `window.__posternTest.readStore(name)` (the opened records of a store). The hook gives nothing a same-origin script could not already get (it can use
-/// the stored CryptoKey itself), and it is off unless that flag is set.
+/// as `html[data-unlock-ms]`; in a test build (cargo feature `test-hooks`, `make ui-test`)
+/// also the e2e hooks below. A production build (`make ui`) has no trace of them.
 pub fn after_unlock(secret: &str) {
     let ms = perf_now();
     let Some(w) = web_sys::window() else {
@@ -23,41 +19,57 @@ pub fn after_unlock(secret: &str) {
     if let Some(root) = w.document().and_then(|d| d.document_element()) {
         let _ = root.set_attribute("data-unlock-ms", &format!("{ms:.0}"));
     }
-    let hooks = w
-        .local_storage()
-        .ok()
-        .flatten()
-        .and_then(|l| l.get_item("postern-test-hooks").ok().flatten());
-    if hooks.as_deref() == Some("1") {
+    #[cfg(feature = "test-hooks")]
+    test_hooks::expose(&w, secret);
+    #[cfg(not(feature = "test-hooks"))]
+    let _ = secret;
+}
+
+/// Test builds only: when `localStorage["postern-test-hooks"] == "1"` (set by the e2e harness),
+/// `window.__posternTest.identitySecret` (so the leak scans know the private keys) and
+/// `window.__posternTest.readStore(name)` (the opened records of a store).
+#[cfg(feature = "test-hooks")]
+mod test_hooks {
+    use wasm_bindgen::JsValue;
+
+    use crate::platform::idb::{Storage, DB_NAME};
+
+    pub(super) fn expose(w: &web_sys::Window, secret: &str) {
+        let hooks = w
+            .local_storage()
+            .ok()
+            .flatten()
+            .and_then(|l| l.get_item("postern-test-hooks").ok().flatten());
+        if hooks.as_deref() != Some("1") {
+            return;
+        }
         let obj = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&obj, &"identitySecret".into(), &secret.into());
         let read = wasm_bindgen::closure::Closure::<dyn Fn(String) -> js_sys::Promise>::new(
             |store: String| {
                 wasm_bindgen_futures::future_to_promise(async move {
-                    test_read_store(&store)
-                        .await
-                        .map_err(|e| JsValue::from_str(&e))
+                    read_store(&store).await.map_err(|e| JsValue::from_str(&e))
                 })
             },
         );
         let _ = js_sys::Reflect::set(&obj, &"readStore".into(), &read.into_js_value());
-        let _ = js_sys::Reflect::set(&w, &"__posternTest".into(), &obj);
+        let _ = js_sys::Reflect::set(w, &"__posternTest".into(), &obj);
     }
-}
 
-/// Test hook `window.__posternTest.readStore(name)`: the OPENED records of one store as an
-/// array of `[key, json]` pairs, in key order (IndexedDB holds them only sealed). Uses its
-/// own short-lived connection, closed before returning.
-async fn test_read_store(store: &str) -> Result<JsValue, String> {
-    let s = Storage::open(DB_NAME).await.map_err(|e| e.to_string())?;
-    let rows = s.opened_records(store).await;
-    s.close();
-    let out = js_sys::Array::new();
-    for (k, v) in rows.map_err(|e| e.to_string())? {
-        let pair = js_sys::Array::new();
-        pair.push(&JsValue::from_str(&k));
-        pair.push(&JsValue::from_str(&v));
-        out.push(&pair);
+    /// `window.__posternTest.readStore(name)`: the OPENED records of one store as an array of
+    /// `[key, json]` pairs, in key order (IndexedDB holds them only sealed). Uses its own
+    /// short-lived connection, closed before returning.
+    async fn read_store(store: &str) -> Result<JsValue, String> {
+        let s = Storage::open(DB_NAME).await.map_err(|e| e.to_string())?;
+        let rows = s.opened_records(store).await;
+        s.close();
+        let out = js_sys::Array::new();
+        for (k, v) in rows.map_err(|e| e.to_string())? {
+            let pair = js_sys::Array::new();
+            pair.push(&JsValue::from_str(&k));
+            pair.push(&JsValue::from_str(&v));
+            out.push(&pair);
+        }
+        Ok(out.into())
     }
-    Ok(out.into())
 }

@@ -298,7 +298,7 @@ impl Storage {
         tx.commit().await.map_err(io)
     }
 
-    /// Test hook only (`window.__posternTest.readStore`, see `settings::after_unlock`): every
+    /// For tests (`window.__posternTest.readStore` in test builds, see `platform::hooks`): every
     /// record of a data store (or `events`) as `(key, opened JSON)`, in key order. The keyring
     /// store is refused (it holds no sealed records).
     pub async fn opened_records(
