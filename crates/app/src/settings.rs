@@ -330,7 +330,7 @@ impl Component for Settings {
                 <h2 id="settings-h">{ "Keys and backup" }</h2>
                 if at_rest == AtRest::Protected {
                     <p id="at-rest" class="hint" data-state="protected">
-                        { "Your keys and messages are encrypted in this browser with a key it cannot export." }
+                        { "Your keys and messages are stored encrypted, under a key this browser keeps and never lets a page read out. That stops someone who copies the files; it does not stop someone who can open this browser profile (your computer account): keep the device locked, and keep an encrypted backup." }
                     </p>
                 } else {
                     <p id="at-rest" class="banner banner-warn" data-state="unprotected" role="alert">
