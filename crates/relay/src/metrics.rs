@@ -25,8 +25,22 @@ pub struct Metrics {
     head_checks: Mutex<BTreeMap<&'static str, u64>>,
 }
 
+/// Per-peer counters read at scrape time: forks met with the peer's events since start
+/// (outcomes, our events re-linked or dropped), equivocations kept against it (stored).
+#[derive(Debug, Clone, Default)]
+pub struct PeerGauges {
+    /// The peer's normalised URL.
+    pub peer: String,
+    pub forks_adopted: u64,
+    pub forks_kept: u64,
+    pub fork_splits: u64,
+    pub events_rebased: u64,
+    pub events_dropped: u64,
+    pub equivocations: u64,
+}
+
 /// Gauges read at scrape time.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Gauges {
     /// Public-type events on the one chain.
     pub public_events: u64,
@@ -43,6 +57,8 @@ pub struct Gauges {
     pub fork_splits: u64,
     pub events_relinked: u64,
     pub events_dropped: u64,
+    /// Per peer, sorted by peer.
+    pub peers: Vec<PeerGauges>,
 }
 
 fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, k: K) {
@@ -233,6 +249,7 @@ impl Metrics {
         ] {
             let _ = writeln!(o, "postern_fork_events_total{{result=\"{result}\"}} {n}");
         }
+        render_peers(&mut o, &g.peers);
         o.push_str("# HELP postern_infonet_legacy_private_events Events of the pre-one-chain private lane (kept, never served).\n");
         o.push_str("# TYPE postern_infonet_legacy_private_events gauge\n");
         let _ = writeln!(
@@ -294,6 +311,55 @@ impl Metrics {
             self.sync_pulled.load(Ordering::Relaxed)
         );
         o
+    }
+}
+
+/// The per-peer fork and equivocation counters.
+fn render_peers(o: &mut String, peers: &[PeerGauges]) {
+    o.push_str("# HELP postern_peer_forks_total Forks of the one chain met with a peer's events since start, by outcome (adopted: its branch won; kept: ours won; split: below our signed tree head, refused).\n");
+    o.push_str("# TYPE postern_peer_forks_total counter\n");
+    for p in peers {
+        let peer = escape(&p.peer);
+        for (result, n) in [
+            ("adopted", p.forks_adopted),
+            ("kept", p.forks_kept),
+            ("split", p.fork_splits),
+        ] {
+            let _ = writeln!(
+                o,
+                "postern_peer_forks_total{{peer=\"{peer}\",result=\"{result}\"}} {n}"
+            );
+        }
+    }
+    o.push_str("# HELP postern_peer_rebased_events_total Our events re-linked (rebased) onto a peer's winning branch since start.\n");
+    o.push_str("# TYPE postern_peer_rebased_events_total counter\n");
+    for p in peers {
+        let _ = writeln!(
+            o,
+            "postern_peer_rebased_events_total{{peer=\"{}\"}} {}",
+            escape(&p.peer),
+            p.events_rebased
+        );
+    }
+    o.push_str("# HELP postern_peer_dropped_events_total Our events dropped because they no longer fit a peer's winning branch, since start.\n");
+    o.push_str("# TYPE postern_peer_dropped_events_total counter\n");
+    for p in peers {
+        let _ = writeln!(
+            o,
+            "postern_peer_dropped_events_total{{peer=\"{}\"}} {}",
+            escape(&p.peer),
+            p.events_dropped
+        );
+    }
+    o.push_str("# HELP postern_peer_equivocations_total Equivocations (two roots signed for one size) this relay keeps evidence of, per peer.\n");
+    o.push_str("# TYPE postern_peer_equivocations_total counter\n");
+    for p in peers {
+        let _ = writeln!(
+            o,
+            "postern_peer_equivocations_total{{peer=\"{}\"}} {}",
+            escape(&p.peer),
+            p.equivocations
+        );
     }
 }
 

@@ -269,6 +269,7 @@ fn a_peer_that_equivocates_or_rewrites_history_is_caught_and_the_evidence_kept()
             .is_some_and(|s| s.evidence.contains(&EvidenceKind::Equivocation))
     });
     let s = status_of(&relay, &peer_url).unwrap();
+    assert!(s.equivocations >= 1, "{s:?}");
     assert_eq!(s.consistent, Some(false));
     assert_eq!(
         s.last_head.unwrap().size,
@@ -290,12 +291,20 @@ fn a_peer_that_equivocates_or_rewrites_history_is_caught_and_the_evidence_kept()
             && !l.ends_with(" 0")),
         "{metrics}"
     );
+    let line = format!("postern_peer_equivocations_total{{peer=\"{peer_url}\"}} ");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.strip_prefix(line.as_str()).is_some_and(|n| n != "0")),
+        "{metrics}"
+    );
     // The evidence survives a restart (kept in the database).
     drop(relay);
     let relay = Relay::start(dir.path(), &["--public-status"]);
     let s = status_of(&relay, &peer_url).unwrap();
     assert!(s.evidence.contains(&EvidenceKind::Equivocation), "{s:?}");
     assert!(s.evidence.contains(&EvidenceKind::Inconsistent), "{s:?}");
+    assert!(s.equivocations >= 1, "the count is kept too: {s:?}");
 }
 
 #[test]

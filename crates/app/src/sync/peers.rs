@@ -1,6 +1,7 @@
 //! The relay's own peer checks on the Network page: `GET /api/mesh/infonet/heads/status`
 //! (served only with `--public-status`), per peer its last signed head, whether it was
-//! consistent and when it was checked, whether it matches this relay's chain, and the
+//! consistent and when it was checked, whether it matches this relay's chain, the forks
+//! resolved with its events and this relay's events rebased since the relay started, and the
 //! misbehaviour seen. A relay without the endpoint gets one plain sentence.
 use postern_core::api::heads::{HeadsStatusResponse, PeerHeadStatus, PATH_HEADS_STATUS};
 use postern_core::head_pin::EvidenceKind;
@@ -36,12 +37,20 @@ fn yes_no(v: Option<bool>) -> &'static str {
 }
 
 fn peer_row(p: &PeerHeadStatus) -> Html {
-    let equivocations = p
+    let listed = p
         .evidence
         .iter()
         .filter(|k| matches!(k, EvidenceKind::Equivocation))
         .count();
-    let other = p.evidence.len() - equivocations;
+    let other = p.evidence.len() - listed;
+    // An older relay sends no count: the evidence it lists.
+    let equivocations = p.equivocations.max(listed as u64);
+    let f = &p.forks;
+    let forks_title = format!(
+        "took their branch {}, kept ours {}, refused (below a signed head) {}",
+        f.adopted, f.kept, f.split
+    );
+    let rebased_title = format!("our events dropped: {}", f.dropped);
     html! {
         <tr class="peer-head" data-peer={p.peer.clone()} data-consistent={yes_no(p.consistent)}
             data-evidence={p.evidence.len().to_string()}>
@@ -52,6 +61,8 @@ fn peer_row(p: &PeerHeadStatus) -> Html {
             } }</td>
             <td>{ format!("{} · {}", yes_no(p.consistent), when(p.checked_at)) }</td>
             <td>{ yes_no(p.matches_our_chain) }</td>
+            <td class="forks-resolved" title={forks_title}>{ f.resolved() }</td>
+            <td class="events-rebased" title={rebased_title}>{ f.rebased }</td>
             <td>{ equivocations }</td>
             <td>{ if other == 0 { "none".to_string() } else { format!("{other} other") } }
                 if !p.last_error.is_empty() { <div class="muted small">{ &p.last_error }</div> }
@@ -113,6 +124,7 @@ impl Component for RelayPeers {
                         <thead><tr>
                             <th scope="col">{ "Peer" }</th><th scope="col">{ "Last signed head" }</th>
                             <th scope="col">{ "Consistent · checked" }</th><th scope="col">{ "Matches this relay" }</th>
+                            <th scope="col">{ "Forks resolved" }</th><th scope="col">{ "Events rebased" }</th>
                             <th scope="col">{ "Equivocations" }</th><th scope="col">{ "Other evidence" }</th>
                         </tr></thead>
                         <tbody>{ for s.peers.iter().map(peer_row) }</tbody>

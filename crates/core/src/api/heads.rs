@@ -55,6 +55,38 @@ pub struct PeerHeadStatus {
     pub evidence: Vec<EvidenceKind>,
     /// The last error talking to the peer or checking its head.
     pub last_error: String,
+    /// Forks of the chain met with this peer's events since this relay started (absent from
+    /// older relays' answers: zero).
+    #[serde(default)]
+    pub forks: PeerForks,
+    /// Equivocations this relay holds evidence of against the peer: two different roots the
+    /// peer signed for one size (kept in the database; absent from older answers: zero).
+    #[serde(default)]
+    pub equivocations: u64,
+}
+
+/// Forks of the one chain met with one peer's events (pushed by it or pulled from it), counted
+/// in memory since the relay started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct PeerForks {
+    /// The peer's branch won and this relay adopted it.
+    pub adopted: u64,
+    /// This relay's branch won (the peer was told `forked` and adopts ours).
+    pub kept: u64,
+    /// Splits below this relay's signed tree head: refused, never healed.
+    pub split: u64,
+    /// This relay's pending events re-linked (rebased) onto the peer's winning branch.
+    pub rebased: u64,
+    /// This relay's events dropped because they no longer fit the peer's winning branch.
+    pub dropped: u64,
+}
+
+impl PeerForks {
+    /// Forks resolved with the peer: adopted theirs or kept ours.
+    pub fn resolved(&self) -> u64 {
+        self.adopted.saturating_add(self.kept)
+    }
 }
 
 /// Answer of `GET` [`PATH_HEADS_STATUS`].
@@ -63,4 +95,43 @@ pub struct HeadsStatusResponse {
     /// This relay's newest signed head.
     pub own: Option<TreeHeadWire>,
     pub peers: Vec<PeerHeadStatus>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_relays_peer_status_without_fork_counts_still_parses() {
+        let old = r#"{"own":null,"peers":[{"peer":"https://b.example","last_head":null,
+            "consistent":true,"checked_at":1780000000,"matches_our_chain":null,
+            "evidence":["equivocation"],"last_error":""}]}"#;
+        let r: HeadsStatusResponse = serde_json::from_str(old).unwrap();
+        let p = &r.peers[0];
+        assert_eq!(p.forks, PeerForks::default());
+        assert_eq!((p.equivocations, p.forks.resolved()), (0, 0));
+        assert_eq!(p.evidence, vec![EvidenceKind::Equivocation]);
+    }
+
+    #[test]
+    fn peer_fork_counts_round_trip_and_a_partial_object_fills_zeros() {
+        let p = PeerHeadStatus {
+            peer: "https://b.example".into(),
+            forks: PeerForks {
+                adopted: 1,
+                kept: 2,
+                split: 0,
+                rebased: 3,
+                dropped: 0,
+            },
+            equivocations: 1,
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<PeerHeadStatus>(&text).unwrap(), p);
+        assert_eq!(p.forks.resolved(), 3);
+        let partial: PeerForks = serde_json::from_str(r#"{"adopted":4}"#).unwrap();
+        assert_eq!((partial.adopted, partial.rebased), (4, 0));
+    }
 }

@@ -37,7 +37,8 @@ pub async fn consistency(
 }
 
 /// `GET /api/mesh/infonet/heads/status`: this relay's newest head and, per peer, the pinned
-/// head, whether it was consistent, whether it matches our chain, and the evidence kinds.
+/// head, whether it was consistent, whether it matches our chain, the evidence kinds, the
+/// equivocations seen and the forks met with its events since start.
 pub async fn heads_status(
     State(st): State<AppState>,
 ) -> Result<ApiJson<HeadsStatusResponse>, ApiError> {
@@ -46,12 +47,7 @@ pub async fn heads_status(
         .chain()
         .run("heads_status", |c| {
             let own = c.latest_tree_head()?.map(|h| h.to_wire());
-            let peers = c
-                .store()
-                .peers_with_heads()?
-                .iter()
-                .map(|p| c.peer_head_status(p))
-                .collect::<Result<Vec<_>, _>>()?;
+            let peers = c.peer_head_statuses()?;
             Ok(HeadsStatusResponse { own, peers })
         })
         .await?;

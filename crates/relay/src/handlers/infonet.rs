@@ -23,7 +23,7 @@ use postern_core::json::{self, Value};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::state::AppState;
-use crate::metrics::Gauges;
+use crate::metrics::{Gauges, PeerGauges};
 use crate::service::chain::{class_of, After, View};
 
 /// Nesting allowed in an append body.
@@ -408,7 +408,21 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
             let (dm_nodes, dm_messages) = c.store().spool_sizes()?;
             let (total, private) = (c.head().1, c.private_count());
             let forks = c.fork_stats();
+            let peers = c
+                .peer_counts()?
+                .into_iter()
+                .map(|(peer, f, equivocations)| PeerGauges {
+                    peer,
+                    forks_adopted: f.adopted,
+                    forks_kept: f.kept,
+                    fork_splits: f.split,
+                    events_rebased: f.rebased,
+                    events_dropped: f.dropped,
+                    equivocations,
+                })
+                .collect();
             Ok(Gauges {
+                peers,
                 forks_adopted: forks.adopted,
                 forks_kept: forks.kept,
                 fork_splits: forks.splits,

@@ -48,11 +48,13 @@ pub async fn chain_push(
     }
     // Parsing and signature checks off the chain's lock, on every core.
     let prepared = chain::prepare(events).await?;
-    let now = st.services().now();
+    let (now, from) = (st.services().now(), peer.clone());
     let outcome = st
         .services()
         .chain()
-        .run("peer_push", move |c| c.push_prepared(&prepared, now))
+        .run("peer_push", move |c| {
+            c.push_prepared_from(&prepared, now, Some(&from))
+        })
         .await?;
     match outcome {
         PushOutcome::Done {

@@ -185,11 +185,11 @@ impl ChainFeed {
         let Ok(prepared) = chain::prepare(events).await else {
             return Some(Round::err(LOCAL));
         };
-        let now = svc.now();
+        let (now, from) = (svc.now(), peer.clone());
         let outcome = svc
             .chain()
             .run("sync_ingest", move |c| {
-                let out = c.push_prepared(&prepared, now)?;
+                let out = c.push_prepared_from(&prepared, now, Some(&from))?;
                 // Did the peer serve a view rather than its chain? (see the module doc)
                 let view = match &out {
                     PushOutcome::Refused(r) => pulled::classify(c, prepared.values(), r)?,

@@ -14,6 +14,8 @@
 //! `postern_core::public_view`). On startup the chain is replayed through `ChainState::ingest`
 //! (at the clock it was appended with, no freshness window), so a database that no longer
 //! verifies refuses to load instead of being served.
+use std::collections::BTreeMap;
+
 use postern_core::api::infonet::{codes as icodes, AppendRequest};
 use postern_core::append::normalize_for_append;
 use postern_core::canonical::GENESIS_HASH;
@@ -231,6 +233,8 @@ pub struct Chain {
     merkle: Option<(usize, String)>,
     /// Forks met since start (see `heal`).
     forks: ForkStats,
+    /// The same, per peer whose events met the fork (its normalised URL), since start.
+    peer_forks: BTreeMap<String, ForkStats>,
     /// Tree-head key seed from `--tree-head-key-file`, used instead of the one in the store.
     pub(super) tree_head_seed: Option<zeroize::Zeroizing<[u8; 32]>>,
 }
@@ -250,6 +254,7 @@ impl Chain {
             loaded,
             merkle: None,
             forks: ForkStats::default(),
+            peer_forks: BTreeMap::new(),
             tree_head_seed: None,
         })
     }

@@ -1,9 +1,11 @@
 //! Signed tree heads on the relay: signing the settled prefix of the chain with the relay's
 //! tree-head key (never two roots for one size), serving heads and consistency proofs, and
 //! checking a peer's head against the pin kept for it (core's `HeadPin`), keeping evidence.
-use postern_core::api::heads::{ConsistencyResponse, PeerHeadStatus, TreeHeadResponse};
+use std::collections::BTreeSet;
+
+use postern_core::api::heads::{ConsistencyResponse, PeerForks, PeerHeadStatus, TreeHeadResponse};
 use postern_core::canonical::NETWORK_ID;
-use postern_core::head_pin::{HeadPin, PinError, PinOutcome};
+use postern_core::head_pin::{EvidenceKind, HeadPin, PinError, PinOutcome};
 use postern_core::rfc9162::Hash;
 use postern_core::tree_head::{self, SignedTreeHead, TreeHeadError, TreeHeadKey, TreeHeadWire};
 use rand_core::{OsRng, RngCore};
@@ -235,10 +237,7 @@ impl Chain {
                 Ok(PeerHeadCheck::Consistent(outcome))
             }
             Err(PinError::Misbehaviour(evidence)) => {
-                let kind = serde_json::to_value(evidence.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
+                let kind = kind_name(evidence.kind);
                 let json = serde_json::to_string(&*evidence).unwrap_or_default();
                 let detail = format!("{kind}: the peer's new head conflicts with its pinned head");
                 let store = self.store_mut();
@@ -250,7 +249,7 @@ impl Chain {
         }
     }
 
-    /// What this relay knows of `peer`'s heads.
+    /// What this relay knows of `peer`'s heads, and the forks met with its events since start.
     pub fn peer_head_status(&self, peer: &str) -> Result<PeerHeadStatus, StoreError> {
         let row = self.store().peer_head(peer)?;
         let evidence = self
@@ -259,10 +258,13 @@ impl Chain {
             .into_iter()
             .filter_map(|(kind, _)| serde_json::from_value(serde_json::Value::String(kind)).ok())
             .collect();
+        let (forks, equivocations) = self.peer_counts_of(peer)?;
         let Some(row) = row else {
             return Ok(PeerHeadStatus {
                 peer: peer.to_string(),
                 evidence,
+                forks,
+                equivocations,
                 ..Default::default()
             });
         };
@@ -277,8 +279,64 @@ impl Chain {
             matches_our_chain: matches,
             evidence,
             last_error: row.last_error,
+            forks,
+            equivocations,
         })
     }
+
+    /// Every peer with a pinned head, evidence, or a fork met with its events since start.
+    fn known_peers(&self) -> Result<BTreeSet<String>, StoreError> {
+        let mut peers: BTreeSet<String> = self.store().peers_with_heads()?.into_iter().collect();
+        peers.extend(self.peer_fork_stats().keys().cloned());
+        Ok(peers)
+    }
+
+    /// [`Chain::peer_head_status`] of every known peer, sorted by peer.
+    pub fn peer_head_statuses(&self) -> Result<Vec<PeerHeadStatus>, StoreError> {
+        self.known_peers()?
+            .iter()
+            .map(|p| self.peer_head_status(p))
+            .collect()
+    }
+
+    /// The forks met with `peer`'s events since start and the equivocations kept against it.
+    fn peer_counts_of(&self, peer: &str) -> Result<(PeerForks, u64), StoreError> {
+        let equivocations = self
+            .store()
+            .head_evidence_count(peer, &kind_name(EvidenceKind::Equivocation))?;
+        let forks = self
+            .peer_fork_stats()
+            .get(peer)
+            .map(|f| PeerForks {
+                adopted: f.adopted,
+                kept: f.kept,
+                split: f.splits,
+                rebased: f.relinked,
+                dropped: f.dropped,
+            })
+            .unwrap_or_default();
+        Ok((forks, equivocations))
+    }
+
+    /// Per known peer (sorted): the forks met with its events since start and the
+    /// equivocations kept against it (`/metrics`; cheaper than the full status).
+    pub fn peer_counts(&self) -> Result<Vec<(String, PeerForks, u64)>, StoreError> {
+        self.known_peers()?
+            .into_iter()
+            .map(|p| {
+                let (f, e) = self.peer_counts_of(&p)?;
+                Ok((p, f, e))
+            })
+            .collect()
+    }
+}
+
+/// The stored name of an evidence kind (its serde name, as `check_peer_head` stores it).
+fn kind_name(kind: EvidenceKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// Sign a new head over the settled chain every `interval` (a schedule, not a wait for a

@@ -154,6 +154,16 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// How many pieces of evidence of `kind` are kept against `peer`.
+    pub fn head_evidence_count(&self, peer: &str, kind: &str) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM head_evidence WHERE peer = ?1 AND kind = ?2",
+            params![peer, kind],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Every peer with a pinned head or evidence, sorted.
     pub fn peers_with_heads(&self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare(

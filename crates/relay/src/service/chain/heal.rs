@@ -4,6 +4,8 @@
 //! tree head) are re-linked onto it, the result verified from the chain state at the fork point
 //! and stored in one transaction; if ours wins, the peer is told `forked` and adopts ours when
 //! it pulls.
+use std::collections::BTreeMap;
+
 use postern_core::canonical::GENESIS_HASH;
 use postern_core::event::ChainEvent;
 use postern_core::fork::{self, ForkError, Resolution};
@@ -32,6 +34,28 @@ pub enum Healed {
         index: usize,
         rejection: EventRejection,
     },
+}
+
+impl ForkStats {
+    /// What `self` counted beyond `before` (counters only grow).
+    fn since(self, before: ForkStats) -> ForkStats {
+        ForkStats {
+            adopted: self.adopted.saturating_sub(before.adopted),
+            kept: self.kept.saturating_sub(before.kept),
+            relinked: self.relinked.saturating_sub(before.relinked),
+            dropped: self.dropped.saturating_sub(before.dropped),
+            splits: self.splits.saturating_sub(before.splits),
+        }
+    }
+
+    /// Add `d` to the counters.
+    fn add(&mut self, d: ForkStats) {
+        self.adopted += d.adopted;
+        self.kept += d.kept;
+        self.relinked += d.relinked;
+        self.dropped += d.dropped;
+        self.splits += d.splits;
+    }
 }
 
 /// The longest prefix of `events` in which each event extends the one before it.
@@ -72,9 +96,32 @@ impl Chain {
         self.forks
     }
 
+    /// The fork counters per peer whose events met the fork, since start.
+    pub fn peer_fork_stats(&self) -> &BTreeMap<String, ForkStats> {
+        &self.peer_forks
+    }
+
+    /// [`Chain::meet_fork`], counted for `peer` as well (pushed by it or pulled from it).
+    pub(super) fn heal(
+        &mut self,
+        theirs: &[ChainEvent],
+        now: u64,
+        peer: Option<&str>,
+    ) -> Result<Healed, StoreError> {
+        let before = self.forks;
+        let healed = self.meet_fork(theirs, now);
+        if let Some(peer) = peer {
+            let d = self.forks.since(before);
+            if d != ForkStats::default() {
+                self.peer_forks.entry(peer.to_string()).or_default().add(d);
+            }
+        }
+        healed
+    }
+
     /// Meet a fork: `theirs` starts with an event whose `prev_hash` is a stored event behind our
     /// head (or genesis). Only its linked run is considered.
-    pub(super) fn heal(&mut self, theirs: &[ChainEvent], now: u64) -> Result<Healed, StoreError> {
+    fn meet_fork(&mut self, theirs: &[ChainEvent], now: u64) -> Result<Healed, StoreError> {
         let theirs = linked_run(theirs);
         let Some(first) = theirs.first() else {
             return Ok(Healed::Refused("no events".into()));
@@ -178,3 +225,6 @@ impl Chain {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -200,6 +200,17 @@ impl Chain {
     /// transaction (also when a later event is refused). On a storage failure nothing of the
     /// batch is stored and the in-memory chain is reloaded from the database.
     pub fn push_prepared(&mut self, p: &Prepared, now: u64) -> Result<PushOutcome, StoreError> {
+        self.push_prepared_from(p, now, None)
+    }
+
+    /// [`Chain::push_prepared`] of events pushed by or pulled from `peer` (its normalised URL):
+    /// forks they meet are counted for that peer too ([`Chain::peer_fork_stats`]).
+    pub fn push_prepared_from(
+        &mut self,
+        p: &Prepared,
+        now: u64,
+        peer: Option<&str>,
+    ) -> Result<PushOutcome, StoreError> {
         let (mut accepted, mut duplicates) = (0u64, 0u64);
         let mut crypto = p.crypto;
         let mut fresh: Vec<usize> = Vec::new();
@@ -243,7 +254,7 @@ impl Chain {
                     let run = p
                         .events
                         .get(i..crypto.map_or(p.events.len(), |(c, _)| c.max(i)));
-                    match self.heal(run.unwrap_or_default(), now)? {
+                    match self.heal(run.unwrap_or_default(), now, peer)? {
                         Healed::Adopted { taken, .. } if taken > 0 => {
                             accepted += taken as u64;
                             i += taken;
