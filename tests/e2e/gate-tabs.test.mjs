@@ -128,6 +128,12 @@ test('gate posts from a follower tab: sent once by the leader, only the leader s
     assert.equal(await bob.page.locator('.gate-message', { hasText: c }).count(), 1, `Bob sees ${c} once`);
     for (const p of [tab1, tab2]) assert.equal(await p.locator('.gate-message', { hasText: c }).count(), 1);
   }
+  // Counted posts (issue 14 item 7): each counter taken in the transaction that queued the
+  // post, so the two tabs never reuse one; Bob sees no gap and no hidden replay.
+  const counters = await bob.page.$$eval('.gate-message[data-state="sent"]',
+    (els) => els.map((e) => Number(e.dataset.counter)).sort((a, b) => a - b));
+  assert.deepEqual(counters, [1, 2, 3, 4], 'one counter per post, none reused across tabs');
+  assert.equal(await bob.page.locator('.gate-message[data-stream="gap"]').count(), 0, 'no gap note');
 
   // Only the leader talks to the gate API (sync, discovery, posts); the follower never does.
   assert.equal(tabs.filter((r) => r.tab === 'tab2' && r.url.includes(GATE_API)).length, 0, 'the follower makes no gate requests');

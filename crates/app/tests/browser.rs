@@ -292,6 +292,10 @@ async fn gate_chain_invite_removal_and_storage_v2_upgrade() {
         sender: alice.node_id(),
         timestamp: 11,
         body: "hi".into(),
+        nonce: String::new(),
+        counter: None,
+        stream: None,
+        missing: 0,
     };
     db.put_gate_message(&m).await.unwrap();
     db.close();

@@ -6,9 +6,10 @@ use postern_core::gate::{create_genesis, EpochRecord, GateId};
 use postern_core::Identity;
 use rand_core::OsRng;
 
-use super::state::{Action, Discovered, Effect, GateRt, SyncOut};
+use super::state::{Action, Compose, Discovered, DrainKey, Effect, GateRt, Streams, SyncOut};
 use crate::model::delivery::{is_permanent_gate_post_error, RelayError};
 use crate::model::gate_pin::{check_pin, sealed_while_current};
+use crate::model::gate_stream::{admit, rebuild};
 use crate::model::gates::{decode_outbox, derive, opened, QueuedPost, StoredGate};
 use crate::platform::clock::{now_millis, now_secs};
 use crate::platform::idb::Storage;
@@ -29,9 +30,9 @@ pub async fn run(effect: Effect, storage: Rc<Storage>, me: Rc<Identity>) -> Opti
         Effect::Sync { jobs, skip, queued } => {
             let found = discover(me.clone(), skip).await;
             let mut out = Vec::new();
-            for (meta, pinned) in jobs {
+            for (meta, pinned, streams) in jobs {
                 let id = meta.gate_id.clone();
-                let r = sync_gate(storage.clone(), me.clone(), meta, &pinned).await;
+                let r = sync_gate(storage.clone(), me.clone(), meta, &pinned, &streams).await;
                 if let Ok(o) = &r {
                     // Queued posts the relay already has are settled.
                     for n in o.seen.iter().filter(|n| queued.contains(n)) {
@@ -57,10 +58,7 @@ pub async fn run(effect: Effect, storage: Rc<Storage>, me: Rc<Identity>) -> Opti
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e),
         }),
-        Effect::QueuePost(p) => Action::Queued(match serde_json::to_string(&p) {
-            Ok(j) => storage.put_gate_post(&p.message.nonce, j).await.is_ok(),
-            Err(_) => false,
-        }),
+        Effect::SealPost(c) => Action::PostQueued(queue_post(&storage, &me, c).await),
         Effect::Requeue { drop, put } => {
             let stored = match &put {
                 Some(p) => match serde_json::to_string(p) {
@@ -83,6 +81,31 @@ pub async fn run(effect: Effect, storage: Rc<Storage>, me: Rc<Identity>) -> Opti
     })
 }
 
+/// Seal a composed post under my next counter of its gate and store it (one transaction).
+async fn queue_post(storage: &Storage, me: &Identity, c: Compose) -> Result<QueuedPost, String> {
+    let Compose {
+        gate,
+        body,
+        timestamp,
+        queued_at,
+        derived,
+        seen,
+    } = c;
+    storage
+        .queue_counted_gate_post(&gate, seen, |counter| {
+            let message = derived
+                .keyring
+                .seal_counted(me, body.as_bytes(), timestamp, counter, &mut OsRng)
+                .map_err(|e| format!("could not seal: {e}"))?;
+            Ok(QueuedPost {
+                gate: gate.clone(),
+                message,
+                queued_at,
+            })
+        })
+        .await
+}
+
 /// The stored gate outbox (one `meta` record per queued post), oldest first.
 pub async fn read_outbox(s: &Storage) -> Vec<QueuedPost> {
     decode_outbox(&s.gate_posts().await.unwrap_or_default())
@@ -100,12 +123,13 @@ async fn load(storage: Rc<Storage>) -> Vec<GateRt> {
                 .filter(|r| r.gate == meta.gate_id)
                 .cloned()
                 .collect();
+            let mut messages = Vec::new();
+            for m in msgs.iter().filter(|m| m.gate == meta.gate_id) {
+                crate::model::gate_stream::insert(&mut messages, m.clone());
+            }
             GateRt {
-                messages: msgs
-                    .iter()
-                    .filter(|m| m.gate == meta.gate_id)
-                    .cloned()
-                    .collect(),
+                streams: Streams::new(rebuild(&messages).into()),
+                messages,
                 records: recs,
                 derived: None,
                 error: None,
@@ -146,15 +170,15 @@ async fn create(
 /// settled post's record is deleted (and a sent one's opened message stored) before returning.
 async fn drain(
     storage: &Storage,
-    keys: &[(String, Rc<crate::model::gates::Derived>)],
+    keys: &[DrainKey],
     hold: &[String],
 ) -> Vec<super::state::DrainResult> {
     let mut out = Vec::new();
     for p in read_outbox(storage).await {
         let behind = keys
             .iter()
-            .find(|(g, _)| *g == p.gate)
-            .is_some_and(|(_, d)| p.message.epoch < d.head().number());
+            .find(|(g, _, _)| *g == p.gate)
+            .is_some_and(|(_, d, _)| p.message.epoch < d.head().number());
         if hold.contains(&p.gate) || behind {
             // Alarmed gate: not sent. Sealed before a rotation: the sync re-seals it.
             continue;
@@ -164,10 +188,15 @@ async fn drain(
         let mut stored = None;
         match &r {
             Ok(seq) => {
+                // Judged by the gate's streams like any message (left out when a sync round
+                // has already read it from the relay).
                 stored = keys
                     .iter()
-                    .find(|(g, _)| *g == p.gate)
-                    .and_then(|(_, d)| opened(&p.gate, *seq, d, &p.message));
+                    .find(|(g, _, _)| *g == p.gate)
+                    .and_then(|(_, d, s)| {
+                        let m = opened(&p.gate, *seq, d, &p.message)?;
+                        admit(&mut s.borrow_mut(), m)
+                    });
                 if let Some(m) = &stored {
                     let _ = storage.put_gate_message(m).await;
                 }
@@ -194,6 +223,7 @@ async fn sync_gate(
     me: Rc<Identity>,
     mut meta: StoredGate,
     pinned: &[[u8; 32]],
+    streams: &Streams,
 ) -> Result<SyncOut, String> {
     let resp = relay::gate_epochs(&me, &meta.gate_id)
         .await
@@ -225,8 +255,11 @@ async fn sync_gate(
         let n = page.messages.len();
         for sm in page.messages {
             seen.push(sm.message.nonce.clone());
+            // Identified by nonce and judged once by the gate's streams: a message served
+            // again (under any seq) or a used counter is not stored or shown.
             let shown = opened(&meta.gate_id, sm.seq, &derived, &sm.message)
-                .filter(|m| sealed_while_current(&derived, m.epoch, m.timestamp));
+                .filter(|m| sealed_while_current(&derived, m.epoch, m.timestamp))
+                .and_then(|m| admit(&mut streams.borrow_mut(), m));
             if let Some(m) = shown {
                 storage
                     .put_gate_message(&m)

@@ -1,16 +1,16 @@
 //! Reducer part for the background rounds of the gates panel: IndexedDB re-reads (multi-tab),
 //! discovery + sync (leader), joining discovered gates by the trust rule, and draining the
 //! gate outbox (leader).
-use std::rc::Rc;
-
 use rand_core::OsRng;
 
 use super::state::{
-    Discovered, DrainResult, Effect, Env, GateRt, GatesState, Invitation, SyncJob, SyncOut,
+    Discovered, DrainKey, DrainResult, Effect, Env, GateRt, GatesState, Invitation, SyncJob,
+    SyncOut,
 };
 use crate::model::delivery::{is_permanent_gate_post_error, is_stale_epoch, outbox_retry_delay_s};
 use crate::model::gate_pin::{hashes, requeue, Requeue};
-use crate::model::gates::{derive_shared, gate_offer, Derived, GateOffer, QueuedPost, StoredGate};
+use crate::model::gate_stream::{insert, remember};
+use crate::model::gates::{derive_shared, gate_offer, GateOffer, QueuedPost, StoredGate};
 use crate::model::tabs::TabMsg;
 
 impl GatesState {
@@ -42,12 +42,13 @@ impl GatesState {
                 }
                 g.error = old.error.clone();
                 g.meta.after = g.meta.after.max(old.meta.after);
+                // The streams rounds in flight share; stored messages they have not seen
+                // (written by another tab) are fed in, keeping their stored marks.
+                remember(&mut old.streams.borrow_mut(), &g.messages);
+                g.streams = old.streams.clone();
                 for m in &old.messages {
-                    if !g.messages.iter().any(|x| x.seq == m.seq) {
-                        g.messages.push(m.clone());
-                    }
+                    insert(&mut g.messages, m.clone());
                 }
-                g.messages.sort_by_key(|m| m.seq);
             }
             if g.derived.is_none() && !g.records.is_empty() {
                 g.derived = derive_shared(env.identity, &g.meta, &g.records);
@@ -105,10 +106,16 @@ impl GatesState {
         }
         self.outbox.draining = true;
         self.outbox.drain_again = false;
-        let keys: Vec<(String, Rc<Derived>)> = self
+        let keys: Vec<DrainKey> = self
             .gates
             .iter()
-            .filter_map(|g| Some((g.meta.gate_id.clone(), g.derived.clone()?)))
+            .filter_map(|g| {
+                Some((
+                    g.meta.gate_id.clone(),
+                    g.derived.clone()?,
+                    g.streams.clone(),
+                ))
+            })
             .collect();
         let hold: Vec<String> = self
             .gates
@@ -135,7 +142,7 @@ impl GatesState {
             .iter()
             .map(|g| {
                 let pinned = g.derived.as_deref().map(hashes).unwrap_or_default();
-                (g.meta.clone(), pinned)
+                (g.meta.clone(), pinned, g.streams.clone())
             })
             .collect();
         let skip: Vec<String> = self
@@ -252,13 +259,11 @@ impl GatesState {
             changed = true;
             self.outbox.gen += 1;
         }
+        // Already judged by the shared streams (replays and duplicates left out): one entry
+        // per nonce, whatever seq the relay gave it.
         for m in out.new_messages {
-            if !g.messages.iter().any(|x| x.seq == m.seq) {
-                g.messages.push(m);
-                changed = true;
-            }
+            changed |= insert(&mut g.messages, m);
         }
-        g.messages.sort_by_key(|m| m.seq);
         g.error = None;
         self.requeue_posts(&out.gate_id, env);
         changed
@@ -328,10 +333,7 @@ impl GatesState {
                 Ok(_) => {
                     if let Some(m) = stored {
                         if let Some(g) = self.gates.iter_mut().find(|g| g.meta.gate_id == m.gate) {
-                            if !g.messages.iter().any(|x| x.seq == m.seq) {
-                                g.messages.push(m);
-                                g.messages.sort_by_key(|m| m.seq);
-                            }
+                            insert(&mut g.messages, m);
                         }
                     }
                     self.status = Some("Posted to the gate.".into());

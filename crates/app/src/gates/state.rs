@@ -1,10 +1,11 @@
 //! Private-gates state and its reducer: [`GatesState::reduce`] applies an [`Action`] and queues
 //! the [`Effect`]s it needs (run by the component through `gates::effects`). Every rule (epoch
 //! chain, rosters, sealing, author verification) is core's, via `model::gates`.
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::str::FromStr;
 
-use postern_core::gate::{self, rotate, EpochRecord, Reason, Role};
+use postern_core::gate::{self, rotate, AuthorStreams, EpochRecord, Reason, Role};
 use postern_core::{Identity, PublicIdentity};
 use rand_core::OsRng;
 
@@ -15,12 +16,17 @@ use crate::model::gates::{
 };
 use crate::model::tabs::TabMsg;
 
-/// A gate as this tab holds it: stored entry, epoch records, opened messages, and what the
-/// verified chain means for me.
+/// A gate's per-author message streams (core's `AuthorStreams`), shared by the state and the
+/// rounds in flight so every opened message is judged exactly once (see `model::gate_stream`).
+pub type Streams = Rc<RefCell<AuthorStreams>>;
+
+/// A gate as this tab holds it: stored entry, epoch records, opened messages (one per nonce,
+/// in the relay's order), their streams, and what the verified chain means for me.
 pub struct GateRt {
     pub meta: StoredGate,
     pub records: Vec<EpochRecord>,
     pub messages: Vec<StoredGateMessage>,
+    pub streams: Streams,
     pub derived: Option<Rc<Derived>>,
     pub error: Option<String>,
 }
@@ -31,6 +37,7 @@ impl GateRt {
             meta,
             records,
             messages: Vec::new(),
+            streams: Streams::default(),
             derived,
             error: None,
         }
@@ -66,8 +73,23 @@ pub struct Invitation {
 /// One drain attempt: nonce, relay answer, the opened message stored for a sent post.
 pub type DrainResult = (String, Result<u64, RelayError>, Option<StoredGateMessage>);
 
-/// One gate's sync job: its entry and the hashes of its pinned (verified, stored) chain.
-pub type SyncJob = (StoredGate, Vec<[u8; 32]>);
+/// One gate's sync job: its entry, the hashes of its pinned (verified, stored) chain and its
+/// streams.
+pub type SyncJob = (StoredGate, Vec<[u8; 32]>, Streams);
+
+/// What a drain round needs of a gate: its id, verified keys and streams.
+pub type DrainKey = (String, Rc<Derived>, Streams);
+
+/// A post composed here, to be sealed under my next counter and queued (see `Effect::SealPost`).
+pub struct Compose {
+    pub gate: String,
+    pub body: String,
+    pub timestamp: u64,
+    pub queued_at: u64,
+    pub derived: Rc<Derived>,
+    /// The highest counter of mine seen in the gate.
+    pub seen: Option<u64>,
+}
 
 pub enum Action {
     /// Re-read from IndexedDB: outbox generation at the start, gates, outbox.
@@ -75,6 +97,8 @@ pub enum Action {
     Drained(Vec<DrainResult>),
     /// A post composed here was stored (true) or could not be (false).
     Queued(bool),
+    /// A post composed here was sealed under my next counter and stored (or why not).
+    PostQueued(Result<QueuedPost, String>),
     /// This tab wrote a gate to IndexedDB: tell the other tabs, get it synced.
     Stored,
     /// This tab became the leader (the session's role changed).
@@ -112,7 +136,7 @@ pub enum Effect {
     /// Send the stored outbox (→ `Drained`); the keys open sent posts and hold back posts
     /// sealed under an epoch older than their head (re-sealed by the next sync); posts of the
     /// held gates (chain alarm) are not sent.
-    Drain(Vec<(String, Rc<Derived>)>, Vec<String>),
+    Drain(Vec<DrainKey>, Vec<String>),
     /// Discovery + sync of every gate (→ `Synced`).
     Sync {
         jobs: Vec<SyncJob>,
@@ -128,8 +152,9 @@ pub enum Effect {
     Create(String),
     /// Publish a rotation record (→ `Rotated`).
     Publish(Result<EpochRecord, String>),
-    /// Store a sealed post as its own record (→ `Queued`).
-    QueuePost(QueuedPost),
+    /// Take my next counter of the gate, seal the post with it and store it as its own record,
+    /// in one IndexedDB transaction (→ `PostQueued`).
+    SealPost(Compose),
     /// Delete the queued post `drop` and store its re-sealed copy `put` if any (→ `Queued`).
     Requeue {
         drop: String,
@@ -267,6 +292,27 @@ impl GatesState {
     pub fn reduce(&mut self, action: Action, env: &Env) -> bool {
         match action {
             Action::Loaded(gen, gs, queued) => self.on_loaded(gen, gs, queued, env),
+            Action::PostQueued(r) => {
+                let ok = match r {
+                    Ok(p) => {
+                        if !self
+                            .outbox
+                            .posts
+                            .iter()
+                            .any(|x| x.message.nonce == p.message.nonce)
+                        {
+                            self.outbox.posts.push(p);
+                        }
+                        self.status = Some("Queued: posting…".into());
+                        true
+                    }
+                    Err(e) => {
+                        self.status = Some(format!("Could not queue the post: {e}"));
+                        false
+                    }
+                };
+                self.reduce(Action::Queued(ok), env)
+            }
             Action::Queued(ok) => {
                 self.outbox.gen += 1;
                 if !ok {
@@ -516,7 +562,8 @@ impl GatesState {
         self.fx(Effect::Publish(rec));
     }
 
-    /// Seal the composed post under the current epoch key and queue it (its own record).
+    /// Seal the composed post under the current epoch key with my next counter and queue it
+    /// (its own record; the counter is taken in the same IndexedDB transaction).
     fn send(&mut self, env: &Env) -> bool {
         let Some(g) = self.sel() else { return false };
         let gate_id = g.meta.gate_id.clone();
@@ -529,27 +576,21 @@ impl GatesState {
                 Some("Posting is disabled while the relay serves an altered epoch chain.".into());
             return true;
         }
+        let seen = g.streams.borrow().last_counter(&env.identity.node_id());
         let body = std::mem::take(&mut self.forms.body);
         if body.trim().is_empty() {
             return true;
         }
-        match d
-            .keyring
-            .seal(env.identity, body.as_bytes(), env.now_secs(), &mut OsRng)
-        {
-            Ok(message) => {
-                // Stored as its own record first; then sent by the leader tab.
-                let p = QueuedPost {
-                    gate: gate_id,
-                    message,
-                    queued_at: env.now_ms,
-                };
-                self.outbox.posts.push(p.clone());
-                self.status = Some("Queued: posting…".into());
-                self.fx(Effect::QueuePost(p));
-            }
-            Err(e) => self.status = Some(format!("Could not seal: {e}")),
-        }
+        // Stored as its own record first; then sent by the leader tab.
+        self.status = Some("Queued: posting…".into());
+        self.fx(Effect::SealPost(Compose {
+            gate: gate_id,
+            body,
+            timestamp: env.now_secs(),
+            queued_at: env.now_ms,
+            derived: d,
+            seen,
+        }));
         true
     }
 }

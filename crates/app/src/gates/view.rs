@@ -6,6 +6,7 @@ use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use super::state::{Action, Env, GateRt, GatesState};
+use crate::model::gate_stream::{display_code, note};
 use crate::model::gates::opened;
 use crate::platform::clock::{day_label, format_clock, iso_time};
 
@@ -84,9 +85,17 @@ pub fn conversation(
             bubbles.push(sep);
         }
         let mine = m.sender == me;
+        let key = if m.nonce.is_empty() {
+            format!("seq-{}", m.seq)
+        } else {
+            m.nonce.clone()
+        };
+        let stream = display_code(m, &g.messages);
+        let stream_note = note(m, &g.messages, &env.name_of(&m.sender));
         bubbles.push(html! {
-            <li key={m.seq} class={classes!("gate-message", "bubble", if mine { "out" } else { "in" })}
-                data-state="sent" data-epoch={m.epoch.to_string()} data-sender={m.sender.clone()} data-verified="true">
+            <li {key} class={classes!("gate-message", "bubble", if mine { "out" } else { "in" })}
+                data-state="sent" data-epoch={m.epoch.to_string()} data-sender={m.sender.clone()} data-verified="true"
+                data-stream={stream} data-counter={m.counter.map(|c| c.to_string())}>
                 <div class="message-meta">
                     <span class="gate-message-sender" title={m.sender.clone()}>{ env.name_of(&m.sender) }</span>
                     <span class="verified" title="Signature verified: sent by this member">{ "✓ verified" }</span>
@@ -95,6 +104,9 @@ pub fn conversation(
                     if mine { <span class="delivery sent" title="Accepted by the relay">{ "sent" }</span> }
                 </div>
                 <p class="gate-message-body">{ &m.body }</p>
+                if let Some(n) = stream_note {
+                    <p class="gate-stream-note small" data-stream-note={stream}>{ n }</p>
+                }
             </li>
         });
     }

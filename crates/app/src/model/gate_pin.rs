@@ -42,7 +42,8 @@ pub fn check_pin(pinned: &[[u8; 32]], fetched: &Derived) -> Result<(), ChainAlar
 pub enum Requeue {
     /// Sealed under the head (or nothing is known yet): send as is.
     Keep,
-    /// Sealed under an older epoch: this copy replaces it (same text and time, new nonce).
+    /// Sealed under an older epoch: this copy replaces it (same text, time and counter, new
+    /// nonce).
     Resealed(QueuedPost),
     /// I am no longer in the head's roster (removed at that epoch): the post is dropped.
     Dropped { removed_at: u64 },
@@ -72,11 +73,14 @@ pub fn requeue(
     if opened.member_id != me.node_id() {
         return Requeue::Unreadable;
     }
-    match d
-        .keyring
-        .seal(me, &opened.body[..], opened.timestamp, rng)
-        .ok()
-    {
+    // The same counter: the post is the same message of mine, sealed anew.
+    let sealed = match opened.counter {
+        Some(c) => d
+            .keyring
+            .seal_counted(me, &opened.body[..], opened.timestamp, c, rng),
+        None => d.keyring.seal(me, &opened.body[..], opened.timestamp, rng),
+    };
+    match sealed.ok() {
         Some(message) => Requeue::Resealed(QueuedPost {
             gate: p.gate.clone(),
             message,
@@ -204,6 +208,19 @@ mod tests {
         assert_eq!(q.queued_at, 7);
         let o = at3.keyring.open(&q.message).unwrap();
         assert_eq!((&o.body[..], o.timestamp), (&b"hello"[..], 25));
+        assert_eq!(o.counter, None);
+        // A counted post keeps its counter when re-sealed (never a new one, never reused).
+        let counted = QueuedPost {
+            message: at2
+                .keyring
+                .seal_counted(&f.bob, b"hello", 25, 7, &mut OsRng)
+                .unwrap(),
+            ..p.clone()
+        };
+        let Requeue::Resealed(q) = requeue(&f.bob, &at3, &counted, &mut OsRng) else {
+            panic!("re-sealed");
+        };
+        assert_eq!(at3.keyring.open(&q.message).unwrap().counter, Some(7));
         // Bob removed at epoch 4: the post is dropped, never re-sealed.
         let e3 = f.records[2].verify().unwrap();
         let kick = gate::rotate(

@@ -43,7 +43,8 @@ pub struct ChainAlarm {
     pub detail: String,
 }
 
-/// An opened, author-verified gate message.
+/// An opened, author-verified gate message. Identified by its `nonce` (see
+/// `model::gate_stream`); `seq` is only the relay's order hint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredGateMessage {
     pub gate: String,
@@ -53,6 +54,23 @@ pub struct StoredGateMessage {
     pub sender: String,
     pub timestamp: u64,
     pub body: String,
+    /// The message nonce (standard base64), its identity. Empty in records stored before it
+    /// was kept (those are told apart by `seq`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub nonce: String,
+    /// The author's signed per-gate counter; `None` for a legacy (uncounted) message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<u64>,
+    /// core's `StreamMark::code` given when the message arrived (`None`: stored before marks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// For a `gap` mark: how many earlier counters of this author had not arrived.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub missing: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A sealed gate post waiting for the relay (gate outbox). Only the sealed message is stored;
@@ -179,6 +197,10 @@ pub fn opened(gate_id: &str, seq: u64, d: &Derived, m: &GateMessage) -> Option<S
         sender: o.member_id.clone(),
         timestamp: o.timestamp,
         body: o.text().ok()?.to_string(),
+        nonce: m.nonce.clone(),
+        counter: o.counter,
+        stream: None,
+        missing: 0,
     })
 }
 

@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod delivery;
 pub mod explore;
 pub mod gate_pin;
+pub mod gate_stream;
 pub mod gates;
 pub mod heads;
 pub mod messages;
