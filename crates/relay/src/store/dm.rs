@@ -303,6 +303,31 @@ impl Store {
         })
     }
 
+    /// The maintained counts (migration 11) a deposit's caps read: messages from its sender_ref
+    /// to its recipient, and the recipient's total and contact messages (expired ones count
+    /// until pruned: callers prune first).
+    fn mailbox_counts(
+        tx: &rusqlite::Connection,
+        env: &DmEnvelope,
+    ) -> Result<(usize, usize, usize), StoreError> {
+        let count = |n: i64| usize::try_from(n).unwrap_or(usize::MAX);
+        let pair: i64 = tx
+            .prepare_cached(
+                "SELECT n FROM dm_pair_counts WHERE recipient_id = ?1 AND sender_ref = ?2",
+            )?
+            .query_row(params![env.recipient_id, env.sender_ref], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let (total, contacts): (i64, i64) = tx
+            .prepare_cached(
+                "SELECT total, contacts FROM dm_mailbox_counts WHERE recipient_id = ?1",
+            )?
+            .query_row(params![env.recipient_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .unwrap_or((0, 0));
+        Ok((count(pair), count(total), count(contacts)))
+    }
+
     fn deposit_with(
         &mut self,
         env: &DmEnvelope,
@@ -416,31 +441,18 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?;
-        let pair_len: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1 AND sender_ref = ?2",
-            params![env.recipient_id, env.sender_ref],
-            |r| r.get(0),
-        )?;
+        let (pair_len, total, contacts) = Self::mailbox_counts(tx, env)?;
         let budget = Self::budget_of(tx, &env.recipient_id, &env.sender_ref)?;
-        let budget_len: i64 = match budget {
-            Budget::Shared => tx.query_row(
-                "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1",
-                params![env.recipient_id],
-                |r| r.get(0),
-            )?,
-            Budget::Contact | Budget::Stranger => tx.query_row(
-                "SELECT COUNT(*) FROM messages m WHERE m.recipient_id = ?1 AND
-                   EXISTS (SELECT 1 FROM dm_contacts c
-                           WHERE c.owner_id = ?1 AND c.sender_ref = m.sender_ref) = ?2",
-                params![env.recipient_id, budget == Budget::Contact],
-                |r| r.get(0),
-            )?,
+        let budget_len = match budget {
+            Budget::Shared => total,
+            Budget::Contact => contacts,
+            Budget::Stranger => total.saturating_sub(contacts),
         };
         let state = BudgetedState {
             already_stored: existing.is_some(),
-            pair_len: usize::try_from(pair_len).unwrap_or(usize::MAX),
+            pair_len,
             budget,
-            budget_len: usize::try_from(budget_len).unwrap_or(usize::MAX),
+            budget_len,
         };
         match check_budgeted(limits, DEFAULT_STRANGER_CAP.min(limits.mailbox_cap), state) {
             Err(cap) => Ok((Deposit::Refused(cap), Vec::new())),
@@ -496,11 +508,14 @@ impl Store {
             return Ok(Err(r));
         }
         Self::prune_messages(&tx, now)?;
-        let total: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1",
-            params![nonce.node_id],
-            |r| r.get(0),
-        )?;
+        let total: i64 = tx
+            .query_row(
+                "SELECT total FROM dm_mailbox_counts WHERE recipient_id = ?1",
+                params![nonce.node_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
         let mut out = Vec::new();
         {
             let mut stmt = tx.prepare(

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod dm;
+mod dm_counts;
 mod gate;
 
 use std::path::Path;
