@@ -35,6 +35,9 @@ impl Store {
 
     fn init(mut conn: Connection, path: PathBuf) -> Result<Store, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Room for the hot statements of every path (a deposit alone uses about 15; rusqlite's
+        // default of 16 would evict them as soon as another path runs).
+        conn.set_prepared_statement_cache_capacity(64);
         // journal_mode returns a row; pragma_update ignores it.
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;

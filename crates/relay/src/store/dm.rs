@@ -43,18 +43,14 @@ pub struct FeedRow {
 /// DM spool: every check-then-write in one `BEGIN IMMEDIATE` transaction.
 impl Store {
     fn prune_messages(tx: &rusqlite::Connection, now: u64) -> Result<(), StoreError> {
-        tx.execute(
+        // Cached: every deposit runs these (and the DELETE's compiled triggers).
+        for sql in [
             "DELETE FROM messages WHERE expires_at <= ?1",
-            params![to_i64(now)],
-        )?;
-        tx.execute(
             "DELETE FROM dm_tombstones WHERE expires_at <= ?1",
-            params![to_i64(now)],
-        )?;
-        tx.execute(
             "DELETE FROM dm_feed WHERE expires_at <= ?1",
-            params![to_i64(now)],
-        )?;
+        ] {
+            tx.prepare_cached(sql)?.execute(params![to_i64(now)])?;
+        }
         Ok(())
     }
 
@@ -278,22 +274,16 @@ impl Store {
         sender_ref: &str,
     ) -> Result<Budget, StoreError> {
         let has_list = tx
-            .query_row(
-                "SELECT 1 FROM dm_contact_lists WHERE owner_id = ?1",
-                params![owner_id],
-                |_| Ok(()),
-            )
+            .prepare_cached("SELECT 1 FROM dm_contact_lists WHERE owner_id = ?1")?
+            .query_row(params![owner_id], |_| Ok(()))
             .optional()?
             .is_some();
         if !has_list {
             return Ok(Budget::Shared);
         }
         let listed = tx
-            .query_row(
-                "SELECT 1 FROM dm_contacts WHERE owner_id = ?1 AND sender_ref = ?2",
-                params![owner_id, sender_ref],
-                |_| Ok(()),
-            )
+            .prepare_cached("SELECT 1 FROM dm_contacts WHERE owner_id = ?1 AND sender_ref = ?2")?
+            .query_row(params![owner_id, sender_ref], |_| Ok(()))
             .optional()?
             .is_some();
         Ok(if listed {
@@ -408,11 +398,8 @@ impl Store {
     ) -> Result<(Deposit, Vec<usize>), StoreError> {
         let json = serde_json::to_string(env).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let known: bool = tx
-            .query_row(
-                "SELECT 1 FROM nodes WHERE node_id = ?1",
-                params![env.recipient_id],
-                |_| Ok(()),
-            )
+            .prepare_cached("SELECT 1 FROM nodes WHERE node_id = ?1")?
+            .query_row(params![env.recipient_id], |_| Ok(()))
             .optional()?
             .is_some();
         if !known && replica_expires_at.is_none() {
@@ -422,11 +409,10 @@ impl Store {
         // Acked already (here or on a peer): a late replica or a re-deposit is a duplicate,
         // neither stored nor passed on.
         let tomb: Option<i64> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT expires_at FROM dm_tombstones WHERE recipient_id = ?1 AND msg_id = ?2",
-                params![env.recipient_id, env.msg_id],
-                |r| r.get(0),
-            )
+            )?
+            .query_row(params![env.recipient_id, env.msg_id], |r| r.get(0))
             .optional()?;
         if let Some(e) = tomb {
             let dup = Deposit::Duplicate {
@@ -435,11 +421,10 @@ impl Store {
             return Ok((dup, Vec::new()));
         }
         let existing: Option<i64> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT expires_at FROM messages WHERE recipient_id = ?1 AND msg_id = ?2",
-                params![env.recipient_id, env.msg_id],
-                |r| r.get(0),
-            )
+            )?
+            .query_row(params![env.recipient_id, env.msg_id], |r| r.get(0))
             .optional()?;
         let (pair_len, total, contacts) = Self::mailbox_counts(tx, env)?;
         let budget = Self::budget_of(tx, &env.recipient_id, &env.sender_ref)?;
@@ -466,18 +451,18 @@ impl Store {
             Ok(DepositDecision::Store) => {
                 let own = now.saturating_add(limits.ttl_secs);
                 let expires_at = replica_expires_at.map_or(own, |e| e.min(own));
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO messages (recipient_id, msg_id, sender_ref, envelope, received_at, expires_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![
+                )?
+                .execute(params![
                         env.recipient_id,
                         env.msg_id,
                         env.sender_ref,
                         json,
                         to_i64(now),
                         to_i64(expires_at)
-                    ],
-                )?;
+                    ])?;
                 let job = Job::Envelope {
                     envelope: env.clone(),
                     expires_at,
