@@ -42,6 +42,10 @@ impl Store {
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Savepoint sub-journals (one per deposit of a group commit) in memory: on disk, past
+        // 64 KiB they went to a temporary file, a pwrite per touched page (perf: ~20 % of a
+        // deposit). Only rollback state inside a transaction; durability is the WAL's.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         migrations::migrate(&mut conn)?;
         Ok(Store {
             conn,
