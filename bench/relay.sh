@@ -2,7 +2,8 @@
 # Relay-side benchmarks (not a test; issue 16): peer-push ingest of the shared 400-event
 # interleaved chain and of core's generated chain (`chaingen`), one request of 50 events at a
 # time as a peer's push worker sends them, into a fresh relay each run; DM deposits (fresh
-# envelopes) at CONNS connections, with the relay's CPU time per deposit; optionally pull sync of a whole chain from a peer. One or two `postern` binaries side by side in the same run
+# envelopes) at CONNS connections, with the relay's CPU time per deposit; optionally pull sync
+# of a whole chain from a peer. One or two `postern` binaries side by side in the same run
 # (BASE_BIN = the before binary). Prints one line per run with the machine load.
 #
 #   bench/relay.sh                                        # builds release binaries first
