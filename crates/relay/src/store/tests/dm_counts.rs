@@ -315,7 +315,8 @@ proptest! {
     }
 }
 
-/// One sequence touching every path: each budget filling up, duplicates and tombstones refused,
+/// One sequence touching every path: the per-sender cap and the shared budget filling up,
+/// duplicates and tombstones refused,
 /// replicas, a group commit, both kinds of ack, a contact list changing under stored messages,
 /// and expiry.
 #[test]
