@@ -316,9 +316,8 @@ proptest! {
 }
 
 /// One sequence touching every path: the per-sender cap and the shared budget filling up,
-/// duplicates and tombstones refused,
-/// replicas, a group commit, both kinds of ack, a contact list changing under stored messages,
-/// and expiry.
+/// duplicates and tombstones refused, replicas, a group commit, both kinds of ack, a contact
+/// list changing under stored messages, and expiry.
 #[test]
 fn a_mixed_sequence_keeps_the_counters_exact() {
     let mut run = Run::new();
