@@ -2,7 +2,8 @@
 # Relay-side benchmarks (not a test; issue 16): peer-push ingest of the shared 400-event
 # interleaved chain and of core's generated chain (`chaingen`), one request of 50 events at a
 # time as a peer's push worker sends them, into a fresh relay each run; DM deposits (fresh
-# envelopes) at CONNS connections; optionally pull sync of a whole chain from a peer. One or two `postern` binaries side by side in the same run
+# envelopes) at CONNS connections, with the relay's CPU time per deposit; optionally pull sync
+# of a whole chain from a peer. One or two `postern` binaries side by side in the same run
 # (BASE_BIN = the before binary). Prints one line per run with the machine load.
 #
 #   bench/relay.sh                                        # builds release binaries first
@@ -30,6 +31,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# CPU time (user + system, clock ticks) the relay of data dir $1 has used so far.
+cpu() { awk '{print $14 + $15}' "/proc/$(cat "$1.pid")/stat"; }
 SELF=http://127.0.0.1:9
 SECRET=bench-secret
 
@@ -65,8 +68,11 @@ for b in "${bins[@]}"; do
   for run in $(seq "$RUNS"); do
     d="$work/dm-$RANDOM$RANDOM"
     serve "$b" "$d" --per-sender-cap 100000000 --mailbox-cap 100000000
+    c0=$(cpu "$d")
     out=$("$DEPOSIT" "$url" "$CONNS" "$N_DEPOSIT") || { tail -5 "$d.log" >&2; exit 1; }
-    printf '%s #%d: %s   load %s\n' "$b" "$run" "$out" "$(load)"
+    c1=$(cpu "$d")
+    printf '%s #%d: %s, relay CPU %s us/deposit   load %s\n' "$b" "$run" "$out" \
+      "$(( (c1 - c0) * 1000000 / $(getconf CLK_TCK) / N_DEPOSIT ))" "$(load)"
     stop "$d"
   done
 done

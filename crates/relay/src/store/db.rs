@@ -35,10 +35,17 @@ impl Store {
 
     fn init(mut conn: Connection, path: PathBuf) -> Result<Store, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Room for the hot statements of every path (a deposit alone uses about 15; rusqlite's
+        // default of 16 would evict them as soon as another path runs).
+        conn.set_prepared_statement_cache_capacity(64);
         // journal_mode returns a row; pragma_update ignores it.
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Savepoint sub-journals (one per deposit of a group commit) in memory: on disk, past
+        // 64 KiB they went to a temporary file, a pwrite per touched page (perf: ~20 % of a
+        // deposit). Only rollback state inside a transaction; durability is the WAL's.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         migrations::migrate(&mut conn)?;
         Ok(Store {
             conn,

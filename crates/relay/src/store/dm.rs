@@ -43,18 +43,14 @@ pub struct FeedRow {
 /// DM spool: every check-then-write in one `BEGIN IMMEDIATE` transaction.
 impl Store {
     fn prune_messages(tx: &rusqlite::Connection, now: u64) -> Result<(), StoreError> {
-        tx.execute(
+        // Cached: every deposit runs these (and the DELETE's compiled triggers).
+        for sql in [
             "DELETE FROM messages WHERE expires_at <= ?1",
-            params![to_i64(now)],
-        )?;
-        tx.execute(
             "DELETE FROM dm_tombstones WHERE expires_at <= ?1",
-            params![to_i64(now)],
-        )?;
-        tx.execute(
             "DELETE FROM dm_feed WHERE expires_at <= ?1",
-            params![to_i64(now)],
-        )?;
+        ] {
+            tx.prepare_cached(sql)?.execute(params![to_i64(now)])?;
+        }
         Ok(())
     }
 
@@ -278,22 +274,16 @@ impl Store {
         sender_ref: &str,
     ) -> Result<Budget, StoreError> {
         let has_list = tx
-            .query_row(
-                "SELECT 1 FROM dm_contact_lists WHERE owner_id = ?1",
-                params![owner_id],
-                |_| Ok(()),
-            )
+            .prepare_cached("SELECT 1 FROM dm_contact_lists WHERE owner_id = ?1")?
+            .query_row(params![owner_id], |_| Ok(()))
             .optional()?
             .is_some();
         if !has_list {
             return Ok(Budget::Shared);
         }
         let listed = tx
-            .query_row(
-                "SELECT 1 FROM dm_contacts WHERE owner_id = ?1 AND sender_ref = ?2",
-                params![owner_id, sender_ref],
-                |_| Ok(()),
-            )
+            .prepare_cached("SELECT 1 FROM dm_contacts WHERE owner_id = ?1 AND sender_ref = ?2")?
+            .query_row(params![owner_id, sender_ref], |_| Ok(()))
             .optional()?
             .is_some();
         Ok(if listed {
@@ -301,6 +291,31 @@ impl Store {
         } else {
             Budget::Stranger
         })
+    }
+
+    /// The maintained counts (migration 11) a deposit's caps read: messages from its sender_ref
+    /// to its recipient, and the recipient's total and contact messages (expired ones count
+    /// until pruned: callers prune first).
+    fn mailbox_counts(
+        tx: &rusqlite::Connection,
+        env: &DmEnvelope,
+    ) -> Result<(usize, usize, usize), StoreError> {
+        let count = |n: i64| usize::try_from(n).unwrap_or(usize::MAX);
+        let pair: i64 = tx
+            .prepare_cached(
+                "SELECT n FROM dm_pair_counts WHERE recipient_id = ?1 AND sender_ref = ?2",
+            )?
+            .query_row(params![env.recipient_id, env.sender_ref], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let (total, contacts): (i64, i64) = tx
+            .prepare_cached(
+                "SELECT total, contacts FROM dm_mailbox_counts WHERE recipient_id = ?1",
+            )?
+            .query_row(params![env.recipient_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .unwrap_or((0, 0));
+        Ok((count(pair), count(total), count(contacts)))
     }
 
     fn deposit_with(
@@ -383,11 +398,8 @@ impl Store {
     ) -> Result<(Deposit, Vec<usize>), StoreError> {
         let json = serde_json::to_string(env).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let known: bool = tx
-            .query_row(
-                "SELECT 1 FROM nodes WHERE node_id = ?1",
-                params![env.recipient_id],
-                |_| Ok(()),
-            )
+            .prepare_cached("SELECT 1 FROM nodes WHERE node_id = ?1")?
+            .query_row(params![env.recipient_id], |_| Ok(()))
             .optional()?
             .is_some();
         if !known && replica_expires_at.is_none() {
@@ -397,11 +409,10 @@ impl Store {
         // Acked already (here or on a peer): a late replica or a re-deposit is a duplicate,
         // neither stored nor passed on.
         let tomb: Option<i64> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT expires_at FROM dm_tombstones WHERE recipient_id = ?1 AND msg_id = ?2",
-                params![env.recipient_id, env.msg_id],
-                |r| r.get(0),
-            )
+            )?
+            .query_row(params![env.recipient_id, env.msg_id], |r| r.get(0))
             .optional()?;
         if let Some(e) = tomb {
             let dup = Deposit::Duplicate {
@@ -410,37 +421,23 @@ impl Store {
             return Ok((dup, Vec::new()));
         }
         let existing: Option<i64> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT expires_at FROM messages WHERE recipient_id = ?1 AND msg_id = ?2",
-                params![env.recipient_id, env.msg_id],
-                |r| r.get(0),
-            )
+            )?
+            .query_row(params![env.recipient_id, env.msg_id], |r| r.get(0))
             .optional()?;
-        let pair_len: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1 AND sender_ref = ?2",
-            params![env.recipient_id, env.sender_ref],
-            |r| r.get(0),
-        )?;
+        let (pair_len, total, contacts) = Self::mailbox_counts(tx, env)?;
         let budget = Self::budget_of(tx, &env.recipient_id, &env.sender_ref)?;
-        let budget_len: i64 = match budget {
-            Budget::Shared => tx.query_row(
-                "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1",
-                params![env.recipient_id],
-                |r| r.get(0),
-            )?,
-            Budget::Contact | Budget::Stranger => tx.query_row(
-                "SELECT COUNT(*) FROM messages m WHERE m.recipient_id = ?1 AND
-                   EXISTS (SELECT 1 FROM dm_contacts c
-                           WHERE c.owner_id = ?1 AND c.sender_ref = m.sender_ref) = ?2",
-                params![env.recipient_id, budget == Budget::Contact],
-                |r| r.get(0),
-            )?,
+        let budget_len = match budget {
+            Budget::Shared => total,
+            Budget::Contact => contacts,
+            Budget::Stranger => total.saturating_sub(contacts),
         };
         let state = BudgetedState {
             already_stored: existing.is_some(),
-            pair_len: usize::try_from(pair_len).unwrap_or(usize::MAX),
+            pair_len,
             budget,
-            budget_len: usize::try_from(budget_len).unwrap_or(usize::MAX),
+            budget_len,
         };
         match check_budgeted(limits, DEFAULT_STRANGER_CAP.min(limits.mailbox_cap), state) {
             Err(cap) => Ok((Deposit::Refused(cap), Vec::new())),
@@ -454,18 +451,18 @@ impl Store {
             Ok(DepositDecision::Store) => {
                 let own = now.saturating_add(limits.ttl_secs);
                 let expires_at = replica_expires_at.map_or(own, |e| e.min(own));
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO messages (recipient_id, msg_id, sender_ref, envelope, received_at, expires_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![
+                )?
+                .execute(params![
                         env.recipient_id,
                         env.msg_id,
                         env.sender_ref,
                         json,
                         to_i64(now),
                         to_i64(expires_at)
-                    ],
-                )?;
+                    ])?;
                 let job = Job::Envelope {
                     envelope: env.clone(),
                     expires_at,
@@ -496,11 +493,14 @@ impl Store {
             return Ok(Err(r));
         }
         Self::prune_messages(&tx, now)?;
-        let total: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1",
-            params![nonce.node_id],
-            |r| r.get(0),
-        )?;
+        let total: i64 = tx
+            .query_row(
+                "SELECT total FROM dm_mailbox_counts WHERE recipient_id = ?1",
+                params![nonce.node_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
         let mut out = Vec::new();
         {
             let mut stmt = tx.prepare(

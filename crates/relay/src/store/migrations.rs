@@ -231,6 +231,64 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 10: identity v2 (issue 14): the owner's binding signature over its Ed25519 and X25519
     // keys, served by `dm/pubkey` so a contact can check the keys a relay hands out.
     "ALTER TABLE nodes ADD COLUMN binding TEXT;",
+    // 11: maintained mailbox counters (issue 16), so a deposit's caps read two rows instead of
+    // counting the mailbox. `dm_mailbox_counts` holds, per recipient with spooled messages,
+    // `total` (every message) and `contacts` (those whose sender_ref is on the owner's contact
+    // list now; the strangers' count is `total - contacts`); `dm_pair_counts` the messages per
+    // (recipient, sender_ref). Triggers keep both exact in the statement that changes
+    // `messages` or `dm_contacts` (so in its transaction), whatever the path: deposit, replica,
+    // ack, expiry. Rows of `messages` and `dm_contacts` are only inserted and deleted, never
+    // updated or replaced (REPLACE would delete without firing the delete triggers). A count
+    // that reaches 0 drops its row. Existing messages are counted here.
+    "CREATE TABLE dm_mailbox_counts (
+        recipient_id TEXT PRIMARY KEY NOT NULL,
+        total        INTEGER NOT NULL,
+        contacts     INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE dm_pair_counts (
+        recipient_id TEXT NOT NULL,
+        sender_ref   TEXT NOT NULL,
+        n            INTEGER NOT NULL,
+        PRIMARY KEY (recipient_id, sender_ref)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO dm_pair_counts (recipient_id, sender_ref, n)
+        SELECT recipient_id, sender_ref, COUNT(*) FROM messages GROUP BY recipient_id, sender_ref;
+    INSERT INTO dm_mailbox_counts (recipient_id, total, contacts)
+        SELECT p.recipient_id, SUM(p.n),
+               SUM(p.n * EXISTS (SELECT 1 FROM dm_contacts c
+                                 WHERE c.owner_id = p.recipient_id AND c.sender_ref = p.sender_ref))
+        FROM dm_pair_counts p GROUP BY p.recipient_id;
+    CREATE TRIGGER messages_count_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO dm_pair_counts (recipient_id, sender_ref, n)
+            VALUES (NEW.recipient_id, NEW.sender_ref, 1)
+            ON CONFLICT (recipient_id, sender_ref) DO UPDATE SET n = n + 1;
+        INSERT INTO dm_mailbox_counts (recipient_id, total, contacts)
+            VALUES (NEW.recipient_id, 1, EXISTS (SELECT 1 FROM dm_contacts
+                    WHERE owner_id = NEW.recipient_id AND sender_ref = NEW.sender_ref))
+            ON CONFLICT (recipient_id) DO UPDATE
+            SET total = total + 1, contacts = contacts + excluded.contacts;
+    END;
+    CREATE TRIGGER messages_count_delete AFTER DELETE ON messages BEGIN
+        UPDATE dm_pair_counts SET n = n - 1
+            WHERE recipient_id = OLD.recipient_id AND sender_ref = OLD.sender_ref;
+        DELETE FROM dm_pair_counts
+            WHERE recipient_id = OLD.recipient_id AND sender_ref = OLD.sender_ref AND n <= 0;
+        UPDATE dm_mailbox_counts SET total = total - 1,
+            contacts = contacts - EXISTS (SELECT 1 FROM dm_contacts
+                       WHERE owner_id = OLD.recipient_id AND sender_ref = OLD.sender_ref)
+            WHERE recipient_id = OLD.recipient_id;
+        DELETE FROM dm_mailbox_counts WHERE recipient_id = OLD.recipient_id AND total <= 0;
+    END;
+    CREATE TRIGGER dm_contacts_count_insert AFTER INSERT ON dm_contacts BEGIN
+        UPDATE dm_mailbox_counts SET contacts = contacts + COALESCE((SELECT n FROM dm_pair_counts
+                WHERE recipient_id = NEW.owner_id AND sender_ref = NEW.sender_ref), 0)
+            WHERE recipient_id = NEW.owner_id;
+    END;
+    CREATE TRIGGER dm_contacts_count_delete AFTER DELETE ON dm_contacts BEGIN
+        UPDATE dm_mailbox_counts SET contacts = contacts - COALESCE((SELECT n FROM dm_pair_counts
+                WHERE recipient_id = OLD.owner_id AND sender_ref = OLD.sender_ref), 0)
+            WHERE recipient_id = OLD.owner_id;
+    END;",
 ];
 
 /// Apply the migrations `conn` has not seen yet, each in its own exclusive transaction. A

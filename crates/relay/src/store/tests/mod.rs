@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod dm;
+mod dm_counts;
 mod gate;
 
 use std::path::Path;
@@ -110,6 +111,11 @@ fn file_store_is_durable_wal_and_versioned() {
         .query_row("PRAGMA synchronous", [], |r| r.get(0))
         .unwrap();
     assert_eq!(sync, 2, "synchronous must be FULL");
+    let temp: i64 = s
+        .conn
+        .query_row("PRAGMA temp_store", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(temp, 2, "savepoint sub-journals stay in memory");
     s.conn.pragma_update(None, "user_version", 99).unwrap();
     drop(s);
     assert!(matches!(
