@@ -157,6 +157,7 @@ async fn create(
         after: 0,
         added_at: now_millis(),
         alarm: None,
+        invited_by: None,
     };
     storage.put_gate(&meta).await.map_err(|e| e.to_string())?;
     storage

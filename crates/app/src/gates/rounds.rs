@@ -10,7 +10,9 @@ use super::state::{
 use crate::model::delivery::{is_permanent_gate_post_error, is_stale_epoch, outbox_retry_delay_s};
 use crate::model::gate_pin::{hashes, requeue, Requeue};
 use crate::model::gate_stream::{insert, remember};
-use crate::model::gates::{derive_shared, gate_offer, GateOffer, QueuedPost, StoredGate};
+use crate::model::gates::{
+    derive_shared, gate_offer, may_show_invitation, GateOffer, QueuedPost, StoredGate,
+};
 use crate::model::tabs::TabMsg;
 
 impl GatesState {
@@ -172,6 +174,10 @@ impl GatesState {
             after: 0,
             added_at: env.now_ms,
             alarm: None,
+            // Joined on a stranger's invitation (Accept): counts against their rate.
+            invited_by: (inviter != env.identity.node_id()
+                && !env.contacts.iter().any(|c| c.node_id == inviter))
+            .then(|| inviter.to_string()),
         };
         self.fx(Effect::StoreGate {
             meta: meta.clone(),
@@ -202,7 +208,16 @@ impl GatesState {
             match gate_offer(env.contacts, &env.identity.node_id(), &f.derived.epochs) {
                 GateOffer::AutoJoin { inviter } => self.join_found(f, &inviter, env),
                 GateOffer::Ask { inviter } => {
-                    self.invitations.push(Invitation { found: f, inviter })
+                    let metas: Vec<StoredGate> =
+                        self.gates.iter().map(|g| g.meta.clone()).collect();
+                    let pending = self
+                        .invitations
+                        .iter()
+                        .filter(|i| i.inviter == inviter)
+                        .count();
+                    if may_show_invitation(&metas, pending, &inviter, env.now_ms / 1000) {
+                        self.invitations.push(Invitation { found: f, inviter })
+                    }
                 }
                 GateOffer::Nothing => {}
             }

@@ -490,6 +490,7 @@ impl GatesState {
                         after: 0,
                         added_at: env.now_ms,
                         alarm: None,
+                        invited_by: None,
                     };
                     self.fx(Effect::StoreGate {
                         meta: meta.clone(),

@@ -27,6 +27,10 @@ pub struct StoredGate {
     #[serde(default)]
     pub after: u64,
     pub added_at: u64,
+    /// The non-contact whose invitation I accepted to join (none for my own gates and for
+    /// gates a contact added me to): counts against that inviter's invitation rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invited_by: Option<String>,
     /// Set when a relay served a chain that is not the pinned one or a strict extension of
     /// it; posting stays disabled while it stands (cleared by a later acceptable chain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -215,6 +219,26 @@ pub enum GateOffer {
     Nothing,
 }
 
+/// The invitation rate rule (core `check_invite_rate`, per inviter and day): may another
+/// invitation from the non-contact `inviter` be shown at `now_s`? Counts the gates I joined
+/// on that inviter's invitation (`invited_by`, joined at `added_at`) and the invitations of
+/// theirs already on screen (`pending`, counted as now). Beyond the rate the invitation is
+/// dropped without showing it, so a stranger cannot bury a user in invitations.
+pub fn may_show_invitation(
+    gates: &[StoredGate],
+    pending: usize,
+    inviter: &str,
+    now_s: u64,
+) -> bool {
+    let mut times: Vec<u64> = gates
+        .iter()
+        .filter(|g| g.invited_by.as_deref() == Some(inviter))
+        .map(|g| g.added_at / 1000)
+        .collect();
+    times.extend(std::iter::repeat_n(now_s, pending));
+    postern_core::gate::check_invite_rate(&times, now_s)
+}
+
 /// The trust rule for a gate I was added to. `epochs` is a chain core has verified, genesis
 /// first. The inviter is the rotator of the epoch that added me (the first epoch of the latest
 /// run of epochs listing me; for the genesis that is the founder). Auto-join iff the inviter is
@@ -258,6 +282,35 @@ mod tests {
             verified: None,
             key_change: None,
         }
+    }
+
+    #[test]
+    fn a_strangers_invitations_are_capped_per_day() {
+        let day = postern_core::gate::INVITE_WINDOW_SECS;
+        let now = 10 * day;
+        let joined = |id: &str, by: Option<&str>, at_s: u64| StoredGate {
+            gate_id: id.into(),
+            name: id.into(),
+            genesis_hash: String::new(),
+            after: 0,
+            added_at: at_s * 1000,
+            invited_by: by.map(Into::into),
+            alarm: None,
+        };
+        // Nothing yet: shown. Two joined today + one on screen = the daily three: no more.
+        assert!(may_show_invitation(&[], 0, "mallory", now));
+        let two = [
+            joined("g1", Some("mallory"), now - 60),
+            joined("g2", Some("mallory"), now - 3600),
+        ];
+        assert!(may_show_invitation(&two, 0, "mallory", now));
+        assert!(!may_show_invitation(&two, 1, "mallory", now));
+        // Per inviter: someone else's invitation still shows; and a day later hers do again.
+        assert!(may_show_invitation(&two, 0, "trent", now));
+        assert!(may_show_invitation(&two, 1, "mallory", now + day));
+        // My own gates and a contact's (no invited_by) never count.
+        let own = [joined("g3", None, now), joined("g4", None, now)];
+        assert!(may_show_invitation(&own, 2, "mallory", now));
     }
 
     fn add(by: &Identity, prev: &Epoch, who: &Identity, t: u64) -> Epoch {
