@@ -75,6 +75,14 @@ pub fn answer_relay_key(body: &str) -> Option<String> {
     r.tree_head.map(|h| h.relay_key)
 }
 
+/// The size of the signed head in a tree-head answer (0: none).
+pub fn answer_size(body: &str) -> u64 {
+    serde_json::from_str::<TreeHeadResponse>(body)
+        .ok()
+        .and_then(|r| r.tree_head)
+        .map_or(0, |h| h.size)
+}
+
 /// The sizes of the consistency proof needed from the relay: the head is beyond the ids we
 /// hold and differs in size from the pin (`None`: no proof needed, or none possible).
 pub fn proof_needed(body: &str, pin: Option<&TreeHeadWire>, held: u64) -> Option<(u64, u64)> {

@@ -24,6 +24,12 @@ pub enum RoundError {
         fork: bool,
         reason: String,
     },
+    /// The relay healed a fork above its signed head: the copy was cut back from `from` to
+    /// `kept` events (re-verified and synced again at once).
+    Rewound {
+        kept: u64,
+        from: u64,
+    },
 }
 
 impl RoundError {
@@ -53,6 +59,9 @@ impl RoundError {
             RoundError::Storage(e) => format!("storage: {e}"),
             RoundError::Worker(e) => format!("verifier: {e}"),
             RoundError::Resync { reason, .. } => reason.clone(),
+            RoundError::Rewound { kept, from } => format!(
+                "the relay healed a fork: the copy was cut back from {from} to {kept} events to follow it"
+            ),
         }
     }
 }

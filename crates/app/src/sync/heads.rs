@@ -7,7 +7,9 @@ use yew::prelude::*;
 use super::fetch::{get_json, get_text};
 use super::worker::Bridge;
 use crate::model::chain::ToWorker;
-use crate::model::heads::{answer_relay_key, head_text, proof_needed, HeadRecord, HeadVerdict};
+use crate::model::heads::{
+    answer_relay_key, answer_size, head_text, proof_needed, HeadRecord, HeadVerdict,
+};
 use crate::platform::idb::Storage;
 
 /// Check the relay's newest signed head; `held` is how many events the verifier holds.
@@ -50,6 +52,22 @@ pub async fn check(
         }
     }
     Ok((verdict, rec))
+}
+
+/// How many events the relay has signed for: its newest tree head or the head pinned for its
+/// key, whichever is larger. A relay never re-links below it, so neither does the copy.
+pub async fn settled(storage: &Storage) -> Result<u64, String> {
+    let body = get_text(PATH_TREE_HEAD).await.map_err(|e| e.reason())?;
+    let pinned = match answer_relay_key(&body) {
+        Some(k) => storage
+            .head_record(&k)
+            .await
+            .map_err(|e| e.to_string())?
+            .pin
+            .map_or(0, |p| p.size),
+        None => 0,
+    };
+    Ok(answer_size(&body).max(pinned))
 }
 
 /// The signed-head line and, when evidence is kept, the alarm.

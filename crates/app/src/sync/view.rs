@@ -7,8 +7,9 @@
 //! transaction together with the new cursor, and finally compares the locally computed Merkle
 //! root with the relay's `/merkle`. A page saying `unknown_after_hash` (the relay does not hold
 //! the stored head) makes the round ask again with the verified copy's locator (`POST` sync)
-//! and fail with what the answer says (`model::chain::resync`): the copy is never dropped
-//! because a relay lost or rewrote it. Failures go through `finish_err` (core's backoff ladder,
+//! (`model::chain::resync`): a fork heal above what the relay signed is followed (the copy cut
+//! back to the match point, re-verified, synced on); otherwise the round fails with what the
+//! answer says and the copy is kept. Failures go through `finish_err` (core's backoff ladder,
 //! a 429's `Retry-After` honoured). On load the stored chain is replayed through the verifier
 //! before syncing resumes from the stored head. `active = false` stops starting new rounds
 //! (a round in flight finishes), so only a leader tab needs to sync.
@@ -25,7 +26,9 @@ use yew::prelude::*;
 use super::explorer::{Events, Explorer};
 use super::fetch::{get_json, get_text, post_text, RoundError};
 use super::worker::Bridge;
-use crate::model::chain::resync::{locator_request, read_answer};
+use crate::model::chain::resync::{
+    count_through, locator_request, read_answer, rewind_keep, Resync,
+};
 use crate::model::chain::SyncHead;
 use crate::model::chain::{
     compare_merkle, event_key, progress_fraction, short, Badge, FromWorker, MerkleCheck, RateMeter,
@@ -426,9 +429,12 @@ impl SyncView {
     }
 }
 
-/// The relay does not hold our head `ours`: ask with the verified copy's locator and fail the
-/// round with what the answer says (nothing is stored; retried on the failure schedule).
-async fn resync(bridge: &Bridge, ours: &str) -> RoundError {
+/// The relay does not hold our head: ask with the verified copy's locator. A fork heal above
+/// what the relay signed is followed (the copy cut back to the match point: `Rewound`);
+/// anything else fails the round with what the answer says (nothing is stored; retried on the
+/// failure schedule).
+async fn resync(storage: &Storage, bridge: &Bridge, cursor: &mut SyncHead) -> RoundError {
+    let ours = cursor.head.clone();
     let locator = match bridge.call(ToWorker::locator(bridge.next_id())).await {
         Ok(a) => a.locator,
         Err(e) => return RoundError::Worker(e),
@@ -437,17 +443,45 @@ async fn resync(bridge: &Bridge, ours: &str) -> RoundError {
         Ok(t) => t,
         Err(e) => return e,
     };
-    match read_answer(&text, ours) {
-        Ok(r) => RoundError::Resync {
-            fork: r.is_fork(),
-            reason: r.reason(ours),
-        },
-        Err(detail) => RoundError::Http {
-            status: 200,
-            retry_after_s: 0,
-            detail,
-        },
+    let r = match read_answer(&text, &ours) {
+        Ok(r) => r,
+        Err(detail) => {
+            return RoundError::Http {
+                status: 200,
+                retry_after_s: 0,
+                detail,
+            }
+        }
+    };
+    let failed = RoundError::Resync {
+        fork: r.is_fork(),
+        reason: r.reason(&ours),
+    };
+    let matched = match &r {
+        Resync::Diverged { matched, .. } => matched.clone(),
+        _ => String::new(),
+    };
+    let (Ok(settled), Ok(texts)) = (
+        super::heads::settled(storage).await,
+        storage.event_texts().await,
+    ) else {
+        return failed;
+    };
+    let Some(keep) = rewind_keep(&r, count_through(&texts, &matched), settled) else {
+        return failed;
+    };
+    let head = if keep == 0 { String::new() } else { matched };
+    let next = SyncHead {
+        count: keep,
+        head,
+        scheduler: cursor.scheduler.clone(),
+    };
+    let from = texts.len() as u64;
+    if let Err(e) = storage.truncate_events(from.max(cursor.count), &next).await {
+        return RoundError::Storage(e.to_string());
     }
+    *cursor = next;
+    RoundError::Rewound { kept: keep, from }
 }
 
 /// One sync round. Returns the cursor to keep (scheduler finished ok or with an error).
@@ -458,7 +492,12 @@ async fn round(
     mut cursor: SyncHead,
     replay: bool,
 ) -> Result<(SyncHead, MerkleCheck), (SyncHead, RoundError)> {
-    let result = round_inner(scope, storage, bridge, &mut cursor, replay).await;
+    let mut result = round_inner(scope, storage, bridge, &mut cursor, replay).await;
+    if matches!(result, Err(RoundError::Rewound { .. })) {
+        // The copy was cut back to where the relay's healed chain leaves it: verify what is
+        // kept again and sync on at once (once per round).
+        result = round_inner(scope, storage, bridge, &mut cursor, true).await;
+    }
     // Even after a refused page: the relay's signed head is checked against what we verified.
     if !matches!(result, Err(RoundError::Unreachable(_))) {
         if let Ok((v, rec)) = super::heads::check(storage, bridge, cursor.count).await {
@@ -571,7 +610,7 @@ async fn round_inner(
         let received = ans.received;
         if ans.unknown_after_hash {
             scope.send_message(Msg::Phase("resyncing with a locator"));
-            return Err(resync(bridge, &cursor.head).await);
+            return Err(resync(storage, bridge, cursor).await);
         }
         if !ans.accepted.is_empty() {
             let rows: Vec<(String, String)> = ans

@@ -1,8 +1,10 @@
 //! What the sync view does when its relay no longer holds the stored chain's head (a `GET`
 //! sync page with `unknown_after_hash: true`): ask again with the verified copy's locator
-//! (`POST` sync) and say how the relay's chain relates to it. The verified copy is never
-//! dropped or rewritten because a relay says so; the round fails with the reason and is
-//! retried on the failure schedule. No web APIs here.
+//! (`POST` sync) and say how the relay's chain relates to it. A fork heal on the relay (its
+//! unsettled events re-linked onto a winning branch) is followed by cutting the copy back to
+//! the match point and syncing on (`rewind_keep`); anything else — a divergence below a signed
+//! tree head, no shared history — fails the round with the reason, the verified copy kept, and
+//! is retried on the failure schedule. No web APIs here.
 use postern_core::api::infonet::{SyncPostRequest, FIELD_UNKNOWN_AFTER_HASH};
 use postern_core::canonical::{GENESIS_HASH, PROTOCOL_VERSION};
 use postern_core::json::{self, Value};
@@ -65,6 +67,35 @@ pub fn read_answer(body: &str, our_head: &str) -> Result<Resync, String> {
             relay_head,
         }
     })
+}
+
+/// How many events of the verified copy to keep when the relay's chain left it (`r`): a fork
+/// heal on the relay re-links the losing branch's events, which the relay does only above what
+/// it signed in a tree head. So the copy is cut back to the match point (`matched_count`: the
+/// events up to and including the matched one, `None` if the copy does not hold it) when that
+/// keeps every event of `settled` (the largest signed head seen for the relay); a divergence
+/// below it, or no shared history at all, is never followed (`None`: nothing dropped).
+pub fn rewind_keep(r: &Resync, matched_count: Option<u64>, settled: u64) -> Option<u64> {
+    let keep = match r {
+        Resync::HoldsHead { .. } => return None,
+        Resync::Forked { matched, .. } if matched == GENESIS_HASH => 0,
+        Resync::Forked { .. } => return None,
+        Resync::Diverged { .. } => matched_count?,
+    };
+    (keep >= settled).then_some(keep)
+}
+
+/// The number of events up to and including the one with id `id` in `texts` (stored event
+/// JSON, chain order), searched from the end (a fork point is near the head).
+pub fn count_through(texts: &[String], id: &str) -> Option<u64> {
+    texts
+        .iter()
+        .rposition(|t| {
+            json::parse(t.as_bytes())
+                .ok()
+                .is_some_and(|v| v.get("event_id").and_then(Value::as_str) == Some(id))
+        })
+        .map(|i| i as u64 + 1)
 }
 
 fn short(h: &str) -> &str {
@@ -187,5 +218,37 @@ mod tests {
         assert!(!holds.is_fork());
         assert!(read_answer("{}", OURS).is_err());
         assert!(read_answer("not json", OURS).is_err());
+    }
+
+    #[test]
+    fn a_heal_above_the_signed_head_is_followed_and_nothing_below_it() {
+        let d = read_answer(&answer(MID, false), OURS).expect("reads");
+        assert_eq!(rewind_keep(&d, Some(3), 0), Some(3));
+        assert_eq!(
+            rewind_keep(&d, Some(3), 3),
+            Some(3),
+            "the signed events stay"
+        );
+        assert_eq!(rewind_keep(&d, Some(3), 4), None, "below a signed head");
+        assert_eq!(rewind_keep(&d, None, 0), None, "a match we do not hold");
+        let genesis = read_answer(&answer(GENESIS_HASH, true), OURS).expect("reads");
+        assert_eq!(rewind_keep(&genesis, None, 0), Some(0));
+        assert_eq!(rewind_keep(&genesis, None, 1), None);
+        let nothing = read_answer(&answer("", true), OURS).expect("reads");
+        assert_eq!(rewind_keep(&nothing, None, 0), None, "another network");
+        let holds = read_answer(&answer(OURS, false), OURS).expect("reads");
+        assert_eq!(rewind_keep(&holds, Some(5), 0), None);
+    }
+
+    #[test]
+    fn the_match_is_counted_from_the_stored_texts() {
+        let texts: Vec<String> = [MID, OURS, MID]
+            .iter()
+            .map(|id| format!(r#"{{"event_id":"{id}","prev_hash":"x"}}"#))
+            .collect();
+        assert_eq!(count_through(&texts, MID), Some(3), "the last one");
+        assert_eq!(count_through(&texts, OURS), Some(2));
+        assert_eq!(count_through(&texts, THEIRS), None);
+        assert_eq!(count_through(&["not json".into()], OURS), None);
     }
 }

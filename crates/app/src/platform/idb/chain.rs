@@ -5,7 +5,7 @@ use indexed_db_futures::transaction::TransactionMode;
 
 use super::{io, Storage, StorageError};
 use super::{KEY_SYNC_HEAD, STORE_EVENTS, STORE_META};
-use crate::model::chain::SyncHead;
+use crate::model::chain::{event_key, SyncHead};
 
 impl Storage {
     /// The chain sync cursor (default: nothing stored).
@@ -77,6 +77,31 @@ impl Storage {
             .get_string(STORE_EVENTS, key)
             .await?
             .map(|z| z.to_string()))
+    }
+
+    /// Cut the stored chain back to `head.count` events (a fork heal followed): delete the
+    /// events from there up to `stored` (the count before) and write the new cursor, in ONE
+    /// transaction.
+    pub async fn truncate_events(&self, stored: u64, head: &SyncHead) -> Result<(), StorageError> {
+        let head_json = serde_json::to_string(head).map_err(io)?;
+        let head_json = self.seal(STORE_META, KEY_SYNC_HEAD, &head_json);
+        let tx = self
+            .db
+            .transaction([STORE_EVENTS, STORE_META])
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)?;
+        let st = tx.object_store(STORE_EVENTS).map_err(io)?;
+        for i in head.count..stored {
+            st.delete(event_key(i)).primitive().map_err(io)?;
+        }
+        tx.object_store(STORE_META)
+            .map_err(io)?
+            .put(head_json)
+            .with_key(KEY_SYNC_HEAD)
+            .primitive()
+            .map_err(io)?;
+        tx.commit().await.map_err(io)
     }
 
     /// Drop the stored chain and its cursor (one transaction), e.g. after it failed to verify.
