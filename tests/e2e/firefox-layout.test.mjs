@@ -1,14 +1,15 @@
 // The messenger layout in Firefox ESR (issue 15): axe-core, injected into the page over
 // WebDriver, finds no serious or critical violation on the main screens (conversation, gate
 // with its details drawer, channels, settings, network, and the phone's list), and at 390x844
-// no screen scrolls sideways. Same screens and element ids as layout.test.mjs (Chromium).
+// no screen scrolls sideways; a public post made in Firefox shows verified in a Chromium
+// profile's channel view. Same screens and element ids as layout.test.mjs (Chromium).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  startRelay, launchBrowser, openPostern, identityOf, addPosternContact, outputDir,
+  startRelay, launchBrowser, openPostern, identityOf, addPosternContact, outputDir, showView,
 } from './lib/harness.mjs';
 import { openPosternFirefox } from './lib/firefox.mjs';
 
@@ -99,6 +100,15 @@ test('Firefox ESR: accessible main screens, nothing wider than a 390 px phone', 
   await fx.click('#channel-post-send');
   await fx.waitForSelector('[data-channel-post]', { text: 'Hello from Firefox', timeout: T });
   bad.push(...await axe(fx, 'channels'));
+  // The post is signed in Firefox, on the relay's public chain, and verified in Chromium.
+  await showView(bob.page, 'channels');
+  await bob.page.click('[data-channel="LongFast"]');
+  const fromFx = `[data-channel-post][data-verified="true"][data-author="${idA.split('.')[1]}"]:has-text("Hello from Firefox")`;
+  for (let i = 0; i < 12 && !(await bob.page.locator(fromFx).count()); i += 1) {
+    await bob.page.$eval('#sync-now', (b) => b.click()).catch(() => {}); // on the (hidden) Network page
+    await bob.page.waitForSelector(fromFx, { timeout: 10_000 }).catch(() => {});
+  }
+  assert.equal(await bob.page.locator(fromFx).count(), 1, 'the Firefox post, verified once in Chromium');
   await show(fx, 'settings');
   bad.push(...await axe(fx, 'settings'));
   await show(fx, 'network');
