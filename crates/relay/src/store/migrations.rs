@@ -289,6 +289,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
                 WHERE recipient_id = OLD.owner_id AND sender_ref = OLD.sender_ref), 0)
             WHERE recipient_id = OLD.owner_id;
     END;",
+    // 12: the replication outbox's length per peer, maintained by triggers like 11 (issue 16):
+    // every job queued for every peer used to count that peer's rows to apply the per-peer
+    // bound, up to 10,000 index entries per deposit while a peer is down. Rows of
+    // `replication_outbox` are only inserted and deleted by peer; `peer` is never updated.
+    "CREATE TABLE replication_outbox_counts (
+        peer TEXT PRIMARY KEY NOT NULL,
+        n    INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO replication_outbox_counts (peer, n)
+        SELECT peer, COUNT(*) FROM replication_outbox GROUP BY peer;
+    CREATE TRIGGER replication_outbox_count_insert AFTER INSERT ON replication_outbox BEGIN
+        INSERT INTO replication_outbox_counts (peer, n) VALUES (NEW.peer, 1)
+            ON CONFLICT (peer) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER replication_outbox_count_delete AFTER DELETE ON replication_outbox BEGIN
+        UPDATE replication_outbox_counts SET n = n - 1 WHERE peer = OLD.peer;
+        DELETE FROM replication_outbox_counts WHERE peer = OLD.peer AND n <= 0;
+    END;",
 ];
 
 /// Apply the migrations `conn` has not seen yet, each in its own exclusive transaction. A

@@ -134,9 +134,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, 0, ?4, ?4)",
             )?
             .execute(params![peer, path, body, to_i64(now)])?;
-            let len: i64 = tx
-                .prepare_cached("SELECT COUNT(*) FROM replication_outbox WHERE peer = ?1")?
-                .query_row(params![peer], |r| r.get(0))?;
+            let len = peer_len(tx, peer)?;
             let excess = to_u64(len).saturating_sub(outbox.cap_per_peer);
             if excess > 0 {
                 let dropped = tx.execute(
@@ -209,19 +207,26 @@ impl Store {
             "UPDATE replication_outbox SET next_attempt_at = ?2 WHERE peer = ?1 AND next_attempt_at > ?2",
             params![peer, to_i64(now)],
         )?;
-        let n: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM replication_outbox WHERE peer = ?1",
-            params![peer],
-            |r| r.get(0),
-        )?;
-        Ok(to_u64(n))
+        Ok(to_u64(peer_len(&self.conn, peer)?))
     }
 
     /// Pending outbound jobs over all peers.
     pub fn outbox_len(&self) -> Result<u64, StoreError> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM replication_outbox", [], |r| r.get(0))?;
+        let n: i64 = self.conn.query_row(
+            "SELECT COALESCE(SUM(n), 0) FROM replication_outbox_counts",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(to_u64(n))
     }
+}
+
+/// Pending jobs of `peer`: one row of the trigger-maintained `replication_outbox_counts`
+/// (migration 12), not a count of the peer's jobs.
+fn peer_len(conn: &rusqlite::Connection, peer: &str) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT n FROM replication_outbox_counts WHERE peer = ?1")?
+        .query_row(params![peer], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
 }

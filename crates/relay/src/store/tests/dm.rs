@@ -63,6 +63,23 @@ fn jobs_are_queued_with_the_write_and_bounded_per_peer() {
             .unwrap()
     };
     assert_eq!((rows("http://a"), rows("http://b")), (3, 3));
+    // The maintained per-peer lengths (migration 12) equal the counts, through queue, done
+    // and the drops of the bound; an emptied peer has no row left.
+    let counted = |s: &Store, p: &str| -> (i64, i64) {
+        let q = |sql: &str| -> i64 { s.conn.query_row(sql, params![p], |r| r.get(0)).unwrap() };
+        (
+            q("SELECT COUNT(*) FROM replication_outbox WHERE peer = ?1"),
+            q("SELECT COALESCE((SELECT n FROM replication_outbox_counts WHERE peer = ?1), 0)"),
+        )
+    };
+    assert_eq!(counted(&s, "http://a"), (3, 3));
+    assert_eq!(counted(&s, "http://b"), (3, 3));
+    assert_eq!(s.outbox_len().unwrap(), 6);
+    while let Some(job) = s.outbox_head("http://a").unwrap() {
+        s.outbox_done(job.id).unwrap();
+    }
+    assert_eq!(counted(&s, "http://a"), (0, 0));
+    assert_eq!(s.outbox_len().unwrap(), 3);
     assert!(s
         .outbox_head("http://b")
         .unwrap()

@@ -193,6 +193,34 @@ fn outbox_migration_keeps_existing_data() {
 }
 
 #[test]
+fn outbox_count_migration_counts_queued_jobs_per_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A version-11 database with jobs queued for two peers.
+        let conn = database_at_version(dir.path(), 11);
+        for (peer, n) in [("http://a", 3), ("http://b", 1)] {
+            for _ in 0..n {
+                conn.execute(
+                    "INSERT INTO replication_outbox (peer, path, body, attempts, next_attempt_at, created_at)
+                     VALUES (?1, '/p', '{}', 0, 1, 1)",
+                    params![peer],
+                )
+                .unwrap();
+            }
+        }
+    }
+    let mut s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.outbox_len().unwrap(), 4);
+    assert_eq!(s.outbox_resume("http://a", 2).unwrap(), 3);
+    assert_eq!(s.outbox_resume("http://b", 2).unwrap(), 1);
+    assert_eq!(s.outbox_resume("http://c", 2).unwrap(), 0);
+    let job = s.outbox_head("http://b").unwrap().unwrap();
+    s.outbox_done(job.id).unwrap();
+    assert_eq!(s.outbox_resume("http://b", 2).unwrap(), 0);
+    assert_eq!(s.outbox_len().unwrap(), 3);
+}
+
+#[test]
 fn dm_feed_migration_lists_spooled_messages_in_order() {
     let dir = tempfile::tempdir().unwrap();
     {
