@@ -9,46 +9,9 @@ import {
   startRelay, restartRelay, launchBrowser, openPostern, identityOf, readStoreEntries,
   outputDir, randomCanary, showView,
 } from './lib/harness.mjs';
+import { channelPost, publicChain, messagesWith, syncUntil, postTo } from './lib/channels.mjs';
 
-const post = (text, extra = '') => `[data-channel-post]${extra}:has-text("${text}")`;
-
-/** The relay's public chain (the public view anyone can GET), all pages. */
-async function publicChain(url) {
-  const events = [];
-  let after = '';
-  for (;;) {
-    const r = await fetch(`${url}/api/mesh/infonet/sync?limit=500${after ? `&after_hash=${after}` : ''}`);
-    assert.equal(r.status, 200);
-    const page = await r.json();
-    events.push(...page.events);
-    if (page.events.length < 500) return events;
-    after = page.events[page.events.length - 1].event_id;
-  }
-}
-
-function messagesWith(events, text) {
-  return events.filter((e) => e.event_type === 'message' && String(e.payload?.message || '').includes(text));
-}
-
-/** Ask the page's chain sync to run until `selector` shows up (the sync runs every 5 min). */
-async function syncUntil(page, selector, rounds = 12) {
-  for (let i = 0; i < rounds; i += 1) {
-    await page.$eval('#sync-now', (b) => b.click()).catch(() => {}); // on the (hidden) Network page
-    try {
-      await page.waitForSelector(selector, { timeout: 10_000 });
-      return;
-    } catch { /* not yet: sync again */ }
-  }
-  throw new Error(`never showed up: ${selector}`);
-}
-
-async function postTo(page, channel, text) {
-  await page.click(`[data-channel="${channel}"]`);
-  await page.waitForSelector(`#channel-timeline[data-selected="${channel}"]`);
-  await page.fill('#channel-post-text', text);
-  await page.click('#channel-post-send');
-  await page.waitForSelector(post(text));
-}
+const post = channelPost;
 
 test('a public post appears verified in another profile and on the relay; offline posts are sent once', async (t) => {
   const out = outputDir('channels');

@@ -14,6 +14,7 @@ import {
   startRelay, launchBrowser, openPostern, identityOf, readStoreEntries, listenAddress,
   outputDir, randomCanary, showView,
 } from './lib/harness.mjs';
+import { channelPost, publicChain, messagesWith, syncUntil, postTo } from './lib/channels.mjs';
 
 const SECRET = 'fork-rebase-e2e-shared-secret';
 // A fork heals only within the settle window (older events are in a signed tree head, and a
@@ -25,7 +26,7 @@ const COMMON = [
   '--rate-limit-per-min=0', '--read-rate-limit-per-min=0',
 ];
 
-const post = (text, extra = '') => `[data-channel-post]${extra}:has-text("${text}")`;
+const post = channelPost;
 const verified = (text) => post(text, '[data-verified="true"]');
 
 /** Poll `check` (async, truthy when done) every 200 ms until `ms` have passed. */
@@ -37,20 +38,6 @@ async function waitFor(what, check, ms = 90_000) {
     if (last) return last;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** The relay's public chain (the public view anyone can GET), all pages. */
-async function publicChain(url) {
-  const events = [];
-  let after = '';
-  for (;;) {
-    const r = await fetch(`${url}/api/mesh/infonet/sync?limit=500${after ? `&after_hash=${after}` : ''}`);
-    assert.equal(r.status, 200);
-    const page = await r.json();
-    events.push(...page.events);
-    if (page.events.length < 500) return events;
-    after = page.events[page.events.length - 1].event_id;
   }
 }
 
@@ -75,31 +62,6 @@ async function forkFigures(url) {
 
 /** What an author signed: the key a post keeps wherever it is linked. */
 const statement = (e) => `${e.node_id}/${e.sequence}/${String(e.signature).toLowerCase()}`;
-
-function messagesWith(events, text) {
-  return events.filter((e) => e.event_type === 'message' && String(e.payload?.message || '').includes(text));
-}
-
-/** Ask the page's chain sync to run until `selector` shows up (the sync runs every 30 s). */
-async function syncUntil(page, selector, rounds = 12) {
-  for (let i = 0; i < rounds; i += 1) {
-    await page.$eval('#sync-now', (b) => b.click()).catch(() => {}); // on the (hidden) Network page
-    try {
-      await page.waitForSelector(selector, { timeout: 10_000 });
-      return;
-    } catch { /* not yet: sync again */ }
-  }
-  const why = await page.$eval('#sync-last', (e) => e.textContent).catch(() => '?');
-  throw new Error(`never showed up: ${selector} (last sync: ${why.trim()})`);
-}
-
-async function postTo(page, channel, text) {
-  await page.click(`[data-channel="${channel}"]`);
-  await page.waitForSelector(`#channel-timeline[data-selected="${channel}"]`);
-  await page.fill('#channel-post-text', text);
-  await page.click('#channel-post-send');
-  await page.waitForSelector(post(text));
-}
 
 async function outbox(page) {
   return (await readStoreEntries(page, 'meta')).filter(([k]) => k.startsWith('channel_outbox/'));

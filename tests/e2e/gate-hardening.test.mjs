@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   startRelay, launchBrowser, outputDir, randomCanary, openPostern, identityOf,
-  addPosternContact, readStoreEntries, openGate,
+  addPosternContact, readStoreEntries, openGate, createGate,
 } from './lib/harness.mjs';
 
 const T = 45_000;
@@ -84,15 +84,7 @@ test('a removed member\'s post is refused by the relay and never shown to member
   await addPosternContact(bob.page, 'Alice', idA);
   await addPosternContact(carol.page, 'Alice', idA);
 
-  await alice.page.fill('#gate-name', 'Ops');
-  await alice.page.click('#create-gate');
-  await alice.page.waitForSelector('.gate-epoch[data-epoch="1"]', { timeout: T });
-  await alice.page.selectOption('#gate-invite-contact', 'Bob');
-  await alice.page.click('#gate-invite');
-  await alice.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
-  await alice.page.selectOption('#gate-invite-contact', 'Carol');
-  await alice.page.click('#gate-invite');
-  await alice.page.waitForSelector('.gate-epoch[data-epoch="3"]', { timeout: T });
+  await createGate(alice.page, 'Ops', ['Bob', 'Carol']);
   for (const p of [bob.page, carol.page]) { await openAnyGate(p); await p.waitForSelector('.gate-epoch[data-epoch="3"]', { timeout: T }); }
 
   // Carol loses the relay's gate endpoints and posts: the post is sealed under epoch 3, queued.
@@ -143,12 +135,7 @@ test('a rolled-back gate chain raises the alarm and disables posting', async (t)
   const [idA, idB] = [await identityOf(alice.page), await identityOf(bob.page)];
   await addPosternContact(alice.page, 'Bob', idB);
   await addPosternContact(bob.page, 'Alice', idA);
-  await alice.page.fill('#gate-name', 'Ops');
-  await alice.page.click('#create-gate');
-  await alice.page.waitForSelector('.gate-epoch[data-epoch="1"]', { timeout: T });
-  await alice.page.selectOption('#gate-invite-contact', 'Bob');
-  await alice.page.click('#gate-invite');
-  await alice.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
+  await createGate(alice.page, 'Ops', ['Bob']);
   await alice.page.click('[data-promote-member="Bob"]');
   await alice.page.waitForSelector('.gate-epoch[data-epoch="3"]', { timeout: T });
   await openAnyGate(bob.page);
@@ -182,9 +169,7 @@ test('a post queued before a rotation is re-sealed under the new epoch and deliv
   const [idA, idB] = [await identityOf(alice.page), await identityOf(bob.page)];
   await addPosternContact(alice.page, 'Bob', idB);
   await addPosternContact(bob.page, 'Alice', idA);
-  await alice.page.fill('#gate-name', 'Ops');
-  await alice.page.click('#create-gate');
-  await alice.page.waitForSelector('.gate-epoch[data-epoch="1"]', { timeout: T });
+  await createGate(alice.page, 'Ops');
   await alice.page.selectOption('#gate-invite-contact', 'Bob');
   await alice.page.click('#gate-invite');
   await openAnyGate(bob.page);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  startRelay, launchBrowser, openPostern, identityOf, addPosternContact, outputDir, randomCanary,
+  startRelay, launchBrowser, openPostern, identityOf, addPosternContact, outputDir, randomCanary, createGate,
 } from './lib/harness.mjs';
 
 const T = 45_000;
@@ -26,13 +26,7 @@ test('a gate from a non-contact waits for Accept', async (t) => {
   const dave = await openPostern(browser, relay.url);
   await addPosternContact(alice.page, 'Dave', await identityOf(dave.page));
 
-  await alice.page.fill('#gate-name', 'Ops');
-  await alice.page.click('#create-gate');
-  await alice.page.waitForSelector('.gate-epoch[data-epoch="1"]', { timeout: T });
-  await alice.page.selectOption('#gate-invite-contact', 'Dave');
-  await alice.page.click('#gate-invite');
-  await alice.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
-  const gateId = await alice.page.getAttribute('[data-gate="Ops"]', 'data-gate-id');
+  const gateId = await createGate(alice.page, 'Ops', ['Dave']);
   const hello = randomCanary('INVITE');
   await alice.page.fill('#gate-compose', `hello ${hello}`);
   await alice.page.click('#gate-send');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import {
   startRelay, restartRelay, launchBrowser, openPostern, identityOf, addPosternContact,
   readStoreEntries, readRawStore, findLeaks, outputDir, randomCanary,
-  openGate, showView,
+  openGate, showView, createGate,
 } from './lib/harness.mjs';
 
 const T = 45_000;
@@ -27,13 +27,7 @@ test('gate post queued while the relay is down, posted exactly once when it is b
   await addPosternContact(bob.page, 'Alice', await identityOf(alice.page));
   await alice.page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
 
-  await alice.page.fill('#gate-name', 'Ops');
-  await alice.page.click('#create-gate');
-  await alice.page.waitForSelector('.gate-epoch[data-epoch="1"]', { timeout: T });
-  await alice.page.selectOption('#gate-invite-contact', 'Bob');
-  await alice.page.click('#gate-invite');
-  await alice.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
-  const gateId = await alice.page.getAttribute('[data-gate="Ops"]', 'data-gate-id');
+  const gateId = await createGate(alice.page, 'Ops', ['Bob']);
   await bob.page.waitForSelector(`.gate-item[data-gate-id="${gateId}"]`, { timeout: T });
   await openGate(bob.page, gateId);
   await bob.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });

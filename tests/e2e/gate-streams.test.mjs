@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
   startRelay, launchBrowser, openPostern, identityOf, addPosternContact, outputDir, randomCanary,
-  openGate, APP_READY,
+  openGate, APP_READY, createGate,
 } from './lib/harness.mjs';
 
 const T = 45_000;
@@ -63,13 +63,7 @@ test('a relay withholding, reordering or replaying gate messages is shown', asyn
     await route.fulfill({ response: resp, json: j });
   });
 
-  await alice.page.fill('#gate-name', 'Ops');
-  await alice.page.click('#create-gate');
-  await alice.page.waitForSelector('.gate-epoch[data-epoch="1"]', { timeout: T });
-  await alice.page.selectOption('#gate-invite-contact', 'Bob');
-  await alice.page.click('#gate-invite');
-  await alice.page.waitForSelector('.gate-epoch[data-epoch="2"]', { timeout: T });
-  const gateId = await alice.page.getAttribute('[data-gate="Ops"]', 'data-gate-id');
+  const gateId = await createGate(alice.page, 'Ops', ['Bob']);
   await bob.page.waitForSelector(`.gate-item[data-gate-id="${gateId}"]`, { timeout: T });
   await openGate(bob.page, gateId);
 

@@ -228,6 +228,22 @@ export async function openGate(page, gateId) {
   await page.waitForSelector(`#app-ready[data-route="gate"] .conversation[data-gate-id="${gateId}"]`);
 }
 
+/**
+ * Create the gate `name` in `page` and invite the contacts named in `invite`, one rotation each
+ * (epoch n + 1 for the n-th); resolves to the gate id once the last epoch shows.
+ */
+export async function createGate(page, name, invite = [], { timeout = 45_000 } = {}) {
+  await page.fill('#gate-name', name);
+  await page.click('#create-gate');
+  await page.waitForSelector('.gate-epoch[data-epoch="1"]', { timeout });
+  for (const [i, contact] of invite.entries()) {
+    await page.selectOption('#gate-invite-contact', contact);
+    await page.click('#gate-invite');
+    await page.waitForSelector(`.gate-epoch[data-epoch="${i + 2}"]`, { timeout });
+  }
+  return page.getAttribute(`[data-gate="${name}"]`, 'data-gate-id');
+}
+
 export async function identityOf(page) {
   return (await page.textContent('#identity-string')).trim();
 }
