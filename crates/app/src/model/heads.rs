@@ -83,6 +83,14 @@ pub fn answer_size(body: &str) -> u64 {
         .map_or(0, |h| h.size)
 }
 
+/// The events a verified copy keeps whatever a relay answers when it follows a fork heal:
+/// the relay's newest signed head (`answer_size`) and every head pinned in this browser, for
+/// ANY relay key — a relay that hides its head or signs with a new key cannot lower it below
+/// what it (or another relay of the network) signed before.
+pub fn settled_bound(answer_size: u64, pinned: &[u64]) -> u64 {
+    pinned.iter().copied().fold(answer_size, u64::max)
+}
+
 /// The sizes of the consistency proof needed from the relay: the head is beyond the ids we
 /// hold and differs in size from the pin (`None`: no proof needed, or none possible).
 pub fn proof_needed(body: &str, pin: Option<&TreeHeadWire>, held: u64) -> Option<(u64, u64)> {

@@ -8,7 +8,7 @@ use super::fetch::{get_json, get_text};
 use super::worker::Bridge;
 use crate::model::chain::ToWorker;
 use crate::model::heads::{
-    answer_relay_key, answer_size, head_text, proof_needed, HeadRecord, HeadVerdict,
+    answer_relay_key, answer_size, head_text, proof_needed, settled_bound, HeadRecord, HeadVerdict,
 };
 use crate::platform::idb::Storage;
 
@@ -54,20 +54,12 @@ pub async fn check(
     Ok((verdict, rec))
 }
 
-/// How many events the relay has signed for: its newest tree head or the head pinned for its
-/// key, whichever is larger. A relay never re-links below it, so neither does the copy.
+/// How many events the copy must keep whatever a relay says (`model::heads::settled_bound`):
+/// the relay's newest tree head, and every head pinned in this browser, for any relay key.
 pub async fn settled(storage: &Storage) -> Result<u64, String> {
     let body = get_text(PATH_TREE_HEAD).await.map_err(|e| e.reason())?;
-    let pinned = match answer_relay_key(&body) {
-        Some(k) => storage
-            .head_record(&k)
-            .await
-            .map_err(|e| e.to_string())?
-            .pin
-            .map_or(0, |p| p.size),
-        None => 0,
-    };
-    Ok(answer_size(&body).max(pinned))
+    let pins = storage.pinned_sizes().await.map_err(|e| e.to_string())?;
+    Ok(settled_bound(answer_size(&body), &pins))
 }
 
 /// The signed-head line and, when evidence is kept, the alarm.

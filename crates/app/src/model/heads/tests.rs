@@ -143,3 +143,16 @@ fn bad_answers_are_invalid_not_pinned() {
     assert_eq!(v.state, HeadState::Invalid);
     assert_eq!(v.pin, None);
 }
+
+#[test]
+fn the_rewind_bound_is_every_pin_whatever_key_the_relay_shows() {
+    // No signed head anywhere yet: nothing is settled.
+    assert_eq!(settled_bound(0, &[]), 0);
+    // The relay's own head counts…
+    assert_eq!(settled_bound(7, &[]), 7);
+    // …but hiding it, or showing a head under a new key (its old pin then looks like another
+    // relay's), never lowers the bound below a head this browser pinned.
+    assert_eq!(settled_bound(0, &[40]), 40);
+    assert_eq!(settled_bound(3, &[40, 12]), 40);
+    assert_eq!(settled_bound(50, &[40]), 50);
+}

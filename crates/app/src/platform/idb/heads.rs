@@ -16,6 +16,21 @@ impl Storage {
         }
     }
 
+    /// The sizes of the heads pinned in this browser, for every relay key seen.
+    pub async fn pinned_sizes(&self) -> Result<Vec<u64>, StorageError> {
+        let prefix = key("");
+        let mut out = Vec::new();
+        for (k, v) in self.get_all_pairs(STORE_META).await? {
+            if !k.starts_with(&prefix) {
+                continue;
+            }
+            let rec: HeadRecord =
+                serde_json::from_str(&v).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            out.extend(rec.pin.map(|p| p.size));
+        }
+        Ok(out)
+    }
+
     /// Keep the pin and evidence for `relay_key`.
     pub async fn put_head_record(
         &self,
