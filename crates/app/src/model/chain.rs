@@ -606,21 +606,25 @@ impl Badge {
                 merkle,
             } => match merkle {
                 MerkleCheck::Match { root, .. } => format!(
-                    "Verified: {count} events{}, signatures ✓, links ✓, Merkle root {} = relay's",
+                    "Verified: {}{}, signatures ✓, links ✓, Merkle root {} = relay's",
+                    events(*count),
                     sealed_note(*sealed),
                     short(root)
                 ),
                 MerkleCheck::Mismatch { local, relay, .. } => format!(
-                    "Merkle root MISMATCH: local {} ≠ relay {} ({count} events)",
+                    "Merkle root MISMATCH: local {} ≠ relay {} ({})",
                     short(local),
-                    short(relay)
+                    short(relay),
+                    events(*count)
                 ),
                 MerkleCheck::Stale { relay_count, .. } => format!(
-                    "{count} events verified{} (signatures ✓, links ✓); relay now has {relay_count}, Merkle check next round",
+                    "{} verified{} (signatures ✓, links ✓); relay now has {relay_count}, Merkle check next round",
+                    events(*count),
                     sealed_note(*sealed)
                 ),
                 MerkleCheck::Pending => format!(
-                    "{count} events verified{} (signatures ✓, links ✓); Merkle check pending",
+                    "{} verified{} (signatures ✓, links ✓); Merkle check pending",
+                    events(*count),
                     sealed_note(*sealed)
                 ),
             },
@@ -632,6 +636,15 @@ impl Badge {
                 None => format!("Invalid chain at event #{}: {} ({})", r.index, r.reason, r.detail),
             },
         }
+    }
+}
+
+/// `1 event`, `2 events`: a count of chain events in words.
+pub fn events(n: u64) -> String {
+    if n == 1 {
+        "1 event".into()
+    } else {
+        format!("{n} events")
     }
 }
 

@@ -42,11 +42,17 @@ fn sync_pill(p: &Parts) -> Html {
         (true, _) => ("alarm", "Relay alarm: see Network".to_string()),
         (_, "verified") => (
             "verified",
-            format!("Chain verified ({} events)", s.verified),
+            format!(
+                "Chain verified ({})",
+                crate::model::chain::events(s.verified)
+            ),
         ),
         (_, "verifying") => ("verifying", "Chain: verifying…".to_string()),
         (_, "unverified") => ("unverified", "Chain: not synced yet".to_string()),
-        (_, "partial") => ("partial", format!("Chain: {} events checked", s.verified)),
+        (_, "partial") => (
+            "partial",
+            format!("Chain: {} checked", crate::model::chain::events(s.verified)),
+        ),
         _ => ("problem", "Chain problem: see Network".to_string()),
     };
     html! {

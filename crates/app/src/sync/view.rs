@@ -31,8 +31,8 @@ use crate::model::chain::resync::{
 };
 use crate::model::chain::SyncHead;
 use crate::model::chain::{
-    compare_merkle, event_key, progress_fraction, short, Badge, FromWorker, MerkleCheck, RateMeter,
-    Rejected, ToWorker, PAGE_LIMIT,
+    compare_merkle, event_key, events, progress_fraction, short, Badge, FromWorker, MerkleCheck,
+    RateMeter, Rejected, ToWorker, PAGE_LIMIT,
 };
 use crate::model::heads::{HeadRecord, HeadVerdict};
 use crate::platform::clock::{now_millis, now_secs};
@@ -334,13 +334,13 @@ impl Component for SyncView {
                     <dd><span id="sync-relay" data-state={relay_state}>{ relay_state }</span>
                         if let Some(r) = &self.relay {
                             { " · head " }<code id="sync-relay-head" title={r.head.clone()}>{ short(&r.head) }</code>
-                            { " · " }<span id="sync-relay-total">{ r.total }</span>{ " events" }
+                            { " · " }<span id="sync-relay-total">{ r.total }</span>{ if r.total == 1 { " event" } else { " events" } }
                         }
                     </dd>
                     <dt>{ "Local chain" }</dt>
                     <dd><code id="sync-head" data-count={self.cursor.count.to_string()} title={self.cursor.head.clone()}>
                         { if self.cursor.head.is_empty() { "(empty)" } else { short(&self.cursor.head) } }</code>
-                        { format!(" · {} events stored", self.cursor.count) }</dd>
+                        { format!(" · {} stored", events(self.cursor.count)) }</dd>
                     <dt>{ "Last sync" }</dt>
                     <dd id="sync-last" data-outcome={format!("{:?}", s.last_outcome).to_lowercase()}>
                         { format!("{} ({:?})", fmt_time(s.last_sync_finished_at), s.last_outcome).to_lowercase() }
@@ -366,8 +366,8 @@ impl Component for SyncView {
                         data-last-rate={self.last_rate.map(|(r, _)| format!("{r:.1}")).unwrap_or_default()}
                         data-last-events={self.last_rate.map(|(_, n)| n.to_string()).unwrap_or_default()}>
                         { match (rate, self.last_rate) {
-                            (Some(r), _) if self.running => format!("{r:.0} events/s"),
-                            (_, Some((r, n))) => format!("last round: {n} events at {r:.0} events/s"),
+                            (Some(r), _) if self.running => format!(" · {r:.0} events/s"),
+                            (_, Some((r, n))) => format!(" · last round: {} at {r:.0} events/s", events(n)),
                             _ => String::new(),
                         } }
                     </span>

@@ -304,3 +304,11 @@ fn an_unknown_after_hash_page_is_flagged_and_the_locator_covers_the_copy() {
     .expect("de");
     assert_eq!(back.locator, loc);
 }
+
+#[test]
+fn event_counts_read_as_words() {
+    use crate::model::chain::events as words;
+    assert_eq!(words(0), "0 events");
+    assert_eq!(words(1), "1 event");
+    assert_eq!(words(20_000), "20000 events");
+}
