@@ -314,6 +314,9 @@ impl Metrics {
     }
 }
 
+/// One per-peer counter: metric name, help text, its value for a peer.
+type PeerCounter = (&'static str, &'static str, fn(&PeerGauges) -> u64);
+
 /// The per-peer fork and equivocation counters.
 fn render_peers(o: &mut String, peers: &[PeerGauges]) {
     o.push_str("# HELP postern_peer_forks_total Forks of the one chain met with a peer's events since start, by outcome (adopted: its branch won; kept: ours won; split: below our signed tree head, refused).\n");
@@ -331,35 +334,29 @@ fn render_peers(o: &mut String, peers: &[PeerGauges]) {
             );
         }
     }
-    o.push_str("# HELP postern_peer_rebased_events_total Our events re-linked (rebased) onto a peer's winning branch since start.\n");
-    o.push_str("# TYPE postern_peer_rebased_events_total counter\n");
-    for p in peers {
-        let _ = writeln!(
-            o,
-            "postern_peer_rebased_events_total{{peer=\"{}\"}} {}",
-            escape(&p.peer),
-            p.events_rebased
-        );
-    }
-    o.push_str("# HELP postern_peer_dropped_events_total Our events dropped because they no longer fit a peer's winning branch, since start.\n");
-    o.push_str("# TYPE postern_peer_dropped_events_total counter\n");
-    for p in peers {
-        let _ = writeln!(
-            o,
-            "postern_peer_dropped_events_total{{peer=\"{}\"}} {}",
-            escape(&p.peer),
-            p.events_dropped
-        );
-    }
-    o.push_str("# HELP postern_peer_equivocations_total Equivocations (two roots signed for one size) this relay keeps evidence of, per peer.\n");
-    o.push_str("# TYPE postern_peer_equivocations_total counter\n");
-    for p in peers {
-        let _ = writeln!(
-            o,
-            "postern_peer_equivocations_total{{peer=\"{}\"}} {}",
-            escape(&p.peer),
-            p.equivocations
-        );
+    let counters: [PeerCounter; 3] = [
+        (
+            "postern_peer_rebased_events_total",
+            "Our events re-linked (rebased) onto a peer's winning branch since start.",
+            |p| p.events_rebased,
+        ),
+        (
+            "postern_peer_dropped_events_total",
+            "Our events dropped because they no longer fit a peer's winning branch, since start.",
+            |p| p.events_dropped,
+        ),
+        (
+            "postern_peer_equivocations_total",
+            "Equivocations (two roots signed for one size) this relay keeps evidence of, per peer.",
+            |p| p.equivocations,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let _ = writeln!(o, "# HELP {name} {help}");
+        let _ = writeln!(o, "# TYPE {name} counter");
+        for p in peers {
+            let _ = writeln!(o, "{name}{{peer=\"{}\"}} {}", escape(&p.peer), value(p));
+        }
     }
 }
 
