@@ -54,6 +54,16 @@ fn parse_input(input: &[u8]) -> Result<Value, CliResult> {
     parse(input).map_err(|e| CliResult::unreadable(format!("error: input is not valid JSON: {e}")))
 }
 
+/// The input parsed as a JSON array of `what` (named in the error otherwise).
+fn parse_array(input: &[u8], what: &str) -> Result<Vec<Value>, CliResult> {
+    match parse_input(input)? {
+        Value::Array(items) => Ok(items),
+        _ => Err(CliResult::unreadable(format!(
+            "error: input must be a JSON array of {what}"
+        ))),
+    }
+}
+
 fn opt_str(s: Option<String>) -> Value {
     s.map(Value::Str).unwrap_or(Value::Null)
 }
@@ -214,12 +224,9 @@ fn sig_case(case: &Value) -> Result<String, String> {
 /// `postern sig-string`: array of `{event_type,node_id,sequence,payload}` → array of signature
 /// strings (or `{"error": …}` per bad case).
 pub fn sig_string_json(input: &[u8]) -> CliResult {
-    let doc = match parse_input(input) {
+    let cases = match parse_array(input, "cases") {
         Ok(v) => v,
         Err(e) => return e,
-    };
-    let Some(cases) = doc.as_array() else {
-        return CliResult::unreadable("error: input must be a JSON array of cases");
     };
     let out: Vec<Value> = cases
         .iter()
@@ -236,12 +243,9 @@ pub fn sig_string_json(input: &[u8]) -> CliResult {
 /// normalised before they are validated (`crate::append::check_case`; `check: "append"` adds
 /// the relay's append rules).
 pub fn schema_check_json(input: &[u8]) -> CliResult {
-    let doc = match parse_input(input) {
+    let cases = match parse_array(input, "cases") {
         Ok(v) => v,
         Err(e) => return e,
-    };
-    let Some(cases) = doc.as_array() else {
-        return CliResult::unreadable("error: input must be a JSON array of cases");
     };
     let out: Vec<Value> = cases
         .iter()
@@ -262,12 +266,9 @@ pub fn schema_check_json(input: &[u8]) -> CliResult {
 
 /// `postern merkle-root`: array of event ids → `{"root": hex}` (Infonet tree).
 pub fn merkle_root_json(input: &[u8]) -> CliResult {
-    let doc = match parse_input(input) {
+    let items = match parse_array(input, "event ids") {
         Ok(v) => v,
         Err(e) => return e,
-    };
-    let Some(items) = doc.as_array() else {
-        return CliResult::unreadable("error: input must be a JSON array of event ids");
     };
     let mut ids = Vec::with_capacity(items.len());
     for (i, v) in items.iter().enumerate() {

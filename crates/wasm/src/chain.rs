@@ -157,10 +157,7 @@ pub fn verify_chain_parts(
     max_event_age_seconds: Option<f64>,
 ) -> Result<ChainReportJs, JsValue> {
     let opts = options(now_seconds, max_event_age_seconds)?;
-    let mut events = Vec::new();
-    for p in &parts {
-        events.extend(parse_events(p)?);
-    }
+    let events = parse_parts(&parts)?;
     report_js(&verify::verify_chain_values(&events, &opts))
 }
 
@@ -174,6 +171,15 @@ fn options(
         opts.max_event_age_s = to_u64(age, "maxEventAgeSeconds")?;
     }
     Ok(opts)
+}
+
+/// The events of a chain given in consecutive parts, each a JSON array text.
+fn parse_parts(parts: &[String]) -> Result<Vec<Value>, JsValue> {
+    let mut events = Vec::new();
+    for p in parts {
+        events.extend(parse_events(p)?);
+    }
+    Ok(events)
 }
 
 fn parse_events(events_json: &str) -> Result<Vec<Value>, JsValue> {
@@ -230,10 +236,7 @@ pub fn verify_chain_structure_parts(
     max_event_age_seconds: Option<f64>,
 ) -> Result<ChainReportJs, JsValue> {
     let opts = options(now_seconds, max_event_age_seconds)?;
-    let mut values = Vec::new();
-    for p in &parts {
-        values.extend(parse_events(p)?);
-    }
+    let values = parse_parts(&parts)?;
     let mut events = Vec::with_capacity(values.len());
     for (i, v) in values.iter().enumerate() {
         match event::ChainEvent::from_value(v) {

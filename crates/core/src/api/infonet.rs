@@ -310,6 +310,23 @@ pub struct AppendRequest {
 }
 
 impl AppendRequest {
+    /// The append statement of an event signed by its author (e.g. with
+    /// [`crate::event::sign_event`]): its signed fields, with `sequence` as the integer it was
+    /// signed with (the event carries it as a JSON value).
+    pub fn for_signed(e: ChainEvent, sequence: u64) -> Self {
+        AppendRequest {
+            event_type: e.event_type,
+            node_id: e.node_id,
+            payload: e.payload,
+            signature: e.signature,
+            sequence,
+            public_key: e.public_key,
+            public_key_algo: e.public_key_algo,
+            protocol_version: e.protocol_version,
+            network_id: e.network_id,
+        }
+    }
+
     /// The request body in core's exact JSON (the payload exactly as signed, no serde
     /// number rendering in between).
     pub fn to_json(&self) -> String {

@@ -537,17 +537,7 @@ mod tests {
     fn input(key_no: usize, et: &str, i: u64, seq: u64) -> AppendRequest {
         let k = author_key(key_no);
         let e = sign_event(&k, "", et, &sample_payload(et, i), Value::Null, seq);
-        AppendRequest {
-            event_type: e.event_type,
-            node_id: e.node_id,
-            payload: e.payload,
-            signature: e.signature,
-            sequence: seq,
-            public_key: e.public_key,
-            public_key_algo: e.public_key_algo,
-            protocol_version: e.protocol_version,
-            network_id: e.network_id,
-        }
+        AppendRequest::for_signed(e, seq)
     }
 
     #[test]
@@ -653,15 +643,8 @@ mod tests {
         let mut sent = signed_payload.clone();
         sent.insert("stake_amount", Value::from("1_000"));
         let req = AppendRequest {
-            event_type: e.event_type,
-            node_id: e.node_id,
             payload: sent,
-            signature: e.signature,
-            sequence: 1,
-            public_key: e.public_key,
-            public_key_algo: e.public_key_algo,
-            protocol_version: e.protocol_version,
-            network_id: e.network_id,
+            ..AppendRequest::for_signed(e, 1)
         };
         let a = c.append(req, 1_780_000_000, 1_780_000_000.0).unwrap();
         let a = a.unwrap_or_else(|r| panic!("{r:?}"));

@@ -67,21 +67,31 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let heads = &mut self.gate_heads;
-        let (out, mut wake) =
-            Self::gate_epoch_tx(&tx, &self.outbox, heads, record, verified, now, from)?;
-        if !matches!(out, EpochOutcome::Accepted { .. }) {
-            return Ok(out);
-        }
-        wake.extend(Self::gate_unpark_tx(
-            &tx,
-            &self.outbox,
-            heads,
-            &record.gate,
-            now,
-        )?);
-        tx.commit()?;
+        let (out, wake) =
+            Self::gate_epoch_unpark_tx(tx, &self.outbox, heads, record, verified, now, from)?;
         self.wake(&wake);
         Ok(out)
+    }
+
+    /// Apply an epoch record in `tx` and, when it is accepted, the parked items it makes
+    /// applicable, then commit; a refused record commits nothing. Returns the outcome and the
+    /// outbox peers to wake.
+    fn gate_epoch_unpark_tx(
+        tx: rusqlite::Transaction<'_>,
+        outbox: &Outbox,
+        heads: &mut super::GateHeads,
+        record: &postern_core::gate::EpochRecord,
+        verified: Option<postern_core::gate::Epoch>,
+        now: u64,
+        from: Option<&str>,
+    ) -> Result<(EpochOutcome, Vec<usize>), StoreError> {
+        let (out, mut wake) = Self::gate_epoch_tx(&tx, outbox, heads, record, verified, now, from)?;
+        if !matches!(out, EpochOutcome::Accepted { .. }) {
+            return Ok((out, Vec::new()));
+        }
+        wake.extend(Self::gate_unpark_tx(&tx, outbox, heads, &record.gate, now)?);
+        tx.commit()?;
+        Ok((out, wake))
     }
 
     /// Re-run the parked items of `gate` that became applicable (epoch records of the next
@@ -253,18 +263,10 @@ impl Store {
             });
         }
         let heads = &mut self.gate_heads;
-        let (out, mut wake) =
-            Self::gate_epoch_tx(&tx, &self.outbox, heads, record, verified, now, Some(from))?;
+        let (out, wake) =
+            Self::gate_epoch_unpark_tx(tx, &self.outbox, heads, record, verified, now, Some(from))?;
         match out {
             EpochOutcome::Accepted { epoch, .. } => {
-                wake.extend(Self::gate_unpark_tx(
-                    &tx,
-                    &self.outbox,
-                    heads,
-                    &record.gate,
-                    now,
-                )?);
-                tx.commit()?;
                 self.wake(&wake);
                 Ok(PeerGateOutcome::Accepted { epoch })
             }

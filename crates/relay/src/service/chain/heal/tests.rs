@@ -23,17 +23,7 @@ fn input(key_no: usize, i: u64, seq: u64) -> AppendRequest {
         Value::Null,
         seq,
     );
-    AppendRequest {
-        event_type: e.event_type,
-        node_id: e.node_id,
-        payload: e.payload,
-        signature: e.signature,
-        sequence: seq,
-        public_key: e.public_key,
-        public_key_algo: e.public_key_algo,
-        protocol_version: e.protocol_version,
-        network_id: e.network_id,
-    }
+    AppendRequest::for_signed(e, seq)
 }
 
 /// A chain in `dir` holding `n` messages by author `key`, appended at `NOW`.
