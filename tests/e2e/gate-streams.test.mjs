@@ -2,7 +2,7 @@
 // messages is detected. Bob's page stands behind a hostile relay (a route rewriting the
 // `gate/messages` answers): two of Alice's posts are withheld, then one is released late, and an
 // old post is served again under another seq. Bob sees a gap note, an out-of-order note, the
-// replayed post once, and the same marks after a reload.
+// replayed post once with a line saying one was hidden, and the same after a reload.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -97,6 +97,11 @@ test('a relay withholding, reordering or replaying gate messages is shown', asyn
   assert.match(await fourth.innerText(), /1 earlier message from Alice has not arrived/);
   assert.equal(await bob.page.locator('.gate-message', { hasText: c1 }).count(), 1, 'the replayed post shows once');
   assert.equal(await bob.page.locator('.gate-message', { hasText: c3 }).count(), 0);
+  // The replay is not only hidden: the conversation says so, in words.
+  const hidden = bob.page.locator('#gate-hidden');
+  await hidden.waitFor({ timeout: T });
+  assert.equal(await hidden.getAttribute('data-replayed'), '1');
+  assert.match(await hidden.innerText(), /^Hidden from this conversation: 1 message the relay delivered again \(shown once\)\.$/);
 
   // After a reload (streams rebuilt from IndexedDB) the marks and notes are the same.
   await bob.page.unroute(READ);
@@ -107,5 +112,6 @@ test('a relay withholding, reordering or replaying gate messages is shown', asyn
   assert.equal(await bob.page.getAttribute(withText(c2), 'data-stream'), 'out_of_order');
   assert.equal(await bob.page.getAttribute(withText(c4), 'data-stream'), 'gap');
   assert.equal(await bob.page.locator('.gate-message', { hasText: c1 }).count(), 1);
+  assert.equal(await bob.page.getAttribute('#gate-hidden', 'data-replayed'), '1', 'the count is kept with the gate');
   assert.deepEqual(errors, []);
 });

@@ -134,6 +134,10 @@ test('gate posts from a follower tab: sent once by the leader, only the leader s
     (els) => els.map((e) => Number(e.dataset.counter)).sort((a, b) => a - b));
   assert.deepEqual(counters, [1, 2, 3, 4], 'one counter per post, none reused across tabs');
   assert.equal(await bob.page.locator('.gate-message[data-stream="gap"]').count(), 0, 'no gap note');
+  // Own posts read back and copies another tab stored are re-reads, not replays: nothing hidden.
+  for (const p of [bob.page, tab1, tab2]) {
+    assert.equal(await p.locator('#gate-hidden').count(), 0, 'no hidden-messages line');
+  }
 
   // Only the leader talks to the gate API (sync, discovery, posts); the follower never does.
   assert.equal(tabs.filter((r) => r.tab === 'tab2' && r.url.includes(GATE_API)).length, 0, 'the follower makes no gate requests');

@@ -280,6 +280,7 @@ async fn gate_chain_invite_removal_and_storage_v2_upgrade() {
         after: 7,
         added_at: 1,
         alarm: None,
+        hidden: Default::default(),
         invited_by: None,
     };
     db.put_gate(&sg).await.unwrap();

@@ -157,6 +157,7 @@ async fn create(
         after: 0,
         added_at: now_millis(),
         alarm: None,
+        hidden: Default::default(),
         invited_by: None,
     };
     storage.put_gate(&meta).await.map_err(|e| e.to_string())?;
@@ -196,7 +197,7 @@ async fn drain(
                     .find(|(g, _, _)| *g == p.gate)
                     .and_then(|(_, d, s)| {
                         let m = opened(&p.gate, *seq, d, &p.message)?;
-                        admit(&mut s.borrow_mut(), m)
+                        admit(&mut s.borrow_mut(), m).ok()
                     });
                 if let Some(m) = &stored {
                     let _ = storage.put_gate_message(m).await;
@@ -258,9 +259,18 @@ async fn sync_gate(
             seen.push(sm.message.nonce.clone());
             // Identified by nonce and judged once by the gate's streams: a message served
             // again (under any seq) or a used counter is not stored or shown.
-            let shown = opened(&meta.gate_id, sm.seq, &derived, &sm.message)
-                .filter(|m| sealed_while_current(&derived, m.epoch, m.timestamp))
-                .and_then(|m| admit(&mut streams.borrow_mut(), m));
+            // Hidden ones are counted with the gate (a replay, a reused counter, a post
+            // sealed for an epoch already replaced) and said under its conversation.
+            let shown = match opened(&meta.gate_id, sm.seq, &derived, &sm.message) {
+                Some(m) if !sealed_while_current(&derived, m.epoch, m.timestamp) => {
+                    meta.hidden.stale = meta.hidden.stale.saturating_add(1);
+                    None
+                }
+                Some(m) => admit(&mut streams.borrow_mut(), m)
+                    .map_err(|why| why.count(&mut meta.hidden))
+                    .ok(),
+                None => None,
+            };
             if let Some(m) = shown {
                 storage
                     .put_gate_message(&m)

@@ -174,6 +174,7 @@ impl GatesState {
             after: 0,
             added_at: env.now_ms,
             alarm: None,
+            hidden: Default::default(),
             // Joined on a stranger's invitation (Accept): counts against their rate.
             invited_by: (inviter != env.identity.node_id()
                 && !env.contacts.iter().any(|c| c.node_id == inviter))
@@ -264,6 +265,10 @@ impl GatesState {
         if g.meta.alarm != out.meta.alarm {
             changed = true;
             g.meta.alarm = out.meta.alarm.clone();
+        }
+        if g.meta.hidden != out.meta.hidden {
+            changed = true;
+            g.meta.hidden = out.meta.hidden;
         }
         g.meta.after = out.meta.after;
         let before = self.outbox.posts.len();

@@ -5,20 +5,22 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::str::FromStr;
 
-use postern_core::gate::{self, rotate, AuthorStreams, EpochRecord, Reason, Role};
+use postern_core::gate::{self, rotate, EpochRecord, Reason, Role};
 use postern_core::{Identity, PublicIdentity};
 use rand_core::OsRng;
 
 use crate::model::contacts::{label_of, Contact};
 use crate::model::delivery::RelayError;
+use crate::model::gate_stream::GateStreams;
 use crate::model::gates::{
     invite_code, parse_invite, Derived, QueuedPost, StoredGate, StoredGateMessage,
 };
 use crate::model::tabs::TabMsg;
 
-/// A gate's per-author message streams (core's `AuthorStreams`), shared by the state and the
-/// rounds in flight so every opened message is judged exactly once (see `model::gate_stream`).
-pub type Streams = Rc<RefCell<AuthorStreams>>;
+/// A gate's message streams (core's per-author tracker and the seq each message was kept
+/// under), shared by the state and the rounds in flight so every opened message is judged
+/// exactly once (see `model::gate_stream`).
+pub type Streams = Rc<RefCell<GateStreams>>;
 
 /// A gate as this tab holds it: stored entry, epoch records, opened messages (one per nonce,
 /// in the relay's order), their streams, and what the verified chain means for me.
@@ -490,6 +492,7 @@ impl GatesState {
                         after: 0,
                         added_at: env.now_ms,
                         alarm: None,
+                        hidden: Default::default(),
                         invited_by: None,
                     };
                     self.fx(Effect::StoreGate {

@@ -6,7 +6,7 @@ use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use super::state::{Action, Env, GateRt, GatesState};
-use crate::model::gate_stream::{display_code, note};
+use crate::model::gate_stream::{display_code, hidden_note, note};
 use crate::model::gates::opened;
 use crate::platform::clock::{day_label, format_clock, iso_time};
 
@@ -153,6 +153,11 @@ pub fn conversation(
                     }
                 }) }
             </ol>
+            if let Some(n) = hidden_note(&g.meta.hidden) {
+                <p id="gate-hidden" class="gate-stream-note small" role="status"
+                    data-replayed={g.meta.hidden.replayed.to_string()} data-reused={g.meta.hidden.reused.to_string()}
+                    data-stale={g.meta.hidden.stale.to_string()}>{ n }</p>
+            }
             if g.messages.is_empty() && !s.outbox.posts.iter().any(|p| p.gate == g.meta.gate_id) {
                 <p class="empty muted">{ "No messages yet. Only members of the current epoch can read what is posted here." }</p>
             }

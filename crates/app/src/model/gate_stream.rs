@@ -1,11 +1,64 @@
 //! Gate message streams in the app: a message is identified by its nonce (the relay's `seq`
 //! is only an order hint), every opened message runs once through core's `AuthorStreams` and
 //! keeps the mark it got, my next post's counter, and the plain-words note shown on a message
-//! that arrived after a gap or out of order.
+//! that arrived after a gap or out of order, and what was hidden (relay replays, reused
+//! counters, posts sealed for a replaced epoch) counted in plain words.
+use std::collections::HashMap;
+
 use postern_core::b64;
 use postern_core::gate::{AuthorStreams, StreamMark};
 
-use super::gates::StoredGateMessage;
+use super::gates::{HiddenCounts, StoredGateMessage};
+
+/// A gate's streams as this tab keeps them: core's per-author tracker, and the relay `seq`
+/// under which each message (by nonce) was first kept, which tells a relay serving a message
+/// again under another number apart from the same answer read twice (my own post read back,
+/// a message another tab stored).
+#[derive(Debug, Default)]
+pub struct GateStreams {
+    authors: AuthorStreams,
+    first_seq: HashMap<String, u64>,
+}
+
+impl GateStreams {
+    pub fn new() -> Self {
+        GateStreams::default()
+    }
+
+    /// The highest counter seen from `author` (to continue one's own counter after a restore).
+    pub fn last_counter(&self, author: &str) -> Option<u64> {
+        self.authors.last_counter(author)
+    }
+
+    fn observe(&mut self, m: &StoredGateMessage, nonce: [u8; 16]) -> StreamMark {
+        let mark = self.authors.observe(&m.sender, nonce, m.counter);
+        self.first_seq.entry(m.nonce.clone()).or_insert(m.seq);
+        mark
+    }
+}
+
+/// Why a message was not kept (see [`admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skipped {
+    /// Already kept under the same seq: the same answer read twice. Nothing to report.
+    Again,
+    /// Already kept under another seq: the relay served it a second time.
+    Replayed,
+    /// Another message whose author had already used its counter (two versions of a post).
+    Reused,
+}
+
+impl Skipped {
+    /// Count it in `hidden` (a re-read is not counted).
+    pub fn count(self, hidden: &mut HiddenCounts) {
+        let n = match self {
+            Skipped::Again => return,
+            Skipped::Replayed => &mut hidden.replayed,
+            Skipped::Reused => &mut hidden.reused,
+        };
+        *n = n.saturating_add(1);
+    }
+}
 
 /// The 16 nonce bytes of a stored message (`None` for a record stored before nonces were kept).
 fn nonce_bytes(m: &StoredGateMessage) -> Option<[u8; 16]> {
@@ -26,38 +79,46 @@ pub fn same_message(a: &StoredGateMessage, b: &StoredGateMessage) -> bool {
 }
 
 /// Classify a newly opened message against the gate's streams and record its mark in it.
-/// `None` when it must not be shown or stored: the same nonce again (a relay re-serving it,
-/// under any seq) or another message with a counter its author already used (replayed or
-/// swapped). A message without a nonce is kept as uncounted.
-pub fn admit(streams: &mut AuthorStreams, mut m: StoredGateMessage) -> Option<StoredGateMessage> {
+/// Not kept (not shown or stored) when the same nonce was kept before (under the same seq: a
+/// re-read; under another: a relay replaying it) or when its author had already used its
+/// counter for another message. A message without a nonce is kept as uncounted.
+pub fn admit(
+    streams: &mut GateStreams,
+    mut m: StoredGateMessage,
+) -> Result<StoredGateMessage, Skipped> {
     let mark = match nonce_bytes(&m) {
-        Some(nonce) => streams.observe(&m.sender, nonce, m.counter),
+        Some(nonce) => streams.observe(&m, nonce),
         None => StreamMark::Uncounted,
     };
-    if !mark.is_shown() {
-        return None;
+    match mark {
+        StreamMark::Duplicate if streams.first_seq.get(&m.nonce) == Some(&m.seq) => {
+            return Err(Skipped::Again)
+        }
+        StreamMark::Duplicate => return Err(Skipped::Replayed),
+        StreamMark::Replayed => return Err(Skipped::Reused),
+        _ => {}
     }
     m.stream = Some(mark.code().to_string());
     m.missing = match mark {
         StreamMark::Gap { missing } => missing,
         _ => 0,
     };
-    Some(m)
+    Ok(m)
 }
 
 /// The streams of a gate rebuilt from its stored messages (on load); their stored marks stay.
-pub fn rebuild(stored: &[StoredGateMessage]) -> AuthorStreams {
-    let mut s = AuthorStreams::new();
+pub fn rebuild(stored: &[StoredGateMessage]) -> GateStreams {
+    let mut s = GateStreams::new();
     remember(&mut s, stored);
     s
 }
 
 /// Feed stored messages (e.g. written by another tab) into existing streams; those already
 /// seen are ignored.
-pub fn remember(streams: &mut AuthorStreams, stored: &[StoredGateMessage]) {
+pub fn remember(streams: &mut GateStreams, stored: &[StoredGateMessage]) {
     for m in stored {
         if let Some(n) = nonce_bytes(m) {
-            let _ = streams.observe(&m.sender, n, m.counter);
+            let _ = streams.observe(m, n);
         }
     }
 }
@@ -131,6 +192,41 @@ pub fn note(m: &StoredGateMessage, all: &[StoredGateMessage], author: &str) -> O
     }
 }
 
+/// The sentence under a gate's conversation saying what was hidden from it (`None` when
+/// nothing was).
+pub fn hidden_note(h: &HiddenCounts) -> Option<String> {
+    let plural = |n: u64| if n == 1 { "message" } else { "messages" };
+    let mut parts = Vec::new();
+    if h.replayed > 0 {
+        parts.push(format!(
+            "{} {} the relay delivered again (shown once)",
+            h.replayed,
+            plural(h.replayed)
+        ));
+    }
+    if h.reused > 0 {
+        parts.push(format!(
+            "{} {} reusing a number its author had already used (a member sending two versions)",
+            h.reused,
+            plural(h.reused)
+        ));
+    }
+    if h.stale > 0 {
+        parts.push(format!(
+            "{} {} sealed with a key that had already been replaced (e.g. by a removed member)",
+            h.stale,
+            plural(h.stale)
+        ));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "Hidden from this conversation: {}.",
+        parts.join("; ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,10 +249,10 @@ mod tests {
     /// What a client keeps of a relay answer: admitted messages, added to the list.
     fn receive(
         list: &mut Vec<StoredGateMessage>,
-        s: &mut AuthorStreams,
+        s: &mut GateStreams,
         m: StoredGateMessage,
     ) -> bool {
-        admit(s, m).is_some_and(|m| insert(list, m))
+        admit(s, m).is_ok_and(|m| insert(list, m))
     }
 
     fn codes(list: &[StoredGateMessage]) -> Vec<(String, &'static str)> {
@@ -167,7 +263,7 @@ mod tests {
 
     #[test]
     fn a_message_replayed_under_another_seq_is_shown_once() {
-        let (mut list, mut s) = (Vec::new(), AuthorStreams::new());
+        let (mut list, mut s) = (Vec::new(), GateStreams::new());
         assert!(receive(&mut list, &mut s, msg("bob", 1, 1, Some(1))));
         // The relay serves the same message again under a new seq (the old client keyed by
         // seq and showed it twice).
@@ -182,20 +278,92 @@ mod tests {
 
     #[test]
     fn a_replayed_or_swapped_counter_is_hidden() {
-        let (mut list, mut s) = (Vec::new(), AuthorStreams::new());
+        let (mut list, mut s) = (Vec::new(), GateStreams::new());
         assert!(receive(&mut list, &mut s, msg("bob", 1, 1, Some(1))));
         assert!(receive(&mut list, &mut s, msg("bob", 2, 2, Some(2))));
         // Another message of Bob's under a counter he already used: not shown.
-        assert!(admit(&mut s, msg("bob", 3, 3, Some(2))).is_none());
-        assert!(admit(&mut s, msg("bob", 4, 4, Some(1))).is_none());
+        assert!(admit(&mut s, msg("bob", 3, 3, Some(2))).is_err());
+        assert!(admit(&mut s, msg("bob", 4, 4, Some(1))).is_err());
         // Another author may use the same counter.
         assert!(receive(&mut list, &mut s, msg("carol", 5, 5, Some(1))));
         assert_eq!(list.len(), 3);
     }
 
     #[test]
+    fn what_is_hidden_is_told_apart_and_counted() {
+        let mut s = GateStreams::new();
+        let mut hidden = HiddenCounts::default();
+        let mut take = |s: &mut GateStreams, m| admit(s, m).map_err(|w| w.count(&mut hidden));
+        assert!(take(&mut s, msg("bob", 1, 1, Some(1))).is_ok());
+        // The same answer read again (my post read back, another tab's copy): not counted.
+        assert_eq!(
+            admit(&mut s, msg("bob", 1, 1, Some(1))),
+            Err(Skipped::Again)
+        );
+        assert!(take(&mut s, msg("bob", 1, 1, Some(1))).is_err());
+        // Served again under another seq: the relay replaying it.
+        assert_eq!(
+            admit(&mut s, msg("bob", 7, 1, Some(1))),
+            Err(Skipped::Replayed)
+        );
+        assert!(take(&mut s, msg("bob", 8, 1, Some(1))).is_err());
+        // Another message under a counter Bob already used.
+        assert_eq!(
+            admit(&mut s, msg("bob", 9, 2, Some(1))),
+            Err(Skipped::Reused)
+        );
+        assert!(take(&mut s, msg("bob", 10, 3, Some(1))).is_err());
+        assert_eq!(
+            hidden,
+            HiddenCounts {
+                replayed: 1,
+                reused: 1,
+                stale: 0
+            }
+        );
+        // A message another tab stored is a re-read when the relay serves it under its seq.
+        let mut s = rebuild(&[msg("bob", 4, 5, Some(1))]);
+        assert_eq!(
+            admit(&mut s, msg("bob", 4, 5, Some(1))),
+            Err(Skipped::Again)
+        );
+        assert_eq!(
+            admit(&mut s, msg("bob", 6, 5, Some(1))),
+            Err(Skipped::Replayed)
+        );
+    }
+
+    #[test]
+    fn the_hidden_note_says_each_reason_in_words() {
+        assert_eq!(hidden_note(&HiddenCounts::default()), None);
+        let one = HiddenCounts {
+            replayed: 1,
+            reused: 0,
+            stale: 0,
+        };
+        assert_eq!(
+            hidden_note(&one).as_deref(),
+            Some(
+                "Hidden from this conversation: 1 message the relay delivered again (shown once)."
+            )
+        );
+        let all = HiddenCounts {
+            replayed: 2,
+            reused: 1,
+            stale: 3,
+        };
+        let n = hidden_note(&all).unwrap_or_default();
+        assert!(n.contains("2 messages the relay delivered again"), "{n}");
+        assert!(n.contains("1 message reusing a number"), "{n}");
+        assert!(
+            n.contains("3 messages sealed with a key that had already been replaced"),
+            "{n}"
+        );
+    }
+
+    #[test]
     fn a_dropped_message_gives_a_gap_note_until_it_arrives() {
-        let (mut list, mut s) = (Vec::new(), AuthorStreams::new());
+        let (mut list, mut s) = (Vec::new(), GateStreams::new());
         receive(&mut list, &mut s, msg("bob", 1, 1, Some(1)));
         // Counters 2 and 3 withheld by the relay.
         receive(&mut list, &mut s, msg("bob", 2, 4, Some(4)));
@@ -229,7 +397,7 @@ mod tests {
 
     #[test]
     fn reordering_is_out_of_order() {
-        let (mut list, mut s) = (Vec::new(), AuthorStreams::new());
+        let (mut list, mut s) = (Vec::new(), GateStreams::new());
         receive(&mut list, &mut s, msg("bob", 1, 2, Some(2)));
         receive(&mut list, &mut s, msg("bob", 2, 3, Some(3)));
         receive(&mut list, &mut s, msg("bob", 3, 1, Some(1)));
@@ -251,7 +419,7 @@ mod tests {
             msg("bob", 3, 2, Some(2)),
             msg("carol", 4, 5, None),
         ];
-        let (mut list, mut s) = (Vec::new(), AuthorStreams::new());
+        let (mut list, mut s) = (Vec::new(), GateStreams::new());
         for m in arrivals.iter().cloned() {
             receive(&mut list, &mut s, m);
         }
@@ -274,7 +442,7 @@ mod tests {
         // Feeding stored messages again (another tab's writes) changes nothing.
         remember(&mut rebuilt, &stored);
         assert_eq!(rebuilt.last_counter("bob"), s.last_counter("bob"));
-        assert_eq!(rebuilt.missing("bob"), s.missing("bob"));
+        assert_eq!(rebuilt.authors.missing("bob"), s.authors.missing("bob"));
     }
 
     #[test]
@@ -288,7 +456,7 @@ mod tests {
         assert!(!insert(&mut list, m.clone()));
         let mut s = rebuild(&list);
         assert_eq!(
-            admit(&mut s, m).unwrap().stream.as_deref(),
+            admit(&mut s, m).ok().unwrap().stream.as_deref(),
             Some("uncounted")
         );
     }
@@ -314,7 +482,7 @@ mod tests {
         let rec = gate::create_genesis(&alice, &gid, 10, &mut OsRng).unwrap();
         let genesis = hex32(rec.verify().unwrap().hash());
         let d = derive(&alice, gid.as_str(), &genesis, &[rec]).unwrap();
-        let (mut list, mut s) = (Vec::new(), AuthorStreams::new());
+        let (mut list, mut s) = (Vec::new(), GateStreams::new());
         let me = alice.node_id();
         let mut sent = Vec::new();
         for c in [1, 2, 4] {

@@ -35,6 +35,30 @@ pub struct StoredGate {
     /// it; posting stays disabled while it stands (cleared by a later acceptable chain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm: Option<ChainAlarm>,
+    /// What the relay served of this gate that was not shown (see `model::gate_stream`).
+    #[serde(default, skip_serializing_if = "HiddenCounts::is_zero")]
+    pub hidden: HiddenCounts,
+}
+
+/// Messages a relay served for a gate that were hidden, by reason; kept with the gate and
+/// said in plain words under its conversation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HiddenCounts {
+    /// The same message served again under another seq.
+    #[serde(default)]
+    pub replayed: u64,
+    /// A message whose author had already used its counter for another one.
+    #[serde(default)]
+    pub reused: u64,
+    /// A message sealed under an epoch after that epoch had been replaced.
+    #[serde(default)]
+    pub stale: u64,
+}
+
+impl HiddenCounts {
+    pub fn is_zero(&self) -> bool {
+        *self == HiddenCounts::default()
+    }
 }
 
 /// A relay served a gate chain that is not the pinned one or a strict extension of it. Stored
@@ -296,6 +320,7 @@ mod tests {
             added_at: at_s * 1000,
             invited_by: by.map(Into::into),
             alarm: None,
+            hidden: Default::default(),
         };
         // Nothing yet: shown. Two joined today + one on screen = the daily three: no more.
         assert!(may_show_invitation(&[], 0, "mallory", now));
