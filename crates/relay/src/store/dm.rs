@@ -467,11 +467,12 @@ impl Store {
                     envelope: env.clone(),
                     expires_at,
                 };
-                let (_, feed_body) = job.body_text()?;
+                // The feed row points at the spooled message (body '' = read it from
+                // `messages`), so the envelope is stored once.
                 tx.prepare_cached(
-                    "INSERT INTO dm_feed (kind, recipient_id, msg_id, body, expires_at) VALUES ('envelope', ?1, ?2, ?3, ?4)",
+                    "INSERT INTO dm_feed (kind, recipient_id, msg_id, body, expires_at) VALUES ('envelope', ?1, ?2, '', ?3)",
                 )?
-                .execute(params![env.recipient_id, env.msg_id, feed_body, to_i64(expires_at)])?;
+                .execute(params![env.recipient_id, env.msg_id, to_i64(expires_at)])?;
                 let wake = Self::enqueue(tx, outbox, &job, from, now)?;
                 Ok((Deposit::Stored { expires_at }, wake))
             }
@@ -587,7 +588,7 @@ impl Store {
 
     /// Feed rows after `after`, oldest first: at most `limit` rows and (beyond the first row)
     /// about `max_bytes` of bodies. The flag says whether more rows follow. Expired rows are
-    /// never served.
+    /// never served, nor an envelope row whose message has left the spool (acked or expired).
     pub fn dm_feed_page(
         &self,
         after: u64,
@@ -595,31 +596,51 @@ impl Store {
         max_bytes: usize,
         now: u64,
     ) -> Result<(Vec<FeedRow>, bool), StoreError> {
+        // An envelope row's body is '' (migration 13): the request is rebuilt from the spooled
+        // message. Rows are stepped lazily, so the skipped ones need no LIMIT slack.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, kind, body FROM dm_feed WHERE seq > ?1 AND expires_at > ?2 ORDER BY seq ASC LIMIT ?3",
+            "SELECT f.seq, f.kind, f.body, m.envelope, f.expires_at FROM dm_feed f
+             LEFT JOIN messages m ON f.kind = 'envelope' AND f.body = ''
+                 AND m.recipient_id = f.recipient_id AND m.msg_id = f.msg_id
+             WHERE f.seq > ?1 AND f.expires_at > ?2 ORDER BY f.seq ASC",
         )?;
-        let rows = stmt.query_map(
-            params![to_i64(after), to_i64(now), i64::from(limit) + 1],
-            |r| {
-                Ok(FeedRow {
-                    seq: to_u64(r.get(0)?),
-                    kind: r.get(1)?,
-                    body: r.get(2)?,
-                })
-            },
-        )?;
+        let rows = stmt.query_map(params![to_i64(after), to_i64(now)], |r| {
+            Ok((
+                to_u64(r.get(0)?),
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                to_u64(r.get(4)?),
+            ))
+        })?;
         let (mut out, mut bytes, mut more) = (Vec::new(), 0usize, false);
         for row in rows {
-            let row = row?;
-            if out.len() >= limit as usize
-                || (!out.is_empty() && bytes + row.body.len() > max_bytes)
-            {
+            let (seq, kind, body, spooled, expires_at) = row?;
+            let body = match (body.is_empty(), spooled) {
+                (false, _) => body,
+                (true, Some(envelope)) => feed_envelope_body(&envelope, expires_at)?,
+                (true, None) => continue,
+            };
+            if out.len() >= limit as usize || (!out.is_empty() && bytes + body.len() > max_bytes) {
                 more = true;
                 break;
             }
-            bytes += row.body.len();
-            out.push(row);
+            bytes += body.len();
+            out.push(FeedRow { seq, kind, body });
         }
         Ok((out, more))
     }
+}
+
+/// The replicate-envelope request of a spooled message (its stored envelope JSON), as the feed
+/// serves it.
+fn feed_envelope_body(envelope: &str, expires_at: u64) -> Result<String, StoreError> {
+    let envelope: DmEnvelope =
+        serde_json::from_str(envelope).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let (_, body) = Job::Envelope {
+        envelope,
+        expires_at,
+    }
+    .body_text()?;
+    Ok(body)
 }

@@ -307,6 +307,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         UPDATE replication_outbox_counts SET n = n - 1 WHERE peer = OLD.peer;
         DELETE FROM replication_outbox_counts WHERE peer = OLD.peer AND n <= 0;
     END;",
+    // 13: a DM envelope is stored once (issue 16). An envelope row of `dm_feed` held a second
+    // copy of the spooled message (its replicate-envelope request); its body is now '' and the
+    // feed rebuilds the request from `messages` (`Store::dm_feed_page`). Rows whose message
+    // is gone keep their body (and are served until they expire, as before).
+    "UPDATE dm_feed SET body = '' WHERE kind = 'envelope' AND EXISTS (
+        SELECT 1 FROM messages m
+        WHERE m.recipient_id = dm_feed.recipient_id AND m.msg_id = dm_feed.msg_id);",
 ];
 
 /// Apply the migrations `conn` has not seen yet, each in its own exclusive transaction. A

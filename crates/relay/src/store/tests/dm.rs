@@ -235,6 +235,14 @@ fn dm_feed_pages_acks_and_cursors() {
         s.deposit(&env(R, &format!("msg-000{i}"), "aa"), &limits, 1)
             .unwrap();
     }
+    // Each envelope is stored once: its feed row points at the spooled message.
+    let copies: i64 = s
+        .conn
+        .query_row("SELECT COUNT(*) FROM dm_feed WHERE body != ''", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(copies, 0);
     // Pages in seq order, limited by count and (after the first row) bytes.
     let (p1, more) = s.dm_feed_page(0, 2, 1 << 20, 2).unwrap();
     assert_eq!((p1.len(), more), (2, true));
