@@ -5,7 +5,8 @@
 // - both relays converge on one head holding every post exactly once (matched by what the
 //   author signed — node, sequence, signature — since a re-linked event gets a new id);
 // - both profiles' public-post outboxes end empty (the queued posts are delivered, once);
-// - every post shows up verified exactly once in both profiles' channel views.
+// - every post shows up verified exactly once in both profiles' channel views;
+// - the losing side's browser says on its Network page that it followed the heal.
 // Which branch wins is the rule's business: the test passes either way and logs it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -185,6 +186,13 @@ test('a fork heals: posts on both sides and queued ones end on one chain once, o
     await outboxEmpty(page);
     await page.screenshot({ path: join(out, `02-${who}-healed.png`), fullPage: true });
   }
+  // The losing side's browser followed the heal (its own post was re-linked) and says so on
+  // the Network page, in words; the winning side's copy only grew.
+  const [loser, other] = winner === 'A' ? [bob.page, alice.page] : [alice.page, bob.page];
+  const note = await loser.locator('#sync-rewound').textContent();
+  console.log(`[figures] fork-rebase: the losing side's browser says: ${note}`);
+  assert.match(note, /events? you had verified (was|were) replaced/);
+  assert.equal(await other.locator('#sync-rewound').count(), 0, 'the winning side rewound nothing');
   // The views show the relays' (healed) events: same ids as the chain.
   for (const page of [alice.page, bob.page]) {
     for (const [key, text] of want) {

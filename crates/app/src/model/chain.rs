@@ -679,6 +679,6 @@ pub struct SyncHead {
 pub mod resync;
 mod words;
 use words::sealed_note;
-pub use words::{events, incomplete_text};
+pub use words::{events, incomplete_text, rewound_note};
 #[cfg(test)]
 mod tests;

@@ -83,6 +83,15 @@ pub fn answer_size(body: &str) -> u64 {
         .map_or(0, |h| h.size)
 }
 
+/// Whether a relay has signed any head this browser knows of: in its answer (`body`) or
+/// pinned here (`pinned`, any key). Without one a fork heal cannot be told from a rewrite.
+pub fn any_signed_head(body: &str, pinned: &[u64]) -> bool {
+    !pinned.is_empty()
+        || serde_json::from_str::<TreeHeadResponse>(body)
+            .ok()
+            .is_some_and(|r| r.tree_head.is_some())
+}
+
 /// The events a verified copy keeps whatever a relay answers when it follows a fork heal:
 /// the relay's newest signed head (`answer_size`) and every head pinned in this browser, for
 /// ANY relay key — a relay that hides its head or signs with a new key cannot lower it below

@@ -25,10 +25,12 @@ pub enum RoundError {
         reason: String,
     },
     /// The relay healed a fork above its signed head: the copy was cut back from `from` to
-    /// `kept` events (re-verified and synced again at once).
+    /// `kept` events (re-verified and synced again at once). `signed`: this browser holds a
+    /// signed head of the relay (none: nothing tells the heal from a rewrite).
     Rewound {
         kept: u64,
         from: u64,
+        signed: bool,
     },
 }
 
@@ -59,9 +61,9 @@ impl RoundError {
             RoundError::Storage(e) => format!("storage: {e}"),
             RoundError::Worker(e) => format!("verifier: {e}"),
             RoundError::Resync { reason, .. } => reason.clone(),
-            RoundError::Rewound { kept, from } => format!(
-                "the relay healed a fork: the copy was cut back from {from} to {kept} events to follow it"
-            ),
+            RoundError::Rewound { kept, from, signed } => {
+                crate::model::chain::rewound_note(*kept, *from, *signed)
+            }
         }
     }
 }

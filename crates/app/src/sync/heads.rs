@@ -8,7 +8,8 @@ use super::fetch::{get_json, get_text};
 use super::worker::Bridge;
 use crate::model::chain::ToWorker;
 use crate::model::heads::{
-    answer_relay_key, answer_size, head_text, proof_needed, settled_bound, HeadRecord, HeadVerdict,
+    answer_relay_key, answer_size, any_signed_head, head_text, proof_needed, settled_bound,
+    HeadRecord, HeadVerdict,
 };
 use crate::platform::idb::Storage;
 
@@ -55,11 +56,15 @@ pub async fn check(
 }
 
 /// How many events the copy must keep whatever a relay says (`model::heads::settled_bound`):
-/// the relay's newest tree head, and every head pinned in this browser, for any relay key.
-pub async fn settled(storage: &Storage) -> Result<u64, String> {
+/// the relay's newest tree head, and every head pinned in this browser, for any relay key;
+/// and whether any signed head is known at all (`model::heads::any_signed_head`).
+pub async fn settled(storage: &Storage) -> Result<(u64, bool), String> {
     let body = get_text(PATH_TREE_HEAD).await.map_err(|e| e.reason())?;
     let pins = storage.pinned_sizes().await.map_err(|e| e.to_string())?;
-    Ok(settled_bound(answer_size(&body), &pins))
+    Ok((
+        settled_bound(answer_size(&body), &pins),
+        any_signed_head(&body, &pins),
+    ))
 }
 
 /// The signed-head line and, when evidence is kept, the alarm.

@@ -96,6 +96,8 @@ pub enum Msg {
     Done(Result<(SyncHead, MerkleCheck), (SyncHead, RoundError)>),
     /// The relay's signed tree head, checked against the pin and the verified ids.
     Head(HeadVerdict, HeadRecord),
+    /// The copy followed a fork heal (the note in words; kept until the page reloads).
+    Rewound(String),
 }
 
 pub struct SyncView {
@@ -114,6 +116,8 @@ pub struct SyncView {
     running: bool,
     phase: &'static str,
     relay: Option<RelayInfo>,
+    /// The last fork heal this page followed, in words.
+    rewound: Option<String>,
     summaries: Events,
     badge: Badge,
     meter: RateMeter,
@@ -161,6 +165,7 @@ impl Component for SyncView {
             running: false,
             phase: "idle",
             relay: None,
+            rewound: None,
             summaries: Events::default(),
             badge: Badge::Unverified,
             meter: RateMeter::default(),
@@ -242,6 +247,10 @@ impl Component for SyncView {
             }
             Msg::Head(v, rec) => {
                 self.head = Some((v, rec));
+                true
+            }
+            Msg::Rewound(note) => {
+                self.rewound = Some(note);
                 true
             }
             Msg::Done(result) => {
@@ -377,6 +386,9 @@ impl Component for SyncView {
                     data-merkle={self.badge.merkle_state()} data-sealed={self.verifier_sealed.to_string()}
                     data-incomplete={incomplete}>{ self.badge.label() }</p>
                 { super::heads::view(&self.head) }
+                if let Some(n) = &self.rewound {
+                    <p id="sync-rewound" class="banner banner-warn small" role="status">{ n }</p>
+                }
                 <p id="sync-verifier" class="muted" data-verifier={self.bridge.mode().as_str()}
                     data-worker-replies={self.bridge.replies().to_string()}
                     data-worker-busy-ms={format!("{:.0}", self.worker_busy_ms)}>
@@ -461,7 +473,7 @@ async fn resync(storage: &Storage, bridge: &Bridge, cursor: &mut SyncHead) -> Ro
         Resync::Diverged { matched, .. } => matched.clone(),
         _ => String::new(),
     };
-    let (Ok(settled), Ok(texts)) = (
+    let (Ok((settled, signed)), Ok(texts)) = (
         super::heads::settled(storage).await,
         storage.event_texts().await,
     ) else {
@@ -481,7 +493,11 @@ async fn resync(storage: &Storage, bridge: &Bridge, cursor: &mut SyncHead) -> Ro
         return RoundError::Storage(e.to_string());
     }
     *cursor = next;
-    RoundError::Rewound { kept: keep, from }
+    RoundError::Rewound {
+        kept: keep,
+        from,
+        signed,
+    }
 }
 
 /// One sync round. Returns the cursor to keep (scheduler finished ok or with an error).
@@ -493,9 +509,10 @@ async fn round(
     replay: bool,
 ) -> Result<(SyncHead, MerkleCheck), (SyncHead, RoundError)> {
     let mut result = round_inner(scope, storage, bridge, &mut cursor, replay).await;
-    if matches!(result, Err(RoundError::Rewound { .. })) {
-        // The copy was cut back to where the relay's healed chain leaves it: verify what is
-        // kept again and sync on at once (once per round).
+    if let Err(e @ RoundError::Rewound { .. }) = &result {
+        // The copy was cut back to where the relay's healed chain leaves it: say so, verify
+        // what is kept again and sync on at once (once per round).
+        scope.send_message(Msg::Rewound(e.reason()));
         result = round_inner(scope, storage, bridge, &mut cursor, true).await;
     }
     // Even after a refused page: the relay's signed head is checked against what we verified.

@@ -156,3 +156,16 @@ fn the_rewind_bound_is_every_pin_whatever_key_the_relay_shows() {
     assert_eq!(settled_bound(3, &[40, 12]), 40);
     assert_eq!(settled_bound(50, &[40]), 50);
 }
+
+#[test]
+fn a_relay_that_never_signed_is_known_as_such() {
+    let none = r#"{"tree_head":null,"chain_size":3}"#;
+    assert!(!any_signed_head(none, &[]), "no head anywhere");
+    assert!(!any_signed_head("not json", &[]));
+    assert!(
+        any_signed_head(none, &[5]),
+        "a head pinned here, under any key"
+    );
+    let (b, _) = body(&key(), &ids("a", 2), 2, 1);
+    assert!(any_signed_head(&b, &[]));
+}
