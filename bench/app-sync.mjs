@@ -1,0 +1,87 @@
+// App chain sync at scale (issue 16): a benchmark, not a test — it prints figures, asserts none.
+// A relay is seeded with N signed events (`postern dev-seed-chain`, 16 authors); a fresh
+// headless Chromium profile opens the app and syncs + verifies + stores the whole chain. Reported:
+// from page open to "verified" (events/s end to end, the figure the issue's target is about),
+// the sync view's own round rate, the longest main-thread timer gap and long task while it ran,
+// and the same page reloaded (the stored copy resumed from IndexedDB). Load average is printed
+// with each figure: on a shared machine read them with it.
+//
+//   make ui && cargo build --release --locked -p postern-relay
+//   POSTERN_BIN=target/release/postern POSTERN_WEB=dist N=100000 node bench/app-sync.mjs
+//
+// Uses tests/e2e's harness (run `npm ci --prefix tests/e2e` once).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startRelay, launchBrowser, showView } from '../tests/e2e/lib/harness.mjs';
+
+const N = Number(process.env.N || 100_000);
+const TIMEOUT = Number(process.env.TIMEOUT_MS || 1_800_000);
+for (const v of ['POSTERN_BIN', 'POSTERN_WEB']) process.env[v] = resolve(process.env[v] || '');
+
+const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const rate = (n, ms) => Math.round(n / (ms / 1000)).toLocaleString('en');
+
+// The longest gap between two 10 ms timer callbacks and the longest task (Long Tasks API).
+const GAP_PROBE = () => {
+  window.__gaps = { max: 0, longestTask: 0 };
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__gaps.longestTask = Math.max(window.__gaps.longestTask, e.duration);
+    }).observe({ type: 'longtask', buffered: true });
+  } catch { /* no Long Tasks API */ }
+  let last = performance.now();
+  const tick = () => {
+    const now = performance.now();
+    window.__gaps.max = Math.max(window.__gaps.max, now - last);
+    last = now;
+    setTimeout(tick, 10);
+  };
+  setTimeout(tick, 10);
+};
+
+const data = mkdtempSync(join(tmpdir(), 'postern-bench-app-sync-'));
+let t = Date.now();
+execFileSync(process.env.POSTERN_BIN, ['dev-seed-chain', '--data', data, '--events', String(N), '--authors', '16']);
+console.log(`seeded ${N} events in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+const relay = await startRelay({
+  dataDir: data,
+  extraArgs: ['--rate-limit-per-min=0', '--read-rate-limit-per-min=0'],
+});
+const browser = await launchBrowser();
+try {
+  const context = await browser.newContext();
+  await context.addInitScript(GAP_PROBE);
+  const page = await context.newPage();
+  const verified = '#sync-badge[data-state="verified"]';
+  const t0 = Date.now();
+  await page.goto(relay.url);
+  await page.waitForSelector('#app-ready[data-ready="true"]', { state: 'attached', timeout: 60_000 });
+  const ready = Date.now() - t0;
+  await showView(page, 'network');
+  await page.waitForSelector(`${verified}`, { timeout: TIMEOUT });
+  await page.waitForFunction((n) => document.querySelector('#sync-head')?.dataset.count === String(n), N, { timeout: TIMEOUT });
+  const wall = Date.now() - t0;
+  const gaps = await page.evaluate(() => window.__gaps);
+  const r = await page.$eval('#sync-rate', (e) => ({ ...e.dataset }));
+  const v = await page.$eval('#sync-verifier', (e) => ({ ...e.dataset }));
+  console.log(`FIGURE app: page open to ${N} events verified and stored: ${(wall / 1000).toFixed(1)} s = ${rate(N, wall)} events/s `
+    + `(app ready after ${ready} ms; sync view's own rate ${Number(r.lastRate || 0).toFixed(0)} events/s; verifier ${v.verifier}, `
+    + `worker busy ${v.workerBusyMs} ms)   load ${load()}`);
+  console.log(`FIGURE app: longest main-thread timer gap ${gaps.max.toFixed(0)} ms, longest task ${gaps.longestTask.toFixed(0)} ms   load ${load()}`);
+
+  await page.evaluate(GAP_PROBE);
+  const t1 = Date.now();
+  await page.reload();
+  await page.waitForSelector('#app-ready[data-ready="true"]', { state: 'attached', timeout: 60_000 });
+  await page.waitForSelector(verified, { timeout: TIMEOUT });
+  const again = Date.now() - t1;
+  const gaps2 = await page.evaluate(() => window.__gaps);
+  console.log(`FIGURE app: reload to the stored ${N} events verified again: ${(again / 1000).toFixed(1)} s `
+    + `(longest gap ${gaps2.max.toFixed(0)} ms)   load ${load()}`);
+} finally {
+  await browser.close();
+  await relay.stop();
+  rmSync(data, { recursive: true, force: true });
+}
