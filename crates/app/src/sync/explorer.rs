@@ -14,34 +14,56 @@ use crate::platform::idb::Storage;
 pub const ROWS: usize = 100;
 
 /// The accepted events, one shared chunk per verifier answer (appending a page copies only
-/// the list of chunks, never the summaries; props compare by pointer).
+/// the list of chunks, never the summaries; props compare by pointer), with their distinct
+/// types kept as chunks arrive, so a render during a long sync never scans every event.
 #[derive(Clone, Default)]
-pub struct Events(pub Rc<Vec<Rc<Vec<EventSummary>>>>);
+pub struct Events {
+    chunks: Rc<Vec<Rc<Vec<EventSummary>>>>,
+    /// Distinct event types, sorted.
+    types: Rc<Vec<String>>,
+    len: usize,
+}
 
 impl Events {
     /// These events plus one more chunk.
     pub fn with(&self, chunk: Vec<EventSummary>) -> Events {
-        let mut chunks = (*self.0).clone();
+        let mut types = Rc::clone(&self.types);
+        for e in &chunk {
+            if let Err(at) = types.binary_search(&e.event_type) {
+                Rc::make_mut(&mut types).insert(at, e.event_type.clone());
+            }
+        }
+        let mut chunks = (*self.chunks).clone();
+        let len = self.len + chunk.len();
         chunks.push(Rc::new(chunk));
-        Events(Rc::new(chunks))
+        Events {
+            chunks: Rc::new(chunks),
+            types,
+            len,
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &EventSummary> {
-        self.0.iter().flat_map(|c| c.iter())
+        self.chunks.iter().flat_map(|c| c.iter())
     }
 
     pub fn len(&self) -> usize {
-        self.0.iter().map(|c| c.len()).sum()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
+    }
+
+    /// The distinct event types, sorted.
+    pub fn types(&self) -> &[String] {
+        &self.types
     }
 }
 
 impl PartialEq for Events {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
+        Rc::ptr_eq(&self.chunks, &other.chunks)
     }
 }
 
@@ -114,13 +136,26 @@ impl Component for Explorer {
 
     fn view(&self, ctx: &Context<Self>) -> Html {
         let events = &ctx.props().events;
-        let mut types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        types.sort_unstable();
-        types.dedup();
-        let matching: Vec<&EventSummary> = events
-            .iter()
-            .filter(|e| matches_filter(e, &self.event_type, &self.node))
-            .collect();
+        let types = events.types();
+        // Unfiltered (the usual case while a chain syncs), a render touches only the rows
+        // shown; a filter scans the events once.
+        let (count, rows): (usize, Vec<&EventSummary>) =
+            if self.event_type.is_empty() && self.node.trim().is_empty() {
+                (events.len(), events.iter().take(self.shown).collect())
+            } else {
+                let mut count = 0;
+                let mut rows = Vec::new();
+                for e in events
+                    .iter()
+                    .filter(|e| matches_filter(e, &self.event_type, &self.node))
+                {
+                    count += 1;
+                    if rows.len() < self.shown {
+                        rows.push(e);
+                    }
+                }
+                (count, rows)
+            };
         let link = ctx.link();
         html! {
             <div class="sync-explorer">
@@ -131,7 +166,7 @@ impl Component for Explorer {
                             onchange={link.callback(|e: Event| Msg::SetType(e.target_unchecked_into::<HtmlSelectElement>().value()))}>
                             <option value="" selected={self.event_type.is_empty()}>{ "all types" }</option>
                             { for types.iter().map(|t| html! {
-                                <option value={t.to_string()} selected={self.event_type == *t}>{ *t }</option>
+                                <option value={t.clone()} selected={self.event_type == *t}>{ t }</option>
                             }) }
                         </select>
                     </label>
@@ -140,10 +175,10 @@ impl Component for Explorer {
                             oninput={link.callback(|e: InputEvent| Msg::SetNode(e.target_unchecked_into::<HtmlInputElement>().value()))} />
                     </label>
                 </div>
-                <p id="sync-match-count" data-count={matching.len().to_string()}>
-                    { format!("{} of {} events match", matching.len(), events.len()) }</p>
+                <p id="sync-match-count" data-count={count.to_string()}>
+                    { format!("{} of {} events match", count, events.len()) }</p>
                 <ol id="sync-events" class="sync-events">
-                    { for matching.iter().take(self.shown).map(|e| {
+                    { for rows.iter().map(|e| {
                         let s = (*e).clone();
                         html! {
                             <li class={classes!("sync-event", e.sealed.then_some("sealed"))} data-index={e.index.to_string()}
@@ -156,7 +191,7 @@ impl Component for Explorer {
                         }
                     }) }
                 </ol>
-                if matching.len() > self.shown {
+                if count > self.shown {
                     <button id="sync-more" type="button" class="btn" onclick={link.callback(|_| Msg::More)}>{ "Show more" }</button>
                 }
                 { self.view_detail() }
