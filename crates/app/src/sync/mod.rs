@@ -4,7 +4,9 @@
 pub mod explorer;
 mod fetch;
 mod heads;
+mod msg;
 pub mod peers;
+mod round;
 pub mod view;
 pub mod worker;
 

@@ -12,42 +12,24 @@
 //! answer says and the copy is kept. Failures go through `finish_err` (core's backoff ladder,
 //! a 429's `Retry-After` honoured). On load the stored chain is replayed through the verifier
 //! before syncing resumes from the stored head. `active = false` stops starting new rounds
-//! (a round in flight finishes), so only a leader tab needs to sync.
+//! (a round in flight finishes), so only a leader tab needs to sync. A round itself is
+//! `super::round`; it reports to this view with `super::msg::Msg`.
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
-use postern_core::api::infonet::{
-    MerkleResponse, StatusResponse, PATH_MERKLE, PATH_STATUS, PATH_SYNC,
-};
-use postern_core::sync::SyncConfig;
-use yew::html::Scope;
 use yew::prelude::*;
 
 use super::explorer::{Events, Explorer};
-use super::fetch::{get_json, get_text, post_text, RoundError};
+use super::fetch::RoundError;
+use super::msg::{Msg, RelayInfo};
+use super::round::round;
 use super::worker::Bridge;
-use crate::model::chain::resync::{
-    count_through, locator_request, read_answer, rewind_keep, Resync,
-};
 use crate::model::chain::SyncHead;
-use crate::model::chain::{
-    compare_merkle, event_key, events, progress_fraction, short, Badge, FromWorker, MerkleCheck,
-    RateMeter, Rejected, ToWorker, PAGE_LIMIT,
-};
+use crate::model::chain::{events, progress_fraction, short, Badge, MerkleCheck, RateMeter};
 use crate::model::heads::{HeadRecord, HeadVerdict};
 use crate::platform::clock::{now_millis, now_secs};
 use crate::platform::dom::WindowListener;
 use crate::platform::idb::Storage;
-
-/// Scheduler settings of the browser: look for new events every 30 s; after failures back off
-/// from 5 s up to 5 min (a longer `Retry-After` wins).
-pub const SYNC_CONFIG: SyncConfig = SyncConfig {
-    interval_s: 30,
-    failure_backoff_s: 5,
-    failure_backoff_cap_s: 300,
-};
-/// Stored events sent to the verifier per replay request.
-const REPLAY_CHUNK: usize = 1_000;
 
 #[derive(Properties)]
 pub struct Props {
@@ -72,32 +54,6 @@ impl PartialEq for Props {
     fn eq(&self, o: &Self) -> bool {
         Rc::ptr_eq(&self.storage, &o.storage) && self.active == o.active
     }
-}
-
-/// What the relay last told us.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct RelayInfo {
-    pub reachable: bool,
-    pub total: u64,
-    pub head: String,
-    pub merkle_root: String,
-}
-
-pub enum Msg {
-    Loaded(Result<SyncHead, String>),
-    Tick,
-    SyncNow,
-    /// The verifier was reset (replay from genesis).
-    Reset,
-    Relay(RelayInfo),
-    /// A verifier answer: accepted events (already stored when `stored`).
-    Verified(FromWorker),
-    Phase(&'static str),
-    Done(Result<(SyncHead, MerkleCheck), (SyncHead, RoundError)>),
-    /// The relay's signed tree head, checked against the pin and the verified ids.
-    Head(HeadVerdict, HeadRecord),
-    /// The copy followed a fork heal (the note in words; kept until the page reloads).
-    Rewound(String),
 }
 
 pub struct SyncView {
@@ -435,241 +391,9 @@ impl SyncView {
         let storage = ctx.props().storage.clone();
         let bridge = self.bridge.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let out = round(&scope, &storage, &bridge, cursor, replay).await;
+            let report = scope.callback(|m| m);
+            let out = round(&report, &storage, &bridge, cursor, replay).await;
             scope.send_message(Msg::Done(out));
         });
     }
-}
-
-/// The relay does not hold our head: ask with the verified copy's locator. A fork heal above
-/// what the relay signed is followed (the copy cut back to the match point: `Rewound`);
-/// anything else fails the round with what the answer says (nothing is stored; retried on the
-/// failure schedule).
-async fn resync(storage: &Storage, bridge: &Bridge, cursor: &mut SyncHead) -> RoundError {
-    let ours = cursor.head.clone();
-    let locator = match bridge.call(ToWorker::locator(bridge.next_id())).await {
-        Ok(a) => a.locator,
-        Err(e) => return RoundError::Worker(e),
-    };
-    let text = match post_text(PATH_SYNC, &locator_request(locator)).await {
-        Ok(t) => t,
-        Err(e) => return e,
-    };
-    let r = match read_answer(&text, &ours) {
-        Ok(r) => r,
-        Err(detail) => {
-            return RoundError::Http {
-                status: 200,
-                retry_after_s: 0,
-                detail,
-            }
-        }
-    };
-    let failed = RoundError::Resync {
-        fork: r.is_fork(),
-        reason: r.reason(&ours),
-    };
-    let matched = match &r {
-        Resync::Diverged { matched, .. } => matched.clone(),
-        _ => String::new(),
-    };
-    let (Ok((settled, signed)), Ok(texts)) = (
-        super::heads::settled(storage).await,
-        storage.event_texts().await,
-    ) else {
-        return failed;
-    };
-    let Some(keep) = rewind_keep(&r, count_through(&texts, &matched), settled) else {
-        return failed;
-    };
-    let head = if keep == 0 { String::new() } else { matched };
-    let next = SyncHead {
-        count: keep,
-        head,
-        scheduler: cursor.scheduler.clone(),
-    };
-    let from = texts.len() as u64;
-    if let Err(e) = storage.truncate_events(from.max(cursor.count), &next).await {
-        return RoundError::Storage(e.to_string());
-    }
-    *cursor = next;
-    RoundError::Rewound {
-        kept: keep,
-        from,
-        signed,
-    }
-}
-
-/// One sync round. Returns the cursor to keep (scheduler finished ok or with an error).
-async fn round(
-    scope: &Scope<SyncView>,
-    storage: &Storage,
-    bridge: &Bridge,
-    mut cursor: SyncHead,
-    replay: bool,
-) -> Result<(SyncHead, MerkleCheck), (SyncHead, RoundError)> {
-    let mut result = round_inner(scope, storage, bridge, &mut cursor, replay).await;
-    if let Err(e @ RoundError::Rewound { .. }) = &result {
-        // The copy was cut back to where the relay's healed chain leaves it: say so, verify
-        // what is kept again and sync on at once (once per round).
-        scope.send_message(Msg::Rewound(e.reason()));
-        result = round_inner(scope, storage, bridge, &mut cursor, true).await;
-    }
-    // Even after a refused page: the relay's signed head is checked against what we verified.
-    if !matches!(result, Err(RoundError::Unreachable(_))) {
-        if let Ok((v, rec)) = super::heads::check(storage, bridge, cursor.count).await {
-            scope.send_message(Msg::Head(v, rec));
-        }
-    }
-    let now = now_secs();
-    let out = match result {
-        Ok((merkle, head)) => {
-            cursor.scheduler = cursor
-                .scheduler
-                .finish_ok(&SYNC_CONFIG, "", &head, false, now);
-            Ok((cursor.clone(), merkle))
-        }
-        Err(e) => {
-            let retry = match &e {
-                RoundError::Http { retry_after_s, .. } => *retry_after_s,
-                _ => 0,
-            };
-            let fork = matches!(&e, RoundError::Resync { fork: true, .. });
-            cursor.scheduler =
-                cursor
-                    .scheduler
-                    .finish_err(&SYNC_CONFIG, "", &e.reason(), fork, retry, now);
-            Err((cursor.clone(), e))
-        }
-    };
-    // The scheduler state survives reloads (a pending Retry-After is honoured).
-    let _ = storage.put_sync_head(&cursor).await;
-    out
-}
-
-async fn round_inner(
-    scope: &Scope<SyncView>,
-    storage: &Storage,
-    bridge: &Bridge,
-    cursor: &mut SyncHead,
-    replay: bool,
-) -> Result<(MerkleCheck, String), RoundError> {
-    let worker = |e: String| RoundError::Worker(e);
-    if replay {
-        // Resume: the verifier rebuilds its state from what IndexedDB holds.
-        scope.send_message(Msg::Phase("verifying stored chain"));
-        bridge
-            .call(ToWorker::reset(bridge.next_id()))
-            .await
-            .map_err(worker)?;
-        scope.send_message(Msg::Reset);
-        let texts = storage
-            .event_texts()
-            .await
-            .map_err(|e| RoundError::Storage(e.to_string()))?;
-        for chunk in texts.chunks(REPLAY_CHUNK) {
-            let ans = bridge
-                .call(ToWorker::replay(
-                    bridge.next_id(),
-                    chunk.to_vec(),
-                    now_secs(),
-                ))
-                .await
-                .map_err(worker)?;
-            let err = ans.error.clone();
-            scope.send_message(Msg::Verified(ans));
-            if let Some(r) = err {
-                // The stored copy is bad: drop it and sync again from genesis.
-                storage
-                    .clear_events()
-                    .await
-                    .map_err(|e| RoundError::Storage(e.to_string()))?;
-                bridge
-                    .call(ToWorker::reset(bridge.next_id()))
-                    .await
-                    .map_err(worker)?;
-                scope.send_message(Msg::Reset);
-                *cursor = SyncHead {
-                    scheduler: cursor.scheduler.clone(),
-                    ..SyncHead::default()
-                };
-                return Err(RoundError::Invalid(Rejected {
-                    detail: format!(
-                        "stored copy failed verification ({}); cleared, syncing again",
-                        r.detail
-                    ),
-                    ..r
-                }));
-            }
-        }
-    }
-    scope.send_message(Msg::Phase("asking relay"));
-    let status: StatusResponse = get_json(PATH_STATUS).await?;
-    scope.send_message(Msg::Relay(RelayInfo {
-        reachable: true,
-        total: status.total_events,
-        head: status.head_hash_full.clone(),
-        merkle_root: String::new(),
-    }));
-    loop {
-        scope.send_message(Msg::Phase("syncing + verifying"));
-        let after = if cursor.count == 0 {
-            String::new()
-        } else {
-            cursor.head.clone()
-        };
-        let url = format!("{PATH_SYNC}?after_hash={after}&limit={PAGE_LIMIT}");
-        let body = get_text(&url).await?;
-        let ans = bridge
-            .call(ToWorker::page(bridge.next_id(), body, now_secs()))
-            .await
-            .map_err(worker)?;
-        let received = ans.received;
-        if ans.unknown_after_hash {
-            scope.send_message(Msg::Phase("resyncing with a locator"));
-            return Err(resync(storage, bridge, cursor).await);
-        }
-        if !ans.accepted.is_empty() {
-            let rows: Vec<(String, String)> = ans
-                .accepted
-                .iter()
-                .map(|e| (event_key(e.index), e.json.clone().unwrap_or_default()))
-                .collect();
-            let next = SyncHead {
-                count: ans.verified,
-                head: ans.head.clone(),
-                scheduler: cursor.scheduler.clone(),
-            };
-            storage
-                .append_events(&rows, &next)
-                .await
-                .map_err(|e| RoundError::Storage(e.to_string()))?;
-            *cursor = next;
-        }
-        let err = ans.error.clone();
-        scope.send_message(Msg::Verified(ans));
-        if let Some(r) = err {
-            return Err(RoundError::Invalid(r));
-        }
-        if (received as usize) < PAGE_LIMIT {
-            break;
-        }
-    }
-    scope.send_message(Msg::Phase("comparing Merkle root"));
-    let relay: MerkleResponse = get_json(PATH_MERKLE).await?;
-    let local = bridge
-        .call(ToWorker::root(bridge.next_id()))
-        .await
-        .map_err(worker)?;
-    let local_root = local.merkle_root.unwrap_or_default();
-    scope.send_message(Msg::Relay(RelayInfo {
-        reachable: true,
-        total: relay.count,
-        head: relay.head_hash.clone(),
-        merkle_root: relay.merkle_root.clone(),
-    }));
-    Ok((
-        compare_merkle(&local_root, local.verified, &relay.merkle_root, relay.count),
-        local.head,
-    ))
 }
