@@ -12,7 +12,8 @@
 // precaches into a cache named after the id and deletes the caches of older builds.
 // Re-running it on a modified copy of dist/ behaves like a new build (the e2e tests do that).
 //
-// Finally it precompresses every content-hashed asset (`name-<16 hex>.ext`, `…_bg.wasm`) to
+// Finally it precompresses every content-hashed asset (`name-<16 hex>.ext`, `…_bg.wasm`) and the
+// lazily loaded worker module (`postern-worker.js`, `postern-worker_bg.wasm`) to
 // `<file>.br` (brotli, quality 11) and `<file>.gz` (gzip -9), which the relay serves with
 // `Content-Encoding` when the browser accepts it (never listed in the precache manifest: the
 // worker fetches the plain URL and gets the encoded bytes transparently). Stale `.br`/`.gz`
@@ -77,8 +78,9 @@ if (!re.test(sw)) {
 writeFileSync(swPath, sw.replace(re, `const BUILD_ID = '${buildId}';`));
 console.log(`gen-precache: build ${buildId}, ${files.length} files precached`);
 
-// Precompressed variants of the content-hashed assets.
-const HASHED = /-[0-9a-f]{16}[._]/;
+// Precompressed variants of the content-hashed assets, and of the lazily loaded worker module
+// (Trunk `data-type="worker"` output is unhashed: postern-worker.js / postern-worker_bg.wasm).
+const HASHED = /-[0-9a-f]{16}[._]|^postern-worker(_bg\.wasm|\.js)$/;
 for (const c of compressed) unlinkSync(join(dir, c));
 let raw = 0, br = 0, gz = 0;
 for (const f of files.filter((f) => HASHED.test(f.split('/').pop()))) {

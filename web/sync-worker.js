@@ -1,8 +1,12 @@
-/* Postern chain verifier: a module Web Worker that runs the app's OWN wasm module (no second
- * binary). The page sends {init: {js, wasm}} first — the hashed URLs of the Trunk-built
- * wasm-bindgen JS and wasm — then JSON requests; each is answered, in order, with the JSON
- * string returned by the exported `posternSyncWorkerHandle` (crates/app/src/sync/worker.rs).
- * The app's `main` sees no `window` here and mounts nothing.
+/* Postern background worker: a module Web Worker that runs the lazily loaded second wasm
+ * binary, `postern-worker` (crates/app/src/worker_main.rs: core's chain verifier, tree-head
+ * proofs, Argon2id and backup files; the page's own wasm links none of that). The page sends
+ * {init: {js, wasm}} first — the URLs of the module's wasm-bindgen JS and wasm — then either
+ *  - JSON strings (chain sync): each answered, in order, with the JSON string returned by
+ *    `posternSyncWorkerHandle` (crates/app/src/sync/worker.rs is the page side), or
+ *  - {op: "<JSON>"} (one-shot operations, crates/app/src/platform/worker.rs): answered with
+ *    the JSON string returned by `posternWorkerOp`.
+ * It answers {"ready":true} once the module is instantiated, {"fatal":…} when it cannot be.
  */
 let ready = null;
 
@@ -13,7 +17,7 @@ self.onmessage = (event) => {
       const mod = await import(data.init.js);
       await mod.default({ module_or_path: data.init.wasm });
       self.postMessage(JSON.stringify({ ready: true }));
-      return mod.posternSyncWorkerHandle;
+      return mod;
     })();
     ready.catch((err) => self.postMessage(JSON.stringify({ fatal: String(err) })));
     return;
@@ -23,14 +27,18 @@ self.onmessage = (event) => {
     return;
   }
   // Chain on `ready` so requests are answered in the order they came.
-  ready = ready.then((handle) => {
+  ready = ready.then((mod) => {
     try {
-      self.postMessage(handle(String(data)));
+      if (data && typeof data === 'object' && typeof data.op === 'string') {
+        self.postMessage(mod.posternWorkerOp(data.op));
+      } else {
+        self.postMessage(mod.posternSyncWorkerHandle(String(data)));
+      }
     } catch (err) {
-      // A panic poisons the module: the page falls back to verifying on its own thread.
+      // A panic poisons the module: the page drops this worker (and may start a new one).
       self.postMessage(JSON.stringify({ fatal: String(err) }));
       throw err;
     }
-    return handle;
+    return mod;
   });
 };

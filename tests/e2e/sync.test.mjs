@@ -1,7 +1,7 @@
 // Infonet chain sync view: a relay seeded with a 10k-event signed chain (`postern
-// dev-seed-chain`) is synced into IndexedDB, verified in a Web Worker running the app's own
-// wasm (signatures, links, Merkle root = the relay's), explored (filter by type and node, event
-// detail) and resumed after a reload from the stored head; a relay with a tiny read rate limit
+// dev-seed-chain`) is synced into IndexedDB, verified in a Web Worker running the lazily loaded
+// second wasm binary `postern-worker` (signatures, links, Merkle root = the relay's), explored
+// (filter by type and node, event detail) and resumed after a reload from the stored head; a relay with a tiny read rate limit
 // makes the view show the 429 Retry-After reason and the next-sync time.
 // Figures (printed, never asserted): sync+verify events/s and the longest main-thread gap.
 import { test } from 'node:test';
@@ -55,7 +55,7 @@ test('10k-event chain: synced, verified in a worker, Merkle root matches, explor
   const syncRequests = [];
   context.on('request', (r) => { if (r.url().includes('/api/mesh/infonet/sync')) syncRequests.push(r.url()); });
 
-  // The verifier is the worker (the app's own wasm module, no second binary).
+  // The verifier is the worker (the second wasm binary, postern-worker; the page has no fallback).
   await page.waitForSelector('#sync-verifier[data-verifier="worker"]', { timeout: 60_000 });
   await page.evaluate(GAP_PROBE);
   const t0 = Date.now();
@@ -79,9 +79,15 @@ test('10k-event chain: synced, verified in a worker, Merkle root matches, explor
   assert.ok(Number(verifier.workerReplies) >= 22, `worker answers: ${verifier.workerReplies}`);
   const rate = await page.$eval('#sync-rate', (e) => ({ ...e.dataset }));
   assert.equal(rate.lastEvents, String(N));
-  // The worker file is the one the service worker precaches.
+  // The worker files are the ones the service worker precaches.
   const pre = await (await fetch(relay.url + '/precache-manifest.json')).json();
-  assert.ok(pre.files.includes('/sync-worker.js'));
+  for (const f of ['/sync-worker.js', '/postern-worker.js', '/postern-worker_bg.wasm']) assert.ok(pre.files.includes(f), f);
+  // The page's own wasm glue no longer exports the verifier (it lives in postern-worker only).
+  const pageJs = pre.files.find((f) => /^\/postern-app-[0-9a-f]+\.js$/.test(f));
+  const glue = await (await fetch(relay.url + pageJs)).text();
+  assert.ok(!glue.includes('posternSyncWorkerHandle') && !glue.includes('posternWorkerOp'), 'verifier export in the page wasm');
+  const workerGlue = await (await fetch(relay.url + '/postern-worker.js')).text();
+  assert.ok(workerGlue.includes('posternSyncWorkerHandle') && workerGlue.includes('posternWorkerOp'));
 
   console.log(`FIGURE sync+verify 10k-event chain in the tab: ${Number(rate.lastRate).toFixed(0)} events/s `
     + `(round ${wallS.toFixed(1)} s wall incl. fetch + IndexedDB; worker busy ${verifier.workerBusyMs} ms)`);

@@ -23,8 +23,8 @@ pub mod shell;
 #[cfg(target_arch = "wasm32")]
 pub mod sync;
 
-/// Mount the app on `<body>`. In the chain verification worker (same wasm module, no
-/// `window`) this does nothing: the worker only calls `sync::worker::sync_worker_handle`.
+/// Mount the app on `<body>` (nothing without a `window`). The chain verifier and Argon2id run
+/// in the second binary, `postern-worker` (`src/worker_main.rs`), loaded only when used.
 #[cfg(target_arch = "wasm32")]
 pub fn run() {
     if web_sys::window().is_none() {

@@ -1,16 +1,19 @@
 //! Settings: keys at rest (protected / fallback warning), persistent storage
-//! (`navigator.storage.persist()`), encrypted backup export and import (core [`backup`]).
+//! (`navigator.storage.persist()`), encrypted backup export and import (core's `backup`, run in
+//! the lazily loaded worker module: `platform::worker`, so Argon2id never blocks this page and
+//! the page's wasm does not link it).
 use std::rc::Rc;
 
-use postern_core::backup::{self, KdfParams};
+use postern_core::b64;
+use postern_core::backup::KdfParams;
 use postern_core::Identity;
-use rand_core::OsRng;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 use zeroize::Zeroizing;
 
+use crate::model::offload::{self, Op};
 use crate::platform::idb::backup::BackupRecords;
 use crate::platform::idb::Storage;
 use crate::platform::keystore::AtRest;
@@ -94,11 +97,6 @@ async fn request_persist() -> &'static str {
     }
 }
 
-/// Let the browser paint the "working…" status before the (synchronous) Argon2id.
-async fn yield_to_ui() {
-    gloo_timers::future::TimeoutFuture::new(0).await;
-}
-
 fn download(name: &str, text: &str) -> Result<(), String> {
     let err = |e: JsValue| format!("{e:?}");
     let parts = js_sys::Array::of1(&JsValue::from_str(text));
@@ -129,10 +127,13 @@ async fn export(
     let records = storage.export_records().await.map_err(|e| e.to_string())?;
     let payload = Zeroizing::new(serde_json::to_vec(&records).map_err(|e| e.to_string())?);
     drop(records);
-    yield_to_ui().await;
     let t0 = perf_now();
-    let file =
-        backup::seal(&pass, &payload, KdfParams::DEFAULT, &mut OsRng).map_err(|e| e.to_string())?;
+    let op = Op::BackupSeal {
+        passphrase: pass.to_string(),
+        payload: b64::encode_url(&payload),
+        params: KdfParams::DEFAULT,
+    };
+    let file = crate::platform::worker::run(&op).await?.into_result()?;
     let ms = perf_now() - t0;
     let day = js_sys::Date::new_0()
         .to_iso_string()
@@ -160,11 +161,15 @@ async fn import(
         .map_err(|_| "the file could not be read".to_string())?
         .as_string()
         .ok_or("the file is not text")?;
-    backup::header(&text).map_err(|e| e.to_string())?;
-    yield_to_ui().await;
     let t0 = perf_now();
-    let payload = backup::open(&pass, &text).map_err(|e| e.to_string())?;
-    let kdf_ms = perf_now() - t0;
+    let op = Op::BackupOpen {
+        passphrase: pass.to_string(),
+        file: text,
+    };
+    let answer = crate::platform::worker::run(&op).await?;
+    // The worker's own time: key derivation and decryption (not its start-up).
+    let kdf_ms = answer.busy_ms;
+    let payload = offload::decode(&answer.into_result()?)?;
     let records: BackupRecords = std::str::from_utf8(&payload)
         .ok()
         .and_then(|p| serde_json::from_str(p).ok())

@@ -1,5 +1,5 @@
 //! The browser platform: IndexedDB, the store key at rest, the relay HTTP client, multi-tab
-//! lock and channel, DOM helpers and the clock. Depends on `model`, never on the UI.
+//! lock and channel, DOM helpers, the clock and the lazily loaded worker module. Depends on `model`, never on the UI.
 pub mod clock;
 pub mod dom;
 pub mod hooks;
@@ -8,3 +8,4 @@ pub mod keystore;
 pub mod relay_client;
 pub mod route;
 pub mod tabs;
+pub mod worker;

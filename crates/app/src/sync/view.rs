@@ -106,7 +106,7 @@ impl Component for SyncView {
         });
         let link = ctx.link().clone();
         SyncView {
-            bridge: Bridge::spawn(),
+            bridge: Bridge::new(),
             _tick: Some(Interval::new(1_000, move || link.send_message(Msg::Tick))),
             _sync_now: WindowListener::new(crate::platform::dom::SYNC_NOW_EVENT, {
                 let link = ctx.link().clone();
@@ -351,7 +351,9 @@ impl Component for SyncView {
                     { match self.bridge.mode().as_str() {
                         "worker" => format!("Verification runs in a Web Worker ({} answers).", self.bridge.replies()),
                         "starting" => "Starting the verification worker…".to_string(),
-                        _ => format!("Verification runs on this page ({}).", self.bridge.fatal().unwrap_or_default()),
+                        "idle" => "The verification worker starts with the first sync.".to_string(),
+                        _ => format!("The verification worker is not running, so nothing can be verified ({}); \
+                            the next sync tries again.", self.bridge.fatal().unwrap_or_default()),
                     } }
                 </p>
                 <button id="sync-now" type="button" class="btn" disabled={self.running || !ctx.props().active}

@@ -1,14 +1,13 @@
-//! Chain verification off the UI thread.
+//! Chain verification off the UI thread, in the lazily loaded worker module.
 //!
-//! The worker is `web/sync-worker.js`, a *module* Web Worker that imports the app's own
-//! Trunk-built wasm-bindgen JS (hashed name passed in by [`Bridge::spawn`], read from the
-//! `<link rel="modulepreload">` / `<link rel="preload" as="fetch">` tags Trunk writes), so no
-//! second wasm binary is shipped. In the worker the app's `main` does nothing (no `window`),
-//! and every message is handed to [`sync_worker_handle`], which runs core's verifier.
+//! The worker is `web/sync-worker.js`, a *module* Web Worker that loads `postern-worker` (the
+//! second wasm binary, `src/worker_main.rs`; started by [`crate::platform::worker::spawn`]) and
+//! hands every string message to its `posternSyncWorkerHandle`, which runs core's verifier.
+//! The page's wasm does not link the verifier: when the worker cannot run, the sync view says
+//! so (`data-verifier="failed"`) and the next round tries to start it again.
 //!
 //! Messages are JSON strings ([`ToWorker`] / [`FromWorker`]); answers come back in request
-//! order and are matched by id. If the worker cannot start, the bridge verifies on the UI
-//! thread instead and says so (`data-verifier="main-thread"`).
+//! order and are matched by id. Nothing is fetched before the first request.
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -16,88 +15,29 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
+use web_sys::{MessageEvent, Worker};
 
-use crate::model::chain::{FromWorker, Rejected, ToWorker, Verifier};
-
-/// URL of the worker script (copied unhashed by Trunk, precached by the service worker).
-pub const WORKER_URL: &str = "/sync-worker.js";
-
-thread_local! {
-    static WORKER_VERIFIER: RefCell<Verifier> = RefCell::new(Verifier::new());
-}
-
-fn in_worker_scope() -> bool {
-    let g = js_sys::global();
-    js_sys::Reflect::has(&g, &JsValue::from_str("importScripts")).unwrap_or(false)
-        && !js_sys::Reflect::has(&g, &JsValue::from_str("document")).unwrap_or(false)
-}
-
-fn clock_ms() -> f64 {
-    // `performance` exists in windows and workers.
-    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("performance"))
-        .ok()
-        .and_then(|p| {
-            let now = js_sys::Reflect::get(&p, &JsValue::from_str("now")).ok()?;
-            let f: js_sys::Function = now.dyn_into().ok()?;
-            f.call0(&p).ok()?.as_f64()
-        })
-        .unwrap_or_else(js_sys::Date::now)
-}
-
-fn handle_with(verifier: &mut Verifier, request: &str) -> FromWorker {
-    let t0 = clock_ms();
-    let mut out = match serde_json::from_str::<ToWorker>(request) {
-        Ok(req) => verifier.handle(&req),
-        Err(e) => FromWorker {
-            id: 0,
-            verified: verifier.len(),
-            sealed: verifier.sealed(),
-            head: verifier.head().to_string(),
-            received: 0,
-            accepted: Vec::new(),
-            error: Some(Rejected {
-                index: verifier.len(),
-                event_id: String::new(),
-                reason: "bad_request".into(),
-                detail: e.to_string(),
-                incomplete: None,
-            }),
-            merkle_root: None,
-            busy_ms: 0.0,
-            in_worker: false,
-            unknown_after_hash: false,
-            locator: Vec::new(),
-            head_check: None,
-        },
-    };
-    out.busy_ms = clock_ms() - t0;
-    out.in_worker = in_worker_scope();
-    out
-}
-
-/// Worker entry point (exported from the app's wasm module): one JSON [`ToWorker`] in, one
-/// JSON [`FromWorker`] out. Called by `web/sync-worker.js` for each message, in order.
-#[wasm_bindgen(js_name = posternSyncWorkerHandle)]
-pub fn sync_worker_handle(request: &str) -> String {
-    let out = WORKER_VERIFIER.with(|v| handle_with(&mut v.borrow_mut(), request));
-    serde_json::to_string(&out).unwrap_or_default()
-}
+use crate::model::chain::{FromWorker, ToWorker};
+use crate::platform::worker::spawn;
 
 /// Where the verifier runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Not started yet (no request so far).
+    Idle,
     Starting,
     Worker,
-    MainThread,
+    /// The worker could not start or died ([`Bridge::fatal`] says why).
+    Failed,
 }
 
 impl Mode {
     pub fn as_str(self) -> &'static str {
         match self {
+            Mode::Idle => "idle",
             Mode::Starting => "starting",
             Mode::Worker => "worker",
-            Mode::MainThread => "main-thread",
+            Mode::Failed => "failed",
         }
     }
 }
@@ -109,7 +49,6 @@ struct Inner {
     worker: RefCell<Option<Worker>>,
     pending: RefCell<Pending>,
     next_id: Cell<u32>,
-    inline: RefCell<Verifier>,
     mode: Cell<Mode>,
     /// Answers received from the worker.
     replies: Cell<u64>,
@@ -131,58 +70,21 @@ impl PartialEq for Bridge {
     }
 }
 
-/// The hashed URLs of the app's JS glue and wasm, from the tags Trunk writes into index.html.
-fn app_module_urls() -> Option<(String, String)> {
-    let doc = web_sys::window()?.document()?;
-    let attr = |sel: &str| {
-        doc.query_selector(sel)
-            .ok()
-            .flatten()
-            .and_then(|e| e.get_attribute("href"))
-    };
-    let js = attr("link[rel=modulepreload][href$='.js']")?;
-    let wasm = attr("link[rel=preload][href$='.wasm']")?;
-    Some((js, wasm))
+impl Default for Bridge {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Bridge {
-    /// Start the worker (or fall back to the UI thread when that is impossible).
-    pub fn spawn() -> Bridge {
-        let inner = Rc::new(Inner {
-            worker: RefCell::new(None),
-            pending: RefCell::new(HashMap::new()),
-            next_id: Cell::new(1),
-            inline: RefCell::new(Verifier::new()),
-            mode: Cell::new(Mode::MainThread),
-            replies: Cell::new(0),
-            generation: Cell::new(0),
-            fatal: RefCell::new(None),
-            _closures: RefCell::new(Vec::new()),
-        });
-        let bridge = Bridge { inner };
-        match app_module_urls() {
-            Some((js, wasm)) => {
-                if let Err(e) = bridge.start_worker(&js, &wasm) {
-                    *bridge.inner.fatal.borrow_mut() = Some(e);
-                }
-            }
-            None => {
-                *bridge.inner.fatal.borrow_mut() =
-                    Some("app module URLs not found (not a Trunk build)".into())
-            }
-        }
-        bridge
-    }
-
-    /// A bridge that always verifies on the calling thread (tests).
-    pub fn inline() -> Bridge {
+    /// A handle whose worker starts with the first request.
+    pub fn new() -> Bridge {
         Bridge {
             inner: Rc::new(Inner {
                 worker: RefCell::new(None),
                 pending: RefCell::new(HashMap::new()),
                 next_id: Cell::new(1),
-                inline: RefCell::new(Verifier::new()),
-                mode: Cell::new(Mode::MainThread),
+                mode: Cell::new(Mode::Idle),
                 replies: Cell::new(0),
                 generation: Cell::new(0),
                 fatal: RefCell::new(None),
@@ -191,11 +93,8 @@ impl Bridge {
         }
     }
 
-    fn start_worker(&self, js: &str, wasm: &str) -> Result<(), String> {
-        let opts = WorkerOptions::new();
-        opts.set_type(WorkerType::Module);
-        opts.set_name("postern-sync-verifier");
-        let worker = Worker::new_with_options(WORKER_URL, &opts).map_err(|e| format!("{e:?}"))?;
+    fn start_worker(&self) -> Result<Worker, String> {
+        let worker = spawn("postern-sync-verifier")?;
         let weak = Rc::downgrade(&self.inner);
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let Some(inner) = weak.upgrade() else { return };
@@ -204,6 +103,7 @@ impl Bridge {
             };
             if text.starts_with("{\"ready\"") {
                 inner.mode.set(Mode::Worker);
+                *inner.fatal.borrow_mut() = None;
                 return;
             }
             if let Some(rest) = text.strip_prefix("{\"fatal\":") {
@@ -225,30 +125,22 @@ impl Bridge {
             }
         });
         worker.set_onerror(Some(onerror.as_ref().unchecked_ref()));
-        let init = js_sys::Object::new();
-        let urls = js_sys::Object::new();
-        js_sys::Reflect::set(&urls, &"js".into(), &js.into()).map_err(|e| format!("{e:?}"))?;
-        js_sys::Reflect::set(&urls, &"wasm".into(), &wasm.into()).map_err(|e| format!("{e:?}"))?;
-        js_sys::Reflect::set(&init, &"init".into(), &urls).map_err(|e| format!("{e:?}"))?;
-        worker.post_message(&init).map_err(|e| format!("{e:?}"))?;
         self.inner.mode.set(Mode::Starting);
-        *self.inner.worker.borrow_mut() = Some(worker);
-        self.inner
-            ._closures
-            .borrow_mut()
-            .extend([onmessage, onerror]);
-        Ok(())
+        *self.inner.worker.borrow_mut() = Some(worker.clone());
+        let mut closures = self.inner._closures.borrow_mut();
+        closures.clear();
+        closures.extend([onmessage, onerror]);
+        Ok(worker)
     }
 
-    /// The worker is gone: fail what is waiting and continue on the UI thread (from genesis).
+    /// The worker is gone: fail what is waiting; the verifier's state is lost.
     fn fail(inner: &Rc<Inner>, why: String) {
         if let Some(w) = inner.worker.borrow_mut().take() {
             w.terminate();
         }
         *inner.fatal.borrow_mut() = Some(why.clone());
-        inner.mode.set(Mode::MainThread);
+        inner.mode.set(Mode::Failed);
         inner.generation.set(inner.generation.get() + 1);
-        *inner.inline.borrow_mut() = Verifier::new();
         for (_, (_, reject)) in inner.pending.borrow_mut().drain() {
             let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&why));
         }
@@ -276,13 +168,18 @@ impl Bridge {
         id
     }
 
-    /// Send one request and wait for its answer.
+    /// Send one request and wait for its answer (starting the worker if it is not running).
     pub async fn call(&self, req: ToWorker) -> Result<FromWorker, String> {
         let text = serde_json::to_string(&req).map_err(|e| e.to_string())?;
-        let worker = self.inner.worker.borrow().clone();
-        let Some(worker) = worker else {
-            let out = handle_with(&mut self.inner.inline.borrow_mut(), &text);
-            return Ok(out);
+        let running = self.inner.worker.borrow().clone();
+        let worker = match running {
+            Some(w) => w,
+            None => self.start_worker().map_err(|e| {
+                let why = format!("the verification worker cannot start: {e}");
+                *self.inner.fatal.borrow_mut() = Some(why.clone());
+                self.inner.mode.set(Mode::Failed);
+                why
+            })?,
         };
         let id = req.id();
         let inner = self.inner.clone();
