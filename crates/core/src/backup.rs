@@ -79,7 +79,8 @@ impl KdfParams {
         p: 1,
     };
 
-    fn check(&self) -> Result<Params, BackupError> {
+    /// Whether the parameters are within the accepted range (also used by [`crate::lock`]).
+    pub(crate) fn check(&self) -> Result<Params, BackupError> {
         if self.p == 0
             || self.p > MAX_P
             || self.t == 0
