@@ -139,6 +139,9 @@ impl Component for LockPanel {
                         "At least {MIN_PASSPHRASE} characters. Postern will ask for it every time it starts in this browser, in every tab. It cannot be recovered: if you forget it, only an encrypted backup brings your identity back."
                     ) }</p>
                     if locked {
+                        <p class="hint small">{ "To change it, fill in all three fields; to remove the lock, only the current passphrase." }</p>
+                    }
+                    if locked {
                         { field("lock-current", "Current passphrase", "current-password", &self.current, link.callback(Msg::Current)) }
                     }
                     { field("lock-new", if locked { "New passphrase" } else { "Passphrase" }, "new-password", &self.new, link.callback(Msg::New)) }
