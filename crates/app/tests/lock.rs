@@ -57,7 +57,10 @@ async fn set_unlock_change_remove() {
     s.close();
 
     // Locked: `open` refuses, `open_or_locked` waits for the passphrase.
-    assert!(matches!(Storage::open(&name).await, Err(StorageError::Locked(_))));
+    assert!(matches!(
+        Storage::open(&name).await,
+        Err(StorageError::Locked(_))
+    ));
     let l = locked(&name).await;
     let l = match l.unlock("wrong passphrase!").await {
         Err((l, OpError::WrongPassphrase)) => l,
@@ -68,7 +71,10 @@ async fn set_unlock_change_remove() {
     assert_eq!(s.messages().await.unwrap()[0].body, "CANARY-lock");
 
     // Change: the current passphrase is checked.
-    assert_eq!(s.change_lock(PASS2, PASS2).await, Err(OpError::WrongPassphrase));
+    assert_eq!(
+        s.change_lock(PASS2, PASS2).await,
+        Err(OpError::WrongPassphrase)
+    );
     s.change_lock(PASS, PASS2).await.unwrap();
     s.close();
     let l = locked(&name).await;

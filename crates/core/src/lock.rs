@@ -17,11 +17,10 @@
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand_core::CryptoRngCore;
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use crate::backup::{KdfParams, KDF_ARGON2ID, NONCE_LEN, SALT_LEN};
+use crate::backup::{FileV1 as Record, KdfParams, KDF_ARGON2ID, NONCE_LEN, SALT_LEN};
 use crate::vault::StoreKey;
 use crate::{b64, labels};
 
@@ -43,20 +42,6 @@ pub enum LockError {
     /// The AEAD did not open: wrong passphrase (or the record was modified).
     #[error("wrong passphrase")]
     WrongPassphrase,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-struct Record {
-    format: String,
-    version: u32,
-    kdf: String,
-    m_kib: u32,
-    t: u32,
-    p: u32,
-    salt: String,
-    nonce: String,
-    ciphertext: String,
 }
 
 /// A parsed lock record: what is needed to derive the key-encryption key, and the sealed key.
