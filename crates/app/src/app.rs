@@ -1,7 +1,9 @@
 //! The root component: loads the session (storage, identity), provides it to every panel as a
 //! context, runs the DM reducer (`dm::state`) and the gates reducer (`gates::state`) with their
 //! effects, owns the timers, browser listeners, the tabs channels and the route (URL fragment),
-//! and hands the page to `shell`. All crypto runs in wasm via `postern_core`; the relay only
+//! and hands the page to `shell`. A profile locked with a passphrase shows only the unlock
+//! screen (`crate::lock`) until it opens: no timer, tabs election, poll or sync starts before
+//! (each tab unlocks on its own). All crypto runs in wasm via `postern_core`; the relay only
 //! ever sees sealed envelopes and signed requests.
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -15,9 +17,11 @@ use yew::prelude::*;
 use crate::dm::state::View;
 use crate::dm::{self, Action, DmState, Effect, Env};
 use crate::gates::{self, GatesState};
+use crate::model::lock::{OpError, Unlock, UnlockEvent};
 use crate::model::route::Route;
 use crate::model::tabs::duties;
 use crate::platform::clock::now_millis;
+use crate::platform::idb::lock::{LockedStore, Opened};
 use crate::platform::idb::Storage;
 use crate::platform::{dom, route, tabs};
 use crate::session::Session;
@@ -30,6 +34,12 @@ pub const POLL_INTERVAL_MS: u32 = 4_000;
 const GATE_POLL_MS: u32 = 4_000;
 
 pub enum Msg {
+    /// The store was opened: ready, or locked with a passphrase (→ the unlock screen).
+    Opened(Result<Opened, String>),
+    UnlockInput(String),
+    UnlockSubmit,
+    /// An unlock attempt ended (a wrong passphrase gives the locked store back).
+    Unlocked(Result<Storage, (LockedStore, OpError)>),
     /// The start-up load finished (the session's storage and the DM state's data).
     Started(Result<(Rc<Storage>, dm::state::Loaded), String>),
     Dm(Action),
@@ -63,6 +73,12 @@ pub struct App {
     _role_sub: Option<tabs::Subscription>,
     /// Move focus to the new view's heading after the next render (a view was picked).
     focus_view: bool,
+    /// The locked store while the unlock screen shows and no attempt runs.
+    locked: Option<LockedStore>,
+    /// The unlock screen's state; `None` once the store is open (or was never locked).
+    unlock: Option<Unlock>,
+    unlock_pass: zeroize::Zeroizing<String>,
+    focus_unlock: bool,
 }
 
 impl App {
@@ -290,7 +306,7 @@ impl Component for App {
 
     fn create(ctx: &Context<Self>) -> Self {
         ctx.link()
-            .send_future(async { Msg::Started(dm::effects::load().await) });
+            .send_future(async { Msg::Opened(dm::effects::open().await) });
         let link = ctx.link().clone();
         let listeners = route::listen(move |r| link.send_message(Msg::Route(r)))
             .into_iter()
@@ -313,11 +329,66 @@ impl Component for App {
             gate_channel: None,
             _role_sub: None,
             focus_view: false,
+            locked: None,
+            unlock: None,
+            unlock_pass: zeroize::Zeroizing::default(),
+            focus_unlock: false,
         }
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Self::Message) -> bool {
         match msg {
+            Msg::Opened(Ok(Opened::Ready(storage))) => {
+                ctx.link()
+                    .send_future(async { Msg::Started(dm::effects::load(storage).await) });
+                false
+            }
+            Msg::Opened(Ok(Opened::Locked(locked))) => {
+                let link = ctx.link().clone();
+                locked
+                    .on_version_change(move || link.send_message(Msg::Dm(Action::DbVersionChange)));
+                self.locked = Some(locked);
+                self.unlock = Some(Unlock::Idle);
+                self.focus_unlock = true;
+                true
+            }
+            Msg::Opened(Err(e)) => self.dispatch(ctx, Action::Loaded(Err(e))),
+            Msg::UnlockInput(p) => {
+                self.unlock_pass = zeroize::Zeroizing::new(p);
+                true
+            }
+            Msg::UnlockSubmit => {
+                let Some(state) = &self.unlock else {
+                    return false;
+                };
+                let empty = self.unlock_pass.is_empty();
+                let (next, go) = state.next(UnlockEvent::Submit { empty });
+                self.unlock = Some(next);
+                if go {
+                    if let Some(locked) = self.locked.take() {
+                        let pass = self.unlock_pass.clone();
+                        ctx.link()
+                            .send_future(async move { Msg::Unlocked(locked.unlock(&pass).await) });
+                    }
+                }
+                true
+            }
+            Msg::Unlocked(Ok(storage)) => {
+                self.unlock = None;
+                self.unlock_pass = zeroize::Zeroizing::default();
+                ctx.link()
+                    .send_future(async { Msg::Started(dm::effects::load(storage).await) });
+                true
+            }
+            Msg::Unlocked(Err((locked, e))) => {
+                self.locked = Some(locked);
+                self.unlock_pass = zeroize::Zeroizing::default();
+                self.focus_unlock = true;
+                if let Some(state) = &self.unlock {
+                    self.unlock = Some(state.next(UnlockEvent::Refused(e)).0);
+                }
+                true
+            }
             Msg::Started(Ok((storage, loaded))) => {
                 self.storage = Some(storage);
                 self.identity = Some(loaded.identity.clone());
@@ -348,6 +419,10 @@ impl Component for App {
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
+        if std::mem::take(&mut self.focus_unlock) {
+            dom::focus("unlock-pass");
+            return;
+        }
         if let Some(status) = self.dm.announce() {
             self.post(&status);
         }
@@ -364,8 +439,17 @@ impl Component for App {
     }
 
     fn view(&self, ctx: &Context<Self>) -> Html {
-        let session = self.session();
         let link = ctx.link();
+        if let Some(state) = &self.unlock {
+            return crate::lock::screen(
+                state,
+                &self.unlock_pass,
+                self.dm.db_closed,
+                link.callback(Msg::UnlockInput),
+                link.callback(|_| Msg::UnlockSubmit),
+            );
+        }
+        let session = self.session();
         let page = shell::page(&shell::Parts {
             dm: &self.dm,
             gates: &self.gates,

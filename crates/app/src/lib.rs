@@ -1,5 +1,6 @@
 //! Postern's browser UI (Yew). `model` (pure rules and wording) builds on every target and is
-//! tested natively; the UI (`app` and its page frame `shell`, `channels`, `dm`, `gates`, `settings`, `sync`), the shared `session` and
+//! tested natively; the UI (`app` and its page frame `shell`, `channels`, `dm`, `gates`, `lock`,
+//! `settings`, `sync`), the shared `session` and
 //! the browser `platform` are wasm32 only. Dependencies run one way: views → state ← effects →
 //! platform → model; a reducer (`state`) imports only `model` and core.
 pub mod model;
@@ -12,6 +13,8 @@ pub mod channels;
 pub mod dm;
 #[cfg(target_arch = "wasm32")]
 pub mod gates;
+#[cfg(target_arch = "wasm32")]
+pub mod lock;
 #[cfg(target_arch = "wasm32")]
 pub mod platform;
 #[cfg(target_arch = "wasm32")]

@@ -1,4 +1,4 @@
-//! Settings: keys at rest (protected / fallback warning), persistent storage
+//! Settings: keys at rest and the passphrase lock (`crate::lock::panel`), persistent storage
 //! (`navigator.storage.persist()`), encrypted backup export and import (core's `backup`, run in
 //! the lazily loaded worker module: `platform::worker`, so Argon2id never blocks this page and
 //! the page's wasm does not link it).
@@ -16,11 +16,10 @@ use zeroize::Zeroizing;
 use crate::model::offload::{self, Op};
 use crate::platform::idb::backup::BackupRecords;
 use crate::platform::idb::Storage;
-use crate::platform::keystore::AtRest;
 use crate::session::Session;
 
-/// Shortest passphrase accepted for a new backup.
-pub const MIN_PASSPHRASE: usize = 10;
+/// Shortest passphrase accepted for a new backup (the lock's rule).
+pub use crate::model::lock::MIN_PASSPHRASE;
 const IMPORT_REPORT: &str = "postern-import-report";
 
 #[derive(Clone, Copy, PartialEq)]
@@ -315,7 +314,6 @@ impl Component for Settings {
 
     fn view(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
-        let at_rest = self.session.storage.at_rest();
         let persist_text = match self.persist {
             "granted" => "granted: the browser will not evict Postern's data under storage pressure",
             "denied" => "not granted: the browser may evict Postern's data under storage pressure; keep a backup",
@@ -333,15 +331,7 @@ impl Component for Settings {
         html! {
             <section class="card settings" aria-labelledby="settings-h">
                 <h2 id="settings-h">{ "Keys and backup" }</h2>
-                if at_rest == AtRest::Protected {
-                    <p id="at-rest" class="hint" data-state="protected">
-                        { "Your keys and messages are stored encrypted, under a key this browser keeps and never lets a page read out. That stops someone who copies the files; it does not stop someone who can open this browser profile (your computer account): keep the device locked, and keep an encrypted backup." }
-                    </p>
-                } else {
-                    <p id="at-rest" class="banner banner-warn" data-state="unprotected" role="alert">
-                        { "This browser would not store a protected key, so local data is not protected at rest: anyone with access to this browser profile's files can read it. Keep an encrypted backup." }
-                    </p>
-                }
+                <crate::lock::panel::LockPanel />
                 <p class="small">{ "Persistent storage: " }
                     <span id="persist-status" data-state={self.persist}>{ persist_text }</span>
                 </p>

@@ -79,7 +79,8 @@ impl KdfParams {
         p: 1,
     };
 
-    fn check(&self) -> Result<Params, BackupError> {
+    /// Whether the parameters are within the accepted range (also used by [`crate::lock`]).
+    pub(crate) fn check(&self) -> Result<Params, BackupError> {
         if self.p == 0
             || self.p > MAX_P
             || self.t == 0
@@ -99,18 +100,20 @@ impl Default for KdfParams {
     }
 }
 
+/// The JSON shape of a backup file (also the passphrase lock record's, `crate::lock`: one serde
+/// implementation for both keeps the browser bundle small).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-struct FileV1 {
-    format: String,
-    version: u32,
-    kdf: String,
-    m_kib: u32,
-    t: u32,
-    p: u32,
-    salt: String,
-    nonce: String,
-    ciphertext: String,
+pub(crate) struct FileV1 {
+    pub(crate) format: String,
+    pub(crate) version: u32,
+    pub(crate) kdf: String,
+    pub(crate) m_kib: u32,
+    pub(crate) t: u32,
+    pub(crate) p: u32,
+    pub(crate) salt: String,
+    pub(crate) nonce: String,
+    pub(crate) ciphertext: String,
 }
 
 /// Associated data: version, KDF parameters and salt.

@@ -56,6 +56,16 @@ pub const VAULT_WRAP_AAD: &[u8] = b"postern/vault/v1/wrap-aad";
 pub const BACKUP_FORMAT: &str = "postern-backup";
 /// Prefix of the AEAD associated data of a backup file (binds version, KDF parameters, salt).
 pub const BACKUP_AAD: &[u8] = b"postern/backup/v1/aad";
+/// `format` field of the passphrase lock of the store key (`postern-lock`, version 1).
+pub const LOCK_FORMAT: &str = "postern-lock";
+/// Prefix of the Argon2id salt of the passphrase lock: `salt = LOCK_KDF_SALT ‖ random[16]`, so
+/// the lock's key-encryption key never equals a backup key even for the same passphrase.
+pub const LOCK_KDF_SALT: &[u8] = b"postern/lock/v1/kdf-salt";
+/// Prefix of the AEAD associated data of the passphrase-sealed store key (binds the purpose,
+/// the lock and vault format versions, the KDF parameters and the salt).
+pub const LOCK_AAD: &[u8] = b"postern/lock/v1/aad";
+/// Purpose bound into the lock's AAD: what the sealed bytes are (the vault's store key).
+pub const LOCK_PURPOSE_STORE_KEY: &[u8] = b"postern/lock/v1/purpose/store-key";
 
 // ---- Verification ----
 

@@ -68,4 +68,5 @@ pub use identity::{Identity, PublicIdentity};
 pub use ids::{IdError, MsgId, NodeId};
 pub use verify::{verify_chain, verify_event, ChainReport, FailReason, VerifyOptions};
 pub mod backup;
+pub mod lock;
 pub mod vault;

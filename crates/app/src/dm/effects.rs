@@ -9,6 +9,7 @@ use super::state::{Action, Attempt, Effect, Loaded, PollOutcome};
 use crate::model::delivery::RelayError;
 use crate::model::messages::{open_envelope, OutboxEntry};
 use crate::platform::clock::now_millis;
+use crate::platform::idb::lock::Opened;
 use crate::platform::idb::{Storage, StorageError, DB_NAME};
 use crate::platform::{dom, hooks, relay_client as relay};
 
@@ -17,16 +18,23 @@ const POLL_LIMIT: u32 = 50;
 /// Follow-up polls within one check when the mailbox holds more than one page.
 const MAX_POLL_PAGES: usize = 5;
 
-/// Open the database, unlock or create the identity, read contacts, messages and outbox.
-pub async fn load() -> Result<(Rc<Storage>, Loaded), String> {
-    let storage = Storage::open(DB_NAME).await.map_err(|e| e.to_string())?;
+/// Open the database: ready (store key opened without a passphrase) or locked.
+pub async fn open() -> Result<Opened, String> {
+    Storage::open_or_locked(DB_NAME)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// With the store open: unlock or create the identity, read contacts, messages and outbox.
+pub async fn load(storage: Storage) -> Result<(Rc<Storage>, Loaded), String> {
+    let storage = Rc::new(storage);
     let stored = storage
         .load_identity_secret()
         .await
         .map_err(|e| e.to_string())?;
     let (identity, created) = match stored {
         Some(secret) => {
-            hooks::after_unlock(&secret);
+            hooks::after_unlock(&secret, &storage);
             let id = Identity::import_secret(&secret).map_err(|e| {
                 format!(
                     "The identity stored in this browser could not be read ({e}). It was left \
@@ -43,7 +51,7 @@ pub async fn load() -> Result<(Rc<Storage>, Loaded), String> {
                 .save_identity_secret_if_absent(&exported)
                 .await
                 .map_err(|e| e.to_string())?;
-            hooks::after_unlock(&kept);
+            hooks::after_unlock(&kept, &storage);
             let id = Identity::import_secret(&kept).map_err(|e| e.to_string())?;
             let created = id.node_id() == fresh.node_id();
             (id, created)
@@ -53,7 +61,7 @@ pub async fn load() -> Result<(Rc<Storage>, Loaded), String> {
     let messages = storage.messages().await.map_err(|e| e.to_string())?;
     let outbox = storage.outbox().await.map_err(|e| e.to_string())?;
     Ok((
-        Rc::new(storage),
+        storage,
         Loaded {
             identity: Rc::new(identity),
             contacts,

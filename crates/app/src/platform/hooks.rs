@@ -11,7 +11,7 @@ fn perf_now() -> f64 {
 /// Called once the identity is unlocked: records the unlock time (ms since navigation start)
 /// as `html[data-unlock-ms]`; in a test build (cargo feature `test-hooks`, `make ui-test`)
 /// also the e2e hooks below. A production build (`make ui`) has no trace of them.
-pub fn after_unlock(secret: &str) {
+pub fn after_unlock(secret: &str, storage: &std::rc::Rc<super::idb::Storage>) {
     let ms = perf_now();
     let Some(w) = web_sys::window() else {
         return;
@@ -20,21 +20,30 @@ pub fn after_unlock(secret: &str) {
         let _ = root.set_attribute("data-unlock-ms", &format!("{ms:.0}"));
     }
     #[cfg(feature = "test-hooks")]
-    test_hooks::expose(&w, secret);
+    test_hooks::expose(&w, secret, storage);
     #[cfg(not(feature = "test-hooks"))]
-    let _ = secret;
+    let _ = (secret, storage);
 }
 
 /// Test builds only: when `localStorage["postern-test-hooks"] == "1"` (set by the e2e harness),
-/// `window.__posternTest.identitySecret` (so the leak scans know the private keys) and
+/// `window.__posternTest.identitySecret` (so the leak scans know the private keys),
+/// `window.__posternTest.storeKey` (b64url, so scans can look for it on disk) and
 /// `window.__posternTest.readStore(name)` (the opened records of a store).
 #[cfg(feature = "test-hooks")]
 mod test_hooks {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
     use wasm_bindgen::JsValue;
 
-    use crate::platform::idb::{Storage, DB_NAME};
+    use crate::platform::idb::Storage;
 
-    pub(super) fn expose(w: &web_sys::Window, secret: &str) {
+    thread_local! {
+        /// The app's unlocked store (a passphrase-locked profile cannot be reopened here).
+        static STORE: RefCell<Option<Rc<Storage>>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn expose(w: &web_sys::Window, secret: &str, storage: &Rc<Storage>) {
         let hooks = w
             .local_storage()
             .ok()
@@ -44,7 +53,10 @@ mod test_hooks {
             return;
         }
         let obj = js_sys::Object::new();
+        STORE.with(|s| *s.borrow_mut() = Some(storage.clone()));
         let _ = js_sys::Reflect::set(&obj, &"identitySecret".into(), &secret.into());
+        let key = storage.store_key_for_tests();
+        let _ = js_sys::Reflect::set(&obj, &"storeKey".into(), &key.into());
         let read = wasm_bindgen::closure::Closure::<dyn Fn(String) -> js_sys::Promise>::new(
             |store: String| {
                 wasm_bindgen_futures::future_to_promise(async move {
@@ -57,12 +69,13 @@ mod test_hooks {
     }
 
     /// `window.__posternTest.readStore(name)`: the OPENED records of one store as an array of
-    /// `[key, json]` pairs, in key order (IndexedDB holds them only sealed). Uses its own
-    /// short-lived connection, closed before returning.
+    /// `[key, json]` pairs, in key order (IndexedDB holds them only sealed), read through the
+    /// app's own unlocked store.
     async fn read_store(store: &str) -> Result<JsValue, String> {
-        let s = Storage::open(DB_NAME).await.map_err(|e| e.to_string())?;
+        let s = STORE
+            .with(|s| s.borrow().clone())
+            .ok_or("the store is not unlocked")?;
         let rows = s.opened_records(store).await;
-        s.close();
         let out = js_sys::Array::new();
         for (k, v) in rows.map_err(|e| e.to_string())? {
             let pair = js_sys::Array::new();

@@ -11,9 +11,16 @@
 //! record by record (nothing readable by a plain scan), but anyone who can read the profile
 //! directory can unseal it; the encrypted backup is the way to keep a copy safe.
 //!
+//! Passphrase lock (optional, Settings): `store_key_locked` holds the store key sealed under an
+//! Argon2id key-encryption key (core [`postern_core::lock`]); while it exists the WebCrypto
+//! wrap and the raw fallback are deleted, so nothing in the profile opens the records without
+//! the passphrase ([`Keyring::Locked`] at start-up).
+//!
 //! Rules: every WebCrypto call happens before or after an IndexedDB transaction, never inside
-//! one; records are written with `add` (never overwritten) and never deleted; any failure to
-//! unwrap is reported as [`KeystoreError::Locked`] and nothing is touched.
+//! one; the keyring is written with `add` (never overwritten) and never deleted, except by the
+//! three lock changes ([`set_lock`], [`replace_lock`], [`remove_lock`]), each one transaction
+//! that first checks the lock record is what the caller saw; any failure to unwrap is reported
+//! as [`KeystoreError::Locked`] and nothing is touched.
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
@@ -33,12 +40,15 @@ pub enum KeystoreError {
     Io(String),
     /// The store key could not be unlocked; local data is kept untouched.
     Locked(String),
+    /// A lock change found another lock record than the one it checked (another tab).
+    Conflict,
 }
 
 pub const STORE_VAULT: &str = "vault";
 const K_WRAP: &str = "wrap_key";
 const K_WRAPPED: &str = "store_key";
 const K_RAW: &str = "store_key_raw";
+const K_LOCKED: &str = "store_key_locked";
 const WRAPPED_PREFIX: &str = "aesgcm1.";
 
 /// How the store key is kept in this browser.
@@ -48,6 +58,16 @@ pub enum AtRest {
     Protected,
     /// Fallback: the browser would not store a CryptoKey; the raw store key is on disk.
     Unprotected,
+    /// Sealed under a passphrase (Argon2id); nothing on disk opens it without the passphrase.
+    Passphrase,
+}
+
+/// What the keyring of a profile holds at start-up.
+pub enum Keyring {
+    /// The store key, opened without a passphrase.
+    Open(StoreKey, AtRest),
+    /// The store key is sealed under a passphrase: the lock record's text.
+    Locked(String),
 }
 
 fn js_err(e: JsValue) -> String {
@@ -140,6 +160,7 @@ struct Stored {
     wrap: JsValue,
     wrapped: Option<String>,
     raw: Option<String>,
+    locked: Option<String>,
 }
 
 async fn read(db: &Database) -> Result<Stored, KeystoreError> {
@@ -154,20 +175,30 @@ async fn read(db: &Database) -> Result<Stored, KeystoreError> {
         .await
         .map_err(io)?;
     let raw: Option<String> = st.get(K_RAW).primitive().map_err(io)?.await.map_err(io)?;
+    let locked: Option<String> = st
+        .get(K_LOCKED)
+        .primitive()
+        .map_err(io)?
+        .await
+        .map_err(io)?;
     Ok(Stored {
         wrap: wrap.unwrap_or(JsValue::UNDEFINED),
         wrapped,
         raw,
+        locked,
     })
 }
 
-async fn from_stored(s: Stored) -> Result<Option<(StoreKey, AtRest)>, KeystoreError> {
+async fn from_stored(s: Stored) -> Result<Option<Keyring>, KeystoreError> {
+    if let Some(locked) = s.locked {
+        return Ok(Some(Keyring::Locked(locked)));
+    }
     if let Some(wrapped) = s.wrapped {
         let ck: CryptoKey = s.wrap.dyn_into().map_err(|_| {
             KeystoreError::Locked("the browser key that protects local data is missing".into())
         })?;
         let k = unwrap(&ck, &wrapped).await.map_err(KeystoreError::Locked)?;
-        return Ok(Some((k, AtRest::Protected)));
+        return Ok(Some(Keyring::Open(k, AtRest::Protected)));
     }
     if let Some(raw) = s.raw {
         let bytes = Zeroizing::new(
@@ -175,7 +206,7 @@ async fn from_stored(s: Stored) -> Result<Option<(StoreKey, AtRest)>, KeystoreEr
                 .map_err(|_| KeystoreError::Locked("the stored key is malformed".into()))?,
         );
         let k = StoreKey::from_slice(&bytes).map_err(|e| KeystoreError::Locked(e.to_string()))?;
-        return Ok(Some((k, AtRest::Unprotected)));
+        return Ok(Some(Keyring::Open(k, AtRest::Unprotected)));
     }
     Ok(None)
 }
@@ -198,8 +229,9 @@ async fn write(db: &Database, entries: Vec<(&str, JsValue)>) -> Result<(), Strin
     tx.commit().await.map_err(|e| e.to_string())
 }
 
-/// Unlock the store key of this profile, creating (and wrapping) one on first use.
-pub async fn unlock_or_create(db: &Database) -> Result<(StoreKey, AtRest), KeystoreError> {
+/// Unlock the store key of this profile, creating (and wrapping) one on first use; a
+/// passphrase-locked profile returns [`Keyring::Locked`].
+pub async fn unlock_or_create(db: &Database) -> Result<Keyring, KeystoreError> {
     if let Some(k) = from_stored(read(db).await?).await? {
         return Ok(k);
     }
@@ -223,6 +255,94 @@ pub async fn unlock_or_create(db: &Database) -> Result<(StoreKey, AtRest), Keyst
     from_stored(read(db).await?)
         .await?
         .ok_or_else(|| KeystoreError::Io("the store key could not be saved".into()))
+}
+
+/// The passphrase lock record of this profile, if it is locked.
+pub async fn read_lock(db: &Database) -> Result<Option<String>, KeystoreError> {
+    Ok(read(db).await?.locked)
+}
+
+/// A readwrite transaction on the keyring whose lock record is `expected` (else
+/// [`KeystoreError::Conflict`]: another tab changed it; the transaction is aborted on drop).
+async fn lock_tx<'a>(
+    db: &'a Database,
+    expected: Option<&str>,
+) -> Result<indexed_db_futures::transaction::Transaction<'a>, KeystoreError> {
+    let io = |e: indexed_db_futures::error::Error| KeystoreError::Io(e.to_string());
+    let tx = db
+        .transaction(STORE_VAULT)
+        .with_mode(TransactionMode::Readwrite)
+        .build()
+        .map_err(io)?;
+    let current: Option<String> = tx
+        .object_store(STORE_VAULT)
+        .map_err(io)?
+        .get(K_LOCKED)
+        .primitive()
+        .map_err(io)?
+        .await
+        .map_err(io)?;
+    if current.as_deref() != expected {
+        return Err(KeystoreError::Conflict);
+    }
+    Ok(tx)
+}
+
+/// In one transaction: store `lock` (the store key sealed under the passphrase) and delete the
+/// WebCrypto wrap and the raw fallback, so the profile no longer opens without the passphrase.
+/// Refused ([`KeystoreError::Conflict`]) if a lock already exists.
+pub async fn set_lock(db: &Database, lock: String) -> Result<(), KeystoreError> {
+    let io = |e: indexed_db_futures::error::Error| KeystoreError::Io(e.to_string());
+    let tx = lock_tx(db, None).await?;
+    let st = tx.object_store(STORE_VAULT).map_err(io)?;
+    st.add(lock).with_key(K_LOCKED).primitive().map_err(io)?;
+    for k in [K_WRAP, K_WRAPPED, K_RAW] {
+        st.delete(k).primitive().map_err(io)?;
+    }
+    tx.commit().await.map_err(io)
+}
+
+/// Replace the lock record `old` by `new` (a new passphrase), in one transaction.
+pub async fn replace_lock(db: &Database, old: &str, new: String) -> Result<(), KeystoreError> {
+    let io = |e: indexed_db_futures::error::Error| KeystoreError::Io(e.to_string());
+    let tx = lock_tx(db, Some(old)).await?;
+    tx.object_store(STORE_VAULT)
+        .map_err(io)?
+        .put(new)
+        .with_key(K_LOCKED)
+        .primitive()
+        .map_err(io)?;
+    tx.commit().await.map_err(io)
+}
+
+/// Remove the lock record `old`: `key` is wrapped again by a fresh non-extractable WebCrypto
+/// key (or kept raw where the browser cannot store one), in one transaction with the delete.
+pub async fn remove_lock(
+    db: &Database,
+    key: &StoreKey,
+    old: &str,
+) -> Result<AtRest, KeystoreError> {
+    let io = |e: indexed_db_futures::error::Error| KeystoreError::Io(e.to_string());
+    // WebCrypto first (never inside a transaction).
+    let wrapped = new_wrap(key).await.ok();
+    let tx = lock_tx(db, Some(old)).await?;
+    let st = tx.object_store(STORE_VAULT).map_err(io)?;
+    let at_rest = match wrapped {
+        Some((ck, w)) => {
+            let ck: JsValue = ck.into();
+            st.put(ck).with_key(K_WRAP).primitive().map_err(io)?;
+            st.put(w).with_key(K_WRAPPED).primitive().map_err(io)?;
+            AtRest::Protected
+        }
+        None => {
+            let raw = b64::encode_url(key.expose());
+            st.put(raw).with_key(K_RAW).primitive().map_err(io)?;
+            AtRest::Unprotected
+        }
+    };
+    st.delete(K_LOCKED).primitive().map_err(io)?;
+    tx.commit().await.map_err(io)?;
+    Ok(at_rest)
 }
 
 /// Test hook: store the raw-key fallback as a browser without CryptoKey storage would.

@@ -4,7 +4,7 @@
 //! Records are JSON documents under explicit keys, each **sealed** under the profile's store key
 //! (core [`vault`]: XChaCha20-Poly1305, AAD = store name + record key, so records cannot be
 //! swapped). The store key is unlocked by [`keystore`] (wrapped by a non-extractable WebCrypto
-//! key). Record keys (node ids, msg ids, gate ids) stay in the clear so lookups work.
+//! key), or, when the profile is locked with a passphrase, by [`lock::LockedStore`]. Record keys (node ids, msg ids, gate ids) stay in the clear so lookups work.
 //!
 //! Rules: the identity secret is never overwritten or deleted (`add`, not `put`; an import
 //! archives the replaced one); a record that does not open is an error, never a reason to
@@ -14,6 +14,8 @@
 //! Schema history: v1 `meta`, `contacts`, `messages`; v2 adds `outbox`; v3 `gates`,
 //! `gate_epochs`, `gate_messages`; v4 adds `vault` (keyring + migration marker) and seals the
 //! plaintext records of v1–v3 in place, in one transaction, on the first open after the upgrade.
+use std::cell::Cell;
+
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
@@ -21,7 +23,7 @@ use postern_core::vault::{self, StoreKey};
 use rand_core::OsRng;
 use zeroize::Zeroizing;
 
-use super::keystore::{self, AtRest, KeystoreError, STORE_VAULT};
+use super::keystore::{AtRest, KeystoreError, STORE_VAULT};
 
 pub mod backup;
 mod chain;
@@ -29,6 +31,7 @@ mod channels;
 mod dm;
 mod gate;
 mod heads;
+pub mod lock;
 
 /// Default database name.
 pub const DB_NAME: &str = "postern";
@@ -102,6 +105,9 @@ impl From<KeystoreError> for StorageError {
         match e {
             KeystoreError::Io(e) => StorageError::Io(e),
             KeystoreError::Locked(e) => StorageError::Locked(e),
+            KeystoreError::Conflict => {
+                StorageError::Io("the keyring changed in another tab".into())
+            }
         }
     }
 }
@@ -110,7 +116,7 @@ impl From<KeystoreError> for StorageError {
 pub struct Storage {
     db: Database,
     key: StoreKey,
-    at_rest: AtRest,
+    at_rest: Cell<AtRest>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StorageError {
@@ -118,9 +124,10 @@ fn corrupt(e: impl std::fmt::Display) -> StorageError {
 }
 
 impl Storage {
-    /// Open (and create or upgrade) the database `name`.
-    pub async fn open(name: &str) -> Result<Storage, StorageError> {
-        let db = Database::open(name)
+    /// Open (and create or upgrade) the database `name` (the store key is opened after, by
+    /// `keystore`; see `Storage::open` / `open_or_locked` in [`lock`]).
+    async fn open_db(name: &str) -> Result<Database, StorageError> {
+        Database::open(name)
             .with_version(DB_VERSION)
             .with_on_upgrade_needed(|event, db| {
                 let old = event.old_version() as u32;
@@ -148,16 +155,27 @@ impl Storage {
                 Ok(())
             })
             .await
-            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-        let (key, at_rest) = keystore::unlock_or_create(&db).await?;
-        let s = Storage { db, key, at_rest };
+            .map_err(|e| StorageError::Unavailable(e.to_string()))
+    }
+
+    /// The store over `db` with its opened `key`, after the one-time v4 migration.
+    async fn with_key(
+        db: Database,
+        key: StoreKey,
+        at_rest: AtRest,
+    ) -> Result<Storage, StorageError> {
+        let s = Storage {
+            db,
+            key,
+            at_rest: Cell::new(at_rest),
+        };
         s.migrate_v4().await?;
         Ok(s)
     }
 
-    /// Whether the store key is wrapped by a non-extractable WebCrypto key.
+    /// How the store key is kept: WebCrypto wrap, raw fallback, or under a passphrase.
     pub fn at_rest(&self) -> AtRest {
-        self.at_rest
+        self.at_rest.get()
     }
 
     /// Seal every plaintext record left by schema v1–v3, in one readwrite transaction (the
@@ -355,25 +373,30 @@ impl Storage {
     /// When a newer tab needs to upgrade the schema (`versionchange`), close this connection at
     /// once so its upgrade is never blocked, then call `on_closed` (the UI asks for a reload).
     pub fn on_version_change(&self, on_closed: impl FnOnce() + 'static) {
-        use indexed_db_futures::internals::SystemRepr;
-        use wasm_bindgen::{JsCast, JsValue};
-        let raw: JsValue = self.db.as_sys().unchecked_ref::<JsValue>().clone();
-        let target = raw.clone();
-        let handler = wasm_bindgen::closure::Closure::once_into_js(move |_e: JsValue| {
-            if let Ok(close) = js_sys::Reflect::get(&target, &JsValue::from_str("close")) {
-                if let Some(close) = close.dyn_ref::<js_sys::Function>() {
-                    let _ = close.call0(&target);
-                }
-            }
-            on_closed();
-        });
-        let _ = js_sys::Reflect::set(&raw, &JsValue::from_str("onversionchange"), &handler);
+        watch_version_change(&self.db, on_closed);
     }
 
     /// Close the connection (tests use this before deleting a scratch database).
     pub fn close(self) {
         self.db.close();
     }
+}
+
+/// On `versionchange` close `db` at once, then call `on_closed`.
+fn watch_version_change(db: &Database, on_closed: impl FnOnce() + 'static) {
+    use indexed_db_futures::internals::SystemRepr;
+    use wasm_bindgen::{JsCast, JsValue};
+    let raw: JsValue = db.as_sys().unchecked_ref::<JsValue>().clone();
+    let target = raw.clone();
+    let handler = wasm_bindgen::closure::Closure::once_into_js(move |_e: JsValue| {
+        if let Ok(close) = js_sys::Reflect::get(&target, &JsValue::from_str("close")) {
+            if let Some(close) = close.dyn_ref::<js_sys::Function>() {
+                let _ = close.call0(&target);
+            }
+        }
+        on_closed();
+    });
+    let _ = js_sys::Reflect::set(&raw, &JsValue::from_str("onversionchange"), &handler);
 }
 
 /// Delete a database by name (tests only; the app never deletes its database).
