@@ -11,6 +11,7 @@ pub mod gate_stream;
 pub mod gates;
 pub mod heads;
 pub mod messages;
+pub mod qr;
 pub mod relay_error;
 pub mod route;
 pub mod safety;
