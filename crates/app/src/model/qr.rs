@@ -135,7 +135,7 @@ mod tests {
         for rect in d.split('z').filter(|r| !r.is_empty()) {
             let nums: Vec<usize> = rect
                 .trim_start_matches('M')
-                .split(|c: char| c == ' ' || c == 'h' || c == 'v')
+                .split([' ', 'h', 'v'])
                 .filter(|s| !s.is_empty() && !s.starts_with('-'))
                 .map(|s| s.parse().unwrap())
                 .collect();
@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(decode(&[], 0, 0), None);
         assert_eq!(decode(&[0; 10], 5, 3), None);
         assert_eq!(decode(&[0; 4], usize::MAX, 2), None);
-        assert_eq!(decode(&vec![0; 16], 4, 4), None);
+        assert_eq!(decode(&[0; 16], 4, 4), None);
         assert_eq!(decode(&vec![255; 64 * 48], 64, 48), None);
         assert_eq!(decode(&vec![0; 64 * 48], 64, 48), None);
         // Noise (a fixed LCG) and stripes.
