@@ -27,7 +27,8 @@ pub fn after_unlock(secret: &str) {
 
 /// Test builds only: when `localStorage["postern-test-hooks"] == "1"` (set by the e2e harness),
 /// `window.__posternTest.identitySecret` (so the leak scans know the private keys) and
-/// `window.__posternTest.readStore(name)` (the opened records of a store).
+/// `window.__posternTest.readStore(name)` (the opened records of a store) and
+/// `window.__posternTest.qrSvgPath(text)` (the app's QR drawing of any text, for fake cameras).
 #[cfg(feature = "test-hooks")]
 mod test_hooks {
     use wasm_bindgen::JsValue;
@@ -53,6 +54,15 @@ mod test_hooks {
             },
         );
         let _ = js_sys::Reflect::set(&obj, &"readStore".into(), &read.into_js_value());
+        let qr = wasm_bindgen::closure::Closure::<dyn Fn(String) -> JsValue>::new(|t: String| {
+            let o = js_sys::Object::new();
+            if let Some(m) = crate::model::qr::encode(&t) {
+                let _ = js_sys::Reflect::set(&o, &"n".into(), &(m.extent() as u32).into());
+                let _ = js_sys::Reflect::set(&o, &"d".into(), &m.svg_path().into());
+            }
+            o.into()
+        });
+        let _ = js_sys::Reflect::set(&obj, &"qrSvgPath".into(), &qr.into_js_value());
         let _ = js_sys::Reflect::set(w, &"__posternTest".into(), &obj);
     }
 
