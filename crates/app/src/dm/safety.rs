@@ -89,11 +89,12 @@ impl DmState {
 }
 
 /// The result of scanning the contact's safety-number code, in words.
-fn scan_result(s: &DmState, node: &str, name: &str) -> Html {
+fn scan_result(s: &DmState, node: &str, name: &str, verified: bool) -> Html {
     let Some((_, r)) = s.safety_scan.as_ref().filter(|(n, _)| n == node) else {
         return html! {};
     };
     let (state, class, text) = match r {
+        SafetyScan::Match if verified => ("match", "banner banner-ok", "The scanned safety number matches.".to_string()),
         SafetyScan::Match => ("match", "banner banner-ok", format!(
             "The scanned safety number matches. If it came from {name}'s own screen, you can mark {name} verified."
         )),
@@ -136,7 +137,7 @@ pub fn panel(s: &DmState, dispatch: &Callback<Action>) -> Html {
                 label={format!("QR code of the safety number with {}", c.name)} />
             <Scanner id="scan-safety" label="Scan their safety number" reset={c.node_id.clone()}
                 on_text={dispatch.reform(move |t| Action::ScannedSafety(scanned.clone(), t))} />
-            { scan_result(s, &c.node_id, &c.name) }
+            { scan_result(s, &c.node_id, &c.name, verified) }
             if verified {
                 <p id="safety-verified" class="small">{ "✓ Verified" }</p>
             } else {
