@@ -1,6 +1,6 @@
 //! Postern's browser UI (Yew). `model` (pure rules and wording) builds on every target and is
 //! tested natively; the UI (`app` and its page frame `shell`, `channels`, `dm`, `gates`, `lock`,
-//! `settings`, `sync`), the shared `session` and
+//! `settings`, `sync`, the QR components `qr`), the shared `session` and
 //! the browser `platform` are wasm32 only. Dependencies run one way: views → state ← effects →
 //! platform → model; a reducer (`state`) imports only `model` and core.
 pub mod model;
@@ -17,6 +17,8 @@ pub mod gates;
 pub mod lock;
 #[cfg(target_arch = "wasm32")]
 pub mod platform;
+#[cfg(target_arch = "wasm32")]
+pub mod qr;
 #[cfg(target_arch = "wasm32")]
 pub mod session;
 #[cfg(target_arch = "wasm32")]

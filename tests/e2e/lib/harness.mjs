@@ -51,9 +51,16 @@ export async function startRelay({ dataDir, extraArgs = [], listen = '127.0.0.1:
   };
 }
 
-/** Launch headless Chromium (Debian's binary; nothing is downloaded). */
-export function launchBrowser() {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+/**
+ * Launch headless Chromium (Debian's binary; nothing is downloaded). `fakeCamera`: a .y4m file
+ * that every page of this browser gets as its camera (permission granted without a prompt).
+ */
+export function launchBrowser({ fakeCamera } = {}) {
+  const cam = fakeCamera ? [
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-video-capture=${fakeCamera}`,
+  ] : [];
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...cam] });
 }
 
 /** Record every request a context's pages make: URL, method, headers and body. */

@@ -1,8 +1,9 @@
-//! Direct messaging: [`state`] (the `DmState` reducer, split by concern into `inbox`, `outbox`
-//! and `tabs`), [`effects`] (IndexedDB and relay I/O answering with actions) and [`view`].
+//! Direct messaging: [`state`] (the `DmState` reducer, split by concern into `inbox`, `outbox`,
+//! `scan` and `tabs`), [`effects`] (IndexedDB and relay I/O answering with actions) and [`view`].
 mod inbox;
 mod outbox;
 pub mod safety;
+mod scan;
 mod tabs;
 
 pub mod effects;

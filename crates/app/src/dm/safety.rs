@@ -9,10 +9,12 @@ use yew::prelude::*;
 use super::state::{Action, DmState, Effect, View};
 use crate::model::contacts::Contact;
 use crate::model::messages::{Direction, StoredMessage};
+use crate::model::qr::{safety_payload, SafetyScan};
 use crate::model::safety::{
     is_verified, key_change_warning, mark_verified, observe, safety_number_of, Seen,
 };
 use crate::model::tabs::TabMsg;
+use crate::qr::{QrCode, Scanner};
 
 impl DmState {
     pub(super) fn mark_verified(&mut self, node: &str) -> bool {
@@ -86,6 +88,30 @@ impl DmState {
     }
 }
 
+/// The result of scanning the contact's safety-number code, in words.
+fn scan_result(s: &DmState, node: &str, name: &str, verified: bool) -> Html {
+    let Some((_, r)) = s.safety_scan.as_ref().filter(|(n, _)| n == node) else {
+        return html! {};
+    };
+    let (state, class, text) = match r {
+        SafetyScan::Match if verified => ("match", "banner banner-ok", "The scanned safety number matches.".to_string()),
+        SafetyScan::Match => ("match", "banner banner-ok", format!(
+            "The scanned safety number matches. If it came from {name}'s own screen, you can mark {name} verified."
+        )),
+        SafetyScan::Mismatch => ("mismatch", "banner banner-error", format!(
+            "The scanned safety number does NOT match. Do not mark {name} verified: someone may have \
+             swapped keys, or this code belongs to another conversation. Check the digits with {name} \
+             in person or on a call."
+        )),
+        SafetyScan::NotSafety => ("other", "banner banner-warn",
+            "That QR code is not a Postern safety number. Scan the code on the safety number view of your contact's Postern.".to_string()),
+    };
+    html! {
+        <p id="safety-scan-result" class={class} data-result={state}
+            role={if *r == SafetyScan::Match { "status" } else { "alert" }}>{ text }</p>
+    }
+}
+
 /// The selected contact's safety number, "Mark verified" and the key-change warning.
 pub fn panel(s: &DmState, dispatch: &Callback<Action>) -> Html {
     let (View::Contact(node), Some(me)) = (&s.view, &s.me) else {
@@ -97,6 +123,7 @@ pub fn panel(s: &DmState, dispatch: &Callback<Action>) -> Html {
     let number = safety_number_of(me, c).unwrap_or_default();
     let verified = is_verified(c);
     let n = c.node_id.clone();
+    let scanned = c.node_id.clone();
     html! {
         <section class="card safety" aria-labelledby="safety-h" data-contact-safety={c.name.clone()}
             data-verified={if verified { "true" } else { "false" }}>
@@ -105,7 +132,12 @@ pub fn panel(s: &DmState, dispatch: &Callback<Action>) -> Html {
                 <p id="key-change-alert" class="banner banner-error" role="alert">{ w }</p>
             }
             <p class="hint small">{ "Compare these digits with your contact (in person or on a call). If they match on both sides, nobody swapped your keys." }</p>
-            <code id="safety-number" class="safety-number">{ number }</code>
+            <code id="safety-number" class="safety-number">{ number.clone() }</code>
+            <QrCode id="safety-qr" text={safety_payload(&number)}
+                label={format!("QR code of the safety number with {}", c.name)} />
+            <Scanner id="scan-safety" label="Scan their safety number" reset={c.node_id.clone()}
+                on_text={dispatch.reform(move |t| Action::ScannedSafety(scanned.clone(), t))} />
+            { scan_result(s, &c.node_id, &c.name, verified) }
             if verified {
                 <p id="safety-verified" class="small">{ "✓ Verified" }</p>
             } else {

@@ -97,6 +97,10 @@ pub enum Action {
     ContactSaved(Result<Contact, String>),
     /// "Mark verified" for the contact of this node id (safety numbers compared).
     MarkVerified(String),
+    /// A QR code read by the add-contact scanner (an identity string, checked like a paste).
+    ScannedIdentity(String),
+    /// A QR code read on the safety view of the contact of this node id: (node id, text).
+    ScannedSafety(String, String),
     /// A stored contact was rewritten (verified, upgraded to v2, or its keys changed).
     ContactUpdated(Result<Contact, String>),
     Select(View),
@@ -263,6 +267,8 @@ pub struct DmState {
     pub compose: Compose,
     pub reload: Reload,
     pub copy_status: Option<String>,
+    /// The last safety-number scan on the safety view: (contact node id, result).
+    pub safety_scan: Option<(String, crate::model::qr::SafetyScan)>,
     /// Element id to focus after the next render.
     pub focus: Option<&'static str>,
     /// Scroll the message list to the end after the next render.
@@ -300,6 +306,7 @@ impl Default for DmState {
             compose: Compose::default(),
             reload: Reload::default(),
             copy_status: None,
+            safety_scan: None,
             focus: None,
             scroll_messages: false,
             fx: Vec::new(),
@@ -393,6 +400,8 @@ impl DmState {
             }
             Action::AddContact => self.add_contact(env),
             Action::ContactSaved(r) => self.on_contact_saved(r),
+            Action::ScannedIdentity(text) => self.scanned_identity(text, env),
+            Action::ScannedSafety(node, text) => self.scanned_safety(node, &text),
             Action::MarkVerified(node) => self.mark_verified(&node),
             Action::ContactUpdated(r) => self.on_contact_updated(r),
             Action::Select(v) => {
@@ -466,7 +475,7 @@ impl DmState {
         self.focus = Some("contact-name");
     }
 
-    fn add_contact(&mut self, env: &Env) -> bool {
+    pub(super) fn add_contact(&mut self, env: &Env) -> bool {
         if self.me.is_some() && !self.form.saving && self.readd_contact() {
             return true;
         }
@@ -522,6 +531,7 @@ impl DmState {
         }
         if self.view != view {
             self.compose.status = None;
+            self.safety_scan = None;
         }
         self.view = view;
         self.scroll_messages = true;

@@ -10,7 +10,9 @@ use super::state::{Action, DmState, RelayState, View};
 use crate::gates::view::day_sep;
 use crate::model::contacts::{fingerprint, short_node_id};
 use crate::model::messages::{Direction, OutState, StoredMessage};
+use crate::model::route::Route;
 use crate::platform::clock::{format_clock, format_time, iso_time};
+use crate::qr::{QrCode, Scanner};
 
 /// Ctrl+Enter (⌘+Enter) in the compose box sends the latest text.
 fn send_on_ctrl_enter(dispatch: &Callback<Action>) -> Callback<KeyboardEvent> {
@@ -72,11 +74,14 @@ pub fn identity(s: &DmState, dispatch: &Callback<Action>) -> Html {
                 </span>
             </div>
             <p id="copy-status" class="muted small" aria-live="polite">{ s.copy_status.clone().unwrap_or_default() }</p>
+            <p class="hint small">{ "Or let them scan it with Postern's \u{201c}Scan QR code\u{201d}:" }</p>
+            <QrCode id="identity-qr" text={p.to_string()}
+                label="QR code of your public identity (the same text as shown above)" />
         </section>
     }
 }
 
-pub fn add_contact(s: &DmState, dispatch: &Callback<Action>) -> Html {
+pub fn add_contact(s: &DmState, dispatch: &Callback<Action>, route: &Route) -> Html {
     html! {
         <section class="card add-contact" aria-labelledby="add-h">
             <h2 id="add-h">{ "Add contact" }</h2>
@@ -94,6 +99,8 @@ pub fn add_contact(s: &DmState, dispatch: &Callback<Action>) -> Html {
                     aria-describedby="contact-error"
                     value={s.form.identity.clone()}
                     oninput={dispatch.reform(|e: InputEvent| Action::SetContactIdentity(e.target_unchecked_into::<HtmlTextAreaElement>().value()))} />
+                <Scanner id="scan-identity" label="Scan QR code" reset={route.hash()}
+                    on_text={dispatch.reform(Action::ScannedIdentity)} />
                 <p id="contact-error" class="error" role="alert">{ s.form.error.clone().unwrap_or_default() }</p>
                 <button id="add-contact" type="submit" class="btn btn-primary" disabled={s.form.saving}>{ "Add contact" }</button>
             </form>
@@ -103,6 +110,13 @@ pub fn add_contact(s: &DmState, dispatch: &Callback<Action>) -> Html {
                     onclick={dispatch.reform(|_| Action::Copy)}>{ "Copy my identity" }</button>
                 <span class="muted small" aria-live="polite">{ s.copy_status.clone().unwrap_or_default() }</span>
             </p>
+            if let Some(p) = &s.me {
+                <details class="my-qr">
+                    <summary id="show-my-qr">{ "Show my QR code" }</summary>
+                    <QrCode id="my-identity-qr" text={p.to_string()}
+                        label="QR code of your public identity, for their Postern to scan" />
+                </details>
+            }
         </section>
     }
 }

@@ -106,6 +106,26 @@ pub fn contact_sender_refs(me: &postern_core::Identity, contacts: &[Contact]) ->
     refs
 }
 
+/// The identity part of the add-contact rule (core's parser: a tampered string fails its
+/// self-signature), shared by a pasted and a scanned string.
+pub fn parse_identity(
+    identity: &str,
+    me: &PublicIdentity,
+    existing: &[Contact],
+) -> Result<PublicIdentity, ContactError> {
+    if identity.trim().is_empty() {
+        return Err(ContactError::EmptyIdentity);
+    }
+    let public = PublicIdentity::from_str(identity).map_err(ContactError::Invalid)?;
+    if public.node_id() == me.node_id() {
+        return Err(ContactError::IsSelf);
+    }
+    if let Some(c) = existing.iter().find(|c| c.node_id == public.node_id()) {
+        return Err(ContactError::DuplicateIdentity(c.name.clone()));
+    }
+    Ok(public)
+}
+
 /// Validate the add-contact form with core's parser.
 pub fn parse_contact(
     name: &str,
@@ -121,16 +141,7 @@ pub fn parse_contact(
     if name.chars().count() > MAX_CONTACT_NAME_CHARS {
         return Err(ContactError::NameTooLong);
     }
-    if identity.trim().is_empty() {
-        return Err(ContactError::EmptyIdentity);
-    }
-    let public = PublicIdentity::from_str(identity).map_err(ContactError::Invalid)?;
-    if public.node_id() == me.node_id() {
-        return Err(ContactError::IsSelf);
-    }
-    if let Some(c) = existing.iter().find(|c| c.node_id == public.node_id()) {
-        return Err(ContactError::DuplicateIdentity(c.name.clone()));
-    }
+    let public = parse_identity(identity, me, existing)?;
     if let Some(c) = existing.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
         return Err(ContactError::DuplicateName(c.name.clone()));
     }

@@ -14,6 +14,7 @@ pub mod heads;
 pub mod lock;
 pub mod messages;
 pub mod offload;
+pub mod qr;
 pub mod relay_error;
 pub mod route;
 pub mod safety;

@@ -27,8 +27,9 @@ pub fn after_unlock(secret: &str, storage: &std::rc::Rc<super::idb::Storage>) {
 
 /// Test builds only: when `localStorage["postern-test-hooks"] == "1"` (set by the e2e harness),
 /// `window.__posternTest.identitySecret` (so the leak scans know the private keys),
-/// `window.__posternTest.storeKey` (b64url, so scans can look for it on disk) and
-/// `window.__posternTest.readStore(name)` (the opened records of a store).
+/// `window.__posternTest.storeKey` (b64url, so scans can look for it on disk),
+/// `window.__posternTest.readStore(name)` (the opened records of a store) and
+/// `window.__posternTest.qrSvgPath(text)` (the app's QR drawing of any text, for fake cameras).
 #[cfg(feature = "test-hooks")]
 mod test_hooks {
     use std::cell::RefCell;
@@ -65,6 +66,15 @@ mod test_hooks {
             },
         );
         let _ = js_sys::Reflect::set(&obj, &"readStore".into(), &read.into_js_value());
+        let qr = wasm_bindgen::closure::Closure::<dyn Fn(String) -> JsValue>::new(|t: String| {
+            let o = js_sys::Object::new();
+            if let Some(m) = crate::model::qr::encode(&t) {
+                let _ = js_sys::Reflect::set(&o, &"n".into(), &(m.extent() as u32).into());
+                let _ = js_sys::Reflect::set(&o, &"d".into(), &m.svg_path().into());
+            }
+            o.into()
+        });
+        let _ = js_sys::Reflect::set(&obj, &"qrSvgPath".into(), &qr.into_js_value());
         let _ = js_sys::Reflect::set(w, &"__posternTest".into(), &obj);
     }
 

@@ -159,7 +159,7 @@ pub fn sidebar(p: &Parts) -> Html {
             if let Some(id) = p.identity {
                 { gate_view::invitations(p.gates, &gates::Env { identity: id, contacts: &s.contacts, leader: false, now_ms: 0 }, &p.gate_dispatch) }
             }
-            { add_contact(s, &p.dm_dispatch) }
+            { add_contact(s, &p.dm_dispatch, p.route) }
             <section class="card" aria-labelledby="new-gate-h">
                 <h2 id="new-gate-h">{ "Private gates" }</h2>
                 { gate_view::forms(p.gates, &p.gate_dispatch, !matches!(p.route, Route::Gate(_))) }

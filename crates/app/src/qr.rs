@@ -1,0 +1,190 @@
+//! QR components: [`QrCode`] draws a text as an inline SVG (one path of dark runs, with a text
+//! alternative), [`Scanner`] is the "Scan QR code" button and camera panel that reads frames
+//! until `model::qr::decode` finds a code, then hands its text to the parent and stops the camera.
+use gloo_timers::callback::Interval;
+use web_sys::{HtmlCanvasElement, HtmlVideoElement, MediaStream};
+use yew::prelude::*;
+
+use crate::model::qr::{decode, encode};
+use crate::platform::camera;
+
+/// How often a camera frame is decoded.
+const FRAME_MS: u32 = 250;
+
+#[derive(Properties, PartialEq)]
+pub struct QrProps {
+    /// Element id of the `<svg>`.
+    pub id: AttrValue,
+    /// The text the code holds.
+    pub text: AttrValue,
+    /// Its text alternative (what the code holds, in words).
+    pub label: AttrValue,
+}
+
+/// The QR code of `text` as inline SVG (no canvas, no image URL: the CSP allows neither).
+#[function_component]
+pub fn QrCode(p: &QrProps) -> Html {
+    let drawn = use_memo(p.text.clone(), |t| {
+        encode(t).map(|m| (m.extent(), m.svg_path()))
+    });
+    let Some((n, d)) = drawn.as_ref() else {
+        return html! {};
+    };
+    let n = n.to_string();
+    html! {
+        <svg id={p.id.clone()} class="qr" viewBox={format!("0 0 {n} {n}")} role="img"
+            aria-label={p.label.clone()} data-modules={n.clone()} shape-rendering="crispEdges">
+            <title>{ p.label.clone() }</title>
+            <rect width={n.clone()} height={n} fill="#fff" />
+            <path d={d.clone()} fill="#000" />
+        </svg>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ScannerProps {
+    /// Id of the "Scan" button; the panel's parts are `{id}-video`, `{id}-close`, `{id}-status`.
+    pub id: AttrValue,
+    /// The button's words.
+    pub label: AttrValue,
+    /// The decoded text of the first code found.
+    pub on_text: Callback<String>,
+    /// The camera closes when this changes (the route, the contact on screen).
+    #[prop_or_default]
+    pub reset: AttrValue,
+}
+
+pub enum ScanMsg {
+    Open,
+    Opened(Result<MediaStream, String>),
+    Frame,
+    Close,
+}
+
+/// The scan button (only where a camera API exists) and, while open, the camera preview.
+pub struct Scanner {
+    available: bool,
+    open: bool,
+    status: Option<String>,
+    stream: Option<MediaStream>,
+    timer: Option<Interval>,
+    canvas: Option<HtmlCanvasElement>,
+    video: NodeRef,
+}
+
+impl Scanner {
+    fn stop(&mut self) {
+        self.timer = None;
+        if let Some(s) = self.stream.take() {
+            camera::stop(&s);
+        }
+        self.open = false;
+    }
+}
+
+impl Component for Scanner {
+    type Message = ScanMsg;
+    type Properties = ScannerProps;
+
+    fn create(_ctx: &Context<Self>) -> Self {
+        Scanner {
+            available: camera::available(),
+            open: false,
+            status: None,
+            stream: None,
+            timer: None,
+            canvas: None,
+            video: NodeRef::default(),
+        }
+    }
+
+    fn changed(&mut self, ctx: &Context<Self>, old: &Self::Properties) -> bool {
+        if ctx.props().reset != old.reset {
+            self.stop();
+            self.status = None;
+        }
+        true
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Self::Message) -> bool {
+        match msg {
+            ScanMsg::Open => {
+                if self.open {
+                    return false;
+                }
+                self.open = true;
+                self.status = Some("Starting the camera…".into());
+                ctx.link()
+                    .send_future(async { ScanMsg::Opened(camera::open().await) });
+            }
+            ScanMsg::Opened(Ok(stream)) => {
+                let video = self.video.cast::<HtmlVideoElement>();
+                match (self.open, video) {
+                    (true, Some(v)) => {
+                        camera::attach(&v, &stream);
+                        self.stream = Some(stream);
+                        self.status = Some("Hold the QR code in front of the camera.".into());
+                        let link = ctx.link().clone();
+                        self.timer = Some(Interval::new(FRAME_MS, move || {
+                            link.send_message(ScanMsg::Frame)
+                        }));
+                    }
+                    // Closed while the browser asked for permission.
+                    _ => camera::stop(&stream),
+                }
+            }
+            ScanMsg::Opened(Err(e)) => {
+                self.stop();
+                self.status = Some(e);
+            }
+            ScanMsg::Frame => {
+                let Some(v) = self.video.cast::<HtmlVideoElement>() else {
+                    return false;
+                };
+                if self.canvas.is_none() {
+                    self.canvas = camera::canvas();
+                }
+                let Some(c) = &self.canvas else { return false };
+                let Some(text) =
+                    camera::frame_luma(&v, c).and_then(|(luma, w, h)| decode(&luma, w, h))
+                else {
+                    return false;
+                };
+                self.stop();
+                self.status = None;
+                ctx.props().on_text.emit(text);
+            }
+            ScanMsg::Close => {
+                self.stop();
+                self.status = None;
+            }
+        }
+        true
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        if !self.available {
+            return html! {};
+        }
+        let p = ctx.props();
+        let id = p.id.to_string();
+        html! {
+            <div class="scanner" data-open={if self.open { "true" } else { "false" }}>
+                if self.open {
+                    <video id={format!("{id}-video")} class="scan-video" ref={self.video.clone()}
+                        autoplay=true aria-label="Camera preview for scanning a QR code"></video>
+                    <button id={format!("{id}-close")} type="button" class="btn btn-small"
+                        onclick={ctx.link().callback(|_| ScanMsg::Close)}>{ "Close camera" }</button>
+                } else {
+                    <button id={id.clone()} type="button" class="btn btn-small"
+                        onclick={ctx.link().callback(|_| ScanMsg::Open)}>{ p.label.clone() }</button>
+                }
+                <p id={format!("{id}-status")} class="muted small" role="status">{ self.status.clone().unwrap_or_default() }</p>
+            </div>
+        }
+    }
+
+    fn destroy(&mut self, _ctx: &Context<Self>) {
+        self.stop();
+    }
+}
