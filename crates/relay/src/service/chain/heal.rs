@@ -161,7 +161,7 @@ impl Chain {
             }
             Err(e) => return Ok(Healed::Refused(e.to_string())),
         };
-        let mut scratch = replay(&self.store, fork_at)?;
+        let (mut scratch, _) = replay(&self.store, fork_at)?;
         let opts = VerifyOptions {
             now,
             max_event_age_s: 0,
@@ -204,6 +204,11 @@ impl Chain {
             .sum::<u64>();
         self.loaded = scratch;
         self.merkle = None;
+        // The store dropped a checkpoint above the fork point with the replaced events.
+        if self.checkpoint_height > fork_at {
+            self.checkpoint_height = 0;
+        }
+        self.maybe_checkpoint(now);
         self.forks.adopted += 1;
         self.forks.relinked += adopted.relinked as u64;
         self.forks.dropped += adopted.dropped.len() as u64;

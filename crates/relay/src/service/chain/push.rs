@@ -378,6 +378,7 @@ impl Chain {
             .iter()
             .map(|r| u64::from(is_private_type(r.event_type)))
             .sum::<u64>();
+        self.maybe_checkpoint(now);
         Ok(())
     }
 }

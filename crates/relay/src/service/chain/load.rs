@@ -1,0 +1,221 @@
+//! Building the chain state from the database: from the stored checkpoint (core's
+//! `ChainState` snapshot) plus a replay of the events above it, or, when there is none or it
+//! cannot be trusted, a replay of every stored event; and writing checkpoints.
+//!
+//! **Checkpoint policy.** A checkpoint is written, in a transaction of its own after the
+//! appends it covers are committed, whenever the chain has grown [`Chain::checkpoint_every`]
+//! events past the last one (default [`DEFAULT_CHECKPOINT_EVERY`]), at start-up when events
+//! had to be replayed, and on a clean shutdown. A crash between an append and the next
+//! checkpoint leaves an older checkpoint: the next start replays the events above it.
+//!
+//! **What a start from a checkpoint checks.** Core checks the snapshot's version, its closing
+//! digest (a domain-separated SHA-256 over its bytes) and its canonical form; the relay reads
+//! the ids of the stored events below the checkpoint's height (ids and types only, no event
+//! JSON) and core checks their count, their digest against the one in the snapshot (any id
+//! changed, missing, added or moved below the height is caught) and that the last one is the
+//! checkpoint's head; the event at the height is parsed and must hash to that head. Not
+//! checked at start: that the JSON of the events *below* the height still hashes to their ids
+//! (a full replay does; a row whose text alone was altered is found when it is next replayed in
+//! full). Any failure is a WARN line and the full replay; a checkpoint is never trusted in part.
+use postern_core::event::ChainEvent;
+use postern_core::json;
+use postern_core::public_view::is_private_type;
+use postern_core::verify::{snapshot_header, ChainState, VerifyOptions};
+
+use super::Chain;
+use crate::store::{CheckpointRow, Store, StoreError};
+
+/// Events appended between two checkpoints, by default.
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 10_000;
+
+/// The verified chain in memory: core's state and what the relay reports about it.
+pub(super) struct Loaded {
+    pub(super) state: ChainState,
+    /// Private ledger events on the chain (`gate_message`, `dm_message`).
+    pub(super) private: u64,
+}
+
+/// How the chain state was built when the relay started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartupReport {
+    /// Height of the checkpoint the state was restored from (`None`: replayed from genesis).
+    pub checkpoint: Option<u64>,
+    /// Events replayed through the chain rules (above the checkpoint, or all of them).
+    pub replayed: u64,
+    /// Why a stored checkpoint was refused, if one was.
+    pub refused: Option<String>,
+}
+
+/// The chain state of every stored event (see [`replay`]).
+pub(super) fn load(store: &Store) -> Result<Loaded, StoreError> {
+    replay(store, u64::MAX).map(|(l, _)| l)
+}
+
+/// The chain state of the first `upto` stored events (all of them at start-up; the events
+/// before a fork point when healing one): from the checkpoint when it lies at or below `upto`
+/// and passes every check (module docs), else from genesis.
+///
+/// Every event's signature was verified before it was stored, so the replay checks the
+/// database **by hashes**: each replayed event's id is recomputed from its content (and
+/// compared with the row's `event_id` column) and every
+/// chain rule (links, sequences, schema, revocations) is applied again, with the event's own
+/// acceptance clock; only the signature checks are not repeated. An event whose stored bytes no
+/// longer hash to its id is `Corrupt`.
+pub(super) fn replay(store: &Store, upto: u64) -> Result<(Loaded, StartupReport), StoreError> {
+    let mut report = StartupReport::default();
+    let base = match store.chain_checkpoint() {
+        Ok(Some(row)) if row.height <= upto => match restore(store, &row) {
+            Ok(base) => {
+                report.checkpoint = Some(row.height);
+                Some(base)
+            }
+            Err(why) => {
+                tracing::warn!(
+                    height = row.height,
+                    reason = %why,
+                    "chain checkpoint refused; replaying the whole chain"
+                );
+                report.refused = Some(why);
+                None
+            }
+        },
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "chain checkpoint unreadable; replaying the whole chain");
+            report.refused = Some(e.to_string());
+            None
+        }
+    };
+    let base = base.unwrap_or(Loaded {
+        state: ChainState::new(),
+        private: 0,
+    });
+    let from = base.state.len() as u64;
+    let loaded = replay_from(store, base, upto)?;
+    report.replayed = loaded.state.len() as u64 - from;
+    Ok((loaded, report))
+}
+
+/// The state of checkpoint `row`, if every check of the module docs passes.
+fn restore(store: &Store, row: &CheckpointRow) -> Result<Loaded, String> {
+    let header = snapshot_header(&row.snapshot).map_err(|e| e.to_string())?;
+    if header.count != row.height || header.head.as_deref() != Some(row.head.as_str()) {
+        return Err("checkpoint row disagrees with its snapshot".into());
+    }
+    let mut ids = Vec::with_capacity(usize::try_from(row.height).unwrap_or(0));
+    let mut private = 0u64;
+    store
+        .chain_ids_for_each(row.height, |id, et| {
+            ids.push(id);
+            private += u64::from(is_private_type(et));
+        })
+        .map_err(|e| e.to_string())?;
+    let state = ChainState::from_snapshot(&row.snapshot, ids).map_err(|e| e.to_string())?;
+    let text = store
+        .chain_event(row.height - 1)
+        .map_err(|e| e.to_string())?
+        .ok_or("no stored event at the checkpoint's height")?;
+    let head = json::parse(text.as_bytes())
+        .ok()
+        .and_then(|v| ChainEvent::from_value(&v).ok())
+        .map(|e| e.computed_event_id());
+    if head.as_deref() != Some(row.head.as_str()) {
+        return Err("the event at the checkpoint's height does not hash to its head".into());
+    }
+    Ok(Loaded { state, private })
+}
+
+/// Replay stored events `base.state.len()..upto` onto `base`.
+fn replay_from(store: &Store, base: Loaded, upto: u64) -> Result<Loaded, StoreError> {
+    let Loaded {
+        mut state,
+        mut private,
+    } = base;
+    let from = state.len() as u64;
+    store.chain_span_for_each(from, upto, |idx, id_column, text, received_at| {
+        let corrupt = |why: String| StoreError::Corrupt(format!("chain event {idx}: {why}"));
+        if idx != state.len() as u64 {
+            return Err(corrupt("gap in stored positions".into()));
+        }
+        let v = json::parse(text.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
+        let evt = ChainEvent::from_value(&v).map_err(|e| corrupt(e.to_string()))?;
+        if evt.computed_event_id() != evt.event_id {
+            return Err(corrupt(
+                "stored content does not hash to its event_id".into(),
+            ));
+        }
+        // The lookup column (positions of ids, checkpoint ids) must say the same.
+        if id_column != evt.event_id {
+            return Err(corrupt(
+                "event_id column differs from the stored event".into(),
+            ));
+        }
+        // Same clock as when it was accepted; history is not subject to freshness.
+        let opts = VerifyOptions {
+            now: received_at,
+            max_event_age_s: 0,
+            batch: false,
+        };
+        let (_, rejection) = state.ingest_prechecked(std::slice::from_ref(&evt), &opts, None);
+        if let Some(r) = rejection {
+            return Err(corrupt(format!("{} ({})", r.reason, r.detail)));
+        }
+        private += u64::from(is_private_type(&evt.event_type));
+        Ok(())
+    })?;
+    Ok(Loaded { state, private })
+}
+
+impl Chain {
+    /// How the chain state was built when this chain was opened.
+    pub fn startup(&self) -> &StartupReport {
+        &self.startup
+    }
+
+    /// Core's snapshot of the chain state in memory (what a checkpoint stores).
+    pub fn state_snapshot(&self) -> Vec<u8> {
+        self.loaded.state.snapshot()
+    }
+
+    /// Write a checkpoint every `n` appended events (at least 1).
+    pub fn set_checkpoint_every(&mut self, n: u64) {
+        self.checkpoint_every = n.max(1);
+    }
+
+    /// Events appended between two checkpoints.
+    pub fn checkpoint_every(&self) -> u64 {
+        self.checkpoint_every
+    }
+
+    /// Height of the last checkpoint written or restored (0: none).
+    pub fn checkpoint_height(&self) -> u64 {
+        self.checkpoint_height
+    }
+
+    /// Write a checkpoint of the current state unless the stored one is already at its height.
+    /// A failure is logged, never fatal (the next start replays more).
+    pub fn write_checkpoint(&mut self, now: u64) {
+        let state = &self.loaded.state;
+        let height = state.len() as u64;
+        if height == 0 || height == self.checkpoint_height {
+            return;
+        }
+        let row = CheckpointRow {
+            height,
+            head: state.head().to_string(),
+            snapshot: state.snapshot(),
+        };
+        match self.store.chain_checkpoint_write(&row, now) {
+            Ok(()) => self.checkpoint_height = height,
+            Err(e) => tracing::warn!(height, error = %e, "writing the chain checkpoint failed"),
+        }
+    }
+
+    /// Write a checkpoint if the chain moved [`Chain::checkpoint_every`] events from the last.
+    pub(super) fn maybe_checkpoint(&mut self, now: u64) {
+        let len = self.loaded.state.len() as u64;
+        if len.abs_diff(self.checkpoint_height) >= self.checkpoint_every {
+            self.write_checkpoint(now);
+        }
+    }
+}
