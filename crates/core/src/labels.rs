@@ -84,3 +84,5 @@ pub const TREE_HEAD_SIG: &[u8] = b"postern/tree-head/v1/sig";
 pub const CHAIN_SNAPSHOT_DIGEST: &[u8] = b"postern/chain-snapshot/v1/digest";
 /// Prefix of the SHA-256 digest over the event ids a chain-state snapshot covers.
 pub const CHAIN_SNAPSHOT_IDS: &[u8] = b"postern/chain-snapshot/v1/ids";
+/// Prefix of the SHA-256 digest over the stored event texts a relay checkpoint covers.
+pub const CHAIN_SNAPSHOT_TEXTS: &[u8] = b"postern/chain-snapshot/v1/texts";

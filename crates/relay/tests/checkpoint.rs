@@ -152,8 +152,14 @@ fn a_checkpoint_of_another_chain_is_refused_and_the_full_replay_is_used() {
     drop(s);
     sql(
         a.path(),
-        "INSERT INTO chain_checkpoint (id, height, head, snapshot, written_at) VALUES (1, ?1, ?2, ?3, 0)",
-        rusqlite::params![ours.height as i64, theirs.head, ours.snapshot],
+        "INSERT INTO chain_checkpoint (id, height, head, snapshot, texts_digest, written_at)
+         VALUES (1, ?1, ?2, ?3, ?4, 0)",
+        rusqlite::params![
+            ours.height as i64,
+            theirs.head,
+            ours.snapshot,
+            ours.texts_digest
+        ],
     );
     let c = open(a.path());
     assert_eq!(c.startup().checkpoint, None);
@@ -186,6 +192,24 @@ fn changed_rows_below_the_checkpoint_refuse_it() {
         "UPDATE infonet_chain SET event_id = ?1 WHERE idx = 3",
         [&ids[3]],
     );
+    // A row's text below the height re-spaced (same canonical form, same id): the texts
+    // digest catches it; the full replay accepts the row and builds the same state.
+    let before = {
+        let c = open(dir.path());
+        assert_eq!(c.startup().checkpoint, Some(20));
+        state(&c)
+    };
+    sql(
+        dir.path(),
+        "UPDATE infonet_chain SET event = replace(event, '\"sequence\":', '\"sequence\": ') WHERE idx = 5",
+        [],
+    );
+    let c = open(dir.path());
+    assert_eq!(c.startup().checkpoint, None);
+    let why = c.startup().refused.clone().unwrap();
+    assert!(why.contains("texts below the checkpoint changed"), "{why}");
+    assert_eq!(state(&c), before);
+    drop(c);
     // Rows below the height deleted (and the chain re-seeded shorter): refused, full replay.
     sql(dir.path(), "DELETE FROM infonet_chain WHERE idx >= 15", []);
     let c = open(dir.path());
@@ -221,6 +245,7 @@ fn a_checkpoint_is_only_written_at_a_stored_height() {
         height: 6,
         head: "f".repeat(64),
         snapshot: c.state_snapshot(),
+        texts_digest: vec![0; 32],
     };
     assert!(store.chain_checkpoint_write(&row, T0).is_err());
     let row = CheckpointRow { height: 7, ..row };

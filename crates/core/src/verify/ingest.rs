@@ -6,7 +6,7 @@ mod link_only;
 mod snapshot;
 
 pub use snapshot::{
-    snapshot_header, IdsDigest, SnapshotError, SnapshotHeader, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
+    snapshot_header, ListDigest, SnapshotError, SnapshotHeader, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
 };
 
 use super::outcome::{

@@ -19,7 +19,7 @@ mod rotation;
 
 pub use ingest::{
     first_crypto_failure, first_crypto_failure_with, signed_messages, snapshot_header, ChainState,
-    IdsDigest, KeyCache, SnapshotError, SnapshotHeader, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
+    KeyCache, ListDigest, SnapshotError, SnapshotHeader, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
 };
 pub use locator::{build_locator, match_locator, LocatorMatch};
 pub use outcome::{

@@ -450,7 +450,7 @@ impl Chain {
             }
             return Err(e);
         }
-        self.loaded.private += u64::from(is_private_type(&evt.event_type));
+        self.loaded.stored(&evt.event_type, &text);
         self.maybe_checkpoint(now);
         Ok(index)
     }

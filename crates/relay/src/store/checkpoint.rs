@@ -1,6 +1,5 @@
-//! Storage of the chain-state checkpoint (`chain_checkpoint`, migration 13) and the cheap
-//! reads a start-up from it needs: the chain's ids and types in order (no event JSON), one
-//! event's text, and the events above the checkpoint.
+//! Storage of the chain-state checkpoint (`chain_checkpoint`, migration 13) and the reads a
+//! start-up from it needs: the rows below it unparsed, one event's text, and the events above.
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::error::{to_i64, to_u64};
@@ -15,6 +14,8 @@ pub struct CheckpointRow {
     pub head: String,
     /// Core's chain-state snapshot.
     pub snapshot: Vec<u8>,
+    /// Digest of the stored texts of events `0..height` (core's `ListDigest::texts`).
+    pub texts_digest: Vec<u8>,
 }
 
 impl Store {
@@ -23,13 +24,14 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT height, head, snapshot FROM chain_checkpoint WHERE id = 1",
+                "SELECT height, head, snapshot, texts_digest FROM chain_checkpoint WHERE id = 1",
                 [],
                 |r| {
                     Ok(CheckpointRow {
                         height: to_u64(r.get(0)?),
                         head: r.get(1)?,
                         snapshot: r.get(2)?,
+                        texts_digest: r.get(3)?,
                     })
                 },
             )
@@ -64,9 +66,16 @@ impl Store {
             )));
         }
         tx.execute(
-            "INSERT OR REPLACE INTO chain_checkpoint (id, height, head, snapshot, written_at)
-             VALUES (1, ?1, ?2, ?3, ?4)",
-            params![to_i64(row.height), row.head, row.snapshot, to_i64(now)],
+            "INSERT OR REPLACE INTO chain_checkpoint
+                 (id, height, head, snapshot, texts_digest, written_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+            params![
+                to_i64(row.height),
+                row.head,
+                row.snapshot,
+                row.texts_digest,
+                to_i64(now)
+            ],
         )?;
         tx.commit()?;
         Ok(())
@@ -78,15 +87,16 @@ impl Store {
         Ok(())
     }
 
-    /// Ids of events `0..limit` in order, visited with each event's type (the event JSON is
-    /// not read). A gap in the stored positions is `Corrupt`.
-    pub fn chain_ids_for_each(
+    /// Events `0..limit` in order, visited as `(event_id column, event_type column, json)`
+    /// without parsing anything. A gap in the stored positions is `Corrupt`.
+    pub fn chain_rows_for_each(
         &self,
         limit: u64,
-        mut f: impl FnMut(String, &str),
+        mut f: impl FnMut(String, &str, &str),
     ) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT idx, event_id, event_type FROM infonet_chain WHERE idx < ?1 ORDER BY idx ASC",
+            "SELECT idx, event_id, event_type, event FROM infonet_chain
+             WHERE idx < ?1 ORDER BY idx ASC",
         )?;
         let mut rows = stmt.query(params![to_i64(limit)])?;
         let mut next = 0u64;
@@ -96,8 +106,12 @@ impl Store {
                     "chain event {next}: gap in stored positions"
                 )));
             }
-            let et: String = row.get(2)?;
-            f(row.get(1)?, &et);
+            let text = |i: usize| -> Result<&str, StoreError> {
+                row.get_ref(i)?
+                    .as_str()
+                    .map_err(|e| StoreError::Corrupt(format!("chain event {next}: {e}")))
+            };
+            f(row.get(1)?, text(2)?, text(3)?);
             next += 1;
         }
         Ok(())

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use super::{ChainState, DmSpoolEntry, Revocation};
 use crate::json::BigInt;
-use crate::labels::{CHAIN_SNAPSHOT_DIGEST, CHAIN_SNAPSHOT_IDS};
+use crate::labels::{CHAIN_SNAPSHOT_DIGEST, CHAIN_SNAPSHOT_IDS, CHAIN_SNAPSHOT_TEXTS};
 
 /// First bytes of every chain-state snapshot.
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"PSTNCHST";
@@ -65,27 +65,34 @@ pub struct SnapshotHeader {
     pub head: Option<String>,
 }
 
-/// Streaming digest of a chain's event ids, in order (`ids_digest` of the layout).
+/// Streaming SHA-256 of a list of texts (`u32` length ‖ bytes each) under a domain label:
+/// [`ListDigest::ids`] is the snapshot's `ids_digest`; [`ListDigest::texts`] the digest a relay
+/// keeps of its stored event texts.
 #[derive(Debug, Clone)]
-pub struct IdsDigest(Sha256);
+pub struct ListDigest(Sha256);
 
-impl Default for IdsDigest {
-    fn default() -> Self {
+impl ListDigest {
+    /// Digest of event ids (`CHAIN_SNAPSHOT_IDS`).
+    pub fn ids() -> Self {
+        Self::labelled(CHAIN_SNAPSHOT_IDS)
+    }
+    /// Digest of stored event texts (`CHAIN_SNAPSHOT_TEXTS`).
+    pub fn texts() -> Self {
+        Self::labelled(CHAIN_SNAPSHOT_TEXTS)
+    }
+    fn labelled(label: &[u8]) -> Self {
         let mut h = Sha256::new();
-        h.update(CHAIN_SNAPSHOT_IDS);
-        IdsDigest(h)
+        h.update(label);
+        ListDigest(h)
     }
-}
-
-impl IdsDigest {
-    /// Add the next id.
-    pub fn push(&mut self, id: &str) {
-        self.0.update(len32(id.len()).to_be_bytes());
-        self.0.update(id.as_bytes());
+    /// Add the next item.
+    pub fn push(&mut self, item: &str) {
+        self.0.update(len32(item.len()).to_be_bytes());
+        self.0.update(item.as_bytes());
     }
-    /// The digest of the ids pushed so far.
-    pub fn finish(self) -> [u8; 32] {
-        self.0.finalize().into()
+    /// The digest of the items pushed so far.
+    pub fn finish(&self) -> [u8; 32] {
+        self.0.clone().finalize().into()
     }
 }
 
@@ -94,7 +101,7 @@ fn len32(n: usize) -> u32 {
 }
 
 fn ids_digest(ids: &[String]) -> [u8; 32] {
-    let mut d = IdsDigest::default();
+    let mut d = ListDigest::ids();
     for id in ids {
         d.push(id);
     }

@@ -10,7 +10,6 @@ use postern_core::canonical::GENESIS_HASH;
 use postern_core::event::ChainEvent;
 use postern_core::fork::{self, ForkError, Resolution};
 use postern_core::json;
-use postern_core::public_view::is_private_type;
 use postern_core::verify::{EventRejection, VerifyOptions};
 
 use super::{replay, Chain, ForkStats};
@@ -197,11 +196,9 @@ impl Chain {
             .collect();
         self.store
             .chain_replace_suffix(fork_at, &rows, theirs.len(), GENESIS_HASH, now)?;
-        scratch.private += adopted
-            .events
-            .iter()
-            .map(|e| u64::from(is_private_type(&e.event_type)))
-            .sum::<u64>();
+        for r in &rows {
+            scratch.stored(r.event_type, r.json);
+        }
         self.loaded = scratch;
         self.merkle = None;
         // The store dropped a checkpoint above the fork point with the replaced events.

@@ -9,18 +9,20 @@
 //! checkpoint leaves an older checkpoint: the next start replays the events above it.
 //!
 //! **What a start from a checkpoint checks.** Core checks the snapshot's version, its closing
-//! digest (a domain-separated SHA-256 over its bytes) and its canonical form; the relay reads
-//! the ids of the stored events below the checkpoint's height (ids and types only, no event
-//! JSON) and core checks their count, their digest against the one in the snapshot (any id
+//! digest (a domain-separated SHA-256 over its bytes) and its canonical form. The relay reads
+//! every stored row below the checkpoint's height **unparsed** (id column, type column, event
+//! text): core checks the ids' count, their digest against the one in the snapshot (any id
 //! changed, missing, added or moved below the height is caught) and that the last one is the
-//! checkpoint's head; the event at the height is parsed and must hash to that head. Not
-//! checked at start: that the JSON of the events *below* the height still hashes to their ids
-//! (a full replay does; a row whose text alone was altered is found when it is next replayed in
-//! full). Any failure is a WARN line and the full replay; a checkpoint is never trusted in part.
+//! checkpoint's head; the relay checks the digest of the event texts against the one the
+//! checkpoint recorded (kept as each verified event was stored: any byte of any stored event
+//! below the height changed is caught), and parses the event at the height, which must hash to
+//! the head. What is not repeated is the parsing and rule checks of the events below the
+//! height: they passed them when they were stored, and their bytes are those. Any failure is
+//! a WARN line and the full replay; a checkpoint is never trusted in part.
 use postern_core::event::ChainEvent;
 use postern_core::json;
 use postern_core::public_view::is_private_type;
-use postern_core::verify::{snapshot_header, ChainState, VerifyOptions};
+use postern_core::verify::{snapshot_header, ChainState, ListDigest, VerifyOptions};
 
 use super::Chain;
 use crate::store::{CheckpointRow, Store, StoreError};
@@ -33,6 +35,16 @@ pub(super) struct Loaded {
     pub(super) state: ChainState,
     /// Private ledger events on the chain (`gate_message`, `dm_message`).
     pub(super) private: u64,
+    /// Digest of the stored texts of every event in `state`, in order.
+    pub(super) texts: ListDigest,
+}
+
+impl Loaded {
+    /// Account for `text`, the stored text of the event `state` has just ingested.
+    pub(super) fn stored(&mut self, event_type: &str, text: &str) {
+        self.private += u64::from(is_private_type(event_type));
+        self.texts.push(text);
+    }
 }
 
 /// How the chain state was built when the relay started.
@@ -89,6 +101,7 @@ pub(super) fn replay(store: &Store, upto: u64) -> Result<(Loaded, StartupReport)
     let base = base.unwrap_or(Loaded {
         state: ChainState::new(),
         private: 0,
+        texts: ListDigest::texts(),
     });
     let from = base.state.len() as u64;
     let loaded = replay_from(store, base, upto)?;
@@ -104,13 +117,18 @@ fn restore(store: &Store, row: &CheckpointRow) -> Result<Loaded, String> {
     }
     let mut ids = Vec::with_capacity(usize::try_from(row.height).unwrap_or(0));
     let mut private = 0u64;
+    let mut texts = ListDigest::texts();
     store
-        .chain_ids_for_each(row.height, |id, et| {
+        .chain_rows_for_each(row.height, |id, et, text| {
             ids.push(id);
             private += u64::from(is_private_type(et));
+            texts.push(text);
         })
         .map_err(|e| e.to_string())?;
     let state = ChainState::from_snapshot(&row.snapshot, ids).map_err(|e| e.to_string())?;
+    if texts.finish().as_slice() != row.texts_digest.as_slice() {
+        return Err("stored event texts below the checkpoint changed".into());
+    }
     let text = store
         .chain_event(row.height - 1)
         .map_err(|e| e.to_string())?
@@ -122,19 +140,20 @@ fn restore(store: &Store, row: &CheckpointRow) -> Result<Loaded, String> {
     if head.as_deref() != Some(row.head.as_str()) {
         return Err("the event at the checkpoint's height does not hash to its head".into());
     }
-    Ok(Loaded { state, private })
+    Ok(Loaded {
+        state,
+        private,
+        texts,
+    })
 }
 
 /// Replay stored events `base.state.len()..upto` onto `base`.
 fn replay_from(store: &Store, base: Loaded, upto: u64) -> Result<Loaded, StoreError> {
-    let Loaded {
-        mut state,
-        mut private,
-    } = base;
-    let from = state.len() as u64;
+    let mut loaded = base;
+    let from = loaded.state.len() as u64;
     store.chain_span_for_each(from, upto, |idx, id_column, text, received_at| {
         let corrupt = |why: String| StoreError::Corrupt(format!("chain event {idx}: {why}"));
-        if idx != state.len() as u64 {
+        if idx != loaded.state.len() as u64 {
             return Err(corrupt("gap in stored positions".into()));
         }
         let v = json::parse(text.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
@@ -156,14 +175,17 @@ fn replay_from(store: &Store, base: Loaded, upto: u64) -> Result<Loaded, StoreEr
             max_event_age_s: 0,
             batch: false,
         };
-        let (_, rejection) = state.ingest_prechecked(std::slice::from_ref(&evt), &opts, None);
+        let (_, rejection) =
+            loaded
+                .state
+                .ingest_prechecked(std::slice::from_ref(&evt), &opts, None);
         if let Some(r) = rejection {
             return Err(corrupt(format!("{} ({})", r.reason, r.detail)));
         }
-        private += u64::from(is_private_type(&evt.event_type));
+        loaded.stored(&evt.event_type, text);
         Ok(())
     })?;
-    Ok(Loaded { state, private })
+    Ok(loaded)
 }
 
 impl Chain {
@@ -204,6 +226,7 @@ impl Chain {
             height,
             head: state.head().to_string(),
             snapshot: state.snapshot(),
+            texts_digest: self.loaded.texts.finish().to_vec(),
         };
         match self.store.chain_checkpoint_write(&row, now) {
             Ok(()) => self.checkpoint_height = height,
