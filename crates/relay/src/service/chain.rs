@@ -34,6 +34,7 @@ use postern_core::Statement;
 
 use crate::store::{NewChainEvent, Store, StoreError};
 
+mod checkpoint;
 mod heal;
 mod load;
 mod push;
