@@ -122,8 +122,9 @@ fn restore(store: &Store, row: &CheckpointRow) -> Result<Loaded, String> {
     if texts.finish().as_slice() != row.texts_digest.as_slice() {
         return Err("stored event texts below the checkpoint changed".into());
     }
+    let last = row.height.checked_sub(1).ok_or("checkpoint at height 0")?;
     let text = store
-        .chain_event(row.height - 1)
+        .chain_event(last)
         .map_err(|e| e.to_string())?
         .ok_or("no stored event at the checkpoint's height")?;
     let head = json::parse(text.as_bytes())
