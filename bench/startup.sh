@@ -4,7 +4,8 @@
 # starts each given binary on it RUNS times and reports the time from spawn to the first 200
 # of /api/health, the peak resident memory (VmHWM) then, the resident memory after IDLE
 # seconds of idling (VmRSS), and, for binaries with a chain-state checkpoint, what the start
-# used (checkpoint height, events replayed; from /metrics). Each run ends with SIGTERM.
+# used (checkpoint height, events replayed; from /metrics, served with --public-status) and
+# the CPU time it took. Each run ends with SIGTERM.
 #
 # The first run of a checkpointing BIN on a database without a checkpoint replays every event
 # and writes one; later runs start from it. DROP_CHECKPOINT=1 deletes it before every run of
@@ -15,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100000}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-3}  # BASE_RUNS: runs of BASE_BIN (default RUNS)
 IDLE=${IDLE:-5}
 BIN=${BIN:-target/release/postern}
 if [ -z "${SKIP_BUILD:-}" ]; then
@@ -49,10 +50,12 @@ if c.execute("SELECT 1 FROM sqlite_master WHERE name = 'chain_checkpoint'").fetc
 EOF
 }
 for bin in ${BASE_BIN:+"$BASE_BIN"} "$BIN"; do
-  for _ in $(seq "$RUNS"); do
+  runs=$RUNS
+  if [ "$bin" = "${BASE_BIN:-}" ]; then runs=${BASE_RUNS:-$RUNS}; fi
+  for _ in $(seq "$runs"); do
     if [ -n "${DROP_CHECKPOINT:-}" ] && [ "$bin" = "$BIN" ]; then drop_checkpoint; fi
     t0=$(date +%s.%N)
-    POSTERN_LOG=warn "$bin" serve --listen "127.0.0.1:$port" --data "$work/data" --web "$work/web" \
+    POSTERN_LOG=warn "$bin" serve --listen "127.0.0.1:$port" --data "$work/data" --web "$work/web" --public-status \
       >"$work/out" 2>"$work/log" &
     pid=$!
     until curl -sf "http://127.0.0.1:$port/api/health" >/dev/null 2>&1; do
@@ -61,13 +64,16 @@ for bin in ${BASE_BIN:+"$BASE_BIN"} "$BIN"; do
     done
     t1=$(date +%s.%N)
     hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+    # CPU time used by then (user + system, clock ticks): less sensitive to load than wall time.
+    cpu=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     from=$(metric postern_chain_startup_checkpoint_height || true)
     replayed=$(metric postern_chain_startup_replayed_events || true)
     sleep "$IDLE"
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
     kill "$pid"; wait "$pid" 2>/dev/null || true
-    printf '%s  %d events: start to /api/health %.2f s, peak RSS %d MB, idle RSS %d MB, checkpoint %s replayed %s   load %s\n' \
-      "$bin" "$N" "$(echo "$t1 - $t0" | bc -l)" "$((hwm / 1024))" "$((rss / 1024))" \
+    printf '%s  %d events: start to /api/health %.2f s (CPU %.2f s), peak RSS %d MB, idle RSS %d MB, checkpoint %s replayed %s   load %s\n' \
+      "$bin" "$N" "$(echo "$t1 - $t0" | bc -l)" "$(echo "$cpu / $(getconf CLK_TCK)" | bc -l)" \
+      "$((hwm / 1024))" "$((rss / 1024))" \
       "${from:--}" "${replayed:--}" "$(load)"
     grep -i warn "$work/log" | head -2 || true
   done
