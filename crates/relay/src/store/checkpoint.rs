@@ -1,4 +1,4 @@
-//! Storage of the chain-state checkpoint (`chain_checkpoint`, migration 13) and the reads a
+//! Storage of the chain-state checkpoint (`chain_checkpoint`, migration 14) and the reads a
 //! start-up from it needs: the rows below it unparsed, one event's text, and the events above.
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
