@@ -77,3 +77,12 @@ pub const ED25519_BATCH_SEED: &[u8] = b"postern/ed25519-strict-batch/v1/seed";
 
 /// Prefix of the bytes a relay signs in a tree head (`postern-sth/1`).
 pub const TREE_HEAD_SIG: &[u8] = b"postern/tree-head/v1/sig";
+
+// ---- Relay chain-state checkpoints (see `verify::ChainState::snapshot`) ----
+
+/// Prefix of the SHA-256 digest that closes a chain-state snapshot (over every byte before it).
+pub const CHAIN_SNAPSHOT_DIGEST: &[u8] = b"postern/chain-snapshot/v1/digest";
+/// Prefix of the SHA-256 digest over the event ids a chain-state snapshot covers.
+pub const CHAIN_SNAPSHOT_IDS: &[u8] = b"postern/chain-snapshot/v1/ids";
+/// Prefix of the SHA-256 digest over the stored event texts a relay checkpoint covers.
+pub const CHAIN_SNAPSHOT_TEXTS: &[u8] = b"postern/chain-snapshot/v1/texts";

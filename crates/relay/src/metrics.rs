@@ -59,6 +59,12 @@ pub struct Gauges {
     pub events_dropped: u64,
     /// Per peer, sorted by peer.
     pub peers: Vec<PeerGauges>,
+    /// Start-up: height of the checkpoint the chain state was restored from (0: full replay),
+    /// and the events replayed through the chain rules.
+    pub startup_checkpoint: u64,
+    pub startup_replayed: u64,
+    /// Height of the last chain-state checkpoint written or restored (0: none).
+    pub checkpoint_height: u64,
 }
 
 fn bump<K: Ord>(m: &Mutex<BTreeMap<K, u64>>, k: K) {
@@ -257,6 +263,13 @@ impl Metrics {
             "postern_infonet_legacy_private_events {}",
             g.legacy_private_events
         );
+        for (name, help, v) in [
+            ("postern_chain_startup_checkpoint_height", "Height of the chain-state checkpoint the relay started from (0: every event replayed).", g.startup_checkpoint),
+            ("postern_chain_startup_replayed_events", "Chain events replayed at start-up (above the checkpoint, or all).", g.startup_replayed),
+            ("postern_chain_checkpoint_height", "Height of the last chain-state checkpoint written or restored.", g.checkpoint_height),
+        ] {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
         o.push_str("# HELP postern_dm_spool_messages Messages held in the DM spool.\n");
         o.push_str("# TYPE postern_dm_spool_messages gauge\n");
         let _ = writeln!(o, "postern_dm_spool_messages {}", g.dm_messages);

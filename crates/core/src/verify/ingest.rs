@@ -3,6 +3,11 @@
 use std::collections::HashMap;
 
 mod link_only;
+mod snapshot;
+
+pub use snapshot::{
+    snapshot_header, ListDigest, SnapshotError, SnapshotHeader, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
+};
 
 use super::outcome::{
     EventRejection, FailReason, VerifyOptions, BATCH_SIZE, DM_SPOOL_LIMIT, DM_SPOOL_SENDER_LIMIT,

@@ -18,7 +18,8 @@ mod outcome;
 mod rotation;
 
 pub use ingest::{
-    first_crypto_failure, first_crypto_failure_with, signed_messages, ChainState, KeyCache,
+    first_crypto_failure, first_crypto_failure_with, signed_messages, snapshot_header, ChainState,
+    KeyCache, ListDigest, SnapshotError, SnapshotHeader, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
 };
 pub use locator::{build_locator, match_locator, LocatorMatch};
 pub use outcome::{

@@ -105,6 +105,12 @@ pub struct ServeArgs {
     /// PEM file of the CA(s) to trust for https peers (a private CA) instead of the Web PKI roots.
     #[arg(long, env = "POSTERN_PEER_CA")]
     pub peer_ca: Option<PathBuf>,
+    /// Chain events appended between two checkpoints of the verified chain state (start-up
+    /// replays only the events above the last one; also written at start and on shutdown).
+    #[arg(long, env = "POSTERN_CHECKPOINT_EVERY",
+          default_value_t = crate::service::chain::DEFAULT_CHECKPOINT_EVERY,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: u64,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {
@@ -168,10 +174,16 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         Some(p) => Some(crate::service::heads::load_or_create_key_file(p)?),
         None => None,
     };
+    let checkpoint_every = args.checkpoint_every;
     let (store, mut chain) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&data)?;
-        // The chain gets a connection of its own and re-verifies both lanes on load.
-        let chain = Chain::open(Store::open(&data)?)?;
+        // The chain gets a connection of its own and re-verifies the chain on load (from its
+        // checkpoint when one passes its checks); what had to be replayed is checkpointed.
+        let mut chain = Chain::open(Store::open(&data)?)?;
+        chain.set_checkpoint_every(checkpoint_every);
+        if chain.startup().replayed > 0 {
+            chain.write_checkpoint(crate::clock::system_now());
+        }
         Ok::<_, crate::store::StoreError>((store, chain))
     })
     .await
@@ -195,6 +207,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     );
     let peers: Vec<PeerSpec> = args.peers.iter().chain(&args.sb_peers).cloned().collect();
     let services = Services::new(store, chain, limits, crate::clock::system_now);
+    let on_exit = services.clone();
     let metrics = Arc::new(Metrics::default());
     tokio::spawn(crate::service::heads::run_signer(
         services.clone(),
@@ -272,6 +285,14 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => tracing::warn!("connections still open after {} s; exiting anyway", SHUTDOWN_GRACE.as_secs()),
     }
+    // A checkpoint at the final height, so the next start replays nothing.
+    let _ = tokio::task::spawn_blocking(move || {
+        on_exit
+            .chain()
+            .lock()
+            .write_checkpoint(crate::clock::system_now())
+    })
+    .await;
     tracing::info!("relay stopped");
     Ok(())
 }

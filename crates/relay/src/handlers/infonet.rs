@@ -431,6 +431,9 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
                 public_events: total.saturating_sub(private),
                 private_events: private,
                 legacy_private_events: c.store().legacy_private_count()?,
+                startup_checkpoint: c.startup().checkpoint.unwrap_or(0),
+                startup_replayed: c.startup().replayed,
+                checkpoint_height: c.checkpoint_height(),
                 dm_nodes,
                 dm_messages,
             })

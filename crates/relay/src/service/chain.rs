@@ -11,9 +11,11 @@
 //! is stored as the canonical form, one without any is refused `non_canonical_event`).
 //! Readers get the chain in full ([`View::Full`], authenticated peer relays) or as core's public
 //! view ([`View::Public`]: private events as link-only redaction stubs,
-//! `postern_core::public_view`). On startup the chain is replayed through `ChainState::ingest`
-//! (at the clock it was appended with, no freshness window), so a database that no longer
-//! verifies refuses to load instead of being served.
+//! `postern_core::public_view`). On startup the state is restored from the stored checkpoint
+//! and the events above it are replayed through `ChainState::ingest` (at the clock they were
+//! appended with, no freshness window); without a checkpoint that passes its checks, every
+//! event is (see `load`), so a database that no longer verifies refuses to load instead of
+//! being served.
 use std::collections::BTreeMap;
 
 use postern_core::api::infonet::{codes as icodes, AppendRequest};
@@ -25,16 +27,20 @@ use postern_core::merkle;
 use postern_core::public_view::{is_private_type, redact_text};
 use postern_core::schema::SchemaError;
 use postern_core::verify::{
-    build_locator, match_locator, verify_key_rotation_claim, ChainState, EventRejection,
-    FailReason, LocatorMatch, VerifyOptions, DEFAULT_MAX_EVENT_AGE_S,
+    build_locator, match_locator, verify_key_rotation_claim, EventRejection, FailReason,
+    LocatorMatch, VerifyOptions, DEFAULT_MAX_EVENT_AGE_S,
 };
 use postern_core::Statement;
 
 use crate::store::{NewChainEvent, Store, StoreError};
 
+mod checkpoint;
 mod heal;
+mod load;
 mod push;
 pub use heal::Healed;
+use load::{load, replay, Loaded};
+pub use load::{StartupReport, DEFAULT_CHECKPOINT_EVERY};
 pub use push::{prepare, Prepared};
 
 /// How many of a node's newest events are compared when an append looks like a retry.
@@ -160,56 +166,6 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
-/// The verified chain in memory: core's state and what the relay reports about it.
-struct Loaded {
-    state: ChainState,
-    /// Private ledger events on the chain (`gate_message`, `dm_message`).
-    private: u64,
-}
-
-/// Rebuild the chain state from the database at start-up: [`replay`] of every stored event.
-fn load(store: &Store) -> Result<Loaded, StoreError> {
-    replay(store, u64::MAX)
-}
-
-/// The chain state of the first `upto` stored events (all of them at start-up; the events
-/// before a fork point when healing one). Every event's signature was verified before it was
-/// stored, so the replay checks the database **by hashes** instead: each event's id is
-/// recomputed from its content and every chain rule (links, sequences, schema, revocations) is
-/// applied again, with the event's own acceptance clock; only the signature checks are not
-/// repeated (they were most of the start-up time: issue 16). An event whose stored bytes no
-/// longer hash to its id is `Corrupt`.
-fn replay(store: &Store, upto: u64) -> Result<Loaded, StoreError> {
-    let mut state = ChainState::new();
-    let mut private = 0u64;
-    store.chain_prefix_for_each(upto, |idx, text, received_at| {
-        let corrupt = |why: String| StoreError::Corrupt(format!("chain event {idx}: {why}"));
-        if idx != state.len() as u64 {
-            return Err(corrupt("gap in stored positions".into()));
-        }
-        let v = json::parse(text.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
-        let evt = ChainEvent::from_value(&v).map_err(|e| corrupt(e.to_string()))?;
-        if evt.computed_event_id() != evt.event_id {
-            return Err(corrupt(
-                "stored content does not hash to its event_id".into(),
-            ));
-        }
-        // Same clock as when it was accepted; history is not subject to freshness.
-        let opts = VerifyOptions {
-            now: received_at,
-            max_event_age_s: 0,
-            batch: false,
-        };
-        let (_, rejection) = state.ingest_prechecked(std::slice::from_ref(&evt), &opts, None);
-        if let Some(r) = rejection {
-            return Err(corrupt(format!("{} ({})", r.reason, r.detail)));
-        }
-        private += u64::from(is_private_type(&evt.event_type));
-        Ok(())
-    })?;
-    Ok(Loaded { state, private })
-}
-
 /// Forks this relay met since it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ForkStats {
@@ -237,6 +193,12 @@ pub struct Chain {
     peer_forks: BTreeMap<String, ForkStats>,
     /// Tree-head key seed from `--tree-head-key-file`, used instead of the one in the store.
     pub(super) tree_head_seed: Option<zeroize::Zeroizing<[u8; 32]>>,
+    /// How the state was built at open (`load`).
+    startup: StartupReport,
+    /// Events appended between two checkpoints (`load`).
+    checkpoint_every: u64,
+    /// Height of the last checkpoint written or restored (0: none).
+    checkpoint_height: u64,
 }
 
 /// Where a `GET sync` page starts.
@@ -246,9 +208,16 @@ pub enum After {
 }
 
 impl Chain {
-    /// Load and re-verify the chain from `store`.
+    /// Load and re-verify the chain from `store`: from its checkpoint and the events above it,
+    /// or every event (see `load`; [`Chain::startup`] says which).
     pub fn open(store: Store) -> Result<Chain, StoreError> {
-        let loaded = load(&store)?;
+        let (loaded, startup) = replay(&store, u64::MAX)?;
+        tracing::info!(
+            events = loaded.state.len(),
+            checkpoint = startup.checkpoint.unwrap_or(0),
+            replayed = startup.replayed,
+            "chain state loaded"
+        );
         Ok(Chain {
             store,
             loaded,
@@ -256,6 +225,9 @@ impl Chain {
             forks: ForkStats::default(),
             peer_forks: BTreeMap::new(),
             tree_head_seed: None,
+            checkpoint_height: startup.checkpoint.unwrap_or(0),
+            startup,
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
         })
     }
 
@@ -479,7 +451,8 @@ impl Chain {
             }
             return Err(e);
         }
-        self.loaded.private += u64::from(is_private_type(&evt.event_type));
+        self.loaded.stored(&evt.event_type, &text);
+        self.maybe_checkpoint(now);
         Ok(index)
     }
 

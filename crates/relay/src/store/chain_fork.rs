@@ -1,33 +1,14 @@
-//! Storage side of healing a fork of the one chain: reading the chain prefix up to a fork point
-//! (with each event's received time) and replacing the suffix after it by the adopted branch in
-//! one transaction, queueing the re-linked events for the peers.
+//! Storage side of healing a fork of the one chain: replacing the suffix after a fork point by
+//! the adopted branch in one transaction (dropping a checkpoint above the fork point), queueing
+//! the re-linked events for the peers.
 use rusqlite::{params, TransactionBehavior};
 
 use super::chain::{insert_linked, NewChainEvent};
-use super::error::{to_i64, to_u64};
+use super::error::to_i64;
 use super::outbox::Job;
 use super::{Store, StoreError};
 
 impl Store {
-    /// Visit chain events `0..limit` in order: `(idx, json, received_at)`.
-    pub fn chain_prefix_for_each(
-        &self,
-        limit: u64,
-        mut f: impl FnMut(u64, &str, u64) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT idx, event, received_at FROM infonet_chain WHERE idx < ?1 ORDER BY idx ASC",
-        )?;
-        let mut rows = stmt.query(params![to_i64(limit)])?;
-        while let Some(row) = rows.next()? {
-            let idx: i64 = row.get(0)?;
-            let json: String = row.get(1)?;
-            let received_at: i64 = row.get(2)?;
-            f(to_u64(idx), &json, to_u64(received_at))?;
-        }
-        Ok(())
-    }
-
     /// Replace every chain event from index `fork_at` on by `evts` (which must start at
     /// `fork_at` and extend the event before it), in one transaction; `evts[replicate_from..]`
     /// are queued for every outbound peer. Nothing changes if any check fails.
@@ -53,6 +34,11 @@ impl Store {
         };
         tx.execute(
             "DELETE FROM infonet_chain WHERE idx >= ?1",
+            params![to_i64(fork_at)],
+        )?;
+        // A checkpoint above the fork point covers events replaced here.
+        tx.execute(
+            "DELETE FROM chain_checkpoint WHERE height > ?1",
             params![to_i64(fork_at)],
         )?;
         let mut head = before;

@@ -314,6 +314,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "UPDATE dm_feed SET body = '' WHERE kind = 'envelope' AND EXISTS (
         SELECT 1 FROM messages m
         WHERE m.recipient_id = dm_feed.recipient_id AND m.msg_id = dm_feed.msg_id);",
+    // 14: chain-state checkpoint (issue 16, `store::checkpoint`). At most one row: core's
+    // snapshot of the verified chain state after the first `height` events (`snapshot`, which
+    // carries its own version, ids digest and closing digest), the id of event `height - 1`
+    // (`head`) and the digest of the stored texts of events `0..height` (`texts_digest`,
+    // core's `ListDigest::texts`). Written every N appends and on shutdown, in a transaction of its
+    // own that checks `head` is still stored at that height; dropped in the transaction that
+    // replaces chain events below it (a fork heal). A start-up that cannot use it replays
+    // the whole chain, as before.
+    "CREATE TABLE chain_checkpoint (
+        id           INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+        height       INTEGER NOT NULL CHECK (height > 0),
+        head         TEXT NOT NULL,
+        snapshot     BLOB NOT NULL,
+        texts_digest BLOB NOT NULL,
+        written_at   INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// Apply the migrations `conn` has not seen yet, each in its own exclusive transaction. A

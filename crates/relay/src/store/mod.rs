@@ -3,7 +3,7 @@
 //! The interface a second backend would implement is the `pub` methods of [`Store`], grouped
 //! per concern: [`nonce`] (single-use request nonces), [`dm`] (keys, spool, tombstones, DM
 //! feed), [`gate`] (epoch chains, messages, parking, gate feed), [`chain`] (the one Infonet
-//! chain), [`heads`] (signed tree heads, peer pins, evidence), [`outbox`] (durable replication jobs) and [`cursors`] (per-peer pull state). Every
+//! chain) and [`checkpoint`] (its start-up checkpoint), [`heads`] (signed tree heads, peer pins, evidence), [`outbox`] (durable replication jobs) and [`cursors`] (per-peer pull state). Every
 //! input and output is plain data; the store depends on no HTTP, replication or async runtime
 //! code (replication jobs are queued as [`Job`] values, workers are woken through hooks).
 //!
@@ -13,6 +13,7 @@
 //! (seconds since the Unix epoch) from the caller; the store never reads the clock itself.
 pub mod chain;
 mod chain_fork;
+pub mod checkpoint;
 pub mod cursors;
 mod db;
 pub mod dm;
@@ -28,6 +29,7 @@ mod tests;
 mod wake;
 
 pub use chain::NewChainEvent;
+pub use checkpoint::CheckpointRow;
 pub use cursors::{IncompleteView, PeerSync};
 pub use db::{Store, DB_FILE};
 pub use dm::{Deposit, DepositRequest, FeedRow};

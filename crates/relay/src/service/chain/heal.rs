@@ -10,7 +10,6 @@ use postern_core::canonical::GENESIS_HASH;
 use postern_core::event::ChainEvent;
 use postern_core::fork::{self, ForkError, Resolution};
 use postern_core::json;
-use postern_core::public_view::is_private_type;
 use postern_core::verify::{EventRejection, VerifyOptions};
 
 use super::{replay, Chain, ForkStats};
@@ -161,7 +160,7 @@ impl Chain {
             }
             Err(e) => return Ok(Healed::Refused(e.to_string())),
         };
-        let mut scratch = replay(&self.store, fork_at)?;
+        let (mut scratch, _) = replay(&self.store, fork_at)?;
         let opts = VerifyOptions {
             now,
             max_event_age_s: 0,
@@ -197,13 +196,16 @@ impl Chain {
             .collect();
         self.store
             .chain_replace_suffix(fork_at, &rows, theirs.len(), GENESIS_HASH, now)?;
-        scratch.private += adopted
-            .events
-            .iter()
-            .map(|e| u64::from(is_private_type(&e.event_type)))
-            .sum::<u64>();
+        for r in &rows {
+            scratch.stored(r.event_type, r.json);
+        }
         self.loaded = scratch;
         self.merkle = None;
+        // The store dropped a checkpoint above the fork point with the replaced events.
+        if self.checkpoint_height > fork_at {
+            self.checkpoint_height = 0;
+        }
+        self.maybe_checkpoint(now);
         self.forks.adopted += 1;
         self.forks.relinked += adopted.relinked as u64;
         self.forks.dropped += adopted.dropped.len() as u64;

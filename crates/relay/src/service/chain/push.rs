@@ -11,7 +11,6 @@ use postern_core::api::peer::codes as pcodes;
 use postern_core::canonical::GENESIS_HASH;
 use postern_core::event::ChainEvent;
 use postern_core::json::Value;
-use postern_core::public_view::is_private_type;
 use postern_core::verify::{
     first_crypto_failure_with, verify_key_rotation_claim, FailReason, KeyCache, VerifyOptions,
 };
@@ -374,10 +373,10 @@ impl Chain {
             }
             return Err(e);
         }
-        self.loaded.private += rows
-            .iter()
-            .map(|r| u64::from(is_private_type(r.event_type)))
-            .sum::<u64>();
+        for r in &rows {
+            self.loaded.stored(r.event_type, r.json);
+        }
+        self.maybe_checkpoint(now);
         Ok(())
     }
 }
