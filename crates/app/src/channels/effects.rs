@@ -6,7 +6,8 @@ use std::rc::Rc;
 use postern_core::channels::{MESSAGE_TYPE, REPORT_TYPE, VOTE_TYPE};
 use postern_core::ChainEvent;
 
-use crate::model::channels::{Action, Effect, QueuedPost, ReadOut};
+use crate::model::chain::event_key;
+use crate::model::channels::{Action, ChainRead, Effect, QueuedPost, ReadOut};
 use crate::model::delivery::RelayError;
 use crate::platform::idb::Storage;
 use crate::platform::relay_client as relay;
@@ -72,18 +73,42 @@ async fn read(storage: &Storage, count: u64, head: &str) -> Result<ReadOut, Stri
     let chain = if cursor.count == count && cursor.head == head {
         None
     } else {
-        let texts = storage.event_texts().await.map_err(|e| e.to_string())?;
+        // The stored chain grew on top of what the board holds (its event at `count - 1` is
+        // still `head`): read only the events after it. Otherwise (first read, a fork heal
+        // followed) read it whole.
+        let grew = count > 0
+            && cursor.count > count
+            && stored_id(storage, count - 1).await.as_deref() == Some(head);
+        let from = if grew { count } else { 0 };
+        let texts = storage
+            .event_texts_from(from)
+            .await
+            .map_err(|e| e.to_string())?;
         let events = texts
             .iter()
             .filter_map(|t| postern_core::json::parse(t.as_bytes()).ok())
             .filter_map(|v| ChainEvent::from_value(&v).ok())
             .filter(|e| [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE].contains(&e.event_type.as_str()))
             .collect();
-        Some((cursor.count, cursor.head, events))
+        Some(ChainRead {
+            count: cursor.count,
+            head: cursor.head,
+            events,
+            appended: grew,
+        })
     };
     Ok(ReadOut {
         chain,
         outbox,
         sync_ok_at: cursor.scheduler.last_sync_ok_at,
     })
+}
+
+/// The id of the stored event at `index` (`None` if there is none or it does not parse).
+async fn stored_id(storage: &Storage, index: u64) -> Option<String> {
+    let text = storage.event_text(&event_key(index)).await.ok()??;
+    let v = postern_core::json::parse(text.as_bytes()).ok()?;
+    v.get("event_id")
+        .and_then(postern_core::json::Value::as_str)
+        .map(str::to_string)
 }

@@ -69,11 +69,34 @@ impl QueuedPost {
 /// changed since `(count, head)` was last read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadOut {
-    pub chain: Option<(u64, String, Vec<ChainEvent>)>,
+    pub chain: Option<ChainRead>,
     pub outbox: Vec<QueuedPost>,
     /// When the chain sync last reached the relay (UNIX seconds, 0: never). A newer success
     /// means the relay is back: queued posts are retried at once, whatever the backoff.
     pub sync_ok_at: u64,
+}
+
+/// The stored chain's public events as read: `events` are those of the whole chain of
+/// `count` events ending at `head`, or with `appended` only those after what the board was
+/// built from (the stored chain grew on top of it: nothing before it is read again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainRead {
+    pub count: u64,
+    pub head: String,
+    pub events: Vec<ChainEvent>,
+    pub appended: bool,
+}
+
+impl ChainRead {
+    /// The whole chain's public events (tests and a full read).
+    pub fn whole(count: u64, head: String, events: Vec<ChainEvent>) -> Self {
+        ChainRead {
+            count,
+            head,
+            events,
+            appended: false,
+        }
+    }
 }
 
 pub enum Action {
@@ -125,6 +148,9 @@ pub type Status = (bool, String);
 #[derive(Default)]
 pub struct ChannelsModel {
     pub board: Board,
+    /// The public events the board was built from (kept so a grown chain adds only its new
+    /// events).
+    events: Vec<ChainEvent>,
     /// `(count, head)` of the stored chain the board was built from.
     pub chain: (u64, String),
     pub outbox: Vec<QueuedPost>,
@@ -297,9 +323,14 @@ impl ChannelsModel {
     }
 
     fn on_read(&mut self, out: ReadOut, env: &Env) {
-        if let Some((count, head, events)) = out.chain {
-            self.board = group(events.iter().map(|e| (e, true)));
-            self.chain = (count, head);
+        if let Some(read) = out.chain {
+            if read.appended {
+                self.events.extend(read.events);
+            } else {
+                self.events = read.events;
+            }
+            self.board = group(self.events.iter().map(|e| (e, true)));
+            self.chain = (read.count, read.head);
         }
         if out.sync_ok_at > self.sync_ok_at {
             self.sync_ok_at = out.sync_ok_at;
@@ -397,255 +428,4 @@ impl ChannelsModel {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use postern_core::json::Value;
-    use rand_core::OsRng;
-
-    /// The event a relay stores for the queued post `p`, linked onto `prev` (what a rebase
-    /// changes): the request body carries the event's signed fields under the same names.
-    fn on_chain(p: &QueuedPost, prev: &str, ts: f64) -> ChainEvent {
-        let v = postern_core::json::parse(p.body.as_bytes()).unwrap();
-        let mut e = ChainEvent::from_value(&v).unwrap();
-        e.prev_hash = prev.into();
-        e.timestamp = Value::Float(ts);
-        e.event_id = e.computed_event_id();
-        assert_eq!(Statement::of(&e), p.key());
-        e
-    }
-
-    fn ok(_e: &ChainEvent) -> Result<(), RelayError> {
-        Ok(())
-    }
-
-    fn queue(m: &mut ChannelsModel, env: &Env, text: &str) -> QueuedPost {
-        m.reduce(Action::SetDraft(text.into()), env);
-        m.reduce(Action::Send, env);
-        let Some(Effect::Queue(p)) = m.take_effects().pop() else {
-            panic!("queued")
-        };
-        m.reduce(Action::Queued(Ok(Box::new(p.clone()))), env);
-        p
-    }
-
-    #[test]
-    fn offline_post_is_retried_with_backoff_and_sent_once() {
-        let me = Identity::generate(&mut OsRng);
-        let mut env = Env {
-            identity: &me,
-            leader: true,
-            now_ms: 1_000_000,
-        };
-        let mut m = ChannelsModel::new();
-        let p = queue(&mut m, &env, "hello");
-        assert_eq!(p.channel, DEFAULT_CHANNEL);
-        assert_eq!(p.sequence, 1_000_000);
-        let fx = m.take_effects();
-        assert_eq!(fx, vec![Effect::Flush(vec![p.clone()])]);
-        m.reduce(
-            Action::Flushed(vec![(p.key(), Err(RelayError::Unreachable("down".into())))]),
-            &env,
-        );
-        assert_eq!(m.online, Some(false));
-        assert!(
-            m.take_effects().is_empty(),
-            "still queued: nothing to persist"
-        );
-        // Not due yet: a read does not retry.
-        m.reduce(Action::Tick, &env);
-        let read = ReadOut {
-            chain: None,
-            outbox: vec![p.clone()],
-            sync_ok_at: 0,
-        };
-        m.take_effects();
-        m.reduce(Action::Read(Ok(read.clone())), &env);
-        assert!(m.take_effects().is_empty());
-        env.now_ms += 1000 * outbox_retry_delay_s(1, 0);
-        m.reduce(Action::Read(Ok(read.clone())), &env);
-        assert_eq!(m.take_effects(), vec![Effect::Flush(vec![p.clone()])]);
-        m.reduce(
-            Action::Flushed(vec![(p.key(), Err(RelayError::Unreachable("down".into())))]),
-            &env,
-        );
-        m.reduce(Action::Read(Ok(read.clone())), &env);
-        assert!(m.take_effects().is_empty(), "backing off");
-        // The chain sync reached the relay again: retried at once.
-        let back = ReadOut {
-            sync_ok_at: 7,
-            ..read
-        };
-        m.reduce(Action::Read(Ok(back)), &env);
-        assert_eq!(m.take_effects(), vec![Effect::Flush(vec![p.clone()])]);
-        let stored = on_chain(&p, "aa", 1.0);
-        m.reduce(Action::Flushed(vec![(p.key(), ok(&stored))]), &env);
-        let fx = m.take_effects();
-        assert!(
-            matches!(&fx[..], [Effect::SyncChain, Effect::Persist(q)] if q.state == PostState::Sent),
-            "stored: persisted, and the chain sync asked to run now"
-        );
-        // A sent post is never flushed again.
-        m.reduce(Action::Tick, &env);
-        m.take_effects();
-        let Effect::Persist(sent) = &fx[1] else {
-            unreachable!()
-        };
-        m.reduce(
-            Action::Read(Ok(ReadOut {
-                chain: None,
-                outbox: vec![sent.clone()],
-                sync_ok_at: 0,
-            })),
-            &env,
-        );
-        assert!(m.take_effects().is_empty());
-        assert_eq!(m.pending().count(), 1);
-    }
-
-    #[test]
-    fn only_a_refused_post_can_be_discarded_and_a_refusal_asks_no_sync() {
-        let me = Identity::generate(&mut OsRng);
-        let env = Env {
-            identity: &me,
-            leader: true,
-            now_ms: 9_000,
-        };
-        let mut m = ChannelsModel::new();
-        let queued = queue(&mut m, &env, "still queued");
-        m.take_effects();
-        // A queued post (it may yet reach the chain) is not discarded.
-        assert!(!m.reduce(Action::Discard(queued.record_key()), &env));
-        assert!(m.take_effects().is_empty());
-        let refused = RelayError::Api {
-            status: 400,
-            code: "schema".into(),
-            detail: "bad payload".into(),
-        };
-        m.reduce(Action::Flushed(vec![(queued.key(), Err(refused))]), &env);
-        let fx = m.take_effects();
-        assert!(
-            matches!(&fx[..], [Effect::Persist(q)] if q.state == PostState::Failed),
-            "refused: persisted as failed, no chain sync asked: {fx:?}"
-        );
-        assert!(m.reduce(Action::Discard(queued.record_key()), &env));
-        assert_eq!(m.take_effects(), vec![Effect::Delete(queued.record_key())]);
-        assert_eq!(m.pending().count(), 0);
-        assert!(
-            !m.reduce(Action::Discard(queued.record_key()), &env),
-            "once"
-        );
-    }
-
-    #[test]
-    fn a_rebased_post_is_matched_by_statement_not_event_id() {
-        let me = Identity::generate(&mut OsRng);
-        let env = Env {
-            identity: &me,
-            leader: true,
-            now_ms: 5_000,
-        };
-        let mut m = ChannelsModel::new();
-        let p = queue(&mut m, &env, "survives a rebase");
-        m.take_effects();
-        let first = on_chain(&p, "aa", 1.0);
-        m.reduce(Action::Flushed(vec![(p.key(), ok(&first))]), &env);
-        let Some(Effect::Persist(sent)) = m.take_effects().pop() else {
-            panic!("persisted")
-        };
-        // The relay re-linked it onto another head: new prev_hash and event id, same statement.
-        let rebased = on_chain(&p, "bb", 2.0);
-        assert_ne!(rebased.event_id, first.event_id);
-        m.reduce(
-            Action::Read(Ok(ReadOut {
-                chain: Some((2, rebased.event_id.clone(), vec![rebased.clone()])),
-                outbox: vec![sent.clone()],
-                sync_ok_at: 0,
-            })),
-            &env,
-        );
-        assert_eq!(m.take_effects(), vec![Effect::Delete(sent.record_key())]);
-        assert!(m.outbox.is_empty());
-        let ch = m.board.channel(DEFAULT_CHANNEL).unwrap();
-        assert_eq!(ch.posts.len(), 1);
-        assert!(ch.posts[0].verified);
-        assert_eq!(m.channel_list(), vec![(DEFAULT_CHANNEL.to_string(), 1)]);
-        // The next post goes above the chain's sequence even with a clock behind it.
-        let env = Env { now_ms: 1, ..env };
-        let q = queue(&mut m, &env, "next");
-        assert_eq!(q.sequence, p.sequence + 1);
-    }
-
-    #[test]
-    fn a_queued_post_already_on_the_chain_is_not_sent_again() {
-        let me = Identity::generate(&mut OsRng);
-        let env = Env {
-            identity: &me,
-            leader: true,
-            now_ms: 9_000,
-        };
-        let mut m = ChannelsModel::new();
-        let p = queue(&mut m, &env, "answer lost");
-        m.take_effects();
-        // The append went through but its answer was lost (relay stopped mid-reply).
-        m.reduce(
-            Action::Flushed(vec![(p.key(), Err(RelayError::Unreachable("x".into())))]),
-            &env,
-        );
-        let e = on_chain(&p, "cc", 3.0);
-        m.reduce(
-            Action::Read(Ok(ReadOut {
-                chain: Some((1, e.event_id.clone(), vec![e])),
-                outbox: vec![p.clone()],
-                sync_ok_at: 0,
-            })),
-            &Env {
-                now_ms: u64::MAX / 2,
-                ..env
-            },
-        );
-        assert_eq!(m.take_effects(), vec![Effect::Delete(p.record_key())]);
-    }
-
-    #[test]
-    fn followers_queue_only_and_refusals_are_final() {
-        let me = Identity::generate(&mut OsRng);
-        let env = Env {
-            identity: &me,
-            leader: false,
-            now_ms: 1,
-        };
-        let mut m = ChannelsModel::new();
-        m.reduce(Action::Select("Other".into()), &env);
-        let p = queue(&mut m, &env, "x");
-        assert_eq!(p.channel, "Other");
-        assert!(m.take_effects().is_empty(), "a follower tab never flushes");
-        let leader = Env {
-            leader: true,
-            ..env
-        };
-        m.reduce(
-            Action::Read(Ok(ReadOut {
-                chain: None,
-                outbox: vec![p.clone()],
-                sync_ok_at: 0,
-            })),
-            &leader,
-        );
-        assert_eq!(m.take_effects().len(), 1);
-        let refused = RelayError::Api {
-            status: 409,
-            code: "sequence_replay".into(),
-            detail: "Replay".into(),
-        };
-        m.reduce(Action::Flushed(vec![(p.key(), Err(refused))]), &leader);
-        assert!(
-            matches!(&m.take_effects()[..], [Effect::Persist(q)] if q.state == PostState::Failed)
-        );
-        m.reduce(Action::SetDraft(" ".into()), &leader);
-        m.reduce(Action::Send, &leader);
-        assert!(m.take_effects().is_empty());
-        assert!(m.status.as_ref().is_some_and(|s| s.0));
-        let names: Vec<String> = m.channel_list().into_iter().map(|c| c.0).collect();
-        assert_eq!(names, vec!["LongFast".to_string(), "Other".to_string()]);
-    }
-}
+mod tests;

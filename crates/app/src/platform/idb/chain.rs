@@ -71,6 +71,16 @@ impl Storage {
             .collect())
     }
 
+    /// The stored event texts from index `start` on, in chain order.
+    pub async fn event_texts_from(&self, start: u64) -> Result<Vec<String>, StorageError> {
+        Ok(self
+            .get_pairs_from(STORE_EVENTS, &event_key(start))
+            .await?
+            .into_iter()
+            .map(|(_, z)| z.to_string())
+            .collect())
+    }
+
     /// One stored event text.
     pub async fn event_text(&self, key: &str) -> Result<Option<String>, StorageError> {
         Ok(self

@@ -205,7 +205,7 @@ impl Storage {
             .map_err(io)?;
         for store in DATA_STORES {
             let st = tx.object_store(store).map_err(io)?;
-            let (keys, values) = raw_keys_and_values(&st).await?;
+            let (keys, values) = raw_keys_and_values(&st, "").await?;
             for (k, v) in keys.iter().zip(values) {
                 let v = Zeroizing::new(v);
                 if !vault::is_sealed(&v) {
@@ -271,9 +271,19 @@ impl Storage {
         &self,
         store: &str,
     ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
+        self.get_pairs_from(store, "").await
+    }
+
+    /// The records of `store` whose key is `from` or after it (string keys; `""`: all), as
+    /// `(key, opened value)` in key order.
+    async fn get_pairs_from(
+        &self,
+        store: &str,
+        from: &str,
+    ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
         let tx = self.db.transaction(store).build().map_err(io)?;
         let st = tx.object_store(store).map_err(io)?;
-        let (keys, values) = raw_keys_and_values(&st).await?;
+        let (keys, values) = raw_keys_and_values(&st, from).await?;
         drop(tx);
         if keys.len() != values.len() {
             return Err(corrupt(format!("{store}: keys and values differ")));
@@ -410,9 +420,11 @@ pub async fn delete_database(name: &str) -> Result<(), StorageError> {
 /// Every key and every stored (still sealed) value of an open object store, both in key order.
 async fn raw_keys_and_values(
     st: &indexed_db_futures::object_store::ObjectStore<'_>,
+    from: &str,
 ) -> Result<(Vec<String>, Vec<String>), StorageError> {
     let keys: Vec<String> = st
         .get_all_keys::<String>()
+        .with_query::<String, _>(from.to_string()..)
         .primitive()
         .map_err(io)?
         .await
@@ -421,6 +433,7 @@ async fn raw_keys_and_values(
         .map_err(io)?;
     let values: Vec<String> = st
         .get_all::<String>()
+        .with_query::<String, _>(from.to_string()..)
         .primitive()
         .map_err(io)?
         .await
