@@ -42,8 +42,17 @@ async fn locked(name: &str) -> postern_app::platform::idb::lock::LockedStore {
     }
 }
 
+/// No worker files are served here: the lock's Argon2id runs in this thread (core's, as the
+/// worker module runs it).
+fn local_kdf() {
+    storage::lock::use_local_kdf(|p, salt, params| {
+        postern_core::backup::derive_key(p, salt, params).map_err(|e| e.to_string())
+    });
+}
+
 #[wasm_bindgen_test]
 async fn set_unlock_change_remove() {
+    local_kdf();
     let name = scratch_db();
     let s = Storage::open(&name).await.unwrap();
     // A second tab, opened before the lock is set.

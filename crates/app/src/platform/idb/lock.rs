@@ -34,6 +34,21 @@ fn op_err(e: KeystoreError) -> OpError {
     }
 }
 
+/// An in-process key derivation for the lock (same inputs as Argon2id in the worker).
+pub type LocalKdf = fn(&str, &[u8], &KdfParams) -> Result<Zeroizing<[u8; 32]>, String>;
+
+thread_local! {
+    /// Set only where the worker files are not served (the wasm-bindgen tests): see
+    /// [`use_local_kdf`]. The app never sets it.
+    static LOCAL_KDF: Cell<Option<LocalKdf>> = const { Cell::new(None) };
+}
+
+/// Derive the lock's key in this thread with `kdf` (core's `backup::derive_key`, which the test
+/// binary links) instead of the worker module: for tests run without the app's built files.
+pub fn use_local_kdf(kdf: LocalKdf) {
+    LOCAL_KDF.with(|k| k.set(Some(kdf)));
+}
+
 /// Argon2id of the passphrase lock: the app's one call of the key derivation for the lock (the
 /// backup's `backup::derive_key`, same parameters), run in the lazily loaded worker module
 /// (`platform::worker::argon2id`), so the page stays responsive and its wasm links no Argon2.
@@ -42,6 +57,9 @@ pub async fn derive_kek(
     salt: &[u8],
     params: &KdfParams,
 ) -> Result<Zeroizing<[u8; 32]>, OpError> {
+    if let Some(kdf) = LOCAL_KDF.with(Cell::get) {
+        return kdf(passphrase, salt, params).map_err(OpError::Failed);
+    }
     crate::platform::worker::argon2id(passphrase, salt, *params)
         .await
         .map_err(OpError::Failed)
