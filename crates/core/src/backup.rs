@@ -116,6 +116,31 @@ pub(crate) struct FileV1 {
     pub(crate) ciphertext: String,
 }
 
+impl FileV1 {
+    /// A sealed record of `format` / `version`: Argon2id `params`, and salt, nonce and
+    /// ciphertext in base64url. Its JSON text is what backups and locks store.
+    pub(crate) fn sealed(
+        format: &str,
+        version: u32,
+        params: &KdfParams,
+        salt: &[u8],
+        nonce: &[u8],
+        ct: &[u8],
+    ) -> Self {
+        FileV1 {
+            format: format.to_string(),
+            version,
+            kdf: KDF_ARGON2ID.to_string(),
+            m_kib: params.m_kib,
+            t: params.t,
+            p: params.p,
+            salt: b64::encode_url(salt),
+            nonce: b64::encode_url(nonce),
+            ciphertext: b64::encode_url(ct),
+        }
+    }
+}
+
 /// Associated data: version, KDF parameters and salt.
 pub fn aad(version: u32, params: &KdfParams, salt: &[u8]) -> Vec<u8> {
     let mut a = Vec::with_capacity(labels::BACKUP_AAD.len() + 17 + salt.len());
@@ -179,17 +204,7 @@ pub fn seal_with(
             },
         )
         .map_err(|_| BackupError::Corrupt("encryption failed"))?;
-    let file = FileV1 {
-        format: labels::BACKUP_FORMAT.to_string(),
-        version: VERSION,
-        kdf: KDF_ARGON2ID.to_string(),
-        m_kib: params.m_kib,
-        t: params.t,
-        p: params.p,
-        salt: b64::encode_url(salt),
-        nonce: b64::encode_url(nonce),
-        ciphertext: b64::encode_url(&ct),
-    };
+    let file = FileV1::sealed(labels::BACKUP_FORMAT, VERSION, &params, salt, nonce, &ct);
     serde_json::to_string(&file).map_err(|_| BackupError::Corrupt("encoding failed"))
 }
 

@@ -116,17 +116,7 @@ pub fn seal_with(
             },
         )
         .map_err(|_| LockError::Format("encryption failed"))?;
-    let r = Record {
-        format: labels::LOCK_FORMAT.to_string(),
-        version: VERSION,
-        kdf: KDF_ARGON2ID.to_string(),
-        m_kib: params.m_kib,
-        t: params.t,
-        p: params.p,
-        salt: b64::encode_url(salt),
-        nonce: b64::encode_url(nonce),
-        ciphertext: b64::encode_url(&ct),
-    };
+    let r = Record::sealed(labels::LOCK_FORMAT, VERSION, &params, salt, nonce, &ct);
     serde_json::to_string(&r).map_err(|_| LockError::Format("encoding failed"))
 }
 
