@@ -43,12 +43,6 @@ mod exports {
         let mut out = match serde_json::from_str(request) {
             Ok(req) => verifier.handle(&req),
             Err(e) => FromWorker {
-                id: 0,
-                verified: verifier.len(),
-                sealed: verifier.sealed(),
-                head: verifier.head().to_string(),
-                received: 0,
-                accepted: Vec::new(),
                 error: Some(Rejected {
                     index: verifier.len(),
                     event_id: String::new(),
@@ -56,12 +50,7 @@ mod exports {
                     detail: e.to_string(),
                     incomplete: None,
                 }),
-                merkle_root: None,
-                busy_ms: 0.0,
-                in_worker: false,
-                unknown_after_hash: false,
-                locator: Vec::new(),
-                head_check: None,
+                ..verifier.answer(0)
             },
         };
         out.busy_ms = clock_ms() - t0;

@@ -280,7 +280,8 @@ impl Verifier {
         hash == GENESIS_HASH || self.state.event_ids().iter().any(|id| id == hash)
     }
 
-    fn answer(&self, id: u32) -> FromWorker {
+    /// An answer to request `id` carrying the verifier's state and nothing else.
+    pub fn answer(&self, id: u32) -> FromWorker {
         FromWorker {
             id,
             verified: self.len(),
