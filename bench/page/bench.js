@@ -86,14 +86,17 @@ async function suite(cfg) {
   CFG = cfg;
   const subtle = crypto.subtle;
   await sodium.ready;
-  await init();
-  // Optional +simd128 build of the same package (scripts/build-wasm-pkg.sh --simd → /pkg-simd/).
+  await init(); // as a user loads the package: the build chosen by detection (SIMD in Chromium)
+  log(`postern-wasm loaded by default: ${pw.wasmVariant()} build (simdSupported ${pw.simdSupported()})`);
+  // The same package forced to its scalar fallback: a second module instance (served again under
+  // /pkg-scalar/, since one module URL holds one instance).
   let ps = null;
-  try { const m = await import("/pkg-simd/postern_wasm.js"); await m.default(); ps = m; log("pkg-simd loaded"); } catch { log("no pkg-simd"); }
-  log(`runMs=${cfg.runMs} passes=${cfg.passes} chainN=${cfg.chainN} ua=${navigator.userAgent}`);
+  try { const m = await import("/pkg-scalar/postern_wasm.js"); await m.default({ variant: "scalar" }); ps = m; log(`pkg-scalar loaded: ${m.wasmVariant()}`); } catch (e) { log("no pkg-scalar: " + e.message); }
+  const on = (part) => !cfg.only || cfg.only.includes(part);
+  log(`runMs=${cfg.runMs} passes=${cfg.passes} chainN=${cfg.chainN} only=${cfg.only || "all"} ua=${navigator.userAgent}`);
 
   // ---- SHA-256, 1 MiB ----
-  {
+  if (on("sha")) {
     const data = fill(1 << 20);
     const leafPrefixed = concat(new Uint8Array([0]), data);
     check(same(sha256(leafPrefixed), pw.rfc9162LeafHash(data)), "noble sha256(0x00||d) == postern rfc9162LeafHash(d)");
@@ -103,11 +106,11 @@ async function suite(cfg) {
     await bench(G, "WebCrypto", () => subtle.digest("SHA-256", data), { bytes: data.length, async: true, note: "async, one await per digest" });
     check(same(sha256(data), pw.sha256(data)), "noble == postern sha256");
     await bench(G, "Postern", () => pw.sha256(data), { bytes: data.length, note: "sha256(): includes the copy into wasm memory" });
-    if (ps) await bench(G, "Postern +simd128", () => ps.sha256(data), { bytes: data.length });
+    if (ps) await bench(G, "Postern (scalar fallback)", () => ps.sha256(data), { bytes: data.length });
   }
 
   // ---- Ed25519 ----
-  {
+  if (on("ed25519")) {
     const seed = fill(32, 1), msg = fill(64, 2);
     const nPub = ed25519.getPublicKey(seed);
     const kp = sodium.crypto_sign_seed_keypair(seed);
@@ -131,7 +134,7 @@ async function suite(cfg) {
     await bench(G, "libsodium", () => { if (!sodium.crypto_sign_verify_detached(sig, msg, kp.publicKey)) throw new Error("bad"); });
     await bench(G, "WebCrypto", async () => { if (!(await subtle.verify({ name: "Ed25519" }, wPub, sig, msg))) throw new Error("bad"); }, { async: true, note: "async, one await per op" });
     await bench(G, "Postern", () => { if (!pw.ed25519Verify(nPub, msg, sig)) throw new Error("bad"); }, { note: "ed25519Verify (dalek verify)" });
-    if (ps) await bench(G, "Postern +simd128", () => { if (!ps.ed25519Verify(nPub, msg, sig)) throw new Error("bad"); });
+    if (ps) await bench(G, "Postern (scalar fallback)", () => { if (!ps.ed25519Verify(nPub, msg, sig)) throw new Error("bad"); });
     G = "Ed25519 verify_strict (64 B msg)";
     await bench(G, "noble", () => { if (!ed25519.verify(sig, msg, nPub, { zip215: false })) throw new Error("bad"); }, { note: "zip215: false (RFC 8032 strict)" });
     await bench(G, "libsodium", () => { if (!sodium.crypto_sign_verify_detached(sig, msg, kp.publicKey)) throw new Error("bad"); }, { note: "libsodium always rejects small-order / non-canonical encodings" });
@@ -154,14 +157,14 @@ async function suite(cfg) {
       await bench(G, "WebCrypto", async () => { for (let i = 0; i < n; i++) if (!(await subtle.verify({ name: "Ed25519" }, wPubs[i], sigs[i], msgs[i]))) throw new Error("bad"); }, { ...U, async: true, note: "sequential: one await per signature" });
       await bench(G, "WebCrypto (Promise.all)", async () => { const r = await Promise.all(wPubs.map((k, i) => subtle.verify({ name: "Ed25519" }, k, sigs[i], msgs[i]))); if (!r.every(Boolean)) throw new Error("bad"); }, { ...U, async: true, note: "all n verify calls in flight at once" });
       await bench(G, "Postern", () => { if (!pw.ed25519VerifyBatch(pks, sg, ms, lens)) throw new Error("bad"); }, { ...U, note: "ed25519VerifyBatch, one thread" });
-      if (ps) await bench(G, "Postern +simd128", () => { if (!ps.ed25519VerifyBatch(pks, sg, ms, lens)) throw new Error("bad"); }, { ...U, note: "one thread" });
+      if (ps) await bench(G, "Postern (scalar fallback)", () => { if (!ps.ed25519VerifyBatch(pks, sg, ms, lens)) throw new Error("bad"); }, { ...U, note: "one thread" });
       await benchWorkers(G, `Postern × ${WORKERS} workers`, { pks, sg, msgs: ms, lens }, n, `ed25519VerifyBatch in ${WORKERS} module workers (own wasm instance each), summed`);
     }
     signer.free();
   }
 
   // ---- X25519 ----
-  {
+  if (on("x25519")) {
     const a = fill(32, 3), b = fill(32, 4);
     const bPub = x25519.getPublicKey(b);
     const shared = x25519.getSharedSecret(a, bPub);
@@ -175,11 +178,11 @@ async function suite(cfg) {
     await bench(G, "WebCrypto", () => subtle.deriveBits({ name: "X25519", public: wB }, wA, 256), { async: true, note: "async, one await per op" });
     check(same(shared, pw.x25519(a, bPub)), "x25519 noble == Postern");
     await bench(G, "Postern", () => pw.x25519(a, bPub), { note: "x25519(secret, public)" });
-    if (ps) await bench(G, "Postern +simd128", () => ps.x25519(a, bPub));
+    if (ps) await bench(G, "Postern (scalar fallback)", () => ps.x25519(a, bPub));
   }
 
   // ---- ChaCha20-Poly1305 (IETF, 12-byte nonce) seal ----
-  {
+  if (on("aead")) {
     const key = fill(32, 5), nonce = fill(12, 6);
     for (const size of [64, 1024, 65536]) {
       const pt = fill(size, 8);
@@ -190,18 +193,18 @@ async function suite(cfg) {
       let G = `ChaCha20-Poly1305 seal ${label}`;
       await bench(G, "noble", () => chacha20poly1305(key, nonce).encrypt(pt), { bytes: size });
       await bench(G, "libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, null, null, nonce, key), { bytes: size });
-      await bench(G, "Postern", () => pw.chacha20Poly1305Seal(key, nonce, pt), { bytes: size, note: "chacha20Poly1305Seal: copy in + copy out included" });
-      if (ps) await bench(G, "Postern +simd128", () => ps.chacha20Poly1305Seal(key, nonce, pt), { bytes: size });
+      await bench(G, "Postern", () => pw.chacha20Poly1305Seal(key, nonce, pt), { bytes: size, note: `chacha20Poly1305Seal, default load (${pw.wasmVariant()} build): copy in + copy out included` });
+      if (ps) await bench(G, "Postern (scalar fallback)", () => ps.chacha20Poly1305Seal(key, nonce, pt), { bytes: size });
       G = `ChaCha20-Poly1305 open ${label}`;
       await bench(G, "noble", () => chacha20poly1305(key, nonce).decrypt(ct), { bytes: size });
       await bench(G, "libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, ct, null, nonce, key), { bytes: size });
-      await bench(G, "Postern", () => pw.chacha20Poly1305Open(key, nonce, ct), { bytes: size, note: "chacha20Poly1305Open: copy in + copy out included" });
-      if (ps) await bench(G, "Postern +simd128", () => ps.chacha20Poly1305Open(key, nonce, ct), { bytes: size });
+      await bench(G, "Postern", () => pw.chacha20Poly1305Open(key, nonce, ct), { bytes: size, note: `chacha20Poly1305Open, default load (${pw.wasmVariant()} build): copy in + copy out included` });
+      if (ps) await bench(G, "Postern (scalar fallback)", () => ps.chacha20Poly1305Open(key, nonce, ct), { bytes: size });
     }
   }
 
   // ---- Postern end-to-end: DM and gate messages, 1 KiB body ----
-  {
+  if (on("postern")) {
     const NOW = 1780000000;
     const body = fill(1024, 9);
     const alice = pw.Identity.generate(), bob = pw.Identity.generate();
@@ -223,7 +226,7 @@ async function suite(cfg) {
 
   // ---- Infonet/2 chain: build with signEvent, verify with verifyChain vs a JS/noble equivalent ----
   const chainInfo = {};
-  {
+  if (on("chain")) {
     const N = cfg.chainN, NOW = 1780000000, GENESIS = "0".repeat(64);
     const signer = pw.EventSigner.fromSeed(fill(32, 10));
     const payload = (i) => JSON.stringify({ message: `hello ${i}`, destination: "broadcast", channel: "LongFast", priority: "normal", ephemeral: false });
@@ -244,7 +247,7 @@ async function suite(cfg) {
     const PARTS = Math.max(1, Math.ceil(chainJson.length / (32 << 20)));
     const per = Math.ceil(N / PARTS);
     const parts = Array.from({ length: PARTS }, (_, k) => `[${texts.slice(k * per, (k + 1) * per).join(",")}]`);
-    const verifySingle = (p) => (PARTS === 1 ? pw.verifyChain(chainJson, nowV, maxAge) : p.verifyChainParts(parts, nowV, maxAge));
+    const verifySingle = (p) => (PARTS === 1 ? p.verifyChain(chainJson, nowV, maxAge) : p.verifyChainParts(parts, nowV, maxAge));
     chainInfo.parts = PARTS;
     const rep = verifySingle(pw);
     check(rep.valid && rep.count === N, "verifyChain accepts the chain: " + JSON.stringify(rep.error));
@@ -325,9 +328,9 @@ async function suite(cfg) {
     const timeIt = async (fn) => { const ps = []; for (let p = 0; p < cfg.passes; p++) { const t = performance.now(); await fn(); ps.push(N / ((performance.now() - t) / 1000)); } return ps; };
     const G = `verify chain of ${N} events`;
     for (const [impl, fn, note] of [
-      ["Postern", () => { if (!verifySingle(pw).valid) throw new Error("invalid"); }, `${PARTS === 1 ? "verifyChain(chain JSON text)" : `verifyChainParts(${PARTS} JSON array texts)`}, one thread: parse + full Infonet/2 rules + batched Ed25519 + Merkle root`],
-      ...(ps ? [["Postern +simd128", () => { if (!verifySingle(ps).valid) throw new Error("invalid"); }, "same, +simd128 build"]] : []),
-      [`Postern × ${WORKERS} workers`, async () => { if (!(await pool.verifyChain(chainJson, nowV, maxAge)).valid) throw new Error("invalid"); }, `ChainVerifierPool.verifyChain (postern-wasm/parallel): signatures (batched) + event ids in ${WORKERS} module workers, sequential rules on the page thread; warm pool`],
+      ["Postern", () => { if (!verifySingle(pw).valid) throw new Error("invalid"); }, `${PARTS === 1 ? "verifyChain(chain JSON text)" : `verifyChainParts(${PARTS} JSON array texts)`}, one thread: parse + full Infonet/2 rules + batched Ed25519 + Merkle root; default load (${pw.wasmVariant()} build)`],
+      ...(ps ? [["Postern (scalar fallback)", () => { if (!verifySingle(ps).valid) throw new Error("invalid"); }, "same, the package forced to its scalar build (init({ variant: \"scalar\" }))"]] : []),
+      [`Postern × ${WORKERS} workers`, async () => { if (!(await pool.verifyChain(chainJson, nowV, maxAge)).valid) throw new Error("invalid"); }, `ChainVerifierPool.verifyChain (postern-wasm/parallel): signatures (batched) + event ids in ${WORKERS} module workers, sequential rules on the page thread; warm pool; workers run ${pool.wasmVariants} (the page's build)`],
       ["noble (JS equivalent)", () => { if (!jsVerifyChain(chainJson).valid) throw new Error("invalid"); }, "JSON.parse + sha256 ids (noble) + prev links + node binding + ed25519.verify (noble); no schema/Merkle/replay rules"],
       ["WebCrypto + noble (JS equivalent)", async () => { if (!(await jsVerifyChainWebCrypto(chainJson)).valid) throw new Error("invalid"); }, "as above, signatures with WebCrypto Ed25519 (all verify promises of the chain in flight, then awaited)"],
     ]) {
