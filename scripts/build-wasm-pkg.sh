@@ -66,18 +66,18 @@ VERSION=$(cargo metadata --no-deps --format-version 1 --offline \
 rm -rf "$WORK"; mkdir -p "$WORK"
 for v in scalar simd; do
   in=$IN_SCALAR; [ "$v" = simd ] && in=$IN_SIMD
-  "$WASM_BINDGEN" --target web --out-name postern_wasm_bindgen --out-dir "$WORK/web-$v" "$in"
+  "$WASM_BINDGEN" --target web --out-dir "$WORK/web-$v" "$in"
   "$WASM_BINDGEN" --target nodejs --out-dir "$WORK/node-$v" "$in"
-  cmp -s "$WORK/web-$v/postern_wasm_bindgen_bg.wasm" "$WORK/node-$v/postern_wasm_bg.wasm" \
+  cmp -s "$WORK/web-$v/postern_wasm_bg.wasm" "$WORK/node-$v/postern_wasm_bg.wasm" \
     || die "wasm-bindgen gave different .wasm for the web and nodejs targets ($v)"
 done
-for f in web-%/postern_wasm_bindgen.js web-%/postern_wasm_bindgen.d.ts node-%/postern_wasm.js node-%/postern_wasm.d.ts; do
+for f in web-%/postern_wasm.js web-%/postern_wasm.d.ts node-%/postern_wasm.js node-%/postern_wasm.d.ts; do
   cmp -s "$WORK/${f/\%/scalar}" "$WORK/${f/\%/simd}" || die "JS glue differs between the scalar and SIMD builds: $f"
 done
 for v in scalar simd; do
   feats=("${WASM_OPT_FEATURES[@]}"); [ "$v" = simd ] && feats+=(--enable-simd)
   echo "==> wasm-opt -O3 ($v)"
-  "$WASM_OPT" -O3 "${feats[@]}" "$WORK/web-$v/postern_wasm_bindgen_bg.wasm" -o "$WORK/$v.wasm"
+  "$WASM_OPT" -O3 "${feats[@]}" "$WORK/web-$v/postern_wasm_bg.wasm" -o "$WORK/$v.wasm"
 done
 
 write_package_json() { # $1 = out dir, $2 = web|nodejs
@@ -114,7 +114,11 @@ JS
 PKG=$CRATE_DIR/pkg
 echo "==> $PKG"
 rm -rf "$PKG"; mkdir -p "$PKG"
-cp "$WORK/web-scalar/postern_wasm_bindgen.js" "$WORK/web-scalar/postern_wasm_bindgen.d.ts" "$PKG/"
+# The glue keeps its wasm import module name ("./postern_wasm_bg.js", the same as Node's), under
+# another file name: postern_wasm_bindgen.js / .d.ts.
+sed 's|@ts-self-types="./postern_wasm.d.ts"|@ts-self-types="./postern_wasm_bindgen.d.ts"|' \
+  "$WORK/web-scalar/postern_wasm.js" > "$PKG/postern_wasm_bindgen.js"
+cp "$WORK/web-scalar/postern_wasm.d.ts" "$PKG/postern_wasm_bindgen.d.ts"
 [ -d "$WORK/web-scalar/snippets" ] && cp -r "$WORK/web-scalar/snippets" "$PKG/"
 cp "$CRATE_DIR/js/entry_web.js" "$PKG/postern_wasm.js"
 cp "$CRATE_DIR/js/entry_web.d.ts" "$PKG/postern_wasm.d.ts"
