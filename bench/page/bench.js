@@ -50,6 +50,27 @@ async function bench(group, impl, fn, { bytes = 0, async = false, note = "", per
   results.push(row);
   log(`  ${group} / ${impl}: ${bytes ? row.mbPerSec.toFixed(1) + " MB/s" : Math.round(r.opsPerSec) + " ops/s"} (passes ${r.passes.map((x) => Math.round(bytes ? (x * bytes) / 1e6 : x)).join(", ")})`);
 }
+// Interleaved: every pass runs each implementation once in turn (A B C, A B C, …), so a load
+// change on the shared machine hits all rows of a pass alike; each row also gets the median of
+// its per-pass ratios to every other row ("paired"), the figure to read on a noisy machine.
+async function benchGroup(group, entries, { bytes = 0 } = {}) {
+  const live = [];
+  for (const [impl, fn, note = ""] of entries) {
+    try { runSync(fn, Math.max(50, CFG.runMs / 4)); live.push({ impl, fn, note, passes: [] }); }
+    catch (e) { log(`  ${group} / ${impl}: ERROR ${e.message}`); results.push({ group, impl, error: String(e.message || e), note }); }
+  }
+  for (let p = 0; p < CFG.passes; p++) {
+    for (const e of live) e.passes.push(runSync(e.fn, CFG.runMs));
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  for (const e of live) {
+    const paired = Object.fromEntries(live.filter((o) => o !== e).map((o) => [o.impl, median(e.passes.map((x, i) => x / o.passes[i]))]));
+    const row = { group, impl: e.impl, opsPerSec: median(e.passes), passes: e.passes, note: (e.note ? e.note + "; " : "") + `interleaved passes, paired ratio vs libsodium ${paired.libsodium ? paired.libsodium.toFixed(2) + "×" : "—"}`, paired };
+    if (bytes) { row.bytes = bytes; row.mbPerSec = (row.opsPerSec * bytes) / 1e6; }
+    results.push(row);
+    log(`  ${group} / ${e.impl}: ${bytes ? row.mbPerSec.toFixed(1) + " MB/s" : Math.round(row.opsPerSec) + " ops/s"} (passes ${e.passes.map((x) => Math.round(bytes ? (x * bytes) / 1e6 : x)).join(", ")}) paired: ${Object.entries(paired).map(([k, v]) => `${v.toFixed(2)}× ${k}`).join(", ")}`);
+  }
+}
 const WORKERS = Math.max(2, navigator.hardwareConcurrency || 2);
 // Batch verification in module workers: each worker loops for runMs; the figure is the sum.
 let edWorkers = null;
@@ -190,16 +211,18 @@ async function suite(cfg) {
       check(same(ct, sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, null, null, nonce, key)), "aead noble == libsodium " + size);
       check(same(ct, pw.chacha20Poly1305Seal(key, nonce, pt)), "aead noble == Postern " + size);
       const label = size >= 1024 ? size / 1024 + " KiB" : size + " B";
-      let G = `ChaCha20-Poly1305 seal ${label}`;
-      await bench(G, "noble", () => chacha20poly1305(key, nonce).encrypt(pt), { bytes: size });
-      await bench(G, "libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, null, null, nonce, key), { bytes: size });
-      await bench(G, "Postern", () => pw.chacha20Poly1305Seal(key, nonce, pt), { bytes: size, note: `chacha20Poly1305Seal, default load (${pw.wasmVariant()} build): copy in + copy out included` });
-      if (ps) await bench(G, "Postern (scalar fallback)", () => ps.chacha20Poly1305Seal(key, nonce, pt), { bytes: size });
-      G = `ChaCha20-Poly1305 open ${label}`;
-      await bench(G, "noble", () => chacha20poly1305(key, nonce).decrypt(ct), { bytes: size });
-      await bench(G, "libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, ct, null, nonce, key), { bytes: size });
-      await bench(G, "Postern", () => pw.chacha20Poly1305Open(key, nonce, ct), { bytes: size, note: `chacha20Poly1305Open, default load (${pw.wasmVariant()} build): copy in + copy out included` });
-      if (ps) await bench(G, "Postern (scalar fallback)", () => ps.chacha20Poly1305Open(key, nonce, ct), { bytes: size });
+      await benchGroup(`ChaCha20-Poly1305 seal ${label}`, [
+        ["noble", () => chacha20poly1305(key, nonce).encrypt(pt)],
+        ["libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, null, null, nonce, key)],
+        ["Postern", () => pw.chacha20Poly1305Seal(key, nonce, pt), `chacha20Poly1305Seal, default load (${pw.wasmVariant()} build): copy in + copy out included`],
+        ...(ps ? [["Postern (scalar fallback)", () => ps.chacha20Poly1305Seal(key, nonce, pt), "init({ variant: \"scalar\" })"]] : []),
+      ], { bytes: size });
+      await benchGroup(`ChaCha20-Poly1305 open ${label}`, [
+        ["noble", () => chacha20poly1305(key, nonce).decrypt(ct)],
+        ["libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, ct, null, nonce, key)],
+        ["Postern", () => pw.chacha20Poly1305Open(key, nonce, ct), `chacha20Poly1305Open, default load (${pw.wasmVariant()} build): copy in + copy out included`],
+        ...(ps ? [["Postern (scalar fallback)", () => ps.chacha20Poly1305Open(key, nonce, ct), "init({ variant: \"scalar\" })"]] : []),
+      ], { bytes: size });
     }
   }
 
@@ -325,19 +348,25 @@ async function suite(cfg) {
       const a = PARTS === 1 ? pw.verifyChain(badJson, nowV, maxAge) : pw.verifyChainParts(badParts, nowV, maxAge), b = await pool.verifyChain(badJson, nowV, maxAge);
       check(!a.valid && a.error.index === k && JSON.stringify(a) === JSON.stringify(b), "pool.verifyChain == verifyChain (corrupted chain): " + JSON.stringify([a.error, b.error]));
     }
-    const timeIt = async (fn) => { const ps = []; for (let p = 0; p < cfg.passes; p++) { const t = performance.now(); await fn(); ps.push(N / ((performance.now() - t) / 1000)); } return ps; };
     const G = `verify chain of ${N} events`;
-    for (const [impl, fn, note] of [
+    const chainRows = [
       ["Postern", () => { if (!verifySingle(pw).valid) throw new Error("invalid"); }, `${PARTS === 1 ? "verifyChain(chain JSON text)" : `verifyChainParts(${PARTS} JSON array texts)`}, one thread: parse + full Infonet/2 rules + batched Ed25519 + Merkle root; default load (${pw.wasmVariant()} build)`],
       ...(ps ? [["Postern (scalar fallback)", () => { if (!verifySingle(ps).valid) throw new Error("invalid"); }, "same, the package forced to its scalar build (init({ variant: \"scalar\" }))"]] : []),
       [`Postern × ${WORKERS} workers`, async () => { if (!(await pool.verifyChain(chainJson, nowV, maxAge)).valid) throw new Error("invalid"); }, `ChainVerifierPool.verifyChain (postern-wasm/parallel): signatures (batched) + event ids in ${WORKERS} module workers, sequential rules on the page thread; warm pool; workers run ${pool.wasmVariants} (the page's build)`],
       ["noble (JS equivalent)", () => { if (!jsVerifyChain(chainJson).valid) throw new Error("invalid"); }, "JSON.parse + sha256 ids (noble) + prev links + node binding + ed25519.verify (noble); no schema/Merkle/replay rules"],
       ["WebCrypto + noble (JS equivalent)", async () => { if (!(await jsVerifyChainWebCrypto(chainJson)).valid) throw new Error("invalid"); }, "as above, signatures with WebCrypto Ed25519 (all verify promises of the chain in flight, then awaited)"],
-    ]) {
-      const ps = await timeIt(fn);
-      results.push({ group: G, impl, opsPerSec: median(ps), passes: ps, unit: "events/s", note, seconds: N / median(ps) });
-      log(`  ${G} / ${impl}: ${Math.round(median(ps))} events/s = ${(N / median(ps)).toFixed(2)} s (passes ${ps.map(Math.round).join(", ")})`);
+    ];
+    // Interleaved passes (each implementation once per pass, in turn), as benchGroup.
+    const chainPasses = chainRows.map(() => []);
+    for (let p = 0; p < cfg.passes; p++) {
+      for (let k = 0; k < chainRows.length; k++) { const t = performance.now(); await chainRows[k][1](); chainPasses[k].push(N / ((performance.now() - t) / 1000)); }
     }
+    chainRows.forEach(([impl, , note], k) => {
+      const ps = chainPasses[k];
+      const paired = Object.fromEntries(chainRows.filter((_, o) => o !== k).map(([other], o2) => { const o = chainRows.findIndex((r) => r[0] === other); return [other, median(ps.map((x, i) => x / chainPasses[o][i]))]; }));
+      results.push({ group: G, impl, opsPerSec: median(ps), passes: ps, unit: "events/s", note: note + "; interleaved passes", paired, seconds: N / median(ps) });
+      log(`  ${G} / ${impl}: ${Math.round(median(ps))} events/s = ${(N / median(ps)).toFixed(2)} s (passes ${ps.map(Math.round).join(", ")}) paired: ${Object.entries(paired).map(([o, v]) => `${v.toFixed(2)}× ${o}`).join(", ")}`);
+    });
     await pool.terminate();
   }
   return { config: cfg, userAgent: navigator.userAgent, hardwareConcurrency: navigator.hardwareConcurrency, chain: chainInfo, results };
