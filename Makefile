@@ -60,7 +60,7 @@ test-native:
 test-wasm:
 	cargo test --locked --target wasm32-unknown-unknown -p postern-core -p postern-wasm -p postern-app
 
-## make wasm-pkg: the postern-wasm JS packages (crates/wasm/pkg, pkg-node) + gzip size budget check
+## make wasm-pkg: the postern-wasm JS packages (crates/wasm/pkg, pkg-node; SIMD + scalar builds) + gzip size budget checks
 wasm-pkg:
 	scripts/build-wasm-pkg.sh
 
@@ -68,11 +68,11 @@ test-wasm-pkg:
 	scripts/build-wasm-pkg.sh --test
 
 ## make bench: the side-by-side benchmark suite (not part of `make test`, ~20 min): JS peers from
-## bench/package-lock.json, the package (+simd128 variant), native criterion ceiling, then the
+## bench/package-lock.json, the package (SIMD + scalar builds), native criterion ceiling, then the
 ## headless-Chromium run; regenerates BENCHMARKS.md, bench/results.json, bench/chart.svg
 bench: test-tools
 	npm ci --prefix bench --no-audit --no-fund
-	scripts/build-wasm-pkg.sh --simd
+	scripts/build-wasm-pkg.sh
 	cargo bench --locked -p postern-core --bench primitives
 	node bench/native.mjs
 	node bench/run.mjs

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// One command: `node bench/run.mjs` (BENCH_QUICK=1 for a smoke run).
+// One command: `node bench/run.mjs` (BENCH_QUICK=1 for a smoke run). BENCH_ONLY=aead,chain runs
+// only those parts (sha, ed25519, x25519, aead, postern, chain) and writes bench/results-subset.json
+// plus a table on stdout, leaving results.json / BENCHMARKS.md / chart.svg alone.
 // Serves bench/page, crates/wasm/pkg and the needed node_modules on 127.0.0.1 (random port),
 // runs the suite in headless Chromium, writes bench/results.json, BENCHMARKS.md, bench/chart.svg.
 import http from "node:http";
@@ -17,6 +19,7 @@ const cfg = {
   passes: Number(process.env.BENCH_PASSES || 3),
   chainN: Number(process.env.BENCH_CHAIN_N || (QUICK ? 10000 : 100000)),
   quick: QUICK,
+  only: process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",") : null,
 };
 const REPORT_ONLY = process.env.BENCH_REPORT_ONLY === "1";
 const PKG = process.env.POSTERN_PKG || path.join(ROOT, "crates/wasm/pkg");
@@ -29,7 +32,7 @@ if (REPORT_ONLY) {
   out = JSON.parse(fs.readFileSync(path.join(BENCH, "results.json"), "utf8"));
   Object.assign(cfg, out.config);
 } else {
-const MOUNTS = { "/page/": path.join(BENCH, "page"), "/pkg/": PKG, "/nm/": path.join(BENCH, "node_modules"), "/pkg-simd/": process.env.POSTERN_PKG_SIMD || path.join(ROOT, "crates/wasm/pkg-simd") };
+const MOUNTS = { "/page/": path.join(BENCH, "page"), "/pkg/": PKG, "/nm/": path.join(BENCH, "node_modules"), "/pkg-scalar/": PKG };
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
 
 const server = http.createServer((req, res) => {
@@ -66,6 +69,14 @@ out.machine = { cpus: (await import("node:os")).cpus().length, cpuModel: (await 
 out.commit = sh("git rev-parse --short HEAD");
 out.pkgWasmBytes = fs.statSync(path.join(PKG, "postern_wasm_bg.wasm")).size;
 out.date = new Date().toISOString();
+out.load = sh("uptime");
+if (cfg.only) {
+  fs.writeFileSync(path.join(BENCH, "results-subset.json"), JSON.stringify(out, null, 2) + "\n");
+  const v = (r) => (r.mbPerSec != null ? `${r.mbPerSec.toFixed(1)} MB/s` : `${Math.round(r.opsPerSec)} ${r.unit || "ops/s"}`);
+  for (const r of out.results) console.log(`| ${r.group} | ${r.impl} | ${r.error ? "error " + r.error : v(r)} | ${r.passes ? r.passes.map((x) => Math.round(r.bytes ? (x * r.bytes) / 1e6 : x)).join(", ") : ""} |`);
+  console.log(`load after the run: ${out.load}\nwrote bench/results-subset.json (BENCH_ONLY=${cfg.only}); BENCHMARKS.md not regenerated`);
+  process.exit(0);
+}
 fs.writeFileSync(path.join(BENCH, "results.json"), JSON.stringify(out, null, 2) + "\n");
 }
 
@@ -146,9 +157,9 @@ md += `\nRatios read "this row's throughput ÷ that peer's" (>1 = this row is fa
   if (cw) h.push([`${N.toLocaleString("en-US")}-event chain in the tab (workers)`, N === 100000 ? "≤ 3 s" : "(100k target)", `${cw.seconds.toFixed(2)} s (1 thread: ${cs ? cs.seconds.toFixed(2) : "?"} s)`, N === 100000 && cw.seconds <= 3]);
   out.headline = h;
   md += `## Headline vs targets\n\n| Target | Goal | Measured | Met |\n|---|---|---|---|\n`;
-  const simdAead = ratio(get("ChaCha20-Poly1305 seal 64 KiB", "Postern +simd128"), get("ChaCha20-Poly1305 seal 64 KiB", "libsodium"));
-  if (simdAead === simdAead) h.splice(1, 0, ["AEAD seal 64 KiB vs libsodium.js, +simd128 build (not shipped)", "≥ 1.2×", `${simdAead.toFixed(2)}×`, simdAead >= 1.2]);
-  for (const [t, g, m, ok] of h) md += `| ${t} | ${g} | ${m} | ${ok === "partly" ? "partly" : ok ? "yes" : "**no**"} |\n`;
+  const scalarAead = ratio(get("ChaCha20-Poly1305 seal 64 KiB", "Postern (scalar fallback)"), get("ChaCha20-Poly1305 seal 64 KiB", "libsodium"));
+  if (scalarAead === scalarAead) h.splice(1, 0, ["AEAD seal 64 KiB vs libsodium.js, scalar fallback (engines without SIMD)", "—", `${scalarAead.toFixed(2)}×`, "n/a"]);
+  for (const [t, g, m, ok] of h) md += `| ${t} | ${g} | ${m} | ${ok === "partly" || ok === "n/a" ? ok : ok ? "yes" : "**no**"} |\n`;
   md += `\nPackage and app size targets: see "Bundle sizes" below.\n\n`;
 }
 {
@@ -161,16 +172,15 @@ md += `\nRatios read "this row's throughput ÷ that peer's" (>1 = this row is fa
     return { raw: a.raw + b.length, gz: a.gz + gz };
   }, { raw: 0, gz: 0 });
   const list = (dir, re) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => re.test(f)).map((f) => path.join(dir, f)) : []);
-  const budget = (f) => Number(fs.readFileSync(path.join(ROOT, f), "utf8").split("\n").filter((l) => l && !l.startsWith("#"))[0]);
+  // First number of the first non-comment line (app), or of the line naming `file` (package).
+  const budget = (f, file) => Number(fs.readFileSync(path.join(ROOT, f), "utf8").split("\n").filter((l) => l.trim() && !l.startsWith("#") && (!file || l.split(/\s+/)[1] === file))[0]?.split(/\s+/)[0]);
   const app = list(path.join(ROOT, "dist"), /\.(wasm|js)$/);
-  const pkg = list(PKG, /_bg\.wasm$/);
+  const pkg = list(PKG, /_bg\.wasm$/).sort();
   md += `## Bundle sizes\n\n| Bundle | Raw | gzip -9 | Budget (gzip -9) |\n|---|---:|---:|---:|\n`;
   if (app.length) { const s = sizeOf(app); md += `| UI (dist/*.wasm + dist/*.js) | ${s.raw.toLocaleString("en-US")} | ${s.gz.toLocaleString("en-US")} | ${budget("crates/app/SIZE_BUDGET").toLocaleString("en-US")} |\n`; }
-  if (pkg.length) { const s = sizeOf(pkg); md += `| postern-wasm package (.wasm) | ${s.raw.toLocaleString("en-US")} | ${s.gz.toLocaleString("en-US")} | ${budget("crates/wasm/SIZE_BUDGET").toLocaleString("en-US")} |\n`; }
-  const glue = list(PKG, /^postern_wasm(_parallel(_core|_worker)?)?\.js$/);
+  for (const f of pkg) { const s = sizeOf([f]); md += `| postern-wasm package: ${path.basename(f)} | ${s.raw.toLocaleString("en-US")} | ${s.gz.toLocaleString("en-US")} | ${budget("crates/wasm/SIZE_BUDGET", path.basename(f)).toLocaleString("en-US")} |\n`; }
+  const glue = list(PKG, /^postern_wasm(_bindgen|_parallel(_core|_worker)?)?\.js$/);
   if (glue.length) { const s = sizeOf(glue); md += `| postern-wasm JS glue (postern_wasm*.js) | ${s.raw.toLocaleString("en-US")} | ${s.gz.toLocaleString("en-US")} | — |\n`; }
-  const simd = list(path.join(ROOT, "crates/wasm/pkg-simd"), /_bg\.wasm$/);
-  if (simd.length) { const s = sizeOf(simd); md += `| postern-wasm +simd128 variant (not shipped) | ${s.raw.toLocaleString("en-US")} | ${s.gz.toLocaleString("en-US")} | — |\n`; }
   md += `\nBoth budgets are enforced in \`make test\` (scripts/check-app-size.sh, scripts/build-wasm-pkg.sh).\n\n`;
 }
 md += fs.existsSync(path.join(BENCH, "RELAY.md")) ? fs.readFileSync(path.join(BENCH, "RELAY.md"), "utf8") + "\n" : "";

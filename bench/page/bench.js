@@ -50,6 +50,27 @@ async function bench(group, impl, fn, { bytes = 0, async = false, note = "", per
   results.push(row);
   log(`  ${group} / ${impl}: ${bytes ? row.mbPerSec.toFixed(1) + " MB/s" : Math.round(r.opsPerSec) + " ops/s"} (passes ${r.passes.map((x) => Math.round(bytes ? (x * bytes) / 1e6 : x)).join(", ")})`);
 }
+// Interleaved: every pass runs each implementation once in turn (A B C, A B C, …), so a load
+// change on the shared machine hits all rows of a pass alike; each row also gets the median of
+// its per-pass ratios to every other row ("paired"), the figure to read on a noisy machine.
+async function benchGroup(group, entries, { bytes = 0 } = {}) {
+  const live = [];
+  for (const [impl, fn, note = ""] of entries) {
+    try { runSync(fn, Math.max(50, CFG.runMs / 4)); live.push({ impl, fn, note, passes: [] }); }
+    catch (e) { log(`  ${group} / ${impl}: ERROR ${e.message}`); results.push({ group, impl, error: String(e.message || e), note }); }
+  }
+  for (let p = 0; p < CFG.passes; p++) {
+    for (const e of live) e.passes.push(runSync(e.fn, CFG.runMs));
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  for (const e of live) {
+    const paired = Object.fromEntries(live.filter((o) => o !== e).map((o) => [o.impl, median(e.passes.map((x, i) => x / o.passes[i]))]));
+    const row = { group, impl: e.impl, opsPerSec: median(e.passes), passes: e.passes, note: (e.note ? e.note + "; " : "") + `interleaved passes, paired ratio vs libsodium ${paired.libsodium ? paired.libsodium.toFixed(2) + "×" : "—"}`, paired };
+    if (bytes) { row.bytes = bytes; row.mbPerSec = (row.opsPerSec * bytes) / 1e6; }
+    results.push(row);
+    log(`  ${group} / ${e.impl}: ${bytes ? row.mbPerSec.toFixed(1) + " MB/s" : Math.round(row.opsPerSec) + " ops/s"} (passes ${e.passes.map((x) => Math.round(bytes ? (x * bytes) / 1e6 : x)).join(", ")}) paired: ${Object.entries(paired).map(([k, v]) => `${v.toFixed(2)}× ${k}`).join(", ")}`);
+  }
+}
 const WORKERS = Math.max(2, navigator.hardwareConcurrency || 2);
 // Batch verification in module workers: each worker loops for runMs; the figure is the sum.
 let edWorkers = null;
@@ -86,14 +107,17 @@ async function suite(cfg) {
   CFG = cfg;
   const subtle = crypto.subtle;
   await sodium.ready;
-  await init();
-  // Optional +simd128 build of the same package (scripts/build-wasm-pkg.sh --simd → /pkg-simd/).
+  await init(); // as a user loads the package: the build chosen by detection (SIMD in Chromium)
+  log(`postern-wasm loaded by default: ${pw.wasmVariant()} build (simdSupported ${pw.simdSupported()})`);
+  // The same package forced to its scalar fallback: a second module instance (served again under
+  // /pkg-scalar/, since one module URL holds one instance).
   let ps = null;
-  try { const m = await import("/pkg-simd/postern_wasm.js"); await m.default(); ps = m; log("pkg-simd loaded"); } catch { log("no pkg-simd"); }
-  log(`runMs=${cfg.runMs} passes=${cfg.passes} chainN=${cfg.chainN} ua=${navigator.userAgent}`);
+  try { const m = await import("/pkg-scalar/postern_wasm.js"); await m.default({ variant: "scalar" }); ps = m; log(`pkg-scalar loaded: ${m.wasmVariant()}`); } catch (e) { log("no pkg-scalar: " + e.message); }
+  const on = (part) => !cfg.only || cfg.only.includes(part);
+  log(`runMs=${cfg.runMs} passes=${cfg.passes} chainN=${cfg.chainN} only=${cfg.only || "all"} ua=${navigator.userAgent}`);
 
   // ---- SHA-256, 1 MiB ----
-  {
+  if (on("sha")) {
     const data = fill(1 << 20);
     const leafPrefixed = concat(new Uint8Array([0]), data);
     check(same(sha256(leafPrefixed), pw.rfc9162LeafHash(data)), "noble sha256(0x00||d) == postern rfc9162LeafHash(d)");
@@ -103,11 +127,11 @@ async function suite(cfg) {
     await bench(G, "WebCrypto", () => subtle.digest("SHA-256", data), { bytes: data.length, async: true, note: "async, one await per digest" });
     check(same(sha256(data), pw.sha256(data)), "noble == postern sha256");
     await bench(G, "Postern", () => pw.sha256(data), { bytes: data.length, note: "sha256(): includes the copy into wasm memory" });
-    if (ps) await bench(G, "Postern +simd128", () => ps.sha256(data), { bytes: data.length });
+    if (ps) await bench(G, "Postern (scalar fallback)", () => ps.sha256(data), { bytes: data.length });
   }
 
   // ---- Ed25519 ----
-  {
+  if (on("ed25519")) {
     const seed = fill(32, 1), msg = fill(64, 2);
     const nPub = ed25519.getPublicKey(seed);
     const kp = sodium.crypto_sign_seed_keypair(seed);
@@ -131,7 +155,7 @@ async function suite(cfg) {
     await bench(G, "libsodium", () => { if (!sodium.crypto_sign_verify_detached(sig, msg, kp.publicKey)) throw new Error("bad"); });
     await bench(G, "WebCrypto", async () => { if (!(await subtle.verify({ name: "Ed25519" }, wPub, sig, msg))) throw new Error("bad"); }, { async: true, note: "async, one await per op" });
     await bench(G, "Postern", () => { if (!pw.ed25519Verify(nPub, msg, sig)) throw new Error("bad"); }, { note: "ed25519Verify (dalek verify)" });
-    if (ps) await bench(G, "Postern +simd128", () => { if (!ps.ed25519Verify(nPub, msg, sig)) throw new Error("bad"); });
+    if (ps) await bench(G, "Postern (scalar fallback)", () => { if (!ps.ed25519Verify(nPub, msg, sig)) throw new Error("bad"); });
     G = "Ed25519 verify_strict (64 B msg)";
     await bench(G, "noble", () => { if (!ed25519.verify(sig, msg, nPub, { zip215: false })) throw new Error("bad"); }, { note: "zip215: false (RFC 8032 strict)" });
     await bench(G, "libsodium", () => { if (!sodium.crypto_sign_verify_detached(sig, msg, kp.publicKey)) throw new Error("bad"); }, { note: "libsodium always rejects small-order / non-canonical encodings" });
@@ -154,14 +178,14 @@ async function suite(cfg) {
       await bench(G, "WebCrypto", async () => { for (let i = 0; i < n; i++) if (!(await subtle.verify({ name: "Ed25519" }, wPubs[i], sigs[i], msgs[i]))) throw new Error("bad"); }, { ...U, async: true, note: "sequential: one await per signature" });
       await bench(G, "WebCrypto (Promise.all)", async () => { const r = await Promise.all(wPubs.map((k, i) => subtle.verify({ name: "Ed25519" }, k, sigs[i], msgs[i]))); if (!r.every(Boolean)) throw new Error("bad"); }, { ...U, async: true, note: "all n verify calls in flight at once" });
       await bench(G, "Postern", () => { if (!pw.ed25519VerifyBatch(pks, sg, ms, lens)) throw new Error("bad"); }, { ...U, note: "ed25519VerifyBatch, one thread" });
-      if (ps) await bench(G, "Postern +simd128", () => { if (!ps.ed25519VerifyBatch(pks, sg, ms, lens)) throw new Error("bad"); }, { ...U, note: "one thread" });
+      if (ps) await bench(G, "Postern (scalar fallback)", () => { if (!ps.ed25519VerifyBatch(pks, sg, ms, lens)) throw new Error("bad"); }, { ...U, note: "one thread" });
       await benchWorkers(G, `Postern × ${WORKERS} workers`, { pks, sg, msgs: ms, lens }, n, `ed25519VerifyBatch in ${WORKERS} module workers (own wasm instance each), summed`);
     }
     signer.free();
   }
 
   // ---- X25519 ----
-  {
+  if (on("x25519")) {
     const a = fill(32, 3), b = fill(32, 4);
     const bPub = x25519.getPublicKey(b);
     const shared = x25519.getSharedSecret(a, bPub);
@@ -175,11 +199,11 @@ async function suite(cfg) {
     await bench(G, "WebCrypto", () => subtle.deriveBits({ name: "X25519", public: wB }, wA, 256), { async: true, note: "async, one await per op" });
     check(same(shared, pw.x25519(a, bPub)), "x25519 noble == Postern");
     await bench(G, "Postern", () => pw.x25519(a, bPub), { note: "x25519(secret, public)" });
-    if (ps) await bench(G, "Postern +simd128", () => ps.x25519(a, bPub));
+    if (ps) await bench(G, "Postern (scalar fallback)", () => ps.x25519(a, bPub));
   }
 
   // ---- ChaCha20-Poly1305 (IETF, 12-byte nonce) seal ----
-  {
+  if (on("aead")) {
     const key = fill(32, 5), nonce = fill(12, 6);
     for (const size of [64, 1024, 65536]) {
       const pt = fill(size, 8);
@@ -187,21 +211,23 @@ async function suite(cfg) {
       check(same(ct, sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, null, null, nonce, key)), "aead noble == libsodium " + size);
       check(same(ct, pw.chacha20Poly1305Seal(key, nonce, pt)), "aead noble == Postern " + size);
       const label = size >= 1024 ? size / 1024 + " KiB" : size + " B";
-      let G = `ChaCha20-Poly1305 seal ${label}`;
-      await bench(G, "noble", () => chacha20poly1305(key, nonce).encrypt(pt), { bytes: size });
-      await bench(G, "libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, null, null, nonce, key), { bytes: size });
-      await bench(G, "Postern", () => pw.chacha20Poly1305Seal(key, nonce, pt), { bytes: size, note: "chacha20Poly1305Seal: copy in + copy out included" });
-      if (ps) await bench(G, "Postern +simd128", () => ps.chacha20Poly1305Seal(key, nonce, pt), { bytes: size });
-      G = `ChaCha20-Poly1305 open ${label}`;
-      await bench(G, "noble", () => chacha20poly1305(key, nonce).decrypt(ct), { bytes: size });
-      await bench(G, "libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, ct, null, nonce, key), { bytes: size });
-      await bench(G, "Postern", () => pw.chacha20Poly1305Open(key, nonce, ct), { bytes: size, note: "chacha20Poly1305Open: copy in + copy out included" });
-      if (ps) await bench(G, "Postern +simd128", () => ps.chacha20Poly1305Open(key, nonce, ct), { bytes: size });
+      await benchGroup(`ChaCha20-Poly1305 seal ${label}`, [
+        ["noble", () => chacha20poly1305(key, nonce).encrypt(pt)],
+        ["libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_encrypt(pt, null, null, nonce, key)],
+        ["Postern", () => pw.chacha20Poly1305Seal(key, nonce, pt), `chacha20Poly1305Seal, default load (${pw.wasmVariant()} build): copy in + copy out included`],
+        ...(ps ? [["Postern (scalar fallback)", () => ps.chacha20Poly1305Seal(key, nonce, pt), "init({ variant: \"scalar\" })"]] : []),
+      ], { bytes: size });
+      await benchGroup(`ChaCha20-Poly1305 open ${label}`, [
+        ["noble", () => chacha20poly1305(key, nonce).decrypt(ct)],
+        ["libsodium", () => sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, ct, null, nonce, key)],
+        ["Postern", () => pw.chacha20Poly1305Open(key, nonce, ct), `chacha20Poly1305Open, default load (${pw.wasmVariant()} build): copy in + copy out included`],
+        ...(ps ? [["Postern (scalar fallback)", () => ps.chacha20Poly1305Open(key, nonce, ct), "init({ variant: \"scalar\" })"]] : []),
+      ], { bytes: size });
     }
   }
 
   // ---- Postern end-to-end: DM and gate messages, 1 KiB body ----
-  {
+  if (on("postern")) {
     const NOW = 1780000000;
     const body = fill(1024, 9);
     const alice = pw.Identity.generate(), bob = pw.Identity.generate();
@@ -223,7 +249,7 @@ async function suite(cfg) {
 
   // ---- Infonet/2 chain: build with signEvent, verify with verifyChain vs a JS/noble equivalent ----
   const chainInfo = {};
-  {
+  if (on("chain")) {
     const N = cfg.chainN, NOW = 1780000000, GENESIS = "0".repeat(64);
     const signer = pw.EventSigner.fromSeed(fill(32, 10));
     const payload = (i) => JSON.stringify({ message: `hello ${i}`, destination: "broadcast", channel: "LongFast", priority: "normal", ephemeral: false });
@@ -244,7 +270,7 @@ async function suite(cfg) {
     const PARTS = Math.max(1, Math.ceil(chainJson.length / (32 << 20)));
     const per = Math.ceil(N / PARTS);
     const parts = Array.from({ length: PARTS }, (_, k) => `[${texts.slice(k * per, (k + 1) * per).join(",")}]`);
-    const verifySingle = (p) => (PARTS === 1 ? pw.verifyChain(chainJson, nowV, maxAge) : p.verifyChainParts(parts, nowV, maxAge));
+    const verifySingle = (p) => (PARTS === 1 ? p.verifyChain(chainJson, nowV, maxAge) : p.verifyChainParts(parts, nowV, maxAge));
     chainInfo.parts = PARTS;
     const rep = verifySingle(pw);
     check(rep.valid && rep.count === N, "verifyChain accepts the chain: " + JSON.stringify(rep.error));
@@ -322,19 +348,25 @@ async function suite(cfg) {
       const a = PARTS === 1 ? pw.verifyChain(badJson, nowV, maxAge) : pw.verifyChainParts(badParts, nowV, maxAge), b = await pool.verifyChain(badJson, nowV, maxAge);
       check(!a.valid && a.error.index === k && JSON.stringify(a) === JSON.stringify(b), "pool.verifyChain == verifyChain (corrupted chain): " + JSON.stringify([a.error, b.error]));
     }
-    const timeIt = async (fn) => { const ps = []; for (let p = 0; p < cfg.passes; p++) { const t = performance.now(); await fn(); ps.push(N / ((performance.now() - t) / 1000)); } return ps; };
     const G = `verify chain of ${N} events`;
-    for (const [impl, fn, note] of [
-      ["Postern", () => { if (!verifySingle(pw).valid) throw new Error("invalid"); }, `${PARTS === 1 ? "verifyChain(chain JSON text)" : `verifyChainParts(${PARTS} JSON array texts)`}, one thread: parse + full Infonet/2 rules + batched Ed25519 + Merkle root`],
-      ...(ps ? [["Postern +simd128", () => { if (!verifySingle(ps).valid) throw new Error("invalid"); }, "same, +simd128 build"]] : []),
-      [`Postern × ${WORKERS} workers`, async () => { if (!(await pool.verifyChain(chainJson, nowV, maxAge)).valid) throw new Error("invalid"); }, `ChainVerifierPool.verifyChain (postern-wasm/parallel): signatures (batched) + event ids in ${WORKERS} module workers, sequential rules on the page thread; warm pool`],
+    const chainRows = [
+      ["Postern", () => { if (!verifySingle(pw).valid) throw new Error("invalid"); }, `${PARTS === 1 ? "verifyChain(chain JSON text)" : `verifyChainParts(${PARTS} JSON array texts)`}, one thread: parse + full Infonet/2 rules + batched Ed25519 + Merkle root; default load (${pw.wasmVariant()} build)`],
+      ...(ps ? [["Postern (scalar fallback)", () => { if (!verifySingle(ps).valid) throw new Error("invalid"); }, "same, the package forced to its scalar build (init({ variant: \"scalar\" }))"]] : []),
+      [`Postern × ${WORKERS} workers`, async () => { if (!(await pool.verifyChain(chainJson, nowV, maxAge)).valid) throw new Error("invalid"); }, `ChainVerifierPool.verifyChain (postern-wasm/parallel): signatures (batched) + event ids in ${WORKERS} module workers, sequential rules on the page thread; warm pool; workers run ${pool.wasmVariants} (the page's build)`],
       ["noble (JS equivalent)", () => { if (!jsVerifyChain(chainJson).valid) throw new Error("invalid"); }, "JSON.parse + sha256 ids (noble) + prev links + node binding + ed25519.verify (noble); no schema/Merkle/replay rules"],
       ["WebCrypto + noble (JS equivalent)", async () => { if (!(await jsVerifyChainWebCrypto(chainJson)).valid) throw new Error("invalid"); }, "as above, signatures with WebCrypto Ed25519 (all verify promises of the chain in flight, then awaited)"],
-    ]) {
-      const ps = await timeIt(fn);
-      results.push({ group: G, impl, opsPerSec: median(ps), passes: ps, unit: "events/s", note, seconds: N / median(ps) });
-      log(`  ${G} / ${impl}: ${Math.round(median(ps))} events/s = ${(N / median(ps)).toFixed(2)} s (passes ${ps.map(Math.round).join(", ")})`);
+    ];
+    // Interleaved passes (each implementation once per pass, in turn), as benchGroup.
+    const chainPasses = chainRows.map(() => []);
+    for (let p = 0; p < cfg.passes; p++) {
+      for (let k = 0; k < chainRows.length; k++) { const t = performance.now(); await chainRows[k][1](); chainPasses[k].push(N / ((performance.now() - t) / 1000)); }
     }
+    chainRows.forEach(([impl, , note], k) => {
+      const ps = chainPasses[k];
+      const paired = Object.fromEntries(chainRows.filter((_, o) => o !== k).map(([other], o2) => { const o = chainRows.findIndex((r) => r[0] === other); return [other, median(ps.map((x, i) => x / chainPasses[o][i]))]; }));
+      results.push({ group: G, impl, opsPerSec: median(ps), passes: ps, unit: "events/s", note: note + "; interleaved passes", paired, seconds: N / median(ps) });
+      log(`  ${G} / ${impl}: ${Math.round(median(ps))} events/s = ${(N / median(ps)).toFixed(2)} s (passes ${ps.map(Math.round).join(", ")}) paired: ${Object.entries(paired).map(([o, v]) => `${v.toFixed(2)}× ${o}`).join(", ")}`);
+    });
     await pool.terminate();
   }
   return { config: cfg, userAgent: navigator.userAgent, hardwareConcurrency: navigator.hardwareConcurrency, chain: chainInfo, results };

@@ -6,6 +6,8 @@ export function splitJsonArray(text: string): { starts: number[]; ends: number[]
 /** Verification workers, each with its own postern-wasm instance. */
 export class ChainVerifierPool {
   readonly size: number;
+  /** The build each worker runs ("simd" / "scalar"): the caller's (set by createChainVerifierPool). */
+  wasmVariants?: string[];
   /** Same arguments and result as `verifyChain`; signatures and event ids are checked in the
    *  workers (Ed25519 batched), every sequential rule on the calling thread. An invalid chain is
    *  re-verified with `verifyChain`, so the reported failure is identical. `chunk`: events per task. */

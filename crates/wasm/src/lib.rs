@@ -4,10 +4,12 @@
 //! `Uint8Array`, plain objects) and maps core's typed errors to stable error codes.
 //!
 //! # Loading
-//! With the `web` target the default export of `postern_wasm.js` is the async `init()`
-//! (`__wbg_init`): `await init()` fetches and instantiates `postern_wasm_bg.wasm` next to the
-//! module (or pass a URL / `Response` / `BufferSource` / `WebAssembly.Module`). `initSync({module})`
-//! is the synchronous variant. The `nodejs` build (`pkg-node`) loads itself on `require`/`import`.
+//! The package ships this crate built twice: with WebAssembly SIMD (`+simd128`) and scalar.
+//! With the `web` target the default export of `postern_wasm.js` is an async `init()` that loads
+//! the SIMD build when the engine validates a SIMD probe, else the scalar one
+//! (`init({ variant: "simd" | "scalar" })` forces either; `initSync({module})` is the synchronous
+//! variant). The `nodejs` build (`pkg-node`) loads itself on `require`/`import`
+//! (`POSTERN_WASM_VARIANT` forces a build). [`wasm_variant`] says which one runs.
 //!
 //! # Errors
 //! Failures are thrown as JS `Error`s whose `code` property is a stable string, e.g.
@@ -27,6 +29,7 @@ mod merkle;
 mod prims;
 mod results;
 mod schema;
+mod variant;
 
 pub use chain::{sign_event, verify_chain, verify_public_view, EventSigner};
 pub use gate::{GateChain, GateEpochKey, GateKeyring};
@@ -34,3 +37,4 @@ pub use identity::Identity;
 pub use merkle::*;
 pub use prims::*;
 pub use schema::{check_payload, check_payload_for_append, normalize_payload};
+pub use variant::wasm_variant;

@@ -17,10 +17,13 @@ let chromium = null;
 try { ({ chromium } = createRequire(path.join(ROOT, "tests/e2e/package.json"))("playwright-core")); } catch { /* skipped below */ }
 const skip = !chromium ? "playwright-core not installed in tests/e2e" : !fs.existsSync(CHROMIUM) ? `no ${CHROMIUM}` : false;
 
+// POSTERN_WASM_VARIANT=scalar (build-wasm-pkg.sh --test's second run) forces the scalar build;
+// otherwise init() picks one by detection (Chromium: SIMD). The workers must run the same one.
+const VARIANT = process.env.POSTERN_WASM_VARIANT || "auto";
 const PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
 import init, * as w from "/pkg/postern_wasm.js";
 import { createChainVerifierPool, verifyChainParallel } from "/pkg/postern_wasm_parallel.js";
-await init();
+await init({ variant: ${JSON.stringify(VARIANT)} });
 const NOW = 1780000000, GENESIS = "0".repeat(64);
 const signers = [w.EventSigner.generate(), w.EventSigner.generate()];
 const texts = []; let prev = GENESIS;
@@ -42,6 +45,7 @@ for (const [label, json] of cases) {
 }
 const oneShot = await verifyChainParallel(cases[1][1], NOW + 1000, 0, { workers: 2 });
 out.push({ label: "one-shot", want: w.verifyChain(cases[1][1], NOW + 1000, 0), got: oneShot });
+window.variants = { page: w.wasmVariant(), workers: pool.wasmVariants };
 await pool.terminate();
 window.result = out;
 </script>`;
@@ -66,6 +70,8 @@ test("verifyChainParallel in Chromium matches verifyChain", { skip }, async () =
     await page.waitForFunction(() => window.result || null, null, { timeout: 120000 }).catch(() => {});
     assert.deepEqual(errors, []);
     const out = await page.evaluate(() => window.result);
+    const variants = await page.evaluate(() => window.variants);
+    assert.deepEqual(variants, { page: VARIANT === "scalar" ? "scalar" : "simd", workers: [variants.page, variants.page] });
     assert.equal(out.length, 6);
     assert.equal(out[0].want.valid, true);
     for (const { label, want, got } of out) {
