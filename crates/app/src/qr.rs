@@ -1,12 +1,15 @@
 //! QR components: [`QrCode`] draws a text as an inline SVG (one path of dark runs, with a text
-//! alternative), [`Scanner`] is the "Scan QR code" button and camera panel that reads frames
-//! until `model::qr::decode` finds a code, then hands its text to the parent and stops the camera.
+//! alternative), [`Scanner`] is the "Scan QR code" button and camera panel that sends frames to
+//! the lazily loaded worker module (`model::offload::Op::QrDecode`, so the page links no QR
+//! decoder) until it finds a code, then hands its text to the parent and stops the camera.
 use gloo_timers::callback::Interval;
+use postern_core::b64;
 use web_sys::{HtmlCanvasElement, HtmlVideoElement, MediaStream};
 use yew::prelude::*;
 
-use crate::model::qr::{decode, encode};
-use crate::platform::camera;
+use crate::model::offload::{Answer, Op};
+use crate::model::qr::encode;
+use crate::platform::{camera, worker};
 
 /// How often a camera frame is decoded.
 const FRAME_MS: u32 = 250;
@@ -58,6 +61,8 @@ pub enum ScanMsg {
     Open,
     Opened(Result<MediaStream, String>),
     Frame,
+    /// The worker's answer to the frame in flight.
+    Decoded(Result<Answer, String>),
     Close,
 }
 
@@ -70,15 +75,30 @@ pub struct Scanner {
     timer: Option<Interval>,
     canvas: Option<HtmlCanvasElement>,
     video: NodeRef,
+    /// The decoding worker (started at the first frame, terminated when the camera stops).
+    decoder: Option<worker::Session>,
+    /// A frame is with the worker: later frames are skipped until it answers.
+    decoding: bool,
 }
 
 impl Scanner {
     fn stop(&mut self) {
         self.timer = None;
+        self.decoder = None;
+        self.decoding = false;
         if let Some(s) = self.stream.take() {
             camera::stop(&s);
         }
         self.open = false;
+    }
+
+    /// The decoding worker could not run: stop the camera and say so.
+    fn fail(&mut self, why: &str) -> bool {
+        self.stop();
+        self.status = Some(format!(
+            "The QR code reader could not start ({why}). Paste the text instead."
+        ));
+        true
     }
 }
 
@@ -95,6 +115,8 @@ impl Component for Scanner {
             timer: None,
             canvas: None,
             video: NodeRef::default(),
+            decoder: None,
+            decoding: false,
         }
     }
 
@@ -141,19 +163,44 @@ impl Component for Scanner {
                 let Some(v) = self.video.cast::<HtmlVideoElement>() else {
                     return false;
                 };
+                if self.decoding || !self.open {
+                    return false;
+                }
                 if self.canvas.is_none() {
                     self.canvas = camera::canvas();
                 }
                 let Some(c) = &self.canvas else { return false };
-                let Some(text) =
-                    camera::frame_luma(&v, c).and_then(|(luma, w, h)| decode(&luma, w, h))
-                else {
+                let Some((luma, width, height)) = camera::frame_luma(&v, c) else {
+                    return false;
+                };
+                if self.decoder.is_none() {
+                    let link = ctx.link().clone();
+                    match worker::Session::start(move |a| link.send_message(ScanMsg::Decoded(a))) {
+                        Ok(s) => self.decoder = Some(s),
+                        Err(e) => return self.fail(&e),
+                    }
+                }
+                let op = Op::QrDecode {
+                    width,
+                    height,
+                    luma: b64::encode_url(&luma),
+                };
+                if let Some(Err(e)) = self.decoder.as_ref().map(|d| d.send(&op)) {
+                    return self.fail(&e);
+                }
+                self.decoding = true;
+                return false;
+            }
+            ScanMsg::Decoded(Ok(answer)) => {
+                self.decoding = false;
+                let Ok(text) = answer.into_result() else {
                     return false;
                 };
                 self.stop();
                 self.status = None;
                 ctx.props().on_text.emit(text);
             }
+            ScanMsg::Decoded(Err(e)) => return self.fail(&e),
             ScanMsg::Close => {
                 self.stop();
                 self.status = None;

@@ -1,11 +1,14 @@
-//! The lazily loaded worker's one-shot operations (Argon2id and backup files): the JSON request
-//! and answer the page exchanges with `postern-worker` (`web/sync-worker.js` → `posternWorkerOp`),
-//! and [`run`], which the worker binary calls. Every rule is `postern_core::backup`'s; this file only
-//! moves bytes across the worker boundary, so the page's wasm links no Argon2.
+//! The lazily loaded worker's one-shot operations (Argon2id, backup files, QR decoding): the JSON
+//! request and answer the page exchanges with `postern-worker` (`web/sync-worker.js` →
+//! `posternWorkerOp`), and [`run`], which the worker binary calls. Every rule is
+//! `postern_core::backup`'s or `model::qr`'s; this file only moves bytes across the worker
+//! boundary, so the page's wasm links no Argon2 and no QR decoder.
 use postern_core::b64;
 use postern_core::backup::{self, KdfParams};
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
+
+use crate::model::qr;
 use zeroize::Zeroizing;
 
 /// One request to the worker. Byte strings are base64url (no padding).
@@ -27,7 +30,18 @@ pub enum Op {
     },
     /// `backup::open`: answers the payload, base64url.
     BackupOpen { passphrase: String, file: String },
+    /// `model::qr::decode` of one greyscale camera frame (`luma`: `width` × `height` bytes,
+    /// base64url): answers the text of the first readable code, or the error [`NO_QR_CODE`].
+    QrDecode {
+        width: usize,
+        height: usize,
+        luma: String,
+    },
 }
+
+/// The error of [`Op::QrDecode`] when the frame holds no readable code (the scanner tries the
+/// next frame).
+pub const NO_QR_CODE: &str = "no QR code in the frame";
 
 /// The worker's answer: exactly one of `value` / `error` is set. `error` is the core error's
 /// text (what the settings page shows).
@@ -88,6 +102,13 @@ pub fn run(op: &Op, rng: &mut impl CryptoRngCore) -> Answer {
         Op::BackupOpen { passphrase, file } => backup::open(passphrase, file)
             .map(|p| b64::encode_url(&p))
             .map_err(|e| e.to_string()),
+        Op::QrDecode {
+            width,
+            height,
+            luma,
+        } => b64::decode_url(luma)
+            .map_err(|_| "bad frame".to_string())
+            .and_then(|l| qr::decode(&l, *width, *height).ok_or_else(|| NO_QR_CODE.to_string())),
     })
 }
 
@@ -154,6 +175,47 @@ mod tests {
         let key = decode(&run(&op, &mut OsRng).into_result().unwrap()).unwrap();
         let want = backup::derive_key("pass phrase", &salt, &LIGHT).unwrap();
         assert_eq!(&key[..], &want[..]);
+    }
+
+    #[test]
+    fn qr_decode_reads_a_code_and_refuses_bad_frames() {
+        let m = qr::encode("postern-safety:0123").unwrap();
+        let scale = 3;
+        let side = m.extent() * scale;
+        let mut luma = vec![255u8; side * side];
+        for y in 0..side {
+            for x in 0..side {
+                let (mx, my) = (x / scale, y / scale);
+                let dark = mx >= qr::QUIET_ZONE
+                    && my >= qr::QUIET_ZONE
+                    && m.is_dark(mx - qr::QUIET_ZONE, my - qr::QUIET_ZONE);
+                if dark {
+                    luma[y * side + x] = 0;
+                }
+            }
+        }
+        let op = |luma: &[u8], width, height| Op::QrDecode {
+            width,
+            height,
+            luma: b64::encode_url(luma),
+        };
+        let req = serde_json::to_string(&op(&luma, side, side)).unwrap();
+        let answer = run_json(&req, &mut OsRng).into_result();
+        assert_eq!(answer.as_deref(), Ok("postern-safety:0123"));
+        let blank = run(&op(&[255; 64], 8, 8), &mut OsRng).into_result();
+        assert_eq!(blank.unwrap_err(), NO_QR_CODE);
+        // Wrong length, overflowing sizes, bad base64: errors, no panic.
+        assert!(run(&op(&luma, side, side + 1), &mut OsRng).error.is_some());
+        assert!(run(&op(&[0; 4], usize::MAX, 2), &mut OsRng).error.is_some());
+        let bad = Op::QrDecode {
+            width: 1,
+            height: 1,
+            luma: "!!".into(),
+        };
+        assert_eq!(
+            run(&bad, &mut OsRng).into_result().unwrap_err(),
+            "bad frame"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The camera for QR scanning: whether `getUserMedia` exists, opening the back camera into a
 //! `<video>`, stopping it, and one frame's luma (drawn to an off-page canvas). Decoding is
-//! `model::qr::decode`'s.
+//! `model::qr::decode`'s, in the worker module (`model::offload::Op::QrDecode`).
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;

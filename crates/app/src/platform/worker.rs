@@ -1,7 +1,8 @@
 //! The lazily loaded wasm module (`postern-worker`, see `src/worker_main.rs`): starts
 //! `web/sync-worker.js` module workers that load it, and runs one-shot operations
-//! (`model::offload`: Argon2id, backup files) in a fresh worker, off the UI thread. The page's
-//! own wasm never links that code; nothing here is fetched before a feature needs it.
+//! (`model::offload`: Argon2id, backup files, QR frames) off the UI thread, in a fresh worker or a
+//! [`Session`] kept for a series. The page's own wasm never links that code; nothing here is
+//! fetched before a feature needs it.
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -77,13 +78,69 @@ pub async fn run(op: &Op) -> Result<Answer, String> {
         })?
         .as_string()
         .unwrap_or_default();
+    parse_answer(&text)
+}
+
+/// The page's reading of one answer text of `posternWorkerOp` (or the script's `fatal`).
+fn parse_answer(text: &str) -> Result<Answer, String> {
     if let Some(rest) = text.strip_prefix("{\"fatal\":") {
         return Err(format!(
             "the background worker could not start ({})",
             rest.trim_end_matches('}')
         ));
     }
-    serde_json::from_str(&text).map_err(|e| format!("bad answer from the worker: {e}"))
+    serde_json::from_str(text).map_err(|e| format!("bad answer from the worker: {e}"))
+}
+
+/// One worker kept for a series of operations (the QR scanner's frames): [`Session::send`] posts
+/// an [`Op`], and every answer, in order, goes to the callback given to [`Session::start`]. The
+/// worker is terminated when the session is dropped.
+pub struct Session {
+    worker: Worker,
+    _listeners: [Listener; 2],
+}
+
+impl Session {
+    /// Start the worker (the module loads in the background; requests sent before it is ready
+    /// wait in `web/sync-worker.js`).
+    pub fn start(on_answer: impl Fn(Result<Answer, String>) + 'static) -> Result<Session, String> {
+        let worker = spawn("postern-op")?;
+        let on_answer = Rc::new(on_answer);
+        let answer = on_answer.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            let text = ev.data().as_string().unwrap_or_default();
+            if !text.starts_with("{\"ready\"") {
+                answer(parse_answer(&text));
+            }
+        });
+        let on_error = Closure::<dyn FnMut(MessageEvent)>::new(move |_ev: MessageEvent| {
+            on_answer(Err("the background worker crashed".into()))
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(Session {
+            worker,
+            _listeners: [on_message, on_error],
+        })
+    }
+
+    /// Post one operation.
+    pub fn send(&self, op: &Op) -> Result<(), String> {
+        let request = serde_json::to_string(op).map_err(|e| e.to_string())?;
+        let message = js_sys::Object::new();
+        js_sys::Reflect::set(&message, &"op".into(), &request.into())
+            .and_then(|_| self.worker.post_message(&message))
+            .map_err(|e| format!("{e:?}"))
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // No event may reach the listeners once they are dropped with the session.
+        self.worker.set_onmessage(None);
+        self.worker.set_onerror(None);
+        self.worker.terminate();
+    }
 }
 
 /// Argon2id(passphrase, salt) → 32-byte key with `params` (same KDF and checks as the backup
