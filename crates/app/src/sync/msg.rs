@@ -28,6 +28,8 @@ pub enum Msg {
     SyncNow,
     /// The verifier was reset (replay from genesis).
     Reset,
+    /// The verifier was restored from the stored snapshot at this height (not re-verified).
+    Resumed(u64),
     Relay(RelayInfo),
     /// A verifier answer: accepted events (already stored when `stored`).
     Verified(FromWorker),

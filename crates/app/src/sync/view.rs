@@ -69,6 +69,10 @@ pub struct SyncView {
     /// Of those, private events held as stubs (verified link-only).
     verifier_sealed: u64,
     verifier_generation: u32,
+    /// The height the verifier was last restored to from the stored snapshot (not re-verified).
+    resumed_from: Option<u64>,
+    /// Events this page's verifier accepted (pages and replays; not restored ones).
+    session_verified: u64,
     running: bool,
     phase: &'static str,
     relay: Option<RelayInfo>,
@@ -118,6 +122,8 @@ impl Component for SyncView {
             verifier_count: 0,
             verifier_sealed: 0,
             verifier_generation: 0,
+            resumed_from: None,
+            session_verified: 0,
             running: false,
             phase: "idle",
             relay: None,
@@ -172,6 +178,12 @@ impl Component for SyncView {
                 self.verifier_sealed = 0;
                 self.badge = Badge::Verifying;
                 self.meter = RateMeter::start(now_millis() as f64, 0);
+                self.resumed_from = None;
+                true
+            }
+            Msg::Resumed(height) => {
+                self.resumed_from = Some(height);
+                self.meter = RateMeter::start(now_millis() as f64, height);
                 true
             }
             Msg::Relay(r) => {
@@ -186,6 +198,7 @@ impl Component for SyncView {
                 self.worker_busy_ms += ans.busy_ms;
                 self.verifier_count = ans.verified;
                 self.verifier_sealed = ans.sealed;
+                self.session_verified += ans.accepted.len() as u64;
                 if !ans.accepted.is_empty() {
                     let chunk = ans.accepted.into_iter().map(|mut s| {
                         s.json = None;
@@ -325,7 +338,9 @@ impl Component for SyncView {
                 <div class="sync-progress-row">
                     <progress id="sync-progress" max={total.max(1).to_string()} value={self.verifier_count.to_string()}
                         data-verified={self.verifier_count.to_string()} data-total={total.to_string()}
-                        data-phase={self.phase} data-sealed={self.verifier_sealed.to_string()}></progress>
+                        data-phase={self.phase} data-sealed={self.verifier_sealed.to_string()}
+                        data-resumed-from={self.resumed_from.map(|h| h.to_string()).unwrap_or_default()}
+                        data-verified-session={self.session_verified.to_string()}></progress>
                     <span class="sync-progress-text">{ format!("{} / {} ({:.0}%) · {}", self.verifier_count, total, frac * 100.0, self.phase) }</span>
                     <span id="sync-rate" data-rate={rate.map(|r| format!("{r:.1}")).unwrap_or_default()}
                         data-last-rate={self.last_rate.map(|(r, _)| format!("{r:.1}")).unwrap_or_default()}
