@@ -14,6 +14,7 @@
 //! before syncing resumes from the stored head. `active = false` stops starting new rounds
 //! (a round in flight finishes), so only a leader tab needs to sync. A round itself is
 //! `super::round`; it reports to this view with `super::msg::Msg`.
+use std::cell::Cell;
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
@@ -24,6 +25,7 @@ use super::fetch::RoundError;
 use super::msg::{Msg, RelayInfo};
 use super::round::round;
 use super::worker::Bridge;
+use crate::model::chain::snapshot::stored_summaries;
 use crate::model::chain::SyncHead;
 use crate::model::chain::{events, progress_fraction, short, Badge, MerkleCheck, RateMeter};
 use crate::model::heads::{HeadRecord, HeadVerdict};
@@ -73,6 +75,10 @@ pub struct SyncView {
     resumed_from: Option<u64>,
     /// Events this page's verifier accepted (pages and replays; not restored ones).
     session_verified: u64,
+    /// Bumped by every reset: explorer rows read for an older resume are dropped.
+    epoch: Rc<Cell<u32>>,
+    /// Explorer rows below this height are still to be read back (after a restore).
+    backfill_to: Option<u64>,
     running: bool,
     phase: &'static str,
     relay: Option<RelayInfo>,
@@ -124,6 +130,8 @@ impl Component for SyncView {
             verifier_generation: 0,
             resumed_from: None,
             session_verified: 0,
+            epoch: Rc::new(Cell::new(0)),
+            backfill_to: None,
             running: false,
             phase: "idle",
             relay: None,
@@ -179,10 +187,19 @@ impl Component for SyncView {
                 self.badge = Badge::Verifying;
                 self.meter = RateMeter::start(now_millis() as f64, 0);
                 self.resumed_from = None;
+                self.epoch.set(self.epoch.get().wrapping_add(1));
+                self.backfill_to = None;
+                true
+            }
+            Msg::Backfill(epoch, chunk) => {
+                if epoch == self.epoch.get() && !chunk.is_empty() {
+                    self.summaries = self.summaries.before(chunk);
+                }
                 true
             }
             Msg::Resumed(height) => {
                 self.resumed_from = Some(height);
+                self.backfill_to = Some(height);
                 self.meter = RateMeter::start(now_millis() as f64, height);
                 true
             }
@@ -224,6 +241,9 @@ impl Component for SyncView {
             }
             Msg::Done(result) => {
                 self.running = false;
+                if let Some(end) = self.backfill_to.take() {
+                    self.backfill(ctx, end);
+                }
                 self.phase = "idle";
                 if let Some(r) = self.meter.per_second() {
                     self.last_rate = Some((r, self.meter.events()));
@@ -379,7 +399,29 @@ impl Component for SyncView {
     }
 }
 
+/// Stored events read back per explorer backfill step (one key range, one short task).
+const BACKFILL_CHUNK: u64 = 500;
+
 impl SyncView {
+    /// Read the explorer rows of the stored events below `end` (restored, not replayed), top
+    /// down in key ranges, after the round; stops when the verifier is reset.
+    fn backfill(&self, ctx: &Context<Self>, mut end: u64) {
+        let storage = ctx.props().storage.clone();
+        let link = ctx.link().clone();
+        let epoch = self.epoch.clone();
+        let mine = epoch.get();
+        wasm_bindgen_futures::spawn_local(async move {
+            while end > 0 && epoch.get() == mine {
+                let start = end.saturating_sub(BACKFILL_CHUNK);
+                let Ok(texts) = storage.event_texts_range(start, end).await else {
+                    return;
+                };
+                link.send_message(Msg::Backfill(mine, stored_summaries(start, &texts)));
+                end = start;
+            }
+        });
+    }
+
     fn maybe_start(&mut self, ctx: &Context<Self>) {
         let now = now_secs();
         if !self.loaded

@@ -10,11 +10,13 @@
 //! the store and record key), so a relay never sees or shapes it; the page binds it to the
 //! stored chain by height and head (the stored event at `count - 1` must carry `head`).
 use postern_core::b64;
+use postern_core::event::ChainEvent;
 use postern_core::json::{self, Value};
+use postern_core::public_view::{is_stub, stub_event};
 use postern_core::verify::{ChainState, SnapshotError};
 use serde::{Deserialize, Serialize};
 
-use super::{FromWorker, Op, SyncHead, ToWorker, Verifier};
+use super::{EventSummary, FromWorker, Op, SyncHead, ToWorker, Verifier};
 
 /// Version of the record layout (header + body); any other is refused.
 pub const RECORD_VERSION: u32 = 1;
@@ -172,6 +174,25 @@ pub fn plan(
         Ok(()) => ResumePlan::Restore { from: meta.count },
         Err(e) => ResumePlan::Full { why: Some(e) },
     }
+}
+
+/// The explorer's rows for stored texts read back from index `start` on (events restored from
+/// a snapshot were verified in an earlier session; this only reads them, it verifies nothing).
+/// A text that does not read as an event is skipped.
+pub fn stored_summaries(start: u64, texts: &[String]) -> Vec<EventSummary> {
+    texts
+        .iter()
+        .zip(start..)
+        .filter_map(|(t, i)| {
+            let v = json::parse(t.as_bytes()).ok()?;
+            let e = if is_stub(&v) {
+                stub_event(&v)
+            } else {
+                ChainEvent::from_value(&v).ok()?
+            };
+            Some(super::summary(i, &e, None))
+        })
+        .collect()
 }
 
 impl ToWorker {

@@ -3,8 +3,8 @@
 //! refused (the page then replays in full) and leaves the verifier empty, never panicking.
 use super::*;
 use crate::model::chain::snapshot::{
-    check_meta, check_restored, check_stored_head, plan, read_meta, ResumePlan, SnapshotMeta,
-    SnapshotRefused, RECORD_VERSION,
+    check_meta, check_restored, check_stored_head, plan, read_meta, stored_summaries, ResumePlan,
+    SnapshotMeta, SnapshotRefused, RECORD_VERSION,
 };
 
 /// The public view's stored texts and a verifier that accepted the first `n` of them.
@@ -203,6 +203,25 @@ fn the_worker_answers_a_snapshot_request_with_the_record() {
         read_meta(&Verifier::new().snapshot_record()),
         Err(SnapshotRefused::Empty)
     );
+}
+
+#[test]
+fn stored_texts_read_back_as_the_rows_their_verification_gave() {
+    let view = public_view(&vector());
+    let mut v = Verifier::new();
+    let accepted = sync(&mut v, &view, 100);
+    let stored: Vec<String> = accepted.iter().filter_map(|s| s.json.clone()).collect();
+    let rows = stored_summaries(100, &stored[100..250]);
+    let want: Vec<EventSummary> = accepted[100..250]
+        .iter()
+        .map(|s| EventSummary {
+            json: None,
+            ..s.clone()
+        })
+        .collect();
+    assert_eq!(rows, want);
+    assert!(rows.iter().any(|s| s.sealed));
+    assert_eq!(stored_summaries(7, &["not json".into()]), Vec::new());
 }
 
 impl Verifier {
