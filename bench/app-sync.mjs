@@ -3,7 +3,8 @@
 // headless Chromium profile opens the app and syncs + verifies + stores the whole chain. Reported:
 // from page open to "verified" (events/s end to end, the figure the issue's target is about),
 // the sync view's own round rate, the longest main-thread timer gap and long task while it ran,
-// and the same page reloaded (the stored copy resumed from IndexedDB). Load average is printed
+// and the same page reloaded (the verifier restored from its stored snapshot, or the stored copy
+// replayed from IndexedDB). Load average is printed
 // with each figure: on a shared machine read them with it.
 //
 //   make ui && cargo build --release --locked -p postern-relay
@@ -78,8 +79,12 @@ try {
   await page.waitForSelector(verified, { timeout: TIMEOUT });
   const again = Date.now() - t1;
   const gaps2 = await page.evaluate(() => window.__gaps);
+  // Resumed from the stored verifier snapshot (data-resumed-from) or replayed (events verified
+  // by this page: data-verified-session); builds without them print "-".
+  const p = await page.$eval('#sync-progress', (e) => ({ ...e.dataset }));
   console.log(`FIGURE app: reload to the stored ${N} events verified again: ${(again / 1000).toFixed(1)} s `
-    + `(longest gap ${gaps2.max.toFixed(0)} ms)   load ${load()}`);
+    + `(longest gap ${gaps2.max.toFixed(0)} ms, longest task ${gaps2.longestTask.toFixed(0)} ms; `
+    + `resumed from ${p.resumedFrom || '-'}, verified this session ${p.verifiedSession ?? '-'})   load ${load()}`);
 } finally {
   await browser.close();
   await relay.stop();

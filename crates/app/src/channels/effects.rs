@@ -61,6 +61,9 @@ async fn store(storage: &Storage, p: &QueuedPost) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Stored events read per IndexedDB request when the board reads the chain.
+const READ_CHUNK: u64 = 1_000;
+
 async fn read(storage: &Storage, count: u64, head: &str) -> Result<ReadOut, String> {
     let outbox = storage
         .channel_posts()
@@ -80,16 +83,27 @@ async fn read(storage: &Storage, count: u64, head: &str) -> Result<ReadOut, Stri
             && cursor.count > count
             && stored_id(storage, count - 1).await.as_deref() == Some(head);
         let from = if grew { count } else { 0 };
-        let texts = storage
-            .event_texts_from(from)
-            .await
-            .map_err(|e| e.to_string())?;
-        let events = texts
-            .iter()
-            .filter_map(|t| postern_core::json::parse(t.as_bytes()).ok())
-            .filter_map(|v| ChainEvent::from_value(&v).ok())
-            .filter(|e| [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE].contains(&e.event_type.as_str()))
-            .collect();
+        // In bounded key ranges: each read yields to the page, so a long stored chain is never
+        // read and parsed in one main-thread task.
+        let mut events = Vec::new();
+        let mut start = from;
+        while start < cursor.count {
+            let end = cursor.count.min(start + READ_CHUNK);
+            let texts = storage
+                .event_texts_range(start, end)
+                .await
+                .map_err(|e| e.to_string())?;
+            events.extend(
+                texts
+                    .iter()
+                    .filter_map(|t| postern_core::json::parse(t.as_bytes()).ok())
+                    .filter_map(|v| ChainEvent::from_value(&v).ok())
+                    .filter(|e| {
+                        [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE].contains(&e.event_type.as_str())
+                    }),
+            );
+            start = end;
+        }
         Some(ChainRead {
             count: cursor.count,
             head: cursor.head,

@@ -36,6 +36,10 @@ pub enum Op {
     /// `body` is the raw body of a `GET /api/mesh/infonet/tree-head` answer: check the signed
     /// head against `pin` and the ids verified here (`model::heads::check_head`).
     Head,
+    /// The verifier's state as a record to store (`snapshot`, resumed after a reload).
+    Snapshot,
+    /// `body` is a stored snapshot record: restore from it (refused: left empty, `error` set).
+    Restore,
 }
 
 /// A request to the verifier (the Web Worker, or the inline fallback). A plain struct rather
@@ -204,6 +208,9 @@ pub struct FromWorker {
     /// [`Op::Head`]: what the tree-head check found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_check: Option<HeadVerdict>,
+    /// [`Op::Snapshot`]: the record to store ([`snapshot`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
 }
 
 /// Incremental verifier of the relay's public view: core's ingest rules, one event after the
@@ -296,6 +303,7 @@ impl Verifier {
             unknown_after_hash: false,
             locator: Vec::new(),
             head_check: None,
+            snapshot: None,
         }
     }
 
@@ -407,6 +415,7 @@ impl Verifier {
             }
             Op::Page => self.page(req.id, &req.body, req.now),
             Op::Replay => self.replay(req.id, &req.events, req.now),
+            Op::Snapshot | Op::Restore => self.handle_snapshot(req),
             Op::Head => {
                 let mut out = self.answer(req.id);
                 out.head_check = Some(check_head(
@@ -678,6 +687,7 @@ pub struct SyncHead {
 }
 
 pub mod resync;
+pub mod snapshot;
 mod words;
 use words::sealed_note;
 pub use words::{events, incomplete_text, rewound_note};

@@ -43,6 +43,24 @@ impl Events {
         }
     }
 
+    /// One chunk (of earlier events) plus these events, in chain order.
+    pub fn before(&self, chunk: Vec<EventSummary>) -> Events {
+        let front = Events::default().with(chunk);
+        let mut types = front.types;
+        for t in self.types.iter() {
+            if let Err(at) = types.binary_search(t) {
+                Rc::make_mut(&mut types).insert(at, t.clone());
+            }
+        }
+        let mut chunks = (*front.chunks).clone();
+        chunks.extend(self.chunks.iter().cloned());
+        Events {
+            chunks: Rc::new(chunks),
+            types,
+            len: front.len + self.len,
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &EventSummary> {
         self.chunks.iter().flat_map(|c| c.iter())
     }

@@ -6,6 +6,7 @@ mod fetch;
 mod heads;
 mod msg;
 pub mod peers;
+mod resume;
 mod round;
 pub mod view;
 pub mod worker;

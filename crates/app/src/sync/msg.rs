@@ -3,7 +3,7 @@
 use postern_core::sync::SyncConfig;
 
 use super::fetch::RoundError;
-use crate::model::chain::{FromWorker, MerkleCheck, SyncHead};
+use crate::model::chain::{EventSummary, FromWorker, MerkleCheck, SyncHead};
 use crate::model::heads::{HeadRecord, HeadVerdict};
 
 /// Scheduler settings of the browser: look for new events every 30 s; after failures back off
@@ -28,6 +28,11 @@ pub enum Msg {
     SyncNow,
     /// The verifier was reset (replay from genesis).
     Reset,
+    /// The verifier was restored from the stored snapshot at this height (not re-verified).
+    Resumed(u64),
+    /// Explorer rows of stored events below the restored height (read back after the round,
+    /// in key ranges from the top down), for the resume `epoch` they were read in.
+    Backfill(u32, Vec<EventSummary>),
     Relay(RelayInfo),
     /// A verifier answer: accepted events (already stored when `stored`).
     Verified(FromWorker),

@@ -1,4 +1,4 @@
-//! One sync round of the chain view: resume the verifier from IndexedDB when needed, page
+//! One sync round of the chain view: resume the verifier from IndexedDB when needed (`super::resume`), page
 //! through the relay's chain (each page's write overlapped with fetching and verifying the
 //! next), follow a fork heal above what the relay signed, and compare Merkle roots.
 use std::future::Future;
@@ -12,18 +12,14 @@ use yew::Callback;
 
 use super::fetch::{get_json, get_text, post_text, RoundError};
 use super::msg::{Msg, RelayInfo, SYNC_CONFIG};
+use super::resume;
 use super::worker::Bridge;
 use crate::model::chain::resync::{
     count_through, locator_request, read_answer, rewind_keep, Resync,
 };
-use crate::model::chain::{
-    compare_merkle, event_key, MerkleCheck, Rejected, SyncHead, ToWorker, PAGE_LIMIT,
-};
+use crate::model::chain::{compare_merkle, event_key, MerkleCheck, SyncHead, ToWorker, PAGE_LIMIT};
 use crate::platform::clock::now_secs;
 use crate::platform::idb::Storage;
-
-/// Stored events sent to the verifier per replay request.
-const REPLAY_CHUNK: usize = 1_000;
 
 /// The relay does not hold our head: ask with the verified copy's locator. A fork heal above
 /// what the relay signed is followed (the copy cut back to the match point: `Rewound`);
@@ -142,53 +138,19 @@ async fn round_inner(
     replay: bool,
 ) -> Result<(MerkleCheck, String), RoundError> {
     let worker = |e: String| RoundError::Worker(e);
+    // Height of the stored snapshot as far as this round knows (a new one is due every
+    // `SNAPSHOT_EVERY` events above it and at the end of the round).
+    let mut snap_at = cursor.count;
     if replay {
-        // Resume: the verifier rebuilds its state from what IndexedDB holds.
+        // Resume: the verifier restores its stored snapshot and replays only the stored
+        // events above it (all of them when there is none or it does not fit).
         report.emit(Msg::Phase("verifying stored chain"));
         bridge
             .call(ToWorker::reset(bridge.next_id()))
             .await
             .map_err(worker)?;
         report.emit(Msg::Reset);
-        let texts = storage
-            .event_texts()
-            .await
-            .map_err(|e| RoundError::Storage(e.to_string()))?;
-        for chunk in texts.chunks(REPLAY_CHUNK) {
-            let ans = bridge
-                .call(ToWorker::replay(
-                    bridge.next_id(),
-                    chunk.to_vec(),
-                    now_secs(),
-                ))
-                .await
-                .map_err(worker)?;
-            let err = ans.error.clone();
-            report.emit(Msg::Verified(ans));
-            if let Some(r) = err {
-                // The stored copy is bad: drop it and sync again from genesis.
-                storage
-                    .clear_events()
-                    .await
-                    .map_err(|e| RoundError::Storage(e.to_string()))?;
-                bridge
-                    .call(ToWorker::reset(bridge.next_id()))
-                    .await
-                    .map_err(worker)?;
-                report.emit(Msg::Reset);
-                *cursor = SyncHead {
-                    scheduler: cursor.scheduler.clone(),
-                    ..SyncHead::default()
-                };
-                return Err(RoundError::Invalid(Rejected {
-                    detail: format!(
-                        "stored copy failed verification ({}); cleared, syncing again",
-                        r.detail
-                    ),
-                    ..r
-                }));
-            }
-        }
+        snap_at = resume::resume(report, storage, bridge, cursor).await?;
     }
     report.emit(Msg::Phase("asking relay"));
     let status: StatusResponse = get_json(PATH_STATUS).await?;
@@ -242,12 +204,21 @@ async fn round_inner(
                 scheduler: cursor.scheduler.clone(),
             };
             after = ans.head.clone();
+            // Taken now (the verifier is at this page), stored once the page committed.
+            let snapshot = match ans.error {
+                None => resume::snapshot_due(bridge, ans.verified, &mut snap_at).await,
+                Some(_) => None,
+            };
             writing = Some(Box::pin(async move {
-                storage
+                let written = storage
                     .append_events(&rows, &next)
                     .await
                     .map(|()| next)
-                    .map_err(|e| RoundError::Storage(e.to_string()))
+                    .map_err(|e| RoundError::Storage(e.to_string()));
+                if written.is_ok() {
+                    resume::store(storage, snapshot).await;
+                }
+                written
             }));
         }
         let err = ans.error.clone();
@@ -264,6 +235,10 @@ async fn round_inner(
     }
     if let Some(w) = writing.take() {
         *cursor = w.await?;
+    }
+    if cursor.count > snap_at {
+        let record = resume::take_snapshot(bridge, cursor.count).await;
+        resume::store(storage, record).await;
     }
     report.emit(Msg::Phase("comparing Merkle root"));
     let relay: MerkleResponse = get_json(PATH_MERKLE).await?;

@@ -14,6 +14,7 @@
 //! before syncing resumes from the stored head. `active = false` stops starting new rounds
 //! (a round in flight finishes), so only a leader tab needs to sync. A round itself is
 //! `super::round`; it reports to this view with `super::msg::Msg`.
+use std::cell::Cell;
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
@@ -24,6 +25,7 @@ use super::fetch::RoundError;
 use super::msg::{Msg, RelayInfo};
 use super::round::round;
 use super::worker::Bridge;
+use crate::model::chain::snapshot::stored_summaries;
 use crate::model::chain::SyncHead;
 use crate::model::chain::{events, progress_fraction, short, Badge, MerkleCheck, RateMeter};
 use crate::model::heads::{HeadRecord, HeadVerdict};
@@ -69,6 +71,14 @@ pub struct SyncView {
     /// Of those, private events held as stubs (verified link-only).
     verifier_sealed: u64,
     verifier_generation: u32,
+    /// The height the verifier was last restored to from the stored snapshot (not re-verified).
+    resumed_from: Option<u64>,
+    /// Events this page's verifier accepted (pages and replays; not restored ones).
+    session_verified: u64,
+    /// Bumped by every reset: explorer rows read for an older resume are dropped.
+    epoch: Rc<Cell<u32>>,
+    /// Explorer rows below this height are still to be read back (after a restore).
+    backfill_to: Option<u64>,
     running: bool,
     phase: &'static str,
     relay: Option<RelayInfo>,
@@ -118,6 +128,10 @@ impl Component for SyncView {
             verifier_count: 0,
             verifier_sealed: 0,
             verifier_generation: 0,
+            resumed_from: None,
+            session_verified: 0,
+            epoch: Rc::new(Cell::new(0)),
+            backfill_to: None,
             running: false,
             phase: "idle",
             relay: None,
@@ -172,6 +186,21 @@ impl Component for SyncView {
                 self.verifier_sealed = 0;
                 self.badge = Badge::Verifying;
                 self.meter = RateMeter::start(now_millis() as f64, 0);
+                self.resumed_from = None;
+                self.epoch.set(self.epoch.get().wrapping_add(1));
+                self.backfill_to = None;
+                true
+            }
+            Msg::Backfill(epoch, chunk) => {
+                if epoch == self.epoch.get() && !chunk.is_empty() {
+                    self.summaries = self.summaries.before(chunk);
+                }
+                true
+            }
+            Msg::Resumed(height) => {
+                self.resumed_from = Some(height);
+                self.backfill_to = Some(height);
+                self.meter = RateMeter::start(now_millis() as f64, height);
                 true
             }
             Msg::Relay(r) => {
@@ -186,6 +215,7 @@ impl Component for SyncView {
                 self.worker_busy_ms += ans.busy_ms;
                 self.verifier_count = ans.verified;
                 self.verifier_sealed = ans.sealed;
+                self.session_verified += ans.accepted.len() as u64;
                 if !ans.accepted.is_empty() {
                     let chunk = ans.accepted.into_iter().map(|mut s| {
                         s.json = None;
@@ -211,6 +241,9 @@ impl Component for SyncView {
             }
             Msg::Done(result) => {
                 self.running = false;
+                if let Some(end) = self.backfill_to.take() {
+                    self.backfill(ctx, end);
+                }
                 self.phase = "idle";
                 if let Some(r) = self.meter.per_second() {
                     self.last_rate = Some((r, self.meter.events()));
@@ -325,7 +358,9 @@ impl Component for SyncView {
                 <div class="sync-progress-row">
                     <progress id="sync-progress" max={total.max(1).to_string()} value={self.verifier_count.to_string()}
                         data-verified={self.verifier_count.to_string()} data-total={total.to_string()}
-                        data-phase={self.phase} data-sealed={self.verifier_sealed.to_string()}></progress>
+                        data-phase={self.phase} data-sealed={self.verifier_sealed.to_string()}
+                        data-resumed-from={self.resumed_from.map(|h| h.to_string()).unwrap_or_default()}
+                        data-verified-session={self.session_verified.to_string()}></progress>
                     <span class="sync-progress-text">{ format!("{} / {} ({:.0}%) · {}", self.verifier_count, total, frac * 100.0, self.phase) }</span>
                     <span id="sync-rate" data-rate={rate.map(|r| format!("{r:.1}")).unwrap_or_default()}
                         data-last-rate={self.last_rate.map(|(r, _)| format!("{r:.1}")).unwrap_or_default()}
@@ -364,7 +399,29 @@ impl Component for SyncView {
     }
 }
 
+/// Stored events read back per explorer backfill step (one key range, one short task).
+const BACKFILL_CHUNK: u64 = 500;
+
 impl SyncView {
+    /// Read the explorer rows of the stored events below `end` (restored, not replayed), top
+    /// down in key ranges, after the round; stops when the verifier is reset.
+    fn backfill(&self, ctx: &Context<Self>, mut end: u64) {
+        let storage = ctx.props().storage.clone();
+        let link = ctx.link().clone();
+        let epoch = self.epoch.clone();
+        let mine = epoch.get();
+        wasm_bindgen_futures::spawn_local(async move {
+            while end > 0 && epoch.get() == mine {
+                let start = end.saturating_sub(BACKFILL_CHUNK);
+                let Ok(texts) = storage.event_texts_range(start, end).await else {
+                    return;
+                };
+                link.send_message(Msg::Backfill(mine, stored_summaries(start, &texts)));
+                end = start;
+            }
+        });
+    }
+
     fn maybe_start(&mut self, ctx: &Context<Self>) {
         let now = now_secs();
         if !self.loaded

@@ -9,6 +9,9 @@ use postern_core::public_view::{leaks_private_material, STUB_FIELDS};
 
 const NOW: u64 = 1_796_528_255;
 
+#[path = "snapshot_tests.rs"]
+mod snapshot;
+
 fn vector() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -3,6 +3,7 @@
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 
+use super::chain_snapshot::KEY_CHAIN_SNAPSHOT;
 use super::{io, Storage, StorageError};
 use super::{KEY_SYNC_HEAD, STORE_EVENTS, STORE_META};
 use crate::model::chain::{event_key, SyncHead};
@@ -62,12 +63,13 @@ impl Storage {
 
     /// Every stored event text in chain order (keys are zero-padded indexes).
     pub async fn event_texts(&self) -> Result<Vec<String>, StorageError> {
-        // getAll returns records in key order.
+        // getAll returns records in key order; from the first event key on (the verifier's
+        // snapshot record sorts before it).
         Ok(self
-            .get_all_strings(STORE_EVENTS)
+            .get_pairs_from(STORE_EVENTS, &event_key(0))
             .await?
             .into_iter()
-            .map(|z| z.to_string())
+            .map(|(_, z)| z.to_string())
             .collect())
     }
 
@@ -105,6 +107,8 @@ impl Storage {
         for i in head.count..stored {
             st.delete(event_key(i)).primitive().map_err(io)?;
         }
+        // The verifier's snapshot may cover events cut here: a full replay follows.
+        st.delete(KEY_CHAIN_SNAPSHOT).primitive().map_err(io)?;
         tx.object_store(STORE_META)
             .map_err(io)?
             .put(head_json)

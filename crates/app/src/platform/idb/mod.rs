@@ -27,6 +27,7 @@ use super::keystore::{AtRest, KeystoreError, STORE_VAULT};
 
 pub mod backup;
 mod chain;
+mod chain_snapshot;
 mod channels;
 mod dm;
 mod gate;

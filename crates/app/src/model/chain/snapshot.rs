@@ -1,0 +1,276 @@
+//! Resuming the verifier after a reload: the record that persists its state (core's versioned
+//! `ChainState` snapshot, the event ids it covers and the sealed count) and the page's checks
+//! that decide whether a stored record may be used (anything wrong: the stored chain is
+//! replayed in full, as before).
+//!
+//! The record is text: one small JSON header line ([`SnapshotMeta`]: version, height, head,
+//! sealed count), `\n`, then a JSON body (the ids and core's snapshot in base64). The page
+//! reads only the header; the worker reads both and core checks the state's digest, count,
+//! head and ids digest. The page stores it sealed under the profile's store key (its AEAD binds
+//! the store and record key), so a relay never sees or shapes it; the page binds it to the
+//! stored chain by height and head (the stored event at `count - 1` must carry `head`).
+use postern_core::b64;
+use postern_core::event::ChainEvent;
+use postern_core::json::{self, Value};
+use postern_core::public_view::{is_stub, stub_event};
+use postern_core::verify::{ChainState, SnapshotError};
+use serde::{Deserialize, Serialize};
+
+use super::{EventSummary, FromWorker, Op, SyncHead, ToWorker, Verifier};
+
+/// Version of the record layout (header + body); any other is refused.
+pub const RECORD_VERSION: u32 = 1;
+/// Events verified and stored between two snapshots written during a round (one is also
+/// written at the end of every round that stored events).
+pub const SNAPSHOT_EVERY: u64 = 10_000;
+
+/// The record's first line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    pub v: u32,
+    /// Events covered (the height).
+    pub count: u64,
+    /// Id of the last event covered.
+    pub head: String,
+    /// Of those, private events held as stubs.
+    pub sealed: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Body {
+    ids: Vec<String>,
+    /// Core's `ChainState::snapshot()`, standard base64.
+    state: String,
+}
+
+/// Why a stored snapshot was not used (the stored chain is then replayed in full).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotRefused {
+    /// The record's header or body does not parse.
+    Unreadable(String),
+    /// A record layout this build does not read.
+    Version(u32),
+    /// Nothing to resume (an empty snapshot or an empty stored chain).
+    Empty,
+    /// The snapshot covers more events than are stored.
+    Above { snapshot: u64, stored: u64 },
+    /// The stored chain does not end (at the snapshot's height) with the snapshot's head.
+    Head,
+    /// Core refused the state (digest, version, count, head, ids).
+    Core(SnapshotError),
+    /// The worker answered with another height or head than the header's.
+    Restored { verified: u64, head: String },
+}
+
+impl std::fmt::Display for SnapshotRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreadable(e) => write!(f, "unreadable snapshot record: {e}"),
+            Self::Version(v) => write!(f, "unknown snapshot record version {v}"),
+            Self::Empty => write!(f, "empty snapshot"),
+            Self::Above { snapshot, stored } => write!(
+                f,
+                "snapshot covers {snapshot} events, only {stored} are stored"
+            ),
+            Self::Head => write!(f, "snapshot head is not the stored event at its height"),
+            Self::Core(e) => write!(f, "{e}"),
+            Self::Restored { verified, head } => write!(
+                f,
+                "worker restored {verified} events to head {}",
+                super::short(head)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SnapshotRefused {}
+
+/// Read the header line of a record (and check its version).
+pub fn read_meta(record: &str) -> Result<SnapshotMeta, SnapshotRefused> {
+    let line = record.split_once('\n').map_or(record, |(h, _)| h);
+    let meta: SnapshotMeta =
+        serde_json::from_str(line).map_err(|e| SnapshotRefused::Unreadable(e.to_string()))?;
+    if meta.v != RECORD_VERSION {
+        return Err(SnapshotRefused::Version(meta.v));
+    }
+    if meta.count == 0 {
+        return Err(SnapshotRefused::Empty);
+    }
+    Ok(meta)
+}
+
+/// May a snapshot with header `meta` resume the stored chain `cursor`? It must not cover more
+/// than is stored, and at the stored height it must end at the stored head.
+pub fn check_meta(meta: &SnapshotMeta, cursor: &SyncHead) -> Result<(), SnapshotRefused> {
+    if cursor.count == 0 {
+        return Err(SnapshotRefused::Empty);
+    }
+    if meta.count > cursor.count {
+        return Err(SnapshotRefused::Above {
+            snapshot: meta.count,
+            stored: cursor.count,
+        });
+    }
+    if meta.count == cursor.count && meta.head != cursor.head {
+        return Err(SnapshotRefused::Head);
+    }
+    Ok(())
+}
+
+/// The stored event at `meta.count - 1` (its text as read back) must be the snapshot's head.
+pub fn check_stored_head(meta: &SnapshotMeta, stored: Option<&str>) -> Result<(), SnapshotRefused> {
+    let id = stored
+        .and_then(|t| json::parse(t.as_bytes()).ok())
+        .and_then(|v| {
+            v.get("event_id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+    if id.as_deref() == Some(meta.head.as_str()) {
+        Ok(())
+    } else {
+        Err(SnapshotRefused::Head)
+    }
+}
+
+/// The worker's answer to [`Op::Restore`] must hold exactly the header's height and head.
+pub fn check_restored(meta: &SnapshotMeta, ans: &FromWorker) -> Result<(), SnapshotRefused> {
+    if let Some(r) = &ans.error {
+        return Err(SnapshotRefused::Unreadable(r.detail.clone()));
+    }
+    if ans.verified != meta.count || ans.head != meta.head {
+        return Err(SnapshotRefused::Restored {
+            verified: ans.verified,
+            head: ans.head.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// What to do on start with the stored chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResumePlan {
+    /// Restore the snapshot, then replay the stored events from `from` (its height) on.
+    Restore { from: u64 },
+    /// Replay every stored event; `why` the snapshot was not used (`None`: there was none).
+    Full { why: Option<SnapshotRefused> },
+}
+
+/// The page's decision before asking the worker: the record (`None`: none stored, `Err`: it
+/// did not open) against the cursor and the stored text at the snapshot's height.
+pub fn plan(
+    record_meta: Result<Option<SnapshotMeta>, SnapshotRefused>,
+    cursor: &SyncHead,
+    stored_at_height: impl FnOnce(u64) -> Option<String>,
+) -> ResumePlan {
+    let meta = match record_meta {
+        Ok(Some(m)) => m,
+        Ok(None) => return ResumePlan::Full { why: None },
+        Err(e) => return ResumePlan::Full { why: Some(e) },
+    };
+    let checked = check_meta(&meta, cursor)
+        .and_then(|()| check_stored_head(&meta, stored_at_height(meta.count - 1).as_deref()));
+    match checked {
+        Ok(()) => ResumePlan::Restore { from: meta.count },
+        Err(e) => ResumePlan::Full { why: Some(e) },
+    }
+}
+
+/// The explorer's rows for stored texts read back from index `start` on (events restored from
+/// a snapshot were verified in an earlier session; this only reads them, it verifies nothing).
+/// A text that does not read as an event is skipped.
+pub fn stored_summaries(start: u64, texts: &[String]) -> Vec<EventSummary> {
+    texts
+        .iter()
+        .zip(start..)
+        .filter_map(|(t, i)| {
+            let v = json::parse(t.as_bytes()).ok()?;
+            let e = if is_stub(&v) {
+                stub_event(&v)
+            } else {
+                ChainEvent::from_value(&v).ok()?
+            };
+            Some(super::summary(i, &e, None))
+        })
+        .collect()
+}
+
+impl ToWorker {
+    /// Ask for the verifier's snapshot record ([`FromWorker::snapshot`]).
+    pub fn snapshot(id: u32) -> Self {
+        ToWorker {
+            op: Op::Snapshot,
+            ..Self::root(id)
+        }
+    }
+    /// Replace the verifier's state with a stored snapshot record.
+    pub fn restore(id: u32, record: String) -> Self {
+        ToWorker {
+            op: Op::Restore,
+            body: record,
+            ..Self::root(id)
+        }
+    }
+}
+
+impl Verifier {
+    /// The snapshot record of everything accepted so far.
+    pub fn snapshot_record(&self) -> String {
+        let meta = SnapshotMeta {
+            v: RECORD_VERSION,
+            count: self.len(),
+            head: self.head().to_string(),
+            sealed: self.sealed,
+        };
+        let body = Body {
+            ids: self.state.event_ids().to_vec(),
+            state: b64::encode_std(&self.state.snapshot()),
+        };
+        // Plain structs of strings and integers: serialising cannot fail.
+        let meta = serde_json::to_string(&meta).unwrap_or_default();
+        let body = serde_json::to_string(&body).unwrap_or_default();
+        format!("{meta}\n{body}")
+    }
+
+    /// Restore from a snapshot record; on any refusal the verifier is left empty.
+    pub fn restore(&mut self, record: &str) -> Result<(), SnapshotRefused> {
+        *self = Verifier::new();
+        let meta = read_meta(record)?;
+        let body = record
+            .split_once('\n')
+            .map(|(_, b)| b)
+            .ok_or_else(|| SnapshotRefused::Unreadable("no body".into()))?;
+        let body: Body =
+            serde_json::from_str(body).map_err(|e| SnapshotRefused::Unreadable(e.to_string()))?;
+        let bytes =
+            b64::decode_std(&body.state).map_err(|e| SnapshotRefused::Unreadable(e.to_string()))?;
+        let state = ChainState::from_snapshot(&bytes, body.ids).map_err(SnapshotRefused::Core)?;
+        if state.len() as u64 != meta.count || state.head() != meta.head {
+            return Err(SnapshotRefused::Restored {
+                verified: state.len() as u64,
+                head: state.head().to_string(),
+            });
+        }
+        if meta.sealed > meta.count {
+            return Err(SnapshotRefused::Unreadable("sealed above count".into()));
+        }
+        self.state = state;
+        self.sealed = meta.sealed;
+        Ok(())
+    }
+
+    /// [`Op::Snapshot`] / [`Op::Restore`].
+    pub(super) fn handle_snapshot(&mut self, req: &ToWorker) -> FromWorker {
+        if req.op == Op::Restore {
+            let res = self.restore(&req.body);
+            let mut out = self.answer(req.id);
+            if let Err(e) = res {
+                self.reject(&mut out, "snapshot_refused", e.to_string());
+            }
+            return out;
+        }
+        let mut out = self.answer(req.id);
+        out.snapshot = Some(self.snapshot_record());
+        out
+    }
+}

@@ -1,0 +1,231 @@
+//! Resume decisions: a verifier restored from its snapshot record continues the chain exactly
+//! like one that replayed every stored event; a damaged, foreign, stale or unknown record is
+//! refused (the page then replays in full) and leaves the verifier empty, never panicking.
+use super::*;
+use crate::model::chain::snapshot::{
+    check_meta, check_restored, check_stored_head, plan, read_meta, stored_summaries, ResumePlan,
+    SnapshotMeta, SnapshotRefused, RECORD_VERSION,
+};
+
+/// The public view's stored texts and a verifier that accepted the first `n` of them.
+fn synced(n: usize) -> (Vec<Value>, Vec<String>, Verifier) {
+    let view = public_view(&vector());
+    let mut v = Verifier::new();
+    let stored = sync(&mut v, &view[..n], 100)
+        .into_iter()
+        .map(|s| s.json.unwrap_or_default())
+        .collect();
+    (view, stored, v)
+}
+
+fn cursor(count: u64, head: &str) -> SyncHead {
+    SyncHead {
+        count,
+        head: head.to_string(),
+        ..SyncHead::default()
+    }
+}
+
+#[test]
+fn a_restored_verifier_continues_like_a_full_replay() {
+    let vec = vector();
+    for n in [1, 50, 230, 399, 400] {
+        let (view, stored, first) = synced(n);
+        let record = first.snapshot_record();
+        let meta = read_meta(&record).expect("meta");
+        assert_eq!(meta.count, n as u64);
+        assert_eq!(meta.head, first.head());
+        assert_eq!(meta.sealed, first.sealed());
+
+        let mut restored = Verifier::new();
+        let ans = restored.handle(&ToWorker::restore(7, record.clone()));
+        check_restored(&meta, &ans).expect("restored");
+        assert_eq!(restored.snapshot_record(), record, "one state, one record");
+        assert_eq!(restored.merkle_root(), first.merkle_root());
+        assert_eq!(
+            restored.handle(&ToWorker::locator(8)).locator,
+            first.clone_locator()
+        );
+
+        // The page's checks against the stored chain pass.
+        let at = |i: u64| stored.get(i as usize).cloned();
+        assert_eq!(
+            plan(Ok(Some(meta.clone())), &cursor(n as u64, first.head()), at),
+            ResumePlan::Restore { from: n as u64 }
+        );
+        // The rest of the chain verifies on top of the restored state.
+        sync(&mut restored, &view[n..], 100);
+        assert_eq!((restored.len(), restored.sealed()), (400, 80));
+        assert_eq!(restored.head(), meta_str(&vec, "head_hash"));
+        assert_eq!(restored.merkle_root(), meta_str(&vec, "merkle_root"));
+    }
+}
+
+#[test]
+fn a_snapshot_below_the_stored_height_resumes_there_and_replays_the_rest() {
+    let (_, stored, v) = synced(400);
+    let (_, _, older) = synced(230);
+    let meta = read_meta(&older.snapshot_record()).expect("meta");
+    let at = |i: u64| stored.get(i as usize).cloned();
+    assert_eq!(
+        plan(Ok(Some(meta)), &cursor(400, v.head()), at),
+        ResumePlan::Restore { from: 230 }
+    );
+    let mut r = Verifier::new();
+    r.restore(&older.snapshot_record()).expect("restore");
+    let a = r.replay(1, &stored[230..], NOW);
+    assert_eq!((a.error, a.verified, a.sealed), (None, 400, 80));
+    assert_eq!(r.merkle_root(), v.merkle_root());
+}
+
+#[test]
+fn the_page_refuses_a_record_that_does_not_fit_the_stored_chain() {
+    let (_, stored, v) = synced(230);
+    let meta = read_meta(&v.snapshot_record()).expect("meta");
+    let at = |i: u64| stored.get(i as usize).cloned();
+    let full = |why| ResumePlan::Full { why: Some(why) };
+    // No record: a full replay, nothing to warn about.
+    assert_eq!(
+        plan(Ok(None), &cursor(230, v.head()), at),
+        ResumePlan::Full { why: None }
+    );
+    // A record that did not open under the store key.
+    let bad = SnapshotRefused::Unreadable("does not open".into());
+    assert_eq!(
+        plan(Err(bad.clone()), &cursor(230, v.head()), at),
+        full(bad)
+    );
+    // Above what is stored (e.g. the events' write was lost).
+    assert_eq!(
+        plan(Ok(Some(meta.clone())), &cursor(229, &meta.head), at),
+        full(SnapshotRefused::Above {
+            snapshot: 230,
+            stored: 229
+        })
+    );
+    // Same height, another head.
+    assert_eq!(
+        check_meta(&meta, &cursor(230, "ab")),
+        Err(SnapshotRefused::Head)
+    );
+    // Nothing stored.
+    assert_eq!(
+        check_meta(&meta, &cursor(0, "")),
+        Err(SnapshotRefused::Empty)
+    );
+    // The stored event at the snapshot's height is another one (or missing, or unreadable).
+    let mut other = stored.clone();
+    other.swap(228, 229);
+    let at_other = |i: u64| other.get(i as usize).cloned();
+    assert_eq!(
+        plan(Ok(Some(meta.clone())), &cursor(231, "x"), at_other),
+        full(SnapshotRefused::Head)
+    );
+    assert_eq!(check_stored_head(&meta, None), Err(SnapshotRefused::Head));
+    assert_eq!(
+        check_stored_head(&meta, Some("not json")),
+        Err(SnapshotRefused::Head)
+    );
+    // An answer that is not the header's height and head.
+    let mut ans = v.answer(1);
+    ans.verified = 229;
+    assert!(matches!(
+        check_restored(&meta, &ans),
+        Err(SnapshotRefused::Restored { verified: 229, .. })
+    ));
+}
+
+#[test]
+fn a_damaged_or_foreign_record_is_refused_and_leaves_the_verifier_empty() {
+    let (_, _, v) = synced(230);
+    let record = v.snapshot_record();
+    let (head_line, body) = record.split_once('\n').expect("two parts");
+    let refused = |text: &str| {
+        let mut r = Verifier::new();
+        r.restore(&record).expect("good record");
+        let ans = r.handle(&ToWorker::restore(3, text.to_string()));
+        assert_eq!((ans.verified, ans.sealed, r.len()), (0, 0, 0), "{text:.80}");
+        assert_eq!(ans.head, GENESIS_HASH);
+        let e = ans.error.expect("refused");
+        assert_eq!(e.reason, "snapshot_refused");
+        e.detail
+    };
+    refused("");
+    refused("garbage");
+    refused(head_line);
+    refused(&format!("{head_line}\n{{}}"));
+    // Another record version.
+    let v2 = record.replacen(&format!("\"v\":{RECORD_VERSION}"), "\"v\":2", 1);
+    assert!(refused(&v2).contains("version 2"));
+    // The header claims another height or head than the state.
+    let meta = read_meta(&record).expect("meta");
+    let lying = SnapshotMeta {
+        count: 229,
+        ..meta.clone()
+    };
+    let lie = format!("{}\n{body}", serde_json::to_string(&lying).expect("json"));
+    assert!(refused(&lie).contains("restored 230 events"));
+    // One id changed: core's ids digest refuses it.
+    let mut parsed: serde_json::Value = serde_json::from_str(body).expect("body");
+    parsed["ids"][3] = serde_json::Value::String("00".repeat(32));
+    refused(&format!("{head_line}\n{parsed}"));
+    // One byte of core's state flipped: its digest refuses it.
+    let state = parsed["state"].as_str().expect("state").to_string();
+    let mut bytes = postern_core::b64::decode_std(&state).expect("b64");
+    bytes[40] ^= 1;
+    let mut flipped: serde_json::Value = serde_json::from_str(body).expect("body");
+    flipped["state"] = postern_core::b64::encode_std(&bytes).into();
+    refused(&format!("{head_line}\n{flipped}"));
+    // Truncated anywhere: refused, never a panic.
+    for cut in (0..record.len()).step_by(97) {
+        if let Some(t) = record.get(..cut) {
+            refused(t);
+        }
+    }
+}
+
+#[test]
+fn the_worker_answers_a_snapshot_request_with_the_record() {
+    let (_, _, mut v) = synced(50);
+    let req: ToWorker =
+        serde_json::from_str(&serde_json::to_string(&ToWorker::snapshot(4)).expect("json"))
+            .expect("back");
+    let ans = v.handle(&req);
+    let text = serde_json::to_string(&ans).expect("answer json");
+    let back: FromWorker = serde_json::from_str(&text).expect("answer back");
+    let record = back.snapshot.expect("record");
+    assert_eq!(read_meta(&record).expect("meta").count, 50);
+    assert_eq!(back.verified, 50);
+    // Other answers carry no record.
+    assert_eq!(v.handle(&ToWorker::root(5)).snapshot, None);
+    // An empty verifier's record is not one to resume from.
+    assert_eq!(
+        read_meta(&Verifier::new().snapshot_record()),
+        Err(SnapshotRefused::Empty)
+    );
+}
+
+#[test]
+fn stored_texts_read_back_as_the_rows_their_verification_gave() {
+    let view = public_view(&vector());
+    let mut v = Verifier::new();
+    let accepted = sync(&mut v, &view, 100);
+    let stored: Vec<String> = accepted.iter().filter_map(|s| s.json.clone()).collect();
+    let rows = stored_summaries(100, &stored[100..250]);
+    let want: Vec<EventSummary> = accepted[100..250]
+        .iter()
+        .map(|s| EventSummary {
+            json: None,
+            ..s.clone()
+        })
+        .collect();
+    assert_eq!(rows, want);
+    assert!(rows.iter().any(|s| s.sealed));
+    assert_eq!(stored_summaries(7, &["not json".into()]), Vec::new());
+}
+
+impl Verifier {
+    fn clone_locator(&self) -> Vec<String> {
+        build_locator(self.state.event_ids(), LOCATOR_LIMIT_DEFAULT)
+    }
+}
