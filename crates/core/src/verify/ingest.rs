@@ -445,14 +445,16 @@ pub(super) fn check_signature(
 ) -> Result<SigOutcome, ()> {
     let sig = py_fromhex(&evt.signature).ok_or(())?;
     let (key, key_safe) = cache.get(algo, &evt.public_key).ok_or(())?;
-    let msgs = signed_messages(evt, seq);
+    let mut msgs = signed_messages(evt, seq);
     // R and s are checked by the strict batch itself (strict_batch::verify_batch_strict).
-    if let (true, true, PublicKey::Ed25519(vk), [only]) = (defer, key_safe, &key, msgs.as_slice()) {
-        return Ok(SigOutcome::Deferred(Box::new(SigJob {
-            key: *vk,
-            sig,
-            msg: only.clone().into_bytes(),
-        })));
+    if let (true, true, PublicKey::Ed25519(vk), 1) = (defer, key_safe, &key, msgs.len()) {
+        if let Some(only) = msgs.pop() {
+            return Ok(SigOutcome::Deferred(Box::new(SigJob {
+                key: *vk,
+                sig,
+                msg: only.into_bytes(),
+            })));
+        }
     }
     if msgs
         .iter()
