@@ -94,7 +94,8 @@ impl IdIndex {
     }
 
     /// Number of ids indexed.
-    pub(super) fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.by_hash.len() + self.spill.len()
     }
 }
