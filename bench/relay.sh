@@ -9,6 +9,7 @@
 #   bench/relay.sh                                        # builds release binaries first
 #   BASE_BIN=/tmp/postern-before RUNS=5 bench/relay.sh
 #   N_GEN=100000 N_PULL=100000 SKIP_BUILD=1 bench/relay.sh
+#   N_DEPOSIT=0 N_PULL=100000 SKIP_BUILD=1 bench/relay.sh     # peer-push and pull only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N_GEN=${N_GEN:-10000}
@@ -64,7 +65,7 @@ for chain in "$SHARED" "gen:$N_GEN"; do
 done
 
 echo "== DM deposits of $N_DEPOSIT fresh envelopes at $CONNS connections, fresh relay per run"
-for b in "${bins[@]}"; do
+[ "$N_DEPOSIT" -gt 0 ] && for b in "${bins[@]}"; do
   for run in $(seq "$RUNS"); do
     d="$work/dm-$RANDOM$RANDOM"
     serve "$b" "$d" --per-sender-cap 100000000 --mailbox-cap 100000000

@@ -14,9 +14,11 @@ use crate::verify::{
 /// Chains shorter than this are verified on the calling thread only.
 pub const MIN_PARALLEL_EVENTS: usize = 512;
 
-/// Threads to use by default: the machine's available parallelism (at least 1).
+/// Threads to use by default: the machine's available parallelism (at least 1), read once
+/// (asking the OS reads cgroup files: a relay asks for every pushed batch).
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// [`verify_chain`] using `threads` threads for signatures and event ids (see module docs).

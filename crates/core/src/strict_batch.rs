@@ -146,7 +146,9 @@ pub fn verify_batch_strict(
             Some(i) => Some(*i),
             None => {
                 let point = if keys_checked {
-                    CompressedEdwardsY(*kb).decompress()
+                    // Already decoded (and checked) when the caller built the key: no
+                    // decompression per batch for authors kept in a key cache.
+                    Some(key.to_edwards())
                 } else {
                     decompress_canonical(kb).filter(is_torsion_free_vartime)
                 };

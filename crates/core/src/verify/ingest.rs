@@ -2,8 +2,11 @@
 
 use std::collections::HashMap;
 
+mod id_index;
 mod link_only;
 mod snapshot;
+
+use id_index::IdIndex;
 
 pub use snapshot::{
     snapshot_header, ListDigest, SnapshotError, SnapshotHeader, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
@@ -99,7 +102,8 @@ pub(super) struct SigJob {
 pub struct ChainState {
     head: Option<String>,
     ids: Vec<String>,
-    index: HashMap<String, usize>,
+    /// Position of each id in `ids` (the ids are held once, in `ids`).
+    index: IdIndex,
     sequences: HashMap<String, BigInt>,
     bindings: HashMap<String, String>,
     revocations: HashMap<String, Revocation>,
@@ -208,7 +212,7 @@ impl ChainState {
         if evt.event_id.is_empty() || evt.prev_hash.is_empty() {
             return fail(MissingFields, "Missing event_id or prev_hash");
         }
-        if self.index.contains_key(&evt.event_id) {
+        if self.index.contains(&self.ids, &evt.event_id) {
             return fail(DuplicateEventId, "event_id already on chain");
         }
         if check_link && evt.prev_hash != self.head() {
@@ -373,7 +377,7 @@ impl ChainState {
         self.bindings
             .entry(evt.public_key.clone())
             .or_insert_with(|| evt.node_id.clone());
-        self.index.insert(evt.event_id.clone(), self.ids.len());
+        self.index.insert(&self.ids, &evt.event_id, self.ids.len());
         self.ids.push(evt.event_id.clone());
         self.head = Some(evt.event_id.clone());
         let p = &evt.payload;
@@ -445,14 +449,16 @@ pub(super) fn check_signature(
 ) -> Result<SigOutcome, ()> {
     let sig = py_fromhex(&evt.signature).ok_or(())?;
     let (key, key_safe) = cache.get(algo, &evt.public_key).ok_or(())?;
-    let msgs = signed_messages(evt, seq);
+    let mut msgs = signed_messages(evt, seq);
     // R and s are checked by the strict batch itself (strict_batch::verify_batch_strict).
-    if let (true, true, PublicKey::Ed25519(vk), [only]) = (defer, key_safe, &key, msgs.as_slice()) {
-        return Ok(SigOutcome::Deferred(Box::new(SigJob {
-            key: *vk,
-            sig,
-            msg: only.clone().into_bytes(),
-        })));
+    if let (true, true, PublicKey::Ed25519(vk), 1) = (defer, key_safe, &key, msgs.len()) {
+        if let Some(only) = msgs.pop() {
+            return Ok(SigOutcome::Deferred(Box::new(SigJob {
+                key: *vk,
+                sig,
+                msg: only.into_bytes(),
+            })));
+        }
     }
     if msgs
         .iter()

@@ -19,14 +19,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use postern_core::api::gate::{self as gate_api, PeerPushOutcome, PEER_PULL_MAX_LIMIT};
-use postern_core::api::infonet::{
-    SyncPostRequest, LOCATOR_LIMIT_DEFAULT, PATH_SYNC, SYNC_LIMIT_DEFAULT,
-};
+use postern_core::api::infonet::{LOCATOR_LIMIT_DEFAULT, SYNC_LIMIT_MAX};
 use postern_core::api::peer::{PeerPullRequest, PeerPullResponse, PATH_DM_PEER_PULL};
-use postern_core::canonical::PROTOCOL_VERSION;
-use postern_core::json::{self, Value};
+use postern_core::json::Value;
 use postern_core::sync::SyncWorkerState;
 
+use super::chain_page;
 use super::client::{post_json_async, PeerSigner};
 use super::pull::{Feed, PeerLink, Round};
 use super::status::{PullStatus, SyncStatus};
@@ -36,14 +34,12 @@ use crate::service::dm::{DmError, Origin};
 use crate::service::pulled;
 use crate::store::{IncompleteView, PeerSync};
 
-/// Chain events asked for per page.
-const CHAIN_PAGE: usize = SYNC_LIMIT_DEFAULT;
+/// Chain events asked for per page: the protocol's largest page (a peer clamps a request into
+/// `1..=SYNC_LIMIT_MAX`, Shadowbroker nodes alike), so a round needs a fifth of the requests
+/// and transactions of the default page.
+const CHAIN_PAGE: usize = SYNC_LIMIT_MAX;
 /// Pages per round at most (the next round resumes from the new head / persisted cursor).
 const MAX_PAGES_PER_ROUND: usize = 1_000;
-/// Largest chain sync response read.
-const CHAIN_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
-/// Nesting allowed in a chain sync response.
-const CHAIN_MAX_DEPTH: usize = 40;
 /// DM items asked for per page.
 const DM_PAGE: u32 = 100;
 /// Largest DM page read (a page of the largest envelopes plus framing).
@@ -84,82 +80,54 @@ impl ChainFeed {
             .await;
     }
 
-    /// One page: ask with our locator; `None` to ask for the next page.
-    async fn page(&mut self, pulled: &mut u64, last_head: &mut String) -> Option<Round> {
-        let (svc, peer) = (&self.link.svc, &self.link.peer);
+    /// One page: the one fetched ahead if there is one, else asked with our locator; `None`
+    /// to ask for the next page. While a full page is verified and stored, the next one is
+    /// already asked for (`ahead`, after this page's last event); it is used only when this
+    /// page was accepted whole, so what is stored is exactly what asking afterwards would give.
+    async fn page(
+        &mut self,
+        pulled: &mut u64,
+        last_head: &mut String,
+        ahead: &mut Option<chain_page::Prefetch>,
+        base: &mut Vec<String>,
+    ) -> Option<Round> {
+        let svc = &self.link.svc;
         let ok = |pulled: u64, head: &str| Round::Ok {
             pulled,
             refused: 0,
             peer_head: head.to_string(),
         };
-        let Ok(locator) = svc
-            .chain()
-            .run("sync_locator", |c| Ok(c.locator(LOCATOR_LIMIT_DEFAULT)))
-            .await
-        else {
-            return Some(Round::err(LOCAL));
+        let fetched = match ahead.take() {
+            Some(p) => chain_page::join(p).await,
+            None => {
+                let Ok(locator) = svc
+                    .chain()
+                    .run("sync_locator", |c| Ok(c.locator(LOCATOR_LIMIT_DEFAULT)))
+                    .await
+                else {
+                    return Some(Round::err(LOCAL));
+                };
+                base.clone_from(&locator);
+                chain_page::fetch(&self.link, self.signer.as_ref(), locator, CHAIN_PAGE).await
+            }
         };
-        let req = SyncPostRequest {
-            protocol_version: PROTOCOL_VERSION.into(),
-            locator,
-            limit: Some(CHAIN_PAGE as i64),
-            expected_head: None,
-            include_proofs: false,
+        let page = match fetched {
+            Ok(p) => p,
+            Err(end) => return Some(end),
         };
-        let body = match serde_json::to_vec(&req) {
-            Ok(b) => b,
-            Err(e) => return Some(Round::err(e.to_string())),
-        };
-        let url = format!("{peer}{PATH_SYNC}");
-        let headers = self
-            .signer
-            .as_ref()
-            .map(|s| s.headers(PATH_SYNC, &body, svc.now()))
-            .unwrap_or_default();
-        let bytes = match post_json_async(
-            &self.link.agent,
-            url,
-            headers,
-            body,
-            CHAIN_MAX_RESPONSE_BYTES,
-            svc.now(),
-        )
-        .await
-        {
-            Ok(b) => b,
-            Err((error, retry_after)) => return Some(Round::Err { error, retry_after }),
-        };
-        let limits = json::Limits {
-            max_depth: CHAIN_MAX_DEPTH,
-            max_input_bytes: bytes.len(),
-        };
-        let v = match json::parse_with_limits(&bytes, limits) {
-            Ok(v) => v,
-            Err(e) => return Some(Round::err(format!("sync response is not JSON: {e}"))),
-        };
-        let forked = matches!(v.get("forked"), Some(Value::Bool(true)));
-        let peer_head = v
-            .get("head_hash")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let peer_head = page.peer_head;
         last_head.clone_from(&peer_head);
-        let Some(events) = v
-            .get("events")
-            .and_then(Value::as_array)
-            .map(<[Value]>::to_vec)
-        else {
-            return Some(Round::err("sync response has no events array"));
-        };
-        if forked && events.is_empty() {
+        let events = page.events;
+        if page.forked && events.is_empty() {
             // Nothing at all is shared (`matched_hash` "", no events), or only genesis and
             // nothing was served. (Events served from the start go through the ingest below,
             // where a fork is healed by core's rule.) A peer that is merely behind us (empty,
             // or its head is one of our events) has nothing to give; anything else is a fork,
             // reported once per round and retried on the failure schedule.
-            let shared = match v.get("matched_hash").and_then(Value::as_str) {
-                None | Some("") => "no history with ours, not even genesis",
-                Some(_) => "no history with ours beyond genesis",
+            let shared = if page.matched_nothing {
+                "no history with ours, not even genesis"
+            } else {
+                "no history with ours beyond genesis"
             };
             let h = peer_head.clone();
             let Ok(behind) = svc
@@ -181,11 +149,26 @@ impl ChainFeed {
             return Some(ok(*pulled, last_head));
         }
         let n = events.len();
+        let last_id = events
+            .last()
+            .and_then(|e| e.get("event_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let more = n >= CHAIN_PAGE && last_id.as_deref() != Some(peer_head.as_str());
+        if let (true, Some(last)) = (more, &last_id) {
+            let locator = chain_page::locator_after(last, base);
+            *ahead = Some(chain_page::prefetch(
+                &self.link,
+                self.signer.as_ref(),
+                locator,
+                CHAIN_PAGE,
+            ));
+        }
         // Parsing and signature checks off the chain's lock, on every core.
         let Ok(prepared) = chain::prepare(events).await else {
             return Some(Round::err(LOCAL));
         };
-        let (now, from) = (svc.now(), peer.clone());
+        let (now, from) = (svc.now(), self.link.peer.clone());
         let outcome = svc
             .chain()
             .run("sync_ingest", move |c| {
@@ -205,10 +188,24 @@ impl ChainFeed {
             return Some(Round::err(error));
         }
         match outcome.map(|(out, _)| out) {
-            Ok(PushOutcome::Done { accepted, .. }) => {
+            Ok(PushOutcome::Done {
+                accepted,
+                head_hash,
+                ..
+            }) => {
                 *pulled += accepted;
-                // All known already (we are ahead of the peer's match) or the last page.
-                if accepted == 0 || n < CHAIN_PAGE {
+                // The page fetched ahead follows this page's last event: use it only if this
+                // page was stored whole (our head is that event).
+                if accepted != n as u64 || last_id.as_deref() != Some(head_hash.as_str()) {
+                    if let Some(p) = ahead.take() {
+                        p.abort();
+                    }
+                }
+                // All known already (we are ahead of the peer's match), or the peer's head
+                // reached (a peer that does not say its head: a short page is the last one).
+                // A short page below the peer's head (a peer serving smaller pages) goes on.
+                let short = n < CHAIN_PAGE && peer_head.is_empty();
+                if accepted == 0 || head_hash == peer_head || short {
                     return Some(ok(*pulled, last_head));
                 }
                 None
@@ -265,10 +262,20 @@ impl Feed for ChainFeed {
     async fn round(&mut self) -> Round {
         self.incomplete = None;
         let (mut pulled, mut last_head) = (0u64, String::new());
+        let (mut ahead, mut base) = (None, Vec::new());
         for _ in 0..MAX_PAGES_PER_ROUND {
-            if let Some(end) = self.page(&mut pulled, &mut last_head).await {
+            if let Some(end) = self
+                .page(&mut pulled, &mut last_head, &mut ahead, &mut base)
+                .await
+            {
+                if let Some(p) = ahead.take() {
+                    p.abort();
+                }
                 return end;
             }
+        }
+        if let Some(p) = ahead.take() {
+            p.abort();
         }
         Round::Ok {
             pulled,

@@ -11,6 +11,7 @@ use postern_core::peer::PeerScheme;
 use crate::metrics::Metrics;
 use crate::service::Services;
 
+pub mod chain_page;
 pub mod client;
 pub mod feeds;
 pub mod heads;

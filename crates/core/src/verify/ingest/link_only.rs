@@ -39,7 +39,7 @@ impl ChainState {
                 "a redaction stub needs a 64-hex event_id and prev_hash",
             );
         }
-        if self.index.contains_key(&evt.event_id) {
+        if self.index.contains(&self.ids, &evt.event_id) {
             return fail(DuplicateEventId, "event_id already on chain");
         }
         if evt.prev_hash != self.head() {
@@ -76,7 +76,7 @@ impl ChainState {
             }
         }
         self.sequences.insert(skey, seq);
-        self.index.insert(evt.event_id.clone(), self.ids.len());
+        self.index.insert(&self.ids, &evt.event_id, self.ids.len());
         self.ids.push(evt.event_id.clone());
         self.head = Some(evt.event_id.clone());
         Ok(())

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use super::{ChainState, DmSpoolEntry, Revocation};
+use super::{ChainState, DmSpoolEntry, IdIndex, Revocation};
 use crate::json::BigInt;
 use crate::labels::{CHAIN_SNAPSHOT_DIGEST, CHAIN_SNAPSHOT_IDS, CHAIN_SNAPSHOT_TEXTS};
 
@@ -230,14 +230,7 @@ impl ChainState {
         if !r.0.is_empty() {
             return Err(SnapshotError::NonCanonical("bytes after the state"));
         }
-        state.index = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.clone(), i))
-            .collect();
-        if state.index.len() != ids.len() {
-            return Err(SnapshotError::Ids);
-        }
+        state.index = IdIndex::build(&ids).ok_or(SnapshotError::Ids)?;
         state.ids = ids;
         Ok(state)
     }

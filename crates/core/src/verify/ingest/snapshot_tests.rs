@@ -15,7 +15,16 @@ type Fields = (
 );
 
 fn fields(s: &ChainState) -> Fields {
-    let mut index: Vec<_> = s.index.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let mut index: Vec<_> = s
+        .ids
+        .iter()
+        .map(|id| {
+            (
+                id.clone(),
+                s.index.position(&s.ids, id).unwrap_or(usize::MAX),
+            )
+        })
+        .collect();
     index.sort();
     let mut seqs: Vec<_> = s
         .sequences
@@ -210,7 +219,7 @@ mod props {
             let ids: Vec<String> = ids.into_iter().collect();
             let s = ChainState {
                 head: ids.last().cloned(),
-                index: ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect(),
+                index: IdIndex::build(&ids).unwrap_or_default(),
                 ids,
                 sequences: seqs,
                 bindings: binds,
