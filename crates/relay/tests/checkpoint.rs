@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
 use common::*;
-use postern_core::api::infonet::{PATH_APPEND, PATH_STATUS};
+use postern_core::api::infonet::{AppendRequest, PATH_APPEND, PATH_STATUS};
 use postern_core::chaingen::{author_key, generate_chain, sample_payload, GenOptions};
 use postern_core::event::sign_event;
 use postern_core::json::Value as CV;
@@ -264,13 +264,11 @@ fn append_at(base: &str, key: usize, seq: u64) -> Option<u16> {
         CV::Null,
         seq,
     );
-    let body = serde_json::json!({
-        "event_type": e.event_type, "node_id": e.node_id,
-        "payload": serde_json::Value::from(&e.payload),
-        "signature": e.signature, "sequence": seq, "public_key": e.public_key,
-        "public_key_algo": e.public_key_algo, "protocol_version": e.protocol_version,
-    });
-    match ureq::post(&format!("{base}{PATH_APPEND}")).send_json(body) {
+    let body = AppendRequest::for_signed(e, seq).to_json();
+    match ureq::post(&format!("{base}{PATH_APPEND}"))
+        .set("content-type", "application/json")
+        .send_string(&body)
+    {
         Ok(r) => Some(r.status()),
         Err(ureq::Error::Status(code, _)) => Some(code),
         Err(_) => None,
