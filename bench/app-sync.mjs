@@ -10,9 +10,13 @@
 //   make ui && cargo build --release --locked -p postern-relay
 //   POSTERN_BIN=target/release/postern POSTERN_WEB=dist N=100000 node bench/app-sync.mjs
 //
+// PROFILE=<file.cpuprofile> also records a CPU profile of the page thread (Chrome DevTools
+// Protocol `Profiler`) over the first sync, writes it (open it in DevTools' Performance panel)
+// and prints the functions with the most self time. The worker's own time is `worker busy`.
+//
 // Uses tests/e2e's harness (run `npm ci --prefix tests/e2e` once).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startRelay, launchBrowser, showView } from '../tests/e2e/lib/harness.mjs';
@@ -22,6 +26,7 @@ const TIMEOUT = Number(process.env.TIMEOUT_MS || 1_800_000);
 for (const v of ['POSTERN_BIN', 'POSTERN_WEB']) process.env[v] = resolve(process.env[v] || '');
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const PROFILE = process.env.PROFILE || '';
 const rate = (n, ms) => Math.round(n / (ms / 1000)).toLocaleString('en');
 
 // The longest gap between two 10 ms timer callbacks and the longest task (Long Tasks API).
@@ -42,6 +47,26 @@ const GAP_PROBE = () => {
   setTimeout(tick, 10);
 };
 
+// Self time per function (ms) of a CDP profile, the top 25, and the idle share.
+function printProfile(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  const dt = profile.timeDeltas;
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const ms = (dt[i + 1] ?? 0) / 1000;
+    const f = byId.get(id).callFrame;
+    const url = f.url ? f.url.split('/').pop() : '';
+    const name = `${f.functionName || '(anonymous)'} ${url}`.trim();
+    self.set(name, (self.get(name) || 0) + ms);
+    total += ms;
+  });
+  console.log(`PROFILE page thread: ${(total / 1000).toFixed(1)} s sampled, top self time:`);
+  for (const [name, ms] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    console.log(`  ${ms.toFixed(0).padStart(7)} ms ${(100 * ms / total).toFixed(1).padStart(5)}%  ${name}`);
+  }
+}
+
 const data = mkdtempSync(join(tmpdir(), 'postern-bench-app-sync-'));
 let t = Date.now();
 execFileSync(process.env.POSTERN_BIN, ['dev-seed-chain', '--data', data, '--events', String(N), '--authors', '16']);
@@ -56,19 +81,34 @@ try {
   await context.addInitScript(GAP_PROBE);
   const page = await context.newPage();
   const verified = '#sync-badge[data-state="verified"]';
+  let cdp = null;
+  if (PROFILE) {
+    cdp = await context.newCDPSession(page);
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+    await cdp.send('Profiler.start');
+  }
   const t0 = Date.now();
   await page.goto(relay.url);
   await page.waitForSelector('#app-ready[data-ready="true"]', { state: 'attached', timeout: 60_000 });
   const ready = Date.now() - t0;
   await showView(page, 'network');
-  await page.waitForSelector(`${verified}`, { timeout: TIMEOUT });
-  await page.waitForFunction((n) => document.querySelector('#sync-head')?.dataset.count === String(n), N, { timeout: TIMEOUT });
+  // Polled every 250 ms: Playwright's default (every animation frame, its own selector engine)
+  // cost the page thread ~15 s of a 100k sync in a profile.
+  await page.waitForFunction(([sel, n]) => document.querySelector(sel)
+    && document.querySelector('#sync-head')?.dataset.count === String(n), [verified, N], { timeout: TIMEOUT, polling: 250 });
   const wall = Date.now() - t0;
+  if (cdp) {
+    const { profile } = await cdp.send('Profiler.stop');
+    writeFileSync(PROFILE, JSON.stringify(profile));
+    printProfile(profile);
+  }
   const gaps = await page.evaluate(() => window.__gaps);
   const r = await page.$eval('#sync-rate', (e) => ({ ...e.dataset }));
+  const workers = r.workers ? `${r.workers} workers, ` : '';
   const v = await page.$eval('#sync-verifier', (e) => ({ ...e.dataset }));
   console.log(`FIGURE app: page open to ${N} events verified and stored: ${(wall / 1000).toFixed(1)} s = ${rate(N, wall)} events/s `
-    + `(app ready after ${ready} ms; sync view's own rate ${Number(r.lastRate || 0).toFixed(0)} events/s; verifier ${v.verifier}, `
+    + `(app ready after ${ready} ms; sync view's own rate ${Number(r.lastRate || 0).toFixed(0)} events/s; verifier ${v.verifier}, ${workers}`
     + `worker busy ${v.workerBusyMs} ms)   load ${load()}`);
   console.log(`FIGURE app: longest main-thread timer gap ${gaps.max.toFixed(0)} ms, longest task ${gaps.longestTask.toFixed(0)} ms   load ${load()}`);
 
@@ -76,7 +116,7 @@ try {
   const t1 = Date.now();
   await page.reload();
   await page.waitForSelector('#app-ready[data-ready="true"]', { state: 'attached', timeout: 60_000 });
-  await page.waitForSelector(verified, { timeout: TIMEOUT });
+  await page.waitForFunction((sel) => document.querySelector(sel), verified, { timeout: TIMEOUT, polling: 250 });
   const again = Date.now() - t1;
   const gaps2 = await page.evaluate(() => window.__gaps);
   // Resumed from the stored verifier snapshot (data-resumed-from) or replayed (events verified

@@ -9,6 +9,9 @@ use yew::prelude::*;
 use crate::model::channels::{Action, ChannelsModel, QueuedPost};
 use crate::platform::clock::{format_time, iso_time};
 
+/// Posts of the selected channel rendered (the newest).
+const POSTS_SHOWN: usize = 200;
+
 fn short(node: &str) -> &str {
     node.get(..16).unwrap_or(node)
 }
@@ -85,6 +88,10 @@ fn pending_post(p: &QueuedPost, dispatch: &Callback<Action>) -> Html {
 pub fn panel(s: &ChannelsModel, me: &str, dispatch: &Callback<Action>) -> Html {
     let selected = s.selected.clone();
     let channel = s.board.channel(&selected);
+    // Only the newest posts: a long chain can hold thousands, each re-rendered with its time.
+    let posts = channel.map(|c| c.posts.as_slice()).unwrap_or_default();
+    let older = posts.len().saturating_sub(POSTS_SHOWN);
+    let shown = &posts[older..];
     html! {
         <section id="channels" class="card channels" aria-labelledby="channels-h">
             <h2 id="channels-h">{ "Public channels" }</h2>
@@ -116,8 +123,12 @@ pub fn panel(s: &ChannelsModel, me: &str, dispatch: &Callback<Action>) -> Html {
                 </nav>
                 <div class="channel-timeline" id="channel-timeline" data-selected={selected.clone()}>
                     <h3>{ format!("#{selected}") }</h3>
+                    if older > 0 {
+                        <p id="channel-older" class="muted small" data-older={older.to_string()}>
+                            { format!("The newest {} posts; {older} older ones are not shown.", shown.len()) }</p>
+                    }
                     <ol class="channel-posts" aria-live="polite">
-                        { for channel.into_iter().flat_map(|c| c.posts.iter()).map(|p| chain_post(p, me, s.board.authors.get(&p.node_id))) }
+                        { for shown.iter().map(|p| chain_post(p, me, s.board.authors.get(&p.node_id))) }
                         { for s.pending().map(|p| pending_post(p, dispatch)) }
                     </ol>
                     if channel.is_none() && s.pending().next().is_none() {

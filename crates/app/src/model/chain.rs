@@ -6,11 +6,11 @@ use postern_core::canonical::GENESIS_HASH;
 use postern_core::event::ChainEvent;
 use postern_core::json::{self, Value};
 use postern_core::merkle::merkle_root;
-use postern_core::public_view::{
-    classify_pulled_refusal, is_private_type, is_stub, redact, stub_event, IncompleteReason,
-};
+use postern_core::public_view::{is_private_type, is_stub, redact, IncompleteReason};
 use postern_core::tree_head::TreeHeadWire;
-use postern_core::verify::{build_locator, ChainState, FailReason, VerifyOptions};
+use postern_core::verify::{
+    build_locator, ChainState, FailReason, KeyCache, VerifyOptions, ViewEntry,
+};
 use serde::{Deserialize, Serialize};
 
 use super::heads::{check_head, HeadVerdict};
@@ -40,6 +40,12 @@ pub enum Op {
     Snapshot,
     /// `body` is a stored snapshot record: restore from it (refused: left empty, `error` set).
     Restore,
+    /// Stateless, on a second worker: the signatures and ids of a raw page body's events from
+    /// view index `split` on (answer: `crypto`, the first failure).
+    Crypto,
+    /// Completes the last `Page` sent with `split` (whose events before `split` this worker
+    /// checked): `crypto` is the other worker's `Crypto` answer for the rest.
+    Finish,
 }
 
 /// A request to the verifier (the Web Worker, or the inline fallback). A plain struct rather
@@ -61,52 +67,68 @@ pub struct ToWorker {
     /// [`Op::Head`]: the relay's consistency proof between the pin and its head, if fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<Vec<String>>,
+    /// [`Op::Page`] / [`Op::Crypto`]: the view index where the two workers' halves meet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<u64>,
+    /// [`Op::Finish`]: the other half's first crypto failure (index in the page, reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crypto: Option<(u64, FailReason)>,
 }
 
 impl ToWorker {
-    pub fn reset(id: u32) -> Self {
+    fn base(op: Op, id: u32) -> Self {
         ToWorker {
-            op: Op::Reset,
+            op,
             id,
             body: String::new(),
             events: Vec::new(),
             now: 0,
             pin: None,
             proof: None,
+            split: None,
+            crypto: None,
         }
+    }
+    pub fn reset(id: u32) -> Self {
+        Self::base(Op::Reset, id)
     }
     pub fn page(id: u32, body: String, now: u64) -> Self {
         ToWorker {
-            op: Op::Page,
-            id,
             body,
-            events: Vec::new(),
             now,
-            pin: None,
-            proof: None,
+            ..Self::base(Op::Page, id)
+        }
+    }
+    /// A page whose events from `split` on another worker checks ([`ToWorker::crypto`]); the
+    /// answer comes with [`ToWorker::finish`].
+    pub fn page_split(id: u32, body: String, now: u64, split: u64) -> Self {
+        ToWorker {
+            split: Some(split),
+            ..Self::page(id, body, now)
+        }
+    }
+    pub fn crypto(id: u32, body: String, split: u64) -> Self {
+        ToWorker {
+            body,
+            split: Some(split),
+            ..Self::base(Op::Crypto, id)
+        }
+    }
+    pub fn finish(id: u32, crypto: Option<(u64, FailReason)>) -> Self {
+        ToWorker {
+            crypto,
+            ..Self::base(Op::Finish, id)
         }
     }
     pub fn replay(id: u32, events: Vec<String>, now: u64) -> Self {
         ToWorker {
-            op: Op::Replay,
-            id,
-            body: String::new(),
             events,
             now,
-            pin: None,
-            proof: None,
+            ..Self::base(Op::Replay, id)
         }
     }
     pub fn root(id: u32) -> Self {
-        ToWorker {
-            op: Op::Root,
-            id,
-            body: String::new(),
-            events: Vec::new(),
-            now: 0,
-            pin: None,
-            proof: None,
-        }
+        Self::base(Op::Root, id)
     }
     pub fn head(
         id: u32,
@@ -115,20 +137,14 @@ impl ToWorker {
         proof: Option<Vec<String>>,
     ) -> Self {
         ToWorker {
-            op: Op::Head,
-            id,
             body,
-            events: Vec::new(),
-            now: 0,
             pin,
             proof,
+            ..Self::base(Op::Head, id)
         }
     }
     pub fn locator(id: u32) -> Self {
-        ToWorker {
-            op: Op::Locator,
-            ..Self::root(id)
-        }
+        Self::base(Op::Locator, id)
     }
     pub fn id(&self) -> u32 {
         self.id
@@ -211,6 +227,20 @@ pub struct FromWorker {
     /// [`Op::Snapshot`]: the record to store ([`snapshot`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+    /// [`Op::Crypto`]: the first event (index in the page) whose signature or id fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crypto: Option<(u64, FailReason)>,
+}
+
+/// A `Page` sent with `split`: read, its first half's crypto checked here, waiting for the
+/// other half's result (`Op::Finish`).
+struct Pending {
+    values: Vec<Value>,
+    entries: Vec<ViewEntry>,
+    own: Option<(usize, FailReason)>,
+    split: usize,
+    unknown_after_hash: bool,
+    now: u64,
 }
 
 /// Incremental verifier of the relay's public view: core's ingest rules, one event after the
@@ -220,6 +250,10 @@ pub struct Verifier {
     state: ChainState,
     /// Accepted private events (each held as a stub).
     sealed: u64,
+    /// Authors' keys for the crypto checks done here.
+    keys: KeyCache,
+    /// A `Page` sent with `split`, waiting for its `Finish`.
+    pending: Option<Pending>,
 }
 
 fn options(now: u64) -> VerifyOptions {
@@ -304,6 +338,7 @@ impl Verifier {
             locator: Vec::new(),
             head_check: None,
             snapshot: None,
+            crypto: None,
         }
     }
 
@@ -315,65 +350,6 @@ impl Verifier {
             detail,
             incomplete: None,
         });
-    }
-
-    /// Ingest parsed elements of the public view in order (core's `ingest_view_entry`: a stub
-    /// link-only, anything else with every rule); stops at the first refusal.
-    fn ingest_values(&mut self, out: &mut FromWorker, values: &[Value], now: u64, keep_json: bool) {
-        out.received = values.len() as u64;
-        let opts = options(now);
-        for v in values {
-            let index = self.len();
-            let stub = match self.state.ingest_view_entry(v, &opts) {
-                Ok(stub) => stub,
-                Err(r) => {
-                    // A gap or a redacted payload: the relay served a view it cannot verify.
-                    let prev = v.get("prev_hash").map(Value::py_str).unwrap_or_default();
-                    let incomplete = if is_stub(v) || r.reason == FailReason::NotAnObject {
-                        None
-                    } else {
-                        classify_pulled_refusal(v, r.reason, self.holds(&prev))
-                    };
-                    out.error = Some(Rejected {
-                        index,
-                        event_id: v.get("event_id").map(Value::py_str).unwrap_or_default(),
-                        reason: r.reason.as_str().into(),
-                        detail: r.detail,
-                        incomplete,
-                    });
-                    break;
-                }
-            };
-            let evt = if stub {
-                stub_event(v)
-            } else {
-                // Accepted, so it reads as an event.
-                ChainEvent::from_value(v).unwrap_or_else(|_| stub_event(v))
-            };
-            let private = is_private_type(&evt.event_type);
-            self.sealed += u64::from(private);
-            let json = keep_json.then(|| stored_text(v, private));
-            out.accepted.push(summary(index, &evt, json));
-        }
-        out.sealed = self.sealed;
-    }
-
-    /// Verify the events of a raw `/sync` page body.
-    pub fn page(&mut self, id: u32, body: &str, now: u64) -> FromWorker {
-        let mut out = self.answer(id);
-        match json::parse(body.as_bytes()) {
-            Ok(v) => match v.get("events").and_then(Value::as_array) {
-                Some(events) => {
-                    out.unknown_after_hash = resync::page_says_unknown_after_hash(&v);
-                    self.ingest_values(&mut out, events, now, true)
-                }
-                None => self.reject(&mut out, "malformed_page", "no `events` array".into()),
-            },
-            Err(e) => self.reject(&mut out, "malformed_page", format!("not JSON: {e}")),
-        }
-        out.verified = self.len();
-        out.head = self.head().to_string();
-        out
     }
 
     /// Verify stored event texts again (resume after a reload).
@@ -413,7 +389,12 @@ impl Verifier {
                 *self = Verifier::new();
                 self.answer(req.id)
             }
-            Op::Page => self.page(req.id, &req.body, req.now),
+            Op::Page => match req.split {
+                Some(split) => self.page_split(req, split),
+                None => self.page(req.id, &req.body, req.now),
+            },
+            Op::Crypto => self.crypto_half(req),
+            Op::Finish => self.finish(req),
             Op::Replay => self.replay(req.id, &req.events, req.now),
             Op::Snapshot | Op::Restore => self.handle_snapshot(req),
             Op::Head => {
@@ -485,6 +466,11 @@ impl RateMeter {
             return None;
         }
         Some(self.events() as f64 * 1000.0 / ms)
+    }
+
+    /// Seconds left for `remaining` more events at the rate so far (`None` without a rate).
+    pub fn eta_secs(&self, remaining: u64) -> Option<f64> {
+        self.per_second().map(|r| remaining as f64 / r)
     }
 }
 
@@ -686,6 +672,7 @@ pub struct SyncHead {
     pub scheduler: postern_core::sync::SyncWorkerState,
 }
 
+mod batch;
 pub mod resync;
 pub mod snapshot;
 mod words;

@@ -174,10 +174,7 @@ async fn round_inner(
         let url = format!("{PATH_SYNC}?after_hash={after}&limit={PAGE_LIMIT}");
         let fetched = async {
             let body = get_text(&url).await?;
-            bridge
-                .call(ToWorker::page(bridge.next_id(), body, now_secs()))
-                .await
-                .map_err(worker)
+            bridge.verify_page(body, now_secs()).await.map_err(worker)
         };
         let ans = match writing.take() {
             Some(w) => {

@@ -93,8 +93,18 @@ pub struct SyncView {
     worker_busy_ms: f64,
     /// The last tree-head check and what is kept for that relay.
     head: Option<(HeadVerdict, HeadRecord)>,
-    /// What the header was last told.
+    /// What the header was last told, and when (ms).
     summary: SyncSummary,
+    summary_at_ms: u64,
+}
+
+/// Time left in words: "12 s", "3 min 5 s".
+fn eta_text(secs: f64) -> String {
+    let s = secs.max(0.0).ceil() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        _ => format!("{} min {} s", s / 60, s % 60),
+    }
 }
 
 fn fmt_time(secs: u64) -> String {
@@ -144,6 +154,7 @@ impl Component for SyncView {
             worker_busy_ms: 0.0,
             head: None,
             summary: SyncSummary::default(),
+            summary_at_ms: 0,
         }
     }
 
@@ -286,8 +297,13 @@ impl Component for SyncView {
                 .as_ref()
                 .is_some_and(|(_, rec)| !rec.evidence.is_empty()),
         };
-        if now != self.summary {
+        // During a sync the count changes with every page: the header (and with it the whole
+        // page) is re-rendered at most once a second for it.
+        let at = now_millis();
+        let count_only = now.state == self.summary.state && now.alarm == self.summary.alarm;
+        if now != self.summary && !(count_only && at < self.summary_at_ms + 1_000) {
             self.summary = now.clone();
+            self.summary_at_ms = at;
             ctx.props().on_status.emit(now);
         }
     }
@@ -299,6 +315,10 @@ impl Component for SyncView {
         let total = relay_total.max(self.verifier_count);
         let frac = progress_fraction(self.verifier_count, total);
         let rate = self.meter.per_second();
+        let eta = self
+            .meter
+            .eta_secs(total.saturating_sub(self.verifier_count))
+            .filter(|_| self.running && total > self.verifier_count);
         let (sigs, links) = self.badge.chain_checks();
         let relay_state = match (&self.relay, &self.last_error) {
             (_, Some(RoundError::Http { status: 429, .. })) => "rate-limited",
@@ -364,9 +384,12 @@ impl Component for SyncView {
                     <span class="sync-progress-text">{ format!("{} / {} ({:.0}%) · {}", self.verifier_count, total, frac * 100.0, self.phase) }</span>
                     <span id="sync-rate" data-rate={rate.map(|r| format!("{r:.1}")).unwrap_or_default()}
                         data-last-rate={self.last_rate.map(|(r, _)| format!("{r:.1}")).unwrap_or_default()}
-                        data-last-events={self.last_rate.map(|(_, n)| n.to_string()).unwrap_or_default()}>
+                        data-last-events={self.last_rate.map(|(_, n)| n.to_string()).unwrap_or_default()}
+                        data-eta-s={eta.map(|s| format!("{s:.0}")).unwrap_or_default()}
+                        data-workers={self.bridge.workers().to_string()}>
                         { match (rate, self.last_rate) {
-                            (Some(r), _) if self.running => format!(" · {r:.0} events/s"),
+                            (Some(r), _) if self.running => format!(" · {r:.0} events/s{}",
+                                eta.map(|s| format!(" · about {} left", eta_text(s))).unwrap_or_default()),
                             (_, Some((r, n))) => format!(" · last round: {} at {r:.0} events/s", events(n)),
                             _ => String::new(),
                         } }

@@ -8,16 +8,22 @@
 //!
 //! Messages are JSON strings ([`ToWorker`] / [`FromWorker`]); answers come back in request
 //! order and are matched by id. Nothing is fetched before the first request.
+//!
+//! A large page is verified on two workers ([`Bridge::verify_page`]): a second, stateless
+//! worker checks the signatures and ids of the page's second half while the verifier checks
+//! the first half; then the verifier applies the sequential rules to the whole page with both
+//! results. When the second worker cannot run, the verifier checks everything itself.
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use futures_util::future::join;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
-use crate::model::chain::{FromWorker, ToWorker};
+use crate::model::chain::{FromWorker, ToWorker, PAGE_LIMIT};
 use crate::platform::worker::spawn;
 
 /// Where the verifier runs.
@@ -55,6 +61,8 @@ struct Inner {
     /// Bumped whenever the verifier's state is lost (worker died): the chain must be replayed.
     generation: Cell<u32>,
     fatal: RefCell<Option<String>>,
+    /// The second (crypto-only) worker, started with the first large page.
+    helper: RefCell<Option<Bridge>>,
     _closures: RefCell<Vec<Listener>>,
 }
 
@@ -88,6 +96,7 @@ impl Bridge {
                 replies: Cell::new(0),
                 generation: Cell::new(0),
                 fatal: RefCell::new(None),
+                helper: RefCell::new(None),
                 _closures: RefCell::new(Vec::new()),
             }),
         }
@@ -196,6 +205,63 @@ impl Bridge {
         })?;
         let answer = answer.as_string().unwrap_or_default();
         serde_json::from_str(&answer).map_err(|e| format!("bad answer from the worker: {e}"))
+    }
+}
+
+/// Pages with a body shorter than this are verified on one worker.
+const SPLIT_MIN_BYTES: usize = 32 * 1024;
+
+impl Bridge {
+    /// The second worker, unless it failed (then pages are verified on one worker).
+    fn helper(&self) -> Option<Bridge> {
+        let mut slot = self.inner.helper.borrow_mut();
+        let helper = slot.get_or_insert_with(Bridge::new);
+        (helper.mode() != Mode::Failed).then(|| helper.clone())
+    }
+
+    /// Verify a raw `/sync` page body as the next events (see the module docs): the answer of
+    /// `ToWorker::page`, computed on two workers when the page is large.
+    pub async fn verify_page(&self, body: String, now: u64) -> Result<FromWorker, String> {
+        let helper = match body.len() >= SPLIT_MIN_BYTES {
+            true => self.helper(),
+            false => None,
+        };
+        let Some(helper) = helper else {
+            return self.call(ToWorker::page(self.next_id(), body, now)).await;
+        };
+        let split = (PAGE_LIMIT / 2) as u64;
+        let mine = self.call(ToWorker::page_split(
+            self.next_id(),
+            body.clone(),
+            now,
+            split,
+        ));
+        let other = helper.call(ToWorker::crypto(helper.next_id(), body.clone(), split));
+        let (mine, other) = join(mine, other).await;
+        let mine = mine?;
+        if mine.error.is_some() {
+            return Ok(mine);
+        }
+        let mut out = match other {
+            Ok(o) if o.error.is_none() => {
+                let mut out = self
+                    .call(ToWorker::finish(self.next_id(), o.crypto))
+                    .await?;
+                out.busy_ms += o.busy_ms;
+                out
+            }
+            // The second worker failed: check the whole page here.
+            _ => self.call(ToWorker::page(self.next_id(), body, now)).await?,
+        };
+        out.busy_ms += mine.busy_ms;
+        Ok(out)
+    }
+
+    /// Workers running (the verifier and the second one).
+    pub fn workers(&self) -> u32 {
+        let helper = self.inner.helper.borrow();
+        u32::from(self.mode() == Mode::Worker)
+            + u32::from(helper.as_ref().is_some_and(|h| h.mode() == Mode::Worker))
     }
 }
 

@@ -5,12 +5,14 @@ use std::collections::HashMap;
 mod id_index;
 mod link_only;
 mod snapshot;
+mod view_batch;
 
 use id_index::IdIndex;
 
 pub use snapshot::{
     snapshot_header, ListDigest, SnapshotError, SnapshotHeader, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
 };
+pub use view_batch::{view_crypto_failure, ViewEntry};
 
 use super::outcome::{
     EventRejection, FailReason, VerifyOptions, BATCH_SIZE, DM_SPOOL_LIMIT, DM_SPOOL_SENDER_LIMIT,
@@ -575,9 +577,17 @@ pub fn first_crypto_failure_with(
     events: &[ChainEvent],
     cache: &mut KeyCache,
 ) -> Option<(usize, FailReason)> {
+    first_crypto_failure_of(events, cache)
+}
+
+/// [`first_crypto_failure_with`] over any sequence of events (indexes count its items).
+pub(super) fn first_crypto_failure_of<'a>(
+    events: impl IntoIterator<Item = &'a ChainEvent>,
+    cache: &mut KeyCache,
+) -> Option<(usize, FailReason)> {
     let mut jobs: Vec<(usize, Box<SigJob>)> = Vec::new();
     let mut inline: Option<(usize, FailReason)> = None;
-    for (i, evt) in events.iter().enumerate() {
+    for (i, evt) in events.into_iter().enumerate() {
         let Some(algo) = parse_public_key_algo(&evt.public_key_algo) else {
             continue;
         };

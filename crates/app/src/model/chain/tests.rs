@@ -315,3 +315,41 @@ fn event_counts_read_as_words() {
     assert_eq!(words(1), "1 event");
     assert_eq!(words(20_000), "20000 events");
 }
+
+/// A page verified on two workers (`Page` with `split`, `Crypto` on a second verifier,
+/// `Finish`) gives exactly the one-worker answer (apart from timing), valid or forged.
+#[test]
+fn a_page_split_across_two_workers_answers_as_one_worker_does() {
+    let vec = vector();
+    let view = public_view(&vec);
+    let mut forged = view.clone();
+    let at = (0..forged.len())
+        .rev()
+        .find(|&i| forged[i].get("signature").is_some())
+        .expect("a public event");
+    let sig = forged[at - 1].get("signature").cloned();
+    forged[at].insert("signature", sig.unwrap_or(Value::Null));
+    for events in [&view, &forged] {
+        let page = body(events);
+        for split in [0, 1, events.len() as u64 / 2, events.len() as u64, 10_000] {
+            let one = Verifier::new().page(1, &page, NOW);
+            let (mut a, mut b) = (Verifier::new(), Verifier::new());
+            let held = a.handle(&ToWorker::page_split(1, page.clone(), NOW, split));
+            assert_eq!((held.error, held.accepted.len()), (None, 0));
+            let half = b.handle(&ToWorker::crypto(2, page.clone(), split));
+            assert_eq!(b.len(), 0, "the crypto worker keeps no chain");
+            let two = a.handle(&ToWorker::finish(1, half.crypto));
+            assert_eq!(
+                two,
+                FromWorker {
+                    busy_ms: one.busy_ms,
+                    ..one.clone()
+                },
+                "split {split}"
+            );
+        }
+    }
+    // A finish with nothing pending is refused.
+    let a = Verifier::new().handle(&ToWorker::finish(4, None));
+    assert_eq!(a.error.map(|e| e.reason), Some("bad_request".to_string()));
+}
