@@ -525,20 +525,34 @@ impl ChainState {
             self.apply(evt);
         }
         if let (None, Some((i, reason)), Some(evt)) = (&out.1, crypto, events.get(limit)) {
-            // The rules before the signature come first for the failing event too.
-            out = match self.check(evt, opts, false, true, false, &mut cache) {
-                Err(f) => (i, Some(f.0)),
-                Ok(_) => {
-                    let detail = match reason {
-                        FailReason::InvalidSignature => "Invalid signature",
-                        _ => "event_id mismatch",
-                    };
-                    (i, Some(EventRejection::new(reason, detail)))
-                }
-            };
+            out = (
+                i,
+                Some(self.crypto_rejection(evt, reason, opts, &mut cache)),
+            );
         }
         self.keys = cache;
         out
+    }
+
+    /// The rejection of the event whose signature or id failed in a batch: the rules before the
+    /// signature come first for it too (as one-by-one ingest would report them).
+    pub(super) fn crypto_rejection(
+        &self,
+        evt: &ChainEvent,
+        reason: FailReason,
+        opts: &VerifyOptions,
+        cache: &mut KeyCache,
+    ) -> EventRejection {
+        match self.check(evt, opts, false, true, false, cache) {
+            Err(f) => f.0,
+            Ok(_) => {
+                let detail = match reason {
+                    FailReason::InvalidSignature => "Invalid signature",
+                    _ => "event_id mismatch",
+                };
+                EventRejection::new(reason, detail)
+            }
+        }
     }
 }
 

@@ -101,17 +101,10 @@ impl ChainState {
         if let (None, Some((i, reason)), Some(ViewEntry::Full(evt))) =
             (&out.1, crypto, entries.get(limit))
         {
-            // The rules before the signature come first for the failing event too.
-            out = match self.check(evt, opts, false, true, false, &mut cache) {
-                Err(f) => (i, Some(f.0)),
-                Ok(_) => {
-                    let detail = match reason {
-                        FailReason::InvalidSignature => "Invalid signature",
-                        _ => "event_id mismatch",
-                    };
-                    (i, Some(EventRejection::new(reason, detail)))
-                }
-            };
+            out = (
+                i,
+                Some(self.crypto_rejection(evt, reason, opts, &mut cache)),
+            );
         }
         self.keys = cache;
         out
