@@ -1,6 +1,8 @@
 /* Postern background worker: a module Web Worker that runs the lazily loaded second wasm
  * binary, `postern-worker` (crates/app/src/worker_main.rs: core's chain verifier, tree-head
- * proofs, Argon2id and backup files; the page's own wasm links none of that). The page sends
+ * proofs, the verifier snapshot, Argon2id, backup files and the QR decoder; the page's own
+ * wasm links none of that). A sync may run two of these workers: the stateful verifier and a
+ * stateless one checking half of a page's signatures. The page sends
  * {init: {js, wasm}} first — the URLs of the module's wasm-bindgen JS and wasm — then either
  *  - JSON strings (chain sync): each answered, in order, with the JSON string returned by
  *    `posternSyncWorkerHandle` (crates/app/src/sync/worker.rs is the page side), or

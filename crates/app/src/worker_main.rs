@@ -1,8 +1,10 @@
 //! The `postern-worker` binary: the lazily loaded wasm module that `web/sync-worker.js` runs.
 //! It holds what the first screen never needs — core's chain verifier (P-256, Merkle, every
-//! event schema, tree-head proofs) and Argon2id / backup files — so the page's wasm
-//! (`postern-app`) links none of it. Two exports: `posternSyncWorkerHandle` (the stateful chain
-//! verifier, `model::chain`) and `posternWorkerOp` (one-shot operations, `model::offload`).
+//! event schema, tree-head proofs, the verifier snapshot a reload resumes from, the stateless
+//! signature half of a page checked on a second worker), Argon2id / backup files and the QR
+//! decoder — so the page's wasm (`postern-app`) links none of it. Two exports:
+//! `posternSyncWorkerHandle` (the chain verifier, `model::chain`) and `posternWorkerOp`
+//! (one-shot operations, `model::offload`).
 //! Empty natively.
 fn main() {}
 
