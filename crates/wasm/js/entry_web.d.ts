@@ -1,7 +1,7 @@
 // postern-wasm (web): the wasm-bindgen API plus a loader that picks the SIMD or scalar build.
-import type { InitInput, InitOutput, SyncInitInput } from "./postern_wasm_bindgen";
+import type { InitInput, InitOutput, SyncInitInput } from "./postern_wasm_bindgen.js";
 
-export * from "./postern_wasm_bindgen";
+export * from "./postern_wasm_bindgen.js";
 
 /** The two builds shipped: `postern_wasm_simd_bg.wasm` (+simd128) and `postern_wasm_bg.wasm`. */
 export type WasmVariant = "simd" | "scalar";

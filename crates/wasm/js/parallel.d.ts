@@ -1,4 +1,4 @@
-import type { ChainReport } from "./postern_wasm";
+import type { ChainReport } from "./postern_wasm.js";
 
 /** Byte offsets of the top-level elements of a JSON array text, or null if it is not one. */
 export function splitJsonArray(text: string): { starts: number[]; ends: number[] } | null;
