@@ -7,12 +7,14 @@
 # fallback postern_wasm_bg.wasm (profile wasm-release). One JS glue serves both (checked).
 #
 #   scripts/build-wasm-pkg.sh          build + size check
-#   scripts/build-wasm-pkg.sh --test   build + size check + node --test crates/wasm/tests/node
+#   scripts/build-wasm-pkg.sh --test   build + size check + tsc over the typings
+#                                      (crates/wasm/tests/types) + node --test crates/wasm/tests/node
 #                                      (twice: SIMD build, then POSTERN_WASM_VARIANT=scalar)
 #   scripts/build-wasm-pkg.sh --simd   accepted for compatibility (the SIMD build is always made)
 #
 # Needs: rustup target wasm32-unknown-unknown, wasm-bindgen-cli equal to the wasm-bindgen
-# version in Cargo.lock, binaryen's wasm-opt (tools/node_modules/.bin, or $WASM_OPT), node ≥ 18.
+# version in Cargo.lock, binaryen's wasm-opt (tools/node_modules/.bin, or $WASM_OPT), node ≥ 18;
+# --test also needs TypeScript's tsc (tools/node_modules/.bin, or $TSC).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +25,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) RUN_TESTS=1 ;;
     --simd) ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -180,6 +182,14 @@ done
 [ "$fail" = 0 ] || exit 1
 
 if [ "$RUN_TESTS" = 1 ]; then
+  # The shipped typings as a TypeScript user compiles against them: browser package with bundler
+  # and with Node's resolution, Node package from an ES module (crates/wasm/tests/types).
+  TSC=${TSC:-$ROOT/tools/node_modules/.bin/tsc}
+  [ -x "$TSC" ] || die "tsc not found at $TSC (npm ci --prefix tools)"
+  for cfg in web web-node16 node; do
+    echo "==> tsc --noEmit -p $CRATE_DIR/tests/types/tsconfig.$cfg.json"
+    "$TSC" -p "$CRATE_DIR/tests/types/tsconfig.$cfg.json"
+  done
   echo "==> node --test $CRATE_DIR/tests/node (default: SIMD build)"
   node --test "$CRATE_DIR"/tests/node/*.test.mjs
   echo "==> POSTERN_WASM_VARIANT=scalar node --test $CRATE_DIR/tests/node (scalar fallback)"

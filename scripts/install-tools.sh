@@ -42,8 +42,8 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "wasm-bindgen $WASM_BINDGEN_VE
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-if [ ! -x tools/node_modules/.bin/wasm-opt ]; then
-  say "npm ci in tools/ (binaryen wasm-opt, pinned)"
+if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ ! -x tools/node_modules/.bin/tsc ]; then
+  say "npm ci in tools/ (binaryen wasm-opt, TypeScript tsc; pinned)"
   npm ci --prefix tools --no-audit --no-fund
 fi
 
