@@ -10,6 +10,7 @@
 #   BASE_BIN=/tmp/postern-before RUNS=5 bench/relay.sh
 #   N_GEN=100000 N_PULL=100000 SKIP_BUILD=1 bench/relay.sh
 #   N_DEPOSIT=0 N_PULL=100000 SKIP_BUILD=1 bench/relay.sh     # peer-push and pull only
+#   N_GEN=0 N_DEPOSIT=0 N_PULL=100000 PULL_SEED=/tmp/seed-100k bench/relay.sh   # pull only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N_GEN=${N_GEN:-10000}
@@ -52,7 +53,8 @@ stop() { local p; p=$(cat "$1.pid"); kill "$p"; wait "$p" 2>/dev/null || true; }
 count() { curl -sf "$1/api/mesh/infonet/status" | sed -n 's/.*"total_events":\([0-9]*\).*/\1/p'; }
 
 echo "== peer-push ingest, batches of $BATCH, one request at a time, fresh relay per run"
-for chain in "$SHARED" "gen:$N_GEN"; do
+chains=("$SHARED" "gen:$N_GEN"); [ "$N_GEN" -gt 0 ] || chains=() # N_GEN=0: no peer-push
+for chain in "${chains[@]}"; do
   for b in "${bins[@]}"; do
     for run in $(seq "$RUNS"); do
       d="$work/push-$RANDOM$RANDOM"
@@ -80,17 +82,30 @@ done
 
 [ "$N_PULL" -gt 0 ] || exit 0
 echo "== pull sync of $N_PULL events from a peer (sync interval 1 s), start to caught up"
+# PULL_SEED: the source's database seeded once by `dev-seed-chain` (16 authors) and kept there,
+# instead of pushed into a fresh relay (which takes longer than the pull itself).
 src="$work/src"
+if [ -n "${PULL_SEED:-}" ]; then
+  [ -f "$PULL_SEED/postern.sqlite3" ] ||
+    "$BIN" dev-seed-chain --data "$PULL_SEED" --events "$N_PULL" --authors 16 >/dev/null
+  mkdir -p "$src" && cp "$PULL_SEED/postern.sqlite3" "$src/"
+fi
 serve "$BIN" "$src" --peer "$SELF=$SECRET"
 srcurl=$url
-"$PUSH" "$srcurl" "$SELF" "$SECRET" "gen:$N_PULL" "$BATCH" >/dev/null
+[ -n "${PULL_SEED:-}" ] || "$PUSH" "$srcurl" "$SELF" "$SECRET" "gen:$N_PULL" "$BATCH" >/dev/null
 for b in "${bins[@]}"; do
-  d="$work/pull-$RANDOM$RANDOM"
-  t0=$(date +%s.%N)
-  serve "$b" "$d" --peer "$srcurl=$SECRET" --sync-interval-secs 1
-  until [ "$(count "$url")" = "$N_PULL" ]; do sleep 0.05; done
-  t1=$(date +%s.%N)
-  printf '%s  pull-sync %s events: %.2f s, %.0f events/s   load %s\n' "$b" "$N_PULL" \
-    "$(echo "$t1 - $t0" | bc -l)" "$(echo "$N_PULL / ($t1 - $t0)" | bc -l)" "$(load)"
-  stop "$d"
+  for run in $(seq "$RUNS"); do
+    d="$work/pull-$RANDOM$RANDOM"
+    s0=$(cpu "$src")
+    t0=$(date +%s.%N)
+    serve "$b" "$d" --peer "$srcurl=$SECRET" --sync-interval-secs 1
+    until [ "$(count "$url")" = "$N_PULL" ]; do sleep 0.05; done
+    t1=$(date +%s.%N)
+    # CPU seconds of the source (serving pages) and of the pulling relay over the pull.
+    s1=$(cpu "$src") p1=$(cpu "$d") tck=$(getconf CLK_TCK)
+    printf '%s #%d  pull-sync %s events: %.2f s, %.0f events/s, CPU source %.2f s puller %.2f s   load %s\n' \
+      "$b" "$run" "$N_PULL" "$(echo "$t1 - $t0" | bc -l)" "$(echo "$N_PULL / ($t1 - $t0)" | bc -l)" \
+      "$(echo "($s1 - $s0) / $tck" | bc -l)" "$(echo "$p1 / $tck" | bc -l)" "$(load)"
+    stop "$d"
+  done
 done

@@ -165,6 +165,16 @@ impl ChainState {
     pub fn event_ids(&self) -> &[String] {
         &self.ids
     }
+    /// Position of `event_id` among the accepted events (through the id index).
+    pub fn position(&self, event_id: &str) -> Option<usize> {
+        self.index.position(&self.ids, event_id)
+    }
+    /// Where a peer's locator meets the accepted events: [`super::match_locator`]'s answer,
+    /// looked up in the id index instead of a map of every id built per call.
+    pub fn match_locator(&self, locator: &[String]) -> super::LocatorMatch {
+        let head = self.ids.last().map(String::as_str);
+        super::match_locator_by(head, |h| self.position(h), locator)
+    }
     /// Number of accepted events.
     pub fn len(&self) -> usize {
         self.ids.len()

@@ -47,24 +47,36 @@ pub struct LocatorMatch {
 /// Match a peer's locator against our event ids (first locator entry we know wins; an empty
 /// locator means genesis).
 pub fn match_locator<S: AsRef<str>>(local_ids: &[S], locator: &[String]) -> LocatorMatch {
+    let index: HashMap<&str, usize> = local_ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_ref(), i))
+        .collect();
+    let head = local_ids.last().map(|s| s.as_ref());
+    match_locator_by(head, |h| index.get(h).copied(), locator)
+}
+
+/// [`match_locator`] with the position of each of our ids given by `position` (an index kept
+/// beside the chain, e.g. `ChainState::match_locator`'s) instead of a map of every id built per
+/// call; `local_head` is our last id (`None`: no events). The same answer for distinct ids.
+pub fn match_locator_by(
+    local_head: Option<&str>,
+    position: impl Fn(&str) -> Option<usize>,
+    locator: &[String],
+) -> LocatorMatch {
     let genesis = [GENESIS_HASH.to_string()];
     let locator = if locator.is_empty() {
         &genesis[..]
     } else {
         locator
     };
-    let local_head = local_ids.last().map(|s| s.as_ref()).unwrap_or(GENESIS_HASH);
+    let local_head = local_head.unwrap_or(GENESIS_HASH);
     let peer_head = locator.first().map(String::as_str).unwrap_or(GENESIS_HASH);
-    let index: HashMap<&str, usize> = local_ids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_ref(), i))
-        .collect();
     for h in locator {
         let start = if h == GENESIS_HASH {
             Some(0)
         } else {
-            index.get(h.as_str()).map(|i| i + 1)
+            position(h.as_str()).map(|i| i + 1)
         };
         if let Some(start) = start {
             let diverged = h != peer_head && h != local_head;
@@ -82,5 +94,43 @@ pub fn match_locator<S: AsRef<str>>(local_ids: &[S], locator: &[String]) -> Loca
         start_index: 0,
         forked: true,
         diverged: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_gives_the_same_match_as_the_map() {
+        let ids: Vec<String> = (0..40).map(|i| format!("{i:064x}")).collect();
+        let pos = |h: &str| ids.iter().position(|x| x == h);
+        let some = |v: &[usize]| -> Vec<String> { v.iter().map(|&i| ids[i].clone()).collect() };
+        let mut locators = vec![
+            vec![],
+            vec![GENESIS_HASH.to_string()],
+            vec!["ff".repeat(32)],
+            vec!["ff".repeat(32), GENESIS_HASH.to_string()],
+            build_locator(&ids, 12),
+            build_locator(&ids[..17], 12),
+        ];
+        for k in 0..ids.len() {
+            let mut l = some(&[k]);
+            l.insert(0, "ee".repeat(32));
+            l.push(GENESIS_HASH.to_string());
+            locators.push(l);
+            locators.push(some(&[k, k / 2, 0]));
+        }
+        for n in [0, 1, 17, 40] {
+            let local = &ids[..n];
+            let pos_n = |h: &str| pos(h).filter(|&i| i < n);
+            for l in &locators {
+                assert_eq!(
+                    match_locator_by(local.last().map(String::as_str), pos_n, l),
+                    match_locator(local, l),
+                    "{n} {l:?}"
+                );
+            }
+        }
     }
 }

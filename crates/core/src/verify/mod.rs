@@ -22,7 +22,7 @@ pub use ingest::{
     view_crypto_failure, ChainState, KeyCache, ListDigest, SnapshotError, SnapshotHeader,
     ViewEntry, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
 };
-pub use locator::{build_locator, match_locator, LocatorMatch};
+pub use locator::{build_locator, match_locator, match_locator_by, LocatorMatch};
 pub use outcome::{
     ChainFailure, ChainReport, EventRejection, FailReason, VerifyOptions, BATCH_SIZE,
     DEFAULT_LOCATOR_ENTRIES, DEFAULT_MAX_EVENT_AGE_S, DM_SPOOL_LIMIT, DM_SPOOL_SENDER_LIMIT,

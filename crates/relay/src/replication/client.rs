@@ -121,7 +121,9 @@ pub struct PeerSpec {
     pub scheme: PeerScheme,
 }
 
-/// The authentication headers of requests this relay sends to one peer.
+/// The authentication headers of requests this relay sends to one peer (cloned into a pull's
+/// background fetcher; the keys are zeroized on drop, never printed).
+#[derive(Clone)]
 pub struct PeerSigner {
     own: String,
     scheme: PeerScheme,

@@ -21,7 +21,7 @@ use std::time::Duration;
 use postern_core::api::gate::{self as gate_api, PeerPushOutcome, PEER_PULL_MAX_LIMIT};
 use postern_core::api::infonet::{LOCATOR_LIMIT_DEFAULT, SYNC_LIMIT_MAX};
 use postern_core::api::peer::{PeerPullRequest, PeerPullResponse, PATH_DM_PEER_PULL};
-use postern_core::json::Value;
+use postern_core::parallel::default_threads;
 use postern_core::sync::SyncWorkerState;
 
 use super::chain_page;
@@ -29,7 +29,7 @@ use super::client::{post_json_async, PeerSigner};
 use super::pull::{Feed, PeerLink, Round};
 use super::status::{PullStatus, SyncStatus};
 use crate::metrics::Metrics;
-use crate::service::chain::{self, PushOutcome};
+use crate::service::chain::PushOutcome;
 use crate::service::dm::{DmError, Origin};
 use crate::service::pulled;
 use crate::store::{IncompleteView, PeerSync};
@@ -80,15 +80,16 @@ impl ChainFeed {
             .await;
     }
 
-    /// One page: the one fetched ahead if there is one, else asked with our locator; `None`
-    /// to ask for the next page. While a full page is verified and stored, the next one is
-    /// already asked for (`ahead`, after this page's last event); it is used only when this
-    /// page was accepted whole, so what is stored is exactly what asking afterwards would give.
+    /// One page: the next one fetched (and prepared) ahead if there is one, else asked with
+    /// our locator; `None` to ask for the next page. While a full page is verified and stored,
+    /// the pages after it are already asked for and prepared (`ahead`, following this page's
+    /// last event); they are used only while each page before was accepted whole, so what is
+    /// stored is exactly what asking afterwards would give.
     async fn page(
         &mut self,
         pulled: &mut u64,
         last_head: &mut String,
-        ahead: &mut Option<chain_page::Prefetch>,
+        ahead: &mut Option<chain_page::Ahead>,
         base: &mut Vec<String>,
     ) -> Option<Round> {
         let svc = &self.link.svc;
@@ -97,9 +98,14 @@ impl ChainFeed {
             refused: 0,
             peer_head: head.to_string(),
         };
-        let fetched = match ahead.take() {
-            Some(p) => chain_page::join(p).await,
+        let from_ahead = match ahead.as_mut() {
+            Some(a) => a.next().await,
+            None => None,
+        };
+        let fetched = match from_ahead {
+            Some(ready) => ready,
             None => {
+                *ahead = None;
                 let Ok(locator) = svc
                     .chain()
                     .run("sync_locator", |c| Ok(c.locator(LOCATOR_LIMIT_DEFAULT)))
@@ -108,17 +114,25 @@ impl ChainFeed {
                     return Some(Round::err(LOCAL));
                 };
                 base.clone_from(&locator);
-                chain_page::fetch(&self.link, self.signer.as_ref(), locator, CHAIN_PAGE).await
+                match chain_page::fetch(&self.link, self.signer.as_ref(), locator, CHAIN_PAGE).await
+                {
+                    Ok(page) => chain_page::ready(page, default_threads()).await,
+                    Err(end) => Err(end),
+                }
             }
         };
-        let page = match fetched {
-            Ok(p) => p,
+        let chain_page::Ready {
+            page,
+            n,
+            last_id,
+            prepared,
+        } = match fetched {
+            Ok(r) => r,
             Err(end) => return Some(end),
         };
         let peer_head = page.peer_head;
         last_head.clone_from(&peer_head);
-        let events = page.events;
-        if page.forked && events.is_empty() {
+        if page.forked && n == 0 {
             // Nothing at all is shared (`matched_hash` "", no events), or only genesis and
             // nothing was served. (Events served from the start go through the ingest below,
             // where a fork is healed by core's rule.) A peer that is merely behind us (empty,
@@ -145,29 +159,19 @@ impl ChainFeed {
                 peer_head: last_head.clone(),
             });
         }
-        if events.is_empty() {
+        if n == 0 {
             return Some(ok(*pulled, last_head));
         }
-        let n = events.len();
-        let last_id = events
-            .last()
-            .and_then(|e| e.get("event_id"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let more = n >= CHAIN_PAGE && last_id.as_deref() != Some(peer_head.as_str());
-        if let (true, Some(last)) = (more, &last_id) {
-            let locator = chain_page::locator_after(last, base);
-            *ahead = Some(chain_page::prefetch(
+        let more = chain_page::more_after(n, CHAIN_PAGE, last_id.as_deref(), &peer_head);
+        if let (true, None, Some(last)) = (more, ahead.as_ref(), &last_id) {
+            *ahead = Some(chain_page::Ahead::start(
                 &self.link,
                 self.signer.as_ref(),
-                locator,
+                last.clone(),
+                base.clone(),
                 CHAIN_PAGE,
             ));
         }
-        // Parsing and signature checks off the chain's lock, on every core.
-        let Ok(prepared) = chain::prepare(events).await else {
-            return Some(Round::err(LOCAL));
-        };
         let (now, from) = (svc.now(), self.link.peer.clone());
         let outcome = svc
             .chain()
@@ -197,9 +201,7 @@ impl ChainFeed {
                 // The page fetched ahead follows this page's last event: use it only if this
                 // page was stored whole (our head is that event).
                 if accepted != n as u64 || last_id.as_deref() != Some(head_hash.as_str()) {
-                    if let Some(p) = ahead.take() {
-                        p.abort();
-                    }
+                    *ahead = None;
                 }
                 // All known already (we are ahead of the peer's match), or the peer's head
                 // reached (a peer that does not say its head: a short page is the last one).
@@ -268,14 +270,8 @@ impl Feed for ChainFeed {
                 .page(&mut pulled, &mut last_head, &mut ahead, &mut base)
                 .await
             {
-                if let Some(p) = ahead.take() {
-                    p.abort();
-                }
                 return end;
             }
-        }
-        if let Some(p) = ahead.take() {
-            p.abort();
         }
         Round::Ok {
             pulled,

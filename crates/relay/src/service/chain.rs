@@ -27,8 +27,8 @@ use postern_core::merkle;
 use postern_core::public_view::{is_private_type, redact_text};
 use postern_core::schema::SchemaError;
 use postern_core::verify::{
-    build_locator, match_locator, verify_key_rotation_claim, EventRejection, FailReason,
-    LocatorMatch, VerifyOptions, DEFAULT_MAX_EVENT_AGE_S,
+    build_locator, verify_key_rotation_claim, EventRejection, FailReason, LocatorMatch,
+    VerifyOptions, DEFAULT_MAX_EVENT_AGE_S,
 };
 use postern_core::Statement;
 
@@ -41,7 +41,7 @@ mod push;
 pub use heal::Healed;
 use load::{load, replay, Loaded};
 pub use load::{StartupReport, DEFAULT_CHECKPOINT_EVERY};
-pub use push::{prepare, Prepared};
+pub use push::{prepare, prepare_on, Prepared};
 
 /// How many of a node's newest events are compared when an append looks like a retry.
 const RETRY_LOOKBACK: u64 = 16;
@@ -326,7 +326,7 @@ impl Chain {
         limit: usize,
         view: View,
     ) -> Result<(LocatorMatch, Vec<String>), StoreError> {
-        let m = match_locator(self.loaded.state.event_ids(), locator);
+        let m = self.loaded.state.match_locator(locator);
         if m.matched_hash.is_none() {
             return Ok((m, Vec::new()));
         }

@@ -79,13 +79,11 @@ impl Store {
 
     /// Position of `event_id` on the chain.
     pub fn chain_index_of(&self, event_id: &str) -> Result<Option<u64>, StoreError> {
+        // Asked once per event of every pushed or pulled batch: prepared once, not per call.
         Ok(self
             .conn
-            .query_row(
-                "SELECT idx FROM infonet_chain WHERE event_id = ?1",
-                params![event_id],
-                |r| r.get::<_, i64>(0),
-            )
+            .prepare_cached("SELECT idx FROM infonet_chain WHERE event_id = ?1")?
+            .query_row(params![event_id], |r| r.get::<_, i64>(0))
             .optional()?
             .map(to_u64))
     }

@@ -46,6 +46,15 @@ impl Store {
         // 64 KiB they went to a temporary file, a pwrite per touched page (perf: ~20 % of a
         // deposit). Only rollback state inside a transaction; durability is the WAL's.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // A page cache of up to 32 MiB (default 2 MiB): the chain's `event_id` index takes a
+        // random leaf per stored event, and with the default cache most of them were read back
+        // from disk (strace of a 100k pull: ~4.6 `pread` per event). Filled only as used.
+        conn.pragma_update(None, "cache_size", -32_768)?;
+        // Checkpoint the WAL every 4,096 pages (16 MiB; default 1,000): a batch of 500 chain
+        // events dirties ~600 pages, so the default checkpointed (copying and fsyncing those
+        // pages into the database) after every other batch; less often, pages written by several
+        // batches are copied once. Durability is unchanged (commits are fsynced in the WAL).
+        conn.pragma_update(None, "wal_autocheckpoint", 4_096)?;
         migrations::migrate(&mut conn)?;
         Ok(Store {
             conn,

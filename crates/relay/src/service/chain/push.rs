@@ -174,7 +174,12 @@ impl Prepared {
 
 /// [`Prepared::new`] on the blocking pool, using every core.
 pub async fn prepare(values: Vec<Value>) -> Result<Prepared, Internal> {
-    let threads = postern_core::parallel::default_threads();
+    prepare_on(values, postern_core::parallel::default_threads()).await
+}
+
+/// [`Prepared::new`] on the blocking pool on up to `threads` threads (one: a pull prepares
+/// several pages at once, each whole, so its signatures get the checks of a large batch).
+pub async fn prepare_on(values: Vec<Value>, threads: usize) -> Result<Prepared, Internal> {
     tokio::task::spawn_blocking(move || Prepared::new(values, threads))
         .await
         .map_err(|e| {
