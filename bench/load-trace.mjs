@@ -19,7 +19,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium } from '../tests/e2e/node_modules/playwright-core/index.mjs';
 import { startRelay, launchBrowser, CHROMIUM, CHROMIUM_ARGS } from '../tests/e2e/lib/harness.mjs';
 
 const RUNS = Number(process.env.RUNS || 5);
