@@ -59,9 +59,12 @@
     started = true;
     register();
   }
-  window.addEventListener('TrunkApplicationStarted', function () {
+  function afterPaint() {
     requestAnimationFrame(function () { setTimeout(registerOnce, 0); });
-  });
+  }
+  // The wasm loader is `async`: the app may have started before this deferred script ran.
+  if (window.wasmBindings) afterPaint();
+  else window.addEventListener('TrunkApplicationStarted', afterPaint);
   function fallback() { setTimeout(registerOnce, 5000); }
   if (document.readyState === 'complete') fallback();
   else window.addEventListener('load', fallback);
