@@ -127,7 +127,8 @@
   }
 
   // The banner goes in once the app has mounted (Yew replaces the body's children on mount).
-  var started = false;
+  // The wasm loader is `async`: it may have started the app before this deferred script ran.
+  var started = !!window.wasmBindings;
   var reason;
   function maybeShow() {
     if (started && reason) showBanner(reason);

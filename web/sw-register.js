@@ -47,6 +47,25 @@
         console.warn('Postern: service worker registration failed:', e);
       });
   }
-  if (document.readyState === 'complete') register();
-  else window.addEventListener('load', register);
+  // Registration starts the install, whose precache fetches the whole build and writes it to
+  // Cache Storage: on a first visit that competed with the page wasm's compile and the first
+  // render for the CPU (bench/load-trace.mjs). So it waits until the app has mounted and the
+  // next frame is painted — by then the page's wasm is in the HTTP cache, which the precache
+  // reuses (one download) — and 5 s after `load` at the latest (an app that did not start
+  // still gets the offline shell). Tests: data-sw as above.
+  var started = false;
+  function registerOnce() {
+    if (started) return;
+    started = true;
+    register();
+  }
+  function afterPaint() {
+    requestAnimationFrame(function () { setTimeout(registerOnce, 0); });
+  }
+  // The wasm loader is `async`: the app may have started before this deferred script ran.
+  if (window.wasmBindings) afterPaint();
+  else window.addEventListener('TrunkApplicationStarted', afterPaint);
+  function fallback() { setTimeout(registerOnce, 5000); }
+  if (document.readyState === 'complete') fallback();
+  else window.addEventListener('load', fallback);
 })();
