@@ -103,51 +103,58 @@ fn skip_exact_duplicates(events: &[Value]) -> (Vec<Value>, Vec<usize>, usize) {
 /// (`crate::public_view`) are verified link-only; exact duplicates are skipped. The output adds
 /// `duplicates` (skipped) and `link_only` (stubs) after `error`.
 pub fn verify_chain_json(input: &[u8], now: Option<u64>) -> CliResult {
-    let doc = match parse_input(input) {
-        Ok(v) => v,
-        Err(e) => return e,
-    };
-    let events = match &doc {
-        Value::Array(items) => items.as_slice(),
-        Value::Object(_) => match doc.get("events") {
-            Some(Value::Array(items)) => items.as_slice(),
-            _ => return CliResult::unreadable("error: object input must have an \"events\" array"),
-        },
-        _ => {
-            return CliResult::unreadable(
-                "error: input must be a JSON array of events or an object with \"events\"",
-            )
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        verify_chain_json_with(input, now, crate::parallel::default_threads())
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        verify_chain_json_sequential(input, now, 1)
+    }
+}
+
+/// [`verify_chain_json`] on `threads` threads (native): with more than one, a top-level array is
+/// read in parallel slices ([`crate::chain_input`]) and verified with
+/// [`crate::parallel::verify_chain_parallel`]; any input that reader does not take (malformed,
+/// non-object items, stubs, an object with `events`) goes the sequential way. Same output for
+/// every input and thread count; `threads = 1` is the sequential reference.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn verify_chain_json_with(input: &[u8], now: Option<u64>, threads: usize) -> CliResult {
+    if threads > 1 {
+        if let Some(read) = crate::chain_input::read_chain_input(input, threads) {
+            let opts = chain_opts(now, read.latest_timestamp);
+            let mut report = crate::parallel::verify_chain_parallel(&read.events, &opts, threads);
+            report.count = read.count;
+            return chain_result(&report, &read.positions, read.duplicates, 0);
         }
-    };
-    let opts = match now {
+    }
+    verify_chain_json_sequential(input, now, threads)
+}
+
+/// The verification options of `verify-chain` (see [`verify_chain_json`]); `latest` is the
+/// largest event timestamp, used when no clock is given.
+fn chain_opts(now: Option<u64>, latest: u64) -> VerifyOptions {
+    match now {
         Some(now) => VerifyOptions {
             now,
             max_event_age_s: DEFAULT_MAX_EVENT_AGE_S,
             batch: true,
         },
-        None => {
-            let latest = events
-                .iter()
-                .filter_map(|e| e.get("timestamp"))
-                .filter_map(|t| t.py_int())
-                .filter_map(|t| t.to_u64())
-                .max()
-                .unwrap_or(0);
-            VerifyOptions {
-                now: latest,
-                max_event_age_s: 0,
-                batch: true,
-            }
-        }
-    };
-    let (kept, positions, duplicates) = skip_exact_duplicates(events);
-    let (mut report, link_only) = if kept.iter().any(is_stub) {
-        let r = verify_public_view(&kept, &opts);
-        (r.report, r.link_only)
-    } else {
-        (verify_values(&kept, &opts), 0)
-    };
-    report.count = events.len();
+        None => VerifyOptions {
+            now: latest,
+            max_event_age_s: 0,
+            batch: true,
+        },
+    }
+}
+
+/// The `verify-chain` output for `report`: error indexes mapped back through `positions`.
+fn chain_result(
+    report: &crate::verify::ChainReport,
+    positions: &[usize],
+    duplicates: usize,
+    link_only: usize,
+) -> CliResult {
     let error = match &report.error {
         Some(f) => obj(vec![
             (
@@ -171,24 +178,68 @@ pub fn verify_chain_json(input: &[u8], now: Option<u64>) -> CliResult {
     CliResult::ok(&out, if report.valid { EXIT_OK } else { EXIT_INVALID })
 }
 
+/// The whole document parsed into [`Value`]s on the calling thread (signatures still on
+/// `threads` threads natively).
+fn verify_chain_json_sequential(input: &[u8], now: Option<u64>, threads: usize) -> CliResult {
+    let doc = match parse_input(input) {
+        Ok(v) => v,
+        Err(e) => return e,
+    };
+    let events = match &doc {
+        Value::Array(items) => items.as_slice(),
+        Value::Object(_) => match doc.get("events") {
+            Some(Value::Array(items)) => items.as_slice(),
+            _ => return CliResult::unreadable("error: object input must have an \"events\" array"),
+        },
+        _ => {
+            return CliResult::unreadable(
+                "error: input must be a JSON array of events or an object with \"events\"",
+            )
+        }
+    };
+    let latest = events
+        .iter()
+        .filter_map(|e| e.get("timestamp"))
+        .filter_map(|t| t.py_int())
+        .filter_map(|t| t.to_u64())
+        .max()
+        .unwrap_or(0);
+    let opts = chain_opts(now, latest);
+    let (kept, positions, duplicates) = skip_exact_duplicates(events);
+    let (mut report, link_only) = if kept.iter().any(is_stub) {
+        let r = verify_public_view(&kept, &opts);
+        (r.report, r.link_only)
+    } else {
+        (verify_values(&kept, &opts, threads), 0)
+    };
+    report.count = events.len();
+    chain_result(&report, &positions, duplicates, link_only)
+}
+
 /// Verify parsed JSON events: on several threads natively (same report as
 /// [`verify_chain_values`]), on the calling thread in wasm.
 #[cfg(not(target_arch = "wasm32"))]
-fn verify_values(events: &[Value], opts: &VerifyOptions) -> crate::verify::ChainReport {
+fn verify_values(
+    events: &[Value],
+    opts: &VerifyOptions,
+    threads: usize,
+) -> crate::verify::ChainReport {
     let parsed: Option<Vec<crate::event::ChainEvent>> = events
         .iter()
         .map(|v| crate::event::ChainEvent::from_value(v).ok())
         .collect();
     match parsed {
-        Some(p) => {
-            crate::parallel::verify_chain_parallel(&p, opts, crate::parallel::default_threads())
-        }
+        Some(p) => crate::parallel::verify_chain_parallel(&p, opts, threads),
         None => verify_chain_values(events, opts),
     }
 }
 
 #[cfg(target_arch = "wasm32")]
-fn verify_values(events: &[Value], opts: &VerifyOptions) -> crate::verify::ChainReport {
+fn verify_values(
+    events: &[Value],
+    opts: &VerifyOptions,
+    _threads: usize,
+) -> crate::verify::ChainReport {
     verify_chain_values(events, opts)
 }
 

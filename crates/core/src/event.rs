@@ -96,6 +96,57 @@ impl ChainEvent {
         })
     }
 
+    /// [`Self::from_value`] taking the object by value: string fields and the payload are moved,
+    /// not copied (same event for every input, repeated keys included: the first one counts).
+    pub fn from_value_owned(v: Value) -> Result<ChainEvent, EventError> {
+        let Value::Object(members) = v else {
+            return Err(EventError::NotAnObject);
+        };
+        let mut e = ChainEvent {
+            event_id: String::new(),
+            prev_hash: String::new(),
+            event_type: String::new(),
+            node_id: String::new(),
+            payload: Value::object(),
+            timestamp: Value::Null,
+            sequence: zero_value(),
+            signature: String::new(),
+            network_id: String::new(),
+            public_key: String::new(),
+            public_key_algo: String::new(),
+            protocol_version: String::new(),
+        };
+        let mut seen = [false; EVENT_FIELDS.len()];
+        for (k, val) in members {
+            let Some(f) = EVENT_FIELDS.iter().position(|n| *n == k) else {
+                continue;
+            };
+            match seen.get_mut(f) {
+                Some(s) if !*s => *s = true,
+                _ => continue,
+            }
+            let text = |val: Value| match val {
+                Value::Str(s) => s,
+                other => other.py_str(),
+            };
+            match f {
+                0 => e.event_id = text(val),
+                1 => e.prev_hash = text(val),
+                2 => e.event_type = text(val),
+                3 => e.node_id = text(val),
+                4 => e.payload = val,
+                5 => e.timestamp = val,
+                6 => e.sequence = val,
+                7 => e.signature = text(val),
+                8 => e.network_id = text(val),
+                9 => e.public_key = text(val),
+                10 => e.public_key_algo = text(val),
+                _ => e.protocol_version = text(val),
+            }
+        }
+        Ok(e)
+    }
+
     /// Exact JSON object with the wire field names.
     pub fn to_value(&self) -> Value {
         let st = |x: &str| Value::Str(x.to_string());

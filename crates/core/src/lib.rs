@@ -9,7 +9,8 @@
 //! * [`canonical`] — payload normalisation, signed string, event id, node-id binding;
 //! * [`event`] — [`event::ChainEvent`] and [`event::sign_event`];
 //! * [`signature`] — Ed25519 (strict, batch-safe) and ECDSA P-256 verification;
-//! * [`parallel`] — chain verification on several threads (native only);
+//! * [`parallel`] — chain verification on several threads (native only); `chain_input` —
+//!   `verify-chain` input parsed on several threads (native only);
 //! * [`strict_batch`] — Ed25519 batch verification with `verify_strict`'s verdicts;
 //! * [`schema`] — payload rules shared by relay and browser;
 //! * [`verify`] — event/chain verification, locators, fork matching;
@@ -31,6 +32,8 @@ pub mod auth;
 pub mod b64;
 pub mod canonical;
 pub mod caps;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod chain_input;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod chaingen;
 pub mod channels;
