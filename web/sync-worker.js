@@ -6,6 +6,8 @@
  * {init: {js, wasm}} first — the URLs of the module's wasm-bindgen JS and wasm — then either
  *  - JSON strings (chain sync): each answered, in order, with the JSON string returned by
  *    `posternSyncWorkerHandle` (crates/app/src/sync/worker.rs is the page side), or
+ *  - {req: "<JSON>", body: ArrayBuffer} (a chain sync request with a `/sync` page's bytes,
+ *    transferred): answered likewise by `posternSyncWorkerPage`, or
  *  - {op: "<JSON>"} (one-shot operations, crates/app/src/platform/worker.rs): answered with
  *    the JSON string returned by `posternWorkerOp`.
  * It answers {"ready":true} once the module is instantiated, {"fatal":…} when it cannot be.
@@ -33,6 +35,8 @@ self.onmessage = (event) => {
     try {
       if (data && typeof data === 'object' && typeof data.op === 'string') {
         self.postMessage(mod.posternWorkerOp(data.op));
+      } else if (data && typeof data === 'object' && typeof data.req === 'string') {
+        self.postMessage(mod.posternSyncWorkerPage(data.req, new Uint8Array(data.body)));
       } else {
         self.postMessage(mod.posternSyncWorkerHandle(String(data)));
       }

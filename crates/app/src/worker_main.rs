@@ -2,9 +2,10 @@
 //! It holds what the first screen never needs — core's chain verifier (P-256, Merkle, every
 //! event schema, tree-head proofs, the verifier snapshot a reload resumes from, the stateless
 //! signature half of a page checked on a second worker), Argon2id / backup files and the QR
-//! decoder — so the page's wasm (`postern-app`) links none of it. Two exports:
-//! `posternSyncWorkerHandle` (the chain verifier, `model::chain`) and `posternWorkerOp`
-//! (one-shot operations, `model::offload`).
+//! decoder — so the page's wasm (`postern-app`) links none of it. Exports:
+//! `posternSyncWorkerHandle` / `posternSyncWorkerPage` (the chain verifier, `model::chain`; the
+//! second with a `/sync` page's body as bytes) and `posternWorkerOp` (one-shot operations,
+//! `model::offload`).
 //! Empty natively.
 fn main() {}
 
@@ -12,7 +13,7 @@ fn main() {}
 mod exports {
     use std::cell::RefCell;
 
-    use postern_app::model::chain::{FromWorker, Rejected, Verifier};
+    use postern_app::model::chain::{FromWorker, Rejected, ToWorker, Verifier};
     use postern_app::model::offload;
     use rand_core::OsRng;
     use wasm_bindgen::prelude::*;
@@ -40,9 +41,17 @@ mod exports {
             .unwrap_or_else(js_sys::Date::now)
     }
 
-    fn handle_with(verifier: &mut Verifier, request: &str) -> FromWorker {
+    /// Run one request; `body`, when given, is the request's `body` as bytes (a `/sync` page
+    /// sent beside its request; not UTF-8: left empty, so the page is refused as not JSON).
+    fn handle_with(verifier: &mut Verifier, request: &str, body: Option<Vec<u8>>) -> FromWorker {
         let t0 = clock_ms();
-        let mut out = match serde_json::from_str(request) {
+        let parsed = serde_json::from_str::<ToWorker>(request).map(|mut req| {
+            if let Some(b) = body {
+                req.body = String::from_utf8(b).unwrap_or_default();
+            }
+            req
+        });
+        let mut out = match parsed {
             Ok(req) => verifier.handle(&req),
             Err(e) => FromWorker {
                 error: Some(Rejected {
@@ -64,7 +73,15 @@ mod exports {
     /// each string message, in order.
     #[wasm_bindgen(js_name = posternSyncWorkerHandle)]
     pub fn sync_worker_handle(request: &str) -> String {
-        let out = WORKER_VERIFIER.with(|v| handle_with(&mut v.borrow_mut(), request));
+        let out = WORKER_VERIFIER.with(|v| handle_with(&mut v.borrow_mut(), request, None));
+        serde_json::to_string(&out).unwrap_or_default()
+    }
+
+    /// [`sync_worker_handle`] for a request whose `body` came beside it as bytes (a `/sync`
+    /// page: `{req, body}` messages).
+    #[wasm_bindgen(js_name = posternSyncWorkerPage)]
+    pub fn sync_worker_page(request: &str, body: Vec<u8>) -> String {
+        let out = WORKER_VERIFIER.with(|v| handle_with(&mut v.borrow_mut(), request, Some(body)));
         serde_json::to_string(&out).unwrap_or_default()
     }
 

@@ -2,6 +2,7 @@
 //! and the tree-head check).
 use gloo_net::http::{Request, Response};
 use postern_core::sync::parse_retry_after;
+use wasm_bindgen::JsCast;
 
 use crate::model::chain::{backoff_reason, incomplete_text, Rejected};
 use crate::platform::clock::now_secs;
@@ -81,17 +82,45 @@ pub async fn post_text(url: &str, body: &impl serde::Serialize) -> Result<String
 
 async fn read_text(sent: Result<Response, gloo_net::Error>) -> Result<String, RoundError> {
     let resp = sent.map_err(|e| RoundError::Unreachable(e.to_string()))?;
+    if !(200..300).contains(&resp.status()) {
+        return Err(failure(resp).await);
+    }
+    resp.text()
+        .await
+        .map_err(|e| RoundError::Unreachable(e.to_string()))
+}
+
+/// A `GET` answer's body as bytes, never decoded on the page thread (a `/sync` page goes to
+/// the verifier workers as it came).
+pub async fn get_bytes(url: &str) -> Result<js_sys::ArrayBuffer, RoundError> {
+    let unreachable = |e: String| RoundError::Unreachable(e);
+    let resp = Request::get(url)
+        .send()
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    if !(200..300).contains(&resp.status()) {
+        return Err(failure(resp).await);
+    }
+    let read = web_sys::Response::from(resp)
+        .array_buffer()
+        .map_err(|e| unreachable(format!("{e:?}")))?;
+    let body = wasm_bindgen_futures::JsFuture::from(read)
+        .await
+        .map_err(|e| unreachable(format!("{e:?}")))?;
+    body.dyn_into()
+        .map_err(|_| unreachable("the body is not bytes".into()))
+}
+
+/// The error of an answer that is not 2xx.
+async fn failure(resp: Response) -> RoundError {
     let status = resp.status();
     let retry = resp.headers().get("retry-after");
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| RoundError::Unreachable(e.to_string()))?;
-    if (200..300).contains(&status) {
-        return Ok(text);
-    }
+    let text = match resp.text().await {
+        Ok(t) => t,
+        Err(e) => return RoundError::Unreachable(e.to_string()),
+    };
     if matches!(status, 502..=504) && !text.starts_with('{') {
-        return Err(RoundError::Unreachable(format!("HTTP {status}")));
+        return RoundError::Unreachable(format!("HTTP {status}"));
     }
     let retry_after_s = retry
         .map(|v| parse_retry_after(&v, now_secs()))
@@ -99,11 +128,11 @@ async fn read_text(sent: Result<Response, gloo_net::Error>) -> Result<String, Ro
     let detail = serde_json::from_str::<postern_core::api::ErrorBody>(&text)
         .map(|b| format!("{}: {}", b.code, b.detail))
         .unwrap_or_else(|_| text.chars().take(200).collect());
-    Err(RoundError::Http {
+    RoundError::Http {
         status,
         retry_after_s,
         detail,
-    })
+    }
 }
 
 pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, RoundError> {

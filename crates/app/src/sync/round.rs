@@ -10,7 +10,7 @@ use postern_core::api::infonet::{
 };
 use yew::Callback;
 
-use super::fetch::{get_json, get_text, post_text, RoundError};
+use super::fetch::{get_bytes, get_json, post_text, RoundError};
 use super::msg::{Msg, RelayInfo, SYNC_CONFIG};
 use super::resume;
 use super::worker::Bridge;
@@ -173,7 +173,7 @@ async fn round_inner(
         report.emit(Msg::Phase("syncing + verifying"));
         let url = format!("{PATH_SYNC}?after_hash={after}&limit={PAGE_LIMIT}");
         let fetched = async {
-            let body = get_text(&url).await?;
+            let body = get_bytes(&url).await?;
             bridge.verify_page(body, now_secs()).await.map_err(worker)
         };
         let ans = match writing.take() {

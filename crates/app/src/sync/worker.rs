@@ -6,8 +6,9 @@
 //! The page's wasm does not link the verifier: when the worker cannot run, the sync view says
 //! so (`data-verifier="failed"`) and the next round tries to start it again.
 //!
-//! Messages are JSON strings ([`ToWorker`] / [`FromWorker`]); answers come back in request
-//! order and are matched by id. Nothing is fetched before the first request.
+//! Messages are JSON strings ([`ToWorker`] / [`FromWorker`]), except that a `/sync` page's
+//! body goes as bytes beside its request (`{req, body}`, the `ArrayBuffer` transferred); answers
+//! come back in request order and are matched by id. Nothing is fetched before the first request.
 //!
 //! A large page is verified on two workers ([`Bridge::verify_page`]): a second, stateless
 //! worker checks the signatures and ids of the page's second half while the verifier checks
@@ -179,6 +180,16 @@ impl Bridge {
 
     /// Send one request and wait for its answer (starting the worker if it is not running).
     pub async fn call(&self, req: ToWorker) -> Result<FromWorker, String> {
+        self.call_with(req, None).await
+    }
+
+    /// [`Bridge::call`] with the request's `body` as bytes, transferred to the worker (never
+    /// decoded or escaped on the page thread): posted as `{req, body}`.
+    async fn call_with(
+        &self,
+        req: ToWorker,
+        body: Option<js_sys::ArrayBuffer>,
+    ) -> Result<FromWorker, String> {
         let text = serde_json::to_string(&req).map_err(|e| e.to_string())?;
         let running = self.inner.worker.borrow().clone();
         let worker = match running {
@@ -195,7 +206,18 @@ impl Bridge {
         let promise = js_sys::Promise::new(&mut |resolve, reject| {
             inner.pending.borrow_mut().insert(id, (resolve, reject));
         });
-        if let Err(e) = worker.post_message(&JsValue::from_str(&text)) {
+        let sent = match body {
+            None => worker.post_message(&JsValue::from_str(&text)),
+            Some(bytes) => {
+                let message = js_sys::Object::new();
+                js_sys::Reflect::set(&message, &"req".into(), &text.into())
+                    .and_then(|_| js_sys::Reflect::set(&message, &"body".into(), &bytes))
+                    .and_then(|_| {
+                        worker.post_message_with_transfer(&message, &js_sys::Array::of1(&bytes))
+                    })
+            }
+        };
+        if let Err(e) = sent {
             self.inner.pending.borrow_mut().remove(&id);
             return Err(format!("cannot reach the verification worker: {e:?}"));
         }
@@ -220,23 +242,30 @@ impl Bridge {
     }
 
     /// Verify a raw `/sync` page body as the next events (see the module docs): the answer of
-    /// `ToWorker::page`, computed on two workers when the page is large.
-    pub async fn verify_page(&self, body: String, now: u64) -> Result<FromWorker, String> {
-        let helper = match body.len() >= SPLIT_MIN_BYTES {
+    /// `ToWorker::page`, computed on two workers when the page is large. The body's bytes go
+    /// to each worker as a transferred copy.
+    pub async fn verify_page(
+        &self,
+        body: js_sys::ArrayBuffer,
+        now: u64,
+    ) -> Result<FromWorker, String> {
+        let page = |b: &Bridge| ToWorker::page(b.next_id(), String::new(), now);
+        let helper = match body.byte_length() as usize >= SPLIT_MIN_BYTES {
             true => self.helper(),
             false => None,
         };
         let Some(helper) = helper else {
-            return self.call(ToWorker::page(self.next_id(), body, now)).await;
+            return self.call_with(page(self), Some(body)).await;
         };
         let split = (PAGE_LIMIT / 2) as u64;
-        let mine = self.call(ToWorker::page_split(
-            self.next_id(),
-            body.clone(),
-            now,
-            split,
-        ));
-        let other = helper.call(ToWorker::crypto(helper.next_id(), body.clone(), split));
+        let mine = self.call_with(
+            ToWorker::page_split(self.next_id(), String::new(), now, split),
+            Some(body.slice(0)),
+        );
+        let other = helper.call_with(
+            ToWorker::crypto(helper.next_id(), String::new(), split),
+            Some(body.slice(0)),
+        );
         let (mine, other) = join(mine, other).await;
         let mine = mine?;
         if mine.error.is_some() {
@@ -251,7 +280,7 @@ impl Bridge {
                 out
             }
             // The second worker failed: check the whole page here.
-            _ => self.call(ToWorker::page(self.next_id(), body, now)).await?,
+            _ => self.call_with(page(self), Some(body)).await?,
         };
         out.busy_ms += mine.busy_ms;
         Ok(out)

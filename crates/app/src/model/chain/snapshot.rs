@@ -4,7 +4,8 @@
 //! replayed in full, as before).
 //!
 //! The record is text: one small JSON header line ([`SnapshotMeta`]: version, height, head,
-//! sealed count), `\n`, then a JSON body (the ids and core's snapshot in base64). The page
+//! sealed count), `\n`, then a JSON body (the ids packed as 32 bytes each and core's snapshot,
+//! both in base64; records of older builds list the ids as hex texts, still read). The page
 //! reads only the header; the worker reads both and core checks the state's digest, count,
 //! head and ids digest. The page stores it sealed under the profile's store key (its AEAD binds
 //! the store and record key), so a relay never sees or shapes it; the page binds it to the
@@ -38,9 +39,53 @@ pub struct SnapshotMeta {
 
 #[derive(Serialize, Deserialize)]
 struct Body {
+    /// The ids as text: written only when one is not 64 lowercase hex digits (else `packed`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     ids: Vec<String>,
+    /// The ids as 32 bytes each, concatenated, standard base64 (≈ 43 bytes per event instead
+    /// of 67 as a JSON list of hex texts; records of older builds have `ids` instead).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    packed: String,
     /// Core's `ChainState::snapshot()`, standard base64.
     state: String,
+}
+
+/// `ids` as 32 bytes each, if every one is 64 lowercase hex digits (so unpacking gives them
+/// back exactly).
+fn pack_ids(ids: &[String]) -> Option<Vec<u8>> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(ids.len() * 32);
+    for id in ids {
+        let hex = id.as_bytes();
+        if hex.len() != 64 {
+            return None;
+        }
+        for pair in hex.chunks_exact(2) {
+            out.push(digit(pair[0])? << 4 | digit(pair[1])?);
+        }
+    }
+    Some(out)
+}
+
+/// The ids of a packed record (64 lowercase hex digits each).
+fn unpack_ids(bytes: &[u8]) -> Result<Vec<String>, SnapshotRefused> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    if bytes.len() % 32 != 0 {
+        return Err(SnapshotRefused::Unreadable("packed ids: bad length".into()));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|id| {
+            id.iter()
+                .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+                .map(char::from)
+                .collect()
+        })
+        .collect())
 }
 
 /// Why a stored snapshot was not used (the stored chain is then replayed in full).
@@ -222,8 +267,14 @@ impl Verifier {
             head: self.head().to_string(),
             sealed: self.sealed,
         };
+        let ids = self.state.event_ids();
+        let (ids, packed) = match pack_ids(ids) {
+            Some(bytes) => (Vec::new(), b64::encode_std(&bytes)),
+            None => (ids.to_vec(), String::new()),
+        };
         let body = Body {
-            ids: self.state.event_ids().to_vec(),
+            ids,
+            packed,
             state: b64::encode_std(&self.state.snapshot()),
         };
         // Plain structs of strings and integers: serialising cannot fail.
@@ -244,7 +295,14 @@ impl Verifier {
             serde_json::from_str(body).map_err(|e| SnapshotRefused::Unreadable(e.to_string()))?;
         let bytes =
             b64::decode_std(&body.state).map_err(|e| SnapshotRefused::Unreadable(e.to_string()))?;
-        let state = ChainState::from_snapshot(&bytes, body.ids).map_err(SnapshotRefused::Core)?;
+        let ids = match body.packed.is_empty() {
+            true => body.ids,
+            false => unpack_ids(
+                &b64::decode_std(&body.packed)
+                    .map_err(|e| SnapshotRefused::Unreadable(e.to_string()))?,
+            )?,
+        };
+        let state = ChainState::from_snapshot(&bytes, ids).map_err(SnapshotRefused::Core)?;
         if state.len() as u64 != meta.count || state.head() != meta.head {
             return Err(SnapshotRefused::Restored {
                 verified: state.len() as u64,

@@ -165,10 +165,19 @@ fn a_damaged_or_foreign_record_is_refused_and_leaves_the_verifier_empty() {
     };
     let lie = format!("{}\n{body}", serde_json::to_string(&lying).expect("json"));
     assert!(refused(&lie).contains("restored 230 events"));
-    // One id changed: core's ids digest refuses it.
+    // One id changed (packed, or in the older list layout): core's ids digest refuses it.
     let mut parsed: serde_json::Value = serde_json::from_str(body).expect("body");
-    parsed["ids"][3] = serde_json::Value::String("00".repeat(32));
+    let packed = parsed["packed"].as_str().expect("packed ids").to_string();
+    let mut ids = postern_core::b64::decode_std(&packed).expect("b64");
+    assert_eq!(ids.len(), 230 * 32);
+    ids[3 * 32] ^= 1;
+    parsed["packed"] = postern_core::b64::encode_std(&ids).into();
     refused(&format!("{head_line}\n{parsed}"));
+    parsed["packed"] = postern_core::b64::encode_std(&ids[..ids.len() - 1]).into();
+    assert!(refused(&format!("{head_line}\n{parsed}")).contains("bad length"));
+    let mut listed = older_layout(body);
+    listed["ids"][3] = serde_json::Value::String("00".repeat(32));
+    refused(&format!("{head_line}\n{listed}"));
     // One byte of core's state flipped: its digest refuses it.
     let state = parsed["state"].as_str().expect("state").to_string();
     let mut bytes = postern_core::b64::decode_std(&state).expect("b64");
@@ -182,6 +191,45 @@ fn a_damaged_or_foreign_record_is_refused_and_leaves_the_verifier_empty() {
             refused(t);
         }
     }
+}
+
+/// A record body in the layout of older builds: the ids as a JSON list of hex texts.
+fn older_layout(body: &str) -> serde_json::Value {
+    let mut parsed: serde_json::Value = serde_json::from_str(body).expect("body");
+    let packed = parsed["packed"].as_str().expect("packed ids").to_string();
+    let ids = postern_core::b64::decode_std(&packed).expect("b64");
+    let list: Vec<serde_json::Value> = ids
+        .chunks(32)
+        .map(|id| {
+            id.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .into()
+        })
+        .collect();
+    parsed["ids"] = list.into();
+    parsed.as_object_mut().expect("object").remove("packed");
+    parsed
+}
+
+#[test]
+fn a_record_of_an_older_build_with_listed_ids_restores_the_same_state() {
+    let (_, _, v) = synced(120);
+    let record = v.snapshot_record();
+    let (head_line, body) = record.split_once('\n').expect("two parts");
+    let listed = format!("{head_line}\n{}", older_layout(body));
+    assert!(
+        listed.len() > record.len() + 120 * 20,
+        "packed ids are smaller"
+    );
+    let mut r = Verifier::new();
+    r.restore(&listed).expect("older record");
+    assert_eq!(
+        (r.len(), r.head(), r.merkle_root()),
+        (v.len(), v.head(), v.merkle_root())
+    );
+    // Written back in the packed layout.
+    assert_eq!(r.snapshot_record(), record);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! IndexedDB records of the synced Infonet chain: the events (v5 store) and the sync cursor,
 //! written together in one transaction per verified page.
+use gloo_timers::future::TimeoutFuture;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 
@@ -7,6 +8,9 @@ use super::chain_snapshot::KEY_CHAIN_SNAPSHOT;
 use super::{io, Storage, StorageError};
 use super::{KEY_SYNC_HEAD, STORE_EVENTS, STORE_META};
 use crate::model::chain::{event_key, SyncHead};
+
+/// Events sealed (and put) per main-thread task when a verified page is stored.
+const WRITE_CHUNK: usize = 100;
 
 impl Storage {
     /// The chain sync cursor (default: nothing stored).
@@ -25,8 +29,10 @@ impl Storage {
     }
 
     /// Append one verified page: every `(key, exact JSON)` and the new cursor in ONE
-    /// read-write transaction. Everything is serialised before the transaction opens and
-    /// nothing but IndexedDB requests happens until it commits.
+    /// read-write transaction. The records are sealed before the transaction opens, in chunks
+    /// of [`WRITE_CHUNK`] with the page thread yielding between chunks; in the transaction the
+    /// puts go out in chunks too, each chunk issued once the previous one's last request
+    /// succeeded (so no single task seals or puts a whole page: no long main-thread task).
     pub async fn append_events(
         &self,
         events: &[(String, String)],
@@ -36,10 +42,17 @@ impl Storage {
         // Sealed like every record (public data, but one rule for the whole database), before
         // the transaction opens.
         let head_json = self.seal(STORE_META, KEY_SYNC_HEAD, &head_json);
-        let events: Vec<(&str, String)> = events
-            .iter()
-            .map(|(k, v)| (k.as_str(), self.seal(STORE_EVENTS, k, v)))
-            .collect();
+        let mut sealed: Vec<(&str, String)> = Vec::with_capacity(events.len());
+        for chunk in events.chunks(WRITE_CHUNK) {
+            if !sealed.is_empty() {
+                TimeoutFuture::new(0).await;
+            }
+            sealed.extend(
+                chunk
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), self.seal(STORE_EVENTS, k, v))),
+            );
+        }
         let tx = self
             .db
             .transaction([STORE_EVENTS, STORE_META])
@@ -47,11 +60,21 @@ impl Storage {
             .build()
             .map_err(io)?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
-        for (key, json) in &events {
-            st.put(json.as_str())
-                .with_key(*key)
-                .primitive()
-                .map_err(io)?;
+        for chunk in sealed.chunks(WRITE_CHUNK) {
+            let mut last = None;
+            for (key, json) in chunk {
+                last = Some(
+                    st.put(json.as_str())
+                        .with_key(*key)
+                        .primitive()
+                        .map_err(io)?,
+                );
+            }
+            // The transaction stays active: the next chunk is issued from this request's
+            // success callback (the future resumes in its microtask checkpoint).
+            if let Some(request) = last {
+                request.await.map_err(io)?;
+            }
         }
         let meta = tx.object_store(STORE_META).map_err(io)?;
         meta.put(head_json)

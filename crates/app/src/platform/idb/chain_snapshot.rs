@@ -4,10 +4,9 @@
 //! The record lives in the `events` store under a key that sorts before every event key
 //! (`#…` < `0…`), so it is dropped with the events (`clear_events`, `truncate_events`), is not
 //! in the `meta` scans other views run every few seconds, and never falls in an event range.
-use indexed_db_futures::prelude::*;
 use zeroize::Zeroizing;
 
-use super::{corrupt, io, Storage, StorageError, STORE_EVENTS};
+use super::{Storage, StorageError, STORE_EVENTS};
 use crate::model::chain::event_key;
 
 /// Key of the snapshot record in the `events` store.
@@ -35,34 +34,11 @@ impl Storage {
         if end <= start {
             return Ok(Vec::new());
         }
-        let tx = self.db.transaction(STORE_EVENTS).build().map_err(io)?;
-        let st = tx.object_store(STORE_EVENTS).map_err(io)?;
-        let range = || event_key(start)..event_key(end);
-        let keys: Vec<String> = st
-            .get_all_keys::<String>()
-            .with_query::<String, _>(range())
-            .primitive()
-            .map_err(io)?
-            .await
-            .map_err(io)?
-            .collect::<Result<_, _>>()
-            .map_err(io)?;
-        let values: Vec<String> = st
-            .get_all::<String>()
-            .with_query::<String, _>(range())
-            .primitive()
-            .map_err(io)?
-            .await
-            .map_err(io)?
-            .collect::<Result<_, _>>()
-            .map_err(io)?;
-        drop(tx);
-        if keys.len() != values.len() {
-            return Err(corrupt(format!("{STORE_EVENTS}: keys and values differ")));
-        }
-        keys.iter()
-            .zip(values)
-            .map(|(k, v)| Ok(self.open_sealed(STORE_EVENTS, k, &v)?.to_string()))
-            .collect()
+        Ok(self
+            .get_pairs_in(STORE_EVENTS, (event_key(start)..event_key(end)).into())
+            .await?
+            .into_iter()
+            .map(|(_, z)| z.to_string())
+            .collect())
     }
 }

@@ -19,6 +19,7 @@ use std::cell::Cell;
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
+use indexed_db_futures::KeyRange;
 use postern_core::vault::{self, StoreKey};
 use rand_core::OsRng;
 use zeroize::Zeroizing;
@@ -206,7 +207,7 @@ impl Storage {
             .map_err(io)?;
         for store in DATA_STORES {
             let st = tx.object_store(store).map_err(io)?;
-            let (keys, values) = raw_keys_and_values(&st, "").await?;
+            let (keys, values) = raw_keys_and_values(&st, (String::new()..).into()).await?;
             for (k, v) in keys.iter().zip(values) {
                 let v = Zeroizing::new(v);
                 if !vault::is_sealed(&v) {
@@ -282,9 +283,19 @@ impl Storage {
         store: &str,
         from: &str,
     ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
+        self.get_pairs_in(store, (from.to_string()..).into()).await
+    }
+
+    /// The opened `(key, value)` records of `store` with keys in `range`, in key order (one
+    /// bounded read).
+    pub(super) async fn get_pairs_in(
+        &self,
+        store: &str,
+        range: KeyRange<String>,
+    ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
         let tx = self.db.transaction(store).build().map_err(io)?;
         let st = tx.object_store(store).map_err(io)?;
-        let (keys, values) = raw_keys_and_values(&st, from).await?;
+        let (keys, values) = raw_keys_and_values(&st, range).await?;
         drop(tx);
         if keys.len() != values.len() {
             return Err(corrupt(format!("{store}: keys and values differ")));
@@ -418,14 +429,14 @@ pub async fn delete_database(name: &str) -> Result<(), StorageError> {
         .map_err(io)
 }
 
-/// Every key and every stored (still sealed) value of an open object store, both in key order.
+/// Every key in `range` and its stored (still sealed) value, of an open object store, in key order.
 async fn raw_keys_and_values(
     st: &indexed_db_futures::object_store::ObjectStore<'_>,
-    from: &str,
+    range: KeyRange<String>,
 ) -> Result<(Vec<String>, Vec<String>), StorageError> {
     let keys: Vec<String> = st
         .get_all_keys::<String>()
-        .with_query::<String, _>(from.to_string()..)
+        .with_query::<String, _>(range.clone())
         .primitive()
         .map_err(io)?
         .await
@@ -434,7 +445,7 @@ async fn raw_keys_and_values(
         .map_err(io)?;
     let values: Vec<String> = st
         .get_all::<String>()
-        .with_query::<String, _>(from.to_string()..)
+        .with_query::<String, _>(range)
         .primitive()
         .map_err(io)?
         .await
