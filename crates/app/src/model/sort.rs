@@ -50,8 +50,7 @@ fn swaps_of(mut perm: Vec<usize>) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for start in 0..perm.len() {
         let mut cur = start;
-        loop {
-            let Some(slot) = perm.get_mut(cur) else { break };
+        while let Some(slot) = perm.get_mut(cur) {
             let next = std::mem::replace(slot, cur);
             if next == start || next == cur {
                 break;
@@ -89,7 +88,7 @@ mod tests {
                 let mut rev = v.clone();
                 let mut std_rev = v;
                 sort_by(&mut rev, |a, b| b.0.cmp(&a.0));
-                std_rev.sort_by(|a, b| b.0.cmp(&a.0));
+                std_rev.sort_by_key(|p| std::cmp::Reverse(p.0));
                 assert_eq!(rev, std_rev);
             }
         }
