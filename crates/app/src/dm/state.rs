@@ -513,7 +513,7 @@ impl DmState {
                 self.form.hint = None;
                 let node = c.node_id.clone();
                 self.contacts.push(c);
-                self.contacts.sort_by_key(|c| c.name.to_lowercase());
+                crate::model::sort::sort_by_key(&mut self.contacts, |c| c.name.to_lowercase());
                 self.register_contacts();
                 self.select(View::Contact(node));
                 self.focus = Some("compose-body");

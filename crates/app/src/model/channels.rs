@@ -194,7 +194,7 @@ impl ChannelsModel {
         names.push(DEFAULT_CHANNEL.into());
         names.push(self.selected.clone());
         names.extend(self.outbox.iter().map(|p| p.channel.clone()));
-        names.sort();
+        super::sort::sort(&mut names);
         names.dedup();
         names
             .into_iter()

@@ -101,7 +101,7 @@ pub fn contact_sender_refs(me: &postern_core::Identity, contacts: &[Contact]) ->
         .filter_map(|c| PublicIdentity::from_str(&c.identity).ok())
         .filter_map(|p| postern_core::dm::incoming_sender_ref(me, &p).ok())
         .collect();
-    refs.sort();
+    super::sort::sort(&mut refs);
     refs.dedup();
     refs
 }

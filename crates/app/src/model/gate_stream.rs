@@ -130,7 +130,7 @@ pub fn insert(list: &mut Vec<StoredGateMessage>, m: StoredGateMessage) -> bool {
         return false;
     }
     list.push(m);
-    list.sort_by_key(|m| m.seq);
+    super::sort::sort_by_key(list, |m| m.seq);
     true
 }
 

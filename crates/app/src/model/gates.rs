@@ -117,7 +117,9 @@ pub fn decode_outbox(records: &[String]) -> Vec<QueuedPost> {
         .iter()
         .filter_map(|j| serde_json::from_str(j).ok())
         .collect();
-    v.sort_by(|a, b| (a.queued_at, &a.message.nonce).cmp(&(b.queued_at, &b.message.nonce)));
+    super::sort::sort_by(&mut v, |a, b| {
+        (a.queued_at, &a.message.nonce).cmp(&(b.queued_at, &b.message.nonce))
+    });
     v
 }
 

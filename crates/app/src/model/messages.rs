@@ -115,7 +115,7 @@ pub fn outbox_key(peer_node_id: &str, msg_id: &str) -> String {
 
 /// Display order: by timestamp (seconds), then local order key, then msg_id.
 pub fn sort_messages(ms: &mut [StoredMessage]) {
-    ms.sort_by(|a, b| {
+    super::sort::sort_by(ms, |a, b| {
         (a.timestamp, a.stored_at, &a.msg_id).cmp(&(b.timestamp, b.stored_at, &b.msg_id))
     });
 }
@@ -213,7 +213,9 @@ pub fn merge_reload(
             outbox.push(e.clone());
         }
     }
-    outbox.sort_by(|a, b| (a.queued_at, &a.msg_id).cmp(&(b.queued_at, &b.msg_id)));
+    super::sort::sort_by(&mut outbox, |a, b| {
+        (a.queued_at, &a.msg_id).cmp(&(b.queued_at, &b.msg_id))
+    });
     sort_messages(&mut stored_messages);
     (stored_messages, outbox)
 }

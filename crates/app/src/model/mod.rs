@@ -18,5 +18,6 @@ pub mod qr;
 pub mod relay_error;
 pub mod route;
 pub mod safety;
+pub mod sort;
 pub mod tabs;
 pub mod wording;

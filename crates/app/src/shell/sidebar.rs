@@ -87,7 +87,9 @@ fn items(p: &Parts) -> Vec<Item> {
             data: (g.meta.name.clone(), id.clone()),
         });
     }
-    out.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.name.cmp(&b.name)));
+    crate::model::sort::sort_by(&mut out, |a, b| {
+        b.at.cmp(&a.at).then_with(|| a.name.cmp(&b.name))
+    });
     out
 }
 

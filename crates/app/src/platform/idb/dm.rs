@@ -45,7 +45,7 @@ impl Storage {
             .iter()
             .map(|s| serde_json::from_str(s).map_err(|e| StorageError::Corrupt(e.to_string())))
             .collect::<Result<_, _>>()?;
-        out.sort_by_key(|c| c.name.to_lowercase());
+        crate::model::sort::sort_by_key(&mut out, |c| c.name.to_lowercase());
         Ok(out)
     }
 
@@ -120,7 +120,9 @@ impl Storage {
             .iter()
             .map(|s| serde_json::from_str(s).map_err(|e| StorageError::Corrupt(e.to_string())))
             .collect::<Result<_, _>>()?;
-        out.sort_by(|a, b| (a.queued_at, &a.msg_id).cmp(&(b.queued_at, &b.msg_id)));
+        crate::model::sort::sort_by(&mut out, |a, b| {
+            (a.queued_at, &a.msg_id).cmp(&(b.queued_at, &b.msg_id))
+        });
         Ok(out)
     }
 

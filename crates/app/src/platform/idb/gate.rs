@@ -17,7 +17,9 @@ impl Storage {
     /// Every gate this browser knows (name kept locally).
     pub async fn gates(&self) -> Result<Vec<StoredGate>, StorageError> {
         let mut out: Vec<StoredGate> = self.all_json(STORE_GATES).await?;
-        out.sort_by(|a, b| (a.added_at, &a.gate_id).cmp(&(b.added_at, &b.gate_id)));
+        crate::model::sort::sort_by(&mut out, |a, b| {
+            (a.added_at, &a.gate_id).cmp(&(b.added_at, &b.gate_id))
+        });
         Ok(out)
     }
 
@@ -29,7 +31,7 @@ impl Storage {
     /// Every stored epoch record (as received; re-verified with core on load).
     pub async fn gate_epochs(&self) -> Result<Vec<EpochRecord>, StorageError> {
         let mut out: Vec<EpochRecord> = self.all_json(STORE_GATE_EPOCHS).await?;
-        out.sort_by(|a, b| (&a.gate, a.epoch).cmp(&(&b.gate, b.epoch)));
+        crate::model::sort::sort_by(&mut out, |a, b| (&a.gate, a.epoch).cmp(&(&b.gate, b.epoch)));
         Ok(out)
     }
 
@@ -42,7 +44,7 @@ impl Storage {
     /// Every decrypted and verified gate message.
     pub async fn gate_messages(&self) -> Result<Vec<StoredGateMessage>, StorageError> {
         let mut out: Vec<StoredGateMessage> = self.all_json(STORE_GATE_MESSAGES).await?;
-        out.sort_by(|a, b| (&a.gate, a.seq).cmp(&(&b.gate, b.seq)));
+        crate::model::sort::sort_by(&mut out, |a, b| (&a.gate, a.seq).cmp(&(&b.gate, b.seq)));
         Ok(out)
     }
 
