@@ -3,7 +3,8 @@
 //! For JS users who need the building blocks directly and for side-by-side benchmarks against
 //! @noble/*, libsodium.js and WebCrypto.
 //!
-//! These are the same RustCrypto / dalek implementations postern-core uses, with no Postern
+//! These are the same RustCrypto / dalek implementations postern-core uses (except that the SIMD
+//! build's ChaCha20-Poly1305 runs its own v128 keystream, byte-identical), with no Postern
 //! framing: ChaCha20-Poly1305 (IETF, 12-byte nonce, 16-byte tag appended), Ed25519 (RFC 8032;
 //! `verify` is the cofactorless check, `verifyStrict` also rejects small-order / non-canonical
 //! keys and `R`, batch verification is randomised), X25519 (RFC 7748) and SHA-256.
