@@ -21,6 +21,11 @@
 //! wasm memory (zeroized when dropped); JS holds only handles. Call `.free()` when done.
 #![forbid(unsafe_code)]
 
+// ChaCha20-Poly1305 over the SIMD keystream (the +simd128 build); native tests cover the composition.
+#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
+mod aead;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod chacha_simd;
 mod chain;
 mod error;
 mod gate;

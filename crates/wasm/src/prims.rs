@@ -3,7 +3,8 @@
 //! For JS users who need the building blocks directly and for side-by-side benchmarks against
 //! @noble/*, libsodium.js and WebCrypto.
 //!
-//! These are the same RustCrypto / dalek implementations postern-core uses, with no Postern
+//! These are the same RustCrypto / dalek implementations postern-core uses (except that the SIMD
+//! build's ChaCha20-Poly1305 runs its own v128 keystream, byte-identical), with no Postern
 //! framing: ChaCha20-Poly1305 (IETF, 12-byte nonce, 16-byte tag appended), Ed25519 (RFC 8032;
 //! `verify` is the cofactorless check, `verifyStrict` also rejects small-order / non-canonical
 //! keys and `R`, batch verification is randomised), X25519 (RFC 7748) and SHA-256.
@@ -11,8 +12,6 @@
 //! `Uint8Array` arguments are read in place from JS memory into wasm memory (one copy); results
 //! are new `Uint8Array`s (one copy out). Wrong lengths throw `invalid_argument`; failed AEAD
 //! authentication throws `aead_decrypt`; signature checks return `false` rather than throwing.
-use chacha20poly1305::aead::{AeadInPlace, KeyInit};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::*;
@@ -25,9 +24,68 @@ fn arr<const N: usize>(b: &[u8], what: &str) -> Result<[u8; N], JsValue> {
         .map_err(|_| js_error("invalid_argument", format!("{what} must be {N} bytes")))
 }
 
-fn aead(key: &[u8]) -> Result<ChaCha20Poly1305, JsValue> {
-    let key = Zeroizing::new(arr::<32>(key, "key")?);
-    Ok(ChaCha20Poly1305::new(Key::from_slice(&key[..])))
+/// ChaCha20-Poly1305 in place with a detached tag. The SIMD build uses its own composition
+/// (`crate::aead` over the v128 keystream in `crate::chacha_simd`), byte-identical to the
+/// `chacha20poly1305` crate that the scalar build and native code use.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod detached {
+    use crate::aead::{open as open_with, seal as seal_with};
+    use crate::chacha_simd::Simd;
+    use chacha20poly1305::aead::Error;
+
+    pub(super) fn seal(
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; 16], Error> {
+        seal_with::<Simd>(key, nonce, aad, buf)
+    }
+
+    pub(super) fn open(
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), Error> {
+        open_with::<Simd>(key, nonce, aad, buf, tag)
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod detached {
+    use chacha20poly1305::aead::{AeadInPlace, Error, KeyInit};
+    use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
+
+    pub(super) fn seal(
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; 16], Error> {
+        let tag = ChaCha20Poly1305::new(Key::from_slice(key)).encrypt_in_place_detached(
+            Nonce::from_slice(nonce),
+            aad,
+            buf,
+        )?;
+        Ok(tag.into())
+    }
+
+    pub(super) fn open(
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), Error> {
+        ChaCha20Poly1305::new(Key::from_slice(key)).decrypt_in_place_detached(
+            Nonce::from_slice(nonce),
+            aad,
+            buf,
+            Tag::from_slice(tag),
+        )
+    }
 }
 
 /// ChaCha20-Poly1305 (RFC 8439) seal: returns `ciphertext ‖ tag` (plaintext length + 16).
@@ -39,16 +97,12 @@ pub fn chacha20_poly1305_seal(
     plaintext: &[u8],
     aad: Option<Box<[u8]>>,
 ) -> Result<Vec<u8>, JsValue> {
-    let cipher = aead(key)?;
+    let key = Zeroizing::new(arr::<32>(key, "key")?);
     let nonce = arr::<12>(nonce, "nonce")?;
     let mut buf = Vec::with_capacity(plaintext.len() + 16);
     buf.extend_from_slice(plaintext);
-    let tag = cipher
-        .encrypt_in_place_detached(
-            Nonce::from_slice(&nonce),
-            aad.as_deref().unwrap_or(&[]),
-            &mut buf,
-        )
+    let aad = aad.as_deref().unwrap_or(&[]);
+    let tag = detached::seal(&key, &nonce, aad, &mut buf)
         .map_err(|_| js_error("invalid_argument", "plaintext too long"))?;
     buf.extend_from_slice(&tag);
     Ok(buf)
@@ -63,7 +117,7 @@ pub fn chacha20_poly1305_open(
     sealed: &[u8],
     aad: Option<Box<[u8]>>,
 ) -> Result<Vec<u8>, JsValue> {
-    let cipher = aead(key)?;
+    let key = Zeroizing::new(arr::<32>(key, "key")?);
     let nonce = arr::<12>(nonce, "nonce")?;
     if sealed.len() < 16 {
         return Err(js_error(
@@ -72,14 +126,10 @@ pub fn chacha20_poly1305_open(
         ));
     }
     let (ct, tag) = sealed.split_at(sealed.len() - 16);
+    let tag = arr::<16>(tag, "tag")?;
     let mut buf = ct.to_vec();
-    cipher
-        .decrypt_in_place_detached(
-            Nonce::from_slice(&nonce),
-            aad.as_deref().unwrap_or(&[]),
-            &mut buf,
-            Tag::from_slice(tag),
-        )
+    let aad = aad.as_deref().unwrap_or(&[]);
+    detached::open(&key, &nonce, aad, &mut buf, &tag)
         .map_err(|_| js_error("aead_decrypt", "ChaCha20-Poly1305 authentication failed"))?;
     Ok(buf)
 }
