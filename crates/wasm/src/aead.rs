@@ -12,7 +12,13 @@ use zeroize::{Zeroize, Zeroizing};
 
 /// `chacha20poly1305`'s limit: fewer than 2^32 - 1 whole 64-byte blocks, so the 32-bit block
 /// counter (starting at 1) never wraps.
-const MAX_BLOCKS: usize = u32::MAX as usize;
+const MAX_BLOCKS: u64 = u32::MAX as u64;
+
+/// Whether `len` bytes exceed that limit. Counted in `u64`: on wasm32 `usize` is 32 bits and the
+/// limit is unreachable, on 64-bit targets it is not.
+fn too_long(len: usize) -> bool {
+    len as u64 / 64 >= MAX_BLOCKS
+}
 
 /// ChaCha20 state words: constants, key, counter (word 12), nonce.
 pub(crate) type State = [u32; 16];
@@ -112,7 +118,7 @@ pub(crate) fn seal<K: Keystream>(
     aad: &[u8],
     buf: &mut [u8],
 ) -> Result<[u8; 16], Error> {
-    if buf.len() / 64 >= MAX_BLOCKS {
+    if too_long(buf.len()) {
         return Err(Error);
     }
     let mut state = init_state(key, nonce);
@@ -133,7 +139,7 @@ pub(crate) fn open<K: Keystream>(
     buf: &mut [u8],
     tag: &[u8; 16],
 ) -> Result<(), Error> {
-    if buf.len() / 64 >= MAX_BLOCKS {
+    if too_long(buf.len()) {
         return Err(Error);
     }
     let mut state = init_state(key, nonce);

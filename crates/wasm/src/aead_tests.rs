@@ -149,3 +149,16 @@ fn rfc8439_2_3_2_block() {
     );
     assert_eq!(&block(&s)[..], &want[..]);
 }
+
+#[test]
+fn length_limit_is_the_crates() {
+    // Counted without allocating: 2^32 - 2 whole blocks (plus a partial one) are allowed,
+    // 2^32 - 1 are not (the 32-bit counter starts at 1).
+    let limit = u64::from(u32::MAX) * 64;
+    if let (Ok(under), Ok(at)) = (usize::try_from(limit - 1), usize::try_from(limit)) {
+        assert!(!too_long(under));
+        assert!(too_long(at));
+    }
+    assert!(!too_long(0));
+    assert!(!too_long(usize::try_from(u32::MAX).unwrap_or(usize::MAX)));
+}
