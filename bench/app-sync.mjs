@@ -27,6 +27,9 @@ for (const v of ['POSTERN_BIN', 'POSTERN_WEB']) process.env[v] = resolve(process
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 const PROFILE = process.env.PROFILE || '';
+// WORKER_PROFILE=<prefix> also records each dedicated worker's CPU profile over the first sync
+// (auto-attached through the page's CDP session) to <prefix>-<n>.cpuprofile, with the top self times.
+const WORKER_PROFILE = process.env.WORKER_PROFILE || '';
 const rate = (n, ms) => Math.round(n / (ms / 1000)).toLocaleString('en');
 
 // The longest gap between two 10 ms timer callbacks and the longest task (Long Tasks API).
@@ -48,7 +51,7 @@ const GAP_PROBE = () => {
 };
 
 // Self time per function (ms) of a CDP profile, the top 25, and the idle share.
-function printProfile(profile) {
+function printProfile(profile, label = 'page thread') {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
   const dt = profile.timeDeltas;
@@ -61,7 +64,7 @@ function printProfile(profile) {
     self.set(name, (self.get(name) || 0) + ms);
     total += ms;
   });
-  console.log(`PROFILE page thread: ${(total / 1000).toFixed(1)} s sampled, top self time:`);
+  console.log(`PROFILE ${label}: ${(total / 1000).toFixed(1)} s sampled, top self time:`);
   for (const [name, ms] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
     console.log(`  ${ms.toFixed(0).padStart(7)} ms ${(100 * ms / total).toFixed(1).padStart(5)}%  ${name}`);
   }
@@ -88,6 +91,33 @@ try {
     await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
     await cdp.send('Profiler.start');
   }
+  // Workers are profiled through the page session's auto-attach (not flattened: Playwright's
+  // CDPSession has no child sessions), messages wrapped in Target.sendMessageToTarget.
+  const profiled = [];
+  if (WORKER_PROFILE) {
+    const ws = await context.newCDPSession(page);
+    let nextId = 1;
+    const pending = new Map();
+    const toWorker = (sessionId, method, params = {}) => new Promise((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      ws.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) });
+    });
+    ws.on('Target.receivedMessageFromTarget', ({ message }) => {
+      const m = JSON.parse(message);
+      if (m.id && pending.has(m.id)) { pending.get(m.id)(m.result); pending.delete(m.id); }
+    });
+    ws.on('Target.attachedToTarget', async ({ sessionId, targetInfo }) => {
+      if (targetInfo.type !== 'worker') return;
+      const w = { sessionId, url: targetInfo.url, toWorker };
+      profiled.push(w);
+      await toWorker(sessionId, 'Profiler.enable');
+      await toWorker(sessionId, 'Profiler.setSamplingInterval', { interval: 500 });
+      await toWorker(sessionId, 'Profiler.start');
+      await toWorker(sessionId, 'Runtime.runIfWaitingForDebugger');
+    });
+    await ws.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: false });
+  }
   const t0 = Date.now();
   await page.goto(relay.url);
   await page.waitForSelector('#app-ready[data-ready="true"]', { state: 'attached', timeout: 60_000 });
@@ -102,6 +132,12 @@ try {
     const { profile } = await cdp.send('Profiler.stop');
     writeFileSync(PROFILE, JSON.stringify(profile));
     printProfile(profile);
+  }
+  for (const [i, w] of profiled.entries()) {
+    const r = await w.toWorker(w.sessionId, 'Profiler.stop');
+    if (!r || !r.profile) continue;
+    writeFileSync(`${WORKER_PROFILE}-${i}.cpuprofile`, JSON.stringify(r.profile));
+    printProfile(r.profile, `worker ${i} (${w.url.split('/').pop()})`);
   }
   const gaps = await page.evaluate(() => window.__gaps);
   const r = await page.$eval('#sync-rate', (e) => ({ ...e.dataset }));
