@@ -1,7 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `verify-chain` read in parallel slices gives exactly the sequential output (verdict, first
 //! rejection and its index, head, Merkle root, duplicates, exit code, stderr) on valid chains,
 //! the shared Shadowbroker vectors, fault injections and hostile input at slice boundaries.
+//! Native only: the parallel reader and proptest are not built for wasm32.
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use postern_core::chain_input::read_chain_input;
 use postern_core::chaingen::{generate_chain, GenOptions};
