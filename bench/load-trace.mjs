@@ -15,33 +15,18 @@
 // instead of Playwright's in-memory contexts.
 //
 //   POSTERN_BIN=target/release/postern POSTERN_WEB=dist RUNS=5 node bench/load-trace.mjs
-import http from 'node:http';
 import os from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium } from '../tests/e2e/node_modules/playwright-core/index.mjs';
 import { startRelay, launchBrowser, CHROMIUM, CHROMIUM_ARGS } from '../tests/e2e/lib/harness.mjs';
+import { countingProxy } from './proxy.mjs';
 
 const RUNS = Number(process.env.RUNS || 5);
 const PERSISTENT = process.env.PERSISTENT === '1';
 for (const v of ['POSTERN_BIN', 'POSTERN_WEB']) process.env[v] = resolve(process.env[v] || '');
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function proxyTo(target) {
-  const t = new URL(target);
-  const state = { up: true };
-  const server = http.createServer((req, res) => {
-    if (!state.up) { req.socket.destroy(); return; }
-    const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => req.socket.destroy());
-    req.pipe(up);
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ state, server, url: `http://127.0.0.1:${server.address().port}` })));
-}
 
 // Runs in the page before any of its scripts.
 const MARKS = () => {
@@ -121,7 +106,7 @@ function traceSummary(buf) {
 const CATS = ['devtools.timeline', 'v8.wasm', 'disabled-by-default-v8.wasm.detailed', 'loading', 'blink.user_timing'];
 
 const relay = await startRelay();
-const proxy = await proxyTo(relay.url);
+const proxy = await countingProxy(relay.url);
 const browser = PERSISTENT ? null : await launchBrowser();
 const cold = [], offline = [];
 const traces = {};

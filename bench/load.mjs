@@ -17,10 +17,10 @@
 //   POSTERN_BIN=target/release/postern POSTERN_WEB=dist RUNS=5 node bench/load.mjs
 //
 // Uses tests/e2e's harness (run `npm ci --prefix tests/e2e` once).
-import http from 'node:http';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { startRelay, launchBrowser } from '../tests/e2e/lib/harness.mjs';
+import { countingProxy } from './proxy.mjs';
 
 const RUNS = Number(process.env.RUNS || 5);
 for (const v of ['POSTERN_BIN', 'POSTERN_WEB']) process.env[v] = resolve(process.env[v] || '');
@@ -28,23 +28,6 @@ const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (xs) => `${Math.round(median(xs))} ms (range ${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))})`;
 
-/** A pass-through proxy to `target` that counts requests per path; `up` false answers 502. */
-function countingProxy(target) {
-  const t = new URL(target);
-  const state = { counts: new Map(), up: true };
-  const server = http.createServer((req, res) => {
-    const path = req.url.split('?')[0];
-    state.counts.set(path, (state.counts.get(path) || 0) + 1);
-    if (!state.up) { req.socket.destroy(); return; }
-    const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => req.socket.destroy());
-    req.pipe(up);
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ state, server, url: `http://127.0.0.1:${server.address().port}` })));
-}
 
 // When the page wasm's bytes had arrived (ms from navigation start): the rest of the time to the
 // shell is compiling, instantiating and the first render.
