@@ -17,6 +17,8 @@ pub struct Store {
     pub(super) outbox: Outbox,
     /// Verified gate heads (`gate::heads`), checked against the stored head on every use.
     pub(super) gate_heads: super::gate::GateHeads,
+    /// Senders to wake once the open write round commits (`round`).
+    pub(super) deferred_wake: std::sync::Mutex<Vec<usize>>,
 }
 
 impl Store {
@@ -61,6 +63,7 @@ impl Store {
             path,
             outbox: Outbox::default(),
             gate_heads: super::gate::GateHeads::default(),
+            deferred_wake: std::sync::Mutex::default(),
         })
     }
 
