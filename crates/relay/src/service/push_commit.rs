@@ -244,7 +244,9 @@ impl PushCommit {
                 let applied = chain
                     .waits_for_predecessor(&item.prepared)
                     .and_then(|wait| {
-                        if wait && !(give_up && !may_wait(&self.lock(), item)) {
+                        // Waiting: left for later, unless the waits are being given up
+                        // and this one may not wait any longer.
+                        if wait && (!give_up || may_wait(&self.lock(), item)) {
                             return Ok(None);
                         }
                         chain
