@@ -19,6 +19,8 @@ pub struct Store {
     pub(super) gate_heads: super::gate::GateHeads,
     /// Senders to wake once the open write round commits (`round`).
     pub(super) deferred_wake: std::sync::Mutex<Vec<usize>>,
+    /// A write round is open (`round`): wake-ups wait for its commit.
+    pub(super) round_open: bool,
 }
 
 impl Store {
@@ -64,6 +66,7 @@ impl Store {
             outbox: Outbox::default(),
             gate_heads: super::gate::GateHeads::default(),
             deferred_wake: std::sync::Mutex::default(),
+            round_open: false,
         })
     }
 

@@ -53,12 +53,13 @@ impl Store {
     /// Open a round: the writes until [`Store::commit_round`] share one transaction.
     pub fn begin_round(&mut self) -> Result<(), StoreError> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.round_open = true;
         Ok(())
     }
 
     /// Whether a round is open.
     pub fn in_round(&self) -> bool {
-        !self.conn.is_autocommit()
+        self.round_open
     }
 
     /// Commit the open round (one fsync) and wake the senders its writes queued jobs for. On
@@ -68,6 +69,7 @@ impl Store {
             self.rollback_round();
             return Err(e.into());
         }
+        self.round_open = false;
         let woken = std::mem::take(&mut *self.lock_deferred());
         self.wake(&woken);
         Ok(())
@@ -75,6 +77,7 @@ impl Store {
 
     /// Roll the open round back (if one is open): none of its writes is stored.
     pub fn rollback_round(&mut self) {
+        self.round_open = false;
         if !self.conn.is_autocommit() {
             if let Err(e) = self.conn.execute_batch("ROLLBACK") {
                 tracing::error!(error = %e, "rolling back a write round failed");
