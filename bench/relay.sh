@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Relay-side benchmarks (not a test; issue 16): peer-push ingest of the shared 400-event
-# interleaved chain and of core's generated chain (`chaingen`), one request of 50 events at a
-# time as a peer's push worker sends them, into a fresh relay each run; DM deposits (fresh
+# interleaved chain and of core's generated chain (`chaingen`), batches of 50 events, one request
+# at a time (IN_FLIGHT=1, a Shadowbroker peer) and/or windows of IN_FLIGHT requests at once (our
+# push worker), into a fresh relay each run, with the relay's CPU time; DM deposits (fresh
 # envelopes) at CONNS connections, with the relay's CPU time per deposit; optionally pull sync
 # of a whole chain from a peer. One or two `postern` binaries side by side in the same run
 # (BASE_BIN = the before binary). Prints one line per run with the machine load.
@@ -19,6 +20,7 @@ N_DEPOSIT=${N_DEPOSIT:-20000}
 CONNS=${CONNS:-64}
 RUNS=${RUNS:-3}
 BATCH=${BATCH:-50}
+IN_FLIGHT=${IN_FLIGHT:-1 8}
 SHARED=${SHARED:-../shared/vectors/shadowbroker/sb-interleaved-chain.json}
 BIN=${BIN:-target/release/postern}
 PUSH=${PUSH:-target/release/examples/bench_push}
@@ -52,16 +54,21 @@ serve() { # bin data extra... ; starts a relay on a free port, sets $url
 stop() { local p; p=$(cat "$1.pid"); kill "$p"; wait "$p" 2>/dev/null || true; }
 count() { curl -sf "$1/api/mesh/infonet/status" | sed -n 's/.*"total_events":\([0-9]*\).*/\1/p'; }
 
-echo "== peer-push ingest, batches of $BATCH, one request at a time, fresh relay per run"
+echo "== peer-push ingest, batches of $BATCH, $IN_FLIGHT in flight, fresh relay per run"
 chains=("$SHARED" "gen:$N_GEN"); [ "$N_GEN" -gt 0 ] || chains=() # N_GEN=0: no peer-push
 for chain in "${chains[@]}"; do
-  for b in "${bins[@]}"; do
-    for run in $(seq "$RUNS"); do
-      d="$work/push-$RANDOM$RANDOM"
-      serve "$b" "$d" --peer "$SELF=$SECRET"
-      out=$("$PUSH" "$url" "$SELF" "$SECRET" "$chain" "$BATCH") || { tail -5 "$d.log" >&2; exit 1; }
-      printf '%s  %s #%d: %s   load %s\n' "$b" "$(basename "$chain")" "$run" "$out" "$(load)"
-      stop "$d"
+  for run in $(seq "$RUNS"); do
+    for b in "${bins[@]}"; do
+      for w in $IN_FLIGHT; do
+        d="$work/push-$RANDOM$RANDOM"
+        serve "$b" "$d" --peer "$SELF=$SECRET"
+        c0=$(cpu "$d")
+        out=$("$PUSH" "$url" "$SELF" "$SECRET" "$chain" "$BATCH" "$w") || { tail -5 "$d.log" >&2; exit 1; }
+        c1=$(cpu "$d")
+        printf '%s  %s #%d: %s, relay CPU %s ms   load %s\n' "$b" "$(basename "$chain")" "$run" \
+          "$out" "$(( (c1 - c0) * 1000 / $(getconf CLK_TCK) ))" "$(load)"
+        stop "$d"
+      done
     done
   done
 done

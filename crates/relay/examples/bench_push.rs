@@ -1,13 +1,16 @@
 //! Peer-push ingest benchmark client (not a test; `bench/relay.sh` runs it): pushes a chain to a
-//! relay's `POST /api/mesh/infonet/peer-push` in batches, one request at a time as a peer's
-//! push worker does, signed as the peer `OWN_URL` (the relay must list `OWN_URL=SECRET` as a
-//! `--peer`), and prints events/s.
+//! relay's `POST /api/mesh/infonet/peer-push` in batches, signed as the peer `OWN_URL` (the
+//! relay must list `OWN_URL=SECRET` as a `--peer`), and prints events/s.
 //!
-//! `bench_push RELAY_URL OWN_URL SECRET CHAIN [BATCH]`
+//! `bench_push RELAY_URL OWN_URL SECRET CHAIN [BATCH] [IN_FLIGHT]`
 //!
 //! CHAIN is a JSON file holding an array of events or `{"events": [...]}` (the shared
 //! Shadowbroker vectors), or `gen:N[:AUTHORS]` for core's deterministic chain of N public
 //! events (`chaingen`, 16 authors by default). BATCH defaults to 50, the protocol's maximum.
+//! IN_FLIGHT (default 1: one request at a time, as a Shadowbroker peer pushes) sends windows
+//! of that many batches at once, as our own push worker does (`replication::push`): each
+//! window's requests are started oldest first, and a batch refused while a batch before it
+//! was unanswered is sent again in the next window.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -61,56 +64,113 @@ fn load_chain(spec: &str) -> Vec<String> {
     events.iter().map(Value::to_json_ordered).collect()
 }
 
+/// Push one batch; `Ok((accepted, duplicates))` or `Err(answer)`.
+fn push_one(
+    agent: &ureq::Agent,
+    url: &str,
+    own: &str,
+    keys: &Keys,
+    body: &str,
+) -> Result<(u64, u64), String> {
+    let signed = v2::sign(
+        &keys.v2,
+        "POST",
+        PATH_PEER_PUSH,
+        body.as_bytes(),
+        now(),
+        &mut OsRng,
+    );
+    let mut req = agent
+        .post(url)
+        .set("Content-Type", "application/json")
+        .set(HEADER_PEER_URL, own)
+        .set(HEADER_PEER_HMAC, &sign_body(&keys.v1, body.as_bytes()));
+    for (k, v) in signed.pairs() {
+        req = req.set(k, v);
+    }
+    match req.send_string(body) {
+        Ok(r) => {
+            let v: serde_json::Value = r.into_json().expect("json answer");
+            Ok((
+                v["accepted"].as_u64().unwrap_or(0),
+                v["duplicates"].as_u64().unwrap_or(0),
+            ))
+        }
+        Err(ureq::Error::Status(code, r)) => {
+            Err(format!("{code} {}", r.into_string().unwrap_or_default()))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+struct Keys {
+    v1: [u8; 32],
+    v2: [u8; 32],
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "bench_push RELAY_URL OWN_URL SECRET CHAIN [BATCH]";
+    let usage = "bench_push RELAY_URL OWN_URL SECRET CHAIN [BATCH] [IN_FLIGHT]";
     let arg = |i: usize| args.get(i).map(String::as_str).expect(usage);
     let relay = arg(1).trim_end_matches('/').to_string();
     let own = normalize_peer_url(arg(2)).expect("OWN_URL");
     let secret = arg(3).as_bytes();
     let events = load_chain(arg(4));
     let batch: usize = args.get(5).map_or(50, |b| b.parse().expect("BATCH"));
-    let k1 = peer_key(secret, &own);
-    let k2 = v2::peer_key_v2(secret, &own);
-    let agent = ureq::AgentBuilder::new().build();
+    let in_flight: usize = args
+        .get(6)
+        .map_or(1, |b| b.parse().expect("IN_FLIGHT"))
+        .max(1);
+    let keys = Keys {
+        v1: peer_key(secret, &own),
+        v2: v2::peer_key_v2(secret, &own),
+    };
+    let agent = ureq::AgentBuilder::new()
+        .max_idle_connections_per_host(in_flight)
+        .build();
     let url = format!("{relay}{PATH_PEER_PUSH}");
+    let bodies: Vec<String> = events
+        .chunks(batch)
+        .map(|chunk| format!("{{\"events\":[{}]}}", chunk.join(",")))
+        .collect();
     let t0 = Instant::now();
-    let (mut accepted, mut duplicates) = (0u64, 0u64);
-    for chunk in events.chunks(batch) {
-        let body = format!("{{\"events\":[{}]}}", chunk.join(","));
-        let signed = v2::sign(
-            &k2,
-            "POST",
-            PATH_PEER_PUSH,
-            body.as_bytes(),
-            now(),
-            &mut OsRng,
-        );
-        let mut req = agent
-            .post(&url)
-            .set("Content-Type", "application/json")
-            .set(HEADER_PEER_URL, &own)
-            .set(HEADER_PEER_HMAC, &sign_body(&k1, body.as_bytes()));
-        for (k, v) in signed.pairs() {
-            req = req.set(k, v);
-        }
-        match req.send_string(&body) {
-            Ok(r) => {
-                let v: serde_json::Value = r.into_json().expect("json answer");
-                accepted += v["accepted"].as_u64().unwrap_or(0);
-                duplicates += v["duplicates"].as_u64().unwrap_or(0);
+    let (mut accepted, mut duplicates, mut resent) = (0u64, 0u64, 0u64);
+    // Batches not yet acknowledged, oldest first (as the rows of our push worker's outbox).
+    let mut unacked: std::collections::VecDeque<usize> = (0..bodies.len()).collect();
+    while !unacked.is_empty() {
+        let window: Vec<usize> = unacked.iter().take(in_flight).copied().collect();
+        let answers: Vec<Result<(u64, u64), String>> = if window.len() == 1 {
+            vec![push_one(&agent, &url, &own, &keys, &bodies[window[0]])]
+        } else {
+            std::thread::scope(|s| {
+                let hs: Vec<_> = window
+                    .iter()
+                    .map(|&i| {
+                        let (agent, url, own, keys, body) = (&agent, &url, &own, &keys, &bodies[i]);
+                        s.spawn(move || push_one(agent, url, own, keys, body))
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            })
+        };
+        // Acknowledged batches go; a miss is sent again in the next window, unless it was the
+        // oldest unacknowledged batch (final, as in our push worker).
+        for (k, (&i, a)) in window.iter().zip(answers).enumerate() {
+            match a {
+                Ok((acc, dup)) => {
+                    accepted += acc;
+                    duplicates += dup;
+                    unacked.retain(|&j| j != i);
+                }
+                Err(e) if k == 0 => panic!("push refused after {accepted} events: {e}"),
+                Err(_) => resent += 1,
             }
-            Err(ureq::Error::Status(code, r)) => {
-                let text = r.into_string().unwrap_or_default();
-                panic!("push refused after {accepted} events: {code} {text}");
-            }
-            Err(e) => panic!("push failed after {accepted} events: {e}"),
         }
     }
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "peer-push: {} events in batches of {batch}: {secs:.2} s, {:.0} events/s \
-         (accepted {accepted}, duplicates {duplicates})",
+        "peer-push: {} events in batches of {batch}, {in_flight} in flight: {secs:.2} s, \
+         {:.0} events/s (accepted {accepted}, duplicates {duplicates}, batches resent {resent})",
         events.len(),
         events.len() as f64 / secs
     );

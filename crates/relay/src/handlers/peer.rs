@@ -46,16 +46,14 @@ pub async fn chain_push(
             format!("at most {PEER_PUSH_MAX_EVENTS} events per push"),
         ));
     }
+    // Counted as on its way before it is prepared: a batch of this peer that arrived ahead
+    // of it may wait for it (`service::push_commit`).
+    let pushes = st.services().pushes();
+    let arrival = pushes.arrive(&peer);
     // Parsing and signature checks off the chain's lock, on every core.
     let prepared = chain::prepare(events).await?;
-    let (now, from) = (st.services().now(), peer.clone());
-    let outcome = st
-        .services()
-        .chain()
-        .run("peer_push", move |c| {
-            c.push_prepared_from(&prepared, now, Some(&from))
-        })
-        .await?;
+    // Applied in order with the batches queued beside it, answered once committed.
+    let outcome = pushes.push(arrival, prepared, st.services().now()).await?;
     match outcome {
         PushOutcome::Done {
             accepted,

@@ -4,17 +4,21 @@
 //! A row is deleted when the peer answers 2xx (`ok`) or a final 4xx (`rejected`); transport
 //! errors, 5xx, 408 and 429 `rate_limited` keep it at the head with `attempts + 1` and
 //! `next_attempt_at` from core's `failure_backoff_seconds` (base 1 s, cap 30 s, at least a
-//! 429's `Retry-After`). On startup every pending row is due at once.
+//! 429's `Retry-After`). On startup every pending row is due at once. Chain batches go out
+//! several at a time to a Postern peer ([`PUSH_WINDOW`]); only the oldest row's answer can be
+//! final (see `Sender::run`).
 use std::sync::Arc;
 use std::time::Duration;
 
+use postern_core::api::peer::PATH_PEER_PUSH;
+use postern_core::peer::PeerScheme;
 use tokio::sync::Notify;
 
 use super::client::{outbound_agent, PeerSigner, PeerSpec};
 use super::job::{send_once, Attempt};
 use crate::metrics::Metrics;
 use crate::service::Services;
-use crate::store::{Outbox, OutboxPeer};
+use crate::store::{Outbox, OutboxPeer, OutboxRow};
 
 /// Backoff base and cap (seconds) between outbound attempts (`sync::failure_backoff_seconds`).
 const BACKOFF_BASE_S: u64 = 1;
@@ -23,6 +27,8 @@ const BACKOFF_CAP_S: u64 = 30;
 const IDLE_RECHECK: Duration = Duration::from_secs(30);
 /// Timeout of one outbound HTTP request.
 const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most chain batches (`peer-push` rows) in flight at once to one Postern peer.
+pub const PUSH_WINDOW: usize = 8;
 
 /// Spawn one sender per peer (inside the runtime) and return the outbox configuration that
 /// queues jobs for them (dropped rows are counted as replication `error`).
@@ -40,6 +46,7 @@ pub fn start(own: &str, specs: &[PeerSpec], svc: &Services, metrics: &Arc<Metric
         let notify = Arc::new(Notify::new());
         let sender = Sender {
             peer: spec.url.clone(),
+            scheme: spec.scheme,
             signer: Arc::new(PeerSigner::new(spec, own)),
             notify: Arc::clone(&notify),
             svc: svc.clone(),
@@ -57,6 +64,7 @@ pub fn start(own: &str, specs: &[PeerSpec], svc: &Services, metrics: &Arc<Metric
 /// One peer's outbound sender.
 struct Sender {
     peer: String,
+    scheme: PeerScheme,
     signer: Arc<PeerSigner>,
     notify: Arc<Notify>,
     svc: Services,
@@ -67,6 +75,14 @@ impl Sender {
     /// Drain the peer's outbox rows oldest first: delete on success or a final refusal,
     /// reschedule with core's backoff on a retryable failure (the row stays at the head, so the
     /// order is kept). Pending rows from before a restart are due at once.
+    ///
+    /// Chain batches (`peer-push` rows) right behind a `peer-push` head go out together, up to
+    /// the window (at most [`PUSH_WINDOW`], one to a Shadowbroker peer), each request sent
+    /// oldest first. Only the head's answer can be final: a row sent while a row before it was
+    /// unanswered is deleted when acknowledged (2xx) and otherwise left as it is (a `forked`
+    /// refusal may only mean its predecessor had not arrived yet) and sent again once the
+    /// rows before it are answered. The window halves after such a miss, doubles after a
+    /// window answered 2xx throughout.
     async fn run(self) {
         let agent = outbound_agent(OUTBOUND_TIMEOUT);
         let store = self.svc.store();
@@ -79,59 +95,97 @@ impl Sender {
                 tracing::info!(peer = %self.peer, pending = n, "resuming replication");
             }
         }
+        let max_window = if self.scheme == PeerScheme::Shadowbroker {
+            1
+        } else {
+            PUSH_WINDOW
+        };
+        let mut window = max_window;
         loop {
             let peer = self.peer.clone();
-            let Ok(head) = store
-                .run("outbox_head", move |s| s.outbox_head(&peer))
+            let Ok(rows) = store
+                .run("outbox_head", move |s| s.outbox_window(&peer, window))
                 .await
             else {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             };
-            let Some(row) = head else {
+            let Some(head) = rows.first() else {
                 let _ = tokio::time::timeout(IDLE_RECHECK, self.notify.notified()).await;
                 continue;
             };
             let now = self.svc.now();
-            if row.next_attempt_at > now {
-                let wait = Duration::from_secs(row.next_attempt_at - now);
+            if head.next_attempt_at > now {
+                let wait = Duration::from_secs(head.next_attempt_at - now);
                 let _ = tokio::time::timeout(wait, self.notify.notified()).await;
                 continue;
             }
-            let body = row.body.into_bytes();
-            let headers = self.signer.headers(&row.path, &body, now);
-            let url = format!("{}{}", self.peer, row.path);
-            let a = agent.clone();
-            let attempt = tokio::task::spawn_blocking(move || send_once(&a, &url, &headers, &body))
-                .await
-                .unwrap_or_else(|e| Attempt::Retry(e.to_string(), 0));
-            let id = row.id;
-            // A storage failure here is logged by `run`; the row is looked at again.
-            let _ = match attempt {
-                Attempt::Ok => {
-                    self.metrics.replication("ok");
-                    store.run("outbox_done", move |s| s.outbox_done(id)).await
+            let take = if head.path == PATH_PEER_PUSH {
+                rows.iter().take_while(|r| r.path == PATH_PEER_PUSH).count()
+            } else {
+                1
+            };
+            let rows: Vec<OutboxRow> = rows.into_iter().take(take).collect();
+            // Every request of the window in flight at once, started oldest first.
+            let sends: Vec<_> = rows
+                .iter()
+                .map(|row| {
+                    let body = row.body.clone().into_bytes();
+                    let headers = self.signer.headers(&row.path, &body, now);
+                    let url = format!("{}{}", self.peer, row.path);
+                    let a = agent.clone();
+                    tokio::task::spawn_blocking(move || send_once(&a, &url, &headers, &body))
+                })
+                .collect();
+            let mut clean = true;
+            for (k, (row, send)) in rows.into_iter().zip(sends).enumerate() {
+                let attempt = send
+                    .await
+                    .unwrap_or_else(|e| Attempt::Retry(e.to_string(), 0));
+                if k > 0 && !matches!(attempt, Attempt::Ok) {
+                    clean = false;
+                    tracing::debug!(peer = %self.peer, path = %row.path, "sent ahead of an unanswered row; sending it again after that");
+                    continue;
                 }
-                Attempt::Rejected(code, text) => {
-                    tracing::warn!(peer = %self.peer, path = %row.path, status = code, body = %text, "peer refused replication");
-                    self.metrics.replication("rejected");
-                    store.run("outbox_done", move |s| s.outbox_done(id)).await
-                }
-                Attempt::Retry(why, retry_after) => {
-                    let failures = row.attempts + 1;
-                    let wait = postern_core::sync::failure_backoff_seconds(
-                        BACKOFF_BASE_S,
-                        failures,
-                        retry_after.min(BACKOFF_CAP_S),
-                        BACKOFF_CAP_S,
-                    );
-                    tracing::debug!(peer = %self.peer, path = %row.path, error = %why, attempts = failures, wait, "replication failed; retrying");
-                    let next = self.svc.now().saturating_add(wait);
-                    store
-                        .run("outbox_retry", move |s| s.outbox_retry(id, failures, next))
-                        .await
-                }
+                self.settle(row, attempt).await;
+            }
+            window = if clean {
+                (window * 2).min(max_window)
+            } else {
+                (window / 2).max(1)
             };
         }
+    }
+
+    /// Record the answer to the head row (or to a row acknowledged 2xx).
+    async fn settle(&self, row: OutboxRow, attempt: Attempt) {
+        let store = self.svc.store();
+        let id = row.id;
+        // A storage failure here is logged by `run`; the row is looked at again.
+        let _ = match attempt {
+            Attempt::Ok => {
+                self.metrics.replication("ok");
+                store.run("outbox_done", move |s| s.outbox_done(id)).await
+            }
+            Attempt::Rejected(code, text) => {
+                tracing::warn!(peer = %self.peer, path = %row.path, status = code, body = %text, "peer refused replication");
+                self.metrics.replication("rejected");
+                store.run("outbox_done", move |s| s.outbox_done(id)).await
+            }
+            Attempt::Retry(why, retry_after) => {
+                let failures = row.attempts + 1;
+                let wait = postern_core::sync::failure_backoff_seconds(
+                    BACKOFF_BASE_S,
+                    failures,
+                    retry_after.min(BACKOFF_CAP_S),
+                    BACKOFF_CAP_S,
+                );
+                tracing::debug!(peer = %self.peer, path = %row.path, error = %why, attempts = failures, wait, "replication failed; retrying");
+                let next = self.svc.now().saturating_add(wait);
+                store
+                    .run("outbox_retry", move |s| s.outbox_retry(id, failures, next))
+                    .await
+            }
+        };
     }
 }

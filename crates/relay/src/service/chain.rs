@@ -38,6 +38,7 @@ mod checkpoint;
 mod heal;
 mod load;
 mod push;
+mod round;
 pub use heal::Healed;
 use load::{load, replay, Loaded};
 pub use load::{StartupReport, DEFAULT_CHECKPOINT_EVERY};

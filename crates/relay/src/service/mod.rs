@@ -4,8 +4,8 @@
 //!
 //! [`Services`] is the handle the HTTP state and the background workers share: the store and the
 //! chain (each on a connection of its own, behind a mutex, run on the blocking pool by
-//! [`Shared::run`]; DM deposits through the group commit of [`commit`]), the spool limits and
-//! the clock.
+//! [`Shared::run`]; DM deposits through the group commit of [`commit`], peer-pushed chain
+//! batches through that of [`push_commit`]), the spool limits and the clock.
 use postern_core::caps::SpoolLimits;
 
 use crate::store::{Outbox, Store};
@@ -16,6 +16,7 @@ pub mod dm;
 pub mod gate;
 pub mod heads;
 pub mod pulled;
+pub mod push_commit;
 mod shared;
 
 pub use chain::Chain;
@@ -29,6 +30,8 @@ pub struct Services {
     chain: Shared<Chain>,
     /// DM deposits, committed in groups on `store`.
     deposits: commit::GroupCommit,
+    /// Peer-pushed chain batches, committed in groups on `chain`.
+    pushes: push_commit::PushCommit,
     limits: SpoolLimits,
     clock: fn() -> u64,
 }
@@ -36,10 +39,12 @@ pub struct Services {
 impl Services {
     pub fn new(store: Store, chain: Chain, limits: SpoolLimits, clock: fn() -> u64) -> Self {
         let store = Shared::new(store);
+        let chain = Shared::new(chain);
         Services {
             deposits: commit::GroupCommit::new(store.clone(), limits),
+            pushes: push_commit::PushCommit::new(chain.clone()),
             store,
-            chain: Shared::new(chain),
+            chain,
             limits,
             clock,
         }
@@ -65,5 +70,10 @@ impl Services {
 
     pub fn chain(&self) -> &Shared<Chain> {
         &self.chain
+    }
+
+    /// The group commit of peer-pushed chain batches.
+    pub fn pushes(&self) -> &push_commit::PushCommit {
+        &self.pushes
     }
 }

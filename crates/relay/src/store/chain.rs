@@ -2,10 +2,11 @@
 //! interleaved on one prev_hash chain as Shadowbroker stores it, each event as its exact JSON.
 //! The separate private lane of earlier relays is kept, never loaded or served, as
 //! `infonet_private_legacy` (see `migrations`).
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 
 use super::error::{to_i64, to_u64};
 use super::outbox::Job;
+use super::round::write_tx;
 use super::{Store, StoreError};
 
 /// One event to store at the end of the chain.
@@ -47,9 +48,7 @@ impl Store {
         if evts.is_empty() {
             return Ok(());
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut self.conn)?;
         let head: Option<(i64, String)> = tx
             .query_row(
                 "SELECT idx, event_id FROM infonet_chain ORDER BY idx DESC LIMIT 1",
@@ -147,7 +146,7 @@ impl Store {
 /// and to extend `head` (the id before it, updated as events are inserted); `on_gap(position)`
 /// is the `Corrupt` detail when one does not.
 pub(super) fn insert_linked(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     evts: &[NewChainEvent<'_>],
     mut next: u64,
     head: &mut String,

@@ -1,11 +1,12 @@
 //! Storage side of healing a fork of the one chain: replacing the suffix after a fork point by
 //! the adopted branch in one transaction (dropping a checkpoint above the fork point), queueing
 //! the re-linked events for the peers.
-use rusqlite::{params, TransactionBehavior};
+use rusqlite::params;
 
 use super::chain::{insert_linked, NewChainEvent};
 use super::error::to_i64;
 use super::outbox::Job;
+use super::round::write_tx;
 use super::{Store, StoreError};
 
 impl Store {
@@ -20,9 +21,7 @@ impl Store {
         genesis: &str,
         now: u64,
     ) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut self.conn)?;
         let before: String = if fork_at == 0 {
             genesis.to_string()
         } else {

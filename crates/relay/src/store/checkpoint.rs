@@ -1,8 +1,9 @@
 //! Storage of the chain-state checkpoint (`chain_checkpoint`, migration 14) and the reads a
 //! start-up from it needs: the rows below it unparsed, one event's text, and the events above.
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 
 use super::error::{to_i64, to_u64};
+use super::round::write_tx;
 use super::{Store, StoreError};
 
 /// The stored checkpoint row (its bytes are checked by core, not here).
@@ -49,9 +50,7 @@ impl Store {
         if row.height == 0 {
             return Ok(());
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut self.conn)?;
         let stored: Option<String> = tx
             .query_row(
                 "SELECT event_id FROM infonet_chain WHERE idx = ?1",

@@ -17,6 +17,10 @@ pub struct Store {
     pub(super) outbox: Outbox,
     /// Verified gate heads (`gate::heads`), checked against the stored head on every use.
     pub(super) gate_heads: super::gate::GateHeads,
+    /// Senders to wake once the open write round commits (`round`).
+    pub(super) deferred_wake: std::sync::Mutex<Vec<usize>>,
+    /// A write round is open (`round`): wake-ups wait for its commit.
+    pub(super) round_open: bool,
 }
 
 impl Store {
@@ -61,6 +65,8 @@ impl Store {
             path,
             outbox: Outbox::default(),
             gate_heads: super::gate::GateHeads::default(),
+            deferred_wake: std::sync::Mutex::default(),
+            round_open: false,
         })
     }
 

@@ -24,6 +24,7 @@ mod migrations;
 mod nodes;
 pub mod nonce;
 pub mod outbox;
+mod round;
 #[cfg(test)]
 mod tests;
 mod wake;

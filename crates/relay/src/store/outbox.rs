@@ -152,32 +152,31 @@ impl Store {
         Ok(woken)
     }
 
-    pub(super) fn wake(&self, peers: &[usize]) {
-        for &i in peers {
-            if let Some(p) = self.outbox.peers.get(i) {
-                (p.wake)(());
-            }
-        }
-    }
-
     /// Oldest pending job of `peer`.
     pub fn outbox_head(&self, peer: &str) -> Result<Option<OutboxRow>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT id, path, body, attempts, next_attempt_at FROM replication_outbox
-                 WHERE peer = ?1 ORDER BY id ASC LIMIT 1",
-            )?
-            .query_row(params![peer], |r| {
-                Ok(OutboxRow {
-                    id: r.get(0)?,
-                    path: r.get(1)?,
-                    body: r.get(2)?,
-                    attempts: to_u64(r.get(3)?),
-                    next_attempt_at: to_u64(r.get(4)?),
-                })
+        Ok(self.outbox_window(peer, 1)?.into_iter().next())
+    }
+
+    /// The `n` oldest pending jobs of `peer`, oldest first.
+    pub fn outbox_window(&self, peer: &str, n: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, path, body, attempts, next_attempt_at FROM replication_outbox
+             WHERE peer = ?1 ORDER BY id ASC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![peer, to_i64(n as u64)], |r| {
+            Ok(OutboxRow {
+                id: r.get(0)?,
+                path: r.get(1)?,
+                body: r.get(2)?,
+                attempts: to_u64(r.get(3)?),
+                next_attempt_at: to_u64(r.get(4)?),
             })
-            .optional()?)
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r?);
+        }
+        Ok(out)
     }
 
     /// The job was delivered (or finally refused): forget it.

@@ -170,6 +170,21 @@ impl Prepared {
     pub fn values(&self) -> &[Value] {
         &self.values
     }
+
+    /// The `prev_hash` of the first event that is not a stored duplicate (`stored(id)`), as
+    /// [`Chain::push_prepared_from`] meets it; `None` when every event is one.
+    pub(super) fn first_new(
+        &self,
+        mut stored: impl FnMut(&str) -> Result<bool, StoreError>,
+    ) -> Result<Option<&str>, StoreError> {
+        for (i, evt) in self.events.iter().enumerate() {
+            if self.id_ok.get(i).copied().unwrap_or(false) && stored(&evt.event_id)? {
+                continue;
+            }
+            return Ok(Some(&evt.prev_hash));
+        }
+        Ok(None)
+    }
 }
 
 /// [`Prepared::new`] on the blocking pool, using every core.
@@ -201,7 +216,8 @@ impl Chain {
     }
 
     /// [`Chain::peer_push`] of a prepared batch: the accepted events are stored in one
-    /// transaction (also when a later event is refused). On a storage failure nothing of the
+    /// transaction (also when a later event is refused; inside a round, a savepoint of the
+    /// round's transaction, committed with it: `round`). On a storage failure nothing of the
     /// batch is stored and the in-memory chain is reloaded from the database.
     pub fn push_prepared(&mut self, p: &Prepared, now: u64) -> Result<PushOutcome, StoreError> {
         self.push_prepared_from(p, now, None)
