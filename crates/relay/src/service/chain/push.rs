@@ -231,11 +231,15 @@ impl Chain {
             let refuse = |kind: RefusalKind, code: &'static str, detail: String| {
                 Some((i, Refusal { kind, code, detail }))
             };
-            let stored = |c: &Chain| -> Result<bool, StoreError> {
-                Ok(fresh_ids.contains(evt.event_id.as_str())
-                    || c.store.chain_index_of(&evt.event_id)?.is_some())
+            // Stored already? The in-memory state holds exactly the stored chain (loading
+            // refuses a stored event it would not accept; a failed write reloads it) plus this
+            // batch's `fresh` events: its id index answers without a query (and the SQLite read
+            // transaction and file locks of one) per event.
+            let stored = |c: &Chain| {
+                fresh_ids.contains(evt.event_id.as_str())
+                    || c.loaded.state.position(&evt.event_id).is_some()
             };
-            if p.id_ok.get(i).copied().unwrap_or(false) && stored(self)? {
+            if p.id_ok.get(i).copied().unwrap_or(false) && stored(self) {
                 duplicates += 1;
                 if matches!(crypto, Some((c, _)) if c == i) {
                     // The skipped copy was the first failure: check what follows it.
