@@ -239,7 +239,7 @@ fn split_top_array(input: &[u8], within: Range<usize>) -> Option<Vec<Range<usize
     let mut ranges = Vec::with_capacity(body.len() / 512);
     let mut lex = Lex::default();
     let mut start = open + 1;
-    for pos in start..end {
+    for pos in open + 1..end {
         match lex.step(*input.get(pos)?, b']').ok()? {
             None => {}
             Some(Stop::Comma) => {

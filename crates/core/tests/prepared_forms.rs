@@ -58,12 +58,15 @@ fn generated_events_render_and_canonicalise_the_same() {
     }
 }
 
+/// An edit of one event.
+type Fault = Box<dyn Fn(&mut ChainEvent)>;
+
 #[test]
 fn known_ids_give_the_same_first_failure_on_every_fault() {
     let events = chain(400);
     assert_eq!(assert_same_crypto(&events, "valid"), None);
     for at in [0usize, 1, 199, 200, 399] {
-        let faults: Vec<(&str, Box<dyn Fn(&mut ChainEvent)>)> = vec![
+        let faults: Vec<(&str, Fault)> = vec![
             (
                 "bad signature",
                 Box::new(|e| e.signature = flip(&e.signature)),
