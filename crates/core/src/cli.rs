@@ -113,11 +113,11 @@ pub fn verify_chain_json(input: &[u8], now: Option<u64>) -> CliResult {
     }
 }
 
-/// [`verify_chain_json`] on `threads` threads (native): with more than one, a top-level array is
-/// read in parallel slices ([`crate::chain_input`]) and verified with
-/// [`crate::parallel::verify_chain_parallel`]; any input that reader does not take (malformed,
-/// non-object items, stubs, an object with `events`) goes the sequential way. Same output for
-/// every input and thread count; `threads = 1` is the sequential reference.
+/// [`verify_chain_json`] on `threads` threads (native): with more than one, a top-level array
+/// (or an object's `events` array) is read in parallel slices ([`crate::chain_input`]) and
+/// verified with [`crate::parallel::verify_chain_parallel`]; any input that reader does not take
+/// (malformed, non-object items, stubs) goes the sequential way. Same output for every input and
+/// thread count; `threads = 1` is the sequential reference.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn verify_chain_json_with(input: &[u8], now: Option<u64>, threads: usize) -> CliResult {
     if threads > 1 {

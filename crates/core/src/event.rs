@@ -236,6 +236,11 @@ impl ChainEvent {
     /// canonical JSON, which the id hashes). Unknown top-level fields are not kept
     /// ([`ChainEvent::to_value`] has the twelve wire fields only).
     pub fn canonical(&self) -> Result<ChainEvent, NonCanonical> {
+        self.clone().into_canonical()
+    }
+
+    /// [`Self::canonical`] taking the event by value (its fields are moved, not copied).
+    pub fn into_canonical(self) -> Result<ChainEvent, NonCanonical> {
         use base64::Engine as _;
         if !matches!(self.timestamp, Value::Int(_) | Value::Float(_)) {
             return Err(NonCanonical::TimestampNotNumber);
@@ -261,8 +266,56 @@ impl ChainEvent {
             public_key: base64::engine::general_purpose::STANDARD.encode(key),
             public_key_algo: algo.label().to_string(),
             protocol_version: protocol_version.to_string(),
-            ..self.clone()
+            ..self
         })
+    }
+
+    /// `self.to_value().to_json_ordered()` written directly (no copy of the fields).
+    pub fn to_json_ordered(&self) -> String {
+        use crate::json::write_json_string;
+        let mut out = String::with_capacity(512 + self.signature.len());
+        let strs = |out: &mut String, fields: &[(&str, &str)]| {
+            for (k, v) in fields {
+                out.push(',');
+                write_json_string(k, out);
+                out.push(':');
+                write_json_string(v, out);
+            }
+        };
+        out.push('{');
+        write_json_string("event_id", &mut out);
+        out.push(':');
+        write_json_string(&self.event_id, &mut out);
+        strs(
+            &mut out,
+            &[
+                ("prev_hash", &self.prev_hash),
+                ("event_type", &self.event_type),
+                ("node_id", &self.node_id),
+            ],
+        );
+        for (k, v) in [
+            ("payload", &self.payload),
+            ("timestamp", &self.timestamp),
+            ("sequence", &self.sequence),
+        ] {
+            out.push(',');
+            write_json_string(k, &mut out);
+            out.push(':');
+            v.write_ordered(&mut out);
+        }
+        strs(
+            &mut out,
+            &[
+                ("signature", &self.signature),
+                ("network_id", &self.network_id),
+                ("public_key", &self.public_key),
+                ("public_key_algo", &self.public_key_algo),
+                ("protocol_version", &self.protocol_version),
+            ],
+        );
+        out.push('}');
+        out
     }
 
     /// [`Self::canonical`] rendered as the JSON text relays store and serve.

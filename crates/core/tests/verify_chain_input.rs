@@ -222,14 +222,104 @@ fn hostile_input_gives_the_sequential_answer() {
             cases.push((format!("{label} at {pos}"), doc(&v)));
         }
     }
+    // Every case again as the `events` member of an object (the form of the shared vectors).
+    let wrapped: Vec<(String, Vec<u8>)> = cases
+        .iter()
+        .filter(|(label, _)| label != "over size")
+        .map(|(label, d)| {
+            let mut w = b"{\"meta\":{\"n\":[1,{\"a\":\"]}\"}]},\n \"events\" : ".to_vec();
+            w.extend_from_slice(d);
+            w.extend_from_slice(b" }");
+            (format!("{label} (object form)"), w)
+        })
+        .collect();
+    cases.extend(wrapped);
     for (label, d) in cases {
         let out = assert_same(&d, &label);
         // Valid: an empty chain, a repeated key (its last value counts), the object form.
         if !label.starts_with("repeated key")
-            && !["object form", "empty array"].contains(&label.as_str())
+            && !label.starts_with("object form")
+            && !label.starts_with("empty array")
         {
             assert_ne!(out.exit_code, 0, "{label}: {}", out.stdout);
         }
+    }
+}
+
+#[test]
+fn an_object_input_takes_the_parallel_reader_and_verifies_the_same() {
+    let items = chain_texts(300, 4);
+    let arr = String::from_utf8(doc(&items)).unwrap();
+    let obj = format!("{{\"meta\":{{\"head\":\"x\"}},\"events\":{arr}}}");
+    assert!(read_chain_input(obj.as_bytes(), 2).is_some());
+    let out = assert_same(obj.as_bytes(), "object form");
+    assert_eq!(out.exit_code, 0, "{}", out.stdout);
+    assert_eq!(field(&out, "count"), Value::from(300u64));
+    assert_eq!(out, assert_same(arr.as_bytes(), "array form"));
+    // The last `events` member counts (an escaped key too); earlier ones must still parse.
+    let short = String::from_utf8(doc(&items[..10])).unwrap();
+    for (label, d) in [
+        (
+            "events twice",
+            format!("{{\"events\":{short},\"events\":{arr}}}"),
+        ),
+        (
+            "escaped key",
+            format!("{{\"events\":{short},\"ev\\u0065nts\":{arr}}}"),
+        ),
+        (
+            "events first",
+            format!("{{\"events\":{arr},\"events\":{short}}}"),
+        ),
+    ] {
+        assert!(read_chain_input(d.as_bytes(), 2).is_some(), "{label}");
+        let out = assert_same(d.as_bytes(), label);
+        assert_eq!(out.exit_code, 0, "{label}: {}", out.stdout);
+    }
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    for (label, d) in [
+        ("bad member", format!("{{\"m\":[1,],\"events\":{arr}}}")),
+        (
+            "bad earlier events",
+            format!("{{\"events\":[1,,],\"events\":{arr}}}"),
+        ),
+        ("events not an array", "{\"events\":{}}".to_string()),
+        ("no events", format!("{{\"evts\":{arr}}}")),
+        ("trailing comma", format!("{{\"events\":{arr},}}")),
+        (
+            "deep member 128",
+            format!("{{\"m\":{},\"events\":{arr}}}", deep(128)),
+        ),
+        ("key not a string", format!("{{1:2,\"events\":{arr}}}")),
+        (
+            "raw control char in key",
+            format!("{{\"a\n\":2,\"events\":{arr}}}"),
+        ),
+    ] {
+        let out = assert_same(d.as_bytes(), label);
+        assert_ne!(out.exit_code, 0, "{label}: {}", out.stdout);
+    }
+    // A member at the nesting limit is read in parallel; one past it is refused whole.
+    let at_limit = format!("{{\"m\":{},\"events\":{arr}}}", deep(127));
+    assert!(read_chain_input(at_limit.as_bytes(), 2).is_some());
+    assert_eq!(
+        assert_same(at_limit.as_bytes(), "deep member 127").exit_code,
+        0
+    );
+    // Elements nested two levels down: the nesting limit counts the object and the array.
+    let mid = items[150].clone();
+    for n in [124, 125, 126, 127] {
+        let mut v = items.clone();
+        v[150] = mid.replacen(
+            "\"payload\":{",
+            &format!("\"payload\":{{\"d\":{},", deep(n)),
+            1,
+        );
+        let a = String::from_utf8(doc(&v)).unwrap();
+        let d = format!("{{\"events\":{a}}}");
+        let out = assert_same(d.as_bytes(), "deep element");
+        assert_ne!(out.exit_code, 0, "deep {n}: {}", out.stdout);
+        assert_eq!(out, verify_chain_json_with(d.as_bytes(), None, 1));
     }
 }
 
@@ -246,7 +336,16 @@ fn the_shared_vectors_and_their_fault_injections_verify_the_same() {
     let v = interleaved();
     let events = v.get("events").unwrap().as_array().unwrap().to_vec();
     let whole = v.to_json_ordered();
+    assert!(read_chain_input(whole.as_bytes(), 2).is_some());
     assert_same(whole.as_bytes(), "interleaved vector (object form)");
+    let file = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/vectors/shadowbroker/sb-interleaved-chain.json"
+    ))
+    .unwrap();
+    assert!(read_chain_input(&file, 2).is_some());
+    let out = assert_same(&file, "interleaved vector file as shipped");
+    assert_eq!(out.exit_code, 0, "{}", out.stdout);
     let arr = Value::Array(events.clone()).to_json_ordered();
     assert!(read_chain_input(arr.as_bytes(), 2).is_some());
     let out = assert_same(arr.as_bytes(), "interleaved events");
@@ -299,6 +398,16 @@ fn the_shared_vectors_and_their_fault_injections_verify_the_same() {
     for (label, d) in scenarios {
         let out = assert_same(d.as_bytes(), label);
         assert_eq!(out.exit_code, 1, "{label}: {}", out.stdout);
+        // The same in the object form of the vector.
+        let mut o = v.clone();
+        o.insert("events", parse(d.as_bytes()).unwrap());
+        let o = o.to_json_ordered();
+        assert!(read_chain_input(o.as_bytes(), 2).is_some(), "{label}");
+        assert_eq!(
+            assert_same(o.as_bytes(), label),
+            out,
+            "{label} (object form)"
+        );
     }
 }
 

@@ -27,7 +27,7 @@ pub use python::{
     py_float_from_str, py_float_json, py_float_repr, py_int_from_str, py_is_space, py_lower,
     py_strip, py_truncate,
 };
-pub use value::Value;
+pub use value::{write_json_string, Value};
 
 use thiserror::Error;
 

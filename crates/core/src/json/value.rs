@@ -125,7 +125,8 @@ impl Value {
         out
     }
 
-    fn write_ordered(&self, out: &mut String) {
+    /// [`Value::to_json_ordered`] appended to `out`.
+    pub fn write_ordered(&self, out: &mut String) {
         match self {
             Value::Array(items) => {
                 out.push('[');
@@ -312,7 +313,8 @@ impl Value {
     }
 }
 
-fn write_json_string(s: &str, out: &mut String) {
+/// A JSON string literal for `s` (as every writer of this module renders strings).
+pub fn write_json_string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {

@@ -604,9 +604,29 @@ pub fn first_crypto_failure_with(
     first_crypto_failure_of(events, cache)
 }
 
+/// [`first_crypto_failure_with`] where the caller already compared each event's recomputed id:
+/// `ids_ok[i]` must be `events[i].computed_event_id() == events[i].event_id` (a missing entry
+/// counts as a mismatch). Same verdicts; the ids are not hashed a second time.
+pub fn first_crypto_failure_known_ids(
+    events: &[ChainEvent],
+    ids_ok: &[bool],
+    cache: &mut KeyCache,
+) -> Option<(usize, FailReason)> {
+    first_crypto_failure_ids(events, Some(ids_ok), cache)
+}
+
 /// [`first_crypto_failure_with`] over any sequence of events (indexes count its items).
 pub(super) fn first_crypto_failure_of<'a>(
     events: impl IntoIterator<Item = &'a ChainEvent>,
+    cache: &mut KeyCache,
+) -> Option<(usize, FailReason)> {
+    first_crypto_failure_ids(events, None, cache)
+}
+
+/// The body of the `first_crypto_failure*` functions: ids recomputed here unless `ids_ok`.
+fn first_crypto_failure_ids<'a>(
+    events: impl IntoIterator<Item = &'a ChainEvent>,
+    ids_ok: Option<&[bool]>,
     cache: &mut KeyCache,
 ) -> Option<(usize, FailReason)> {
     let mut jobs: Vec<(usize, Box<SigJob>)> = Vec::new();
@@ -623,7 +643,11 @@ pub(super) fn first_crypto_failure_of<'a>(
             Ok(SigOutcome::Deferred(job)) => jobs.push((i, job)),
             Ok(SigOutcome::Done) => {}
         }
-        if !evt.timestamp.py_truthy() || evt.computed_event_id() != evt.event_id {
+        let id_ok = match ids_ok {
+            Some(known) => known.get(i).copied().unwrap_or(false),
+            None => evt.computed_event_id() == evt.event_id,
+        };
+        if !evt.timestamp.py_truthy() || !id_ok {
             inline = Some((i, FailReason::EventIdMismatch));
             break;
         }

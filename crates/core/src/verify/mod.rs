@@ -18,9 +18,9 @@ mod outcome;
 mod rotation;
 
 pub use ingest::{
-    first_crypto_failure, first_crypto_failure_with, signed_messages, snapshot_header,
-    view_crypto_failure, ChainState, KeyCache, ListDigest, SnapshotError, SnapshotHeader,
-    ViewEntry, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
+    first_crypto_failure, first_crypto_failure_known_ids, first_crypto_failure_with,
+    signed_messages, snapshot_header, view_crypto_failure, ChainState, KeyCache, ListDigest,
+    SnapshotError, SnapshotHeader, ViewEntry, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
 };
 pub use locator::{build_locator, match_locator, match_locator_by, LocatorMatch};
 pub use outcome::{

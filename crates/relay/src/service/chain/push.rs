@@ -12,7 +12,7 @@ use postern_core::canonical::GENESIS_HASH;
 use postern_core::event::ChainEvent;
 use postern_core::json::Value;
 use postern_core::verify::{
-    first_crypto_failure_with, verify_key_rotation_claim, FailReason, KeyCache, VerifyOptions,
+    first_crypto_failure_known_ids, verify_key_rotation_claim, FailReason, KeyCache, VerifyOptions,
 };
 
 use super::{load, Chain, Healed, PushOutcome, PushRefusal, Refusal, RefusalKind};
@@ -93,7 +93,7 @@ fn prepare_part(values: &[Value], offset: usize) -> Part {
         };
         // One byte form per event id: a copy with altered unsigned fields is stored (and
         // served) in the canonical form; one that has none is refused.
-        let evt = match evt.canonical() {
+        let evt = match evt.into_canonical() {
             Ok(e) => e,
             Err(e) => {
                 let r = Refusal::from_non_canonical(e);
@@ -105,11 +105,12 @@ fn prepare_part(values: &[Value], offset: usize) -> Part {
             }
         };
         part.id_ok.push(evt.event_id == evt.computed_event_id());
-        part.texts.push(evt.to_value().to_json_ordered());
+        part.texts.push(evt.to_json_ordered());
         part.events.push(evt);
     }
     let mut keys = take_key_cache();
-    part.crypto = first_crypto_failure_with(&part.events, &mut keys);
+    // Each id was recomputed once above (`id_ok`): not hashed again.
+    part.crypto = first_crypto_failure_known_ids(&part.events, &part.id_ok, &mut keys);
     give_back_key_cache(keys);
     part
 }
@@ -246,18 +247,23 @@ impl Chain {
             let refuse = |kind: RefusalKind, code: &'static str, detail: String| {
                 Some((i, Refusal { kind, code, detail }))
             };
-            let stored = |c: &Chain| -> Result<bool, StoreError> {
-                Ok(fresh_ids.contains(evt.event_id.as_str())
-                    || c.store.chain_index_of(&evt.event_id)?.is_some())
+            // Stored already? The in-memory state holds exactly the stored chain (loading
+            // refuses a stored event it would not accept; a failed write reloads it) plus this
+            // batch's `fresh` events: its id index answers without a query (and the SQLite read
+            // transaction and file locks of one) per event.
+            let stored = |c: &Chain| {
+                fresh_ids.contains(evt.event_id.as_str())
+                    || c.loaded.state.position(&evt.event_id).is_some()
             };
-            if p.id_ok.get(i).copied().unwrap_or(false) && stored(self)? {
+            if p.id_ok.get(i).copied().unwrap_or(false) && stored(self) {
                 duplicates += 1;
                 if matches!(crypto, Some((c, _)) if c == i) {
                     // The skipped copy was the first failure: check what follows it.
                     let rest = p.events.get(i + 1..).unwrap_or(&[]);
                     let mut keys = take_key_cache();
-                    crypto =
-                        first_crypto_failure_with(rest, &mut keys).map(|(j, r)| (i + 1 + j, r));
+                    let ids = p.id_ok.get(i + 1..).unwrap_or(&[]);
+                    crypto = first_crypto_failure_known_ids(rest, ids, &mut keys)
+                        .map(|(j, r)| (i + 1 + j, r));
                     give_back_key_cache(keys);
                 }
                 i += 1;

@@ -121,3 +121,23 @@ fn a_stored_copy_with_a_bad_signature_is_a_duplicate_and_the_rest_is_still_check
     drop(c);
     assert_eq!(open(dir.path()).head().1, 120);
 }
+
+#[test]
+fn stored_events_are_duplicates_after_a_restart_and_the_new_ones_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = chain_values(400);
+    let mut c = open(dir.path());
+    assert_eq!(done(c.peer_push(&values[..300], NOW).unwrap()), (300, 0));
+    drop(c);
+    // Reopened (the state is rebuilt from the database): 250..300 are stored, 300..400 new,
+    // with a copy of a stored event and of a new one inside the batch.
+    let mut c = open(dir.path());
+    let mut batch = values[250..].to_vec();
+    batch.insert(60, values[255].clone());
+    batch.push(values[399].clone());
+    let p = Prepared::new(batch, 2);
+    assert_eq!(done(c.push_prepared(&p, NOW).unwrap()), (100, 52));
+    drop(c);
+    let c = open(dir.path());
+    assert_eq!(c.head().1, 400);
+}
