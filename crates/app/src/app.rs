@@ -209,7 +209,7 @@ impl App {
                 else {
                     return;
                 };
-                ctx.link().send_future_batch(async move {
+                crate::task::send_batch(ctx.link(), async move {
                     dm::effects::run(other, storage, id)
                         .await
                         .map(Msg::Dm)
@@ -232,7 +232,7 @@ impl App {
             let (Some(storage), Some(me)) = (self.storage.clone(), self.identity.clone()) else {
                 continue;
             };
-            ctx.link().send_future_batch(async move {
+            crate::task::send_batch(ctx.link(), async move {
                 gates::effects::run(effect, storage, me)
                     .await
                     .map(Msg::Gates)
@@ -305,8 +305,7 @@ impl Component for App {
     type Properties = ();
 
     fn create(ctx: &Context<Self>) -> Self {
-        ctx.link()
-            .send_future(async { Msg::Opened(dm::effects::open().await) });
+        crate::task::send(ctx.link(), async { Msg::Opened(dm::effects::open().await) });
         let link = ctx.link().clone();
         let listeners = route::listen(move |r| link.send_message(Msg::Route(r)))
             .into_iter()
@@ -339,8 +338,9 @@ impl Component for App {
     fn update(&mut self, ctx: &Context<Self>, msg: Self::Message) -> bool {
         match msg {
             Msg::Opened(Ok(Opened::Ready(storage))) => {
-                ctx.link()
-                    .send_future(async { Msg::Started(dm::effects::load(storage).await) });
+                crate::task::send(ctx.link(), async {
+                    Msg::Started(dm::effects::load(storage).await)
+                });
                 false
             }
             Msg::Opened(Ok(Opened::Locked(locked))) => {
@@ -367,8 +367,9 @@ impl Component for App {
                 if go {
                     if let Some(locked) = self.locked.take() {
                         let pass = self.unlock_pass.clone();
-                        ctx.link()
-                            .send_future(async move { Msg::Unlocked(locked.unlock(&pass).await) });
+                        crate::task::send(ctx.link(), async move {
+                            Msg::Unlocked(locked.unlock(&pass).await)
+                        });
                     }
                 }
                 true
@@ -376,8 +377,9 @@ impl Component for App {
             Msg::Unlocked(Ok(storage)) => {
                 self.unlock = None;
                 self.unlock_pass = zeroize::Zeroizing::default();
-                ctx.link()
-                    .send_future(async { Msg::Started(dm::effects::load(storage).await) });
+                crate::task::send(ctx.link(), async {
+                    Msg::Started(dm::effects::load(storage).await)
+                });
                 true
             }
             Msg::Unlocked(Err((locked, e))) => {

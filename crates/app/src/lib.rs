@@ -1,6 +1,6 @@
 //! Postern's browser UI (Yew). `model` (pure rules and wording) builds on every target and is
 //! tested natively; the UI (`app` and its page frame `shell`, `channels`, `dm`, `gates`, `lock`,
-//! `settings`, `sync`, the QR components `qr`), the shared `session` and
+//! `settings`, `sync`, the QR components `qr`), the shared `session`, one spawn path `task` and
 //! the browser `platform` are wasm32 only. Dependencies run one way: views → state ← effects →
 //! platform → model; a reducer (`state`) imports only `model` and core.
 pub mod model;
@@ -27,6 +27,8 @@ pub mod settings;
 pub mod shell;
 #[cfg(target_arch = "wasm32")]
 pub mod sync;
+#[cfg(target_arch = "wasm32")]
+pub mod task;
 
 /// Mount the app on `<body>` (nothing without a `window`). The chain verifier and Argon2id run
 /// in the second binary, `postern-worker` (`src/worker_main.rs`), loaded only when used.

@@ -136,8 +136,7 @@ impl Component for Scanner {
                 }
                 self.open = true;
                 self.status = Some("Starting the camera…".into());
-                ctx.link()
-                    .send_future(async { ScanMsg::Opened(camera::open().await) });
+                crate::task::send(ctx.link(), async { ScanMsg::Opened(camera::open().await) });
             }
             ScanMsg::Opened(Ok(stream)) => {
                 let video = self.video.cast::<HtmlVideoElement>();

@@ -201,8 +201,7 @@ impl Component for Settings {
     type Properties = ();
 
     fn create(ctx: &Context<Self>) -> Self {
-        ctx.link()
-            .send_future(async { Msg::Persist(request_persist().await) });
+        crate::task::send(ctx.link(), async { Msg::Persist(request_persist().await) });
         // The report of an import that reloaded the page.
         let import_status = session().and_then(|s| {
             let r = s.get_item(IMPORT_REPORT).ok().flatten();
@@ -247,8 +246,9 @@ impl Component for Settings {
                         self.session.identity.node_id().to_string(),
                     );
                     let pass = self.pass.clone();
-                    ctx.link()
-                        .send_future(async move { Msg::Exported(export(s, node, pass).await) });
+                    crate::task::send(ctx.link(), async move {
+                        Msg::Exported(export(s, node, pass).await)
+                    });
                 }
             }
             Msg::Exported(r) => {
@@ -288,7 +288,7 @@ impl Component for Settings {
                             Some((St::Pending, "Decrypting the backup…".to_string()));
                         let (s, me) = (self.session.storage.clone(), self.session.identity.clone());
                         let pass = self.import_pass.clone();
-                        ctx.link().send_future(async move {
+                        crate::task::send(ctx.link(), async move {
                             Msg::Imported(import(s, me, file, pass).await)
                         });
                     }

@@ -38,7 +38,7 @@ impl Channels {
         let render = self.state.reduce(action, &env);
         for effect in self.state.take_effects() {
             let storage = self.session.storage.clone();
-            ctx.link().send_future_batch(async move {
+            crate::task::send_batch(ctx.link(), async move {
                 effects::run(effect, storage)
                     .await
                     .map(Msg::Channels)

@@ -97,7 +97,7 @@ impl Component for LockPanel {
                 self.status = Some(("pending", op_pending(op).to_string()));
                 let s = self.session.storage.clone();
                 let (cur, new) = (self.current.clone(), self.new.clone());
-                ctx.link().send_future(async move {
+                crate::task::send(ctx.link(), async move {
                     let r = match op {
                         LockOp::Set => s.lock_with(&new).await,
                         LockOp::Change => s.change_lock(&cur, &new).await,

@@ -73,7 +73,7 @@ pub fn attach(video: &HtmlVideoElement, stream: &MediaStream) {
     let _ = video.set_attribute("playsinline", "");
     video.set_src_object(Some(stream));
     if let Ok(p) = video.play() {
-        wasm_bindgen_futures::spawn_local(async move {
+        crate::task::spawn(async move {
             let _ = JsFuture::from(p).await;
         });
     }

@@ -138,7 +138,7 @@ impl Component for Explorer {
             Msg::More => self.shown += ROWS,
             Msg::Select(s) => {
                 let storage = ctx.props().storage.clone();
-                ctx.link().send_future(async move {
+                crate::task::send(ctx.link(), async move {
                     let r = match storage.event_text(&event_key(s.index)).await {
                         Ok(Some(text)) => describe(s, &text),
                         Ok(None) => Err("not stored".to_string()),

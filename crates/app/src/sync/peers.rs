@@ -87,8 +87,9 @@ impl Component for RelayPeers {
         match msg {
             Msg::Fetch => {
                 self.loading = true;
-                ctx.link()
-                    .send_future(async { Msg::Got(get_json(PATH_HEADS_STATUS).await) });
+                crate::task::send(ctx.link(), async {
+                    Msg::Got(get_json(PATH_HEADS_STATUS).await)
+                });
             }
             Msg::Got(r) => {
                 self.loading = false;

@@ -121,7 +121,7 @@ impl Component for SyncView {
 
     fn create(ctx: &Context<Self>) -> Self {
         let storage = ctx.props().storage.clone();
-        ctx.link().send_future(async move {
+        crate::task::send(ctx.link(), async move {
             Msg::Loaded(storage.sync_head().await.map_err(|e| e.to_string()))
         });
         let link = ctx.link().clone();
@@ -433,7 +433,7 @@ impl SyncView {
         let link = ctx.link().clone();
         let epoch = self.epoch.clone();
         let mine = epoch.get();
-        wasm_bindgen_futures::spawn_local(async move {
+        crate::task::spawn(async move {
             while end > 0 && epoch.get() == mine {
                 let start = end.saturating_sub(BACKFILL_CHUNK);
                 let Ok(texts) = storage.event_texts_range(start, end).await else {
@@ -472,7 +472,7 @@ impl SyncView {
         let scope = ctx.link().clone();
         let storage = ctx.props().storage.clone();
         let bridge = self.bridge.clone();
-        wasm_bindgen_futures::spawn_local(async move {
+        crate::task::spawn(async move {
             let report = scope.callback(|m| m);
             let out = round(&report, &storage, &bridge, cursor, replay).await;
             scope.send_message(Msg::Done(out));
