@@ -158,6 +158,21 @@ impl Storage {
         Ok(pages::collect(decoded, start, end.unwrap_or(u64::MAX)))
     }
 
+    /// For tests (`opened_records("events")`): the snapshot record, then one `(event_key(i),
+    /// text)` pair per stored event, as DB v5's per-event layout listed them.
+    pub(super) async fn opened_event_records(
+        &self,
+    ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
+        let snapshot = self.chain_snapshot().await?;
+        let events = self.event_texts().await?;
+        let snapshot = snapshot.map(|s| (KEY_CHAIN_SNAPSHOT.to_string(), s));
+        let rows = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (crate::model::chain::event_key(i as u64), Zeroizing::new(t)));
+        Ok(snapshot.into_iter().chain(rows).collect())
+    }
+
     /// Cut the stored chain back to `head.count` events (a fork heal followed): the page
     /// straddling the cut rewritten with its prefix, every page above deleted, the verifier
     /// snapshot deleted and the new cursor written, in ONE transaction (the straddling page is

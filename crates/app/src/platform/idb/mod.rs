@@ -357,14 +357,7 @@ impl Storage {
         store: &str,
     ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
         if store == STORE_EVENTS {
-            let snapshot = self.chain_snapshot().await?;
-            let events = self.event_texts().await?;
-            let snapshot = snapshot.map(|s| (chain_snapshot::KEY_CHAIN_SNAPSHOT.to_string(), s));
-            let rows = events
-                .into_iter()
-                .enumerate()
-                .map(|(i, t)| (crate::model::chain::event_key(i as u64), Zeroizing::new(t)));
-            return Ok(snapshot.into_iter().chain(rows).collect());
+            return self.opened_event_records().await;
         }
         if !DATA_STORES.contains(&store) {
             return Err(corrupt(format!("{store}: not a data store")));
