@@ -169,12 +169,10 @@ pub fn run_start(indexes: impl IntoIterator<Item = u64>) -> Result<Option<u64>, 
     let Some(first) = it.next() else {
         return Ok(None);
     };
-    let mut expected = first + 1;
-    for got in it {
+    for (expected, got) in (first + 1..).zip(it) {
         if got != expected {
             return Err(PageError::NotConsecutive { expected, got });
         }
-        expected += 1;
     }
     Ok(Some(first))
 }

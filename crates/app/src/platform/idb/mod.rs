@@ -235,10 +235,13 @@ impl Storage {
         tx.commit().await.map_err(io)
     }
 
+    // One copy each in the page wasm (not inlined into every caller: bundle size).
+    #[inline(never)]
     fn seal(&self, store: &str, key: &str, plaintext: &str) -> String {
         vault::seal_record(&self.key, store, key, plaintext.as_bytes(), &mut OsRng)
     }
 
+    #[inline(never)]
     fn open_sealed(
         &self,
         store: &str,
