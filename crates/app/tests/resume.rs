@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use postern_app::model::chain::snapshot::{plan, read_meta, ResumePlan};
-use postern_app::model::chain::{event_key, SyncHead, ToWorker, Verifier};
+use postern_app::model::chain::{SyncHead, ToWorker, Verifier};
 use postern_app::platform::idb::{self as storage, Storage};
 use postern_core::chaingen::{generate_chain, GenOptions};
 use rand_core::OsRng;
@@ -43,10 +43,10 @@ async fn the_snapshot_is_stored_sealed_beside_the_events_and_restores_the_verifi
     let mut v = Verifier::new();
     let ans = v.page(1, &page_body(&texts[..40]), NOW);
     assert_eq!((ans.error, ans.verified), (None, 40));
-    let rows: Vec<(String, String)> = ans
+    let rows: Vec<(u64, String)> = ans
         .accepted
         .iter()
-        .map(|e| (event_key(e.index), e.json.clone().unwrap()))
+        .map(|e| (e.index, e.json.clone().unwrap()))
         .collect();
     let cursor = SyncHead {
         count: 40,
@@ -73,7 +73,7 @@ async fn the_snapshot_is_stored_sealed_beside_the_events_and_restores_the_verifi
 
     // The page's plan with what is stored: restore at 40; the worker continues the chain.
     let meta = read_meta(&back).unwrap();
-    let at = db.event_text(&event_key(meta.count - 1)).await.unwrap();
+    let at = db.event_text(meta.count - 1).await.unwrap();
     assert_eq!(
         plan(Ok(Some(meta)), &cursor, |_| at),
         ResumePlan::Restore { from: 40 }
@@ -90,7 +90,7 @@ async fn the_snapshot_is_stored_sealed_beside_the_events_and_restores_the_verifi
         head: "h30".into(),
         ..Default::default()
     };
-    db.truncate_events(40, &cut).await.unwrap();
+    db.truncate_events(&cut).await.unwrap();
     assert_eq!(db.chain_snapshot().await.unwrap(), None);
     assert_eq!(db.event_texts().await.unwrap().len(), 30);
     db.put_chain_snapshot(record).await.unwrap();

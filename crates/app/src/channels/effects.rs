@@ -6,7 +6,6 @@ use std::rc::Rc;
 use postern_core::channels::{MESSAGE_TYPE, REPORT_TYPE, VOTE_TYPE};
 use postern_core::ChainEvent;
 
-use crate::model::chain::event_key;
 use crate::model::channels::{Action, ChainRead, Effect, QueuedPost, ReadOut};
 use crate::model::delivery::RelayError;
 use crate::platform::idb::Storage;
@@ -120,7 +119,7 @@ async fn read(storage: &Storage, count: u64, head: &str) -> Result<ReadOut, Stri
 
 /// The id of the stored event at `index` (`None` if there is none or it does not parse).
 async fn stored_id(storage: &Storage, index: u64) -> Option<String> {
-    let text = storage.event_text(&event_key(index)).await.ok()??;
+    let text = storage.event_text(index).await.ok()??;
     let v = postern_core::json::parse(text.as_bytes()).ok()?;
     v.get("event_id")
         .and_then(postern_core::json::Value::as_str)

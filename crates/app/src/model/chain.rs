@@ -655,7 +655,8 @@ pub fn matches_filter(e: &EventSummary, event_type: &str, node: &str) -> bool {
         && (node.trim().is_empty() || e.node_id.contains(node.trim()))
 }
 
-/// Storage key of the event at `index` (zero-padded so keys sort in chain order).
+/// DB v5's storage key of the event at `index` (zero-padded so keys sort in chain order); since
+/// v6 only read to convert such records into pages (`pages::legacy_index`).
 pub fn event_key(index: u64) -> String {
     format!("{index:012}")
 }
@@ -673,6 +674,7 @@ pub struct SyncHead {
 }
 
 mod batch;
+pub mod pages;
 pub mod resync;
 pub mod snapshot;
 mod words;

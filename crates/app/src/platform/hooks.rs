@@ -28,7 +28,10 @@ pub fn after_unlock(secret: &str, storage: &std::rc::Rc<super::idb::Storage>) {
 /// Test builds only: when `localStorage["postern-test-hooks"] == "1"` (set by the e2e harness),
 /// `window.__posternTest.identitySecret` (so the leak scans know the private keys),
 /// `window.__posternTest.storeKey` (b64url, so scans can look for it on disk),
-/// `window.__posternTest.readStore(name)` (the opened records of a store) and
+/// `window.__posternTest.readStore(name)` (the opened records of a store; `events`: one pair per
+/// stored event, as in DB v5's per-event layout),
+/// `window.__posternTest.legacyEvents()` (rewrites the stored chain pages as v5's per-event
+/// records; resolves to the number of events; the next load converts them back) and
 /// `window.__posternTest.qrSvgPath(text)` (the app's QR drawing of any text, for fake cameras).
 #[cfg(feature = "test-hooks")]
 mod test_hooks {
@@ -66,6 +69,19 @@ mod test_hooks {
             },
         );
         let _ = js_sys::Reflect::set(&obj, &"readStore".into(), &read.into_js_value());
+        let legacy = wasm_bindgen::closure::Closure::<dyn Fn() -> js_sys::Promise>::new(|| {
+            wasm_bindgen_futures::future_to_promise(async move {
+                let s = STORE
+                    .with(|s| s.borrow().clone())
+                    .ok_or_else(|| JsValue::from_str("the store is not unlocked"))?;
+                let n = s
+                    .to_legacy_events_for_tests()
+                    .await
+                    .map_err(|e| JsValue::from_str(&e.to_string()))?;
+                Ok(JsValue::from_f64(n as f64))
+            })
+        });
+        let _ = js_sys::Reflect::set(&obj, &"legacyEvents".into(), &legacy.into_js_value());
         let qr = wasm_bindgen::closure::Closure::<dyn Fn(String) -> JsValue>::new(|t: String| {
             let o = js_sys::Object::new();
             if let Some(m) = crate::model::qr::encode(&t) {

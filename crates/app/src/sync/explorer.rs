@@ -6,7 +6,7 @@ use std::rc::Rc;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::model::chain::{event_key, matches_filter, EventSummary};
+use crate::model::chain::{matches_filter, EventSummary};
 pub use crate::model::explore::{describe, Detail};
 use crate::platform::idb::Storage;
 
@@ -139,7 +139,7 @@ impl Component for Explorer {
             Msg::Select(s) => {
                 let storage = ctx.props().storage.clone();
                 crate::task::send(ctx.link(), async move {
-                    let r = match storage.event_text(&event_key(s.index)).await {
+                    let r = match storage.event_text(s.index).await {
                         Ok(Some(text)) => describe(s, &text),
                         Ok(None) => Err("not stored".to_string()),
                         Err(e) => Err(e.to_string()),

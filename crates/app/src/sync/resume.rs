@@ -1,7 +1,7 @@
 //! Resuming the chain verifier on start and keeping what lets it resume: restore the worker
 //! from the stored snapshot record (`model::chain::snapshot`) and replay only the stored
 //! events above it — or, when there is none or anything about it is off, replay the stored
-//! chain in full with a console warning — reading stored events in bounded key ranges; and
+//! chain in full with a console warning — reading stored events in bounded ranges of page records; and
 //! store a fresh snapshot after verified pages were stored (every `SNAPSHOT_EVERY` events
 //! and at the end of a round), strictly after the events it covers committed.
 use yew::Callback;
@@ -12,7 +12,7 @@ use super::worker::Bridge;
 use crate::model::chain::snapshot::{
     check_restored, plan, read_meta, ResumePlan, SnapshotRefused, SNAPSHOT_EVERY,
 };
-use crate::model::chain::{event_key, Rejected, SyncHead, ToWorker};
+use crate::model::chain::{Rejected, SyncHead, ToWorker};
 use crate::platform::clock::now_secs;
 use crate::platform::idb::Storage;
 
@@ -64,11 +64,9 @@ async fn restore(
     };
     // The one stored event the snapshot must end with (never every record).
     let at_height = match &meta {
-        Ok(Some(m)) if m.count >= 1 && m.count <= cursor.count => storage
-            .event_text(&event_key(m.count - 1))
-            .await
-            .ok()
-            .flatten(),
+        Ok(Some(m)) if m.count >= 1 && m.count <= cursor.count => {
+            storage.event_text(m.count - 1).await.ok().flatten()
+        }
         _ => None,
     };
     let why = match plan(meta.clone(), cursor, |_| at_height) {
@@ -106,7 +104,7 @@ async fn restore(
     Ok(0)
 }
 
-/// Replay the stored events `from..cursor.count` through the verifier, one key range at a time.
+/// Replay the stored events `from..cursor.count` through the verifier, one range at a time.
 async fn replay_from(
     report: &Callback<Msg>,
     storage: &Storage,

@@ -17,7 +17,7 @@ use super::worker::Bridge;
 use crate::model::chain::resync::{
     count_through, locator_request, read_answer, rewind_keep, Resync,
 };
-use crate::model::chain::{compare_merkle, event_key, MerkleCheck, SyncHead, ToWorker, PAGE_LIMIT};
+use crate::model::chain::{compare_merkle, MerkleCheck, SyncHead, ToWorker, PAGE_LIMIT};
 use crate::platform::clock::now_secs;
 use crate::platform::idb::Storage;
 
@@ -69,7 +69,7 @@ async fn resync(storage: &Storage, bridge: &Bridge, cursor: &mut SyncHead) -> Ro
         scheduler: cursor.scheduler.clone(),
     };
     let from = texts.len() as u64;
-    if let Err(e) = storage.truncate_events(from.max(cursor.count), &next).await {
+    if let Err(e) = storage.truncate_events(&next).await {
         return RoundError::Storage(e.to_string());
     }
     *cursor = next;
@@ -190,10 +190,10 @@ async fn round_inner(
             return Err(resync(storage, bridge, cursor).await);
         }
         if !ans.accepted.is_empty() {
-            let rows: Vec<(String, String)> = ans
+            let rows: Vec<(u64, String)> = ans
                 .accepted
                 .iter()
-                .map(|e| (event_key(e.index), e.json.clone().unwrap_or_default()))
+                .map(|e| (e.index, e.json.clone().unwrap_or_default()))
                 .collect();
             let next = SyncHead {
                 count: ans.verified,

@@ -1,16 +1,36 @@
-//! IndexedDB records of the synced Infonet chain: the events (v5 store) and the sync cursor,
-//! written together in one transaction per verified page.
-use gloo_timers::future::TimeoutFuture;
+//! IndexedDB records of the synced Infonet chain (`events` store, DB v6): one sealed record per
+//! stored page of consecutive events (layout and rules: `model::chain::pages`) written with the
+//! sync cursor in one transaction per verified page, range reads that open only the pages they
+//! need, and the fork-heal cut. v5's per-event records are converted first (`chain_migrate`).
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
+use indexed_db_futures::KeyRange;
+use zeroize::Zeroizing;
 
 use super::chain_snapshot::KEY_CHAIN_SNAPSHOT;
-use super::{io, Storage, StorageError};
+use super::{corrupt, io, raw_keys_and_values, Storage, StorageError};
 use super::{KEY_SYNC_HEAD, STORE_EVENTS, STORE_META};
-use crate::model::chain::{event_key, SyncHead};
+use crate::model::chain::pages::{self, page_key, Cut, PageError, PAGES_END};
+use crate::model::chain::SyncHead;
 
-/// Events sealed (and put) per main-thread task when a verified page is stored.
-const WRITE_CHUNK: usize = 100;
+pub(super) fn page_err(e: PageError) -> StorageError {
+    StorageError::Corrupt(e.to_string())
+}
+
+/// Key range of the page records that may hold events from `start` (up to `end`, exclusive;
+/// `None`: to the end). Callers ensure `end > start`.
+fn pages_range(start: u64, end: Option<u64>) -> KeyRange<String> {
+    let lo = page_key(pages::first_candidate(start));
+    match end {
+        Some(end) => (lo..page_key(end)).into(),
+        None => (lo..PAGES_END.to_string()).into(),
+    }
+}
+
+/// Key range of every page record from the one starting at `start` on.
+fn pages_from(start: u64) -> std::ops::Range<String> {
+    page_key(start)..PAGES_END.to_string()
+}
 
 impl Storage {
     /// The chain sync cursor (default: nothing stored).
@@ -28,31 +48,32 @@ impl Storage {
             .await
     }
 
-    /// Append one verified page: every `(key, exact JSON)` and the new cursor in ONE
-    /// read-write transaction. The records are sealed before the transaction opens, in chunks
-    /// of [`WRITE_CHUNK`] with the page thread yielding between chunks; in the transaction the
-    /// puts go out in chunks too, each chunk issued once the previous one's last request
-    /// succeeded (so no single task seals or puts a whole page: no long main-thread task).
+    /// Append one verified page: the `(index, exact JSON)` of consecutive events as page records
+    /// (one per `pages::PAGE_MAX` events, each sealed once) and the new cursor in ONE read-write
+    /// transaction. Any record at or above the first index (none when the cursor is right) is
+    /// replaced. Sealing happens before the transaction opens.
     pub async fn append_events(
         &self,
-        events: &[(String, String)],
+        events: &[(u64, String)],
         head: &SyncHead,
     ) -> Result<(), StorageError> {
+        self.ensure_chain_pages().await?;
+        let first = pages::run_start(events.iter().map(|(i, _)| *i)).map_err(page_err)?;
         let head_json = serde_json::to_string(head).map_err(io)?;
         // Sealed like every record (public data, but one rule for the whole database), before
         // the transaction opens.
         let head_json = self.seal(STORE_META, KEY_SYNC_HEAD, &head_json);
-        let mut sealed: Vec<(&str, String)> = Vec::with_capacity(events.len());
-        for chunk in events.chunks(WRITE_CHUNK) {
-            if !sealed.is_empty() {
-                TimeoutFuture::new(0).await;
-            }
-            sealed.extend(
-                chunk
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), self.seal(STORE_EVENTS, k, v))),
-            );
-        }
+        let records: Vec<(String, String)> = first
+            .map(|first| pages::split(first, events.len()))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(start, run)| {
+                let key = page_key(start);
+                let texts: Vec<&str> = events[run].iter().map(|(_, t)| t.as_str()).collect();
+                let sealed = self.seal(STORE_EVENTS, &key, &pages::encode(&texts));
+                (key, sealed)
+            })
+            .collect();
         let tx = self
             .db
             .transaction([STORE_EVENTS, STORE_META])
@@ -60,21 +81,13 @@ impl Storage {
             .build()
             .map_err(io)?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
-        for chunk in sealed.chunks(WRITE_CHUNK) {
-            let mut last = None;
-            for (key, json) in chunk {
-                last = Some(
-                    st.put(json.as_str())
-                        .with_key(*key)
-                        .primitive()
-                        .map_err(io)?,
-                );
-            }
-            // The transaction stays active: the next chunk is issued from this request's
-            // success callback (the future resumes in its microtask checkpoint).
-            if let Some(request) = last {
-                request.await.map_err(io)?;
-            }
+        if let Some(first) = first {
+            st.delete::<String, _>(pages_from(first))
+                .primitive()
+                .map_err(io)?;
+        }
+        for (key, sealed) in records {
+            st.put(sealed).with_key(key).primitive().map_err(io)?;
         }
         let meta = tx.object_store(STORE_META).map_err(io)?;
         meta.put(head_json)
@@ -84,40 +97,89 @@ impl Storage {
         tx.commit().await.map_err(io)
     }
 
-    /// Every stored event text in chain order (keys are zero-padded indexes).
+    /// Every stored event text in chain order.
     pub async fn event_texts(&self) -> Result<Vec<String>, StorageError> {
-        // getAll returns records in key order; from the first event key on (the verifier's
-        // snapshot record sorts before it).
-        Ok(self
-            .get_pairs_from(STORE_EVENTS, &event_key(0))
-            .await?
-            .into_iter()
-            .map(|(_, z)| z.to_string())
-            .collect())
+        self.read_events(0, None).await
     }
 
     /// The stored event texts from index `start` on, in chain order.
     pub async fn event_texts_from(&self, start: u64) -> Result<Vec<String>, StorageError> {
+        self.read_events(start, None).await
+    }
+
+    /// The stored event texts with index in `start..end`, in chain order (one bounded read;
+    /// each page record opened once).
+    pub async fn event_texts_range(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<String>, StorageError> {
+        if end <= start {
+            return Ok(Vec::new());
+        }
+        self.read_events(start, Some(end)).await
+    }
+
+    /// The stored event text at `index`.
+    pub async fn event_text(&self, index: u64) -> Result<Option<String>, StorageError> {
         Ok(self
-            .get_pairs_from(STORE_EVENTS, &event_key(start))
+            .read_events(index, Some(index.saturating_add(1)))
             .await?
+            .pop())
+    }
+
+    /// The events `start..end` (`None`: to the end) from the page records covering them, up to
+    /// the first index not stored.
+    async fn read_events(&self, start: u64, end: Option<u64>) -> Result<Vec<String>, StorageError> {
+        self.ensure_chain_pages().await?;
+        let tx = self.db.transaction(STORE_EVENTS).build().map_err(io)?;
+        let st = tx.object_store(STORE_EVENTS).map_err(io)?;
+        let (keys, values) = raw_keys_and_values(&st, pages_range(start, end)).await?;
+        drop(tx);
+        if keys.len() != values.len() {
+            return Err(corrupt(format!("{STORE_EVENTS}: keys and values differ")));
+        }
+        let starts = keys
+            .iter()
+            .map(|k| pages::page_start(k).ok_or_else(|| page_err(PageError::Key(k.clone()))))
+            .collect::<Result<Vec<u64>, _>>()?;
+        let from = pages::first_to_open(&starts, start);
+        let opened = keys[from..]
+            .iter()
+            .zip(&values[from..])
+            .map(|(k, v)| self.open_sealed(STORE_EVENTS, k, v))
+            .collect::<Result<Vec<Zeroizing<String>>, _>>()?;
+        let decoded = starts[from..]
+            .iter()
+            .zip(&opened)
+            .map(|(s, text)| pages::decode(text).map(|t| (*s, t)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(page_err)?;
+        Ok(pages::collect(decoded, start, end.unwrap_or(u64::MAX)))
+    }
+
+    /// For tests (`opened_records("events")`): the snapshot record, then one `(event_key(i),
+    /// text)` pair per stored event, as DB v5's per-event layout listed them.
+    pub(super) async fn opened_event_records(
+        &self,
+    ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
+        let snapshot = self.chain_snapshot().await?;
+        let events = self.event_texts().await?;
+        let snapshot = snapshot.map(|s| (KEY_CHAIN_SNAPSHOT.to_string(), s));
+        let rows = events
             .into_iter()
-            .map(|(_, z)| z.to_string())
-            .collect())
+            .enumerate()
+            .map(|(i, t)| (crate::model::chain::event_key(i as u64), Zeroizing::new(t)));
+        Ok(snapshot.into_iter().chain(rows).collect())
     }
 
-    /// One stored event text.
-    pub async fn event_text(&self, key: &str) -> Result<Option<String>, StorageError> {
-        Ok(self
-            .get_string(STORE_EVENTS, key)
-            .await?
-            .map(|z| z.to_string()))
-    }
-
-    /// Cut the stored chain back to `head.count` events (a fork heal followed): delete the
-    /// events from there up to `stored` (the count before) and write the new cursor, in ONE
-    /// transaction.
-    pub async fn truncate_events(&self, stored: u64, head: &SyncHead) -> Result<(), StorageError> {
+    /// Cut the stored chain back to `head.count` events (a fork heal followed): the page
+    /// straddling the cut rewritten with its prefix, every page above deleted, the verifier
+    /// snapshot deleted and the new cursor written, in ONE transaction (the straddling page is
+    /// opened and sealed again synchronously inside it; nothing else is awaited there).
+    pub async fn truncate_events(&self, head: &SyncHead) -> Result<(), StorageError> {
+        self.ensure_chain_pages().await?;
+        let count = head.count;
         let head_json = serde_json::to_string(head).map_err(io)?;
         let head_json = self.seal(STORE_META, KEY_SYNC_HEAD, &head_json);
         let tx = self
@@ -127,9 +189,27 @@ impl Storage {
             .build()
             .map_err(io)?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
-        for i in head.count..stored {
-            st.delete(event_key(i)).primitive().map_err(io)?;
+        if count > 0 {
+            // The last page starting below the cut is the one that may straddle it.
+            let (keys, values) =
+                raw_keys_and_values(&st, pages_range(count - 1, Some(count))).await?;
+            if let (Some(key), Some(value)) = (keys.last(), values.last()) {
+                let start =
+                    pages::page_start(key).ok_or_else(|| page_err(PageError::Key(key.clone())))?;
+                let opened = self.open_sealed(STORE_EVENTS, key, value)?;
+                let texts = pages::decode(&opened).map_err(page_err)?;
+                if let Cut::Prefix(n) = pages::cut(start, texts.len(), count) {
+                    let sealed = self.seal(STORE_EVENTS, key, &pages::encode(&texts[..n]));
+                    st.put(sealed)
+                        .with_key(key.clone())
+                        .primitive()
+                        .map_err(io)?;
+                }
+            }
         }
+        st.delete::<String, _>(pages_from(count))
+            .primitive()
+            .map_err(io)?;
         // The verifier's snapshot may cover events cut here: a full replay follows.
         st.delete(KEY_CHAIN_SNAPSHOT).primitive().map_err(io)?;
         tx.object_store(STORE_META)

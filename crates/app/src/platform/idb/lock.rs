@@ -93,6 +93,7 @@ impl LockedStore {
                 db: self.db,
                 key,
                 at_rest: Cell::new(AtRest::Passphrase),
+                chain_pages: Cell::new(false),
             }),
             Err(e) => Err((self, e)),
         }

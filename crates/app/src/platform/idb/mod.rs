@@ -13,7 +13,12 @@
 //!
 //! Schema history: v1 `meta`, `contacts`, `messages`; v2 adds `outbox`; v3 `gates`,
 //! `gate_epochs`, `gate_messages`; v4 adds `vault` (keyring + migration marker) and seals the
-//! plaintext records of v1–v3 in place, in one transaction, on the first open after the upgrade.
+//! plaintext records of v1–v3 in place, in one transaction, on the first open after the upgrade;
+//! v5 adds `events` (the synced public chain, one record per event under its 12-digit index);
+//! v6 stores the chain as one record per page of up to 500 consecutive events (`p` + 12-digit
+//! first index, `model::chain::pages`): the upgrade itself changes no store (older tabs get
+//! `versionchange` and close, so none writes per-event records any more) and v5's per-event
+//! records are converted in bounded chunks before the first chain read (`chain_migrate`).
 use std::cell::Cell;
 
 use indexed_db_futures::database::Database;
@@ -28,6 +33,7 @@ use super::keystore::{AtRest, KeystoreError, STORE_VAULT};
 
 pub mod backup;
 mod chain;
+mod chain_migrate;
 mod chain_snapshot;
 mod channels;
 mod dm;
@@ -38,8 +44,9 @@ pub mod lock;
 /// Default database name.
 pub const DB_NAME: &str = "postern";
 /// Schema version (2: `outbox` store added; 3: `gates`, `gate_epochs`, `gate_messages`;
-/// 4: `vault` store, every record sealed under the store key; 5: `events`, the synced public chain).
-pub const DB_VERSION: u32 = 5;
+/// 4: `vault` store, every record sealed under the store key; 5: `events`, the synced public chain;
+/// 6: the chain stored one record per page, see the module doc).
+pub const DB_VERSION: u32 = 6;
 
 const STORE_META: &str = "meta";
 const STORE_CONTACTS: &str = "contacts";
@@ -50,7 +57,7 @@ const STORE_GATE_EPOCHS: &str = "gate_epochs";
 const STORE_GATE_MESSAGES: &str = "gate_messages";
 const KEY_IDENTITY: &str = "identity_secret";
 const KEY_GATE_OUTBOX: &str = "gate_outbox";
-/// Synced Infonet chain events (v5), keyed by `sync::model::event_key(index)`.
+/// Synced Infonet chain events (v5; pages since v6: `model::chain::pages::page_key`).
 pub const STORE_EVENTS: &str = "events";
 /// `meta` key of the chain sync cursor (`model::chain::SyncHead`).
 const KEY_SYNC_HEAD: &str = "sync_head";
@@ -119,6 +126,8 @@ pub struct Storage {
     db: Database,
     key: StoreKey,
     at_rest: Cell<AtRest>,
+    /// No per-event (v5) chain records left in this database (`chain_migrate`).
+    chain_pages: Cell<bool>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StorageError {
@@ -170,6 +179,7 @@ impl Storage {
             db,
             key,
             at_rest: Cell::new(at_rest),
+            chain_pages: Cell::new(false),
         };
         s.migrate_v4().await?;
         Ok(s)
@@ -225,10 +235,13 @@ impl Storage {
         tx.commit().await.map_err(io)
     }
 
+    // One copy each in the page wasm (not inlined into every caller: bundle size).
+    #[inline(never)]
     fn seal(&self, store: &str, key: &str, plaintext: &str) -> String {
         vault::seal_record(&self.key, store, key, plaintext.as_bytes(), &mut OsRng)
     }
 
+    #[inline(never)]
     fn open_sealed(
         &self,
         store: &str,
@@ -340,12 +353,16 @@ impl Storage {
 
     /// For tests (`window.__posternTest.readStore` in test builds, see `platform::hooks`): every
     /// record of a data store (or `events`) as `(key, opened JSON)`, in key order. The keyring
-    /// store is refused (it holds no sealed records).
+    /// store is refused (it holds no sealed records). `events` gives one pair per stored event
+    /// under its `event_key(index)` (as the per-event layout of v5 did), after the snapshot record.
     pub async fn opened_records(
         &self,
         store: &str,
     ) -> Result<Vec<(String, Zeroizing<String>)>, StorageError> {
-        if !DATA_STORES.contains(&store) && store != STORE_EVENTS {
+        if store == STORE_EVENTS {
+            return self.opened_event_records().await;
+        }
+        if !DATA_STORES.contains(&store) {
             return Err(corrupt(format!("{store}: not a data store")));
         }
         self.get_all_pairs(store).await
