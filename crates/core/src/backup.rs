@@ -380,6 +380,7 @@ mod tests {
 
     /// `docs/vectors/backup-v1.json`: a backup file and a vault record from fixed inputs.
     /// `POSTERN_WRITE_VECTORS=1 cargo test -p postern-core --lib backup` rewrites it.
+    #[cfg(not(target_arch = "wasm32"))]
     fn vector_json() -> String {
         use crate::vault;
         let params = KdfParams {

@@ -1,7 +1,7 @@
 //! Round trips and refusals of the chain-state snapshot encoding.
 use super::*;
 use crate::chaingen::{generate_chain, GenOptions};
-use crate::verify::{KeyCache, VerifyOptions};
+use crate::verify::VerifyOptions;
 
 /// Every field of a state, in a comparable form.
 type Fields = (
@@ -233,7 +233,7 @@ mod props {
                         delivery_class, key, node_id, ts: f64::from_bits(ts),
                     })
                     .collect(),
-                keys: KeyCache::default(),
+                keys: crate::verify::KeyCache::default(),
             };
             let bytes = s.snapshot();
             let back = ChainState::from_snapshot(&bytes, s.ids.clone()).unwrap();
