@@ -26,13 +26,15 @@ test: test-tools
 	$(MAKE) e2e RELAY=target/debug/postern
 
 ## make lint: layout rules (file length, module docs, no import cycles), formatting, and clippy
-## (native workspace, and wasm32 for the browser crates; the package's +simd128 build, which has its
-## own code, in its own target dir) with warnings as errors
+## (native workspace; wasm32 for the browser crates, and for core's lib + tests, which make
+## test-wasm runs; the package's +simd128 build, which has its own code, in its own target dir)
+## with warnings as errors
 lint:
 	scripts/check-layout.sh
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cargo clippy --locked --target wasm32-unknown-unknown -p postern-app -p postern-wasm --all-targets -- -D warnings
+	cargo clippy --locked --target wasm32-unknown-unknown -p postern-core --lib --tests -- -D warnings
 	cargo clippy --locked --target wasm32-unknown-unknown -p postern-app --features test-hooks -- -D warnings
 	RUSTFLAGS="-C target-feature=+simd128" CARGO_TARGET_DIR=target/clippy-simd cargo clippy --locked --target wasm32-unknown-unknown -p postern-wasm --all-targets -- -D warnings
 
