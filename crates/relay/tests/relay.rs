@@ -871,3 +871,16 @@ fn sigkill_during_a_deposit_burst_loses_nothing_acknowledged() {
         lost.len()
     );
 }
+
+/// A SIGTERM sent the moment the address line is printed stops the relay gracefully (exit 0)
+/// instead of killing it with the signal's default action: the relay listens for its signals
+/// before it prints the line that scripts and tests wait for.
+#[test]
+fn sigterm_right_after_the_address_line_is_a_clean_stop() {
+    for _ in 0..10 {
+        let data = tempfile::tempdir().unwrap();
+        let relay = Relay::start(data.path(), &[]);
+        let status = relay.terminate();
+        assert!(status.success(), "exit status {status:?}");
+    }
+}

@@ -251,6 +251,9 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    // Listening for SIGTERM / Ctrl-C starts before the address line: a signal sent as soon as
+    // the line appears stops the relay gracefully instead of killing it (default action).
+    let signals = ShutdownSignals::install();
     {
         // The one line on stdout; scripts and tests wait for it.
         let mut out = std::io::stdout().lock();
@@ -274,7 +277,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
     let notify = std::sync::Arc::clone(&stopping);
     let server = listen::serve(listener, router(state), conn_limits, async move {
-        shutdown_signal().await;
+        signals.recv().await;
         notify.notify_one();
     });
     tokio::pin!(server);
@@ -297,25 +300,53 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// The relay's shutdown signals, registered with the OS when installed (not when first awaited).
+struct ShutdownSignals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    /// Register for SIGTERM and SIGINT (inside the runtime). A signal that cannot be
+    /// registered is never awaited.
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            ShutdownSignals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
-        _ = term => tracing::info!("SIGTERM received, shutting down"),
+        #[cfg(not(unix))]
+        ShutdownSignals {}
+    }
+
+    /// Wait for the first of them.
+    async fn recv(self) {
+        #[cfg(unix)]
+        {
+            async fn next(s: Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = next(self.int) => tracing::info!("Ctrl-C received, shutting down"),
+                _ = next(self.term) => tracing::info!("SIGTERM received, shutting down"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tracing::info!("Ctrl-C received, shutting down");
+        }
     }
 }
