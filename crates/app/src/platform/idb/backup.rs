@@ -1,7 +1,6 @@
 //! Backup plaintext: every data store's opened records out (export) and sealed back in one
 //! transaction (import), keeping a replaced identity under `meta/identity_previous:<node>`.
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
 use serde::{Deserialize, Serialize};
 
 use super::{corrupt, io, Storage, StorageError};
@@ -56,12 +55,7 @@ impl Storage {
                 sealed.push((store, k.clone(), self.seal(store, k, v)));
             }
         }
-        let tx = self
-            .db
-            .transaction(DATA_STORES)
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(io)?;
+        let tx = self.write_tx(DATA_STORES)?;
         for (store, k, v) in &sealed {
             tx.object_store(store)
                 .map_err(io)?

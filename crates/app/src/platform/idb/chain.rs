@@ -3,7 +3,6 @@
 //! sync cursor in one transaction per verified page, range reads that open only the pages they
 //! need, and the fork-heal cut. v5's per-event records are converted first (`chain_migrate`).
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
 use indexed_db_futures::KeyRange;
 use zeroize::Zeroizing;
 
@@ -74,12 +73,7 @@ impl Storage {
                 (key, sealed)
             })
             .collect();
-        let tx = self
-            .db
-            .transaction([STORE_EVENTS, STORE_META])
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(io)?;
+        let tx = self.write_tx([STORE_EVENTS, STORE_META])?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
         if let Some(first) = first {
             st.delete::<String, _>(pages_from(first))
@@ -182,12 +176,7 @@ impl Storage {
         let count = head.count;
         let head_json = serde_json::to_string(head).map_err(io)?;
         let head_json = self.seal(STORE_META, KEY_SYNC_HEAD, &head_json);
-        let tx = self
-            .db
-            .transaction([STORE_EVENTS, STORE_META])
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(io)?;
+        let tx = self.write_tx([STORE_EVENTS, STORE_META])?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
         if count > 0 {
             // The last page starting below the cut is the one that may straddle it.
@@ -223,12 +212,7 @@ impl Storage {
 
     /// Drop the stored chain and its cursor (one transaction), e.g. after it failed to verify.
     pub async fn clear_events(&self) -> Result<(), StorageError> {
-        let tx = self
-            .db
-            .transaction([STORE_EVENTS, STORE_META])
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(io)?;
+        let tx = self.write_tx([STORE_EVENTS, STORE_META])?;
         tx.object_store(STORE_EVENTS)
             .map_err(io)?
             .clear()

@@ -6,7 +6,6 @@
 //! the middle leaves whole chunks converted and the rest per-event: the next open goes on from
 //! there; two tabs converting at once serialise on the transactions and agree on the chunks.
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
 use indexed_db_futures::KeyRange;
 
 use super::chain::page_err;
@@ -25,12 +24,7 @@ impl Storage {
         }
         let mut after: Option<String> = None;
         loop {
-            let tx = self
-                .db
-                .transaction(STORE_EVENTS)
-                .with_mode(TransactionMode::Readwrite)
-                .build()
-                .map_err(io)?;
+            let tx = self.write_tx(STORE_EVENTS)?;
             let st = tx.object_store(STORE_EVENTS).map_err(io)?;
             let range: KeyRange<String> = match &after {
                 None => (LEGACY_FROM.to_string()..LEGACY_END.to_string()).into(),
@@ -103,12 +97,7 @@ impl Storage {
                 (key, v)
             })
             .collect();
-        let tx = self
-            .db
-            .transaction(STORE_EVENTS)
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(io)?;
+        let tx = self.write_tx(STORE_EVENTS)?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
         st.delete::<String, _>(pages::page_key(0)..pages::PAGES_END.to_string())
             .primitive()

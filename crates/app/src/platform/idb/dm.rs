@@ -1,7 +1,6 @@
 //! IndexedDB records of direct messaging: the identity secret, contacts, messages and the DM
 //! outbox (sealed envelopes only), each sealed under the store key.
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
 use zeroize::Zeroizing;
 
 use super::{io, Storage, StorageError};
@@ -91,12 +90,7 @@ impl Storage {
         // Seal before the transaction (no non-IndexedDB work inside it).
         let msg_json = self.seal(STORE_MESSAGES, &local.key(), &msg_json);
         let entry_json = self.seal(STORE_OUTBOX, &entry.key(), &entry_json);
-        let tx = self
-            .db
-            .transaction([STORE_MESSAGES, STORE_OUTBOX])
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(io)?;
+        let tx = self.write_tx([STORE_MESSAGES, STORE_OUTBOX])?;
         let messages = tx.object_store(STORE_MESSAGES).map_err(io)?;
         messages
             .put(msg_json)
@@ -131,12 +125,7 @@ impl Storage {
     pub async fn settle_outgoing(&self, local: &StoredMessage) -> Result<(), StorageError> {
         let msg_json = Zeroizing::new(serde_json::to_string(local).map_err(io)?);
         let msg_json = self.seal(STORE_MESSAGES, &local.key(), &msg_json);
-        let tx = self
-            .db
-            .transaction([STORE_MESSAGES, STORE_OUTBOX])
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(io)?;
+        let tx = self.write_tx([STORE_MESSAGES, STORE_OUTBOX])?;
         let messages = tx.object_store(STORE_MESSAGES).map_err(io)?;
         messages
             .put(msg_json)

@@ -2,7 +2,6 @@
 //! gate outbox (one `meta/gate_outbox/<nonce>` record per queued post) and my per-gate message
 //! counter (`meta/gate_counter/<gate>`, taken in the transaction that queues the post).
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
 use postern_core::gate::EpochRecord;
 
 use super::{io, Storage, StorageError};
@@ -74,12 +73,7 @@ impl Storage {
         seal: impl FnOnce(u64) -> Result<QueuedPost, String>,
     ) -> Result<QueuedPost, String> {
         let ckey = format!("{KEY_GATE_COUNTER}/{gate}");
-        let tx = self
-            .db
-            .transaction(STORE_META)
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let tx = self.write_tx(STORE_META).map_err(|e| e.to_string())?;
         let st = tx.object_store(STORE_META).map_err(|e| e.to_string())?;
         let raw: Option<String> = st
             .get(ckey.clone())

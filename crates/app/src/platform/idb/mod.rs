@@ -21,9 +21,9 @@
 //! records are converted in bounded chunks before the first chain read (`chain_migrate`).
 use std::cell::Cell;
 
-use indexed_db_futures::database::Database;
+use indexed_db_futures::database::{Database, ObjectStoreName};
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
+use indexed_db_futures::transaction::{Transaction, TransactionMode};
 use indexed_db_futures::KeyRange;
 use postern_core::vault::{self, StoreKey};
 use rand_core::OsRng;
@@ -209,12 +209,7 @@ impl Storage {
         }
         let mut stores: Vec<&str> = DATA_STORES.to_vec();
         stores.push(STORE_VAULT);
-        let tx = self
-            .db
-            .transaction(stores)
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(io)?;
+        let tx = self.write_tx(stores)?;
         for store in DATA_STORES {
             let st = tx.object_store(store).map_err(io)?;
             let (keys, values) = raw_keys_and_values(&st, (String::new()..).into()).await?;
@@ -233,6 +228,15 @@ impl Storage {
             .primitive()
             .map_err(io)?;
         tx.commit().await.map_err(io)
+    }
+
+    /// A read-write transaction over `stores` (one store name or an array of them).
+    fn write_tx<S: ObjectStoreName>(&self, stores: S) -> Result<Transaction<'_>, StorageError> {
+        self.db
+            .transaction(stores)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(io)
     }
 
     // One copy each in the page wasm (not inlined into every caller: bundle size).
@@ -337,12 +341,7 @@ impl Storage {
 
     /// Delete the record at `key` of `store` (absent: nothing happens).
     async fn delete_record(&self, store: &str, key: String) -> Result<(), StorageError> {
-        let tx = self
-            .db
-            .transaction(store)
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(io)?;
+        let tx = self.write_tx(store)?;
         tx.object_store(store)
             .map_err(io)?
             .delete(key)
@@ -377,12 +376,7 @@ impl Storage {
         overwrite: bool,
     ) -> Result<(), StorageError> {
         let value = self.seal(store, key, &value);
-        let tx = self
-            .db
-            .transaction(store)
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(io)?;
+        let tx = self.write_tx(store)?;
         let st = tx.object_store(store).map_err(io)?;
         if overwrite {
             st.put(value)
