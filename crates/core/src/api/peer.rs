@@ -23,6 +23,9 @@ pub mod codes {
     pub const PEER_UNAUTHORIZED: &str = "peer_unauthorized";
     /// A pushed event extends neither our head nor an event we hold (409); never merged.
     pub const FORKED: &str = "forked";
+    /// The receiver holds as many requests of this peer (or of all peers) as it allows, or its
+    /// replay cache is full (503; the sender retries).
+    pub const PEER_BUSY: &str = "peer_busy";
     /// More than [`super::PEER_PUSH_MAX_EVENTS`] events in one push (400).
     pub const TOO_MANY_EVENTS: &str = "too_many_events";
     /// A replicated envelope whose `expires_at` is already past (422).

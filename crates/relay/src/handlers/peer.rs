@@ -49,7 +49,7 @@ pub async fn chain_push(
     // Counted as on its way before it is prepared: a batch of this peer that arrived ahead
     // of it may wait for it (`service::push_commit`).
     let pushes = st.services().pushes();
-    let arrival = pushes.arrive(&peer);
+    let arrival = pushes.arrive(&peer)?;
     // Parsing and signature checks off the chain's lock, on every core.
     let prepared = chain::prepare(events).await?;
     // Applied in order with the batches queued beside it, answered once committed.
