@@ -80,6 +80,12 @@ pub struct PeerPushRejection {
     /// Events before `index` that were newly stored (they stay stored).
     pub accepted: u64,
     pub duplicates: u64,
+    /// With [`codes::FORKED`] when event `index` extends an event the receiver does not hold:
+    /// that event's id (its `prev_hash`). The predecessor is missing; this is not a fork, and
+    /// the push applies once the receiver holds it. Sent to Postern peers only (a Shadowbroker
+    /// peer gets exactly the members above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
 }
 
 /// `POST /api/mesh/dm/replicate-envelope`: a sealed envelope spooled on the sending relay.
