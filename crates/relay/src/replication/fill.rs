@@ -1,7 +1,7 @@
 //! Filling a Postern peer's gap before our oldest pushed row: the peer answered the row 409
 //! `forked` with `missing`, the event the row extends, which it does not hold (its predecessor
-//! was refused, dropped or never sent). When our chain holds that event the row can still
-//! apply: we push the peer our chain's events up to it (walking back a batch at a time until
+//! was refused, dropped or never sent). When an event of the row names it as its `prev_hash`
+//! ([`row_extends`]) and our chain holds it, the row can still apply: we push the peer our chain's events up to it (walking back a batch at a time until
 //! the peer holds a batch's predecessor, at most [`MAX_FILL_EVENTS`] behind it), and the row is
 //! sent again. When our chain does not hold it (the row's branch lost a fork), when the peer
 //! refuses a filling batch for good, or when the gap is longer, the row cannot apply through us
@@ -29,6 +29,22 @@ pub enum Fill {
     Cannot(String),
     /// A transport failure or a retryable answer (as for an outbox row).
     Retry(String, u64),
+}
+
+/// Whether an event of the pushed `body` (`{"events": [...]}`) names `missing` as its
+/// `prev_hash`: only then is a gap the peer reports before that row one we may fill (a peer
+/// naming any other event of our chain gets nothing pushed for it).
+pub fn row_extends(body: &str, missing: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+        return false;
+    };
+    v.get("events")
+        .and_then(|e| e.as_array())
+        .is_some_and(|events| {
+            events
+                .iter()
+                .any(|e| e.get("prev_hash").and_then(|p| p.as_str()) == Some(missing))
+        })
 }
 
 /// Where and how filling pushes go.
@@ -142,5 +158,20 @@ impl Filler<'_> {
             }
         }
         Fill::Filled { pushed }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gap_is_filled_only_before_an_event_of_the_row() {
+        let body = r#"{"events":[{"prev_hash":"aa","event_id":"bb"},{"prev_hash":"bb"}]}"#;
+        assert!(row_extends(body, "aa"));
+        assert!(row_extends(body, "bb"));
+        assert!(!row_extends(body, "cc"));
+        assert!(!row_extends("not json", "aa"));
+        assert!(!row_extends(r#"{"envelope":{}}"#, "aa"));
     }
 }

@@ -18,7 +18,7 @@ use postern_core::peer::PeerScheme;
 use tokio::sync::Notify;
 
 use super::client::{outbound_agent, PeerSigner, PeerSpec};
-use super::fill::{Fill, Filler};
+use super::fill::{row_extends, Fill, Filler};
 use super::job::{send_once, Attempt};
 use crate::metrics::Metrics;
 use crate::service::Services;
@@ -188,7 +188,9 @@ impl Sender {
         text: String,
         filled: &mut u32,
     ) {
-        let why = if *filled >= MAX_FILLS_PER_ROW {
+        let why = if !row_extends(&row.body, missing) {
+            "the event the peer says it lacks is no predecessor of this row".to_string()
+        } else if *filled >= MAX_FILLS_PER_ROW {
             format!("the peer still lacks its predecessor after {MAX_FILLS_PER_ROW} fills")
         } else {
             let filler = Filler {
