@@ -403,24 +403,25 @@ impl PushCommit {
         }
         let now = Instant::now();
         let mut parked = Vec::new();
+        let mut answered = Vec::new();
         for (mut item, out) in round.drain(..).zip(outcome) {
             match (out, &committed) {
-                (Some(Ok(o)), Ok(())) => {
-                    let _ = item.reply.send(Ok(o));
-                }
-                (Some(_), _) => {
-                    let _ = item.reply.send(Err(Internal));
-                }
+                (Some(Ok(o)), Ok(())) => answered.push((item, Ok(o))),
+                (Some(_), _) => answered.push((item, Err(Internal))),
                 (None, _) => {
                     item.waiting_since.get_or_insert(now);
                     parked.push(item);
                 }
             }
         }
+        // Waiting again before anyone is answered (an answer never sees them missing).
         if !parked.is_empty() {
             let mut q = self.lock();
             parked.append(&mut q.parked);
             q.parked = parked;
+        }
+        for (item, r) in answered {
+            let _ = item.reply.send(r);
         }
     }
 

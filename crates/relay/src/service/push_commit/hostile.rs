@@ -218,6 +218,11 @@ async fn batches_waiting_for_one_peer_do_not_hold_back_another_peers_push() {
         spawn_push(&pc, "http://a.example", prepared(&evts[150..])),
     ];
     until("two batches to wait", || pc.waiting() == 2).await;
+    // Waiting, they hold no transaction: the database's write lock is free at once (DM
+    // deposits and appends write on other connections).
+    let db = rusqlite::Connection::open(dir.path().join("postern.sqlite3")).unwrap();
+    db.busy_timeout(Duration::ZERO).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE; COMMIT").unwrap();
     let b = pc.arrive("http://b.example").unwrap();
     let o = pc.push(b, prepared(&evts[..50]), NOW).await;
     assert!(
