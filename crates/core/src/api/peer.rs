@@ -23,6 +23,9 @@ pub mod codes {
     pub const PEER_UNAUTHORIZED: &str = "peer_unauthorized";
     /// A pushed event extends neither our head nor an event we hold (409); never merged.
     pub const FORKED: &str = "forked";
+    /// The receiver holds as many requests of this peer (or of all peers) as it allows, or its
+    /// replay cache is full (503; the sender retries).
+    pub const PEER_BUSY: &str = "peer_busy";
     /// More than [`super::PEER_PUSH_MAX_EVENTS`] events in one push (400).
     pub const TOO_MANY_EVENTS: &str = "too_many_events";
     /// A replicated envelope whose `expires_at` is already past (422).
@@ -77,6 +80,12 @@ pub struct PeerPushRejection {
     /// Events before `index` that were newly stored (they stay stored).
     pub accepted: u64,
     pub duplicates: u64,
+    /// With [`codes::FORKED`] when event `index` extends an event the receiver does not hold:
+    /// that event's id (its `prev_hash`). The predecessor is missing; this is not a fork, and
+    /// the push applies once the receiver holds it. Sent to Postern peers only (a Shadowbroker
+    /// peer gets exactly the members above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
 }
 
 /// `POST /api/mesh/dm/replicate-envelope`: a sealed envelope spooled on the sending relay.

@@ -11,6 +11,7 @@ use postern_core::api::peer::{
     PEER_PUSH_MAX_EVENTS,
 };
 use postern_core::json::{self, Value};
+use postern_core::peer::PeerScheme;
 
 use crate::http::error::refusal_status;
 use crate::http::error::ApiError;
@@ -49,7 +50,7 @@ pub async fn chain_push(
     // Counted as on its way before it is prepared: a batch of this peer that arrived ahead
     // of it may wait for it (`service::push_commit`).
     let pushes = st.services().pushes();
-    let arrival = pushes.arrive(&peer);
+    let arrival = pushes.arrive(&peer)?;
     // Parsing and signature checks off the chain's lock, on every core.
     let prepared = chain::prepare(events).await?;
     // Applied in order with the batches queued beside it, answered once committed.
@@ -72,6 +73,8 @@ pub async fn chain_push(
         PushOutcome::Refused(r) => {
             tracing::info!(peer = %peer, index = r.index, code = r.refusal.code, "peer push refused");
             let status = refusal_status(r.refusal.kind);
+            // A Shadowbroker node gets exactly the members it always got.
+            let postern = st.peer_keys().scheme(&peer) == Some(PeerScheme::Postern);
             let body = PeerPushRejection {
                 ok: false,
                 code: r.refusal.code.to_string(),
@@ -79,6 +82,7 @@ pub async fn chain_push(
                 index: r.index,
                 accepted: r.accepted,
                 duplicates: r.duplicates,
+                missing: r.missing.filter(|_| postern),
             };
             Ok((status, axum::Json(body)).into_response())
         }

@@ -14,6 +14,7 @@ use postern_core::gate::{ChainError, GateCapError};
 use crate::service::chain::{Refusal, RefusalKind};
 use crate::service::dm::DmError;
 use crate::service::gate::GateFailure;
+use crate::service::push_commit::Busy;
 use crate::service::Internal;
 
 /// An error answered as `{ok:false, code, detail}` with a 4xx (or 500 `internal`) status;
@@ -110,6 +111,16 @@ impl IntoResponse for ApiError {
 impl From<Internal> for ApiError {
     fn from(_: Internal) -> Self {
         ApiError::internal()
+    }
+}
+
+impl From<Busy> for ApiError {
+    fn from(e: Busy) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pcodes::PEER_BUSY,
+            e.to_string(),
+        )
     }
 }
 

@@ -48,6 +48,11 @@ impl PeerKeys {
         }
     }
 
+    /// The scheme of the configured peer `url` (normalised).
+    pub fn scheme(&self, url: &str) -> Option<PeerScheme> {
+        self.inbound.get(url).map(|p| p.scheme)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.inbound.is_empty()
     }

@@ -1,6 +1,7 @@
 //! One delivery attempt of an outbound replication job (a row of the durable outbox, queued
 //! as a [`Job`] by the store) and how its answer is classified.
 use postern_core::api::codes;
+use postern_core::api::peer::{codes as pcodes, PeerPushRejection};
 
 pub use crate::store::Job;
 
@@ -9,6 +10,13 @@ pub enum Attempt {
     Ok,
     /// The peer refused it (4xx other than a rate limit): do not retry.
     Rejected(u16, String),
+    /// A Postern peer refused a chain push 409 `forked` because it does not hold `missing`, the
+    /// event the push extends (a gap, not a fork: `PeerPushRejection::missing`); `text` as in
+    /// `Rejected`.
+    Gap {
+        missing: String,
+        text: String,
+    },
     /// Transport failure, 5xx, 408 or rate limit: retry after at least `retry_after` seconds.
     Retry(String, u64),
 }
@@ -39,12 +47,26 @@ pub fn send_once(
             let stale = code == 401 && text.contains("\"peer_stale\"");
             if code >= 500 || code == 408 || rate_limited || stale {
                 Attempt::Retry(format!("status {code}"), retry_after)
+            } else if let Some(missing) = gap(code, &text) {
+                Attempt::Gap {
+                    missing,
+                    text: text.chars().take(200).collect(),
+                }
             } else {
                 Attempt::Rejected(code, text.chars().take(200).collect())
             }
         }
         Err(e) => Attempt::Retry(e.to_string(), 0),
     }
+}
+
+/// The `missing` member of a 409 `forked` peer-push answer.
+fn gap(code: u16, text: &str) -> Option<String> {
+    if code != 409 {
+        return None;
+    }
+    let r: PeerPushRejection = serde_json::from_str(text).ok()?;
+    (r.code == pcodes::FORKED).then_some(r.missing?)
 }
 
 #[cfg(test)]

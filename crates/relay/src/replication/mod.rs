@@ -14,6 +14,7 @@ use crate::service::Services;
 pub mod chain_page;
 pub mod client;
 pub mod feeds;
+pub mod fill;
 pub mod heads;
 pub mod job;
 pub mod pull;

@@ -6,7 +6,10 @@
 //! `next_attempt_at` from core's `failure_backoff_seconds` (base 1 s, cap 30 s, at least a
 //! 429's `Retry-After`). On startup every pending row is due at once. Chain batches go out
 //! several at a time to a Postern peer ([`PUSH_WINDOW`]); only the oldest row's answer can be
-//! final (see `Sender::run`).
+//! final (see `Sender::run`). A head row a Postern peer refuses because it lacks the row's
+//! predecessor is kept while that can be filled from our chain (`super::fill`), and dropped
+//! with the reason logged otherwise.
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +18,7 @@ use postern_core::peer::PeerScheme;
 use tokio::sync::Notify;
 
 use super::client::{outbound_agent, PeerSigner, PeerSpec};
+use super::fill::{row_extends, Fill, Filler};
 use super::job::{send_once, Attempt};
 use crate::metrics::Metrics;
 use crate::service::Services;
@@ -29,6 +33,8 @@ const IDLE_RECHECK: Duration = Duration::from_secs(30);
 const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most chain batches (`peer-push` rows) in flight at once to one Postern peer.
 pub const PUSH_WINDOW: usize = 8;
+/// Most gaps filled before one row (a row still lacking its predecessor after that is dropped).
+const MAX_FILLS_PER_ROW: u32 = 3;
 
 /// Spawn one sender per peer (inside the runtime) and return the outbox configuration that
 /// queues jobs for them (dropped rows are counted as replication `error`).
@@ -83,6 +89,10 @@ impl Sender {
     /// refusal may only mean its predecessor had not arrived yet) and sent again once the
     /// rows before it are answered. The window halves after such a miss, doubles after a
     /// window answered 2xx throughout.
+    ///
+    /// A head row refused because the peer lacks its predecessor (409 `forked` with `missing`)
+    /// is sent again once that gap is filled from our chain (at most [`MAX_FILLS_PER_ROW`]
+    /// times), and dropped with the reason logged when it cannot be (`super::fill`).
     async fn run(self) {
         let agent = outbound_agent(OUTBOUND_TIMEOUT);
         let store = self.svc.store();
@@ -101,6 +111,8 @@ impl Sender {
             PUSH_WINDOW
         };
         let mut window = max_window;
+        // Gaps filled per head row (by row id).
+        let mut fills: HashMap<i64, u32> = HashMap::new();
         loop {
             let peer = self.peer.clone();
             let Ok(rows) = store
@@ -147,7 +159,15 @@ impl Sender {
                     tracing::debug!(peer = %self.peer, path = %row.path, "sent ahead of an unanswered row; sending it again after that");
                     continue;
                 }
+                if let Attempt::Gap { missing, text } = attempt {
+                    let filled = fills.entry(row.id).or_default();
+                    self.fill_gap(&agent, row, &missing, text, filled).await;
+                    continue;
+                }
                 self.settle(row, attempt).await;
+            }
+            if fills.len() > 1_024 {
+                fills.clear();
             }
             window = if clean {
                 (window * 2).min(max_window)
@@ -157,10 +177,58 @@ impl Sender {
         }
     }
 
+    /// The head `row` was refused because the peer lacks `missing`, its predecessor: fill the
+    /// gap from our chain and make the row due again now, or drop it with the reason logged, or
+    /// retry it later as after a transport failure.
+    async fn fill_gap(
+        &self,
+        agent: &ureq::Agent,
+        row: OutboxRow,
+        missing: &str,
+        text: String,
+        filled: &mut u32,
+    ) {
+        let why = if !row_extends(&row.body, missing) {
+            "the event the peer says it lacks is no predecessor of this row".to_string()
+        } else if *filled >= MAX_FILLS_PER_ROW {
+            format!("the peer still lacks its predecessor after {MAX_FILLS_PER_ROW} fills")
+        } else {
+            let filler = Filler {
+                agent,
+                peer: &self.peer,
+                signer: &self.signer,
+                svc: &self.svc,
+            };
+            match filler.fill(missing).await {
+                Fill::Filled { pushed } => {
+                    *filled += 1;
+                    tracing::info!(peer = %self.peer, missing, pushed, "filled the peer's gap before a pushed row; sending it again");
+                    let (id, attempts, now) = (row.id, row.attempts, self.svc.now());
+                    let store = self.svc.store();
+                    let _ = store
+                        .run("outbox_retry", move |s| s.outbox_retry(id, attempts, now))
+                        .await;
+                    return;
+                }
+                Fill::Retry(why, after) => {
+                    return self.settle(row, Attempt::Retry(why, after)).await;
+                }
+                Fill::Cannot(why) => why,
+            }
+        };
+        tracing::warn!(peer = %self.peer, path = %row.path, missing, reason = %why, "pushed row dropped: its predecessor cannot reach the peer through this relay");
+        self.settle(row, Attempt::Rejected(409, text)).await;
+    }
+
     /// Record the answer to the head row (or to a row acknowledged 2xx).
     async fn settle(&self, row: OutboxRow, attempt: Attempt) {
         let store = self.svc.store();
         let id = row.id;
+        // A gap left unfilled is a final refusal of the row.
+        let attempt = match attempt {
+            Attempt::Gap { text, .. } => Attempt::Rejected(409, text),
+            a => a,
+        };
         // A storage failure here is logged by `run`; the row is looked at again.
         let _ = match attempt {
             Attempt::Ok => {
@@ -172,6 +240,7 @@ impl Sender {
                 self.metrics.replication("rejected");
                 store.run("outbox_done", move |s| s.outbox_done(id)).await
             }
+            Attempt::Gap { .. } => Ok(()),
             Attempt::Retry(why, retry_after) => {
                 let failures = row.attempts + 1;
                 let wait = postern_core::sync::failure_backoff_seconds(

@@ -156,6 +156,9 @@ pub struct PushRefusal {
     pub accepted: u64,
     pub duplicates: u64,
     pub refusal: Refusal,
+    /// A `forked` refusal because the event extends one this relay does not hold (a gap, not
+    /// a fork): that event's id.
+    pub missing: Option<String>,
 }
 
 /// A stored (or already stored) event.

@@ -75,6 +75,29 @@ impl Store {
         Ok(())
     }
 
+    /// Start one batch of the open round (a savepoint named apart from those of [`write_tx`]):
+    /// [`Store::release_batch`] keeps its writes in the round, [`Store::undo_batch`] drops
+    /// only them.
+    pub fn begin_batch(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("SAVEPOINT round_batch")?;
+        Ok(())
+    }
+
+    /// Keep the writes of the batch begun by [`Store::begin_batch`] in the round.
+    pub fn release_batch(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("RELEASE round_batch")?;
+        Ok(())
+    }
+
+    /// Drop the writes of the batch begun by [`Store::begin_batch`]; the round's earlier
+    /// writes stay. The senders its writes would have woken are woken after the round all the
+    /// same (a wake-up finds nothing new: harmless).
+    pub fn undo_batch(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("ROLLBACK TO round_batch; RELEASE round_batch")?;
+        Ok(())
+    }
+
     /// Roll the open round back (if one is open): none of its writes is stored.
     pub fn rollback_round(&mut self) {
         self.round_open = false;

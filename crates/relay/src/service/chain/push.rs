@@ -242,6 +242,7 @@ impl Chain {
             batch: false,
         };
         let mut refused: Option<(usize, Refusal)> = None;
+        let mut missing: Option<String> = None;
         let mut i = 0usize;
         while let Some(evt) = p.events.get(i) {
             let refuse = |kind: RefusalKind, code: &'static str, detail: String| {
@@ -319,6 +320,7 @@ impl Chain {
                 let why = if in_batch {
                     "extends an event behind this relay's head"
                 } else {
+                    missing = Some(evt.prev_hash.clone());
                     "extends an event this relay does not hold"
                 };
                 refused = refuse(
@@ -361,6 +363,7 @@ impl Chain {
                 accepted,
                 duplicates,
                 refusal,
+                missing,
             }),
             None => PushOutcome::Done {
                 accepted,

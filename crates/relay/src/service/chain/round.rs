@@ -25,6 +25,27 @@ impl Chain {
         committed
     }
 
+    /// Run `f` (one batch of the open round) in a savepoint of its own. When `f` fails, only
+    /// what it wrote is undone and the in-memory chain is reloaded from the round's
+    /// transaction, so the round's other batches keep their writes and verdicts (`Ok(Err)`).
+    /// `Err`: the batch could not be undone alone; the round must be rolled back whole.
+    pub fn in_batch<R>(
+        &mut self,
+        f: impl FnOnce(&mut Chain) -> Result<R, StoreError>,
+    ) -> Result<Result<R, StoreError>, StoreError> {
+        self.store.begin_batch()?;
+        let failed = match f(self) {
+            Ok(r) => match self.store.release_batch() {
+                Ok(()) => return Ok(Ok(r)),
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        self.store.undo_batch()?;
+        self.reload();
+        Ok(Err(failed))
+    }
+
     /// Give the open round up: nothing of it is stored; the in-memory chain is reloaded.
     pub fn rollback_round(&mut self) {
         self.store.rollback_round();

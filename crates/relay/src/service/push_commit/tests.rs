@@ -57,12 +57,12 @@ async fn a_batch_ahead_of_its_predecessor_waits_for_it() {
     let mut bs = batches(150, 50).into_iter();
     let (b0, b1, b2) = (bs.next().unwrap(), bs.next().unwrap(), bs.next().unwrap());
     // b0 is on its way (received, being prepared); b2 and b1 arrive first.
-    let first = pc.arrive(PEER);
+    let first = pc.arrive(PEER).unwrap();
     let late: Vec<_> = [b2, b1]
         .into_iter()
         .map(|b| {
             let pc = pc.clone();
-            let a = pc.arrive(PEER);
+            let a = pc.arrive(PEER).unwrap();
             tokio::spawn(async move { pc.push(a, b, NOW).await })
         })
         .collect();
@@ -81,7 +81,7 @@ async fn a_lone_batch_with_a_gap_is_refused_at_once_as_before() {
     let dir = tempfile::tempdir().unwrap();
     let pc = open(dir.path());
     let b1 = batches(100, 50).pop().unwrap();
-    let a = pc.arrive(PEER);
+    let a = pc.arrive(PEER).unwrap();
     match pc.push(a, b1, NOW).await.unwrap() {
         PushOutcome::Refused(r) => {
             assert_eq!((r.index, r.refusal.code), (0, pcodes::FORKED));
@@ -96,8 +96,8 @@ async fn a_waiting_batch_is_refused_once_its_peer_has_nothing_on_the_way() {
     let dir = tempfile::tempdir().unwrap();
     let pc = open(dir.path());
     let b1 = batches(100, 50).pop().unwrap();
-    let lost = pc.arrive(PEER);
-    let a = pc.arrive(PEER);
+    let lost = pc.arrive(PEER).unwrap();
+    let a = pc.arrive(PEER).unwrap();
     let pc2 = pc.clone();
     let h = tokio::spawn(async move { pc2.push(a, b1, NOW).await });
     until_waiting(&pc, 1).await;
