@@ -3,7 +3,7 @@
 //! statement key — node, sequence, signature — never by event id), the selected channel and the
 //! post form. Pure; `channels::effects` runs the I/O it asks for.
 use postern_core::channels::{
-    build_post, group, next_sequence, Board, DEFAULT_CHANNEL, MESSAGE_TYPE,
+    build_post, group, next_sequence, Board, DEFAULT_CHANNEL, MESSAGE_TYPE, REPORT_TYPE, VOTE_TYPE,
 };
 use postern_core::{ChainEvent, Identity, Statement};
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,17 @@ impl QueuedPost {
     pub fn record_key(&self) -> String {
         format!("{:020}", self.sequence)
     }
+}
+
+/// Can this stored event text be one the board shows (a message, vote or abuse report)? A cheap
+/// test before parsing: a stored text is core's compact JSON, so such an event's type is there
+/// as the JSON string `"message"`, `"vote"` or `"abuse_report"`. Other texts may pass too (the
+/// word as a payload string); the parse and the type check after it decide.
+pub fn may_be_board_event(text: &str) -> bool {
+    [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE].iter().any(|t| {
+        text.match_indices(t)
+            .any(|(at, _)| text[..at].ends_with('"') && text[at + t.len()..].starts_with('"'))
+    })
 }
 
 /// What the I/O layer read: the outbox, and the chain's public events when the stored chain

@@ -292,3 +292,35 @@ fn followers_queue_only_and_refusals_are_final() {
     let names: Vec<String> = m.channel_list().into_iter().map(|c| c.0).collect();
     assert_eq!(names, vec!["LongFast".to_string(), "Other".to_string()]);
 }
+
+/// The board's cheap pre-parse test keeps every stored text of a board event type (core's
+/// compact JSON, as the sync stores it, whatever the key order or spacing it came with) and
+/// drops texts of other types.
+#[test]
+fn the_pre_parse_test_keeps_every_board_event_text() {
+    let text = |event_type: &str, payload: &str| {
+        let raw = format!(
+            r#"{{ "payload" : {payload}, "event_type" : "{event_type}", "node_id": "!sb_1" }}"#
+        );
+        postern_core::json::parse(raw.as_bytes())
+            .unwrap()
+            .to_json_ordered()
+    };
+    for t in [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE] {
+        assert!(may_be_board_event(&text(t, r#"{"x":1}"#)), "{t}");
+    }
+    for t in [
+        "prediction",
+        "dm_message",
+        "gate_message",
+        "messages",
+        "key_rotate",
+    ] {
+        assert!(
+            !may_be_board_event(&text(t, r#"{"message_count":2}"#)),
+            "{t}"
+        );
+    }
+    // A payload word may pass (the parse after it decides).
+    assert!(may_be_board_event(&text("prediction", r#"{"m":"vote"}"#)));
+}
