@@ -176,7 +176,7 @@ async fn round_inner(
             let body = get_bytes(&url).await?;
             bridge.verify_page(body, now_secs()).await.map_err(worker)
         };
-        let ans = match writing.take() {
+        let mut ans = match writing.take() {
             Some(w) => {
                 let (written, ans) = join(w, fetched).await;
                 *cursor = written?;
@@ -190,11 +190,17 @@ async fn round_inner(
             return Err(resync(storage, bridge, cursor).await);
         }
         if !ans.accepted.is_empty() {
-            let rows: Vec<(u64, String)> = ans
-                .accepted
-                .iter()
-                .map(|e| (e.index, e.json.clone().unwrap_or_default()))
-                .collect();
+            // The page container as the worker wrote it (stored as it is), or the texts.
+            let first = ans.accepted[0].index;
+            let page = ans.page.take();
+            let rows: Vec<(u64, String)> = match page {
+                Some(_) => Vec::new(),
+                None => ans
+                    .accepted
+                    .iter()
+                    .map(|e| (e.index, e.json.clone().unwrap_or_default()))
+                    .collect(),
+            };
             let next = SyncHead {
                 count: ans.verified,
                 head: ans.head.clone(),
@@ -207,9 +213,11 @@ async fn round_inner(
                 Some(_) => None,
             };
             writing = Some(Box::pin(async move {
-                let written = storage
-                    .append_events(&rows, &next)
-                    .await
+                let written = match &page {
+                    Some(page) => storage.append_page(first, page, &next).await,
+                    None => storage.append_events(&rows, &next).await,
+                };
+                let written = written
                     .map(|()| next)
                     .map_err(|e| RoundError::Storage(e.to_string()));
                 if written.is_ok() {

@@ -56,12 +56,7 @@ impl Storage {
         events: &[(u64, String)],
         head: &SyncHead,
     ) -> Result<(), StorageError> {
-        self.ensure_chain_pages().await?;
         let first = pages::run_start(events.iter().map(|(i, _)| *i)).map_err(page_err)?;
-        let head_json = serde_json::to_string(head).map_err(io)?;
-        // Sealed like every record (public data, but one rule for the whole database), before
-        // the transaction opens.
-        let head_json = self.seal(STORE_META, KEY_SYNC_HEAD, &head_json);
         let records: Vec<(String, String)> = first
             .map(|first| pages::split(first, events.len()))
             .unwrap_or_default()
@@ -73,6 +68,37 @@ impl Storage {
                 (key, sealed)
             })
             .collect();
+        self.write_pages(first, records, head).await
+    }
+
+    /// [`Storage::append_events`] for events already in one page container (at most
+    /// `pages::PAGE_MAX` texts, as the verifier worker sends them: `model::chain::wire`), the
+    /// first with index `first`: sealed and stored as it is.
+    pub async fn append_page(
+        &self,
+        first: u64,
+        container: &str,
+        head: &SyncHead,
+    ) -> Result<(), StorageError> {
+        let key = page_key(first);
+        let sealed = self.seal(STORE_EVENTS, &key, container);
+        self.write_pages(Some(first), vec![(key, sealed)], head)
+            .await
+    }
+
+    /// The transaction of an append: records at or above `first` replaced by `records`
+    /// (sealed), and the cursor.
+    async fn write_pages(
+        &self,
+        first: Option<u64>,
+        records: Vec<(String, String)>,
+        head: &SyncHead,
+    ) -> Result<(), StorageError> {
+        self.ensure_chain_pages().await?;
+        let head_json = serde_json::to_string(head).map_err(io)?;
+        // Sealed like every record (public data, but one rule for the whole database), before
+        // the transaction opens.
+        let head_json = self.seal(STORE_META, KEY_SYNC_HEAD, &head_json);
         let tx = self.write_tx([STORE_EVENTS, STORE_META])?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
         if let Some(first) = first {
