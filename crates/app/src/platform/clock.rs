@@ -5,6 +5,12 @@ pub fn now_millis() -> u64 {
     js_sys::Date::now() as u64
 }
 
+/// Let the page run: resolves in a later task (a zero timeout), so long work split by it never
+/// makes one long main-thread task.
+pub async fn next_task() {
+    gloo_timers::future::TimeoutFuture::new(0).await;
+}
+
 /// Current time in whole seconds (browser clock).
 pub fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64

@@ -6,7 +6,7 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::KeyRange;
 use zeroize::Zeroizing;
 
-use super::chain_snapshot::KEY_CHAIN_SNAPSHOT;
+use super::chain_snapshot::{snapshot_keys, KEY_CHAIN_SNAPSHOT};
 use super::{corrupt, io, raw_keys_and_values, Storage, StorageError};
 use super::{KEY_SYNC_HEAD, STORE_EVENTS, STORE_META};
 use crate::model::chain::pages::{self, page_key, Cut, PageError, PAGES_END};
@@ -226,7 +226,9 @@ impl Storage {
             .primitive()
             .map_err(io)?;
         // The verifier's snapshot may cover events cut here: a full replay follows.
-        st.delete(KEY_CHAIN_SNAPSHOT).primitive().map_err(io)?;
+        st.delete::<String, _>(snapshot_keys())
+            .primitive()
+            .map_err(io)?;
         tx.object_store(STORE_META)
             .map_err(io)?
             .put(head_json)
