@@ -18,7 +18,7 @@ use crate::model::chain::resync::{
     count_through, locator_request, read_answer, rewind_keep, Resync,
 };
 use crate::model::chain::{compare_merkle, MerkleCheck, SyncHead, ToWorker, PAGE_LIMIT};
-use crate::platform::clock::now_secs;
+use crate::platform::clock::{next_task, now_secs};
 use crate::platform::idb::Storage;
 
 /// The relay does not hold our head: ask with the verified copy's locator. A fork heal above
@@ -213,6 +213,8 @@ async fn round_inner(
                 Some(_) => None,
             };
             writing = Some(Box::pin(async move {
+                // Sealed in a task of its own, not in the one that read the worker's answer.
+                next_task().await;
                 let written = match &page {
                     Some(page) => storage.append_page(first, page, &next).await,
                     None => storage.append_events(&rows, &next).await,

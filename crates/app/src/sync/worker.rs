@@ -185,6 +185,13 @@ impl Bridge {
         self.call_with(req, None).await
     }
 
+    /// [`Bridge::call`] with `body` as the request's `body`, sent as bytes (a copy transferred
+    /// to the worker; never JSON-escaped).
+    pub async fn call_with_text(&self, req: ToWorker, body: &str) -> Result<FromWorker, String> {
+        let bytes = js_sys::Uint8Array::from(body.as_bytes());
+        self.call_with(req, Some(bytes.buffer())).await
+    }
+
     /// [`Bridge::call`] with the request's `body` as bytes, transferred to the worker (never
     /// decoded or escaped on the page thread): posted as `{req, body}`.
     async fn call_with(
