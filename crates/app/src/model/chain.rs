@@ -230,9 +230,9 @@ pub struct FromWorker {
     /// [`Op::Crypto`]: the first event (index in the page) whose signature or id fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crypto: Option<(u64, FailReason)>,
-    /// What follows this answer's JSON on the wire ([`wire`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trailer: Option<wire::Trailer>,
+    /// What follows this answer's JSON on the wire (`wire`: `page`, `snapshot` or nothing).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub trailer: String,
     /// The accepted events' texts as one page container (read from the trailer).
     #[serde(skip)]
     pub page: Option<String>,
@@ -345,7 +345,7 @@ impl Verifier {
             head_check: None,
             snapshot: None,
             crypto: None,
-            trailer: None,
+            trailer: String::new(),
             page: None,
         }
     }

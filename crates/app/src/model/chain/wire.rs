@@ -3,20 +3,15 @@
 //! ([`super::pages::encode`], stored as it is) or the snapshot record — so these large texts are
 //! neither JSON-escaped in the worker nor unescaped and copied again on the page thread (the
 //! JSON part never holds a raw newline).
-use serde::{Deserialize, Serialize};
-
 use super::pages::{self, PAGE_MAX};
 use super::FromWorker;
 
-/// What follows the JSON of an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trailer {
-    /// The accepted events' exact texts as one page container ([`FromWorker::page`]).
-    Page,
-    /// The snapshot record ([`FromWorker::snapshot`]).
-    Snapshot,
-}
+/// [`FromWorker::trailer`] of an answer followed by the accepted events' exact texts as one
+/// page container ([`FromWorker::page`]).
+pub const PAGE: &str = "page";
+/// [`FromWorker::trailer`] of an answer followed by the snapshot record
+/// ([`FromWorker::snapshot`]).
+pub const SNAPSHOT: &str = "snapshot";
 
 /// The answer as sent: the accepted texts (when they fit one stored page) or the snapshot
 /// record moved out of the JSON into the trailer.
@@ -30,16 +25,16 @@ pub fn encode_answer(mut out: FromWorker) -> String {
         })
         .flatten();
     let trailer = match (texts, out.snapshot.take()) {
-        (_, Some(record)) => Some((Trailer::Snapshot, record)),
-        (Some(texts), None) => Some((Trailer::Page, pages::encode(&texts))),
+        (_, Some(record)) => Some((SNAPSHOT, record)),
+        (Some(texts), None) => Some((PAGE, pages::encode(&texts))),
         (None, None) => None,
     };
-    if trailer.as_ref().is_some_and(|(t, _)| *t == Trailer::Page) {
+    if trailer.as_ref().is_some_and(|(t, _)| *t == PAGE) {
         for e in &mut out.accepted {
             e.json = None;
         }
     }
-    out.trailer = trailer.as_ref().map(|(t, _)| *t);
+    out.trailer = trailer.as_ref().map(|(t, _)| *t).unwrap_or_default().into();
     // Plain structs of strings and numbers: serialising cannot fail.
     let mut text = serde_json::to_string(&out).unwrap_or_default();
     if let Some((_, body)) = trailer {
@@ -58,10 +53,10 @@ pub fn decode_answer(text: &str) -> Result<FromWorker, String> {
         None => (text, None),
     };
     let mut out: FromWorker = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    match (out.trailer, rest) {
-        (None, None) => {}
-        (Some(Trailer::Snapshot), Some(r)) => out.snapshot = Some(r.to_string()),
-        (Some(Trailer::Page), Some(r)) => {
+    match (out.trailer.as_str(), rest) {
+        ("", None) => {}
+        (SNAPSHOT, Some(r)) => out.snapshot = Some(r.to_string()),
+        (PAGE, Some(r)) => {
             let n = pages::decode(r).map_err(|e| e.to_string())?.len();
             if n != out.accepted.len() {
                 return Err(format!(
@@ -121,7 +116,7 @@ mod tests {
         out.snapshot = Some("{\"v\":1}\n{\"ids\":[]}".into());
         let back = decode_answer(&encode_answer(out.clone())).unwrap();
         assert_eq!(back.snapshot, out.snapshot);
-        assert_eq!(back.trailer, Some(Trailer::Snapshot));
+        assert_eq!(back.trailer, SNAPSHOT);
         let plain = Verifier::new().answer(4);
         let wire = encode_answer(plain.clone());
         assert!(!wire.contains('\n'));
