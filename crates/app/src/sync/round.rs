@@ -190,17 +190,12 @@ async fn round_inner(
             return Err(resync(storage, bridge, cursor).await);
         }
         if !ans.accepted.is_empty() {
-            // The page container as the worker wrote it (stored as it is), or the texts.
+            // The accepted texts as the worker wrote them (one page container), stored as is.
             let first = ans.accepted[0].index;
-            let page = ans.page.take();
-            let rows: Vec<(u64, String)> = match page {
-                Some(_) => Vec::new(),
-                None => ans
-                    .accepted
-                    .iter()
-                    .map(|e| (e.index, e.json.clone().unwrap_or_default()))
-                    .collect(),
-            };
+            let page = ans
+                .page
+                .take()
+                .ok_or_else(|| worker("the answer carries no event texts".into()))?;
             let next = SyncHead {
                 count: ans.verified,
                 head: ans.head.clone(),
@@ -215,11 +210,9 @@ async fn round_inner(
             writing = Some(Box::pin(async move {
                 // Sealed in a task of its own, not in the one that read the worker's answer.
                 next_task().await;
-                let written = match &page {
-                    Some(page) => storage.append_page(first, page, &next).await,
-                    None => storage.append_events(&rows, &next).await,
-                };
-                let written = written
+                let written = storage
+                    .append_page(first, &page, &next)
+                    .await
                     .map(|()| next)
                     .map_err(|e| RoundError::Storage(e.to_string()));
                 if written.is_ok() {

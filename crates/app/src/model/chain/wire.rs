@@ -3,7 +3,7 @@
 //! ([`super::pages::encode`], stored as it is) or the snapshot record — so these large texts are
 //! neither JSON-escaped in the worker nor unescaped and copied again on the page thread (the
 //! JSON part never holds a raw newline).
-use super::pages::{self, PAGE_MAX};
+use super::pages;
 use super::FromWorker;
 
 /// [`FromWorker::trailer`] of an answer followed by the accepted events' exact texts as one
@@ -13,10 +13,10 @@ pub const PAGE: &str = "page";
 /// ([`FromWorker::snapshot`]).
 pub const SNAPSHOT: &str = "snapshot";
 
-/// The answer as sent: the accepted texts (when they fit one stored page) or the snapshot
-/// record moved out of the JSON into the trailer.
+/// The answer as sent: the accepted texts (when every accepted event has its text: pages, not
+/// replays) or the snapshot record moved out of the JSON into the trailer.
 pub fn encode_answer(mut out: FromWorker) -> String {
-    let texts = (!out.accepted.is_empty() && out.accepted.len() as u64 <= PAGE_MAX)
+    let texts = (!out.accepted.is_empty())
         .then(|| {
             out.accepted
                 .iter()
