@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use postern_core::channels::{MESSAGE_TYPE, REPORT_TYPE, VOTE_TYPE};
+use postern_core::sync::SyncOutcome;
 use postern_core::ChainEvent;
 
 use crate::model::chain::pages::PAGE_MAX;
@@ -126,6 +127,7 @@ async fn read(storage: &Storage, count: u64, head: &str) -> Result<ReadOut, Stri
         chain,
         outbox,
         sync_ok_at: cursor.scheduler.last_sync_ok_at,
+        syncing: cursor.scheduler.last_outcome == SyncOutcome::Running,
     })
 }
 
