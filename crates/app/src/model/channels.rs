@@ -3,7 +3,7 @@
 //! statement key — node, sequence, signature — never by event id), the selected channel and the
 //! post form. Pure; `channels::effects` runs the I/O it asks for.
 use postern_core::channels::{
-    build_post, group, next_sequence, Board, DEFAULT_CHANNEL, MESSAGE_TYPE, REPORT_TYPE, VOTE_TYPE,
+    build_post, group, next_sequence, Board, DEFAULT_CHANNEL, MESSAGE_TYPE,
 };
 use postern_core::{ChainEvent, Identity, Statement};
 use serde::{Deserialize, Serialize};
@@ -70,11 +70,11 @@ impl QueuedPost {
 /// as the JSON string `"message"`, `"vote"` or `"abuse_report"`. Other texts may pass too (the
 /// word as a payload string); the parse and the type check after it decide.
 pub fn may_be_board_event(text: &str) -> bool {
-    [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE].iter().any(|t| {
-        text.match_indices(t)
-            .any(|(at, _)| text[..at].ends_with('"') && text[at + t.len()..].starts_with('"'))
-    })
+    BOARD_TYPES_QUOTED.iter().any(|t| text.contains(t))
 }
+
+/// Core's `channels::{MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE}` as JSON strings (a test checks them).
+pub const BOARD_TYPES_QUOTED: [&str; 3] = ["\"message\"", "\"vote\"", "\"abuse_report\""];
 
 /// What the I/O layer read: the outbox, and the chain's public events when the stored chain
 /// changed since `(count, head)` was last read.

@@ -341,7 +341,10 @@ fn the_pre_parse_test_keeps_every_board_event_text() {
             .unwrap()
             .to_json_ordered()
     };
-    for t in [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE] {
+    use postern_core::channels::{REPORT_TYPE, VOTE_TYPE};
+    let types = [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE];
+    assert_eq!(BOARD_TYPES_QUOTED.map(|q| q.trim_matches('"')), types);
+    for t in types {
         assert!(may_be_board_event(&text(t, r#"{"x":1}"#)), "{t}");
     }
     for t in [

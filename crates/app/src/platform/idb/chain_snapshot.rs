@@ -47,7 +47,7 @@ impl Storage {
             return Ok(None);
         }
         if keys.len() != values.len() || keys.iter().enumerate().any(|(i, k)| *k != part_key(i)) {
-            return Err(corrupt(format!("{STORE_EVENTS}: snapshot parts {keys:?}")));
+            return Err(corrupt("events: snapshot parts do not follow each other"));
         }
         let mut record = Zeroizing::new(String::new());
         for (i, (k, v)) in keys.iter().zip(&values).enumerate() {
