@@ -2,7 +2,8 @@
 // A relay is seeded with N signed events (`postern dev-seed-chain`, 16 authors); a fresh
 // headless Chromium profile opens the app and syncs + verifies + stores the whole chain. Reported:
 // from page open to "verified" (events/s end to end, the figure the issue's target is about),
-// the sync view's own round rate, the longest main-thread timer gap and long task while it ran,
+// the sync view's own round rate, the longest main-thread timer gap and long task (over the whole run,
+// and apart: the app's start, and the sync from app ready to verified, with the tasks over 50 ms),
 // and the same page reloaded (the verifier restored from its stored snapshot, or the stored copy
 // replayed from IndexedDB). Load average is printed
 // with each figure: on a shared machine read them with it.
@@ -34,10 +35,13 @@ const rate = (n, ms) => Math.round(n / (ms / 1000)).toLocaleString('en');
 
 // The longest gap between two 10 ms timer callbacks and the longest task (Long Tasks API).
 const GAP_PROBE = () => {
-  window.__gaps = { max: 0, longestTask: 0 };
+  window.__gaps = { max: 0, longestTask: 0, over50: 0 };
   try {
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) window.__gaps.longestTask = Math.max(window.__gaps.longestTask, e.duration);
+      for (const e of list.getEntries()) {
+        window.__gaps.longestTask = Math.max(window.__gaps.longestTask, e.duration);
+        window.__gaps.over50 += e.duration > 50 ? 1 : 0;
+      }
     }).observe({ type: 'longtask', buffered: true });
   } catch { /* no Long Tasks API */ }
   let last = performance.now();
@@ -67,6 +71,42 @@ function printProfile(profile, label = 'page thread') {
   console.log(`PROFILE ${label}: ${(total / 1000).toFixed(1)} s sampled, top self time:`);
   for (const [name, ms] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
     console.log(`  ${ms.toFixed(0).padStart(7)} ms ${(100 * ms / total).toFixed(1).padStart(5)}%  ${name}`);
+  }
+}
+
+// The page thread's long stretches of work in a CDP profile: runs of samples without an idle one
+// (≈ tasks; back-to-back tasks merge), those ≥ `min` ms listed with the app functions on their
+// stacks (inclusive time). Function names need a wasm build with its name section
+// (`data-wasm-opt-params` with `-g`); a stripped build shows `wasm-function[N]`.
+function printLongRuns(profile, min = 50) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children || []) parent.set(c, n.id);
+  const fn = (id) => byId.get(id).callFrame.functionName.replace(/::h[0-9a-f]{16}$/, '')
+    .replace(/<impl [^<>]*(<[^<>]*>)?[^<>]*>::/g, '').replace(/<([\w:]+) as [^<>]*>::/g, '$1::')
+    .replace(/(::\{\{closure\}\})+$/, '');
+  const runs = [];
+  let cur = null;
+  let t = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    t += profile.timeDeltas[i];
+    if (fn(id) === '(idle)') { if (cur) runs.push(cur); cur = null; return; }
+    cur ??= { start: t, end: t, stacks: [] };
+    cur.end = t;
+    cur.stacks.push([id, (profile.timeDeltas[i + 1] ?? 0) / 1000]);
+  });
+  if (cur) runs.push(cur);
+  const long = runs.filter((r) => (r.end - r.start) / 1000 >= min);
+  console.log(`PROFILE page thread: ${runs.length} runs of work, ${long.length} of ≥ ${min} ms:`);
+  for (const r of long) {
+    const incl = new Map();
+    for (const [id, ms] of r.stacks) {
+      const seen = new Set();
+      for (let x = id; x; x = parent.get(x)) seen.add(fn(x));
+      for (const n of seen) if (/postern_app::(?!task::)/.test(n)) incl.set(n, (incl.get(n) || 0) + ms);
+    }
+    const top = [...incl].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([n, ms]) => `${n} ${ms.toFixed(0)}`);
+    console.log(`  at ${((r.start - profile.startTime) / 1e6).toFixed(2)} s: ${((r.end - r.start) / 1000).toFixed(0)} ms  ${top.join(' | ')}`);
   }
 }
 
@@ -123,6 +163,13 @@ try {
   await page.waitForSelector('#app-ready[data-ready="true"]', { state: 'attached', timeout: 60_000 });
   const ready = Date.now() - t0;
   await showView(page, 'network');
+  // The app's own start (first render, stores opened) is measured apart from the sync: the
+  // probe is read and restarted here, once the app is ready and the sync view shown.
+  const startGaps = await page.evaluate(() => {
+    const g = { ...window.__gaps };
+    Object.assign(window.__gaps, { max: 0, longestTask: 0, over50: 0 });
+    return g;
+  });
   // Polled every 250 ms: Playwright's default (every animation frame, its own selector engine)
   // cost the page thread ~15 s of a 100k sync in a profile.
   await page.waitForFunction(([sel, n]) => document.querySelector(sel)
@@ -132,6 +179,7 @@ try {
     const { profile } = await cdp.send('Profiler.stop');
     writeFileSync(PROFILE, JSON.stringify(profile));
     printProfile(profile);
+    printLongRuns(profile);
   }
   for (const [i, w] of profiled.entries()) {
     const r = await w.toWorker(w.sessionId, 'Profiler.stop');
@@ -146,7 +194,17 @@ try {
   console.log(`FIGURE app: page open to ${N} events verified and stored: ${(wall / 1000).toFixed(1)} s = ${rate(N, wall)} events/s `
     + `(app ready after ${ready} ms; sync view's own rate ${Number(r.lastRate || 0).toFixed(0)} events/s; verifier ${v.verifier}, ${workers}`
     + `worker busy ${v.workerBusyMs} ms)   load ${load()}`);
-  console.log(`FIGURE app: longest main-thread timer gap ${gaps.max.toFixed(0)} ms, longest task ${gaps.longestTask.toFixed(0)} ms   load ${load()}`);
+  console.log(`FIGURE app: longest main-thread timer gap ${Math.max(gaps.max, startGaps.max).toFixed(0)} ms, longest task ${Math.max(gaps.longestTask, startGaps.longestTask).toFixed(0)} ms   load ${load()}`);
+  console.log(`FIGURE app: during the sync (app ready → verified): longest timer gap ${gaps.max.toFixed(0)} ms, longest task ${gaps.longestTask.toFixed(0)} ms, `
+    + `${gaps.over50} tasks over 50 ms; app start: longest task ${startGaps.longestTask.toFixed(0)} ms   load ${load()}`);
+
+  // What runs right after the sync (the channels board regroups on its next 4 s tick once the
+  // round is over): the longest task over the next 6 s, with the probe restarted.
+  await page.evaluate(() => Object.assign(window.__gaps, { max: 0, longestTask: 0, over50: 0 }));
+  await new Promise((r) => setTimeout(r, 6_000));
+  const after = await page.evaluate(() => window.__gaps);
+  console.log(`FIGURE app: the 6 s after verified (the channels board's regroup): longest task ${after.longestTask.toFixed(0)} ms, `
+    + `${after.over50} tasks over 50 ms   load ${load()}`);
 
   await page.evaluate(GAP_PROBE);
   const t1 = Date.now();

@@ -4,8 +4,10 @@
  * wasm links none of that). A sync may run two of these workers: the stateful verifier and a
  * stateless one checking half of a page's signatures. The page sends
  * {init: {js, wasm}} first — the URLs of the module's wasm-bindgen JS and wasm — then either
- *  - JSON strings (chain sync): each answered, in order, with the JSON string returned by
- *    `posternSyncWorkerHandle` (crates/app/src/sync/worker.rs is the page side), or
+ *  - JSON strings (chain sync): each answered, in order, with the string returned by
+ *    `posternSyncWorkerHandle` (its JSON, then after a newline maybe a raw trailer: a page's
+ *    texts or a snapshot record, crates/app/src/model/chain/wire.rs; crates/app/src/sync/worker.rs
+ *    is the page side), or
  *  - {req: "<JSON>", body: ArrayBuffer} (a chain sync request with a `/sync` page's bytes,
  *    transferred): answered likewise by `posternSyncWorkerPage`, or
  *  - {op: "<JSON>"} (one-shot operations, crates/app/src/platform/worker.rs): answered with

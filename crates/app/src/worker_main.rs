@@ -13,6 +13,7 @@ fn main() {}
 mod exports {
     use std::cell::RefCell;
 
+    use postern_app::model::chain::wire::encode_answer;
     use postern_app::model::chain::{FromWorker, Rejected, ToWorker, Verifier};
     use postern_app::model::offload;
     use rand_core::OsRng;
@@ -69,12 +70,13 @@ mod exports {
         out
     }
 
-    /// One JSON `ToWorker` in, one JSON `FromWorker` out; called by `web/sync-worker.js` for
+    /// One JSON `ToWorker` in, one `FromWorker` out (its JSON, then a raw trailer:
+    /// `model::chain::wire`); called by `web/sync-worker.js` for
     /// each string message, in order.
     #[wasm_bindgen(js_name = posternSyncWorkerHandle)]
     pub fn sync_worker_handle(request: &str) -> String {
         let out = WORKER_VERIFIER.with(|v| handle_with(&mut v.borrow_mut(), request, None));
-        serde_json::to_string(&out).unwrap_or_default()
+        encode_answer(out)
     }
 
     /// [`sync_worker_handle`] for a request whose `body` came beside it as bytes (a `/sync`
@@ -82,7 +84,7 @@ mod exports {
     #[wasm_bindgen(js_name = posternSyncWorkerPage)]
     pub fn sync_worker_page(request: &str, body: Vec<u8>) -> String {
         let out = WORKER_VERIFIER.with(|v| handle_with(&mut v.borrow_mut(), request, Some(body)));
-        serde_json::to_string(&out).unwrap_or_default()
+        encode_answer(out)
     }
 
     /// One JSON `model::offload::Op` in, one JSON `Answer` out (Argon2id, backup seal/open).

@@ -3,6 +3,7 @@
 //! cover, and a verifier restored from the stored record continues the chain.
 #![cfg(target_arch = "wasm32")]
 
+use postern_app::model::chain::pages;
 use postern_app::model::chain::snapshot::{plan, read_meta, ResumePlan};
 use postern_app::model::chain::{SyncHead, ToWorker, Verifier};
 use postern_app::platform::idb::{self as storage, Storage};
@@ -43,17 +44,19 @@ async fn the_snapshot_is_stored_sealed_beside_the_events_and_restores_the_verifi
     let mut v = Verifier::new();
     let ans = v.page(1, &page_body(&texts[..40]), NOW);
     assert_eq!((ans.error, ans.verified), (None, 40));
-    let rows: Vec<(u64, String)> = ans
+    let rows: Vec<&str> = ans
         .accepted
         .iter()
-        .map(|e| (e.index, e.json.clone().unwrap()))
+        .map(|e| e.json.as_deref().unwrap())
         .collect();
     let cursor = SyncHead {
         count: 40,
         head: ans.head.clone(),
         ..Default::default()
     };
-    db.append_events(&rows, &cursor).await.unwrap();
+    db.append_page(0, &pages::encode(&rows), &cursor)
+        .await
+        .unwrap();
     assert_eq!(db.chain_snapshot().await.unwrap(), None);
     let record = v.handle(&ToWorker::snapshot(2)).snapshot.unwrap();
     db.put_chain_snapshot(record.clone()).await.unwrap();
@@ -90,10 +93,28 @@ async fn the_snapshot_is_stored_sealed_beside_the_events_and_restores_the_verifi
         head: "h30".into(),
         ..Default::default()
     };
+    // A record over 512 KiB is stored in parts (each sealed on its own) and read back whole;
+    // a shorter one replaces every part.
+    let long = format!("{record}{}", "x".repeat(1_200_000));
+    db.put_chain_snapshot(long.clone()).await.unwrap();
+    let keys: Vec<String> = db
+        .opened_records(storage::STORE_EVENTS)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys[0], "#chain_snapshot");
+    assert_eq!(db.chain_snapshot().await.unwrap().unwrap().as_str(), long);
+    db.put_chain_snapshot(record.clone()).await.unwrap();
+    assert_eq!(db.chain_snapshot().await.unwrap().unwrap().as_str(), record);
+    db.put_chain_snapshot(long).await.unwrap();
     db.truncate_events(&cut).await.unwrap();
     assert_eq!(db.chain_snapshot().await.unwrap(), None);
     assert_eq!(db.event_texts().await.unwrap().len(), 30);
-    db.put_chain_snapshot(record).await.unwrap();
+    db.put_chain_snapshot(record.clone()).await.unwrap();
+    // No part of the long record was left behind by the cut.
+    assert_eq!(db.chain_snapshot().await.unwrap().unwrap().as_str(), record);
     db.clear_events().await.unwrap();
     assert_eq!(db.chain_snapshot().await.unwrap(), None);
     db.close();

@@ -311,23 +311,22 @@ async fn events_store_batches_pages_and_upgrades_from_v3() {
         Some("postern-secret1.kept")
     );
     assert_eq!(db.sync_head().await.unwrap(), SyncHead::default());
-    let rows = |from: u64, n: u64| -> Vec<(u64, String)> {
-        (from..from + n)
-            .map(|i| (i, format!("{{\"i\":{i}}}")))
-            .collect()
+    let rows = |from: u64, n: u64| -> String {
+        let texts: Vec<String> = (from..from + n).map(|i| format!("{{\"i\":{i}}}")).collect();
+        postern_app::model::chain::pages::encode(&texts)
     };
     let head = SyncHead {
         count: 12,
         head: "h12".into(),
         ..Default::default()
     };
-    db.append_events(&rows(0, 12), &head).await.unwrap();
+    db.append_page(0, &rows(0, 12), &head).await.unwrap();
     let head2 = SyncHead {
         count: 15,
         head: "h15".into(),
         ..Default::default()
     };
-    db.append_events(&rows(12, 3), &head2).await.unwrap();
+    db.append_page(12, &rows(12, 3), &head2).await.unwrap();
     let texts = db.event_texts().await.unwrap();
     assert_eq!(texts.len(), 15);
     assert_eq!(texts[10], "{\"i\":10}", "key order is chain order");
@@ -335,6 +334,18 @@ async fn events_store_batches_pages_and_upgrades_from_v3() {
     assert_eq!(
         db.event_text(14).await.unwrap().as_deref(),
         Some("{\"i\":14}")
+    );
+    // A container of more texts than a page record holds is stored as several records.
+    let head3 = SyncHead {
+        count: 1_115,
+        head: "h1115".into(),
+        ..Default::default()
+    };
+    db.append_page(15, &rows(15, 1_100), &head3).await.unwrap();
+    assert_eq!(db.event_texts().await.unwrap().len(), 1_115);
+    assert_eq!(
+        db.event_texts_range(1_000, 1_002).await.unwrap(),
+        vec!["{\"i\":1000}".to_string(), "{\"i\":1001}".to_string()]
     );
     db.clear_events().await.unwrap();
     assert!(db.event_texts().await.unwrap().is_empty());

@@ -4,10 +4,13 @@
 use std::rc::Rc;
 
 use postern_core::channels::{MESSAGE_TYPE, REPORT_TYPE, VOTE_TYPE};
+use postern_core::sync::SyncOutcome;
 use postern_core::ChainEvent;
 
-use crate::model::channels::{Action, ChainRead, Effect, QueuedPost, ReadOut};
+use crate::model::chain::pages::PAGE_MAX;
+use crate::model::channels::{may_be_board_event, Action, ChainRead, Effect, QueuedPost, ReadOut};
 use crate::model::delivery::RelayError;
+use crate::platform::clock::next_task;
 use crate::platform::idb::Storage;
 use crate::platform::relay_client as relay;
 
@@ -60,8 +63,13 @@ async fn store(storage: &Storage, p: &QueuedPost) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Stored events read per IndexedDB request when the board reads the chain.
-const READ_CHUNK: u64 = 1_000;
+/// Stored events read per IndexedDB request when the board reads the chain: one stored page
+/// record (`pages::PAGE_MAX`), on its boundaries, so each read opens one record and parses at
+/// most one page in one main-thread task (1,000 unaligned opened two or three records and
+/// took 50–230 ms per task during a 100k-event first sync, issue 16).
+const READ_CHUNK: u64 = PAGE_MAX;
+/// Stored texts parsed per main-thread task.
+const PARSE_CHUNK: usize = 125;
 
 async fn read(storage: &Storage, count: u64, head: &str) -> Result<ReadOut, String> {
     let outbox = storage
@@ -87,20 +95,25 @@ async fn read(storage: &Storage, count: u64, head: &str) -> Result<ReadOut, Stri
         let mut events = Vec::new();
         let mut start = from;
         while start < cursor.count {
-            let end = cursor.count.min(start + READ_CHUNK);
+            let end = cursor.count.min((start / READ_CHUNK + 1) * READ_CHUNK);
             let texts = storage
                 .event_texts_range(start, end)
                 .await
                 .map_err(|e| e.to_string())?;
-            events.extend(
-                texts
-                    .iter()
-                    .filter_map(|t| postern_core::json::parse(t.as_bytes()).ok())
-                    .filter_map(|v| ChainEvent::from_value(&v).ok())
-                    .filter(|e| {
-                        [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE].contains(&e.event_type.as_str())
-                    }),
-            );
+            // Parsed in slices, each in its own task (the record was opened in this one).
+            for slice in texts.chunks(PARSE_CHUNK) {
+                next_task().await;
+                events.extend(
+                    slice
+                        .iter()
+                        .filter(|t| may_be_board_event(t))
+                        .filter_map(|t| postern_core::json::parse(t.as_bytes()).ok())
+                        .filter_map(|v| ChainEvent::from_value(&v).ok())
+                        .filter(|e| {
+                            [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE].contains(&e.event_type.as_str())
+                        }),
+                );
+            }
             start = end;
         }
         Some(ChainRead {
@@ -114,6 +127,7 @@ async fn read(storage: &Storage, count: u64, head: &str) -> Result<ReadOut, Stri
         chain,
         outbox,
         sync_ok_at: cursor.scheduler.last_sync_ok_at,
+        syncing: cursor.scheduler.last_outcome == SyncOutcome::Running,
     })
 }
 

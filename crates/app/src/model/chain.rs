@@ -230,6 +230,12 @@ pub struct FromWorker {
     /// [`Op::Crypto`]: the first event (index in the page) whose signature or id fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crypto: Option<(u64, FailReason)>,
+    /// What follows this answer's JSON on the wire (`wire`: `page`, `snapshot` or nothing).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub trailer: String,
+    /// The accepted events' texts as one page container (read from the trailer).
+    #[serde(skip)]
+    pub page: Option<String>,
 }
 
 /// A `Page` sent with `split`: read, its first half's crypto checked here, waiting for the
@@ -339,6 +345,8 @@ impl Verifier {
             head_check: None,
             snapshot: None,
             crypto: None,
+            trailer: String::new(),
+            page: None,
         }
     }
 
@@ -677,6 +685,7 @@ mod batch;
 pub mod pages;
 pub mod resync;
 pub mod snapshot;
+pub mod wire;
 mod words;
 use words::sealed_note;
 pub use words::{events, incomplete_text, rewound_note};

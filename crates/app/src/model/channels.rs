@@ -65,6 +65,17 @@ impl QueuedPost {
     }
 }
 
+/// Can this stored event text be one the board shows (a message, vote or abuse report)? A cheap
+/// test before parsing: a stored text is core's compact JSON, so such an event's type is there
+/// as the JSON string `"message"`, `"vote"` or `"abuse_report"`. Other texts may pass too (the
+/// word as a payload string); the parse and the type check after it decide.
+pub fn may_be_board_event(text: &str) -> bool {
+    BOARD_TYPES_QUOTED.iter().any(|t| text.contains(t))
+}
+
+/// Core's `channels::{MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE}` as JSON strings (a test checks them).
+pub const BOARD_TYPES_QUOTED: [&str; 3] = ["\"message\"", "\"vote\"", "\"abuse_report\""];
+
 /// What the I/O layer read: the outbox, and the chain's public events when the stored chain
 /// changed since `(count, head)` was last read.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +85,11 @@ pub struct ReadOut {
     /// When the chain sync last reached the relay (UNIX seconds, 0: never). A newer success
     /// means the relay is back: queued posts are retried at once, whatever the backoff.
     pub sync_ok_at: u64,
+    /// A chain sync round is running (the stored cursor says so): events it appended are
+    /// taken, but the board is rebuilt from them only after the round (core's `group` runs
+    /// over every board event: during a 100k-event first sync, once per 4 s tick it was the
+    /// page's longest task, issue 16).
+    pub syncing: bool,
 }
 
 /// The stored chain's public events as read: `events` are those of the whole chain of
@@ -162,6 +178,8 @@ pub struct ChannelsModel {
     /// The relay answered the last flush (`Some(true)`), or was unreachable (`Some(false)`).
     pub online: Option<bool>,
     reading: bool,
+    /// `events` grew since the board was built (rebuilt once no sync round runs).
+    regroup: bool,
     sync_ok_at: u64,
     flushing: bool,
     failures: u64,
@@ -322,15 +340,22 @@ impl ChannelsModel {
         true
     }
 
-    fn on_read(&mut self, out: ReadOut, env: &Env) {
+    fn on_read(&mut self, mut out: ReadOut, env: &Env) {
         if let Some(read) = out.chain {
             if read.appended {
                 self.events.extend(read.events);
             } else {
                 self.events = read.events;
+                out.syncing = false;
             }
-            self.board = group(self.events.iter().map(|e| (e, true)));
+            self.regroup = true;
             self.chain = (read.count, read.head);
+        }
+        // A whole read (first, or after a fork heal) is grouped at once; what a running
+        // round appended waits for its end.
+        if self.regroup && !out.syncing {
+            self.board = group(self.events.iter().map(|e| (e, true)));
+            self.regroup = false;
         }
         if out.sync_ok_at > self.sync_ok_at {
             self.sync_ok_at = out.sync_ok_at;

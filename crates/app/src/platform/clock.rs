@@ -5,6 +5,18 @@ pub fn now_millis() -> u64 {
     js_sys::Date::now() as u64
 }
 
+/// Let the page run: resolves in a later task (a zero timeout), so long work split by it never
+/// makes one long main-thread task.
+pub async fn next_task() {
+    let later = js_sys::Promise::new(&mut |resolve, _| {
+        let set = web_sys::window().map(|w| w.set_timeout_with_callback(&resolve));
+        if !matches!(set, Some(Ok(_))) {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(later).await;
+}
+
 /// Current time in whole seconds (browser clock).
 pub fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64

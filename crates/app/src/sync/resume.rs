@@ -75,8 +75,9 @@ async fn restore(
             let (Ok(Some(record)), Ok(Some(meta))) = (record, meta) else {
                 return Ok(0);
             };
+            // The record (MBs) goes as bytes beside the request, never JSON-escaped.
             let ans = bridge
-                .call(ToWorker::restore(bridge.next_id(), record.to_string()))
+                .call_with_text(ToWorker::restore(bridge.next_id(), String::new()), &record)
                 .await
                 .map_err(RoundError::Worker)?;
             match check_restored(&meta, &ans) {

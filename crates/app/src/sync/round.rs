@@ -18,7 +18,7 @@ use crate::model::chain::resync::{
     count_through, locator_request, read_answer, rewind_keep, Resync,
 };
 use crate::model::chain::{compare_merkle, MerkleCheck, SyncHead, ToWorker, PAGE_LIMIT};
-use crate::platform::clock::now_secs;
+use crate::platform::clock::{next_task, now_secs};
 use crate::platform::idb::Storage;
 
 /// The relay does not hold our head: ask with the verified copy's locator. A fork heal above
@@ -176,7 +176,7 @@ async fn round_inner(
             let body = get_bytes(&url).await?;
             bridge.verify_page(body, now_secs()).await.map_err(worker)
         };
-        let ans = match writing.take() {
+        let mut ans = match writing.take() {
             Some(w) => {
                 let (written, ans) = join(w, fetched).await;
                 *cursor = written?;
@@ -190,11 +190,12 @@ async fn round_inner(
             return Err(resync(storage, bridge, cursor).await);
         }
         if !ans.accepted.is_empty() {
-            let rows: Vec<(u64, String)> = ans
-                .accepted
-                .iter()
-                .map(|e| (e.index, e.json.clone().unwrap_or_default()))
-                .collect();
+            // The accepted texts as the worker wrote them (one page container), stored as is.
+            let first = ans.accepted[0].index;
+            let page = ans
+                .page
+                .take()
+                .ok_or_else(|| worker("the answer carries no event texts".into()))?;
             let next = SyncHead {
                 count: ans.verified,
                 head: ans.head.clone(),
@@ -207,8 +208,10 @@ async fn round_inner(
                 Some(_) => None,
             };
             writing = Some(Box::pin(async move {
+                // Sealed in a task of its own, not in the one that read the worker's answer.
+                next_task().await;
                 let written = storage
-                    .append_events(&rows, &next)
+                    .append_page(first, &page, &next)
                     .await
                     .map(|()| next)
                     .map_err(|e| RoundError::Storage(e.to_string()));

@@ -219,8 +219,10 @@ impl Component for SyncView {
                 true
             }
             Msg::Phase(p) => {
+                // Said again before every page: re-rendered only when it changes.
+                let changed = self.phase != p;
                 self.phase = p;
-                true
+                changed
             }
             Msg::Verified(ans) => {
                 self.worker_busy_ms += ans.busy_ms;

@@ -7,8 +7,9 @@
 //! so (`data-verifier="failed"`) and the next round tries to start it again.
 //!
 //! Messages are JSON strings ([`ToWorker`] / [`FromWorker`]), except that a `/sync` page's
-//! body goes as bytes beside its request (`{req, body}`, the `ArrayBuffer` transferred); answers
-//! come back in request order and are matched by id. Nothing is fetched before the first request.
+//! body goes as bytes beside its request (`{req, body}`, the `ArrayBuffer` transferred) and an
+//! answer's accepted texts or snapshot record follow its JSON raw (`model::chain::wire`);
+//! answers come back in request order and are matched by id. Nothing is fetched before the first request.
 //!
 //! A large page is verified on two workers ([`Bridge::verify_page`]): a second, stateless
 //! worker checks the signatures and ids of the page's second half while the verifier checks
@@ -24,6 +25,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
+use crate::model::chain::wire::decode_answer;
 use crate::model::chain::{FromWorker, ToWorker, PAGE_LIMIT};
 use crate::platform::worker::spawn;
 
@@ -183,6 +185,13 @@ impl Bridge {
         self.call_with(req, None).await
     }
 
+    /// [`Bridge::call`] with `body` as the request's `body`, sent as bytes (a copy transferred
+    /// to the worker; never JSON-escaped).
+    pub async fn call_with_text(&self, req: ToWorker, body: &str) -> Result<FromWorker, String> {
+        let bytes = js_sys::Uint8Array::from(body.as_bytes());
+        self.call_with(req, Some(bytes.buffer())).await
+    }
+
     /// [`Bridge::call`] with the request's `body` as bytes, transferred to the worker (never
     /// decoded or escaped on the page thread): posted as `{req, body}`.
     async fn call_with(
@@ -226,7 +235,7 @@ impl Bridge {
                 .unwrap_or_else(|| "verification worker failed".into())
         })?;
         let answer = answer.as_string().unwrap_or_default();
-        serde_json::from_str(&answer).map_err(|e| format!("bad answer from the worker: {e}"))
+        decode_answer(&answer).map_err(|e| format!("bad answer from the worker: {e}"))
     }
 }
 

@@ -240,6 +240,29 @@ pub fn stored_summaries(start: u64, texts: &[String]) -> Vec<EventSummary> {
         .collect()
 }
 
+/// `record` cut into consecutive parts of at most `max` bytes (at least one character each),
+/// on character boundaries; joined in order they are `record` again (stored as separate
+/// sealed records: `platform::idb::chain_snapshot`).
+pub fn parts(record: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = record;
+    loop {
+        let mut at = max.min(rest.len());
+        while !rest.is_char_boundary(at) {
+            at -= 1;
+        }
+        if at == 0 && !rest.is_empty() {
+            at = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
+        let (part, tail) = rest.split_at(at);
+        out.push(part);
+        if tail.is_empty() {
+            return out;
+        }
+        rest = tail;
+    }
+}
+
 impl ToWorker {
     /// Ask for the verifier's snapshot record ([`FromWorker::snapshot`]).
     pub fn snapshot(id: u32) -> Self {

@@ -3,8 +3,8 @@
 //! refused (the page then replays in full) and leaves the verifier empty, never panicking.
 use super::*;
 use crate::model::chain::snapshot::{
-    check_meta, check_restored, check_stored_head, plan, read_meta, stored_summaries, ResumePlan,
-    SnapshotMeta, SnapshotRefused, RECORD_VERSION,
+    check_meta, check_restored, check_stored_head, parts, plan, read_meta, stored_summaries,
+    ResumePlan, SnapshotMeta, SnapshotRefused, RECORD_VERSION,
 };
 
 /// The public view's stored texts and a verifier that accepted the first `n` of them.
@@ -276,4 +276,20 @@ impl Verifier {
     fn clone_locator(&self) -> Vec<String> {
         build_locator(self.state.event_ids(), LOCATOR_LIMIT_DEFAULT)
     }
+}
+
+#[test]
+fn a_record_cut_into_parts_joins_back_and_each_part_fits() {
+    let record = format!("{{\"v\":1}}\n{}é{}", "a".repeat(1000), "b".repeat(37));
+    for max in [1, 2, 3, 7, 64, 999, 1000, 1001, 5000] {
+        let parts = parts(&record, max);
+        assert_eq!(parts.concat(), record, "max {max}");
+        assert!(parts
+            .iter()
+            .all(|p| !p.is_empty() && (p.len() <= max || p.chars().count() == 1)));
+        if max >= record.len() {
+            assert_eq!(parts.len(), 1);
+        }
+    }
+    assert_eq!(parts("", 8), vec![""]);
 }

@@ -58,6 +58,7 @@ fn offline_post_is_retried_with_backoff_and_sent_once() {
         chain: None,
         outbox: vec![p.clone()],
         sync_ok_at: 0,
+        syncing: false,
     };
     m.take_effects();
     m.reduce(Action::Read(Ok(read.clone())), &env);
@@ -74,6 +75,7 @@ fn offline_post_is_retried_with_backoff_and_sent_once() {
     // The chain sync reached the relay again: retried at once.
     let back = ReadOut {
         sync_ok_at: 7,
+        syncing: false,
         ..read
     };
     m.reduce(Action::Read(Ok(back)), &env);
@@ -96,6 +98,7 @@ fn offline_post_is_retried_with_backoff_and_sent_once() {
             chain: None,
             outbox: vec![sent.clone()],
             sync_ok_at: 0,
+            syncing: false,
         })),
         &env,
     );
@@ -165,6 +168,7 @@ fn a_rebased_post_is_matched_by_statement_not_event_id() {
             )),
             outbox: vec![sent.clone()],
             sync_ok_at: 0,
+            syncing: false,
         })),
         &env,
     );
@@ -198,6 +202,7 @@ fn a_grown_chain_adds_only_its_new_events_and_a_full_read_replaces() {
             chain: Some(chain),
             outbox: Vec::new(),
             sync_ok_at: 0,
+            syncing: false,
         }))
     };
     m.reduce(
@@ -215,10 +220,38 @@ fn a_grown_chain_adds_only_its_new_events_and_a_full_read_replaces() {
     assert_eq!(m.chain, (2, eb.event_id.clone()));
     // A chain that did not grow on top of the board's (a fork heal): read whole again.
     m.reduce(
-        read(ChainRead::whole(1, eb.event_id.clone(), vec![eb])),
+        read(ChainRead::whole(1, eb.event_id.clone(), vec![eb.clone()])),
         &env,
     );
     assert_eq!(m.board.channel(DEFAULT_CHANNEL).unwrap().posts.len(), 1);
+    // While a sync round runs, what it appends is grouped only once it is over (even when
+    // the chain does not change after it).
+    let during = |events: Vec<ChainEvent>, count, head: &str, syncing| {
+        Action::Read(Ok(ReadOut {
+            chain: Some(ChainRead {
+                count,
+                head: head.to_string(),
+                events,
+                appended: true,
+            }),
+            outbox: Vec::new(),
+            sync_ok_at: 0,
+            syncing,
+        }))
+    };
+    let ec = on_chain(&a, &eb.event_id, 3.0);
+    m.reduce(during(vec![ec.clone()], 2, &ec.event_id, true), &env);
+    assert_eq!(m.board.channel(DEFAULT_CHANNEL).unwrap().posts.len(), 1);
+    m.reduce(
+        Action::Read(Ok(ReadOut {
+            chain: None,
+            outbox: Vec::new(),
+            sync_ok_at: 0,
+            syncing: false,
+        })),
+        &env,
+    );
+    assert_eq!(m.board.channel(DEFAULT_CHANNEL).unwrap().posts.len(), 2);
 }
 
 #[test]
@@ -243,6 +276,7 @@ fn a_queued_post_already_on_the_chain_is_not_sent_again() {
             chain: Some(ChainRead::whole(1, e.event_id.clone(), vec![e])),
             outbox: vec![p.clone()],
             sync_ok_at: 0,
+            syncing: false,
         })),
         &Env {
             now_ms: u64::MAX / 2,
@@ -274,6 +308,7 @@ fn followers_queue_only_and_refusals_are_final() {
             chain: None,
             outbox: vec![p.clone()],
             sync_ok_at: 0,
+            syncing: false,
         })),
         &leader,
     );
@@ -291,4 +326,39 @@ fn followers_queue_only_and_refusals_are_final() {
     assert!(m.status.as_ref().is_some_and(|s| s.0));
     let names: Vec<String> = m.channel_list().into_iter().map(|c| c.0).collect();
     assert_eq!(names, vec!["LongFast".to_string(), "Other".to_string()]);
+}
+
+/// The board's cheap pre-parse test keeps every stored text of a board event type (core's
+/// compact JSON, as the sync stores it, whatever the key order or spacing it came with) and
+/// drops texts of other types.
+#[test]
+fn the_pre_parse_test_keeps_every_board_event_text() {
+    let text = |event_type: &str, payload: &str| {
+        let raw = format!(
+            r#"{{ "payload" : {payload}, "event_type" : "{event_type}", "node_id": "!sb_1" }}"#
+        );
+        postern_core::json::parse(raw.as_bytes())
+            .unwrap()
+            .to_json_ordered()
+    };
+    use postern_core::channels::{REPORT_TYPE, VOTE_TYPE};
+    let types = [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE];
+    assert_eq!(BOARD_TYPES_QUOTED.map(|q| q.trim_matches('"')), types);
+    for t in types {
+        assert!(may_be_board_event(&text(t, r#"{"x":1}"#)), "{t}");
+    }
+    for t in [
+        "prediction",
+        "dm_message",
+        "gate_message",
+        "messages",
+        "key_rotate",
+    ] {
+        assert!(
+            !may_be_board_event(&text(t, r#"{"message_count":2}"#)),
+            "{t}"
+        );
+    }
+    // A payload word may pass (the parse after it decides).
+    assert!(may_be_board_event(&text("prediction", r#"{"m":"vote"}"#)));
 }

@@ -6,7 +6,7 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::KeyRange;
 use zeroize::Zeroizing;
 
-use super::chain_snapshot::KEY_CHAIN_SNAPSHOT;
+use super::chain_snapshot::{snapshot_keys, KEY_CHAIN_SNAPSHOT};
 use super::{corrupt, io, raw_keys_and_values, Storage, StorageError};
 use super::{KEY_SYNC_HEAD, STORE_EVENTS, STORE_META};
 use crate::model::chain::pages::{self, page_key, Cut, PageError, PAGES_END};
@@ -47,35 +47,43 @@ impl Storage {
             .await
     }
 
-    /// Append one verified page: the `(index, exact JSON)` of consecutive events as page records
-    /// (one per `pages::PAGE_MAX` events, each sealed once) and the new cursor in ONE read-write
-    /// transaction. Any record at or above the first index (none when the cursor is right) is
-    /// replaced. Sealing happens before the transaction opens.
-    pub async fn append_events(
+    /// Append one verified page: the exact JSON texts of consecutive events from index
+    /// `first`, in one page container (`pages::encode`, as the verifier worker sends them:
+    /// `model::chain::wire`), stored as page records (the container as it is when it holds at
+    /// most `pages::PAGE_MAX` texts, else cut into such records), each sealed once, with the new
+    /// cursor in ONE read-write transaction. Any record at or above `first` (none when the
+    /// cursor is right) is replaced. Sealing happens before the transaction opens.
+    pub async fn append_page(
         &self,
-        events: &[(u64, String)],
+        first: u64,
+        container: &str,
         head: &SyncHead,
     ) -> Result<(), StorageError> {
+        let texts = pages::decode(container).map_err(page_err)?;
+        let records: Vec<(String, String)> = match texts.len() as u64 {
+            0 => Vec::new(),
+            n if n <= pages::PAGE_MAX => {
+                let key = page_key(first);
+                let sealed = self.seal(STORE_EVENTS, &key, container);
+                vec![(key, sealed)]
+            }
+            _ => pages::split(first, texts.len())
+                .into_iter()
+                .map(|(start, run)| {
+                    let key = page_key(start);
+                    let sealed = self.seal(STORE_EVENTS, &key, &pages::encode(&texts[run]));
+                    (key, sealed)
+                })
+                .collect(),
+        };
         self.ensure_chain_pages().await?;
-        let first = pages::run_start(events.iter().map(|(i, _)| *i)).map_err(page_err)?;
         let head_json = serde_json::to_string(head).map_err(io)?;
         // Sealed like every record (public data, but one rule for the whole database), before
         // the transaction opens.
         let head_json = self.seal(STORE_META, KEY_SYNC_HEAD, &head_json);
-        let records: Vec<(String, String)> = first
-            .map(|first| pages::split(first, events.len()))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(start, run)| {
-                let key = page_key(start);
-                let texts: Vec<&str> = events[run].iter().map(|(_, t)| t.as_str()).collect();
-                let sealed = self.seal(STORE_EVENTS, &key, &pages::encode(&texts));
-                (key, sealed)
-            })
-            .collect();
         let tx = self.write_tx([STORE_EVENTS, STORE_META])?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
-        if let Some(first) = first {
+        if !records.is_empty() {
             st.delete::<String, _>(pages_from(first))
                 .primitive()
                 .map_err(io)?;
@@ -200,7 +208,9 @@ impl Storage {
             .primitive()
             .map_err(io)?;
         // The verifier's snapshot may cover events cut here: a full replay follows.
-        st.delete(KEY_CHAIN_SNAPSHOT).primitive().map_err(io)?;
+        st.delete::<String, _>(snapshot_keys())
+            .primitive()
+            .map_err(io)?;
         tx.object_store(STORE_META)
             .map_err(io)?
             .put(head_json)
