@@ -16,7 +16,7 @@
 //! * [`verify`] — event/chain verification, locators, fork matching;
 //! * [`public_view`] — the public view of the one chain (private events as link-only stubs);
 //! * [`append`] — the reference's append order (normalise, then validate); [`pynum`] — Python
-//!   `float()`/`int()` text rules;
+//!   `float()`/`int()` text rules; [`decfloat`] — decimal text → `f64` (std's result, smaller);
 //! * [`channels`] — public channel timelines and the signed public post;
 //! * [`merkle`] — the Infonet Merkle tree; [`rfc9162`] — RFC 9162 log proofs;
 //! * [`fork`] — the fork rule (which branch wins, re-linking pending events);
@@ -38,6 +38,7 @@ pub mod chain_input;
 pub mod chaingen;
 pub mod channels;
 pub mod cli;
+pub mod decfloat;
 pub mod dm;
 pub mod event;
 pub mod fork;

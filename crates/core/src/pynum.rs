@@ -141,7 +141,7 @@ pub fn py_float_from_str(s: &str) -> Option<f64> {
     if !is_decimal_literal(&plain) {
         return None;
     }
-    plain.parse::<f64>().ok()
+    crate::decfloat::parse_f64(&plain)
 }
 
 /// The text of a Python `int(s)` literal (sign kept, underscores removed, Unicode digits mapped

@@ -234,9 +234,9 @@ fn build(
     rng: &mut impl CryptoRngCore,
 ) -> Result<EpochRecord, RotateError> {
     let rotator_id = rotator.node_id();
-    let me = rotator.public();
+    let rotator_dh = rotator.dh_public();
     match roster.get(&rotator_id) {
-        Some(e) if *e.identity() == me => {}
+        Some(e) if e.identity().is_of(rotator) => {}
         _ => return Err(RotateError::RotatorNotInRoster),
     }
     let secret = EpochSecret::random(rng);
@@ -254,7 +254,7 @@ fn build(
         let shared = rotator
             .agree(member_dh)
             .ok_or(RotateError::NonContributory)?;
-        let key = wrap_key(&shared, me.dh_public(), member_dh, &ctx, entry.member_id())?;
+        let key = wrap_key(&shared, &rotator_dh, member_dh, &ctx, entry.member_id())?;
         let mut nonce = [0u8; SLOT_NONCE_LEN];
         rng.fill_bytes(&mut nonce);
         let aad = wrap_aad(&ctx, entry.member_id())?;
@@ -424,8 +424,7 @@ impl Epoch {
         };
         let my_id = me.node_id();
         let entry = self.body.roster.get(&my_id).ok_or(not_member.clone())?;
-        let my_pub = me.public();
-        if *entry.identity() != my_pub {
+        if !entry.identity().is_of(me) {
             return Err(not_member);
         }
         let slot = self
@@ -447,7 +446,7 @@ impl Epoch {
             roster_hash: &roster_hash,
             rotator: &self.body.rotator,
         };
-        let key = wrap_key(&shared, rotator_dh, my_pub.dh_public(), &ctx, &my_id)?;
+        let key = wrap_key(&shared, rotator_dh, &me.dh_public(), &ctx, &my_id)?;
         let aad = wrap_aad(&ctx, &my_id)?;
         let pt = Zeroizing::new(
             ChaCha20Poly1305::new(Key::from_slice(&key[..]))

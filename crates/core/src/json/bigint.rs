@@ -68,7 +68,7 @@ impl BigInt {
         } else {
             self.mag.clone()
         };
-        let f: f64 = text.parse().ok()?;
+        let f = crate::decfloat::parse_f64(&text)?;
         if f.is_finite() {
             Some(f)
         } else {

@@ -281,7 +281,7 @@ impl<'a> Parser<'a> {
             .get(start..self.pos)
             .ok_or(JsonError::InvalidNumber(start))?;
         if is_float {
-            let f: f64 = text.parse().map_err(|_| JsonError::InvalidNumber(start))?;
+            let f = crate::decfloat::parse_f64(text).ok_or(JsonError::InvalidNumber(start))?;
             if !f.is_finite() {
                 return Err(JsonError::NumberOutOfRange(start));
             }
