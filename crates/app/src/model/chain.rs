@@ -48,8 +48,8 @@ pub enum Op {
     Finish,
 }
 
-/// A request to the verifier (the Web Worker, or the inline fallback). A plain struct rather
-/// than a tagged enum: its deserializer is much smaller in the wasm bundle.
+/// A request to the verifier (the Web Worker; there is no page-thread fallback). A plain
+/// struct rather than a tagged enum: its deserializer is much smaller in the wasm bundle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToWorker {
     pub op: Op,
