@@ -6,32 +6,13 @@
 
 mod common;
 
+use common::chain::*;
 use common::*;
-use postern_core::api::infonet::{PATH_PEER_PUSH, PATH_STATUS};
-use postern_core::chaingen::{generate_chain, GenOptions};
+use postern_core::api::infonet::PATH_PEER_PUSH;
 use postern_core::event::ChainEvent;
 
 const SECRET: &str = "gap-secret";
 const BATCH: usize = 50;
-
-fn chain(n: usize) -> Vec<ChainEvent> {
-    generate_chain(
-        n,
-        GenOptions {
-            authors: 8,
-            start_timestamp: now() - 100_000,
-            include_gate_messages: true,
-        },
-    )
-}
-
-fn body_of(events: &[ChainEvent]) -> String {
-    let texts: Vec<String> = events
-        .iter()
-        .map(|e| e.to_value().to_json_ordered())
-        .collect();
-    format!("{{\"events\":[{}]}}", texts.join(","))
-}
 
 /// A copy of `batch` whose event `i` carries a forged signature.
 fn forged(batch: &[ChainEvent], i: usize) -> Vec<ChainEvent> {
@@ -40,31 +21,6 @@ fn forged(batch: &[ChainEvent], i: usize) -> Vec<ChainEvent> {
     let flipped = if sig.starts_with('a') { "b" } else { "a" };
     sig.replace_range(..1, flipped);
     b
-}
-
-fn total(relay: &Relay) -> u64 {
-    relay.get(PATH_STATUS).json()["total_events"]
-        .as_u64()
-        .unwrap()
-}
-
-fn stored_ids(data: &std::path::Path) -> Vec<String> {
-    let db = rusqlite::Connection::open(data.join("postern.sqlite3")).unwrap();
-    let mut stmt = db
-        .prepare("SELECT event_id FROM infonet_chain ORDER BY idx")
-        .unwrap();
-    let ids = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    ids
-}
-
-fn outbox_len(data: &std::path::Path) -> i64 {
-    let db = rusqlite::Connection::open(data.join("postern.sqlite3")).unwrap();
-    db.query_row("SELECT COUNT(*) FROM replication_outbox", [], |r| r.get(0))
-        .unwrap()
 }
 
 /// Receiver `R` and sender `S`: `S`'s chain holds `held` (pushed to it as if by `R` before it
@@ -88,7 +44,7 @@ fn pair(held: &[ChainEvent], bodies: &[String]) -> Pair {
     let s_args: Vec<&str> = s_args.iter().map(String::as_str).collect();
     let s = Relay::start(s_dir.path(), &s_args);
     for b in held.chunks(BATCH) {
-        let resp = peer_post(&s, PATH_PEER_PUSH, &r.base, SECRET, body_of(b).as_bytes());
+        let resp = peer_post(&s, PATH_PEER_PUSH, &r.base, SECRET, push_body(b).as_bytes());
         assert_eq!(resp.status, 200, "{}", resp.body);
     }
     s.kill();
@@ -108,14 +64,14 @@ fn pair(held: &[ChainEvent], bodies: &[String]) -> Pair {
 
 #[test]
 fn a_valid_row_behind_a_refused_one_is_delivered_once_its_gap_is_filled() {
-    let events = chain(300);
+    let events = gen_chain(300, 8);
     let batches: Vec<&[ChainEvent]> = events.chunks(BATCH).collect();
     // Row 2 is a forged copy (event 10 of it): refused for good, and the true batch 2 is in no
     // row. Rows 3..5 extend the true batch 2, which S's chain holds.
-    let mut bodies: Vec<String> = batches.iter().map(|b| body_of(b)).collect();
-    bodies[2] = body_of(&forged(batches[2], 10));
+    let mut bodies: Vec<String> = batches.iter().map(|b| push_body(b)).collect();
+    bodies[2] = push_body(&forged(batches[2], 10));
     let p = pair(&events, &bodies);
-    wait_for("R to hold the whole chain", || total(&p.r) == 300);
+    wait_for("R to hold the whole chain", || total_events(&p.r) == 300);
     wait_for("S's outbox to drain", || outbox_len(p.s_dir.path()) == 0);
     assert!(
         p.s.log_text().contains("filled the peer's gap"),
@@ -131,15 +87,15 @@ fn a_valid_row_behind_a_refused_one_is_delivered_once_its_gap_is_filled() {
 
 #[test]
 fn rows_whose_predecessor_is_on_no_chain_of_ours_are_dropped_with_the_reason() {
-    let events = chain(250);
+    let events = gen_chain(250, 8);
     let batches: Vec<&[ChainEvent]> = events.chunks(BATCH).collect();
-    let mut bodies: Vec<String> = batches.iter().map(|b| body_of(b)).collect();
-    bodies[2] = body_of(&forged(batches[2], 10));
+    let mut bodies: Vec<String> = batches.iter().map(|b| push_body(b)).collect();
+    bodies[2] = push_body(&forged(batches[2], 10));
     // S holds none of it: the rows behind the forged one can apply through nobody we know.
     let p = pair(&[], &bodies);
     wait_for("S's outbox to drain", || outbox_len(p.s_dir.path()) == 0);
     // Batches 0 and 1, and the forged copy's events before the forged one.
-    assert_eq!(total(&p.r), 110);
+    assert_eq!(total_events(&p.r), 110);
     let log = p.s.log_text();
     assert_eq!(
         log.matches("its predecessor cannot reach the peer").count(),
@@ -159,8 +115,8 @@ fn a_missing_predecessor_is_told_apart_for_postern_peers_only() {
             &format!("--sb-peer={sb}={SECRET}"),
         ],
     );
-    let events = chain(100);
-    let gapped = body_of(&events[50..]);
+    let events = gen_chain(100, 8);
+    let gapped = push_body(&events[50..]);
     let members = |v: &serde_json::Value| {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
         k.sort();

@@ -9,33 +9,13 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
+use common::chain::*;
 use common::*;
-use postern_core::api::infonet::{PATH_PEER_PUSH, PATH_STATUS};
-use postern_core::chaingen::{generate_chain, GenOptions};
-use postern_core::event::ChainEvent;
+use postern_core::api::infonet::PATH_PEER_PUSH;
 use postern_core::peer::{HEADER_PEER_HMAC, HEADER_PEER_URL};
 
 const PEER_URL: &str = "http://pusher.test:7001";
 const PEER_SECRET: &str = "hostile-secret";
-
-fn chain(n: usize) -> Vec<ChainEvent> {
-    generate_chain(
-        n,
-        GenOptions {
-            authors: 4,
-            start_timestamp: now() - 100_000,
-            include_gate_messages: true,
-        },
-    )
-}
-
-fn body_of(events: &[ChainEvent]) -> String {
-    let texts: Vec<String> = events
-        .iter()
-        .map(|e| e.to_value().to_json_ordered())
-        .collect();
-    format!("{{\"events\":[{}]}}", texts.join(","))
-}
 
 fn push(relay: &Relay, body: &str) -> Resp {
     peer_post(
@@ -47,12 +27,6 @@ fn push(relay: &Relay, body: &str) -> Resp {
     )
 }
 
-fn total(relay: &Relay) -> u64 {
-    relay.get(PATH_STATUS).json()["total_events"]
-        .as_u64()
-        .unwrap()
-}
-
 fn receiver(data: &std::path::Path) -> Relay {
     Relay::start(data, &[&format!("--peer={PEER_URL}={PEER_SECRET}")])
 }
@@ -61,8 +35,8 @@ fn receiver(data: &std::path::Path) -> Relay {
 fn pushes_that_fail_peer_auth_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let relay = receiver(dir.path());
-    let events = chain(50);
-    let body = body_of(&events);
+    let events = gen_chain(50, 4);
+    let body = push_body(&events);
     let b = body.as_bytes();
     // Wrong secret, unknown peer, a body changed after signing, v1 only from a Postern peer.
     peer_post(&relay, PATH_PEER_PUSH, PEER_URL, "not-the-secret", b)
@@ -86,7 +60,7 @@ fn pushes_that_fail_peer_auth_store_nothing() {
         .collect();
     post_with_headers(&relay, PATH_PEER_PUSH, &v1_only, b).assert_error(403, "peer_unauthorized");
     post_with_headers(&relay, PATH_PEER_PUSH, &[], b).assert_error(403, "peer_unauthorized");
-    assert_eq!(total(&relay), 0);
+    assert_eq!(total_events(&relay), 0);
     // The signed request, then the same request replayed.
     let r = post_with_headers(&relay, PATH_PEER_PUSH, &headers, b);
     assert_eq!(r.status, 200, "{}", r.body);
@@ -97,7 +71,7 @@ fn pushes_that_fail_peer_auth_store_nothing() {
         (again["accepted"].as_u64(), again["duplicates"].as_u64()),
         (Some(0), Some(50))
     );
-    assert_eq!(total(&relay), 50);
+    assert_eq!(total_events(&relay), 50);
 }
 
 /// A peer-push request whose headers and first half of `body` were sent; the rest is sent by
@@ -144,8 +118,8 @@ impl Unfinished {
 fn requests_whose_body_never_ends_neither_hold_a_gapped_batch_nor_fill_the_queue() {
     let dir = tempfile::tempdir().unwrap();
     let relay = receiver(dir.path());
-    let events = chain(150);
-    let bodies: Vec<String> = events.chunks(50).map(body_of).collect();
+    let events = gen_chain(150, 4);
+    let bodies: Vec<String> = events.chunks(50).map(push_body).collect();
     // More unfinished pushes of the peer (each of batch 1, signed) than it may have held.
     let unfinished: Vec<Unfinished> = (0..40)
         .map(|_| Unfinished::start(&relay, &bodies[1]))
@@ -161,11 +135,11 @@ fn requests_whose_body_never_ends_neither_hold_a_gapped_batch_nor_fill_the_queue
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     let r = push(&relay, &bodies[2]);
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(total(&relay), 150);
+    assert_eq!(total_events(&relay), 150);
     // The others, finished late, are duplicates.
     for u in unfinished.take(3) {
         let status = u.finish();
         assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     }
-    assert_eq!(total(&relay), 150);
+    assert_eq!(total_events(&relay), 150);
 }

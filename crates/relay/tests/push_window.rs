@@ -11,33 +11,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use common::chain::*;
 use common::*;
 use postern_core::api::infonet::{PATH_PEER_PUSH, PATH_STATUS};
-use postern_core::chaingen::{generate_chain, GenOptions};
 use postern_core::event::ChainEvent;
 
 const PEER_URL: &str = "http://pusher.test:7001";
 const PEER_SECRET: &str = "window-secret";
 const BATCH: usize = 50;
-
-fn chain(n: usize) -> Vec<ChainEvent> {
-    generate_chain(
-        n,
-        GenOptions {
-            authors: 8,
-            start_timestamp: now() - 100_000,
-            include_gate_messages: true,
-        },
-    )
-}
-
-fn body_of(events: &[ChainEvent]) -> String {
-    let texts: Vec<String> = events
-        .iter()
-        .map(|e| e.to_value().to_json_ordered())
-        .collect();
-    format!("{{\"events\":[{}]}}", texts.join(","))
-}
 
 fn push(relay: &Relay, body: &str) -> Resp {
     peer_post(
@@ -58,28 +39,14 @@ fn head(relay: &Relay) -> (String, u64) {
     )
 }
 
-/// Every stored event id, in chain order, read from the database.
-fn stored_ids(data: &std::path::Path) -> Vec<String> {
-    let db = rusqlite::Connection::open(data.join("postern.sqlite3")).unwrap();
-    let mut stmt = db
-        .prepare("SELECT event_id FROM infonet_chain ORDER BY idx")
-        .unwrap();
-    let ids = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    ids
-}
-
 fn receiver(data: &std::path::Path) -> Relay {
     Relay::start(data, &[&format!("--peer={PEER_URL}={PEER_SECRET}")])
 }
 
 #[test]
 fn batches_pushed_concurrently_and_out_of_order_store_the_sequential_chain() {
-    let events = chain(1_000);
-    let bodies: Vec<String> = events.chunks(BATCH).map(body_of).collect();
+    let events = gen_chain(1_000, 8);
+    let bodies: Vec<String> = events.chunks(BATCH).map(push_body).collect();
     let (seq_dir, par_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let seq = receiver(seq_dir.path());
     for b in &bodies {
@@ -131,8 +98,8 @@ fn every_batch_answered_2xx_survives_kill_9() {
     let relay = receiver(dir.path());
     // One independent chain per pusher would fork each other: one chain, dealt out in order to
     // the pushers in windows, each pusher pushing its share with its predecessors in flight.
-    let events = chain(6_000);
-    let bodies: Arc<Vec<String>> = Arc::new(events.chunks(BATCH).map(body_of).collect());
+    let events = gen_chain(6_000, 8);
+    let bodies: Arc<Vec<String>> = Arc::new(events.chunks(BATCH).map(push_body).collect());
     let ids: Vec<Vec<String>> = events
         .chunks(BATCH)
         .map(|c| c.iter().map(|e| e.event_id.clone()).collect())
@@ -253,23 +220,17 @@ fn outbox_to_peer(bodies: &[String]) -> (Mesh, Relay, Relay) {
     (mesh, s, r)
 }
 
-fn outbox_len(data: &std::path::Path) -> i64 {
-    let db = rusqlite::Connection::open(data.join("postern.sqlite3")).unwrap();
-    db.query_row("SELECT COUNT(*) FROM replication_outbox", [], |r| r.get(0))
-        .unwrap()
-}
-
 #[test]
 fn a_refused_batch_in_the_window_loses_none_of_the_rows_behind_it() {
-    let events = chain(300);
+    let events = gen_chain(300, 8);
     let batches: Vec<&[ChainEvent]> = events.chunks(BATCH).collect();
     // A copy of batch 2 whose event 10 carries a forged signature, queued before the true one.
     let mut forged = batches[2].to_vec();
     let sig = &mut forged[10].signature;
     let flipped = if sig.starts_with('a') { "b" } else { "a" };
     sig.replace_range(..1, flipped);
-    let mut bodies: Vec<String> = batches.iter().map(|b| body_of(b)).collect();
-    bodies.insert(2, body_of(&forged));
+    let mut bodies: Vec<String> = batches.iter().map(|b| push_body(b)).collect();
+    bodies.insert(2, push_body(&forged));
     let (mesh, s, r) = outbox_to_peer(&bodies);
     wait_for("R to hold the whole chain", || head(&r).1 == 300);
     wait_for("S's outbox to drain", || {
@@ -290,8 +251,8 @@ fn a_refused_batch_in_the_window_loses_none_of_the_rows_behind_it() {
 
 #[test]
 fn two_relays_drain_a_2500_event_outbox_in_order() {
-    let events = chain(2_500);
-    let bodies: Vec<String> = events.chunks(BATCH).map(body_of).collect();
+    let events = gen_chain(2_500, 8);
+    let bodies: Vec<String> = events.chunks(BATCH).map(push_body).collect();
     let (mesh, s, r) = outbox_to_peer(&bodies);
     wait_for("R to hold the whole chain", || head(&r).1 == 2_500);
     wait_for("S's outbox to drain", || {

@@ -13,6 +13,8 @@ use postern_core::{b64, dm, Identity, PublicIdentity};
 use rand_core::OsRng;
 use serde_json::Value;
 
+pub mod chain;
+
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long [`wait_for`] waits for a condition before failing the test.
