@@ -1,9 +1,9 @@
 //! Filling a Postern peer's gap before our oldest pushed row: the peer answered the row 409
 //! `forked` with `missing`, the event the row extends, which it does not hold (its predecessor
 //! was refused, dropped or never sent). When an event of the row names it as its `prev_hash`
-//! ([`row_extends`]) and our chain holds it, the row can still apply: we push the peer our chain's events up to it (walking back a batch at a time until
-//! the peer holds a batch's predecessor, at most [`MAX_FILL_EVENTS`] behind it), and the row is
-//! sent again. When our chain does not hold it (the row's branch lost a fork), when the peer
+//! ([`row_extends`]) and our chain holds it, the row can still apply: we push the peer our
+//! chain's events up to it (walking back a batch at a time until the peer holds a batch's
+//! predecessor, at most [`MAX_FILL_EVENTS`] behind it), and the row is sent again. When our chain does not hold it (the row's branch lost a fork), when the peer
 //! refuses a filling batch for good, or when the gap is longer, the row cannot apply through us
 //! ([`Fill::Cannot`], with the reason); a longer gap is left to the peer's pull-sync.
 use std::sync::Arc;
