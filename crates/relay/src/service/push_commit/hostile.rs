@@ -10,6 +10,7 @@ use postern_core::api::peer::codes as pcodes;
 use postern_core::chaingen::{generate_chain, GenOptions};
 use postern_core::event::ChainEvent;
 
+use super::tests::until;
 use super::*;
 use crate::store::Store;
 
@@ -53,17 +54,6 @@ fn stored_ids(dir: &std::path::Path) -> Vec<String> {
         .map(Result::unwrap)
         .collect();
     ids
-}
-
-/// Poll (no fixed sleep) until `cond`.
-async fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..20_000 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// The chain's lock, held on another thread until the returned sender is dropped.

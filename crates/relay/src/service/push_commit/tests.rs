@@ -34,13 +34,18 @@ fn open(dir: &std::path::Path) -> PushCommit {
 
 /// Wait (polling, no fixed sleep) until `n` batches wait for a predecessor.
 async fn until_waiting(pc: &PushCommit, n: usize) {
+    until(&format!("{n} batches waiting"), || pc.waiting() == n).await;
+}
+
+/// Poll (no fixed sleep) until `cond`; fail the test naming `what`.
+pub(super) async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..20_000 {
-        if pc.waiting() == n {
+        if cond() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    panic!("{} batches waiting, expected {n}", pc.waiting());
+    panic!("timed out waiting for {what}");
 }
 
 fn done(o: Result<PushOutcome, Internal>) -> u64 {
