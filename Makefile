@@ -14,7 +14,10 @@ RELAY := target/release/postern
 run: tools build
 	$(RELAY) serve --listen $(LISTEN) --data $(DATA) --web dist
 
-## make test: install what is missing, then every test (native, wasm in Chromium, e2e)
+## make test: install what is missing, then every test (native, wasm in Chromium, e2e).
+## No incremental build caches: a single clean run does not use them, and they cost gigabytes
+## of disk (a CI machine may have little free).
+test: export CARGO_INCREMENTAL = 0
 test: test-tools
 	$(MAKE) lint
 	$(MAKE) test-native
