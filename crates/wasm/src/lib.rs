@@ -29,6 +29,8 @@ mod chacha_simd;
 mod chain;
 mod error;
 mod gate;
+mod gate_error;
+mod gate_results;
 mod identity;
 mod merkle;
 mod prims;
