@@ -30,8 +30,9 @@ test: test-tools
 
 ## make lint: layout rules (file length, module docs, no import cycles), formatting, and clippy
 ## (native workspace; wasm32 for the browser crates, and for core's lib + tests, which make
-## test-wasm runs; the package's +simd128 build, which has its own code, in its own target dir)
-## with warnings as errors
+## test-wasm runs; the package's +simd128 build, which has its own code, in its own target dir;
+## postern-wasm also without its default `gates` feature, the package's default entry) with
+## warnings as errors
 lint:
 	scripts/check-layout.sh
 	cargo fmt --all --check
@@ -40,6 +41,9 @@ lint:
 	cargo clippy --locked --target wasm32-unknown-unknown -p postern-core --lib --tests -- -D warnings
 	cargo clippy --locked --target wasm32-unknown-unknown -p postern-app --features test-hooks -- -D warnings
 	RUSTFLAGS="-C target-feature=+simd128" CARGO_TARGET_DIR=target/clippy-simd cargo clippy --locked --target wasm32-unknown-unknown -p postern-wasm --all-targets -- -D warnings
+	cargo clippy --locked -p postern-wasm --no-default-features --all-targets -- -D warnings
+	cargo clippy --locked --target wasm32-unknown-unknown -p postern-wasm --no-default-features --all-targets -- -D warnings
+	RUSTFLAGS="-C target-feature=+simd128" CARGO_TARGET_DIR=target/clippy-simd cargo clippy --locked --target wasm32-unknown-unknown -p postern-wasm --no-default-features --all-targets -- -D warnings
 
 tools:
 	@scripts/install-tools.sh run
@@ -67,7 +71,7 @@ test-native:
 test-wasm:
 	cargo test --locked --target wasm32-unknown-unknown -p postern-core -p postern-wasm -p postern-app
 
-## make wasm-pkg: the postern-wasm JS packages (crates/wasm/pkg, pkg-node; SIMD + scalar builds) + gzip size budget checks
+## make wasm-pkg: the postern-wasm JS packages (crates/wasm/pkg, pkg-node; default and gates entries, SIMD + scalar builds each) + gzip size budget checks
 wasm-pkg:
 	scripts/build-wasm-pkg.sh
 

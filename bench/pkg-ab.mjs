@@ -5,6 +5,9 @@
 // process CPU time (user+sys) of the whole run. Both packages load the build POSTERN_WASM_VARIANT
 // picks (default: SIMD).
 //   node bench/pkg-ab.mjs /path/to/pkg-node-A /path/to/pkg-node-B
+//   node bench/pkg-ab.mjs crates/wasm/pkg-node crates/wasm/pkg-node/postern_wasm_gates.js   (an entry file:
+//        here the package's default, gate-free entry against its gates entry; gate cases are
+//        skipped unless both have the gate API)
 //   BENCH_ONLY=sign,x25519 BENCH_PASSES=5 POSTERN_WASM_VARIANT=scalar node bench/pkg-ab.mjs A B
 // Operations that need a key (signing, key generation, X25519, DM, gate unwrap) are what the
 // curve25519 basepoint tables speed up; verification and AEAD should not move (size work, issue 16).
@@ -13,10 +16,11 @@ import path from "node:path";
 import os from "node:os";
 
 const [dirA, dirB] = process.argv.slice(2).map((d) => path.resolve(d));
-if (!dirA || !dirB) { console.error("usage: node bench/pkg-ab.mjs PKG_NODE_A PKG_NODE_B"); process.exit(2); }
+if (!dirA || !dirB) { console.error("usage: node bench/pkg-ab.mjs PKG_NODE_A|ENTRY.js PKG_NODE_B|ENTRY.js"); process.exit(2); }
 const require = createRequire(import.meta.url);
-const A = require(path.join(dirA, "postern_wasm.js"));
-const B = require(path.join(dirB, "postern_wasm.js"));
+const entry = (d) => (d.endsWith(".js") ? d : path.join(d, "postern_wasm.js"));
+const A = require(entry(dirA));
+const B = require(entry(dirB));
 const RUN_MS = Number(process.env.BENCH_RUN_MS || 400);
 const PASSES = Number(process.env.BENCH_PASSES || 5);
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",") : null;
@@ -73,6 +77,7 @@ console.log(`| operation | A /s | B /s | B/A (median of pairs) |\n|---|---:|---:
 const cpu0 = process.cpuUsage();
 for (const [group, name, setup] of cases) {
   if (ONLY && !ONLY.includes(group)) continue;
+  if (group === "gate" && !(A.GateChain && B.GateChain)) { console.log(`| ${name} | (no gate API in ${A.GateChain ? "B" : "A"}) | | |`); continue; }
   const ops = [setup(A), setup(B)];
   run(ops[0]); run(ops[1]); // warm-up
   const r = [[], []];

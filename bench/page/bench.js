@@ -5,6 +5,8 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import sodium from "libsodium-wrappers";
+// index.html maps "postern-wasm" to the package's gates entry (postern_wasm_gates.js): the suite
+// benchmarks the gate API too; the default entry is the same code without it.
 import init, * as pw from "postern-wasm";
 import { createChainVerifierPool } from "postern-wasm/parallel";
 
@@ -112,7 +114,7 @@ async function suite(cfg) {
   // The same package forced to its scalar fallback: a second module instance (served again under
   // /pkg-scalar/, since one module URL holds one instance).
   let ps = null;
-  try { const m = await import("/pkg-scalar/postern_wasm.js"); await m.default({ variant: "scalar" }); ps = m; log(`pkg-scalar loaded: ${m.wasmVariant()}`); } catch (e) { log("no pkg-scalar: " + e.message); }
+  try { const m = await import("/pkg-scalar/postern_wasm_gates.js"); await m.default({ variant: "scalar" }); ps = m; log(`pkg-scalar loaded: ${m.wasmVariant()}`); } catch (e) { log("no pkg-scalar: " + e.message); }
   const on = (part) => !cfg.only || cfg.only.includes(part);
   log(`runMs=${cfg.runMs} passes=${cfg.passes} chainN=${cfg.chainN} only=${cfg.only || "all"} ua=${navigator.userAgent}`);
 

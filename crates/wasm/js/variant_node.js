@@ -1,7 +1,8 @@
-// Which build pkg-node's postern_wasm.js loads (copied into pkg-node/ as postern_wasm_variant.js).
-// POSTERN_WASM_VARIANT=simd|scalar forces one; unset or "auto" picks the SIMD build
-// (postern_wasm_simd_bg.wasm) when the engine validates a tiny SIMD probe module, else the scalar
-// one (postern_wasm_bg.wasm). Read once, when postern_wasm.js is first required.
+// Which build pkg-node's postern_wasm.js (and postern_wasm_gates.js) loads (copied into pkg-node/
+// as postern_wasm_variant.js). POSTERN_WASM_VARIANT=simd|scalar forces one; unset or "auto" picks
+// the SIMD build (postern_wasm[_gates]_simd_bg.wasm) when the engine validates a tiny SIMD probe
+// module, else the scalar one (postern_wasm[_gates]_bg.wasm). Read once, when the entry is first
+// required.
 "use strict";
 
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): validated, never run.
@@ -21,8 +22,11 @@ function chooseVariant(variant = process.env.POSTERN_WASM_VARIANT || "auto") {
   throw new TypeError(`postern-wasm: POSTERN_WASM_VARIANT must be "auto", "simd" or "scalar", not ${String(variant)}`);
 }
 
-function wasmFile(variant) {
-  return chooseVariant(variant) === "simd" ? "postern_wasm_simd_bg.wasm" : "postern_wasm_bg.wasm";
+/** The .wasm file of a build: flavour "lite" (the default entry, no gate API) or "gates". */
+function wasmFile(variant, flavour = "lite") {
+  if (flavour !== "lite" && flavour !== "gates") throw new TypeError(`postern-wasm: unknown flavour ${String(flavour)}`);
+  const base = flavour === "gates" ? "postern_wasm_gates" : "postern_wasm";
+  return chooseVariant(variant) === "simd" ? `${base}_simd_bg.wasm` : `${base}_bg.wasm`;
 }
 
 module.exports = { simdSupported, chooseVariant, wasmFile };

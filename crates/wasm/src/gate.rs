@@ -7,12 +7,14 @@ use postern_core::identity::PublicIdentity;
 use rand_core::OsRng;
 use wasm_bindgen::prelude::*;
 
-use crate::error::{gate_error, identity_error, js_error, roster_error, to_u64};
-use crate::identity::Identity;
-use crate::results::{
-    to_js, to_js_vec, GateDrained, GateDrainedJs, GateMember, GateMemberJs, GateReceived,
-    GateReceivedJs, OpenedGateMessage, OpenedGateMessageJs,
+use crate::error::{identity_error, js_error, to_u64};
+use crate::gate_error::{gate_error, roster_error};
+use crate::gate_results::{
+    GateDrained, GateDrainedJs, GateMember, GateMemberJs, GateReceived, GateReceivedJs,
+    OpenedGateMessage, OpenedGateMessageJs,
 };
+use crate::identity::Identity;
+use crate::results::{to_js, to_js_vec};
 
 fn parse_message(json: &str) -> Result<GateMessage, JsValue> {
     GateMessage::from_json(json).map_err(gate_error)

@@ -16,9 +16,15 @@
 //! `dm_decrypt`, `gate_not_a_member`, `schema_plaintext_present`, `rfc9162_root_mismatch`,
 //! `json_invalid`, `invalid_argument`. The `message` is human-readable and may change.
 //!
+//! # Flavours
+//! Feature `gates` (default) adds the gate API (`GateChain`, `GateEpochKey`, `GateKeyring`). The
+//! package ships both: its default entry built without it (`--no-default-features`), the
+//! `postern-wasm/gates` entry with it. A handle belongs to the instance that made it: an app that
+//! uses gates imports the gates entry only.
+//!
 //! # Secrets
-//! [`Identity`], [`EventSigner`], [`GateEpochKey`] and [`GateKeyring`] keep their keys inside
-//! wasm memory (zeroized when dropped); JS holds only handles. Call `.free()` when done.
+//! `Identity`, `EventSigner`, `GateEpochKey` and `GateKeyring` keep their keys inside wasm memory
+//! (zeroized when dropped); JS holds only handles. Call `.free()` when done.
 #![forbid(unsafe_code)]
 
 // ChaCha20-Poly1305 over the SIMD keystream (the +simd128 build); native tests cover the composition.
@@ -28,7 +34,14 @@ mod aead;
 mod chacha_simd;
 mod chain;
 mod error;
+// The gate API: only with the `gates` feature (the package's `postern-wasm/gates` entry; the
+// default entry is built without it, ~68 KB smaller gzipped).
+#[cfg(feature = "gates")]
 mod gate;
+#[cfg(feature = "gates")]
+mod gate_error;
+#[cfg(feature = "gates")]
+mod gate_results;
 mod identity;
 mod merkle;
 mod prims;
@@ -37,6 +50,7 @@ mod schema;
 mod variant;
 
 pub use chain::{sign_event, verify_chain, verify_public_view, EventSigner};
+#[cfg(feature = "gates")]
 pub use gate::{GateChain, GateEpochKey, GateKeyring};
 pub use identity::Identity;
 pub use merkle::*;

@@ -6,7 +6,6 @@
 //! declaration into `postern_wasm.d.ts`, with these doc comments. Exported functions return the
 //! `…Js` aliases (the declared TypeScript type) through [`to_js`], so a conversion failure is a
 //! JS error with code `internal`, never a panic.
-use postern_core::gate::{self, Role};
 use postern_core::{dm, merkle, public_view, verify};
 use serde::{Serialize, Serializer};
 use tsify_next::Tsify;
@@ -26,7 +25,7 @@ pub fn to_js_vec<T: Tsify + Serialize>(values: &[T]) -> Result<Vec<T::JsType>, J
 }
 
 /// Bytes as one fresh `Uint8Array` (serde-wasm-bindgen's `serialize_bytes`).
-fn bytes<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn bytes<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_bytes(b)
 }
 
@@ -157,106 +156,6 @@ pub fn crypto_failure_js(failure: Option<CryptoFailure>) -> Result<JsValue, JsVa
     let ser = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
     failure.serialize(&ser).map_err(|e| js_error("internal", e))
 }
-
-/// A member's role in a gate epoch.
-#[derive(Serialize, Tsify, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum GateRole {
-    Admin,
-    Member,
-}
-
-impl From<Role> for GateRole {
-    fn from(r: Role) -> Self {
-        match r {
-            Role::Admin => GateRole::Admin,
-            Role::Member => GateRole::Member,
-        }
-    }
-}
-
-/// One roster member of a gate epoch.
-#[derive(Serialize, Tsify)]
-#[serde(rename_all = "camelCase")]
-pub struct GateMember {
-    pub member_id: String,
-    pub role: GateRole,
-    /// Public identity string (`postern1.…`).
-    pub public_identity: String,
-}
-
-pub type GateMemberJs = <GateMember as Tsify>::JsType;
-
-/// A gate message opened under an epoch key; the author is authenticated against the roster.
-#[derive(Serialize, Tsify)]
-#[serde(rename_all = "camelCase")]
-pub struct OpenedGateMessage {
-    gate: String,
-    epoch: f64,
-    member_id: String,
-    role: GateRole,
-    /// The author's public identity string.
-    author: String,
-    timestamp: f64,
-    #[serde(serialize_with = "bytes")]
-    #[tsify(type = "Uint8Array")]
-    body: Zeroizing<Vec<u8>>,
-}
-
-pub type OpenedGateMessageJs = <OpenedGateMessage as Tsify>::JsType;
-
-impl From<gate::OpenedGateMessage> for OpenedGateMessage {
-    fn from(m: gate::OpenedGateMessage) -> Self {
-        OpenedGateMessage {
-            gate: m.gate.to_string(),
-            epoch: m.epoch as f64,
-            member_id: m.member_id,
-            role: m.role.into(),
-            author: m.author.to_string(),
-            timestamp: m.timestamp as f64,
-            body: m.body,
-        }
-    }
-}
-
-/// Result of `GateKeyring.receive`.
-#[derive(Serialize, Tsify)]
-#[serde(tag = "status", rename_all = "lowercase")]
-pub enum GateReceived {
-    Opened { message: OpenedGateMessage },
-    Pending { epoch: f64 },
-}
-
-pub type GateReceivedJs = <GateReceived as Tsify>::JsType;
-
-impl From<gate::Received> for GateReceived {
-    fn from(r: gate::Received) -> Self {
-        match r {
-            gate::Received::Opened(m) => GateReceived::Opened {
-                message: (*m).into(),
-            },
-            gate::Received::Pending { epoch } => GateReceived::Pending {
-                epoch: epoch as f64,
-            },
-        }
-    }
-}
-
-/// A queued message processed when its epoch key arrived (`GateKeyring.addChain`).
-#[derive(Serialize, Tsify)]
-#[serde(rename_all = "camelCase")]
-#[tsify(missing_as_null)]
-pub struct GateDrained {
-    /// The sealed message (gate_message payload JSON).
-    pub message_json: String,
-    pub opened: Option<OpenedGateMessage>,
-    /// Error (with `code`) when it could not be opened.
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    #[tsify(type = "Error | null")]
-    pub error: JsValue,
-}
-
-pub type GateDrainedJs = <GateDrained as Tsify>::JsType;
 
 /// Which side of the path a Merkle proof step's sibling hash is on.
 #[derive(Serialize, Tsify, Clone, Copy)]

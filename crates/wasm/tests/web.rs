@@ -1,4 +1,6 @@
-#![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+// Built with the `gates` feature (the default; these tests use the gate API). The package's
+// gate-free entry is tested by tests/node (build-wasm-pkg.sh --test runs them on both entries).
+#![cfg(all(target_arch = "wasm32", target_os = "unknown", feature = "gates"))]
 use postern_wasm::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;

@@ -1,6 +1,6 @@
-// verifyChainParallel in headless Chromium (module workers, web build crates/wasm/pkg): same
-// report as verifyChain for a valid chain and for corrupted ones. Skipped when Chromium or
-// playwright-core (tests/e2e/node_modules) is missing.
+// verifyChainParallel in headless Chromium (module workers, web build crates/wasm/pkg, the entry
+// of POSTERN_WASM_FLAVOUR): same report as verifyChain for a valid chain and for corrupted ones.
+// Skipped when Chromium or playwright-core (tests/e2e/node_modules) is missing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -20,9 +20,10 @@ const skip = !chromium ? "playwright-core not installed in tests/e2e" : !fs.exis
 // POSTERN_WASM_VARIANT=scalar (build-wasm-pkg.sh --test's second run) forces the scalar build;
 // otherwise init() picks one by detection (Chromium: SIMD). The workers must run the same one.
 const VARIANT = process.env.POSTERN_WASM_VARIANT || "auto";
+const BASE = process.env.POSTERN_WASM_FLAVOUR === "gates" ? "postern_wasm_gates" : "postern_wasm";
 const PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
-import init, * as w from "/pkg/postern_wasm.js";
-import { createChainVerifierPool, verifyChainParallel } from "/pkg/postern_wasm_parallel.js";
+import init, * as w from "/pkg/${BASE}.js";
+import { createChainVerifierPool, verifyChainParallel } from "/pkg/${BASE}_parallel.js";
 await init({ variant: ${JSON.stringify(VARIANT)} });
 const NOW = 1780000000, GENESIS = "0".repeat(64);
 const signers = [w.EventSigner.generate(), w.EventSigner.generate()];
@@ -51,8 +52,10 @@ window.result = out;
 </script>`;
 
 test("verifyChainParallel in Chromium matches verifyChain", { skip }, async () => {
+  const served = [];
   const server = http.createServer((req, res) => {
     const p = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    served.push(p);
     if (p === "/") { res.writeHead(200, { "content-type": "text/html" }); return res.end(PAGE); }
     const file = p.startsWith("/pkg/") && path.resolve(PKG, p.slice(5));
     if (!file || !file.startsWith(PKG) || !fs.existsSync(file)) { res.writeHead(404); return res.end(); }
@@ -73,6 +76,8 @@ test("verifyChainParallel in Chromium matches verifyChain", { skip }, async () =
     const variants = await page.evaluate(() => window.variants);
     assert.deepEqual(variants, { page: VARIANT === "scalar" ? "scalar" : "simd", workers: [variants.page, variants.page] });
     assert.equal(out.length, 6);
+    // The page and its workers load one .wasm: the entry's own (one compiled module, posted).
+    assert.deepEqual(served.filter((p) => p.endsWith(".wasm")), [`/pkg/${BASE}${variants.page === "simd" ? "_simd" : ""}_bg.wasm`]);
     assert.equal(out[0].want.valid, true);
     for (const { label, want, got } of out) {
       assert.deepEqual(got, want, label);

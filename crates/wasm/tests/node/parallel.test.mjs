@@ -1,9 +1,9 @@
 // verifyChainParallel (worker_threads) gives exactly verifyChain's report, valid or not.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { w, NOW } from "./load.mjs";
+import { w, NOW, parallelApi } from "./load.mjs";
 
-const par = await import(new URL("../../pkg-node/postern_wasm_parallel.mjs", import.meta.url));
+const par = await parallelApi(); // the pool of the entry under test
 const GENESIS = "0".repeat(64);
 const payload = (i) => JSON.stringify({ message: `m ${i}`, destination: "broadcast", channel: "LongFast", priority: "normal", ephemeral: false });
 

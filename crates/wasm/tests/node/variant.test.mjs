@@ -5,12 +5,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { w } from "./load.mjs";
+import { w, BASE, FLAVOUR, parallelApi } from "./load.mjs";
 
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
 const run = (script, args = [], env = {}) =>
   JSON.parse(execFileSync(process.execPath, [here(script), ...args], { env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 64 << 20 }));
 const expected = process.env.POSTERN_WASM_VARIANT === "scalar" ? "scalar" : "simd";
+const SIMD_FILE = `${BASE}_simd_bg.wasm`, SCALAR_FILE = `${BASE}_bg.wasm`;
 
 test("pkg-node runs the SIMD build by default in Node, the scalar one when forced", () => {
   assert.equal(w.wasmVariant(), expected);
@@ -42,21 +43,23 @@ test("pkg-node rejects an unknown POSTERN_WASM_VARIANT", () => {
 });
 
 test("web init(): SIMD when the probe validates, scalar fallback when not, a forced variant wins", () => {
+  // variant_web_init.mjs loads the web entry of POSTERN_WASM_FLAVOUR (inherited): it must fetch
+  // that flavour's files only.
   const auto = run("variant_web_init.mjs", ["none"]);
-  assert.deepEqual(auto, { fetched: ["postern_wasm_simd_bg.wasm"], before: null, variant: "simd", simdSupported: true, module: true, sha256ok: true });
+  assert.deepEqual(auto, { fetched: [SIMD_FILE], before: null, variant: "simd", simdSupported: true, module: true, sha256ok: true, gates: FLAVOUR === "gates" });
   const fallback = run("variant_web_init.mjs", ["none", "nosimd"]);
-  assert.deepEqual(fallback, { fetched: ["postern_wasm_bg.wasm"], before: null, variant: "scalar", simdSupported: false, module: true, sha256ok: true });
+  assert.deepEqual(fallback, { fetched: [SCALAR_FILE], before: null, variant: "scalar", simdSupported: false, module: true, sha256ok: true, gates: FLAVOUR === "gates" });
   const forcedScalar = run("variant_web_init.mjs", [JSON.stringify({ variant: "scalar" })]);
   assert.equal(forcedScalar.variant, "scalar");
-  assert.deepEqual(forcedScalar.fetched, ["postern_wasm_bg.wasm"]);
+  assert.deepEqual(forcedScalar.fetched, [SCALAR_FILE]);
   const forcedSimd = run("variant_web_init.mjs", [JSON.stringify({ variant: "simd" }), "nosimd"]);
   assert.equal(forcedSimd.variant, "simd");
-  assert.deepEqual(forcedSimd.fetched, ["postern_wasm_simd_bg.wasm"]);
+  assert.deepEqual(forcedSimd.fetched, [SIMD_FILE]);
   assert.throws(() => run("variant_web_init.mjs", [JSON.stringify({ variant: "sse" })]), /variant must be/);
 });
 
 test("worker pool runs the caller's build", async () => {
-  const par = await import(new URL("../../pkg-node/postern_wasm_parallel.mjs", import.meta.url));
+  const par = await parallelApi();
   const pool = await par.createChainVerifierPool(2);
   try {
     assert.deepEqual(pool.wasmVariants, [expected, expected]);

@@ -1,5 +1,6 @@
-// Child process of variant.test.mjs: loads the web package (pkg/postern_wasm.js) in Node as a
-// browser would, with fetch served from disk, and prints which file was fetched and what runs.
+// Child process of variant.test.mjs: loads the web package's entry (pkg/postern_wasm.js, or
+// pkg/postern_wasm_gates.js with POSTERN_WASM_FLAVOUR=gates) in Node as a browser would, with
+// fetch served from disk, and prints which file was fetched and what runs.
 //   node variant_web_init.mjs '<init options JSON or "none">' [nosimd]
 import { readFile } from "node:fs/promises";
 import crypto from "node:crypto";
@@ -15,7 +16,8 @@ if (engine === "nosimd") {
   const validate = WebAssembly.validate;
   WebAssembly.validate = (b) => (b.length < 64 ? false : validate(b));
 }
-const pkg = await import(new URL("../../pkg/postern_wasm.js", import.meta.url));
+const entry = process.env.POSTERN_WASM_FLAVOUR === "gates" ? "postern_wasm_gates.js" : "postern_wasm.js";
+const pkg = await import(new URL(`../../pkg/${entry}`, import.meta.url));
 const before = pkg.wasmVariant();
 await (optsArg === "none" ? pkg.default() : pkg.default(JSON.parse(optsArg)));
 const data = new TextEncoder().encode("postern");
@@ -23,4 +25,5 @@ process.stdout.write(JSON.stringify({
   fetched, before, variant: pkg.wasmVariant(), simdSupported: pkg.simdSupported(),
   module: pkg.wasmModule() instanceof WebAssembly.Module,
   sha256ok: Buffer.from(pkg.sha256(data)).equals(crypto.createHash("sha256").update(data).digest()),
+  gates: typeof pkg.GateChain === "function",
 }));
