@@ -16,7 +16,11 @@ use crate::platform::relay_client as relay;
 /// Run one effect; `Read`, `Queue` and `Flush` answer with an action.
 pub async fn run(effect: Effect, storage: Rc<Storage>) -> Option<Action> {
     match effect {
-        Effect::Read { count, head } => Some(Action::Read(read(&storage, count, &head).await)),
+        Effect::Read {
+            count,
+            head,
+            outbox,
+        } => Some(Action::Read(read(&storage, count, &head, outbox).await)),
         Effect::Queue(p) => Some(Action::Queued(
             store(&storage, &p).await.map(|()| Box::new(p)),
         )),
@@ -71,14 +75,23 @@ const READ_CHUNK: u64 = PAGE_MAX;
 /// Stored texts parsed per main-thread task.
 const PARSE_CHUNK: usize = 125;
 
-async fn read(storage: &Storage, count: u64, head: &str) -> Result<ReadOut, String> {
-    let outbox = storage
-        .channel_posts()
-        .await
-        .map_err(|e| e.to_string())?
-        .iter()
-        .filter_map(|j| serde_json::from_str::<QueuedPost>(j).ok())
-        .collect();
+async fn read(
+    storage: &Storage,
+    count: u64,
+    head: &str,
+    with_outbox: bool,
+) -> Result<ReadOut, String> {
+    let outbox = if with_outbox {
+        let posts = storage.channel_posts().await.map_err(|e| e.to_string())?;
+        Some(
+            posts
+                .iter()
+                .filter_map(|j| serde_json::from_str::<QueuedPost>(j).ok())
+                .collect(),
+        )
+    } else {
+        None
+    };
     let cursor = storage.sync_head().await.map_err(|e| e.to_string())?;
     let chain = if cursor.count == count && cursor.head == head {
         None

@@ -80,7 +80,8 @@ pub const BOARD_TYPES_QUOTED: [&str; 3] = ["\"message\"", "\"vote\"", "\"abuse_r
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadOut {
     pub chain: Option<ChainRead>,
-    pub outbox: Vec<QueuedPost>,
+    /// `None`: not read (the next page of a chain read: the outbox was read with the first).
+    pub outbox: Option<Vec<QueuedPost>>,
     /// When the chain sync last reached the relay (UNIX seconds, 0: never). A newer success
     /// means the relay is back: queued posts are retried at once, whatever the backoff.
     pub sync_ok_at: u64,
@@ -139,8 +140,13 @@ pub enum Action {
 /// I/O the reducer asks for; `Read`, `Queue` and `Flush` answer with an [`Action`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Read the outbox and, if the stored chain is no longer `(count, head)`, its events.
-    Read { count: u64, head: String },
+    /// Read the outbox (unless `outbox` is false) and, if the stored chain is no longer
+    /// `(count, head)`, its next page's events.
+    Read {
+        count: u64,
+        head: String,
+        outbox: bool,
+    },
     /// Store a newly composed post (→ `Queued`).
     Queue(QueuedPost),
     /// Store a post's new state.
@@ -241,6 +247,7 @@ impl ChannelsModel {
                     self.effects.push(Effect::Read {
                         count: self.chain.0,
                         head: self.chain.1.clone(),
+                        outbox: true,
                     });
                 }
                 false
@@ -360,6 +367,7 @@ impl ChannelsModel {
                 self.effects.push(Effect::Read {
                     count: self.chain.0,
                     head: self.chain.1.clone(),
+                    outbox: false,
                 });
                 render = env.now_ms >= self.rendered_ms.saturating_add(RENDER_EVERY_MS);
             }
@@ -373,7 +381,9 @@ impl ChannelsModel {
         }
         // IndexedDB is the truth for the outbox (other tabs queue into it too); a post whose
         // statement is on the chain — under whatever event id — leaves it.
-        self.outbox = out.outbox;
+        if let Some(outbox) = out.outbox {
+            self.outbox = outbox;
+        }
         self.settle_on_chain();
         // A queued post may be on a page not read yet: flushed once the board is whole.
         if !more {
