@@ -177,6 +177,11 @@ pub struct Channel {
 
 /// Every channel (sorted by name) and the notes on authors (votes/reports whose `target_id` is
 /// a node id that posted). Notes on anything else are counted in `unlinked`.
+///
+/// A board grows by folding events into it (`board.extend(events)`, the [`Extend`] impl): any
+/// split of a chain into consecutive chunks folds to the board [`group`] builds from all of it
+/// at once, so a reader of a growing chain never rebuilds it (issue 16: during a 100k-event
+/// first sync the app's one regroup over every event was its longest main-thread task).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Board {
     pub channels: Vec<Channel>,
@@ -184,11 +189,46 @@ pub struct Board {
     pub unlinked: u64,
     /// Highest `message` sequence per node (the next post must go above it).
     pub last_sequence: BTreeMap<String, u64>,
+    /// What folding later events needs: where each post is, and every target's votes.
+    links: Links,
+}
+
+/// A board's index for folding more events in.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Links {
+    /// Channel names by serial (first seen first): a post's place survives channels inserted
+    /// before it in name order.
+    names: Vec<String>,
+    serials: BTreeMap<String, usize>,
+    /// Event id → (channel serial, post index) of the last post with that id.
+    by_id: BTreeMap<String, (usize, usize)>,
+    /// Every vote or report target seen.
+    targets: BTreeMap<String, TargetNotes>,
+}
+
+/// Where a target's notes are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spot {
+    Post(usize, usize),
+    Author,
+    Unlinked,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct TargetNotes {
+    /// Each voter's latest vote (up: true).
+    voters: BTreeMap<String, bool>,
+    spot: Spot,
+    /// The notes while `spot` is `Unlinked` (otherwise they are on the post or author).
+    parked: Notes,
 }
 
 impl Board {
     pub fn channel(&self, name: &str) -> Option<&Channel> {
-        self.channels.iter().find(|c| c.name == name)
+        self.channels
+            .binary_search_by(|c| c.name.as_str().cmp(name))
+            .ok()
+            .and_then(|i| self.channels.get(i))
     }
 
     /// Is this statement on the chain (in any channel, whatever its event id)?
@@ -197,128 +237,241 @@ impl Board {
             .iter()
             .any(|c| c.posts.iter().any(|p| &p.key == key))
     }
-}
 
-enum Target {
-    Post(usize, usize),
-    Author(String),
-}
-
-/// Group `(event, verified)` pairs in chain order into a [`Board`]. Events of other types are
-/// ignored; nothing here fails or panics, whatever the payloads hold.
-pub fn group<'a>(events: impl IntoIterator<Item = (&'a ChainEvent, bool)>) -> Board {
-    let mut board = Board::default();
-    let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
-    let mut by_id: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    // Votes: (target, voter) → latest vote; reports kept in order; both linked at the end, so
-    // a vote may come before the post it targets is known (it never does on one chain, but
-    // events may be given in any order).
-    let mut votes: BTreeMap<(String, String), bool> = BTreeMap::new();
-    let mut reports: Vec<(String, Report)> = Vec::new();
-    for (e, verified) in events {
+    /// Fold one event in (events of other types are ignored; nothing fails or panics).
+    fn fold(&mut self, e: &ChainEvent, verified: bool) {
         match e.event_type.as_str() {
-            MESSAGE_TYPE => {
-                let (name, text) = channel_and_text(&e.payload);
-                let ci = *by_name.entry(name.clone()).or_insert_with(|| {
-                    board.channels.push(Channel {
-                        name,
-                        posts: Vec::new(),
-                    });
-                    board.channels.len() - 1
-                });
-                let Some(ch) = board.channels.get_mut(ci) else {
-                    continue;
-                };
-                by_id.insert(e.event_id.clone(), (ci, ch.posts.len()));
-                if let Some(seq) = e.sequence_value().to_u64() {
-                    let last = board.last_sequence.entry(e.node_id.clone()).or_insert(0);
-                    *last = (*last).max(seq);
-                }
-                ch.posts.push(ChannelPost {
-                    event_id: e.event_id.clone(),
-                    key: Statement::of(e),
-                    node_id: e.node_id.clone(),
-                    timestamp: e
-                        .timestamp
-                        .py_float()
-                        .filter(|t| t.is_finite())
-                        .unwrap_or(0.0),
-                    text,
-                    verified,
-                    notes: Notes::default(),
-                });
-            }
+            MESSAGE_TYPE => self.add_post(e, verified),
             VOTE_TYPE => {
-                let target = target_of(&e.payload);
                 let up = e.payload.get("vote").and_then(Value::py_int);
                 let up = match up.and_then(|v| v.to_i128()) {
                     Some(1) => true,
                     Some(-1) => false,
-                    _ => continue,
+                    _ => return,
                 };
-                votes.insert((target, e.node_id.clone()), up);
+                self.add_vote(target_of(&e.payload), &e.node_id, up);
             }
             REPORT_TYPE => {
-                let target = target_of(&e.payload);
                 let reason = e
                     .payload
                     .get("reason")
                     .map(Value::py_str)
                     .unwrap_or_default();
-                reports.push((
-                    target,
+                self.add_report(
+                    target_of(&e.payload),
                     Report {
                         event_id: e.event_id.clone(),
                         reporter: e.node_id.clone(),
                         reason,
                     },
-                ));
+                );
             }
             _ => {}
         }
     }
-    let resolve = |board: &Board, target: &str| -> Option<Target> {
-        if let Some((c, p)) = by_id.get(target) {
-            return Some(Target::Post(*c, *p));
-        }
-        board
-            .last_sequence
-            .contains_key(target)
-            .then(|| Target::Author(target.to_string()))
-    };
-    let apply = |board: &mut Board, target: &str, f: &mut dyn FnMut(&mut Notes)| {
-        let notes = match resolve(board, target) {
-            Some(Target::Post(c, p)) => board
-                .channels
-                .get_mut(c)
-                .and_then(|ch| ch.posts.get_mut(p))
-                .map(|p| &mut p.notes),
-            Some(Target::Author(a)) => Some(board.authors.entry(a).or_default()),
-            None => None,
+
+    fn add_post(&mut self, e: &ChainEvent, verified: bool) {
+        let (name, text) = channel_and_text(&e.payload);
+        let serial = match self.links.serials.get(&name) {
+            Some(s) => *s,
+            None => {
+                let s = self.links.names.len();
+                if let Err(at) = self
+                    .channels
+                    .binary_search_by(|c| c.name.as_str().cmp(&name))
+                {
+                    self.channels.insert(
+                        at,
+                        Channel {
+                            name: name.clone(),
+                            posts: Vec::new(),
+                        },
+                    );
+                }
+                self.links.serials.insert(name.clone(), s);
+                self.links.names.push(name);
+                s
+            }
         };
-        match notes {
-            Some(n) => f(n),
-            None => board.unlinked += 1,
+        let Some(ch) = self.position(serial).and_then(|i| self.channels.get_mut(i)) else {
+            return;
+        };
+        let index = ch.posts.len();
+        ch.posts.push(ChannelPost {
+            event_id: e.event_id.clone(),
+            key: Statement::of(e),
+            node_id: e.node_id.clone(),
+            timestamp: e
+                .timestamp
+                .py_float()
+                .filter(|t| t.is_finite())
+                .unwrap_or(0.0),
+            text,
+            verified,
+            notes: Notes::default(),
+        });
+        self.links.by_id.insert(e.event_id.clone(), (serial, index));
+        let mut new_author = false;
+        if let Some(seq) = e.sequence_value().to_u64() {
+            let last = self
+                .last_sequence
+                .entry(e.node_id.clone())
+                .or_insert_with(|| {
+                    new_author = true;
+                    0
+                });
+            *last = (*last).max(seq);
         }
-    };
-    for ((target, _voter), up) in votes {
-        apply(&mut board, &target, &mut |n| {
+        // Notes already given on this id (a vote before its post, or a duplicate id: the last
+        // post with it has them) or on this node move to where they now belong.
+        self.relink(&e.event_id);
+        if new_author {
+            self.relink(&e.node_id);
+        }
+    }
+
+    fn add_vote(&mut self, target: String, voter: &str, up: bool) {
+        let t = self.target(target.clone());
+        let before = t.voters.insert(voter.to_string(), up);
+        if before == Some(up) {
+            return;
+        }
+        let unlinked = t.spot == Spot::Unlinked;
+        if let Some(n) = self.notes_mut(&target) {
+            match before {
+                Some(true) => n.votes.up = n.votes.up.saturating_sub(1),
+                Some(false) => n.votes.down = n.votes.down.saturating_sub(1),
+                None => {}
+            }
             if up {
                 n.votes.up += 1
             } else {
                 n.votes.down += 1
             }
-        });
+        }
+        if unlinked && before.is_none() {
+            self.unlinked += 1;
+        }
     }
-    for (target, report) in reports {
-        let mut report = Some(report);
-        apply(&mut board, &target, &mut |n| {
-            if let Some(r) = report.take() {
-                n.reports.push(r)
+
+    fn add_report(&mut self, target: String, report: Report) {
+        let unlinked = self.target(target.clone()).spot == Spot::Unlinked;
+        if let Some(n) = self.notes_mut(&target) {
+            n.reports.push(report);
+        }
+        if unlinked {
+            self.unlinked += 1;
+        }
+    }
+
+    /// The channel position of a serial (`channels` is kept sorted by name).
+    fn position(&self, serial: usize) -> Option<usize> {
+        let name = self.links.names.get(serial)?;
+        self.channels
+            .binary_search_by(|c| c.name.as_str().cmp(name))
+            .ok()
+    }
+
+    /// Where notes on `target` belong now: the last post with that event id, else an author
+    /// who posted, else nowhere.
+    fn resolve(&self, target: &str) -> Spot {
+        if let Some((c, p)) = self.links.by_id.get(target) {
+            Spot::Post(*c, *p)
+        } else if self.last_sequence.contains_key(target) {
+            Spot::Author
+        } else {
+            Spot::Unlinked
+        }
+    }
+
+    fn target(&mut self, target: String) -> &mut TargetNotes {
+        let spot = self.resolve(&target);
+        self.links
+            .targets
+            .entry(target)
+            .or_insert_with(|| TargetNotes {
+                voters: BTreeMap::new(),
+                spot,
+                parked: Notes::default(),
+            })
+    }
+
+    /// The notes on a known target where they are now.
+    fn notes_mut(&mut self, target: &str) -> Option<&mut Notes> {
+        let t = self.links.targets.get_mut(target)?;
+        match t.spot {
+            Spot::Post(c, p) => {
+                let name = self.links.names.get(c)?;
+                let i = self
+                    .channels
+                    .binary_search_by(|ch| ch.name.as_str().cmp(name))
+                    .ok()?;
+                self.channels
+                    .get_mut(i)?
+                    .posts
+                    .get_mut(p)
+                    .map(|p| &mut p.notes)
             }
-        });
+            Spot::Author => Some(self.authors.entry(target.to_string()).or_default()),
+            Spot::Unlinked => Some(&mut t.parked),
+        }
     }
-    board.channels.sort_by(|a, b| a.name.cmp(&b.name));
+
+    /// A known target's place may have changed (a post with its id, or its node's first
+    /// post, came): move its notes there.
+    fn relink(&mut self, target: &str) {
+        let now = self.resolve(target);
+        let Some(was) = self.links.targets.get(target).map(|t| t.spot) else {
+            return;
+        };
+        if was == now {
+            return;
+        }
+        let notes = match was {
+            Spot::Author => self.authors.remove(target).unwrap_or_default(),
+            _ => self
+                .notes_mut(target)
+                .map(std::mem::take)
+                .unwrap_or_default(),
+        };
+        if was == Spot::Unlinked {
+            self.unlinked = self.unlinked.saturating_sub(count(&notes));
+        }
+        if now == Spot::Unlinked {
+            self.unlinked += count(&notes);
+        }
+        if let Some(t) = self.links.targets.get_mut(target) {
+            t.spot = now;
+        }
+        if let Some(n) = self.notes_mut(target) {
+            *n = notes;
+        }
+    }
+}
+
+/// Votes (one per voter) and reports in some notes: what they add to `unlinked` when nothing
+/// they target is known.
+fn count(n: &Notes) -> u64 {
+    n.votes.up + n.votes.down + n.reports.len() as u64
+}
+
+impl<'a> Extend<(&'a ChainEvent, bool)> for Board {
+    /// Fold `(event, verified)` pairs in chain order into the board: the same board as
+    /// [`group`] over everything folded so far, in one go.
+    fn extend<I: IntoIterator<Item = (&'a ChainEvent, bool)>>(&mut self, events: I) {
+        for (e, verified) in events {
+            self.fold(e, verified);
+        }
+    }
+}
+
+/// Group `(event, verified)` pairs in chain order into a [`Board`]: an empty board with every
+/// event folded in. Events of other types are ignored; nothing here fails or panics, whatever
+/// the payloads hold. A vote or report may come before the post it targets (never on one
+/// chain, but events may be given in any order).
+pub fn group<'a>(events: impl IntoIterator<Item = (&'a ChainEvent, bool)>) -> Board {
+    let mut board = Board::default();
+    board.extend(events);
     board
 }
 
@@ -330,231 +483,4 @@ fn target_of(p: &Value) -> String {
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
-    use crate::canonical::GENESIS_HASH;
-    use crate::verify::{ChainState, VerifyOptions};
-    use rand_core::OsRng;
-
-    /// What the relay does with an append request (crates/relay service `append`): the same
-    /// normalisation, then the event linked at `prev` and verified by core.
-    fn append(state: &mut ChainState, r: &AppendRequest, ts: f64) -> ChainEvent {
-        let payload = normalize_for_append(&r.event_type, &r.payload).unwrap();
-        assert_eq!(
-            payload, r.payload,
-            "the client signed the normalised payload"
-        );
-        let mut e = ChainEvent {
-            event_id: String::new(),
-            prev_hash: state.head().to_string(),
-            event_type: r.event_type.clone(),
-            node_id: r.node_id.clone(),
-            payload,
-            timestamp: Value::Float(ts),
-            sequence: Value::from(r.sequence),
-            signature: r.signature.clone(),
-            network_id: r.network_id.clone(),
-            public_key: r.public_key.clone(),
-            public_key_algo: r.public_key_algo.clone(),
-            protocol_version: r.protocol_version.clone(),
-        }
-        .canonical()
-        .unwrap();
-        e.event_id = e.computed_event_id();
-        let opts = VerifyOptions {
-            now: ts as u64,
-            max_event_age_s: 0,
-            batch: false,
-        };
-        state.ingest(&e, &opts).unwrap();
-        e
-    }
-
-    fn signed(id: &Identity, t: &str, payload: Value, seq: u64, prev: &str) -> ChainEvent {
-        let mut e = ChainEvent {
-            event_id: String::new(),
-            prev_hash: prev.into(),
-            event_type: t.into(),
-            node_id: id.node_id(),
-            payload: crate::canonical::normalize_payload(t, &payload),
-            timestamp: Value::Float(1_700_000_000.5),
-            sequence: Value::from(seq),
-            signature: String::new(),
-            network_id: NETWORK_ID.into(),
-            public_key: crate::b64::encode_std(id.verifying_key().as_bytes()),
-            public_key_algo: ALGO_ED25519.into(),
-            protocol_version: PROTOCOL_VERSION.into(),
-        };
-        let s =
-            signature_string_with_network(NETWORK_ID, t, &e.node_id, &seq.to_string(), &e.payload);
-        e.signature = hex::encode(id.sign(s.as_bytes()).to_bytes());
-        e.event_id = e.computed_event_id();
-        e
-    }
-
-    fn obj(pairs: &[(&str, Value)]) -> Value {
-        Value::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn a_built_post_verifies_where_the_relay_links_it_and_keeps_its_key_after_a_rebase() {
-        let alice = Identity::generate(&mut OsRng);
-        let r = build_post(&alice, " LongFast ", "hello channel", 42).unwrap();
-        assert_eq!(r.payload.get("channel"), Some(&Value::from("LongFast")));
-        let body: AppendRequest = serde_json::from_str(&r.to_json()).unwrap();
-        assert_eq!(
-            body, r,
-            "the body the browser sends reads back as the request"
-        );
-        let mut one = ChainState::new();
-        let e1 = append(&mut one, &r, 1_700_000_000.25);
-        // Another relay's chain with one foreign event first: the same request is re-linked
-        // onto another head (new prev_hash and event_id), the statement key is the same.
-        let bob = Identity::generate(&mut OsRng);
-        let mut two = ChainState::new();
-        append(&mut two, &build_post(&bob, "x", "first", 1).unwrap(), 1.0);
-        let e2 = append(&mut two, &r, 1_700_000_001.0);
-        assert_ne!(e1.event_id, e2.event_id);
-        assert_eq!(Statement::of(&e1), Statement::of(&e2));
-        assert_eq!(Statement::of(&e1), request_statement(&r));
-        let board = group([(&e2, true)]);
-        assert!(board.contains(&request_statement(&r)));
-        // The fork rule's own re-link (what a relay does to its pending events) too.
-        let moved = crate::fork::relink(std::slice::from_ref(&e1), &e2.event_id);
-        assert_ne!(moved[0].event_id, e1.event_id);
-        let board = group([(&moved[0], true)]);
-        assert!(board.contains(&request_statement(&r)));
-        assert!(!group([(&e1, true)]).channels[0].posts[0]
-            .event_id
-            .is_empty());
-        assert_eq!(board.last_sequence.get(&alice.node_id()), Some(&42));
-    }
-
-    #[test]
-    fn build_post_refuses_what_the_relay_would() {
-        let a = Identity::generate(&mut OsRng);
-        assert_eq!(build_post(&a, "c", "  ", 1), Err(PostError::Empty));
-        assert_eq!(build_post(&a, " ", "x", 1), Err(PostError::BadChannel));
-        assert_eq!(
-            build_post(&a, &"c".repeat(MAX_CHANNEL_CHARS + 1), "x", 1),
-            Err(PostError::BadChannel)
-        );
-        assert_eq!(
-            build_post(&a, "c", &"x".repeat(MAX_PUBLIC_MESSAGE_BYTES + 1), 1),
-            Err(PostError::TooLong)
-        );
-        assert_eq!(build_post(&a, "c", "x", 0), Err(PostError::BadSequence));
-        assert_eq!(next_sequence(5, 3), 6);
-        assert_eq!(next_sequence(5, 1_000), 1_000);
-        assert_eq!(next_sequence(u64::MAX, 0), u64::MAX);
-    }
-
-    #[test]
-    fn grouping_links_votes_and_reports_to_posts_and_authors() {
-        let a = Identity::generate(&mut OsRng);
-        let b = Identity::generate(&mut OsRng);
-        let msg = |ch: &str, text: &str| {
-            obj(&[
-                ("message", Value::from(text)),
-                ("destination", Value::from("broadcast")),
-                ("channel", Value::from(ch)),
-                ("priority", Value::from("normal")),
-                ("ephemeral", Value::Bool(false)),
-            ])
-        };
-        let m1 = signed(&a, "message", msg("LongFast", "one"), 1, GENESIS_HASH);
-        let m2 = signed(&b, "message", msg("Other", "two"), 1, &m1.event_id);
-        let m3 = signed(
-            &a,
-            "message",
-            obj(&[("message", Value::from("three"))]),
-            2,
-            "x",
-        );
-        let vote = |id: &Identity, target: &str, v: i64, seq: u64| {
-            let p = obj(&[
-                ("target_id", Value::from(target)),
-                ("vote", Value::from(v)),
-                ("gate", Value::from("")),
-            ]);
-            signed(id, "vote", p, seq, "x")
-        };
-        let v1 = vote(&b, &m1.event_id, 1, 2);
-        let v2 = vote(&b, &m1.event_id, -1, 3); // b changes its mind: counted once, down
-        let v3 = vote(&a, &m1.event_id, 1, 3);
-        let v4 = vote(&a, &b.node_id(), -1, 4);
-        let v5 = vote(&a, "!sb_nobody", 1, 5);
-        let rep = signed(
-            &b,
-            "abuse_report",
-            obj(&[
-                ("target_id", Value::from(a.node_id().as_str())),
-                ("reason", Value::from("spam")),
-            ]),
-            4,
-            "x",
-        );
-        let all = [&m1, &v1, &m2, &m3, &v2, &v3, &v4, &v5, &rep];
-        let board = group(all.iter().map(|e| (*e, true)));
-        let names: Vec<&str> = board.channels.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["LongFast", "Other"]);
-        let lf = board.channel("LongFast").unwrap();
-        assert_eq!(
-            lf.posts.len(),
-            2,
-            "a message without a channel is on LongFast"
-        );
-        assert_eq!(lf.posts[0].text, "one");
-        assert_eq!(lf.posts[0].timestamp, 1_700_000_000.5);
-        assert_eq!(lf.posts[0].notes.votes, Tally { up: 1, down: 1 });
-        assert_eq!(board.authors[&b.node_id()].votes, Tally { up: 0, down: 1 });
-        assert_eq!(board.authors[&a.node_id()].reports[0].reason, "spam");
-        assert_eq!(board.unlinked, 1);
-        assert_eq!(board.last_sequence[&a.node_id()], 2);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn grouping_never_panics(payloads in proptest::collection::vec(
-            (0usize..4, "[ -~]{0,40}", proptest::option::of("[ -~]{0,12}"), -3i64..3), 0..24)
-        ) {
-            let types = ["message", "vote", "abuse_report", "dm_key"];
-            let events: Vec<ChainEvent> = payloads
-                .iter()
-                .enumerate()
-                .map(|(i, (t, text, ch, n))| {
-                    let mut p = vec![
-                        ("message".to_string(), Value::from(text.as_str())),
-                        ("target_id".to_string(), Value::from(format!("e{}", i / 2).as_str())),
-                        ("vote".to_string(), Value::from(*n)),
-                        ("reason".to_string(), Value::from(*n)),
-                    ];
-                    if let Some(c) = ch {
-                        p.push(("channel".to_string(), Value::from(c.as_str())));
-                    }
-                    if *n == 0 {
-                        p = vec![("channel".to_string(), Value::from(*n))];
-                    }
-                    ChainEvent {
-                        event_id: format!("e{i}"),
-                        event_type: types[*t].to_string(),
-                        node_id: format!("n{}", n.rem_euclid(2)),
-                        payload: if *n == 2 { Value::from(text.as_str()) } else { Value::Object(p) },
-                        timestamp: Value::from(text.as_str()),
-                        sequence: Value::from(*n),
-                        ..ChainEvent::from_value(&Value::object()).unwrap()
-                    }
-                })
-                .collect();
-            let board = group(events.iter().map(|e| (e, true)));
-            let total: usize = board.channels.iter().map(|c| c.posts.len()).sum();
-            let messages = events.iter().filter(|e| e.event_type == "message").count();
-            proptest::prop_assert_eq!(total, messages);
-        }
-    }
-}
+mod tests;

@@ -4,7 +4,6 @@
 use std::rc::Rc;
 
 use postern_core::channels::{MESSAGE_TYPE, REPORT_TYPE, VOTE_TYPE};
-use postern_core::sync::SyncOutcome;
 use postern_core::ChainEvent;
 
 use crate::model::chain::pages::PAGE_MAX;
@@ -17,7 +16,11 @@ use crate::platform::relay_client as relay;
 /// Run one effect; `Read`, `Queue` and `Flush` answer with an action.
 pub async fn run(effect: Effect, storage: Rc<Storage>) -> Option<Action> {
     match effect {
-        Effect::Read { count, head } => Some(Action::Read(read(&storage, count, &head).await)),
+        Effect::Read {
+            count,
+            head,
+            outbox,
+        } => Some(Action::Read(read(&storage, count, &head, outbox).await)),
         Effect::Queue(p) => Some(Action::Queued(
             store(&storage, &p).await.map(|()| Box::new(p)),
         )),
@@ -63,79 +66,103 @@ async fn store(storage: &Storage, p: &QueuedPost) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Stored events read per IndexedDB request when the board reads the chain: one stored page
-/// record (`pages::PAGE_MAX`), on its boundaries, so each read opens one record and parses at
-/// most one page in one main-thread task (1,000 unaligned opened two or three records and
-/// took 50–230 ms per task during a 100k-event first sync, issue 16).
+/// Stored events read per [`Effect::Read`]: one stored page record (`pages::PAGE_MAX`), on its
+/// boundaries, so each read opens one record and parses at most one page, in tasks of
+/// [`PARSE_CHUNK`] texts; the reducer folds the page into the board and asks for the next
+/// (issue 16: the board's rebuild over every event after a 100k-event first sync was one
+/// 77–125 ms task).
 const READ_CHUNK: u64 = PAGE_MAX;
 /// Stored texts parsed per main-thread task.
 const PARSE_CHUNK: usize = 125;
 
-async fn read(storage: &Storage, count: u64, head: &str) -> Result<ReadOut, String> {
-    let outbox = storage
-        .channel_posts()
-        .await
-        .map_err(|e| e.to_string())?
-        .iter()
-        .filter_map(|j| serde_json::from_str::<QueuedPost>(j).ok())
-        .collect();
+async fn read(
+    storage: &Storage,
+    count: u64,
+    head: &str,
+    with_outbox: bool,
+) -> Result<ReadOut, String> {
+    let outbox = if with_outbox {
+        let posts = storage.channel_posts().await.map_err(|e| e.to_string())?;
+        Some(
+            posts
+                .iter()
+                .filter_map(|j| serde_json::from_str::<QueuedPost>(j).ok())
+                .collect(),
+        )
+    } else {
+        None
+    };
     let cursor = storage.sync_head().await.map_err(|e| e.to_string())?;
     let chain = if cursor.count == count && cursor.head == head {
         None
     } else {
-        // The stored chain grew on top of what the board holds (its event at `count - 1` is
-        // still `head`): read only the events after it. Otherwise (first read, a fork heal
-        // followed) read it whole.
-        let grew = count > 0
-            && cursor.count > count
-            && stored_id(storage, count - 1).await.as_deref() == Some(head);
-        let from = if grew { count } else { 0 };
-        // In bounded key ranges: each read yields to the page, so a long stored chain is never
-        // read and parsed in one main-thread task.
-        let mut events = Vec::new();
-        let mut start = from;
-        while start < cursor.count {
-            let end = cursor.count.min((start / READ_CHUNK + 1) * READ_CHUNK);
-            let texts = storage
-                .event_texts_range(start, end)
-                .await
-                .map_err(|e| e.to_string())?;
-            // Parsed in slices, each in its own task (the record was opened in this one).
-            for slice in texts.chunks(PARSE_CHUNK) {
-                next_task().await;
-                events.extend(
-                    slice
-                        .iter()
-                        .filter(|t| may_be_board_event(t))
-                        .filter_map(|t| postern_core::json::parse(t.as_bytes()).ok())
-                        .filter_map(|v| ChainEvent::from_value(&v).ok())
-                        .filter(|e| {
-                            [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE].contains(&e.event_type.as_str())
-                        }),
-                );
+        // The stored chain grew on top of what the board holds if the first event after it
+        // links to the board's head (a stored chain is verified: its `prev_hash` is the id
+        // of the event before); otherwise (first read, a fork heal cut it) read from 0.
+        let mut page = Vec::new();
+        let mut from = 0;
+        if count > 0 && cursor.count > count {
+            page = texts(storage, count, cursor.count).await?;
+            if page.first().and_then(|t| field(t, "prev_hash")).as_deref() == Some(head) {
+                from = count;
+            } else {
+                page.clear();
             }
-            start = end;
         }
+        if from == 0 {
+            page = texts(storage, 0, cursor.count).await?;
+        }
+        let end = from + page.len() as u64;
+        let last = page.last().and_then(|t| field(t, "event_id"));
+        let mut events = Vec::new();
+        // Parsed in slices, each in its own task (the record was opened in this one).
+        for slice in page.chunks(PARSE_CHUNK) {
+            next_task().await;
+            events.extend(
+                slice
+                    .iter()
+                    .filter(|t| may_be_board_event(t))
+                    .filter_map(|t| postern_core::json::parse(t.as_bytes()).ok())
+                    .filter_map(|v| ChainEvent::from_value(&v).ok())
+                    .filter(|e| {
+                        [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE].contains(&e.event_type.as_str())
+                    }),
+            );
+        }
+        // Up to the cursor, or nothing more stored than it says: the cursor's own place.
+        let more = end < cursor.count && last.is_some();
+        let (count, head) = match last {
+            Some(id) if more => (end, id),
+            _ => (cursor.count, cursor.head),
+        };
         Some(ChainRead {
-            count: cursor.count,
-            head: cursor.head,
+            count,
+            head,
             events,
-            appended: grew,
+            appended: from > 0,
+            more,
         })
     };
     Ok(ReadOut {
         chain,
         outbox,
         sync_ok_at: cursor.scheduler.last_sync_ok_at,
-        syncing: cursor.scheduler.last_outcome == SyncOutcome::Running,
     })
 }
 
-/// The id of the stored event at `index` (`None` if there is none or it does not parse).
-async fn stored_id(storage: &Storage, index: u64) -> Option<String> {
-    let text = storage.event_text(index).await.ok()??;
+/// The stored texts from `start` up to the end of its page record (and below `end`).
+async fn texts(storage: &Storage, start: u64, end: u64) -> Result<Vec<String>, String> {
+    let end = end.min((start / READ_CHUNK + 1) * READ_CHUNK);
+    storage
+        .event_texts_range(start, end)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A string member of a stored event text (`None` if it does not parse or has none).
+fn field(text: &str, name: &str) -> Option<String> {
     let v = postern_core::json::parse(text.as_bytes()).ok()?;
-    v.get("event_id")
+    v.get(name)
         .and_then(postern_core::json::Value::as_str)
         .map(str::to_string)
 }

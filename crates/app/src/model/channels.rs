@@ -1,10 +1,9 @@
-//! Public channels reducer: the board read from the verified chain (core `channels::group`),
+//! Public channels reducer: the board folded from the verified chain page by page (core
+//! `channels::Board`, grown with `extend`),
 //! the public-post outbox (queued, retried with the DM outbox's backoff, matched to the chain by
 //! statement key — node, sequence, signature — never by event id), the selected channel and the
 //! post form. Pure; `channels::effects` runs the I/O it asks for.
-use postern_core::channels::{
-    build_post, group, next_sequence, Board, DEFAULT_CHANNEL, MESSAGE_TYPE,
-};
+use postern_core::channels::{build_post, next_sequence, Board, DEFAULT_CHANNEL, MESSAGE_TYPE};
 use postern_core::{ChainEvent, Identity, Statement};
 use serde::{Deserialize, Serialize};
 
@@ -76,44 +75,49 @@ pub fn may_be_board_event(text: &str) -> bool {
 /// Core's `channels::{MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE}` as JSON strings (a test checks them).
 pub const BOARD_TYPES_QUOTED: [&str; 3] = ["\"message\"", "\"vote\"", "\"abuse_report\""];
 
-/// What the I/O layer read: the outbox, and the chain's public events when the stored chain
-/// changed since `(count, head)` was last read.
+/// What the I/O layer read: the outbox, and the next stored page's public events when the
+/// stored chain changed since `(count, head)` was last read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadOut {
     pub chain: Option<ChainRead>,
-    pub outbox: Vec<QueuedPost>,
+    /// `None`: not read (the next page of a chain read: the outbox was read with the first).
+    pub outbox: Option<Vec<QueuedPost>>,
     /// When the chain sync last reached the relay (UNIX seconds, 0: never). A newer success
     /// means the relay is back: queued posts are retried at once, whatever the backoff.
     pub sync_ok_at: u64,
-    /// A chain sync round is running (the stored cursor says so): events it appended are
-    /// taken, but the board is rebuilt from them only after the round (core's `group` runs
-    /// over every board event: during a 100k-event first sync, once per 4 s tick it was the
-    /// page's longest task, issue 16).
-    pub syncing: bool,
 }
 
-/// The stored chain's public events as read: `events` are those of the whole chain of
-/// `count` events ending at `head`, or with `appended` only those after what the board was
-/// built from (the stored chain grew on top of it: nothing before it is read again).
+/// One read of the stored chain: the board events of its first `count` events (ending at
+/// `head`) from index `count - events read` on. With `appended` they follow what the board
+/// holds (the stored chain grew on top of it: nothing before is read again); without, they
+/// start at index 0 (a first read, or the chain was cut and rewritten: the board starts over).
+/// `more`: the stored chain goes on past `count` (the reducer reads the next page at once).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChainRead {
     pub count: u64,
     pub head: String,
     pub events: Vec<ChainEvent>,
     pub appended: bool,
+    pub more: bool,
 }
 
 impl ChainRead {
-    /// The whole chain's public events (tests and a full read).
+    /// The whole chain's public events in one read (tests).
     pub fn whole(count: u64, head: String, events: Vec<ChainEvent>) -> Self {
         ChainRead {
             count,
             head,
             events,
             appended: false,
+            more: false,
         }
     }
 }
+
+/// While the board reads a stored chain page after page, it is rendered at most this often
+/// (each page is folded in as it comes; a render per page would cost the page thread more
+/// than the fold).
+pub const RENDER_EVERY_MS: u64 = 4_000;
 
 pub enum Action {
     /// The 4 s tick: re-read the stored chain and outbox, retry what is due.
@@ -136,8 +140,13 @@ pub enum Action {
 /// I/O the reducer asks for; `Read`, `Queue` and `Flush` answer with an [`Action`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Read the outbox and, if the stored chain is no longer `(count, head)`, its events.
-    Read { count: u64, head: String },
+    /// Read the outbox (unless `outbox` is false) and, if the stored chain is no longer
+    /// `(count, head)`, its next page's events.
+    Read {
+        count: u64,
+        head: String,
+        outbox: bool,
+    },
     /// Store a newly composed post (→ `Queued`).
     Queue(QueuedPost),
     /// Store a post's new state.
@@ -163,10 +172,9 @@ pub type Status = (bool, String);
 
 #[derive(Default)]
 pub struct ChannelsModel {
+    /// Grown page by page as the stored chain is read (core's fold: the same board as
+    /// `channels::group` over the whole chain, without a rebuild over every event).
     pub board: Board,
-    /// The public events the board was built from (kept so a grown chain adds only its new
-    /// events).
-    events: Vec<ChainEvent>,
     /// `(count, head)` of the stored chain the board was built from.
     pub chain: (u64, String),
     pub outbox: Vec<QueuedPost>,
@@ -178,8 +186,8 @@ pub struct ChannelsModel {
     /// The relay answered the last flush (`Some(true)`), or was unreachable (`Some(false)`).
     pub online: Option<bool>,
     reading: bool,
-    /// `events` grew since the board was built (rebuilt once no sync round runs).
-    regroup: bool,
+    /// When the board was last rendered while a chain read goes on (ms).
+    rendered_ms: u64,
     sync_ok_at: u64,
     flushing: bool,
     failures: u64,
@@ -239,6 +247,7 @@ impl ChannelsModel {
                     self.effects.push(Effect::Read {
                         count: self.chain.0,
                         head: self.chain.1.clone(),
+                        outbox: true,
                     });
                 }
                 false
@@ -246,7 +255,7 @@ impl ChannelsModel {
             Action::Read(r) => {
                 self.reading = false;
                 match r {
-                    Ok(out) => self.on_read(out, env),
+                    Ok(out) => return self.on_read(out, env),
                     Err(e) => self.status = Some((true, format!("Could not read channels: {e}"))),
                 }
                 true
@@ -340,22 +349,31 @@ impl ChannelsModel {
         true
     }
 
-    fn on_read(&mut self, mut out: ReadOut, env: &Env) {
+    /// Fold what was read into the board; `true`: render.
+    fn on_read(&mut self, out: ReadOut, env: &Env) -> bool {
+        let mut render = true;
+        let mut more = false;
         if let Some(read) = out.chain {
-            if read.appended {
-                self.events.extend(read.events);
-            } else {
-                self.events = read.events;
-                out.syncing = false;
+            more = read.more;
+            if !read.appended {
+                self.board = Board::default();
             }
-            self.regroup = true;
+            self.board.extend(read.events.iter().map(|e| (e, true)));
             self.chain = (read.count, read.head);
+            if read.more {
+                // The next page at once (one page record per read: bounded tasks), rendered
+                // now and then, and at the end.
+                self.reading = true;
+                self.effects.push(Effect::Read {
+                    count: self.chain.0,
+                    head: self.chain.1.clone(),
+                    outbox: false,
+                });
+                render = env.now_ms >= self.rendered_ms.saturating_add(RENDER_EVERY_MS);
+            }
         }
-        // A whole read (first, or after a fork heal) is grouped at once; what a running
-        // round appended waits for its end.
-        if self.regroup && !out.syncing {
-            self.board = group(self.events.iter().map(|e| (e, true)));
-            self.regroup = false;
+        if render {
+            self.rendered_ms = env.now_ms;
         }
         if out.sync_ok_at > self.sync_ok_at {
             self.sync_ok_at = out.sync_ok_at;
@@ -363,9 +381,15 @@ impl ChannelsModel {
         }
         // IndexedDB is the truth for the outbox (other tabs queue into it too); a post whose
         // statement is on the chain — under whatever event id — leaves it.
-        self.outbox = out.outbox;
+        if let Some(outbox) = out.outbox {
+            self.outbox = outbox;
+        }
         self.settle_on_chain();
-        self.maybe_flush(env);
+        // A queued post may be on a page not read yet: flushed once the board is whole.
+        if !more {
+            self.maybe_flush(env);
+        }
+        render
     }
 
     fn settle_on_chain(&mut self) {

@@ -1,5 +1,6 @@
 //! Tests of the public channels reducer.
 use super::*;
+use postern_core::channels::group;
 use postern_core::json::Value;
 use rand_core::OsRng;
 
@@ -56,9 +57,8 @@ fn offline_post_is_retried_with_backoff_and_sent_once() {
     m.reduce(Action::Tick, &env);
     let read = ReadOut {
         chain: None,
-        outbox: vec![p.clone()],
+        outbox: Some(vec![p.clone()]),
         sync_ok_at: 0,
-        syncing: false,
     };
     m.take_effects();
     m.reduce(Action::Read(Ok(read.clone())), &env);
@@ -75,7 +75,6 @@ fn offline_post_is_retried_with_backoff_and_sent_once() {
     // The chain sync reached the relay again: retried at once.
     let back = ReadOut {
         sync_ok_at: 7,
-        syncing: false,
         ..read
     };
     m.reduce(Action::Read(Ok(back)), &env);
@@ -96,9 +95,8 @@ fn offline_post_is_retried_with_backoff_and_sent_once() {
     m.reduce(
         Action::Read(Ok(ReadOut {
             chain: None,
-            outbox: vec![sent.clone()],
+            outbox: Some(vec![sent.clone()]),
             sync_ok_at: 0,
-            syncing: false,
         })),
         &env,
     );
@@ -166,9 +164,8 @@ fn a_rebased_post_is_matched_by_statement_not_event_id() {
                 rebased.event_id.clone(),
                 vec![rebased.clone()],
             )),
-            outbox: vec![sent.clone()],
+            outbox: Some(vec![sent.clone()]),
             sync_ok_at: 0,
-            syncing: false,
         })),
         &env,
     );
@@ -200,9 +197,8 @@ fn a_grown_chain_adds_only_its_new_events_and_a_full_read_replaces() {
     let read = |chain| {
         Action::Read(Ok(ReadOut {
             chain: Some(chain),
-            outbox: Vec::new(),
+            outbox: Some(Vec::new()),
             sync_ok_at: 0,
-            syncing: false,
         }))
     };
     m.reduce(
@@ -214,6 +210,7 @@ fn a_grown_chain_adds_only_its_new_events_and_a_full_read_replaces() {
         head: eb.event_id.clone(),
         events: vec![eb.clone()],
         appended: true,
+        more: false,
     };
     m.reduce(read(appended), &env);
     assert_eq!(m.board.channel(DEFAULT_CHANNEL).unwrap().posts.len(), 2);
@@ -224,34 +221,72 @@ fn a_grown_chain_adds_only_its_new_events_and_a_full_read_replaces() {
         &env,
     );
     assert_eq!(m.board.channel(DEFAULT_CHANNEL).unwrap().posts.len(), 1);
-    // While a sync round runs, what it appends is grouped only once it is over (even when
-    // the chain does not change after it).
-    let during = |events: Vec<ChainEvent>, count, head: &str, syncing| {
+}
+
+#[test]
+fn a_long_stored_chain_is_folded_page_by_page_and_rendered_now_and_then() {
+    let me = Identity::generate(&mut OsRng);
+    let mut env = Env {
+        identity: &me,
+        leader: true,
+        now_ms: 10_000,
+    };
+    let mut m = ChannelsModel::new();
+    let posts: Vec<QueuedPost> = (0..3)
+        .map(|i| queue(&mut m, &env, &format!("p{i}")))
+        .collect();
+    m.take_effects();
+    let mut prev = "aa".to_string();
+    let events: Vec<ChainEvent> = posts
+        .iter()
+        .map(|p| {
+            let e = on_chain(p, &prev, 1.0);
+            prev = e.event_id.clone();
+            e
+        })
+        .collect();
+    let page = |i: usize, more: bool| {
         Action::Read(Ok(ReadOut {
             chain: Some(ChainRead {
-                count,
-                head: head.to_string(),
-                events,
-                appended: true,
+                count: i as u64 + 1,
+                head: events[i].event_id.clone(),
+                events: vec![events[i].clone()],
+                appended: i > 0,
+                more,
             }),
-            outbox: Vec::new(),
+            // The outbox is read with the first page only.
+            outbox: (i == 0).then(|| posts.clone()),
             sync_ok_at: 0,
-            syncing,
         }))
     };
-    let ec = on_chain(&a, &eb.event_id, 3.0);
-    m.reduce(during(vec![ec.clone()], 2, &ec.event_id, true), &env);
-    assert_eq!(m.board.channel(DEFAULT_CHANNEL).unwrap().posts.len(), 1);
-    m.reduce(
-        Action::Read(Ok(ReadOut {
-            chain: None,
-            outbox: Vec::new(),
-            sync_ok_at: 0,
-            syncing: false,
-        })),
-        &env,
+    m.reduce(Action::Tick, &env);
+    assert_eq!(m.take_effects().len(), 1);
+    assert!(m.reduce(page(0, true), &env), "the first page is shown");
+    // The next page is asked for at once (a tick meanwhile asks nothing more); a post on a
+    // page not read yet is not flushed.
+    let next = Effect::Read {
+        count: 1,
+        head: events[0].event_id.clone(),
+        outbox: false,
+    };
+    assert_eq!(
+        m.take_effects(),
+        vec![next, Effect::Delete(posts[0].record_key())]
     );
+    m.reduce(Action::Tick, &env);
+    assert!(m.take_effects().is_empty());
+    env.now_ms += 1;
+    assert!(!m.reduce(page(1, true), &env), "not rendered on every page");
     assert_eq!(m.board.channel(DEFAULT_CHANNEL).unwrap().posts.len(), 2);
+    m.take_effects();
+    assert!(m.reduce(page(2, false), &env), "rendered at the end");
+    assert_eq!(m.board, group(events.iter().map(|e| (e, true))));
+    assert_eq!(m.chain, (3, events[2].event_id.clone()));
+    let fx = m.take_effects();
+    assert!(!fx.iter().any(|f| matches!(f, Effect::Read { .. })));
+    // All three posts are on the chain: each leaves the outbox, none is flushed.
+    assert!(fx.iter().all(|f| matches!(f, Effect::Delete(_))));
+    assert!(m.outbox.is_empty());
 }
 
 #[test]
@@ -274,9 +309,8 @@ fn a_queued_post_already_on_the_chain_is_not_sent_again() {
     m.reduce(
         Action::Read(Ok(ReadOut {
             chain: Some(ChainRead::whole(1, e.event_id.clone(), vec![e])),
-            outbox: vec![p.clone()],
+            outbox: Some(vec![p.clone()]),
             sync_ok_at: 0,
-            syncing: false,
         })),
         &Env {
             now_ms: u64::MAX / 2,
@@ -306,9 +340,8 @@ fn followers_queue_only_and_refusals_are_final() {
     m.reduce(
         Action::Read(Ok(ReadOut {
             chain: None,
-            outbox: vec![p.clone()],
+            outbox: Some(vec![p.clone()]),
             sync_ok_at: 0,
-            syncing: false,
         })),
         &leader,
     );
