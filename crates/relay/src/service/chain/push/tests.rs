@@ -154,7 +154,8 @@ fn decided(p: &Prepared) -> String {
 fn a_batch_taken_is_prepared_as_one_kept() {
     let values = chain_values(60);
     // Each batch: the chain's first 40 events with one odd event at 20.
-    let odd: Vec<Box<dyn Fn(&mut Value)>> = vec![
+    type Alter = Box<dyn Fn(&mut Value)>;
+    let odd: Vec<Alter> = vec![
         // A bad signature.
         Box::new(|v| v.insert("signature", Value::from("ab".repeat(64)))),
         // A repeated key (the first one counts) and an unknown member.
