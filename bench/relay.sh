@@ -2,7 +2,8 @@
 # Relay-side benchmarks (not a test; issue 16): peer-push ingest of the shared 400-event
 # interleaved chain and of core's generated chain (`chaingen`), batches of 50 events, one request
 # at a time (IN_FLIGHT=1, a Shadowbroker peer) and/or windows of IN_FLIGHT requests at once (our
-# push worker), into a fresh relay each run, with the relay's CPU time; DM deposits (fresh
+# push worker; SLIDE=1 a sliding window as our push worker sends, SLIDE=0 lockstep windows,
+# SLIDE="0 1" both in turn), into a fresh relay each run, with the relay's CPU time; DM deposits (fresh
 # envelopes) at CONNS connections, with the relay's CPU time per deposit; optionally pull sync
 # of a whole chain from a peer. One or two `postern` binaries side by side in the same run
 # (BASE_BIN = the before binary). Prints one line per run with the machine load.
@@ -11,6 +12,7 @@
 #   BASE_BIN=/tmp/postern-before RUNS=5 bench/relay.sh
 #   N_GEN=100000 N_PULL=100000 SKIP_BUILD=1 bench/relay.sh
 #   N_DEPOSIT=0 N_PULL=100000 SKIP_BUILD=1 bench/relay.sh     # peer-push and pull only
+#   N_DEPOSIT=0 N_GEN=20000 IN_FLIGHT=8 SLIDE="0 1" bench/relay.sh  # lockstep vs sliding
 #   N_GEN=0 N_DEPOSIT=0 N_PULL=100000 PULL_SEED=/tmp/seed-100k bench/relay.sh   # pull only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,7 @@ CONNS=${CONNS:-64}
 RUNS=${RUNS:-3}
 BATCH=${BATCH:-50}
 IN_FLIGHT=${IN_FLIGHT:-1 8}
+SLIDE=${SLIDE:-0}
 SHARED=${SHARED:-../shared/vectors/shadowbroker/sb-interleaved-chain.json}
 BIN=${BIN:-target/release/postern}
 PUSH=${PUSH:-target/release/examples/bench_push}
@@ -60,14 +63,18 @@ for chain in "${chains[@]}"; do
   for run in $(seq "$RUNS"); do
     for b in "${bins[@]}"; do
       for w in $IN_FLIGHT; do
-        d="$work/push-$RANDOM$RANDOM"
-        serve "$b" "$d" --peer "$SELF=$SECRET"
-        c0=$(cpu "$d")
-        out=$("$PUSH" "$url" "$SELF" "$SECRET" "$chain" "$BATCH" "$w") || { tail -5 "$d.log" >&2; exit 1; }
-        c1=$(cpu "$d")
-        printf '%s  %s #%d: %s, relay CPU %s ms   load %s\n' "$b" "$(basename "$chain")" "$run" \
-          "$out" "$(( (c1 - c0) * 1000 / $(getconf CLK_TCK) ))" "$(load)"
-        stop "$d"
+        for sl in $SLIDE; do
+          [ "$w" -gt 1 ] || [ "$sl" = "$(set -- $SLIDE; echo "$1")" ] || continue # 1 in flight: once
+          d="$work/push-$RANDOM$RANDOM"
+          serve "$b" "$d" --peer "$SELF=$SECRET"
+          c0=$(cpu "$d")
+          out=$(SLIDE=$sl "$PUSH" "$url" "$SELF" "$SECRET" "$chain" "$BATCH" "$w") ||
+            { tail -5 "$d.log" >&2; exit 1; }
+          c1=$(cpu "$d")
+          printf '%s  %s #%d: %s, relay CPU %s ms   load %s\n' "$b" "$(basename "$chain")" "$run" \
+            "$out" "$(( (c1 - c0) * 1000 / $(getconf CLK_TCK) ))" "$(load)"
+          stop "$d"
+        done
       done
     done
   done

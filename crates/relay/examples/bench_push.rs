@@ -10,9 +10,12 @@
 //! IN_FLIGHT (default 1: one request at a time, as a Shadowbroker peer pushes) sends windows
 //! of that many batches at once, as our own push worker does (`replication::push`): each
 //! window's requests are started oldest first, and a batch refused while a batch before it
-//! was unanswered is sent again in the next window.
+//! was unanswered is sent again in the next window. With `SLIDE=1` the IN_FLIGHT requests are
+//! a sliding window instead, as our push worker sends: the next batch starts as soon as the
+//! oldest in flight is answered.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::VecDeque;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use postern_core::api::infonet::PATH_PEER_PUSH;
@@ -108,6 +111,109 @@ struct Keys {
     v2: [u8; 32],
 }
 
+/// `(accepted, duplicates, batches resent)`.
+type Totals = (u64, u64, u64);
+
+/// Windows of `in_flight` batches: all started, then every answer awaited before the next
+/// window. A batch refused while a batch before it was unanswered is sent again in the next
+/// window; a refusal of the oldest unacknowledged batch is final (as in our push worker).
+fn push_lockstep(
+    agent: &ureq::Agent,
+    url: &str,
+    own: &str,
+    keys: &Keys,
+    bodies: &[String],
+    in_flight: usize,
+) -> Totals {
+    let (mut accepted, mut duplicates, mut resent) = (0u64, 0u64, 0u64);
+    // Batches not yet acknowledged, oldest first (as the rows of our push worker's outbox).
+    let mut unacked: VecDeque<usize> = (0..bodies.len()).collect();
+    while !unacked.is_empty() {
+        let window: Vec<usize> = unacked.iter().take(in_flight).copied().collect();
+        let answers: Vec<Result<(u64, u64), String>> = if window.len() == 1 {
+            vec![push_one(agent, url, own, keys, &bodies[window[0]])]
+        } else {
+            std::thread::scope(|s| {
+                let hs: Vec<_> = window
+                    .iter()
+                    .map(|&i| {
+                        let body = &bodies[i];
+                        s.spawn(move || push_one(agent, url, own, keys, body))
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            })
+        };
+        for (k, (&i, a)) in window.iter().zip(answers).enumerate() {
+            match a {
+                Ok((acc, dup)) => {
+                    accepted += acc;
+                    duplicates += dup;
+                    unacked.retain(|&j| j != i);
+                }
+                Err(e) if k == 0 => panic!("push refused after {accepted} events: {e}"),
+                Err(_) => resent += 1,
+            }
+        }
+    }
+    (accepted, duplicates, resent)
+}
+
+/// A sliding window (`SLIDE=1`, as our push worker sends): up to `in_flight` batches in
+/// flight, answers taken oldest first, the next batch started as soon as the oldest is
+/// answered. A batch refused while a batch before it was unanswered is final only when it was
+/// sent with none before it unanswered; otherwise nothing more starts until every request in
+/// flight is answered, and the refused batches are sent again first.
+fn push_sliding(
+    agent: &ureq::Agent,
+    url: &str,
+    own: &str,
+    keys: &Keys,
+    bodies: &[String],
+    in_flight: usize,
+) -> Totals {
+    let (mut accepted, mut duplicates, mut resent) = (0u64, 0u64, 0u64);
+    // Batches still to start, oldest first; batches to send again after the barrier.
+    let mut pending: VecDeque<usize> = (0..bodies.len()).collect();
+    let mut missed: Vec<usize> = Vec::new();
+    std::thread::scope(|s| {
+        // (batch, started with none before it unanswered, answer to come), oldest first.
+        let mut flight = VecDeque::new();
+        loop {
+            if flight.is_empty() && !missed.is_empty() {
+                for i in missed.drain(..).rev() {
+                    pending.push_front(i);
+                }
+            }
+            while missed.is_empty() && flight.len() < in_flight {
+                let Some(i) = pending.pop_front() else { break };
+                let body = &bodies[i];
+                let alone = flight.is_empty();
+                flight.push_back((
+                    i,
+                    alone,
+                    s.spawn(move || push_one(agent, url, own, keys, body)),
+                ));
+            }
+            let Some((i, alone, h)) = flight.pop_front() else {
+                break;
+            };
+            match h.join().unwrap() {
+                Ok((acc, dup)) => {
+                    accepted += acc;
+                    duplicates += dup;
+                }
+                Err(e) if alone => panic!("push refused after {accepted} events: {e}"),
+                Err(_) => {
+                    resent += 1;
+                    missed.push(i);
+                }
+            }
+        }
+    });
+    (accepted, duplicates, resent)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let usage = "bench_push RELAY_URL OWN_URL SECRET CHAIN [BATCH] [IN_FLIGHT]";
@@ -133,45 +239,19 @@ fn main() {
         .chunks(batch)
         .map(|chunk| format!("{{\"events\":[{}]}}", chunk.join(",")))
         .collect();
+    let slide = std::env::var("SLIDE").is_ok_and(|v| v == "1");
     let t0 = Instant::now();
-    let (mut accepted, mut duplicates, mut resent) = (0u64, 0u64, 0u64);
-    // Batches not yet acknowledged, oldest first (as the rows of our push worker's outbox).
-    let mut unacked: std::collections::VecDeque<usize> = (0..bodies.len()).collect();
-    while !unacked.is_empty() {
-        let window: Vec<usize> = unacked.iter().take(in_flight).copied().collect();
-        let answers: Vec<Result<(u64, u64), String>> = if window.len() == 1 {
-            vec![push_one(&agent, &url, &own, &keys, &bodies[window[0]])]
-        } else {
-            std::thread::scope(|s| {
-                let hs: Vec<_> = window
-                    .iter()
-                    .map(|&i| {
-                        let (agent, url, own, keys, body) = (&agent, &url, &own, &keys, &bodies[i]);
-                        s.spawn(move || push_one(agent, url, own, keys, body))
-                    })
-                    .collect();
-                hs.into_iter().map(|h| h.join().unwrap()).collect()
-            })
-        };
-        // Acknowledged batches go; a miss is sent again in the next window, unless it was the
-        // oldest unacknowledged batch (final, as in our push worker).
-        for (k, (&i, a)) in window.iter().zip(answers).enumerate() {
-            match a {
-                Ok((acc, dup)) => {
-                    accepted += acc;
-                    duplicates += dup;
-                    unacked.retain(|&j| j != i);
-                }
-                Err(e) if k == 0 => panic!("push refused after {accepted} events: {e}"),
-                Err(_) => resent += 1,
-            }
-        }
-    }
+    let (accepted, duplicates, resent) = if slide {
+        push_sliding(&agent, &url, &own, &keys, &bodies, in_flight)
+    } else {
+        push_lockstep(&agent, &url, &own, &keys, &bodies, in_flight)
+    };
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "peer-push: {} events in batches of {batch}, {in_flight} in flight: {secs:.2} s, \
+        "peer-push: {} events in batches of {batch}, {in_flight} in flight ({}): {secs:.2} s, \
          {:.0} events/s (accepted {accepted}, duplicates {duplicates}, batches resent {resent})",
         events.len(),
+        if slide { "sliding" } else { "lockstep" },
         events.len() as f64 / secs
     );
     if accepted + duplicates != events.len() as u64 {

@@ -18,7 +18,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, PeerBytes, PeerJson};
 use crate::http::state::AppState;
 use crate::replication::status::{PullStatusResponse, SyncStatusResponse};
-use crate::service::chain::{self, PushOutcome};
+use crate::service::chain::PushOutcome;
 use crate::service::dm::Origin;
 
 /// Nesting allowed in a peer-push body.
@@ -34,10 +34,11 @@ pub async fn chain_push(
         max_depth: PUSH_MAX_DEPTH,
         max_input_bytes: body.len(),
     };
-    let v = json::parse_with_limits(&body, limits)
+    let mut v = json::parse_with_limits(&body, limits)
         .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
-    let events = match v.get("events") {
-        Some(Value::Array(a)) => a.clone(),
+    // Taken out of the body, not copied.
+    let events = match v.remove("events") {
+        Some(Value::Array(a)) => a,
         _ => return Err(ApiError::bad_request("expected {\"events\": [...]}")),
     };
     if events.len() > PEER_PUSH_MAX_EVENTS {
@@ -51,8 +52,8 @@ pub async fn chain_push(
     // of it may wait for it (`service::push_commit`).
     let pushes = st.services().pushes();
     let arrival = pushes.arrive(&peer)?;
-    // Parsing and signature checks off the chain's lock, on every core.
-    let prepared = chain::prepare(events).await?;
+    // Parsing and signature checks off the chain's lock, in arrival order.
+    let prepared = pushes.prepare(events).await?;
     // Applied in order with the batches queued beside it, answered once committed.
     let outcome = pushes.push(arrival, prepared, st.services().now()).await?;
     match outcome {

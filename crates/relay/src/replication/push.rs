@@ -5,11 +5,11 @@
 //! errors, 5xx, 408 and 429 `rate_limited` keep it at the head with `attempts + 1` and
 //! `next_attempt_at` from core's `failure_backoff_seconds` (base 1 s, cap 30 s, at least a
 //! 429's `Retry-After`). On startup every pending row is due at once. Chain batches go out
-//! several at a time to a Postern peer ([`PUSH_WINDOW`]); only the oldest row's answer can be
-//! final (see `Sender::run`). A head row a Postern peer refuses because it lacks the row's
+//! several at a time to a Postern peer, a sliding window of up to [`PUSH_WINDOW`] requests in
+//! flight; only the oldest row's answer can be final (see `Sender::run`). A head row a Postern peer refuses because it lacks the row's
 //! predecessor is kept while that can be filled from our chain (`super::fill`), and dropped
 //! with the reason logged otherwise.
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,6 +67,14 @@ pub fn start(own: &str, specs: &[PeerSpec], svc: &Services, metrics: &Arc<Metric
     outbox
 }
 
+/// A request in flight: its row, whether every row before it was answered when it was sent
+/// (only then can a refusal of it be final), and its answer to come.
+struct InFlight {
+    row: OutboxRow,
+    alone: bool,
+    answer: tokio::task::JoinHandle<Attempt>,
+}
+
 /// One peer's outbound sender.
 struct Sender {
     peer: String,
@@ -82,13 +90,17 @@ impl Sender {
     /// reschedule with core's backoff on a retryable failure (the row stays at the head, so the
     /// order is kept). Pending rows from before a restart are due at once.
     ///
-    /// Chain batches (`peer-push` rows) right behind a `peer-push` head go out together, up to
-    /// the window (at most [`PUSH_WINDOW`], one to a Shadowbroker peer), each request sent
-    /// oldest first. Only the head's answer can be final: a row sent while a row before it was
-    /// unanswered is deleted when acknowledged (2xx) and otherwise left as it is (a `forked`
-    /// refusal may only mean its predecessor had not arrived yet) and sent again once the
-    /// rows before it are answered. The window halves after such a miss, doubles after a
-    /// window answered 2xx throughout.
+    /// Chain batches (`peer-push` rows) go out as a sliding window to a Postern peer: up to
+    /// `window` requests (at most [`PUSH_WINDOW`], one to a Shadowbroker peer) stay in flight,
+    /// started in outbox order; answers are taken oldest first, and when the oldest is answered
+    /// the next row is started at once (no row is started twice while in flight). Only a row
+    /// sent while every row before it was answered (the head) can be refused finally: a row
+    /// sent while a row before it was unanswered is deleted when acknowledged (2xx) and
+    /// otherwise left as it is (a `forked` refusal may only mean its predecessor had not
+    /// arrived yet); then nothing more is started until every request in flight is answered,
+    /// and the outbox is read again from its head, so that row is sent again after the rows
+    /// before it. The window halves after such a miss and doubles after a window's worth of
+    /// 2xx answers in a row. A row other than a chain batch goes out alone.
     ///
     /// A head row refused because the peer lacks its predecessor (409 `forked` with `missing`)
     /// is sent again once that gap is filled from our chain (at most [`MAX_FILLS_PER_ROW`]
@@ -111,70 +123,122 @@ impl Sender {
             PUSH_WINDOW
         };
         let mut window = max_window;
+        // 2xx answers in a row since the window last changed.
+        let mut clean = 0usize;
         // Gaps filled per head row (by row id).
         let mut fills: HashMap<i64, u32> = HashMap::new();
-        loop {
-            let peer = self.peer.clone();
-            let Ok(rows) = store
-                .run("outbox_head", move |s| s.outbox_window(&peer, window))
-                .await
-            else {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            };
-            let Some(head) = rows.first() else {
-                let _ = tokio::time::timeout(IDLE_RECHECK, self.notify.notified()).await;
-                continue;
-            };
-            let now = self.svc.now();
-            if head.next_attempt_at > now {
-                let wait = Duration::from_secs(head.next_attempt_at - now);
-                let _ = tokio::time::timeout(wait, self.notify.notified()).await;
-                continue;
+        // Requests in flight, oldest first.
+        let mut flight: VecDeque<InFlight> = VecDeque::new();
+        // Start nothing more until every request in flight is answered, then read the outbox
+        // from its head again (set when a row must be sent again before the rows behind it).
+        let mut barrier = false;
+        'run: loop {
+            if flight.is_empty() {
+                barrier = false;
             }
-            let take = if head.path == PATH_PEER_PUSH {
-                rows.iter().take_while(|r| r.path == PATH_PEER_PUSH).count()
-            } else {
-                1
-            };
-            let rows: Vec<OutboxRow> = rows.into_iter().take(take).collect();
-            // Every request of the window in flight at once, started oldest first.
-            let sends: Vec<_> = rows
-                .iter()
-                .map(|row| {
-                    let body = row.body.clone().into_bytes();
-                    let headers = self.signer.headers(&row.path, &body, now);
-                    let url = format!("{}{}", self.peer, row.path);
-                    let a = agent.clone();
-                    tokio::task::spawn_blocking(move || send_once(&a, &url, &headers, &body))
-                })
-                .collect();
-            let mut clean = true;
-            for (k, (row, send)) in rows.into_iter().zip(sends).enumerate() {
-                let attempt = send
-                    .await
-                    .unwrap_or_else(|e| Attempt::Retry(e.to_string(), 0));
-                if k > 0 && !matches!(attempt, Attempt::Ok) {
-                    clean = false;
-                    tracing::debug!(peer = %self.peer, path = %row.path, "sent ahead of an unanswered row; sending it again after that");
-                    continue;
+            let room = !barrier
+                && flight.len() < window
+                && flight.back().is_none_or(|f| f.row.path == PATH_PEER_PUSH);
+            if room {
+                let after = flight.back().map_or(i64::MIN, |f| f.row.id);
+                let (peer, n) = (self.peer.clone(), window - flight.len());
+                let rows = store
+                    .run("outbox_head", move |s| s.outbox_after(&peer, after, n))
+                    .await;
+                let now = self.svc.now();
+                match rows {
+                    Err(_) if flight.is_empty() => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    Err(_) => {}
+                    Ok(rows) => {
+                        for row in rows {
+                            if row.next_attempt_at > now {
+                                if flight.is_empty() {
+                                    let wait = Duration::from_secs(row.next_attempt_at - now);
+                                    let _ =
+                                        tokio::time::timeout(wait, self.notify.notified()).await;
+                                    continue 'run;
+                                }
+                                break;
+                            }
+                            let push = row.path == PATH_PEER_PUSH;
+                            if !push && !flight.is_empty() {
+                                break;
+                            }
+                            flight.push_back(self.start(&agent, row, flight.is_empty(), now));
+                            if !push {
+                                break;
+                            }
+                        }
+                    }
                 }
-                if let Attempt::Gap { missing, text } = attempt {
+            }
+            // With room for more, a row queued meanwhile is started before the oldest answer.
+            let more = !barrier
+                && flight.len() < window
+                && flight.back().is_some_and(|f| f.row.path == PATH_PEER_PUSH);
+            let Some(front) = flight.front_mut() else {
+                if room {
+                    let _ = tokio::time::timeout(IDLE_RECHECK, self.notify.notified()).await;
+                }
+                continue;
+            };
+            let answer = if more {
+                tokio::select! {
+                    biased;
+                    a = &mut front.answer => a,
+                    () = self.notify.notified() => continue,
+                }
+            } else {
+                (&mut front.answer).await
+            };
+            let attempt = answer.unwrap_or_else(|e| Attempt::Retry(e.to_string(), 0));
+            let Some(InFlight { row, alone, .. }) = flight.pop_front() else {
+                continue;
+            };
+            match attempt {
+                Attempt::Ok => {
+                    self.settle(row, Attempt::Ok).await;
+                    clean += 1;
+                    if clean >= window {
+                        window = (window * 2).min(max_window);
+                        clean = 0;
+                    }
+                }
+                _ if !alone => {
+                    tracing::debug!(peer = %self.peer, path = %row.path, "sent ahead of an unanswered row; sending it again after that");
+                    if !barrier {
+                        window = (window / 2).max(1);
+                    }
+                    (barrier, clean) = (true, 0);
+                }
+                Attempt::Gap { missing, text } => {
                     let filled = fills.entry(row.id).or_default();
                     self.fill_gap(&agent, row, &missing, text, filled).await;
-                    continue;
+                    barrier = true;
                 }
-                self.settle(row, attempt).await;
+                a @ Attempt::Retry(..) => {
+                    self.settle(row, a).await;
+                    barrier = true;
+                }
+                a => self.settle(row, a).await,
             }
             if fills.len() > 1_024 {
                 fills.clear();
             }
-            window = if clean {
-                (window * 2).min(max_window)
-            } else {
-                (window / 2).max(1)
-            };
         }
+    }
+
+    /// Send `row` on the blocking pool; `alone` when every row before it is answered.
+    fn start(&self, agent: &ureq::Agent, row: OutboxRow, alone: bool, now: u64) -> InFlight {
+        let body = row.body.clone().into_bytes();
+        let headers = self.signer.headers(&row.path, &body, now);
+        let url = format!("{}{}", self.peer, row.path);
+        let a = agent.clone();
+        let answer = tokio::task::spawn_blocking(move || send_once(&a, &url, &headers, &body));
+        InFlight { row, alone, answer }
     }
 
     /// The head `row` was refused because the peer lacks `missing`, its predecessor: fill the

@@ -159,11 +159,22 @@ impl Store {
 
     /// The `n` oldest pending jobs of `peer`, oldest first.
     pub fn outbox_window(&self, peer: &str, n: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        self.outbox_after(peer, i64::MIN, n)
+    }
+
+    /// The `n` oldest pending jobs of `peer` queued after the job `after` (its id), oldest
+    /// first: the rows a sender starts behind the ones it has in flight.
+    pub fn outbox_after(
+        &self,
+        peer: &str,
+        after: i64,
+        n: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, path, body, attempts, next_attempt_at FROM replication_outbox
-             WHERE peer = ?1 ORDER BY id ASC LIMIT ?2",
+             WHERE peer = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![peer, to_i64(n as u64)], |r| {
+        let rows = stmt.query_map(params![peer, after, to_i64(n as u64)], |r| {
             Ok(OutboxRow {
                 id: r.get(0)?,
                 path: r.get(1)?,

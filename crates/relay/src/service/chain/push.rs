@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use postern_core::api::infonet::codes as icodes;
 use postern_core::api::peer::codes as pcodes;
 use postern_core::canonical::GENESIS_HASH;
-use postern_core::event::ChainEvent;
+use postern_core::event::{ChainEvent, EventError};
 use postern_core::json::Value;
 use postern_core::verify::{
     first_crypto_failure_known_ids, verify_key_rotation_claim, FailReason, KeyCache, VerifyOptions,
@@ -71,6 +71,15 @@ struct Part {
 }
 
 fn prepare_part(values: &[Value], offset: usize) -> Part {
+    prepare_events(values.iter(), offset, ChainEvent::from_value)
+}
+
+/// [`prepare_part`] of `values` read by `to_event` (borrowed, or taken: no copy of the fields).
+fn prepare_events<V>(
+    values: impl ExactSizeIterator<Item = V>,
+    offset: usize,
+    to_event: impl Fn(V) -> Result<ChainEvent, EventError>,
+) -> Part {
     let mut part = Part {
         events: Vec::with_capacity(values.len()),
         id_ok: Vec::with_capacity(values.len()),
@@ -78,9 +87,9 @@ fn prepare_part(values: &[Value], offset: usize) -> Part {
         stop: None,
         crypto: None,
     };
-    for (k, v) in values.iter().enumerate() {
+    for (k, v) in values.enumerate() {
         let i = offset + k;
-        let evt = match ChainEvent::from_value(v) {
+        let evt = match to_event(v) {
             Ok(e) => e,
             Err(e) => {
                 part.stop = Some(Refusal {
@@ -118,7 +127,23 @@ fn prepare_part(values: &[Value], offset: usize) -> Part {
 impl Prepared {
     /// Prepare `values` on up to `threads` threads.
     pub fn new(values: Vec<Value>, threads: usize) -> Prepared {
+        Self::prepare(values, threads, true)
+    }
+
+    /// [`Prepared::new`] that does not keep the events as received ([`Prepared::values`] is
+    /// empty): on one thread their fields are taken, not copied, and the received trees are
+    /// freed here rather than by the writer that applies the batch (a peer push: the received
+    /// form is not used after preparation).
+    pub fn taking(values: Vec<Value>, threads: usize) -> Prepared {
+        Self::prepare(values, threads, false)
+    }
+
+    fn prepare(values: Vec<Value>, threads: usize, keep: bool) -> Prepared {
         let threads = threads.min(values.len() / MIN_EVENTS_PER_THREAD).max(1);
+        if threads == 1 && !keep {
+            let part = prepare_events(values.into_iter(), 0, ChainEvent::from_value_owned);
+            return Prepared::from_parts(Vec::new(), vec![part]);
+        }
         let chunk = values.len().div_ceil(threads).max(1);
         let parts: Vec<Part> = if threads == 1 {
             vec![prepare_part(&values, 0)]
@@ -143,10 +168,16 @@ impl Prepared {
                 parts
             })
         };
+        Prepared::from_parts(if keep { values } else { Vec::new() }, parts)
+    }
+
+    /// The batch of `parts` (prepared slices, in order).
+    fn from_parts(values: Vec<Value>, parts: Vec<Part>) -> Prepared {
+        let n = parts.iter().map(|p| p.events.len()).sum();
         let mut p = Prepared {
-            events: Vec::with_capacity(values.len()),
-            id_ok: Vec::with_capacity(values.len()),
-            texts: Vec::with_capacity(values.len()),
+            events: Vec::with_capacity(n),
+            id_ok: Vec::with_capacity(n),
+            texts: Vec::with_capacity(n),
             values,
             stop: None,
             crypto: None,
@@ -167,7 +198,7 @@ impl Prepared {
         p
     }
 
-    /// The events as received.
+    /// The events as received (empty when prepared by [`Prepared::taking`]).
     pub fn values(&self) -> &[Value] {
         &self.values
     }

@@ -114,3 +114,96 @@ async fn a_waiting_batch_is_refused_once_its_peer_has_nothing_on_the_way() {
     }
     assert_eq!(pc.waiting(), 0);
 }
+
+fn chain_values(n: usize) -> Vec<Value> {
+    let opts = GenOptions {
+        authors: 4,
+        start_timestamp: NOW - 50_000,
+        include_gate_messages: false,
+    };
+    generate_chain(n, opts)
+        .iter()
+        .map(|e| e.to_value())
+        .collect()
+}
+
+/// `(accepted, refusal code and index)` of an answer.
+fn verdict(o: Result<PushOutcome, Internal>) -> (u64, Option<(&'static str, u64)>) {
+    match o.unwrap() {
+        PushOutcome::Done { accepted, .. } => (accepted, None),
+        PushOutcome::Refused(r) => (r.accepted, Some((r.refusal.code, r.index))),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_prepared_in_turn_gets_the_verdicts_of_pushes_one_at_a_time() {
+    let mut values = chain_values(400);
+    // A forged signature in batch 3 (event 170): batches 4.. extend an event never stored.
+    let forged = values[169].get("signature").cloned().unwrap();
+    values[170].insert("signature", forged);
+    let windows: Vec<Vec<Value>> = values.chunks(50).map(<[Value]>::to_vec).collect();
+
+    // One at a time.
+    let dir = tempfile::tempdir().unwrap();
+    let pc = open(dir.path());
+    let mut alone = Vec::new();
+    for w in &windows {
+        let a = pc.arrive(PEER).unwrap();
+        let p = pc.prepare(w.clone()).await.unwrap();
+        alone.push(verdict(pc.push(a, p, NOW).await));
+    }
+    assert_eq!(alone[3], (20, Some(("invalid_signature", 20))));
+
+    // All at once, prepared through the gate in arrival order.
+    let dir = tempfile::tempdir().unwrap();
+    let pc = open(dir.path());
+    let hs: Vec<_> = windows
+        .into_iter()
+        .map(|w| {
+            let pc = pc.clone();
+            let a = pc.arrive(PEER).unwrap();
+            tokio::spawn(async move {
+                let p = pc.prepare(w).await?;
+                pc.push(a, p, NOW).await
+            })
+        })
+        .collect();
+    let mut together = Vec::new();
+    for h in hs {
+        together.push(verdict(h.await.unwrap()));
+    }
+    assert_eq!(together, alone);
+    assert_eq!(pc.gate.waiting.load(Ordering::Acquire), 0);
+    assert_eq!(pc.gate.permits.available_permits(), pc.gate.cores);
+    let c = Chain::open(Store::open(dir.path()).unwrap()).unwrap();
+    assert_eq!(c.head().1, 170);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_that_goes_away_while_waiting_for_its_turn_is_no_longer_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let pc = open(dir.path());
+    let values = chain_values(50);
+    // Every turn is taken: the push waits.
+    let cores = u32::try_from(pc.gate.cores).unwrap();
+    let held = Arc::clone(&pc.gate.permits)
+        .acquire_many_owned(cores)
+        .await
+        .unwrap();
+    let pc2 = pc.clone();
+    let v = values.clone();
+    let h = tokio::spawn(async move { pc2.prepare(v).await });
+    until("a push waiting for its turn", || {
+        pc.gate.waiting.load(Ordering::Acquire) == 1
+    })
+    .await;
+    h.abort();
+    assert!(h.await.unwrap_err().is_cancelled());
+    assert_eq!(pc.gate.waiting.load(Ordering::Acquire), 0);
+    drop(held);
+    // The next push is alone: prepared at once, then applied.
+    let a = pc.arrive(PEER).unwrap();
+    let p = pc.prepare(values).await.unwrap();
+    assert_eq!(done(pc.push(a, p, NOW).await), 50);
+    assert_eq!(pc.gate.permits.available_permits(), pc.gate.cores);
+}

@@ -141,3 +141,50 @@ fn stored_events_are_duplicates_after_a_restart_and_the_new_ones_are_stored() {
     let c = open(dir.path());
     assert_eq!(c.head().1, 400);
 }
+
+/// The fields of a prepared batch that decide its verdict and what is stored.
+fn decided(p: &Prepared) -> String {
+    format!(
+        "{:?} {:?} {:?} {:?} {:?}",
+        p.events, p.id_ok, p.texts, p.stop, p.crypto
+    )
+}
+
+#[test]
+fn a_batch_taken_is_prepared_as_one_kept() {
+    let values = chain_values(60);
+    // Each batch: the chain's first 40 events with one odd event at 20.
+    type Alter = Box<dyn Fn(&mut Value)>;
+    let odd: Vec<Alter> = vec![
+        // A bad signature.
+        Box::new(|v| v.insert("signature", Value::from("ab".repeat(64)))),
+        // A repeated key (the first one counts) and an unknown member.
+        Box::new(|v| {
+            if let Value::Object(m) = v {
+                m.push(("event_type".into(), Value::from("other")));
+                m.push(("extra".into(), Value::from(1i64)));
+            }
+        }),
+        // A field that is not a string (its Python `str()` is read).
+        Box::new(|v| v.insert("event_type", Value::from(7i64))),
+        // No canonical form: a timestamp that is a string.
+        Box::new(|v| v.insert("timestamp", Value::from("1780000000"))),
+        // Not an event.
+        Box::new(|v| *v = Value::from("not an event")),
+    ];
+    for (n, f) in odd.iter().enumerate() {
+        let mut batch = values[..40].to_vec();
+        f(&mut batch[20]);
+        for threads in [1, 2] {
+            let kept = Prepared::new(batch.clone(), threads);
+            let taken = Prepared::taking(batch.clone(), threads);
+            assert_eq!(
+                decided(&taken),
+                decided(&kept),
+                "odd event {n}, {threads} threads"
+            );
+            assert!(taken.values().is_empty());
+            assert_eq!(kept.values(), &batch[..]);
+        }
+    }
+}
