@@ -6,9 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod spy;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -17,6 +18,7 @@ use std::time::Duration;
 use common::chain::*;
 use common::*;
 use postern_core::api::infonet::{PATH_PEER_PUSH, PATH_STATUS};
+use spy::{read_request, Request};
 
 /// `S`'s public URL (`R` accepts pushes signed for it; nothing listens there).
 const S_URL: &str = "http://127.0.0.1:9";
@@ -54,35 +56,6 @@ struct Proxy {
     /// Every `HoldUntil` was released because the batch it waited for had started while the
     /// held push was the only one of its batch.
     held_released_by_start: Arc<AtomicBool>,
-}
-
-/// One HTTP request off `s`: method, path, headers (lowercase names), body.
-type Request = (String, String, Vec<(String, String)>, Vec<u8>);
-
-fn read_request(s: &TcpStream) -> Option<Request> {
-    let mut r = BufReader::new(s.try_clone().ok()?);
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
-    let mut headers = Vec::new();
-    let mut len = 0usize;
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h).ok()? == 0 || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.trim().split_once(':') {
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
-            if k == "content-length" {
-                len = v.parse().unwrap_or(0);
-            }
-            headers.push((k, v));
-        }
-    }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).ok()?;
-    Some((method, path, headers, body))
 }
 
 /// Send the request on to `target`: status, `Retry-After` and body of its answer.

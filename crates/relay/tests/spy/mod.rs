@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
@@ -34,35 +34,9 @@ impl Spy {
                 let Ok(mut s) = stream else { continue };
                 let log = Arc::clone(&log);
                 std::thread::spawn(move || {
-                    let mut r = BufReader::new(s.try_clone().unwrap());
-                    let mut line = String::new();
-                    if r.read_line(&mut line).is_err() {
+                    let Some((_, path, headers, buf)) = read_request(&s) else {
                         return;
-                    }
-                    let path = line
-                        .split_whitespace()
-                        .nth(1)
-                        .unwrap_or_default()
-                        .to_string();
-                    let mut headers = Vec::new();
-                    let mut len = 0usize;
-                    loop {
-                        let mut h = String::new();
-                        if r.read_line(&mut h).is_err() || h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = h.trim().split_once(':') {
-                            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
-                            if k == "content-length" {
-                                len = v.parse().unwrap_or(0);
-                            }
-                            headers.push((k, v));
-                        }
-                    }
-                    let mut buf = vec![0u8; len];
-                    if r.read_exact(&mut buf).is_err() {
-                        return;
-                    }
+                    };
                     log.lock().unwrap().push(Seen {
                         path,
                         headers,
@@ -92,4 +66,35 @@ impl Spy {
     pub fn count(&self) -> usize {
         self.seen.lock().unwrap().len()
     }
+}
+
+/// One HTTP/1.1 request: method, path, headers (names lowercased), body.
+pub type Request = (String, String, Vec<(String, String)>, Vec<u8>);
+
+/// Read one request off `s` (the body by its `Content-Length`); `None` if the connection
+/// ends or fails first.
+pub fn read_request(s: &TcpStream) -> Option<Request> {
+    let mut r = BufReader::new(s.try_clone().ok()?);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let mut headers = Vec::new();
+    let mut len = 0usize;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).ok()? == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.trim().split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+            if k == "content-length" {
+                len = v.parse().unwrap_or(0);
+            }
+            headers.push((k, v));
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).ok()?;
+    Some((method, path, headers, body))
 }
