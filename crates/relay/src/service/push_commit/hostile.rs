@@ -7,23 +7,13 @@
 use std::sync::mpsc;
 
 use postern_core::api::peer::codes as pcodes;
-use postern_core::chaingen::{generate_chain, GenOptions};
 use postern_core::event::ChainEvent;
 
-use super::tests::until;
+use super::tests::{events, until};
 use super::*;
 use crate::store::Store;
 
 const NOW: u64 = 1_780_100_000;
-
-fn events(n: usize, start: u64) -> Vec<ChainEvent> {
-    let opts = GenOptions {
-        authors: 4,
-        start_timestamp: start,
-        include_gate_messages: false,
-    };
-    generate_chain(n, opts)
-}
 
 fn prepared(evts: &[ChainEvent]) -> Prepared {
     Prepared::new(evts.iter().map(ChainEvent::to_value).collect(), 1)

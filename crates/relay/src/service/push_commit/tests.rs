@@ -4,6 +4,7 @@
 
 use postern_core::api::peer::codes as pcodes;
 use postern_core::chaingen::{generate_chain, GenOptions};
+use postern_core::event::ChainEvent;
 use postern_core::json::Value;
 
 use super::*;
@@ -115,15 +116,20 @@ async fn a_waiting_batch_is_refused_once_its_peer_has_nothing_on_the_way() {
     assert_eq!(pc.waiting(), 0);
 }
 
-fn chain_values(n: usize) -> Vec<Value> {
+/// `n` generated chain events (4 authors, no gate messages) from timestamp `start`.
+pub(super) fn events(n: usize, start: u64) -> Vec<ChainEvent> {
     let opts = GenOptions {
         authors: 4,
-        start_timestamp: NOW - 50_000,
+        start_timestamp: start,
         include_gate_messages: false,
     };
     generate_chain(n, opts)
+}
+
+fn chain_values(n: usize) -> Vec<Value> {
+    events(n, NOW - 50_000)
         .iter()
-        .map(|e| e.to_value())
+        .map(ChainEvent::to_value)
         .collect()
 }
 
