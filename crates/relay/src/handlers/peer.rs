@@ -53,7 +53,7 @@ pub async fn chain_push(
     let pushes = st.services().pushes();
     let arrival = pushes.arrive(&peer)?;
     // Parsing and signature checks off the chain's lock, in arrival order.
-    let prepared = pushes.prepare(events).await?;
+    let prepared = pushes.prepare(&arrival, events).await?;
     // Applied in order with the batches queued beside it, answered once committed.
     let outcome = pushes.push(arrival, prepared, st.services().now()).await?;
     match outcome {

@@ -24,23 +24,27 @@
 //! slow or unfinished request never makes a batch wait, and no batch waits past
 //! [`PEER_PUSH_GAP_WAIT`] whatever its peer keeps sending.
 //!
-//! **Preparation in arrival order** ([`PushCommit::prepare`]). At most one push per core is
-//! prepared at once, the others wait in arrival order (a fair semaphore); a push prepared while
-//! others wait uses one thread, a lone push every core. So the pushes of a window finish their
+//! **Preparation in turns** ([`PushCommit::prepare`], [`turns`]). At most one push per core is
+//! prepared at once; the others wait for a turn, handed out round-robin across peers and in
+//! arrival order within one peer (a peer's queued pushes delay another peer's push by at most
+//! one preparation per peer); a push prepared while others wait uses one thread, a lone push
+//! every core. So the pushes of a window finish their
 //! signature checks one after another, oldest first, and the writer applies the first ones while
 //! the later ones are still checked — time-sliced together, they all finished at the end of the
 //! window and the writer started only then. Verdicts do not depend on it (`Prepared::new` gives
 //! the same verdict on any number of threads).
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use postern_core::json::Value;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::oneshot;
 
 use super::chain::{Chain, Prepared, PushOutcome};
 use super::shared::{Internal, Shared};
+use turns::Turns;
+
+mod turns;
 
 /// Most batches one round takes (the rest wait for the next round).
 const MAX_ROUND: usize = 64;
@@ -135,29 +139,12 @@ impl Drop for Slot {
     }
 }
 
-/// Pushes prepared at once ([`PushCommit::prepare`]): one permit per core, granted in arrival
-/// order; `waiting` counts the pushes waiting for one.
-struct Gate {
-    permits: Arc<Semaphore>,
-    cores: usize,
-    waiting: AtomicUsize,
-}
-
-/// Counts a push as waiting at the [`Gate`] until dropped (also when its request goes away).
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// The push queue and its writer.
 #[derive(Clone)]
 pub struct PushCommit {
     queue: Arc<Mutex<Queue>>,
     slots: Arc<Mutex<Slots>>,
-    gate: Arc<Gate>,
+    turns: Arc<Turns>,
     chain: Shared<Chain>,
     /// [`PEER_PUSH_GAP_WAIT`] (other values in tests).
     gap_wait: Duration,
@@ -199,11 +186,7 @@ impl PushCommit {
         PushCommit {
             queue: Arc::default(),
             slots: Arc::default(),
-            gate: Arc::new(Gate {
-                permits: Arc::new(Semaphore::new(cores)),
-                cores,
-                waiting: AtomicUsize::new(0),
-            }),
+            turns: Turns::new(cores),
             chain,
             gap_wait,
         }
@@ -241,30 +224,16 @@ impl PushCommit {
     /// Prepare a pushed batch (parse, canonical forms, ids, signatures: [`Prepared::new`]) on
     /// the blocking pool once its turn comes (see the module doc): on one thread while other
     /// pushes wait for theirs, else on every core that is free.
-    pub async fn prepare(&self, values: Vec<Value>) -> Result<Prepared, Internal> {
-        let gate = &self.gate;
-        let permit = {
-            gate.waiting.fetch_add(1, Ordering::AcqRel);
-            let _waiting = Waiting(&gate.waiting);
-            Arc::clone(&gate.permits).acquire_owned().await
-        };
-        let Ok(mut permit) = permit else {
-            // Never closed; prepare without a turn rather than fail.
-            return super::chain::prepare(values).await;
-        };
-        let mut threads = 1;
-        while threads < gate.cores && gate.waiting.load(Ordering::Acquire) == 0 {
-            match Arc::clone(&gate.permits).try_acquire_owned() {
-                Ok(more) => {
-                    permit.merge(more);
-                    threads += 1;
-                }
-                Err(_) => break,
-            }
-        }
+    pub async fn prepare(
+        &self,
+        arrival: &Arrival,
+        values: Vec<Value>,
+    ) -> Result<Prepared, Internal> {
+        let turn = self.turns.take(&arrival.peer).await;
+        let threads = turn.held().max(1);
         tokio::task::spawn_blocking(move || {
             let prepared = Prepared::taking(values, threads);
-            drop(permit);
+            drop(turn);
             prepared
         })
         .await

@@ -155,7 +155,7 @@ async fn a_window_prepared_in_turn_gets_the_verdicts_of_pushes_one_at_a_time() {
     let mut alone = Vec::new();
     for w in &windows {
         let a = pc.arrive(PEER).unwrap();
-        let p = pc.prepare(w.clone()).await.unwrap();
+        let p = pc.prepare(&a, w.clone()).await.unwrap();
         alone.push(verdict(pc.push(a, p, NOW).await));
     }
     assert_eq!(alone[3], (20, Some(("invalid_signature", 20))));
@@ -169,7 +169,7 @@ async fn a_window_prepared_in_turn_gets_the_verdicts_of_pushes_one_at_a_time() {
             let pc = pc.clone();
             let a = pc.arrive(PEER).unwrap();
             tokio::spawn(async move {
-                let p = pc.prepare(w).await?;
+                let p = pc.prepare(&a, w).await?;
                 pc.push(a, p, NOW).await
             })
         })
@@ -179,8 +179,7 @@ async fn a_window_prepared_in_turn_gets_the_verdicts_of_pushes_one_at_a_time() {
         together.push(verdict(h.await.unwrap()));
     }
     assert_eq!(together, alone);
-    assert_eq!(pc.gate.waiting.load(Ordering::Acquire), 0);
-    assert_eq!(pc.gate.permits.available_permits(), pc.gate.cores);
+    assert_eq!((pc.turns.waiting(), pc.turns.free()), (0, pc.turns.cores()));
     let c = Chain::open(Store::open(dir.path()).unwrap()).unwrap();
     assert_eq!(c.head().1, 170);
 }
@@ -191,25 +190,21 @@ async fn a_push_that_goes_away_while_waiting_for_its_turn_is_no_longer_counted()
     let pc = open(dir.path());
     let values = chain_values(50);
     // Every turn is taken: the push waits.
-    let cores = u32::try_from(pc.gate.cores).unwrap();
-    let held = Arc::clone(&pc.gate.permits)
-        .acquire_many_owned(cores)
-        .await
-        .unwrap();
+    let held = pc.turns.take("someone else").await;
     let pc2 = pc.clone();
     let v = values.clone();
-    let h = tokio::spawn(async move { pc2.prepare(v).await });
-    until("a push waiting for its turn", || {
-        pc.gate.waiting.load(Ordering::Acquire) == 1
-    })
-    .await;
+    let h = tokio::spawn(async move {
+        let a = pc2.arrive(PEER).unwrap();
+        pc2.prepare(&a, v).await
+    });
+    until("a push waiting for its turn", || pc.turns.waiting() == 1).await;
     h.abort();
     assert!(h.await.unwrap_err().is_cancelled());
-    assert_eq!(pc.gate.waiting.load(Ordering::Acquire), 0);
     drop(held);
+    assert_eq!((pc.turns.waiting(), pc.turns.free()), (0, pc.turns.cores()));
     // The next push is alone: prepared at once, then applied.
     let a = pc.arrive(PEER).unwrap();
-    let p = pc.prepare(values).await.unwrap();
+    let p = pc.prepare(&a, values).await.unwrap();
     assert_eq!(done(pc.push(a, p, NOW).await), 50);
-    assert_eq!(pc.gate.permits.available_permits(), pc.gate.cores);
+    assert_eq!(pc.turns.free(), pc.turns.cores());
 }
