@@ -77,7 +77,25 @@ pub fn r_batch_safe(r: &[u8; 32]) -> bool {
 /// points, random subset sums (error ≤ 2⁻¹²⁸) above; `masks[i]` selects point i's subsets.
 fn all_torsion_free(points: &[EdwardsPoint], masks: &[u128]) -> bool {
     if points.len() < SUBSET_CHECK_MIN {
-        return points.iter().all(is_torsion_free_vartime);
+        torsion_free_exact(points)
+    } else {
+        torsion_free_subsets(points, masks)
+    }
+}
+
+/// The exact check of every point (one multiplication by ℓ each). Public for the cost
+/// measurement that sets [`SUBSET_CHECK_MIN`] (`examples/r_check_cost.rs`).
+pub fn torsion_free_exact(points: &[EdwardsPoint]) -> bool {
+    points.iter().all(is_torsion_free_vartime)
+}
+
+/// The subset-sum check (error ≤ 2⁻¹²⁸ when `masks` are uniformly random and chosen after the
+/// points): [`TORSION_ROUNDS`] sums, `masks[i]` bit r puts point i in sum r. Public for the
+/// cost measurement that sets [`SUBSET_CHECK_MIN`] (`examples/r_check_cost.rs`).
+pub fn torsion_free_subsets(points: &[EdwardsPoint], masks: &[u128]) -> bool {
+    if masks.len() != points.len() {
+        // A point without its mask would be in no sum: never "checked" by omission.
+        return false;
     }
     let mut acc = vec![EdwardsPoint::identity(); TORSION_ROUNDS];
     let mut table = vec![EdwardsPoint::identity(); 1 << GROUP];
