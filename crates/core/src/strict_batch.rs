@@ -34,8 +34,11 @@ use crate::labels::ED25519_BATCH_SEED;
 pub const TORSION_ROUNDS: usize = 128;
 /// Points per group whose 2^GROUP subset sums are precomputed for the subset-sum check.
 const GROUP: usize = 6;
-/// Below this many signatures, each `R` gets the exact per-point check (cheaper there).
-pub const SUBSET_CHECK_MIN: usize = 384;
+/// Below this many signatures, each `R` gets the exact per-point check (cheaper there). The
+/// measured break-even (`examples/r_check_cost.rs`, BENCHMARKS.md "R check break-even"): native
+/// 182 points (callgrind: exact ≈ 263k instructions per point, subset sums ≈ 78k per point +
+/// 33.7M per batch), wasm (the app worker's profile) between 176 and 192.
+pub const SUBSET_CHECK_MIN: usize = 184;
 
 /// `[ℓ]P = 0`, variable time (public data only): `[ℓ−1]P = −P` with `ℓ−1` a reduced scalar.
 pub fn is_torsion_free_vartime(p: &EdwardsPoint) -> bool {
