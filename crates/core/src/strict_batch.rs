@@ -34,8 +34,11 @@ use crate::labels::ED25519_BATCH_SEED;
 pub const TORSION_ROUNDS: usize = 128;
 /// Points per group whose 2^GROUP subset sums are precomputed for the subset-sum check.
 const GROUP: usize = 6;
-/// Below this many signatures, each `R` gets the exact per-point check (cheaper there).
-pub const SUBSET_CHECK_MIN: usize = 384;
+/// Below this many signatures, each `R` gets the exact per-point check (cheaper there). The
+/// measured break-even (`examples/r_check_cost.rs`, BENCHMARKS.md "R check break-even"): native
+/// 182 points (callgrind: exact ≈ 263k instructions per point, subset sums ≈ 78k per point +
+/// 33.7M per batch), wasm (the app worker's profile) between 176 and 192.
+pub const SUBSET_CHECK_MIN: usize = 184;
 
 /// `[ℓ]P = 0`, variable time (public data only): `[ℓ−1]P = −P` with `ℓ−1` a reduced scalar.
 pub fn is_torsion_free_vartime(p: &EdwardsPoint) -> bool {
@@ -77,7 +80,25 @@ pub fn r_batch_safe(r: &[u8; 32]) -> bool {
 /// points, random subset sums (error ≤ 2⁻¹²⁸) above; `masks[i]` selects point i's subsets.
 fn all_torsion_free(points: &[EdwardsPoint], masks: &[u128]) -> bool {
     if points.len() < SUBSET_CHECK_MIN {
-        return points.iter().all(is_torsion_free_vartime);
+        torsion_free_exact(points)
+    } else {
+        torsion_free_subsets(points, masks)
+    }
+}
+
+/// The exact check of every point (one multiplication by ℓ each). Public for the cost
+/// measurement that sets [`SUBSET_CHECK_MIN`] (`examples/r_check_cost.rs`).
+pub fn torsion_free_exact(points: &[EdwardsPoint]) -> bool {
+    points.iter().all(is_torsion_free_vartime)
+}
+
+/// The subset-sum check (error ≤ 2⁻¹²⁸ when `masks` are uniformly random and chosen after the
+/// points): [`TORSION_ROUNDS`] sums, `masks[i]` bit r puts point i in sum r. Public for the
+/// cost measurement that sets [`SUBSET_CHECK_MIN`] (`examples/r_check_cost.rs`).
+pub fn torsion_free_subsets(points: &[EdwardsPoint], masks: &[u128]) -> bool {
+    if masks.len() != points.len() {
+        // A point without its mask would be in no sum: never "checked" by omission.
+        return false;
     }
     let mut acc = vec![EdwardsPoint::identity(); TORSION_ROUNDS];
     let mut table = vec![EdwardsPoint::identity(); 1 << GROUP];

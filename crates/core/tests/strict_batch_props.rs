@@ -215,6 +215,47 @@ proptest! {
     }
 }
 
+/// An honest batch of `n` signatures (a few authors).
+fn honest(n: usize) -> Vec<Built> {
+    (0..n as u64)
+        .map(|i| build(Kind::Honest, 500_000 + i, 0, 0, i % 4).unwrap())
+        .collect()
+}
+
+/// Kinds whose `R` carries torsion (or is small order) with an otherwise valid equation.
+const TORSION_R: [Kind; 3] = [Kind::MixedR, Kind::SmallR, Kind::MixedKeyMixedR];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Batches just below, at and just above [`SUBSET_CHECK_MIN`] (exact `R` checks on one side,
+    /// subset sums on the other) with one to three torsion-carrying `R`s at any positions, any
+    /// nonzero torsion: refused, as `verify_strict` refuses them. The batch equation alone
+    /// misses such an `R` whenever its coefficient kills the torsion (e.g. an even coefficient
+    /// and a point of order 2), so a batch that skipped the `R` check fails this property.
+    #[test]
+    fn torsion_in_r_is_refused_on_both_sides_of_the_subset_threshold(
+        size in 0usize..4,
+        bad in prop::collection::vec((0..TORSION_R.len(), 1usize..8, any::<u64>()), 1..4),
+        at in prop::collection::vec(any::<prop::sample::Index>(), 3),
+    ) {
+        let n = [SUBSET_CHECK_MIN - 2, SUBSET_CHECK_MIN - 1, SUBSET_CHECK_MIN, SUBSET_CHECK_MIN + 1][size];
+        let mut items = honest(n);
+        for (&(k, t, seed), pos) in bad.iter().zip(&at) {
+            // Torsion of any nonzero order in R (t2), honest key (t = 0) where the kind has one.
+            if let Some(b) = build(TORSION_R[k], seed, 0, t, 1) {
+                items[pos.index(n)] = b;
+            }
+        }
+        let expected = items.iter().all(strict);
+        prop_assert!(!expected || bad.is_empty());
+        prop_assert_eq!(batch(&items, false), expected, "n = {}", n);
+        if items.iter().all(|b| key_batch_safe(&b.key)) {
+            prop_assert_eq!(batch(&items, true), expected, "n = {}", n);
+        }
+    }
+}
+
 #[test]
 fn cancelling_torsion_pair_is_rejected() {
     // Two signatures whose R carries the same order-2 point: Σ of their torsion parts is zero
@@ -242,6 +283,7 @@ fn honest_batches_pass_at_every_size() {
         SUBSET_CHECK_MIN - 1,
         SUBSET_CHECK_MIN,
         SUBSET_CHECK_MIN + 7,
+        500,
     ] {
         let items: Vec<Built> = (0..n as u64)
             .map(|i| build(Kind::Honest, i, 0, 0, i % 5).unwrap())

@@ -43,9 +43,17 @@ pub enum Op {
     /// Stateless, on a second worker: the signatures and ids of a raw page body's events from
     /// view index `split` on (answer: `crypto`, the first failure).
     Crypto,
-    /// Completes the last `Page` sent with `split` (whose events before `split` this worker
-    /// checked): `crypto` is the other worker's `Crypto` answer for the rest.
+    /// Completes the held unit ([`Op::Hold`]): its events are ingested in order, with the
+    /// crypto of those before `Check`'s bound from here and of the rest from `crypto` (the
+    /// other worker's `Crypto` answer, indexes in the unit) or, with `check_rest`, from here.
     Finish,
+    /// `body` is a raw `/sync` page: read it and hold it as the first page of a verification
+    /// unit (nothing checked yet; answer: its `received`, `last` and `unknown_after_hash`).
+    Hold,
+    /// `body` is the next raw page of the held unit: read it and hold it after the others.
+    HoldNext,
+    /// Check the signatures and ids of the held events before view index `split` (of the unit).
+    Check,
 }
 
 /// A request to the verifier (the Web Worker; there is no page-thread fallback). A plain
@@ -73,6 +81,9 @@ pub struct ToWorker {
     /// [`Op::Finish`]: the other half's first crypto failure (index in the page, reason).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crypto: Option<(u64, FailReason)>,
+    /// [`Op::Finish`]: no other worker checked the rest of the unit; check it here.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub check_rest: bool,
 }
 
 impl ToWorker {
@@ -87,6 +98,7 @@ impl ToWorker {
             proof: None,
             split: None,
             crypto: None,
+            check_rest: false,
         }
     }
     pub fn reset(id: u32) -> Self {
@@ -99,12 +111,27 @@ impl ToWorker {
             ..Self::base(Op::Page, id)
         }
     }
-    /// A page whose events from `split` on another worker checks ([`ToWorker::crypto`]); the
-    /// answer comes with [`ToWorker::finish`].
-    pub fn page_split(id: u32, body: String, now: u64, split: u64) -> Self {
+    /// Hold a page as the first (`next` false) or next page of a verification unit.
+    pub fn hold(id: u32, body: String, now: u64, next: bool) -> Self {
+        let op = if next { Op::HoldNext } else { Op::Hold };
+        ToWorker {
+            body,
+            now,
+            ..Self::base(op, id)
+        }
+    }
+    /// Check the held events before `split` here.
+    pub fn check(id: u32, split: u64) -> Self {
         ToWorker {
             split: Some(split),
-            ..Self::page(id, body, now)
+            ..Self::base(Op::Check, id)
+        }
+    }
+    /// [`ToWorker::finish`] with the rest of the unit checked here (no other worker).
+    pub fn finish_here(id: u32) -> Self {
+        ToWorker {
+            check_rest: true,
+            ..Self::base(Op::Finish, id)
         }
     }
     pub fn crypto(id: u32, body: String, split: u64) -> Self {
@@ -230,6 +257,10 @@ pub struct FromWorker {
     /// [`Op::Crypto`]: the first event (index in the page) whose signature or id fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crypto: Option<(u64, FailReason)>,
+    /// [`Op::Hold`] / [`Op::HoldNext`]: the `event_id` of the page's last element as the
+    /// relay sent it (unverified: where the next page is asked from).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last: String,
     /// What follows this answer's JSON on the wire (`wire`: `page`, `snapshot` or nothing).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub trailer: String,
@@ -238,13 +269,13 @@ pub struct FromWorker {
     pub page: Option<String>,
 }
 
-/// A `Page` sent with `split`: read, its first half's crypto checked here, waiting for the
-/// other half's result (`Op::Finish`).
+/// A verification unit held by `Op::Hold` / `HoldNext`: its pages' events in order, the
+/// first `checked` of them crypto-checked here (first failure `own`), waiting for `Op::Finish`.
 struct Pending {
     values: Vec<Value>,
     entries: Vec<ViewEntry>,
     own: Option<(usize, FailReason)>,
-    split: usize,
+    checked: usize,
     unknown_after_hash: bool,
     now: u64,
 }
@@ -345,6 +376,7 @@ impl Verifier {
             head_check: None,
             snapshot: None,
             crypto: None,
+            last: String::new(),
             trailer: String::new(),
             page: None,
         }
@@ -397,10 +429,9 @@ impl Verifier {
                 *self = Verifier::new();
                 self.answer(req.id)
             }
-            Op::Page => match req.split {
-                Some(split) => self.page_split(req, split),
-                None => self.page(req.id, &req.body, req.now),
-            },
+            Op::Page => self.page(req.id, &req.body, req.now),
+            Op::Hold | Op::HoldNext => self.hold(req),
+            Op::Check => self.check(req),
             Op::Crypto => self.crypto_half(req),
             Op::Finish => self.finish(req),
             Op::Replay => self.replay(req.id, &req.events, req.now),
@@ -427,67 +458,6 @@ impl Verifier {
             }
         }
     }
-}
-
-/// Throughput of one sync round: events verified (and stored) per second since it began.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct RateMeter {
-    start_ms: f64,
-    start_count: u64,
-    last_ms: f64,
-    last_count: u64,
-}
-
-impl RateMeter {
-    pub fn start(now_ms: f64, count: u64) -> Self {
-        RateMeter {
-            start_ms: now_ms,
-            start_count: count,
-            last_ms: now_ms,
-            last_count: count,
-        }
-    }
-
-    /// Record the verified total at `now_ms` (a count going backwards restarts the meter).
-    pub fn record(&mut self, now_ms: f64, count: u64) {
-        if count < self.start_count || now_ms < self.start_ms {
-            *self = RateMeter::start(now_ms, count);
-            return;
-        }
-        self.last_ms = now_ms;
-        self.last_count = count;
-    }
-
-    /// Events handled since the start.
-    pub fn events(&self) -> u64 {
-        self.last_count - self.start_count
-    }
-
-    pub fn elapsed_ms(&self) -> f64 {
-        self.last_ms - self.start_ms
-    }
-
-    /// Events per second; `None` until some time has passed and something was counted.
-    pub fn per_second(&self) -> Option<f64> {
-        let ms = self.elapsed_ms();
-        if ms <= 0.0 || self.events() == 0 {
-            return None;
-        }
-        Some(self.events() as f64 * 1000.0 / ms)
-    }
-
-    /// Seconds left for `remaining` more events at the rate so far (`None` without a rate).
-    pub fn eta_secs(&self, remaining: u64) -> Option<f64> {
-        self.per_second().map(|r| remaining as f64 / r)
-    }
-}
-
-/// Progress as a fraction `0.0..=1.0` of the relay's chain (1.0 when the relay is empty).
-pub fn progress_fraction(verified: u64, relay_total: u64) -> f64 {
-    if relay_total == 0 {
-        return 1.0;
-    }
-    (verified as f64 / relay_total as f64).min(1.0)
 }
 
 /// State of the Merkle comparison with the relay.
@@ -682,9 +652,12 @@ pub struct SyncHead {
 }
 
 mod batch;
+mod meter;
+pub use meter::{progress_fraction, RateMeter};
 pub mod pages;
 pub mod resync;
 pub mod snapshot;
+pub mod unit;
 pub mod wire;
 mod words;
 use words::sealed_note;

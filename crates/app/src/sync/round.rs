@@ -1,6 +1,7 @@
 //! One sync round of the chain view: resume the verifier from IndexedDB when needed (`super::resume`), page
-//! through the relay's chain (each page's write overlapped with fetching and verifying the
-//! next), follow a fork heal above what the relay signed, and compare Merkle roots.
+//! through the relay's chain in units of up to two pages (each unit's write overlapped with
+//! fetching and verifying the next), follow a fork heal above what the relay signed, and
+//! compare Merkle roots.
 use std::future::Future;
 use std::pin::Pin;
 
@@ -10,13 +11,14 @@ use postern_core::api::infonet::{
 };
 use yew::Callback;
 
-use super::fetch::{get_bytes, get_json, post_text, RoundError};
+use super::fetch::{get_json, post_text, RoundError};
 use super::msg::{Msg, RelayInfo, SYNC_CONFIG};
 use super::resume;
-use super::worker::Bridge;
+use super::worker::{Bridge, UnitWorkers};
 use crate::model::chain::resync::{
     count_through, locator_request, read_answer, rewind_keep, Resync,
 };
+use crate::model::chain::unit::{verify_unit, Unit};
 use crate::model::chain::{compare_merkle, MerkleCheck, SyncHead, ToWorker, PAGE_LIMIT};
 use crate::platform::clock::{next_task, now_secs};
 use crate::platform::idb::Storage;
@@ -160,37 +162,40 @@ async fn round_inner(
         head: status.head_hash_full.clone(),
         merkle_root: String::new(),
     }));
-    // Pipelined: while page k is written to IndexedDB, page k+1 is fetched and verified (its
-    // `after_hash` is page k's verified head). Writes stay in order, and the cursor moves only
-    // once a write has committed.
+    // Pipelined: while unit k is written to IndexedDB, unit k+1 is fetched and verified (its
+    // first page's `after_hash` is unit k's verified head). Writes stay in order, and the
+    // cursor moves only once a write has committed.
     let mut after = if cursor.count == 0 {
         String::new()
     } else {
         cursor.head.clone()
     };
     let mut writing: Option<PageWrite<'_>> = None;
+    let io = UnitWorkers(bridge);
     loop {
         report.emit(Msg::Phase("syncing + verifying"));
-        let url = format!("{PATH_SYNC}?after_hash={after}&limit={PAGE_LIMIT}");
-        let fetched = async {
-            let body = get_bytes(&url).await?;
-            bridge.verify_page(body, now_secs()).await.map_err(worker)
-        };
-        let mut ans = match writing.take() {
+        // One or two pages (`model::chain::unit`), verified while the last unit is written.
+        let fetched = verify_unit(&io, &after, now_secs());
+        let unit = match writing.take() {
             Some(w) => {
-                let (written, ans) = join(w, fetched).await;
+                let (written, unit) = join(w, fetched).await;
                 *cursor = written?;
-                ans?
+                unit?
             }
             None => fetched.await?,
         };
-        let received = ans.received;
+        let Unit {
+            answer: mut ans,
+            next,
+            last_received,
+        } = unit;
         if ans.unknown_after_hash {
             report.emit(Msg::Phase("resyncing with a locator"));
             return Err(resync(storage, bridge, cursor).await);
         }
         if !ans.accepted.is_empty() {
-            // The accepted texts as the worker wrote them (one page container), stored as is.
+            // The accepted texts as the worker wrote them (one page container), stored as is
+            // (cut into page records of `PAGE_MAX` from `first`).
             let first = ans.accepted[0].index;
             let page = ans
                 .page
@@ -202,7 +207,7 @@ async fn round_inner(
                 scheduler: cursor.scheduler.clone(),
             };
             after = ans.head.clone();
-            // Taken now (the verifier is at this page), stored once the page committed.
+            // Taken now (the verifier is at this unit), stored once the unit committed.
             let snapshot = match ans.error {
                 None => resume::snapshot_due(bridge, ans.verified, &mut snap_at).await,
                 Some(_) => None,
@@ -229,7 +234,24 @@ async fn round_inner(
             }
             return Err(RoundError::Invalid(r));
         }
-        if (received as usize) < PAGE_LIMIT {
+        if let Some(next) = next {
+            // The second page, answered on its own after the first (it carries no events):
+            // handled once the first is stored.
+            if let Some(w) = writing.take() {
+                *cursor = w.await?;
+            }
+            let b = next?;
+            if b.unknown_after_hash {
+                report.emit(Msg::Phase("resyncing with a locator"));
+                return Err(resync(storage, bridge, cursor).await);
+            }
+            let err = b.error.clone();
+            report.emit(Msg::Verified(b));
+            if let Some(r) = err {
+                return Err(RoundError::Invalid(r));
+            }
+        }
+        if (last_received as usize) < PAGE_LIMIT {
             break;
         }
     }

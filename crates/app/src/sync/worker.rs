@@ -11,20 +11,22 @@
 //! answer's accepted texts or snapshot record follow its JSON raw (`model::chain::wire`);
 //! answers come back in request order and are matched by id. Nothing is fetched before the first request.
 //!
-//! A large page is verified on two workers ([`Bridge::verify_page`]): a second, stateless
-//! worker checks the signatures and ids of the page's second half while the verifier checks
-//! the first half; then the verifier applies the sequential rules to the whole page with both
-//! results. When the second worker cannot run, the verifier checks everything itself.
+//! The first sync verifies units of two full pages on two workers ([`UnitWorkers`],
+//! `model::chain::unit`): a second, stateless worker checks the signatures and ids of the second
+//! page while the verifier checks the first; then the verifier applies the sequential rules to
+//! both with both results. When the second worker cannot run, the verifier checks everything.
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use futures_util::future::join;
+use postern_core::api::infonet::PATH_SYNC;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
+use super::fetch::{get_bytes, RoundError};
+use crate::model::chain::unit::UnitIo;
 use crate::model::chain::wire::decode_answer;
 use crate::model::chain::{FromWorker, ToWorker, PAGE_LIMIT};
 use crate::platform::worker::spawn;
@@ -194,7 +196,7 @@ impl Bridge {
 
     /// [`Bridge::call`] with the request's `body` as bytes, transferred to the worker (never
     /// decoded or escaped on the page thread): posted as `{req, body}`.
-    async fn call_with(
+    pub(super) async fn call_with(
         &self,
         req: ToWorker,
         body: Option<js_sys::ArrayBuffer>,
@@ -239,60 +241,55 @@ impl Bridge {
     }
 }
 
-/// Pages with a body shorter than this are verified on one worker.
-const SPLIT_MIN_BYTES: usize = 32 * 1024;
+/// A `/sync` page body; a clone is a copy (each request transfers its own bytes).
+pub struct PageBytes(pub js_sys::ArrayBuffer);
+
+impl Clone for PageBytes {
+    fn clone(&self) -> Self {
+        PageBytes(self.0.slice(0))
+    }
+}
+
+/// The verification units' I/O (`model::chain::unit`): pages fetched from the relay, the
+/// verifier and the second worker (started with the first full page).
+pub struct UnitWorkers<'a>(pub &'a Bridge);
+
+impl UnitIo for UnitWorkers<'_> {
+    type Body = PageBytes;
+    type Err = RoundError;
+
+    async fn fetch(&self, after: &str) -> Result<PageBytes, RoundError> {
+        let url = format!("{PATH_SYNC}?after_hash={after}&limit={PAGE_LIMIT}");
+        get_bytes(&url).await.map(PageBytes)
+    }
+
+    async fn verifier(
+        &self,
+        req: ToWorker,
+        body: Option<PageBytes>,
+    ) -> Result<FromWorker, RoundError> {
+        self.0
+            .call_with(req, body.map(|b| b.0))
+            .await
+            .map_err(RoundError::Worker)
+    }
+
+    async fn helper(&self, req: ToWorker, body: PageBytes) -> Option<FromWorker> {
+        let helper = self.0.helper()?;
+        helper.call_with(req, Some(body.0)).await.ok()
+    }
+
+    fn next_id(&self) -> u32 {
+        self.0.next_id()
+    }
+}
 
 impl Bridge {
-    /// The second worker, unless it failed (then pages are verified on one worker).
+    /// The second worker, unless it failed (then the verifier checks every page itself).
     fn helper(&self) -> Option<Bridge> {
         let mut slot = self.inner.helper.borrow_mut();
         let helper = slot.get_or_insert_with(Bridge::new);
         (helper.mode() != Mode::Failed).then(|| helper.clone())
-    }
-
-    /// Verify a raw `/sync` page body as the next events (see the module docs): the answer of
-    /// `ToWorker::page`, computed on two workers when the page is large. The body's bytes go
-    /// to each worker as a transferred copy.
-    pub async fn verify_page(
-        &self,
-        body: js_sys::ArrayBuffer,
-        now: u64,
-    ) -> Result<FromWorker, String> {
-        let page = |b: &Bridge| ToWorker::page(b.next_id(), String::new(), now);
-        let helper = match body.byte_length() as usize >= SPLIT_MIN_BYTES {
-            true => self.helper(),
-            false => None,
-        };
-        let Some(helper) = helper else {
-            return self.call_with(page(self), Some(body)).await;
-        };
-        let split = (PAGE_LIMIT / 2) as u64;
-        let mine = self.call_with(
-            ToWorker::page_split(self.next_id(), String::new(), now, split),
-            Some(body.slice(0)),
-        );
-        let other = helper.call_with(
-            ToWorker::crypto(helper.next_id(), String::new(), split),
-            Some(body.slice(0)),
-        );
-        let (mine, other) = join(mine, other).await;
-        let mine = mine?;
-        if mine.error.is_some() {
-            return Ok(mine);
-        }
-        let mut out = match other {
-            Ok(o) if o.error.is_none() => {
-                let mut out = self
-                    .call(ToWorker::finish(self.next_id(), o.crypto))
-                    .await?;
-                out.busy_ms += o.busy_ms;
-                out
-            }
-            // The second worker failed: check the whole page here.
-            _ => self.call_with(page(self), Some(body)).await?,
-        };
-        out.busy_ms += mine.busy_ms;
-        Ok(out)
     }
 
     /// Workers running (the verifier and the second one).

@@ -1,13 +1,13 @@
-//! The verifier's page ingest in batches: a page's signatures and event ids checked together
-//! (Ed25519 batch verification, core's `view_crypto_failure`), optionally the second half on
-//! another worker (`Op::Crypto`), then core's sequential rules over the page in one place
+//! The verifier's page ingest in batches: a page's (or a held unit of pages') signatures and
+//! event ids checked together (Ed25519 batch verification, core's `view_crypto_failure`), part
+//! of them on another worker (`Op::Crypto`), then core's sequential rules over them in one place
 //! (`ChainState::ingest_view_prechecked`, the verdicts of `ingest_view_entry` one by one).
 use postern_core::json::{self, Value};
 use postern_core::public_view::{classify_pulled_refusal, is_private_type, is_stub};
 use postern_core::verify::{view_crypto_failure, FailReason, ViewEntry};
 
 use super::resync::page_says_unknown_after_hash;
-use super::{options, stored_text, summary, FromWorker, Pending, Rejected, ToWorker, Verifier};
+use super::{options, stored_text, summary, FromWorker, Op, Pending, Rejected, ToWorker, Verifier};
 
 /// The `events` of a raw `/sync` page body, and whether it says `unknown_after_hash`; or the
 /// `malformed_page` detail.
@@ -105,31 +105,58 @@ impl Verifier {
         out.head = self.head().to_string();
     }
 
-    /// `Op::Page` with `split`: read the page, check the crypto of its events before `split`
-    /// and keep it for `Op::Finish` (answered with the state only; a page that cannot be read
-    /// is refused at once).
-    pub(super) fn page_split(&mut self, req: &ToWorker, split: u64) -> FromWorker {
+    /// `Op::Hold` / `Op::HoldNext`: read a page and hold its events (a new unit, or after the
+    /// held ones); nothing is checked yet. A page that cannot be read is refused at once and
+    /// leaves the held unit as it was (`HoldNext`) or empty (`Hold`).
+    pub(super) fn hold(&mut self, req: &ToWorker) -> FromWorker {
         let mut out = self.answer(req.id);
-        self.pending = None;
+        if req.op == Op::Hold {
+            self.pending = None;
+        }
         match read_page(&req.body) {
             Ok((values, unknown_after_hash)) => {
-                let entries: Vec<ViewEntry> = values.iter().map(ViewEntry::read).collect();
-                let cut = usize::try_from(split)
-                    .unwrap_or(usize::MAX)
-                    .min(entries.len());
-                let own = view_crypto_failure(&entries[..cut], &mut self.keys);
-                self.pending = Some(Pending {
-                    values,
-                    entries,
-                    own,
-                    split: cut,
+                out.received = to_index(values.len());
+                out.unknown_after_hash = unknown_after_hash;
+                out.last = values
+                    .last()
+                    .and_then(|v| v.get("event_id"))
+                    .map(Value::py_str)
+                    .unwrap_or_default();
+                let entries = values.iter().map(ViewEntry::read);
+                let p = self.pending.get_or_insert_with(|| Pending {
+                    values: Vec::new(),
+                    entries: Vec::new(),
+                    own: None,
+                    checked: 0,
                     unknown_after_hash,
                     now: req.now,
                 });
+                p.entries.extend(entries);
+                p.values.extend(values);
             }
             Err((reason, detail)) => self.reject(&mut out, reason, detail),
         }
         out
+    }
+
+    /// The held events from the first unchecked one up to `to` (exclusive) crypto-checked here.
+    fn check_held(&mut self, to: usize) {
+        let Some(p) = self.pending.as_mut() else {
+            return;
+        };
+        let to = to.min(p.entries.len());
+        if p.own.is_none() && p.checked < to {
+            p.own = view_crypto_failure(&p.entries[p.checked..to], &mut self.keys)
+                .map(|(i, r)| (i + p.checked, r));
+        }
+        p.checked = p.checked.max(to);
+    }
+
+    /// `Op::Check`: the held events before `split` checked here (answered with the state).
+    pub(super) fn check(&mut self, req: &ToWorker) -> FromWorker {
+        let to = usize::try_from(req.split.unwrap_or(0)).unwrap_or(usize::MAX);
+        self.check_held(to);
+        self.answer(req.id)
     }
 
     /// `Op::Crypto` (stateless): the first crypto failure among the page's events from
@@ -149,9 +176,13 @@ impl Verifier {
         out
     }
 
-    /// `Op::Finish`: the pending page ingested with both halves' crypto results.
+    /// `Op::Finish`: the held unit ingested, with the other worker's crypto result for the
+    /// events this worker did not check (or, `check_rest`, every one checked here).
     pub(super) fn finish(&mut self, req: &ToWorker) -> FromWorker {
         let mut out = self.answer(req.id);
+        if req.check_rest {
+            self.check_held(usize::MAX);
+        }
         let Some(p) = self.pending.take() else {
             self.reject(
                 &mut out,
@@ -162,8 +193,8 @@ impl Verifier {
         };
         // An index outside the other half (never sent by a working worker) refuses that half.
         let other = req.crypto.map(|(i, r)| match usize::try_from(i) {
-            Ok(i) if (p.split..p.entries.len()).contains(&i) => (i, r),
-            _ => (p.split, FailReason::InvalidSignature),
+            Ok(i) if (p.checked..p.entries.len()).contains(&i) => (i, r),
+            _ => (p.checked, FailReason::InvalidSignature),
         });
         let crypto = p.own.or(other);
         out.unknown_after_hash = p.unknown_after_hash;

@@ -316,8 +316,9 @@ fn event_counts_read_as_words() {
     assert_eq!(words(20_000), "20000 events");
 }
 
-/// A page verified on two workers (`Page` with `split`, `Crypto` on a second verifier,
-/// `Finish`) gives exactly the one-worker answer (apart from timing), valid or forged.
+/// A page verified on two workers (`Hold`, `Check` up to `split`, `Crypto` of the rest on a
+/// second verifier, `Finish`) gives exactly the one-worker answer (apart from timing), valid or
+/// forged.
 #[test]
 fn a_page_split_across_two_workers_answers_as_one_worker_does() {
     let vec = vector();
@@ -334,8 +335,10 @@ fn a_page_split_across_two_workers_answers_as_one_worker_does() {
         for split in [0, 1, events.len() as u64 / 2, events.len() as u64, 10_000] {
             let one = Verifier::new().page(1, &page, NOW);
             let (mut a, mut b) = (Verifier::new(), Verifier::new());
-            let held = a.handle(&ToWorker::page_split(1, page.clone(), NOW, split));
+            let held = a.handle(&ToWorker::hold(1, page.clone(), NOW, false));
             assert_eq!((held.error, held.accepted.len()), (None, 0));
+            assert_eq!(held.received, events.len() as u64);
+            assert_eq!(a.handle(&ToWorker::check(2, split)).accepted.len(), 0);
             let half = b.handle(&ToWorker::crypto(2, page.clone(), split));
             assert_eq!(b.len(), 0, "the crypto worker keeps no chain");
             let two = a.handle(&ToWorker::finish(1, half.crypto));
