@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::delivery::{outbox_retry_delay_s, RelayError};
 
+pub mod feed;
+pub use feed::{may_be_board_event, BOARD_TYPES_QUOTED};
+
 /// Where a queued public post is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,17 +67,6 @@ impl QueuedPost {
     }
 }
 
-/// Can this stored event text be one the board shows (a message, vote or abuse report)? A cheap
-/// test before parsing: a stored text is core's compact JSON, so such an event's type is there
-/// as the JSON string `"message"`, `"vote"` or `"abuse_report"`. Other texts may pass too (the
-/// word as a payload string); the parse and the type check after it decide.
-pub fn may_be_board_event(text: &str) -> bool {
-    BOARD_TYPES_QUOTED.iter().any(|t| text.contains(t))
-}
-
-/// Core's `channels::{MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE}` as JSON strings (a test checks them).
-pub const BOARD_TYPES_QUOTED: [&str; 3] = ["\"message\"", "\"vote\"", "\"abuse_report\""];
-
 /// What the I/O layer read: the outbox, and the next stored page's public events when the
 /// stored chain changed since `(count, head)` was last read.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,17 +79,17 @@ pub struct ReadOut {
     pub sync_ok_at: u64,
 }
 
-/// One read of the stored chain: the board events of its first `count` events (ending at
-/// `head`) from index `count - events read` on. With `appended` they follow what the board
-/// holds (the stored chain grew on top of it: nothing before is read again); without, they
-/// start at index 0 (a first read, or the chain was cut and rewritten: the board starts over).
-/// `more`: the stored chain goes on past `count` (the reducer reads the next page at once).
+/// One run of the stored chain for the board: the board events of its events up to `count`
+/// (ending at `head`). `after`: they follow the stored chain's first `after.0` events, ending
+/// at `after.1` (nothing before is read again); `None`: they start at index 0 (a first read,
+/// or the chain was cut and rewritten: the board starts over). `more`: the stored chain goes
+/// on past `count` (the reducer reads the next page at once).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChainRead {
+    pub after: Option<(u64, String)>,
     pub count: u64,
     pub head: String,
     pub events: Vec<ChainEvent>,
-    pub appended: bool,
     pub more: bool,
 }
 
@@ -105,10 +97,10 @@ impl ChainRead {
     /// The whole chain's public events in one read (tests).
     pub fn whole(count: u64, head: String, events: Vec<ChainEvent>) -> Self {
         ChainRead {
+            after: None,
             count,
             head,
             events,
-            appended: false,
             more: false,
         }
     }
@@ -355,7 +347,7 @@ impl ChannelsModel {
         let mut more = false;
         if let Some(read) = out.chain {
             more = read.more;
-            if !read.appended {
+            if read.after.is_none() {
                 self.board = Board::default();
             }
             self.board.extend(read.events.iter().map(|e| (e, true)));
