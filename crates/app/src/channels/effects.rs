@@ -1,13 +1,14 @@
-//! The I/O of the channels panel: reads the verified chain the sync view stored (only when it
-//! changed) and the public-post outbox from IndexedDB, stores outbox changes, and appends
+//! The I/O of the channels panel: follows the pages this tab's sync stores (told by the store,
+//! with their texts), reads the verified chain from IndexedDB otherwise (only when it changed)
+//! and the public-post outbox, stores outbox changes, and appends
 //! queued posts through `POST /api/infonet/append`; each async effect answers with an action.
 use std::rc::Rc;
 
 use crate::model::chain::pages::PAGE_MAX;
-use crate::model::channels::{feed, Action, Effect, QueuedPost, ReadOut};
+use crate::model::channels::{feed, Action, Effect, QueuedPost, ReadOut, Stored};
 use crate::model::delivery::RelayError;
 use crate::platform::clock::next_task;
-use crate::platform::idb::Storage;
+use crate::platform::idb::{ChainChange, Storage};
 use crate::platform::relay_client as relay;
 
 /// Run one effect; `Read`, `Queue` and `Flush` answer with an action.
@@ -53,6 +54,17 @@ pub async fn run(effect: Effect, storage: Rc<Storage>) -> Option<Action> {
             Some(Action::Flushed(out))
         }
     }
+}
+
+/// A change this tab's sync committed to the stored chain, for the board: a stored page's
+/// board events parsed from the texts the write held (no IndexedDB read), or the cut.
+pub fn stored(change: &ChainChange<'_>) -> Action {
+    Action::Stored(match change {
+        ChainChange::Appended { first, texts, head } => {
+            Stored::Page(feed::page_read(*first, texts, head.count, &head.head))
+        }
+        ChainChange::Cut(count) => Stored::Cut(*count),
+    })
 }
 
 async fn store(storage: &Storage, p: &QueuedPost) -> Result<(), String> {

@@ -1,6 +1,6 @@
 //! What the channels board takes from the stored chain's texts: the board events of a run of
 //! texts (each parsed once, only those that can be board events), where a read of the stored
-//! chain starts, and the [`ChainRead`] of a read.
+//! chain starts, and the [`ChainRead`] of a read or of a page the sync just stored.
 use postern_core::channels::{MESSAGE_TYPE, REPORT_TYPE, VOTE_TYPE};
 use postern_core::ChainEvent;
 
@@ -83,3 +83,29 @@ pub fn stored_read(
         more,
     }
 }
+
+/// A page the sync just stored (the events `first..` as `texts`, the cursor now `(count,
+/// head)`), for the board: it follows the stored chain up to `first`, ending at the first
+/// text's `prev_hash` (from index 0: the board starts over). Only board texts are parsed,
+/// and the first one once more for its link.
+pub fn page_read(first: u64, texts: &[&str], count: u64, head: &str) -> ChainRead {
+    let after = if first == 0 {
+        None
+    } else {
+        // No link (never for a verified text): an empty head, which no board holding
+        // events has, so the board reads storage instead.
+        let prev = texts.first().and_then(|t| field(t, "prev_hash"));
+        Some((first, prev.unwrap_or_default()))
+    };
+    ChainRead {
+        after,
+        count,
+        head: head.to_string(),
+        events: board_events(texts),
+        more: false,
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "feed_tests.rs"]
+mod tests;
