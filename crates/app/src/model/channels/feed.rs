@@ -21,12 +21,15 @@ pub const BOARD_TYPES_QUOTED: [&str; 3] = ["\"message\"", "\"vote\"", "\"abuse_r
 /// (core's JSON parser and `ChainEvent::from_value`), texts that do not parse or are of another
 /// type left out (a stored text was verified, so that is only a private stub or another type).
 pub fn board_events<S: AsRef<str>>(texts: &[S]) -> Vec<ChainEvent> {
+    board_events_of(&mut texts.iter().map(AsRef::as_ref))
+}
+
+/// [`board_events`] once in the binary, whatever the callers' text type.
+fn board_events_of(texts: &mut dyn Iterator<Item = &str>) -> Vec<ChainEvent> {
     texts
-        .iter()
-        .map(AsRef::as_ref)
         .filter(|t| may_be_board_event(t))
         .filter_map(|t| postern_core::json::parse(t.as_bytes()).ok())
-        .filter_map(|v| ChainEvent::from_value_owned(v).ok())
+        .filter_map(|v| ChainEvent::from_value(&v).ok())
         .filter(|e| [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE].contains(&e.event_type.as_str()))
         .collect()
 }

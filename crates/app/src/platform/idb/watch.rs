@@ -19,55 +19,33 @@ pub enum ChainChange<'a> {
     Cut(u64),
 }
 
-type Watcher = Rc<dyn Fn(&ChainChange<'_>)>;
+type Watcher = dyn Fn(&ChainChange<'_>);
 
+/// The watchers of one open store (each held by its [`ChainWatch`]).
 #[derive(Default)]
-struct List {
-    next_id: u64,
-    watchers: Vec<(u64, Watcher)>,
-}
-
-/// The watchers of one open store.
-#[derive(Default)]
-pub(super) struct Watchers(Rc<RefCell<List>>);
+pub(super) struct Watchers(RefCell<Vec<Weak<Watcher>>>);
 
 /// Keeps a `Storage::watch_chain` callback registered; dropping it unregisters it.
 pub struct ChainWatch {
-    list: Weak<RefCell<List>>,
-    id: u64,
-}
-
-impl Drop for ChainWatch {
-    fn drop(&mut self) {
-        if let Some(list) = self.list.upgrade() {
-            list.borrow_mut().watchers.retain(|(i, _)| *i != self.id);
-        }
-    }
+    _watcher: Rc<Watcher>,
 }
 
 impl Watchers {
     /// Register `cb` until the returned guard is dropped.
     pub(super) fn watch(&self, cb: impl Fn(&ChainChange<'_>) + 'static) -> ChainWatch {
-        let mut list = self.0.borrow_mut();
-        let id = list.next_id;
-        list.next_id += 1;
-        list.watchers.push((id, Rc::new(cb)));
-        ChainWatch {
-            list: Rc::downgrade(&self.0),
-            id,
-        }
+        let cb: Rc<Watcher> = Rc::new(cb);
+        self.0.borrow_mut().push(Rc::downgrade(&cb));
+        ChainWatch { _watcher: cb }
     }
 
-    /// Tell every watcher (outside the borrow: a watcher may register or drop one).
+    /// Tell every watcher still held (outside the borrow: a watcher may register another).
     pub(super) fn tell(&self, change: &ChainChange<'_>) {
-        let watchers: Vec<Watcher> = self
-            .0
-            .borrow()
-            .watchers
-            .iter()
-            .map(|(_, w)| w.clone())
-            .collect();
-        for w in watchers {
+        let live: Vec<Rc<Watcher>> = {
+            let mut list = self.0.borrow_mut();
+            list.retain(|w| w.strong_count() > 0);
+            list.iter().filter_map(Weak::upgrade).collect()
+        };
+        for w in live {
             w(change);
         }
     }
