@@ -34,19 +34,6 @@ pub fn iso_time(secs: u64) -> String {
     String::from(d.to_iso_string())
 }
 
-/// Local time of day, 24-hour `HH:MM:SS` (what `toLocaleTimeString("en-GB")` gives), from the
-/// `Date` getters: no `Intl`, whose first use in a page loads its locale data (issue 16: the
-/// sync panel's first render, with its next-sync time, was part of a 76–141 ms app-start task).
-pub fn time_of_day(secs: u64) -> String {
-    let d = date(secs);
-    format!(
-        "{:02}:{:02}:{:02}",
-        d.get_hours(),
-        d.get_minutes(),
-        d.get_seconds()
-    )
-}
-
 fn date(secs: u64) -> js_sys::Date {
     js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(secs as f64 * 1000.0))
 }

@@ -111,7 +111,8 @@ fn fmt_time(secs: u64) -> String {
     if secs == 0 {
         return "never".into();
     }
-    crate::platform::clock::time_of_day(secs)
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(secs as f64 * 1000.0));
+    String::from(d.to_locale_time_string("en-GB"))
 }
 
 impl Component for SyncView {
