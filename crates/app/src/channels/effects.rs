@@ -1,16 +1,14 @@
-//! The I/O of the channels panel: reads the verified chain the sync view stored (only when it
-//! changed) and the public-post outbox from IndexedDB, stores outbox changes, and appends
+//! The I/O of the channels panel: follows the pages this tab's sync stores (told by the store,
+//! with their texts), reads the verified chain from IndexedDB otherwise (only when it changed)
+//! and the public-post outbox, stores outbox changes, and appends
 //! queued posts through `POST /api/infonet/append`; each async effect answers with an action.
 use std::rc::Rc;
 
-use postern_core::channels::{MESSAGE_TYPE, REPORT_TYPE, VOTE_TYPE};
-use postern_core::ChainEvent;
-
 use crate::model::chain::pages::PAGE_MAX;
-use crate::model::channels::{may_be_board_event, Action, ChainRead, Effect, QueuedPost, ReadOut};
+use crate::model::channels::{feed, Action, Effect, QueuedPost, ReadOut, Stored};
 use crate::model::delivery::RelayError;
 use crate::platform::clock::next_task;
-use crate::platform::idb::Storage;
+use crate::platform::idb::{ChainChange, Storage};
 use crate::platform::relay_client as relay;
 
 /// Run one effect; `Read`, `Queue` and `Flush` answer with an action.
@@ -58,6 +56,17 @@ pub async fn run(effect: Effect, storage: Rc<Storage>) -> Option<Action> {
     }
 }
 
+/// A change this tab's sync committed to the stored chain, for the board: a stored page's
+/// board events parsed from the texts the write held (no IndexedDB read), or the cut.
+pub fn stored(change: &ChainChange<'_>) -> Action {
+    Action::Stored(match change {
+        ChainChange::Appended { first, texts, head } => {
+            Stored::Page(feed::page_read(*first, texts, head.count, &head.head))
+        }
+        ChainChange::Cut(count) => Stored::Cut(*count),
+    })
+}
+
 async fn store(storage: &Storage, p: &QueuedPost) -> Result<(), String> {
     let json = serde_json::to_string(p).map_err(|e| e.to_string())?;
     storage
@@ -96,52 +105,25 @@ async fn read(
     let chain = if cursor.count == count && cursor.head == head {
         None
     } else {
-        // The stored chain grew on top of what the board holds if the first event after it
-        // links to the board's head (a stored chain is verified: its `prev_hash` is the id
-        // of the event before); otherwise (first read, a fork heal cut it) read from 0.
-        let mut page = Vec::new();
-        let mut from = 0;
-        if count > 0 && cursor.count > count {
-            page = texts(storage, count, cursor.count).await?;
-            if page.first().and_then(|t| field(t, "prev_hash")).as_deref() == Some(head) {
-                from = count;
-            } else {
-                page.clear();
-            }
-        }
-        if from == 0 {
+        let mut from = feed::read_start(count, cursor.count);
+        let mut page = texts(storage, from, cursor.count).await?;
+        if from > 0 && !feed::continues(page.first().map(String::as_str), head) {
+            from = 0;
             page = texts(storage, 0, cursor.count).await?;
         }
-        let end = from + page.len() as u64;
-        let last = page.last().and_then(|t| field(t, "event_id"));
         let mut events = Vec::new();
         // Parsed in slices, each in its own task (the record was opened in this one).
         for slice in page.chunks(PARSE_CHUNK) {
             next_task().await;
-            events.extend(
-                slice
-                    .iter()
-                    .filter(|t| may_be_board_event(t))
-                    .filter_map(|t| postern_core::json::parse(t.as_bytes()).ok())
-                    .filter_map(|v| ChainEvent::from_value(&v).ok())
-                    .filter(|e| {
-                        [MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE].contains(&e.event_type.as_str())
-                    }),
-            );
+            events.extend(feed::board_events(slice));
         }
-        // Up to the cursor, or nothing more stored than it says: the cursor's own place.
-        let more = end < cursor.count && last.is_some();
-        let (count, head) = match last {
-            Some(id) if more => (end, id),
-            _ => (cursor.count, cursor.head),
-        };
-        Some(ChainRead {
-            count,
-            head,
+        Some(feed::stored_read(
+            (count, head),
+            from,
+            &page,
             events,
-            appended: from > 0,
-            more,
-        })
+            (cursor.count, cursor.head),
+        ))
     };
     Ok(ReadOut {
         chain,
@@ -157,12 +139,4 @@ async fn texts(storage: &Storage, start: u64, end: u64) -> Result<Vec<String>, S
         .event_texts_range(start, end)
         .await
         .map_err(|e| e.to_string())
-}
-
-/// A string member of a stored event text (`None` if it does not parse or has none).
-fn field(text: &str, name: &str) -> Option<String> {
-    let v = postern_core::json::parse(text.as_bytes()).ok()?;
-    v.get(name)
-        .and_then(postern_core::json::Value::as_str)
-        .map(str::to_string)
 }

@@ -8,6 +8,7 @@ use yew::prelude::*;
 
 use crate::model::channels::{Action, ChannelsModel, Env};
 use crate::platform::clock::now_millis;
+use crate::platform::idb::ChainWatch;
 use crate::session::Session;
 
 pub mod effects;
@@ -26,6 +27,16 @@ pub struct Channels {
     session: Session,
     _session_handle: Option<ContextHandle<Session>>,
     _timer: Option<Interval>,
+    /// The session store's chain watch: the pages this tab's sync stores, folded as stored.
+    _watch: ChainWatch,
+}
+
+/// Follow what this tab's sync stores through `session`'s store.
+fn watch(ctx: &Context<Channels>, session: &Session) -> ChainWatch {
+    let link = ctx.link().clone();
+    session
+        .storage
+        .watch_chain(move |change| link.send_message(Msg::Channels(effects::stored(change))))
 }
 
 impl Channels {
@@ -62,6 +73,7 @@ impl Component for Channels {
         let link = ctx.link().clone();
         let c = Channels {
             state: ChannelsModel::new(),
+            _watch: watch(ctx, &session),
             session,
             _session_handle: Some(handle),
             _timer: Some(Interval::new(CHANNELS_TICK_MS, move || {
@@ -76,6 +88,9 @@ impl Component for Channels {
         match msg {
             Msg::Channels(action) => self.dispatch(ctx, action),
             Msg::Session(session) => {
+                if !std::rc::Rc::ptr_eq(&session.storage, &self.session.storage) {
+                    self._watch = watch(ctx, &session);
+                }
                 self.session = session;
                 true
             }

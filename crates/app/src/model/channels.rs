@@ -1,6 +1,6 @@
 //! Public channels reducer: the board folded from the verified chain page by page (core
-//! `channels::Board`, grown with `extend`),
-//! the public-post outbox (queued, retried with the DM outbox's backoff, matched to the chain by
+//! `channels::Board`, grown with `extend`) — each page this tab's sync stores as it is stored,
+//! or read back from IndexedDB (after a reload, another tab's sync, a cut) —, the public-post outbox (queued, retried with the DM outbox's backoff, matched to the chain by
 //! statement key — node, sequence, signature — never by event id), the selected channel and the
 //! post form. Pure; `channels::effects` runs the I/O it asks for.
 use postern_core::channels::{build_post, next_sequence, Board, DEFAULT_CHANNEL, MESSAGE_TYPE};
@@ -8,6 +8,9 @@ use postern_core::{ChainEvent, Identity, Statement};
 use serde::{Deserialize, Serialize};
 
 use super::delivery::{outbox_retry_delay_s, RelayError};
+
+pub mod feed;
+pub use feed::{may_be_board_event, BOARD_TYPES_QUOTED};
 
 /// Where a queued public post is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,17 +67,6 @@ impl QueuedPost {
     }
 }
 
-/// Can this stored event text be one the board shows (a message, vote or abuse report)? A cheap
-/// test before parsing: a stored text is core's compact JSON, so such an event's type is there
-/// as the JSON string `"message"`, `"vote"` or `"abuse_report"`. Other texts may pass too (the
-/// word as a payload string); the parse and the type check after it decide.
-pub fn may_be_board_event(text: &str) -> bool {
-    BOARD_TYPES_QUOTED.iter().any(|t| text.contains(t))
-}
-
-/// Core's `channels::{MESSAGE_TYPE, VOTE_TYPE, REPORT_TYPE}` as JSON strings (a test checks them).
-pub const BOARD_TYPES_QUOTED: [&str; 3] = ["\"message\"", "\"vote\"", "\"abuse_report\""];
-
 /// What the I/O layer read: the outbox, and the next stored page's public events when the
 /// stored chain changed since `(count, head)` was last read.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,17 +79,18 @@ pub struct ReadOut {
     pub sync_ok_at: u64,
 }
 
-/// One read of the stored chain: the board events of its first `count` events (ending at
-/// `head`) from index `count - events read` on. With `appended` they follow what the board
-/// holds (the stored chain grew on top of it: nothing before is read again); without, they
-/// start at index 0 (a first read, or the chain was cut and rewritten: the board starts over).
-/// `more`: the stored chain goes on past `count` (the reducer reads the next page at once).
+/// One run of the stored chain for the board: the board events of its events up to `count`
+/// (ending at `head`). `after`: they follow the stored chain's first `after.0` events, ending
+/// at `after.1` — folded only onto a board holding exactly that (nothing before is read
+/// again); `None`: they start at index 0 (a first read, or the chain was cut and rewritten:
+/// the board starts over). `more`: the stored chain goes on past `count` (the reducer reads
+/// the next page at once).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChainRead {
+    pub after: Option<(u64, String)>,
     pub count: u64,
     pub head: String,
     pub events: Vec<ChainEvent>,
-    pub appended: bool,
     pub more: bool,
 }
 
@@ -105,10 +98,10 @@ impl ChainRead {
     /// The whole chain's public events in one read (tests).
     pub fn whole(count: u64, head: String, events: Vec<ChainEvent>) -> Self {
         ChainRead {
+            after: None,
             count,
             head,
             events,
-            appended: false,
             more: false,
         }
     }
@@ -119,10 +112,21 @@ impl ChainRead {
 /// than the fold).
 pub const RENDER_EVERY_MS: u64 = 4_000;
 
+/// What this tab's chain sync did to the stored chain, told after each commit (the board
+/// follows it without reading IndexedDB again).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored {
+    /// A verified page was stored: its board events ([`feed::page_read`]).
+    Page(ChainRead),
+    /// The stored chain was cut back to this many events (a fork heal; 0: dropped).
+    Cut(u64),
+}
+
 pub enum Action {
     /// The 4 s tick: re-read the stored chain and outbox, retry what is due.
     Tick,
     Read(Result<ReadOut, String>),
+    Stored(Stored),
     Select(String),
     SetDraft(String),
     SetNewChannel(String),
@@ -170,7 +174,7 @@ pub struct Env<'a> {
 /// Status line under the post form: `(is_error, text)`.
 pub type Status = (bool, String);
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ChannelsModel {
     /// Grown page by page as the stored chain is read (core's fold: the same board as
     /// `channels::group` over the whole chain, without a rebuild over every event).
@@ -186,6 +190,14 @@ pub struct ChannelsModel {
     /// The relay answered the last flush (`Some(true)`), or was unreachable (`Some(false)`).
     pub online: Option<bool>,
     reading: bool,
+    /// Bumped whenever the board follows the stored chain without a read (a stored page folded,
+    /// a cut): a read asked before answers for a chain the board no longer holds.
+    epoch: u64,
+    /// The epoch the read in flight was asked in.
+    read_epoch: u64,
+    /// Something was stored that the board could not follow while a read was out: read again
+    /// once it is back.
+    behind: bool,
     /// When the board was last rendered while a chain read goes on (ms).
     rendered_ms: u64,
     sync_ok_at: u64,
@@ -243,15 +255,11 @@ impl ChannelsModel {
         match action {
             Action::Tick => {
                 if !self.reading {
-                    self.reading = true;
-                    self.effects.push(Effect::Read {
-                        count: self.chain.0,
-                        head: self.chain.1.clone(),
-                        outbox: true,
-                    });
+                    self.ask_read(true);
                 }
                 false
             }
+            Action::Stored(change) => self.on_stored(change, env),
             Action::Read(r) => {
                 self.reading = false;
                 match r {
@@ -349,30 +357,88 @@ impl ChannelsModel {
         true
     }
 
+    fn ask_read(&mut self, outbox: bool) {
+        self.reading = true;
+        self.read_epoch = self.epoch;
+        self.effects.push(Effect::Read {
+            count: self.chain.0,
+            head: self.chain.1.clone(),
+            outbox,
+        });
+    }
+
+    /// Fold a run of the stored chain into the board if it follows what the board holds (or
+    /// starts over at 0); `false`: it does not fit, nothing changed.
+    fn fold(&mut self, read: ChainRead) -> bool {
+        match &read.after {
+            None => self.board = Board::default(),
+            Some(after) if *after == self.chain => {}
+            Some(_) => return false,
+        }
+        self.board.extend(read.events.iter().map(|e| (e, true)));
+        self.chain = (read.count, read.head);
+        true
+    }
+
+    /// While the board catches up (pages read or stored one after another), it is rendered
+    /// now and then; the next read renders it whole.
+    fn render_now(&mut self, env: &Env) -> bool {
+        let due = env.now_ms >= self.rendered_ms.saturating_add(RENDER_EVERY_MS);
+        if due {
+            self.rendered_ms = env.now_ms;
+        }
+        due
+    }
+
+    /// This tab's sync stored a page or cut the stored chain: follow it without a read when
+    /// the page continues the board, else read storage (now, or once the read out is back).
+    fn on_stored(&mut self, change: Stored, env: &Env) -> bool {
+        self.epoch += 1;
+        let follow = match change {
+            Stored::Page(read) => self.fold(read),
+            Stored::Cut(count) => {
+                if count < self.chain.0 {
+                    self.board = Board::default();
+                    self.chain = (0, String::new());
+                    false
+                } else {
+                    // Nothing the board holds was cut; a read out may have seen what was.
+                    true
+                }
+            }
+        };
+        if !follow {
+            if self.reading {
+                self.behind = true;
+            } else {
+                self.ask_read(false);
+            }
+        }
+        self.settle_on_chain();
+        self.render_now(env)
+    }
+
     /// Fold what was read into the board; `true`: render.
     fn on_read(&mut self, out: ReadOut, env: &Env) -> bool {
         let mut render = true;
         let mut more = false;
         if let Some(read) = out.chain {
-            more = read.more;
-            if !read.appended {
-                self.board = Board::default();
-            }
-            self.board.extend(read.events.iter().map(|e| (e, true)));
-            self.chain = (read.count, read.head);
-            if read.more {
-                // The next page at once (one page record per read: bounded tasks), rendered
-                // now and then, and at the end.
-                self.reading = true;
-                self.effects.push(Effect::Read {
-                    count: self.chain.0,
-                    head: self.chain.1.clone(),
-                    outbox: false,
-                });
-                render = env.now_ms >= self.rendered_ms.saturating_add(RENDER_EVERY_MS);
+            // Asked for a chain the board has since left (it followed a stored page or a
+            // cut meanwhile): dropped, and read again.
+            let next = read.more;
+            if self.read_epoch == self.epoch && self.fold(read) {
+                more = next;
+            } else {
+                self.behind = true;
             }
         }
-        if render {
+        let again = std::mem::take(&mut self.behind);
+        if more || again {
+            // The next page at once (one page record per read: bounded tasks), rendered now
+            // and then, and at the end.
+            self.ask_read(false);
+            render = self.render_now(env);
+        } else {
             self.rendered_ms = env.now_ms;
         }
         if out.sync_ok_at > self.sync_ok_at {
@@ -386,7 +452,7 @@ impl ChannelsModel {
         }
         self.settle_on_chain();
         // A queued post may be on a page not read yet: flushed once the board is whole.
-        if !more {
+        if !self.reading {
             self.maybe_flush(env);
         }
         render

@@ -112,23 +112,30 @@ impl Bridge {
         let weak = Rc::downgrade(&self.inner);
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let Some(inner) = weak.upgrade() else { return };
-            let Some(text) = ev.data().as_string() else {
+            let data = ev.data();
+            let Some(js) = data.dyn_ref::<js_sys::JsString>() else {
                 return;
             };
-            if text.starts_with("{\"ready\"") {
+            // Only the start is read here (a control message, or the answer's id); an answer
+            // goes on as the JS string and is read into wasm once, by its caller (not copied
+            // in and out again: a page answer is its ≈ 300 KB of texts).
+            let start = String::from(js.slice(0, ANSWER_HEAD));
+            if start.starts_with("{\"ready\"") {
                 inner.mode.set(Mode::Worker);
                 *inner.fatal.borrow_mut() = None;
                 return;
             }
-            if let Some(rest) = text.strip_prefix("{\"fatal\":") {
+            if start.starts_with("{\"fatal\":") {
+                let text = String::from(js);
+                let rest = text.strip_prefix("{\"fatal\":").unwrap_or_default();
                 Self::fail(&inner, rest.trim_end_matches('}').to_string());
                 return;
             }
             inner.replies.set(inner.replies.get() + 1);
-            let id = answer_id(&text);
+            let id = answer_id(&start);
             let waiting = inner.pending.borrow_mut().remove(&id);
             if let Some((resolve, _)) = waiting {
-                let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(&text));
+                let _ = resolve.call1(&JsValue::NULL, &data);
             }
         });
         worker.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
@@ -299,6 +306,10 @@ impl Bridge {
             + u32::from(helper.as_ref().is_some_and(|h| h.mode() == Mode::Worker))
     }
 }
+
+/// UTF-16 units of a worker message read before it is handed on: enough for `{"ready"`,
+/// `{"fatal":` and `{"id":` with any `u32`.
+const ANSWER_HEAD: u32 = 32;
 
 /// The id of a serialized [`FromWorker`] (its first field), without a second deserializer.
 fn answer_id(text: &str) -> u32 {

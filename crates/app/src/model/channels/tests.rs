@@ -206,10 +206,10 @@ fn a_grown_chain_adds_only_its_new_events_and_a_full_read_replaces() {
         &env,
     );
     let appended = ChainRead {
+        after: Some((1, ea.event_id.clone())),
         count: 2,
         head: eb.event_id.clone(),
         events: vec![eb.clone()],
-        appended: true,
         more: false,
     };
     m.reduce(read(appended), &env);
@@ -248,10 +248,10 @@ fn a_long_stored_chain_is_folded_page_by_page_and_rendered_now_and_then() {
     let page = |i: usize, more: bool| {
         Action::Read(Ok(ReadOut {
             chain: Some(ChainRead {
+                after: (i > 0).then(|| (i as u64, events[i - 1].event_id.clone())),
                 count: i as u64 + 1,
                 head: events[i].event_id.clone(),
                 events: vec![events[i].clone()],
-                appended: i > 0,
                 more,
             }),
             // The outbox is read with the first page only.

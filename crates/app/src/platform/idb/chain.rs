@@ -1,13 +1,14 @@
 //! IndexedDB records of the synced Infonet chain (`events` store, DB v6): one sealed record per
 //! stored page of consecutive events (layout and rules: `model::chain::pages`) written with the
 //! sync cursor in one transaction per verified page, range reads that open only the pages they
-//! need, and the fork-heal cut. v5's per-event records are converted first (`chain_migrate`).
+//! need, and the fork-heal cut, each change told to the chain's watchers once committed
+//! (`watch`). v5's per-event records are converted first (`chain_migrate`).
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::KeyRange;
 use zeroize::Zeroizing;
 
 use super::chain_snapshot::{snapshot_keys, KEY_CHAIN_SNAPSHOT};
-use super::{corrupt, io, raw_keys_and_values, Storage, StorageError};
+use super::{corrupt, io, raw_keys_and_values, ChainChange, ChainWatch, Storage, StorageError};
 use super::{KEY_SYNC_HEAD, STORE_EVENTS, STORE_META};
 use crate::model::chain::pages::{self, page_key, Cut, PageError, PAGES_END};
 use crate::model::chain::SyncHead;
@@ -32,6 +33,12 @@ fn pages_from(start: u64) -> std::ops::Range<String> {
 }
 
 impl Storage {
+    /// Call `cb` after each committed change of the stored chain made through this store
+    /// (`watch`), until the returned guard is dropped.
+    pub fn watch_chain(&self, cb: impl Fn(&ChainChange<'_>) + 'static) -> ChainWatch {
+        self.chain_watchers.watch(cb)
+    }
+
     /// The chain sync cursor (default: nothing stored).
     pub async fn sync_head(&self) -> Result<SyncHead, StorageError> {
         match self.get_string(STORE_META, KEY_SYNC_HEAD).await? {
@@ -96,7 +103,15 @@ impl Storage {
             .with_key(KEY_SYNC_HEAD)
             .primitive()
             .map_err(io)?;
-        tx.commit().await.map_err(io)
+        tx.commit().await.map_err(io)?;
+        if !texts.is_empty() {
+            self.chain_watchers.tell(&ChainChange::Appended {
+                first,
+                texts: &texts,
+                head,
+            });
+        }
+        Ok(())
     }
 
     /// Every stored event text in chain order.
@@ -217,7 +232,9 @@ impl Storage {
             .with_key(KEY_SYNC_HEAD)
             .primitive()
             .map_err(io)?;
-        tx.commit().await.map_err(io)
+        tx.commit().await.map_err(io)?;
+        self.chain_watchers.tell(&ChainChange::Cut(count));
+        Ok(())
     }
 
     /// Drop the stored chain and its cursor (one transaction), e.g. after it failed to verify.
@@ -232,6 +249,8 @@ impl Storage {
             .delete(KEY_SYNC_HEAD)
             .primitive()
             .map_err(io)?;
-        tx.commit().await.map_err(io)
+        tx.commit().await.map_err(io)?;
+        self.chain_watchers.tell(&ChainChange::Cut(0));
+        Ok(())
     }
 }

@@ -94,6 +94,7 @@ impl LockedStore {
                 key,
                 at_rest: Cell::new(AtRest::Passphrase),
                 chain_pages: Cell::new(false),
+                chain_watchers: Default::default(),
             }),
             Err(e) => Err((self, e)),
         }

@@ -40,6 +40,9 @@ mod dm;
 mod gate;
 mod heads;
 pub mod lock;
+mod watch;
+
+pub use watch::{ChainChange, ChainWatch};
 
 /// Default database name.
 pub const DB_NAME: &str = "postern";
@@ -128,6 +131,8 @@ pub struct Storage {
     at_rest: Cell<AtRest>,
     /// No per-event (v5) chain records left in this database (`chain_migrate`).
     chain_pages: Cell<bool>,
+    /// Told after each committed change of the stored chain ([`Storage::watch_chain`]).
+    chain_watchers: watch::Watchers,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StorageError {
@@ -180,6 +185,7 @@ impl Storage {
             key,
             at_rest: Cell::new(at_rest),
             chain_pages: Cell::new(false),
+            chain_watchers: Default::default(),
         };
         s.migrate_v4().await?;
         Ok(s)
