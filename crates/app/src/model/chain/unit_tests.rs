@@ -349,7 +349,7 @@ fn a_second_page_that_does_not_link_is_refused_at_its_first_event() {
 fn a_second_page_that_fails_to_arrive_read_or_resolve_ends_after_the_first() {
     let events = chain();
     let a_last = id(&events[PAGE_LIMIT - 1]);
-    let cases: [(&str, Box<Relay<'_>>); 4] = [
+    let cases: [(&str, Box<Relay<'_>>); 5] = [
         (
             "B not JSON",
             Box::new(|after: &str| {
@@ -371,6 +371,19 @@ fn a_second_page_that_fails_to_arrive_read_or_resolve_ends_after_the_first() {
             }),
         ),
         (
+            // A hostile relay: the page says it does not know A's last id, yet carries B's
+            // (valid, linking) events: they are verified and accepted as page by page (the
+            // oracle), then the sync ends in a resync — nothing unverified gets in.
+            "B unknown_after_hash with events",
+            Box::new(|after: &str| {
+                Ok(if after == a_last {
+                    body(&events[PAGE_LIMIT..2 * PAGE_LIMIT], true)
+                } else {
+                    serve(events, after)
+                })
+            }),
+        ),
+        (
             "B fetch fails",
             Box::new(|after: &str| {
                 if after == a_last {
@@ -384,7 +397,11 @@ fn a_second_page_that_fails_to_arrive_read_or_resolve_ends_after_the_first() {
     ];
     for (what, relay) in cases {
         let (accepted, end, len, _) = same_as_page_by_page(relay.as_ref(), what);
-        let want = if what.starts_with('A') { 0 } else { PAGE_LIMIT };
+        let want = match what {
+            w if w.starts_with('A') => 0,
+            "B unknown_after_hash with events" => 2 * PAGE_LIMIT,
+            _ => PAGE_LIMIT,
+        };
         assert_eq!((accepted.len(), len), (want, want as u64), "{what}");
         assert!(!matches!(end, End::Done), "{what}");
     }
