@@ -55,6 +55,16 @@ fn pairs(page: &FromWorker) -> bool {
         && page.last.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// The held events finished without another worker (the rest checked by the verifier), with
+/// `busy` ms of the unit's earlier steps added.
+async fn finish_alone<I: UnitIo>(io: &I, busy: f64) -> Result<FromWorker, I::Err> {
+    let mut answer = io
+        .verifier(ToWorker::finish_here(io.next_id()), None)
+        .await?;
+    answer.busy_ms += busy;
+    Ok(answer)
+}
+
 /// Verify the next one or two pages after `after` (the verified head; empty = genesis).
 pub async fn verify_unit<I: UnitIo>(io: &I, after: &str, now: u64) -> Result<Unit<I::Err>, I::Err> {
     let a = io.fetch(after).await?;
@@ -76,10 +86,7 @@ pub async fn verify_unit<I: UnitIo>(io: &I, after: &str, now: u64) -> Result<Uni
     if !pairs(&held) {
         // The relay's last page (or a last id not worth asking after: A alone, and the next
         // unit starts from the verified head as page by page).
-        let mut answer = io
-            .verifier(ToWorker::finish_here(io.next_id()), None)
-            .await?;
-        answer.busy_ms += held.busy_ms;
+        let answer = finish_alone(io, held.busy_ms).await?;
         return Ok(Unit {
             answer,
             next: None,
@@ -103,10 +110,7 @@ pub async fn verify_unit<I: UnitIo>(io: &I, after: &str, now: u64) -> Result<Uni
         Ok((b, held_b, crypto_b)) => (b, held_b?, crypto_b),
         Err(e) => {
             // B's fetch failed: A alone; the error comes after A is stored.
-            let mut answer = io
-                .verifier(ToWorker::finish_here(io.next_id()), None)
-                .await?;
-            answer.busy_ms += busy;
+            let answer = finish_alone(io, busy).await?;
             let next = answer.error.is_none().then_some(Err(e));
             return Ok(Unit {
                 answer,
@@ -117,12 +121,10 @@ pub async fn verify_unit<I: UnitIo>(io: &I, after: &str, now: u64) -> Result<Uni
     };
     busy += held_b.busy_ms;
     if held_b.error.is_some() || held_b.unknown_after_hash {
-        // B is not part of the unit (an unreadable page holds nothing; `unknown_after_hash`
-        // carries no events): A alone, then B as the next page on its own.
-        let mut answer = io
-            .verifier(ToWorker::finish_here(io.next_id()), None)
-            .await?;
-        answer.busy_ms += busy;
+        // B is not part of the unit (an unreadable page holds nothing; an honest
+        // `unknown_after_hash` carries no events — a hostile one's events were held after A
+        // and are verified with it, as page by page would): A, then B answered on its own.
+        let answer = finish_alone(io, busy).await?;
         let mut next = None;
         if answer.error.is_none() {
             let page = ToWorker::page(io.next_id(), String::new(), now);
