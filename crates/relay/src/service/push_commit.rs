@@ -28,10 +28,10 @@
 //! prepared at once; the others wait for a turn, handed out round-robin across peers and in
 //! arrival order within one peer (a peer's queued pushes delay another peer's push by at most
 //! one preparation per peer); a push prepared while others wait uses one thread, a lone push
-//! every core. So the pushes of a window finish their
-//! signature checks one after another, oldest first, and the writer applies the first ones while
-//! the later ones are still checked — time-sliced together, they all finished at the end of the
-//! window and the writer started only then. Verdicts do not depend on it (`Prepared::new` gives
+//! every core. So the pushes of a window finish their signature checks one after another,
+//! oldest first, and the writer applies the first ones while the later ones are still checked —
+//! time-sliced together, they all finished at the end of the window and the writer started only
+//! then. Verdicts do not depend on it (`Prepared::new` gives
 //! the same verdict on any number of threads).
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
