@@ -35,6 +35,9 @@ const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PUSH_WINDOW: usize = 8;
 /// Most gaps filled before one row (a row still lacking its predecessor after that is dropped).
 const MAX_FILLS_PER_ROW: u32 = 3;
+/// Most rows whose gap fills are counted at once (rows the peer refused and that wait to be
+/// sent again; a row answered for good is forgotten at once).
+const MAX_ROWS_FILLED: usize = 1_024;
 
 /// Spawn one sender per peer (inside the runtime) and return the outbox configuration that
 /// queues jobs for them (dropped rows are counted as replication `error`).
@@ -198,6 +201,10 @@ impl Sender {
             let Some(InFlight { row, alone, .. }) = flight.pop_front() else {
                 continue;
             };
+            // Whether the row is still in the outbox after this answer (its gap count is kept
+            // only as long as it is).
+            let mut done = true;
+            let id = row.id;
             match attempt {
                 Attempt::Ok => {
                     self.settle(row, Attempt::Ok).await;
@@ -212,20 +219,25 @@ impl Sender {
                     if !barrier {
                         window = (window / 2).max(1);
                     }
-                    (barrier, clean) = (true, 0);
+                    (barrier, clean, done) = (true, 0, false);
                 }
                 Attempt::Gap { missing, text } => {
-                    let filled = fills.entry(row.id).or_default();
-                    self.fill_gap(&agent, row, &missing, text, filled).await;
+                    let filled = fills.entry(id).or_default();
+                    done = !self.fill_gap(&agent, row, &missing, text, filled).await;
                     barrier = true;
                 }
                 a @ Attempt::Retry(..) => {
                     self.settle(row, a).await;
-                    barrier = true;
+                    (barrier, done) = (true, false);
                 }
                 a => self.settle(row, a).await,
             }
-            if fills.len() > 1_024 {
+            if done {
+                fills.remove(&id);
+            }
+            if fills.len() > MAX_ROWS_FILLED {
+                // Only rows a peer keeps refusing and retrying stay here: forget the oldest
+                // counts rather than grow (each row is still dropped after its own fills).
                 fills.clear();
             }
         }
@@ -243,7 +255,7 @@ impl Sender {
 
     /// The head `row` was refused because the peer lacks `missing`, its predecessor: fill the
     /// gap from our chain and make the row due again now, or drop it with the reason logged, or
-    /// retry it later as after a transport failure.
+    /// retry it later as after a transport failure. True while the row stays in the outbox.
     async fn fill_gap(
         &self,
         agent: &ureq::Agent,
@@ -251,7 +263,7 @@ impl Sender {
         missing: &str,
         text: String,
         filled: &mut u32,
-    ) {
+    ) -> bool {
         let why = if !row_extends(&row.body, missing) {
             "the event the peer says it lacks is no predecessor of this row".to_string()
         } else if *filled >= MAX_FILLS_PER_ROW {
@@ -272,26 +284,28 @@ impl Sender {
                     let _ = store
                         .run("outbox_retry", move |s| s.outbox_retry(id, attempts, now))
                         .await;
-                    return;
+                    return true;
                 }
                 Fill::Retry(why, after) => {
-                    return self.settle(row, Attempt::Retry(why, after)).await;
+                    self.settle(row, Attempt::Retry(why, after)).await;
+                    return true;
                 }
                 Fill::Cannot(why) => why,
             }
         };
         tracing::warn!(peer = %self.peer, path = %row.path, missing, reason = %why, "pushed row dropped: its predecessor cannot reach the peer through this relay");
         self.settle(row, Attempt::Rejected(409, text)).await;
+        false
     }
 
     /// Record the answer to the head row (or to a row acknowledged 2xx).
     async fn settle(&self, row: OutboxRow, attempt: Attempt) {
         let store = self.svc.store();
         let id = row.id;
-        // A gap left unfilled is a final refusal of the row.
-        let attempt = match attempt {
-            Attempt::Gap { text, .. } => Attempt::Rejected(409, text),
-            a => a,
+        let refused = |code: u16, text: String| {
+            tracing::warn!(peer = %self.peer, path = %row.path, status = code, body = %text, "peer refused replication");
+            self.metrics.replication("rejected");
+            store.run("outbox_done", move |s| s.outbox_done(id))
         };
         // A storage failure here is logged by `run`; the row is looked at again.
         let _ = match attempt {
@@ -299,12 +313,9 @@ impl Sender {
                 self.metrics.replication("ok");
                 store.run("outbox_done", move |s| s.outbox_done(id)).await
             }
-            Attempt::Rejected(code, text) => {
-                tracing::warn!(peer = %self.peer, path = %row.path, status = code, body = %text, "peer refused replication");
-                self.metrics.replication("rejected");
-                store.run("outbox_done", move |s| s.outbox_done(id)).await
-            }
-            Attempt::Gap { .. } => Ok(()),
+            Attempt::Rejected(code, text) => refused(code, text).await,
+            // A gap left unfilled is a final refusal of the row.
+            Attempt::Gap { text, .. } => refused(409, text).await,
             Attempt::Retry(why, retry_after) => {
                 let failures = row.attempts + 1;
                 let wait = postern_core::sync::failure_backoff_seconds(
