@@ -5,6 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod spy;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
 
 use common::chain::*;
 use common::*;
@@ -135,4 +140,102 @@ fn a_missing_predecessor_is_told_apart_for_postern_peers_only() {
         members(&v),
         ["accepted", "code", "detail", "duplicates", "index", "ok"]
     );
+}
+
+/// A hostile peer: every push whose first event extends `trap` is refused 409 `forked` with
+/// `missing: trap` (whatever it was sent before); every other push is taken (200). Returns its
+/// URL and the `prev_hash` of each push's first event, in arrival order.
+fn gap_liar(trap: String) -> (String, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let firsts = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&firsts);
+    std::thread::spawn(move || {
+        for stream in l.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let Some((_, path, _, body)) = spy::read_request(&s) else {
+                continue;
+            };
+            let (status, answer) = if path != PATH_PEER_PUSH {
+                ("404 Not Found", r#"{"ok":false}"#.to_string())
+            } else {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let prev = v["events"][0]["prev_hash"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                log.lock().unwrap().push(prev.clone());
+                if prev == trap {
+                    let refusal = serde_json::json!({"ok": false, "code": "forked",
+                        "detail": "lacks it", "index": 0, "accepted": 0, "duplicates": 0,
+                        "missing": trap});
+                    ("409 Conflict", refusal.to_string())
+                } else {
+                    ("200 OK", r#"{"ok":true}"#.to_string())
+                }
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            let _ = s.write_all(resp.as_bytes());
+        }
+    });
+    (url, firsts)
+}
+
+#[test]
+fn a_peer_that_keeps_saying_it_lacks_a_predecessor_gets_it_filled_three_times_then_the_row_is_dropped(
+) {
+    let events = gen_chain(300, 8);
+    let batches: Vec<&[ChainEvent]> = events.chunks(BATCH).collect();
+    // The peer says it lacks event 99 whenever batch 2 (events 100..150) is pushed, even right
+    // after it took event 99 in a fill.
+    let trap = events[99].event_id.clone();
+    let (peer, firsts) = gap_liar(trap.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        format!("--peer={peer}={SECRET}"),
+        format!("--public-url=http://127.0.0.1:{}", free_port()),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = Relay::start(dir.path(), &args);
+    for b in &batches {
+        let resp = peer_post(&s, PATH_PEER_PUSH, &peer, SECRET, push_body(b).as_bytes());
+        assert_eq!(resp.status, 200, "{}", resp.body);
+    }
+    s.kill();
+    // S's outbox to the peer: batches 2..5 (the peer is taken to hold 0 and 1).
+    let db = rusqlite::Connection::open(dir.path().join("postern.sqlite3")).unwrap();
+    db.execute("DELETE FROM replication_outbox", []).unwrap();
+    for b in &batches[2..] {
+        db.execute(
+            "INSERT INTO replication_outbox (peer, path, body, attempts, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, 0, 0, 0)",
+            rusqlite::params![peer, PATH_PEER_PUSH, push_body(b)],
+        )
+        .unwrap();
+    }
+    drop(db);
+    let s = Relay::start(dir.path(), &args);
+    wait_for("S's outbox to drain", || outbox_len(dir.path()) == 0);
+    let log = s.log_text();
+    assert_eq!(log.matches("filled the peer's gap").count(), 3, "{log}");
+    assert_eq!(
+        log.matches("still lacks its predecessor after 3 fills")
+            .count(),
+        1,
+        "{log}"
+    );
+    let firsts = firsts.lock().unwrap().clone();
+    // Batch 2 pushed once and again after each of the three fills; then dropped for good.
+    assert_eq!(
+        firsts.iter().filter(|p| **p == trap).count(),
+        4,
+        "{firsts:?}"
+    );
+    // The rows behind it were delivered (each first event extends the batch before it).
+    for b in &batches[3..] {
+        assert!(firsts.contains(&b[0].prev_hash), "{firsts:?}");
+    }
 }
