@@ -38,4 +38,5 @@ pub fn run() {
         return;
     }
     yew::Renderer::<app::App>::new().render();
+    platform::clock::warm_up_later();
 }
