@@ -38,5 +38,8 @@ pub fn run() {
         return;
     }
     yew::Renderer::<app::App>::new().render();
-    platform::clock::warm_up_later();
+    task::spawn(async {
+        platform::clock::next_task().await;
+        platform::clock::warm_up();
+    });
 }
