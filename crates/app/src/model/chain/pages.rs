@@ -187,54 +187,19 @@ pub fn split(first: u64, n: usize) -> Vec<(u64, Range<usize>)> {
         .collect()
 }
 
-/// The page records a verified container of consecutive events from index `first` is stored
-/// as, in key order: `(page start, plaintext)` — the container itself when it holds at most
-/// [`PAGE_MAX`] texts, else one container per [`split`] run. Built one at a time (`next`), so
-/// the store seals each in a task of its own; `texts` are the container's decoded texts.
-pub struct Records<'a> {
+/// The plaintext of page record `run` (one of [`split`]'s runs of the container's decoded
+/// `texts`) when a verified container of consecutive events is stored: the container itself
+/// when it is the only record (at most [`PAGE_MAX`] texts), else the run's own container. The
+/// store seals each record in a task of its own (issue 16).
+pub fn record_body<'a>(
     container: &'a str,
-    texts: &'a [&'a str],
-    runs: std::vec::IntoIter<(u64, Range<usize>)>,
-    whole: bool,
-}
-
-impl<'a> Records<'a> {
-    /// The records of `texts` (decoded from `container`) from index `first`.
-    pub fn new(first: u64, container: &'a str, texts: &'a [&'a str]) -> Self {
-        let runs = match texts.len() {
-            0 => Vec::new(),
-            n => split(first, n),
-        };
-        Records {
-            container,
-            texts,
-            whole: runs.len() == 1,
-            runs: runs.into_iter(),
-        }
-    }
-
-    /// How many records are left.
-    pub fn len(&self) -> usize {
-        self.runs.len()
-    }
-
-    /// No records (an empty container).
-    pub fn is_empty(&self) -> bool {
-        self.runs.len() == 0
-    }
-}
-
-impl<'a> Iterator for Records<'a> {
-    type Item = (u64, std::borrow::Cow<'a, str>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let (start, run) = self.runs.next()?;
-        let body = if self.whole {
-            std::borrow::Cow::Borrowed(self.container)
-        } else {
-            std::borrow::Cow::Owned(encode(&self.texts[run]))
-        };
-        Some((start, body))
+    texts: &[&str],
+    run: Range<usize>,
+) -> std::borrow::Cow<'a, str> {
+    if run.len() == texts.len() {
+        std::borrow::Cow::Borrowed(container)
+    } else {
+        std::borrow::Cow::Owned(encode(&texts[run]))
     }
 }
 

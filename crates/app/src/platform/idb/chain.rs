@@ -57,7 +57,7 @@ impl Storage {
 
     /// Append one verified page: the exact JSON texts of consecutive events from index
     /// `first`, in one page container (`pages::encode`, as the verifier worker sends them:
-    /// `model::chain::wire`), stored as page records (`pages::Records`: the container as it is
+    /// `model::chain::wire`), stored as page records (`pages::record_body`: the container as it is
     /// when it holds at most `pages::PAGE_MAX` texts, else cut into such records), each sealed
     /// once, with the new cursor in ONE read-write transaction. Any record at or above `first`
     /// (none when the cursor is right) is replaced. Sealing happens before the transaction
@@ -72,12 +72,16 @@ impl Storage {
     ) -> Result<(), StorageError> {
         let texts = pages::decode(container).map_err(page_err)?;
         let mut records = Vec::new();
-        for (i, (start, body)) in pages::Records::new(first, container, &texts).enumerate() {
-            if i > 0 {
+        for (start, run) in pages::split(first, texts.len()) {
+            if !records.is_empty() {
                 next_task().await;
             }
             let key = page_key(start);
-            let sealed = self.seal(STORE_EVENTS, &key, &body);
+            let sealed = self.seal(
+                STORE_EVENTS,
+                &key,
+                &pages::record_body(container, &texts, run),
+            );
             records.push((key, sealed));
         }
         self.ensure_chain_pages().await?;
