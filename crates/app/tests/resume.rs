@@ -93,7 +93,7 @@ async fn the_snapshot_is_stored_sealed_beside_the_events_and_restores_the_verifi
         head: "h30".into(),
         ..Default::default()
     };
-    // A record over 128 KiB is stored in parts (each sealed on its own) and read back whole;
+    // A record over 256 KiB is stored in parts (each sealed on its own) and read back whole;
     // a shorter one replaces every part.
     let long = format!("{record}{}", "x".repeat(1_200_000));
     db.put_chain_snapshot(long.clone()).await.unwrap();

