@@ -38,8 +38,4 @@ pub fn run() {
         return;
     }
     yew::Renderer::<app::App>::new().render();
-    task::spawn(async {
-        platform::clock::next_task().await;
-        platform::clock::warm_up();
-    });
 }

@@ -17,17 +17,6 @@ pub async fn next_task() {
     let _ = wasm_bindgen_futures::JsFuture::from(later).await;
 }
 
-/// Load the locale data of the page's date formatting: the page's first `Intl` date call costs
-/// 20–30 ms on a quiet machine (100+ ms at load: a fresh renderer loads its ICU data; later
-/// calls, any locale or options, ≈ 0.2 ms). The app calls it in a task of its own right after
-/// the first render (`crate::run`), so the start's longest task (the stored state's first
-/// render: the sync view's times, the relay's "Checked HH:MM") no longer pays it (issue 16).
-pub fn warm_up() {
-    // The two formats the first screens use (`format_clock`, the sync view's en-GB times).
-    let _ = format_clock(0);
-    let _ = date(0).to_locale_time_string("en-GB");
-}
-
 /// Current time in whole seconds (browser clock).
 pub fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
