@@ -31,6 +31,10 @@ const PROFILE = process.env.PROFILE || '';
 // WORKER_PROFILE=<prefix> also records each dedicated worker's CPU profile over the first sync
 // (auto-attached through the page's CDP session) to <prefix>-<n>.cpuprofile, with the top self times.
 const WORKER_PROFILE = process.env.WORKER_PROFILE || '';
+// TRACE=<file.json> also records a Chrome trace (`devtools.timeline`) of the first sync and prints,
+// for each timer gap of the probe over 40 ms, the page thread's tasks inside it (name, wall and
+// thread time: wall ≫ thread time is the thread descheduled by the OS, not work).
+const TRACE = process.env.TRACE || '';
 const rate = (n, ms) => Math.round(n / (ms / 1000)).toLocaleString('en');
 
 // The longest gap between two 10 ms timer callbacks and the longest task (Long Tasks API).
@@ -48,6 +52,7 @@ const GAP_PROBE = () => {
   const tick = () => {
     const now = performance.now();
     window.__gaps.max = Math.max(window.__gaps.max, now - last);
+    if (now - last > 40) performance.mark('gap', { detail: now - last });
     last = now;
     setTimeout(tick, 10);
   };
@@ -110,6 +115,39 @@ function printLongRuns(profile, min = 50) {
   }
 }
 
+// The probe's gaps over 40 ms (its `performance.mark('gap')`) with the page thread's top-level
+// tasks inside each: wall ms / thread ms and the first named event inside the task.
+function printTraceGaps(trace) {
+  const ev = trace.traceEvents || trace;
+  const main = new Set(ev.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+  const onMain = ev.filter((e) => main.has(`${e.pid}:${e.tid}`));
+  const tasks = onMain.filter((e) => e.ph === 'X' && (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask')).sort((a, b) => a.ts - b.ts);
+  const inner = onMain.filter((e) => e.ph === 'X' && e.name !== 'RunTask' && e.name !== 'ThreadControllerImpl::RunTask').sort((a, b) => a.ts - b.ts);
+  const marks = onMain.filter((e) => e.name === 'gap').sort((a, b) => a.ts - b.ts);
+  const label = (t) => {
+    const xs = inner.filter((e) => e.ts >= t.ts && e.ts < t.ts + t.dur).slice(0, 40);
+    const names = [];
+    for (const e of xs) {
+      const d = e.args?.data || {};
+      const n = e.name + (d.type ? `:${d.type}` : '') + (d.functionName ? `:${d.functionName}` : '') + (d.url ? `:${String(d.url).split('/').pop().slice(0, 30)}` : '');
+      if (!names.includes(n)) names.push(n);
+      if (names.length >= 4) break;
+    }
+    return names.join(' > ');
+  };
+  console.log(`TRACE: ${marks.length} timer gaps over 40 ms on the page thread`);
+  const byGap = marks.map((m) => ({ m, gap: m.args?.data?.detail ?? JSON.parse(m.args?.data?.detail || 'null') })).sort((a, b) => (b.gap || 0) - (a.gap || 0)).slice(0, 12);
+  for (const { m, gap } of byGap) {
+    const g = Number(gap) || 0;
+    const from = m.ts - g * 1000;
+    const ts = tasks.filter((t) => t.ts + t.dur > from && t.ts < m.ts && t.dur > 1000);
+    const busy = ts.reduce((a, t) => a + t.dur, 0) / 1000;
+    const cpu = ts.reduce((a, t) => a + (t.tdur || 0), 0) / 1000;
+    console.log(`  gap ${g.toFixed(0)} ms at ${((m.ts - tasks[0].ts) / 1e6).toFixed(2)} s: tasks > 1 ms ${busy.toFixed(0)} ms wall / ${cpu.toFixed(0)} ms thread`);
+    for (const t of ts) console.log(`    ${(t.dur / 1000).toFixed(1).padStart(6)} / ${((t.tdur || 0) / 1000).toFixed(1).padStart(6)} ms  ${label(t)}`);
+  }
+}
+
 const data = mkdtempSync(join(tmpdir(), 'postern-bench-app-sync-'));
 let t = Date.now();
 execFileSync(process.env.POSTERN_BIN, ['dev-seed-chain', '--data', data, '--events', String(N), '--authors', '16']);
@@ -158,6 +196,14 @@ try {
     });
     await ws.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: false });
   }
+  let tracer = null;
+  if (TRACE) {
+    tracer = await context.newCDPSession(page);
+    await tracer.send('Tracing.start', {
+      transferMode: 'ReturnAsStream',
+      traceConfig: { includedCategories: ['devtools.timeline', 'toplevel', 'blink.user_timing'] },
+    });
+  }
   const t0 = Date.now();
   await page.goto(relay.url);
   await page.waitForSelector('#app-ready[data-ready="true"]', { state: 'attached', timeout: 60_000 });
@@ -180,6 +226,20 @@ try {
     writeFileSync(PROFILE, JSON.stringify(profile));
     printProfile(profile);
     printLongRuns(profile);
+  }
+  if (tracer) {
+    const done = new Promise((r) => tracer.once('Tracing.tracingComplete', r));
+    await tracer.send('Tracing.end');
+    const { stream } = await done;
+    const parts = [];
+    for (;;) {
+      const { data, eof, base64Encoded } = await tracer.send('IO.read', { handle: stream, size: 1 << 20 });
+      parts.push(base64Encoded ? Buffer.from(data, 'base64').toString() : data);
+      if (eof) break;
+    }
+    const text = parts.join('');
+    writeFileSync(TRACE, text);
+    printTraceGaps(JSON.parse(text));
   }
   for (const [i, w] of profiled.entries()) {
     const r = await w.toWorker(w.sessionId, 'Profiler.stop');

@@ -22,6 +22,15 @@ pub enum Msg {
     Session(Session),
 }
 
+/// `shown`: the panel's page is the one on screen. While it is hidden the board still follows
+/// the chain (its reducer runs) but nothing is rendered; it renders once shown again (issue 16:
+/// the hidden panel re-rendered every few seconds while a first sync stored pages).
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    #[prop_or(true)]
+    pub shown: bool,
+}
+
 pub struct Channels {
     state: ChannelsModel,
     session: Session,
@@ -63,7 +72,7 @@ impl Channels {
 
 impl Component for Channels {
     type Message = Msg;
-    type Properties = ();
+    type Properties = Props;
 
     fn create(ctx: &Context<Self>) -> Self {
         let (session, handle) = ctx
@@ -86,7 +95,7 @@ impl Component for Channels {
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
-            Msg::Channels(action) => self.dispatch(ctx, action),
+            Msg::Channels(action) => self.dispatch(ctx, action) && ctx.props().shown,
             Msg::Session(session) => {
                 if !std::rc::Rc::ptr_eq(&session.storage, &self.session.storage) {
                     self._watch = watch(ctx, &session);

@@ -197,7 +197,7 @@ pub fn page(p: &Parts) -> Html {
                     <div class="page channels-page" hidden={!on_page(Route::Channels)}>
                         <h2 id="channels-page-h" class="page-title" tabindex="-1">{ "Public channels" }</h2>
                         if p.session.is_some() {
-                            <crate::channels::Channels />
+                            <crate::channels::Channels shown={on_page(Route::Channels)} />
                         }
                     </div>
                     <div class="page network-page" hidden={!on_page(Route::Network)}>

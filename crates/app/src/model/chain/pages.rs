@@ -187,6 +187,22 @@ pub fn split(first: u64, n: usize) -> Vec<(u64, Range<usize>)> {
         .collect()
 }
 
+/// The plaintext of page record `run` (one of [`split`]'s runs of the container's decoded
+/// `texts`) when a verified container of consecutive events is stored: the container itself
+/// when it is the only record (at most [`PAGE_MAX`] texts), else the run's own container. The
+/// store seals each record in a task of its own (issue 16).
+pub fn record_body<'a>(
+    container: &'a str,
+    texts: &[&str],
+    run: Range<usize>,
+) -> std::borrow::Cow<'a, str> {
+    if run.len() == texts.len() {
+        std::borrow::Cow::Borrowed(container)
+    } else {
+        std::borrow::Cow::Owned(encode(&texts[run]))
+    }
+}
+
 /// What a cut of the stored chain back to `count` events does to the page starting at `start`
 /// with `len` events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -204,6 +204,43 @@ fn texts(n: usize) -> Vec<String> {
 }
 
 proptest! {
+    /// The records built one at a time are the ones stored before (issue 16): the container
+    /// itself when it fits one page, else one container per `split` run, starts from `first`;
+    /// read back in order they give every text once, in order.
+    #[test]
+    fn records_one_at_a_time_are_the_container_or_its_split(
+        first in 0u64..2_000,
+        n in 0usize..1_300,
+    ) {
+        let all = texts(n);
+        let container = encode(&all);
+        let decoded = decode(&container).unwrap();
+        let records: Vec<(u64, String)> = split(first, n)
+            .into_iter()
+            .map(|(s, run)| (s, record_body(&container, &decoded, run).into_owned()))
+            .collect();
+        if n as u64 <= PAGE_MAX {
+            let expect = (n > 0).then(|| (first, container.clone()));
+            prop_assert_eq!(records.clone(), expect.into_iter().collect::<Vec<_>>());
+        } else {
+            let expect: Vec<(u64, String)> = split(first, n)
+                .into_iter()
+                .map(|(s, run)| (s, encode(&all[run])))
+                .collect();
+            prop_assert_eq!(records.clone(), expect);
+        }
+        let mut back = Vec::new();
+        let mut next = first;
+        for (s, body) in &records {
+            prop_assert_eq!(*s, next);
+            let t = decode(body).unwrap();
+            prop_assert!(!t.is_empty() && t.len() as u64 <= PAGE_MAX);
+            next += t.len() as u64;
+            back.extend(t.into_iter().map(str::to_string));
+        }
+        prop_assert_eq!(back, all);
+    }
+
     #[test]
     fn container_round_trips(v in proptest::collection::vec(".{0,40}", 0..30)) {
         let s = encode(&v);

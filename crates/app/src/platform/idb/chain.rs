@@ -12,6 +12,7 @@ use super::{corrupt, io, raw_keys_and_values, ChainChange, ChainWatch, Storage, 
 use super::{KEY_SYNC_HEAD, STORE_EVENTS, STORE_META};
 use crate::model::chain::pages::{self, page_key, Cut, PageError, PAGES_END};
 use crate::model::chain::SyncHead;
+use crate::platform::clock::next_task;
 
 pub(super) fn page_err(e: PageError) -> StorageError {
     StorageError::Corrupt(e.to_string())
@@ -56,10 +57,13 @@ impl Storage {
 
     /// Append one verified page: the exact JSON texts of consecutive events from index
     /// `first`, in one page container (`pages::encode`, as the verifier worker sends them:
-    /// `model::chain::wire`), stored as page records (the container as it is when it holds at
-    /// most `pages::PAGE_MAX` texts, else cut into such records), each sealed once, with the new
-    /// cursor in ONE read-write transaction. Any record at or above `first` (none when the
-    /// cursor is right) is replaced. Sealing happens before the transaction opens.
+    /// `model::chain::wire`), stored as page records (`pages::record_body`: the container as it is
+    /// when it holds at most `pages::PAGE_MAX` texts, else cut into such records), each sealed
+    /// once, with the new cursor in ONE read-write transaction. Any record at or above `first`
+    /// (none when the cursor is right) is replaced. Sealing happens before the transaction
+    /// opens, each record after the first in a main-thread task of its own (a 1,000-event unit's
+    /// two ≈ 300 KB records were sealed in one task, issue 16); the watchers are told in a task
+    /// after the commit's.
     pub async fn append_page(
         &self,
         first: u64,
@@ -67,22 +71,19 @@ impl Storage {
         head: &SyncHead,
     ) -> Result<(), StorageError> {
         let texts = pages::decode(container).map_err(page_err)?;
-        let records: Vec<(String, String)> = match texts.len() as u64 {
-            0 => Vec::new(),
-            n if n <= pages::PAGE_MAX => {
-                let key = page_key(first);
-                let sealed = self.seal(STORE_EVENTS, &key, container);
-                vec![(key, sealed)]
+        let mut records = Vec::new();
+        for (start, run) in pages::split(first, texts.len()) {
+            if !records.is_empty() {
+                next_task().await;
             }
-            _ => pages::split(first, texts.len())
-                .into_iter()
-                .map(|(start, run)| {
-                    let key = page_key(start);
-                    let sealed = self.seal(STORE_EVENTS, &key, &pages::encode(&texts[run]));
-                    (key, sealed)
-                })
-                .collect(),
-        };
+            let key = page_key(start);
+            let sealed = self.seal(
+                STORE_EVENTS,
+                &key,
+                &pages::record_body(container, &texts, run),
+            );
+            records.push((key, sealed));
+        }
         self.ensure_chain_pages().await?;
         let head_json = serde_json::to_string(head).map_err(io)?;
         // Sealed like every record (public data, but one rule for the whole database), before
@@ -105,6 +106,8 @@ impl Storage {
             .map_err(io)?;
         tx.commit().await.map_err(io)?;
         if !texts.is_empty() {
+            // Committed: the watchers (the channels board's fold) run in a task of their own.
+            next_task().await;
             self.chain_watchers.tell(&ChainChange::Appended {
                 first,
                 texts: &texts,
