@@ -10,16 +10,20 @@ use super::resync::page_says_unknown_after_hash;
 use super::{options, stored_text, summary, FromWorker, Op, Pending, Rejected, ToWorker, Verifier};
 
 /// The `events` of a raw `/sync` page body, and whether it says `unknown_after_hash`; or the
-/// `malformed_page` detail.
+/// `malformed_page` detail. A page that says `unknown_after_hash` has no events, whatever it
+/// carries: the relay does not hold our head, so nothing it sends after it is taken (a hostile
+/// relay's linking events would otherwise be verified and stored before the resync).
 fn read_page(body: &str) -> Result<(Vec<Value>, bool), (&'static str, String)> {
     let v =
         json::parse(body.as_bytes()).map_err(|e| ("malformed_page", format!("not JSON: {e}")))?;
-    let unknown = page_says_unknown_after_hash(&v);
+    if page_says_unknown_after_hash(&v) {
+        return Ok((Vec::new(), true));
+    }
     match v {
         Value::Object(mut members) => {
             let at = members.iter().position(|(k, _)| k == "events");
             match at.map(|i| members.swap_remove(i).1) {
-                Some(Value::Array(events)) => Ok((events, unknown)),
+                Some(Value::Array(events)) => Ok((events, false)),
                 _ => Err(("malformed_page", "no `events` array".into())),
             }
         }

@@ -289,6 +289,25 @@ fn an_unknown_after_hash_page_is_flagged_and_the_locator_covers_the_copy() {
     assert!(a.unknown_after_hash);
     assert_eq!((a.received, a.verified, a.error), (0, 40, None));
     assert_eq!(a.head, head);
+    // A hostile page that says so yet carries the next events (valid, linking to our head):
+    // none of them is verified or accepted; only the flag counts.
+    let hostile = format!(
+        r#"{{"count":10,"protocol_version":"infonet/2","unknown_after_hash":true,"events":[{}]}}"#,
+        view[40..50]
+            .iter()
+            .map(Value::to_json_ordered)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let a = ver.page(11, &hostile, NOW);
+    assert!(a.unknown_after_hash);
+    assert_eq!((a.received, a.verified, a.error), (0, 40, None));
+    assert!(a.accepted.is_empty());
+    assert_eq!(a.head, head);
+    // The same page is an ordinary one without the flag (the events would be accepted).
+    let mut other = Verifier::new();
+    sync(&mut other, &view[..40], 40);
+    assert_eq!(other.page(12, &body(&view[40..50]), NOW).accepted.len(), 10);
     // An ordinary empty page (at the head) is not.
     assert!(!ver.page(8, &body(&[]), NOW).unknown_after_hash);
     // The locator the resync sends: the copy's, head first, genesis last.

@@ -121,9 +121,8 @@ pub async fn verify_unit<I: UnitIo>(io: &I, after: &str, now: u64) -> Result<Uni
     };
     busy += held_b.busy_ms;
     if held_b.error.is_some() || held_b.unknown_after_hash {
-        // B is not part of the unit (an unreadable page holds nothing; an honest
-        // `unknown_after_hash` carries no events — a hostile one's events were held after A
-        // and are verified with it, as page by page would): A, then B answered on its own.
+        // B is not part of the unit (an unreadable page holds nothing; an `unknown_after_hash`
+        // page holds no events, even a hostile one carrying some): A, then B answered on its own.
         let answer = finish_alone(io, busy).await?;
         let mut next = None;
         if answer.error.is_none() {
