@@ -7,10 +7,6 @@
 mod common;
 mod spy;
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
 use common::chain::*;
 use common::*;
 use postern_core::api::infonet::PATH_PEER_PUSH;
@@ -143,45 +139,34 @@ fn a_missing_predecessor_is_told_apart_for_postern_peers_only() {
 }
 
 /// A hostile peer: every push whose first event extends `trap` is refused 409 `forked` with
-/// `missing: trap` (whatever it was sent before); every other push is taken (200). Returns its
-/// URL and the `prev_hash` of each push's first event, in arrival order.
-fn gap_liar(trap: String) -> (String, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let firsts = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&firsts);
-    std::thread::spawn(move || {
-        for stream in l.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let Some((_, path, _, body)) = spy::read_request(&s) else {
-                continue;
-            };
-            let (status, answer) = if path != PATH_PEER_PUSH {
-                ("404 Not Found", r#"{"ok":false}"#.to_string())
-            } else {
-                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                let prev = v["events"][0]["prev_hash"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string();
-                log.lock().unwrap().push(prev.clone());
-                if prev == trap {
-                    let refusal = serde_json::json!({"ok": false, "code": "forked",
-                        "detail": "lacks it", "index": 0, "accepted": 0, "duplicates": 0,
-                        "missing": trap});
-                    ("409 Conflict", refusal.to_string())
-                } else {
-                    ("200 OK", r#"{"ok":true}"#.to_string())
-                }
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
+/// `missing: trap` (whatever it was sent before); every other push is taken (200).
+fn gap_liar(trap: String) -> spy::Spy {
+    spy::Spy::answering(move |path, body| {
+        if path != PATH_PEER_PUSH {
+            return (
+                "404 Not Found".into(),
+                String::new(),
+                r#"{"ok":false}"#.into(),
             );
-            let _ = s.write_all(resp.as_bytes());
         }
-    });
-    (url, firsts)
+        if first_prev(body) == trap {
+            let refusal = serde_json::json!({"ok": false, "code": "forked",
+                "detail": "lacks it", "index": 0, "accepted": 0, "duplicates": 0,
+                "missing": trap});
+            ("409 Conflict".into(), String::new(), refusal.to_string())
+        } else {
+            ("200 OK".into(), String::new(), r#"{"ok":true}"#.into())
+        }
+    })
+}
+
+/// The `prev_hash` of a push body's first event (empty if none).
+fn first_prev(body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    v["events"][0]["prev_hash"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
 
 #[test]
@@ -192,7 +177,8 @@ fn a_peer_that_keeps_saying_it_lacks_a_predecessor_gets_it_filled_three_times_th
     // The peer says it lacks event 99 whenever batch 2 (events 100..150) is pushed, even right
     // after it took event 99 in a fill.
     let trap = events[99].event_id.clone();
-    let (peer, firsts) = gap_liar(trap.clone());
+    let liar = gap_liar(trap.clone());
+    let peer = liar.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let args = [
         format!("--peer={peer}={SECRET}"),
@@ -227,7 +213,11 @@ fn a_peer_that_keeps_saying_it_lacks_a_predecessor_gets_it_filled_three_times_th
         1,
         "{log}"
     );
-    let firsts = firsts.lock().unwrap().clone();
+    let firsts: Vec<String> = liar
+        .bodies(PATH_PEER_PUSH)
+        .iter()
+        .map(|b| first_prev(b.as_bytes()))
+        .collect();
     // Batch 2 pushed once and again after each of the three fills; then dropped for good.
     assert_eq!(
         firsts.iter().filter(|p| **p == trap).count(),

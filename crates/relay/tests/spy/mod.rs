@@ -18,6 +18,10 @@ pub struct Spy {
     pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
+/// What a spy answers one request with: status line (e.g. "200 OK"), extra header lines
+/// (each ending in `\r\n`) and body.
+pub type Answer = (String, String, String);
+
 impl Spy {
     /// Answer every request with `status_line` (e.g. "200 OK"), `extra_headers` and `body`.
     pub fn start(
@@ -25,18 +29,26 @@ impl Spy {
         extra_headers: &'static str,
         body: &'static str,
     ) -> Spy {
+        Spy::answering(move |_, _| (status_line.into(), extra_headers.into(), body.into()))
+    }
+
+    /// Answer each request with what `answer(path, body)` gives (a peer that picks its answer
+    /// by what it is sent).
+    pub fn answering(answer: impl Fn(&str, &[u8]) -> Answer + Send + Sync + 'static) -> Spy {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", l.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
+        let answer = Arc::new(answer);
         std::thread::spawn(move || {
             for stream in l.incoming() {
                 let Ok(mut s) = stream else { continue };
-                let log = Arc::clone(&log);
+                let (log, answer) = (Arc::clone(&log), Arc::clone(&answer));
                 std::thread::spawn(move || {
                     let Some((_, path, headers, buf)) = read_request(&s) else {
                         return;
                     };
+                    let (status_line, extra_headers, body) = answer(&path, &buf);
                     log.lock().unwrap().push(Seen {
                         path,
                         headers,
