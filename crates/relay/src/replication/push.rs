@@ -236,8 +236,8 @@ impl Sender {
                 fills.remove(&id);
             }
             if fills.len() > MAX_ROWS_FILLED {
-                // Only rows a peer keeps refusing and retrying stay here: forget the oldest
-                // counts rather than grow (each row is still dropped after its own fills).
+                // Only rows a peer keeps refusing and retrying stay here: forget every count
+                // rather than grow (each row is still dropped after its own fills).
                 fills.clear();
             }
         }
