@@ -137,7 +137,6 @@ fn fake_record(count: u64, from: u64) -> String {
         count,
         head: "h".into(),
         sealed: 0,
-        from,
     };
     let ids: Vec<u8> = (from..count)
         .flat_map(|i| {
@@ -147,7 +146,7 @@ fn fake_record(count: u64, from: u64) -> String {
         })
         .collect();
     format!(
-        "{}\nSTATE\n{}",
+        "{}\nSTATE\n{from}:{}",
         serde_json::to_string(&meta).unwrap(),
         postern_core::b64::encode_std(&ids)
     )

@@ -6,7 +6,7 @@
 //! the head and every segment join into the whole record again (ids from 0), which the worker
 //! restores and core checks (ids digest, count, head): a segment that is missing, extra, of
 //! the wrong length or from another chain is refused like any damaged record.
-use super::snapshot::{read_meta, SnapshotMeta, SnapshotRefused, RECORD_VERSION};
+use super::snapshot::{read_meta, SnapshotRefused, RECORD_VERSION};
 
 /// Ids per stored segment: a multiple of 3, so a segment's base64 has no padding and segments
 /// join into one base64 text; 6,144 ids are 256 KiB of base64 (one sealing task).
@@ -31,8 +31,8 @@ pub fn full_ids(count: u64, seg: u64) -> u64 {
 /// A record cut for storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split<'a> {
-    /// The header (with `from` = 0) and core's state: what the head record holds.
-    pub head: String,
+    /// The header and core's state: what the head record holds.
+    pub head: &'a str,
     /// Index of the first segment in `segments` (the ones below are stored already).
     pub first: u64,
     /// The segments' base64 texts, from segment `first` on.
@@ -41,70 +41,61 @@ pub struct Split<'a> {
     pub count: u64,
 }
 
-fn unreadable(e: impl std::fmt::Display) -> SnapshotRefused {
-    SnapshotRefused::Unreadable(e.to_string())
+fn unreadable(e: &str) -> SnapshotRefused {
+    SnapshotRefused::Unreadable(e.into())
 }
 
-fn check_seg(seg: u64) -> Result<u64, SnapshotRefused> {
-    if seg == 0 || seg % 3 != 0 {
-        return Err(unreadable(format!("segments of {seg} ids")));
+/// Base64 characters of a full segment of `seg` ids (a positive multiple of 3).
+fn seg_chars(seg: u64) -> Result<u64, SnapshotRefused> {
+    match seg {
+        0 => Err(unreadable("empty segments")),
+        _ if seg % 3 != 0 => Err(unreadable("segments not of 3n ids")),
+        _ => Ok(b64_len(seg.saturating_mul(ID_BYTES))),
     }
-    // Chars of a full segment's base64; fits in memory or the record could not exist.
-    usize::try_from(b64_len(seg * ID_BYTES)).map_err(unreadable)?;
-    Ok(b64_len(seg * ID_BYTES))
+}
+
+/// The header and state of a layout-2 record or head, its height, and the rest after them.
+fn head_of(text: &str) -> Result<(&str, u64, Option<&str>), SnapshotRefused> {
+    let meta = read_meta(text)?;
+    if meta.v != RECORD_VERSION {
+        return Err(SnapshotRefused::Version(meta.v));
+    }
+    let mut lines = text.splitn(3, '\n');
+    let (Some(header), Some(state), rest) = (lines.next(), lines.next(), lines.next()) else {
+        return Err(unreadable("no state"));
+    };
+    let head = text.get(..header.len() + 1 + state.len()).unwrap_or(text);
+    Ok((head, meta.count, rest))
 }
 
 /// Cut a layout-2 `record` (its ids from `from`) into the head and its segments of `seg` ids,
 /// when the store holds the first `stored` ids in full segments: `from` must be a segment
 /// boundary not above them (else the ids between would be missing).
 pub fn split(record: &str, seg: u64, stored: u64) -> Result<Split<'_>, SnapshotRefused> {
-    let seg_chars = check_seg(seg)?;
-    let meta = read_meta(record)?;
-    if meta.v != RECORD_VERSION {
-        return Err(SnapshotRefused::Version(meta.v));
+    let chars = seg_chars(seg)?;
+    let (head, count, rest) = head_of(record)?;
+    let (from, ids) = rest
+        .and_then(|r| r.split_once(':'))
+        .ok_or_else(|| unreadable("no ids"))?;
+    let from: u64 = from.parse().map_err(|_| unreadable("bad ids start"))?;
+    if from > count || from % seg != 0 || from > stored {
+        return Err(unreadable("ids not after the stored segments"));
     }
-    if meta.from % seg != 0 || meta.from > stored {
-        return Err(unreadable(format!(
-            "ids from {}, {stored} stored in segments of {seg}",
-            meta.from
-        )));
+    if ids.len() as u64 != b64_len((count - from).saturating_mul(ID_BYTES)) || !ids.is_ascii() {
+        return Err(unreadable("ids text of the wrong length"));
     }
-    let mut lines = record.splitn(3, '\n').skip(1);
-    let (Some(state), Some(ids)) = (lines.next(), lines.next()) else {
-        return Err(unreadable("no state or ids"));
-    };
-    let want = b64_len((meta.count - meta.from).saturating_mul(ID_BYTES));
-    if ids.len() as u64 != want || !ids.is_ascii() {
-        return Err(unreadable(format!(
-            "{} base64 characters of ids for {} ids",
-            ids.len(),
-            meta.count - meta.from
-        )));
-    }
-    let head = head_text(&meta, state);
     // ASCII checked: every byte boundary is a character boundary.
     let segments = ids
         .as_bytes()
-        .chunks(seg_chars as usize)
+        .chunks(usize::try_from(chars).unwrap_or(usize::MAX))
         .filter_map(|c| std::str::from_utf8(c).ok())
         .collect();
     Ok(Split {
         head,
-        first: meta.from / seg,
+        first: from / seg,
         segments,
-        count: meta.count,
+        count,
     })
-}
-
-/// The head record: the header with `from` = 0, `\n`, the state.
-fn head_text(meta: &SnapshotMeta, state: &str) -> String {
-    let meta = SnapshotMeta {
-        from: 0,
-        ..meta.clone()
-    };
-    // Plain struct of strings and integers: serialising cannot fail.
-    let line = serde_json::to_string(&meta).unwrap_or_default();
-    format!("{line}\n{state}")
 }
 
 /// Is `head` (a stored head record, or the first part of a layout-1 record) the head of a
@@ -117,33 +108,25 @@ pub fn is_segmented(head: &str) -> bool {
 /// `seg` ids, in order from segment 0): exactly as many as the height needs, each full but
 /// the last, the last as long as the ids it holds.
 pub fn assemble(head: &str, segments: &[&str], seg: u64) -> Result<String, SnapshotRefused> {
-    let seg_chars = check_seg(seg)?;
-    let meta = read_meta(head)?;
-    if meta.v != RECORD_VERSION || meta.from != 0 || head.matches('\n').count() != 1 {
-        return Err(unreadable("not the head of a segmented record"));
+    let chars = seg_chars(seg)?;
+    let (whole, count, rest) = head_of(head)?;
+    if rest.is_some() || whole.len() != head.len() {
+        return Err(unreadable("not a head"));
     }
-    let n = meta.count.div_ceil(seg);
-    if segments.len() as u64 != n {
-        return Err(unreadable(format!(
-            "{} id segments stored for {} ids",
-            segments.len(),
-            meta.count
-        )));
-    }
-    let last = b64_len((meta.count - (n - 1) * seg) * ID_BYTES);
-    for (i, s) in segments.iter().enumerate() {
-        let want = if i as u64 + 1 == n { last } else { seg_chars };
-        if s.len() as u64 != want {
-            return Err(unreadable(format!(
-                "id segment {i} holds {} characters, not {want}",
-                s.len()
-            )));
-        }
+    let n = count.div_ceil(seg);
+    let last = b64_len((count - n.saturating_sub(1) * seg) * ID_BYTES);
+    let fits = segments.len() as u64 == n
+        && segments.iter().enumerate().all(|(i, s)| {
+            let want = if i as u64 + 1 == n { last } else { chars };
+            s.len() as u64 == want
+        });
+    if !fits {
+        return Err(unreadable("id segments missing or of the wrong length"));
     }
     let mut out =
-        String::with_capacity(head.len() + 1 + segments.iter().map(|s| s.len()).sum::<usize>());
+        String::with_capacity(head.len() + 3 + segments.iter().map(|s| s.len()).sum::<usize>());
     out.push_str(head);
-    out.push('\n');
+    out.push_str("\n0:");
     for s in segments {
         out.push_str(s);
     }

@@ -15,11 +15,10 @@ fn record(ids: &[[u8; 32]], from: usize) -> String {
         count: ids.len() as u64,
         head: "head".into(),
         sealed: 0,
-        from: from as u64,
     };
     let packed: Vec<u8> = ids[from..].iter().flatten().copied().collect();
     format!(
-        "{}\nSTATE\n{}",
+        "{}\nSTATE\n{from}:{}",
         serde_json::to_string(&meta).expect("json"),
         b64::encode_std(&packed)
     )
@@ -37,7 +36,7 @@ struct Store {
 impl Store {
     fn put(&mut self, record: &str, seg: u64) -> Result<(), SnapshotRefused> {
         let s = split(record, seg, self.full)?;
-        self.head = s.head;
+        self.head = s.head.to_string();
         self.segments.truncate(s.first as usize);
         self.segments
             .extend(s.segments.iter().map(|t| t.to_string()));
@@ -102,8 +101,10 @@ fn a_record_whose_ids_start_above_what_is_stored_or_off_a_boundary_is_not_stored
     let r = record(&ids, 6);
     assert!(split(&r[..r.len() - 4], 6, 6).is_err());
     assert!(split(&format!("{r}AAAA"), 6, 6).is_err());
-    // No ids line, or a layout-1 record.
+    // No ids line, no start, a start that is not a number, or a layout-1 record.
     assert!(split(r.rsplit_once('\n').expect("lines").0, 6, 6).is_err());
+    assert!(split(&r.replacen("\n6:", "\n", 1), 6, 6).is_err());
+    assert!(split(&r.replacen("\n6:", "\nsix:", 1), 6, 6).is_err());
     let v1 = r.replacen("\"v\":2", "\"v\":1", 1);
     assert!(split(&v1, 6, 6).is_err());
     // Good: from 6 with 6 stored, and with more stored.
@@ -135,6 +136,7 @@ fn a_store_with_a_segment_missing_extra_cut_or_too_long_is_refused() {
     // A head that is not a layout-2 head with ids from 0, or a whole record as the head.
     let segs: Vec<&str> = s.iter().map(String::as_str).collect();
     assert!(assemble(&whole, &segs, 6).is_err());
+    assert!(assemble(&format!("{}\n", store.head), &segs, 6).is_err());
     assert!(assemble(&store.head.replacen("\"v\":2", "\"v\":1", 1), &segs, 6).is_err());
     assert!(assemble("garbage", &segs, 6).is_err());
     assert!(is_segmented(&store.head));

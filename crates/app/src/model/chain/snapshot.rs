@@ -4,11 +4,11 @@
 //! replayed in full, as before).
 //!
 //! The record is text. Layout 2 (written now): three lines — a small JSON header
-//! ([`SnapshotMeta`]: version, height, head, sealed count, and `from`), core's snapshot in
-//! standard base64, and the ids `from..count` packed as 32 bytes each in standard base64. A
-//! record taken for storage may start its ids at `from` > 0 (the ids below are already stored:
-//! ids only grow, so each new record adds only what is new, `super::segments`); a record to
-//! restore from always has `from` = 0. Layout 1 (older builds, and written still when an id is
+//! ([`SnapshotMeta`]: version, height, head, sealed count), core's snapshot in standard
+//! base64, and `<from>:` then the ids `from..count` packed as 32 bytes each in standard base64.
+//! A record taken for storage may start its ids at `from` > 0 (the ids below are already
+//! stored: ids only grow, so each new record adds only what is new, `super::segments`); a
+//! record to restore from always starts at 0. Layout 1 (older builds, and written still when an id is
 //! not 64 lowercase hex digits): the header line, then a JSON body with the ids (packed, or as
 //! hex texts) and the state. The page reads only the header; the worker reads the rest and
 //! core checks the state's digest, count, head and ids digest. The page stores it sealed under
@@ -44,13 +44,6 @@ pub struct SnapshotMeta {
     pub head: String,
     /// Of those, private events held as stubs.
     pub sealed: u64,
-    /// Layout 2: the index of the first id the record carries (0: all of them).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub from: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 #[derive(Serialize, Deserialize)]
@@ -156,12 +149,6 @@ pub fn read_meta(record: &str) -> Result<SnapshotMeta, SnapshotRefused> {
     }
     if meta.count == 0 {
         return Err(SnapshotRefused::Empty);
-    }
-    if meta.from > meta.count || (meta.v == RECORD_V1 && meta.from != 0) {
-        return Err(SnapshotRefused::Unreadable(format!(
-            "ids from {} of {}",
-            meta.from, meta.count
-        )));
     }
     Ok(meta)
 }
@@ -306,13 +293,12 @@ impl ToWorker {
 }
 
 impl Verifier {
-    fn snapshot_meta(&self, v: u32, from: u64) -> SnapshotMeta {
+    fn snapshot_meta(&self, v: u32) -> SnapshotMeta {
         SnapshotMeta {
             v,
             count: self.len(),
             head: self.head().to_string(),
             sealed: self.sealed,
-            from,
         }
     }
 
@@ -334,12 +320,12 @@ impl Verifier {
         let Some(packed) = pack_ids(rest) else {
             return self.snapshot_record_v1();
         };
-        let meta = self.snapshot_meta(RECORD_VERSION, from);
+        let meta = self.snapshot_meta(RECORD_VERSION);
         // Plain struct of strings and integers: serialising cannot fail.
         let meta = serde_json::to_string(&meta).unwrap_or_default();
         let state = b64::encode_std(&self.state.snapshot());
         let ids = b64::encode_std(&packed);
-        format!("{meta}\n{state}\n{ids}")
+        format!("{meta}\n{state}\n{from}:{ids}")
     }
 
     /// The record in layout 1 (every id listed as text).
@@ -350,7 +336,7 @@ impl Verifier {
             state: b64::encode_std(&self.state.snapshot()),
         };
         // Plain structs of strings and integers: serialising cannot fail.
-        let meta = serde_json::to_string(&self.snapshot_meta(RECORD_V1, 0)).unwrap_or_default();
+        let meta = serde_json::to_string(&self.snapshot_meta(RECORD_V1)).unwrap_or_default();
         let body = serde_json::to_string(&body).unwrap_or_default();
         format!("{meta}\n{body}")
     }
@@ -375,12 +361,12 @@ impl Verifier {
             };
             (body.state, ids)
         } else {
-            if meta.from != 0 {
-                return Err(unreadable(format!("ids from {} only", meta.from)));
-            }
             let mut lines = record.splitn(3, '\n').skip(1);
             let (Some(state), Some(ids)) = (lines.next(), lines.next()) else {
                 return Err(unreadable("no state or ids".into()));
+            };
+            let Some(ids) = ids.strip_prefix("0:") else {
+                return Err(unreadable("not every id (a record to store)".into()));
             };
             let ids = unpack_ids(&b64::decode_std(ids).map_err(|e| unreadable(e.to_string()))?)?;
             (state.to_string(), ids)

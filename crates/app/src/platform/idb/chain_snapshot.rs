@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use super::{corrupt, io, raw_keys_and_values, Storage, StorageError, STORE_EVENTS};
 use crate::model::chain::segments::{assemble, full_ids, is_segmented, split, SEGMENT_IDS};
-use crate::model::chain::snapshot::{parts, read_meta, SnapshotMeta, RECORD_VERSION};
+use crate::model::chain::snapshot::{parts, SnapshotMeta, RECORD_VERSION};
 use crate::platform::clock::next_task;
 
 /// Key of the snapshot record (its first part, or its head) in the `events` store.
@@ -134,12 +134,12 @@ impl Storage {
 
     /// [`Storage::put_chain_snapshot`]; the ids then held by full segments.
     async fn put_snapshot_record(&self, record: &str) -> Result<u64, StorageError> {
-        let segmented = read_meta(record).is_ok_and(|m| m.v == RECORD_VERSION);
+        let segmented = is_segmented(record);
         let mut sealed = Vec::new();
         let (first, full) = if segmented {
             let s = split(record, SEGMENT_IDS, self.snapshot_ids_stored()).map_err(corrupt)?;
             next_task().await;
-            let value = self.seal(STORE_EVENTS, KEY_CHAIN_SNAPSHOT, &s.head);
+            let value = self.seal(STORE_EVENTS, KEY_CHAIN_SNAPSHOT, s.head);
             sealed.push((KEY_CHAIN_SNAPSHOT.to_string(), value));
             for (i, seg) in (s.first..).zip(&s.segments) {
                 // Every segment in a task of its own.
