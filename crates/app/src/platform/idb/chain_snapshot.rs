@@ -89,32 +89,31 @@ impl Storage {
         if keys.first().map(String::as_str) != Some(KEY_CHAIN_SNAPSHOT) {
             return Ok(None);
         }
-        if keys.len() != values.len() {
-            return Err(corrupt("events: snapshot keys and values differ"));
-        }
-        let head = self.open_sealed(STORE_EVENTS, KEY_CHAIN_SNAPSHOT, &values[0])?;
-        if is_segmented(&head) {
-            let mut segments = Vec::with_capacity(keys.len() - 1);
-            for (i, (k, v)) in keys.iter().zip(&values).skip(1).enumerate() {
-                if *k != segment_key(i as u64) {
-                    return Err(corrupt(
-                        "events: snapshot id segments do not follow each other",
-                    ));
-                }
+        let mut opened = Vec::with_capacity(keys.len());
+        for (k, v) in keys.iter().zip(&values) {
+            if !opened.is_empty() {
                 next_task().await;
-                segments.push(self.open_sealed(STORE_EVENTS, k, v)?);
             }
-            let segs: Vec<&str> = segments.iter().map(|s| s.as_str()).collect();
-            let whole = assemble(&head, &segs, SEGMENT_IDS).map_err(corrupt)?;
-            return Ok(Some(Zeroizing::new(whole)));
+            opened.push(self.open_sealed(STORE_EVENTS, k, v)?);
         }
-        if keys.iter().enumerate().any(|(i, k)| *k != part_key(i)) {
+        // The head of a segmented record, then segments 0..; or a record's parts in order.
+        let segmented = is_segmented(&opened[0]);
+        let key = |i: usize| match (i, segmented) {
+            (0, _) => KEY_CHAIN_SNAPSHOT.to_string(),
+            (_, true) => segment_key(i as u64 - 1),
+            (_, false) => part_key(i),
+        };
+        if keys.len() != values.len() || keys.iter().enumerate().any(|(i, k)| *k != key(i)) {
             return Err(corrupt("events: snapshot parts do not follow each other"));
         }
-        let mut record = head;
-        for (k, v) in keys.iter().zip(&values).skip(1) {
-            next_task().await;
-            record.push_str(&self.open_sealed(STORE_EVENTS, k, v)?);
+        if segmented {
+            let segs: Vec<&str> = opened[1..].iter().map(|s| s.as_str()).collect();
+            let whole = assemble(&opened[0], &segs, SEGMENT_IDS).map_err(corrupt)?;
+            return Ok(Some(Zeroizing::new(whole)));
+        }
+        let mut record = Zeroizing::new(String::new());
+        for part in &opened {
+            record.push_str(part);
         }
         Ok(Some(record))
     }
@@ -134,39 +133,38 @@ impl Storage {
 
     /// [`Storage::put_chain_snapshot`]; the ids then held by full segments.
     async fn put_snapshot_record(&self, record: &str) -> Result<u64, StorageError> {
-        let segmented = is_segmented(record);
-        let mut sealed = Vec::new();
-        let (first, full) = if segmented {
+        // What to write (key, text), what it replaces, and the ids in full segments after.
+        let (pieces, stale, full) = if is_segmented(record) {
             let s = split(record, SEGMENT_IDS, self.snapshot_ids_stored()).map_err(corrupt)?;
-            next_task().await;
-            let value = self.seal(STORE_EVENTS, KEY_CHAIN_SNAPSHOT, s.head);
-            sealed.push((KEY_CHAIN_SNAPSHOT.to_string(), value));
-            for (i, seg) in (s.first..).zip(&s.segments) {
-                // Every segment in a task of its own.
-                next_task().await;
-                let key = segment_key(i);
-                let value = self.seal(STORE_EVENTS, &key, seg);
-                sealed.push((key, value));
-            }
-            (Some(s.first), full_ids(s.count, SEGMENT_IDS))
+            let mut pieces = vec![(KEY_CHAIN_SNAPSHOT.to_string(), s.head)];
+            pieces.extend(
+                (s.first..)
+                    .zip(s.segments)
+                    .map(|(i, t)| (segment_key(i), t)),
+            );
+            // From the first segment the record carries (the head is replaced), or all.
+            let stale = match s.first {
+                0 => snapshot_keys(),
+                f => segment_keys_from(f),
+            };
+            (pieces, stale, full_ids(s.count, SEGMENT_IDS))
         } else {
-            for (i, part) in parts(record, PART_MAX).into_iter().enumerate() {
-                // Every part in a task of its own, the first too (not after the caller's work).
-                next_task().await;
-                let key = part_key(i);
-                let value = self.seal(STORE_EVENTS, &key, part);
-                sealed.push((key, value));
-            }
-            (None, 0)
+            let pieces = parts(record, PART_MAX)
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| (part_key(i), p))
+                .collect();
+            (pieces, snapshot_keys(), 0)
         };
+        let mut sealed = Vec::with_capacity(pieces.len());
+        for (key, text) in pieces {
+            // Every piece in a task of its own, the first too (not after the caller's work).
+            next_task().await;
+            let value = self.seal(STORE_EVENTS, &key, text);
+            sealed.push((key, value));
+        }
         let tx = self.write_tx(STORE_EVENTS)?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
-        // From the first segment the record carries (its head and the segments above), or
-        // everything (a whole record: the older parts too).
-        let stale = match first {
-            Some(f) if f > 0 => segment_keys_from(f),
-            _ => snapshot_keys(),
-        };
         st.delete::<String, _>(stale).primitive().map_err(io)?;
         for (key, value) in sealed {
             st.put(value).with_key(key).primitive().map_err(io)?;
