@@ -59,8 +59,10 @@ test('the chain is stored one record per page; per-event (v5) records are conver
   const first = await verified(page);
   assert.equal(first.progress.verified, String(N));
   assert.equal(first.head, relayMerkle.head_hash);
-  // One record per relay page of 500 (and the verifier's snapshot), none per event.
-  assert.deepEqual(await rawKeys(page), ['#chain_snapshot', `p${pad(0)}`, `p${pad(500)}`, `p${pad(1000)}`]);
+  // One record per relay page of 500 (and the verifier's snapshot: its head and one segment of
+  // ids), none per event.
+  const snapshotKeys = ['#chain_snapshot', '#chain_snapshot/ids/000000'];
+  assert.deepEqual(await rawKeys(page), [...snapshotKeys, `p${pad(0)}`, `p${pad(500)}`, `p${pad(1000)}`]);
   // The test hook still lists one [event_key, json] pair per event.
   const rows = await readStoreEntries(page, 'events');
   assert.equal(rows.length, N + 1);
@@ -71,8 +73,8 @@ test('the chain is stored one record per page; per-event (v5) records are conver
   // A v5 profile: the same events as per-event records.
   assert.equal(await page.evaluate(() => window.__posternTest.legacyEvents()), N);
   const legacy = await rawKeys(page);
-  assert.equal(legacy.length, N + 1);
-  assert.deepEqual(legacy.slice(0, 3), ['#chain_snapshot', pad(0), pad(1)]);
+  assert.equal(legacy.length, N + 2);
+  assert.deepEqual(legacy.slice(0, 4), [...snapshotKeys, pad(0), pad(1)]);
 
   // The next load converts them before reading: resumed from the snapshot at N (0 verified
   // again, one empty page asked for above the stored head), same head, same stored texts.
@@ -86,7 +88,7 @@ test('the chain is stored one record per page; per-event (v5) records are conver
   assert.equal(resumed.head, relayMerkle.head_hash);
   assert.equal(syncRequests.length, 1, syncRequests.join('\n'));
   assert.ok(syncRequests[0].includes(`after_hash=${relayMerkle.head_hash}`), syncRequests[0]);
-  assert.deepEqual(await rawKeys(page), ['#chain_snapshot', `p${pad(0)}`, `p${pad(500)}`, `p${pad(1000)}`]);
+  assert.deepEqual(await rawKeys(page), [...snapshotKeys, `p${pad(0)}`, `p${pad(500)}`, `p${pad(1000)}`]);
   await page.waitForFunction(() => window.__posternTest && window.__posternTest.readStore, null, { timeout: 30_000 });
   assert.deepEqual((await readStoreEntries(page, 'events')).slice(1), rows.slice(1));
   // The explorer reads events back from the converted pages.

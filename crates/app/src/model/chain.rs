@@ -656,6 +656,7 @@ mod meter;
 pub use meter::{progress_fraction, RateMeter};
 pub mod pages;
 pub mod resync;
+pub mod segments;
 pub mod snapshot;
 pub mod unit;
 pub mod wire;

@@ -82,6 +82,8 @@ async fn restore(
                 .map_err(RoundError::Worker)?;
             match check_restored(&meta, &ans) {
                 Ok(()) => {
+                    // The next record stored carries only the ids above its full segments.
+                    storage.snapshot_restored(&meta);
                     report.emit(Msg::Verified(ans));
                     report.emit(Msg::Resumed(from));
                     return Ok(from);
@@ -165,19 +167,31 @@ async fn replay_from(
 /// After a page that brought the verifier to `verified` events: its snapshot record when
 /// `SNAPSHOT_EVERY` events passed since `*last` (then `*last` moves on). Asked before the next
 /// page is verified, so it covers exactly the events of the pages handed to the store so far.
-pub(super) async fn snapshot_due(bridge: &Bridge, verified: u64, last: &mut u64) -> Option<String> {
+pub(super) async fn snapshot_due(
+    bridge: &Bridge,
+    storage: &Storage,
+    verified: u64,
+    last: &mut u64,
+) -> Option<String> {
     if verified < last.saturating_add(SNAPSHOT_EVERY) {
         return None;
     }
-    let record = take_snapshot(bridge, verified).await?;
+    let record = take_snapshot(bridge, storage, verified).await?;
     *last = verified;
     Some(record)
 }
 
-/// The verifier's snapshot record, if it holds exactly `count` events.
-pub(super) async fn take_snapshot(bridge: &Bridge, count: u64) -> Option<String> {
+/// The verifier's snapshot record, if it holds exactly `count` events, carrying the ids above
+/// those `storage` holds in full segments (stored records are written one after another, so
+/// that is still so when this one is stored).
+pub(super) async fn take_snapshot(
+    bridge: &Bridge,
+    storage: &Storage,
+    count: u64,
+) -> Option<String> {
+    let from = storage.snapshot_ids_stored();
     let ans = bridge
-        .call(ToWorker::snapshot(bridge.next_id()))
+        .call(ToWorker::snapshot(bridge.next_id(), from))
         .await
         .ok()?;
     (ans.verified == count && count > 0)

@@ -209,7 +209,7 @@ async fn round_inner(
             after = ans.head.clone();
             // Taken now (the verifier is at this unit), stored once the unit committed.
             let snapshot = match ans.error {
-                None => resume::snapshot_due(bridge, ans.verified, &mut snap_at).await,
+                None => resume::snapshot_due(bridge, storage, ans.verified, &mut snap_at).await,
                 Some(_) => None,
             };
             writing = Some(Box::pin(async move {
@@ -259,7 +259,7 @@ async fn round_inner(
         *cursor = w.await?;
     }
     if cursor.count > snap_at {
-        let record = resume::take_snapshot(bridge, cursor.count).await;
+        let record = resume::take_snapshot(bridge, storage, cursor.count).await;
         resume::store(storage, record).await;
     }
     report.emit(Msg::Phase("comparing Merkle root"));

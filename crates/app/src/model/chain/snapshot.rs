@@ -3,13 +3,18 @@
 //! that decide whether a stored record may be used (anything wrong: the stored chain is
 //! replayed in full, as before).
 //!
-//! The record is text: one small JSON header line ([`SnapshotMeta`]: version, height, head,
-//! sealed count), `\n`, then a JSON body (the ids packed as 32 bytes each and core's snapshot,
-//! both in base64; records of older builds list the ids as hex texts, still read). The page
-//! reads only the header; the worker reads both and core checks the state's digest, count,
-//! head and ids digest. The page stores it sealed under the profile's store key (its AEAD binds
-//! the store and record key), so a relay never sees or shapes it; the page binds it to the
-//! stored chain by height and head (the stored event at `count - 1` must carry `head`).
+//! The record is text. Layout 2 (written now): three lines — a small JSON header
+//! ([`SnapshotMeta`]: version, height, head, sealed count), core's snapshot in standard
+//! base64, and `<from>:` then the ids `from..count` packed as 32 bytes each in standard base64.
+//! A record taken for storage may start its ids at `from` > 0 (the ids below are already
+//! stored: ids only grow, so each new record adds only what is new, `super::segments`); a
+//! record to restore from always starts at 0. Layout 1 (older builds, and written still when an id is
+//! not 64 lowercase hex digits): the header line, then a JSON body with the ids (packed, or as
+//! hex texts) and the state. The page reads only the header; the worker reads the rest and
+//! core checks the state's digest, count, head and ids digest. The page stores it sealed under
+//! the profile's store key (its AEAD binds the store and record key), so a relay never sees or
+//! shapes it; the page binds it to the stored chain by height and head (the stored event at
+//! `count - 1` must carry `head`).
 use postern_core::b64;
 use postern_core::event::ChainEvent;
 use postern_core::json::{self, Value};
@@ -19,8 +24,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{EventSummary, FromWorker, Op, SyncHead, ToWorker, Verifier};
 
-/// Version of the record layout (header + body); any other is refused.
-pub const RECORD_VERSION: u32 = 1;
+/// Version of the record layout written (header, state, ids from `from`); it and
+/// [`RECORD_V1`] are read, any other is refused.
+pub const RECORD_VERSION: u32 = 2;
+/// The layout of older builds (header, JSON body with every id): still read, and written when
+/// an id cannot be packed.
+pub const RECORD_V1: u32 = 1;
 /// Events verified and stored between two snapshots written during a round (one is also
 /// written at the end of every round that stored events).
 pub const SNAPSHOT_EVERY: u64 = 10_000;
@@ -135,7 +144,7 @@ pub fn read_meta(record: &str) -> Result<SnapshotMeta, SnapshotRefused> {
     let line = record.split_once('\n').map_or(record, |(h, _)| h);
     let meta: SnapshotMeta =
         serde_json::from_str(line).map_err(|e| SnapshotRefused::Unreadable(e.to_string()))?;
-    if meta.v != RECORD_VERSION {
+    if meta.v != RECORD_VERSION && meta.v != RECORD_V1 {
         return Err(SnapshotRefused::Version(meta.v));
     }
     if meta.count == 0 {
@@ -264,10 +273,12 @@ pub fn parts(record: &str, max: usize) -> Vec<&str> {
 }
 
 impl ToWorker {
-    /// Ask for the verifier's snapshot record ([`FromWorker::snapshot`]).
-    pub fn snapshot(id: u32) -> Self {
+    /// Ask for the verifier's snapshot record ([`FromWorker::snapshot`]) carrying the ids from
+    /// index `from` on (those below are stored already; 0: every id).
+    pub fn snapshot(id: u32, from: u64) -> Self {
         ToWorker {
             op: Op::Snapshot,
+            split: Some(from),
             ..Self::root(id)
         }
     }
@@ -282,49 +293,85 @@ impl ToWorker {
 }
 
 impl Verifier {
-    /// The snapshot record of everything accepted so far.
-    pub fn snapshot_record(&self) -> String {
-        let meta = SnapshotMeta {
-            v: RECORD_VERSION,
+    fn snapshot_meta(&self, v: u32) -> SnapshotMeta {
+        SnapshotMeta {
+            v,
             count: self.len(),
             head: self.head().to_string(),
             sealed: self.sealed,
+        }
+    }
+
+    /// The snapshot record of everything accepted so far, every id in it.
+    pub fn snapshot_record(&self) -> String {
+        self.snapshot_record_from(0)
+    }
+
+    /// The snapshot record (layout 2) carrying the ids from index `from` on (`from` above the
+    /// height: all of them). When an id cannot be packed, the whole record in layout 1.
+    pub fn snapshot_record_from(&self, from: u64) -> String {
+        let all = self.state.event_ids();
+        let from = if from <= self.len() { from } else { 0 };
+        let rest = usize::try_from(from)
+            .ok()
+            .and_then(|f| all.get(f..))
+            .unwrap_or(all);
+        // (The ids below `from` were packed into the records stored before.)
+        let Some(packed) = pack_ids(rest) else {
+            return self.snapshot_record_v1();
         };
-        let ids = self.state.event_ids();
-        let (ids, packed) = match pack_ids(ids) {
-            Some(bytes) => (Vec::new(), b64::encode_std(&bytes)),
-            None => (ids.to_vec(), String::new()),
-        };
+        let meta = self.snapshot_meta(RECORD_VERSION);
+        // Plain struct of strings and integers: serialising cannot fail.
+        let meta = serde_json::to_string(&meta).unwrap_or_default();
+        let state = b64::encode_std(&self.state.snapshot());
+        let ids = b64::encode_std(&packed);
+        format!("{meta}\n{state}\n{from}:{ids}")
+    }
+
+    /// The record in layout 1 (every id listed as text).
+    fn snapshot_record_v1(&self) -> String {
         let body = Body {
-            ids,
-            packed,
+            ids: self.state.event_ids().to_vec(),
+            packed: String::new(),
             state: b64::encode_std(&self.state.snapshot()),
         };
         // Plain structs of strings and integers: serialising cannot fail.
-        let meta = serde_json::to_string(&meta).unwrap_or_default();
+        let meta = serde_json::to_string(&self.snapshot_meta(RECORD_V1)).unwrap_or_default();
         let body = serde_json::to_string(&body).unwrap_or_default();
         format!("{meta}\n{body}")
     }
 
-    /// Restore from a snapshot record; on any refusal the verifier is left empty.
+    /// Restore from a snapshot record (every id in it); on any refusal the verifier is left
+    /// empty.
     pub fn restore(&mut self, record: &str) -> Result<(), SnapshotRefused> {
         *self = Verifier::new();
         let meta = read_meta(record)?;
-        let body = record
-            .split_once('\n')
-            .map(|(_, b)| b)
-            .ok_or_else(|| SnapshotRefused::Unreadable("no body".into()))?;
-        let body: Body =
-            serde_json::from_str(body).map_err(|e| SnapshotRefused::Unreadable(e.to_string()))?;
-        let bytes =
-            b64::decode_std(&body.state).map_err(|e| SnapshotRefused::Unreadable(e.to_string()))?;
-        let ids = match body.packed.is_empty() {
-            true => body.ids,
-            false => unpack_ids(
-                &b64::decode_std(&body.packed)
-                    .map_err(|e| SnapshotRefused::Unreadable(e.to_string()))?,
-            )?,
+        let unreadable = |e: String| SnapshotRefused::Unreadable(e);
+        let (state, ids) = if meta.v == RECORD_V1 {
+            let body = record
+                .split_once('\n')
+                .map(|(_, b)| b)
+                .ok_or_else(|| unreadable("no body".into()))?;
+            let body: Body = serde_json::from_str(body).map_err(|e| unreadable(e.to_string()))?;
+            let ids = match body.packed.is_empty() {
+                true => body.ids,
+                false => unpack_ids(
+                    &b64::decode_std(&body.packed).map_err(|e| unreadable(e.to_string()))?,
+                )?,
+            };
+            (body.state, ids)
+        } else {
+            let mut lines = record.splitn(3, '\n').skip(1);
+            let (Some(state), Some(ids)) = (lines.next(), lines.next()) else {
+                return Err(unreadable("no state or ids".into()));
+            };
+            let Some(ids) = ids.strip_prefix("0:") else {
+                return Err(unreadable("not every id (a record to store)".into()));
+            };
+            let ids = unpack_ids(&b64::decode_std(ids).map_err(|e| unreadable(e.to_string()))?)?;
+            (state.to_string(), ids)
         };
+        let bytes = b64::decode_std(&state).map_err(|e| unreadable(e.to_string()))?;
         let state = ChainState::from_snapshot(&bytes, ids).map_err(SnapshotRefused::Core)?;
         if state.len() as u64 != meta.count || state.head() != meta.head {
             return Err(SnapshotRefused::Restored {
@@ -333,7 +380,7 @@ impl Verifier {
             });
         }
         if meta.sealed > meta.count {
-            return Err(SnapshotRefused::Unreadable("sealed above count".into()));
+            return Err(unreadable("sealed above count".into()));
         }
         self.state = state;
         self.sealed = meta.sealed;
@@ -351,7 +398,7 @@ impl Verifier {
             return out;
         }
         let mut out = self.answer(req.id);
-        out.snapshot = Some(self.snapshot_record());
+        out.snapshot = Some(self.snapshot_record_from(req.split.unwrap_or(0)));
         out
     }
 }

@@ -4,7 +4,7 @@
 use super::*;
 use crate::model::chain::snapshot::{
     check_meta, check_restored, check_stored_head, parts, plan, read_meta, stored_summaries,
-    ResumePlan, SnapshotMeta, SnapshotRefused, RECORD_VERSION,
+    ResumePlan, SnapshotMeta, SnapshotRefused, RECORD_V1, RECORD_VERSION,
 };
 
 /// The public view's stored texts and a verifier that accepted the first `n` of them.
@@ -135,56 +135,75 @@ fn the_page_refuses_a_record_that_does_not_fit_the_stored_chain() {
     ));
 }
 
+/// A verifier restoring `text` after a good record: refused, left empty; why.
+fn refused(good: &str, text: &str) -> String {
+    let mut r = Verifier::new();
+    r.restore(good).expect("good record");
+    let ans = r.handle(&ToWorker::restore(3, text.to_string()));
+    assert_eq!((ans.verified, ans.sealed, r.len()), (0, 0, 0), "{text:.80}");
+    assert_eq!(ans.head, GENESIS_HASH);
+    let e = ans.error.expect("refused");
+    assert_eq!(e.reason, "snapshot_refused");
+    e.detail
+}
+
+/// A record's three lines: header, state, ids.
+fn lines(record: &str) -> (&str, &str, &str) {
+    let mut l = record.splitn(3, '\n');
+    match (l.next(), l.next(), l.next()) {
+        (Some(h), Some(s), Some(i)) => (h, s, i),
+        _ => panic!("not three lines: {record:.80}"),
+    }
+}
+
 #[test]
 fn a_damaged_or_foreign_record_is_refused_and_leaves_the_verifier_empty() {
     let (_, _, v) = synced(230);
     let record = v.snapshot_record();
-    let (head_line, body) = record.split_once('\n').expect("two parts");
-    let refused = |text: &str| {
-        let mut r = Verifier::new();
-        r.restore(&record).expect("good record");
-        let ans = r.handle(&ToWorker::restore(3, text.to_string()));
-        assert_eq!((ans.verified, ans.sealed, r.len()), (0, 0, 0), "{text:.80}");
-        assert_eq!(ans.head, GENESIS_HASH);
-        let e = ans.error.expect("refused");
-        assert_eq!(e.reason, "snapshot_refused");
-        e.detail
-    };
+    let (head_line, state, packed) = lines(&record);
+    let refused = |text: &str| refused(&record, text);
     refused("");
     refused("garbage");
     refused(head_line);
-    refused(&format!("{head_line}\n{{}}"));
+    refused(&format!("{head_line}\n{state}"));
     // Another record version.
-    let v2 = record.replacen(&format!("\"v\":{RECORD_VERSION}"), "\"v\":2", 1);
-    assert!(refused(&v2).contains("version 2"));
+    let v3 = record.replacen(&format!("\"v\":{RECORD_VERSION}"), "\"v\":3", 1);
+    assert!(refused(&v3).contains("version 3"));
     // The header claims another height or head than the state.
     let meta = read_meta(&record).expect("meta");
     let lying = SnapshotMeta {
         count: 229,
         ..meta.clone()
     };
-    let lie = format!("{}\n{body}", serde_json::to_string(&lying).expect("json"));
+    let lie = format!(
+        "{}\n{state}\n{packed}",
+        serde_json::to_string(&lying).expect("json")
+    );
     assert!(refused(&lie).contains("restored 230 events"));
-    // One id changed (packed, or in the older list layout): core's ids digest refuses it.
-    let mut parsed: serde_json::Value = serde_json::from_str(body).expect("body");
-    let packed = parsed["packed"].as_str().expect("packed ids").to_string();
-    let mut ids = postern_core::b64::decode_std(&packed).expect("b64");
+    // A record carrying only the ids from 30 on is one to store, not to restore from.
+    assert!(refused(&v.snapshot_record_from(30)).contains("not every id"));
+    // One id changed (packed, or in an older layout): core's ids digest refuses it.
+    let packed = packed.strip_prefix("0:").expect("every id");
+    let mut ids = postern_core::b64::decode_std(packed).expect("b64");
     assert_eq!(ids.len(), 230 * 32);
     ids[3 * 32] ^= 1;
-    parsed["packed"] = postern_core::b64::encode_std(&ids).into();
-    refused(&format!("{head_line}\n{parsed}"));
-    parsed["packed"] = postern_core::b64::encode_std(&ids[..ids.len() - 1]).into();
-    assert!(refused(&format!("{head_line}\n{parsed}")).contains("bad length"));
-    let mut listed = older_layout(body);
-    listed["ids"][3] = serde_json::Value::String("00".repeat(32));
-    refused(&format!("{head_line}\n{listed}"));
+    let changed = format!("0:{}", postern_core::b64::encode_std(&ids));
+    refused(&format!("{head_line}\n{state}\n{changed}"));
+    refused(&v1_record(
+        &format!("{head_line}\n{state}\n{changed}"),
+        false,
+    ));
+    refused(&v1_record(
+        &format!("{head_line}\n{state}\n{changed}"),
+        true,
+    ));
+    let short = format!("0:{}", postern_core::b64::encode_std(&ids[..ids.len() - 1]));
+    assert!(refused(&format!("{head_line}\n{state}\n{short}")).contains("bad length"));
     // One byte of core's state flipped: its digest refuses it.
-    let state = parsed["state"].as_str().expect("state").to_string();
-    let mut bytes = postern_core::b64::decode_std(&state).expect("b64");
+    let mut bytes = postern_core::b64::decode_std(state).expect("b64");
     bytes[40] ^= 1;
-    let mut flipped: serde_json::Value = serde_json::from_str(body).expect("body");
-    flipped["state"] = postern_core::b64::encode_std(&bytes).into();
-    refused(&format!("{head_line}\n{flipped}"));
+    let flipped = postern_core::b64::encode_std(&bytes);
+    refused(&format!("{head_line}\n{flipped}\n0:{packed}"));
     // Truncated anywhere: refused, never a panic.
     for cut in (0..record.len()).step_by(97) {
         if let Some(t) = record.get(..cut) {
@@ -193,57 +212,80 @@ fn a_damaged_or_foreign_record_is_refused_and_leaves_the_verifier_empty() {
     }
 }
 
-/// A record body in the layout of older builds: the ids as a JSON list of hex texts.
-fn older_layout(body: &str) -> serde_json::Value {
-    let mut parsed: serde_json::Value = serde_json::from_str(body).expect("body");
-    let packed = parsed["packed"].as_str().expect("packed ids").to_string();
-    let ids = postern_core::b64::decode_std(&packed).expect("b64");
-    let list: Vec<serde_json::Value> = ids
-        .chunks(32)
-        .map(|id| {
-            id.iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-                .into()
-        })
-        .collect();
-    parsed["ids"] = list.into();
-    parsed.as_object_mut().expect("object").remove("packed");
-    parsed
+/// `record` (layout 2, every id) in the layout of older builds (1): the header line, then a
+/// JSON body with the ids packed or (`listed`) as a JSON list of hex texts, and the state.
+fn v1_record(record: &str, listed: bool) -> String {
+    let (head_line, state, packed) = lines(record);
+    let packed = packed.strip_prefix("0:").expect("every id");
+    let head_line = head_line.replacen("\"v\":2", "\"v\":1", 1);
+    let mut body = serde_json::json!({ "state": state });
+    if listed {
+        let ids = postern_core::b64::decode_std(packed).expect("b64");
+        let list: Vec<serde_json::Value> = ids
+            .chunks(32)
+            .map(|id| {
+                id.iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+                    .into()
+            })
+            .collect();
+        body["ids"] = list.into();
+    } else {
+        body["packed"] = packed.into();
+    }
+    format!("{head_line}\n{body}")
 }
 
 #[test]
-fn a_record_of_an_older_build_with_listed_ids_restores_the_same_state() {
+fn a_record_of_an_older_build_restores_the_same_state() {
     let (_, _, v) = synced(120);
     let record = v.snapshot_record();
-    let (head_line, body) = record.split_once('\n').expect("two parts");
-    let listed = format!("{head_line}\n{}", older_layout(body));
-    assert!(
-        listed.len() > record.len() + 120 * 20,
-        "packed ids are smaller"
-    );
-    let mut r = Verifier::new();
-    r.restore(&listed).expect("older record");
-    assert_eq!(
-        (r.len(), r.head(), r.merkle_root()),
-        (v.len(), v.head(), v.merkle_root())
-    );
-    // Written back in the packed layout.
-    assert_eq!(r.snapshot_record(), record);
+    for listed in [false, true] {
+        let older = v1_record(&record, listed);
+        assert_eq!(read_meta(&older).expect("meta").v, RECORD_V1);
+        let mut r = Verifier::new();
+        r.restore(&older).expect("older record");
+        assert_eq!(
+            (r.len(), r.head(), r.merkle_root()),
+            (v.len(), v.head(), v.merkle_root())
+        );
+        // Written back in the current layout.
+        assert_eq!(r.snapshot_record(), record);
+    }
 }
 
 #[test]
 fn the_worker_answers_a_snapshot_request_with_the_record() {
     let (_, _, mut v) = synced(50);
-    let req: ToWorker =
-        serde_json::from_str(&serde_json::to_string(&ToWorker::snapshot(4)).expect("json"))
-            .expect("back");
-    let ans = v.handle(&req);
-    let text = serde_json::to_string(&ans).expect("answer json");
-    let back: FromWorker = serde_json::from_str(&text).expect("answer back");
-    let record = back.snapshot.expect("record");
+    let ask = |v: &mut Verifier, from: u64| {
+        let req: ToWorker = serde_json::from_str(
+            &serde_json::to_string(&ToWorker::snapshot(4, from)).expect("json"),
+        )
+        .expect("back");
+        let ans = v.handle(&req);
+        let text = serde_json::to_string(&ans).expect("answer json");
+        let back: FromWorker = serde_json::from_str(&text).expect("answer back");
+        assert_eq!(back.verified, 50);
+        back.snapshot.expect("record")
+    };
+    let record = ask(&mut v, 0);
+    assert_eq!(record, v.snapshot_record());
     assert_eq!(read_meta(&record).expect("meta").count, 50);
-    assert_eq!(back.verified, 50);
+    // From an index on: the same header and state, the ids from there.
+    let part = ask(&mut v, 12);
+    let (head, state, ids) = lines(&record);
+    let (part_head, part_state, part_ids) = lines(&part);
+    assert_eq!((part_head, part_state), (head, state));
+    let all = postern_core::b64::decode_std(&ids[2..]).expect("b64");
+    let rest = part_ids.strip_prefix("12:").expect("from 12");
+    assert_eq!(
+        postern_core::b64::decode_std(rest).expect("b64"),
+        all[12 * 32..]
+    );
+    // Up to the height (no ids), and above it (every id).
+    assert_eq!(lines(&ask(&mut v, 50)).2, "50:");
+    assert_eq!(ask(&mut v, 51), record);
     // Other answers carry no record.
     assert_eq!(v.handle(&ToWorker::root(5)).snapshot, None);
     // An empty verifier's record is not one to resume from.
@@ -251,6 +293,42 @@ fn the_worker_answers_a_snapshot_request_with_the_record() {
         read_meta(&Verifier::new().snapshot_record()),
         Err(SnapshotRefused::Empty)
     );
+}
+
+#[test]
+fn snapshots_stored_in_segments_at_growing_heights_restore_the_verifier_at_each() {
+    use crate::model::chain::segments::{assemble, full_ids, split};
+    let view = public_view(&vector());
+    let mut v = Verifier::new();
+    for seg in [3u64, 9, 99] {
+        let (mut segments, mut full) = (Vec::<String>::new(), 0u64);
+        let mut v2 = Verifier::new();
+        let mut at = 0;
+        for step in [1usize, 2, 40, 57, 100, 0, 130, 70] {
+            sync(&mut v2, &view[at..at + step], 100);
+            at += step;
+            let record = v2.snapshot_record_from(full);
+            let s = split(&record, seg, full).expect("split");
+            let head = s.head.to_string();
+            segments.truncate(s.first as usize);
+            segments.extend(s.segments.iter().map(|t| t.to_string()));
+            full = full_ids(s.count, seg);
+            let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+            let whole = assemble(&head, &segs, seg).expect("joined");
+            assert_eq!(whole, v2.snapshot_record(), "segments of {seg} at {at}");
+            v.restore(&whole).expect("restored");
+            assert_eq!((v.len(), v.merkle_root()), (v2.len(), v2.merkle_root()));
+        }
+        assert_eq!(at, 400);
+    }
+    // A segment stored in another one's place (same length, sealed under its key by a
+    // hostile or broken store): it joins, but core refuses the ids.
+    let record = v.snapshot_record();
+    let s = split(&record, 3, 0).expect("split");
+    let mut segs: Vec<&str> = s.segments.clone();
+    segs.swap(2, 5);
+    let whole = assemble(s.head, &segs, 3).expect("same lengths");
+    assert!(v.restore(&whole).is_err());
 }
 
 #[test]

@@ -235,6 +235,8 @@ impl Storage {
             .with_key(KEY_SYNC_HEAD)
             .primitive()
             .map_err(io)?;
+        // Forgotten before the write: a failed commit may have cut it all the same.
+        self.snapshot_forgotten();
         tx.commit().await.map_err(io)?;
         self.chain_watchers.tell(&ChainChange::Cut(count));
         Ok(())
@@ -252,6 +254,7 @@ impl Storage {
             .delete(KEY_SYNC_HEAD)
             .primitive()
             .map_err(io)?;
+        self.snapshot_forgotten();
         tx.commit().await.map_err(io)?;
         self.chain_watchers.tell(&ChainChange::Cut(0));
         Ok(())

@@ -95,6 +95,7 @@ impl LockedStore {
                 at_rest: Cell::new(AtRest::Passphrase),
                 chain_pages: Cell::new(false),
                 chain_watchers: Default::default(),
+                snapshot_ids: Default::default(),
             }),
             Err(e) => Err((self, e)),
         }

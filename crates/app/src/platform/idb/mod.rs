@@ -133,6 +133,8 @@ pub struct Storage {
     chain_pages: Cell<bool>,
     /// Told after each committed change of the stored chain ([`Storage::watch_chain`]).
     chain_watchers: watch::Watchers,
+    /// The ids this tab knows are stored in full snapshot segments (`chain_snapshot`).
+    snapshot_ids: Cell<u64>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StorageError {
@@ -186,6 +188,7 @@ impl Storage {
             at_rest: Cell::new(at_rest),
             chain_pages: Cell::new(false),
             chain_watchers: Default::default(),
+            snapshot_ids: Default::default(),
         };
         s.migrate_v4().await?;
         Ok(s)
