@@ -228,6 +228,24 @@ async fn snapshots_are_stored_in_id_segments_each_written_once() {
         db.chain_snapshot().await.unwrap().unwrap().as_str(),
         fake_record(seg + 9, 0)
     );
+    // Another tab cut the stored chain (every piece deleted) after this one stored its
+    // segments: a record built on them is refused, nothing is written, and then only a whole
+    // record is taken.
+    raw_delete_snapshot(&name).await;
+    assert_eq!(db.snapshot_ids_stored(), seg);
+    assert!(db
+        .put_chain_snapshot(fake_record(seg + 20, seg))
+        .await
+        .is_err());
+    assert_eq!(db.snapshot_ids_stored(), 0);
+    assert_eq!(db.chain_snapshot().await.unwrap(), None);
+    db.put_chain_snapshot(fake_record(seg + 20, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.chain_snapshot().await.unwrap().unwrap().as_str(),
+        fake_record(seg + 20, 0)
+    );
     // Cut: every segment goes with the head, and nothing is built on any more.
     db.truncate_events(&SyncHead::default()).await.unwrap();
     assert_eq!(db.chain_snapshot().await.unwrap(), None);
@@ -262,4 +280,25 @@ async fn raw_values(name: &str) -> Vec<String> {
     drop(tx);
     db.close();
     values
+}
+
+/// Delete every piece of the stored snapshot over a second connection (as another tab's cut).
+async fn raw_delete_snapshot(name: &str) {
+    use indexed_db_futures::prelude::*;
+    use indexed_db_futures::transaction::TransactionMode;
+    use indexed_db_futures::KeyRange;
+    let db = indexed_db_futures::database::Database::open(name)
+        .await
+        .unwrap();
+    let tx = db
+        .transaction(storage::STORE_EVENTS)
+        .with_mode(TransactionMode::Readwrite)
+        .build()
+        .unwrap();
+    let st = tx.object_store(storage::STORE_EVENTS).unwrap();
+    let range: KeyRange<String> =
+        ("#chain_snapshot".to_string().."#chain_snapshot0".to_string()).into();
+    st.delete::<String, _>(range).primitive().unwrap();
+    tx.commit().await.unwrap();
+    db.close();
 }

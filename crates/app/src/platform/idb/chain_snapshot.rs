@@ -133,8 +133,9 @@ impl Storage {
 
     /// [`Storage::put_chain_snapshot`]; the ids then held by full segments.
     async fn put_snapshot_record(&self, record: &str) -> Result<u64, StorageError> {
-        // What to write (key, text), what it replaces, and the ids in full segments after.
-        let (pieces, stale, full) = if is_segmented(record) {
+        // What to write (key, text), what it replaces, the first segment written (a segmented
+        // record) and the ids in full segments after.
+        let (pieces, stale, first, full) = if is_segmented(record) {
             let s = split(record, SEGMENT_IDS, self.snapshot_ids_stored()).map_err(corrupt)?;
             let mut pieces = vec![(KEY_CHAIN_SNAPSHOT.to_string(), s.head)];
             pieces.extend(
@@ -147,14 +148,14 @@ impl Storage {
                 0 => snapshot_keys(),
                 f => segment_keys_from(f),
             };
-            (pieces, stale, full_ids(s.count, SEGMENT_IDS))
+            (pieces, stale, Some(s.first), full_ids(s.count, SEGMENT_IDS))
         } else {
             let pieces = parts(record, PART_MAX)
                 .into_iter()
                 .enumerate()
                 .map(|(i, p)| (part_key(i), p))
                 .collect();
-            (pieces, snapshot_keys(), 0)
+            (pieces, snapshot_keys(), None, 0)
         };
         let mut sealed = Vec::with_capacity(pieces.len());
         for (key, text) in pieces {
@@ -165,6 +166,24 @@ impl Storage {
         }
         let tx = self.write_tx(STORE_EVENTS)?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
+        if let Some(first) = first.filter(|f| *f > 0) {
+            // The segments below the record's ids must be there (another tab may have cut the
+            // stored chain since this one stored or restored them): else nothing is written
+            // and the next record carries every id.
+            let below: KeyRange<String> = (segment_key(0)..segment_key(first)).into();
+            let n = st
+                .count()
+                .with_query::<String, _>(below)
+                .primitive()
+                .map_err(io)?
+                .await
+                .map_err(io)?;
+            if u64::from(n) != first {
+                return Err(corrupt(
+                    "events: the snapshot's earlier id segments are gone",
+                ));
+            }
+        }
         st.delete::<String, _>(stale).primitive().map_err(io)?;
         for (key, value) in sealed {
             st.put(value).with_key(key).primitive().map_err(io)?;
