@@ -35,6 +35,9 @@ const WORKER_PROFILE = process.env.WORKER_PROFILE || '';
 // for each timer gap of the probe over 40 ms, the page thread's tasks inside it (name, wall and
 // thread time: wall ≫ thread time is the thread descheduled by the OS, not work).
 const TRACE = process.env.TRACE || '';
+// RELOAD_PROFILE=<file.cpuprofile> records the page thread's CPU profile from the reload to
+// verified again (the stored snapshot read, joined and restored) and prints its long runs.
+const RELOAD_PROFILE = process.env.RELOAD_PROFILE || '';
 const rate = (n, ms) => Math.round(n / (ms / 1000)).toLocaleString('en');
 
 // The longest gap between two 10 ms timer callbacks and the longest task (Long Tasks API).
@@ -267,11 +270,24 @@ try {
     + `${after.over50} tasks over 50 ms   load ${load()}`);
 
   await page.evaluate(GAP_PROBE);
+  let reloadCdp = null;
+  if (RELOAD_PROFILE) {
+    reloadCdp = await context.newCDPSession(page);
+    await reloadCdp.send('Profiler.enable');
+    await reloadCdp.send('Profiler.setSamplingInterval', { interval: 500 });
+    await reloadCdp.send('Profiler.start');
+  }
   const t1 = Date.now();
   await page.reload();
   await page.waitForSelector('#app-ready[data-ready="true"]', { state: 'attached', timeout: 60_000 });
   await page.waitForFunction((sel) => document.querySelector(sel), verified, { timeout: TIMEOUT, polling: 250 });
   const again = Date.now() - t1;
+  if (reloadCdp) {
+    const { profile } = await reloadCdp.send('Profiler.stop');
+    writeFileSync(RELOAD_PROFILE, JSON.stringify(profile));
+    printProfile(profile, 'page thread, reload');
+    printLongRuns(profile);
+  }
   const gaps2 = await page.evaluate(() => window.__gaps);
   // Resumed from the stored verifier snapshot (data-resumed-from) or replayed (events verified
   // by this page: data-verified-session); builds without them print "-".
