@@ -33,16 +33,24 @@ async function verified(page) {
   return { progress: await progress(page), head: await page.$eval('#sync-head', (e) => e.title) };
 }
 
-/** Change one character in the middle of the stored (sealed) snapshot record. */
+/** Change one byte in the middle of the stored (sealed) snapshot record's head. */
 async function damageSnapshot(page) {
   return page.evaluate(async (key) => {
     const db = await new Promise((res, rej) => { const r = indexedDB.open('postern'); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
     try {
       const st = () => db.transaction('events', 'readwrite').objectStore('events');
       const v = await new Promise((res, rej) => { const r = st().get(key); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
-      if (typeof v !== 'string') return false;
-      const i = Math.floor(v.length / 2);
-      const bad = v.slice(0, i) + (v[i] === 'A' ? 'B' : 'A') + v.slice(i + 1);
+      // Sealed bytes (this build) or a sealed text (older builds): one byte or character changed.
+      let bad;
+      if (v instanceof Uint8Array) {
+        bad = v.slice();
+        bad[Math.floor(bad.length / 2)] ^= 1;
+      } else if (typeof v === 'string') {
+        const i = Math.floor(v.length / 2);
+        bad = v.slice(0, i) + (v[i] === 'A' ? 'B' : 'A') + v.slice(i + 1);
+      } else {
+        return false;
+      }
       await new Promise((res, rej) => { const r = st().put(bad, key); r.onsuccess = () => res(); r.onerror = () => rej(r.error); });
       return true;
     } finally { db.close(); }

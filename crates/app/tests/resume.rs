@@ -257,10 +257,11 @@ async fn snapshots_are_stored_in_id_segments_each_written_once() {
 }
 
 /// The sealed values of the snapshot's head and segments as stored, in key order (read over a
-/// second connection to the database `name`).
-async fn raw_values(name: &str) -> Vec<String> {
+/// second connection to the database `name`): bytes (the byte form of a sealed record).
+async fn raw_values(name: &str) -> Vec<Vec<u8>> {
     use indexed_db_futures::prelude::*;
     use indexed_db_futures::KeyRange;
+    use wasm_bindgen::JsCast;
     let db = indexed_db_futures::database::Database::open(name)
         .await
         .unwrap();
@@ -268,8 +269,8 @@ async fn raw_values(name: &str) -> Vec<String> {
     let st = tx.object_store(storage::STORE_EVENTS).unwrap();
     let range: KeyRange<String> =
         ("#chain_snapshot".to_string().."#chain_snapshot0".to_string()).into();
-    let values: Vec<String> = st
-        .get_all::<String>()
+    let values: Vec<wasm_bindgen::JsValue> = st
+        .get_all::<wasm_bindgen::JsValue>()
         .with_query::<String, _>(range)
         .primitive()
         .unwrap()
@@ -280,6 +281,14 @@ async fn raw_values(name: &str) -> Vec<String> {
     drop(tx);
     db.close();
     values
+        .iter()
+        .map(|v| {
+            let bytes = v.dyn_ref::<js_sys::Uint8Array>().expect("stored as bytes");
+            let bytes = bytes.to_vec();
+            assert!(bytes.starts_with(postern_core::vault::RECORD_BYTES_PREFIX));
+            bytes
+        })
+        .collect()
 }
 
 /// Delete every piece of the stored snapshot over a second connection (as another tab's cut).

@@ -6,8 +6,12 @@
 //!
 //! ```text
 //! aad    = VAULT_RECORD_AAD ‖ u32be(len store) ‖ store ‖ u32be(len key) ‖ key
-//! sealed = "pv1." ‖ base64url(nonce[24] ‖ ciphertext ‖ tag[16])
+//! sealed = "pv1." ‖ base64url(nonce[24] ‖ ciphertext ‖ tag[16])      (text form)
+//! sealed = "pv1b" ‖ nonce[24] ‖ ciphertext ‖ tag[16]                  (byte form)
 //! ```
+//!
+//! The byte form seals the same way (same key, nonce and AAD) and is stored where records are
+//! large and many (the synced chain's pages): no base64 to encode, decode or keep on disk.
 //!
 //! How the store key itself is kept (wrapped by a non-extractable WebCrypto key) is the app's
 //! business; this module only seals and opens records. Sans-IO: the RNG is passed in.
@@ -21,6 +25,8 @@ use crate::{b64, labels};
 
 /// Prefix of a sealed record (`postern-vault/1`).
 pub const RECORD_PREFIX: &str = "pv1.";
+/// Prefix of a sealed record in the byte form.
+pub const RECORD_BYTES_PREFIX: &[u8; 4] = b"pv1b";
 /// Store key length in bytes.
 pub const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 24;
@@ -118,8 +124,40 @@ pub fn seal_record_with_nonce(
     plaintext: &[u8],
     nonce: &[u8; NONCE_LEN],
 ) -> String {
+    let raw = seal_raw(sk, store, key, plaintext, nonce, &[]);
+    let mut out = String::with_capacity(RECORD_PREFIX.len() + raw.len() * 4 / 3 + 4);
+    out.push_str(RECORD_PREFIX);
+    out.push_str(&b64::encode_url(&raw));
+    out
+}
+
+/// [`seal_record`] in the byte form (`"pv1b" ‖ nonce ‖ ciphertext ‖ tag`).
+pub fn seal_record_bytes(
+    sk: &StoreKey,
+    store: &str,
+    key: &str,
+    plaintext: &[u8],
+    rng: &mut impl CryptoRngCore,
+) -> Vec<u8> {
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill_bytes(&mut nonce);
+    seal_raw(sk, store, key, plaintext, &nonce, RECORD_BYTES_PREFIX)
+}
+
+/// `prefix ‖ nonce ‖ ciphertext ‖ tag`.
+fn seal_raw(
+    sk: &StoreKey,
+    store: &str,
+    key: &str,
+    plaintext: &[u8],
+    nonce: &[u8; NONCE_LEN],
+    prefix: &[u8],
+) -> Vec<u8> {
     let cipher = XChaCha20Poly1305::new(sk.expose().into());
     let aad = record_aad(store, key);
+    let mut raw = Vec::with_capacity(prefix.len() + NONCE_LEN + plaintext.len() + TAG_LEN);
+    raw.extend_from_slice(prefix);
+    raw.extend_from_slice(nonce);
     // Encryption with a valid key and in-memory buffers cannot fail; an empty result would
     // simply not open later.
     let ct = cipher
@@ -131,13 +169,40 @@ pub fn seal_record_with_nonce(
             },
         )
         .unwrap_or_default();
-    let mut raw = Vec::with_capacity(NONCE_LEN + ct.len());
-    raw.extend_from_slice(nonce);
     raw.extend_from_slice(&ct);
-    let mut out = String::with_capacity(RECORD_PREFIX.len() + raw.len() * 4 / 3 + 4);
-    out.push_str(RECORD_PREFIX);
-    out.push_str(&b64::encode_url(&raw));
-    out
+    raw
+}
+
+/// Open a record sealed by [`seal_record_bytes`] for the same `store`/`key`.
+pub fn open_record_bytes(
+    sk: &StoreKey,
+    store: &str,
+    key: &str,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    let raw = sealed
+        .strip_prefix(RECORD_BYTES_PREFIX.as_slice())
+        .ok_or(VaultError::Format)?;
+    open_raw(sk, store, key, raw)
+}
+
+/// Open `nonce ‖ ciphertext ‖ tag`.
+fn open_raw(
+    sk: &StoreKey,
+    store: &str,
+    key: &str,
+    raw: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    if raw.len() < NONCE_LEN + TAG_LEN {
+        return Err(VaultError::Format);
+    }
+    let (nonce, ct) = raw.split_at(NONCE_LEN);
+    let cipher = XChaCha20Poly1305::new(sk.expose().into());
+    let aad = record_aad(store, key);
+    cipher
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+        .map(Zeroizing::new)
+        .map_err(|_| VaultError::Auth)
 }
 
 /// Open a record sealed by [`seal_record`] for the same `store`/`key`.
@@ -151,16 +216,7 @@ pub fn open_record(
         .strip_prefix(RECORD_PREFIX)
         .ok_or(VaultError::Format)?;
     let raw = b64::decode_url(body).map_err(|_| VaultError::Format)?;
-    if raw.len() < NONCE_LEN + TAG_LEN {
-        return Err(VaultError::Format);
-    }
-    let (nonce, ct) = raw.split_at(NONCE_LEN);
-    let cipher = XChaCha20Poly1305::new(sk.expose().into());
-    let aad = record_aad(store, key);
-    cipher
-        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-        .map(Zeroizing::new)
-        .map_err(|_| VaultError::Auth)
+    open_raw(sk, store, key, &raw)
 }
 
 #[cfg(test)]
@@ -221,6 +277,52 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_byte_form_seals_the_same_and_binds_the_same() {
+        let k = StoreKey::from_bytes([0x42; 32]);
+        let text = seal_record_with_nonce(&k, "events", "p000000000000", b"page", &[7; 24]);
+        let bytes = seal_record_bytes(&k, "events", "p000000000000", b"page", &mut OsRng);
+        assert!(bytes.starts_with(RECORD_BYTES_PREFIX));
+        assert_eq!(bytes.len(), 4 + 24 + 4 + 16);
+        assert_eq!(
+            &open_record_bytes(&k, "events", "p000000000000", &bytes).unwrap()[..],
+            b"page"
+        );
+        // The same nonce gives the text form's raw bytes behind the prefix.
+        let raw = b64::decode_url(&text[RECORD_PREFIX.len()..]).unwrap();
+        let mut same = RECORD_BYTES_PREFIX.to_vec();
+        same.extend_from_slice(&raw);
+        assert_eq!(
+            &open_record_bytes(&k, "events", "p000000000000", &same).unwrap()[..],
+            b"page"
+        );
+        // Moved to another key or store, or under another store key: refused.
+        assert_eq!(
+            open_record_bytes(&k, "events", "p000000000500", &bytes),
+            Err(VaultError::Auth)
+        );
+        assert_eq!(
+            open_record_bytes(&k, "meta", "p000000000000", &bytes),
+            Err(VaultError::Auth)
+        );
+        let other = StoreKey::generate(&mut OsRng);
+        assert_eq!(
+            open_record_bytes(&other, "events", "p000000000000", &bytes),
+            Err(VaultError::Auth)
+        );
+        // Garbage, or the text form's bytes, never panics and never opens.
+        for bad in [&b""[..], b"pv1b", b"pv1.AAAA", &[0u8; 60], &bytes[..40]] {
+            assert_eq!(
+                open_record_bytes(&k, "events", "p000000000000", bad),
+                Err(VaultError::Format)
+            );
+        }
+        assert_eq!(
+            open_record_bytes(&k, "events", "p000000000000", text.as_bytes()),
+            Err(VaultError::Format)
+        );
+    }
+
     #[cfg(not(target_arch = "wasm32"))]
     mod props {
         use super::super::*;
@@ -250,6 +352,18 @@ mod tests {
                 prop_assert!(open_record(&k, "messages", "out:x:1", &flipped).is_err());
                 prop_assume!(other != "messages");
                 prop_assert_eq!(open_record(&k, &other, "out:x:1", &s), Err(VaultError::Auth));
+            }
+
+            #[test]
+            fn the_byte_form_round_trips_and_refuses_any_flip(key in any::<[u8; 32]>(),
+                    pt in proptest::collection::vec(any::<u8>(), 0..300),
+                    pos in any::<usize>(), bit in 0u8..8) {
+                let k = StoreKey::from_bytes(key);
+                let mut b = seal_record_bytes(&k, "events", "p1", &pt, &mut rand_core::OsRng);
+                prop_assert_eq!(&open_record_bytes(&k, "events", "p1", &b).unwrap()[..], &pt[..]);
+                let i = pos % b.len();
+                b[i] ^= 1 << bit;
+                prop_assert!(open_record_bytes(&k, "events", "p1", &b).is_err());
             }
         }
     }

@@ -8,7 +8,7 @@ use indexed_db_futures::KeyRange;
 use zeroize::Zeroizing;
 
 use super::chain_snapshot::{snapshot_keys, KEY_CHAIN_SNAPSHOT};
-use super::{corrupt, io, raw_keys_and_values, ChainChange, ChainWatch, Storage, StorageError};
+use super::{io, raw_keys_and_stored, ChainChange, ChainWatch, Storage, StorageError};
 use super::{KEY_SYNC_HEAD, STORE_EVENTS, STORE_META};
 use crate::model::chain::pages::{self, page_key, Cut, PageError, PAGES_END};
 use crate::model::chain::SyncHead;
@@ -77,7 +77,7 @@ impl Storage {
                 next_task().await;
             }
             let key = page_key(start);
-            let sealed = self.seal(
+            let sealed = self.seal_bytes(
                 STORE_EVENTS,
                 &key,
                 &pages::record_body(container, &texts, run),
@@ -154,11 +154,8 @@ impl Storage {
         self.ensure_chain_pages().await?;
         let tx = self.db.transaction(STORE_EVENTS).build().map_err(io)?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
-        let (keys, values) = raw_keys_and_values(&st, pages_range(start, end)).await?;
+        let (keys, values) = raw_keys_and_stored(&st, pages_range(start, end)).await?;
         drop(tx);
-        if keys.len() != values.len() {
-            return Err(corrupt(format!("{STORE_EVENTS}: keys and values differ")));
-        }
         let starts = keys
             .iter()
             .map(|k| pages::page_start(k).ok_or_else(|| page_err(PageError::Key(k.clone()))))
@@ -167,7 +164,7 @@ impl Storage {
         let opened = keys[from..]
             .iter()
             .zip(&values[from..])
-            .map(|(k, v)| self.open_sealed(STORE_EVENTS, k, v))
+            .map(|(k, v)| self.open_stored(STORE_EVENTS, k, v))
             .collect::<Result<Vec<Zeroizing<String>>, _>>()?;
         let decoded = starts[from..]
             .iter()
@@ -207,14 +204,14 @@ impl Storage {
         if count > 0 {
             // The last page starting below the cut is the one that may straddle it.
             let (keys, values) =
-                raw_keys_and_values(&st, pages_range(count - 1, Some(count))).await?;
+                raw_keys_and_stored(&st, pages_range(count - 1, Some(count))).await?;
             if let (Some(key), Some(value)) = (keys.last(), values.last()) {
                 let start =
                     pages::page_start(key).ok_or_else(|| page_err(PageError::Key(key.clone())))?;
-                let opened = self.open_sealed(STORE_EVENTS, key, value)?;
+                let opened = self.open_stored(STORE_EVENTS, key, value)?;
                 let texts = pages::decode(&opened).map_err(page_err)?;
                 if let Cut::Prefix(n) = pages::cut(start, texts.len(), count) {
-                    let sealed = self.seal(STORE_EVENTS, key, &pages::encode(&texts[..n]));
+                    let sealed = self.seal_bytes(STORE_EVENTS, key, &pages::encode(&texts[..n]));
                     st.put(sealed)
                         .with_key(key.clone())
                         .primitive()

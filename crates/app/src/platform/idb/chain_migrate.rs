@@ -66,7 +66,7 @@ impl Storage {
                         .collect::<Result<Vec<_>, _>>()?;
                     let texts: Vec<&str> = opened.iter().map(|t| t.as_str()).collect();
                     let key = pages::page_key(start);
-                    let sealed = self.seal(STORE_EVENTS, &key, &pages::encode(&texts));
+                    let sealed = self.seal_bytes(STORE_EVENTS, &key, &pages::encode(&texts));
                     st.put(sealed).with_key(key).primitive().map_err(io)?;
                     let (Some(lo), Some(hi)) = (run_keys.first(), run_keys.last()) else {
                         return Err(page_err(pages::PageError::Header));

@@ -17,7 +17,7 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::KeyRange;
 use zeroize::Zeroizing;
 
-use super::{corrupt, io, raw_keys_and_values, Storage, StorageError, STORE_EVENTS};
+use super::{corrupt, io, raw_keys_and_stored, Storage, StorageError, STORE_EVENTS};
 use crate::model::chain::segments::{assemble, full_ids, is_segmented, split, SEGMENT_IDS};
 use crate::model::chain::snapshot::{parts, SnapshotMeta, RECORD_VERSION};
 use crate::platform::clock::next_task;
@@ -84,7 +84,7 @@ impl Storage {
     pub async fn chain_snapshot(&self) -> Result<Option<Zeroizing<String>>, StorageError> {
         let tx = self.db.transaction(STORE_EVENTS).build().map_err(io)?;
         let st = tx.object_store(STORE_EVENTS).map_err(io)?;
-        let (keys, values) = raw_keys_and_values(&st, snapshot_keys()).await?;
+        let (keys, values) = raw_keys_and_stored(&st, snapshot_keys()).await?;
         drop(tx);
         if keys.first().map(String::as_str) != Some(KEY_CHAIN_SNAPSHOT) {
             return Ok(None);
@@ -94,7 +94,7 @@ impl Storage {
             if !opened.is_empty() {
                 next_task().await;
             }
-            opened.push(self.open_sealed(STORE_EVENTS, k, v)?);
+            opened.push(self.open_stored(STORE_EVENTS, k, v)?);
         }
         // The head of a segmented record, then segments 0..; or a record's parts in order.
         let segmented = is_segmented(&opened[0]);
@@ -103,7 +103,7 @@ impl Storage {
             (_, true) => segment_key(i as u64 - 1),
             (_, false) => part_key(i),
         };
-        if keys.len() != values.len() || keys.iter().enumerate().any(|(i, k)| *k != key(i)) {
+        if keys.iter().enumerate().any(|(i, k)| *k != key(i)) {
             return Err(corrupt("events: snapshot parts do not follow each other"));
         }
         if segmented {
@@ -161,7 +161,7 @@ impl Storage {
         for (key, text) in pieces {
             // Every piece in a task of its own, the first too (not after the caller's work).
             next_task().await;
-            let value = self.seal(STORE_EVENTS, &key, text);
+            let value = self.seal_bytes(STORE_EVENTS, &key, text);
             sealed.push((key, value));
         }
         let tx = self.write_tx(STORE_EVENTS)?;

@@ -27,6 +27,7 @@ use indexed_db_futures::transaction::{Transaction, TransactionMode};
 use indexed_db_futures::KeyRange;
 use postern_core::vault::{self, StoreKey};
 use rand_core::OsRng;
+use wasm_bindgen::{JsCast, JsValue};
 use zeroize::Zeroizing;
 
 use super::keystore::{AtRest, KeystoreError, STORE_VAULT};
@@ -261,11 +262,37 @@ impl Storage {
         key: &str,
         sealed: &str,
     ) -> Result<Zeroizing<String>, StorageError> {
-        let pt = vault::open_record(&self.key, store, key, sealed)
-            .map_err(|e| corrupt(format!("{store}/{key}: {e}")))?;
-        String::from_utf8(pt.to_vec())
-            .map(Zeroizing::new)
-            .map_err(|_| corrupt(format!("{store}/{key}: not UTF-8")))
+        let pt = vault::open_record(&self.key, store, key, sealed);
+        opened_text(store, key, pt)
+    }
+
+    /// A record sealed in the byte form (`vault::seal_record_bytes`), as the value to store: the
+    /// chain's page records and snapshot pieces (no base64 to encode, decode or keep on disk).
+    #[inline(never)]
+    fn seal_bytes(&self, store: &str, key: &str, plaintext: &str) -> JsValue {
+        let sealed =
+            vault::seal_record_bytes(&self.key, store, key, plaintext.as_bytes(), &mut OsRng);
+        js_sys::Uint8Array::from(sealed.as_slice()).into()
+    }
+
+    /// Open a stored value of either form: bytes (`Uint8Array`) or text (records written
+    /// before the byte form, and every other store).
+    #[inline(never)]
+    fn open_stored(
+        &self,
+        store: &str,
+        key: &str,
+        value: &JsValue,
+    ) -> Result<Zeroizing<String>, StorageError> {
+        if let Some(text) = value.as_string() {
+            return self.open_sealed(store, key, &text);
+        }
+        let Some(bytes) = value.dyn_ref::<js_sys::Uint8Array>() else {
+            return Err(corrupt(format!("{store}/{key}: neither text nor bytes")));
+        };
+        let sealed = Zeroizing::new(bytes.to_vec());
+        let pt = vault::open_record_bytes(&self.key, store, key, &sealed);
+        opened_text(store, key, pt)
     }
 
     async fn get_string(
@@ -427,7 +454,7 @@ impl Storage {
 /// On `versionchange` close `db` at once, then call `on_closed`.
 fn watch_version_change(db: &Database, on_closed: impl FnOnce() + 'static) {
     use indexed_db_futures::internals::SystemRepr;
-    use wasm_bindgen::{JsCast, JsValue};
+
     let raw: JsValue = db.as_sys().unchecked_ref::<JsValue>().clone();
     let target = raw.clone();
     let handler = wasm_bindgen::closure::Closure::once_into_js(move |_e: JsValue| {
@@ -450,6 +477,47 @@ pub async fn delete_database(name: &str) -> Result<(), StorageError> {
 }
 
 /// Every key in `range` and its stored (still sealed) value, of an open object store, in key order.
+/// An opened record as text (a typed error when it did not open or is not UTF-8).
+fn opened_text(
+    store: &str,
+    key: &str,
+    opened: Result<Zeroizing<Vec<u8>>, vault::VaultError>,
+) -> Result<Zeroizing<String>, StorageError> {
+    let pt = opened.map_err(|e| corrupt(format!("{store}/{key}: {e}")))?;
+    String::from_utf8(pt.to_vec())
+        .map(Zeroizing::new)
+        .map_err(|_| corrupt(format!("{store}/{key}: not UTF-8")))
+}
+
+/// [`raw_keys_and_values`] with the values as they are stored (text or bytes).
+async fn raw_keys_and_stored(
+    st: &indexed_db_futures::object_store::ObjectStore<'_>,
+    range: KeyRange<String>,
+) -> Result<(Vec<String>, Vec<JsValue>), StorageError> {
+    let keys: Vec<String> = st
+        .get_all_keys::<String>()
+        .with_query::<String, _>(range.clone())
+        .primitive()
+        .map_err(io)?
+        .await
+        .map_err(io)?
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    let values: Vec<JsValue> = st
+        .get_all::<JsValue>()
+        .with_query::<String, _>(range)
+        .primitive()
+        .map_err(io)?
+        .await
+        .map_err(io)?
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    if keys.len() != values.len() {
+        return Err(corrupt("keys and values differ"));
+    }
+    Ok((keys, values))
+}
+
 async fn raw_keys_and_values(
     st: &indexed_db_futures::object_store::ObjectStore<'_>,
     range: KeyRange<String>,
@@ -474,3 +542,7 @@ async fn raw_keys_and_values(
         .map_err(io)?;
     Ok((keys, values))
 }
+
+#[cfg(all(test, target_arch = "wasm32"))]
+#[path = "compat_tests.rs"]
+mod compat_tests;
