@@ -522,24 +522,14 @@ async fn raw_keys_and_values(
     st: &indexed_db_futures::object_store::ObjectStore<'_>,
     range: KeyRange<String>,
 ) -> Result<(Vec<String>, Vec<String>), StorageError> {
-    let keys: Vec<String> = st
-        .get_all_keys::<String>()
-        .with_query::<String, _>(range.clone())
-        .primitive()
-        .map_err(io)?
-        .await
-        .map_err(io)?
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
-    let values: Vec<String> = st
-        .get_all::<String>()
-        .with_query::<String, _>(range)
-        .primitive()
-        .map_err(io)?
-        .await
-        .map_err(io)?
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
+    let (keys, values) = raw_keys_and_stored(st, range).await?;
+    let values = values
+        .iter()
+        .map(|v| {
+            v.as_string()
+                .ok_or_else(|| corrupt("a record that is not text"))
+        })
+        .collect::<Result<_, _>>()?;
     Ok((keys, values))
 }
 
