@@ -251,6 +251,9 @@ try {
     printProfile(r.profile, `worker ${i} (${w.url.split('/').pop()})`);
   }
   const gaps = await page.evaluate(() => window.__gaps);
+  // What the origin keeps on disk (IndexedDB and caches), as the browser counts it.
+  const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage);
+  console.log(`FIGURE app: stored after the sync: ${(usage / 1e6).toFixed(1)} MB (navigator.storage.estimate, ${N} events)`);
   const r = await page.$eval('#sync-rate', (e) => ({ ...e.dataset }));
   const workers = r.workers ? `${r.workers} workers, ` : '';
   const v = await page.$eval('#sync-verifier', (e) => ({ ...e.dataset }));
