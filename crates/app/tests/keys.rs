@@ -14,8 +14,9 @@ use postern_app::platform::keystore::AtRest;
 use postern_core::backup::{self, KdfParams};
 use postern_core::Identity;
 use rand_core::OsRng;
-use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
+
+mod support;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -39,21 +40,9 @@ fn msg(peer: &str, id: &str, body: &str) -> StoredMessage {
 
 /// Every raw value of one store, as text (what a disk scan would see).
 async fn raw_values(name: &str, store: &str) -> Vec<String> {
-    let db = Database::open(name).await.unwrap();
-    let tx = db.transaction(store).build().unwrap();
-    let vals: Vec<JsValue> = tx
-        .object_store(store)
-        .unwrap()
-        .get_all::<JsValue>()
-        .primitive()
-        .unwrap()
+    support::stored_values(name, store, (String::new()..).into())
         .await
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    drop(tx);
-    db.close();
-    vals.into_iter()
+        .into_iter()
         .map(|v| v.as_string().unwrap_or_else(|| format!("{v:?}")))
         .collect()
 }

@@ -14,6 +14,8 @@ use postern_core::chaingen::{generate_chain, GenOptions};
 use rand_core::OsRng;
 use wasm_bindgen_test::*;
 
+mod support;
+
 wasm_bindgen_test_configure!(run_in_browser);
 
 const NOW: u64 = 1_780_100_000;
@@ -259,28 +261,10 @@ async fn snapshots_are_stored_in_id_segments_each_written_once() {
 /// The sealed values of the snapshot's head and segments as stored, in key order (read over a
 /// second connection to the database `name`): bytes (the byte form of a sealed record).
 async fn raw_values(name: &str) -> Vec<Vec<u8>> {
-    use indexed_db_futures::prelude::*;
-    use indexed_db_futures::KeyRange;
     use wasm_bindgen::JsCast;
-    let db = indexed_db_futures::database::Database::open(name)
+    let range = ("#chain_snapshot".to_string().."#chain_snapshot0".to_string()).into();
+    support::stored_values(name, storage::STORE_EVENTS, range)
         .await
-        .unwrap();
-    let tx = db.transaction(storage::STORE_EVENTS).build().unwrap();
-    let st = tx.object_store(storage::STORE_EVENTS).unwrap();
-    let range: KeyRange<String> =
-        ("#chain_snapshot".to_string().."#chain_snapshot0".to_string()).into();
-    let values: Vec<wasm_bindgen::JsValue> = st
-        .get_all::<wasm_bindgen::JsValue>()
-        .with_query::<String, _>(range)
-        .primitive()
-        .unwrap()
-        .await
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    drop(tx);
-    db.close();
-    values
         .iter()
         .map(|v| {
             let bytes = v.dyn_ref::<js_sys::Uint8Array>().expect("stored as bytes");
