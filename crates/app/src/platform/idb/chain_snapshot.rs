@@ -111,7 +111,9 @@ impl Storage {
             let whole = assemble(&opened[0], &segs, SEGMENT_IDS).map_err(corrupt)?;
             return Ok(Some(Zeroizing::new(whole)));
         }
-        let mut record = Zeroizing::new(String::new());
+        // Sized up front: a growing buffer would leave unzeroized copies behind.
+        let mut record =
+            Zeroizing::new(String::with_capacity(opened.iter().map(|p| p.len()).sum()));
         for part in &opened {
             record.push_str(part);
         }
