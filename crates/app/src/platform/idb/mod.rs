@@ -350,9 +350,6 @@ impl Storage {
         let st = tx.object_store(store).map_err(io)?;
         let (keys, values) = raw_keys_and_values(&st, range).await?;
         drop(tx);
-        if keys.len() != values.len() {
-            return Err(corrupt(format!("{store}: keys and values differ")));
-        }
         keys.into_iter()
             .zip(values)
             .map(|(k, v)| {
@@ -476,7 +473,6 @@ pub async fn delete_database(name: &str) -> Result<(), StorageError> {
         .map_err(io)
 }
 
-/// Every key in `range` and its stored (still sealed) value, of an open object store, in key order.
 /// An opened record as text (a typed error when it did not open or is not UTF-8).
 fn opened_text(
     store: &str,
@@ -489,7 +485,8 @@ fn opened_text(
         .map_err(|_| corrupt(format!("{store}/{key}: not UTF-8")))
 }
 
-/// [`raw_keys_and_values`] with the values as they are stored (text or bytes).
+/// Every key in `range` and its stored (still sealed) value as it is stored (text or bytes), of
+/// an open object store, in key order; as many values as keys, or an error.
 async fn raw_keys_and_stored(
     st: &indexed_db_futures::object_store::ObjectStore<'_>,
     range: KeyRange<String>,
@@ -513,11 +510,12 @@ async fn raw_keys_and_stored(
         .collect::<Result<_, _>>()
         .map_err(io)?;
     if keys.len() != values.len() {
-        return Err(corrupt("keys and values differ"));
+        return Err(corrupt(format!("{}: keys and values differ", st.name())));
     }
     Ok((keys, values))
 }
 
+/// [`raw_keys_and_stored`] for stores whose values are text (a value that is not: an error).
 async fn raw_keys_and_values(
     st: &indexed_db_futures::object_store::ObjectStore<'_>,
     range: KeyRange<String>,
