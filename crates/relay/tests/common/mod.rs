@@ -472,9 +472,24 @@ impl Mesh {
         cmd
     }
 
-    /// Start node `i` on its (already chosen) port, e.g. again after stopping it.
+    /// Start node `i` on its (already chosen) port, e.g. again after stopping it. Its peers know
+    /// that port, so a restart cannot choose another: when something else holds the port for a
+    /// moment (a connection of a test running beside this one may get it as its local port once
+    /// the node let it go), wait until it is free again (up to 30 s) and start once more.
     pub fn start_node(&self, i: usize) -> Result<Relay, String> {
-        Relay::try_launch(self.command(i))
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match Relay::try_launch(self.command(i)) {
+                Err(e) if e.contains("Address already in use") && Instant::now() < deadline => {
+                    while std::net::TcpListener::bind(("127.0.0.1", self.ports[i])).is_err()
+                        && Instant::now() < deadline
+                    {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                started => return started,
+            }
+        }
     }
 
     /// Start `n` relays peering along `edges`, each with `extra` flags.
@@ -500,7 +515,9 @@ impl Mesh {
         let mut last_err = String::new();
         for _ in 0..5 {
             mesh.ports = (0..n).map(|_| free_port()).collect();
-            let started: Vec<Result<Relay, String>> = (0..n).map(|i| mesh.start_node(i)).collect();
+            // A port taken between choosing and binding: choose again (no wait, unlike a restart).
+            let started: Vec<Result<Relay, String>> =
+                (0..n).map(|i| Relay::try_launch(mesh.command(i))).collect();
             if started.iter().all(|r| r.is_ok()) {
                 let relays = started.into_iter().map(|r| r.unwrap()).collect();
                 return (mesh, relays);
